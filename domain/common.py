@@ -1,0 +1,103 @@
+"""What every aggregate of the domain shares: context stamping, errors, time rules.
+
+Each event carries who recorded it (the token's subject), the request it came from, the
+grantee whose log holds it and when it happened in the world (`occurred_at`), besides the
+store's own `timestamp`. The application layer sets the context variables for the duration
+of a command; the aggregates stamp every event they trigger with them.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+actor: ContextVar[str] = ContextVar("actor", default="system")
+request_id: ContextVar[str] = ContextVar("request_id", default="")
+grantee: ContextVar[str] = ContextVar("grantee", default="")
+
+# Future-dated facts are refused beyond this tolerance for clock skew between devices.
+CLOCK_SKEW = timedelta(minutes=5)
+
+# Namespace for deterministic aggregate ids: a natural key (a facility code, a participant
+# number) always maps to the same id, so a second registration of the same key collides in
+# the store and is refused without a uniqueness index of our own.
+ID_NAMESPACE = UUID("5b8f5cf4-6f4e-4a8c-9b0e-2d8f3c1a7e42")
+
+
+def natural_id(kind: str, key: str) -> UUID:
+    return uuid5(ID_NAMESPACE, f"{kind}:{key}")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class DomainError(Exception):
+    """A rule of the domain refused a command. `code` is stable and names the rule."""
+
+    code: ClassVar[str] = "rule_violated"
+
+    def __init__(self, detail: str, *, code: str | None = None, **context: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        self.context = context
+
+
+class RuleViolation(DomainError):
+    """The command is well-formed but breaks a rule of the program (HTTP 422)."""
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class AlreadyExists(DomainError):
+    code = "already_exists"
+
+
+class Conflict(DomainError):
+    """Someone else changed the same record first; reload and retry (HTTP 409)."""
+
+    code = "conflict"
+
+
+def check_not_future(moment: datetime, what: str) -> None:
+    if moment.tzinfo is None:
+        raise RuleViolation(f"{what} must carry a UTC offset", code="naive_datetime")
+    if moment > utcnow() + CLOCK_SKEW:
+        raise RuleViolation(f"{what} lies in the future", code="in_future")
+
+
+def check_date_not_future(day: date, what: str) -> None:
+    if day > (utcnow() + CLOCK_SKEW).date():
+        raise RuleViolation(f"{what} lies in the future", code="in_future")
+
+
+class ProwdAggregate(Aggregate):
+    """Base aggregate: stamps the request context on every event it triggers."""
+
+    class Event(Aggregate.Event):
+        recorded_by: str
+        request_id: str
+        grantee: str
+        occurred_at: datetime
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+    @staticmethod
+    def _context() -> dict[str, str]:
+        return {"recorded_by": actor.get(), "request_id": request_id.get(), "grantee": grantee.get()}
+
+    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
+        super().trigger_event(event_class, **self._context(), **kwargs)
+
+    @classmethod
+    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:  # noqa: A002
+        return super()._create(event_class, id=id, **cls._context(), **kwargs)

@@ -1,0 +1,122 @@
+"""Facilities (BOP institutions and Residential Reentry Centers) and cohorts (classes)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from domain.common import ProwdAggregate, RuleViolation, natural_id, utcnow
+
+CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,15}$")
+
+
+class FacilityKind(StrEnum):
+    BOP_INSTITUTION = "bop_institution"
+    RRC = "rrc"
+
+
+def check_code(code: str, what: str) -> None:
+    if not CODE.match(code):
+        raise RuleViolation(
+            f"a {what} code is 2-16 upper-case letters, digits and dashes", code="invalid_code"
+        )
+
+
+def facility_id(code: str) -> UUID:
+    return natural_id("facility", code)
+
+
+def cohort_id(code: str) -> UUID:
+    return natural_id("cohort", code)
+
+
+class Facility(ProwdAggregate):
+    if TYPE_CHECKING:  # state set by the events' apply(); not dataclass fields
+        code: str
+        name: str
+        kind: FacilityKind
+
+    class Registered(ProwdAggregate.Created):
+        code: str
+        name: str
+        kind: FacilityKind
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.code = self.code
+            aggregate.name = self.name
+            aggregate.kind = self.kind
+
+    @classmethod
+    def register(cls, code: str, name: str, kind: FacilityKind) -> Facility:
+        check_code(code, "facility")
+        if not name.strip():
+            raise RuleViolation("a facility needs a name", code="missing_name")
+        facility: Facility = cls._create(
+            cls.Registered, id=facility_id(code), code=code, name=name.strip(), kind=kind,
+            occurred_at=utcnow(),
+        )
+        return facility
+
+
+class Cohort(ProwdAggregate):
+    if TYPE_CHECKING:  # state set by the events' apply(); not dataclass fields
+        code: str
+        name: str
+        facility_code: str
+        start_date: date
+        graduated_on: date | None
+
+    class Started(ProwdAggregate.Created):
+        code: str
+        name: str
+        facility_code: str
+        start_date: date
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.code = self.code
+            aggregate.name = self.name
+            aggregate.facility_code = self.facility_code
+            aggregate.start_date = self.start_date
+            aggregate.graduated_on = None
+
+    class Graduated(ProwdAggregate.Event):
+        graduated_on: date
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.graduated_on = self.graduated_on
+
+    @classmethod
+    def start(cls, code: str, name: str, facility: Facility, start_date: date) -> Cohort:
+        check_code(code, "cohort")
+        if facility.kind is not FacilityKind.BOP_INSTITUTION:
+            raise RuleViolation(
+                "a cohort is a class held at a BOP institution, not at an RRC",
+                code="cohort_facility_not_bop",
+            )
+        cohort: Cohort = cls._create(
+            cls.Started, id=cohort_id(code), code=code, name=name.strip() or code,
+            facility_code=facility.code, start_date=start_date,
+            occurred_at=datetime.combine(start_date, datetime.min.time(), tzinfo=utcnow().tzinfo),
+        )
+        return cohort
+
+    def graduate(self, on: date) -> None:
+        if self.graduated_on is not None:
+            raise RuleViolation(
+                f"cohort {self.code} already graduated on {self.graduated_on}",
+                code="cohort_already_graduated",
+            )
+        if on < self.start_date:
+            raise RuleViolation(
+                "a cohort cannot graduate before it started", code="graduation_before_start"
+            )
+        if on > utcnow().date():
+            raise RuleViolation("a graduation date cannot lie in the future", code="in_future")
+        self.trigger_event(
+            self.Graduated,
+            graduated_on=on,
+            occurred_at=datetime.combine(on, datetime.min.time(), tzinfo=utcnow().tzinfo),
+        )

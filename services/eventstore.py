@@ -1,0 +1,164 @@
+"""The grantee event log: an eventsourcing application recorder over the shared pool.
+
+One instance per grantee schema, all borrowing from one `Database` pool (DESIGN D1). Writes
+take the library's ordering guarantee: `LOCK TABLE ... IN EXCLUSIVE MODE` inside the insert
+transaction, so notification ids become visible in commit order and a projection that tails
+the log never skips a gap that is filled later.
+
+`insert_events` also runs the caller's `side_effects` inside the same transaction (the
+idempotency record of the request, the grantee registry row, ...), so they commit or vanish
+with the events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import psycopg.errors
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    Notification,
+    OperationalError,
+    StoredEvent,
+    Subscription,
+)
+from psycopg import Cursor, sql
+from psycopg.rows import TupleRow
+from psycopg_pool import PoolTimeout, TooManyRequests
+
+from services.database import Database
+
+SideEffect = Callable[[Cursor[TupleRow], Sequence[int]], None]
+
+
+class DuplicateRequest(Exception):
+    """An idempotency key was committed by a concurrent request first."""
+
+
+def notify_channel(schema: str) -> str:
+    # One channel per log: listeners of one grantee are never woken by another's writes.
+    return f"prowd_log_{schema}"
+
+
+class TenantRecorder(ApplicationRecorder):
+    def __init__(self, db: Database, schema: str) -> None:
+        self.db = db
+        self.schema = schema
+        s = sql.Identifier(schema)
+        self._lock = sql.SQL("LOCK TABLE {}.events IN EXCLUSIVE MODE").format(s)
+        self._insert = sql.SQL(
+            "INSERT INTO {}.events (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
+            " RETURNING notification_id"
+        ).format(s)
+        self._notify = sql.SQL("NOTIFY {}").format(sql.Identifier(notify_channel(schema)))
+        self._select_events = sql.SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {}.events"
+            " WHERE originator_id = %s"
+        ).format(s)
+        self._select_notifications = sql.SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state"
+            " FROM {}.events WHERE notification_id > %s"
+        ).format(s)
+        self._max_id = sql.SQL("SELECT max(notification_id) FROM {}.events").format(s)
+
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        side_effects: Sequence[SideEffect] = (),
+        **_: Any,
+    ) -> Sequence[int] | None:
+        try:
+            with self.db.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                ids: list[int] = []
+                if stored_events:
+                    cur.execute(self._lock)
+                    cur.execute(
+                        self._insert,
+                        (
+                            [e.originator_id for e in stored_events],
+                            [e.originator_version for e in stored_events],
+                            [e.topic for e in stored_events],
+                            [e.state for e in stored_events],
+                        ),
+                    )
+                    ids = [row[0] for row in cur.fetchall()]
+                    cur.execute(self._notify)
+                for effect in side_effects:
+                    effect(cur, ids)
+                return ids
+        except psycopg.errors.UniqueViolation as e:
+            if e.diag.table_name == "idempotency":
+                raise DuplicateRequest(str(e)) from None
+            raise IntegrityError(str(e)) from None
+        except (psycopg.OperationalError, PoolTimeout, TooManyRequests) as e:
+            raise OperationalError(str(e)) from e
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        query = self._select_events
+        params: list[Any] = [originator_id]
+        if gt is not None:
+            query += sql.SQL(" AND originator_version > %s")
+            params.append(gt)
+        if lte is not None:
+            query += sql.SQL(" AND originator_version <= %s")
+            params.append(lte)
+        query += sql.SQL(" ORDER BY originator_version DESC" if desc else " ORDER BY originator_version")
+        if limit is not None:
+            query += sql.SQL(" LIMIT %s")
+            params.append(limit)
+        try:
+            rows = self.db.fetchall(query, params)
+        except (psycopg.OperationalError, PoolTimeout, TooManyRequests) as e:
+            raise OperationalError(str(e)) from e
+        return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        after = 0 if start is None else (start - 1 if inclusive_of_start else start)
+        query = self._select_notifications
+        params: list[Any] = [after]
+        if stop is not None:
+            query += sql.SQL(" AND notification_id <= %s")
+            params.append(stop)
+        if topics:
+            query += sql.SQL(" AND topic = ANY(%s)")
+            params.append(list(topics))
+        query += sql.SQL(" ORDER BY notification_id LIMIT %s")
+        params.append(limit)
+        rows = self.db.fetchall(query, params)
+        return [
+            Notification(id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3],
+                         state=bytes(r[4]))
+            for r in rows
+        ]
+
+    def max_notification_id(self) -> int | None:
+        row = self.db.fetchone(self._max_id)
+        return None if row is None else row[0]
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        # Projections follow logs with their own poll-plus-LISTEN worker (DESIGN D3).
+        raise NotImplementedError("use services.workers to follow grantee logs")

@@ -1,0 +1,87 @@
+"""Database layout: one platform schema and one schema per grantee (DESIGN D1).
+
+`prowd` holds the platform's own log (grantee registrations) and the grantee registry.
+`g_<slug>` holds one grantee's event log, its idempotency records, its view tables and the
+projections' tracking positions: everything about a grantee moves, exports or drops together.
+"""
+
+from __future__ import annotations
+
+from psycopg import Cursor, sql
+from psycopg.rows import TupleRow
+
+PLATFORM_SCHEMA = "prowd"
+
+
+def grantee_schema(slug: str) -> str:
+    return f"g_{slug}"
+
+
+def _log_ddl(schema: str) -> list[sql.Composed]:
+    s = sql.Identifier(schema)
+    return [
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s),
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {}.events ("
+            " notification_id bigint GENERATED ALWAYS AS IDENTITY,"
+            " originator_id uuid NOT NULL,"
+            " originator_version bigint NOT NULL,"
+            " topic text NOT NULL,"
+            " state bytea NOT NULL,"
+            " PRIMARY KEY (originator_id, originator_version))"
+        ).format(s),
+        sql.SQL(
+            "CREATE UNIQUE INDEX IF NOT EXISTS events_notification_id ON {}.events (notification_id)"
+        ).format(s),
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {}.idempotency ("
+            " key text PRIMARY KEY,"
+            " fingerprint text NOT NULL,"
+            " status smallint NOT NULL,"
+            " body bytea NOT NULL,"
+            " created_at timestamptz NOT NULL DEFAULT now())"
+        ).format(s),
+    ]
+
+
+def platform_ddl() -> list[sql.Composed]:
+    s = sql.Identifier(PLATFORM_SCHEMA)
+    return [
+        *_log_ddl(PLATFORM_SCHEMA),
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {}.grantees ("
+            " slug text PRIMARY KEY,"
+            " name text NOT NULL,"
+            " grant_number text NOT NULL,"
+            " time_zone text NOT NULL,"
+            " created_at timestamptz NOT NULL DEFAULT now())"
+        ).format(s),
+    ]
+
+
+def grantee_ddl(slug: str) -> list[sql.Composed]:
+    s = sql.Identifier(grantee_schema(slug))
+    return [
+        *_log_ddl(grantee_schema(slug)),
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {}.tracking ("
+            " view text NOT NULL, version int NOT NULL, position bigint NOT NULL,"
+            " PRIMARY KEY (view, version))"
+        ).format(s),
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {}.active_views ("
+            " view text PRIMARY KEY, version int NOT NULL)"
+        ).format(s),
+    ]
+
+
+def run(cur: Cursor[TupleRow], statements: list[sql.Composed]) -> None:
+    for statement in statements:
+        cur.execute(statement)
+
+
+def migrate_platform(cur: Cursor[TupleRow]) -> None:
+    # Serialise concurrent starts (several API processes) so CREATE ... IF NOT EXISTS
+    # statements never race on the catalog.
+    cur.execute("SELECT pg_advisory_xact_lock(7426001)")
+    run(cur, platform_ddl())

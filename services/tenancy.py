@@ -1,0 +1,109 @@
+"""Grantees as tenants: the platform log, the registry, lazily built grantee applications.
+
+Registering a grantee creates its schema, log, view tables and registry row in the same
+transaction as the `Grantee.Registered` event of the platform log: either all exist or none.
+Grantee applications are built on first use and hold no connection of their own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from psycopg import Cursor, sql
+from psycopg.rows import TupleRow
+
+from domain.common import DomainError
+from domain.grantees import Grantee, check_slug
+from services import projector, schema
+from services.database import Database
+from services.grantee_app import GranteeApplication
+from services.ledger import Command, LedgerApplication, Saved
+
+GRANTEES_CHANNEL = "prowd_grantees"
+
+
+@dataclass(frozen=True)
+class GranteeInfo:
+    slug: str
+    name: str
+    grant_number: str
+    time_zone: str
+    created_at: datetime
+
+    @property
+    def schema(self) -> str:
+        return schema.grantee_schema(self.slug)
+
+
+class PlatformApplication(LedgerApplication):
+    def register_grantee(
+        self, command: Command, *, slug: str, name: str, grant_number: str, time_zone: str
+    ) -> Saved[Grantee]:
+        """Register a grantee and create its isolated log and views."""
+        grantee = Grantee.register(slug=slug, name=name, grant_number=grant_number, time_zone=time_zone)
+
+        def create_tenant(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
+            schema.run(cur, schema.grantee_ddl(slug))
+            projector.ensure_views(cur, schema.grantee_schema(slug))
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {}.grantees (slug, name, grant_number, time_zone) VALUES (%s, %s, %s, %s)"
+                ).format(sql.Identifier(schema.PLATFORM_SCHEMA)),
+                (grantee.slug, grantee.name, grantee.grant_number, grantee.time_zone),
+            )
+            cur.execute(sql.SQL("NOTIFY {}, {}").format(sql.Identifier(GRANTEES_CHANNEL), sql.Literal(slug)))
+
+        return self.record(grantee, command, creates=f"grantee {slug}", side_effects=[create_tenant])
+
+
+class Tenancy:
+    """Finds grantees and hands out their applications; safe to share between threads."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.platform = PlatformApplication(db, schema.PLATFORM_SCHEMA)
+        self._apps: dict[str, GranteeApplication] = {}
+        self._known: dict[str, GranteeInfo] = {}
+        self._lock = threading.Lock()
+
+    def migrate(self) -> None:
+        with self.db.transaction() as cur:
+            schema.migrate_platform(cur)
+
+    def grantee(self, slug: str) -> GranteeInfo | None:
+        info = self._known.get(slug)
+        if info is None:
+            try:
+                check_slug(slug)
+            except DomainError:
+                return None
+            rows = self._select(sql.SQL("WHERE slug = %s"), (slug,))
+            if not rows:
+                return None
+            info = self._known.setdefault(slug, rows[0])
+        return info
+
+    def app(self, slug: str) -> GranteeApplication:
+        app = self._apps.get(slug)
+        if app is None:
+            with self._lock:
+                app = self._apps.get(slug)
+                if app is None:
+                    app = GranteeApplication(self.db, schema.grantee_schema(slug))
+                    self._apps[slug] = app
+        return app
+
+    def grantees(self, *, after: str = "", limit: int = 1000) -> list[GranteeInfo]:
+        return self._select(sql.SQL("WHERE slug > %s ORDER BY slug LIMIT %s"), (after, limit))
+
+    def _select(self, where: sql.Composable, params: tuple[object, ...]) -> list[GranteeInfo]:
+        rows = self.db.fetchall(
+            sql.SQL("SELECT slug, name, grant_number, time_zone, created_at FROM {}.grantees ").format(
+                sql.Identifier(schema.PLATFORM_SCHEMA)
+            ) + where,
+            params,
+        )
+        return [GranteeInfo(*row) for row in rows]
