@@ -64,6 +64,10 @@ class TenantRecorder(ApplicationRecorder):
             "SELECT notification_id, originator_id, originator_version, topic, state"
             " FROM {}.events WHERE notification_id > %s"
         ).format(s)
+        self._select_stream = sql.SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state"
+            " FROM {}.events WHERE originator_id = %s ORDER BY originator_version"
+        ).format(s)
         self._max_id = sql.SQL("SELECT max(notification_id) FROM {}.events").format(s)
 
     def insert_events(
@@ -152,6 +156,11 @@ class TenantRecorder(ApplicationRecorder):
                          state=bytes(r[4]))
             for r in rows
         ]
+
+    def select_stream(self, originator_id: UUID) -> list[tuple[int, StoredEvent]]:
+        """One aggregate's events with their log positions, in version order."""
+        rows = self.db.fetchall(self._select_stream, (originator_id,))
+        return [(r[0], StoredEvent(r[1], r[2], r[3], bytes(r[4]))) for r in rows]
 
     def max_notification_id(self) -> int | None:
         row = self.db.fetchone(self._max_id)

@@ -127,5 +127,10 @@ class LedgerApplication(Application[UUID]):
             return None
         return row[0], row[1], msgspec.json.decode(row[2], type=IdempotentResult)
 
-    def history(self, aggregate_id: UUID) -> list[Any]:
-        return list(self.events.get(aggregate_id))
+    def history_with_positions(self, aggregate_id: UUID) -> list[tuple[int, Any]]:
+        """An aggregate's events in order, each with its position in the log."""
+        recorder: TenantRecorder = self.recorder  # type: ignore[assignment]
+        return [
+            (position, self.mapper.to_domain_event(stored))
+            for position, stored in recorder.select_stream(aggregate_id)
+        ]

@@ -1,0 +1,87 @@
+"""The Litestar application factory: `create_app(settings)` wires everything (DESIGN D4)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from services import logging as prowd_logging
+from services.api.context import provide_principal
+from services.api.facilities import FacilityController
+from services.api.grantees import GranteeController
+from services.api.health import health, ready
+from services.api.middleware import request_log_middleware
+from services.api.participants import ParticipantController
+from services.api.problems import handle_exception
+from services.database import Database
+from services.settings import Settings
+from services.tenancy import Tenancy
+
+
+def create_app(settings: Settings, db: Database | None = None) -> Litestar:
+    """Build the API. Without `db`, a pool on `settings.database_url` is opened at startup."""
+    settings = settings.with_secret()
+    if db is None and not settings.database_url:
+        raise ValueError("create_app needs a database: pass db= or set database_url")
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        own = db is None
+        database = db or Database(settings.database_url or "", settings, name="prowd-api").open()
+        tenancy = Tenancy(database)
+        tenancy.migrate()
+        app.state.tenancy = tenancy
+        try:
+            yield
+        finally:
+            if own:
+                database.close()
+
+    return Litestar(
+        route_handlers=[GranteeController, FacilityController, ParticipantController, health, ready],
+        lifespan=[lifespan],
+        dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
+        middleware=[request_log_middleware],
+        exception_handlers={Exception: handle_exception},
+        request_max_body_size=settings.max_body_bytes,
+        state=_state(settings),
+        openapi_config=OpenAPIConfig(
+            title="PROWD Ledger",
+            version="0.1.0",
+            description=(
+                "Case management for PROWD peer-mentoring grantees. Every command is an "
+                "immutable event in the grantee's own log; lists read projections."
+            ),
+            path="/schema",
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            ),
+            security=[{"bearer": []}],
+        ),
+        response_cache_config=ResponseCacheConfig(),
+        debug=False,
+    )
+
+
+def _state(settings: Settings) -> Any:
+    from litestar.datastructures import State
+
+    return State({"settings": settings})
+
+
+def app_from_env() -> Litestar:
+    """Entry point for process managers (uvicorn --factory); reads the environment."""
+    settings = Settings.from_env()
+    prowd_logging.configure(settings.log_level)
+    if not settings.database_url:
+        raise SystemExit("PROWD_DATABASE_URL must be set for worker processes")
+    os.environ.setdefault("PROWD_JWT_SECRET", settings.with_secret().jwt_secret)
+    return create_app(settings)

@@ -1,0 +1,158 @@
+"""Per-request context: the principal, the grantee, the access check, the command runner."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Request, Response
+from litestar.datastructures import State
+
+from domain import common
+from domain.common import ProwdAggregate
+from services.access import MATRIX, allowed
+from services.api.problems import ProblemError
+from services.auth import NotAuthenticated, Principal, verify_token
+from services.eventstore import DuplicateRequest
+from services.grantee_app import GranteeApplication
+from services.ledger import Command, LedgerApplication, Saved
+from services.settings import Settings
+from services.tenancy import GranteeInfo, Tenancy
+
+A = TypeVar("A", bound=ProwdAggregate)
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+def action(name: str) -> dict[str, Any]:
+    """Route option naming the action of the role matrix a handler performs."""
+    if name not in MATRIX:
+        raise KeyError(name)
+    return {"action": name}
+
+
+def provide_principal(request: Request[Any, Any, State]) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthenticated("a bearer token is required")
+    settings: Settings = request.app.state.settings
+    principal = verify_token(settings, token.strip())
+    request.state.subject = principal.subject
+    return principal
+
+
+def _check_action(request: Request[Any, Any, State], principal: Principal) -> None:
+    name = request.route_handler.opt.get("action")
+    if name is None or not allowed(name, principal.roles):
+        raise ProblemError(403, "forbidden", "your role does not permit this action")
+
+
+def provide_platform(request: Request[Any, Any, State], principal: Principal) -> Tenancy:
+    """Platform-scoped actions: the role check alone."""
+    _check_action(request, principal)
+    tenancy: Tenancy = request.app.state.tenancy
+    return tenancy
+
+
+@dataclass(frozen=True)
+class Tenant:
+    info: GranteeInfo
+    app: GranteeApplication
+    principal: Principal
+    tenancy: Tenancy
+
+
+def provide_tenant(request: Request[Any, Any, State], grantee: str, principal: Principal) -> Tenant:
+    """Grantee-scoped actions: 404 for a grantee outside the token, then the role check."""
+    tenancy: Tenancy = request.app.state.tenancy
+    request.state.grantee = grantee
+    info = tenancy.grantee(grantee) if principal.may_see(grantee) else None
+    if info is None:
+        raise ProblemError(404, "grantee_not_found", f"no grantee {grantee!r}")
+    _check_action(request, principal)
+    return Tenant(info=info, app=tenancy.app(grantee), principal=principal, tenancy=tenancy)
+
+
+def fingerprint(request: Request[Any, Any, State], data: Any) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{request.method} {request.url.path}\n".encode())
+    digest.update(msgspec.json.encode(data))
+    return digest.hexdigest()
+
+
+def run_command(
+    request: Request[Any, Any, State],
+    app: LedgerApplication,
+    principal: Principal,
+    data: Any,
+    execute: Callable[[Command], Saved[A]],
+    render: Callable[[A, int], Any],
+    *,
+    status: int = 200,
+    grantee: str = "",
+) -> Response[Any]:
+    """Run a command once per `Idempotency-Key`: a retry gets the first response back."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        raise ProblemError(
+            400, "invalid_idempotency_key", "Idempotency-Key is 1-200 visible ASCII characters"
+        )
+    fp = fingerprint(request, data)
+    if key is not None:
+        replay = _replay(app, key, fp, render)
+        if replay is not None:
+            return replay
+    common.actor.set(principal.subject)
+    common.request_id.set(getattr(request.state, "request_id", ""))
+    common.grantee.set(grantee)
+    try:
+        saved = execute(Command(idempotency_key=key, fingerprint=fp, status=status))
+    except DuplicateRequest:
+        # A concurrent request with the same key committed first: answer as it was answered.
+        assert key is not None
+        replay = _replay(app, key, fp, render)
+        if replay is None:
+            raise
+        return replay
+    return Response(
+        render(saved.aggregate, saved.position),
+        status_code=status,
+        headers={"X-Log-Position": str(saved.position)},
+    )
+
+
+def _replay(
+    app: LedgerApplication, key: str, fp: str, render: Callable[[Any, int], Any]
+) -> Response[Any] | None:
+    prior = app.replayed(key)
+    if prior is None:
+        return None
+    prior_fp, status, result = prior
+    if prior_fp != fp:
+        raise ProblemError(
+            422, "idempotency_key_reused",
+            "this Idempotency-Key was used for a different request",
+        )
+    aggregate = app.repository.get(result.aggregate_id, version=result.version)
+    return Response(
+        render(aggregate, result.position),
+        status_code=status,
+        headers={"X-Log-Position": str(result.position), "Idempotent-Replayed": "true"},
+    )
+
+
+class Page(msgspec.Struct):
+    """Query parameters shared by every list."""
+
+    limit: int
+    cursor: str
+
+
+def check_limit(limit: int) -> int:
+    if not 1 <= limit <= 500:
+        raise ProblemError(400, "invalid_limit", "limit must be between 1 and 500")
+    return limit

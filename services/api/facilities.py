@@ -1,0 +1,161 @@
+"""`/v1/grantees/{grantee}/facilities` and `/cohorts`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from domain.facilities import Cohort, Facility, FacilityKind
+from services.api import views
+from services.api.context import Tenant, action, check_limit, provide_tenant, run_command
+
+Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{1,15}$", examples=["FCI-ELK"])]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Limit = Annotated[int, Parameter(ge=1, le=500, description="page size")]
+Cursor = Annotated[str, Parameter(max_length=64, description="`next_cursor` of the previous page")]
+MinPosition = Annotated[
+    int | None,
+    Parameter(ge=0, description="wait (bounded) until the view has applied this log position"),
+]
+
+
+class FacilityIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: Code
+    name: Name
+    kind: FacilityKind
+
+
+class FacilityOut(msgspec.Struct, omit_defaults=True):
+    code: str
+    name: str
+    kind: FacilityKind
+    position: int | None = None
+    registered_at: datetime | None = None
+
+
+class FacilityPage(msgspec.Struct):
+    items: list[FacilityOut]
+    next_cursor: str | None
+
+
+class CohortIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: Code
+    facility: Code
+    start_date: date
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class GraduationIn(msgspec.Struct, forbid_unknown_fields=True):
+    graduated_on: date
+
+
+class CohortOut(msgspec.Struct):
+    code: str
+    name: str
+    facility: str
+    start_date: date
+    graduated_on: date | None
+    position: int | None = None
+
+
+class CohortPage(msgspec.Struct):
+    items: list[CohortOut]
+    next_cursor: str | None
+
+
+def _facility(f: Facility, position: int) -> FacilityOut:
+    return FacilityOut(f.code, f.name, f.kind, position=position)
+
+
+def _cohort(c: Cohort, position: int) -> CohortOut:
+    return CohortOut(c.code, c.name, c.facility_code, c.start_date, c.graduated_on, position)
+
+
+TENANT = {"tenant": Provide(provide_tenant, sync_to_thread=False)}
+
+
+class FacilityController(Controller):
+    path = "/v1/grantees/{grantee:str}"
+    tags = ["facilities and cohorts"]
+    dependencies = TENANT
+
+    @post("/facilities", opt=action("facilities.write"), sync_to_thread=True, status_code=201)
+    def register_facility(
+        self, request: Request[Any, Any, Any], tenant: Tenant, data: FacilityIn
+    ) -> Response[FacilityOut]:
+        """Register a BOP institution or a Residential Reentry Center under a unique code."""
+        return run_command(
+            request, tenant.app, tenant.principal, data,
+            lambda cmd: tenant.app.register_facility(cmd, code=data.code, name=data.name, kind=data.kind),
+            _facility, status=201, grantee=tenant.info.slug,
+        )
+
+    @get("/facilities", opt=action("facilities.read"), sync_to_thread=True)
+    def list_facilities(
+        self, request: Request[Any, Any, Any], tenant: Tenant, limit: Limit = 100,
+        cursor: Cursor = "", kind: FacilityKind | None = None, min_position: MinPosition = None,
+    ) -> FacilityPage:
+        """List facilities in code order, optionally of one kind."""
+        db = tenant.tenancy.db
+        t = views.tables(db, tenant.info.schema, "directory", min_position, request.app.state.settings.view_wait_max)
+        rows, nxt = views.page(
+            db, t, "facilities", "code, name, kind, registered_at", "code",
+            after=cursor, limit=check_limit(limit), where=[("kind", kind.value)] if kind else None,
+        )
+        return FacilityPage([FacilityOut(r[0], r[1], FacilityKind(r[2]), registered_at=r[3]) for r in rows], nxt)
+
+    @get("/facilities/{code:str}", opt=action("facilities.read"), sync_to_thread=True)
+    def get_facility(self, tenant: Tenant, code: str) -> FacilityOut:
+        """One facility, from its event history."""
+        f = tenant.app.facility(code)
+        return FacilityOut(f.code, f.name, f.kind, registered_at=f.created_on)
+
+    @post("/cohorts", opt=action("facilities.write"), sync_to_thread=True, status_code=201)
+    def start_cohort(
+        self, request: Request[Any, Any, Any], tenant: Tenant, data: CohortIn
+    ) -> Response[CohortOut]:
+        """Start a cohort (a class) at a BOP institution."""
+        return run_command(
+            request, tenant.app, tenant.principal, data,
+            lambda cmd: tenant.app.start_cohort(
+                cmd, code=data.code, name=data.name, facility_code=data.facility,
+                start_date=data.start_date,
+            ),
+            _cohort, status=201, grantee=tenant.info.slug,
+        )
+
+    @post("/cohorts/{code:str}/graduation", opt=action("facilities.write"), sync_to_thread=True, status_code=200)
+    def graduate_cohort(
+        self, request: Request[Any, Any, Any], tenant: Tenant, code: str, data: GraduationIn
+    ) -> Response[CohortOut]:
+        """Record the date a cohort graduated."""
+        return run_command(
+            request, tenant.app, tenant.principal, data,
+            lambda cmd: tenant.app.graduate_cohort(cmd, code=code, on=data.graduated_on),
+            _cohort, grantee=tenant.info.slug,
+        )
+
+    @get("/cohorts", opt=action("facilities.read"), sync_to_thread=True)
+    def list_cohorts(
+        self, request: Request[Any, Any, Any], tenant: Tenant, limit: Limit = 100,
+        cursor: Cursor = "", facility: str | None = None, min_position: MinPosition = None,
+    ) -> CohortPage:
+        """List cohorts in code order, optionally at one facility."""
+        db = tenant.tenancy.db
+        t = views.tables(db, tenant.info.schema, "directory", min_position, request.app.state.settings.view_wait_max)
+        rows, nxt = views.page(
+            db, t, "cohorts", "code, name, facility_code, start_date, graduated_on", "code",
+            after=cursor, limit=check_limit(limit),
+            where=[("facility_code", facility)] if facility else None,
+        )
+        return CohortPage([CohortOut(*r) for r in rows], nxt)
+
+    @get("/cohorts/{code:str}", opt=action("facilities.read"), sync_to_thread=True)
+    def get_cohort(self, tenant: Tenant, code: str) -> CohortOut:
+        """One cohort, from its event history."""
+        return _cohort(tenant.app.cohort(code), 0)

@@ -1,0 +1,107 @@
+"""`/v1/grantees`: the platform's tenants (platform_admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from domain.grantees import Grantee
+from services.api.context import Tenant, action, check_limit, provide_platform, provide_tenant, run_command
+from services.api.problems import Problem
+from services.auth import Principal
+from services.tenancy import GranteeInfo, Tenancy
+
+Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,29}$", examples=["northside_works"])]
+
+
+class GranteeIn(msgspec.Struct, forbid_unknown_fields=True):
+    slug: Slug
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    grant_number: Annotated[
+        str, msgspec.Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{3,39}$", examples=["FS-38211-22-60-A-17"])
+    ]
+    time_zone: Annotated[str, msgspec.Meta(max_length=64)] = "America/New_York"
+
+
+class GranteeOut(msgspec.Struct, omit_defaults=True):
+    slug: str
+    name: str
+    grant_number: str
+    time_zone: str
+    position: int | None = None
+    created_at: datetime | None = None
+
+
+class GranteePage(msgspec.Struct):
+    items: list[GranteeOut]
+    next_cursor: str | None
+
+
+def _out(info: GranteeInfo) -> GranteeOut:
+    return GranteeOut(info.slug, info.name, info.grant_number, info.time_zone, created_at=info.created_at)
+
+
+def _render(g: Grantee, position: int) -> GranteeOut:
+    return GranteeOut(g.slug, g.name, g.grant_number, g.time_zone, position=position)
+
+
+ERRORS = {401: Problem, 403: Problem, 409: Problem, 422: Problem}
+
+
+class GranteeController(Controller):
+    path = "/v1/grantees"
+    tags = ["grantees"]
+
+    @post(
+        "/",
+        dependencies={"tenancy": Provide(provide_platform, sync_to_thread=False)},
+        opt=action("grantees.create"),
+        sync_to_thread=True,
+        status_code=201,
+        responses={},
+    )
+    def create_grantee(
+        self, request: Request[Any, Any, Any], data: GranteeIn, tenancy: Tenancy, principal: Principal
+    ) -> Response[GranteeOut]:
+        """Register a grantee (tenant): creates its own event log in schema `g_<slug>`."""
+        return run_command(
+            request, tenancy.platform, principal, data,
+            lambda cmd: tenancy.platform.register_grantee(
+                cmd, slug=data.slug, name=data.name, grant_number=data.grant_number,
+                time_zone=data.time_zone,
+            ),
+            _render, status=201,
+        )
+
+    @get(
+        "/",
+        dependencies={"tenancy": Provide(provide_platform, sync_to_thread=False)},
+        opt=action("grantees.list"),
+        sync_to_thread=True,
+    )
+    def list_grantees(
+        self,
+        tenancy: Tenancy,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        cursor: Annotated[str, Parameter(max_length=64)] = "",
+    ) -> GranteePage:
+        """List grantees in slug order; pass `next_cursor` back as `cursor` for the next page."""
+        rows = tenancy.grantees(after=cursor, limit=check_limit(limit) + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return GranteePage([_out(r) for r in rows], rows[-1].slug if more else None)
+
+    @get(
+        "/{grantee:str}",
+        dependencies={"tenant": Provide(provide_tenant, sync_to_thread=False)},
+        opt=action("grantees.read"),
+        sync_to_thread=True,
+    )
+    def get_grantee(self, tenant: Tenant) -> GranteeOut:
+        """A grantee's profile."""
+        return _out(tenant.info)

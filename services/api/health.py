@@ -1,0 +1,33 @@
+"""`/health` (the process answers) and `/ready` (the database answers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, get
+
+from services.api.problems import ProblemError
+
+
+class HealthOut(msgspec.Struct):
+    status: str
+
+
+@get("/health", tags=["operations"], sync_to_thread=False)
+def health() -> HealthOut:
+    """Liveness: the process is up and serving."""
+    return HealthOut("ok")
+
+
+@get("/ready", tags=["operations"], sync_to_thread=True)
+def ready(request: Request[Any, Any, Any]) -> HealthOut:
+    """Readiness: the database answers within the pool timeout."""
+    try:
+        request.app.state.tenancy.db.fetchone("SELECT 1")
+    except Exception:
+        raise ProblemError(
+            503, "database_unavailable", "the database does not answer",
+            headers={"Retry-After": "2"},
+        ) from None
+    return HealthOut("ready")

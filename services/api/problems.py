@@ -1,0 +1,136 @@
+"""Errors as RFC 9457 `application/problem+json`, each with a stable `type` (DESIGN D4).
+
+Every error the service can answer with goes through `problem_response`; bodies never carry
+stack traces, SQL or personal data. The types are listed in docs/errors.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import psycopg
+import structlog
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from psycopg_pool import PoolTimeout, TooManyRequests
+
+from domain.common import AlreadyExists, Conflict, DomainError, NotFound, RuleViolation
+from services.auth import NotAuthenticated
+from services.eventstore import DuplicateRequest
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger("prowd.api")
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str = ""
+    code: str = ""
+    errors: list[dict[str, Any]] | None = None
+
+
+class ProblemError(Exception):
+    """Raised by handlers and dependencies to answer with a problem."""
+
+    def __init__(
+        self, status: int, code: str, detail: str, *, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers or {}
+
+
+TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Rule violated",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+
+def problem_type(code: str) -> str:
+    return f"urn:prowd:problem:{code}"
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> Response[Problem]:
+    body = Problem(
+        type=problem_type(code), title=TITLES.get(status, "Error"), status=status,
+        detail=detail, code=code, errors=errors,
+    )
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+_DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
+    (NotFound, 404),
+    (AlreadyExists, 409),
+    (Conflict, 409),
+    (RuleViolation, 422),
+    (DomainError, 422),
+]
+
+_UNAVAILABLE = (StoreOperationalError, psycopg.OperationalError, PoolTimeout, TooManyRequests)
+
+
+def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    return [
+        {"message": str(e.get("message", "")), "key": str(e.get("key", "")), "source": str(e.get("source", ""))}
+        for e in extra
+        if isinstance(e, dict)
+    ]
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    if isinstance(exc, ProblemError):
+        return problem_response(exc.status, exc.code, exc.detail, headers=exc.headers)
+    if isinstance(exc, DomainError):
+        status = next(s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls))
+        return problem_response(status, exc.code, exc.detail)
+    if isinstance(exc, NotAuthenticated):
+        return problem_response(
+            401, "not_authenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}
+        )
+    if isinstance(exc, ValidationException):
+        errors = _validation_errors(exc)
+        detail = "the request body fails validation" if errors else str(exc.detail)
+        return problem_response(400, "invalid_request", detail, errors=errors or None)
+    if isinstance(exc, HTTPException):
+        code = {
+            400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
+            415: "unsupported_media_type", 401: "not_authenticated", 403: "forbidden",
+            429: "rate_limited",
+        }.get(exc.status_code, "http_error")
+        return problem_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    if isinstance(exc, _UNAVAILABLE):
+        log.warning("database_unavailable", error_class=type(exc).__name__)
+        return problem_response(
+            503, "database_unavailable", "the database is unavailable; retry shortly",
+            headers={"Retry-After": "2"},
+        )
+    if isinstance(exc, DuplicateRequest):
+        return problem_response(409, "request_in_flight", "a request with this key is in flight")
+    log.error("unhandled_exception", error_class=type(exc).__name__, exc_info=exc)
+    return problem_response(500, "internal_error", "an unexpected error occurred")

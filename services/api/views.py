@@ -1,0 +1,53 @@
+"""Reading view tables: the active build, bounded read-your-writes waits, keyset pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+
+from projections.base import Tables
+from services import projector
+from services.api.problems import ProblemError
+from services.database import Database
+
+
+def tables(db: Database, schema: str, view: str, min_position: int | None, wait_max: float) -> Tables:
+    """The live build of `view`, after waiting (bounded) for `min_position` if asked."""
+    if min_position is not None and not projector.wait_for(db, schema, view, min_position, wait_max):
+        raise ProblemError(
+            503, "view_behind",
+            f"the {view} view has not reached position {min_position} yet; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    with db.transaction() as cur:
+        build = projector.active_build(cur, schema, view)
+    if build is None:
+        raise ProblemError(503, "view_missing", f"the {view} view is not built yet")
+    return Tables(schema, build)
+
+
+def page(
+    db: Database,
+    t: Tables,
+    table: str,
+    columns: str,
+    key: str,
+    *,
+    after: str,
+    limit: int,
+    where: list[tuple[str, Any]] | None = None,
+) -> tuple[list[tuple[Any, ...]], str | None]:
+    """Rows ordered by `key` after `after`; the cursor of the next page if there is one."""
+    clauses = [sql.SQL("{} > %s").format(sql.Identifier(key))]
+    params: list[Any] = [after]
+    for column, value in where or []:
+        clauses.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+        params.append(value)
+    query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s").format(
+        sql.SQL(columns), t[table], sql.SQL(" AND ").join(clauses), sql.Identifier(key)
+    )
+    rows = db.fetchall(query, [*params, limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (str(rows[-1][0]) if more and rows else None)
