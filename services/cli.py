@@ -1,0 +1,160 @@
+"""The `prowd` command line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from services import logging as prowd_logging
+from services.settings import Settings
+
+
+def _database(settings: Settings, stack: contextlib.ExitStack) -> tuple[str, object]:
+    from services.database import Database, server_url
+
+    url = server_url(settings, stack)
+    db = Database(url, settings, name="prowd-cli").open()
+    stack.callback(db.close)
+    return url, db
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = False) -> int:
+    import uvicorn
+
+    from services.tenancy import Tenancy
+
+    with contextlib.ExitStack() as stack:
+        url, db = _database(settings, stack)
+        tenancy = Tenancy(db)  # type: ignore[arg-type]
+        tenancy.migrate()
+        secret = settings.with_secret().jwt_secret
+        if demo:
+            from services.demo import load_demo, print_tokens
+
+            load_demo(tenancy)
+            print_tokens(settings.with_secret(), host=args.host, port=args.port)
+        env = {**os.environ, "PROWD_DATABASE_URL": url, "PROWD_JWT_SECRET": secret}
+        worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env)
+        stack.callback(_stop, worker)
+        os.environ.update({"PROWD_DATABASE_URL": url, "PROWD_JWT_SECRET": secret})
+        uvicorn.run(
+            "services.api.app:app_from_env", factory=True, host=args.host, port=args.port,
+            workers=args.workers, log_config=None, access_log=False,
+        )
+    return 0
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from services.database import Database
+    from services.workers import ProjectionWorker
+
+    if not settings.database_url:
+        print("prowd worker: PROWD_DATABASE_URL must be set", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url, settings, name="prowd-worker").open()
+    worker = ProjectionWorker(db)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    signal.signal(signal.SIGINT, lambda *_: worker.stop())
+    try:
+        worker.run()
+    finally:
+        db.close()
+    return 0
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    from services.auth import issue_token
+
+    try:
+        token = issue_token(
+            settings.with_secret(), subject=args.sub or f"dev-{args.role}", roles=[args.role],
+            grantees=[args.grantee], ttl_seconds=args.ttl,
+        )
+    except ValueError as e:
+        print(f"prowd token: {e}", file=sys.stderr)
+        return 2
+    print(f"# {args.role} for grantee {args.grantee}, valid {args.ttl} s")
+    print(token)
+    return 0
+
+
+def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
+    from projections.registry import PROJECTIONS
+    from services import projector
+    from services.tenancy import Tenancy
+
+    with contextlib.ExitStack() as stack:
+        _, db = _database(settings, stack)
+        tenancy = Tenancy(db)  # type: ignore[arg-type]
+        tenancy.migrate()
+        slugs = [args.grantee] if args.grantee else [g.slug for g in tenancy.grantees()]
+        for slug in slugs:
+            info = tenancy.grantee(slug)
+            if info is None:
+                print(f"prowd projections: no grantee {slug!r}", file=sys.stderr)
+                return 2
+            if args.action == "rebuild":
+                views = [args.view] if args.view else [p.name for p in PROJECTIONS]
+                for view in views:
+                    build = projector.rebuild(
+                        db, info.schema, view,  # type: ignore[arg-type]
+                        progress=lambda done, head: print(f"\r{slug}/{view}: {done}/{head} events", end="", file=sys.stderr),
+                    )
+                    print(f"\n{slug}/{view}: switched to build {build}", file=sys.stderr)
+            else:
+                projector.drain(db, info.schema)  # type: ignore[arg-type]
+                for view, digest in projector.digests(db, info.schema).items():  # type: ignore[arg-type]
+                    print(f"{slug}\t{view}\t{digest}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="prowd", description="PROWD Ledger: case management for PROWD grantees")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, helptext in (("serve", "run the API and projection worker"), ("demo", "load demo data, print tokens, serve")):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("--host", default="127.0.0.1")
+        s.add_argument("--port", type=int, default=8000)
+        s.add_argument("--workers", type=int, default=1, help="API processes")
+    sub.add_parser("worker", help="run only the projection worker (needs PROWD_DATABASE_URL)")
+    t = sub.add_parser("token", help="print a development token (HS256) as the last line")
+    t.add_argument("--grantee", required=True, help="grantee slug, or '*' for platform-wide roles")
+    t.add_argument("--role", required=True)
+    t.add_argument("--sub", default="")
+    t.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
+    pr = sub.add_parser("projections", help="rebuild views blue/green, or print their digests")
+    pr.add_argument("action", choices=["rebuild", "digest"])
+    pr.add_argument("--grantee", default="")
+    pr.add_argument("--view", default="")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings.from_env()
+    prowd_logging.configure(settings.log_level)
+    handlers = {
+        "serve": cmd_serve,
+        "demo": lambda a, s: cmd_serve(a, s, demo=True),
+        "worker": cmd_worker,
+        "token": cmd_token,
+        "projections": cmd_projections,
+    }
+    return int(handlers[args.command](args, settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
