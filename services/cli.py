@@ -8,7 +8,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 
 from services import logging as prowd_logging
 from services.settings import Settings
@@ -38,15 +40,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
 
             load_demo(tenancy)
             print_tokens(settings.with_secret(), host=args.host, port=args.port)
-        env = {**os.environ, "PROWD_DATABASE_URL": url, "PROWD_JWT_SECRET": secret}
+        env = {
+            **os.environ, "PROWD_DATABASE_URL": url, "PROWD_JWT_SECRET": secret,
+            "PROWD_PARENT_PID": str(os.getpid()),
+        }
         worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env)
         stack.callback(_stop, worker)
         os.environ.update({"PROWD_DATABASE_URL": url, "PROWD_JWT_SECRET": secret})
+        # uvicorn re-raises SIGTERM after its graceful shutdown; make that unwind this stack
+        # (worker stopped, embedded server stopped) instead of killing the process outright.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         uvicorn.run(
             "services.api.app:app_from_env", factory=True, host=args.host, port=args.port,
             workers=args.workers, log_config=None, access_log=False,
         )
     return 0
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -66,6 +78,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     db = Database(settings.database_url, settings, name="prowd-worker").open()
     worker = ProjectionWorker(db)
+    _stop_with_parent(worker.stop)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     signal.signal(signal.SIGINT, lambda *_: worker.stop())
     try:
@@ -73,6 +86,20 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         db.close()
     return 0
+
+
+def _stop_with_parent(stop: Callable[[], None]) -> None:
+    """Under `prowd serve`, stop when the parent goes away (even if it was killed)."""
+    parent = os.environ.get("PROWD_PARENT_PID")
+    if not parent:
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(parent):
+            time.sleep(1.0)
+        stop()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:

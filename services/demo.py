@@ -1,0 +1,115 @@
+"""Demo data: two grantees with facilities, cohorts and participants across the stages.
+
+Idempotent: every item has a natural key (slug, code, participant number), so a second run
+finds each one already there and adds nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+from domain import common
+from domain.common import AlreadyExists
+from domain.facilities import FacilityKind
+from domain.participants import ExitReason, PersonalDetails, Placement
+from services.access import Role
+from services.auth import issue_token
+from services.ledger import Command
+from services.settings import Settings
+from services.tenancy import Tenancy
+
+GRANTEES = [
+    ("northside_works", "Northside Reentry Works", "FS-38211-22-60-A-17", "America/Chicago"),
+    ("harbor_bridge", "Harbor Bridge Partners", "FS-38247-22-60-A-36", "America/New_York"),
+]
+FIRST = ["James", "Maria", "Darnell", "Luis", "Keisha", "Robert", "Tanya", "Andre", "Carlos",
+         "Denise", "Marcus", "Angela", "Tyrone", "Rosa", "Kevin", "Shanice"]
+LAST = ["Johnson", "Garcia", "Williams", "Martinez", "Brown", "Davis", "Lopez", "Wilson",
+        "Thomas", "Jackson", "White", "Harris", "Clark", "Lewis", "Young", "Allen"]
+PER_GRANTEE = 30
+
+
+def _quietly(fn: object, *args: object, **kwargs: object) -> object | None:
+    try:
+        return fn(*args, **kwargs)  # type: ignore[operator]
+    except AlreadyExists:
+        return None
+
+
+def load_demo(tenancy: Tenancy) -> int:
+    """Create the demo grantees and their data; returns the number of participants added."""
+    common.actor.set("demo-loader")
+    added = 0
+    for index, (slug, name, grant, tz) in enumerate(GRANTEES):
+        _quietly(tenancy.platform.register_grantee, Command(), slug=slug, name=name,
+                 grant_number=grant, time_zone=tz)
+        app = tenancy.app(slug)
+        prefix = slug[:1].upper()
+        bop, bop2, rrc = f"FCI-{prefix}1", f"FCI-{prefix}2", f"RRC-{prefix}1"
+        for code, fname, kind in (
+            (bop, "Federal Correctional Institution (demo)", FacilityKind.BOP_INSTITUTION),
+            (bop2, "Federal Prison Camp (demo)", FacilityKind.BOP_INSTITUTION),
+            (rrc, "Residential Reentry Center (demo)", FacilityKind.RRC),
+        ):
+            _quietly(app.register_facility, Command(), code=code, name=fname, kind=kind)
+        cohorts = [(f"{prefix}C-2025A", bop, date(2025, 6, 2)), (f"{prefix}C-2026A", bop, date(2026, 1, 12)),
+                   (f"{prefix}C-2026B", bop2, date(2026, 3, 2))]
+        for code, facility, start in cohorts:
+            _quietly(app.start_cohort, Command(), code=code, name=code, facility_code=facility, start_date=start)
+        cohort = app.cohort(cohorts[0][0])
+        if cohort.graduated_on is None:
+            app.graduate_cohort(Command(), code=cohorts[0][0], on=date(2025, 12, 12))
+        rng = random.Random(index)
+        for n in range(PER_GRANTEE):
+            code, facility, start = cohorts[n % 3]
+            entry = start + timedelta(days=rng.randint(0, 20))
+            saved = _quietly(
+                app.enroll_participant, Command(),
+                number=f"{prefix}DEMO{n:04d}",
+                personal=PersonalDetails(
+                    first_name=rng.choice(FIRST), last_name=rng.choice(LAST),
+                    date_of_birth=date(1965 + rng.randint(0, 35), rng.randint(1, 12), rng.randint(1, 28)),
+                    bop_register_number=f"{rng.randint(10000, 99999)}-{rng.randint(100, 999)}",
+                ),
+                program_entry_date=entry, facility_code=facility, cohort_code=code,
+            )
+            if saved is None:
+                continue
+            added += 1
+            _advance(app, saved.aggregate.id, entry, n, rrc, bop)
+    return added
+
+
+def _advance(app: object, pid: object, entry: date, n: int, rrc: str, bop: str) -> None:
+    """Spread participants over the stages: some in an RRC, some home, some out, a few exited."""
+    at = datetime.combine(entry, datetime.min.time(), tzinfo=UTC)
+    step = n % 6
+    if step == 0:
+        return
+    if step in (1, 3, 5):
+        app.transition_stage(Command(), pid, placement=Placement.RRC, facility_code=rrc,  # type: ignore[attr-defined]
+                             occurred_at=at + timedelta(days=60))
+    if step == 2:
+        app.transition_stage(Command(), pid, placement=Placement.HOME_CONFINEMENT, facility_code=None,  # type: ignore[attr-defined]
+                             occurred_at=at + timedelta(days=45))
+    if step in (3, 4, 5):
+        app.transition_stage(Command(), pid, placement=Placement.COMMUNITY, facility_code=None,  # type: ignore[attr-defined]
+                             occurred_at=at + timedelta(days=120))
+    if step == 5 and n % 12 == 5:
+        app.return_to_custody(Command(), pid, facility_code=bop, occurred_at=at + timedelta(days=150))  # type: ignore[attr-defined]
+    if step == 4 and n % 12 == 4:
+        app.exit_participant(Command(), pid, exit_date=entry + timedelta(days=160), reason=ExitReason.COMPLETED)  # type: ignore[attr-defined]
+
+
+def print_tokens(settings: Settings, *, host: str, port: int) -> None:
+    print("\nPROWD Ledger demo: development tokens (valid 8 hours)\n")
+    print(f"platform_admin (all grantees):\n  {issue_token(settings, subject='demo-platform-admin', roles=['platform_admin'], grantees=['*'])}\n")
+    slug = GRANTEES[0][0]
+    for role in Role:
+        if role is Role.PLATFORM_ADMIN:
+            continue
+        grantees = ["*"] if role is Role.FEDERAL_OVERSIGHT else [slug]
+        token = issue_token(settings, subject=f"demo-{role.value}", roles=[role.value], grantees=grantees)
+        print(f"{role.value} ({', '.join(grantees)}):\n  {token}\n")
+    print(f"Try: curl -H 'Authorization: Bearer <coordinator token>' http://{host}:{port}/v1/grantees/{slug}/participants\n")
