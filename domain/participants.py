@@ -12,6 +12,7 @@ import re
 from datetime import date, datetime, time
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import msgspec
 
@@ -108,6 +109,9 @@ class Participant(ProwdAggregate):
         exit_date: date | None
         exit_reason: ExitReason | None
         returns_to_custody: int
+        mentor_id: UUID | None
+        individual_pairing: UUID | None
+        group_pairings: set[UUID]
 
     class Enrolled(ProwdAggregate.Created):
         number: str
@@ -133,6 +137,9 @@ class Participant(ProwdAggregate):
             aggregate.exit_date = None
             aggregate.exit_reason = None
             aggregate.returns_to_custody = 0
+            aggregate.mentor_id = None
+            aggregate.individual_pairing = None
+            aggregate.group_pairings = set()
 
     class StageTransitioned(ProwdAggregate.Event):
         from_stage: Stage
@@ -170,6 +177,32 @@ class Participant(ProwdAggregate):
             aggregate.status = Status.EXITED
             aggregate.exit_date = self.exit_date
             aggregate.exit_reason = self.reason
+
+    class RegisteredAsMentor(ProwdAggregate.Event):
+        mentor_id: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.mentor_id = self.mentor_id
+
+    class PairingJoined(ProwdAggregate.Event):
+        pairing_id: UUID
+        individual: bool
+
+        def apply(self, aggregate: Any) -> None:
+            if self.individual:
+                aggregate.individual_pairing = self.pairing_id
+            else:
+                aggregate.group_pairings.add(self.pairing_id)
+
+    class PairingLeft(ProwdAggregate.Event):
+        pairing_id: UUID
+        individual: bool
+
+        def apply(self, aggregate: Any) -> None:
+            if self.individual:
+                aggregate.individual_pairing = None
+            else:
+                aggregate.group_pairings.discard(self.pairing_id)
 
     @classmethod
     def enroll(
@@ -312,6 +345,33 @@ class Participant(ProwdAggregate):
         self.trigger_event(
             self.Exited, exit_date=exit_date, reason=reason, note=note, occurred_at=occurred_at
         )
+
+
+    @property
+    def open_pairings(self) -> set[UUID]:
+        individual = {self.individual_pairing} if self.individual_pairing else set()
+        return individual | self.group_pairings
+
+    def register_as_mentor(self, mentor_id: UUID) -> None:
+        if self.mentor_id is not None:
+            raise RuleViolation("this participant is already registered as a mentor", code="already_mentor")
+        self.trigger_event(self.RegisteredAsMentor, mentor_id=mentor_id, occurred_at=utcnow())
+
+    def join_pairing(self, pairing_id: UUID, *, individual: bool, at: datetime) -> None:
+        if self.status is Status.EXITED:
+            raise RuleViolation("the participant has exited the program", code="mentee_exited")
+        if individual and self.individual_pairing is not None:
+            raise RuleViolation(
+                f"participant {self.number} already has an open individual pairing",
+                code="mentee_already_paired",
+            )
+        if pairing_id in self.group_pairings:
+            raise RuleViolation("the participant is already in this group", code="duplicate_member")
+        self.trigger_event(self.PairingJoined, pairing_id=pairing_id, individual=individual, occurred_at=at)
+
+    def leave_pairing(self, pairing_id: UUID, *, individual: bool, at: datetime) -> None:
+        if pairing_id in self.open_pairings:
+            self.trigger_event(self.PairingLeft, pairing_id=pairing_id, individual=individual, occurred_at=at)
 
 
 def _check_facility(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.participants import ParticipantCommands
+from services.mentoring import MentoringCommands
 
 
-class GranteeApplication(ParticipantCommands):
+class GranteeApplication(MentoringCommands):
     """All use cases of one grantee, over `g_<slug>.events`."""

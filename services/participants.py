@@ -6,6 +6,7 @@ import secrets
 from datetime import date, datetime
 from uuid import UUID
 
+from domain.common import ProwdAggregate
 from domain.participants import ExitReason, Participant, PersonalDetails, Placement
 from services.facilities import FacilityCommands
 from services.ledger import Command, Saved
@@ -60,7 +61,7 @@ class ParticipantCommands(FacilityCommands):
         participant = self.participant(participant_id)
         facility = self.facility(facility_code) if facility_code else None
         participant.transition(placement=placement, facility=facility, occurred_at=occurred_at)
-        return self.record(participant, command)
+        return self.record(participant, command, also=self.review_pairings_after_move(participant))
 
     def return_to_custody(
         self,
@@ -74,7 +75,7 @@ class ParticipantCommands(FacilityCommands):
         participant = self.participant(participant_id)
         facility = self.facility(facility_code) if facility_code else None
         participant.return_to_custody(facility=facility, occurred_at=occurred_at)
-        return self.record(participant, command)
+        return self.record(participant, command, also=self.review_pairings_after_move(participant))
 
     def exit_participant(
         self,
@@ -88,5 +89,9 @@ class ParticipantCommands(FacilityCommands):
         """Record the program exit (PIRL 901 and 923)."""
         participant = self.participant(participant_id)
         participant.exit(exit_date=exit_date, reason=reason, note=note)
-        return self.record(participant, command)
+        return self.record(participant, command, also=self.review_pairings_after_move(participant))
+
+    def review_pairings_after_move(self, participant: Participant) -> list[ProwdAggregate]:
+        """Aggregates to save with a participant's move; mentoring flags affected pairings."""
+        return []
 

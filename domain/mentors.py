@@ -1,0 +1,364 @@
+"""Peer mentors: recruitment, screening, the six trainings, facility clearance, certification.
+
+The tip sheet's training list and the MENTOR standard's screening and training data are the
+rules here. A background review is an *assessment decision* by a named reviewer: peers have
+records by definition, so nothing disqualifies automatically.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid4
+
+import msgspec
+
+from domain.common import ProwdAggregate, RuleViolation, check_date_not_future, utcnow
+from domain.participants import start_of_day
+
+# MENTOR Elements: at least two hours of training before a match.
+MIN_TRAINING_HOURS = 2.0
+
+
+class MentorSource(StrEnum):
+    GRADUATE = "graduate"  # a PROWD participant who graduated from a cohort
+    COMMUNITY_PEER = "community_peer"  # a peer from outside the program
+
+
+class RecruitmentChannel(StrEnum):
+    COHORT_GRADUATION = "cohort_graduation"
+    STAFF_REFERRAL = "staff_referral"
+    PEER_REFERRAL = "peer_referral"
+    COMMUNITY_ORGANIZATION = "community_organization"
+    RRC_REFERRAL = "rrc_referral"
+    SELF_REFERRAL = "self_referral"
+    OTHER = "other"
+
+
+class TrainingModule(StrEnum):
+    COMMUNICATION_SKILLS = "communication_skills"
+    CRISIS_MANAGEMENT = "crisis_management"
+    CULTURAL_SENSITIVITY = "cultural_sensitivity"
+    MENTORING_TECHNIQUES = "mentoring_techniques"
+    BOUNDARIES_AND_CONFIDENTIALITY = "boundaries_and_confidentiality"
+    CONFLICT_RESOLUTION = "conflict_resolution"
+
+
+REQUIRED_MODULES = frozenset(TrainingModule)
+
+
+class ScreeningStep(StrEnum):
+    APPLICATION = "application"
+    INTERVIEW = "interview"
+    REFERENCES = "references"
+
+
+class BackgroundDecision(StrEnum):
+    APPROVED = "approved"
+    APPROVED_WITH_CONDITIONS = "approved_with_conditions"
+    NOT_APPROVED = "not_approved"
+
+
+class MentorStatus(StrEnum):
+    APPLICANT = "applicant"
+    CERTIFIED = "certified"
+    SUSPENDED = "suspended"
+    RETIRED = "retired"
+
+
+class TrainingRecord(msgspec.Struct, frozen=True):
+    module: TrainingModule
+    completed_on: date
+    hours: float
+    trainer: str
+
+
+class Clearance(msgspec.Struct, frozen=True):
+    facility_code: str
+    trained_on: date
+    expires_on: date
+
+
+class Mentor(ProwdAggregate):
+    if TYPE_CHECKING:  # state set by the events' apply(); not dataclass fields
+        display_name: str
+        subject: str | None
+        source: MentorSource
+        participant_id: UUID | None
+        lived_experience: bool
+        channel: RecruitmentChannel
+        expected_hours_per_month: float
+        status: MentorStatus
+        screening: dict[ScreeningStep, date]
+        background: BackgroundDecision | None
+        trainings: dict[TrainingModule, TrainingRecord]
+        clearances: dict[str, Clearance]
+        coordinator: str | None
+        open_pairings: set[UUID]
+        individual_mentees: set[UUID]
+
+    class Registered(ProwdAggregate.Created):
+        display_name: str
+        subject: str | None
+        source: MentorSource
+        participant_id: UUID | None
+        lived_experience: bool
+        channel: RecruitmentChannel
+        expected_hours_per_month: float
+
+        def apply(self, m: Any) -> None:
+            m.display_name = self.display_name
+            m.subject = self.subject
+            m.source = self.source
+            m.participant_id = self.participant_id
+            m.lived_experience = self.lived_experience
+            m.channel = self.channel
+            m.expected_hours_per_month = self.expected_hours_per_month
+            m.status = MentorStatus.APPLICANT
+            m.screening = {}
+            m.background = None
+            m.trainings = {}
+            m.clearances = {}
+            m.coordinator = None
+            m.open_pairings = set()
+            m.individual_mentees = set()
+
+    class ScreeningStepCompleted(ProwdAggregate.Event):
+        step: ScreeningStep
+        completed_on: date
+        staff: str
+        note: str
+
+        def apply(self, m: Any) -> None:
+            m.screening[self.step] = self.completed_on
+
+    class BackgroundReviewed(ProwdAggregate.Event):
+        decision: BackgroundDecision
+        reviewer: str
+        reviewed_on: date
+        conditions: str
+
+        def apply(self, m: Any) -> None:
+            m.background = self.decision
+
+    class TrainingCompleted(ProwdAggregate.Event):
+        record: TrainingRecord
+
+        def apply(self, m: Any) -> None:
+            m.trainings[self.record.module] = self.record
+
+    class ClearanceGranted(ProwdAggregate.Event):
+        clearance: Clearance
+
+        def apply(self, m: Any) -> None:
+            m.clearances[self.clearance.facility_code] = self.clearance
+
+    class CoordinatorAssigned(ProwdAggregate.Event):
+        coordinator: str
+
+        def apply(self, m: Any) -> None:
+            m.coordinator = self.coordinator
+
+    class Certified(ProwdAggregate.Event):
+        training_hours: float
+
+        def apply(self, m: Any) -> None:
+            m.status = MentorStatus.CERTIFIED
+
+    class Suspended(ProwdAggregate.Event):
+        reason: str
+
+        def apply(self, m: Any) -> None:
+            m.status = MentorStatus.SUSPENDED
+
+    class Reinstated(ProwdAggregate.Event):
+        note: str
+
+        def apply(self, m: Any) -> None:
+            m.status = MentorStatus.CERTIFIED
+
+    class Retired(ProwdAggregate.Event):
+        reason: str
+
+        def apply(self, m: Any) -> None:
+            m.status = MentorStatus.RETIRED
+
+    class PairingJoined(ProwdAggregate.Event):
+        pairing_id: UUID
+        individual_mentee: UUID | None
+
+        def apply(self, m: Any) -> None:
+            m.open_pairings.add(self.pairing_id)
+            if self.individual_mentee is not None:
+                m.individual_mentees.add(self.individual_mentee)
+
+    class PairingLeft(ProwdAggregate.Event):
+        pairing_id: UUID
+        individual_mentee: UUID | None
+
+        def apply(self, m: Any) -> None:
+            m.open_pairings.discard(self.pairing_id)
+            if self.individual_mentee is not None:
+                m.individual_mentees.discard(self.individual_mentee)
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        display_name: str,
+        source: MentorSource,
+        channel: RecruitmentChannel,
+        participant_id: UUID | None = None,
+        lived_experience: bool = True,
+        expected_hours_per_month: float = 4.0,
+        subject: str | None = None,
+    ) -> Mentor:
+        """Register a mentor applicant: a graduate (linked to the participant) or a community peer."""
+        if not display_name.strip():
+            raise RuleViolation("a mentor needs a display name", code="missing_name")
+        if source is MentorSource.GRADUATE:
+            if participant_id is None:
+                raise RuleViolation(
+                    "a graduate mentor is linked to the participant record", code="participant_required"
+                )
+            lived_experience = True  # a PROWD graduate has a history of incarceration
+        elif participant_id is not None:
+            raise RuleViolation(
+                "a community peer is not linked to a participant", code="participant_not_allowed"
+            )
+        if not 0 < expected_hours_per_month <= 200:
+            raise RuleViolation(
+                "expected hours per month must be between 0 and 200", code="invalid_time_commitment"
+            )
+        mentor: Mentor = cls._create(
+            cls.Registered, id=uuid4(), display_name=display_name.strip(), subject=subject, source=source,
+            participant_id=participant_id, lived_experience=lived_experience, channel=channel,
+            expected_hours_per_month=expected_hours_per_month, occurred_at=utcnow(),
+        )
+        return mentor
+
+    def _check_not_retired(self) -> None:
+        if self.status is MentorStatus.RETIRED:
+            raise RuleViolation("this mentor has retired", code="mentor_retired")
+
+    def complete_screening_step(self, step: ScreeningStep, on: date, staff: str, note: str = "") -> None:
+        self._check_not_retired()
+        check_date_not_future(on, "the screening date")
+        self.trigger_event(
+            self.ScreeningStepCompleted, step=step, completed_on=on, staff=staff, note=note,
+            occurred_at=start_of_day(on),
+        )
+
+    def review_background(
+        self, decision: BackgroundDecision, reviewer: str, on: date, conditions: str = ""
+    ) -> None:
+        """Record the background review as an assessment decision by a named reviewer."""
+        self._check_not_retired()
+        check_date_not_future(on, "the review date")
+        if not reviewer.strip():
+            raise RuleViolation("a background review names its reviewer", code="reviewer_required")
+        if decision is BackgroundDecision.APPROVED_WITH_CONDITIONS and not conditions.strip():
+            raise RuleViolation("approval with conditions states the conditions", code="conditions_required")
+        self.trigger_event(
+            self.BackgroundReviewed, decision=decision, reviewer=reviewer.strip(), reviewed_on=on,
+            conditions=conditions, occurred_at=start_of_day(on),
+        )
+
+    def complete_training(self, record: TrainingRecord) -> None:
+        self._check_not_retired()
+        check_date_not_future(record.completed_on, "the training date")
+        if not 0 < record.hours <= 40:
+            raise RuleViolation("training hours must be between 0 and 40", code="invalid_hours")
+        if not record.trainer.strip():
+            raise RuleViolation("a training record names its trainer", code="trainer_required")
+        self.trigger_event(self.TrainingCompleted, record=record, occurred_at=start_of_day(record.completed_on))
+
+    def grant_clearance(self, clearance: Clearance) -> None:
+        """Volunteer training completed at a BOP institution or RRC, valid until `expires_on`."""
+        self._check_not_retired()
+        check_date_not_future(clearance.trained_on, "the volunteer training date")
+        if clearance.expires_on <= clearance.trained_on:
+            raise RuleViolation("a clearance expires after its training date", code="invalid_expiry")
+        self.trigger_event(self.ClearanceGranted, clearance=clearance, occurred_at=start_of_day(clearance.trained_on))
+
+    def assign_coordinator(self, coordinator: str) -> None:
+        self._check_not_retired()
+        if not coordinator.strip():
+            raise RuleViolation("name the coordinator", code="coordinator_required")
+        self.trigger_event(self.CoordinatorAssigned, coordinator=coordinator.strip(), occurred_at=utcnow())
+
+    @property
+    def training_hours(self) -> float:
+        return sum(t.hours for t in self.trainings.values())
+
+    @property
+    def missing_modules(self) -> list[TrainingModule]:
+        return sorted(REQUIRED_MODULES - set(self.trainings), key=list(TrainingModule).index)
+
+    @property
+    def screening_approved(self) -> bool:
+        return set(self.screening) == set(ScreeningStep) and self.background in (
+            BackgroundDecision.APPROVED, BackgroundDecision.APPROVED_WITH_CONDITIONS,
+        )
+
+    def certify(self) -> None:
+        """Certify once all six modules are done and screening is approved."""
+        if self.status is not MentorStatus.APPLICANT:
+            raise RuleViolation(f"the mentor is {self.status.value}, not an applicant", code="not_an_applicant")
+        if self.missing_modules:
+            raise RuleViolation(
+                "certification needs all six training modules; missing: "
+                + ", ".join(m.value for m in self.missing_modules),
+                code="training_incomplete",
+            )
+        if self.training_hours < MIN_TRAINING_HOURS:
+            raise RuleViolation(
+                f"certification needs at least {MIN_TRAINING_HOURS:g} hours of training",
+                code="training_hours_insufficient",
+            )
+        if not self.screening_approved:
+            missing = [s.value for s in ScreeningStep if s not in self.screening]
+            detail = "screening is not approved"
+            if missing:
+                detail += "; missing steps: " + ", ".join(missing)
+            if self.background is None:
+                detail += "; no background review decision"
+            elif self.background is BackgroundDecision.NOT_APPROVED:
+                detail += "; the background review decision was not_approved"
+            raise RuleViolation(detail, code="screening_not_approved")
+        self.trigger_event(self.Certified, training_hours=self.training_hours, occurred_at=utcnow())
+
+    def suspend(self, reason: str) -> None:
+        if self.status is not MentorStatus.CERTIFIED:
+            raise RuleViolation(f"only a certified mentor can be suspended (is {self.status.value})", code="not_certified")
+        if not reason.strip():
+            raise RuleViolation("a suspension states its reason", code="reason_required")
+        self.trigger_event(self.Suspended, reason=reason.strip(), occurred_at=utcnow())
+
+    def reinstate(self, note: str = "") -> None:
+        if self.status is not MentorStatus.SUSPENDED:
+            raise RuleViolation("only a suspended mentor can be reinstated", code="not_suspended")
+        self.trigger_event(self.Reinstated, note=note, occurred_at=utcnow())
+
+    def retire(self, reason: str) -> None:
+        self._check_not_retired()
+        self.trigger_event(self.Retired, reason=reason, occurred_at=utcnow())
+
+    def clearance_valid(self, facility_code: str, on: date) -> bool:
+        clearance = self.clearances.get(facility_code)
+        return clearance is not None and clearance.trained_on <= on < clearance.expires_on
+
+    def check_can_take_pairing(self) -> None:
+        if self.status is not MentorStatus.CERTIFIED:
+            raise RuleViolation(
+                f"the mentor is {self.status.value}; only a certified mentor takes new pairings",
+                code="mentor_not_certified" if self.status is MentorStatus.APPLICANT else f"mentor_{self.status.value}",
+            )
+
+    def join_pairing(self, pairing_id: UUID, individual_mentee: UUID | None, at: datetime) -> None:
+        self.trigger_event(self.PairingJoined, pairing_id=pairing_id, individual_mentee=individual_mentee, occurred_at=at)
+
+    def leave_pairing(self, pairing_id: UUID, individual_mentee: UUID | None, at: datetime) -> None:
+        if pairing_id in self.open_pairings:
+            self.trigger_event(self.PairingLeft, pairing_id=pairing_id, individual_mentee=individual_mentee, occurred_at=at)

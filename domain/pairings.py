@@ -1,0 +1,350 @@
+"""Pairings: one mentor with one mentee, or with a small group sharing a focus.
+
+Who may mentor whom follows the grantee's `MentoringRules` (defaults from the tip sheet):
+stage 1 mentors come from an earlier, graduated cohort; stage 2 mentors are graduates residing
+in the mentee's RRC or stage-3 participants; stage 3 mentors are stage-3 participants in good
+standing or graduates. The caseload limits are enforced by the mentor and participant
+aggregates, saved with the pairing in one transaction, so concurrent matches cannot exceed them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid4
+
+import msgspec
+
+from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
+from domain.mentors import Mentor, MentorSource
+from domain.participants import Placement, Stage, Status
+from domain.policy import MentoringRules, MentorKind
+
+
+class PairingKind(StrEnum):
+    INDIVIDUAL = "individual"
+    GROUP = "group"
+
+
+class Focus(StrEnum):
+    EMPLOYMENT = "employment"
+    RECOVERY = "recovery"
+    HOUSING = "housing"
+    FAMILY = "family"
+    EDUCATION = "education"
+    REENTRY_GENERAL = "reentry_general"
+    LEGAL_OBLIGATIONS = "legal_obligations"
+
+
+class MatchCriterion(StrEnum):
+    SHARED_EXPERIENCE = "shared_experience"
+    SHARED_GOALS = "shared_goals"
+    SAME_FACILITY = "same_facility"
+    RELEASE_AREA = "release_area"
+    RECOVERY_EXPERIENCE = "recovery_experience"
+    LANGUAGE = "language"
+    INTERESTS = "interests"
+    AVAILABILITY = "availability"
+    MENTEE_PREFERENCE = "mentee_preference"
+
+
+class Frequency(StrEnum):
+    WEEKLY = "weekly"
+    TWICE_MONTHLY = "twice_monthly"
+    MONTHLY = "monthly"
+
+
+class LocationKind(StrEnum):
+    BOP_INSTITUTION = "bop_institution"
+    RRC = "rrc"
+    OFF_SITE = "off_site"
+    REMOTE = "remote"
+
+
+class ClosureType(StrEnum):
+    PLANNED = "planned"
+    UNPLANNED = "unplanned"
+
+
+class Initiator(StrEnum):
+    MENTOR = "mentor"
+    MENTEE = "mentee"
+    PROGRAM = "program"
+
+
+class Commitment(msgspec.Struct, frozen=True, kw_only=True):
+    """The commitment agreement: how often, how long each meeting, for how many months."""
+
+    frequency: Frequency = Frequency.WEEKLY
+    minutes_per_meeting: int = 60
+    months: int = 6
+
+
+class Location(msgspec.Struct, frozen=True, kw_only=True):
+    kind: LocationKind
+    facility_code: str | None = None
+
+
+class Closure(msgspec.Struct, frozen=True, kw_only=True):
+    closure_type: ClosureType
+    reason: str
+    initiator: Initiator
+    exit_interview_on: date | None = None
+    rematch_eligible: bool = True
+    post_closure_contact: str = ""
+
+
+@dataclass(frozen=True)
+class PersonFacts:
+    """What eligibility needs to know of a participant (mentee, or a graduate mentor)."""
+
+    participant_id: UUID
+    stage: Stage
+    placement: Placement
+    facility_code: str | None
+    status: Status
+    cohort_start: date
+    cohort_graduated_on: date | None
+
+
+def mentor_kinds(mentor: Mentor, person: PersonFacts | None, mentee: PersonFacts, today: date) -> set[MentorKind]:
+    """The kinds of mentor this mentor is, relative to this mentee."""
+    kinds: set[MentorKind] = set()
+    if mentor.source is MentorSource.COMMUNITY_PEER:
+        kinds.add(MentorKind.COMMUNITY_PEER)
+    if person is None:
+        return kinds
+    graduated = person.cohort_graduated_on is not None and person.cohort_graduated_on <= today
+    if graduated:
+        kinds.add(MentorKind.GRADUATE)
+        if person.cohort_start < mentee.cohort_start:
+            kinds.add(MentorKind.EARLIER_GRADUATE)
+        if (
+            person.placement is Placement.RRC
+            and mentee.placement is Placement.RRC
+            and person.facility_code == mentee.facility_code
+            and person.status is Status.ACTIVE
+        ):
+            kinds.add(MentorKind.RRC_RESIDENT_GRADUATE)
+    if person.stage is Stage.COMMUNITY and person.status is Status.ACTIVE:
+        kinds.add(MentorKind.STAGE3_PARTICIPANT)
+    return kinds
+
+
+def check_eligible(
+    rules: MentoringRules, mentor: Mentor, person: PersonFacts | None, mentee: PersonFacts, today: date
+) -> None:
+    """Refuse a mentor who is not of a kind the rules allow for the mentee's stage."""
+    if mentee.status is not Status.ACTIVE:
+        raise RuleViolation("the mentee has exited the program", code="mentee_exited")
+    if person is not None and person.participant_id == mentee.participant_id:
+        raise RuleViolation("a person never mentors themselves", code="self_mentoring")
+    allowed = rules.kinds_for(int(mentee.stage))
+    has = mentor_kinds(mentor, person, mentee, today)
+    if not has & set(allowed):
+        raise RuleViolation(
+            f"for a stage {int(mentee.stage)} mentee the mentor must be one of: "
+            + ", ".join(k.value for k in allowed)
+            + "; this mentor is: " + (", ".join(sorted(k.value for k in has)) or "none of these"),
+            code="mentor_not_eligible_for_stage",
+        )
+
+
+def check_location(mentor: Mentor, location: Location, today: date) -> None:
+    """Meeting inside a BOP institution or an RRC needs an unexpired clearance for it."""
+    if location.kind in (LocationKind.BOP_INSTITUTION, LocationKind.RRC):
+        if not location.facility_code:
+            raise RuleViolation(
+                f"a {location.kind.value} location names its facility", code="facility_required"
+            )
+        if not mentor.clearance_valid(location.facility_code, today):
+            raise RuleViolation(
+                f"the mentor has no unexpired volunteer clearance for {location.facility_code}",
+                code="clearance_required",
+            )
+    elif location.facility_code:
+        raise RuleViolation(
+            f"an {location.kind.value} location has no facility", code="facility_not_allowed"
+        )
+
+
+class Pairing(ProwdAggregate):
+    if TYPE_CHECKING:  # state set by the events' apply(); not dataclass fields
+        kind: PairingKind
+        mentor_id: UUID
+        members: list[UUID]
+        focus: Focus | None
+        location: Location
+        commitment: Commitment
+        first_meeting_on: date | None
+        open_flags: dict[str, str]
+        closure: Closure | None
+        opened_at: datetime
+
+    class Opened(ProwdAggregate.Created):
+        kind: PairingKind
+        mentor_id: UUID
+        members: list[UUID]
+        focus: Focus | None
+        criteria: list[MatchCriterion]
+        criteria_note: str
+        location: Location
+        commitment: Commitment
+
+        def apply(self, p: Any) -> None:
+            p.kind = self.kind
+            p.mentor_id = self.mentor_id
+            p.members = list(self.members)
+            p.focus = self.focus
+            p.location = self.location
+            p.commitment = self.commitment
+            p.first_meeting_on = None
+            p.open_flags = {}
+            p.closure = None
+            p.opened_at = self.occurred_at
+
+    class MemberAdded(ProwdAggregate.Event):
+        participant_id: UUID
+
+        def apply(self, p: Any) -> None:
+            p.members.append(self.participant_id)
+
+    class MemberRemoved(ProwdAggregate.Event):
+        participant_id: UUID
+        reason: str
+
+        def apply(self, p: Any) -> None:
+            p.members.remove(self.participant_id)
+
+    class FirstMeetingRecorded(ProwdAggregate.Event):
+        met_on: date
+
+        def apply(self, p: Any) -> None:
+            p.first_meeting_on = self.met_on
+
+    class FlaggedForReview(ProwdAggregate.Event):
+        flag: str
+        detail: str
+
+        def apply(self, p: Any) -> None:
+            p.open_flags[self.flag] = self.detail
+
+    class FlagResolved(ProwdAggregate.Event):
+        flag: str
+        resolution: str
+
+        def apply(self, p: Any) -> None:
+            p.open_flags.pop(self.flag, None)
+
+    class Closed(ProwdAggregate.Event):
+        closure: Closure
+
+        def apply(self, p: Any) -> None:
+            p.closure = self.closure
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        kind: PairingKind,
+        mentor: Mentor,
+        members: list[UUID],
+        rules: MentoringRules,
+        location: Location,
+        commitment: Commitment,
+        criteria: list[MatchCriterion],
+        criteria_note: str = "",
+        focus: Focus | None = None,
+        opened_at: datetime,
+    ) -> Pairing:
+        check_not_future(opened_at, "opened_at")
+        if len(set(members)) != len(members):
+            raise RuleViolation("a participant appears twice in the pairing", code="duplicate_member")
+        if kind is PairingKind.INDIVIDUAL:
+            if len(members) != 1:
+                raise RuleViolation("an individual pairing has exactly one mentee", code="individual_size")
+            if len(mentor.individual_mentees) >= rules.max_individual_mentees:
+                raise RuleViolation(
+                    f"the mentor already has {len(mentor.individual_mentees)} individual mentees "
+                    f"(limit {rules.max_individual_mentees})",
+                    code="caseload_limit",
+                )
+        else:
+            if focus is None:
+                raise RuleViolation("a group pairing has a shared focus", code="focus_required")
+            if not rules.group_min <= len(members) <= rules.group_max:
+                raise RuleViolation(
+                    f"a group has {rules.group_min}-{rules.group_max} members", code="group_size"
+                )
+        if commitment.minutes_per_meeting <= 0 or commitment.minutes_per_meeting > 480:
+            raise RuleViolation("a meeting lasts 1-480 minutes", code="invalid_commitment")
+        if not 1 <= commitment.months <= 36:
+            raise RuleViolation("a commitment lasts 1-36 months", code="invalid_commitment")
+        mentor.check_can_take_pairing()
+        check_location(mentor, location, opened_at.date())
+        pairing: Pairing = cls._create(
+            cls.Opened, id=uuid4(), kind=kind, mentor_id=mentor.id, members=members,
+            focus=focus, criteria=criteria, criteria_note=criteria_note, location=location,
+            commitment=commitment, occurred_at=opened_at,
+        )
+        return pairing
+
+    @property
+    def is_open(self) -> bool:
+        return self.closure is None
+
+    def _check_open(self) -> None:
+        if not self.is_open:
+            raise RuleViolation("the pairing is closed", code="pairing_closed")
+
+    def add_member(self, participant_id: UUID, rules: MentoringRules, at: datetime) -> None:
+        self._check_open()
+        if self.kind is not PairingKind.GROUP:
+            raise RuleViolation("members are added to groups only", code="not_a_group")
+        if participant_id in self.members:
+            raise RuleViolation("the participant is already in this group", code="duplicate_member")
+        if len(self.members) >= rules.group_max:
+            raise RuleViolation(f"a group has at most {rules.group_max} members", code="group_size")
+        self.trigger_event(self.MemberAdded, participant_id=participant_id, occurred_at=at)
+
+    def remove_member(self, participant_id: UUID, reason: str, rules: MentoringRules, at: datetime) -> None:
+        self._check_open()
+        if self.kind is not PairingKind.GROUP:
+            raise RuleViolation("members are removed from groups only; close the pairing", code="not_a_group")
+        if participant_id not in self.members:
+            raise RuleViolation("the participant is not in this group", code="not_a_member")
+        if len(self.members) - 1 < rules.group_min:
+            raise RuleViolation(
+                f"a group keeps at least {rules.group_min} members; close the group instead",
+                code="group_size",
+            )
+        self.trigger_event(self.MemberRemoved, participant_id=participant_id, reason=reason, occurred_at=at)
+
+    def record_first_meeting(self, met_on: date) -> None:
+        self._check_open()
+        if self.first_meeting_on is not None:
+            raise RuleViolation("the first meeting is already recorded", code="first_meeting_recorded")
+        if met_on < self.opened_at.date():
+            raise RuleViolation("the first meeting cannot precede the match", code="before_match")
+        check_not_future(datetime.combine(met_on, datetime.min.time(), tzinfo=self.opened_at.tzinfo), "the first meeting")
+        self.trigger_event(self.FirstMeetingRecorded, met_on=met_on, occurred_at=utcnow())
+
+    def flag(self, flag: str, detail: str) -> None:
+        """Flag for review (for instance the mentee left the RRC); never closes by itself."""
+        if self.is_open and flag not in self.open_flags:
+            self.trigger_event(self.FlaggedForReview, flag=flag, detail=detail, occurred_at=utcnow())
+
+    def resolve_flag(self, flag: str, resolution: str) -> None:
+        self._check_open()
+        if flag not in self.open_flags:
+            raise RuleViolation(f"no open flag {flag!r}", code="no_such_flag")
+        self.trigger_event(self.FlagResolved, flag=flag, resolution=resolution, occurred_at=utcnow())
+
+    def close(self, closure: Closure, at: datetime) -> None:
+        self._check_open()
+        check_not_future(at, "the closure time")
+        if not closure.reason.strip():
+            raise RuleViolation("a closure states its reason", code="reason_required")
+        self.trigger_event(self.Closed, closure=closure, occurred_at=at)

@@ -1,0 +1,76 @@
+"""A grantee's program policy: who may mentor whom at each stage, caseload and group sizes.
+
+Defaults come from the tip sheet; a grantee may change them (the change is an event too).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from domain.common import ProwdAggregate, RuleViolation, natural_id, utcnow
+
+
+class MentorKind(StrEnum):
+    EARLIER_GRADUATE = "earlier_graduate"  # graduated from an earlier cohort than the mentee's
+    RRC_RESIDENT_GRADUATE = "rrc_resident_graduate"  # a graduate residing in the mentee's RRC
+    STAGE3_PARTICIPANT = "stage3_participant"  # an active stage-3 participant in good standing
+    GRADUATE = "graduate"  # any graduate of a cohort
+    COMMUNITY_PEER = "community_peer"  # a peer with lived experience from outside the program
+
+
+class MentoringRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    stage1: list[MentorKind] = msgspec.field(default_factory=lambda: [MentorKind.EARLIER_GRADUATE])
+    stage2: list[MentorKind] = msgspec.field(
+        default_factory=lambda: [MentorKind.RRC_RESIDENT_GRADUATE, MentorKind.STAGE3_PARTICIPANT]
+    )
+    stage3: list[MentorKind] = msgspec.field(
+        default_factory=lambda: [MentorKind.STAGE3_PARTICIPANT, MentorKind.GRADUATE]
+    )
+    max_individual_mentees: int = 5
+    group_min: int = 2
+    group_max: int = 8
+
+    def kinds_for(self, stage: int) -> list[MentorKind]:
+        return {1: self.stage1, 2: self.stage2, 3: self.stage3}[stage]
+
+    def check(self) -> None:
+        if not 1 <= self.max_individual_mentees <= 50:
+            raise RuleViolation("max_individual_mentees must be 1-50", code="invalid_policy")
+        if not 2 <= self.group_min <= self.group_max <= 30:
+            raise RuleViolation("group sizes need 2 <= group_min <= group_max <= 30", code="invalid_policy")
+        for stage in (1, 2, 3):
+            if not self.kinds_for(stage):
+                raise RuleViolation(f"stage {stage} needs at least one kind of mentor", code="invalid_policy")
+
+
+POLICY_ID = natural_id("policy", "program")
+
+
+class ProgramPolicy(ProwdAggregate):
+    if TYPE_CHECKING:  # state set by the events' apply(); not dataclass fields
+        rules: MentoringRules
+
+    class Set(ProwdAggregate.Created):
+        rules: MentoringRules
+
+        def apply(self, p: Any) -> None:
+            p.rules = self.rules
+
+    class Changed(ProwdAggregate.Event):
+        rules: MentoringRules
+
+        def apply(self, p: Any) -> None:
+            p.rules = self.rules
+
+    @classmethod
+    def create(cls, rules: MentoringRules) -> ProgramPolicy:
+        rules.check()
+        policy: ProgramPolicy = cls._create(cls.Set, id=POLICY_ID, rules=rules, occurred_at=utcnow())
+        return policy
+
+    def change(self, rules: MentoringRules) -> None:
+        rules.check()
+        self.trigger_event(self.Changed, rules=rules, occurred_at=utcnow())
