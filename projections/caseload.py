@@ -11,6 +11,8 @@ from typing import Any
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
+from domain.mentors import Mentor
+from domain.pairings import Pairing
 from domain.participants import Participant
 from projections.base import Projection, Tables, handles
 
@@ -35,10 +37,18 @@ class Caseload(Projection):
             " exit_reason text,"
             " returns_to_custody int NOT NULL DEFAULT 0,"
             " last_event_at timestamptz NOT NULL,"
-            " last_position bigint NOT NULL"
-        )
+            " last_position bigint NOT NULL,"
+            " individual_pairing_id uuid,"
+            " mentor_id uuid,"
+            " group_pairing_ids uuid[] NOT NULL DEFAULT '{}',"
+            " first_paired_at timestamptz"
+        ),
+        # Who mentors in which pairing, so rows can name their mentor and peer mentors can be
+        # shown only their own mentees.
+        "caseload_mentors": "mentor_id uuid PRIMARY KEY, display_name text NOT NULL, subject text",
+        "caseload_pairings": "pairing_id uuid PRIMARY KEY, mentor_id uuid NOT NULL",
     }
-    order = {"caseload": "participant_id"}
+    order = {"caseload": "participant_id", "caseload_mentors": "mentor_id", "caseload_pairings": "pairing_id"}
 
     @handles(Participant.Enrolled)
     def enrolled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
@@ -82,4 +92,49 @@ class Caseload(Projection):
                 " last_event_at = %s, last_position = %s WHERE participant_id = %s"
             ).format(t["caseload"]),
             (e.exit_date, e.reason.value, e.timestamp, position, e.originator_id),
+        )
+
+    @handles(Mentor.Registered)
+    def mentor(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        cur.execute(
+            sql.SQL("INSERT INTO {} VALUES (%s, %s, %s)").format(t["caseload_mentors"]),
+            (e.originator_id, e.display_name, e.subject),
+        )
+
+    @handles(Pairing.Opened)
+    def pairing(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        cur.execute(
+            sql.SQL("INSERT INTO {} VALUES (%s, %s)").format(t["caseload_pairings"]),
+            (e.originator_id, e.mentor_id),
+        )
+
+    @handles(Participant.PairingJoined)
+    def joined(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        if e.individual:
+            change = (
+                "individual_pairing_id = %(p)s,"
+                " mentor_id = (SELECT mentor_id FROM {pairings} WHERE pairing_id = %(p)s),"
+            )
+        else:
+            change = "group_pairing_ids = array_append(group_pairing_ids, %(p)s),"
+        cur.execute(
+            sql.SQL(
+                "UPDATE {caseload} SET " + change + " first_paired_at = coalesce(first_paired_at, %(at)s),"
+                " last_event_at = %(ts)s, last_position = %(pos)s WHERE participant_id = %(id)s"
+            ).format(caseload=t["caseload"], pairings=t["caseload_pairings"]),
+            {"p": e.pairing_id, "at": e.occurred_at, "ts": e.timestamp, "pos": position, "id": e.originator_id},
+        )
+
+    @handles(Participant.PairingLeft)
+    def left(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        if e.individual:
+            change = "individual_pairing_id = NULL, mentor_id = NULL,"
+        else:
+            change = "group_pairing_ids = array_remove(group_pairing_ids, %(p)s),"
+        cur.execute(
+            sql.SQL(
+                "UPDATE {} SET " + change + " last_event_at = %(ts)s, last_position = %(pos)s"
+                " WHERE participant_id = %(id)s"
+            ).format(t["caseload"]),
+            {"p": e.pairing_id, "ts": e.timestamp, "pos": position, "id": e.originator_id},
         )

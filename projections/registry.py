@@ -5,8 +5,10 @@ from __future__ import annotations
 from projections.base import Projection
 from projections.caseload import Caseload
 from projections.directory import Directory
+from projections.mentors import MentorRoster
+from projections.pairings import PairingView
 
-PROJECTIONS: tuple[Projection, ...] = (Caseload(), Directory())
+PROJECTIONS: tuple[Projection, ...] = (Caseload(), Directory(), MentorRoster(), PairingView())
 
 
 def by_name(name: str) -> Projection:

@@ -51,10 +51,39 @@ MATRIX: dict[str, Rule] = {
         STAFF, "grantee", True, "record stage transitions, returns to custody and exits"
     ),
     "participants.read": Rule(
-        STAFF | {R.AUDITOR}, "grantee", True, "read participants, the caseload and histories"
+        STAFF | {R.AUDITOR, R.PEER_MENTOR}, "grantee", True,
+        "read participants, the caseload and histories (peer mentors: their own mentees only)",
     ),
+    "mentors.write": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}), "grantee", True,
+        "register, screen, train, clear, certify, suspend, reinstate and retire mentors",
+    ),
+    "mentors.read": Rule(
+        STAFF | {R.AUDITOR}, "grantee", True, "read the mentor roster and mentor histories"
+    ),
+    "pairings.write": Rule(
+        STAFF, "grantee", True, "open, change and close pairings; resolve review flags"
+    ),
+    "pairings.read": Rule(
+        STAFF | {R.AUDITOR, R.PEER_MENTOR}, "grantee", True,
+        "read pairings (peer mentors: their own pairings only)",
+    ),
+    "policy.write": Rule(frozenset({R.GRANTEE_ADMIN}), "grantee", False, "set the program policy"),
+    "policy.read": Rule(GRANTEE_ROLES, "grantee", False, "read the program policy"),
+}
+
+# Roles allowed an action only over their own records; the handler narrows the result.
+OWN_RECORDS_ONLY: dict[str, frozenset[Role]] = {
+    "participants.read": frozenset({R.PEER_MENTOR}),
+    "pairings.read": frozenset({R.PEER_MENTOR}),
 }
 
 
 def allowed(action: str, roles: frozenset[str]) -> bool:
     return bool(MATRIX[action].roles & roles)
+
+
+def only_own(action: str, roles: frozenset[str]) -> bool:
+    """True when every role that allows `action` allows it over own records only."""
+    granting = MATRIX[action].roles & roles
+    return bool(granting) and granting <= OWN_RECORDS_ONLY.get(action, frozenset())

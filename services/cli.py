@@ -30,16 +30,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
 
     from services.tenancy import Tenancy
 
-    with contextlib.ExitStack() as stack:
-        url, db = _database(settings, stack)
-        tenancy = Tenancy(db)  # type: ignore[arg-type]
-        tenancy.migrate()
-        secret = settings.with_secret().jwt_secret
-        if demo:
-            from services.demo import load_demo, print_tokens
+    from services.database import Database, server_url
 
-            load_demo(tenancy)
-            print_tokens(settings.with_secret(), host=args.host, port=args.port)
+    with contextlib.ExitStack() as stack:
+        url = server_url(settings, stack)
+        with contextlib.closing(Database(url, settings, name="prowd-setup").open()) as db:
+            tenancy = Tenancy(db)
+            tenancy.migrate()
+            if demo:
+                from services.demo import load_demo, print_tokens
+
+                load_demo(tenancy)
+                print_tokens(settings.with_secret(), host=args.host, port=args.port)
+        secret = settings.with_secret().jwt_secret
         env = {
             **os.environ, "PROWD_DATABASE_URL": url, "PROWD_JWT_SECRET": secret,
             "PROWD_PARENT_PID": str(os.getpid()),
@@ -78,6 +81,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     db = Database(settings.database_url, settings, name="prowd-worker").open()
     worker = ProjectionWorker(db)
+    worker.tenancy.migrate()
     _stop_with_parent(worker.stop)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     signal.signal(signal.SIGINT, lambda *_: worker.stop())

@@ -40,6 +40,8 @@ def server_url(settings: Settings, stack: contextlib.ExitStack) -> str:
     """The libpq URL to use; starts the embedded server (stopped by `stack`) when none is set."""
     if settings.database_url:
         return settings.database_url
+    if settings.environment == "production":
+        raise SystemExit("PROWD_ENV=production needs PROWD_DATABASE_URL; the embedded server is for development")
     server = EmbeddedServer(settings.data_dir)
     stack.callback(server.stop)
     return server.url

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -48,7 +48,6 @@ class Settings:
     # Upper bound on how long a query waits for a view to reach a requested position.
     view_wait_max: float = 5.0
     log_level: str = "info"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -64,6 +63,7 @@ class Settings:
             pool_min=_int(e, "PROWD_POOL_MIN", 2),
             pool_max=_int(e, "PROWD_POOL_MAX", 10),
             pool_timeout=_float(e, "PROWD_POOL_TIMEOUT", 5.0),
+            pool_max_waiting=_int(e, "PROWD_POOL_MAX_WAITING", 200),
             connect_timeout=_int(e, "PROWD_CONNECT_TIMEOUT", 3),
             lock_timeout_ms=_int(e, "PROWD_LOCK_TIMEOUT_MS", 3000),
             statement_timeout_ms=_int(e, "PROWD_STATEMENT_TIMEOUT_MS", 15000),
@@ -76,6 +76,8 @@ class Settings:
         """Use PROWD_JWT_SECRET, else a secret generated once into the data directory."""
         if self.jwt_secret:
             return self
+        if self.environment == "production":
+            raise SystemExit("PROWD_ENV=production needs PROWD_JWT_SECRET set explicitly")
         path = self.data_dir / "jwt-secret"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)

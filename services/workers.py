@@ -46,8 +46,10 @@ class ProjectionWorker:
         schema = grantee_schema(slug)
         try:
             self.processed += projector.drain(self.db, schema)
-        except psycopg.Error as e:
-            log.warning("projection_failed", grantee=slug, error_class=type(e).__name__)
+        except Exception as e:
+            # One grantee's failure (an outage, a bad handler) never stops the others; the
+            # batch rolled back, so the next sweep retries it from the same position.
+            log.error("projection_failed", grantee=slug, error_class=type(e).__name__)
 
     def sweep(self) -> None:
         for slug in self._slugs():

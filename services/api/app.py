@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
-from litestar.di import Provide
 from litestar.config.response_cache import ResponseCacheConfig
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
@@ -18,7 +18,9 @@ from services.api.context import provide_principal
 from services.api.facilities import FacilityController
 from services.api.grantees import GranteeController
 from services.api.health import health, ready
+from services.api.mentors import MentorController
 from services.api.middleware import request_log_middleware
+from services.api.pairings import PairingController
 from services.api.participants import ParticipantController
 from services.api.problems import handle_exception
 from services.database import Database
@@ -46,7 +48,10 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
                 database.close()
 
     return Litestar(
-        route_handlers=[GranteeController, FacilityController, ParticipantController, health, ready],
+        route_handlers=[
+            GranteeController, FacilityController, ParticipantController, MentorController,
+            PairingController, health, ready,
+        ],
         lifespan=[lifespan],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         middleware=[request_log_middleware],

@@ -13,7 +13,7 @@ from litestar import Request, Response
 from litestar.datastructures import State
 
 from domain import common
-from domain.common import ProwdAggregate
+from domain.common import AlreadyExists, Conflict, ProwdAggregate
 from services.access import MATRIX, allowed
 from services.api.problems import ProblemError
 from services.auth import NotAuthenticated, Principal, verify_token
@@ -103,6 +103,8 @@ def run_command(
         )
     fp = fingerprint(request, data)
     if key is not None:
+        # Keys are scoped to the caller: another user reusing a key never sees this answer.
+        key = f"{principal.subject}:{key}"
         replay = _replay(app, key, fp, render)
         if replay is not None:
             return replay
@@ -111,10 +113,10 @@ def run_command(
     common.grantee.set(grantee)
     try:
         saved = execute(Command(idempotency_key=key, fingerprint=fp, status=status))
-    except DuplicateRequest:
-        # A concurrent request with the same key committed first: answer as it was answered.
-        assert key is not None
-        replay = _replay(app, key, fp, render)
+    except (DuplicateRequest, Conflict, AlreadyExists):
+        # A concurrent request with the same key committed first (its events collide with ours
+        # before its key does): answer as it was answered.
+        replay = None if key is None else _replay(app, key, fp, render)
         if replay is None:
             raise
         return replay
@@ -144,15 +146,3 @@ def _replay(
         headers={"X-Log-Position": str(result.position), "Idempotent-Replayed": "true"},
     )
 
-
-class Page(msgspec.Struct):
-    """Query parameters shared by every list."""
-
-    limit: int
-    cursor: str
-
-
-def check_limit(limit: int) -> int:
-    if not 1 <= limit <= 500:
-        raise ProblemError(400, "invalid_limit", "limit must be between 1 and 500")
-    return limit

@@ -12,7 +12,7 @@ from litestar.params import Parameter
 
 from domain.facilities import Cohort, Facility, FacilityKind
 from services.api import views
-from services.api.context import Tenant, action, check_limit, provide_tenant, run_command
+from services.api.context import Tenant, action, provide_tenant, run_command
 
 Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{1,15}$", examples=["FCI-ELK"])]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -105,7 +105,7 @@ class FacilityController(Controller):
         t = views.tables(db, tenant.info.schema, "directory", min_position, request.app.state.settings.view_wait_max)
         rows, nxt = views.page(
             db, t, "facilities", "code, name, kind, registered_at", "code",
-            after=cursor, limit=check_limit(limit), where=[("kind", kind.value)] if kind else None,
+            after=cursor, limit=limit, where=[("kind", kind.value)] if kind else None,
         )
         return FacilityPage([FacilityOut(r[0], r[1], FacilityKind(r[2]), registered_at=r[3]) for r in rows], nxt)
 
@@ -150,7 +150,7 @@ class FacilityController(Controller):
         t = views.tables(db, tenant.info.schema, "directory", min_position, request.app.state.settings.view_wait_max)
         rows, nxt = views.page(
             db, t, "cohorts", "code, name, facility_code, start_date, graduated_on", "code",
-            after=cursor, limit=check_limit(limit),
+            after=cursor, limit=limit,
             where=[("facility_code", facility)] if facility else None,
         )
         return CohortPage([CohortOut(*r) for r in rows], nxt)

@@ -11,8 +11,7 @@ from litestar.di import Provide
 from litestar.params import Parameter
 
 from domain.grantees import Grantee
-from services.api.context import Tenant, action, check_limit, provide_platform, provide_tenant, run_command
-from services.api.problems import Problem
+from services.api.context import Tenant, action, provide_platform, provide_tenant, run_command
 from services.auth import Principal
 from services.tenancy import GranteeInfo, Tenancy
 
@@ -48,9 +47,6 @@ def _out(info: GranteeInfo) -> GranteeOut:
 
 def _render(g: Grantee, position: int) -> GranteeOut:
     return GranteeOut(g.slug, g.name, g.grant_number, g.time_zone, position=position)
-
-
-ERRORS = {401: Problem, 403: Problem, 409: Problem, 422: Problem}
 
 
 class GranteeController(Controller):
@@ -91,7 +87,7 @@ class GranteeController(Controller):
         cursor: Annotated[str, Parameter(max_length=64)] = "",
     ) -> GranteePage:
         """List grantees in slug order; pass `next_cursor` back as `cursor` for the next page."""
-        rows = tenancy.grantees(after=cursor, limit=check_limit(limit) + 1)
+        rows = tenancy.grantees(after=cursor, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         return GranteePage([_out(r) for r in rows], rows[-1].slug if more else None)

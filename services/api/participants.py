@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from psycopg import sql
 
 from domain.participants import (
     STAGE_OF_PLACEMENT,
@@ -20,11 +21,14 @@ from domain.participants import (
     Stage,
     Status,
 )
+from projections.base import Tables
 from services import projector
+from services.access import only_own
 from services.api import views
-from services.api.context import Tenant, action, check_limit, provide_tenant, run_command
+from services.api.context import Tenant, action, provide_tenant, run_command
 from services.api.facilities import Code, Cursor, Limit, MinPosition
 from services.api.problems import ProblemError
+from services.database import Database
 
 PersonName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
@@ -96,6 +100,12 @@ class CaseloadRow(msgspec.Struct):
     exit_reason: ExitReason | None
     returns_to_custody: int
     last_event_at: datetime
+    mentor_id: UUID | None
+    mentor_name: str | None
+    individual_pairing_id: UUID | None
+    group_pairing_ids: list[UUID]
+    first_paired_at: datetime | None
+    days_to_first_pairing: int | None
 
 
 class CaseloadPage(msgspec.Struct):
@@ -152,6 +162,27 @@ def _placement(data: StageTransitionIn) -> Placement:
     )
 
 
+def _mentor_names(db: Database, t: Tables, mentor_ids: list[UUID]) -> dict[UUID, str]:
+    if not mentor_ids:
+        return {}
+    rows = db.fetchall(
+        sql.SQL("SELECT mentor_id, display_name FROM {} WHERE mentor_id = ANY(%s)").format(t["caseload_mentors"]),
+        (mentor_ids,),
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def _check_own(tenant: Tenant, participant: Participant) -> None:
+    """A peer mentor sees a participant only while mentoring them (else: not found)."""
+    if not only_own("participants.read", tenant.principal.roles):
+        return
+    for pairing_id in participant.open_pairings:
+        mentor = tenant.app.mentor(tenant.app.pairing(pairing_id).mentor_id)
+        if mentor.subject == tenant.principal.subject:
+            return
+    raise ProblemError(404, "not_found", "participant not found")
+
+
 class ParticipantController(Controller):
     path = "/v1/grantees/{grantee:str}/participants"
     tags = ["participants"]
@@ -190,13 +221,22 @@ class ParticipantController(Controller):
         for column, value in (("stage", stage), ("status", status), ("facility_code", facility), ("cohort_code", cohort)):
             if value is not None:
                 where.append((column, value.value if isinstance(value, Status) else value))
+        extra, extra_params = None, ()
+        if only_own("participants.read", tenant.principal.roles):
+            extra = sql.SQL(
+                "(mentor_id IN (SELECT mentor_id FROM {m} WHERE subject = %s) OR group_pairing_ids &&"
+                " ARRAY(SELECT p.pairing_id FROM {p} p JOIN {m} m USING (mentor_id) WHERE m.subject = %s))"
+            ).format(m=t["caseload_mentors"], p=t["caseload_pairings"])
+            extra_params = (tenant.principal.subject, tenant.principal.subject)
         rows, nxt = views.page(
             db, t, "caseload",
             "number, participant_id, first_name, last_name, cohort_code, program_entry_date, stage,"
             " placement, facility_code, stage_started_at, funding_source, status, exit_date,"
-            " exit_reason, returns_to_custody, last_event_at",
-            "number", after=cursor, limit=check_limit(limit), where=where,
+            " exit_reason, returns_to_custody, last_event_at, mentor_id, individual_pairing_id,"
+            " group_pairing_ids, first_paired_at",
+            "number", after=cursor, limit=limit, where=where, extra=extra, extra_params=extra_params,
         )
+        names = _mentor_names(db, t, [r[16] for r in rows if r[16] is not None])
         now = datetime.now(UTC)
         items = [
             CaseloadRow(
@@ -205,7 +245,9 @@ class ParticipantController(Controller):
                 stage_started_at=r[9], days_in_stage=max(0, (now - r[9]).days),
                 funding_source=FundingSource(r[10]), status=Status(r[11]), exit_date=r[12],
                 exit_reason=ExitReason(r[13]) if r[13] else None, returns_to_custody=r[14],
-                last_event_at=r[15],
+                last_event_at=r[15], mentor_id=r[16], mentor_name=names.get(r[16]),
+                individual_pairing_id=r[17], group_pairing_ids=list(r[18]), first_paired_at=r[19],
+                days_to_first_pairing=None if r[19] is None else (r[19].date() - r[5]).days,
             )
             for r in rows
         ]
@@ -214,7 +256,9 @@ class ParticipantController(Controller):
     @get("/{participant_id:uuid}", opt=action("participants.read"), sync_to_thread=True)
     def get_participant(self, tenant: Tenant, participant_id: UUID) -> ParticipantOut:
         """A participant as the log has it now (always current, no view lag)."""
-        return render(tenant.app.participant(participant_id), 0)
+        participant = tenant.app.participant(participant_id)
+        _check_own(tenant, participant)
+        return render(participant, 0)
 
     @post(
         "/{participant_id:uuid}/stage-transitions", opt=action("participants.move"),
@@ -235,6 +279,11 @@ class ParticipantController(Controller):
                     422, "illegal_transition",
                     "a participant goes back to stage 1 only by a return to custody: send "
                     "to_stage 1 with returned_to_custody true",
+                )
+            if placement is not Placement.BOP_INSTITUTION:
+                raise ProblemError(
+                    422, "placement_mismatch",
+                    f"placement {placement.value} belongs to stage {int(STAGE_OF_PLACEMENT[placement])}",
                 )
 
             def execute(cmd: Any) -> Any:
@@ -288,4 +337,5 @@ class ParticipantController(Controller):
             raise ProblemError(404, "not_found", "participant not found")
         if not entries[0].type == "Enrolled":
             raise ProblemError(404, "not_found", "participant not found")
+        _check_own(tenant, tenant.app.participant(participant_id))
         return HistoryOut(participant_id, entries)

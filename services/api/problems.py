@@ -118,6 +118,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         detail = "the request body fails validation" if errors else str(exc.detail)
         return problem_response(400, "invalid_request", detail, errors=errors or None)
     if isinstance(exc, HTTPException):
+        if exc.status_code in (404, 405) and not request.scope.get("state", {}).get("request_id"):
+            # The router refused before any route (and so the request-log middleware) ran.
+            log.info("request", method=request.method, route="unmatched", status=exc.status_code)
         code = {
             400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
             415: "unsupported_media_type", 401: "not_authenticated", 403: "forbidden",

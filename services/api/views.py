@@ -37,13 +37,24 @@ def page(
     after: str,
     limit: int,
     where: list[tuple[str, Any]] | None = None,
+    cast_key: str = "text",
+    extra: sql.Composable | None = None,
+    extra_params: tuple[Any, ...] = (),
 ) -> tuple[list[tuple[Any, ...]], str | None]:
-    """Rows ordered by `key` after `after`; the cursor of the next page if there is one."""
-    clauses = [sql.SQL("{} > %s").format(sql.Identifier(key))]
+    """Rows ordered by `key` after `after`; the cursor of the next page if there is one.
+
+    The first selected column must be the key (it becomes the next cursor).
+    """
+    clauses: list[sql.Composable] = [
+        sql.SQL("{} > %s::{}").format(sql.Identifier(key), sql.SQL(cast_key))
+    ]
     params: list[Any] = [after]
     for column, value in where or []:
         clauses.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
         params.append(value)
+    if extra is not None:
+        clauses.append(extra)
+        params.extend(extra_params)
     query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s").format(
         sql.SQL(columns), t[table], sql.SQL(" AND ").join(clauses), sql.Identifier(key)
     )
@@ -51,3 +62,4 @@ def page(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (str(rows[-1][0]) if more and rows else None)
+

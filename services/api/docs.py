@@ -1,0 +1,40 @@
+"""OpenAPI helpers: problem responses with examples, request-body examples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import Body
+
+from services.api.problems import PROBLEM_JSON, TITLES, Problem, problem_type
+
+COMMON = [
+    (401, "not_authenticated", "a bearer token is required"),
+    (403, "forbidden", "your role does not permit this action"),
+    (404, "grantee_not_found", "no grantee 'northside_works'"),
+]
+
+
+def problems(*extra: tuple[int, str, str]) -> dict[int, ResponseSpec]:
+    """Problem responses for a route: the common 401/403/404 plus `extra` (status, code, detail)."""
+    by_status: dict[int, list[Example]] = {}
+    for status, code, detail in [*COMMON, *extra]:
+        value = msgspec.to_builtins(
+            Problem(type=problem_type(code), title=TITLES.get(status, "Error"), status=status, detail=detail, code=code)
+        )
+        by_status.setdefault(status, []).append(Example(id=code, summary=detail, value=value))
+    return {
+        status: ResponseSpec(
+            data_container=Problem, description=TITLES.get(status, "Error"), media_type=PROBLEM_JSON,
+            generate_examples=False, examples=examples,
+        )
+        for status, examples in by_status.items()
+    }
+
+
+def body(summary: str, value: dict[str, Any]) -> Any:
+    """A request body with one documented example."""
+    return Body(examples=[Example(summary=summary, value=value)])
