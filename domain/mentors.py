@@ -213,6 +213,7 @@ class Mentor(ProwdAggregate):
         lived_experience: bool = True,
         expected_hours_per_month: float = 4.0,
         subject: str | None = None,
+        mentor_id: UUID | None = None,
     ) -> Mentor:
         """Register a mentor applicant: a graduate (linked to the participant) or a community peer."""
         if not display_name.strip():
@@ -232,7 +233,7 @@ class Mentor(ProwdAggregate):
                 "expected hours per month must be between 0 and 200", code="invalid_time_commitment"
             )
         mentor: Mentor = cls._create(
-            cls.Registered, id=uuid4(), display_name=display_name.strip(), subject=subject, source=source,
+            cls.Registered, id=mentor_id or uuid4(), display_name=display_name.strip(), subject=subject, source=source,
             participant_id=participant_id, lived_experience=lived_experience, channel=channel,
             expected_hours_per_month=expected_hours_per_month, occurred_at=utcnow(),
         )

@@ -8,12 +8,27 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
 
 from domain import common
 from domain.common import AlreadyExists
 from domain.facilities import FacilityKind
 from domain.participants import ExitReason, PersonalDetails, Placement
+from domain.common import natural_id
+from domain.mentors import (
+    BackgroundDecision,
+    Clearance,
+    Mentor,
+    MentorSource,
+    RecruitmentChannel,
+    ScreeningStep,
+    TrainingModule,
+    TrainingRecord,
+)
+from domain.pairings import Commitment, Focus, Frequency, Location, LocationKind, MatchCriterion, PairingKind
+from domain.participants import participant_id
 from services.access import Role
+from services.grantee_app import GranteeApplication
 from services.auth import issue_token
 from services.ledger import Command
 from services.settings import Settings
@@ -77,8 +92,76 @@ def load_demo(tenancy: Tenancy) -> int:
             if saved is None:
                 continue
             added += 1
-            _advance(app, saved.aggregate.id, entry, n, rrc, bop)
+            if n < STAY_IN_STAGE_1:
+                _advance(app, saved.aggregate.id, entry, n, rrc, bop)
+        _mentors(app, prefix, bop, bop2, rrc)
     return added
+
+
+STAY_IN_STAGE_1 = 24  # participants numbered from here on stay in stage 1, to be mentored
+
+
+def _pid(prefix: str, n: int) -> UUID:
+    return participant_id(f"{prefix}DEMO{n:04d}")
+
+
+def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str) -> None:
+    """Mentors at every stage of the lifecycle, with an individual and a group pairing."""
+    C = Command
+    day = date(2026, 1, 5)
+
+    def register(n: int | None, name: str, source: MentorSource) -> Mentor | None:
+        saved = _quietly(
+            app.register_mentor, C(), display_name=name, source=source,
+            channel=RecruitmentChannel.COHORT_GRADUATION if n is not None else RecruitmentChannel.COMMUNITY_ORGANIZATION,
+            participant_id=_pid(prefix, n) if n is not None else None,
+            subject=f"demo-mentor-{prefix.lower()}-{name.split()[0].lower()}",
+            mentor_id=natural_id("demo-mentor", f"{prefix}:{name}"),
+        )
+        return None if saved is None else saved.aggregate  # type: ignore[union-attr]
+
+    def certify(m: Mentor, clear_at: list[str]) -> None:
+        for step in ScreeningStep:
+            app.complete_screening_step(C(), m.id, step=step, on=day, staff="demo-coordinator")
+        app.review_background(C(), m.id, decision=BackgroundDecision.APPROVED, reviewer="demo-coordinator", on=day)
+        for module in TrainingModule:
+            app.complete_training(C(), m.id, TrainingRecord(module, day + timedelta(days=7), 1.5, "Program trainer"))
+        for code in clear_at:
+            # The RRC clearances run out soon, so the roster shows an upcoming expiry.
+            expires = day + timedelta(days=345 if code == rrc else 375)
+            app.grant_clearance(C(), m.id, Clearance(code, day + timedelta(days=10), expires))
+        app.assign_coordinator(C(), m.id, "demo-coordinator")
+        app.certify_mentor(C(), m.id)
+
+    commitment = Commitment(frequency=Frequency.WEEKLY, minutes_per_meeting=60, months=6)
+    one = register(0, "Marcus W.", MentorSource.GRADUATE)
+    if one is not None:
+        certify(one, [bop])
+        app.open_pairing(
+            C(), kind=PairingKind.INDIVIDUAL, mentor_id=one.id, member_ids=[_pid(prefix, 25)],
+            location=Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop), commitment=commitment,
+            criteria=[MatchCriterion.SHARED_EXPERIENCE, MatchCriterion.SHARED_GOALS],
+        )
+    two = register(3, "Denise R.", MentorSource.GRADUATE)
+    if two is not None:
+        certify(two, [bop2, rrc])
+        app.open_pairing(
+            C(), kind=PairingKind.GROUP, mentor_id=two.id, member_ids=[_pid(prefix, 26), _pid(prefix, 29)],
+            location=Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop2), commitment=commitment,
+            criteria=[MatchCriterion.SHARED_GOALS], focus=Focus.EMPLOYMENT,
+        )
+    applicant = register(6, "Luis G.", MentorSource.GRADUATE)
+    if applicant is not None:
+        app.complete_screening_step(C(), applicant.id, step=ScreeningStep.APPLICATION, on=day, staff="demo-coordinator")
+        app.complete_training(C(), applicant.id, TrainingRecord(TrainingModule.COMMUNICATION_SKILLS, day, 2.0, "Program trainer"))
+    peer = register(None, "Angela T.", MentorSource.COMMUNITY_PEER)
+    if peer is not None:
+        certify(peer, [rrc])
+        app.suspend_mentor(C(), peer.id, "missed two supervision debriefs")
+    retired = register(9, "Kevin H.", MentorSource.GRADUATE)
+    if retired is not None:
+        certify(retired, [])
+        app.retire_mentor(C(), retired.id, "moved out of state")
 
 
 def _advance(app: object, pid: object, entry: date, n: int, rrc: str, bop: str) -> None:

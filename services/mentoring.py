@@ -68,6 +68,7 @@ class MentoringCommands(ParticipantCommands):
         lived_experience: bool = True,
         expected_hours_per_month: float = 4.0,
         subject: str | None = None,
+        mentor_id: UUID | None = None,
     ) -> Saved[Mentor]:
         """Register a mentor applicant: a graduate (linked to the participant) or a community peer."""
         participant = None
@@ -82,13 +83,13 @@ class MentoringCommands(ParticipantCommands):
         mentor = Mentor.register(
             display_name=display_name, source=source, channel=channel,
             participant_id=participant_id, lived_experience=lived_experience,
-            expected_hours_per_month=expected_hours_per_month, subject=subject,
+            expected_hours_per_month=expected_hours_per_month, subject=subject, mentor_id=mentor_id,
         )
         also: list[ProwdAggregate] = []
         if participant is not None:
             participant.register_as_mentor(mentor.id)
             also.append(participant)
-        return self.record(mentor, command, also=also)
+        return self.record(mentor, command, also=also, creates=f"mentor {mentor.id}")
 
     def complete_screening_step(
         self, command: Command, mentor_id: UUID, *, step: ScreeningStep, on: date, staff: str, note: str = ""
