@@ -152,6 +152,13 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_access_matrix(args: argparse.Namespace, settings: Settings) -> int:
+    from services.access import markdown_table
+
+    print(markdown_table(), end="")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="prowd", description="PROWD Ledger: case management for PROWD grantees")
     sub = p.add_subparsers(dest="command", required=True)
@@ -170,6 +177,7 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("action", choices=["rebuild", "digest"])
     pr.add_argument("--grantee", default="")
     pr.add_argument("--view", default="")
+    sub.add_parser("access-matrix", help="print the role matrix as a Markdown table")
     return p
 
 
@@ -183,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "worker": cmd_worker,
         "token": cmd_token,
         "projections": cmd_projections,
+        "access-matrix": cmd_access_matrix,
     }
     return int(handlers[args.command](args, settings))
 

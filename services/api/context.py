@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Request, Response
 from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from domain import common
 from domain.common import AlreadyExists, Conflict, ProwdAggregate
@@ -51,7 +53,7 @@ def _check_action(request: Request[Any, Any, State], principal: Principal) -> No
         raise ProblemError(403, "forbidden", "your role does not permit this action")
 
 
-def provide_platform(request: Request[Any, Any, State], principal: Principal) -> Tenancy:
+def provide_platform(request: Request[Any, Any, State], principal: NamedDependency[Principal]) -> Tenancy:
     """Platform-scoped actions: the role check alone."""
     _check_action(request, principal)
     tenancy: Tenancy = request.app.state.tenancy
@@ -66,7 +68,9 @@ class Tenant:
     tenancy: Tenancy
 
 
-def provide_tenant(request: Request[Any, Any, State], grantee: str, principal: Principal) -> Tenant:
+def provide_tenant(
+    request: Request[Any, Any, State], grantee: FromPath[str], principal: NamedDependency[Principal]
+) -> Tenant:
     """Grantee-scoped actions: 404 for a grantee outside the token, then the role check."""
     tenancy: Tenancy = request.app.state.tenancy
     request.state.grantee = grantee
