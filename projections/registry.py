@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from projections.base import Projection
 from projections.caseload import Caseload
+from projections import goals, meetings, supervision
 from projections.directory import Directory
 from projections.mentors import MentorRoster
 from projections.pairings import PairingView
 
-PROJECTIONS: tuple[Projection, ...] = (Caseload(), Directory(), MentorRoster(), PairingView())
+PROJECTIONS: tuple[Projection, ...] = (
+    Caseload(), Directory(), MentorRoster(), PairingView(),
+    *meetings.VIEWS, *goals.VIEWS, *supervision.VIEWS,
+)
 
 
 def by_name(name: str) -> Projection:

@@ -70,12 +70,67 @@ MATRIX: dict[str, Rule] = {
     ),
     "policy.write": Rule(frozenset({R.GRANTEE_ADMIN}), "grantee", False, "set the program policy"),
     "policy.read": Rule(GRANTEE_ROLES, "grantee", False, "read the program policy"),
+    "meetings.write": Rule(
+        STAFF | {R.PEER_MENTOR}, "grantee", True,
+        "schedule, record, amend, miss and cancel meetings (peer mentors: their own pairings)",
+    ),
+    "meetings.read": Rule(
+        STAFF | {R.AUDITOR, R.PEER_MENTOR}, "grantee", True,
+        "read meetings, meeting logs and cadence (confidential notes: author and coordinator only)",
+    ),
+    "goals.write": Rule(
+        STAFF | {R.PEER_MENTOR}, "grantee", True,
+        "set, break down, update, revise, achieve and abandon SMART goals (peer mentors: own mentees)",
+    ),
+    "goals.read": Rule(
+        STAFF | {R.AUDITOR, R.PEER_MENTOR}, "grantee", True, "read goals and goal boards"
+    ),
+    "supervision.write": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}), "grantee", True,
+        "record debriefs and mentor assessments; acknowledge and resolve escalations",
+    ),
+    "escalations.raise": Rule(
+        frozenset({R.COORDINATOR, R.CASE_MANAGER, R.PEER_MENTOR}), "grantee", True,
+        "raise an escalation (a mentor asks the coordinator for guidance)",
+    ),
+    "supervision.read": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR}), "grantee", True,
+        "read debriefs, escalations, assessments and the support-network view",
+    ),
+    "feedback.write": Rule(STAFF, "grantee", True, "record participant feedback and outcomes"),
+    "feedback.read": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR}), "grantee", True,
+        "read participant feedback and outcomes",
+    ),
+    "resources.write": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}), "grantee", False, "maintain the resource directory"
+    ),
+    "resources.read": Rule(
+        GRANTEE_ROLES - {R.FEDERAL_OVERSIGHT}, "grantee", False, "read the resource directory"
+    ),
+    "referrals.write": Rule(
+        STAFF | {R.PEER_MENTOR}, "grantee", True,
+        "make referrals and record their outcome (peer mentors: own mentees; hand over to a case manager)",
+    ),
+    "referrals.read": Rule(
+        STAFF | {R.AUDITOR, R.PEER_MENTOR}, "grantee", True, "read referrals"
+    ),
+    "alerts.read": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.CASE_MANAGER}), "grantee", False,
+        "read the grantee's alerts (cadence, overdue goals, crises, clearances, debriefs)",
+    ),
 }
 
 # Roles allowed an action only over their own records; the handler narrows the result.
 OWN_RECORDS_ONLY: dict[str, frozenset[Role]] = {
     "participants.read": frozenset({R.PEER_MENTOR}),
     "pairings.read": frozenset({R.PEER_MENTOR}),
+    "meetings.write": frozenset({R.PEER_MENTOR}),
+    "meetings.read": frozenset({R.PEER_MENTOR}),
+    "goals.write": frozenset({R.PEER_MENTOR}),
+    "goals.read": frozenset({R.PEER_MENTOR}),
+    "referrals.write": frozenset({R.PEER_MENTOR}),
+    "referrals.read": frozenset({R.PEER_MENTOR}),
 }
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from services.mentoring import MentoringCommands
+from services.goals import GoalsCommands
+from services.meetings import MeetingsCommands
+from services.supervision import SupervisionCommands
 
 
-class GranteeApplication(MentoringCommands):
+class GranteeApplication(MeetingsCommands, GoalsCommands, SupervisionCommands):
     """All use cases of one grantee, over `g_<slug>.events`."""

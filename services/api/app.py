@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from services import logging as prowd_logging
+from services.api import goals, meetings, supervision
 from services.api.context import provide_principal
 from services.api.facilities import FacilityController
 from services.api.grantees import GranteeController
@@ -50,7 +51,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             GranteeController, FacilityController, ParticipantController, MentorController,
-            PairingController, health, ready,
+            PairingController, health, ready, *meetings.ROUTES, *goals.ROUTES, *supervision.ROUTES,
         ],
         lifespan=[lifespan],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},

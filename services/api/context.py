@@ -16,7 +16,8 @@ from litestar.params import FromPath
 
 from domain import common
 from domain.common import AlreadyExists, Conflict, ProwdAggregate
-from services.access import MATRIX, allowed
+from domain.participants import Participant
+from services.access import MATRIX, allowed, only_own
 from services.api.problems import ProblemError
 from services.auth import NotAuthenticated, Principal, verify_token
 from services.eventstore import DuplicateRequest
@@ -79,6 +80,23 @@ def provide_tenant(
         raise ProblemError(404, "grantee_not_found", f"no grantee {grantee!r}")
     _check_action(request, principal)
     return Tenant(info=info, app=tenancy.app(grantee), principal=principal, tenancy=tenancy)
+
+
+def mentors_of(tenant: Tenant, participant: Participant) -> set[str]:
+    """Token subjects of the mentors in the participant's open pairings."""
+    subjects = set()
+    for pairing_id in participant.open_pairings:
+        mentor = tenant.app.mentor(tenant.app.pairing(pairing_id).mentor_id)
+        if mentor.subject:
+            subjects.add(mentor.subject)
+    return subjects
+
+
+def check_own_mentee(tenant: Tenant, participant: Participant, action_name: str) -> None:
+    """Where the caller's role may `action_name` only on own records (a peer mentor), the
+    participant must be one they mentor now; otherwise the participant is not found."""
+    if only_own(action_name, tenant.principal.roles) and tenant.principal.subject not in mentors_of(tenant, participant):
+        raise ProblemError(404, "not_found", "participant not found")
 
 
 def fingerprint(request: Request[Any, Any, State], data: Any) -> str:

@@ -25,7 +25,7 @@ from projections.base import Tables
 from services import projector
 from services.access import only_own
 from services.api import views
-from services.api.context import Tenant, action, provide_tenant, run_command
+from services.api.context import Tenant, action, check_own_mentee, provide_tenant, run_command
 from services.api.facilities import Code, Cursor, Limit, MinPosition
 from services.api.problems import ProblemError
 from services.database import Database
@@ -172,17 +172,6 @@ def _mentor_names(db: Database, t: Tables, mentor_ids: list[UUID]) -> dict[UUID,
     return {r[0]: r[1] for r in rows}
 
 
-def _check_own(tenant: Tenant, participant: Participant) -> None:
-    """A peer mentor sees a participant only while mentoring them (else: not found)."""
-    if not only_own("participants.read", tenant.principal.roles):
-        return
-    for pairing_id in participant.open_pairings:
-        mentor = tenant.app.mentor(tenant.app.pairing(pairing_id).mentor_id)
-        if mentor.subject == tenant.principal.subject:
-            return
-    raise ProblemError(404, "not_found", "participant not found")
-
-
 class ParticipantController(Controller):
     path = "/v1/grantees/{grantee:str}/participants"
     tags = ["participants"]
@@ -257,7 +246,7 @@ class ParticipantController(Controller):
     def get_participant(self, tenant: Tenant, participant_id: UUID) -> ParticipantOut:
         """A participant as the log has it now (always current, no view lag)."""
         participant = tenant.app.participant(participant_id)
-        _check_own(tenant, participant)
+        check_own_mentee(tenant, participant, "participants.read")
         return render(participant, 0)
 
     @post(
@@ -337,5 +326,5 @@ class ParticipantController(Controller):
             raise ProblemError(404, "not_found", "participant not found")
         if not entries[0].type == "Enrolled":
             raise ProblemError(404, "not_found", "participant not found")
-        _check_own(tenant, tenant.app.participant(participant_id))
+        check_own_mentee(tenant, tenant.app.participant(participant_id), "participants.read")
         return HistoryOut(participant_id, entries)

@@ -1,0 +1,7 @@
+"""Views: supervision (being built)."""
+
+from __future__ import annotations
+
+from projections.base import Projection
+
+VIEWS: tuple[Projection, ...] = ()

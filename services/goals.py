@@ -1,0 +1,9 @@
+"""Use cases: goals (being built)."""
+
+from __future__ import annotations
+
+from services.mentoring import MentoringCommands
+
+
+class GoalsCommands(MentoringCommands):
+    pass
