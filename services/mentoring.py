@@ -31,7 +31,7 @@ from domain.pairings import (
     PersonFacts,
     check_eligible,
 )
-from domain.participants import Participant, Status
+from domain.participants import Participant
 from domain.policy import POLICY_ID, MentoringRules, ProgramPolicy
 from services.ledger import Command, Saved
 from services.participants import ParticipantCommands

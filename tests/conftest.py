@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -81,7 +84,9 @@ def auth(settings: Settings) -> Token:
     """`auth(role, grantee, sub=...)` gives the Authorization header of a dev token."""
 
     def make(role: str, grantee: str = "*", sub: str | None = None) -> dict[str, str]:
-        token = issue_token(settings, subject=sub or f"test-{role}", roles=[role], grantees=[grantee])
+        token = issue_token(
+            settings, subject=sub or f"test-{role}", roles=[role], grantees=[grantee]
+        )
         return {"Authorization": f"Bearer {token}"}
 
     return make
@@ -91,31 +96,94 @@ def unique_slug(prefix: str = "t") -> str:
     return f"{prefix}_{secrets.token_hex(5)}"
 
 
+@pytest.fixture(scope="session")
+def make_grantee(client: TestClient[Litestar], auth: Token) -> Callable[[], str]:
+    """`make_grantee()`: a new grantee with BOP institutions FCI-A and FCI-B, an RRC RRC-1 and a
+    cohort C1 at FCI-A; returns its slug."""
+
+    def make() -> str:
+        slug = unique_slug()
+        r = client.post(
+            "/v1/grantees",
+            json={"slug": slug, "name": "Test grantee", "grant_number": "FS-0001-26"},
+            headers=auth("platform_admin"),
+        )
+        assert r.status_code == 201, r.text
+        h = auth("coordinator", slug)
+        for body in (
+            {"code": "FCI-A", "name": "FCI Alpha", "kind": "bop_institution"},
+            {"code": "FCI-B", "name": "FCI Beta", "kind": "bop_institution"},
+            {"code": "RRC-1", "name": "RRC One", "kind": "rrc"},
+        ):
+            r = client.post(f"/v1/grantees/{slug}/facilities", json=body, headers=h)
+            assert r.status_code == 201, r.text
+        r = client.post(
+            f"/v1/grantees/{slug}/cohorts",
+            json={"code": "C1", "facility": "FCI-A", "start_date": "2026-01-05"},
+            headers=h,
+        )
+        assert r.status_code == 201, r.text
+        return slug
+
+    return make
+
+
 @pytest.fixture
-def grantee(client: TestClient[Litestar], auth: Token) -> str:
-    """A new grantee with a BOP institution FCI-A, an RRC RRC-1 and a cohort C1 at FCI-A."""
-    slug = unique_slug()
-    r = client.post(
-        "/v1/grantees",
-        json={"slug": slug, "name": "Test grantee", "grant_number": "FS-0001-26"},
-        headers=auth("platform_admin"),
-    )
-    assert r.status_code == 201, r.text
-    h = auth("coordinator", slug)
-    for body in (
-        {"code": "FCI-A", "name": "FCI Alpha", "kind": "bop_institution"},
-        {"code": "FCI-B", "name": "FCI Beta", "kind": "bop_institution"},
-        {"code": "RRC-1", "name": "RRC One", "kind": "rrc"},
-    ):
-        assert client.post(f"/v1/grantees/{slug}/facilities", json=body, headers=h).status_code == 201
-    r = client.post(
-        f"/v1/grantees/{slug}/cohorts",
-        json={"code": "C1", "facility": "FCI-A", "start_date": "2026-01-05"},
-        headers=h,
-    )
-    assert r.status_code == 201, r.text
-    return slug
+def grantee(make_grantee: Callable[[], str]) -> str:
+    """A new grantee (see `make_grantee`)."""
+    return make_grantee()
 
 
 def conninfo_dbname(url: str) -> str:
     return str(conninfo_to_dict(url).get("dbname", ""))
+
+
+def count_events(db: Database, slug: str) -> int:
+    """Rows in the grantee's own log, `g_<slug>.events`."""
+    row = db.fetchone(f'SELECT count(*) FROM "g_{slug}".events')
+    return int(row[0]) if row else 0
+
+
+Enrol = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def enrol(client: TestClient[Litestar], auth: Token, grantee: str) -> Enrol:
+    """`enrol(**overrides)` enrols a participant in `grantee` (stage 1 at FCI-A, cohort C1)."""
+
+    def make(**overrides: Any) -> dict[str, Any]:
+        body = {
+            "first_name": "Ann", "last_name": "Lee", "date_of_birth": "1990-04-01",
+            "program_entry_date": "2026-02-01", "facility": "FCI-A", "cohort": "C1",
+            **overrides,
+        }
+        r = client.post(
+            f"/v1/grantees/{grantee}/participants", json=body, headers=auth("coordinator", grantee)
+        )
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    return make
+
+
+def race(db: Database, slug: str, *calls: Callable[[], Any]) -> list[Any]:
+    """Run `calls` (each one write to the grantee's log) so that all of them have read their
+    aggregates before any of them appends; their results, in order.
+
+    The grantee's log lock (taken by every append) is held while the calls start, and released
+    once all of them queue behind it. The wait is bounded well inside the lock timeout.
+    """
+    table = f'"g_{slug}".events'
+    waiting = "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted"
+    with ThreadPoolExecutor(len(calls)) as pool:
+        with db.transaction() as cur:
+            cur.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+            futures = [pool.submit(call) for call in calls]
+            for _ in range(400):
+                row = db.fetchone(waiting, (table,))
+                if row and row[0] >= len(calls):
+                    break
+                time.sleep(0.005)
+            else:
+                raise AssertionError(f"the writers never queued on {table}")
+        return [f.result() for f in futures]
