@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
+
+import msgspec
 
 from domain.common import ProwdAggregate, RuleViolation, natural_id, utcnow
 
@@ -61,6 +63,14 @@ class Facility(ProwdAggregate):
         return facility
 
 
+class ClassSlot(msgspec.Struct, frozen=True):
+    """A weekly class period in the grantee's local time (ISO weekday 1 = Monday)."""
+
+    weekday: int
+    start: time
+    end: time
+
+
 class Cohort(ProwdAggregate):
     if TYPE_CHECKING:  # state set by the events' apply(); not dataclass fields
         code: str
@@ -68,6 +78,7 @@ class Cohort(ProwdAggregate):
         facility_code: str
         start_date: date
         graduated_on: date | None
+        class_hours: list[ClassSlot]
 
     class Started(ProwdAggregate.Created):
         code: str
@@ -81,12 +92,19 @@ class Cohort(ProwdAggregate):
             aggregate.facility_code = self.facility_code
             aggregate.start_date = self.start_date
             aggregate.graduated_on = None
+            aggregate.class_hours = []
 
     class Graduated(ProwdAggregate.Event):
         graduated_on: date
 
         def apply(self, aggregate: Any) -> None:
             aggregate.graduated_on = self.graduated_on
+
+    class ClassHoursSet(ProwdAggregate.Event):
+        slots: list[ClassSlot]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.class_hours = list(self.slots)
 
     @classmethod
     def start(cls, code: str, name: str, facility: Facility, start_date: date) -> Cohort:
@@ -102,6 +120,19 @@ class Cohort(ProwdAggregate):
             occurred_at=datetime.combine(start_date, datetime.min.time(), tzinfo=utcnow().tzinfo),
         )
         return cohort
+
+    def set_class_hours(self, slots: list[ClassSlot]) -> None:
+        """Set the weekly class periods; stage-1 mentoring happens outside them."""
+        for slot in slots:
+            if not 1 <= slot.weekday <= 7:
+                raise RuleViolation("weekday is 1 (Monday) to 7 (Sunday)", code="invalid_class_hours")
+            if slot.end <= slot.start:
+                raise RuleViolation("a class period ends after it starts", code="invalid_class_hours")
+        self.trigger_event(self.ClassHoursSet, slots=slots, occurred_at=utcnow())
+
+    def in_class(self, weekday: int, start: time, end: time) -> bool:
+        """Whether a local time span on `weekday` overlaps a class period."""
+        return any(s.weekday == weekday and start < s.end and s.start < end for s in self.class_hours)
 
     def graduate(self, on: date) -> None:
         if self.graduated_on is not None:

@@ -182,6 +182,7 @@ class Pairing(ProwdAggregate):
         open_flags: dict[str, str]
         closure: Closure | None
         opened_at: datetime
+        closed_at: datetime | None
 
     class Opened(ProwdAggregate.Created):
         kind: PairingKind
@@ -204,6 +205,7 @@ class Pairing(ProwdAggregate):
             p.open_flags = {}
             p.closure = None
             p.opened_at = self.occurred_at
+            p.closed_at = None
 
     class MemberAdded(ProwdAggregate.Event):
         participant_id: UUID
@@ -243,6 +245,7 @@ class Pairing(ProwdAggregate):
 
         def apply(self, p: Any) -> None:
             p.closure = self.closure
+            p.closed_at = self.occurred_at
 
     @classmethod
     def open(
@@ -324,8 +327,10 @@ class Pairing(ProwdAggregate):
 
     def record_first_meeting(self, met_on: date) -> None:
         self._check_open()
-        if self.first_meeting_on is not None:
-            raise RuleViolation("the first meeting is already recorded", code="first_meeting_recorded")
+        if self.first_meeting_on is not None and met_on >= self.first_meeting_on:
+            raise RuleViolation(
+                f"the first meeting is already recorded on {self.first_meeting_on}", code="first_meeting_recorded"
+            )
         if met_on < self.opened_at.date():
             raise RuleViolation("the first meeting cannot precede the match", code="before_match")
         check_not_future(datetime.combine(met_on, datetime.min.time(), tzinfo=self.opened_at.tzinfo), "the first meeting")

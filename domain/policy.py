@@ -21,6 +21,21 @@ class MentorKind(StrEnum):
     COMMUNITY_PEER = "community_peer"  # a peer with lived experience from outside the program
 
 
+class Cadence(StrEnum):
+    """How often a pairing is expected to meet."""
+
+    WEEKLY = "weekly"
+    TWICE_MONTHLY = "twice_monthly"
+    MONTHLY = "monthly"
+
+
+class ClassHoursRule(StrEnum):
+    """What happens to a stage-1 meeting during the mentee's cohort class hours."""
+
+    REFUSE = "refuse"
+    FLAG = "flag"
+
+
 class MentoringRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     stage1: list[MentorKind] = msgspec.field(default_factory=lambda: [MentorKind.EARLIER_GRADUATE])
     stage2: list[MentorKind] = msgspec.field(
@@ -32,6 +47,13 @@ class MentoringRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_individual_mentees: int = 5
     group_min: int = 2
     group_max: int = 8
+    # Stage 1 meets at least weekly (tip sheet); stages 2 and 3 are the grantee's choice.
+    stage2_cadence: Cadence = Cadence.WEEKLY
+    stage3_cadence: Cadence = Cadence.WEEKLY
+    class_hours_rule: ClassHoursRule = ClassHoursRule.REFUSE
+
+    def cadence_for(self, stage: int) -> Cadence:
+        return {1: Cadence.WEEKLY, 2: self.stage2_cadence, 3: self.stage3_cadence}[stage]
 
     def kinds_for(self, stage: int) -> list[MentorKind]:
         return {1: self.stage1, 2: self.stage2, 3: self.stage3}[stage]

@@ -1,7 +1,122 @@
-"""Views: meetings (being built)."""
+"""Meeting log per pairing and the weekly cadence counts behind the compliance view.
+
+The confidential note never enters a view: views are read by more roles than the note's
+author and the coordinator. Weeks are the grantee-local ISO weeks carried by the events.
+"""
 
 from __future__ import annotations
 
-from projections.base import Projection
+from typing import Any
 
-VIEWS: tuple[Projection, ...] = ()
+import msgspec
+from psycopg import Cursor, sql
+from psycopg.rows import TupleRow
+
+from domain.meetings import Meeting
+from projections.base import Projection, Tables, handles
+
+
+class MeetingLog(Projection):
+    name = "meetings"
+    tables = {
+        "meetings": (
+            "meeting_id uuid PRIMARY KEY, pairing_id uuid NOT NULL, status text NOT NULL,"
+            " scheduled_for timestamptz NOT NULL, planned_minutes int NOT NULL,"
+            " occurred_at timestamptz, duration_minutes int, location_kind text NOT NULL,"
+            " facility_code text, topics text[] NOT NULL DEFAULT '{}', summary text,"
+            " attendance jsonb NOT NULL DEFAULT '{}'::jsonb, has_confidential_note boolean NOT NULL DEFAULT false,"
+            " during_class_hours boolean NOT NULL DEFAULT false, no_show_by text,"
+            " cancel_reason text, excused boolean, amendments int NOT NULL DEFAULT 0,"
+            " week text NOT NULL, last_position bigint NOT NULL"
+        ),
+        "meeting_weeks": (
+            "pairing_id uuid NOT NULL, week text NOT NULL, held int NOT NULL DEFAULT 0,"
+            " minutes int NOT NULL DEFAULT 0, missed int NOT NULL DEFAULT 0,"
+            " excused int NOT NULL DEFAULT 0, PRIMARY KEY (pairing_id, week)"
+        ),
+    }
+    order = {"meetings": "meeting_id", "meeting_weeks": "pairing_id, week"}
+
+    def _week(self, cur: Cursor[TupleRow], t: Tables, pairing_id: Any, week: str, column: str, step: int, minutes: int = 0) -> None:
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {t} AS w (pairing_id, week, {c}, minutes) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (pairing_id, week) DO UPDATE SET {c} = w.{c} + EXCLUDED.{c},"
+                " minutes = w.minutes + EXCLUDED.minutes"
+            ).format(t=t["meeting_weeks"], c=sql.Identifier(column)),
+            (pairing_id, week, step, minutes),
+        )
+
+    def _pairing_of(self, cur: Cursor[TupleRow], t: Tables, meeting_id: Any) -> tuple[Any, int | None]:
+        cur.execute(
+            sql.SQL("SELECT pairing_id, duration_minutes FROM {} WHERE meeting_id = %s").format(t["meetings"]),
+            (meeting_id,),
+        )
+        row = cur.fetchone()
+        assert row is not None
+        return row[0], row[1]
+
+    @handles(Meeting.Scheduled)
+    def scheduled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {} (meeting_id, pairing_id, status, scheduled_for, planned_minutes,"
+                " location_kind, facility_code, week, last_position)"
+                " VALUES (%s, %s, 'scheduled', %s, %s, %s, %s, %s, %s)"
+            ).format(t["meetings"]),
+            (e.originator_id, e.pairing_id, e.scheduled_for, e.planned_minutes, e.location.kind.value,
+             e.location.facility_code, e.week, position),
+        )
+
+    def _record(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int, amended: bool) -> None:
+        r = e.record
+        cur.execute(
+            sql.SQL(
+                "UPDATE {} SET status = 'held', occurred_at = %s, duration_minutes = %s,"
+                " location_kind = %s, facility_code = %s, topics = %s, summary = %s, attendance = %s::jsonb,"
+                " has_confidential_note = %s, during_class_hours = %s, week = %s,"
+                " amendments = amendments + %s, last_position = %s WHERE meeting_id = %s"
+            ).format(t["meetings"]),
+            (r.occurred_at, r.duration_minutes, r.location.kind.value, r.location.facility_code,
+             [x.value for x in r.topics], r.summary,
+             msgspec.json.encode({str(k): v.value for k, v in sorted(r.attendance.items())}).decode(),
+             bool(r.confidential_note), r.during_class_hours, e.week, int(amended), position, e.originator_id),
+        )
+
+    @handles(Meeting.Held)
+    def held(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        self._record(cur, t, e, position, amended=False)
+        pairing_id, _ = self._pairing_of(cur, t, e.originator_id)
+        self._week(cur, t, pairing_id, e.week, "held", 1, e.record.duration_minutes)
+
+    @handles(Meeting.Amended)
+    def amended(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        pairing_id, old_minutes = self._pairing_of(cur, t, e.originator_id)
+        self._week(cur, t, pairing_id, e.previous_week, "held", -1, -(old_minutes or 0))
+        self._record(cur, t, e, position, amended=True)
+        self._week(cur, t, pairing_id, e.week, "held", 1, e.record.duration_minutes)
+
+    @handles(Meeting.Missed)
+    def missed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        cur.execute(
+            sql.SQL("UPDATE {} SET status = 'missed', no_show_by = %s, last_position = %s WHERE meeting_id = %s").format(t["meetings"]),
+            (e.no_show_by.value, position, e.originator_id),
+        )
+        pairing_id, _ = self._pairing_of(cur, t, e.originator_id)
+        self._week(cur, t, pairing_id, e.week, "missed", 1)
+
+    @handles(Meeting.Cancelled)
+    def cancelled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        cur.execute(
+            sql.SQL(
+                "UPDATE {} SET status = 'cancelled', cancel_reason = %s, excused = %s, last_position = %s"
+                " WHERE meeting_id = %s"
+            ).format(t["meetings"]),
+            (e.reason, e.excused, position, e.originator_id),
+        )
+        if e.excused:
+            pairing_id, _ = self._pairing_of(cur, t, e.originator_id)
+            self._week(cur, t, pairing_id, e.week, "excused", 1)
+
+
+VIEWS: tuple[Projection, ...] = (MeetingLog(),)

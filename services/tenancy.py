@@ -93,6 +93,9 @@ class Tenancy:
                 app = self._apps.get(slug)
                 if app is None:
                     app = GranteeApplication(self.db, schema.grantee_schema(slug))
+                    info = self.grantee(slug)
+                    if info is not None:
+                        app.time_zone = info.time_zone
                     self._apps[slug] = app
         return app
 

@@ -40,14 +40,14 @@ def page(
     cast_key: str = "text",
     extra: sql.Composable | None = None,
     extra_params: tuple[Any, ...] = (),
+    key_expr: sql.Composable | None = None,
 ) -> tuple[list[tuple[Any, ...]], str | None]:
     """Rows ordered by `key` after `after`; the cursor of the next page if there is one.
 
     The first selected column must be the key (it becomes the next cursor).
     """
-    clauses: list[sql.Composable] = [
-        sql.SQL("{} > %s::{}").format(sql.Identifier(key), sql.SQL(cast_key))
-    ]
+    key_sql = key_expr if key_expr is not None else sql.Identifier(key)
+    clauses: list[sql.Composable] = [sql.SQL("{} > %s::{}").format(key_sql, sql.SQL(cast_key))]
     params: list[Any] = [after]
     for column, value in where or []:
         clauses.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
@@ -56,7 +56,7 @@ def page(
         clauses.append(extra)
         params.extend(extra_params)
     query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s").format(
-        sql.SQL(columns), t[table], sql.SQL(" AND ").join(clauses), sql.Identifier(key)
+        sql.SQL(columns), t[table], sql.SQL(" AND ").join(clauses), key_sql
     )
     rows = db.fetchall(query, [*params, limit + 1])
     more = len(rows) > limit

@@ -1,0 +1,223 @@
+"""Meetings of a pairing: scheduled, then held, missed or cancelled; corrected by amendment.
+
+A held meeting records when it happened (with its UTC offset), how long, where, what was
+discussed, who attended, a shareable summary and an optional confidential note (readable
+only by its author and the coordinator). Corrections are new events, never edits. Each
+cadence-relevant event carries the ISO week of the grantee's time zone it falls in, worked
+out when it is recorded, so the cadence view is a pure function of the log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid4
+
+import msgspec
+
+from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
+from domain.pairings import Location, Pairing, PairingKind
+
+MAX_MINUTES = 8 * 60
+
+
+class Topic(StrEnum):
+    GOALS = "goals"
+    EMPLOYMENT = "employment"
+    HOUSING = "housing"
+    RECOVERY = "recovery"
+    FAMILY = "family"
+    LEGAL_OBLIGATIONS = "legal_obligations"
+    EDUCATION = "education"
+    HEALTH = "health"
+    ID_DOCUMENTS = "id_documents"
+    FINANCES = "finances"
+    TRANSPORTATION = "transportation"
+    BENEFITS = "benefits"
+    PRO_SOCIAL_SUPPORTS = "pro_social_supports"
+    REENTRY_BARRIERS = "reentry_barriers"
+    OTHER = "other"
+
+
+class Attendance(StrEnum):
+    PRESENT = "present"
+    ABSENT = "absent"
+
+
+class NoShow(StrEnum):
+    MENTOR = "mentor"
+    MENTEE = "mentee"
+    BOTH = "both"
+
+
+class MeetingStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    HELD = "held"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+class HeldRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """What was recorded of a held meeting."""
+
+    occurred_at: datetime
+    duration_minutes: int
+    location: Location
+    topics: list[Topic]
+    goals_discussed: list[UUID] = []
+    attendance: dict[UUID, Attendance] = {}
+    summary: str = ""
+    confidential_note: str = ""
+    # Set when the grantee flags (rather than refuses) meetings during class hours.
+    during_class_hours: bool = False
+
+
+def check_record(record: HeldRecord, pairing: Pairing) -> None:
+    check_not_future(record.occurred_at, "a held meeting's occurred_at")
+    if not 0 < record.duration_minutes <= MAX_MINUTES:
+        raise RuleViolation(
+            f"a held meeting lasts more than 0 and at most {MAX_MINUTES} minutes",
+            code="invalid_duration",
+        )
+    if not record.topics:
+        raise RuleViolation("name at least one topic discussed", code="topics_required")
+    members = set(pairing.members)
+    unknown = set(record.attendance) - members
+    if unknown:
+        raise RuleViolation("attendance names someone who is not in the pairing", code="not_a_member")
+    if pairing.kind is PairingKind.GROUP and set(record.attendance) != members:
+        raise RuleViolation(
+            "a group meeting records attendance for every member", code="attendance_required"
+        )
+    if record.attendance and Attendance.PRESENT not in record.attendance.values():
+        raise RuleViolation(
+            "no member attended: record the meeting as missed instead", code="nobody_attended"
+        )
+
+
+class Meeting(ProwdAggregate):
+    if TYPE_CHECKING:  # state set by the events' apply(); not dataclass fields
+        pairing_id: UUID
+        status: MeetingStatus
+        scheduled_for: datetime
+        planned_minutes: int
+        location: Location
+        record: HeldRecord | None
+        note_author: str | None
+        amendments: int
+        week: str
+
+    class Scheduled(ProwdAggregate.Created):
+        pairing_id: UUID
+        scheduled_for: datetime
+        planned_minutes: int
+        location: Location
+        week: str
+
+        def apply(self, m: Any) -> None:
+            m.pairing_id = self.pairing_id
+            m.status = MeetingStatus.SCHEDULED
+            m.scheduled_for = self.scheduled_for
+            m.planned_minutes = self.planned_minutes
+            m.location = self.location
+            m.record = None
+            m.note_author = None
+            m.amendments = 0
+            m.week = self.week
+
+    class Held(ProwdAggregate.Event):
+        record: HeldRecord
+        week: str
+
+        def apply(self, m: Any) -> None:
+            m.status = MeetingStatus.HELD
+            m.record = self.record
+            m.week = self.week
+            m.note_author = self.recorded_by if self.record.confidential_note else None
+
+    class Missed(ProwdAggregate.Event):
+        no_show_by: NoShow
+        note: str
+        week: str
+
+        def apply(self, m: Any) -> None:
+            m.status = MeetingStatus.MISSED
+
+    class Cancelled(ProwdAggregate.Event):
+        reason: str
+        excused: bool
+        week: str
+
+        def apply(self, m: Any) -> None:
+            m.status = MeetingStatus.CANCELLED
+
+    class Amended(ProwdAggregate.Event):
+        reason: str
+        record: HeldRecord
+        previous_week: str
+        week: str
+
+        def apply(self, m: Any) -> None:
+            # Whoever writes a new confidential note becomes its author.
+            old_note = m.record.confidential_note if m.record else ""
+            if self.record.confidential_note != old_note:
+                m.note_author = self.recorded_by if self.record.confidential_note else None
+            m.record = self.record
+            m.week = self.week
+            m.amendments += 1
+
+    @classmethod
+    def schedule(
+        cls, *, pairing: Pairing, scheduled_for: datetime, planned_minutes: int, location: Location, week: str
+    ) -> Meeting:
+        if not pairing.is_open:
+            raise RuleViolation("no meeting on a closed pairing", code="pairing_closed")
+        if scheduled_for.tzinfo is None:
+            raise RuleViolation("scheduled_for must carry a UTC offset", code="naive_datetime")
+        if not 0 < planned_minutes <= MAX_MINUTES:
+            raise RuleViolation(
+                f"a meeting is planned for more than 0 and at most {MAX_MINUTES} minutes",
+                code="invalid_duration",
+            )
+        meeting: Meeting = cls._create(
+            cls.Scheduled, id=uuid4(), pairing_id=pairing.id, scheduled_for=scheduled_for,
+            planned_minutes=planned_minutes, location=location, week=week, occurred_at=utcnow(),
+        )
+        return meeting
+
+    def hold(self, record: HeldRecord, pairing: Pairing, week: str) -> None:
+        if self.status is not MeetingStatus.SCHEDULED:
+            raise RuleViolation(f"the meeting is already {self.status.value}", code="meeting_not_scheduled")
+        if not pairing.is_open:
+            raise RuleViolation("no meeting on a closed pairing", code="pairing_closed")
+        check_record(record, pairing)
+        self.trigger_event(self.Held, record=record, week=week, occurred_at=record.occurred_at)
+
+    def miss(self, no_show_by: NoShow, note: str, week: str) -> None:
+        if self.status is not MeetingStatus.SCHEDULED:
+            raise RuleViolation(f"the meeting is already {self.status.value}", code="meeting_not_scheduled")
+        if self.scheduled_for > utcnow():
+            raise RuleViolation("a meeting cannot be missed before its time", code="in_future")
+        self.trigger_event(self.Missed, no_show_by=no_show_by, note=note, week=week, occurred_at=self.scheduled_for)
+
+    def cancel(self, reason: str, excused: bool, week: str) -> None:
+        if self.status is not MeetingStatus.SCHEDULED:
+            raise RuleViolation(f"the meeting is already {self.status.value}", code="meeting_not_scheduled")
+        if not reason.strip():
+            raise RuleViolation("a cancellation states its reason", code="reason_required")
+        self.trigger_event(self.Cancelled, reason=reason.strip(), excused=excused, week=week, occurred_at=utcnow())
+
+    def amend(self, reason: str, record: HeldRecord, pairing: Pairing, week: str) -> None:
+        """Correct a held meeting: a new event with the reason; the original stays in history."""
+        if self.status is not MeetingStatus.HELD or self.record is None:
+            raise RuleViolation("only a held meeting can be amended", code="meeting_not_held")
+        if not reason.strip():
+            raise RuleViolation("an amendment states its reason", code="reason_required")
+        check_record(record, pairing)
+        # The previous week travels with the amendment, so the cadence view can move the
+        # meeting from one week to the other.
+        self.trigger_event(
+            self.Amended, reason=reason.strip(), record=record, week=week,
+            previous_week=self.week, occurred_at=utcnow(),
+        )
