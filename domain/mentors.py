@@ -265,6 +265,13 @@ class Mentor(ProwdAggregate):
             self.BackgroundReviewed, decision=decision, reviewer=reviewer.strip(), reviewed_on=on,
             conditions=conditions, occurred_at=start_of_day(on),
         )
+        if decision is BackgroundDecision.NOT_APPROVED and self.status is MentorStatus.CERTIFIED:
+            # A certified mentor is one whose screening is approved: a new review that does
+            # not approve suspends them until a later review approves and they are reinstated.
+            self.trigger_event(
+                self.Suspended, reason=f"background review not approved by {reviewer.strip()}",
+                occurred_at=utcnow(),
+            )
 
     def complete_training(self, record: TrainingRecord) -> None:
         self._check_not_retired()
@@ -340,6 +347,11 @@ class Mentor(ProwdAggregate):
     def reinstate(self, note: str = "") -> None:
         if self.status is not MentorStatus.SUSPENDED:
             raise RuleViolation("only a suspended mentor can be reinstated", code="not_suspended")
+        if not self.screening_approved:
+            raise RuleViolation(
+                "the latest background review did not approve this mentor",
+                code="screening_not_approved",
+            )
         self.trigger_event(self.Reinstated, note=note, occurred_at=utcnow())
 
     def retire(self, reason: str) -> None:

@@ -98,7 +98,8 @@ class PairingView(Projection):
         self._touch(
             cur, t, e, position,
             "closed_at = %s, closure_type = %s, closure_reason = %s, initiator = %s,"
-            " exit_interview_on = %s, rematch_eligible = %s, open_flags = '{}'::jsonb,",
+            # The assignments are a psycopg SQL template: "{{}}" is the empty JSON object.
+            " exit_interview_on = %s, rematch_eligible = %s, open_flags = '{{}}'::jsonb,",
             e.occurred_at, c.closure_type.value, c.reason, c.initiator.value, c.exit_interview_on,
             c.rematch_eligible,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
 from services.settings import Settings
+
+
+_session: ContextVar[psycopg.Connection[TupleRow] | None] = ContextVar("db_session", default=None)
 
 
 class EmbeddedServer:
@@ -70,7 +74,6 @@ class Database:
                 "options": timeouts,
                 "application_name": name,
             },
-            check=ConnectionPool.check_connection,
             open=False,
             name=name,
         )
@@ -84,18 +87,37 @@ class Database:
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[psycopg.Connection[TupleRow]]:
+        """The session's connection when inside `session()`, else one from the pool."""
+        conn = _session.get()
+        if conn is not None:
+            yield conn
+            return
         with self.pool.connection() as conn:
             yield conn
 
     @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Hold one pooled connection for every statement of a request (reads and the write),
+        instead of borrowing and returning one per statement."""
+        if _session.get() is not None:
+            yield
+            return
+        with self.pool.connection() as conn:
+            token = _session.set(conn)
+            try:
+                yield
+            finally:
+                _session.reset(token)
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[psycopg.Cursor[TupleRow]]:
-        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        with self.connection() as conn, conn.transaction(), conn.cursor() as cur:
             yield cur
 
     def fetchall(self, query: Any, params: Any = None) -> list[TupleRow]:
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             return conn.execute(query, params).fetchall()
 
     def fetchone(self, query: Any, params: Any = None) -> TupleRow | None:
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             return conn.execute(query, params).fetchone()

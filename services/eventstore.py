@@ -78,11 +78,19 @@ class TenantRecorder(ApplicationRecorder):
         **_: Any,
     ) -> Sequence[int] | None:
         try:
-            with self.db.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            # Pipeline mode: BEGIN, the lock and the insert travel in one round trip; the
+            # notify, the side effects and COMMIT in a second.
+            with (
+                self.db.connection() as conn,
+                conn.pipeline(),
+                conn.transaction(),
+                conn.cursor() as cur,
+                conn.cursor() as inserted,
+            ):
                 ids: list[int] = []
                 if stored_events:
                     cur.execute(self._lock)
-                    cur.execute(
+                    inserted.execute(
                         self._insert,
                         (
                             [e.originator_id for e in stored_events],
@@ -91,7 +99,7 @@ class TenantRecorder(ApplicationRecorder):
                             [e.state for e in stored_events],
                         ),
                     )
-                    ids = [row[0] for row in cur.fetchall()]
+                    ids = [row[0] for row in inserted.fetchall()]
                     cur.execute(self._notify)
                 for effect in side_effects:
                     effect(cur, ids)

@@ -17,7 +17,14 @@ class FacilityCommands(LedgerApplication):
         return self.record(facility, command, creates=f"facility {code}")
 
     def facility(self, code: str) -> Facility:
-        return self.load(Facility, facility_id(code), f"facility {code}")
+        # A facility never changes after registration, so a loaded one can be kept.
+        cache: dict[str, Facility] = self.__dict__.setdefault("_facilities", {})
+        facility = cache.get(code)
+        if facility is None:
+            facility = self.load(Facility, facility_id(code), f"facility {code}")
+            if len(cache) < 10_000:
+                cache[code] = facility
+        return facility
 
     def start_cohort(
         self, command: Command, *, code: str, name: str, facility_code: str, start_date: date

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from domain.common import ProwdAggregate, RuleViolation
+from domain.common import ProwdAggregate, RuleViolation, utcnow
 from domain.facilities import ClassSlot, Cohort
 from domain.meetings import HeldRecord, Meeting, NoShow
 from domain.pairings import Location, LocationKind, Pairing
@@ -81,6 +81,14 @@ class MeetingsCommands(MentoringCommands):
     def _first_meeting(self, pairing: Pairing, record: HeldRecord) -> list[ProwdAggregate]:
         # Meetings may be recorded out of order: the first meeting is the earliest held.
         met_on = record.occurred_at.astimezone(self.zone).date()
+        if not pairing.is_open:
+            return []
+        # The pairing dates the match and "today" by opened_at's own offset, not the grantee's
+        # zone: near midnight the local date may fall a day outside them although the meeting
+        # came after the match and is past. Keep the date within them rather than refuse.
+        opened_on = pairing.opened_at.date()
+        today = utcnow().astimezone(pairing.opened_at.tzinfo).date()
+        met_on = min(max(met_on, opened_on), today)
         if pairing.first_meeting_on is None or met_on < pairing.first_meeting_on:
             pairing.record_first_meeting(met_on)
             return [pairing]
@@ -135,4 +143,5 @@ class MeetingsCommands(MentoringCommands):
         pairing = self.pairing(meeting.pairing_id)
         record = self._checked(pairing, record)
         meeting.amend(reason, record, pairing, self.week_of(record.occurred_at))
-        return self.record(meeting, command)
+        # An amendment that moves a meeting earlier may make it the first meeting.
+        return self.record(meeting, command, also=self._first_meeting(pairing, record))

@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from uuid import UUID
 
-from domain.common import ProwdAggregate, RuleViolation, utcnow
+from domain.common import NotFound, ProwdAggregate, RuleViolation, utcnow
 from domain.mentors import (
     BackgroundDecision,
     Clearance,
     Mentor,
     MentorSource,
+    MentorStatus,
     RecruitmentChannel,
     ScreeningStep,
     TrainingRecord,
@@ -40,16 +41,17 @@ from services.participants import ParticipantCommands
 class MentoringCommands(ParticipantCommands):
     # -- policy -------------------------------------------------------------------------
     def rules(self) -> MentoringRules:
-        if not self.exists(POLICY_ID):
+        try:
+            return self.load(ProgramPolicy, POLICY_ID, "policy").rules
+        except NotFound:
             return MentoringRules()
-        return self.load(ProgramPolicy, POLICY_ID, "policy").rules
 
     def set_rules(self, command: Command, rules: MentoringRules) -> Saved[ProgramPolicy]:
         """Set who may mentor whom per stage, the caseload limit and group sizes."""
-        if self.exists(POLICY_ID):
+        try:
             policy = self.load(ProgramPolicy, POLICY_ID, "policy")
             policy.change(rules)
-        else:
+        except NotFound:
             policy = ProgramPolicy.create(rules)
         return self.record(policy, command)
 
@@ -105,8 +107,12 @@ class MentoringCommands(ParticipantCommands):
     ) -> Saved[Mentor]:
         """Record the background review as an assessment decision."""
         mentor = self.mentor(mentor_id)
+        was_certified = mentor.status is MentorStatus.CERTIFIED
         mentor.review_background(decision, reviewer, on, conditions)
-        return self.record(mentor, command)
+        also: list[ProwdAggregate] = []
+        if was_certified and mentor.status is MentorStatus.SUSPENDED:
+            also = self._flag_pairings(mentor, "mentor_suspended", "background review not approved")
+        return self.record(mentor, command, also=also)
 
     def complete_training(self, command: Command, mentor_id: UUID, record: TrainingRecord) -> Saved[Mentor]:
         """Record a completed training module (date, hours, trainer)."""
@@ -263,6 +269,8 @@ class MentoringCommands(ParticipantCommands):
     # -- stage transitions review the pairings they touch --------------------------------
     def review_pairings_after_move(self, participant: Participant) -> list[ProwdAggregate]:
         """Flag (never close) pairings that the participant's move made ineligible."""
+        if not participant.open_pairings and participant.mentor_id is None:
+            return []
         rules = self.rules()
         today = utcnow().date()
         flagged: list[ProwdAggregate] = []

@@ -67,6 +67,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
                 "immutable event in the grantee's own log; lists read projections."
             ),
             path="/schema",
+            # The handlers' docstrings are the operations' descriptions (CONVENTIONS 7).
+            use_handler_docstrings=True,
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),

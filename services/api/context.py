@@ -134,7 +134,8 @@ def run_command(
     common.request_id.set(getattr(request.state, "request_id", ""))
     common.grantee.set(grantee)
     try:
-        saved = execute(Command(idempotency_key=key, fingerprint=fp, status=status))
+        with app.db.session():
+            saved = execute(Command(idempotency_key=key, fingerprint=fp, status=status))
     except (DuplicateRequest, Conflict, AlreadyExists):
         # A concurrent request with the same key committed first (its events collide with ours
         # before its key does): answer as it was answered.

@@ -207,7 +207,11 @@ class PairingController(Controller):
         clauses: list[sql.Composable] = [sql.SQL("TRUE")]
         params: list[Any] = []
         if participant_id is not None:
-            clauses.append(sql.SQL("pairing_id IN (SELECT pairing_id FROM {} WHERE participant_id = %s)").format(t["pairing_members"]))
+            # Members removed from a group are no longer in it; members at closure still are.
+            clauses.append(sql.SQL(
+                "pairing_id IN (SELECT m.pairing_id FROM {} m JOIN {} p USING (pairing_id)"
+                " WHERE m.participant_id = %s AND (m.left_at IS NULL OR m.left_at = p.closed_at))"
+            ).format(t["pairing_members"], t["pairings"]))
             params.append(participant_id)
         if status is not None:
             clauses.append(sql.SQL("closed_at IS NULL" if status == "open" else "closed_at IS NOT NULL"))

@@ -106,6 +106,7 @@ class CaseloadRow(msgspec.Struct):
     group_pairing_ids: list[UUID]
     first_paired_at: datetime | None
     days_to_first_pairing: int | None
+    overdue_goals: int
 
 
 class CaseloadPage(msgspec.Struct):
@@ -227,6 +228,14 @@ class ParticipantController(Controller):
         )
         names = _mentor_names(db, t, [r[16] for r in rows if r[16] is not None])
         now = datetime.now(UTC)
+        g = views.tables(db, schema, "goals", None, 0)
+        overdue: dict[UUID, int] = dict(db.fetchall(
+            sql.SQL(
+                "SELECT participant_id, count(*)::int FROM {} WHERE participant_id = ANY(%s)"
+                " AND status = 'active' AND target_date < %s GROUP BY participant_id"
+            ).format(g["goals"]),
+            ([r[1] for r in rows], now.date()),
+        ))
         items = [
             CaseloadRow(
                 id=r[1], number=r[0], first_name=r[2], last_name=r[3], cohort=r[4],
@@ -237,6 +246,7 @@ class ParticipantController(Controller):
                 last_event_at=r[15], mentor_id=r[16], mentor_name=names.get(r[16]),
                 individual_pairing_id=r[17], group_pairing_ids=list(r[18]), first_paired_at=r[19],
                 days_to_first_pairing=None if r[19] is None else (r[19].date() - r[5]).days,
+                overdue_goals=overdue.get(r[1], 0),
             )
             for r in rows
         ]
