@@ -6,7 +6,9 @@ from datetime import date, datetime
 from uuid import UUID
 
 from domain import common
-from domain.common import NotFound, utcnow
+from domain.common import RuleViolation, utcnow
+from domain.meetings import Meeting
+from domain.pairings import Pairing
 from domain.resources import Contact, DeclinedBy, Referral, Resource, ResourceCategory
 from services.ledger import Command, Saved
 from services.mentoring import MentoringCommands
@@ -61,8 +63,14 @@ class ReferralCommands(MentoringCommands):
         handed straight to a case manager."""
         participant = self.participant(participant_id)
         resource = self.resource(resource_id)
-        if meeting_id is not None and not self.exists(meeting_id):
-            raise NotFound("meeting not found")
+        if meeting_id is not None:
+            meeting = self.load(Meeting, meeting_id, "meeting")
+            pairing = self.load(Pairing, meeting.pairing_id, "pairing")
+            if participant_id not in pairing.members:
+                raise RuleViolation(
+                    "the referral's meeting was not a meeting of this participant",
+                    code="meeting_of_other_participant",
+                )
         referral = Referral.make(
             participant=participant, resource=resource, meeting_id=meeting_id, need=need,
             made_by=common.actor.get(), made_at=made_at or utcnow(),
