@@ -1,0 +1,69 @@
+"""Optimistic concurrency: of two writes to one participant made from the same version, one
+wins; the other is told 409 `conflict` and nothing of either is lost or doubled."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+import pytest
+
+from domain.common import Conflict
+from domain.participants import Placement
+from services.ledger import Command
+from services.tenancy import Tenancy
+from tests.conftest import count_events, race
+
+TO_RRC = {"to_stage": 2, "placement": "rrc", "facility": "RRC-1",
+          "occurred_at": "2026-03-01T09:00:00Z"}
+TO_COMMUNITY = {"to_stage": 3, "occurred_at": "2026-03-02T09:00:00Z"}
+
+
+def test_two_simultaneous_moves_one_wins_one_conflicts(client, auth, grantee, enrol, db):
+    pid = enrol()["id"]
+    h = auth("case_manager", grantee)
+    url = f"/v1/grantees/{grantee}/participants/{pid}"
+    before = count_events(db, grantee)
+
+    def move(body):
+        return lambda: client.post(f"{url}/stage-transitions", json=body, headers=h)
+
+    answers = race(db, grantee, move(TO_RRC), move(TO_COMMUNITY))
+    assert sorted(r.status_code for r in answers) == [201, 409]
+    won = next(r for r in answers if r.status_code == 201)
+    lost = next(r for r in answers if r.status_code == 409)
+    assert lost.headers["content-type"].startswith("application/problem+json")
+    assert lost.json()["code"] == "conflict"
+    events = client.get(f"{url}/history", headers=h).json()["events"]
+    assert [e["type"] for e in events] == ["Enrolled", "StageTransitioned"]
+    assert events[-1]["data"]["to_stage"] == won.json()["stage"]
+    assert events[-1]["position"] == won.json()["position"]
+    assert client.get(url, headers=h).json() | {"position": None} == won.json() | {
+        "position": None}
+    assert count_events(db, grantee) == before + 1
+
+
+def test_simultaneous_moves_of_different_participants_both_succeed(
+    client, auth, grantee, enrol, db
+):
+    h = auth("case_manager", grantee)
+    urls = [f"/v1/grantees/{grantee}/participants/{enrol()['id']}/stage-transitions"
+            for _ in range(2)]
+    answers = race(db, grantee, *[lambda u=u: client.post(u, json=TO_RRC, headers=h)
+                                  for u in urls])
+    assert [r.status_code for r in answers] == [201, 201]
+
+
+def test_the_application_refuses_a_save_from_a_stale_version(db, grantee, enrol):
+    pid = UUID(enrol()["id"])
+    app = Tenancy(db).app(grantee)
+    first, second = app.participant(pid), app.participant(pid)
+    when = datetime(2026, 3, 1, tzinfo=UTC)
+    first.transition(placement=Placement.RRC, facility=app.facility("RRC-1"), occurred_at=when)
+    second.transition(placement=Placement.COMMUNITY, facility=None, occurred_at=when)
+    app.record(first, Command())
+    with pytest.raises(Conflict):
+        app.record(second, Command())
+    history = app.history_with_positions(pid)
+    assert [type(e).__name__ for _, e in history] == ["Enrolled", "StageTransitioned"]
+    assert app.participant(pid).placement is Placement.RRC
