@@ -8,10 +8,11 @@ from projections import goals, meetings, supervision
 from projections.directory import Directory
 from projections.mentors import MentorRoster
 from projections.pairings import PairingView
+from projections.timeline import Timeline
 
 PROJECTIONS: tuple[Projection, ...] = (
     Caseload(), Directory(), MentorRoster(), PairingView(),
-    *meetings.VIEWS, *goals.VIEWS, *supervision.VIEWS,
+    *meetings.VIEWS, *goals.VIEWS, *supervision.VIEWS, Timeline(),
 )
 
 

@@ -14,7 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from services import logging as prowd_logging
-from services.api import goals, meetings, supervision
+from services.api import alerts, goals, meetings, supervision, timeline
 from services.api.context import provide_principal
 from services.api.facilities import FacilityController
 from services.api.grantees import GranteeController
@@ -52,6 +52,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         route_handlers=[
             GranteeController, FacilityController, ParticipantController, MentorController,
             PairingController, health, ready, *meetings.ROUTES, *goals.ROUTES, *supervision.ROUTES,
+            *alerts.ROUTES, *timeline.ROUTES,
         ],
         lifespan=[lifespan],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},

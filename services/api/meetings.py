@@ -169,6 +169,33 @@ def _record(data: HeldIn, fallback: Location) -> HeldRecord:
     )
 
 
+def find_cadence_alerts(tenant: Tenant, min_position: int | None, wait_max: float) -> tuple[str, list[CadenceAlert]]:
+    """Open pairings with no held meeting in the current or previous grantee-local week;
+    pairings matched this week are not yet due."""
+    db = tenant.tenancy.db
+    meetings = views.tables(db, tenant.info.schema, "meetings", min_position, wait_max)
+    pairings = views.tables(db, tenant.info.schema, "pairings", min_position, wait_max)
+    zone = tenant.app.zone
+    today = datetime.now(UTC).astimezone(zone).date()
+    current, previous = week_name(today), week_name(today - timedelta(days=7))
+    rows = db.fetchall(
+        sql.SQL(
+            "SELECT p.pairing_id, p.mentor_id, p.opened_at,"
+            " (SELECT max(week) FROM {w} w WHERE w.pairing_id = p.pairing_id AND w.held > 0)"
+            " FROM {p} p WHERE p.closed_at IS NULL ORDER BY p.opened_at"
+        ).format(w=meetings["meeting_weeks"], p=pairings["pairings"]),
+    )
+    items = [
+        CadenceAlert(
+            pairing_id=r[0], mentor_id=r[1], kind="missed_cadence", opened_at=r[2], last_held_week=r[3],
+            detail=f"no held meeting in {previous} or {current}",
+        )
+        for r in rows
+        if (r[3] is None or r[3] < previous) and week_name(r[2].astimezone(zone).date()) != current
+    ]
+    return current, items
+
+
 def may_read_note(tenant: Tenant, meeting: Meeting) -> bool:
     """A confidential note reaches only its author and the coordinator."""
     return meeting.note_author == tenant.principal.subject or Role.COORDINATOR.value in tenant.principal.roles
@@ -354,28 +381,7 @@ class MeetingController(Controller):
     def cadence_alerts(self, request: Request[Any, Any, Any], tenant: Tenant, min_position: MinPosition = None) -> AlertsOut:
         """Open pairings with no held meeting in the current or the previous week (pairings
         matched this week are not yet due)."""
-        db = tenant.tenancy.db
-        settings = request.app.state.settings
-        meetings = views.tables(db, tenant.info.schema, "meetings", min_position, settings.view_wait_max)
-        pairings = views.tables(db, tenant.info.schema, "pairings", min_position, settings.view_wait_max)
-        zone = tenant.app.zone
-        today = datetime.now(UTC).astimezone(zone).date()
-        current, previous = week_name(today), week_name(today - timedelta(days=7))
-        rows = db.fetchall(
-            sql.SQL(
-                "SELECT p.pairing_id, p.mentor_id, p.opened_at,"
-                " (SELECT max(week) FROM {w} w WHERE w.pairing_id = p.pairing_id AND w.held > 0)"
-                " FROM {p} p WHERE p.closed_at IS NULL ORDER BY p.opened_at"
-            ).format(w=meetings["meeting_weeks"], p=pairings["pairings"]),
-        )
-        items = [
-            CadenceAlert(
-                pairing_id=r[0], mentor_id=r[1], kind="missed_cadence", opened_at=r[2], last_held_week=r[3],
-                detail=f"no held meeting in {previous} or {current}",
-            )
-            for r in rows
-            if (r[3] is None or r[3] < previous) and week_name(r[2].astimezone(zone).date()) != current
-        ]
+        current, items = find_cadence_alerts(tenant, min_position, request.app.state.settings.view_wait_max)
         return AlertsOut(current, items)
 
     @post("/cohorts/{code:str}/class-hours", opt=action("facilities.write"), sync_to_thread=True, status_code=201,

@@ -1,0 +1,77 @@
+"""`/v1/grantees/{grantee}/participants/{id}/timeline`: the case file in order, redacted by role."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Request, get
+from litestar.di import Provide
+from litestar.params import Parameter
+from psycopg import sql
+
+from services.access import allowed
+from services.api import views
+from services.api.context import Tenant, action, check_own_mentee, provide_tenant
+from services.api.docs import problems
+from services.api.facilities import MinPosition
+
+# Which rows a caller sees: case rows with the right to read participants, feedback with the
+# right to read feedback, escalations with the right to read supervision records.
+AUDIENCE_ACTION = {"case": "participants.read", "evaluation": "feedback.read", "supervision": "supervision.read"}
+
+
+class TimelineEntry(msgspec.Struct):
+    position: int
+    occurred_at: datetime
+    recorded_at: datetime
+    recorded_by: str
+    kind: str
+    subject_id: UUID
+    audience: str
+    detail: dict[str, Any]
+
+
+class TimelinePage(msgspec.Struct):
+    participant_id: UUID
+    items: list[TimelineEntry]
+    next_cursor: str | None
+
+
+@get(
+    "/v1/grantees/{grantee:str}/participants/{participant_id:uuid}/timeline", opt=action("participants.read"),
+    sync_to_thread=True, tags=["participants"], responses=problems(),
+    dependencies={"tenant": Provide(provide_tenant, sync_to_thread=False)},
+)
+def timeline(
+    request: Request[Any, Any, Any], tenant: Tenant, participant_id: UUID,
+    limit: Annotated[int, Parameter(ge=1, le=500)] = 200,
+    cursor: Annotated[str, Parameter(max_length=40, description="`next_cursor` of the previous page")] = "",
+    min_position: MinPosition = None,
+) -> TimelinePage:
+    """A participant's timeline: enrolment, stage moves, pairings, meetings, goals, referrals,
+    outcomes, feedback and escalations, in log order. Confidential notes and escalation
+    descriptions never appear; feedback and escalations only for roles that may read them."""
+    participant = tenant.app.participant(participant_id)
+    check_own_mentee(tenant, participant, "participants.read")
+    audiences = [a for a, act in AUDIENCE_ACTION.items() if allowed(act, tenant.principal.roles)]
+    db = tenant.tenancy.db
+    t = views.tables(db, tenant.info.schema, "timeline", min_position, request.app.state.settings.view_wait_max)
+    after = int(cursor) if cursor.isdigit() else 0
+    rows = db.fetchall(
+        sql.SQL(
+            "SELECT position, occurred_at, recorded_at, recorded_by, kind, subject_id, audience, detail FROM {}"
+            " WHERE participant_id = %s AND position > %s AND audience = ANY(%s) ORDER BY position LIMIT %s"
+        ).format(t["timeline"]),
+        (participant_id, after, audiences, limit + 1),
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return TimelinePage(
+        participant_id, [TimelineEntry(*r) for r in rows], str(rows[-1][0]) if more and rows else None
+    )
+
+
+ROUTES: list[Any] = [timeline]
