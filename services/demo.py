@@ -28,6 +28,7 @@ from domain.mentors import (
 from domain.pairings import Commitment, Focus, Frequency, Location, LocationKind, MatchCriterion, PairingKind
 from domain.participants import participant_id
 from services.access import Role
+from services import demo_activity as activity
 from services.grantee_app import GranteeApplication
 from services.auth import issue_token
 from services.ledger import Command
@@ -134,22 +135,31 @@ def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str
         app.certify_mentor(C(), m.id)
 
     commitment = Commitment(frequency=Frequency.WEEKLY, minutes_per_meeting=60, months=6)
+    matched_at = activity.weeks_ago(activity.WEEKS, hour=12) - timedelta(days=1)
     one = register(0, "Marcus W.", MentorSource.GRADUATE)
-    if one is not None:
-        certify(one, [bop])
-        app.open_pairing(
-            C(), kind=PairingKind.INDIVIDUAL, mentor_id=one.id, member_ids=[_pid(prefix, 25)],
-            location=Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop), commitment=commitment,
-            criteria=[MatchCriterion.SHARED_EXPERIENCE, MatchCriterion.SHARED_GOALS],
-        )
     two = register(3, "Denise R.", MentorSource.GRADUATE)
-    if two is not None:
+    if one is not None and two is not None:
+        certify(one, [bop])
         certify(two, [bop2, rrc])
-        app.open_pairing(
+        activity.class_hours(app, [f"{prefix}C-2026A", f"{prefix}C-2026B"])
+        inside = Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop)
+        individual = app.open_pairing(
+            C(), kind=PairingKind.INDIVIDUAL, mentor_id=one.id, member_ids=[_pid(prefix, 25)],
+            location=inside, commitment=commitment, opened_at=matched_at,
+            criteria=[MatchCriterion.SHARED_EXPERIENCE, MatchCriterion.SHARED_GOALS],
+        ).aggregate
+        group = app.open_pairing(
             C(), kind=PairingKind.GROUP, mentor_id=two.id, member_ids=[_pid(prefix, 26), _pid(prefix, 29)],
             location=Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop2), commitment=commitment,
-            criteria=[MatchCriterion.SHARED_GOALS], focus=Focus.EMPLOYMENT,
-        )
+            criteria=[MatchCriterion.SHARED_GOALS], focus=Focus.EMPLOYMENT, opened_at=matched_at,
+        ).aggregate
+        held = activity.meetings(app, individual.id, inside)
+        # The group has not met for the last two weeks: the alerts list shows it.
+        activity.meetings(app, group.id, Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop2), skip_recent=2)
+        activity.goals(app, _pid(prefix, 25))
+        activity.supervision(app, one.id, two.id, _pid(prefix, 25), _pid(prefix, 26))
+        activity.evaluation(app, individual.id, _pid(prefix, 25), _pid(prefix, 10))
+        activity.referrals(app, _pid(prefix, 25), held)
     applicant = register(6, "Luis G.", MentorSource.GRADUATE)
     if applicant is not None:
         app.complete_screening_step(C(), applicant.id, step=ScreeningStep.APPLICATION, on=day, staff="demo-coordinator")
