@@ -45,7 +45,7 @@ def compliance(
     out: list[tuple[str, WeekStatus]] = []
     weeks = weeks_between(first, last)
     for i, week in enumerate(weeks):
-        recent = weeks[max(0, i - window + 1): i + 1]
+        recent = weeks[max(0, i - window + 1) : i + 1]
         if week in held or (window > 1 and any(w in held for w in recent)):
             status = WeekStatus.MET
         elif week in excused:

@@ -93,11 +93,15 @@ class ProwdAggregate(Aggregate):
 
     @staticmethod
     def _context() -> dict[str, str]:
-        return {"recorded_by": actor.get(), "request_id": request_id.get(), "grantee": grantee.get()}
+        return {
+            "recorded_by": actor.get(),
+            "request_id": request_id.get(),
+            "grantee": grantee.get(),
+        }
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
         super().trigger_event(event_class, **self._context(), **kwargs)
 
     @classmethod
-    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:  # noqa: A002
+    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:
         return super()._create(event_class, id=id, **cls._context(), **kwargs)

@@ -57,7 +57,11 @@ class Facility(ProwdAggregate):
         if not name.strip():
             raise RuleViolation("a facility needs a name", code="missing_name")
         facility: Facility = cls._create(
-            cls.Registered, id=facility_id(code), code=code, name=name.strip(), kind=kind,
+            cls.Registered,
+            id=facility_id(code),
+            code=code,
+            name=name.strip(),
+            kind=kind,
             occurred_at=utcnow(),
         )
         return facility
@@ -115,8 +119,12 @@ class Cohort(ProwdAggregate):
                 code="cohort_facility_not_bop",
             )
         cohort: Cohort = cls._create(
-            cls.Started, id=cohort_id(code), code=code, name=name.strip() or code,
-            facility_code=facility.code, start_date=start_date,
+            cls.Started,
+            id=cohort_id(code),
+            code=code,
+            name=name.strip() or code,
+            facility_code=facility.code,
+            start_date=start_date,
             occurred_at=datetime.combine(start_date, datetime.min.time(), tzinfo=utcnow().tzinfo),
         )
         return cohort
@@ -125,14 +133,20 @@ class Cohort(ProwdAggregate):
         """Set the weekly class periods; stage-1 mentoring happens outside them."""
         for slot in slots:
             if not 1 <= slot.weekday <= 7:
-                raise RuleViolation("weekday is 1 (Monday) to 7 (Sunday)", code="invalid_class_hours")
+                raise RuleViolation(
+                    "weekday is 1 (Monday) to 7 (Sunday)", code="invalid_class_hours"
+                )
             if slot.end <= slot.start:
-                raise RuleViolation("a class period ends after it starts", code="invalid_class_hours")
+                raise RuleViolation(
+                    "a class period ends after it starts", code="invalid_class_hours"
+                )
         self.trigger_event(self.ClassHoursSet, slots=slots, occurred_at=utcnow())
 
     def in_class(self, weekday: int, start: time, end: time) -> bool:
         """Whether a local time span on `weekday` overlaps a class period."""
-        return any(s.weekday == weekday and start < s.end and s.start < end for s in self.class_hours)
+        return any(
+            s.weekday == weekday and start < s.end and s.start < end for s in self.class_hours
+        )
 
     def graduate(self, on: date) -> None:
         if self.graduated_on is not None:

@@ -161,10 +161,16 @@ class Goal(ProwdAggregate):
             g.status = GoalStatus.ACTIVE
             g.steps = {}
             g.progress = []
-            g.revisions = [Revision(
-                number=1, terms=self.terms, set_on=g.set_on, reason="",
-                recorded_at=self.occurred_at, recorded_by=self.recorded_by,
-            )]
+            g.revisions = [
+                Revision(
+                    number=1,
+                    terms=self.terms,
+                    set_on=g.set_on,
+                    reason="",
+                    recorded_at=self.occurred_at,
+                    recorded_by=self.recorded_by,
+                )
+            ]
             g.closed_at = None
             g.outcome = ""
 
@@ -175,8 +181,11 @@ class Goal(ProwdAggregate):
 
         def apply(self, g: Any) -> None:
             g.steps[self.step_id] = Step(
-                step_id=self.step_id, description=self.description, due_on=self.due_on,
-                status=StepStatus.OPEN, added_at=self.occurred_at,
+                step_id=self.step_id,
+                description=self.description,
+                due_on=self.due_on,
+                status=StepStatus.OPEN,
+                added_at=self.occurred_at,
             )
 
     class StepCompleted(ProwdAggregate.Event):
@@ -185,7 +194,9 @@ class Goal(ProwdAggregate):
 
         def apply(self, g: Any) -> None:
             g.steps[self.step_id] = msgspec.structs.replace(
-                g.steps[self.step_id], status=StepStatus.COMPLETED, closed_at=self.occurred_at,
+                g.steps[self.step_id],
+                status=StepStatus.COMPLETED,
+                closed_at=self.occurred_at,
                 note=self.note,
             )
 
@@ -195,7 +206,9 @@ class Goal(ProwdAggregate):
 
         def apply(self, g: Any) -> None:
             g.steps[self.step_id] = msgspec.structs.replace(
-                g.steps[self.step_id], status=StepStatus.DROPPED, closed_at=self.occurred_at,
+                g.steps[self.step_id],
+                status=StepStatus.DROPPED,
+                closed_at=self.occurred_at,
                 note=self.reason,
             )
 
@@ -205,10 +218,15 @@ class Goal(ProwdAggregate):
         percent: int | None
 
         def apply(self, g: Any) -> None:
-            g.progress.append(ProgressUpdate(
-                note=self.note, evidence=self.evidence, percent=self.percent,
-                recorded_at=self.occurred_at, recorded_by=self.recorded_by,
-            ))
+            g.progress.append(
+                ProgressUpdate(
+                    note=self.note,
+                    evidence=self.evidence,
+                    percent=self.percent,
+                    recorded_at=self.occurred_at,
+                    recorded_by=self.recorded_by,
+                )
+            )
 
     class Revised(ProwdAggregate.Event):
         terms: GoalTerms
@@ -217,10 +235,16 @@ class Goal(ProwdAggregate):
         def apply(self, g: Any) -> None:
             g.terms = self.terms
             g.set_on = self.occurred_at.date()
-            g.revisions.append(Revision(
-                number=len(g.revisions) + 1, terms=self.terms, set_on=g.set_on,
-                reason=self.reason, recorded_at=self.occurred_at, recorded_by=self.recorded_by,
-            ))
+            g.revisions.append(
+                Revision(
+                    number=len(g.revisions) + 1,
+                    terms=self.terms,
+                    set_on=g.set_on,
+                    reason=self.reason,
+                    recorded_at=self.occurred_at,
+                    recorded_by=self.recorded_by,
+                )
+            )
 
     class Achieved(ProwdAggregate.Event):
         note: str
@@ -269,7 +293,6 @@ class Goal(ProwdAggregate):
             raise RuleViolation(f"the step is already {step.status.value}", code="step_closed")
         return step
 
-
     def add_step(self, description: str, due_on: date | None, at: datetime) -> UUID:
         """Break the goal down: a smaller step, optionally due by a date."""
         self._check_at(at)
@@ -285,7 +308,10 @@ class Goal(ProwdAggregate):
             )
         step_id = uuid4()
         self.trigger_event(
-            self.StepAdded, step_id=step_id, description=description, due_on=due_on,
+            self.StepAdded,
+            step_id=step_id,
+            description=description,
+            due_on=due_on,
             occurred_at=at,
         )
         return step_id

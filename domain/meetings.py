@@ -85,7 +85,9 @@ def check_record(record: HeldRecord, pairing: Pairing) -> None:
     members = set(pairing.members)
     unknown = set(record.attendance) - members
     if unknown:
-        raise RuleViolation("attendance names someone who is not in the pairing", code="not_a_member")
+        raise RuleViolation(
+            "attendance names someone who is not in the pairing", code="not_a_member"
+        )
     if pairing.kind is PairingKind.GROUP and set(record.attendance) != members:
         raise RuleViolation(
             "a group meeting records attendance for every member", code="attendance_required"
@@ -169,7 +171,13 @@ class Meeting(ProwdAggregate):
 
     @classmethod
     def schedule(
-        cls, *, pairing: Pairing, scheduled_for: datetime, planned_minutes: int, location: Location, week: str
+        cls,
+        *,
+        pairing: Pairing,
+        scheduled_for: datetime,
+        planned_minutes: int,
+        location: Location,
+        week: str,
     ) -> Meeting:
         if not pairing.is_open:
             raise RuleViolation("no meeting on a closed pairing", code="pairing_closed")
@@ -181,14 +189,22 @@ class Meeting(ProwdAggregate):
                 code="invalid_duration",
             )
         meeting: Meeting = cls._create(
-            cls.Scheduled, id=uuid4(), pairing_id=pairing.id, scheduled_for=scheduled_for,
-            planned_minutes=planned_minutes, location=location, week=week, occurred_at=utcnow(),
+            cls.Scheduled,
+            id=uuid4(),
+            pairing_id=pairing.id,
+            scheduled_for=scheduled_for,
+            planned_minutes=planned_minutes,
+            location=location,
+            week=week,
+            occurred_at=utcnow(),
         )
         return meeting
 
     def hold(self, record: HeldRecord, pairing: Pairing, week: str) -> None:
         if self.status is not MeetingStatus.SCHEDULED:
-            raise RuleViolation(f"the meeting is already {self.status.value}", code="meeting_not_scheduled")
+            raise RuleViolation(
+                f"the meeting is already {self.status.value}", code="meeting_not_scheduled"
+            )
         if not pairing.is_open:
             raise RuleViolation("no meeting on a closed pairing", code="pairing_closed")
         check_record(record, pairing)
@@ -196,17 +212,25 @@ class Meeting(ProwdAggregate):
 
     def miss(self, no_show_by: NoShow, note: str, week: str) -> None:
         if self.status is not MeetingStatus.SCHEDULED:
-            raise RuleViolation(f"the meeting is already {self.status.value}", code="meeting_not_scheduled")
+            raise RuleViolation(
+                f"the meeting is already {self.status.value}", code="meeting_not_scheduled"
+            )
         if self.scheduled_for > utcnow():
             raise RuleViolation("a meeting cannot be missed before its time", code="in_future")
-        self.trigger_event(self.Missed, no_show_by=no_show_by, note=note, week=week, occurred_at=self.scheduled_for)
+        self.trigger_event(
+            self.Missed, no_show_by=no_show_by, note=note, week=week, occurred_at=self.scheduled_for
+        )
 
     def cancel(self, reason: str, excused: bool, week: str) -> None:
         if self.status is not MeetingStatus.SCHEDULED:
-            raise RuleViolation(f"the meeting is already {self.status.value}", code="meeting_not_scheduled")
+            raise RuleViolation(
+                f"the meeting is already {self.status.value}", code="meeting_not_scheduled"
+            )
         if not reason.strip():
             raise RuleViolation("a cancellation states its reason", code="reason_required")
-        self.trigger_event(self.Cancelled, reason=reason.strip(), excused=excused, week=week, occurred_at=utcnow())
+        self.trigger_event(
+            self.Cancelled, reason=reason.strip(), excused=excused, week=week, occurred_at=utcnow()
+        )
 
     def amend(self, reason: str, record: HeldRecord, pairing: Pairing, week: str) -> None:
         """Correct a held meeting: a new event with the reason; the original stays in history."""
@@ -218,6 +242,10 @@ class Meeting(ProwdAggregate):
         # The previous week travels with the amendment, so the cadence view can move the
         # meeting from one week to the other.
         self.trigger_event(
-            self.Amended, reason=reason.strip(), record=record, week=week,
-            previous_week=self.week, occurred_at=utcnow(),
+            self.Amended,
+            reason=reason.strip(),
+            record=record,
+            week=week,
+            previous_week=self.week,
+            occurred_at=utcnow(),
         )

@@ -221,7 +221,8 @@ class Mentor(ProwdAggregate):
         if source is MentorSource.GRADUATE:
             if participant_id is None:
                 raise RuleViolation(
-                    "a graduate mentor is linked to the participant record", code="participant_required"
+                    "a graduate mentor is linked to the participant record",
+                    code="participant_required",
                 )
             lived_experience = True  # a PROWD graduate has a history of incarceration
         elif participant_id is not None:
@@ -233,9 +234,16 @@ class Mentor(ProwdAggregate):
                 "expected hours per month must be between 0 and 200", code="invalid_time_commitment"
             )
         mentor: Mentor = cls._create(
-            cls.Registered, id=mentor_id or uuid4(), display_name=display_name.strip(), subject=subject, source=source,
-            participant_id=participant_id, lived_experience=lived_experience, channel=channel,
-            expected_hours_per_month=expected_hours_per_month, occurred_at=utcnow(),
+            cls.Registered,
+            id=mentor_id or uuid4(),
+            display_name=display_name.strip(),
+            subject=subject,
+            source=source,
+            participant_id=participant_id,
+            lived_experience=lived_experience,
+            channel=channel,
+            expected_hours_per_month=expected_hours_per_month,
+            occurred_at=utcnow(),
         )
         return mentor
 
@@ -243,11 +251,17 @@ class Mentor(ProwdAggregate):
         if self.status is MentorStatus.RETIRED:
             raise RuleViolation("this mentor has retired", code="mentor_retired")
 
-    def complete_screening_step(self, step: ScreeningStep, on: date, staff: str, note: str = "") -> None:
+    def complete_screening_step(
+        self, step: ScreeningStep, on: date, staff: str, note: str = ""
+    ) -> None:
         self._check_not_retired()
         check_date_not_future(on, "the screening date")
         self.trigger_event(
-            self.ScreeningStepCompleted, step=step, completed_on=on, staff=staff, note=note,
+            self.ScreeningStepCompleted,
+            step=step,
+            completed_on=on,
+            staff=staff,
+            note=note,
             occurred_at=start_of_day(on),
         )
 
@@ -260,16 +274,23 @@ class Mentor(ProwdAggregate):
         if not reviewer.strip():
             raise RuleViolation("a background review names its reviewer", code="reviewer_required")
         if decision is BackgroundDecision.APPROVED_WITH_CONDITIONS and not conditions.strip():
-            raise RuleViolation("approval with conditions states the conditions", code="conditions_required")
+            raise RuleViolation(
+                "approval with conditions states the conditions", code="conditions_required"
+            )
         self.trigger_event(
-            self.BackgroundReviewed, decision=decision, reviewer=reviewer.strip(), reviewed_on=on,
-            conditions=conditions, occurred_at=start_of_day(on),
+            self.BackgroundReviewed,
+            decision=decision,
+            reviewer=reviewer.strip(),
+            reviewed_on=on,
+            conditions=conditions,
+            occurred_at=start_of_day(on),
         )
         if decision is BackgroundDecision.NOT_APPROVED and self.status is MentorStatus.CERTIFIED:
             # A certified mentor is one whose screening is approved: a new review that does
             # not approve suspends them until a later review approves and they are reinstated.
             self.trigger_event(
-                self.Suspended, reason=f"background review not approved by {reviewer.strip()}",
+                self.Suspended,
+                reason=f"background review not approved by {reviewer.strip()}",
                 occurred_at=utcnow(),
             )
 
@@ -280,21 +301,31 @@ class Mentor(ProwdAggregate):
             raise RuleViolation("training hours must be between 0 and 40", code="invalid_hours")
         if not record.trainer.strip():
             raise RuleViolation("a training record names its trainer", code="trainer_required")
-        self.trigger_event(self.TrainingCompleted, record=record, occurred_at=start_of_day(record.completed_on))
+        self.trigger_event(
+            self.TrainingCompleted, record=record, occurred_at=start_of_day(record.completed_on)
+        )
 
     def grant_clearance(self, clearance: Clearance) -> None:
         """Volunteer training completed at a BOP institution or RRC, valid until `expires_on`."""
         self._check_not_retired()
         check_date_not_future(clearance.trained_on, "the volunteer training date")
         if clearance.expires_on <= clearance.trained_on:
-            raise RuleViolation("a clearance expires after its training date", code="invalid_expiry")
-        self.trigger_event(self.ClearanceGranted, clearance=clearance, occurred_at=start_of_day(clearance.trained_on))
+            raise RuleViolation(
+                "a clearance expires after its training date", code="invalid_expiry"
+            )
+        self.trigger_event(
+            self.ClearanceGranted,
+            clearance=clearance,
+            occurred_at=start_of_day(clearance.trained_on),
+        )
 
     def assign_coordinator(self, coordinator: str) -> None:
         self._check_not_retired()
         if not coordinator.strip():
             raise RuleViolation("name the coordinator", code="coordinator_required")
-        self.trigger_event(self.CoordinatorAssigned, coordinator=coordinator.strip(), occurred_at=utcnow())
+        self.trigger_event(
+            self.CoordinatorAssigned, coordinator=coordinator.strip(), occurred_at=utcnow()
+        )
 
     @property
     def training_hours(self) -> float:
@@ -307,13 +338,16 @@ class Mentor(ProwdAggregate):
     @property
     def screening_approved(self) -> bool:
         return set(self.screening) == set(ScreeningStep) and self.background in (
-            BackgroundDecision.APPROVED, BackgroundDecision.APPROVED_WITH_CONDITIONS,
+            BackgroundDecision.APPROVED,
+            BackgroundDecision.APPROVED_WITH_CONDITIONS,
         )
 
     def certify(self) -> None:
         """Certify once all six modules are done and screening is approved."""
         if self.status is not MentorStatus.APPLICANT:
-            raise RuleViolation(f"the mentor is {self.status.value}, not an applicant", code="not_an_applicant")
+            raise RuleViolation(
+                f"the mentor is {self.status.value}, not an applicant", code="not_an_applicant"
+            )
         if self.missing_modules:
             raise RuleViolation(
                 "certification needs all six training modules; missing: "
@@ -339,7 +373,10 @@ class Mentor(ProwdAggregate):
 
     def suspend(self, reason: str) -> None:
         if self.status is not MentorStatus.CERTIFIED:
-            raise RuleViolation(f"only a certified mentor can be suspended (is {self.status.value})", code="not_certified")
+            raise RuleViolation(
+                f"only a certified mentor can be suspended (is {self.status.value})",
+                code="not_certified",
+            )
         if not reason.strip():
             raise RuleViolation("a suspension states its reason", code="reason_required")
         self.trigger_event(self.Suspended, reason=reason.strip(), occurred_at=utcnow())
@@ -366,12 +403,24 @@ class Mentor(ProwdAggregate):
         if self.status is not MentorStatus.CERTIFIED:
             raise RuleViolation(
                 f"the mentor is {self.status.value}; only a certified mentor takes new pairings",
-                code="mentor_not_certified" if self.status is MentorStatus.APPLICANT else f"mentor_{self.status.value}",
+                code="mentor_not_certified"
+                if self.status is MentorStatus.APPLICANT
+                else f"mentor_{self.status.value}",
             )
 
     def join_pairing(self, pairing_id: UUID, individual_mentee: UUID | None, at: datetime) -> None:
-        self.trigger_event(self.PairingJoined, pairing_id=pairing_id, individual_mentee=individual_mentee, occurred_at=at)
+        self.trigger_event(
+            self.PairingJoined,
+            pairing_id=pairing_id,
+            individual_mentee=individual_mentee,
+            occurred_at=at,
+        )
 
     def leave_pairing(self, pairing_id: UUID, individual_mentee: UUID | None, at: datetime) -> None:
         if pairing_id in self.open_pairings:
-            self.trigger_event(self.PairingLeft, pairing_id=pairing_id, individual_mentee=individual_mentee, occurred_at=at)
+            self.trigger_event(
+                self.PairingLeft,
+                pairing_id=pairing_id,
+                individual_mentee=individual_mentee,
+                occurred_at=at,
+            )

@@ -109,7 +109,9 @@ class PersonFacts:
     cohort_graduated_on: date | None
 
 
-def mentor_kinds(mentor: Mentor, person: PersonFacts | None, mentee: PersonFacts, today: date) -> set[MentorKind]:
+def mentor_kinds(
+    mentor: Mentor, person: PersonFacts | None, mentee: PersonFacts, today: date
+) -> set[MentorKind]:
     """The kinds of mentor this mentor is, relative to this mentee."""
     kinds: set[MentorKind] = set()
     if mentor.source is MentorSource.COMMUNITY_PEER:
@@ -134,7 +136,11 @@ def mentor_kinds(mentor: Mentor, person: PersonFacts | None, mentee: PersonFacts
 
 
 def check_eligible(
-    rules: MentoringRules, mentor: Mentor, person: PersonFacts | None, mentee: PersonFacts, today: date
+    rules: MentoringRules,
+    mentor: Mentor,
+    person: PersonFacts | None,
+    mentee: PersonFacts,
+    today: date,
 ) -> None:
     """Refuse a mentor who is not of a kind the rules allow for the mentee's stage."""
     if mentee.status is not Status.ACTIVE:
@@ -147,7 +153,8 @@ def check_eligible(
         raise RuleViolation(
             f"for a stage {int(mentee.stage)} mentee the mentor must be one of: "
             + ", ".join(k.value for k in allowed)
-            + "; this mentor is: " + (", ".join(sorted(k.value for k in has)) or "none of these"),
+            + "; this mentor is: "
+            + (", ".join(sorted(k.value for k in has)) or "none of these"),
             code="mentor_not_eligible_for_stage",
         )
 
@@ -264,10 +271,14 @@ class Pairing(ProwdAggregate):
     ) -> Pairing:
         check_not_future(opened_at, "opened_at")
         if len(set(members)) != len(members):
-            raise RuleViolation("a participant appears twice in the pairing", code="duplicate_member")
+            raise RuleViolation(
+                "a participant appears twice in the pairing", code="duplicate_member"
+            )
         if kind is PairingKind.INDIVIDUAL:
             if len(members) != 1:
-                raise RuleViolation("an individual pairing has exactly one mentee", code="individual_size")
+                raise RuleViolation(
+                    "an individual pairing has exactly one mentee", code="individual_size"
+                )
             if len(mentor.individual_mentees) >= rules.max_individual_mentees:
                 raise RuleViolation(
                     f"the mentor already has {len(mentor.individual_mentees)} individual mentees "
@@ -288,9 +299,17 @@ class Pairing(ProwdAggregate):
         mentor.check_can_take_pairing()
         check_location(mentor, location, opened_at.date())
         pairing: Pairing = cls._create(
-            cls.Opened, id=uuid4(), kind=kind, mentor_id=mentor.id, members=members,
-            focus=focus, criteria=criteria, criteria_note=criteria_note, location=location,
-            commitment=commitment, occurred_at=opened_at,
+            cls.Opened,
+            id=uuid4(),
+            kind=kind,
+            mentor_id=mentor.id,
+            members=members,
+            focus=focus,
+            criteria=criteria,
+            criteria_note=criteria_note,
+            location=location,
+            commitment=commitment,
+            occurred_at=opened_at,
         )
         return pairing
 
@@ -312,10 +331,14 @@ class Pairing(ProwdAggregate):
             raise RuleViolation(f"a group has at most {rules.group_max} members", code="group_size")
         self.trigger_event(self.MemberAdded, participant_id=participant_id, occurred_at=at)
 
-    def remove_member(self, participant_id: UUID, reason: str, rules: MentoringRules, at: datetime) -> None:
+    def remove_member(
+        self, participant_id: UUID, reason: str, rules: MentoringRules, at: datetime
+    ) -> None:
         self._check_open()
         if self.kind is not PairingKind.GROUP:
-            raise RuleViolation("members are removed from groups only; close the pairing", code="not_a_group")
+            raise RuleViolation(
+                "members are removed from groups only; close the pairing", code="not_a_group"
+            )
         if participant_id not in self.members:
             raise RuleViolation("the participant is not in this group", code="not_a_member")
         if len(self.members) - 1 < rules.group_min:
@@ -323,29 +346,39 @@ class Pairing(ProwdAggregate):
                 f"a group keeps at least {rules.group_min} members; close the group instead",
                 code="group_size",
             )
-        self.trigger_event(self.MemberRemoved, participant_id=participant_id, reason=reason, occurred_at=at)
+        self.trigger_event(
+            self.MemberRemoved, participant_id=participant_id, reason=reason, occurred_at=at
+        )
 
     def record_first_meeting(self, met_on: date) -> None:
         self._check_open()
         if self.first_meeting_on is not None and met_on >= self.first_meeting_on:
             raise RuleViolation(
-                f"the first meeting is already recorded on {self.first_meeting_on}", code="first_meeting_recorded"
+                f"the first meeting is already recorded on {self.first_meeting_on}",
+                code="first_meeting_recorded",
             )
         if met_on < self.opened_at.date():
             raise RuleViolation("the first meeting cannot precede the match", code="before_match")
-        check_not_future(datetime.combine(met_on, datetime.min.time(), tzinfo=self.opened_at.tzinfo), "the first meeting")
+        check_not_future(
+            datetime.combine(met_on, datetime.min.time(), tzinfo=self.opened_at.tzinfo),
+            "the first meeting",
+        )
         self.trigger_event(self.FirstMeetingRecorded, met_on=met_on, occurred_at=utcnow())
 
     def flag(self, flag: str, detail: str) -> None:
         """Flag for review (for instance the mentee left the RRC); never closes by itself."""
         if self.is_open and flag not in self.open_flags:
-            self.trigger_event(self.FlaggedForReview, flag=flag, detail=detail, occurred_at=utcnow())
+            self.trigger_event(
+                self.FlaggedForReview, flag=flag, detail=detail, occurred_at=utcnow()
+            )
 
     def resolve_flag(self, flag: str, resolution: str) -> None:
         self._check_open()
         if flag not in self.open_flags:
             raise RuleViolation(f"no open flag {flag!r}", code="no_such_flag")
-        self.trigger_event(self.FlagResolved, flag=flag, resolution=resolution, occurred_at=utcnow())
+        self.trigger_event(
+            self.FlagResolved, flag=flag, resolution=resolution, occurred_at=utcnow()
+        )
 
     def close(self, closure: Closure, at: datetime) -> None:
         self._check_open()

@@ -346,7 +346,6 @@ class Participant(ProwdAggregate):
             self.Exited, exit_date=exit_date, reason=reason, note=note, occurred_at=occurred_at
         )
 
-
     @property
     def open_pairings(self) -> set[UUID]:
         individual = {self.individual_pairing} if self.individual_pairing else set()
@@ -354,7 +353,9 @@ class Participant(ProwdAggregate):
 
     def register_as_mentor(self, mentor_id: UUID) -> None:
         if self.mentor_id is not None:
-            raise RuleViolation("this participant is already registered as a mentor", code="already_mentor")
+            raise RuleViolation(
+                "this participant is already registered as a mentor", code="already_mentor"
+            )
         self.trigger_event(self.RegisteredAsMentor, mentor_id=mentor_id, occurred_at=utcnow())
 
     def join_pairing(self, pairing_id: UUID, *, individual: bool, at: datetime) -> None:
@@ -367,11 +368,15 @@ class Participant(ProwdAggregate):
             )
         if pairing_id in self.group_pairings:
             raise RuleViolation("the participant is already in this group", code="duplicate_member")
-        self.trigger_event(self.PairingJoined, pairing_id=pairing_id, individual=individual, occurred_at=at)
+        self.trigger_event(
+            self.PairingJoined, pairing_id=pairing_id, individual=individual, occurred_at=at
+        )
 
     def leave_pairing(self, pairing_id: UUID, *, individual: bool, at: datetime) -> None:
         if pairing_id in self.open_pairings:
-            self.trigger_event(self.PairingLeft, pairing_id=pairing_id, individual=individual, occurred_at=at)
+            self.trigger_event(
+                self.PairingLeft, pairing_id=pairing_id, individual=individual, occurred_at=at
+            )
 
 
 def _check_facility(

@@ -62,10 +62,14 @@ class MentoringRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         if not 1 <= self.max_individual_mentees <= 50:
             raise RuleViolation("max_individual_mentees must be 1-50", code="invalid_policy")
         if not 2 <= self.group_min <= self.group_max <= 30:
-            raise RuleViolation("group sizes need 2 <= group_min <= group_max <= 30", code="invalid_policy")
+            raise RuleViolation(
+                "group sizes need 2 <= group_min <= group_max <= 30", code="invalid_policy"
+            )
         for stage in (1, 2, 3):
             if not self.kinds_for(stage):
-                raise RuleViolation(f"stage {stage} needs at least one kind of mentor", code="invalid_policy")
+                raise RuleViolation(
+                    f"stage {stage} needs at least one kind of mentor", code="invalid_policy"
+                )
 
 
 POLICY_ID = natural_id("policy", "program")
@@ -90,7 +94,9 @@ class ProgramPolicy(ProwdAggregate):
     @classmethod
     def create(cls, rules: MentoringRules) -> ProgramPolicy:
         rules.check()
-        policy: ProgramPolicy = cls._create(cls.Set, id=POLICY_ID, rules=rules, occurred_at=utcnow())
+        policy: ProgramPolicy = cls._create(
+            cls.Set, id=POLICY_ID, rules=rules, occurred_at=utcnow()
+        )
         return policy
 
     def change(self, rules: MentoringRules) -> None:

@@ -53,13 +53,17 @@ class Projection:
 
     def create(self, cur: Cursor[TupleRow], t: Tables) -> None:
         for table, columns in self.tables.items():
-            cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(t[table], sql.SQL(columns)))
+            cur.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(t[table], sql.SQL(columns))
+            )
 
     def drop(self, cur: Cursor[TupleRow], t: Tables) -> None:
         for table in self.tables:
             cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(t[table]))
 
-    def apply(self, cur: Cursor[TupleRow], t: Tables, topic: str, event: Any, position: int) -> None:
+    def apply(
+        self, cur: Cursor[TupleRow], t: Tables, topic: str, event: Any, position: int
+    ) -> None:
         handler = self.handlers.get(topic)
         if handler is not None:
             handler(self, cur, t, event, position)

@@ -48,7 +48,11 @@ class Caseload(Projection):
         "caseload_mentors": "mentor_id uuid PRIMARY KEY, display_name text NOT NULL, subject text",
         "caseload_pairings": "pairing_id uuid PRIMARY KEY, mentor_id uuid NOT NULL",
     }
-    order = {"caseload": "participant_id", "caseload_mentors": "mentor_id", "caseload_pairings": "pairing_id"}
+    order = {
+        "caseload": "participant_id",
+        "caseload_mentors": "mentor_id",
+        "caseload_pairings": "pairing_id",
+    }
 
     @handles(Participant.Enrolled)
     def enrolled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
@@ -60,9 +64,17 @@ class Caseload(Projection):
                 " VALUES (%s, %s, %s, %s, %s, %s, 1, 'bop_institution', %s, %s, %s, 'active', %s, %s)"
             ).format(t["caseload"]),
             (
-                e.originator_id, e.number, e.personal.first_name, e.personal.last_name,
-                e.cohort_code, e.program_entry_date, e.facility_code, e.occurred_at,
-                e.funding_source.value, e.timestamp, position,
+                e.originator_id,
+                e.number,
+                e.personal.first_name,
+                e.personal.last_name,
+                e.cohort_code,
+                e.program_entry_date,
+                e.facility_code,
+                e.occurred_at,
+                e.funding_source.value,
+                e.timestamp,
+                position,
             ),
         )
 
@@ -79,8 +91,13 @@ class Caseload(Projection):
             (
                 1 if returned else int(e.to_stage),
                 "bop_institution" if returned else e.placement.value,
-                e.facility_code, e.occurred_at, e.funding_source.value, int(returned),
-                e.timestamp, position, e.originator_id,
+                e.facility_code,
+                e.occurred_at,
+                e.funding_source.value,
+                int(returned),
+                e.timestamp,
+                position,
+                e.originator_id,
             ),
         )
 
@@ -119,10 +136,18 @@ class Caseload(Projection):
             change = "group_pairing_ids = array_append(group_pairing_ids, %(p)s),"
         cur.execute(
             sql.SQL(
-                "UPDATE {caseload} SET " + change + " first_paired_at = coalesce(first_paired_at, %(at)s),"
+                "UPDATE {caseload} SET "
+                + change
+                + " first_paired_at = coalesce(first_paired_at, %(at)s),"
                 " last_event_at = %(ts)s, last_position = %(pos)s WHERE participant_id = %(id)s"
             ).format(caseload=t["caseload"], pairings=t["caseload_pairings"]),
-            {"p": e.pairing_id, "at": e.occurred_at, "ts": e.timestamp, "pos": position, "id": e.originator_id},
+            {
+                "p": e.pairing_id,
+                "at": e.occurred_at,
+                "ts": e.timestamp,
+                "pos": position,
+                "id": e.originator_id,
+            },
         )
 
     @handles(Participant.PairingLeft)

@@ -41,4 +41,3 @@ class Directory(Projection):
             sql.SQL("UPDATE {} SET graduated_on = %s WHERE cohort_id = %s").format(t["cohorts"]),
             (e.graduated_on, e.originator_id),
         )
-

@@ -48,14 +48,27 @@ class GoalView(Projection):
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, 'active', %s)"
             ).format(t["goals"]),
             (
-                e.originator_id, e.participant_id, terms.horizon.value, terms.domain.value,
-                terms.statement, terms.measure, terms.target, terms.target_date,
-                e.occurred_at.date(), e.occurred_at.date(), position,
+                e.originator_id,
+                e.participant_id,
+                terms.horizon.value,
+                terms.domain.value,
+                terms.statement,
+                terms.measure,
+                terms.target,
+                terms.target_date,
+                e.occurred_at.date(),
+                e.occurred_at.date(),
+                position,
             ),
         )
 
     def _touch(
-        self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int, assignments: str,
+        self,
+        cur: Cursor[TupleRow],
+        t: Tables,
+        e: Any,
+        position: int,
+        assignments: str,
         *params: Any,
     ) -> None:
         cur.execute(
@@ -69,11 +82,19 @@ class GoalView(Projection):
     def revised(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
         terms = e.terms
         self._touch(
-            cur, t, e, position,
+            cur,
+            t,
+            e,
+            position,
             "horizon = %s, domain = %s, statement = %s, measure = %s, target = %s,"
             " target_date = %s, set_on = %s, revision = revision + 1,",
-            terms.horizon.value, terms.domain.value, terms.statement, terms.measure,
-            terms.target, terms.target_date, e.occurred_at.date(),
+            terms.horizon.value,
+            terms.domain.value,
+            terms.statement,
+            terms.measure,
+            terms.target,
+            terms.target_date,
+            e.occurred_at.date(),
         )
 
     @handles(Goal.StepAdded)
@@ -96,30 +117,40 @@ class GoalView(Projection):
                 " WHERE goal_id = %s AND step_id = %s"
             ).format(t["goal_steps"]),
             (
-                "completed" if completed else "dropped", e.occurred_at,
-                e.note if completed else e.reason, e.originator_id, e.step_id,
+                "completed" if completed else "dropped",
+                e.occurred_at,
+                e.note if completed else e.reason,
+                e.originator_id,
+                e.step_id,
             ),
         )
         counter = "steps_completed" if completed else "steps_dropped"
-        self._touch(
-            cur, t, e, position, f"steps_open = steps_open - 1, {counter} = {counter} + 1,"
-        )
+        self._touch(cur, t, e, position, f"steps_open = steps_open - 1, {counter} = {counter} + 1,")
 
     @handles(Goal.ProgressRecorded)
     def progress(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
         self._touch(
-            cur, t, e, position,
+            cur,
+            t,
+            e,
+            position,
             "progress_count = progress_count + 1, last_percent = coalesce(%s, last_percent),"
             " last_progress_at = %s,",
-            e.percent, e.occurred_at,
+            e.percent,
+            e.occurred_at,
         )
 
     @handles(Goal.Achieved, Goal.Abandoned)
     def closed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
         achieved = isinstance(e, Goal.Achieved)
         self._touch(
-            cur, t, e, position, "status = %s, closed_at = %s, outcome = %s,",
-            "achieved" if achieved else "abandoned", e.occurred_at,
+            cur,
+            t,
+            e,
+            position,
+            "status = %s, closed_at = %s, outcome = %s,",
+            "achieved" if achieved else "abandoned",
+            e.occurred_at,
             e.note if achieved else e.reason,
         )
 

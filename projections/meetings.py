@@ -37,7 +37,16 @@ class MeetingLog(Projection):
     }
     order = {"meetings": "meeting_id", "meeting_weeks": "pairing_id, week"}
 
-    def _week(self, cur: Cursor[TupleRow], t: Tables, pairing_id: Any, week: str, column: str, step: int, minutes: int = 0) -> None:
+    def _week(
+        self,
+        cur: Cursor[TupleRow],
+        t: Tables,
+        pairing_id: Any,
+        week: str,
+        column: str,
+        step: int,
+        minutes: int = 0,
+    ) -> None:
         cur.execute(
             sql.SQL(
                 "INSERT INTO {t} AS w (pairing_id, week, {c}, minutes) VALUES (%s, %s, %s, %s)"
@@ -47,9 +56,13 @@ class MeetingLog(Projection):
             (pairing_id, week, step, minutes),
         )
 
-    def _pairing_of(self, cur: Cursor[TupleRow], t: Tables, meeting_id: Any) -> tuple[Any, int | None]:
+    def _pairing_of(
+        self, cur: Cursor[TupleRow], t: Tables, meeting_id: Any
+    ) -> tuple[Any, int | None]:
         cur.execute(
-            sql.SQL("SELECT pairing_id, duration_minutes FROM {} WHERE meeting_id = %s").format(t["meetings"]),
+            sql.SQL("SELECT pairing_id, duration_minutes FROM {} WHERE meeting_id = %s").format(
+                t["meetings"]
+            ),
             (meeting_id,),
         )
         row = cur.fetchone()
@@ -64,11 +77,21 @@ class MeetingLog(Projection):
                 " location_kind, facility_code, week, last_position)"
                 " VALUES (%s, %s, 'scheduled', %s, %s, %s, %s, %s, %s)"
             ).format(t["meetings"]),
-            (e.originator_id, e.pairing_id, e.scheduled_for, e.planned_minutes, e.location.kind.value,
-             e.location.facility_code, e.week, position),
+            (
+                e.originator_id,
+                e.pairing_id,
+                e.scheduled_for,
+                e.planned_minutes,
+                e.location.kind.value,
+                e.location.facility_code,
+                e.week,
+                position,
+            ),
         )
 
-    def _record(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int, amended: bool) -> None:
+    def _record(
+        self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int, amended: bool
+    ) -> None:
         r = e.record
         cur.execute(
             sql.SQL(
@@ -77,10 +100,23 @@ class MeetingLog(Projection):
                 " has_confidential_note = %s, during_class_hours = %s, week = %s,"
                 " amendments = amendments + %s, last_position = %s WHERE meeting_id = %s"
             ).format(t["meetings"]),
-            (r.occurred_at, r.duration_minutes, r.location.kind.value, r.location.facility_code,
-             [x.value for x in r.topics], r.summary,
-             msgspec.json.encode({str(k): v.value for k, v in sorted(r.attendance.items())}).decode(),
-             bool(r.confidential_note), r.during_class_hours, e.week, int(amended), position, e.originator_id),
+            (
+                r.occurred_at,
+                r.duration_minutes,
+                r.location.kind.value,
+                r.location.facility_code,
+                [x.value for x in r.topics],
+                r.summary,
+                msgspec.json.encode(
+                    {str(k): v.value for k, v in sorted(r.attendance.items())}
+                ).decode(),
+                bool(r.confidential_note),
+                r.during_class_hours,
+                e.week,
+                int(amended),
+                position,
+                e.originator_id,
+            ),
         )
 
     @handles(Meeting.Held)
@@ -99,7 +135,9 @@ class MeetingLog(Projection):
     @handles(Meeting.Missed)
     def missed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
         cur.execute(
-            sql.SQL("UPDATE {} SET status = 'missed', no_show_by = %s, last_position = %s WHERE meeting_id = %s").format(t["meetings"]),
+            sql.SQL(
+                "UPDATE {} SET status = 'missed', no_show_by = %s, last_position = %s WHERE meeting_id = %s"
+            ).format(t["meetings"]),
             (e.no_show_by.value, position, e.originator_id),
         )
         pairing_id, _ = self._pairing_of(cur, t, e.originator_id)

@@ -47,9 +47,19 @@ class MentorRoster(Projection):
         "mentor_pairings": "pairing_id",
     }
 
-    def _set(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int, assignments: str, *params: Any) -> None:
+    def _set(
+        self,
+        cur: Cursor[TupleRow],
+        t: Tables,
+        e: Any,
+        position: int,
+        assignments: str,
+        *params: Any,
+    ) -> None:
         cur.execute(
-            sql.SQL("UPDATE {} SET " + assignments + " last_position = %s WHERE mentor_id = %s").format(t["mentors"]),
+            sql.SQL(
+                "UPDATE {} SET " + assignments + " last_position = %s WHERE mentor_id = %s"
+            ).format(t["mentors"]),
             (*params, position, e.originator_id),
         )
 
@@ -61,15 +71,29 @@ class MentorRoster(Projection):
                 " lived_experience, channel, expected_hours_per_month, status, registered_at,"
                 " last_position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'applicant', %s, %s)"
             ).format(t["mentors"]),
-            (e.originator_id, e.display_name, e.subject, e.source.value, e.participant_id,
-             e.lived_experience, e.channel.value, e.expected_hours_per_month, e.timestamp, position),
+            (
+                e.originator_id,
+                e.display_name,
+                e.subject,
+                e.source.value,
+                e.participant_id,
+                e.lived_experience,
+                e.channel.value,
+                e.expected_hours_per_month,
+                e.timestamp,
+                position,
+            ),
         )
 
     @handles(Mentor.ScreeningStepCompleted)
     def screened(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
         self._set(
-            cur, t, e, position,
-            "screening_steps = (SELECT array_agg(DISTINCT s ORDER BY s) FROM unnest(array_append(screening_steps, %s)) s),",
+            cur,
+            t,
+            e,
+            position,
+            "screening_steps = (SELECT array_agg(DISTINCT s ORDER BY s)"
+            " FROM unnest(array_append(screening_steps, %s)) s),",
             e.step.value,
         )
 
@@ -135,7 +159,9 @@ class MentorRoster(Projection):
     @handles(Pairing.Opened)
     def pairing_opened(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
         cur.execute(
-            sql.SQL("INSERT INTO {} (pairing_id, mentor_id, kind) VALUES (%s, %s, %s)").format(t["mentor_pairings"]),
+            sql.SQL("INSERT INTO {} (pairing_id, mentor_id, kind) VALUES (%s, %s, %s)").format(
+                t["mentor_pairings"]
+            ),
             (e.originator_id, e.mentor_id, e.kind.value),
         )
 
@@ -144,9 +170,13 @@ class MentorRoster(Projection):
         if isinstance(e, Pairing.Closed):
             change = "open_flags = 0, open = false"
         else:
-            change = "open_flags = open_flags + " + ("1" if isinstance(e, Pairing.FlaggedForReview) else "-1")
+            change = "open_flags = open_flags + " + (
+                "1" if isinstance(e, Pairing.FlaggedForReview) else "-1"
+            )
         cur.execute(
-            sql.SQL("UPDATE {} SET " + change + " WHERE pairing_id = %s RETURNING mentor_id").format(t["mentor_pairings"]),
+            sql.SQL(
+                "UPDATE {} SET " + change + " WHERE pairing_id = %s RETURNING mentor_id"
+            ).format(t["mentor_pairings"]),
             (e.originator_id,),
         )
         row = cur.fetchone()

@@ -42,16 +42,28 @@ class PairingView(Projection):
                 " member_count, last_position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             ).format(t["pairings"]),
             (
-                e.originator_id, e.kind.value, e.mentor_id, e.focus.value if e.focus else None,
-                e.location.kind.value, e.location.facility_code, e.commitment.frequency.value,
-                e.commitment.minutes_per_meeting, e.commitment.months,
-                [c.value for c in e.criteria], e.criteria_note, e.occurred_at, len(e.members), position,
+                e.originator_id,
+                e.kind.value,
+                e.mentor_id,
+                e.focus.value if e.focus else None,
+                e.location.kind.value,
+                e.location.facility_code,
+                e.commitment.frequency.value,
+                e.commitment.minutes_per_meeting,
+                e.commitment.months,
+                [c.value for c in e.criteria],
+                e.criteria_note,
+                e.occurred_at,
+                len(e.members),
+                position,
             ),
         )
         for member in e.members:
             self._join(cur, t, e.originator_id, member, e.occurred_at)
 
-    def _join(self, cur: Cursor[TupleRow], t: Tables, pairing_id: Any, member: Any, at: Any) -> None:
+    def _join(
+        self, cur: Cursor[TupleRow], t: Tables, pairing_id: Any, member: Any, at: Any
+    ) -> None:
         cur.execute(
             sql.SQL(
                 "INSERT INTO {} VALUES (%s, %s, %s, NULL) ON CONFLICT (pairing_id, participant_id)"
@@ -60,9 +72,19 @@ class PairingView(Projection):
             (pairing_id, member, at),
         )
 
-    def _touch(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int, assignments: str, *params: Any) -> None:
+    def _touch(
+        self,
+        cur: Cursor[TupleRow],
+        t: Tables,
+        e: Any,
+        position: int,
+        assignments: str,
+        *params: Any,
+    ) -> None:
         cur.execute(
-            sql.SQL("UPDATE {} SET " + assignments + " last_position = %s WHERE pairing_id = %s").format(t["pairings"]),
+            sql.SQL(
+                "UPDATE {} SET " + assignments + " last_position = %s WHERE pairing_id = %s"
+            ).format(t["pairings"]),
             (*params, position, e.originator_id),
         )
 
@@ -74,7 +96,9 @@ class PairingView(Projection):
     @handles(Pairing.MemberRemoved)
     def removed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
         cur.execute(
-            sql.SQL("UPDATE {} SET left_at = %s WHERE pairing_id = %s AND participant_id = %s").format(t["pairing_members"]),
+            sql.SQL(
+                "UPDATE {} SET left_at = %s WHERE pairing_id = %s AND participant_id = %s"
+            ).format(t["pairing_members"]),
             (e.occurred_at, e.originator_id, e.participant_id),
         )
         self._touch(cur, t, e, position, "member_count = member_count - 1,")
@@ -85,8 +109,14 @@ class PairingView(Projection):
 
     @handles(Pairing.FlaggedForReview)
     def flagged(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._touch(cur, t, e, position, "open_flags = open_flags || %s::jsonb,",
-                    msgspec.json.encode({e.flag: e.detail}).decode())
+        self._touch(
+            cur,
+            t,
+            e,
+            position,
+            "open_flags = open_flags || %s::jsonb,",
+            msgspec.json.encode({e.flag: e.detail}).decode(),
+        )
 
     @handles(Pairing.FlagResolved)
     def resolved(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
@@ -96,14 +126,23 @@ class PairingView(Projection):
     def closed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
         c = e.closure
         self._touch(
-            cur, t, e, position,
+            cur,
+            t,
+            e,
+            position,
             "closed_at = %s, closure_type = %s, closure_reason = %s, initiator = %s,"
             # The assignments are a psycopg SQL template: "{{}}" is the empty JSON object.
             " exit_interview_on = %s, rematch_eligible = %s, open_flags = '{{}}'::jsonb,",
-            e.occurred_at, c.closure_type.value, c.reason, c.initiator.value, c.exit_interview_on,
+            e.occurred_at,
+            c.closure_type.value,
+            c.reason,
+            c.initiator.value,
+            c.exit_interview_on,
             c.rematch_eligible,
         )
         cur.execute(
-            sql.SQL("UPDATE {} SET left_at = %s WHERE pairing_id = %s AND left_at IS NULL").format(t["pairing_members"]),
+            sql.SQL("UPDATE {} SET left_at = %s WHERE pairing_id = %s AND left_at IS NULL").format(
+                t["pairing_members"]
+            ),
             (e.occurred_at, e.originator_id),
         )

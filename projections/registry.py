@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from projections import goals, meetings, supervision
 from projections.base import Projection
 from projections.caseload import Caseload
-from projections import goals, meetings, supervision
 from projections.directory import Directory
 from projections.mentors import MentorRoster
 from projections.pairings import PairingView
 from projections.timeline import Timeline
 
 PROJECTIONS: tuple[Projection, ...] = (
-    Caseload(), Directory(), MentorRoster(), PairingView(),
-    *meetings.VIEWS, *goals.VIEWS, *supervision.VIEWS, Timeline(),
+    Caseload(),
+    Directory(),
+    MentorRoster(),
+    PairingView(),
+    *meetings.VIEWS,
+    *goals.VIEWS,
+    *supervision.VIEWS,
+    Timeline(),
 )
 
 

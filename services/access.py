@@ -40,7 +40,9 @@ MATRIX: dict[str, Rule] = {
     "grantees.list": Rule(frozenset({R.PLATFORM_ADMIN}), "platform", False, "list grantees"),
     "grantees.read": Rule(frozenset(set(R)), "grantee", False, "read a grantee's profile"),
     "facilities.write": Rule(
-        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}), "grantee", False,
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}),
+        "grantee",
+        False,
         "register facilities, start and graduate cohorts",
     ),
     "facilities.read": Rule(
@@ -51,11 +53,15 @@ MATRIX: dict[str, Rule] = {
         STAFF, "grantee", True, "record stage transitions, returns to custody and exits"
     ),
     "participants.read": Rule(
-        STAFF | {R.AUDITOR, R.PEER_MENTOR}, "grantee", True,
+        STAFF | {R.AUDITOR, R.PEER_MENTOR},
+        "grantee",
+        True,
         "read participants, the caseload and histories (peer mentors: their own mentees only)",
     ),
     "mentors.write": Rule(
-        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}), "grantee", True,
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}),
+        "grantee",
+        True,
         "register, screen, train, clear, certify, suspend, reinstate and retire mentors",
     ),
     "mentors.read": Rule(
@@ -65,58 +71,79 @@ MATRIX: dict[str, Rule] = {
         STAFF, "grantee", True, "open, change and close pairings; resolve review flags"
     ),
     "pairings.read": Rule(
-        STAFF | {R.AUDITOR, R.PEER_MENTOR}, "grantee", True,
+        STAFF | {R.AUDITOR, R.PEER_MENTOR},
+        "grantee",
+        True,
         "read pairings (peer mentors: their own pairings only)",
     ),
     "policy.write": Rule(frozenset({R.GRANTEE_ADMIN}), "grantee", False, "set the program policy"),
     "policy.read": Rule(GRANTEE_ROLES, "grantee", False, "read the program policy"),
     "meetings.write": Rule(
-        STAFF | {R.PEER_MENTOR}, "grantee", True,
+        STAFF | {R.PEER_MENTOR},
+        "grantee",
+        True,
         "schedule, record, amend, miss and cancel meetings (peer mentors: their own pairings)",
     ),
     "meetings.read": Rule(
-        STAFF | {R.AUDITOR, R.PEER_MENTOR}, "grantee", True,
+        STAFF | {R.AUDITOR, R.PEER_MENTOR},
+        "grantee",
+        True,
         "read meetings, meeting logs and cadence (confidential notes: author and coordinator only)",
     ),
     "goals.write": Rule(
-        STAFF | {R.PEER_MENTOR}, "grantee", True,
+        STAFF | {R.PEER_MENTOR},
+        "grantee",
+        True,
         "set, break down, update, revise, achieve and abandon SMART goals (peer mentors: own mentees)",
     ),
     "goals.read": Rule(
         STAFF | {R.AUDITOR, R.PEER_MENTOR}, "grantee", True, "read goals and goal boards"
     ),
     "supervision.write": Rule(
-        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}), "grantee", True,
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}),
+        "grantee",
+        True,
         "record debriefs and mentor assessments; acknowledge and resolve escalations",
     ),
     "escalations.raise": Rule(
-        frozenset({R.COORDINATOR, R.CASE_MANAGER, R.PEER_MENTOR}), "grantee", True,
+        frozenset({R.COORDINATOR, R.CASE_MANAGER, R.PEER_MENTOR}),
+        "grantee",
+        True,
         "raise an escalation (a mentor asks the coordinator for guidance)",
     ),
     "supervision.read": Rule(
-        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR}), "grantee", True,
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR}),
+        "grantee",
+        True,
         "read debriefs, escalations, assessments and the support-network view",
     ),
     "feedback.write": Rule(STAFF, "grantee", True, "record participant feedback and outcomes"),
     "feedback.read": Rule(
-        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR}), "grantee", True,
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR}),
+        "grantee",
+        True,
         "read participant feedback and outcomes",
     ),
     "resources.write": Rule(
-        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}), "grantee", False, "maintain the resource directory"
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}),
+        "grantee",
+        False,
+        "maintain the resource directory",
     ),
     "resources.read": Rule(
         GRANTEE_ROLES - {R.FEDERAL_OVERSIGHT}, "grantee", False, "read the resource directory"
     ),
     "referrals.write": Rule(
-        STAFF | {R.PEER_MENTOR}, "grantee", True,
+        STAFF | {R.PEER_MENTOR},
+        "grantee",
+        True,
         "make referrals and record their outcome (peer mentors: own mentees; hand over to a case manager)",
     ),
-    "referrals.read": Rule(
-        STAFF | {R.AUDITOR, R.PEER_MENTOR}, "grantee", True, "read referrals"
-    ),
+    "referrals.read": Rule(STAFF | {R.AUDITOR, R.PEER_MENTOR}, "grantee", True, "read referrals"),
     "alerts.read": Rule(
-        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.CASE_MANAGER}), "grantee", False,
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.CASE_MANAGER}),
+        "grantee",
+        False,
         "read the grantee's alerts (cadence, overdue goals, crises, clearances, debriefs)",
     ),
 }
@@ -155,6 +182,8 @@ def markdown_table() -> str:
         own = OWN_RECORDS_ONLY.get(name, frozenset())
         cells = [("own" if r in own else "yes") if r in rule.roles else "-" for r in roles]
         lines.append(
-            f"| `{name}` | {rule.scope} | {'yes' if rule.personal_data else 'no'} | " + " | ".join(cells) + " |"
+            f"| `{name}` | {rule.scope} | {'yes' if rule.personal_data else 'no'} | "
+            + " | ".join(cells)
+            + " |"
         )
     return "\n".join(lines) + "\n"

@@ -28,9 +28,8 @@ def _database(settings: Settings, stack: contextlib.ExitStack) -> tuple[str, obj
 def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = False) -> int:
     import uvicorn
 
-    from services.tenancy import Tenancy
-
     from services.database import Database, server_url
+    from services.tenancy import Tenancy
 
     with contextlib.ExitStack() as stack:
         url = server_url(settings, stack)
@@ -44,7 +43,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
                 print_tokens(settings.with_secret(), host=args.host, port=args.port)
         secret = settings.with_secret().jwt_secret
         env = {
-            **os.environ, "PROWD_DATABASE_URL": url, "PROWD_JWT_SECRET": secret,
+            **os.environ,
+            "PROWD_DATABASE_URL": url,
+            "PROWD_JWT_SECRET": secret,
             "PROWD_PARENT_PID": str(os.getpid()),
         }
         worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env)
@@ -54,8 +55,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
         # (worker stopped, embedded server stopped) instead of killing the process outright.
         signal.signal(signal.SIGTERM, _exit_on_signal)
         uvicorn.run(
-            "services.api.app:app_from_env", factory=True, host=args.host, port=args.port,
-            workers=args.workers, log_config=None, access_log=False,
+            "services.api.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
         )
     return 0
 
@@ -111,8 +117,11 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         token = issue_token(
-            settings.with_secret(), subject=args.sub or f"dev-{args.role}", roles=[args.role],
-            grantees=[args.grantee], ttl_seconds=args.ttl,
+            settings.with_secret(),
+            subject=args.sub or f"dev-{args.role}",
+            roles=[args.role],
+            grantees=[args.grantee],
+            ttl_seconds=args.ttl,
         )
     except ValueError as e:
         print(f"prowd token: {e}", file=sys.stderr)
@@ -141,8 +150,10 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
                 views = [args.view] if args.view else [p.name for p in PROJECTIONS]
                 for view in views:
                     build = projector.rebuild(
-                        db, info.schema, view,  # type: ignore[arg-type]
-                        progress=lambda done, head: print(f"\r{slug}/{view}: {done}/{head} events", end="", file=sys.stderr),
+                        db,
+                        info.schema,
+                        view,  # type: ignore[arg-type]
+                        progress=_progress(slug, view),
                     )
                     print(f"\n{slug}/{view}: switched to build {build}", file=sys.stderr)
             else:
@@ -159,10 +170,22 @@ def cmd_access_matrix(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _progress(slug: str, view: str) -> Callable[[int, int], None]:
+    def show(done: int, head: int) -> None:
+        print(f"\r{slug}/{view}: {done}/{head} events", end="", file=sys.stderr)
+
+    return show
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="prowd", description="PROWD Ledger: case management for PROWD grantees")
+    p = argparse.ArgumentParser(
+        prog="prowd", description="PROWD Ledger: case management for PROWD grantees"
+    )
     sub = p.add_subparsers(dest="command", required=True)
-    for name, helptext in (("serve", "run the API and projection worker"), ("demo", "load demo data, print tokens, serve")):
+    for name, helptext in (
+        ("serve", "run the API and projection worker"),
+        ("demo", "load demo data, print tokens, serve"),
+    ):
         s = sub.add_parser(name, help=helptext)
         s.add_argument("--host", default="127.0.0.1")
         s.add_argument("--port", type=int, default=8000)

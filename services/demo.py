@@ -11,10 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from domain import common
-from domain.common import AlreadyExists
+from domain.common import AlreadyExists, natural_id
 from domain.facilities import FacilityKind
-from domain.participants import ExitReason, PersonalDetails, Placement
-from domain.common import natural_id
 from domain.mentors import (
     BackgroundDecision,
     Clearance,
@@ -25,12 +23,20 @@ from domain.mentors import (
     TrainingModule,
     TrainingRecord,
 )
-from domain.pairings import Commitment, Focus, Frequency, Location, LocationKind, MatchCriterion, PairingKind
-from domain.participants import participant_id
-from services.access import Role
+from domain.pairings import (
+    Commitment,
+    Focus,
+    Frequency,
+    Location,
+    LocationKind,
+    MatchCriterion,
+    PairingKind,
+)
+from domain.participants import ExitReason, PersonalDetails, Placement, participant_id
 from services import demo_activity as activity
-from services.grantee_app import GranteeApplication
+from services.access import Role
 from services.auth import issue_token
+from services.grantee_app import GranteeApplication
 from services.ledger import Command
 from services.settings import Settings
 from services.tenancy import Tenancy
@@ -39,10 +45,42 @@ GRANTEES = [
     ("northside_works", "Northside Reentry Works", "FS-38211-22-60-A-17", "America/Chicago"),
     ("harbor_bridge", "Harbor Bridge Partners", "FS-38247-22-60-A-36", "America/New_York"),
 ]
-FIRST = ["James", "Maria", "Darnell", "Luis", "Keisha", "Robert", "Tanya", "Andre", "Carlos",
-         "Denise", "Marcus", "Angela", "Tyrone", "Rosa", "Kevin", "Shanice"]
-LAST = ["Johnson", "Garcia", "Williams", "Martinez", "Brown", "Davis", "Lopez", "Wilson",
-        "Thomas", "Jackson", "White", "Harris", "Clark", "Lewis", "Young", "Allen"]
+FIRST = [
+    "James",
+    "Maria",
+    "Darnell",
+    "Luis",
+    "Keisha",
+    "Robert",
+    "Tanya",
+    "Andre",
+    "Carlos",
+    "Denise",
+    "Marcus",
+    "Angela",
+    "Tyrone",
+    "Rosa",
+    "Kevin",
+    "Shanice",
+]
+LAST = [
+    "Johnson",
+    "Garcia",
+    "Williams",
+    "Martinez",
+    "Brown",
+    "Davis",
+    "Lopez",
+    "Wilson",
+    "Thomas",
+    "Jackson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+    "Young",
+    "Allen",
+]
 PER_GRANTEE = 30
 
 
@@ -58,8 +96,14 @@ def load_demo(tenancy: Tenancy) -> int:
     common.actor.set("demo-loader")
     added = 0
     for index, (slug, name, grant, tz) in enumerate(GRANTEES):
-        _quietly(tenancy.platform.register_grantee, Command(), slug=slug, name=name,
-                 grant_number=grant, time_zone=tz)
+        _quietly(
+            tenancy.platform.register_grantee,
+            Command(),
+            slug=slug,
+            name=name,
+            grant_number=grant,
+            time_zone=tz,
+        )
         app = tenancy.app(slug)
         prefix = slug[:1].upper()
         bop, bop2, rrc = f"FCI-{prefix}1", f"FCI-{prefix}2", f"RRC-{prefix}1"
@@ -69,10 +113,20 @@ def load_demo(tenancy: Tenancy) -> int:
             (rrc, "Residential Reentry Center (demo)", FacilityKind.RRC),
         ):
             _quietly(app.register_facility, Command(), code=code, name=fname, kind=kind)
-        cohorts = [(f"{prefix}C-2025A", bop, date(2025, 6, 2)), (f"{prefix}C-2026A", bop, date(2026, 1, 12)),
-                   (f"{prefix}C-2026B", bop2, date(2026, 3, 2))]
+        cohorts = [
+            (f"{prefix}C-2025A", bop, date(2025, 6, 2)),
+            (f"{prefix}C-2026A", bop, date(2026, 1, 12)),
+            (f"{prefix}C-2026B", bop2, date(2026, 3, 2)),
+        ]
         for code, facility, start in cohorts:
-            _quietly(app.start_cohort, Command(), code=code, name=code, facility_code=facility, start_date=start)
+            _quietly(
+                app.start_cohort,
+                Command(),
+                code=code,
+                name=code,
+                facility_code=facility,
+                start_date=start,
+            )
         cohort = app.cohort(cohorts[0][0])
         if cohort.graduated_on is None:
             app.graduate_cohort(Command(), code=cohorts[0][0], on=date(2025, 12, 12))
@@ -81,14 +135,20 @@ def load_demo(tenancy: Tenancy) -> int:
             code, facility, start = cohorts[n % 3]
             entry = start + timedelta(days=rng.randint(0, 20))
             saved = _quietly(
-                app.enroll_participant, Command(),
+                app.enroll_participant,
+                Command(),
                 number=f"{prefix}DEMO{n:04d}",
                 personal=PersonalDetails(
-                    first_name=rng.choice(FIRST), last_name=rng.choice(LAST),
-                    date_of_birth=date(1965 + rng.randint(0, 35), rng.randint(1, 12), rng.randint(1, 28)),
+                    first_name=rng.choice(FIRST),
+                    last_name=rng.choice(LAST),
+                    date_of_birth=date(
+                        1965 + rng.randint(0, 35), rng.randint(1, 12), rng.randint(1, 28)
+                    ),
                     bop_register_number=f"{rng.randint(10000, 99999)}-{rng.randint(100, 999)}",
                 ),
-                program_entry_date=entry, facility_code=facility, cohort_code=code,
+                program_entry_date=entry,
+                facility_code=facility,
+                cohort_code=code,
             )
             if saved is None:
                 continue
@@ -113,8 +173,13 @@ def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str
 
     def register(n: int | None, name: str, source: MentorSource) -> Mentor | None:
         saved = _quietly(
-            app.register_mentor, C(), display_name=name, source=source,
-            channel=RecruitmentChannel.COHORT_GRADUATION if n is not None else RecruitmentChannel.COMMUNITY_ORGANIZATION,
+            app.register_mentor,
+            C(),
+            display_name=name,
+            source=source,
+            channel=RecruitmentChannel.COHORT_GRADUATION
+            if n is not None
+            else RecruitmentChannel.COMMUNITY_ORGANIZATION,
             participant_id=_pid(prefix, n) if n is not None else None,
             subject=f"demo-mentor-{prefix.lower()}-{name.split()[0].lower()}",
             mentor_id=natural_id("demo-mentor", f"{prefix}:{name}"),
@@ -124,9 +189,13 @@ def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str
     def certify(m: Mentor, clear_at: list[str]) -> None:
         for step in ScreeningStep:
             app.complete_screening_step(C(), m.id, step=step, on=day, staff="demo-coordinator")
-        app.review_background(C(), m.id, decision=BackgroundDecision.APPROVED, reviewer="demo-coordinator", on=day)
+        app.review_background(
+            C(), m.id, decision=BackgroundDecision.APPROVED, reviewer="demo-coordinator", on=day
+        )
         for module in TrainingModule:
-            app.complete_training(C(), m.id, TrainingRecord(module, day + timedelta(days=7), 1.5, "Program trainer"))
+            app.complete_training(
+                C(), m.id, TrainingRecord(module, day + timedelta(days=7), 1.5, "Program trainer")
+            )
         for code in clear_at:
             # The RRC clearances run out soon, so the roster shows an upcoming expiry.
             expires = day + timedelta(days=345 if code == rrc else 375)
@@ -144,26 +213,48 @@ def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str
         activity.class_hours(app, [f"{prefix}C-2026A", f"{prefix}C-2026B"])
         inside = Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop)
         individual = app.open_pairing(
-            C(), kind=PairingKind.INDIVIDUAL, mentor_id=one.id, member_ids=[_pid(prefix, 25)],
-            location=inside, commitment=commitment, opened_at=matched_at,
+            C(),
+            kind=PairingKind.INDIVIDUAL,
+            mentor_id=one.id,
+            member_ids=[_pid(prefix, 25)],
+            location=inside,
+            commitment=commitment,
+            opened_at=matched_at,
             criteria=[MatchCriterion.SHARED_EXPERIENCE, MatchCriterion.SHARED_GOALS],
         ).aggregate
         group = app.open_pairing(
-            C(), kind=PairingKind.GROUP, mentor_id=two.id, member_ids=[_pid(prefix, 26), _pid(prefix, 29)],
-            location=Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop2), commitment=commitment,
-            criteria=[MatchCriterion.SHARED_GOALS], focus=Focus.EMPLOYMENT, opened_at=matched_at,
+            C(),
+            kind=PairingKind.GROUP,
+            mentor_id=two.id,
+            member_ids=[_pid(prefix, 26), _pid(prefix, 29)],
+            location=Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop2),
+            commitment=commitment,
+            criteria=[MatchCriterion.SHARED_GOALS],
+            focus=Focus.EMPLOYMENT,
+            opened_at=matched_at,
         ).aggregate
         held = activity.meetings(app, individual.id, inside)
         # The group has not met for the last two weeks: the alerts list shows it.
-        activity.meetings(app, group.id, Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop2), skip_recent=2)
+        activity.meetings(
+            app,
+            group.id,
+            Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop2),
+            skip_recent=2,
+        )
         activity.goals(app, _pid(prefix, 25))
         activity.supervision(app, one.id, two.id, _pid(prefix, 25), _pid(prefix, 26))
         activity.evaluation(app, individual.id, _pid(prefix, 25), _pid(prefix, 10))
         activity.referrals(app, _pid(prefix, 25), held)
     applicant = register(6, "Luis G.", MentorSource.GRADUATE)
     if applicant is not None:
-        app.complete_screening_step(C(), applicant.id, step=ScreeningStep.APPLICATION, on=day, staff="demo-coordinator")
-        app.complete_training(C(), applicant.id, TrainingRecord(TrainingModule.COMMUNICATION_SKILLS, day, 2.0, "Program trainer"))
+        app.complete_screening_step(
+            C(), applicant.id, step=ScreeningStep.APPLICATION, on=day, staff="demo-coordinator"
+        )
+        app.complete_training(
+            C(),
+            applicant.id,
+            TrainingRecord(TrainingModule.COMMUNICATION_SKILLS, day, 2.0, "Program trainer"),
+        )
     peer = register(None, "Angela T.", MentorSource.COMMUNITY_PEER)
     if peer is not None:
         certify(peer, [rrc])
@@ -181,28 +272,57 @@ def _advance(app: object, pid: object, entry: date, n: int, rrc: str, bop: str) 
     if step == 0:
         return
     if step in (1, 3, 5):
-        app.transition_stage(Command(), pid, placement=Placement.RRC, facility_code=rrc,  # type: ignore[attr-defined]
-                             occurred_at=at + timedelta(days=60))
+        app.transition_stage(
+            Command(),
+            pid,
+            placement=Placement.RRC,
+            facility_code=rrc,  # type: ignore[attr-defined]
+            occurred_at=at + timedelta(days=60),
+        )
     if step == 2:
-        app.transition_stage(Command(), pid, placement=Placement.HOME_CONFINEMENT, facility_code=None,  # type: ignore[attr-defined]
-                             occurred_at=at + timedelta(days=45))
+        app.transition_stage(
+            Command(),
+            pid,
+            placement=Placement.HOME_CONFINEMENT,
+            facility_code=None,  # type: ignore[attr-defined]
+            occurred_at=at + timedelta(days=45),
+        )
     if step in (3, 4, 5):
-        app.transition_stage(Command(), pid, placement=Placement.COMMUNITY, facility_code=None,  # type: ignore[attr-defined]
-                             occurred_at=at + timedelta(days=120))
+        app.transition_stage(
+            Command(),
+            pid,
+            placement=Placement.COMMUNITY,
+            facility_code=None,  # type: ignore[attr-defined]
+            occurred_at=at + timedelta(days=120),
+        )
     if step == 5 and n % 12 == 5:
-        app.return_to_custody(Command(), pid, facility_code=bop, occurred_at=at + timedelta(days=150))  # type: ignore[attr-defined]
+        app.return_to_custody(
+            Command(), pid, facility_code=bop, occurred_at=at + timedelta(days=150)
+        )  # type: ignore[attr-defined]
     if step == 4 and n % 12 == 4:
-        app.exit_participant(Command(), pid, exit_date=entry + timedelta(days=160), reason=ExitReason.COMPLETED)  # type: ignore[attr-defined]
+        app.exit_participant(
+            Command(), pid, exit_date=entry + timedelta(days=160), reason=ExitReason.COMPLETED
+        )  # type: ignore[attr-defined]
 
 
 def print_tokens(settings: Settings, *, host: str, port: int) -> None:
     print("\nPROWD Ledger demo: development tokens (valid 8 hours)\n")
-    print(f"platform_admin (all grantees):\n  {issue_token(settings, subject='demo-platform-admin', roles=['platform_admin'], grantees=['*'])}\n")
+    print(
+        "platform_admin (all grantees):\n  "
+        + issue_token(
+            settings, subject="demo-platform-admin", roles=["platform_admin"], grantees=["*"]
+        )
+        + "\n"
+    )
     slug = GRANTEES[0][0]
     for role in Role:
         if role is Role.PLATFORM_ADMIN:
             continue
         grantees = ["*"] if role is Role.FEDERAL_OVERSIGHT else [slug]
-        token = issue_token(settings, subject=f"demo-{role.value}", roles=[role.value], grantees=grantees)
+        token = issue_token(
+            settings, subject=f"demo-{role.value}", roles=[role.value], grantees=grantees
+        )
         print(f"{role.value} ({', '.join(grantees)}):\n  {token}\n")
-    print(f"Try: curl -H 'Authorization: Bearer <coordinator token>' http://{host}:{port}/v1/grantees/{slug}/participants\n")
+    print(
+        f"Try: curl -H 'Authorization: Bearer <coordinator token>' http://{host}:{port}/v1/grantees/{slug}/participants\n"
+    )

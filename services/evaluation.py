@@ -26,14 +26,25 @@ class EvaluationCommands(MentoringCommands):
         return self.load(Feedback, feedback_id, "feedback")
 
     def record_feedback(
-        self, command: Command, *, pairing_id: UUID, participant_id: UUID, given_on: date,
-        ratings: list[Rating], comment: str = "", anonymous_to_mentor: bool = False,
+        self,
+        command: Command,
+        *,
+        pairing_id: UUID,
+        participant_id: UUID,
+        given_on: date,
+        ratings: list[Rating],
+        comment: str = "",
+        anonymous_to_mentor: bool = False,
     ) -> Saved[Feedback]:
         """Record a participant's feedback on the mentor of one of their pairings."""
         self.participant(participant_id)
         feedback = Feedback.give(
-            pairing=self.pairing(pairing_id), participant_id=participant_id, given_on=given_on,
-            ratings=ratings, comment=comment, anonymous_to_mentor=anonymous_to_mentor,
+            pairing=self.pairing(pairing_id),
+            participant_id=participant_id,
+            given_on=given_on,
+            ratings=ratings,
+            comment=comment,
+            anonymous_to_mentor=anonymous_to_mentor,
         )
         return self.record(feedback, command)
 
@@ -42,13 +53,22 @@ class EvaluationCommands(MentoringCommands):
         return self.load(MentorAssessment, assessment_id, "assessment")
 
     def assess_mentor(
-        self, command: Command, *, mentor_id: UUID, assessed_on: date, scores: list[AreaScore],
-        summary: str = "", development_plan: str = "",
+        self,
+        command: Command,
+        *,
+        mentor_id: UUID,
+        assessed_on: date,
+        scores: list[AreaScore],
+        summary: str = "",
+        development_plan: str = "",
     ) -> Saved[MentorAssessment]:
         """Record the coordinator's assessment of a mentor on named areas, with notes."""
         assessment = MentorAssessment.assess(
-            mentor=self.mentor(mentor_id), assessed_on=assessed_on, scores=scores,
-            summary=summary, development_plan=development_plan,
+            mentor=self.mentor(mentor_id),
+            assessed_on=assessed_on,
+            scores=scores,
+            summary=summary,
+            development_plan=development_plan,
         )
         return self.record(assessment, command)
 

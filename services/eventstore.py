@@ -128,7 +128,9 @@ class TenantRecorder(ApplicationRecorder):
         if lte is not None:
             query += sql.SQL(" AND originator_version <= %s")
             params.append(lte)
-        query += sql.SQL(" ORDER BY originator_version DESC" if desc else " ORDER BY originator_version")
+        query += sql.SQL(
+            " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version"
+        )
         if limit is not None:
             query += sql.SQL(" LIMIT %s")
             params.append(limit)
@@ -160,8 +162,9 @@ class TenantRecorder(ApplicationRecorder):
         params.append(limit)
         rows = self.db.fetchall(query, params)
         return [
-            Notification(id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3],
-                         state=bytes(r[4]))
+            Notification(
+                id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3], state=bytes(r[4])
+            )
             for r in rows
         ]
 

@@ -27,9 +27,7 @@ class GoalsCommands(MentoringCommands):
         check_participant_active(self.participant(goal.participant_id))
         return goal
 
-    def set_goal(
-        self, command: Command, *, participant_id: UUID, terms: GoalTerms
-    ) -> Saved[Goal]:
+    def set_goal(self, command: Command, *, participant_id: UUID, terms: GoalTerms) -> Saved[Goal]:
         """Set a SMART goal for an active participant, its target date within its horizon."""
         participant = self.participant(participant_id)
         goal = Goal.set_for(participant=participant, terms=terms, at=utcnow())
@@ -60,7 +58,12 @@ class GoalsCommands(MentoringCommands):
         return self.record(goal, command)
 
     def record_goal_progress(
-        self, command: Command, goal_id: UUID, *, note: str, evidence: str,
+        self,
+        command: Command,
+        goal_id: UUID,
+        *,
+        note: str,
+        evidence: str,
         percent: int | None = None,
     ) -> Saved[Goal]:
         """Record progress with its evidence (a text or URL reference) and a percent if known."""
@@ -69,9 +72,16 @@ class GoalsCommands(MentoringCommands):
         return self.record(goal, command)
 
     def revise_goal(
-        self, command: Command, goal_id: UUID, *, reason: str,
-        horizon: Horizon | None = None, domain: GoalDomain | None = None,
-        statement: str | None = None, measure: str | None = None, target: str | None = None,
+        self,
+        command: Command,
+        goal_id: UUID,
+        *,
+        reason: str,
+        horizon: Horizon | None = None,
+        domain: GoalDomain | None = None,
+        statement: str | None = None,
+        measure: str | None = None,
+        target: str | None = None,
         target_date: date | None = None,
     ) -> Saved[Goal]:
         """Reassess and adjust a goal; unnamed terms stay as they were, the old version is kept."""
@@ -79,8 +89,12 @@ class GoalsCommands(MentoringCommands):
         changes = {
             name: value
             for name, value in (
-                ("horizon", horizon), ("domain", domain), ("statement", statement),
-                ("measure", measure), ("target", target), ("target_date", target_date),
+                ("horizon", horizon),
+                ("domain", domain),
+                ("statement", statement),
+                ("measure", measure),
+                ("target", target),
+                ("target_date", target_date),
             )
             if value is not None
         }

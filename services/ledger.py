@@ -109,8 +109,12 @@ class LedgerApplication(Application[UUID]):
             result = IdempotentResult(aggregate.id, aggregate.version, ids[-1] if ids else 0)
             cur.execute(
                 insert,
-                (command.idempotency_key, command.fingerprint, command.status,
-                 msgspec.json.encode(result)),
+                (
+                    command.idempotency_key,
+                    command.fingerprint,
+                    command.status,
+                    msgspec.json.encode(result),
+                ),
             )
 
         return effect

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from functools import lru_cache
+from functools import cache
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -35,7 +35,7 @@ class _NoTranscoder(Transcoder):
         return msgspec.json.decode(data)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _decoder_for(cls: type[Any]) -> msgspec.json.Decoder[Any]:
     hints = typing.get_type_hints(cls)
     fields = [

@@ -50,15 +50,21 @@ class MeetingsCommands(MentoringCommands):
         location = record.location
         if location.kind in (LocationKind.BOP_INSTITUTION, LocationKind.RRC):
             if not location.facility_code:
-                raise RuleViolation(f"a {location.kind.value} meeting names its facility", code="facility_required")
+                raise RuleViolation(
+                    f"a {location.kind.value} meeting names its facility", code="facility_required"
+                )
             self.facility(location.facility_code)
-            if not mentor.clearance_valid(location.facility_code, record.occurred_at.astimezone(self.zone).date()):
+            if not mentor.clearance_valid(
+                location.facility_code, record.occurred_at.astimezone(self.zone).date()
+            ):
                 raise RuleViolation(
                     f"the mentor has no unexpired volunteer clearance for {location.facility_code} on that date",
                     code="clearance_required",
                 )
         elif location.facility_code:
-            raise RuleViolation(f"an {location.kind.value} meeting has no facility", code="facility_not_allowed")
+            raise RuleViolation(
+                f"an {location.kind.value} meeting has no facility", code="facility_not_allowed"
+            )
         start = record.occurred_at.astimezone(self.zone)
         end = start + timedelta(minutes=record.duration_minutes)
         end_time = end.time() if end.date() == start.date() else datetime.max.time()
@@ -107,8 +113,11 @@ class MeetingsCommands(MentoringCommands):
         """Schedule a meeting of a pairing; with `held`, record it as held at once."""
         pairing = self.pairing(pairing_id)
         meeting = Meeting.schedule(
-            pairing=pairing, scheduled_for=scheduled_for, planned_minutes=planned_minutes,
-            location=location, week=self.week_of(scheduled_for),
+            pairing=pairing,
+            scheduled_for=scheduled_for,
+            planned_minutes=planned_minutes,
+            location=location,
+            week=self.week_of(scheduled_for),
         )
         also: list[ProwdAggregate] = []
         if held is not None:
@@ -117,7 +126,9 @@ class MeetingsCommands(MentoringCommands):
             also = self._first_meeting(pairing, held)
         return self.record(meeting, command, also=also)
 
-    def hold_meeting(self, command: Command, meeting_id: UUID, record: HeldRecord) -> Saved[Meeting]:
+    def hold_meeting(
+        self, command: Command, meeting_id: UUID, record: HeldRecord
+    ) -> Saved[Meeting]:
         """Record that a scheduled meeting was held."""
         meeting = self.meeting(meeting_id)
         pairing = self.pairing(meeting.pairing_id)
@@ -125,19 +136,25 @@ class MeetingsCommands(MentoringCommands):
         meeting.hold(record, pairing, self.week_of(record.occurred_at))
         return self.record(meeting, command, also=self._first_meeting(pairing, record))
 
-    def miss_meeting(self, command: Command, meeting_id: UUID, no_show_by: NoShow, note: str = "") -> Saved[Meeting]:
+    def miss_meeting(
+        self, command: Command, meeting_id: UUID, no_show_by: NoShow, note: str = ""
+    ) -> Saved[Meeting]:
         """Record a no-show (by the mentor, the mentee or both)."""
         meeting = self.meeting(meeting_id)
         meeting.miss(no_show_by, note, self.week_of(meeting.scheduled_for))
         return self.record(meeting, command)
 
-    def cancel_meeting(self, command: Command, meeting_id: UUID, reason: str, excused: bool) -> Saved[Meeting]:
+    def cancel_meeting(
+        self, command: Command, meeting_id: UUID, reason: str, excused: bool
+    ) -> Saved[Meeting]:
         """Cancel a scheduled meeting; an excused cancellation excuses its week in the cadence."""
         meeting = self.meeting(meeting_id)
         meeting.cancel(reason, excused, self.week_of(meeting.scheduled_for))
         return self.record(meeting, command)
 
-    def amend_meeting(self, command: Command, meeting_id: UUID, reason: str, record: HeldRecord) -> Saved[Meeting]:
+    def amend_meeting(
+        self, command: Command, meeting_id: UUID, reason: str, record: HeldRecord
+    ) -> Saved[Meeting]:
         """Correct a held meeting's record (a new event with its reason)."""
         meeting = self.meeting(meeting_id)
         pairing = self.pairing(meeting.pairing_id)

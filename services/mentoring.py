@@ -83,9 +83,14 @@ class MentoringCommands(ParticipantCommands):
                     code="not_a_graduate",
                 )
         mentor = Mentor.register(
-            display_name=display_name, source=source, channel=channel,
-            participant_id=participant_id, lived_experience=lived_experience,
-            expected_hours_per_month=expected_hours_per_month, subject=subject, mentor_id=mentor_id,
+            display_name=display_name,
+            source=source,
+            channel=channel,
+            participant_id=participant_id,
+            lived_experience=lived_experience,
+            expected_hours_per_month=expected_hours_per_month,
+            subject=subject,
+            mentor_id=mentor_id,
         )
         also: list[ProwdAggregate] = []
         if participant is not None:
@@ -94,7 +99,14 @@ class MentoringCommands(ParticipantCommands):
         return self.record(mentor, command, also=also, creates=f"mentor {mentor.id}")
 
     def complete_screening_step(
-        self, command: Command, mentor_id: UUID, *, step: ScreeningStep, on: date, staff: str, note: str = ""
+        self,
+        command: Command,
+        mentor_id: UUID,
+        *,
+        step: ScreeningStep,
+        on: date,
+        staff: str,
+        note: str = "",
     ) -> Saved[Mentor]:
         """Record a screening step: application, interview or references."""
         mentor = self.mentor(mentor_id)
@@ -102,8 +114,14 @@ class MentoringCommands(ParticipantCommands):
         return self.record(mentor, command)
 
     def review_background(
-        self, command: Command, mentor_id: UUID, *, decision: BackgroundDecision, reviewer: str,
-        on: date, conditions: str = "",
+        self,
+        command: Command,
+        mentor_id: UUID,
+        *,
+        decision: BackgroundDecision,
+        reviewer: str,
+        on: date,
+        conditions: str = "",
     ) -> Saved[Mentor]:
         """Record the background review as an assessment decision."""
         mentor = self.mentor(mentor_id)
@@ -114,20 +132,26 @@ class MentoringCommands(ParticipantCommands):
             also = self._flag_pairings(mentor, "mentor_suspended", "background review not approved")
         return self.record(mentor, command, also=also)
 
-    def complete_training(self, command: Command, mentor_id: UUID, record: TrainingRecord) -> Saved[Mentor]:
+    def complete_training(
+        self, command: Command, mentor_id: UUID, record: TrainingRecord
+    ) -> Saved[Mentor]:
         """Record a completed training module (date, hours, trainer)."""
         mentor = self.mentor(mentor_id)
         mentor.complete_training(record)
         return self.record(mentor, command)
 
-    def grant_clearance(self, command: Command, mentor_id: UUID, clearance: Clearance) -> Saved[Mentor]:
+    def grant_clearance(
+        self, command: Command, mentor_id: UUID, clearance: Clearance
+    ) -> Saved[Mentor]:
         """Record volunteer training at a BOP institution or RRC, with its expiry."""
         self.facility(clearance.facility_code)
         mentor = self.mentor(mentor_id)
         mentor.grant_clearance(clearance)
         return self.record(mentor, command)
 
-    def assign_coordinator(self, command: Command, mentor_id: UUID, coordinator: str) -> Saved[Mentor]:
+    def assign_coordinator(
+        self, command: Command, mentor_id: UUID, coordinator: str
+    ) -> Saved[Mentor]:
         """Assign the coordinator who supervises this mentor."""
         mentor = self.mentor(mentor_id)
         mentor.assign_coordinator(coordinator)
@@ -143,7 +167,9 @@ class MentoringCommands(ParticipantCommands):
         """Suspend a mentor; each open pairing is flagged for reassignment."""
         mentor = self.mentor(mentor_id)
         mentor.suspend(reason)
-        return self.record(mentor, command, also=self._flag_pairings(mentor, "mentor_suspended", reason))
+        return self.record(
+            mentor, command, also=self._flag_pairings(mentor, "mentor_suspended", reason)
+        )
 
     def reinstate_mentor(self, command: Command, mentor_id: UUID, note: str = "") -> Saved[Mentor]:
         """Lift a suspension."""
@@ -155,7 +181,9 @@ class MentoringCommands(ParticipantCommands):
         """Retire a mentor; each open pairing is flagged for reassignment."""
         mentor = self.mentor(mentor_id)
         mentor.retire(reason)
-        return self.record(mentor, command, also=self._flag_pairings(mentor, "mentor_retired", reason))
+        return self.record(
+            mentor, command, also=self._flag_pairings(mentor, "mentor_retired", reason)
+        )
 
     def _flag_pairings(self, mentor: Mentor, flag: str, detail: str) -> list[ProwdAggregate]:
         flagged: list[ProwdAggregate] = []
@@ -172,9 +200,13 @@ class MentoringCommands(ParticipantCommands):
     def _facts(self, participant: Participant) -> PersonFacts:
         cohort = self.cohort(participant.cohort_code)
         return PersonFacts(
-            participant_id=participant.id, stage=participant.stage, placement=participant.placement,
-            facility_code=participant.facility_code, status=participant.status,
-            cohort_start=cohort.start_date, cohort_graduated_on=cohort.graduated_on,
+            participant_id=participant.id,
+            stage=participant.stage,
+            placement=participant.placement,
+            facility_code=participant.facility_code,
+            status=participant.status,
+            cohort_start=cohort.start_date,
+            cohort_graduated_on=cohort.graduated_on,
         )
 
     def _mentor_facts(self, mentor: Mentor) -> PersonFacts | None:
@@ -205,8 +237,15 @@ class MentoringCommands(ParticipantCommands):
         for member in members:
             check_eligible(rules, mentor, mentor_person, self._facts(member), at.date())
         pairing = Pairing.open(
-            kind=kind, mentor=mentor, members=member_ids, rules=rules, location=location,
-            commitment=commitment, criteria=criteria, criteria_note=criteria_note, focus=focus,
+            kind=kind,
+            mentor=mentor,
+            members=member_ids,
+            rules=rules,
+            location=location,
+            commitment=commitment,
+            criteria=criteria,
+            criteria_note=criteria_note,
+            focus=focus,
             opened_at=at,
         )
         individual = kind is PairingKind.INDIVIDUAL
@@ -215,14 +254,18 @@ class MentoringCommands(ParticipantCommands):
             member.join_pairing(pairing.id, individual=individual, at=at)
         return self.record(pairing, command, also=[mentor, *members])
 
-    def add_group_member(self, command: Command, pairing_id: UUID, participant_id: UUID) -> Saved[Pairing]:
+    def add_group_member(
+        self, command: Command, pairing_id: UUID, participant_id: UUID
+    ) -> Saved[Pairing]:
         """Add a participant to a group pairing (eligibility is checked as for a new match)."""
         pairing = self.pairing(pairing_id)
         rules = self.rules()
         mentor = self.mentor(pairing.mentor_id)
         member = self.participant(participant_id)
         mentor.check_can_take_pairing()
-        check_eligible(rules, mentor, self._mentor_facts(mentor), self._facts(member), utcnow().date())
+        check_eligible(
+            rules, mentor, self._mentor_facts(mentor), self._facts(member), utcnow().date()
+        )
         at = utcnow()
         pairing.add_member(participant_id, rules, at)
         member.join_pairing(pairing.id, individual=False, at=at)
@@ -239,13 +282,17 @@ class MentoringCommands(ParticipantCommands):
         member.leave_pairing(pairing.id, individual=False, at=at)
         return self.record(pairing, command, also=[member])
 
-    def record_first_meeting(self, command: Command, pairing_id: UUID, met_on: date) -> Saved[Pairing]:
+    def record_first_meeting(
+        self, command: Command, pairing_id: UUID, met_on: date
+    ) -> Saved[Pairing]:
         """Record the date of the pairing's first meeting."""
         pairing = self.pairing(pairing_id)
         pairing.record_first_meeting(met_on)
         return self.record(pairing, command)
 
-    def resolve_flag(self, command: Command, pairing_id: UUID, flag: str, resolution: str) -> Saved[Pairing]:
+    def resolve_flag(
+        self, command: Command, pairing_id: UUID, flag: str, resolution: str
+    ) -> Saved[Pairing]:
         """Resolve a review flag (the pairing stays open)."""
         pairing = self.pairing(pairing_id)
         pairing.resolve_flag(flag, resolution)

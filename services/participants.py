@@ -94,4 +94,3 @@ class ParticipantCommands(FacilityCommands):
     def review_pairings_after_move(self, participant: Participant) -> list[ProwdAggregate]:
         """Aggregates to save with a participant's move; mentoring flags affected pairings."""
         return []
-

@@ -42,18 +42,24 @@ def ensure_views(cur: Cursor[TupleRow], schema: str) -> None:
         if cur.fetchone() is None:
             projection.create(cur, Tables(schema, 1))
             cur.execute(
-                sql.SQL("INSERT INTO {}.active_views VALUES (%s, 1) ON CONFLICT DO NOTHING").format(s),
+                sql.SQL("INSERT INTO {}.active_views VALUES (%s, 1) ON CONFLICT DO NOTHING").format(
+                    s
+                ),
                 (projection.name,),
             )
             cur.execute(
-                sql.SQL("INSERT INTO {}.tracking VALUES (%s, 1, 0) ON CONFLICT DO NOTHING").format(s),
+                sql.SQL("INSERT INTO {}.tracking VALUES (%s, 1, 0) ON CONFLICT DO NOTHING").format(
+                    s
+                ),
                 (projection.name,),
             )
 
 
 def active_build(cur: Cursor[TupleRow], schema: str, view: str) -> int | None:
     cur.execute(
-        sql.SQL("SELECT version FROM {}.active_views WHERE view = %s").format(sql.Identifier(schema)),
+        sql.SQL("SELECT version FROM {}.active_views WHERE view = %s").format(
+            sql.Identifier(schema)
+        ),
         (view,),
     )
     row = cur.fetchone()
@@ -87,7 +93,9 @@ def _read(
     for position, topic, originator_id, version, state in cur.fetchall():
         event = None
         if state is not None:
-            event = _mapper.to_domain_event(StoredEvent(originator_id, version, topic, bytes(state)))
+            event = _mapper.to_domain_event(
+                StoredEvent(originator_id, version, topic, bytes(state))
+            )
         out.append((position, topic, event))
     return out
 
@@ -108,7 +116,9 @@ def _apply_batch(
     s = sql.Identifier(schema)
     for projection, build, _ in views:
         cur.execute(
-            sql.SQL("UPDATE {}.tracking SET position = %s WHERE view = %s AND version = %s").format(s),
+            sql.SQL("UPDATE {}.tracking SET position = %s WHERE view = %s AND version = %s").format(
+                s
+            ),
             (last, projection.name, build),
         )
 
@@ -146,7 +156,10 @@ def rebuild(
     projection = by_name(view)
     s = sql.Identifier(schema)
     with db.transaction() as cur:
-        cur.execute(sql.SQL("SELECT coalesce(max(version), 0) FROM {}.tracking WHERE view = %s").format(s), (view,))
+        cur.execute(
+            sql.SQL("SELECT coalesce(max(version), 0) FROM {}.tracking WHERE view = %s").format(s),
+            (view,),
+        )
         row = cur.fetchone()
         build = int(row[0] if row else 0) + 1
         cur.execute(sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}.events").format(s))
@@ -174,12 +187,18 @@ def rebuild(
             _apply_batch(cur, schema, [(projection, build, position)], rows)
             position = rows[-1][0]
         old = active_build(cur, schema, view)
-        cur.execute(sql.SQL("UPDATE {}.active_views SET version = %s WHERE view = %s").format(s), (build, view))
+        cur.execute(
+            sql.SQL("UPDATE {}.active_views SET version = %s WHERE view = %s").format(s),
+            (build, view),
+        )
         if old is not None and old > 1 and old - 1 != build:
             # Keep the build just replaced (readers that looked up the old version finish);
             # drop the ones before it.
             projection.drop(cur, Tables(schema, old - 1))
-            cur.execute(sql.SQL("DELETE FROM {}.tracking WHERE view = %s AND version = %s").format(s), (view, old - 1))
+            cur.execute(
+                sql.SQL("DELETE FROM {}.tracking WHERE view = %s AND version = %s").format(s),
+                (view, old - 1),
+            )
     return build
 
 

@@ -20,24 +20,41 @@ class ReferralCommands(MentoringCommands):
         return self.load(Resource, resource_id, "resource")
 
     def list_resource(
-        self, command: Command, *, name: str, category: ResourceCategory, description: str = "",
-        contact: Contact | None = None, requires_case_manager: bool = False,
+        self,
+        command: Command,
+        *,
+        name: str,
+        category: ResourceCategory,
+        description: str = "",
+        contact: Contact | None = None,
+        requires_case_manager: bool = False,
     ) -> Saved[Resource]:
         """Add a local resource to the grantee's directory."""
         resource = Resource.list_new(
-            name=name, category=category, description=description, contact=contact,
+            name=name,
+            category=category,
+            description=description,
+            contact=contact,
             requires_case_manager=requires_case_manager,
         )
         return self.record(resource, command)
 
     def update_resource(
-        self, command: Command, resource_id: UUID, *, name: str, description: str,
-        contact: Contact, requires_case_manager: bool,
+        self,
+        command: Command,
+        resource_id: UUID,
+        *,
+        name: str,
+        description: str,
+        contact: Contact,
+        requires_case_manager: bool,
     ) -> Saved[Resource]:
         """Change a directory entry's name, description, contact or case-manager need."""
         resource = self.resource(resource_id)
         resource.update(
-            name=name, description=description, contact=contact,
+            name=name,
+            description=description,
+            contact=contact,
             requires_case_manager=requires_case_manager,
         )
         return self.record(resource, command)
@@ -55,9 +72,16 @@ class ReferralCommands(MentoringCommands):
         return self.load(Referral, referral_id, "referral")
 
     def make_referral(
-        self, command: Command, *, participant_id: UUID, resource_id: UUID, need: str,
-        meeting_id: UUID | None = None, made_at: datetime | None = None,
-        by_peer_mentor: bool = False, case_manager: str | None = None,
+        self,
+        command: Command,
+        *,
+        participant_id: UUID,
+        resource_id: UUID,
+        need: str,
+        meeting_id: UUID | None = None,
+        made_at: datetime | None = None,
+        by_peer_mentor: bool = False,
+        case_manager: str | None = None,
     ) -> Saved[Referral]:
         """Refer a participant to a resource of the directory, possibly from a meeting, possibly
         handed straight to a case manager."""
@@ -72,9 +96,14 @@ class ReferralCommands(MentoringCommands):
                     code="meeting_of_other_participant",
                 )
         referral = Referral.make(
-            participant=participant, resource=resource, meeting_id=meeting_id, need=need,
-            made_by=common.actor.get(), made_at=made_at or utcnow(),
-            by_peer_mentor=by_peer_mentor, case_manager=case_manager,
+            participant=participant,
+            resource=resource,
+            meeting_id=meeting_id,
+            need=need,
+            made_by=common.actor.get(),
+            made_at=made_at or utcnow(),
+            by_peer_mentor=by_peer_mentor,
+            case_manager=case_manager,
         )
         return self.record(referral, command)
 

@@ -31,8 +31,14 @@ class SupervisionCommands(EvaluationCommands, ReferralCommands):
         return self.load(Debrief, debrief_id, "debrief")
 
     def record_debrief(
-        self, command: Command, *, mentor_ids: list[UUID], held_on: date,
-        topics: list[DebriefTopic], checks: list[WellbeingCheck], notes: str = "",
+        self,
+        command: Command,
+        *,
+        mentor_ids: list[UUID],
+        held_on: date,
+        topics: list[DebriefTopic],
+        checks: list[WellbeingCheck],
+        notes: str = "",
     ) -> Saved[Debrief]:
         """Record a debrief of the coordinator with one or more mentors, with each mentor's
         well-being and self-care check."""
@@ -54,8 +60,14 @@ class SupervisionCommands(EvaluationCommands, ReferralCommands):
         return mentees
 
     def raise_escalation(
-        self, command: Command, *, mentor_id: UUID, participant_id: UUID | None,
-        type: EscalationType, severity: Severity, description: str,
+        self,
+        command: Command,
+        *,
+        mentor_id: UUID,
+        participant_id: UUID | None,
+        type: EscalationType,
+        severity: Severity,
+        description: str,
         raised_at: datetime | None = None,
     ) -> Saved[Escalation]:
         """A mentor asks the coordinator for guidance (boundaries, crisis, safety, relapse risk,
@@ -64,8 +76,13 @@ class SupervisionCommands(EvaluationCommands, ReferralCommands):
         if participant_id is not None:
             self.participant(participant_id)
         escalation = Escalation.raise_for(
-            mentor=mentor, mentees=self.mentees_of(mentor), participant_id=participant_id,
-            type=type, severity=severity, description=description, raised_by=common.actor.get(),
+            mentor=mentor,
+            mentees=self.mentees_of(mentor),
+            participant_id=participant_id,
+            type=type,
+            severity=severity,
+            description=description,
+            raised_by=common.actor.get(),
             raised_at=raised_at or utcnow(),
         )
         return self.record(escalation, command)

@@ -43,7 +43,9 @@ class PlatformApplication(LedgerApplication):
         self, command: Command, *, slug: str, name: str, grant_number: str, time_zone: str
     ) -> Saved[Grantee]:
         """Register a grantee and create its isolated log and views."""
-        grantee = Grantee.register(slug=slug, name=name, grant_number=grant_number, time_zone=time_zone)
+        grantee = Grantee.register(
+            slug=slug, name=name, grant_number=grant_number, time_zone=time_zone
+        )
 
         def create_tenant(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
             schema.run(cur, schema.grantee_ddl(slug))
@@ -54,9 +56,13 @@ class PlatformApplication(LedgerApplication):
                 ).format(sql.Identifier(schema.PLATFORM_SCHEMA)),
                 (grantee.slug, grantee.name, grantee.grant_number, grantee.time_zone),
             )
-            cur.execute(sql.SQL("NOTIFY {}, {}").format(sql.Identifier(GRANTEES_CHANNEL), sql.Literal(slug)))
+            cur.execute(
+                sql.SQL("NOTIFY {}, {}").format(sql.Identifier(GRANTEES_CHANNEL), sql.Literal(slug))
+            )
 
-        return self.record(grantee, command, creates=f"grantee {slug}", side_effects=[create_tenant])
+        return self.record(
+            grantee, command, creates=f"grantee {slug}", side_effects=[create_tenant]
+        )
 
 
 class Tenancy:
@@ -104,9 +110,10 @@ class Tenancy:
 
     def _select(self, where: sql.Composable, params: tuple[object, ...]) -> list[GranteeInfo]:
         rows = self.db.fetchall(
-            sql.SQL("SELECT slug, name, grant_number, time_zone, created_at FROM {}.grantees ").format(
-                sql.Identifier(schema.PLATFORM_SCHEMA)
-            ) + where,
+            sql.SQL(
+                "SELECT slug, name, grant_number, time_zone, created_at FROM {}.grantees "
+            ).format(sql.Identifier(schema.PLATFORM_SCHEMA))
+            + where,
             params,
         )
         return [GranteeInfo(*row) for row in rows]

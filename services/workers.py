@@ -86,10 +86,18 @@ class ProjectionWorker:
                 dirty: set[str] = set()
                 timeout = max(0.0, min(0.5, next_sweep - time.monotonic()))
                 for note in conn.notifies(timeout=timeout, stop_after=1):
-                    dirty.add(note.payload if note.channel == GRANTEES_CHANNEL else note.channel[len(prefix):])
+                    dirty.add(
+                        note.payload
+                        if note.channel == GRANTEES_CHANNEL
+                        else note.channel[len(prefix) :]
+                    )
                 # Drain whatever else arrived meanwhile, without waiting.
                 for note in conn.notifies(timeout=0.0):
-                    dirty.add(note.payload if note.channel == GRANTEES_CHANNEL else note.channel[len(prefix):])
+                    dirty.add(
+                        note.payload
+                        if note.channel == GRANTEES_CHANNEL
+                        else note.channel[len(prefix) :]
+                    )
                 for slug in dirty:
                     listen(slug)
                     self._catch_up(slug)
@@ -98,7 +106,9 @@ class ProjectionWorker:
                     next_sweep = time.monotonic() + self.sweep_seconds
 
 
-def start_in_thread(db: Database, *, sweep_seconds: float = 2.0) -> tuple[ProjectionWorker, threading.Thread]:
+def start_in_thread(
+    db: Database, *, sweep_seconds: float = 2.0
+) -> tuple[ProjectionWorker, threading.Thread]:
     worker = ProjectionWorker(db, sweep_seconds=sweep_seconds)
     thread = threading.Thread(target=worker.run, name="projection-worker", daemon=True)
     thread.start()

@@ -153,8 +153,12 @@ def enrol(client: TestClient[Litestar], auth: Token, grantee: str) -> Enrol:
 
     def make(**overrides: Any) -> dict[str, Any]:
         body = {
-            "first_name": "Ann", "last_name": "Lee", "date_of_birth": "1990-04-01",
-            "program_entry_date": "2026-02-01", "facility": "FCI-A", "cohort": "C1",
+            "first_name": "Ann",
+            "last_name": "Lee",
+            "date_of_birth": "1990-04-01",
+            "program_entry_date": "2026-02-01",
+            "facility": "FCI-A",
+            "cohort": "C1",
             **overrides,
         }
         r = client.post(

@@ -13,9 +13,15 @@ import pytest
 from services.auth import issue_token
 from tests.conftest import count_events
 
-SECRET_PERSON = {"first_name": "Zelda", "last_name": "Quixote", "number": "ZQ4242",
-                 "date_of_birth": "1985-05-05", "program_entry_date": "2026-02-01",
-                 "facility": "FCI-A", "cohort": "C1"}
+SECRET_PERSON = {
+    "first_name": "Zelda",
+    "last_name": "Quixote",
+    "number": "ZQ4242",
+    "date_of_birth": "1985-05-05",
+    "program_entry_date": "2026-02-01",
+    "facility": "FCI-A",
+    "cohort": "C1",
+}
 
 
 @pytest.fixture
@@ -23,8 +29,11 @@ def other(client, auth, make_grantee):
     """Grantee B with a participant and a facility whose names appear nowhere else."""
     slug = make_grantee()
     h = auth("coordinator", slug)
-    r = client.post(f"/v1/grantees/{slug}/facilities",
-                    json={"code": "RRC-ZZ", "name": "Zanzibar House", "kind": "rrc"}, headers=h)
+    r = client.post(
+        f"/v1/grantees/{slug}/facilities",
+        json={"code": "RRC-ZZ", "name": "Zanzibar House", "kind": "rrc"},
+        headers=h,
+    )
     assert r.status_code == 201
     r = client.post(f"/v1/grantees/{slug}/participants", json=SECRET_PERSON, headers=h)
     assert r.status_code == 201
@@ -37,9 +46,15 @@ def secrets_in(text: str) -> list[str]:
 
 def reads(slug: str, pid: str) -> list[str]:
     base = f"/v1/grantees/{slug}"
-    return [f"{base}/participants/{pid}", f"{base}/participants/{pid}/history",
-            f"{base}/participants", f"{base}/facilities", f"{base}/facilities/RRC-ZZ",
-            f"{base}/cohorts", base]
+    return [
+        f"{base}/participants/{pid}",
+        f"{base}/participants/{pid}/history",
+        f"{base}/participants",
+        f"{base}/facilities",
+        f"{base}/facilities/RRC-ZZ",
+        f"{base}/cohorts",
+        base,
+    ]
 
 
 def test_another_grantees_data_is_not_found_and_not_shown(client, auth, grantee, other, db):
@@ -56,8 +71,10 @@ def test_another_grantees_data_is_not_found_and_not_shown(client, auth, grantee,
         assert r.text.replace(slug, "X") == missing.text.replace("no_such_grantee", "X")
     for url, body in [
         (f"/v1/grantees/{slug}/participants", {**SECRET_PERSON, "number": "ZQ1"}),
-        (f"/v1/grantees/{slug}/participants/{pid}/exit",
-         {"exit_date": "2026-03-01", "reason": "other"}),
+        (
+            f"/v1/grantees/{slug}/participants/{pid}/exit",
+            {"exit_date": "2026-03-01", "reason": "other"},
+        ),
     ]:
         assert client.post(url, json=body, headers=h).status_code == 404
     assert count_events(db, slug) == before
@@ -93,15 +110,22 @@ def test_a_peer_mentor_sees_no_one_but_their_own_mentees(client, auth, other):
         assert secrets_in(r.text) == []
     r = client.get(f"/v1/grantees/{slug}/participants", headers=h)
     assert (r.status_code, r.json()["items"]) == (200, [])
-    r = client.post(f"/v1/grantees/{slug}/participants/{pid}/exit", headers=h,
-                    json={"exit_date": "2026-03-01", "reason": "other"})
+    r = client.post(
+        f"/v1/grantees/{slug}/participants/{pid}/exit",
+        headers=h,
+        json={"exit_date": "2026-03-01", "reason": "other"},
+    )
     assert r.status_code == 403
 
 
 @pytest.mark.parametrize(
     ("role", "allowed"),
-    [("auditor", {"read"}), ("case_manager", {"read", "move"}),
-     ("coordinator", {"read", "move", "facility"}), ("federal_oversight", set())],
+    [
+        ("auditor", {"read"}),
+        ("case_manager", {"read", "move"}),
+        ("coordinator", {"read", "move", "facility"}),
+        ("federal_oversight", set()),
+    ],
 )
 def test_each_role_does_what_the_matrix_allows(client, auth, grantee, enrol, db, role, allowed):
     pid = enrol()["id"]
@@ -109,10 +133,14 @@ def test_each_role_does_what_the_matrix_allows(client, auth, grantee, enrol, db,
     base = f"/v1/grantees/{grantee}"
     attempts = {
         "read": lambda: client.get(f"{base}/participants/{pid}", headers=h),
-        "move": lambda: client.post(f"{base}/participants/{pid}/exit", headers=h,
-                                    json={"exit_date": "2026-03-01", "reason": "other"}),
-        "facility": lambda: client.post(f"{base}/facilities", headers=h,
-                                        json={"code": "RRC-2", "name": "Two", "kind": "rrc"}),
+        "move": lambda: client.post(
+            f"{base}/participants/{pid}/exit",
+            headers=h,
+            json={"exit_date": "2026-03-01", "reason": "other"},
+        ),
+        "facility": lambda: client.post(
+            f"{base}/facilities", headers=h, json={"code": "RRC-2", "name": "Two", "kind": "rrc"}
+        ),
     }
     for name, attempt in attempts.items():
         before = count_events(db, grantee)
@@ -127,13 +155,18 @@ def test_the_platform_admin_manages_grantees_but_others_do_not(client, auth, gra
 
 
 def forged(settings) -> str:
-    return issue_token(replace(settings, jwt_secret="another-secret-" + "y" * 40),
-                       subject="mallory", roles=["coordinator"], grantees=["*"])
+    return issue_token(
+        replace(settings, jwt_secret="another-secret-" + "y" * 40),
+        subject="mallory",
+        roles=["coordinator"],
+        grantees=["*"],
+    )
 
 
 def tampered(settings, slug) -> str:
     header, payload, signature = issue_token(
-        settings, subject="eve", roles=["peer_mentor"], grantees=[slug]).split(".")
+        settings, subject="eve", roles=["peer_mentor"], grantees=[slug]
+    ).split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
     claims["roles"] = ["grantee_admin"]
     payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
@@ -141,8 +174,10 @@ def tampered(settings, slug) -> str:
 
 
 def unsigned(settings) -> str:
-    claims = jwt.decode(issue_token(settings, subject="x", roles=["coordinator"], grantees=["*"]),
-                        options={"verify_signature": False})
+    claims = jwt.decode(
+        issue_token(settings, subject="x", roles=["coordinator"], grantees=["*"]),
+        options={"verify_signature": False},
+    )
     return jwt.encode(claims, key=None, algorithm="none")
 
 
@@ -153,20 +188,41 @@ def unsigned(settings) -> str:
         lambda s, g: {"Authorization": "Bearer"},
         lambda s, g: {"Authorization": "Basic dXNlcjpwYXNz"},
         lambda s, g: {"Authorization": "Bearer not-a-jwt"},
-        lambda s, g: {"Authorization": "Bearer " + issue_token(
-            s, subject="late", roles=["coordinator"], grantees=[g], ttl_seconds=-120)},
+        lambda s, g: {
+            "Authorization": "Bearer "
+            + issue_token(s, subject="late", roles=["coordinator"], grantees=[g], ttl_seconds=-120)
+        },
         lambda s, g: {"Authorization": "Bearer " + forged(s)},
         lambda s, g: {"Authorization": "Bearer " + tampered(s, g)},
         lambda s, g: {"Authorization": "Bearer " + unsigned(s)},
-        lambda s, g: {"Authorization": "Bearer " + issue_token(
-            replace(s, jwt_audience="someone-else"), subject="x", roles=["coordinator"],
-            grantees=[g])},
-        lambda s, g: {"Authorization": "Bearer " + issue_token(
-            replace(s, jwt_issuer="elsewhere"), subject="x", roles=["coordinator"],
-            grantees=[g])},
+        lambda s, g: {
+            "Authorization": "Bearer "
+            + issue_token(
+                replace(s, jwt_audience="someone-else"),
+                subject="x",
+                roles=["coordinator"],
+                grantees=[g],
+            )
+        },
+        lambda s, g: {
+            "Authorization": "Bearer "
+            + issue_token(
+                replace(s, jwt_issuer="elsewhere"), subject="x", roles=["coordinator"], grantees=[g]
+            )
+        },
     ],
-    ids=["none", "empty", "basic", "garbage", "expired", "forged", "tampered", "alg-none",
-         "audience", "issuer"],
+    ids=[
+        "none",
+        "empty",
+        "basic",
+        "garbage",
+        "expired",
+        "forged",
+        "tampered",
+        "alg-none",
+        "audience",
+        "issuer",
+    ],
 )
 def test_without_a_valid_token_nothing_is_answered(client, settings, grantee, enrol, db, header):
     pid = enrol()["id"]
@@ -176,8 +232,9 @@ def test_without_a_valid_token_nothing_is_answered(client, settings, grantee, en
     for r in [
         client.get(f"{base}/{pid}", headers=h),
         client.get(base, headers=h),
-        client.post(f"{base}/{pid}/exit", headers=h,
-                    json={"exit_date": "2026-03-01", "reason": "other"}),
+        client.post(
+            f"{base}/{pid}/exit", headers=h, json={"exit_date": "2026-03-01", "reason": "other"}
+        ),
     ]:
         assert r.status_code == 401
         assert r.headers["www-authenticate"] == "Bearer"

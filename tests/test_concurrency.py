@@ -14,8 +14,12 @@ from services.ledger import Command
 from services.tenancy import Tenancy
 from tests.conftest import count_events, race
 
-TO_RRC = {"to_stage": 2, "placement": "rrc", "facility": "RRC-1",
-          "occurred_at": "2026-03-01T09:00:00Z"}
+TO_RRC = {
+    "to_stage": 2,
+    "placement": "rrc",
+    "facility": "RRC-1",
+    "occurred_at": "2026-03-01T09:00:00Z",
+}
 TO_COMMUNITY = {"to_stage": 3, "occurred_at": "2026-03-02T09:00:00Z"}
 
 
@@ -38,8 +42,7 @@ def test_two_simultaneous_moves_one_wins_one_conflicts(client, auth, grantee, en
     assert [e["type"] for e in events] == ["Enrolled", "StageTransitioned"]
     assert events[-1]["data"]["to_stage"] == won.json()["stage"]
     assert events[-1]["position"] == won.json()["position"]
-    assert client.get(url, headers=h).json() | {"position": None} == won.json() | {
-        "position": None}
+    assert client.get(url, headers=h).json() | {"position": None} == won.json() | {"position": None}
     assert count_events(db, grantee) == before + 1
 
 
@@ -47,10 +50,10 @@ def test_simultaneous_moves_of_different_participants_both_succeed(
     client, auth, grantee, enrol, db
 ):
     h = auth("case_manager", grantee)
-    urls = [f"/v1/grantees/{grantee}/participants/{enrol()['id']}/stage-transitions"
-            for _ in range(2)]
-    answers = race(db, grantee, *[lambda u=u: client.post(u, json=TO_RRC, headers=h)
-                                  for u in urls])
+    urls = [
+        f"/v1/grantees/{grantee}/participants/{enrol()['id']}/stage-transitions" for _ in range(2)
+    ]
+    answers = race(db, grantee, *[lambda u=u: client.post(u, json=TO_RRC, headers=h) for u in urls])
     assert [r.status_code for r in answers] == [201, 201]
 
 

@@ -31,7 +31,10 @@ START = datetime(2025, 2, 1, tzinfo=UTC)
 
 def enroll() -> Participant:
     return Participant.enroll(
-        number="P1", program_entry_date=ENTRY, facility=BOP, cohort=COHORT,
+        number="P1",
+        program_entry_date=ENTRY,
+        facility=BOP,
+        cohort=COHORT,
         personal=PersonalDetails(first_name="Ann", last_name="Lee", date_of_birth=date(1990, 4, 1)),
     )
 
@@ -48,10 +51,16 @@ def at(days: int) -> datetime:
 
 def test_enrolment_starts_in_stage_1_at_the_institution():
     p = enrolled()
-    assert (p.stage, p.placement, p.facility_code) == (Stage.PRE_RELEASE, Placement.BOP_INSTITUTION,
-                                                       "FCI-A")
+    assert (p.stage, p.placement, p.facility_code) == (
+        Stage.PRE_RELEASE,
+        Placement.BOP_INSTITUTION,
+        "FCI-A",
+    )
     assert (p.funding_source, p.status, p.stage_started_at) == (
-        FundingSource.FIRST_STEP_ACT, Status.ACTIVE, START)
+        FundingSource.FIRST_STEP_ACT,
+        Status.ACTIVE,
+        START,
+    )
 
 
 @pytest.mark.parametrize(
@@ -61,7 +70,10 @@ def test_enrolment_starts_in_stage_1_at_the_institution():
 def test_enrolment_needs_the_cohorts_bop_institution(facility, code):
     with pytest.raises(RuleViolation) as e:
         Participant.enroll(
-            number="P2", program_entry_date=ENTRY, facility=facility, cohort=COHORT,
+            number="P2",
+            program_entry_date=ENTRY,
+            facility=facility,
+            cohort=COHORT,
             personal=PersonalDetails(first_name="A", last_name="B", date_of_birth=date(1990, 1, 1)),
         )
     assert e.value.code == code
@@ -78,27 +90,55 @@ def test_rrc_then_community_then_custody_then_exit():
     p.exit(exit_date=at(60).date(), reason=ExitReason.INSTITUTIONALIZED)
     assert p.status is Status.EXITED
     assert [type(e).__name__ for e in p.collect_events()] == [
-        "StageTransitioned", "StageTransitioned", "ReturnedToCustody", "Exited"]
+        "StageTransitioned",
+        "StageTransitioned",
+        "ReturnedToCustody",
+        "Exited",
+    ]
 
 
 @pytest.mark.parametrize(
     ("command", "code"),
     [
-        (lambda p: p.transition(placement=Placement.RRC, facility=BOP, occurred_at=at(1)),
-         "facility_wrong_kind"),
-        (lambda p: p.transition(placement=Placement.RRC, facility=None, occurred_at=at(1)),
-         "facility_required"),
-        (lambda p: p.transition(placement=Placement.HOME_CONFINEMENT, facility=RRC,
-                                occurred_at=at(1)), "facility_not_allowed"),
-        (lambda p: p.transition(placement=Placement.BOP_INSTITUTION, facility=BOP,
-                                occurred_at=at(1)), "illegal_transition"),
+        (
+            lambda p: p.transition(placement=Placement.RRC, facility=BOP, occurred_at=at(1)),
+            "facility_wrong_kind",
+        ),
+        (
+            lambda p: p.transition(placement=Placement.RRC, facility=None, occurred_at=at(1)),
+            "facility_required",
+        ),
+        (
+            lambda p: p.transition(
+                placement=Placement.HOME_CONFINEMENT, facility=RRC, occurred_at=at(1)
+            ),
+            "facility_not_allowed",
+        ),
+        (
+            lambda p: p.transition(
+                placement=Placement.BOP_INSTITUTION, facility=BOP, occurred_at=at(1)
+            ),
+            "illegal_transition",
+        ),
         (lambda p: p.return_to_custody(facility=None, occurred_at=at(1)), "illegal_transition"),
-        (lambda p: p.transition(placement=Placement.COMMUNITY, facility=None, occurred_at=at(-1)),
-         "before_current_stage"),
-        (lambda p: p.transition(placement=Placement.COMMUNITY, facility=None,
-                                occurred_at=datetime.now(UTC) + timedelta(hours=1)), "in_future"),
-        (lambda p: p.exit(exit_date=date.today() + timedelta(days=2), reason=ExitReason.OTHER),
-         "in_future"),
+        (
+            lambda p: p.transition(
+                placement=Placement.COMMUNITY, facility=None, occurred_at=at(-1)
+            ),
+            "before_current_stage",
+        ),
+        (
+            lambda p: p.transition(
+                placement=Placement.COMMUNITY,
+                facility=None,
+                occurred_at=datetime.now(UTC) + timedelta(hours=1),
+            ),
+            "in_future",
+        ),
+        (
+            lambda p: p.exit(exit_date=date.today() + timedelta(days=2), reason=ExitReason.OTHER),
+            "in_future",
+        ),
     ],
 )
 def test_refused_commands_leave_no_events(command, code):
@@ -119,8 +159,12 @@ def test_stage_3_never_goes_back_to_stage_2():
 # --- property test --------------------------------------------------------------------------
 
 LEGAL_STEPS = {
-    ("StageTransitioned", 1, 2), ("StageTransitioned", 1, 3), ("StageTransitioned", 2, 2),
-    ("StageTransitioned", 2, 3), ("ReturnedToCustody", 2, 1), ("ReturnedToCustody", 3, 1),
+    ("StageTransitioned", 1, 2),
+    ("StageTransitioned", 1, 3),
+    ("StageTransitioned", 2, 2),
+    ("StageTransitioned", 2, 3),
+    ("ReturnedToCustody", 2, 1),
+    ("ReturnedToCustody", 3, 1),
 }
 BY_CODE = {None: None, "FCI-A": BOP, "FCI-B": BOP_B, "RRC-1": RRC}
 RIGHT = {Placement.RRC: "RRC-1", Placement.BOP_INSTITUTION: "FCI-A"}
@@ -143,10 +187,8 @@ COMMANDS = st.lists(
 def run(p: Participant, command: tuple) -> None:
     kind, placement, facility, reason, when = command
     placement = Placement.BOP_INSTITUTION if kind == "custody" else placement
-    if when == "future":
-        moment = datetime.now(UTC) + timedelta(days=2)
-    else:
-        moment = p.stage_started_at + timedelta(days=when)
+    future = datetime.now(UTC) + timedelta(days=2)
+    moment = future if when == "future" else p.stage_started_at + timedelta(days=when)
     if kind == "exit":
         p.exit(exit_date=moment.date(), reason=reason)
         return
@@ -180,7 +222,8 @@ def test_any_sequence_of_commands_keeps_the_invariants(commands):
             assert (type(event).__name__, p.stage, p.status) == ("Exited", before[0], Status.EXITED)
         assert p.stage_started_at >= before[2]
         assert p.funding_source is (
-            FundingSource.WIOA if p.stage is Stage.COMMUNITY else FundingSource.FIRST_STEP_ACT)
+            FundingSource.WIOA if p.stage is Stage.COMMUNITY else FundingSource.FIRST_STEP_ACT
+        )
     replayed = None
     for event in recorded:
         replayed = event.mutate(replayed)

@@ -18,16 +18,20 @@ def w(client, auth, grantee, db) -> World:
 
 
 def feedback(w: World, **extra: Any) -> dict[str, Any]:
-    return {"pairing_id": w.pairing, "participant_id": w.mentee, "given_on": day(0),
-            "ratings": [{"question": "trust", "score": 5}, {"question": "overall", "score": 4}],
-            "comment": "He has been where I am.", **extra}
+    return {
+        "pairing_id": w.pairing,
+        "participant_id": w.mentee,
+        "given_on": day(0),
+        "ratings": [{"question": "trust", "score": 5}, {"question": "overall", "score": 4}],
+        "comment": "He has been where I am.",
+        **extra,
+    }
 
 
 # -- feedback ------------------------------------------------------------------------------
 def test_feedback_anonymous_to_the_mentor_never_names_its_author_on_the_mentors_copy(w):
     api = w.api
-    anonymous = api.post("/feedback", feedback(w, anonymous_to_mentor=True),
-                         role="case_manager")
+    anonymous = api.post("/feedback", feedback(w, anonymous_to_mentor=True), role="case_manager")
     assert anonymous["participant_id"] == w.mentee and anonymous["mentor_id"] == w.mentor
     assert (anonymous["mean_score"], anonymous["collected_by"]) == (4.5, "test-case_manager")
     named = api.post("/feedback", feedback(w, ratings=[{"question": "trust", "score": 3}]))
@@ -42,24 +46,35 @@ def test_feedback_anonymous_to_the_mentor_never_names_its_author_on_the_mentors_
     assert [r["question"] for r in copy[anonymous["id"]]["ratings"]] == ["overall", "trust"]
 
     summary = api.get("/feedback/summary", role="auditor")["items"]
-    assert summary == [{"mentor_id": w.mentor, "feedback_count": 2, "mean_rating": 4.0,
-                        "by_question": {"overall": 4.0, "trust": 4.0}}]
+    assert summary == [
+        {
+            "mentor_id": w.mentor,
+            "feedback_count": 2,
+            "mean_rating": 4.0,
+            "by_question": {"overall": 4.0, "trust": 4.0},
+        }
+    ]
     assert api.get(f"/feedback/{anonymous['id']}")["anonymous_to_mentor"] is True
     api.get("/feedback", role="peer_mentor", sub="pm-marcus", expect=403)
     api.get("/feedback/summary", role="case_manager", expect=403)
     api.post("/feedback", feedback(w), role="peer_mentor", status=403)
 
 
-@pytest.mark.parametrize("extra, code", [
-    ({"participant_id": "stranger"}, "not_a_member"),
-    ({"given_on": "yesterday"}, "before_match"),
-    ({"given_on": "tomorrow"}, "in_future"),
-    ({"ratings": []}, "ratings_required"),
-    ({"ratings": [{"question": "trust", "score": 4}, {"question": "trust", "score": 5}]},
-     "duplicate_question"),
-    ({"ratings": [{"question": "trust", "score": 0}]}, "invalid_rating"),
-    ({"ratings": [{"question": "listening", "score": 6}]}, "invalid_rating"),
-])
+@pytest.mark.parametrize(
+    "extra, code",
+    [
+        ({"participant_id": "stranger"}, "not_a_member"),
+        ({"given_on": "yesterday"}, "before_match"),
+        ({"given_on": "tomorrow"}, "in_future"),
+        ({"ratings": []}, "ratings_required"),
+        (
+            {"ratings": [{"question": "trust", "score": 4}, {"question": "trust", "score": 5}]},
+            "duplicate_question",
+        ),
+        ({"ratings": [{"question": "trust", "score": 0}]}, "invalid_rating"),
+        ({"ratings": [{"question": "listening", "score": 6}]}, "invalid_rating"),
+    ],
+)
 def test_feedback_refusals_name_the_rule(w, extra, code):
     dates = {"yesterday": day(1), "tomorrow": (today() + timedelta(days=1)).isoformat()}
     if extra.get("participant_id") == "stranger":
@@ -77,10 +92,17 @@ def test_feedback_on_an_unknown_pairing_is_not_found(w):
 
 # -- mentor assessments --------------------------------------------------------------------
 def assessment(mentor: str, **extra: Any) -> dict[str, Any]:
-    return {"mentor_id": mentor, "assessed_on": day(3),
-            "scores": [{"area": "crisis_response", "score": 3, "note": "escalated late once"},
-                       {"area": "communication", "score": 5}],
-            "summary": "steady", "development_plan": "crisis refresher", **extra}
+    return {
+        "mentor_id": mentor,
+        "assessed_on": day(3),
+        "scores": [
+            {"area": "crisis_response", "score": 3, "note": "escalated late once"},
+            {"area": "communication", "score": 5},
+        ],
+        "summary": "steady",
+        "development_plan": "crisis refresher",
+        **extra,
+    }
 
 
 def test_the_coordinator_assesses_a_mentor_on_named_areas(w):
@@ -88,8 +110,11 @@ def test_the_coordinator_assesses_a_mentor_on_named_areas(w):
     a = api.post("/assessments", assessment(w.mentor))
     assert (a["assessor"], a["mean_score"]) == ("test-coordinator", 4.0)
     assert [s["area"] for s in a["scores"]] == ["communication", "crisis_response"]
-    b = api.post("/assessments", assessment(w.other_mentor, scores=[
-        {"area": "self_care", "score": 2}]), role="grantee_admin")
+    b = api.post(
+        "/assessments",
+        assessment(w.other_mentor, scores=[{"area": "self_care", "score": 2}]),
+        role="grantee_admin",
+    )
     rows = api.view("/assessments", b["position"], mentor_id=w.mentor)["items"]
     assert [(r["id"], r["mean_score"], len(r["scores"])) for r in rows] == [(a["id"], 4.0, 2)]
     assert api.get(f"/assessments/{b['id']}", role="auditor")["scores"][0]["score"] == 2
@@ -99,13 +124,24 @@ def test_the_coordinator_assesses_a_mentor_on_named_areas(w):
 def test_assessment_refusals_name_the_rule(w):
     api = w.api
     api.refused("/assessments", assessment(w.mentor, scores=[]), "areas_required")
-    api.refused("/assessments", assessment(w.mentor, scores=[
-        {"area": "reliability", "score": 3}, {"area": "reliability", "score": 4}]),
-        "duplicate_area")
-    api.refused("/assessments", assessment(w.mentor, scores=[{"area": "reliability", "score": 9}]),
-                "invalid_rating")
-    api.refused("/assessments", assessment(
-        w.mentor, assessed_on=(today() + timedelta(days=2)).isoformat()), "in_future")
+    api.refused(
+        "/assessments",
+        assessment(
+            w.mentor,
+            scores=[{"area": "reliability", "score": 3}, {"area": "reliability", "score": 4}],
+        ),
+        "duplicate_area",
+    )
+    api.refused(
+        "/assessments",
+        assessment(w.mentor, scores=[{"area": "reliability", "score": 9}]),
+        "invalid_rating",
+    )
+    api.refused(
+        "/assessments",
+        assessment(w.mentor, assessed_on=(today() + timedelta(days=2)).isoformat()),
+        "in_future",
+    )
     applicant = api.register("New Applicant")["id"]
     api.refused("/assessments", assessment(applicant), "mentor_not_certified")
     api.post(f"/mentors/{w.other_mentor}/retirement", {"reason": "moved away"})
@@ -113,8 +149,14 @@ def test_assessment_refusals_name_the_rule(w):
 
 
 # -- outcomes ------------------------------------------------------------------------------
-JOB = {"employer": "Tri-County Logistics", "started_on": "2026-10-05", "wage": "18.50",
-       "wage_unit": "hourly", "hours_per_week": 40, "job_title": "forklift operator"}
+JOB = {
+    "employer": "Tri-County Logistics",
+    "started_on": "2026-10-05",
+    "wage": "18.50",
+    "wage_unit": "hourly",
+    "hours_per_week": 40,
+    "job_title": "forklift operator",
+}
 CERT = {"credential_type": "industry_certificate", "name": "OSHA 10", "earned_on": "2026-09-12"}
 HOME = {"housing_type": "own_lease", "secured_on": "2026-11-02", "note": "lease in own name"}
 
@@ -129,12 +171,17 @@ def test_outcomes_are_recorded_on_the_participant(w):
     last = api.post(f"{base}/housing", HOME)
     assert last["version"] == 4  # the record was opened by the first outcome
     assert api.get(base, role="auditor")["credentials"] == [{**CERT, "issuer": ""}]
-    other = api.post(f"/participants/{w.stranger}/outcomes/employment",
-                     {**JOB, "employer": "City Parks", "wage": 41000, "wage_unit": "annual"})
+    other = api.post(
+        f"/participants/{w.stranger}/outcomes/employment",
+        {**JOB, "employer": "City Parks", "wage": 41000, "wage_unit": "annual"},
+    )
     rows = api.view("/outcomes", other["position"])["items"]
     assert [(r["participant_id"], r["kind"]) for r in rows] == [
-        (w.mentee, "employment"), (w.mentee, "credential"), (w.mentee, "housing"),
-        (w.stranger, "employment")]
+        (w.mentee, "employment"),
+        (w.mentee, "credential"),
+        (w.mentee, "housing"),
+        (w.stranger, "employment"),
+    ]
     assert rows[3]["wage"] == "41000"
     jobs = api.view("/outcomes", other["position"], kind="employment", participant_id=w.mentee)
     assert [r["employer"] for r in jobs["items"]] == ["Tri-County Logistics"]
@@ -154,8 +201,9 @@ def test_outcome_refusals_name_the_rule(w):
     api.refused(f"{base}/credentials", {**CERT, "name": " "}, "credential_name_required")
     api.refused(f"{base}/housing", {**HOME, "secured_on": tomorrow}, "in_future")
     api.post(f"{base}/employment", JOB)
-    api.refused(f"{base}/employment", {**JOB, "employer": "tri-county logistics "},
-                "duplicate_outcome")
+    api.refused(
+        f"{base}/employment", {**JOB, "employer": "tri-county logistics "}, "duplicate_outcome"
+    )
     api.post(f"{base}/credentials", CERT)
     api.refused(f"{base}/credentials", {**CERT, "earned_on": "2026-09-13"}, "duplicate_outcome")
     api.post(f"{base}/housing", HOME)
@@ -163,4 +211,3 @@ def test_outcome_refusals_name_the_rule(w):
     before = api.events()
     api.post(f"/participants/{uuid4()}/outcomes/housing", HOME, status=404)
     assert api.events() == before
-

@@ -16,8 +16,12 @@ from services.ledger import Command
 
 TODAY = datetime.now(UTC).date()
 MODULES = [
-    "communication_skills", "crisis_management", "cultural_sensitivity", "mentoring_techniques",
-    "boundaries_and_confidentiality", "conflict_resolution",
+    "communication_skills",
+    "crisis_management",
+    "cultural_sensitivity",
+    "mentoring_techniques",
+    "boundaries_and_confidentiality",
+    "conflict_resolution",
 ]
 
 
@@ -39,14 +43,28 @@ class Api:
         row = self.db.fetchone(f'SELECT count(*) FROM "g_{self.slug}".events')
         return int(row[0]) if row else 0
 
-    def post(self, path: str, body: dict[str, Any], *, role: str = "coordinator",
-             sub: str | None = None, expect: int = 201) -> Any:
+    def post(
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        role: str = "coordinator",
+        sub: str | None = None,
+        expect: int = 201,
+    ) -> Any:
         r = self.client.post(self.base + path, json=body, headers=self.headers(role, sub))
         assert r.status_code == expect, r.text
         return r.json()
 
-    def get(self, path: str, *, role: str = "coordinator", sub: str | None = None,
-            expect: int = 200, **params: Any) -> Any:
+    def get(
+        self,
+        path: str,
+        *,
+        role: str = "coordinator",
+        sub: str | None = None,
+        expect: int = 200,
+        **params: Any,
+    ) -> Any:
         r = self.client.get(self.base + path, params=params, headers=self.headers(role, sub))
         assert r.status_code == expect, r.text
         return r.json()
@@ -64,8 +82,14 @@ class Api:
         return problem
 
     def enrol(self, cohort: str = "C1", entry: str = "2026-02-01", first_name: str = "Ann") -> str:
-        body = {"first_name": first_name, "last_name": "Lee", "date_of_birth": "1990-04-01",
-                "program_entry_date": entry, "facility": "FCI-A", "cohort": cohort}
+        body = {
+            "first_name": first_name,
+            "last_name": "Lee",
+            "date_of_birth": "1990-04-01",
+            "program_entry_date": entry,
+            "facility": "FCI-A",
+            "cohort": cohort,
+        }
         return str(self.post("/participants", body)["id"])
 
     def peer_mentor_with_mentee(self, subject: str) -> tuple[str, str]:
@@ -76,22 +100,46 @@ class Api:
         self.post("/cohorts/C1/graduation", {"graduated_on": "2026-06-01"}, expect=200)
         self.post("/cohorts", {"code": "C2", "facility": "FCI-A", "start_date": "2026-07-06"})
         mentee, stranger = (self.enrol("C2", "2026-07-06", name) for name in ("New", "Other"))
-        mentor = self.post("/mentors", {
-            "display_name": "Sam", "source": "graduate", "channel": "cohort_graduation",
-            "participant_id": grad, "subject": subject})["id"]
+        mentor = self.post(
+            "/mentors",
+            {
+                "display_name": "Sam",
+                "source": "graduate",
+                "channel": "cohort_graduation",
+                "participant_id": grad,
+                "subject": subject,
+            },
+        )["id"]
         for step in ("application", "interview", "references"):
-            self.post(f"/mentors/{mentor}/screening-steps",
-                      {"step": step, "completed_on": "2026-06-02", "staff": "Dana Cole"})
-        self.post(f"/mentors/{mentor}/background-review",
-                  {"decision": "approved", "reviewer": "Rita Ortiz", "reviewed_on": "2026-06-03"})
+            self.post(
+                f"/mentors/{mentor}/screening-steps",
+                {"step": step, "completed_on": "2026-06-02", "staff": "Dana Cole"},
+            )
+        self.post(
+            f"/mentors/{mentor}/background-review",
+            {"decision": "approved", "reviewer": "Rita Ortiz", "reviewed_on": "2026-06-03"},
+        )
         for module in MODULES:
-            self.post(f"/mentors/{mentor}/trainings", {
-                "module": module, "completed_on": "2026-06-10", "hours": 1.5,
-                "trainer": "Lou Brandt"})
+            self.post(
+                f"/mentors/{mentor}/trainings",
+                {
+                    "module": module,
+                    "completed_on": "2026-06-10",
+                    "hours": 1.5,
+                    "trainer": "Lou Brandt",
+                },
+            )
         assert self.post(f"/mentors/{mentor}/certification", {})["status"] == "certified"
-        self.post("/pairings", {
-            "kind": "individual", "mentor_id": mentor, "members": [mentee],
-            "location": {"kind": "off_site"}, "criteria": ["shared_experience"]})
+        self.post(
+            "/pairings",
+            {
+                "kind": "individual",
+                "mentor_id": mentor,
+                "members": [mentee],
+                "location": {"kind": "off_site"},
+                "criteria": ["shared_experience"],
+            },
+        )
         return mentee, stranger
 
 
@@ -102,9 +150,14 @@ def api(client, auth, grantee, db) -> Api:
 
 def goal_body(participant_id: str, **overrides: Any) -> dict[str, Any]:
     return {
-        "participant_id": participant_id, "horizon": "short_term", "domain": "id_documents",
-        "statement": "Get a state ID card", "measure": "ID card issued by the DMV",
-        "target": "card in hand", "target_date": day(60), **overrides,
+        "participant_id": participant_id,
+        "horizon": "short_term",
+        "domain": "id_documents",
+        "statement": "Get a state ID card",
+        "measure": "ID card issued by the DMV",
+        "target": "card in hand",
+        "target_date": day(60),
+        **overrides,
     }
 
 
@@ -118,8 +171,12 @@ def backdated_goal(app: Any, slug: str, participant_id: str, days_ago: int, targ
     tenant = app.state.tenancy.app(slug)
     at = datetime.now(UTC) - timedelta(days=days_ago)
     terms = GoalTerms(
-        horizon=Horizon.WEEKLY, domain=GoalDomain.EMPLOYMENT, statement="Apply to three jobs",
-        measure="applications sent", target="3", target_date=at.date() + timedelta(days=target_in),
+        horizon=Horizon.WEEKLY,
+        domain=GoalDomain.EMPLOYMENT,
+        statement="Apply to three jobs",
+        measure="applications sent",
+        target="3",
+        target_date=at.date() + timedelta(days=target_in),
     )
     goal = Goal.set_for(participant=tenant.participant(participant_id), terms=terms, at=at)
     tenant.record(goal, Command())
@@ -134,33 +191,49 @@ def test_a_goal_from_setting_to_celebration(api):
     assert [r["number"] for r in goal["revisions"]] == [1]
 
     # Break it down into steps, each with its own status.
-    goal = api.post(f"/goals/{gid}/steps", {"description": "Request a birth certificate",
-                                            "due_on": day(10)})
+    goal = api.post(
+        f"/goals/{gid}/steps", {"description": "Request a birth certificate", "due_on": day(10)}
+    )
     birth = goal["steps"][-1]["step_id"]
     goal = api.post(f"/goals/{gid}/steps", {"description": "Get a letter from the RRC"})
     letter = goal["steps"][-1]["step_id"]
     api.post(f"/goals/{gid}/steps/{birth}/completion", {"note": "arrived by mail"})
     goal = api.post(f"/goals/{gid}/steps/{letter}/drop", {"reason": "not needed in this state"})
     assert [(s["status"], s["note"]) for s in goal["steps"]] == [
-        ("completed", "arrived by mail"), ("dropped", "not needed in this state")]
+        ("completed", "arrived by mail"),
+        ("dropped", "not needed in this state"),
+    ]
 
     # Monitor progress, with evidence; a setback lowers the percent.
-    api.post(f"/goals/{gid}/progress", {"note": "DMV visit booked",
-                                        "evidence": "confirmation 48213", "percent": 60})
-    goal = api.post(f"/goals/{gid}/progress", {"note": "visit cancelled by the DMV",
-                                               "evidence": "https://dmv.example/n/7",
-                                               "percent": 40})
+    api.post(
+        f"/goals/{gid}/progress",
+        {"note": "DMV visit booked", "evidence": "confirmation 48213", "percent": 60},
+    )
+    goal = api.post(
+        f"/goals/{gid}/progress",
+        {
+            "note": "visit cancelled by the DMV",
+            "evidence": "https://dmv.example/n/7",
+            "percent": 40,
+        },
+    )
     assert [(p["percent"], p["evidence"]) for p in goal["progress"]] == [
-        (60, "confirmation 48213"), (40, "https://dmv.example/n/7")]
+        (60, "confirmation 48213"),
+        (40, "https://dmv.example/n/7"),
+    ]
 
     # Reassess: a later target date; the first version stays in the history.
-    goal = api.post(f"/goals/{gid}/revisions", {"reason": "DMV closed for the holidays",
-                                                "target_date": day(80)})
+    goal = api.post(
+        f"/goals/{gid}/revisions", {"reason": "DMV closed for the holidays", "target_date": day(80)}
+    )
     assert goal["target_date"] == day(80)
     first, second = goal["revisions"]
     assert (first["number"], first["terms"]["target_date"], first["reason"]) == (1, day(60), "")
     assert (second["number"], second["terms"]["target_date"], second["reason"]) == (
-        2, day(80), "DMV closed for the holidays")
+        2,
+        day(80),
+        "DMV closed for the holidays",
+    )
     assert second["terms"]["statement"] == first["terms"]["statement"]
     assert second["recorded_by"] == "test-coordinator"
 
@@ -175,22 +248,31 @@ def test_a_goal_from_setting_to_celebration(api):
     assert len(got["revisions"]) == 2 and got["version"] == 9
 
 
-@pytest.mark.parametrize(("overrides", "code"), [
-    ({"statement": "  "}, "goal_not_specific"),
-    ({"measure": " "}, "goal_not_specific"),
-    ({"target_date": day(-1)}, "target_in_past"),
-    ({"horizon": "weekly", "target_date": day(8)}, "target_beyond_horizon"),
-    ({"horizon": "short_term", "target_date": day(91)}, "target_beyond_horizon"),
-    ({"horizon": "long_term", "target_date": day(731)}, "target_beyond_horizon"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"statement": "  "}, "goal_not_specific"),
+        ({"measure": " "}, "goal_not_specific"),
+        ({"target_date": day(-1)}, "target_in_past"),
+        ({"horizon": "weekly", "target_date": day(8)}, "target_beyond_horizon"),
+        ({"horizon": "short_term", "target_date": day(91)}, "target_beyond_horizon"),
+        ({"horizon": "long_term", "target_date": day(731)}, "target_beyond_horizon"),
+    ],
+)
 def test_a_goal_that_is_not_smart_is_refused(api, overrides, code):
     pid = api.enrol()
     api.refused("/goals", goal_body(pid, **overrides), code)
 
 
-@pytest.mark.parametrize(("horizon", "days"), [
-    ("weekly", 7), ("short_term", 90), ("long_term", 730), ("weekly", 0),
-])
+@pytest.mark.parametrize(
+    ("horizon", "days"),
+    [
+        ("weekly", 7),
+        ("short_term", 90),
+        ("long_term", 730),
+        ("weekly", 0),
+    ],
+)
 def test_a_target_on_the_edge_of_its_horizon_is_accepted(api, horizon, days):
     goal = set_goal(api, api.enrol(), horizon=horizon, target_date=day(days))
     assert (goal["horizon"], goal["target_date"]) == (horizon, day(days))
@@ -201,8 +283,9 @@ def test_every_rule_on_an_active_goal_is_refused_with_its_code(api):
     base = f"/goals/{gid}"
     api.refused(f"{base}/steps", {"description": "  "}, "description_required")
     api.refused(f"{base}/steps", {"description": "Call", "due_on": day(-1)}, "due_in_past")
-    api.refused(f"{base}/steps", {"description": "Call", "due_on": day(61)},
-                "step_due_after_target")
+    api.refused(
+        f"{base}/steps", {"description": "Call", "due_on": day(61)}, "step_due_after_target"
+    )
     step = api.post(f"{base}/steps", {"description": "Call", "due_on": day(30)})["steps"][0]
     sid = step["step_id"]
     api.refused(f"{base}/steps/{gid}/completion", {}, "no_such_step")
@@ -211,27 +294,34 @@ def test_every_rule_on_an_active_goal_is_refused_with_its_code(api):
     api.refused(f"{base}/progress", {"note": "x", "evidence": " "}, "evidence_required")
     api.refused(f"{base}/revisions", {"reason": "same"}, "revision_unchanged")
     api.refused(f"{base}/revisions", {"reason": " ", "target_date": day(50)}, "reason_required")
-    api.refused(f"{base}/revisions", {"reason": "sooner", "target_date": day(20)},
-                "step_due_after_target")
-    api.refused(f"{base}/revisions", {"reason": "weekly now", "horizon": "weekly"},
-                "target_beyond_horizon")
+    api.refused(
+        f"{base}/revisions", {"reason": "sooner", "target_date": day(20)}, "step_due_after_target"
+    )
+    api.refused(
+        f"{base}/revisions", {"reason": "weekly now", "horizon": "weekly"}, "target_beyond_horizon"
+    )
     api.refused(f"{base}/revisions", {"reason": "vaguer", "measure": " "}, "goal_not_specific")
     api.refused(f"{base}/achievement", {"note": " "}, "note_required")
     api.refused(f"{base}/abandonment", {"reason": " "}, "reason_required")
     api.post(f"{base}/steps/{sid}/completion", {})
     api.refused(f"{base}/steps/{sid}/completion", {}, "step_closed")
     api.refused(f"{base}/steps/{sid}/drop", {"reason": "late"}, "step_closed")
-    goal = api.post(f"{base}/revisions", {"reason": "a week is enough", "horizon": "weekly",
-                                          "target_date": day(7)})
+    goal = api.post(
+        f"{base}/revisions",
+        {"reason": "a week is enough", "horizon": "weekly", "target_date": day(7)},
+    )
     assert (goal["horizon"], len(goal["revisions"])) == ("weekly", 2)
 
 
-@pytest.mark.parametrize("body", [
-    {"note": "x", "evidence": "y", "percent": 101},
-    {"note": "x", "evidence": "y", "percent": -1},
-    {"note": "x", "evidence": "y", "extra": 1},
-    {"note": "", "evidence": "y"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"note": "x", "evidence": "y", "percent": 101},
+        {"note": "x", "evidence": "y", "percent": -1},
+        {"note": "x", "evidence": "y", "extra": 1},
+        {"note": "", "evidence": "y"},
+    ],
+)
 def test_a_malformed_progress_update_is_a_400(api, body):
     gid = set_goal(api, api.enrol())["id"]
     before = api.events()
@@ -245,8 +335,7 @@ def test_an_abandoned_goal_accepts_nothing_further(api):
     goal = api.post(f"/goals/{gid}/abandonment", {"reason": "moved to another district"})
     assert (goal["status"], goal["outcome"]) == ("abandoned", "moved to another district")
     api.refused(f"/goals/{gid}/steps", {"description": "Call"}, "goal_closed")
-    api.refused(f"/goals/{gid}/revisions", {"reason": "back", "target_date": day(5)},
-                "goal_closed")
+    api.refused(f"/goals/{gid}/revisions", {"reason": "back", "target_date": day(5)}, "goal_closed")
     api.refused(f"/goals/{gid}/achievement", {"note": "did it anyway"}, "goal_closed")
 
 
@@ -266,8 +355,10 @@ def test_unknown_goals_steps_and_participants_are_not_found(api):
     missing = "00000000-0000-4000-8000-000000000000"
     assert api.post("/goals", goal_body(missing), expect=404)["code"] == "not_found"
     assert api.get(f"/goals/{missing}", expect=404)["detail"] == "goal not found"
-    assert api.post(f"/goals/{missing}/progress", {"note": "x", "evidence": "y"},
-                    expect=404)["code"] == "not_found"
+    assert (
+        api.post(f"/goals/{missing}/progress", {"note": "x", "evidence": "y"}, expect=404)["code"]
+        == "not_found"
+    )
     assert api.get("/goals/board", participant_id=missing, expect=404)["code"] == "not_found"
     gid = set_goal(api, pid)["id"]
     api.refused(f"/goals/{gid}/steps/{missing}/drop", {"reason": "x"}, "no_such_step")
@@ -275,17 +366,45 @@ def test_unknown_goals_steps_and_participants_are_not_found(api):
 
 def test_the_goal_board_and_list_show_each_participants_goals(api):
     pid, other = api.enrol(), api.enrol(first_name="Bo")
-    weekly = set_goal(api, pid, horizon="weekly", domain="employment", target_date=day(5),
-                      statement="Apply to three jobs", measure="applications", target="3")
-    later = set_goal(api, pid, domain="housing", target_date=day(40),
-                     statement="Find a room", measure="lease signed", target="1 lease")
-    done = set_goal(api, pid, domain="recovery", target_date=day(20),
-                    statement="Attend NA", measure="meetings", target="8")
-    dropped = set_goal(api, pid, domain="benefits", target_date=day(30),
-                       statement="Apply for SNAP", measure="application", target="filed")
+    weekly = set_goal(
+        api,
+        pid,
+        horizon="weekly",
+        domain="employment",
+        target_date=day(5),
+        statement="Apply to three jobs",
+        measure="applications",
+        target="3",
+    )
+    later = set_goal(
+        api,
+        pid,
+        domain="housing",
+        target_date=day(40),
+        statement="Find a room",
+        measure="lease signed",
+        target="1 lease",
+    )
+    done = set_goal(
+        api,
+        pid,
+        domain="recovery",
+        target_date=day(20),
+        statement="Attend NA",
+        measure="meetings",
+        target="8",
+    )
+    dropped = set_goal(
+        api,
+        pid,
+        domain="benefits",
+        target_date=day(30),
+        statement="Apply for SNAP",
+        measure="application",
+        target="filed",
+    )
     set_goal(api, other)
-    api.post(f"/goals/{weekly['id']}/steps", {"description": "Update the resume",
-                                               "due_on": day(2)})
+    api.post(f"/goals/{weekly['id']}/steps", {"description": "Update the resume", "due_on": day(2)})
     api.post(f"/goals/{done['id']}/achievement", {"note": "eight meetings"})
     last = api.post(f"/goals/{dropped['id']}/abandonment", {"reason": "not eligible"})
     projector.drain(api.db, f"g_{api.slug}")
@@ -296,7 +415,10 @@ def test_the_goal_board_and_list_show_each_participants_goals(api):
     assert board["overdue"] == 0 and board["as_of"] == TODAY.isoformat()
     (step,) = board["active"][0]["steps"]
     assert (step["description"], step["status"], step["overdue"]) == (
-        "Update the resume", "open", False)
+        "Update the resume",
+        "open",
+        False,
+    )
     assert board["active"][0]["steps_open"] == 1
     assert board["abandoned"][0]["outcome"] == last["outcome"] == "not eligible"
     assert board["position"] == projector.position_of(api.db, f"g_{api.slug}", "goals") > 0
@@ -332,8 +454,7 @@ def test_overdue_goals_surface_in_the_caseload_board_and_list(api, app):
     assert (rows[pid]["overdue_goals"], rows[other]["overdue_goals"]) == (1, 0)
     board = api.get("/goals/board", participant_id=pid)
     assert board["overdue"] == 1
-    assert [(g["id"], g["overdue"]) for g in board["active"]] == [
-        (overdue, True), (on_time, False)]
+    assert [(g["id"], g["overdue"]) for g in board["active"]] == [(overdue, True), (on_time, False)]
     late = api.get("/goals", overdue=True)["items"]
     assert [g["id"] for g in late] == [overdue]
     assert api.get(f"/goals/{overdue}")["overdue"] is True
@@ -352,22 +473,26 @@ def test_peer_mentors_work_only_on_their_own_mentees_goals(api):
     theirs = set_goal(api, stranger)["id"]
     api.post(f"/goals/{mine}/progress", {"note": "x", "evidence": "y"}, **sam)
     before = api.events()
-    refused = api.post(f"/goals/{theirs}/progress", {"note": "x", "evidence": "y"}, expect=404,
-                       **sam)
+    refused = api.post(
+        f"/goals/{theirs}/progress", {"note": "x", "evidence": "y"}, expect=404, **sam
+    )
     assert refused["detail"] == "goal not found"
     assert api.events() == before
     projector.drain(api.db, f"g_{api.slug}")
     seen = api.get("/goals", role="peer_mentor", sub="mentor-sam")["items"]
     assert [g["id"] for g in seen] == [mine]
     api.get(f"/goals/{theirs}", role="peer_mentor", sub="mentor-sam", expect=404)
-    api.get("/goals/board", participant_id=stranger, role="peer_mentor", sub="mentor-sam",
-            expect=404)
+    api.get(
+        "/goals/board", participant_id=stranger, role="peer_mentor", sub="mentor-sam", expect=404
+    )
     board = api.get("/goals/board", participant_id=mentee, role="peer_mentor", sub="mentor-sam")
     assert [g["id"] for g in board["active"]] == [mine]
     # Auditors read but never write; federal oversight sees no goals at all.
     api.get(f"/goals/{mine}", role="auditor")
-    assert api.post(f"/goals/{mine}/achievement", {"note": "x"}, role="auditor",
-                    expect=403)["code"] == "forbidden"
+    assert (
+        api.post(f"/goals/{mine}/achievement", {"note": "x"}, role="auditor", expect=403)["code"]
+        == "forbidden"
+    )
     api.get("/goals", role="federal_oversight", expect=403)
 
 
@@ -420,6 +545,7 @@ def test_the_openapi_document_describes_every_goal_route(client):
             assert problems, path
             assert op["responses"]["404"]
     sets = routes["/v1/grantees/{grantee}/goals"]["post"]["responses"]["422"]
-    codes = {e["value"]["code"] for e in sets["content"]["application/problem+json"]["examples"]
-             .values()}
+    codes = {
+        e["value"]["code"] for e in sets["content"]["application/problem+json"]["examples"].values()
+    }
     assert {"goal_not_specific", "target_in_past", "target_beyond_horizon"} <= codes

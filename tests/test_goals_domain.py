@@ -37,7 +37,10 @@ SET_ON = SET_AT.date()
 
 def participant(exited: bool = False) -> Participant:
     p = Participant.enroll(
-        number="P1", program_entry_date=date(2026, 2, 1), facility=BOP, cohort=COHORT,
+        number="P1",
+        program_entry_date=date(2026, 2, 1),
+        facility=BOP,
+        cohort=COHORT,
         personal=PersonalDetails(first_name="Ann", last_name="Lee", date_of_birth=date(1990, 4, 1)),
     )
     if exited:
@@ -47,8 +50,12 @@ def participant(exited: bool = False) -> Participant:
 
 def terms(horizon: Horizon = Horizon.SHORT_TERM, days: int = 30, **changes: Any) -> GoalTerms:
     t = GoalTerms(
-        horizon=horizon, domain=GoalDomain.ID_DOCUMENTS, statement="Get a state ID card",
-        measure="ID card issued", target="card in hand", target_date=SET_ON + timedelta(days=days),
+        horizon=horizon,
+        domain=GoalDomain.ID_DOCUMENTS,
+        statement="Get a state ID card",
+        measure="ID card issued",
+        target="card in hand",
+        target_date=SET_ON + timedelta(days=days),
     )
     return msgspec.structs.replace(t, **changes)
 
@@ -77,19 +84,27 @@ def test_a_goal_may_target_the_last_day_of_its_horizon(horizon):
     assert [r.number for r in g.revisions] == [1]
 
 
-@pytest.mark.parametrize(("horizon", "days"), [
-    (Horizon.WEEKLY, 8), (Horizon.SHORT_TERM, 91), (Horizon.LONG_TERM, 731),
-])
+@pytest.mark.parametrize(
+    ("horizon", "days"),
+    [
+        (Horizon.WEEKLY, 8),
+        (Horizon.SHORT_TERM, 91),
+        (Horizon.LONG_TERM, 731),
+    ],
+)
 def test_a_target_beyond_the_horizon_is_refused(horizon, days):
-    refused = code_of(Goal.set_for, participant=participant(), terms=terms(horizon, days),
-                      at=SET_AT)
+    refused = code_of(
+        Goal.set_for, participant=participant(), terms=terms(horizon, days), at=SET_AT
+    )
     assert refused == "target_beyond_horizon"
 
 
 def test_a_goal_can_target_the_day_it_is_set_but_not_the_day_before():
     assert goal(terms(days=0)).terms.target_date == SET_ON
-    assert code_of(Goal.set_for, participant=participant(), terms=terms(days=-1),
-                   at=SET_AT) == "target_in_past"
+    assert (
+        code_of(Goal.set_for, participant=participant(), terms=terms(days=-1), at=SET_AT)
+        == "target_in_past"
+    )
 
 
 @pytest.mark.parametrize("blank", ["statement", "measure", "target"])
@@ -101,15 +116,18 @@ def test_a_goal_is_specific_and_measurable(blank):
 
 
 def test_goals_belong_to_an_active_participant():
-    assert code_of(Goal.set_for, participant=participant(exited=True), terms=terms(),
-                   at=SET_AT) == "participant_exited"
+    assert (
+        code_of(Goal.set_for, participant=participant(exited=True), terms=terms(), at=SET_AT)
+        == "participant_exited"
+    )
     check_participant_active(participant())
 
 
 def test_a_goal_is_never_set_in_the_future():
     future = datetime.now(UTC) + timedelta(days=2)
-    refused = code_of(Goal.set_for, participant=participant(),
-                      terms=terms(target_date=future.date()), at=future)
+    refused = code_of(
+        Goal.set_for, participant=participant(), terms=terms(target_date=future.date()), at=future
+    )
     assert refused == "in_future"
 
 
@@ -121,16 +139,21 @@ def test_steps_are_added_completed_and_dropped_each_with_its_status():
     g.complete_step(first, "arrived by mail", at(2))
     g.drop_step(second, "the RRC books it", at(3))
     assert [(s.status, s.note) for s in g.steps.values()] == [
-        (StepStatus.COMPLETED, "arrived by mail"), (StepStatus.DROPPED, "the RRC books it")]
+        (StepStatus.COMPLETED, "arrived by mail"),
+        (StepStatus.DROPPED, "the RRC books it"),
+    ]
     assert g.steps[first].closed_at == at(2)
     assert g.open_steps == []
 
 
-@pytest.mark.parametrize(("description", "due", "code"), [
-    (" ", None, "description_required"),
-    ("Call the DMV", SET_ON, "due_in_past"),
-    ("Call the DMV", SET_ON + timedelta(days=31), "step_due_after_target"),
-])
+@pytest.mark.parametrize(
+    ("description", "due", "code"),
+    [
+        (" ", None, "description_required"),
+        ("Call the DMV", SET_ON, "due_in_past"),
+        ("Call the DMV", SET_ON + timedelta(days=31), "step_due_after_target"),
+    ],
+)
 def test_a_step_is_described_and_due_between_today_and_the_target(description, due, code):
     g = goal()
     assert code_of(g.add_step, description, due, at()) == code
@@ -162,17 +185,26 @@ def test_progress_carries_evidence_and_may_fall_after_a_setback():
     g.record_progress("appointment cancelled", "https://dmv.example/notice/1", 30, at(2))
     g.record_progress("called again", "phone log", None, at(3))
     assert [(p.percent, p.evidence) for p in g.progress] == [
-        (60, "confirmation 48213"), (30, "https://dmv.example/notice/1"), (None, "phone log")]
+        (60, "confirmation 48213"),
+        (30, "https://dmv.example/notice/1"),
+        (None, "phone log"),
+    ]
 
 
-@pytest.mark.parametrize(("note", "evidence", "percent", "code"), [
-    (" ", "x", None, "note_required"),
-    ("booked", " ", None, "evidence_required"),
-    ("booked", "x", -1, "invalid_percent"),
-    ("booked", "x", 101, "invalid_percent"),
-])
+@pytest.mark.parametrize(
+    ("note", "evidence", "percent", "code"),
+    [
+        (" ", "x", None, "note_required"),
+        ("booked", " ", None, "evidence_required"),
+        ("booked", "x", -1, "invalid_percent"),
+        ("booked", "x", 101, "invalid_percent"),
+    ],
+)
 def test_progress_without_note_or_evidence_or_with_a_wrong_percent_is_refused(
-    note, evidence, percent, code,
+    note,
+    evidence,
+    percent,
+    code,
 ):
     g = goal()
     assert code_of(g.record_progress, note, evidence, percent, at()) == code
@@ -190,8 +222,11 @@ def test_nothing_is_recorded_before_the_goal_was_set():
 def test_a_revision_keeps_every_earlier_version_with_its_reason():
     g = goal()
     g.revise(terms(target_date=SET_ON + timedelta(days=60)), "DMV closed for a month", at(10))
-    g.revise(terms(Horizon.LONG_TERM, target_date=SET_ON + timedelta(days=400)),
-             "needs a court order first", at(20))
+    g.revise(
+        terms(Horizon.LONG_TERM, target_date=SET_ON + timedelta(days=400)),
+        "needs a court order first",
+        at(20),
+    )
     assert [(r.number, r.reason, r.set_on, r.terms.horizon) for r in g.revisions] == [
         (1, "", SET_ON, Horizon.SHORT_TERM),
         (2, "DMV closed for a month", at(10).date(), Horizon.SHORT_TERM),
@@ -235,9 +270,12 @@ def test_an_achieved_or_abandoned_goal_accepts_nothing_further(close):
     assert g.status is (GoalStatus.ACHIEVED if close == "achieve" else GoalStatus.ABANDONED)
     assert g.closed_at == at(2)
     refusals = [
-        code_of(g.add_step, "x", None, at(3)), code_of(g.complete_step, step, "", at(3)),
-        code_of(g.drop_step, step, "r", at(3)), code_of(g.record_progress, "n", "e", 5, at(3)),
-        code_of(g.revise, terms(days=40), "r", at(3)), code_of(g.achieve, "n", at(3)),
+        code_of(g.add_step, "x", None, at(3)),
+        code_of(g.complete_step, step, "", at(3)),
+        code_of(g.drop_step, step, "r", at(3)),
+        code_of(g.record_progress, "n", "e", 5, at(3)),
+        code_of(g.revise, terms(days=40), "r", at(3)),
+        code_of(g.achieve, "n", at(3)),
         code_of(g.abandon, "r", at(3)),
     ]
     assert set(refusals) == {"goal_closed"}
@@ -260,10 +298,14 @@ def test_an_active_goal_past_its_target_date_is_overdue():
 
 
 # -- every sequence of commands ----------------------------------------------------------------
-COMMANDS = st.lists(st.tuples(
-    st.sampled_from(["step", "complete", "drop", "progress", "revise", "achieve", "abandon"]),
-    st.integers(min_value=0, max_value=9), st.integers(min_value=-5, max_value=120),
-), max_size=25)
+COMMANDS = st.lists(
+    st.tuples(
+        st.sampled_from(["step", "complete", "drop", "progress", "revise", "achieve", "abandon"]),
+        st.integers(min_value=0, max_value=9),
+        st.integers(min_value=-5, max_value=120),
+    ),
+    max_size=25,
+)
 
 
 @settings(max_examples=200, deadline=None)

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from tests.conftest import count_events, race
 
-ANN = {"first_name": "Ann", "last_name": "Lee", "date_of_birth": "1990-04-01",
-       "program_entry_date": "2026-02-01", "facility": "FCI-A", "cohort": "C1"}
-TO_RRC = {"to_stage": 2, "placement": "rrc", "facility": "RRC-1",
-          "occurred_at": "2026-03-01T09:00:00Z"}
+ANN = {
+    "first_name": "Ann",
+    "last_name": "Lee",
+    "date_of_birth": "1990-04-01",
+    "program_entry_date": "2026-02-01",
+    "facility": "FCI-A",
+    "cohort": "C1",
+}
+TO_RRC = {
+    "to_stage": 2,
+    "placement": "rrc",
+    "facility": "RRC-1",
+    "occurred_at": "2026-03-01T09:00:00Z",
+}
 
 
 def test_a_retried_enrolment_returns_the_first_answer_and_appends_nothing(
@@ -74,8 +84,11 @@ def test_keys_belong_to_one_grantee(client, auth, make_grantee, db):
 def test_keys_belong_to_one_caller(client, auth, grantee, db):
     url = f"/v1/grantees/{grantee}/participants"
     answers = [
-        client.post(url, json=ANN, headers={**auth("coordinator", grantee, sub=who),
-                                            "Idempotency-Key": "same-key"})
+        client.post(
+            url,
+            json=ANN,
+            headers={**auth("coordinator", grantee, sub=who), "Idempotency-Key": "same-key"},
+        )
         for who in ("alice", "bob")
     ]
     assert [r.status_code for r in answers] == [201, 201]

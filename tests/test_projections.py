@@ -44,8 +44,11 @@ def life(client, auth, grantee, enrol):
         for i in range(n):
             pid = enrol()["id"]
             url = f"/v1/grantees/{grantee}/participants/{pid}"
-            steps = [("stage-transitions", TO_COMMUNITY), ("stage-transitions", TO_CUSTODY),
-                     ("stage-transitions", {**TO_COMMUNITY, "occurred_at": "2026-04-15T00:00:00Z"})]
+            steps = [
+                ("stage-transitions", TO_COMMUNITY),
+                ("stage-transitions", TO_CUSTODY),
+                ("stage-transitions", {**TO_COMMUNITY, "occurred_at": "2026-04-15T00:00:00Z"}),
+            ]
             steps += [] if i % 3 == 0 else [("exit", EXIT)]
             for path, body in steps:
                 assert client.post(f"{url}/{path}", json=body, headers=h).status_code == 201
@@ -58,14 +61,20 @@ def life(client, auth, grantee, enrol):
 def head(db, schema):
     return db.fetchone(
         sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}.events").format(
-            sql.Identifier(schema)))[0]
+            sql.Identifier(schema)
+        )
+    )[0]
 
 
 def caseload_rows(db, schema):
     with db.transaction() as cur:
         t = Tables(schema, projector.active_build(cur, schema, "caseload"))
-        cur.execute(sql.SQL("SELECT participant_id::text, stage, status, returns_to_custody,"
-                            " last_position FROM {}").format(t["caseload"]))
+        cur.execute(
+            sql.SQL(
+                "SELECT participant_id::text, stage, status, returns_to_custody,"
+                " last_position FROM {}"
+            ).format(t["caseload"])
+        )
         return {r[0]: r[1:] for r in cur.fetchall()}
 
 
@@ -76,10 +85,15 @@ def check_views_match_the_log(client, auth, db, grantee, ids):
     h = auth("auditor", grantee)
     for pid in ids:
         p = client.get(f"/v1/grantees/{grantee}/participants/{pid}", headers=h).json()
-        events = client.get(f"/v1/grantees/{grantee}/participants/{pid}/history",
-                            headers=h).json()["events"]
-        assert rows[pid] == (p["stage"], p["status"], p["returns_to_custody"],
-                             events[-1]["position"])
+        events = client.get(f"/v1/grantees/{grantee}/participants/{pid}/history", headers=h).json()[
+            "events"
+        ]
+        assert rows[pid] == (
+            p["stage"],
+            p["status"],
+            p["returns_to_custody"],
+            events[-1]["position"],
+        )
     for projection in PROJECTIONS:
         assert projector.position_of(db, schema, projection.name) == head(db, schema)
 
@@ -91,16 +105,21 @@ def test_a_failed_batch_leaves_no_rows_and_no_position(client, auth, grantee, en
     first, second = enrol(number="OK1"), enrol(number="POISON1")
     with db.transaction() as cur:  # a row that makes the second enrolment fail to apply
         t = Tables(schema, projector.active_build(cur, schema, "caseload"))
-        cur.execute(sql.SQL("INSERT INTO {} SELECT gen_random_uuid(), 'POISON1', '', '', '',"
-                            " now(), 1, '', NULL, now(), '', '', NULL, NULL, 0, now(), 0")
-                    .format(t["caseload"]))
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {} SELECT gen_random_uuid(), 'POISON1', '', '', '',"
+                " now(), 1, '', NULL, now(), '', '', NULL, NULL, 0, now(), 0"
+            ).format(t["caseload"])
+        )
     with pytest.raises(psycopg.errors.UniqueViolation):
         projector.catch_up(db, schema)
     assert projector.position_of(db, schema, "caseload") == start
     assert first["id"] not in caseload_rows(db, schema)
     with db.transaction() as cur:
-        cur.execute(sql.SQL("DELETE FROM {} WHERE participant_id <> ALL(%s)").format(
-            t["caseload"]), ([first["id"], second["id"]],))
+        cur.execute(
+            sql.SQL("DELETE FROM {} WHERE participant_id <> ALL(%s)").format(t["caseload"]),
+            ([first["id"], second["id"]],),
+        )
     projector.drain(db, schema)
     assert {first["id"], second["id"]} <= set(caseload_rows(db, schema))
     assert projector.position_of(db, schema, "caseload") == head(db, schema)
@@ -144,20 +163,33 @@ def test_a_query_waits_for_the_commands_position(client, auth, make_grantee, wor
     grantee = make_grantee()  # registered after the worker started: it must notice it
     h = auth("coordinator", grantee)
     base = f"/v1/grantees/{grantee}"
-    r = client.post(f"{base}/participants", headers=h, json={
-        "first_name": "Ann", "last_name": "Lee", "date_of_birth": "1990-04-01",
-        "program_entry_date": "2026-02-01", "facility": "FCI-A", "cohort": "C1"})
+    r = client.post(
+        f"{base}/participants",
+        headers=h,
+        json={
+            "first_name": "Ann",
+            "last_name": "Lee",
+            "date_of_birth": "1990-04-01",
+            "program_entry_date": "2026-02-01",
+            "facility": "FCI-A",
+            "cohort": "C1",
+        },
+    )
     pid, position = r.json()["id"], r.json()["position"]
     page = client.get(f"{base}/participants?min_position={position}", headers=h).json()
     assert [row["id"] for row in page["items"]] == [pid]
     assert page["position"] >= position
     r = client.post(f"{base}/participants/{pid}/stage-transitions", json=TO_COMMUNITY, headers=h)
-    page = client.get(f"{base}/participants?min_position={r.headers['x-log-position']}&stage=3",
-                      headers=h).json()
+    page = client.get(
+        f"{base}/participants?min_position={r.headers['x-log-position']}&stage=3", headers=h
+    ).json()
     assert [(row["id"], row["stage"], row["funding_source"]) for row in page["items"]] == [
-        (pid, 3, "wioa")]
-    r = client.post(f"{base}/facilities", headers=h,
-                    json={"code": "RRC-7", "name": "Seven", "kind": "rrc"})
-    page = client.get(f"{base}/facilities?kind=rrc&min_position={r.json()['position']}",
-                      headers=h).json()
+        (pid, 3, "wioa")
+    ]
+    r = client.post(
+        f"{base}/facilities", headers=h, json={"code": "RRC-7", "name": "Seven", "kind": "rrc"}
+    )
+    page = client.get(
+        f"{base}/facilities?kind=rrc&min_position={r.json()['position']}", headers=h
+    ).json()
     assert [f["code"] for f in page["items"]] == ["RRC-1", "RRC-7"]

@@ -24,24 +24,35 @@ def resource(api: SupApi, name: str = "Second Chance Staffing", **extra: Any) ->
 
 
 def as_peer(api: SupApi, path: str, body: dict[str, Any]) -> Any:
-    return api.client.post(api.base + path, json=body, headers=api.headers("peer_mentor",
-                                                                           MENTOR_SUB))
+    return api.client.post(
+        api.base + path, json=body, headers=api.headers("peer_mentor", MENTOR_SUB)
+    )
 
 
 # -- the directory ---------------------------------------------------------------------------
 def test_the_directory_lists_changes_and_withdraws_resources(w):
     api = w.api
-    jobs = api.post("/resources", {
-        "name": "Second Chance Staffing", "category": "job_placement",
-        "description": "fair-chance employers", "contact": {"phone": "555-0142"}})
+    jobs = api.post(
+        "/resources",
+        {
+            "name": "Second Chance Staffing",
+            "category": "job_placement",
+            "description": "fair-chance employers",
+            "contact": {"phone": "555-0142"},
+        },
+    )
     assert (jobs["contact"]["phone"], jobs["withdrawn"]) == ("555-0142", False)
     legal = resource(api, "Legal Aid Society", category="legal_aid", requires_case_manager=True)
     recovery = resource(api, "Hope Recovery Group", category="recovery")
-    changed = api.post(f"/resources/{jobs['id']}/changes", {
-        "name": "Second Chance Staffing Co.", "contact": {"phone": "555-0199"}},
-        role="grantee_admin")
-    assert (changed["name"], changed["contact"]["phone"]) == ("Second Chance Staffing Co.",
-                                                              "555-0199")
+    changed = api.post(
+        f"/resources/{jobs['id']}/changes",
+        {"name": "Second Chance Staffing Co.", "contact": {"phone": "555-0199"}},
+        role="grantee_admin",
+    )
+    assert (changed["name"], changed["contact"]["phone"]) == (
+        "Second Chance Staffing Co.",
+        "555-0199",
+    )
     gone = api.post(f"/resources/{recovery}/withdrawal", {"reason": "closed down"})
     assert gone["withdrawn"] is True
 
@@ -69,33 +80,50 @@ def test_directory_refusals_name_the_rule(w):
 
 # -- referrals -------------------------------------------------------------------------------
 def referral(w: World, rid: str, **extra: Any) -> dict[str, Any]:
-    return {"participant_id": w.mentee, "resource_id": rid, "need": "a fair-chance employer",
-            **extra}
+    return {
+        "participant_id": w.mentee,
+        "resource_id": rid,
+        "need": "a fair-chance employer",
+        **extra,
+    }
 
 
 def test_a_referral_is_made_then_connected_or_declined(w):
     api = w.api
     rid = resource(api)
-    meeting = api.post("/meetings", {
-        "pairing_id": w.pairing, "scheduled_for": ago(hours=3),
-        "location": {"kind": "off_site"}})["id"]
-    made = api.post("/referrals", referral(w, rid, meeting_id=meeting, made_at=ago(days=2)),
-                    role="case_manager")
+    meeting = api.post(
+        "/meetings",
+        {"pairing_id": w.pairing, "scheduled_for": ago(hours=3), "location": {"kind": "off_site"}},
+    )["id"]
+    made = api.post(
+        "/referrals", referral(w, rid, meeting_id=meeting, made_at=ago(days=2)), role="case_manager"
+    )
     assert (made["status"], made["made_by"], made["meeting_id"]) == (
-        "made", "test-case_manager", meeting)
-    connected = api.post(f"/referrals/{made['id']}/connection",
-                         {"connected_on": day(1), "note": "interview Monday"})
+        "made",
+        "test-case_manager",
+        meeting,
+    )
+    connected = api.post(
+        f"/referrals/{made['id']}/connection", {"connected_on": day(1), "note": "interview Monday"}
+    )
     assert connected["status"] == "connected"
     second = api.post("/referrals", referral(w, rid, participant_id=w.stranger))
-    declined = api.post(f"/referrals/{second['id']}/decline", {
-        "declined_on": day(0), "declined_by": "participant", "reason": "found work himself"})
+    declined = api.post(
+        f"/referrals/{second['id']}/decline",
+        {"declined_on": day(0), "declined_by": "participant", "reason": "found work himself"},
+    )
     assert declined["status"] == "declined"
 
     rows = {r["id"]: r for r in api.view("/referrals", declined["position"])["items"]}
-    assert (rows[made["id"]]["status"], rows[made["id"]]["outcome_on"],
-            rows[made["id"]]["category"]) == ("connected", day(1), "job_placement")
+    assert (
+        rows[made["id"]]["status"],
+        rows[made["id"]]["outcome_on"],
+        rows[made["id"]]["category"],
+    ) == ("connected", day(1), "job_placement")
     assert (rows[second["id"]]["declined_by"], rows[second["id"]]["outcome_note"]) == (
-        "participant", "found work himself")
+        "participant",
+        "found work himself",
+    )
     by_meeting = api.view("/referrals", declined["position"], meeting_id=meeting)["items"]
     assert [r["id"] for r in by_meeting] == [made["id"]]
     declined_only = api.view("/referrals", declined["position"], status="declined")["items"]
@@ -110,8 +138,9 @@ def test_a_referral_is_handed_to_a_case_manager(w):
     rid = resource(api, "Legal Aid Society", category="legal_aid", requires_case_manager=True)
     made = api.post("/referrals", referral(w, rid, need="an old warrant", case_manager="cm-ana"))
     assert made["case_manager"] == "cm-ana"
-    moved = api.post(f"/referrals/{made['id']}/handover",
-                     {"case_manager": "cm-ben", "note": "Ana is on leave"})
+    moved = api.post(
+        f"/referrals/{made['id']}/handover", {"case_manager": "cm-ben", "note": "Ana is on leave"}
+    )
     assert (moved["case_manager"], moved["status"]) == ("cm-ben", "made")
     rows = api.view("/referrals", moved["position"], case_manager="cm-ben")["items"]
     assert [r["id"] for r in rows] == [made["id"]]
@@ -123,19 +152,25 @@ def test_referral_refusals_name_the_rule(w):
     api.refused("/referrals", referral(w, rid, need="  "), "need_required")
     tomorrow = (today() + timedelta(days=1)).isoformat()
     api.refused("/referrals", referral(w, rid, made_at=tomorrow + "T09:00:00Z"), "in_future")
-    api.refused("/referrals", referral(w, rid, made_at="2026-01-10T09:00:00Z"),
-                "before_program_entry")
+    api.refused(
+        "/referrals", referral(w, rid, made_at="2026-01-10T09:00:00Z"), "before_program_entry"
+    )
     made = api.post("/referrals", referral(w, rid, made_at=ago(days=3)))["id"]
     path = f"/referrals/{made}"
     api.refused(f"{path}/connection", {"connected_on": day(5)}, "before_referral")
     api.refused(f"{path}/connection", {"connected_on": tomorrow}, "in_future")
-    api.refused(f"{path}/decline", {"declined_on": day(1), "declined_by": "resource",
-                                    "reason": " "}, "reason_required")
+    api.refused(
+        f"{path}/decline",
+        {"declined_on": day(1), "declined_by": "resource", "reason": " "},
+        "reason_required",
+    )
     api.refused(f"{path}/handover", {"case_manager": "  "}, "case_manager_required")
     api.post(f"{path}/handover", {"case_manager": "cm-ana"})
     api.refused(f"{path}/handover", {"case_manager": "cm-ana"}, "already_handed_over")
-    api.post(f"{path}/decline", {"declined_on": day(1), "declined_by": "resource",
-                                 "reason": "waiting list full"})
+    api.post(
+        f"{path}/decline",
+        {"declined_on": day(1), "declined_by": "resource", "reason": "waiting list full"},
+    )
     api.refused(f"{path}/connection", {"connected_on": day(0)}, "referral_closed")
     api.refused(f"{path}/handover", {"case_manager": "cm-ben"}, "referral_closed")
     api.post(f"/resources/{rid}/withdrawal", {"reason": "closed"})
@@ -144,9 +179,11 @@ def test_referral_refusals_name_the_rule(w):
     api.post(f"/participants/{w.stranger}/exit", {"exit_date": day(0), "reason": "relocated"})
     api.refused("/referrals", referral(w, other, participant_id=w.stranger), "participant_exited")
     before = api.events()
-    for body in (referral(w, other, meeting_id=str(uuid4())),
-                 referral(w, str(uuid4())),
-                 referral(w, other, participant_id=str(uuid4()))):
+    for body in (
+        referral(w, other, meeting_id=str(uuid4())),
+        referral(w, str(uuid4())),
+        referral(w, other, participant_id=str(uuid4())),
+    ):
         r = api.client.post(api.base + "/referrals", json=body, headers=api.headers())
         assert (r.status_code, r.json()["code"]) == (404, "not_found"), r.text
     assert api.events() == before
@@ -170,8 +207,7 @@ def test_a_peer_mentor_refers_own_mentees_and_hands_case_management_to_a_case_ma
     r = as_peer(api, "/referrals", referral(w, legal, need="an old warrant"))
     assert (r.status_code, r.json()["code"]) == (422, "case_manager_required"), r.text
     assert api.events() == before
-    r = as_peer(api, "/referrals", referral(w, legal, need="an old warrant",
-                                             case_manager="cm-ana"))
+    r = as_peer(api, "/referrals", referral(w, legal, need="an old warrant", case_manager="cm-ana"))
     assert r.status_code == 201, r.text
     assert r.json()["case_manager"] == "cm-ana"
     r = as_peer(api, f"/referrals/{mine['id']}/connection", {"connected_on": day(0)})
@@ -182,6 +218,8 @@ def test_a_peer_mentor_refers_own_mentees_and_hands_case_management_to_a_case_ma
     assert len(rows["items"]) == 2
     assert len(api.view("/referrals", r.json()["position"])["items"]) == 3
     api.get(f"/referrals/{staff_made['id']}", role="peer_mentor", sub=MENTOR_SUB, expect=404)
-    assert api.get(f"/referrals/{mine['id']}", role="peer_mentor",
-                   sub=MENTOR_SUB)["status"] == "connected"
+    assert (
+        api.get(f"/referrals/{mine['id']}", role="peer_mentor", sub=MENTOR_SUB)["status"]
+        == "connected"
+    )
     api.get("/referrals", role="rrc_staff", expect=403)

@@ -10,12 +10,20 @@ import pytest
 
 from tests.conftest import count_events
 
-TO_RRC = {"to_stage": 2, "placement": "rrc", "facility": "RRC-1",
-          "occurred_at": "2026-03-01T09:00:00Z"}
+TO_RRC = {
+    "to_stage": 2,
+    "placement": "rrc",
+    "facility": "RRC-1",
+    "occurred_at": "2026-03-01T09:00:00Z",
+}
 TO_HOME = {"to_stage": 2, "placement": "home_confinement", "occurred_at": "2026-03-01T09:00:00Z"}
 TO_COMMUNITY = {"to_stage": 3, "occurred_at": "2026-05-01T09:00:00Z"}
-TO_CUSTODY = {"to_stage": 1, "returned_to_custody": True, "facility": "FCI-B",
-              "occurred_at": "2026-06-01T09:00:00Z"}
+TO_CUSTODY = {
+    "to_stage": 1,
+    "returned_to_custody": True,
+    "facility": "FCI-B",
+    "occurred_at": "2026-06-01T09:00:00Z",
+}
 EXIT = {"exit_date": "2026-07-01", "reason": "completed"}
 FUTURE = (datetime.now(UTC) + timedelta(days=1)).isoformat()
 
@@ -48,33 +56,80 @@ def moves(client, auth, grantee, enrol):
 @pytest.mark.parametrize(
     ("steps", "expect"),
     [
-        ([TO_RRC], {"stage": 2, "placement": "rrc", "facility": "RRC-1",
-                    "funding_source": "first_step_act"}),
-        ([TO_HOME], {"stage": 2, "placement": "home_confinement", "facility": None,
-                     "funding_source": "first_step_act"}),
-        ([TO_RRC, {**TO_HOME, "occurred_at": "2026-04-01T00:00:00Z"}],
-         {"stage": 2, "placement": "home_confinement", "facility": None}),
+        (
+            [TO_RRC],
+            {
+                "stage": 2,
+                "placement": "rrc",
+                "facility": "RRC-1",
+                "funding_source": "first_step_act",
+            },
+        ),
+        (
+            [TO_HOME],
+            {
+                "stage": 2,
+                "placement": "home_confinement",
+                "facility": None,
+                "funding_source": "first_step_act",
+            },
+        ),
+        (
+            [TO_RRC, {**TO_HOME, "occurred_at": "2026-04-01T00:00:00Z"}],
+            {"stage": 2, "placement": "home_confinement", "facility": None},
+        ),
         ([TO_RRC, TO_COMMUNITY], {"stage": 3, "placement": "community", "funding_source": "wioa"}),
-        ([TO_COMMUNITY], {"stage": 3, "placement": "community", "facility": None,
-                          "funding_source": "wioa"}),
-        ([TO_RRC, TO_CUSTODY], {"stage": 1, "placement": "bop_institution", "facility": "FCI-B",
-                                "returns_to_custody": 1, "funding_source": "first_step_act"}),
-        ([TO_COMMUNITY, TO_CUSTODY], {"stage": 1, "placement": "bop_institution",
-                                      "returns_to_custody": 1,
-                                      "funding_source": "first_step_act"}),
-        ([TO_COMMUNITY, TO_CUSTODY, {**TO_COMMUNITY, "occurred_at": "2026-06-15T00:00:00Z"}],
-         {"stage": 3, "returns_to_custody": 1}),
-        ([EXIT], {"status": "exited", "exit_date": "2026-07-01", "exit_reason": "completed",
-                  "stage": 1}),
+        (
+            [TO_COMMUNITY],
+            {"stage": 3, "placement": "community", "facility": None, "funding_source": "wioa"},
+        ),
+        (
+            [TO_RRC, TO_CUSTODY],
+            {
+                "stage": 1,
+                "placement": "bop_institution",
+                "facility": "FCI-B",
+                "returns_to_custody": 1,
+                "funding_source": "first_step_act",
+            },
+        ),
+        (
+            [TO_COMMUNITY, TO_CUSTODY],
+            {
+                "stage": 1,
+                "placement": "bop_institution",
+                "returns_to_custody": 1,
+                "funding_source": "first_step_act",
+            },
+        ),
+        (
+            [TO_COMMUNITY, TO_CUSTODY, {**TO_COMMUNITY, "occurred_at": "2026-06-15T00:00:00Z"}],
+            {"stage": 3, "returns_to_custody": 1},
+        ),
+        (
+            [EXIT],
+            {"status": "exited", "exit_date": "2026-07-01", "exit_reason": "completed", "stage": 1},
+        ),
         ([TO_RRC, TO_COMMUNITY, EXIT], {"status": "exited", "stage": 3}),
     ],
-    ids=["1-2-rrc", "1-2-home", "2-2-rrc-to-home", "2-3", "1-3", "2-custody", "3-custody",
-         "custody-3-again", "exit-from-1", "exit-from-3"],
+    ids=[
+        "1-2-rrc",
+        "1-2-home",
+        "2-2-rrc-to-home",
+        "2-3",
+        "1-3",
+        "2-custody",
+        "3-custody",
+        "custody-3-again",
+        "exit-from-1",
+        "exit-from-3",
+    ],
 )
 def test_legal_moves_are_recorded(client, auth, grantee, db, moves, steps, expect):
     pid, _, state = moves(*steps)
-    p = client.get(f"/v1/grantees/{grantee}/participants/{pid}",
-                   headers=auth("case_manager", grantee)).json()
+    p = client.get(
+        f"/v1/grantees/{grantee}/participants/{pid}", headers=auth("case_manager", grantee)
+    ).json()
     assert {k: p[k] for k in expect} == expect
     assert state(pid) == (1 + len(steps), 1 + len(steps))
 
@@ -99,13 +154,22 @@ def test_a_move_answers_with_the_new_state_and_its_log_position(client, auth, gr
 @pytest.mark.parametrize(
     ("steps", "bad", "code"),
     [
-        ([TO_COMMUNITY], {"to_stage": 1, "occurred_at": "2026-06-01T00:00:00Z"},
-         "illegal_transition"),
-        ([TO_RRC], {"to_stage": 1, "facility": "FCI-B", "occurred_at": "2026-06-01T00:00:00Z"},
-         "illegal_transition"),
+        (
+            [TO_COMMUNITY],
+            {"to_stage": 1, "occurred_at": "2026-06-01T00:00:00Z"},
+            "illegal_transition",
+        ),
+        (
+            [TO_RRC],
+            {"to_stage": 1, "facility": "FCI-B", "occurred_at": "2026-06-01T00:00:00Z"},
+            "illegal_transition",
+        ),
         ([TO_COMMUNITY], {**TO_RRC, "occurred_at": "2026-06-01T00:00:00Z"}, "illegal_transition"),
-        ([TO_COMMUNITY], {**TO_COMMUNITY, "occurred_at": "2026-06-01T00:00:00Z"},
-         "illegal_transition"),
+        (
+            [TO_COMMUNITY],
+            {**TO_COMMUNITY, "occurred_at": "2026-06-01T00:00:00Z"},
+            "illegal_transition",
+        ),
         ([TO_RRC], TO_RRC | {"occurred_at": "2026-04-01T00:00:00Z"}, "illegal_transition"),
         ([], TO_CUSTODY, "illegal_transition"),
         ([], {**TO_COMMUNITY, "returned_to_custody": True}, "illegal_transition"),
@@ -125,17 +189,40 @@ def test_a_move_answers_with_the_new_state_and_its_log_position(client, auth, gr
         ([], {**TO_RRC, "occurred_at": "2026-03-01T09:00:00"}, "naive_datetime"),
         ([EXIT], TO_RRC | {"occurred_at": "2026-08-01T00:00:00Z"}, "participant_exited"),
         ([EXIT], TO_COMMUNITY | {"occurred_at": "2026-08-01T00:00:00Z"}, "participant_exited"),
-        ([TO_RRC, EXIT], TO_CUSTODY | {"occurred_at": "2026-08-01T00:00:00Z"},
-         "participant_exited"),
+        (
+            [TO_RRC, EXIT],
+            TO_CUSTODY | {"occurred_at": "2026-08-01T00:00:00Z"},
+            "participant_exited",
+        ),
         ([EXIT], EXIT, "participant_exited"),
     ],
-    ids=["3-1-no-custody-flag", "2-1-no-custody-flag", "3-2", "3-3", "same-placement",
-         "custody-from-1", "custody-flag-to-3", "rrc-at-bop", "custody-at-rrc",
-         "home-with-facility", "community-with-facility", "rrc-without-facility",
-         "placement-of-other-stage", "stage-2-without-placement", "custody-with-rrc-placement",
-         "before-stage-2", "before-enrolment", "exit-before-stage", "future-transition",
-         "future-exit", "naive-time", "exited-then-2", "exited-then-3", "exited-then-custody",
-         "exit-twice"],
+    ids=[
+        "3-1-no-custody-flag",
+        "2-1-no-custody-flag",
+        "3-2",
+        "3-3",
+        "same-placement",
+        "custody-from-1",
+        "custody-flag-to-3",
+        "rrc-at-bop",
+        "custody-at-rrc",
+        "home-with-facility",
+        "community-with-facility",
+        "rrc-without-facility",
+        "placement-of-other-stage",
+        "stage-2-without-placement",
+        "custody-with-rrc-placement",
+        "before-stage-2",
+        "before-enrolment",
+        "exit-before-stage",
+        "future-transition",
+        "future-exit",
+        "naive-time",
+        "exited-then-2",
+        "exited-then-3",
+        "exited-then-custody",
+        "exit-twice",
+    ],
 )
 def test_illegal_moves_are_refused_and_append_nothing(client, db, grantee, moves, steps, bad, code):
     pid, post, state = moves(*steps)
@@ -153,7 +240,8 @@ def test_moving_an_unknown_participant_is_404(client, auth, grantee, db):
     before = count_events(db, grantee)
     r = client.post(
         f"/v1/grantees/{grantee}/participants/00000000-0000-4000-8000-000000000000/stage-transitions",
-        json=TO_RRC, headers=auth("case_manager", grantee),
+        json=TO_RRC,
+        headers=auth("case_manager", grantee),
     )
     assert r.status_code == 404
     assert r.json()["code"] == "not_found"

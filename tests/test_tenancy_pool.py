@@ -43,10 +43,12 @@ class Sampler(threading.Thread):
         self.samples: list[tuple[int, int]] = []
 
     def run(self) -> None:
-        query = ("SELECT count(*), count(*) FILTER (WHERE application_name = 'prowd-200')"
-                 " FROM pg_stat_activity WHERE datname = current_database()"
-                 # Client connections only: autovacuum workers also show up with a datname.
-                 " AND backend_type = 'client backend'")
+        query = (
+            "SELECT count(*), count(*) FILTER (WHERE application_name = 'prowd-200')"
+            " FROM pg_stat_activity WHERE datname = current_database()"
+            # Client connections only: autovacuum workers also show up with a datname.
+            " AND backend_type = 'client backend'"
+        )
         while not self.done.is_set():
             self.samples.append(self.conn.execute(query).fetchone())
             self.done.wait(0.005)
@@ -58,8 +60,14 @@ class Sampler(threading.Thread):
 
 
 def test_200_grantees_write_through_at_most_20_connections(own_database):
-    settings = Settings(database_url=own_database, jwt_secret="x" * 40, pool_min=1,
-                        pool_max=POOL_MAX, pool_timeout=60, lock_timeout_ms=60_000)
+    settings = Settings(
+        database_url=own_database,
+        jwt_secret="x" * 40,
+        pool_min=1,
+        pool_max=POOL_MAX,
+        pool_timeout=60,
+        lock_timeout_ms=60_000,
+    )
     sampler = Sampler(own_database)
     sampler.start()
     db = Database(own_database, settings, name="prowd-200").open()
@@ -70,15 +78,19 @@ def test_200_grantees_write_through_at_most_20_connections(own_database):
 
         def onboard(slug: str) -> None:
             tenancy.platform.register_grantee(
-                Command(), slug=slug, name=f"Grantee {slug}", grant_number="FS-0001-26",
-                time_zone="America/Chicago")
+                Command(),
+                slug=slug,
+                name=f"Grantee {slug}",
+                grant_number="FS-0001-26",
+                time_zone="America/Chicago",
+            )
             tenancy.app(slug).register_facility(
-                Command(), code="FCI-A", name="FCI Alpha", kind=FacilityKind.BOP_INSTITUTION)
+                Command(), code="FCI-A", name="FCI Alpha", kind=FacilityKind.BOP_INSTITUTION
+            )
 
         with ThreadPoolExecutor(THREADS) as pool:
             list(pool.map(onboard, slugs))
-        events = {slug: db.fetchone(f'SELECT count(*) FROM "g_{slug}".events')[0]
-                  for slug in slugs}
+        events = {slug: db.fetchone(f'SELECT count(*) FROM "g_{slug}".events')[0] for slug in slugs}
         registry = [g.slug for g in tenancy.grantees(limit=1000)]
     finally:
         db.close()
@@ -93,9 +105,12 @@ def test_200_grantees_write_through_at_most_20_connections(own_database):
     assert events == dict.fromkeys(slugs, 1)
     assert registry == slugs
     with psycopg.connect(own_database) as conn:
-        schemas = conn.execute("SELECT count(*) FROM information_schema.schemata"
-                               " WHERE schema_name LIKE 'g\\_pool\\_%'").fetchone()[0]
+        schemas = conn.execute(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'g\\_pool\\_%'"
+        ).fetchone()[0]
         registered = conn.execute("SELECT count(*) FROM prowd.events").fetchone()[0]
     assert (schemas, registered) == (GRANTEES, GRANTEES)
-    print(f"connections: max {most} in the database, {most_pooled} from the pool; "
-          f"{len(sampler.samples)} samples")
+    print(
+        f"connections: max {most} in the database, {most_pooled} from the pool; "
+        f"{len(sampler.samples)} samples"
+    )

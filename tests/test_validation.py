@@ -8,10 +8,20 @@ import pytest
 
 from tests.conftest import count_events
 
-ANN = {"first_name": "Ann", "last_name": "Lee", "date_of_birth": "1990-04-01",
-       "program_entry_date": "2026-02-01", "facility": "FCI-A", "cohort": "C1"}
-TO_RRC = {"to_stage": 2, "placement": "rrc", "facility": "RRC-1",
-          "occurred_at": "2026-03-01T09:00:00Z"}
+ANN = {
+    "first_name": "Ann",
+    "last_name": "Lee",
+    "date_of_birth": "1990-04-01",
+    "program_entry_date": "2026-02-01",
+    "facility": "FCI-A",
+    "cohort": "C1",
+}
+TO_RRC = {
+    "to_stage": 2,
+    "placement": "rrc",
+    "facility": "RRC-1",
+    "occurred_at": "2026-03-01T09:00:00Z",
+}
 BIG = "x" * (64 * 1024 + 1)
 
 
@@ -52,8 +62,11 @@ MOVES = [
 @pytest.mark.parametrize(("body", "status"), ENROLMENTS)
 def test_bad_enrolments(client, auth, grantee, db, body, status):
     before = count_events(db, grantee)
-    r = client.post(f"/v1/grantees/{grantee}/participants", content=raw(body),
-                    headers={**auth("coordinator", grantee), "Content-Type": "application/json"})
+    r = client.post(
+        f"/v1/grantees/{grantee}/participants",
+        content=raw(body),
+        headers={**auth("coordinator", grantee), "Content-Type": "application/json"},
+    )
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["status"] == status
@@ -65,9 +78,11 @@ def test_bad_enrolments(client, auth, grantee, db, body, status):
 def test_bad_moves(client, auth, grantee, enrol, db, body, status):
     pid = enrol()["id"]
     before = count_events(db, grantee)
-    r = client.post(f"/v1/grantees/{grantee}/participants/{pid}/stage-transitions",
-                    content=raw(body),
-                    headers={**auth("coordinator", grantee), "Content-Type": "application/json"})
+    r = client.post(
+        f"/v1/grantees/{grantee}/participants/{pid}/stage-transitions",
+        content=raw(body),
+        headers={**auth("coordinator", grantee), "Content-Type": "application/json"},
+    )
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert count_events(db, grantee) == before
@@ -76,14 +91,20 @@ def test_bad_moves(client, auth, grantee, enrol, db, body, status):
 @pytest.mark.xfail(strict=True, reason="Litestar converts bodies with strict=False: '2' -> 2")
 def test_a_number_sent_as_a_string_is_refused(client, auth, grantee, enrol, db):
     pid = enrol()["id"]
-    r = client.post(f"/v1/grantees/{grantee}/participants/{pid}/stage-transitions",
-                    json={**TO_RRC, "to_stage": "2"}, headers=auth("coordinator", grantee))
+    r = client.post(
+        f"/v1/grantees/{grantee}/participants/{pid}/stage-transitions",
+        json={**TO_RRC, "to_stage": "2"},
+        headers=auth("coordinator", grantee),
+    )
     assert r.status_code == 400
 
 
 def test_a_validation_problem_names_the_field(client, auth, grantee):
-    r = client.post(f"/v1/grantees/{grantee}/participants", json={**ANN, "first_name": 42},
-                    headers=auth("coordinator", grantee))
+    r = client.post(
+        f"/v1/grantees/{grantee}/participants",
+        json={**ANN, "first_name": 42},
+        headers=auth("coordinator", grantee),
+    )
     assert r.status_code == 400
     assert "first_name" in r.text
     assert "Traceback" not in r.text
@@ -93,15 +114,19 @@ def test_a_body_just_under_the_limit_is_read(client, auth, grantee, db):
     body = raw(ANN)
     padded = body[:-1] + b" " * (64 * 1024 - len(body)) + b"}"
     before = count_events(db, grantee)
-    r = client.post(f"/v1/grantees/{grantee}/participants", content=padded,
-                    headers={**auth("coordinator", grantee), "Content-Type": "application/json"})
+    r = client.post(
+        f"/v1/grantees/{grantee}/participants",
+        content=padded,
+        headers={**auth("coordinator", grantee), "Content-Type": "application/json"},
+    )
     assert r.status_code == 201, r.text
     assert count_events(db, grantee) == before + 1
 
 
 def test_a_malformed_path_id_is_refused(client, auth, grantee):
-    r = client.get(f"/v1/grantees/{grantee}/participants/not-a-uuid",
-                   headers=auth("coordinator", grantee))
+    r = client.get(
+        f"/v1/grantees/{grantee}/participants/not-a-uuid", headers=auth("coordinator", grantee)
+    )
     assert 400 <= r.status_code < 500
     assert r.headers["content-type"].startswith("application/problem+json")
 
@@ -109,8 +134,11 @@ def test_a_malformed_path_id_is_refused(client, auth, grantee):
 def test_an_oversized_body_without_a_length_is_cut_off(client, auth, grantee, db):
     before = count_events(db, grantee)
     chunks = iter([b'{"first_name": "', *[b"x" * 8192] * 9, b'"}'])
-    r = client.post(f"/v1/grantees/{grantee}/participants", content=chunks,
-                    headers={**auth("coordinator", grantee), "Content-Type": "application/json"})
+    r = client.post(
+        f"/v1/grantees/{grantee}/participants",
+        content=chunks,
+        headers={**auth("coordinator", grantee), "Content-Type": "application/json"},
+    )
     assert r.status_code == 413
     assert r.headers["content-type"].startswith("application/problem+json")
     assert count_events(db, grantee) == before

@@ -50,9 +50,18 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[
-            GranteeController, FacilityController, ParticipantController, MentorController,
-            PairingController, health, ready, *meetings.ROUTES, *goals.ROUTES, *supervision.ROUTES,
-            *alerts.ROUTES, *timeline.ROUTES,
+            GranteeController,
+            FacilityController,
+            ParticipantController,
+            MentorController,
+            PairingController,
+            health,
+            ready,
+            *meetings.ROUTES,
+            *goals.ROUTES,
+            *supervision.ROUTES,
+            *alerts.ROUTES,
+            *timeline.ROUTES,
         ],
         lifespan=[lifespan],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
@@ -71,7 +80,9 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             # The handlers' docstrings are the operations' descriptions (CONVENTIONS 7).
             use_handler_docstrings=True,
             components=Components(
-                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
             ),
             security=[{"bearer": []}],
         ),

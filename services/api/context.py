@@ -54,7 +54,9 @@ def _check_action(request: Request[Any, Any, State], principal: Principal) -> No
         raise ProblemError(403, "forbidden", "your role does not permit this action")
 
 
-def provide_platform(request: Request[Any, Any, State], principal: NamedDependency[Principal]) -> Tenancy:
+def provide_platform(
+    request: Request[Any, Any, State], principal: NamedDependency[Principal]
+) -> Tenancy:
     """Platform-scoped actions: the role check alone."""
     _check_action(request, principal)
     tenancy: Tenancy = request.app.state.tenancy
@@ -95,7 +97,9 @@ def mentors_of(tenant: Tenant, participant: Participant) -> set[str]:
 def check_own_mentee(tenant: Tenant, participant: Participant, action_name: str) -> None:
     """Where the caller's role may `action_name` only on own records (a peer mentor), the
     participant must be one they mentor now; otherwise the participant is not found."""
-    if only_own(action_name, tenant.principal.roles) and tenant.principal.subject not in mentors_of(tenant, participant):
+    if only_own(action_name, tenant.principal.roles) and tenant.principal.subject not in mentors_of(
+        tenant, participant
+    ):
         raise ProblemError(404, "not_found", "participant not found")
 
 
@@ -159,7 +163,8 @@ def _replay(
     prior_fp, status, result = prior
     if prior_fp != fp:
         raise ProblemError(
-            422, "idempotency_key_reused",
+            422,
+            "idempotency_key_reused",
             "this Idempotency-Key was used for a different request",
         )
     aggregate = app.repository.get(result.aggregate_id, version=result.version)
@@ -168,4 +173,3 @@ def _replay(
         status_code=status,
         headers={"X-Log-Position": str(result.position), "Idempotent-Replayed": "true"},
     )
-

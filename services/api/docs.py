@@ -23,13 +23,22 @@ def problems(*extra: tuple[int, str, str]) -> dict[int, ResponseSpec]:
     by_status: dict[int, list[Example]] = {}
     for status, code, detail in [*COMMON, *extra]:
         value = msgspec.to_builtins(
-            Problem(type=problem_type(code), title=TITLES.get(status, "Error"), status=status, detail=detail, code=code)
+            Problem(
+                type=problem_type(code),
+                title=TITLES.get(status, "Error"),
+                status=status,
+                detail=detail,
+                code=code,
+            )
         )
         by_status.setdefault(status, []).append(Example(id=code, summary=detail, value=value))
     return {
         status: ResponseSpec(
-            data_container=Problem, description=TITLES.get(status, "Error"), media_type=PROBLEM_JSON,
-            generate_examples=False, examples=examples,
+            data_container=Problem,
+            description=TITLES.get(status, "Error"),
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+            examples=examples,
         )
         for status, examples in by_status.items()
     }

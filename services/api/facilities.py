@@ -90,24 +90,50 @@ class FacilityController(Controller):
     ) -> Response[FacilityOut]:
         """Register a BOP institution or a Residential Reentry Center under a unique code."""
         return run_command(
-            request, tenant.app, tenant.principal, data,
-            lambda cmd: tenant.app.register_facility(cmd, code=data.code, name=data.name, kind=data.kind),
-            _facility, status=201, grantee=tenant.info.slug,
+            request,
+            tenant.app,
+            tenant.principal,
+            data,
+            lambda cmd: tenant.app.register_facility(
+                cmd, code=data.code, name=data.name, kind=data.kind
+            ),
+            _facility,
+            status=201,
+            grantee=tenant.info.slug,
         )
 
     @get("/facilities", opt=action("facilities.read"), sync_to_thread=True)
     def list_facilities(
-        self, request: Request[Any, Any, Any], tenant: Tenant, limit: Limit = 100,
-        cursor: Cursor = "", kind: FacilityKind | None = None, min_position: MinPosition = None,
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        limit: Limit = 100,
+        cursor: Cursor = "",
+        kind: FacilityKind | None = None,
+        min_position: MinPosition = None,
     ) -> FacilityPage:
         """List facilities in code order, optionally of one kind."""
         db = tenant.tenancy.db
-        t = views.tables(db, tenant.info.schema, "directory", min_position, request.app.state.settings.view_wait_max)
-        rows, nxt = views.page(
-            db, t, "facilities", "code, name, kind, registered_at", "code",
-            after=cursor, limit=limit, where=[("kind", kind.value)] if kind else None,
+        t = views.tables(
+            db,
+            tenant.info.schema,
+            "directory",
+            min_position,
+            request.app.state.settings.view_wait_max,
         )
-        return FacilityPage([FacilityOut(r[0], r[1], FacilityKind(r[2]), registered_at=r[3]) for r in rows], nxt)
+        rows, nxt = views.page(
+            db,
+            t,
+            "facilities",
+            "code, name, kind, registered_at",
+            "code",
+            after=cursor,
+            limit=limit,
+            where=[("kind", kind.value)] if kind else None,
+        )
+        return FacilityPage(
+            [FacilityOut(r[0], r[1], FacilityKind(r[2]), registered_at=r[3]) for r in rows], nxt
+        )
 
     @get("/facilities/{code:str}", opt=action("facilities.read"), sync_to_thread=True)
     def get_facility(self, tenant: Tenant, code: str) -> FacilityOut:
@@ -121,36 +147,69 @@ class FacilityController(Controller):
     ) -> Response[CohortOut]:
         """Start a cohort (a class) at a BOP institution."""
         return run_command(
-            request, tenant.app, tenant.principal, data,
+            request,
+            tenant.app,
+            tenant.principal,
+            data,
             lambda cmd: tenant.app.start_cohort(
-                cmd, code=data.code, name=data.name, facility_code=data.facility,
+                cmd,
+                code=data.code,
+                name=data.name,
+                facility_code=data.facility,
                 start_date=data.start_date,
             ),
-            _cohort, status=201, grantee=tenant.info.slug,
+            _cohort,
+            status=201,
+            grantee=tenant.info.slug,
         )
 
-    @post("/cohorts/{code:str}/graduation", opt=action("facilities.write"), sync_to_thread=True, status_code=200)
+    @post(
+        "/cohorts/{code:str}/graduation",
+        opt=action("facilities.write"),
+        sync_to_thread=True,
+        status_code=200,
+    )
     def graduate_cohort(
         self, request: Request[Any, Any, Any], tenant: Tenant, code: str, data: GraduationIn
     ) -> Response[CohortOut]:
         """Record the date a cohort graduated."""
         return run_command(
-            request, tenant.app, tenant.principal, data,
+            request,
+            tenant.app,
+            tenant.principal,
+            data,
             lambda cmd: tenant.app.graduate_cohort(cmd, code=code, on=data.graduated_on),
-            _cohort, grantee=tenant.info.slug,
+            _cohort,
+            grantee=tenant.info.slug,
         )
 
     @get("/cohorts", opt=action("facilities.read"), sync_to_thread=True)
     def list_cohorts(
-        self, request: Request[Any, Any, Any], tenant: Tenant, limit: Limit = 100,
-        cursor: Cursor = "", facility: str | None = None, min_position: MinPosition = None,
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        limit: Limit = 100,
+        cursor: Cursor = "",
+        facility: str | None = None,
+        min_position: MinPosition = None,
     ) -> CohortPage:
         """List cohorts in code order, optionally at one facility."""
         db = tenant.tenancy.db
-        t = views.tables(db, tenant.info.schema, "directory", min_position, request.app.state.settings.view_wait_max)
+        t = views.tables(
+            db,
+            tenant.info.schema,
+            "directory",
+            min_position,
+            request.app.state.settings.view_wait_max,
+        )
         rows, nxt = views.page(
-            db, t, "cohorts", "code, name, facility_code, start_date, graduated_on", "code",
-            after=cursor, limit=limit,
+            db,
+            t,
+            "cohorts",
+            "code, name, facility_code, start_date, graduated_on",
+            "code",
+            after=cursor,
+            limit=limit,
             where=[("facility_code", facility)] if facility else None,
         )
         return CohortPage([CohortOut(*r) for r in rows], nxt)

@@ -42,7 +42,9 @@ class GranteePage(msgspec.Struct):
 
 
 def _out(info: GranteeInfo) -> GranteeOut:
-    return GranteeOut(info.slug, info.name, info.grant_number, info.time_zone, created_at=info.created_at)
+    return GranteeOut(
+        info.slug, info.name, info.grant_number, info.time_zone, created_at=info.created_at
+    )
 
 
 def _render(g: Grantee, position: int) -> GranteeOut:
@@ -62,16 +64,27 @@ class GranteeController(Controller):
         responses={},
     )
     def create_grantee(
-        self, request: Request[Any, Any, Any], data: GranteeIn, tenancy: Tenancy, principal: Principal
+        self,
+        request: Request[Any, Any, Any],
+        data: GranteeIn,
+        tenancy: Tenancy,
+        principal: Principal,
     ) -> Response[GranteeOut]:
         """Register a grantee (tenant): creates its own event log in schema `g_<slug>`."""
         return run_command(
-            request, tenancy.platform, principal, data,
+            request,
+            tenancy.platform,
+            principal,
+            data,
             lambda cmd: tenancy.platform.register_grantee(
-                cmd, slug=data.slug, name=data.name, grant_number=data.grant_number,
+                cmd,
+                slug=data.slug,
+                name=data.name,
+                grant_number=data.grant_number,
                 time_zone=data.time_zone,
             ),
-            _render, status=201,
+            _render,
+            status=201,
         )
 
     @get(

@@ -27,7 +27,9 @@ def ready(request: Request[Any, Any, Any]) -> HealthOut:
         request.app.state.tenancy.db.fetchone("SELECT 1")
     except Exception:
         raise ProblemError(
-            503, "database_unavailable", "the database does not answer",
+            503,
+            "database_unavailable",
+            "the database does not answer",
             headers={"Retry-After": "2"},
         ) from None
     return HealthOut("ready")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -66,7 +66,9 @@ class AmendmentIn(msgspec.Struct, forbid_unknown_fields=True):
     record: HeldIn
 
 
-ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["09:00"])]
+ClockTime = Annotated[
+    str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["09:00"])
+]
 
 
 class SlotIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -161,15 +163,26 @@ class AlertsOut(msgspec.Struct):
 
 
 def _record(data: HeldIn, fallback: Location) -> HeldRecord:
-    location = fallback if data.location is None else Location(kind=data.location.kind, facility_code=data.location.facility)
+    location = (
+        fallback
+        if data.location is None
+        else Location(kind=data.location.kind, facility_code=data.location.facility)
+    )
     return HeldRecord(
-        occurred_at=data.occurred_at, duration_minutes=data.duration_minutes, location=location,
-        topics=list(data.topics), goals_discussed=list(data.goals_discussed),
-        attendance=dict(data.attendance), summary=data.summary, confidential_note=data.confidential_note,
+        occurred_at=data.occurred_at,
+        duration_minutes=data.duration_minutes,
+        location=location,
+        topics=list(data.topics),
+        goals_discussed=list(data.goals_discussed),
+        attendance=dict(data.attendance),
+        summary=data.summary,
+        confidential_note=data.confidential_note,
     )
 
 
-def find_cadence_alerts(tenant: Tenant, min_position: int | None, wait_max: float) -> tuple[str, list[CadenceAlert]]:
+def find_cadence_alerts(
+    tenant: Tenant, min_position: int | None, wait_max: float
+) -> tuple[str, list[CadenceAlert]]:
     """Open pairings with no held meeting in the current or previous grantee-local week;
     pairings matched this week are not yet due."""
     db = tenant.tenancy.db
@@ -187,7 +200,11 @@ def find_cadence_alerts(tenant: Tenant, min_position: int | None, wait_max: floa
     )
     items = [
         CadenceAlert(
-            pairing_id=r[0], mentor_id=r[1], kind="missed_cadence", opened_at=r[2], last_held_week=r[3],
+            pairing_id=r[0],
+            mentor_id=r[1],
+            kind="missed_cadence",
+            opened_at=r[2],
+            last_held_week=r[3],
             detail=f"no held meeting in {previous} or {current}",
         )
         for r in rows
@@ -198,7 +215,10 @@ def find_cadence_alerts(tenant: Tenant, min_position: int | None, wait_max: floa
 
 def may_read_note(tenant: Tenant, meeting: Meeting) -> bool:
     """A confidential note reaches only its author and the coordinator."""
-    return meeting.note_author == tenant.principal.subject or Role.COORDINATOR.value in tenant.principal.roles
+    return (
+        meeting.note_author == tenant.principal.subject
+        or Role.COORDINATOR.value in tenant.principal.roles
+    )
 
 
 def render_for(tenant: Tenant) -> Any:
@@ -207,16 +227,31 @@ def render_for(tenant: Tenant) -> Any:
         if m.record is not None:
             r = m.record
             held = HeldOut(
-                occurred_at=r.occurred_at, duration_minutes=r.duration_minutes,
-                location=LocationIn(r.location.kind, r.location.facility_code), topics=list(r.topics),
-                goals_discussed=list(r.goals_discussed), attendance=dict(r.attendance), summary=r.summary,
-                has_confidential_note=bool(r.confidential_note), during_class_hours=r.during_class_hours,
-                confidential_note=r.confidential_note if r.confidential_note and may_read_note(tenant, m) else None,
+                occurred_at=r.occurred_at,
+                duration_minutes=r.duration_minutes,
+                location=LocationIn(r.location.kind, r.location.facility_code),
+                topics=list(r.topics),
+                goals_discussed=list(r.goals_discussed),
+                attendance=dict(r.attendance),
+                summary=r.summary,
+                has_confidential_note=bool(r.confidential_note),
+                during_class_hours=r.during_class_hours,
+                confidential_note=r.confidential_note
+                if r.confidential_note and may_read_note(tenant, m)
+                else None,
             )
         return MeetingOut(
-            id=m.id, pairing_id=m.pairing_id, status=m.status, scheduled_for=m.scheduled_for,
-            planned_minutes=m.planned_minutes, location=LocationIn(m.location.kind, m.location.facility_code),
-            week=m.week, amendments=m.amendments, version=m.version, held=held, position=position or None,
+            id=m.id,
+            pairing_id=m.pairing_id,
+            status=m.status,
+            scheduled_for=m.scheduled_for,
+            planned_minutes=m.planned_minutes,
+            location=LocationIn(m.location.kind, m.location.facility_code),
+            week=m.week,
+            amendments=m.amendments,
+            version=m.version,
+            held=held,
+            position=position or None,
         )
 
     return render
@@ -235,8 +270,10 @@ MEETING_EXAMPLE = {
     "scheduled_for": "2026-11-24T18:00:00-06:00",
     "location": {"kind": "bop_institution", "facility": "FCI-N1"},
     "held": {
-        "occurred_at": "2026-11-24T18:05:00-06:00", "duration_minutes": 55,
-        "topics": ["employment", "goals"], "summary": "Worked on a resume; practised an interview.",
+        "occurred_at": "2026-11-24T18:05:00-06:00",
+        "duration_minutes": 55,
+        "topics": ["employment", "goals"],
+        "summary": "Worked on a resume; practised an interview.",
         "confidential_note": "Mentioned stress about family contact; follow up.",
     },
 }
@@ -244,8 +281,16 @@ HELD_RULES = [
     (422, "pairing_closed", "no meeting on a closed pairing"),
     (422, "in_future", "a held meeting's occurred_at lies in the future"),
     (422, "invalid_duration", "a held meeting lasts more than 0 and at most 480 minutes"),
-    (422, "clearance_required", "the mentor has no unexpired volunteer clearance for FCI-N1 on that date"),
-    (422, "during_class_hours", "stage-1 mentoring meets outside class hours; this meeting overlaps a class period"),
+    (
+        422,
+        "clearance_required",
+        "the mentor has no unexpired volunteer clearance for FCI-N1 on that date",
+    ),
+    (
+        422,
+        "during_class_hours",
+        "stage-1 mentoring meets outside class hours; this meeting overlaps a class period",
+    ),
 ]
 
 
@@ -254,59 +299,145 @@ class MeetingController(Controller):
     tags = ["meetings"]
     dependencies = {"tenant": Provide(provide_tenant, sync_to_thread=False)}
 
-    def _do(self, request: Request[Any, Any, Any], tenant: Tenant, data: Any, execute: Any, status: int = 201) -> Response[MeetingOut]:
-        return run_command(request, tenant.app, tenant.principal, data, execute, render_for(tenant), status=status, grantee=tenant.info.slug)
+    def _do(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        data: Any,
+        execute: Any,
+        status: int = 201,
+    ) -> Response[MeetingOut]:
+        return run_command(
+            request,
+            tenant.app,
+            tenant.principal,
+            data,
+            execute,
+            render_for(tenant),
+            status=status,
+            grantee=tenant.info.slug,
+        )
 
-    @post("/meetings", opt=action("meetings.write"), sync_to_thread=True, status_code=201, responses=problems(*HELD_RULES))
+    @post(
+        "/meetings",
+        opt=action("meetings.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(*HELD_RULES),
+    )
     def schedule(
-        self, request: Request[Any, Any, Any], tenant: Tenant,
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
         data: Annotated[MeetingIn, body("a meeting recorded as held", MEETING_EXAMPLE)],
     ) -> Response[MeetingOut]:
         """Schedule a meeting of a pairing; include `held` to record a meeting that took place."""
         check_own_pairing(tenant, data.pairing_id, "meetings.write")
         location = Location(kind=data.location.kind, facility_code=data.location.facility)
         held = None if data.held is None else _record(data.held, location)
-        return self._do(request, tenant, data, lambda cmd: tenant.app.schedule_meeting(
-            cmd, pairing_id=data.pairing_id, scheduled_for=data.scheduled_for,
-            planned_minutes=data.planned_minutes, location=location, held=held,
-        ))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.schedule_meeting(
+                cmd,
+                pairing_id=data.pairing_id,
+                scheduled_for=data.scheduled_for,
+                planned_minutes=data.planned_minutes,
+                location=location,
+                held=held,
+            ),
+        )
 
     def _own_meeting(self, tenant: Tenant, meeting_id: UUID, action_name: str) -> Meeting:
         meeting = tenant.app.meeting(meeting_id)
         check_own_pairing(tenant, meeting.pairing_id, action_name)
         return meeting
 
-    @post("/meetings/{meeting_id:uuid}/held", opt=action("meetings.write"), sync_to_thread=True, status_code=201,
-          responses=problems(*HELD_RULES, (422, "meeting_not_scheduled", "the meeting is already held")))
-    def hold(self, request: Request[Any, Any, Any], tenant: Tenant, meeting_id: UUID, data: HeldIn) -> Response[MeetingOut]:
+    @post(
+        "/meetings/{meeting_id:uuid}/held",
+        opt=action("meetings.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            *HELD_RULES, (422, "meeting_not_scheduled", "the meeting is already held")
+        ),
+    )
+    def hold(
+        self, request: Request[Any, Any, Any], tenant: Tenant, meeting_id: UUID, data: HeldIn
+    ) -> Response[MeetingOut]:
         """Record that a scheduled meeting took place: when, how long, where, topics, goals
         discussed, attendance per member, a shareable summary and an optional confidential note."""
         meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
         record = _record(data, meeting.location)
-        return self._do(request, tenant, data, lambda cmd: tenant.app.hold_meeting(cmd, meeting_id, record))
+        return self._do(
+            request, tenant, data, lambda cmd: tenant.app.hold_meeting(cmd, meeting_id, record)
+        )
 
-    @post("/meetings/{meeting_id:uuid}/missed", opt=action("meetings.write"), sync_to_thread=True, status_code=201,
-          responses=problems((422, "meeting_not_scheduled", "the meeting is already held")))
-    def miss(self, request: Request[Any, Any, Any], tenant: Tenant, meeting_id: UUID, data: MissedIn) -> Response[MeetingOut]:
+    @post(
+        "/meetings/{meeting_id:uuid}/missed",
+        opt=action("meetings.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems((422, "meeting_not_scheduled", "the meeting is already held")),
+    )
+    def miss(
+        self, request: Request[Any, Any, Any], tenant: Tenant, meeting_id: UUID, data: MissedIn
+    ) -> Response[MeetingOut]:
         """Record a missed meeting and who did not show."""
         self._own_meeting(tenant, meeting_id, "meetings.write")
-        return self._do(request, tenant, data, lambda cmd: tenant.app.miss_meeting(cmd, meeting_id, data.no_show_by, data.note))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.miss_meeting(cmd, meeting_id, data.no_show_by, data.note),
+        )
 
-    @post("/meetings/{meeting_id:uuid}/cancellation", opt=action("meetings.write"), sync_to_thread=True, status_code=201,
-          responses=problems((422, "meeting_not_scheduled", "the meeting is already held")))
-    def cancel(self, request: Request[Any, Any, Any], tenant: Tenant, meeting_id: UUID, data: CancellationIn) -> Response[MeetingOut]:
+    @post(
+        "/meetings/{meeting_id:uuid}/cancellation",
+        opt=action("meetings.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems((422, "meeting_not_scheduled", "the meeting is already held")),
+    )
+    def cancel(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        meeting_id: UUID,
+        data: CancellationIn,
+    ) -> Response[MeetingOut]:
         """Cancel a scheduled meeting; `excused` excuses its week in the cadence view."""
         self._own_meeting(tenant, meeting_id, "meetings.write")
-        return self._do(request, tenant, data, lambda cmd: tenant.app.cancel_meeting(cmd, meeting_id, data.reason, data.excused))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.cancel_meeting(cmd, meeting_id, data.reason, data.excused),
+        )
 
-    @post("/meetings/{meeting_id:uuid}/amendments", opt=action("meetings.write"), sync_to_thread=True, status_code=201,
-          responses=problems(*HELD_RULES, (422, "meeting_not_held", "only a held meeting can be amended")))
-    def amend(self, request: Request[Any, Any, Any], tenant: Tenant, meeting_id: UUID, data: AmendmentIn) -> Response[MeetingOut]:
+    @post(
+        "/meetings/{meeting_id:uuid}/amendments",
+        opt=action("meetings.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            *HELD_RULES, (422, "meeting_not_held", "only a held meeting can be amended")
+        ),
+    )
+    def amend(
+        self, request: Request[Any, Any, Any], tenant: Tenant, meeting_id: UUID, data: AmendmentIn
+    ) -> Response[MeetingOut]:
         """Correct a held meeting: the correction is a new event with its reason; the original
         record stays in the history."""
         meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
         record = _record(data.record, meeting.location)
-        return self._do(request, tenant, data, lambda cmd: tenant.app.amend_meeting(cmd, meeting_id, data.reason, record))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.amend_meeting(cmd, meeting_id, data.reason, record),
+        )
 
     @get("/meetings/{meeting_id:uuid}", opt=action("meetings.read"), sync_to_thread=True)
     def get_meeting(self, tenant: Tenant, meeting_id: UUID) -> MeetingOut:
@@ -317,38 +448,76 @@ class MeetingController(Controller):
 
     @get("/meetings", opt=action("meetings.read"), sync_to_thread=True)
     def meeting_log(
-        self, request: Request[Any, Any, Any], tenant: Tenant, pairing_id: UUID, limit: Limit = 100,
-        cursor: Cursor = "", status: MeetingStatus | None = None, min_position: MinPosition = None,
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        pairing_id: UUID,
+        limit: Limit = 100,
+        cursor: Cursor = "",
+        status: MeetingStatus | None = None,
+        min_position: MinPosition = None,
     ) -> MeetingPage:
         """The meeting log of a pairing, in scheduled order (no confidential notes)."""
         check_own_pairing(tenant, pairing_id, "meetings.read")
         db = tenant.tenancy.db
-        t = views.tables(db, tenant.info.schema, "meetings", min_position, request.app.state.settings.view_wait_max)
+        t = views.tables(
+            db,
+            tenant.info.schema,
+            "meetings",
+            min_position,
+            request.app.state.settings.view_wait_max,
+        )
         where: list[tuple[str, Any]] = [("pairing_id", pairing_id)]
         if status is not None:
             where.append(("status", status.value))
         rows, nxt = views.page(
-            db, t, "meetings",
+            db,
+            t,
+            "meetings",
             "scheduled_for::text || '|' || meeting_id::text, meeting_id, pairing_id, status, scheduled_for,"
             " occurred_at, duration_minutes, location_kind, facility_code, topics, summary, attendance,"
             " has_confidential_note, during_class_hours, no_show_by, cancel_reason, excused, amendments, week",
-            "sort_key", after=cursor, limit=limit, where=where,
+            "sort_key",
+            after=cursor,
+            limit=limit,
+            where=where,
             key_expr=sql.SQL("scheduled_for::text || '|' || meeting_id::text"),
         )
-        return MeetingPage([
-            MeetingRow(
-                id=r[1], pairing_id=r[2], status=MeetingStatus(r[3]), scheduled_for=r[4], occurred_at=r[5],
-                duration_minutes=r[6], location_kind=LocationKind(r[7]), facility=r[8], topics=list(r[9]),
-                summary=r[10], attendance=r[11], has_confidential_note=r[12], during_class_hours=r[13],
-                no_show_by=r[14], cancel_reason=r[15], excused=r[16], amendments=r[17], week=r[18],
-            )
-            for r in rows
-        ], nxt)
+        return MeetingPage(
+            [
+                MeetingRow(
+                    id=r[1],
+                    pairing_id=r[2],
+                    status=MeetingStatus(r[3]),
+                    scheduled_for=r[4],
+                    occurred_at=r[5],
+                    duration_minutes=r[6],
+                    location_kind=LocationKind(r[7]),
+                    facility=r[8],
+                    topics=list(r[9]),
+                    summary=r[10],
+                    attendance=r[11],
+                    has_confidential_note=r[12],
+                    during_class_hours=r[13],
+                    no_show_by=r[14],
+                    cancel_reason=r[15],
+                    excused=r[16],
+                    amendments=r[17],
+                    week=r[18],
+                )
+                for r in rows
+            ],
+            nxt,
+        )
 
     @get("/pairings/{pairing_id:uuid}/cadence", opt=action("meetings.read"), sync_to_thread=True)
     def cadence(
-        self, request: Request[Any, Any, Any], tenant: Tenant, pairing_id: UUID,
-        weeks: Annotated[int, msgspec.Meta(ge=1, le=156)] = 12, min_position: MinPosition = None,
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        pairing_id: UUID,
+        weeks: Annotated[int, msgspec.Meta(ge=1, le=156)] = 12,
+        min_position: MinPosition = None,
     ) -> CadenceOut:
         """Weekly cadence compliance of a pairing: per ISO week of the grantee's time zone,
         met, missed, excused (an excused cancellation) or pending (the current week)."""
@@ -357,46 +526,89 @@ class MeetingController(Controller):
         stage = int(tenant.app.participant(pairing.members[0]).stage) if pairing.members else 1
         cadence = tenant.app.rules().cadence_for(stage)
         db = tenant.tenancy.db
-        t = views.tables(db, tenant.info.schema, "meetings", min_position, request.app.state.settings.view_wait_max)
+        t = views.tables(
+            db,
+            tenant.info.schema,
+            "meetings",
+            min_position,
+            request.app.state.settings.view_wait_max,
+        )
         counts = {
             r[0]: r[1:]
             for r in db.fetchall(
-                sql.SQL("SELECT week, held, minutes, excused FROM {} WHERE pairing_id = %s").format(t["meeting_weeks"]),
+                sql.SQL("SELECT week, held, minutes, excused FROM {} WHERE pairing_id = %s").format(
+                    t["meeting_weeks"]
+                ),
                 (pairing_id,),
             )
         }
         zone = tenant.app.zone
         current = week_name(datetime.now(UTC).astimezone(zone).date())
         first = week_name(pairing.opened_at.astimezone(zone).date())
-        last = current if pairing.is_open else week_name((pairing.closed_at or datetime.now(UTC)).astimezone(zone).date())
+        last = (
+            current
+            if pairing.is_open
+            else week_name((pairing.closed_at or datetime.now(UTC)).astimezone(zone).date())
+        )
         statuses = compliance(
-            first, last, current, {w for w, c in counts.items() if c[0] > 0},
-            {w for w, c in counts.items() if c[2] > 0}, cadence,
+            first,
+            last,
+            current,
+            {w for w, c in counts.items() if c[0] > 0},
+            {w for w, c in counts.items() if c[2] > 0},
+            cadence,
         )[-weeks:]
-        return CadenceOut(pairing_id, cadence.value, tenant.app.time_zone, [
-            WeekOut(w, s, counts.get(w, (0, 0, 0))[0], counts.get(w, (0, 0, 0))[1]) for w, s in statuses
-        ])
+        return CadenceOut(
+            pairing_id,
+            cadence.value,
+            tenant.app.time_zone,
+            [
+                WeekOut(w, s, counts.get(w, (0, 0, 0))[0], counts.get(w, (0, 0, 0))[1])
+                for w, s in statuses
+            ],
+        )
 
     @get("/cadence-alerts", opt=action("alerts.read"), sync_to_thread=True)
-    def cadence_alerts(self, request: Request[Any, Any, Any], tenant: Tenant, min_position: MinPosition = None) -> AlertsOut:
+    def cadence_alerts(
+        self, request: Request[Any, Any, Any], tenant: Tenant, min_position: MinPosition = None
+    ) -> AlertsOut:
         """Open pairings with no held meeting in the current or the previous week (pairings
         matched this week are not yet due)."""
-        current, items = find_cadence_alerts(tenant, min_position, request.app.state.settings.view_wait_max)
+        current, items = find_cadence_alerts(
+            tenant, min_position, request.app.state.settings.view_wait_max
+        )
         return AlertsOut(current, items)
 
-    @post("/cohorts/{code:str}/class-hours", opt=action("facilities.write"), sync_to_thread=True, status_code=201,
-          responses=problems((422, "invalid_class_hours", "a class period ends after it starts")))
-    def class_hours(self, request: Request[Any, Any, Any], tenant: Tenant, code: str, data: ClassHoursIn) -> Response[CohortOut]:
+    @post(
+        "/cohorts/{code:str}/class-hours",
+        opt=action("facilities.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems((422, "invalid_class_hours", "a class period ends after it starts")),
+    )
+    def class_hours(
+        self, request: Request[Any, Any, Any], tenant: Tenant, code: str, data: ClassHoursIn
+    ) -> Response[CohortOut]:
         """Set a cohort's weekly class periods (grantee-local time, weekday 1 = Monday); stage-1
         meetings during them are refused or flagged, as the program policy says."""
-        slots = [ClassSlot(s.weekday, time.fromisoformat(s.start), time.fromisoformat(s.end)) for s in data.slots]
+        slots = [
+            ClassSlot(s.weekday, time.fromisoformat(s.start), time.fromisoformat(s.end))
+            for s in data.slots
+        ]
 
         def render(c: Cohort, position: int) -> CohortOut:
             return render_cohort(c, position)
 
-        return run_command(request, tenant.app, tenant.principal, data,
-                           lambda cmd: tenant.app.set_class_hours(cmd, code, slots), render,
-                           status=201, grantee=tenant.info.slug)
+        return run_command(
+            request,
+            tenant.app,
+            tenant.principal,
+            data,
+            lambda cmd: tenant.app.set_class_hours(cmd, code, slots),
+            render,
+            status=201,
+            grantee=tenant.info.slug,
+        )
 
 
 ROUTES: list[Any] = [MeetingController]

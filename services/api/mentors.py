@@ -149,17 +149,31 @@ class RosterPage(msgspec.Struct):
 
 def render(m: Mentor, position: int) -> MentorOut:
     return MentorOut(
-        id=m.id, display_name=m.display_name, subject=m.subject, source=m.source,
-        participant_id=m.participant_id, lived_experience=m.lived_experience, channel=m.channel,
-        expected_hours_per_month=m.expected_hours_per_month, status=m.status,
+        id=m.id,
+        display_name=m.display_name,
+        subject=m.subject,
+        source=m.source,
+        participant_id=m.participant_id,
+        lived_experience=m.lived_experience,
+        channel=m.channel,
+        expected_hours_per_month=m.expected_hours_per_month,
+        status=m.status,
         coordinator=m.coordinator,
         screening_completed=sorted(m.screening, key=list(ScreeningStep).index),
-        background=m.background, screening_approved=m.screening_approved,
-        trainings=[TrainingOut(t.module, t.completed_on, t.hours, t.trainer) for t in m.trainings.values()],
-        missing_modules=m.missing_modules, training_hours=m.training_hours,
-        clearances=[ClearanceOut(c.facility_code, c.trained_on, c.expires_on) for c in m.clearances.values()],
-        open_pairings=sorted(m.open_pairings), individual_mentees=len(m.individual_mentees),
-        version=m.version, position=position or None,
+        background=m.background,
+        screening_approved=m.screening_approved,
+        trainings=[
+            TrainingOut(t.module, t.completed_on, t.hours, t.trainer) for t in m.trainings.values()
+        ],
+        missing_modules=m.missing_modules,
+        training_hours=m.training_hours,
+        clearances=[
+            ClearanceOut(c.facility_code, c.trained_on, c.expires_on) for c in m.clearances.values()
+        ],
+        open_pairings=sorted(m.open_pairings),
+        individual_mentees=len(m.individual_mentees),
+        version=m.version,
+        position=position or None,
     )
 
 
@@ -179,8 +193,11 @@ def _clearances(db: Database, t: Tables, mentor_ids: list[str]) -> dict[str, lis
 
 RULE = (422, "rule_violated", "the named rule refused the command")
 REGISTER_EXAMPLE = {
-    "display_name": "Marcus W.", "source": "graduate", "channel": "cohort_graduation",
-    "participant_id": "3f2c1a9e-8d7b-5c6a-9e0f-1a2b3c4d5e6f", "expected_hours_per_month": 6,
+    "display_name": "Marcus W.",
+    "source": "graduate",
+    "channel": "cohort_graduation",
+    "participant_id": "3f2c1a9e-8d7b-5c6a-9e0f-1a2b3c4d5e6f",
+    "expected_hours_per_month": 6,
 }
 
 
@@ -189,41 +206,94 @@ class MentorController(Controller):
     tags = ["mentors"]
     dependencies = {"tenant": Provide(provide_tenant, sync_to_thread=False)}
 
-    def _do(self, request: Request[Any, Any, Any], tenant: Tenant, data: Any, execute: Any, status: int = 201) -> Response[MentorOut]:
-        return run_command(request, tenant.app, tenant.principal, data, execute, render, status=status, grantee=tenant.info.slug)
+    def _do(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        data: Any,
+        execute: Any,
+        status: int = 201,
+    ) -> Response[MentorOut]:
+        return run_command(
+            request,
+            tenant.app,
+            tenant.principal,
+            data,
+            execute,
+            render,
+            status=status,
+            grantee=tenant.info.slug,
+        )
 
     @post(
-        "/", opt=action("mentors.write"), sync_to_thread=True, status_code=201,
-        responses=problems((422, "not_a_graduate", "cohort C1 has not graduated; a graduate mentor comes from a graduated cohort"),
-                           (422, "participant_required", "a graduate mentor is linked to the participant record")),
+        "/",
+        opt=action("mentors.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            (
+                422,
+                "not_a_graduate",
+                "cohort C1 has not graduated; a graduate mentor comes from a graduated cohort",
+            ),
+            (422, "participant_required", "a graduate mentor is linked to the participant record"),
+        ),
     )
     def register(
-        self, request: Request[Any, Any, Any], tenant: Tenant,
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
         data: Annotated[MentorIn, body("a graduate of an earlier cohort", REGISTER_EXAMPLE)],
     ) -> Response[MentorOut]:
         """Register a mentor applicant: a graduate (linked to the participant record, lived
         experience of incarceration) or a community peer; recruitment channel and expected time."""
-        return self._do(request, tenant, data, lambda cmd: tenant.app.register_mentor(
-            cmd, display_name=data.display_name, source=data.source, channel=data.channel,
-            participant_id=data.participant_id, lived_experience=data.lived_experience,
-            expected_hours_per_month=data.expected_hours_per_month, subject=data.subject,
-        ))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.register_mentor(
+                cmd,
+                display_name=data.display_name,
+                source=data.source,
+                channel=data.channel,
+                participant_id=data.participant_id,
+                lived_experience=data.lived_experience,
+                expected_hours_per_month=data.expected_hours_per_month,
+                subject=data.subject,
+            ),
+        )
 
     @get("/", opt=action("mentors.read"), sync_to_thread=True)
     def roster(
-        self, request: Request[Any, Any, Any], tenant: Tenant, limit: Limit = 100, cursor: Cursor = "",
-        status: MentorStatus | None = None, min_position: MinPosition = None,
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        limit: Limit = 100,
+        cursor: Cursor = "",
+        status: MentorStatus | None = None,
+        min_position: MinPosition = None,
     ) -> RosterPage:
         """The mentor roster: training and clearance status, clearances expiring within 30 days,
         caseload and open review flags."""
         db = tenant.tenancy.db
-        t = views.tables(db, tenant.info.schema, "mentor_roster", min_position, request.app.state.settings.view_wait_max)
+        t = views.tables(
+            db,
+            tenant.info.schema,
+            "mentor_roster",
+            min_position,
+            request.app.state.settings.view_wait_max,
+        )
         rows, nxt = views.page(
-            db, t, "mentors",
+            db,
+            t,
+            "mentors",
             "mentor_id::text, display_name, source, status, coordinator, coalesce(array_length(modules, 1), 0),"
             " training_hours, screening_steps, background, individual_mentees, groups, open_flags, registered_at",
-            "mentor_id", after=cursor or "00000000-0000-0000-0000-000000000000", limit=limit,
-            where=[("status", status.value)] if status else None, cast_key="uuid",
+            "mentor_id",
+            after=cursor or "00000000-0000-0000-0000-000000000000",
+            limit=limit,
+            where=[("status", status.value)] if status else None,
+            cast_key="uuid",
         )
         clearances = _clearances(db, t, [r[0] for r in rows])
         today = date.today()
@@ -232,14 +302,27 @@ class MentorController(Controller):
             mine = clearances.get(r[0], [])
             upcoming = [c.expires_on for c in mine if c.expires_on >= today]
             nxt_expiry = min(upcoming) if upcoming else None
-            items.append(RosterRow(
-                id=UUID(r[0]), display_name=r[1], source=MentorSource(r[2]), status=MentorStatus(r[3]),
-                coordinator=r[4], modules_completed=r[5], training_hours=float(r[6]),
-                screening_completed=list(r[7]), background=r[8], clearances=mine,
-                next_clearance_expiry=nxt_expiry,
-                clearance_expiring_soon=nxt_expiry is not None and (nxt_expiry - today).days <= 30,
-                individual_mentees=r[9], groups=r[10], open_flags=r[11], registered_at=r[12],
-            ))
+            items.append(
+                RosterRow(
+                    id=UUID(r[0]),
+                    display_name=r[1],
+                    source=MentorSource(r[2]),
+                    status=MentorStatus(r[3]),
+                    coordinator=r[4],
+                    modules_completed=r[5],
+                    training_hours=float(r[6]),
+                    screening_completed=list(r[7]),
+                    background=r[8],
+                    clearances=mine,
+                    next_clearance_expiry=nxt_expiry,
+                    clearance_expiring_soon=nxt_expiry is not None
+                    and (nxt_expiry - today).days <= 30,
+                    individual_mentees=r[9],
+                    groups=r[10],
+                    open_flags=r[11],
+                    registered_at=r[12],
+                )
+            )
         return RosterPage(items, nxt)
 
     @get("/{mentor_id:uuid}", opt=action("mentors.read"), sync_to_thread=True)
@@ -247,60 +330,190 @@ class MentorController(Controller):
         """A mentor as the log has it now."""
         return render(tenant.app.mentor(mentor_id), 0)
 
-    @post("/{mentor_id:uuid}/screening-steps", opt=action("mentors.write"), sync_to_thread=True, status_code=201, responses=problems(RULE))
-    def screening(self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: ScreeningIn) -> Response[MentorOut]:
+    @post(
+        "/{mentor_id:uuid}/screening-steps",
+        opt=action("mentors.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(RULE),
+    )
+    def screening(
+        self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: ScreeningIn
+    ) -> Response[MentorOut]:
         """Record a screening step (application, interview, references)."""
-        return self._do(request, tenant, data, lambda cmd: tenant.app.complete_screening_step(
-            cmd, mentor_id, step=data.step, on=data.completed_on, staff=data.staff, note=data.note))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.complete_screening_step(
+                cmd,
+                mentor_id,
+                step=data.step,
+                on=data.completed_on,
+                staff=data.staff,
+                note=data.note,
+            ),
+        )
 
-    @post("/{mentor_id:uuid}/background-review", opt=action("mentors.write"), sync_to_thread=True, status_code=201,
-          responses=problems((422, "conditions_required", "approval with conditions states the conditions")))
-    def background(self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: BackgroundIn) -> Response[MentorOut]:
+    @post(
+        "/{mentor_id:uuid}/background-review",
+        opt=action("mentors.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            (422, "conditions_required", "approval with conditions states the conditions")
+        ),
+    )
+    def background(
+        self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: BackgroundIn
+    ) -> Response[MentorOut]:
         """Record the background review as an assessment decision by a named reviewer (never an
         automatic disqualification)."""
-        return self._do(request, tenant, data, lambda cmd: tenant.app.review_background(
-            cmd, mentor_id, decision=data.decision, reviewer=data.reviewer, on=data.reviewed_on,
-            conditions=data.conditions))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.review_background(
+                cmd,
+                mentor_id,
+                decision=data.decision,
+                reviewer=data.reviewer,
+                on=data.reviewed_on,
+                conditions=data.conditions,
+            ),
+        )
 
-    @post("/{mentor_id:uuid}/trainings", opt=action("mentors.write"), sync_to_thread=True, status_code=201, responses=problems(RULE))
-    def training(self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: TrainingIn) -> Response[MentorOut]:
+    @post(
+        "/{mentor_id:uuid}/trainings",
+        opt=action("mentors.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(RULE),
+    )
+    def training(
+        self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: TrainingIn
+    ) -> Response[MentorOut]:
         """Record one of the six required training modules (date, hours, trainer)."""
-        return self._do(request, tenant, data, lambda cmd: tenant.app.complete_training(
-            cmd, mentor_id, TrainingRecord(data.module, data.completed_on, data.hours, data.trainer)))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.complete_training(
+                cmd,
+                mentor_id,
+                TrainingRecord(data.module, data.completed_on, data.hours, data.trainer),
+            ),
+        )
 
-    @post("/{mentor_id:uuid}/clearances", opt=action("mentors.write"), sync_to_thread=True, status_code=201,
-          responses=problems((422, "invalid_expiry", "a clearance expires after its training date")))
-    def clearance(self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: ClearanceIn) -> Response[MentorOut]:
+    @post(
+        "/{mentor_id:uuid}/clearances",
+        opt=action("mentors.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems((422, "invalid_expiry", "a clearance expires after its training date")),
+    )
+    def clearance(
+        self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: ClearanceIn
+    ) -> Response[MentorOut]:
         """Record volunteer training completed at a BOP institution or RRC, with its expiry."""
-        return self._do(request, tenant, data, lambda cmd: tenant.app.grant_clearance(
-            cmd, mentor_id, Clearance(data.facility, data.trained_on, data.expires_on)))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.grant_clearance(
+                cmd, mentor_id, Clearance(data.facility, data.trained_on, data.expires_on)
+            ),
+        )
 
-    @post("/{mentor_id:uuid}/coordinator", opt=action("mentors.write"), sync_to_thread=True, status_code=201, responses=problems(RULE))
-    def coordinator(self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: CoordinatorIn) -> Response[MentorOut]:
+    @post(
+        "/{mentor_id:uuid}/coordinator",
+        opt=action("mentors.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(RULE),
+    )
+    def coordinator(
+        self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: CoordinatorIn
+    ) -> Response[MentorOut]:
         """Assign the coordinator who supervises this mentor."""
-        return self._do(request, tenant, data, lambda cmd: tenant.app.assign_coordinator(cmd, mentor_id, data.coordinator))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.assign_coordinator(cmd, mentor_id, data.coordinator),
+        )
 
-    @post("/{mentor_id:uuid}/certification", opt=action("mentors.write"), sync_to_thread=True, status_code=201,
-          responses=problems((422, "training_incomplete", "certification needs all six training modules; missing: crisis_management"),
-                             (422, "screening_not_approved", "screening is not approved; missing steps: references")))
-    def certify(self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: EmptyIn) -> Response[MentorOut]:
+    @post(
+        "/{mentor_id:uuid}/certification",
+        opt=action("mentors.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            (
+                422,
+                "training_incomplete",
+                "certification needs all six training modules; missing: crisis_management",
+            ),
+            (422, "screening_not_approved", "screening is not approved; missing steps: references"),
+        ),
+    )
+    def certify(
+        self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: EmptyIn
+    ) -> Response[MentorOut]:
         """Certify the mentor: all six modules completed and screening approved."""
-        return self._do(request, tenant, data, lambda cmd: tenant.app.certify_mentor(cmd, mentor_id))
+        return self._do(
+            request, tenant, data, lambda cmd: tenant.app.certify_mentor(cmd, mentor_id)
+        )
 
-    @post("/{mentor_id:uuid}/suspension", opt=action("mentors.write"), sync_to_thread=True, status_code=201,
-          responses=problems((422, "not_certified", "only a certified mentor can be suspended (is applicant)")))
-    def suspend(self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: ReasonIn) -> Response[MentorOut]:
+    @post(
+        "/{mentor_id:uuid}/suspension",
+        opt=action("mentors.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            (422, "not_certified", "only a certified mentor can be suspended (is applicant)")
+        ),
+    )
+    def suspend(
+        self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: ReasonIn
+    ) -> Response[MentorOut]:
         """Suspend the mentor (with reason); every open pairing is flagged for reassignment."""
-        return self._do(request, tenant, data, lambda cmd: tenant.app.suspend_mentor(cmd, mentor_id, data.reason))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.suspend_mentor(cmd, mentor_id, data.reason),
+        )
 
-    @post("/{mentor_id:uuid}/reinstatement", opt=action("mentors.write"), sync_to_thread=True, status_code=201,
-          responses=problems((422, "not_suspended", "only a suspended mentor can be reinstated")))
-    def reinstate(self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: NoteIn) -> Response[MentorOut]:
+    @post(
+        "/{mentor_id:uuid}/reinstatement",
+        opt=action("mentors.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems((422, "not_suspended", "only a suspended mentor can be reinstated")),
+    )
+    def reinstate(
+        self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: NoteIn
+    ) -> Response[MentorOut]:
         """Lift a suspension."""
-        return self._do(request, tenant, data, lambda cmd: tenant.app.reinstate_mentor(cmd, mentor_id, data.note))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.reinstate_mentor(cmd, mentor_id, data.note),
+        )
 
-    @post("/{mentor_id:uuid}/retirement", opt=action("mentors.write"), sync_to_thread=True, status_code=201,
-          responses=problems((422, "mentor_retired", "this mentor has retired")))
-    def retire(self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: ReasonIn) -> Response[MentorOut]:
+    @post(
+        "/{mentor_id:uuid}/retirement",
+        opt=action("mentors.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems((422, "mentor_retired", "this mentor has retired")),
+    )
+    def retire(
+        self, request: Request[Any, Any, Any], tenant: Tenant, mentor_id: UUID, data: ReasonIn
+    ) -> Response[MentorOut]:
         """Retire the mentor; every open pairing is flagged for reassignment."""
-        return self._do(request, tenant, data, lambda cmd: tenant.app.retire_mentor(cmd, mentor_id, data.reason))
+        return self._do(
+            request, tenant, data, lambda cmd: tenant.app.retire_mentor(cmd, mentor_id, data.reason)
+        )

@@ -22,7 +22,9 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        request_id = (
+            incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        )
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         started = time.perf_counter()
@@ -41,7 +43,11 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send_wrapper)
         finally:
             handler = scope.get("route_handler")
-            route = scope.get("path_template") or (handler.paths and next(iter(handler.paths))) if handler else None
+            route = (
+                scope.get("path_template") or (handler.paths and next(iter(handler.paths)))
+                if handler
+                else None
+            )
             log.info(
                 "request",
                 request_id=request_id,

@@ -134,15 +134,31 @@ class PolicyOut(msgspec.Struct):
 def render(p: Pairing, position: int) -> PairingOut:
     c = p.closure
     return PairingOut(
-        id=p.id, kind=p.kind, mentor_id=p.mentor_id, members=list(p.members), focus=p.focus,
+        id=p.id,
+        kind=p.kind,
+        mentor_id=p.mentor_id,
+        members=list(p.members),
+        focus=p.focus,
         location=LocationIn(p.location.kind, p.location.facility_code),
-        commitment=CommitmentIn(p.commitment.frequency, p.commitment.minutes_per_meeting, p.commitment.months),
-        opened_at=p.opened_at, first_meeting_on=p.first_meeting_on, open_flags=dict(p.open_flags),
-        status="open" if c is None else "closed",
-        closure=None if c is None else ClosureIn(
-            c.closure_type, c.reason, c.initiator, c.rematch_eligible, c.exit_interview_on, c.post_closure_contact,
+        commitment=CommitmentIn(
+            p.commitment.frequency, p.commitment.minutes_per_meeting, p.commitment.months
         ),
-        version=p.version, position=position or None,
+        opened_at=p.opened_at,
+        first_meeting_on=p.first_meeting_on,
+        open_flags=dict(p.open_flags),
+        status="open" if c is None else "closed",
+        closure=None
+        if c is None
+        else ClosureIn(
+            c.closure_type,
+            c.reason,
+            c.initiator,
+            c.rematch_eligible,
+            c.exit_interview_on,
+            c.post_closure_contact,
+        ),
+        version=p.version,
+        position=position or None,
     )
 
 
@@ -151,16 +167,25 @@ def render_policy(p: ProgramPolicy, position: int) -> PolicyOut:
 
 
 OPEN_EXAMPLE = {
-    "kind": "individual", "mentor_id": "9b1d2c3e-4f5a-4b6c-8d7e-0f1a2b3c4d5e",
+    "kind": "individual",
+    "mentor_id": "9b1d2c3e-4f5a-4b6c-8d7e-0f1a2b3c4d5e",
     "members": ["3f2c1a9e-8d7b-5c6a-9e0f-1a2b3c4d5e6f"],
     "location": {"kind": "bop_institution", "facility": "FCI-N1"},
     "criteria": ["shared_experience", "shared_goals"],
     "commitment": {"frequency": "weekly", "minutes_per_meeting": 60, "months": 6},
 }
 ELIGIBILITY = [
-    (422, "mentor_not_certified", "the mentor is applicant; only a certified mentor takes new pairings"),
+    (
+        422,
+        "mentor_not_certified",
+        "the mentor is applicant; only a certified mentor takes new pairings",
+    ),
     (422, "clearance_required", "the mentor has no unexpired volunteer clearance for FCI-N1"),
-    (422, "mentor_not_eligible_for_stage", "for a stage 1 mentee the mentor must be one of: earlier_graduate; this mentor is: none of these"),
+    (
+        422,
+        "mentor_not_eligible_for_stage",
+        "for a stage 1 mentee the mentor must be one of: earlier_graduate; this mentor is: none of these",
+    ),
     (422, "self_mentoring", "a person never mentors themselves"),
     (422, "caseload_limit", "the mentor already has 5 individual mentees (limit 5)"),
     (422, "group_size", "a group has 2-8 members"),
@@ -173,70 +198,146 @@ class PairingController(Controller):
     tags = ["pairings"]
     dependencies = {"tenant": Provide(provide_tenant, sync_to_thread=False)}
 
-    def _do(self, request: Request[Any, Any, Any], tenant: Tenant, data: Any, execute: Any) -> Response[PairingOut]:
-        return run_command(request, tenant.app, tenant.principal, data, execute, render, status=201, grantee=tenant.info.slug)
+    def _do(
+        self, request: Request[Any, Any, Any], tenant: Tenant, data: Any, execute: Any
+    ) -> Response[PairingOut]:
+        return run_command(
+            request,
+            tenant.app,
+            tenant.principal,
+            data,
+            execute,
+            render,
+            status=201,
+            grantee=tenant.info.slug,
+        )
 
-    @post("/pairings", opt=action("pairings.write"), sync_to_thread=True, status_code=201, responses=problems(*ELIGIBILITY))
+    @post(
+        "/pairings",
+        opt=action("pairings.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(*ELIGIBILITY),
+    )
     def open_pairing(
-        self, request: Request[Any, Any, Any], tenant: Tenant,
-        data: Annotated[PairingIn, body("an individual match inside a BOP institution", OPEN_EXAMPLE)],
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        data: Annotated[
+            PairingIn, body("an individual match inside a BOP institution", OPEN_EXAMPLE)
+        ],
     ) -> Response[PairingOut]:
         """Match a certified mentor with one mentee or a small group (with a shared focus),
         recording the matching criteria and the commitment agreement. Every eligibility rule
         is checked; a refusal names the rule and appends nothing."""
-        return self._do(request, tenant, data, lambda cmd: tenant.app.open_pairing(
-            cmd, kind=data.kind, mentor_id=data.mentor_id, member_ids=list(data.members),
-            location=Location(kind=data.location.kind, facility_code=data.location.facility),
-            commitment=Commitment(frequency=data.commitment.frequency,
-                                  minutes_per_meeting=data.commitment.minutes_per_meeting, months=data.commitment.months),
-            criteria=list(data.criteria), criteria_note=data.criteria_note, focus=data.focus,
-            opened_at=data.opened_at,
-        ))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.open_pairing(
+                cmd,
+                kind=data.kind,
+                mentor_id=data.mentor_id,
+                member_ids=list(data.members),
+                location=Location(kind=data.location.kind, facility_code=data.location.facility),
+                commitment=Commitment(
+                    frequency=data.commitment.frequency,
+                    minutes_per_meeting=data.commitment.minutes_per_meeting,
+                    months=data.commitment.months,
+                ),
+                criteria=list(data.criteria),
+                criteria_note=data.criteria_note,
+                focus=data.focus,
+                opened_at=data.opened_at,
+            ),
+        )
 
     @get("/pairings", opt=action("pairings.read"), sync_to_thread=True)
     def list_pairings(
-        self, request: Request[Any, Any, Any], tenant: Tenant, limit: Limit = 100, cursor: Cursor = "",
-        mentor_id: UUID | None = None, participant_id: UUID | None = None,
-        status: Literal["open", "closed"] | None = None, flagged: bool | None = None,
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        limit: Limit = 100,
+        cursor: Cursor = "",
+        mentor_id: UUID | None = None,
+        participant_id: UUID | None = None,
+        status: Literal["open", "closed"] | None = None,
+        flagged: bool | None = None,
         min_position: MinPosition = None,
     ) -> PairingPage:
         """Pairings with their flags and closure, filtered by mentor, participant, status or flags."""
         db = tenant.tenancy.db
-        t = views.tables(db, tenant.info.schema, "pairings", min_position, request.app.state.settings.view_wait_max)
+        t = views.tables(
+            db,
+            tenant.info.schema,
+            "pairings",
+            min_position,
+            request.app.state.settings.view_wait_max,
+        )
         where: list[tuple[str, Any]] = [("mentor_id", mentor_id)] if mentor_id else []
         clauses: list[sql.Composable] = [sql.SQL("TRUE")]
         params: list[Any] = []
         if participant_id is not None:
             # Members removed from a group are no longer in it; members at closure still are.
-            clauses.append(sql.SQL(
-                "pairing_id IN (SELECT m.pairing_id FROM {} m JOIN {} p USING (pairing_id)"
-                " WHERE m.participant_id = %s AND (m.left_at IS NULL OR m.left_at = p.closed_at))"
-            ).format(t["pairing_members"], t["pairings"]))
+            clauses.append(
+                sql.SQL(
+                    "pairing_id IN (SELECT m.pairing_id FROM {} m JOIN {} p USING (pairing_id)"
+                    " WHERE m.participant_id = %s AND (m.left_at IS NULL OR m.left_at = p.closed_at))"
+                ).format(t["pairing_members"], t["pairings"])
+            )
             params.append(participant_id)
         if status is not None:
-            clauses.append(sql.SQL("closed_at IS NULL" if status == "open" else "closed_at IS NOT NULL"))
+            clauses.append(
+                sql.SQL("closed_at IS NULL" if status == "open" else "closed_at IS NOT NULL")
+            )
         if flagged is not None:
-            clauses.append(sql.SQL("open_flags <> '{}'::jsonb" if flagged else "open_flags = '{}'::jsonb"))
+            clauses.append(
+                sql.SQL("open_flags <> '{}'::jsonb" if flagged else "open_flags = '{}'::jsonb")
+            )
         if only_own("pairings.read", tenant.principal.roles):
             roster = views.tables(db, tenant.info.schema, "mentor_roster", None, 0)
-            clauses.append(sql.SQL("mentor_id IN (SELECT mentor_id FROM {} WHERE subject = %s)").format(roster["mentors"]))
+            clauses.append(
+                sql.SQL("mentor_id IN (SELECT mentor_id FROM {} WHERE subject = %s)").format(
+                    roster["mentors"]
+                )
+            )
             params.append(tenant.principal.subject)
         rows, nxt = views.page(
-            db, t, "pairings",
+            db,
+            t,
+            "pairings",
             "pairing_id::text, kind, mentor_id, focus, location_kind, facility_code, frequency, opened_at,"
             " first_meeting_on, open_flags, closed_at, closure_type, member_count",
-            "pairing_id", after=cursor or "00000000-0000-0000-0000-000000000000", limit=limit,
-            where=where, cast_key="uuid", extra=sql.SQL(" AND ").join(clauses), extra_params=tuple(params),
+            "pairing_id",
+            after=cursor or "00000000-0000-0000-0000-000000000000",
+            limit=limit,
+            where=where,
+            cast_key="uuid",
+            extra=sql.SQL(" AND ").join(clauses),
+            extra_params=tuple(params),
         )
-        return PairingPage([
-            PairingRow(
-                id=UUID(r[0]), kind=PairingKind(r[1]), mentor_id=r[2], focus=Focus(r[3]) if r[3] else None,
-                location_kind=LocationKind(r[4]), facility=r[5], frequency=Frequency(r[6]), opened_at=r[7],
-                first_meeting_on=r[8], open_flags=r[9], status="open" if r[10] is None else "closed",
-                closed_at=r[10], closure_type=ClosureType(r[11]) if r[11] else None, member_count=r[12],
-            )
-            for r in rows
-        ], nxt)
+        return PairingPage(
+            [
+                PairingRow(
+                    id=UUID(r[0]),
+                    kind=PairingKind(r[1]),
+                    mentor_id=r[2],
+                    focus=Focus(r[3]) if r[3] else None,
+                    location_kind=LocationKind(r[4]),
+                    facility=r[5],
+                    frequency=Frequency(r[6]),
+                    opened_at=r[7],
+                    first_meeting_on=r[8],
+                    open_flags=r[9],
+                    status="open" if r[10] is None else "closed",
+                    closed_at=r[10],
+                    closure_type=ClosureType(r[11]) if r[11] else None,
+                    member_count=r[12],
+                )
+                for r in rows
+            ],
+            nxt,
+        )
 
     @get("/pairings/{pairing_id:uuid}", opt=action("pairings.read"), sync_to_thread=True)
     def get_pairing(self, tenant: Tenant, pairing_id: UUID) -> PairingOut:
@@ -248,50 +349,145 @@ class PairingController(Controller):
                 raise ProblemError(404, "not_found", "pairing not found")
         return render(pairing, 0)
 
-    @post("/pairings/{pairing_id:uuid}/members", opt=action("pairings.write"), sync_to_thread=True, status_code=201,
-          responses=problems(*ELIGIBILITY, (422, "not_a_group", "members are added to groups only")))
-    def add_member(self, request: Request[Any, Any, Any], tenant: Tenant, pairing_id: UUID, data: MemberIn) -> Response[PairingOut]:
+    @post(
+        "/pairings/{pairing_id:uuid}/members",
+        opt=action("pairings.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(*ELIGIBILITY, (422, "not_a_group", "members are added to groups only")),
+    )
+    def add_member(
+        self, request: Request[Any, Any, Any], tenant: Tenant, pairing_id: UUID, data: MemberIn
+    ) -> Response[PairingOut]:
         """Add a participant to a group pairing (checked as a new match would be)."""
-        return self._do(request, tenant, data, lambda cmd: tenant.app.add_group_member(cmd, pairing_id, data.participant_id))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.add_group_member(cmd, pairing_id, data.participant_id),
+        )
 
-    @post("/pairings/{pairing_id:uuid}/member-removals", opt=action("pairings.write"), sync_to_thread=True, status_code=201,
-          responses=problems((422, "group_size", "a group keeps at least 2 members; close the group instead")))
-    def remove_member(self, request: Request[Any, Any, Any], tenant: Tenant, pairing_id: UUID, data: MemberRemovalIn) -> Response[PairingOut]:
+    @post(
+        "/pairings/{pairing_id:uuid}/member-removals",
+        opt=action("pairings.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            (422, "group_size", "a group keeps at least 2 members; close the group instead")
+        ),
+    )
+    def remove_member(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        pairing_id: UUID,
+        data: MemberRemovalIn,
+    ) -> Response[PairingOut]:
         """Remove a participant from a group pairing, with the reason."""
-        return self._do(request, tenant, data, lambda cmd: tenant.app.remove_group_member(cmd, pairing_id, data.participant_id, data.reason))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.remove_group_member(
+                cmd, pairing_id, data.participant_id, data.reason
+            ),
+        )
 
-    @post("/pairings/{pairing_id:uuid}/first-meeting", opt=action("pairings.write"), sync_to_thread=True, status_code=201,
-          responses=problems((422, "before_match", "the first meeting cannot precede the match")))
-    def first_meeting(self, request: Request[Any, Any, Any], tenant: Tenant, pairing_id: UUID, data: FirstMeetingIn) -> Response[PairingOut]:
+    @post(
+        "/pairings/{pairing_id:uuid}/first-meeting",
+        opt=action("pairings.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems((422, "before_match", "the first meeting cannot precede the match")),
+    )
+    def first_meeting(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        pairing_id: UUID,
+        data: FirstMeetingIn,
+    ) -> Response[PairingOut]:
         """Record the date of the first meeting."""
-        return self._do(request, tenant, data, lambda cmd: tenant.app.record_first_meeting(cmd, pairing_id, data.met_on))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.record_first_meeting(cmd, pairing_id, data.met_on),
+        )
 
-    @post("/pairings/{pairing_id:uuid}/flag-resolutions", opt=action("pairings.write"), sync_to_thread=True, status_code=201,
-          responses=problems((422, "no_such_flag", "no open flag 'mentee_ineligible'")))
-    def resolve_flag(self, request: Request[Any, Any, Any], tenant: Tenant, pairing_id: UUID, data: FlagResolutionIn) -> Response[PairingOut]:
+    @post(
+        "/pairings/{pairing_id:uuid}/flag-resolutions",
+        opt=action("pairings.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems((422, "no_such_flag", "no open flag 'mentee_ineligible'")),
+    )
+    def resolve_flag(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        pairing_id: UUID,
+        data: FlagResolutionIn,
+    ) -> Response[PairingOut]:
         """Resolve a review flag (for instance after reassignment was considered)."""
-        return self._do(request, tenant, data, lambda cmd: tenant.app.resolve_flag(cmd, pairing_id, data.flag, data.resolution))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.resolve_flag(cmd, pairing_id, data.flag, data.resolution),
+        )
 
-    @post("/pairings/{pairing_id:uuid}/closure", opt=action("pairings.write"), sync_to_thread=True, status_code=201,
-          responses=problems((422, "pairing_closed", "the pairing is closed")))
-    def close(self, request: Request[Any, Any, Any], tenant: Tenant, pairing_id: UUID, data: ClosureIn) -> Response[PairingOut]:
+    @post(
+        "/pairings/{pairing_id:uuid}/closure",
+        opt=action("pairings.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems((422, "pairing_closed", "the pairing is closed")),
+    )
+    def close(
+        self, request: Request[Any, Any, Any], tenant: Tenant, pairing_id: UUID, data: ClosureIn
+    ) -> Response[PairingOut]:
         """Close the pairing: planned or not, reason, initiator, exit interview, rematch eligibility."""
         closure = Closure(
-            closure_type=data.closure_type, reason=data.reason, initiator=data.initiator,
-            exit_interview_on=data.exit_interview_on, rematch_eligible=data.rematch_eligible,
+            closure_type=data.closure_type,
+            reason=data.reason,
+            initiator=data.initiator,
+            exit_interview_on=data.exit_interview_on,
+            rematch_eligible=data.rematch_eligible,
             post_closure_contact=data.post_closure_contact,
         )
-        return self._do(request, tenant, data, lambda cmd: tenant.app.close_pairing(cmd, pairing_id, closure, data.closed_at))
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.close_pairing(cmd, pairing_id, closure, data.closed_at),
+        )
 
     @get("/policy", opt=action("policy.read"), sync_to_thread=True)
     def get_policy(self, tenant: Tenant) -> PolicyOut:
         """The program policy in force (the tip sheet's defaults until the grantee sets one)."""
         return PolicyOut(tenant.app.rules(), 0)
 
-    @post("/policy", opt=action("policy.write"), sync_to_thread=True, status_code=201,
-          responses=problems((422, "invalid_policy", "group sizes need 2 <= group_min <= group_max <= 30")))
-    def set_policy(self, request: Request[Any, Any, Any], tenant: Tenant, data: MentoringRules) -> Response[PolicyOut]:
+    @post(
+        "/policy",
+        opt=action("policy.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            (422, "invalid_policy", "group sizes need 2 <= group_min <= group_max <= 30")
+        ),
+    )
+    def set_policy(
+        self, request: Request[Any, Any, Any], tenant: Tenant, data: MentoringRules
+    ) -> Response[PolicyOut]:
         """Set who may mentor whom at each stage, the individual caseload limit and group sizes."""
-        return run_command(request, tenant.app, tenant.principal, data,
-                           lambda cmd: tenant.app.set_rules(cmd, data), render_policy,
-                           status=201, grantee=tenant.info.slug)
+        return run_command(
+            request,
+            tenant.app,
+            tenant.principal,
+            data,
+            lambda cmd: tenant.app.set_rules(cmd, data),
+            render_policy,
+            status=201,
+            grantee=tenant.info.slug,
+        )

@@ -133,21 +133,38 @@ class HistoryOut(msgspec.Struct):
 
 def render(p: Participant, position: int) -> ParticipantOut:
     return ParticipantOut(
-        id=p.id, number=p.number, first_name=p.personal.first_name,
-        last_name=p.personal.last_name, date_of_birth=p.personal.date_of_birth,
+        id=p.id,
+        number=p.number,
+        first_name=p.personal.first_name,
+        last_name=p.personal.last_name,
+        date_of_birth=p.personal.date_of_birth,
         bop_register_number=p.personal.bop_register_number,
-        ex_offender_at_entry=p.ex_offender_at_entry, program_entry_date=p.program_entry_date,
-        cohort=p.cohort_code, stage=int(p.stage), placement=p.placement,
-        facility=p.facility_code, stage_started_at=p.stage_started_at,
-        funding_source=p.funding_source, status=p.status, exit_date=p.exit_date,
-        exit_reason=p.exit_reason, returns_to_custody=p.returns_to_custody, version=p.version,
+        ex_offender_at_entry=p.ex_offender_at_entry,
+        program_entry_date=p.program_entry_date,
+        cohort=p.cohort_code,
+        stage=int(p.stage),
+        placement=p.placement,
+        facility=p.facility_code,
+        stage_started_at=p.stage_started_at,
+        funding_source=p.funding_source,
+        status=p.status,
+        exit_date=p.exit_date,
+        exit_reason=p.exit_reason,
+        returns_to_custody=p.returns_to_custody,
+        version=p.version,
         position=position or None,
     )
 
 
 _CONTEXT_FIELDS = {
-    "originator_id", "originator_version", "timestamp", "originator_topic", "recorded_by",
-    "request_id", "grantee", "occurred_at",
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "originator_topic",
+    "recorded_by",
+    "request_id",
+    "grantee",
+    "occurred_at",
 }
 
 
@@ -167,7 +184,9 @@ def _mentor_names(db: Database, t: Tables, mentor_ids: list[UUID]) -> dict[UUID,
     if not mentor_ids:
         return {}
     rows = db.fetchall(
-        sql.SQL("SELECT mentor_id, display_name FROM {} WHERE mentor_id = ANY(%s)").format(t["caseload_mentors"]),
+        sql.SQL("SELECT mentor_id, display_name FROM {} WHERE mentor_id = ANY(%s)").format(
+            t["caseload_mentors"]
+        ),
         (mentor_ids,),
     )
     return {r[0]: r[1] for r in rows}
@@ -184,31 +203,56 @@ class ParticipantController(Controller):
     ) -> Response[ParticipantOut]:
         """Enrol a participant in stage 1 at a BOP institution and cohort (PIRL 100, 200, 801, 900)."""
         personal = PersonalDetails(
-            first_name=data.first_name, last_name=data.last_name,
-            date_of_birth=data.date_of_birth, bop_register_number=data.bop_register_number,
+            first_name=data.first_name,
+            last_name=data.last_name,
+            date_of_birth=data.date_of_birth,
+            bop_register_number=data.bop_register_number,
         )
         return run_command(
-            request, tenant.app, tenant.principal, data,
+            request,
+            tenant.app,
+            tenant.principal,
+            data,
             lambda cmd: tenant.app.enroll_participant(
-                cmd, personal=personal, program_entry_date=data.program_entry_date,
-                facility_code=data.facility, cohort_code=data.cohort, number=data.number,
+                cmd,
+                personal=personal,
+                program_entry_date=data.program_entry_date,
+                facility_code=data.facility,
+                cohort_code=data.cohort,
+                number=data.number,
                 ex_offender_at_entry=data.ex_offender_at_entry,
             ),
-            render, status=201, grantee=tenant.info.slug,
+            render,
+            status=201,
+            grantee=tenant.info.slug,
         )
 
     @get("/", opt=action("participants.read"), sync_to_thread=True)
     def caseload(
-        self, request: Request[Any, Any, Any], tenant: Tenant, limit: Limit = 100,
-        cursor: Cursor = "", stage: Literal[1, 2, 3] | None = None, status: Status | None = None,
-        facility: str | None = None, cohort: str | None = None, min_position: MinPosition = None,
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        limit: Limit = 100,
+        cursor: Cursor = "",
+        stage: Literal[1, 2, 3] | None = None,
+        status: Status | None = None,
+        facility: str | None = None,
+        cohort: str | None = None,
+        min_position: MinPosition = None,
     ) -> CaseloadPage:
         """The caseload: one row per participant, in participant-number order, with filters."""
         db = tenant.tenancy.db
         schema = tenant.info.schema
-        t = views.tables(db, schema, "caseload", min_position, request.app.state.settings.view_wait_max)
+        t = views.tables(
+            db, schema, "caseload", min_position, request.app.state.settings.view_wait_max
+        )
         where: list[tuple[str, Any]] = []
-        for column, value in (("stage", stage), ("status", status), ("facility_code", facility), ("cohort_code", cohort)):
+        for column, value in (
+            ("stage", stage),
+            ("status", status),
+            ("facility_code", facility),
+            ("cohort_code", cohort),
+        ):
             if value is not None:
                 where.append((column, value.value if isinstance(value, Status) else value))
         extra, extra_params = None, ()
@@ -219,32 +263,56 @@ class ParticipantController(Controller):
             ).format(m=t["caseload_mentors"], p=t["caseload_pairings"])
             extra_params = (tenant.principal.subject, tenant.principal.subject)
         rows, nxt = views.page(
-            db, t, "caseload",
+            db,
+            t,
+            "caseload",
             "number, participant_id, first_name, last_name, cohort_code, program_entry_date, stage,"
             " placement, facility_code, stage_started_at, funding_source, status, exit_date,"
             " exit_reason, returns_to_custody, last_event_at, mentor_id, individual_pairing_id,"
             " group_pairing_ids, first_paired_at",
-            "number", after=cursor, limit=limit, where=where, extra=extra, extra_params=extra_params,
+            "number",
+            after=cursor,
+            limit=limit,
+            where=where,
+            extra=extra,
+            extra_params=extra_params,
         )
         names = _mentor_names(db, t, [r[16] for r in rows if r[16] is not None])
         now = datetime.now(UTC)
         g = views.tables(db, schema, "goals", None, 0)
-        overdue: dict[UUID, int] = dict(db.fetchall(
-            sql.SQL(
-                "SELECT participant_id, count(*)::int FROM {} WHERE participant_id = ANY(%s)"
-                " AND status = 'active' AND target_date < %s GROUP BY participant_id"
-            ).format(g["goals"]),
-            ([r[1] for r in rows], now.date()),
-        ))
+        overdue: dict[UUID, int] = dict(
+            db.fetchall(
+                sql.SQL(
+                    "SELECT participant_id, count(*)::int FROM {} WHERE participant_id = ANY(%s)"
+                    " AND status = 'active' AND target_date < %s GROUP BY participant_id"
+                ).format(g["goals"]),
+                ([r[1] for r in rows], now.date()),
+            )
+        )
         items = [
             CaseloadRow(
-                id=r[1], number=r[0], first_name=r[2], last_name=r[3], cohort=r[4],
-                program_entry_date=r[5], stage=r[6], placement=Placement(r[7]), facility=r[8],
-                stage_started_at=r[9], days_in_stage=max(0, (now - r[9]).days),
-                funding_source=FundingSource(r[10]), status=Status(r[11]), exit_date=r[12],
-                exit_reason=ExitReason(r[13]) if r[13] else None, returns_to_custody=r[14],
-                last_event_at=r[15], mentor_id=r[16], mentor_name=names.get(r[16]),
-                individual_pairing_id=r[17], group_pairing_ids=list(r[18]), first_paired_at=r[19],
+                id=r[1],
+                number=r[0],
+                first_name=r[2],
+                last_name=r[3],
+                cohort=r[4],
+                program_entry_date=r[5],
+                stage=r[6],
+                placement=Placement(r[7]),
+                facility=r[8],
+                stage_started_at=r[9],
+                days_in_stage=max(0, (now - r[9]).days),
+                funding_source=FundingSource(r[10]),
+                status=Status(r[11]),
+                exit_date=r[12],
+                exit_reason=ExitReason(r[13]) if r[13] else None,
+                returns_to_custody=r[14],
+                last_event_at=r[15],
+                mentor_id=r[16],
+                mentor_name=names.get(r[16]),
+                individual_pairing_id=r[17],
+                group_pairing_ids=list(r[18]),
+                first_paired_at=r[19],
                 days_to_first_pairing=None if r[19] is None else (r[19].date() - r[5]).days,
                 overdue_goals=overdue.get(r[1], 0),
             )
@@ -260,11 +328,16 @@ class ParticipantController(Controller):
         return render(participant, 0)
 
     @post(
-        "/{participant_id:uuid}/stage-transitions", opt=action("participants.move"),
-        sync_to_thread=True, status_code=201,
+        "/{participant_id:uuid}/stage-transitions",
+        opt=action("participants.move"),
+        sync_to_thread=True,
+        status_code=201,
     )
     def transition(
-        self, request: Request[Any, Any, Any], tenant: Tenant, participant_id: UUID,
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        participant_id: UUID,
         data: StageTransitionIn,
     ) -> Response[ParticipantOut]:
         """Record a stage transition: 1→2 (RRC or home confinement), 2→3, 1→3, or a return to
@@ -275,13 +348,15 @@ class ParticipantController(Controller):
         if data.returned_to_custody or data.to_stage == 1:
             if not (data.returned_to_custody and data.to_stage == 1):
                 raise ProblemError(
-                    422, "illegal_transition",
+                    422,
+                    "illegal_transition",
                     "a participant goes back to stage 1 only by a return to custody: send "
                     "to_stage 1 with returned_to_custody true",
                 )
             if placement is not Placement.BOP_INSTITUTION:
                 raise ProblemError(
-                    422, "placement_mismatch",
+                    422,
+                    "placement_mismatch",
                     f"placement {placement.value} belongs to stage {int(STAGE_OF_PLACEMENT[placement])}",
                 )
 
@@ -292,32 +367,52 @@ class ParticipantController(Controller):
         else:
             if STAGE_OF_PLACEMENT[placement] != Stage(data.to_stage):
                 raise ProblemError(
-                    422, "placement_mismatch",
+                    422,
+                    "placement_mismatch",
                     f"placement {placement.value} belongs to stage {int(STAGE_OF_PLACEMENT[placement])}",
                 )
 
             def execute(cmd: Any) -> Any:
                 return app.transition_stage(
-                    cmd, participant_id, placement=placement, facility_code=data.facility,
+                    cmd,
+                    participant_id,
+                    placement=placement,
+                    facility_code=data.facility,
                     occurred_at=data.occurred_at,
                 )
 
         return run_command(
-            request, app, tenant.principal, data, execute, render, status=201,
+            request,
+            app,
+            tenant.principal,
+            data,
+            execute,
+            render,
+            status=201,
             grantee=tenant.info.slug,
         )
 
-    @post("/{participant_id:uuid}/exit", opt=action("participants.move"), sync_to_thread=True, status_code=201)
+    @post(
+        "/{participant_id:uuid}/exit",
+        opt=action("participants.move"),
+        sync_to_thread=True,
+        status_code=201,
+    )
     def exit(
         self, request: Request[Any, Any, Any], tenant: Tenant, participant_id: UUID, data: ExitIn
     ) -> Response[ParticipantOut]:
         """Record the program exit (PIRL 901 date, 923 reason). Exit is final."""
         return run_command(
-            request, tenant.app, tenant.principal, data,
+            request,
+            tenant.app,
+            tenant.principal,
+            data,
             lambda cmd: tenant.app.exit_participant(
                 cmd, participant_id, exit_date=data.exit_date, reason=data.reason, note=data.note
             ),
-            render, status=201, grantee=tenant.info.slug,
+            render,
+            status=201,
+            grantee=tenant.info.slug,
         )
 
     @get("/{participant_id:uuid}/history", opt=action("participants.read"), sync_to_thread=True)
@@ -325,8 +420,12 @@ class ParticipantController(Controller):
         """Every event of the participant, in order, with its log position."""
         entries = [
             HistoryEntry(
-                position=position, version=e.originator_version, type=type(e).__name__,
-                occurred_at=e.occurred_at, recorded_at=e.timestamp, recorded_by=e.recorded_by,
+                position=position,
+                version=e.originator_version,
+                type=type(e).__name__,
+                occurred_at=e.occurred_at,
+                recorded_at=e.timestamp,
+                recorded_by=e.recorded_by,
                 request_id=e.request_id,
                 data={k: v for k, v in vars(e).items() if k not in _CONTEXT_FIELDS},
             )

@@ -77,8 +77,12 @@ def problem_response(
     errors: list[dict[str, Any]] | None = None,
 ) -> Response[Problem]:
     body = Problem(
-        type=problem_type(code), title=TITLES.get(status, "Error"), status=status,
-        detail=detail, code=code, errors=errors,
+        type=problem_type(code),
+        title=TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        code=code,
+        errors=errors,
     )
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -97,7 +101,11 @@ _UNAVAILABLE = (StoreOperationalError, psycopg.OperationalError, PoolTimeout, To
 def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
     extra = exc.extra if isinstance(exc.extra, list) else []
     return [
-        {"message": str(e.get("message", "")), "key": str(e.get("key", "")), "source": str(e.get("source", ""))}
+        {
+            "message": str(e.get("message", "")),
+            "key": str(e.get("key", "")),
+            "source": str(e.get("source", "")),
+        }
         for e in extra
         if isinstance(e, dict)
     ]
@@ -122,15 +130,22 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             # The router refused before any route (and so the request-log middleware) ran.
             log.info("request", method=request.method, route="unmatched", status=exc.status_code)
         code = {
-            400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
-            415: "unsupported_media_type", 401: "not_authenticated", 403: "forbidden",
+            400: "invalid_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "body_too_large",
+            415: "unsupported_media_type",
+            401: "not_authenticated",
+            403: "forbidden",
             429: "rate_limited",
         }.get(exc.status_code, "http_error")
         return problem_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
     if isinstance(exc, _UNAVAILABLE):
         log.warning("database_unavailable", error_class=type(exc).__name__)
         return problem_response(
-            503, "database_unavailable", "the database is unavailable; retry shortly",
+            503,
+            "database_unavailable",
+            "the database is unavailable; retry shortly",
             headers={"Retry-After": "2"},
         )
     if isinstance(exc, DuplicateRequest):

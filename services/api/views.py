@@ -12,11 +12,16 @@ from services.api.problems import ProblemError
 from services.database import Database
 
 
-def tables(db: Database, schema: str, view: str, min_position: int | None, wait_max: float) -> Tables:
+def tables(
+    db: Database, schema: str, view: str, min_position: int | None, wait_max: float
+) -> Tables:
     """The live build of `view`, after waiting (bounded) for `min_position` if asked."""
-    if min_position is not None and not projector.wait_for(db, schema, view, min_position, wait_max):
+    if min_position is not None and not projector.wait_for(
+        db, schema, view, min_position, wait_max
+    ):
         raise ProblemError(
-            503, "view_behind",
+            503,
+            "view_behind",
             f"the {view} view has not reached position {min_position} yet; retry shortly",
             headers={"Retry-After": "1"},
         )
@@ -62,4 +67,3 @@ def page(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (str(rows[-1][0]) if more and rows else None)
-
