@@ -39,13 +39,12 @@ def utcnow() -> datetime:
 class DomainError(Exception):
     """A rule of the domain refused a command. `code` is stable and names the rule."""
 
-    code: ClassVar[str] = "rule_violated"
+    default_code: ClassVar[str] = "rule_violated"
 
     def __init__(self, detail: str, *, code: str | None = None, **context: Any) -> None:
         super().__init__(detail)
         self.detail = detail
-        if code is not None:
-            self.code = code
+        self.code: str = code or self.default_code
         self.context = context
 
 
@@ -54,17 +53,17 @@ class RuleViolation(DomainError):
 
 
 class NotFound(DomainError):
-    code = "not_found"
+    default_code = "not_found"
 
 
 class AlreadyExists(DomainError):
-    code = "already_exists"
+    default_code = "already_exists"
 
 
 class Conflict(DomainError):
     """Someone else changed the same record first; reload and retry (HTTP 409)."""
 
-    code = "conflict"
+    default_code = "conflict"
 
 
 def check_not_future(moment: datetime, what: str) -> None:

@@ -103,6 +103,21 @@ class Timeline(Projection):
     def member_added(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
         self._own(cur, t, e.originator_id, [e.participant_id])
 
+    @handles(Pairing.MemberRemoved)
+    def member_removed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        # A member who leaves a group no longer hears of it: neither the group's later events
+        # nor its meetings still to be held (those they attended stay theirs, amendments too).
+        cur.execute(
+            sql.SQL(
+                "DELETE FROM {o} WHERE participant_id = %s AND (aggregate_id = %s OR aggregate_id IN ("
+                " SELECT s.subject_id FROM {t} s WHERE s.participant_id = %s AND s.kind = 'meeting.Scheduled'"
+                " AND s.detail->>'pairing_id' = %s AND NOT EXISTS (SELECT 1 FROM {t} h"
+                " WHERE h.participant_id = s.participant_id AND h.subject_id = s.subject_id"
+                " AND h.kind = 'meeting.Held')))"
+            ).format(o=t["timeline_owners"], t=t["timeline"]),
+            (e.participant_id, e.originator_id, e.participant_id, str(e.originator_id)),
+        )
+
     @handles(Pairing.FlaggedForReview, Pairing.FlagResolved, Pairing.FirstMeetingRecorded, Pairing.Closed)
     def pairing(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
         self._add(cur, t, e, position, self._owners(cur, t, e.originator_id))

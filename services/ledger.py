@@ -56,7 +56,7 @@ class LedgerApplication(Application[UUID]):
         self.schema = schema
         super().__init__(env={"IS_SNAPSHOTTING_ENABLED": "n"})
 
-    def construct_mapper(self) -> MsgspecMapper:  # type: ignore[override]
+    def construct_mapper(self) -> MsgspecMapper:
         return MsgspecMapper()
 
     def construct_recorder(self) -> TenantRecorder:
@@ -64,7 +64,7 @@ class LedgerApplication(Application[UUID]):
 
     def load(self, cls: type[A], aggregate_id: UUID, what: str, version: int | None = None) -> A:
         try:
-            aggregate = self.repository.get(aggregate_id, version=version)
+            aggregate: object = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
             raise NotFound(f"{what} not found") from None
         if not isinstance(aggregate, cls):

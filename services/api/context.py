@@ -167,7 +167,7 @@ def _replay(
             "idempotency_key_reused",
             "this Idempotency-Key was used for a different request",
         )
-    aggregate = app.repository.get(result.aggregate_id, version=result.version)
+    aggregate: Any = app.repository.get(result.aggregate_id, version=result.version)
     return Response(
         render(aggregate, result.position),
         status_code=status,

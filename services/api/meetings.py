@@ -444,7 +444,8 @@ class MeetingController(Controller):
         """A meeting as the log has it now; the confidential note only for its author and the
         coordinator (others see `has_confidential_note`)."""
         meeting = self._own_meeting(tenant, meeting_id, "meetings.read")
-        return render_for(tenant)(meeting, 0)
+        rendered: MeetingOut = render_for(tenant)(meeting, 0)
+        return rendered
 
     @get("/meetings", opt=action("meetings.read"), sync_to_thread=True)
     def meeting_log(

@@ -255,7 +255,8 @@ class ParticipantController(Controller):
         ):
             if value is not None:
                 where.append((column, value.value if isinstance(value, Status) else value))
-        extra, extra_params = None, ()
+        extra: sql.Composable | None = None
+        extra_params: tuple[Any, ...] = ()
         if only_own("participants.read", tenant.principal.roles):
             extra = sql.SQL(
                 "(mentor_id IN (SELECT mentor_id FROM {m} WHERE subject = %s) OR group_pairing_ids &&"
