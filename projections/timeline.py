@@ -25,11 +25,22 @@ from domain.supervision import Escalation
 from projections.base import Projection, Tables, handles
 
 # Fields that never leave the log through this view.
-_HIDDEN = frozenset({
-    "originator_id", "originator_version", "timestamp", "originator_topic", "recorded_by",
-    "request_id", "grantee", "occurred_at", "confidential_note", "description", "comment",
-    "personal",
-})
+_HIDDEN = frozenset(
+    {
+        "originator_id",
+        "originator_version",
+        "timestamp",
+        "originator_topic",
+        "recorded_by",
+        "request_id",
+        "grantee",
+        "occurred_at",
+        "confidential_note",
+        "description",
+        "comment",
+        "personal",
+    }
+)
 
 
 def _detail(event: Any) -> str:
@@ -61,35 +72,62 @@ class Timeline(Projection):
         "timeline_owners": "aggregate_id, participant_id",
     }
 
-    def _own(self, cur: Cursor[TupleRow], t: Tables, aggregate_id: Any, participants: Iterable[Any]) -> None:
+    def _own(
+        self, cur: Cursor[TupleRow], t: Tables, aggregate_id: Any, participants: Iterable[Any]
+    ) -> None:
         for pid in participants:
             cur.execute(
-                sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT DO NOTHING").format(t["timeline_owners"]),
+                sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT DO NOTHING").format(
+                    t["timeline_owners"]
+                ),
                 (aggregate_id, pid),
             )
 
     def _owners(self, cur: Cursor[TupleRow], t: Tables, aggregate_id: Any) -> list[Any]:
         cur.execute(
-            sql.SQL("SELECT participant_id FROM {} WHERE aggregate_id = %s ORDER BY participant_id").format(
-                t["timeline_owners"]
-            ),
+            sql.SQL(
+                "SELECT participant_id FROM {} WHERE aggregate_id = %s ORDER BY participant_id"
+            ).format(t["timeline_owners"]),
             (aggregate_id,),
         )
         return [r[0] for r in cur.fetchall()]
 
-    def _add(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int, participants: Iterable[Any],
-             audience: str = "case") -> None:
+    def _add(
+        self,
+        cur: Cursor[TupleRow],
+        t: Tables,
+        e: Any,
+        position: int,
+        participants: Iterable[Any],
+        audience: str = "case",
+    ) -> None:
         kind = f"{type(e).__qualname__.split('.')[0].lower()}.{type(e).__name__}"
         detail = _detail(e)
         for pid in participants:
             cur.execute(
-                sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)").format(t["timeline"]),
-                (pid, position, e.occurred_at, e.timestamp, e.recorded_by, kind, e.originator_id, audience, detail),
+                sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)").format(
+                    t["timeline"]
+                ),
+                (
+                    pid,
+                    position,
+                    e.occurred_at,
+                    e.timestamp,
+                    e.recorded_by,
+                    kind,
+                    e.originator_id,
+                    audience,
+                    detail,
+                ),
             )
 
     @handles(
-        Participant.Enrolled, Participant.StageTransitioned, Participant.ReturnedToCustody,
-        Participant.Exited, Participant.RegisteredAsMentor, Participant.PairingJoined,
+        Participant.Enrolled,
+        Participant.StageTransitioned,
+        Participant.ReturnedToCustody,
+        Participant.Exited,
+        Participant.RegisteredAsMentor,
+        Participant.PairingJoined,
         Participant.PairingLeft,
     )
     def participant(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
@@ -118,7 +156,9 @@ class Timeline(Projection):
             (e.participant_id, e.originator_id, e.participant_id, str(e.originator_id)),
         )
 
-    @handles(Pairing.FlaggedForReview, Pairing.FlagResolved, Pairing.FirstMeetingRecorded, Pairing.Closed)
+    @handles(
+        Pairing.FlaggedForReview, Pairing.FlagResolved, Pairing.FirstMeetingRecorded, Pairing.Closed
+    )
     def pairing(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
         self._add(cur, t, e, position, self._owners(cur, t, e.originator_id))
 
@@ -138,8 +178,16 @@ class Timeline(Projection):
         self._add(cur, t, e, position, [e.participant_id])
 
     @handles(
-        Goal.StepAdded, Goal.StepCompleted, Goal.StepDropped, Goal.ProgressRecorded, Goal.Revised,
-        Goal.Achieved, Goal.Abandoned, Referral.HandedToCaseManager, Referral.Connected, Referral.Declined,
+        Goal.StepAdded,
+        Goal.StepCompleted,
+        Goal.StepDropped,
+        Goal.ProgressRecorded,
+        Goal.Revised,
+        Goal.Achieved,
+        Goal.Abandoned,
+        Referral.HandedToCaseManager,
+        Referral.Connected,
+        Referral.Declined,
     )
     def owned(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
         self._add(cur, t, e, position, self._owners(cur, t, e.originator_id))
@@ -160,4 +208,6 @@ class Timeline(Projection):
 
     @handles(Escalation.Acknowledged, Escalation.Resolved)
     def escalation_progress(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._add(cur, t, e, position, self._owners(cur, t, e.originator_id), audience="supervision")
+        self._add(
+            cur, t, e, position, self._owners(cur, t, e.originator_id), audience="supervision"
+        )

@@ -59,8 +59,14 @@ def _overdue_goals(tenant: Tenant, min_position: int | None, wait: float) -> lis
         (today,),
     )
     return [
-        Alert("overdue_goal", "goal", r[0], datetime.combine(r[2], datetime.min.time(), tzinfo=utcnow().tzinfo),
-              f"target date {r[2]} has passed", participant_id=r[1])
+        Alert(
+            "overdue_goal",
+            "goal",
+            r[0],
+            datetime.combine(r[2], datetime.min.time(), tzinfo=utcnow().tzinfo),
+            f"target date {r[2]} has passed",
+            participant_id=r[1],
+        )
         for r in rows
     ]
 
@@ -84,15 +90,27 @@ def _supervision(tenant: Tenant, min_position: int | None, wait: float) -> list[
         (now.date() - timedelta(days=DEBRIEF_DUE_DAYS),),
     )
     alerts = [
-        Alert("open_crisis", "escalation", r[0], r[4],
-              f"{r[3]} crisis unresolved for {int((now - r[4]).total_seconds() // 3600)} h"
-              + ("" if r[5] else ", not acknowledged"),
-              mentor_id=r[1], participant_id=r[2])
+        Alert(
+            "open_crisis",
+            "escalation",
+            r[0],
+            r[4],
+            f"{r[3]} crisis unresolved for {int((now - r[4]).total_seconds() // 3600)} h"
+            + ("" if r[5] else ", not acknowledged"),
+            mentor_id=r[1],
+            participant_id=r[2],
+        )
         for r in crises
     ]
     alerts += [
-        Alert("debrief_due", "mentor", r[0], None,
-              "no debrief yet" if r[1] is None else f"last debrief on {r[1]}", mentor_id=r[0])
+        Alert(
+            "debrief_due",
+            "mentor",
+            r[0],
+            None,
+            "no debrief yet" if r[1] is None else f"last debrief on {r[1]}",
+            mentor_id=r[0],
+        )
         for r in due
     ]
     return alerts
@@ -111,24 +129,41 @@ def _clearances(tenant: Tenant, min_position: int | None, wait: float) -> list[A
         (today, today + timedelta(days=CLEARANCE_WARNING_DAYS)),
     )
     return [
-        Alert("clearance_expiring", "mentor", r[0], None, f"clearance for {r[1]} expires on {r[2]}", mentor_id=r[0])
+        Alert(
+            "clearance_expiring",
+            "mentor",
+            r[0],
+            None,
+            f"clearance for {r[1]} expires on {r[2]}",
+            mentor_id=r[0],
+        )
         for r in rows
     ]
 
 
 @get(
-    "/v1/grantees/{grantee:str}/alerts", opt=action("alerts.read"), sync_to_thread=True, tags=["alerts"],
-    dependencies={"tenant": Provide(provide_tenant, sync_to_thread=False)}, responses=problems(),
+    "/v1/grantees/{grantee:str}/alerts",
+    opt=action("alerts.read"),
+    sync_to_thread=True,
+    tags=["alerts"],
+    dependencies={"tenant": Provide(provide_tenant, sync_to_thread=False)},
+    responses=problems(),
 )
-def alerts(request: Request[Any, Any, Any], tenant: Tenant, kind: Kind | None = None,
-           min_position: MinPosition = None) -> AlertList:
+def alerts(
+    request: Request[Any, Any, Any],
+    tenant: Tenant,
+    kind: Kind | None = None,
+    min_position: MinPosition = None,
+) -> AlertList:
     """The grantee's alerts: pairings that missed their weekly cadence, overdue SMART goals,
     crisis escalations open for more than 24 hours, volunteer clearances expiring within 30 days
     and mentors without a debrief in 30 days. Filter with `kind`."""
     wait = request.app.state.settings.view_wait_max
     _, cadence = find_cadence_alerts(tenant, min_position, wait)
     items = [
-        Alert("missed_cadence", "pairing", a.pairing_id, a.opened_at, a.detail, mentor_id=a.mentor_id)
+        Alert(
+            "missed_cadence", "pairing", a.pairing_id, a.opened_at, a.detail, mentor_id=a.mentor_id
+        )
         for a in cadence
     ]
     items += _overdue_goals(tenant, min_position, wait)

@@ -20,7 +20,11 @@ from services.api.facilities import MinPosition
 
 # Which rows a caller sees: case rows with the right to read participants, feedback with the
 # right to read feedback, escalations with the right to read supervision records.
-AUDIENCE_ACTION = {"case": "participants.read", "evaluation": "feedback.read", "supervision": "supervision.read"}
+AUDIENCE_ACTION = {
+    "case": "participants.read",
+    "evaluation": "feedback.read",
+    "supervision": "supervision.read",
+}
 
 
 class TimelineEntry(msgspec.Struct):
@@ -41,14 +45,21 @@ class TimelinePage(msgspec.Struct):
 
 
 @get(
-    "/v1/grantees/{grantee:str}/participants/{participant_id:uuid}/timeline", opt=action("participants.read"),
-    sync_to_thread=True, tags=["participants"], responses=problems(),
+    "/v1/grantees/{grantee:str}/participants/{participant_id:uuid}/timeline",
+    opt=action("participants.read"),
+    sync_to_thread=True,
+    tags=["participants"],
+    responses=problems(),
     dependencies={"tenant": Provide(provide_tenant, sync_to_thread=False)},
 )
 def timeline(
-    request: Request[Any, Any, Any], tenant: Tenant, participant_id: UUID,
+    request: Request[Any, Any, Any],
+    tenant: Tenant,
+    participant_id: UUID,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 200,
-    cursor: Annotated[str, Parameter(max_length=40, description="`next_cursor` of the previous page")] = "",
+    cursor: Annotated[
+        str, Parameter(max_length=40, description="`next_cursor` of the previous page")
+    ] = "",
     min_position: MinPosition = None,
 ) -> TimelinePage:
     """A participant's timeline: enrolment, stage moves, pairings, meetings, goals, referrals,
@@ -58,7 +69,9 @@ def timeline(
     check_own_mentee(tenant, participant, "participants.read")
     audiences = [a for a, act in AUDIENCE_ACTION.items() if allowed(act, tenant.principal.roles)]
     db = tenant.tenancy.db
-    t = views.tables(db, tenant.info.schema, "timeline", min_position, request.app.state.settings.view_wait_max)
+    t = views.tables(
+        db, tenant.info.schema, "timeline", min_position, request.app.state.settings.view_wait_max
+    )
     after = int(cursor) if cursor.isdigit() else 0
     rows = db.fetchall(
         sql.SQL(
@@ -70,7 +83,9 @@ def timeline(
     more = len(rows) > limit
     rows = rows[:limit]
     return TimelinePage(
-        participant_id, [TimelineEntry(*r) for r in rows], str(rows[-1][0]) if more and rows else None
+        participant_id,
+        [TimelineEntry(*r) for r in rows],
+        str(rows[-1][0]) if more and rows else None,
     )
 
 
