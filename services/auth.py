@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jwt
 
@@ -52,15 +53,30 @@ def issue_token(
 
 
 def verify_token(settings: Settings, token: str) -> Principal:
+    principal, expires = _verified(
+        token, settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer
+    )
+    if expires < time.time() - LEEWAY_SECONDS:
+        raise NotAuthenticated("invalid token: Signature has expired")
+    return principal
+
+
+LEEWAY_SECONDS = 30
+
+
+@lru_cache(maxsize=4096)
+def _verified(token: str, secret: str, audience: str, issuer: str) -> tuple[Principal, float]:
+    """Signature and claims checked once per token (a client sends the same token many times);
+    expiry is checked on every use by the caller. Failures are not cached: they raise."""
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret,
+            secret,
             algorithms=["HS256"],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            audience=audience,
+            issuer=issuer,
             options={"require": ["exp", "sub", "aud", "iss"]},
-            leeway=30,
+            leeway=LEEWAY_SECONDS,
         )
     except jwt.PyJWTError as e:
         raise NotAuthenticated(f"invalid token: {e}") from None
@@ -68,8 +84,9 @@ def verify_token(settings: Settings, token: str) -> Principal:
     grantees = claims.get("grantees", [])
     if not isinstance(roles, list) or not isinstance(grantees, list):
         raise NotAuthenticated("invalid token: roles and grantees must be lists")
-    return Principal(
+    principal = Principal(
         subject=str(claims["sub"]),
         roles=frozenset(str(r) for r in roles),
         grantees=frozenset(str(g) for g in grantees),
     )
+    return principal, float(claims["exp"])

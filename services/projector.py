@@ -138,15 +138,22 @@ def catch_up(db: Database, schema: str, *, batch: int = LIVE_BATCH) -> int:
         topics = sorted({t for p, _, _ in views for t in p.topics})
         rows = _read(cur, schema, after, batch, topics)
         if rows:
-            _apply_batch(cur, schema, views, rows)
+            # Pipeline mode: the view writes of the batch stream to the server without a
+            # round trip each; a handler that reads (fetch) syncs only when it must.
+            with cur.connection.pipeline():
+                _apply_batch(cur, schema, views, rows)
         return len(rows)
 
 
-def drain(db: Database, schema: str) -> int:
+def drain(db: Database, schema: str, *, batch: int = LIVE_BATCH) -> int:
+    """Catch every view of one grantee up with its log."""
     total = 0
-    while n := catch_up(db, schema):
+    while True:
+        n = catch_up(db, schema, batch=batch)
         total += n
-    return total
+        # A short batch means the log had no more events when it was read.
+        if n < batch:
+            return total
 
 
 def rebuild(
