@@ -14,7 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from services import logging as prowd_logging
-from services.api import alerts, goals, meetings, supervision, timeline
+from services.api import alerts, goals, meetings, openapi, supervision, timeline
 from services.api.context import provide_principal
 from services.api.facilities import FacilityController
 from services.api.grantees import GranteeController
@@ -48,7 +48,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             if own:
                 database.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             GranteeController,
             FacilityController,
@@ -89,6 +89,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         response_cache_config=ResponseCacheConfig(),
         debug=False,
     )
+    openapi.complete(app.openapi_schema)
+    return app
 
 
 def _state(settings: Settings) -> Any:

@@ -13,6 +13,7 @@ from litestar.params import Parameter
 from domain.facilities import Cohort, Facility, FacilityKind
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, run_command
+from services.api.docs import body
 
 Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{1,15}$", examples=["FCI-ELK"])]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -86,7 +87,16 @@ class FacilityController(Controller):
 
     @post("/facilities", opt=action("facilities.write"), sync_to_thread=True, status_code=201)
     def register_facility(
-        self, request: Request[Any, Any, Any], tenant: Tenant, data: FacilityIn
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        data: Annotated[
+            FacilityIn,
+            body(
+                "a Residential Reentry Center",
+                {"code": "RRC-N1", "name": "Northside RRC", "kind": "rrc"},
+            ),
+        ],
     ) -> Response[FacilityOut]:
         """Register a BOP institution or a Residential Reentry Center under a unique code."""
         return run_command(
@@ -143,7 +153,16 @@ class FacilityController(Controller):
 
     @post("/cohorts", opt=action("facilities.write"), sync_to_thread=True, status_code=201)
     def start_cohort(
-        self, request: Request[Any, Any, Any], tenant: Tenant, data: CohortIn
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        data: Annotated[
+            CohortIn,
+            body(
+                "a spring class",
+                {"code": "NC-2026A", "facility": "FCI-N1", "start_date": "2026-01-12"},
+            ),
+        ],
     ) -> Response[CohortOut]:
         """Start a cohort (a class) at a BOP institution."""
         return run_command(

@@ -12,6 +12,7 @@ from litestar.params import Parameter
 
 from domain.grantees import Grantee
 from services.api.context import Tenant, action, provide_platform, provide_tenant, run_command
+from services.api.docs import body
 from services.auth import Principal
 from services.tenancy import GranteeInfo, Tenancy
 
@@ -66,7 +67,18 @@ class GranteeController(Controller):
     def create_grantee(
         self,
         request: Request[Any, Any, Any],
-        data: GranteeIn,
+        data: Annotated[
+            GranteeIn,
+            body(
+                "a new grantee",
+                {
+                    "slug": "lakeshore",
+                    "name": "Lakeshore Reentry",
+                    "grant_number": "FS-40001-26-60-A-17",
+                    "time_zone": "America/Chicago",
+                },
+            ),
+        ],
         tenancy: Tenancy,
         principal: Principal,
     ) -> Response[GranteeOut]:

@@ -26,6 +26,7 @@ from services import projector
 from services.access import only_own
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant, run_command
+from services.api.docs import body
 from services.api.facilities import Code, Cursor, Limit, MinPosition
 from services.api.problems import ProblemError
 from services.database import Database
@@ -192,6 +193,24 @@ def _mentor_names(db: Database, t: Tables, mentor_ids: list[UUID]) -> dict[UUID,
     return {r[0]: r[1] for r in rows}
 
 
+ENROL_EXAMPLE = {
+    "first_name": "Dana",
+    "last_name": "Reyes",
+    "date_of_birth": "1988-03-14",
+    "program_entry_date": "2026-02-02",
+    "facility": "FCI-N1",
+    "cohort": "NC-2026A",
+    "bop_register_number": "12345-678",
+}
+MOVE_EXAMPLE = {
+    "to_stage": 2,
+    "placement": "rrc",
+    "facility": "RRC-N1",
+    "occurred_at": "2026-06-01T09:00:00-05:00",
+}
+EXIT_EXAMPLE = {"exit_date": "2026-11-20", "reason": "completed"}
+
+
 class ParticipantController(Controller):
     path = "/v1/grantees/{grantee:str}/participants"
     tags = ["participants"]
@@ -199,7 +218,12 @@ class ParticipantController(Controller):
 
     @post("/", opt=action("participants.enroll"), sync_to_thread=True, status_code=201)
     def enroll(
-        self, request: Request[Any, Any, Any], tenant: Tenant, data: EnrollmentIn
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        data: Annotated[
+            EnrollmentIn, body("enrol into a cohort at a BOP institution", ENROL_EXAMPLE)
+        ],
     ) -> Response[ParticipantOut]:
         """Enrol a participant in stage 1 at a BOP institution and cohort (PIRL 100, 200, 801, 900)."""
         personal = PersonalDetails(
@@ -339,7 +363,9 @@ class ParticipantController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         participant_id: UUID,
-        data: StageTransitionIn,
+        data: Annotated[
+            StageTransitionIn, body("transfer to a Residential Reentry Center", MOVE_EXAMPLE)
+        ],
     ) -> Response[ParticipantOut]:
         """Record a stage transition: 1→2 (RRC or home confinement), 2→3, 1→3, or a return to
         custody (`to_stage: 1` with `returned_to_custody: true`). Each carries `occurred_at` and
@@ -400,7 +426,11 @@ class ParticipantController(Controller):
         status_code=201,
     )
     def exit(
-        self, request: Request[Any, Any, Any], tenant: Tenant, participant_id: UUID, data: ExitIn
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        participant_id: UUID,
+        data: Annotated[ExitIn, body("program completed", EXIT_EXAMPLE)],
     ) -> Response[ParticipantOut]:
         """Record the program exit (PIRL 901 date, 923 reason). Exit is final."""
         return run_command(

@@ -1,0 +1,143 @@
+"""Completes the OpenAPI document: every operation lists the problems it can answer with, and
+every request body carries an example.
+
+Handlers document their own rule refusals (`responses=problems(...)`) and hand-written
+examples where they matter most; this fills in the rest from the document itself, so no
+operation is left without them: 400 `invalid_request` for bodies and parameters, 401, 403,
+404 `grantee_not_found` for grantee routes, 503 `database_unavailable` everywhere, and an
+example body synthesised from the request schema (its field examples, enums, formats, bounds).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar.openapi.spec import Example, OpenAPI, Operation, Reference
+from litestar.openapi.spec import OpenAPIMediaType as MediaType
+from litestar.openapi.spec import OpenAPIResponse as Response
+
+from services.api.problems import PROBLEM_JSON, TITLES, Problem, problem_type
+
+_FORMAT_EXAMPLES = {
+    "uuid": "3f2c1a9e-8d7b-5c6a-9e0f-1a2b3c4d5e6f",
+    "date": "2026-11-02",
+    "date-time": "2026-11-02T18:00:00-06:00",
+    "time": "18:00:00",
+    "email": "coordinator@example.org",
+    "uri": "https://example.org",
+}
+
+
+def _problem(status: int, code: str, detail: str) -> Response:
+    value = msgspec.to_builtins(
+        Problem(
+            type=problem_type(code),
+            title=TITLES.get(status, "Error"),
+            status=status,
+            detail=detail,
+            code=code,
+        )
+    )
+    return Response(
+        description=TITLES.get(status, "Error"),
+        content={
+            PROBLEM_JSON: MediaType(
+                schema=Reference("#/components/schemas/Problem"),
+                examples={code: Example(summary=detail, value=value)},
+            )
+        },
+    )
+
+
+def _common(path: str, method: str, has_body: bool) -> dict[str, Response]:
+    out = {
+        "503": _problem(503, "database_unavailable", "the database is unavailable; retry shortly")
+    }
+    if path.startswith("/v1/"):
+        out["401"] = _problem(401, "not_authenticated", "a bearer token is required")
+        out["403"] = _problem(403, "forbidden", "your role does not permit this action")
+        out["400"] = _problem(
+            400,
+            "invalid_request",
+            "the request body fails validation"
+            if has_body
+            else "a query or path parameter is invalid",
+        )
+    if path.startswith("/v1/grantees/{grantee}"):
+        out["404"] = _problem(404, "grantee_not_found", "no grantee 'northside_works'")
+    return out
+
+
+class _Examples:
+    def __init__(self, spec: OpenAPI) -> None:
+        schemas = spec.components.schemas if spec.components and spec.components.schemas else {}
+        self.schemas = {name: msgspec.to_builtins(s.to_schema()) for name, s in schemas.items()}
+
+    def of(self, schema: dict[str, Any], depth: int = 0) -> Any:
+        if depth > 6:
+            return None
+        if "$ref" in schema:
+            return self.of(self.schemas.get(schema["$ref"].rsplit("/", 1)[-1], {}), depth + 1)
+        if schema.get("examples"):
+            return schema["examples"][0]
+        if "enum" in schema:
+            return schema["enum"][0]
+        for key in ("oneOf", "anyOf"):
+            if key in schema:
+                options = [o for o in schema[key] if o.get("type") != "null"]
+                return self.of(options[0], depth + 1) if options else None
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), None)
+        if kind == "object" or "properties" in schema:
+            props = schema.get("properties", {})
+            required = set(schema.get("required", props))
+            return {name: self.of(p, depth + 1) for name, p in props.items() if name in required}
+        if kind == "array":
+            item = self.of(schema.get("items", {}), depth + 1)
+            return [] if item is None else [item]
+        if kind == "integer":
+            return int(
+                schema.get(
+                    "minimum",
+                    schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1,
+                )
+            )
+        if kind == "number":
+            return float(schema.get("minimum", 1.5))
+        if kind == "boolean":
+            return True
+        if kind == "string":
+            return _FORMAT_EXAMPLES.get(schema.get("format", ""), "text")
+        return None
+
+
+def complete(spec: OpenAPI) -> None:
+    examples = _Examples(spec)
+    for path, item in (spec.paths or {}).items():
+        for method in ("get", "post", "put", "patch", "delete"):
+            op: Operation | None = getattr(item, method, None)
+            if op is None:
+                continue
+            body = op.request_body
+            media = None
+            if body is not None and not isinstance(body, Reference):
+                media = (body.content or {}).get("application/json")
+            if media is not None and not media.examples and media.schema is not None:
+                schema = (
+                    msgspec.to_builtins(media.schema.to_schema())
+                    if hasattr(media.schema, "to_schema")
+                    else {}
+                )
+                if not (isinstance(schema, dict) and schema.get("examples")):
+                    media.examples = {
+                        "example": Example(summary="an example body", value=examples.of(schema))
+                    }
+            responses = dict(op.responses or {})
+            for status, response in _common(path, method, media is not None).items():
+                present = responses.get(status)
+                # Litestar's own 400 entry describes its default error body; ours is a problem.
+                if present is None or PROBLEM_JSON not in (getattr(present, "content", None) or {}):
+                    responses[status] = response
+            op.responses = responses
