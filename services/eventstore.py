@@ -48,27 +48,31 @@ class TenantRecorder(ApplicationRecorder):
     def __init__(self, db: Database, schema: str) -> None:
         self.db = db
         self.schema = schema
-        s = sql.Identifier(schema)
-        self._lock = sql.SQL("LOCK TABLE {}.events IN EXCLUSIVE MODE").format(s)
-        self._insert = sql.SQL(
-            "INSERT INTO {}.events (originator_id, originator_version, topic, state)"
+        # Statements are rendered to text once: composing them on every call costs more than
+        # the round trip of a small query.
+        table = sql.SQL("{}.events").format(sql.Identifier(schema)).as_string()
+        self._lock = f"LOCK TABLE {table} IN EXCLUSIVE MODE"
+        self._insert = (
+            f"INSERT INTO {table} (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
             " RETURNING notification_id"
-        ).format(s)
-        self._notify = sql.SQL("NOTIFY {}").format(sql.Identifier(notify_channel(schema)))
-        self._select_events = sql.SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {}.events"
-            " WHERE originator_id = %s"
-        ).format(s)
-        self._select_notifications = sql.SQL(
+        )
+        self._notify = (
+            sql.SQL("NOTIFY {}").format(sql.Identifier(notify_channel(schema))).as_string()
+        )
+        self._select_events = (
+            "SELECT originator_id, originator_version, topic, state"
+            f" FROM {table} WHERE originator_id = %s"
+        )
+        self._select_notifications = (
             "SELECT notification_id, originator_id, originator_version, topic, state"
-            " FROM {}.events WHERE notification_id > %s"
-        ).format(s)
-        self._select_stream = sql.SQL(
+            f" FROM {table} WHERE notification_id > %s"
+        )
+        self._select_stream = (
             "SELECT notification_id, originator_id, originator_version, topic, state"
-            " FROM {}.events WHERE originator_id = %s ORDER BY originator_version"
-        ).format(s)
-        self._max_id = sql.SQL("SELECT max(notification_id) FROM {}.events").format(s)
+            f" FROM {table} WHERE originator_id = %s ORDER BY originator_version"
+        )
+        self._max_id = f"SELECT max(notification_id) FROM {table}"
 
     def insert_events(
         self,
@@ -123,16 +127,14 @@ class TenantRecorder(ApplicationRecorder):
         query = self._select_events
         params: list[Any] = [originator_id]
         if gt is not None:
-            query += sql.SQL(" AND originator_version > %s")
+            query += " AND originator_version > %s"
             params.append(gt)
         if lte is not None:
-            query += sql.SQL(" AND originator_version <= %s")
+            query += " AND originator_version <= %s"
             params.append(lte)
-        query += sql.SQL(
-            " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version"
-        )
+        query += " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version"
         if limit is not None:
-            query += sql.SQL(" LIMIT %s")
+            query += " LIMIT %s"
             params.append(limit)
         try:
             rows = self.db.fetchall(query, params)
@@ -153,12 +155,12 @@ class TenantRecorder(ApplicationRecorder):
         query = self._select_notifications
         params: list[Any] = [after]
         if stop is not None:
-            query += sql.SQL(" AND notification_id <= %s")
+            query += " AND notification_id <= %s"
             params.append(stop)
         if topics:
-            query += sql.SQL(" AND topic = ANY(%s)")
+            query += " AND topic = ANY(%s)"
             params.append(list(topics))
-        query += sql.SQL(" ORDER BY notification_id LIMIT %s")
+        query += " ORDER BY notification_id LIMIT %s"
         params.append(limit)
         rows = self.db.fetchall(query, params)
         return [
