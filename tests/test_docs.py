@@ -1,0 +1,119 @@
+"""The docs keep up with the code: every problem code is in docs/errors.md, every path of the
+OpenAPI document is in README.md's API overview."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.testing import TestClient
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = [ROOT / "domain", ROOT / "services"]
+
+# `code="..."` in any call (RuleViolation(..., code="x"), DomainError subclasses), and the class
+# default `default_code = "..."`; `\s*` spans the newlines ruff puts in long calls.
+KEYWORD_CODE = re.compile(r"\b(?:default_)?code\s*(?::\s*[\w\[\]]+\s*)?=\s*\"([a-z][a-z0-9_]*)\"")
+# `ProblemError(<status>, "<code>", ...)`, possibly split over lines.
+PROBLEM_ERROR = re.compile(r"\bProblemError\(\s*(\d{3})\s*,\s*\"([a-z][a-z0-9_]*)\"")
+# The status → code map of framework errors in services/api/problems.py (`404: "not_found"`)
+# and the codes passed to `problem_response(status, "<code>", ...)`.
+STATUS_MAP = re.compile(r"^\s*(\d{3})\s*:\s*\"([a-z][a-z0-9_]*)\"\s*,", re.MULTILINE)
+PROBLEM_RESPONSE = re.compile(r"\bproblem_response\(\s*(\d{3})\s*,\s*\"([a-z][a-z0-9_]*)\"")
+# Helpers that take the code as their last argument, e.g. goals' `_required(text, what, "code")`.
+# Its other arguments may hold strings with parentheses, so strings are matched whole.
+REQUIRED_HELPER = re.compile(
+    r"\b_required\((?:[^()\"]|\"[^\"]*\")*?,\s*\"([a-z][a-z0-9_]*)\"\s*,?\s*\)"
+)
+# The fallback of that status map: `{...}.get(exc.status_code, "http_error")`.
+STATUS_FALLBACK = re.compile(r"\.get\(\s*[\w.]+\s*,\s*\"([a-z][a-z0-9_]*)\"\s*\)")
+
+
+def source_codes() -> dict[str, set[str]]:
+    """Every problem code raised in domain/ and services/, with the files that raise it."""
+    found: dict[str, set[str]] = {}
+    for base in SOURCES:
+        for path in sorted(base.rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            codes = set(KEYWORD_CODE.findall(text)) | set(REQUIRED_HELPER.findall(text))
+            codes |= {code for _, code in PROBLEM_ERROR.findall(text)}
+            codes |= {code for _, code in PROBLEM_RESPONSE.findall(text)}
+            if path.name == "problems.py":
+                codes |= {code for _, code in STATUS_MAP.findall(text)}
+                codes |= set(STATUS_FALLBACK.findall(text))
+            for code in codes:
+                found.setdefault(code, set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def documented_codes() -> set[str]:
+    text = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
+    return set(re.findall(r"^\|\s*`([a-z][a-z0-9_]*)`\s*\|", text, re.MULTILINE))
+
+
+def test_scanner_finds_multiline_calls() -> None:
+    sample = (
+        'raise ProblemError(\n    503,\n    "view_behind",\n    "x",\n)\n'
+        'raise RuleViolation(\n    "d",\n    code="late_code",\n)\n'
+        '_required(\n    evidence,\n    "evidence (a text or URL reference)",\n    "evidence_required",\n)'
+    )
+    assert PROBLEM_ERROR.findall(sample) == [("503", "view_behind")]
+    assert KEYWORD_CODE.findall(sample) == ["late_code"]
+    assert REQUIRED_HELPER.findall(sample) == ["evidence_required"]
+
+
+def test_every_problem_code_is_documented() -> None:
+    found = source_codes()
+    # The scan must see the well-known codes, or the regexes have gone blind.
+    for code in (
+        "illegal_transition",
+        "view_behind",
+        "grantee_not_found",
+        "not_found",
+        "internal_error",
+        "database_unavailable",
+        "request_in_flight",
+        "note_required",
+        "evidence_required",
+        "http_error",
+    ):
+        assert code in found, f"the scan no longer finds {code!r}"
+    documented = documented_codes()
+    missing = {code: sorted(files) for code, files in found.items() if code not in documented}
+    assert not missing, (
+        f"problem codes raised in the code but missing from docs/errors.md: {missing}"
+    )
+
+
+def test_no_documented_code_is_stale() -> None:
+    stale = sorted(documented_codes() - set(source_codes()))
+    assert not stale, f"docs/errors.md lists codes no code raises any more: {stale}"
+
+
+def test_problem_types_are_urns_of_their_code() -> None:
+    text = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
+    assert "urn:prowd:problem:<code>" in text
+
+
+def test_every_openapi_path_is_in_the_readme(client: TestClient[Litestar]) -> None:
+    r = client.get("/schema/openapi.json")
+    assert r.status_code == 200, r.text
+    spec = r.json()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    overview = readme.split("## API overview", 1)
+    assert len(overview) == 2, "README.md has no '## API overview' section"
+    section = overview[1].split("\n## ", 1)[0]
+    rows = set(
+        re.findall(r"^\|\s*`?(GET|POST|PUT|PATCH|DELETE)`?\s*\|\s*`([^`]+)`", section, re.MULTILINE)
+    )
+    missing = [
+        f"{method.upper()} {path}"
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+        and (method.upper(), path) not in rows
+    ]
+    assert not missing, f"endpoints missing from README.md's API overview: {missing}"
+    stale = sorted(f"{m} {p}" for m, p in rows if m.lower() not in spec["paths"].get(p, {}))
+    assert not stale, f"README.md's API overview lists endpoints the API does not have: {stale}"
