@@ -82,11 +82,10 @@ class TenantRecorder(ApplicationRecorder):
         **_: Any,
     ) -> Sequence[int] | None:
         try:
-            # Pipeline mode: BEGIN, the lock and the insert travel in one round trip; the
-            # notify, the side effects and COMMIT in a second.
+            # Not in pipeline mode: measured here, psycopg's pipeline bookkeeping cost more
+            # CPU in the API process than the round trips it saved (docs/performance.md).
             with (
                 self.db.connection() as conn,
-                conn.pipeline(),
                 conn.transaction(),
                 conn.cursor() as cur,
                 conn.cursor() as inserted,

@@ -138,10 +138,7 @@ def catch_up(db: Database, schema: str, *, batch: int = LIVE_BATCH) -> int:
         topics = sorted({t for p, _, _ in views for t in p.topics})
         rows = _read(cur, schema, after, batch, topics)
         if rows:
-            # Pipeline mode: the view writes of the batch stream to the server without a
-            # round trip each; a handler that reads (fetch) syncs only when it must.
-            with cur.connection.pipeline():
-                _apply_batch(cur, schema, views, rows)
+            _apply_batch(cur, schema, views, rows)
         return len(rows)
 
 
