@@ -39,11 +39,6 @@ class DuplicateRequest(Exception):
     """An idempotency key was committed by a concurrent request first."""
 
 
-def notify_channel(schema: str) -> str:
-    # One channel per log: listeners of one grantee are never woken by another's writes.
-    return f"prowd_log_{schema}"
-
-
 class TenantRecorder(ApplicationRecorder):
     def __init__(self, db: Database, schema: str) -> None:
         self.db = db
@@ -51,14 +46,11 @@ class TenantRecorder(ApplicationRecorder):
         # Statements are rendered to text once: composing them on every call costs more than
         # the round trip of a small query.
         table = sql.SQL("{}.events").format(sql.Identifier(schema)).as_string()
-        self._lock = f"LOCK TABLE {table} IN EXCLUSIVE MODE"
-        self._insert = (
-            f"INSERT INTO {table} (originator_id, originator_version, topic, state)"
-            " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
-            " RETURNING notification_id"
-        )
-        self._notify = (
-            sql.SQL("NOTIFY {}").format(sql.Identifier(notify_channel(schema))).as_string()
+        # `append_events` (services/schema.py) takes the table lock, inserts and notifies.
+        self._append_events = (
+            sql.SQL("SELECT * FROM {}.append_events(%s, %s, %s, %s)")
+            .format(sql.Identifier(schema))
+            .as_string()
         )
         self._select_events = (
             "SELECT originator_id, originator_version, topic, state"
@@ -82,37 +74,35 @@ class TenantRecorder(ApplicationRecorder):
         **_: Any,
     ) -> Sequence[int] | None:
         try:
-            # Not in pipeline mode: measured here, psycopg's pipeline bookkeeping cost more
-            # CPU in the API process than the round trips it saved (docs/performance.md).
-            with (
-                self.db.connection() as conn,
-                conn.transaction(),
-                conn.cursor() as cur,
-                conn.cursor() as inserted,
-            ):
-                ids: list[int] = []
-                if stored_events:
-                    cur.execute(self._lock)
-                    inserted.execute(
-                        self._insert,
-                        (
-                            [e.originator_id for e in stored_events],
-                            [e.originator_version for e in stored_events],
-                            [e.topic for e in stored_events],
-                            [e.state for e in stored_events],
-                        ),
-                    )
-                    ids = [row[0] for row in inserted.fetchall()]
-                    cur.execute(self._notify)
-                for effect in side_effects:
-                    effect(cur, ids)
-                return ids
+            with self.db.connection() as conn, conn.cursor() as cur:
+                if not side_effects:
+                    # One statement, its own transaction: a single round trip.
+                    return self._append(cur, stored_events)
+                with conn.transaction():
+                    ids = self._append(cur, stored_events)
+                    for effect in side_effects:
+                        effect(cur, ids)
+                    return ids
         except psycopg.errors.UniqueViolation as e:
             if e.diag.table_name == "idempotency":
                 raise DuplicateRequest(str(e)) from None
             raise IntegrityError(str(e)) from None
         except (psycopg.OperationalError, PoolTimeout, TooManyRequests) as e:
             raise OperationalError(str(e)) from e
+
+    def _append(self, cur: Cursor[TupleRow], stored_events: Sequence[StoredEvent]) -> list[int]:
+        if not stored_events:
+            return []
+        cur.execute(
+            self._append_events,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+        )
+        return [row[0] for row in cur.fetchall()]
 
     def select_events(
         self,

@@ -17,6 +17,11 @@ def grantee_schema(slug: str) -> str:
     return f"g_{slug}"
 
 
+def notify_channel(schema: str) -> str:
+    """One channel per log: listeners of one grantee are never woken by another's writes."""
+    return f"prowd_log_{schema}"
+
+
 def _log_ddl(schema: str) -> list[sql.Composed]:
     s = sql.Identifier(schema)
     return [
@@ -33,6 +38,18 @@ def _log_ddl(schema: str) -> list[sql.Composed]:
         sql.SQL(
             "CREATE UNIQUE INDEX IF NOT EXISTS events_notification_id ON {}.events (notification_id)"
         ).format(s),
+        # One round trip appends: take the ordering lock, insert, wake the projectors. The lock
+        # is the library's (visibility in commit order, DESIGN D1); only the trip count changes.
+        sql.SQL(
+            "CREATE OR REPLACE FUNCTION {s}.append_events("
+            "ids uuid[], versions bigint[], topics text[], states bytea[])"
+            " RETURNS SETOF bigint LANGUAGE plpgsql AS $$ BEGIN"
+            " LOCK TABLE {s}.events IN EXCLUSIVE MODE;"
+            " PERFORM pg_notify({channel}, '');"
+            " RETURN QUERY INSERT INTO {s}.events (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id;"
+            " END $$"
+        ).format(s=s, channel=sql.Literal(notify_channel(schema))),
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {}.idempotency ("
             " key text PRIMARY KEY,"

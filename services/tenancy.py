@@ -76,8 +76,16 @@ class Tenancy:
         self._lock = threading.Lock()
 
     def migrate(self) -> None:
+        """Create or upgrade the platform schema and every grantee's (statements are idempotent)."""
         with self.db.transaction() as cur:
             schema.migrate_platform(cur)
+            cur.execute(
+                sql.SQL("SELECT slug FROM {}.grantees").format(
+                    sql.Identifier(schema.PLATFORM_SCHEMA)
+                )
+            )
+            for (slug,) in cur.fetchall():
+                schema.run(cur, schema.grantee_ddl(slug))
 
     def grantee(self, slug: str) -> GranteeInfo | None:
         info = self._known.get(slug)

@@ -16,8 +16,7 @@ from psycopg import sql
 
 from services import projector
 from services.database import Database
-from services.eventstore import notify_channel
-from services.schema import grantee_schema
+from services.schema import grantee_schema, notify_channel
 from services.tenancy import GRANTEES_CHANNEL, Tenancy
 
 log = structlog.get_logger("prowd.worker")
