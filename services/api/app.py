@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from litestar import Litestar
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
@@ -42,6 +44,14 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         tenancy = Tenancy(database)
         tenancy.migrate()
         app.state.tenancy = tenancy
+        # Blocking handlers run in worker threads; more threads than pooled connections only
+        # queue on the pool while fighting for the GIL, which lengthens the latency tail.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.handler_threads
+        # Long-lived objects built at start-up are moved out of the collector's way, and young
+        # collections run less often: full collections were the latency tail's long pauses.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(20_000, 20, 20)
         try:
             yield
         finally:
