@@ -227,6 +227,17 @@ def position_of(db: Database, schema: str, view: str) -> int:
     return 0 if row is None else int(row[0])
 
 
+def lowest_position(db: Database, schema: str) -> int:
+    """The position every live view of the grantee has applied."""
+    row = db.fetchone(
+        sql.SQL(
+            "SELECT min(t.position) FROM {s}.active_views a JOIN {s}.tracking t"
+            " ON t.view = a.view AND t.version = a.version"
+        ).format(s=sql.Identifier(schema))
+    )
+    return 0 if row is None or row[0] is None else int(row[0])
+
+
 def wait_for(db: Database, schema: str, view: str, position: int, timeout: float) -> bool:
     """Read-your-writes: wait (bounded) until `view` has applied `position`."""
     deadline = time.monotonic() + timeout

@@ -17,6 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from services import logging as prowd_logging
 from services.api import alerts, goals, meetings, openapi, supervision, timeline
+from services.api.consistency import wait_for_views
 from services.api.context import provide_principal
 from services.api.facilities import FacilityController
 from services.api.grantees import GranteeController
@@ -44,8 +45,9 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         tenancy = Tenancy(database)
         tenancy.migrate()
         app.state.tenancy = tenancy
-        # Blocking handlers run in worker threads; more threads than pooled connections only
-        # queue on the pool while fighting for the GIL, which lengthens the latency tail.
+        # Few threads run the blocking handlers: more threads running Python at once only fight
+        # for the GIL, costing CPU and lengthening the latency tail (docs/performance.md).
+        # View waits (`min_position`) happen before the handler and hold no thread.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.handler_threads
         # Long-lived objects built at start-up are moved out of the collector's way, and young
         # collections run less often: full collections were the latency tail's long pauses.
@@ -76,6 +78,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         lifespan=[lifespan],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         middleware=[request_log_middleware],
+        before_request=wait_for_views,
         exception_handlers={Exception: handle_exception},
         request_max_body_size=settings.max_body_bytes,
         state=_state(settings),

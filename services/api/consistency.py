@@ -1,0 +1,62 @@
+"""Read-your-writes without holding a thread: `?min_position=` is awaited before the handler.
+
+A command answers with its log position; a query may pass it as `min_position` to read views
+that include it (DESIGN D3). The wait happens here, asynchronously, polling the views'
+tracking positions from a worker thread only for the instant of each check, so a slow projector
+never ties up the few threads that run handlers. The handler then finds the position reached.
+The live views of a grantee advance together (one transaction per batch), so the lowest of
+their positions is the one to wait for.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from litestar import Request, Response
+
+from services import projector
+from services.api.problems import Problem, problem_response
+from services.auth import NotAuthenticated, verify_token
+from services.settings import Settings
+from services.tenancy import Tenancy
+
+
+async def wait_for_views(request: Request[Any, Any, Any]) -> Response[Problem] | None:
+    raw = request.query_params.get("min_position")
+    slug = request.path_params.get("grantee")
+    if request.method != "GET" or not raw or not raw.isdigit() or not slug:
+        return None
+    settings: Settings = request.app.state.settings
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    try:
+        principal = verify_token(settings, token.strip())
+    except NotAuthenticated:
+        return None  # the handler's dependencies answer 401
+    tenancy: Tenancy = request.app.state.tenancy
+    info = (
+        await anyio.to_thread.run_sync(tenancy.grantee, slug) if principal.may_see(slug) else None
+    )
+    if info is None:
+        return None  # the handler's dependencies answer 404
+    position = int(raw)
+    deadline = time.monotonic() + settings.view_wait_max
+    delay = 0.005
+    while (
+        await anyio.to_thread.run_sync(projector.lowest_position, tenancy.db, info.schema)
+        < position
+    ):
+        if time.monotonic() >= deadline:
+            return problem_response(
+                503,
+                "view_behind",
+                f"the views have not reached position {position} yet; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        await anyio.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    return None
