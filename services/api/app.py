@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -27,6 +27,7 @@ from services.api.middleware import request_log_middleware
 from services.api.pairings import PairingController
 from services.api.participants import ParticipantController
 from services.api.problems import handle_exception
+from services.api.strict import strict_body
 from services.database import Database
 from services.settings import Settings
 from services.tenancy import Tenancy
@@ -78,7 +79,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         lifespan=[lifespan],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         middleware=[request_log_middleware],
-        before_request=wait_for_views,
+        before_request=before_handler,
         exception_handlers={Exception: handle_exception},
         request_max_body_size=settings.max_body_bytes,
         state=_state(settings),
@@ -104,6 +105,11 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
     )
     openapi.complete(app.openapi_schema)
     return app
+
+
+async def before_handler(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """Strict bodies for commands, then (bounded, async) read-your-writes waits for queries."""
+    return await strict_body(request) or await wait_for_views(request)
 
 
 def _state(settings: Settings) -> Any:
