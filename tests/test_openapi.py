@@ -25,7 +25,9 @@ def test_every_request_body_has_an_example_that_is_json(client):
             continue
         media = body["content"]["application/json"]
         examples = media.get("examples") or {}
-        values = [e["value"] for e in examples.values()] or media.get("schema", {}).get("examples", [])
+        values = [e["value"] for e in examples.values()] or media.get("schema", {}).get(
+            "examples", []
+        )
         if not values or not all(isinstance(v, dict) for v in values):
             missing.append((method, path))
     assert missing == []

@@ -85,8 +85,14 @@ def machine_info(url: str) -> dict[str, Any]:
                 mem_kib = int(line.split()[1])
     with psycopg.connect(url, autocommit=True) as conn:
         pg: dict[str, str] = {}
-        for name in ("server_version", "synchronous_commit", "fsync", "wal_sync_method",
-                     "shared_buffers", "max_connections"):
+        for name in (
+            "server_version",
+            "synchronous_commit",
+            "fsync",
+            "wal_sync_method",
+            "shared_buffers",
+            "max_connections",
+        ):
             row = conn.execute(f"SHOW {name}").fetchone()
             pg[name] = str(row[0]) if row else ""
         row = conn.execute("SELECT version()").fetchone()
@@ -95,7 +101,9 @@ def machine_info(url: str) -> dict[str, Any]:
     wrk_version = ""
     if wrk:
         out = subprocess.run([wrk, "--version"], capture_output=True, text=True, check=False)
-        wrk_version = (out.stdout or out.stderr).splitlines()[0] if (out.stdout or out.stderr) else ""
+        wrk_version = (
+            (out.stdout or out.stderr).splitlines()[0] if (out.stdout or out.stderr) else ""
+        )
     return {
         "nproc": os.cpu_count(),
         "cpu_model": cpu_model,
@@ -210,13 +218,17 @@ def raw_baseline(url: str, seconds: float, meter: CpuMeter) -> dict[str, Any]:
         elapsed = time.perf_counter() - start
         cpu = meter.usage(before, meter.snapshot())
     return {
-        "rows": n, "seconds": round(elapsed, 3), "per_s": round(n / elapsed, 1),
-        "latency_ms": percentiles_ms(lat), "cpu": cpu,
+        "rows": n,
+        "seconds": round(elapsed, 3),
+        "per_s": round(n / elapsed, 1),
+        "latency_ms": percentiles_ms(lat),
+        "cpu": cpu,
     }
 
 
-def raw_baseline_concurrent(url: str, seconds: float, connections: int,
-                            meter: CpuMeter) -> dict[str, Any]:
+def raw_baseline_concurrent(
+    url: str, seconds: float, connections: int, meter: CpuMeter
+) -> dict[str, Any]:
     """The same, from `connections` threads at once (informational: group commit)."""
     counts = [0] * connections
     start_gate = threading.Barrier(connections + 1)
@@ -253,8 +265,13 @@ def raw_baseline_concurrent(url: str, seconds: float, connections: int,
     for t in threads:
         t.join(timeout=30)
     n = sum(counts)
-    return {"connections": connections, "rows": n, "seconds": round(elapsed, 3),
-            "per_s": round(n / elapsed, 1), "cpu": cpu}
+    return {
+        "connections": connections,
+        "rows": n,
+        "seconds": round(elapsed, 3),
+        "per_s": round(n / elapsed, 1),
+        "cpu": cpu,
+    }
 
 
 # ---------------------------------------------------------------- 2. Application.save rate
@@ -264,13 +281,20 @@ def setup_grantee_in_process(tenancy: Tenancy, slug: str) -> None:
     from domain.facilities import FacilityKind
 
     tenancy.platform.register_grantee(
-        Command(), slug=slug, name=f"Bench {slug}", grant_number="FS-0000-26",
+        Command(),
+        slug=slug,
+        name=f"Bench {slug}",
+        grant_number="FS-0000-26",
         time_zone="America/New_York",
     )
     app = tenancy.app(slug)
-    app.register_facility(Command(), code="FCI-A", name="FCI Alpha", kind=FacilityKind.BOP_INSTITUTION)
+    app.register_facility(
+        Command(), code="FCI-A", name="FCI Alpha", kind=FacilityKind.BOP_INSTITUTION
+    )
     app.register_facility(Command(), code="RRC-1", name="RRC One", kind=FacilityKind.RRC)
-    app.start_cohort(Command(), code="C1", name="", facility_code="FCI-A", start_date=date(2026, 1, 5))
+    app.start_cohort(
+        Command(), code="C1", name="", facility_code="FCI-A", start_date=date(2026, 1, 5)
+    )
 
 
 def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
@@ -292,7 +316,10 @@ def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
     while n < MAX_LOOP:
         t0 = time.perf_counter()
         app.enroll_participant(
-            Command(), personal=PERSON, program_entry_date=ENTRY_DATE, facility_code="FCI-A",
+            Command(),
+            personal=PERSON,
+            program_entry_date=ENTRY_DATE,
+            facility_code="FCI-A",
             cohort_code="C1",
         )
         t1 = time.perf_counter()
@@ -301,9 +328,13 @@ def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
         if t1 >= deadline:
             break
     elapsed = time.perf_counter() - start
-    enrol = {"events": n, "seconds": round(elapsed, 3), "per_s": round(n / elapsed, 1),
-             "latency_ms": percentiles_ms(lat),
-             "client_cpu_ms_per_event": round(1000 * (time.process_time() - cpu0) / n, 3)}
+    enrol = {
+        "events": n,
+        "seconds": round(elapsed, 3),
+        "per_s": round(n / elapsed, 1),
+        "latency_ms": percentiles_ms(lat),
+        "client_cpu_ms_per_event": round(1000 * (time.process_time() - cpu0) / n, 3),
+    }
 
     facility, cohort = app.facility("FCI-A"), app.cohort("C1")
     save_seconds = seconds / 2
@@ -316,8 +347,11 @@ def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
     while m < MAX_LOOP:
         b0 = time.process_time()
         p = Participant.enroll(
-            number=new_participant_number(), personal=PERSON, program_entry_date=ENTRY_DATE,
-            facility=facility, cohort=cohort,
+            number=new_participant_number(),
+            personal=PERSON,
+            program_entry_date=ENTRY_DATE,
+            facility=facility,
+            cohort=cohort,
         )
         build_s += time.process_time() - b0
         t0 = time.perf_counter()
@@ -328,10 +362,13 @@ def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
         if t1 >= deadline:
             break
     elapsed2 = time.perf_counter() - start
-    save_only = {"events": m, "seconds": round(elapsed2, 3), "per_s": round(m / elapsed2, 1),
-                 "latency_ms": percentiles_ms(lat2),
-                 "client_cpu_ms_per_event": round(
-                     1000 * (time.process_time() - cpu0 - build_s) / m, 3)}
+    save_only = {
+        "events": m,
+        "seconds": round(elapsed2, 3),
+        "per_s": round(m / elapsed2, 1),
+        "latency_ms": percentiles_ms(lat2),
+        "client_cpu_ms_per_event": round(1000 * (time.process_time() - cpu0 - build_s) / m, 3),
+    }
     # Round trips and statements per command, in isolation (counted in psycopg, client side).
     from domain.participants import Placement
 
@@ -339,23 +376,36 @@ def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
     with count_round_trips() as enrol_counts:
         ids = [
             app.enroll_participant(
-                Command(), personal=PERSON, program_entry_date=ENTRY_DATE,
-                facility_code="FCI-A", cohort_code="C1",
+                Command(),
+                personal=PERSON,
+                program_entry_date=ENTRY_DATE,
+                facility_code="FCI-A",
+                cohort_code="C1",
             ).aggregate.id
             for _ in range(k)
         ]
     moment = datetime.now(UTC) - timedelta(hours=1)
     with count_round_trips() as move_counts:
         for pid in ids:
-            app.transition_stage(Command(), pid, placement=Placement.COMMUNITY,
-                                 facility_code=None, occurred_at=moment)
+            app.transition_stage(
+                Command(),
+                pid,
+                placement=Placement.COMMUNITY,
+                facility_code=None,
+                occurred_at=moment,
+            )
     round_trips = {
         name: {key: round(n / k, 2) for key, n in sorted(c.items(), key=lambda kv: -kv[1])}
-        for name, c in (("enroll_participant", enrol_counts),
-                        ("transition_stage_1_to_3", move_counts))
+        for name, c in (
+            ("enroll_participant", enrol_counts),
+            ("transition_stage_1_to_3", move_counts),
+        )
     }
-    return {"enroll_participant": enrol, "save_only": save_only,
-            "round_trips_per_command": round_trips}
+    return {
+        "enroll_participant": enrol,
+        "save_only": save_only,
+        "round_trips_per_command": round_trips,
+    }
 
 
 def projection_cost(db: Database, slug: str) -> dict[str, Any]:
@@ -382,9 +432,14 @@ def projection_cost(db: Database, slug: str) -> dict[str, Any]:
     return {
         "views": views,
         "traced_batch": {
-            "events": first, "seconds": round(traced_s, 3),
-            "per_event": {k: round(v / first, 2) for k, v in
-                          sorted(counts.items(), key=lambda kv: -kv[1])[:12]} if first else {},
+            "events": first,
+            "seconds": round(traced_s, 3),
+            "per_event": {
+                k: round(v / first, 2)
+                for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:12]
+            }
+            if first
+            else {},
         },
         "events": rest,
         "seconds": round(elapsed, 3),
@@ -402,8 +457,11 @@ def pre_enrol(tenancy: Tenancy, per_grantee: int, max_seconds: float) -> dict[st
         deadline = time.monotonic() + max_seconds
         for _ in range(per_grantee):
             saved = app.enroll_participant(
-                Command(), personal=PERSON, program_entry_date=ENTRY_DATE,
-                facility_code="FCI-A", cohort_code="C1",
+                Command(),
+                personal=PERSON,
+                program_entry_date=ENTRY_DATE,
+                facility_code="FCI-A",
+                cohort_code="C1",
             )
             out[slug].append(str(saved.aggregate.id))
             if time.monotonic() > deadline:
@@ -436,19 +494,33 @@ def prowd_executable() -> list[str]:
 class Server:
     """`prowd serve` in its own process group; stopped (SIGTERM, then SIGKILL) on exit."""
 
-    def __init__(self, url: str, secret: str, port: int, workers: int, log_path: Path,
-                 log_level: str) -> None:
+    def __init__(
+        self, url: str, secret: str, port: int, workers: int, log_path: Path, log_level: str
+    ) -> None:
         self.port = port
         self.base = f"http://{HOST}:{port}"
         env = {
-            **os.environ, "PROWD_DATABASE_URL": url, "PROWD_JWT_SECRET": secret,
+            **os.environ,
+            "PROWD_DATABASE_URL": url,
+            "PROWD_JWT_SECRET": secret,
             "PROWD_LOG_LEVEL": log_level,
         }
         self.log_file = log_path.open("wb")
         self.proc = subprocess.Popen(
-            [*prowd_executable(), "serve", "--host", HOST, "--port", str(port),
-             "--workers", str(workers)],
-            env=env, cwd=ROOT, stdout=self.log_file, stderr=subprocess.STDOUT,
+            [
+                *prowd_executable(),
+                "serve",
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -511,17 +583,23 @@ def _children(pid: int) -> list[int]:
 def http_setup(base: str, admin: str, coordinator: str) -> None:
     with httpx.Client(base_url=base, timeout=30.0) as c:
         for slug in GRANTEES:
-            r = c.post("/v1/grantees", json={"slug": slug, "name": f"Bench {slug}",
-                                             "grant_number": "FS-0000-26"},
-                       headers={"Authorization": f"Bearer {admin}"})
+            r = c.post(
+                "/v1/grantees",
+                json={"slug": slug, "name": f"Bench {slug}", "grant_number": "FS-0000-26"},
+                headers={"Authorization": f"Bearer {admin}"},
+            )
             r.raise_for_status()
             h = {"Authorization": f"Bearer {coordinator}"}
-            for body in ({"code": "FCI-A", "name": "FCI Alpha", "kind": "bop_institution"},
-                         {"code": "RRC-1", "name": "RRC One", "kind": "rrc"}):
+            for body in (
+                {"code": "FCI-A", "name": "FCI Alpha", "kind": "bop_institution"},
+                {"code": "RRC-1", "name": "RRC One", "kind": "rrc"},
+            ):
                 c.post(f"/v1/grantees/{slug}/facilities", json=body, headers=h).raise_for_status()
-            c.post(f"/v1/grantees/{slug}/cohorts",
-                   json={"code": "C1", "facility": "FCI-A", "start_date": "2026-01-05"},
-                   headers=h).raise_for_status()
+            c.post(
+                f"/v1/grantees/{slug}/cohorts",
+                json={"code": "C1", "facility": "FCI-A", "start_date": "2026-01-05"},
+                headers=h,
+            ).raise_for_status()
 
 
 def wait_projections(db: Database, slugs: list[str], timeout: float) -> bool:
@@ -559,8 +637,15 @@ class OneConnection:
 class LagProbe(threading.Thread):
     """Every ~100 ms: one enrolment over HTTP, then poll the caseload position until it shows."""
 
-    def __init__(self, base: str, token: str, db: OneConnection, interval: float = 0.1,
-                 timeout: float = 10.0, max_probes: int = 10_000) -> None:
+    def __init__(
+        self,
+        base: str,
+        token: str,
+        db: OneConnection,
+        interval: float = 0.1,
+        timeout: float = 10.0,
+        max_probes: int = 10_000,
+    ) -> None:
         super().__init__(name="lag-probe", daemon=True)
         self.base, self.token, self.db = base, token, db
         self.interval, self.timeout, self.max_probes = interval, timeout, max_probes
@@ -572,9 +657,14 @@ class LagProbe(threading.Thread):
         self.failures: dict[str, int] = {}
 
     def run(self) -> None:
-        body = {"first_name": "Lag", "last_name": "Probe", "date_of_birth": "1990-04-01",
-                "program_entry_date": ENTRY_DATE.isoformat(), "facility": "FCI-A",
-                "cohort": "C1"}
+        body = {
+            "first_name": "Lag",
+            "last_name": "Probe",
+            "date_of_birth": "1990-04-01",
+            "program_entry_date": ENTRY_DATE.isoformat(),
+            "facility": "FCI-A",
+            "cohort": "C1",
+        }
         headers = {"Authorization": f"Bearer {self.token}"}
         i = 0
         with httpx.Client(base_url=self.base, timeout=10.0) as c:
@@ -619,7 +709,9 @@ class LagProbe(threading.Thread):
 
     def result(self) -> dict[str, Any]:
         return {
-            "probes": len(self.lags), "timeouts": self.timeouts, "failures": self.failures,
+            "probes": len(self.lags),
+            "timeouts": self.timeouts,
+            "failures": self.failures,
             "polls": self.polls,
             "lag_ms": percentiles_ms(self.lags),
             "probe_request_ms": percentiles_ms(self.request_s),
@@ -630,10 +722,30 @@ class LagProbe(threading.Thread):
 # ------------------------------------------------------------------------------------- wrk
 
 
-def run_wrk(base: str, *, duration: int, connections: int, threads: int, config: Path,
-            ids_prefix: Path, timeout_s: int = 10) -> dict[str, Any]:
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", f"--timeout={timeout_s}s",
-           "--latency", "-s", str(LUA), base, "--", str(config), str(ids_prefix)]
+def run_wrk(
+    base: str,
+    *,
+    duration: int,
+    connections: int,
+    threads: int,
+    config: Path,
+    ids_prefix: Path,
+    timeout_s: int = 10,
+) -> dict[str, Any]:
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        f"--timeout={timeout_s}s",
+        "--latency",
+        "-s",
+        str(LUA),
+        base,
+        "--",
+        str(config),
+        str(ids_prefix),
+    ]
     log("running " + " ".join(cmd))
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120, check=False)
     if out.returncode != 0:
@@ -641,7 +753,7 @@ def run_wrk(base: str, *, duration: int, connections: int, threads: int, config:
     data: dict[str, Any] | None = None
     for line in out.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
-            data = json.loads(line[len("BENCH_JSON "):])
+            data = json.loads(line[len("BENCH_JSON ") :])
     if data is None:
         raise RuntimeError(f"wrk printed no BENCH_JSON line:\n{out.stdout}\n{out.stderr}")
     data["stdout"] = out.stdout
@@ -679,7 +791,9 @@ def _ppid(pid: int) -> int:
 
 def _cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
     except OSError:
         return ""
 
@@ -728,12 +842,19 @@ class CpuMeter:
         values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
         idle = values[3] + values[4]
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return {"per": per, "busy": sum(values) - idle, "total": sum(values),
-                "children_s": children.ru_utime + children.ru_stime, "t": time.monotonic(),
-                "load": os.getloadavg()}
+        return {
+            "per": per,
+            "busy": sum(values) - idle,
+            "total": sum(values),
+            "children_s": children.ru_utime + children.ru_stime,
+            "t": time.monotonic(),
+            "load": os.getloadavg(),
+        }
 
     @staticmethod
-    def usage(before: dict[str, Any], after: dict[str, Any], *, wrk: bool = False) -> dict[str, Any]:
+    def usage(
+        before: dict[str, Any], after: dict[str, Any], *, wrk: bool = False
+    ) -> dict[str, Any]:
         hz = os.sysconf("SC_CLK_TCK")
         seconds = after["t"] - before["t"]
         ncpu = os.cpu_count() or 1
@@ -764,11 +885,16 @@ def wait_quiet(max_seconds: float, threshold: float = 0.25) -> dict[str, Any]:
         time.sleep(3.0)
         b = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
         total = sum(b) - sum(a)
-        busy = (os.cpu_count() or 1) * (total - (b[3] + b[4] - a[3] - a[4])) / total if total else 0.0
+        busy = (
+            (os.cpu_count() or 1) * (total - (b[3] + b[4] - a[3] - a[4])) / total if total else 0.0
+        )
         waited = time.monotonic() - t0
         if busy < threshold or time.monotonic() >= deadline:
-            return {"busy_cores": round(busy, 2), "waited_s": round(waited, 1),
-                    "quiet": busy < threshold}
+            return {
+                "busy_cores": round(busy, 2),
+                "waited_s": round(waited, 1),
+                "quiet": busy < threshold,
+            }
         log(f"   machine busy ({busy:.2f} cores used by other processes); waiting")
 
 
@@ -779,8 +905,15 @@ def pg_stats(url: str) -> dict[str, int]:
             "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_fetched, blks_hit,"
             " blks_read FROM pg_stat_database WHERE datname = current_database()"
         ).fetchone()
-    keys = ("xact_commit", "xact_rollback", "tup_inserted", "tup_updated", "tup_fetched",
-            "blks_hit", "blks_read")
+    keys = (
+        "xact_commit",
+        "xact_rollback",
+        "tup_inserted",
+        "tup_updated",
+        "tup_fetched",
+        "blks_hit",
+        "blks_read",
+    )
     return dict(zip(keys, (int(v) for v in row), strict=True)) if row else {}
 
 
@@ -789,17 +922,25 @@ def git_info() -> dict[str, Any]:
         out = subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, check=False)
         return out.stdout.strip()
 
-    status = [ln for ln in git("status", "--porcelain").splitlines()
-              if "tests/perf/" not in ln and "docs/performance.md" not in ln]
-    return {"commit": git("rev-parse", "HEAD"), "subject": git("log", "-1", "--format=%s"),
-            "uncommitted_changes": len(status), "changed_files": status[:50]}
+    status = [
+        ln
+        for ln in git("status", "--porcelain").splitlines()
+        if "tests/perf/" not in ln and "docs/performance.md" not in ln
+    ]
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "subject": git("log", "-1", "--format=%s"),
+        "uncommitted_changes": len(status),
+        "changed_files": status[:50],
+    }
 
 
 # ------------------------------------------------------------------------------- profiling
 
 
-def start_profilers(server: Server, duration: int, stamp: str, *, gil: bool,
-                    rate: int) -> list[tuple[subprocess.Popen[bytes], Path]]:
+def start_profilers(
+    server: Server, duration: int, stamp: str, *, gil: bool, rate: int
+) -> list[tuple[subprocess.Popen[bytes], Path]]:
     py_spy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
     if not Path(py_spy).exists():
         raise RuntimeError("--profile needs py-spy: `uv pip install py-spy`")
@@ -812,19 +953,45 @@ def start_profilers(server: Server, duration: int, stamp: str, *, gil: bool,
     for role, pid in targets:
         path = RESULTS / f"profile-{stamp}-{role}-{mode}.txt"
         p = subprocess.Popen(
-            [py_spy, "record", "-p", str(pid), "-d", str(duration), "-r", str(rate),
-             "--format", "raw", "-o", str(path), "--nonblocking", *(["--gil"] if gil else [])],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                py_spy,
+                "record",
+                "-p",
+                str(pid),
+                "-d",
+                str(duration),
+                "-r",
+                str(rate),
+                "--format",
+                "raw",
+                "-o",
+                str(path),
+                "--nonblocking",
+                *(["--gil"] if gil else []),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         procs.append((p, path))
         log(f"py-spy ({mode}) recording {role} pid {pid} into {path.name}")
     return procs
 
 
-_PLUMBING = ("threading.py", "concurrent/futures", "multiprocessing/", "<frozen runpy>",
-             "uvicorn/_subprocess", "uvicorn/supervisors", "uvicorn/server.py", "uvicorn/_compat",
-             "asyncio/runners.py", "asyncio/base_events.py", "asyncio/events.py", "contextlib.py",
-             "services/cli.py")
+_PLUMBING = (
+    "threading.py",
+    "concurrent/futures",
+    "multiprocessing/",
+    "<frozen runpy>",
+    "uvicorn/_subprocess",
+    "uvicorn/supervisors",
+    "uvicorn/server.py",
+    "uvicorn/_compat",
+    "asyncio/runners.py",
+    "asyncio/base_events.py",
+    "asyncio/events.py",
+    "contextlib.py",
+    "services/cli.py",
+)
 
 
 # Innermost matching frame decides a sample's bucket (file path fragments, first match wins).
@@ -835,12 +1002,17 @@ _BUCKETS = (
     ("eventsourcing library", ("eventsourcing/",)),
     ("projections/", ("projections/",)),
     ("JWT verification (pyjwt, cryptography)", ("jwt/", "cryptography/")),
-    ("request log (structlog, services/api/middleware.py)", ("structlog/", "services/api/middleware.py")),
+    (
+        "request log (structlog, services/api/middleware.py)",
+        ("structlog/", "services/api/middleware.py"),
+    ),
     ("services/ (application, api handlers)", ("services/",)),
     ("litestar (routing, DI, validation, serialisation)", ("litestar/",)),
     ("uvicorn / httptools / asyncio", ("uvicorn/", "httptools", "asyncio/", "uvloop")),
-    ("thread pool hand-off (anyio, concurrent.futures, threading)",
-     ("anyio/", "concurrent/futures", "threading.py")),
+    (
+        "thread pool hand-off (anyio, concurrent.futures, threading)",
+        ("anyio/", "concurrent/futures", "threading.py"),
+    ),
 )
 
 
@@ -880,10 +1052,15 @@ def summarize_profile(path: Path, top: int = 30) -> dict[str, Any]:
         rows.sort(key=lambda kv: -kv[1])
         return [(k, round(100 * v / total, 1)) for k, v in rows[:top]]
 
-    return {"samples": total,
-            "buckets_pct": [(k, round(100 * v / total, 1))
-                            for k, v in sorted(buckets.items(), key=lambda kv: -kv[1])],
-            "inclusive_pct": share(inclusive), "self_pct": share(own)}
+    return {
+        "samples": total,
+        "buckets_pct": [
+            (k, round(100 * v / total, 1))
+            for k, v in sorted(buckets.items(), key=lambda kv: -kv[1])
+        ],
+        "inclusive_pct": share(inclusive),
+        "self_pct": share(own),
+    }
 
 
 # ------------------------------------------------------------------------------------ misc
@@ -897,35 +1074,64 @@ def percentiles_ms(values: list[float]) -> dict[str, float]:
     def q(p: float) -> float:
         return round(1000 * s[min(len(s) - 1, int(p / 100 * len(s)))], 2)
 
-    return {"p50": q(50), "p90": q(90), "p99": q(99), "max": round(1000 * s[-1], 2),
-            "mean": round(1000 * statistics.fmean(s), 2), "n": len(s)}
+    return {
+        "p50": q(50),
+        "p90": q(90),
+        "p99": q(99),
+        "max": round(1000 * s[-1], 2),
+        "mean": round(1000 * statistics.fmean(s), 2),
+        "n": len(s),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--database-url", default=os.environ.get("PROWD_DATABASE_URL")
-                    or "postgresql://postgres@127.0.0.1:5432/test",
-                    help="maintenance database on the server; a scratch database is created beside it")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--database-url",
+        default=os.environ.get("PROWD_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test",
+        help="maintenance database on the server; a scratch database is created beside it",
+    )
     ap.add_argument("--duration", type=int, default=30, help="seconds of wrk load")
     ap.add_argument("--connections", type=int, default=32, help="wrk connections")
     ap.add_argument("--workers", type=int, default=2, help="API processes of prowd serve")
     ap.add_argument("--wrk-threads", type=int, default=2)
     ap.add_argument("--baseline-seconds", type=float, default=10.0)
     ap.add_argument("--save-seconds", type=float, default=10.0)
-    ap.add_argument("--transition-share", type=float, default=0.5,
-                    help="fraction of wrk requests that are 1->3 transitions (rest: enrolments)")
-    ap.add_argument("--pre-enrol", type=int, default=0,
-                    help="participants pre-enrolled for transitions (default: duration x 1000 x share)")
+    ap.add_argument(
+        "--transition-share",
+        type=float,
+        default=0.5,
+        help="fraction of wrk requests that are 1->3 transitions (rest: enrolments)",
+    )
+    ap.add_argument(
+        "--pre-enrol",
+        type=int,
+        default=0,
+        help="participants pre-enrolled for transitions (default: duration x 1000 x share)",
+    )
     ap.add_argument("--log-level", default="info", help="PROWD_LOG_LEVEL of the server")
-    ap.add_argument("--profile", action="store_true",
-                    help="py-spy one API worker and the projection worker during the wrk run")
-    ap.add_argument("--profile-gil", action="store_true",
-                    help="with --profile: sample only the thread holding the GIL (CPU in Python)")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy one API worker and the projection worker during the wrk run",
+    )
+    ap.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="with --profile: sample only the thread holding the GIL (CPU in Python)",
+    )
     ap.add_argument("--profile-rate", type=int, default=50, help="py-spy samples per second")
-    ap.add_argument("--quiet-wait", type=float, default=180.0,
-                    help="wait up to this many seconds for an idle machine before starting (0: no)")
-    ap.add_argument("--skip-baselines", action="store_true",
-                    help="skip steps 1-2 (for profiling runs)")
+    ap.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=180.0,
+        help="wait up to this many seconds for an idle machine before starting (0: no)",
+    )
+    ap.add_argument(
+        "--skip-baselines", action="store_true", help="skip steps 1-2 (for profiling runs)"
+    )
     args = ap.parse_args(argv)
 
     if shutil.which("wrk") is None:
@@ -945,8 +1151,10 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(args.database_url),
         "targets": TARGETS,
     }
-    log(f"machine: {result['machine']['nproc']} cpu, {result['machine']['cpu_model']}, "
-        f"PostgreSQL {result['machine']['postgresql']['server_version']}")
+    log(
+        f"machine: {result['machine']['nproc']} cpu, {result['machine']['cpu_model']}, "
+        f"PostgreSQL {result['machine']['postgresql']['server_version']}"
+    )
 
     result["git"] = git_info()
     result["quiet_waits"] = {}
@@ -968,10 +1176,14 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.skip_baselines:
             other = "other processes (not the benchmark)"
-            for attempt in range(1, 4):  # a phase disturbed by other load is repeated, at most 3 times
+            for attempt in range(
+                1, 4
+            ):  # a phase disturbed by other load is repeated, at most 3 times
                 quiet("raw baseline")
-                log(f"1. raw INSERT+COMMIT, one connection, {args.baseline_seconds:.0f} s"
-                    f" (attempt {attempt})")
+                log(
+                    f"1. raw INSERT+COMMIT, one connection, {args.baseline_seconds:.0f} s"
+                    f" (attempt {attempt})"
+                )
                 raw = raw_baseline(url, args.baseline_seconds, meter)
                 raw["attempt"] = attempt
                 log(f"   {raw['per_s']} rows/s; other processes {raw['cpu']['cores'][other]} cores")
@@ -983,7 +1195,9 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"1b. raw INSERT+COMMIT, {args.connections} connections, 5 s (informational)")
                 raw32 = raw_baseline_concurrent(url, 5.0, args.connections, meter)
                 raw32["attempt"] = attempt
-                log(f"   {raw32['per_s']} rows/s; other processes {raw32['cpu']['cores'][other]} cores")
+                log(
+                    f"   {raw32['per_s']} rows/s; other processes {raw32['cpu']['cores'][other]} cores"
+                )
                 if raw32["cpu"]["cores"][other] <= CLEAN_MAX_OTHER_CORES:
                     break
             result["raw_baseline_concurrent"] = raw32
@@ -994,8 +1208,10 @@ def main(argv: list[str] | None = None) -> int:
             before = meter.snapshot()
             result["save_rate"] = save_rate(tenancy, "bench_save", args.save_seconds)
             result["save_rate"]["cpu"] = meter.usage(before, meter.snapshot())
-            log(f"   enroll_participant {result['save_rate']['enroll_participant']['per_s']} events/s,"
-                f" save only {result['save_rate']['save_only']['per_s']} events/s")
+            log(
+                f"   enroll_participant {result['save_rate']['enroll_participant']['per_s']} events/s,"
+                f" save only {result['save_rate']['save_only']['per_s']} events/s"
+            )
             log("2b. projection catch-up of those events, in this process")
             before = meter.snapshot()
             result["projection_catch_up"] = projection_cost(db, "bench_save")
@@ -1008,9 +1224,12 @@ def main(argv: list[str] | None = None) -> int:
         stack.callback(server.stop)
         server.wait_ready()
         meter.server = server
-        admin = issue_token(settings, subject="bench-admin", roles=["platform_admin"], grantees=["*"])
-        coordinator = issue_token(settings, subject="bench-coordinator", roles=["coordinator"],
-                                  grantees=GRANTEES)
+        admin = issue_token(
+            settings, subject="bench-admin", roles=["platform_admin"], grantees=["*"]
+        )
+        coordinator = issue_token(
+            settings, subject="bench-coordinator", roles=["coordinator"], grantees=GRANTEES
+        )
         http_setup(server.base, admin, coordinator)
 
         pre = args.pre_enrol or int(args.duration * 1000 * args.transition_share)
@@ -1021,21 +1240,27 @@ def main(argv: list[str] | None = None) -> int:
         pre_seconds = time.monotonic() - t0
         total_ids = sum(len(v) for v in ids.values())
         log(f"   {total_ids} in {pre_seconds:.1f} s; waiting for the projections to catch up")
-        if not wait_projections(db, [*GRANTEES] + ([] if args.skip_baselines else ["bench_save"]), 300):
+        if not wait_projections(
+            db, [*GRANTEES] + ([] if args.skip_baselines else ["bench_save"]), 300
+        ):
             raise RuntimeError("projections did not catch up before the load")
 
         # Ids for wrk: interleave grantees, partition per wrk thread.
-        interleaved = [(slug, pid) for row in zip(*ids.values(), strict=False)
-                       for slug, pid in zip(ids.keys(), row, strict=False)]
+        interleaved = [
+            (slug, pid)
+            for row in zip(*ids.values(), strict=False)
+            for slug, pid in zip(ids.keys(), row, strict=False)
+        ]
         config = Path(tmp) / "wrk.conf"
         occurred_at = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
         config.write_text(
-            f"token {coordinator}\n" + "".join(f"grantee {g}\n" for g in GRANTEES)
+            f"token {coordinator}\n"
+            + "".join(f"grantee {g}\n" for g in GRANTEES)
             + f"occurred_at {occurred_at}\ntransition_share {args.transition_share}\n"
         )
         ids_prefix = Path(tmp) / "ids-"
         for t in range(args.wrk_threads):
-            part = interleaved[t::args.wrk_threads]
+            part = interleaved[t :: args.wrk_threads]
             (Path(f"{ids_prefix}{t + 1}")).write_text("".join(f"{s} {p}\n" for s, p in part))
 
         lag_db = OneConnection(url)
@@ -1043,16 +1268,25 @@ def main(argv: list[str] | None = None) -> int:
         probe = LagProbe(server.base, coordinator, lag_db)
         quiet("wrk")
         profilers = (
-            start_profilers(server, args.duration, stamp, gil=args.profile_gil, rate=args.profile_rate)
-            if args.profile else []
+            start_profilers(
+                server, args.duration, stamp, gil=args.profile_gil, rate=args.profile_rate
+            )
+            if args.profile
+            else []
         )
         meter.extra = {p.pid: "py-spy (profiler)" for p, _ in profilers}
         stats_before = pg_stats(url)
         cpu_before = meter.snapshot()
         probe.start()
         try:
-            wrk = run_wrk(server.base, duration=args.duration, connections=args.connections,
-                          threads=args.wrk_threads, config=config, ids_prefix=ids_prefix)
+            wrk = run_wrk(
+                server.base,
+                duration=args.duration,
+                connections=args.connections,
+                threads=args.wrk_threads,
+                config=config,
+                ids_prefix=ids_prefix,
+            )
         finally:
             probe.stopping.set()
             probe.join(timeout=30)
@@ -1075,10 +1309,14 @@ def main(argv: list[str] | None = None) -> int:
             if not role.startswith("other processes") and commands
         }
         result["cpu_ms_per_command"]["total (benchmark processes)"] = round(
-            sum(result["cpu_ms_per_command"].values()), 2)
+            sum(result["cpu_ms_per_command"].values()), 2
+        )
         result["http"] = {k: v for k, v in wrk.items() if k != "stdout"}
         result["http"]["wrk_stdout"] = wrk["stdout"].splitlines()
-        result["http"]["pre_enrolled"] = {"participants": total_ids, "seconds": round(pre_seconds, 1)}
+        result["http"]["pre_enrolled"] = {
+            "participants": total_ids,
+            "seconds": round(pre_seconds, 1),
+        }
         result["lag"] = probe.result()
         for p, path in profilers:
             try:
@@ -1139,9 +1377,13 @@ CLEAN_MAX_OTHER_CORES = 0.25
 
 def _phase_cpu(r: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     out = []
-    for label, key in (("raw", "raw_baseline"), ("raw32", "raw_baseline_concurrent"),
-                       ("save", "save_rate"), ("projection", "projection_catch_up"),
-                       ("http", "cpu_during_load")):
+    for label, key in (
+        ("raw", "raw_baseline"),
+        ("raw32", "raw_baseline_concurrent"),
+        ("save", "save_rate"),
+        ("projection", "projection_catch_up"),
+        ("http", "cpu_during_load"),
+    ):
         section = r.get(key)
         if section:
             out.append((label, section if key == "cpu_during_load" else section.get("cpu", {})))
@@ -1207,7 +1449,9 @@ def print_summary(r: dict[str, Any]) -> None:
             "   PostgreSQL round trips per command, in-process (client-side count):",
         ]
         for name, counts in r["save_rate"]["round_trips_per_command"].items():
-            lines.append(f"     {name}: " + "; ".join(f"{k.strip()} x{v}" for k, v in counts.items()))
+            lines.append(
+                f"     {name}: " + "; ".join(f"{k.strip()} x{v}" for k, v in counts.items())
+            )
         pc = r["projection_catch_up"]
         lines += [
             f"2b. projection catch-up ({pc['views']} views), in-process: {pc['events_per_s']} events/s,"
