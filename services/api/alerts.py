@@ -21,8 +21,8 @@ from domain.common import utcnow
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
-from services.api.facilities import MinPosition
 from services.api.meetings import find_cadence_alerts
+from services.api.params import MinPosition
 
 CRISIS_AFTER = timedelta(hours=24)
 CLEARANCE_WARNING_DAYS = 30

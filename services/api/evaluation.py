@@ -30,11 +30,10 @@ from domain.evaluation import (
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, run_command
 from services.api.docs import body, problems
-from services.api.facilities import Cursor, Limit, MinPosition
+from services.api.params import FIRST_UUID, Cursor, Limit, LongText, MinPosition
 
-Text = Annotated[str, msgspec.Meta(max_length=4000)]
+Text = LongText
 Name = Annotated[str, msgspec.Meta(max_length=200)]
-NO_ID = "00000000-0000-0000-0000-000000000000"
 
 
 class RatingIO(msgspec.Struct, forbid_unknown_fields=True):
@@ -317,7 +316,7 @@ class EvaluationController(Controller):
             "feedback_id, pairing_id, mentor_id, given_on, mean_score, comment,"
             " anonymous_to_mentor, participant_id, recorded_by",
             "feedback_id",
-            after=cursor or NO_ID,
+            after=cursor or FIRST_UUID,
             limit=limit,
             cast_key="uuid",
             where=where,
@@ -485,7 +484,7 @@ class EvaluationController(Controller):
             "assessment_id, mentor_id, assessed_on, assessor, mean_score, summary,"
             " development_plan",
             "assessment_id",
-            after=cursor or NO_ID,
+            after=cursor or FIRST_UUID,
             limit=limit,
             cast_key="uuid",
             where=[("mentor_id", mentor_id)] if mentor_id else None,

@@ -8,21 +8,14 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from litestar.params import Parameter
 
 from domain.facilities import Cohort, Facility, FacilityKind
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, run_command
 from services.api.docs import body
+from services.api.params import Code, Cursor, Limit, MinPosition
 
-Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{1,15}$", examples=["FCI-ELK"])]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Limit = Annotated[int, Parameter(ge=1, le=500, description="page size")]
-Cursor = Annotated[str, Parameter(max_length=64, description="`next_cursor` of the previous page")]
-MinPosition = Annotated[
-    int | None,
-    Parameter(ge=0, description="wait (bounded) until the view has applied this log position"),
-]
 
 
 class FacilityIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -28,7 +28,7 @@ from services.access import only_own
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant, run_command
 from services.api.docs import body, problems
-from services.api.facilities import Cursor, Limit, MinPosition
+from services.api.params import FIRST_UUID, Cursor, Limit, MinPosition
 from services.api.problems import ProblemError
 
 Short = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
@@ -374,7 +374,7 @@ class GoalController(Controller):
             "goals",
             COLUMNS,
             "goal_id",
-            after=cursor or "00000000-0000-0000-0000-000000000000",
+            after=cursor or FIRST_UUID,
             limit=limit,
             where=where,
             cast_key="uuid",

@@ -19,11 +19,12 @@ from services.access import Role, only_own
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, run_command
 from services.api.docs import body, problems
-from services.api.facilities import Code, CohortOut, Cursor, Limit, MinPosition
+from services.api.facilities import CohortOut
 from services.api.facilities import _cohort as render_cohort
+from services.api.params import Code, Cursor, Limit, LongText, MinPosition
 from services.api.problems import ProblemError
 
-Text = Annotated[str, msgspec.Meta(max_length=4000)]
+Text = LongText
 Minutes = Annotated[int, msgspec.Meta(ge=1, le=480)]
 
 

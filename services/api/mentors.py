@@ -26,7 +26,7 @@ from projections.base import Tables
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, run_command
 from services.api.docs import body, problems
-from services.api.facilities import Code, Cursor, Limit, MinPosition
+from services.api.params import FIRST_UUID, Code, Cursor, Limit, MinPosition
 from services.database import Database
 
 Text = Annotated[str, msgspec.Meta(max_length=2000)]
@@ -290,7 +290,7 @@ class MentorController(Controller):
             "mentor_id::text, display_name, source, status, coordinator, coalesce(array_length(modules, 1), 0),"
             " training_hours, screening_steps, background, individual_mentees, groups, open_flags, registered_at",
             "mentor_id",
-            after=cursor or "00000000-0000-0000-0000-000000000000",
+            after=cursor or FIRST_UUID,
             limit=limit,
             where=[("status", status.value)] if status else None,
             cast_key="uuid",

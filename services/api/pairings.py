@@ -29,7 +29,7 @@ from services.access import only_own
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, run_command
 from services.api.docs import body, problems
-from services.api.facilities import Code, Cursor, Limit, MinPosition
+from services.api.params import FIRST_UUID, Code, Cursor, Limit, MinPosition
 from services.api.problems import ProblemError
 
 Text = Annotated[str, msgspec.Meta(max_length=2000)]
@@ -309,7 +309,7 @@ class PairingController(Controller):
             "pairing_id::text, kind, mentor_id, focus, location_kind, facility_code, frequency, opened_at,"
             " first_meeting_on, open_flags, closed_at, closure_type, member_count",
             "pairing_id",
-            after=cursor or "00000000-0000-0000-0000-000000000000",
+            after=cursor or FIRST_UUID,
             limit=limit,
             where=where,
             cast_key="uuid",

@@ -27,7 +27,7 @@ from services.access import only_own
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant, run_command
 from services.api.docs import body
-from services.api.facilities import Code, Cursor, Limit, MinPosition
+from services.api.params import Code, Cursor, Limit, MinPosition
 from services.api.problems import ProblemError
 from services.database import Database
 

@@ -23,11 +23,10 @@ from services.access import only_own
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant, run_command
 from services.api.docs import body, problems
-from services.api.facilities import Cursor, Limit, MinPosition
+from services.api.params import FIRST_UUID, Cursor, Limit, LongText, MinPosition
 
-Text = Annotated[str, msgspec.Meta(max_length=4000)]
+Text = LongText
 Name = Annotated[str, msgspec.Meta(max_length=200)]
-NO_ID = "00000000-0000-0000-0000-000000000000"
 
 
 class ContactIO(msgspec.Struct, forbid_unknown_fields=True):
@@ -272,7 +271,7 @@ class ReferralController(Controller):
             "resource_id, name, category, description, phone, email, address, website,"
             " requires_case_manager, withdrawn, referrals, connected",
             "resource_id",
-            after=cursor or NO_ID,
+            after=cursor or FIRST_UUID,
             limit=limit,
             cast_key="uuid",
             where=[("category", category.value)] if category else None,
@@ -460,7 +459,7 @@ class ReferralController(Controller):
             "referral_id, participant_id, resource_id, meeting_id, need, made_by, made_at,"
             " case_manager, status, category, outcome_on, declined_by, outcome_note",
             "referral_id",
-            after=cursor or NO_ID,
+            after=cursor or FIRST_UUID,
             limit=limit,
             cast_key="uuid",
             where=where,

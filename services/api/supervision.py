@@ -33,12 +33,11 @@ from services.api import views
 from services.api.context import Tenant, action, provide_tenant, run_command
 from services.api.docs import body, problems
 from services.api.evaluation import EvaluationController
-from services.api.facilities import Cursor, Limit, MinPosition
+from services.api.params import FIRST_UUID, Cursor, Limit, LongText, MinPosition
 from services.api.problems import ProblemError
 from services.api.referrals import ReferralController
 
-Text = Annotated[str, msgspec.Meta(max_length=4000)]
-NO_ID = "00000000-0000-0000-0000-000000000000"
+Text = LongText
 
 
 class CheckIO(msgspec.Struct, forbid_unknown_fields=True):
@@ -329,7 +328,7 @@ class SupervisionController(Controller):
             "debriefs",
             "debrief_id, held_on, format, coordinator, mentor_ids, topics",
             "debrief_id",
-            after=cursor or NO_ID,
+            after=cursor or FIRST_UUID,
             limit=limit,
             cast_key="uuid",
             extra=extra,
@@ -466,7 +465,7 @@ class SupervisionController(Controller):
             " raised_at, acknowledged_at, acknowledged_by, seconds_to_acknowledge, resolved_at,"
             " resolution",
             "escalation_id",
-            after=cursor or NO_ID,
+            after=cursor or FIRST_UUID,
             limit=limit,
             cast_key="uuid",
             where=where,
@@ -617,7 +616,7 @@ class SupervisionController(Controller):
             "mentor_id, display_name, status, coordinator, debriefs, last_debrief_on,"
             " last_wellbeing, open_escalations",
             "mentor_id",
-            after=cursor or NO_ID,
+            after=cursor or FIRST_UUID,
             limit=limit,
             cast_key="uuid",
             extra=sql.SQL(" AND ").join(clauses),

@@ -16,7 +16,7 @@ from services.access import allowed
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant
 from services.api.docs import problems
-from services.api.facilities import MinPosition
+from services.api.params import MinPosition
 
 # Which rows a caller sees: case rows with the right to read participants, feedback with the
 # right to read feedback, escalations with the right to read supervision records.

@@ -1,0 +1,22 @@
+"""Parameter and field types shared by the API modules."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar.params import Parameter
+
+# A facility or cohort code.
+Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{1,15}$", examples=["FCI-ELK"])]
+# Free text of a note, summary or comment.
+LongText = Annotated[str, msgspec.Meta(max_length=4000)]
+
+Limit = Annotated[int, Parameter(ge=1, le=500, description="page size")]
+Cursor = Annotated[str, Parameter(max_length=64, description="`next_cursor` of the previous page")]
+MinPosition = Annotated[
+    int | None,
+    Parameter(ge=0, description="wait (bounded) until the views have applied this log position"),
+]
+# Where keyset pages over uuid keys start.
+FIRST_UUID = "00000000-0000-0000-0000-000000000000"
