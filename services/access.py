@@ -140,6 +140,12 @@ MATRIX: dict[str, Rule] = {
         "make referrals and record their outcome (peer mentors: own mentees; hand over to a case manager)",
     ),
     "referrals.read": Rule(STAFF | {R.AUDITOR, R.PEER_MENTOR}, "grantee", True, "read referrals"),
+    "audit.verify": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.AUDITOR}),
+        "grantee",
+        False,
+        "verify the grantee's log against its hash chain",
+    ),
     "alerts.read": Rule(
         frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.CASE_MANAGER}),
         "grantee",

@@ -169,6 +169,47 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from services.audit import verify
+    from services.tenancy import Tenancy
+
+    with contextlib.ExitStack() as stack:
+        _, db = _database(settings, stack)
+        tenancy = Tenancy(db)
+        tenancy.migrate()
+        slugs = [args.grantee] if args.grantee else [g.slug for g in tenancy.grantees()]
+        broken = 0
+        for slug in slugs:
+            info = tenancy.grantee(slug)
+            if info is None:
+                print(f"prowd verify: no grantee {slug!r}", file=sys.stderr)
+                return 2
+            result = verify(db, info.schema, progress=_bar(slug))
+            print("", file=sys.stderr)
+            if result.intact:
+                print(f"{slug}: intact, {result.checked} events verified (head {result.head})")
+            else:
+                broken += 1
+                print(
+                    f"{slug}: BROKEN at position {result.first_bad_position}: {result.problem}"
+                    f" ({result.checked} events verified before it)"
+                )
+        return 1 if broken else 0
+
+
+def _bar(slug: str) -> Callable[[int, int], None]:
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width if not total else min(width, width * done // total)
+        print(
+            f"\r{slug}: [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+            end="",
+            file=sys.stderr,
+        )
+
+    return show
+
+
 def cmd_access_matrix(args: argparse.Namespace, settings: Settings) -> int:
     from services.access import markdown_table
 
@@ -207,6 +248,8 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--grantee", default="")
     pr.add_argument("--view", default="")
     sub.add_parser("access-matrix", help="print the role matrix as a Markdown table")
+    v = sub.add_parser("verify", help="recompute the hash chain of grantee logs (exit 1 if broken)")
+    v.add_argument("--grantee", default="", help="one grantee's slug (default: all)")
     return p
 
 
@@ -221,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "token": cmd_token,
         "projections": cmd_projections,
         "access-matrix": cmd_access_matrix,
+        "verify": cmd_verify,
     }
     return int(handlers[args.command](args, settings))
 

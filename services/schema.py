@@ -38,18 +38,56 @@ def _log_ddl(schema: str) -> list[sql.Composed]:
         sql.SQL(
             "CREATE UNIQUE INDEX IF NOT EXISTS events_notification_id ON {}.events (notification_id)"
         ).format(s),
-        # One round trip appends: take the ordering lock, insert, wake the projectors. The lock
-        # is the library's (visibility in commit order, DESIGN D1); only the trip count changes.
+        # The hash chain beside the log (DESIGN D7): each stored record's SHA-256 over the
+        # previous hash and the record (services/audit.py recomputes it).
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {}.chain (notification_id bigint PRIMARY KEY, hash bytea NOT NULL)"
+        ).format(s),
+        # One round trip appends: take the ordering lock, insert, extend the chain, wake the
+        # projectors. The lock is the library's (visibility in commit order, DESIGN D1).
         sql.SQL(
             "CREATE OR REPLACE FUNCTION {s}.append_events("
             "ids uuid[], versions bigint[], topics text[], states bytea[])"
-            " RETURNS SETOF bigint LANGUAGE plpgsql AS $$ BEGIN"
+            " RETURNS SETOF bigint LANGUAGE plpgsql AS $$"
+            " DECLARE prev bytea; r record;"
+            " BEGIN"
             " LOCK TABLE {s}.events IN EXCLUSIVE MODE;"
+            " SELECT hash INTO prev FROM {s}.chain ORDER BY notification_id DESC LIMIT 1;"
+            " prev := coalesce(prev, ''::bytea);"
+            " FOR r IN WITH ins AS (INSERT INTO {s}.events (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(ids, versions, topics, states) RETURNING *)"
+            " SELECT * FROM ins ORDER BY notification_id LOOP"
+            " prev := sha256(prev || int8send(r.notification_id) || uuid_send(r.originator_id)"
+            " || int8send(r.originator_version) || int4send(octet_length(r.topic))"
+            " || convert_to(r.topic, 'UTF8') || int4send(octet_length(r.state)) || r.state);"
+            " INSERT INTO {s}.chain VALUES (r.notification_id, prev);"
+            " RETURN NEXT r.notification_id;"
+            " END LOOP;"
             " PERFORM pg_notify({channel}, '');"
-            " RETURN QUERY INSERT INTO {s}.events (originator_id, originator_version, topic, state)"
-            " SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id;"
             " END $$"
         ).format(s=s, channel=sql.Literal(notify_channel(schema))),
+        # Append-only, enforced by the database: no UPDATE, DELETE or TRUNCATE of the log or its
+        # chain, whoever asks (a superuser must first disable the trigger, which verify detects
+        # by the chain).
+        sql.SQL(
+            "CREATE OR REPLACE FUNCTION {s}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN RAISE EXCEPTION 'the event log is append-only (% on %)', TG_OP, TG_TABLE_NAME"
+            " USING ERRCODE = 'insufficient_privilege'; END $$"
+        ).format(s=s),
+        *[
+            sql.SQL(
+                "CREATE OR REPLACE TRIGGER {name} BEFORE {ops} ON {s}.{table} FOR EACH {level}"
+                " EXECUTE FUNCTION {s}.refuse_change()"
+            ).format(
+                name=sql.Identifier(f"{table}_{level.lower()}_append_only"),
+                ops=sql.SQL(ops),
+                s=s,
+                table=sql.Identifier(table),
+                level=sql.SQL(level),
+            )
+            for table in ("events", "chain")
+            for ops, level in (("UPDATE OR DELETE", "ROW"), ("TRUNCATE", "STATEMENT"))
+        ],
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {}.idempotency ("
             " key text PRIMARY KEY,"

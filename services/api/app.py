@@ -16,7 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from services import logging as prowd_logging
-from services.api import alerts, goals, meetings, openapi, supervision, timeline
+from services.api import alerts, audit, goals, meetings, openapi, supervision, timeline
 from services.api.consistency import wait_for_views
 from services.api.context import provide_principal
 from services.api.facilities import FacilityController
@@ -75,6 +75,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             *supervision.ROUTES,
             *alerts.ROUTES,
             *timeline.ROUTES,
+            *audit.ROUTES,
         ],
         lifespan=[lifespan],
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},

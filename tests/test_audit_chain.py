@@ -1,0 +1,126 @@
+"""DESIGN D7: the log is append-only in the database, and a hash chain beside it exposes any
+record altered, deleted, inserted or moved behind the service's back (by a superuser who turns
+the guard off), both in `prowd verify` and in GET /audit/verification."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from services.cli import cmd_verify, parser
+from services.settings import Settings
+from tests.conftest import unique_slug
+
+
+@pytest.fixture
+def log(client, auth, db):
+    """A grantee with a few events; its schema name."""
+    slug = unique_slug("a")
+    r = client.post(
+        "/v1/grantees",
+        json={"slug": slug, "name": "Audit", "grant_number": "FS-0002-26"},
+        headers=auth("platform_admin"),
+    )
+    assert r.status_code == 201
+    h = auth("coordinator", slug)
+    for code in ("FCI-A", "FCI-B", "FCI-C", "FCI-D"):
+        body = {"code": code, "name": code, "kind": "bop_institution"}
+        assert (
+            client.post(f"/v1/grantees/{slug}/facilities", json=body, headers=h).status_code == 201
+        )
+    return slug, f"g_{slug}"
+
+
+def verification(client, auth, slug):
+    r = client.get(f"/v1/grantees/{slug}/audit/verification", headers=auth("auditor", slug))
+    assert r.status_code == 200
+    return r.json()
+
+
+def as_superuser(db, statement: str) -> None:
+    """Tamper the way only a superuser can: with the append-only triggers switched off."""
+    with psycopg.connect(db.url, autocommit=True) as conn, conn.transaction():
+        conn.execute("SET LOCAL session_replication_role = replica")
+        conn.execute(statement)
+
+
+def run_verify(monkeypatch, database_url, slug) -> int:
+    """`prowd verify --grantee SLUG`, as the CLI runs it (without reconfiguring logging)."""
+    monkeypatch.setenv("PROWD_DATABASE_URL", database_url)
+    return cmd_verify(parser().parse_args(["verify", "--grantee", slug]), Settings.from_env())
+
+
+def test_an_intact_log_verifies(client, auth, log, monkeypatch, database_url, capsys):
+    slug, _ = log
+    body = verification(client, auth, slug)
+    assert body == {
+        "intact": True,
+        "checked": 4,
+        "head": 4,
+        "first_bad_position": None,
+        "problem": "",
+    }
+    assert run_verify(monkeypatch, database_url, slug) == 0
+    assert f"{slug}: intact, 4 events verified" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE {s}.events SET topic = topic WHERE notification_id = 2",
+        "DELETE FROM {s}.events WHERE notification_id = 2",
+        "TRUNCATE {s}.events",
+        "DELETE FROM {s}.chain",
+    ],
+)
+def test_the_service_role_cannot_change_the_log(db, log, statement):
+    _, schema = log
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        db.fetchall(
+            statement.format(s=schema)
+            + (" RETURNING 1" if statement.startswith(("UPDATE", "DELETE")) else "")
+        )
+
+
+@pytest.mark.parametrize(
+    ("tamper", "position", "problem"),
+    [
+        (
+            "UPDATE {s}.events SET state = state || '\\x00'::bytea WHERE notification_id = 3",
+            3,
+            "altered",
+        ),
+        ("DELETE FROM {s}.events WHERE notification_id = 2", 2, "deleted"),
+        (
+            "INSERT INTO {s}.events (originator_id, originator_version, topic, state) OVERRIDING SYSTEM VALUE"
+            " SELECT originator_id, 99, topic, state FROM {s}.events WHERE notification_id = 1",
+            5,
+            "inserted",
+        ),
+        (
+            "CREATE TEMP TABLE moved AS SELECT * FROM {s}.events WHERE notification_id IN (2, 3);"
+            " DELETE FROM {s}.events WHERE notification_id IN (2, 3);"
+            " INSERT INTO {s}.events (notification_id, originator_id, originator_version, topic, state)"
+            " OVERRIDING SYSTEM VALUE SELECT 5 - notification_id, originator_id, originator_version, topic, state"
+            " FROM moved",
+            2,
+            "altered or moved",
+        ),
+    ],
+)
+def test_each_kind_of_tampering_is_found_at_its_position(
+    client, auth, db, log, tamper, position, problem, monkeypatch, database_url, capsys
+):
+    slug, schema = log
+    as_superuser(db, tamper.format(s=schema))
+    body = verification(client, auth, slug)
+    assert (body["intact"], body["first_bad_position"]) == (False, position)
+    assert problem in body["problem"]
+    assert run_verify(monkeypatch, database_url, slug) == 1
+    assert f"BROKEN at position {position}" in capsys.readouterr().out
+
+
+def test_other_roles_cannot_run_the_verification(client, auth, log):
+    slug, _ = log
+    r = client.get(f"/v1/grantees/{slug}/audit/verification", headers=auth("case_manager", slug))
+    assert r.status_code == 403
