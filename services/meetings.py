@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from domain.common import ProwdAggregate, RuleViolation, utcnow
+from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
 from domain.facilities import ClassSlot, Cohort
 from domain.meetings import HeldRecord, Meeting, NoShow
 from domain.pairings import Location, LocationKind, Pairing
@@ -44,6 +44,7 @@ class MeetingsCommands(MentoringCommands):
 
     def _checked(self, pairing: Pairing, record: HeldRecord) -> HeldRecord:
         """Apply the rules that need other aggregates; may mark the record as in class hours."""
+        check_not_future(record.occurred_at, "a held meeting's occurred_at")
         if record.occurred_at < pairing.opened_at:
             raise RuleViolation("the meeting cannot precede the match", code="before_match")
         mentor = self.mentor(pairing.mentor_id)

@@ -10,6 +10,7 @@ their positions is the one to wait for.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -23,11 +24,13 @@ from services.auth import NotAuthenticated, verify_token
 from services.settings import Settings
 from services.tenancy import Tenancy
 
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
 
 async def wait_for_views(request: Request[Any, Any, Any]) -> Response[Problem] | None:
     raw = request.query_params.get("min_position")
     slug = request.path_params.get("grantee")
-    if request.method != "GET" or not raw or not raw.isdigit() or not slug:
+    if request.method != "GET" or not raw or _DIGITS.fullmatch(raw) is None or not slug:
         return None
     settings: Settings = request.app.state.settings
     scheme, _, token = request.headers.get("authorization", "").partition(" ")

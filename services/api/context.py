@@ -16,6 +16,7 @@ from litestar.params import FromPath
 
 from domain import common
 from domain.common import AlreadyExists, Conflict, ProwdAggregate
+from domain.mentors import MentorStatus
 from domain.participants import Participant
 from services.access import MATRIX, allowed, only_own
 from services.api.problems import ProblemError
@@ -89,7 +90,8 @@ def mentors_of(tenant: Tenant, participant: Participant) -> set[str]:
     subjects = set()
     for pairing_id in participant.open_pairings:
         mentor = tenant.app.mentor(tenant.app.pairing(pairing_id).mentor_id)
-        if mentor.subject:
+        # A suspended or retired mentor keeps no access to the participants they mentored.
+        if mentor.subject and mentor.status is MentorStatus.CERTIFIED:
             subjects.add(mentor.subject)
     return subjects
 

@@ -52,7 +52,7 @@ class FeedbackIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class FeedbackOut(msgspec.Struct, omit_defaults=True):
     id: UUID
-    pairing_id: UUID
+    pairing_id: UUID | None
     mentor_id: UUID
     given_on: date
     ratings: list[RatingIO]
@@ -337,7 +337,7 @@ class EvaluationController(Controller):
             items.append(
                 FeedbackOut(
                     id=r[0],
-                    pairing_id=r[1],
+                    pairing_id=None if hide else r[1],
                     mentor_id=r[2],
                     given_on=r[3],
                     ratings=ratings.get(r[0], []),

@@ -360,12 +360,15 @@ class GoalController(Controller):
             params.append(today)
         if only_own("goals.read", tenant.principal.roles):
             c = views.tables(db, schema, "caseload", None, 0)
+            roster = views.tables(db, schema, "mentor_roster", None, 0)
+            mine = sql.SQL(
+                "SELECT mentor_id FROM {r} WHERE subject = %s AND status = 'certified'"
+            ).format(r=roster["mentors"])
             clauses.append(
                 sql.SQL(
-                    "participant_id IN (SELECT participant_id FROM {c} WHERE mentor_id IN"
-                    " (SELECT mentor_id FROM {m} WHERE subject = %s) OR group_pairing_ids && ARRAY("
-                    "SELECT p.pairing_id FROM {p} p JOIN {m} m USING (mentor_id) WHERE m.subject = %s))"
-                ).format(c=c["caseload"], m=c["caseload_mentors"], p=c["caseload_pairings"])
+                    "participant_id IN (SELECT participant_id FROM {c} WHERE mentor_id IN ({mine})"
+                    " OR group_pairing_ids && ARRAY(SELECT p.pairing_id FROM {p} p WHERE p.mentor_id IN ({mine})))"
+                ).format(c=c["caseload"], p=c["caseload_pairings"], mine=mine)
             )
             params += [tenant.principal.subject, tenant.principal.subject]
         rows, nxt = views.page(

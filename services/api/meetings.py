@@ -41,7 +41,8 @@ class HeldIn(msgspec.Struct, forbid_unknown_fields=True):
     goals_discussed: Annotated[list[UUID], msgspec.Meta(max_length=50)] = []
     attendance: dict[UUID, Attendance] = {}
     summary: Text = ""
-    confidential_note: Text = ""
+    # Left out of an amendment, the note stays as it is.
+    confidential_note: Text | None = None
 
 
 class MeetingIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -177,7 +178,7 @@ def _record(data: HeldIn, fallback: Location) -> HeldRecord:
         goals_discussed=list(data.goals_discussed),
         attendance=dict(data.attendance),
         summary=data.summary,
-        confidential_note=data.confidential_note,
+        confidential_note=data.confidential_note or "",
     )
 
 
@@ -433,6 +434,15 @@ class MeetingController(Controller):
         record stays in the history."""
         meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
         record = _record(data.record, meeting.location)
+        current_note = meeting.record.confidential_note if meeting.record else ""
+        if data.record.confidential_note is None:
+            record = msgspec.structs.replace(record, confidential_note=current_note)
+        elif current_note and not may_read_note(tenant, meeting):
+            raise ProblemError(
+                403,
+                "forbidden",
+                "only the note's author or a coordinator may change a confidential note",
+            )
         return self._do(
             request,
             tenant,

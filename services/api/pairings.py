@@ -297,9 +297,9 @@ class PairingController(Controller):
         if only_own("pairings.read", tenant.principal.roles):
             roster = views.tables(db, tenant.info.schema, "mentor_roster", None, 0)
             clauses.append(
-                sql.SQL("mentor_id IN (SELECT mentor_id FROM {} WHERE subject = %s)").format(
-                    roster["mentors"]
-                )
+                sql.SQL(
+                    "mentor_id IN (SELECT mentor_id FROM {} WHERE subject = %s AND status = 'certified')"
+                ).format(roster["mentors"])
             )
             params.append(tenant.principal.subject)
         rows, nxt = views.page(

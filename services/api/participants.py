@@ -282,10 +282,13 @@ class ParticipantController(Controller):
         extra: sql.Composable | None = None
         extra_params: tuple[Any, ...] = ()
         if only_own("participants.read", tenant.principal.roles):
+            # Only through a certified mentor record: suspension or retirement ends the access.
+            roster = views.tables(db, schema, "mentor_roster", None, 0)
             extra = sql.SQL(
-                "(mentor_id IN (SELECT mentor_id FROM {m} WHERE subject = %s) OR group_pairing_ids &&"
-                " ARRAY(SELECT p.pairing_id FROM {p} p JOIN {m} m USING (mentor_id) WHERE m.subject = %s))"
-            ).format(m=t["caseload_mentors"], p=t["caseload_pairings"])
+                "(mentor_id IN (SELECT mentor_id FROM {r} WHERE subject = %s AND status = 'certified')"
+                " OR group_pairing_ids && ARRAY(SELECT p.pairing_id FROM {p} p WHERE p.mentor_id IN"
+                " (SELECT mentor_id FROM {r} WHERE subject = %s AND status = 'certified')))"
+            ).format(r=roster["mentors"], p=t["caseload_pairings"])
             extra_params = (tenant.principal.subject, tenant.principal.subject)
         rows, nxt = views.page(
             db,

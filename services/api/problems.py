@@ -140,6 +140,12 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             429: "rate_limited",
         }.get(exc.status_code, "http_error")
         return problem_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    if isinstance(exc, psycopg.DataError):
+        # A value the database cannot take (a NUL byte in text, a number out of range) that
+        # validation let through: the request is at fault, not the service.
+        return problem_response(
+            400, "invalid_request", "a value in the request cannot be stored or compared"
+        )
     if isinstance(exc, _UNAVAILABLE):
         log.warning("database_unavailable", error_class=type(exc).__name__)
         return problem_response(

@@ -449,7 +449,7 @@ class ReferralController(Controller):
             extra = sql.SQL(
                 "participant_id IN (SELECT pm.participant_id FROM {pm} pm JOIN {p} p USING"
                 " (pairing_id) WHERE pm.left_at IS NULL AND p.closed_at IS NULL AND p.mentor_id IN"
-                " (SELECT mentor_id FROM {m} WHERE subject = %s))"
+                " (SELECT mentor_id FROM {m} WHERE subject = %s AND status = 'certified'))"
             ).format(pm=p["pairing_members"], p=p["pairings"], m=m["mentors"])
             params = (tenant.principal.subject,)
         rows, nxt = views.page(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -25,6 +26,8 @@ AUDIENCE_ACTION = {
     "evaluation": "feedback.read",
     "supervision": "supervision.read",
 }
+
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 class TimelineEntry(msgspec.Struct):
@@ -72,7 +75,7 @@ def timeline(
     t = views.tables(
         db, tenant.info.schema, "timeline", min_position, request.app.state.settings.view_wait_max
     )
-    after = int(cursor) if cursor.isdigit() else 0
+    after = int(cursor) if _DIGITS.fullmatch(cursor) is not None else 0
     rows = db.fetchall(
         sql.SQL(
             "SELECT position, occurred_at, recorded_at, recorded_by, kind, subject_id, audience, detail FROM {}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from psycopg import sql
@@ -51,6 +52,7 @@ def page(
 
     The first selected column must be the key (it becomes the next cursor).
     """
+    _check_cursor(after, cast_key)
     key_sql = key_expr if key_expr is not None else sql.Identifier(key)
     clauses: list[sql.Composable] = [sql.SQL("{} > %s::{}").format(key_sql, sql.SQL(cast_key))]
     params: list[Any] = [after]
@@ -67,3 +69,15 @@ def page(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (str(rows[-1][0]) if more and rows else None)
+
+
+def _check_cursor(after: str, cast_key: str) -> None:
+    """A cursor is one this API handed out: refuse anything else with 400, not a database error."""
+    valid = "\x00" not in after
+    if valid and cast_key == "uuid":
+        try:
+            uuid.UUID(after)
+        except ValueError:
+            valid = False
+    if not valid:
+        raise ProblemError(400, "invalid_cursor", "the cursor is not one this list handed out")
