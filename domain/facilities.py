@@ -21,7 +21,7 @@ class FacilityKind(StrEnum):
 
 
 def check_code(code: str, what: str) -> None:
-    if not CODE.match(code):
+    if not CODE.fullmatch(code):
         raise RuleViolation(
             f"a {what} code is 2-16 upper-case letters, digits and dashes", code="invalid_code"
         )

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.common import ProwdAggregate, RuleViolation, natural_id, utcnow
 
-SLUG = re.compile(r"^[a-z][a-z0-9_]{1,29}$")
-GRANT_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9-]{3,39}$")
+SLUG = re.compile(r"[a-z][a-z0-9_]{1,29}")
+GRANT_NUMBER = re.compile(r"[A-Z0-9][A-Z0-9-]{3,39}")
 
 
 def grantee_id(slug: str) -> UUID:
@@ -18,7 +18,7 @@ def grantee_id(slug: str) -> UUID:
 
 
 def check_slug(slug: str) -> None:
-    if not SLUG.match(slug):
+    if not SLUG.fullmatch(slug):
         raise RuleViolation(
             "a grantee slug is 2-30 characters: a lower-case letter, then lower-case letters, "
             "digits or underscores",
@@ -55,7 +55,7 @@ class Grantee(ProwdAggregate):
     @classmethod
     def register(cls, slug: str, name: str, grant_number: str, time_zone: str) -> Grantee:
         check_slug(slug)
-        if not GRANT_NUMBER.match(grant_number):
+        if not GRANT_NUMBER.fullmatch(grant_number):
             raise RuleViolation(
                 "a DOL grant number is 4-40 upper-case letters, digits and dashes",
                 code="invalid_grant_number",

@@ -215,7 +215,7 @@ class Participant(ProwdAggregate):
         cohort: Cohort,
         ex_offender_at_entry: bool = True,
     ) -> Participant:
-        if not NUMBER.match(number):
+        if not NUMBER.fullmatch(number):
             raise RuleViolation(
                 "a participant number (PIRL element 100) is 1-12 upper-case letters and digits",
                 code="invalid_participant_number",

@@ -10,6 +10,7 @@ import msgspec
 
 from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
 from domain.facilities import ClassSlot, Cohort
+from domain.goals import Goal
 from domain.meetings import HeldRecord, Meeting, NoShow
 from domain.pairings import Location, LocationKind, Pairing
 from domain.participants import Stage
@@ -47,6 +48,13 @@ class MeetingsCommands(MentoringCommands):
         check_not_future(record.occurred_at, "a held meeting's occurred_at")
         if record.occurred_at < pairing.opened_at:
             raise RuleViolation("the meeting cannot precede the match", code="before_match")
+        for goal_id in record.goals_discussed:
+            goal = self.load(Goal, goal_id, "goal")
+            if goal.participant_id not in pairing.members:
+                raise RuleViolation(
+                    "a goal discussed must be a goal of someone in the pairing",
+                    code="goal_of_other_participant",
+                )
         mentor = self.mentor(pairing.mentor_id)
         location = record.location
         if location.kind in (LocationKind.BOP_INSTITUTION, LocationKind.RRC):

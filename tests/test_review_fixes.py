@@ -97,3 +97,38 @@ def test_malformed_cursors_and_filters_are_client_errors(world, url):
 def test_unicode_digits_are_not_positions(world):
     r = world.client.get(f"{world.base}/participants?min_position=%C2%B2", headers=world.headers())
     assert (r.status_code, r.json()["code"]) == (400, "invalid_request")
+
+
+def test_a_meeting_discusses_only_goals_of_its_members(world):
+    mentor = world.mentor("mentor-goals")
+    mentee, stranger = world.enrol(), world.enrol(name="Bo")
+    pairing = world.pair(mentor, [mentee], "2026-10-01T12:00:00Z")
+    goal = {
+        "horizon": "short_term",
+        "domain": "employment",
+        "statement": "Finish a resume",
+        "measure": "reviewed by staff",
+        "target": "1 resume",
+        "target_date": "2026-12-20",
+    }
+    theirs = world.post("/goals", {"participant_id": stranger, **goal})["id"]
+    mine = world.post("/goals", {"participant_id": mentee, **goal})["id"]
+    before = world.events()
+    body = world.meeting_body(
+        pairing,
+        "2026-11-03T18:00:00-06:00",
+        record={
+            "occurred_at": "2026-11-03T18:00:00-06:00",
+            "duration_minutes": 30,
+            "topics": ["goals"],
+            "goals_discussed": [theirs],
+        },
+    )
+    r = world.client.post(f"{world.base}/meetings", json=body, headers=world.headers())
+    assert (r.status_code, r.json()["code"]) == (422, "goal_of_other_participant")
+    assert world.events() == before
+    body["held"]["goals_discussed"] = [mine]
+    assert (
+        world.client.post(f"{world.base}/meetings", json=body, headers=world.headers()).status_code
+        == 201
+    )

@@ -18,6 +18,7 @@ from litestar.di import Provide
 from psycopg import sql
 
 from domain.common import utcnow
+from services.access import allowed
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
@@ -157,7 +158,8 @@ def alerts(
 ) -> AlertList:
     """The grantee's alerts: pairings that missed their weekly cadence, overdue SMART goals,
     crisis escalations open for more than 24 hours, volunteer clearances expiring within 30 days
-    and mentors without a debrief in 30 days. Filter with `kind`."""
+    and mentors without a debrief in 30 days (the last two kinds of supervision only for roles
+    that read supervision records). Filter with `kind`."""
     wait = request.app.state.settings.view_wait_max
     _, cadence = find_cadence_alerts(tenant, min_position, wait)
     items = [
@@ -167,7 +169,9 @@ def alerts(
         for a in cadence
     ]
     items += _overdue_goals(tenant, min_position, wait)
-    items += _supervision(tenant, min_position, wait)
+    if allowed("supervision.read", tenant.principal.roles):
+        # Escalations and debriefs are the coordinator's side: a case manager sees the rest.
+        items += _supervision(tenant, min_position, wait)
     items += _clearances(tenant, min_position, wait)
     counts: dict[str, int] = {}
     for item in items:

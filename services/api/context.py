@@ -125,14 +125,14 @@ def run_command(
 ) -> Response[Any]:
     """Run a command once per `Idempotency-Key`: a retry gets the first response back."""
     key = request.headers.get("idempotency-key")
-    if key is not None and not IDEMPOTENCY_KEY.match(key):
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         raise ProblemError(
             400, "invalid_idempotency_key", "Idempotency-Key is 1-200 visible ASCII characters"
         )
     fp = fingerprint(request, data)
     if key is not None:
         # Keys are scoped to the caller: another user reusing a key never sees this answer.
-        key = f"{principal.subject}:{key}"
+        key = f"{len(principal.subject)}:{principal.subject}:{key}"
         replay = _replay(app, key, fp, render)
         if replay is not None:
             return replay

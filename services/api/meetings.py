@@ -69,7 +69,7 @@ class AmendmentIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 ClockTime = Annotated[
-    str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["09:00"])
+    str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$(?![\n])", examples=["09:00"])
 ]
 
 
