@@ -17,6 +17,7 @@ from typing import Any
 
 from psycopg import sql
 
+from services.checkpoints import AuditKey, signature_valid
 from services.database import Database
 
 BATCH = 10_000
@@ -48,10 +49,28 @@ class Verification:
 
 
 def verify(
-    db: Database, schema: str, *, progress: Callable[[int, int], None] | None = None
+    db: Database,
+    schema: str,
+    *,
+    key: AuditKey | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Verification:
-    """Recompute the chain over every stored record, in position order."""
+    """Recompute the chain over every stored record, in position order; with the platform's key,
+    also check every signed checkpoint against its signature and the recomputed chain."""
     s = sql.Identifier(schema)
+    signed: dict[int, bytes] = {}
+    if key is not None:
+        for position, chain_hash, key_id, signature in db.fetchall(
+            sql.SQL("SELECT notification_id, hash, key_id, signature FROM {}.checkpoints").format(s)
+        ):
+            valid = key_id == key.key_id and signature_valid(
+                key, schema, int(position), bytes(chain_hash), bytes(signature)
+            )
+            if not valid:
+                return Verification(
+                    False, 0, 0, int(position), "a signed checkpoint's signature does not verify"
+                )
+            signed[int(position)] = bytes(chain_hash)
     head_row = db.fetchone(
         sql.SQL(
             "SELECT greatest((SELECT coalesce(max(notification_id), 0) FROM {s}.events),"
@@ -80,6 +99,14 @@ def verify(
             expected = record_hash(previous, position, originator_id, version, topic, bytes(state))
             if expected != bytes(stored):
                 return Verification(False, checked, head, position, "a record was altered or moved")
+            if position in signed and signed[position] != expected:
+                return Verification(
+                    False,
+                    checked,
+                    head,
+                    position,
+                    "the log up to this signed checkpoint was rewritten (chain and events alike)",
+                )
             previous = expected
             checked += 1
         after = rows[-1][0]

@@ -88,7 +88,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         print("prowd worker: PROWD_DATABASE_URL must be set", file=sys.stderr)
         return 2
     db = Database(settings.database_url, settings, name="prowd-worker").open()
-    worker = ProjectionWorker(db)
+    from services.checkpoints import load_key
+
+    worker = ProjectionWorker(db, key=load_key(settings))
     worker.tenancy.migrate()
     # As in the API processes: fewer, shorter collector pauses under load.
     gc.collect()
@@ -171,7 +173,10 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from services.audit import verify
+    from services.checkpoints import load_key, sign_if_due
     from services.tenancy import Tenancy
+
+    key = load_key(settings)
 
     with contextlib.ExitStack() as stack:
         _, db = _database(settings, stack)
@@ -184,10 +189,12 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
             if info is None:
                 print(f"prowd verify: no grantee {slug!r}", file=sys.stderr)
                 return 2
-            result = verify(db, info.schema, progress=_bar(slug))
+            result = verify(db, info.schema, key=key, progress=_bar(slug))
             print("", file=sys.stderr)
             if result.intact:
                 print(f"{slug}: intact, {result.checked} events verified (head {result.head})")
+                if args.sign and (position := sign_if_due(db, info.schema, key, force=True)):
+                    print(f"{slug}: checkpoint signed at position {position} (key {key.key_id})")
             else:
                 broken += 1
                 print(
@@ -250,6 +257,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("access-matrix", help="print the role matrix as a Markdown table")
     v = sub.add_parser("verify", help="recompute the hash chain of grantee logs (exit 1 if broken)")
     v.add_argument("--grantee", default="", help="one grantee's slug (default: all)")
+    v.add_argument(
+        "--sign", action="store_true", help="after an intact verification, sign a checkpoint"
+    )
     return p
 
 

@@ -43,6 +43,11 @@ def _log_ddl(schema: str) -> list[sql.Composed]:
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {}.chain (notification_id bigint PRIMARY KEY, hash bytea NOT NULL)"
         ).format(s),
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {}.checkpoints (notification_id bigint PRIMARY KEY,"
+            " hash bytea NOT NULL, key_id text NOT NULL, signature bytea NOT NULL,"
+            " signed_at timestamptz NOT NULL DEFAULT now())"
+        ).format(s),
         # One round trip appends: take the ordering lock, insert, extend the chain, wake the
         # projectors. The lock is the library's (visibility in commit order, DESIGN D1).
         sql.SQL(
@@ -85,7 +90,7 @@ def _log_ddl(schema: str) -> list[sql.Composed]:
                 table=sql.Identifier(table),
                 level=sql.SQL(level),
             )
-            for table in ("events", "chain")
+            for table in ("events", "chain", "checkpoints")
             for ops, level in (("UPDATE OR DELETE", "ROW"), ("TRUNCATE", "STATEMENT"))
         ],
         sql.SQL(

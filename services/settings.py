@@ -45,6 +45,9 @@ class Settings:
     lock_timeout_ms: int = 3000
     statement_timeout_ms: int = 15000
     max_body_bytes: int = 64 * 1024
+    # Ed25519 key signing the hash chain's checkpoints (PEM, PKCS8); generated into the data
+    # directory when unset (development).
+    audit_key_file: str = ""
     # Threads that run blocking handlers, per API process (measured best at 3 on 2 cores).
     handler_threads: int = 3
     # Upper bound on how long a query waits for a view to reach a requested position.
@@ -70,6 +73,7 @@ class Settings:
             lock_timeout_ms=_int(e, "PROWD_LOCK_TIMEOUT_MS", 3000),
             statement_timeout_ms=_int(e, "PROWD_STATEMENT_TIMEOUT_MS", 15000),
             max_body_bytes=_int(e, "PROWD_MAX_BODY_BYTES", 64 * 1024),
+            audit_key_file=e.get("PROWD_AUDIT_KEY_FILE", ""),
             handler_threads=_int(e, "PROWD_HANDLER_THREADS", 3),
             view_wait_max=_float(e, "PROWD_VIEW_WAIT_MAX", 5.0),
             log_level=e.get("PROWD_LOG_LEVEL") or "info",

@@ -14,7 +14,8 @@ import psycopg
 import structlog
 from psycopg import sql
 
-from services import projector
+from services import checkpoints, projector
+from services.checkpoints import AuditKey
 from services.database import Database
 from services.schema import grantee_schema, notify_channel
 from services.tenancy import GRANTEES_CHANNEL, Tenancy
@@ -23,8 +24,12 @@ log = structlog.get_logger("prowd.worker")
 
 
 class ProjectionWorker:
-    def __init__(self, db: Database, *, sweep_seconds: float = 2.0) -> None:
+    def __init__(
+        self, db: Database, *, sweep_seconds: float = 2.0, key: AuditKey | None = None
+    ) -> None:
         self.db = db
+        # With the platform's key, the worker also signs chain checkpoints as they fall due.
+        self.key = key
         self.tenancy = Tenancy(db)
         self.sweep_seconds = sweep_seconds
         self.stopping = threading.Event()
@@ -45,6 +50,8 @@ class ProjectionWorker:
         schema = grantee_schema(slug)
         try:
             self.processed += projector.drain(self.db, schema)
+            if self.key is not None:
+                checkpoints.sign_if_due(self.db, schema, self.key)
         except Exception as e:
             # One grantee's failure (an outage, a bad handler) never stops the others; the
             # batch rolled back, so the next sweep retries it from the same position.

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from cryptography.hazmat.primitives import serialization
 
+from services import checkpoints
+from services.audit import record_hash
 from services.cli import cmd_verify, parser
 from services.settings import Settings
 from tests.conftest import unique_slug
@@ -44,10 +47,12 @@ def as_superuser(db, statement: str) -> None:
         conn.execute(statement)
 
 
-def run_verify(monkeypatch, database_url, slug) -> int:
+def run_verify(monkeypatch, database_url, slug, *flags: str) -> int:
     """`prowd verify --grantee SLUG`, as the CLI runs it (without reconfiguring logging)."""
     monkeypatch.setenv("PROWD_DATABASE_URL", database_url)
-    return cmd_verify(parser().parse_args(["verify", "--grantee", slug]), Settings.from_env())
+    return cmd_verify(
+        parser().parse_args(["verify", "--grantee", slug, *flags]), Settings.from_env()
+    )
 
 
 def test_an_intact_log_verifies(client, auth, log, monkeypatch, database_url, capsys):
@@ -124,3 +129,49 @@ def test_other_roles_cannot_run_the_verification(client, auth, log):
     slug, _ = log
     r = client.get(f"/v1/grantees/{slug}/audit/verification", headers=auth("case_manager", slug))
     assert r.status_code == 403
+
+
+def test_checkpoints_are_signed_published_and_pin_the_chain(
+    client, auth, db, log, monkeypatch, database_url, capsys
+):
+    """A superuser who rewrites an event AND recomputes every later chain hash escapes the chain
+    check, but not the signed checkpoint covering it."""
+    slug, schema = log
+    assert run_verify(monkeypatch, database_url, slug, "--sign") == 0
+    assert "checkpoint signed at position 4" in capsys.readouterr().out
+    key = client.get("/v1/audit/public-key").json()
+    assert key["algorithm"] == "Ed25519" and "BEGIN PUBLIC KEY" in key["public_key_pem"]
+    row = db.fetchone(
+        f'SELECT key_id, hash, signature FROM "{schema}".checkpoints WHERE notification_id = 4'
+    )
+    assert row is not None and row[0] == key["key_id"]
+    public = serialization.load_pem_public_key(key["public_key_pem"].encode())
+    public.verify(bytes(row[2]), f"prowd-checkpoint:{schema}:4:{bytes(row[1]).hex()}".encode())
+    assert verification(client, auth, slug)["intact"] is True
+
+    # Rewrite event 2 and recompute the chain from there, as a careful tamperer would.
+    as_superuser(
+        db, f"UPDATE {schema}.events SET state = state || '\\x00'::bytea WHERE notification_id = 2"
+    )
+    rows = db.fetchall(
+        f'SELECT notification_id, originator_id, originator_version, topic, state FROM "{schema}".events ORDER BY 1'
+    )
+    previous = b""
+    for position, originator_id, version, topic, state in rows:
+        previous = record_hash(previous, position, originator_id, version, topic, bytes(state))
+        as_superuser(
+            db,
+            f"UPDATE {schema}.chain SET hash = '\\x{previous.hex()}'::bytea WHERE notification_id = {position}",
+        )
+    body = verification(client, auth, slug)
+    assert (body["intact"], body["first_bad_position"]) == (False, 4)
+    assert "signed checkpoint" in body["problem"]
+    assert run_verify(monkeypatch, database_url, slug) == 1
+
+
+def test_a_checkpoint_falls_due_once_per_head(db, log, settings):
+    _, schema = log
+    key = checkpoints.load_key(settings)
+    assert checkpoints.sign_if_due(db, schema, key) == 4  # the first checkpoint is always due
+    assert checkpoints.sign_if_due(db, schema, key) is None  # nothing new since
+    assert checkpoints.sign_if_due(db, schema, key, force=True) is None  # not even forced

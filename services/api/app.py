@@ -28,6 +28,7 @@ from services.api.pairings import PairingController
 from services.api.participants import ParticipantController
 from services.api.problems import handle_exception
 from services.api.strict import strict_body
+from services.checkpoints import load_key
 from services.database import Database
 from services.settings import Settings
 from services.tenancy import Tenancy
@@ -36,6 +37,7 @@ from services.tenancy import Tenancy
 def create_app(settings: Settings, db: Database | None = None) -> Litestar:
     """Build the API. Without `db`, a pool on `settings.database_url` is opened at startup."""
     settings = settings.with_secret()
+    audit_key = load_key(settings)
     if db is None and not settings.database_url:
         raise ValueError("create_app needs a database: pass db= or set database_url")
 
@@ -46,6 +48,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         tenancy = Tenancy(database)
         tenancy.migrate()
         app.state.tenancy = tenancy
+        app.state.audit_key = audit_key
         # Few threads run the blocking handlers: more threads running Python at once only fight
         # for the GIL, costing CPU and lengthening the latency tail (docs/performance.md).
         # View waits (`min_position`) happen before the handler and hold no thread.
