@@ -132,3 +132,17 @@ def test_a_meeting_discusses_only_goals_of_its_members(world):
         world.client.post(f"{world.base}/meetings", json=body, headers=world.headers()).status_code
         == 201
     )
+
+
+def test_every_event_of_a_command_names_its_grantee(world):
+    mentee = world.enrol()
+    world.post(
+        f"/participants/{mentee}/stage-transitions",
+        {"to_stage": 3, "occurred_at": "2026-10-01T12:00:00Z"},
+    )
+    rows = world.db.fetchall(
+        f"SELECT topic, convert_from(state, 'UTF8') FROM \"{world.schema}\".events"
+    )
+    assert rows
+    for topic, state in rows:
+        assert f'"grantee":"{world.slug}"' in state, topic

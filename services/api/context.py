@@ -156,6 +156,29 @@ def run_command(
     )
 
 
+def tenant_command(
+    request: Request[Any, Any, State],
+    tenant: Tenant,
+    data: Any,
+    execute: Callable[[Command], Saved[A]],
+    render: Callable[[A, int], Any],
+    *,
+    status: int = 200,
+) -> Response[Any]:
+    """`run_command` for a grantee-scoped command: the grantee's application, the caller and the
+    grantee slug stamped on the events come from `tenant`."""
+    return run_command(
+        request,
+        tenant.app,
+        tenant.principal,
+        data,
+        execute,
+        render,
+        status=status,
+        grantee=tenant.info.slug,
+    )
+
+
 def _replay(
     app: LedgerApplication, key: str, fp: str, render: Callable[[Any, int], Any]
 ) -> Response[Any] | None:

@@ -28,7 +28,7 @@ from domain.evaluation import (
     WageUnit,
 )
 from services.api import views
-from services.api.context import Tenant, action, provide_tenant, run_command
+from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, Cursor, Limit, LongText, MinPosition
 
@@ -278,10 +278,9 @@ class EvaluationController(Controller):
         """Record a participant's feedback on the mentor of one of their pairings: 1-5 ratings on
         named questions and a comment, optionally anonymous to the mentor."""
         ratings = [Rating(question=r.question, score=r.score) for r in data.ratings]
-        return run_command(
+        return tenant_command(
             request,
-            tenant.app,
-            tenant.principal,
+            tenant,
             data,
             lambda cmd: tenant.app.record_feedback(
                 cmd,
@@ -294,7 +293,6 @@ class EvaluationController(Controller):
             ),
             render_feedback,
             status=201,
-            grantee=tenant.info.slug,
         )
 
     def _feedback_page(
@@ -446,10 +444,9 @@ class EvaluationController(Controller):
         """The coordinator assesses a mentor: a 1-5 score on named areas, notes, a summary and a
         development plan."""
         scores = [AreaScore(area=s.area, score=s.score, note=s.note) for s in data.scores]
-        return run_command(
+        return tenant_command(
             request,
-            tenant.app,
-            tenant.principal,
+            tenant,
             data,
             lambda cmd: tenant.app.assess_mentor(
                 cmd,
@@ -461,7 +458,6 @@ class EvaluationController(Controller):
             ),
             render_assessment,
             status=201,
-            grantee=tenant.info.slug,
         )
 
     @get("/assessments", opt=action("supervision.read"), sync_to_thread=True, responses=problems())
@@ -520,16 +516,7 @@ class EvaluationController(Controller):
     def _outcome(
         self, request: Request[Any, Any, Any], tenant: Tenant, data: Any, execute: Any
     ) -> Response[OutcomesOut]:
-        return run_command(
-            request,
-            tenant.app,
-            tenant.principal,
-            data,
-            execute,
-            render_outcomes,
-            status=201,
-            grantee=tenant.info.slug,
-        )
+        return tenant_command(request, tenant, data, execute, render_outcomes, status=201)
 
     @post(
         "/participants/{participant_id:uuid}/outcomes/employment",

@@ -11,7 +11,7 @@ from litestar.di import Provide
 
 from domain.facilities import Cohort, Facility, FacilityKind
 from services.api import views
-from services.api.context import Tenant, action, provide_tenant, run_command
+from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body
 from services.api.params import Code, Cursor, Limit, MinPosition
 
@@ -92,17 +92,15 @@ class FacilityController(Controller):
         ],
     ) -> Response[FacilityOut]:
         """Register a BOP institution or a Residential Reentry Center under a unique code."""
-        return run_command(
+        return tenant_command(
             request,
-            tenant.app,
-            tenant.principal,
+            tenant,
             data,
             lambda cmd: tenant.app.register_facility(
                 cmd, code=data.code, name=data.name, kind=data.kind
             ),
             _facility,
             status=201,
-            grantee=tenant.info.slug,
         )
 
     @get("/facilities", opt=action("facilities.read"), sync_to_thread=True)
@@ -158,10 +156,9 @@ class FacilityController(Controller):
         ],
     ) -> Response[CohortOut]:
         """Start a cohort (a class) at a BOP institution."""
-        return run_command(
+        return tenant_command(
             request,
-            tenant.app,
-            tenant.principal,
+            tenant,
             data,
             lambda cmd: tenant.app.start_cohort(
                 cmd,
@@ -172,7 +169,6 @@ class FacilityController(Controller):
             ),
             _cohort,
             status=201,
-            grantee=tenant.info.slug,
         )
 
     @post(
@@ -185,14 +181,12 @@ class FacilityController(Controller):
         self, request: Request[Any, Any, Any], tenant: Tenant, code: str, data: GraduationIn
     ) -> Response[CohortOut]:
         """Record the date a cohort graduated."""
-        return run_command(
+        return tenant_command(
             request,
-            tenant.app,
-            tenant.principal,
+            tenant,
             data,
             lambda cmd: tenant.app.graduate_cohort(cmd, code=code, on=data.graduated_on),
             _cohort,
-            grantee=tenant.info.slug,
         )
 
     @get("/cohorts", opt=action("facilities.read"), sync_to_thread=True)

@@ -26,7 +26,7 @@ from domain.goals import (
 from services import projector
 from services.access import only_own
 from services.api import views
-from services.api.context import Tenant, action, check_own_mentee, provide_tenant, run_command
+from services.api.context import Tenant, action, check_own_mentee, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, Cursor, Limit, MinPosition
 from services.api.problems import ProblemError
@@ -279,16 +279,7 @@ class GoalController(Controller):
     ) -> Response[GoalOut]:
         if goal_id is not None:
             self._own(tenant, goal_id, "goals.write")
-        return run_command(
-            request,
-            tenant.app,
-            tenant.principal,
-            data,
-            execute,
-            render,
-            status=201,
-            grantee=tenant.info.slug,
-        )
+        return tenant_command(request, tenant, data, execute, render, status=201)
 
     @post(
         "/",

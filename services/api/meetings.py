@@ -17,7 +17,7 @@ from domain.meetings import Attendance, HeldRecord, Meeting, MeetingStatus, NoSh
 from domain.pairings import Location, LocationKind
 from services.access import Role, only_own
 from services.api import views
-from services.api.context import Tenant, action, provide_tenant, run_command
+from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.facilities import CohortOut
 from services.api.facilities import _cohort as render_cohort
@@ -309,16 +309,7 @@ class MeetingController(Controller):
         execute: Any,
         status: int = 201,
     ) -> Response[MeetingOut]:
-        return run_command(
-            request,
-            tenant.app,
-            tenant.principal,
-            data,
-            execute,
-            render_for(tenant),
-            status=status,
-            grantee=tenant.info.slug,
-        )
+        return tenant_command(request, tenant, data, execute, render_for(tenant), status=status)
 
     @post(
         "/meetings",
@@ -611,15 +602,13 @@ class MeetingController(Controller):
         def render(c: Cohort, position: int) -> CohortOut:
             return render_cohort(c, position)
 
-        return run_command(
+        return tenant_command(
             request,
-            tenant.app,
-            tenant.principal,
+            tenant,
             data,
             lambda cmd: tenant.app.set_class_hours(cmd, code, slots),
             render,
             status=201,
-            grantee=tenant.info.slug,
         )
 
 

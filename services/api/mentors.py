@@ -24,7 +24,7 @@ from domain.mentors import (
 )
 from projections.base import Tables
 from services.api import views
-from services.api.context import Tenant, action, provide_tenant, run_command
+from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, Code, Cursor, Limit, MinPosition
 from services.database import Database
@@ -214,16 +214,7 @@ class MentorController(Controller):
         execute: Any,
         status: int = 201,
     ) -> Response[MentorOut]:
-        return run_command(
-            request,
-            tenant.app,
-            tenant.principal,
-            data,
-            execute,
-            render,
-            status=status,
-            grantee=tenant.info.slug,
-        )
+        return tenant_command(request, tenant, data, execute, render, status=status)
 
     @post(
         "/",

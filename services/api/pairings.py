@@ -27,7 +27,7 @@ from domain.pairings import (
 from domain.policy import MentoringRules, ProgramPolicy
 from services.access import only_own
 from services.api import views
-from services.api.context import Tenant, action, provide_tenant, run_command
+from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, Code, Cursor, Limit, MinPosition
 from services.api.problems import ProblemError
@@ -201,16 +201,7 @@ class PairingController(Controller):
     def _do(
         self, request: Request[Any, Any, Any], tenant: Tenant, data: Any, execute: Any
     ) -> Response[PairingOut]:
-        return run_command(
-            request,
-            tenant.app,
-            tenant.principal,
-            data,
-            execute,
-            render,
-            status=201,
-            grantee=tenant.info.slug,
-        )
+        return tenant_command(request, tenant, data, execute, render, status=201)
 
     @post(
         "/pairings",
@@ -481,13 +472,11 @@ class PairingController(Controller):
         self, request: Request[Any, Any, Any], tenant: Tenant, data: MentoringRules
     ) -> Response[PolicyOut]:
         """Set who may mentor whom at each stage, the individual caseload limit and group sizes."""
-        return run_command(
+        return tenant_command(
             request,
-            tenant.app,
-            tenant.principal,
+            tenant,
             data,
             lambda cmd: tenant.app.set_rules(cmd, data),
             render_policy,
             status=201,
-            grantee=tenant.info.slug,
         )

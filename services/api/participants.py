@@ -25,7 +25,13 @@ from projections.base import Tables
 from services import projector
 from services.access import only_own
 from services.api import views
-from services.api.context import Tenant, action, check_own_mentee, provide_tenant, run_command
+from services.api.context import (
+    Tenant,
+    action,
+    check_own_mentee,
+    provide_tenant,
+    tenant_command,
+)
 from services.api.docs import body
 from services.api.params import Code, Cursor, Limit, MinPosition
 from services.api.problems import ProblemError
@@ -232,10 +238,9 @@ class ParticipantController(Controller):
             date_of_birth=data.date_of_birth,
             bop_register_number=data.bop_register_number,
         )
-        return run_command(
+        return tenant_command(
             request,
-            tenant.app,
-            tenant.principal,
+            tenant,
             data,
             lambda cmd: tenant.app.enroll_participant(
                 cmd,
@@ -248,7 +253,6 @@ class ParticipantController(Controller):
             ),
             render,
             status=201,
-            grantee=tenant.info.slug,
         )
 
     @get("/", opt=action("participants.read"), sync_to_thread=True)
@@ -411,16 +415,7 @@ class ParticipantController(Controller):
                     occurred_at=data.occurred_at,
                 )
 
-        return run_command(
-            request,
-            app,
-            tenant.principal,
-            data,
-            execute,
-            render,
-            status=201,
-            grantee=tenant.info.slug,
-        )
+        return tenant_command(request, tenant, data, execute, render, status=201)
 
     @post(
         "/{participant_id:uuid}/exit",
@@ -436,17 +431,15 @@ class ParticipantController(Controller):
         data: Annotated[ExitIn, body("program completed", EXIT_EXAMPLE)],
     ) -> Response[ParticipantOut]:
         """Record the program exit (PIRL 901 date, 923 reason). Exit is final."""
-        return run_command(
+        return tenant_command(
             request,
-            tenant.app,
-            tenant.principal,
+            tenant,
             data,
             lambda cmd: tenant.app.exit_participant(
                 cmd, participant_id, exit_date=data.exit_date, reason=data.reason, note=data.note
             ),
             render,
             status=201,
-            grantee=tenant.info.slug,
         )
 
     @get("/{participant_id:uuid}/history", opt=action("participants.read"), sync_to_thread=True)

@@ -21,7 +21,7 @@ from domain.resources import (
 )
 from services.access import only_own
 from services.api import views
-from services.api.context import Tenant, action, check_own_mentee, provide_tenant, run_command
+from services.api.context import Tenant, action, check_own_mentee, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, Cursor, Limit, LongText, MinPosition
 
@@ -180,16 +180,7 @@ class ReferralController(Controller):
     def _resource_cmd(
         self, request: Request[Any, Any, Any], tenant: Tenant, data: Any, execute: Any
     ) -> Response[ResourceOut]:
-        return run_command(
-            request,
-            tenant.app,
-            tenant.principal,
-            data,
-            execute,
-            render_resource,
-            status=201,
-            grantee=tenant.info.slug,
-        )
+        return tenant_command(request, tenant, data, execute, render_resource, status=201)
 
     def _referral_cmd(
         self,
@@ -201,16 +192,7 @@ class ReferralController(Controller):
     ) -> Response[ReferralOut]:
         referral = tenant.app.referral(referral_id)
         check_own_mentee(tenant, tenant.app.participant(referral.participant_id), "referrals.write")
-        return run_command(
-            request,
-            tenant.app,
-            tenant.principal,
-            data,
-            execute,
-            render_referral,
-            status=201,
-            grantee=tenant.info.slug,
-        )
+        return tenant_command(request, tenant, data, execute, render_referral, status=201)
 
     # -- resource directory -----------------------------------------------------------------
     @post(
@@ -388,10 +370,9 @@ class ReferralController(Controller):
         mentees, and hands case-management referrals to a case manager."""
         check_own_mentee(tenant, tenant.app.participant(data.participant_id), "referrals.write")
         by_peer = only_own("referrals.write", tenant.principal.roles)
-        return run_command(
+        return tenant_command(
             request,
-            tenant.app,
-            tenant.principal,
+            tenant,
             data,
             lambda cmd: tenant.app.make_referral(
                 cmd,
@@ -405,7 +386,6 @@ class ReferralController(Controller):
             ),
             render_referral,
             status=201,
-            grantee=tenant.info.slug,
         )
 
     @get("/referrals", opt=action("referrals.read"), sync_to_thread=True, responses=problems())

@@ -30,7 +30,7 @@ from domain.supervision import (
 )
 from services.access import MATRIX, Role
 from services.api import views
-from services.api.context import Tenant, action, provide_tenant, run_command
+from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.evaluation import EvaluationController
 from services.api.params import FIRST_UUID, Cursor, Limit, LongText, MinPosition
@@ -284,10 +284,9 @@ class SupervisionController(Controller):
             )
             for c in data.checks
         ]
-        return run_command(
+        return tenant_command(
             request,
-            tenant.app,
-            tenant.principal,
+            tenant,
             data,
             lambda cmd: tenant.app.record_debrief(
                 cmd,
@@ -299,7 +298,6 @@ class SupervisionController(Controller):
             ),
             render_debrief,
             status=201,
-            grantee=tenant.info.slug,
         )
 
     @get("/debriefs", opt=action("supervision.read"), sync_to_thread=True, responses=problems())
@@ -388,10 +386,9 @@ class SupervisionController(Controller):
                 data.participant_id not in tenant.app.mentees_of(mentor)
             ):
                 raise ProblemError(404, "not_found", "participant not found")
-        return run_command(
+        return tenant_command(
             request,
-            tenant.app,
-            tenant.principal,
+            tenant,
             data,
             lambda cmd: tenant.app.raise_escalation(
                 cmd,
@@ -404,7 +401,6 @@ class SupervisionController(Controller):
             ),
             render_escalation,
             status=201,
-            grantee=tenant.info.slug,
         )
 
     @get("/escalations", opt=action("supervision.read"), sync_to_thread=True, responses=problems())
@@ -526,17 +522,15 @@ class SupervisionController(Controller):
     ) -> Response[EscalationOut]:
         """The coordinator acknowledges the escalation (now, or at `acknowledged_at`); the time
         to acknowledge is kept."""
-        return run_command(
+        return tenant_command(
             request,
-            tenant.app,
-            tenant.principal,
+            tenant,
             data,
             lambda cmd: tenant.app.acknowledge_escalation(
                 cmd, escalation_id, at=data.acknowledged_at, note=data.note
             ),
             render_escalation,
             status=201,
-            grantee=tenant.info.slug,
         )
 
     @post(
@@ -558,17 +552,15 @@ class SupervisionController(Controller):
         data: ResolutionIn,
     ) -> Response[EscalationOut]:
         """The coordinator resolves an acknowledged escalation, saying how."""
-        return run_command(
+        return tenant_command(
             request,
-            tenant.app,
-            tenant.principal,
+            tenant,
             data,
             lambda cmd: tenant.app.resolve_escalation(
                 cmd, escalation_id, resolution=data.resolution, at=data.resolved_at
             ),
             render_escalation,
             status=201,
-            grantee=tenant.info.slug,
         )
 
     @get(
