@@ -85,12 +85,20 @@ def start_of_day(day: date) -> datetime:
 
 
 class PersonalDetails(msgspec.Struct, frozen=True, kw_only=True):
-    """Personal data: never logged, never shown to oversight, later encrypted per person."""
+    """Personal data: never logged, never shown to oversight, encrypted per person in the log
+    (services/personal.py). After an erasure the names read `[erased]` and the date of birth
+    and register number are None."""
 
     first_name: str
     last_name: str
-    date_of_birth: date
+    date_of_birth: date | None
     bop_register_number: str | None = None
+
+
+ERASED_NAME = "[erased]"
+ERASED_DETAILS = PersonalDetails(
+    first_name=ERASED_NAME, last_name=ERASED_NAME, date_of_birth=None, bop_register_number=None
+)
 
 
 class Participant(ProwdAggregate):
@@ -112,6 +120,9 @@ class Participant(ProwdAggregate):
         mentor_id: UUID | None
         individual_pairing: UUID | None
         group_pairings: set[UUID]
+        erased_at: datetime | None
+        erased_by: str
+        erasure_reason: str
 
     class Enrolled(ProwdAggregate.Created):
         number: str
@@ -140,6 +151,20 @@ class Participant(ProwdAggregate):
             aggregate.mentor_id = None
             aggregate.individual_pairing = None
             aggregate.group_pairings = set()
+            aggregate.erased_at = None
+
+    class Erased(ProwdAggregate.Event):
+        """The participant's personal data was erased (crypto-shredding: their data key was
+        destroyed in this event's transaction). Carries who (`recorded_by`) and why; nothing
+        personal."""
+
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.personal = ERASED_DETAILS
+            aggregate.erased_at = self.occurred_at
+            aggregate.erased_by = self.recorded_by
+            aggregate.erasure_reason = self.reason
 
     class StageTransitioned(ProwdAggregate.Event):
         from_stage: Stage
@@ -239,6 +264,8 @@ class Participant(ProwdAggregate):
         check_not_future(entered_at, "the date of program entry")
         if not personal.first_name.strip() or not personal.last_name.strip():
             raise RuleViolation("first and last name are required", code="missing_name")
+        if personal.date_of_birth is None:
+            raise RuleViolation("the date of birth is required", code="implausible_date_of_birth")
         age_days = (program_entry_date - personal.date_of_birth).days
         if not 16 * 365 <= age_days <= 110 * 365:
             raise RuleViolation(
@@ -345,6 +372,21 @@ class Participant(ProwdAggregate):
         self.trigger_event(
             self.Exited, exit_date=exit_date, reason=reason, note=note, occurred_at=occurred_at
         )
+
+    @property
+    def erased(self) -> bool:
+        return getattr(self, "erased_at", None) is not None
+
+    def erase(self, reason: str) -> None:
+        """Record the erasure of the participant's personal data (the key is destroyed with
+        it, services/erasure.py). Once only."""
+        if self.erased:
+            raise RuleViolation(
+                f"participant {self.number} was already erased", code="already_erased"
+            )
+        if not reason.strip():
+            raise RuleViolation("an erasure states its reason", code="reason_required")
+        self.trigger_event(self.Erased, reason=reason.strip(), occurred_at=utcnow())
 
     @property
     def open_pairings(self) -> set[UUID]:

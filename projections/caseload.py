@@ -15,6 +15,7 @@ from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import Participant
 from projections.base import Projection, Tables, handles
+from projections.erasure import ERASED
 
 
 class Caseload(Projection):
@@ -162,4 +163,14 @@ class Caseload(Projection):
                 " WHERE participant_id = %(id)s"
             ).format(t["caseload"]),
             {"p": e.pairing_id, "ts": e.timestamp, "pos": position, "id": e.originator_id},
+        )
+
+    @handles(Participant.Erased)
+    def erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        cur.execute(
+            sql.SQL(
+                "UPDATE {} SET first_name = %s, last_name = %s, last_event_at = %s,"
+                " last_position = %s WHERE participant_id = %s"
+            ).format(t["caseload"]),
+            (ERASED, ERASED, e.timestamp, position, e.originator_id),
         )

@@ -9,7 +9,9 @@ from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from domain.evaluation import Feedback, MentorAssessment, Outcomes
+from domain.participants import Participant
 from projections.base import Projection, Tables, handles
+from projections.erasure import erased
 
 Cur = Cursor[TupleRow]
 
@@ -160,4 +162,13 @@ class EvaluationView(Projection):
             h.secured_on,
             housing_type=h.housing_type.value,
             note=h.note,
+        )
+
+    @handles(Participant.Erased)
+    def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        cur.execute(
+            sql.SQL("UPDATE {} SET comment = {} WHERE participant_id = %s").format(
+                t["feedback"], erased("comment")
+            ),
+            (e.originator_id,),
         )

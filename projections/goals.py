@@ -13,7 +13,9 @@ from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from domain.goals import Goal
+from domain.participants import Participant
 from projections.base import Projection, Tables, handles
+from projections.erasure import erased
 
 
 class GoalView(Projection):
@@ -152,6 +154,28 @@ class GoalView(Projection):
             "achieved" if achieved else "abandoned",
             e.occurred_at,
             e.note if achieved else e.reason,
+        )
+
+    @handles(Participant.Erased)
+    def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        cur.execute(
+            sql.SQL(
+                "UPDATE {steps} SET description = {d}, note = {n} WHERE goal_id IN"
+                " (SELECT goal_id FROM {goals} WHERE participant_id = %(p)s)"
+            ).format(
+                steps=t["goal_steps"], goals=t["goals"], d=erased("description"), n=erased("note")
+            ),
+            {"p": e.originator_id},
+        )
+        cur.execute(
+            sql.SQL(
+                "UPDATE {} SET statement = {}, measure = {}, target = {}, outcome = {}"
+                " WHERE participant_id = %s"
+            ).format(
+                t["goals"], erased("statement"), erased("measure"), erased("target"),
+                erased("outcome"),
+            ),
+            (e.originator_id,),
         )
 
 

@@ -13,7 +13,9 @@ from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from domain.meetings import Meeting
+from domain.participants import Participant
 from projections.base import Projection, Tables, handles
+from projections.erasure import erased, individual_pairings, log_schema
 
 
 class MeetingLog(Projection):
@@ -41,33 +43,31 @@ class MeetingLog(Projection):
         self,
         cur: Cursor[TupleRow],
         t: Tables,
-        pairing_id: Any,
+        meeting_id: Any,
         week: str,
         column: str,
         step: int,
-        minutes: int = 0,
+        minutes: int | None = 0,
     ) -> None:
+        """Count the meeting in its pairing's week. `minutes=None`: take back the minutes the
+        meeting's row holds now. One statement, no round trip to read the pairing first
+        (rebuilds send it in a batch)."""
         cur.execute(
             sql.SQL(
-                "INSERT INTO {t} AS w (pairing_id, week, {c}, minutes) VALUES (%s, %s, %s, %s)"
+                "INSERT INTO {w} AS w (pairing_id, week, {c}, minutes)"
+                " SELECT pairing_id, %s, %s, {minutes} FROM {m} WHERE meeting_id = %s"
                 " ON CONFLICT (pairing_id, week) DO UPDATE SET {c} = w.{c} + EXCLUDED.{c},"
                 " minutes = w.minutes + EXCLUDED.minutes"
-            ).format(t=t["meeting_weeks"], c=sql.Identifier(column)),
-            (pairing_id, week, step, minutes),
-        )
-
-    def _pairing_of(
-        self, cur: Cursor[TupleRow], t: Tables, meeting_id: Any
-    ) -> tuple[Any, int | None]:
-        cur.execute(
-            sql.SQL("SELECT pairing_id, duration_minutes FROM {} WHERE meeting_id = %s").format(
-                t["meetings"]
+            ).format(
+                w=t["meeting_weeks"],
+                m=t["meetings"],
+                c=sql.Identifier(column),
+                minutes=sql.SQL("-coalesce(duration_minutes, 0)")
+                if minutes is None
+                else sql.SQL("%s::int"),
             ),
-            (meeting_id,),
+            (week, step, meeting_id) if minutes is None else (week, step, minutes, meeting_id),
         )
-        row = cur.fetchone()
-        assert row is not None
-        return row[0], row[1]
 
     @handles(Meeting.Scheduled)
     def scheduled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
@@ -122,15 +122,13 @@ class MeetingLog(Projection):
     @handles(Meeting.Held)
     def held(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
         self._record(cur, t, e, position, amended=False)
-        pairing_id, _ = self._pairing_of(cur, t, e.originator_id)
-        self._week(cur, t, pairing_id, e.week, "held", 1, e.record.duration_minutes)
+        self._week(cur, t, e.originator_id, e.week, "held", 1, e.record.duration_minutes)
 
     @handles(Meeting.Amended)
     def amended(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        pairing_id, old_minutes = self._pairing_of(cur, t, e.originator_id)
-        self._week(cur, t, pairing_id, e.previous_week, "held", -1, -(old_minutes or 0))
+        self._week(cur, t, e.originator_id, e.previous_week, "held", -1, None)
         self._record(cur, t, e, position, amended=True)
-        self._week(cur, t, pairing_id, e.week, "held", 1, e.record.duration_minutes)
+        self._week(cur, t, e.originator_id, e.week, "held", 1, e.record.duration_minutes)
 
     @handles(Meeting.Missed)
     def missed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
@@ -140,8 +138,7 @@ class MeetingLog(Projection):
             ).format(t["meetings"]),
             (e.no_show_by.value, position, e.originator_id),
         )
-        pairing_id, _ = self._pairing_of(cur, t, e.originator_id)
-        self._week(cur, t, pairing_id, e.week, "missed", 1)
+        self._week(cur, t, e.originator_id, e.week, "missed", 1)
 
     @handles(Meeting.Cancelled)
     def cancelled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
@@ -153,8 +150,17 @@ class MeetingLog(Projection):
             (e.reason, e.excused, position, e.originator_id),
         )
         if e.excused:
-            pairing_id, _ = self._pairing_of(cur, t, e.originator_id)
-            self._week(cur, t, pairing_id, e.week, "excused", 1)
+            self._week(cur, t, e.originator_id, e.week, "excused", 1)
+
+    @handles(Participant.Erased)
+    def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        # Individual meetings only: a group meeting's record is the group's (docs/privacy.md).
+        cur.execute(
+            sql.SQL("UPDATE {} SET summary = {} WHERE pairing_id IN ({})").format(
+                t["meetings"], erased("summary"), individual_pairings(log_schema(t, e))
+            ),
+            {"pid": e.originator_id, "pos": position},
+        )
 
 
 VIEWS: tuple[Projection, ...] = (MeetingLog(),)

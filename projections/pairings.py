@@ -9,7 +9,9 @@ from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from domain.pairings import Pairing
+from domain.participants import Participant
 from projections.base import Projection, Tables, handles
+from projections.erasure import erased
 
 
 class PairingView(Projection):
@@ -145,4 +147,18 @@ class PairingView(Projection):
                 t["pairing_members"]
             ),
             (e.occurred_at, e.originator_id),
+        )
+
+    @handles(Participant.Erased)
+    def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        # Individual pairings only: a group's notes are the group's (docs/privacy.md).
+        cur.execute(
+            sql.SQL(
+                "UPDATE {p} SET criteria_note = {c}, closure_reason = {r} WHERE kind = 'individual'"
+                " AND pairing_id IN (SELECT pairing_id FROM {m} WHERE participant_id = %s)"
+            ).format(
+                p=t["pairings"], m=t["pairing_members"], c=erased("criteria_note"),
+                r=erased("closure_reason"),
+            ),
+            (e.originator_id,),
         )

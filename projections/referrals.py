@@ -7,8 +7,10 @@ from typing import Any, ClassVar
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
+from domain.participants import Participant
 from domain.resources import Referral, Resource
 from projections.base import Projection, Tables, handles
+from projections.erasure import erased
 
 Cur = Cursor[TupleRow]
 
@@ -167,4 +169,13 @@ class ReferralView(Projection):
             e.declined_on,
             e.declined_by.value,
             e.reason,
+        )
+
+    @handles(Participant.Erased)
+    def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        cur.execute(
+            sql.SQL(
+                "UPDATE {} SET need = {}, outcome_note = {} WHERE participant_id = %s"
+            ).format(t["referrals"], erased("need"), erased("outcome_note")),
+            (e.originator_id,),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from projections import goals, meetings, supervision
+from projections import goals, meetings, oversight, rrc, supervision
 from projections.base import Projection
 from projections.caseload import Caseload
 from projections.directory import Directory
@@ -18,6 +18,8 @@ PROJECTIONS: tuple[Projection, ...] = (
     *meetings.VIEWS,
     *goals.VIEWS,
     *supervision.VIEWS,
+    *rrc.VIEWS,
+    *oversight.VIEWS,
     Timeline(),
 )
 

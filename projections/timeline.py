@@ -23,6 +23,7 @@ from domain.participants import Participant
 from domain.resources import Referral
 from domain.supervision import Escalation
 from projections.base import Projection, Tables, handles
+from projections.erasure import scrub
 
 # Fields that never leave the log through this view.
 _HIDDEN = frozenset(
@@ -54,6 +55,10 @@ def _detail(event: Any) -> str:
     return msgspec.json.encode(msgspec.to_builtins(data)).decode()
 
 
+def _kind(event: Any) -> str:
+    return f"{type(event).__qualname__.split('.')[0].lower()}.{type(event).__name__}"
+
+
 class Timeline(Projection):
     name = "timeline"
     tables: ClassVar[dict[str, str]] = {
@@ -83,14 +88,34 @@ class Timeline(Projection):
                 (aggregate_id, pid),
             )
 
-    def _owners(self, cur: Cursor[TupleRow], t: Tables, aggregate_id: Any) -> list[Any]:
+    def _add_owned(
+        self,
+        cur: Cursor[TupleRow],
+        t: Tables,
+        e: Any,
+        position: int,
+        aggregate_id: Any,
+        audience: str = "case",
+    ) -> None:
+        """`_add` for every owner of `aggregate_id`, in one statement (no round trip to read
+        the owners first: rebuilds send it in a batch)."""
         cur.execute(
             sql.SQL(
-                "SELECT participant_id FROM {} WHERE aggregate_id = %s ORDER BY participant_id"
-            ).format(t["timeline_owners"]),
-            (aggregate_id,),
+                "INSERT INTO {t} SELECT participant_id, %s, %s, %s, %s, %s, %s, %s, %s::jsonb"
+                " FROM {o} WHERE aggregate_id = %s"
+            ).format(t=t["timeline"], o=t["timeline_owners"]),
+            (
+                position,
+                e.occurred_at,
+                e.timestamp,
+                e.recorded_by,
+                _kind(e),
+                e.originator_id,
+                audience,
+                _detail(e),
+                aggregate_id,
+            ),
         )
-        return [r[0] for r in cur.fetchall()]
 
     def _add(
         self,
@@ -101,7 +126,7 @@ class Timeline(Projection):
         participants: Iterable[Any],
         audience: str = "case",
     ) -> None:
-        kind = f"{type(e).__qualname__.split('.')[0].lower()}.{type(e).__name__}"
+        kind = _kind(e)
         detail = _detail(e)
         for pid in participants:
             cur.execute(
@@ -160,17 +185,23 @@ class Timeline(Projection):
         Pairing.FlaggedForReview, Pairing.FlagResolved, Pairing.FirstMeetingRecorded, Pairing.Closed
     )
     def pairing(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._add(cur, t, e, position, self._owners(cur, t, e.originator_id))
+        self._add_owned(cur, t, e, position, e.originator_id)
 
     @handles(Meeting.Scheduled)
     def meeting_scheduled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        members = self._owners(cur, t, e.pairing_id)
-        self._own(cur, t, e.originator_id, members)
-        self._add(cur, t, e, position, members)
+        # The meeting belongs to whoever the pairing belongs to now.
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {o} SELECT %s, participant_id FROM {o} WHERE aggregate_id = %s"
+                " ON CONFLICT DO NOTHING"
+            ).format(o=t["timeline_owners"]),
+            (e.originator_id, e.pairing_id),
+        )
+        self._add_owned(cur, t, e, position, e.originator_id)
 
     @handles(Meeting.Held, Meeting.Missed, Meeting.Cancelled, Meeting.Amended)
     def meeting(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._add(cur, t, e, position, self._owners(cur, t, e.originator_id))
+        self._add_owned(cur, t, e, position, e.originator_id)
 
     @handles(Goal.Set, Referral.Made)
     def owned_created(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
@@ -190,7 +221,7 @@ class Timeline(Projection):
         Referral.Declined,
     )
     def owned(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._add(cur, t, e, position, self._owners(cur, t, e.originator_id))
+        self._add_owned(cur, t, e, position, e.originator_id)
 
     @handles(Outcomes.EmploymentStarted, Outcomes.CredentialEarned, Outcomes.HousingSecured)
     def outcome(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
@@ -208,6 +239,25 @@ class Timeline(Projection):
 
     @handles(Escalation.Acknowledged, Escalation.Resolved)
     def escalation_progress(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._add(
-            cur, t, e, position, self._owners(cur, t, e.originator_id), audience="supervision"
+        self._add_owned(cur, t, e, position, e.originator_id, audience="supervision")
+
+    @handles(Participant.Erased)
+    def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        # Every earlier row of the participant keeps its facts, not its text (a rebuild reads
+        # the same from the events: their encrypted fields decode as erased).
+        cur.execute(
+            sql.SQL("SELECT position, detail FROM {} WHERE participant_id = %s").format(
+                t["timeline"]
+            ),
+            (e.originator_id,),
         )
+        for row_position, detail in cur.fetchall():
+            cleaned = scrub(detail)
+            if cleaned != detail:
+                cur.execute(
+                    sql.SQL(
+                        "UPDATE {} SET detail = %s::jsonb WHERE participant_id = %s AND position = %s"
+                    ).format(t["timeline"]),
+                    (msgspec.json.encode(cleaned).decode(), e.originator_id, row_position),
+                )
+        self._add(cur, t, e, position, [e.originator_id])

@@ -58,6 +58,12 @@ MATRIX: dict[str, Rule] = {
         True,
         "read participants, the caseload and histories (peer mentors: their own mentees only)",
     ),
+    "participants.erase": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}),
+        "grantee",
+        True,
+        "erase a participant's personal data (crypto-shredding; refused under a legal hold)",
+    ),
     "mentors.write": Rule(
         frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}),
         "grantee",
@@ -140,17 +146,125 @@ MATRIX: dict[str, Rule] = {
         "make referrals and record their outcome (peer mentors: own mentees; hand over to a case manager)",
     ),
     "referrals.read": Rule(STAFF | {R.AUDITOR, R.PEER_MENTOR}, "grantee", True, "read referrals"),
+    "retention.read": Rule(
+        frozenset({R.PLATFORM_ADMIN, R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR}),
+        "grantee",
+        False,
+        "read the grantee's records retention and legal holds",
+    ),
+    "retention.write": Rule(
+        frozenset({R.PLATFORM_ADMIN, R.GRANTEE_ADMIN}),
+        "grantee",
+        False,
+        "record the final expenditure report date; place and release legal holds",
+    ),
+    "retention.report": Rule(
+        frozenset({R.PLATFORM_ADMIN}),
+        "platform",
+        False,
+        "list every grantee's retention status (what is due for disposal)",
+    ),
     "audit.verify": Rule(
         frozenset({R.GRANTEE_ADMIN, R.AUDITOR}),
         "grantee",
         False,
         "verify the grantee's log against its hash chain",
     ),
+    "audit.events": Rule(
+        frozenset({R.AUDITOR}),
+        "grantee",
+        True,
+        "stream the grantee's stored events with their chain hashes (confidential notes redacted)",
+    ),
+    "audit.as_of": Rule(
+        frozenset({R.AUDITOR}),
+        "grantee",
+        True,
+        "reconstruct a participant, pairing, meeting or goal as it stood at a past instant",
+    ),
+    "audit.access_log": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.AUDITOR}),
+        "grantee",
+        False,
+        "read the access log of responses that carried personal data",
+    ),
+    "consents.write": Rule(
+        STAFF,
+        "grantee",
+        True,
+        "record and revoke a participant's Part 2 consents",
+    ),
+    "consents.read": Rule(
+        STAFF | {R.AUDITOR}, "grantee", True, "read a participant's Part 2 consents"
+    ),
+    "disclosures.read": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR}),
+        "grantee",
+        True,
+        "read a participant's accounting of disclosures",
+    ),
+    "rrc.read": Rule(
+        STAFF | {R.RRC_STAFF},
+        "grantee",
+        True,
+        "read an RRC's residents and their meeting records (RRC staff and keys: their own RRC)",
+    ),
+    "api_keys.write": Rule(
+        frozenset({R.GRANTEE_ADMIN}), "grantee", False, "issue and revoke RRC API keys"
+    ),
+    "api_keys.read": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.AUDITOR}),
+        "grantee",
+        False,
+        "list RRC API keys (never their secrets)",
+    ),
+    "reports.read": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR, R.FEDERAL_OVERSIGHT}),
+        "grantee",
+        False,
+        "read the grantee's quarterly oversight report and its figures' drill-down (aggregates)",
+    ),
+    "oversight.read": Rule(
+        frozenset({R.FEDERAL_OVERSIGHT}),
+        "platform",
+        False,
+        "read the quarterly oversight report across the grantees of the token (aggregates)",
+    ),
     "alerts.read": Rule(
         frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.CASE_MANAGER}),
         "grantee",
         False,
         "read the grantee's alerts (cadence, overdue goals, crises, clearances, debriefs)",
+    ),
+    "webhooks.write": Rule(
+        frozenset({R.GRANTEE_ADMIN}),
+        "grantee",
+        False,
+        "register, change, disable and rotate webhook endpoints; redeliver, recover, ping",
+    ),
+    "webhooks.read": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR}),
+        "grantee",
+        False,
+        "read webhook endpoints (never their secrets), deliveries and attempts",
+    ),
+    "exports.pirl": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}),
+        "grantee",
+        True,
+        "generate a quarter's PIRL file (recorded with its digest in the export register)",
+    ),
+    "exports.read": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR}),
+        "grantee",
+        False,
+        "list past exports with their digests",
+    ),
+    "exports.file": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR}),
+        "grantee",
+        True,
+        "regenerate a recorded export's file, checked against its digest",
     ),
 }
 
@@ -164,6 +278,7 @@ OWN_RECORDS_ONLY: dict[str, frozenset[Role]] = {
     "goals.read": frozenset({R.PEER_MENTOR}),
     "referrals.write": frozenset({R.PEER_MENTOR}),
     "referrals.read": frozenset({R.PEER_MENTOR}),
+    "rrc.read": frozenset({R.RRC_STAFF}),
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from psycopg import sql
 from services.checkpoints import AuditKey, signature_valid
 from services.database import Database
 
-BATCH = 10_000
+BATCH = 20_000
 
 
 def record_hash(
@@ -78,28 +78,47 @@ def verify(
         ).format(s=s)
     )
     head = int(head_row[0]) if head_row else 0
-    query = sql.SQL(
-        "SELECT coalesce(e.notification_id, c.notification_id), e.notification_id, e.originator_id,"
-        " e.originator_version, e.topic, e.state, c.hash"
-        " FROM {s}.events e FULL JOIN {s}.chain c ON c.notification_id = e.notification_id"
-        " WHERE coalesce(e.notification_id, c.notification_id) > %s"
-        " ORDER BY 1 LIMIT %s"
+    # Two ordered passes, side by side: the log and the chain, each by position (index
+    # order, no sort), through server-side cursors fetched in large batches in binary, merged
+    # here as a full join on the position. The server lays out each stored record exactly as
+    # `record_hash` does (position, stream, version, topic and state, length-prefixed), so the
+    # loop below only hashes; the position in the record is the event's own.
+    events = sql.SQL(
+        "SELECT notification_id, int8send(notification_id) || uuid_send(originator_id)"
+        " || int8send(originator_version) || int4send(octet_length(topic))"
+        " || convert_to(topic, 'UTF8') || int4send(octet_length(state)) || state"
+        " FROM {s}.events ORDER BY notification_id"
     ).format(s=s)
-    previous, after, checked = b"", 0, 0
-    while rows := db.fetchall(query, (after, BATCH)):
-        for position, event_id, originator_id, version, topic, state, stored in rows:
-            if event_id is None:
+    chain = sql.SQL("SELECT notification_id, hash FROM {s}.chain ORDER BY notification_id").format(
+        s=s
+    )
+    previous, checked = b"", 0
+    sha256 = hashlib.sha256
+    done = object()
+    with (
+        db.connection() as conn,
+        conn.transaction(),
+        conn.cursor(name="prowd_verify_events", binary=True) as log_cur,
+        conn.cursor(name="prowd_verify_chain", binary=True) as chain_cur,
+    ):
+        log_rows = _stream(log_cur, events)
+        chain_rows = _stream(chain_cur, chain)
+        event: Any = next(log_rows, done)
+        link: Any = next(chain_rows, done)
+        while event is not done or link is not done:
+            if link is done or (event is not done and event[0] < link[0]):
                 return Verification(
-                    False, checked, head, position, "a record was deleted from the log"
+                    False, checked, head, event[0], "a record was inserted into the log"
                 )
-            if stored is None:
+            if event is done or link[0] < event[0]:
                 return Verification(
-                    False, checked, head, position, "a record was inserted into the log"
+                    False, checked, head, link[0], "a record was deleted from the log"
                 )
-            expected = record_hash(previous, position, originator_id, version, topic, bytes(state))
-            if expected != bytes(stored):
+            position = event[0]
+            expected = sha256(previous + event[1]).digest()
+            if expected != link[1]:
                 return Verification(False, checked, head, position, "a record was altered or moved")
-            if position in signed and signed[position] != expected:
+            if signed and position in signed and signed[position] != expected:
                 return Verification(
                     False,
                     checked,
@@ -109,7 +128,17 @@ def verify(
                 )
             previous = expected
             checked += 1
-        after = rows[-1][0]
-        if progress:
-            progress(checked, head)
+            if progress and checked % BATCH == 0:
+                progress(checked, head)
+            event = next(log_rows, done)
+            link = next(chain_rows, done)
+    if progress:
+        progress(checked, head)
     return Verification(True, checked, head)
+
+
+def _stream(cur: Any, query: sql.Composed) -> Iterator[Any]:
+    cur.itersize = BATCH
+    cur.execute(query)
+    while rows := cur.fetchmany(BATCH):
+        yield from rows

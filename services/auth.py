@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import jwt
 
+from services import oidc
 from services.access import Role
 from services.settings import Settings
 
@@ -22,6 +25,8 @@ class Principal:
     subject: str
     roles: frozenset[str]
     grantees: frozenset[str]
+    # The RRC (facility code) an `rrc_staff` token or RRC API key is scoped to (DESIGN D5).
+    rrc: str | None = None
 
     def may_see(self, slug: str) -> bool:
         return "*" in self.grantees or slug in self.grantees
@@ -34,10 +39,18 @@ def issue_token(
     roles: list[str],
     grantees: list[str],
     ttl_seconds: int = 8 * 3600,
+    rrc: str | None = None,
 ) -> str:
     unknown = set(roles) - {r.value for r in Role}
     if unknown:
         raise ValueError(f"unknown role(s): {', '.join(sorted(unknown))}")
+    if rrc is not None:
+        if roles != [Role.RRC_STAFF.value]:
+            raise ValueError("an RRC claim goes on rrc_staff tokens only")
+        if len(grantees) != 1 or grantees[0] == "*":
+            raise ValueError("an rrc_staff token names exactly one grantee")
+        if not RRC_CODE.fullmatch(rrc):
+            raise ValueError("the RRC is a facility code: 2-16 upper-case letters, digits, dashes")
     now = int(time.time())
     claims = {
         "iss": settings.jwt_issuer,
@@ -49,10 +62,23 @@ def issue_token(
         "roles": roles,
         "grantees": grantees,
     }
+    if rrc is not None:
+        claims["rrc"] = rrc
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
 
 
 def verify_token(settings: Settings, token: str) -> Principal:
+    """The principal of a bearer token: RS256/ES256 against the provider's key set when
+    `PROWD_JWKS_URL` is set; HS256 development tokens otherwise, never in production."""
+    if settings.jwks_url:
+        try:
+            alg = jwt.get_unverified_header(token).get("alg")
+        except jwt.PyJWTError as e:
+            raise NotAuthenticated(f"invalid token: {e}") from None
+        if alg in oidc.ALGORITHMS:
+            return _verified_by_provider(settings, token)
+    if settings.environment == "production":
+        raise NotAuthenticated("invalid token: only the identity provider's tokens are accepted")
     principal, expires = _verified(
         token, settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer
     )
@@ -61,7 +87,37 @@ def verify_token(settings: Settings, token: str) -> Principal:
     return principal
 
 
+def _verified_by_provider(settings: Settings, token: str) -> Principal:
+    try:
+        claims = oidc.decode(
+            token,
+            cache=oidc.cache_for(settings.jwks_url, settings.jwks_cache_seconds),
+            audience=settings.oidc_audience,
+            issuer=settings.oidc_issuer,
+            leeway=LEEWAY_SECONDS,
+        )
+    except jwt.PyJWTError as e:
+        raise NotAuthenticated(f"invalid token: {e}") from None
+    except oidc.UnknownKey:
+        raise NotAuthenticated(
+            "invalid token: signed with a key the provider does not publish"
+        ) from None
+    return principal_from_claims(claims)
+
+
 LEEWAY_SECONDS = 30
+# An RRC is named by its facility code (domain/facilities.py CODE).
+RRC_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,15}$")
+
+
+def rrc_claim(claims: dict[str, Any]) -> str | None:
+    """The `rrc` claim of an `rrc_staff` token when it is a well-formed facility code; any
+    other value counts as none (RRC endpoints then refuse the token), and other roles'
+    tokens never carry one."""
+    value = claims.get("rrc")
+    if isinstance(value, str) and RRC_CODE.fullmatch(value):
+        return value
+    return None
 
 
 @lru_cache(maxsize=4096)
@@ -80,13 +136,17 @@ def _verified(token: str, secret: str, audience: str, issuer: str) -> tuple[Prin
         )
     except jwt.PyJWTError as e:
         raise NotAuthenticated(f"invalid token: {e}") from None
+    return principal_from_claims(claims), float(claims["exp"])
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
     roles = claims.get("roles", [])
     grantees = claims.get("grantees", [])
     if not isinstance(roles, list) or not isinstance(grantees, list):
         raise NotAuthenticated("invalid token: roles and grantees must be lists")
-    principal = Principal(
+    return Principal(
         subject=str(claims["sub"]),
         roles=frozenset(str(r) for r in roles),
         grantees=frozenset(str(g) for g in grantees),
+        rrc=rrc_claim(claims),
     )
-    return principal, float(claims["exp"])

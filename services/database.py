@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
@@ -57,13 +58,22 @@ class Database:
 
     def __init__(self, url: str, settings: Settings, *, name: str = "prowd") -> None:
         self.url = url
+        self.settings = settings
         timeouts = (
             f"-c lock_timeout={settings.lock_timeout_ms} "
             f"-c statement_timeout={settings.statement_timeout_ms} "
             "-c idle_in_transaction_session_timeout=30000"
         )
+        self.role = settings.db_role
+        self.migrate_on_start = settings.migrate_on_start
+        self._connect_kwargs: dict[str, Any] = {
+            "connect_timeout": settings.connect_timeout,
+            "options": timeouts,
+            "application_name": name,
+        }
         self.pool: ConnectionPool[psycopg.Connection[TupleRow]] = ConnectionPool(
             url,
+            configure=self._act_as_role if self.role else None,
             min_size=settings.pool_min,
             max_size=settings.pool_max,
             timeout=settings.pool_timeout,
@@ -79,11 +89,32 @@ class Database:
             name=name,
         )
 
+    def _act_as_role(self, conn: psycopg.Connection[TupleRow]) -> None:
+        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(self.role)))
+
+    @contextlib.contextmanager
+    def owner_connection(self) -> Iterator[psycopg.Connection[TupleRow]]:
+        """A connection of its own as the login user, for migrations: not the service role."""
+        with psycopg.connect(self.url, autocommit=True, **self._connect_kwargs) as conn:
+            yield conn
+
     def open(self, wait: bool = True, timeout: float = 30.0) -> Database:
+        if self.role:
+            from services.schema import ensure_role
+
+            with self.owner_connection() as conn, conn.cursor() as cur:
+                ensure_role(cur, self.role)
         self.pool.open(wait=wait, timeout=timeout)
+        # Participant keys of this database's grantees unwrap with these master keys.
+        from services import keys
+
+        keys.STORE.attach(self, keys.load_keyring(self.settings), self.settings.key_cache_seconds)
         return self
 
     def close(self) -> None:
+        from services import keys
+
+        keys.STORE.detach(self)
         self.pool.close()
 
     @contextlib.contextmanager

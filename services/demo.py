@@ -325,10 +325,13 @@ def print_tokens(settings: Settings, *, host: str, port: int) -> None:
         if role is Role.PLATFORM_ADMIN:
             continue
         grantees = ["*"] if role is Role.FEDERAL_OVERSIGHT else [slug]
+        # RRC staff see one RRC of one grantee: the demo grantee's RRC.
+        rrc = f"RRC-{slug[:1].upper()}1" if role is Role.RRC_STAFF else None
         token = issue_token(
-            settings, subject=f"demo-{role.value}", roles=[role.value], grantees=grantees
+            settings, subject=f"demo-{role.value}", roles=[role.value], grantees=grantees, rrc=rrc
         )
-        print(f"{role.value} ({', '.join(grantees)}):\n  {token}\n")
+        scope = ", ".join(grantees) + (f", RRC {rrc}" if rrc else "")
+        print(f"{role.value} ({scope}):\n  {token}\n")
     print(
         f"Try: curl -H 'Authorization: Bearer <coordinator token>' http://{host}:{port}/v1/grantees/{slug}/participants\n"
     )

@@ -20,9 +20,10 @@ from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from domain.common import AlreadyExists, Conflict, NotFound, ProwdAggregate
+from services import keys
 from services.database import Database
 from services.eventstore import SideEffect, TenantRecorder
-from services.mapping import MsgspecMapper
+from services.mapping import MsgspecMapper, WriteContext, writing
 
 A = TypeVar("A", bound=ProwdAggregate)
 
@@ -57,7 +58,9 @@ class LedgerApplication(Application[UUID]):
         super().__init__(env={"IS_SNAPSHOTTING_ENABLED": "n"})
 
     def construct_mapper(self) -> MsgspecMapper:
-        return MsgspecMapper()
+        # Without a database (an in-memory application, e.g. a benchmark's generator) there is
+        # no key table: events are stored without encryption.
+        return MsgspecMapper(self.schema if getattr(self, "db", None) is not None else None)
 
     def construct_recorder(self) -> TenantRecorder:
         return TenantRecorder(self.db, self.schema)
@@ -90,6 +93,16 @@ class LedgerApplication(Application[UUID]):
         effects = list(side_effects)
         if command.idempotency_key is not None:
             effects.append(self._idempotency_effect(aggregate, command))
+        # Personal fields are encrypted while the events are mapped (services/mapping.py);
+        # a participant's first one creates its data key, stored in this same transaction.
+        context = WriteContext(
+            self.schema,
+            {aggregate.id: aggregate, **{a.id: a for a in also}},
+            lambda aggregate_id: self.repository.get(aggregate_id),
+            effects,
+            self.db,
+        )
+        token = writing.set(context)
         try:
             recordings = self.save(aggregate, *also, side_effects=effects)
         except IntegrityError:
@@ -98,6 +111,10 @@ class LedgerApplication(Application[UUID]):
             raise Conflict(
                 "the record was changed by another request at the same time; reload and retry"
             ) from None
+        finally:
+            writing.reset(token)
+        for participant_id, raw in context.created.items():
+            keys.STORE.put(self.schema, participant_id, raw)
         return Saved(aggregate, recordings[-1].notification.id if recordings else 0)
 
     def _idempotency_effect(self, aggregate: ProwdAggregate, command: Command) -> SideEffect:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import date, datetime
 from uuid import UUID
 
 from domain.common import ProwdAggregate
 from domain.participants import ExitReason, Participant, PersonalDetails, Placement
+from services import erasure
 from services.facilities import FacilityCommands
 from services.ledger import Command, Saved
 
@@ -90,6 +92,21 @@ class ParticipantCommands(FacilityCommands):
         participant = self.participant(participant_id)
         participant.exit(exit_date=exit_date, reason=reason, note=note)
         return self.record(participant, command, also=self.review_pairings_after_move(participant))
+
+    def erase_participant(
+        self,
+        command: Command,
+        participant_id: UUID,
+        *,
+        reason: str,
+        check_erasable: Callable[[UUID], None],
+    ) -> Saved[Participant]:
+        """Erase the participant's personal data: the `Erased` event, the destroyed key and the
+        scrubbed copies in one transaction (services/erasure.py). `check_erasable` raises
+        `legal_hold` when a legal hold covers the participant."""
+        return erasure.erase_participant(
+            self, command, participant_id, reason=reason, check_erasable=check_erasable
+        )
 
     def review_pairings_after_move(self, participant: Participant) -> list[ProwdAggregate]:
         """Aggregates to save with a participant's move; mentoring flags affected pairings."""

@@ -8,11 +8,14 @@ same events twice.
 
 from __future__ import annotations
 
+import re
 import time
 import zlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, cast
 
+import psycopg
 from eventsourcing.persistence import StoredEvent
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
@@ -77,25 +80,37 @@ def _positions(cur: Cursor[TupleRow], schema: str) -> dict[str, tuple[int, int]]
 
 
 def _read(
-    cur: Cursor[TupleRow], schema: str, after: int, limit: int, topics: list[str]
+    cur: Cursor[TupleRow],
+    schema: str,
+    after: int,
+    limit: int,
+    topics: list[str] | None,
+    until: int | None = None,
 ) -> list[tuple[int, str, Any]]:
     # Every id is read so positions advance past events no view handles; state is fetched
-    # only for the topics some view handles.
+    # only for the topics some view handles (`topics=None`: for every event).
+    state = (
+        sql.SQL("state") if topics is None else sql.SQL("CASE WHEN topic = ANY(%s) THEN state END")
+    )
+    bound = sql.SQL("") if until is None else sql.SQL(" AND notification_id <= %s")
+    params: list[Any] = [] if topics is None else [topics]
+    params.append(after)
+    if until is not None:
+        params.append(until)
+    params.append(limit)
     cur.execute(
         sql.SQL(
-            "SELECT notification_id, topic, originator_id, originator_version,"
-            " CASE WHEN topic = ANY(%s) THEN state END"
-            " FROM {}.events WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
-        ).format(sql.Identifier(schema)),
-        (topics, after, limit),
+            "SELECT notification_id, topic, originator_id, originator_version, {state}"
+            " FROM {s}.events WHERE notification_id > %s{bound} ORDER BY notification_id LIMIT %s"
+        ).format(state=state, s=sql.Identifier(schema), bound=bound),
+        params,
     )
     out = []
-    for position, topic, originator_id, version, state in cur.fetchall():
+    decode = _mapper.to_domain_event
+    for position, topic, originator_id, version, data in cur.fetchall():
         event = None
-        if state is not None:
-            event = _mapper.to_domain_event(
-                StoredEvent(originator_id, version, topic, bytes(state))
-            )
+        if data is not None:
+            event = decode(StoredEvent(originator_id, version, topic, bytes(data)))
         out.append((position, topic, event))
     return out
 
@@ -157,53 +172,489 @@ def rebuild(
     db: Database, schema: str, view: str, *, progress: Callable[[int, int], None] | None = None
 ) -> int:
     """Build a new version of `view` beside the live one, then switch to it atomically."""
-    projection = by_name(view)
+    return rebuild_views(db, schema, [view], progress=progress)[view]
+
+
+def rebuild_views(
+    db: Database,
+    schema: str,
+    views: Sequence[str] | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """Build new versions of `views` (default: all) in one pass over the log, beside the live
+    builds, then switch all of them to their new build in one transaction (blue/green).
+
+    Returns each view's new build number. Writes are batched (`BatchWriter`); the live worker
+    goes on applying new events to the live builds meanwhile, and the final catch-up and switch
+    run under the grantee's projector lock, so no live batch falls between them.
+    """
+    projections = [by_name(v) for v in views] if views is not None else list(PROJECTIONS)
     s = sql.Identifier(schema)
-    with db.transaction() as cur:
+    with db.connection() as conn:
+        # One rebuild of a grantee at a time (a session lock, released below): builds left
+        # behind by an interrupted rebuild can then be dropped safely.
+        row = conn.execute(
+            "SELECT pg_try_advisory_lock(%s)", (rebuild_lock_key(schema),)
+        ).fetchone()
+        if not row or not row[0]:
+            raise RebuildRunning(f"a rebuild of {schema} is already running")
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                builds: list[tuple[Projection, Tables]] = []
+                for projection in projections:
+                    _drop_abandoned(cur, schema, projection)
+                    cur.execute(
+                        sql.SQL(
+                            "SELECT coalesce(max(version), 0) FROM {}.tracking WHERE view = %s"
+                        ).format(s),
+                        (projection.name,),
+                    )
+                    got = cur.fetchone()
+                    build = int(got[0] if got else 0) + 1
+                    cached = _CachedTables(schema, build)
+                    projection.create(cur, cached)
+                    _set_logged(cur, projection, cached, logged=False)
+                    cur.execute(
+                        sql.SQL("INSERT INTO {}.tracking VALUES (%s, %s, 0)").format(s),
+                        (projection.name, build),
+                    )
+                    builds.append((projection, cached))
+                head = log_head(cur, schema)
+            engine = Engine(conn, schema, builds, track=True)
+            position = engine.run(after=0, total=head, progress=progress)
+            with conn.transaction(), conn.cursor() as cur:
+                for projection, t in builds:
+                    _set_logged(cur, projection, t, logged=True)
+            # Final catch-up and switch under the grantee's projector lock.
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(schema),))
+                engine.run(after=position, total=head, cursor=cur)
+                for projection, t in builds:
+                    _switch(cur, schema, projection, t.build)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (rebuild_lock_key(schema),))
+    return {p.name: t.build for p, t in builds}
+
+
+def _set_logged(cur: Cursor[TupleRow], projection: Projection, t: Tables, *, logged: bool) -> None:
+    """A new build fills as unlogged tables (no write-ahead log per row; a crash mid-rebuild
+    loses only the unswitched build) and turns logged, in one bulk write, before the switch."""
+    for table in projection.tables:
         cur.execute(
-            sql.SQL("SELECT coalesce(max(version), 0) FROM {}.tracking WHERE view = %s").format(s),
-            (view,),
-        )
-        row = cur.fetchone()
-        build = int(row[0] if row else 0) + 1
-        cur.execute(sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}.events").format(s))
-        head_row = cur.fetchone()
-        head = int(head_row[0] if head_row else 0)
-        projection.create(cur, Tables(schema, build))
-        cur.execute(sql.SQL("INSERT INTO {}.tracking VALUES (%s, %s, 0)").format(s), (view, build))
-    topics = sorted(projection.topics)
-    position, done = 0, 0
-    while True:
-        with db.transaction() as cur:
-            rows = _read(cur, schema, position, REBUILD_BATCH, topics)
-            if not rows:
-                break
-            _apply_batch(cur, schema, [(projection, build, position)], rows)
-            position = rows[-1][0]
-            done += len(rows)
-        if progress:
-            progress(done, head)
-    # Final catch-up and switch under the grantee's projector lock: no live batch runs
-    # between the last event applied here and the switch.
-    with db.transaction() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(schema),))
-        while rows := _read(cur, schema, position, REBUILD_BATCH, topics):
-            _apply_batch(cur, schema, [(projection, build, position)], rows)
-            position = rows[-1][0]
-        old = active_build(cur, schema, view)
-        cur.execute(
-            sql.SQL("UPDATE {}.active_views SET version = %s WHERE view = %s").format(s),
-            (build, view),
-        )
-        if old is not None and old > 1 and old - 1 != build:
-            # Keep the build just replaced (readers that looked up the old version finish);
-            # drop the ones before it.
-            projection.drop(cur, Tables(schema, old - 1))
-            cur.execute(
-                sql.SQL("DELETE FROM {}.tracking WHERE view = %s AND version = %s").format(s),
-                (view, old - 1),
+            sql.SQL("ALTER TABLE {} SET {}").format(
+                t[table], sql.SQL("LOGGED" if logged else "UNLOGGED")
             )
-    return build
+        )
+
+
+class RebuildRunning(Exception):
+    """Another rebuild of the same grantee holds its rebuild lock."""
+
+
+def rebuild_lock_key(schema: str) -> int:
+    return zlib.crc32(f"rebuild:{schema}".encode())
+
+
+def log_head(cur: Cursor[TupleRow], schema: str) -> int:
+    cur.execute(
+        sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}.events").format(
+            sql.Identifier(schema)
+        )
+    )
+    row = cur.fetchone()
+    return int(row[0] if row else 0)
+
+
+def _drop_abandoned(cur: Cursor[TupleRow], schema: str, projection: Projection) -> None:
+    """Drop builds newer than the live one: an interrupted rebuild's (never switched to)."""
+    s = sql.Identifier(schema)
+    live = active_build(cur, schema, projection.name) or 0
+    cur.execute(
+        sql.SQL("SELECT version FROM {}.tracking WHERE view = %s AND version > %s").format(s),
+        (projection.name, live),
+    )
+    for (version,) in cur.fetchall():
+        projection.drop(cur, Tables(schema, int(version)))
+        cur.execute(
+            sql.SQL("DELETE FROM {}.tracking WHERE view = %s AND version = %s").format(s),
+            (projection.name, version),
+        )
+
+
+def _switch(cur: Cursor[TupleRow], schema: str, projection: Projection, build: int) -> None:
+    s = sql.Identifier(schema)
+    view = projection.name
+    old = active_build(cur, schema, view)
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {}.active_views VALUES (%s, %s)"
+            " ON CONFLICT (view) DO UPDATE SET version = EXCLUDED.version"
+        ).format(s),
+        (view, build),
+    )
+    if old is not None and old > 1 and old - 1 != build:
+        # Keep the build just replaced (readers that looked up the old version finish);
+        # drop the ones before it.
+        projection.drop(cur, Tables(schema, old - 1))
+        cur.execute(
+            sql.SQL("DELETE FROM {}.tracking WHERE view = %s AND version = %s").format(s),
+            (view, old - 1),
+        )
+
+
+def temporary_tables() -> Tables:
+    """Tables of a build in this session's temporary schema (`pg_temp`): for replays."""
+    return _CachedTables("pg_temp", 1)
+
+
+class _CachedTables(Tables):
+    """Tables whose composed names are built once (handlers look them up for every event)."""
+
+    def __init__(self, schema: str, build: int) -> None:
+        super().__init__(schema, build)
+        self._names: dict[str, sql.Composed] = {}
+
+    def __getitem__(self, table: str) -> sql.Composed:
+        name = self._names.get(table)
+        if name is None:
+            name = self._names[table] = super().__getitem__(table)
+        return name
+
+
+# An INSERT of one row whose VALUES hold only placeholders, constants and casts: consecutive
+# ones of the same text are sent as one multi-row INSERT.
+_INSERT = re.compile(
+    rb"\s*INSERT\s+INTO\s+(\S+)\s*(\([^()]*\))?\s*VALUES\s*(\(.*\))"
+    rb"\s*(ON\s+CONFLICT\s*(\([^()]*\))?\s*DO\s+NOTHING)?\s*",
+    re.S | re.I,
+)
+_MAX_PARAMS = 65_535
+# Rows per multi-row INSERT: a few fixed sizes, so each text repeats and gets prepared.
+_SIZES = (512, 128, 32, 8, 2, 1)
+
+
+class _InsertSpec:
+    def __init__(self, table: bytes, head: bytes, values: bytes, tail: bytes, nparams: int):
+        self.table = table
+        self.head = head
+        self.values = values
+        self.tail = tail
+        self.nparams = nparams
+        self._texts: dict[int, bytes] = {}
+
+    def text(self, rows: int) -> bytes:
+        text = self._texts.get(rows)
+        if text is None:
+            text = self._texts[rows] = (
+                self.head + b" VALUES " + b", ".join([self.values] * rows) + self.tail
+            )
+        return text
+
+
+def _balanced(values: bytes) -> bool:
+    """`values` is one parenthesised tuple (no `(...) RETURNING (...)` and the like)."""
+    depth = 0
+    for i, c in enumerate(values):
+        if c == 40:  # (
+            depth += 1
+        elif c == 41:  # )
+            depth -= 1
+            if depth == 0 and i != len(values) - 1:
+                return False
+    return depth == 0
+
+
+def _shape(query: Any) -> tuple[Any, ...] | None:
+    """A hashable key for a composed statement made of SQL text, identifiers and composed
+    parts (table names): equal keys render to equal bytes. None when it holds literals.
+    (`_obj` is what psycopg's composables are made of; it has no public accessor.)"""
+    parts: list[Any] = []
+    for part in query._obj:
+        kind = type(part)
+        if kind is sql.SQL or kind is sql.Identifier:
+            parts.append((kind is sql.SQL, part._obj))
+        elif kind is sql.Composed:
+            sub = _shape(part)
+            if sub is None:
+                return None
+            parts.append(sub)
+        elif kind is sql.Placeholder:
+            parts.append((None, part._obj, part._format))
+        else:
+            return None
+    return tuple(parts)
+
+
+class _Group:
+    __slots__ = ("rows", "spec")
+
+    def __init__(self, spec: _InsertSpec, first: Sequence[Any]) -> None:
+        self.spec = spec
+        self.rows: list[Sequence[Any]] = [first]
+
+
+class BatchWriter:
+    """A cursor look-alike for handlers during rebuilds and replays: it queues their statements
+    and sends them in one pipeline per flush instead of one round trip each.
+
+    Consecutive one-row INSERTs of the same text into a table no other queued statement has
+    touched since are merged into multi-row INSERTs (the rows land in the same order relative
+    to every statement that could see them). A handler that reads (`fetchone`, `fetchall`,
+    `rowcount`...) gets its answer after everything queued before it was executed, as with a
+    plain cursor. Handlers need no change to run on it.
+    """
+
+    def __init__(self, cur: Cursor[TupleRow], tables: Sequence[bytes]) -> None:
+        self._cur = cur
+        self._conn = cur.connection
+        self._tables = tuple(tables)
+        self._ops: list[Any] = []
+        self._open: dict[bytes, _Group] = {}
+        self._open_by_table: dict[bytes, list[bytes]] = {}
+        self._info: dict[bytes, tuple[_InsertSpec | None, tuple[bytes, ...]]] = {}
+        self._texts: dict[tuple[Any, ...], bytes] = {}
+        self._rows: list[Any] = []
+        self._next = 0
+        self.statements = 0
+
+    # -- the cursor interface handlers use ----------------------------------------------
+    def execute(self, query: Any, params: Any = None) -> BatchWriter:
+        q: bytes | None
+        if isinstance(query, bytes):
+            q = query
+        elif isinstance(query, str):
+            q = query.encode()
+        else:
+            key = _shape(query) if type(query) is sql.Composed else None
+            q = self._texts.get(key) if key is not None else None
+            if q is None:
+                q = query.as_bytes(self._conn)
+                if key is not None:
+                    self._texts[key] = q
+        assert q is not None
+        info = self._info.get(q)
+        if info is None:
+            info = self._info[q] = self._classify(q)
+        spec, refs = info
+        self._rows, self._next = [], 0
+        self.statements += 1
+        if spec is not None and type(params) in (tuple, list) and len(params) == spec.nparams:
+            group = self._open.get(q)
+            if group is not None:
+                group.rows.append(params)
+                return self
+            self._seal(refs)
+            group = _Group(spec, params)
+            self._ops.append(group)
+            self._open[q] = group
+            self._open_by_table.setdefault(spec.table, []).append(q)
+            return self
+        self._seal(refs)
+        self._ops.append((q, params))
+        return self
+
+    def fetchone(self) -> Any:
+        self._result()
+        if self._next < len(self._rows):
+            self._next += 1
+            return self._rows[self._next - 1]
+        return None
+
+    def fetchall(self) -> list[Any]:
+        self._result()
+        rows = self._rows[self._next :]
+        self._next = len(self._rows)
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else (rowcount, description, connection...): as the real cursor, after
+        # every queued statement ran.
+        self._result()
+        return getattr(self._cur, name)
+
+    # -- internals ----------------------------------------------------------------------
+    def _classify(self, q: bytes) -> tuple[_InsertSpec | None, tuple[bytes, ...]]:
+        refs = tuple(t for t in self._tables if t in q)
+        m = _INSERT.fullmatch(q)
+        if (
+            m is None
+            or b"%(" in q
+            or b"%%" in q
+            or refs != (m.group(1),)
+            or not _balanced(m.group(3))
+        ):
+            return None, refs
+        head = b"INSERT INTO " + m.group(1) + (b" " + m.group(2) if m.group(2) else b"")
+        tail = b" " + m.group(4) if m.group(4) else b""
+        return _InsertSpec(m.group(1), head, m.group(3), tail, q.count(b"%s")), refs
+
+    def _seal(self, refs: tuple[bytes, ...]) -> None:
+        """No more rows join the open INSERT groups on tables this statement touches."""
+        for table in refs:
+            for text in self._open_by_table.pop(table, ()):
+                del self._open[text]
+
+    def _send(self, cur: Cursor[TupleRow], ops: list[Any]) -> None:
+        i, n = 0, len(ops)
+        while i < n:
+            op = ops[i]
+            i += 1
+            if type(op) is tuple:
+                # A run of the same statement: one executemany.
+                j = i
+                while j < n and type(ops[j]) is tuple and ops[j][0] == op[0]:
+                    j += 1
+                if j > i:
+                    cur.executemany(op[0], [o[1] for o in ops[i - 1 : j]])
+                    i = j
+                else:
+                    cur.execute(op[0], op[1])
+                continue
+            spec, rows = op.spec, op.rows
+            k, m = 0, len(rows)
+            while k < m:
+                size = next(s for s in _SIZES if s <= m - k and s * spec.nparams <= _MAX_PARAMS)
+                chunk = rows[k : k + size]
+                cur.execute(
+                    spec.text(size), [v for row in chunk for v in row] if size > 1 else chunk[0]
+                )
+                k += size
+
+    def _result(self) -> None:
+        """Run what is queued; keep the last statement's rows for the fetch methods."""
+        if not self._ops:
+            return
+        ops, last = self._ops[:-1], self._ops[-1]
+        self._reset()
+        cur = self._cur
+        with self._conn.pipeline() as pipeline:
+            self._send(cur, ops)
+            self._send(cur, [last])
+            pipeline.sync()
+            self._rows = cur.fetchall() if cur.description is not None else []
+        self._next = 0
+
+    def flush(self) -> None:
+        """Send everything queued (at the end of a batch, before its transaction commits)."""
+        if not self._ops:
+            return
+        ops = self._ops
+        self._reset()
+        with self._conn.pipeline():
+            self._send(self._cur, ops)
+
+    def _reset(self) -> None:
+        self._ops = []
+        self._open.clear()
+        self._open_by_table.clear()
+
+
+class Engine:
+    """Applies the log to a set of builds in large batches through a `BatchWriter`."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[TupleRow],
+        schema: str,
+        builds: list[tuple[Projection, Tables]],
+        *,
+        track: bool,
+        decode_all: bool = False,
+        chunk: int = REBUILD_BATCH,
+    ) -> None:
+        self.conn = conn
+        self.schema = schema
+        self.builds = builds
+        self.track = track
+        self.chunk = chunk
+        self.applied = 0
+        self.statements = 0
+        # A projection that overrides `apply` sees every event; the others only their topics.
+        self.generic_projections = [p for p, _ in builds if type(p).apply is not Projection.apply]
+        topics = {topic for p, _ in builds for topic in p.handlers}
+        self.topics: list[str] | None = (
+            None if self.generic_projections or decode_all else sorted(topics)
+        )
+        self.tables = [t[name].as_bytes(conn) for p, t in builds for name in p.tables]
+
+    def run(
+        self,
+        *,
+        after: int,
+        total: int = 0,
+        cursor: Cursor[TupleRow] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        until_position: int | None = None,
+        until_time: datetime | None = None,
+    ) -> int:
+        """Apply events after `after` (up to `until_position`, or up to the first event recorded
+        after `until_time`); returns the position of the last event applied."""
+        position = after
+        while True:
+            if cursor is not None:
+                done, position = self._batch(cursor, position, until_position, until_time)
+            else:
+                with self.conn.transaction(), self.conn.cursor() as cur:
+                    # Each batch is redone after a crash anyway; only the switch must be durable.
+                    cur.execute("SET LOCAL synchronous_commit = off")
+                    done, position = self._batch(cur, position, until_position, until_time)
+            if progress is not None and done:
+                progress(self.applied, total)
+            if done < self.chunk or self.stopped:
+                return position
+
+    stopped = False
+
+    def _batch(
+        self,
+        cur: Cursor[TupleRow],
+        after: int,
+        until_position: int | None,
+        until_time: datetime | None,
+    ) -> tuple[int, int]:
+        rows = _read(cur, self.schema, after, self.chunk, self.topics, until_position)
+        if not rows:
+            return 0, after
+        n = len(rows)
+        if until_time is not None:
+            for i, (_, _, event) in enumerate(rows):
+                if event is not None and event.timestamp > until_time:
+                    n = i
+                    self.stopped = True
+                    break
+        events = [(pos, topic, event) for pos, topic, event in rows[:n] if event is not None]
+        position = rows[n - 1][0] if n else after
+        writer = BatchWriter(cur, self.tables)
+        w = cast(Cursor[TupleRow], writer)
+        # View by view: each view's statements keep the log's order; views own disjoint
+        # tables, so the order between views does not matter, and one view's statements in
+        # a row batch far better than the log's interleaving of all views.
+        for p, t in self.builds:
+            if p in self.generic_projections:
+                for pos, topic, event in events:
+                    p.apply(w, t, topic, event, pos)
+                continue
+            handlers = p.handlers
+            for pos, topic, event in events:
+                handler = handlers.get(topic)
+                if handler is not None:
+                    handler(p, w, t, event, pos)
+        writer.flush()
+        self.statements += writer.statements
+        if self.track and n:
+            cur.execute(
+                sql.SQL(
+                    "UPDATE {}.tracking SET position = %s"
+                    " WHERE (view, version) IN (SELECT * FROM unnest(%s::text[], %s::int[]))"
+                ).format(sql.Identifier(self.schema)),
+                (position, [p.name for p, _ in self.builds], [t.build for _, t in self.builds]),
+            )
+        self.applied += n
+        return (n if self.stopped else len(rows)), position
 
 
 def digests(db: Database, schema: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -52,7 +52,40 @@ class Settings:
     handler_threads: int = 3
     # Upper bound on how long a query waits for a view to reach a requested position.
     view_wait_max: float = 5.0
+    # Networks webhook targets may lie in although private or loopback (comma-separated CIDRs,
+    # PROWD_WEBHOOK_ALLOWED_NETWORKS); empty: only public addresses (services/webhooks/ssrf.py).
+    webhook_allowed_networks: str = ""
+    # With a value, GET /metrics wants `Authorization: Bearer <it>` (PROWD_METRICS_TOKEN).
+    metrics_token: str = ""
     log_level: str = "info"
+    # The database role the service's pooled connections act as (`SET ROLE`): it may read the
+    # logs and append through `append_events`, never UPDATE, DELETE or TRUNCATE them (DESIGN
+    # D7). Migrations run as the login user, which owns the logs. Empty: act as the login user.
+    db_role: str = "prowd_service"
+    # Requests per second per bearer token and per client address (bursts of twice that), per
+    # API process; 0 turns a limit off.
+    rate_limit_token: float = 100.0
+    rate_limit_ip: float = 300.0
+    # Browser origins allowed to call the API (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
+    # Whether processes create and upgrade schemas when they start. Off where a migration job
+    # (`prowd migrate`, as the owning login) does it and services log in as a plain role.
+    migrate_on_start: bool = True
+    # Production identity: RS256/ES256 tokens verified against the provider's key set.
+    jwks_url: str = ""
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    jwks_cache_seconds: float = 300.0
+    # Master key wrapping the per-participant data keys (services/keys.py): base64 of 32 bytes
+    # (PROWD_MASTER_KEY) or a file holding it (PROWD_MASTER_KEY_FILE); generated into the data
+    # directory in development. PROWD_MASTER_KEY_PREVIOUS (comma-separated) still unwraps keys
+    # during a rotation (`prowd keys rotate`).
+    master_key: str = field(default="", repr=False)
+    master_key_file: str = ""
+    master_key_previous: str = field(default="", repr=False)
+    # Seconds another process may keep using a participant key it cached before the key was
+    # destroyed (erasure); the erasing process evicts its own cache at once.
+    key_cache_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -76,15 +109,45 @@ class Settings:
             audit_key_file=e.get("PROWD_AUDIT_KEY_FILE", ""),
             handler_threads=_int(e, "PROWD_HANDLER_THREADS", 3),
             view_wait_max=_float(e, "PROWD_VIEW_WAIT_MAX", 5.0),
+            webhook_allowed_networks=e.get("PROWD_WEBHOOK_ALLOWED_NETWORKS", ""),
+            metrics_token=e.get("PROWD_METRICS_TOKEN", ""),
             log_level=e.get("PROWD_LOG_LEVEL") or "info",
+            db_role=e.get("PROWD_DB_ROLE", "prowd_service"),
+            rate_limit_token=_float(e, "PROWD_RATE_LIMIT_TOKEN", 100.0),
+            rate_limit_ip=_float(e, "PROWD_RATE_LIMIT_IP", 300.0),
+            migrate_on_start=(e.get("PROWD_MIGRATE_ON_START") or "true").lower()
+            not in ("0", "false", "no", "off"),
+            jwks_url=e.get("PROWD_JWKS_URL", ""),
+            oidc_issuer=e.get("PROWD_OIDC_ISSUER", ""),
+            oidc_audience=e.get("PROWD_OIDC_AUDIENCE", ""),
+            jwks_cache_seconds=_float(e, "PROWD_JWKS_CACHE_SECONDS", 300.0),
+            master_key=e.get("PROWD_MASTER_KEY", ""),
+            master_key_file=e.get("PROWD_MASTER_KEY_FILE", ""),
+            master_key_previous=e.get("PROWD_MASTER_KEY_PREVIOUS", ""),
+            key_cache_seconds=_float(e, "PROWD_KEY_CACHE_SECONDS", 30.0),
+            cors_origins=tuple(
+                o.strip() for o in e.get("PROWD_CORS_ORIGINS", "").split(",") if o.strip()
+            ),
         )
 
     def with_secret(self) -> Settings:
         """Use PROWD_JWT_SECRET, else a secret generated once into the data directory."""
+        if self.environment == "production":
+            # Development tokens are refused in production: no secret is needed or used.
+            missing = [
+                name
+                for name, value in (
+                    ("PROWD_JWKS_URL", self.jwks_url),
+                    ("PROWD_OIDC_ISSUER", self.oidc_issuer),
+                    ("PROWD_OIDC_AUDIENCE", self.oidc_audience),
+                )
+                if not value
+            ]
+            if missing:
+                raise SystemExit(f"PROWD_ENV=production needs {', '.join(missing)}")
+            return self
         if self.jwt_secret:
             return self
-        if self.environment == "production":
-            raise SystemExit("PROWD_ENV=production needs PROWD_JWT_SECRET set explicitly")
         path = self.data_dir / "jwt-secret"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,8 @@ from domain.grantees import Grantee, check_slug
 from services import projector, schema
 from services.database import Database
 from services.grantee_app import GranteeApplication
-from services.ledger import Command, LedgerApplication, Saved
+from services.ledger import Command, Saved
+from services.retention import RetentionCommands
 
 GRANTEES_CHANNEL = "prowd_grantees"
 
@@ -38,7 +39,7 @@ class GranteeInfo:
         return schema.grantee_schema(self.slug)
 
 
-class PlatformApplication(LedgerApplication):
+class PlatformApplication(RetentionCommands):
     def register_grantee(
         self, command: Command, *, slug: str, name: str, grant_number: str, time_zone: str
     ) -> Saved[Grantee]:
@@ -48,7 +49,7 @@ class PlatformApplication(LedgerApplication):
         )
 
         def create_tenant(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
-            schema.run(cur, schema.grantee_ddl(slug))
+            schema.provision_grantee(cur, slug)
             projector.ensure_views(cur, schema.grantee_schema(slug))
             cur.execute(
                 sql.SQL(
@@ -75,17 +76,29 @@ class Tenancy:
         self._known: dict[str, GranteeInfo] = {}
         self._lock = threading.Lock()
 
-    def migrate(self) -> None:
-        """Create or upgrade the platform schema and every grantee's (statements are idempotent)."""
-        with self.db.transaction() as cur:
-            schema.migrate_platform(cur)
+    def migrate(self, *, force: bool = False) -> None:
+        """Create or upgrade the platform schema and every grantee's (statements are idempotent).
+
+        Skipped unless `force` when the settings leave migrations to a job (`prowd migrate`)."""
+        if not (force or self.db.migrate_on_start):
+            return
+        # As the login user, which owns the logs: the pool's connections act as the service
+        # role, which may not change them.
+        with self.db.owner_connection() as conn, conn.transaction(), conn.cursor() as cur:
+            schema.migrate_platform(cur, self.db.role)
             cur.execute(
                 sql.SQL("SELECT slug FROM {}.grantees").format(
                     sql.Identifier(schema.PLATFORM_SCHEMA)
                 )
             )
-            for (slug,) in cur.fetchall():
-                schema.run(cur, schema.grantee_ddl(slug))
+            slugs = [slug for (slug,) in cur.fetchall()]
+            for slug in slugs:
+                schema.provision_grantee(cur, slug)
+        # A projection added since a grantee registered gets its first build now, empty at
+        # position 0; the worker fills it from the log. As the service role, which owns views.
+        with self.db.transaction() as cur:
+            for slug in slugs:
+                projector.ensure_views(cur, schema.grantee_schema(slug))
 
     def grantee(self, slug: str) -> GranteeInfo | None:
         info = self._known.get(slug)

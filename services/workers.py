@@ -1,14 +1,25 @@
-"""The projection worker: follows every grantee log with one listening connection.
+"""The projection worker: follows the grantee logs it leases with one listening connection.
 
 DESIGN D3: poll round-robin plus LISTEN as a wake-up, never LISTEN alone. A NOTIFY names the
-grantee whose log grew, so that grantee is caught up at once; a full sweep over all grantees
-every `sweep_seconds` catches anything a lost notification would have left behind.
+grantee whose log grew, so that grantee is caught up at once; a sweep over the worker's
+grantees every `sweep_seconds` catches anything a lost notification would have left behind.
+
+DESIGN D9, leases: any number of workers share the grantees. A worker holds a session-level
+advisory lock per grantee it serves (its lease), on its listening connection, and takes at most
+its fair share (grantees / live workers, counted by that connection's application name). A
+worker that dies loses its connection and with it every lease at once; the others take the
+orphaned grantees on their next sweep. A worker that holds more than its share (a new worker
+joined) lets the excess go. Exactly-once does not depend on leases: each batch still runs under
+a per-grantee transaction lock and commits with its tracking position.
 """
 
 from __future__ import annotations
 
+import math
+import random
 import threading
 import time
+from typing import Any
 
 import psycopg
 import structlog
@@ -19,8 +30,56 @@ from services.checkpoints import AuditKey
 from services.database import Database
 from services.schema import grantee_schema, notify_channel
 from services.tenancy import GRANTEES_CHANNEL, Tenancy
+from services.webhooks import outbox
 
 log = structlog.get_logger("prowd.worker")
+
+# The listening connection's application name: live workers are counted by it.
+LEASE_APPLICATION = "prowd-worker-lease"
+# Class of the two-key advisory locks that are grantee leases (the second key is the schema's
+# hash); distinct from the one-key transaction locks of projection batches.
+LEASE_CLASS = 74_262
+
+
+class Leases:
+    """The grantees one worker serves, as session advisory locks on its listening connection."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self.held: set[str] = set()
+        self._offset = random.random()
+
+    def _lock(self, func: str, slug: str) -> bool:
+        row = self.conn.execute(
+            sql.SQL("SELECT {}(%s, hashtext(%s))").format(sql.Identifier(func)),
+            (LEASE_CLASS, grantee_schema(slug)),
+        ).fetchone()
+        return bool(row and row[0])
+
+    def live_workers(self) -> int:
+        row = self.conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = %s",
+            (LEASE_APPLICATION,),
+        ).fetchone()
+        return max(1, int(row[0]) if row else 1)
+
+    def rebalance(self, slugs: list[str]) -> set[str]:
+        """Keep at most the fair share; take free grantees up to it. The grantees held."""
+        share = math.ceil(len(slugs) / self.live_workers()) if slugs else 0
+        for slug in sorted(self.held)[share:]:
+            self._lock("pg_advisory_unlock", slug)
+            self.held.discard(slug)
+        if len(self.held) < share:
+            # Start at this worker's own offset so that workers starting together do not all
+            # race for the same grantees first.
+            start = int(self._offset * len(slugs))
+            for slug in slugs[start:] + slugs[:start]:
+                if len(self.held) >= share:
+                    break
+                if slug not in self.held and self._lock("pg_try_advisory_lock", slug):
+                    self.held.add(slug)
+        return self.held
 
 
 class ProjectionWorker:
@@ -34,6 +93,7 @@ class ProjectionWorker:
         self.sweep_seconds = sweep_seconds
         self.stopping = threading.Event()
         self.processed = 0
+        self.leases: Leases | None = None
 
     def stop(self) -> None:
         self.stopping.set()
@@ -56,9 +116,20 @@ class ProjectionWorker:
             # One grantee's failure (an outage, a bad handler) never stops the others; the
             # batch rolled back, so the next sweep retries it from the same position.
             log.error("projection_failed", grantee=slug, error_class=type(e).__name__)
+        try:
+            # The webhook outbox follows the same log, with its own position (never rebuilt).
+            outbox.drain(self.db, schema)
+        except Exception as e:
+            log.error("webhook_outbox_failed", grantee=slug, error_class=type(e).__name__)
+
+    def _mine(self) -> list[str]:
+        slugs = self._slugs()
+        if self.leases is None:
+            return slugs
+        return sorted(self.leases.rebalance(slugs))
 
     def sweep(self) -> None:
-        for slug in self._slugs():
+        for slug in self._mine():
             if self.stopping.is_set():
                 return
             self._catch_up(slug)
@@ -73,7 +144,11 @@ class ProjectionWorker:
                 self.stopping.wait(1.0)
 
     def _listen_loop(self) -> None:
-        with psycopg.connect(self.db.url, autocommit=True, connect_timeout=3) as conn:
+        with psycopg.connect(
+            self.db.url, autocommit=True, connect_timeout=3, application_name=LEASE_APPLICATION
+        ) as conn:
+            # Leases live and die with this connection: a reconnect starts with none.
+            self.leases = Leases(conn)
             listening: set[str] = set()
 
             def listen(slug: str) -> None:
@@ -104,9 +179,13 @@ class ProjectionWorker:
                         if note.channel == GRANTEES_CHANNEL
                         else note.channel[len(prefix) :]
                     )
+                if dirty - self.leases.held - listening:
+                    # A grantee registered just now: lease it now, not at the next sweep.
+                    self.leases.rebalance(self._slugs())
                 for slug in dirty:
                     listen(slug)
-                    self._catch_up(slug)
+                    if slug in self.leases.held:
+                        self._catch_up(slug)
                 if time.monotonic() >= next_sweep:
                     self.sweep()
                     next_sweep = time.monotonic() + self.sweep_seconds

@@ -55,7 +55,14 @@ def database_url(server_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, jwt_secret=JWT_SECRET, pool_max=10)
+    # Rate limits off: tests send bursts from one address; tests/test_hardening.py turns them on.
+    return Settings(
+        database_url=database_url,
+        jwt_secret=JWT_SECRET,
+        pool_max=10,
+        rate_limit_token=0,
+        rate_limit_ip=0,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -81,11 +88,14 @@ Token = Callable[..., dict[str, str]]
 
 @pytest.fixture(scope="session")
 def auth(settings: Settings) -> Token:
-    """`auth(role, grantee, sub=...)` gives the Authorization header of a dev token."""
+    """`auth(role, grantee, sub=..., rrc=...)` gives the Authorization header of a dev token
+    (`rrc`: the RRC claim of an rrc_staff token)."""
 
-    def make(role: str, grantee: str = "*", sub: str | None = None) -> dict[str, str]:
+    def make(
+        role: str, grantee: str = "*", sub: str | None = None, rrc: str | None = None
+    ) -> dict[str, str]:
         token = issue_token(
-            settings, subject=sub or f"test-{role}", roles=[role], grantees=[grantee]
+            settings, subject=sub or f"test-{role}", roles=[role], grantees=[grantee], rrc=rrc
         )
         return {"Authorization": f"Bearer {token}"}
 
@@ -180,8 +190,10 @@ def race(db: Database, slug: str, *calls: Callable[[], Any]) -> list[Any]:
     table = f'"g_{slug}".events'
     waiting = "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted"
     with ThreadPoolExecutor(len(calls)) as pool:
-        with db.transaction() as cur:
-            cur.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        # As the log's owner: the service role may not lock the log itself (only its append
+        # function, which runs as the owner, takes that lock).
+        with psycopg.connect(db.url, autocommit=True) as owner, owner.transaction():
+            owner.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
             futures = [pool.submit(call) for call in calls]
             for _ in range(400):
                 row = db.fetchone(waiting, (table,))

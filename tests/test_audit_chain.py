@@ -69,22 +69,81 @@ def test_an_intact_log_verifies(client, auth, log, monkeypatch, database_url, ca
     assert f"{slug}: intact, 4 events verified" in capsys.readouterr().out
 
 
+CHANGES = [
+    "UPDATE {s}.events SET topic = topic WHERE notification_id = 2",
+    "DELETE FROM {s}.events WHERE notification_id = 2",
+    "TRUNCATE {s}.events",
+    "UPDATE {s}.chain SET hash = hash",
+    "DELETE FROM {s}.chain",
+    "TRUNCATE {s}.checkpoints",
+    "DELETE FROM prowd.events",
+]
+
+
+@pytest.mark.parametrize("statement", CHANGES)
+def test_the_service_role_cannot_change_the_log(db, log, statement):
+    """The service's connections act as `prowd_service`, which holds no right to change the
+    stored log: the grants refuse it before the trigger is reached."""
+    _, schema = log
+    assert db.fetchone("SELECT current_user") == ("prowd_service",)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+        db.fetchall(statement.format(s=schema))
+
+
 @pytest.mark.parametrize(
     "statement",
     [
-        "UPDATE {s}.events SET topic = topic WHERE notification_id = 2",
-        "DELETE FROM {s}.events WHERE notification_id = 2",
-        "TRUNCATE {s}.events",
-        "DELETE FROM {s}.chain",
+        *CHANGES,
+        "INSERT INTO {s}.events (originator_id, originator_version, topic, state)"
+        " VALUES (gen_random_uuid(), 1, 'x', '')",
+        "INSERT INTO {s}.chain VALUES (999, '')",
+        "ALTER TABLE {s}.events DISABLE TRIGGER ALL",
+        "DROP TABLE {s}.chain",
+        "SELECT prowd.grant_service('{s}')",
     ],
 )
-def test_the_service_role_cannot_change_the_log(db, log, statement):
+def test_a_login_with_the_service_role_cannot_change_the_log(database_url, log, statement):
+    """The production shape: the service logs in as a plain role that is a member of
+    `prowd_service`, with no way round the grants (no superuser, no ownership)."""
     _, schema = log
-    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
-        db.fetchall(
-            statement.format(s=schema)
-            + (" RETURNING 1" if statement.startswith(("UPDATE", "DELETE")) else "")
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(
+            "DO $$ BEGIN CREATE ROLE prowd_test_login LOGIN IN ROLE prowd_service;"
+            " EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
         )
+    with psycopg.connect(database_url, user="prowd_test_login", autocommit=True) as conn:
+        conn.execute("SET ROLE prowd_service")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement.format(s=schema))
+        conn.execute("RESET ROLE")  # its own login rights are fewer still
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement.format(s=schema))
+        # Reading stays possible as the service role.
+        conn.execute("SET ROLE prowd_service")
+        assert conn.execute(f"SELECT count(*) FROM {schema}.events").fetchone() == (4,)
+
+
+@pytest.mark.parametrize("statement", CHANGES[:6])
+def test_the_owner_is_refused_by_the_trigger(database_url, log, statement):
+    """Even the owner of the log (the migrating login) cannot change it while the append-only
+    triggers stand: a superuser must switch them off, which the chain then exposes."""
+    _, schema = log
+    with (
+        psycopg.connect(database_url, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
+    ):
+        conn.execute(statement.format(s=schema))
+
+
+def test_the_service_role_appends_only_through_the_log_function(client, auth, db, log):
+    """Commands still append (through `append_events`, which runs as the owner) and the chain
+    grows with them."""
+    slug, schema = log
+    before = db.fetchone(f"SELECT count(*) FROM {schema}.chain")
+    body = {"code": "FCI-E", "name": "FCI-E", "kind": "bop_institution"}
+    r = client.post(f"/v1/grantees/{slug}/facilities", json=body, headers=auth("coordinator", slug))
+    assert r.status_code == 201
+    assert db.fetchone(f"SELECT count(*) FROM {schema}.chain") == (before[0] + 1,)
 
 
 @pytest.mark.parametrize(

@@ -131,3 +131,102 @@ def test_containerfile_default_command_serves_on_all_interfaces(instructions):
     assert _accepted_by_cli(argv)
     args = parser().parse_args(argv[1:])
     assert (args.command, args.host, args.port) == ("serve", "0.0.0.0", 8000)
+
+
+# Kubernetes ---------------------------------------------------------------------------------
+
+K8S = DEPLOY / "k8s"
+
+
+@pytest.fixture(scope="module")
+def k8s() -> list[dict[str, Any]]:
+    docs = []
+    for path in sorted(K8S.glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+def _kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def _containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(doc["spec"]["template"]["spec"]["containers"])
+
+
+def test_k8s_has_api_workers_migration_job_and_budgets(k8s):
+    deployments = _kind(k8s, "Deployment")
+    assert set(deployments) == {"prowd-api", "prowd-worker", "prowd-dispatcher"}
+    assert set(_kind(k8s, "Job")) == {"prowd-migrate"}
+    assert set(_kind(k8s, "PodDisruptionBudget")) == set(deployments)
+    assert set(_kind(k8s, "Service")) == {"prowd-api"}
+
+
+def test_k8s_commands_are_accepted_by_the_cli(k8s):
+    for doc in [*_kind(k8s, "Deployment").values(), *_kind(k8s, "Job").values()]:
+        for container in _containers(doc):
+            assert _accepted_by_cli(_argv(container["command"])), container["command"]
+    [job] = _kind(k8s, "Job").values()
+    assert _containers(job)[0]["command"] == ["prowd", "migrate"]
+    api = _containers(_kind(k8s, "Deployment")["prowd-api"])[0]
+    assert "--no-worker" in api["command"]
+
+
+def test_k8s_api_probes_use_health_and_ready(k8s, client):
+    api = _containers(_kind(k8s, "Deployment")["prowd-api"])[0]
+    assert api["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert api["readinessProbe"]["httpGet"]["path"] == "/ready"
+    port = api["ports"][0]
+    assert api["readinessProbe"]["httpGet"]["port"] == port["name"]
+    assert port["containerPort"] == 8000 and "0.0.0.0" in api["command"]
+    for path in ("/health", "/ready"):
+        assert client.get(path).status_code == 200
+
+
+def test_k8s_selectors_match_their_pods(k8s):
+    deployments = _kind(k8s, "Deployment")
+    for name, budget in _kind(k8s, "PodDisruptionBudget").items():
+        labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
+        assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    for doc in deployments.values():
+        labels = doc["spec"]["template"]["metadata"]["labels"]
+        assert doc["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    service = _kind(k8s, "Service")["prowd-api"]
+    assert service["spec"]["selector"].items() <= (
+        deployments["prowd-api"]["spec"]["template"]["metadata"]["labels"].items()
+    )
+
+
+def test_k8s_services_never_migrate_and_use_the_plain_login(k8s):
+    [config] = _kind(k8s, "ConfigMap").values()
+    assert config["data"]["PROWD_MIGRATE_ON_START"] == "false"
+    assert config["data"]["PROWD_ENV"] == "production"
+    for name in (
+        "PROWD_JWKS_URL",
+        "PROWD_OIDC_ISSUER",
+        "PROWD_OIDC_AUDIENCE",
+        "PROWD_AUDIT_KEY_FILE",
+    ):
+        assert config["data"][name]
+    for doc in _kind(k8s, "Deployment").values():
+        for container in _containers(doc):
+            secrets = {s["secretRef"]["name"] for s in container["envFrom"] if "secretRef" in s}
+            assert secrets == {"prowd-db-service"}, doc["metadata"]["name"]
+    [job] = _kind(k8s, "Job").values()
+    secrets = {s["secretRef"]["name"] for s in _containers(job)[0]["envFrom"] if "secretRef" in s}
+    assert secrets == {"prowd-db-owner"}
+
+
+def test_k8s_pods_run_unprivileged_and_mount_what_they_read(k8s):
+    [config] = _kind(k8s, "ConfigMap").values()
+    key_dir = str(Path(config["data"]["PROWD_AUDIT_KEY_FILE"]).parent)
+    for doc in [*_kind(k8s, "Deployment").values(), *_kind(k8s, "Job").values()]:
+        pod = doc["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for container in pod["containers"]:
+            ctx = container["securityContext"]
+            assert ctx["allowPrivilegeEscalation"] is False
+            assert ctx["readOnlyRootFilesystem"] is True
+            mounts = {m["mountPath"] for m in container["volumeMounts"]}
+            assert {"/tmp", key_dir} <= mounts, doc["metadata"]["name"]
+            assert "memory" in container["resources"]["limits"]

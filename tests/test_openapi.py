@@ -44,3 +44,17 @@ def test_every_grantee_operation_documents_its_problems(client):
             example = next(iter(content["examples"].values()))["value"]
             assert example["type"].startswith("urn:prowd:problem:"), (method, path, status)
             assert example["status"] == int(status)
+
+
+def test_no_operation_lost_its_description_to_double_wrapping(client):
+    """Two module-level handlers on one path get wrapped twice by Litestar (the description
+    becomes the wrapper's docstring and a sync handler may never be awaited): handlers that
+    share a path must sit in one Controller."""
+    spec = client.get("/schema/openapi.json").json()
+    wrapped = [
+        f"{method.upper()} {path}"
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if isinstance(op, dict) and "Wrap a given callable" in (op.get("description") or "")
+    ]
+    assert wrapped == []

@@ -29,12 +29,19 @@ CRISIS_AFTER = timedelta(hours=24)
 CLEARANCE_WARNING_DAYS = 30
 DEBRIEF_DUE_DAYS = 30
 
-Kind = Literal["missed_cadence", "overdue_goal", "open_crisis", "clearance_expiring", "debrief_due"]
+Kind = Literal[
+    "missed_cadence",
+    "overdue_goal",
+    "open_crisis",
+    "clearance_expiring",
+    "debrief_due",
+    "webhook_endpoint_disabled",
+]
 
 
 class Alert(msgspec.Struct):
     kind: Kind
-    subject: Literal["pairing", "goal", "escalation", "mentor"]
+    subject: Literal["pairing", "goal", "escalation", "mentor", "webhook_endpoint"]
     subject_id: UUID
     since: datetime | None
     detail: str
@@ -173,6 +180,11 @@ def alerts(
         # Escalations and debriefs are the coordinator's side: a case manager sees the rest.
         items += _supervision(tenant, min_position, wait)
     items += _clearances(tenant, min_position, wait)
+    if allowed("webhooks.read", tenant.principal.roles):
+        from services.api.webhooks import endpoint_alerts
+
+        # Endpoints the dispatcher disabled (410 Gone, 5 days failing) until re-enabled.
+        items += endpoint_alerts(tenant)
     counts: dict[str, int] = {}
     for item in items:
         counts[item.kind] = counts.get(item.kind, 0) + 1

@@ -10,17 +10,38 @@ from typing import Any
 
 import anyio.to_thread
 from litestar import Litestar, Request, Response
+from litestar.config.cors import CORSConfig
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from services import logging as prowd_logging
-from services.api import alerts, audit, goals, meetings, openapi, supervision, timeline
+from services.api import (
+    alerts,
+    apikeys,
+    audit,
+    audit_access,
+    audit_reads,
+    consents,
+    erasure,
+    exports,
+    goals,
+    meetings,
+    metrics,
+    openapi,
+    reports,
+    retention,
+    rrc,
+    supervision,
+    timeline,
+    webhooks,
+)
 from services.api.consistency import wait_for_views
-from services.api.context import provide_principal
+from services.api.context import authorize, provide_principal
 from services.api.facilities import FacilityController
 from services.api.grantees import GranteeController
+from services.api.hardening import rate_limit_middleware, security_headers_middleware
 from services.api.health import health, ready
 from services.api.mentors import MentorController
 from services.api.middleware import request_log_middleware
@@ -79,10 +100,32 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             *alerts.ROUTES,
             *timeline.ROUTES,
             *audit.ROUTES,
+            *retention.ROUTES,
+            *erasure.ROUTES,
+            *audit_reads.ROUTES,
+            *audit_access.ROUTES,
+            *consents.ROUTES,
+            *rrc.ROUTES,
+            *apikeys.ROUTES,
+            *exports.ROUTES,
+            *reports.ROUTES,
+            *webhooks.ROUTES,
+            *metrics.ROUTES,
         ],
         lifespan=[lifespan],
-        dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
-        middleware=[request_log_middleware],
+        dependencies={"principal": Provide(provide_principal)},
+        # The request log outermost (it sets the request id the access log records).
+        # Outermost first: every answer is logged and carries the security headers, refusals
+        # by the rate limiter included.
+        middleware=[
+            request_log_middleware,
+            security_headers_middleware(settings),
+            rate_limit_middleware(settings),
+            audit_access.access_log_middleware,
+        ],
+        cors_config=(
+            CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None
+        ),
         before_request=before_handler,
         exception_handlers={Exception: handle_exception},
         request_max_body_size=settings.max_body_bytes,
@@ -112,7 +155,9 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
 
 
 async def before_handler(request: Request[Any, Any, Any]) -> Response[Any] | None:
-    """Strict bodies for commands, then (bounded, async) read-your-writes waits for queries."""
+    """Authorisation first, then strict bodies for commands, then (bounded, async)
+    read-your-writes waits for queries."""
+    await authorize(request)
     return await strict_body(request) or await wait_for_views(request)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import anyio.to_thread
 import msgspec
 from litestar import Request, Response
 from litestar.datastructures import State
@@ -18,6 +19,7 @@ from domain import common
 from domain.common import AlreadyExists, Conflict, ProwdAggregate
 from domain.mentors import MentorStatus
 from domain.participants import Participant
+from services import apikeys
 from services.access import MATRIX, allowed, only_own
 from services.api.problems import ProblemError
 from services.auth import NotAuthenticated, Principal, verify_token
@@ -38,15 +40,50 @@ def action(name: str) -> dict[str, Any]:
     return {"action": name}
 
 
-def provide_principal(request: Request[Any, Any, State]) -> Principal:
+async def provide_principal(request: Request[Any, Any, State]) -> Principal:
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known  # authorised before the handler (`authorize`)
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise NotAuthenticated("a bearer token is required")
-    settings: Settings = request.app.state.settings
-    principal = verify_token(settings, token.strip())
+    token = token.strip()
+    if apikeys.is_api_key(token):
+        # An RRC system's key is looked up in the database: off the event loop.
+        tenancy: Tenancy = request.app.state.tenancy
+        principal = await anyio.to_thread.run_sync(apikeys.authenticate, tenancy.db, token)
+        # A key serves its RRC's view and nothing else, whatever its role may read.
+        if request.route_handler.opt.get("action") not in apikeys.KEY_ACTIONS:
+            raise ProblemError(403, "forbidden", "an RRC API key reads the RRC view only")
+    else:
+        settings: Settings = request.app.state.settings
+        principal = verify_token(settings, token)
     request.state.subject = principal.subject
+    request.state.principal = principal
     return principal
+
+
+async def authorize(request: Request[Any, Any, State]) -> None:
+    """Before anything else looks at a request for a protected route (its body included):
+    the token (401), the grantee (404 unless the token names it and it exists), the role
+    (403). The dependencies repeat the last two cheaply; this fixes the order, so a caller
+    without the right is never told whether its body would have been valid."""
+    name = request.route_handler.opt.get("action")
+    if name is None:
+        return  # a public route
+    principal = await provide_principal(request)
+    slug = request.path_params.get("grantee")
+    if isinstance(slug, str):
+        tenancy: Tenancy = request.app.state.tenancy
+        info = (
+            await anyio.to_thread.run_sync(tenancy.grantee, slug)
+            if principal.may_see(slug)
+            else None
+        )
+        if info is None:
+            raise ProblemError(404, "grantee_not_found", f"no grantee {slug!r}")
+    _check_action(request, principal)
 
 
 def _check_action(request: Request[Any, Any, State], principal: Principal) -> None:

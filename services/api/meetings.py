@@ -41,6 +41,9 @@ class HeldIn(msgspec.Struct, forbid_unknown_fields=True):
     goals_discussed: Annotated[list[UUID], msgspec.Meta(max_length=50)] = []
     attendance: dict[UUID, Attendance] = {}
     summary: Text = ""
+    # True: the summary holds 42 CFR Part 2 information. Left out of an amendment, the tag
+    # stays as it is (false when first recorded).
+    summary_part2: bool | None = None
     # Left out of an amendment, the note stays as it is.
     confidential_note: Text | None = None
 
@@ -93,6 +96,7 @@ class HeldOut(msgspec.Struct, omit_defaults=True):
     summary: str
     has_confidential_note: bool
     during_class_hours: bool
+    summary_part2: bool
     confidential_note: str | None = None
 
 
@@ -178,6 +182,7 @@ def _record(data: HeldIn, fallback: Location) -> HeldRecord:
         goals_discussed=list(data.goals_discussed),
         attendance=dict(data.attendance),
         summary=data.summary,
+        summary_part2=bool(data.summary_part2),
         confidential_note=data.confidential_note or "",
     )
 
@@ -238,6 +243,7 @@ def render_for(tenant: Tenant) -> Any:
                 summary=r.summary,
                 has_confidential_note=bool(r.confidential_note),
                 during_class_hours=r.during_class_hours,
+                summary_part2=r.summary_part2,
                 confidential_note=r.confidential_note
                 if r.confidential_note and may_read_note(tenant, m)
                 else None,
@@ -324,7 +330,9 @@ class MeetingController(Controller):
         tenant: Tenant,
         data: Annotated[MeetingIn, body("a meeting recorded as held", MEETING_EXAMPLE)],
     ) -> Response[MeetingOut]:
-        """Schedule a meeting of a pairing; include `held` to record a meeting that took place."""
+        """Schedule a meeting of a pairing; include `held` to record a meeting that took place
+        (`held.summary_part2: true` tags its summary as 42 CFR Part 2 information, shared
+        outside the grantee only under a covering consent)."""
         check_own_pairing(tenant, data.pairing_id, "meetings.write")
         location = Location(kind=data.location.kind, facility_code=data.location.facility)
         held = None if data.held is None else _record(data.held, location)
@@ -360,7 +368,9 @@ class MeetingController(Controller):
         self, request: Request[Any, Any, Any], tenant: Tenant, meeting_id: UUID, data: HeldIn
     ) -> Response[MeetingOut]:
         """Record that a scheduled meeting took place: when, how long, where, topics, goals
-        discussed, attendance per member, a shareable summary and an optional confidential note."""
+        discussed, attendance per member, a shareable summary and an optional confidential note.
+        `summary_part2: true` tags the summary as 42 CFR Part 2 information: it then leaves the
+        grantee (RRC view, webhooks) only under a covering consent, with the §2.32 notice."""
         meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
         record = _record(data, meeting.location)
         return self._do(
@@ -422,10 +432,13 @@ class MeetingController(Controller):
         self, request: Request[Any, Any, Any], tenant: Tenant, meeting_id: UUID, data: AmendmentIn
     ) -> Response[MeetingOut]:
         """Correct a held meeting: the correction is a new event with its reason; the original
-        record stays in the history."""
+        record stays in the history. Left out, `summary_part2` (the summary holds 42 CFR
+        Part 2 information) and the confidential note stay as they were."""
         meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
         record = _record(data.record, meeting.location)
         current_note = meeting.record.confidential_note if meeting.record else ""
+        if data.record.summary_part2 is None and meeting.record is not None:
+            record = msgspec.structs.replace(record, summary_part2=meeting.record.summary_part2)
         if data.record.confidential_note is None:
             record = msgspec.structs.replace(record, confidential_note=current_note)
         elif current_note and not may_read_note(tenant, meeting):
@@ -443,8 +456,9 @@ class MeetingController(Controller):
 
     @get("/meetings/{meeting_id:uuid}", opt=action("meetings.read"), sync_to_thread=True)
     def get_meeting(self, tenant: Tenant, meeting_id: UUID) -> MeetingOut:
-        """A meeting as the log has it now; the confidential note only for its author and the
-        coordinator (others see `has_confidential_note`)."""
+        """A meeting as the log has it now, with `summary_part2` (the summary holds 42 CFR
+        Part 2 information); the confidential note only for its author and the coordinator
+        (others see `has_confidential_note`)."""
         meeting = self._own_meeting(tenant, meeting_id, "meetings.read")
         rendered: MeetingOut = render_for(tenant)(meeting, 0)
         return rendered

@@ -114,6 +114,10 @@ class _Examples:
 
 
 def complete(spec: OpenAPI) -> None:
+    from services.webhooks.payloads import add_webhooks
+
+    # Messages sent to RRC systems (OpenAPI 3.1 `webhooks`), documented with examples.
+    add_webhooks(spec)
     examples = _Examples(spec)
     for path, item in (spec.paths or {}).items():
         for method in ("get", "post", "put", "patch", "delete"):

@@ -71,7 +71,8 @@ class ParticipantOut(msgspec.Struct, omit_defaults=True):
     number: str
     first_name: str
     last_name: str
-    date_of_birth: date
+    # None (and the names `[erased]`) once the participant's personal data was erased.
+    date_of_birth: date | None
     bop_register_number: str | None
     ex_offender_at_entry: bool
     program_entry_date: date
@@ -87,6 +88,8 @@ class ParticipantOut(msgspec.Struct, omit_defaults=True):
     returns_to_custody: int
     version: int
     position: int | None = None
+    # When the participant's personal data was erased (absent until then).
+    erased_at: datetime | None = None
 
 
 class CaseloadRow(msgspec.Struct):
@@ -158,6 +161,7 @@ def render(p: Participant, position: int) -> ParticipantOut:
         exit_date=p.exit_date,
         exit_reason=p.exit_reason,
         returns_to_custody=p.returns_to_custody,
+        erased_at=getattr(p, "erased_at", None),
         version=p.version,
         position=position or None,
     )

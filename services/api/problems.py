@@ -19,6 +19,7 @@ from psycopg_pool import PoolTimeout, TooManyRequests
 from domain.common import AlreadyExists, Conflict, DomainError, NotFound, RuleViolation
 from services.auth import NotAuthenticated
 from services.eventstore import DuplicateRequest
+from services.oidc import KeysUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("prowd.api")
@@ -140,6 +141,14 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             429: "rate_limited",
         }.get(exc.status_code, "http_error")
         return problem_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    if isinstance(exc, KeysUnavailable):
+        log.warning("identity_provider_unavailable")
+        return problem_response(
+            503,
+            "identity_unavailable",
+            "the identity provider's signing keys cannot be fetched; retry shortly",
+            headers={"Retry-After": "5"},
+        )
     if isinstance(exc, psycopg.DataError):
         # A value the database cannot take (a NUL byte in text, a number out of range) that
         # validation let through: the request is at fault, not the service.

@@ -1,0 +1,132 @@
+"""The access log: who was shown personal data, when, in what capacity (DESIGN D7).
+
+One row per successful response of an action that carries personal data (the role matrix's
+`personal_data`), whatever its method: a command's response carries the record it changed, so a
+POST is a disclosure as much as a GET. Reads of the access log itself are recorded too, so an
+auditor's looking is as accountable as anyone's. Rows live in the grantee's own schema
+(`g_<slug>.access_log`, services/schema.py) and are append-only by the same trigger as the event
+log: no UPDATE, DELETE or TRUNCATE, whoever asks.
+
+Stored: the token's subject, the roles under which the matrix allowed the action, the action,
+the method, the path, the ids the request named (path parameters and uuid-valued query
+parameters, never other query text, which may hold search terms), the request id and the
+status. Never stored: bodies, tokens, names or other personal fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from psycopg import sql
+
+from services.access import MATRIX
+from services.database import Database
+
+# Actions recorded although their responses carry no personal data.
+ALSO_RECORDED = frozenset({"audit.access_log"})
+
+
+def recorded(action: str | None) -> bool:
+    """Whether a successful response of `action` leaves a row in the access log."""
+    if action is None or action not in MATRIX:
+        return False
+    return MATRIX[action].personal_data or action in ALSO_RECORDED
+
+
+@dataclass(frozen=True)
+class Access:
+    subject: str
+    roles: list[str]
+    action: str
+    method: str
+    path: str
+    resources: Mapping[str, str]
+    request_id: str
+    status: int
+
+
+def record(db: Database, schema: str, access: Access) -> None:
+    """Append one row (one statement in its own transaction, on a pooled connection)."""
+    with db.connection() as conn:
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.access_log (subject, roles, action, method, path, resources,"
+                " request_id, status) VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
+            ).format(sql.Identifier(schema)),
+            (
+                access.subject,
+                access.roles,
+                access.action,
+                access.method,
+                access.path,
+                msgspec.json.encode(dict(access.resources)).decode(),
+                access.request_id,
+                access.status,
+            ),
+        )
+
+
+class Entry(msgspec.Struct):
+    id: int
+    at: datetime
+    subject: str
+    roles: list[str]
+    action: str
+    method: str
+    path: str
+    resources: dict[str, str]
+    request_id: str
+    status: int
+
+
+def entries(
+    db: Database,
+    schema: str,
+    *,
+    after: int,
+    limit: int,
+    subject: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> tuple[list[Entry], int | None]:
+    """Rows in id order after `after`, filtered; the id to continue after if there are more."""
+    clauses: list[sql.Composable] = [sql.SQL("id > %s")]
+    params: list[Any] = [after]
+    for clause, value in (
+        ("subject = %s", subject),
+        ("action = %s", action),
+        ("at >= %s", since),
+        ("at < %s", until),
+    ):
+        if value is not None:
+            clauses.append(sql.SQL(clause))
+            params.append(value)
+    rows = db.fetchall(
+        sql.SQL(
+            "SELECT id, at, subject, roles, action, method, path, resources, request_id, status"
+            " FROM {}.access_log WHERE {} ORDER BY id LIMIT %s"
+        ).format(sql.Identifier(schema), sql.SQL(" AND ").join(clauses)),
+        [*params, limit + 1],
+    )
+    more = len(rows) > limit
+    items = [
+        Entry(
+            id=int(r[0]),
+            at=r[1],
+            subject=r[2],
+            roles=list(r[3]),
+            action=r[4],
+            method=r[5],
+            path=r[6],
+            resources={str(k): str(v) for k, v in dict(r[7]).items()},
+            request_id=r[8],
+            status=int(r[9]),
+        )
+        for r in rows[:limit]
+    ]
+    return items, (items[-1].id if more and items else None)

@@ -1,0 +1,245 @@
+"""`/v1/grantees/{grantee}/exports`: the PIRL file of a quarter, and the register of past exports.
+
+Generating a file appends an `ExportRegister.Generated` event (digest, rows, the log position the
+file stands at), whether it is asked for with `POST` or with `GET` (docs/pirl.md): every file
+that leaves the service is on record. Both take an `Idempotency-Key`; a retry with the same key
+gets the same file back and records nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import ResponseHeader
+from litestar.di import Provide
+
+from domain.exports import ExportRecord, ExportRegister
+from services import pirl
+from services.api.context import Tenant, action, provide_tenant, tenant_command
+from services.api.docs import problems
+from services.api.params import Cursor, Limit
+from services.api.problems import ProblemError
+from services.exports import Exported
+
+CSV = "text/csv; charset=utf-8"
+_DIGITS = re.compile(r"[0-9]{1,9}")
+_QUARTER_PROBLEM = (400, "invalid_quarter", "'2026Q5' is not a quarter of the form YYYYQn")
+_EXPORT_PROBLEMS = problems(
+    _QUARTER_PROBLEM,
+    (422, "quarter_not_started", "quarter 2027Q1 has not begun (it starts on 2027-01-01)"),
+    (409, "conflict", "the record was changed by another request at the same time"),
+)
+_HEADERS = [
+    ResponseHeader(
+        name="X-Export-Digest",
+        description="SHA-256 (hex) of the body, as recorded in the export register",
+        documentation_only=True,
+    ),
+    ResponseHeader(name="X-Export-Id", description="the export's id", documentation_only=True),
+    ResponseHeader(
+        name="X-Export-Stands-At",
+        description="the last log position the file's data was read from",
+        documentation_only=True,
+    ),
+    ResponseHeader(
+        name="X-Log-Position",
+        description="the position of the event that records the export",
+        documentation_only=True,
+    ),
+]
+
+
+class ExportOut(msgspec.Struct):
+    id: UUID
+    number: int
+    format: str
+    quarter: str
+    sha256: str
+    rows: int
+    size: int
+    stands_at: int
+    elements_version: str
+    requested_via: str
+    requested_by: str
+    generated_at: datetime
+
+
+class ExportPage(msgspec.Struct):
+    items: list[ExportOut]
+    next_cursor: str | None
+
+
+def _out(number: int, e: ExportRecord) -> ExportOut:
+    return ExportOut(
+        e.export_id,
+        number,
+        e.format,
+        e.quarter,
+        e.sha256,
+        e.rows,
+        e.size,
+        e.stands_at,
+        e.elements_version,
+        e.requested_via,
+        e.requested_by,
+        e.generated_at,
+    )
+
+
+def parse_quarter(quarter: str) -> pirl.Quarter:
+    try:
+        return pirl.Quarter.parse(quarter)
+    except ValueError as e:
+        raise ProblemError(400, "invalid_quarter", str(e)) from None
+
+
+def _csv(tenant: Tenant, record: ExportRecord, data: bytes, **headers: str) -> Response[bytes]:
+    name = f"pirl_{tenant.info.slug}_{record.quarter}.csv"
+    return Response(
+        data,
+        media_type=CSV,
+        headers={
+            "X-Export-Digest": record.sha256,
+            "X-Export-Id": str(record.export_id),
+            "X-Export-Stands-At": str(record.stands_at),
+            "Content-Disposition": f'attachment; filename="{name}"',
+            **headers,
+        },
+    )
+
+
+def _generate(request: Request[Any, Any, Any], tenant: Tenant, quarter: str, status: int) -> Any:
+    q = parse_quarter(quarter)
+    fresh: dict[UUID, bytes] = {}
+
+    def execute(command: Any) -> Exported:
+        exported = tenant.app.export_pirl(command, q, requested_via="api")
+        fresh[exported.aggregate.exports[-1].export_id] = exported.data
+        return exported
+
+    def render(register: ExportRegister, position: int) -> tuple[ExportRecord, bytes]:
+        # A replayed request renders the register as of its first answer: its last export.
+        record = register.exports[-1]
+        data = fresh.get(record.export_id)
+        return record, data if data is not None else tenant.app.regenerate(record, register)
+
+    answer = tenant_command(request, tenant, None, execute, render, status=status)
+    record, data = answer.content
+    response = _csv(tenant, record, data, **answer.headers)
+    response.status_code = answer.status_code
+    if status == 201:
+        response.headers["Location"] = f"/v1/grantees/{tenant.info.slug}/exports/{record.export_id}"
+    return response
+
+
+class ExportController(Controller):
+    # One controller registers both methods of `/pirl/{quarter}` together (a module-level POST
+    # and GET on one path made Litestar wrap the first handler twice).
+    path = "/v1/grantees/{grantee:str}/exports"
+    tags = ["exports"]
+    dependencies = {"tenant": Provide(provide_tenant, sync_to_thread=False)}
+
+    @post(
+        "/pirl/{quarter:str}",
+        opt=action("exports.pirl"),
+        sync_to_thread=True,
+        status_code=201,
+        media_type=CSV,
+        responses=_EXPORT_PROBLEMS,
+        response_headers=_HEADERS,
+    )
+    def export_pirl(
+        self, request: Request[Any, Any, Any], tenant: Tenant, quarter: str
+    ) -> Response[bytes]:
+        """Generate and record the PIRL file of a calendar quarter `YYYYQn`: one CSV row per
+        participant whose date of program entry (PIRL 900) is on or before the quarter's last
+        day, with the elements of docs/pirl.md (header row: element numbers), dates YYYYMMDD,
+        element 100 a pseudonym (never the SSN or a register number). The file is recorded in
+        the export register with its SHA-256 (`X-Export-Digest`) and the log position it stands
+        at; `Location` names the record. The same quarter exported again with nothing changed
+        gives the same bytes; a retry with the same `Idempotency-Key` returns the first file
+        and records nothing."""
+        return _generate(request, tenant, quarter, 201)  # type: ignore[no-any-return]
+
+    @get(
+        "/pirl/{quarter:str}",
+        opt=action("exports.pirl"),
+        sync_to_thread=True,
+        media_type=CSV,
+        responses=_EXPORT_PROBLEMS,
+        response_headers=_HEADERS,
+    )
+    def download_pirl(
+        self, request: Request[Any, Any, Any], tenant: Tenant, quarter: str
+    ) -> Response[bytes]:
+        """The PIRL file of a calendar quarter `YYYYQn`, generated and recorded exactly as by
+        `POST` on the same path (so this `GET` is not a safe read: every download is recorded
+        in the export register with its SHA-256, `X-Export-Digest`). One CSV row per
+        participant whose date of program entry (PIRL 900) is on or before the quarter's last
+        day; dates YYYYMMDD; element 100 a pseudonym. Same quarter, nothing changed: same
+        bytes. A retry with the same `Idempotency-Key` returns the first file and records
+        nothing."""
+        return _generate(request, tenant, quarter, 200)  # type: ignore[no-any-return]
+
+    @get(
+        "/",
+        opt=action("exports.read"),
+        sync_to_thread=True,
+        responses=problems((400, "invalid_cursor", "the cursor is not one this list handed out")),
+    )
+    def list_exports(self, tenant: Tenant, limit: Limit = 50, cursor: Cursor = "") -> ExportPage:
+        """Past exports, newest first, each with its SHA-256, row count, the log position its
+        data stands at and who asked for it. Pages by `number` (`next_cursor`)."""
+        if cursor and _DIGITS.fullmatch(cursor) is None:
+            raise ProblemError(400, "invalid_cursor", "the cursor is not one this list handed out")
+        exports = tenant.app.export_register().exports
+        before = int(cursor) if cursor else len(exports) + 1
+        numbered = [(n, e) for n, e in enumerate(exports, start=1) if n < before]
+        page = [_out(n, e) for n, e in reversed(numbered[-limit:])]
+        more = len(numbered) > limit
+        return ExportPage(page, str(page[-1].number) if more and page else None)
+
+    @get(
+        "/{export_id:uuid}",
+        opt=action("exports.read"),
+        sync_to_thread=True,
+        responses=problems((404, "not_found", "export not found")),
+    )
+    def export_detail(self, tenant: Tenant, export_id: UUID) -> ExportOut:
+        """One recorded export: quarter, SHA-256 of the bytes served, rows, the log position it
+        stands at, the element-table version and who asked for it."""
+        exports = tenant.app.export_register().exports
+        for number, record in enumerate(exports, start=1):
+            if record.export_id == export_id:
+                return _out(number, record)
+        raise ProblemError(404, "not_found", "export not found")
+
+    @get(
+        "/{export_id:uuid}/file",
+        opt=action("exports.file"),
+        sync_to_thread=True,
+        media_type=CSV,
+        responses=problems(
+            (404, "not_found", "export not found"),
+            (
+                409,
+                "export_not_reproducible",
+                "the file regenerated from log position 812 does not match the recorded digest",
+            ),
+        ),
+        response_headers=_HEADERS[:3],
+    )
+    def export_file(self, tenant: Tenant, export_id: UUID) -> Response[bytes]:
+        """A recorded export's file, regenerated from the log up to the position it stood at
+        and served only if its SHA-256 equals the recorded one (else 409
+        `export_not_reproducible`): what was submitted, byte for byte. Records nothing."""
+        record = tenant.app.export_record(export_id)
+        return _csv(tenant, record, tenant.app.regenerate(record))
+
+
+ROUTES: list[Any] = [ExportController]

@@ -1,0 +1,92 @@
+"""The webhook metric families (read from every grantee's tables when scraped)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from psycopg import sql
+
+from domain.common import utcnow
+from services.database import Database
+from services.schema import grantee_schema
+from services.tenancy import Tenancy
+
+Sample = tuple[dict[str, str], float]
+
+
+def _per_grantee(db: Database, tenancy: Tenancy, query: str) -> Iterable[tuple[str, tuple]]:  # type: ignore[type-arg]
+    for g in tenancy.grantees(limit=100_000):
+        for row in db.fetchall(sql.SQL(query).format(s=sql.Identifier(grantee_schema(g.slug)))):
+            yield g.slug, tuple(row)
+
+
+def deliveries(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+    for slug, (status, n) in _per_grantee(
+        db, tenancy, "SELECT status, count(*) FROM {s}.webhook_deliveries GROUP BY status"
+    ):
+        yield {"grantee": slug, "status": status}, float(n)
+
+
+def attempts(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+    for slug, (outcome, n) in _per_grantee(
+        db, tenancy, "SELECT outcome, count(*) FROM {s}.webhook_attempts GROUP BY outcome"
+    ):
+        yield {"grantee": slug, "outcome": outcome}, float(n)
+
+
+def failures(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+    for slug, (n,) in _per_grantee(
+        db, tenancy, "SELECT count(*) FROM {s}.webhook_attempts WHERE outcome = 'failed'"
+    ):
+        yield {"grantee": slug}, float(n)
+
+
+def queue_depth(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+    for slug, (n,) in _per_grantee(
+        db, tenancy, "SELECT count(*) FROM {s}.webhook_deliveries WHERE status = 'pending'"
+    ):
+        yield {"grantee": slug}, float(n)
+
+
+def oldest_pending(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+    now = utcnow()
+    for slug, (oldest,) in _per_grantee(
+        db, tenancy, "SELECT min(created_at) FROM {s}.webhook_deliveries WHERE status = 'pending'"
+    ):
+        age = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
+        yield {"grantee": slug}, age
+
+
+def endpoints(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+    for slug, (enabled, n) in _per_grantee(
+        db, tenancy, "SELECT enabled, count(*) FROM {s}.webhook_endpoints GROUP BY enabled"
+    ):
+        yield {"grantee": slug, "state": "enabled" if enabled else "disabled"}, float(n)
+
+
+FAMILIES = [
+    (
+        "prowd_webhook_deliveries",
+        "Webhook deliveries by status (pending, delivered, failed after the last retry).",
+        "gauge",
+        deliveries,
+    ),
+    (
+        "prowd_webhook_attempts_total",
+        "Webhook HTTP attempts by outcome (succeeded, failed).",
+        "counter",
+        attempts,
+    ),
+    ("prowd_webhook_failures_total", "Failed webhook HTTP attempts.", "counter", failures),
+    ("prowd_webhook_queue_depth", "Webhook deliveries waiting to be sent.", "gauge", queue_depth),
+    (
+        "prowd_webhook_oldest_pending_age_seconds",
+        "Age of the oldest webhook delivery still waiting (0 when none).",
+        "gauge",
+        oldest_pending,
+    ),
+    ("prowd_webhook_endpoints", "Webhook endpoints by state.", "gauge", endpoints),
+]
+
+__all__ = ["FAMILIES", "datetime"]

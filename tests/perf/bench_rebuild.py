@@ -1,0 +1,555 @@
+"""Rebuild, replay and verify at scale: a synthetic history of 1,000,000 events over 20 grantees.
+
+Run from the repository root:
+
+    uv run python tests/perf/bench_rebuild.py [--events 1000000] [--grantees 20] [--jobs 1]
+        [--database-url postgresql://postgres@127.0.0.1:5432/test] [--regenerate] [--drop]
+
+The first run generates the history into a dedicated database on that server
+(`prowd_bench_<events>`, e.g. `prowd_bench_1m`) and keeps it: later runs find it complete and
+skip generation (`--regenerate` drops and rebuilds it, `--drop` drops it at the end). The events
+are made by the real grantee application (domain aggregates, the real msgspec mapper) over an
+in-memory recorder, then appended in large batches through each grantee's `append_events()`
+function, which writes the hash chain exactly as the service does.
+
+Then, in the same run, it measures:
+  (a) the raw sequential read rate of the stored events (every grantee's rows fetched into
+      Python, no decoding),
+  (b) `prowd projections rebuild` of every view of every grantee, as a subprocess: wall time,
+      events/s and the process's peak RSS,
+  (c) `prowd verify` of every grantee, as a subprocess: events/s.
+It prints the figures and writes them, with the machine's load, to
+tests/perf/results/rebuild-<UTC timestamp>.json.
+
+Not a pytest test: the file name does not match test_*.py and it defines no test_ function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from eventsourcing.application import Application  # noqa: E402
+from eventsourcing.popo import POPOApplicationRecorder  # noqa: E402
+from psycopg import sql  # noqa: E402
+from psycopg.conninfo import make_conninfo  # noqa: E402
+
+from domain import common  # noqa: E402
+from domain.facilities import FacilityKind  # noqa: E402
+from domain.mentors import (  # noqa: E402
+    BackgroundDecision,
+    Clearance,
+    MentorSource,
+    RecruitmentChannel,
+    ScreeningStep,
+    TrainingModule,
+    TrainingRecord,
+)
+from domain.pairings import (  # noqa: E402
+    Commitment,
+    Focus,
+    Frequency,
+    Location,
+    LocationKind,
+    MatchCriterion,
+    PairingKind,
+)
+from domain.participants import ExitReason, PersonalDetails, Placement  # noqa: E402
+from services import demo_activity as activity  # noqa: E402
+from services.database import Database  # noqa: E402
+from services.grantee_app import GranteeApplication  # noqa: E402
+from services.ledger import Command  # noqa: E402
+from services.settings import Settings  # noqa: E402
+from services.tenancy import Tenancy  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+TARGETS = {
+    "rebuild_events_per_s": 20_000.0,
+    "rebuild_share_of_raw_read": 0.25,
+    "verify_events_per_s": 50_000.0,
+    "peak_rss_mb": 300.0,
+}
+APPEND_BATCH = 5_000
+C = Command
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------ generation
+
+
+class MemoryGranteeApp(GranteeApplication):
+    """The real grantee application over an in-memory recorder: commands decide as in the
+    service, the mapper encodes as in the service, nothing touches the database."""
+
+    def __init__(self, time_zone: str) -> None:
+        self.db = None  # type: ignore[assignment]
+        self.schema = "memory"
+        self.time_zone = time_zone
+        Application.__init__(self, env={"IS_SNAPSHOTTING_ENABLED": "n"})
+
+    def construct_recorder(self) -> Any:
+        return POPOApplicationRecorder()
+
+
+FIRST = ["James", "Maria", "Darnell", "Luis", "Keisha", "Robert", "Tanya", "Andre", "Rosa"]
+LAST = ["Johnson", "Garcia", "Williams", "Martinez", "Brown", "Davis", "Lopez", "Wilson"]
+PER_UNIT = 30  # participants per unit; the last six stay in stage 1 to be mentored
+
+
+def _advance(app: GranteeApplication, pid: UUID, entry: date, n: int, rrc: str, bop: str) -> None:
+    at = datetime.combine(entry, datetime.min.time(), tzinfo=UTC)
+    step = n % 6
+    if step == 0:
+        return
+    if step in (1, 3, 5):
+        app.transition_stage(
+            C(), pid, placement=Placement.RRC, facility_code=rrc, occurred_at=at + timedelta(60)
+        )
+    if step == 2:
+        app.transition_stage(
+            C(),
+            pid,
+            placement=Placement.HOME_CONFINEMENT,
+            facility_code=None,
+            occurred_at=at + timedelta(45),
+        )
+    if step in (3, 4, 5):
+        app.transition_stage(
+            C(),
+            pid,
+            placement=Placement.COMMUNITY,
+            facility_code=None,
+            occurred_at=at + timedelta(120),
+        )
+    if step == 5 and n % 12 == 5:
+        app.return_to_custody(C(), pid, facility_code=bop, occurred_at=at + timedelta(150))
+    if step == 4 and n % 12 == 4:
+        reason = ExitReason.COMPLETED if n % 24 == 4 else ExitReason.RELOCATED
+        app.exit_participant(C(), pid, exit_date=entry + timedelta(160), reason=reason)
+
+
+def _unit(app: GranteeApplication, rng: random.Random, u: int) -> None:
+    """One cohort triple with 30 participants, two certified graduate mentors, an individual
+    and a group pairing with twelve weeks of meetings, goals, supervision, feedback, an
+    employment outcome and referrals: about 230 events."""
+    bop, bop2, rrc = "FCI-1", "FCI-2", "RRC-1"
+    cohorts = [
+        (f"A{u}", bop, date(2025, 6, 2)),
+        (f"B{u}", bop, date(2026, 1, 12)),
+        (f"C{u}", bop2, date(2026, 3, 2)),
+    ]
+    for code, facility, start in cohorts:
+        app.start_cohort(C(), code=code, name=code, facility_code=facility, start_date=start)
+    pids: list[UUID] = []
+    for n in range(PER_UNIT):
+        code, facility, start = cohorts[n % 3]
+        entry = start + timedelta(days=rng.randint(0, 20))
+        saved = app.enroll_participant(
+            C(),
+            personal=PersonalDetails(
+                first_name=rng.choice(FIRST),
+                last_name=rng.choice(LAST),
+                date_of_birth=date(
+                    1965 + rng.randint(0, 35), rng.randint(1, 12), rng.randint(1, 28)
+                ),
+            ),
+            program_entry_date=entry,
+            facility_code=facility,
+            cohort_code=code,
+        )
+        pids.append(saved.aggregate.id)
+        if n < 24:
+            _advance(app, saved.aggregate.id, entry, n, rrc, bop)
+    app.graduate_cohort(C(), code=cohorts[0][0], on=date(2025, 12, 12))
+    day = date(2026, 1, 5)
+
+    def mentor(n: int, name: str, clear_at: list[str]) -> UUID:
+        m = app.register_mentor(
+            C(),
+            display_name=name,
+            source=MentorSource.GRADUATE,
+            channel=RecruitmentChannel.COHORT_GRADUATION,
+            participant_id=pids[n],
+            subject=f"mentor-{u}-{n}",
+        ).aggregate
+        for step in ScreeningStep:
+            app.complete_screening_step(C(), m.id, step=step, on=day, staff="coordinator")
+        app.review_background(
+            C(), m.id, decision=BackgroundDecision.APPROVED, reviewer="coordinator", on=day
+        )
+        for module in TrainingModule:
+            app.complete_training(
+                C(), m.id, TrainingRecord(module, day + timedelta(days=7), 1.5, "Trainer")
+            )
+        for code in clear_at:
+            expires = day + timedelta(days=345 if code == rrc else 375)
+            app.grant_clearance(C(), m.id, Clearance(code, day + timedelta(days=10), expires))
+        app.assign_coordinator(C(), m.id, "coordinator")
+        app.certify_mentor(C(), m.id)
+        return m.id
+
+    one = mentor(0, "Marcus W.", [bop])
+    two = mentor(3, "Denise R.", [bop2, rrc])
+    activity.class_hours(app, [cohorts[1][0], cohorts[2][0]])
+    commitment = Commitment(frequency=Frequency.WEEKLY, minutes_per_meeting=60, months=6)
+    matched_at = activity.weeks_ago(activity.WEEKS, hour=12) - timedelta(days=1)
+    inside = Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop)
+    inside2 = Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop2)
+    individual = app.open_pairing(
+        C(),
+        kind=PairingKind.INDIVIDUAL,
+        mentor_id=one,
+        member_ids=[pids[25]],
+        location=inside,
+        commitment=commitment,
+        opened_at=matched_at,
+        criteria=[MatchCriterion.SHARED_EXPERIENCE, MatchCriterion.SHARED_GOALS],
+    ).aggregate
+    group = app.open_pairing(
+        C(),
+        kind=PairingKind.GROUP,
+        mentor_id=two,
+        member_ids=[pids[26], pids[29]],
+        location=inside2,
+        commitment=commitment,
+        criteria=[MatchCriterion.SHARED_GOALS],
+        focus=Focus.EMPLOYMENT,
+        opened_at=matched_at,
+    ).aggregate
+    held = activity.meetings(app, individual.id, inside)
+    activity.meetings(app, group.id, inside2, skip_recent=2)
+    activity.goals(app, pids[25])
+    activity.supervision(app, one, two, pids[25], pids[26])
+    activity.evaluation(app, individual.id, pids[25], pids[10])
+    activity.referrals(app, pids[25], held)
+
+
+def _append(cur: psycopg.Cursor[Any], schema: str, rows: list[Any]) -> None:
+    cur.execute(
+        sql.SQL("SELECT count(*) FROM {}.append_events(%s, %s, %s, %s)").format(
+            sql.Identifier(schema)
+        ),
+        (
+            [r.originator_id for r in rows],
+            [r.originator_version for r in rows],
+            [r.topic for r in rows],
+            [r.state for r in rows],
+        ),
+    )
+
+
+def generate(url: str, events: int, grantees: int) -> dict[str, Any]:
+    """Register the grantees and append about `events` events, spread evenly over them."""
+    settings = Settings.from_env()
+    db = Database(url, settings, name="prowd-bench").open()
+    started = time.perf_counter()
+    per_grantee = events // grantees
+    total = 0
+    try:
+        tenancy = Tenancy(db)
+        tenancy.migrate()
+        for g in range(grantees):
+            slug = f"bench_{g + 1:02d}"
+            common.actor.set("bench-generator")
+            common.grantee.set(slug)
+            if tenancy.grantee(slug) is None:
+                tenancy.platform.register_grantee(
+                    C(),
+                    slug=slug,
+                    name=f"Bench grantee {g + 1}",
+                    grant_number="FS-00000-26-60-A-01",
+                    time_zone="America/Chicago",
+                )
+            schema = f"g_{slug}"
+            app = MemoryGranteeApp("America/Chicago")
+            app.register_facility(
+                C(), code="FCI-1", name="FCI One", kind=FacilityKind.BOP_INSTITUTION
+            )
+            app.register_facility(
+                C(), code="FCI-2", name="FCI Two", kind=FacilityKind.BOP_INSTITUTION
+            )
+            app.register_facility(C(), code="RRC-1", name="RRC One", kind=FacilityKind.RRC)
+            rng = random.Random(g)
+            recorder: POPOApplicationRecorder = app.recorder  # type: ignore[assignment]
+            written, u = 0, 0
+            while written < per_grantee:
+                _unit(app, rng, u)
+                u += 1
+                while True:
+                    batch = recorder.select_notifications(
+                        start=written + 1, limit=min(APPEND_BATCH, per_grantee - written)
+                    )
+                    if not batch or written >= per_grantee:
+                        break
+                    with db.transaction() as cur:
+                        _append(cur, schema, list(batch))
+                    written += len(batch)
+            total += written
+            log(f"{slug}: {written} events ({u} units), {time.perf_counter() - started:.0f} s")
+    finally:
+        db.close()
+    return {"events": total, "seconds": round(time.perf_counter() - started, 1)}
+
+
+# ------------------------------------------------------------------------------ database
+
+
+def bench_db_name(events: int) -> str:
+    if events % 1_000_000 == 0:
+        return f"prowd_bench_{events // 1_000_000}m"
+    if events % 1000 == 0:
+        return f"prowd_bench_{events // 1000}k"
+    return f"prowd_bench_{events}"
+
+
+def prepare_database(
+    maintenance_url: str, name: str, events: int, grantees: int, regenerate: bool
+) -> tuple[str, dict[str, Any] | None]:
+    """The benchmark database, generated unless a complete one of the same shape exists."""
+    url = make_conninfo(maintenance_url, dbname=name)
+    with psycopg.connect(maintenance_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists and not regenerate:
+            with psycopg.connect(url, autocommit=True) as bench:
+                row = bench.execute(
+                    "SELECT to_regclass('public.bench_meta') IS NOT NULL"
+                ).fetchone()
+                meta = None
+                if row and row[0]:
+                    meta = bench.execute(
+                        "SELECT events, grantees, generated FROM public.bench_meta"
+                    ).fetchone()
+            if meta and meta[1] == grantees and meta[0] >= events * 0.999:
+                log(f"database {name}: {meta[0]} events over {meta[1]} grantees, kept")
+                return url, None
+            log(f"database {name} is incomplete or of another shape: generating again")
+        if exists:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    log(f"database {name} created; generating {events} events over {grantees} grantees")
+    generated = generate(url, events, grantees)
+    with psycopg.connect(url, autocommit=True) as bench:
+        bench.execute("VACUUM ANALYZE")
+        bench.execute(
+            "CREATE TABLE public.bench_meta (events bigint, grantees int, generated timestamptz)"
+        )
+        bench.execute(
+            "INSERT INTO public.bench_meta VALUES (%s, %s, now())",
+            (generated["events"], grantees),
+        )
+    return url, generated
+
+
+# ------------------------------------------------------------------------------ measurements
+
+
+def machine_info(url: str) -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+        shared = conn.execute("SHOW shared_buffers").fetchone()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "postgresql": row[0] if row else "",
+        "shared_buffers": shared[0] if shared else "",
+        "python": sys.version.split()[0],
+    }
+
+
+def load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def grantee_schemas(url: str) -> list[str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return [f"g_{r[0]}" for r in conn.execute("SELECT slug FROM prowd.grantees ORDER BY slug")]
+
+
+def raw_read(url: str, batch: int = 20_000) -> dict[str, Any]:
+    """Every stored event of every grantee, fetched into Python in keyset batches."""
+    schemas = grantee_schemas(url)
+    rows = 0
+    nbytes = 0
+    with psycopg.connect(url, autocommit=True) as conn:
+        cpu0 = time.process_time()
+        t0 = time.perf_counter()
+        for schema in schemas:
+            query = sql.SQL(
+                "SELECT notification_id, originator_id, originator_version, topic, state"
+                " FROM {}.events WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+            ).format(sql.Identifier(schema))
+            after = 0
+            while True:
+                got = conn.execute(query, (after, batch)).fetchall()
+                if not got:
+                    break
+                rows += len(got)
+                nbytes += sum(len(r[4]) for r in got)
+                after = got[-1][0]
+        elapsed = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
+    return {
+        "events": rows,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(rows / elapsed, 1),
+        "state_mb": round(nbytes / 1e6, 1),
+        "client_cpu_s": round(cpu, 2),
+    }
+
+
+def prowd(url: str, *args: str) -> dict[str, Any]:
+    """Run `prowd <args>` against the benchmark database; wall time and peak RSS."""
+    exe = ROOT / ".venv" / "bin" / "prowd"
+    cmd = [str(exe)] if exe.exists() else ["uv", "run", "--project", str(ROOT), "prowd"]
+    env = {**os.environ, "PROWD_DATABASE_URL": url, "PROWD_LOG_LEVEL": "warning"}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [*cmd, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out = proc.stdout.read() if proc.stdout else ""
+    err = proc.stderr.read() if proc.stderr else ""
+    return {
+        "command": "prowd " + " ".join(args),
+        "exit_code": proc.returncode,
+        "seconds": round(elapsed, 3),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "stdout_tail": out[-2000:],
+        "stderr_tail": err[-2000:],
+    }
+
+
+def summary_rate(text: str) -> float | None:
+    """The events/s of the command's own summary line (time inside the command)."""
+    m = re.findall(r"([\d.]+) events/s", text)
+    return float(m[-1]) if m else None
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("PROWD_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="any database on the server; the benchmark database is created beside it",
+    )
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--grantees", type=int, default=20)
+    p.add_argument("--name", default="", help="benchmark database name (default from --events)")
+    p.add_argument("--regenerate", action="store_true", help="drop and generate the history again")
+    p.add_argument("--drop", action="store_true", help="drop the benchmark database at the end")
+    p.add_argument("--skip-verify", action="store_true")
+    p.add_argument(
+        "--jobs", type=int, default=1, help="prowd projections rebuild --jobs (processes)"
+    )
+    args = p.parse_args()
+
+    name = args.name or bench_db_name(args.events)
+    url, generated = prepare_database(
+        args.database_url, name, args.events, args.grantees, args.regenerate
+    )
+    result: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(),
+        "database": name,
+        "machine": machine_info(url),
+        "load_before": load(),
+        "generated": generated,
+        "rebuild_jobs": args.jobs,
+    }
+    log(f"load: {result['load_before']}")
+    log("(a) raw sequential read")
+    result["raw_read"] = raw_read(url)
+    log(f"    {result['raw_read']}")
+    log("(b) prowd projections rebuild")
+    rebuild = prowd(url, "projections", "rebuild", "--jobs", str(args.jobs))
+    rebuild["events"] = result["raw_read"]["events"]
+    rebuild["events_per_s"] = round(rebuild["events"] / rebuild["seconds"], 1)
+    rebuild["events_per_s_inside"] = summary_rate(rebuild["stderr_tail"])
+    result["rebuild"] = rebuild
+    log(f"    {rebuild['events_per_s']} events/s, peak RSS {rebuild['peak_rss_mb']} MB")
+    if rebuild["exit_code"] != 0:
+        log(rebuild["stderr_tail"])
+    result["load_after_rebuild"] = load()
+    if not args.skip_verify:
+        log("(c) prowd verify")
+        ver = prowd(url, "verify")
+        ver["events"] = result["raw_read"]["events"]
+        ver["events_per_s"] = round(ver["events"] / ver["seconds"], 1)
+        ver["events_per_s_inside"] = summary_rate(ver["stderr_tail"] + ver["stdout_tail"])
+        result["verify"] = ver
+        log(f"    {ver['events_per_s']} events/s, peak RSS {ver['peak_rss_mb']} MB")
+    result["load_after"] = load()
+    raw = result["raw_read"]["events_per_s"]
+    checks = {
+        "rebuild_events_per_s": rebuild["events_per_s"] >= TARGETS["rebuild_events_per_s"],
+        "rebuild_share_of_raw_read": rebuild["events_per_s"] / raw
+        >= TARGETS["rebuild_share_of_raw_read"],
+        "peak_rss_mb": rebuild["peak_rss_mb"] <= TARGETS["peak_rss_mb"],
+    }
+    if "verify" in result:
+        checks["verify_events_per_s"] = (
+            result["verify"]["events_per_s"] >= TARGETS["verify_events_per_s"]
+        )
+    result["rebuild_share_of_raw_read"] = round(rebuild["events_per_s"] / raw, 3)
+    result["targets"] = TARGETS
+    result["pass"] = checks
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"rebuild-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.write_text(json.dumps(result, indent=2, default=str))
+    print(
+        f"\nRebuild, replay and verify at scale ({name}, {raw and result['raw_read']['events']} events)"
+    )
+    print(f"  machine: {result['machine']['nproc']} cores, {result['machine']['cpu_model']}")
+    print(f"  load before: {result['load_before']}")
+    print(f"  (a) raw read:  {raw:>12,.0f} events/s")
+    print(
+        f"  (b) rebuild:   {rebuild['events_per_s']:>12,.0f} events/s wall"
+        f" ({rebuild['seconds']} s; inside the command {rebuild['events_per_s_inside']}),"
+        f" {result['rebuild_share_of_raw_read']:.1%} of raw read, peak RSS"
+        f" {rebuild['peak_rss_mb']} MB"
+    )
+    if "verify" in result:
+        v = result["verify"]
+        print(
+            f"  (c) verify:    {v['events_per_s']:>12,.0f} events/s wall ({v['seconds']} s;"
+            f" inside the command {v['events_per_s_inside']})"
+        )
+    for k, ok in checks.items():
+        print(f"  target {k}: {'PASS' if ok else 'FAIL'}")
+    print(f"  results: {out.relative_to(ROOT)}")
+    if args.drop:
+        with psycopg.connect(args.database_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,347 @@
+"""Webhook benchmark: 10,000 events fanned out to 5 endpoints of a local receiver.
+
+Run from the repository root:
+
+    uv run python tests/perf/bench_webhooks.py [--events 10000] [--endpoints 5] [--dispatchers 2]
+
+Everything runs in a scratch database (`prowd_bench_<random>`) created beside --database-url
+and dropped at the end; all traffic goes to 127.0.0.1. Processes: the projection worker (`prowd
+worker`, which also fills the webhook outbox) and `--dispatchers` dispatchers (`prowd webhooks
+dispatch`), as `prowd serve` runs them; the receiver (a ThreadingHTTPServer verifying every
+message with the `standardwebhooks` library, tests/webhook_receiver.py) runs in a process of
+its own, so the command generator of this process does not slow it down.
+
+Phase 1, throughput: `--events` held meetings of RRC residents are recorded (through the grantee
+application, as the API would) while no dispatcher runs; once the outbox holds every delivery
+(events x endpoints), the dispatchers start and the drain is timed: deliveries/s.
+Phase 2, latency: dispatchers running, `--paced-rate` events/s for `--paced-seconds`, each
+delivery's commit-to-delivery time (`delivered_at - committed_at`, both stamped by the service)
+gives p50/p99. Optionally `--command-load` runs tests/perf/bench_commands.py's wrk command load
+against a `prowd serve` at the same time (needs `wrk`).
+
+Not a pytest test. Results are printed and written to tests/perf/results/webhooks-<ts>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from litestar.testing import TestClient  # noqa: E402
+from psycopg import sql  # noqa: E402
+
+from domain.meetings import HeldRecord, Topic  # noqa: E402
+from domain.pairings import Location, LocationKind  # noqa: E402
+from services.api.app import create_app  # noqa: E402
+from services.auth import issue_token  # noqa: E402
+from services.database import Database  # noqa: E402
+from services.ledger import Command  # noqa: E402
+from services.settings import Settings  # noqa: E402
+from tests.perf.bench_commands import machine_info, scratch_database  # noqa: E402
+from tests.webhooks_helpers import Hooks  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGETS = {"deliveries_per_s": 300.0, "latency_p99_s": 2.0}
+SECRET = "bench-secret-" + "y" * 40
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def record_meetings(hooks: Hooks, pairings: list[str], n: int, rate: float | None = None) -> float:
+    """Record `n` held meetings spread over `pairings` (optionally paced); returns seconds."""
+    app = hooks.client.app.state.tenancy.app(hooks.slug)
+    base = datetime(2026, 8, 12, 12, tzinfo=UTC)
+    started = time.monotonic()
+    for i in range(n):
+        if rate:
+            due = started + i / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        at = base + timedelta(minutes=i)
+        app.schedule_meeting(
+            Command(),
+            pairing_id=UUID(pairings[i % len(pairings)]),
+            scheduled_for=at,
+            planned_minutes=60,
+            location=Location(kind=LocationKind.OFF_SITE),
+            held=HeldRecord(
+                occurred_at=at,
+                duration_minutes=45,
+                location=Location(kind=LocationKind.OFF_SITE),
+                topics=[Topic.EMPLOYMENT],
+                summary="Worked on a resume.",
+            ),
+        )
+    return time.monotonic() - started
+
+
+def count(db: Database, schema: str, where: str = "true") -> int:
+    row = db.fetchone(
+        sql.SQL("SELECT count(*) FROM {}.webhook_deliveries WHERE " + where).format(
+            sql.Identifier(schema)
+        )
+    )
+    return int(row[0]) if row else 0
+
+
+def wait_until(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--database-url",
+        default=os.environ.get("PROWD_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test",
+    )
+    ap.add_argument("--events", type=int, default=10_000)
+    ap.add_argument("--endpoints", type=int, default=5)
+    ap.add_argument("--dispatchers", type=int, default=2)
+    ap.add_argument("--concurrency", type=int, default=16, help="requests in flight per dispatcher")
+    ap.add_argument("--pairings", type=int, default=5)
+    ap.add_argument("--paced-rate", type=float, default=40.0, help="events/s in phase 2")
+    ap.add_argument("--paced-seconds", type=float, default=20.0)
+    ap.add_argument(
+        "--command-load",
+        action="store_true",
+        help="run bench_commands.py's wrk load (its own scratch database) during phase 2",
+    )
+    args = ap.parse_args(argv)
+    RESULTS.mkdir(exist_ok=True)
+    out: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(),
+        "machine": machine_info(args.database_url),
+        "args": vars(args),
+        "targets": TARGETS,
+    }
+    with scratch_database(args.database_url) as url:
+        settings = Settings(
+            database_url=url, jwt_secret=SECRET, webhook_allowed_networks="127.0.0.0/8", pool_max=8
+        )
+        db = Database(url, settings, name="bench-webhooks").open()
+        env = {
+            **os.environ,
+            "PROWD_DATABASE_URL": url,
+            "PROWD_JWT_SECRET": SECRET,
+            "PROWD_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+            "PROWD_LOG_LEVEL": "warning",
+        }
+        tmp = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
+        secrets_file, receiver_out = tmp / "secrets", tmp / "received.json"
+        receiver: subprocess.Popen[str] | None = None
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            app = create_app(settings, db)
+            with TestClient(app) as client:
+
+                def auth(role: str, grantee: str = "*", sub: str | None = None) -> dict[str, str]:
+                    token = issue_token(
+                        settings, subject=sub or f"bench-{role}", roles=[role], grantees=[grantee]
+                    )
+                    return {"Authorization": f"Bearer {token}"}
+
+                hooks = Hooks(client, auth, db)
+                pairings = []
+                for _ in range(args.pairings):
+                    pid = hooks.resident("RRC-1")
+                    pairings.append(hooks.pair(hooks.mentor_id, [pid], "2026-08-10T10:00:00Z"))
+                # The endpoints are created first (their secrets are the receiver's), pointing
+                # at the port the receiver is started on next.
+                port = free_port()
+                url = f"http://127.0.0.1:{port}/hooks"
+                eps = [hooks.endpoint(url, types=["meeting.held"]) for _ in range(args.endpoints)]
+                secrets_file.write_text("\n".join(e["secret"] for e in eps))
+                receiver = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "tests.webhook_receiver",
+                        str(secrets_file),
+                        str(receiver_out),
+                        str(port),
+                    ],
+                    cwd=ROOT,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                assert receiver.stdout is not None
+                assert int(receiver.stdout.readline()) == port
+                schema = hooks.schema
+                processes.append(spawn(["worker"], env))
+                total = args.events * args.endpoints
+
+                # -- phase 1: throughput over a backlog ---------------------------------
+                log(f"recording {args.events} held meetings")
+                took = record_meetings(hooks, pairings, args.events)
+                out["record_seconds"] = round(took, 2)
+                log(f"recorded in {took:.1f} s; waiting for the outbox ({total} deliveries)")
+                t0 = time.monotonic()
+                wait_until(lambda: count(db, schema) >= total, 600, "the outbox")
+                out["outbox_fill_seconds_after_last_commit"] = round(time.monotonic() - t0, 2)
+                log(f"outbox full; starting {args.dispatchers} dispatchers")
+                t0 = time.monotonic()
+                for _ in range(args.dispatchers):
+                    processes.append(
+                        spawn(["webhooks", "dispatch", "--concurrency", str(args.concurrency)], env)
+                    )
+                wait_until(
+                    lambda: count(db, schema, "status = 'delivered'") >= total, 1800, "delivery"
+                )
+                drain = time.monotonic() - t0
+                row = db.fetchone(
+                    sql.SQL(
+                        "SELECT extract(epoch FROM max(delivered_at) - min(delivered_at)) FROM {}.webhook_deliveries"
+                    ).format(sql.Identifier(schema))
+                )
+                span = float(row[0]) if row and row[0] else drain
+                out["phase1"] = {
+                    "deliveries": total,
+                    "drain_seconds_incl_start": round(drain, 2),
+                    "first_to_last_delivery_seconds": round(span, 2),
+                    "deliveries_per_s": round(total / span, 1),
+                }
+                log(f"phase 1: {json.dumps(out['phase1'])}")
+
+                # -- phase 2: commit-to-delivery latency under a paced load ---------------
+                load: subprocess.Popen[bytes] | None = None
+                if args.command_load:
+                    load = subprocess.Popen(
+                        [
+                            sys.executable,
+                            str(ROOT / "tests" / "perf" / "bench_commands.py"),
+                            "--duration",
+                            str(int(args.paced_seconds) + 10),
+                            "--database-url",
+                            args.database_url,
+                        ],
+                        cwd=ROOT,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                    time.sleep(5)
+                before = count(db, schema)
+                last_row = int(
+                    db.fetchone(  # type: ignore[index]
+                        sql.SQL(
+                            "SELECT coalesce(max(row_id), 0) FROM {}.webhook_deliveries"
+                        ).format(sql.Identifier(schema))
+                    )[0]
+                )
+                n = int(args.paced_rate * args.paced_seconds)
+                log(f"phase 2: {n} events at {args.paced_rate}/s")
+                record_meetings(hooks, pairings, n, rate=args.paced_rate)
+                goal = before + n * args.endpoints
+                wait_until(
+                    lambda: count(db, schema, "status = 'delivered'") >= goal, 600, "phase 2"
+                )
+                if load is not None:
+                    load.wait(600)
+                rows = db.fetchall(
+                    sql.SQL(
+                        "SELECT extract(epoch FROM delivered_at - committed_at),"
+                        " extract(epoch FROM created_at - committed_at)"
+                        " FROM {}.webhook_deliveries WHERE row_id > %s"
+                    ).format(sql.Identifier(schema)),
+                    (last_row,),
+                )
+                latencies = [float(r[0]) for r in rows]
+                # The part of it until the outbox row existed (worker's share).
+                queued = [float(r[1]) for r in rows]
+                out["phase2"] = {
+                    "events": n,
+                    "deliveries": len(latencies),
+                    "latency_p50_s": round(percentile(latencies, 50), 3),
+                    "latency_p99_s": round(percentile(latencies, 99), 3),
+                    "latency_max_s": round(max(latencies), 3) if latencies else None,
+                    "latency_mean_s": round(statistics.fmean(latencies), 3) if latencies else None,
+                    "to_outbox_p50_s": round(percentile(queued, 50), 3),
+                    "to_outbox_p99_s": round(percentile(queued, 99), 3),
+                    "command_load": bool(args.command_load),
+                }
+                log(f"phase 2: {json.dumps(out['phase2'])}")
+                out["met"] = {
+                    "deliveries_per_s": out["phase1"]["deliveries_per_s"]
+                    >= TARGETS["deliveries_per_s"],
+                    "latency_p99_s": out["phase2"]["latency_p99_s"] <= TARGETS["latency_p99_s"],
+                }
+        finally:
+            for p in processes:
+                stop(p)
+            if receiver is not None:
+                receiver.terminate()
+                receiver.wait(30)
+                if receiver_out.exists():
+                    got = json.loads(receiver_out.read_text())
+                    out["receiver"] = got
+                    out["duplicates_beyond_retries"] = got["received"] - got["distinct_webhook_ids"]
+            with contextlib.suppress(Exception):
+                db.close()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"webhooks-{stamp}.json"
+    path.write_text(json.dumps(out, indent=2, default=str))
+    print(json.dumps(out, indent=2, default=str))
+    log(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "bench"
+    sys.exit(main())

@@ -1,0 +1,435 @@
+"""The PIRL-aligned export over HTTP and the CLI, on the real app and PostgreSQL: the element
+columns in the table's order, one row per participant entered by the quarter's end, dates as
+YYYYMMDD in the grantee's time zone, a pseudonymous identifier that is none of the person's
+numbers, exit and credential codes, byte-identical repeats, every file recorded in the log with
+the SHA-256 of the bytes served, and the refusals (roles, other grantees, bad quarters)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from services import pirl
+from services.cli import cmd_export
+from services.pirl import COLUMNS, Quarter
+from tests.conftest import race
+from tests.meetings_helpers import World
+
+ROOT = Path(__file__).resolve().parent.parent
+ELEMENTS = ["100", "200", "801", "900", "901", "923", "1007"]
+ELEMENTS += ["1600", "1602", "1604", "1606", "1800", "1801"]
+DATE_ELEMENTS = {"200", "900", "901", "1007", "1801"}
+GENERATED = "domain.exports:ExportRegister.Generated"
+
+
+class Scenario:
+    """A grantee (America/Chicago) with: Ann (C1, entered 2025-09-15, register number
+    12345-678, participant number 12345678, paired and met twice, a credential, exited
+    institutionalized on 2026-02-10, then employed from 2026-05-04); Bo (C1, entered
+    2025-09-15, exited health/medical 2025-11-20); Cy (C1, entered 2026-04-01); the cohort-C0
+    graduates of the World (entered 2025-01-10, graduated 2025-06-01, never mentees)."""
+
+    def __init__(self, w: World) -> None:
+        self.w = w
+        mentor = w.mentor("pm-pirl")
+        self.ann = w.post(
+            "/participants",
+            {
+                "first_name": "Ann",
+                "last_name": "Quill",
+                "date_of_birth": "1988-03-14",
+                "program_entry_date": "2025-09-15",
+                "facility": "FCI-A",
+                "cohort": "C1",
+                "number": "12345678",
+                "bop_register_number": "12345-678",
+            },
+        )["id"]
+        self.bo = w.enrol("C1", "2025-09-15", "Bo")
+        self.cy = w.enrol("C1", "2026-04-01", "Cy")
+        pairing = w.pair(mentor, [self.ann], "2025-09-20T10:00:00-05:00")
+        w.meet(pairing, "2025-10-01T18:00:00-05:00")
+        # 20:00 in Chicago on 31 December is 1 January in UTC: the local date counts.
+        w.meet(pairing, "2025-12-31T20:00:00-06:00")
+        w.post(
+            f"/participants/{self.ann}/outcomes/credentials",
+            {
+                "credential_type": "industry_certificate",
+                "name": "OSHA 10",
+                "earned_on": "2025-11-15",
+            },
+        )
+        w.close(pairing)
+        self.exit(self.ann, "2026-02-10", "institutionalized")
+        w.post(
+            f"/participants/{self.ann}/outcomes/employment",
+            {
+                "employer": "Tri-County Logistics",
+                "started_on": "2026-05-04",
+                "wage": "18.50",
+                "wage_unit": "hourly",
+            },
+        )
+        self.exit(self.bo, "2025-11-20", "health_medical")
+
+    def exit(self, participant: str, on: str, reason: str) -> None:
+        self.w.post(f"/participants/{participant}/exit", {"exit_date": on, "reason": reason})
+
+    def export(self, quarter: str, *, method: str = "post", role: str = "coordinator", **kw: Any):
+        w = self.w
+        call = getattr(w.client, method)
+        return call(f"{w.base}/exports/pirl/{quarter}", headers={**w.headers(role), **kw})
+
+    def rows(self, quarter: str) -> dict[str, dict[str, str]]:
+        """The file of `quarter` by participant: element -> cell."""
+        r = self.export(quarter)
+        assert r.status_code == 201, r.text
+        table = list(csv.reader(io.StringIO(r.content.decode())))
+        header, body = table[0], table[1:]
+        ids = self.identifiers()
+        by_identifier = {row[0]: dict(zip(header, row, strict=True)) for row in body}
+        return {p: by_identifier[i] for p, i in ids.items() if i in by_identifier}
+
+    def identifiers(self) -> dict[str, str]:
+        """participant id -> element 100, from the register's events in the log."""
+        rows = self.w.db.fetchall(
+            f'SELECT state FROM "{self.w.schema}".events WHERE topic = %s',
+            ("domain.exports:ExportRegister.IdentifiersAssigned",),
+        )
+        out = {}
+        for (state,) in rows:
+            for a in msgspec.json.decode(bytes(state))["assignments"]:
+                out[a["participant_id"]] = a["identifier"]
+        return out
+
+    def generated(self) -> list[dict[str, Any]]:
+        rows = self.w.db.fetchall(
+            f'SELECT state FROM "{self.w.schema}".events WHERE topic = %s ORDER BY notification_id',
+            (GENERATED,),
+        )
+        return [msgspec.json.decode(bytes(r[0]))["export"] for r in rows]
+
+
+@pytest.fixture(scope="module")
+def s(client, auth, db) -> Scenario:
+    return Scenario(World(client, auth, db))
+
+
+def test_the_header_is_the_element_table_in_order(s):
+    r = s.export("2026Q1")
+    assert r.status_code == 201, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    lines = r.content.split(b"\r\n")
+    assert lines[-1] == b""  # every row ends with CRLF
+    table = list(csv.reader(io.StringIO(r.content.decode())))
+    assert table[0] == [str(c.element) for c in COLUMNS] == ELEMENTS
+    assert all(len(row) == len(ELEMENTS) for row in table[1:])
+
+
+def test_one_row_per_participant_entered_by_the_end_of_the_quarter(s):
+    graduates = 4  # the World's C0 cohort, entered 2025-01-10
+    for quarter, expected in (("2024Q4", 0), ("2025Q1", graduates), ("2026Q1", graduates + 2)):
+        r = s.export(quarter)
+        assert r.status_code == 201, r.text
+        assert r.content.count(b"\r\n") - 1 == expected, quarter
+        assert r.headers["X-Export-Digest"] and s.generated()[-1]["rows"] == expected
+    q1, q2 = s.rows("2026Q1"), s.rows("2026Q2")
+    assert s.cy not in q1 and s.cy in q2  # entered 2026-04-01
+    assert {s.ann, s.bo} <= set(q1)
+
+
+def test_values_and_formats(s):
+    q3, q4, q1 = s.rows("2025Q3"), s.rows("2025Q4"), s.rows("2026Q1")
+    for rows in (q3, q4, q1):
+        for row in rows.values():
+            for element in DATE_ELEMENTS:
+                assert re.fullmatch(r"(|[0-9]{8})", row[element]), (element, row[element])
+    ann = q4[s.ann]
+    assert (ann["200"], ann["801"], ann["900"]) == ("19880314", "1", "20250915")
+    # The late meeting is on 31 December in the grantee's zone (1 January in UTC).
+    assert ann["1007"] == "20251231"
+    assert q3[s.ann]["1007"] == ""
+    # Exit is reported from the quarter it is dated in, with its 923 code.
+    assert (ann["901"], ann["923"]) == ("", "")
+    assert (q1[s.ann]["901"], q1[s.ann]["923"]) == ("20260210", "1")
+    assert (q4[s.bo]["901"], q4[s.bo]["923"]) == ("20251120", "2")
+    # The credential: PIRL 1800 code 6 (industry-recognised), from the quarter it was earned.
+    assert (q3[s.ann]["1800"], q3[s.ann]["1801"]) == ("", "")
+    assert (ann["1800"], ann["1801"]) == ("6", "20251115")
+
+
+def test_employment_after_exit_by_quarter(s):
+    # Ann exited in 2026Q1 and started a job on 2026-05-04 (in 2026Q2, the 1st quarter after).
+    q1, q2, q3 = s.rows("2026Q1")[s.ann], s.rows("2026Q2")[s.ann], s.rows("2026Q3")[s.ann]
+    assert [q1[e] for e in ("1600", "1602", "1604", "1606")] == ["", "", "", ""]
+    assert [q2[e] for e in ("1600", "1602", "1604", "1606")] == ["1", "", "", ""]
+    assert [q3[e] for e in ("1600", "1602", "1604", "1606")] == ["1", "1", "", ""]
+    # Bo (exited 2025Q4) has no employment recorded: unknown, so empty.
+    assert s.rows("2026Q3")[s.bo]["1600"] == ""
+
+
+def test_a_participant_without_service_for_90_days_has_a_derived_exit(s):
+    q3 = s.rows("2025Q3")
+    graduate_rows = [row for p, row in q3.items() if p not in (s.ann, s.bo, s.cy)]
+    assert len(graduate_rows) == 4
+    # Cohort C0 graduated on 2025-06-01 and none of its members was mentored or met since:
+    # more than 90 days by 2025-09-30, so they exited at their last service (923: none of the
+    # special reasons).
+    for row in graduate_rows:
+        assert (row["901"], row["923"]) == ("20250601", "0")
+    # Still within 90 days at the end of 2025Q2: no exit.
+    assert all(row["901"] == "" for row in s.rows("2025Q2").values())
+    # Ann and Bo are in class (C1 has not graduated): never a derived exit.
+    assert q3[s.ann]["901"] == q3[s.bo]["901"] == ""
+
+
+def test_the_identifier_is_a_stable_pseudonym_never_a_number_of_the_person(s):
+    q4, q1 = s.rows("2025Q4"), s.rows("2026Q1")
+    ids = s.identifiers()
+    ann = q4[s.ann]["100"]
+    assert re.fullmatch(r"[A-Z2-9]{12}", ann)
+    assert "12345678" not in ann and "12345" not in ann and "678" not in ann
+    assert ann != s.ann.replace("-", "")[:12].upper()
+    assert q1[s.ann]["100"] == ann == ids[s.ann]  # the same in every quarter's file
+    assert len({row["100"] for row in q1.values()}) == len(q1)
+
+
+@pytest.mark.parametrize(
+    "reason, code",
+    [
+        ("institutionalized", "1"),
+        ("health_medical", "2"),
+        ("deceased", "3"),
+        ("completed", "0"),
+        ("relocated", "0"),
+        ("no_service_90_days", "0"),
+    ],
+)
+def test_exit_reason_codes(reason, code):
+    assert pirl.EXIT_REASON_CODE.get(pirl.ExitReason(reason), "0") == code
+
+
+def test_exit_reason_code_in_the_file(client, auth, db):
+    w = World(client, auth, db)
+    who = {
+        reason: w.enrol("C1", "2025-09-15", name)
+        for reason, name in (("deceased", "Di"), ("completed", "Co"), ("relocated", "Re"))
+    }
+    for reason, participant in who.items():
+        w.post(
+            f"/participants/{participant}/exit",
+            {"exit_date": "2025-10-01", "reason": reason},
+        )
+    r = w.client.post(f"{w.base}/exports/pirl/2025Q4", headers=w.headers())
+    assert r.status_code == 201, r.text
+    body = list(csv.DictReader(io.StringIO(r.content.decode())))
+    assert sorted((row["901"], row["923"]) for row in body if row["901"] != "20250601") == [
+        ("20251001", "0"),
+        ("20251001", "0"),
+        ("20251001", "3"),
+    ]
+
+
+def test_the_same_quarter_twice_is_byte_identical_and_both_are_recorded(s):
+    before = len(s.generated())
+    first, second = s.export("2025Q4"), s.export("2025Q4", method="get")
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.content == second.content
+    assert first.headers["X-Export-Digest"] == second.headers["X-Export-Digest"]
+    assert first.headers["X-Export-Id"] != second.headers["X-Export-Id"]
+    recorded = s.generated()[before:]
+    assert [g["export_id"] for g in recorded] == [
+        first.headers["X-Export-Id"],
+        second.headers["X-Export-Id"],
+    ]
+
+
+def test_the_export_event_carries_the_digest_of_the_bytes_served(s):
+    r = s.export("2026Q1")
+    assert r.status_code == 201
+    event = s.generated()[-1]
+    digest = hashlib.sha256(r.content).hexdigest()
+    assert event["sha256"] == digest == r.headers["X-Export-Digest"]
+    assert event["export_id"] == r.headers["X-Export-Id"]
+    assert (event["quarter"], event["format"], event["requested_via"]) == ("2026Q1", "pirl", "api")
+    assert event["size"] == len(r.content)
+    assert event["rows"] == r.content.count(b"\r\n") - 1
+    assert event["elements_version"] == pirl.ELEMENTS_VERSION
+    assert event["requested_by"] == "test-coordinator"
+    assert 0 < event["stands_at"] < int(r.headers["X-Log-Position"])
+    assert r.headers["Location"] == f"/v1/grantees/{s.w.slug}/exports/{event['export_id']}"
+    # What was served, regenerated from the log where it stood, byte for byte (auditors too).
+    again = s.w.client.get(
+        f"{s.w.base}/exports/{event['export_id']}/file", headers=s.w.headers("auditor")
+    )
+    assert again.status_code == 200, again.text
+    assert again.content == r.content
+    meta = s.w.get(f"/exports/{event['export_id']}", role="auditor")
+    assert (meta["sha256"], meta["stands_at"]) == (digest, event["stands_at"])
+
+
+def test_a_later_fact_changes_the_file_and_the_old_one_still_regenerates(client, auth, db):
+    w = World(client, auth, db)
+    first = w.client.post(f"{w.base}/exports/pirl/2025Q4", headers=w.headers())
+    w.enrol("C1", "2025-10-01", "Late")
+    second = w.client.post(f"{w.base}/exports/pirl/2025Q4", headers=w.headers())
+    assert first.content != second.content
+    assert first.headers["X-Export-Digest"] != second.headers["X-Export-Digest"]
+    old = w.client.get(f"{w.base}/exports/{first.headers['X-Export-Id']}/file", headers=w.headers())
+    assert old.status_code == 200 and old.content == first.content
+
+
+def test_an_idempotent_retry_returns_the_first_file_and_records_nothing(s):
+    key = {"Idempotency-Key": "pirl-2026Q2-a"}
+    first = s.export("2026Q2", **key)
+    events = s.w.events()
+    second = s.export("2026Q2", **key)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert second.content == first.content
+    assert second.headers["X-Export-Id"] == first.headers["X-Export-Id"]
+    assert s.w.events() == events
+
+
+def test_two_exports_at_once_never_give_a_participant_two_pseudonyms(client, auth, db):
+    w = World(client, auth, db)
+    url = f"{w.base}/exports/pirl/2025Q4"
+    first, second = race(db, w.slug, *[lambda: w.client.post(url, headers=w.headers())] * 2)
+    assert sorted([first.status_code, second.status_code]) == [201, 409]
+    lost = first if first.status_code == 409 else second
+    assert lost.json()["code"] == "conflict"
+    assigned = w.db.fetchall(
+        f'SELECT count(*) FROM "{w.schema}".events WHERE topic = %s',
+        ("domain.exports:ExportRegister.IdentifiersAssigned",),
+    )
+    assert assigned[0][0] == 1
+    won = first if first.status_code == 201 else second
+    assert w.client.post(url, headers=w.headers()).content == won.content
+
+
+def test_past_exports_newest_first_in_pages(s):
+    s.export("2025Q3")
+    s.export("2025Q4")
+    everything = s.w.get("/exports", role="auditor", limit=500)["items"]
+    assert [e["number"] for e in everything] == list(range(len(everything), 0, -1))
+    assert everything[0]["quarter"] == "2025Q4" and everything[1]["quarter"] == "2025Q3"
+    assert [e["sha256"] for e in everything] == [g["sha256"] for g in reversed(s.generated())]
+    page1 = s.w.get("/exports", role="grantee_admin", limit=2)
+    page2 = s.w.get("/exports", role="grantee_admin", limit=2, cursor=page1["next_cursor"])
+    assert [e["id"] for e in page1["items"] + page2["items"]] == [e["id"] for e in everything[:4]]
+    assert s.w.get_text("/exports", cursor="x1")[0] == 400
+
+
+def test_roles_and_other_grantees(s, make_grantee):
+    events = s.w.events()
+    for role in ("case_manager", "peer_mentor", "auditor", "federal_oversight"):
+        for method in ("post", "get"):
+            r = s.export("2026Q1", method=method, role=role)
+            assert r.status_code == 403, (role, method, r.text)
+    assert s.w.get_text("/exports", role="federal_oversight")[0] == 403
+    assert s.w.get_text("/exports", role="case_manager")[0] == 403
+    other = make_grantee()
+    foreign = s.w.auth("coordinator", other)
+    for method in ("post", "get"):
+        r = getattr(s.w.client, method)(f"{s.w.base}/exports/pirl/2026Q1", headers=foreign)
+        assert r.status_code == 404 and r.json()["code"] == "grantee_not_found"
+    assert s.w.client.get(f"{s.w.base}/exports", headers=foreign).status_code == 404
+    assert s.w.get_text(f"/exports/{s.w.slug}")[0] in (400, 404)
+    assert s.w.get_text("/exports/6f1c7a52-51b4-4c2e-9d55-8f0e6b1e2a10")[0] == 404
+    assert s.w.events() == events
+
+
+@pytest.mark.parametrize(
+    "quarter", ["2026Q5", "2026Q0", "2026-Q1", "26Q1", "2026q1", "\u0662\u0660\u0662\u0666Q1"]
+)
+def test_a_malformed_quarter_is_400_and_records_nothing(s, quarter):
+    events = s.w.events()
+    r = s.export(quarter)
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "invalid_quarter"
+    assert "YYYYQn" in r.json()["detail"]
+    assert s.w.events() == events
+
+
+def test_a_quarter_not_begun_is_422(s):
+    events = s.w.events()
+    r = s.export("2099Q1", method="get")
+    assert r.status_code == 422 and r.json()["code"] == "quarter_not_started"
+    assert s.w.events() == events
+
+
+def _args(**kw: Any) -> argparse.Namespace:
+    return argparse.Namespace(**{"format": "pirl", "output": "", **kw})
+
+
+def test_cli_prints_the_same_file_and_records_it(s, settings, capsysbinary, tmp_path):
+    api = s.export("2025Q4")
+    capsysbinary.readouterr()  # the request log lines of that export
+    assert cmd_export(_args(grantee=s.w.slug, quarter="2025Q4"), settings) == 0
+    out, err = capsysbinary.readouterr()
+    assert out == api.content  # nothing changed since: the same bytes
+    event = s.generated()[-1]
+    assert event["requested_via"] == "cli" and event["requested_by"].startswith("cli:")
+    assert event["sha256"] == hashlib.sha256(out).hexdigest()
+    assert event["sha256"].encode() in err and b"rows" in err
+    target = tmp_path / "pirl.csv"
+    assert cmd_export(_args(grantee=s.w.slug, quarter="2025Q4", output=str(target)), settings) == 0
+    assert target.read_bytes() == api.content
+    assert capsysbinary.readouterr().out == b""
+
+
+def test_cli_refuses_unknown_grantee_and_bad_quarter(s, settings, capsys, tmp_path):
+    events = s.w.events()
+    assert cmd_export(_args(grantee="no_such_grantee", quarter="2026Q1"), settings) == 2
+    assert "no grantee 'no_such_grantee'" in capsys.readouterr().err
+    assert cmd_export(_args(grantee=s.w.slug, quarter="2026Q7"), settings) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "YYYYQn" in err
+    assert cmd_export(_args(grantee=s.w.slug, quarter="2099Q1"), settings) == 1
+    assert "quarter_not_started" in capsys.readouterr().err
+    missing = tmp_path / "nowhere" / "pirl.csv"
+    assert cmd_export(_args(grantee=s.w.slug, quarter="2026Q1", output=str(missing)), settings) == 2
+    assert "no directory" in capsys.readouterr().err
+    assert s.w.events() == events
+
+
+def test_docs_hold_the_element_table():
+    text = (ROOT / "docs" / "pirl.md").read_text(encoding="utf-8")
+    assert pirl.markdown_table() in text
+
+
+@pytest.mark.parametrize(
+    "text, first, last",
+    [
+        ("2026Q1", "2026-01-01", "2026-03-31"),
+        ("2024Q1", "2024-01-01", "2024-03-31"),
+        ("2025Q4", "2025-10-01", "2025-12-31"),
+        ("2026Q2", "2026-04-01", "2026-06-30"),
+    ],
+)
+def test_quarters(text, first, last):
+    q = Quarter.parse(text)
+    assert (str(q), q.first_day.isoformat(), q.last_day.isoformat()) == (text, first, last)
+    assert q.after(4) == Quarter(q.year + 1, q.number) and q.after(0) == q
+
+
+def test_each_participant_in_a_file_is_in_the_accounting_of_disclosures(client, auth, db):
+    w = World(client, auth, db)
+    inside = w.enrol("C1", "2025-10-01", "Inside")
+    later = w.enrol("C1", "2026-05-01", "Later")  # entered after 2025Q4: not in that file
+    r = w.client.post(f"{w.base}/exports/pirl/2025Q4", headers=w.headers())
+    assert r.status_code == 201, r.text
+    rows = w.get(f"/participants/{inside}/disclosures")["items"]
+    assert [(d["recipient"], d["channel"], d["part2"], d["reference"]) for d in rows] == [
+        ("export:pirl", "export", False, f"sha256:{r.headers['X-Export-Digest']}")
+    ]
+    assert rows[0]["actor"] == "test-coordinator"
+    assert w.get(f"/participants/{later}/disclosures")["items"] == []
