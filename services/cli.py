@@ -203,9 +203,13 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
                     print(f"prowd projections: no view {args.view!r}", file=sys.stderr)
                     return 2
                 bar = Progress(f"{slug}: rebuild")
-                builds = projector.rebuild_views(
-                    db, info.schema, [args.view] if args.view else None, progress=bar
-                )
+                try:
+                    builds = projector.rebuild_views(
+                        db, info.schema, [args.view] if args.view else None, progress=bar
+                    )
+                except projector.RebuildRunning as e:
+                    print(f"prowd projections: {e}", file=sys.stderr)
+                    return 1
                 bar.finish(bar.done)
                 total.add(bar.done)
                 switched = ", ".join(f"{view} {build}" for view, build in builds.items())
@@ -235,6 +239,8 @@ def _rebuild_in_parallel(
 
     from psycopg import sql
 
+    from services import projector
+
     events = 0
     for slug in slugs:
         row = db.fetchone(
@@ -247,7 +253,11 @@ def _rebuild_in_parallel(
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures = [pool.submit(_rebuild_one, url, settings, slug, view) for slug in slugs]
         for future in as_completed(futures):
-            slug, done, seconds, builds = future.result()
+            try:
+                slug, done, seconds, builds = future.result()
+            except projector.RebuildRunning as e:
+                print(f"prowd projections: {e}", file=sys.stderr)
+                return 1
             total.add(done)
             switched = ", ".join(f"{name} {build}" for name, build in builds.items())
             end = "\033[K\n" if total.tty else "\n"

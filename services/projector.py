@@ -529,6 +529,11 @@ class BatchWriter:
         if not self._ops:
             return
         ops, last = self._ops[:-1], self._ops[-1]
+        if type(last) is _Group and len(last.rows) > 1:
+            # The handler asks about its own last statement (rowcount...): run that row alone.
+            ops.append(_Group(last.spec, last.rows[0]))
+            ops[-1].rows = last.rows[:-1]
+            last = _Group(last.spec, last.rows[-1])
         self._reset()
         cur = self._cur
         with self._conn.pipeline() as pipeline:
@@ -573,6 +578,7 @@ class Engine:
         self.chunk = chunk
         self.applied = 0
         self.statements = 0
+        self.stopped = False  # replay: an event recorded after `until_time` was reached
         # A projection that overrides `apply` sees every event; the others only their topics.
         self.generic_projections = [p for p, _ in builds if type(p).apply is not Projection.apply]
         topics = {topic for p, _ in builds for topic in p.handlers}
@@ -606,8 +612,6 @@ class Engine:
                 progress(self.applied, total)
             if done < self.chunk or self.stopped:
                 return position
-
-    stopped = False
 
     def _batch(
         self,

@@ -293,3 +293,33 @@ def test_the_table_of_personal_fields_is_printed_in_the_privacy_doc() -> None:
     paths = {(f.event.__qualname__, f.path) for f in personal.FIELDS}
     assert ("Participant.Enrolled", "personal") in paths
     assert ("Meeting.Held", "record.summary") in paths
+
+
+def test_prowd_keys_rotate_rewraps_a_grantee_and_back(world: World, settings: Settings) -> None:
+    import argparse
+    import dataclasses
+    import io
+
+    from services.cli import cmd_keys
+
+    w = world
+    pid = enrol(w, "Commandline", "Rotation", "30303-303")
+    old_b64 = _current_b64(settings)
+    new_b64 = base64.b64encode(os.urandom(32)).decode()
+    new_id = keys.master_key_id(base64.b64decode(new_b64))
+    old_id = keys.master_key_id(base64.b64decode(old_b64))
+    args = argparse.Namespace(action="rotate", grantee=w.slug, all=False, batch=3)
+    forward = dataclasses.replace(settings, master_key=new_b64, master_key_previous=old_b64)
+    backward = dataclasses.replace(settings, master_key=old_b64, master_key_previous=new_b64)
+    out = io.StringIO()
+    try:
+        assert cmd_keys(args, forward, out=out) == 0
+        count = _count(w.db, w.schema)
+        assert f"{w.slug}: {count} key(s) re-wrapped; {new_id}: {count}" in out.getvalue()
+        assert keys.key_ids(w.db, w.schema) == {new_id: count}
+    finally:
+        assert cmd_keys(args, backward, out=io.StringIO()) == 0
+    assert keys.key_ids(w.db, w.schema) == {old_id: _count(w.db, w.schema)}
+    assert w.get(f"/participants/{pid}")["first_name"] == "Commandline"
+    neither = argparse.Namespace(action="rotate", grantee="", all=False, batch=500)
+    assert cmd_keys(neither, settings, out=io.StringIO()) == 2

@@ -76,8 +76,28 @@ def test_responses_carry_security_headers(client, auth, make_grantee):
     assert r.status_code == 401 and r.headers["x-content-type-options"] == "nosniff"
 
 
-def test_production_adds_hsts(settings, db):
-    app = create_app(dataclasses.replace(settings, environment="production"), db)
+def test_production_adds_hsts(settings, db, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = tmp_path / "audit.pem"
+    key.write_bytes(
+        ed25519.Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    production = dataclasses.replace(
+        settings,
+        environment="production",
+        jwt_secret="",
+        jwks_url="http://127.0.0.1:9/jwks",  # never fetched: /health needs no token
+        oidc_issuer="https://idp.example.test/",
+        oidc_audience="prowd",
+        audit_key_file=str(key),
+    )
+    app = create_app(production, db)
     with TestClient(app) as client:
         assert client.get("/health").headers["strict-transport-security"] == "max-age=31536000"
 

@@ -52,12 +52,14 @@ def grantee_keys(db) -> set[int]:
 
 
 @pytest.fixture
-def workers(database_url, tmp_path) -> Iterator[list[subprocess.Popen[bytes]]]:
+def workers(database_url, settings) -> Iterator[list[subprocess.Popen[bytes]]]:
     env = {
         **os.environ,
         "PROWD_DATABASE_URL": database_url,
         "PROWD_JWT_SECRET": JWT_SECRET,
-        "PROWD_DATA_DIR": str(tmp_path),
+        # The tests' own data directory: the same development master key, so the workers can
+        # decrypt what the tests wrote.
+        "PROWD_DATA_DIR": str(settings.data_dir.resolve()),
         "PROWD_LOG_LEVEL": "warning",
     }
     procs = [

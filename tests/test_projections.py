@@ -193,3 +193,13 @@ def test_a_query_waits_for_the_commands_position(client, auth, make_grantee, wor
         f"{base}/facilities?kind=rrc&min_position={r.json()['position']}", headers=h
     ).json()
     assert [f["code"] for f in page["items"]] == ["RRC-1", "RRC-7"]
+
+
+def test_a_min_position_beyond_the_log_is_refused_at_once(client, auth, grantee):
+    import time
+
+    h = auth("coordinator", grantee)
+    started = time.monotonic()
+    r = client.get(f"/v1/grantees/{grantee}/participants?min_position=999999999", headers=h)
+    assert r.status_code == 400 and r.json()["code"] == "position_ahead"
+    assert time.monotonic() - started < 2  # answered, not waited out

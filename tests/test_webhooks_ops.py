@@ -130,7 +130,8 @@ def test_only_grantee_admins_configure_and_only_some_roles_read(hooks, receiver,
         ({"url": "ftp://127.0.0.1/x"}, "invalid_url"),
         ({"url": "http://user:pw@127.0.0.1/x"}, "invalid_url"),
         ({"url": "not a url"}, "invalid_url"),
-        ({"url": "http://no-such-host.invalid/x"}, "unsafe_webhook_target"),
+        ({"url": "http://[fe80::1]/x"}, "unsafe_webhook_target"),
+        ({"url": "http://0.0.0.0:8080/x"}, "unsafe_webhook_target"),
     ],
 )
 def test_bad_endpoints_are_refused_and_append_nothing(hooks, receiver, local_client, change, code):

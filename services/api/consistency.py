@@ -17,14 +17,25 @@ from typing import Any
 import anyio
 import anyio.to_thread
 from litestar import Request, Response
+from psycopg import sql
 
 from services import projector
 from services.api.problems import Problem, problem_response
 from services.auth import NotAuthenticated, verify_token
+from services.database import Database
 from services.settings import Settings
 from services.tenancy import Tenancy
 
 _DIGITS = re.compile(r"[0-9]{1,18}")
+
+
+def _head(db: Database, schema: str) -> int:
+    row = db.fetchone(
+        sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}.events").format(
+            sql.Identifier(schema)
+        )
+    )
+    return int(row[0]) if row else 0
 
 
 async def wait_for_views(request: Request[Any, Any, Any]) -> Response[Problem] | None:
@@ -49,10 +60,22 @@ async def wait_for_views(request: Request[Any, Any, Any]) -> Response[Problem] |
     position = int(raw)
     deadline = time.monotonic() + settings.view_wait_max
     delay = 0.005
+    checked_head = False
     while (
         await anyio.to_thread.run_sync(projector.lowest_position, tenancy.db, info.schema)
         < position
     ):
+        if not checked_head:
+            # A position the log has not reached was never answered to a command: waiting
+            # for it would only end in a timeout.
+            head = await anyio.to_thread.run_sync(_head, tenancy.db, info.schema)
+            if position > head:
+                return problem_response(
+                    400,
+                    "position_ahead",
+                    f"min_position {position} is beyond the log (its last position is {head})",
+                )
+            checked_head = True
         if time.monotonic() >= deadline:
             return problem_response(
                 503,

@@ -16,7 +16,11 @@ Limit = Annotated[int, Parameter(ge=1, le=500, description="page size")]
 Cursor = Annotated[str, Parameter(max_length=64, description="`next_cursor` of the previous page")]
 MinPosition = Annotated[
     int | None,
-    Parameter(ge=0, description="wait (bounded) until the views have applied this log position"),
+    Parameter(
+        ge=0,
+        le=2**63 - 1,
+        description="wait (bounded) until the views have applied this log position",
+    ),
 ]
 # Where keyset pages over uuid keys start.
 FIRST_UUID = "00000000-0000-0000-0000-000000000000"

@@ -17,6 +17,15 @@ def tables(
     db: Database, schema: str, view: str, min_position: int | None, wait_max: float
 ) -> Tables:
     """The live build of `view`, after waiting (bounded) for `min_position` if asked."""
+    if min_position is not None and projector.position_of(db, schema, view) < min_position:
+        with db.transaction() as cur:
+            head = projector.log_head(cur, schema)
+        if min_position > head:
+            raise ProblemError(
+                400,
+                "position_ahead",
+                f"min_position {min_position} is beyond the log (its last position is {head})",
+            )
     if min_position is not None and not projector.wait_for(
         db, schema, view, min_position, wait_max
     ):

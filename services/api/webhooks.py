@@ -35,7 +35,7 @@ from services.webhooks.store import CHANNEL
 EventType = Annotated[str, msgspec.Meta(examples=["meeting.held"])]
 Url = Annotated[
     str,
-    msgspec.Meta(min_length=1, max_length=MAX_URL, examples=["https://rrc-one.example.org/hooks"]),
+    msgspec.Meta(min_length=1, max_length=MAX_URL, examples=["https://203.0.113.10/hooks/prowd"]),
 ]
 Rate = Annotated[float, msgspec.Meta(gt=0, le=1000, examples=[20.0])]
 Description = Annotated[str, msgspec.Meta(max_length=500)]
@@ -135,7 +135,8 @@ class Queued(msgspec.Struct):
 
 
 ENDPOINT_EXAMPLE = {
-    "url": "https://rrc-one.example.org/hooks/prowd",
+    # A documentation address (RFC 5737): no name to resolve when the example is tried.
+    "url": "https://203.0.113.10/hooks/prowd",
     "facility": "RRC-1",
     "event_types": ["meeting.held", "meeting.missed", "participant.arrived_at_rrc"],
     "description": "RRC One case system",

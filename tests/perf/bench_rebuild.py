@@ -151,7 +151,7 @@ def _advance(app: GranteeApplication, pid: UUID, entry: date, n: int, rrc: str, 
 def _unit(app: GranteeApplication, rng: random.Random, u: int) -> None:
     """One cohort triple with 30 participants, two certified graduate mentors, an individual
     and a group pairing with twelve weeks of meetings, goals, supervision, feedback, an
-    employment outcome and referrals: about 230 events."""
+    employment outcome and referrals: about 175 events."""
     bop, bop2, rrc = "FCI-1", "FCI-2", "RRC-1"
     cohorts = [
         (f"A{u}", bop, date(2025, 6, 2)),
