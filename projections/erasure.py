@@ -34,6 +34,9 @@ TEXT_KEYS = frozenset(
         "criteria_note",
         "post_closure_contact",
         "confidential_note",
+        "employer",
+        "job_title",
+        "resolution",
     }
 )
 

@@ -172,3 +172,9 @@ class EvaluationView(Projection):
             ),
             (e.originator_id,),
         )
+        cur.execute(
+            sql.SQL(
+                "UPDATE {} SET employer = {}, job_title = {}, note = {} WHERE participant_id = %s"
+            ).format(t["outcomes"], erased("employer"), erased("job_title"), erased("note")),
+            (e.originator_id,),
+        )

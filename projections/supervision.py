@@ -14,8 +14,10 @@ from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from domain.mentors import Mentor
+from domain.participants import Participant
 from domain.supervision import Debrief, Escalation
 from projections.base import Projection, Tables, handles
+from projections.erasure import erased
 from projections.evaluation import EvaluationView
 from projections.referrals import ReferralView
 
@@ -153,6 +155,17 @@ class SupervisionView(Projection):
                 c.wellbeing.value,
                 e.held_on,
             )
+
+    @handles(Participant.Erased)
+    def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+        """An erased participant's escalations keep their type, severity and times; their
+        description and resolution read as erased (as a rebuild reads them)."""
+        cur.execute(
+            sql.SQL(
+                "UPDATE {} SET description = {}, resolution = {} WHERE participant_id = %s"
+            ).format(t["escalations"], erased("description"), erased("resolution")),
+            (e.originator_id,),
+        )
 
     @handles(Escalation.Raised)
     def raised(self, cur: Cur, t: Tables, e: Any, position: int) -> None:

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
-from domain.evaluation import Feedback
+from domain.evaluation import Feedback, Outcomes
 from domain.goals import Goal
 from domain.meetings import Meeting
 from domain.pairings import Pairing, PairingKind
 from domain.participants import Participant
 from domain.resources import Referral
+from domain.supervision import Escalation
 
 ERASED = "[erased]"
 
@@ -130,6 +131,14 @@ FIELDS: list[PersonalField] = [
     *_f(Referral.Connected, "note", _aggregate_participant),
     *_f(Referral.Declined, "reason", _aggregate_participant),
     *_f(Feedback.Given, "comment", _event_participant),
+    *_f(
+        Outcomes.EmploymentStarted,
+        "employment.employer employment.job_title",
+        _aggregate_participant,
+    ),
+    *_f(Outcomes.HousingSecured, "housing.note", _aggregate_participant),
+    *_f(Escalation.Raised, "description", _event_participant),
+    *_f(Escalation.Resolved, "resolution", _aggregate_participant),
     *_f(Pairing.Opened, "criteria_note", _opened_mentee),
     *_f(Pairing.Closed, "closure.reason closure.post_closure_contact", _pairing_mentee),
 ]

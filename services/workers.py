@@ -129,9 +129,18 @@ class ProjectionWorker:
         return sorted(self.leases.rebalance(slugs))
 
     def sweep(self) -> None:
+        rebalanced = time.monotonic()
         for slug in self._mine():
             if self.stopping.is_set():
                 return
+            if self.leases is not None:
+                # A long sweep (many grantees behind) still hands its excess to workers that
+                # joined meanwhile, instead of holding every grantee until it ends.
+                if time.monotonic() - rebalanced >= self.sweep_seconds:
+                    self.leases.rebalance(self._slugs())
+                    rebalanced = time.monotonic()
+                if slug not in self.leases.held:
+                    continue
             self._catch_up(slug)
 
     def run(self) -> None:

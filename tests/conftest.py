@@ -203,3 +203,16 @@ def race(db: Database, slug: str, *calls: Callable[[], Any]) -> list[Any]:
             else:
                 raise AssertionError(f"the writers never queued on {table}")
         return [f.result() for f in futures]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fuzz run's case count, shown even when its output is captured (CI logs it)."""
+    import sys
+
+    fuzz = sys.modules.get("tests.test_fuzz")
+    cases = getattr(fuzz, "CASES", None)
+    if cases:
+        terminalreporter.write_line(
+            f"fuzz (schemathesis): {sum(cases.values())} generated requests over"
+            f" {len(cases)} operations"
+        )

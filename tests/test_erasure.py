@@ -25,7 +25,24 @@ NOTE = "worried about relapse after the hearing"
 STATEMENT = "Reconnect with her daughter Philippa"
 OTHER_FIRST, OTHER_LAST = "Octavian", "Stormcrest"
 
-SECRETS = (FIRST, LAST, DOB, REGISTER, SUMMARY, NOTE, STATEMENT, "19790517")
+EMPLOYER, JOB_TITLE = "Brightwater Marine Salvage", "night deckhand"
+HOUSING_NOTE = "sublet from her cousin Philippa"
+ESCALATION, RESOLUTION = "relapse after the custody hearing", "detox bed found at Saint Jude"
+SECRETS = (
+    FIRST,
+    LAST,
+    DOB,
+    REGISTER,
+    SUMMARY,
+    NOTE,
+    STATEMENT,
+    "19790517",
+    EMPLOYER,
+    JOB_TITLE,
+    HOUSING_NOTE,
+    ESCALATION,
+    RESOLUTION,
+)
 
 
 @pytest.fixture
@@ -69,6 +86,34 @@ def case_file(w: World) -> tuple[str, str, str]:
             "target_date": "2027-01-15",
         },
     )
+    outcomes = f"/participants/{target}/outcomes"
+    w.post(
+        f"{outcomes}/employment",
+        {
+            "employer": EMPLOYER,
+            "job_title": JOB_TITLE,
+            "started_on": "2026-10-05",
+            "wage": "18.50",
+            "wage_unit": "hourly",
+            "hours_per_week": 40,
+        },
+    )
+    w.post(
+        f"{outcomes}/housing",
+        {"housing_type": "own_lease", "secured_on": "2026-11-02", "note": HOUSING_NOTE},
+    )
+    escalation = w.post(
+        "/escalations",
+        {
+            "mentor_id": mentor,
+            "participant_id": target,
+            "type": "crisis",
+            "severity": "high",
+            "description": ESCALATION,
+        },
+    )
+    w.post(f"/escalations/{escalation['id']}/acknowledgement", {"note": "called her"})
+    w.post(f"/escalations/{escalation['id']}/resolution", {"resolution": RESOLUTION})
     projector.drain(w.db, w.schema)
     return target, other, pairing
 
