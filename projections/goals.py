@@ -172,7 +172,10 @@ class GoalView(Projection):
                 "UPDATE {} SET statement = {}, measure = {}, target = {}, outcome = {}"
                 " WHERE participant_id = %s"
             ).format(
-                t["goals"], erased("statement"), erased("measure"), erased("target"),
+                t["goals"],
+                erased("statement"),
+                erased("measure"),
+                erased("target"),
                 erased("outcome"),
             ),
             (e.originator_id,),

@@ -157,7 +157,9 @@ class PairingView(Projection):
                 "UPDATE {p} SET criteria_note = {c}, closure_reason = {r} WHERE kind = 'individual'"
                 " AND pairing_id IN (SELECT pairing_id FROM {m} WHERE participant_id = %s)"
             ).format(
-                p=t["pairings"], m=t["pairing_members"], c=erased("criteria_note"),
+                p=t["pairings"],
+                m=t["pairing_members"],
+                c=erased("criteria_note"),
                 r=erased("closure_reason"),
             ),
             (e.originator_id,),

@@ -174,8 +174,8 @@ class ReferralView(Projection):
     @handles(Participant.Erased)
     def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
         cur.execute(
-            sql.SQL(
-                "UPDATE {} SET need = {}, outcome_note = {} WHERE participant_id = %s"
-            ).format(t["referrals"], erased("need"), erased("outcome_note")),
+            sql.SQL("UPDATE {} SET need = {}, outcome_note = {} WHERE participant_id = %s").format(
+                t["referrals"], erased("need"), erased("outcome_note")
+            ),
             (e.originator_id,),
         )

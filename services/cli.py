@@ -657,7 +657,9 @@ def parser() -> argparse.ArgumentParser:
     rt = sub.add_parser("retention", help="records retention (2 CFR 200.334) and legal holds")
     rt.add_argument("action", choices=["report"])
     rt.add_argument(
-        "--status", default="", choices=["", "not_set", "retaining", "held", "due"],
+        "--status",
+        default="",
+        choices=["", "not_set", "retaining", "held", "due"],
         help="only grantees with this status (due: records may now be destroyed)",
     )
     rt.add_argument("--json", action="store_true", help="one JSON object per line")

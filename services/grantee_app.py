@@ -12,7 +12,12 @@ from services.webhooks.commands import WebhooksCommands
 
 
 class GranteeApplication(
-    MeetingsCommands, GoalsCommands, SupervisionCommands, ConsentCommands, ApiKeyCommands,
-    WebhooksCommands, ExportCommands,
+    MeetingsCommands,
+    GoalsCommands,
+    SupervisionCommands,
+    ConsentCommands,
+    ApiKeyCommands,
+    WebhooksCommands,
+    ExportCommands,
 ):
     """All use cases of one grantee, over `g_<slug>.events`."""

@@ -331,7 +331,9 @@ def list_meeting_records(
                     False,
                     PART2_NOTICE,
                 )
-                consents.update((r, g.consent_id) for r, g in zip(residents, grants, strict=True) if g)
+                consents.update(
+                    (r, g.consent_id) for r, g in zip(residents, grants, strict=True) if g
+                )
         items.append(
             MeetingRecordOut(
                 meeting_id,
