@@ -76,7 +76,7 @@ def test_feedback_anonymous_to_the_mentor_never_names_its_author_on_the_mentors_
     ],
 )
 def test_feedback_refusals_name_the_rule(w, extra, code):
-    dates = {"yesterday": day(1), "tomorrow": (today() + timedelta(days=1)).isoformat()}
+    dates = {"yesterday": day(1), "tomorrow": (today() + timedelta(days=2)).isoformat()}
     if extra.get("participant_id") == "stranger":
         extra = {"participant_id": w.stranger}
     if "given_on" in extra:
@@ -193,7 +193,7 @@ def test_outcome_refusals_name_the_rule(w):
     api = w.api
     base = f"/participants/{w.mentee}/outcomes"
     api.refused(f"{base}/employment", {**JOB, "started_on": "2026-01-15"}, "before_program_entry")
-    tomorrow = (today() + timedelta(days=1)).isoformat()
+    tomorrow = (today() + timedelta(days=2)).isoformat()
     api.refused(f"{base}/employment", {**JOB, "started_on": tomorrow}, "in_future")
     api.refused(f"{base}/employment", {**JOB, "employer": "  "}, "employer_required")
     api.refused(f"{base}/employment", {**JOB, "wage": "0"}, "invalid_wage")

@@ -150,7 +150,7 @@ def test_referral_refusals_name_the_rule(w):
     api = w.api
     rid = resource(api)
     api.refused("/referrals", referral(w, rid, need="  "), "need_required")
-    tomorrow = (today() + timedelta(days=1)).isoformat()
+    tomorrow = (today() + timedelta(days=2)).isoformat()
     api.refused("/referrals", referral(w, rid, made_at=tomorrow + "T09:00:00Z"), "in_future")
     api.refused(
         "/referrals", referral(w, rid, made_at="2026-01-10T09:00:00Z"), "before_program_entry"

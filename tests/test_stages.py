@@ -25,7 +25,7 @@ TO_CUSTODY = {
     "occurred_at": "2026-06-01T09:00:00Z",
 }
 EXIT = {"exit_date": "2026-07-01", "reason": "completed"}
-FUTURE = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+FUTURE = (datetime.now(UTC) + timedelta(days=2)).isoformat()
 
 
 @pytest.fixture

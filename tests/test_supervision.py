@@ -165,7 +165,7 @@ def test_a_debrief_keeps_topics_and_each_mentors_wellbeing(w):
             lambda w, b: {**b, "checks": [check(w.mentor), check(w.mentor, "thriving")]},
             "duplicate_check",
         ),
-        (lambda w, b: {**b, "held_on": (today() + timedelta(days=1)).isoformat()}, "in_future"),
+        (lambda w, b: {**b, "held_on": (today() + timedelta(days=2)).isoformat()}, "in_future"),
     ],
 )
 def test_debrief_refusals_name_the_rule(w, change, code):
