@@ -2,7 +2,9 @@
 
 One row per successful response of an action that carries personal data (the role matrix's
 `personal_data`), whatever its method: a command's response carries the record it changed, so a
-POST is a disclosure as much as a GET. Reads of the access log itself are recorded too, so an
+POST is a disclosure as much as a GET. A command's row is written by `insert` inside the
+command's own transaction (services/api/context.py); reads' rows by `record`, from the
+middleware (services/api/audit_access.py), before the response leaves. Reads of the access log itself are recorded too, so an
 auditor's looking is as accountable as anyone's. Rows live in the grantee's own schema
 (`g_<slug>.access_log`, services/schema.py) and are append-only by the same trigger as the event
 log: no UPDATE, DELETE or TRUNCATE, whoever asks.
@@ -15,13 +17,16 @@ status. Never stored: bodies, tokens, names or other personal fields.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import msgspec
-from psycopg import sql
+from psycopg import Cursor, sql
+from psycopg.rows import TupleRow
 
 from services.access import MATRIX
 from services.database import Database
@@ -49,25 +54,43 @@ class Access:
     status: int
 
 
+def named_ids(path_params: Mapping[str, Any], query_string: bytes) -> dict[str, str]:
+    """The ids a request named: its path parameters (but the grantee) and its uuid-valued query
+    parameters; other query text is never kept (it may hold search terms about a person)."""
+    named = {k: str(v) for k, v in path_params.items() if k != "grantee"}
+    for key, value in parse_qsl(query_string.decode("latin-1")):
+        try:
+            named.setdefault(key, str(uuid.UUID(value)))
+        except ValueError:
+            continue
+    return named
+
+
 def record(db: Database, schema: str, access: Access) -> None:
     """Append one row (one statement in its own transaction, on a pooled connection)."""
-    with db.connection() as conn:
-        conn.execute(
-            sql.SQL(
-                "INSERT INTO {}.access_log (subject, roles, action, method, path, resources,"
-                " request_id, status) VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
-            ).format(sql.Identifier(schema)),
-            (
-                access.subject,
-                access.roles,
-                access.action,
-                access.method,
-                access.path,
-                msgspec.json.encode(dict(access.resources)).decode(),
-                access.request_id,
-                access.status,
-            ),
-        )
+    with db.connection() as conn, conn.cursor() as cur:
+        insert(cur, schema, access)
+
+
+def insert(cur: Cursor[TupleRow], schema: str, access: Access) -> None:
+    """Append one row on `cur`: inside a command's own transaction, the row commits (or not)
+    with the command's events, at no extra commit."""
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {}.access_log (subject, roles, action, method, path, resources,"
+            " request_id, status) VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
+        ).format(sql.Identifier(schema)),
+        (
+            access.subject,
+            access.roles,
+            access.action,
+            access.method,
+            access.path,
+            msgspec.json.encode(dict(access.resources)).decode(),
+            access.request_id,
+            access.status,
+        ),
+    )
 
 
 class Entry(msgspec.Struct):

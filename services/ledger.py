@@ -35,6 +35,9 @@ class Command:
     idempotency_key: str | None = None
     fingerprint: str = ""
     status: int = 200
+    # Written in the command's transaction besides its events (the access-log row of the
+    # response it will answer with).
+    extra_effects: tuple[SideEffect, ...] = ()
 
 
 class IdempotentResult(msgspec.Struct, frozen=True):
@@ -90,7 +93,7 @@ class LedgerApplication(Application[UUID]):
 
         `creates` names what is created; a collision on its id means it exists already.
         """
-        effects = list(side_effects)
+        effects = [*side_effects, *command.extra_effects]
         if command.idempotency_key is not None:
             effects.append(self._idempotency_effect(aggregate, command))
         # Personal fields are encrypted while the events are mapped (services/mapping.py);

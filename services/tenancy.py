@@ -100,6 +100,10 @@ class Tenancy:
             for slug in slugs:
                 projector.ensure_views(cur, schema.grantee_schema(slug))
 
+    def known(self, slug: str) -> GranteeInfo | None:
+        """The grantee if this process has looked it up before (no database access)."""
+        return self._known.get(slug)
+
     def grantee(self, slug: str) -> GranteeInfo | None:
         info = self._known.get(slug)
         if info is None:

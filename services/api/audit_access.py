@@ -9,9 +9,7 @@ unrecorded. Refusals (401, 403, 404, 4xx, 5xx) leave no row: they disclosed noth
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 import anyio.to_thread
 import msgspec
@@ -64,13 +62,7 @@ def _roles(scope: Scope, name: str, db: Database) -> list[str]:
 
 def _resources(scope: Scope) -> dict[str, str]:
     """The ids the request named: its path parameters and its uuid-valued query parameters."""
-    named = {k: str(v) for k, v in scope.get("path_params", {}).items() if k != "grantee"}
-    for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
-        try:
-            named.setdefault(key, str(uuid.UUID(value)))
-        except ValueError:
-            continue
-    return named
+    return access_log.named_ids(scope.get("path_params", {}), scope.get("query_string", b""))
 
 
 def _record(scope: Scope, name: str, status: int) -> None:
@@ -100,13 +92,19 @@ def access_log_middleware(app: ASGIApp) -> ASGIApp:
         if not access_log.recorded(name):
             await app(scope, receive, send)
             return
+        state: dict[str, Any] = scope.setdefault("state", {})
         withheld = False
 
         async def send_recorded(message: Message) -> None:
             nonlocal withheld
             if withheld:
                 return
-            if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+            if (
+                message["type"] == "http.response.start"
+                and 200 <= message["status"] < 300
+                # A command wrote its row in its own transaction (`context.run_command`).
+                and not state.get("access_recorded")
+            ):
                 try:
                     await anyio.to_thread.run_sync(
                         _record, scope, str(name), int(message["status"])

@@ -301,8 +301,9 @@ def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
     """A loop of single-event commands through the application layer (one thread).
 
     `enroll_participant` = load facility + load cohort + decide + `Application.save` (LOCK
-    TABLE, INSERT, NOTIFY, COMMIT). `save_only` times `Application.save` of aggregates built
-    beforehand, i.e. without the two loads.
+    TABLE, INSERT, NOTIFY, COMMIT). `save_only` times `LedgerApplication.record` (the save plus
+    the participant's key row, one transaction) of aggregates built beforehand, i.e. without the
+    two loads.
     """
     from domain.participants import Participant
     from services.participants import new_participant_number
@@ -355,7 +356,9 @@ def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
         )
         build_s += time.process_time() - b0
         t0 = time.perf_counter()
-        app.save(p)
+        # `record` is the save path now: Application.save plus, in the same transaction, the
+        # participant's data key (personal fields are stored encrypted; a bare save is refused).
+        app.record(p, Command())
         t1 = time.perf_counter()
         lat2.append(t1 - t0)
         m += 1

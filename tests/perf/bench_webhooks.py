@@ -263,20 +263,32 @@ def main(argv: list[str] | None = None) -> int:
                 # -- phase 2: commit-to-delivery latency under a paced load ---------------
                 load: subprocess.Popen[bytes] | None = None
                 if args.command_load:
+                    load_log = RESULTS / "webhooks-command-load.log"
                     load = subprocess.Popen(
                         [
                             sys.executable,
                             str(ROOT / "tests" / "perf" / "bench_commands.py"),
+                            "--skip-baselines",
+                            "--quiet-wait",
+                            "0",
                             "--duration",
-                            str(int(args.paced_seconds) + 10),
+                            str(int(args.paced_seconds) + 40),
                             "--database-url",
                             args.database_url,
                         ],
                         cwd=ROOT,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
+                        stdout=load_log.open("wb"),
+                        stderr=subprocess.STDOUT,
                     )
-                    time.sleep(5)
+                    # Phase 2 starts once wrk is sending commands (the command benchmark sets
+                    # up its own server and grantees first), so it runs under that load.
+                    deadline = time.monotonic() + 600
+                    while subprocess.run(["pgrep", "-x", "wrk"], capture_output=True).returncode:
+                        if time.monotonic() > deadline or load.poll() is not None:
+                            raise SystemExit(f"the command load never started wrk: {load_log}")
+                        time.sleep(0.5)
+                    time.sleep(3)
+                    log(f"command load running (wrk; its log: {load_log})")
                 before = count(db, schema)
                 last_row = int(
                     db.fetchone(  # type: ignore[index]
