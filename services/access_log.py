@@ -4,8 +4,8 @@ One row per successful response of an action that carries personal data (the rol
 `personal_data`), whatever its method: a command's response carries the record it changed, so a
 POST is a disclosure as much as a GET. A command's row is written by `insert` inside the
 command's own transaction (services/api/context.py); reads' rows by `record`, from the
-middleware (services/api/audit_access.py), before the response leaves. Reads of the access log itself are recorded too, so an
-auditor's looking is as accountable as anyone's. Rows live in the grantee's own schema
+middleware (services/api/audit_access.py), before the response leaves. Reads of the access log
+itself are recorded too, so an auditor's looking is as accountable as anyone's. Rows live in the grantee's own schema
 (`g_<slug>.access_log`, services/schema.py) and are append-only by the same trigger as the event
 log: no UPDATE, DELETE or TRUNCATE, whoever asks.
 
