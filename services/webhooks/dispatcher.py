@@ -42,6 +42,8 @@ from services.ledger import Command
 from services.schema import grantee_schema
 from services.tenancy import Tenancy
 from services.webhooks import signing, ssrf
+from services.webhooks.deadline import DeadlineTransport
+from services.webhooks.deadline import deadline as request_deadline
 from services.webhooks.store import CHANNEL
 
 log = structlog.get_logger("prowd.webhooks")
@@ -130,13 +132,16 @@ class Dispatcher:
         self.total_timeout = total_timeout
         self.poll_seconds = poll_seconds
         self.tenancy = tenancy or Tenancy(db)
+        limits = httpx.Limits(
+            max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2
+        )
         self.client = httpx.Client(
             timeout=httpx.Timeout(total_timeout, connect=connect_timeout),
             follow_redirects=False,
-            limits=httpx.Limits(
-                max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2
-            ),
+            limits=limits,
             trust_env=False,
+            # Every connect, read and write gets at most what is left of `total_timeout`.
+            transport=DeadlineTransport(limits=limits),
         )
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="webhook-send")
         self.stopping = threading.Event()
@@ -285,15 +290,16 @@ class Dispatcher:
         )
         deadline = started + self.total_timeout
         try:
-            response = self.client.send(request, stream=True)
-            try:
-                chunks = bytearray()
-                for chunk in response.iter_bytes():
-                    chunks.extend(chunk)
-                    if len(chunks) >= RESPONSE_BODY_BYTES or time.monotonic() > deadline:
-                        break
-            finally:
-                response.close()
+            with request_deadline(max(0.0, deadline - time.monotonic())):
+                response = self.client.send(request, stream=True)
+                try:
+                    chunks = bytearray()
+                    for chunk in response.iter_bytes():
+                        chunks.extend(chunk)
+                        if len(chunks) >= RESPONSE_BODY_BYTES:
+                            break
+                finally:
+                    response.close()
         except httpx.TimeoutException as e:
             return Result(False, None, elapsed(), "", f"timeout: {type(e).__name__}")
         except httpx.HTTPError as e:
