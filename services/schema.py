@@ -24,6 +24,24 @@ def notify_channel(schema: str) -> str:
     return f"prowd_log_{schema}"
 
 
+def append_only(s: sql.Identifier, table: str) -> list[sql.Composed]:
+    """Triggers refusing UPDATE, DELETE (per row) and TRUNCATE on `table`, whoever asks (the
+    owner included; a superuser must switch them off, which the hash chain then exposes)."""
+    return [
+        sql.SQL(
+            "CREATE OR REPLACE TRIGGER {name} BEFORE {ops} ON {s}.{table} FOR EACH {level}"
+            " EXECUTE FUNCTION {s}.refuse_change()"
+        ).format(
+            name=sql.Identifier(f"{table}_{level.lower()}_append_only"),
+            ops=sql.SQL(ops),
+            s=s,
+            table=sql.Identifier(table),
+            level=sql.SQL(level),
+        )
+        for ops, level in (("UPDATE OR DELETE", "ROW"), ("TRUNCATE", "STATEMENT"))
+    ]
+
+
 def _log_ddl(schema: str) -> list[sql.Composed]:
     s = sql.Identifier(schema)
     return [
@@ -83,20 +101,7 @@ def _log_ddl(schema: str) -> list[sql.Composed]:
             " BEGIN RAISE EXCEPTION 'the event log is append-only (% on %)', TG_OP, TG_TABLE_NAME"
             " USING ERRCODE = 'insufficient_privilege'; END $$"
         ).format(s=s),
-        *[
-            sql.SQL(
-                "CREATE OR REPLACE TRIGGER {name} BEFORE {ops} ON {s}.{table} FOR EACH {level}"
-                " EXECUTE FUNCTION {s}.refuse_change()"
-            ).format(
-                name=sql.Identifier(f"{table}_{level.lower()}_append_only"),
-                ops=sql.SQL(ops),
-                s=s,
-                table=sql.Identifier(table),
-                level=sql.SQL(level),
-            )
-            for table in ("events", "chain", "checkpoints")
-            for ops, level in (("UPDATE OR DELETE", "ROW"), ("TRUNCATE", "STATEMENT"))
-        ],
+        *[stmt for table in ("events", "chain", "checkpoints") for stmt in append_only(s, table)],
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {}.idempotency ("
             " key text PRIMARY KEY,"
@@ -227,18 +232,7 @@ def _consent_ddl(s: sql.Identifier) -> list[sql.Composed]:
             "CREATE INDEX IF NOT EXISTS disclosures_participant ON {}.disclosures"
             " (participant_id, disclosure_id)"
         ).format(s),
-        *[
-            sql.SQL(
-                "CREATE OR REPLACE TRIGGER {name} BEFORE {ops} ON {s}.disclosures FOR EACH {level}"
-                " EXECUTE FUNCTION {s}.refuse_change()"
-            ).format(
-                name=sql.Identifier(f"disclosures_{level.lower()}_append_only"),
-                ops=sql.SQL(ops),
-                s=s,
-                level=sql.SQL(level),
-            )
-            for ops, level in (("UPDATE OR DELETE", "ROW"), ("TRUNCATE", "STATEMENT"))
-        ],
+        *append_only(s, "disclosures"),
     ]
 
 
@@ -264,18 +258,7 @@ def _access_log_ddl(s: sql.Identifier) -> list[sql.Composed]:
             "CREATE INDEX IF NOT EXISTS access_log_subject ON {}.access_log (subject, id)"
         ).format(s),
         sql.SQL("CREATE INDEX IF NOT EXISTS access_log_at ON {}.access_log (at)").format(s),
-        *[
-            sql.SQL(
-                "CREATE OR REPLACE TRIGGER {name} BEFORE {ops} ON {s}.access_log FOR EACH {level}"
-                " EXECUTE FUNCTION {s}.refuse_change()"
-            ).format(
-                name=sql.Identifier(f"access_log_{level.lower()}_append_only"),
-                ops=sql.SQL(ops),
-                s=s,
-                level=sql.SQL(level),
-            )
-            for ops, level in (("UPDATE OR DELETE", "ROW"), ("TRUNCATE", "STATEMENT"))
-        ],
+        *append_only(s, "access_log"),
     ]
 
 

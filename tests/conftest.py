@@ -216,3 +216,33 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"fuzz (schemathesis): {sum(cases.values())} generated requests over"
             f" {len(cases)} operations"
         )
+
+
+# Webhooks (tests/test_webhooks*.py) ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_client(settings: Settings, db: Database) -> Iterator[TestClient[Litestar]]:
+    """The API with the platform allow-listing 127.0.0.0/8 (as PROWD_WEBHOOK_ALLOWED_NETWORKS),
+    so endpoints may point at a receiver on this machine."""
+    import dataclasses
+
+    app = create_app(dataclasses.replace(settings, webhook_allowed_networks="127.0.0.0/8"), db)
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def hooks(local_client: TestClient[Litestar], auth: Token, db: Database) -> Any:
+    from tests.webhooks_helpers import Hooks
+
+    return Hooks(local_client, auth, db)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Any]:
+    from tests.webhook_receiver import Receiver
+
+    r = Receiver()
+    yield r
+    r.stop()

@@ -3,43 +3,15 @@ with the official `standardwebhooks` library; the dispatcher's clock is moved, n
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 from psycopg import sql
 
-from services.api.app import create_app
-from services.database import Database
 from services.disclosure import PART2_NOTICE
-from services.settings import Settings
 from services.webhooks.dispatcher import JITTER, LEASE, SCHEDULE, Result
-from tests.webhook_receiver import Receiver
 from tests.webhooks_helpers import Clock, Hooks, dispatcher, run_until_idle
-
-
-@pytest.fixture(scope="module")
-def local_client(settings: Settings, db: Database) -> Iterator[TestClient[Litestar]]:
-    """The API with the platform allow-listing 127.0.0.0/8 (as PROWD_WEBHOOK_ALLOWED_NETWORKS)."""
-    app = create_app(dataclasses.replace(settings, webhook_allowed_networks="127.0.0.0/8"), db)
-    with TestClient(app) as c:
-        yield c
-
-
-@pytest.fixture
-def hooks(local_client: TestClient[Litestar], auth, db) -> Hooks:
-    return Hooks(local_client, auth, db)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 def test_delivery_is_signed_verified_and_a_tampered_body_is_rejected(hooks, receiver, db):

@@ -10,43 +10,20 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from litestar import Litestar
 from litestar.testing import TestClient
 from psycopg import sql
 
 from services import projector
 from services.api.app import create_app
 from services.database import Database
-from services.settings import Settings
 from services.webhooks import outbox
 from services.webhooks.dispatcher import LEASE
-from tests.webhook_receiver import Receiver
-from tests.webhooks_helpers import Clock, Hooks, dispatcher, run_until_idle
+from tests.webhooks_helpers import Clock, dispatcher, run_until_idle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture(scope="module")
-def local_client(settings: Settings, db: Database) -> Iterator[TestClient[Litestar]]:
-    app = create_app(dataclasses.replace(settings, webhook_allowed_networks="127.0.0.0/8"), db)
-    with TestClient(app) as c:
-        yield c
-
-
-@pytest.fixture
-def hooks(local_client: TestClient[Litestar], auth, db) -> Hooks:
-    return Hooks(local_client, auth, db)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 def _delivery_rows(db: Database, schema: str) -> list[tuple[object, ...]]:
