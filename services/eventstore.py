@@ -31,8 +31,11 @@ from psycopg.rows import TupleRow
 from psycopg_pool import PoolTimeout, TooManyRequests
 
 from services.database import Database
+from services.groupcommit import GroupCommit, OutcomeUnknown
 
 SideEffect = Callable[[Cursor[TupleRow], Sequence[int]], None]
+# One caller's stored events and the side effects to commit with them.
+Write = tuple[Sequence[StoredEvent], tuple[SideEffect, ...]]
 
 
 class DuplicateRequest(Exception):
@@ -40,7 +43,7 @@ class DuplicateRequest(Exception):
 
 
 class TenantRecorder(ApplicationRecorder):
-    def __init__(self, db: Database, schema: str) -> None:
+    def __init__(self, db: Database, schema: str, *, group_commit: bool = True) -> None:
         self.db = db
         self.schema = schema
         # Statements are rendered to text once: composing them on every call costs more than
@@ -65,6 +68,13 @@ class TenantRecorder(ApplicationRecorder):
             f" FROM {table} WHERE originator_id = %s ORDER BY originator_version"
         )
         self._max_id = f"SELECT max(notification_id) FROM {table}"
+        # One group per log and process, whichever application instance writes to it.
+        batch = db.settings.group_commit_max
+        self._group: GroupCommit[Write, list[int]] | None = None
+        if group_commit and batch > 1:
+            self._group = db.group_commit(
+                schema, lambda: GroupCommit(self._commit_batch, self._commit_one, max_batch=batch)
+            )
 
     def insert_events(
         self,
@@ -73,22 +83,49 @@ class TenantRecorder(ApplicationRecorder):
         side_effects: Sequence[SideEffect] = (),
         **_: Any,
     ) -> Sequence[int] | None:
+        write = (stored_events, tuple(side_effects))
         try:
-            with self.db.connection() as conn, conn.cursor() as cur:
-                if not side_effects:
-                    # One statement, its own transaction: a single round trip.
-                    return self._append(cur, stored_events)
-                with conn.transaction():
-                    ids = self._append(cur, stored_events)
-                    for effect in side_effects:
-                        effect(cur, ids)
-                    return ids
+            if self._group is None:
+                return self._commit_one(write)
+            # Concurrent commands to this log share one transaction (services/groupcommit.py).
+            return self._group.submit(write)
         except psycopg.errors.UniqueViolation as e:
             if e.diag.table_name == "idempotency":
                 raise DuplicateRequest(str(e)) from None
             raise IntegrityError(str(e)) from None
         except (psycopg.OperationalError, PoolTimeout, TooManyRequests) as e:
             raise OperationalError(str(e)) from e
+
+    def _commit_one(self, write: Write) -> list[int]:
+        stored_events, side_effects = write
+        if side_effects:
+            return self._commit_batch([write])[0]
+        with self.db.connection() as conn, conn.cursor() as cur:
+            # One statement, its own transaction: a single round trip.
+            return self._append(cur, stored_events)
+
+    def _commit_batch(self, writes: Sequence[Write]) -> list[list[int]]:
+        """All writes in one transaction: one `append_events` for every event, then each
+        write's side effects with its own positions. Pipelined: two round trips in all."""
+        events = [e for stored, _ in writes for e in stored]
+        with self.db.connection() as conn:
+            try:
+                with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
+                    ids = self._append(cur, events)
+                    results = []
+                    at = 0
+                    for stored, effects in writes:
+                        mine = ids[at : at + len(stored)]
+                        at += len(stored)
+                        for effect in effects:
+                            effect(cur, mine)
+                        results.append(mine)
+                    return results
+            except psycopg.Error as e:
+                if conn.broken or conn.closed:
+                    # Whether the COMMIT reached the server is unknown.
+                    raise OutcomeUnknown(e) from e
+                raise
 
     def _append(self, cur: Cursor[TupleRow], stored_events: Sequence[StoredEvent]) -> list[int]:
         if not stored_events:

@@ -65,8 +65,12 @@ class LedgerApplication(Application[UUID]):
         # no key table: events are stored without encryption.
         return MsgspecMapper(self.schema if getattr(self, "db", None) is not None else None)
 
+    # Concurrent saves share transactions (services/groupcommit.py); off where a save's side
+    # effects are too heavy to share one (a grantee's registration creates its whole schema).
+    group_commit: bool = True
+
     def construct_recorder(self) -> TenantRecorder:
-        return TenantRecorder(self.db, self.schema)
+        return TenantRecorder(self.db, self.schema, group_commit=self.group_commit)
 
     def load(self, cls: type[A], aggregate_id: UUID, what: str, version: int | None = None) -> A:
         try:

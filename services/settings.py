@@ -86,6 +86,9 @@ class Settings:
     # Seconds another process may keep using a participant key it cached before the key was
     # destroyed (erasure); the erasing process evicts its own cache at once.
     key_cache_seconds: float = 30.0
+    # Most concurrent writes to one log committed in one transaction (group commit,
+    # services/groupcommit.py); 1 commits every write alone.
+    group_commit_max: int = 64
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -125,6 +128,7 @@ class Settings:
             master_key_file=e.get("PROWD_MASTER_KEY_FILE", ""),
             master_key_previous=e.get("PROWD_MASTER_KEY_PREVIOUS", ""),
             key_cache_seconds=_float(e, "PROWD_KEY_CACHE_SECONDS", 30.0),
+            group_commit_max=_int(e, "PROWD_GROUP_COMMIT_MAX", 64),
             cors_origins=tuple(
                 o.strip() for o in e.get("PROWD_CORS_ORIGINS", "").split(",") if o.strip()
             ),

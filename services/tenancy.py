@@ -40,6 +40,10 @@ class GranteeInfo:
 
 
 class PlatformApplication(RetentionCommands):
+    # Registrations each create a schema of many tables: batched, they would run out of locks
+    # (`max_locks_per_transaction`); the platform log is written rarely anyway.
+    group_commit = False
+
     def register_grantee(
         self, command: Command, *, slug: str, name: str, grant_number: str, time_zone: str
     ) -> Saved[Grantee]:

@@ -185,7 +185,8 @@ def race(db: Database, slug: str, *calls: Callable[[], Any]) -> list[Any]:
     aggregates before any of them appends; their results, in order.
 
     The grantee's log lock (taken by every append) is held while the calls start, and released
-    once all of them queue behind it. The wait is bounded well inside the lock timeout.
+    once all of them queue behind it: one in PostgreSQL, the others in the log's group commit
+    (services/groupcommit.py). The wait is bounded well inside the lock timeout.
     """
     table = f'"g_{slug}".events'
     waiting = "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted"
@@ -197,7 +198,9 @@ def race(db: Database, slug: str, *calls: Callable[[], Any]) -> list[Any]:
             futures = [pool.submit(call) for call in calls]
             for _ in range(400):
                 row = db.fetchone(waiting, (table,))
-                if row and row[0] >= len(calls):
+                group = db.commit_group(f"g_{slug}")
+                queued = group.waiting if group is not None else 0
+                if row and row[0] + queued >= len(calls):
                     break
                 time.sleep(0.005)
             else:

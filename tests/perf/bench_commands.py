@@ -498,7 +498,14 @@ class Server:
     """`prowd serve` in its own process group; stopped (SIGTERM, then SIGKILL) on exit."""
 
     def __init__(
-        self, url: str, secret: str, port: int, workers: int, log_path: Path, log_level: str
+        self,
+        url: str,
+        secret: str,
+        port: int,
+        workers: int,
+        log_path: Path,
+        log_level: str,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.port = port
         self.base = f"http://{HOST}:{port}"
@@ -510,6 +517,7 @@ class Server:
             # The load comes from one address with a few tokens: the limits would cap it.
             "PROWD_RATE_LIMIT_TOKEN": "0",
             "PROWD_RATE_LIMIT_IP": "0",
+            **(extra_env or {}),
         }
         self.log_file = log_path.open("wb")
         self.proc = subprocess.Popen(
@@ -1138,6 +1146,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--skip-baselines", action="store_true", help="skip steps 1-2 (for profiling runs)"
     )
+    ap.add_argument(
+        "--group-commit-max",
+        type=int,
+        default=64,
+        help="PROWD_GROUP_COMMIT_MAX of the server (1: every command commits alone)",
+    )
+    ap.add_argument(
+        "--handler-threads", type=int, default=0, help="PROWD_HANDLER_THREADS (0: the default)"
+    )
     args = ap.parse_args(argv)
 
     if shutil.which("wrk") is None:
@@ -1226,7 +1243,12 @@ def main(argv: list[str] | None = None) -> int:
 
         log(f"3. starting prowd serve --workers {args.workers}")
         server_log = Path(tmp) / "server.log"
-        server = Server(url, secret, free_port(), args.workers, server_log, args.log_level)
+        server_env = {"PROWD_GROUP_COMMIT_MAX": str(args.group_commit_max)}
+        if args.handler_threads:
+            server_env["PROWD_HANDLER_THREADS"] = str(args.handler_threads)
+        server = Server(
+            url, secret, free_port(), args.workers, server_log, args.log_level, server_env
+        )
         stack.callback(server.stop)
         server.wait_ready()
         meter.server = server
