@@ -18,6 +18,10 @@ from eventsourcing.domain import Aggregate
 actor: ContextVar[str] = ContextVar("actor", default="system")
 request_id: ContextVar[str] = ContextVar("request_id", default="")
 grantee: ContextVar[str] = ContextVar("grantee", default="")
+# W3C trace context of the request (services/tracecontext.py, set by the request middleware):
+# the trace and the request's own span. Empty outside a request (the CLI, workers).
+trace_id: ContextVar[str] = ContextVar("trace_id", default="")
+span_id: ContextVar[str] = ContextVar("span_id", default="")
 
 # Future-dated facts are refused beyond this tolerance for clock skew between devices.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -86,6 +90,12 @@ class ProwdAggregate(Aggregate):
         request_id: str
         grantee: str
         occurred_at: datetime
+        trace_id: str
+        span_id: str
+
+        # Fields added after events were first stored: what an older stored event reads as
+        # (services/mapping.py decodes a missing field as its value here).
+        stored_defaults: ClassVar[dict[str, Any]] = {"trace_id": "", "span_id": ""}
 
     class Created(Event, Aggregate.Created):
         pass
@@ -96,6 +106,8 @@ class ProwdAggregate(Aggregate):
             "recorded_by": actor.get(),
             "request_id": request_id.get(),
             "grantee": grantee.get(),
+            "trace_id": trace_id.get(),
+            "span_id": span_id.get(),
         }
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:

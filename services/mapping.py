@@ -55,12 +55,16 @@ class _NoTranscoder(Transcoder):
 @cache
 def _decoder_for(cls: type[Any]) -> msgspec.json.Decoder[Any]:
     hints = typing.get_type_hints(cls)
+    # Fields added after events were first stored decode, when absent, as the class says.
+    absent: dict[str, Any] = getattr(cls, "stored_defaults", {})
     fields = [
-        (f.name, hints[f.name])
+        (f.name, hints[f.name], absent[f.name]) if f.name in absent else (f.name, hints[f.name])
         for f in dataclasses.fields(cls)
         if f.name not in _COLUMNS and typing.get_origin(hints[f.name]) is not ClassVar
     ]
-    struct = msgspec.defstruct(f"{cls.__name__}State", fields, forbid_unknown_fields=False)
+    struct = msgspec.defstruct(
+        f"{cls.__name__}State", fields, forbid_unknown_fields=False, kw_only=True
+    )
     return msgspec.json.Decoder(struct)
 
 

@@ -114,11 +114,9 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         ],
         lifespan=[lifespan],
         dependencies={"principal": Provide(provide_principal)},
-        # The request log outermost (it sets the request id the access log records).
-        # Outermost first: every answer is logged and carries the security headers, refusals
-        # by the rate limiter included.
+        # Outermost first: every answer carries the security headers, refusals by the rate
+        # limiter included. The request log wraps the whole app (below).
         middleware=[
-            request_log_middleware,
             security_headers_middleware(settings),
             rate_limit_middleware(settings),
             audit_access.access_log_middleware,
@@ -151,6 +149,10 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         debug=False,
     )
     openapi.complete(app.openapi_schema)
+    # The request log, trace context and request metrics around everything, the router
+    # included: it sets the request id the access log records, and requests no route matches
+    # are logged and counted too (route "unmatched").
+    app.asgi_handler = request_log_middleware(app.asgi_handler)
     return app
 
 

@@ -1,10 +1,18 @@
 """`GET /metrics`: Prometheus text exposition (format 0.0.4) from a small registry.
 
-Other modules add their own families with `REGISTRY.register(...)`: a family is a name, a help
-text, a type and a function that reads its samples (label dict, value) from the database when
-scraped, so every process (API, workers, dispatchers) shows the same figures. Open by default,
-like `/health`; with `PROWD_METRICS_TOKEN` set, a scrape must send `Authorization: Bearer
-<token>` (else 401).
+Two kinds of family (docs/observability.md):
+
+- read from the database when scraped (`REGISTRY.register(...)`: a name, a help text, a type
+  and a function that reads its samples from the database), so every process (API, workers,
+  dispatchers) shows the same, platform-wide figures: webhook deliveries, projection lag, the
+  outbox consumer's lag;
+- counted in this process (`REGISTRY.add(...)`: request counts and durations by route
+  template, command outcomes; services/api/telemetry.py): each API process counts its own
+  requests, so every pod is scraped and the series summed.
+
+Counters, gauges and histograms (`_bucket` with `le`, `_sum`, `_count`). Open by default, like
+`/health`; with `PROWD_METRICS_TOKEN` set, a scrape must send `Authorization: Bearer <token>`
+(else 401).
 """
 
 from __future__ import annotations
@@ -13,35 +21,73 @@ import hmac
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get
+from psycopg import sql
 
+from domain.common import utcnow
+from services.api import telemetry
 from services.api.problems import ProblemError
 from services.database import Database
+from services.schema import grantee_schema
 from services.settings import Settings
 from services.tenancy import Tenancy
 
 Sample = tuple[dict[str, str], float]
 Collect = Callable[[Database, Tenancy], Iterable[Sample]]
+# An in-process family's samples: (name suffix such as "_bucket", labels, value).
+LocalSample = tuple[str, dict[str, str], float]
+KINDS = ("counter", "gauge", "histogram")
 
 
 @dataclass(frozen=True)
 class Family:
+    """A family read from the database at scrape time (one sample per line, no suffix)."""
+
     name: str
     help: str
     kind: str  # "counter" or "gauge"
     collect: Collect
 
+    def samples(self, db: Database, tenancy: Tenancy) -> Iterable[LocalSample]:
+        for labels, value in self.collect(db, tenancy):
+            yield "", labels, value
+
+
+@dataclass(frozen=True)
+class LocalFamily:
+    """A family counted in this process (services/api/telemetry.py); `collect` needs no
+    database. A histogram yields its `_bucket` (with `le`), `_sum` and `_count` samples."""
+
+    name: str
+    help: str
+    kind: str
+    collect: Callable[[], Iterable[LocalSample]]
+
+    def samples(self, db: Database, tenancy: Tenancy) -> Iterable[LocalSample]:
+        return self.collect()
+
 
 class Registry:
     def __init__(self) -> None:
-        self._families: dict[str, Family] = {}
+        self._families: dict[str, Family | LocalFamily] = {}
 
     def register(self, name: str, help: str, kind: str, collect: Collect) -> None:
+        """A family read from the database when scraped (platform-wide figures)."""
         if kind not in ("counter", "gauge"):
             raise ValueError(f"unknown metric type {kind!r}")
         self._families[name] = Family(name, help, kind, collect)
+
+    def add(
+        self, name: str, help: str, kind: str, collect: Callable[[], Iterable[LocalSample]]
+    ) -> None:
+        """A family counted in this process (per-process figures)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown metric type {kind!r}")
+        self._families[name] = LocalFamily(name, help, kind, collect)
 
     def names(self) -> list[str]:
         return sorted(self._families)
@@ -52,8 +98,8 @@ class Registry:
             family = self._families[name]
             lines.append(f"# HELP {name} {_escape_help(family.help)}")
             lines.append(f"# TYPE {name} {family.kind}")
-            for labels, value in family.collect(db, tenancy):
-                lines.append(f"{name}{_labels(labels)} {_number(value)}")
+            for suffix, labels, value in family.samples(db, tenancy):
+                lines.append(f"{name}{suffix}{_labels(labels)} {_number(value)}")
         return "\n".join(lines) + "\n"
 
 
@@ -93,11 +139,132 @@ def _register_webhooks() -> None:
 _register_webhooks()
 
 
+class _Stamp(msgspec.Struct):
+    """The store's `timestamp` of an event, read from its stored state alone."""
+
+    timestamp: datetime
+
+
+_STAMP = msgspec.json.Decoder(_Stamp)
+
+
+def _view_positions(db: Database, tenancy: Tenancy) -> Iterable[tuple[str, str, int, int, float]]:
+    """(grantee, view, events behind the log's head, position, seconds behind) per live view.
+
+    Seconds behind: the age of the oldest event the view has not applied (0 when caught up),
+    from that one event's stored timestamp (an index lookup, whatever the lag)."""
+    now = utcnow()
+    for g in tenancy.grantees(limit=100_000):
+        rows = db.fetchall(
+            sql.SQL(
+                "SELECT a.view, t.position,"
+                " (SELECT coalesce(max(notification_id), 0) FROM {s}.events),"
+                " (SELECT e.state FROM {s}.events e WHERE e.notification_id > t.position"
+                "  ORDER BY e.notification_id LIMIT 1)"
+                " FROM {s}.active_views a JOIN {s}.tracking t"
+                " ON t.view = a.view AND t.version = a.version ORDER BY a.view"
+            ).format(s=sql.Identifier(grantee_schema(g.slug)))
+        )
+        for view, position, head, pending in rows:
+            seconds = 0.0
+            if pending is not None:
+                oldest = _STAMP.decode(bytes(pending)).timestamp
+                seconds = max(0.0, (now - oldest).total_seconds())
+            yield g.slug, str(view), max(0, int(head) - int(position)), int(position), seconds
+
+
+def projection_lag_events(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+    for slug, view, behind, _, _ in _view_positions(db, tenancy):
+        yield {"grantee": slug, "view": view}, float(behind)
+
+
+def projection_lag_seconds(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+    for slug, view, _, _, seconds in _view_positions(db, tenancy):
+        yield {"grantee": slug, "view": view}, seconds
+
+
+def projection_position(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+    for slug, view, _, position, _ in _view_positions(db, tenancy):
+        yield {"grantee": slug, "view": view}, float(position)
+
+
+def outbox_lag(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+    """Events of the log the webhook outbox consumer has not read yet, per grantee."""
+    for g in tenancy.grantees(limit=100_000):
+        row = db.fetchone(
+            sql.SQL(
+                "SELECT (SELECT coalesce(max(notification_id), 0) FROM {s}.events) - position"
+                " FROM {s}.webhook_outbox"
+            ).format(s=sql.Identifier(grantee_schema(g.slug)))
+        )
+        if row is not None:
+            yield {"grantee": g.slug}, float(max(0, int(row[0])))
+
+
+def _register_platform() -> None:
+    REGISTRY.register(
+        "prowd_projection_lag_events",
+        "Events of the grantee's log a live view has not applied yet.",
+        "gauge",
+        projection_lag_events,
+    )
+    REGISTRY.register(
+        "prowd_projection_lag_seconds",
+        "Age of the oldest event a live view has not applied yet (0 when caught up).",
+        "gauge",
+        projection_lag_seconds,
+    )
+    REGISTRY.register(
+        "prowd_projection_position",
+        "The log position a live view has applied.",
+        "gauge",
+        projection_position,
+    )
+    REGISTRY.register(
+        "prowd_webhook_outbox_lag_events",
+        "Events of the grantee's log the webhook outbox consumer has not read yet.",
+        "gauge",
+        outbox_lag,
+    )
+
+
+def _register_process() -> None:
+    m = telemetry.METRICS
+    REGISTRY.add(
+        "prowd_http_requests_total",
+        "HTTP requests served by this process, by method, route template and status code.",
+        "counter",
+        m.request_samples,
+    )
+    REGISTRY.add(
+        "prowd_http_request_duration_seconds",
+        "Time to answer HTTP requests in this process, by method, route template and status"
+        " class (first byte of the request to the last of the answer).",
+        "histogram",
+        m.duration_samples,
+    )
+    REGISTRY.add(
+        "prowd_commands_total",
+        "Commands (POST, PUT, PATCH, DELETE on a route of the role matrix) answered by this"
+        " process, by action and outcome (ok, replayed, rejected, denied, conflict, error).",
+        "counter",
+        m.command_samples,
+    )
+
+
+_register_platform()
+_register_process()
+
+
 @get("/metrics", tags=["operations"], sync_to_thread=True, media_type="text/plain; version=0.0.4")
 def metrics(request: Request[Any, Any, Any]) -> Response[str]:
-    """Prometheus metrics (text format 0.0.4): webhook deliveries by status, attempts by
-    outcome, failures, queue depth and the age of the oldest pending delivery, per grantee.
-    No token needed unless the platform sets `PROWD_METRICS_TOKEN`."""
+    """Prometheus metrics (text format 0.0.4). Read from the database (platform-wide): webhook
+    deliveries by status, attempts by outcome, failures, queue depth and the age of the oldest
+    pending delivery, the outbox consumer's lag, and each live view's lag (events and seconds)
+    and position, per grantee. Counted in the answering process (scrape every pod): HTTP
+    requests and their durations by method, route template and status, and command outcomes
+    by action (docs/observability.md). No token needed unless the platform sets
+    `PROWD_METRICS_TOKEN`."""
     settings: Settings = request.app.state.settings
     if settings.metrics_token:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")

@@ -174,6 +174,8 @@ _CONTEXT_FIELDS = {
     "originator_topic",
     "recorded_by",
     "request_id",
+    "trace_id",
+    "span_id",
     "grantee",
     "occurred_at",
 }

@@ -36,6 +36,7 @@ from psycopg.rows import TupleRow
 from domain import common
 from domain.common import DomainError, utcnow
 from domain.webhooks import DisableReason
+from services import tracecontext
 from services.database import Database
 from services.disclosure import record_disclosure
 from services.ledger import Command
@@ -73,6 +74,9 @@ class Claimed:
     url: str
     facility_code: str
     secrets: list[str]
+    # The trace of the request that recorded the delivered event ("" for a ping, or an event
+    # recorded outside a request): each attempt is a new span of it (`traceparent`).
+    trace_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,10 @@ class Dispatcher:
                     " d.disclosures, d.attempts, d.step, e.url, e.facility_code,"
                     " (SELECT array_agg(secret ORDER BY version DESC) FROM {s}.webhook_secrets k"
                     "  WHERE k.endpoint_id = d.endpoint_id"
-                    "  AND (k.expires_at IS NULL OR k.expires_at > %(now)s))"
+                    "  AND (k.expires_at IS NULL OR k.expires_at > %(now)s)),"
+                    # The delivered event's trace id, read from its stored metadata.
+                    " (SELECT convert_from(v.state, 'UTF8')::jsonb ->> 'trace_id'"
+                    "  FROM {s}.events v WHERE v.notification_id = d.position)"
                 ).format(s=s),
                 {"until": now + self.lease, "claim": token, "ids": chosen, "now": now},
             )
@@ -217,6 +224,7 @@ class Dispatcher:
                     url=r[8],
                     facility_code=r[9],
                     secrets=list(r[10] or []),
+                    trace_id=r[11] or "",
                 )
                 for r in cur.fetchall()
             ]
@@ -274,6 +282,8 @@ class Dispatcher:
             "webhook-signature": signing.signature_header(
                 item.secrets, item.msg_id, timestamp, item.body
             ),
+            # Not signed: receivers correlate with it, never trust it.
+            "traceparent": tracecontext.child_traceparent(item.trace_id),
         }
         url = httpx.URL(item.url)
         headers["host"] = url.netloc.decode("ascii")
