@@ -15,6 +15,10 @@ checks:
 - the service recovers by itself (time from restart to the first 2xx command);
 - every acknowledged command is in the log exactly once; every other command, retried with its
   key, ends applied exactly once; the views catch up and equal a rebuild.
+- webhooks (an endpoint of RRC-1 pointing at a receiver in this process, fed by the load's moves
+  to RRC-1): every matching event has exactly one outbox row, every row was received at least
+  once with a valid signature, nothing else was received; redeliveries counted apart
+  (crash_kill.webhook_check).
 
 Prints a summary and writes JSON to tests/perf/results/outage-<timestamp>.json. Not a pytest test.
 """
@@ -100,11 +104,15 @@ def main() -> int:
     data_dir = root / "prowd"
     data_dir.mkdir()
     server = None
+    receiver = ck.HookReceiver()
     try:
-        server = ck.Server(cluster.url, ck.free_port(), data_dir)
+        ck.RESULTS.mkdir(exist_ok=True)
+        server_log = ck.RESULTS / f"outage-server-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
+        server = ck.Server(cluster.url, ck.free_port(), data_dir, server_log)
         server.wait_ready()
         headers = {"Authorization": "Bearer " + ck.token("coordinator", ck.SLUG)}
-        ck.setup(server.base, headers)
+        endpoint = ck.setup(server.base, headers, receiver.url)
+        receiver.secret = endpoint["secret"]
 
         # /ready, polled every 0.25 s: (seconds since start, status or error)
         probes: list[tuple[float, Any]] = []
@@ -121,41 +129,26 @@ def main() -> int:
                     probes.append((round(time.monotonic() - started, 2), status))
                     time.sleep(0.25)
 
-        timings: list[
-            tuple[float, float, Any, str | None]
-        ] = []  # (sent at, seconds, outcome, retry-after)
-        load = ck.Load(server.base, args.clients, headers, 1)
+        # (sent at, seconds, outcome, retry-after) of every command
+        timings: list[tuple[float, float, Any, str | None]] = []
 
-        def timed_run(round_no: int, client_no: int) -> None:
-            # Same as crash_kill.Load.run, also timing each request.
-            n = 0
-            with httpx.Client(base_url=server.base, timeout=30) as http:
-                while not load.stop.is_set():
-                    n += 1
-                    key = f"o-c{client_no}-{n}"
-                    t0 = time.monotonic()
-                    retry_after = None
-                    try:
-                        r = http.post(
-                            f"/v1/grantees/{ck.SLUG}/participants",
-                            json=ck.enrolment(key),
-                            headers={**headers, "Idempotency-Key": key, "X-Request-ID": key},
-                        )
-                        outcome: Any = r.status_code
-                        retry_after = r.headers.get("retry-after")
-                    except httpx.HTTPError as e:
-                        outcome = type(e).__name__
-                    took = time.monotonic() - t0
-                    with load.lock:
-                        load.outcomes[key] = outcome
-                        timings.append((round(t0 - started, 3), took, outcome, retry_after))
-                    if outcome == 503:
-                        time.sleep(0.05)  # a polite client backs off a little
+        class TimedLoad(ck.Load):
+            """crash_kill's load, also timing each command; backs off a little on 503."""
 
-        load.threads = [
-            threading.Thread(target=timed_run, args=(1, i), daemon=True)
-            for i in range(args.clients)
-        ]
+            timeout = 30.0
+
+            def record(
+                self, key: str, outcome: Any, response: httpx.Response | None, t0: float
+            ) -> None:
+                took = time.monotonic() - t0
+                retry_after = None if response is None else response.headers.get("retry-after")
+                with self.lock:
+                    self.outcomes[key] = outcome
+                    timings.append((round(t0 - started, 3), took, outcome, retry_after))
+                if outcome == 503:
+                    time.sleep(0.05)  # a polite client backs off a little
+
+        load = TimedLoad(server.base, args.clients, headers, "o")
         probe_thread = threading.Thread(target=probe, daemon=True)
         probe_thread.start()
         load.start()
@@ -183,17 +176,12 @@ def main() -> int:
 
         # Retry what was not acknowledged; then the same guarantees as the crash test.
         outcomes = load.outcomes
-        unanswered = [k for k, v in outcomes.items() if not (isinstance(v, int) and v < 300)]
-        with httpx.Client(base_url=server.base, timeout=30) as http:
-            for key in unanswered:
-                http.post(
-                    f"/v1/grantees/{ck.SLUG}/participants",
-                    json=ck.enrolment(key),
-                    headers={**headers, "Idempotency-Key": key, "X-Request-ID": key + "-retry"},
-                )
+        unanswered, retried = ck.retry_unanswered(
+            server.base, headers, outcomes, load.commands, timeout=30
+        )
         prowd_url = cluster.url
         counts = ck.request_counts(prowd_url)
-        acked = [k for k, v in outcomes.items() if isinstance(v, int) and v < 300]
+        acked = [k for k, v in outcomes.items() if ck.acked(v)]
         lost = [k for k in acked if counts.get(k, 0) == 0]
         duplicated = [k for k, c in counts.items() if c > 1]
         half = [k for k in unanswered if counts.get(k, 0) + counts.get(k + "-retry", 0) != 1]
@@ -201,13 +189,17 @@ def main() -> int:
         db = Database(prowd_url, settings, name="outage-check").open()
         try:
             schema = f"g_{ck.SLUG}"
-            head = db.fetchone(f"SELECT max(notification_id) FROM {schema}.events")[0]
+            top = db.fetchone(f"SELECT max(notification_id) FROM {schema}.events")
+            head = int(top[0]) if top and top[0] else 0
             deadline = time.monotonic() + 60
             while projector.lowest_position(db, schema) < head and time.monotonic() < deadline:
                 time.sleep(0.2)
             caught_up = projector.lowest_position(db, schema) >= head
+            # Webhooks: the running service drains the outbox; then nothing more can arrive.
+            drain = ck.wait_webhooks_drained(prowd_url, endpoint["id"])
             server.stop()
             server = None
+            webhooks = {**drain, **ck.webhook_check(prowd_url, endpoint["id"], receiver)}
             live = projector.digests(db, schema)
             projector.rebuild_views(db, schema)
             rebuilt = projector.digests(db, schema)
@@ -219,6 +211,8 @@ def main() -> int:
             "clients": args.clients,
             "commands_sent": len(outcomes),
             "acknowledged": len(acked),
+            "first_answers": dict(Counter(str(v) for v in outcomes.values())),
+            "retries": dict(retried),
             "during_outage": {
                 "requests": len(during),
                 "outcomes": dict(codes_during),
@@ -236,12 +230,14 @@ def main() -> int:
             "half_applied_or_missing_after_retry": len(half),
             "views_caught_up": caught_up,
             "views_equal_rebuild": live == rebuilt,
+            "webhooks": webhooks,
             "machine": {"nproc": os.cpu_count(), "load": os.getloadavg()},
         }
         ck.RESULTS.mkdir(exist_ok=True)
         out = ck.RESULTS / f"outage-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
         out.write_text(json.dumps(result, indent=2))
-        ck.log(json.dumps(result))
+        ck.log(json.dumps({k: v for k, v in result.items() if k != "webhooks"}))
+        ck.log(ck.webhook_summary(webhooks))
         ck.log(f"results: {out}")
         bounded = result["during_outage"]["latency_max_s"] is not None and (
             result["during_outage"]["latency_max_s"] <= 5 + 3 + 2
@@ -257,12 +253,16 @@ def main() -> int:
             and not half
             and caught_up
             and live == rebuilt
+            and ck.webhooks_ok(webhooks)
         )
-        ck.log("PASS" if ok else "FAIL")
+        ck.log("PASS" if ok else f"FAIL (the service's output: {server_log})")
+        if ok:
+            server_log.unlink(missing_ok=True)
         return 0 if ok else 1
     finally:
         if server is not None:
             server.stop()
+        receiver.close()
         with contextlib.suppress(subprocess.CalledProcessError):
             cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
