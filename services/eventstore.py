@@ -106,11 +106,12 @@ class TenantRecorder(ApplicationRecorder):
 
     def _commit_batch(self, writes: Sequence[Write]) -> list[list[int]]:
         """All writes in one transaction: one `append_events` for every event, then each
-        write's side effects with its own positions. Pipelined: two round trips in all."""
+        write's side effects with its own positions. Not pipelined: psycopg's pipeline mode
+        cost more client CPU than the round trips it saves (docs/performance.md)."""
         events = [e for stored, _ in writes for e in stored]
         with self.db.connection() as conn:
             try:
-                with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
+                with conn.transaction(), conn.cursor() as cur:
                     ids = self._append(cur, events)
                     results = []
                     at = 0
