@@ -152,15 +152,18 @@ def new_data_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
 
-# A cached entry: the key (None once destroyed) and when it was read from the table.
-_DESTROYED = None
-
-
-@dataclass
+# A cached entry: the raw key (None once destroyed) and when it was read from the table.
+@dataclass(slots=True)
 class _Entry:
-    key: AESGCM | None
     raw: bytes | None
     loaded_at: float
+
+    @property
+    def key(self) -> AESGCM | None:
+        # Made on use (about 1.5 us): an AESGCM object holds about 2.6 KB of cipher context
+        # against 32 bytes of key, so caching objects made a full cache cost some 50 MB per
+        # process (found by the soak test, docs/reliability.md).
+        return None if self.raw is None else AESGCM(self.raw)
 
 
 class KeyStore:
@@ -208,7 +211,7 @@ class KeyStore:
 
     # -- the cache ------------------------------------------------------------------------
     def _remember(self, schema: str, pid: UUID, raw: bytes | None, at: float) -> _Entry:
-        entry = _Entry(AESGCM(raw) if raw is not None else _DESTROYED, raw, at)
+        entry = _Entry(raw, at)
         with self._lock:
             self._cache[(schema, pid)] = entry
             self._cache.move_to_end((schema, pid))
@@ -293,9 +296,10 @@ class KeyStore:
         entry = self._fresh(schema, pid) or self._load(schema, pid)
         if entry is None:
             return None
-        if entry.key is None:
+        key = entry.key
+        if key is None:
             raise ParticipantErased(str(pid))
-        return entry.key
+        return key
 
     def cached(self) -> Iterator[tuple[str, UUID]]:
         with self._lock:
