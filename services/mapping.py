@@ -104,17 +104,19 @@ class WriteContext:
             found = self.aggregates[aggregate_id] = self._load(aggregate_id)
         return found
 
-    def key(self, participant_id: UUID) -> AESGCM | None:
-        """The participant's key; None once they were erased (nothing personal is kept)."""
+    def key(self, participant_id: UUID, *, new: bool = False) -> AESGCM | None:
+        """The participant's key; None once they were erased (nothing personal is kept).
+        `new`: the event creates the participant, so no key can exist yet (no look-up)."""
         raw = self.created.get(participant_id)
         if raw is not None:
             return AESGCM(raw)
-        try:
-            key = keys.STORE.key_for_write(self.schema, participant_id)
-        except keys.ParticipantErased:
-            return None
-        if key is not None:
-            return key
+        if not new:
+            try:
+                key = keys.STORE.key_for_write(self.schema, participant_id)
+            except keys.ParticipantErased:
+                return None
+            if key is not None:
+                return key
         # First personal field of this participant (enrolment; or someone enrolled before
         # encryption): a new key, stored with this save's events.
         if not self.created:
@@ -160,7 +162,10 @@ def _encrypt(
         value = parent.get(name)
         if value is None or value == "":
             continue
-        key = ctx.key(pid)
+        # The participant's own first event: their key is made now, never looked up (a look-up
+        # would cost a round trip per enrolment and miss every time).
+        new = pid == event.originator_id and event.originator_version == 1
+        key = ctx.key(pid, new=new)
         if key is None:
             # Written about an erased participant: the text is not kept.
             parent[name] = field.placeholder
