@@ -4,6 +4,10 @@ A projection owns a few tables in the grantee's schema. Each build of a projecti
 own physical tables (`<table>_b<build>`), so a rebuild fills build N+1 beside the live build N
 and the switch is one row in `active_views` (DESIGN D3, blue/green). Every handler is a
 deterministic function of the event and its position: a rebuild yields the same rows.
+
+Handlers write through a `Writer` (projections/ops.py): row operations that the live path runs
+as SQL statements and a rebuild runs on in-memory rows, written out once with COPY. So each
+view's logic has one definition.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from eventsourcing.utils import get_topic
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
-Handler = Callable[[Any, Cursor[TupleRow], "Tables", Any, int], None]
+from projections.ops import MemoryStore, SqlWriter, TableSpec, Writer, parse_tables
+
+Handler = Callable[[Any, Writer, Any, int], None]
 
 
 class Tables:
@@ -39,6 +45,8 @@ class Projection:
     # The ORDER BY of each table, for digests: rows compare in a stable order.
     order: ClassVar[dict[str, str]]
     handlers: ClassVar[dict[str, Handler]]
+    # Each table's columns, types, defaults and key, parsed once from `tables`.
+    specs: ClassVar[dict[str, TableSpec]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -46,6 +54,8 @@ class Projection:
         for attr in vars(cls).values():
             for event_class in getattr(attr, "_handles", ()):
                 cls.handlers[get_topic(event_class)] = attr
+        if "tables" in vars(cls):
+            cls.specs = parse_tables(cls.tables)
 
     @property
     def topics(self) -> frozenset[str]:
@@ -64,9 +74,15 @@ class Projection:
     def apply(
         self, cur: Cursor[TupleRow], t: Tables, topic: str, event: Any, position: int
     ) -> None:
+        """Apply one event to a build in the database (the live path: one SQL statement per
+        row operation)."""
         handler = self.handlers.get(topic)
         if handler is not None:
-            handler(self, cur, t, event, position)
+            handler(self, SqlWriter(cur, t, self.specs), event, position)
+
+    def store(self, schema: str) -> MemoryStore:
+        """An empty in-memory build for rebuilds and replays (`MemoryStore.write` COPYs it)."""
+        return MemoryStore(self.specs, schema)
 
     def digest(self, cur: Cursor[TupleRow], t: Tables) -> str:
         """SHA-256 over every row of every table, in a stable order."""

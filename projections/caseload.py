@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import Cursor, sql
-from psycopg.rows import TupleRow
-
 from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import Participant
-from projections.base import Projection, Tables, handles
+from projections.base import Projection, handles
 from projections.erasure import ERASED
+from projections.ops import Append, IfNull, Inc, Ref, Remove, Writer
 
 
 class Caseload(Projection):
@@ -56,121 +54,113 @@ class Caseload(Projection):
     }
 
     @handles(Participant.Enrolled)
-    def enrolled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} (participant_id, number, first_name, last_name, cohort_code,"
-                " program_entry_date, stage, placement, facility_code, stage_started_at,"
-                " funding_source, status, last_event_at, last_position)"
-                " VALUES (%s, %s, %s, %s, %s, %s, 1, 'bop_institution', %s, %s, %s, 'active', %s, %s)"
-            ).format(t["caseload"]),
-            (
-                e.originator_id,
-                e.number,
-                e.personal.first_name,
-                e.personal.last_name,
-                e.cohort_code,
-                e.program_entry_date,
-                e.facility_code,
-                e.occurred_at,
-                e.funding_source.value,
-                e.timestamp,
-                position,
-            ),
-        )
-
-    @handles(Participant.StageTransitioned, Participant.ReturnedToCustody)
-    def moved(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        returned = isinstance(e, Participant.ReturnedToCustody)
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET stage = %s, placement = %s, facility_code = %s,"
-                " stage_started_at = %s, funding_source = %s,"
-                " returns_to_custody = returns_to_custody + %s,"
-                " last_event_at = %s, last_position = %s WHERE participant_id = %s"
-            ).format(t["caseload"]),
-            (
-                1 if returned else int(e.to_stage),
-                "bop_institution" if returned else e.placement.value,
-                e.facility_code,
-                e.occurred_at,
-                e.funding_source.value,
-                int(returned),
-                e.timestamp,
-                position,
-                e.originator_id,
-            ),
-        )
-
-    @handles(Participant.Exited)
-    def exited(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET status = 'exited', exit_date = %s, exit_reason = %s,"
-                " last_event_at = %s, last_position = %s WHERE participant_id = %s"
-            ).format(t["caseload"]),
-            (e.exit_date, e.reason.value, e.timestamp, position, e.originator_id),
-        )
-
-    @handles(Mentor.Registered)
-    def mentor(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL("INSERT INTO {} VALUES (%s, %s, %s)").format(t["caseload_mentors"]),
-            (e.originator_id, e.display_name, e.subject),
-        )
-
-    @handles(Pairing.Opened)
-    def pairing(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL("INSERT INTO {} VALUES (%s, %s)").format(t["caseload_pairings"]),
-            (e.originator_id, e.mentor_id),
-        )
-
-    @handles(Participant.PairingJoined)
-    def joined(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        if e.individual:
-            change = (
-                "individual_pairing_id = %(p)s,"
-                " mentor_id = (SELECT mentor_id FROM {pairings} WHERE pairing_id = %(p)s),"
-            )
-        else:
-            change = "group_pairing_ids = array_append(group_pairing_ids, %(p)s),"
-        cur.execute(
-            sql.SQL(
-                "UPDATE {caseload} SET "
-                + change
-                + " first_paired_at = coalesce(first_paired_at, %(at)s),"
-                " last_event_at = %(ts)s, last_position = %(pos)s WHERE participant_id = %(id)s"
-            ).format(caseload=t["caseload"], pairings=t["caseload_pairings"]),
+    def enrolled(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "caseload",
             {
-                "p": e.pairing_id,
-                "at": e.occurred_at,
-                "ts": e.timestamp,
-                "pos": position,
-                "id": e.originator_id,
+                "participant_id": e.originator_id,
+                "number": e.number,
+                "first_name": e.personal.first_name,
+                "last_name": e.personal.last_name,
+                "cohort_code": e.cohort_code,
+                "program_entry_date": e.program_entry_date,
+                "stage": 1,
+                "placement": "bop_institution",
+                "facility_code": e.facility_code,
+                "stage_started_at": e.occurred_at,
+                "funding_source": e.funding_source.value,
+                "status": "active",
+                "last_event_at": e.timestamp,
+                "last_position": position,
             },
         )
 
-    @handles(Participant.PairingLeft)
-    def left(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    @handles(Participant.StageTransitioned, Participant.ReturnedToCustody)
+    def moved(self, w: Writer, e: Any, position: int) -> None:
+        returned = isinstance(e, Participant.ReturnedToCustody)
+        w.update(
+            "caseload",
+            {
+                "stage": 1 if returned else int(e.to_stage),
+                "placement": "bop_institution" if returned else e.placement.value,
+                "facility_code": e.facility_code,
+                "stage_started_at": e.occurred_at,
+                "funding_source": e.funding_source.value,
+                "returns_to_custody": Inc(int(returned)),
+                "last_event_at": e.timestamp,
+                "last_position": position,
+            },
+            participant_id=e.originator_id,
+        )
+
+    @handles(Participant.Exited)
+    def exited(self, w: Writer, e: Any, position: int) -> None:
+        w.update(
+            "caseload",
+            {
+                "status": "exited",
+                "exit_date": e.exit_date,
+                "exit_reason": e.reason.value,
+                "last_event_at": e.timestamp,
+                "last_position": position,
+            },
+            participant_id=e.originator_id,
+        )
+
+    @handles(Mentor.Registered)
+    def mentor(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "caseload_mentors",
+            {"mentor_id": e.originator_id, "display_name": e.display_name, "subject": e.subject},
+        )
+
+    @handles(Pairing.Opened)
+    def pairing(self, w: Writer, e: Any, position: int) -> None:
+        w.insert("caseload_pairings", {"pairing_id": e.originator_id, "mentor_id": e.mentor_id})
+
+    @handles(Participant.PairingJoined)
+    def joined(self, w: Writer, e: Any, position: int) -> None:
+        change: dict[str, Any]
         if e.individual:
-            change = "individual_pairing_id = NULL, mentor_id = NULL,"
+            change = {
+                "individual_pairing_id": e.pairing_id,
+                "mentor_id": Ref("caseload_pairings", "mentor_id", {"pairing_id": e.pairing_id}),
+            }
         else:
-            change = "group_pairing_ids = array_remove(group_pairing_ids, %(p)s),"
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET " + change + " last_event_at = %(ts)s, last_position = %(pos)s"
-                " WHERE participant_id = %(id)s"
-            ).format(t["caseload"]),
-            {"p": e.pairing_id, "ts": e.timestamp, "pos": position, "id": e.originator_id},
+            change = {"group_pairing_ids": Append(e.pairing_id)}
+        w.update(
+            "caseload",
+            {
+                **change,
+                "first_paired_at": IfNull(e.occurred_at),
+                "last_event_at": e.timestamp,
+                "last_position": position,
+            },
+            participant_id=e.originator_id,
+        )
+
+    @handles(Participant.PairingLeft)
+    def left(self, w: Writer, e: Any, position: int) -> None:
+        change: dict[str, Any]
+        if e.individual:
+            change = {"individual_pairing_id": None, "mentor_id": None}
+        else:
+            change = {"group_pairing_ids": Remove(e.pairing_id)}
+        w.update(
+            "caseload",
+            {**change, "last_event_at": e.timestamp, "last_position": position},
+            participant_id=e.originator_id,
         )
 
     @handles(Participant.Erased)
-    def erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET first_name = %s, last_name = %s, last_event_at = %s,"
-                " last_position = %s WHERE participant_id = %s"
-            ).format(t["caseload"]),
-            (ERASED, ERASED, e.timestamp, position, e.originator_id),
+    def erased(self, w: Writer, e: Any, position: int) -> None:
+        w.update(
+            "caseload",
+            {
+                "first_name": ERASED,
+                "last_name": ERASED,
+                "last_event_at": e.timestamp,
+                "last_position": position,
+            },
+            participant_id=e.originator_id,
         )

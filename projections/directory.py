@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import Cursor, sql
-from psycopg.rows import TupleRow
-
 from domain.facilities import Cohort, Facility
-from projections.base import Projection, Tables, handles
+from projections.base import Projection, handles
+from projections.ops import Writer
 
 
 class Directory(Projection):
@@ -22,22 +20,25 @@ class Directory(Projection):
     order = {"facilities": "code", "cohorts": "code"}
 
     @handles(Facility.Registered)
-    def facility(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s)").format(t["facilities"]),
-            (e.code, e.name, e.kind.value, e.timestamp),
+    def facility(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "facilities",
+            {"code": e.code, "name": e.name, "kind": e.kind.value, "registered_at": e.timestamp},
         )
 
     @handles(Cohort.Started)
-    def cohort(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, NULL)").format(t["cohorts"]),
-            (e.originator_id, e.code, e.name, e.facility_code, e.start_date),
+    def cohort(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "cohorts",
+            {
+                "cohort_id": e.originator_id,
+                "code": e.code,
+                "name": e.name,
+                "facility_code": e.facility_code,
+                "start_date": e.start_date,
+            },
         )
 
     @handles(Cohort.Graduated)
-    def graduated(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL("UPDATE {} SET graduated_on = %s WHERE cohort_id = %s").format(t["cohorts"]),
-            (e.graduated_on, e.originator_id),
-        )
+    def graduated(self, w: Writer, e: Any, position: int) -> None:
+        w.update("cohorts", {"graduated_on": e.graduated_on}, cohort_id=e.originator_id)

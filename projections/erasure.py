@@ -3,7 +3,8 @@
 Each view that holds a participant's personal fields handles the event by overwriting its
 copies with the erased placeholder, exactly as a rebuild would produce them: a non-empty
 value becomes `[erased]`, an empty one stays empty (empty fields are never encrypted), so the
-live view and a rebuild after the erasure agree row for row.
+live view and a rebuild after the erasure agree row for row. Handlers write it as the row
+operation `projections.ops.Erase(ERASED)`.
 """
 
 from __future__ import annotations
@@ -39,14 +40,6 @@ TEXT_KEYS = frozenset(
         "resolution",
     }
 )
-
-
-def erased(column: str) -> sql.Composable:
-    """`column` as it reads after an erasure (for `SET column = <this>`)."""
-    c = sql.Identifier(column)
-    return sql.SQL("CASE WHEN coalesce({c}, '') = '' THEN {c} ELSE {e} END").format(
-        c=c, e=sql.Literal(ERASED)
-    )
 
 
 def scrub(doc: Any) -> Any:

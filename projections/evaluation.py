@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from psycopg import Cursor, sql
-from psycopg.rows import TupleRow
-
 from domain.evaluation import Feedback, MentorAssessment, Outcomes
 from domain.participants import Participant
-from projections.base import Projection, Tables, handles
-from projections.erasure import erased
-
-Cur = Cursor[TupleRow]
+from projections.base import Projection, handles
+from projections.erasure import ERASED
+from projections.ops import Erase, Writer
 
 
 class EvaluationView(Projection):
@@ -54,76 +50,82 @@ class EvaluationView(Projection):
     }
 
     @handles(Feedback.Given)
-    def feedback(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
+    def feedback(self, w: Writer, e: Any, position: int) -> None:
         mean = sum(r.score for r in e.ratings) / len(e.ratings)
-        cur.execute(
-            sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)").format(
-                t["feedback"]
-            ),
-            (
-                e.originator_id,
-                e.participant_id,
-                e.mentor_id,
-                e.pairing_id,
-                e.given_on,
-                round(mean, 2),
-                e.comment,
-                e.anonymous_to_mentor,
-                e.recorded_by,
-                position,
-            ),
+        w.insert(
+            "feedback",
+            {
+                "feedback_id": e.originator_id,
+                "participant_id": e.participant_id,
+                "mentor_id": e.mentor_id,
+                "pairing_id": e.pairing_id,
+                "given_on": e.given_on,
+                "mean_score": round(mean, 2),
+                "comment": e.comment,
+                "anonymous_to_mentor": e.anonymous_to_mentor,
+                "recorded_by": e.recorded_by,
+                "position": position,
+            },
         )
         for r in e.ratings:
-            cur.execute(
-                sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s)").format(t["feedback_ratings"]),
-                (e.originator_id, e.mentor_id, r.question.value, r.score),
+            w.insert(
+                "feedback_ratings",
+                {
+                    "feedback_id": e.originator_id,
+                    "mentor_id": e.mentor_id,
+                    "question": r.question.value,
+                    "score": r.score,
+                },
             )
 
     @handles(MentorAssessment.Assessed)
-    def assessed(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
+    def assessed(self, w: Writer, e: Any, position: int) -> None:
         mean = sum(s.score for s in e.scores) / len(e.scores)
-        cur.execute(
-            sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s, %s)").format(
-                t["assessments"]
-            ),
-            (
-                e.originator_id,
-                e.mentor_id,
-                e.assessed_on,
-                e.recorded_by,
-                round(mean, 2),
-                e.summary,
-                e.development_plan,
-                position,
-            ),
+        w.insert(
+            "assessments",
+            {
+                "assessment_id": e.originator_id,
+                "mentor_id": e.mentor_id,
+                "assessed_on": e.assessed_on,
+                "assessor": e.recorded_by,
+                "mean_score": round(mean, 2),
+                "summary": e.summary,
+                "development_plan": e.development_plan,
+                "position": position,
+            },
         )
         for s in e.scores:
-            cur.execute(
-                sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s)").format(
-                    t["assessment_scores"]
-                ),
-                (e.originator_id, e.mentor_id, s.area.value, s.score, s.note),
+            w.insert(
+                "assessment_scores",
+                {
+                    "assessment_id": e.originator_id,
+                    "mentor_id": e.mentor_id,
+                    "area": s.area.value,
+                    "score": s.score,
+                    "note": s.note,
+                },
             )
 
     def _outcome(
-        self, cur: Cur, t: Tables, e: Any, position: int, kind: str, on: Any, **columns: Any
+        self, w: Writer, e: Any, position: int, kind: str, on: Any, **columns: Any
     ) -> None:
-        names = ["position", "participant_id", "kind", "occurred_on", "recorded_by", *columns]
-        cur.execute(
-            sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                t["outcomes"],
-                sql.SQL(", ").join(map(sql.Identifier, names)),
-                sql.SQL(", ").join(sql.Placeholder() * len(names)),
-            ),
-            (position, e.participant_id, kind, on, e.recorded_by, *columns.values()),
+        w.insert(
+            "outcomes",
+            {
+                "position": position,
+                "participant_id": e.participant_id,
+                "kind": kind,
+                "occurred_on": on,
+                "recorded_by": e.recorded_by,
+                **columns,
+            },
         )
 
     @handles(Outcomes.EmploymentStarted)
-    def employed(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
+    def employed(self, w: Writer, e: Any, position: int) -> None:
         j = e.employment
         self._outcome(
-            cur,
-            t,
+            w,
             e,
             position,
             "employment",
@@ -136,11 +138,10 @@ class EvaluationView(Projection):
         )
 
     @handles(Outcomes.CredentialEarned)
-    def credential(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
+    def credential(self, w: Writer, e: Any, position: int) -> None:
         c = e.credential
         self._outcome(
-            cur,
-            t,
+            w,
             e,
             position,
             "credential",
@@ -151,30 +152,18 @@ class EvaluationView(Projection):
         )
 
     @handles(Outcomes.HousingSecured)
-    def housed(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
+    def housed(self, w: Writer, e: Any, position: int) -> None:
         h = e.housing
         self._outcome(
-            cur,
-            t,
-            e,
-            position,
-            "housing",
-            h.secured_on,
-            housing_type=h.housing_type.value,
-            note=h.note,
+            w, e, position, "housing", h.secured_on, housing_type=h.housing_type.value, note=h.note
         )
 
     @handles(Participant.Erased)
-    def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL("UPDATE {} SET comment = {} WHERE participant_id = %s").format(
-                t["feedback"], erased("comment")
-            ),
-            (e.originator_id,),
-        )
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET employer = {}, job_title = {}, note = {} WHERE participant_id = %s"
-            ).format(t["outcomes"], erased("employer"), erased("job_title"), erased("note")),
-            (e.originator_id,),
+    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
+        erase = Erase(ERASED)
+        w.update("feedback", {"comment": erase}, participant_id=e.originator_id)
+        w.update(
+            "outcomes",
+            {"employer": erase, "job_title": erase, "note": erase},
+            participant_id=e.originator_id,
         )

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from psycopg import Cursor, sql
-from psycopg.rows import TupleRow
-
 from domain.goals import Goal
 from domain.participants import Participant
-from projections.base import Projection, Tables, handles
-from projections.erasure import erased
+from projections.base import Projection, handles
+from projections.erasure import ERASED
+from projections.ops import Erase, Inc, Writer
 
 
 class GoalView(Projection):
@@ -41,144 +39,107 @@ class GoalView(Projection):
     order: ClassVar[dict[str, str]] = {"goals": "goal_id", "goal_steps": "goal_id, step_id"}
 
     @handles(Goal.Set)
-    def goal_set(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def goal_set(self, w: Writer, e: Any, position: int) -> None:
         terms = e.terms
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} (goal_id, participant_id, horizon, domain, statement, measure,"
-                " target, target_date, set_on, first_set_on, revision, status, last_position)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, 'active', %s)"
-            ).format(t["goals"]),
-            (
-                e.originator_id,
-                e.participant_id,
-                terms.horizon.value,
-                terms.domain.value,
-                terms.statement,
-                terms.measure,
-                terms.target,
-                terms.target_date,
-                e.occurred_at.date(),
-                e.occurred_at.date(),
-                position,
-            ),
+        w.insert(
+            "goals",
+            {
+                "goal_id": e.originator_id,
+                "participant_id": e.participant_id,
+                "horizon": terms.horizon.value,
+                "domain": terms.domain.value,
+                "statement": terms.statement,
+                "measure": terms.measure,
+                "target": terms.target,
+                "target_date": terms.target_date,
+                "set_on": e.occurred_at.date(),
+                "first_set_on": e.occurred_at.date(),
+                "revision": 1,
+                "status": "active",
+                "last_position": position,
+            },
         )
 
-    def _touch(
-        self,
-        cur: Cursor[TupleRow],
-        t: Tables,
-        e: Any,
-        position: int,
-        assignments: str,
-        *params: Any,
-    ) -> None:
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET " + assignments + " last_position = %s WHERE goal_id = %s"
-            ).format(t["goals"]),
-            (*params, position, e.originator_id),
-        )
+    def _touch(self, w: Writer, e: Any, position: int, **sets: Any) -> None:
+        w.update("goals", {**sets, "last_position": position}, goal_id=e.originator_id)
 
     @handles(Goal.Revised)
-    def revised(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def revised(self, w: Writer, e: Any, position: int) -> None:
         terms = e.terms
         self._touch(
-            cur,
-            t,
+            w,
             e,
             position,
-            "horizon = %s, domain = %s, statement = %s, measure = %s, target = %s,"
-            " target_date = %s, set_on = %s, revision = revision + 1,",
-            terms.horizon.value,
-            terms.domain.value,
-            terms.statement,
-            terms.measure,
-            terms.target,
-            terms.target_date,
-            e.occurred_at.date(),
+            horizon=terms.horizon.value,
+            domain=terms.domain.value,
+            statement=terms.statement,
+            measure=terms.measure,
+            target=terms.target,
+            target_date=terms.target_date,
+            set_on=e.occurred_at.date(),
+            revision=Inc(1),
         )
 
     @handles(Goal.StepAdded)
-    def step_added(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} (goal_id, step_id, description, due_on, status, added_at)"
-                " VALUES (%s, %s, %s, %s, 'open', %s)"
-            ).format(t["goal_steps"]),
-            (e.originator_id, e.step_id, e.description, e.due_on, e.occurred_at),
+    def step_added(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "goal_steps",
+            {
+                "goal_id": e.originator_id,
+                "step_id": e.step_id,
+                "description": e.description,
+                "due_on": e.due_on,
+                "status": "open",
+                "added_at": e.occurred_at,
+            },
         )
-        self._touch(cur, t, e, position, "steps_open = steps_open + 1,")
+        self._touch(w, e, position, steps_open=Inc(1))
 
     @handles(Goal.StepCompleted, Goal.StepDropped)
-    def step_closed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def step_closed(self, w: Writer, e: Any, position: int) -> None:
         completed = isinstance(e, Goal.StepCompleted)
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET status = %s, closed_at = %s, note = %s"
-                " WHERE goal_id = %s AND step_id = %s"
-            ).format(t["goal_steps"]),
-            (
-                "completed" if completed else "dropped",
-                e.occurred_at,
-                e.note if completed else e.reason,
-                e.originator_id,
-                e.step_id,
-            ),
+        w.update(
+            "goal_steps",
+            {
+                "status": "completed" if completed else "dropped",
+                "closed_at": e.occurred_at,
+                "note": e.note if completed else e.reason,
+            },
+            goal_id=e.originator_id,
+            step_id=e.step_id,
         )
         counter = "steps_completed" if completed else "steps_dropped"
-        self._touch(cur, t, e, position, f"steps_open = steps_open - 1, {counter} = {counter} + 1,")
+        self._touch(w, e, position, steps_open=Inc(-1), **{counter: Inc(1)})
 
     @handles(Goal.ProgressRecorded)
-    def progress(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def progress(self, w: Writer, e: Any, position: int) -> None:
+        # `last_percent` keeps its value when the progress note carries none.
+        percent = {} if e.percent is None else {"last_percent": e.percent}
         self._touch(
-            cur,
-            t,
-            e,
-            position,
-            "progress_count = progress_count + 1, last_percent = coalesce(%s, last_percent),"
-            " last_progress_at = %s,",
-            e.percent,
-            e.occurred_at,
+            w, e, position, progress_count=Inc(1), **percent, last_progress_at=e.occurred_at
         )
 
     @handles(Goal.Achieved, Goal.Abandoned)
-    def closed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def closed(self, w: Writer, e: Any, position: int) -> None:
         achieved = isinstance(e, Goal.Achieved)
         self._touch(
-            cur,
-            t,
+            w,
             e,
             position,
-            "status = %s, closed_at = %s, outcome = %s,",
-            "achieved" if achieved else "abandoned",
-            e.occurred_at,
-            e.note if achieved else e.reason,
+            status="achieved" if achieved else "abandoned",
+            closed_at=e.occurred_at,
+            outcome=e.note if achieved else e.reason,
         )
 
     @handles(Participant.Erased)
-    def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "UPDATE {steps} SET description = {d}, note = {n} WHERE goal_id IN"
-                " (SELECT goal_id FROM {goals} WHERE participant_id = %(p)s)"
-            ).format(
-                steps=t["goal_steps"], goals=t["goals"], d=erased("description"), n=erased("note")
-            ),
-            {"p": e.originator_id},
-        )
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET statement = {}, measure = {}, target = {}, outcome = {}"
-                " WHERE participant_id = %s"
-            ).format(
-                t["goals"],
-                erased("statement"),
-                erased("measure"),
-                erased("target"),
-                erased("outcome"),
-            ),
-            (e.originator_id,),
+    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
+        erase = Erase(ERASED)
+        for (goal_id,) in w.select("goals", ("goal_id",), participant_id=e.originator_id):
+            w.update("goal_steps", {"description": erase, "note": erase}, goal_id=goal_id)
+        w.update(
+            "goals",
+            {"statement": erase, "measure": erase, "target": erase, "outcome": erase},
+            participant_id=e.originator_id,
         )
 
 

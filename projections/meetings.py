@@ -9,13 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from psycopg import Cursor, sql
-from psycopg.rows import TupleRow
 
 from domain.meetings import Meeting
 from domain.participants import Participant
-from projections.base import Projection, Tables, handles
-from projections.erasure import erased, individual_pairings, log_schema
+from projections.base import Projection, handles
+from projections.erasure import ERASED, individual_pairings, log_schema
+from projections.ops import ADD_EXCLUDED, Erase, Inc, Src, Writer
 
 
 class MeetingLog(Projection):
@@ -40,127 +39,103 @@ class MeetingLog(Projection):
     order = {"meetings": "meeting_id", "meeting_weeks": "pairing_id, week"}
 
     def _week(
-        self,
-        cur: Cursor[TupleRow],
-        t: Tables,
-        meeting_id: Any,
-        week: str,
-        column: str,
-        step: int,
-        minutes: int | None = 0,
+        self, w: Writer, meeting_id: Any, week: str, column: str, step: int, minutes: int
     ) -> None:
-        """Count the meeting in its pairing's week. `minutes=None`: take back the minutes the
-        meeting's row holds now. One statement, no round trip to read the pairing first
-        (rebuilds send it in a batch)."""
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {w} AS w (pairing_id, week, {c}, minutes)"
-                " SELECT pairing_id, %s, %s, {minutes} FROM {m} WHERE meeting_id = %s"
-                " ON CONFLICT (pairing_id, week) DO UPDATE SET {c} = w.{c} + EXCLUDED.{c},"
-                " minutes = w.minutes + EXCLUDED.minutes"
-            ).format(
-                w=t["meeting_weeks"],
-                m=t["meetings"],
-                c=sql.Identifier(column),
-                minutes=sql.SQL("-coalesce(duration_minutes, 0)")
-                if minutes is None
-                else sql.SQL("%s::int"),
-            ),
-            (week, step, meeting_id) if minutes is None else (week, step, minutes, meeting_id),
+        """Count the meeting in its pairing's week (one statement: the pairing is read from
+        the meeting's row)."""
+        w.insert(
+            "meeting_weeks",
+            {"pairing_id": Src("pairing_id"), "week": week, column: step, "minutes": minutes},
+            source=("meetings", {"meeting_id": meeting_id}),
+            on_conflict={column: ADD_EXCLUDED, "minutes": ADD_EXCLUDED},
         )
 
     @handles(Meeting.Scheduled)
-    def scheduled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} (meeting_id, pairing_id, status, scheduled_for, planned_minutes,"
-                " location_kind, facility_code, week, last_position)"
-                " VALUES (%s, %s, 'scheduled', %s, %s, %s, %s, %s, %s)"
-            ).format(t["meetings"]),
-            (
-                e.originator_id,
-                e.pairing_id,
-                e.scheduled_for,
-                e.planned_minutes,
-                e.location.kind.value,
-                e.location.facility_code,
-                e.week,
-                position,
-            ),
+    def scheduled(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "meetings",
+            {
+                "meeting_id": e.originator_id,
+                "pairing_id": e.pairing_id,
+                "status": "scheduled",
+                "scheduled_for": e.scheduled_for,
+                "planned_minutes": e.planned_minutes,
+                "location_kind": e.location.kind.value,
+                "facility_code": e.location.facility_code,
+                "week": e.week,
+                "last_position": position,
+            },
         )
 
-    def _record(
-        self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int, amended: bool
-    ) -> None:
+    def _record(self, w: Writer, e: Any, position: int, amended: bool) -> None:
         r = e.record
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET status = 'held', occurred_at = %s, duration_minutes = %s,"
-                " location_kind = %s, facility_code = %s, topics = %s, summary = %s, attendance = %s::jsonb,"
-                " has_confidential_note = %s, during_class_hours = %s, week = %s,"
-                " amendments = amendments + %s, last_position = %s WHERE meeting_id = %s"
-            ).format(t["meetings"]),
-            (
-                r.occurred_at,
-                r.duration_minutes,
-                r.location.kind.value,
-                r.location.facility_code,
-                [x.value for x in r.topics],
-                r.summary,
-                msgspec.json.encode(
-                    {str(k): v.value for k, v in sorted(r.attendance.items())}
-                ).decode(),
-                bool(r.confidential_note),
-                r.during_class_hours,
-                e.week,
-                int(amended),
-                position,
-                e.originator_id,
-            ),
+        attendance = {str(k): v.value for k, v in sorted(r.attendance.items())}
+        w.update(
+            "meetings",
+            {
+                "status": "held",
+                "occurred_at": r.occurred_at,
+                "duration_minutes": r.duration_minutes,
+                "location_kind": r.location.kind.value,
+                "facility_code": r.location.facility_code,
+                "topics": [x.value for x in r.topics],
+                "summary": r.summary,
+                "attendance": msgspec.json.encode(attendance).decode(),
+                "has_confidential_note": bool(r.confidential_note),
+                "during_class_hours": r.during_class_hours,
+                "week": e.week,
+                "amendments": Inc(int(amended)),
+                "last_position": position,
+            },
+            meeting_id=e.originator_id,
         )
 
     @handles(Meeting.Held)
-    def held(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._record(cur, t, e, position, amended=False)
-        self._week(cur, t, e.originator_id, e.week, "held", 1, e.record.duration_minutes)
+    def held(self, w: Writer, e: Any, position: int) -> None:
+        self._record(w, e, position, amended=False)
+        self._week(w, e.originator_id, e.week, "held", 1, e.record.duration_minutes)
 
     @handles(Meeting.Amended)
-    def amended(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._week(cur, t, e.originator_id, e.previous_week, "held", -1, None)
-        self._record(cur, t, e, position, amended=True)
-        self._week(cur, t, e.originator_id, e.week, "held", 1, e.record.duration_minutes)
+    def amended(self, w: Writer, e: Any, position: int) -> None:
+        # Take back the minutes the meeting's row holds now from its previous week.
+        before = w.get("meetings", ("duration_minutes",), meeting_id=e.originator_id)
+        if before is not None:
+            self._week(w, e.originator_id, e.previous_week, "held", -1, -(before[0] or 0))
+        self._record(w, e, position, amended=True)
+        self._week(w, e.originator_id, e.week, "held", 1, e.record.duration_minutes)
 
     @handles(Meeting.Missed)
-    def missed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET status = 'missed', no_show_by = %s, last_position = %s WHERE meeting_id = %s"
-            ).format(t["meetings"]),
-            (e.no_show_by.value, position, e.originator_id),
+    def missed(self, w: Writer, e: Any, position: int) -> None:
+        w.update(
+            "meetings",
+            {"status": "missed", "no_show_by": e.no_show_by.value, "last_position": position},
+            meeting_id=e.originator_id,
         )
-        self._week(cur, t, e.originator_id, e.week, "missed", 1)
+        self._week(w, e.originator_id, e.week, "missed", 1, 0)
 
     @handles(Meeting.Cancelled)
-    def cancelled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET status = 'cancelled', cancel_reason = %s, excused = %s, last_position = %s"
-                " WHERE meeting_id = %s"
-            ).format(t["meetings"]),
-            (e.reason, e.excused, position, e.originator_id),
+    def cancelled(self, w: Writer, e: Any, position: int) -> None:
+        w.update(
+            "meetings",
+            {
+                "status": "cancelled",
+                "cancel_reason": e.reason,
+                "excused": e.excused,
+                "last_position": position,
+            },
+            meeting_id=e.originator_id,
         )
         if e.excused:
-            self._week(cur, t, e.originator_id, e.week, "excused", 1)
+            self._week(w, e.originator_id, e.week, "excused", 1, 0)
 
     @handles(Participant.Erased)
-    def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
         # Individual meetings only: a group meeting's record is the group's (docs/privacy.md).
-        cur.execute(
-            sql.SQL("UPDATE {} SET summary = {} WHERE pairing_id IN ({})").format(
-                t["meetings"], erased("summary"), individual_pairings(log_schema(t, e))
-            ),
-            {"pid": e.originator_id, "pos": position},
+        pairings = w.query(
+            individual_pairings(log_schema(w, e)), {"pid": e.originator_id, "pos": position}
         )
+        for (pairing_id,) in pairings:
+            w.update("meetings", {"summary": Erase(ERASED)}, pairing_id=pairing_id)
 
 
 VIEWS: tuple[Projection, ...] = (MeetingLog(),)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import Cursor, sql
-from psycopg.rows import TupleRow
-
 from domain.mentors import Mentor
 from domain.pairings import Pairing
-from projections.base import Projection, Tables, handles
+from projections.base import Projection, handles
+from projections.ops import EXCLUDED, Inc, SortedAdd, Writer
 
 
 class MentorRoster(Projection):
@@ -47,144 +45,120 @@ class MentorRoster(Projection):
         "mentor_pairings": "pairing_id",
     }
 
-    def _set(
-        self,
-        cur: Cursor[TupleRow],
-        t: Tables,
-        e: Any,
-        position: int,
-        assignments: str,
-        *params: Any,
-    ) -> None:
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET " + assignments + " last_position = %s WHERE mentor_id = %s"
-            ).format(t["mentors"]),
-            (*params, position, e.originator_id),
-        )
+    def _set(self, w: Writer, e: Any, position: int, **sets: Any) -> None:
+        w.update("mentors", {**sets, "last_position": position}, mentor_id=e.originator_id)
 
     @handles(Mentor.Registered)
-    def registered(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} (mentor_id, display_name, subject, source, participant_id,"
-                " lived_experience, channel, expected_hours_per_month, status, registered_at,"
-                " last_position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'applicant', %s, %s)"
-            ).format(t["mentors"]),
-            (
-                e.originator_id,
-                e.display_name,
-                e.subject,
-                e.source.value,
-                e.participant_id,
-                e.lived_experience,
-                e.channel.value,
-                e.expected_hours_per_month,
-                e.timestamp,
-                position,
-            ),
+    def registered(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "mentors",
+            {
+                "mentor_id": e.originator_id,
+                "display_name": e.display_name,
+                "subject": e.subject,
+                "source": e.source.value,
+                "participant_id": e.participant_id,
+                "lived_experience": e.lived_experience,
+                "channel": e.channel.value,
+                "expected_hours_per_month": e.expected_hours_per_month,
+                "status": "applicant",
+                "registered_at": e.timestamp,
+                "last_position": position,
+            },
         )
 
     @handles(Mentor.ScreeningStepCompleted)
-    def screened(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._set(
-            cur,
-            t,
-            e,
-            position,
-            "screening_steps = (SELECT array_agg(DISTINCT s ORDER BY s)"
-            " FROM unnest(array_append(screening_steps, %s)) s),",
-            e.step.value,
-        )
+    def screened(self, w: Writer, e: Any, position: int) -> None:
+        self._set(w, e, position, screening_steps=SortedAdd(e.step.value))
 
     @handles(Mentor.BackgroundReviewed)
-    def reviewed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._set(cur, t, e, position, "background = %s,", e.decision.value)
+    def reviewed(self, w: Writer, e: Any, position: int) -> None:
+        self._set(w, e, position, background=e.decision.value)
 
     @handles(Mentor.TrainingCompleted)
-    def trained(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def trained(self, w: Writer, e: Any, position: int) -> None:
         # A module retaken replaces its earlier record, as in the aggregate.
         r = e.record
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} VALUES (%s, %s, %s, %s, %s) ON CONFLICT (mentor_id, module) DO UPDATE"
-                " SET completed_on = EXCLUDED.completed_on, hours = EXCLUDED.hours, trainer = EXCLUDED.trainer"
-            ).format(t["mentor_trainings"]),
-            (e.originator_id, r.module.value, r.completed_on, r.hours, r.trainer),
+        w.insert(
+            "mentor_trainings",
+            {
+                "mentor_id": e.originator_id,
+                "module": r.module.value,
+                "completed_on": r.completed_on,
+                "hours": r.hours,
+                "trainer": r.trainer,
+            },
+            on_conflict={"completed_on": EXCLUDED, "hours": EXCLUDED, "trainer": EXCLUDED},
         )
-        cur.execute(
-            sql.SQL(
-                "UPDATE {m} SET modules = (SELECT array_agg(module ORDER BY module) FROM {tr} WHERE mentor_id = %s),"
-                " training_hours = (SELECT sum(hours) FROM {tr} WHERE mentor_id = %s), last_position = %s"
-                " WHERE mentor_id = %s"
-            ).format(m=t["mentors"], tr=t["mentor_trainings"]),
-            (e.originator_id, e.originator_id, position, e.originator_id),
+        records = w.select("mentor_trainings", ("module", "hours"), mentor_id=e.originator_id)
+        w.update(
+            "mentors",
+            {
+                "modules": sorted(module for module, _ in records) or None,
+                "training_hours": sum(hours for _, hours in records) if records else None,
+                "last_position": position,
+            },
+            mentor_id=e.originator_id,
         )
 
     @handles(Mentor.ClearanceGranted)
-    def cleared(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def cleared(self, w: Writer, e: Any, position: int) -> None:
         c = e.clearance
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} VALUES (%s, %s, %s, %s) ON CONFLICT (mentor_id, facility_code)"
-                " DO UPDATE SET trained_on = EXCLUDED.trained_on, expires_on = EXCLUDED.expires_on"
-            ).format(t["mentor_clearances"]),
-            (e.originator_id, c.facility_code, c.trained_on, c.expires_on),
+        w.insert(
+            "mentor_clearances",
+            {
+                "mentor_id": e.originator_id,
+                "facility_code": c.facility_code,
+                "trained_on": c.trained_on,
+                "expires_on": c.expires_on,
+            },
+            on_conflict={"trained_on": EXCLUDED, "expires_on": EXCLUDED},
         )
-        self._set(cur, t, e, position, "")
+        self._set(w, e, position)
 
     @handles(Mentor.CoordinatorAssigned)
-    def coordinator(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._set(cur, t, e, position, "coordinator = %s,", e.coordinator)
+    def coordinator(self, w: Writer, e: Any, position: int) -> None:
+        self._set(w, e, position, coordinator=e.coordinator)
 
     @handles(Mentor.Certified)
-    def certified(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._set(cur, t, e, position, "status = 'certified', certified_at = %s,", e.timestamp)
+    def certified(self, w: Writer, e: Any, position: int) -> None:
+        self._set(w, e, position, status="certified", certified_at=e.timestamp)
 
     @handles(Mentor.Suspended, Mentor.Retired)
-    def stopped(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def stopped(self, w: Writer, e: Any, position: int) -> None:
         status = "suspended" if isinstance(e, Mentor.Suspended) else "retired"
-        self._set(cur, t, e, position, "status = %s, status_reason = %s,", status, e.reason)
+        self._set(w, e, position, status=status, status_reason=e.reason)
 
     @handles(Mentor.Reinstated)
-    def reinstated(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._set(cur, t, e, position, "status = 'certified', status_reason = NULL,")
+    def reinstated(self, w: Writer, e: Any, position: int) -> None:
+        self._set(w, e, position, status="certified", status_reason=None)
 
     @handles(Mentor.PairingJoined, Mentor.PairingLeft)
-    def caseload(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def caseload(self, w: Writer, e: Any, position: int) -> None:
         step = 1 if isinstance(e, Mentor.PairingJoined) else -1
         column = "individual_mentees" if e.individual_mentee is not None else "groups"
-        self._set(cur, t, e, position, f"{column} = {column} + %s,", step)
+        self._set(w, e, position, **{column: Inc(step)})
 
     @handles(Pairing.Opened)
-    def pairing_opened(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL("INSERT INTO {} (pairing_id, mentor_id, kind) VALUES (%s, %s, %s)").format(
-                t["mentor_pairings"]
-            ),
-            (e.originator_id, e.mentor_id, e.kind.value),
+    def pairing_opened(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "mentor_pairings",
+            {"pairing_id": e.originator_id, "mentor_id": e.mentor_id, "kind": e.kind.value},
         )
 
     @handles(Pairing.FlaggedForReview, Pairing.FlagResolved, Pairing.Closed)
-    def pairing_flags(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def pairing_flags(self, w: Writer, e: Any, position: int) -> None:
+        change: dict[str, Any]
         if isinstance(e, Pairing.Closed):
-            change = "open_flags = 0, open = false"
+            change = {"open_flags": 0, "open": False}
         else:
-            change = "open_flags = open_flags + " + (
-                "1" if isinstance(e, Pairing.FlaggedForReview) else "-1"
-            )
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET " + change + " WHERE pairing_id = %s RETURNING mentor_id"
-            ).format(t["mentor_pairings"]),
-            (e.originator_id,),
-        )
-        row = cur.fetchone()
-        if row is not None:
-            cur.execute(
-                sql.SQL(
-                    "UPDATE {m} SET open_flags = (SELECT coalesce(sum(open_flags), 0) FROM {p}"
-                    " WHERE mentor_id = %s AND open) WHERE mentor_id = %s"
-                ).format(m=t["mentors"], p=t["mentor_pairings"]),
-                (row[0], row[0]),
+            change = {"open_flags": Inc(1 if isinstance(e, Pairing.FlaggedForReview) else -1)}
+        for mentor_id in w.update(
+            "mentor_pairings", change, returning="mentor_id", pairing_id=e.originator_id
+        ):
+            flags = w.select("mentor_pairings", ("open_flags",), mentor_id=mentor_id, open=True)
+            w.update(
+                "mentors",
+                {"open_flags": sum(f for (f,) in flags if f is not None)},
+                mentor_id=mentor_id,
             )

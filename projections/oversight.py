@@ -24,6 +24,7 @@ from domain.pairings import Pairing
 from domain.participants import Participant
 from domain.supervision import Escalation
 from projections.base import Projection, Tables, handles
+from projections.ops import IS_NULL, Append, Col, Ref, Remove, Writer
 
 COLUMNS: dict[str, str] = {
     "ov_participants": "participant_id, entry_date, position, recorded_at, cohort_code",
@@ -42,6 +43,11 @@ COLUMNS: dict[str, str] = {
     "ov_goals": "goal_id, position, set_at, horizon, status, closed_at, close_position",
     "ov_escalations": "escalation_id, position, type, raised_at, resolved_at, resolve_position",
     "ov_feedback": "feedback_id, position, given_on, score_sum, score_count",
+}
+
+# The column names of `COLUMNS`, in order: the tuples handlers insert.
+_NAMES: dict[str, tuple[str, ...]] = {
+    table: tuple(c.strip() for c in columns.split(",")) for table, columns in COLUMNS.items()
 }
 
 
@@ -131,55 +137,34 @@ class Oversight(Projection):
     }
 
     @staticmethod
-    def _insert(cur: Cursor[TupleRow], t: Tables, table: str, values: tuple[Any, ...]) -> None:
-        cur.execute(
-            sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                t[table],
-                sql.SQL(COLUMNS[table]),
-                sql.SQL(", ").join(sql.Placeholder() * len(values)),
-            ),
-            values,
-        )
-
-    @staticmethod
-    def _update(
-        cur: Cursor[TupleRow], t: Tables, table: str, sets: str, where: str, params: tuple[Any, ...]
-    ) -> None:
-        cur.execute(
-            sql.SQL("UPDATE {} SET {} WHERE {}").format(t[table], sql.SQL(sets), sql.SQL(where)),
-            params,
-        )
+    def _insert(w: Writer, table: str, values: tuple[Any, ...]) -> None:
+        w.insert(table, dict(zip(_NAMES[table], values, strict=True)))
 
     # -- participants ----------------------------------------------------------------------
     @handles(Participant.Enrolled)
-    def enrolled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def enrolled(self, w: Writer, e: Any, position: int) -> None:
         self._insert(
-            cur,
-            t,
+            w,
             "ov_participants",
             (e.originator_id, e.program_entry_date, position, e.timestamp, e.cohort_code),
         )
 
     @handles(Cohort.Started)
-    def cohort_started(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._insert(cur, t, "ov_cohorts", (e.originator_id, e.code, position, None, None))
+    def cohort_started(self, w: Writer, e: Any, position: int) -> None:
+        self._insert(w, "ov_cohorts", (e.originator_id, e.code, position, None, None))
 
     @handles(Cohort.Graduated)
-    def cohort_graduated(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._update(
-            cur,
-            t,
+    def cohort_graduated(self, w: Writer, e: Any, position: int) -> None:
+        w.update(
             "ov_cohorts",
-            "graduated_on = %s, graduated_position = %s",
-            "cohort_id = %s",
-            (e.graduated_on, position, e.originator_id),
+            {"graduated_on": e.graduated_on, "graduated_position": position},
+            cohort_id=e.originator_id,
         )
 
     @handles(Participant.StageTransitioned)
-    def transitioned(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def transitioned(self, w: Writer, e: Any, position: int) -> None:
         self._insert(
-            cur,
-            t,
+            w,
             "ov_moves",
             (
                 position,
@@ -193,242 +178,196 @@ class Oversight(Projection):
         )
 
     @handles(Participant.ReturnedToCustody)
-    def returned(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def returned(self, w: Writer, e: Any, position: int) -> None:
         self._insert(
-            cur,
-            t,
+            w,
             "ov_moves",
             (position, e.originator_id, "return", int(e.from_stage), 1, e.occurred_at, e.timestamp),
         )
 
     @handles(Participant.Exited)
-    def exited(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def exited(self, w: Writer, e: Any, position: int) -> None:
         self._insert(
-            cur,
-            t,
+            w,
             "ov_exits",
             (e.originator_id, position, e.exit_date, e.reason.value, e.timestamp),
         )
 
     @handles(Participant.PairingJoined)
-    def joined(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def joined(self, w: Writer, e: Any, position: int) -> None:
         self._insert(
-            cur,
-            t,
+            w,
             "ov_memberships",
             (position, e.originator_id, e.pairing_id, e.occurred_at, None, None),
         )
 
     @handles(Participant.PairingLeft)
-    def left(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._update(
-            cur,
-            t,
+    def left(self, w: Writer, e: Any, position: int) -> None:
+        w.update(
             "ov_memberships",
-            "left_at = %s, left_position = %s",
-            "participant_id = %s AND pairing_id = %s AND left_at IS NULL",
-            (e.occurred_at, position, e.originator_id, e.pairing_id),
+            {"left_at": e.occurred_at, "left_position": position},
+            participant_id=e.originator_id,
+            pairing_id=e.pairing_id,
+            left_at=IS_NULL,
         )
 
     # -- pairings and meetings ---------------------------------------------------------------
     @handles(Pairing.Opened)
-    def opened(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def opened(self, w: Writer, e: Any, position: int) -> None:
         self._insert(
-            cur,
-            t,
+            w,
             "ov_pairings",
             (e.originator_id, position, e.mentor_id, e.occurred_at, None, None, list(e.members)),
         )
 
     @handles(Pairing.MemberAdded)
-    def member_added(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._update(
-            cur,
-            t,
-            "ov_pairings",
-            "members = array_append(members, %s)",
-            "pairing_id = %s",
-            (e.participant_id, e.originator_id),
-        )
+    def member_added(self, w: Writer, e: Any, position: int) -> None:
+        w.update("ov_pairings", {"members": Append(e.participant_id)}, pairing_id=e.originator_id)
 
     @handles(Pairing.MemberRemoved)
-    def member_removed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._update(
-            cur,
-            t,
-            "ov_pairings",
-            "members = array_remove(members, %s)",
-            "pairing_id = %s",
-            (e.participant_id, e.originator_id),
-        )
+    def member_removed(self, w: Writer, e: Any, position: int) -> None:
+        w.update("ov_pairings", {"members": Remove(e.participant_id)}, pairing_id=e.originator_id)
 
     @handles(Pairing.Closed)
-    def closed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._update(
-            cur,
-            t,
+    def closed(self, w: Writer, e: Any, position: int) -> None:
+        w.update(
             "ov_pairings",
-            "closed_at = %s, close_position = %s",
-            "pairing_id = %s",
-            (e.occurred_at, position, e.originator_id),
+            {"closed_at": e.occurred_at, "close_position": position},
+            pairing_id=e.originator_id,
         )
 
     @handles(Meeting.Scheduled)
-    def scheduled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {m} (meeting_id, pairing_id, mentor_id, scheduled_position,"
-                " scheduled_recorded_at, scheduled_for, status, week)"
-                " VALUES (%s, %s, (SELECT mentor_id FROM {p} WHERE pairing_id = %s), %s, %s, %s,"
-                " 'scheduled', %s)"
-            ).format(m=t["ov_meetings"], p=t["ov_pairings"]),
-            (
-                e.originator_id,
-                e.pairing_id,
-                e.pairing_id,
-                position,
-                e.timestamp,
-                e.scheduled_for,
-                e.week,
-            ),
+    def scheduled(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "ov_meetings",
+            {
+                "meeting_id": e.originator_id,
+                "pairing_id": e.pairing_id,
+                "mentor_id": Ref("ov_pairings", "mentor_id", {"pairing_id": e.pairing_id}),
+                "scheduled_position": position,
+                "scheduled_recorded_at": e.timestamp,
+                "scheduled_for": e.scheduled_for,
+                "status": "scheduled",
+                "week": e.week,
+            },
         )
 
-    def _held(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def _held(self, w: Writer, e: Any, position: int) -> None:
         r = e.record
         present = sorted(p for p, a in r.attendance.items() if a is Attendance.PRESENT)
         # Without an attendance list (an individual pairing), the pairing's members attended.
-        cur.execute(
-            sql.SQL(
-                "UPDATE {m} AS mt SET status = 'held', occurred_at = %s, duration_minutes = %s,"
-                " week = %s, status_position = %s, positions = array_append(positions, %s),"
-                " attendees = CASE WHEN cardinality(%s::uuid[]) > 0 THEN %s::uuid[] ELSE"
-                " coalesce((SELECT members FROM {p} p WHERE p.pairing_id = mt.pairing_id), '{{}}')"
-                " END WHERE meeting_id = %s"
-            ).format(m=t["ov_meetings"], p=t["ov_pairings"]),
-            (
-                r.occurred_at,
-                r.duration_minutes,
-                e.week,
-                position,
-                position,
-                present,
-                present,
-                e.originator_id,
-            ),
+        w.update(
+            "ov_meetings",
+            {
+                "status": "held",
+                "occurred_at": r.occurred_at,
+                "duration_minutes": r.duration_minutes,
+                "week": e.week,
+                "status_position": position,
+                "positions": Append(position),
+                "attendees": present
+                or Ref("ov_pairings", "members", {"pairing_id": Col("pairing_id")}, []),
+            },
+            meeting_id=e.originator_id,
         )
 
     @handles(Meeting.Held)
-    def held(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._held(cur, t, e, position)
+    def held(self, w: Writer, e: Any, position: int) -> None:
+        self._held(w, e, position)
 
     @handles(Meeting.Amended)
-    def amended(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._held(cur, t, e, position)
+    def amended(self, w: Writer, e: Any, position: int) -> None:
+        self._held(w, e, position)
 
     @handles(Meeting.Missed)
-    def missed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._update(
-            cur,
-            t,
+    def missed(self, w: Writer, e: Any, position: int) -> None:
+        w.update(
             "ov_meetings",
-            "status = 'missed', status_position = %s, week = %s",
-            "meeting_id = %s",
-            (position, e.week, e.originator_id),
+            {"status": "missed", "status_position": position, "week": e.week},
+            meeting_id=e.originator_id,
         )
 
     @handles(Meeting.Cancelled)
-    def cancelled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._update(
-            cur,
-            t,
+    def cancelled(self, w: Writer, e: Any, position: int) -> None:
+        w.update(
             "ov_meetings",
-            "status = 'cancelled', status_position = %s, week = %s, excused = %s",
-            "meeting_id = %s",
-            (position, e.week, e.excused, e.originator_id),
+            {
+                "status": "cancelled",
+                "status_position": position,
+                "week": e.week,
+                "excused": e.excused,
+            },
+            meeting_id=e.originator_id,
         )
 
     # -- mentors -------------------------------------------------------------------------------
     @handles(Mentor.Registered)
-    def registered(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._insert(cur, t, "ov_mentors", (e.originator_id, position, e.occurred_at, None, None))
+    def registered(self, w: Writer, e: Any, position: int) -> None:
+        self._insert(w, "ov_mentors", (e.originator_id, position, e.occurred_at, None, None))
 
     @handles(Mentor.Certified)
-    def certified(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._update(
-            cur,
-            t,
+    def certified(self, w: Writer, e: Any, position: int) -> None:
+        w.update(
             "ov_mentors",
-            "certified_at = %s, certified_position = %s",
-            "mentor_id = %s AND certified_at IS NULL",
-            (e.occurred_at, position, e.originator_id),
+            {"certified_at": e.occurred_at, "certified_position": position},
+            mentor_id=e.originator_id,
+            certified_at=IS_NULL,
         )
 
     @handles(Mentor.TrainingCompleted)
-    def trained(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def trained(self, w: Writer, e: Any, position: int) -> None:
         r = e.record
         self._insert(
-            cur,
-            t,
+            w,
             "ov_trainings",
             (position, e.originator_id, r.module.value, r.completed_on, float(r.hours)),
         )
 
     # -- goals, escalations, feedback ---------------------------------------------------------
     @handles(Goal.Set)
-    def goal_set(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def goal_set(self, w: Writer, e: Any, position: int) -> None:
         self._insert(
-            cur,
-            t,
+            w,
             "ov_goals",
             (e.originator_id, position, e.occurred_at, e.terms.horizon.value, "active", None, None),
         )
 
-    def _goal_closed(
-        self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int, status: str
-    ) -> None:
-        self._update(
-            cur,
-            t,
+    def _goal_closed(self, w: Writer, e: Any, position: int, status: str) -> None:
+        w.update(
             "ov_goals",
-            "status = %s, closed_at = %s, close_position = %s",
-            "goal_id = %s",
-            (status, e.occurred_at, position, e.originator_id),
+            {"status": status, "closed_at": e.occurred_at, "close_position": position},
+            goal_id=e.originator_id,
         )
 
     @handles(Goal.Achieved)
-    def goal_achieved(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._goal_closed(cur, t, e, position, "achieved")
+    def goal_achieved(self, w: Writer, e: Any, position: int) -> None:
+        self._goal_closed(w, e, position, "achieved")
 
     @handles(Goal.Abandoned)
-    def goal_abandoned(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._goal_closed(cur, t, e, position, "abandoned")
+    def goal_abandoned(self, w: Writer, e: Any, position: int) -> None:
+        self._goal_closed(w, e, position, "abandoned")
 
     @handles(Escalation.Raised)
-    def raised(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def raised(self, w: Writer, e: Any, position: int) -> None:
         self._insert(
-            cur,
-            t,
+            w,
             "ov_escalations",
             (e.originator_id, position, e.type.value, e.occurred_at, None, None),
         )
 
     @handles(Escalation.Resolved)
-    def resolved(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._update(
-            cur,
-            t,
+    def resolved(self, w: Writer, e: Any, position: int) -> None:
+        w.update(
             "ov_escalations",
-            "resolved_at = %s, resolve_position = %s",
-            "escalation_id = %s",
-            (e.occurred_at, position, e.originator_id),
+            {"resolved_at": e.occurred_at, "resolve_position": position},
+            escalation_id=e.originator_id,
         )
 
     @handles(Feedback.Given)
-    def feedback(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def feedback(self, w: Writer, e: Any, position: int) -> None:
         scores = [r.score for r in e.ratings]
         self._insert(
-            cur,
-            t,
+            w,
             "ov_feedback",
             (e.originator_id, position, e.given_on, sum(scores), len(scores)),
         )

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-from psycopg import Cursor, sql
-from psycopg.rows import TupleRow
-
 from domain.pairings import Pairing
 from domain.participants import Participant
-from projections.base import Projection, Tables, handles
-from projections.erasure import erased
+from projections.base import Projection, handles
+from projections.erasure import ERASED
+from projections.ops import EXCLUDED, IS_NULL, Erase, Inc, JsonDrop, JsonPut, Writer
 
 
 class PairingView(Projection):
@@ -36,131 +33,97 @@ class PairingView(Projection):
     order = {"pairings": "pairing_id", "pairing_members": "pairing_id, participant_id"}
 
     @handles(Pairing.Opened)
-    def opened(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} (pairing_id, kind, mentor_id, focus, location_kind, facility_code,"
-                " frequency, minutes_per_meeting, months, criteria, criteria_note, opened_at,"
-                " member_count, last_position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            ).format(t["pairings"]),
-            (
-                e.originator_id,
-                e.kind.value,
-                e.mentor_id,
-                e.focus.value if e.focus else None,
-                e.location.kind.value,
-                e.location.facility_code,
-                e.commitment.frequency.value,
-                e.commitment.minutes_per_meeting,
-                e.commitment.months,
-                [c.value for c in e.criteria],
-                e.criteria_note,
-                e.occurred_at,
-                len(e.members),
-                position,
-            ),
+    def opened(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "pairings",
+            {
+                "pairing_id": e.originator_id,
+                "kind": e.kind.value,
+                "mentor_id": e.mentor_id,
+                "focus": e.focus.value if e.focus else None,
+                "location_kind": e.location.kind.value,
+                "facility_code": e.location.facility_code,
+                "frequency": e.commitment.frequency.value,
+                "minutes_per_meeting": e.commitment.minutes_per_meeting,
+                "months": e.commitment.months,
+                "criteria": [c.value for c in e.criteria],
+                "criteria_note": e.criteria_note,
+                "opened_at": e.occurred_at,
+                "member_count": len(e.members),
+                "last_position": position,
+            },
         )
         for member in e.members:
-            self._join(cur, t, e.originator_id, member, e.occurred_at)
+            self._join(w, e.originator_id, member, e.occurred_at)
 
-    def _join(
-        self, cur: Cursor[TupleRow], t: Tables, pairing_id: Any, member: Any, at: Any
-    ) -> None:
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} VALUES (%s, %s, %s, NULL) ON CONFLICT (pairing_id, participant_id)"
-                " DO UPDATE SET joined_at = EXCLUDED.joined_at, left_at = NULL"
-            ).format(t["pairing_members"]),
-            (pairing_id, member, at),
+    def _join(self, w: Writer, pairing_id: Any, member: Any, at: Any) -> None:
+        w.insert(
+            "pairing_members",
+            {"pairing_id": pairing_id, "participant_id": member, "joined_at": at, "left_at": None},
+            on_conflict={"joined_at": EXCLUDED, "left_at": None},
         )
 
-    def _touch(
-        self,
-        cur: Cursor[TupleRow],
-        t: Tables,
-        e: Any,
-        position: int,
-        assignments: str,
-        *params: Any,
-    ) -> None:
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET " + assignments + " last_position = %s WHERE pairing_id = %s"
-            ).format(t["pairings"]),
-            (*params, position, e.originator_id),
-        )
+    def _touch(self, w: Writer, e: Any, position: int, **sets: Any) -> None:
+        w.update("pairings", {**sets, "last_position": position}, pairing_id=e.originator_id)
 
     @handles(Pairing.MemberAdded)
-    def added(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._join(cur, t, e.originator_id, e.participant_id, e.occurred_at)
-        self._touch(cur, t, e, position, "member_count = member_count + 1,")
+    def added(self, w: Writer, e: Any, position: int) -> None:
+        self._join(w, e.originator_id, e.participant_id, e.occurred_at)
+        self._touch(w, e, position, member_count=Inc(1))
 
     @handles(Pairing.MemberRemoved)
-    def removed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET left_at = %s WHERE pairing_id = %s AND participant_id = %s"
-            ).format(t["pairing_members"]),
-            (e.occurred_at, e.originator_id, e.participant_id),
+    def removed(self, w: Writer, e: Any, position: int) -> None:
+        w.update(
+            "pairing_members",
+            {"left_at": e.occurred_at},
+            pairing_id=e.originator_id,
+            participant_id=e.participant_id,
         )
-        self._touch(cur, t, e, position, "member_count = member_count - 1,")
+        self._touch(w, e, position, member_count=Inc(-1))
 
     @handles(Pairing.FirstMeetingRecorded)
-    def first_meeting(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._touch(cur, t, e, position, "first_meeting_on = %s,", e.met_on)
+    def first_meeting(self, w: Writer, e: Any, position: int) -> None:
+        self._touch(w, e, position, first_meeting_on=e.met_on)
 
     @handles(Pairing.FlaggedForReview)
-    def flagged(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._touch(
-            cur,
-            t,
-            e,
-            position,
-            "open_flags = open_flags || %s::jsonb,",
-            msgspec.json.encode({e.flag: e.detail}).decode(),
-        )
+    def flagged(self, w: Writer, e: Any, position: int) -> None:
+        self._touch(w, e, position, open_flags=JsonPut(e.flag, e.detail))
 
     @handles(Pairing.FlagResolved)
-    def resolved(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._touch(cur, t, e, position, "open_flags = open_flags - %s,", e.flag)
+    def resolved(self, w: Writer, e: Any, position: int) -> None:
+        self._touch(w, e, position, open_flags=JsonDrop(e.flag))
 
     @handles(Pairing.Closed)
-    def closed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def closed(self, w: Writer, e: Any, position: int) -> None:
         c = e.closure
         self._touch(
-            cur,
-            t,
+            w,
             e,
             position,
-            "closed_at = %s, closure_type = %s, closure_reason = %s, initiator = %s,"
-            # The assignments are a psycopg SQL template: "{{}}" is the empty JSON object.
-            " exit_interview_on = %s, rematch_eligible = %s, open_flags = '{{}}'::jsonb,",
-            e.occurred_at,
-            c.closure_type.value,
-            c.reason,
-            c.initiator.value,
-            c.exit_interview_on,
-            c.rematch_eligible,
+            closed_at=e.occurred_at,
+            closure_type=c.closure_type.value,
+            closure_reason=c.reason,
+            initiator=c.initiator.value,
+            exit_interview_on=c.exit_interview_on,
+            rematch_eligible=c.rematch_eligible,
+            open_flags={},
         )
-        cur.execute(
-            sql.SQL("UPDATE {} SET left_at = %s WHERE pairing_id = %s AND left_at IS NULL").format(
-                t["pairing_members"]
-            ),
-            (e.occurred_at, e.originator_id),
+        w.update(
+            "pairing_members",
+            {"left_at": e.occurred_at},
+            pairing_id=e.originator_id,
+            left_at=IS_NULL,
         )
 
     @handles(Participant.Erased)
-    def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
         # Individual pairings only: a group's notes are the group's (docs/privacy.md).
-        cur.execute(
-            sql.SQL(
-                "UPDATE {p} SET criteria_note = {c}, closure_reason = {r} WHERE kind = 'individual'"
-                " AND pairing_id IN (SELECT pairing_id FROM {m} WHERE participant_id = %s)"
-            ).format(
-                p=t["pairings"],
-                m=t["pairing_members"],
-                c=erased("criteria_note"),
-                r=erased("closure_reason"),
-            ),
-            (e.originator_id,),
-        )
+        for (pairing_id,) in w.select(
+            "pairing_members", ("pairing_id",), participant_id=e.originator_id
+        ):
+            w.update(
+                "pairings",
+                {"criteria_note": Erase(ERASED), "closure_reason": Erase(ERASED)},
+                pairing_id=pairing_id,
+                kind="individual",
+            )

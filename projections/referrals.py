@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from psycopg import Cursor, sql
-from psycopg.rows import TupleRow
-
 from domain.participants import Participant
 from domain.resources import Referral, Resource
-from projections.base import Projection, Tables, handles
-from projections.erasure import erased
-
-Cur = Cursor[TupleRow]
+from projections.base import Projection, handles
+from projections.erasure import ERASED
+from projections.ops import Erase, Inc, Ref, Writer
 
 
 class ReferralView(Projection):
@@ -36,146 +32,102 @@ class ReferralView(Projection):
     }
     order: ClassVar[dict[str, str]] = {"resources": "resource_id", "referrals": "referral_id"}
 
-    def _resource(
-        self, cur: Cur, t: Tables, resource_id: Any, position: int, assignments: str, *params: Any
-    ) -> None:
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET " + assignments + " last_position = %s WHERE resource_id = %s"
-            ).format(t["resources"]),
-            (*params, position, resource_id),
-        )
+    def _resource(self, w: Writer, resource_id: Any, position: int, **sets: Any) -> None:
+        w.update("resources", {**sets, "last_position": position}, resource_id=resource_id)
 
-    def _referral(
-        self, cur: Cur, t: Tables, e: Any, position: int, assignments: str, *params: Any
-    ) -> None:
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET " + assignments + " last_position = %s WHERE referral_id = %s"
-            ).format(t["referrals"]),
-            (*params, position, e.originator_id),
-        )
+    def _referral(self, w: Writer, e: Any, position: int, **sets: Any) -> None:
+        w.update("referrals", {**sets, "last_position": position}, referral_id=e.originator_id)
 
     @handles(Resource.Listed)
-    def listed(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
+    def listed(self, w: Writer, e: Any, position: int) -> None:
         c = e.contact
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} (resource_id, name, category, description, phone, email, address,"
-                " website, requires_case_manager, listed_at, last_position)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            ).format(t["resources"]),
-            (
-                e.originator_id,
-                e.name,
-                e.category.value,
-                e.description,
-                c.phone,
-                c.email,
-                c.address,
-                c.website,
-                e.requires_case_manager,
-                e.occurred_at,
-                position,
-            ),
+        w.insert(
+            "resources",
+            {
+                "resource_id": e.originator_id,
+                "name": e.name,
+                "category": e.category.value,
+                "description": e.description,
+                "phone": c.phone,
+                "email": c.email,
+                "address": c.address,
+                "website": c.website,
+                "requires_case_manager": e.requires_case_manager,
+                "listed_at": e.occurred_at,
+                "last_position": position,
+            },
         )
 
     @handles(Resource.Updated)
-    def updated(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
+    def updated(self, w: Writer, e: Any, position: int) -> None:
         c = e.contact
         self._resource(
-            cur,
-            t,
+            w,
             e.originator_id,
             position,
-            "name = %s, description = %s, phone = %s, email = %s, address = %s, website = %s,"
-            " requires_case_manager = %s,",
-            e.name,
-            e.description,
-            c.phone,
-            c.email,
-            c.address,
-            c.website,
-            e.requires_case_manager,
+            name=e.name,
+            description=e.description,
+            phone=c.phone,
+            email=c.email,
+            address=c.address,
+            website=c.website,
+            requires_case_manager=e.requires_case_manager,
         )
 
     @handles(Resource.Withdrawn)
-    def withdrawn(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
-        self._resource(
-            cur, t, e.originator_id, position, "withdrawn = true, withdrawn_reason = %s,", e.reason
-        )
+    def withdrawn(self, w: Writer, e: Any, position: int) -> None:
+        self._resource(w, e.originator_id, position, withdrawn=True, withdrawn_reason=e.reason)
 
     @handles(Referral.Made)
-    def made(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} (referral_id, participant_id, resource_id, category, meeting_id,"
-                " need, made_by, made_at, status, last_position)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'made', %s)"
-            ).format(t["referrals"]),
-            (
-                e.originator_id,
-                e.participant_id,
-                e.resource_id,
-                e.category.value,
-                e.meeting_id,
-                e.need,
-                e.made_by,
-                e.occurred_at,
-                position,
-            ),
+    def made(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "referrals",
+            {
+                "referral_id": e.originator_id,
+                "participant_id": e.participant_id,
+                "resource_id": e.resource_id,
+                "category": e.category.value,
+                "meeting_id": e.meeting_id,
+                "need": e.need,
+                "made_by": e.made_by,
+                "made_at": e.occurred_at,
+                "status": "made",
+                "last_position": position,
+            },
         )
-        self._resource(cur, t, e.resource_id, position, "referrals = referrals + 1,")
+        self._resource(w, e.resource_id, position, referrals=Inc(1))
 
     @handles(Referral.HandedToCaseManager)
-    def handed_over(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
-        self._referral(
-            cur,
-            t,
-            e,
-            position,
-            "case_manager = %s, handed_over_at = %s,",
-            e.case_manager,
-            e.occurred_at,
-        )
+    def handed_over(self, w: Writer, e: Any, position: int) -> None:
+        self._referral(w, e, position, case_manager=e.case_manager, handed_over_at=e.occurred_at)
 
     @handles(Referral.Connected)
-    def connected(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
+    def connected(self, w: Writer, e: Any, position: int) -> None:
         self._referral(
-            cur,
-            t,
-            e,
-            position,
-            "status = 'connected', outcome_on = %s, outcome_note = %s,",
-            e.connected_on,
-            e.note,
+            w, e, position, status="connected", outcome_on=e.connected_on, outcome_note=e.note
         )
-        cur.execute(
-            sql.SQL(
-                "UPDATE {r} SET connected = connected + 1 WHERE resource_id ="
-                " (SELECT resource_id FROM {f} WHERE referral_id = %s)"
-            ).format(r=t["resources"], f=t["referrals"]),
-            (e.originator_id,),
+        w.update(
+            "resources",
+            {"connected": Inc(1)},
+            resource_id=Ref("referrals", "resource_id", {"referral_id": e.originator_id}),
         )
 
     @handles(Referral.Declined)
-    def declined(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
+    def declined(self, w: Writer, e: Any, position: int) -> None:
         self._referral(
-            cur,
-            t,
+            w,
             e,
             position,
-            "status = 'declined', outcome_on = %s, declined_by = %s, outcome_note = %s,",
-            e.declined_on,
-            e.declined_by.value,
-            e.reason,
+            status="declined",
+            outcome_on=e.declined_on,
+            declined_by=e.declined_by.value,
+            outcome_note=e.reason,
         )
 
     @handles(Participant.Erased)
-    def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL("UPDATE {} SET need = {}, outcome_note = {} WHERE participant_id = %s").format(
-                t["referrals"], erased("need"), erased("outcome_note")
-            ),
-            (e.originator_id,),
+    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
+        w.update(
+            "referrals",
+            {"need": Erase(ERASED), "outcome_note": Erase(ERASED)},
+            participant_id=e.originator_id,
         )

@@ -22,7 +22,8 @@ from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import Participant, Placement
 from projections.base import Projection, Tables, handles
-from projections.erasure import erased
+from projections.erasure import ERASED
+from projections.ops import IS_NULL, Append, Col, Contains, Erase, Ref, Remove, Writer
 
 
 class RrcView(Projection):
@@ -74,153 +75,126 @@ class RrcView(Projection):
 
     # -- residents ---------------------------------------------------------------------------
     @handles(Participant.Enrolled)
-    def enrolled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} (participant_id, number, stage, placement, facility_code, status)"
-                " VALUES (%s, %s, 1, 'bop_institution', %s, 'active')"
-            ).format(t["rrc_people"]),
-            (e.originator_id, e.number, e.facility_code),
+    def enrolled(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "rrc_people",
+            {
+                "participant_id": e.originator_id,
+                "number": e.number,
+                "stage": 1,
+                "placement": "bop_institution",
+                "facility_code": e.facility_code,
+                "status": "active",
+            },
         )
 
-    def _leave(self, cur: Cursor[TupleRow], t: Tables, participant_id: Any, at: Any) -> None:
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET left_at = %s WHERE participant_id = %s AND left_at IS NULL"
-            ).format(t["rrc_stays"]),
-            (at, participant_id),
-        )
+    def _leave(self, w: Writer, participant_id: Any, at: Any) -> None:
+        w.update("rrc_stays", {"left_at": at}, participant_id=participant_id, left_at=IS_NULL)
 
     @handles(Participant.StageTransitioned, Participant.ReturnedToCustody)
-    def moved(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def moved(self, w: Writer, e: Any, position: int) -> None:
         returned = isinstance(e, Participant.ReturnedToCustody)
         placement = Placement.BOP_INSTITUTION if returned else e.placement
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET stage = %s, placement = %s, facility_code = %s"
-                " WHERE participant_id = %s"
-            ).format(t["rrc_people"]),
-            (
-                1 if returned else int(e.to_stage),
-                placement.value,
-                e.facility_code,
-                e.originator_id,
-            ),
+        w.update(
+            "rrc_people",
+            {
+                "stage": 1 if returned else int(e.to_stage),
+                "placement": placement.value,
+                "facility_code": e.facility_code,
+            },
+            participant_id=e.originator_id,
         )
-        self._leave(cur, t, e.originator_id, e.occurred_at)
+        self._leave(w, e.originator_id, e.occurred_at)
         if placement is Placement.RRC and e.facility_code:
-            cur.execute(
-                sql.SQL(
-                    "INSERT INTO {} (participant_id, rrc, arrived_at, arrived_position)"
-                    " VALUES (%s, %s, %s, %s)"
-                ).format(t["rrc_stays"]),
-                (e.originator_id, e.facility_code, e.occurred_at, position),
+            w.insert(
+                "rrc_stays",
+                {
+                    "participant_id": e.originator_id,
+                    "rrc": e.facility_code,
+                    "arrived_at": e.occurred_at,
+                    "arrived_position": position,
+                },
             )
 
     @handles(Participant.Exited)
-    def exited(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL("UPDATE {} SET status = 'exited' WHERE participant_id = %s").format(
-                t["rrc_people"]
-            ),
-            (e.originator_id,),
-        )
-        self._leave(cur, t, e.originator_id, e.occurred_at)
+    def exited(self, w: Writer, e: Any, position: int) -> None:
+        w.update("rrc_people", {"status": "exited"}, participant_id=e.originator_id)
+        self._leave(w, e.originator_id, e.occurred_at)
 
     # -- mentors -------------------------------------------------------------------------------
     @handles(Mentor.Registered)
-    def mentor(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL("INSERT INTO {} VALUES (%s, %s)").format(t["rrc_mentors"]),
-            (e.originator_id, e.display_name),
-        )
+    def mentor(self, w: Writer, e: Any, position: int) -> None:
+        w.insert("rrc_mentors", {"mentor_id": e.originator_id, "display_name": e.display_name})
 
     @handles(Pairing.Opened)
-    def pairing(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL("INSERT INTO {} VALUES (%s, %s, %s)").format(t["rrc_pairings"]),
-            (e.originator_id, e.mentor_id, list(e.members)),
+    def pairing(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "rrc_pairings",
+            {"pairing_id": e.originator_id, "mentor_id": e.mentor_id, "members": list(e.members)},
         )
 
     @handles(Participant.PairingJoined)
-    def joined(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def joined(self, w: Writer, e: Any, position: int) -> None:
         change = (
-            "individual_pairing_id = %(p)s"
+            {"individual_pairing_id": e.pairing_id}
             if e.individual
-            else "group_pairing_ids = array_append(group_pairing_ids, %(p)s)"
+            else {"group_pairing_ids": Append(e.pairing_id)}
         )
-        cur.execute(
-            sql.SQL("UPDATE {} SET " + change + " WHERE participant_id = %(id)s").format(
-                t["rrc_people"]
-            ),
-            {"p": e.pairing_id, "id": e.originator_id},
-        )
+        w.update("rrc_people", change, participant_id=e.originator_id)
 
     @handles(Participant.PairingLeft)
-    def left(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def left(self, w: Writer, e: Any, position: int) -> None:
         change = (
-            "individual_pairing_id = NULL"
+            {"individual_pairing_id": None}
             if e.individual
-            else "group_pairing_ids = array_remove(group_pairing_ids, %(p)s)"
+            else {"group_pairing_ids": Remove(e.pairing_id)}
         )
-        cur.execute(
-            sql.SQL("UPDATE {} SET " + change + " WHERE participant_id = %(id)s").format(
-                t["rrc_people"]
-            ),
-            {"p": e.pairing_id, "id": e.originator_id},
-        )
+        w.update("rrc_people", change, participant_id=e.originator_id)
 
     # -- meetings ------------------------------------------------------------------------------
     @handles(Meeting.Scheduled)
-    def scheduled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} (meeting_id, pairing_id, held, last_position)"
-                " VALUES (%s, %s, false, %s)"
-            ).format(t["rrc_meetings"]),
-            (e.originator_id, e.pairing_id, position),
+    def scheduled(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "rrc_meetings",
+            {
+                "meeting_id": e.originator_id,
+                "pairing_id": e.pairing_id,
+                "held": False,
+                "last_position": position,
+            },
         )
 
     @handles(Meeting.Held, Meeting.Amended)
-    def held(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def held(self, w: Writer, e: Any, position: int) -> None:
         r = e.record
         # A Part 2-tagged summary never enters this view (DESIGN D8).
         withheld = bool(r.summary_part2)
         attendance = {str(k): v.value for k, v in sorted(r.attendance.items())}
         # Who the meeting was with: every member named in the attendance (a group names them
-        # all), else the pairing's one mentee.
-        cur.execute(
-            sql.SQL(
-                "UPDATE {m} SET held = true, occurred_at = %(at)s, duration_minutes = %(min)s,"
-                " location_kind = %(kind)s, facility_code = %(fac)s, attendance = %(att)s::jsonb,"
-                " summary = %(summary)s, part2_withheld = %(withheld)s,"
-                " participants = coalesce(%(named)s::uuid[],"
-                "   (SELECT p.members FROM {p} p WHERE p.pairing_id = {m}.pairing_id), '{{}}'),"
-                " last_position = %(pos)s WHERE meeting_id = %(id)s"
-            ).format(m=t["rrc_meetings"], p=t["rrc_pairings"]),
+        # all), else the pairing's members.
+        named = sorted(r.attendance)
+        w.update(
+            "rrc_meetings",
             {
-                "at": r.occurred_at,
-                "min": r.duration_minutes,
-                "kind": r.location.kind.value,
-                "fac": r.location.facility_code,
-                "att": msgspec.json.encode(attendance).decode(),
+                "held": True,
+                "occurred_at": r.occurred_at,
+                "duration_minutes": r.duration_minutes,
+                "location_kind": r.location.kind.value,
+                "facility_code": r.location.facility_code,
+                "attendance": msgspec.json.encode(attendance).decode(),
                 "summary": None if withheld else r.summary,
-                "withheld": withheld,
-                "named": sorted(r.attendance) or None,
-                "pos": position,
-                "id": e.originator_id,
+                "part2_withheld": withheld,
+                "participants": named
+                or Ref("rrc_pairings", "members", {"pairing_id": Col("pairing_id")}, []),
+                "last_position": position,
             },
+            meeting_id=e.originator_id,
         )
 
     @handles(Participant.Erased)
-    def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
         # Shared summaries of meetings with the erased participant (crypto-shredding).
-        cur.execute(
-            sql.SQL("UPDATE {} SET summary = {} WHERE %s = ANY(participants)").format(
-                t["rrc_meetings"], erased("summary")
-            ),
-            (e.originator_id,),
-        )
+        w.update("rrc_meetings", {"summary": Erase(ERASED)}, participants=Contains(e.originator_id))
 
 
 VIEWS: tuple[Projection, ...] = (RrcView(),)

@@ -8,31 +8,25 @@ Handlers store facts only; whatever depends on today (30 days, 24 hours) is comp
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
-
-from psycopg import Cursor, sql
-from psycopg.rows import TupleRow
 
 from domain.mentors import Mentor
 from domain.participants import Participant
 from domain.supervision import Debrief, Escalation
-from projections.base import Projection, Tables, handles
-from projections.erasure import erased
+from projections.base import Projection, handles
+from projections.erasure import ERASED
 from projections.evaluation import EvaluationView
+from projections.ops import Erase, Inc, Writer
 from projections.referrals import ReferralView
 
-Cur = Cursor[TupleRow]
 
-
-def update(
-    cur: Cur, table: sql.Composed, key: str, key_value: Any, assignments: str, *params: Any
-) -> None:
-    cur.execute(
-        sql.SQL("UPDATE {} SET " + assignments + " WHERE {} = %s").format(
-            table, sql.Identifier(key)
-        ),
-        (*params, key_value),
-    )
+def seconds_between(later: datetime, earlier: datetime) -> int:
+    """`extract(epoch FROM later - earlier)::bigint`: whole seconds, halves away from zero."""
+    micros = (later - earlier) // timedelta(microseconds=1)
+    whole, rest = divmod(abs(micros), 1_000_000)
+    whole += rest >= 500_000
+    return whole if micros >= 0 else -whole
 
 
 class SupervisionView(Projection):
@@ -69,154 +63,135 @@ class SupervisionView(Projection):
         "escalations": "escalation_id",
     }
 
-    def _mentor(
-        self, cur: Cur, t: Tables, mentor_id: Any, position: int, assignments: str, *params: Any
-    ) -> None:
-        update(
-            cur,
-            t["sup_mentors"],
-            "mentor_id",
-            mentor_id,
-            assignments + " last_position = %s",
-            *params,
-            position,
-        )
+    def _mentor(self, w: Writer, mentor_id: Any, position: int, **sets: Any) -> None:
+        w.update("sup_mentors", {**sets, "last_position": position}, mentor_id=mentor_id)
 
     @handles(Mentor.Registered)
-    def registered(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} (mentor_id, display_name, subject, status, last_position)"
-                " VALUES (%s, %s, %s, 'applicant', %s)"
-            ).format(t["sup_mentors"]),
-            (e.originator_id, e.display_name, e.subject, position),
+    def registered(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "sup_mentors",
+            {
+                "mentor_id": e.originator_id,
+                "display_name": e.display_name,
+                "subject": e.subject,
+                "status": "applicant",
+                "last_position": position,
+            },
         )
 
     @handles(Mentor.CoordinatorAssigned)
-    def coordinator(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
-        self._mentor(cur, t, e.originator_id, position, "coordinator = %s,", e.coordinator)
+    def coordinator(self, w: Writer, e: Any, position: int) -> None:
+        self._mentor(w, e.originator_id, position, coordinator=e.coordinator)
 
     @handles(Mentor.Certified, Mentor.Reinstated, Mentor.Suspended, Mentor.Retired)
-    def status(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
+    def status(self, w: Writer, e: Any, position: int) -> None:
         if isinstance(e, Mentor.Certified):
             self._mentor(
-                cur,
-                t,
-                e.originator_id,
-                position,
-                "status = 'certified', certified_at = %s,",
-                e.occurred_at,
+                w, e.originator_id, position, status="certified", certified_at=e.occurred_at
             )
         else:
             status = {Mentor.Reinstated: "certified", Mentor.Suspended: "suspended"}.get(
                 type(e), "retired"
             )
-            self._mentor(cur, t, e.originator_id, position, "status = %s,", status)
+            self._mentor(w, e.originator_id, position, status=status)
 
     @handles(Debrief.Recorded)
-    def debriefed(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s, %s)").format(t["debriefs"]),
-            (
-                e.originator_id,
-                e.held_on,
-                e.format.value,
-                e.recorded_by,
-                list(e.mentor_ids),
-                [topic.value for topic in e.topics],
-                e.notes,
-                position,
-            ),
+    def debriefed(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "debriefs",
+            {
+                "debrief_id": e.originator_id,
+                "held_on": e.held_on,
+                "format": e.format.value,
+                "coordinator": e.recorded_by,
+                "mentor_ids": list(e.mentor_ids),
+                "topics": [topic.value for topic in e.topics],
+                "notes": e.notes,
+                "position": position,
+            },
         )
         for c in e.checks:
-            cur.execute(
-                sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s)").format(
-                    t["debrief_checks"]
-                ),
-                (
-                    e.originator_id,
-                    c.mentor_id,
-                    e.held_on,
-                    c.wellbeing.value,
-                    c.work_life_balance_ok,
-                    c.support_offered,
-                ),
+            w.insert(
+                "debrief_checks",
+                {
+                    "debrief_id": e.originator_id,
+                    "mentor_id": c.mentor_id,
+                    "held_on": e.held_on,
+                    "wellbeing": c.wellbeing.value,
+                    "work_life_balance_ok": c.work_life_balance_ok,
+                    "support_offered": c.support_offered,
+                },
             )
+            mentor = w.get(
+                "sup_mentors", ("last_debrief_on", "last_wellbeing"), mentor_id=c.mentor_id
+            )
+            if mentor is None:
+                continue
+            last_on, last_wellbeing = mentor
             # A debrief recorded late (an earlier date) never moves the last debrief back.
+            latest = last_on is None or last_on <= e.held_on
             self._mentor(
-                cur,
-                t,
+                w,
                 c.mentor_id,
                 position,
-                "debriefs = debriefs + 1, last_wellbeing = CASE WHEN last_debrief_on IS NULL"
-                " OR last_debrief_on <= %s THEN %s ELSE last_wellbeing END,"
-                " last_debrief_on = GREATEST(last_debrief_on, %s),",
-                e.held_on,
-                c.wellbeing.value,
-                e.held_on,
+                debriefs=Inc(1),
+                last_wellbeing=c.wellbeing.value if latest else last_wellbeing,
+                last_debrief_on=e.held_on if latest else last_on,
             )
 
     @handles(Participant.Erased)
-    def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
         """An erased participant's escalations keep their type, severity and times; their
         description and resolution read as erased (as a rebuild reads them)."""
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET description = {}, resolution = {} WHERE participant_id = %s"
-            ).format(t["escalations"], erased("description"), erased("resolution")),
-            (e.originator_id,),
+        w.update(
+            "escalations",
+            {"description": Erase(ERASED), "resolution": Erase(ERASED)},
+            participant_id=e.originator_id,
         )
 
     @handles(Escalation.Raised)
-    def raised(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} (escalation_id, mentor_id, participant_id, type, severity,"
-                " description, raised_by, raised_at, last_position)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            ).format(t["escalations"]),
-            (
-                e.originator_id,
-                e.mentor_id,
-                e.participant_id,
-                e.type.value,
-                e.severity.value,
-                e.description,
-                e.raised_by,
-                e.occurred_at,
-                position,
-            ),
+    def raised(self, w: Writer, e: Any, position: int) -> None:
+        w.insert(
+            "escalations",
+            {
+                "escalation_id": e.originator_id,
+                "mentor_id": e.mentor_id,
+                "participant_id": e.participant_id,
+                "type": e.type.value,
+                "severity": e.severity.value,
+                "description": e.description,
+                "raised_by": e.raised_by,
+                "raised_at": e.occurred_at,
+                "last_position": position,
+            },
         )
-        self._mentor(cur, t, e.mentor_id, position, "open_escalations = open_escalations + 1,")
+        self._mentor(w, e.mentor_id, position, open_escalations=Inc(1))
 
     @handles(Escalation.Acknowledged)
-    def acknowledged(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
-        update(
-            cur,
-            t["escalations"],
-            "escalation_id",
-            e.originator_id,
-            "acknowledged_at = %s, acknowledged_by = %s,"
-            " seconds_to_acknowledge = extract(epoch FROM %s - raised_at)::bigint,"
-            " last_position = %s",
-            e.occurred_at,
-            e.acknowledged_by,
-            e.occurred_at,
-            position,
+    def acknowledged(self, w: Writer, e: Any, position: int) -> None:
+        row = w.get("escalations", ("raised_at",), escalation_id=e.originator_id)
+        if row is None:
+            return
+        w.update(
+            "escalations",
+            {
+                "acknowledged_at": e.occurred_at,
+                "acknowledged_by": e.acknowledged_by,
+                "seconds_to_acknowledge": seconds_between(e.occurred_at, row[0]),
+                "last_position": position,
+            },
+            escalation_id=e.originator_id,
         )
 
     @handles(Escalation.Resolved)
-    def resolved(self, cur: Cur, t: Tables, e: Any, position: int) -> None:
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET resolved_at = %s, resolution = %s, last_position = %s"
-                " WHERE escalation_id = %s RETURNING mentor_id"
-            ).format(t["escalations"]),
-            (e.occurred_at, e.resolution, position, e.originator_id),
-        )
-        row = cur.fetchone()
-        if row is not None:
-            self._mentor(cur, t, row[0], position, "open_escalations = open_escalations - 1,")
+    def resolved(self, w: Writer, e: Any, position: int) -> None:
+        for mentor_id in w.update(
+            "escalations",
+            {"resolved_at": e.occurred_at, "resolution": e.resolution, "last_position": position},
+            returning="mentor_id",
+            escalation_id=e.originator_id,
+        ):
+            self._mentor(w, mentor_id, position, open_escalations=Inc(-1))
 
 
 VIEWS: tuple[Projection, ...] = (SupervisionView(), EvaluationView(), ReferralView())

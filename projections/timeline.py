@@ -12,8 +12,6 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import msgspec
-from psycopg import Cursor, sql
-from psycopg.rows import TupleRow
 
 from domain.evaluation import Feedback, Outcomes
 from domain.goals import Goal
@@ -22,8 +20,9 @@ from domain.pairings import Pairing
 from domain.participants import Participant
 from domain.resources import Referral
 from domain.supervision import Escalation
-from projections.base import Projection, Tables, handles
+from projections.base import Projection, handles
 from projections.erasure import scrub
+from projections.ops import Src, Writer
 
 # Fields that never leave the log through this view.
 _HIDDEN = frozenset(
@@ -34,6 +33,8 @@ _HIDDEN = frozenset(
         "originator_topic",
         "recorded_by",
         "request_id",
+        "trace_id",
+        "span_id",
         "grantee",
         "occurred_at",
         "confidential_note",
@@ -55,8 +56,16 @@ def _detail(event: Any) -> str:
     return msgspec.json.encode(msgspec.to_builtins(data)).decode()
 
 
+_KINDS: dict[type, str] = {}
+
+
 def _kind(event: Any) -> str:
-    return f"{type(event).__qualname__.split('.')[0].lower()}.{type(event).__name__}"
+    kind = _KINDS.get(type(event))
+    if kind is None:
+        kind = _KINDS[type(event)] = (
+            f"{type(event).__qualname__.split('.')[0].lower()}.{type(event).__name__}"
+        )
+    return kind
 
 
 class Timeline(Projection):
@@ -77,74 +86,49 @@ class Timeline(Projection):
         "timeline_owners": "aggregate_id, participant_id",
     }
 
-    def _own(
-        self, cur: Cursor[TupleRow], t: Tables, aggregate_id: Any, participants: Iterable[Any]
-    ) -> None:
+    def _own(self, w: Writer, aggregate_id: Any, participants: Iterable[Any]) -> None:
         for pid in participants:
-            cur.execute(
-                sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT DO NOTHING").format(
-                    t["timeline_owners"]
-                ),
-                (aggregate_id, pid),
+            w.insert(
+                "timeline_owners",
+                {"aggregate_id": aggregate_id, "participant_id": pid},
+                on_conflict="nothing",
             )
 
+    @staticmethod
+    def _row(e: Any, position: int, participant: Any, audience: str) -> dict[str, Any]:
+        return {
+            "participant_id": participant,
+            "position": position,
+            "occurred_at": e.occurred_at,
+            "recorded_at": e.timestamp,
+            "recorded_by": e.recorded_by,
+            "kind": _kind(e),
+            "subject_id": e.originator_id,
+            "audience": audience,
+            "detail": _detail(e),
+        }
+
     def _add_owned(
-        self,
-        cur: Cursor[TupleRow],
-        t: Tables,
-        e: Any,
-        position: int,
-        aggregate_id: Any,
-        audience: str = "case",
+        self, w: Writer, e: Any, position: int, aggregate_id: Any, audience: str = "case"
     ) -> None:
-        """`_add` for every owner of `aggregate_id`, in one statement (no round trip to read
-        the owners first: rebuilds send it in a batch)."""
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {t} SELECT participant_id, %s, %s, %s, %s, %s, %s, %s, %s::jsonb"
-                " FROM {o} WHERE aggregate_id = %s"
-            ).format(t=t["timeline"], o=t["timeline_owners"]),
-            (
-                position,
-                e.occurred_at,
-                e.timestamp,
-                e.recorded_by,
-                _kind(e),
-                e.originator_id,
-                audience,
-                _detail(e),
-                aggregate_id,
-            ),
+        """`_add` for every owner of `aggregate_id`, in one statement (an insert from the
+        owners' rows)."""
+        w.insert(
+            "timeline",
+            self._row(e, position, Src("participant_id"), audience),
+            source=("timeline_owners", {"aggregate_id": aggregate_id}),
         )
 
     def _add(
         self,
-        cur: Cursor[TupleRow],
-        t: Tables,
+        w: Writer,
         e: Any,
         position: int,
         participants: Iterable[Any],
         audience: str = "case",
     ) -> None:
-        kind = _kind(e)
-        detail = _detail(e)
         for pid in participants:
-            cur.execute(
-                sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)").format(
-                    t["timeline"]
-                ),
-                (
-                    pid,
-                    position,
-                    e.occurred_at,
-                    e.timestamp,
-                    e.recorded_by,
-                    kind,
-                    e.originator_id,
-                    audience,
-                    detail,
-                ),
-            )
+            w.insert("timeline", self._row(e, position, pid, audience))
 
     @handles(
         Participant.Enrolled,
@@ -155,58 +139,62 @@ class Timeline(Projection):
         Participant.PairingJoined,
         Participant.PairingLeft,
     )
-    def participant(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._add(cur, t, e, position, [e.originator_id])
+    def participant(self, w: Writer, e: Any, position: int) -> None:
+        self._add(w, e, position, [e.originator_id])
 
     @handles(Pairing.Opened)
-    def pairing_opened(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._own(cur, t, e.originator_id, e.members)
+    def pairing_opened(self, w: Writer, e: Any, position: int) -> None:
+        self._own(w, e.originator_id, e.members)
 
     @handles(Pairing.MemberAdded)
-    def member_added(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._own(cur, t, e.originator_id, [e.participant_id])
+    def member_added(self, w: Writer, e: Any, position: int) -> None:
+        self._own(w, e.originator_id, [e.participant_id])
 
     @handles(Pairing.MemberRemoved)
-    def member_removed(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def member_removed(self, w: Writer, e: Any, position: int) -> None:
         # A member who leaves a group no longer hears of it: neither the group's later events
         # nor its meetings still to be held (those they attended stay theirs, amendments too).
-        cur.execute(
-            sql.SQL(
-                "DELETE FROM {o} WHERE participant_id = %s AND (aggregate_id = %s OR aggregate_id IN ("
-                " SELECT s.subject_id FROM {t} s WHERE s.participant_id = %s AND s.kind = 'meeting.Scheduled'"
-                " AND s.detail->>'pairing_id' = %s AND NOT EXISTS (SELECT 1 FROM {t} h"
-                " WHERE h.participant_id = s.participant_id AND h.subject_id = s.subject_id"
-                " AND h.kind = 'meeting.Held')))"
-            ).format(o=t["timeline_owners"], t=t["timeline"]),
-            (e.participant_id, e.originator_id, e.participant_id, str(e.originator_id)),
+        pid = e.participant_id
+        held = {
+            s
+            for (s,) in w.select(
+                "timeline", ("subject_id",), participant_id=pid, kind="meeting.Held"
+            )
+        }
+        scheduled = w.select(
+            "timeline", ("subject_id", "detail"), participant_id=pid, kind="meeting.Scheduled"
         )
+        w.delete("timeline_owners", participant_id=pid, aggregate_id=e.originator_id)
+        pairing = str(e.originator_id)
+        for subject, detail in scheduled:
+            if subject not in held and detail.get("pairing_id") == pairing:
+                w.delete("timeline_owners", participant_id=pid, aggregate_id=subject)
 
     @handles(
         Pairing.FlaggedForReview, Pairing.FlagResolved, Pairing.FirstMeetingRecorded, Pairing.Closed
     )
-    def pairing(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._add_owned(cur, t, e, position, e.originator_id)
+    def pairing(self, w: Writer, e: Any, position: int) -> None:
+        self._add_owned(w, e, position, e.originator_id)
 
     @handles(Meeting.Scheduled)
-    def meeting_scheduled(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def meeting_scheduled(self, w: Writer, e: Any, position: int) -> None:
         # The meeting belongs to whoever the pairing belongs to now.
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {o} SELECT %s, participant_id FROM {o} WHERE aggregate_id = %s"
-                " ON CONFLICT DO NOTHING"
-            ).format(o=t["timeline_owners"]),
-            (e.originator_id, e.pairing_id),
+        w.insert(
+            "timeline_owners",
+            {"aggregate_id": e.originator_id, "participant_id": Src("participant_id")},
+            source=("timeline_owners", {"aggregate_id": e.pairing_id}),
+            on_conflict="nothing",
         )
-        self._add_owned(cur, t, e, position, e.originator_id)
+        self._add_owned(w, e, position, e.originator_id)
 
     @handles(Meeting.Held, Meeting.Missed, Meeting.Cancelled, Meeting.Amended)
-    def meeting(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._add_owned(cur, t, e, position, e.originator_id)
+    def meeting(self, w: Writer, e: Any, position: int) -> None:
+        self._add_owned(w, e, position, e.originator_id)
 
     @handles(Goal.Set, Referral.Made)
-    def owned_created(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._own(cur, t, e.originator_id, [e.participant_id])
-        self._add(cur, t, e, position, [e.participant_id])
+    def owned_created(self, w: Writer, e: Any, position: int) -> None:
+        self._own(w, e.originator_id, [e.participant_id])
+        self._add(w, e, position, [e.participant_id])
 
     @handles(
         Goal.StepAdded,
@@ -220,44 +208,39 @@ class Timeline(Projection):
         Referral.Connected,
         Referral.Declined,
     )
-    def owned(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._add_owned(cur, t, e, position, e.originator_id)
+    def owned(self, w: Writer, e: Any, position: int) -> None:
+        self._add_owned(w, e, position, e.originator_id)
 
     @handles(Outcomes.EmploymentStarted, Outcomes.CredentialEarned, Outcomes.HousingSecured)
-    def outcome(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._add(cur, t, e, position, [e.participant_id])
+    def outcome(self, w: Writer, e: Any, position: int) -> None:
+        self._add(w, e, position, [e.participant_id])
 
     @handles(Feedback.Given)
-    def feedback(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._add(cur, t, e, position, [e.participant_id], audience="evaluation")
+    def feedback(self, w: Writer, e: Any, position: int) -> None:
+        self._add(w, e, position, [e.participant_id], audience="evaluation")
 
     @handles(Escalation.Raised)
-    def escalation(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def escalation(self, w: Writer, e: Any, position: int) -> None:
         if e.participant_id is not None:
-            self._own(cur, t, e.originator_id, [e.participant_id])
-            self._add(cur, t, e, position, [e.participant_id], audience="supervision")
+            self._own(w, e.originator_id, [e.participant_id])
+            self._add(w, e, position, [e.participant_id], audience="supervision")
 
     @handles(Escalation.Acknowledged, Escalation.Resolved)
-    def escalation_progress(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
-        self._add_owned(cur, t, e, position, e.originator_id, audience="supervision")
+    def escalation_progress(self, w: Writer, e: Any, position: int) -> None:
+        self._add_owned(w, e, position, e.originator_id, audience="supervision")
 
     @handles(Participant.Erased)
-    def participant_erased(self, cur: Cursor[TupleRow], t: Tables, e: Any, position: int) -> None:
+    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
         # Every earlier row of the participant keeps its facts, not its text (a rebuild reads
         # the same from the events: their encrypted fields decode as erased).
-        cur.execute(
-            sql.SQL("SELECT position, detail FROM {} WHERE participant_id = %s").format(
-                t["timeline"]
-            ),
-            (e.originator_id,),
-        )
-        for row_position, detail in cur.fetchall():
+        rows = w.select("timeline", ("position", "detail"), participant_id=e.originator_id)
+        for row_position, detail in rows:
             cleaned = scrub(detail)
             if cleaned != detail:
-                cur.execute(
-                    sql.SQL(
-                        "UPDATE {} SET detail = %s::jsonb WHERE participant_id = %s AND position = %s"
-                    ).format(t["timeline"]),
-                    (msgspec.json.encode(cleaned).decode(), e.originator_id, row_position),
+                w.update(
+                    "timeline",
+                    {"detail": msgspec.json.encode(cleaned).decode()},
+                    participant_id=e.originator_id,
+                    position=row_position,
                 )
-        self._add(cur, t, e, position, [e.originator_id])
+        self._add(w, e, position, [e.originator_id])

@@ -8,12 +8,13 @@ same events twice.
 
 from __future__ import annotations
 
+import gc
 import re
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
@@ -21,13 +22,14 @@ from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from projections.base import Projection, Tables
+from projections.ops import MemoryStore
 from projections.registry import PROJECTIONS, by_name
 from services.database import Database
 from services.mapping import MsgspecMapper
 
 _mapper = MsgspecMapper()
 LIVE_BATCH = 500
-REBUILD_BATCH = 5000
+REBUILD_BATCH = 10_000
 
 
 def lock_key(schema: str) -> int:
@@ -185,9 +187,12 @@ def rebuild_views(
     """Build new versions of `views` (default: all) in one pass over the log, beside the live
     builds, then switch all of them to their new build in one transaction (blue/green).
 
-    Returns each view's new build number. Writes are batched (`BatchWriter`); the live worker
-    goes on applying new events to the live builds meanwhile, and the final catch-up and switch
-    run under the grantee's projector lock, so no live batch falls between them.
+    Returns each view's new build number. The log up to its head when the rebuild started is
+    folded into in-memory rows (`Engine`, `projections.ops.MemoryStore`) and each new table is
+    written once with COPY; the events appended meanwhile are then applied through the live
+    path. The live worker goes on applying new events to the live builds meanwhile, and the
+    final catch-up and switch run under the grantee's projector lock, so no live batch falls
+    between them.
     """
     projections = [by_name(v) for v in views] if views is not None else list(PROJECTIONS)
     s = sql.Identifier(schema)
@@ -214,7 +219,6 @@ def rebuild_views(
                     build = int(got[0] if got else 0) + 1
                     cached = _CachedTables(schema, build)
                     projection.create(cur, cached)
-                    _set_logged(cur, projection, cached, logged=False)
                     cur.execute(
                         sql.SQL("INSERT INTO {}.tracking VALUES (%s, %s, 0)").format(s),
                         (projection.name, build),
@@ -222,14 +226,16 @@ def rebuild_views(
                     builds.append((projection, cached))
                 head = log_head(cur, schema)
             engine = Engine(conn, schema, builds, track=True)
-            position = engine.run(after=0, total=head, progress=progress)
+            engine.run(after=0, total=head, until_position=head, progress=progress)
+            # The new tables are filled in one transaction: a crash before its commit leaves
+            # them empty, and the next rebuild drops them (`_drop_abandoned`).
             with conn.transaction(), conn.cursor() as cur:
-                for projection, t in builds:
-                    _set_logged(cur, projection, t, logged=True)
+                cur.execute("SET LOCAL synchronous_commit = off")
+                engine.write(cur)
             # Final catch-up and switch under the grantee's projector lock.
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(schema),))
-                engine.run(after=position, total=head, cursor=cur)
+                catch_up_builds(cur, schema, builds, engine.position)
                 for projection, t in builds:
                     _switch(cur, schema, projection, t.build)
         finally:
@@ -237,15 +243,21 @@ def rebuild_views(
     return {p.name: t.build for p, t in builds}
 
 
-def _set_logged(cur: Cursor[TupleRow], projection: Projection, t: Tables, *, logged: bool) -> None:
-    """A new build fills as unlogged tables (no write-ahead log per row; a crash mid-rebuild
-    loses only the unswitched build) and turns logged, in one bulk write, before the switch."""
-    for table in projection.tables:
-        cur.execute(
-            sql.SQL("ALTER TABLE {} SET {}").format(
-                t[table], sql.SQL("LOGGED" if logged else "UNLOGGED")
-            )
-        )
+def catch_up_builds(
+    cur: Cursor[TupleRow], schema: str, builds: list[tuple[Projection, Tables]], after: int
+) -> int:
+    """Apply every event after `after` to `builds` through the live path (statement by
+    statement): the events appended while a rebuild was folding the log. Returns the last
+    position applied."""
+    views = [(p, t.build, after) for p, t in builds]
+    topics = sorted({topic for p, _ in builds for topic in p.topics})
+    position = after
+    while True:
+        rows = _read(cur, schema, position, LIVE_BATCH, topics)
+        if not rows:
+            return position
+        _apply_batch(cur, schema, views, rows)
+        position = rows[-1][0]
 
 
 class RebuildRunning(Exception):
@@ -395,8 +407,9 @@ class _Group:
 
 
 class BatchWriter:
-    """A cursor look-alike for handlers during rebuilds and replays: it queues their statements
-    and sends them in one pipeline per flush instead of one round trip each.
+    """A cursor look-alike that queues statements and sends them in one pipeline per flush
+    instead of one round trip each. (Rebuilds and replays used it before handlers became row
+    operations folded in memory, decision 26; nothing in the service uses it now.)
 
     Consecutive one-row INSERTs of the same text into a table no other queued statement has
     touched since are merged into multi-row INSERTs (the rows land in the same order relative
@@ -559,7 +572,13 @@ class BatchWriter:
 
 
 class Engine:
-    """Applies the log to a set of builds in large batches through a `BatchWriter`."""
+    """Folds the log into in-memory builds (one `MemoryStore` per view: the handlers' row
+    operations on Python rows), then writes every table once with COPY (`write`).
+
+    No statement per event reaches the server: the client decodes and folds, the server reads
+    the log and takes one COPY per table. Memory grows with the size of the views of one
+    grantee (rebuilds run grantee by grantee).
+    """
 
     def __init__(
         self,
@@ -574,44 +593,49 @@ class Engine:
         self.conn = conn
         self.schema = schema
         self.builds = builds
+        self.stores = [p.store(schema) for p, _ in builds]
         self.track = track
         self.chunk = chunk
         self.applied = 0
-        self.statements = 0
+        self.rows_written = 0
+        self.position = 0  # the last event folded in
         self.stopped = False  # replay: an event recorded after `until_time` was reached
-        # A projection that overrides `apply` sees every event; the others only their topics.
-        self.generic_projections = [p for p, _ in builds if type(p).apply is not Projection.apply]
-        topics = {topic for p, _ in builds for topic in p.handlers}
-        self.topics: list[str] | None = (
-            None if self.generic_projections or decode_all else sorted(topics)
-        )
-        self.tables = [t[name].as_bytes(conn) for p, t in builds for name in p.tables]
+        # topic -> the handlers of every view for it, with their view and store.
+        self.dispatch: dict[str, list[tuple[Any, Projection, MemoryStore]]] = {}
+        for (p, _), store in zip(builds, self.stores, strict=True):
+            for topic, handler in p.handlers.items():
+                self.dispatch.setdefault(topic, []).append((handler, p, store))
+        self.topics: list[str] | None = None if decode_all else sorted(self.dispatch)
 
     def run(
         self,
         *,
         after: int,
         total: int = 0,
-        cursor: Cursor[TupleRow] | None = None,
         progress: Callable[[int, int], None] | None = None,
         until_position: int | None = None,
         until_time: datetime | None = None,
     ) -> int:
-        """Apply events after `after` (up to `until_position`, or up to the first event recorded
-        after `until_time`); returns the position of the last event applied."""
+        """Fold the events after `after` (up to `until_position`, or up to the first event
+        recorded after `until_time`) into memory; returns the position of the last one."""
         position = after
-        while True:
-            if cursor is not None:
-                done, position = self._batch(cursor, position, until_position, until_time)
-            else:
+        # The fold allocates hundreds of thousands of rows that live until `write`: the
+        # cyclic collector would walk all of them again and again (about a quarter of the
+        # fold's time) and finds nothing to free. It runs again once the fold is done.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            while True:
                 with self.conn.transaction(), self.conn.cursor() as cur:
-                    # Each batch is redone after a crash anyway; only the switch must be durable.
-                    cur.execute("SET LOCAL synchronous_commit = off")
                     done, position = self._batch(cur, position, until_position, until_time)
-            if progress is not None and done:
-                progress(self.applied, total)
-            if done < self.chunk or self.stopped:
-                return position
+                if progress is not None and done:
+                    progress(self.applied, total)
+                if done < self.chunk or self.stopped:
+                    self.position = position
+                    return position
+        finally:
+            if collecting:
+                gc.enable()
 
     def _batch(
         self,
@@ -632,33 +656,38 @@ class Engine:
                     break
         events = [(pos, topic, event) for pos, topic, event in rows[:n] if event is not None]
         position = rows[n - 1][0] if n else after
-        writer = BatchWriter(cur, self.tables)
-        w = cast(Cursor[TupleRow], writer)
-        # View by view: each view's statements keep the log's order; views own disjoint
-        # tables, so the order between views does not matter, and one view's statements in
-        # a row batch far better than the log's interleaving of all views.
-        for p, t in self.builds:
-            if p in self.generic_projections:
-                for pos, topic, event in events:
-                    p.apply(w, t, topic, event, pos)
-                continue
-            handlers = p.handlers
-            for pos, topic, event in events:
-                handler = handlers.get(topic)
-                if handler is not None:
-                    handler(p, w, t, event, pos)
-        writer.flush()
-        self.statements += writer.statements
-        if self.track and n:
+        # Each view's operations keep the log's order; views own disjoint tables, so the
+        # order between views does not matter.
+        for store in self.stores:
+            store.cursor = cur  # reads outside the view (the log) during this batch
+        dispatch = self.dispatch
+        for pos, topic, event in events:
+            for handler, p, store in dispatch.get(topic, ()):
+                handler(p, store, event, pos)
+        for store in self.stores:
+            store.cursor = None
+        self.applied += n
+        return (n if self.stopped else len(rows)), position
+
+    def write(self, cur: Cursor[TupleRow]) -> int:
+        """COPY every folded row into the (empty) builds and, when tracking, set their
+        position; the memory is released. Returns the rows written."""
+        for (_, t), store in zip(self.builds, self.stores, strict=True):
+            self.rows_written += store.write(cur, t)
+            store.clear()
+        if self.track:
             cur.execute(
                 sql.SQL(
                     "UPDATE {}.tracking SET position = %s"
                     " WHERE (view, version) IN (SELECT * FROM unnest(%s::text[], %s::int[]))"
                 ).format(sql.Identifier(self.schema)),
-                (position, [p.name for p, _ in self.builds], [t.build for _, t in self.builds]),
+                (
+                    self.position,
+                    [p.name for p, _ in self.builds],
+                    [t.build for _, t in self.builds],
+                ),
             )
-        self.applied += n
-        return (n if self.stopped else len(rows)), position
+        return self.rows_written
 
 
 def digests(db: Database, schema: str) -> dict[str, str]:

@@ -2,9 +2,9 @@
 
 `prowd replay --grantee SLUG --as-of T` answers "what did the views hold at T?" from the log
 alone. Each view is built into a temporary table of this session (`pg_temp`: never switched
-live, invisible to other sessions, dropped afterwards) by the same batched engine as a
-rebuild, and its digest (`Projection.digest`, as `prowd projections digest` prints it) is
-taken at the end.
+live, invisible to other sessions, dropped afterwards) by the same engine as a rebuild
+(the log folded into in-memory rows, each table written once with COPY), and its digest
+(`Projection.digest`, as `prowd projections digest` prints it) is taken at the end.
 
 Which events: the log is read in position order and replay stops before the first event whose
 recorded `timestamp` (the store's time of the event, not `occurred_at`, the time it happened in
@@ -77,6 +77,7 @@ def replay(
             engine = projector.Engine(conn, schema, builds, track=False, decode_all=True)
             position = engine.run(after=0, total=head, until_time=as_of, progress=progress)
             with conn.transaction(), conn.cursor() as cur:
+                engine.write(cur)
                 digests = {p.name: p.digest(cur, t) for p, t in builds}
             return Replay(as_of, engine.applied, position, digests)
         finally:

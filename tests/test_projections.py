@@ -158,6 +158,31 @@ def test_the_live_views_equal_a_rebuild_from_the_log(client, auth, grantee, db, 
     check_views_match_the_log(client, auth, db, grantee, ids)
 
 
+def test_events_appended_while_a_rebuild_folds_the_log_reach_the_new_builds(
+    client, auth, grantee, db, life
+):
+    """A rebuild folds the log up to its head in memory; what commands append meanwhile is
+    applied to the new builds through the live path before the switch."""
+    schema = f"g_{grantee}"
+    ids = life(3)
+    projector.drain(db, schema)
+    appended: list[str] = []
+
+    def meanwhile(done: int, total: int) -> None:
+        if not appended:  # after the first batch is folded, before anything is written
+            appended.extend(life(2))
+
+    builds = projector.rebuild_views(db, schema, progress=meanwhile)
+    assert len(appended) == 2
+    assert set(builds.values()) == {2}
+    for projection in PROJECTIONS:
+        assert projector.position_of(db, schema, projection.name) == head(db, schema)
+    check_views_match_the_log(client, auth, db, grantee, ids + appended)
+    rebuilt = projector.digests(db, schema)
+    assert set(projector.rebuild_views(db, schema).values()) == {3}
+    assert projector.digests(db, schema) == rebuilt
+
+
 def test_a_query_waits_for_the_commands_position(client, auth, make_grantee, worker):
     worker()
     grantee = make_grantee()  # registered after the worker started: it must notice it
