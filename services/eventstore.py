@@ -95,6 +95,8 @@ class TenantRecorder(ApplicationRecorder):
             raise IntegrityError(str(e)) from None
         except (psycopg.OperationalError, PoolTimeout, TooManyRequests) as e:
             raise OperationalError(str(e)) from e
+        except OutcomeUnknown as e:
+            raise OperationalError(str(e.__cause__)) from e.__cause__
 
     def _commit_one(self, write: Write) -> list[int]:
         stored_events, side_effects = write

@@ -3,12 +3,15 @@ positions, and one command's failure fails that command only (services/groupcomm
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
 import psycopg
+from eventsourcing.persistence import OperationalError
 
 from domain.common import Conflict
 from domain.participants import PersonalDetails, Placement
@@ -158,3 +161,52 @@ def test_group_commit_can_be_turned_off(settings, database_url, grantee, enrol):
         assert off.commit_group(f"g_{grantee}") is None
     finally:
         off.close()
+
+
+def test_a_batch_whose_connection_breaks_fails_as_a_whole(db, grantee, enrol):
+    """Whether a broken batch's COMMIT landed is unknown: every write in it is told so (and
+    retries with its idempotency key); none is committed alone behind its back."""
+    enrol()
+    app = Tenancy(db).app(grantee)
+    table = f'"g_{grantee}".events'
+    waiting = "SELECT pid FROM pg_locks WHERE relation = %s::regclass AND NOT granted"
+    group = db.commit_group(f"g_{grantee}")
+    assert group is not None
+
+    def until(check: Any) -> Any:
+        for _ in range(600):
+            found = check()
+            if found:
+                return found
+            time.sleep(0.005)
+        raise AssertionError("timed out")
+
+    def run(call: Any) -> Any:
+        try:
+            return call()
+        except Exception as e:  # the outcome under test
+            return e
+
+    before = db.fetchone(f"SELECT count(*) FROM {table}")[0]
+    fallbacks = group.stats.fallbacks
+    with (
+        ThreadPoolExecutor(3) as pool,
+        psycopg.connect(db.url, autocommit=True) as owner,
+        owner.transaction(),
+    ):
+        owner.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        first = pool.submit(run, enrol_call(app))
+        leader = until(lambda: db.fetchone(waiting, (table,)))[0]
+        rest = [pool.submit(run, enrol_call(app)) for _ in range(2)]
+        until(lambda: group.waiting == 2)
+        owner.execute("SELECT pg_terminate_backend(%s)", (leader,))
+        assert isinstance(first.result(timeout=10), OperationalError)
+        # The two queued writes now form one batch, waiting on the lock in turn.
+        batch = until(lambda: (row := db.fetchone(waiting, (table,))) and row[0] != leader and row)[
+            0
+        ]
+        owner.execute("SELECT pg_terminate_backend(%s)", (batch,))
+        outcomes = [f.result(timeout=10) for f in rest]
+    assert all(isinstance(o, OperationalError) for o in outcomes), outcomes
+    assert group.stats.fallbacks == fallbacks
+    assert db.fetchone(f"SELECT count(*) FROM {table}")[0] == before
