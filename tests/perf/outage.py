@@ -80,6 +80,7 @@ class Cluster:
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            timeout=120,
         )
 
     def start(self) -> None:

@@ -77,6 +77,10 @@ from services.auth import issue_token  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from tests.perf.bench_commands import free_port, machine_info, scratch_database  # noqa: E402
 
+# The soak's own PostgreSQL cluster (as the outage script's): a busy shared server runs out of
+# connections or lock slots (`out of shared memory`) for reasons that are not the service's.
+from tests.perf.outage import Cluster  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 SECRET = "soak-secret-" + "z" * 40
 FLAT_MAX_GROWTH_PCT = 10.0
@@ -206,48 +210,6 @@ class Server:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
         self._log.close()
-
-
-class Cluster:
-    """A PostgreSQL cluster of the soak's own (initdb in a temporary directory, trust auth, a
-    free loopback port), so the run does not share the machine's server with other work: a
-    busy shared server runs out of connections or lock slots (`out of shared memory`) for
-    reasons that are not the service's. Run as an unprivileged user when this runs as root.
-    """
-
-    USER = "prowdpg"
-
-    def __init__(self, bin_dir: Path, root: Path, port: int) -> None:
-        self.bin, self.data, self.port = bin_dir, root / "pgdata", port
-        self.log = root / "postgres.log"
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:
-            import pwd
-
-            try:
-                pwd.getpwnam(self.USER)
-            except KeyError:
-                subprocess.run(["useradd", "--system", "--no-create-home", self.USER], check=True)
-            shutil.chown(root, self.USER)
-            self.as_user = ["runuser", "-u", self.USER, "--"]
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-
-    def _run(self, tool: str, *args: str) -> None:
-        subprocess.run(
-            [*self.as_user, str(self.bin / tool), *args],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=120,
-        )
-
-    def start(self) -> None:
-        opts = f"-p {self.port} -h 127.0.0.1 -k {self.data} -c max_connections=200"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", opts, "-w", "start")
-
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
 
 def prowd() -> list[str]:
