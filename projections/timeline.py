@@ -53,7 +53,8 @@ def _detail(event: Any) -> str:
         shown.pop("confidential_note", None)
         shown["has_confidential_note"] = bool(record.confidential_note)
         data["record"] = shown
-    return msgspec.json.encode(msgspec.to_builtins(data)).decode()
+    # msgspec encodes UUIDs, instants, enums and structs as `to_builtins` would: the same text.
+    return msgspec.json.encode(data).decode()
 
 
 _KINDS: dict[type, str] = {}

@@ -237,29 +237,53 @@ class MsgspecMapper(Mapper[UUID]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        cls = resolve_topic(stored_event.topic)
-        version = _upcasters(cls)
-        fields = BY_EVENT.get(cls)
-        encrypted = fields is not None and _ENC in stored_event.state
-        if version > 1 or encrypted:
+        return self.decode(
+            stored_event.topic,
+            stored_event.originator_id,
+            stored_event.originator_version,
+            stored_event.state,
+        )
+
+    def decode(
+        self, topic: str, originator_id: Any, originator_version: int, state: bytes
+    ) -> DomainEventProtocol[UUID]:
+        """The domain event of one stored row (what `to_domain_event` does, without building a
+        `StoredEvent` first: projectors decode every row of a log through here)."""
+        shape = _shape_of(topic)
+        if shape.version > 1 or (shape.fields is not None and _ENC in state):
             # Ciphertext, or an old stored shape: decrypt and upcast as plain data first, then
             # decode with the types.
-            raw: dict[str, Any] = msgspec.json.decode(stored_event.state)
-            if encrypted and fields is not None:
-                _decrypt(raw, stored_event.topic, fields)
+            raw: dict[str, Any] = msgspec.json.decode(state)
+            if shape.fields is not None:
+                _decrypt(raw, topic, shape.fields)
             from_version = raw.pop("class_version", 1)
-            while from_version < version:
-                getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(raw)
+            while from_version < shape.version:
+                getattr(shape.cls, f"upcast_v{from_version}_v{from_version + 1}")(raw)
                 from_version += 1
-            decoded = msgspec.convert(raw, _decoder_for(cls).type, strict=False)
+            decoded = msgspec.convert(raw, shape.decoder.type, strict=False)
         else:
-            decoded = _decoder_for(cls).decode(stored_event.state)
-        state = {f: getattr(decoded, f) for f in decoded.__struct_fields__}
-        originator_id = stored_event.originator_id
-        state["originator_id"] = (
-            originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+            decoded = shape.decoder.decode(state)
+        values = msgspec.structs.asdict(decoded)
+        values["originator_id"] = (
+            originator_id if type(originator_id) is UUID else UUID(str(originator_id))
         )
-        state["originator_version"] = stored_event.originator_version
-        event = object.__new__(cls)
-        object.__setattr__(event, "__dict__", state)
-        return typing.cast(DomainEventProtocol[UUID], event)
+        values["originator_version"] = originator_version
+        event = object.__new__(shape.cls)
+        object.__setattr__(event, "__dict__", values)
+        return event  # type: ignore[no-any-return]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Shape:
+    """What decoding the events of one topic needs, looked up once per topic."""
+
+    cls: type[Any]
+    version: int
+    fields: list[PersonalField] | None
+    decoder: msgspec.json.Decoder[Any]
+
+
+@cache
+def _shape_of(topic: str) -> _Shape:
+    cls = resolve_topic(topic)
+    return _Shape(cls, _upcasters(cls), BY_EVENT.get(cls), _decoder_for(cls))

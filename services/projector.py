@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import StoredEvent
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
@@ -108,11 +107,11 @@ def _read(
         params,
     )
     out = []
-    decode = _mapper.to_domain_event
+    decode = _mapper.decode
     for position, topic, originator_id, version, data in cur.fetchall():
         event = None
         if data is not None:
-            event = decode(StoredEvent(originator_id, version, topic, bytes(data)))
+            event = decode(topic, originator_id, version, data)
         out.append((position, topic, event))
     return out
 
