@@ -89,6 +89,9 @@ class Settings:
     # Most concurrent writes to one log committed in one transaction (group commit,
     # services/groupcommit.py); 1 commits every write alone.
     group_commit_max: int = 64
+    # Quarterly reports computed at once per API process, each in a short-lived child process
+    # (services/report_worker.py); 0 computes them in the API process itself (debugging).
+    report_processes: int = 1
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -129,6 +132,7 @@ class Settings:
             master_key_previous=e.get("PROWD_MASTER_KEY_PREVIOUS", ""),
             key_cache_seconds=_float(e, "PROWD_KEY_CACHE_SECONDS", 30.0),
             group_commit_max=_int(e, "PROWD_GROUP_COMMIT_MAX", 64),
+            report_processes=_int(e, "PROWD_REPORT_PROCESSES", 1),
             cors_origins=tuple(
                 o.strip() for o in e.get("PROWD_CORS_ORIGINS", "").split(",") if o.strip()
             ),

@@ -51,6 +51,7 @@ from services.api.problems import handle_exception
 from services.api.strict import strict_body
 from services.checkpoints import load_key
 from services.database import Database
+from services.report_worker import ReportPool
 from services.settings import Settings
 from services.tenancy import Tenancy
 
@@ -79,9 +80,12 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         gc.collect()
         gc.freeze()
         gc.set_threshold(20_000, 20, 20)
+        # Reports run in child processes, started on the first report (services/report_worker.py).
+        app.state.report_pool = ReportPool(settings.report_processes)
         try:
             yield
         finally:
+            app.state.report_pool.shutdown()
             if own:
                 database.close()
 

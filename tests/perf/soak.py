@@ -25,14 +25,17 @@ participant a second and times until the caseload view shows it. Half-way, one
 Every 10 s (--sample): RSS (VmRSS) of every process of the serve group, request latency
 p50/p95/p99 of the window (per class and per kind), projection lag (caseload position behind
 the log head, and the probe's seconds), webhook outbox depth, answers by status, CPU cores
-used by the service, its PostgreSQL, this script and everything else on the machine.
+used by the service (a report child's once its forkserver has reaped it), its PostgreSQL,
+this script and everything else on the machine.
 
 At the end: every 2xx command is in the log exactly once (its events carry its request id),
 every webhook delivery is delivered and reached the receiver, no answer other than 2xx (409 and
 429 would count as designed refusals; the load is built not to cause them), no error in the
-server log, and memory is flat: per process, the median RSS of the first 10 % of the samples
-after the warm-up (min(max(120 s, 10 %), 30 %) of the run) against the median of the last 10 %;
-flat when it grew by at most 10 %.
+server log, and memory is flat: per long-lived process, the median RSS of the first 10 % of
+the samples after the warm-up (min(max(120 s, 10 %), 30 %) of the run) against the median of
+the last 10 %; flat when it grew by at most 10 %. Processes seen for less than the warm-up
+(the short-lived report children, one a quarterly report) are transient: their count and
+peak RSS are reported apart, not judged for flatness.
 
 Writes tests/perf/results/soak-<timestamp>.json and
 soak-<timestamp>-{rss,latency,lag,outbox,cpu}.png. Findings: docs/reliability.md. Exit 0 when
@@ -44,6 +47,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import random
 import secrets
@@ -181,6 +185,7 @@ class Server:
                 if os.getpgid(pid) != self.proc.pid:
                     continue
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                forked_by_forkserver = _is_forkserver(_parent_of(pid))
             except (OSError, ProcessLookupError):
                 continue
             if pid == self.proc.pid:
@@ -191,6 +196,9 @@ class Server:
                 role = "webhook dispatcher"
             elif "resource_tracker" in cmd:
                 role = "resource tracker"
+            elif "multiprocessing.forkserver" in cmd:
+                # Report children are forks of an API process's forkserver (same command line).
+                role = "report child" if forked_by_forkserver else "report forkserver"
             elif "multiprocessing" in cmd:
                 role = "api"
             else:
@@ -210,6 +218,22 @@ class Server:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
         self._log.close()
+
+
+def _parent_of(pid: int) -> int:
+    return int(_stat_fields(pid)[1])
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: state, ppid, ... (starttime is index 19)."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def _is_forkserver(pid: int) -> bool:
+    try:
+        return b"multiprocessing.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def prowd() -> list[str]:
@@ -711,14 +735,17 @@ class CpuMeter:
         return sum(values) - values[3] - values[4], sum(values)  # busy, total
 
     @staticmethod
-    def _ticks(pid: int) -> int | None:
+    def _ticks(pid: int, reaped: bool) -> int | None:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
         except OSError:
             return None
-        return int(fields[11]) + int(fields[12])  # utime + stime
+        own = int(fields[11]) + int(fields[12])  # utime + stime
+        return own + int(fields[13]) + int(fields[14]) if reaped else own  # + cutime + cstime
 
-    def usage(self, groups: dict[str, list[int]]) -> dict[str, float]:
+    def usage(self, groups: dict[str, list[int]], reapers: set[int]) -> dict[str, float]:
+        """`reapers`: processes whose exited children's CPU counts as theirs (a report child
+        lives less than a sample interval: its CPU reaches us when its forkserver reaps it)."""
         hz = os.sysconf("SC_CLK_TCK")
         now, stat = time.monotonic(), self._stat()
         seconds = max(1e-6, now - self.t)
@@ -727,7 +754,7 @@ class CpuMeter:
         for group, pids in groups.items():
             used = 0
             for pid in pids:
-                ticks = self._ticks(pid)
+                ticks = self._ticks(pid, pid in reapers)
                 if ticks is None:
                     continue
                 seen[pid] = ticks
@@ -794,7 +821,7 @@ def db_state(conn: psycopg.Connection[Any], slugs: list[str]) -> dict[str, int]:
 def sample(
     t: float,
     server: Server,
-    names: dict[int, str],
+    names: dict[tuple[int, str], str],
     recorder: Recorder,
     probe: LagProbe,
     conn: psycopg.Connection[Any],
@@ -808,14 +835,21 @@ def sample(
     api_seen = sum(1 for v in names.values() if v.startswith("api"))
     rss: dict[str, float] = {}
     for pid, role in sorted(procs.items()):
-        if pid not in names:
+        # Keyed by pid and start time: over a run, thousands of report children come and go,
+        # and a pid used again is another process.
+        try:
+            key = (pid, _stat_fields(pid)[19])
+        except OSError:
+            continue
+        if key not in names:
             if role == "api":
                 api_seen += 1
                 role = f"api {api_seen}"
-            names[pid] = f"{role} (pid {pid})"
+            again = sum(1 for p, _ in names if p == pid)
+            names[key] = f"{role} (pid {pid}{f' #{again + 1}' if again else ''})"
         value = rss_mb(pid)
         if value is not None:
-            rss[names[pid]] = round(value, 1)
+            rss[names[key]] = round(value, 1)
     if rebuild.pid is not None and (value := rss_mb(rebuild.pid)) is not None:
         rss["projections rebuild (subprocess)"] = round(value, 1)
     rss["soak script (load generator)"] = round(rss_mb(os.getpid()) or 0.0, 1)
@@ -842,7 +876,10 @@ def sample(
     }
     lags = probe.swap()
     state = db_state(conn, slugs)
-    groups: dict[str, list[int]] = {"prowd serve (all its processes)": list(procs)}
+    # Report children are counted through their forkserver once reaped (not twice).
+    groups: dict[str, list[int]] = {
+        "prowd serve (all its processes)": [p for p, r in procs.items() if r != "report child"]
+    }
     if private_pg:
         groups["postgres (private cluster, all processes)"] = postgres_pids(conn)
     else:
@@ -874,19 +911,40 @@ def sample(
         "outbox_failed": state.get("failed", 0),
         "rebuild_running": rebuild.pid is not None,
         "loadavg_1m": round(os.getloadavg()[0], 2),
-        "cpu_cores": cpu.usage(groups),
+        "cpu_cores": cpu.usage(groups, {p for p, r in procs.items() if r == "report forkserver"}),
     }
 
 
 # ----------------------------------------------------------------------------- the checks
 
 
+def lifetimes(samples: list[dict[str, Any]]) -> dict[str, float]:
+    """Per process: seconds from the first to the last sample that saw it."""
+    seen: dict[str, list[float]] = {}
+    for s in samples:
+        for name in s["rss_mb"]:
+            seen.setdefault(name, []).append(s["t_s"])
+    return {name: ts[-1] - ts[0] for name, ts in seen.items()}
+
+
+def transient_names(samples: list[dict[str, Any]], warmup_s: float) -> set[str]:
+    """Processes seen for less than the warm-up (the report children): not judged for flatness.
+    The script's own process and the rebuild are judged by neither rule."""
+    return {
+        name
+        for name, span in lifetimes(samples).items()
+        if span < warmup_s and "rebuild" not in name and "soak script" not in name
+    }
+
+
 def memory_verdict(samples: list[dict[str, Any]], warmup_s: float) -> dict[str, Any]:
-    """Per process: median RSS of the first and the last 10 % of the samples after warm-up."""
+    """Per long-lived process: median RSS of the first and the last 10 % of the samples after
+    warm-up. Transient processes: how many by role, and their peak RSS."""
     after = [s for s in samples if s["t_s"] >= warmup_s]
     k = max(1, len(after) // 10)
     out: dict[str, Any] = {}
-    names = sorted({n for s in after for n in s["rss_mb"]})
+    transient = transient_names(samples, warmup_s)
+    names = sorted({n for s in after for n in s["rss_mb"]} - transient)
     for name in names:
         if "rebuild" in name or "soak script" in name:
             continue
@@ -905,13 +963,30 @@ def memory_verdict(samples: list[dict[str, Any]], warmup_s: float) -> dict[str, 
             "growth_pct": round(pct_growth, 1),
             "flat": pct_growth <= FLAT_MAX_GROWTH_PCT,
         }
+    peaks: dict[str, list[float]] = {}
+    for name in transient:
+        role = name.rpartition(" (pid ")[0]
+        peaks.setdefault(role, []).append(
+            max(s["rss_mb"][name] for s in samples if name in s["rss_mb"])
+        )
     return {
         "criterion": f"median RSS of the last 10 % of samples after warm-up at most "
-        f"{FLAT_MAX_GROWTH_PCT:.0f} % above the median of the first 10 % after warm-up",
+        f"{FLAT_MAX_GROWTH_PCT:.0f} % above the median of the first 10 % after warm-up, for "
+        "every process seen for at least the warm-up",
         "warmup_s": round(warmup_s, 1),
         "samples_after_warmup": len(after),
         "samples_per_end": k,
         "per_process": out,
+        # Seen in at least one sample (a child living less than the sampling interval may
+        # be missed): count, and the largest RSS any of them had when sampled.
+        "transient": {
+            role: {
+                "seen": len(values),
+                "peak_mb": max(values),
+                "median_peak_mb": round(statistics.median(values), 1),
+            }
+            for role, values in sorted(peaks.items())
+        },
         "flat": all(v.get("flat", False) for v in out.values()) and bool(out),
     }
 
@@ -1002,7 +1077,9 @@ def server_log_errors(path: Path) -> list[str]:
 # ------------------------------------------------------------------------------- plotting
 
 
-def plot(samples: list[dict[str, Any]], rebuild: dict[str, Any], prefix: Path) -> list[str]:
+def plot(
+    samples: list[dict[str, Any]], rebuild: dict[str, Any], prefix: Path, warmup_s: float
+) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1031,9 +1108,22 @@ def plot(samples: list[dict[str, Any]], rebuild: dict[str, Any], prefix: Path) -
         files.append(path.name)
 
     fig, ax = plt.subplots(figsize=(10, 5))
-    names = sorted({n for s in samples for n in s["rss_mb"]})
+    transient = transient_names(samples, warmup_s)
+    names = sorted({n for s in samples for n in s["rss_mb"]} - transient)
     for name in names:
         ax.plot(t, [s["rss_mb"].get(name) for s in samples], label=name)
+    if transient:
+        largest = [
+            max((v for n, v in s["rss_mb"].items() if n in transient), default=math.nan)
+            for s in samples
+        ]
+        ax.plot(
+            t,
+            largest,
+            ".",
+            markersize=3,
+            label=f"largest transient process ({len(transient)} seen)",
+        )
     finish(fig, ax, "rss", "RSS (MB)", "Resident memory per process (VmRSS, every 10 s)")
 
     fig, axes = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
@@ -1229,7 +1319,7 @@ def soak(args: argparse.Namespace, stamp: str, duration: float, tmp: Path) -> in
             probe.start()
             rebuild.start()
             samples: list[dict[str, Any]] = []
-            names: dict[int, str] = {}
+            names: dict[tuple[int, str], str] = {}
             cpu = CpuMeter()
             with psycopg.connect(url, autocommit=True) as conn:
                 for i in range(1, int(duration / args.sample) + 2):
@@ -1327,7 +1417,7 @@ def soak(args: argparse.Namespace, stamp: str, duration: float, tmp: Path) -> in
             "samples": samples,
         }
     )
-    result["plots"] = plot(samples, rb, prefix)
+    result["plots"] = plot(samples, rb, prefix, warmup)
     checks = {
         "no_errors_other_than_designed_refusals": not bad,
         "every_2xx_command_in_log_exactly_once": once["ok"],
@@ -1362,6 +1452,8 @@ def print_summary(r: dict[str, Any]) -> None:
     print(f"memory ({r['memory']['criterion']}; warm-up {r['memory']['warmup_s']} s):")
     for name, v in r["memory"]["per_process"].items():
         print(f"  {name:45s} {v}")
+    for role, v in r["memory"]["transient"].items():
+        print(f"  transient: {role:34s} {v}")
     print(f"server log errors: {r['server_log_errors']['count']}")
     print(f"checks: {r['checks']}")
 
