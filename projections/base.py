@@ -61,11 +61,30 @@ class Projection:
     def topics(self) -> frozenset[str]:
         return frozenset(self.handlers)
 
-    def create(self, cur: Cursor[TupleRow], t: Tables) -> None:
+    def create(self, cur: Cursor[TupleRow], t: Tables, *, keys: bool = True) -> None:
+        """Make the build's tables; without `keys`, bare (no primary key, unique constraint
+        or index: a rebuild fills them with COPY, then calls `add_keys`)."""
         for table, columns in self.tables.items():
+            ddl = columns if keys else self.specs[table].bare
             cur.execute(
-                sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(t[table], sql.SQL(columns))
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(t[table], sql.SQL(ddl))
             )
+        if keys:
+            for statement in self.indexes(t):
+                cur.execute(statement)
+
+    def add_keys(self, cur: Cursor[TupleRow], t: Tables) -> None:
+        """The keys and indexes of tables made bare, once filled: the same definitions and
+        names as `create` gives them."""
+        for table, spec in self.specs.items():
+            for key in spec.keys:
+                cur.execute(sql.SQL("ALTER TABLE {} ADD {}").format(t[table], sql.SQL(key)))
+        for statement in self.indexes(t):
+            cur.execute(statement)
+
+    def indexes(self, t: Tables) -> list[sql.Composed]:
+        """CREATE INDEX statements beyond the keys (none unless a view needs them)."""
+        return []
 
     def drop(self, cur: Cursor[TupleRow], t: Tables) -> None:
         for table in self.tables:

@@ -186,6 +186,8 @@ class Writer(Protocol):
 # -- table descriptions, from the DDL -----------------------------------------------------
 
 _DEFAULT = re.compile(r"\bDEFAULT\s+('(?:[^']|'')*'(?:::\w+)?|[-\w.]+)", re.I)
+_INLINE_PK = re.compile(r"\s+PRIMARY\s+KEY\b", re.I)
+_INLINE_UNIQUE = re.compile(r"\s+UNIQUE\b", re.I)
 
 
 def _split(ddl: str) -> list[str]:
@@ -227,18 +229,33 @@ class TableSpec:
         self.types: dict[str, str] = {}
         defaults: list[Any] = []
         pk: list[str] = []
+        # The DDL without its keys, and the keys as `ALTER TABLE … ADD` clauses: a rebuild makes
+        # the table bare, fills it, then adds the keys (one sorted index build each).
+        bare: list[str] = []
+        self.keys: list[str] = []
         for part in _split(ddl):
             m = re.match(r"PRIMARY\s+KEY\s*\(([^)]*)\)", part, re.I)
             if m:
                 pk = [c.strip() for c in m.group(1).split(",")]
+                self.keys.append(part)
+                continue
+            if re.match(r"UNIQUE\s*\(", part, re.I):
+                self.keys.append(part)
                 continue
             name_, type_ = part.split()[:2]
             self.columns.append(name_)
             self.types[name_] = type_
             d = _DEFAULT.search(part)
             defaults.append(_default(d.group(1), type_) if d else None)
-            if re.search(r"\bPRIMARY\s+KEY\b", part, re.I):
+            if _INLINE_PK.search(part):
                 pk = [name_]
+                self.keys.append(f"PRIMARY KEY ({name_})")
+            if _INLINE_UNIQUE.search(part):
+                self.keys.append(f"UNIQUE ({name_})")
+            bare.append(_INLINE_UNIQUE.sub("", _INLINE_PK.sub("", part)))
+        # Primary key first, as CREATE TABLE makes them (the same names either way).
+        self.keys.sort(key=lambda k: not k.upper().startswith("PRIMARY"))
+        self.bare = ", ".join(bare)
         if not pk:
             raise ValueError(f"table {name} has no primary key")
         self.defaults = defaults
@@ -791,13 +808,15 @@ class MemoryStore:
     def rows(self) -> int:
         return sum(len(tb.rows) for tb in self.tables.values())
 
-    def write(self, cur: Cursor[TupleRow], t: Any) -> int:
+    def write(self, cur: Cursor[TupleRow], t: Any, *, keyed: bool = True) -> int:
         """COPY every table into the build `t` (empty tables); returns the rows written.
 
         Binary COPY, typed by the table's own column types: the server parses nothing, and
-        the client dumps each value by its column's type. The table's keys and indexes are
-        dropped before and made again after (the same definitions and names): one sorted
-        build of each index costs about half of keeping it up to date row by row."""
+        the client dumps each value by its column's type. One sorted build of each index
+        costs about half of keeping it up to date row by row, so the tables should have no
+        keys yet (`keyed=False`: made by `Projection.create(keys=False)`, the caller adds them
+        after); with `keyed`, each table's keys and indexes are dropped before and made again
+        after (the same definitions and names)."""
         written = 0
         with cur.connection.cursor() as copier:
             copier.adapters.register_dumper(None, _JsonbDumper)
@@ -812,7 +831,7 @@ class MemoryStore:
                     (table,),
                 )
                 oids = dict(copier.fetchall())
-                restore = _drop_indexes(copier, table)
+                restore = _drop_indexes(copier, table) if keyed else []
                 columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
                 with copier.copy(
                     sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(t[name], columns)

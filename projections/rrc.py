@@ -14,8 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from psycopg import Cursor, sql
-from psycopg.rows import TupleRow
+from psycopg import sql
 
 from domain.meetings import Meeting
 from domain.mentors import Mentor
@@ -60,18 +59,15 @@ class RrcView(Projection):
         "rrc_meetings": "meeting_id",
     }
 
-    def create(self, cur: Cursor[TupleRow], t: Tables) -> None:
-        super().create(cur, t)
-        cur.execute(
+    def indexes(self, t: Tables) -> list[sql.Composed]:
+        return [
             sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (rrc, left_at)").format(
                 sql.Identifier(f"rrc_stays_b{t.build}_rrc"), t["rrc_stays"]
-            )
-        )
-        cur.execute(
+            ),
             sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (participants)").format(
                 sql.Identifier(f"rrc_meetings_b{t.build}_participants"), t["rrc_meetings"]
-            )
-        )
+            ),
+        ]
 
     # -- residents ---------------------------------------------------------------------------
     @handles(Participant.Enrolled)

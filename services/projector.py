@@ -217,7 +217,7 @@ def rebuild_views(
                     got = cur.fetchone()
                     build = int(got[0] if got else 0) + 1
                     cached = _CachedTables(schema, build)
-                    projection.create(cur, cached)
+                    projection.create(cur, cached, keys=False)  # keys added after the COPY
                     cur.execute(
                         sql.SQL("INSERT INTO {}.tracking VALUES (%s, %s, 0)").format(s),
                         (projection.name, build),
@@ -669,11 +669,13 @@ class Engine:
         return (n if self.stopped else len(rows)), position
 
     def write(self, cur: Cursor[TupleRow]) -> int:
-        """COPY every folded row into the (empty) builds and, when tracking, set their
-        position; the memory is released. Returns the rows written."""
-        for (_, t), store in zip(self.builds, self.stores, strict=True):
-            self.rows_written += store.write(cur, t)
+        """COPY every folded row into the (empty) builds, made bare by
+        `Projection.create(keys=False)`, then add their keys and indexes and, when tracking,
+        set their position; the memory is released. Returns the rows written."""
+        for (p, t), store in zip(self.builds, self.stores, strict=True):
+            self.rows_written += store.write(cur, t, keyed=False)
             store.clear()
+            p.add_keys(cur, t)
         if self.track:
             cur.execute(
                 sql.SQL(

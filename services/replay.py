@@ -72,7 +72,7 @@ def replay(
             with conn.transaction(), conn.cursor() as cur:
                 for p, t in builds:
                     p.drop(cur, t)  # an earlier replay's, on this pooled connection
-                    p.create(cur, t)
+                    p.create(cur, t, keys=False)  # the engine adds them after its COPY
                 head = projector.log_head(cur, schema)
             engine = projector.Engine(conn, schema, builds, track=False, decode_all=True)
             position = engine.run(after=0, total=head, until_time=as_of, progress=progress)

@@ -242,3 +242,33 @@ def test_an_insert_of_an_existing_key_fails_in_memory_as_in_sql():
     store.insert("groups", {"group_id": 1})
     with pytest.raises(ValueError, match="duplicate key"):
         store.insert("groups", {"group_id": 1})
+
+
+def _definitions(cur: Any, t: Tables, projection: Any) -> list[str]:
+    """Every constraint and index of a build's tables, as PostgreSQL prints them."""
+    names = [t[table].as_string(cur) for table in projection.tables]
+    cur.execute(
+        "SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)"
+        " FROM pg_constraint WHERE conrelid = ANY(%s::regclass[])"
+        " UNION ALL SELECT pg_get_indexdef(indexrelid) FROM pg_index"
+        " WHERE indrelid = ANY(%s::regclass[]) ORDER BY 1",
+        (names, names),
+    )
+    return [str(row[0]).replace(f"_b{t.build}", "_bN") for row in cur.fetchall()]
+
+
+@pytest.mark.parametrize("projection", PROJECTIONS, ids=lambda p: p.name)
+def test_a_bare_build_given_its_keys_after_the_copy_has_the_keys_and_indexes_of_a_made_one(
+    db, projection
+):
+    made, bare = Tables("pg_temp", 1), Tables("pg_temp", 2)
+    with db.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        projection.create(cur, made)
+        projection.create(cur, bare, keys=False)
+        expected = _definitions(cur, made, projection)
+        assert any("PRIMARY KEY" in d for d in expected)
+        assert _definitions(cur, bare, projection) == []
+        projection.add_keys(cur, bare)
+        assert _definitions(cur, bare, projection) == expected
+        projection.drop(cur, made)
+        projection.drop(cur, bare)
