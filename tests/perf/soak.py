@@ -12,7 +12,9 @@ tree), so edits made while the soak runs cannot reach it.
 Setup (over HTTP): --grantees grantees, each with two certified mentors, ten RRC residents in
 individual pairings and one webhook endpoint (RRC-1: arrivals at and departures from the RRC,
 held meetings) pointing at a loopback receiver (a subprocess of this script that verifies
-every signature and counts deliveries by webhook-id).
+every signature and counts deliveries by webhook-id). --established N then enrols N
+participants per grantee before the load, so the service runs as for established grantees,
+its bounded per-process caches (participant keys: 20,000 a process) full from the start.
 
 Load: --clients threads, open loop at --rate operations/s in all (each thread on its own fixed
 schedule; a slot more than 1 s late is skipped and counted, not sent in a burst), mixing
@@ -407,6 +409,41 @@ def setup_world(base: str, receiver_port: int, n: int) -> tuple[list[Grantee], l
             lines.append(f"{path} {ep['secret']}")
             grantees.append(Grantee(hooks.slug, pairings))
     return grantees, lines
+
+
+def establish(base: str, grantees: list[Grantee], per_grantee: int, threads: int = 8) -> float:
+    """Enrol `per_grantee` participants in every grantee over HTTP before the load, so the
+    service starts as it runs for established grantees: its per-process caches (participant
+    keys, bounded at 20,000 a process, and the web framework's routing caches) full from the
+    first minutes, not filling through the whole run. Returns the seconds it took."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    t0 = time.monotonic()
+
+    def enrol_some(g: Grantee, count: int) -> list[str]:
+        h = auth("coordinator", g.slug)
+        ids = []
+        with httpx.Client(base_url=base, timeout=30, transport=RetryOn503()) as client:
+            for _ in range(count):
+                key = f"established-{secrets.token_hex(6)}"
+                r = client.post(
+                    f"/v1/grantees/{g.slug}/participants",
+                    json=enrolment(key),
+                    headers={**h, "X-Request-ID": key},
+                )
+                if r.status_code != 201:
+                    raise SystemExit(f"establishing {g.slug}: {r.status_code} {r.text[:200]}")
+                ids.append(str(r.json()["id"]))
+        return ids
+
+    share = [
+        per_grantee // threads + (1 if i < per_grantee % threads else 0) for i in range(threads)
+    ]
+    with ThreadPoolExecutor(threads) as pool:
+        for g in grantees:
+            for ids in pool.map(lambda n, g=g: enrol_some(g, n), share):
+                g.known.extend(ids)
+    return time.monotonic() - t0
 
 
 # ------------------------------------------------------------------------------- the load
@@ -1206,6 +1243,13 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=80.0, help="operations/s, all clients")
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--grantees", type=int, default=2)
+    ap.add_argument(
+        "--established",
+        type=int,
+        default=0,
+        metavar="N",
+        help="participants enrolled per grantee before the load (established grantees)",
+    )
     ap.add_argument("--workers", type=int, default=2, help="API processes of prowd serve")
     ap.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
     ap.add_argument("--seed", type=int, default=1)
@@ -1284,6 +1328,10 @@ def soak(args: argparse.Namespace, stamp: str, duration: float, tmp: Path) -> in
             port = free_port()
             log(f"server ready at {server.base}; setting up {args.grantees} grantees")
             grantees, lines = setup_world(server.base, port, args.grantees)
+            if args.established:
+                log(f"enrolling {args.established} established participants per grantee")
+                took = establish(server.base, grantees, args.established)
+                log(f"established in {took:.0f} s")
             secrets_file, out_file = tmp / "secrets", tmp / "received.json"
             secrets_file.write_text("\n".join(lines) + "\n")
             receiver = subprocess.Popen(
