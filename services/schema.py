@@ -7,6 +7,8 @@ projections' tracking positions: everything about a grantee moves, exports or dr
 
 from __future__ import annotations
 
+import hashlib
+
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
@@ -390,3 +392,17 @@ def provision_grantee(cur: Cursor[TupleRow], slug: str) -> None:
     cur.execute(
         sql.SQL("SELECT {}.provision_grantee(%s)").format(sql.Identifier(PLATFORM_SCHEMA)), (slug,)
     )
+
+
+def stamp(cur: Cursor[TupleRow], role: str, views: list[str]) -> str:
+    """A digest of everything `Tenancy.migrate` makes: the platform DDL, a grantee's DDL, the
+    service role and the views' table definitions. Equal stamps: nothing to migrate."""
+    text = "\n".join(
+        [
+            *(q.as_string(cur) for q in platform_ddl()),
+            *(q.as_string(cur) for q in grantee_ddl(_SLUG)),
+            role,
+            *views,
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()

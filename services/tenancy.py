@@ -11,12 +11,15 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import psycopg
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from domain.common import DomainError
 from domain.grantees import Grantee, check_slug
+from projections.registry import PROJECTIONS
 from services import projector, schema
 from services.database import Database
 from services.grantee_app import GranteeApplication
@@ -86,23 +89,64 @@ class Tenancy:
         Skipped unless `force` when the settings leave migrations to a job (`prowd migrate`)."""
         if not (force or self.db.migrate_on_start):
             return
+        views = [f"{p.name} {t} {ddl}" for p in PROJECTIONS for t, ddl in p.tables.items()]
         # As the login user, which owns the logs: the pool's connections act as the service
         # role, which may not change them.
-        with self.db.owner_connection() as conn, conn.transaction(), conn.cursor() as cur:
-            schema.migrate_platform(cur, self.db.role)
-            cur.execute(
-                sql.SQL("SELECT slug FROM {}.grantees").format(
-                    sql.Identifier(schema.PLATFORM_SCHEMA)
+        with self.db.owner_connection() as conn:
+            with conn.cursor() as cur:
+                stamp = schema.stamp(cur, self.db.role, views)
+            if not force and self._migrated(conn, stamp):
+                # Nothing changed since every grantee was migrated: no DDL, so no lock on a
+                # table a running service writes (a CLI command started beside the service,
+                # such as a rebuild, once deadlocked with the webhook dispatcher here).
+                return
+            with conn.transaction(), conn.cursor() as cur:
+                schema.migrate_platform(cur, self.db.role)
+                cur.execute(
+                    sql.SQL("SELECT slug FROM {}.grantees").format(
+                        sql.Identifier(schema.PLATFORM_SCHEMA)
+                    )
                 )
-            )
-            slugs = [slug for (slug,) in cur.fetchall()]
-            for slug in slugs:
-                schema.provision_grantee(cur, slug)
+                slugs = [slug for (slug,) in cur.fetchall()]
+                for slug in slugs:
+                    schema.provision_grantee(cur, slug)
+                cur.execute(
+                    sql.SQL(
+                        "CREATE TABLE IF NOT EXISTS {}.migrated"
+                        " (slug text PRIMARY KEY, stamp text NOT NULL)"
+                    ).format(sql.Identifier(schema.PLATFORM_SCHEMA))
+                )
+                cur.execute(
+                    sql.SQL(
+                        "INSERT INTO {}.migrated SELECT unnest(%s::text[]), %s"
+                        " ON CONFLICT (slug) DO UPDATE SET stamp = EXCLUDED.stamp"
+                    ).format(sql.Identifier(schema.PLATFORM_SCHEMA)),
+                    (slugs, stamp),
+                )
         # A projection added since a grantee registered gets its first build now, empty at
         # position 0; the worker fills it from the log. As the service role, which owns views.
         with self.db.transaction() as cur:
             for slug in slugs:
                 projector.ensure_views(cur, schema.grantee_schema(slug))
+
+    @staticmethod
+    def _migrated(conn: Any, stamp: str) -> bool:
+        """Every grantee was migrated by code with this stamp (a grantee registered since has
+        no row: its schema was made at registration, but the next migrate runs in full)."""
+        p = sql.Identifier(schema.PLATFORM_SCHEMA)
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(
+                    sql.SQL(
+                        "SELECT count(*) FROM {p}.grantees g LEFT JOIN {p}.migrated m"
+                        " ON m.slug = g.slug AND m.stamp = %s WHERE m.slug IS NULL"
+                    ).format(p=p),
+                    (stamp,),
+                )
+                row = cur.fetchone()
+                return row is not None and row[0] == 0
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+            return False
 
     def known(self, slug: str) -> GranteeInfo | None:
         """The grantee if this process has looked it up before (no database access)."""
