@@ -245,11 +245,12 @@ def test_an_insert_of_an_existing_key_fails_in_memory_as_in_sql():
 
 
 def _definitions(cur: Any, t: Tables, projection: Any) -> list[str]:
-    """Every constraint and index of a build's tables, as PostgreSQL prints them."""
+    """Every key (primary or unique) and index of a build's tables, as PostgreSQL prints
+    them. NOT NULL stays with the bare table (PostgreSQL 18 lists it in pg_constraint too)."""
     names = [t[table].as_string(cur) for table in projection.tables]
     cur.execute(
         "SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)"
-        " FROM pg_constraint WHERE conrelid = ANY(%s::regclass[])"
+        " FROM pg_constraint WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('p', 'u')"
         " UNION ALL SELECT pg_get_indexdef(indexrelid) FROM pg_index"
         " WHERE indrelid = ANY(%s::regclass[]) ORDER BY 1",
         (names, names),
