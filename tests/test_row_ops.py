@@ -246,7 +246,8 @@ def test_an_insert_of_an_existing_key_fails_in_memory_as_in_sql():
 
 def _definitions(cur: Any, t: Tables, projection: Any) -> list[str]:
     """Every key (primary or unique) and index of a build's tables, as PostgreSQL prints
-    them. NOT NULL stays with the bare table (PostgreSQL 18 lists it in pg_constraint too)."""
+    them. NOT NULL stays with the bare table (the embedded server lists it in pg_constraint
+    too)."""
     names = [t[table].as_string(cur) for table in projection.tables]
     cur.execute(
         "SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)"
