@@ -249,3 +249,15 @@ def receiver() -> Iterator[Any]:
     r = Receiver()
     yield r
     r.stop()
+
+
+def corrupt_event(db: Database, schema: str, position: int) -> None:
+    """Alter one stored event behind the service's back (as a superuser, the append-only
+    trigger bypassed): a byte appended to its state, so it no longer decodes."""
+    with psycopg.connect(db.url, autocommit=True) as conn, conn.transaction():
+        conn.execute("SET LOCAL session_replication_role = replica")
+        conn.execute(
+            f"UPDATE \"{schema}\".events SET state = state || '\\x00'::bytea"
+            " WHERE notification_id = %s",
+            (position,),
+        )

@@ -34,6 +34,7 @@ from services.report_jobs import Ask, Grantee, all_body, figure_page, grantee_bo
 from services.report_worker import ReportPool
 from services.reports import Quarter
 from services.settings import Settings
+from tests.conftest import corrupt_event
 from tests.test_oversight import History, build
 
 Q = "2026Q3"
@@ -178,12 +179,7 @@ def test_a_problem_in_the_child_reaches_the_client_unchanged(
     slug = make_grantee()
     schema = f"g_{slug}"
     projector.drain(db, schema)
-    with psycopg.connect(db.url, autocommit=True) as conn, conn.transaction():
-        conn.execute("SET LOCAL session_replication_role = replica")
-        conn.execute(
-            f"UPDATE \"{schema}\".events SET state = state || '\\x00'::bytea"
-            " WHERE notification_id = 2"
-        )
+    corrupt_event(db, schema, 2)
     as_of = datetime.now(UTC)
     headers = oversight(settings, slug)
     for path in (f"/v1/grantees/{slug}/reports/quarterly/{Q}", f"/v1/reports/quarterly/{Q}"):

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
-import psycopg
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -25,6 +24,7 @@ from services.database import Database
 from services.privacy import PERSONAL_FIELDS, personal_keys
 from services.reports import Kind, Quarter, catalogue
 from services.settings import Settings
+from tests.conftest import corrupt_event
 from tests.test_oversight import MENTOR_NAMES, PEOPLE, History, build
 
 Q = "2026Q3"
@@ -379,12 +379,7 @@ def test_an_altered_log_gives_no_report_but_a_problem(
     slug = make_grantee()
     schema = f"g_{slug}"
     projector.drain(db, schema)
-    with psycopg.connect(db.url, autocommit=True) as conn, conn.transaction():
-        conn.execute("SET LOCAL session_replication_role = replica")
-        conn.execute(
-            f"UPDATE \"{schema}\".events SET state = state || '\\x00'::bytea"
-            " WHERE notification_id = 2"
-        )
+    corrupt_event(db, schema, 2)
     as_of = datetime.now(UTC).isoformat()
     headers = auth("federal_oversight", slug)
     for path in (f"/v1/grantees/{slug}/reports/quarterly/{Q}", f"/v1/reports/quarterly/{Q}"):
