@@ -25,6 +25,7 @@ tests compare a rebuilt view's digest with the live view's.
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -819,7 +820,8 @@ class MemoryStore:
         after (the same definitions and names)."""
         written = 0
         with cur.connection.cursor() as copier:
-            copier.adapters.register_dumper(None, _JsonbDumper)
+            for dumper in _COPY_DUMPERS:
+                copier.adapters.register_dumper(None, dumper)
             for name, tb in self.tables.items():
                 if not tb.rows:
                     continue
@@ -897,3 +899,74 @@ class _JsonbDumper(Dumper):
         if isinstance(obj, str):
             return b"\x01" + obj.encode()
         return b"\x01" + msgspec.json.encode(obj)
+
+
+# One-dimensional arrays in binary COPY. psycopg's general list dumper measures each list's
+# dimensions and calls the element's dumper per element (Python code for uuid and the list
+# walk); the views' arrays are flat lists of one type, so each is packed directly: a header
+# (dimensions, null flag, element type, length, lower bound), then each element's length and
+# bytes. A nested list fails here (it has no `.bytes`, `.encode` or integer value).
+_ARRAY_HEAD = struct.Struct("!iiiii")
+_EMPTY_ARRAY = struct.Struct("!iii")
+_LENGTH = struct.Struct("!i")
+_INT8 = struct.Struct("!iq")
+_NULL_ELEMENT = b"\xff\xff\xff\xff"
+_UUID_LENGTH = _LENGTH.pack(16)
+
+
+def _pack_array(element_oid: int, items: list[Any], encode: Any) -> bytes:
+    if not items:
+        return _EMPTY_ARRAY.pack(0, 0, element_oid)
+    parts = [b""]
+    hasnull = 0
+    for item in items:
+        if item is None:
+            hasnull = 1
+            parts.append(_NULL_ELEMENT)
+        else:
+            parts.append(encode(item))
+    parts[0] = _ARRAY_HEAD.pack(1, hasnull, element_oid, len(items), 1)
+    return b"".join(parts)
+
+
+def _uuid_element(v: UUID) -> bytes:
+    return _UUID_LENGTH + v.bytes
+
+
+def _text_element(v: str) -> bytes:
+    b = v.encode()
+    return _LENGTH.pack(len(b)) + b
+
+
+def _int8_element(v: int) -> bytes:
+    return _INT8.pack(8, v)
+
+
+class _UuidArrayDumper(Dumper):
+    format = Format.BINARY
+    oid = postgres.types["uuid"].array_oid
+    _element = postgres.types["uuid"].oid
+
+    def dump(self, obj: list[Any]) -> bytes:
+        return _pack_array(self._element, obj, _uuid_element)
+
+
+class _TextArrayDumper(Dumper):
+    format = Format.BINARY
+    oid = postgres.types["text"].array_oid
+    _element = postgres.types["text"].oid
+
+    def dump(self, obj: list[Any]) -> bytes:
+        return _pack_array(self._element, obj, _text_element)
+
+
+class _Int8ArrayDumper(Dumper):
+    format = Format.BINARY
+    oid = postgres.types["int8"].array_oid
+    _element = postgres.types["int8"].oid
+
+    def dump(self, obj: list[Any]) -> bytes:
+        return _pack_array(self._element, obj, _int8_element)
+
+
+_COPY_DUMPERS = (_JsonbDumper, _UuidArrayDumper, _TextArrayDumper, _Int8ArrayDumper)
