@@ -13,8 +13,9 @@ Setup (over HTTP): --grantees grantees, each with two certified mentors, ten RRC
 individual pairings and one webhook endpoint (RRC-1: arrivals at and departures from the RRC,
 held meetings) pointing at a loopback receiver (a subprocess of this script that verifies
 every signature and counts deliveries by webhook-id). --established N then enrols N
-participants per grantee before the load, so the service runs as for established grantees,
-its bounded per-process caches (participant keys: 20,000 a process) full from the start.
+participants per grantee before the load, so the service runs as for established grantees:
+views, per-process caches and quarterly reports at that size from the start, not growing
+through the run (docs/reliability.md: with 20,000 the API processes level off by minute 8).
 
 Load: --clients threads, open loop at --rate operations/s in all (each thread on its own fixed
 schedule; a slot more than 1 s late is skipped and counted, not sent in a burst), mixing
