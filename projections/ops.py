@@ -905,7 +905,8 @@ class _JsonbDumper(Dumper):
 # dimensions and calls the element's dumper per element (Python code for uuid and the list
 # walk); the views' arrays are flat lists of one type, so each is packed directly: a header
 # (dimensions, null flag, element type, length, lower bound), then each element's length and
-# bytes. A nested list fails here (it has no `.bytes`, `.encode` or integer value).
+# bytes. Anything but a flat list fails here: a nested list has no `.bytes`, `.encode` or
+# integer value, and a string, tuple or set is refused.
 _ARRAY_HEAD = struct.Struct("!iiiii")
 _EMPTY_ARRAY = struct.Struct("!iii")
 _LENGTH = struct.Struct("!i")
@@ -915,6 +916,9 @@ _UUID_LENGTH = _LENGTH.pack(16)
 
 
 def _pack_array(element_oid: int, items: list[Any], encode: Any) -> bytes:
+    if type(items) is not list:
+        # A string would otherwise pack as an array of its characters, a set in any order.
+        raise TypeError(f"an array column takes a list, not {type(items).__name__}")
     if not items:
         return _EMPTY_ARRAY.pack(0, 0, element_oid)
     parts = [b""]
