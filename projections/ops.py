@@ -946,31 +946,34 @@ def _int8_element(v: int) -> bytes:
     return _INT8.pack(8, v)
 
 
-class _UuidArrayDumper(Dumper):
+class _FlatArrayDumper(Dumper):
+    """A one-dimensional array of `element` (a type name), each element packed by `encode`."""
+
     format = Format.BINARY
-    oid = postgres.types["uuid"].array_oid
-    _element = postgres.types["uuid"].oid
+    element: str
+    encode: Any
+
+    def __init_subclass__(cls) -> None:
+        cls.oid = postgres.types[cls.element].array_oid
+        cls._element_oid = postgres.types[cls.element].oid
 
     def dump(self, obj: list[Any]) -> bytes:
-        return _pack_array(self._element, obj, _uuid_element)
+        return _pack_array(self._element_oid, obj, self.encode)
 
 
-class _TextArrayDumper(Dumper):
-    format = Format.BINARY
-    oid = postgres.types["text"].array_oid
-    _element = postgres.types["text"].oid
-
-    def dump(self, obj: list[Any]) -> bytes:
-        return _pack_array(self._element, obj, _text_element)
+class _UuidArrayDumper(_FlatArrayDumper):
+    element = "uuid"
+    encode = staticmethod(_uuid_element)
 
 
-class _Int8ArrayDumper(Dumper):
-    format = Format.BINARY
-    oid = postgres.types["int8"].array_oid
-    _element = postgres.types["int8"].oid
+class _TextArrayDumper(_FlatArrayDumper):
+    element = "text"
+    encode = staticmethod(_text_element)
 
-    def dump(self, obj: list[Any]) -> bytes:
-        return _pack_array(self._element, obj, _int8_element)
+
+class _Int8ArrayDumper(_FlatArrayDumper):
+    element = "int8"
+    encode = staticmethod(_int8_element)
 
 
 _COPY_DUMPERS = (_JsonbDumper, _UuidArrayDumper, _TextArrayDumper, _Int8ArrayDumper)
