@@ -9,11 +9,13 @@ of a command; the aggregates stamp every event they trigger with them.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
+
+from domain import clock
 
 actor: ContextVar[str] = ContextVar("actor", default="system")
 request_id: ContextVar[str] = ContextVar("request_id", default="")
@@ -37,7 +39,8 @@ def natural_id(kind: str, key: str) -> UUID:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, from the clock in force (domain/clock.py), never the wall clock directly."""
+    return clock.now()
 
 
 class DomainError(Exception):
@@ -96,6 +99,11 @@ class ProwdAggregate(Aggregate):
         # Fields added after events were first stored: what an older stored event reads as
         # (services/mapping.py decodes a missing field as its value here).
         stored_defaults: ClassVar[dict[str, Any]] = {"trace_id": "", "span_id": ""}
+
+        @staticmethod
+        def create_timestamp() -> datetime:
+            # The store's timestamp comes from the same clock as every other "now" (D10).
+            return clock.now()
 
     class Created(Event, Aggregate.Created):
         pass

@@ -952,6 +952,7 @@ class _FlatArrayDumper(Dumper):
     format = Format.BINARY
     element: str
     encode: Any
+    _element_oid: int
 
     def __init_subclass__(cls) -> None:
         cls.oid = postgres.types[cls.element].array_oid

@@ -28,6 +28,7 @@ import msgspec
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
+from domain import clock
 from services.access import MATRIX
 from services.database import Database
 
@@ -77,10 +78,11 @@ def insert(cur: Cursor[TupleRow], schema: str, access: Access) -> None:
     with the command's events, at no extra commit."""
     cur.execute(
         sql.SQL(
-            "INSERT INTO {}.access_log (subject, roles, action, method, path, resources,"
-            " request_id, status) VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
+            "INSERT INTO {}.access_log (at, subject, roles, action, method, path, resources,"
+            " request_id, status) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
         ).format(sql.Identifier(schema)),
         (
+            clock.now(),
             access.subject,
             access.roles,
             access.action,

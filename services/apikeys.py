@@ -17,12 +17,13 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
+from domain import clock
 from domain.apikeys import ApiKey
 from domain.common import NotFound, RuleViolation
 from services.access import Role
@@ -159,7 +160,7 @@ def authenticate(db: Database, token: str, *, now: datetime | None = None) -> Pr
     if row is None or not matches or row[3] is not None:
         raise NotAuthenticated("invalid or revoked API key")
     grantee, rrc, _, _, last_used = row
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if last_used is None or now - last_used >= TOUCH_EVERY:
         # Conditional, so concurrent requests of one key write the row at most once a minute.
         db.fetchall(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
@@ -11,6 +10,7 @@ from typing import Any
 
 import jwt
 
+from domain import clock
 from services import oidc
 from services.access import Role
 from services.settings import Settings
@@ -51,7 +51,7 @@ def issue_token(
             raise ValueError("an rrc_staff token names exactly one grantee")
         if not RRC_CODE.fullmatch(rrc):
             raise ValueError("the RRC is a facility code: 2-16 upper-case letters, digits, dashes")
-    now = int(time.time())
+    now = int(clock.now().timestamp())
     claims = {
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
@@ -82,7 +82,7 @@ def verify_token(settings: Settings, token: str) -> Principal:
     principal, expires = _verified(
         token, settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer
     )
-    if expires < time.time() - LEEWAY_SECONDS:
+    if expires < clock.now().timestamp() - LEEWAY_SECONDS:
         raise NotAuthenticated("invalid token: Signature has expired")
     return principal
 
@@ -131,11 +131,18 @@ def _verified(token: str, secret: str, audience: str, issuer: str) -> tuple[Prin
             algorithms=["HS256"],
             audience=audience,
             issuer=issuer,
-            options={"require": ["exp", "sub", "aud", "iss"]},
-            leeway=LEEWAY_SECONDS,
+            # Expiry is checked against the clock (DESIGN D10) by the caller, on every use.
+            options={
+                "require": ["exp", "sub", "aud", "iss"],
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
         )
     except jwt.PyJWTError as e:
         raise NotAuthenticated(f"invalid token: {e}") from None
+    if not isinstance(claims["exp"], int | float):
+        raise NotAuthenticated("invalid token: Expiration Time claim (exp) must be an integer.")
     return principal_from_claims(claims), float(claims["exp"])
 
 

@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from psycopg import sql
 
+from domain import clock
 from services.database import Database
-from services.settings import Settings
+from services.settings import Settings, create_once
 
 # A checkpoint is due after this many new events, or when the last one is this old.
 EVERY_EVENTS = 1000
@@ -53,18 +54,17 @@ def load_key(settings: Settings) -> AuditKey:
         if settings.audit_key_file
         else settings.data_dir / "audit-ed25519.pem"
     )
-    if not path.exists():
-        if settings.environment == "production":
-            raise SystemExit("PROWD_ENV=production needs PROWD_AUDIT_KEY_FILE")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
+    if not path.exists() and settings.environment == "production":
+        raise SystemExit("PROWD_ENV=production needs PROWD_AUDIT_KEY_FILE")
+    pem = create_once(
+        path,
+        lambda: Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
-        )
-        path.write_bytes(pem)
-        path.chmod(0o600)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        ),
+    )
+    key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise SystemExit(f"{path} is not an Ed25519 private key")
     return AuditKey(key)
@@ -84,11 +84,13 @@ def sign_if_due(db: Database, schema: str, key: AuditKey, *, force: bool = False
     )
     if head is None:
         return None
+    now = clock.now()
     last = db.fetchone(
         sql.SQL(
-            "SELECT notification_id, extract(epoch FROM now() - signed_at) FROM {}.checkpoints"
+            "SELECT notification_id, extract(epoch FROM %s - signed_at) FROM {}.checkpoints"
             " ORDER BY notification_id DESC LIMIT 1"
-        ).format(s)
+        ).format(s),
+        (now,),
     )
     position, chain_hash = int(head[0]), bytes(head[1])
     if last is not None and int(last[0]) >= position:
@@ -99,10 +101,10 @@ def sign_if_due(db: Database, schema: str, key: AuditKey, *, force: bool = False
     signature = key.private.sign(message(schema, position, chain_hash))
     db.fetchone(
         sql.SQL(
-            "INSERT INTO {}.checkpoints (notification_id, hash, key_id, signature) VALUES (%s, %s, %s, %s)"
-            " ON CONFLICT DO NOTHING RETURNING 1"
+            "INSERT INTO {}.checkpoints (notification_id, hash, key_id, signature, signed_at)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1"
         ).format(s),
-        (position, chain_hash, key.key_id, signature),
+        (position, chain_hash, key.key_id, signature, now),
     )
     return position
 

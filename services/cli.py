@@ -42,8 +42,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
             if demo:
                 from services.demo import load_demo, print_tokens
 
-                load_demo(tenancy)
+                added = load_demo(tenancy)
+                print(f"demo data: {added} participants added (0: already loaded)")
                 print_tokens(settings.with_secret(), host=args.host, port=args.port)
+                if args.load_only:
+                    return 0
         secret = settings.with_secret().jwt_secret
         env = {
             **os.environ,
@@ -615,6 +618,12 @@ def parser() -> argparse.ArgumentParser:
             help="run only the API: no projection worker or webhook dispatcher subprocess"
             " (where they run as their own deployments)",
         )
+        if name == "demo":
+            s.add_argument(
+                "--load-only",
+                action="store_true",
+                help="load the demo data and print the tokens, then exit without serving",
+            )
     sub.add_parser("worker", help="run only the projection worker (needs PROWD_DATABASE_URL)")
     t = sub.add_parser("token", help="print a development token (HS256) as the last line")
     t.add_argument("--grantee", required=True, help="grantee slug, or '*' for platform-wide roles")
@@ -688,6 +697,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings.from_env()
     prowd_logging.configure(settings.log_level)
+    settings.install_clock()
     handlers = {
         "serve": cmd_serve,
         "demo": lambda a, s: cmd_serve(a, s, demo=True),

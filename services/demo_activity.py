@@ -12,6 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from uuid import UUID
 
+from domain import clock
 from domain.evaluation import Employment, FeedbackQuestion, Rating, WageUnit
 from domain.facilities import ClassSlot
 from domain.goals import Goal, GoalDomain, GoalTerms, Horizon
@@ -28,7 +29,7 @@ C = Command
 
 def weeks_ago(n: int, *, hour: int = 0) -> datetime:
     """Tuesday `n` weeks back, at `hour` UTC (evening hours fall outside class time)."""
-    today = datetime.now(UTC).date()
+    today = clock.now().date()
     tuesday = today - timedelta(days=(today.weekday() - 1) % 7 + 7 * n)
     return datetime.combine(tuesday, time(hour), tzinfo=UTC)
 
@@ -94,7 +95,7 @@ def meetings(
 
 
 def goals(app: GranteeApplication, mentee: UUID) -> None:
-    today = datetime.now(UTC).date()
+    today = clock.now().date()
     job = app.set_goal(
         C(),
         participant_id=mentee,
@@ -137,7 +138,7 @@ def goals(app: GranteeApplication, mentee: UUID) -> None:
         C(), weekly.id, "Went, and spoke for the first time. Celebrated at the next meeting."
     )
     # An ID-documents goal set five weeks ago whose date has passed: the caseload shows it overdue.
-    set_at = datetime.now(UTC) - timedelta(days=35)
+    set_at = clock.now() - timedelta(days=35)
     overdue = Goal.set_for(
         participant=app.participant(mentee),
         terms=GoalTerms(
@@ -156,7 +157,7 @@ def goals(app: GranteeApplication, mentee: UUID) -> None:
 def supervision(
     app: GranteeApplication, one: UUID, two: UUID, mentee: UUID, group_member: UUID
 ) -> None:
-    today = datetime.now(UTC).date()
+    today = clock.now().date()
     app.record_debrief(
         C(),
         mentor_ids=[one],
@@ -185,16 +186,16 @@ def supervision(
         type=EscalationType.RELAPSE_RISK,
         severity=Severity.MEDIUM,
         description="Mentee mentioned cravings after a family visit.",
-        raised_at=datetime.now(UTC) - timedelta(days=20),
+        raised_at=clock.now() - timedelta(days=20),
     ).aggregate
     app.acknowledge_escalation(
-        C(), raised.id, at=datetime.now(UTC) - timedelta(days=20) + timedelta(hours=3)
+        C(), raised.id, at=clock.now() - timedelta(days=20) + timedelta(hours=3)
     )
     app.resolve_escalation(
         C(),
         raised.id,
         resolution="Connected with the RDAP counselor; plan agreed.",
-        at=datetime.now(UTC) - timedelta(days=18),
+        at=clock.now() - timedelta(days=18),
     )
     app.raise_escalation(
         C(),
@@ -203,12 +204,12 @@ def supervision(
         type=EscalationType.CRISIS,
         severity=Severity.HIGH,
         description="Group member in acute distress after news from home.",
-        raised_at=datetime.now(UTC) - timedelta(hours=30),
+        raised_at=clock.now() - timedelta(hours=30),
     )
 
 
 def evaluation(app: GranteeApplication, pairing_id: UUID, mentee: UUID, working: UUID) -> None:
-    today = datetime.now(UTC).date()
+    today = clock.now().date()
     app.record_feedback(
         C(),
         pairing_id=pairing_id,
@@ -261,4 +262,4 @@ def referrals(app: GranteeApplication, mentee: UUID, meeting_id: UUID | None) ->
         need="Birth certificate for the ID application",
         meeting_id=meeting_id,
     ).aggregate
-    app.connect_referral(C(), referral.id, on=datetime.now(UTC).date(), note="Appointment booked")
+    app.connect_referral(C(), referral.id, on=clock.now().date(), note="Appointment booked")

@@ -23,6 +23,7 @@ from eventsourcing.utils import get_topic
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
+from domain import clock
 from domain.common import actor
 from domain.evaluation import Feedback
 from domain.goals import Goal
@@ -101,10 +102,10 @@ def erase_participant(
             cur.execute(
                 sql.SQL(
                     "INSERT INTO {}.participant_keys (participant_id, master_key_id, wrapped_key,"
-                    " destroyed_at, destroyed_by, reason) VALUES (%s, '', NULL, now(), %s, %s)"
+                    " destroyed_at, destroyed_by, reason) VALUES (%s, '', NULL, %s, %s, %s)"
                     " ON CONFLICT (participant_id) DO NOTHING"
                 ).format(sql.Identifier(schema)),
-                (participant_id, by, reason.strip()),
+                (participant_id, clock.now(), by, reason.strip()),
             )
         for scrub in run:
             scrub(cur, schema, participant_id)

@@ -12,7 +12,6 @@ from uuid import UUID
 
 import msgspec
 
-from domain.common import utcnow
 from domain.goals import Goal, GoalDomain, GoalTerms, Horizon, check_participant_active
 from services.ledger import Command, Saved
 from services.mentoring import MentoringCommands
@@ -30,7 +29,7 @@ class GoalsCommands(MentoringCommands):
     def set_goal(self, command: Command, *, participant_id: UUID, terms: GoalTerms) -> Saved[Goal]:
         """Set a SMART goal for an active participant, its target date within its horizon."""
         participant = self.participant(participant_id)
-        goal = Goal.set_for(participant=participant, terms=terms, at=utcnow())
+        goal = Goal.set_for(participant=participant, terms=terms, at=self.local_now())
         return self.record(goal, command, creates=f"goal {goal.id}")
 
     def add_goal_step(
@@ -38,7 +37,7 @@ class GoalsCommands(MentoringCommands):
     ) -> Saved[Goal]:
         """Break a goal down into a smaller step, optionally due by a date."""
         goal = self._workable(goal_id)
-        goal.add_step(description, due_on, utcnow())
+        goal.add_step(description, due_on, self.local_now())
         return self.record(goal, command)
 
     def complete_goal_step(
@@ -46,7 +45,7 @@ class GoalsCommands(MentoringCommands):
     ) -> Saved[Goal]:
         """Mark an open step done."""
         goal = self._workable(goal_id)
-        goal.complete_step(step_id, note, utcnow())
+        goal.complete_step(step_id, note, self.local_now())
         return self.record(goal, command)
 
     def drop_goal_step(
@@ -54,7 +53,7 @@ class GoalsCommands(MentoringCommands):
     ) -> Saved[Goal]:
         """Drop an open step that no longer serves the goal, with the reason."""
         goal = self._workable(goal_id)
-        goal.drop_step(step_id, reason, utcnow())
+        goal.drop_step(step_id, reason, self.local_now())
         return self.record(goal, command)
 
     def record_goal_progress(
@@ -68,7 +67,7 @@ class GoalsCommands(MentoringCommands):
     ) -> Saved[Goal]:
         """Record progress with its evidence (a text or URL reference) and a percent if known."""
         goal = self._workable(goal_id)
-        goal.record_progress(note, evidence, percent, utcnow())
+        goal.record_progress(note, evidence, percent, self.local_now())
         return self.record(goal, command)
 
     def revise_goal(
@@ -98,17 +97,17 @@ class GoalsCommands(MentoringCommands):
             )
             if value is not None
         }
-        goal.revise(msgspec.structs.replace(goal.terms, **changes), reason, utcnow())
+        goal.revise(msgspec.structs.replace(goal.terms, **changes), reason, self.local_now())
         return self.record(goal, command)
 
     def achieve_goal(self, command: Command, goal_id: UUID, note: str) -> Saved[Goal]:
         """Record that the goal was met, with a note celebrating it."""
         goal = self._workable(goal_id)
-        goal.achieve(note, utcnow())
+        goal.achieve(note, self.local_now())
         return self.record(goal, command)
 
     def abandon_goal(self, command: Command, goal_id: UUID, reason: str) -> Saved[Goal]:
         """Abandon a goal with the reason (possible after the participant exited)."""
         goal = self.goal(goal_id)
-        goal.abandon(reason, utcnow())
+        goal.abandon(reason, self.local_now())
         return self.record(goal, command)

@@ -26,7 +26,6 @@ import base64
 import binascii
 import hashlib
 import os
-import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -42,7 +41,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
-from services.settings import Settings
+from domain import clock
+from services.settings import Settings, create_once
 
 if TYPE_CHECKING:
     from services.database import Database
@@ -113,18 +113,8 @@ class KeyRing:
 
 def _dev_key_file(path: Path) -> bytes:
     """Read the development master key, creating it atomically if no process has yet."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-        tmp.write_text(base64.b64encode(os.urandom(KEY_BYTES)).decode())
-        tmp.chmod(0o600)
-        try:
-            os.link(tmp, path)  # fails if another process created it first: theirs wins
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return decode_master_key(path.read_text(), str(path))
+    raw = create_once(path, lambda: base64.b64encode(os.urandom(KEY_BYTES)))
+    return decode_master_key(raw.decode(), str(path))
 
 
 def load_keyring(settings: Settings) -> KeyRing:
@@ -325,11 +315,11 @@ def destroy_key(cur: Cursor[TupleRow], schema: str, pid: UUID, by: str, reason: 
     """Overwrite the wrapped key; False if there was no live key to destroy."""
     cur.execute(
         sql.SQL(
-            "UPDATE {}.participant_keys SET wrapped_key = NULL, destroyed_at = now(),"
+            "UPDATE {}.participant_keys SET wrapped_key = NULL, destroyed_at = %s,"
             " destroyed_by = %s, reason = %s"
             " WHERE participant_id = %s AND destroyed_at IS NULL RETURNING 1"
         ).format(sql.Identifier(schema)),
-        (by, reason, pid),
+        (clock.now(), by, reason, pid),
     )
     return cur.fetchone() is not None
 

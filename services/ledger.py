@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -19,6 +21,7 @@ from eventsourcing.persistence import IntegrityError
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
+from domain import clock
 from domain.common import AlreadyExists, Conflict, NotFound, ProwdAggregate
 from services import keys
 from services.database import Database
@@ -68,6 +71,18 @@ class LedgerApplication(Application[UUID]):
     # Concurrent saves share transactions (services/groupcommit.py); off where a save's side
     # effects are too heavy to share one (a grantee's registration creates its whole schema).
     group_commit: bool = True
+    # The grantee's IANA time zone (set by the tenancy from the registry): the calendar on which
+    # its dates are read (DESIGN D10).
+    time_zone: str = "UTC"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def local_now(self) -> datetime:
+        """Now, from the clock, on the grantee's calendar: the date of what a use case stamps
+        with it is the grantee's date, not UTC's."""
+        return clock.now().astimezone(self.zone)
 
     def construct_recorder(self) -> TenantRecorder:
         return TenantRecorder(self.db, self.schema, group_commit=self.group_commit)

@@ -25,12 +25,6 @@ def iso_week(moment: datetime, zone: ZoneInfo) -> str:
 
 
 class MeetingsCommands(MentoringCommands):
-    time_zone: str = "UTC"
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.time_zone)
-
     def week_of(self, moment: datetime) -> str:
         return iso_week(moment, self.zone)
 

@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import jwt
 
+from domain import clock
+
 ALGORITHMS = ("RS256", "ES256")
 MIN_REFETCH_SECONDS = 30.0
 
@@ -122,7 +124,29 @@ def decode(
         algorithms=[alg],
         audience=audience,
         issuer=issuer,
-        leeway=leeway,
-        options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+        options={
+            "require": ["exp", "iat", "sub", "aud", "iss"],
+            "verify_exp": False,
+            "verify_nbf": False,
+            "verify_iat": False,
+        },
     )
+    check_times(claims, leeway)
     return claims
+
+
+def check_times(claims: dict[str, Any], leeway: float) -> None:
+    """Refuse a token that expired, is not yet valid or was issued in the future.
+
+    PyJWT would compare these with the wall clock; the service compares them with its own
+    (DESIGN D10: tests freeze it, production runs on the system's)."""
+    now = clock.now().timestamp()
+    for claim in ("exp", "nbf", "iat"):
+        if claim in claims and not isinstance(claims[claim], int | float):
+            raise jwt.InvalidTokenError(f"the {claim} claim must be a number")
+    if claims["exp"] < now - leeway:
+        raise jwt.ExpiredSignatureError("Signature has expired")
+    if claims.get("nbf", now) > now + leeway:
+        raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
+    if claims.get("iat", now) > now + leeway:
+        raise jwt.ImmatureSignatureError("The token is not yet valid (iat)")

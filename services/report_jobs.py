@@ -11,8 +11,9 @@ transaction (decision 21).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from eventsourcing.persistence import StoredEvent
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
+from domain import clock
 from projections.base import Tables
 from projections.oversight import Facts, load
 from projections.registry import by_name
@@ -131,7 +133,8 @@ def replayed_facts(db: Database, schema: str, as_of: datetime) -> tuple[Facts, S
 
 
 def today(zone: ZoneInfo, as_of: datetime | None) -> date:
-    return (as_of or datetime.now(UTC)).astimezone(zone).date()
+    """The day a report stands at: `as_of`'s, else today's, in the grantee's zone."""
+    return (as_of or clock.now()).astimezone(zone).date()
 
 
 @dataclass(frozen=True)
@@ -146,12 +149,14 @@ class Grantee:
 
 @dataclass(frozen=True)
 class Ask:
-    """One report asked for: the quarter, `as_of`, `min_position` and its wait bound."""
+    """One report asked for: the quarter, `as_of`, `min_position` and its wait bound, and when
+    it was asked (by the asking process's clock: a report child has no clock of its own)."""
 
     quarter: Quarter
     as_of: datetime | None = None
     min_position: int | None = None
     wait_max: float = 5.0
+    asked_at: datetime = field(default_factory=clock.now)
 
 
 def grantee_report(db: Database, g: Grantee, ask: Ask) -> tuple[GranteeReport, reports.Bases]:
@@ -160,8 +165,10 @@ def grantee_report(db: Database, g: Grantee, ask: Ask) -> tuple[GranteeReport, r
         facts, stand = live_facts(db, g.schema, ask.min_position, ask.wait_max)
     else:
         facts, stand = replayed_facts(db, g.schema, ask.as_of)
-    through = reports.through_day(ask.quarter, today(zone, ask.as_of))
+    day = today(zone, ask.as_of or ask.asked_at)
+    through = reports.through_day(ask.quarter, day)
     report, bases = reports.grantee_report(facts, ask.quarter, through, zone)
+    report = dataclasses.replace(report, complete=day > ask.quarter.end)
     return GranteeReport(g.slug, g.time_zone, stand, report), bases
 
 

@@ -39,7 +39,7 @@ def grantee_doc(r: GranteeReport) -> dict[str, Any]:
         "period": {
             **_period(rep.quarter),
             "through": through,
-            "complete": rep.through == rep.quarter.end,
+            "complete": rep.complete,
             "time_zone": r.time_zone,
         },
         "stands_at": {

@@ -226,6 +226,8 @@ class Report:
     through: date | None
     figures: dict[str, Value]
     labels: dict[str, str]
+    # The quarter is over as the report stands (its last day has passed, not merely begun).
+    complete: bool = False
 
 
 @dataclass(frozen=True)

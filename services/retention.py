@@ -8,11 +8,11 @@ covers. `prowd retention report` lists what has come due.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
+from domain import clock
 from domain.grantees import Grantee, LegalHold, grantee_id
 from services.ledger import Command, LedgerApplication, Saved
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def today_in(time_zone: str) -> date:
-    return datetime.now(ZoneInfo(time_zone)).date()
+    return clock.today(time_zone)
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,16 @@ def platform_ddl() -> list[sql.Composed]:
         sql.SQL(
             "CREATE INDEX IF NOT EXISTS api_keys_grantee ON {}.api_keys (grantee, key_id)"
         ).format(s),
+        # The stamp (`stamp()`) of the code that last migrated: one row. Each grantee's row in
+        # `migrated` is written by `provision_grantee`, at registration as at a migration, so a
+        # start with nothing to migrate runs no DDL (decision 29).
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {}.migration_stamp ("
+            " one boolean PRIMARY KEY DEFAULT true CHECK (one), stamp text NOT NULL)"
+        ).format(s),
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {}.migrated (slug text PRIMARY KEY, stamp text NOT NULL)"
+        ).format(s),
     ]
 
 
@@ -269,15 +279,23 @@ def run(cur: Cursor[TupleRow], statements: list[sql.Composed]) -> None:
         cur.execute(statement)
 
 
-def migrate_platform(cur: Cursor[TupleRow], role: str = "") -> None:
+def migrate_platform(cur: Cursor[TupleRow], role: str = "", migration: str = "") -> None:
     """Create or upgrade the platform schema, run as the login user that owns the logs.
 
     With `role`, also create that role and the provisioning function through which the
-    service (acting as `role`) creates grantee schemas it does not own (DESIGN D7)."""
+    service (acting as `role`) creates grantee schemas it does not own (DESIGN D7).
+    `migration` is this code's `stamp()`, recorded for every grantee provisioned from now."""
     # Serialise concurrent starts (several API processes) so CREATE ... IF NOT EXISTS
     # statements never race on the catalog.
     cur.execute("SELECT pg_advisory_xact_lock(7426001)")
     run(cur, platform_ddl())
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {}.migration_stamp (stamp) VALUES (%s)"
+            " ON CONFLICT (one) DO UPDATE SET stamp = EXCLUDED.stamp"
+        ).format(sql.Identifier(PLATFORM_SCHEMA)),
+        (migration,),
+    )
     _provisioning(cur, role)
 
 
@@ -296,6 +314,8 @@ SERVICE_RIGHTS: dict[str, str] = {
     # The provisioning function's own statements: no access at all.
     "grantee_ddl": "",
     "service_rights": "",
+    "migration_stamp": "SELECT",
+    "migrated": "SELECT",
 }
 
 
@@ -357,6 +377,9 @@ def _provisioning(cur: Cursor[TupleRow], role: str) -> None:
             "   EXECUTE replace(stmt, {placeholder}, slug);"
             " END LOOP;"
             " PERFORM {p}.grant_service('g_' || slug);"
+            " INSERT INTO {p}.migrated (slug, stamp)"
+            "   SELECT provision_grantee.slug, m.stamp FROM {p}.migration_stamp m"
+            "   ON CONFLICT ON CONSTRAINT migrated_pkey DO UPDATE SET stamp = EXCLUDED.stamp;"
             " END $fn$;"
             " REVOKE ALL ON FUNCTION {p}.provision_grantee(text) FROM PUBLIC;"
         ).format(p=p, grants=grants, placeholder=sql.Literal(_SLUG))

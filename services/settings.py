@@ -4,8 +4,33 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
+
+from domain import clock
+
+
+def create_once(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The file's bytes, creating it with `make()` if no process has yet.
+
+    Development secrets (JWT secret, master key, audit key) are generated into the data folder
+    by whichever process needs them first; several may start at once (`prowd serve`'s
+    processes, parallel test workers). The file is written aside and linked into place, which
+    fails if another process linked first: theirs wins, and everyone reads the same bytes."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        tmp.write_bytes(make())
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_bytes()
 
 
 def _int(env: dict[str, str], key: str, default: int) -> int:
@@ -92,6 +117,9 @@ class Settings:
     # Quarterly reports computed at once per API process, each in a short-lived child process
     # (services/report_worker.py); 0 computes them in the API process itself (debugging).
     report_processes: int = 1
+    # An RFC 3339 instant the process's clock starts at and ticks on from (PROWD_CLOCK): a
+    # demo or a test run as of another day (DESIGN D10). Development only; empty: the system's.
+    clock_at: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -133,10 +161,27 @@ class Settings:
             key_cache_seconds=_float(e, "PROWD_KEY_CACHE_SECONDS", 30.0),
             group_commit_max=_int(e, "PROWD_GROUP_COMMIT_MAX", 64),
             report_processes=_int(e, "PROWD_REPORT_PROCESSES", 1),
+            clock_at=e.get("PROWD_CLOCK", ""),
             cors_origins=tuple(
                 o.strip() for o in e.get("PROWD_CORS_ORIGINS", "").split(",") if o.strip()
             ),
         )
+
+    def install_clock(self) -> None:
+        """Start the process's clock at `PROWD_CLOCK` when set (development only)."""
+        if not self.clock_at:
+            return
+        if self.environment == "production":
+            raise SystemExit("PROWD_CLOCK is for development and tests; unset it in production")
+        try:
+            at = datetime.fromisoformat(self.clock_at.replace("Z", "+00:00"))
+        except ValueError:
+            at = None
+        if at is None or at.tzinfo is None:
+            raise SystemExit(
+                f"PROWD_CLOCK must be an instant with a UTC offset, got {self.clock_at!r}"
+            )
+        clock.install(clock.FixedClock(at, tick=True))
 
     def with_secret(self) -> Settings:
         """Use PROWD_JWT_SECRET, else a secret generated once into the data directory."""
@@ -156,9 +201,7 @@ class Settings:
             return self
         if self.jwt_secret:
             return self
-        path = self.data_dir / "jwt-secret"
-        if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return replace(self, jwt_secret=path.read_text().strip())
+        secret = create_once(
+            self.data_dir / "jwt-secret", lambda: secrets.token_urlsafe(48).encode()
+        )
+        return replace(self, jwt_secret=secret.decode().strip())

@@ -101,7 +101,7 @@ class Tenancy:
                 # such as a rebuild, once deadlocked with the webhook dispatcher here).
                 return
             with conn.transaction(), conn.cursor() as cur:
-                schema.migrate_platform(cur, self.db.role)
+                schema.migrate_platform(cur, self.db.role, stamp)
                 cur.execute(
                     sql.SQL("SELECT slug FROM {}.grantees").format(
                         sql.Identifier(schema.PLATFORM_SCHEMA)
@@ -109,20 +109,8 @@ class Tenancy:
                 )
                 slugs = [slug for (slug,) in cur.fetchall()]
                 for slug in slugs:
+                    # Records the grantee in `migrated` with this stamp, as a registration does.
                     schema.provision_grantee(cur, slug)
-                cur.execute(
-                    sql.SQL(
-                        "CREATE TABLE IF NOT EXISTS {}.migrated"
-                        " (slug text PRIMARY KEY, stamp text NOT NULL)"
-                    ).format(sql.Identifier(schema.PLATFORM_SCHEMA))
-                )
-                cur.execute(
-                    sql.SQL(
-                        "INSERT INTO {}.migrated SELECT unnest(%s::text[]), %s"
-                        " ON CONFLICT (slug) DO UPDATE SET stamp = EXCLUDED.stamp"
-                    ).format(sql.Identifier(schema.PLATFORM_SCHEMA)),
-                    (slugs, stamp),
-                )
         # A projection added since a grantee registered gets its first build now, empty at
         # position 0; the worker fills it from the log. As the service role, which owns views.
         with self.db.transaction() as cur:
@@ -131,8 +119,7 @@ class Tenancy:
 
     @staticmethod
     def _migrated(conn: Any, stamp: str) -> bool:
-        """Every grantee was migrated by code with this stamp (a grantee registered since has
-        no row: its schema was made at registration, but the next migrate runs in full)."""
+        """Every grantee was migrated, or registered, by code with this stamp."""
         p = sql.Identifier(schema.PLATFORM_SCHEMA)
         try:
             with conn.transaction(), conn.cursor() as cur:

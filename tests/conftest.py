@@ -6,12 +6,14 @@ never see each other's grantees. Tests create their own grantees with unique slu
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +23,43 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from domain import clock
 from services.api.app import create_app
 from services.auth import issue_token
 from services.database import Database, EmbeddedServer
 from services.settings import Settings
 
 JWT_SECRET = "test-secret-" + "x" * 40
+
+# Time is an input (DESIGN D10). The suite runs on a clock set to a stated instant and ticking
+# from there, so it passes on any real date: "today" is Thursday 2026-11-26 (UTC), in ISO week
+# 2026-W48, for every test that does not set a day of its own (`frozen_at`).
+SUITE_NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+SUITE_CLOCK = clock.FixedClock(SUITE_NOW, tick=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    clock.install(SUITE_CLOCK)
+
+
+FreezeAt = Callable[..., clock.FixedClock]
+
+
+@pytest.fixture
+def frozen_at() -> Iterator[FreezeAt]:
+    """`frozen_at(instant, tick=False)` sets the process's clock to `instant` (the API served
+    by the test client included) until the test ends: stopped there, or ticking on from there
+    (`tick=True`); the returned clock can be moved."""
+    previous: list[clock.Clock] = []
+
+    def freeze(at: datetime, tick: bool = False) -> clock.FixedClock:
+        fixed = clock.FixedClock(at, tick=tick)
+        previous.append(clock.install(fixed))
+        return fixed
+
+    yield freeze
+    if previous:
+        clock.install(previous[0])
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +88,11 @@ def database_url(server_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    # Rate limits off: tests send bursts from one address; tests/test_hardening.py turns them on.
-    return Settings(
+    # One rule for the CLI and the tests: the environment's settings (PROWD_DATA_DIR, else
+    # ./.prowd, holds the development keys both use). Rate limits off: tests send bursts from
+    # one address; tests/test_hardening.py turns them on.
+    return dataclasses.replace(
+        Settings.from_env(),
         database_url=database_url,
         jwt_secret=JWT_SECRET,
         pool_max=10,
@@ -228,8 +264,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 def local_client(settings: Settings, db: Database) -> Iterator[TestClient[Litestar]]:
     """The API with the platform allow-listing 127.0.0.0/8 (as PROWD_WEBHOOK_ALLOWED_NETWORKS),
     so endpoints may point at a receiver on this machine."""
-    import dataclasses
-
     app = create_app(dataclasses.replace(settings, webhook_allowed_networks="127.0.0.0/8"), db)
     with TestClient(app) as c:
         yield c

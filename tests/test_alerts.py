@@ -6,11 +6,12 @@ debriefed; `counts` per kind, the `kind` filter, who may read them, and no perso
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from domain import clock
 from domain.goals import Goal, GoalDomain, GoalTerms, Horizon
 from services import projector
 from services.ledger import Command
@@ -35,7 +36,7 @@ OFF_SITE = {"kind": "off_site"}
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def ago(**delta: float) -> str:

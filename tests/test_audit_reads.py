@@ -4,11 +4,12 @@ participants, pairings, meetings and goals reconstructed as of a past instant fr
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from domain import clock
 from services.api import audit_reads
 from services.audit import record_hash
 from tests.meetings_helpers import NOTE, World, held
@@ -170,7 +171,7 @@ def test_a_participant_as_of_an_instant_between_two_moves(client, auth, grantee,
     )
     assert (r.status_code, r.json().get("version")) == (200, 2), r.text
 
-    now = as_of(client, auth, grantee, "participants", p["id"], datetime.now(UTC)).json()
+    now = as_of(client, auth, grantee, "participants", p["id"], clock.now()).json()
     assert (now["participant"]["stage"], now["participant"]["funding_source"]) == (3, "wioa")
     assert now["version"] == 3
     # The offset may be any: the same instant in Chicago time gives the same state.
@@ -201,7 +202,7 @@ def test_a_malformed_or_naive_instant_is_a_400(client, auth, grantee, enrol, val
 
 def test_as_of_needs_the_right_kind_of_record_and_the_auditor_role(client, auth, grantee, enrol):
     p = enrol()
-    now = datetime.now(UTC)
+    now = clock.now()
     for kind in ("pairings", "meetings", "goals"):
         r = as_of(client, auth, grantee, kind, p["id"], now)
         assert (r.status_code, r.json()["code"]) == (404, "not_found"), kind
@@ -302,7 +303,7 @@ def test_a_pairing_and_a_goal_as_of_an_instant(client, auth, db, world):
             "statement": "Get a state ID card",
             "measure": "ID card issued by the DMV",
             "target": "card in hand",
-            "target_date": (date.today() + timedelta(days=60)).isoformat(),
+            "target_date": (clock.today() + timedelta(days=60)).isoformat(),
         },
     )
     w.post(f"/goals/{goal['id']}/steps", {"description": "Collect the birth certificate"})

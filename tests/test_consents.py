@@ -7,7 +7,7 @@ and grantees are kept apart; meetings keep their Part 2 tag."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from domain import clock
 from services.database import Database
 from services.disclosure import (
     PART2_NOTICE,
@@ -30,7 +31,7 @@ ZONE = "America/Chicago"
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def today() -> Any:

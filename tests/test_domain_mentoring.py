@@ -5,7 +5,7 @@ random mentor lifecycles."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain import clock
 from domain.common import RuleViolation
 from domain.mentors import (
     MIN_TRAINING_HOURS,
@@ -46,9 +47,9 @@ from domain.participants import Placement, Stage, Status
 from domain.policy import MentoringRules, MentorKind, ProgramPolicy
 
 DAY = date(2026, 6, 1)
-TODAY = date.today()
+TODAY = clock.today()
 FUTURE = TODAY + timedelta(days=30)
-NOW = datetime.now(UTC)
+NOW = clock.now()
 C1_START, C2_START, C3_START = date(2026, 1, 5), date(2026, 7, 6), date(2026, 9, 7)
 RULES = MentoringRules()
 

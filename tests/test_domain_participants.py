@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain import clock
 from domain.common import RuleViolation
 from domain.facilities import Cohort, Facility, FacilityKind
 from domain.participants import (
@@ -131,12 +132,12 @@ def test_rrc_then_community_then_custody_then_exit():
             lambda p: p.transition(
                 placement=Placement.COMMUNITY,
                 facility=None,
-                occurred_at=datetime.now(UTC) + timedelta(hours=1),
+                occurred_at=clock.now() + timedelta(hours=1),
             ),
             "in_future",
         ),
         (
-            lambda p: p.exit(exit_date=date.today() + timedelta(days=2), reason=ExitReason.OTHER),
+            lambda p: p.exit(exit_date=clock.today() + timedelta(days=2), reason=ExitReason.OTHER),
             "in_future",
         ),
     ],
@@ -187,7 +188,7 @@ COMMANDS = st.lists(
 def run(p: Participant, command: tuple) -> None:
     kind, placement, facility, reason, when = command
     placement = Placement.BOP_INSTITUTION if kind == "custody" else placement
-    future = datetime.now(UTC) + timedelta(days=2)
+    future = clock.now() + timedelta(days=2)
     moment = future if when == "future" else p.stage_started_at + timedelta(days=when)
     if kind == "exit":
         p.exit(exit_date=moment.date(), reason=reason)

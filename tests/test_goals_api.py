@@ -5,16 +5,17 @@ and the OpenAPI document."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from domain import clock
 from domain.goals import Goal, GoalDomain, GoalTerms, Horizon
 from services import projector
 from services.ledger import Command
 
-TODAY = datetime.now(UTC).date()
+TODAY = clock.now().date()
 MODULES = [
     "communication_skills",
     "crisis_management",
@@ -169,7 +170,7 @@ def backdated_goal(app: Any, slug: str, participant_id: str, days_ago: int, targ
     """A goal recorded as set `days_ago` days ago (as an import of earlier records would):
     the only way a target date can have passed by today."""
     tenant = app.state.tenancy.app(slug)
-    at = datetime.now(UTC) - timedelta(days=days_ago)
+    at = clock.now() - timedelta(days=days_ago)
     terms = GoalTerms(
         horizon=Horizon.WEEKLY,
         domain=GoalDomain.EMPLOYMENT,

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain import clock
 from domain.common import RuleViolation
 from domain.facilities import Cohort, Facility, FacilityKind
 from domain.goals import (
@@ -124,7 +125,7 @@ def test_goals_belong_to_an_active_participant():
 
 
 def test_a_goal_is_never_set_in_the_future():
-    future = datetime.now(UTC) + timedelta(days=2)
+    future = clock.now() + timedelta(days=2)
     refused = code_of(
         Goal.set_for, participant=participant(), terms=terms(target_date=future.date()), at=future
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from domain import clock
 from services import projector
 from services.workers import LEASE_APPLICATION, LEASE_CLASS
 from tests.conftest import JWT_SECRET
@@ -60,6 +61,7 @@ def workers(database_url, settings) -> Iterator[list[subprocess.Popen[bytes]]]:
         # The tests' own data directory: the same development master key, so the workers can
         # decrypt what the tests wrote.
         "PROWD_DATA_DIR": str(settings.data_dir.resolve()),
+        "PROWD_CLOCK": clock.now().isoformat(),
         "PROWD_LOG_LEVEL": "warning",
         # The tests' app migrated the database already; workers that each re-ran the migration
         # of every grantee in the session would queue on its lock for a long time.

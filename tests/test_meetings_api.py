@@ -5,12 +5,13 @@ the OpenAPI document. Today is 2026-11-26 (UTC), in 2026-W48."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from domain import clock
 from domain.cadence import week_name
 from services import projector
 from tests.meetings_helpers import NOTE, REMOTE, World, held, inside
@@ -749,7 +750,7 @@ def test_a_just_held_meeting_is_accepted_where_the_local_date_is_ahead_of_utc(
     meeting held half an hour ago is not in the future, whatever the local date says."""
     w = make_world(client, auth, db, "Pacific/Kiritimati")
     _, _, pid = solo(w, "2026-10-01T15:00:00Z")
-    now = datetime.now(UTC)
+    now = clock.now()
     at = (now - timedelta(minutes=30)).replace(microsecond=0)
     out = w.meet(pid, at.isoformat())
     assert out["status"] == "held"

@@ -4,10 +4,11 @@ roster, tenancy, and the OpenAPI document of the mentoring endpoints."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
+from domain import clock
 from tests.mentoring_helpers import MODULES, STEPS, Api, graduates_and_newcomers
 
 
@@ -97,7 +98,7 @@ def test_a_graduate_mentor_comes_from_a_graduated_cohort(api):
 
 def test_training_and_clearance_records_are_checked(api):
     mid = api.register("Terry P.")["id"]
-    future = (date.today() + timedelta(days=3)).isoformat()
+    future = (clock.today() + timedelta(days=3)).isoformat()
     training = {
         "module": "crisis_management",
         "completed_on": future,
@@ -199,7 +200,7 @@ def test_a_not_approved_review_suspends_a_certified_mentor(api):
 
 def test_the_roster_shows_training_clearances_caseload_and_flags(api):
     (grad,), news = graduates_and_newcomers(api, 1, 4)
-    today = date.today()
+    today = clock.today()
     mid = api.certified("Marcus W.", participant_id=grad, clearances=())
     api.clear(
         mid,

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from domain import clock
 from services import oidc
 from services.api.app import create_app
 from services.auth import issue_token
@@ -65,7 +66,7 @@ class KeySet:
         return json.dumps({"keys": keys}).encode()
 
     def token(self, kid: str, **overrides: Any) -> str:
-        now = int(time.time())
+        now = int(clock.now().timestamp())
         claims = {
             "iss": ISSUER,
             "aud": AUDIENCE,
@@ -160,7 +161,7 @@ def test_provider_tokens_are_accepted_rs256_and_es256(prod_client, keys):
     [
         {"aud": "someone-else"},
         {"iss": "https://other-idp.example.test/"},
-        {"exp": int(time.time()) - 3600},
+        {"exp": int(clock.now().timestamp()) - 3600},
         {"sub": None},
         {"iat": None},
         {"roles": "platform_admin"},  # not a list
@@ -179,7 +180,7 @@ def test_bad_claims_are_refused(prod_client, keys, claims):
 def test_clock_skew_within_the_leeway_is_tolerated(prod_client, keys):
     keyset, _ = keys
     kid = keyset.add_ec()
-    assert status(prod_client, keyset.token(kid, exp=int(time.time()) - 10)) == 200
+    assert status(prod_client, keyset.token(kid, exp=int(clock.now().timestamp()) - 10)) == 200
 
 
 def test_development_tokens_are_refused_in_production(prod_client, keys, settings):
@@ -195,7 +196,7 @@ def test_a_token_signed_with_another_key_or_alg_none_is_refused(prod_client, key
     keyset, _ = keys
     kid = keyset.add_rsa()
     forged = jwt.encode(
-        {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "iat": 1, "exp": int(time.time()) + 60},
+        {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "iat": 1, "exp": int(clock.now().timestamp()) + 60},
         rsa.generate_private_key(public_exponent=65537, key_size=2048),
         algorithm="RS256",
         headers={"kid": kid},

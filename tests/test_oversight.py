@@ -28,7 +28,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from domain import clock
 from services import projector
 from services.database import Database
 from services.reports import Quarter
@@ -128,7 +129,7 @@ class History:
 
 
 def today_utc() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def build(

@@ -8,12 +8,12 @@ from __future__ import annotations
 import io
 import time
 from argparse import Namespace
-from datetime import UTC, datetime
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from domain import clock
 from projections.registry import PROJECTIONS
 from services import projector
 from services.cli import Progress, _rebuild_in_parallel, cmd_projections, cmd_replay
@@ -68,7 +68,7 @@ def test_replay_as_of_an_instant_between_two_events_gives_the_digests_the_live_v
     assert client.post(url, json=TO_COMMUNITY, headers=h).status_code == 201
     then = digest(settings, grantee, capsys)
     position_then = head(db, grantee)
-    moment = datetime.now(UTC)
+    moment = clock.now()
     time.sleep(0.01)
     # Later events: a return to custody and a second participant.
     assert client.post(url, json=TO_CUSTODY, headers=h).status_code == 201
@@ -90,7 +90,7 @@ def test_replay_as_of_an_instant_between_two_events_gives_the_digests_the_live_v
     zulu = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     assert replay(settings, grantee, zulu, capsys)[1] == then
     # As of now: the live views.
-    assert replay(settings, grantee, datetime.now(UTC).isoformat(), capsys)[1] == now
+    assert replay(settings, grantee, clock.now().isoformat(), capsys)[1] == now
     # Before the grantee's first event: every view empty, position 0.
     code, empty, notes, _ = replay(settings, grantee, "2001-01-01T00:00:00Z", capsys)
     assert code == 0 and empty != then

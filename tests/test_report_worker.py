@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -25,6 +24,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from psycopg.conninfo import conninfo_to_dict
 
+from domain import clock
 from services import projector
 from services.api.app import create_app
 from services.api.problems import ProblemError
@@ -180,7 +180,7 @@ def test_a_problem_in_the_child_reaches_the_client_unchanged(
     schema = f"g_{slug}"
     projector.drain(db, schema)
     corrupt_event(db, schema, 2)
-    as_of = datetime.now(UTC)
+    as_of = clock.now()
     headers = oversight(settings, slug)
     for path in (f"/v1/grantees/{slug}/reports/quarterly/{Q}", f"/v1/reports/quarterly/{Q}"):
         pooled = client.get(path, params={"as_of": as_of.isoformat()}, headers=headers)

@@ -10,7 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from domain import clock
 from services import projector
 from services.auth import issue_token
 from services.database import Database
@@ -188,7 +189,7 @@ def test_as_of_gives_the_report_as_it_stood_then(history: History) -> None:
     # As of now, the replay from the events alone equals the live view, byte for byte.
     for fmt in ("json", "csv", "html"):
         live = history.report(Q, format=fmt).content
-        replayed = history.report(Q, format=fmt, as_of=datetime.now(UTC).isoformat()).content
+        replayed = history.report(Q, format=fmt, as_of=clock.now().isoformat()).content
         assert replayed == live, fmt
     drill = history.drill(Q, "exits.completed", as_of=history.before_last.isoformat())
     assert drill["positions"] == [] and drill["value"] == 0
@@ -282,7 +283,7 @@ def test_invalid_quarters_are_400(history: History, quarter: str) -> None:
 
 
 def test_next_quarter_is_refused_until_it_begins(history: History) -> None:
-    today = datetime.now(UTC).date()
+    today = clock.now().date()
     current = Quarter.of(today)
     following = Quarter(current.year + (current.number == 4), current.number % 4 + 1)
     for path in (
@@ -306,7 +307,7 @@ def test_next_quarter_is_refused_until_it_begins(history: History) -> None:
 )
 def test_invalid_as_of_is_400(history: History, as_of: str) -> None:
     if as_of == "future":
-        as_of = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+        as_of = (clock.now() + timedelta(days=2)).isoformat()
     for path in (f"{history.base}/reports/quarterly/{Q}", f"/v1/reports/quarterly/{Q}"):
         r = get(history, path, params={"as_of": as_of})
         assert r.status_code == 400, (path, as_of, r.text)
@@ -335,7 +336,7 @@ def personal_values(history: History) -> list[str]:
 def test_no_oversight_response_carries_personal_data(history: History, other: str) -> None:
     """Every report, drill-down and cross-grantee response a federal_oversight token can get,
     in every format: no personal field as a key or CSV column, no personal value anywhere."""
-    quarters = [Q, "2026Q2", Quarter.of(datetime.now(UTC).date()).name]
+    quarters = [Q, "2026Q2", Quarter.of(clock.now().date()).name]
     as_ofs = [None, history.before_last.isoformat() if history.before_last else None]
     responses = []
     for quarter in quarters:
@@ -380,7 +381,7 @@ def test_an_altered_log_gives_no_report_but_a_problem(
     schema = f"g_{slug}"
     projector.drain(db, schema)
     corrupt_event(db, schema, 2)
-    as_of = datetime.now(UTC).isoformat()
+    as_of = clock.now().isoformat()
     headers = auth("federal_oversight", slug)
     for path in (f"/v1/grantees/{slug}/reports/quarterly/{Q}", f"/v1/reports/quarterly/{Q}"):
         r = client.get(path, params={"as_of": as_of}, headers=headers)

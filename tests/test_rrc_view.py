@@ -9,6 +9,7 @@ from typing import Any
 import jwt
 import pytest
 
+from domain import clock
 from services import projector
 from services.auth import issue_token, verify_token
 from tests.meetings_helpers import NOTE, World
@@ -327,7 +328,7 @@ def test_prowd_token_scopes_an_rrc_staff_token_to_its_rrc(
 def test_a_part2_summary_is_shared_under_consent_with_the_notice_and_logged(
     scene: Scene,
 ) -> None:
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from services.disclosure import PART2_NOTICE
 
@@ -343,9 +344,9 @@ def test_a_part2_summary_is_shared_under_consent_with_the_notice_and_logged(
             "information": ["meeting_summaries", "attendance"],
             "recipient": "rrc:RRC-1",
             "purpose": "coordinate reentry support with the RRC",
-            "signed_on": (date.today() - timedelta(days=5)).isoformat(),
+            "signed_on": (clock.today() - timedelta(days=5)).isoformat(),
             "signed_by": "participant",
-            "expires_on": (date.today() + timedelta(days=30)).isoformat(),
+            "expires_on": (clock.today() + timedelta(days=30)).isoformat(),
         },
     )
     # Staff previewing the view: shared as the RRC would see it, but nothing is disclosed.

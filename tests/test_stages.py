@@ -3,11 +3,12 @@ problem with a stable code and leaves the log exactly as it was."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from domain import clock
 from tests.conftest import count_events
 
 TO_RRC = {
@@ -25,7 +26,7 @@ TO_CUSTODY = {
     "occurred_at": "2026-06-01T09:00:00Z",
 }
 EXIT = {"exit_date": "2026-07-01", "reason": "completed"}
-FUTURE = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+FUTURE = (clock.now() + timedelta(days=2)).isoformat()
 
 
 @pytest.fixture

@@ -5,11 +5,12 @@ coordinator, overdue crises; and the supervision, evaluation and referral views 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
+from domain import clock
 from domain.common import RuleViolation
 from domain.mentors import (
     BackgroundDecision,
@@ -28,11 +29,11 @@ MENTOR_SUB = "pm-marcus"
 
 
 def today() -> date:
-    return datetime.now(UTC).date()
+    return clock.now().date()
 
 
 def ago(**delta: float) -> str:
-    return (datetime.now(UTC) - timedelta(**delta)).isoformat()
+    return (clock.now() - timedelta(**delta)).isoformat()
 
 
 def day(days_ago: int) -> str:
@@ -232,7 +233,7 @@ def escalation(w: World, **extra: Any) -> dict[str, Any]:
 
 def test_an_escalation_is_acknowledged_then_resolved_with_its_time_to_acknowledge(w):
     api = w.api
-    raised_at = datetime.now(UTC) - timedelta(hours=30)
+    raised_at = clock.now() - timedelta(hours=30)
     x = api.post(
         "/escalations", escalation(w, raised_at=raised_at.isoformat()), role="case_manager"
     )
@@ -290,7 +291,7 @@ def test_escalation_refusals_name_the_rule(w):
     api.refused("/escalations", escalation(w, participant_id=w.stranger), "not_mentors_mentee")
     api.refused(
         "/escalations",
-        escalation(w, raised_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat()),
+        escalation(w, raised_at=(clock.now() + timedelta(hours=1)).isoformat()),
         "in_future",
     )
     x = api.post("/escalations", escalation(w, raised_at=ago(hours=5)))
@@ -361,7 +362,7 @@ def certified_mentor() -> Mentor:
 
 
 def test_a_crisis_is_overdue_until_resolved_and_keeps_its_time_to_acknowledge():
-    now = datetime.now(UTC)
+    now = clock.now()
     x = Escalation.raise_for(
         mentor=certified_mentor(),
         mentees=set(),

@@ -7,11 +7,12 @@ own mentees only; and the live views equal a rebuild from the log."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from domain import clock
 from projections.registry import PROJECTIONS
 from services import projector
 from tests.meetings_helpers import NOTE, OFF_SITE, held
@@ -66,7 +67,7 @@ ALL_KINDS = CASE_KINDS + FEEDBACK_KINDS + ESCALATION_KINDS
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def ago(**delta: float) -> str:

@@ -3,12 +3,13 @@ with the official `standardwebhooks` library; the dispatcher's clock is moved, n
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from psycopg import sql
 
+from domain import clock
 from services.disclosure import PART2_NOTICE
 from services.webhooks.dispatcher import JITTER, LEASE, SCHEDULE, Result
 from tests.webhooks_helpers import Clock, Hooks, dispatcher, run_until_idle
@@ -307,9 +308,9 @@ def _consent(hooks: Hooks, pid: str, recipient: str = "rrc:RRC-1") -> None:
             "information": ["meeting_summaries", "attendance"],
             "recipient": recipient,
             "purpose": "coordinate support with the RRC",
-            "signed_on": (datetime.now(UTC) - timedelta(days=1)).date().isoformat(),
+            "signed_on": (clock.now() - timedelta(days=1)).date().isoformat(),
             "signed_by": "participant",
-            "expires_on": (datetime.now(UTC) + timedelta(days=180)).date().isoformat(),
+            "expires_on": (clock.now() + timedelta(days=180)).date().isoformat(),
         },
     )
 

@@ -10,12 +10,13 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from litestar.testing import TestClient
 from psycopg import sql
 
+from domain import clock
 from services import projector
 from services.api.app import create_app
 from services.database import Database
@@ -168,8 +169,8 @@ def test_ping_redeliver_and_recover_keep_the_webhook_id(hooks, receiver, db, loc
     for _ in range(3):
         hooks.held_meeting(pairing)
     hooks.fill()
-    clock = Clock()
-    d = dispatcher(db, clock)
+    fake = Clock()
+    d = dispatcher(db, fake)
     try:
         assert run_until_idle(d, hooks.schema) == 4
         assert receiver.accepted[0].payload["type"] == "ping" or ping_id in receiver.ids()
@@ -181,13 +182,13 @@ def test_ping_redeliver_and_recover_keep_the_webhook_id(hooks, receiver, db, loc
         first = min(meetings, key=lambda i: i["sequence"])
         r = local_client.post(f"{base}/deliveries/{first['id']}/redeliver", headers=h)
         assert r.status_code == 202 and r.json()["queued"] == 1
-        clock.advance(5)  # the API queues at the real now; the dispatcher's clock catches up
+        fake.advance(5)  # the API queues at the real now; the dispatcher's clock catches up
         assert run_until_idle(d, hooks.schema) == 1
         assert receiver.ids().count(first["webhook_id"]) == 2
-        since = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+        since = (fake() - timedelta(minutes=10)).isoformat()
         r = local_client.post(f"{base}/recover", json={"since": since}, headers=h)
         assert r.status_code == 202 and r.json()["queued"] == 4
-        clock.advance(5)
+        fake.advance(5)
         assert run_until_idle(d, hooks.schema) == 4
         r = local_client.post(
             f"{base}/deliveries/00000000-0000-0000-0000-000000000001/redeliver", headers=h
@@ -219,15 +220,15 @@ def test_the_rate_limit_spreads_deliveries_over_time(hooks, receiver, db, local_
     receiver.secrets = [ep["secret"]]
     for _ in range(5):
         hooks.held_meeting(pairing)
-    clock = Clock()
-    hooks.fill(clock)
-    d = dispatcher(db, clock)
+    fake = Clock()
+    hooks.fill(fake)
+    d = dispatcher(db, fake)
     try:
         assert d.process(hooks.schema) == 2
         assert d.process(hooks.schema) == 0
-        clock.advance(0.5)
+        fake.advance(0.5)
         assert d.process(hooks.schema) == 1
-        clock.advance(1.0)
+        fake.advance(1.0)
         assert d.process(hooks.schema) == 2
     finally:
         d.close()
@@ -247,6 +248,8 @@ def test_a_dispatcher_process_killed_mid_delivery_is_finished_by_another(
         "PROWD_DATABASE_URL": database_url,
         "PROWD_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "PROWD_JWT_SECRET": "x" * 48,
+        # The child's clock stands where the test's does (DESIGN D10).
+        "PROWD_CLOCK": clock.now().isoformat(),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "webhooks", "dispatch", "--concurrency", "2"],
@@ -266,11 +269,11 @@ def test_a_dispatcher_process_killed_mid_delivery_is_finished_by_another(
     receiver.hold_release.set()
     ((msg_id, _, status, attempts, _, _, _),) = hooks.deliveries(ep["id"])
     assert (status, attempts) == ("pending", 0)  # claimed, never finished
-    clock = Clock()
-    d = dispatcher(db, clock)
+    fake = Clock()
+    d = dispatcher(db, fake)
     try:
         assert d.process(hooks.schema) == 0  # the dead process's lease still runs
-        clock.advance(LEASE.total_seconds() + 1)
+        fake.advance(LEASE.total_seconds() + 1)
         assert d.process(hooks.schema) == 1
     finally:
         d.close()
@@ -300,8 +303,8 @@ def test_metrics_in_prometheus_text_format(hooks, receiver, db, local_client):
     ):
         assert f"# TYPE {name} " in text
     assert f'prowd_webhook_queue_depth{{grantee="{hooks.slug}"}} 2\n' in text
-    clock = Clock()
-    d = dispatcher(db, clock)
+    fake = Clock()
+    d = dispatcher(db, fake)
     try:
         run_until_idle(d, hooks.schema)
     finally:

@@ -12,6 +12,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from psycopg import sql
 
+from domain import clock
 from services.database import Database
 from services.webhooks import outbox
 from services.webhooks.dispatcher import Dispatcher
@@ -34,7 +35,7 @@ class Clock:
     """`now()` for the dispatcher: starts at the real time and moves only when told."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self.t = start or datetime.now(UTC)
+        self.t = start or clock.now()
 
     def __call__(self) -> datetime:
         return self.t

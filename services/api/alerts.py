@@ -17,6 +17,7 @@ from litestar import Request, get
 from litestar.di import Provide
 from psycopg import sql
 
+from domain import clock
 from domain.common import utcnow
 from services.access import allowed
 from services.api import views
@@ -58,7 +59,7 @@ class AlertList(msgspec.Struct):
 def _overdue_goals(tenant: Tenant, min_position: int | None, wait: float) -> list[Alert]:
     db = tenant.tenancy.db
     t = views.tables(db, tenant.info.schema, "goals", min_position, wait)
-    today = utcnow().date()
+    today = clock.today(tenant.app.zone)
     rows = db.fetchall(
         sql.SQL(
             "SELECT goal_id, participant_id, target_date FROM {} WHERE status = 'active' AND target_date < %s"
@@ -95,7 +96,7 @@ def _supervision(tenant: Tenant, min_position: int | None, wait: float) -> list[
             "SELECT mentor_id, last_debrief_on FROM {} WHERE status = 'certified'"
             " AND (last_debrief_on IS NULL OR last_debrief_on < %s) ORDER BY last_debrief_on NULLS FIRST, mentor_id"
         ).format(t["sup_mentors"]),
-        (now.date() - timedelta(days=DEBRIEF_DUE_DAYS),),
+        (clock.today(tenant.app.zone) - timedelta(days=DEBRIEF_DUE_DAYS),),
     )
     alerts = [
         Alert(
@@ -127,7 +128,7 @@ def _supervision(tenant: Tenant, min_position: int | None, wait: float) -> list[
 def _clearances(tenant: Tenant, min_position: int | None, wait: float) -> list[Alert]:
     db = tenant.tenancy.db
     t = views.tables(db, tenant.info.schema, "mentor_roster", min_position, wait)
-    today = utcnow().date()
+    today = clock.today(tenant.app.zone)
     rows = db.fetchall(
         sql.SQL(
             "SELECT c.mentor_id, c.facility_code, c.expires_on FROM {c} c JOIN {m} m USING (mentor_id)"

@@ -177,6 +177,7 @@ def app_from_env() -> Litestar:
     """Entry point for process managers (uvicorn --factory); reads the environment."""
     settings = Settings.from_env()
     prowd_logging.configure(settings.log_level)
+    settings.install_clock()
     if not settings.database_url:
         raise SystemExit("PROWD_DATABASE_URL must be set for worker processes")
     os.environ.setdefault("PROWD_JWT_SECRET", settings.with_secret().jwt_secret)

@@ -290,7 +290,9 @@ def goal_as_of(tenant: Tenant, goal_id: UUID, as_of: AsOf) -> GoalAsOf:
     the goal had not been set yet."""
     when = instant(as_of, "as_of")
     g, position, recorded_at = _as_of(tenant, Goal, goal_id, when, "goal")
-    return GoalAsOf(when, g.version, position, recorded_at, goals.render(g, position))
+    # Overdue as of that instant, on the grantee's calendar.
+    day = when.astimezone(tenant.app.zone).date()
+    return GoalAsOf(when, g.version, position, recorded_at, goals.render(g, position, day))
 
 
 ROUTES: list[Any] = [events, participant_as_of, pairing_as_of, meeting_as_of, goal_as_of]

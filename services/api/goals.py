@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -11,7 +12,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from psycopg import sql
 
-from domain.common import utcnow
+from domain import clock
 from domain.goals import (
     Goal,
     GoalDomain,
@@ -152,7 +153,13 @@ class GoalBoard(msgspec.Struct):
     position: int
 
 
-def render(g: Goal, position: int) -> GoalOut:
+def renderer(tenant: Tenant) -> Callable[[Goal, int], GoalOut]:
+    """`render` as of the grantee's today."""
+    return lambda g, position: render(g, position, clock.today(tenant.app.zone))
+
+
+def render(g: Goal, position: int, today: date) -> GoalOut:
+    """The goal as the API shows it; `overdue` as of `today`, the grantee's local date."""
     t = g.terms
     return GoalOut(
         id=g.id,
@@ -165,7 +172,7 @@ def render(g: Goal, position: int) -> GoalOut:
         target_date=t.target_date,
         set_on=g.set_on,
         status=g.status,
-        overdue=g.is_overdue(utcnow().date()),
+        overdue=g.is_overdue(today),
         steps=list(g.steps.values()),
         progress=list(g.progress),
         revisions=list(g.revisions),
@@ -279,7 +286,7 @@ class GoalController(Controller):
     ) -> Response[GoalOut]:
         if goal_id is not None:
             self._own(tenant, goal_id, "goals.write")
-        return tenant_command(request, tenant, data, execute, render, status=201)
+        return tenant_command(request, tenant, data, execute, renderer(tenant), status=201)
 
     @post(
         "/",
@@ -333,7 +340,7 @@ class GoalController(Controller):
         db, schema = tenant.tenancy.db, tenant.info.schema
         wait = request.app.state.settings.view_wait_max
         t = views.tables(db, schema, "goals", min_position, wait)
-        today = utcnow().date()
+        today = clock.today(tenant.app.zone)
         filters = (("status", status), ("domain", domain), ("horizon", horizon))
         where: list[tuple[str, Any]] = [(c, v.value) for c, v in filters if v is not None]
         clauses: list[sql.Composable] = [sql.SQL("TRUE")]
@@ -396,7 +403,7 @@ class GoalController(Controller):
         db, schema = tenant.tenancy.db, tenant.info.schema
         wait = request.app.state.settings.view_wait_max
         t = views.tables(db, schema, "goals", min_position, wait)
-        today = utcnow().date()
+        today = clock.today(tenant.app.zone)
         rows = db.fetchall(
             sql.SQL(
                 "SELECT " + COLUMNS + " FROM {} WHERE participant_id = %s"
@@ -450,7 +457,7 @@ class GoalController(Controller):
     def get_goal(self, tenant: Tenant, goal_id: UUID) -> GoalOut:
         """A goal as the log has it now: its steps, every progress update and its full
         revision history (version 1 is the goal as first set)."""
-        return render(self._own(tenant, goal_id, "goals.read"), 0)
+        return renderer(tenant)(self._own(tenant, goal_id, "goals.read"), 0)
 
     @post(
         "/{goal_id:uuid}/steps",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from psycopg import sql
 
+from domain import clock
 from domain.cadence import WeekStatus, compliance, week_name
 from domain.facilities import ClassSlot, Cohort
 from domain.meetings import Attendance, HeldRecord, Meeting, MeetingStatus, NoShow, Topic
@@ -196,7 +197,7 @@ def find_cadence_alerts(
     meetings = views.tables(db, tenant.info.schema, "meetings", min_position, wait_max)
     pairings = views.tables(db, tenant.info.schema, "pairings", min_position, wait_max)
     zone = tenant.app.zone
-    today = datetime.now(UTC).astimezone(zone).date()
+    today = clock.today(zone)
     current, previous = week_name(today), week_name(today - timedelta(days=7))
     rows = db.fetchall(
         sql.SQL(
@@ -560,12 +561,12 @@ class MeetingController(Controller):
             )
         }
         zone = tenant.app.zone
-        current = week_name(datetime.now(UTC).astimezone(zone).date())
+        current = week_name(clock.today(zone))
         first = week_name(pairing.opened_at.astimezone(zone).date())
         last = (
             current
             if pairing.is_open
-            else week_name((pairing.closed_at or datetime.now(UTC)).astimezone(zone).date())
+            else week_name((pairing.closed_at or clock.now()).astimezone(zone).date())
         )
         statuses = compliance(
             first,

@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from psycopg import sql
 
+from domain import clock
 from domain.mentors import (
     BackgroundDecision,
     Clearance,
@@ -287,7 +288,7 @@ class MentorController(Controller):
             cast_key="uuid",
         )
         clearances = _clearances(db, t, [r[0] for r in rows])
-        today = date.today()
+        today = clock.today(tenant.app.zone)
         items = []
         for r in rows:
             mine = clearances.get(r[0], [])

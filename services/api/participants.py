@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from psycopg import sql
 
+from domain import clock
 from domain.participants import (
     STAGE_OF_PLACEMENT,
     ExitReason,
@@ -316,7 +317,7 @@ class ParticipantController(Controller):
             extra_params=extra_params,
         )
         names = _mentor_names(db, t, [r[16] for r in rows if r[16] is not None])
-        now = datetime.now(UTC)
+        now = clock.now()
         g = views.tables(db, schema, "goals", None, 0)
         overdue: dict[UUID, int] = dict(
             db.fetchall(

@@ -17,7 +17,7 @@ never enter the API process, and the report's CPU never holds its GIL (decision 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -26,6 +26,7 @@ from litestar import Request, Response, get
 from litestar.di import Provide
 from litestar.params import Parameter
 
+from domain import clock
 from domain.common import CLOCK_SKEW
 from services.api.context import Tenant, action, provide_platform, provide_tenant
 from services.api.docs import problems
@@ -82,7 +83,7 @@ def parse_as_of(value: str | None) -> datetime | None:
             "invalid_instant",
             "as_of must be RFC 3339 with a UTC offset, e.g. 2026-10-01T00:00:00Z",
         ) from None
-    if moment > datetime.now(UTC) + CLOCK_SKEW:
+    if moment > clock.now() + CLOCK_SKEW:
         raise ProblemError(400, "invalid_instant", "as_of lies in the future")
     return moment
 
@@ -239,7 +240,7 @@ async def quarterly_all(
     grantees' items together (rates and means are never averaged). JSON, CSV or HTML as for
     one grantee; `as_of` replays each grantee's log to that instant. No personal data."""
     when = parse_as_of(as_of)
-    q = parse_quarter(quarter, (when or datetime.now(UTC)).date())
+    q = parse_quarter(quarter, (when or clock.now()).date())
     fmt = choose(request, format)
     grantees = await anyio.to_thread.run_sync(_visible, tenancy, principal)
     ask = Ask(q, when, None, request.app.state.settings.view_wait_max)

@@ -30,6 +30,7 @@ from litestar.di import Provide
 from litestar.params import Parameter
 from psycopg import sql
 
+from domain import clock
 from domain.common import NotFound
 from domain.facilities import FacilityKind
 from projections.base import Tables
@@ -313,7 +314,7 @@ def list_meeting_records(
     more = len(rows) > limit
     rows = rows[:limit]
     items = []
-    now = datetime.now(UTC)
+    now = clock.now()
     recipient = f"rrc:{rrc}"
     consents: dict[UUID, UUID] = {}  # resident → consent that released a Part 2 summary
     for meeting_id, at, minutes, kind, facility, attendance, summary, withheld, residents in rows:
@@ -374,7 +375,7 @@ def disclose(
     principal = tenant.principal
     if principal.roles & STAFF or not residents:
         return  # the grantee's own staff checking the view: not a disclosure
-    now = datetime.now(UTC)
+    now = clock.now()
     reference = str(getattr(request.state, "request_id", "") or "")
     with tenant.tenancy.db.transaction() as cur:
         for resident in sorted(residents):

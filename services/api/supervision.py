@@ -14,6 +14,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from psycopg import sql
 
+from domain import clock
 from domain.common import utcnow
 from domain.mentors import MentorStatus
 from domain.supervision import (
@@ -589,7 +590,7 @@ class SupervisionController(Controller):
             min_position,
             request.app.state.settings.view_wait_max,
         )
-        today = utcnow().date()
+        today = clock.today(tenant.app.zone)
         cutoff = today - timedelta(days=DEBRIEF_DUE_DAYS)
         clauses = [sql.SQL("status IN ('certified', 'suspended')")]
         params: list[Any] = []
@@ -664,7 +665,7 @@ class SupervisionController(Controller):
                 " (last_debrief_on IS NULL OR last_debrief_on < %s)"
                 " ORDER BY last_debrief_on NULLS FIRST, mentor_id"
             ).format(t["sup_mentors"]),
-            (now.date() - timedelta(days=DEBRIEF_DUE_DAYS),),
+            (clock.today(tenant.app.zone) - timedelta(days=DEBRIEF_DUE_DAYS),),
         )
         return AlertsOut(
             [

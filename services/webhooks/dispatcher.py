@@ -33,7 +33,7 @@ import structlog
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
-from domain import common
+from domain import clock, common
 from domain.common import DomainError, utcnow
 from domain.webhooks import DisableReason
 from services import tracecontext
@@ -273,7 +273,8 @@ class Dispatcher:
             return Result(False, None, elapsed(), "", f"unsafe target: {e}")
         if not item.secrets:
             return Result(False, None, elapsed(), "", "no signing secret")
-        timestamp = int(time.time())
+        # Receivers check this against their own wall clocks, whatever clock the service runs on.
+        timestamp = int(clock.wall().timestamp())
         headers = {
             "content-type": "application/json",
             "user-agent": "prowd-webhooks/1",

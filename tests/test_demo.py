@@ -1,0 +1,207 @@
+"""The demo as a new user meets it: `prowd demo` run twice, its alerts on any day, its peer
+mentor's token, and a CLI command run beside a running embedded server.
+
+Each test loads the demo into a database of its own (the demo grantees have fixed slugs), with
+the CLI in a child process exactly as the README says, and reads it back through the API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from litestar.testing import TestClient
+from psycopg.conninfo import make_conninfo
+
+from services import projector
+from services.api.app import create_app
+from services.database import Database
+from services.settings import Settings
+from tests.conftest import JWT_SECRET, SUITE_CLOCK, FreezeAt
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = "northside_works"
+# What the README promises the demo shows on GET /v1/grantees/northside_works/alerts.
+PROMISED_ALERTS = {
+    "missed_cadence",
+    "overdue_goal",
+    "open_crisis",
+    "clearance_expiring",
+    "debrief_due",
+}
+
+
+@pytest.fixture
+def demo_url(server_url: str) -> Iterator[str]:
+    name = f"prowd_demo_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield make_conninfo(server_url, dbname=name)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def prowd(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def cli_env(data_dir: Path, url: str | None, at: datetime) -> dict[str, str]:
+    """The CLI's environment: `data_dir` holds the development keys (the test app's own, where
+    the test reads what the CLI wrote) or, without a URL, an embedded server of its own."""
+    env = {
+        **os.environ,
+        "PROWD_DATA_DIR": str(data_dir),
+        "PROWD_JWT_SECRET": JWT_SECRET,
+        "PROWD_CLOCK": at.isoformat(),
+        "PROWD_LOG_LEVEL": "warning",
+    }
+    env.pop("PROWD_DATABASE_URL", None)
+    if url is not None:
+        env["PROWD_DATABASE_URL"] = url
+    return env
+
+
+@contextlib.contextmanager
+def demo_client(settings: Settings, url: str) -> Iterator[tuple[TestClient, Database]]:
+    """The API on the demo's database, caught up with its log."""
+    demo_settings = dataclasses.replace(settings, database_url=url)
+    db = Database(url, demo_settings, name="prowd-demo-test").open()
+    try:
+        for slug in (DEMO, "harbor_bridge"):
+            projector.drain(db, f"g_{slug}")
+        with TestClient(create_app(demo_settings, db)) as client:
+            yield client, db
+    finally:
+        db.close()
+
+
+def events_per_grantee(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return {
+            slug: conn.execute(f'SELECT count(*) FROM "g_{slug}".events').fetchone()[0]  # type: ignore[index]
+            for slug in (DEMO, "harbor_bridge")
+        }
+
+
+def printed_token(output: str, role: str) -> str:
+    match = re.search(rf"^{role} \(.*\):\n  (\S+)$", output, re.MULTILINE)
+    assert match, output
+    return match.group(1)
+
+
+def test_the_demo_loaded_twice_adds_nothing_the_second_time(
+    demo_url: str, settings: Settings
+) -> None:
+    env = cli_env(settings.data_dir, demo_url, SUITE_CLOCK.now())
+    first = prowd("demo", "--load-only", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "demo data: 60 participants added" in first.stdout
+    before = events_per_grantee(demo_url)
+    assert all(n > 150 for n in before.values()), before
+
+    second = prowd("demo", "--load-only", env=env)
+    assert second.returncode == 0, second.stderr
+    assert "demo data: 0 participants added" in second.stdout
+    assert events_per_grantee(demo_url) == before
+
+    # The peer mentor's token is a demo mentor's: their caseload holds their own mentee.
+    token = printed_token(second.stdout, "peer_mentor")
+    assert "mentor Marcus W." in second.stdout
+    with demo_client(settings, demo_url) as (client, _):
+        r = client.get(
+            f"/v1/grantees/{DEMO}/participants", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert r.status_code == 200, r.text
+        assert len(r.json()["items"]) == 1
+        staff = client.get(
+            f"/v1/grantees/{DEMO}/participants",
+            headers={"Authorization": f"Bearer {printed_token(second.stdout, 'case_manager')}"},
+            params={"limit": 100},
+        )
+        assert len(staff.json()["items"]) == 30
+
+
+@pytest.mark.parametrize(
+    "today",
+    [
+        pytest.param(datetime(2026, 12, 4, 15, tzinfo=UTC), id="2026-12-04"),
+        pytest.param(datetime(2027, 1, 1, 12, tzinfo=UTC), id="2027-01-01-iso-2026-W53"),
+        pytest.param(datetime(2028, 2, 29, 18, tzinfo=UTC), id="2028-02-29-leap-day"),
+    ],
+)
+def test_every_alert_kind_the_readme_promises_shows_in_the_demo_on_any_day(
+    today: datetime, demo_url: str, settings: Settings, frozen_at: FreezeAt
+) -> None:
+    loaded = prowd("demo", "--load-only", env=cli_env(settings.data_dir, demo_url, today))
+    assert loaded.returncode == 0, loaded.stderr
+    frozen_at(today)
+    with demo_client(settings, demo_url) as (client, _):
+        token = printed_token(loaded.stdout, "coordinator")
+        r = client.get(f"/v1/grantees/{DEMO}/alerts", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        kinds = {item["kind"] for item in r.json()["items"]}
+    assert kinds >= PROMISED_ALERTS, PROMISED_ALERTS - kinds
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_cli_command_beside_a_running_embedded_server_leaves_it_running(tmp_path: Path) -> None:
+    """`prowd verify` on the data folder of a running `prowd demo` uses the same embedded
+    server and, when it ends, leaves it up: the service still answers."""
+    env = cli_env(tmp_path / "data", None, SUITE_CLOCK.now())
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "demo", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        ready_within(base, 120, serve)
+        verify = prowd("verify", env=env)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        assert "intact" in verify.stdout + verify.stderr
+        for path in ("/ready", "/health"):
+            assert httpx.get(base + path, timeout=5).status_code == 200, path
+        r = httpx.get(f"{base}/v1/grantees", timeout=5)
+        assert r.status_code == 401  # the database answered: only the token is missing
+    finally:
+        serve.terminate()
+        serve.wait(30)
+
+
+def ready_within(base: str, seconds: float, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "prowd demo exited early"
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(base + "/ready", timeout=2).status_code == 200:
+                return
+        time.sleep(0.25)
+    raise AssertionError(f"{base} never became ready")
