@@ -244,12 +244,31 @@ def race(db: Database, slug: str, *calls: Callable[[], Any]) -> list[Any]:
         return [f.result() for f in futures]
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The fuzz run's case count, shown even when its output is captured (CI logs it)."""
+# The fuzz run's cases per operation: counted where the fuzz test ran (an xdist worker sends
+# them to the controller when it finishes), printed in the summary even when output is captured.
+FUZZ_CASES: dict[str, int] = {}
+
+
+def _fuzz_cases() -> dict[str, int]:
     import sys
 
     fuzz = sys.modules.get("tests.test_fuzz")
-    cases = getattr(fuzz, "CASES", None)
+    return dict(getattr(fuzz, "CASES", None) or {})
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fuzz_cases"] = _fuzz_cases()
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    for operation, n in getattr(node, "workeroutput", {}).get("fuzz_cases", {}).items():
+        FUZZ_CASES[operation] = FUZZ_CASES.get(operation, 0) + n
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    cases = FUZZ_CASES or _fuzz_cases()
     if cases:
         terminalreporter.write_line(
             f"fuzz (schemathesis): {sum(cases.values())} generated requests over"

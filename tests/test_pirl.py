@@ -316,8 +316,8 @@ def test_two_exports_at_once_never_give_a_participant_two_pseudonyms(client, aut
 
 
 def test_past_exports_newest_first_in_pages(s):
-    s.export("2025Q3")
-    s.export("2025Q4")
+    for quarter in ("2025Q1", "2025Q2", "2025Q3", "2025Q4"):  # at least four, whatever ran before
+        s.export(quarter)
     everything = s.w.get("/exports", role="auditor", limit=500)["items"]
     assert [e["number"] for e in everything] == list(range(len(everything), 0, -1))
     assert everything[0]["quarter"] == "2025Q4" and everything[1]["quarter"] == "2025Q3"
