@@ -98,6 +98,9 @@ def settings(database_url: str) -> Settings:
         pool_max=10,
         rate_limit_token=0,
         rate_limit_ip=0,
+        # A query's bounded wait for the projector (`min_position`): generous, so a projector
+        # slowed by a loaded machine (parallel workers) is not mistaken for a wrong answer.
+        view_wait_max=20.0,
     )
 
 
