@@ -85,11 +85,12 @@ def test_the_api_holds_up_to_generated_requests(app, client, auth, fuzz_world):
         def run(case: Any) -> None:
             if case.path_parameters and "grantee" in case.path_parameters:
                 case.path_parameters["grantee"] = slug
-            CASES[f"{case.method} {case.path}"] += 1
+            label = f"{case.method} {case.path}"
+            CASES[label] += 1
             response = case.call(
                 headers=token_for(auth, action_of(app, case.method, case.path), slug)
             )
-            STATUSES.setdefault(operation.label, Counter())[response.status_code] += 1
+            STATUSES.setdefault(label, Counter())[response.status_code] += 1
             case.validate_response(
                 response,
                 checks=[not_a_server_error, response_schema_conformance, content_type_conformance],

@@ -25,7 +25,7 @@ from services.access import MATRIX
 from services.api.audit_reads import instant
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
-from services.api.params import Limit
+from services.api.params import MAX_POSITION, Limit
 from services.api.problems import PROBLEM_JSON, TITLES, Problem, problem_type
 from services.auth import NotAuthenticated, verify_token
 from services.database import Database
@@ -152,7 +152,9 @@ class AccessLogPage(msgspec.Struct):
 )
 def access_log_page(
     tenant: Tenant,
-    after: Annotated[int, Parameter(ge=0, description="`next_after` of the previous page")] = 0,
+    after: Annotated[
+        int, Parameter(ge=0, le=MAX_POSITION, description="`next_after` of the previous page")
+    ] = 0,
     limit: Limit = 100,
     subject: Annotated[
         str | None, Parameter(max_length=200, description="only this token subject")

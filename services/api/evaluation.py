@@ -371,7 +371,7 @@ class EvaluationController(Controller):
         "/feedback/mentors/{mentor_id:uuid}",
         opt=action("feedback.read"),
         sync_to_thread=True,
-        responses=problems(),
+        responses=problems((404, "not_found", "mentor not found")),
     )
     def mentors_copy(
         self,
@@ -384,6 +384,7 @@ class EvaluationController(Controller):
     ) -> FeedbackPage:
         """The mentor's copy of their feedback, to share with them: ratings and comments, never
         the author of feedback given anonymously to the mentor."""
+        tenant.app.mentor(mentor_id)  # 404 for a mentor that does not exist
         return self._feedback_page(
             request, tenant, limit, cursor, [("mentor_id", mentor_id)], min_position, True
         )

@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.params import Parameter
 from psycopg import sql
 
 from domain.cadence import WeekStatus, compliance, week_name
@@ -533,7 +534,7 @@ class MeetingController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         pairing_id: UUID,
-        weeks: Annotated[int, msgspec.Meta(ge=1, le=156)] = 12,
+        weeks: Annotated[int, Parameter(ge=1, le=156, description="weeks to show")] = 12,
         min_position: MinPosition = None,
     ) -> CadenceOut:
         """Weekly cadence compliance of a pairing: per ISO week of the grantee's time zone,

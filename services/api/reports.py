@@ -29,7 +29,7 @@ from litestar.params import Parameter
 from domain.common import CLOCK_SKEW
 from services.api.context import Tenant, action, provide_platform, provide_tenant
 from services.api.docs import problems
-from services.api.params import MinPosition
+from services.api.params import MAX_POSITION, MinPosition
 from services.api.problems import ProblemError
 from services.auth import Principal
 from services.report_jobs import Ask, Format, Grantee, all_body, figure_page, grantee_body, today
@@ -188,7 +188,9 @@ async def figure(
     tenant: Tenant,
     quarter: QuarterPath,
     figure: str,
-    after: Annotated[int, Parameter(ge=0, description="`next_after` of the previous page")] = 0,
+    after: Annotated[
+        int, Parameter(ge=0, le=MAX_POSITION, description="`next_after` of the previous page")
+    ] = 0,
     limit: Annotated[int, Parameter(ge=1, le=5000, description="page size")] = 1000,
     as_of: AsOf = None,
     min_position: MinPosition = None,
