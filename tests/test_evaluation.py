@@ -197,7 +197,11 @@ def test_outcome_refusals_name_the_rule(w):
     api.refused(f"{base}/employment", {**JOB, "started_on": tomorrow}, "in_future")
     api.refused(f"{base}/employment", {**JOB, "employer": "  "}, "employer_required")
     api.refused(f"{base}/employment", {**JOB, "wage": "0"}, "invalid_wage")
-    api.refused(f"{base}/employment", {**JOB, "hours_per_week": 90}, "invalid_hours")
+    api.refused(f"{base}/employment", {**JOB, "wage": "NaN"}, "invalid_wage")
+    api.refused(f"{base}/employment", {**JOB, "wage": "-Infinity"}, "invalid_wage")
+    # Hours outside 0-80 are refused by the schema that declares the range (`invalid_hours`
+    # is the domain's guard behind it).
+    api.post(f"{base}/employment", {**JOB, "hours_per_week": 90}, status=400)
     api.refused(f"{base}/credentials", {**CERT, "name": " "}, "credential_name_required")
     api.refused(f"{base}/housing", {**HOME, "secured_on": tomorrow}, "in_future")
     api.post(f"{base}/employment", JOB)

@@ -212,7 +212,9 @@ def test_one_open_individual_pairing_per_participant_and_rematch_after_closure(a
     )
     api.refused(f"/pairings/{pairing}/closure", closure, "pairing_closed")
     api.refused(
-        f"/pairings/{pairing}/flag-resolutions", {"flag": "x", "resolution": "y"}, "pairing_closed"
+        f"/pairings/{pairing}/flag-resolutions",
+        {"flag": "mentor_retired", "resolution": "y"},
+        "pairing_closed",
     )
     assert api.get(f"/mentors/{first}")["open_pairings"] == []
 
@@ -352,7 +354,7 @@ def test_another_grantees_pairing_is_not_found(api, make_grantee, client, auth, 
                 "rematch_eligible": True,
             },
         ),
-        ("flag-resolutions", {"flag": "x", "resolution": "y"}),
+        ("flag-resolutions", {"flag": "mentor_retired", "resolution": "y"}),
         ("members", {"participant_id": mentee}),
     ):
         r = client.post(f"{api.base}/pairings/{secret}/{path}", json=body, headers=api.headers())

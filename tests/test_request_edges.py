@@ -200,6 +200,8 @@ def integer_parameters(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, A
 
 def bounds(item: dict[str, Any], name: str) -> tuple[Any, Any]:
     schema = next(p["schema"] for p in item["parameters"] if p["name"] == name)
+    # An optional parameter: the bounds stand in its integer branch.
+    schema = next((o for o in schema.get("oneOf", []) if o.get("type") == "integer"), schema)
     return schema.get("minimum"), schema.get("maximum")
 
 

@@ -31,9 +31,22 @@ from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, Cursor, Limit, LongText, MinPosition
+from services.api.text import Line
 
 Text = LongText
-Name = Annotated[str, msgspec.Meta(max_length=200)]
+Name = Annotated[Line, msgspec.Meta(max_length=200)]
+# A positive decimal amount, as a string ("18.50"). msgspec takes no pattern on a Decimal; the
+# domain refuses the rest (`invalid_wage`), the schema declares it (Litestar copies
+# `extra_json_schema["extra"]` into the field's schema).
+PositiveAmount = Annotated[
+    Decimal,
+    msgspec.Meta(
+        extra_json_schema={
+            "extra": {"pattern": r"^([0-9]*[1-9][0-9]*(\.[0-9]+)?|[0-9]+\.[0-9]*[1-9][0-9]*)$"}
+        },
+        examples=["18.50"],
+    ),
+]
 
 
 class RatingIO(msgspec.Struct, forbid_unknown_fields=True):
@@ -116,9 +129,9 @@ class AssessmentPage(msgspec.Struct):
 class EmploymentIO(msgspec.Struct, forbid_unknown_fields=True):
     employer: Name
     started_on: date
-    wage: Decimal
+    wage: PositiveAmount
     wage_unit: WageUnit
-    hours_per_week: float | None = None
+    hours_per_week: Annotated[float, msgspec.Meta(gt=0, le=80)] | None = None
     job_title: Name = ""
 
 

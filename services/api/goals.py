@@ -30,9 +30,10 @@ from services.api.context import Tenant, action, check_own_mentee, provide_tenan
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, Cursor, Limit, MinPosition
 from services.api.problems import ProblemError
+from services.api.text import FreeText
 
-Short = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+Short = Annotated[FreeText, msgspec.Meta(min_length=1, max_length=500)]
+Text = Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
 Percent = Annotated[int, msgspec.Meta(ge=0, le=100)]
 
 
@@ -52,7 +53,7 @@ class StepIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class StepCompletionIn(msgspec.Struct, forbid_unknown_fields=True):
-    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    note: Annotated[FreeText, msgspec.Meta(max_length=2000)] = ""
 
 
 class GoalReasonIn(msgspec.Struct, forbid_unknown_fields=True):

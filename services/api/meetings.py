@@ -24,6 +24,7 @@ from services.api.facilities import CohortOut
 from services.api.facilities import _cohort as render_cohort
 from services.api.params import Code, Cursor, Limit, LongText, MinPosition
 from services.api.problems import ProblemError
+from services.api.text import FreeText
 
 Text = LongText
 Minutes = Annotated[int, msgspec.Meta(ge=1, le=480)]
@@ -63,12 +64,12 @@ class MissedIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class CancellationIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
     excused: bool = False
 
 
 class AmendmentIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
     record: HeldIn
 
 

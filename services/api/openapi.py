@@ -6,6 +6,10 @@ examples where they matter most; this fills in the rest from the document itself
 operation is left without them: 400 `invalid_request` for bodies and parameters, 401, 403,
 404 `grantee_not_found` for grantee routes, 503 `database_unavailable` everywhere, and an
 example body synthesised from the request schema (its field examples, enums, formats, bounds).
+
+It also moves the constraints Litestar writes beside the `oneOf` of an optional field (`str |
+None` with a pattern, `int | None` with bounds) into the branch they constrain, so that every
+tool reads them where it looks for them.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar.openapi.spec import Example, OpenAPI, Operation, Reference
+from litestar.openapi.spec import Example, OpenAPI, OpenAPIType, Operation, Reference, Schema
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.openapi.spec import OpenAPIResponse as Response
 
@@ -113,11 +117,58 @@ class _Examples:
         return None
 
 
+# The constraints of each kind of value, as `Schema` attributes.
+_CONSTRAINTS: dict[str, tuple[str, ...]] = {
+    "string": ("pattern", "min_length", "max_length", "format"),
+    "integer": ("minimum", "maximum", "exclusive_minimum", "exclusive_maximum", "multiple_of"),
+    "array": ("min_items", "max_items", "unique_items"),
+}
+_CONSTRAINTS["number"] = _CONSTRAINTS["integer"]
+
+
+def _type_of(schema: Schema) -> str | None:
+    kind = schema.type
+    return kind.value if isinstance(kind, OpenAPIType) else None
+
+
+def _constraints_into_branches(schema: Any, seen: set[int]) -> None:
+    """Recursively: a constraint beside `oneOf`/`anyOf` moves into the branches of its kind."""
+    if not isinstance(schema, Schema) or id(schema) in seen:
+        return
+    seen.add(id(schema))
+    branches = [b for b in (schema.one_of or schema.any_of or []) if isinstance(b, Schema)]
+    for branch in branches:
+        names = _CONSTRAINTS.get(_type_of(branch) or "", ())
+        for name in names:
+            value = getattr(schema, name)
+            if value is not None and getattr(branch, name) is None:
+                setattr(branch, name, value)
+    if branches:
+        kinds = {_type_of(b) for b in branches}
+        for kind, names in _CONSTRAINTS.items():
+            if kind in kinds:
+                for name in names:
+                    setattr(schema, name, None)
+    children = [
+        *(schema.one_of or []),
+        *(schema.any_of or []),
+        *(schema.all_of or []),
+        *(schema.properties or {}).values(),
+        schema.items,
+        schema.additional_properties,
+    ]
+    for child in children:
+        _constraints_into_branches(child, seen)
+
+
 def complete(spec: OpenAPI) -> None:
     from services.webhooks.payloads import add_webhooks
 
     # Messages sent to RRC systems (OpenAPI 3.1 `webhooks`), documented with examples.
     add_webhooks(spec)
+    seen: set[int] = set()
+    for schema in (spec.components.schemas or {}).values() if spec.components else ():
+        _constraints_into_branches(schema, seen)
     examples = _Examples(spec)
     for path, item in (spec.paths or {}).items():
         for method in ("get", "post", "put", "patch", "delete"):
@@ -138,6 +189,10 @@ def complete(spec: OpenAPI) -> None:
                     media.examples = {
                         "example": Example(summary="an example body", value=examples.of(schema))
                     }
+            for parameter in op.parameters or []:
+                _constraints_into_branches(getattr(parameter, "schema", None), seen)
+            if media is not None:
+                _constraints_into_branches(media.schema, seen)
             responses = dict(op.responses or {})
             for status, response in _common(path, method, media is not None).items():
                 present = responses.get(status)

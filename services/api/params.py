@@ -7,10 +7,12 @@ from typing import Annotated
 import msgspec
 from litestar.params import Parameter
 
+from services.api.text import FreeText
+
 # A facility or cohort code.
 Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{1,15}$", examples=["FCI-ELK"])]
 # Free text of a note, summary or comment.
-LongText = Annotated[str, msgspec.Meta(max_length=4000)]
+LongText = Annotated[FreeText, msgspec.Meta(max_length=4000)]
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="page size")]
 # The largest log position (bigint): a query parameter beyond it is refused, not compared.

@@ -24,9 +24,10 @@ from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, Cursor, Limit, LongText, MinPosition
+from services.api.text import Line
 
 Text = LongText
-Name = Annotated[str, msgspec.Meta(max_length=200)]
+Name = Annotated[Line, msgspec.Meta(max_length=200)]
 
 
 class ContactIO(msgspec.Struct, forbid_unknown_fields=True):

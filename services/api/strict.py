@@ -17,6 +17,7 @@ import msgspec
 from litestar import Request, Response
 
 from services.api.problems import Problem, problem_response
+from services.api.text import text_problem
 
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
 
@@ -52,7 +53,7 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
     try:
         msgspec.json.decode(body or b"null", type=target, strict=True)
     except msgspec.ValidationError as e:
-        return problem_response(
+        return text_problem(e) or problem_response(
             400,
             "invalid_request",
             "the request body fails validation",
