@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
+from services import projector
 from services.access import MATRIX, Role
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
@@ -65,7 +66,7 @@ def token_for(auth, action: str | None, slug: str) -> dict[str, str]:
     return auth(role, grantee, sub="fuzz")
 
 
-def test_the_api_holds_up_to_generated_requests(app, client, auth, fuzz_world):
+def test_the_api_holds_up_to_generated_requests(app, client, auth, db, fuzz_world):
     """Every operation, `EXAMPLES` generated requests each (schemathesis strategies driven by
     hypothesis directly: its pytest plugin does not run under this pytest)."""
     api = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
@@ -85,6 +86,9 @@ def test_the_api_holds_up_to_generated_requests(app, client, auth, fuzz_world):
         def run(case: Any) -> None:
             if case.path_parameters and "grantee" in case.path_parameters:
                 case.path_parameters["grantee"] = slug
+            # No projection worker runs here: the views follow the log before each request, so
+            # a `min_position` within the log is reached (not a 503 `view_behind`).
+            projector.drain(db, f"g_{slug}")
             label = f"{case.method} {case.path}"
             CASES[label] += 1
             response = case.call(
@@ -107,6 +111,9 @@ def test_the_api_holds_up_to_generated_requests(app, client, auth, fuzz_world):
     for label in rejecting:
         print(f"  {label} {dict(STATUSES[label])}")
     assert total >= 1000 or EXAMPLES < 8, total
+    # 70-73 of 142 before issue 24 (unknown fields, instants, quarters, cursors undeclared);
+    # about 20 since, most of the rest refusing `1.0` for an integer (decision 31).
+    assert len(rejecting) <= 30 or EXAMPLES != 8, rejecting
     assert not failures, "\n\n".join(failures)
 
 

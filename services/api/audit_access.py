@@ -25,7 +25,7 @@ from services.access import MATRIX
 from services.api.audit_reads import instant
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
-from services.api.params import MAX_POSITION, Limit
+from services.api.params import INSTANT_SCHEMA, MAX_POSITION, Limit
 from services.api.problems import PROBLEM_JSON, TITLES, Problem, problem_type
 from services.auth import NotAuthenticated, verify_token
 from services.database import Database
@@ -161,10 +161,16 @@ def access_log_page(
     ] = None,
     action: Annotated[str | None, Parameter(max_length=64, description="only this action")] = None,
     since: Annotated[
-        str | None, Parameter(max_length=40, description="from this instant (RFC 3339)")
+        str | None,
+        Parameter(
+            max_length=40, description="from this instant (RFC 3339)", schema_extra=INSTANT_SCHEMA
+        ),
     ] = None,
     until: Annotated[
-        str | None, Parameter(max_length=40, description="before this instant (RFC 3339)")
+        str | None,
+        Parameter(
+            max_length=40, description="before this instant (RFC 3339)", schema_extra=INSTANT_SCHEMA
+        ),
     ] = None,
 ) -> AccessLogPage:
     """Who was shown the grantee's personal data: one row per successful response of an action

@@ -27,7 +27,7 @@ from domain.participants import Participant
 from services.api import goals, meetings, pairings, participants
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
-from services.api.params import MAX_POSITION
+from services.api.params import INSTANT_SCHEMA, MAX_POSITION
 from services.api.problems import ProblemError
 
 A = TypeVar("A", bound=ProwdAggregate)
@@ -186,6 +186,7 @@ AsOf = Annotated[
         max_length=40,
         description="the instant, RFC 3339 with a UTC offset; compared with the events' "
         "recorded time, not their occurred_at",
+        schema_extra=INSTANT_SCHEMA,
     ),
 ]
 

@@ -21,7 +21,7 @@ from domain.common import utcnow
 from domain.consents import CATEGORIES, RECIPIENT, Category, Consent, ConsentTerms, Signer
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Cursor, Limit
+from services.api.params import FIRST_UUID, Cursor, Limit, UuidCursor
 from services.api.problems import ProblemError
 from services.api.text import FreeText, Line
 
@@ -345,7 +345,7 @@ class ConsentController(Controller):
         tenant: Tenant,
         participant_id: UUID,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
     ) -> ConsentPage:
         """A participant's consents, recorded, expired and revoked alike, each with its
         `status` now (`in_force`, `pending`, `expired`, `revoked`). Read from the consent

@@ -13,6 +13,8 @@ from litestar.di import Provide
 from psycopg import sql
 
 from domain.evaluation import (
+    MAX_SCORE,
+    MIN_SCORE,
     AreaScore,
     AssessmentArea,
     Credential,
@@ -30,7 +32,7 @@ from domain.evaluation import (
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Cursor, Limit, LongText, MinPosition
+from services.api.params import FIRST_UUID, Cursor, Limit, LongText, MinPosition, UuidCursor
 from services.api.text import Line
 
 Text = LongText
@@ -51,7 +53,7 @@ PositiveAmount = Annotated[
 
 class RatingIO(msgspec.Struct, forbid_unknown_fields=True):
     question: FeedbackQuestion
-    score: int
+    score: Annotated[int, msgspec.Meta(ge=MIN_SCORE, le=MAX_SCORE)]
 
 
 class FeedbackIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -96,7 +98,7 @@ class RatingSummary(msgspec.Struct):
 
 class ScoreIO(msgspec.Struct, forbid_unknown_fields=True):
     area: AssessmentArea
-    score: int
+    score: Annotated[int, msgspec.Meta(ge=MIN_SCORE, le=MAX_SCORE)]
     note: Text = ""
 
 
@@ -367,7 +369,7 @@ class EvaluationController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         mentor_id: UUID | None = None,
         participant_id: UUID | None = None,
         min_position: MinPosition = None,
@@ -392,7 +394,7 @@ class EvaluationController(Controller):
         tenant: Tenant,
         mentor_id: UUID,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         min_position: MinPosition = None,
     ) -> FeedbackPage:
         """The mentor's copy of their feedback, to share with them: ratings and comments, never
@@ -480,7 +482,7 @@ class EvaluationController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         mentor_id: UUID | None = None,
         min_position: MinPosition = None,
     ) -> AssessmentPage:

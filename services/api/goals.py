@@ -28,7 +28,7 @@ from services.access import only_own
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Cursor, Limit, MinPosition
+from services.api.params import FIRST_UUID, Limit, MinPosition, UuidCursor
 from services.api.problems import ProblemError
 from services.api.text import FreeText
 
@@ -321,7 +321,7 @@ class GoalController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         participant_id: UUID | None = None,
         status: GoalStatus | None = None,
         domain: GoalDomain | None = None,

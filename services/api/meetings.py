@@ -14,7 +14,15 @@ from psycopg import sql
 
 from domain.cadence import WeekStatus, compliance, week_name
 from domain.facilities import ClassSlot, Cohort
-from domain.meetings import Attendance, HeldRecord, Meeting, MeetingStatus, NoShow, Topic
+from domain.meetings import (
+    MAX_MINUTES,
+    Attendance,
+    HeldRecord,
+    Meeting,
+    MeetingStatus,
+    NoShow,
+    Topic,
+)
 from domain.pairings import Location, LocationKind
 from services.access import Role, only_own
 from services.api import views
@@ -27,7 +35,7 @@ from services.api.problems import ProblemError
 from services.api.text import FreeText
 
 Text = LongText
-Minutes = Annotated[int, msgspec.Meta(ge=1, le=480)]
+Minutes = Annotated[int, msgspec.Meta(ge=1, le=MAX_MINUTES)]
 
 
 class LocationIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -37,7 +45,7 @@ class LocationIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class HeldIn(msgspec.Struct, forbid_unknown_fields=True):
     occurred_at: datetime
-    duration_minutes: Annotated[int, msgspec.Meta(ge=-100000, le=100000)]
+    duration_minutes: Annotated[int, msgspec.Meta(gt=0, le=MAX_MINUTES)]
     topics: Annotated[list[Topic], msgspec.Meta(max_length=15)]
     location: LocationIn | None = None
     goals_discussed: Annotated[list[UUID], msgspec.Meta(max_length=50)] = []

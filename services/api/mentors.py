@@ -26,7 +26,7 @@ from projections.base import Tables
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Code, Cursor, Limit, MinPosition
+from services.api.params import FIRST_UUID, Code, Limit, MinPosition, UuidCursor
 from services.api.text import FreeText, Line
 from services.database import Database
 
@@ -261,7 +261,7 @@ class MentorController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         status: MentorStatus | None = None,
         min_position: MinPosition = None,
     ) -> RosterPage:

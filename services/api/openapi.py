@@ -9,7 +9,8 @@ example body synthesised from the request schema (its field examples, enums, for
 
 It also moves the constraints Litestar writes beside the `oneOf` of an optional field (`str |
 None` with a pattern, `int | None` with bounds) into the branch they constrain, so that every
-tool reads them where it looks for them.
+tool reads them where it looks for them; and `StrictStructs` declares what a Struct with
+`forbid_unknown_fields` refuses (`additionalProperties: false`), which Litestar leaves out.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+
+# Litestar exports its Struct plugin from a private module only (pinned by uv.lock).
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi.spec import Example, OpenAPI, OpenAPIType, Operation, Reference, Schema
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.openapi.spec import OpenAPIResponse as Response
@@ -31,6 +35,50 @@ _FORMAT_EXAMPLES = {
     "email": "coordinator@example.org",
     "uri": "https://example.org",
 }
+
+
+# msgspec's bound -> the Schema attribute; Litestar drops a bound of 0 on an optional field
+# (it tests the value for truth), so `percent: Percent | None` lost its `minimum: 0`.
+_BOUNDS = {
+    "ge": "minimum",
+    "gt": "exclusive_minimum",
+    "le": "maximum",
+    "lt": "exclusive_maximum",
+}
+
+
+class StrictStructs(StructSchemaPlugin):
+    """Litestar's schema of a msgspec Struct, plus `additionalProperties: false` where the
+    Struct refuses unknown fields (every request body): the document says what a body may not
+    hold, so clients and fuzzers do not send fields that can only be refused. Also puts back
+    the bounds of 0 Litestar leaves out of optional numeric fields."""
+
+    def to_openapi_schema(self, field_definition: Any, schema_creator: Any) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        info = msgspec.inspect.type_info(field_definition.type_)
+        if not isinstance(info, msgspec.inspect.StructType):
+            return schema
+        if info.forbid_unknown_fields:
+            schema.additional_properties = False
+        for field in info.fields:
+            prop = (schema.properties or {}).get(field.encode_name)
+            kinds = [
+                t.type if isinstance(t, msgspec.inspect.Metadata) else t
+                for t in (
+                    field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else ()
+                )
+            ]
+            numbers = [
+                t
+                for t in kinds
+                if isinstance(t, msgspec.inspect.IntType | msgspec.inspect.FloatType)
+            ]
+            if not isinstance(prop, Schema) or len(numbers) != 1:
+                continue
+            for bound, name in _BOUNDS.items():
+                if getattr(numbers[0], bound) == 0 and getattr(prop, name) is None:
+                    setattr(prop, name, 0)
+        return schema
 
 
 def _problem(status: int, code: str, detail: str) -> Response:

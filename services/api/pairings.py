@@ -30,7 +30,7 @@ from services.access import only_own
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Code, Cursor, Limit, MinPosition
+from services.api.params import FIRST_UUID, Code, Limit, MinPosition, UuidCursor
 from services.api.problems import ProblemError
 from services.api.text import FreeText
 
@@ -251,7 +251,7 @@ class PairingController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         mentor_id: UUID | None = None,
         participant_id: UUID | None = None,
         status: Literal["open", "closed"] | None = None,
