@@ -20,12 +20,14 @@ from services.tenancy import GranteeInfo, Tenancy
 
 # The IANA zones this machine knows (`check_time_zone` accepts what `ZoneInfo` loads). msgspec
 # cannot enforce an enumeration built at run time; the domain does, and the schema declares it
-# (Litestar copies `extra_json_schema["extra"]` into the field's schema).
+# (Litestar copies `extra_json_schema["extra"]` into the field's schema). A machine without a
+# time zone database declares none rather than an empty enumeration.
+_ZONES = sorted(available_timezones())
 TimeZone = Annotated[
     str,
     msgspec.Meta(
         max_length=64,
-        extra_json_schema={"extra": {"enum": sorted(available_timezones())}},
+        extra_json_schema={"extra": {"enum": _ZONES}} if _ZONES else None,
         examples=["America/New_York"],
     ),
 ]
