@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from uuid import UUID, uuid4
 
 import msgspec
@@ -26,7 +26,8 @@ from domain.common import (
 )
 
 # What a consent can name as the information to disclose (the categories the system sends).
-CATEGORIES = ("meeting_summaries", "stage", "attendance", "goals")
+Category = Literal["meeting_summaries", "stage", "attendance", "goals"]
+CATEGORIES: tuple[str, ...] = get_args(Category)
 
 # `rrc:<FACILITY CODE>` (a Residential Reentry Center of the grantee) or `export:pirl`.
 RECIPIENT = re.compile(r"^(rrc:[A-Z0-9][A-Z0-9-]{1,15}|export:pirl)$")

@@ -316,7 +316,7 @@ class Outcomes(ProwdAggregate):
         self._check_day(employment.started_on, "the employment start date")
         if not employment.employer.strip():
             raise RuleViolation("an employment names its employer", code="employer_required")
-        if employment.wage <= 0:
+        if not employment.wage.is_finite() or employment.wage <= 0:
             raise RuleViolation("the wage is a positive amount", code="invalid_wage")
         if employment.hours_per_week is not None and not 0 < employment.hours_per_week <= 80:
             raise RuleViolation("hours per week are between 0 and 80", code="invalid_hours")

@@ -63,6 +63,15 @@ class LocationKind(StrEnum):
     REMOTE = "remote"
 
 
+class PairingFlag(StrEnum):
+    """Why a pairing waits for staff to review it (a flag is resolved or the pairing closed)."""
+
+    MENTEE_INELIGIBLE = "mentee_ineligible"
+    MENTOR_INELIGIBLE = "mentor_ineligible"
+    MENTOR_SUSPENDED = "mentor_suspended"
+    MENTOR_RETIRED = "mentor_retired"
+
+
 class ClosureType(StrEnum):
     PLANNED = "planned"
     UNPLANNED = "unplanned"
@@ -365,19 +374,19 @@ class Pairing(ProwdAggregate):
         )
         self.trigger_event(self.FirstMeetingRecorded, met_on=met_on, occurred_at=utcnow())
 
-    def flag(self, flag: str, detail: str) -> None:
+    def flag(self, flag: PairingFlag, detail: str) -> None:
         """Flag for review (for instance the mentee left the RRC); never closes by itself."""
         if self.is_open and flag not in self.open_flags:
             self.trigger_event(
-                self.FlaggedForReview, flag=flag, detail=detail, occurred_at=utcnow()
+                self.FlaggedForReview, flag=str(flag), detail=detail, occurred_at=utcnow()
             )
 
-    def resolve_flag(self, flag: str, resolution: str) -> None:
+    def resolve_flag(self, flag: PairingFlag, resolution: str) -> None:
         self._check_open()
         if flag not in self.open_flags:
-            raise RuleViolation(f"no open flag {flag!r}", code="no_such_flag")
+            raise RuleViolation(f"no open flag {str(flag)!r}", code="no_such_flag")
         self.trigger_event(
-            self.FlagResolved, flag=flag, resolution=resolution, occurred_at=utcnow()
+            self.FlagResolved, flag=str(flag), resolution=resolution, occurred_at=utcnow()
         )
 
     def close(self, closure: Closure, at: datetime) -> None:

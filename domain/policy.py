@@ -6,7 +6,7 @@ Defaults come from the tip sheet; a grantee may change them (the change is an ev
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
@@ -36,17 +36,22 @@ class ClassHoursRule(StrEnum):
     FLAG = "flag"
 
 
+# The bounds `check` enforces, declared on the fields too (the API's schema shows them).
+Kinds = Annotated[list[MentorKind], msgspec.Meta(min_length=1)]
+GroupSize = Annotated[int, msgspec.Meta(ge=2, le=30)]
+
+
 class MentoringRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    stage1: list[MentorKind] = msgspec.field(default_factory=lambda: [MentorKind.EARLIER_GRADUATE])
-    stage2: list[MentorKind] = msgspec.field(
+    stage1: Kinds = msgspec.field(default_factory=lambda: [MentorKind.EARLIER_GRADUATE])
+    stage2: Kinds = msgspec.field(
         default_factory=lambda: [MentorKind.RRC_RESIDENT_GRADUATE, MentorKind.STAGE3_PARTICIPANT]
     )
-    stage3: list[MentorKind] = msgspec.field(
+    stage3: Kinds = msgspec.field(
         default_factory=lambda: [MentorKind.STAGE3_PARTICIPANT, MentorKind.GRADUATE]
     )
-    max_individual_mentees: int = 5
-    group_min: int = 2
-    group_max: int = 8
+    max_individual_mentees: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5
+    group_min: GroupSize = 2
+    group_max: GroupSize = 8
     # Stage 1 meets at least weekly (tip sheet); stages 2 and 3 are the grantee's choice.
     stage2_cadence: Cadence = Cadence.WEEKLY
     stage3_cadence: Cadence = Cadence.WEEKLY

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import urlsplit
 from uuid import uuid4
 
@@ -18,7 +18,7 @@ from domain.common import ProwdAggregate, RuleViolation, utcnow
 from domain.facilities import check_code
 
 # The event types an endpoint may subscribe to; `ping` is the test message, always sent.
-EVENT_TYPES: tuple[str, ...] = (
+EventType = Literal[
     "meeting.scheduled",
     "meeting.held",
     "meeting.missed",
@@ -29,7 +29,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "participant.exited",
     "pairing.opened",
     "pairing.closed",
-)
+]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 PING = "ping"
 MAX_URL = 2000
 MAX_RATE = 1000.0

@@ -56,7 +56,8 @@ def verify(
     progress: Callable[[int, int], None] | None = None,
 ) -> Verification:
     """Recompute the chain over every stored record, in position order; with the platform's key,
-    also check every signed checkpoint against its signature and the recomputed chain."""
+    also check every signed checkpoint against its signature and the recomputed chain, and that
+    none lies beyond the log's head (the end of the log cut off: truncation)."""
     s = sql.Identifier(schema)
     signed: dict[int, bytes] = {}
     if key is not None:
@@ -134,6 +135,17 @@ def verify(
             link = next(chain_rows, done)
     if progress:
         progress(checked, head)
+    beyond = max(signed, default=0)
+    if beyond > head:
+        # What is left may be a consistent prefix, but a signature proves the log once reached
+        # further: its end was cut off.
+        return Verification(
+            False,
+            checked,
+            head,
+            head + 1,
+            f"truncated after position {head}: a signed checkpoint stands at position {beyond}",
+        )
     return Verification(True, checked, head)
 
 

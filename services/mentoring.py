@@ -28,6 +28,7 @@ from domain.pairings import (
     Location,
     MatchCriterion,
     Pairing,
+    PairingFlag,
     PairingKind,
     PersonFacts,
     check_eligible,
@@ -129,7 +130,9 @@ class MentoringCommands(ParticipantCommands):
         mentor.review_background(decision, reviewer, on, conditions)
         also: list[ProwdAggregate] = []
         if was_certified and mentor.status is MentorStatus.SUSPENDED:
-            also = self._flag_pairings(mentor, "mentor_suspended", "background review not approved")
+            also = self._flag_pairings(
+                mentor, PairingFlag.MENTOR_SUSPENDED, "background review not approved"
+            )
         return self.record(mentor, command, also=also)
 
     def complete_training(
@@ -168,7 +171,7 @@ class MentoringCommands(ParticipantCommands):
         mentor = self.mentor(mentor_id)
         mentor.suspend(reason)
         return self.record(
-            mentor, command, also=self._flag_pairings(mentor, "mentor_suspended", reason)
+            mentor, command, also=self._flag_pairings(mentor, PairingFlag.MENTOR_SUSPENDED, reason)
         )
 
     def reinstate_mentor(self, command: Command, mentor_id: UUID, note: str = "") -> Saved[Mentor]:
@@ -182,10 +185,12 @@ class MentoringCommands(ParticipantCommands):
         mentor = self.mentor(mentor_id)
         mentor.retire(reason)
         return self.record(
-            mentor, command, also=self._flag_pairings(mentor, "mentor_retired", reason)
+            mentor, command, also=self._flag_pairings(mentor, PairingFlag.MENTOR_RETIRED, reason)
         )
 
-    def _flag_pairings(self, mentor: Mentor, flag: str, detail: str) -> list[ProwdAggregate]:
+    def _flag_pairings(
+        self, mentor: Mentor, flag: PairingFlag, detail: str
+    ) -> list[ProwdAggregate]:
         flagged: list[ProwdAggregate] = []
         for pairing_id in sorted(mentor.open_pairings):
             pairing = self.pairing(pairing_id)
@@ -291,7 +296,7 @@ class MentoringCommands(ParticipantCommands):
         return self.record(pairing, command)
 
     def resolve_flag(
-        self, command: Command, pairing_id: UUID, flag: str, resolution: str
+        self, command: Command, pairing_id: UUID, flag: PairingFlag, resolution: str
     ) -> Saved[Pairing]:
         """Resolve a review flag (the pairing stays open)."""
         pairing = self.pairing(pairing_id)
@@ -328,7 +333,7 @@ class MentoringCommands(ParticipantCommands):
             try:
                 check_eligible(rules, mentor, self._mentor_facts(mentor), facts, today)
             except RuleViolation as e:
-                pairing.flag("mentee_ineligible", e.detail)
+                pairing.flag(PairingFlag.MENTEE_INELIGIBLE, e.detail)
                 flagged.append(pairing)
         if participant.mentor_id is not None:
             mentor = self.mentor(participant.mentor_id)
@@ -339,7 +344,7 @@ class MentoringCommands(ParticipantCommands):
                     try:
                         check_eligible(rules, mentor, facts, member, today)
                     except RuleViolation as e:
-                        pairing.flag("mentor_ineligible", e.detail)
+                        pairing.flag(PairingFlag.MENTOR_INELIGIBLE, e.detail)
                         flagged.append(pairing)
                         break
         return flagged

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import re
+import struct
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -17,18 +18,26 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+import structlog
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from projections.base import Projection, Tables
-from projections.ops import MemoryStore
+from projections.ops import MemoryStore, OutOfRange
 from projections.registry import PROJECTIONS, by_name
+from services import projection_faults
 from services.database import Database
 from services.mapping import MsgspecMapper
+from services.projection_faults import CONTENT_ERRORS, Fault
 
 _mapper = MsgspecMapper()
 LIVE_BATCH = 500
 REBUILD_BATCH = 10_000
+log = structlog.get_logger("prowd.projector")
+# What makes a rebuild's in-memory fold or its COPY fail where the live path would isolate an
+# event: a number an integer column cannot hold (the fold refuses it), PostgreSQL's refusal of
+# a value, and the client's for an array element it cannot pack.
+_FOLD_ERRORS: tuple[type[Exception], ...] = (*CONTENT_ERRORS, OutOfRange, struct.error)
 
 
 def lock_key(schema: str) -> int:
@@ -87,9 +96,12 @@ def _read(
     limit: int,
     topics: list[str] | None,
     until: int | None = None,
+    cleaned: dict[int, list[str]] | None = None,
 ) -> list[tuple[int, str, Any]]:
     # Every id is read so positions advance past events no view handles; state is fetched
-    # only for the topics some view handles (`topics=None`: for every event).
+    # only for the topics some view handles (`topics=None`: for every event). An event holding
+    # text no view can store is made storable (`projection_faults.storable`, rule 1 of
+    # decision 30) and its position noted in `cleaned` with the fields changed.
     state = (
         sql.SQL("state") if topics is None else sql.SQL("CASE WHEN topic = ANY(%s) THEN state END")
     )
@@ -111,10 +123,15 @@ def _read(
     )
     out = []
     decode = _mapper.decode
+    may_hold_nul = projection_faults.may_hold_nul
     for position, topic, originator_id, version, data in cur.fetchall():
         event = None
         if data is not None:
             event = decode(topic, originator_id, version, data)
+            if may_hold_nul(data):
+                changed = projection_faults.storable(event)
+                if changed and cleaned is not None:
+                    cleaned[position] = changed
         out.append((position, topic, event))
     return out
 
@@ -124,13 +141,23 @@ def _apply_batch(
     schema: str,
     views: list[tuple[Projection, int, int]],
     rows: list[tuple[int, str, Any]],
+    cleaned: dict[int, list[str]],
 ) -> None:
-    for position, topic, event in rows:
-        if event is None:
-            continue
-        for projection, build, tracked in views:
-            if position > tracked:
-                projection.apply(cur, Tables(schema, build), topic, event, position)
+    faults: list[Fault] = []
+    try:
+        # A savepoint: a write refused for an event's content undoes the batch alone, which
+        # is then applied again event by event (rule 2 of decision 30).
+        with cur.connection.transaction():
+            for position, topic, event in rows:
+                if event is None:
+                    continue
+                for projection, build, tracked in views:
+                    if position > tracked:
+                        projection.apply(cur, Tables(schema, build), topic, event, position)
+    except CONTENT_ERRORS:
+        faults = projection_faults.apply_isolated(cur, schema, views, rows)
+    faults += projection_faults.unstorable(views, rows, cleaned)
+    projection_faults.record(cur, schema, faults)
     last = rows[-1][0]
     s = sql.Identifier(schema)
     for projection, build, _ in views:
@@ -155,9 +182,10 @@ def catch_up(db: Database, schema: str, *, batch: int = LIVE_BATCH) -> int:
             return 0
         after = min(tracked for _, _, tracked in views)
         topics = sorted({t for p, _, _ in views for t in p.topics})
-        rows = _read(cur, schema, after, batch, topics)
+        cleaned: dict[int, list[str]] = {}
+        rows = _read(cur, schema, after, batch, topics, cleaned=cleaned)
         if rows:
-            _apply_batch(cur, schema, views, rows)
+            _apply_batch(cur, schema, views, rows, cleaned)
         return len(rows)
 
 
@@ -228,21 +256,49 @@ def rebuild_views(
                     builds.append((projection, cached))
                 head = log_head(cur, schema)
             engine = Engine(conn, schema, builds, track=True)
-            engine.run(after=0, total=head, until_position=head, progress=progress)
-            # The new tables are filled in one transaction: a crash before its commit leaves
-            # them empty, and the next rebuild drops them (`_drop_abandoned`).
-            with conn.transaction(), conn.cursor() as cur:
-                cur.execute("SET LOCAL synchronous_commit = off")
-                engine.write(cur)
+            try:
+                engine.run(after=0, total=head, until_position=head, progress=progress)
+                # The new tables are filled in one transaction: a crash before its commit
+                # leaves them empty, and the next rebuild drops them (`_drop_abandoned`).
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.execute("SET LOCAL synchronous_commit = off")
+                    engine.write(cur)
+                position = engine.position
+            except _FOLD_ERRORS as e:
+                position = _rebuild_by_statements(conn, schema, builds, e)
             # Final catch-up and switch under the grantee's projector lock.
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(schema),))
-                catch_up_builds(cur, schema, builds, engine.position)
+                catch_up_builds(cur, schema, builds, position)
                 for projection, t in builds:
                     _switch(cur, schema, projection, t.build)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (rebuild_lock_key(schema),))
     return {p.name: t.build for p, t in builds}
+
+
+def _rebuild_by_statements(
+    conn: psycopg.Connection[TupleRow],
+    schema: str,
+    builds: list[tuple[Projection, Tables]],
+    error: Exception,
+) -> int:
+    """The fold kept a value a table refuses (what the live path isolates event by event):
+    fill the new builds through the live path instead, which isolates the same events, so the
+    rebuild gives the live rows. Slower; only for a log holding such an event. Returns the
+    position applied."""
+    log.warning(
+        "rebuild_by_statements",
+        schema=schema,
+        error_class=f"{type(error).__module__}.{type(error).__qualname__}",
+    )
+    with conn.transaction(), conn.cursor() as cur:
+        for projection, t in builds:
+            projection.drop(cur, t)
+            projection.create(cur, t)
+            projection_faults.forget(cur, schema, projection.name, t.build)
+    with conn.transaction(), conn.cursor() as cur:
+        return catch_up_builds(cur, schema, builds, 0)
 
 
 def catch_up_builds(
@@ -255,10 +311,11 @@ def catch_up_builds(
     topics = sorted({topic for p, _ in builds for topic in p.topics})
     position = after
     while True:
-        rows = _read(cur, schema, position, LIVE_BATCH, topics)
+        cleaned: dict[int, list[str]] = {}
+        rows = _read(cur, schema, position, LIVE_BATCH, topics, cleaned=cleaned)
         if not rows:
             return position
-        _apply_batch(cur, schema, views, rows)
+        _apply_batch(cur, schema, views, rows, cleaned)
         position = rows[-1][0]
 
 
@@ -290,6 +347,7 @@ def _drop_abandoned(cur: Cursor[TupleRow], schema: str, projection: Projection) 
     )
     for (version,) in cur.fetchall():
         projection.drop(cur, Tables(schema, int(version)))
+        projection_faults.forget(cur, schema, projection.name, int(version))
         cur.execute(
             sql.SQL("DELETE FROM {}.tracking WHERE view = %s AND version = %s").format(s),
             (projection.name, version),
@@ -311,6 +369,7 @@ def _switch(cur: Cursor[TupleRow], schema: str, projection: Projection, build: i
         # Keep the build just replaced (readers that looked up the old version finish);
         # drop the ones before it.
         projection.drop(cur, Tables(schema, old - 1))
+        projection_faults.forget(cur, schema, view, old - 1)
         cur.execute(
             sql.SQL("DELETE FROM {}.tracking WHERE view = %s AND version = %s").format(s),
             (view, old - 1),
@@ -602,6 +661,8 @@ class Engine:
         self.rows_written = 0
         self.position = 0  # the last event folded in
         self.stopped = False  # replay: an event recorded after `until_time` was reached
+        # Events whose text was made storable, for each view handling them (decision 30).
+        self.faults: list[Fault] = []
         # topic -> the handlers of every view for it, with their view and store.
         self.dispatch: dict[str, list[tuple[Any, Projection, MemoryStore]]] = {}
         for (p, _), store in zip(builds, self.stores, strict=True):
@@ -646,7 +707,8 @@ class Engine:
         until_position: int | None,
         until_time: datetime | None,
     ) -> tuple[int, int]:
-        rows = _read(cur, self.schema, after, self.chunk, self.topics, until_position)
+        cleaned: dict[int, list[str]] = {}
+        rows = _read(cur, self.schema, after, self.chunk, self.topics, until_position, cleaned)
         if not rows:
             return 0, after
         n = len(rows)
@@ -658,6 +720,9 @@ class Engine:
                     break
         events = [(pos, topic, event) for pos, topic, event in rows[:n] if event is not None]
         position = rows[n - 1][0] if n else after
+        if cleaned:
+            views = [(p, t.build, 0) for p, t in self.builds]
+            self.faults += projection_faults.unstorable(views, rows[:n], cleaned)
         # Each view's operations keep the log's order; views own disjoint tables, so the
         # order between views does not matter.
         for store in self.stores:
@@ -680,6 +745,7 @@ class Engine:
             store.clear()
             p.add_keys(cur, t)
         if self.track:
+            projection_faults.record(cur, self.schema, self.faults)
             cur.execute(
                 sql.SQL(
                     "UPDATE {}.tracking SET position = %s"

@@ -171,6 +171,14 @@ def grantee_ddl(slug: str) -> list[sql.Composed]:
             "CREATE TABLE IF NOT EXISTS {}.active_views ("
             " view text PRIMARY KEY, version int NOT NULL)"
         ).format(s),
+        # Events a build of a view could not take as they were (services/projection_faults.py).
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {}.projection_faults ("
+            " view text NOT NULL, version int NOT NULL, position bigint NOT NULL,"
+            " fault text NOT NULL, originator_id uuid NOT NULL, topic text NOT NULL,"
+            " detail text NOT NULL, recorded_at timestamptz NOT NULL,"
+            " PRIMARY KEY (view, version, position, fault))"
+        ).format(s),
         # Webhook registry, secrets, outbox and deliveries (services/webhooks/store.py).
         *webhook_ddl(grantee_schema(slug)),
         *_consent_ddl(s),

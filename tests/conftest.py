@@ -275,7 +275,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if cases:
         terminalreporter.write_line(
             f"fuzz (schemathesis): {sum(cases.values())} generated requests over"
-            f" {len(cases)} operations"
+            f" {len(cases)} operations; {len(fuzz.mostly_rejecting())} operations mostly"
+            " rejected generated data"
         )
 
 

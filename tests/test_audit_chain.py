@@ -234,3 +234,40 @@ def test_a_checkpoint_falls_due_once_per_head(db, log, settings):
     assert checkpoints.sign_if_due(db, schema, key) == 4  # the first checkpoint is always due
     assert checkpoints.sign_if_due(db, schema, key) is None  # nothing new since
     assert checkpoints.sign_if_due(db, schema, key, force=True) is None  # not even forced
+
+
+def test_cutting_off_the_end_of_the_log_is_truncation(
+    client, auth, db, log, monkeypatch, database_url, capsys
+):
+    """A superuser deletes the last events and their chain rows (triggers off): what is left
+    is a consistent prefix, but a signed checkpoint beyond its head proves the log was longer."""
+    slug, schema = log
+    assert run_verify(monkeypatch, database_url, slug, "--sign") == 0
+    assert "checkpoint signed at position 4" in capsys.readouterr().out
+    as_superuser(db, f"DELETE FROM {schema}.events WHERE notification_id >= 3")
+    as_superuser(db, f"DELETE FROM {schema}.chain WHERE notification_id >= 3")
+
+    body = verification(client, auth, slug)
+    assert body == {
+        "intact": False,
+        "checked": 2,
+        "head": 2,
+        "first_bad_position": 3,
+        "problem": "truncated after position 2: a signed checkpoint stands at position 4",
+    }
+    assert run_verify(monkeypatch, database_url, slug) == 1
+    out = capsys.readouterr().out
+    assert f"{slug}: BROKEN at position 3: truncated after position 2" in out
+    assert "intact" not in out
+
+
+def test_an_empty_log_with_a_checkpoint_is_truncated(client, auth, db, log, settings):
+    """Every event deleted: nothing to recompute, and still not intact."""
+    slug, schema = log
+    key = checkpoints.load_key(settings)
+    assert checkpoints.sign_if_due(db, schema, key) == 4
+    as_superuser(db, f"DELETE FROM {schema}.events")
+    as_superuser(db, f"DELETE FROM {schema}.chain")
+    body = verification(client, auth, slug)
+    assert (body["intact"], body["checked"], body["first_bad_position"]) == (False, 0, 1)
+    assert body["problem"].startswith("truncated after position 0")

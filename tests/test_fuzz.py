@@ -4,6 +4,12 @@ Every operation gets generated requests (valid and invalid) with a token that ma
 real grantee; checks: no 5xx, and every response conforms to the documented schema of its
 status and content type. Bounded: `FUZZ_EXAMPLES` examples per operation (default 8, over 150
 operations: more than 1 000 cases); the count is printed at the end of the session.
+
+It also counts the operations that "mostly rejected generated data": every generated (valid by
+the schema) request answered with a 4xx, and at least a tenth of those answers a refusal of the
+data (400, 422...) rather than 401/403/404/409/429. That is schemathesis' own criterion for its
+"schema validation mismatch" warning (`StatusCodeStatistic.should_warn_about_validation_mismatch`):
+such an operation enforces rules its schema does not declare, so fuzzers barely reach its logic.
 """
 
 from __future__ import annotations
@@ -16,15 +22,30 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.cli.commands.run.warnings import StatusCodeStatistic
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
 )
 
+from services import projector
 from services.access import MATRIX, Role
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 CASES: Counter[str] = Counter()
+# Operation label -> status -> count, of the generated requests.
+STATUSES: dict[str, Counter[int]] = {}
+
+
+def mostly_rejecting() -> list[str]:
+    """The operations schemathesis would report as "mostly rejected generated data"."""
+    return sorted(
+        label
+        for label, counts in STATUSES.items()
+        if StatusCodeStatistic(
+            counts=dict(counts), total=sum(counts.values())
+        ).should_warn_about_validation_mismatch()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +66,7 @@ def token_for(auth, action: str | None, slug: str) -> dict[str, str]:
     return auth(role, grantee, sub="fuzz")
 
 
-def test_the_api_holds_up_to_generated_requests(app, client, auth, fuzz_world):
+def test_the_api_holds_up_to_generated_requests(app, client, auth, db, fuzz_world):
     """Every operation, `EXAMPLES` generated requests each (schemathesis strategies driven by
     hypothesis directly: its pytest plugin does not run under this pytest)."""
     api = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
@@ -65,9 +86,17 @@ def test_the_api_holds_up_to_generated_requests(app, client, auth, fuzz_world):
         def run(case: Any) -> None:
             if case.path_parameters and "grantee" in case.path_parameters:
                 case.path_parameters["grantee"] = slug
-            CASES[f"{case.method} {case.path}"] += 1
-            case.call_and_validate(
-                headers=token_for(auth, action_of(app, case.method, case.path), slug),
+            # No projection worker runs here: the views follow the log before each request, so
+            # a `min_position` within the log is reached (not a 503 `view_behind`).
+            projector.drain(db, f"g_{slug}")
+            label = f"{case.method} {case.path}"
+            CASES[label] += 1
+            response = case.call(
+                headers=token_for(auth, action_of(app, case.method, case.path), slug)
+            )
+            STATUSES.setdefault(label, Counter())[response.status_code] += 1
+            case.validate_response(
+                response,
                 checks=[not_a_server_error, response_schema_conformance, content_type_conformance],
             )
 
@@ -77,7 +106,14 @@ def test_the_api_holds_up_to_generated_requests(app, client, auth, fuzz_world):
             failures.append(f"{operation.label}: {str(e)[:600]}")
     total = sum(CASES.values())
     print(f"\nfuzz: {total} generated requests over {len(CASES)} operations")
+    rejecting = mostly_rejecting()
+    print(f"fuzz: {len(rejecting)} operations mostly rejected generated data:")
+    for label in rejecting:
+        print(f"  {label} {dict(STATUSES[label])}")
     assert total >= 1000 or EXAMPLES < 8, total
+    # 70-73 of 142 before issue 24 (unknown fields, instants, quarters, cursors undeclared);
+    # about 20 since, most of the rest refusing `1.0` for an integer (decision 31).
+    assert len(rejecting) <= 30 or EXAMPLES != 8, rejecting
     assert not failures, "\n\n".join(failures)
 
 

@@ -32,6 +32,7 @@ from projections.ops import (
     JsonDrop,
     JsonPut,
     MemoryStore,
+    OutOfRange,
     Ref,
     Remove,
     SortedAdd,
@@ -244,6 +245,36 @@ def test_an_insert_of_an_existing_key_fails_in_memory_as_in_sql():
     store.insert("groups", {"group_id": 1})
     with pytest.raises(ValueError, match="duplicate key"):
         store.insert("groups", {"group_id": 1})
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda w: w.insert("things", {"id": 9, "maybe": 2**31}),
+        lambda w: w.insert(
+            "things", {"id": 1, "maybe": -(2**31) - 1}, on_conflict={"maybe": EXCLUDED}
+        ),
+        lambda w: w.update("things", {"n": 2**40}, id=1),
+        lambda w: w.update("things", {"n": Inc(2**31)}, id=1),
+        lambda w: w.insert("links", {"group_id": 1, "member": A, "weight": 2**63}),
+    ],
+)
+def test_a_number_an_int_column_cannot_hold_is_refused_in_memory_as_in_sql(toy, operation):
+    """The live path's cast refuses it (and isolates the event); the in-memory executor too,
+    rather than keep it (psycopg's binary COPY would write its low bytes)."""
+    import psycopg
+
+    projection, conn = toy
+    with conn.transaction(), conn.cursor() as cur:
+        writer = SqlWriter(cur, Tables("pg_temp", 1), projection.specs)
+        writer.insert("things", {"id": 1})
+        with pytest.raises(psycopg.DataError), conn.transaction():
+            operation(writer)
+    store = MemoryStore(projection.specs, "pg_temp")
+    store.insert("things", {"id": 1})
+    with pytest.raises(OutOfRange):
+        operation(store)
+    assert store.get("things", ("n", "maybe"), id=1) == (0, None)
 
 
 def _definitions(cur: Any, t: Tables, projection: Any) -> list[str]:

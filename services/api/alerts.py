@@ -1,7 +1,8 @@
 """`/v1/grantees/{grantee}/alerts`: everything that needs a coordinator's attention, in one list.
 
 Missed cadence, overdue goals, crisis escalations unresolved after 24 hours, clearances that
-expire within 30 days and mentors without a debrief in 30 days. Alerts name records by id and
+expire within 30 days, mentors without a debrief in 30 days, and events a view could not take as
+they were (projection faults, docs/decisions.md 30). Alerts name records by id and
 carry no personal data; each is computed when read from the views (which stay a pure function of
 the log), so "overdue" and "expiring" always mean as of now.
 """
@@ -25,6 +26,7 @@ from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
 from services.api.meetings import find_cadence_alerts
 from services.api.params import MinPosition
+from services.projection_faults import live as live_faults
 
 CRISIS_AFTER = timedelta(hours=24)
 CLEARANCE_WARNING_DAYS = 30
@@ -37,12 +39,13 @@ Kind = Literal[
     "clearance_expiring",
     "debrief_due",
     "webhook_endpoint_disabled",
+    "projection_fault",
 ]
 
 
 class Alert(msgspec.Struct):
     kind: Kind
-    subject: Literal["pairing", "goal", "escalation", "mentor", "webhook_endpoint"]
+    subject: Literal["pairing", "goal", "escalation", "mentor", "webhook_endpoint", "record"]
     subject_id: UUID
     since: datetime | None
     detail: str
@@ -150,6 +153,21 @@ def _clearances(tenant: Tenant, min_position: int | None, wait: float) -> list[A
     ]
 
 
+def _projection_faults(tenant: Tenant) -> list[Alert]:
+    """One per event a served view could not take as it was: the record is the event's
+    aggregate (a participant, a mentor, a facility...), `since` when the event was recorded."""
+    return [
+        Alert(
+            "projection_fault",
+            "record",
+            f.originator_id,
+            f.recorded_at,
+            f"view {f.view}, log position {f.position} ({f.topic}): {f.fault}, {f.detail}",
+        )
+        for f in live_faults(tenant.tenancy.db, tenant.info.schema)
+    ]
+
+
 @get(
     "/v1/grantees/{grantee:str}/alerts",
     opt=action("alerts.read"),
@@ -167,7 +185,9 @@ def alerts(
     """The grantee's alerts: pairings that missed their weekly cadence, overdue SMART goals,
     crisis escalations open for more than 24 hours, volunteer clearances expiring within 30 days
     and mentors without a debrief in 30 days (the last two kinds of supervision only for roles
-    that read supervision records). Filter with `kind`."""
+    that read supervision records); for the grantee's admins and coordinators also disabled
+    webhook endpoints and projection faults (an event a view could not take as it was: its
+    text made storable, or its write refused and skipped). Filter with `kind`."""
     wait = request.app.state.settings.view_wait_max
     _, cadence = find_cadence_alerts(tenant, min_position, wait)
     items = [
@@ -186,6 +206,8 @@ def alerts(
 
         # Endpoints the dispatcher disabled (410 Gone, 5 days failing) until re-enabled.
         items += endpoint_alerts(tenant)
+        # The same operators see the events a view could not take as they were.
+        items += _projection_faults(tenant)
     counts: dict[str, int] = {}
     for item in items:
         counts[item.kind] = counts.get(item.kind, 0) + 1

@@ -18,15 +18,16 @@ from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import Code, Limit
 from services.api.problems import ProblemError
+from services.api.text import FreeText, Line
 
 
 class ApiKeyIn(msgspec.Struct, forbid_unknown_fields=True):
     rrc: Code
-    description: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_DESCRIPTION)]
+    description: Annotated[Line, msgspec.Meta(min_length=1, max_length=MAX_DESCRIPTION)]
 
 
 class RevokeIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    reason: Annotated[FreeText, msgspec.Meta(max_length=500)] = ""
 
 
 class ApiKeyOut(msgspec.Struct):

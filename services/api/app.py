@@ -150,9 +150,12 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             security=[{"bearer": []}],
         ),
         response_cache_config=ResponseCacheConfig(),
+        # Before Litestar's own Struct plugin: request bodies declare what they refuse.
+        plugins=[openapi.StrictStructs()],
         debug=False,
     )
     openapi.complete(app.openapi_schema)
+    reports.document_formats(app.openapi_schema)
     # The request log, trace context and request metrics around everything, the router
     # included: it sets the request id the access log records, and requests no route matches
     # are logged and counted too (route "unmatched").

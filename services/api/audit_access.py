@@ -25,7 +25,7 @@ from services.access import MATRIX
 from services.api.audit_reads import instant
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
-from services.api.params import Limit
+from services.api.params import INSTANT_SCHEMA, MAX_POSITION, Limit
 from services.api.problems import PROBLEM_JSON, TITLES, Problem, problem_type
 from services.auth import NotAuthenticated, verify_token
 from services.database import Database
@@ -152,17 +152,25 @@ class AccessLogPage(msgspec.Struct):
 )
 def access_log_page(
     tenant: Tenant,
-    after: Annotated[int, Parameter(ge=0, description="`next_after` of the previous page")] = 0,
+    after: Annotated[
+        int, Parameter(ge=0, le=MAX_POSITION, description="`next_after` of the previous page")
+    ] = 0,
     limit: Limit = 100,
     subject: Annotated[
         str | None, Parameter(max_length=200, description="only this token subject")
     ] = None,
     action: Annotated[str | None, Parameter(max_length=64, description="only this action")] = None,
     since: Annotated[
-        str | None, Parameter(max_length=40, description="from this instant (RFC 3339)")
+        str | None,
+        Parameter(
+            max_length=40, description="from this instant (RFC 3339)", schema_extra=INSTANT_SCHEMA
+        ),
     ] = None,
     until: Annotated[
-        str | None, Parameter(max_length=40, description="before this instant (RFC 3339)")
+        str | None,
+        Parameter(
+            max_length=40, description="before this instant (RFC 3339)", schema_extra=INSTANT_SCHEMA
+        ),
     ] = None,
 ) -> AccessLogPage:
     """Who was shown the grantee's personal data: one row per successful response of an action

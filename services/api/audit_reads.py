@@ -27,6 +27,7 @@ from domain.participants import Participant
 from services.api import goals, meetings, pairings, participants
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
+from services.api.params import INSTANT_SCHEMA, MAX_POSITION
 from services.api.problems import ProblemError
 
 A = TypeVar("A", bound=ProwdAggregate)
@@ -148,7 +149,9 @@ def _lines(tenant: Tenant, after: int, upto: int) -> Iterator[bytes]:
 )
 def events(
     tenant: Tenant,
-    after: Annotated[int, Parameter(ge=0, description="the last position already read")] = 0,
+    after: Annotated[
+        int, Parameter(ge=0, le=MAX_POSITION, description="the last position already read")
+    ] = 0,
     limit: Annotated[int, Parameter(ge=1, le=10_000, description="events at most")] = 1000,
 ) -> Stream:
     """The grantee's stored events after position `after`, in log order, as NDJSON
@@ -183,6 +186,7 @@ AsOf = Annotated[
         max_length=40,
         description="the instant, RFC 3339 with a UTC offset; compared with the events' "
         "recorded time, not their occurred_at",
+        schema_extra=INSTANT_SCHEMA,
     ),
 ]
 

@@ -18,25 +18,25 @@ from litestar.di import Provide
 from psycopg import sql
 
 from domain.common import utcnow
-from domain.consents import CATEGORIES, Consent, ConsentTerms, Signer
+from domain.consents import CATEGORIES, RECIPIENT, Category, Consent, ConsentTerms, Signer
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Cursor, Limit
+from services.api.params import FIRST_UUID, Cursor, Limit, UuidCursor
 from services.api.problems import ProblemError
+from services.api.text import FreeText, Line
 
-Short = Annotated[str, msgspec.Meta(max_length=500)]
+Short = Annotated[Line, msgspec.Meta(max_length=500)]
+ShortText = Annotated[FreeText, msgspec.Meta(max_length=500)]
 Recipient = Annotated[
     str,
     msgspec.Meta(
+        pattern=RECIPIENT.pattern,
         max_length=40,
         description="`rrc:<FACILITY CODE>` (an RRC of the grantee) or `export:pirl`",
         examples=["rrc:RRC-1"],
     ),
 ]
-Category = Annotated[
-    str,
-    msgspec.Meta(max_length=40, description="one of: " + ", ".join(CATEGORIES)),
-]
+
 
 _DIGITS = re.compile(r"[0-9]{1,18}")
 
@@ -345,7 +345,7 @@ class ConsentController(Controller):
         tenant: Tenant,
         participant_id: UUID,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
     ) -> ConsentPage:
         """A participant's consents, recorded, expired and revoked alike, each with its
         `status` now (`in_force`, `pending`, `expired`, `revoked`). Read from the consent

@@ -14,8 +14,9 @@ from litestar.di import Provide
 from domain.participants import Participant
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
+from services.api.text import FreeText
 
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+Reason = Annotated[FreeText, msgspec.Meta(min_length=1, max_length=1000)]
 
 
 class ErasureIn(msgspec.Struct, forbid_unknown_fields=True):

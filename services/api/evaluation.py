@@ -13,6 +13,8 @@ from litestar.di import Provide
 from psycopg import sql
 
 from domain.evaluation import (
+    MAX_SCORE,
+    MIN_SCORE,
     AreaScore,
     AssessmentArea,
     Credential,
@@ -30,15 +32,28 @@ from domain.evaluation import (
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Cursor, Limit, LongText, MinPosition
+from services.api.params import FIRST_UUID, Cursor, Limit, LongText, MinPosition, UuidCursor
+from services.api.text import Line
 
 Text = LongText
-Name = Annotated[str, msgspec.Meta(max_length=200)]
+Name = Annotated[Line, msgspec.Meta(max_length=200)]
+# A positive decimal amount, as a string ("18.50"). msgspec takes no pattern on a Decimal; the
+# domain refuses the rest (`invalid_wage`), the schema declares it (Litestar copies
+# `extra_json_schema["extra"]` into the field's schema).
+PositiveAmount = Annotated[
+    Decimal,
+    msgspec.Meta(
+        extra_json_schema={
+            "extra": {"pattern": r"^([0-9]*[1-9][0-9]*(\.[0-9]+)?|[0-9]+\.[0-9]*[1-9][0-9]*)$"}
+        },
+        examples=["18.50"],
+    ),
+]
 
 
 class RatingIO(msgspec.Struct, forbid_unknown_fields=True):
     question: FeedbackQuestion
-    score: int
+    score: Annotated[int, msgspec.Meta(ge=MIN_SCORE, le=MAX_SCORE)]
 
 
 class FeedbackIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -83,7 +98,7 @@ class RatingSummary(msgspec.Struct):
 
 class ScoreIO(msgspec.Struct, forbid_unknown_fields=True):
     area: AssessmentArea
-    score: int
+    score: Annotated[int, msgspec.Meta(ge=MIN_SCORE, le=MAX_SCORE)]
     note: Text = ""
 
 
@@ -116,9 +131,9 @@ class AssessmentPage(msgspec.Struct):
 class EmploymentIO(msgspec.Struct, forbid_unknown_fields=True):
     employer: Name
     started_on: date
-    wage: Decimal
+    wage: PositiveAmount
     wage_unit: WageUnit
-    hours_per_week: float | None = None
+    hours_per_week: Annotated[float, msgspec.Meta(gt=0, le=80)] | None = None
     job_title: Name = ""
 
 
@@ -354,7 +369,7 @@ class EvaluationController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         mentor_id: UUID | None = None,
         participant_id: UUID | None = None,
         min_position: MinPosition = None,
@@ -371,7 +386,7 @@ class EvaluationController(Controller):
         "/feedback/mentors/{mentor_id:uuid}",
         opt=action("feedback.read"),
         sync_to_thread=True,
-        responses=problems(),
+        responses=problems((404, "not_found", "mentor not found")),
     )
     def mentors_copy(
         self,
@@ -379,11 +394,12 @@ class EvaluationController(Controller):
         tenant: Tenant,
         mentor_id: UUID,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         min_position: MinPosition = None,
     ) -> FeedbackPage:
         """The mentor's copy of their feedback, to share with them: ratings and comments, never
         the author of feedback given anonymously to the mentor."""
+        tenant.app.mentor(mentor_id)  # 404 for a mentor that does not exist
         return self._feedback_page(
             request, tenant, limit, cursor, [("mentor_id", mentor_id)], min_position, True
         )
@@ -466,7 +482,7 @@ class EvaluationController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         mentor_id: UUID | None = None,
         min_position: MinPosition = None,
     ) -> AssessmentPage:

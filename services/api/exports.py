@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
+from litestar.params import Parameter
 
 from domain.exports import ExportRecord, ExportRegister
 from services import pirl
@@ -91,6 +92,16 @@ def _out(number: int, e: ExportRecord) -> ExportOut:
     )
 
 
+# What `pirl.Quarter.parse` takes (a quarter not begun yet is a 422 of its own).
+PirlQuarter = Annotated[
+    str,
+    Parameter(
+        description="a calendar quarter, e.g. 2026Q1",
+        schema_extra={"pattern": "^(19|[2-9][0-9])[0-9]{2}Q[1-4]$"},
+    ),
+]
+
+
 def parse_quarter(quarter: str) -> pirl.Quarter:
     try:
         return pirl.Quarter.parse(quarter)
@@ -154,7 +165,7 @@ class ExportController(Controller):
         response_headers=_HEADERS,
     )
     def export_pirl(
-        self, request: Request[Any, Any, Any], tenant: Tenant, quarter: str
+        self, request: Request[Any, Any, Any], tenant: Tenant, quarter: PirlQuarter
     ) -> Response[bytes]:
         """Generate and record the PIRL file of a calendar quarter `YYYYQn`: one CSV row per
         participant whose date of program entry (PIRL 900) is on or before the quarter's last
@@ -175,7 +186,7 @@ class ExportController(Controller):
         response_headers=_HEADERS,
     )
     def download_pirl(
-        self, request: Request[Any, Any, Any], tenant: Tenant, quarter: str
+        self, request: Request[Any, Any, Any], tenant: Tenant, quarter: PirlQuarter
     ) -> Response[bytes]:
         """The PIRL file of a calendar quarter `YYYYQn`, generated and recorded exactly as by
         `POST` on the same path (so this `GET` is not a safe read: every download is recorded

@@ -14,8 +14,9 @@ from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body
 from services.api.params import Code, Cursor, Limit, MinPosition
+from services.api.text import Line
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Name = Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
 
 
 class FacilityIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -41,7 +42,7 @@ class CohortIn(msgspec.Struct, forbid_unknown_fields=True):
     code: Code
     facility: Code
     start_date: date
-    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    name: Annotated[Line, msgspec.Meta(max_length=200)] = ""
 
 
 class GraduationIn(msgspec.Struct, forbid_unknown_fields=True):

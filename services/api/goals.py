@@ -29,11 +29,12 @@ from services.access import only_own
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Cursor, Limit, MinPosition
+from services.api.params import FIRST_UUID, Limit, MinPosition, UuidCursor
 from services.api.problems import ProblemError
+from services.api.text import FreeText
 
-Short = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+Short = Annotated[FreeText, msgspec.Meta(min_length=1, max_length=500)]
+Text = Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
 Percent = Annotated[int, msgspec.Meta(ge=0, le=100)]
 
 
@@ -53,7 +54,7 @@ class StepIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class StepCompletionIn(msgspec.Struct, forbid_unknown_fields=True):
-    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    note: Annotated[FreeText, msgspec.Meta(max_length=2000)] = ""
 
 
 class GoalReasonIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -327,7 +328,7 @@ class GoalController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         participant_id: UUID | None = None,
         status: GoalStatus | None = None,
         domain: GoalDomain | None = None,

@@ -9,12 +9,21 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.params import Parameter
 from psycopg import sql
 
 from domain import clock
 from domain.cadence import WeekStatus, compliance, week_name
 from domain.facilities import ClassSlot, Cohort
-from domain.meetings import Attendance, HeldRecord, Meeting, MeetingStatus, NoShow, Topic
+from domain.meetings import (
+    MAX_MINUTES,
+    Attendance,
+    HeldRecord,
+    Meeting,
+    MeetingStatus,
+    NoShow,
+    Topic,
+)
 from domain.pairings import Location, LocationKind
 from services.access import Role, only_own
 from services.api import views
@@ -24,9 +33,10 @@ from services.api.facilities import CohortOut
 from services.api.facilities import _cohort as render_cohort
 from services.api.params import Code, Cursor, Limit, LongText, MinPosition
 from services.api.problems import ProblemError
+from services.api.text import FreeText
 
 Text = LongText
-Minutes = Annotated[int, msgspec.Meta(ge=1, le=480)]
+Minutes = Annotated[int, msgspec.Meta(ge=1, le=MAX_MINUTES)]
 
 
 class LocationIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -36,7 +46,7 @@ class LocationIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class HeldIn(msgspec.Struct, forbid_unknown_fields=True):
     occurred_at: datetime
-    duration_minutes: Annotated[int, msgspec.Meta(ge=-100000, le=100000)]
+    duration_minutes: Annotated[int, msgspec.Meta(gt=0, le=MAX_MINUTES)]
     topics: Annotated[list[Topic], msgspec.Meta(max_length=15)]
     location: LocationIn | None = None
     goals_discussed: Annotated[list[UUID], msgspec.Meta(max_length=50)] = []
@@ -63,12 +73,12 @@ class MissedIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class CancellationIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
     excused: bool = False
 
 
 class AmendmentIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
     record: HeldIn
 
 
@@ -534,7 +544,7 @@ class MeetingController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         pairing_id: UUID,
-        weeks: Annotated[int, msgspec.Meta(ge=1, le=156)] = 12,
+        weeks: Annotated[int, Parameter(ge=1, le=156, description="weeks to show")] = 12,
         min_position: MinPosition = None,
     ) -> CadenceOut:
         """Weekly cadence compliance of a pairing: per ISO week of the grantee's time zone,

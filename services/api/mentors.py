@@ -27,11 +27,12 @@ from projections.base import Tables
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Code, Cursor, Limit, MinPosition
+from services.api.params import FIRST_UUID, Code, Limit, MinPosition, UuidCursor
+from services.api.text import FreeText, Line
 from services.database import Database
 
-Text = Annotated[str, msgspec.Meta(max_length=2000)]
-Person = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Text = Annotated[FreeText, msgspec.Meta(max_length=2000)]
+Person = Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
 
 
 class MentorIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -41,7 +42,7 @@ class MentorIn(msgspec.Struct, forbid_unknown_fields=True):
     participant_id: UUID | None = None
     lived_experience: bool = True
     expected_hours_per_month: Annotated[float, msgspec.Meta(gt=0, le=200)] = 4.0
-    subject: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    subject: Annotated[Line, msgspec.Meta(max_length=200)] | None = None
 
 
 class ScreeningIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -76,7 +77,7 @@ class CoordinatorIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ReasonIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
 
 
 class NoteIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -261,7 +262,7 @@ class MentorController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         status: MentorStatus | None = None,
         min_position: MinPosition = None,
     ) -> RosterPage:

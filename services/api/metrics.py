@@ -29,6 +29,7 @@ from litestar import Request, Response, get
 from psycopg import sql
 
 from domain.common import utcnow
+from services import projection_faults as faults
 from services.api import telemetry
 from services.api.problems import ProblemError
 from services.database import Database
@@ -188,6 +189,13 @@ def projection_position(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
         yield {"grantee": slug, "view": view}, float(position)
 
 
+def projection_faults(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+    """Events a live view could not take as they were, per grantee and view."""
+    for g in tenancy.grantees(limit=100_000):
+        for view, n in faults.counts(db, grantee_schema(g.slug)).items():
+            yield {"grantee": g.slug, "view": view}, float(n)
+
+
 def outbox_lag(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
     """Events of the log the webhook outbox consumer has not read yet, per grantee."""
     for g in tenancy.grantees(limit=100_000):
@@ -219,6 +227,13 @@ def _register_platform() -> None:
         "The log position a live view has applied.",
         "gauge",
         projection_position,
+    )
+    REGISTRY.register(
+        "prowd_projection_faults",
+        "Events a live view could not take as they were (text made storable, or a write"
+        " refused and skipped): rows of projection_faults for the served build.",
+        "gauge",
+        projection_faults,
     )
     REGISTRY.register(
         "prowd_webhook_outbox_lag_events",
@@ -260,8 +275,8 @@ _register_process()
 def metrics(request: Request[Any, Any, Any]) -> Response[str]:
     """Prometheus metrics (text format 0.0.4). Read from the database (platform-wide): webhook
     deliveries by status, attempts by outcome, failures, queue depth and the age of the oldest
-    pending delivery, the outbox consumer's lag, and each live view's lag (events and seconds)
-    and position, per grantee. Counted in the answering process (scrape every pod): HTTP
+    pending delivery, the outbox consumer's lag, and each live view's lag (events and seconds),
+    position and projection faults, per grantee. Counted in the answering process (scrape every pod): HTTP
     requests and their durations by method, route template and status, and command outcomes
     by action (docs/observability.md). No token needed unless the platform sets
     `PROWD_METRICS_TOKEN`."""

@@ -6,6 +6,11 @@ examples where they matter most; this fills in the rest from the document itself
 operation is left without them: 400 `invalid_request` for bodies and parameters, 401, 403,
 404 `grantee_not_found` for grantee routes, 503 `database_unavailable` everywhere, and an
 example body synthesised from the request schema (its field examples, enums, formats, bounds).
+
+It also moves the constraints Litestar writes beside the `oneOf` of an optional field (`str |
+None` with a pattern, `int | None` with bounds) into the branch they constrain, so that every
+tool reads them where it looks for them; and `StrictStructs` declares what a Struct with
+`forbid_unknown_fields` refuses (`additionalProperties: false`), which Litestar leaves out.
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar.openapi.spec import Example, OpenAPI, Operation, Reference
+
+# Litestar exports its Struct plugin from a private module only (pinned by uv.lock).
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar.openapi.spec import Example, OpenAPI, OpenAPIType, Operation, Reference, Schema
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.openapi.spec import OpenAPIResponse as Response
 
@@ -27,6 +35,50 @@ _FORMAT_EXAMPLES = {
     "email": "coordinator@example.org",
     "uri": "https://example.org",
 }
+
+
+# msgspec's bound -> the Schema attribute; Litestar drops a bound of 0 on an optional field
+# (it tests the value for truth), so `percent: Percent | None` lost its `minimum: 0`.
+_BOUNDS = {
+    "ge": "minimum",
+    "gt": "exclusive_minimum",
+    "le": "maximum",
+    "lt": "exclusive_maximum",
+}
+
+
+class StrictStructs(StructSchemaPlugin):
+    """Litestar's schema of a msgspec Struct, plus `additionalProperties: false` where the
+    Struct refuses unknown fields (every request body): the document says what a body may not
+    hold, so clients and fuzzers do not send fields that can only be refused. Also puts back
+    the bounds of 0 Litestar leaves out of optional numeric fields."""
+
+    def to_openapi_schema(self, field_definition: Any, schema_creator: Any) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        info = msgspec.inspect.type_info(field_definition.type_)
+        if not isinstance(info, msgspec.inspect.StructType):
+            return schema
+        if info.forbid_unknown_fields:
+            schema.additional_properties = False
+        for field in info.fields:
+            prop = (schema.properties or {}).get(field.encode_name)
+            kinds = [
+                t.type if isinstance(t, msgspec.inspect.Metadata) else t
+                for t in (
+                    field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else ()
+                )
+            ]
+            numbers = [
+                t
+                for t in kinds
+                if isinstance(t, msgspec.inspect.IntType | msgspec.inspect.FloatType)
+            ]
+            if not isinstance(prop, Schema) or len(numbers) != 1:
+                continue
+            for bound, name in _BOUNDS.items():
+                if getattr(numbers[0], bound) == 0 and getattr(prop, name) is None:
+                    setattr(prop, name, 0)
+        return schema
 
 
 def _problem(status: int, code: str, detail: str) -> Response:
@@ -113,11 +165,58 @@ class _Examples:
         return None
 
 
+# The constraints of each kind of value, as `Schema` attributes.
+_CONSTRAINTS: dict[str, tuple[str, ...]] = {
+    "string": ("pattern", "min_length", "max_length", "format"),
+    "integer": ("minimum", "maximum", "exclusive_minimum", "exclusive_maximum", "multiple_of"),
+    "array": ("min_items", "max_items", "unique_items"),
+}
+_CONSTRAINTS["number"] = _CONSTRAINTS["integer"]
+
+
+def _type_of(schema: Schema) -> str | None:
+    kind = schema.type
+    return kind.value if isinstance(kind, OpenAPIType) else None
+
+
+def _constraints_into_branches(schema: Any, seen: set[int]) -> None:
+    """Recursively: a constraint beside `oneOf`/`anyOf` moves into the branches of its kind."""
+    if not isinstance(schema, Schema) or id(schema) in seen:
+        return
+    seen.add(id(schema))
+    branches = [b for b in (schema.one_of or schema.any_of or []) if isinstance(b, Schema)]
+    for branch in branches:
+        names = _CONSTRAINTS.get(_type_of(branch) or "", ())
+        for name in names:
+            value = getattr(schema, name)
+            if value is not None and getattr(branch, name) is None:
+                setattr(branch, name, value)
+    if branches:
+        kinds = {_type_of(b) for b in branches}
+        for kind, names in _CONSTRAINTS.items():
+            if kind in kinds:
+                for name in names:
+                    setattr(schema, name, None)
+    children = [
+        *(schema.one_of or []),
+        *(schema.any_of or []),
+        *(schema.all_of or []),
+        *(schema.properties or {}).values(),
+        schema.items,
+        schema.additional_properties,
+    ]
+    for child in children:
+        _constraints_into_branches(child, seen)
+
+
 def complete(spec: OpenAPI) -> None:
     from services.webhooks.payloads import add_webhooks
 
     # Messages sent to RRC systems (OpenAPI 3.1 `webhooks`), documented with examples.
     add_webhooks(spec)
+    seen: set[int] = set()
+    for schema in (spec.components.schemas or {}).values() if spec.components else ():
+        _constraints_into_branches(schema, seen)
     examples = _Examples(spec)
     for path, item in (spec.paths or {}).items():
         for method in ("get", "post", "put", "patch", "delete"):
@@ -138,6 +237,10 @@ def complete(spec: OpenAPI) -> None:
                     media.examples = {
                         "example": Example(summary="an example body", value=examples.of(schema))
                     }
+            for parameter in op.parameters or []:
+                _constraints_into_branches(getattr(parameter, "schema", None), seen)
+            if media is not None:
+                _constraints_into_branches(media.schema, seen)
             responses = dict(op.responses or {})
             for status, response in _common(path, method, media is not None).items():
                 present = responses.get(status)

@@ -22,6 +22,7 @@ from domain.pairings import (
     LocationKind,
     MatchCriterion,
     Pairing,
+    PairingFlag,
     PairingKind,
 )
 from domain.policy import MentoringRules, ProgramPolicy
@@ -29,10 +30,11 @@ from services.access import only_own
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Code, Cursor, Limit, MinPosition
+from services.api.params import FIRST_UUID, Code, Limit, MinPosition, UuidCursor
 from services.api.problems import ProblemError
+from services.api.text import FreeText
 
-Text = Annotated[str, msgspec.Meta(max_length=2000)]
+Text = Annotated[FreeText, msgspec.Meta(max_length=2000)]
 
 
 class LocationIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -64,7 +66,7 @@ class MemberIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class MemberRemovalIn(msgspec.Struct, forbid_unknown_fields=True):
     participant_id: UUID
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
 
 
 class FirstMeetingIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -72,13 +74,13 @@ class FirstMeetingIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class FlagResolutionIn(msgspec.Struct, forbid_unknown_fields=True):
-    flag: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    resolution: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    flag: PairingFlag
+    resolution: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
 
 
 class ClosureIn(msgspec.Struct, forbid_unknown_fields=True):
     closure_type: ClosureType
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
     initiator: Initiator
     rematch_eligible: bool
     exit_interview_on: date | None = None
@@ -249,7 +251,7 @@ class PairingController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         mentor_id: UUID | None = None,
         participant_id: UUID | None = None,
         status: Literal["open", "closed"] | None = None,

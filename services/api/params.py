@@ -7,19 +7,46 @@ from typing import Annotated
 import msgspec
 from litestar.params import Parameter
 
+from services.api.text import FreeText
+
 # A facility or cohort code.
 Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{1,15}$", examples=["FCI-ELK"])]
 # Free text of a note, summary or comment.
-LongText = Annotated[str, msgspec.Meta(max_length=4000)]
+LongText = Annotated[FreeText, msgspec.Meta(max_length=4000)]
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="page size")]
+# The largest log position (bigint): a query parameter beyond it is refused, not compared.
+MAX_POSITION = 2**63 - 1
 Cursor = Annotated[str, Parameter(max_length=64, description="`next_cursor` of the previous page")]
+# The cursor of a list paged by id: empty, or the id that ended the previous page. Declared,
+# not enforced here: the list answers anything else with 400 `invalid_cursor`.
+UuidCursor = Annotated[
+    str,
+    Parameter(
+        max_length=36,
+        description="`next_cursor` of the previous page (an id)",
+        schema_extra={
+            "pattern": "^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$"
+        },
+    ),
+]
+# An instant, RFC 3339 with its UTC offset: declared, and read by `audit_reads.instant`, which
+# answers anything else with 400 `invalid_instant`.
+INSTANT_SCHEMA = {
+    "format": "date-time",
+    "pattern": (
+        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+        r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+    ),
+}
 MinPosition = Annotated[
     int | None,
     Parameter(
         ge=0,
-        le=2**63 - 1,
+        le=MAX_POSITION,
         description="wait (bounded) until the views have applied this log position",
+        # Litestar leaves a bound of 0 out of the schema of an optional parameter.
+        schema_extra={"minimum": 0},
     ),
 ]
 # Where keyset pages over uuid keys start.

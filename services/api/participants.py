@@ -36,9 +36,10 @@ from services.api.context import (
 from services.api.docs import body
 from services.api.params import Code, Cursor, Limit, MinPosition
 from services.api.problems import ProblemError
+from services.api.text import FreeText, Line
 from services.database import Database
 
-PersonName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+PersonName = Annotated[Line, msgspec.Meta(min_length=1, max_length=100)]
 
 
 class EnrollmentIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -64,7 +65,7 @@ class StageTransitionIn(msgspec.Struct, forbid_unknown_fields=True):
 class ExitIn(msgspec.Struct, forbid_unknown_fields=True):
     exit_date: date
     reason: ExitReason
-    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    note: Annotated[FreeText, msgspec.Meta(max_length=2000)] = ""
 
 
 class ParticipantOut(msgspec.Struct, omit_defaults=True):

@@ -23,10 +23,11 @@ from services.access import only_own
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Cursor, Limit, LongText, MinPosition
+from services.api.params import FIRST_UUID, Limit, LongText, MinPosition, UuidCursor
+from services.api.text import Line
 
 Text = LongText
-Name = Annotated[str, msgspec.Meta(max_length=200)]
+Name = Annotated[Line, msgspec.Meta(max_length=200)]
 
 
 class ContactIO(msgspec.Struct, forbid_unknown_fields=True):
@@ -231,7 +232,7 @@ class ReferralController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         category: ResourceCategory | None = None,
         include_withdrawn: bool = False,
         min_position: MinPosition = None,
@@ -394,7 +395,7 @@ class ReferralController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         participant_id: UUID | None = None,
         resource_id: UUID | None = None,
         meeting_id: UUID | None = None,

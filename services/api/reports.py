@@ -24,13 +24,14 @@ import anyio.to_thread
 import msgspec
 from litestar import Request, Response, get
 from litestar.di import Provide
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIType, Reference, Schema
 from litestar.params import Parameter
 
 from domain import clock
 from domain.common import CLOCK_SKEW
 from services.api.context import Tenant, action, provide_platform, provide_tenant
 from services.api.docs import problems
-from services.api.params import MinPosition
+from services.api.params import INSTANT_SCHEMA, MAX_POSITION, MinPosition
 from services.api.problems import ProblemError
 from services.auth import Principal
 from services.report_jobs import Ask, Format, Grantee, all_body, figure_page, grantee_body, today
@@ -38,13 +39,21 @@ from services.report_worker import ReportPool
 from services.reports import Quarter
 from services.tenancy import Tenancy
 
-QuarterPath = Annotated[str, Parameter(description="a calendar quarter, e.g. 2026Q3")]
+QuarterPath = Annotated[
+    str,
+    Parameter(
+        description="a calendar quarter, e.g. 2026Q3",
+        # What `Quarter.parse` takes (a quarter not begun yet is a 422 of its own).
+        schema_extra={"pattern": "^2[0-9]{3}Q[1-4]$"},
+    ),
+]
 AsOf = Annotated[
     str | None,
     Parameter(
         max_length=40,
         description="the report as it stood at this instant (RFC 3339 with a UTC offset), "
         "from the events recorded at or before it",
+        schema_extra=INSTANT_SCHEMA,
     ),
 ]
 FormatParam = Annotated[
@@ -189,7 +198,9 @@ async def figure(
     tenant: Tenant,
     quarter: QuarterPath,
     figure: str,
-    after: Annotated[int, Parameter(ge=0, description="`next_after` of the previous page")] = 0,
+    after: Annotated[
+        int, Parameter(ge=0, le=MAX_POSITION, description="`next_after` of the previous page")
+    ] = 0,
     limit: Annotated[int, Parameter(ge=1, le=5000, description="page size")] = 1000,
     as_of: AsOf = None,
     min_position: MinPosition = None,
@@ -250,3 +261,24 @@ async def quarterly_all(
 
 
 ROUTES: list[Any] = [quarterly, figure, quarterly_all]
+
+
+def document_formats(spec: OpenAPI) -> None:
+    """The reports answer JSON, CSV or HTML (`format`, else the Accept header): the document
+    lists the three for their 200 (Litestar, from `Response[bytes]`, knows of one string)."""
+    for path in (
+        "/v1/grantees/{grantee}/reports/quarterly/{quarter}",
+        "/v1/reports/quarterly/{quarter}",
+    ):
+        item = (spec.paths or {}).get(path)
+        operation = item.get if item is not None else None
+        ok = (operation.responses or {}).get("200") if operation is not None else None
+        if ok is None or isinstance(ok, Reference):
+            raise RuntimeError(f"no 200 response documented for GET {path}")
+        ok.content = {
+            MEDIA["json"]: OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.OBJECT, description="the report's figures")
+            ),
+            MEDIA["csv"]: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+            MEDIA["html"]: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+        }

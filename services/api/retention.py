@@ -21,10 +21,11 @@ from services.api.context import (
     run_command,
 )
 from services.api.docs import body, problems
+from services.api.text import FreeText
 from services.retention import RetentionRow, retention_rows
 from services.tenancy import Tenancy
 
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+Reason = Annotated[FreeText, msgspec.Meta(min_length=1, max_length=1000)]
 
 
 class RetentionIn(msgspec.Struct, forbid_unknown_fields=True):

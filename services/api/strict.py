@@ -1,9 +1,12 @@
-"""Request bodies are decoded strictly: `"2"` is not the number 2, `"true"` is not `true`.
+"""Request bodies are decoded strictly: declared JSON, UTF-8, and `"2"` is not the number 2.
 
 Litestar converts a body into the handler's msgspec Struct with `strict=False`, which coerces
 strings to numbers and booleans. Clients of a case-management system must not get that
 leniency: a mistyped field is a 400 `invalid_request`, as any other wrong type. This hook decodes
-the body into the same Struct with `strict=True` before the handler runs.
+the body into the same Struct with `strict=True` before the handler runs. Before that it refuses
+a body whose `Content-Type` is not JSON (415: Litestar would parse a `text/plain` body as JSON all
+the same) and one that is not UTF-8 (RFC 8259 §8.1; msgspec does not check the bytes of a string
+it skips, and a string it keeps made the handler fail with a 500).
 """
 
 from __future__ import annotations
@@ -14,20 +17,43 @@ import msgspec
 from litestar import Request, Response
 
 from services.api.problems import Problem, problem_response
+from services.api.text import text_problem
+
+_BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
+
+
+def is_json(content_type: str) -> bool:
+    """`application/json` or a `+json` type (`application/merge-patch+json`), parameters aside."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
 async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | None:
     field = request.route_handler.parsed_data_field
-    if request.method != "POST" or field is None:
+    if request.method not in _BODY_METHODS or field is None:
         return None
+    content_type = request.headers.get("content-type", "")
+    if not is_json(content_type):
+        return problem_response(
+            415,
+            "unsupported_media_type",
+            f"the body must be sent as application/json, not {content_type or 'without a type'!r}",
+        )
+    body = await request.body()
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return problem_response(
+            400, "invalid_request", f"the body is not valid UTF-8 (byte {e.start})"
+        )
     target = field.annotation
     if not (isinstance(target, type) and issubclass(target, msgspec.Struct)):
         return None
-    body = await request.body()
     try:
         msgspec.json.decode(body or b"null", type=target, strict=True)
     except msgspec.ValidationError as e:
-        return problem_response(
+        return text_problem(e) or problem_response(
             400,
             "invalid_request",
             "the request body fails validation",

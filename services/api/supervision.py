@@ -34,7 +34,7 @@ from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.evaluation import EvaluationController
-from services.api.params import FIRST_UUID, Cursor, Limit, LongText, MinPosition
+from services.api.params import FIRST_UUID, Limit, LongText, MinPosition, UuidCursor
 from services.api.problems import ProblemError
 from services.api.referrals import ReferralController
 
@@ -307,7 +307,7 @@ class SupervisionController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         mentor_id: UUID | None = None,
         min_position: MinPosition = None,
     ) -> DebriefPage:
@@ -410,7 +410,7 @@ class SupervisionController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         status: EscalationStatus | None = None,
         overdue: bool | None = None,
         type: EscalationType | None = None,
@@ -575,7 +575,7 @@ class SupervisionController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: UuidCursor = "",
         due: bool | None = None,
         min_position: MinPosition = None,
     ) -> SupportPage:

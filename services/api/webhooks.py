@@ -20,25 +20,31 @@ from litestar.params import Parameter
 from psycopg import sql
 
 from domain.common import NotFound, utcnow
-from domain.webhooks import MAX_URL, DisableReason, WebhookEndpoint
+from domain.webhooks import MAX_URL, DisableReason, EventType, WebhookEndpoint
 from services.api.alerts import Alert
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import Code, Limit
 from services.api.problems import ProblemError
+from services.api.text import Line
 from services.ledger import Command, Saved
 from services.settings import Settings
 from services.webhooks import ssrf
 from services.webhooks.dispatcher import enqueue_ping
 from services.webhooks.store import CHANNEL
 
-EventType = Annotated[str, msgspec.Meta(examples=["meeting.held"])]
 Url = Annotated[
     str,
-    msgspec.Meta(min_length=1, max_length=MAX_URL, examples=["https://203.0.113.10/hooks/prowd"]),
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_URL,
+        # Absolute http(s), no user name or password, no fragment (`check_url`).
+        pattern=r"^https?://[^\s/?#@]+([/?][^\s#]*)?$",
+        examples=["https://203.0.113.10/hooks/prowd"],
+    ),
 ]
 Rate = Annotated[float, msgspec.Meta(gt=0, le=1000, examples=[20.0])]
-Description = Annotated[str, msgspec.Meta(max_length=500)]
+Description = Annotated[Line, msgspec.Meta(max_length=500)]
 RowCursor = Annotated[
     str, Parameter(max_length=20, description="`next_cursor` of the previous page")
 ]
