@@ -247,35 +247,37 @@ def race(db: Database, slug: str, *calls: Callable[[], Any]) -> list[Any]:
         return [f.result() for f in futures]
 
 
-# The fuzz run's cases per operation: counted where the fuzz test ran (an xdist worker sends
-# them to the controller when it finishes), printed in the summary even when output is captured.
-FUZZ_CASES: dict[str, int] = {}
+# The fuzz run's figures: counted where the fuzz test ran (an xdist worker sends them to the
+# controller when it finishes), printed in the summary even when output is captured.
+FUZZ: dict[str, Any] = {}
 
 
-def _fuzz_cases() -> dict[str, int]:
+def _fuzz_figures() -> dict[str, Any]:
     import sys
 
     fuzz = sys.modules.get("tests.test_fuzz")
-    return dict(getattr(fuzz, "CASES", None) or {})
+    if fuzz is None or not fuzz.CASES:
+        return {}
+    return {"cases": dict(fuzz.CASES), "rejecting": fuzz.mostly_rejecting()}
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
-        workeroutput["fuzz_cases"] = _fuzz_cases()
+        workeroutput["fuzz"] = _fuzz_figures()
 
 
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    for operation, n in getattr(node, "workeroutput", {}).get("fuzz_cases", {}).items():
-        FUZZ_CASES[operation] = FUZZ_CASES.get(operation, 0) + n
+    FUZZ.update(getattr(node, "workeroutput", {}).get("fuzz") or {})
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    cases = FUZZ_CASES or _fuzz_cases()
-    if cases:
+    figures = FUZZ or _fuzz_figures()
+    if figures:
+        cases = figures["cases"]
         terminalreporter.write_line(
             f"fuzz (schemathesis): {sum(cases.values())} generated requests over"
-            f" {len(cases)} operations; {len(fuzz.mostly_rejecting())} operations mostly"
+            f" {len(cases)} operations; {len(figures['rejecting'])} operations mostly"
             " rejected generated data"
         )
 
