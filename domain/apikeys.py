@@ -3,7 +3,7 @@ once (DESIGN D5).
 
 The events say what happened (a key was issued for an RRC, by whom; it was revoked); the
 credential itself never enters the log: the secret is shown once to its creator and only its
-SHA-256 is kept, in the platform's key table (services/apikeys.py).
+SHA-256 is kept, in the platform's key table (services/identity/apikeys.py).
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ class ProwdAggregate(Aggregate):
         span_id: str
 
         # Fields added after events were first stored: what an older stored event reads as
-        # (services/mapping.py decodes a missing field as its value here).
+        # (services/store/mapping.py decodes a missing field as its value here).
         stored_defaults: ClassVar[dict[str, Any]] = {"trace_id": "", "span_id": ""}
 
         @staticmethod

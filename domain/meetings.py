@@ -69,7 +69,7 @@ class HeldRecord(msgspec.Struct, frozen=True, kw_only=True):
     attendance: dict[UUID, Attendance] = {}
     summary: str = ""
     # The shareable summary holds 42 CFR Part 2 information: it leaves the grantee only under
-    # a covering consent, with the §2.32 notice (services/disclosure.py). Old events: False.
+    # a covering consent, with the §2.32 notice (services/audit/disclosure.py). Old events: False.
     summary_part2: bool = False
     confidential_note: str = ""
     # Set when the grantee flags (rather than refuses) meetings during class hours.

@@ -86,7 +86,7 @@ def start_of_day(day: date) -> datetime:
 
 class PersonalDetails(msgspec.Struct, frozen=True, kw_only=True):
     """Personal data: never logged, never shown to oversight, encrypted per person in the log
-    (services/personal.py). After an erasure the names read `[erased]` and the date of birth
+    (services/store/personal.py). After an erasure the names read `[erased]` and the date of birth
     and register number are None."""
 
     first_name: str
@@ -379,7 +379,7 @@ class Participant(ProwdAggregate):
 
     def erase(self, reason: str) -> None:
         """Record the erasure of the participant's personal data (the key is destroyed with
-        it, services/erasure.py). Once only."""
+        it, services/app/erasure.py). Once only."""
         if self.erased:
             raise RuleViolation(
                 f"participant {self.number} was already erased", code="already_erased"

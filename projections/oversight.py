@@ -4,7 +4,7 @@ One row per participant, cohort, move, exit, pairing membership, pairing, meetin
 record, goal, escalation and feedback, each keeping the log positions that produced it and the
 dates that matter (when it happened, when it was recorded). No names, dates of birth, register
 numbers, notes, summaries or descriptions are kept: the participant's UUID is the only link
-between rows, and it never leaves the report module (`services/reports.py`).
+between rows, and it never leaves the report module (`services/reports/quarterly.py`).
 """
 
 from __future__ import annotations

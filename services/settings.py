@@ -101,7 +101,7 @@ class Settings:
     oidc_issuer: str = ""
     oidc_audience: str = ""
     jwks_cache_seconds: float = 300.0
-    # Master key wrapping the per-participant data keys (services/keys.py): base64 of 32 bytes
+    # Master key wrapping the per-participant data keys (services/store/keys.py): base64 of 32 bytes
     # (PROWD_MASTER_KEY) or a file holding it (PROWD_MASTER_KEY_FILE); generated into the data
     # directory in development. PROWD_MASTER_KEY_PREVIOUS (comma-separated) still unwraps keys
     # during a rotation (`prowd keys rotate`).
@@ -112,10 +112,10 @@ class Settings:
     # destroyed (erasure); the erasing process evicts its own cache at once.
     key_cache_seconds: float = 30.0
     # Most concurrent writes to one log committed in one transaction (group commit,
-    # services/groupcommit.py); 1 commits every write alone.
+    # services/store/groupcommit.py); 1 commits every write alone.
     group_commit_max: int = 64
     # Quarterly reports computed at once per API process, each in a short-lived child process
-    # (services/report_worker.py); 0 computes them in the API process itself (debugging).
+    # (services/reports/processes.py); 0 computes them in the API process itself (debugging).
     report_processes: int = 1
     # An RFC 3339 instant the process's clock starts at and ticks on from (PROWD_CLOCK): a
     # demo or a test run as of another day (DESIGN D10). Development only; empty: the system's.

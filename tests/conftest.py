@@ -25,9 +25,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from domain import clock
 from services.api.app import create_app
-from services.auth import issue_token
-from services.database import Database, EmbeddedServer
+from services.identity.tokens import issue_token
 from services.settings import Settings
+from services.store.database import Database, EmbeddedServer
 
 JWT_SECRET = "test-secret-" + "x" * 40
 
@@ -225,7 +225,7 @@ def race(db: Database, slug: str, *calls: Callable[[], Any]) -> list[Any]:
 
     The grantee's log lock (taken by every append) is held while the calls start, and released
     once all of them queue behind it: one in PostgreSQL, the others in the log's group commit
-    (services/groupcommit.py). The wait is bounded well inside the lock timeout.
+    (services/store/groupcommit.py). The wait is bounded well inside the lock timeout.
     """
     table = f'"g_{slug}".events'
     waiting = "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted"

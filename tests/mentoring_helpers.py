@@ -9,8 +9,8 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from services import projector
-from services.database import Database
+from services.projector import engine as projector
+from services.store.database import Database
 
 MODULES = [
     "communication_skills",

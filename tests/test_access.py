@@ -10,7 +10,7 @@ from dataclasses import replace
 import jwt
 import pytest
 
-from services.auth import issue_token
+from services.identity.tokens import issue_token
 from tests.conftest import count_events
 
 SECRET_PERSON = {

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from services import checkpoints
-from services.audit import record_hash
-from services.cli import cmd_verify, parser
+from services.audit import checkpoints
+from services.audit.verify import record_hash
+from services.cli.main import cmd_verify, parser
 from services.settings import Settings
 from tests.conftest import unique_slug
 

@@ -11,7 +11,7 @@ import pytest
 
 from domain import clock
 from services.api import audit_reads
-from services.audit import record_hash
+from services.audit.verify import record_hash
 from tests.meetings_helpers import NOTE, World, held
 
 TO_RRC = {

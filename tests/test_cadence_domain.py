@@ -42,7 +42,7 @@ from domain.pairings import (
     PairingKind,
 )
 from domain.policy import Cadence, ClassHoursRule, MentoringRules
-from services.meetings import iso_week
+from services.app.meetings import iso_week
 
 CHICAGO = ZoneInfo("America/Chicago")
 LONDON = ZoneInfo("Europe/London")

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.cadence import week_start
-from services import projector
+from services.projector import engine as projector
 from tests.conftest import FreezeAt
 from tests.meetings_helpers import World
 

@@ -94,7 +94,7 @@ def test_business_code_reads_the_date_only_through_the_clock() -> None:
 
 def test_the_scan_finds_a_wall_clock_read_added_to_a_use_case() -> None:
     """The check can fail: a real use case with one direct read added is caught."""
-    use_case = (ROOT / "services" / "goals.py").read_text()
+    use_case = (ROOT / "services" / "app" / "goals.py").read_text()
     assert wall_clock_reads(use_case) == []
     tampered = use_case.replace(
         "from __future__ import annotations\n",

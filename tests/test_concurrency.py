@@ -10,8 +10,8 @@ import pytest
 
 from domain.common import Conflict
 from domain.participants import Placement
-from services.ledger import Command
-from services.tenancy import Tenancy
+from services.app.tenancy import Tenancy
+from services.store.ledger import Command
 from tests.conftest import count_events, race
 
 TO_RRC = {

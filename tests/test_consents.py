@@ -18,13 +18,13 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from domain import clock
-from services.database import Database
-from services.disclosure import (
+from services.audit.disclosure import (
     PART2_NOTICE,
     Grant,
     covering_consent,
     record_disclosure,
 )
+from services.store.database import Database
 from tests.meetings_helpers import World
 
 ZONE = "America/Chicago"

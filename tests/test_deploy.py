@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from services.cli import parser
+from services.cli.main import parser
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 

@@ -15,9 +15,9 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from domain.participants import PersonalDetails
-from services import keys, personal
-from services.mapping import MsgspecMapper
 from services.settings import Settings
+from services.store import keys, personal
+from services.store.mapping import MsgspecMapper
 from tests.meetings_helpers import World
 
 DOB = "1981-07-23"
@@ -300,7 +300,7 @@ def test_prowd_keys_rotate_rewraps_a_grantee_and_back(world: World, settings: Se
     import dataclasses
     import io
 
-    from services.cli import cmd_keys
+    from services.cli.main import cmd_keys
 
     w = world
     pid = enrol(w, "Commandline", "Rotation", "30303-303")

@@ -13,8 +13,9 @@ from uuid import UUID
 import pytest
 from psycopg import sql
 
-from services import keys, projector
-from services.cli import cmd_erase, cmd_verify
+from services.cli.main import cmd_erase, cmd_verify
+from services.projector import engine as projector
+from services.store import keys
 from tests.meetings_helpers import World
 
 FIRST, LAST = "Xanthippe", "Brightwater"

@@ -28,8 +28,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from services import projector
-from services.access import MATRIX, Role
+from services.identity.access import MATRIX, Role
+from services.projector import engine as projector
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 CASES: Counter[str] = Counter()

@@ -12,8 +12,8 @@ import pytest
 
 from domain import clock
 from domain.goals import Goal, GoalDomain, GoalTerms, Horizon
-from services import projector
-from services.ledger import Command
+from services.projector import engine as projector
+from services.store.ledger import Command
 
 TODAY = clock.now().date()
 MODULES = [

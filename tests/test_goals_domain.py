@@ -28,7 +28,7 @@ from domain.goals import (
     check_participant_active,
 )
 from domain.participants import ExitReason, Participant, PersonalDetails
-from services.mapping import MsgspecMapper
+from services.store.mapping import MsgspecMapper
 
 BOP = Facility.register("FCI-A", "FCI Alpha", FacilityKind.BOP_INSTITUTION)
 COHORT = Cohort.start("C1", "Class 1", BOP, date(2026, 1, 5))

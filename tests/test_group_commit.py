@@ -1,5 +1,5 @@
 """Group commit: concurrent writes to one log share a transaction, each caller gets its own
-positions, and one command's failure fails that command only (services/groupcommit.py)."""
+positions, and one command's failure fails that command only (services/store/groupcommit.py)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from eventsourcing.persistence import OperationalError
 
 from domain.common import Conflict
 from domain.participants import PersonalDetails, Placement
-from services.database import Database
-from services.ledger import Command, Saved
-from services.tenancy import Tenancy
+from services.app.tenancy import Tenancy
+from services.store.database import Database
+from services.store.ledger import Command, Saved
 from tests.conftest import race
 
 PERSON = PersonalDetails(first_name="Gia", last_name="Moss", date_of_birth=date(1991, 5, 2))

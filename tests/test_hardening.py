@@ -12,8 +12,8 @@ from litestar.testing import TestClient
 
 from services.api.app import create_app
 from services.api.hardening import TokenBuckets
-from services.database import Database
 from services.settings import Settings
+from services.store.database import Database
 
 
 @pytest.fixture

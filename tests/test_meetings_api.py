@@ -13,7 +13,7 @@ import pytest
 
 from domain import clock
 from domain.cadence import week_name
-from services import projector
+from services.projector import engine as projector
 from tests.meetings_helpers import NOTE, REMOTE, World, held, inside
 
 

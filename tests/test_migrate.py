@@ -13,11 +13,11 @@ import pytest
 from litestar.testing import TestClient
 from psycopg.conninfo import make_conninfo
 
-from services import projector
 from services.api.app import create_app
-from services.cli import cmd_migrate
-from services.database import Database
+from services.cli.main import cmd_migrate
+from services.projector import engine as projector
 from services.settings import Settings
+from services.store.database import Database
 from tests.conftest import unique_slug
 
 LOGIN = "prowd_test_service_login"

@@ -20,7 +20,7 @@ from psycopg import sql
 from structlog.testing import capture_logs
 
 from services import tracecontext
-from services.mapping import MsgspecMapper
+from services.store.mapping import MsgspecMapper
 from tests.webhooks_helpers import Clock, dispatcher, run_until_idle
 
 ANN = {

@@ -21,11 +21,11 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from domain import clock
-from services import oidc
 from services.api.app import create_app
-from services.auth import issue_token
-from services.database import Database
+from services.identity import oidc
+from services.identity.tokens import issue_token
 from services.settings import Settings
+from services.store.database import Database
 
 ISSUER = "https://idp.example.test/"
 AUDIENCE = "prowd-ledger-api"

@@ -37,9 +37,9 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from domain import clock
-from services import projector
-from services.database import Database
-from services.reports import Quarter
+from services.projector import engine as projector
+from services.reports.quarterly import Quarter
+from services.store.database import Database
 
 ZONE = ZoneInfo("America/Chicago")
 MODULES = [

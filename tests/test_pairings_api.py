@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from projections.registry import PROJECTIONS
-from services import projector
+from services.projector import engine as projector
 from tests.mentoring_helpers import OFF_SITE, REMOTE, Api, graduates_and_newcomers, inside
 
 

@@ -17,9 +17,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from services import pirl
-from services.cli import cmd_export
-from services.pirl import COLUMNS, Quarter
+from services.cli.main import cmd_export
+from services.reports import pirl
+from services.reports.pirl import COLUMNS, Quarter
 from tests.conftest import race
 from tests.meetings_helpers import World
 

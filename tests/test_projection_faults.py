@@ -17,8 +17,9 @@ from domain.facilities import FacilityKind
 from domain.goals import Goal
 from domain.mentors import MentorSource, RecruitmentChannel
 from domain.participants import PersonalDetails
-from services import projection_faults, projector
-from services.ledger import Command
+from services.projector import engine as projector
+from services.projector import faults as projection_faults
+from services.store.ledger import Command
 from tests.conftest import count_events
 
 REPLACED = "Ann\ufffdLee"

@@ -9,8 +9,8 @@ from psycopg import sql
 
 from projections.base import Tables
 from projections.registry import PROJECTIONS
-from services import projector
-from services.workers import start_in_thread
+from services.projector import engine as projector
+from services.projector.workers import start_in_thread
 
 TO_COMMUNITY = {"to_stage": 3, "occurred_at": "2026-03-01T09:00:00Z"}
 TO_CUSTODY = {"to_stage": 1, "returned_to_custody": True, "occurred_at": "2026-04-01T09:00:00Z"}

@@ -15,8 +15,8 @@ from psycopg import sql
 
 from domain import clock
 from projections.registry import PROJECTIONS
-from services import projector
-from services.cli import Progress, _rebuild_in_parallel, cmd_projections, cmd_replay
+from services.cli.main import Progress, _rebuild_in_parallel, cmd_projections, cmd_replay
+from services.projector import engine as projector
 
 TO_COMMUNITY = {"to_stage": 3, "occurred_at": "2026-03-01T09:00:00Z"}
 TO_CUSTODY = {"to_stage": 1, "returned_to_custody": True, "occurred_at": "2026-04-01T09:00:00Z"}

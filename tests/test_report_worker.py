@@ -1,4 +1,4 @@
-"""Quarterly reports computed in short-lived child processes (services/report_worker.py): the
+"""Quarterly reports computed in short-lived child processes (services/reports/processes.py): the
 same bytes and the same problems as computed in the API process, in another process acting as
 the service's role, and a child that dies answers a clear 503 after which reports work again.
 
@@ -25,15 +25,15 @@ from litestar.testing import TestClient
 from psycopg.conninfo import conninfo_to_dict
 
 from domain import clock
-from services import projector
 from services.api.app import create_app
 from services.api.problems import ProblemError
-from services.auth import issue_token
-from services.database import Database
-from services.report_jobs import Ask, Grantee, all_body, figure_page, grantee_body
-from services.report_worker import ReportPool
-from services.reports import Quarter
+from services.identity.tokens import issue_token
+from services.projector import engine as projector
+from services.reports.jobs import Ask, Grantee, all_body, figure_page, grantee_body
+from services.reports.processes import ReportPool
+from services.reports.quarterly import Quarter
 from services.settings import Settings
+from services.store.database import Database
 from tests.conftest import corrupt_event
 from tests.test_oversight import History, build
 

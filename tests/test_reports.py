@@ -19,12 +19,12 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from domain import clock
-from services import projector
-from services.auth import issue_token
-from services.database import Database
-from services.privacy import PERSONAL_FIELDS, personal_keys
-from services.reports import Kind, Quarter, catalogue
+from services.identity.tokens import issue_token
+from services.projector import engine as projector
+from services.reports.privacy import PERSONAL_FIELDS, personal_keys
+from services.reports.quarterly import Kind, Quarter, catalogue
 from services.settings import Settings
+from services.store.database import Database
 from tests.conftest import corrupt_event
 from tests.test_oversight import MENTOR_NAMES, PEOPLE, History, build
 

@@ -13,7 +13,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from services.access import MATRIX, Role
+from services.identity.access import MATRIX, Role
 from tests.conftest import count_events
 from tests.test_role_matrix import example_body as media_example
 from tests.test_role_matrix import fill, headers_for, operations

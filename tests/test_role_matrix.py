@@ -15,7 +15,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from services.access import MATRIX, Role
+from services.identity.access import MATRIX, Role
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "errors"}
 # Path parameters that are not uuids, by name: values that exist in `make_grantee()`'s grantee.

@@ -10,8 +10,8 @@ import jwt
 import pytest
 
 from domain import clock
-from services import projector
-from services.auth import issue_token, verify_token
+from services.identity.tokens import issue_token, verify_token
+from services.projector import engine as projector
 from tests.meetings_helpers import NOTE, World
 
 SHARED = "Worked on the job application for the warehouse."
@@ -309,7 +309,7 @@ def test_the_rrc_view_equals_a_rebuild(scene: Scene) -> None:
 def test_prowd_token_scopes_an_rrc_staff_token_to_its_rrc(
     settings: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from services.cli import cmd_token, parser
+    from services.cli.main import cmd_token, parser
 
     args = parser().parse_args(
         ["token", "--grantee", "north", "--role", "rrc_staff", "--rrc", "RRC-1"]
@@ -330,7 +330,7 @@ def test_a_part2_summary_is_shared_under_consent_with_the_notice_and_logged(
 ) -> None:
     from datetime import timedelta
 
-    from services.disclosure import PART2_NOTICE
+    from services.audit.disclosure import PART2_NOTICE
 
     secret = "Discussed medication-assisted treatment dosage."
     tagged = scene.w.meet(scene.pa, "2025-11-20T15:00:00Z", summary=secret, summary_part2=True)[

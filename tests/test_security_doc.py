@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from services.access import MATRIX, Role, markdown_table
+from services.identity.access import MATRIX, Role, markdown_table
 
 
 def test_security_doc_embeds_the_current_matrix():

@@ -22,7 +22,7 @@ from domain.mentors import (
     TrainingRecord,
 )
 from domain.supervision import Escalation, EscalationType, Severity
-from services import projector
+from services.projector import engine as projector
 from tests.mentoring_helpers import Api, graduates_and_newcomers
 
 MENTOR_SUB = "pm-marcus"

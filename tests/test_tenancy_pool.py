@@ -12,10 +12,10 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from domain.facilities import FacilityKind
-from services.database import Database
-from services.ledger import Command
+from services.app.tenancy import Tenancy
 from services.settings import Settings
-from services.tenancy import Tenancy
+from services.store.database import Database
+from services.store.ledger import Command
 
 GRANTEES = 200
 POOL_MAX = 20

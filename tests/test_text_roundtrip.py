@@ -19,8 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services import projection_faults, projector
 from services.api.text import LINE_PATTERN, TEXT_PATTERN
+from services.projector import engine as projector
+from services.projector import faults as projection_faults
 from tests.meetings_helpers import MODULES, OFF_SITE, World
 
 # Characters worth meeting often, beside whatever hypothesis draws from the whole alphabet.

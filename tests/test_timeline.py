@@ -14,7 +14,7 @@ import pytest
 
 from domain import clock
 from projections.registry import PROJECTIONS
-from services import projector
+from services.projector import engine as projector
 from tests.meetings_helpers import NOTE, OFF_SITE, held
 from tests.mentoring_helpers import Api
 

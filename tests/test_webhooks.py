@@ -10,7 +10,7 @@ import pytest
 from psycopg import sql
 
 from domain import clock
-from services.disclosure import PART2_NOTICE
+from services.audit.disclosure import PART2_NOTICE
 from services.webhooks.dispatcher import JITTER, LEASE, SCHEDULE, Result
 from tests.webhooks_helpers import Clock, Hooks, dispatcher, run_until_idle
 

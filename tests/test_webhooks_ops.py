@@ -17,9 +17,9 @@ from litestar.testing import TestClient
 from psycopg import sql
 
 from domain import clock
-from services import projector
 from services.api.app import create_app
-from services.database import Database
+from services.projector import engine as projector
+from services.store.database import Database
 from services.webhooks import outbox
 from services.webhooks.dispatcher import LEASE
 from tests.webhooks_helpers import Clock, dispatcher, run_until_idle
@@ -255,7 +255,7 @@ def test_a_dispatcher_process_killed_mid_delivery_is_finished_by_another(
         "PROWD_CLOCK": clock.now().isoformat(),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "webhooks", "dispatch", "--concurrency", "2"],
+        [sys.executable, "-m", "services.cli.main", "webhooks", "dispatch", "--concurrency", "2"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 from psycopg import sql
 
 from domain import clock
-from services.database import Database
+from services.store.database import Database
 from services.webhooks import outbox
 from services.webhooks.dispatcher import Dispatcher
 from services.webhooks.ssrf import parse_networks

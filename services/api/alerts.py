@@ -20,13 +20,13 @@ from psycopg import sql
 
 from domain import clock
 from domain.common import utcnow
-from services.access import allowed
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
 from services.api.meetings import find_cadence_alerts
 from services.api.params import MinPosition
-from services.projection_faults import live as live_faults
+from services.identity.access import allowed
+from services.projector.faults import live as live_faults
 
 CRISIS_AFTER = timedelta(hours=24)
 CLEARANCE_WARNING_DAYS = 30

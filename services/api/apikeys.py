@@ -1,5 +1,5 @@
 """`/v1/grantees/{grantee}/api-keys`: keys for RRC systems, issued and revoked by the grantee
-admin. A key authenticates as `rrc_staff` of this grantee and one RRC (services/apikeys.py)."""
+admin. A key authenticates as `rrc_staff` of this grantee and one RRC (services/identity/apikeys.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from litestar.di import Provide
 from litestar.params import Parameter
 
 from domain.apikeys import MAX_DESCRIPTION, ApiKey
-from services import apikeys
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import Code, Limit
 from services.api.problems import ProblemError
 from services.api.text import FreeText, Line
+from services.identity import apikeys
 
 
 class ApiKeyIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -49,11 +49,11 @@ from services.api.pairings import PairingController
 from services.api.participants import ParticipantController
 from services.api.problems import handle_exception
 from services.api.strict import strict_body
-from services.checkpoints import load_key
-from services.database import Database
-from services.report_worker import ReportPool
+from services.app.tenancy import Tenancy
+from services.audit.checkpoints import load_key
+from services.reports.processes import ReportPool
 from services.settings import Settings
-from services.tenancy import Tenancy
+from services.store.database import Database
 
 
 def create_app(settings: Settings, db: Database | None = None) -> Litestar:
@@ -80,7 +80,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         gc.collect()
         gc.freeze()
         gc.set_threshold(20_000, 20, 20)
-        # Reports run in child processes, started on the first report (services/report_worker.py).
+        # Reports run in child processes, started on the first report (services/reports/processes.py).
         app.state.report_pool = ReportPool(settings.report_processes)
         try:
             yield

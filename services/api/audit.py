@@ -10,8 +10,8 @@ from litestar.di import Provide
 
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
-from services.audit import verify
-from services.checkpoints import AuditKey
+from services.audit.checkpoints import AuditKey
+from services.audit.verify import verify
 
 
 class VerificationOut(msgspec.Struct):

@@ -1,7 +1,7 @@
 """Recording every response that carries personal data, and reading that record (DESIGN D7).
 
 `access_log_middleware` wraps every route. When a route's action is recorded
-(services/access_log.py `recorded`) and its response starts with a 2xx status, it appends the
+(services/audit/access_log.py `recorded`) and its response starts with a 2xx status, it appends the
 access-log row *before* passing the response on: a response whose row could not be written is
 withheld and answered `503 access_log_unavailable` instead, so no personal data leaves
 unrecorded. Refusals (401, 403, 404, 4xx, 5xx) leave no row: they disclosed nothing.
@@ -20,16 +20,17 @@ from litestar.enums import ScopeType
 from litestar.params import Parameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from services import access_log, apikeys
-from services.access import MATRIX
 from services.api.audit_reads import instant
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
 from services.api.params import INSTANT_SCHEMA, MAX_POSITION, Limit
 from services.api.problems import PROBLEM_JSON, TITLES, Problem, problem_type
-from services.auth import NotAuthenticated, verify_token
-from services.database import Database
-from services.schema import grantee_schema
+from services.audit import access_log
+from services.identity import apikeys
+from services.identity.access import MATRIX
+from services.identity.tokens import NotAuthenticated, verify_token
+from services.store.database import Database
+from services.store.schema import grantee_schema
 
 log = structlog.get_logger("prowd.access")
 

@@ -19,12 +19,12 @@ import anyio.to_thread
 from litestar import Request, Response
 from psycopg import sql
 
-from services import projector
 from services.api.problems import Problem, problem_response
-from services.auth import NotAuthenticated, verify_token
-from services.database import Database
+from services.app.tenancy import Tenancy
+from services.identity.tokens import NotAuthenticated, verify_token
+from services.projector import engine as projector
 from services.settings import Settings
-from services.tenancy import Tenancy
+from services.store.database import Database
 
 _DIGITS = re.compile(r"[0-9]{1,18}")
 

@@ -21,15 +21,16 @@ from domain import common
 from domain.common import AlreadyExists, Conflict, ProwdAggregate
 from domain.mentors import MentorStatus
 from domain.participants import Participant
-from services import access_log, apikeys
-from services.access import MATRIX, allowed, only_own
 from services.api.problems import ProblemError
-from services.auth import NotAuthenticated, Principal, verify_token
-from services.eventstore import DuplicateRequest, SideEffect
-from services.grantee_app import GranteeApplication
-from services.ledger import Command, LedgerApplication, Saved
+from services.app.grantee import GranteeApplication
+from services.app.tenancy import GranteeInfo, Tenancy
+from services.audit import access_log
+from services.identity import apikeys
+from services.identity.access import MATRIX, allowed, only_own
+from services.identity.tokens import NotAuthenticated, Principal, verify_token
 from services.settings import Settings
-from services.tenancy import GranteeInfo, Tenancy
+from services.store.eventstore import DuplicateRequest, SideEffect
+from services.store.ledger import Command, LedgerApplication, Saved
 
 A = TypeVar("A", bound=ProwdAggregate)
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")

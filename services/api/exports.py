@@ -20,12 +20,12 @@ from litestar.di import Provide
 from litestar.params import Parameter
 
 from domain.exports import ExportRecord, ExportRegister
-from services import pirl
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import problems
 from services.api.params import Cursor, Limit
 from services.api.problems import ProblemError
-from services.exports import Exported
+from services.app.exports import Exported
+from services.reports import pirl
 
 CSV = "text/csv; charset=utf-8"
 _DIGITS = re.compile(r"[0-9]{1,9}")

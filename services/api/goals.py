@@ -24,14 +24,14 @@ from domain.goals import (
     Step,
     StepStatus,
 )
-from services import projector
-from services.access import only_own
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, Limit, MinPosition, UuidCursor
 from services.api.problems import ProblemError
 from services.api.text import FreeText
+from services.identity.access import only_own
+from services.projector import engine as projector
 
 Short = Annotated[FreeText, msgspec.Meta(min_length=1, max_length=500)]
 Text = Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]

@@ -15,8 +15,8 @@ from domain.grantees import Grantee
 from services.api.context import Tenant, action, provide_platform, provide_tenant, run_command
 from services.api.docs import body
 from services.api.text import Line
-from services.auth import Principal
-from services.tenancy import GranteeInfo, Tenancy
+from services.app.tenancy import GranteeInfo, Tenancy
+from services.identity.tokens import Principal
 
 # The IANA zones this machine knows (`check_time_zone` accepts what `ZoneInfo` loads). msgspec
 # cannot enforce an enumeration built at run time; the domain does, and the schema declares it

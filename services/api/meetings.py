@@ -25,7 +25,6 @@ from domain.meetings import (
     Topic,
 )
 from domain.pairings import Location, LocationKind
-from services.access import Role, only_own
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
@@ -34,6 +33,7 @@ from services.api.facilities import _cohort as render_cohort
 from services.api.params import Code, Cursor, Limit, LongText, MinPosition
 from services.api.problems import ProblemError
 from services.api.text import FreeText
+from services.identity.access import Role, only_own
 
 Text = LongText
 Minutes = Annotated[int, msgspec.Meta(ge=1, le=MAX_MINUTES)]

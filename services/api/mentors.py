@@ -29,7 +29,7 @@ from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, Code, Limit, MinPosition, UuidCursor
 from services.api.text import FreeText, Line
-from services.database import Database
+from services.store.database import Database
 
 Text = Annotated[FreeText, msgspec.Meta(max_length=2000)]
 Person = Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]

@@ -29,13 +29,13 @@ from litestar import Request, Response, get
 from psycopg import sql
 
 from domain.common import utcnow
-from services import projection_faults as faults
 from services.api import telemetry
 from services.api.problems import ProblemError
-from services.database import Database
-from services.schema import grantee_schema
+from services.app.tenancy import Tenancy
+from services.projector import faults as faults
 from services.settings import Settings
-from services.tenancy import Tenancy
+from services.store.database import Database
+from services.store.schema import grantee_schema
 
 Sample = tuple[dict[str, str], float]
 Collect = Callable[[Database, Tenancy], Iterable[Sample]]

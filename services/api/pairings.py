@@ -26,13 +26,13 @@ from domain.pairings import (
     PairingKind,
 )
 from domain.policy import MentoringRules, ProgramPolicy
-from services.access import only_own
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, Code, Limit, MinPosition, UuidCursor
 from services.api.problems import ProblemError
 from services.api.text import FreeText
+from services.identity.access import only_own
 
 Text = Annotated[FreeText, msgspec.Meta(max_length=2000)]
 

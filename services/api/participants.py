@@ -23,8 +23,6 @@ from domain.participants import (
     Status,
 )
 from projections.base import Tables
-from services import projector
-from services.access import only_own
 from services.api import views
 from services.api.context import (
     Tenant,
@@ -37,7 +35,9 @@ from services.api.docs import body
 from services.api.params import Code, Cursor, Limit, MinPosition
 from services.api.problems import ProblemError
 from services.api.text import FreeText, Line
-from services.database import Database
+from services.identity.access import only_own
+from services.projector import engine as projector
+from services.store.database import Database
 
 PersonName = Annotated[Line, msgspec.Meta(min_length=1, max_length=100)]
 

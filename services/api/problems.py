@@ -17,9 +17,9 @@ from litestar.exceptions import HTTPException, ValidationException
 from psycopg_pool import PoolTimeout, TooManyRequests
 
 from domain.common import AlreadyExists, Conflict, DomainError, NotFound, RuleViolation
-from services.auth import NotAuthenticated
-from services.eventstore import DuplicateRequest
-from services.oidc import KeysUnavailable
+from services.identity.oidc import KeysUnavailable
+from services.identity.tokens import NotAuthenticated
+from services.store.eventstore import DuplicateRequest
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("prowd.api")

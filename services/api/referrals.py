@@ -19,12 +19,12 @@ from domain.resources import (
     Resource,
     ResourceCategory,
 )
-from services.access import only_own
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, Limit, LongText, MinPosition, UuidCursor
 from services.api.text import Line
+from services.identity.access import only_own
 
 Text = LongText
 Name = Annotated[Line, msgspec.Meta(max_length=200)]

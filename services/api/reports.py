@@ -3,14 +3,14 @@
 The quarterly oversight report of one grantee, or of every grantee the token may see, as JSON,
 CSV or a printable HTML page; and the drill-down of each figure to the log positions of the
 events behind it. Figures come from the oversight facts (`projections/oversight.py`) through
-`services/reports.py`; nothing here carries personal data.
+`services/reports/quarterly.py`; nothing here carries personal data.
 
 `as_of` replays the grantee's events recorded at or before that instant through the same
 projection handlers into temporary tables, dropped in the same transaction: the report as it
 stood then, from the events alone.
 
 The handlers parse and check the request, then await the report from a short-lived child
-process (`services/report_worker.py` runs a task of `services/report_jobs.py`): the facts
+process (`services/reports/processes.py` runs a task of `services/reports/jobs.py`): the facts
 never enter the API process, and the report's CPU never holds its GIL (decision 28).
 """
 
@@ -33,11 +33,11 @@ from services.api.context import Tenant, action, provide_platform, provide_tenan
 from services.api.docs import problems
 from services.api.params import INSTANT_SCHEMA, MAX_POSITION, MinPosition
 from services.api.problems import ProblemError
-from services.auth import Principal
-from services.report_jobs import Ask, Format, Grantee, all_body, figure_page, grantee_body, today
-from services.report_worker import ReportPool
-from services.reports import Quarter
-from services.tenancy import Tenancy
+from services.app.tenancy import Tenancy
+from services.identity.tokens import Principal
+from services.reports.jobs import Ask, Format, Grantee, all_body, figure_page, grantee_body, today
+from services.reports.processes import ReportPool
+from services.reports.quarterly import Quarter
 
 QuarterPath = Annotated[
     str,
@@ -164,7 +164,7 @@ async def quarterly(
     log events behind it, listed by `…/figures/{figure}`."""
     grantee, ask = _tenant_ask(request, tenant, quarter, as_of, min_position)
     fmt = choose(request, format)
-    # Computed and rendered in a child process (services/report_worker.py).
+    # Computed and rendered in a child process (services/reports/processes.py).
     body, position = await _pool(request).compute(
         tenant.tenancy.db, grantee_body, grantee, ask, fmt
     )

@@ -22,8 +22,8 @@ from services.api.context import (
 )
 from services.api.docs import body, problems
 from services.api.text import FreeText
-from services.retention import RetentionRow, retention_rows
-from services.tenancy import Tenancy
+from services.app.retention import RetentionRow, retention_rows
+from services.app.tenancy import Tenancy
 
 Reason = Annotated[FreeText, msgspec.Meta(min_length=1, max_length=1000)]
 

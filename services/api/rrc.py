@@ -12,7 +12,7 @@ shared only when every resident it concerns has a consent in force naming this R
 meeting summaries (42 CFR Part 2), and then with the §2.32 notice.
 
 What an RRC reads is a disclosure: each answer to RRC staff (token or API key) appends one row
-per resident it concerns to the grantee's disclosure log (services/disclosure.py), with the
+per resident it concerns to the grantee's disclosure log (services/audit/disclosure.py), with the
 request id as reference. Grantee staff previewing the view disclose nothing and log nothing
 there (their reads are in the access log).
 """
@@ -34,13 +34,13 @@ from domain import clock
 from domain.common import NotFound
 from domain.facilities import FacilityKind
 from projections.base import Tables
-from services.access import STAFF, Role
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
 from services.api.params import FIRST_UUID, Limit, MinPosition
 from services.api.problems import ProblemError
-from services.disclosure import PART2_NOTICE, covering_consent, record_disclosure
+from services.audit.disclosure import PART2_NOTICE, covering_consent, record_disclosure
+from services.identity.access import STAFF, Role
 
 VIEW = "rrc"
 _CURSOR = re.compile(r"^(-?[0-9]{1,18})\.([0-9a-f-]{36})$")

@@ -29,7 +29,6 @@ from domain.supervision import (
     Wellbeing,
     WellbeingCheck,
 )
-from services.access import MATRIX, Role
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
@@ -37,6 +36,7 @@ from services.api.evaluation import EvaluationController
 from services.api.params import FIRST_UUID, Limit, LongText, MinPosition, UuidCursor
 from services.api.problems import ProblemError
 from services.api.referrals import ReferralController
+from services.identity.access import MATRIX, Role
 
 Text = LongText
 

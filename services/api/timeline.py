@@ -13,11 +13,11 @@ from litestar.di import Provide
 from litestar.params import Parameter
 from psycopg import sql
 
-from services.access import allowed
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant
 from services.api.docs import problems
 from services.api.params import MinPosition
+from services.identity.access import allowed
 
 # Which rows a caller sees: case rows with the right to read participants, feedback with the
 # right to read feedback, escalations with the right to read supervision records.

@@ -8,9 +8,9 @@ from typing import Any
 from psycopg import sql
 
 from projections.base import Tables
-from services import projector
 from services.api.problems import ProblemError
-from services.database import Database
+from services.projector import engine as projector
+from services.store.database import Database
 
 
 def tables(

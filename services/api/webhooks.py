@@ -27,8 +27,8 @@ from services.api.docs import body, problems
 from services.api.params import Code, Limit
 from services.api.problems import ProblemError
 from services.api.text import Line
-from services.ledger import Command, Saved
 from services.settings import Settings
+from services.store.ledger import Command, Saved
 from services.webhooks import ssrf
 from services.webhooks.dispatcher import enqueue_ping
 from services.webhooks.store import CHANNEL

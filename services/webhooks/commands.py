@@ -17,9 +17,9 @@ from psycopg.rows import TupleRow
 from domain.common import RuleViolation, utcnow
 from domain.facilities import FacilityKind
 from domain.webhooks import ROTATION_OVERLAP, DisableReason, WebhookEndpoint
-from services.eventstore import SideEffect
-from services.facilities import FacilityCommands
-from services.ledger import Command, Saved
+from services.app.facilities import FacilityCommands
+from services.store.eventstore import SideEffect
+from services.store.ledger import Command, Saved
 from services.webhooks import signing, ssrf
 
 

@@ -37,11 +37,11 @@ from domain import clock, common
 from domain.common import DomainError, utcnow
 from domain.webhooks import DisableReason
 from services import tracecontext
-from services.database import Database
-from services.disclosure import record_disclosure
-from services.ledger import Command
-from services.schema import grantee_schema
-from services.tenancy import Tenancy
+from services.app.tenancy import Tenancy
+from services.audit.disclosure import record_disclosure
+from services.store.database import Database
+from services.store.ledger import Command
+from services.store.schema import grantee_schema
 from services.webhooks import signing, ssrf
 from services.webhooks.deadline import DeadlineTransport
 from services.webhooks.deadline import deadline as request_deadline

@@ -22,7 +22,7 @@ share a log.
 
 Part 2: a held or amended meeting whose summary is tagged `summary_part2` carries the summary
 only if, when the delivery is created, every member of the pairing has a covering consent for
-recipient `rrc:<X>` (services/disclosure.py); then `part2_notice` is attached. Otherwise
+recipient `rrc:<X>` (services/audit/disclosure.py); then `part2_notice` is attached. Otherwise
 `summary` is null and `withheld` is `part2_no_consent`. Confidential notes never leave.
 """
 
@@ -46,9 +46,9 @@ from domain.meetings import HeldRecord, Meeting
 from domain.pairings import Location, Pairing
 from domain.participants import Participant, Placement
 from domain.webhooks import WebhookEndpoint
-from services.database import Database
-from services.disclosure import PART2_NOTICE, covering_consent
-from services.mapping import MsgspecMapper
+from services.audit.disclosure import PART2_NOTICE, covering_consent
+from services.store.database import Database
+from services.store.mapping import MsgspecMapper
 from services.webhooks.store import CHANNEL
 
 _mapper = MsgspecMapper()

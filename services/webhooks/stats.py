@@ -8,9 +8,9 @@ from datetime import datetime
 from psycopg import sql
 
 from domain.common import utcnow
-from services.database import Database
-from services.schema import grantee_schema
-from services.tenancy import Tenancy
+from services.app.tenancy import Tenancy
+from services.store.database import Database
+from services.store.schema import grantee_schema
 
 Sample = tuple[dict[str, str], float]
 

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from services.auth import issue_token  # noqa: E402
+from services.identity.tokens import issue_token  # noqa: E402
 from services.settings import Settings  # noqa: E402
 
 PORT = 8765

@@ -46,11 +46,11 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
 from domain.participants import PersonalDetails  # noqa: E402
 from services import projector  # noqa: E402
-from services.auth import issue_token  # noqa: E402
-from services.database import Database  # noqa: E402
-from services.ledger import Command  # noqa: E402
+from services.app.tenancy import Tenancy  # noqa: E402
+from services.identity.tokens import issue_token  # noqa: E402
 from services.settings import Settings  # noqa: E402
-from services.tenancy import Tenancy  # noqa: E402
+from services.store.database import Database  # noqa: E402
+from services.store.ledger import Command  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -306,7 +306,7 @@ def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
     two loads.
     """
     from domain.participants import Participant
-    from services.participants import new_participant_number
+    from services.app.participants import new_participant_number
 
     app = tenancy.app(slug)
     n = 0
@@ -1004,14 +1004,14 @@ _PLUMBING = (
     "asyncio/base_events.py",
     "asyncio/events.py",
     "contextlib.py",
-    "services/cli.py",
+    "services/cli/main.py",
 )
 
 
 # Innermost matching frame decides a sample's bucket (file path fragments, first match wins).
 _BUCKETS = (
     ("psycopg / pool (driver)", ("psycopg/", "psycopg_pool/")),
-    ("event (de)serialisation (services/mapping.py, msgspec)", ("services/mapping.py", "msgspec")),
+    ("event (de)serialisation (services/store/mapping.py, msgspec)", ("services/store/mapping.py", "msgspec")),
     ("domain model (domain/)", ("domain/",)),
     ("eventsourcing library", ("eventsourcing/",)),
     ("projections/", ("projections/",)),

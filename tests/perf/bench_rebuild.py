@@ -72,12 +72,12 @@ from domain.pairings import (  # noqa: E402
     PairingKind,
 )
 from domain.participants import ExitReason, PersonalDetails, Placement  # noqa: E402
-from services import demo_activity as activity  # noqa: E402
-from services.database import Database  # noqa: E402
-from services.grantee_app import GranteeApplication  # noqa: E402
-from services.ledger import Command  # noqa: E402
+from services.app.grantee import GranteeApplication  # noqa: E402
+from services.app.tenancy import Tenancy  # noqa: E402
+from services.demo import activity as activity  # noqa: E402
 from services.settings import Settings  # noqa: E402
-from services.tenancy import Tenancy  # noqa: E402
+from services.store.database import Database  # noqa: E402
+from services.store.ledger import Command  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"

@@ -34,12 +34,12 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
-from services.auth import issue_token  # noqa: E402
-from services.database import Database  # noqa: E402
-from services.report_jobs import Ask, Grantee, grantee_body  # noqa: E402
-from services.report_worker import ReportPool  # noqa: E402
-from services.reports import Quarter  # noqa: E402
+from services.identity.tokens import issue_token  # noqa: E402
+from services.reports.jobs import Ask, Grantee, grantee_body  # noqa: E402
+from services.reports.processes import ReportPool  # noqa: E402
+from services.reports.quarterly import Quarter  # noqa: E402
 from services.settings import Settings  # noqa: E402
+from services.store.database import Database  # noqa: E402
 from tests.perf.bench_commands import (  # noqa: E402
     Server,
     free_port,

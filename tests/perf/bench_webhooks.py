@@ -50,10 +50,10 @@ from psycopg import sql  # noqa: E402
 from domain.meetings import HeldRecord, Topic  # noqa: E402
 from domain.pairings import Location, LocationKind  # noqa: E402
 from services.api.app import create_app  # noqa: E402
-from services.auth import issue_token  # noqa: E402
-from services.database import Database  # noqa: E402
-from services.ledger import Command  # noqa: E402
+from services.identity.tokens import issue_token  # noqa: E402
 from services.settings import Settings  # noqa: E402
+from services.store.database import Database  # noqa: E402
+from services.store.ledger import Command  # noqa: E402
 from tests.perf.bench_commands import machine_info, scratch_database  # noqa: E402
 from tests.webhooks_helpers import Hooks  # noqa: E402
 
@@ -128,7 +128,7 @@ def wait_until(predicate: Any, timeout: float, what: str) -> None:
 
 def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "services.cli", *args],
+        [sys.executable, "-m", "services.cli.main", *args],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -49,9 +49,9 @@ from psycopg import sql  # noqa: E402
 from psycopg.conninfo import make_conninfo  # noqa: E402
 
 from services import projector  # noqa: E402
-from services.auth import issue_token  # noqa: E402
-from services.database import Database  # noqa: E402
+from services.identity.tokens import issue_token  # noqa: E402
 from services.settings import Settings  # noqa: E402
+from services.store.database import Database  # noqa: E402
 from services.webhooks import outbox  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

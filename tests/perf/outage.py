@@ -49,8 +49,8 @@ import crash_kill as ck  # noqa: E402
 import httpx  # noqa: E402
 
 from services import projector  # noqa: E402
-from services.database import Database  # noqa: E402
 from services.settings import Settings  # noqa: E402
+from services.store.database import Database  # noqa: E402
 
 USER = "prowdpg"
 

@@ -80,7 +80,7 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from services import projector  # noqa: E402
-from services.auth import issue_token  # noqa: E402
+from services.identity.tokens import issue_token  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from tests.perf.bench_commands import free_port, machine_info, scratch_database  # noqa: E402
 
@@ -241,7 +241,7 @@ def _is_forkserver(pid: int) -> bool:
 
 def prowd() -> list[str]:
     """The CLI, run by this interpreter (the project's virtual environment)."""
-    return [sys.executable, "-m", "services.cli"]
+    return [sys.executable, "-m", "services.cli.main"]
 
 
 def snapshot(commit: str, into: Path) -> Path:

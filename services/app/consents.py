@@ -1,0 +1,128 @@
+"""Use cases for Part 2 consents: record a participant's written consent, revoke it.
+
+Each save also writes the consent's row in `g_<slug>.consents` in the same transaction as its
+events (a side effect of the save, like the idempotency record): `services.disclosure.
+covering_consent` reads that row with one indexed query, and a revocation is in force for every
+disclosure path from the moment it commits. The row is a pure function of the consent's events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from psycopg import Cursor, sql
+from psycopg.rows import TupleRow
+
+from domain.common import NotFound, RuleViolation, utcnow
+from domain.consents import Consent, ConsentTerms, check_terms, rrc_code
+from domain.facilities import FacilityKind
+from services.app.mentoring import MentoringCommands
+from services.store.eventstore import SideEffect
+from services.store.ledger import Command, Saved
+
+
+class ConsentCommands(MentoringCommands):
+    time_zone: str = "UTC"
+
+    def consent(self, participant_id: UUID, consent_id: UUID) -> Consent:
+        consent = self.load(Consent, consent_id, "consent")
+        if consent.participant_id != participant_id:
+            raise NotFound("consent not found")
+        return consent
+
+    def _day_start(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), ZoneInfo(self.time_zone))
+
+    def record_consent(
+        self, command: Command, *, participant_id: UUID, terms: ConsentTerms
+    ) -> Saved[Consent]:
+        """Record a participant's signed consent to disclose Part 2 information to a recipient."""
+        self.participant(participant_id)
+        check_terms(terms)  # the form's own rules first: a malformed recipient is not looked up
+        code = rrc_code(terms.recipient)
+        if code is not None:
+            try:
+                facility = self.facility(code)
+            except NotFound:
+                raise RuleViolation(
+                    f"the grantee has no facility {code}", code="unknown_recipient"
+                ) from None
+            if facility.kind is not FacilityKind.RRC:
+                raise RuleViolation(
+                    f"facility {code} is not a Residential Reentry Center",
+                    code="unknown_recipient",
+                )
+        expires_at = (
+            self._day_start(terms.expires_on + timedelta(days=1))
+            if terms.expires_on is not None
+            else None
+        )
+        consent = Consent.record(
+            participant_id=participant_id,
+            terms=terms,
+            effective_at=self._day_start(terms.signed_on),
+            expires_at=expires_at,
+            at=utcnow(),
+        )
+        return self.record(
+            consent, command, creates=f"consent {consent.id}", side_effects=[self._index(consent)]
+        )
+
+    def revoke_consent(
+        self,
+        command: Command,
+        *,
+        participant_id: UUID,
+        consent_id: UUID,
+        revoked_at: datetime | None,
+        note: str,
+    ) -> Saved[Consent]:
+        """Revoke a consent from an instant on (now unless given); final."""
+        consent = self.consent(participant_id, consent_id)
+        consent.revoke(revoked_at or utcnow(), note)
+        return self.record(consent, command, side_effects=[self._index(consent)])
+
+    def _index(self, consent: Consent) -> SideEffect:
+        table = sql.SQL("{}.consents").format(sql.Identifier(self.schema))
+        terms = consent.terms
+
+        def effect(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {} (consent_id, participant_id, recipient, information,"
+                    " discloser, purpose, signed_on, signed_by, representative, effective_at,"
+                    " expires_on, expiry_event, expires_at, revoked_at, revoked_by,"
+                    " revocation_note, recorded_at, recorded_by, position)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                    " %s, %s, %s)"
+                    " ON CONFLICT (consent_id) DO UPDATE SET revoked_at = EXCLUDED.revoked_at,"
+                    " revoked_by = EXCLUDED.revoked_by,"
+                    " revocation_note = EXCLUDED.revocation_note, position = EXCLUDED.position"
+                ).format(table),
+                (
+                    consent.id,
+                    consent.participant_id,
+                    terms.recipient,
+                    list(terms.information),
+                    terms.discloser,
+                    terms.purpose,
+                    terms.signed_on,
+                    terms.signed_by.value,
+                    terms.representative or None,
+                    consent.effective_at,
+                    terms.expires_on,
+                    terms.expiry_event or None,
+                    consent.expires_at,
+                    consent.revoked_at,
+                    consent.revoked_by,
+                    consent.revocation_note,
+                    consent.recorded_at,
+                    consent.recorded_by,
+                    ids[-1] if ids else 0,
+                ),
+            )
+
+        return effect

@@ -1,0 +1,105 @@
+"""Use cases: participant feedback, mentor assessments and participant outcomes."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from domain.evaluation import (
+    AreaScore,
+    Credential,
+    Employment,
+    Feedback,
+    Housing,
+    MentorAssessment,
+    Outcomes,
+    Rating,
+    outcomes_id,
+)
+from services.app.mentoring import MentoringCommands
+from services.store.ledger import Command, Saved
+
+
+class EvaluationCommands(MentoringCommands):
+    # -- feedback ---------------------------------------------------------------------------
+    def feedback(self, feedback_id: UUID) -> Feedback:
+        return self.load(Feedback, feedback_id, "feedback")
+
+    def record_feedback(
+        self,
+        command: Command,
+        *,
+        pairing_id: UUID,
+        participant_id: UUID,
+        given_on: date,
+        ratings: list[Rating],
+        comment: str = "",
+        anonymous_to_mentor: bool = False,
+    ) -> Saved[Feedback]:
+        """Record a participant's feedback on the mentor of one of their pairings."""
+        self.participant(participant_id)
+        feedback = Feedback.give(
+            pairing=self.pairing(pairing_id),
+            participant_id=participant_id,
+            given_on=given_on,
+            ratings=ratings,
+            comment=comment,
+            anonymous_to_mentor=anonymous_to_mentor,
+        )
+        return self.record(feedback, command)
+
+    # -- mentor assessments -----------------------------------------------------------------
+    def assessment(self, assessment_id: UUID) -> MentorAssessment:
+        return self.load(MentorAssessment, assessment_id, "assessment")
+
+    def assess_mentor(
+        self,
+        command: Command,
+        *,
+        mentor_id: UUID,
+        assessed_on: date,
+        scores: list[AreaScore],
+        summary: str = "",
+        development_plan: str = "",
+    ) -> Saved[MentorAssessment]:
+        """Record the coordinator's assessment of a mentor on named areas, with notes."""
+        assessment = MentorAssessment.assess(
+            mentor=self.mentor(mentor_id),
+            assessed_on=assessed_on,
+            scores=scores,
+            summary=summary,
+            development_plan=development_plan,
+        )
+        return self.record(assessment, command)
+
+    # -- outcomes ---------------------------------------------------------------------------
+    def outcomes(self, participant_id: UUID) -> Outcomes:
+        """The participant's outcomes (an empty record, not yet saved, if none were recorded)."""
+        participant = self.participant(participant_id)
+        if self.exists(outcomes_id(participant_id)):
+            return self.load(Outcomes, outcomes_id(participant_id), "outcomes")
+        return Outcomes.open(participant)
+
+    def record_employment(
+        self, command: Command, participant_id: UUID, employment: Employment
+    ) -> Saved[Outcomes]:
+        """Record that the participant started a job (employer, wage)."""
+        outcomes = self.outcomes(participant_id)
+        outcomes.record_employment(employment)
+        return self.record(outcomes, command)
+
+    def record_credential(
+        self, command: Command, participant_id: UUID, credential: Credential
+    ) -> Saved[Outcomes]:
+        """Record a credential the participant earned."""
+        outcomes = self.outcomes(participant_id)
+        outcomes.record_credential(credential)
+        return self.record(outcomes, command)
+
+    def record_housing(
+        self, command: Command, participant_id: UUID, housing: Housing
+    ) -> Saved[Outcomes]:
+        """Record that the participant secured housing."""
+        outcomes = self.outcomes(participant_id)
+        outcomes.record_housing(housing)
+        return self.record(outcomes, command)

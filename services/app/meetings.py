@@ -1,0 +1,167 @@
+"""Use cases for meetings and class hours; weeks are counted in the grantee's time zone."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
+from domain.facilities import ClassSlot, Cohort
+from domain.goals import Goal
+from domain.meetings import HeldRecord, Meeting, NoShow
+from domain.pairings import Location, LocationKind, Pairing
+from domain.participants import Stage
+from domain.policy import ClassHoursRule
+from services.app.mentoring import MentoringCommands
+from services.store.ledger import Command, Saved
+
+
+def iso_week(moment: datetime, zone: ZoneInfo) -> str:
+    year, week, _ = moment.astimezone(zone).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+class MeetingsCommands(MentoringCommands):
+    def week_of(self, moment: datetime) -> str:
+        return iso_week(moment, self.zone)
+
+    def meeting(self, meeting_id: UUID) -> Meeting:
+        return self.load(Meeting, meeting_id, "meeting")
+
+    def set_class_hours(self, command: Command, code: str, slots: list[ClassSlot]) -> Saved[Cohort]:
+        """Set a cohort's weekly class periods (local time); stage-1 mentoring avoids them."""
+        cohort = self.cohort(code)
+        cohort.set_class_hours(slots)
+        return self.record(cohort, command)
+
+    def _checked(self, pairing: Pairing, record: HeldRecord) -> HeldRecord:
+        """Apply the rules that need other aggregates; may mark the record as in class hours."""
+        check_not_future(record.occurred_at, "a held meeting's occurred_at")
+        if record.occurred_at < pairing.opened_at:
+            raise RuleViolation("the meeting cannot precede the match", code="before_match")
+        for goal_id in record.goals_discussed:
+            goal = self.load(Goal, goal_id, "goal")
+            if goal.participant_id not in pairing.members:
+                raise RuleViolation(
+                    "a goal discussed must be a goal of someone in the pairing",
+                    code="goal_of_other_participant",
+                )
+        mentor = self.mentor(pairing.mentor_id)
+        location = record.location
+        if location.kind in (LocationKind.BOP_INSTITUTION, LocationKind.RRC):
+            if not location.facility_code:
+                raise RuleViolation(
+                    f"a {location.kind.value} meeting names its facility", code="facility_required"
+                )
+            self.facility(location.facility_code)
+            if not mentor.clearance_valid(
+                location.facility_code, record.occurred_at.astimezone(self.zone).date()
+            ):
+                raise RuleViolation(
+                    f"the mentor has no unexpired volunteer clearance for {location.facility_code} on that date",
+                    code="clearance_required",
+                )
+        elif location.facility_code:
+            raise RuleViolation(
+                f"an {location.kind.value} meeting has no facility", code="facility_not_allowed"
+            )
+        start = record.occurred_at.astimezone(self.zone)
+        end = start + timedelta(minutes=record.duration_minutes)
+        end_time = end.time() if end.date() == start.date() else datetime.max.time()
+        in_class = False
+        for member_id in pairing.members:
+            member = self.participant(member_id)
+            if member.stage is Stage.PRE_RELEASE:
+                cohort = self.cohort(member.cohort_code)
+                if cohort.in_class(start.isoweekday(), start.time(), end_time):
+                    in_class = True
+        if in_class:
+            if self.rules().class_hours_rule is ClassHoursRule.REFUSE:
+                raise RuleViolation(
+                    "stage-1 mentoring meets outside class hours; this meeting overlaps a class period",
+                    code="during_class_hours",
+                )
+            record = msgspec.structs.replace(record, during_class_hours=True)
+        return record
+
+    def _first_meeting(self, pairing: Pairing, record: HeldRecord) -> list[ProwdAggregate]:
+        # Meetings may be recorded out of order: the first meeting is the earliest held.
+        met_on = record.occurred_at.astimezone(self.zone).date()
+        if not pairing.is_open:
+            return []
+        # The pairing dates the match and "today" by opened_at's own offset, not the grantee's
+        # zone: near midnight the local date may fall a day outside them although the meeting
+        # came after the match and is past. Keep the date within them rather than refuse.
+        opened_on = pairing.opened_at.date()
+        today = utcnow().astimezone(pairing.opened_at.tzinfo).date()
+        met_on = min(max(met_on, opened_on), today)
+        if pairing.first_meeting_on is None or met_on < pairing.first_meeting_on:
+            pairing.record_first_meeting(met_on)
+            return [pairing]
+        return []
+
+    def schedule_meeting(
+        self,
+        command: Command,
+        *,
+        pairing_id: UUID,
+        scheduled_for: datetime,
+        planned_minutes: int,
+        location: Location,
+        held: HeldRecord | None = None,
+    ) -> Saved[Meeting]:
+        """Schedule a meeting of a pairing; with `held`, record it as held at once."""
+        pairing = self.pairing(pairing_id)
+        meeting = Meeting.schedule(
+            pairing=pairing,
+            scheduled_for=scheduled_for,
+            planned_minutes=planned_minutes,
+            location=location,
+            week=self.week_of(scheduled_for),
+        )
+        also: list[ProwdAggregate] = []
+        if held is not None:
+            held = self._checked(pairing, held)
+            meeting.hold(held, pairing, self.week_of(held.occurred_at))
+            also = self._first_meeting(pairing, held)
+        return self.record(meeting, command, also=also)
+
+    def hold_meeting(
+        self, command: Command, meeting_id: UUID, record: HeldRecord
+    ) -> Saved[Meeting]:
+        """Record that a scheduled meeting was held."""
+        meeting = self.meeting(meeting_id)
+        pairing = self.pairing(meeting.pairing_id)
+        record = self._checked(pairing, record)
+        meeting.hold(record, pairing, self.week_of(record.occurred_at))
+        return self.record(meeting, command, also=self._first_meeting(pairing, record))
+
+    def miss_meeting(
+        self, command: Command, meeting_id: UUID, no_show_by: NoShow, note: str = ""
+    ) -> Saved[Meeting]:
+        """Record a no-show (by the mentor, the mentee or both)."""
+        meeting = self.meeting(meeting_id)
+        meeting.miss(no_show_by, note, self.week_of(meeting.scheduled_for))
+        return self.record(meeting, command)
+
+    def cancel_meeting(
+        self, command: Command, meeting_id: UUID, reason: str, excused: bool
+    ) -> Saved[Meeting]:
+        """Cancel a scheduled meeting; an excused cancellation excuses its week in the cadence."""
+        meeting = self.meeting(meeting_id)
+        meeting.cancel(reason, excused, self.week_of(meeting.scheduled_for))
+        return self.record(meeting, command)
+
+    def amend_meeting(
+        self, command: Command, meeting_id: UUID, reason: str, record: HeldRecord
+    ) -> Saved[Meeting]:
+        """Correct a held meeting's record (a new event with its reason)."""
+        meeting = self.meeting(meeting_id)
+        pairing = self.pairing(meeting.pairing_id)
+        record = self._checked(pairing, record)
+        meeting.amend(reason, record, pairing, self.week_of(record.occurred_at))
+        # An amendment that moves a meeting earlier may make it the first meeting.
+        return self.record(meeting, command, also=self._first_meeting(pairing, record))

@@ -1,0 +1,113 @@
+"""Use cases for participants: enrolment, stage transitions, return to custody, exit."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import date, datetime
+from uuid import UUID
+
+from domain.common import ProwdAggregate
+from domain.participants import ExitReason, Participant, PersonalDetails, Placement
+from services.app import erasure
+from services.app.facilities import FacilityCommands
+from services.store.ledger import Command, Saved
+
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_participant_number() -> str:
+    """A PIRL element-100 identifier: 12 characters, never derived from an SSN."""
+    return "P" + "".join(secrets.choice(_ALPHABET) for _ in range(11))
+
+
+class ParticipantCommands(FacilityCommands):
+    def enroll_participant(
+        self,
+        command: Command,
+        *,
+        personal: PersonalDetails,
+        program_entry_date: date,
+        facility_code: str,
+        cohort_code: str,
+        number: str | None = None,
+        ex_offender_at_entry: bool = True,
+    ) -> Saved[Participant]:
+        """Enrol a participant in stage 1 at a BOP institution, in a cohort held there."""
+        facility = self.facility(facility_code)
+        cohort = self.cohort(cohort_code)
+        number = number or new_participant_number()
+        participant = Participant.enroll(
+            number=number,
+            personal=personal,
+            program_entry_date=program_entry_date,
+            facility=facility,
+            cohort=cohort,
+            ex_offender_at_entry=ex_offender_at_entry,
+        )
+        return self.record(participant, command, creates=f"participant number {number}")
+
+    def participant(self, participant_id: UUID, *, version: int | None = None) -> Participant:
+        return self.load(Participant, participant_id, "participant", version=version)
+
+    def transition_stage(
+        self,
+        command: Command,
+        participant_id: UUID,
+        *,
+        placement: Placement,
+        facility_code: str | None,
+        occurred_at: datetime,
+    ) -> Saved[Participant]:
+        """Move a participant to stage 2 (RRC or home confinement) or stage 3 (community)."""
+        participant = self.participant(participant_id)
+        facility = self.facility(facility_code) if facility_code else None
+        participant.transition(placement=placement, facility=facility, occurred_at=occurred_at)
+        return self.record(participant, command, also=self.review_pairings_after_move(participant))
+
+    def return_to_custody(
+        self,
+        command: Command,
+        participant_id: UUID,
+        *,
+        facility_code: str | None,
+        occurred_at: datetime,
+    ) -> Saved[Participant]:
+        """Record that a participant in stage 2 or 3 was returned to custody (stage 1)."""
+        participant = self.participant(participant_id)
+        facility = self.facility(facility_code) if facility_code else None
+        participant.return_to_custody(facility=facility, occurred_at=occurred_at)
+        return self.record(participant, command, also=self.review_pairings_after_move(participant))
+
+    def exit_participant(
+        self,
+        command: Command,
+        participant_id: UUID,
+        *,
+        exit_date: date,
+        reason: ExitReason,
+        note: str = "",
+    ) -> Saved[Participant]:
+        """Record the program exit (PIRL 901 and 923)."""
+        participant = self.participant(participant_id)
+        participant.exit(exit_date=exit_date, reason=reason, note=note)
+        return self.record(participant, command, also=self.review_pairings_after_move(participant))
+
+    def erase_participant(
+        self,
+        command: Command,
+        participant_id: UUID,
+        *,
+        reason: str,
+        check_erasable: Callable[[UUID], None],
+    ) -> Saved[Participant]:
+        """Erase the participant's personal data: the `Erased` event, the destroyed key and the
+        scrubbed copies in one transaction (services/app/erasure.py). `check_erasable` raises
+        `legal_hold` when a legal hold covers the participant."""
+        return erasure.erase_participant(
+            self, command, participant_id, reason=reason, check_erasable=check_erasable
+        )
+
+    def review_pairings_after_move(self, participant: Participant) -> list[ProwdAggregate]:
+        """Aggregates to save with a participant's move; mentoring flags affected pairings."""
+        return []

@@ -1,0 +1,104 @@
+"""Use cases: supervision of mentors (debriefs, escalations), evaluation, resources and referrals.
+
+`SupervisionCommands` gathers the three areas; evaluation and referrals live in their own
+modules (`services.evaluation`, `services.referrals`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+from domain import common
+from domain.common import utcnow
+from domain.mentors import Mentor
+from domain.supervision import (
+    Debrief,
+    DebriefTopic,
+    Escalation,
+    EscalationType,
+    Severity,
+    WellbeingCheck,
+)
+from services.app.evaluation import EvaluationCommands
+from services.app.referrals import ReferralCommands
+from services.store.ledger import Command, Saved
+
+
+class SupervisionCommands(EvaluationCommands, ReferralCommands):
+    # -- debriefs ---------------------------------------------------------------------------
+    def debrief(self, debrief_id: UUID) -> Debrief:
+        return self.load(Debrief, debrief_id, "debrief")
+
+    def record_debrief(
+        self,
+        command: Command,
+        *,
+        mentor_ids: list[UUID],
+        held_on: date,
+        topics: list[DebriefTopic],
+        checks: list[WellbeingCheck],
+        notes: str = "",
+    ) -> Saved[Debrief]:
+        """Record a debrief of the coordinator with one or more mentors, with each mentor's
+        well-being and self-care check."""
+        mentors = [self.mentor(mentor_id) for mentor_id in mentor_ids]
+        debrief = Debrief.record(
+            mentors=mentors, held_on=held_on, topics=topics, checks=checks, notes=notes
+        )
+        return self.record(debrief, command)
+
+    # -- escalations ------------------------------------------------------------------------
+    def escalation(self, escalation_id: UUID) -> Escalation:
+        return self.load(Escalation, escalation_id, "escalation")
+
+    def mentees_of(self, mentor: Mentor) -> set[UUID]:
+        """Participants in the mentor's open pairings, individual and group."""
+        mentees = set(mentor.individual_mentees)
+        for pairing_id in mentor.open_pairings:
+            mentees.update(self.pairing(pairing_id).members)
+        return mentees
+
+    def raise_escalation(
+        self,
+        command: Command,
+        *,
+        mentor_id: UUID,
+        participant_id: UUID | None,
+        type: EscalationType,
+        severity: Severity,
+        description: str,
+        raised_at: datetime | None = None,
+    ) -> Saved[Escalation]:
+        """A mentor asks the coordinator for guidance (boundaries, crisis, safety, relapse risk,
+        conflict); the caller's subject is recorded as who raised it."""
+        mentor = self.mentor(mentor_id)
+        if participant_id is not None:
+            self.participant(participant_id)
+        escalation = Escalation.raise_for(
+            mentor=mentor,
+            mentees=self.mentees_of(mentor),
+            participant_id=participant_id,
+            type=type,
+            severity=severity,
+            description=description,
+            raised_by=common.actor.get(),
+            raised_at=raised_at or utcnow(),
+        )
+        return self.record(escalation, command)
+
+    def acknowledge_escalation(
+        self, command: Command, escalation_id: UUID, *, at: datetime | None = None, note: str = ""
+    ) -> Saved[Escalation]:
+        """The coordinator acknowledges the escalation; the time to acknowledge is kept."""
+        escalation = self.escalation(escalation_id)
+        escalation.acknowledge(common.actor.get(), at or utcnow(), note)
+        return self.record(escalation, command)
+
+    def resolve_escalation(
+        self, command: Command, escalation_id: UUID, *, resolution: str, at: datetime | None = None
+    ) -> Saved[Escalation]:
+        """The coordinator resolves an acknowledged escalation, saying how."""
+        escalation = self.escalation(escalation_id)
+        escalation.resolve(resolution, at or utcnow())
+        return self.record(escalation, command)

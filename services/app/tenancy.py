@@ -1,0 +1,180 @@
+"""Grantees as tenants: the platform log, the registry, lazily built grantee applications.
+
+Registering a grantee creates its schema, log, view tables and registry row in the same
+transaction as the `Grantee.Registered` event of the platform log: either all exist or none.
+Grantee applications are built on first use and hold no connection of their own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import Cursor, sql
+from psycopg.rows import TupleRow
+
+from domain.common import DomainError
+from domain.grantees import Grantee, check_slug
+from projections.registry import PROJECTIONS
+from services.app.grantee import GranteeApplication
+from services.app.retention import RetentionCommands
+from services.projector import engine as projector
+from services.store import schema
+from services.store.database import Database
+from services.store.ledger import Command, Saved
+
+GRANTEES_CHANNEL = "prowd_grantees"
+
+
+@dataclass(frozen=True)
+class GranteeInfo:
+    slug: str
+    name: str
+    grant_number: str
+    time_zone: str
+    created_at: datetime
+
+    @property
+    def schema(self) -> str:
+        return schema.grantee_schema(self.slug)
+
+
+class PlatformApplication(RetentionCommands):
+    # Registrations each create a schema of many tables: batched, they would run out of locks
+    # (`max_locks_per_transaction`); the platform log is written rarely anyway.
+    group_commit = False
+
+    def register_grantee(
+        self, command: Command, *, slug: str, name: str, grant_number: str, time_zone: str
+    ) -> Saved[Grantee]:
+        """Register a grantee and create its isolated log and views."""
+        grantee = Grantee.register(
+            slug=slug, name=name, grant_number=grant_number, time_zone=time_zone
+        )
+
+        def create_tenant(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
+            schema.provision_grantee(cur, slug)
+            projector.ensure_views(cur, schema.grantee_schema(slug))
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {}.grantees (slug, name, grant_number, time_zone) VALUES (%s, %s, %s, %s)"
+                ).format(sql.Identifier(schema.PLATFORM_SCHEMA)),
+                (grantee.slug, grantee.name, grantee.grant_number, grantee.time_zone),
+            )
+            cur.execute(
+                sql.SQL("NOTIFY {}, {}").format(sql.Identifier(GRANTEES_CHANNEL), sql.Literal(slug))
+            )
+
+        return self.record(
+            grantee, command, creates=f"grantee {slug}", side_effects=[create_tenant]
+        )
+
+
+class Tenancy:
+    """Finds grantees and hands out their applications; safe to share between threads."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.platform = PlatformApplication(db, schema.PLATFORM_SCHEMA)
+        self._apps: dict[str, GranteeApplication] = {}
+        self._known: dict[str, GranteeInfo] = {}
+        self._lock = threading.Lock()
+
+    def migrate(self, *, force: bool = False) -> None:
+        """Create or upgrade the platform schema and every grantee's (statements are idempotent).
+
+        Skipped unless `force` when the settings leave migrations to a job (`prowd migrate`)."""
+        if not (force or self.db.migrate_on_start):
+            return
+        views = [f"{p.name} {t} {ddl}" for p in PROJECTIONS for t, ddl in p.tables.items()]
+        # As the login user, which owns the logs: the pool's connections act as the service
+        # role, which may not change them.
+        with self.db.owner_connection() as conn:
+            with conn.cursor() as cur:
+                stamp = schema.stamp(cur, self.db.role, views)
+            if not force and self._migrated(conn, stamp):
+                # Nothing changed since every grantee was migrated: no DDL, so no lock on a
+                # table a running service writes (a CLI command started beside the service,
+                # such as a rebuild, once deadlocked with the webhook dispatcher here).
+                return
+            with conn.transaction(), conn.cursor() as cur:
+                schema.migrate_platform(cur, self.db.role, stamp)
+                cur.execute(
+                    sql.SQL("SELECT slug FROM {}.grantees").format(
+                        sql.Identifier(schema.PLATFORM_SCHEMA)
+                    )
+                )
+                slugs = [slug for (slug,) in cur.fetchall()]
+                for slug in slugs:
+                    # Records the grantee in `migrated` with this stamp, as a registration does.
+                    schema.provision_grantee(cur, slug)
+        # A projection added since a grantee registered gets its first build now, empty at
+        # position 0; the worker fills it from the log. As the service role, which owns views.
+        with self.db.transaction() as cur:
+            for slug in slugs:
+                projector.ensure_views(cur, schema.grantee_schema(slug))
+
+    @staticmethod
+    def _migrated(conn: Any, stamp: str) -> bool:
+        """Every grantee was migrated, or registered, by code with this stamp."""
+        p = sql.Identifier(schema.PLATFORM_SCHEMA)
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(
+                    sql.SQL(
+                        "SELECT count(*) FROM {p}.grantees g LEFT JOIN {p}.migrated m"
+                        " ON m.slug = g.slug AND m.stamp = %s WHERE m.slug IS NULL"
+                    ).format(p=p),
+                    (stamp,),
+                )
+                row = cur.fetchone()
+                return row is not None and row[0] == 0
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+            return False
+
+    def known(self, slug: str) -> GranteeInfo | None:
+        """The grantee if this process has looked it up before (no database access)."""
+        return self._known.get(slug)
+
+    def grantee(self, slug: str) -> GranteeInfo | None:
+        info = self._known.get(slug)
+        if info is None:
+            try:
+                check_slug(slug)
+            except DomainError:
+                return None
+            rows = self._select(sql.SQL("WHERE slug = %s"), (slug,))
+            if not rows:
+                return None
+            info = self._known.setdefault(slug, rows[0])
+        return info
+
+    def app(self, slug: str) -> GranteeApplication:
+        app = self._apps.get(slug)
+        if app is None:
+            with self._lock:
+                app = self._apps.get(slug)
+                if app is None:
+                    app = GranteeApplication(self.db, schema.grantee_schema(slug))
+                    info = self.grantee(slug)
+                    if info is not None:
+                        app.time_zone = info.time_zone
+                    self._apps[slug] = app
+        return app
+
+    def grantees(self, *, after: str = "", limit: int = 1000) -> list[GranteeInfo]:
+        return self._select(sql.SQL("WHERE slug > %s ORDER BY slug LIMIT %s"), (after, limit))
+
+    def _select(self, where: sql.Composable, params: tuple[object, ...]) -> list[GranteeInfo]:
+        rows = self.db.fetchall(
+            sql.SQL(
+                "SELECT slug, name, grant_number, time_zone, created_at FROM {}.grantees "
+            ).format(sql.Identifier(schema.PLATFORM_SCHEMA))
+            + where,
+            params,
+        )
+        return [GranteeInfo(*row) for row in rows]

@@ -1,0 +1,156 @@
+"""Verifying a grantee's log against its hash chain (DESIGN D7).
+
+Each stored record's hash is SHA-256 over the previous record's hash and the record: its
+position, stream (originator id), version, topic and stored bytes, each length-prefixed where
+its length varies. `append_events` (services/store/schema.py) writes the chain in the same statement
+as the events; this module recomputes it from the events alone and names the first position
+where the log and the chain part ways: a record altered, deleted, inserted or moved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+
+from services.audit.checkpoints import AuditKey, signature_valid
+from services.store.database import Database
+
+BATCH = 20_000
+
+
+def record_hash(
+    previous: bytes, position: int, originator_id: Any, version: int, topic: str, state: bytes
+) -> bytes:
+    topic_bytes = topic.encode()
+    return hashlib.sha256(
+        previous
+        + struct.pack(">q", position)
+        + originator_id.bytes
+        + struct.pack(">q", version)
+        + struct.pack(">i", len(topic_bytes))
+        + topic_bytes
+        + struct.pack(">i", len(state))
+        + state
+    ).digest()
+
+
+@dataclass(frozen=True)
+class Verification:
+    intact: bool
+    checked: int
+    head: int
+    first_bad_position: int | None = None
+    problem: str = ""
+
+
+def verify(
+    db: Database,
+    schema: str,
+    *,
+    key: AuditKey | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Verification:
+    """Recompute the chain over every stored record, in position order; with the platform's key,
+    also check every signed checkpoint against its signature and the recomputed chain, and that
+    none lies beyond the log's head (the end of the log cut off: truncation)."""
+    s = sql.Identifier(schema)
+    signed: dict[int, bytes] = {}
+    if key is not None:
+        for position, chain_hash, key_id, signature in db.fetchall(
+            sql.SQL("SELECT notification_id, hash, key_id, signature FROM {}.checkpoints").format(s)
+        ):
+            valid = key_id == key.key_id and signature_valid(
+                key, schema, int(position), bytes(chain_hash), bytes(signature)
+            )
+            if not valid:
+                return Verification(
+                    False, 0, 0, int(position), "a signed checkpoint's signature does not verify"
+                )
+            signed[int(position)] = bytes(chain_hash)
+    head_row = db.fetchone(
+        sql.SQL(
+            "SELECT greatest((SELECT coalesce(max(notification_id), 0) FROM {s}.events),"
+            " (SELECT coalesce(max(notification_id), 0) FROM {s}.chain))"
+        ).format(s=s)
+    )
+    head = int(head_row[0]) if head_row else 0
+    # Two ordered passes, side by side: the log and the chain, each by position (index
+    # order, no sort), through server-side cursors fetched in large batches in binary, merged
+    # here as a full join on the position. The server lays out each stored record exactly as
+    # `record_hash` does (position, stream, version, topic and state, length-prefixed), so the
+    # loop below only hashes; the position in the record is the event's own.
+    events = sql.SQL(
+        "SELECT notification_id, int8send(notification_id) || uuid_send(originator_id)"
+        " || int8send(originator_version) || int4send(octet_length(topic))"
+        " || convert_to(topic, 'UTF8') || int4send(octet_length(state)) || state"
+        " FROM {s}.events ORDER BY notification_id"
+    ).format(s=s)
+    chain = sql.SQL("SELECT notification_id, hash FROM {s}.chain ORDER BY notification_id").format(
+        s=s
+    )
+    previous, checked = b"", 0
+    sha256 = hashlib.sha256
+    done = object()
+    with (
+        db.connection() as conn,
+        conn.transaction(),
+        conn.cursor(name="prowd_verify_events", binary=True) as log_cur,
+        conn.cursor(name="prowd_verify_chain", binary=True) as chain_cur,
+    ):
+        log_rows = _stream(log_cur, events)
+        chain_rows = _stream(chain_cur, chain)
+        event: Any = next(log_rows, done)
+        link: Any = next(chain_rows, done)
+        while event is not done or link is not done:
+            if link is done or (event is not done and event[0] < link[0]):
+                return Verification(
+                    False, checked, head, event[0], "a record was inserted into the log"
+                )
+            if event is done or link[0] < event[0]:
+                return Verification(
+                    False, checked, head, link[0], "a record was deleted from the log"
+                )
+            position = event[0]
+            expected = sha256(previous + event[1]).digest()
+            if expected != link[1]:
+                return Verification(False, checked, head, position, "a record was altered or moved")
+            if signed and position in signed and signed[position] != expected:
+                return Verification(
+                    False,
+                    checked,
+                    head,
+                    position,
+                    "the log up to this signed checkpoint was rewritten (chain and events alike)",
+                )
+            previous = expected
+            checked += 1
+            if progress and checked % BATCH == 0:
+                progress(checked, head)
+            event = next(log_rows, done)
+            link = next(chain_rows, done)
+    if progress:
+        progress(checked, head)
+    beyond = max(signed, default=0)
+    if beyond > head:
+        # What is left may be a consistent prefix, but a signature proves the log once reached
+        # further: its end was cut off.
+        return Verification(
+            False,
+            checked,
+            head,
+            head + 1,
+            f"truncated after position {head}: a signed checkpoint stands at position {beyond}",
+        )
+    return Verification(True, checked, head)
+
+
+def _stream(cur: Any, query: sql.Composed) -> Iterator[Any]:
+    cur.itersize = BATCH
+    cur.execute(query)
+    while rows := cur.fetchmany(BATCH):
+        yield from rows

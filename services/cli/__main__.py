@@ -1,0 +1,7 @@
+"""`python -m services.cli`: the `prowd` command."""
+
+import sys
+
+from services.cli.main import main
+
+sys.exit(main())

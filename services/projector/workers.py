@@ -1,0 +1,210 @@
+"""The projection worker: follows the grantee logs it leases with one listening connection.
+
+DESIGN D3: poll round-robin plus LISTEN as a wake-up, never LISTEN alone. A NOTIFY names the
+grantee whose log grew, so that grantee is caught up at once; a sweep over the worker's
+grantees every `sweep_seconds` catches anything a lost notification would have left behind.
+
+DESIGN D9, leases: any number of workers share the grantees. A worker holds a session-level
+advisory lock per grantee it serves (its lease), on its listening connection, and takes at most
+its fair share (grantees / live workers, counted by that connection's application name). A
+worker that dies loses its connection and with it every lease at once; the others take the
+orphaned grantees on their next sweep. A worker that holds more than its share (a new worker
+joined) lets the excess go. Exactly-once does not depend on leases: each batch still runs under
+a per-grantee transaction lock and commits with its tracking position.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from typing import Any
+
+import psycopg
+import structlog
+from psycopg import sql
+
+from services.app.tenancy import GRANTEES_CHANNEL, Tenancy
+from services.audit import checkpoints
+from services.audit.checkpoints import AuditKey
+from services.projector import engine as projector
+from services.store.database import Database
+from services.store.schema import grantee_schema, notify_channel
+from services.webhooks import outbox
+
+log = structlog.get_logger("prowd.worker")
+
+# The listening connection's application name: live workers are counted by it.
+LEASE_APPLICATION = "prowd-worker-lease"
+# Class of the two-key advisory locks that are grantee leases (the second key is the schema's
+# hash); distinct from the one-key transaction locks of projection batches.
+LEASE_CLASS = 74_262
+
+
+class Leases:
+    """The grantees one worker serves, as session advisory locks on its listening connection."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self.held: set[str] = set()
+        self._offset = random.random()
+
+    def _lock(self, func: str, slug: str) -> bool:
+        row = self.conn.execute(
+            sql.SQL("SELECT {}(%s, hashtext(%s))").format(sql.Identifier(func)),
+            (LEASE_CLASS, grantee_schema(slug)),
+        ).fetchone()
+        return bool(row and row[0])
+
+    def live_workers(self) -> int:
+        row = self.conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = %s",
+            (LEASE_APPLICATION,),
+        ).fetchone()
+        return max(1, int(row[0]) if row else 1)
+
+    def rebalance(self, slugs: list[str]) -> set[str]:
+        """Keep at most the fair share; take free grantees up to it. The grantees held."""
+        share = math.ceil(len(slugs) / self.live_workers()) if slugs else 0
+        for slug in sorted(self.held)[share:]:
+            self._lock("pg_advisory_unlock", slug)
+            self.held.discard(slug)
+        if len(self.held) < share:
+            # Start at this worker's own offset so that workers starting together do not all
+            # race for the same grantees first.
+            start = int(self._offset * len(slugs))
+            for slug in slugs[start:] + slugs[:start]:
+                if len(self.held) >= share:
+                    break
+                if slug not in self.held and self._lock("pg_try_advisory_lock", slug):
+                    self.held.add(slug)
+        return self.held
+
+
+class ProjectionWorker:
+    def __init__(
+        self, db: Database, *, sweep_seconds: float = 2.0, key: AuditKey | None = None
+    ) -> None:
+        self.db = db
+        # With the platform's key, the worker also signs chain checkpoints as they fall due.
+        self.key = key
+        self.tenancy = Tenancy(db)
+        self.sweep_seconds = sweep_seconds
+        self.stopping = threading.Event()
+        self.processed = 0
+        self.leases: Leases | None = None
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _slugs(self) -> list[str]:
+        slugs: list[str] = []
+        after = ""
+        while page := self.tenancy.grantees(after=after, limit=1000):
+            slugs.extend(g.slug for g in page)
+            after = page[-1].slug
+        return slugs
+
+    def _catch_up(self, slug: str) -> None:
+        schema = grantee_schema(slug)
+        try:
+            self.processed += projector.drain(self.db, schema)
+            if self.key is not None:
+                checkpoints.sign_if_due(self.db, schema, self.key)
+        except Exception as e:
+            # One grantee's failure (an outage, a bad handler) never stops the others; the
+            # batch rolled back, so the next sweep retries it from the same position.
+            log.error("projection_failed", grantee=slug, error_class=type(e).__name__)
+        try:
+            # The webhook outbox follows the same log, with its own position (never rebuilt).
+            outbox.drain(self.db, schema)
+        except Exception as e:
+            log.error("webhook_outbox_failed", grantee=slug, error_class=type(e).__name__)
+
+    def _mine(self) -> list[str]:
+        slugs = self._slugs()
+        if self.leases is None:
+            return slugs
+        return sorted(self.leases.rebalance(slugs))
+
+    def sweep(self) -> None:
+        rebalanced = time.monotonic()
+        for slug in self._mine():
+            if self.stopping.is_set():
+                return
+            if self.leases is not None:
+                # A long sweep (many grantees behind) still hands its excess to workers that
+                # joined meanwhile, instead of holding every grantee until it ends.
+                if time.monotonic() - rebalanced >= self.sweep_seconds:
+                    self.leases.rebalance(self._slugs())
+                    rebalanced = time.monotonic()
+                if slug not in self.leases.held:
+                    continue
+            self._catch_up(slug)
+
+    def run(self) -> None:
+        """Run until `stop()`; reconnects the listener after a database outage."""
+        while not self.stopping.is_set():
+            try:
+                self._listen_loop()
+            except psycopg.OperationalError as e:
+                log.warning("listener_lost", error_class=type(e).__name__)
+                self.stopping.wait(1.0)
+
+    def _listen_loop(self) -> None:
+        with psycopg.connect(
+            self.db.url, autocommit=True, connect_timeout=3, application_name=LEASE_APPLICATION
+        ) as conn:
+            # Leases live and die with this connection: a reconnect starts with none.
+            self.leases = Leases(conn)
+            listening: set[str] = set()
+
+            def listen(slug: str) -> None:
+                if slug not in listening:
+                    channel = notify_channel(grantee_schema(slug))
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    listening.add(slug)
+
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(GRANTEES_CHANNEL)))
+            for slug in self._slugs():
+                listen(slug)
+            self.sweep()
+            next_sweep = time.monotonic() + self.sweep_seconds
+            prefix = "prowd_log_g_"
+            while not self.stopping.is_set():
+                dirty: set[str] = set()
+                timeout = max(0.0, min(0.5, next_sweep - time.monotonic()))
+                for note in conn.notifies(timeout=timeout, stop_after=1):
+                    dirty.add(
+                        note.payload
+                        if note.channel == GRANTEES_CHANNEL
+                        else note.channel[len(prefix) :]
+                    )
+                # Drain whatever else arrived meanwhile, without waiting.
+                for note in conn.notifies(timeout=0.0):
+                    dirty.add(
+                        note.payload
+                        if note.channel == GRANTEES_CHANNEL
+                        else note.channel[len(prefix) :]
+                    )
+                if dirty - self.leases.held - listening:
+                    # A grantee registered just now: lease it now, not at the next sweep.
+                    self.leases.rebalance(self._slugs())
+                for slug in dirty:
+                    listen(slug)
+                    if slug in self.leases.held:
+                        self._catch_up(slug)
+                if time.monotonic() >= next_sweep:
+                    self.sweep()
+                    next_sweep = time.monotonic() + self.sweep_seconds
+
+
+def start_in_thread(
+    db: Database, *, sweep_seconds: float = 2.0
+) -> tuple[ProjectionWorker, threading.Thread]:
+    worker = ProjectionWorker(db, sweep_seconds=sweep_seconds)
+    thread = threading.Thread(target=worker.run, name="projection-worker", daemon=True)
+    thread.start()
+    return worker, thread

@@ -1,0 +1,223 @@
+"""The quarterly report's tasks, run in a child process by `services/reports/processes.py`.
+
+Each task takes a database and small, picklable arguments (a `Grantee`, an `Ask`, a format)
+and returns only the small result: the rendered bytes and the log position they stand at, or
+a page of a figure's drill-down. The facts are read, and the report computed and rendered,
+in the process that runs the task: the live view's facts and tracking position in one
+repeatable-read snapshot, or (`as_of`) the grantee's events recorded at or before the instant
+replayed through the oversight handlers into temporary tables dropped in the same
+transaction (decision 21).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import msgspec
+from eventsourcing.persistence import StoredEvent
+from psycopg import Cursor, sql
+from psycopg.rows import TupleRow
+
+from domain import clock
+from projections.base import Tables
+from projections.oversight import Facts, load
+from projections.registry import by_name
+from services.api import views
+from services.api.problems import ProblemError
+from services.reports import privacy
+from services.reports import quarterly as reports
+from services.reports import render as report_render
+from services.reports.quarterly import GranteeReport, Quarter, Stand
+from services.store.database import Database
+from services.store.mapping import MsgspecMapper
+
+Format = Literal["json", "csv", "html"]
+REPLAY_BATCH = 2000
+_mapper = MsgspecMapper()
+
+
+class _Stamp(msgspec.Struct):
+    timestamp: datetime
+
+
+_stamp = msgspec.json.Decoder(_Stamp)
+
+
+def unreadable(schema: str, position: int) -> ProblemError:
+    return ProblemError(
+        409,
+        "log_unreadable",
+        f"the event at position {position} of {schema} cannot be decoded: the log was altered "
+        "behind the service's back (see GET …/audit/verification); no report is computed from it",
+    )
+
+
+def _stamp_of(schema: str, position: int, state: bytes) -> datetime:
+    try:
+        return _stamp.decode(state).timestamp
+    except msgspec.MsgspecError:
+        raise unreadable(schema, position) from None
+
+
+def _recorded_at(cur: Cursor[TupleRow], schema: str, position: int) -> datetime | None:
+    cur.execute(
+        sql.SQL("SELECT state FROM {}.events WHERE notification_id = %s").format(
+            sql.Identifier(schema)
+        ),
+        (position,),
+    )
+    row = cur.fetchone()
+    return None if row is None else _stamp_of(schema, position, bytes(row[0]))
+
+
+def live_facts(
+    db: Database, schema: str, min_position: int | None, wait_max: float
+) -> tuple[Facts, Stand]:
+    """The facts of the live view and the position it has applied, read in one snapshot."""
+    t = views.tables(db, schema, "oversight", min_position, wait_max)
+    with db.transaction() as cur:
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cur.execute(
+            sql.SQL(
+                "SELECT position FROM {}.tracking WHERE view = 'oversight' AND version = %s"
+            ).format(sql.Identifier(schema)),
+            (t.build,),
+        )
+        row = cur.fetchone()
+        position = int(row[0]) if row else 0
+        facts = load(cur, t)
+        return facts, Stand(position, _recorded_at(cur, schema, position) if position else None)
+
+
+def replayed_facts(db: Database, schema: str, as_of: datetime) -> tuple[Facts, Stand]:
+    """The facts as they stood at `as_of`: every event recorded at or before it, replayed
+    through the oversight handlers into temporary tables that vanish with the transaction."""
+    projection = by_name("oversight")
+    t = Tables("pg_temp", 0)
+    topics = projection.topics
+    last: tuple[int, datetime | None] = (0, None)
+    with db.transaction() as cur:
+        projection.create(cur, t)
+        after = 0
+        while True:
+            cur.execute(
+                sql.SQL(
+                    "SELECT notification_id, topic, originator_id, originator_version, state"
+                    " FROM {}.events WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+                ).format(sql.Identifier(schema)),
+                (after, REPLAY_BATCH),
+            )
+            rows = cur.fetchall()
+            for position, topic, originator_id, version, state in rows:
+                data = bytes(state)
+                stamp = _stamp_of(schema, position, data)
+                if stamp > as_of:
+                    continue
+                last = (position, stamp)
+                if topic in topics:
+                    try:
+                        event = _mapper.to_domain_event(
+                            StoredEvent(originator_id, version, topic, data)
+                        )
+                    except (msgspec.MsgspecError, ValueError, TypeError):
+                        raise unreadable(schema, position) from None
+                    projection.apply(cur, t, topic, event, position)
+            if len(rows) < REPLAY_BATCH:
+                break
+            after = rows[-1][0]
+        facts = load(cur, t)
+        projection.drop(cur, t)
+    return facts, Stand(*last)
+
+
+def today(zone: ZoneInfo, as_of: datetime | None) -> date:
+    """The day a report stands at: `as_of`'s, else today's, in the grantee's zone."""
+    return (as_of or clock.now()).astimezone(zone).date()
+
+
+@dataclass(frozen=True)
+class Grantee:
+    """What a report needs to know of a grantee (small, and it crosses to the child)."""
+
+    slug: str
+    schema: str
+    time_zone: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One report asked for: the quarter, `as_of`, `min_position` and its wait bound, and when
+    it was asked (by the asking process's clock: a report child has no clock of its own)."""
+
+    quarter: Quarter
+    as_of: datetime | None = None
+    min_position: int | None = None
+    wait_max: float = 5.0
+    asked_at: datetime = field(default_factory=clock.now)
+
+
+def grantee_report(db: Database, g: Grantee, ask: Ask) -> tuple[GranteeReport, reports.Bases]:
+    zone = ZoneInfo(g.time_zone)
+    if ask.as_of is None:
+        facts, stand = live_facts(db, g.schema, ask.min_position, ask.wait_max)
+    else:
+        facts, stand = replayed_facts(db, g.schema, ask.as_of)
+    day = today(zone, ask.as_of or ask.asked_at)
+    through = reports.through_day(ask.quarter, day)
+    report, bases = reports.grantee_report(facts, ask.quarter, through, zone)
+    report = dataclasses.replace(report, complete=day > ask.quarter.end)
+    return GranteeReport(g.slug, g.time_zone, stand, report), bases
+
+
+def grantee_body(db: Database, g: Grantee, ask: Ask, fmt: Format) -> tuple[bytes, int]:
+    """One grantee's report rendered in `fmt`, and the log position it stands at."""
+    report, _ = grantee_report(db, g, ask)
+    doc = report_render.grantee_doc(report)
+    privacy.check(doc)  # every format renders these names and values
+    if fmt == "csv":
+        body = report_render.csv_report([report])
+    elif fmt == "html":
+        body = report_render.html_grantee(report, g.name)
+    else:
+        body = report_render.json_bytes(doc)
+    return body, report.stand.position
+
+
+def figure_page(
+    db: Database, g: Grantee, ask: Ask, figure: str, after: int, limit: int
+) -> tuple[str, str, int | float | None, int, list[int], int | None]:
+    """A page of one figure's drill-down: quarter, figure, value, events, positions, next."""
+    report, _ = grantee_report(db, g, ask)
+    value = report.report.figures.get(figure)
+    if value is None:
+        raise ProblemError(
+            404, "figure_not_found", f"no figure {figure!r} in {report.report.quarter.name}"
+        )
+    page = [p for p in value.positions if p > after][: limit + 1]
+    more = len(page) > limit
+    page = page[:limit]
+    next_after = page[-1] if more and page else None
+    return report.report.quarter.name, figure, value.value, len(value.positions), page, next_after
+
+
+def all_body(db: Database, grantees: list[Grantee], ask: Ask, fmt: Format) -> bytes:
+    """The cross-grantee report in `fmt`: a row per grantee, totals from the pooled bases."""
+    rows: list[GranteeReport] = []
+    all_bases: list[reports.Bases] = []
+    for g in grantees:
+        report, bases = grantee_report(db, g, ask)
+        rows.append(report)
+        all_bases.append(bases)
+    totals = reports.evaluate(ask.quarter, None, reports.pool(all_bases))
+    doc = report_render.all_doc(ask.quarter, rows, totals)
+    privacy.check(doc)
+    if fmt == "csv":
+        return report_render.csv_report(rows, totals)
+    if fmt == "html":
+        return report_render.html_all(ask.quarter, rows, totals)
+    return report_render.json_bytes(doc)

@@ -1,0 +1,311 @@
+"""The quarterly report as bytes: JSON (sorted keys), CSV, and a printable HTML page whose
+charts are inline SVG (no external assets, no scripts).
+
+Rendering is a pure function of the computed report: the same report always gives the same
+bytes. Nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from html import escape
+from typing import Any
+
+import msgspec
+
+from domain.goals import Horizon
+from services.reports.quarterly import GranteeReport, Quarter, Report
+
+TOTAL = "TOTAL"  # never a slug: slugs are lower case
+_encoder = msgspec.json.Encoder(order="sorted")
+
+
+def json_bytes(doc: dict[str, Any]) -> bytes:
+    return _encoder.encode(doc)
+
+
+def _period(quarter: Quarter) -> dict[str, str]:
+    return {"start": quarter.start.isoformat(), "end": quarter.end.isoformat()}
+
+
+def grantee_doc(r: GranteeReport) -> dict[str, Any]:
+    rep = r.report
+    through = rep.through.isoformat() if rep.through else None
+    return {
+        "grantee": r.slug,
+        "quarter": rep.quarter.name,
+        "period": {
+            **_period(rep.quarter),
+            "through": through,
+            "complete": rep.complete,
+            "time_zone": r.time_zone,
+        },
+        "stands_at": {
+            "position": r.stand.position,
+            "recorded_at": r.stand.recorded_at.isoformat() if r.stand.recorded_at else None,
+        },
+        "figures": {
+            name: {"value": v.value, "events": len(v.positions)} for name, v in rep.figures.items()
+        },
+        "drilldown": f"/v1/grantees/{r.slug}/reports/quarterly/{rep.quarter.name}/figures/{{figure}}",
+    }
+
+
+def all_doc(quarter: Quarter, rows: list[GranteeReport], totals: Report) -> dict[str, Any]:
+    return {
+        "quarter": quarter.name,
+        "period": _period(quarter),
+        "grantees": [grantee_doc(r) for r in rows],
+        "totals": {name: v.value for name, v in totals.figures.items()},
+    }
+
+
+def _cell(value: int | float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def csv_report(rows: list[GranteeReport], totals: Report | None = None) -> bytes:
+    """One line per grantee and figure (`grantee,quarter,through,position,figure,value,events`);
+    with `totals`, lines of grantee `TOTAL` after them."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["grantee", "quarter", "through", "position", "figure", "value", "events"])
+    for r in rows:
+        rep = r.report
+        through = rep.through.isoformat() if rep.through else ""
+        for name, v in rep.figures.items():
+            writer.writerow(
+                [
+                    r.slug,
+                    rep.quarter.name,
+                    through,
+                    r.stand.position,
+                    name,
+                    _cell(v.value),
+                    len(v.positions),
+                ]
+            )
+    if totals is not None:
+        for name, v in totals.figures.items():
+            writer.writerow([TOTAL, totals.quarter.name, "", "", name, _cell(v.value), ""])
+    return out.getvalue().encode()
+
+
+# -- charts -------------------------------------------------------------------------------------
+
+
+def _num(x: float) -> str:
+    return f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def _svg(title: str, width: int, height: int, body: list[str]) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}"'
+        f' viewBox="0 0 {width} {height}"><title>{escape(title)}</title>{"".join(body)}</svg>'
+    )
+
+
+def funnel_chart(steps: list[tuple[str, float]]) -> str:
+    """Centred horizontal bars, widest first: how far participants got."""
+    width, bar, gap, label_w = 560, 26, 8, 190
+    top = max([v for _, v in steps] + [1])
+    body = []
+    for i, (label, value) in enumerate(steps):
+        y = i * (bar + gap)
+        w = (width - label_w - 60) * value / top
+        x = label_w + (width - label_w - 60 - w) / 2
+        body.append(
+            f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" class="lbl">{escape(label)}</text>'
+            f'<rect x="{_num(x)}" y="{y}" width="{_num(w)}" height="{bar}" class="bar"/>'
+            f'<text x="{width - 50}" y="{y + 18}" class="val">{_num(value)}</text>'
+        )
+    return _svg("Stage funnel", width, len(steps) * (bar + gap), body)
+
+
+def cadence_chart(weeks: list[tuple[str, int, int, int]]) -> str:
+    """One column per ISO week: the share of due pairing-weeks met (excused weeks not due)."""
+    height, base, col = 200, 160, 34
+    width = max(60 + col * len(weeks), 200)
+    body = [
+        f'<line x1="40" y1="{base}" x2="{width}" y2="{base}" class="axis"/>',
+        f'<line x1="40" y1="20" x2="{width}" y2="20" class="ref"/>',
+        '<text x="36" y="24" text-anchor="end" class="lbl">100%</text>',
+        f'<text x="36" y="{base}" text-anchor="end" class="lbl">0%</text>',
+    ]
+    for i, (week, met, missed, excused) in enumerate(weeks):
+        x = 48 + i * col
+        due = met + missed
+        label = week.split("-")[1]
+        if due:
+            h = (base - 20) * met / due
+            body.append(
+                f'<rect x="{x}" y="{_num(base - h)}" width="{col - 10}" height="{_num(h)}"'
+                f' class="bar"><title>{escape(week)}: {met} of {due} met, {excused} excused'
+                "</title></rect>"
+                f'<text x="{x + (col - 10) / 2}" y="{_num(base - h - 4)}" text-anchor="middle"'
+                f' class="val">{round(100 * met / due)}</text>'
+            )
+        body.append(
+            f'<text x="{x + (col - 10) / 2}" y="{base + 16}" text-anchor="middle"'
+            f' class="lbl">{escape(label)}</text>'
+        )
+    return _svg("Weekly cadence compliance", width, height, body)
+
+
+def goals_chart(rows: list[tuple[str, float, float]]) -> str:
+    """Goals set and achieved in the quarter, by horizon."""
+    width, base, group = 420, 160, 130
+    top = max([max(s, a) for _, s, a in rows] + [1])
+    body = [f'<line x1="20" y1="{base}" x2="{width}" y2="{base}" class="axis"/>']
+    for i, (label, set_, achieved) in enumerate(rows):
+        x = 30 + i * group
+        for j, (value, cls) in enumerate(((set_, "bar2"), (achieved, "bar"))):
+            h = (base - 20) * value / top
+            bx = x + j * 44
+            body.append(
+                f'<rect x="{bx}" y="{_num(base - h)}" width="38" height="{_num(h)}" class="{cls}"/>'
+                f'<text x="{bx + 19}" y="{_num(base - h - 4)}" text-anchor="middle"'
+                f' class="val">{_num(value)}</text>'
+            )
+        body.append(
+            f'<text x="{x + 41}" y="{base + 16}" text-anchor="middle" class="lbl">'
+            f"{escape(label.replace('_', ' '))}</text>"
+        )
+    body.append(
+        f'<rect x="{width - 150}" y="4" width="10" height="10" class="bar2"/>'
+        f'<text x="{width - 136}" y="13" class="lbl">set</text>'
+        f'<rect x="{width - 90}" y="4" width="10" height="10" class="bar"/>'
+        f'<text x="{width - 76}" y="13" class="lbl">achieved</text>'
+    )
+    return _svg("Goals set and achieved", width, 180, body)
+
+
+def _value(report: Report, name: str) -> float:
+    v = report.figures[name].value
+    return float(v) if v is not None else 0.0
+
+
+def charts(report: Report) -> str:
+    funnel = funnel_chart(
+        [
+            ("enrolled", _value(report, "funnel.enrolled")),
+            ("reached stage 2", _value(report, "funnel.reached_stage_2")),
+            ("reached stage 3", _value(report, "funnel.reached_stage_3")),
+            ("completed", _value(report, "funnel.completed")),
+        ]
+    )
+    weeks = [
+        (
+            week,
+            int(_value(report, f"cadence.week.{week}.met")),
+            int(_value(report, f"cadence.week.{week}.missed")),
+            int(_value(report, f"cadence.week.{week}.excused")),
+        )
+        for week in report.quarter.weeks()
+    ]
+    goals = goals_chart(
+        [
+            (
+                h.value,
+                _value(report, f"goals.set.{h.value}"),
+                _value(report, f"goals.achieved.{h.value}"),
+            )
+            for h in Horizon
+        ]
+    )
+    return (
+        f'<section class="charts"><figure>{funnel}<figcaption>Stage funnel (through the end)'
+        f"</figcaption></figure><figure>{cadence_chart(weeks)}<figcaption>Weekly cadence"
+        " compliance: share of due pairing-weeks met, by ISO week</figcaption></figure>"
+        f"<figure>{goals}<figcaption>Goals set and achieved, by horizon</figcaption></figure>"
+        "</section>"
+    )
+
+
+# -- pages ----------------------------------------------------------------------------------------
+
+STYLE = (
+    "body{font:14px/1.4 system-ui,sans-serif;color:#111;margin:24px;max-width:1100px}"
+    "h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:18px 0 6px}"
+    "table{border-collapse:collapse;width:100%;margin-bottom:12px}"
+    "th,td{border-bottom:1px solid #ccc;padding:3px 6px;text-align:left}"
+    "td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}"
+    ".meta{color:#444}.charts{display:flex;flex-wrap:wrap;gap:16px}"
+    "figure{margin:0}figcaption{font-size:12px;color:#444}"
+    ".bar{fill:#2f5d8a}.bar2{fill:#9db7d1}.axis{stroke:#333}.ref{stroke:#bbb;stroke-dasharray:4 3}"
+    ".lbl{font-size:11px;fill:#333}.val{font-size:11px;fill:#111}"
+    "@page{size:letter;margin:14mm}"
+    "@media print{body{margin:0}section,table,figure{break-inside:avoid}a{color:inherit}}"
+)
+
+
+def _page(title: str, body: str) -> bytes:
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{STYLE}</style></head><body>{body}</body></html>\n"
+    ).encode()
+
+
+def _sections(names: Iterable[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name in names:
+        if name.startswith("cadence.week."):
+            continue  # shown by the chart; listed in JSON and CSV
+        out.setdefault(name.split(".")[0], []).append(name)
+    return out
+
+
+def _fmt(value: int | float | None) -> str:
+    return "&ndash;" if value is None else escape(repr(value))
+
+
+def html_grantee(r: GranteeReport, grantee_name: str) -> bytes:
+    rep = r.report
+    through = rep.through.isoformat() if rep.through else "&ndash;"
+    head = (
+        f"<h1>Quarterly oversight report {escape(rep.quarter.name)}</h1>"
+        f'<p class="meta">{escape(grantee_name)} ({escape(r.slug)}) · {rep.quarter.start} to'
+        f" {rep.quarter.end} · through {through} ({escape(r.time_zone)}) · log position"
+        f" {r.stand.position}</p>"
+    )
+    tables = []
+    for section, names in _sections(rep.figures).items():
+        lines = "".join(
+            f"<tr><td>{escape(rep.labels[n])}</td><td><code>{escape(n)}</code></td>"
+            f'<td class="n">{_fmt(rep.figures[n].value)}</td>'
+            f'<td class="n">{len(rep.figures[n].positions)}</td></tr>'
+            for n in names
+        )
+        tables.append(
+            f"<section><h2>{escape(section.replace('_', ' '))}</h2><table><thead><tr>"
+            '<th>figure</th><th>name</th><th class="n">value</th><th class="n">events</th>'
+            f"</tr></thead><tbody>{lines}</tbody></table></section>"
+        )
+    title = f"{rep.quarter.name} oversight report: {r.slug}"
+    return _page(title, head + charts(rep) + "".join(tables))
+
+
+def html_all(quarter: Quarter, rows: list[GranteeReport], totals: Report) -> bytes:
+    head = (
+        f"<h1>Quarterly oversight report {escape(quarter.name)}: all grantees</h1>"
+        f'<p class="meta">{quarter.start} to {quarter.end} · {len(rows)} grantees;'
+        " each grantee in its own time zone</p>"
+    )
+    cols = "".join(f'<th class="n">{escape(r.slug)}</th>' for r in rows)
+    tables = []
+    for section, names in _sections(totals.figures).items():
+        lines = "".join(
+            f"<tr><td>{escape(totals.labels[n])}</td>"
+            + "".join(f'<td class="n">{_fmt(r.report.figures[n].value)}</td>' for r in rows)
+            + f'<td class="n">{_fmt(totals.figures[n].value)}</td></tr>'
+            for n in names
+        )
+        tables.append(
+            f"<section><h2>{escape(section.replace('_', ' '))}</h2><table><thead><tr>"
+            f'<th>figure</th>{cols}<th class="n">total</th></tr></thead>'
+            f"<tbody>{lines}</tbody></table></section>"
+        )
+    return _page(f"{quarter.name} oversight report", head + charts(totals) + "".join(tables))

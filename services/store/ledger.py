@@ -1,0 +1,179 @@
+"""Base of the event-sourced applications: one per log, all on the shared pool.
+
+A command method loads aggregates, lets the domain decide, and records the new events in one
+transaction together with the request's idempotency record (`Command`). The idempotency
+record holds the aggregate id, its version and the log position, so a retried request is
+answered by rendering that aggregate exactly as it stood after the first attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import msgspec
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+from psycopg import Cursor, sql
+from psycopg.rows import TupleRow
+
+from domain import clock
+from domain.common import AlreadyExists, Conflict, NotFound, ProwdAggregate
+from services.store import keys
+from services.store.database import Database
+from services.store.eventstore import SideEffect, TenantRecorder
+from services.store.mapping import MsgspecMapper, WriteContext, writing
+
+A = TypeVar("A", bound=ProwdAggregate)
+
+
+@dataclass(frozen=True)
+class Command:
+    """What the API knows of the request that carries a command."""
+
+    idempotency_key: str | None = None
+    fingerprint: str = ""
+    status: int = 200
+    # Written in the command's transaction besides its events (the access-log row of the
+    # response it will answer with).
+    extra_effects: tuple[SideEffect, ...] = ()
+
+
+class IdempotentResult(msgspec.Struct, frozen=True):
+    aggregate_id: UUID
+    version: int
+    position: int
+
+
+@dataclass(frozen=True)
+class Saved(Generic[A]):
+    aggregate: A
+    position: int
+
+
+class LedgerApplication(Application[UUID]):
+    """An application whose log is the `events` table of one schema."""
+
+    def __init__(self, db: Database, schema: str) -> None:
+        self.db = db
+        self.schema = schema
+        super().__init__(env={"IS_SNAPSHOTTING_ENABLED": "n"})
+
+    def construct_mapper(self) -> MsgspecMapper:
+        # Without a database (an in-memory application, e.g. a benchmark's generator) there is
+        # no key table: events are stored without encryption.
+        return MsgspecMapper(self.schema if getattr(self, "db", None) is not None else None)
+
+    # Concurrent saves share transactions (services/store/groupcommit.py); off where a save's side
+    # effects are too heavy to share one (a grantee's registration creates its whole schema).
+    group_commit: bool = True
+    # The grantee's IANA time zone (set by the tenancy from the registry): the calendar on which
+    # its dates are read (DESIGN D10).
+    time_zone: str = "UTC"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def local_now(self) -> datetime:
+        """Now, from the clock, on the grantee's calendar: the date of what a use case stamps
+        with it is the grantee's date, not UTC's."""
+        return clock.now().astimezone(self.zone)
+
+    def construct_recorder(self) -> TenantRecorder:
+        return TenantRecorder(self.db, self.schema, group_commit=self.group_commit)
+
+    def load(self, cls: type[A], aggregate_id: UUID, what: str, version: int | None = None) -> A:
+        try:
+            aggregate: object = self.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            raise NotFound(f"{what} not found") from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"{what} not found")
+        return aggregate
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def record(
+        self,
+        aggregate: A,
+        command: Command,
+        *,
+        creates: str | None = None,
+        also: Sequence[ProwdAggregate] = (),
+        side_effects: Sequence[SideEffect] = (),
+    ) -> Saved[A]:
+        """Save `aggregate` (and `also`) in one transaction with the idempotency record.
+
+        `creates` names what is created; a collision on its id means it exists already.
+        """
+        effects = [*side_effects, *command.extra_effects]
+        if command.idempotency_key is not None:
+            effects.append(self._idempotency_effect(aggregate, command))
+        # Personal fields are encrypted while the events are mapped (services/store/mapping.py);
+        # a participant's first one creates its data key, stored in this same transaction.
+        context = WriteContext(
+            self.schema,
+            {aggregate.id: aggregate, **{a.id: a for a in also}},
+            lambda aggregate_id: self.repository.get(aggregate_id),
+            effects,
+            self.db,
+        )
+        token = writing.set(context)
+        try:
+            recordings = self.save(aggregate, *also, side_effects=effects)
+        except IntegrityError:
+            if creates is not None:
+                raise AlreadyExists(f"{creates} already exists") from None
+            raise Conflict(
+                "the record was changed by another request at the same time; reload and retry"
+            ) from None
+        finally:
+            writing.reset(token)
+        for participant_id, raw in context.created.items():
+            keys.STORE.put(self.schema, participant_id, raw)
+        return Saved(aggregate, recordings[-1].notification.id if recordings else 0)
+
+    def _idempotency_effect(self, aggregate: ProwdAggregate, command: Command) -> SideEffect:
+        insert = sql.SQL(
+            "INSERT INTO {}.idempotency (key, fingerprint, status, body) VALUES (%s, %s, %s, %s)"
+        ).format(sql.Identifier(self.schema))
+
+        def effect(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
+            result = IdempotentResult(aggregate.id, aggregate.version, ids[-1] if ids else 0)
+            cur.execute(
+                insert,
+                (
+                    command.idempotency_key,
+                    command.fingerprint,
+                    command.status,
+                    msgspec.json.encode(result),
+                ),
+            )
+
+        return effect
+
+    def replayed(self, key: str) -> tuple[str, int, IdempotentResult] | None:
+        """The first outcome of a request with this idempotency key, if it committed."""
+        row = self.db.fetchone(
+            sql.SQL("SELECT fingerprint, status, body FROM {}.idempotency WHERE key = %s").format(
+                sql.Identifier(self.schema)
+            ),
+            (key,),
+        )
+        if row is None:
+            return None
+        return row[0], row[1], msgspec.json.decode(row[2], type=IdempotentResult)
+
+    def history_with_positions(self, aggregate_id: UUID) -> list[tuple[int, Any]]:
+        """An aggregate's events in order, each with its position in the log."""
+        recorder: TenantRecorder = self.recorder  # type: ignore[assignment]
+        return [
+            (position, self.mapper.to_domain_event(stored))
+            for position, stored in recorder.select_stream(aggregate_id)
+        ]
