@@ -100,8 +100,8 @@ def backdated_goal(app: Any, slug: str, participant_id: str, days_ago: int, targ
         target="3",
         target_date=at.date() + timedelta(days=target_in),
     )
-    goal = Goal.set_for(participant=tenant.participant(participant_id), terms=terms, at=at)
-    tenant.record(goal, Command())
+    goal = Goal.set_for(participant=tenant.participants.participant(participant_id), terms=terms, at=at)
+    tenant.ledger.record(goal, Command())
     return str(goal.id)
 
 

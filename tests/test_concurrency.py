@@ -60,13 +60,13 @@ def test_simultaneous_moves_of_different_participants_both_succeed(
 def test_the_application_refuses_a_save_from_a_stale_version(db, grantee, enrol):
     pid = UUID(enrol()["id"])
     app = Tenancy(db).app(grantee)
-    first, second = app.participant(pid), app.participant(pid)
+    first, second = app.participants.participant(pid), app.participants.participant(pid)
     when = datetime(2026, 3, 1, tzinfo=UTC)
-    first.transition(placement=Placement.RRC, facility=app.facility("RRC-1"), occurred_at=when)
+    first.transition(placement=Placement.RRC, facility=app.facilities.facility("RRC-1"), occurred_at=when)
     second.transition(placement=Placement.COMMUNITY, facility=None, occurred_at=when)
-    app.record(first, Command())
+    app.ledger.record(first, Command())
     with pytest.raises(Conflict):
-        app.record(second, Command())
-    history = app.history_with_positions(pid)
+        app.ledger.record(second, Command())
+    history = app.ledger.history_with_positions(pid)
     assert [type(e).__name__ for _, e in history] == ["Enrolled", "StageTransitioned"]
-    assert app.participant(pid).placement is Placement.RRC
+    assert app.participants.participant(pid).placement is Placement.RRC

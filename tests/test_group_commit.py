@@ -24,7 +24,7 @@ PERSON = PersonalDetails(first_name="Gia", last_name="Moss", date_of_birth=date(
 
 
 def enrol_call(app: Any) -> Any:
-    return lambda: app.enroll_participant(
+    return lambda: app.participants.enroll_participant(
         Command(),
         personal=PERSON,
         program_entry_date=date(2026, 2, 1),
@@ -59,7 +59,7 @@ def test_concurrent_writes_commit_together_and_each_gets_its_own_position(db, gr
     assert len(set(positions)) == 8
     for s in saved:
         # Each caller's position holds its own aggregate's event.
-        (position, event), *_ = app.history_with_positions(s.aggregate.id)
+        (position, event), *_ = app.ledger.history_with_positions(s.aggregate.id)
         assert position == s.position and event.originator_id == s.aggregate.id
     # One write led alone while the log was locked; the seven that queued behind it committed
     # in one transaction.
@@ -74,14 +74,14 @@ def test_a_conflict_in_a_batch_fails_that_command_only(db, grantee, enrol):
 
     def move(placement: Placement, facility: str | None) -> Any:
         def call() -> Any:
-            p = app.participant(pid)
+            p = app.participants.participant(pid)
             p.transition(
                 placement=placement,
-                facility=app.facility(facility) if facility else None,
+                facility=app.facilities.facility(facility) if facility else None,
                 occurred_at=when,
             )
             try:
-                return app.record(p, Command())
+                return app.ledger.record(p, Command())
             except Conflict as e:
                 return e
 
@@ -103,12 +103,12 @@ def test_a_conflict_in_a_batch_fails_that_command_only(db, grantee, enrol):
     # Whichever write led, the other three met in one batch that failed on the conflict and
     # were committed one by one.
     assert stats(db, grantee).fallbacks == fallbacks + 1
-    history = app.history_with_positions(pid)
+    history = app.ledger.history_with_positions(pid)
     assert [type(e).__name__ for _, e in history] == ["Enrolled", "StageTransitioned"]
     won = a if isinstance(a, Saved) else b
     assert history[-1][0] == won.position
     for s in (first, last):
-        assert app.participant(s.aggregate.id).version == 1
+        assert app.participants.participant(s.aggregate.id).version == 1
 
 
 def test_http_commands_in_one_batch_answer_with_their_own_records(client, auth, grantee, enrol, db):

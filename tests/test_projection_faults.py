@@ -36,7 +36,7 @@ def store_with_nul(app: Any, slug: str) -> dict[str, Any]:
     """What an earlier version accepted over HTTP: a NUL in a participant's first name (a
     personal field, encrypted in the log), a facility's name and a mentor's display name."""
     tenant = app.state.tenancy.app(slug)
-    participant = tenant.enroll_participant(
+    participant = tenant.participants.enroll_participant(
         Command(),
         personal=PersonalDetails(
             first_name="Ann\x00Lee", last_name="Lee", date_of_birth=date(1990, 4, 1)
@@ -46,8 +46,8 @@ def store_with_nul(app: Any, slug: str) -> dict[str, Any]:
         cohort_code="C1",
         number="NUL1",
     )
-    tenant.register_facility(Command(), code="FCI-N", name="FCI\x00N", kind=FacilityKind.RRC)
-    mentor = tenant.register_mentor(
+    tenant.facilities.register_facility(Command(), code="FCI-N", name="FCI\x00N", kind=FacilityKind.RRC)
+    mentor = tenant.mentors.register_mentor(
         Command(),
         display_name="Sam\x00",
         source=MentorSource.COMMUNITY_PEER,
@@ -140,11 +140,11 @@ def overflowing_progress(app: Any, slug: str, goal_id: str) -> None:
     """A progress record whose percent no `int` column holds (2^40): no command can record it
     (the domain keeps it within 0-100); it stands for any value a view refuses."""
     tenant = app.state.tenancy.app(slug)
-    goal = tenant.load(Goal, goal_id, "goal")
+    goal = tenant.ledger.load(Goal, goal_id, "goal")
     goal.trigger_event(
         Goal.ProgressRecorded, note="n", evidence="e", percent=2**40, occurred_at=utcnow()
     )
-    tenant.record(goal, Command())
+    tenant.ledger.record(goal, Command())
 
 
 @pytest.fixture

@@ -77,14 +77,14 @@ def test_200_grantees_write_through_at_most_20_connections(own_database):
         slugs = [f"pool_{i:03d}" for i in range(GRANTEES)]
 
         def onboard(slug: str) -> None:
-            tenancy.platform.register_grantee(
+            tenancy.platform.registry.register_grantee(
                 Command(),
                 slug=slug,
                 name=f"Grantee {slug}",
                 grant_number="FS-0001-26",
                 time_zone="America/Chicago",
             )
-            tenancy.app(slug).register_facility(
+            tenancy.app(slug).facilities.register_facility(
                 Command(), code="FCI-A", name="FCI Alpha", kind=FacilityKind.BOP_INSTITUTION
             )
 

@@ -109,7 +109,7 @@ class ApiKeyController(Controller):
         issued: dict[UUID, str] = {}
 
         def execute(cmd: Any) -> Any:
-            saved, key = tenant.app.issue_api_key(
+            saved, key = tenant.app.api_keys.issue_api_key(
                 cmd, grantee=tenant.info.slug, rrc=data.rrc, description=data.description
             )
             issued[saved.aggregate.id] = key
@@ -172,7 +172,7 @@ class ApiKeyController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.revoke_api_key(cmd, key_id, reason=data.reason),
+            lambda cmd: tenant.app.api_keys.revoke_api_key(cmd, key_id, reason=data.reason),
             render,
         )
 

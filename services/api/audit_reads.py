@@ -100,7 +100,7 @@ def _lines(tenant: Tenant, after: int, upto: int) -> Iterator[bytes]:
         " WHERE e.notification_id > %s AND e.notification_id <= %s"
         " ORDER BY e.notification_id LIMIT %s"
     ).format(s=s)
-    mapper = tenant.app.mapper
+    mapper = tenant.app.ledger.mapper
     while after < upto:
         rows = tenant.tenancy.db.fetchall(query, (after, upto, BATCH))
         if not rows:
@@ -198,13 +198,13 @@ def _as_of(
     recorded time of the last event applied. 404 when none was recorded by then."""
     applied = [
         (position, event)
-        for position, event in tenant.app.history_with_positions(aggregate_id)
+        for position, event in tenant.app.ledger.history_with_positions(aggregate_id)
         if event.timestamp <= when
     ]
     if not applied:
         raise ProblemError(404, "not_found", f"no {what} had been recorded by {when.isoformat()}")
     position, last = applied[-1]
-    aggregate = tenant.app.load(cls, aggregate_id, what, version=last.originator_version)
+    aggregate = tenant.app.ledger.load(cls, aggregate_id, what, version=last.originator_version)
     return aggregate, position, last.timestamp
 
 

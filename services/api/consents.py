@@ -290,7 +290,7 @@ class ConsentController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.record_consent(cmd, participant_id=participant_id, terms=terms),
+            lambda cmd: tenant.app.consents.record_consent(cmd, participant_id=participant_id, terms=terms),
             render,
             status=201,
         )
@@ -321,7 +321,7 @@ class ConsentController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.revoke_consent(
+            lambda cmd: tenant.app.consents.revoke_consent(
                 cmd,
                 participant_id=participant_id,
                 consent_id=consent_id,
@@ -350,7 +350,7 @@ class ConsentController(Controller):
         """A participant's consents, recorded, expired and revoked alike, each with its
         `status` now (`in_force`, `pending`, `expired`, `revoked`). Read from the consent
         index written with the consents' events: never behind the log."""
-        tenant.app.participant(participant_id)
+        tenant.app.participants.participant(participant_id)
         after = _uuid_cursor(cursor)
         rows = tenant.tenancy.db.fetchall(
             sql.SQL(
@@ -389,7 +389,7 @@ class ConsentController(Controller):
         `part2`), when (`disclosed_at`), under which consent (`consent_id`), by which channel
         (`rrc_view`, `webhook`, `export`) and what went out (`reference`: request id, webhook
         message id or export digest). From the append-only disclosure log."""
-        tenant.app.participant(participant_id)
+        tenant.app.participants.participant(participant_id)
         if cursor and _DIGITS.fullmatch(cursor) is None:
             raise ProblemError(400, "invalid_cursor", "the cursor is not one this list handed out")
         after = int(cursor) if cursor else 0

@@ -22,7 +22,7 @@ from domain.common import AlreadyExists, Conflict, ProwdAggregate
 from domain.mentors import MentorStatus
 from domain.participants import Participant
 from services.api.problems import ProblemError
-from services.app.grantee import GranteeApplication
+from services.app.grantee import GranteeApp
 from services.app.tenancy import GranteeInfo, Tenancy
 from services.audit import access_log
 from services.identity import apikeys
@@ -106,7 +106,7 @@ def provide_platform(
 @dataclass(frozen=True)
 class Tenant:
     info: GranteeInfo
-    app: GranteeApplication
+    app: GranteeApp
     principal: Principal
     tenancy: Tenancy
 
@@ -128,7 +128,7 @@ def mentors_of(tenant: Tenant, participant: Participant) -> set[str]:
     """Token subjects of the mentors in the participant's open pairings."""
     subjects = set()
     for pairing_id in participant.open_pairings:
-        mentor = tenant.app.mentor(tenant.app.pairing(pairing_id).mentor_id)
+        mentor = tenant.app.mentors.mentor(tenant.app.pairings.pairing(pairing_id).mentor_id)
         # A suspended or retired mentor keeps no access to the participants they mentored.
         if mentor.subject and mentor.status is MentorStatus.CERTIFIED:
             subjects.add(mentor.subject)
@@ -237,7 +237,7 @@ def tenant_command(
     grantee slug stamped on the events come from `tenant`."""
     return run_command(
         request,
-        tenant.app,
+        tenant.app.ledger,
         tenant.principal,
         data,
         execute,

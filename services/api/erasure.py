@@ -86,13 +86,13 @@ def erase_participant(
     slug = tenant.info.slug
 
     def check(pid: UUID) -> None:
-        platform.grantee_record(slug).check_erasable(pid)
+        platform.retention.grantee_record(slug).check_erasable(pid)
 
     return tenant_command(
         request,
         tenant,
         data,
-        lambda cmd: tenant.app.erase_participant(
+        lambda cmd: tenant.app.participants.erase_participant(
             cmd, participant_id, reason=data.reason, check_erasable=check
         ),
         _render,

@@ -297,7 +297,7 @@ class EvaluationController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.record_feedback(
+            lambda cmd: tenant.app.evaluation.record_feedback(
                 cmd,
                 pairing_id=data.pairing_id,
                 participant_id=data.participant_id,
@@ -399,7 +399,7 @@ class EvaluationController(Controller):
     ) -> FeedbackPage:
         """The mentor's copy of their feedback, to share with them: ratings and comments, never
         the author of feedback given anonymously to the mentor."""
-        tenant.app.mentor(mentor_id)  # 404 for a mentor that does not exist
+        tenant.app.mentors.mentor(mentor_id)  # 404 for a mentor that does not exist
         return self._feedback_page(
             request, tenant, limit, cursor, [("mentor_id", mentor_id)], min_position, True
         )
@@ -436,7 +436,7 @@ class EvaluationController(Controller):
     )
     def get_feedback(self, tenant: Tenant, feedback_id: UUID) -> FeedbackOut:
         """One piece of feedback as the log has it."""
-        return render_feedback(tenant.app.feedback(feedback_id), 0)
+        return render_feedback(tenant.app.evaluation.feedback(feedback_id), 0)
 
     # -- mentor assessments -----------------------------------------------------------------
     @post(
@@ -464,7 +464,7 @@ class EvaluationController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.assess_mentor(
+            lambda cmd: tenant.app.evaluation.assess_mentor(
                 cmd,
                 mentor_id=data.mentor_id,
                 assessed_on=data.assessed_on,
@@ -526,7 +526,7 @@ class EvaluationController(Controller):
     )
     def get_assessment(self, tenant: Tenant, assessment_id: UUID) -> AssessmentOut:
         """One mentor assessment as the log has it."""
-        return render_assessment(tenant.app.assessment(assessment_id), 0)
+        return render_assessment(tenant.app.evaluation.assessment(assessment_id), 0)
 
     # -- outcomes ---------------------------------------------------------------------------
     def _outcome(
@@ -574,7 +574,7 @@ class EvaluationController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.record_employment(cmd, participant_id, employment),
+            lambda cmd: tenant.app.evaluation.record_employment(cmd, participant_id, employment),
         )
 
     @post(
@@ -613,7 +613,7 @@ class EvaluationController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.record_credential(cmd, participant_id, credential),
+            lambda cmd: tenant.app.evaluation.record_credential(cmd, participant_id, credential),
         )
 
     @post(
@@ -644,7 +644,7 @@ class EvaluationController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.record_housing(cmd, participant_id, housing),
+            lambda cmd: tenant.app.evaluation.record_housing(cmd, participant_id, housing),
         )
 
     @get(
@@ -656,7 +656,7 @@ class EvaluationController(Controller):
     def participant_outcomes(self, tenant: Tenant, participant_id: UUID) -> OutcomesOut:
         """The participant's outcomes as the log has them (a return to custody is a stage
         transition of the participant)."""
-        return render_outcomes(tenant.app.outcomes(participant_id), 0)
+        return render_outcomes(tenant.app.evaluation.outcomes(participant_id), 0)
 
     @get("/outcomes", opt=action("feedback.read"), sync_to_thread=True, responses=problems())
     def list_outcomes(

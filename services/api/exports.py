@@ -129,7 +129,7 @@ def _generate(request: Request[Any, Any, Any], tenant: Tenant, quarter: str, sta
     fresh: dict[UUID, bytes] = {}
 
     def execute(command: Any) -> Exported:
-        exported = tenant.app.export_pirl(command, q, requested_via="api")
+        exported = tenant.app.exports.export_pirl(command, q, requested_via="api")
         fresh[exported.aggregate.exports[-1].export_id] = exported.data
         return exported
 
@@ -137,7 +137,7 @@ def _generate(request: Request[Any, Any, Any], tenant: Tenant, quarter: str, sta
         # A replayed request renders the register as of its first answer: its last export.
         record = register.exports[-1]
         data = fresh.get(record.export_id)
-        return record, data if data is not None else tenant.app.regenerate(record, register)
+        return record, data if data is not None else tenant.app.exports.regenerate(record, register)
 
     answer = tenant_command(request, tenant, None, execute, render, status=status)
     record, data = answer.content
@@ -208,7 +208,7 @@ class ExportController(Controller):
         data stands at and who asked for it. Pages by `number` (`next_cursor`)."""
         if cursor and _DIGITS.fullmatch(cursor) is None:
             raise ProblemError(400, "invalid_cursor", "the cursor is not one this list handed out")
-        exports = tenant.app.export_register().exports
+        exports = tenant.app.exports.export_register().exports
         before = int(cursor) if cursor else len(exports) + 1
         numbered = [(n, e) for n, e in enumerate(exports, start=1) if n < before]
         page = [_out(n, e) for n, e in reversed(numbered[-limit:])]
@@ -224,7 +224,7 @@ class ExportController(Controller):
     def export_detail(self, tenant: Tenant, export_id: UUID) -> ExportOut:
         """One recorded export: quarter, SHA-256 of the bytes served, rows, the log position it
         stands at, the element-table version and who asked for it."""
-        exports = tenant.app.export_register().exports
+        exports = tenant.app.exports.export_register().exports
         for number, record in enumerate(exports, start=1):
             if record.export_id == export_id:
                 return _out(number, record)
@@ -249,8 +249,8 @@ class ExportController(Controller):
         """A recorded export's file, regenerated from the log up to the position it stood at
         and served only if its SHA-256 equals the recorded one (else 409
         `export_not_reproducible`): what was submitted, byte for byte. Records nothing."""
-        record = tenant.app.export_record(export_id)
-        return _csv(tenant, record, tenant.app.regenerate(record))
+        record = tenant.app.exports.export_record(export_id)
+        return _csv(tenant, record, tenant.app.exports.regenerate(record))
 
 
 ROUTES: list[Any] = [ExportController]

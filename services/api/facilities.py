@@ -97,7 +97,7 @@ class FacilityController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.register_facility(
+            lambda cmd: tenant.app.facilities.register_facility(
                 cmd, code=data.code, name=data.name, kind=data.kind
             ),
             _facility,
@@ -140,7 +140,7 @@ class FacilityController(Controller):
     @get("/facilities/{code:str}", opt=action("facilities.read"), sync_to_thread=True)
     def get_facility(self, tenant: Tenant, code: str) -> FacilityOut:
         """One facility, from its event history."""
-        f = tenant.app.facility(code)
+        f = tenant.app.facilities.facility(code)
         return FacilityOut(f.code, f.name, f.kind, registered_at=f.created_on)
 
     @post("/cohorts", opt=action("facilities.write"), sync_to_thread=True, status_code=201)
@@ -161,7 +161,7 @@ class FacilityController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.start_cohort(
+            lambda cmd: tenant.app.facilities.start_cohort(
                 cmd,
                 code=data.code,
                 name=data.name,
@@ -186,7 +186,7 @@ class FacilityController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.graduate_cohort(cmd, code=code, on=data.graduated_on),
+            lambda cmd: tenant.app.facilities.graduate_cohort(cmd, code=code, on=data.graduated_on),
             _cohort,
         )
 
@@ -224,4 +224,4 @@ class FacilityController(Controller):
     @get("/cohorts/{code:str}", opt=action("facilities.read"), sync_to_thread=True)
     def get_cohort(self, tenant: Tenant, code: str) -> CohortOut:
         """One cohort, from its event history."""
-        return _cohort(tenant.app.cohort(code), 0)
+        return _cohort(tenant.app.facilities.cohort(code), 0)

@@ -270,9 +270,9 @@ class GoalController(Controller):
 
     def _own(self, tenant: Tenant, goal_id: UUID, action_name: str) -> Goal:
         """The goal, if the caller may act on its participant (peer mentors: own mentees)."""
-        goal = tenant.app.goal(goal_id)
+        goal = tenant.app.goals.goal(goal_id)
         try:
-            check_own_mentee(tenant, tenant.app.participant(goal.participant_id), action_name)
+            check_own_mentee(tenant, tenant.app.participants.participant(goal.participant_id), action_name)
         except ProblemError:
             raise ProblemError(404, "not_found", "goal not found") from None
         return goal
@@ -305,7 +305,7 @@ class GoalController(Controller):
         """Set a SMART goal for an active participant: specific statement, measure and target,
         life domain, and a target date within the horizon (weekly: 7 days, short-term: 90
         days, long-term: 2 years) of today. Peer mentors set goals for their own mentees."""
-        check_own_mentee(tenant, tenant.app.participant(data.participant_id), "goals.write")
+        check_own_mentee(tenant, tenant.app.participants.participant(data.participant_id), "goals.write")
         terms = GoalTerms(
             horizon=data.horizon,
             domain=data.domain,
@@ -319,7 +319,7 @@ class GoalController(Controller):
             tenant,
             None,
             data,
-            lambda cmd: tenant.app.set_goal(cmd, participant_id=data.participant_id, terms=terms),
+            lambda cmd: tenant.app.goals.set_goal(cmd, participant_id=data.participant_id, terms=terms),
         )
 
     @get("/", opt=action("goals.read"), sync_to_thread=True, responses=problems())
@@ -400,7 +400,7 @@ class GoalController(Controller):
     ) -> GoalBoard:
         """A participant's goal board: active goals by target date (overdue ones flagged),
         then achieved and abandoned goals, latest first; each with its steps."""
-        check_own_mentee(tenant, tenant.app.participant(participant_id), "goals.read")
+        check_own_mentee(tenant, tenant.app.participants.participant(participant_id), "goals.read")
         db, schema = tenant.tenancy.db, tenant.info.schema
         wait = request.app.state.settings.view_wait_max
         t = views.tables(db, schema, "goals", min_position, wait)
@@ -497,7 +497,7 @@ class GoalController(Controller):
             tenant,
             goal_id,
             data,
-            lambda cmd: tenant.app.add_goal_step(
+            lambda cmd: tenant.app.goals.add_goal_step(
                 cmd, goal_id, description=data.description, due_on=data.due_on
             ),
         )
@@ -523,7 +523,7 @@ class GoalController(Controller):
             tenant,
             goal_id,
             data,
-            lambda cmd: tenant.app.complete_goal_step(cmd, goal_id, step_id, data.note),
+            lambda cmd: tenant.app.goals.complete_goal_step(cmd, goal_id, step_id, data.note),
         )
 
     @post(
@@ -552,7 +552,7 @@ class GoalController(Controller):
             tenant,
             goal_id,
             data,
-            lambda cmd: tenant.app.drop_goal_step(cmd, goal_id, step_id, data.reason),
+            lambda cmd: tenant.app.goals.drop_goal_step(cmd, goal_id, step_id, data.reason),
         )
 
     @post(
@@ -590,7 +590,7 @@ class GoalController(Controller):
             tenant,
             goal_id,
             data,
-            lambda cmd: tenant.app.record_goal_progress(
+            lambda cmd: tenant.app.goals.record_goal_progress(
                 cmd, goal_id, note=data.note, evidence=data.evidence, percent=data.percent
             ),
         )
@@ -634,7 +634,7 @@ class GoalController(Controller):
             tenant,
             goal_id,
             data,
-            lambda cmd: tenant.app.revise_goal(
+            lambda cmd: tenant.app.goals.revise_goal(
                 cmd,
                 goal_id,
                 reason=data.reason,
@@ -670,7 +670,7 @@ class GoalController(Controller):
             tenant,
             goal_id,
             data,
-            lambda cmd: tenant.app.achieve_goal(cmd, goal_id, data.note),
+            lambda cmd: tenant.app.goals.achieve_goal(cmd, goal_id, data.note),
         )
 
     @post(
@@ -700,7 +700,7 @@ class GoalController(Controller):
             tenant,
             goal_id,
             data,
-            lambda cmd: tenant.app.abandon_goal(cmd, goal_id, data.reason),
+            lambda cmd: tenant.app.goals.abandon_goal(cmd, goal_id, data.reason),
         )
 
 

@@ -100,10 +100,10 @@ class GranteeController(Controller):
         """Register a grantee (tenant): creates its own event log in schema `g_<slug>`."""
         return run_command(
             request,
-            tenancy.platform,
+            tenancy.platform.ledger,
             principal,
             data,
-            lambda cmd: tenancy.platform.register_grantee(
+            lambda cmd: tenancy.platform.registry.register_grantee(
                 cmd,
                 slug=data.slug,
                 name=data.name,

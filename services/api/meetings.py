@@ -279,8 +279,8 @@ def render_for(tenant: Tenant) -> Any:
 def check_own_pairing(tenant: Tenant, pairing_id: UUID, action_name: str) -> None:
     """A peer mentor acts only on the pairings they mentor; others are not found."""
     if only_own(action_name, tenant.principal.roles):
-        pairing = tenant.app.pairing(pairing_id)
-        if tenant.app.mentor(pairing.mentor_id).subject != tenant.principal.subject:
+        pairing = tenant.app.pairings.pairing(pairing_id)
+        if tenant.app.mentors.mentor(pairing.mentor_id).subject != tenant.principal.subject:
             raise ProblemError(404, "not_found", "pairing not found")
 
 
@@ -351,7 +351,7 @@ class MeetingController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.schedule_meeting(
+            lambda cmd: tenant.app.meetings.schedule_meeting(
                 cmd,
                 pairing_id=data.pairing_id,
                 scheduled_for=data.scheduled_for,
@@ -362,7 +362,7 @@ class MeetingController(Controller):
         )
 
     def _own_meeting(self, tenant: Tenant, meeting_id: UUID, action_name: str) -> Meeting:
-        meeting = tenant.app.meeting(meeting_id)
+        meeting = tenant.app.meetings.meeting(meeting_id)
         check_own_pairing(tenant, meeting.pairing_id, action_name)
         return meeting
 
@@ -385,7 +385,7 @@ class MeetingController(Controller):
         meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
         record = _record(data, meeting.location)
         return self._do(
-            request, tenant, data, lambda cmd: tenant.app.hold_meeting(cmd, meeting_id, record)
+            request, tenant, data, lambda cmd: tenant.app.meetings.hold_meeting(cmd, meeting_id, record)
         )
 
     @post(
@@ -404,7 +404,7 @@ class MeetingController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.miss_meeting(cmd, meeting_id, data.no_show_by, data.note),
+            lambda cmd: tenant.app.meetings.miss_meeting(cmd, meeting_id, data.no_show_by, data.note),
         )
 
     @post(
@@ -427,7 +427,7 @@ class MeetingController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.cancel_meeting(cmd, meeting_id, data.reason, data.excused),
+            lambda cmd: tenant.app.meetings.cancel_meeting(cmd, meeting_id, data.reason, data.excused),
         )
 
     @post(
@@ -462,7 +462,7 @@ class MeetingController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.amend_meeting(cmd, meeting_id, data.reason, record),
+            lambda cmd: tenant.app.meetings.amend_meeting(cmd, meeting_id, data.reason, record),
         )
 
     @get("/meetings/{meeting_id:uuid}", opt=action("meetings.read"), sync_to_thread=True)
@@ -550,9 +550,9 @@ class MeetingController(Controller):
         """Weekly cadence compliance of a pairing: per ISO week of the grantee's time zone,
         met, missed, excused (an excused cancellation) or pending (the current week)."""
         check_own_pairing(tenant, pairing_id, "meetings.read")
-        pairing = tenant.app.pairing(pairing_id)
-        stage = int(tenant.app.participant(pairing.members[0]).stage) if pairing.members else 1
-        cadence = tenant.app.rules().cadence_for(stage)
+        pairing = tenant.app.pairings.pairing(pairing_id)
+        stage = int(tenant.app.participants.participant(pairing.members[0]).stage) if pairing.members else 1
+        cadence = tenant.app.policy.rules().cadence_for(stage)
         db = tenant.tenancy.db
         t = views.tables(
             db,
@@ -631,7 +631,7 @@ class MeetingController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.set_class_hours(cmd, code, slots),
+            lambda cmd: tenant.app.facilities.set_class_hours(cmd, code, slots),
             render,
             status=201,
         )

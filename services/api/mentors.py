@@ -244,7 +244,7 @@ class MentorController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.register_mentor(
+            lambda cmd: tenant.app.mentors.register_mentor(
                 cmd,
                 display_name=data.display_name,
                 source=data.source,
@@ -321,7 +321,7 @@ class MentorController(Controller):
     @get("/{mentor_id:uuid}", opt=action("mentors.read"), sync_to_thread=True)
     def get_mentor(self, tenant: Tenant, mentor_id: UUID) -> MentorOut:
         """A mentor as the log has it now."""
-        return render(tenant.app.mentor(mentor_id), 0)
+        return render(tenant.app.mentors.mentor(mentor_id), 0)
 
     @post(
         "/{mentor_id:uuid}/screening-steps",
@@ -338,7 +338,7 @@ class MentorController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.complete_screening_step(
+            lambda cmd: tenant.app.mentors.complete_screening_step(
                 cmd,
                 mentor_id,
                 step=data.step,
@@ -366,7 +366,7 @@ class MentorController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.review_background(
+            lambda cmd: tenant.app.mentors.review_background(
                 cmd,
                 mentor_id,
                 decision=data.decision,
@@ -391,7 +391,7 @@ class MentorController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.complete_training(
+            lambda cmd: tenant.app.mentors.complete_training(
                 cmd,
                 mentor_id,
                 TrainingRecord(data.module, data.completed_on, data.hours, data.trainer),
@@ -413,7 +413,7 @@ class MentorController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.grant_clearance(
+            lambda cmd: tenant.app.mentors.grant_clearance(
                 cmd, mentor_id, Clearance(data.facility, data.trained_on, data.expires_on)
             ),
         )
@@ -433,7 +433,7 @@ class MentorController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.assign_coordinator(cmd, mentor_id, data.coordinator),
+            lambda cmd: tenant.app.mentors.assign_coordinator(cmd, mentor_id, data.coordinator),
         )
 
     @post(
@@ -455,7 +455,7 @@ class MentorController(Controller):
     ) -> Response[MentorOut]:
         """Certify the mentor: all six modules completed and screening approved."""
         return self._do(
-            request, tenant, data, lambda cmd: tenant.app.certify_mentor(cmd, mentor_id)
+            request, tenant, data, lambda cmd: tenant.app.mentors.certify_mentor(cmd, mentor_id)
         )
 
     @post(
@@ -475,7 +475,7 @@ class MentorController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.suspend_mentor(cmd, mentor_id, data.reason),
+            lambda cmd: tenant.app.mentors.suspend_mentor(cmd, mentor_id, data.reason),
         )
 
     @post(
@@ -493,7 +493,7 @@ class MentorController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.reinstate_mentor(cmd, mentor_id, data.note),
+            lambda cmd: tenant.app.mentors.reinstate_mentor(cmd, mentor_id, data.note),
         )
 
     @post(
@@ -508,5 +508,5 @@ class MentorController(Controller):
     ) -> Response[MentorOut]:
         """Retire the mentor; every open pairing is flagged for reassignment."""
         return self._do(
-            request, tenant, data, lambda cmd: tenant.app.retire_mentor(cmd, mentor_id, data.reason)
+            request, tenant, data, lambda cmd: tenant.app.mentors.retire_mentor(cmd, mentor_id, data.reason)
         )

@@ -227,7 +227,7 @@ class PairingController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.open_pairing(
+            lambda cmd: tenant.app.pairings.open_pairing(
                 cmd,
                 kind=data.kind,
                 mentor_id=data.mentor_id,
@@ -335,9 +335,9 @@ class PairingController(Controller):
     @get("/pairings/{pairing_id:uuid}", opt=action("pairings.read"), sync_to_thread=True)
     def get_pairing(self, tenant: Tenant, pairing_id: UUID) -> PairingOut:
         """A pairing as the log has it now."""
-        pairing = tenant.app.pairing(pairing_id)
+        pairing = tenant.app.pairings.pairing(pairing_id)
         if only_own("pairings.read", tenant.principal.roles):
-            mentor = tenant.app.mentor(pairing.mentor_id)
+            mentor = tenant.app.mentors.mentor(pairing.mentor_id)
             if mentor.subject != tenant.principal.subject:
                 raise ProblemError(404, "not_found", "pairing not found")
         return render(pairing, 0)
@@ -357,7 +357,7 @@ class PairingController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.add_group_member(cmd, pairing_id, data.participant_id),
+            lambda cmd: tenant.app.pairings.add_group_member(cmd, pairing_id, data.participant_id),
         )
 
     @post(
@@ -381,7 +381,7 @@ class PairingController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.remove_group_member(
+            lambda cmd: tenant.app.pairings.remove_group_member(
                 cmd, pairing_id, data.participant_id, data.reason
             ),
         )
@@ -405,7 +405,7 @@ class PairingController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.record_first_meeting(cmd, pairing_id, data.met_on),
+            lambda cmd: tenant.app.pairings.record_first_meeting(cmd, pairing_id, data.met_on),
         )
 
     @post(
@@ -427,7 +427,7 @@ class PairingController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.resolve_flag(cmd, pairing_id, data.flag, data.resolution),
+            lambda cmd: tenant.app.pairings.resolve_flag(cmd, pairing_id, data.flag, data.resolution),
         )
 
     @post(
@@ -453,13 +453,13 @@ class PairingController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.close_pairing(cmd, pairing_id, closure, data.closed_at),
+            lambda cmd: tenant.app.pairings.close_pairing(cmd, pairing_id, closure, data.closed_at),
         )
 
     @get("/policy", opt=action("policy.read"), sync_to_thread=True)
     def get_policy(self, tenant: Tenant) -> PolicyOut:
         """The program policy in force (the tip sheet's defaults until the grantee sets one)."""
-        return PolicyOut(tenant.app.rules(), 0)
+        return PolicyOut(tenant.app.policy.rules(), 0)
 
     @post(
         "/policy",
@@ -478,7 +478,7 @@ class PairingController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.set_rules(cmd, data),
+            lambda cmd: tenant.app.policy.set_rules(cmd, data),
             render_policy,
             status=201,
         )

@@ -250,7 +250,7 @@ class ParticipantController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.enroll_participant(
+            lambda cmd: tenant.app.participants.enroll_participant(
                 cmd,
                 personal=personal,
                 program_entry_date=data.program_entry_date,
@@ -363,7 +363,7 @@ class ParticipantController(Controller):
     @get("/{participant_id:uuid}", opt=action("participants.read"), sync_to_thread=True)
     def get_participant(self, tenant: Tenant, participant_id: UUID) -> ParticipantOut:
         """A participant as the log has it now (always current, no view lag)."""
-        participant = tenant.app.participant(participant_id)
+        participant = tenant.app.participants.participant(participant_id)
         check_own_mentee(tenant, participant, "participants.read")
         return render(participant, 0)
 
@@ -403,7 +403,7 @@ class ParticipantController(Controller):
                 )
 
             def execute(cmd: Any) -> Any:
-                return app.return_to_custody(
+                return app.participants.return_to_custody(
                     cmd, participant_id, facility_code=data.facility, occurred_at=data.occurred_at
                 )
         else:
@@ -415,7 +415,7 @@ class ParticipantController(Controller):
                 )
 
             def execute(cmd: Any) -> Any:
-                return app.transition_stage(
+                return app.participants.transition_stage(
                     cmd,
                     participant_id,
                     placement=placement,
@@ -443,7 +443,7 @@ class ParticipantController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.exit_participant(
+            lambda cmd: tenant.app.participants.exit_participant(
                 cmd, participant_id, exit_date=data.exit_date, reason=data.reason, note=data.note
             ),
             render,
@@ -464,11 +464,11 @@ class ParticipantController(Controller):
                 request_id=e.request_id,
                 data={k: v for k, v in vars(e).items() if k not in _CONTEXT_FIELDS},
             )
-            for position, e in tenant.app.history_with_positions(participant_id)
+            for position, e in tenant.app.ledger.history_with_positions(participant_id)
         ]
         if not entries:
             raise ProblemError(404, "not_found", "participant not found")
         if not entries[0].type == "Enrolled":
             raise ProblemError(404, "not_found", "participant not found")
-        check_own_mentee(tenant, tenant.app.participant(participant_id), "participants.read")
+        check_own_mentee(tenant, tenant.app.participants.participant(participant_id), "participants.read")
         return HistoryOut(participant_id, entries)

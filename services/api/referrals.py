@@ -191,8 +191,8 @@ class ReferralController(Controller):
         data: Any,
         execute: Any,
     ) -> Response[ReferralOut]:
-        referral = tenant.app.referral(referral_id)
-        check_own_mentee(tenant, tenant.app.participant(referral.participant_id), "referrals.write")
+        referral = tenant.app.referrals.referral(referral_id)
+        check_own_mentee(tenant, tenant.app.participants.participant(referral.participant_id), "referrals.write")
         return tenant_command(request, tenant, data, execute, render_referral, status=201)
 
     # -- resource directory -----------------------------------------------------------------
@@ -216,7 +216,7 @@ class ReferralController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.list_resource(
+            lambda cmd: tenant.app.referrals.list_resource(
                 cmd,
                 name=data.name,
                 category=data.category,
@@ -286,7 +286,7 @@ class ReferralController(Controller):
     )
     def get_resource(self, tenant: Tenant, resource_id: UUID) -> ResourceOut:
         """A directory entry as the log has it now."""
-        return render_resource(tenant.app.resource(resource_id), 0)
+        return render_resource(tenant.app.referrals.resource(resource_id), 0)
 
     @post(
         "/resources/{resource_id:uuid}/changes",
@@ -310,7 +310,7 @@ class ReferralController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.update_resource(
+            lambda cmd: tenant.app.referrals.update_resource(
                 cmd,
                 resource_id,
                 name=data.name,
@@ -338,7 +338,7 @@ class ReferralController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.withdraw_resource(cmd, resource_id, data.reason),
+            lambda cmd: tenant.app.referrals.withdraw_resource(cmd, resource_id, data.reason),
         )
 
     # -- referrals --------------------------------------------------------------------------
@@ -369,13 +369,13 @@ class ReferralController(Controller):
         """Refer a participant to a resource of the directory, optionally from a meeting and
         optionally handed straight to a named case manager. A peer mentor refers only their own
         mentees, and hands case-management referrals to a case manager."""
-        check_own_mentee(tenant, tenant.app.participant(data.participant_id), "referrals.write")
+        check_own_mentee(tenant, tenant.app.participants.participant(data.participant_id), "referrals.write")
         by_peer = only_own("referrals.write", tenant.principal.roles)
         return tenant_command(
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.make_referral(
+            lambda cmd: tenant.app.referrals.make_referral(
                 cmd,
                 participant_id=data.participant_id,
                 resource_id=data.resource_id,
@@ -477,8 +477,8 @@ class ReferralController(Controller):
     )
     def get_referral(self, tenant: Tenant, referral_id: UUID) -> ReferralOut:
         """A referral as the log has it now."""
-        referral = tenant.app.referral(referral_id)
-        check_own_mentee(tenant, tenant.app.participant(referral.participant_id), "referrals.read")
+        referral = tenant.app.referrals.referral(referral_id)
+        check_own_mentee(tenant, tenant.app.participants.participant(referral.participant_id), "referrals.read")
         return render_referral(referral, 0)
 
     @post(
@@ -500,7 +500,7 @@ class ReferralController(Controller):
             tenant,
             referral_id,
             data,
-            lambda cmd: tenant.app.hand_referral_over(
+            lambda cmd: tenant.app.referrals.hand_referral_over(
                 cmd, referral_id, data.case_manager, data.note
             ),
         )
@@ -523,7 +523,7 @@ class ReferralController(Controller):
             tenant,
             referral_id,
             data,
-            lambda cmd: tenant.app.connect_referral(cmd, referral_id, data.connected_on, data.note),
+            lambda cmd: tenant.app.referrals.connect_referral(cmd, referral_id, data.connected_on, data.note),
         )
 
     @post(
@@ -544,7 +544,7 @@ class ReferralController(Controller):
             tenant,
             referral_id,
             data,
-            lambda cmd: tenant.app.decline_referral(
+            lambda cmd: tenant.app.referrals.decline_referral(
                 cmd, referral_id, data.declined_on, data.declined_by, data.reason
             ),
         )

@@ -79,7 +79,7 @@ def _out(row: RetentionRow, position: int | None = None) -> RetentionOut:
 
 def _render(tenant: Tenant) -> Any:
     def render(g: Grantee, position: int) -> RetentionOut:
-        return _out(tenant.tenancy.platform.retention_row(g.slug), position)
+        return _out(tenant.tenancy.platform.retention.retention_row(g.slug), position)
 
     return render
 
@@ -105,7 +105,7 @@ class RetentionController(Controller):
         """The grantee's records retention: the final expenditure report date, the day retention
         ends (three years later, 2 CFR 200.334), the legal holds in force, and the status:
         `not_set`, `retaining`, `held` (past the end under a grantee-wide hold) or `due`."""
-        return _out(tenant.tenancy.platform.retention_row(tenant.info.slug))
+        return _out(tenant.tenancy.platform.retention.retention_row(tenant.info.slug))
 
     @put(
         "/",
@@ -132,10 +132,10 @@ class RetentionController(Controller):
         platform = tenant.tenancy.platform
         return run_command(
             request,
-            platform,
+            platform.ledger,
             tenant.principal,
             data,
-            lambda cmd: platform.set_retention(
+            lambda cmd: platform.retention.set_retention(
                 cmd, slug=tenant.info.slug, final_report_on=data.final_expenditure_report_on
             ),
             _render(tenant),
@@ -162,14 +162,14 @@ def place_legal_hold(
     `participant_id`, one participant's) are kept past the end of retention, and erasing a
     participant they cover is refused with `legal_hold`."""
     if data.participant_id is not None:
-        tenant.app.participant(data.participant_id)  # 404 when there is no such participant
+        tenant.app.participants.participant(data.participant_id)  # 404 when there is no such participant
     platform = tenant.tenancy.platform
     return run_command(
         request,
-        platform,
+        platform.ledger,
         tenant.principal,
         data,
-        lambda cmd: platform.place_legal_hold(
+        lambda cmd: platform.retention.place_legal_hold(
             cmd, slug=tenant.info.slug, reason=data.reason, participant_id=data.participant_id
         ),
         _render(tenant),
@@ -195,10 +195,10 @@ def release_legal_hold(
     platform = tenant.tenancy.platform
     return run_command(
         request,
-        platform,
+        platform.ledger,
         tenant.principal,
         data,
-        lambda cmd: platform.release_legal_hold(
+        lambda cmd: platform.retention.release_legal_hold(
             cmd, slug=tenant.info.slug, hold_id=hold_id, reason=data.reason
         ),
         _render(tenant),

@@ -113,7 +113,7 @@ def check_rrc(tenant: Tenant, rrc: str) -> None:
         if principal.rrc != rrc:
             raise ProblemError(404, "not_found", f"no RRC {rrc!r}")
     try:
-        facility = tenant.app.facility(rrc)
+        facility = tenant.app.facilities.facility(rrc)
     except NotFound:
         raise ProblemError(404, "not_found", f"no RRC {rrc!r}") from None
     if facility.kind is not FacilityKind.RRC:
@@ -326,7 +326,7 @@ def list_meeting_records(
                 for r in residents
             ]
             if residents and all(g is not None for g in grants):
-                record = tenant.app.meeting(meeting_id).record
+                record = tenant.app.meetings.meeting(meeting_id).record
                 summary, withheld, notice = (
                     (record.summary if record else None),
                     False,

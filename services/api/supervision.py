@@ -289,7 +289,7 @@ class SupervisionController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.record_debrief(
+            lambda cmd: tenant.app.supervision.record_debrief(
                 cmd,
                 mentor_ids=list(data.mentor_ids),
                 held_on=data.held_on,
@@ -356,7 +356,7 @@ class SupervisionController(Controller):
     )
     def get_debrief(self, tenant: Tenant, debrief_id: UUID) -> DebriefOut:
         """A debrief as the log has it."""
-        return render_debrief(tenant.app.debrief(debrief_id), 0)
+        return render_debrief(tenant.app.supervision.debrief(debrief_id), 0)
 
     @post(
         "/escalations",
@@ -380,18 +380,18 @@ class SupervisionController(Controller):
         crisis, safety issue, relapse risk or conflict. A peer mentor raises only for themselves
         (and about their own mentees); the caller is recorded as who raised it."""
         if raising_as_peer_mentor(tenant):
-            mentor = tenant.app.mentor(data.mentor_id)
+            mentor = tenant.app.mentors.mentor(data.mentor_id)
             if mentor.subject != tenant.principal.subject:
                 raise ProblemError(404, "not_found", "mentor not found")
             if data.participant_id is not None and (
-                data.participant_id not in tenant.app.mentees_of(mentor)
+                data.participant_id not in tenant.app.supervision.mentees_of(mentor)
             ):
                 raise ProblemError(404, "not_found", "participant not found")
         return tenant_command(
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.raise_escalation(
+            lambda cmd: tenant.app.supervision.raise_escalation(
                 cmd,
                 mentor_id=data.mentor_id,
                 participant_id=data.participant_id,
@@ -501,7 +501,7 @@ class SupervisionController(Controller):
     )
     def get_escalation(self, tenant: Tenant, escalation_id: UUID) -> EscalationOut:
         """An escalation as the log has it now."""
-        return render_escalation(tenant.app.escalation(escalation_id), 0)
+        return render_escalation(tenant.app.supervision.escalation(escalation_id), 0)
 
     @post(
         "/escalations/{escalation_id:uuid}/acknowledgement",
@@ -527,7 +527,7 @@ class SupervisionController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.acknowledge_escalation(
+            lambda cmd: tenant.app.supervision.acknowledge_escalation(
                 cmd, escalation_id, at=data.acknowledged_at, note=data.note
             ),
             render_escalation,
@@ -557,7 +557,7 @@ class SupervisionController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.resolve_escalation(
+            lambda cmd: tenant.app.supervision.resolve_escalation(
                 cmd, escalation_id, resolution=data.resolution, at=data.resolved_at
             ),
             render_escalation,

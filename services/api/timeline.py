@@ -68,7 +68,7 @@ def timeline(
     """A participant's timeline: enrolment, stage moves, pairings, meetings, goals, referrals,
     outcomes, feedback and escalations, in log order. Confidential notes and escalation
     descriptions never appear; feedback and escalations only for roles that may read them."""
-    participant = tenant.app.participant(participant_id)
+    participant = tenant.app.participants.participant(participant_id)
     check_own_mentee(tenant, participant, "participants.read")
     audiences = [a for a, act in AUDIENCE_ACTION.items() if allowed(act, tenant.principal.roles)]
     db = tenant.tenancy.db

@@ -279,7 +279,7 @@ class WebhookController(Controller):
         allowed = _allowed(request)
 
         def execute(c: Command) -> Saved[WebhookEndpoint]:
-            saved, new = tenant.app.create_endpoint(
+            saved, new = tenant.app.webhooks.create_endpoint(
                 c,
                 url=data.url,
                 facility_code=data.facility,
@@ -294,7 +294,7 @@ class WebhookController(Controller):
 
         def render(e: WebhookEndpoint, position: int) -> EndpointOut:
             if not secret:  # an idempotent replay: the same caller, the same answer
-                found = tenant.app.endpoint_secret(e.id, 1)
+                found = tenant.app.webhooks.endpoint_secret(e.id, 1)
                 if found:
                     secret.append(found)
             return _render(secret)(e, position)
@@ -358,7 +358,7 @@ class WebhookController(Controller):
             request,
             tenant,
             data,
-            lambda c: tenant.app.update_endpoint(
+            lambda c: tenant.app.webhooks.update_endpoint(
                 c,
                 endpoint_id,
                 url=data.url,
@@ -387,7 +387,7 @@ class WebhookController(Controller):
             request,
             tenant,
             None,
-            lambda c: tenant.app.set_endpoint_enabled(c, endpoint_id, False),
+            lambda c: tenant.app.webhooks.set_endpoint_enabled(c, endpoint_id, False),
             _render([]),
         )
 
@@ -406,7 +406,7 @@ class WebhookController(Controller):
             request,
             tenant,
             None,
-            lambda c: tenant.app.set_endpoint_enabled(c, endpoint_id, True),
+            lambda c: tenant.app.webhooks.set_endpoint_enabled(c, endpoint_id, True),
             _render([]),
         )
 
@@ -426,13 +426,13 @@ class WebhookController(Controller):
         secret: list[str] = []
 
         def execute(c: Command) -> Saved[WebhookEndpoint]:
-            saved, new = tenant.app.rotate_endpoint_secret(c, endpoint_id)
+            saved, new = tenant.app.webhooks.rotate_endpoint_secret(c, endpoint_id)
             secret.append(new)
             return saved
 
         def render(e: WebhookEndpoint, position: int) -> EndpointOut:
             if not secret:
-                found = tenant.app.endpoint_secret(e.id, e.secret_version)
+                found = tenant.app.webhooks.endpoint_secret(e.id, e.secret_version)
                 if found:
                     secret.append(found)
             return _render(secret)(e, position)

@@ -9,9 +9,9 @@ disclosure path from the moment it commits. The row is a pure function of the co
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
@@ -19,33 +19,37 @@ from psycopg.rows import TupleRow
 from domain.common import NotFound, RuleViolation, utcnow
 from domain.consents import Consent, ConsentTerms, check_terms, rrc_code
 from domain.facilities import FacilityKind
-from services.app.mentoring import MentoringCommands
+from services.app.facilities import Facilities
+from services.app.participants import Participants
 from services.store.eventstore import SideEffect
-from services.store.ledger import Command, Saved
+from services.store.ledger import Command, LedgerApplication, Saved
 
 
-class ConsentCommands(MentoringCommands):
-    time_zone: str = "UTC"
+@dataclass
+class Consents:
+    ledger: LedgerApplication
+    facilities: Facilities
+    participants: Participants
 
     def consent(self, participant_id: UUID, consent_id: UUID) -> Consent:
-        consent = self.load(Consent, consent_id, "consent")
+        consent = self.ledger.load(Consent, consent_id, "consent")
         if consent.participant_id != participant_id:
             raise NotFound("consent not found")
         return consent
 
     def _day_start(self, day: date) -> datetime:
-        return datetime.combine(day, time(0), ZoneInfo(self.time_zone))
+        return datetime.combine(day, time(0), self.ledger.zone)
 
     def record_consent(
         self, command: Command, *, participant_id: UUID, terms: ConsentTerms
     ) -> Saved[Consent]:
         """Record a participant's signed consent to disclose Part 2 information to a recipient."""
-        self.participant(participant_id)
+        self.participants.participant(participant_id)
         check_terms(terms)  # the form's own rules first: a malformed recipient is not looked up
         code = rrc_code(terms.recipient)
         if code is not None:
             try:
-                facility = self.facility(code)
+                facility = self.facilities.facility(code)
             except NotFound:
                 raise RuleViolation(
                     f"the grantee has no facility {code}", code="unknown_recipient"
@@ -67,7 +71,7 @@ class ConsentCommands(MentoringCommands):
             expires_at=expires_at,
             at=utcnow(),
         )
-        return self.record(
+        return self.ledger.record(
             consent, command, creates=f"consent {consent.id}", side_effects=[self._index(consent)]
         )
 
@@ -83,10 +87,10 @@ class ConsentCommands(MentoringCommands):
         """Revoke a consent from an instant on (now unless given); final."""
         consent = self.consent(participant_id, consent_id)
         consent.revoke(revoked_at or utcnow(), note)
-        return self.record(consent, command, side_effects=[self._index(consent)])
+        return self.ledger.record(consent, command, side_effects=[self._index(consent)])
 
     def _index(self, consent: Consent) -> SideEffect:
-        table = sql.SQL("{}.consents").format(sql.Identifier(self.schema))
+        table = sql.SQL("{}.consents").format(sql.Identifier(self.ledger.schema))
         terms = consent.terms
 
         def effect(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:

@@ -79,7 +79,7 @@ def _webhook_deliveries(cur: Cursor[TupleRow], schema: str, participant_id: UUID
 
 
 def erase_participant(
-    app: LedgerApplication,
+    ledger: LedgerApplication,
     command: Command,
     participant_id: UUID,
     *,
@@ -87,11 +87,12 @@ def erase_participant(
     check_erasable: Callable[[UUID], None],
     scrubbers: Sequence[Scrubber] | None = None,
 ) -> Saved[Participant]:
-    """Erase one participant of `app`'s grantee; `check_erasable` refuses under a legal hold."""
+    """Erase one participant of the ledger's grantee; `check_erasable` refuses under a legal
+    hold."""
     check_erasable(participant_id)
-    participant = app.load(Participant, participant_id, "participant")
+    participant = ledger.load(Participant, participant_id, "participant")
     participant.erase(reason)
-    schema = app.schema
+    schema = ledger.schema
     by = actor.get()
     run = list(ON_ERASE if scrubbers is None else scrubbers)
 
@@ -112,6 +113,6 @@ def erase_participant(
 
     keys.STORE.evict(schema, participant_id)
     try:
-        return app.record(participant, command, side_effects=[shred])
+        return ledger.record(participant, command, side_effects=[shred])
     finally:
         keys.STORE.evict(schema, participant_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
@@ -16,14 +17,22 @@ from domain.evaluation import (
     Rating,
     outcomes_id,
 )
-from services.app.mentoring import MentoringCommands
-from services.store.ledger import Command, Saved
+from services.app.mentors import Mentors
+from services.app.pairings import Pairings
+from services.app.participants import Participants
+from services.store.ledger import Command, LedgerApplication, Saved
 
 
-class EvaluationCommands(MentoringCommands):
+@dataclass
+class Evaluation:
+    ledger: LedgerApplication
+    participants: Participants
+    mentors: Mentors
+    pairings: Pairings
+
     # -- feedback ---------------------------------------------------------------------------
     def feedback(self, feedback_id: UUID) -> Feedback:
-        return self.load(Feedback, feedback_id, "feedback")
+        return self.ledger.load(Feedback, feedback_id, "feedback")
 
     def record_feedback(
         self,
@@ -37,20 +46,20 @@ class EvaluationCommands(MentoringCommands):
         anonymous_to_mentor: bool = False,
     ) -> Saved[Feedback]:
         """Record a participant's feedback on the mentor of one of their pairings."""
-        self.participant(participant_id)
+        self.participants.participant(participant_id)
         feedback = Feedback.give(
-            pairing=self.pairing(pairing_id),
+            pairing=self.pairings.pairing(pairing_id),
             participant_id=participant_id,
             given_on=given_on,
             ratings=ratings,
             comment=comment,
             anonymous_to_mentor=anonymous_to_mentor,
         )
-        return self.record(feedback, command)
+        return self.ledger.record(feedback, command)
 
     # -- mentor assessments -----------------------------------------------------------------
     def assessment(self, assessment_id: UUID) -> MentorAssessment:
-        return self.load(MentorAssessment, assessment_id, "assessment")
+        return self.ledger.load(MentorAssessment, assessment_id, "assessment")
 
     def assess_mentor(
         self,
@@ -64,20 +73,20 @@ class EvaluationCommands(MentoringCommands):
     ) -> Saved[MentorAssessment]:
         """Record the coordinator's assessment of a mentor on named areas, with notes."""
         assessment = MentorAssessment.assess(
-            mentor=self.mentor(mentor_id),
+            mentor=self.mentors.mentor(mentor_id),
             assessed_on=assessed_on,
             scores=scores,
             summary=summary,
             development_plan=development_plan,
         )
-        return self.record(assessment, command)
+        return self.ledger.record(assessment, command)
 
     # -- outcomes ---------------------------------------------------------------------------
     def outcomes(self, participant_id: UUID) -> Outcomes:
         """The participant's outcomes (an empty record, not yet saved, if none were recorded)."""
-        participant = self.participant(participant_id)
-        if self.exists(outcomes_id(participant_id)):
-            return self.load(Outcomes, outcomes_id(participant_id), "outcomes")
+        participant = self.participants.participant(participant_id)
+        if self.ledger.exists(outcomes_id(participant_id)):
+            return self.ledger.load(Outcomes, outcomes_id(participant_id), "outcomes")
         return Outcomes.open(participant)
 
     def record_employment(
@@ -86,7 +95,7 @@ class EvaluationCommands(MentoringCommands):
         """Record that the participant started a job (employer, wage)."""
         outcomes = self.outcomes(participant_id)
         outcomes.record_employment(employment)
-        return self.record(outcomes, command)
+        return self.ledger.record(outcomes, command)
 
     def record_credential(
         self, command: Command, participant_id: UUID, credential: Credential
@@ -94,7 +103,7 @@ class EvaluationCommands(MentoringCommands):
         """Record a credential the participant earned."""
         outcomes = self.outcomes(participant_id)
         outcomes.record_credential(credential)
-        return self.record(outcomes, command)
+        return self.ledger.record(outcomes, command)
 
     def record_housing(
         self, command: Command, participant_id: UUID, housing: Housing
@@ -102,4 +111,4 @@ class EvaluationCommands(MentoringCommands):
         """Record that the participant secured housing."""
         outcomes = self.outcomes(participant_id)
         outcomes.record_housing(housing)
-        return self.record(outcomes, command)
+        return self.ledger.record(outcomes, command)

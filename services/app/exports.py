@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo
 
 from psycopg import Cursor
 from psycopg.rows import TupleRow
@@ -47,13 +46,14 @@ class NotReproducible(RuleViolation):
     default_code = "export_not_reproducible"
 
 
-class ExportCommands(LedgerApplication):
-    time_zone: str = "UTC"
+@dataclass
+class Exports:
+    ledger: LedgerApplication
 
     def export_register(self) -> ExportRegister:
         """The grantee's export register (empty, not yet saved, before the first export)."""
-        if self.exists(REGISTER_ID):
-            return self.load(ExportRegister, REGISTER_ID, "export register")
+        if self.ledger.exists(REGISTER_ID):
+            return self.ledger.load(ExportRegister, REGISTER_ID, "export register")
         return ExportRegister.open()
 
     def export_record(self, export_id: UUID) -> ExportRecord:
@@ -64,32 +64,32 @@ class ExportCommands(LedgerApplication):
 
     def pirl_log(self, stop: int) -> pirl.Log:
         """The log up to position `stop`, folded for the PIRL file."""
-        recorder: TenantRecorder = self.recorder  # type: ignore[assignment]
+        recorder: TenantRecorder = self.ledger.recorder  # type: ignore[assignment]
 
         def events() -> Any:
             start = 1
             while True:
                 batch = recorder.select_notifications(start, _BATCH, stop, pirl.TOPICS)
                 for notification in batch:
-                    yield self.mapper.to_domain_event(notification)
+                    yield self.ledger.mapper.to_domain_event(notification)
                 if len(batch) < _BATCH:
                     return
                 start = batch[-1].id + 1
 
-        return pirl.collect(events(), ZoneInfo(self.time_zone))
+        return pirl.collect(events(), self.ledger.zone)
 
     def export_pirl(
         self, command: Command, quarter: pirl.Quarter, *, requested_via: str
     ) -> Exported:
         """Generate the quarter's PIRL file from the log as it stands, record it with its
         digest in the export register and return it."""
-        today = utcnow().astimezone(ZoneInfo(self.time_zone)).date()
+        today = utcnow().astimezone(self.ledger.zone).date()
         if quarter.first_day > today:
             raise RuleViolation(
                 f"quarter {quarter} has not begun (it starts on {quarter.first_day})",
                 code="quarter_not_started",
             )
-        recorder: TenantRecorder = self.recorder  # type: ignore[assignment]
+        recorder: TenantRecorder = self.ledger.recorder  # type: ignore[assignment]
         stands_at = recorder.max_notification_id() or 0
         log = self.pirl_log(stands_at)
         register = self.export_register()
@@ -118,7 +118,7 @@ class ExportCommands(LedgerApplication):
             for participant_id in sorted(in_scope):
                 record_disclosure(
                     cur,
-                    self.schema,
+                    self.ledger.schema,
                     participant_id=participant_id,
                     recipient="export:pirl",
                     channel="export",
@@ -130,7 +130,7 @@ class ExportCommands(LedgerApplication):
                     actor=record.requested_by or "system",
                 )
 
-        saved = self.record(register, command, side_effects=[disclose])
+        saved = self.ledger.record(register, command, side_effects=[disclose])
         return Exported(saved.aggregate, saved.position, data)
 
     def regenerate(self, record: ExportRecord, register: ExportRegister | None = None) -> bytes:

@@ -7,54 +7,59 @@ after the participant exited, so staff can close the goals that were left open.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
 import msgspec
 
 from domain.goals import Goal, GoalDomain, GoalTerms, Horizon, check_participant_active
-from services.app.mentoring import MentoringCommands
-from services.store.ledger import Command, Saved
+from services.app.participants import Participants
+from services.store.ledger import Command, LedgerApplication, Saved
 
 
-class GoalsCommands(MentoringCommands):
+@dataclass
+class Goals:
+    ledger: LedgerApplication
+    participants: Participants
+
     def goal(self, goal_id: UUID) -> Goal:
-        return self.load(Goal, goal_id, "goal")
+        return self.ledger.load(Goal, goal_id, "goal")
 
     def _workable(self, goal_id: UUID) -> Goal:
         goal = self.goal(goal_id)
-        check_participant_active(self.participant(goal.participant_id))
+        check_participant_active(self.participants.participant(goal.participant_id))
         return goal
 
     def set_goal(self, command: Command, *, participant_id: UUID, terms: GoalTerms) -> Saved[Goal]:
         """Set a SMART goal for an active participant, its target date within its horizon."""
-        participant = self.participant(participant_id)
-        goal = Goal.set_for(participant=participant, terms=terms, at=self.local_now())
-        return self.record(goal, command, creates=f"goal {goal.id}")
+        participant = self.participants.participant(participant_id)
+        goal = Goal.set_for(participant=participant, terms=terms, at=self.ledger.local_now())
+        return self.ledger.record(goal, command, creates=f"goal {goal.id}")
 
     def add_goal_step(
         self, command: Command, goal_id: UUID, *, description: str, due_on: date | None = None
     ) -> Saved[Goal]:
         """Break a goal down into a smaller step, optionally due by a date."""
         goal = self._workable(goal_id)
-        goal.add_step(description, due_on, self.local_now())
-        return self.record(goal, command)
+        goal.add_step(description, due_on, self.ledger.local_now())
+        return self.ledger.record(goal, command)
 
     def complete_goal_step(
         self, command: Command, goal_id: UUID, step_id: UUID, note: str = ""
     ) -> Saved[Goal]:
         """Mark an open step done."""
         goal = self._workable(goal_id)
-        goal.complete_step(step_id, note, self.local_now())
-        return self.record(goal, command)
+        goal.complete_step(step_id, note, self.ledger.local_now())
+        return self.ledger.record(goal, command)
 
     def drop_goal_step(
         self, command: Command, goal_id: UUID, step_id: UUID, reason: str
     ) -> Saved[Goal]:
         """Drop an open step that no longer serves the goal, with the reason."""
         goal = self._workable(goal_id)
-        goal.drop_step(step_id, reason, self.local_now())
-        return self.record(goal, command)
+        goal.drop_step(step_id, reason, self.ledger.local_now())
+        return self.ledger.record(goal, command)
 
     def record_goal_progress(
         self,
@@ -67,8 +72,8 @@ class GoalsCommands(MentoringCommands):
     ) -> Saved[Goal]:
         """Record progress with its evidence (a text or URL reference) and a percent if known."""
         goal = self._workable(goal_id)
-        goal.record_progress(note, evidence, percent, self.local_now())
-        return self.record(goal, command)
+        goal.record_progress(note, evidence, percent, self.ledger.local_now())
+        return self.ledger.record(goal, command)
 
     def revise_goal(
         self,
@@ -97,17 +102,17 @@ class GoalsCommands(MentoringCommands):
             )
             if value is not None
         }
-        goal.revise(msgspec.structs.replace(goal.terms, **changes), reason, self.local_now())
-        return self.record(goal, command)
+        goal.revise(msgspec.structs.replace(goal.terms, **changes), reason, self.ledger.local_now())
+        return self.ledger.record(goal, command)
 
     def achieve_goal(self, command: Command, goal_id: UUID, note: str) -> Saved[Goal]:
         """Record that the goal was met, with a note celebrating it."""
         goal = self._workable(goal_id)
-        goal.achieve(note, self.local_now())
-        return self.record(goal, command)
+        goal.achieve(note, self.ledger.local_now())
+        return self.ledger.record(goal, command)
 
     def abandon_goal(self, command: Command, goal_id: UUID, reason: str) -> Saved[Goal]:
         """Abandon a goal with the reason (possible after the participant exited)."""
         goal = self.goal(goal_id)
-        goal.abandon(reason, self.local_now())
-        return self.record(goal, command)
+        goal.abandon(reason, self.ledger.local_now())
+        return self.ledger.record(goal, command)

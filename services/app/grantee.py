@@ -1,23 +1,66 @@
-"""The grantee application: every use case of one grantee, over its own log."""
+"""One grantee's use cases: a small class per area over the grantee's ledger, wired here.
+
+Each area receives what it works with, explicitly: the ledger (its log: load, record) and the
+areas whose records it reads. Nothing is inherited from another area; a reader sees an area's
+collaborators in its fields and here.
+"""
 
 from __future__ import annotations
 
-from services.app.consents import ConsentCommands
-from services.app.exports import ExportCommands
-from services.app.goals import GoalsCommands
-from services.app.meetings import MeetingsCommands
-from services.app.supervision import SupervisionCommands
-from services.identity.apikeys import ApiKeyCommands
-from services.webhooks.commands import WebhooksCommands
+from zoneinfo import ZoneInfo
+
+from services.app.apikeys import ApiKeys
+from services.app.consents import Consents
+from services.app.evaluation import Evaluation
+from services.app.exports import Exports
+from services.app.facilities import Facilities
+from services.app.goals import Goals
+from services.app.meetings import Meetings
+from services.app.mentors import Mentors
+from services.app.pairings import Pairings
+from services.app.participants import Participants
+from services.app.policy import Policy
+from services.app.referrals import Referrals
+from services.app.supervision import Supervision
+from services.store.ledger import LedgerApplication
+from services.webhooks.commands import Webhooks
 
 
-class GranteeApplication(
-    MeetingsCommands,
-    GoalsCommands,
-    SupervisionCommands,
-    ConsentCommands,
-    ApiKeyCommands,
-    WebhooksCommands,
-    ExportCommands,
-):
-    """All use cases of one grantee, over `g_<slug>.events`."""
+class GranteeApp:
+    """Every use case of one grantee, over `g_<slug>.events`."""
+
+    def __init__(self, ledger: LedgerApplication) -> None:
+        self.ledger = ledger
+        self.facilities = Facilities(ledger)
+        self.policy = Policy(ledger)
+        # A participant's move reviews the pairings it touches (the pairings area decides).
+        self.participants = Participants(
+            ledger, self.facilities, review=lambda p: self.pairings.review_after_move(p)
+        )
+        self.mentors = Mentors(ledger, self.facilities, self.participants)
+        self.pairings = Pairings(
+            ledger, self.policy, self.facilities, self.participants, self.mentors
+        )
+        self.meetings = Meetings(
+            ledger, self.policy, self.facilities, self.participants, self.mentors, self.pairings
+        )
+        self.goals = Goals(ledger, self.participants)
+        self.evaluation = Evaluation(ledger, self.participants, self.mentors, self.pairings)
+        self.referrals = Referrals(ledger, self.participants, self.pairings, self.meetings)
+        self.supervision = Supervision(ledger, self.participants, self.mentors, self.pairings)
+        self.consents = Consents(ledger, self.facilities, self.participants)
+        self.exports = Exports(ledger)
+        self.api_keys = ApiKeys(ledger, self.facilities)
+        self.webhooks = Webhooks(ledger, self.facilities)
+
+    @property
+    def schema(self) -> str:
+        return self.ledger.schema
+
+    @property
+    def time_zone(self) -> str:
+        return self.ledger.time_zone
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.ledger.zone

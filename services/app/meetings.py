@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -9,14 +10,17 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
-from domain.facilities import ClassSlot, Cohort
 from domain.goals import Goal
 from domain.meetings import HeldRecord, Meeting, NoShow
 from domain.pairings import Location, LocationKind, Pairing
 from domain.participants import Stage
 from domain.policy import ClassHoursRule
-from services.app.mentoring import MentoringCommands
-from services.store.ledger import Command, Saved
+from services.app.facilities import Facilities
+from services.app.mentors import Mentors
+from services.app.pairings import Pairings
+from services.app.participants import Participants
+from services.app.policy import Policy
+from services.store.ledger import Command, LedgerApplication, Saved
 
 
 def iso_week(moment: datetime, zone: ZoneInfo) -> str:
@@ -24,18 +28,20 @@ def iso_week(moment: datetime, zone: ZoneInfo) -> str:
     return f"{year}-W{week:02d}"
 
 
-class MeetingsCommands(MentoringCommands):
+@dataclass
+class Meetings:
+    ledger: LedgerApplication
+    policy: Policy
+    facilities: Facilities
+    participants: Participants
+    mentors: Mentors
+    pairings: Pairings
+
     def week_of(self, moment: datetime) -> str:
-        return iso_week(moment, self.zone)
+        return iso_week(moment, self.ledger.zone)
 
     def meeting(self, meeting_id: UUID) -> Meeting:
-        return self.load(Meeting, meeting_id, "meeting")
-
-    def set_class_hours(self, command: Command, code: str, slots: list[ClassSlot]) -> Saved[Cohort]:
-        """Set a cohort's weekly class periods (local time); stage-1 mentoring avoids them."""
-        cohort = self.cohort(code)
-        cohort.set_class_hours(slots)
-        return self.record(cohort, command)
+        return self.ledger.load(Meeting, meeting_id, "meeting")
 
     def _checked(self, pairing: Pairing, record: HeldRecord) -> HeldRecord:
         """Apply the rules that need other aggregates; may mark the record as in class hours."""
@@ -43,22 +49,22 @@ class MeetingsCommands(MentoringCommands):
         if record.occurred_at < pairing.opened_at:
             raise RuleViolation("the meeting cannot precede the match", code="before_match")
         for goal_id in record.goals_discussed:
-            goal = self.load(Goal, goal_id, "goal")
+            goal = self.ledger.load(Goal, goal_id, "goal")
             if goal.participant_id not in pairing.members:
                 raise RuleViolation(
                     "a goal discussed must be a goal of someone in the pairing",
                     code="goal_of_other_participant",
                 )
-        mentor = self.mentor(pairing.mentor_id)
+        mentor = self.mentors.mentor(pairing.mentor_id)
         location = record.location
         if location.kind in (LocationKind.BOP_INSTITUTION, LocationKind.RRC):
             if not location.facility_code:
                 raise RuleViolation(
                     f"a {location.kind.value} meeting names its facility", code="facility_required"
                 )
-            self.facility(location.facility_code)
+            self.facilities.facility(location.facility_code)
             if not mentor.clearance_valid(
-                location.facility_code, record.occurred_at.astimezone(self.zone).date()
+                location.facility_code, record.occurred_at.astimezone(self.ledger.zone).date()
             ):
                 raise RuleViolation(
                     f"the mentor has no unexpired volunteer clearance for {location.facility_code} on that date",
@@ -68,18 +74,18 @@ class MeetingsCommands(MentoringCommands):
             raise RuleViolation(
                 f"an {location.kind.value} meeting has no facility", code="facility_not_allowed"
             )
-        start = record.occurred_at.astimezone(self.zone)
+        start = record.occurred_at.astimezone(self.ledger.zone)
         end = start + timedelta(minutes=record.duration_minutes)
         end_time = end.time() if end.date() == start.date() else datetime.max.time()
         in_class = False
         for member_id in pairing.members:
-            member = self.participant(member_id)
+            member = self.participants.participant(member_id)
             if member.stage is Stage.PRE_RELEASE:
-                cohort = self.cohort(member.cohort_code)
+                cohort = self.facilities.cohort(member.cohort_code)
                 if cohort.in_class(start.isoweekday(), start.time(), end_time):
                     in_class = True
         if in_class:
-            if self.rules().class_hours_rule is ClassHoursRule.REFUSE:
+            if self.policy.rules().class_hours_rule is ClassHoursRule.REFUSE:
                 raise RuleViolation(
                     "stage-1 mentoring meets outside class hours; this meeting overlaps a class period",
                     code="during_class_hours",
@@ -89,7 +95,7 @@ class MeetingsCommands(MentoringCommands):
 
     def _first_meeting(self, pairing: Pairing, record: HeldRecord) -> list[ProwdAggregate]:
         # Meetings may be recorded out of order: the first meeting is the earliest held.
-        met_on = record.occurred_at.astimezone(self.zone).date()
+        met_on = record.occurred_at.astimezone(self.ledger.zone).date()
         if not pairing.is_open:
             return []
         # The pairing dates the match and "today" by opened_at's own offset, not the grantee's
@@ -114,7 +120,7 @@ class MeetingsCommands(MentoringCommands):
         held: HeldRecord | None = None,
     ) -> Saved[Meeting]:
         """Schedule a meeting of a pairing; with `held`, record it as held at once."""
-        pairing = self.pairing(pairing_id)
+        pairing = self.pairings.pairing(pairing_id)
         meeting = Meeting.schedule(
             pairing=pairing,
             scheduled_for=scheduled_for,
@@ -127,17 +133,17 @@ class MeetingsCommands(MentoringCommands):
             held = self._checked(pairing, held)
             meeting.hold(held, pairing, self.week_of(held.occurred_at))
             also = self._first_meeting(pairing, held)
-        return self.record(meeting, command, also=also)
+        return self.ledger.record(meeting, command, also=also)
 
     def hold_meeting(
         self, command: Command, meeting_id: UUID, record: HeldRecord
     ) -> Saved[Meeting]:
         """Record that a scheduled meeting was held."""
         meeting = self.meeting(meeting_id)
-        pairing = self.pairing(meeting.pairing_id)
+        pairing = self.pairings.pairing(meeting.pairing_id)
         record = self._checked(pairing, record)
         meeting.hold(record, pairing, self.week_of(record.occurred_at))
-        return self.record(meeting, command, also=self._first_meeting(pairing, record))
+        return self.ledger.record(meeting, command, also=self._first_meeting(pairing, record))
 
     def miss_meeting(
         self, command: Command, meeting_id: UUID, no_show_by: NoShow, note: str = ""
@@ -145,7 +151,7 @@ class MeetingsCommands(MentoringCommands):
         """Record a no-show (by the mentor, the mentee or both)."""
         meeting = self.meeting(meeting_id)
         meeting.miss(no_show_by, note, self.week_of(meeting.scheduled_for))
-        return self.record(meeting, command)
+        return self.ledger.record(meeting, command)
 
     def cancel_meeting(
         self, command: Command, meeting_id: UUID, reason: str, excused: bool
@@ -153,15 +159,15 @@ class MeetingsCommands(MentoringCommands):
         """Cancel a scheduled meeting; an excused cancellation excuses its week in the cadence."""
         meeting = self.meeting(meeting_id)
         meeting.cancel(reason, excused, self.week_of(meeting.scheduled_for))
-        return self.record(meeting, command)
+        return self.ledger.record(meeting, command)
 
     def amend_meeting(
         self, command: Command, meeting_id: UUID, reason: str, record: HeldRecord
     ) -> Saved[Meeting]:
         """Correct a held meeting's record (a new event with its reason)."""
         meeting = self.meeting(meeting_id)
-        pairing = self.pairing(meeting.pairing_id)
+        pairing = self.pairings.pairing(meeting.pairing_id)
         record = self._checked(pairing, record)
         meeting.amend(reason, record, pairing, self.week_of(record.occurred_at))
         # An amendment that moves a meeting earlier may make it the first meeting.
-        return self.record(meeting, command, also=self._first_meeting(pairing, record))
+        return self.ledger.record(meeting, command, also=self._first_meeting(pairing, record))

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
 from domain.common import ProwdAggregate
 from domain.participants import ExitReason, Participant, PersonalDetails, Placement
 from services.app import erasure
-from services.app.facilities import FacilityCommands
-from services.store.ledger import Command, Saved
+from services.app.facilities import Facilities
+from services.store.ledger import Command, LedgerApplication, Saved
+
+# What a move saves besides the participant: the pairings it made ineligible, flagged.
+MoveReview = Callable[[Participant], list[ProwdAggregate]]
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -21,7 +25,12 @@ def new_participant_number() -> str:
     return "P" + "".join(secrets.choice(_ALPHABET) for _ in range(11))
 
 
-class ParticipantCommands(FacilityCommands):
+@dataclass
+class Participants:
+    ledger: LedgerApplication
+    facilities: Facilities
+    review: MoveReview
+
     def enroll_participant(
         self,
         command: Command,
@@ -34,8 +43,8 @@ class ParticipantCommands(FacilityCommands):
         ex_offender_at_entry: bool = True,
     ) -> Saved[Participant]:
         """Enrol a participant in stage 1 at a BOP institution, in a cohort held there."""
-        facility = self.facility(facility_code)
-        cohort = self.cohort(cohort_code)
+        facility = self.facilities.facility(facility_code)
+        cohort = self.facilities.cohort(cohort_code)
         number = number or new_participant_number()
         participant = Participant.enroll(
             number=number,
@@ -45,10 +54,10 @@ class ParticipantCommands(FacilityCommands):
             cohort=cohort,
             ex_offender_at_entry=ex_offender_at_entry,
         )
-        return self.record(participant, command, creates=f"participant number {number}")
+        return self.ledger.record(participant, command, creates=f"participant number {number}")
 
     def participant(self, participant_id: UUID, *, version: int | None = None) -> Participant:
-        return self.load(Participant, participant_id, "participant", version=version)
+        return self.ledger.load(Participant, participant_id, "participant", version=version)
 
     def transition_stage(
         self,
@@ -61,9 +70,9 @@ class ParticipantCommands(FacilityCommands):
     ) -> Saved[Participant]:
         """Move a participant to stage 2 (RRC or home confinement) or stage 3 (community)."""
         participant = self.participant(participant_id)
-        facility = self.facility(facility_code) if facility_code else None
+        facility = self.facilities.facility(facility_code) if facility_code else None
         participant.transition(placement=placement, facility=facility, occurred_at=occurred_at)
-        return self.record(participant, command, also=self.review_pairings_after_move(participant))
+        return self.ledger.record(participant, command, also=self.review(participant))
 
     def return_to_custody(
         self,
@@ -75,9 +84,9 @@ class ParticipantCommands(FacilityCommands):
     ) -> Saved[Participant]:
         """Record that a participant in stage 2 or 3 was returned to custody (stage 1)."""
         participant = self.participant(participant_id)
-        facility = self.facility(facility_code) if facility_code else None
+        facility = self.facilities.facility(facility_code) if facility_code else None
         participant.return_to_custody(facility=facility, occurred_at=occurred_at)
-        return self.record(participant, command, also=self.review_pairings_after_move(participant))
+        return self.ledger.record(participant, command, also=self.review(participant))
 
     def exit_participant(
         self,
@@ -91,7 +100,7 @@ class ParticipantCommands(FacilityCommands):
         """Record the program exit (PIRL 901 and 923)."""
         participant = self.participant(participant_id)
         participant.exit(exit_date=exit_date, reason=reason, note=note)
-        return self.record(participant, command, also=self.review_pairings_after_move(participant))
+        return self.ledger.record(participant, command, also=self.review(participant))
 
     def erase_participant(
         self,
@@ -105,9 +114,5 @@ class ParticipantCommands(FacilityCommands):
         scrubbed copies in one transaction (services/app/erasure.py). `check_erasable` raises
         `legal_hold` when a legal hold covers the participant."""
         return erasure.erase_participant(
-            self, command, participant_id, reason=reason, check_erasable=check_erasable
+            self.ledger, command, participant_id, reason=reason, check_erasable=check_erasable
         )
-
-    def review_pairings_after_move(self, participant: Participant) -> list[ProwdAggregate]:
-        """Aggregates to save with a participant's move; mentoring flags affected pairings."""
-        return []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
@@ -10,14 +11,22 @@ from domain.common import RuleViolation, utcnow
 from domain.meetings import Meeting
 from domain.pairings import Pairing
 from domain.resources import Contact, DeclinedBy, Referral, Resource, ResourceCategory
-from services.app.mentoring import MentoringCommands
-from services.store.ledger import Command, Saved
+from services.app.meetings import Meetings
+from services.app.pairings import Pairings
+from services.app.participants import Participants
+from services.store.ledger import Command, LedgerApplication, Saved
 
 
-class ReferralCommands(MentoringCommands):
+@dataclass
+class Referrals:
+    ledger: LedgerApplication
+    participants: Participants
+    pairings: Pairings
+    meetings: Meetings
+
     # -- resource directory -----------------------------------------------------------------
     def resource(self, resource_id: UUID) -> Resource:
-        return self.load(Resource, resource_id, "resource")
+        return self.ledger.load(Resource, resource_id, "resource")
 
     def list_resource(
         self,
@@ -37,7 +46,7 @@ class ReferralCommands(MentoringCommands):
             contact=contact,
             requires_case_manager=requires_case_manager,
         )
-        return self.record(resource, command)
+        return self.ledger.record(resource, command)
 
     def update_resource(
         self,
@@ -57,7 +66,7 @@ class ReferralCommands(MentoringCommands):
             contact=contact,
             requires_case_manager=requires_case_manager,
         )
-        return self.record(resource, command)
+        return self.ledger.record(resource, command)
 
     def withdraw_resource(
         self, command: Command, resource_id: UUID, reason: str
@@ -65,11 +74,11 @@ class ReferralCommands(MentoringCommands):
         """Withdraw a resource from the directory (existing referrals keep it)."""
         resource = self.resource(resource_id)
         resource.withdraw(reason)
-        return self.record(resource, command)
+        return self.ledger.record(resource, command)
 
     # -- referrals --------------------------------------------------------------------------
     def referral(self, referral_id: UUID) -> Referral:
-        return self.load(Referral, referral_id, "referral")
+        return self.ledger.load(Referral, referral_id, "referral")
 
     def make_referral(
         self,
@@ -85,11 +94,11 @@ class ReferralCommands(MentoringCommands):
     ) -> Saved[Referral]:
         """Refer a participant to a resource of the directory, possibly from a meeting, possibly
         handed straight to a case manager."""
-        participant = self.participant(participant_id)
+        participant = self.participants.participant(participant_id)
         resource = self.resource(resource_id)
         if meeting_id is not None:
-            meeting = self.load(Meeting, meeting_id, "meeting")
-            pairing = self.load(Pairing, meeting.pairing_id, "pairing")
+            meeting = self.ledger.load(Meeting, meeting_id, "meeting")
+            pairing = self.ledger.load(Pairing, meeting.pairing_id, "pairing")
             if participant_id not in pairing.members:
                 raise RuleViolation(
                     "the referral's meeting was not a meeting of this participant",
@@ -105,7 +114,7 @@ class ReferralCommands(MentoringCommands):
             by_peer_mentor=by_peer_mentor,
             case_manager=case_manager,
         )
-        return self.record(referral, command)
+        return self.ledger.record(referral, command)
 
     def hand_referral_over(
         self, command: Command, referral_id: UUID, case_manager: str, note: str = ""
@@ -113,7 +122,7 @@ class ReferralCommands(MentoringCommands):
         """Hand a referral to a case manager: the follow-up is case management."""
         referral = self.referral(referral_id)
         referral.hand_over(case_manager, note)
-        return self.record(referral, command)
+        return self.ledger.record(referral, command)
 
     def connect_referral(
         self, command: Command, referral_id: UUID, on: date, note: str = ""
@@ -121,7 +130,7 @@ class ReferralCommands(MentoringCommands):
         """Record that the participant connected with the resource."""
         referral = self.referral(referral_id)
         referral.connect(on, note)
-        return self.record(referral, command)
+        return self.ledger.record(referral, command)
 
     def decline_referral(
         self, command: Command, referral_id: UUID, on: date, by: DeclinedBy, reason: str
@@ -129,4 +138,4 @@ class ReferralCommands(MentoringCommands):
         """Record that the participant (or the resource) declined the referral."""
         referral = self.referral(referral_id)
         referral.decline(on, by, reason)
-        return self.record(referral, command)
+        return self.ledger.record(referral, command)

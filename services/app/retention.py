@@ -33,9 +33,14 @@ class RetentionRow:
     holds: list[LegalHold]
 
 
-class RetentionCommands(LedgerApplication):
+@dataclass
+class Retention:
+    """Retention and legal holds, recorded on the grantee's record in the platform log."""
+
+    ledger: LedgerApplication
+
     def grantee_record(self, slug: str) -> Grantee:
-        return self.load(Grantee, grantee_id(slug), f"grantee {slug}")
+        return self.ledger.load(Grantee, grantee_id(slug), f"grantee {slug}")
 
     def set_retention(
         self, command: Command, *, slug: str, final_report_on: date
@@ -43,7 +48,7 @@ class RetentionCommands(LedgerApplication):
         """Record the date the grantee's final expenditure report was submitted."""
         grantee = self.grantee_record(slug)
         grantee.set_retention(final_report_on, today_in(grantee.time_zone))
-        return self.record(grantee, command)
+        return self.ledger.record(grantee, command)
 
     def place_legal_hold(
         self, command: Command, *, slug: str, reason: str, participant_id: UUID | None
@@ -51,14 +56,14 @@ class RetentionCommands(LedgerApplication):
         """Hold the grantee's records (or one participant's) past retention and against erasure."""
         grantee = self.grantee_record(slug)
         grantee.place_legal_hold(reason, participant_id)
-        return self.record(grantee, command)
+        return self.ledger.record(grantee, command)
 
     def release_legal_hold(
         self, command: Command, *, slug: str, hold_id: UUID, reason: str
     ) -> Saved[Grantee]:
         grantee = self.grantee_record(slug)
         grantee.release_legal_hold(hold_id, reason)
-        return self.record(grantee, command)
+        return self.ledger.record(grantee, command)
 
     def retention_row(self, slug: str, today: date | None = None) -> RetentionRow:
         grantee = self.grantee_record(slug)
@@ -86,7 +91,7 @@ def retention_rows(tenancy: Tenancy, status: str = "") -> list[RetentionRow]:
     after = ""
     while page := tenancy.grantees(after=after, limit=500):
         for info in page:
-            row = tenancy.platform.retention_row(info.slug)
+            row = tenancy.platform.retention.retention_row(info.slug)
             if not status or row.status == status:
                 rows.append(row)
         after = page[-1].slug

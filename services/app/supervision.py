@@ -1,11 +1,8 @@
-"""Use cases: supervision of mentors (debriefs, escalations), evaluation, resources and referrals.
-
-`SupervisionCommands` gathers the three areas; evaluation and referrals live in their own
-modules (`services.evaluation`, `services.referrals`).
-"""
+"""Use cases: supervision of mentors (debriefs with well-being checks, escalations)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
@@ -20,15 +17,22 @@ from domain.supervision import (
     Severity,
     WellbeingCheck,
 )
-from services.app.evaluation import EvaluationCommands
-from services.app.referrals import ReferralCommands
-from services.store.ledger import Command, Saved
+from services.app.mentors import Mentors
+from services.app.pairings import Pairings
+from services.app.participants import Participants
+from services.store.ledger import Command, LedgerApplication, Saved
 
 
-class SupervisionCommands(EvaluationCommands, ReferralCommands):
+@dataclass
+class Supervision:
+    ledger: LedgerApplication
+    participants: Participants
+    mentors: Mentors
+    pairings: Pairings
+
     # -- debriefs ---------------------------------------------------------------------------
     def debrief(self, debrief_id: UUID) -> Debrief:
-        return self.load(Debrief, debrief_id, "debrief")
+        return self.ledger.load(Debrief, debrief_id, "debrief")
 
     def record_debrief(
         self,
@@ -42,21 +46,21 @@ class SupervisionCommands(EvaluationCommands, ReferralCommands):
     ) -> Saved[Debrief]:
         """Record a debrief of the coordinator with one or more mentors, with each mentor's
         well-being and self-care check."""
-        mentors = [self.mentor(mentor_id) for mentor_id in mentor_ids]
+        mentors = [self.mentors.mentor(mentor_id) for mentor_id in mentor_ids]
         debrief = Debrief.record(
             mentors=mentors, held_on=held_on, topics=topics, checks=checks, notes=notes
         )
-        return self.record(debrief, command)
+        return self.ledger.record(debrief, command)
 
     # -- escalations ------------------------------------------------------------------------
     def escalation(self, escalation_id: UUID) -> Escalation:
-        return self.load(Escalation, escalation_id, "escalation")
+        return self.ledger.load(Escalation, escalation_id, "escalation")
 
     def mentees_of(self, mentor: Mentor) -> set[UUID]:
         """Participants in the mentor's open pairings, individual and group."""
         mentees = set(mentor.individual_mentees)
         for pairing_id in mentor.open_pairings:
-            mentees.update(self.pairing(pairing_id).members)
+            mentees.update(self.pairings.pairing(pairing_id).members)
         return mentees
 
     def raise_escalation(
@@ -72,9 +76,9 @@ class SupervisionCommands(EvaluationCommands, ReferralCommands):
     ) -> Saved[Escalation]:
         """A mentor asks the coordinator for guidance (boundaries, crisis, safety, relapse risk,
         conflict); the caller's subject is recorded as who raised it."""
-        mentor = self.mentor(mentor_id)
+        mentor = self.mentors.mentor(mentor_id)
         if participant_id is not None:
-            self.participant(participant_id)
+            self.participants.participant(participant_id)
         escalation = Escalation.raise_for(
             mentor=mentor,
             mentees=self.mentees_of(mentor),
@@ -85,7 +89,7 @@ class SupervisionCommands(EvaluationCommands, ReferralCommands):
             raised_by=common.actor.get(),
             raised_at=raised_at or utcnow(),
         )
-        return self.record(escalation, command)
+        return self.ledger.record(escalation, command)
 
     def acknowledge_escalation(
         self, command: Command, escalation_id: UUID, *, at: datetime | None = None, note: str = ""
@@ -93,7 +97,7 @@ class SupervisionCommands(EvaluationCommands, ReferralCommands):
         """The coordinator acknowledges the escalation; the time to acknowledge is kept."""
         escalation = self.escalation(escalation_id)
         escalation.acknowledge(common.actor.get(), at or utcnow(), note)
-        return self.record(escalation, command)
+        return self.ledger.record(escalation, command)
 
     def resolve_escalation(
         self, command: Command, escalation_id: UUID, *, resolution: str, at: datetime | None = None
@@ -101,4 +105,4 @@ class SupervisionCommands(EvaluationCommands, ReferralCommands):
         """The coordinator resolves an acknowledged escalation, saying how."""
         escalation = self.escalation(escalation_id)
         escalation.resolve(resolution, at or utcnow())
-        return self.record(escalation, command)
+        return self.ledger.record(escalation, command)

@@ -20,12 +20,12 @@ from psycopg.rows import TupleRow
 from domain.common import DomainError
 from domain.grantees import Grantee, check_slug
 from projections.registry import PROJECTIONS
-from services.app.grantee import GranteeApplication
-from services.app.retention import RetentionCommands
+from services.app.grantee import GranteeApp
+from services.app.retention import Retention
 from services.projector import engine as projector
 from services.store import schema
 from services.store.database import Database
-from services.store.ledger import Command, Saved
+from services.store.ledger import Command, LedgerApplication, Saved
 
 GRANTEES_CHANNEL = "prowd_grantees"
 
@@ -43,10 +43,11 @@ class GranteeInfo:
         return schema.grantee_schema(self.slug)
 
 
-class PlatformApplication(RetentionCommands):
-    # Registrations each create a schema of many tables: batched, they would run out of locks
-    # (`max_locks_per_transaction`); the platform log is written rarely anyway.
-    group_commit = False
+@dataclass
+class Registry:
+    """Registering grantees, on the platform log."""
+
+    ledger: LedgerApplication
 
     def register_grantee(
         self, command: Command, *, slug: str, name: str, grant_number: str, time_zone: str
@@ -69,9 +70,20 @@ class PlatformApplication(RetentionCommands):
                 sql.SQL("NOTIFY {}, {}").format(sql.Identifier(GRANTEES_CHANNEL), sql.Literal(slug))
             )
 
-        return self.record(
+        return self.ledger.record(
             grantee, command, creates=f"grantee {slug}", side_effects=[create_tenant]
         )
+
+
+class Platform:
+    """The platform's own log (`prowd.events`) and its use cases."""
+
+    def __init__(self, db: Database) -> None:
+        # Registrations each create a schema of many tables: batched, they would run out of
+        # locks (`max_locks_per_transaction`); the platform log is written rarely anyway.
+        self.ledger = LedgerApplication(db, schema.PLATFORM_SCHEMA, group_commit=False)
+        self.registry = Registry(self.ledger)
+        self.retention = Retention(self.ledger)
 
 
 class Tenancy:
@@ -79,8 +91,8 @@ class Tenancy:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.platform = PlatformApplication(db, schema.PLATFORM_SCHEMA)
-        self._apps: dict[str, GranteeApplication] = {}
+        self.platform = Platform(db)
+        self._apps: dict[str, GranteeApp] = {}
         self._known: dict[str, GranteeInfo] = {}
         self._lock = threading.Lock()
 
@@ -153,16 +165,20 @@ class Tenancy:
             info = self._known.setdefault(slug, rows[0])
         return info
 
-    def app(self, slug: str) -> GranteeApplication:
+    def app(self, slug: str) -> GranteeApp:
         app = self._apps.get(slug)
         if app is None:
             with self._lock:
                 app = self._apps.get(slug)
                 if app is None:
-                    app = GranteeApplication(self.db, schema.grantee_schema(slug))
                     info = self.grantee(slug)
-                    if info is not None:
-                        app.time_zone = info.time_zone
+                    app = GranteeApp(
+                        LedgerApplication(
+                            self.db,
+                            schema.grantee_schema(slug),
+                            time_zone=info.time_zone if info is not None else "UTC",
+                        )
+                    )
                     self._apps[slug] = app
         return app
 

@@ -401,7 +401,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         common.request_id.set(f"cli-{uuid.uuid4().hex}")
         common.grantee.set(info.slug)
         try:
-            exported = tenancy.app(info.slug).export_pirl(Command(), quarter, requested_via="cli")
+            exported = tenancy.app(info.slug).exports.export_pirl(Command(), quarter, requested_via="cli")
         except DomainError as e:
             print(f"prowd export: {e.code}: {e.detail}", file=sys.stderr)
             return 1
@@ -549,10 +549,10 @@ def cmd_erase(args: argparse.Namespace, settings: Settings, out: TextIO = sys.st
         common.request_id.set("cli-erase")
 
         def check(pid: UUID) -> None:
-            tenancy.platform.grantee_record(args.grantee).check_erasable(pid)
+            tenancy.platform.retention.grantee_record(args.grantee).check_erasable(pid)
 
         try:
-            saved = tenancy.app(args.grantee).erase_participant(
+            saved = tenancy.app(args.grantee).participants.erase_participant(
                 Command(), participant_id, reason=args.reason, check_erasable=check
             )
         except DomainError as e:

@@ -20,7 +20,7 @@ from domain.meetings import Attendance, HeldRecord, NoShow, Topic
 from domain.pairings import Location
 from domain.resources import Contact, ResourceCategory
 from domain.supervision import DebriefTopic, EscalationType, Severity, Wellbeing, WellbeingCheck
-from services.app.grantee import GranteeApplication
+from services.app.grantee import GranteeApp
 from services.store.ledger import Command
 
 WEEKS = 12
@@ -34,33 +34,33 @@ def weeks_ago(n: int, *, hour: int = 0) -> datetime:
     return datetime.combine(tuesday, time(hour), tzinfo=UTC)
 
 
-def class_hours(app: GranteeApplication, cohort_codes: list[str]) -> None:
+def class_hours(app: GranteeApp, cohort_codes: list[str]) -> None:
     slots = [ClassSlot(day, time(9), time(15)) for day in range(1, 6)]
     for code in cohort_codes:
-        app.set_class_hours(C(), code, slots)
+        app.facilities.set_class_hours(C(), code, slots)
 
 
 def meetings(
-    app: GranteeApplication, pairing_id: UUID, location: Location, *, skip_recent: int = 0
+    app: GranteeApp, pairing_id: UUID, location: Location, *, skip_recent: int = 0
 ) -> UUID | None:
     """A meeting a week for WEEKS weeks; week 5 missed, week 8 excused. Returns one held id."""
-    members = app.pairing(pairing_id).members
+    members = app.pairings.pairing(pairing_id).members
     kept: UUID | None = None
     for n in range(WEEKS, skip_recent, -1):
         at = weeks_ago(n, hour=23)  # 17:00-18:00 in the demo grantees' zones
         if n == 5:
-            saved = app.schedule_meeting(
+            saved = app.meetings.schedule_meeting(
                 C(), pairing_id=pairing_id, scheduled_for=at, planned_minutes=60, location=location
             )
-            app.miss_meeting(
+            app.meetings.miss_meeting(
                 C(), saved.aggregate.id, NoShow.MENTEE, "unit lockdown notice came late"
             )
             continue
         if n == 8:
-            saved = app.schedule_meeting(
+            saved = app.meetings.schedule_meeting(
                 C(), pairing_id=pairing_id, scheduled_for=at, planned_minutes=60, location=location
             )
-            app.cancel_meeting(
+            app.meetings.cancel_meeting(
                 C(), saved.aggregate.id, "facility count, visits suspended", excused=True
             )
             continue
@@ -81,7 +81,7 @@ def meetings(
             if n == 3
             else "",
         )
-        saved = app.schedule_meeting(
+        saved = app.meetings.schedule_meeting(
             C(),
             pairing_id=pairing_id,
             scheduled_for=at,
@@ -94,9 +94,9 @@ def meetings(
     return kept
 
 
-def goals(app: GranteeApplication, mentee: UUID) -> None:
+def goals(app: GranteeApp, mentee: UUID) -> None:
     today = clock.now().date()
-    job = app.set_goal(
+    job = app.goals.set_goal(
         C(),
         participant_id=mentee,
         terms=GoalTerms(
@@ -108,21 +108,21 @@ def goals(app: GranteeApplication, mentee: UUID) -> None:
             target_date=today + timedelta(days=60),
         ),
     ).aggregate
-    first = app.add_goal_step(
+    first = app.goals.add_goal_step(
         C(), job.id, description="Draft a resume in the education department"
     ).aggregate
-    app.add_goal_step(C(), job.id, description="Ask the job developer for two employer contacts")
-    app.complete_goal_step(C(), job.id, next(iter(first.steps)), "Draft done and printed")
-    app.record_goal_progress(
+    app.goals.add_goal_step(C(), job.id, description="Ask the job developer for two employer contacts")
+    app.goals.complete_goal_step(C(), job.id, next(iter(first.steps)), "Draft done and printed")
+    app.goals.record_goal_progress(
         C(), job.id, note="Resume drafted", evidence="copy in the case file", percent=50
     )
-    app.revise_goal(
+    app.goals.revise_goal(
         C(),
         job.id,
         reason="Release date moved up by a month",
         target_date=today + timedelta(days=30),
     )
-    weekly = app.set_goal(
+    weekly = app.goals.set_goal(
         C(),
         participant_id=mentee,
         terms=GoalTerms(
@@ -134,13 +134,13 @@ def goals(app: GranteeApplication, mentee: UUID) -> None:
             target_date=today + timedelta(days=6),
         ),
     ).aggregate
-    app.achieve_goal(
+    app.goals.achieve_goal(
         C(), weekly.id, "Went, and spoke for the first time. Celebrated at the next meeting."
     )
     # An ID-documents goal set five weeks ago whose date has passed: the caseload shows it overdue.
     set_at = clock.now() - timedelta(days=35)
     overdue = Goal.set_for(
-        participant=app.participant(mentee),
+        participant=app.participants.participant(mentee),
         terms=GoalTerms(
             horizon=Horizon.SHORT_TERM,
             domain=GoalDomain.ID_DOCUMENTS,
@@ -151,21 +151,21 @@ def goals(app: GranteeApplication, mentee: UUID) -> None:
         ),
         at=set_at,
     )
-    app.record(overdue, C())
+    app.ledger.record(overdue, C())
 
 
 def supervision(
-    app: GranteeApplication, one: UUID, two: UUID, mentee: UUID, group_member: UUID
+    app: GranteeApp, one: UUID, two: UUID, mentee: UUID, group_member: UUID
 ) -> None:
     today = clock.now().date()
-    app.record_debrief(
+    app.supervision.record_debrief(
         C(),
         mentor_ids=[one],
         held_on=today - timedelta(days=12),
         topics=[DebriefTopic.MENTEE_PROGRESS, DebriefTopic.BOUNDARIES, DebriefTopic.SELF_CARE],
         checks=[WellbeingCheck(mentor_id=one, wellbeing=Wellbeing.STEADY)],
     )
-    app.record_debrief(
+    app.supervision.record_debrief(
         C(),
         mentor_ids=[two],
         held_on=today - timedelta(days=45),
@@ -179,7 +179,7 @@ def supervision(
             )
         ],
     )
-    raised = app.raise_escalation(
+    raised = app.supervision.raise_escalation(
         C(),
         mentor_id=one,
         participant_id=mentee,
@@ -188,16 +188,16 @@ def supervision(
         description="Mentee mentioned cravings after a family visit.",
         raised_at=clock.now() - timedelta(days=20),
     ).aggregate
-    app.acknowledge_escalation(
+    app.supervision.acknowledge_escalation(
         C(), raised.id, at=clock.now() - timedelta(days=20) + timedelta(hours=3)
     )
-    app.resolve_escalation(
+    app.supervision.resolve_escalation(
         C(),
         raised.id,
         resolution="Connected with the RDAP counselor; plan agreed.",
         at=clock.now() - timedelta(days=18),
     )
-    app.raise_escalation(
+    app.supervision.raise_escalation(
         C(),
         mentor_id=two,
         participant_id=group_member,
@@ -208,9 +208,9 @@ def supervision(
     )
 
 
-def evaluation(app: GranteeApplication, pairing_id: UUID, mentee: UUID, working: UUID) -> None:
+def evaluation(app: GranteeApp, pairing_id: UUID, mentee: UUID, working: UUID) -> None:
     today = clock.now().date()
-    app.record_feedback(
+    app.evaluation.record_feedback(
         C(),
         pairing_id=pairing_id,
         participant_id=mentee,
@@ -227,7 +227,7 @@ def evaluation(app: GranteeApplication, pairing_id: UUID, mentee: UUID, working:
         comment="He has been where I am.",
         anonymous_to_mentor=True,
     )
-    app.record_employment(
+    app.evaluation.record_employment(
         C(),
         working,
         Employment(
@@ -241,25 +241,25 @@ def evaluation(app: GranteeApplication, pairing_id: UUID, mentee: UUID, working:
     )
 
 
-def referrals(app: GranteeApplication, mentee: UUID, meeting_id: UUID | None) -> None:
-    ids = app.list_resource(
+def referrals(app: GranteeApp, mentee: UUID, meeting_id: UUID | None) -> None:
+    ids = app.referrals.list_resource(
         C(),
         name="County vital records walk-in clinic",
         category=ResourceCategory.ID_DOCUMENTS,
         contact=Contact(phone="555-0142"),
     ).aggregate.id
-    app.list_resource(
+    app.referrals.list_resource(
         C(),
         name="Second Chance Staffing",
         category=ResourceCategory.JOB_PLACEMENT,
         contact=Contact(website="https://example.org/jobs"),
     )
-    app.list_resource(C(), name="Thursday recovery circle", category=ResourceCategory.RECOVERY)
-    referral = app.make_referral(
+    app.referrals.list_resource(C(), name="Thursday recovery circle", category=ResourceCategory.RECOVERY)
+    referral = app.referrals.make_referral(
         C(),
         participant_id=mentee,
         resource_id=ids,
         need="Birth certificate for the ID application",
         meeting_id=meeting_id,
     ).aggregate
-    app.connect_referral(C(), referral.id, on=clock.now().date(), note="Appointment booked")
+    app.referrals.connect_referral(C(), referral.id, on=clock.now().date(), note="Appointment booked")

@@ -35,7 +35,7 @@ from domain.pairings import (
     PairingKind,
 )
 from domain.participants import ExitReason, PersonalDetails, Placement, participant_id
-from services.app.grantee import GranteeApplication
+from services.app.grantee import GranteeApp
 from services.app.tenancy import Tenancy
 from services.demo import activity as activity
 from services.identity.access import Role
@@ -102,7 +102,7 @@ def load_demo(tenancy: Tenancy) -> int:
     added = 0
     for index, (slug, name, grant, tz) in enumerate(GRANTEES):
         _quietly(
-            tenancy.platform.register_grantee,
+            tenancy.platform.registry.register_grantee,
             Command(),
             slug=slug,
             name=name,
@@ -117,7 +117,7 @@ def load_demo(tenancy: Tenancy) -> int:
             (bop2, "Federal Prison Camp (demo)", FacilityKind.BOP_INSTITUTION),
             (rrc, "Residential Reentry Center (demo)", FacilityKind.RRC),
         ):
-            _quietly(app.register_facility, Command(), code=code, name=fname, kind=kind)
+            _quietly(app.facilities.register_facility, Command(), code=code, name=fname, kind=kind)
         cohorts = [
             (f"{prefix}C-2025A", bop, date(2025, 6, 2)),
             (f"{prefix}C-2026A", bop, date(2026, 1, 12)),
@@ -125,22 +125,22 @@ def load_demo(tenancy: Tenancy) -> int:
         ]
         for code, facility, start in cohorts:
             _quietly(
-                app.start_cohort,
+                app.facilities.start_cohort,
                 Command(),
                 code=code,
                 name=code,
                 facility_code=facility,
                 start_date=start,
             )
-        cohort = app.cohort(cohorts[0][0])
+        cohort = app.facilities.cohort(cohorts[0][0])
         if cohort.graduated_on is None:
-            app.graduate_cohort(Command(), code=cohorts[0][0], on=date(2025, 12, 12))
+            app.facilities.graduate_cohort(Command(), code=cohorts[0][0], on=date(2025, 12, 12))
         rng = random.Random(index)
         for n in range(PER_GRANTEE):
             code, facility, start = cohorts[n % 3]
             entry = start + timedelta(days=rng.randint(0, 20))
             saved = _quietly(
-                app.enroll_participant,
+                app.participants.enroll_participant,
                 Command(),
                 number=f"{prefix}DEMO{n:04d}",
                 personal=PersonalDetails(
@@ -180,7 +180,7 @@ def _pid(prefix: str, n: int) -> UUID:
     return pid
 
 
-def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str) -> None:
+def _mentors(app: GranteeApp, prefix: str, bop: str, bop2: str, rrc: str) -> None:
     """Mentors at every stage of the lifecycle, with an individual and a group pairing."""
     C = Command
     day = date(2026, 1, 5)
@@ -189,12 +189,12 @@ def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str
         """The new mentor, or None when an earlier run registered it (nothing is added)."""
         mentor_id = natural_id("demo-mentor", f"{prefix}:{name}")
         try:
-            app.mentor(mentor_id)
+            app.mentors.mentor(mentor_id)
             return None
         except NotFound:
             pass
         saved = _quietly(
-            app.register_mentor,
+            app.mentors.register_mentor,
             C(),
             display_name=name,
             source=source,
@@ -209,21 +209,21 @@ def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str
 
     def certify(m: Mentor, clear_at: list[str]) -> None:
         for step in ScreeningStep:
-            app.complete_screening_step(C(), m.id, step=step, on=day, staff="demo-coordinator")
-        app.review_background(
+            app.mentors.complete_screening_step(C(), m.id, step=step, on=day, staff="demo-coordinator")
+        app.mentors.review_background(
             C(), m.id, decision=BackgroundDecision.APPROVED, reviewer="demo-coordinator", on=day
         )
         for module in TrainingModule:
-            app.complete_training(
+            app.mentors.complete_training(
                 C(), m.id, TrainingRecord(module, day + timedelta(days=7), 1.5, "Program trainer")
             )
         for code in clear_at:
             # The RRC clearances run out within 30 days of whatever day the demo is loaded on,
             # so the roster and the alerts show an upcoming expiry (DESIGN D10).
             expires = clock.today() + timedelta(days=20 if code == rrc else 300)
-            app.grant_clearance(C(), m.id, Clearance(code, day + timedelta(days=10), expires))
-        app.assign_coordinator(C(), m.id, "demo-coordinator")
-        app.certify_mentor(C(), m.id)
+            app.mentors.grant_clearance(C(), m.id, Clearance(code, day + timedelta(days=10), expires))
+        app.mentors.assign_coordinator(C(), m.id, "demo-coordinator")
+        app.mentors.certify_mentor(C(), m.id)
 
     commitment = Commitment(frequency=Frequency.WEEKLY, minutes_per_meeting=60, months=6)
     matched_at = activity.weeks_ago(activity.WEEKS, hour=12) - timedelta(days=1)
@@ -234,7 +234,7 @@ def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str
         certify(two, [bop2, rrc])
         activity.class_hours(app, [f"{prefix}C-2026A", f"{prefix}C-2026B"])
         inside = Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop)
-        individual = app.open_pairing(
+        individual = app.pairings.open_pairing(
             C(),
             kind=PairingKind.INDIVIDUAL,
             mentor_id=one.id,
@@ -244,7 +244,7 @@ def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str
             opened_at=matched_at,
             criteria=[MatchCriterion.SHARED_EXPERIENCE, MatchCriterion.SHARED_GOALS],
         ).aggregate
-        group = app.open_pairing(
+        group = app.pairings.open_pairing(
             C(),
             kind=PairingKind.GROUP,
             mentor_id=two.id,
@@ -269,10 +269,10 @@ def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str
         activity.referrals(app, _pid(prefix, 25), held)
     applicant = register(6, "Luis G.", MentorSource.GRADUATE)
     if applicant is not None:
-        app.complete_screening_step(
+        app.mentors.complete_screening_step(
             C(), applicant.id, step=ScreeningStep.APPLICATION, on=day, staff="demo-coordinator"
         )
-        app.complete_training(
+        app.mentors.complete_training(
             C(),
             applicant.id,
             TrainingRecord(TrainingModule.COMMUNICATION_SKILLS, day, 2.0, "Program trainer"),
@@ -280,21 +280,21 @@ def _mentors(app: GranteeApplication, prefix: str, bop: str, bop2: str, rrc: str
     peer = register(None, "Angela T.", MentorSource.COMMUNITY_PEER)
     if peer is not None:
         certify(peer, [rrc])
-        app.suspend_mentor(C(), peer.id, "missed two supervision debriefs")
+        app.mentors.suspend_mentor(C(), peer.id, "missed two supervision debriefs")
     retired = register(9, "Kevin H.", MentorSource.GRADUATE)
     if retired is not None:
         certify(retired, [])
-        app.retire_mentor(C(), retired.id, "moved out of state")
+        app.mentors.retire_mentor(C(), retired.id, "moved out of state")
 
 
-def _advance(app: GranteeApplication, pid: UUID, entry: date, n: int, rrc: str, bop: str) -> None:
+def _advance(app: GranteeApp, pid: UUID, entry: date, n: int, rrc: str, bop: str) -> None:
     """Spread participants over the stages: some in an RRC, some home, some out, a few exited."""
     at = datetime.combine(entry, datetime.min.time(), tzinfo=UTC)
     step = n % 6
     if step == 0:
         return
     if step in (1, 3, 5):
-        app.transition_stage(
+        app.participants.transition_stage(
             Command(),
             pid,
             placement=Placement.RRC,
@@ -302,7 +302,7 @@ def _advance(app: GranteeApplication, pid: UUID, entry: date, n: int, rrc: str, 
             occurred_at=at + timedelta(days=60),
         )
     if step == 2:
-        app.transition_stage(
+        app.participants.transition_stage(
             Command(),
             pid,
             placement=Placement.HOME_CONFINEMENT,
@@ -310,7 +310,7 @@ def _advance(app: GranteeApplication, pid: UUID, entry: date, n: int, rrc: str, 
             occurred_at=at + timedelta(days=45),
         )
     if step in (3, 4, 5):
-        app.transition_stage(
+        app.participants.transition_stage(
             Command(),
             pid,
             placement=Placement.COMMUNITY,
@@ -318,11 +318,11 @@ def _advance(app: GranteeApplication, pid: UUID, entry: date, n: int, rrc: str, 
             occurred_at=at + timedelta(days=120),
         )
     if step == 5 and n % 12 == 5:
-        app.return_to_custody(
+        app.participants.return_to_custody(
             Command(), pid, facility_code=bop, occurred_at=at + timedelta(days=150)
         )
     if step == 4 and n % 12 == 4:
-        app.exit_participant(
+        app.participants.exit_participant(
             Command(), pid, exit_date=entry + timedelta(days=160), reason=ExitReason.COMPLETED
         )
 

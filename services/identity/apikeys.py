@@ -1,4 +1,5 @@
-"""RRC API keys: issue, revoke, list, and authenticate a request by its key (DESIGN D5).
+"""RRC API keys: the key format, the platform table, listing, and authenticating a request by
+its key (DESIGN D5). Issuing and revoking are use cases (services/app/apikeys.py).
 
 A key reads `prowd_rk_<key id>_<secret>`: the id (32 hex digits) finds the key, the secret
 (32 random bytes, base64url) proves it. The secret is shown once, to the grantee admin who
@@ -15,22 +16,16 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from psycopg import Cursor, sql
-from psycopg.rows import TupleRow
+from psycopg import sql
 
 from domain import clock
-from domain.apikeys import ApiKey
-from domain.common import NotFound, RuleViolation
-from services.app.facilities import FacilityCommands
 from services.identity.access import Role
 from services.identity.tokens import NotAuthenticated, Principal
 from services.store.database import Database
-from services.store.ledger import Command, Saved
 from services.store.schema import PLATFORM_SCHEMA
 
 KEY_PREFIX = "prowd_rk_"
@@ -41,7 +36,7 @@ KEY_ACTIONS = frozenset({"rrc.read"})
 # Compared against when the key id is unknown, so an unknown id costs the same as a wrong secret.
 _NO_HASH = hashlib.sha256(b"no such key").digest()
 
-_TABLE = sql.SQL("{}.api_keys").format(sql.Identifier(PLATFORM_SCHEMA))
+TABLE = sql.SQL("{}.api_keys").format(sql.Identifier(PLATFORM_SCHEMA))
 
 
 def new_secret() -> str:
@@ -71,51 +66,6 @@ class KeyRecord:
     last_used_at: datetime | None
 
 
-class ApiKeyCommands(FacilityCommands):
-    def issue_api_key(
-        self, command: Command, *, grantee: str, rrc: str, description: str
-    ) -> tuple[Saved[ApiKey], str]:
-        """Issue a key for the system of one of the grantee's RRCs; returns it with the full
-        key string, which is never stored and cannot be shown again."""
-        try:
-            facility = self.facility(rrc)
-        except NotFound:
-            raise RuleViolation(
-                f"no facility {rrc!r} in this grantee", code="unknown_rrc"
-            ) from None
-        key = ApiKey.issue(facility=facility, description=description)
-        secret = new_secret()
-        digest = secret_hash(secret)
-
-        def insert(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
-            cur.execute(
-                sql.SQL(
-                    "INSERT INTO {} (key_id, grantee, rrc, description, secret_hash, created_at,"
-                    " created_by) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                ).format(_TABLE),
-                (key.id, grantee, key.rrc, key.description, digest, key.issued_at, key.issued_by),
-            )
-
-        saved = self.record(key, command, creates="API key", side_effects=[insert])
-        return saved, key_string(key.id, secret)
-
-    def api_key(self, key_id: UUID) -> ApiKey:
-        return self.load(ApiKey, key_id, "API key")
-
-    def revoke_api_key(self, command: Command, key_id: UUID, *, reason: str = "") -> Saved[ApiKey]:
-        """Revoke a key: requests bearing it are refused from the moment this commits."""
-        key = self.api_key(key_id)
-        key.revoke(reason)
-
-        def update(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
-            cur.execute(
-                sql.SQL("UPDATE {} SET revoked_at = %s WHERE key_id = %s").format(_TABLE),
-                (key.revoked_at, key.id),
-            )
-
-        return self.record(key, command, side_effects=[update])
-
-
 def key_records(
     db: Database, grantee: str, *, after: UUID | None, limit: int
 ) -> tuple[list[KeyRecord], UUID | None]:
@@ -124,7 +74,7 @@ def key_records(
         sql.SQL(
             "SELECT key_id, rrc, description, created_at, created_by, revoked_at, last_used_at"
             " FROM {} WHERE grantee = %s AND key_id > %s ORDER BY key_id LIMIT %s"
-        ).format(_TABLE),
+        ).format(TABLE),
         (grantee, after or UUID(int=0), limit + 1),
     )
     records = [KeyRecord(*row) for row in rows[:limit]]
@@ -136,7 +86,7 @@ def key_record(db: Database, grantee: str, key_id: UUID) -> KeyRecord | None:
         sql.SQL(
             "SELECT key_id, rrc, description, created_at, created_by, revoked_at, last_used_at"
             " FROM {} WHERE grantee = %s AND key_id = %s"
-        ).format(_TABLE),
+        ).format(TABLE),
         (grantee, key_id),
     )
     return None if row is None else KeyRecord(*row)
@@ -152,7 +102,7 @@ def authenticate(db: Database, token: str, *, now: datetime | None = None) -> Pr
     row = db.fetchone(
         sql.SQL(
             "SELECT grantee, rrc, secret_hash, revoked_at, last_used_at FROM {} WHERE key_id = %s"
-        ).format(_TABLE),
+        ).format(TABLE),
         (key_id,),
     )
     stored = bytes(row[2]) if row is not None else _NO_HASH
@@ -167,7 +117,7 @@ def authenticate(db: Database, token: str, *, now: datetime | None = None) -> Pr
             sql.SQL(
                 "UPDATE {} SET last_used_at = %s WHERE key_id = %s"
                 " AND (last_used_at IS NULL OR last_used_at <= %s) RETURNING key_id"
-            ).format(_TABLE),
+            ).format(TABLE),
             (now, key_id, now - TOUCH_EVERY),
         )
     return Principal(

@@ -58,9 +58,13 @@ class Saved(Generic[A]):
 class LedgerApplication(Application[UUID]):
     """An application whose log is the `events` table of one schema."""
 
-    def __init__(self, db: Database, schema: str) -> None:
+    def __init__(
+        self, db: Database, schema: str, *, group_commit: bool = True, time_zone: str = "UTC"
+    ) -> None:
         self.db = db
         self.schema = schema
+        self.group_commit = group_commit
+        self.time_zone = time_zone
         super().__init__(env={"IS_SNAPSHOTTING_ENABLED": "n"})
 
     def construct_mapper(self) -> MsgspecMapper:

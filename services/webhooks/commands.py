@@ -1,4 +1,4 @@
-"""Use cases for a grantee's webhook endpoints; mixed into the grantee application.
+"""Use cases for a grantee's webhook endpoints.
 
 Each command appends the endpoint's event and, in the same transaction (a side effect of the
 save), brings the endpoint registry row up to date and stores any new signing secret, so the
@@ -8,6 +8,7 @@ API and the dispatcher see a change the moment it commits, and the secret never 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -17,9 +18,9 @@ from psycopg.rows import TupleRow
 from domain.common import RuleViolation, utcnow
 from domain.facilities import FacilityKind
 from domain.webhooks import ROTATION_OVERLAP, DisableReason, WebhookEndpoint
-from services.app.facilities import FacilityCommands
+from services.app.facilities import Facilities
 from services.store.eventstore import SideEffect
-from services.store.ledger import Command, Saved
+from services.store.ledger import Command, LedgerApplication, Saved
 from services.webhooks import signing, ssrf
 
 
@@ -33,9 +34,13 @@ def check_target(url: str, allowed: Sequence[ssrf.IPNetwork]) -> None:
         ) from None
 
 
-class WebhooksCommands(FacilityCommands):
+@dataclass
+class Webhooks:
+    ledger: LedgerApplication
+    facilities: Facilities
+
     def endpoint(self, endpoint_id: UUID) -> WebhookEndpoint:
-        return self.load(WebhookEndpoint, endpoint_id, "webhook endpoint")
+        return self.ledger.load(WebhookEndpoint, endpoint_id, "webhook endpoint")
 
     def _registry(
         self,
@@ -44,7 +49,7 @@ class WebhooksCommands(FacilityCommands):
         secret: str | None = None,
         rotated_at: datetime | None = None,
     ) -> SideEffect:
-        s = sql.Identifier(self.schema)
+        s = sql.Identifier(self.ledger.schema)
 
         def effect(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
             now = utcnow()
@@ -110,7 +115,7 @@ class WebhooksCommands(FacilityCommands):
         allowed: Sequence[ssrf.IPNetwork],
     ) -> tuple[Saved[WebhookEndpoint], str]:
         """Register an endpoint of one RRC; returns it with its new secret (shown once)."""
-        facility = self.facility(facility_code)
+        facility = self.facilities.facility(facility_code)
         if facility.kind is not FacilityKind.RRC:
             raise RuleViolation(
                 f"facility {facility_code} is not an RRC; a webhook endpoint serves one RRC",
@@ -126,7 +131,7 @@ class WebhooksCommands(FacilityCommands):
         )
         check_target(url, allowed)
         secret = signing.new_secret()
-        saved = self.record(
+        saved = self.ledger.record(
             endpoint, command, side_effects=[self._registry(endpoint, secret=secret)]
         )
         return saved, secret
@@ -154,7 +159,7 @@ class WebhooksCommands(FacilityCommands):
         )
         if url is not None:
             check_target(url, allowed)
-        return self.record(endpoint, command, side_effects=[self._registry(endpoint)])
+        return self.ledger.record(endpoint, command, side_effects=[self._registry(endpoint)])
 
     def set_endpoint_enabled(
         self,
@@ -171,7 +176,7 @@ class WebhooksCommands(FacilityCommands):
             endpoint.enable()
         else:
             endpoint.disable(reason, detail)
-        return self.record(endpoint, command, side_effects=[self._registry(endpoint)])
+        return self.ledger.record(endpoint, command, side_effects=[self._registry(endpoint)])
 
     def rotate_endpoint_secret(
         self, command: Command, endpoint_id: UUID
@@ -181,7 +186,7 @@ class WebhooksCommands(FacilityCommands):
         at = utcnow()
         endpoint.rotate_secret(at)
         secret = signing.new_secret()
-        saved = self.record(
+        saved = self.ledger.record(
             endpoint,
             command,
             side_effects=[self._registry(endpoint, secret=secret, rotated_at=at)],
@@ -189,10 +194,10 @@ class WebhooksCommands(FacilityCommands):
         return saved, secret
 
     def endpoint_secret(self, endpoint_id: UUID, version: int) -> str | None:
-        row = self.db.fetchone(
+        row = self.ledger.db.fetchone(
             sql.SQL(
                 "SELECT secret FROM {}.webhook_secrets WHERE endpoint_id = %s AND version = %s"
-            ).format(sql.Identifier(self.schema)),
+            ).format(sql.Identifier(self.ledger.schema)),
             (endpoint_id, version),
         )
         return None if row is None else str(row[0])

@@ -473,7 +473,7 @@ class Dispatcher:
         app = self.tenancy.app(slug)
         for _ in range(3):
             try:
-                app.set_endpoint_enabled(
+                app.webhooks.set_endpoint_enabled(
                     Command(), endpoint_id, False, reason=reason, detail=detail
                 )
                 log.warning("webhook_endpoint_disabled", grantee=slug, reason=reason.value)

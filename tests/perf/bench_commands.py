@@ -280,7 +280,7 @@ def raw_baseline_concurrent(
 def setup_grantee_in_process(tenancy: Tenancy, slug: str) -> None:
     from domain.facilities import FacilityKind
 
-    tenancy.platform.register_grantee(
+    tenancy.platform.registry.register_grantee(
         Command(),
         slug=slug,
         name=f"Bench {slug}",
@@ -288,11 +288,11 @@ def setup_grantee_in_process(tenancy: Tenancy, slug: str) -> None:
         time_zone="America/New_York",
     )
     app = tenancy.app(slug)
-    app.register_facility(
+    app.facilities.register_facility(
         Command(), code="FCI-A", name="FCI Alpha", kind=FacilityKind.BOP_INSTITUTION
     )
-    app.register_facility(Command(), code="RRC-1", name="RRC One", kind=FacilityKind.RRC)
-    app.start_cohort(
+    app.facilities.register_facility(Command(), code="RRC-1", name="RRC One", kind=FacilityKind.RRC)
+    app.facilities.start_cohort(
         Command(), code="C1", name="", facility_code="FCI-A", start_date=date(2026, 1, 5)
     )
 
@@ -316,7 +316,7 @@ def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
     deadline = start + seconds
     while n < MAX_LOOP:
         t0 = time.perf_counter()
-        app.enroll_participant(
+        app.participants.enroll_participant(
             Command(),
             personal=PERSON,
             program_entry_date=ENTRY_DATE,
@@ -337,7 +337,7 @@ def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
         "client_cpu_ms_per_event": round(1000 * (time.process_time() - cpu0) / n, 3),
     }
 
-    facility, cohort = app.facility("FCI-A"), app.cohort("C1")
+    facility, cohort = app.facilities.facility("FCI-A"), app.facilities.cohort("C1")
     save_seconds = seconds / 2
     m = 0
     lat2: list[float] = []
@@ -358,7 +358,7 @@ def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
         t0 = time.perf_counter()
         # `record` is the save path now: Application.save plus, in the same transaction, the
         # participant's data key (personal fields are stored encrypted; a bare save is refused).
-        app.record(p, Command())
+        app.ledger.record(p, Command())
         t1 = time.perf_counter()
         lat2.append(t1 - t0)
         m += 1
@@ -378,7 +378,7 @@ def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
     k = 50
     with count_round_trips() as enrol_counts:
         ids = [
-            app.enroll_participant(
+            app.participants.enroll_participant(
                 Command(),
                 personal=PERSON,
                 program_entry_date=ENTRY_DATE,
@@ -390,7 +390,7 @@ def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
     moment = datetime.now(UTC) - timedelta(hours=1)
     with count_round_trips() as move_counts:
         for pid in ids:
-            app.transition_stage(
+            app.participants.transition_stage(
                 Command(),
                 pid,
                 placement=Placement.COMMUNITY,
@@ -459,7 +459,7 @@ def pre_enrol(tenancy: Tenancy, per_grantee: int, max_seconds: float) -> dict[st
         app = tenancy.app(slug)
         deadline = time.monotonic() + max_seconds
         for _ in range(per_grantee):
-            saved = app.enroll_participant(
+            saved = app.participants.enroll_participant(
                 Command(),
                 personal=PERSON,
                 program_entry_date=ENTRY_DATE,

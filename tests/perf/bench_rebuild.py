@@ -72,12 +72,12 @@ from domain.pairings import (  # noqa: E402
     PairingKind,
 )
 from domain.participants import ExitReason, PersonalDetails, Placement  # noqa: E402
-from services.app.grantee import GranteeApplication  # noqa: E402
+from services.app.grantee import GranteeApp  # noqa: E402
 from services.app.tenancy import Tenancy  # noqa: E402
 from services.demo import activity as activity  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from services.store.database import Database  # noqa: E402
-from services.store.ledger import Command  # noqa: E402
+from services.store.ledger import Command, LedgerApplication  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -98,9 +98,10 @@ def log(msg: str) -> None:
 # ------------------------------------------------------------------------------ generation
 
 
-class MemoryGranteeApp(GranteeApplication):
-    """The real grantee application over an in-memory recorder: commands decide as in the
-    service, the mapper encodes as in the service, nothing touches the database."""
+class MemoryLedger(LedgerApplication):
+    """A ledger over an in-memory recorder: with it, the real grantee application's commands
+    decide as in the service, the mapper encodes as in the service, nothing touches the
+    database."""
 
     def __init__(self, time_zone: str) -> None:
         self.db = None  # type: ignore[assignment]
@@ -112,22 +113,26 @@ class MemoryGranteeApp(GranteeApplication):
         return POPOApplicationRecorder()
 
 
+def memory_grantee_app(time_zone: str) -> GranteeApp:
+    return GranteeApp(MemoryLedger(time_zone))
+
+
 FIRST = ["James", "Maria", "Darnell", "Luis", "Keisha", "Robert", "Tanya", "Andre", "Rosa"]
 LAST = ["Johnson", "Garcia", "Williams", "Martinez", "Brown", "Davis", "Lopez", "Wilson"]
 PER_UNIT = 30  # participants per unit; the last six stay in stage 1 to be mentored
 
 
-def _advance(app: GranteeApplication, pid: UUID, entry: date, n: int, rrc: str, bop: str) -> None:
+def _advance(app: GranteeApp, pid: UUID, entry: date, n: int, rrc: str, bop: str) -> None:
     at = datetime.combine(entry, datetime.min.time(), tzinfo=UTC)
     step = n % 6
     if step == 0:
         return
     if step in (1, 3, 5):
-        app.transition_stage(
+        app.participants.transition_stage(
             C(), pid, placement=Placement.RRC, facility_code=rrc, occurred_at=at + timedelta(60)
         )
     if step == 2:
-        app.transition_stage(
+        app.participants.transition_stage(
             C(),
             pid,
             placement=Placement.HOME_CONFINEMENT,
@@ -135,7 +140,7 @@ def _advance(app: GranteeApplication, pid: UUID, entry: date, n: int, rrc: str, 
             occurred_at=at + timedelta(45),
         )
     if step in (3, 4, 5):
-        app.transition_stage(
+        app.participants.transition_stage(
             C(),
             pid,
             placement=Placement.COMMUNITY,
@@ -143,13 +148,13 @@ def _advance(app: GranteeApplication, pid: UUID, entry: date, n: int, rrc: str, 
             occurred_at=at + timedelta(120),
         )
     if step == 5 and n % 12 == 5:
-        app.return_to_custody(C(), pid, facility_code=bop, occurred_at=at + timedelta(150))
+        app.participants.return_to_custody(C(), pid, facility_code=bop, occurred_at=at + timedelta(150))
     if step == 4 and n % 12 == 4:
         reason = ExitReason.COMPLETED if n % 24 == 4 else ExitReason.RELOCATED
-        app.exit_participant(C(), pid, exit_date=entry + timedelta(160), reason=reason)
+        app.participants.exit_participant(C(), pid, exit_date=entry + timedelta(160), reason=reason)
 
 
-def _unit(app: GranteeApplication, rng: random.Random, u: int) -> None:
+def _unit(app: GranteeApp, rng: random.Random, u: int) -> None:
     """One cohort triple with 30 participants, two certified graduate mentors, an individual
     and a group pairing with twelve weeks of meetings, goals, supervision, feedback, an
     employment outcome and referrals: about 175 events."""
@@ -160,12 +165,12 @@ def _unit(app: GranteeApplication, rng: random.Random, u: int) -> None:
         (f"C{u}", bop2, date(2026, 3, 2)),
     ]
     for code, facility, start in cohorts:
-        app.start_cohort(C(), code=code, name=code, facility_code=facility, start_date=start)
+        app.facilities.start_cohort(C(), code=code, name=code, facility_code=facility, start_date=start)
     pids: list[UUID] = []
     for n in range(PER_UNIT):
         code, facility, start = cohorts[n % 3]
         entry = start + timedelta(days=rng.randint(0, 20))
-        saved = app.enroll_participant(
+        saved = app.participants.enroll_participant(
             C(),
             personal=PersonalDetails(
                 first_name=rng.choice(FIRST),
@@ -181,11 +186,11 @@ def _unit(app: GranteeApplication, rng: random.Random, u: int) -> None:
         pids.append(saved.aggregate.id)
         if n < 24:
             _advance(app, saved.aggregate.id, entry, n, rrc, bop)
-    app.graduate_cohort(C(), code=cohorts[0][0], on=date(2025, 12, 12))
+    app.facilities.graduate_cohort(C(), code=cohorts[0][0], on=date(2025, 12, 12))
     day = date(2026, 1, 5)
 
     def mentor(n: int, name: str, clear_at: list[str]) -> UUID:
-        m = app.register_mentor(
+        m = app.mentors.register_mentor(
             C(),
             display_name=name,
             source=MentorSource.GRADUATE,
@@ -194,19 +199,19 @@ def _unit(app: GranteeApplication, rng: random.Random, u: int) -> None:
             subject=f"mentor-{u}-{n}",
         ).aggregate
         for step in ScreeningStep:
-            app.complete_screening_step(C(), m.id, step=step, on=day, staff="coordinator")
-        app.review_background(
+            app.mentors.complete_screening_step(C(), m.id, step=step, on=day, staff="coordinator")
+        app.mentors.review_background(
             C(), m.id, decision=BackgroundDecision.APPROVED, reviewer="coordinator", on=day
         )
         for module in TrainingModule:
-            app.complete_training(
+            app.mentors.complete_training(
                 C(), m.id, TrainingRecord(module, day + timedelta(days=7), 1.5, "Trainer")
             )
         for code in clear_at:
             expires = day + timedelta(days=345 if code == rrc else 375)
-            app.grant_clearance(C(), m.id, Clearance(code, day + timedelta(days=10), expires))
-        app.assign_coordinator(C(), m.id, "coordinator")
-        app.certify_mentor(C(), m.id)
+            app.mentors.grant_clearance(C(), m.id, Clearance(code, day + timedelta(days=10), expires))
+        app.mentors.assign_coordinator(C(), m.id, "coordinator")
+        app.mentors.certify_mentor(C(), m.id)
         return m.id
 
     one = mentor(0, "Marcus W.", [bop])
@@ -216,7 +221,7 @@ def _unit(app: GranteeApplication, rng: random.Random, u: int) -> None:
     matched_at = activity.weeks_ago(activity.WEEKS, hour=12) - timedelta(days=1)
     inside = Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop)
     inside2 = Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop2)
-    individual = app.open_pairing(
+    individual = app.pairings.open_pairing(
         C(),
         kind=PairingKind.INDIVIDUAL,
         mentor_id=one,
@@ -226,7 +231,7 @@ def _unit(app: GranteeApplication, rng: random.Random, u: int) -> None:
         opened_at=matched_at,
         criteria=[MatchCriterion.SHARED_EXPERIENCE, MatchCriterion.SHARED_GOALS],
     ).aggregate
-    group = app.open_pairing(
+    group = app.pairings.open_pairing(
         C(),
         kind=PairingKind.GROUP,
         mentor_id=two,
@@ -274,7 +279,7 @@ def generate(url: str, events: int, grantees: int) -> dict[str, Any]:
             common.actor.set("bench-generator")
             common.grantee.set(slug)
             if tenancy.grantee(slug) is None:
-                tenancy.platform.register_grantee(
+                tenancy.platform.registry.register_grantee(
                     C(),
                     slug=slug,
                     name=f"Bench grantee {g + 1}",
@@ -282,16 +287,16 @@ def generate(url: str, events: int, grantees: int) -> dict[str, Any]:
                     time_zone="America/Chicago",
                 )
             schema = f"g_{slug}"
-            app = MemoryGranteeApp("America/Chicago")
-            app.register_facility(
+            app = memory_grantee_app("America/Chicago")
+            app.facilities.register_facility(
                 C(), code="FCI-1", name="FCI One", kind=FacilityKind.BOP_INSTITUTION
             )
-            app.register_facility(
+            app.facilities.register_facility(
                 C(), code="FCI-2", name="FCI Two", kind=FacilityKind.BOP_INSTITUTION
             )
-            app.register_facility(C(), code="RRC-1", name="RRC One", kind=FacilityKind.RRC)
+            app.facilities.register_facility(C(), code="RRC-1", name="RRC One", kind=FacilityKind.RRC)
             rng = random.Random(g)
-            recorder: POPOApplicationRecorder = app.recorder  # type: ignore[assignment]
+            recorder: POPOApplicationRecorder = app.ledger.recorder  # type: ignore[assignment]
             written, u = 0, 0
             while written < per_grantee:
                 _unit(app, rng, u)

@@ -92,7 +92,7 @@ def record_meetings(hooks: Hooks, pairings: list[str], n: int, rate: float | Non
             if delay > 0:
                 time.sleep(delay)
         at = base + timedelta(minutes=i)
-        app.schedule_meeting(
+        app.meetings.schedule_meeting(
             Command(),
             pairing_id=UUID(pairings[i % len(pairings)]),
             scheduled_for=at,

@@ -1,0 +1,197 @@
+"""Use cases for pairings: a mentor with one mentee or a small group.
+
+A match saves the pairing, the mentor and every member in one transaction: the mentor's
+caseload limit and a participant's single open individual pairing are rules of those
+aggregates, so two concurrent matches cannot both pass them (one gets a 409 and retries).
+A participant's move re-checks the pairings it touches and flags (never closes) those it made
+ineligible (`review_after_move`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID
+
+from domain.common import ProwdAggregate, RuleViolation, utcnow
+from domain.mentors import (
+    Mentor,
+)
+from domain.pairings import (
+    Closure,
+    Commitment,
+    Focus,
+    Location,
+    MatchCriterion,
+    Pairing,
+    PairingFlag,
+    PairingKind,
+    PersonFacts,
+    check_eligible,
+)
+from domain.participants import Participant
+from services.app.facilities import Facilities
+from services.app.mentors import Mentors
+from services.app.participants import Participants
+from services.app.policy import Policy
+from services.store.ledger import Command, LedgerApplication, Saved
+
+
+@dataclass
+class Pairings:
+    ledger: LedgerApplication
+    policy: Policy
+    facilities: Facilities
+    participants: Participants
+    mentors: Mentors
+
+    # -- pairings -----------------------------------------------------------------------
+    def pairing(self, pairing_id: UUID) -> Pairing:
+        return self.ledger.load(Pairing, pairing_id, "pairing")
+
+    def _facts(self, participant: Participant) -> PersonFacts:
+        cohort = self.facilities.cohort(participant.cohort_code)
+        return PersonFacts(
+            participant_id=participant.id,
+            stage=participant.stage,
+            placement=participant.placement,
+            facility_code=participant.facility_code,
+            status=participant.status,
+            cohort_start=cohort.start_date,
+            cohort_graduated_on=cohort.graduated_on,
+        )
+
+    def _mentor_facts(self, mentor: Mentor) -> PersonFacts | None:
+        if mentor.participant_id is None:
+            return None
+        return self._facts(self.participants.participant(mentor.participant_id))
+
+    def open_pairing(
+        self,
+        command: Command,
+        *,
+        kind: PairingKind,
+        mentor_id: UUID,
+        member_ids: list[UUID],
+        location: Location,
+        commitment: Commitment,
+        criteria: list[MatchCriterion],
+        criteria_note: str = "",
+        focus: Focus | None = None,
+        opened_at: datetime | None = None,
+    ) -> Saved[Pairing]:
+        """Match a mentor with one mentee or a small group, checking every eligibility rule."""
+        rules = self.policy.rules()
+        mentor = self.mentors.mentor(mentor_id)
+        mentor_person = self._mentor_facts(mentor)
+        at = opened_at or utcnow()
+        members = [self.participants.participant(pid) for pid in member_ids]
+        for member in members:
+            check_eligible(rules, mentor, mentor_person, self._facts(member), at.date())
+        pairing = Pairing.open(
+            kind=kind,
+            mentor=mentor,
+            members=member_ids,
+            rules=rules,
+            location=location,
+            commitment=commitment,
+            criteria=criteria,
+            criteria_note=criteria_note,
+            focus=focus,
+            opened_at=at,
+        )
+        individual = kind is PairingKind.INDIVIDUAL
+        mentor.join_pairing(pairing.id, member_ids[0] if individual else None, at)
+        for member in members:
+            member.join_pairing(pairing.id, individual=individual, at=at)
+        return self.ledger.record(pairing, command, also=[mentor, *members])
+
+    def add_group_member(
+        self, command: Command, pairing_id: UUID, participant_id: UUID
+    ) -> Saved[Pairing]:
+        """Add a participant to a group pairing (eligibility is checked as for a new match)."""
+        pairing = self.pairing(pairing_id)
+        rules = self.policy.rules()
+        mentor = self.mentors.mentor(pairing.mentor_id)
+        member = self.participants.participant(participant_id)
+        mentor.check_can_take_pairing()
+        check_eligible(
+            rules, mentor, self._mentor_facts(mentor), self._facts(member), utcnow().date()
+        )
+        at = utcnow()
+        pairing.add_member(participant_id, rules, at)
+        member.join_pairing(pairing.id, individual=False, at=at)
+        return self.ledger.record(pairing, command, also=[member])
+
+    def remove_group_member(
+        self, command: Command, pairing_id: UUID, participant_id: UUID, reason: str
+    ) -> Saved[Pairing]:
+        """Remove a participant from a group pairing."""
+        pairing = self.pairing(pairing_id)
+        member = self.participants.participant(participant_id)
+        at = utcnow()
+        pairing.remove_member(participant_id, reason, self.policy.rules(), at)
+        member.leave_pairing(pairing.id, individual=False, at=at)
+        return self.ledger.record(pairing, command, also=[member])
+
+    def record_first_meeting(
+        self, command: Command, pairing_id: UUID, met_on: date
+    ) -> Saved[Pairing]:
+        """Record the date of the pairing's first meeting."""
+        pairing = self.pairing(pairing_id)
+        pairing.record_first_meeting(met_on)
+        return self.ledger.record(pairing, command)
+
+    def resolve_flag(
+        self, command: Command, pairing_id: UUID, flag: PairingFlag, resolution: str
+    ) -> Saved[Pairing]:
+        """Resolve a review flag (the pairing stays open)."""
+        pairing = self.pairing(pairing_id)
+        pairing.resolve_flag(flag, resolution)
+        return self.ledger.record(pairing, command)
+
+    def close_pairing(
+        self, command: Command, pairing_id: UUID, closure: Closure, at: datetime | None = None
+    ) -> Saved[Pairing]:
+        """Close a pairing with type, reason, initiator, exit interview and rematch eligibility."""
+        pairing = self.pairing(pairing_id)
+        when = at or utcnow()
+        pairing.close(closure, when)
+        individual = pairing.kind is PairingKind.INDIVIDUAL
+        mentor = self.mentors.mentor(pairing.mentor_id)
+        mentor.leave_pairing(pairing.id, pairing.members[0] if individual else None, when)
+        members = [self.participants.participant(pid) for pid in pairing.members]
+        for member in members:
+            member.leave_pairing(pairing.id, individual=individual, at=when)
+        return self.ledger.record(pairing, command, also=[mentor, *members])
+
+    # -- stage transitions review the pairings they touch --------------------------------
+    def review_after_move(self, participant: Participant) -> list[ProwdAggregate]:
+        """Flag (never close) pairings that the participant's move made ineligible."""
+        if not participant.open_pairings and participant.mentor_id is None:
+            return []
+        rules = self.policy.rules()
+        today = utcnow().date()
+        flagged: list[ProwdAggregate] = []
+        facts = self._facts(participant)
+        for pairing_id in sorted(participant.open_pairings):
+            pairing = self.pairing(pairing_id)
+            mentor = self.mentors.mentor(pairing.mentor_id)
+            try:
+                check_eligible(rules, mentor, self._mentor_facts(mentor), facts, today)
+            except RuleViolation as e:
+                pairing.flag(PairingFlag.MENTEE_INELIGIBLE, e.detail)
+                flagged.append(pairing)
+        if participant.mentor_id is not None:
+            mentor = self.mentors.mentor(participant.mentor_id)
+            for pairing_id in sorted(mentor.open_pairings):
+                pairing = self.pairing(pairing_id)
+                for member_id in pairing.members:
+                    member = self._facts(self.participants.participant(member_id))
+                    try:
+                        check_eligible(rules, mentor, facts, member, today)
+                    except RuleViolation as e:
+                        pairing.flag(PairingFlag.MENTOR_INELIGIBLE, e.detail)
+                        flagged.append(pairing)
+                        break
+        return flagged
