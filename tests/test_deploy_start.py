@@ -37,10 +37,11 @@ from tests.deploy_sim import REPO, Container, free_port, from_compose, from_pod,
 from tests.deploy_world import FreshDatabase, IdentityProvider, Scenario
 from tests.webhook_receiver import Receiver
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("PROWD_DEPLOY_CHECK") or not os.environ.get("PROWD_DATABASE_URL"),
-    reason="run by deploy/check (PROWD_DEPLOY_CHECK=1 and PROWD_DATABASE_URL, a superuser)",
-)
+if not (os.environ.get("PROWD_DEPLOY_CHECK") and os.environ.get("PROWD_DATABASE_URL")):
+    pytest.skip(
+        "run by deploy/check (PROWD_DEPLOY_CHECK=1 and PROWD_DATABASE_URL, a superuser)",
+        allow_module_level=True,
+    )
 
 OVERLAY = Path("k8s/overlays/production")
 KUBECTL = os.environ.get("PROWD_KUBECTL", "kubectl")
