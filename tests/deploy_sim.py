@@ -288,7 +288,8 @@ def write_secret(directory: Path, data: dict[str, str], mode: int, gid: int) -> 
             os.chown(path, 0, gid)
 
 
-def empty_dir(path: Path, uid: int) -> Path:
+def empty_dir(path: Path) -> Path:
+    """An emptyDir or a tmpfs: writable by the container's user, like /tmp."""
     path.mkdir(parents=True, exist_ok=True)
     path.chmod(0o1777)
     return path
@@ -325,7 +326,7 @@ def from_pod(
                 directory, secret.get("data", {}), volume["secret"]["defaultMode"], fs_group
             )
         elif "emptyDir" in volume:
-            empty_dir(directory, uid)
+            empty_dir(directory)
         else:
             raise AssertionError(f"{name}: volume kind {volume}")
         mounts[mount["mountPath"]] = directory
@@ -357,7 +358,7 @@ def from_compose(
         )
         mounts[target] = volumes[source] if source in volumes else Path(source)
     for path in service.get("tmpfs", []):
-        mounts[path] = empty_dir(container_root / "tmpfs" / path.strip("/").replace("/", "_"), 0)
+        mounts[path] = empty_dir(container_root / "tmpfs" / path.strip("/").replace("/", "_"))
     user = str(service.get("user", IMAGE_UID)).split(":")
     uid = int(user[0])
     gid = int(user[1]) if len(user) > 1 else uid

@@ -91,8 +91,8 @@ class FreshDatabase:
         self.host = str(info.get("host") or "127.0.0.1")
         self.port = str(info.get("port") or "5432")
 
-    def url(self, user: str) -> str:
-        return make_conninfo(self.admin_url, dbname=self.name, user=user, password="")
+    def url(self, user: str, password: str) -> str:
+        return make_conninfo(self.admin_url, dbname=self.name, user=user, password=password)
 
     def service_file(self, user: str, password: str) -> str:
         return (
@@ -106,7 +106,9 @@ class FreshDatabase:
             conn.execute(statement)
 
     def as_owner(self, statement: sql.Composable) -> None:
-        with psycopg.connect(self.url(self.owner), autocommit=True, connect_timeout=5) as conn:
+        with psycopg.connect(
+            self.url(self.owner, self.owner_password), autocommit=True, connect_timeout=5
+        ) as conn:
             conn.execute(statement)
 
     def create_owner_and_database(self) -> None:
