@@ -29,6 +29,7 @@ from domain.evaluation import (
     Rating,
     WageUnit,
 )
+from projections import query
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
@@ -322,7 +323,7 @@ class EvaluationController(Controller):
     ) -> FeedbackPage:
         db = tenant.tenancy.db
         t = self._tables(request, tenant, at)
-        rows, nxt = views.page(
+        rows, nxt = query.page(
             db,
             t,
             "feedback",
@@ -489,7 +490,7 @@ class EvaluationController(Controller):
         """Mentor assessments with their scores, optionally of one mentor."""
         db = tenant.tenancy.db
         t = self._tables(request, tenant, min_position)
-        rows, nxt = views.page(
+        rows, nxt = query.page(
             db,
             t,
             "assessments",
@@ -675,7 +676,7 @@ class EvaluationController(Controller):
         where = [
             (c, v) for c, v in (("kind", kind), ("participant_id", participant_id)) if v is not None
         ]
-        rows, nxt = views.page(
+        rows, nxt = query.page(
             db,
             t,
             "outcomes",

@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 
 from domain.facilities import Cohort, Facility, FacilityKind
+from projections import query
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body
@@ -123,7 +124,7 @@ class FacilityController(Controller):
             min_position,
             request.app.state.settings.view_wait_max,
         )
-        rows, nxt = views.page(
+        rows, nxt = query.page(
             db,
             t,
             "facilities",
@@ -209,7 +210,7 @@ class FacilityController(Controller):
             min_position,
             request.app.state.settings.view_wait_max,
         )
-        rows, nxt = views.page(
+        rows, nxt = query.page(
             db,
             t,
             "cohorts",

@@ -24,6 +24,7 @@ from domain.goals import (
     Step,
     StepStatus,
 )
+from projections import query
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant, tenant_command
 from services.api.docs import body, problems
@@ -370,7 +371,7 @@ class GoalController(Controller):
                 ).format(c=c["caseload"], p=c["caseload_pairings"], mine=mine)
             )
             params += [tenant.principal.subject, tenant.principal.subject]
-        rows, nxt = views.page(
+        rows, nxt = query.page(
             db,
             t,
             "goals",

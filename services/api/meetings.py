@@ -25,6 +25,7 @@ from domain.meetings import (
     Topic,
 )
 from domain.pairings import Location, LocationKind
+from projections import query
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
@@ -498,7 +499,7 @@ class MeetingController(Controller):
         where: list[tuple[str, Any]] = [("pairing_id", pairing_id)]
         if status is not None:
             where.append(("status", status.value))
-        rows, nxt = views.page(
+        rows, nxt = query.page(
             db,
             t,
             "meetings",

@@ -23,6 +23,7 @@ from domain.mentors import (
     TrainingModule,
     TrainingRecord,
 )
+from projections import query
 from projections.base import Tables
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
@@ -276,7 +277,7 @@ class MentorController(Controller):
             min_position,
             request.app.state.settings.view_wait_max,
         )
-        rows, nxt = views.page(
+        rows, nxt = query.page(
             db,
             t,
             "mentors",

@@ -26,6 +26,7 @@ from domain.pairings import (
     PairingKind,
 )
 from domain.policy import MentoringRules, ProgramPolicy
+from projections import query
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
@@ -295,7 +296,7 @@ class PairingController(Controller):
                 ).format(roster["mentors"])
             )
             params.append(tenant.principal.subject)
-        rows, nxt = views.page(
+        rows, nxt = query.page(
             db,
             t,
             "pairings",

@@ -22,6 +22,7 @@ from domain.participants import (
     Stage,
     Status,
 )
+from projections import query
 from projections.base import Tables
 from services.api import views
 from services.api.context import (
@@ -302,7 +303,7 @@ class ParticipantController(Controller):
                 " (SELECT mentor_id FROM {r} WHERE subject = %s AND status = 'certified')))"
             ).format(r=roster["mentors"], p=t["caseload_pairings"])
             extra_params = (tenant.principal.subject, tenant.principal.subject)
-        rows, nxt = views.page(
+        rows, nxt = query.page(
             db,
             t,
             "caseload",

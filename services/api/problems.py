@@ -17,6 +17,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from psycopg_pool import PoolTimeout, TooManyRequests
 
 from domain.common import AlreadyExists, Conflict, DomainError, NotFound, RuleViolation
+from projections.query import InvalidCursor
 from services.identity.oidc import KeysUnavailable
 from services.identity.tokens import NotAuthenticated
 from services.store.eventstore import DuplicateRequest
@@ -118,6 +119,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, DomainError):
         status = next(s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls))
         return problem_response(status, exc.code, exc.detail)
+    if isinstance(exc, InvalidCursor):
+        return problem_response(400, "invalid_cursor", str(exc))
     if isinstance(exc, NotAuthenticated):
         return problem_response(
             401, "not_authenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}

@@ -19,6 +19,7 @@ from domain.resources import (
     Resource,
     ResourceCategory,
 )
+from projections import query
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant, tenant_command
 from services.api.docs import body, problems
@@ -247,7 +248,7 @@ class ReferralController(Controller):
             min_position,
             request.app.state.settings.view_wait_max,
         )
-        rows, nxt = views.page(
+        rows, nxt = query.page(
             db,
             t,
             "resources",
@@ -433,7 +434,7 @@ class ReferralController(Controller):
                 " (SELECT mentor_id FROM {m} WHERE subject = %s AND status = 'certified'))"
             ).format(pm=p["pairing_members"], p=p["pairings"], m=m["mentors"])
             params = (tenant.principal.subject,)
-        rows, nxt = views.page(
+        rows, nxt = query.page(
             db,
             t,
             "referrals",

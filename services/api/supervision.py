@@ -29,6 +29,7 @@ from domain.supervision import (
     Wellbeing,
     WellbeingCheck,
 )
+from projections import query
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
@@ -321,7 +322,7 @@ class SupervisionController(Controller):
             request.app.state.settings.view_wait_max,
         )
         extra, params = (sql.SQL("%s = ANY(mentor_ids)"), (mentor_id,)) if mentor_id else (None, ())
-        rows, nxt = views.page(
+        rows, nxt = query.page(
             db,
             t,
             "debriefs",
@@ -454,7 +455,7 @@ class SupervisionController(Controller):
             (c, v.value) for c, v in (("type", type), ("severity", severity)) if v
         ]
         where += [("mentor_id", mentor_id)] if mentor_id else []
-        rows, nxt = views.page(
+        rows, nxt = query.page(
             db,
             t,
             "escalations",
@@ -602,7 +603,7 @@ class SupervisionController(Controller):
                 )
             )
             params.append(cutoff)
-        rows, nxt = views.page(
+        rows, nxt = query.page(
             db,
             t,
             "sup_mentors",

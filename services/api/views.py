@@ -1,11 +1,7 @@
-"""Reading view tables: the active build, bounded read-your-writes waits, keyset pages."""
+"""The live build of a view, after a bounded read-your-writes wait (DESIGN D3); the queries
+themselves live with their views (projections/query.py)."""
 
 from __future__ import annotations
-
-import uuid
-from typing import Any
-
-from psycopg import sql
 
 from projections.base import Tables
 from services.api.problems import ProblemError
@@ -40,53 +36,3 @@ def tables(
     if build is None:
         raise ProblemError(503, "view_missing", f"the {view} view is not built yet")
     return Tables(schema, build)
-
-
-def page(
-    db: Database,
-    t: Tables,
-    table: str,
-    columns: str,
-    key: str,
-    *,
-    after: str,
-    limit: int,
-    where: list[tuple[str, Any]] | None = None,
-    cast_key: str = "text",
-    extra: sql.Composable | None = None,
-    extra_params: tuple[Any, ...] = (),
-    key_expr: sql.Composable | None = None,
-) -> tuple[list[tuple[Any, ...]], str | None]:
-    """Rows ordered by `key` after `after`; the cursor of the next page if there is one.
-
-    The first selected column must be the key (it becomes the next cursor).
-    """
-    _check_cursor(after, cast_key)
-    key_sql = key_expr if key_expr is not None else sql.Identifier(key)
-    clauses: list[sql.Composable] = [sql.SQL("{} > %s::{}").format(key_sql, sql.SQL(cast_key))]
-    params: list[Any] = [after]
-    for column, value in where or []:
-        clauses.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
-        params.append(value)
-    if extra is not None:
-        clauses.append(extra)
-        params.extend(extra_params)
-    query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s").format(
-        sql.SQL(columns), t[table], sql.SQL(" AND ").join(clauses), key_sql
-    )
-    rows = db.fetchall(query, [*params, limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (str(rows[-1][0]) if more and rows else None)
-
-
-def _check_cursor(after: str, cast_key: str) -> None:
-    """A cursor is one this API handed out: refuse anything else with 400, not a database error."""
-    valid = "\x00" not in after
-    if valid and cast_key == "uuid":
-        try:
-            uuid.UUID(after)
-        except ValueError:
-            valid = False
-    if not valid:
-        raise ProblemError(400, "invalid_cursor", "the cursor is not one this list handed out")
