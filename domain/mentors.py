@@ -1,8 +1,6 @@
-"""Peer mentors: recruitment, screening, the six trainings, facility clearance, certification.
-
-The tip sheet's training list and the MENTOR standard's screening and training data are the
-rules here. A background review is an *assessment decision* by a named reviewer: peers have
-records by definition, so nothing disqualifies automatically.
+"""Peer mentors: recruitment, screening, the six trainings, facility clearance, certification,
+suspension and retirement, and the pairings they mentor in. What certifies a mentor, and the
+records of it, are in domain/certification.py.
 """
 
 from __future__ import annotations
@@ -12,13 +10,17 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
-import msgspec
+from domain import certification
 
+# The records of certification are the mentor's vocabulary: re-exported for its readers.
+from domain.certification import REQUIRED_MODULES as REQUIRED_MODULES
+from domain.certification import BackgroundDecision as BackgroundDecision
+from domain.certification import Clearance as Clearance
+from domain.certification import ScreeningStep as ScreeningStep
+from domain.certification import TrainingModule as TrainingModule
+from domain.certification import TrainingRecord as TrainingRecord
 from domain.common import ProwdAggregate, RuleViolation, check_date_not_future, utcnow
 from domain.participants import start_of_day
-
-# MENTOR Elements: at least two hours of training before a match.
-MIN_TRAINING_HOURS = 2.0
 
 
 class MentorSource(StrEnum):
@@ -36,48 +38,11 @@ class RecruitmentChannel(StrEnum):
     OTHER = "other"
 
 
-class TrainingModule(StrEnum):
-    COMMUNICATION_SKILLS = "communication_skills"
-    CRISIS_MANAGEMENT = "crisis_management"
-    CULTURAL_SENSITIVITY = "cultural_sensitivity"
-    MENTORING_TECHNIQUES = "mentoring_techniques"
-    BOUNDARIES_AND_CONFIDENTIALITY = "boundaries_and_confidentiality"
-    CONFLICT_RESOLUTION = "conflict_resolution"
-
-
-REQUIRED_MODULES = frozenset(TrainingModule)
-
-
-class ScreeningStep(StrEnum):
-    APPLICATION = "application"
-    INTERVIEW = "interview"
-    REFERENCES = "references"
-
-
-class BackgroundDecision(StrEnum):
-    APPROVED = "approved"
-    APPROVED_WITH_CONDITIONS = "approved_with_conditions"
-    NOT_APPROVED = "not_approved"
-
-
 class MentorStatus(StrEnum):
     APPLICANT = "applicant"
     CERTIFIED = "certified"
     SUSPENDED = "suspended"
     RETIRED = "retired"
-
-
-class TrainingRecord(msgspec.Struct, frozen=True):
-    module: TrainingModule
-    completed_on: date
-    hours: float
-    trainer: str
-
-
-class Clearance(msgspec.Struct, frozen=True):
-    facility_code: str
-    trained_on: date
-    expires_on: date
 
 
 class Mentor(ProwdAggregate):
@@ -271,12 +236,7 @@ class Mentor(ProwdAggregate):
         """Record the background review as an assessment decision by a named reviewer."""
         self._check_not_retired()
         check_date_not_future(on, "the review date")
-        if not reviewer.strip():
-            raise RuleViolation("a background review names its reviewer", code="reviewer_required")
-        if decision is BackgroundDecision.APPROVED_WITH_CONDITIONS and not conditions.strip():
-            raise RuleViolation(
-                "approval with conditions states the conditions", code="conditions_required"
-            )
+        certification.check_background_review(decision, reviewer, conditions)
         self.trigger_event(
             self.BackgroundReviewed,
             decision=decision,
@@ -297,10 +257,7 @@ class Mentor(ProwdAggregate):
     def complete_training(self, record: TrainingRecord) -> None:
         self._check_not_retired()
         check_date_not_future(record.completed_on, "the training date")
-        if not 0 < record.hours <= 40:
-            raise RuleViolation("training hours must be between 0 and 40", code="invalid_hours")
-        if not record.trainer.strip():
-            raise RuleViolation("a training record names its trainer", code="trainer_required")
+        certification.check_training(record)
         self.trigger_event(
             self.TrainingCompleted, record=record, occurred_at=start_of_day(record.completed_on)
         )
@@ -309,10 +266,7 @@ class Mentor(ProwdAggregate):
         """Volunteer training completed at a BOP institution or RRC, valid until `expires_on`."""
         self._check_not_retired()
         check_date_not_future(clearance.trained_on, "the volunteer training date")
-        if clearance.expires_on <= clearance.trained_on:
-            raise RuleViolation(
-                "a clearance expires after its training date", code="invalid_expiry"
-            )
+        certification.check_clearance(clearance)
         self.trigger_event(
             self.ClearanceGranted,
             clearance=clearance,
@@ -329,18 +283,15 @@ class Mentor(ProwdAggregate):
 
     @property
     def training_hours(self) -> float:
-        return sum(t.hours for t in self.trainings.values())
+        return certification.training_hours(self.trainings)
 
     @property
     def missing_modules(self) -> list[TrainingModule]:
-        return sorted(REQUIRED_MODULES - set(self.trainings), key=list(TrainingModule).index)
+        return certification.missing_modules(self.trainings)
 
     @property
     def screening_approved(self) -> bool:
-        return set(self.screening) == set(ScreeningStep) and self.background in (
-            BackgroundDecision.APPROVED,
-            BackgroundDecision.APPROVED_WITH_CONDITIONS,
-        )
+        return certification.screening_approved(self.screening, self.background)
 
     def certify(self) -> None:
         """Certify once all six modules are done and screening is approved."""
@@ -348,27 +299,7 @@ class Mentor(ProwdAggregate):
             raise RuleViolation(
                 f"the mentor is {self.status.value}, not an applicant", code="not_an_applicant"
             )
-        if self.missing_modules:
-            raise RuleViolation(
-                "certification needs all six training modules; missing: "
-                + ", ".join(m.value for m in self.missing_modules),
-                code="training_incomplete",
-            )
-        if self.training_hours < MIN_TRAINING_HOURS:
-            raise RuleViolation(
-                f"certification needs at least {MIN_TRAINING_HOURS:g} hours of training",
-                code="training_hours_insufficient",
-            )
-        if not self.screening_approved:
-            missing = [s.value for s in ScreeningStep if s not in self.screening]
-            detail = "screening is not approved"
-            if missing:
-                detail += "; missing steps: " + ", ".join(missing)
-            if self.background is None:
-                detail += "; no background review decision"
-            elif self.background is BackgroundDecision.NOT_APPROVED:
-                detail += "; the background review decision was not_approved"
-            raise RuleViolation(detail, code="screening_not_approved")
+        certification.check_certifiable(self.trainings, self.screening, self.background)
         self.trigger_event(self.Certified, training_hours=self.training_hours, occurred_at=utcnow())
 
     def suspend(self, reason: str) -> None:
@@ -396,6 +327,7 @@ class Mentor(ProwdAggregate):
         self.trigger_event(self.Retired, reason=reason, occurred_at=utcnow())
 
     def clearance_valid(self, facility_code: str, on: date) -> bool:
+        """An unexpired volunteer clearance for the facility on that day."""
         clearance = self.clearances.get(facility_code)
         return clearance is not None and clearance.trained_on <= on < clearance.expires_on
 

@@ -1,16 +1,14 @@
-"""Participants and their passage through the three PROWD stages.
+"""Participants and their passage through the three PROWD stages (domain/stages.py).
 
-Stage 1 is pre-release inside a BOP institution, stage 2 an RRC or home confinement, stage 3
-the community after full release. Stages 1 and 2 are funded by the First Step Act, stage 3 by
-WIOA. A participant may skip stage 2, may be returned to custody (back to stage 1), and exits
-once (PIRL element 901, with a reason for element 923).
+A participant may skip stage 2, may be returned to custody (back to stage 1), and exits once
+(PIRL element 901, with a reason for element 923).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -19,25 +17,14 @@ import msgspec
 from domain.common import ProwdAggregate, RuleViolation, check_not_future, natural_id, utcnow
 from domain.facilities import Cohort, Facility, FacilityKind
 
+# The stages' names are the participant's vocabulary: re-exported for its readers.
+from domain.stages import STAGE_OF_PLACEMENT as STAGE_OF_PLACEMENT
+from domain.stages import FundingSource as FundingSource
+from domain.stages import Placement as Placement
+from domain.stages import Stage as Stage
+from domain.stages import check_facility, funding_for
+
 NUMBER = re.compile(r"^[A-Z0-9]{1,12}$")
-
-
-class Stage(IntEnum):
-    PRE_RELEASE = 1
-    REENTRY_CENTER = 2
-    COMMUNITY = 3
-
-
-class Placement(StrEnum):
-    BOP_INSTITUTION = "bop_institution"
-    RRC = "rrc"
-    HOME_CONFINEMENT = "home_confinement"
-    COMMUNITY = "community"
-
-
-class FundingSource(StrEnum):
-    FIRST_STEP_ACT = "first_step_act"
-    WIOA = "wioa"
 
 
 class ExitReason(StrEnum):
@@ -54,26 +41,6 @@ class ExitReason(StrEnum):
 class Status(StrEnum):
     ACTIVE = "active"
     EXITED = "exited"
-
-
-STAGE_OF_PLACEMENT = {
-    Placement.BOP_INSTITUTION: Stage.PRE_RELEASE,
-    Placement.RRC: Stage.REENTRY_CENTER,
-    Placement.HOME_CONFINEMENT: Stage.REENTRY_CENTER,
-    Placement.COMMUNITY: Stage.COMMUNITY,
-}
-
-# Which placement needs which kind of facility; None means the placement has no facility.
-FACILITY_OF_PLACEMENT: dict[Placement, FacilityKind | None] = {
-    Placement.BOP_INSTITUTION: FacilityKind.BOP_INSTITUTION,
-    Placement.RRC: FacilityKind.RRC,
-    Placement.HOME_CONFINEMENT: None,
-    Placement.COMMUNITY: None,
-}
-
-
-def funding_for(stage: Stage) -> FundingSource:
-    return FundingSource.WIOA if stage is Stage.COMMUNITY else FundingSource.FIRST_STEP_ACT
 
 
 def participant_id(number: str) -> Any:
@@ -318,7 +285,7 @@ class Participant(ProwdAggregate):
                 f"stage {int(self.stage)} to stage {int(to_stage)} is not a legal transition",
                 code="illegal_transition",
             )
-        facility_code = _check_facility(placement, facility)
+        facility_code = check_facility(placement, facility)
         if (
             to_stage == self.stage
             and placement == self.placement
@@ -347,7 +314,7 @@ class Participant(ProwdAggregate):
             raise RuleViolation(
                 "a participant in stage 1 is already in custody", code="illegal_transition"
             )
-        facility_code = _check_facility(Placement.BOP_INSTITUTION, facility, required=False)
+        facility_code = check_facility(Placement.BOP_INSTITUTION, facility, required=False)
         self.trigger_event(
             self.ReturnedToCustody,
             from_stage=self.stage,
@@ -419,29 +386,3 @@ class Participant(ProwdAggregate):
             self.trigger_event(
                 self.PairingLeft, pairing_id=pairing_id, individual=individual, occurred_at=at
             )
-
-
-def _check_facility(
-    placement: Placement, facility: Facility | None, *, required: bool = True
-) -> str | None:
-    kind = FACILITY_OF_PLACEMENT[placement]
-    if kind is None:
-        if facility is not None:
-            raise RuleViolation(
-                f"a {placement.value} placement has no facility", code="facility_not_allowed"
-            )
-        return None
-    if facility is None:
-        if required:
-            raise RuleViolation(
-                f"a {placement.value} placement needs a facility of kind {kind.value}",
-                code="facility_required",
-            )
-        return None
-    if facility.kind is not kind:
-        raise RuleViolation(
-            f"facility {facility.code} is a {facility.kind.value}, "
-            f"but a {placement.value} placement needs a {kind.value}",
-            code="facility_wrong_kind",
-        )
-    return facility.code

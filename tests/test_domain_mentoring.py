@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain import clock
+from domain.certification import MIN_TRAINING_HOURS
 from domain.common import RuleViolation
 from domain.mentors import (
-    MIN_TRAINING_HOURS,
     BackgroundDecision,
     Clearance,
     Mentor,

@@ -1,0 +1,112 @@
+"""The three PROWD stages: placements, the facility each placement needs, the funding source.
+
+Stage 1 is pre-release inside a BOP institution, stage 2 an RRC or home confinement, stage 3
+the community after full release. Stages 1 and 2 are funded by the First Step Act, stage 3 by
+WIOA. The participant aggregate (domain/participants.py) moves between them by these rules.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+from domain.common import RuleViolation
+from domain.facilities import Facility, FacilityKind
+
+
+class Stage(IntEnum):
+    PRE_RELEASE = 1
+    REENTRY_CENTER = 2
+    COMMUNITY = 3
+
+
+class Placement(StrEnum):
+    BOP_INSTITUTION = "bop_institution"
+    RRC = "rrc"
+    HOME_CONFINEMENT = "home_confinement"
+    COMMUNITY = "community"
+
+
+class FundingSource(StrEnum):
+    FIRST_STEP_ACT = "first_step_act"
+    WIOA = "wioa"
+
+
+STAGE_OF_PLACEMENT = {
+    Placement.BOP_INSTITUTION: Stage.PRE_RELEASE,
+    Placement.RRC: Stage.REENTRY_CENTER,
+    Placement.HOME_CONFINEMENT: Stage.REENTRY_CENTER,
+    Placement.COMMUNITY: Stage.COMMUNITY,
+}
+
+# Which placement needs which kind of facility; None means the placement has no facility.
+FACILITY_OF_PLACEMENT: dict[Placement, FacilityKind | None] = {
+    Placement.BOP_INSTITUTION: FacilityKind.BOP_INSTITUTION,
+    Placement.RRC: FacilityKind.RRC,
+    Placement.HOME_CONFINEMENT: None,
+    Placement.COMMUNITY: None,
+}
+
+
+def funding_for(stage: Stage) -> FundingSource:
+    return FundingSource.WIOA if stage is Stage.COMMUNITY else FundingSource.FIRST_STEP_ACT
+
+
+def placement_of_move(
+    to_stage: Stage, placement: Placement | None, *, returned_to_custody: bool
+) -> Placement:
+    """The placement a requested move goes to. A move to stage 3 is to the community and a
+    return to custody to a BOP institution unless they say otherwise; a move to stage 2 names
+    its placement. Stage 1 is reached only by a return to custody, and the placement must
+    belong to the stage moved to."""
+    if placement is None:
+        if to_stage is Stage.COMMUNITY:
+            placement = Placement.COMMUNITY
+        elif to_stage is Stage.PRE_RELEASE:
+            placement = Placement.BOP_INSTITUTION
+        else:
+            raise RuleViolation(
+                "a move to stage 2 names its placement: rrc or home_confinement",
+                code="placement_required",
+            )
+    if (returned_to_custody or to_stage is Stage.PRE_RELEASE) and not (
+        returned_to_custody and to_stage is Stage.PRE_RELEASE
+    ):
+        raise RuleViolation(
+            "a participant goes back to stage 1 only by a return to custody: send "
+            "to_stage 1 with returned_to_custody true",
+            code="illegal_transition",
+        )
+    if STAGE_OF_PLACEMENT[placement] != to_stage:
+        raise RuleViolation(
+            f"placement {placement.value} belongs to stage {int(STAGE_OF_PLACEMENT[placement])}",
+            code="placement_mismatch",
+        )
+    return placement
+
+
+def check_facility(
+    placement: Placement, facility: Facility | None, *, required: bool = True
+) -> str | None:
+    """The code of the facility a placement is at: one of the kind the placement needs (none
+    for home confinement and the community); `required` unless a return to custody."""
+    kind = FACILITY_OF_PLACEMENT[placement]
+    if kind is None:
+        if facility is not None:
+            raise RuleViolation(
+                f"a {placement.value} placement has no facility", code="facility_not_allowed"
+            )
+        return None
+    if facility is None:
+        if required:
+            raise RuleViolation(
+                f"a {placement.value} placement needs a facility of kind {kind.value}",
+                code="facility_required",
+            )
+        return None
+    if facility.kind is not kind:
+        raise RuleViolation(
+            f"facility {facility.code} is a {facility.kind.value}, "
+            f"but a {placement.value} placement needs a {kind.value}",
+            code="facility_wrong_kind",
+        )
+    return facility.code
