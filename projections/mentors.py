@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
-from domain.mentors import Mentor
+import msgspec
+from psycopg import sql
+
+from domain.certification import expiring_soon, next_expiry
+from domain.common import ProwdAggregate
+from domain.mentors import Mentor, MentorSource, MentorStatus
 from domain.pairings import Pairing
-from projections.base import Projection, handles
+from projections.base import Projection, Tables, handles
 from projections.ops import EXCLUDED, Inc, SortedAdd, Writer
+from projections.query import Reader, page
+from projections.rows import select, typed
 
 
 class MentorRoster(Projection):
@@ -45,11 +55,11 @@ class MentorRoster(Projection):
         "mentor_pairings": "pairing_id",
     }
 
-    def _set(self, w: Writer, e: Any, position: int, **sets: Any) -> None:
+    def _set(self, w: Writer, e: ProwdAggregate.Event, position: int, **sets: Any) -> None:
         w.update("mentors", {**sets, "last_position": position}, mentor_id=e.originator_id)
 
     @handles(Mentor.Registered)
-    def registered(self, w: Writer, e: Any, position: int) -> None:
+    def registered(self, w: Writer, e: Mentor.Registered, position: int) -> None:
         w.insert(
             "mentors",
             {
@@ -68,15 +78,15 @@ class MentorRoster(Projection):
         )
 
     @handles(Mentor.ScreeningStepCompleted)
-    def screened(self, w: Writer, e: Any, position: int) -> None:
+    def screened(self, w: Writer, e: Mentor.ScreeningStepCompleted, position: int) -> None:
         self._set(w, e, position, screening_steps=SortedAdd(e.step.value))
 
     @handles(Mentor.BackgroundReviewed)
-    def reviewed(self, w: Writer, e: Any, position: int) -> None:
+    def reviewed(self, w: Writer, e: Mentor.BackgroundReviewed, position: int) -> None:
         self._set(w, e, position, background=e.decision.value)
 
     @handles(Mentor.TrainingCompleted)
-    def trained(self, w: Writer, e: Any, position: int) -> None:
+    def trained(self, w: Writer, e: Mentor.TrainingCompleted, position: int) -> None:
         # A module retaken replaces its earlier record, as in the aggregate.
         r = e.record
         w.insert(
@@ -102,7 +112,7 @@ class MentorRoster(Projection):
         )
 
     @handles(Mentor.ClearanceGranted)
-    def cleared(self, w: Writer, e: Any, position: int) -> None:
+    def cleared(self, w: Writer, e: Mentor.ClearanceGranted, position: int) -> None:
         c = e.clearance
         w.insert(
             "mentor_clearances",
@@ -117,37 +127,44 @@ class MentorRoster(Projection):
         self._set(w, e, position)
 
     @handles(Mentor.CoordinatorAssigned)
-    def coordinator(self, w: Writer, e: Any, position: int) -> None:
+    def coordinator(self, w: Writer, e: Mentor.CoordinatorAssigned, position: int) -> None:
         self._set(w, e, position, coordinator=e.coordinator)
 
     @handles(Mentor.Certified)
-    def certified(self, w: Writer, e: Any, position: int) -> None:
+    def certified(self, w: Writer, e: Mentor.Certified, position: int) -> None:
         self._set(w, e, position, status="certified", certified_at=e.timestamp)
 
     @handles(Mentor.Suspended, Mentor.Retired)
-    def stopped(self, w: Writer, e: Any, position: int) -> None:
+    def stopped(self, w: Writer, e: Mentor.Suspended | Mentor.Retired, position: int) -> None:
         status = "suspended" if isinstance(e, Mentor.Suspended) else "retired"
         self._set(w, e, position, status=status, status_reason=e.reason)
 
     @handles(Mentor.Reinstated)
-    def reinstated(self, w: Writer, e: Any, position: int) -> None:
+    def reinstated(self, w: Writer, e: Mentor.Reinstated, position: int) -> None:
         self._set(w, e, position, status="certified", status_reason=None)
 
     @handles(Mentor.PairingJoined, Mentor.PairingLeft)
-    def caseload(self, w: Writer, e: Any, position: int) -> None:
+    def caseload(
+        self, w: Writer, e: Mentor.PairingJoined | Mentor.PairingLeft, position: int
+    ) -> None:
         step = 1 if isinstance(e, Mentor.PairingJoined) else -1
         column = "individual_mentees" if e.individual_mentee is not None else "groups"
         self._set(w, e, position, **{column: Inc(step)})
 
     @handles(Pairing.Opened)
-    def pairing_opened(self, w: Writer, e: Any, position: int) -> None:
+    def pairing_opened(self, w: Writer, e: Pairing.Opened, position: int) -> None:
         w.insert(
             "mentor_pairings",
             {"pairing_id": e.originator_id, "mentor_id": e.mentor_id, "kind": e.kind.value},
         )
 
     @handles(Pairing.FlaggedForReview, Pairing.FlagResolved, Pairing.Closed)
-    def pairing_flags(self, w: Writer, e: Any, position: int) -> None:
+    def pairing_flags(
+        self,
+        w: Writer,
+        e: Pairing.FlaggedForReview | Pairing.FlagResolved | Pairing.Closed,
+        position: int,
+    ) -> None:
         change: dict[str, Any]
         if isinstance(e, Pairing.Closed):
             change = {"open_flags": 0, "open": False}
@@ -162,3 +179,112 @@ class MentorRoster(Projection):
                 {"open_flags": sum(f for (f,) in flags if f is not None)},
                 mentor_id=mentor_id,
             )
+
+
+@dataclass(frozen=True)
+class PeerMentor:
+    """A peer mentor by their token's subject, for lists that show them only their own
+    records: through a certified mentor record only, so a suspension or a retirement ends the
+    access."""
+
+    subject: str
+    roster: Tables
+
+    def mentor_ids(self) -> sql.Composed:
+        """A subquery of their mentor ids (one parameter: `subject`)."""
+        return sql.SQL(
+            "SELECT mentor_id FROM {} WHERE subject = %s AND status = 'certified'"
+        ).format(self.roster["mentors"])
+
+
+# -- reads -----------------------------------------------------------------------------------
+
+
+class ClearanceOut(msgspec.Struct):
+    facility: str
+    trained_on: date
+    expires_on: date
+
+
+class RosterRow(msgspec.Struct):
+    """A mentor in the roster; clearance expiry worked out when read."""
+
+    id: UUID
+    display_name: str
+    source: MentorSource
+    status: MentorStatus
+    coordinator: str | None
+    modules_completed: int
+    training_hours: float
+    screening_completed: list[str]
+    background: str | None
+    clearances: list[ClearanceOut]
+    next_clearance_expiry: date | None
+    clearance_expiring_soon: bool
+    individual_mentees: int
+    groups: int
+    open_flags: int
+    registered_at: datetime
+
+
+ROSTER = select(
+    RosterRow,
+    skip=("clearances", "next_clearance_expiry", "clearance_expiring_soon"),
+    id="mentor_id",
+    modules_completed="coalesce(array_length(modules, 1), 0)",
+    screening_completed="screening_steps",
+)
+CLEARANCE = select(ClearanceOut, facility="facility_code")
+
+
+def roster_page(
+    db: Reader,
+    t: Tables,
+    today: date,
+    *,
+    after: str,
+    limit: int,
+    status: MentorStatus | None = None,
+) -> tuple[list[RosterRow], str | None]:
+    """Mentors in id order after `after`, optionally of one status, each with their
+    clearances; which expires next, and whether within the warning days, as of `today`."""
+    rows, nxt = page(
+        db,
+        t,
+        "mentors",
+        ROSTER.sql,
+        "mentor_id",
+        after=after,
+        limit=limit,
+        where=[("status", status.value)] if status else None,
+        cast_key="uuid",
+    )
+    # The page's key, the mentor id, is its first column.
+    clearances = mentor_clearances(db, t, [r[0] for r in rows])
+    derived = {
+        "clearances": lambda r: clearances.get(r["id"], []),
+        "next_clearance_expiry": lambda r: next_expiry(
+            (c.expires_on for c in r["clearances"]), today
+        ),
+        "clearance_expiring_soon": lambda r: expiring_soon(r["next_clearance_expiry"], today),
+    }
+    return typed(RosterRow, ROSTER, rows, derived), nxt
+
+
+def mentor_clearances(
+    db: Reader, t: Tables, mentor_ids: list[UUID]
+) -> dict[UUID, list[ClearanceOut]]:
+    """The clearances of these mentors in facility order, by mentor."""
+    rows = db.fetchall(
+        sql.SQL(
+            "SELECT mentor_id, " + CLEARANCE.sql + " FROM {} WHERE mentor_id = ANY(%s::uuid[])"
+            " ORDER BY facility_code"
+        ).format(t["mentor_clearances"]),
+        (mentor_ids,),
+    )
+    out: dict[UUID, list[ClearanceOut]] = {}
+    for (mentor_id, *_), clearance in zip(
+        rows, typed(ClearanceOut, CLEARANCE, [r[1:] for r in rows]), strict=True
+    ):
+        out.setdefault(mentor_id, []).append(clearance)
+    return out

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
+from uuid import UUID
 
-from domain.pairings import Pairing
+import msgspec
+from psycopg import sql
+
+from domain.common import ProwdAggregate
+from domain.pairings import ClosureType, Focus, Frequency, LocationKind, Pairing, PairingKind
 from domain.participants import Participant
-from projections.base import Projection, handles
+from projections.base import Projection, Tables, handles
 from projections.erasure import ERASED
+from projections.mentors import PeerMentor
 from projections.ops import EXCLUDED, IS_NULL, Erase, Inc, JsonDrop, JsonPut, Writer
+from projections.query import Reader, page
+from projections.rows import select, typed
 
 
 class PairingView(Projection):
@@ -33,7 +42,7 @@ class PairingView(Projection):
     order = {"pairings": "pairing_id", "pairing_members": "pairing_id, participant_id"}
 
     @handles(Pairing.Opened)
-    def opened(self, w: Writer, e: Any, position: int) -> None:
+    def opened(self, w: Writer, e: Pairing.Opened, position: int) -> None:
         w.insert(
             "pairings",
             {
@@ -56,23 +65,23 @@ class PairingView(Projection):
         for member in e.members:
             self._join(w, e.originator_id, member, e.occurred_at)
 
-    def _join(self, w: Writer, pairing_id: Any, member: Any, at: Any) -> None:
+    def _join(self, w: Writer, pairing_id: UUID, member: UUID, at: datetime) -> None:
         w.insert(
             "pairing_members",
             {"pairing_id": pairing_id, "participant_id": member, "joined_at": at, "left_at": None},
             on_conflict={"joined_at": EXCLUDED, "left_at": None},
         )
 
-    def _touch(self, w: Writer, e: Any, position: int, **sets: Any) -> None:
+    def _touch(self, w: Writer, e: ProwdAggregate.Event, position: int, **sets: Any) -> None:
         w.update("pairings", {**sets, "last_position": position}, pairing_id=e.originator_id)
 
     @handles(Pairing.MemberAdded)
-    def added(self, w: Writer, e: Any, position: int) -> None:
+    def added(self, w: Writer, e: Pairing.MemberAdded, position: int) -> None:
         self._join(w, e.originator_id, e.participant_id, e.occurred_at)
         self._touch(w, e, position, member_count=Inc(1))
 
     @handles(Pairing.MemberRemoved)
-    def removed(self, w: Writer, e: Any, position: int) -> None:
+    def removed(self, w: Writer, e: Pairing.MemberRemoved, position: int) -> None:
         w.update(
             "pairing_members",
             {"left_at": e.occurred_at},
@@ -82,19 +91,19 @@ class PairingView(Projection):
         self._touch(w, e, position, member_count=Inc(-1))
 
     @handles(Pairing.FirstMeetingRecorded)
-    def first_meeting(self, w: Writer, e: Any, position: int) -> None:
+    def first_meeting(self, w: Writer, e: Pairing.FirstMeetingRecorded, position: int) -> None:
         self._touch(w, e, position, first_meeting_on=e.met_on)
 
     @handles(Pairing.FlaggedForReview)
-    def flagged(self, w: Writer, e: Any, position: int) -> None:
+    def flagged(self, w: Writer, e: Pairing.FlaggedForReview, position: int) -> None:
         self._touch(w, e, position, open_flags=JsonPut(e.flag, e.detail))
 
     @handles(Pairing.FlagResolved)
-    def resolved(self, w: Writer, e: Any, position: int) -> None:
+    def resolved(self, w: Writer, e: Pairing.FlagResolved, position: int) -> None:
         self._touch(w, e, position, open_flags=JsonDrop(e.flag))
 
     @handles(Pairing.Closed)
-    def closed(self, w: Writer, e: Any, position: int) -> None:
+    def closed(self, w: Writer, e: Pairing.Closed, position: int) -> None:
         c = e.closure
         self._touch(
             w,
@@ -116,7 +125,7 @@ class PairingView(Projection):
         )
 
     @handles(Participant.Erased)
-    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
+    def participant_erased(self, w: Writer, e: Participant.Erased, position: int) -> None:
         # Individual pairings only: a group's notes are the group's (docs/privacy.md).
         for (pairing_id,) in w.select(
             "pairing_members", ("pairing_id",), participant_id=e.originator_id
@@ -127,3 +136,84 @@ class PairingView(Projection):
                 pairing_id=pairing_id,
                 kind="individual",
             )
+
+
+# -- reads -----------------------------------------------------------------------------------
+
+PairingStatus = Literal["open", "closed"]
+
+
+class PairingRow(msgspec.Struct):
+    """A pairing in the pairing list: its match, flags and closure."""
+
+    id: UUID
+    kind: PairingKind
+    mentor_id: UUID
+    focus: Focus | None
+    location_kind: LocationKind
+    facility: str | None
+    frequency: Frequency
+    opened_at: datetime
+    first_meeting_on: date | None
+    open_flags: dict[str, str]
+    status: PairingStatus
+    closed_at: datetime | None
+    closure_type: ClosureType | None
+    member_count: int
+
+
+PAIRING = select(PairingRow, skip=("status",), id="pairing_id", facility="facility_code")
+
+
+def pairing_page(
+    db: Reader,
+    t: Tables,
+    *,
+    after: str,
+    limit: int,
+    mentor_id: UUID | None = None,
+    participant_id: UUID | None = None,
+    status: PairingStatus | None = None,
+    flagged: bool | None = None,
+    peer_mentor: PeerMentor | None = None,
+) -> tuple[list[PairingRow], str | None]:
+    """Pairings in id order after `after`, filtered by mentor, member, status or open flags;
+    for a `peer_mentor`, only theirs."""
+    where: list[tuple[str, Any]] = [("mentor_id", mentor_id)] if mentor_id else []
+    clauses: list[sql.Composable] = [sql.SQL("TRUE")]
+    params: list[Any] = []
+    if participant_id is not None:
+        # Members removed from a group are no longer in it; members at closure still are.
+        clauses.append(
+            sql.SQL(
+                "pairing_id IN (SELECT m.pairing_id FROM {} m JOIN {} p USING (pairing_id)"
+                " WHERE m.participant_id = %s AND (m.left_at IS NULL OR m.left_at = p.closed_at))"
+            ).format(t["pairing_members"], t["pairings"])
+        )
+        params.append(participant_id)
+    if status is not None:
+        clauses.append(
+            sql.SQL("closed_at IS NULL" if status == "open" else "closed_at IS NOT NULL")
+        )
+    if flagged is not None:
+        clauses.append(
+            sql.SQL("open_flags <> '{}'::jsonb" if flagged else "open_flags = '{}'::jsonb")
+        )
+    if peer_mentor is not None:
+        clauses.append(sql.SQL("mentor_id IN ({})").format(peer_mentor.mentor_ids()))
+        params.append(peer_mentor.subject)
+    rows, nxt = page(
+        db,
+        t,
+        "pairings",
+        PAIRING.sql,
+        "pairing_id",
+        after=after,
+        limit=limit,
+        where=where,
+        cast_key="uuid",
+        extra=sql.SQL(" AND ").join(clauses),
+        extra_params=tuple(params),
+    )
+    status_of = {"status": lambda r: "open" if r["closed_at"] is None else "closed"}
+    return typed(PairingRow, PAIRING, rows, status_of), nxt

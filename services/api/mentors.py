@@ -2,196 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from psycopg import sql
 
 from domain import clock
-from domain.mentors import (
-    BackgroundDecision,
-    Clearance,
-    Mentor,
-    MentorSource,
-    MentorStatus,
-    RecruitmentChannel,
-    ScreeningStep,
-    TrainingModule,
-    TrainingRecord,
-)
-from projections import query
-from projections.base import Tables
+from domain.mentors import Clearance, MentorStatus, TrainingRecord
+from projections.mentors import roster_page
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Code, Limit, MinPosition, UuidCursor
-from services.api.text import FreeText, Line
-from services.store.database import Database
-
-Text = Annotated[FreeText, msgspec.Meta(max_length=2000)]
-Person = Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
-
-
-class MentorIn(msgspec.Struct, forbid_unknown_fields=True):
-    display_name: Person
-    source: MentorSource
-    channel: RecruitmentChannel
-    participant_id: UUID | None = None
-    lived_experience: bool = True
-    expected_hours_per_month: Annotated[float, msgspec.Meta(gt=0, le=200)] = 4.0
-    subject: Annotated[Line, msgspec.Meta(max_length=200)] | None = None
-
-
-class ScreeningIn(msgspec.Struct, forbid_unknown_fields=True):
-    step: ScreeningStep
-    completed_on: date
-    staff: Person
-    note: Text = ""
-
-
-class BackgroundIn(msgspec.Struct, forbid_unknown_fields=True):
-    decision: BackgroundDecision
-    reviewer: Person
-    reviewed_on: date
-    conditions: Text = ""
-
-
-class TrainingIn(msgspec.Struct, forbid_unknown_fields=True):
-    module: TrainingModule
-    completed_on: date
-    hours: Annotated[float, msgspec.Meta(gt=0, le=40)]
-    trainer: Person
-
-
-class ClearanceIn(msgspec.Struct, forbid_unknown_fields=True):
-    facility: Code
-    trained_on: date
-    expires_on: date
-
-
-class CoordinatorIn(msgspec.Struct, forbid_unknown_fields=True):
-    coordinator: Person
+from services.api.mentor_schemas import (
+    BackgroundIn,
+    ClearanceIn,
+    CoordinatorIn,
+    EmptyIn,
+    MentorIn,
+    MentorOut,
+    NoteIn,
+    RosterPage,
+    ScreeningIn,
+    TrainingIn,
+    render,
+)
+from services.api.params import FIRST_UUID, Limit, MinPosition, UuidCursor
+from services.api.text import FreeText
 
 
 class ReasonIn(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
-
-
-class NoteIn(msgspec.Struct, forbid_unknown_fields=True):
-    note: Text = ""
-
-
-class EmptyIn(msgspec.Struct, forbid_unknown_fields=True):
-    pass
-
-
-class TrainingOut(msgspec.Struct):
-    module: TrainingModule
-    completed_on: date
-    hours: float
-    trainer: str
-
-
-class ClearanceOut(msgspec.Struct):
-    facility: str
-    trained_on: date
-    expires_on: date
-
-
-class MentorOut(msgspec.Struct, omit_defaults=True):
-    id: UUID
-    display_name: str
-    subject: str | None
-    source: MentorSource
-    participant_id: UUID | None
-    lived_experience: bool
-    channel: RecruitmentChannel
-    expected_hours_per_month: float
-    status: MentorStatus
-    coordinator: str | None
-    screening_completed: list[ScreeningStep]
-    background: BackgroundDecision | None
-    screening_approved: bool
-    trainings: list[TrainingOut]
-    missing_modules: list[TrainingModule]
-    training_hours: float
-    clearances: list[ClearanceOut]
-    open_pairings: list[UUID]
-    individual_mentees: int
-    version: int
-    position: int | None = None
-
-
-class RosterRow(msgspec.Struct):
-    id: UUID
-    display_name: str
-    source: MentorSource
-    status: MentorStatus
-    coordinator: str | None
-    modules_completed: int
-    training_hours: float
-    screening_completed: list[str]
-    background: str | None
-    clearances: list[ClearanceOut]
-    next_clearance_expiry: date | None
-    clearance_expiring_soon: bool
-    individual_mentees: int
-    groups: int
-    open_flags: int
-    registered_at: datetime
-
-
-class RosterPage(msgspec.Struct):
-    items: list[RosterRow]
-    next_cursor: str | None
-
-
-def render(m: Mentor, position: int) -> MentorOut:
-    return MentorOut(
-        id=m.id,
-        display_name=m.display_name,
-        subject=m.subject,
-        source=m.source,
-        participant_id=m.participant_id,
-        lived_experience=m.lived_experience,
-        channel=m.channel,
-        expected_hours_per_month=m.expected_hours_per_month,
-        status=m.status,
-        coordinator=m.coordinator,
-        screening_completed=sorted(m.screening, key=list(ScreeningStep).index),
-        background=m.background,
-        screening_approved=m.screening_approved,
-        trainings=[
-            TrainingOut(t.module, t.completed_on, t.hours, t.trainer) for t in m.trainings.values()
-        ],
-        missing_modules=m.missing_modules,
-        training_hours=m.training_hours,
-        clearances=[
-            ClearanceOut(c.facility_code, c.trained_on, c.expires_on) for c in m.clearances.values()
-        ],
-        open_pairings=sorted(m.open_pairings),
-        individual_mentees=len(m.individual_mentees),
-        version=m.version,
-        position=position or None,
-    )
-
-
-def _clearances(db: Database, t: Tables, mentor_ids: list[str]) -> dict[str, list[ClearanceOut]]:
-    rows = db.fetchall(
-        sql.SQL(
-            "SELECT mentor_id::text, facility_code, trained_on, expires_on FROM {}"
-            " WHERE mentor_id = ANY(%s::uuid[]) ORDER BY facility_code"
-        ).format(t["mentor_clearances"]),
-        (mentor_ids,),
-    )
-    out: dict[str, list[ClearanceOut]] = {}
-    for mentor_id, facility, trained_on, expires_on in rows:
-        out.setdefault(mentor_id, []).append(ClearanceOut(facility, trained_on, expires_on))
-    return out
 
 
 RULE = (422, "rule_violated", "the named rule refused the command")
@@ -277,47 +119,15 @@ class MentorController(Controller):
             min_position,
             request.app.state.settings.view_wait_max,
         )
-        rows, nxt = query.page(
+        rows, nxt = roster_page(
             db,
             t,
-            "mentors",
-            "mentor_id::text, display_name, source, status, coordinator, coalesce(array_length(modules, 1), 0),"
-            " training_hours, screening_steps, background, individual_mentees, groups, open_flags, registered_at",
-            "mentor_id",
+            clock.today(tenant.app.zone),
             after=cursor or FIRST_UUID,
             limit=limit,
-            where=[("status", status.value)] if status else None,
-            cast_key="uuid",
+            status=status,
         )
-        clearances = _clearances(db, t, [r[0] for r in rows])
-        today = clock.today(tenant.app.zone)
-        items = []
-        for r in rows:
-            mine = clearances.get(r[0], [])
-            upcoming = [c.expires_on for c in mine if c.expires_on >= today]
-            nxt_expiry = min(upcoming) if upcoming else None
-            items.append(
-                RosterRow(
-                    id=UUID(r[0]),
-                    display_name=r[1],
-                    source=MentorSource(r[2]),
-                    status=MentorStatus(r[3]),
-                    coordinator=r[4],
-                    modules_completed=r[5],
-                    training_hours=float(r[6]),
-                    screening_completed=list(r[7]),
-                    background=r[8],
-                    clearances=mine,
-                    next_clearance_expiry=nxt_expiry,
-                    clearance_expiring_soon=nxt_expiry is not None
-                    and (nxt_expiry - today).days <= 30,
-                    individual_mentees=r[9],
-                    groups=r[10],
-                    open_flags=r[11],
-                    registered_at=r[12],
-                )
-            )
-        return RosterPage(items, nxt)
+        return RosterPage(rows, nxt)
 
     @get("/{mentor_id:uuid}", opt=action("mentors.read"), sync_to_thread=True)
     def get_mentor(self, tenant: Tenant, mentor_id: UUID) -> MentorOut:
@@ -509,5 +319,8 @@ class MentorController(Controller):
     ) -> Response[MentorOut]:
         """Retire the mentor; every open pairing is flagged for reassignment."""
         return self._do(
-            request, tenant, data, lambda cmd: tenant.app.mentors.retire_mentor(cmd, mentor_id, data.reason)
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.mentors.retire_mentor(cmd, mentor_id, data.reason),
         )

@@ -3,50 +3,47 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from psycopg import sql
 
 from domain.pairings import (
     Closure,
-    ClosureType,
     Commitment,
     Focus,
-    Frequency,
-    Initiator,
     Location,
     LocationKind,
     MatchCriterion,
     Pairing,
-    PairingFlag,
     PairingKind,
 )
-from domain.policy import MentoringRules, ProgramPolicy
-from projections import query
+from domain.policy import MentoringRules
+from projections.mentors import PeerMentor
+from projections.pairings import PairingRow, PairingStatus, pairing_page
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
+from services.api.pairing_schemas import (
+    ClosureIn,
+    CommitmentIn,
+    FirstMeetingIn,
+    FlagResolutionIn,
+    MemberIn,
+    MemberRemovalIn,
+    PolicyOut,
+    Text,
+    render_policy,
+)
 from services.api.params import FIRST_UUID, Code, Limit, MinPosition, UuidCursor
-from services.api.problems import ProblemError
-from services.api.text import FreeText
 from services.identity.access import only_own
-
-Text = Annotated[FreeText, msgspec.Meta(max_length=2000)]
 
 
 class LocationIn(msgspec.Struct, forbid_unknown_fields=True):
     kind: LocationKind
     facility: Code | None = None
-
-
-class CommitmentIn(msgspec.Struct, forbid_unknown_fields=True):
-    frequency: Frequency = Frequency.WEEKLY
-    minutes_per_meeting: Annotated[int, msgspec.Meta(ge=1, le=480)] = 60
-    months: Annotated[int, msgspec.Meta(ge=1, le=36)] = 6
 
 
 class PairingIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -61,34 +58,6 @@ class PairingIn(msgspec.Struct, forbid_unknown_fields=True):
     opened_at: datetime | None = None
 
 
-class MemberIn(msgspec.Struct, forbid_unknown_fields=True):
-    participant_id: UUID
-
-
-class MemberRemovalIn(msgspec.Struct, forbid_unknown_fields=True):
-    participant_id: UUID
-    reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
-
-
-class FirstMeetingIn(msgspec.Struct, forbid_unknown_fields=True):
-    met_on: date
-
-
-class FlagResolutionIn(msgspec.Struct, forbid_unknown_fields=True):
-    flag: PairingFlag
-    resolution: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
-
-
-class ClosureIn(msgspec.Struct, forbid_unknown_fields=True):
-    closure_type: ClosureType
-    reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
-    initiator: Initiator
-    rematch_eligible: bool
-    exit_interview_on: date | None = None
-    post_closure_contact: Text = ""
-    closed_at: datetime | None = None
-
-
 class PairingOut(msgspec.Struct, omit_defaults=True):
     id: UUID
     kind: PairingKind
@@ -100,27 +69,10 @@ class PairingOut(msgspec.Struct, omit_defaults=True):
     opened_at: datetime
     first_meeting_on: date | None
     open_flags: dict[str, str]
-    status: Literal["open", "closed"]
+    status: PairingStatus
     closure: ClosureIn | None
     version: int
     position: int | None = None
-
-
-class PairingRow(msgspec.Struct):
-    id: UUID
-    kind: PairingKind
-    mentor_id: UUID
-    focus: Focus | None
-    location_kind: LocationKind
-    facility: str | None
-    frequency: Frequency
-    opened_at: datetime
-    first_meeting_on: date | None
-    open_flags: dict[str, str]
-    status: Literal["open", "closed"]
-    closed_at: datetime | None
-    closure_type: ClosureType | None
-    member_count: int
 
 
 class PairingPage(msgspec.Struct):
@@ -128,13 +80,8 @@ class PairingPage(msgspec.Struct):
     next_cursor: str | None
 
 
-class PolicyOut(msgspec.Struct):
-    rules: MentoringRules
-    version: int
-    position: int | None = None
-
-
 def render(p: Pairing, position: int) -> PairingOut:
+    """A pairing as the log has it, with what a command answers."""
     c = p.closure
     return PairingOut(
         id=p.id,
@@ -165,8 +112,11 @@ def render(p: Pairing, position: int) -> PairingOut:
     )
 
 
-def render_policy(p: ProgramPolicy, position: int) -> PolicyOut:
-    return PolicyOut(p.rules, p.version, position or None)
+def check_own_pairing(tenant: Tenant, pairing_id: UUID, action_name: str) -> None:
+    """Where the caller's role may `action_name` only on own records (a peer mentor), the
+    pairing must be one they mentor; otherwise it is not found."""
+    if only_own(action_name, tenant.principal.roles):
+        tenant.app.pairings.check_mentored_by(pairing_id, tenant.principal.subject)
 
 
 OPEN_EXAMPLE = {
@@ -255,92 +205,37 @@ class PairingController(Controller):
         cursor: UuidCursor = "",
         mentor_id: UUID | None = None,
         participant_id: UUID | None = None,
-        status: Literal["open", "closed"] | None = None,
+        status: PairingStatus | None = None,
         flagged: bool | None = None,
         min_position: MinPosition = None,
     ) -> PairingPage:
         """Pairings with their flags and closure, filtered by mentor, participant, status or flags."""
-        db = tenant.tenancy.db
+        db, schema = tenant.tenancy.db, tenant.info.schema
         t = views.tables(
-            db,
-            tenant.info.schema,
-            "pairings",
-            min_position,
-            request.app.state.settings.view_wait_max,
+            db, schema, "pairings", min_position, request.app.state.settings.view_wait_max
         )
-        where: list[tuple[str, Any]] = [("mentor_id", mentor_id)] if mentor_id else []
-        clauses: list[sql.Composable] = [sql.SQL("TRUE")]
-        params: list[Any] = []
-        if participant_id is not None:
-            # Members removed from a group are no longer in it; members at closure still are.
-            clauses.append(
-                sql.SQL(
-                    "pairing_id IN (SELECT m.pairing_id FROM {} m JOIN {} p USING (pairing_id)"
-                    " WHERE m.participant_id = %s AND (m.left_at IS NULL OR m.left_at = p.closed_at))"
-                ).format(t["pairing_members"], t["pairings"])
-            )
-            params.append(participant_id)
-        if status is not None:
-            clauses.append(
-                sql.SQL("closed_at IS NULL" if status == "open" else "closed_at IS NOT NULL")
-            )
-        if flagged is not None:
-            clauses.append(
-                sql.SQL("open_flags <> '{}'::jsonb" if flagged else "open_flags = '{}'::jsonb")
-            )
+        peer_mentor = None
         if only_own("pairings.read", tenant.principal.roles):
-            roster = views.tables(db, tenant.info.schema, "mentor_roster", None, 0)
-            clauses.append(
-                sql.SQL(
-                    "mentor_id IN (SELECT mentor_id FROM {} WHERE subject = %s AND status = 'certified')"
-                ).format(roster["mentors"])
-            )
-            params.append(tenant.principal.subject)
-        rows, nxt = query.page(
+            roster = views.tables(db, schema, "mentor_roster", None, 0)
+            peer_mentor = PeerMentor(tenant.principal.subject, roster)
+        rows, nxt = pairing_page(
             db,
             t,
-            "pairings",
-            "pairing_id::text, kind, mentor_id, focus, location_kind, facility_code, frequency, opened_at,"
-            " first_meeting_on, open_flags, closed_at, closure_type, member_count",
-            "pairing_id",
             after=cursor or FIRST_UUID,
             limit=limit,
-            where=where,
-            cast_key="uuid",
-            extra=sql.SQL(" AND ").join(clauses),
-            extra_params=tuple(params),
+            mentor_id=mentor_id,
+            participant_id=participant_id,
+            status=status,
+            flagged=flagged,
+            peer_mentor=peer_mentor,
         )
-        return PairingPage(
-            [
-                PairingRow(
-                    id=UUID(r[0]),
-                    kind=PairingKind(r[1]),
-                    mentor_id=r[2],
-                    focus=Focus(r[3]) if r[3] else None,
-                    location_kind=LocationKind(r[4]),
-                    facility=r[5],
-                    frequency=Frequency(r[6]),
-                    opened_at=r[7],
-                    first_meeting_on=r[8],
-                    open_flags=r[9],
-                    status="open" if r[10] is None else "closed",
-                    closed_at=r[10],
-                    closure_type=ClosureType(r[11]) if r[11] else None,
-                    member_count=r[12],
-                )
-                for r in rows
-            ],
-            nxt,
-        )
+        return PairingPage(rows, nxt)
 
     @get("/pairings/{pairing_id:uuid}", opt=action("pairings.read"), sync_to_thread=True)
     def get_pairing(self, tenant: Tenant, pairing_id: UUID) -> PairingOut:
         """A pairing as the log has it now."""
         pairing = tenant.app.pairings.pairing(pairing_id)
-        if only_own("pairings.read", tenant.principal.roles):
-            mentor = tenant.app.mentors.mentor(pairing.mentor_id)
-            if mentor.subject != tenant.principal.subject:
-                raise ProblemError(404, "not_found", "pairing not found")
+        check_own_pairing(tenant, pairing_id, "pairings.read")
         return render(pairing, 0)
 
     @post(
@@ -428,7 +323,9 @@ class PairingController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.pairings.resolve_flag(cmd, pairing_id, data.flag, data.resolution),
+            lambda cmd: tenant.app.pairings.resolve_flag(
+                cmd, pairing_id, data.flag, data.resolution
+            ),
         )
 
     @post(

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
-from domain.common import ProwdAggregate, RuleViolation, utcnow
-from domain.mentors import (
-    Mentor,
-)
+from domain.common import NotFound, ProwdAggregate, RuleViolation, utcnow
+from domain.mentors import Mentor
 from domain.pairings import (
     Closure,
     Commitment,
@@ -48,6 +46,13 @@ class Pairings:
     # -- pairings -----------------------------------------------------------------------
     def pairing(self, pairing_id: UUID) -> Pairing:
         return self.ledger.load(Pairing, pairing_id, "pairing")
+
+    def check_mentored_by(self, pairing_id: UUID, subject: str) -> None:
+        """The pairing is one the mentor with token subject `subject` mentors; otherwise it is
+        not found (a peer mentor acts only on their own pairings)."""
+        pairing = self.pairing(pairing_id)
+        if self.mentors.mentor(pairing.mentor_id).subject != subject:
+            raise NotFound("pairing not found")
 
     def _facts(self, participant: Participant) -> PersonFacts:
         cohort = self.facilities.cohort(participant.cohort_code)
