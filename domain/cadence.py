@@ -6,8 +6,12 @@ the first week of a year holds its first Thursday, so 2026-W01 starts on 2025-12
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+import msgspec
 
 from domain.policy import Cadence
 
@@ -25,6 +29,11 @@ class WeekStatus(StrEnum):
 def week_name(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def iso_week(moment: datetime, zone: ZoneInfo) -> str:
+    """The week `moment` falls in, in the grantee's time zone (whatever offset it carries)."""
+    return week_name(moment.astimezone(zone).date())
 
 
 def week_start(name: str) -> date:
@@ -59,3 +68,54 @@ def compliance(
             status = WeekStatus.MISSED
         out.append((week, status))
     return out
+
+
+class WeekTally(msgspec.Struct, frozen=True):
+    """What was counted in one week of a pairing: meetings held (and their minutes) and
+    excused cancellations."""
+
+    held: int = 0
+    minutes: int = 0
+    excused: int = 0
+
+
+class CadenceWeek(msgspec.Struct):
+    """One week of a pairing's cadence: its status and what was held in it."""
+
+    week: str
+    status: WeekStatus
+    held: int
+    minutes: int
+
+
+def cadence_weeks(
+    first: str, last: str, current: str, tallies: Mapping[str, WeekTally], cadence: Cadence
+) -> list[CadenceWeek]:
+    """`compliance` over the weeks' tallies: every week from `first` to `last` with its status
+    and what was held in it."""
+    statuses = compliance(
+        first,
+        last,
+        current,
+        {week for week, tally in tallies.items() if tally.held > 0},
+        {week for week, tally in tallies.items() if tally.excused > 0},
+        cadence,
+    )
+    none = WeekTally()
+    return [
+        CadenceWeek(week, status, tallies.get(week, none).held, tallies.get(week, none).minutes)
+        for week, status in statuses
+    ]
+
+
+def alert_weeks(today: date) -> tuple[str, str]:
+    """The weeks a cadence alert looks at: the current week and the one before it."""
+    return week_name(today), week_name(today - timedelta(days=7))
+
+
+def missed_cadence(
+    opened_week: str, last_held_week: str | None, current: str, previous: str
+) -> bool:
+    """An open pairing missed its cadence when no meeting was held in the current or the
+    previous week; a pairing matched this week is not yet due."""
+    return (last_held_week is None or last_held_week < previous) and opened_week != current

@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 
 import msgspec
 
-from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
+from domain.common import DomainError, ProwdAggregate, RuleViolation, check_not_future, utcnow
 from domain.pairings import Location, Pairing, PairingKind
 
 MAX_MINUTES = 8 * 60
@@ -74,6 +74,20 @@ class HeldRecord(msgspec.Struct, frozen=True, kw_only=True):
     confidential_note: str = ""
     # Set when the grantee flags (rather than refuses) meetings during class hours.
     during_class_hours: bool = False
+
+
+class NoteReader(msgspec.Struct, frozen=True):
+    """Who asks for a meeting's confidential note: the token's subject, and whether they act
+    as the coordinator."""
+
+    subject: str
+    coordinator: bool
+
+
+class NoteWithheld(DomainError):
+    """The caller may not change a confidential note that someone else wrote (HTTP 403)."""
+
+    default_code = "forbidden"
 
 
 def check_record(record: HeldRecord, pairing: Pairing) -> None:
@@ -171,6 +185,28 @@ class Meeting(ProwdAggregate):
             m.record = self.record
             m.week = self.week
             m.amendments += 1
+
+    def note_readable_by(self, reader: NoteReader) -> bool:
+        """A confidential note reaches only its author and the coordinator (DESIGN D8)."""
+        return self.note_author == reader.subject or reader.coordinator
+
+    def amendment(
+        self, record: HeldRecord, reader: NoteReader, *, keep_part2: bool, keep_note: bool
+    ) -> HeldRecord:
+        """The record an amendment stores. What it leaves out stays as it was: the summary's
+        Part 2 tag (`keep_part2`) and the confidential note (`keep_note`); a note already
+        written is changed only by someone who may read it."""
+        current = self.record
+        note = current.confidential_note if current is not None else ""
+        if keep_part2 and current is not None:
+            record = msgspec.structs.replace(record, summary_part2=current.summary_part2)
+        if keep_note:
+            record = msgspec.structs.replace(record, confidential_note=note)
+        elif note and not self.note_readable_by(reader):
+            raise NoteWithheld(
+                "only the note's author or a coordinator may change a confidential note"
+            )
+        return record
 
     @classmethod
     def schedule(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date, datetime
 
-from domain.facilities import Cohort, Facility
-from projections.base import Projection, handles
+import msgspec
+
+from domain.facilities import Cohort, Facility, FacilityKind
+from projections.base import Projection, Tables, handles
 from projections.ops import Writer
+from projections.query import Reader, page
+from projections.rows import select, typed
 
 
 class Directory(Projection):
@@ -20,14 +24,14 @@ class Directory(Projection):
     order = {"facilities": "code", "cohorts": "code"}
 
     @handles(Facility.Registered)
-    def facility(self, w: Writer, e: Any, position: int) -> None:
+    def facility(self, w: Writer, e: Facility.Registered, position: int) -> None:
         w.insert(
             "facilities",
             {"code": e.code, "name": e.name, "kind": e.kind.value, "registered_at": e.timestamp},
         )
 
     @handles(Cohort.Started)
-    def cohort(self, w: Writer, e: Any, position: int) -> None:
+    def cohort(self, w: Writer, e: Cohort.Started, position: int) -> None:
         w.insert(
             "cohorts",
             {
@@ -40,5 +44,61 @@ class Directory(Projection):
         )
 
     @handles(Cohort.Graduated)
-    def graduated(self, w: Writer, e: Any, position: int) -> None:
+    def graduated(self, w: Writer, e: Cohort.Graduated, position: int) -> None:
         w.update("cohorts", {"graduated_on": e.graduated_on}, cohort_id=e.originator_id)
+
+
+# -- reads -----------------------------------------------------------------------------------
+
+
+class FacilityRow(msgspec.Struct):
+    code: str
+    name: str
+    kind: FacilityKind
+    registered_at: datetime
+
+
+class CohortRow(msgspec.Struct):
+    code: str
+    name: str
+    facility: str
+    start_date: date
+    graduated_on: date | None
+
+
+FACILITY = select(FacilityRow)
+COHORT = select(CohortRow, facility="facility_code")
+
+
+def facility_page(
+    db: Reader, t: Tables, *, after: str, limit: int, kind: FacilityKind | None = None
+) -> tuple[list[FacilityRow], str | None]:
+    """Facilities in code order after `after`, optionally of one kind."""
+    rows, nxt = page(
+        db,
+        t,
+        "facilities",
+        FACILITY.sql,
+        "code",
+        after=after,
+        limit=limit,
+        where=[("kind", kind.value)] if kind else None,
+    )
+    return typed(FacilityRow, FACILITY, rows), nxt
+
+
+def cohort_page(
+    db: Reader, t: Tables, *, after: str, limit: int, facility: str | None = None
+) -> tuple[list[CohortRow], str | None]:
+    """Cohorts in code order after `after`, optionally at one facility."""
+    rows, nxt = page(
+        db,
+        t,
+        "cohorts",
+        COHORT.sql,
+        "code",
+        after=after,
+        limit=limit,
+        where=[("facility_code", facility)] if facility else None,
+    )
+    return typed(CohortRow, COHORT, rows), nxt

@@ -6,15 +6,23 @@ author and the coordinator. Weeks are the grantee-local ISO weeks carried by the
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import msgspec
+from psycopg import sql
 
-from domain.meetings import Meeting
+from domain.cadence import WeekTally, alert_weeks, missed_cadence, week_name
+from domain.meetings import Meeting, MeetingStatus
+from domain.pairings import LocationKind
 from domain.participants import Participant
-from projections.base import Projection, handles
+from projections.base import Projection, Tables, handles
 from projections.erasure import ERASED, individual_pairings, log_schema
 from projections.ops import ADD_EXCLUDED, Erase, Inc, Src, Writer
+from projections.query import Reader, page
+from projections.rows import select, typed
 
 
 class MeetingLog(Projection):
@@ -39,7 +47,7 @@ class MeetingLog(Projection):
     order = {"meetings": "meeting_id", "meeting_weeks": "pairing_id, week"}
 
     def _week(
-        self, w: Writer, meeting_id: Any, week: str, column: str, step: int, minutes: int
+        self, w: Writer, meeting_id: UUID, week: str, column: str, step: int, minutes: int
     ) -> None:
         """Count the meeting in its pairing's week (one statement: the pairing is read from
         the meeting's row)."""
@@ -51,7 +59,7 @@ class MeetingLog(Projection):
         )
 
     @handles(Meeting.Scheduled)
-    def scheduled(self, w: Writer, e: Any, position: int) -> None:
+    def scheduled(self, w: Writer, e: Meeting.Scheduled, position: int) -> None:
         w.insert(
             "meetings",
             {
@@ -67,7 +75,9 @@ class MeetingLog(Projection):
             },
         )
 
-    def _record(self, w: Writer, e: Any, position: int, amended: bool) -> None:
+    def _record(
+        self, w: Writer, e: Meeting.Held | Meeting.Amended, position: int, amended: bool
+    ) -> None:
         r = e.record
         attendance = {str(k): v.value for k, v in sorted(r.attendance.items())}
         w.update(
@@ -91,12 +101,12 @@ class MeetingLog(Projection):
         )
 
     @handles(Meeting.Held)
-    def held(self, w: Writer, e: Any, position: int) -> None:
+    def held(self, w: Writer, e: Meeting.Held, position: int) -> None:
         self._record(w, e, position, amended=False)
         self._week(w, e.originator_id, e.week, "held", 1, e.record.duration_minutes)
 
     @handles(Meeting.Amended)
-    def amended(self, w: Writer, e: Any, position: int) -> None:
+    def amended(self, w: Writer, e: Meeting.Amended, position: int) -> None:
         # Take back the minutes the meeting's row holds now from its previous week.
         before = w.get("meetings", ("duration_minutes",), meeting_id=e.originator_id)
         if before is not None:
@@ -105,7 +115,7 @@ class MeetingLog(Projection):
         self._week(w, e.originator_id, e.week, "held", 1, e.record.duration_minutes)
 
     @handles(Meeting.Missed)
-    def missed(self, w: Writer, e: Any, position: int) -> None:
+    def missed(self, w: Writer, e: Meeting.Missed, position: int) -> None:
         w.update(
             "meetings",
             {"status": "missed", "no_show_by": e.no_show_by.value, "last_position": position},
@@ -114,7 +124,7 @@ class MeetingLog(Projection):
         self._week(w, e.originator_id, e.week, "missed", 1, 0)
 
     @handles(Meeting.Cancelled)
-    def cancelled(self, w: Writer, e: Any, position: int) -> None:
+    def cancelled(self, w: Writer, e: Meeting.Cancelled, position: int) -> None:
         w.update(
             "meetings",
             {
@@ -129,7 +139,7 @@ class MeetingLog(Projection):
             self._week(w, e.originator_id, e.week, "excused", 1, 0)
 
     @handles(Participant.Erased)
-    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
+    def participant_erased(self, w: Writer, e: Participant.Erased, position: int) -> None:
         # Individual meetings only: a group meeting's record is the group's (docs/privacy.md).
         pairings = w.query(
             individual_pairings(log_schema(w, e)), {"pid": e.originator_id, "pos": position}
@@ -139,3 +149,124 @@ class MeetingLog(Projection):
 
 
 VIEWS: tuple[Projection, ...] = (MeetingLog(),)
+
+
+# -- reads -----------------------------------------------------------------------------------
+
+
+class MeetingRow(msgspec.Struct):
+    """A meeting in a pairing's log (never its confidential note)."""
+
+    id: UUID
+    pairing_id: UUID
+    status: MeetingStatus
+    scheduled_for: datetime
+    occurred_at: datetime | None
+    duration_minutes: int | None
+    location_kind: LocationKind
+    facility: str | None
+    topics: list[str]
+    summary: str | None
+    attendance: dict[str, str]
+    has_confidential_note: bool
+    during_class_hours: bool
+    no_show_by: str | None
+    cancel_reason: str | None
+    excused: bool | None
+    amendments: int
+    week: str
+
+
+class CadenceAlert(msgspec.Struct):
+    """An open pairing without a held meeting in the current or the previous week."""
+
+    pairing_id: UUID
+    mentor_id: UUID
+    kind: str
+    opened_at: datetime
+    last_held_week: str | None
+    detail: str
+
+
+class _OpenPairing(msgspec.Struct):
+    pairing_id: UUID
+    mentor_id: UUID
+    opened_at: datetime
+    last_held_week: str | None
+
+
+MEETING = select(MeetingRow, id="meeting_id", facility="facility_code")
+# Meetings list in scheduled order; the id breaks ties between meetings at the same instant.
+SORT_KEY = "scheduled_for::text || '|' || meeting_id::text"
+OPEN_PAIRING = select(
+    _OpenPairing,
+    pairing_id="p.pairing_id",
+    mentor_id="p.mentor_id",
+    opened_at="p.opened_at",
+    last_held_week="(SELECT max(week) FROM {w} w WHERE w.pairing_id = p.pairing_id AND w.held > 0)",
+)
+
+
+def meeting_log(
+    db: Reader,
+    t: Tables,
+    pairing_id: UUID,
+    *,
+    after: str,
+    limit: int,
+    status: MeetingStatus | None = None,
+) -> tuple[list[MeetingRow], str | None]:
+    """A pairing's meetings in scheduled order after the cursor `after`, optionally of one
+    status; the cursor of the next page if there is one."""
+    where: list[tuple[str, Any]] = [("pairing_id", pairing_id)]
+    if status is not None:
+        where.append(("status", status.value))
+    rows, nxt = page(
+        db,
+        t,
+        "meetings",
+        f"{SORT_KEY}, {MEETING.sql}",
+        "sort_key",
+        after=after,
+        limit=limit,
+        where=where,
+        key_expr=sql.SQL(SORT_KEY),
+    )
+    return typed(MeetingRow, MEETING, [r[1:] for r in rows]), nxt
+
+
+def week_tallies(db: Reader, t: Tables, pairing_id: UUID) -> dict[str, WeekTally]:
+    """What the view counted in each week of the pairing that has a meeting, by week."""
+    rows = db.fetchall(
+        sql.SQL("SELECT week, held, minutes, excused FROM {} WHERE pairing_id = %s").format(
+            t["meeting_weeks"]
+        ),
+        (pairing_id,),
+    )
+    return {week: WeekTally(held, minutes, excused) for week, held, minutes, excused in rows}
+
+
+def cadence_alerts(
+    db: Reader, meetings: Tables, pairings: Tables, today: date, zone: ZoneInfo
+) -> list[CadenceAlert]:
+    """Open pairings, oldest match first, that missed their cadence as of `today` (a date in
+    the grantee's time zone `zone`): no held meeting in the current or the previous week
+    (`domain.cadence.missed_cadence`)."""
+    current, previous = alert_weeks(today)
+    query = sql.SQL(
+        "SELECT " + OPEN_PAIRING.sql + " FROM {p} p WHERE p.closed_at IS NULL ORDER BY p.opened_at"
+    ).format(w=meetings["meeting_weeks"], p=pairings["pairings"])
+    return [
+        CadenceAlert(
+            pairing_id=p.pairing_id,
+            mentor_id=p.mentor_id,
+            kind="missed_cadence",
+            opened_at=p.opened_at,
+            last_held_week=p.last_held_week,
+            detail=f"no held meeting in {previous} or {current}",
+        )
+        for p in typed(_OpenPairing, OPEN_PAIRING, db.fetchall(query))
+        if missed_cadence(
+            week_name(p.opened_at.astimezone(zone).date()), p.last_held_week, current, previous
+        )
+    ]

@@ -9,7 +9,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.cadence import WINDOW, WeekStatus, compliance, week_name, week_start, weeks_between
+from domain.cadence import (
+    WINDOW,
+    WeekStatus,
+    compliance,
+    iso_week,
+    week_name,
+    week_start,
+    weeks_between,
+)
 from domain.common import RuleViolation, actor, utcnow
 from domain.meetings import (
     MAX_MINUTES,
@@ -42,7 +50,6 @@ from domain.pairings import (
     PairingKind,
 )
 from domain.policy import Cadence, ClassHoursRule, MentoringRules
-from services.app.meetings import iso_week
 
 CHICAGO = ZoneInfo("America/Chicago")
 LONDON = ZoneInfo("Europe/London")

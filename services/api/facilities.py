@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 
 from domain.facilities import Cohort, Facility, FacilityKind
-from projections import query
+from projections.directory import CohortRow, cohort_page, facility_page
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body
@@ -50,12 +50,7 @@ class GraduationIn(msgspec.Struct, forbid_unknown_fields=True):
     graduated_on: date
 
 
-class CohortOut(msgspec.Struct):
-    code: str
-    name: str
-    facility: str
-    start_date: date
-    graduated_on: date | None
+class CohortOut(CohortRow):
     position: int | None = None
 
 
@@ -64,11 +59,13 @@ class CohortPage(msgspec.Struct):
     next_cursor: str | None
 
 
-def _facility(f: Facility, position: int) -> FacilityOut:
+def render_facility(f: Facility, position: int) -> FacilityOut:
+    """A facility as a command answers it."""
     return FacilityOut(f.code, f.name, f.kind, position=position)
 
 
-def _cohort(c: Cohort, position: int) -> CohortOut:
+def render_cohort(c: Cohort, position: int) -> CohortOut:
+    """A cohort as a command or a read by code answers it."""
     return CohortOut(c.code, c.name, c.facility_code, c.start_date, c.graduated_on, position)
 
 
@@ -101,7 +98,7 @@ class FacilityController(Controller):
             lambda cmd: tenant.app.facilities.register_facility(
                 cmd, code=data.code, name=data.name, kind=data.kind
             ),
-            _facility,
+            render_facility,
             status=201,
         )
 
@@ -124,19 +121,8 @@ class FacilityController(Controller):
             min_position,
             request.app.state.settings.view_wait_max,
         )
-        rows, nxt = query.page(
-            db,
-            t,
-            "facilities",
-            "code, name, kind, registered_at",
-            "code",
-            after=cursor,
-            limit=limit,
-            where=[("kind", kind.value)] if kind else None,
-        )
-        return FacilityPage(
-            [FacilityOut(r[0], r[1], FacilityKind(r[2]), registered_at=r[3]) for r in rows], nxt
-        )
+        rows, nxt = facility_page(db, t, after=cursor, limit=limit, kind=kind)
+        return FacilityPage(msgspec.convert(rows, list[FacilityOut], from_attributes=True), nxt)
 
     @get("/facilities/{code:str}", opt=action("facilities.read"), sync_to_thread=True)
     def get_facility(self, tenant: Tenant, code: str) -> FacilityOut:
@@ -169,7 +155,7 @@ class FacilityController(Controller):
                 facility_code=data.facility,
                 start_date=data.start_date,
             ),
-            _cohort,
+            render_cohort,
             status=201,
         )
 
@@ -188,7 +174,7 @@ class FacilityController(Controller):
             tenant,
             data,
             lambda cmd: tenant.app.facilities.graduate_cohort(cmd, code=code, on=data.graduated_on),
-            _cohort,
+            render_cohort,
         )
 
     @get("/cohorts", opt=action("facilities.read"), sync_to_thread=True)
@@ -210,19 +196,10 @@ class FacilityController(Controller):
             min_position,
             request.app.state.settings.view_wait_max,
         )
-        rows, nxt = query.page(
-            db,
-            t,
-            "cohorts",
-            "code, name, facility_code, start_date, graduated_on",
-            "code",
-            after=cursor,
-            limit=limit,
-            where=[("facility_code", facility)] if facility else None,
-        )
-        return CohortPage([CohortOut(*r) for r in rows], nxt)
+        rows, nxt = cohort_page(db, t, after=cursor, limit=limit, facility=facility)
+        return CohortPage(msgspec.convert(rows, list[CohortOut], from_attributes=True), nxt)
 
     @get("/cohorts/{code:str}", opt=action("facilities.read"), sync_to_thread=True)
     def get_cohort(self, tenant: Tenant, code: str) -> CohortOut:
         """One cohort, from its event history."""
-        return _cohort(tenant.app.facilities.cohort(code), 0)
+        return render_cohort(tenant.app.facilities.cohort(code), 0)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from litestar.params import Parameter
-from psycopg import sql
 
 from domain import clock
-from domain.cadence import WeekStatus, compliance, week_name
-from domain.facilities import ClassSlot, Cohort
+from domain.cadence import week_name
 from domain.meetings import (
     MAX_MINUTES,
     Attendance,
@@ -22,19 +20,22 @@ from domain.meetings import (
     Meeting,
     MeetingStatus,
     NoShow,
+    NoteReader,
+    NoteWithheld,
     Topic,
 )
 from domain.pairings import Location, LocationKind
-from projections import query
+from projections.meetings import CadenceAlert, MeetingRow, cadence_alerts, meeting_log
 from services.api import views
+from services.api.class_hours import ClassHoursController
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.facilities import CohortOut
-from services.api.facilities import _cohort as render_cohort
+from services.api.meeting_cadence import CadenceController
+from services.api.pairings import check_own_pairing
 from services.api.params import Code, Cursor, Limit, LongText, MinPosition
 from services.api.problems import ProblemError
 from services.api.text import FreeText
-from services.identity.access import Role, only_own
+from services.identity.access import Role
 
 Text = LongText
 Minutes = Annotated[int, msgspec.Meta(ge=1, le=MAX_MINUTES)]
@@ -83,21 +84,6 @@ class AmendmentIn(msgspec.Struct, forbid_unknown_fields=True):
     record: HeldIn
 
 
-ClockTime = Annotated[
-    str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$(?![\n])", examples=["09:00"])
-]
-
-
-class SlotIn(msgspec.Struct, forbid_unknown_fields=True):
-    weekday: Annotated[int, msgspec.Meta(ge=1, le=7)]
-    start: ClockTime
-    end: ClockTime
-
-
-class ClassHoursIn(msgspec.Struct, forbid_unknown_fields=True):
-    slots: Annotated[list[SlotIn], msgspec.Meta(max_length=50)]
-
-
 class HeldOut(msgspec.Struct, omit_defaults=True):
     occurred_at: datetime
     duration_minutes: int
@@ -126,53 +112,9 @@ class MeetingOut(msgspec.Struct, omit_defaults=True):
     position: int | None = None
 
 
-class MeetingRow(msgspec.Struct):
-    id: UUID
-    pairing_id: UUID
-    status: MeetingStatus
-    scheduled_for: datetime
-    occurred_at: datetime | None
-    duration_minutes: int | None
-    location_kind: LocationKind
-    facility: str | None
-    topics: list[str]
-    summary: str | None
-    attendance: dict[str, str]
-    has_confidential_note: bool
-    during_class_hours: bool
-    no_show_by: str | None
-    cancel_reason: str | None
-    excused: bool | None
-    amendments: int
-    week: str
-
-
 class MeetingPage(msgspec.Struct):
     items: list[MeetingRow]
     next_cursor: str | None
-
-
-class WeekOut(msgspec.Struct):
-    week: str
-    status: WeekStatus
-    held: int
-    minutes: int
-
-
-class CadenceOut(msgspec.Struct):
-    pairing_id: UUID
-    cadence: str
-    time_zone: str
-    weeks: list[WeekOut]
-
-
-class CadenceAlert(msgspec.Struct):
-    pairing_id: UUID
-    mentor_id: UUID
-    kind: str
-    opened_at: datetime
-    last_held_week: str | None
-    detail: str
 
 
 class AlertsOut(msgspec.Struct):
@@ -202,45 +144,25 @@ def _record(data: HeldIn, fallback: Location) -> HeldRecord:
 def find_cadence_alerts(
     tenant: Tenant, min_position: int | None, wait_max: float
 ) -> tuple[str, list[CadenceAlert]]:
-    """Open pairings with no held meeting in the current or previous grantee-local week;
-    pairings matched this week are not yet due."""
-    db = tenant.tenancy.db
-    meetings = views.tables(db, tenant.info.schema, "meetings", min_position, wait_max)
-    pairings = views.tables(db, tenant.info.schema, "pairings", min_position, wait_max)
+    """The current week and the open pairings that missed their cadence
+    (`projections.meetings.cadence_alerts`), from the views' live builds."""
+    db, schema = tenant.tenancy.db, tenant.info.schema
+    meetings = views.tables(db, schema, "meetings", min_position, wait_max)
+    pairings = views.tables(db, schema, "pairings", min_position, wait_max)
     zone = tenant.app.zone
     today = clock.today(zone)
-    current, previous = week_name(today), week_name(today - timedelta(days=7))
-    rows = db.fetchall(
-        sql.SQL(
-            "SELECT p.pairing_id, p.mentor_id, p.opened_at,"
-            " (SELECT max(week) FROM {w} w WHERE w.pairing_id = p.pairing_id AND w.held > 0)"
-            " FROM {p} p WHERE p.closed_at IS NULL ORDER BY p.opened_at"
-        ).format(w=meetings["meeting_weeks"], p=pairings["pairings"]),
-    )
-    items = [
-        CadenceAlert(
-            pairing_id=r[0],
-            mentor_id=r[1],
-            kind="missed_cadence",
-            opened_at=r[2],
-            last_held_week=r[3],
-            detail=f"no held meeting in {previous} or {current}",
-        )
-        for r in rows
-        if (r[3] is None or r[3] < previous) and week_name(r[2].astimezone(zone).date()) != current
-    ]
-    return current, items
+    return week_name(today), cadence_alerts(db, meetings, pairings, today, zone)
 
 
-def may_read_note(tenant: Tenant, meeting: Meeting) -> bool:
-    """A confidential note reaches only its author and the coordinator."""
-    return (
-        meeting.note_author == tenant.principal.subject
-        or Role.COORDINATOR.value in tenant.principal.roles
-    )
+def note_reader(tenant: Tenant) -> NoteReader:
+    """The caller, as the confidential-note rule sees them."""
+    return NoteReader(tenant.principal.subject, Role.COORDINATOR.value in tenant.principal.roles)
 
 
-def render_for(tenant: Tenant) -> Any:
+def render_for(tenant: Tenant) -> Callable[[Meeting, int], MeetingOut]:
+    """Renders a meeting for the caller: the confidential note only if they may read it."""
+    reader = note_reader(tenant)
+
     def render(m: Meeting, position: int) -> MeetingOut:
         held = None
         if m.record is not None:
@@ -257,7 +179,7 @@ def render_for(tenant: Tenant) -> Any:
                 during_class_hours=r.during_class_hours,
                 summary_part2=r.summary_part2,
                 confidential_note=r.confidential_note
-                if r.confidential_note and may_read_note(tenant, m)
+                if r.confidential_note and m.note_readable_by(reader)
                 else None,
             )
         return MeetingOut(
@@ -275,14 +197,6 @@ def render_for(tenant: Tenant) -> Any:
         )
 
     return render
-
-
-def check_own_pairing(tenant: Tenant, pairing_id: UUID, action_name: str) -> None:
-    """A peer mentor acts only on the pairings they mentor; others are not found."""
-    if only_own(action_name, tenant.principal.roles):
-        pairing = tenant.app.pairings.pairing(pairing_id)
-        if tenant.app.mentors.mentor(pairing.mentor_id).subject != tenant.principal.subject:
-            raise ProblemError(404, "not_found", "pairing not found")
 
 
 MEETING_EXAMPLE = {
@@ -386,7 +300,10 @@ class MeetingController(Controller):
         meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
         record = _record(data, meeting.location)
         return self._do(
-            request, tenant, data, lambda cmd: tenant.app.meetings.hold_meeting(cmd, meeting_id, record)
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.meetings.hold_meeting(cmd, meeting_id, record),
         )
 
     @post(
@@ -405,7 +322,9 @@ class MeetingController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.meetings.miss_meeting(cmd, meeting_id, data.no_show_by, data.note),
+            lambda cmd: tenant.app.meetings.miss_meeting(
+                cmd, meeting_id, data.no_show_by, data.note
+            ),
         )
 
     @post(
@@ -428,7 +347,9 @@ class MeetingController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.meetings.cancel_meeting(cmd, meeting_id, data.reason, data.excused),
+            lambda cmd: tenant.app.meetings.cancel_meeting(
+                cmd, meeting_id, data.reason, data.excused
+            ),
         )
 
     @post(
@@ -448,23 +369,23 @@ class MeetingController(Controller):
         Part 2 information) and the confidential note stay as they were."""
         meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
         record = _record(data.record, meeting.location)
-        current_note = meeting.record.confidential_note if meeting.record else ""
-        if data.record.summary_part2 is None and meeting.record is not None:
-            record = msgspec.structs.replace(record, summary_part2=meeting.record.summary_part2)
-        if data.record.confidential_note is None:
-            record = msgspec.structs.replace(record, confidential_note=current_note)
-        elif current_note and not may_read_note(tenant, meeting):
-            raise ProblemError(
-                403,
-                "forbidden",
-                "only the note's author or a coordinator may change a confidential note",
+        try:
+            return self._do(
+                request,
+                tenant,
+                data,
+                lambda cmd: tenant.app.meetings.amend_meeting(
+                    cmd,
+                    meeting_id,
+                    data.reason,
+                    record,
+                    reader=note_reader(tenant),
+                    keep_part2=data.record.summary_part2 is None,
+                    keep_note=data.record.confidential_note is None,
+                ),
             )
-        return self._do(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.meetings.amend_meeting(cmd, meeting_id, data.reason, record),
-        )
+        except NoteWithheld as e:
+            raise ProblemError(403, "forbidden", e.detail) from None
 
     @get("/meetings/{meeting_id:uuid}", opt=action("meetings.read"), sync_to_thread=True)
     def get_meeting(self, tenant: Tenant, meeting_id: UUID) -> MeetingOut:
@@ -496,106 +417,8 @@ class MeetingController(Controller):
             min_position,
             request.app.state.settings.view_wait_max,
         )
-        where: list[tuple[str, Any]] = [("pairing_id", pairing_id)]
-        if status is not None:
-            where.append(("status", status.value))
-        rows, nxt = query.page(
-            db,
-            t,
-            "meetings",
-            "scheduled_for::text || '|' || meeting_id::text, meeting_id, pairing_id, status, scheduled_for,"
-            " occurred_at, duration_minutes, location_kind, facility_code, topics, summary, attendance,"
-            " has_confidential_note, during_class_hours, no_show_by, cancel_reason, excused, amendments, week",
-            "sort_key",
-            after=cursor,
-            limit=limit,
-            where=where,
-            key_expr=sql.SQL("scheduled_for::text || '|' || meeting_id::text"),
-        )
-        return MeetingPage(
-            [
-                MeetingRow(
-                    id=r[1],
-                    pairing_id=r[2],
-                    status=MeetingStatus(r[3]),
-                    scheduled_for=r[4],
-                    occurred_at=r[5],
-                    duration_minutes=r[6],
-                    location_kind=LocationKind(r[7]),
-                    facility=r[8],
-                    topics=list(r[9]),
-                    summary=r[10],
-                    attendance=r[11],
-                    has_confidential_note=r[12],
-                    during_class_hours=r[13],
-                    no_show_by=r[14],
-                    cancel_reason=r[15],
-                    excused=r[16],
-                    amendments=r[17],
-                    week=r[18],
-                )
-                for r in rows
-            ],
-            nxt,
-        )
-
-    @get("/pairings/{pairing_id:uuid}/cadence", opt=action("meetings.read"), sync_to_thread=True)
-    def cadence(
-        self,
-        request: Request[Any, Any, Any],
-        tenant: Tenant,
-        pairing_id: UUID,
-        weeks: Annotated[int, Parameter(ge=1, le=156, description="weeks to show")] = 12,
-        min_position: MinPosition = None,
-    ) -> CadenceOut:
-        """Weekly cadence compliance of a pairing: per ISO week of the grantee's time zone,
-        met, missed, excused (an excused cancellation) or pending (the current week)."""
-        check_own_pairing(tenant, pairing_id, "meetings.read")
-        pairing = tenant.app.pairings.pairing(pairing_id)
-        stage = int(tenant.app.participants.participant(pairing.members[0]).stage) if pairing.members else 1
-        cadence = tenant.app.policy.rules().cadence_for(stage)
-        db = tenant.tenancy.db
-        t = views.tables(
-            db,
-            tenant.info.schema,
-            "meetings",
-            min_position,
-            request.app.state.settings.view_wait_max,
-        )
-        counts = {
-            r[0]: r[1:]
-            for r in db.fetchall(
-                sql.SQL("SELECT week, held, minutes, excused FROM {} WHERE pairing_id = %s").format(
-                    t["meeting_weeks"]
-                ),
-                (pairing_id,),
-            )
-        }
-        zone = tenant.app.zone
-        current = week_name(clock.today(zone))
-        first = week_name(pairing.opened_at.astimezone(zone).date())
-        last = (
-            current
-            if pairing.is_open
-            else week_name((pairing.closed_at or clock.now()).astimezone(zone).date())
-        )
-        statuses = compliance(
-            first,
-            last,
-            current,
-            {w for w, c in counts.items() if c[0] > 0},
-            {w for w, c in counts.items() if c[2] > 0},
-            cadence,
-        )[-weeks:]
-        return CadenceOut(
-            pairing_id,
-            cadence.value,
-            tenant.app.time_zone,
-            [
-                WeekOut(w, s, counts.get(w, (0, 0, 0))[0], counts.get(w, (0, 0, 0))[1])
-                for w, s in statuses
-            ],
-        )
+        rows, nxt = meeting_log(db, t, pairing_id, after=cursor, limit=limit, status=status)
+        return MeetingPage(rows, nxt)
 
     @get("/cadence-alerts", opt=action("alerts.read"), sync_to_thread=True)
     def cadence_alerts(
@@ -608,34 +431,5 @@ class MeetingController(Controller):
         )
         return AlertsOut(current, items)
 
-    @post(
-        "/cohorts/{code:str}/class-hours",
-        opt=action("facilities.write"),
-        sync_to_thread=True,
-        status_code=201,
-        responses=problems((422, "invalid_class_hours", "a class period ends after it starts")),
-    )
-    def class_hours(
-        self, request: Request[Any, Any, Any], tenant: Tenant, code: str, data: ClassHoursIn
-    ) -> Response[CohortOut]:
-        """Set a cohort's weekly class periods (grantee-local time, weekday 1 = Monday); stage-1
-        meetings during them are refused or flagged, as the program policy says."""
-        slots = [
-            ClassSlot(s.weekday, time.fromisoformat(s.start), time.fromisoformat(s.end))
-            for s in data.slots
-        ]
 
-        def render(c: Cohort, position: int) -> CohortOut:
-            return render_cohort(c, position)
-
-        return tenant_command(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.facilities.set_class_hours(cmd, code, slots),
-            render,
-            status=201,
-        )
-
-
-ROUTES: list[Any] = [MeetingController]
+ROUTES: list[Any] = [MeetingController, CadenceController, ClassHoursController]

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import msgspec
 
+from domain import clock
+from domain.cadence import CadenceWeek, cadence_weeks, iso_week, week_name
 from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
 from domain.goals import Goal
-from domain.meetings import HeldRecord, Meeting, NoShow
+from domain.meetings import HeldRecord, Meeting, NoShow, NoteReader
 from domain.pairings import Location, LocationKind, Pairing
 from domain.participants import Stage
-from domain.policy import ClassHoursRule
+from domain.policy import Cadence, ClassHoursRule
+from projections.base import Tables
+from projections.meetings import week_tallies
 from services.app.facilities import Facilities
 from services.app.mentors import Mentors
 from services.app.pairings import Pairings
@@ -23,9 +27,12 @@ from services.app.policy import Policy
 from services.store.ledger import Command, LedgerApplication, Saved
 
 
-def iso_week(moment: datetime, zone: ZoneInfo) -> str:
-    year, week, _ = moment.astimezone(zone).isocalendar()
-    return f"{year}-W{week:02d}"
+@dataclass(frozen=True)
+class PairingCadence:
+    """A pairing's cadence and its most recent weeks, oldest first."""
+
+    cadence: Cadence
+    weeks: list[CadenceWeek]
 
 
 @dataclass
@@ -162,12 +169,43 @@ class Meetings:
         return self.ledger.record(meeting, command)
 
     def amend_meeting(
-        self, command: Command, meeting_id: UUID, reason: str, record: HeldRecord
+        self,
+        command: Command,
+        meeting_id: UUID,
+        reason: str,
+        record: HeldRecord,
+        *,
+        reader: NoteReader,
+        keep_part2: bool = False,
+        keep_note: bool = False,
     ) -> Saved[Meeting]:
-        """Correct a held meeting's record (a new event with its reason)."""
+        """Correct a held meeting's record (a new event with its reason). With `keep_part2`
+        and `keep_note` the summary's Part 2 tag and the confidential note stay as they were;
+        `reader` may change a note only if it may read it (`NoteWithheld`)."""
         meeting = self.meeting(meeting_id)
+        record = meeting.amendment(record, reader, keep_part2=keep_part2, keep_note=keep_note)
         pairing = self.pairings.pairing(meeting.pairing_id)
         record = self._checked(pairing, record)
         meeting.amend(reason, record, pairing, self.week_of(record.occurred_at))
         # An amendment that moves a meeting earlier may make it the first meeting.
         return self.ledger.record(meeting, command, also=self._first_meeting(pairing, record))
+
+    def cadence(
+        self, pairing_id: UUID, weeks: int, meetings_view: Callable[[], Tables]
+    ) -> PairingCadence:
+        """The last `weeks` weeks of a pairing's cadence compliance, per ISO week of the
+        grantee's time zone, from the match to today (or to the closure). The cadence is the
+        policy's for the stage of the pairing's first member."""
+        pairing = self.pairings.pairing(pairing_id)
+        stage = (
+            int(self.participants.participant(pairing.members[0]).stage) if pairing.members else 1
+        )
+        cadence = self.policy.rules().cadence_for(stage)
+        tallies = week_tallies(self.ledger.db, meetings_view(), pairing_id)
+        zone = self.ledger.zone
+        current = week_name(clock.today(zone))
+        first = iso_week(pairing.opened_at, zone)
+        last = current if pairing.is_open else iso_week(pairing.closed_at or utcnow(), zone)
+        return PairingCadence(
+            cadence, cadence_weeks(first, last, current, tallies, cadence)[-weeks:]
+        )
