@@ -6,14 +6,22 @@ pure function of the log.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
+from uuid import UUID
+
+import msgspec
+from psycopg import sql
 
 from domain.mentors import Mentor
 from domain.pairings import Pairing
-from domain.participants import Participant
-from projections.base import Projection, handles
+from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
+from projections.base import Projection, Tables, handles
 from projections.erasure import ERASED
+from projections.mentors import PeerMentor
 from projections.ops import Append, IfNull, Inc, Ref, Remove, Writer
+from projections.query import Reader, page
+from projections.rows import select, typed
 
 
 class Caseload(Projection):
@@ -54,7 +62,7 @@ class Caseload(Projection):
     }
 
     @handles(Participant.Enrolled)
-    def enrolled(self, w: Writer, e: Any, position: int) -> None:
+    def enrolled(self, w: Writer, e: Participant.Enrolled, position: int) -> None:
         w.insert(
             "caseload",
             {
@@ -76,17 +84,25 @@ class Caseload(Projection):
         )
 
     @handles(Participant.StageTransitioned, Participant.ReturnedToCustody)
-    def moved(self, w: Writer, e: Any, position: int) -> None:
-        returned = isinstance(e, Participant.ReturnedToCustody)
+    def moved(
+        self,
+        w: Writer,
+        e: Participant.StageTransitioned | Participant.ReturnedToCustody,
+        position: int,
+    ) -> None:
+        if isinstance(e, Participant.ReturnedToCustody):
+            stage, placement, returned = 1, "bop_institution", 1
+        else:
+            stage, placement, returned = int(e.to_stage), e.placement.value, 0
         w.update(
             "caseload",
             {
-                "stage": 1 if returned else int(e.to_stage),
-                "placement": "bop_institution" if returned else e.placement.value,
+                "stage": stage,
+                "placement": placement,
                 "facility_code": e.facility_code,
                 "stage_started_at": e.occurred_at,
                 "funding_source": e.funding_source.value,
-                "returns_to_custody": Inc(int(returned)),
+                "returns_to_custody": Inc(returned),
                 "last_event_at": e.timestamp,
                 "last_position": position,
             },
@@ -94,7 +110,7 @@ class Caseload(Projection):
         )
 
     @handles(Participant.Exited)
-    def exited(self, w: Writer, e: Any, position: int) -> None:
+    def exited(self, w: Writer, e: Participant.Exited, position: int) -> None:
         w.update(
             "caseload",
             {
@@ -108,18 +124,18 @@ class Caseload(Projection):
         )
 
     @handles(Mentor.Registered)
-    def mentor(self, w: Writer, e: Any, position: int) -> None:
+    def mentor(self, w: Writer, e: Mentor.Registered, position: int) -> None:
         w.insert(
             "caseload_mentors",
             {"mentor_id": e.originator_id, "display_name": e.display_name, "subject": e.subject},
         )
 
     @handles(Pairing.Opened)
-    def pairing(self, w: Writer, e: Any, position: int) -> None:
+    def pairing(self, w: Writer, e: Pairing.Opened, position: int) -> None:
         w.insert("caseload_pairings", {"pairing_id": e.originator_id, "mentor_id": e.mentor_id})
 
     @handles(Participant.PairingJoined)
-    def joined(self, w: Writer, e: Any, position: int) -> None:
+    def joined(self, w: Writer, e: Participant.PairingJoined, position: int) -> None:
         change: dict[str, Any]
         if e.individual:
             change = {
@@ -140,7 +156,7 @@ class Caseload(Projection):
         )
 
     @handles(Participant.PairingLeft)
-    def left(self, w: Writer, e: Any, position: int) -> None:
+    def left(self, w: Writer, e: Participant.PairingLeft, position: int) -> None:
         change: dict[str, Any]
         if e.individual:
             change = {"individual_pairing_id": None, "mentor_id": None}
@@ -153,7 +169,7 @@ class Caseload(Projection):
         )
 
     @handles(Participant.Erased)
-    def erased(self, w: Writer, e: Any, position: int) -> None:
+    def erased(self, w: Writer, e: Participant.Erased, position: int) -> None:
         w.update(
             "caseload",
             {
@@ -164,3 +180,134 @@ class Caseload(Projection):
             },
             participant_id=e.originator_id,
         )
+
+
+# -- reads -----------------------------------------------------------------------------------
+
+
+class CaseloadRow(msgspec.Struct):
+    """A participant in the caseload, with their mentor and the counts worked out when read."""
+
+    id: UUID
+    number: str
+    first_name: str
+    last_name: str
+    cohort: str
+    program_entry_date: date
+    stage: int
+    placement: Placement
+    facility: str | None
+    stage_started_at: datetime
+    days_in_stage: int
+    funding_source: FundingSource
+    status: Status
+    exit_date: date | None
+    exit_reason: ExitReason | None
+    returns_to_custody: int
+    last_event_at: datetime
+    mentor_id: UUID | None
+    mentor_name: str | None
+    individual_pairing_id: UUID | None
+    group_pairing_ids: list[UUID]
+    first_paired_at: datetime | None
+    days_to_first_pairing: int | None
+    overdue_goals: int
+
+
+CASELOAD = select(
+    CaseloadRow,
+    skip=("days_in_stage", "mentor_name", "days_to_first_pairing", "overdue_goals"),
+    id="participant_id",
+    cohort="cohort_code",
+    facility="facility_code",
+)
+
+
+def caseload_page(
+    db: Reader,
+    t: Tables,
+    goals: Tables,
+    now: datetime,
+    *,
+    after: str,
+    limit: int,
+    stage: int | None = None,
+    status: Status | None = None,
+    facility: str | None = None,
+    cohort: str | None = None,
+    peer_mentor: PeerMentor | None = None,
+) -> tuple[list[CaseloadRow], str | None]:
+    """Participants in number order after `after`, filtered; for a `peer_mentor`, only those
+    they mentor now (individually or in a group). Days and overdue goals count to `now`."""
+    filters = (
+        ("stage", stage),
+        ("status", None if status is None else status.value),
+        ("facility_code", facility),
+        ("cohort_code", cohort),
+    )
+    where: list[tuple[str, Any]] = [(c, v) for c, v in filters if v is not None]
+    extra: sql.Composable | None = None
+    extra_params: tuple[Any, ...] = ()
+    if peer_mentor is not None:
+        extra = sql.SQL(
+            "(mentor_id IN ({mine}) OR group_pairing_ids && ARRAY(SELECT p.pairing_id FROM {p} p"
+            " WHERE p.mentor_id IN ({mine})))"
+        ).format(mine=peer_mentor.mentor_ids(), p=t["caseload_pairings"])
+        extra_params = (peer_mentor.subject, peer_mentor.subject)
+    # The page's key (the number) comes first, then the row.
+    rows, nxt = page(
+        db,
+        t,
+        "caseload",
+        f"number, {CASELOAD.sql}",
+        "number",
+        after=after,
+        limit=limit,
+        where=where,
+        extra=extra,
+        extra_params=extra_params,
+    )
+    body = [r[1:] for r in rows]
+    at = CASELOAD.names.index
+    mentor_ids = [r[at("mentor_id")] for r in body if r[at("mentor_id")] is not None]
+    names = mentor_names(db, t, mentor_ids)
+    overdue = overdue_goal_counts(db, goals, [r[at("id")] for r in body], now.date())
+    derived = {
+        "days_in_stage": lambda r: max(0, (now - r["stage_started_at"]).days),
+        "mentor_name": lambda r: names.get(r["mentor_id"]),
+        "days_to_first_pairing": lambda r: (
+            None
+            if r["first_paired_at"] is None
+            else (r["first_paired_at"].date() - r["program_entry_date"]).days
+        ),
+        "overdue_goals": lambda r: overdue.get(r["id"], 0),
+    }
+    return typed(CaseloadRow, CASELOAD, body, derived), nxt
+
+
+def mentor_names(db: Reader, t: Tables, mentor_ids: list[UUID]) -> dict[UUID, str]:
+    """The display names of these mentors, by id."""
+    if not mentor_ids:
+        return {}
+    rows = db.fetchall(
+        sql.SQL("SELECT mentor_id, display_name FROM {} WHERE mentor_id = ANY(%s)").format(
+            t["caseload_mentors"]
+        ),
+        (mentor_ids,),
+    )
+    return dict(rows)
+
+
+def overdue_goal_counts(
+    db: Reader, goals: Tables, participant_ids: list[UUID], today: date
+) -> dict[UUID, int]:
+    """How many active goals of each participant have a target date before `today` (read
+    from the goals view, for the caseload's column)."""
+    rows = db.fetchall(
+        sql.SQL(
+            "SELECT participant_id, count(*)::int FROM {} WHERE participant_id = ANY(%s)"
+            " AND status = 'active' AND target_date < %s GROUP BY participant_id"
+        ).format(goals["goals"]),
+        (participant_ids, today),
+    )
+    return dict(rows)

@@ -9,11 +9,9 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from psycopg import sql
 
 from domain import clock
 from domain.participants import (
-    STAGE_OF_PLACEMENT,
     ExitReason,
     FundingSource,
     Participant,
@@ -22,8 +20,8 @@ from domain.participants import (
     Stage,
     Status,
 )
-from projections import query
-from projections.base import Tables
+from projections.caseload import CaseloadRow, caseload_page
+from projections.mentors import PeerMentor
 from services.api import views
 from services.api.context import (
     Tenant,
@@ -38,7 +36,6 @@ from services.api.problems import ProblemError
 from services.api.text import FreeText, Line
 from services.identity.access import only_own
 from services.projector import engine as projector
-from services.store.database import Database
 
 PersonName = Annotated[Line, msgspec.Meta(min_length=1, max_length=100)]
 
@@ -93,33 +90,6 @@ class ParticipantOut(msgspec.Struct, omit_defaults=True):
     position: int | None = None
     # When the participant's personal data was erased (absent until then).
     erased_at: datetime | None = None
-
-
-class CaseloadRow(msgspec.Struct):
-    id: UUID
-    number: str
-    first_name: str
-    last_name: str
-    cohort: str
-    program_entry_date: date
-    stage: int
-    placement: Placement
-    facility: str | None
-    stage_started_at: datetime
-    days_in_stage: int
-    funding_source: FundingSource
-    status: Status
-    exit_date: date | None
-    exit_reason: ExitReason | None
-    returns_to_custody: int
-    last_event_at: datetime
-    mentor_id: UUID | None
-    mentor_name: str | None
-    individual_pairing_id: UUID | None
-    group_pairing_ids: list[UUID]
-    first_paired_at: datetime | None
-    days_to_first_pairing: int | None
-    overdue_goals: int
 
 
 class CaseloadPage(msgspec.Struct):
@@ -182,30 +152,6 @@ _CONTEXT_FIELDS = {
     "grantee",
     "occurred_at",
 }
-
-
-def _placement(data: StageTransitionIn) -> Placement:
-    if data.placement is not None:
-        return data.placement
-    if data.to_stage == 3:
-        return Placement.COMMUNITY
-    if data.to_stage == 1:
-        return Placement.BOP_INSTITUTION
-    raise ProblemError(
-        422, "placement_required", "a move to stage 2 names its placement: rrc or home_confinement"
-    )
-
-
-def _mentor_names(db: Database, t: Tables, mentor_ids: list[UUID]) -> dict[UUID, str]:
-    if not mentor_ids:
-        return {}
-    rows = db.fetchall(
-        sql.SQL("SELECT mentor_id, display_name FROM {} WHERE mentor_id = ANY(%s)").format(
-            t["caseload_mentors"]
-        ),
-        (mentor_ids,),
-    )
-    return {r[0]: r[1] for r in rows}
 
 
 ENROL_EXAMPLE = {
@@ -283,83 +229,24 @@ class ParticipantController(Controller):
         t = views.tables(
             db, schema, "caseload", min_position, request.app.state.settings.view_wait_max
         )
-        where: list[tuple[str, Any]] = []
-        for column, value in (
-            ("stage", stage),
-            ("status", status),
-            ("facility_code", facility),
-            ("cohort_code", cohort),
-        ):
-            if value is not None:
-                where.append((column, value.value if isinstance(value, Status) else value))
-        extra: sql.Composable | None = None
-        extra_params: tuple[Any, ...] = ()
+        peer_mentor = None
         if only_own("participants.read", tenant.principal.roles):
-            # Only through a certified mentor record: suspension or retirement ends the access.
             roster = views.tables(db, schema, "mentor_roster", None, 0)
-            extra = sql.SQL(
-                "(mentor_id IN (SELECT mentor_id FROM {r} WHERE subject = %s AND status = 'certified')"
-                " OR group_pairing_ids && ARRAY(SELECT p.pairing_id FROM {p} p WHERE p.mentor_id IN"
-                " (SELECT mentor_id FROM {r} WHERE subject = %s AND status = 'certified')))"
-            ).format(r=roster["mentors"], p=t["caseload_pairings"])
-            extra_params = (tenant.principal.subject, tenant.principal.subject)
-        rows, nxt = query.page(
+            peer_mentor = PeerMentor(tenant.principal.subject, roster)
+        rows, nxt = caseload_page(
             db,
             t,
-            "caseload",
-            "number, participant_id, first_name, last_name, cohort_code, program_entry_date, stage,"
-            " placement, facility_code, stage_started_at, funding_source, status, exit_date,"
-            " exit_reason, returns_to_custody, last_event_at, mentor_id, individual_pairing_id,"
-            " group_pairing_ids, first_paired_at",
-            "number",
+            views.tables(db, schema, "goals", None, 0),
+            clock.now(),
             after=cursor,
             limit=limit,
-            where=where,
-            extra=extra,
-            extra_params=extra_params,
+            stage=stage,
+            status=status,
+            facility=facility,
+            cohort=cohort,
+            peer_mentor=peer_mentor,
         )
-        names = _mentor_names(db, t, [r[16] for r in rows if r[16] is not None])
-        now = clock.now()
-        g = views.tables(db, schema, "goals", None, 0)
-        overdue: dict[UUID, int] = dict(
-            db.fetchall(
-                sql.SQL(
-                    "SELECT participant_id, count(*)::int FROM {} WHERE participant_id = ANY(%s)"
-                    " AND status = 'active' AND target_date < %s GROUP BY participant_id"
-                ).format(g["goals"]),
-                ([r[1] for r in rows], now.date()),
-            )
-        )
-        items = [
-            CaseloadRow(
-                id=r[1],
-                number=r[0],
-                first_name=r[2],
-                last_name=r[3],
-                cohort=r[4],
-                program_entry_date=r[5],
-                stage=r[6],
-                placement=Placement(r[7]),
-                facility=r[8],
-                stage_started_at=r[9],
-                days_in_stage=max(0, (now - r[9]).days),
-                funding_source=FundingSource(r[10]),
-                status=Status(r[11]),
-                exit_date=r[12],
-                exit_reason=ExitReason(r[13]) if r[13] else None,
-                returns_to_custody=r[14],
-                last_event_at=r[15],
-                mentor_id=r[16],
-                mentor_name=names.get(r[16]),
-                individual_pairing_id=r[17],
-                group_pairing_ids=list(r[18]),
-                first_paired_at=r[19],
-                days_to_first_pairing=None if r[19] is None else (r[19].date() - r[5]).days,
-                overdue_goals=overdue.get(r[1], 0),
-            )
-            for r in rows
-        ]
-        return CaseloadPage(items, nxt, projector.position_of(db, schema, "caseload"))
+        return CaseloadPage(rows, nxt, projector.position_of(db, schema, "caseload"))
 
     @get("/{participant_id:uuid}", opt=action("participants.read"), sync_to_thread=True)
     def get_participant(self, tenant: Tenant, participant_id: UUID) -> ParticipantOut:
@@ -386,45 +273,22 @@ class ParticipantController(Controller):
         """Record a stage transition: 1→2 (RRC or home confinement), 2→3, 1→3, or a return to
         custody (`to_stage: 1` with `returned_to_custody: true`). Each carries `occurred_at` and
         sets the funding source of the new stage."""
-        placement = _placement(data)
-        app = tenant.app
-        if data.returned_to_custody or data.to_stage == 1:
-            if not (data.returned_to_custody and data.to_stage == 1):
-                raise ProblemError(
-                    422,
-                    "illegal_transition",
-                    "a participant goes back to stage 1 only by a return to custody: send "
-                    "to_stage 1 with returned_to_custody true",
-                )
-            if placement is not Placement.BOP_INSTITUTION:
-                raise ProblemError(
-                    422,
-                    "placement_mismatch",
-                    f"placement {placement.value} belongs to stage {int(STAGE_OF_PLACEMENT[placement])}",
-                )
-
-            def execute(cmd: Any) -> Any:
-                return app.participants.return_to_custody(
-                    cmd, participant_id, facility_code=data.facility, occurred_at=data.occurred_at
-                )
-        else:
-            if STAGE_OF_PLACEMENT[placement] != Stage(data.to_stage):
-                raise ProblemError(
-                    422,
-                    "placement_mismatch",
-                    f"placement {placement.value} belongs to stage {int(STAGE_OF_PLACEMENT[placement])}",
-                )
-
-            def execute(cmd: Any) -> Any:
-                return app.participants.transition_stage(
-                    cmd,
-                    participant_id,
-                    placement=placement,
-                    facility_code=data.facility,
-                    occurred_at=data.occurred_at,
-                )
-
-        return tenant_command(request, tenant, data, execute, render, status=201)
+        return tenant_command(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.participants.move_participant(
+                cmd,
+                participant_id,
+                to_stage=Stage(data.to_stage),
+                placement=data.placement,
+                returned_to_custody=data.returned_to_custody,
+                facility_code=data.facility,
+                occurred_at=data.occurred_at,
+            ),
+            render,
+            status=201,
+        )
 
     @post(
         "/{participant_id:uuid}/exit",
@@ -471,5 +335,7 @@ class ParticipantController(Controller):
             raise ProblemError(404, "not_found", "participant not found")
         if not entries[0].type == "Enrolled":
             raise ProblemError(404, "not_found", "participant not found")
-        check_own_mentee(tenant, tenant.app.participants.participant(participant_id), "participants.read")
+        check_own_mentee(
+            tenant, tenant.app.participants.participant(participant_id), "participants.read"
+        )
         return HistoryOut(participant_id, entries)

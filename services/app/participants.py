@@ -9,7 +9,8 @@ from datetime import date, datetime
 from uuid import UUID
 
 from domain.common import ProwdAggregate
-from domain.participants import ExitReason, Participant, PersonalDetails, Placement
+from domain.participants import ExitReason, Participant, PersonalDetails
+from domain.stages import Placement, Stage, placement_of_move
 from services.app import erasure
 from services.app.facilities import Facilities
 from services.store.ledger import Command, LedgerApplication, Saved
@@ -87,6 +88,32 @@ class Participants:
         facility = self.facilities.facility(facility_code) if facility_code else None
         participant.return_to_custody(facility=facility, occurred_at=occurred_at)
         return self.ledger.record(participant, command, also=self.review(participant))
+
+    def move_participant(
+        self,
+        command: Command,
+        participant_id: UUID,
+        *,
+        to_stage: Stage,
+        placement: Placement | None,
+        returned_to_custody: bool,
+        facility_code: str | None,
+        occurred_at: datetime,
+    ) -> Saved[Participant]:
+        """Move a participant as requested: back to stage 1 by a return to custody, else a
+        stage transition; the placement is checked against the stage (`placement_of_move`)."""
+        placement = placement_of_move(to_stage, placement, returned_to_custody=returned_to_custody)
+        if to_stage is Stage.PRE_RELEASE:
+            return self.return_to_custody(
+                command, participant_id, facility_code=facility_code, occurred_at=occurred_at
+            )
+        return self.transition_stage(
+            command,
+            participant_id,
+            placement=placement,
+            facility_code=facility_code,
+            occurred_at=occurred_at,
+        )
 
     def exit_participant(
         self,
