@@ -9,10 +9,14 @@ exists, and an escalation shows its type and severity but not its description.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, ClassVar
+from uuid import UUID
 
 import msgspec
+from psycopg import sql
 
+from domain.common import ProwdAggregate
 from domain.evaluation import Feedback, Outcomes
 from domain.goals import Goal
 from domain.meetings import Meeting
@@ -20,9 +24,11 @@ from domain.pairings import Pairing
 from domain.participants import Participant
 from domain.resources import Referral
 from domain.supervision import Escalation
-from projections.base import Projection, handles
+from projections.base import Projection, Tables, handles
 from projections.erasure import scrub
 from projections.ops import Src, Writer
+from projections.query import Reader
+from projections.rows import select, typed
 
 # Fields that never leave the log through this view.
 _HIDDEN = frozenset(
@@ -45,7 +51,38 @@ _HIDDEN = frozenset(
 )
 
 
-def _detail(event: Any) -> str:
+Event = ProwdAggregate.Event
+ParticipantFact = (
+    Participant.Enrolled
+    | Participant.StageTransitioned
+    | Participant.ReturnedToCustody
+    | Participant.Exited
+    | Participant.RegisteredAsMentor
+    | Participant.PairingJoined
+    | Participant.PairingLeft
+)
+PairingFact = (
+    Pairing.FlaggedForReview | Pairing.FlagResolved | Pairing.FirstMeetingRecorded | Pairing.Closed
+)
+MeetingFact = Meeting.Held | Meeting.Missed | Meeting.Cancelled | Meeting.Amended
+# Events of a participant's goals and referrals: the first names the participant.
+OwnedStart = Goal.Set | Referral.Made
+OwnedFact = (
+    Goal.StepAdded
+    | Goal.StepCompleted
+    | Goal.StepDropped
+    | Goal.ProgressRecorded
+    | Goal.Revised
+    | Goal.Achieved
+    | Goal.Abandoned
+    | Referral.HandedToCaseManager
+    | Referral.Connected
+    | Referral.Declined
+)
+OutcomeFact = Outcomes.EmploymentStarted | Outcomes.CredentialEarned | Outcomes.HousingSecured
+
+
+def _detail(event: Event) -> str:
     data = {k: v for k, v in vars(event).items() if k not in _HIDDEN}
     record = data.get("record")
     if record is not None and hasattr(record, "confidential_note"):
@@ -60,7 +97,7 @@ def _detail(event: Any) -> str:
 _KINDS: dict[type, str] = {}
 
 
-def _kind(event: Any) -> str:
+def _kind(event: Event) -> str:
     kind = _KINDS.get(type(event))
     if kind is None:
         kind = _KINDS[type(event)] = (
@@ -87,7 +124,7 @@ class Timeline(Projection):
         "timeline_owners": "aggregate_id, participant_id",
     }
 
-    def _own(self, w: Writer, aggregate_id: Any, participants: Iterable[Any]) -> None:
+    def _own(self, w: Writer, aggregate_id: UUID, participants: Iterable[UUID]) -> None:
         for pid in participants:
             w.insert(
                 "timeline_owners",
@@ -96,7 +133,7 @@ class Timeline(Projection):
             )
 
     @staticmethod
-    def _row(e: Any, position: int, participant: Any, audience: str) -> dict[str, Any]:
+    def _row(e: Event, position: int, participant: UUID | Src, audience: str) -> dict[str, Any]:
         return {
             "participant_id": participant,
             "position": position,
@@ -110,7 +147,7 @@ class Timeline(Projection):
         }
 
     def _add_owned(
-        self, w: Writer, e: Any, position: int, aggregate_id: Any, audience: str = "case"
+        self, w: Writer, e: Event, position: int, aggregate_id: UUID, audience: str = "case"
     ) -> None:
         """`_add` for every owner of `aggregate_id`, in one statement (an insert from the
         owners' rows)."""
@@ -123,9 +160,9 @@ class Timeline(Projection):
     def _add(
         self,
         w: Writer,
-        e: Any,
+        e: Event,
         position: int,
-        participants: Iterable[Any],
+        participants: Iterable[UUID],
         audience: str = "case",
     ) -> None:
         for pid in participants:
@@ -140,19 +177,19 @@ class Timeline(Projection):
         Participant.PairingJoined,
         Participant.PairingLeft,
     )
-    def participant(self, w: Writer, e: Any, position: int) -> None:
+    def participant(self, w: Writer, e: ParticipantFact, position: int) -> None:
         self._add(w, e, position, [e.originator_id])
 
     @handles(Pairing.Opened)
-    def pairing_opened(self, w: Writer, e: Any, position: int) -> None:
+    def pairing_opened(self, w: Writer, e: Pairing.Opened, position: int) -> None:
         self._own(w, e.originator_id, e.members)
 
     @handles(Pairing.MemberAdded)
-    def member_added(self, w: Writer, e: Any, position: int) -> None:
+    def member_added(self, w: Writer, e: Pairing.MemberAdded, position: int) -> None:
         self._own(w, e.originator_id, [e.participant_id])
 
     @handles(Pairing.MemberRemoved)
-    def member_removed(self, w: Writer, e: Any, position: int) -> None:
+    def member_removed(self, w: Writer, e: Pairing.MemberRemoved, position: int) -> None:
         # A member who leaves a group no longer hears of it: neither the group's later events
         # nor its meetings still to be held (those they attended stay theirs, amendments too).
         pid = e.participant_id
@@ -174,11 +211,11 @@ class Timeline(Projection):
     @handles(
         Pairing.FlaggedForReview, Pairing.FlagResolved, Pairing.FirstMeetingRecorded, Pairing.Closed
     )
-    def pairing(self, w: Writer, e: Any, position: int) -> None:
+    def pairing(self, w: Writer, e: PairingFact, position: int) -> None:
         self._add_owned(w, e, position, e.originator_id)
 
     @handles(Meeting.Scheduled)
-    def meeting_scheduled(self, w: Writer, e: Any, position: int) -> None:
+    def meeting_scheduled(self, w: Writer, e: Meeting.Scheduled, position: int) -> None:
         # The meeting belongs to whoever the pairing belongs to now.
         w.insert(
             "timeline_owners",
@@ -189,11 +226,11 @@ class Timeline(Projection):
         self._add_owned(w, e, position, e.originator_id)
 
     @handles(Meeting.Held, Meeting.Missed, Meeting.Cancelled, Meeting.Amended)
-    def meeting(self, w: Writer, e: Any, position: int) -> None:
+    def meeting(self, w: Writer, e: MeetingFact, position: int) -> None:
         self._add_owned(w, e, position, e.originator_id)
 
     @handles(Goal.Set, Referral.Made)
-    def owned_created(self, w: Writer, e: Any, position: int) -> None:
+    def owned_created(self, w: Writer, e: OwnedStart, position: int) -> None:
         self._own(w, e.originator_id, [e.participant_id])
         self._add(w, e, position, [e.participant_id])
 
@@ -209,29 +246,31 @@ class Timeline(Projection):
         Referral.Connected,
         Referral.Declined,
     )
-    def owned(self, w: Writer, e: Any, position: int) -> None:
+    def owned(self, w: Writer, e: OwnedFact, position: int) -> None:
         self._add_owned(w, e, position, e.originator_id)
 
     @handles(Outcomes.EmploymentStarted, Outcomes.CredentialEarned, Outcomes.HousingSecured)
-    def outcome(self, w: Writer, e: Any, position: int) -> None:
+    def outcome(self, w: Writer, e: OutcomeFact, position: int) -> None:
         self._add(w, e, position, [e.participant_id])
 
     @handles(Feedback.Given)
-    def feedback(self, w: Writer, e: Any, position: int) -> None:
+    def feedback(self, w: Writer, e: Feedback.Given, position: int) -> None:
         self._add(w, e, position, [e.participant_id], audience="evaluation")
 
     @handles(Escalation.Raised)
-    def escalation(self, w: Writer, e: Any, position: int) -> None:
+    def escalation(self, w: Writer, e: Escalation.Raised, position: int) -> None:
         if e.participant_id is not None:
             self._own(w, e.originator_id, [e.participant_id])
             self._add(w, e, position, [e.participant_id], audience="supervision")
 
     @handles(Escalation.Acknowledged, Escalation.Resolved)
-    def escalation_progress(self, w: Writer, e: Any, position: int) -> None:
+    def escalation_progress(
+        self, w: Writer, e: Escalation.Acknowledged | Escalation.Resolved, position: int
+    ) -> None:
         self._add_owned(w, e, position, e.originator_id, audience="supervision")
 
     @handles(Participant.Erased)
-    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
+    def participant_erased(self, w: Writer, e: Participant.Erased, position: int) -> None:
         # Every earlier row of the participant keeps its facts, not its text (a rebuild reads
         # the same from the events: their encrypted fields decode as erased).
         rows = w.select("timeline", ("position", "detail"), participant_id=e.originator_id)
@@ -245,3 +284,42 @@ class Timeline(Projection):
                     position=row_position,
                 )
         self._add(w, e, position, [e.originator_id])
+
+
+# -- reads -----------------------------------------------------------------------------------
+
+
+class TimelineEntry(msgspec.Struct):
+    position: int
+    occurred_at: datetime
+    recorded_at: datetime
+    recorded_by: str
+    kind: str
+    subject_id: UUID
+    audience: str
+    detail: dict[str, Any]
+
+
+ENTRY = select(TimelineEntry)
+
+
+def timeline_page(
+    db: Reader,
+    t: Tables,
+    participant_id: UUID,
+    audiences: list[str],
+    *,
+    after: int,
+    limit: int,
+) -> tuple[list[TimelineEntry], str | None]:
+    """The participant's rows for these audiences in log order after position `after`; the
+    cursor of the next page (a position) if there is one."""
+    rows = db.fetchall(
+        sql.SQL(
+            "SELECT " + ENTRY.sql + " FROM {} WHERE participant_id = %s AND position > %s"
+            " AND audience = ANY(%s) ORDER BY position LIMIT %s"
+        ).format(t["timeline"]),
+        (participant_id, after, audiences, limit + 1),
+    )
+    entries = typed(TimelineEntry, ENTRY, rows[:limit])
+    return entries, str(entries[-1].position) if len(rows) > limit and entries else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -11,8 +10,8 @@ import msgspec
 from litestar import Request, get
 from litestar.di import Provide
 from litestar.params import Parameter
-from psycopg import sql
 
+from projections.timeline import TimelineEntry, timeline_page
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant
 from services.api.docs import problems
@@ -28,17 +27,6 @@ AUDIENCE_ACTION = {
 }
 
 _DIGITS = re.compile(r"[0-9]{1,18}")
-
-
-class TimelineEntry(msgspec.Struct):
-    position: int
-    occurred_at: datetime
-    recorded_at: datetime
-    recorded_by: str
-    kind: str
-    subject_id: UUID
-    audience: str
-    detail: dict[str, Any]
 
 
 class TimelinePage(msgspec.Struct):
@@ -76,20 +64,8 @@ def timeline(
         db, tenant.info.schema, "timeline", min_position, request.app.state.settings.view_wait_max
     )
     after = int(cursor) if _DIGITS.fullmatch(cursor) is not None else 0
-    rows = db.fetchall(
-        sql.SQL(
-            "SELECT position, occurred_at, recorded_at, recorded_by, kind, subject_id, audience, detail FROM {}"
-            " WHERE participant_id = %s AND position > %s AND audience = ANY(%s) ORDER BY position LIMIT %s"
-        ).format(t["timeline"]),
-        (participant_id, after, audiences, limit + 1),
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return TimelinePage(
-        participant_id,
-        [TimelineEntry(*r) for r in rows],
-        str(rows[-1][0]) if more and rows else None,
-    )
+    entries, nxt = timeline_page(db, t, participant_id, audiences, after=after, limit=limit)
+    return TimelinePage(participant_id, entries, nxt)
 
 
 ROUTES: list[Any] = [timeline]
