@@ -32,7 +32,6 @@ from services.api.context import (
 )
 from services.api.docs import body
 from services.api.params import Code, Cursor, Limit, MinPosition
-from services.api.problems import ProblemError
 from services.api.text import FreeText, Line
 from services.identity.access import only_own
 from services.projector import engine as projector
@@ -115,6 +114,7 @@ class HistoryOut(msgspec.Struct):
 
 
 def render(p: Participant, position: int) -> ParticipantOut:
+    """A participant as the log has it, with what a command answers."""
     return ParticipantOut(
         id=p.id,
         number=p.number,
@@ -329,12 +329,8 @@ class ParticipantController(Controller):
                 request_id=e.request_id,
                 data={k: v for k, v in vars(e).items() if k not in _CONTEXT_FIELDS},
             )
-            for position, e in tenant.app.ledger.history_with_positions(participant_id)
+            for position, e in tenant.app.participants.history(participant_id)
         ]
-        if not entries:
-            raise ProblemError(404, "not_found", "participant not found")
-        if not entries[0].type == "Enrolled":
-            raise ProblemError(404, "not_found", "participant not found")
         check_own_mentee(
             tenant, tenant.app.participants.participant(participant_id), "participants.read"
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
-from domain.common import ProwdAggregate
+from domain.common import NotFound, ProwdAggregate
 from domain.participants import ExitReason, Participant, PersonalDetails
 from domain.stages import Placement, Stage, placement_of_move
 from services.app import erasure
@@ -59,6 +59,14 @@ class Participants:
 
     def participant(self, participant_id: UUID, *, version: int | None = None) -> Participant:
         return self.ledger.load(Participant, participant_id, "participant", version=version)
+
+    def history(self, participant_id: UUID) -> list[tuple[int, ProwdAggregate.Event]]:
+        """Every event of the participant in order, each with its log position; not found
+        unless the record is a participant's (it starts with an enrolment)."""
+        events = self.ledger.history_with_positions(participant_id)
+        if not events or not isinstance(events[0][1], Participant.Enrolled):
+            raise NotFound("participant not found")
+        return events
 
     def transition_stage(
         self,
