@@ -79,11 +79,13 @@ def check_training(record: TrainingRecord) -> None:
 
 
 def check_clearance(clearance: Clearance) -> None:
+    """A clearance expires after the volunteer training that earned it."""
     if clearance.expires_on <= clearance.trained_on:
         raise RuleViolation("a clearance expires after its training date", code="invalid_expiry")
 
 
 def training_hours(trainings: Mapping[TrainingModule, TrainingRecord]) -> float:
+    """The hours of the modules completed (a module retaken counts once, as last recorded)."""
     return sum(t.hours for t in trainings.values())
 
 

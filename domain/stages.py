@@ -48,6 +48,7 @@ FACILITY_OF_PLACEMENT: dict[Placement, FacilityKind | None] = {
 
 
 def funding_for(stage: Stage) -> FundingSource:
+    """Stages 1 and 2 are funded by the First Step Act, stage 3 by WIOA."""
     return FundingSource.WIOA if stage is Stage.COMMUNITY else FundingSource.FIRST_STEP_ACT
 
 

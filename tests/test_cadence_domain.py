@@ -1,5 +1,5 @@
-"""Pure rules, no database: ISO weeks in a time zone (domain/cadence.py, services.meetings
-.iso_week), cadence compliance per week, and the meeting aggregate's rules (domain/meetings.py)."""
+"""Pure rules, no database: ISO weeks in a time zone (domain/cadence.py), cadence compliance per
+week, and the meeting aggregate's rules (domain/meetings.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,14 @@ import pytest
 
 from domain.cadence import (
     WINDOW,
+    CadenceWeek,
     WeekStatus,
+    WeekTally,
+    alert_weeks,
+    cadence_weeks,
     compliance,
     iso_week,
+    missed_cadence,
     week_name,
     week_start,
     weeks_between,
@@ -26,6 +31,8 @@ from domain.meetings import (
     Meeting,
     MeetingStatus,
     NoShow,
+    NoteReader,
+    NoteWithheld,
     Topic,
 )
 from domain.mentors import (
@@ -209,6 +216,33 @@ def test_monthly_one_meeting_covers_four_weeks() -> None:
     out = statuses(weeks[0], weeks[-1], "2026-W30", {"2026-W02"}, cadence=Cadence.MONTHLY)
     assert out == [P, M, M, M, M, X, X, X, X]
     assert WINDOW == {Cadence.WEEKLY: 1, Cadence.TWICE_MONTHLY: 2, Cadence.MONTHLY: 4}
+
+
+def test_cadence_weeks_carry_what_was_held_in_each_week() -> None:
+    tallies = {
+        "2026-W01": WeekTally(held=2, minutes=90),
+        "2026-W02": WeekTally(excused=1),
+        "2026-W03": WeekTally(held=0, minutes=0, excused=0),
+    }
+    weeks = cadence_weeks("2025-W52", "2026-W04", "2026-W04", tallies, Cadence.WEEKLY)
+    assert weeks == [
+        CadenceWeek("2025-W52", X, 0, 0),
+        CadenceWeek("2026-W01", M, 2, 90),
+        CadenceWeek("2026-W02", E, 0, 0),
+        CadenceWeek("2026-W03", X, 0, 0),
+        CadenceWeek("2026-W04", P, 0, 0),
+    ]
+
+
+def test_cadence_alerts_look_at_this_week_and_the_one_before_across_a_year_end() -> None:
+    assert alert_weeks(date(2026, 1, 2)) == ("2026-W01", "2025-W52")
+    current, previous = "2026-W01", "2025-W52"
+    assert missed_cadence("2025-W40", None, current, previous)
+    assert missed_cadence("2025-W40", "2025-W51", current, previous)
+    assert not missed_cadence("2025-W40", previous, current, previous)
+    assert not missed_cadence("2025-W40", current, current, previous)
+    # Matched this week: not yet due, with or without a meeting.
+    assert not missed_cadence(current, None, current, previous)
 
 
 def test_stage_one_is_always_weekly_stages_two_and_three_follow_the_policy() -> None:
@@ -455,3 +489,50 @@ def test_a_new_confidential_note_belongs_to_whoever_wrote_it() -> None:
         assert meeting.note_author is None
     finally:
         actor.reset(token)
+
+
+def test_a_confidential_note_reaches_its_author_and_the_coordinator_only() -> None:
+    pairing = open_pairing([uuid4()])
+    meeting = scheduled(pairing)
+    token = actor.set("mentor-sub")
+    try:
+        meeting.hold(record(confidential_note="private"), pairing, "2026-W46")
+    finally:
+        actor.reset(token)
+    assert meeting.note_readable_by(NoteReader("mentor-sub", coordinator=False))
+    assert meeting.note_readable_by(NoteReader("anyone", coordinator=True))
+    assert not meeting.note_readable_by(NoteReader("case-manager-sub", coordinator=False))
+
+
+def test_an_amendment_keeps_what_it_leaves_out_and_a_note_changes_only_for_its_readers() -> None:
+    pairing = open_pairing([uuid4()])
+    meeting = scheduled(pairing)
+    token = actor.set("mentor-sub")
+    try:
+        meeting.hold(
+            record(summary="s", summary_part2=True, confidential_note="private"),
+            pairing,
+            "2026-W46",
+        )
+    finally:
+        actor.reset(token)
+    author = NoteReader("mentor-sub", coordinator=False)
+    other = NoteReader("case-manager-sub", coordinator=False)
+    kept = meeting.amendment(record(summary="t"), other, keep_part2=True, keep_note=True)
+    assert (kept.summary, kept.summary_part2, kept.confidential_note) == ("t", True, "private")
+    given = meeting.amendment(record(), author, keep_part2=False, keep_note=False)
+    assert (given.summary_part2, given.confidential_note) == (False, "")
+    with pytest.raises(NoteWithheld) as caught:
+        meeting.amendment(record(), other, keep_part2=True, keep_note=False)
+    assert caught.value.code == "forbidden"
+
+
+def test_an_amendment_of_a_meeting_without_a_note_may_write_one() -> None:
+    pairing = open_pairing([uuid4()])
+    meeting = scheduled(pairing)
+    meeting.hold(record(), pairing, "2026-W46")
+    other = NoteReader("case-manager-sub", coordinator=False)
+    amended = meeting.amendment(
+        record(confidential_note="new"), other, keep_part2=True, keep_note=False
+    )
+    assert (amended.summary_part2, amended.confidential_note) == (False, "new")

@@ -10,11 +10,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.utils import get_topic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain import clock
-from domain.certification import MIN_TRAINING_HOURS
+from domain.certification import MIN_TRAINING_HOURS, expiring_soon, next_expiry
 from domain.common import RuleViolation
 from domain.mentors import (
     BackgroundDecision,
@@ -265,6 +266,27 @@ def test_a_clearance_is_valid_from_its_training_until_its_expiry():
 
 
 # -- certification ---------------------------------------------------------------------------
+
+
+def test_the_next_expiry_is_the_soonest_from_today_and_soon_within_30_days():
+    today = date(2026, 12, 30)
+    assert next_expiry([date(2026, 12, 29), date(2027, 3, 1), date(2027, 1, 29)], today) == date(
+        2027, 1, 29
+    )
+    assert next_expiry([today], today) == today
+    assert next_expiry([date(2026, 12, 29)], today) is None
+    assert expiring_soon(date(2027, 1, 29), today)
+    assert not expiring_soon(date(2027, 1, 30), today)
+    assert not expiring_soon(None, today)
+
+
+def test_the_mentor_events_keep_their_stored_topics():
+    """An event's topic is stored with it: the certification records moved out, the events
+    that carry them did not."""
+    assert [get_topic(e) for e in (Mentor.TrainingCompleted, Mentor.ClearanceGranted)] == [
+        "domain.mentors:Mentor.TrainingCompleted",
+        "domain.mentors:Mentor.ClearanceGranted",
+    ]
 
 
 def test_certification_needs_all_six_modules():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from eventsourcing.utils import get_topic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +22,7 @@ from domain.participants import (
     Stage,
     Status,
 )
+from domain.stages import placement_of_move
 
 BOP = Facility.register("FCI-A", "FCI Alpha", FacilityKind.BOP_INSTITUTION)
 BOP_B = Facility.register("FCI-B", "FCI Beta", FacilityKind.BOP_INSTITUTION)
@@ -155,6 +157,56 @@ def test_stage_3_never_goes_back_to_stage_2():
     p.transition(placement=Placement.COMMUNITY, facility=None, occurred_at=at(5))
     with pytest.raises(RuleViolation, match="not a legal transition"):
         p.transition(placement=Placement.RRC, facility=RRC, occurred_at=at(6))
+
+
+@pytest.mark.parametrize(
+    ("to_stage", "placement", "returned", "goes_to"),
+    [
+        (Stage.COMMUNITY, None, False, Placement.COMMUNITY),
+        (Stage.REENTRY_CENTER, Placement.HOME_CONFINEMENT, False, Placement.HOME_CONFINEMENT),
+        (Stage.PRE_RELEASE, None, True, Placement.BOP_INSTITUTION),
+        (Stage.PRE_RELEASE, Placement.BOP_INSTITUTION, True, Placement.BOP_INSTITUTION),
+    ],
+)
+def test_a_requested_move_goes_to_a_placement_of_its_stage(to_stage, placement, returned, goes_to):
+    assert placement_of_move(to_stage, placement, returned_to_custody=returned) is goes_to
+
+
+@pytest.mark.parametrize(
+    ("to_stage", "placement", "returned", "code"),
+    [
+        (Stage.REENTRY_CENTER, None, False, "placement_required"),
+        (Stage.PRE_RELEASE, None, False, "illegal_transition"),
+        (Stage.COMMUNITY, None, True, "illegal_transition"),
+        (Stage.PRE_RELEASE, Placement.RRC, True, "placement_mismatch"),
+        (Stage.COMMUNITY, Placement.RRC, False, "placement_mismatch"),
+    ],
+)
+def test_a_requested_move_is_refused_by_name(to_stage, placement, returned, code):
+    with pytest.raises(RuleViolation) as e:
+        placement_of_move(to_stage, placement, returned_to_custody=returned)
+    assert e.value.code == code
+
+
+def test_the_participant_events_keep_their_stored_topics():
+    """An event's topic is stored with it: the stage rules moved out, the events did not."""
+    topics = [
+        get_topic(event)
+        for event in (
+            Participant.Enrolled,
+            Participant.StageTransitioned,
+            Participant.ReturnedToCustody,
+            Participant.Exited,
+            Participant.Erased,
+        )
+    ]
+    assert topics == [
+        "domain.participants:Participant.Enrolled",
+        "domain.participants:Participant.StageTransitioned",
+        "domain.participants:Participant.ReturnedToCustody",
+        "domain.participants:Participant.Exited",
+        "domain.participants:Participant.Erased",
+    ]
 
 
 # --- property test --------------------------------------------------------------------------
