@@ -1,9 +1,10 @@
-"""`/v1/grantees/{grantee}/meetings`, the cadence view and alerts, and cohort class hours."""
+"""`/v1/grantees/{grantee}/meetings`: scheduling and recording meetings, reading one, and the
+cadence alerts; `ROUTES` also holds a pairing's cadence (meeting_cadence.py) and a cohort's class hours
+(class_hours.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -13,103 +14,31 @@ from litestar.di import Provide
 
 from domain import clock
 from domain.cadence import week_name
-from domain.meetings import (
-    MAX_MINUTES,
-    Attendance,
-    HeldRecord,
-    Meeting,
-    MeetingStatus,
-    NoShow,
-    NoteReader,
-    NoteWithheld,
-    Topic,
-)
-from domain.pairings import Location, LocationKind
-from projections.meetings import CadenceAlert, MeetingRow, cadence_alerts, meeting_log
+from domain.meetings import Meeting, MeetingStatus, NoteReader, NoteWithheld
+from domain.pairings import Location
+from projections import meetings as meetings_view
+from projections.meetings import CadenceAlert, MeetingRow
 from services.api import views
 from services.api.class_hours import ClassHoursController
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.meeting_cadence import CadenceController
 from services.api.pairings import check_own_pairing
-from services.api.params import Code, Cursor, Limit, LongText, MinPosition
+from services.api.params import Cursor, Limit, MinPosition
 from services.api.problems import ProblemError
-from services.api.text import FreeText
+from services.api.schemas.meetings import (
+    AmendmentIn,
+    CancellationIn,
+    HeldIn,
+    MeetingIn,
+    MissedIn,
+    held_record,
+    render_meeting,
+)
+
+# A meeting as the API shows it, also rendered by the audit's as-of reads (audit_reads.py).
+from services.api.schemas.meetings import MeetingOut as MeetingOut
 from services.identity.access import Role
-
-Text = LongText
-Minutes = Annotated[int, msgspec.Meta(ge=1, le=MAX_MINUTES)]
-
-
-class LocationIn(msgspec.Struct, forbid_unknown_fields=True):
-    kind: LocationKind
-    facility: Code | None = None
-
-
-class HeldIn(msgspec.Struct, forbid_unknown_fields=True):
-    occurred_at: datetime
-    duration_minutes: Annotated[int, msgspec.Meta(gt=0, le=MAX_MINUTES)]
-    topics: Annotated[list[Topic], msgspec.Meta(max_length=15)]
-    location: LocationIn | None = None
-    goals_discussed: Annotated[list[UUID], msgspec.Meta(max_length=50)] = []
-    attendance: dict[UUID, Attendance] = {}
-    summary: Text = ""
-    # True: the summary holds 42 CFR Part 2 information. Left out of an amendment, the tag
-    # stays as it is (false when first recorded).
-    summary_part2: bool | None = None
-    # Left out of an amendment, the note stays as it is.
-    confidential_note: Text | None = None
-
-
-class MeetingIn(msgspec.Struct, forbid_unknown_fields=True):
-    pairing_id: UUID
-    scheduled_for: datetime
-    location: LocationIn
-    planned_minutes: Minutes = 60
-    held: HeldIn | None = None
-
-
-class MissedIn(msgspec.Struct, forbid_unknown_fields=True):
-    no_show_by: NoShow
-    note: Text = ""
-
-
-class CancellationIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
-    excused: bool = False
-
-
-class AmendmentIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
-    record: HeldIn
-
-
-class HeldOut(msgspec.Struct, omit_defaults=True):
-    occurred_at: datetime
-    duration_minutes: int
-    location: LocationIn
-    topics: list[Topic]
-    goals_discussed: list[UUID]
-    attendance: dict[UUID, Attendance]
-    summary: str
-    has_confidential_note: bool
-    during_class_hours: bool
-    summary_part2: bool
-    confidential_note: str | None = None
-
-
-class MeetingOut(msgspec.Struct, omit_defaults=True):
-    id: UUID
-    pairing_id: UUID
-    status: MeetingStatus
-    scheduled_for: datetime
-    planned_minutes: int
-    location: LocationIn
-    week: str
-    amendments: int
-    version: int
-    held: HeldOut | None = None
-    position: int | None = None
 
 
 class MeetingPage(msgspec.Struct):
@@ -122,25 +51,6 @@ class AlertsOut(msgspec.Struct):
     items: list[CadenceAlert]
 
 
-def _record(data: HeldIn, fallback: Location) -> HeldRecord:
-    location = (
-        fallback
-        if data.location is None
-        else Location(kind=data.location.kind, facility_code=data.location.facility)
-    )
-    return HeldRecord(
-        occurred_at=data.occurred_at,
-        duration_minutes=data.duration_minutes,
-        location=location,
-        topics=list(data.topics),
-        goals_discussed=list(data.goals_discussed),
-        attendance=dict(data.attendance),
-        summary=data.summary,
-        summary_part2=bool(data.summary_part2),
-        confidential_note=data.confidential_note or "",
-    )
-
-
 def find_cadence_alerts(
     tenant: Tenant, min_position: int | None, wait_max: float
 ) -> tuple[str, list[CadenceAlert]]:
@@ -151,7 +61,7 @@ def find_cadence_alerts(
     pairings = views.tables(db, schema, "pairings", min_position, wait_max)
     zone = tenant.app.zone
     today = clock.today(zone)
-    return week_name(today), cadence_alerts(db, meetings, pairings, today, zone)
+    return week_name(today), meetings_view.cadence_alerts(db, meetings, pairings, today, zone)
 
 
 def note_reader(tenant: Tenant) -> NoteReader:
@@ -161,42 +71,7 @@ def note_reader(tenant: Tenant) -> NoteReader:
 
 def render_for(tenant: Tenant) -> Callable[[Meeting, int], MeetingOut]:
     """Renders a meeting for the caller: the confidential note only if they may read it."""
-    reader = note_reader(tenant)
-
-    def render(m: Meeting, position: int) -> MeetingOut:
-        held = None
-        if m.record is not None:
-            r = m.record
-            held = HeldOut(
-                occurred_at=r.occurred_at,
-                duration_minutes=r.duration_minutes,
-                location=LocationIn(r.location.kind, r.location.facility_code),
-                topics=list(r.topics),
-                goals_discussed=list(r.goals_discussed),
-                attendance=dict(r.attendance),
-                summary=r.summary,
-                has_confidential_note=bool(r.confidential_note),
-                during_class_hours=r.during_class_hours,
-                summary_part2=r.summary_part2,
-                confidential_note=r.confidential_note
-                if r.confidential_note and m.note_readable_by(reader)
-                else None,
-            )
-        return MeetingOut(
-            id=m.id,
-            pairing_id=m.pairing_id,
-            status=m.status,
-            scheduled_for=m.scheduled_for,
-            planned_minutes=m.planned_minutes,
-            location=LocationIn(m.location.kind, m.location.facility_code),
-            week=m.week,
-            amendments=m.amendments,
-            version=m.version,
-            held=held,
-            position=position or None,
-        )
-
-    return render
+    return render_meeting(note_reader(tenant))
 
 
 MEETING_EXAMPLE = {
@@ -241,7 +116,8 @@ class MeetingController(Controller):
         execute: Any,
         status: int = 201,
     ) -> Response[MeetingOut]:
-        return tenant_command(request, tenant, data, execute, render_for(tenant), status=status)
+        render = render_for(tenant)
+        return tenant_command(request, tenant, data, execute, render, status=status)
 
     @post(
         "/meetings",
@@ -261,7 +137,7 @@ class MeetingController(Controller):
         outside the grantee only under a covering consent)."""
         check_own_pairing(tenant, data.pairing_id, "meetings.write")
         location = Location(kind=data.location.kind, facility_code=data.location.facility)
-        held = None if data.held is None else _record(data.held, location)
+        held = None if data.held is None else held_record(data.held, location)
         return self._do(
             request,
             tenant,
@@ -298,7 +174,7 @@ class MeetingController(Controller):
         `summary_part2: true` tags the summary as 42 CFR Part 2 information: it then leaves the
         grantee (RRC view, webhooks) only under a covering consent, with the §2.32 notice."""
         meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
-        record = _record(data, meeting.location)
+        record = held_record(data, meeting.location)
         return self._do(
             request,
             tenant,
@@ -368,7 +244,7 @@ class MeetingController(Controller):
         record stays in the history. Left out, `summary_part2` (the summary holds 42 CFR
         Part 2 information) and the confidential note stay as they were."""
         meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
-        record = _record(data.record, meeting.location)
+        record = held_record(data.record, meeting.location)
         try:
             return self._do(
                 request,
@@ -393,8 +269,7 @@ class MeetingController(Controller):
         Part 2 information); the confidential note only for its author and the coordinator
         (others see `has_confidential_note`)."""
         meeting = self._own_meeting(tenant, meeting_id, "meetings.read")
-        rendered: MeetingOut = render_for(tenant)(meeting, 0)
-        return rendered
+        return render_for(tenant)(meeting, 0)
 
     @get("/meetings", opt=action("meetings.read"), sync_to_thread=True)
     def meeting_log(
@@ -410,14 +285,11 @@ class MeetingController(Controller):
         """The meeting log of a pairing, in scheduled order (no confidential notes)."""
         check_own_pairing(tenant, pairing_id, "meetings.read")
         db = tenant.tenancy.db
-        t = views.tables(
-            db,
-            tenant.info.schema,
-            "meetings",
-            min_position,
-            request.app.state.settings.view_wait_max,
+        wait = request.app.state.settings.view_wait_max
+        t = views.tables(db, tenant.info.schema, "meetings", min_position, wait)
+        rows, nxt = meetings_view.meeting_log(
+            db, t, pairing_id, after=cursor, limit=limit, status=status
         )
-        rows, nxt = meeting_log(db, t, pairing_id, after=cursor, limit=limit, status=status)
         return MeetingPage(rows, nxt)
 
     @get("/cadence-alerts", opt=action("alerts.read"), sync_to_thread=True)

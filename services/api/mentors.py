@@ -15,7 +15,8 @@ from projections.mentors import roster_page
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.mentor_schemas import (
+from services.api.params import FIRST_UUID, Limit, MinPosition, UuidCursor
+from services.api.schemas.mentors import (
     BackgroundIn,
     ClearanceIn,
     CoordinatorIn,
@@ -28,7 +29,6 @@ from services.api.mentor_schemas import (
     TrainingIn,
     render,
 )
-from services.api.params import FIRST_UUID, Limit, MinPosition, UuidCursor
 from services.api.text import FreeText
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -13,12 +12,7 @@ from litestar.di import Provide
 from domain.pairings import (
     Closure,
     Commitment,
-    Focus,
     Location,
-    LocationKind,
-    MatchCriterion,
-    Pairing,
-    PairingKind,
 )
 from domain.policy import MentoringRules
 from projections.mentors import PeerMentor
@@ -26,90 +20,27 @@ from projections.pairings import PairingRow, PairingStatus, pairing_page
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.pairing_schemas import (
+from services.api.params import FIRST_UUID, Limit, MinPosition, UuidCursor
+from services.api.schemas.pairings import (
     ClosureIn,
-    CommitmentIn,
     FirstMeetingIn,
     FlagResolutionIn,
     MemberIn,
     MemberRemovalIn,
+    PairingIn,
     PolicyOut,
-    Text,
     render_policy,
 )
-from services.api.params import FIRST_UUID, Code, Limit, MinPosition, UuidCursor
+
+# A pairing as the API shows it, also rendered by the audit's as-of reads (audit_reads.py).
+from services.api.schemas.pairings import PairingOut as PairingOut
+from services.api.schemas.pairings import render as render
 from services.identity.access import only_own
-
-
-class LocationIn(msgspec.Struct, forbid_unknown_fields=True):
-    kind: LocationKind
-    facility: Code | None = None
-
-
-class PairingIn(msgspec.Struct, forbid_unknown_fields=True):
-    kind: PairingKind
-    mentor_id: UUID
-    members: Annotated[list[UUID], msgspec.Meta(min_length=1, max_length=30)]
-    location: LocationIn
-    criteria: Annotated[list[MatchCriterion], msgspec.Meta(min_length=1, max_length=9)]
-    commitment: CommitmentIn = msgspec.field(default_factory=CommitmentIn)
-    criteria_note: Text = ""
-    focus: Focus | None = None
-    opened_at: datetime | None = None
-
-
-class PairingOut(msgspec.Struct, omit_defaults=True):
-    id: UUID
-    kind: PairingKind
-    mentor_id: UUID
-    members: list[UUID]
-    focus: Focus | None
-    location: LocationIn
-    commitment: CommitmentIn
-    opened_at: datetime
-    first_meeting_on: date | None
-    open_flags: dict[str, str]
-    status: PairingStatus
-    closure: ClosureIn | None
-    version: int
-    position: int | None = None
 
 
 class PairingPage(msgspec.Struct):
     items: list[PairingRow]
     next_cursor: str | None
-
-
-def render(p: Pairing, position: int) -> PairingOut:
-    """A pairing as the log has it, with what a command answers."""
-    c = p.closure
-    return PairingOut(
-        id=p.id,
-        kind=p.kind,
-        mentor_id=p.mentor_id,
-        members=list(p.members),
-        focus=p.focus,
-        location=LocationIn(p.location.kind, p.location.facility_code),
-        commitment=CommitmentIn(
-            p.commitment.frequency, p.commitment.minutes_per_meeting, p.commitment.months
-        ),
-        opened_at=p.opened_at,
-        first_meeting_on=p.first_meeting_on,
-        open_flags=dict(p.open_flags),
-        status="open" if c is None else "closed",
-        closure=None
-        if c is None
-        else ClosureIn(
-            c.closure_type,
-            c.reason,
-            c.initiator,
-            c.rematch_eligible,
-            c.exit_interview_on,
-            c.post_closure_contact,
-        ),
-        version=p.version,
-        position=position or None,
-    )
 
 
 def check_own_pairing(tenant: Tenant, pairing_id: UUID, action_name: str) -> None:

@@ -1,4 +1,5 @@
-"""The mentors API's requests and responses (services/api/mentors.py)."""
+"""What the mentor endpoints accept and answer (services/api/mentors.py), and a mentor as the
+API shows it."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Request and response shapes of the API areas whose controllers span several modules."""
