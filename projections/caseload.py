@@ -83,17 +83,24 @@ class Caseload(Projection):
             },
         )
 
-    @handles(Participant.StageTransitioned, Participant.ReturnedToCustody)
-    def moved(
+    @handles(Participant.StageTransitioned)
+    def transitioned(self, w: Writer, e: Participant.StageTransitioned, position: int) -> None:
+        self._moved(w, e, position, int(e.to_stage), e.placement.value, returned=0)
+
+    @handles(Participant.ReturnedToCustody)
+    def returned(self, w: Writer, e: Participant.ReturnedToCustody, position: int) -> None:
+        self._moved(w, e, position, 1, "bop_institution", returned=1)
+
+    def _moved(
         self,
         w: Writer,
         e: Participant.StageTransitioned | Participant.ReturnedToCustody,
         position: int,
+        stage: int,
+        placement: str,
+        *,
+        returned: int,
     ) -> None:
-        if isinstance(e, Participant.ReturnedToCustody):
-            stage, placement, returned = 1, "bop_institution", 1
-        else:
-            stage, placement, returned = int(e.to_stage), e.placement.value, 0
         w.update(
             "caseload",
             {

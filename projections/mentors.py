@@ -134,21 +134,35 @@ class MentorRoster(Projection):
     def certified(self, w: Writer, e: Mentor.Certified, position: int) -> None:
         self._set(w, e, position, status="certified", certified_at=e.timestamp)
 
-    @handles(Mentor.Suspended, Mentor.Retired)
-    def stopped(self, w: Writer, e: Mentor.Suspended | Mentor.Retired, position: int) -> None:
-        status = "suspended" if isinstance(e, Mentor.Suspended) else "retired"
-        self._set(w, e, position, status=status, status_reason=e.reason)
+    @handles(Mentor.Suspended)
+    def suspended(self, w: Writer, e: Mentor.Suspended, position: int) -> None:
+        self._set(w, e, position, status="suspended", status_reason=e.reason)
+
+    @handles(Mentor.Retired)
+    def retired(self, w: Writer, e: Mentor.Retired, position: int) -> None:
+        self._set(w, e, position, status="retired", status_reason=e.reason)
 
     @handles(Mentor.Reinstated)
     def reinstated(self, w: Writer, e: Mentor.Reinstated, position: int) -> None:
         self._set(w, e, position, status="certified", status_reason=None)
 
-    @handles(Mentor.PairingJoined, Mentor.PairingLeft)
-    def caseload(
-        self, w: Writer, e: Mentor.PairingJoined | Mentor.PairingLeft, position: int
+    @handles(Mentor.PairingJoined)
+    def joined(self, w: Writer, e: Mentor.PairingJoined, position: int) -> None:
+        self._caseload(w, e, position, e.individual_mentee, 1)
+
+    @handles(Mentor.PairingLeft)
+    def left(self, w: Writer, e: Mentor.PairingLeft, position: int) -> None:
+        self._caseload(w, e, position, e.individual_mentee, -1)
+
+    def _caseload(
+        self,
+        w: Writer,
+        e: ProwdAggregate.Event,
+        position: int,
+        individual_mentee: UUID | None,
+        step: int,
     ) -> None:
-        step = 1 if isinstance(e, Mentor.PairingJoined) else -1
-        column = "individual_mentees" if e.individual_mentee is not None else "groups"
+        column = "individual_mentees" if individual_mentee is not None else "groups"
         self._set(w, e, position, **{column: Inc(step)})
 
     @handles(Pairing.Opened)
@@ -158,20 +172,23 @@ class MentorRoster(Projection):
             {"pairing_id": e.originator_id, "mentor_id": e.mentor_id, "kind": e.kind.value},
         )
 
-    @handles(Pairing.FlaggedForReview, Pairing.FlagResolved, Pairing.Closed)
-    def pairing_flags(
-        self,
-        w: Writer,
-        e: Pairing.FlaggedForReview | Pairing.FlagResolved | Pairing.Closed,
-        position: int,
-    ) -> None:
-        change: dict[str, Any]
-        if isinstance(e, Pairing.Closed):
-            change = {"open_flags": 0, "open": False}
-        else:
-            change = {"open_flags": Inc(1 if isinstance(e, Pairing.FlaggedForReview) else -1)}
+    @handles(Pairing.FlaggedForReview)
+    def pairing_flagged(self, w: Writer, e: Pairing.FlaggedForReview, position: int) -> None:
+        self._pairing_flags(w, e.originator_id, {"open_flags": Inc(1)})
+
+    @handles(Pairing.FlagResolved)
+    def pairing_flag_resolved(self, w: Writer, e: Pairing.FlagResolved, position: int) -> None:
+        self._pairing_flags(w, e.originator_id, {"open_flags": Inc(-1)})
+
+    @handles(Pairing.Closed)
+    def pairing_closed(self, w: Writer, e: Pairing.Closed, position: int) -> None:
+        self._pairing_flags(w, e.originator_id, {"open_flags": 0, "open": False})
+
+    def _pairing_flags(self, w: Writer, pairing_id: UUID, change: dict[str, Any]) -> None:
+        """Change the pairing's row, then recount its mentor's open flags over their open
+        pairings."""
         for mentor_id in w.update(
-            "mentor_pairings", change, returning="mentor_id", pairing_id=e.originator_id
+            "mentor_pairings", change, returning="mentor_id", pairing_id=pairing_id
         ):
             flags = w.select("mentor_pairings", ("open_flags",), mentor_id=mentor_id, open=True)
             w.update(

@@ -1,0 +1,148 @@
+"""What the participant endpoints accept and answer (services/api/participants.py), and a
+participant as the API shows it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+
+from domain.common import ProwdAggregate
+from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
+from projections.caseload import CaseloadRow
+from services.api.params import Code
+from services.api.text import FreeText, Line
+
+PersonName = Annotated[Line, msgspec.Meta(min_length=1, max_length=100)]
+
+
+class EnrollmentIn(msgspec.Struct, forbid_unknown_fields=True):
+    first_name: PersonName
+    last_name: PersonName
+    date_of_birth: date
+    program_entry_date: date
+    facility: Code
+    cohort: Code
+    number: Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,12}$")] | None = None
+    bop_register_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{5}-[0-9]{3}$")] | None = None
+    ex_offender_at_entry: bool = True
+
+
+class StageTransitionIn(msgspec.Struct, forbid_unknown_fields=True):
+    to_stage: Literal[1, 2, 3]
+    occurred_at: datetime
+    placement: Placement | None = None
+    facility: Code | None = None
+    returned_to_custody: bool = False
+
+
+class ExitIn(msgspec.Struct, forbid_unknown_fields=True):
+    exit_date: date
+    reason: ExitReason
+    note: Annotated[FreeText, msgspec.Meta(max_length=2000)] = ""
+
+
+class ParticipantOut(msgspec.Struct, omit_defaults=True):
+    id: UUID
+    number: str
+    first_name: str
+    last_name: str
+    # None (and the names `[erased]`) once the participant's personal data was erased.
+    date_of_birth: date | None
+    bop_register_number: str | None
+    ex_offender_at_entry: bool
+    program_entry_date: date
+    cohort: str
+    stage: int
+    placement: Placement
+    facility: str | None
+    stage_started_at: datetime
+    funding_source: FundingSource
+    status: Status
+    exit_date: date | None
+    exit_reason: ExitReason | None
+    returns_to_custody: int
+    version: int
+    position: int | None = None
+    # When the participant's personal data was erased (absent until then).
+    erased_at: datetime | None = None
+
+
+class CaseloadPage(msgspec.Struct):
+    items: list[CaseloadRow]
+    next_cursor: str | None
+    position: int
+
+
+class HistoryEntry(msgspec.Struct):
+    position: int
+    version: int
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    recorded_by: str
+    request_id: str
+    data: dict[str, Any]
+
+
+class HistoryOut(msgspec.Struct):
+    participant_id: UUID
+    events: list[HistoryEntry]
+
+
+def render(p: Participant, position: int) -> ParticipantOut:
+    """A participant as the log has it, with what a command answers."""
+    return ParticipantOut(
+        id=p.id,
+        number=p.number,
+        first_name=p.personal.first_name,
+        last_name=p.personal.last_name,
+        date_of_birth=p.personal.date_of_birth,
+        bop_register_number=p.personal.bop_register_number,
+        ex_offender_at_entry=p.ex_offender_at_entry,
+        program_entry_date=p.program_entry_date,
+        cohort=p.cohort_code,
+        stage=int(p.stage),
+        placement=p.placement,
+        facility=p.facility_code,
+        stage_started_at=p.stage_started_at,
+        funding_source=p.funding_source,
+        status=p.status,
+        exit_date=p.exit_date,
+        exit_reason=p.exit_reason,
+        returns_to_custody=p.returns_to_custody,
+        erased_at=getattr(p, "erased_at", None),
+        version=p.version,
+        position=position or None,
+    )
+
+
+# The store's and the request's fields of an event: the history shows them as its own columns.
+_CONTEXT_FIELDS = {
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "originator_topic",
+    "recorded_by",
+    "request_id",
+    "trace_id",
+    "span_id",
+    "grantee",
+    "occurred_at",
+}
+
+
+def history_entry(position: int, e: ProwdAggregate.Event) -> HistoryEntry:
+    """One event of a participant's history, its own fields under `data`."""
+    return HistoryEntry(
+        position=position,
+        version=e.originator_version,
+        type=type(e).__name__,
+        occurred_at=e.occurred_at,
+        recorded_at=e.timestamp,
+        recorded_by=e.recorded_by,
+        request_id=e.request_id,
+        data={k: v for k, v in vars(e).items() if k not in _CONTEXT_FIELDS},
+    )
