@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from psycopg import sql
 
-from domain.cadence import WeekTally, alert_weeks, missed_cadence, week_name
+from domain.cadence import WeekTally, alert_weeks, iso_week, missed_cadence
 from domain.meetings import Meeting, MeetingStatus
 from domain.pairings import LocationKind
 from domain.participants import Participant
@@ -266,7 +266,5 @@ def cadence_alerts(
             detail=f"no held meeting in {previous} or {current}",
         )
         for p in typed(_OpenPairing, OPEN_PAIRING, db.fetchall(query))
-        if missed_cadence(
-            week_name(p.opened_at.astimezone(zone).date()), p.last_held_week, current, previous
-        )
+        if missed_cadence(iso_week(p.opened_at, zone), p.last_held_week, current, previous)
     ]

@@ -1,6 +1,6 @@
-"""`/v1/grantees/{grantee}/meetings`: scheduling and recording meetings, reading one, and the
-cadence alerts; `ROUTES` also holds a pairing's cadence (meeting_cadence.py) and a cohort's class hours
-(class_hours.py)."""
+"""`/v1/grantees/{grantee}/meetings`: scheduling and recording meetings, reading them, and the
+cadence alerts. `ROUTES` also holds a pairing's cadence (meeting_cadence.py) and a cohort's
+class hours (class_hours.py)."""
 
 from __future__ import annotations
 

@@ -195,7 +195,9 @@ class Meetings:
     ) -> PairingCadence:
         """The last `weeks` weeks of a pairing's cadence compliance, per ISO week of the
         grantee's time zone, from the match to today (or to the closure). The cadence is the
-        policy's for the stage of the pairing's first member."""
+        policy's for the stage of the pairing's first member. `meetings_view` resolves the
+        view's live build, once the pairing is found (an unknown pairing is not found rather
+        than waited for)."""
         pairing = self.pairings.pairing(pairing_id)
         stage = (
             int(self.participants.participant(pairing.members[0]).stage) if pairing.members else 1
