@@ -22,7 +22,7 @@ from domain.grantees import Grantee, check_slug
 from projections.registry import PROJECTIONS
 from services.app.grantee import GranteeApp
 from services.app.retention import Retention
-from services.projector import engine as projector
+from services.projector import live as projector
 from services.store import schema
 from services.store.database import Database
 from services.store.ledger import Command, LedgerApplication, Saved
