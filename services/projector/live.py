@@ -31,30 +31,6 @@ def lock_key(schema: str) -> int:
     return zlib.crc32(f"projector:{schema}".encode())
 
 
-def ensure_views(cur: Cursor[TupleRow], schema: str) -> None:
-    """Create build 1 of every view that has none yet (new grantee, new projection)."""
-    s = sql.Identifier(schema)
-    for projection in PROJECTIONS:
-        cur.execute(
-            sql.SQL("SELECT version FROM {}.active_views WHERE view = %s").format(s),
-            (projection.name,),
-        )
-        if cur.fetchone() is None:
-            projection.create(cur, Tables(schema, 1))
-            cur.execute(
-                sql.SQL("INSERT INTO {}.active_views VALUES (%s, 1) ON CONFLICT DO NOTHING").format(
-                    s
-                ),
-                (projection.name,),
-            )
-            cur.execute(
-                sql.SQL("INSERT INTO {}.tracking VALUES (%s, 1, 0) ON CONFLICT DO NOTHING").format(
-                    s
-                ),
-                (projection.name,),
-            )
-
-
 def active_build(cur: Cursor[TupleRow], schema: str, view: str) -> int | None:
     """The build of `view` being served, or None before its first."""
     cur.execute(
