@@ -167,9 +167,7 @@ def provision_grantee(cur: Cursor[TupleRow], slug: str) -> None:
     )
 
 
-def stamp(
-    cur: Cursor[TupleRow], role: str, views: list[str], tables: Sequence[TableDDL]
-) -> str:
+def stamp(cur: Cursor[TupleRow], role: str, views: list[str], tables: Sequence[TableDDL]) -> str:
     """A digest of everything `Tenancy.migrate` makes: the platform DDL, a grantee's DDL, the
     service role and the views' table definitions. Equal stamps: nothing to migrate."""
     text = "\n".join(
