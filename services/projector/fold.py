@@ -1,8 +1,6 @@
-"""The rebuild's fold: the log read once and every view's handlers run on in-memory rows.
-
-No statement per event reaches the server: the client decodes and folds, the server reads the
-log and takes one COPY per table (decision 26). Used by rebuilds (services/projector/rebuilds.py)
-and replays as of an instant (services/projector/replay.py).
+"""The fold of decision 26: the log read once, every view's handlers run on in-memory rows
+(`Engine`), then written with COPY into tables named once (`CachedTables`). Used by rebuilds
+(services/projector/rebuilds.py) and replays as of an instant (services/projector/replay.py).
 """
 
 from __future__ import annotations
