@@ -27,7 +27,7 @@ from litestar.testing import TestClient
 from psycopg.conninfo import make_conninfo
 
 from services.api.app import create_app
-from services.projector import engine as projector
+from services.projector import live as projector
 from services.settings import Settings
 from services.store.database import Database
 from tests.conftest import JWT_SECRET, SUITE_CLOCK, FreezeAt

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from domain import clock
-from services.projector import engine as projector
+from services.projector import live as projector
 from services.projector.workers import LEASE_APPLICATION, LEASE_CLASS
 from tests.conftest import JWT_SECRET
 

@@ -28,7 +28,7 @@ from domain import clock
 from services.api.app import create_app
 from services.api.problems import ProblemError
 from services.identity.tokens import issue_token
-from services.projector import engine as projector
+from services.projector import live as projector
 from services.reports.jobs import Ask, Grantee, all_body, figure_page, grantee_body
 from services.reports.processes import ReportPool
 from services.reports.quarterly import Quarter

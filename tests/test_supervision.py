@@ -22,7 +22,8 @@ from domain.mentors import (
     TrainingRecord,
 )
 from domain.supervision import Escalation, EscalationType, Severity
-from services.projector import engine as projector
+from services.projector import live as projector
+from services.projector import rebuilds
 from tests.mentoring_helpers import Api, graduates_and_newcomers
 
 MENTOR_SUB = "pm-marcus"
@@ -450,7 +451,7 @@ def test_the_live_supervision_evaluation_and_referral_views_equal_a_rebuild(w):
     projector.drain(api.db, schema)
     live = projector.digests(api.db, schema)
     for view in ("supervision", "evaluation", "referrals"):
-        assert projector.rebuild(api.db, schema, view) == 2
+        assert rebuilds.rebuild(api.db, schema, view) == 2
     assert projector.digests(api.db, schema) == live
     rows = api.get("/support-network")["items"]
     assert {r["mentor_id"]: r["last_debrief_on"] for r in rows} == {

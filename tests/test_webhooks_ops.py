@@ -18,7 +18,7 @@ from psycopg import sql
 
 from domain import clock
 from services.api.app import create_app
-from services.projector import engine as projector
+from services.projector import rebuilds
 from services.store.database import Database
 from services.webhooks import outbox
 from services.webhooks.dispatcher import LEASE
@@ -66,7 +66,7 @@ def test_outbox_is_exactly_once_under_concurrent_and_repeated_runs(hooks, receiv
         assert seqs == list(range(1, 13))
     # The outbox is no view: rebuilding every view creates no delivery again.
     for view in ("meetings", "pairings"):
-        projector.rebuild(db, hooks.schema, view)
+        rebuilds.rebuild(db, hooks.schema, view)
     hooks.fill()
     assert _delivery_rows(db, hooks.schema) == rows
     assert (

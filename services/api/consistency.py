@@ -22,7 +22,7 @@ from psycopg import sql
 from services.api.problems import Problem, problem_response
 from services.app.tenancy import Tenancy
 from services.identity.tokens import NotAuthenticated, verify_token
-from services.projector import engine as projector
+from services.projector import live as projector
 from services.settings import Settings
 from services.store.database import Database
 

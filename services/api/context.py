@@ -29,8 +29,7 @@ from services.identity import apikeys
 from services.identity.access import MATRIX, allowed, only_own
 from services.identity.tokens import NotAuthenticated, Principal, verify_token
 from services.settings import Settings
-from services.store.eventstore import DuplicateRequest, SideEffect
-from services.store.ledger import Command, LedgerApplication, Saved
+from services.store.ledger import Command, DuplicateRequest, LedgerApplication, Saved, SideEffect
 
 A = TypeVar("A", bound=ProwdAggregate)
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")

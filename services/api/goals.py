@@ -32,7 +32,7 @@ from services.api.params import FIRST_UUID, Limit, MinPosition, UuidCursor
 from services.api.problems import ProblemError
 from services.api.text import FreeText
 from services.identity.access import only_own
-from services.projector import engine as projector
+from services.projector import live as projector
 
 Short = Annotated[FreeText, msgspec.Meta(min_length=1, max_length=500)]
 Text = Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]

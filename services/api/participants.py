@@ -37,7 +37,7 @@ from services.api.params import Code, Cursor, Limit, MinPosition
 from services.api.problems import ProblemError
 from services.api.text import FreeText, Line
 from services.identity.access import only_own
-from services.projector import engine as projector
+from services.projector import live as projector
 from services.store.database import Database
 
 PersonName = Annotated[Line, msgspec.Meta(min_length=1, max_length=100)]

@@ -20,7 +20,7 @@ from domain.common import AlreadyExists, Conflict, DomainError, NotFound, RuleVi
 from projections.query import InvalidCursor
 from services.identity.oidc import KeysUnavailable
 from services.identity.tokens import NotAuthenticated
-from services.store.eventstore import DuplicateRequest
+from services.store.ledger import DuplicateRequest
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("prowd.api")

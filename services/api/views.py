@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from projections.base import Tables
 from services.api.problems import ProblemError
-from services.projector import engine as projector
+from services.projector import live as projector
 from services.store.database import Database
 
 

@@ -182,7 +182,8 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
     from projections.registry import PROJECTIONS
     from services.app.tenancy import Tenancy
-    from services.projector import engine as projector
+    from services.projector import live as projector
+    from services.projector import rebuilds
 
     with contextlib.ExitStack() as stack:
         url, db = _database(settings, stack)
@@ -207,10 +208,10 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
                     return 2
                 bar = Progress(f"{slug}: rebuild")
                 try:
-                    builds = projector.rebuild_views(
+                    builds = rebuilds.rebuild_views(
                         db, info.schema, [args.view] if args.view else None, progress=bar
                     )
-                except projector.RebuildRunning as e:
+                except rebuilds.RebuildRunning as e:
                     print(f"prowd projections: {e}", file=sys.stderr)
                     return 1
                 bar.finish(bar.done)
@@ -242,7 +243,7 @@ def _rebuild_in_parallel(
 
     from psycopg import sql
 
-    from services.projector import engine as projector
+    from services.projector import rebuilds
 
     events = 0
     for slug in slugs:
@@ -258,7 +259,7 @@ def _rebuild_in_parallel(
         for future in as_completed(futures):
             try:
                 slug, done, seconds, builds = future.result()
-            except projector.RebuildRunning as e:
+            except rebuilds.RebuildRunning as e:
                 print(f"prowd projections: {e}", file=sys.stderr)
                 return 1
             total.add(done)
@@ -277,7 +278,7 @@ def _rebuild_in_parallel(
 def _rebuild_one(
     url: str, settings: Settings, slug: str, view: str
 ) -> tuple[str, int, float, dict[str, int]]:
-    from services.projector import engine as projector
+    from services.projector import rebuilds
     from services.store.schema import grantee_schema
 
     started = time.monotonic()
@@ -288,7 +289,7 @@ def _rebuild_one(
         def count(n: int, _: int) -> None:
             done[0] = n
 
-        builds = projector.rebuild_views(
+        builds = rebuilds.rebuild_views(
             db, grantee_schema(slug), [view] if view else None, progress=count
         )
         return slug, done[0], time.monotonic() - started, builds

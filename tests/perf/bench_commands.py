@@ -45,9 +45,9 @@ from psycopg import sql  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
 from domain.participants import PersonalDetails  # noqa: E402
-from services import projector  # noqa: E402
 from services.app.tenancy import Tenancy  # noqa: E402
 from services.identity.tokens import issue_token  # noqa: E402
+from services.projector import live as projector  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from services.store.database import Database  # noqa: E402
 from services.store.ledger import Command  # noqa: E402

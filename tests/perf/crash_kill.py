@@ -48,8 +48,9 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 from psycopg.conninfo import make_conninfo  # noqa: E402
 
-from services import projector  # noqa: E402
 from services.identity.tokens import issue_token  # noqa: E402
+from services.projector import live as projector  # noqa: E402
+from services.projector import rebuilds  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from services.store.database import Database  # noqa: E402
 from services.webhooks import outbox  # noqa: E402
@@ -627,7 +628,7 @@ def main() -> int:
             server = None
             webhooks = {**drain, **webhook_check(url, endpoint["id"], receiver)}
             live = projector.digests(db, schema)
-            projector.rebuild_views(db, schema)
+            rebuilds.rebuild_views(db, schema)
             rebuilt = projector.digests(db, schema)
         finally:
             db.close()

@@ -48,7 +48,8 @@ sys.path.insert(0, str(HERE))
 import crash_kill as ck  # noqa: E402
 import httpx  # noqa: E402
 
-from services import projector  # noqa: E402
+from services.projector import live as projector  # noqa: E402
+from services.projector import rebuilds  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from services.store.database import Database  # noqa: E402
 
@@ -202,7 +203,7 @@ def main() -> int:
             server = None
             webhooks = {**drain, **ck.webhook_check(prowd_url, endpoint["id"], receiver)}
             live = projector.digests(db, schema)
-            projector.rebuild_views(db, schema)
+            rebuilds.rebuild_views(db, schema)
             rebuilt = projector.digests(db, schema)
         finally:
             db.close()

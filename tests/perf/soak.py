@@ -79,8 +79,8 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
-from services import projector  # noqa: E402
 from services.identity.tokens import issue_token  # noqa: E402
+from services.projector import live as projector  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from tests.perf.bench_commands import free_port, machine_info, scratch_database  # noqa: E402
 
