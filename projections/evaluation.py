@@ -3,6 +3,7 @@ query over them), the coordinator's mentor assessments, and participant outcomes
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, ClassVar
 
 from domain.evaluation import Feedback, MentorAssessment, Outcomes
@@ -10,6 +11,8 @@ from domain.participants import Participant
 from projections.base import Projection, handles
 from projections.erasure import ERASED
 from projections.ops import Erase, Writer
+
+OutcomeEvent = Outcomes.EmploymentStarted | Outcomes.CredentialEarned | Outcomes.HousingSecured
 
 
 class EvaluationView(Projection):
@@ -50,7 +53,7 @@ class EvaluationView(Projection):
     }
 
     @handles(Feedback.Given)
-    def feedback(self, w: Writer, e: Any, position: int) -> None:
+    def feedback(self, w: Writer, e: Feedback.Given, position: int) -> None:
         mean = sum(r.score for r in e.ratings) / len(e.ratings)
         w.insert(
             "feedback",
@@ -79,7 +82,7 @@ class EvaluationView(Projection):
             )
 
     @handles(MentorAssessment.Assessed)
-    def assessed(self, w: Writer, e: Any, position: int) -> None:
+    def assessed(self, w: Writer, e: MentorAssessment.Assessed, position: int) -> None:
         mean = sum(s.score for s in e.scores) / len(e.scores)
         w.insert(
             "assessments",
@@ -107,7 +110,7 @@ class EvaluationView(Projection):
             )
 
     def _outcome(
-        self, w: Writer, e: Any, position: int, kind: str, on: Any, **columns: Any
+        self, w: Writer, e: OutcomeEvent, position: int, kind: str, on: date, **columns: Any
     ) -> None:
         w.insert(
             "outcomes",
@@ -122,7 +125,7 @@ class EvaluationView(Projection):
         )
 
     @handles(Outcomes.EmploymentStarted)
-    def employed(self, w: Writer, e: Any, position: int) -> None:
+    def employed(self, w: Writer, e: Outcomes.EmploymentStarted, position: int) -> None:
         j = e.employment
         self._outcome(
             w,
@@ -138,7 +141,7 @@ class EvaluationView(Projection):
         )
 
     @handles(Outcomes.CredentialEarned)
-    def credential(self, w: Writer, e: Any, position: int) -> None:
+    def credential(self, w: Writer, e: Outcomes.CredentialEarned, position: int) -> None:
         c = e.credential
         self._outcome(
             w,
@@ -152,14 +155,14 @@ class EvaluationView(Projection):
         )
 
     @handles(Outcomes.HousingSecured)
-    def housed(self, w: Writer, e: Any, position: int) -> None:
+    def housed(self, w: Writer, e: Outcomes.HousingSecured, position: int) -> None:
         h = e.housing
         self._outcome(
             w, e, position, "housing", h.secured_on, housing_type=h.housing_type.value, note=h.note
         )
 
     @handles(Participant.Erased)
-    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
+    def participant_erased(self, w: Writer, e: Participant.Erased, position: int) -> None:
         erase = Erase(ERASED)
         w.update("feedback", {"comment": erase}, participant_id=e.originator_id)
         w.update(

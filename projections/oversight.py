@@ -142,7 +142,7 @@ class Oversight(Projection):
 
     # -- participants ----------------------------------------------------------------------
     @handles(Participant.Enrolled)
-    def enrolled(self, w: Writer, e: Any, position: int) -> None:
+    def enrolled(self, w: Writer, e: Participant.Enrolled, position: int) -> None:
         self._insert(
             w,
             "ov_participants",
@@ -150,11 +150,11 @@ class Oversight(Projection):
         )
 
     @handles(Cohort.Started)
-    def cohort_started(self, w: Writer, e: Any, position: int) -> None:
+    def cohort_started(self, w: Writer, e: Cohort.Started, position: int) -> None:
         self._insert(w, "ov_cohorts", (e.originator_id, e.code, position, None, None))
 
     @handles(Cohort.Graduated)
-    def cohort_graduated(self, w: Writer, e: Any, position: int) -> None:
+    def cohort_graduated(self, w: Writer, e: Cohort.Graduated, position: int) -> None:
         w.update(
             "ov_cohorts",
             {"graduated_on": e.graduated_on, "graduated_position": position},
@@ -162,7 +162,7 @@ class Oversight(Projection):
         )
 
     @handles(Participant.StageTransitioned)
-    def transitioned(self, w: Writer, e: Any, position: int) -> None:
+    def transitioned(self, w: Writer, e: Participant.StageTransitioned, position: int) -> None:
         self._insert(
             w,
             "ov_moves",
@@ -178,7 +178,7 @@ class Oversight(Projection):
         )
 
     @handles(Participant.ReturnedToCustody)
-    def returned(self, w: Writer, e: Any, position: int) -> None:
+    def returned(self, w: Writer, e: Participant.ReturnedToCustody, position: int) -> None:
         self._insert(
             w,
             "ov_moves",
@@ -186,7 +186,7 @@ class Oversight(Projection):
         )
 
     @handles(Participant.Exited)
-    def exited(self, w: Writer, e: Any, position: int) -> None:
+    def exited(self, w: Writer, e: Participant.Exited, position: int) -> None:
         self._insert(
             w,
             "ov_exits",
@@ -194,7 +194,7 @@ class Oversight(Projection):
         )
 
     @handles(Participant.PairingJoined)
-    def joined(self, w: Writer, e: Any, position: int) -> None:
+    def joined(self, w: Writer, e: Participant.PairingJoined, position: int) -> None:
         self._insert(
             w,
             "ov_memberships",
@@ -202,7 +202,7 @@ class Oversight(Projection):
         )
 
     @handles(Participant.PairingLeft)
-    def left(self, w: Writer, e: Any, position: int) -> None:
+    def left(self, w: Writer, e: Participant.PairingLeft, position: int) -> None:
         w.update(
             "ov_memberships",
             {"left_at": e.occurred_at, "left_position": position},
@@ -213,7 +213,7 @@ class Oversight(Projection):
 
     # -- pairings and meetings ---------------------------------------------------------------
     @handles(Pairing.Opened)
-    def opened(self, w: Writer, e: Any, position: int) -> None:
+    def opened(self, w: Writer, e: Pairing.Opened, position: int) -> None:
         self._insert(
             w,
             "ov_pairings",
@@ -221,15 +221,15 @@ class Oversight(Projection):
         )
 
     @handles(Pairing.MemberAdded)
-    def member_added(self, w: Writer, e: Any, position: int) -> None:
+    def member_added(self, w: Writer, e: Pairing.MemberAdded, position: int) -> None:
         w.update("ov_pairings", {"members": Append(e.participant_id)}, pairing_id=e.originator_id)
 
     @handles(Pairing.MemberRemoved)
-    def member_removed(self, w: Writer, e: Any, position: int) -> None:
+    def member_removed(self, w: Writer, e: Pairing.MemberRemoved, position: int) -> None:
         w.update("ov_pairings", {"members": Remove(e.participant_id)}, pairing_id=e.originator_id)
 
     @handles(Pairing.Closed)
-    def closed(self, w: Writer, e: Any, position: int) -> None:
+    def closed(self, w: Writer, e: Pairing.Closed, position: int) -> None:
         w.update(
             "ov_pairings",
             {"closed_at": e.occurred_at, "close_position": position},
@@ -237,7 +237,7 @@ class Oversight(Projection):
         )
 
     @handles(Meeting.Scheduled)
-    def scheduled(self, w: Writer, e: Any, position: int) -> None:
+    def scheduled(self, w: Writer, e: Meeting.Scheduled, position: int) -> None:
         w.insert(
             "ov_meetings",
             {
@@ -252,7 +252,7 @@ class Oversight(Projection):
             },
         )
 
-    def _held(self, w: Writer, e: Any, position: int) -> None:
+    def _held(self, w: Writer, e: Meeting.Held | Meeting.Amended, position: int) -> None:
         r = e.record
         present = sorted(p for p, a in r.attendance.items() if a is Attendance.PRESENT)
         # Without an attendance list (an individual pairing), the pairing's members attended.
@@ -272,15 +272,15 @@ class Oversight(Projection):
         )
 
     @handles(Meeting.Held)
-    def held(self, w: Writer, e: Any, position: int) -> None:
+    def held(self, w: Writer, e: Meeting.Held, position: int) -> None:
         self._held(w, e, position)
 
     @handles(Meeting.Amended)
-    def amended(self, w: Writer, e: Any, position: int) -> None:
+    def amended(self, w: Writer, e: Meeting.Amended, position: int) -> None:
         self._held(w, e, position)
 
     @handles(Meeting.Missed)
-    def missed(self, w: Writer, e: Any, position: int) -> None:
+    def missed(self, w: Writer, e: Meeting.Missed, position: int) -> None:
         w.update(
             "ov_meetings",
             {"status": "missed", "status_position": position, "week": e.week},
@@ -288,7 +288,7 @@ class Oversight(Projection):
         )
 
     @handles(Meeting.Cancelled)
-    def cancelled(self, w: Writer, e: Any, position: int) -> None:
+    def cancelled(self, w: Writer, e: Meeting.Cancelled, position: int) -> None:
         w.update(
             "ov_meetings",
             {
@@ -302,11 +302,11 @@ class Oversight(Projection):
 
     # -- mentors -------------------------------------------------------------------------------
     @handles(Mentor.Registered)
-    def registered(self, w: Writer, e: Any, position: int) -> None:
+    def registered(self, w: Writer, e: Mentor.Registered, position: int) -> None:
         self._insert(w, "ov_mentors", (e.originator_id, position, e.occurred_at, None, None))
 
     @handles(Mentor.Certified)
-    def certified(self, w: Writer, e: Any, position: int) -> None:
+    def certified(self, w: Writer, e: Mentor.Certified, position: int) -> None:
         w.update(
             "ov_mentors",
             {"certified_at": e.occurred_at, "certified_position": position},
@@ -315,7 +315,7 @@ class Oversight(Projection):
         )
 
     @handles(Mentor.TrainingCompleted)
-    def trained(self, w: Writer, e: Any, position: int) -> None:
+    def trained(self, w: Writer, e: Mentor.TrainingCompleted, position: int) -> None:
         r = e.record
         self._insert(
             w,
@@ -325,14 +325,16 @@ class Oversight(Projection):
 
     # -- goals, escalations, feedback ---------------------------------------------------------
     @handles(Goal.Set)
-    def goal_set(self, w: Writer, e: Any, position: int) -> None:
+    def goal_set(self, w: Writer, e: Goal.Set, position: int) -> None:
         self._insert(
             w,
             "ov_goals",
             (e.originator_id, position, e.occurred_at, e.terms.horizon.value, "active", None, None),
         )
 
-    def _goal_closed(self, w: Writer, e: Any, position: int, status: str) -> None:
+    def _goal_closed(
+        self, w: Writer, e: Goal.Achieved | Goal.Abandoned, position: int, status: str
+    ) -> None:
         w.update(
             "ov_goals",
             {"status": status, "closed_at": e.occurred_at, "close_position": position},
@@ -340,15 +342,15 @@ class Oversight(Projection):
         )
 
     @handles(Goal.Achieved)
-    def goal_achieved(self, w: Writer, e: Any, position: int) -> None:
+    def goal_achieved(self, w: Writer, e: Goal.Achieved, position: int) -> None:
         self._goal_closed(w, e, position, "achieved")
 
     @handles(Goal.Abandoned)
-    def goal_abandoned(self, w: Writer, e: Any, position: int) -> None:
+    def goal_abandoned(self, w: Writer, e: Goal.Abandoned, position: int) -> None:
         self._goal_closed(w, e, position, "abandoned")
 
     @handles(Escalation.Raised)
-    def raised(self, w: Writer, e: Any, position: int) -> None:
+    def raised(self, w: Writer, e: Escalation.Raised, position: int) -> None:
         self._insert(
             w,
             "ov_escalations",
@@ -356,7 +358,7 @@ class Oversight(Projection):
         )
 
     @handles(Escalation.Resolved)
-    def resolved(self, w: Writer, e: Any, position: int) -> None:
+    def resolved(self, w: Writer, e: Escalation.Resolved, position: int) -> None:
         w.update(
             "ov_escalations",
             {"resolved_at": e.occurred_at, "resolve_position": position},
@@ -364,7 +366,7 @@ class Oversight(Projection):
         )
 
     @handles(Feedback.Given)
-    def feedback(self, w: Writer, e: Any, position: int) -> None:
+    def feedback(self, w: Writer, e: Feedback.Given, position: int) -> None:
         scores = [r.score for r in e.ratings]
         self._insert(
             w,

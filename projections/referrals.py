@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from uuid import UUID
 
 from domain.participants import Participant
 from domain.resources import Referral, Resource
@@ -32,14 +33,14 @@ class ReferralView(Projection):
     }
     order: ClassVar[dict[str, str]] = {"resources": "resource_id", "referrals": "referral_id"}
 
-    def _resource(self, w: Writer, resource_id: Any, position: int, **sets: Any) -> None:
+    def _resource(self, w: Writer, resource_id: UUID, position: int, **sets: Any) -> None:
         w.update("resources", {**sets, "last_position": position}, resource_id=resource_id)
 
-    def _referral(self, w: Writer, e: Any, position: int, **sets: Any) -> None:
-        w.update("referrals", {**sets, "last_position": position}, referral_id=e.originator_id)
+    def _referral(self, w: Writer, referral_id: UUID, position: int, **sets: Any) -> None:
+        w.update("referrals", {**sets, "last_position": position}, referral_id=referral_id)
 
     @handles(Resource.Listed)
-    def listed(self, w: Writer, e: Any, position: int) -> None:
+    def listed(self, w: Writer, e: Resource.Listed, position: int) -> None:
         c = e.contact
         w.insert(
             "resources",
@@ -59,7 +60,7 @@ class ReferralView(Projection):
         )
 
     @handles(Resource.Updated)
-    def updated(self, w: Writer, e: Any, position: int) -> None:
+    def updated(self, w: Writer, e: Resource.Updated, position: int) -> None:
         c = e.contact
         self._resource(
             w,
@@ -75,11 +76,11 @@ class ReferralView(Projection):
         )
 
     @handles(Resource.Withdrawn)
-    def withdrawn(self, w: Writer, e: Any, position: int) -> None:
+    def withdrawn(self, w: Writer, e: Resource.Withdrawn, position: int) -> None:
         self._resource(w, e.originator_id, position, withdrawn=True, withdrawn_reason=e.reason)
 
     @handles(Referral.Made)
-    def made(self, w: Writer, e: Any, position: int) -> None:
+    def made(self, w: Writer, e: Referral.Made, position: int) -> None:
         w.insert(
             "referrals",
             {
@@ -98,13 +99,20 @@ class ReferralView(Projection):
         self._resource(w, e.resource_id, position, referrals=Inc(1))
 
     @handles(Referral.HandedToCaseManager)
-    def handed_over(self, w: Writer, e: Any, position: int) -> None:
-        self._referral(w, e, position, case_manager=e.case_manager, handed_over_at=e.occurred_at)
+    def handed_over(self, w: Writer, e: Referral.HandedToCaseManager, position: int) -> None:
+        self._referral(
+            w, e.originator_id, position, case_manager=e.case_manager, handed_over_at=e.occurred_at
+        )
 
     @handles(Referral.Connected)
-    def connected(self, w: Writer, e: Any, position: int) -> None:
+    def connected(self, w: Writer, e: Referral.Connected, position: int) -> None:
         self._referral(
-            w, e, position, status="connected", outcome_on=e.connected_on, outcome_note=e.note
+            w,
+            e.originator_id,
+            position,
+            status="connected",
+            outcome_on=e.connected_on,
+            outcome_note=e.note,
         )
         w.update(
             "resources",
@@ -113,10 +121,10 @@ class ReferralView(Projection):
         )
 
     @handles(Referral.Declined)
-    def declined(self, w: Writer, e: Any, position: int) -> None:
+    def declined(self, w: Writer, e: Referral.Declined, position: int) -> None:
         self._referral(
             w,
-            e,
+            e.originator_id,
             position,
             status="declined",
             outcome_on=e.declined_on,
@@ -125,7 +133,7 @@ class ReferralView(Projection):
         )
 
     @handles(Participant.Erased)
-    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
+    def participant_erased(self, w: Writer, e: Participant.Erased, position: int) -> None:
         w.update(
             "referrals",
             {"need": Erase(ERASED), "outcome_note": Erase(ERASED)},

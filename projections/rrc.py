@@ -11,7 +11,8 @@ their stays (services/api/rrc.py).
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from uuid import UUID
 
 import msgspec
 from psycopg import sql
@@ -71,7 +72,7 @@ class RrcView(Projection):
 
     # -- residents ---------------------------------------------------------------------------
     @handles(Participant.Enrolled)
-    def enrolled(self, w: Writer, e: Any, position: int) -> None:
+    def enrolled(self, w: Writer, e: Participant.Enrolled, position: int) -> None:
         w.insert(
             "rrc_people",
             {
@@ -84,17 +85,24 @@ class RrcView(Projection):
             },
         )
 
-    def _leave(self, w: Writer, participant_id: Any, at: Any) -> None:
+    def _leave(self, w: Writer, participant_id: UUID, at: datetime) -> None:
         w.update("rrc_stays", {"left_at": at}, participant_id=participant_id, left_at=IS_NULL)
 
     @handles(Participant.StageTransitioned, Participant.ReturnedToCustody)
-    def moved(self, w: Writer, e: Any, position: int) -> None:
-        returned = isinstance(e, Participant.ReturnedToCustody)
-        placement = Placement.BOP_INSTITUTION if returned else e.placement
+    def moved(
+        self,
+        w: Writer,
+        e: Participant.StageTransitioned | Participant.ReturnedToCustody,
+        position: int,
+    ) -> None:
+        if isinstance(e, Participant.ReturnedToCustody):
+            stage, placement = 1, Placement.BOP_INSTITUTION
+        else:
+            stage, placement = int(e.to_stage), e.placement
         w.update(
             "rrc_people",
             {
-                "stage": 1 if returned else int(e.to_stage),
+                "stage": stage,
                 "placement": placement.value,
                 "facility_code": e.facility_code,
             },
@@ -113,24 +121,24 @@ class RrcView(Projection):
             )
 
     @handles(Participant.Exited)
-    def exited(self, w: Writer, e: Any, position: int) -> None:
+    def exited(self, w: Writer, e: Participant.Exited, position: int) -> None:
         w.update("rrc_people", {"status": "exited"}, participant_id=e.originator_id)
         self._leave(w, e.originator_id, e.occurred_at)
 
     # -- mentors -------------------------------------------------------------------------------
     @handles(Mentor.Registered)
-    def mentor(self, w: Writer, e: Any, position: int) -> None:
+    def mentor(self, w: Writer, e: Mentor.Registered, position: int) -> None:
         w.insert("rrc_mentors", {"mentor_id": e.originator_id, "display_name": e.display_name})
 
     @handles(Pairing.Opened)
-    def pairing(self, w: Writer, e: Any, position: int) -> None:
+    def pairing(self, w: Writer, e: Pairing.Opened, position: int) -> None:
         w.insert(
             "rrc_pairings",
             {"pairing_id": e.originator_id, "mentor_id": e.mentor_id, "members": list(e.members)},
         )
 
     @handles(Participant.PairingJoined)
-    def joined(self, w: Writer, e: Any, position: int) -> None:
+    def joined(self, w: Writer, e: Participant.PairingJoined, position: int) -> None:
         change = (
             {"individual_pairing_id": e.pairing_id}
             if e.individual
@@ -139,7 +147,7 @@ class RrcView(Projection):
         w.update("rrc_people", change, participant_id=e.originator_id)
 
     @handles(Participant.PairingLeft)
-    def left(self, w: Writer, e: Any, position: int) -> None:
+    def left(self, w: Writer, e: Participant.PairingLeft, position: int) -> None:
         change = (
             {"individual_pairing_id": None}
             if e.individual
@@ -149,7 +157,7 @@ class RrcView(Projection):
 
     # -- meetings ------------------------------------------------------------------------------
     @handles(Meeting.Scheduled)
-    def scheduled(self, w: Writer, e: Any, position: int) -> None:
+    def scheduled(self, w: Writer, e: Meeting.Scheduled, position: int) -> None:
         w.insert(
             "rrc_meetings",
             {
@@ -161,7 +169,7 @@ class RrcView(Projection):
         )
 
     @handles(Meeting.Held, Meeting.Amended)
-    def held(self, w: Writer, e: Any, position: int) -> None:
+    def held(self, w: Writer, e: Meeting.Held | Meeting.Amended, position: int) -> None:
         r = e.record
         # A Part 2-tagged summary never enters this view (DESIGN D8).
         withheld = bool(r.summary_part2)
@@ -188,7 +196,7 @@ class RrcView(Projection):
         )
 
     @handles(Participant.Erased)
-    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
+    def participant_erased(self, w: Writer, e: Participant.Erased, position: int) -> None:
         # Shared summaries of meetings with the erased participant (crypto-shredding).
         w.update("rrc_meetings", {"summary": Erase(ERASED)}, participants=Contains(e.originator_id))
 
