@@ -29,7 +29,7 @@ from projections.base import Projection, Tables, handles
 from projections.erasure import ERASED
 from projections.ops import Erase, Inc, Writer
 from projections.query import Reader, page
-from projections.rows import columns, typed
+from projections.rows import select, typed
 
 
 class GoalView(Projection):
@@ -221,8 +221,9 @@ class Mentees:
     roster: Tables
 
 
-GOAL_COLUMNS = columns(GoalRow, derived=("overdue",), id="goal_id")
-STEP_COLUMNS = columns(BoardStep, derived=("overdue",), id="step_id")
+GOAL = select(GoalRow, skip=("overdue",), id="goal_id")
+STEP = select(BoardStep, skip=("overdue",), id="step_id")
+OVERDUE_GOAL = select(OverdueGoal)
 # The rule of `goal_overdue`, as a condition on the view's columns (one parameter: today).
 OVERDUE = "status = 'active' AND target_date < %s"
 
@@ -230,6 +231,7 @@ OVERDUE = "status = 'active' AND target_date < %s"
 def _goal_rows(rows: list[Any], today: date) -> list[GoalRow]:
     return typed(
         GoalRow,
+        GOAL,
         rows,
         {"overdue": lambda r: goal_overdue(GoalStatus(r["status"]), r["target_date"], today)},
     )
@@ -277,7 +279,7 @@ def goal_page(
         db,
         t,
         "goals",
-        GOAL_COLUMNS,
+        GOAL.sql,
         "goal_id",
         after=after,
         limit=limit,
@@ -295,7 +297,7 @@ def goal_board(db: Reader, t: Tables, participant_id: UUID, today: date) -> list
     goals = _goal_rows(
         db.fetchall(
             sql.SQL(
-                "SELECT " + GOAL_COLUMNS + " FROM {} WHERE participant_id = %s"
+                "SELECT " + GOAL.sql + " FROM {} WHERE participant_id = %s"
                 " ORDER BY target_date, goal_id"
             ).format(t["goals"]),
             (participant_id,),
@@ -304,7 +306,7 @@ def goal_board(db: Reader, t: Tables, participant_id: UUID, today: date) -> list
     )
     rows = db.fetchall(
         sql.SQL(
-            "SELECT goal_id, " + STEP_COLUMNS + " FROM {} WHERE goal_id IN"
+            "SELECT goal_id, " + STEP.sql + " FROM {} WHERE goal_id IN"
             " (SELECT goal_id FROM {} WHERE participant_id = %s) ORDER BY added_at, step_id"
         ).format(t["goal_steps"], t["goals"]),
         (participant_id,),
@@ -312,7 +314,7 @@ def goal_board(db: Reader, t: Tables, participant_id: UUID, today: date) -> list
     overdue = {"overdue": lambda r: step_overdue(StepStatus(r["status"]), r["due_on"], today)}
     steps: dict[UUID, list[BoardStep]] = {}
     for (goal_id, *_), step in zip(
-        rows, typed(BoardStep, [r[1:] for r in rows], overdue), strict=True
+        rows, typed(BoardStep, STEP, [r[1:] for r in rows], overdue), strict=True
     ):
         steps.setdefault(goal_id, []).append(step)
     return [BoardGoal(**msgspec.structs.asdict(g), steps=steps.get(g.id, [])) for g in goals]
@@ -320,16 +322,11 @@ def goal_board(db: Reader, t: Tables, participant_id: UUID, today: date) -> list
 
 def overdue_goals(db: Reader, t: Tables, today: date) -> list[OverdueGoal]:
     """Active goals whose target date is before `today`, the most overdue first."""
-    return typed(
-        OverdueGoal,
-        db.fetchall(
-            sql.SQL(
-                "SELECT "
-                + columns(OverdueGoal)
-                + " FROM {} WHERE "
-                + OVERDUE
-                + " ORDER BY target_date, goal_id"
-            ).format(t["goals"]),
-            (today,),
-        ),
-    )
+    query = sql.SQL(
+        "SELECT "
+        + OVERDUE_GOAL.sql
+        + " FROM {} WHERE "
+        + OVERDUE
+        + " ORDER BY target_date, goal_id"
+    ).format(t["goals"])
+    return typed(OverdueGoal, OVERDUE_GOAL, db.fetchall(query, (today,)))

@@ -2,8 +2,8 @@
 debriefs with each mentor's well-being check, escalations with their time to acknowledge.
 
 Handlers store facts only; whatever depends on today (30 days, 24 hours) is computed when read.
-`VIEWS` also carries the evaluation and referral views (`projections.evaluation`,
-`projections.referrals`).
+Its reads are in `projections.supervision_reads`. `VIEWS` also carries the evaluation and
+referral views (`projections.evaluation`, `projections.referrals`).
 """
 
 from __future__ import annotations

@@ -34,6 +34,9 @@ from services.api.params import FIRST_UUID, Limit, MinPosition, UuidCursor
 from services.identity.access import only_own
 from services.projector import engine as projector
 
+# The goal as the API shows it is also what the audit's as-of reads answer (audit_reads).
+__all__ = ["ROUTES", "GoalOut", "render"]
+
 
 class GoalPage(msgspec.Struct):
     items: list[GoalRow]
