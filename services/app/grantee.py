@@ -21,6 +21,7 @@ from services.app.pairings import Pairings
 from services.app.participants import Participants
 from services.app.policy import Policy
 from services.app.referrals import Referrals
+from services.app.rrc import RrcSharing
 from services.app.supervision import Supervision
 from services.store.ledger import LedgerApplication
 from services.webhooks.commands import Webhooks
@@ -49,6 +50,7 @@ class GranteeApp:
         self.referrals = Referrals(ledger, self.participants, self.pairings, self.meetings)
         self.supervision = Supervision(ledger, self.participants, self.mentors, self.pairings)
         self.consents = Consents(ledger, self.facilities, self.participants)
+        self.rrc = RrcSharing(ledger, self.facilities, self.meetings)
         self.exports = Exports(ledger)
         self.api_keys = ApiKeys(ledger, self.facilities)
         self.webhooks = Webhooks(ledger, self.facilities)
