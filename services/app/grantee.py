@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from services.app.alerts import Alerts
 from services.app.apikeys import ApiKeys
 from services.app.consents import Consents
 from services.app.evaluation import Evaluation
@@ -51,6 +52,7 @@ class GranteeApp:
         self.supervision = Supervision(ledger, self.participants, self.mentors, self.pairings)
         self.consents = Consents(ledger, self.facilities, self.participants)
         self.rrc = RrcSharing(ledger, self.facilities, self.meetings)
+        self.alerts = Alerts(ledger)
         self.exports = Exports(ledger)
         self.api_keys = ApiKeys(ledger, self.facilities)
         self.webhooks = Webhooks(ledger, self.facilities)
