@@ -91,7 +91,9 @@ def crisis_overdue(
 ) -> bool:
     """A crisis still unresolved more than 24 hours after it was raised: an alert."""
     return (
-        type is EscalationType.CRISIS and resolved_at is None and now - raised_at > CRISIS_ALERT_AFTER
+        type is EscalationType.CRISIS
+        and resolved_at is None
+        and now - raised_at > CRISIS_ALERT_AFTER
     )
 
 

@@ -85,6 +85,7 @@ class OverdueCrisis(msgspec.Struct):
     acknowledged_at: datetime | None
 
     def hours_open(self, now: datetime) -> int:
+        """Whole hours since the crisis was raised, at `now`."""
         return int((now - self.raised_at).total_seconds() // 3600)
 
 

@@ -53,6 +53,7 @@ class AssessmentPage(msgspec.Struct):
 
 
 def render_assessment(a: MentorAssessment, position: int) -> AssessmentOut:
+    """The assessment as the API shows it."""
     return AssessmentOut(
         id=a.id,
         mentor_id=a.mentor_id,

@@ -80,6 +80,7 @@ class DisclosurePage(msgspec.Struct):
 
 
 def render(c: Consent, position: int) -> ConsentResult:
+    """The consent as the API shows it, with its status now."""
     t = c.terms
     return ConsentResult(
         id=c.id,

@@ -54,6 +54,7 @@ class EscalationPage(msgspec.Struct):
 
 
 def render_escalation(x: Escalation, position: int) -> EscalationOut:
+    """The escalation as the API shows it; `overdue` as of now."""
     ttack = x.time_to_acknowledge
     return EscalationOut(
         id=x.id,

@@ -64,6 +64,7 @@ class RatingSummary(msgspec.Struct):
 
 
 def render_feedback(f: Feedback, position: int) -> FeedbackOut:
+    """The feedback as staff see it."""
     return FeedbackOut(
         id=f.id,
         pairing_id=f.pairing_id,
@@ -81,6 +82,7 @@ def render_feedback(f: Feedback, position: int) -> FeedbackOut:
 
 
 def feedback_page_out(rows: list[FeedbackRow], next_cursor: str | None) -> FeedbackPage:
+    """A page of feedback rows as the API shows them."""
     return FeedbackPage(
         [msgspec.convert(r, FeedbackOut, from_attributes=True) for r in rows], next_cursor
     )

@@ -81,6 +81,7 @@ class OutcomePage(msgspec.Struct):
 
 
 def render_outcomes(o: Outcomes, position: int) -> OutcomesOut:
+    """The participant's outcomes as the API shows them."""
     return OutcomesOut(
         participant_id=o.participant_id,
         employments=[

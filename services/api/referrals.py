@@ -61,6 +61,7 @@ class ReferralPage(msgspec.Struct):
 
 
 def render_referral(r: Referral, position: int) -> ReferralOut:
+    """The referral as the API shows it."""
     return ReferralOut(
         id=r.id,
         participant_id=r.participant_id,

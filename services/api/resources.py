@@ -60,6 +60,7 @@ class ResourcePage(msgspec.Struct):
 
 
 def render_resource(r: Resource, position: int) -> ResourceOut:
+    """The directory entry as the API shows it."""
     c = r.contact
     return ResourceOut(
         id=r.id,

@@ -99,6 +99,7 @@ class AlertsOut(msgspec.Struct):
 
 
 def render_debrief(d: Debrief, position: int) -> DebriefOut:
+    """The debrief as the API shows it."""
     return DebriefOut(
         id=d.id,
         held_on=d.held_on,
