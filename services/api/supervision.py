@@ -17,7 +17,6 @@ from domain import clock
 from domain.common import utcnow
 from domain.supervision import (
     Debrief,
-    DebriefFormat,
     DebriefTopic,
     Severity,
     Wellbeing,
@@ -61,13 +60,7 @@ class DebriefIn(msgspec.Struct, forbid_unknown_fields=True):
     notes: Text = ""
 
 
-class DebriefOut(msgspec.Struct, omit_defaults=True):
-    id: UUID
-    held_on: date
-    format: DebriefFormat
-    coordinator: str
-    mentor_ids: list[UUID]
-    topics: list[DebriefTopic]
+class DebriefOut(DebriefRow, omit_defaults=True):
     checks: list[CheckIO]
     notes: str
     version: int

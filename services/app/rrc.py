@@ -149,30 +149,21 @@ class RrcSharing:
         if not residents:
             return
         now = clock.now()
+        # Every resident shown, then a Part 2 row under the consent that released a summary.
+        rows: list[tuple[UUID, str, UUID | None]] = [
+            (r, information, None) for r in sorted(residents)
+        ]
+        rows += [(r, "meeting_summaries", consent) for r, consent in sorted(part2.items())]
         with self.ledger.db.transaction() as cur:
-            for resident in sorted(residents):
+            for resident, what, consent_id in rows:
                 record_disclosure(
                     cur,
                     self.ledger.schema,
                     participant_id=resident,
                     recipient=recipient,
                     channel="rrc_view",
-                    information=information,
-                    part2=False,
-                    consent_id=None,
-                    reference=reference,
-                    at=now,
-                    actor=actor,
-                )
-            for resident, consent_id in sorted(part2.items()):
-                record_disclosure(
-                    cur,
-                    self.ledger.schema,
-                    participant_id=resident,
-                    recipient=recipient,
-                    channel="rrc_view",
-                    information="meeting_summaries",
-                    part2=True,
+                    information=what,
+                    part2=consent_id is not None,
                     consent_id=consent_id,
                     reference=reference,
                     at=now,
