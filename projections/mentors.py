@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+from uuid import UUID
+
+import msgspec
+from psycopg import sql
 
 from domain.mentors import Mentor
 from domain.pairings import Pairing
-from projections.base import Projection, handles
+from projections.base import Projection, Tables, handles
 from projections.ops import EXCLUDED, Inc, SortedAdd, Writer
+from projections.query import Reader
+from projections.rows import select, typed
 
 
 class MentorRoster(Projection):
@@ -162,3 +169,23 @@ class MentorRoster(Projection):
                 {"open_flags": sum(f for (f,) in flags if f is not None)},
                 mentor_id=mentor_id,
             )
+
+
+class ExpiringClearance(msgspec.Struct):
+    mentor_id: UUID
+    facility_code: str
+    expires_on: date
+
+
+EXPIRING = select(ExpiringClearance, mentor_id="c.mentor_id", facility_code="c.facility_code")
+
+
+def expiring_clearances(db: Reader, t: Tables, first: date, last: date) -> list[ExpiringClearance]:
+    """Clearances of certified mentors that expire from `first` to `last` (inclusive), the
+    soonest first."""
+    query = sql.SQL(
+        "SELECT " + EXPIRING.sql + " FROM {c} c JOIN {m} m USING (mentor_id)"
+        " WHERE m.status = 'certified' AND c.expires_on >= %s AND c.expires_on <= %s"
+        " ORDER BY c.expires_on, c.mentor_id"
+    ).format(c=t["mentor_clearances"], m=t["mentors"])
+    return typed(ExpiringClearance, EXPIRING, db.fetchall(query, (first, last)))

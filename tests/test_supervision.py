@@ -16,12 +16,19 @@ from domain.mentors import (
     BackgroundDecision,
     Mentor,
     MentorSource,
+    MentorStatus,
     RecruitmentChannel,
     ScreeningStep,
     TrainingModule,
     TrainingRecord,
 )
-from domain.supervision import Escalation, EscalationType, Severity
+from domain.supervision import (
+    Escalation,
+    EscalationType,
+    Severity,
+    debrief_due,
+    escalation_status,
+)
 from services.projector import live as projector
 from services.projector import rebuilds
 from tests.mentoring_helpers import Api, graduates_and_newcomers
@@ -395,6 +402,22 @@ def test_a_crisis_is_overdue_until_resolved_and_keeps_its_time_to_acknowledge():
         raised_at=now - timedelta(days=3),
     )
     assert not other.is_overdue(now)  # only crises raise the 24-hour alert
+
+
+def test_an_escalation_is_open_then_acknowledged_then_resolved():
+    now = clock.now()
+    assert escalation_status(None, None) == "open"
+    assert escalation_status(now, None) == "acknowledged"
+    assert escalation_status(now, now) == "resolved"
+
+
+def test_a_certified_mentor_is_due_a_debrief_after_30_days_without_one():
+    today = date(2027, 1, 1)
+    assert debrief_due(MentorStatus.CERTIFIED, None, today)
+    assert debrief_due(MentorStatus.CERTIFIED, today - timedelta(days=31), today)
+    assert not debrief_due(MentorStatus.CERTIFIED, today - timedelta(days=30), today)
+    assert not debrief_due(MentorStatus.SUSPENDED, None, today)
+    assert not debrief_due(MentorStatus.APPLICANT, None, today)
 
 
 # -- the views are deterministic -------------------------------------------------------------
