@@ -15,7 +15,8 @@ from psycopg import sql
 
 from domain import clock
 from projections.registry import PROJECTIONS
-from services.cli.main import Progress, _rebuild_in_parallel, cmd_projections, cmd_replay
+from services.cli.progress import Progress
+from services.cli.views import _rebuild_in_parallel, cmd_projections, cmd_replay
 from services.projector import engine as projector
 
 TO_COMMUNITY = {"to_stage": 3, "occurred_at": "2026-03-01T09:00:00Z"}
