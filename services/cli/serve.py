@@ -32,7 +32,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
             tenancy = Tenancy(db)
             tenancy.migrate()
             if demo:
-                from services.demo.data import load_demo, print_tokens
+                from services.demo.data import load_demo
+                from services.demo.tokens import print_tokens
 
                 added = load_demo(tenancy)
                 print(f"demo data: {added} participants added (0: already loaded)")
