@@ -35,7 +35,7 @@ class _QuietServer(ThreadingHTTPServer):
 
 class HookReceiver:
     """Verifies every request with the `standardwebhooks` library against the secret of its
-    path (`trust`), counts the verified ones by webhook-id and answers 204; an unverified one
+    path (`trust`), counts the verified ones by webhook-id and answers 200; an unverified one
     gets 400 and is counted apart, as is a body cut off by a killed sender. With
     `keep_bodies`, (webhook-id, body) of each verified request is kept too; without, only
     counters are, so its memory stays small however many deliveries arrive."""
@@ -86,9 +86,9 @@ class HookReceiver:
                         receiver.counts[msg_id] += 1
                         if receiver.keep_bodies:
                             receiver.bodies.append((msg_id, body))
-                text = b"" if ok else b"signature rejected"
+                text = b"ok" if ok else b"signature rejected"
                 try:
-                    self.send_response(204 if ok else 400)
+                    self.send_response(200 if ok else 400)
                     self.send_header("content-length", str(len(text)))
                     self.end_headers()
                     self.wfile.write(text)
