@@ -13,7 +13,8 @@ from uuid import UUID
 import pytest
 from psycopg import sql
 
-from services.cli.main import cmd_erase, cmd_verify
+from services.cli.audit import cmd_verify
+from services.cli.records import cmd_erase
 from services.projector import live as projector
 from services.projector import rebuilds
 from services.store import keys

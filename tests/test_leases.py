@@ -68,7 +68,7 @@ def workers(database_url, settings) -> Iterator[list[subprocess.Popen[bytes]]]:
         "PROWD_MIGRATE_ON_START": "false",
     }
     procs = [
-        subprocess.Popen([sys.executable, "-m", "services.cli.main", "worker"], env=env, cwd=ROOT)
+        subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env, cwd=ROOT)
         for _ in range(3)
     ]
     try:

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from services.cli.main import cmd_export
+from services.cli.records import cmd_export
 from services.reports import pirl
 from services.reports.pirl import COLUMNS, Quarter
 from tests.conftest import race

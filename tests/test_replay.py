@@ -15,7 +15,8 @@ from psycopg import sql
 
 from domain import clock
 from projections.registry import PROJECTIONS
-from services.cli.main import Progress, _rebuild_in_parallel, cmd_projections, cmd_replay
+from services.cli.progress import Progress
+from services.cli.views import _rebuild_in_parallel, cmd_projections, cmd_replay
 from services.projector import live as projector
 from services.projector import rebuilds
 

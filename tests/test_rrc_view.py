@@ -310,7 +310,8 @@ def test_the_rrc_view_equals_a_rebuild(scene: Scene) -> None:
 def test_prowd_token_scopes_an_rrc_staff_token_to_its_rrc(
     settings: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from services.cli.main import cmd_token, parser
+    from services.cli.main import parser
+    from services.cli.tokens import cmd_token
 
     args = parser().parse_args(
         ["token", "--grantee", "north", "--role", "rrc_staff", "--rrc", "RRC-1"]

@@ -255,7 +255,7 @@ def test_a_dispatcher_process_killed_mid_delivery_is_finished_by_another(
         "PROWD_CLOCK": clock.now().isoformat(),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", "webhooks", "dispatch", "--concurrency", "2"],
+        [sys.executable, "-m", "services.cli", "webhooks", "dispatch", "--concurrency", "2"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
