@@ -52,7 +52,7 @@ from services import projector  # noqa: E402
 from services.identity.tokens import issue_token  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from services.store.database import Database  # noqa: E402
-from services.webhooks import outbox  # noqa: E402
+from services.webhooks import batch  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SLUG = "crash_g1"
@@ -498,7 +498,7 @@ def webhook_check(url: str, endpoint_id: str, receiver: HookReceiver) -> dict[st
         "outbox_unexpected": len(set(by_position) - set(expected)),
         "outbox_duplicated": sum(c - 1 for c in by_position.values() if c > 1),
         "outbox_bad_webhook_id": sum(
-            1 for r in rows if r[1] != outbox.message_id(schema, eid, r[0])[1]
+            1 for r in rows if r[1] != batch.message_id(schema, eid, r[0])[1]
         ),
         "outbox_sequence_gapless": sequences == list(range(1, len(rows) + 1)),
         "outbox_status": dict(statuses),
