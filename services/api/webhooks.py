@@ -30,7 +30,7 @@ from services.api.text import Line
 from services.settings import Settings
 from services.store.ledger import Command, Saved
 from services.webhooks import ssrf
-from services.webhooks.dispatcher import enqueue_ping
+from services.webhooks.queue import enqueue_ping
 from services.webhooks.store import CHANNEL
 
 Url = Annotated[
