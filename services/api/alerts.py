@@ -20,6 +20,7 @@ from psycopg import sql
 
 from domain import clock
 from domain.common import utcnow
+from domain.webhooks import DisableReason
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
@@ -27,6 +28,7 @@ from services.api.meetings import find_cadence_alerts
 from services.api.params import MinPosition
 from services.identity.access import allowed
 from services.projector.faults import live as live_faults
+from services.webhooks.queries import disabled_endpoints
 
 CRISIS_AFTER = timedelta(hours=24)
 CLEARANCE_WARNING_DAYS = 30
@@ -57,6 +59,25 @@ class AlertList(msgspec.Struct):
     generated_at: datetime
     counts: dict[str, int]
     items: list[Alert]
+
+
+def _endpoint_alerts(tenant: Tenant) -> list[Alert]:
+    """Endpoints the dispatcher disabled (410 Gone, failing for 5 days), still disabled."""
+    return [
+        Alert(
+            "webhook_endpoint_disabled",
+            "webhook_endpoint",
+            e.endpoint_id,
+            e.since,
+            f"the webhook endpoint of {e.facility_code} was disabled: "
+            + (
+                "it answered 410 Gone"
+                if e.reason is DisableReason.GONE
+                else "deliveries failed for 5 days"
+            ),
+        )
+        for e in disabled_endpoints(tenant.tenancy.db, tenant.info.schema)
+    ]
 
 
 def _overdue_goals(tenant: Tenant, min_position: int | None, wait: float) -> list[Alert]:
@@ -202,10 +223,8 @@ def alerts(
         items += _supervision(tenant, min_position, wait)
     items += _clearances(tenant, min_position, wait)
     if allowed("webhooks.read", tenant.principal.roles):
-        from services.api.webhooks import endpoint_alerts
-
         # Endpoints the dispatcher disabled (410 Gone, 5 days failing) until re-enabled.
-        items += endpoint_alerts(tenant)
+        items += _endpoint_alerts(tenant)
         # The same operators see the events a view could not take as they were.
         items += _projection_faults(tenant)
     counts: dict[str, int] = {}
