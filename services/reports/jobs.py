@@ -26,8 +26,8 @@ from domain import clock
 from projections.base import Tables
 from projections.oversight import Facts, load
 from projections.registry import by_name
-from services.api import views
-from services.api.problems import ProblemError
+from services.projector.serving import live_tables
+from services.refusals import Refused
 from services.reports import privacy
 from services.reports import quarterly as reports
 from services.reports import render as report_render
@@ -47,12 +47,12 @@ class _Stamp(msgspec.Struct):
 _stamp = msgspec.json.Decoder(_Stamp)
 
 
-def unreadable(schema: str, position: int) -> ProblemError:
-    return ProblemError(
+def unreadable(schema: str, position: int) -> Refused:
+    return Refused(
         409,
-        "log_unreadable",
         f"the event at position {position} of {schema} cannot be decoded: the log was altered "
         "behind the service's back (see GET …/audit/verification); no report is computed from it",
+        code="log_unreadable",
     )
 
 
@@ -78,7 +78,7 @@ def live_facts(
     db: Database, schema: str, min_position: int | None, wait_max: float
 ) -> tuple[Facts, Stand]:
     """The facts of the live view and the position it has applied, read in one snapshot."""
-    t = views.tables(db, schema, "oversight", min_position, wait_max)
+    t = live_tables(db, schema, "oversight", min_position, wait_max)
     with db.transaction() as cur:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cur.execute(
@@ -195,8 +195,8 @@ def figure_page(
     report, _ = grantee_report(db, g, ask)
     value = report.report.figures.get(figure)
     if value is None:
-        raise ProblemError(
-            404, "figure_not_found", f"no figure {figure!r} in {report.report.quarter.name}"
+        raise Refused(
+            404, f"no figure {figure!r} in {report.report.quarter.name}", code="figure_not_found"
         )
     page = [p for p in value.positions if p > after][: limit + 1]
     more = len(page) > limit
