@@ -28,10 +28,10 @@ from projections.oversight import Facts, load
 from projections.registry import by_name
 from services.projector.serving import live_tables
 from services.refusals import Refused
-from services.reports import privacy
-from services.reports import quarterly as reports
+from services.reports import figures, privacy
 from services.reports import render as report_render
-from services.reports.quarterly import GranteeReport, Quarter, Stand
+from services.reports.figures import GranteeReport, Stand
+from services.reports.quarterly import Bases, Quarter
 from services.store.database import Database
 from services.store.mapping import MsgspecMapper
 
@@ -161,15 +161,15 @@ class Ask:
     asked_at: datetime = field(default_factory=clock.now)
 
 
-def grantee_report(db: Database, g: Grantee, ask: Ask) -> tuple[GranteeReport, reports.Bases]:
+def grantee_report(db: Database, g: Grantee, ask: Ask) -> tuple[GranteeReport, Bases]:
     zone = ZoneInfo(g.time_zone)
     if ask.as_of is None:
         facts, stand = live_facts(db, g.schema, ask.min_position, ask.wait_max)
     else:
         facts, stand = replayed_facts(db, g.schema, ask.as_of)
     day = today(zone, ask.as_of or ask.asked_at)
-    through = reports.through_day(ask.quarter, day)
-    report, bases = reports.grantee_report(facts, ask.quarter, through, zone)
+    through = figures.through_day(ask.quarter, day)
+    report, bases = figures.grantee_report(facts, ask.quarter, through, zone)
     report = dataclasses.replace(report, complete=day > ask.quarter.end)
     return GranteeReport(g.slug, g.time_zone, stand, report), bases
 
@@ -208,12 +208,12 @@ def figure_page(
 def all_body(db: Database, grantees: list[Grantee], ask: Ask, fmt: Format) -> bytes:
     """The cross-grantee report in `fmt`: a row per grantee, totals from the pooled bases."""
     rows: list[GranteeReport] = []
-    all_bases: list[reports.Bases] = []
+    all_bases: list[Bases] = []
     for g in grantees:
         report, bases = grantee_report(db, g, ask)
         rows.append(report)
         all_bases.append(bases)
-    totals = reports.evaluate(ask.quarter, None, reports.pool(all_bases))
+    totals = figures.evaluate(ask.quarter, None, figures.pool(all_bases))
     doc = report_render.all_doc(ask.quarter, rows, totals)
     privacy.check(doc)
     if fmt == "csv":
