@@ -188,10 +188,21 @@ def grantee_body(db: Database, g: Grantee, ask: Ask, fmt: Format) -> tuple[bytes
     return body, report.stand.position
 
 
+class FigureOut(msgspec.Struct):
+    """A page of one figure's drill-down: the log positions of the events behind it."""
+
+    quarter: str
+    figure: str
+    value: int | float | None
+    events: int
+    positions: list[int]
+    next_after: int | None
+
+
 def figure_page(
     db: Database, g: Grantee, ask: Ask, figure: str, after: int, limit: int
-) -> tuple[str, str, int | float | None, int, list[int], int | None]:
-    """A page of one figure's drill-down: quarter, figure, value, events, positions, next."""
+) -> FigureOut:
+    """A page of one figure's drill-down: positions after `after`, at most `limit`."""
     report, _ = grantee_report(db, g, ask)
     value = report.report.figures.get(figure)
     if value is None:
@@ -202,7 +213,9 @@ def figure_page(
     more = len(page) > limit
     page = page[:limit]
     next_after = page[-1] if more and page else None
-    return report.report.quarter.name, figure, value.value, len(value.positions), page, next_after
+    return FigureOut(
+        report.report.quarter.name, figure, value.value, len(value.positions), page, next_after
+    )
 
 
 def all_body(db: Database, grantees: list[Grantee], ask: Ask, fmt: Format) -> bytes:
