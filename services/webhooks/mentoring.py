@@ -10,6 +10,7 @@ then `part2_notice` is attached. Otherwise `summary` is null and `withheld` is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +18,7 @@ from domain.common import ProwdAggregate
 from domain.meetings import HeldRecord, Meeting
 from domain.pairings import Pairing
 from services.audit.disclosure import PART2_NOTICE, Grant, covering_consent
-from services.webhooks.batch import Batch, MeetingContext, location, people, plain
+from services.webhooks.batch import Batch, MeetingContext, Resident, location, people, plain
 from services.webhooks.handlers import Handlers
 
 handlers = Handlers()
@@ -26,23 +27,22 @@ handlers = Handlers()
 @handlers.handles(Pairing.Opened)
 def opened(b: Batch, position: int, event: Pairing.Opened) -> None:
     b.open_pairing(event.originator_id, list(event.members))
-    for facility, residents in sorted(b.residents(list(event.members), event.occurred_at).items()):
-        data = {
+    _to_residents(
+        b,
+        position,
+        event,
+        "pairing.opened",
+        list(event.members),
+        "pairing.opened: pairing with a mentor",
+        lambda residents: {
             "pairing_id": event.originator_id,
             "kind": event.kind,
             "mentor_id": event.mentor_id,
             "participants": people(residents),
             "location": location(event.location),
             "opened_at": event.occurred_at,
-        }
-        b.emit(
-            position,
-            "pairing.opened",
-            facility,
-            event.timestamp,
-            data,
-            plain(residents, "pairing.opened: pairing with a mentor"),
-        )
+        },
+    )
 
 
 @handlers.handles(Pairing.MemberAdded)
@@ -57,23 +57,21 @@ def member_removed(b: Batch, position: int, event: Pairing.MemberRemoved) -> Non
 
 @handlers.handles(Pairing.Closed)
 def closed(b: Batch, position: int, event: Pairing.Closed) -> None:
-    members = b.members(event.originator_id)
-    for facility, residents in sorted(b.residents(members, event.occurred_at).items()):
-        data = {
+    _to_residents(
+        b,
+        position,
+        event,
+        "pairing.closed",
+        b.members(event.originator_id),
+        "pairing.closed: closure of a pairing",
+        lambda residents: {
             "pairing_id": event.originator_id,
             "participants": people(residents),
             "closed_at": event.occurred_at,
             "closure_type": event.closure.closure_type,
             "initiator": event.closure.initiator,
-        }
-        b.emit(
-            position,
-            "pairing.closed",
-            facility,
-            event.timestamp,
-            data,
-            plain(residents, "pairing.closed: closure of a pairing"),
-        )
+        },
+    )
 
 
 @handlers.handles(Meeting.Scheduled)
@@ -84,24 +82,22 @@ def scheduled(b: Batch, position: int, event: Meeting.Scheduled) -> None:
             event.pairing_id, event.scheduled_for, event.planned_minutes, event.location
         ),
     )
-    members = b.members(event.pairing_id)
-    for facility, residents in sorted(b.residents(members, event.occurred_at).items()):
-        data = {
+    _to_residents(
+        b,
+        position,
+        event,
+        "meeting.scheduled",
+        b.members(event.pairing_id),
+        "meeting.scheduled: date, duration, location",
+        lambda residents: {
             "meeting_id": event.originator_id,
             "pairing_id": event.pairing_id,
             "scheduled_for": event.scheduled_for,
             "planned_minutes": event.planned_minutes,
             "location": location(event.location),
             "participants": people(residents),
-        }
-        b.emit(
-            position,
-            "meeting.scheduled",
-            facility,
-            event.timestamp,
-            data,
-            plain(residents, "meeting.scheduled: date, duration, location"),
-        )
+        },
+    )
 
 
 @handlers.handles(Meeting.Held)
@@ -149,17 +145,44 @@ def _not_held(
     meeting = b.meeting(event.originator_id)
     if meeting is None:
         return
-    members = b.members(meeting.pairing_id)
-    for facility, residents in sorted(b.residents(members, event.occurred_at).items()):
-        data = {
+    _to_residents(
+        b,
+        position,
+        event,
+        event_type,
+        b.members(meeting.pairing_id),
+        information,
+        lambda residents: {
             "meeting_id": event.originator_id,
             "pairing_id": meeting.pairing_id,
             "scheduled_for": meeting.scheduled_for,
             "location": location(meeting.location),
             "participants": people(residents),
             **extra,
-        }
-        b.emit(position, event_type, facility, event.timestamp, data, plain(residents, information))
+        },
+    )
+
+
+def _to_residents(
+    b: Batch,
+    position: int,
+    event: ProwdAggregate.Event,
+    event_type: str,
+    members: list[UUID],
+    information: str,
+    data: Callable[[list[Resident]], dict[str, Any]],
+) -> None:
+    """One message per RRC where members lived when the event happened, naming only those
+    residents (nothing of Part 2 in it)."""
+    for facility, residents in sorted(b.residents(members, event.occurred_at).items()):
+        b.emit(
+            position,
+            event_type,
+            facility,
+            event.timestamp,
+            data(residents),
+            plain(residents, information),
+        )
 
 
 def _held(
