@@ -89,6 +89,7 @@ def plain(residents: list[Resident], information: str) -> list[dict[str, Any]]:
 
 
 def location(place: Location) -> dict[str, Any]:
+    """The `location` of a message."""
     return {"kind": place.kind, "facility_code": place.facility_code}
 
 
@@ -106,6 +107,7 @@ class Batch:
 
     @classmethod
     def begin(cls, cur: Cursor[TupleRow], db: Database, schema: str, now: datetime) -> Batch:
+        """A batch on `cur`, with the routes as the consumer's position left them."""
         cur.execute(
             sql.SQL(
                 "SELECT endpoint_id, facility_code, event_types, enabled, last_sequence"
@@ -116,6 +118,7 @@ class Batch:
         return cls(cur, db, schema, now, routes)
 
     def t(self, table: str) -> sql.Composed:
+        """A table of the grantee's schema."""
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
 
     def write(self) -> None:
@@ -142,6 +145,7 @@ class Batch:
     # -- endpoints ---------------------------------------------------------------------------
 
     def add_route(self, endpoint_id: UUID, route: Route) -> None:
+        """A new endpoint's subscription, from the next event on."""
         self.cur.execute(
             sql.SQL(
                 "INSERT INTO {} (endpoint_id, facility_code, event_types, enabled)"
@@ -170,6 +174,7 @@ class Batch:
         return out
 
     def latest_placement(self, pid: UUID) -> PlacementRow | None:
+        """The participant's placement as the log left it (None before enrolment)."""
         self.cur.execute(
             sql.SQL(
                 "SELECT placement, facility_code, number FROM {} WHERE participant_id = %s"
@@ -181,6 +186,7 @@ class Batch:
         return None if row is None else PlacementRow(row[0], row[1], row[2])
 
     def place(self, pid: UUID, position: int, at: datetime, placed: PlacementRow) -> None:
+        """Record where the event at `position` placed the participant from instant `at`."""
         self.cur.execute(
             sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s)").format(
                 self.t("webhook_placements")
@@ -191,6 +197,7 @@ class Batch:
     # -- pairings and meetings ---------------------------------------------------------------
 
     def open_pairing(self, pairing_id: UUID, members: list[UUID]) -> None:
+        """Remember a new pairing's members."""
         self.cur.execute(
             sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT DO NOTHING").format(
                 self.t("webhook_pairings")
@@ -199,6 +206,7 @@ class Batch:
         )
 
     def change_member(self, pairing_id: UUID, participant_id: UUID, *, added: bool) -> None:
+        """A member added to the pairing, or removed from it."""
         op = "array_append" if added else "array_remove"
         self.cur.execute(
             sql.SQL("UPDATE {} SET members = {}(members, %s) WHERE pairing_id = %s").format(
@@ -208,6 +216,7 @@ class Batch:
         )
 
     def members(self, pairing_id: UUID) -> list[UUID]:
+        """The pairing's members now (none for a pairing the consumer never saw open)."""
         self.cur.execute(
             sql.SQL("SELECT members FROM {} WHERE pairing_id = %s").format(
                 self.t("webhook_pairings")
@@ -218,6 +227,7 @@ class Batch:
         return list(row[0]) if row else []
 
     def schedule_meeting(self, meeting_id: UUID, meeting: MeetingContext) -> None:
+        """Remember what a meeting's later events need of its scheduling."""
         self.cur.execute(
             sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING").format(
                 self.t("webhook_meetings")
@@ -233,6 +243,7 @@ class Batch:
         )
 
     def meeting(self, meeting_id: UUID) -> MeetingContext | None:
+        """The meeting as scheduled (None for one the consumer never saw scheduled)."""
         self.cur.execute(
             sql.SQL(
                 "SELECT pairing_id, scheduled_for, planned_minutes, location_kind, location_facility"

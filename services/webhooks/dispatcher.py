@@ -104,6 +104,7 @@ class Dispatcher:
         )
 
     def send(self, item: Claimed) -> Result:
+        """One HTTP attempt of a claimed delivery (services/webhooks/sender.py)."""
         return self.sender.send(item)
 
     # -- recording outcomes ------------------------------------------------------------

@@ -44,6 +44,7 @@ class Handlers:
 
     @property
     def topics(self) -> list[str]:
+        """The topics of the event classes handled, sorted."""
         return sorted(self._by_topic)
 
     def apply(self, batch: Batch, position: int, topic: str, event: object) -> None:

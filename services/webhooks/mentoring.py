@@ -25,7 +25,7 @@ handlers = Handlers()
 
 
 @handlers.handles(Pairing.Opened)
-def opened(b: Batch, position: int, event: Pairing.Opened) -> None:
+def _opened(b: Batch, position: int, event: Pairing.Opened) -> None:
     b.open_pairing(event.originator_id, list(event.members))
     _to_residents(
         b,
@@ -46,17 +46,17 @@ def opened(b: Batch, position: int, event: Pairing.Opened) -> None:
 
 
 @handlers.handles(Pairing.MemberAdded)
-def member_added(b: Batch, position: int, event: Pairing.MemberAdded) -> None:
+def _member_added(b: Batch, position: int, event: Pairing.MemberAdded) -> None:
     b.change_member(event.originator_id, event.participant_id, added=True)
 
 
 @handlers.handles(Pairing.MemberRemoved)
-def member_removed(b: Batch, position: int, event: Pairing.MemberRemoved) -> None:
+def _member_removed(b: Batch, position: int, event: Pairing.MemberRemoved) -> None:
     b.change_member(event.originator_id, event.participant_id, added=False)
 
 
 @handlers.handles(Pairing.Closed)
-def closed(b: Batch, position: int, event: Pairing.Closed) -> None:
+def _closed(b: Batch, position: int, event: Pairing.Closed) -> None:
     _to_residents(
         b,
         position,
@@ -75,7 +75,7 @@ def closed(b: Batch, position: int, event: Pairing.Closed) -> None:
 
 
 @handlers.handles(Meeting.Scheduled)
-def scheduled(b: Batch, position: int, event: Meeting.Scheduled) -> None:
+def _scheduled(b: Batch, position: int, event: Meeting.Scheduled) -> None:
     b.schedule_meeting(
         event.originator_id,
         MeetingContext(
@@ -101,17 +101,17 @@ def scheduled(b: Batch, position: int, event: Meeting.Scheduled) -> None:
 
 
 @handlers.handles(Meeting.Held)
-def held(b: Batch, position: int, event: Meeting.Held) -> None:
-    _held(b, position, event, "meeting.held", event.record)
+def _held(b: Batch, position: int, event: Meeting.Held) -> None:
+    _held_message(b, position, event, "meeting.held", event.record)
 
 
 @handlers.handles(Meeting.Amended)
-def amended(b: Batch, position: int, event: Meeting.Amended) -> None:
-    _held(b, position, event, "meeting.amended", event.record)
+def _amended(b: Batch, position: int, event: Meeting.Amended) -> None:
+    _held_message(b, position, event, "meeting.amended", event.record)
 
 
 @handlers.handles(Meeting.Missed)
-def missed(b: Batch, position: int, event: Meeting.Missed) -> None:
+def _missed(b: Batch, position: int, event: Meeting.Missed) -> None:
     _not_held(
         b,
         position,
@@ -123,7 +123,7 @@ def missed(b: Batch, position: int, event: Meeting.Missed) -> None:
 
 
 @handlers.handles(Meeting.Cancelled)
-def cancelled(b: Batch, position: int, event: Meeting.Cancelled) -> None:
+def _cancelled(b: Batch, position: int, event: Meeting.Cancelled) -> None:
     _not_held(
         b,
         position,
@@ -185,7 +185,7 @@ def _to_residents(
         )
 
 
-def _held(
+def _held_message(
     b: Batch, position: int, event: ProwdAggregate.Event, event_type: str, record: HeldRecord
 ) -> None:
     meeting = b.meeting(event.originator_id)

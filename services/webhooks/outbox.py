@@ -51,6 +51,7 @@ TOPICS = HANDLERS.topics
 
 
 def lock_key(schema: str) -> int:
+    """The advisory lock that keeps two consumers of one grantee apart."""
     return zlib.crc32(f"webhooks-outbox:{schema}".encode())
 
 

@@ -103,6 +103,7 @@ def _endpoint(r: Any) -> EndpointOut:
 
 
 def endpoint(db: Reader, schema: str, endpoint_id: UUID) -> EndpointOut | None:
+    """One endpoint (never its secret); None when the grantee has no such endpoint."""
     row = db.fetchone(
         sql.SQL("SELECT {} FROM {}.webhook_endpoints WHERE endpoint_id = %s").format(
             _ENDPOINT_COLUMNS, sql.Identifier(schema)

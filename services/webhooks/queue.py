@@ -230,6 +230,7 @@ def reschedule(
 
 
 def endpoint_succeeded(cur: Cursor[TupleRow], schema: str, endpoint_id: UUID, at: datetime) -> None:
+    """A delivery to the endpoint succeeded: it is failing no more."""
     cur.execute(
         sql.SQL(
             "UPDATE {}.webhook_endpoints SET failing_since = NULL, last_success_at = %s"

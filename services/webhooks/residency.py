@@ -21,7 +21,7 @@ EXITED = "exited"
 
 
 @handlers.handles(Participant.Enrolled)
-def enrolled(b: Batch, position: int, event: Participant.Enrolled) -> None:
+def _enrolled(b: Batch, position: int, event: Participant.Enrolled) -> None:
     b.place(
         event.originator_id,
         position,
@@ -31,17 +31,17 @@ def enrolled(b: Batch, position: int, event: Participant.Enrolled) -> None:
 
 
 @handlers.handles(Participant.StageTransitioned)
-def transitioned(b: Batch, position: int, event: Participant.StageTransitioned) -> None:
+def _transitioned(b: Batch, position: int, event: Participant.StageTransitioned) -> None:
     _move(b, position, event, event.placement.value, event.facility_code)
 
 
 @handlers.handles(Participant.ReturnedToCustody)
-def returned(b: Batch, position: int, event: Participant.ReturnedToCustody) -> None:
+def _returned(b: Batch, position: int, event: Participant.ReturnedToCustody) -> None:
     _move(b, position, event, Placement.BOP_INSTITUTION.value, event.facility_code)
 
 
 @handlers.handles(Participant.Exited)
-def exited(b: Batch, position: int, event: Participant.Exited) -> None:
+def _exited(b: Batch, position: int, event: Participant.Exited) -> None:
     _move(b, position, event, EXITED, None, exit_date=event.exit_date)
 
 

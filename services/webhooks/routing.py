@@ -12,7 +12,7 @@ handlers = Handlers()
 
 
 @handlers.handles(WebhookEndpoint.Created)
-def created(b: Batch, position: int, event: WebhookEndpoint.Created) -> None:
+def _created(b: Batch, position: int, event: WebhookEndpoint.Created) -> None:
     b.add_route(
         event.originator_id,
         Route(event.facility_code, list(event.event_types), event.enabled, 0),
@@ -20,7 +20,7 @@ def created(b: Batch, position: int, event: WebhookEndpoint.Created) -> None:
 
 
 @handlers.handles(WebhookEndpoint.Updated)
-def updated(b: Batch, position: int, event: WebhookEndpoint.Updated) -> None:
+def _updated(b: Batch, position: int, event: WebhookEndpoint.Updated) -> None:
     route = b.routes.get(event.originator_id)
     if route is not None:
         route.event_types = list(event.event_types)
@@ -28,12 +28,12 @@ def updated(b: Batch, position: int, event: WebhookEndpoint.Updated) -> None:
 
 
 @handlers.handles(WebhookEndpoint.Disabled)
-def disabled(b: Batch, position: int, event: WebhookEndpoint.Disabled) -> None:
+def _disabled(b: Batch, position: int, event: WebhookEndpoint.Disabled) -> None:
     _enable(b, event, False)
 
 
 @handlers.handles(WebhookEndpoint.Enabled)
-def enabled(b: Batch, position: int, event: WebhookEndpoint.Enabled) -> None:
+def _enabled(b: Batch, position: int, event: WebhookEndpoint.Enabled) -> None:
     _enable(b, event, True)
 
 
