@@ -115,8 +115,8 @@ class WebhookDeliveryController(Controller):
         """Send one message again, with the same `webhook-id` and body, through a fresh retry
         schedule (whatever its status)."""
         found_endpoint(tenant, endpoint_id)
-        n = queue.requeue(
-            tenant.tenancy.db, tenant.info.schema, endpoint_id, utcnow(), delivery_id=delivery_id
+        n = queue.redeliver(
+            tenant.tenancy.db, tenant.info.schema, endpoint_id, delivery_id, utcnow()
         )
         if not n:
             raise NotFound("delivery not found")
@@ -142,9 +142,7 @@ class WebhookDeliveryController(Controller):
         if data.since.tzinfo is None:
             raise ProblemError(422, "naive_datetime", "since must carry a UTC offset")
         found_endpoint(tenant, endpoint_id)
-        n = queue.requeue(
-            tenant.tenancy.db, tenant.info.schema, endpoint_id, utcnow(), since=data.since
-        )
+        n = queue.recover(tenant.tenancy.db, tenant.info.schema, endpoint_id, data.since, utcnow())
         return Queued(n)
 
     @post(

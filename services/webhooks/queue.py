@@ -282,24 +282,27 @@ def enqueue_ping(db: Database, schema: str, endpoint_id: UUID, now: datetime) ->
     return delivery_id, msg_id
 
 
-def requeue(
+def redeliver(
+    db: Database, schema: str, endpoint_id: UUID, delivery_id: UUID, now: datetime
+) -> int:
+    """Queue one delivery of the endpoint again, through a fresh retry schedule, whatever its
+    status; 0 when the endpoint has no such delivery."""
+    return _requeue(db, schema, endpoint_id, now, sql.SQL("delivery_id = %s"), delivery_id)
+
+
+def recover(db: Database, schema: str, endpoint_id: UUID, since: datetime, now: datetime) -> int:
+    """Queue again every delivery of the endpoint created since `since`; how many."""
+    return _requeue(db, schema, endpoint_id, now, sql.SQL("created_at >= %s"), since)
+
+
+def _requeue(
     db: Database,
     schema: str,
     endpoint_id: UUID,
     now: datetime,
-    *,
-    delivery_id: UUID | None = None,
-    since: datetime | None = None,
+    where: sql.Composable,
+    value: UUID | datetime,
 ) -> int:
-    """Queue again, through a fresh retry schedule, one delivery of the endpoint (`delivery_id`)
-    or every one created since `since`; the number queued."""
-    value: UUID | datetime
-    if delivery_id is not None:
-        where, value = sql.SQL("delivery_id = %s"), delivery_id
-    elif since is not None:
-        where, value = sql.SQL("created_at >= %s"), since
-    else:
-        raise ValueError("requeue needs a delivery id or an instant")
     with db.transaction() as cur:
         cur.execute(
             sql.SQL(
