@@ -13,11 +13,7 @@ from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
 from services.api.meetings import find_cadence_alerts
 from services.api.params import MinPosition
-from services.app.alerts import Alert, AlertList, Kind
-
-# services/api/webhooks.py still imports `Alert` from here for its `endpoint_alerts`, which
-# nothing calls any more: the alerts use case reads the disabled endpoints itself.
-__all__ = ["ROUTES", "Alert"]
+from services.app.alerts import AlertList, Kind
 
 
 @get(

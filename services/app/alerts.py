@@ -28,7 +28,7 @@ from projections.supervision_reads import debriefs_due, overdue_crises
 from services.identity.access import allowed
 from services.projector.faults import live as live_faults
 from services.store.ledger import LedgerApplication
-from services.webhooks.alerts_query import disabled_endpoints
+from services.webhooks.queries import disabled_endpoints
 
 CLEARANCE_WARNING_DAYS = 30
 
@@ -185,7 +185,7 @@ class Alerts:
                 "webhook_endpoint_disabled",
                 "webhook_endpoint",
                 e.endpoint_id,
-                e.disabled_at,
+                e.since,
                 f"the webhook endpoint of {e.facility_code} was disabled: "
                 + (
                     "it answered 410 Gone"

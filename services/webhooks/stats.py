@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from typing import Any
 
 from psycopg import sql
 
@@ -15,7 +15,9 @@ from services.store.schema import grantee_schema
 Sample = tuple[dict[str, str], float]
 
 
-def _per_grantee(db: Database, tenancy: Tenancy, query: str) -> Iterable[tuple[str, tuple]]:  # type: ignore[type-arg]
+def _per_grantee(
+    db: Database, tenancy: Tenancy, query: str
+) -> Iterable[tuple[str, tuple[Any, ...]]]:
     for g in tenancy.grantees(limit=100_000):
         for row in db.fetchall(sql.SQL(query).format(s=sql.Identifier(grantee_schema(g.slug)))):
             yield g.slug, tuple(row)
@@ -65,6 +67,17 @@ def endpoints(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
         yield {"grantee": slug, "state": "enabled" if enabled else "disabled"}, float(n)
 
 
+def outbox_lag(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+    """Events of the log the webhook outbox consumer has not read yet, per grantee."""
+    for slug, (behind,) in _per_grantee(
+        db,
+        tenancy,
+        "SELECT (SELECT coalesce(max(notification_id), 0) FROM {s}.events) - position"
+        " FROM {s}.webhook_outbox",
+    ):
+        yield {"grantee": slug}, float(max(0, int(behind)))
+
+
 FAMILIES = [
     (
         "prowd_webhook_deliveries",
@@ -87,6 +100,10 @@ FAMILIES = [
         oldest_pending,
     ),
     ("prowd_webhook_endpoints", "Webhook endpoints by state.", "gauge", endpoints),
+    (
+        "prowd_webhook_outbox_lag_events",
+        "Events of the grantee's log the webhook outbox consumer has not read yet.",
+        "gauge",
+        outbox_lag,
+    ),
 ]
-
-__all__ = ["FAMILIES", "datetime"]
