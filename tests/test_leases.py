@@ -17,7 +17,7 @@ import pytest
 
 from domain import clock
 from services.projector import live as projector
-from services.projector.workers import LEASE_APPLICATION, LEASE_CLASS
+from services.runners.projection import LEASE_APPLICATION, LEASE_CLASS
 from tests.conftest import JWT_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent

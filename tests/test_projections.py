@@ -11,7 +11,7 @@ from projections.base import Tables
 from projections.registry import PROJECTIONS
 from services.projector import live as projector
 from services.projector import rebuilds
-from services.projector.workers import start_in_thread
+from services.runners.projection import start_in_thread
 
 TO_COMMUNITY = {"to_stage": 3, "occurred_at": "2026-03-01T09:00:00Z"}
 TO_CUSTODY = {"to_stage": 1, "returned_to_custody": True, "occurred_at": "2026-04-01T09:00:00Z"}

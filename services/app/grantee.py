@@ -24,8 +24,8 @@ from services.app.policy import Policy
 from services.app.referrals import Referrals
 from services.app.rrc import RrcSharing
 from services.app.supervision import Supervision
+from services.app.webhooks import Webhooks
 from services.store.ledger import LedgerApplication
-from services.webhooks.commands import Webhooks
 
 
 class GranteeApp:

@@ -88,7 +88,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """`prowd worker`: keep every grantee's views caught up until stopped."""
     from services.audit.checkpoints import load_key
-    from services.projector.workers import ProjectionWorker
+    from services.runners.projection import ProjectionWorker
     from services.store.database import Database
 
     if not settings.database_url:
@@ -113,6 +113,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     """`prowd webhooks dispatch`: deliver due webhooks until stopped (any number may run)."""
+    from services.app.dispatching import Dispatching
     from services.app.tenancy import Tenancy
     from services.store.database import Database
     from services.webhooks.dispatcher import Dispatcher
@@ -122,9 +123,11 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
         print("prowd webhooks: PROWD_DATABASE_URL must be set", file=sys.stderr)
         return 2
     db = Database(settings.database_url, settings, name="prowd-webhooks").open()
-    Tenancy(db).migrate()
+    tenancy = Tenancy(db)
+    tenancy.migrate()
     dispatcher = Dispatcher(
         db,
+        Dispatching(tenancy),
         allowed=parse_networks(settings.webhook_allowed_networks),
         concurrency=args.concurrency,
     )

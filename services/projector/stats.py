@@ -11,10 +11,9 @@ import msgspec
 from psycopg import sql
 
 from domain.common import utcnow
-from services.app.tenancy import Tenancy
 from services.projector import faults
 from services.store.database import Database
-from services.store.schema import grantee_schema
+from services.store.schema import GranteeDirectory, grantee_schema
 
 Sample = tuple[dict[str, str], float]
 
@@ -39,7 +38,7 @@ class ViewPosition:
     seconds: float
 
 
-def view_positions(db: Database, tenancy: Tenancy) -> Iterable[ViewPosition]:
+def view_positions(db: Database, tenancy: GranteeDirectory) -> Iterable[ViewPosition]:
     """Where each live view of each grantee stands.
 
     Seconds behind come from the one oldest pending event's stored timestamp (an index lookup,
@@ -66,22 +65,22 @@ def view_positions(db: Database, tenancy: Tenancy) -> Iterable[ViewPosition]:
             )
 
 
-def lag_events(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+def lag_events(db: Database, tenancy: GranteeDirectory) -> Iterable[Sample]:
     for v in view_positions(db, tenancy):
         yield {"grantee": v.grantee, "view": v.view}, float(v.behind)
 
 
-def lag_seconds(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+def lag_seconds(db: Database, tenancy: GranteeDirectory) -> Iterable[Sample]:
     for v in view_positions(db, tenancy):
         yield {"grantee": v.grantee, "view": v.view}, v.seconds
 
 
-def positions(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+def positions(db: Database, tenancy: GranteeDirectory) -> Iterable[Sample]:
     for v in view_positions(db, tenancy):
         yield {"grantee": v.grantee, "view": v.view}, float(v.position)
 
 
-def fault_counts(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+def fault_counts(db: Database, tenancy: GranteeDirectory) -> Iterable[Sample]:
     """Events a live view could not take as they were, per grantee and view."""
     for g in tenancy.grantees(limit=100_000):
         for view, n in faults.counts(db, grantee_schema(g.slug)).items():

@@ -11,6 +11,9 @@ that runs all of it in services/store/provisioning.py.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from psycopg import sql
 
 PLATFORM_SCHEMA = "prowd"
@@ -158,3 +161,15 @@ def platform_ddl() -> list[sql.Composed]:
             "CREATE TABLE IF NOT EXISTS {}.migrated (slug text PRIMARY KEY, stamp text NOT NULL)"
         ).format(s),
     ]
+
+
+class Registered(Protocol):
+    @property
+    def slug(self) -> str: ...
+
+
+class GranteeDirectory(Protocol):
+    """What a sweep over every grantee needs of the registry: the slugs, in pages
+    (`services.app.tenancy.Tenancy` is one). Engines below the use cases take it as given."""
+
+    def grantees(self, *, after: str = "", limit: int = 1000) -> Sequence[Registered]: ...

@@ -19,21 +19,17 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 import psycopg
 import structlog
 from psycopg import sql
 
-from domain import common
-from domain.common import DomainError, utcnow
+from domain.common import utcnow
 from domain.webhooks import DisableReason
-from services.app.tenancy import Tenancy
 from services.audit.disclosure import record_disclosure
 from services.store.database import Database
-from services.store.ledger import Command
-from services.store.schema import grantee_schema
 from services.webhooks import queue, ssrf
 from services.webhooks.queue import Claimed, Result
 from services.webhooks.sender import Sender
@@ -46,7 +42,19 @@ SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 JITTER = 0.2
 LEASE = timedelta(seconds=60)
 FAILING_LIMIT = timedelta(days=5)
+# Who disables endpoints and makes disclosures by webhook, in the log and the disclosure log.
 ACTOR = "system:webhook-dispatcher"
+
+
+class Control(Protocol):
+    """What the dispatcher needs from the use cases above it (services/app/dispatching.py):
+    the schemas whose queues it serves, and disabling an endpoint by an event in its log."""
+
+    def schemas(self) -> list[str]: ...
+
+    def disable(
+        self, schema: str, endpoint_id: UUID, reason: DisableReason, detail: str
+    ) -> None: ...
 
 
 def delay(step: int, rng: random.Random) -> timedelta:
@@ -59,6 +67,7 @@ class Dispatcher:
     def __init__(
         self,
         db: Database,
+        control: Control,
         *,
         allowed: Sequence[ssrf.IPNetwork] = (),
         now: Callable[[], datetime] = utcnow,
@@ -69,7 +78,6 @@ class Dispatcher:
         connect_timeout: float = 5.0,
         total_timeout: float = 15.0,
         poll_seconds: float = 0.5,
-        tenancy: Tenancy | None = None,
     ) -> None:
         self.db = db
         self.now = now
@@ -77,7 +85,7 @@ class Dispatcher:
         self.lease = lease
         self.batch = batch
         self.poll_seconds = poll_seconds
-        self.tenancy = tenancy or Tenancy(db)
+        self.control = control
         self.sender = Sender(
             allowed=allowed,
             now=now,
@@ -179,29 +187,9 @@ class Dispatcher:
                             ),
                         )
         for endpoint_id, (reason, detail) in to_disable.items():
-            self.disable(schema, endpoint_id, reason, detail)
-
-    def disable(self, schema: str, endpoint_id: UUID, reason: DisableReason, detail: str) -> None:
-        """Disable the endpoint by an event in the grantee's log (and so its alert)."""
-        slug = schema.removeprefix("g_")
-        common.actor.set(ACTOR)
-        common.request_id.set("")
-        common.grantee.set(slug)
-        app = self.tenancy.app(slug)
-        for _ in range(3):
-            try:
-                app.webhooks.set_endpoint_enabled(
-                    Command(), endpoint_id, False, reason=reason, detail=detail
-                )
-                log.warning("webhook_endpoint_disabled", grantee=slug, reason=reason.value)
-                return
-            except DomainError:
-                continue  # a concurrent change of the endpoint: reload and retry
+            self.control.disable(schema, endpoint_id, reason, detail)
 
     # -- the loop ----------------------------------------------------------------------
-
-    def _schemas(self) -> list[str]:
-        return [grantee_schema(g.slug) for g in self.tenancy.grantees(limit=100_000)]
 
     def process(self, schema: str) -> int:
         """Claim, send (concurrently) and record one batch of one grantee."""
@@ -215,7 +203,7 @@ class Dispatcher:
     def run_once(self) -> int:
         """One round over every grantee; the number of deliveries attempted."""
         done = 0
-        for schema in self._schemas():
+        for schema in self.control.schemas():
             if self.stopping.is_set():
                 break
             try:
@@ -244,8 +232,10 @@ class Dispatcher:
                 self.stopping.wait(1.0)
 
 
-def start_in_thread(db: Database, **kwargs: Any) -> tuple[Dispatcher, threading.Thread]:
-    dispatcher = Dispatcher(db, **kwargs)
+def start_in_thread(
+    db: Database, control: Control, **kwargs: Any
+) -> tuple[Dispatcher, threading.Thread]:
+    dispatcher = Dispatcher(db, control, **kwargs)
     thread = threading.Thread(target=dispatcher.run, name="webhook-dispatcher", daemon=True)
     thread.start()
     return dispatcher, thread
