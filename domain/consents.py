@@ -54,6 +54,22 @@ class ConsentTerms(msgspec.Struct, frozen=True, kw_only=True):
     expiry_event: str = ""
 
 
+ConsentStatus = Literal["in_force", "pending", "expired", "revoked"]
+
+
+def consent_status(
+    effective_at: datetime, expires_at: datetime | None, revoked_at: datetime | None, now: datetime
+) -> ConsentStatus:
+    """`revoked`, `expired`, `pending` (signature day not begun) or `in_force`, at `now`."""
+    if revoked_at is not None and revoked_at <= now:
+        return "revoked"
+    if expires_at is not None and expires_at <= now:
+        return "expired"
+    if effective_at > now:
+        return "pending"
+    return "in_force"
+
+
 def rrc_code(recipient: str) -> str | None:
     """The facility code of an `rrc:` recipient, else None."""
     return recipient.removeprefix("rrc:") if recipient.startswith("rrc:") else None

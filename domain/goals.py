@@ -99,6 +99,16 @@ class ProgressUpdate(msgspec.Struct, frozen=True, kw_only=True):
     recorded_by: str
 
 
+def goal_overdue(status: GoalStatus, target_date: date, today: date) -> bool:
+    """An active goal whose target date has passed, as of `today` (the grantee's local date)."""
+    return status is GoalStatus.ACTIVE and target_date < today
+
+
+def step_overdue(status: StepStatus, due_on: date | None, today: date) -> bool:
+    """An open step whose due date has passed, as of `today`."""
+    return status is StepStatus.OPEN and due_on is not None and due_on < today
+
+
 def check_participant_active(participant: Participant) -> None:
     if participant.status is not Status.ACTIVE:
         raise RuleViolation(
@@ -371,4 +381,4 @@ class Goal(ProwdAggregate):
         return [s for s in self.steps.values() if s.status is StepStatus.OPEN]
 
     def is_overdue(self, today: date) -> bool:
-        return self.status is GoalStatus.ACTIVE and self.terms.target_date < today
+        return goal_overdue(self.status, self.terms.target_date, today)

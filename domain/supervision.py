@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID, uuid4
 
 import msgspec
@@ -23,6 +23,8 @@ from domain.participants import start_of_day
 CRISIS_ALERT_AFTER = timedelta(hours=24)
 # A certified mentor with no debrief in this many days shows in the support-network view.
 DEBRIEF_DUE_DAYS = 30
+
+EscalationStatus = Literal["open", "acknowledged", "resolved"]
 
 
 class DebriefFormat(StrEnum):
@@ -73,6 +75,38 @@ class Severity(StrEnum):
     MEDIUM = "medium"
     HIGH = "high"
     CRITICAL = "critical"
+
+
+def escalation_status(
+    acknowledged_at: datetime | None, resolved_at: datetime | None
+) -> EscalationStatus:
+    """Where an escalation stands: open until acknowledged, then acknowledged until resolved."""
+    if resolved_at is not None:
+        return "resolved"
+    return "open" if acknowledged_at is None else "acknowledged"
+
+
+def crisis_overdue(
+    type: EscalationType, raised_at: datetime, resolved_at: datetime | None, now: datetime
+) -> bool:
+    """A crisis still unresolved more than 24 hours after it was raised: an alert."""
+    return (
+        type is EscalationType.CRISIS
+        and resolved_at is None
+        and now - raised_at > CRISIS_ALERT_AFTER
+    )
+
+
+def debrief_cutoff(today: date) -> date:
+    """A certified mentor whose last debrief is before this day is due one."""
+    return today - timedelta(days=DEBRIEF_DUE_DAYS)
+
+
+def debrief_due(status: MentorStatus, last_debrief_on: date | None, today: date) -> bool:
+    """A certified mentor with no debrief in the last 30 days (or none at all)."""
+    return status is MentorStatus.CERTIFIED and (
+        last_debrief_on is None or last_debrief_on < debrief_cutoff(today)
+    )
 
 
 def check_mentor_supervised(mentor: Mentor) -> None:
@@ -261,11 +295,7 @@ class Escalation(ProwdAggregate):
 
     def is_overdue(self, now: datetime) -> bool:
         """An open crisis raised more than 24 hours before `now`."""
-        return (
-            self.type is EscalationType.CRISIS
-            and self.is_open
-            and now - self.raised_at > CRISIS_ALERT_AFTER
-        )
+        return crisis_overdue(self.type, self.raised_at, self.resolved_at, now)
 
     def _check_open(self) -> None:
         if not self.is_open:

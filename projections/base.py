@@ -5,7 +5,7 @@ own physical tables (`<table>_b<build>`), so a rebuild fills build N+1 beside th
 and the switch is one row in `active_views` (DESIGN D3, blue/green). Every handler is a
 deterministic function of the event and its position: a rebuild yields the same rows.
 
-Handlers write through a `Writer` (projections/ops.py): row operations that the live path runs
+Handlers write through a `Writer` (projections/ops/): row operations that the live path runs
 as SQL statements and a rebuild runs on in-memory rows, written out once with COPY. So each
 view's logic has one definition.
 """
@@ -13,7 +13,7 @@ view's logic has one definition.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from eventsourcing.utils import get_topic
 from psycopg import Cursor, sql
@@ -21,7 +21,17 @@ from psycopg.rows import TupleRow
 
 from projections.ops import MemoryStore, SqlWriter, TableSpec, Writer, parse_tables
 
-Handler = Callable[[Any, Writer, Any, int], None]
+E = TypeVar("E")
+E1 = TypeVar("E1")
+E2 = TypeVar("E2")
+E3 = TypeVar("E3")
+E4 = TypeVar("E4")
+P = TypeVar("P", bound="Projection")
+
+# A handler: a method of its projection taking the writer, the event and its log position.
+# Typed by its event class (`Handler[Caseload, Participant.Enrolled]`); the dispatch table,
+# which holds every event class, erases both (`Handler[Any, Any]`).
+Handler = Callable[[P, Writer, E, int], None]
 
 
 class Tables:
@@ -44,7 +54,7 @@ class Projection:
     tables: ClassVar[dict[str, str]]
     # The ORDER BY of each table, for digests: rows compare in a stable order.
     order: ClassVar[dict[str, str]]
-    handlers: ClassVar[dict[str, Handler]]
+    handlers: ClassVar[dict[str, Handler[Any, Any]]]
     # Each table's columns, types, defaults and key, parsed once from `tables`.
     specs: ClassVar[dict[str, TableSpec]]
 
@@ -118,9 +128,33 @@ class Projection:
         return ";".join(parts)
 
 
-def handles(*event_classes: type[Any]) -> Callable[[Handler], Handler]:
-    def mark(func: Handler) -> Handler:
-        func._handles = event_classes  # type: ignore[attr-defined]
-        return func
+class _Handles(Generic[E]):
+    """`@handles(...)`: registers the decorated handler for its event classes; checks, under
+    mypy, that the handler's event parameter accepts every one of them."""
 
-    return mark
+    def __init__(self, event_classes: tuple[type[Any], ...]) -> None:
+        self.event_classes = event_classes
+
+    def __call__(self, handler: Handler[P, E]) -> Handler[P, E]:
+        handler._handles = self.event_classes  # type: ignore[attr-defined]
+        return handler
+
+
+# One overload per number of event classes, so that the event type is their union (mypy
+# would infer their nearest common base from a single `*event_classes: type[E]`, and a handler
+# typed `e: A | B` would not accept it). Beyond four, the event type is not checked.
+@overload
+def handles(e1: type[E1], /) -> _Handles[E1]: ...
+@overload
+def handles(e1: type[E1], e2: type[E2], /) -> _Handles[E1 | E2]: ...
+@overload
+def handles(e1: type[E1], e2: type[E2], e3: type[E3], /) -> _Handles[E1 | E2 | E3]: ...
+@overload
+def handles(
+    e1: type[E1], e2: type[E2], e3: type[E3], e4: type[E4], /
+) -> _Handles[E1 | E2 | E3 | E4]: ...
+@overload
+def handles(*event_classes: type[Any]) -> _Handles[Any]: ...
+def handles(*event_classes: type[Any]) -> _Handles[Any]:
+    """Register the decorated method as the projection's handler of `event_classes`."""
+    return _Handles(event_classes)

@@ -14,8 +14,10 @@ from typing import Any
 from eventsourcing.utils import get_topic
 from psycopg import sql
 
+from domain.common import ProwdAggregate
 from domain.pairings import Pairing
 from domain.participants import ERASED_NAME
+from projections.ops import Writer
 
 ERASED = ERASED_NAME
 
@@ -64,7 +66,7 @@ def individual_pairings(schema: str) -> sql.Composed:
     ).format(sql.Identifier(schema), topic=sql.Literal(get_topic(Pairing.Opened)))
 
 
-def log_schema(t: Any, e: Any) -> str:
+def log_schema(w: Writer, e: ProwdAggregate.Event) -> str:
     """The grantee's schema of the log an event came from (a replay builds its tables in
-    `pg_temp`, so the tables' schema is not always it)."""
-    return f"g_{e.grantee}" if e.grantee else str(t.schema)
+    `pg_temp`, so the writer's schema is not always it)."""
+    return f"g_{e.grantee}" if e.grantee else w.schema

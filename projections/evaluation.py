@@ -3,13 +3,34 @@ query over them), the coordinator's mentor assessments, and participant outcomes
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from datetime import date
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+from uuid import UUID
 
-from domain.evaluation import Feedback, MentorAssessment, Outcomes
+import msgspec
+from psycopg import sql
+
+from domain.evaluation import (
+    AreaScore,
+    AssessmentArea,
+    CredentialType,
+    Feedback,
+    FeedbackQuestion,
+    HousingType,
+    MentorAssessment,
+    Outcomes,
+    Rating,
+    WageUnit,
+)
 from domain.participants import Participant
-from projections.base import Projection, handles
+from projections.base import Projection, Tables, handles
 from projections.erasure import ERASED
 from projections.ops import Erase, Writer
+from projections.query import Reader, page
+from projections.rows import select, typed
+
+OutcomeEvent = Outcomes.EmploymentStarted | Outcomes.CredentialEarned | Outcomes.HousingSecured
 
 
 class EvaluationView(Projection):
@@ -50,7 +71,7 @@ class EvaluationView(Projection):
     }
 
     @handles(Feedback.Given)
-    def feedback(self, w: Writer, e: Any, position: int) -> None:
+    def feedback(self, w: Writer, e: Feedback.Given, position: int) -> None:
         mean = sum(r.score for r in e.ratings) / len(e.ratings)
         w.insert(
             "feedback",
@@ -79,7 +100,7 @@ class EvaluationView(Projection):
             )
 
     @handles(MentorAssessment.Assessed)
-    def assessed(self, w: Writer, e: Any, position: int) -> None:
+    def assessed(self, w: Writer, e: MentorAssessment.Assessed, position: int) -> None:
         mean = sum(s.score for s in e.scores) / len(e.scores)
         w.insert(
             "assessments",
@@ -107,7 +128,7 @@ class EvaluationView(Projection):
             )
 
     def _outcome(
-        self, w: Writer, e: Any, position: int, kind: str, on: Any, **columns: Any
+        self, w: Writer, e: OutcomeEvent, position: int, kind: str, on: date, **columns: Any
     ) -> None:
         w.insert(
             "outcomes",
@@ -122,7 +143,7 @@ class EvaluationView(Projection):
         )
 
     @handles(Outcomes.EmploymentStarted)
-    def employed(self, w: Writer, e: Any, position: int) -> None:
+    def employed(self, w: Writer, e: Outcomes.EmploymentStarted, position: int) -> None:
         j = e.employment
         self._outcome(
             w,
@@ -138,7 +159,7 @@ class EvaluationView(Projection):
         )
 
     @handles(Outcomes.CredentialEarned)
-    def credential(self, w: Writer, e: Any, position: int) -> None:
+    def credential(self, w: Writer, e: Outcomes.CredentialEarned, position: int) -> None:
         c = e.credential
         self._outcome(
             w,
@@ -152,14 +173,14 @@ class EvaluationView(Projection):
         )
 
     @handles(Outcomes.HousingSecured)
-    def housed(self, w: Writer, e: Any, position: int) -> None:
+    def housed(self, w: Writer, e: Outcomes.HousingSecured, position: int) -> None:
         h = e.housing
         self._outcome(
             w, e, position, "housing", h.secured_on, housing_type=h.housing_type.value, note=h.note
         )
 
     @handles(Participant.Erased)
-    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
+    def participant_erased(self, w: Writer, e: Participant.Erased, position: int) -> None:
         erase = Erase(ERASED)
         w.update("feedback", {"comment": erase}, participant_id=e.originator_id)
         w.update(
@@ -167,3 +188,176 @@ class EvaluationView(Projection):
             {"employer": erase, "job_title": erase, "note": erase},
             participant_id=e.originator_id,
         )
+
+
+# -- reads -----------------------------------------------------------------------------------
+
+
+class FeedbackRow(msgspec.Struct):
+    """Feedback as staff see it; the mentor's copy leaves out who gave and who collected it."""
+
+    id: UUID
+    pairing_id: UUID | None
+    mentor_id: UUID
+    given_on: date
+    mean_score: float
+    comment: str
+    anonymous_to_mentor: bool
+    participant_id: UUID | None
+    collected_by: str | None
+    ratings: list[Rating]
+
+
+class MentorRating(msgspec.Struct):
+    mentor_id: UUID
+    feedback_count: int
+    mean_rating: float
+    by_question: dict[str, float]
+
+
+class AssessmentRow(msgspec.Struct):
+    id: UUID
+    mentor_id: UUID
+    assessed_on: date
+    assessor: str
+    scores: list[AreaScore]
+    mean_score: float
+    summary: str
+    development_plan: str
+
+
+OutcomeKind = Literal["employment", "credential", "housing"]
+
+
+class OutcomeRow(msgspec.Struct, omit_defaults=True):
+    position: int
+    participant_id: UUID
+    kind: OutcomeKind
+    occurred_on: date
+    employer: str | None = None
+    job_title: str | None = None
+    wage: Decimal | None = None
+    wage_unit: WageUnit | None = None
+    credential_type: CredentialType | None = None
+    credential_name: str | None = None
+    housing_type: HousingType | None = None
+
+
+FEEDBACK = select(FeedbackRow, skip=("ratings",), id="feedback_id", collected_by="recorded_by")
+ASSESSMENT = select(AssessmentRow, skip=("scores",), id="assessment_id")
+OUTCOME = select(OutcomeRow)
+
+
+def feedback_page(
+    db: Reader,
+    t: Tables,
+    *,
+    after: str,
+    limit: int,
+    mentor_id: UUID | None = None,
+    participant_id: UUID | None = None,
+) -> tuple[list[FeedbackRow], str | None]:
+    """Feedback in id order with its ratings (by question), by mentor or participant."""
+    where = [
+        (c, v)
+        for c, v in (("mentor_id", mentor_id), ("participant_id", participant_id))
+        if v is not None
+    ]
+    rows, nxt = page(
+        db,
+        t,
+        "feedback",
+        FEEDBACK.sql,
+        "feedback_id",
+        after=after,
+        limit=limit,
+        cast_key="uuid",
+        where=where,
+    )
+    ratings: dict[UUID, list[Rating]] = {}
+    for feedback_id, question, score in db.fetchall(
+        sql.SQL(
+            "SELECT feedback_id, question, score FROM {} WHERE feedback_id = ANY(%s)"
+            " ORDER BY feedback_id, question"
+        ).format(t["feedback_ratings"]),
+        ([r[0] for r in rows],),
+    ):
+        ratings.setdefault(feedback_id, []).append(
+            Rating(question=FeedbackQuestion(question), score=score)
+        )
+    return typed(FeedbackRow, FEEDBACK, rows, {"ratings": lambda r: ratings.get(r["id"], [])}), nxt
+
+
+def rating_summary(db: Reader, t: Tables) -> list[MentorRating]:
+    """The mean rating of each mentor, overall and per question (to two decimals)."""
+    out: dict[UUID, MentorRating] = {}
+    for mentor_id, question, mean, count in db.fetchall(
+        sql.SQL(
+            "SELECT mentor_id, question, avg(score), count(DISTINCT feedback_id) FROM {}"
+            " GROUP BY GROUPING SETS ((mentor_id, question), (mentor_id))"
+            " ORDER BY mentor_id, question NULLS FIRST"
+        ).format(t["feedback_ratings"]),
+    ):
+        if question is None:
+            out[mentor_id] = MentorRating(mentor_id, count, round(float(mean), 2), {})
+        else:
+            out[mentor_id].by_question[question] = round(float(mean), 2)
+    return list(out.values())
+
+
+def assessment_page(
+    db: Reader, t: Tables, *, after: str, limit: int, mentor_id: UUID | None = None
+) -> tuple[list[AssessmentRow], str | None]:
+    """Mentor assessments in id order with their scores (by area), optionally of one mentor."""
+    rows, nxt = page(
+        db,
+        t,
+        "assessments",
+        ASSESSMENT.sql,
+        "assessment_id",
+        after=after,
+        limit=limit,
+        cast_key="uuid",
+        where=[("mentor_id", mentor_id)] if mentor_id else None,
+    )
+    scores: dict[UUID, list[AreaScore]] = {}
+    for assessment_id, area, score, note in db.fetchall(
+        sql.SQL(
+            "SELECT assessment_id, area, score, note FROM {} WHERE assessment_id = ANY(%s)"
+            " ORDER BY assessment_id, area"
+        ).format(t["assessment_scores"]),
+        ([r[0] for r in rows],),
+    ):
+        scores.setdefault(assessment_id, []).append(
+            AreaScore(area=AssessmentArea(area), score=score, note=note)
+        )
+    return typed(
+        AssessmentRow, ASSESSMENT, rows, {"scores": lambda r: scores.get(r["id"], [])}
+    ), nxt
+
+
+def outcome_page(
+    db: Reader,
+    t: Tables,
+    *,
+    after: str,
+    limit: int,
+    kind: OutcomeKind | None = None,
+    participant_id: UUID | None = None,
+) -> tuple[list[OutcomeRow], str | None]:
+    """Every outcome recorded, in log order, by kind or participant."""
+    where = [
+        (c, v) for c, v in (("kind", kind), ("participant_id", participant_id)) if v is not None
+    ]
+    rows, nxt = page(
+        db,
+        t,
+        "outcomes",
+        OUTCOME.sql,
+        "position",
+        after=after,
+        limit=limit,
+        cast_key="bigint",
+        where=where,
+    )
+    return typed(OutcomeRow, OUTCOME, rows), nxt

@@ -305,3 +305,23 @@ def mentor_clearances(
     ):
         out.setdefault(mentor_id, []).append(clearance)
     return out
+
+
+class ExpiringClearance(msgspec.Struct):
+    mentor_id: UUID
+    facility_code: str
+    expires_on: date
+
+
+EXPIRING = select(ExpiringClearance, mentor_id="c.mentor_id", facility_code="c.facility_code")
+
+
+def expiring_clearances(db: Reader, t: Tables, first: date, last: date) -> list[ExpiringClearance]:
+    """Clearances of certified mentors that expire from `first` to `last` (inclusive), the
+    soonest first."""
+    query = sql.SQL(
+        "SELECT " + EXPIRING.sql + " FROM {c} c JOIN {m} m USING (mentor_id)"
+        " WHERE m.status = 'certified' AND c.expires_on >= %s AND c.expires_on <= %s"
+        " ORDER BY c.expires_on, c.mentor_id"
+    ).format(c=t["mentor_clearances"], m=t["mentors"])
+    return typed(ExpiringClearance, EXPIRING, db.fetchall(query, (first, last)))

@@ -1,9 +1,13 @@
-"""All read models, in one list: the worker, rebuilds and digests iterate over it."""
+"""All read models, in one list: the worker, rebuilds and digests iterate over it; a new
+grantee (or a new view) gets the first build of each (`ensure_views`)."""
 
 from __future__ import annotations
 
+from psycopg import Cursor, sql
+from psycopg.rows import TupleRow
+
 from projections import goals, meetings, oversight, rrc, supervision
-from projections.base import Projection
+from projections.base import Projection, Tables
 from projections.caseload import Caseload
 from projections.directory import Directory
 from projections.mentors import MentorRoster
@@ -25,7 +29,32 @@ PROJECTIONS: tuple[Projection, ...] = (
 
 
 def by_name(name: str) -> Projection:
+    """The view called `name` (`KeyError` if none is)."""
     for projection in PROJECTIONS:
         if projection.name == name:
             return projection
     raise KeyError(name)
+
+
+def ensure_views(cur: Cursor[TupleRow], schema: str) -> None:
+    """Create build 1 of every view that has none yet (new grantee, new projection)."""
+    s = sql.Identifier(schema)
+    for projection in PROJECTIONS:
+        cur.execute(
+            sql.SQL("SELECT version FROM {}.active_views WHERE view = %s").format(s),
+            (projection.name,),
+        )
+        if cur.fetchone() is None:
+            projection.create(cur, Tables(schema, 1))
+            cur.execute(
+                sql.SQL("INSERT INTO {}.active_views VALUES (%s, 1) ON CONFLICT DO NOTHING").format(
+                    s
+                ),
+                (projection.name,),
+            )
+            cur.execute(
+                sql.SQL("INSERT INTO {}.tracking VALUES (%s, 1, 0) ON CONFLICT DO NOTHING").format(
+                    s
+                ),
+                (projection.name,),
+            )

@@ -5,13 +5,16 @@ RRCs).
 Only what may be shared enters these tables: no names, no confidential note, no topics, no
 goals, no Part 2-tagged summary (a held record with `summary_part2` keeps its summary out). A stay at
 an RRC runs from the stage move that placed the participant there to the move, return to
-custody or exit that ended it; the API shows current residents and their meetings held during
-their stays (services/api/rrc.py).
+custody or exit that ended it; the reads below give current residents and their meetings held
+during their stays (services/app/rrc.py decides what of them is shared).
 """
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import msgspec
 from psycopg import sql
@@ -23,6 +26,8 @@ from domain.participants import Participant, Placement
 from projections.base import Projection, Tables, handles
 from projections.erasure import ERASED
 from projections.ops import IS_NULL, Append, Col, Contains, Erase, Ref, Remove, Writer
+from projections.query import InvalidCursor, Reader
+from projections.rows import select, typed
 
 
 class RrcView(Projection):
@@ -71,7 +76,7 @@ class RrcView(Projection):
 
     # -- residents ---------------------------------------------------------------------------
     @handles(Participant.Enrolled)
-    def enrolled(self, w: Writer, e: Any, position: int) -> None:
+    def enrolled(self, w: Writer, e: Participant.Enrolled, position: int) -> None:
         w.insert(
             "rrc_people",
             {
@@ -84,17 +89,24 @@ class RrcView(Projection):
             },
         )
 
-    def _leave(self, w: Writer, participant_id: Any, at: Any) -> None:
+    def _leave(self, w: Writer, participant_id: UUID, at: datetime) -> None:
         w.update("rrc_stays", {"left_at": at}, participant_id=participant_id, left_at=IS_NULL)
 
     @handles(Participant.StageTransitioned, Participant.ReturnedToCustody)
-    def moved(self, w: Writer, e: Any, position: int) -> None:
-        returned = isinstance(e, Participant.ReturnedToCustody)
-        placement = Placement.BOP_INSTITUTION if returned else e.placement
+    def moved(
+        self,
+        w: Writer,
+        e: Participant.StageTransitioned | Participant.ReturnedToCustody,
+        position: int,
+    ) -> None:
+        if isinstance(e, Participant.ReturnedToCustody):
+            stage, placement = 1, Placement.BOP_INSTITUTION
+        else:
+            stage, placement = int(e.to_stage), e.placement
         w.update(
             "rrc_people",
             {
-                "stage": 1 if returned else int(e.to_stage),
+                "stage": stage,
                 "placement": placement.value,
                 "facility_code": e.facility_code,
             },
@@ -113,24 +125,24 @@ class RrcView(Projection):
             )
 
     @handles(Participant.Exited)
-    def exited(self, w: Writer, e: Any, position: int) -> None:
+    def exited(self, w: Writer, e: Participant.Exited, position: int) -> None:
         w.update("rrc_people", {"status": "exited"}, participant_id=e.originator_id)
         self._leave(w, e.originator_id, e.occurred_at)
 
     # -- mentors -------------------------------------------------------------------------------
     @handles(Mentor.Registered)
-    def mentor(self, w: Writer, e: Any, position: int) -> None:
+    def mentor(self, w: Writer, e: Mentor.Registered, position: int) -> None:
         w.insert("rrc_mentors", {"mentor_id": e.originator_id, "display_name": e.display_name})
 
     @handles(Pairing.Opened)
-    def pairing(self, w: Writer, e: Any, position: int) -> None:
+    def pairing(self, w: Writer, e: Pairing.Opened, position: int) -> None:
         w.insert(
             "rrc_pairings",
             {"pairing_id": e.originator_id, "mentor_id": e.mentor_id, "members": list(e.members)},
         )
 
     @handles(Participant.PairingJoined)
-    def joined(self, w: Writer, e: Any, position: int) -> None:
+    def joined(self, w: Writer, e: Participant.PairingJoined, position: int) -> None:
         change = (
             {"individual_pairing_id": e.pairing_id}
             if e.individual
@@ -139,7 +151,7 @@ class RrcView(Projection):
         w.update("rrc_people", change, participant_id=e.originator_id)
 
     @handles(Participant.PairingLeft)
-    def left(self, w: Writer, e: Any, position: int) -> None:
+    def left(self, w: Writer, e: Participant.PairingLeft, position: int) -> None:
         change = (
             {"individual_pairing_id": None}
             if e.individual
@@ -149,7 +161,7 @@ class RrcView(Projection):
 
     # -- meetings ------------------------------------------------------------------------------
     @handles(Meeting.Scheduled)
-    def scheduled(self, w: Writer, e: Any, position: int) -> None:
+    def scheduled(self, w: Writer, e: Meeting.Scheduled, position: int) -> None:
         w.insert(
             "rrc_meetings",
             {
@@ -161,7 +173,7 @@ class RrcView(Projection):
         )
 
     @handles(Meeting.Held, Meeting.Amended)
-    def held(self, w: Writer, e: Any, position: int) -> None:
+    def held(self, w: Writer, e: Meeting.Held | Meeting.Amended, position: int) -> None:
         r = e.record
         # A Part 2-tagged summary never enters this view (DESIGN D8).
         withheld = bool(r.summary_part2)
@@ -188,9 +200,168 @@ class RrcView(Projection):
         )
 
     @handles(Participant.Erased)
-    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
+    def participant_erased(self, w: Writer, e: Participant.Erased, position: int) -> None:
         # Shared summaries of meetings with the erased participant (crypto-shredding).
         w.update("rrc_meetings", {"summary": Erase(ERASED)}, participants=Contains(e.originator_id))
 
 
 VIEWS: tuple[Projection, ...] = (RrcView(),)
+
+
+# -- reads -----------------------------------------------------------------------------------
+
+
+class ResidentOut(msgspec.Struct):
+    participant_id: UUID
+    number: str
+    rrc: str
+    arrived_at: datetime
+    stage: int
+    placement: str
+    facility: str | None
+    # The mentor of the resident's individual pairing, and of each of their open groups.
+    mentor: str | None
+    group_mentors: list[str]
+
+
+class MeetingRecordRow(msgspec.Struct):
+    """A held meeting with current residents of an RRC, during their stays there."""
+
+    meeting_id: UUID
+    occurred_at: datetime
+    duration_minutes: int
+    location_kind: str
+    facility_code: str | None
+    attendance: dict[str, str]
+    # Null when the summary is tagged Part 2 (`part2_withheld`): it never enters the view.
+    summary: str | None
+    part2_withheld: bool
+    # The residents of this RRC the meeting was with.
+    residents: list[UUID]
+
+
+RESIDENT = select(
+    ResidentOut,
+    participant_id="s.participant_id",
+    number="p.number",
+    rrc="s.rrc",
+    arrived_at="s.arrived_at",
+    stage="p.stage",
+    placement="p.placement",
+    facility="p.facility_code",
+    mentor="mi.display_name",
+    group_mentors="array(SELECT mg.display_name FROM {pairings} pg JOIN {mentors} mg"
+    " USING (mentor_id) WHERE pg.pairing_id = ANY(p.group_pairing_ids) ORDER BY mg.display_name)",
+)
+_RESIDENTS = (
+    "SELECT " + RESIDENT.sql + " FROM {stays} s JOIN {people} p USING (participant_id)"
+    " LEFT JOIN {pairings} pi ON pi.pairing_id = p.individual_pairing_id"
+    " LEFT JOIN {mentors} mi ON mi.mentor_id = pi.mentor_id"
+    " WHERE s.rrc = %s AND s.left_at IS NULL AND s.participant_id > %s::uuid"
+)
+MEETING_RECORD = select(
+    MeetingRecordRow,
+    meeting_id="m.meeting_id",
+    occurred_at="m.occurred_at",
+    duration_minutes="m.duration_minutes",
+    location_kind="m.location_kind",
+    facility_code="m.facility_code",
+    attendance="m.attendance",
+    summary="m.summary",
+    part2_withheld="m.part2_withheld",
+    residents="array_agg(DISTINCT r.participant_id ORDER BY r.participant_id)",
+)
+_MEETINGS = (
+    "WITH residents AS (SELECT participant_id, arrived_at, left_at FROM {stays}"
+    "  WHERE rrc = %s AND participant_id IN"
+    "  (SELECT participant_id FROM {stays} WHERE rrc = %s AND left_at IS NULL))"
+    " SELECT " + MEETING_RECORD.sql + " FROM {meetings} m JOIN residents r"
+    " ON r.participant_id = ANY(m.participants)"
+    "  AND m.occurred_at >= r.arrived_at AND (r.left_at IS NULL OR m.occurred_at < r.left_at)"
+    " WHERE m.held AND (m.occurred_at, m.meeting_id) > (%s, %s)"
+    " AND m.occurred_at >= %s AND m.occurred_at < %s"
+    " AND (%s::uuid IS NULL OR r.participant_id = %s::uuid)"
+    " GROUP BY m.meeting_id ORDER BY m.occurred_at, m.meeting_id LIMIT %s"
+)
+# A meeting record's page cursor: microseconds since the epoch of `occurred_at`, and its id.
+_CURSOR = re.compile(r"^(-?[0-9]{1,18})\.([0-9a-f-]{36})$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BEGINNING = datetime(1, 1, 2, tzinfo=UTC)
+END = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def _residents(
+    db: Reader, t: Tables, rrc: str, after: str, limit: int, only: UUID | None = None
+) -> list[ResidentOut]:
+    query = sql.SQL(_RESIDENTS).format(
+        pairings=t["rrc_pairings"],
+        mentors=t["rrc_mentors"],
+        stays=t["rrc_stays"],
+        people=t["rrc_people"],
+    )
+    params: list[Any] = [rrc, after]
+    if only is not None:
+        query += sql.SQL(" AND s.participant_id = %s")
+        params.append(only)
+    query += sql.SQL(" ORDER BY s.participant_id LIMIT %s")
+    params.append(limit)
+    return typed(ResidentOut, RESIDENT, db.fetchall(query, params))
+
+
+def residents(
+    db: Reader, t: Tables, rrc: str, *, after: UUID | None, limit: int
+) -> tuple[list[ResidentOut], str | None]:
+    """The current residents of the RRC by id, a page after `after`, and the next page's
+    cursor if there is one."""
+    items = _residents(db, t, rrc, str(after or UUID(int=0)), limit + 1)
+    more = len(items) > limit
+    items = items[:limit]
+    return items, str(items[-1].participant_id) if more and items else None
+
+
+def resident(db: Reader, t: Tables, rrc: str, participant_id: UUID) -> ResidentOut | None:
+    """The participant, if a current resident of the RRC."""
+    found = _residents(db, t, rrc, str(UUID(int=0)), 1, only=participant_id)
+    return found[0] if found else None
+
+
+def meeting_records(
+    db: Reader,
+    t: Tables,
+    rrc: str,
+    *,
+    after: tuple[datetime, UUID],
+    since: datetime,
+    until: datetime,
+    participant_id: UUID | None,
+    limit: int,
+) -> list[MeetingRecordRow]:
+    """At most `limit` held meetings with current residents of the RRC while they resided
+    there, oldest first after the cursor `after`, held in [`since`, `until`) (and with
+    `participant_id`, if given)."""
+    rows = db.fetchall(
+        sql.SQL(_MEETINGS).format(stays=t["rrc_stays"], meetings=t["rrc_meetings"]),
+        (rrc, rrc, *after, since, until, participant_id, participant_id, limit),
+    )
+    return typed(MeetingRecordRow, MEETING_RECORD, rows)
+
+
+def parse_cursor(cursor: str) -> tuple[datetime, UUID]:
+    """The position a meeting-record cursor names (the beginning for an empty one)."""
+    if not cursor:
+        return BEGINNING, UUID(int=0)
+    match = _CURSOR.fullmatch(cursor)
+    try:
+        if match is None:
+            raise ValueError(cursor)
+        at = _EPOCH + timedelta(microseconds=int(match.group(1)))
+        return at, UUID(match.group(2))
+    except (ValueError, OverflowError):
+        raise InvalidCursor("the cursor is not one this list handed out") from None
+
+
+def cursor_after(occurred_at: datetime, meeting_id: UUID) -> str:
+    """The cursor of the page after the meeting record held at `occurred_at`."""
+    delta = occurred_at - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return f"{micros}.{meeting_id}"

@@ -2,14 +2,15 @@
 debriefs with each mentor's well-being check, escalations with their time to acknowledge.
 
 Handlers store facts only; whatever depends on today (30 days, 24 hours) is computed when read.
-`VIEWS` also carries the evaluation and referral views (`projections.evaluation`,
-`projections.referrals`).
+Its reads are in `projections.supervision_reads`. `VIEWS` also carries the evaluation and
+referral views (`projections.evaluation`, `projections.referrals`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
+from uuid import UUID
 
 from domain.mentors import Mentor
 from domain.participants import Participant
@@ -63,11 +64,11 @@ class SupervisionView(Projection):
         "escalations": "escalation_id",
     }
 
-    def _mentor(self, w: Writer, mentor_id: Any, position: int, **sets: Any) -> None:
+    def _mentor(self, w: Writer, mentor_id: UUID, position: int, **sets: Any) -> None:
         w.update("sup_mentors", {**sets, "last_position": position}, mentor_id=mentor_id)
 
     @handles(Mentor.Registered)
-    def registered(self, w: Writer, e: Any, position: int) -> None:
+    def registered(self, w: Writer, e: Mentor.Registered, position: int) -> None:
         w.insert(
             "sup_mentors",
             {
@@ -80,11 +81,16 @@ class SupervisionView(Projection):
         )
 
     @handles(Mentor.CoordinatorAssigned)
-    def coordinator(self, w: Writer, e: Any, position: int) -> None:
+    def coordinator(self, w: Writer, e: Mentor.CoordinatorAssigned, position: int) -> None:
         self._mentor(w, e.originator_id, position, coordinator=e.coordinator)
 
     @handles(Mentor.Certified, Mentor.Reinstated, Mentor.Suspended, Mentor.Retired)
-    def status(self, w: Writer, e: Any, position: int) -> None:
+    def status(
+        self,
+        w: Writer,
+        e: Mentor.Certified | Mentor.Reinstated | Mentor.Suspended | Mentor.Retired,
+        position: int,
+    ) -> None:
         if isinstance(e, Mentor.Certified):
             self._mentor(
                 w, e.originator_id, position, status="certified", certified_at=e.occurred_at
@@ -96,7 +102,7 @@ class SupervisionView(Projection):
             self._mentor(w, e.originator_id, position, status=status)
 
     @handles(Debrief.Recorded)
-    def debriefed(self, w: Writer, e: Any, position: int) -> None:
+    def debriefed(self, w: Writer, e: Debrief.Recorded, position: int) -> None:
         w.insert(
             "debriefs",
             {
@@ -140,7 +146,7 @@ class SupervisionView(Projection):
             )
 
     @handles(Participant.Erased)
-    def participant_erased(self, w: Writer, e: Any, position: int) -> None:
+    def participant_erased(self, w: Writer, e: Participant.Erased, position: int) -> None:
         """An erased participant's escalations keep their type, severity and times; their
         description and resolution read as erased (as a rebuild reads them)."""
         w.update(
@@ -150,7 +156,7 @@ class SupervisionView(Projection):
         )
 
     @handles(Escalation.Raised)
-    def raised(self, w: Writer, e: Any, position: int) -> None:
+    def raised(self, w: Writer, e: Escalation.Raised, position: int) -> None:
         w.insert(
             "escalations",
             {
@@ -168,7 +174,7 @@ class SupervisionView(Projection):
         self._mentor(w, e.mentor_id, position, open_escalations=Inc(1))
 
     @handles(Escalation.Acknowledged)
-    def acknowledged(self, w: Writer, e: Any, position: int) -> None:
+    def acknowledged(self, w: Writer, e: Escalation.Acknowledged, position: int) -> None:
         row = w.get("escalations", ("raised_at",), escalation_id=e.originator_id)
         if row is None:
             return
@@ -184,7 +190,7 @@ class SupervisionView(Projection):
         )
 
     @handles(Escalation.Resolved)
-    def resolved(self, w: Writer, e: Any, position: int) -> None:
+    def resolved(self, w: Writer, e: Escalation.Resolved, position: int) -> None:
         for mentor_id in w.update(
             "escalations",
             {"resolved_at": e.occurred_at, "resolution": e.resolution, "last_position": position},

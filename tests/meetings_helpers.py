@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from services.projector import engine as projector
+from services.projector import live as projector
 from services.store.database import Database
 
 MODULES = [

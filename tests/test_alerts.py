@@ -13,7 +13,7 @@ import pytest
 
 from domain import clock
 from domain.goals import Goal, GoalDomain, GoalTerms, Horizon
-from services.projector import engine as projector
+from services.projector import live as projector
 from services.store.ledger import Command
 from tests.meetings_helpers import held
 from tests.mentoring_helpers import Api

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from services.identity import apikeys
-from services.projector import engine as projector
+from services.projector import live as projector
 from tests.meetings_helpers import World
 
 KEY = re.compile(r"^prowd_rk_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")

@@ -10,7 +10,8 @@ from cryptography.hazmat.primitives import serialization
 
 from services.audit import checkpoints
 from services.audit.verify import record_hash
-from services.cli.main import cmd_verify, parser
+from services.cli.audit import cmd_verify
+from services.cli.main import parser
 from services.settings import Settings
 from tests.conftest import unique_slug
 

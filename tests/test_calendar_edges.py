@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.cadence import week_start
-from services.projector import engine as projector
+from services.projector import live as projector
 from tests.conftest import FreezeAt
 from tests.meetings_helpers import World
 

@@ -18,6 +18,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from domain import clock
+from domain.consents import consent_status
 from services.audit.disclosure import (
     PART2_NOTICE,
     Grant,
@@ -398,6 +399,19 @@ def test_consents_are_listed_with_their_status_and_paged(world: World) -> None:
     world.get(f"/participants/{person}/disclosures", cursor="x1", status=400)
     world.get(f"/participants/{uuid4()}/consents", status=404)
     world.get(f"/participants/{uuid4()}/disclosures", status=404)
+
+
+def test_a_consents_status_at_an_instant() -> None:
+    signed = datetime(2026, 11, 20, 5, tzinfo=ZoneInfo("UTC"))
+    ends = signed + timedelta(days=180)
+    assert consent_status(signed, ends, None, signed - timedelta(seconds=1)) == "pending"
+    assert consent_status(signed, ends, None, signed) == "in_force"
+    assert consent_status(signed, None, None, ends + timedelta(days=999)) == "in_force"
+    assert consent_status(signed, ends, None, ends) == "expired"
+    revoked = signed + timedelta(days=1)
+    assert consent_status(signed, ends, revoked, revoked - timedelta(seconds=1)) == "in_force"
+    assert consent_status(signed, ends, revoked, revoked) == "revoked"
+    assert consent_status(signed, ends, revoked, ends) == "revoked"
 
 
 def test_an_idempotent_retry_records_one_consent(world: World) -> None:

@@ -27,7 +27,7 @@ from litestar.testing import TestClient
 from psycopg.conninfo import make_conninfo
 
 from services.api.app import create_app
-from services.projector import engine as projector
+from services.projector import live as projector
 from services.settings import Settings
 from services.store.database import Database
 from tests.conftest import JWT_SECRET, SUITE_CLOCK, FreezeAt
@@ -56,7 +56,7 @@ def demo_url(server_url: str) -> Iterator[str]:
 
 def prowd(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "services.cli.main", *args],
+        [sys.executable, "-m", "services.cli", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -176,7 +176,7 @@ def test_a_cli_command_beside_a_running_embedded_server_leaves_it_running(tmp_pa
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     serve = subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", "demo", "--port", str(port)],
+        [sys.executable, "-m", "services.cli", "demo", "--port", str(port)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -300,7 +300,7 @@ def test_prowd_keys_rotate_rewraps_a_grantee_and_back(world: World, settings: Se
     import dataclasses
     import io
 
-    from services.cli.main import cmd_keys
+    from services.cli.records import cmd_keys
 
     w = world
     pid = enrol(w, "Commandline", "Rotation", "30303-303")

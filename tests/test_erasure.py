@@ -13,8 +13,10 @@ from uuid import UUID
 import pytest
 from psycopg import sql
 
-from services.cli.main import cmd_erase, cmd_verify
-from services.projector import engine as projector
+from services.cli.audit import cmd_verify
+from services.cli.records import cmd_erase
+from services.projector import live as projector
+from services.projector import rebuilds
 from services.store import keys
 from tests.meetings_helpers import World
 
@@ -233,7 +235,7 @@ def test_erasure_leaves_no_readable_personal_field_and_a_verifiable_chain(
 
     # A rebuild decodes the encrypted fields as erased (the key is gone) and yields the same.
     digests = projector.digests(w.db, w.schema)
-    projector.rebuild_views(w.db, w.schema, None)
+    rebuilds.rebuild_views(w.db, w.schema, None)
     assert projector.digests(w.db, w.schema) == digests
     rebuilt = readable_text(w)
     for value in SECRETS:

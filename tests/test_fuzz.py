@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from services.identity.access import MATRIX, Role
-from services.projector import engine as projector
+from services.projector import live as projector
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 CASES: Counter[str] = Counter()

@@ -12,7 +12,8 @@ import pytest
 
 from domain import clock
 from domain.goals import Goal, GoalDomain, GoalTerms, Horizon
-from services.projector import engine as projector
+from services.projector import live as projector
+from services.projector import rebuilds
 from services.store.ledger import Command
 
 TODAY = clock.now().date()
@@ -525,7 +526,7 @@ def test_the_live_goal_view_equals_a_rebuild_from_the_log(api, app):
     projector.drain(api.db, schema)
     live = projector.digests(api.db, schema)["goals"]
     board = api.get("/goals/board", participant_id=pid)
-    build = projector.rebuild(api.db, schema, "goals")
+    build = rebuilds.rebuild(api.db, schema, "goals")
     assert build >= 2
     assert projector.digests(api.db, schema)["goals"] == live
     assert api.get("/goals/board", participant_id=pid) == board

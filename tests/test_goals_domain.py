@@ -26,6 +26,8 @@ from domain.goals import (
     Horizon,
     StepStatus,
     check_participant_active,
+    goal_overdue,
+    step_overdue,
 )
 from domain.participants import ExitReason, Participant, PersonalDetails
 from services.store.mapping import MsgspecMapper
@@ -296,6 +298,19 @@ def test_an_active_goal_past_its_target_date_is_overdue():
     assert g.is_overdue(SET_ON + timedelta(days=11))
     g.achieve("done late", at(11))
     assert not g.is_overdue(SET_ON + timedelta(days=11))
+
+
+def test_overdue_is_an_active_goal_or_open_step_past_its_date_as_of_today():
+    day = date(2026, 12, 31)
+    assert goal_overdue(GoalStatus.ACTIVE, day, day + timedelta(days=1))
+    assert not goal_overdue(GoalStatus.ACTIVE, day, day)
+    assert not goal_overdue(GoalStatus.ACHIEVED, day, day + timedelta(days=1))
+    assert not goal_overdue(GoalStatus.ABANDONED, day, day + timedelta(days=1))
+    assert step_overdue(StepStatus.OPEN, day, day + timedelta(days=1))
+    assert not step_overdue(StepStatus.OPEN, day, day)
+    assert not step_overdue(StepStatus.OPEN, None, day + timedelta(days=1))
+    assert not step_overdue(StepStatus.COMPLETED, day, day + timedelta(days=1))
+    assert not step_overdue(StepStatus.DROPPED, day, day + timedelta(days=1))
 
 
 # -- every sequence of commands ----------------------------------------------------------------

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from domain import clock
-from services.projector import engine as projector
-from services.projector.workers import LEASE_APPLICATION, LEASE_CLASS
+from services.projector import live as projector
+from services.runners.projection import LEASE_APPLICATION, LEASE_CLASS
 from tests.conftest import JWT_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +68,7 @@ def workers(database_url, settings) -> Iterator[list[subprocess.Popen[bytes]]]:
         "PROWD_MIGRATE_ON_START": "false",
     }
     procs = [
-        subprocess.Popen([sys.executable, "-m", "services.cli.main", "worker"], env=env, cwd=ROOT)
+        subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env, cwd=ROOT)
         for _ in range(3)
     ]
     try:

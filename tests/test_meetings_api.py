@@ -13,7 +13,8 @@ import pytest
 
 from domain import clock
 from domain.cadence import week_name
-from services.projector import engine as projector
+from services.projector import live as projector
+from services.projector import rebuilds
 from tests.meetings_helpers import NOTE, REMOTE, World, held, inside
 
 
@@ -796,7 +797,7 @@ def test_live_views_equal_a_rebuild_from_the_log(world: World) -> None:
     assert {p.name for p in PROJECTIONS} <= set(live)
     cadence = w.view(f"/pairings/{pid}/cadence")
     for projection in PROJECTIONS:
-        projector.rebuild(w.db, w.schema, projection.name)
+        rebuilds.rebuild(w.db, w.schema, projection.name)
     assert projector.digests(w.db, w.schema) == live
     assert w.view(f"/pairings/{pid}/cadence") == cadence
     rows = w.db.fetchall(

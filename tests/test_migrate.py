@@ -14,8 +14,8 @@ from litestar.testing import TestClient
 from psycopg.conninfo import make_conninfo
 
 from services.api.app import create_app
-from services.cli.main import cmd_migrate
-from services.projector import engine as projector
+from services.cli.records import cmd_migrate
+from services.projector import live as projector
 from services.settings import Settings
 from services.store.database import Database
 from tests.conftest import unique_slug

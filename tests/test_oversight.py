@@ -37,7 +37,8 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from domain import clock
-from services.projector import engine as projector
+from services.projector import live as projector
+from services.projector import rebuilds
 from services.reports.quarterly import Quarter
 from services.store.database import Database
 
@@ -563,6 +564,6 @@ def test_unknown_figure_is_404(history: History) -> None:
 def test_a_rebuild_of_the_facts_gives_the_same_rows_and_report(history: History) -> None:
     before = projector.digests(history.db, history.schema)["oversight"]
     report = history.report("2026Q3").content
-    projector.rebuild(history.db, history.schema, "oversight")
+    rebuilds.rebuild(history.db, history.schema, "oversight")
     assert projector.digests(history.db, history.schema)["oversight"] == before
     assert history.report("2026Q3").content == report

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from projections.registry import PROJECTIONS
-from services.projector import engine as projector
+from services.projector import live as projector
+from services.projector import rebuilds
 from tests.mentoring_helpers import OFF_SITE, REMOTE, Api, graduates_and_newcomers, inside
 
 
@@ -477,7 +478,7 @@ def test_live_views_equal_a_rebuild_after_a_mentoring_scenario(api, db):
     assert {"mentor_roster", "pairings", "caseload"} <= set(live)
     assert set(live) == {p.name for p in PROJECTIONS}
     for projection in PROJECTIONS:
-        projector.rebuild(db, schema, projection.name)
+        rebuilds.rebuild(db, schema, projection.name)
     assert projector.digests(db, schema) == live
 
     roster = {r["id"]: r for r in api.view("/mentors", 0)["items"]}

@@ -17,7 +17,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from services.cli.main import cmd_export
+from domain.participants import ExitReason
+from services.cli.records import cmd_export
 from services.reports import pirl
 from services.reports.pirl import COLUMNS, Quarter
 from tests.conftest import race
@@ -214,7 +215,7 @@ def test_the_identifier_is_a_stable_pseudonym_never_a_number_of_the_person(s):
     ],
 )
 def test_exit_reason_codes(reason, code):
-    assert pirl.EXIT_REASON_CODE.get(pirl.ExitReason(reason), "0") == code
+    assert pirl.EXIT_REASON_CODE.get(ExitReason(reason), "0") == code
 
 
 def test_exit_reason_code_in_the_file(client, auth, db):

@@ -17,8 +17,9 @@ from domain.facilities import FacilityKind
 from domain.goals import Goal
 from domain.mentors import MentorSource, RecruitmentChannel
 from domain.participants import PersonalDetails
-from services.projector import engine as projector
 from services.projector import faults as projection_faults
+from services.projector import live as projector
+from services.projector import rebuilds
 from services.store.ledger import Command
 from tests.conftest import count_events
 
@@ -46,7 +47,9 @@ def store_with_nul(app: Any, slug: str) -> dict[str, Any]:
         cohort_code="C1",
         number="NUL1",
     )
-    tenant.facilities.register_facility(Command(), code="FCI-N", name="FCI\x00N", kind=FacilityKind.RRC)
+    tenant.facilities.register_facility(
+        Command(), code="FCI-N", name="FCI\x00N", kind=FacilityKind.RRC
+    )
     mentor = tenant.mentors.register_mentor(
         Command(),
         display_name="Sam\x00",
@@ -114,7 +117,7 @@ def test_an_event_stored_with_a_nul_is_projected_and_reported(
     live = projector.digests(db, schema)
     old = {f.view: projection_faults.of_build(db, schema, f.view, f.version) for f in faults}
     with capture_logs() as logs:
-        builds = projector.rebuild_views(db, schema)
+        builds = rebuilds.rebuild_views(db, schema)
     assert not [e for e in logs if e["event"] == "rebuild_by_statements"]
     assert projector.digests(db, schema) == live
     for view, rows in old.items():
@@ -197,7 +200,7 @@ def test_a_write_refused_for_the_events_content_is_isolated_live_and_in_a_rebuil
     # path instead, which isolates the same event, and gives the same rows and fault.
     live = projector.digests(db, schema)
     with capture_logs() as logs:
-        builds = projector.rebuild_views(db, schema)
+        builds = rebuilds.rebuild_views(db, schema)
     assert [e["event"] for e in logs if e["event"] == "rebuild_by_statements"] == [
         "rebuild_by_statements"
     ]

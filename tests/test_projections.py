@@ -9,8 +9,9 @@ from psycopg import sql
 
 from projections.base import Tables
 from projections.registry import PROJECTIONS
-from services.projector import engine as projector
-from services.projector.workers import start_in_thread
+from services.projector import live as projector
+from services.projector import rebuilds
+from services.runners.projection import start_in_thread
 
 TO_COMMUNITY = {"to_stage": 3, "occurred_at": "2026-03-01T09:00:00Z"}
 TO_CUSTODY = {"to_stage": 1, "returned_to_custody": True, "occurred_at": "2026-04-01T09:00:00Z"}
@@ -150,7 +151,7 @@ def test_the_live_views_equal_a_rebuild_from_the_log(client, auth, grantee, db, 
     live = projector.digests(db, schema)
     assert sorted(live) == sorted(p.name for p in PROJECTIONS)
     for view in live:
-        assert projector.rebuild(db, schema, view) == 2
+        assert rebuilds.rebuild(db, schema, view) == 2
     assert projector.digests(db, schema) == live
     check_views_match_the_log(client, auth, db, grantee, ids)
     ids += life(2)  # the rebuilt build goes on live
@@ -172,14 +173,14 @@ def test_events_appended_while_a_rebuild_folds_the_log_reach_the_new_builds(
         if not appended:  # after the first batch is folded, before anything is written
             appended.extend(life(2))
 
-    builds = projector.rebuild_views(db, schema, progress=meanwhile)
+    builds = rebuilds.rebuild_views(db, schema, progress=meanwhile)
     assert len(appended) == 2
     assert set(builds.values()) == {2}
     for projection in PROJECTIONS:
         assert projector.position_of(db, schema, projection.name) == head(db, schema)
     check_views_match_the_log(client, auth, db, grantee, ids + appended)
     rebuilt = projector.digests(db, schema)
-    assert set(projector.rebuild_views(db, schema).values()) == {3}
+    assert set(rebuilds.rebuild_views(db, schema).values()) == {3}
     assert projector.digests(db, schema) == rebuilt
 
 

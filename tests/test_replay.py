@@ -15,8 +15,10 @@ from psycopg import sql
 
 from domain import clock
 from projections.registry import PROJECTIONS
-from services.cli.main import Progress, _rebuild_in_parallel, cmd_projections, cmd_replay
-from services.projector import engine as projector
+from services.cli.progress import Progress
+from services.cli.views import _rebuild_in_parallel, cmd_projections, cmd_replay
+from services.projector import live as projector
+from services.projector import rebuilds
 
 TO_COMMUNITY = {"to_stage": 3, "occurred_at": "2026-03-01T09:00:00Z"}
 TO_CUSTODY = {"to_stage": 1, "returned_to_custody": True, "occurred_at": "2026-04-01T09:00:00Z"}
@@ -199,56 +201,17 @@ def test_a_second_rebuild_of_a_grantee_is_refused_while_one_runs(grantee, db, se
     schema = f"g_{grantee}"
     before = live_state(db, grantee)
     with psycopg.connect(db.url, autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s)", (projector.rebuild_lock_key(schema),))
-        with pytest.raises(projector.RebuildRunning):
-            projector.rebuild(db, schema, "caseload")
+        other.execute("SELECT pg_advisory_lock(%s)", (rebuilds.rebuild_lock_key(schema),))
+        with pytest.raises(rebuilds.RebuildRunning):
+            rebuilds.rebuild(db, schema, "caseload")
         capsys.readouterr()
         args = Namespace(action="rebuild", grantee=grantee, view="")
         assert cmd_projections(args, settings) == 1
         assert f"a rebuild of {schema} is already running" in capsys.readouterr().err
         assert live_state(db, grantee) == before
-        other.execute("SELECT pg_advisory_unlock(%s)", (projector.rebuild_lock_key(schema),))
+        other.execute("SELECT pg_advisory_unlock(%s)", (rebuilds.rebuild_lock_key(schema),))
     caseload = dict(before[0])["caseload"]
-    assert projector.rebuild(db, schema, "caseload") == caseload + 1
-
-
-def test_the_batch_writer_keeps_what_every_statement_sees(db):
-    """Merged INSERTs never jump over a statement that touches their table; a read or a
-    `rowcount` answers for everything queued before it, as a plain cursor would."""
-    t = sql.SQL("{}.{}").format(sql.Identifier("pg_temp"), sql.Identifier("bw_test"))
-    with db.connection() as conn:
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(t))
-        conn.execute(sql.SQL("CREATE TABLE {} (k int PRIMARY KEY, v int NOT NULL)").format(t))
-        try:
-            with conn.transaction(), conn.cursor() as cur:
-                w = projector.BatchWriter(cur, [t.as_bytes(conn)])
-                insert = sql.SQL("INSERT INTO {} VALUES (%s, %s)").format(t)
-                keep = sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT DO NOTHING").format(t)
-                for k in range(5):
-                    w.execute(insert, (k, k))
-                w.execute(sql.SQL("UPDATE {} SET v = v + 10 WHERE k = %s").format(t), (3,))
-                w.execute(insert, (5, 5))
-                w.execute(sql.SQL("SELECT sum(v), count(*) FROM {}").format(t))
-                assert w.fetchone() == (0 + 1 + 2 + 13 + 4 + 5, 6)
-                assert w.fetchone() is None
-                w.execute(keep, (6, 6))
-                w.execute(keep, (1, 99))  # already there: nothing inserted
-                assert w.rowcount == 0
-                w.execute(keep, (7, 7))
-                w.execute(keep, (8, 8))
-                assert w.rowcount == 1
-                w.execute(insert, (9, 9))
-                w.execute(sql.SQL("DELETE FROM {} WHERE k = %s").format(t), (9,))
-                w.execute(insert, (9, 90))
-                w.flush()
-                assert w.statements == 15
-                cur.execute(sql.SQL("SELECT k, v FROM {} ORDER BY k").format(t))
-                assert cur.fetchall() == [
-                    (0, 0), (1, 1), (2, 2), (3, 13), (4, 4), (5, 5), (6, 6), (7, 7), (8, 8),
-                    (9, 90),
-                ]  # fmt: skip
-        finally:
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(t))
+    assert rebuilds.rebuild(db, schema, "caseload") == caseload + 1
 
 
 class Terminal(io.StringIO):

@@ -26,9 +26,9 @@ from psycopg.conninfo import conninfo_to_dict
 
 from domain import clock
 from services.api.app import create_app
-from services.api.problems import ProblemError
 from services.identity.tokens import issue_token
-from services.projector import engine as projector
+from services.projector import live as projector
+from services.refusals import Refused
 from services.reports.jobs import Ask, Grantee, all_body, figure_page, grantee_body
 from services.reports.processes import ReportPool
 from services.reports.quarterly import Quarter
@@ -192,9 +192,9 @@ def test_a_problem_in_the_child_reaches_the_client_unchanged(
     # The module's functions: the same exception, raised in this process.
     g = Grantee(slug, schema, "America/New_York")
     ask = Ask(Quarter(2026, 3), as_of=as_of)
-    with pytest.raises(ProblemError) as here:
+    with pytest.raises(Refused) as here:
         grantee_body(db, g, ask, "json")
-    with pytest.raises(ProblemError) as there:
+    with pytest.raises(Refused) as there:
         pool.run(db, grantee_body, g, ask, "json")
     assert (there.value.status, there.value.code, there.value.detail, there.value.headers) == (
         here.value.status,
@@ -287,7 +287,7 @@ def test_a_child_that_dies_gives_503_and_the_next_report_works(
     pool: ReportPool = app.state.report_pool
     path = f"{history.base}/reports/quarterly/{Q}"
     headers = oversight(settings, history.slug)
-    with pytest.raises(ProblemError) as lost:
+    with pytest.raises(Refused) as lost:
         pool.run(db, die)
     assert (lost.value.status, lost.value.code) == (503, "report_process_lost")
     assert client.get(path, headers=headers).status_code == 200

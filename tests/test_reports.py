@@ -20,7 +20,7 @@ from litestar.testing import TestClient
 
 from domain import clock
 from services.identity.tokens import issue_token
-from services.projector import engine as projector
+from services.projector import live as projector
 from services.reports.privacy import PERSONAL_FIELDS, personal_keys
 from services.reports.quarterly import Kind, Quarter, catalogue
 from services.settings import Settings

@@ -13,7 +13,7 @@ import pytest
 
 from domain.common import RuleViolation
 from domain.grantees import Grantee, grantee_id, years_after
-from services.cli.main import cmd_retention
+from services.cli.records import cmd_retention
 
 
 def platform_events(db) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.projector import engine as projector
+from services.projector import live as projector
 from tests.meetings_helpers import World
 
 

@@ -1,4 +1,4 @@
-"""Row operations (projections/ops.py): the SQL executor of the live path and the in-memory
+"""Row operations (projections/ops/): the SQL executor of the live path and the in-memory
 executor of rebuilds agree, operation by operation, on real PostgreSQL tables.
 
 Every view's handlers are checked end to end by the rebuild == live digests of
@@ -40,10 +40,9 @@ from projections.ops import (
     Src,
     TableSpec,
     Writer,
-    _TextArrayDumper,
-    _UuidArrayDumper,
     parse_tables,
 )
+from projections.ops.binary_copy import _TextArrayDumper, _UuidArrayDumper
 from projections.registry import PROJECTIONS
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from domain import clock
 from services.identity.tokens import issue_token, verify_token
-from services.projector import engine as projector
+from services.projector import live as projector
+from services.projector import rebuilds
 from tests.meetings_helpers import NOTE, World
 
 SHARED = "Worked on the job application for the warehouse."
@@ -300,7 +301,7 @@ def test_rrc_claim_is_issued_for_rrc_staff_only_and_read_back(settings: Any) -> 
 def test_the_rrc_view_equals_a_rebuild(scene: Scene) -> None:
     w = scene.w
     before = projector.digests(w.db, w.schema)["rrc"]
-    build = projector.rebuild(w.db, w.schema, "rrc")
+    build = rebuilds.rebuild(w.db, w.schema, "rrc")
     assert build == 2
     assert projector.digests(w.db, w.schema)["rrc"] == before
     assert [r["participant_id"] for r in scene.get("/rrc/RRC-1/residents")["items"]] == [scene.a]
@@ -309,7 +310,8 @@ def test_the_rrc_view_equals_a_rebuild(scene: Scene) -> None:
 def test_prowd_token_scopes_an_rrc_staff_token_to_its_rrc(
     settings: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from services.cli.main import cmd_token, parser
+    from services.cli.main import parser
+    from services.cli.tokens import cmd_token
 
     args = parser().parse_args(
         ["token", "--grantee", "north", "--role", "rrc_staff", "--rrc", "RRC-1"]

@@ -16,13 +16,21 @@ from domain.mentors import (
     BackgroundDecision,
     Mentor,
     MentorSource,
+    MentorStatus,
     RecruitmentChannel,
     ScreeningStep,
     TrainingModule,
     TrainingRecord,
 )
-from domain.supervision import Escalation, EscalationType, Severity
-from services.projector import engine as projector
+from domain.supervision import (
+    Escalation,
+    EscalationType,
+    Severity,
+    debrief_due,
+    escalation_status,
+)
+from services.projector import live as projector
+from services.projector import rebuilds
 from tests.mentoring_helpers import Api, graduates_and_newcomers
 
 MENTOR_SUB = "pm-marcus"
@@ -396,6 +404,22 @@ def test_a_crisis_is_overdue_until_resolved_and_keeps_its_time_to_acknowledge():
     assert not other.is_overdue(now)  # only crises raise the 24-hour alert
 
 
+def test_an_escalation_is_open_then_acknowledged_then_resolved():
+    now = clock.now()
+    assert escalation_status(None, None) == "open"
+    assert escalation_status(now, None) == "acknowledged"
+    assert escalation_status(now, now) == "resolved"
+
+
+def test_a_certified_mentor_is_due_a_debrief_after_30_days_without_one():
+    today = date(2027, 1, 1)
+    assert debrief_due(MentorStatus.CERTIFIED, None, today)
+    assert debrief_due(MentorStatus.CERTIFIED, today - timedelta(days=31), today)
+    assert not debrief_due(MentorStatus.CERTIFIED, today - timedelta(days=30), today)
+    assert not debrief_due(MentorStatus.SUSPENDED, None, today)
+    assert not debrief_due(MentorStatus.APPLICANT, None, today)
+
+
 # -- the views are deterministic -------------------------------------------------------------
 def test_the_live_supervision_evaluation_and_referral_views_equal_a_rebuild(w):
     api = w.api
@@ -450,7 +474,7 @@ def test_the_live_supervision_evaluation_and_referral_views_equal_a_rebuild(w):
     projector.drain(api.db, schema)
     live = projector.digests(api.db, schema)
     for view in ("supervision", "evaluation", "referrals"):
-        assert projector.rebuild(api.db, schema, view) == 2
+        assert rebuilds.rebuild(api.db, schema, view) == 2
     assert projector.digests(api.db, schema) == live
     rows = api.get("/support-network")["items"]
     assert {r["mentor_id"]: r["last_debrief_on"] for r in rows} == {

@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.api.text import LINE_PATTERN, TEXT_PATTERN
-from services.projector import engine as projector
 from services.projector import faults as projection_faults
+from services.projector import live as projector
+from services.projector import rebuilds
 from tests.meetings_helpers import MODULES, OFF_SITE, World
 
 # Characters worth meeting often, beside whatever hypothesis draws from the whole alphabet.
@@ -330,7 +331,7 @@ def test_any_text_the_api_accepts_is_projected_and_survives_a_rebuild(client, au
         assert views_holding(db, schema, texts) == expected
         assert projection_faults.live(db, schema) == []
         live = projector.digests(db, schema)
-        projector.rebuild_views(db, schema)
+        rebuilds.rebuild_views(db, schema)
         assert projector.digests(db, schema) == live
 
     check()

@@ -212,7 +212,7 @@ def test_410_disables_the_endpoint_and_the_grantee_is_told(hooks, receiver, db, 
     hooks.held_meeting(pairing)
     hooks.fill()
     clock = Clock()
-    d = dispatcher(db, clock, tenancy=None)
+    d = dispatcher(db, clock)
     try:
         assert d.process(hooks.schema) == 1
     finally:

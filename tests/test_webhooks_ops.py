@@ -18,7 +18,7 @@ from psycopg import sql
 
 from domain import clock
 from services.api.app import create_app
-from services.projector import engine as projector
+from services.projector import rebuilds
 from services.store.database import Database
 from services.webhooks import outbox
 from services.webhooks.dispatcher import LEASE
@@ -66,7 +66,7 @@ def test_outbox_is_exactly_once_under_concurrent_and_repeated_runs(hooks, receiv
         assert seqs == list(range(1, 13))
     # The outbox is no view: rebuilding every view creates no delivery again.
     for view in ("meetings", "pairings"):
-        projector.rebuild(db, hooks.schema, view)
+        rebuilds.rebuild(db, hooks.schema, view)
     hooks.fill()
     assert _delivery_rows(db, hooks.schema) == rows
     assert (
@@ -255,7 +255,7 @@ def test_a_dispatcher_process_killed_mid_delivery_is_finished_by_another(
         "PROWD_CLOCK": clock.now().isoformat(),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", "webhooks", "dispatch", "--concurrency", "2"],
+        [sys.executable, "-m", "services.cli", "webhooks", "dispatch", "--concurrency", "2"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

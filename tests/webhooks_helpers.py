@@ -13,6 +13,8 @@ from litestar.testing import TestClient
 from psycopg import sql
 
 from domain import clock
+from services.app.dispatching import Dispatching
+from services.app.tenancy import Tenancy
 from services.store.database import Database
 from services.webhooks import outbox
 from services.webhooks.dispatcher import Dispatcher
@@ -112,7 +114,7 @@ def dispatcher(db: Database, clock: Clock, **kw: Any) -> Dispatcher:
     kw.setdefault("allowed", LOCAL)
     kw.setdefault("rng", random.Random(7))
     kw.setdefault("concurrency", 4)
-    return Dispatcher(db, now=clock, **kw)
+    return Dispatcher(db, Dispatching(Tenancy(db)), now=clock, **kw)
 
 
 def run_until_idle(d: Dispatcher, schema: str, rounds: int = 100) -> int:

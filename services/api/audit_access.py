@@ -20,10 +20,9 @@ from litestar.enums import ScopeType
 from litestar.params import Parameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.api.audit_reads import instant
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
-from services.api.params import INSTANT_SCHEMA, MAX_POSITION, Limit
+from services.api.params import INSTANT_SCHEMA, MAX_POSITION, Limit, instant
 from services.api.problems import PROBLEM_JSON, TITLES, Problem, problem_type
 from services.audit import access_log
 from services.identity import apikeys

@@ -7,7 +7,6 @@ participant's accounting of disclosures: every time information about them left 
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -15,15 +14,23 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from psycopg import sql
 
 from domain.common import utcnow
-from domain.consents import CATEGORIES, RECIPIENT, Category, Consent, ConsentTerms, Signer
+from domain.consents import (
+    CATEGORIES,
+    RECIPIENT,
+    Category,
+    Consent,
+    ConsentTerms,
+    Signer,
+    consent_status,
+)
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Cursor, Limit, UuidCursor
-from services.api.problems import ProblemError
+from services.api.params import Cursor, Limit, UuidCursor
 from services.api.text import FreeText, Line
+from services.app.consents import ConsentOut
+from services.audit.accounting import DisclosureOut
 
 Short = Annotated[Line, msgspec.Meta(max_length=500)]
 ShortText = Annotated[FreeText, msgspec.Meta(max_length=500)]
@@ -36,9 +43,6 @@ Recipient = Annotated[
         examples=["rrc:RRC-1"],
     ),
 ]
-
-
-_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 class ConsentIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -58,28 +62,6 @@ class RevocationIn(msgspec.Struct, forbid_unknown_fields=True):
     note: Short = ""
 
 
-class ConsentOut(msgspec.Struct):
-    id: UUID
-    participant_id: UUID
-    discloser: str
-    information: list[str]
-    recipient: str
-    purpose: str
-    signed_on: date
-    signed_by: str
-    representative: str
-    expires_on: date | None
-    expiry_event: str
-    effective_at: datetime
-    expires_at: datetime | None
-    status: str
-    recorded_at: datetime
-    recorded_by: str
-    revoked_at: datetime | None
-    revoked_by: str | None
-    revocation_note: str
-
-
 class ConsentResult(ConsentOut):
     version: int
     position: int | None
@@ -91,41 +73,14 @@ class ConsentPage(msgspec.Struct):
     next_cursor: str | None
 
 
-class DisclosureOut(msgspec.Struct):
-    id: int
-    recipient: str
-    channel: str
-    information: str
-    part2: bool
-    consent_id: UUID | None
-    reference: str
-    disclosed_at: datetime
-    actor: str
-
-
 class DisclosurePage(msgspec.Struct):
     participant_id: UUID
     items: list[DisclosureOut]
     next_cursor: str | None
 
 
-def status_of(
-    effective_at: datetime,
-    expires_at: datetime | None,
-    revoked_at: datetime | None,
-    now: datetime,
-) -> str:
-    """`revoked`, `expired`, `pending` (signature day not begun) or `in_force`, at `now`."""
-    if revoked_at is not None and revoked_at <= now:
-        return "revoked"
-    if expires_at is not None and expires_at <= now:
-        return "expired"
-    if effective_at > now:
-        return "pending"
-    return "in_force"
-
-
 def render(c: Consent, position: int) -> ConsentResult:
+    """The consent as the API shows it, with its status now."""
     t = c.terms
     return ConsentResult(
         id=c.id,
@@ -141,7 +96,7 @@ def render(c: Consent, position: int) -> ConsentResult:
         expiry_event=t.expiry_event,
         effective_at=c.effective_at,
         expires_at=c.expires_at,
-        status=status_of(c.effective_at, c.expires_at, c.revoked_at, utcnow()),
+        status=consent_status(c.effective_at, c.expires_at, c.revoked_at, utcnow()),
         recorded_at=c.recorded_at,
         recorded_by=c.recorded_by,
         revoked_at=c.revoked_at,
@@ -204,48 +159,6 @@ REVOKE_RULES = [
     (422, "naive_datetime", "the revocation instant must carry a UTC offset"),
 ]
 
-CONSENT_COLUMNS = (
-    "consent_id, participant_id, discloser, information, recipient, purpose, signed_on,"
-    " signed_by, coalesce(representative, ''), expires_on, coalesce(expiry_event, ''),"
-    " effective_at, expires_at, recorded_at, recorded_by, revoked_at, revoked_by,"
-    " revocation_note"
-)
-
-
-def _consent_row(r: tuple[Any, ...], now: datetime) -> ConsentOut:
-    return ConsentOut(
-        id=r[0],
-        participant_id=r[1],
-        discloser=r[2],
-        information=list(r[3]),
-        recipient=r[4],
-        purpose=r[5],
-        signed_on=r[6],
-        signed_by=r[7],
-        representative=r[8],
-        expires_on=r[9],
-        expiry_event=r[10],
-        effective_at=r[11],
-        expires_at=r[12],
-        status=status_of(r[11], r[12], r[15], now),
-        recorded_at=r[13],
-        recorded_by=r[14],
-        revoked_at=r[15],
-        revoked_by=r[16],
-        revocation_note=r[17],
-    )
-
-
-def _uuid_cursor(cursor: str) -> str:
-    if not cursor:
-        return FIRST_UUID
-    try:
-        return str(UUID(cursor))
-    except ValueError:
-        raise ProblemError(
-            400, "invalid_cursor", "the cursor is not one this list handed out"
-        ) from None
-
 
 class ConsentController(Controller):
     path = "/v1/grantees/{grantee:str}/participants/{participant_id:uuid}"
@@ -290,7 +203,9 @@ class ConsentController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.consents.record_consent(cmd, participant_id=participant_id, terms=terms),
+            lambda cmd: tenant.app.consents.record_consent(
+                cmd, participant_id=participant_id, terms=terms
+            ),
             render,
             status=201,
         )
@@ -350,23 +265,8 @@ class ConsentController(Controller):
         """A participant's consents, recorded, expired and revoked alike, each with its
         `status` now (`in_force`, `pending`, `expired`, `revoked`). Read from the consent
         index written with the consents' events: never behind the log."""
-        tenant.app.participants.participant(participant_id)
-        after = _uuid_cursor(cursor)
-        rows = tenant.tenancy.db.fetchall(
-            sql.SQL(
-                "SELECT {} FROM {}.consents WHERE participant_id = %s AND consent_id > %s"
-                " ORDER BY consent_id LIMIT %s"
-            ).format(sql.SQL(CONSENT_COLUMNS), sql.Identifier(tenant.info.schema)),
-            (participant_id, after, limit + 1),
-        )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        now = utcnow()
-        return ConsentPage(
-            participant_id,
-            [_consent_row(r, now) for r in rows],
-            str(rows[-1][0]) if more and rows else None,
-        )
+        items, nxt = tenant.app.consents.consents_of(participant_id, after=cursor, limit=limit)
+        return ConsentPage(participant_id, items, nxt)
 
     @get(
         "/disclosures",
@@ -389,26 +289,8 @@ class ConsentController(Controller):
         `part2`), when (`disclosed_at`), under which consent (`consent_id`), by which channel
         (`rrc_view`, `webhook`, `export`) and what went out (`reference`: request id, webhook
         message id or export digest). From the append-only disclosure log."""
-        tenant.app.participants.participant(participant_id)
-        if cursor and _DIGITS.fullmatch(cursor) is None:
-            raise ProblemError(400, "invalid_cursor", "the cursor is not one this list handed out")
-        after = int(cursor) if cursor else 0
-        rows = tenant.tenancy.db.fetchall(
-            sql.SQL(
-                "SELECT disclosure_id, recipient, channel, information, part2, consent_id,"
-                " reference, disclosed_at, actor FROM {}.disclosures"
-                " WHERE participant_id = %s AND disclosure_id > %s"
-                " ORDER BY disclosure_id LIMIT %s"
-            ).format(sql.Identifier(tenant.info.schema)),
-            (participant_id, after, limit + 1),
-        )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return DisclosurePage(
-            participant_id,
-            [DisclosureOut(*r) for r in rows],
-            str(rows[-1][0]) if more and rows else None,
-        )
+        items, nxt = tenant.app.consents.disclosures_of(participant_id, after=cursor, limit=limit)
+        return DisclosurePage(participant_id, items, nxt)
 
 
 ROUTES: list[Any] = [ConsentController]

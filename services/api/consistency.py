@@ -17,25 +17,15 @@ from typing import Any
 import anyio
 import anyio.to_thread
 from litestar import Request, Response
-from psycopg import sql
 
 from services.api.problems import Problem, problem_response
 from services.app.tenancy import Tenancy
+from services.audit import stream
 from services.identity.tokens import NotAuthenticated, verify_token
-from services.projector import engine as projector
+from services.projector import live as projector
 from services.settings import Settings
-from services.store.database import Database
 
 _DIGITS = re.compile(r"[0-9]{1,18}")
-
-
-def _head(db: Database, schema: str) -> int:
-    row = db.fetchone(
-        sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}.events").format(
-            sql.Identifier(schema)
-        )
-    )
-    return int(row[0]) if row else 0
 
 
 async def wait_for_views(request: Request[Any, Any, Any]) -> Response[Problem] | None:
@@ -68,7 +58,7 @@ async def wait_for_views(request: Request[Any, Any, Any]) -> Response[Problem] |
         if not checked_head:
             # A position the log has not reached was never answered to a command: waiting
             # for it would only end in a timeout.
-            head = await anyio.to_thread.run_sync(_head, tenancy.db, info.schema)
+            head = await anyio.to_thread.run_sync(stream.head, tenancy.db, info.schema)
             if position > head:
                 return problem_response(
                     400,

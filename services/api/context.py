@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -14,8 +14,6 @@ from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from psycopg import Cursor
-from psycopg.rows import TupleRow
 
 from domain import common
 from domain.common import AlreadyExists, Conflict, ProwdAggregate
@@ -29,8 +27,7 @@ from services.identity import apikeys
 from services.identity.access import MATRIX, allowed, only_own
 from services.identity.tokens import NotAuthenticated, Principal, verify_token
 from services.settings import Settings
-from services.store.eventstore import DuplicateRequest, SideEffect
-from services.store.ledger import Command, LedgerApplication, Saved
+from services.store.ledger import Command, DuplicateRequest, LedgerApplication, Saved, SideEffect
 
 A = TypeVar("A", bound=ProwdAggregate)
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -217,11 +214,10 @@ def _access_effect(
         status=status,
     )
 
-    def effect(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
-        access_log.insert(cur, app.schema, entry)
+    def recorded() -> None:
         request.scope.setdefault("state", {})["access_recorded"] = True
 
-    return (effect,)
+    return (access_log.side_effect(app.schema, entry, then=recorded),)
 
 
 def tenant_command(

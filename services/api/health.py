@@ -8,6 +8,7 @@ import msgspec
 from litestar import Request, get
 
 from services.api.problems import ProblemError
+from services.store.health import ping
 
 
 class HealthOut(msgspec.Struct):
@@ -24,7 +25,7 @@ def health() -> HealthOut:
 def ready(request: Request[Any, Any, Any]) -> HealthOut:
     """Readiness: the database answers within the pool timeout."""
     try:
-        request.app.state.tenancy.db.fetchone("SELECT 1")
+        ping(request.app.state.tenancy.db)
     except Exception:
         raise ProblemError(
             503,

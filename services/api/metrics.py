@@ -21,21 +21,17 @@ import hmac
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, get
-from psycopg import sql
 
-from domain.common import utcnow
 from services.api import telemetry
 from services.api.problems import ProblemError
 from services.app.tenancy import Tenancy
-from services.projector import faults as faults
+from services.projector import stats as projector_stats
 from services.settings import Settings
 from services.store.database import Database
-from services.store.schema import grantee_schema
+from services.webhooks import stats as webhook_stats
 
 Sample = tuple[dict[str, str], float]
 Collect = Callable[[Database, Tenancy], Iterable[Sample]]
@@ -130,117 +126,9 @@ def _number(value: float) -> str:
 REGISTRY = Registry()
 
 
-def _register_webhooks() -> None:
-    from services.webhooks import stats
-
-    for name, help_text, kind, collect in stats.FAMILIES:
-        REGISTRY.register(name, help_text, kind, collect)
-
-
-_register_webhooks()
-
-
-class _Stamp(msgspec.Struct):
-    """The store's `timestamp` of an event, read from its stored state alone."""
-
-    timestamp: datetime
-
-
-_STAMP = msgspec.json.Decoder(_Stamp)
-
-
-def _view_positions(db: Database, tenancy: Tenancy) -> Iterable[tuple[str, str, int, int, float]]:
-    """(grantee, view, events behind the log's head, position, seconds behind) per live view.
-
-    Seconds behind: the age of the oldest event the view has not applied (0 when caught up),
-    from that one event's stored timestamp (an index lookup, whatever the lag)."""
-    now = utcnow()
-    for g in tenancy.grantees(limit=100_000):
-        rows = db.fetchall(
-            sql.SQL(
-                "SELECT a.view, t.position,"
-                " (SELECT coalesce(max(notification_id), 0) FROM {s}.events),"
-                " (SELECT e.state FROM {s}.events e WHERE e.notification_id > t.position"
-                "  ORDER BY e.notification_id LIMIT 1)"
-                " FROM {s}.active_views a JOIN {s}.tracking t"
-                " ON t.view = a.view AND t.version = a.version ORDER BY a.view"
-            ).format(s=sql.Identifier(grantee_schema(g.slug)))
-        )
-        for view, position, head, pending in rows:
-            seconds = 0.0
-            if pending is not None:
-                oldest = _STAMP.decode(bytes(pending)).timestamp
-                seconds = max(0.0, (now - oldest).total_seconds())
-            yield g.slug, str(view), max(0, int(head) - int(position)), int(position), seconds
-
-
-def projection_lag_events(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
-    for slug, view, behind, _, _ in _view_positions(db, tenancy):
-        yield {"grantee": slug, "view": view}, float(behind)
-
-
-def projection_lag_seconds(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
-    for slug, view, _, _, seconds in _view_positions(db, tenancy):
-        yield {"grantee": slug, "view": view}, seconds
-
-
-def projection_position(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
-    for slug, view, _, position, _ in _view_positions(db, tenancy):
-        yield {"grantee": slug, "view": view}, float(position)
-
-
-def projection_faults(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
-    """Events a live view could not take as they were, per grantee and view."""
-    for g in tenancy.grantees(limit=100_000):
-        for view, n in faults.counts(db, grantee_schema(g.slug)).items():
-            yield {"grantee": g.slug, "view": view}, float(n)
-
-
-def outbox_lag(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
-    """Events of the log the webhook outbox consumer has not read yet, per grantee."""
-    for g in tenancy.grantees(limit=100_000):
-        row = db.fetchone(
-            sql.SQL(
-                "SELECT (SELECT coalesce(max(notification_id), 0) FROM {s}.events) - position"
-                " FROM {s}.webhook_outbox"
-            ).format(s=sql.Identifier(grantee_schema(g.slug)))
-        )
-        if row is not None:
-            yield {"grantee": g.slug}, float(max(0, int(row[0])))
-
-
 def _register_platform() -> None:
-    REGISTRY.register(
-        "prowd_projection_lag_events",
-        "Events of the grantee's log a live view has not applied yet.",
-        "gauge",
-        projection_lag_events,
-    )
-    REGISTRY.register(
-        "prowd_projection_lag_seconds",
-        "Age of the oldest event a live view has not applied yet (0 when caught up).",
-        "gauge",
-        projection_lag_seconds,
-    )
-    REGISTRY.register(
-        "prowd_projection_position",
-        "The log position a live view has applied.",
-        "gauge",
-        projection_position,
-    )
-    REGISTRY.register(
-        "prowd_projection_faults",
-        "Events a live view could not take as they were (text made storable, or a write"
-        " refused and skipped): rows of projection_faults for the served build.",
-        "gauge",
-        projection_faults,
-    )
-    REGISTRY.register(
-        "prowd_webhook_outbox_lag_events",
-        "Events of the grantee's log the webhook outbox consumer has not read yet.",
-        "gauge",
-        outbox_lag,
-    )
+    for name, help_text, kind, collect in (*projector_stats.FAMILIES, *webhook_stats.FAMILIES):
+        REGISTRY.register(name, help_text, kind, collect)
 
 
 def _register_process() -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
 from litestar.params import Parameter
 
+from services.api.problems import ProblemError
 from services.api.text import FreeText
 
 # A facility or cohort code.
@@ -30,7 +33,7 @@ UuidCursor = Annotated[
         },
     ),
 ]
-# An instant, RFC 3339 with its UTC offset: declared, and read by `audit_reads.instant`, which
+# An instant, RFC 3339 with its UTC offset: declared, and read by `instant`, which
 # answers anything else with 400 `invalid_instant`.
 INSTANT_SCHEMA = {
     "format": "date-time",
@@ -51,3 +54,27 @@ MinPosition = Annotated[
 ]
 # Where keyset pages over uuid keys start.
 FIRST_UUID = "00000000-0000-0000-0000-000000000000"
+
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+    r"(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})?"
+)
+_UNENCODED_PLUS = re.compile(r"(?<=[0-9]) ([0-9]{2}:[0-9]{2})$")
+_INSTANT_DOC = "an RFC 3339 date-time with a UTC offset, e.g. 2026-06-01T12:00:00Z"
+
+
+def instant(value: str, name: str) -> datetime:
+    """An RFC 3339 date-time with its offset; anything else (a naive time included) is a 400.
+    A `+` sent unencoded in a query string arrives as a space: read back as `+`."""
+    value = _UNENCODED_PLUS.sub(r"+\1", value)
+    match = _RFC3339.fullmatch(value)
+    if match is not None and match["offset"] is None:
+        raise ProblemError(
+            400, "invalid_instant", f"{name} must carry a UTC offset (Z or ±hh:mm): {_INSTANT_DOC}"
+        )
+    try:
+        if match is None:
+            raise ValueError(value)
+        return datetime.fromisoformat(value.upper().replace(" ", "T").replace("Z", "+00:00"))
+    except ValueError:
+        raise ProblemError(400, "invalid_instant", f"{name} is not {_INSTANT_DOC}") from None

@@ -39,7 +39,7 @@ from services.api.schemas.participants import (
 from services.api.schemas.participants import ParticipantOut as ParticipantOut
 from services.api.schemas.participants import render as render
 from services.identity.access import only_own
-from services.projector import engine as projector
+from services.projector import live as projector
 
 ENROL_EXAMPLE = {
     "first_name": "Dana",

@@ -9,18 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-import psycopg
 import structlog
-from eventsourcing.persistence import OperationalError as StoreOperationalError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from psycopg_pool import PoolTimeout, TooManyRequests
 
 from domain.common import AlreadyExists, Conflict, DomainError, NotFound, RuleViolation
 from projections.query import InvalidCursor
 from services.identity.oidc import KeysUnavailable
 from services.identity.tokens import NotAuthenticated
-from services.store.eventstore import DuplicateRequest
+from services.refusals import Refused
+from services.store.health import UNAVAILABLE, UNSTORABLE
+from services.store.ledger import DuplicateRequest
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("prowd.api")
@@ -97,8 +96,6 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (DomainError, 422),
 ]
 
-_UNAVAILABLE = (StoreOperationalError, psycopg.OperationalError, PoolTimeout, TooManyRequests)
-
 
 def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
     extra = exc.extra if isinstance(exc.extra, list) else []
@@ -114,7 +111,7 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    if isinstance(exc, ProblemError):
+    if isinstance(exc, ProblemError | Refused):
         return problem_response(exc.status, exc.code, exc.detail, headers=exc.headers)
     if isinstance(exc, DomainError):
         status = next(s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls))
@@ -152,13 +149,13 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             "the identity provider's signing keys cannot be fetched; retry shortly",
             headers={"Retry-After": "5"},
         )
-    if isinstance(exc, psycopg.DataError):
+    if isinstance(exc, UNSTORABLE):
         # A value the database cannot take (a NUL byte in text, a number out of range) that
         # validation let through: the request is at fault, not the service.
         return problem_response(
             400, "invalid_request", "a value in the request cannot be stored or compared"
         )
-    if isinstance(exc, _UNAVAILABLE):
+    if isinstance(exc, UNAVAILABLE):
         log.warning("database_unavailable", error_class=type(exc).__name__)
         return problem_response(
             503,

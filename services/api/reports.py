@@ -21,7 +21,6 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import anyio.to_thread
-import msgspec
 from litestar import Request, Response, get
 from litestar.di import Provide
 from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIType, Reference, Schema
@@ -35,7 +34,16 @@ from services.api.params import INSTANT_SCHEMA, MAX_POSITION, MinPosition
 from services.api.problems import ProblemError
 from services.app.tenancy import Tenancy
 from services.identity.tokens import Principal
-from services.reports.jobs import Ask, Format, Grantee, all_body, figure_page, grantee_body, today
+from services.reports.jobs import (
+    Ask,
+    FigureOut,
+    Format,
+    Grantee,
+    all_body,
+    figure_page,
+    grantee_body,
+    today,
+)
 from services.reports.processes import ReportPool
 from services.reports.quarterly import Quarter
 
@@ -175,15 +183,6 @@ async def quarterly(
     )
 
 
-class FigureOut(msgspec.Struct):
-    quarter: str
-    figure: str
-    value: int | float | None
-    events: int
-    positions: list[int]
-    next_after: int | None
-
-
 @get(
     "/v1/grantees/{grantee:str}/reports/quarterly/{quarter:str}/figures/{figure:str}",
     opt=action("reports.read"),
@@ -209,10 +208,10 @@ async def figure(
     that produced it, ascending, in pages (`after`, `limit`). Read them with the audit event
     stream. Positions only: no personal data."""
     grantee, ask = _tenant_ask(request, tenant, quarter, as_of, min_position)
-    page = await _pool(request).compute(
+    page: FigureOut = await _pool(request).compute(
         tenant.tenancy.db, figure_page, grantee, ask, figure, after, limit
     )
-    return FigureOut(*page)
+    return page
 
 
 def _visible(tenancy: Tenancy, principal: Principal) -> list[Grantee]:

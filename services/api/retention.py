@@ -162,7 +162,8 @@ def place_legal_hold(
     `participant_id`, one participant's) are kept past the end of retention, and erasing a
     participant they cover is refused with `legal_hold`."""
     if data.participant_id is not None:
-        tenant.app.participants.participant(data.participant_id)  # 404 when there is no such participant
+        # 404 when there is no such participant.
+        tenant.app.participants.participant(data.participant_id)
     platform = tenant.tenancy.platform
     return run_command(
         request,

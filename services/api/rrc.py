@@ -19,8 +19,7 @@ there (their reads are in the access log).
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -28,63 +27,24 @@ import msgspec
 from litestar import Request, get
 from litestar.di import Provide
 from litestar.params import Parameter
-from psycopg import sql
 
-from domain import clock
-from domain.common import NotFound
-from domain.facilities import FacilityKind
 from projections.base import Tables
+from projections.rrc import BEGINNING, END, ResidentOut, parse_cursor, resident, residents
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
-from services.api.params import FIRST_UUID, Limit, MinPosition
+from services.api.params import Limit, MinPosition
 from services.api.problems import ProblemError
-from services.audit.disclosure import PART2_NOTICE, covering_consent, record_disclosure
+from services.app.rrc import MeetingRecordOut
 from services.identity.access import STAFF, Role
 
 VIEW = "rrc"
-_CURSOR = re.compile(r"^(-?[0-9]{1,18})\.([0-9a-f-]{36})$")
-
-
-class ResidentOut(msgspec.Struct):
-    participant_id: UUID
-    number: str
-    rrc: str
-    arrived_at: datetime
-    stage: int
-    placement: str
-    facility: str | None
-    # The mentor of the resident's individual pairing, and of each of their open groups.
-    mentor: str | None
-    group_mentors: list[str]
 
 
 class ResidentPage(msgspec.Struct):
     rrc: str
     items: list[ResidentOut]
     next_cursor: str | None
-
-
-class PlaceOut(msgspec.Struct):
-    kind: str
-    facility: str | None
-
-
-class MeetingRecordOut(msgspec.Struct):
-    meeting_id: UUID
-    occurred_at: datetime
-    duration_minutes: int
-    location: PlaceOut
-    # The residents of this RRC the meeting was with, and their attendance when recorded.
-    residents: list[UUID]
-    attendance: dict[str, str]
-    summary: str | None
-    # True when the summary is tagged Part 2 and not every resident it concerns has a consent
-    # in force for this RRC: it is not shared.
-    summary_withheld: bool
-    # Set when a Part 2-tagged summary is shared under consent: the §2.32 notice that must
-    # accompany it.
-    part2_notice: str | None = None
 
 
 class MeetingRecordPage(msgspec.Struct):
@@ -112,12 +72,7 @@ def check_rrc(tenant: Tenant, rrc: str) -> None:
             raise ProblemError(403, "forbidden", CLAIM[2])
         if principal.rrc != rrc:
             raise ProblemError(404, "not_found", f"no RRC {rrc!r}")
-    try:
-        facility = tenant.app.facilities.facility(rrc)
-    except NotFound:
-        raise ProblemError(404, "not_found", f"no RRC {rrc!r}") from None
-    if facility.kind is not FacilityKind.RRC:
-        raise ProblemError(404, "not_found", f"no RRC {rrc!r}")
+    tenant.app.rrc.check_rrc(rrc)
 
 
 def _tables(request: Request[Any, Any, Any], tenant: Tenant, min_position: int | None) -> Tables:
@@ -130,37 +85,27 @@ def _tables(request: Request[Any, Any, Any], tenant: Tenant, min_position: int |
     )
 
 
-_RESIDENTS = (
-    "SELECT s.participant_id, p.number, s.rrc, s.arrived_at, p.stage, p.placement,"
-    " p.facility_code, mi.display_name,"
-    " array(SELECT mg.display_name FROM {pairings} pg JOIN {mentors} mg USING (mentor_id)"
-    "  WHERE pg.pairing_id = ANY(p.group_pairing_ids) ORDER BY mg.display_name)"
-    " FROM {stays} s JOIN {people} p USING (participant_id)"
-    " LEFT JOIN {pairings} pi ON pi.pairing_id = p.individual_pairing_id"
-    " LEFT JOIN {mentors} mi ON mi.mentor_id = pi.mentor_id"
-    " WHERE s.rrc = %s AND s.left_at IS NULL AND s.participant_id > %s::uuid"
-)
-
-
-def _residents(
-    tenant: Tenant, t: Tables, rrc: str, *, after: str, limit: int, only: UUID | None = None
-) -> list[ResidentOut]:
-    query = sql.SQL(_RESIDENTS).format(
-        pairings=t["rrc_pairings"],
-        mentors=t["rrc_mentors"],
-        stays=t["rrc_stays"],
-        people=t["rrc_people"],
+def disclose(
+    request: Request[Any, Any, Any],
+    tenant: Tenant,
+    rrc: str,
+    residents: set[UUID],
+    information: str,
+    *,
+    part2: dict[UUID, UUID] | None = None,
+) -> None:
+    """What RRC staff were shown is a disclosure, referenced by the request id; the grantee's
+    own staff checking the view disclose nothing."""
+    if tenant.principal.roles & STAFF:
+        return
+    tenant.app.rrc.record_disclosures(
+        f"rrc:{rrc}",
+        residents,
+        information,
+        part2=part2 or {},
+        reference=str(getattr(request.state, "request_id", "") or ""),
+        actor=tenant.principal.subject,
     )
-    params: list[Any] = [rrc, after]
-    if only is not None:
-        query += sql.SQL(" AND s.participant_id = %s")
-        params.append(only)
-    query += sql.SQL(" ORDER BY s.participant_id LIMIT %s")
-    params.append(limit)
-    rows = tenant.tenancy.db.fetchall(query, params)
-    return [
-        ResidentOut(r[0], r[1], r[2], r[3], int(r[4]), r[5], r[6], r[7], list(r[8])) for r in rows
-    ]
 
 
 @get(
@@ -186,11 +131,9 @@ def list_residents(
     not listed. RRC staff and RRC API keys may name their own RRC only."""
     check_rrc(tenant, rrc)
     t = _tables(request, tenant, min_position)
-    items = _residents(tenant, t, rrc, after=str(cursor or FIRST_UUID), limit=limit + 1)
-    more = len(items) > limit
-    items = items[:limit]
-    disclose(request, tenant, f"rrc:{rrc}", {i.participant_id for i in items}, "stage")
-    return ResidentPage(rrc, items, str(items[-1].participant_id) if more and items else None)
+    items, nxt = residents(tenant.tenancy.db, t, rrc, after=cursor, limit=limit)
+    disclose(request, tenant, rrc, {i.participant_id for i in items}, "stage")
+    return ResidentPage(rrc, items, nxt)
 
 
 @get(
@@ -211,50 +154,11 @@ def get_resident(
     """One resident of the RRC; not found when the participant does not reside there now."""
     check_rrc(tenant, rrc)
     t = _tables(request, tenant, min_position)
-    items = _residents(tenant, t, rrc, after=FIRST_UUID, limit=1, only=participant_id)
-    if not items:
+    found = resident(tenant.tenancy.db, t, rrc, participant_id)
+    if found is None:
         raise ProblemError(404, "not_found", f"no resident of {rrc} with this id")
-    disclose(request, tenant, f"rrc:{rrc}", {participant_id}, "stage")
-    return items[0]
-
-
-_MEETINGS = (
-    "WITH residents AS (SELECT participant_id, arrived_at, left_at FROM {stays}"
-    "  WHERE rrc = %(rrc)s AND participant_id IN"
-    "  (SELECT participant_id FROM {stays} WHERE rrc = %(rrc)s AND left_at IS NULL))"
-    " SELECT m.meeting_id, m.occurred_at, m.duration_minutes, m.location_kind, m.facility_code,"
-    " m.attendance, m.summary, m.part2_withheld,"
-    " array_agg(DISTINCT r.participant_id ORDER BY r.participant_id)"
-    " FROM {meetings} m JOIN residents r ON r.participant_id = ANY(m.participants)"
-    "  AND m.occurred_at >= r.arrived_at AND (r.left_at IS NULL OR m.occurred_at < r.left_at)"
-    " WHERE m.held AND (m.occurred_at, m.meeting_id) > (%(after_at)s, %(after_id)s)"
-    " AND m.occurred_at >= %(since)s AND m.occurred_at < %(until)s"
-    " AND (%(who)s::uuid IS NULL OR r.participant_id = %(who)s::uuid)"
-    " GROUP BY m.meeting_id ORDER BY m.occurred_at, m.meeting_id LIMIT %(limit)s"
-)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_BEGINNING = datetime(1, 1, 2, tzinfo=UTC)
-_END = datetime(9999, 12, 30, tzinfo=UTC)
-
-
-def _micros(moment: datetime) -> int:
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _parse_cursor(cursor: str) -> tuple[datetime, UUID]:
-    if not cursor:
-        return _BEGINNING, UUID(int=0)
-    match = _CURSOR.fullmatch(cursor)
-    try:
-        if match is None:
-            raise ValueError(cursor)
-        at = _EPOCH + timedelta(microseconds=int(match.group(1)))
-        return at, UUID(match.group(2))
-    except (ValueError, OverflowError):
-        raise ProblemError(
-            400, "invalid_cursor", "the cursor is not one this list handed out"
-        ) from None
+    disclose(request, tenant, rrc, {participant_id}, "stage")
+    return found
 
 
 def _aware(moment: datetime | None, name: str, default: datetime) -> datetime:
@@ -297,115 +201,20 @@ def list_meeting_records(
     Confidential notes, topics and goals are never shared; a Part 2-tagged summary is withheld
     (`summary_withheld`)."""
     check_rrc(tenant, rrc)
-    after_at, after_id = _parse_cursor(cursor)
+    after = parse_cursor(cursor)
     t = _tables(request, tenant, min_position)
-    rows = tenant.tenancy.db.fetchall(
-        sql.SQL(_MEETINGS).format(stays=t["rrc_stays"], meetings=t["rrc_meetings"]),
-        {
-            "rrc": rrc,
-            "after_at": after_at,
-            "after_id": after_id,
-            "since": _aware(since, "since", _BEGINNING),
-            "until": _aware(until, "until", _END),
-            "who": participant_id,
-            "limit": limit + 1,
-        },
+    shared = tenant.app.rrc.meeting_records(
+        t,
+        rrc,
+        after=after,
+        since=_aware(since, "since", BEGINNING),
+        until=_aware(until, "until", END),
+        participant_id=participant_id,
+        limit=limit,
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    items = []
-    now = clock.now()
-    recipient = f"rrc:{rrc}"
-    consents: dict[UUID, UUID] = {}  # resident → consent that released a Part 2 summary
-    for meeting_id, at, minutes, kind, facility, attendance, summary, withheld, residents in rows:
-        ids = {str(r) for r in residents}
-        notice = None
-        if withheld:
-            grants = [
-                covering_consent(tenant.tenancy.db, tenant.info.schema, r, recipient, now)
-                for r in residents
-            ]
-            if residents and all(g is not None for g in grants):
-                record = tenant.app.meetings.meeting(meeting_id).record
-                summary, withheld, notice = (
-                    (record.summary if record else None),
-                    False,
-                    PART2_NOTICE,
-                )
-                consents.update(
-                    (r, g.consent_id) for r, g in zip(residents, grants, strict=True) if g
-                )
-        items.append(
-            MeetingRecordOut(
-                meeting_id,
-                at,
-                minutes,
-                PlaceOut(kind, facility),
-                list(residents),
-                {k: v for k, v in attendance.items() if k in ids},
-                summary,
-                withheld,
-                notice,
-            )
-        )
-    disclose(
-        request,
-        tenant,
-        recipient,
-        {r for item in items for r in item.residents},
-        "attendance",
-        part2=consents,
-    )
-    last = items[-1] if more and items else None
-    nxt = f"{_micros(last.occurred_at)}.{last.meeting_id}" if last else None
-    return MeetingRecordPage(rrc, items, nxt)
-
-
-def disclose(
-    request: Request[Any, Any, Any],
-    tenant: Tenant,
-    recipient: str,
-    residents: set[UUID],
-    information: str,
-    *,
-    part2: dict[UUID, UUID] | None = None,
-) -> None:
-    """Log what RRC staff were shown: a row per resident, and a Part 2 row per resident whose
-    tagged summary was released under their consent."""
-    principal = tenant.principal
-    if principal.roles & STAFF or not residents:
-        return  # the grantee's own staff checking the view: not a disclosure
-    now = clock.now()
-    reference = str(getattr(request.state, "request_id", "") or "")
-    with tenant.tenancy.db.transaction() as cur:
-        for resident in sorted(residents):
-            record_disclosure(
-                cur,
-                tenant.info.schema,
-                participant_id=resident,
-                recipient=recipient,
-                channel="rrc_view",
-                information=information,
-                part2=False,
-                consent_id=None,
-                reference=reference,
-                at=now,
-                actor=principal.subject,
-            )
-        for resident, consent_id in sorted((part2 or {}).items()):
-            record_disclosure(
-                cur,
-                tenant.info.schema,
-                participant_id=resident,
-                recipient=recipient,
-                channel="rrc_view",
-                information="meeting_summaries",
-                part2=True,
-                consent_id=consent_id,
-                reference=reference,
-                at=now,
-                actor=principal.subject,
-            )
+    residents_shown = {r for item in shared.items for r in item.residents}
+    disclose(request, tenant, rrc, residents_shown, "attendance", part2=shared.released)
+    return MeetingRecordPage(rrc, shared.items, shared.next_cursor)
 
 
 ROUTES: list[Any] = [list_residents, get_resident, list_meeting_records]

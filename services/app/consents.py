@@ -1,4 +1,5 @@
-"""Use cases for Part 2 consents: record a participant's written consent, revoke it.
+"""Use cases for Part 2 consents: record a participant's written consent, revoke it, list a
+participant's consents and their accounting of disclosures.
 
 Each save also writes the consent's row in `g_<slug>.consents` in the same transaction as its
 events (a side effect of the save, like the idempotency record): `services.disclosure.
@@ -13,16 +14,53 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
+import msgspec
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from domain.common import NotFound, RuleViolation, utcnow
-from domain.consents import Consent, ConsentTerms, check_terms, rrc_code
+from domain.consents import Consent, ConsentTerms, check_terms, consent_status, rrc_code
 from domain.facilities import FacilityKind
+from projections.query import InvalidCursor
+from projections.rows import select, typed
 from services.app.facilities import Facilities
 from services.app.participants import Participants
+from services.audit.accounting import DisclosureOut, disclosures_of
 from services.store.eventstore import SideEffect
 from services.store.ledger import Command, LedgerApplication, Saved
+
+
+class ConsentOut(msgspec.Struct):
+    """A consent as its index row holds it, with its status at the time of reading."""
+
+    id: UUID
+    participant_id: UUID
+    discloser: str
+    information: list[str]
+    recipient: str
+    purpose: str
+    signed_on: date
+    signed_by: str
+    representative: str
+    expires_on: date | None
+    expiry_event: str
+    effective_at: datetime
+    expires_at: datetime | None
+    status: str
+    recorded_at: datetime
+    recorded_by: str
+    revoked_at: datetime | None
+    revoked_by: str | None
+    revocation_note: str
+
+
+CONSENT = select(
+    ConsentOut,
+    skip=("status",),
+    id="consent_id",
+    representative="coalesce(representative, '')",
+    expiry_event="coalesce(expiry_event, '')",
+)
 
 
 @dataclass
@@ -36,6 +74,42 @@ class Consents:
         if consent.participant_id != participant_id:
             raise NotFound("consent not found")
         return consent
+
+    def consents_of(
+        self, participant_id: UUID, *, after: str, limit: int
+    ) -> tuple[list[ConsentOut], str | None]:
+        """The participant's consents in id order after the cursor `after` (a consent id, or
+        empty), each with its status now, and the next page's cursor if there is one. Read
+        from the index written with the consents' events: never behind the log."""
+        self.participants.participant(participant_id)
+        try:
+            first = UUID(after) if after else UUID(int=0)
+        except ValueError:
+            raise InvalidCursor("the cursor is not one this list handed out") from None
+        rows = self.ledger.db.fetchall(
+            sql.SQL(
+                "SELECT " + CONSENT.sql + " FROM {}.consents"
+                " WHERE participant_id = %s AND consent_id > %s ORDER BY consent_id LIMIT %s"
+            ).format(sql.Identifier(self.ledger.schema)),
+            (participant_id, first, limit + 1),
+        )
+        now = utcnow()
+        status = {
+            "status": lambda r: consent_status(
+                r["effective_at"], r["expires_at"], r["revoked_at"], now
+            )
+        }
+        items = typed(ConsentOut, CONSENT, rows[:limit], status)
+        return items, str(items[-1].id) if len(rows) > limit and items else None
+
+    def disclosures_of(
+        self, participant_id: UUID, *, after: str, limit: int
+    ) -> tuple[list[DisclosureOut], str | None]:
+        """The participant's accounting of disclosures, oldest first, a page after `after`."""
+        self.participants.participant(participant_id)
+        return disclosures_of(
+            self.ledger.db, self.ledger.schema, participant_id, after=after, limit=limit
+        )
 
     def _day_start(self, day: date) -> datetime:
         return datetime.combine(day, time(0), self.ledger.zone)

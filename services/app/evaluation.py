@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
+
+import msgspec
 
 from domain.evaluation import (
     AreaScore,
@@ -17,6 +20,8 @@ from domain.evaluation import (
     Rating,
     outcomes_id,
 )
+from projections.base import Tables
+from projections.evaluation import FeedbackRow, feedback_page
 from services.app.mentors import Mentors
 from services.app.pairings import Pairings
 from services.app.participants import Participants
@@ -56,6 +61,26 @@ class Evaluation:
             anonymous_to_mentor=anonymous_to_mentor,
         )
         return self.ledger.record(feedback, command)
+
+    def mentors_copy(
+        self, mentor_id: UUID, view: Callable[[], Tables], *, after: str, limit: int
+    ) -> tuple[list[FeedbackRow], str | None]:
+        """The mentor's copy of their feedback, to share with them: it never names who gave
+        feedback anonymous to the mentor, nor who collected any. `view` gives the evaluation
+        view's live build, asked for once the mentor is found."""
+        self.mentors.mentor(mentor_id)
+        rows, nxt = feedback_page(
+            self.ledger.db, view(), after=after, limit=limit, mentor_id=mentor_id
+        )
+        return [
+            msgspec.structs.replace(
+                r,
+                pairing_id=None if r.anonymous_to_mentor else r.pairing_id,
+                participant_id=None if r.anonymous_to_mentor else r.participant_id,
+                collected_by=None,
+            )
+            for r in rows
+        ], nxt
 
     # -- mentor assessments -----------------------------------------------------------------
     def assessment(self, assessment_id: UUID) -> MentorAssessment:

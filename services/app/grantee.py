@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from services.app.alerts import Alerts
 from services.app.apikeys import ApiKeys
 from services.app.consents import Consents
 from services.app.evaluation import Evaluation
@@ -21,9 +22,10 @@ from services.app.pairings import Pairings
 from services.app.participants import Participants
 from services.app.policy import Policy
 from services.app.referrals import Referrals
+from services.app.rrc import RrcSharing
 from services.app.supervision import Supervision
+from services.app.webhooks import Webhooks
 from services.store.ledger import LedgerApplication
-from services.webhooks.commands import Webhooks
 
 
 class GranteeApp:
@@ -49,6 +51,8 @@ class GranteeApp:
         self.referrals = Referrals(ledger, self.participants, self.pairings, self.meetings)
         self.supervision = Supervision(ledger, self.participants, self.mentors, self.pairings)
         self.consents = Consents(ledger, self.facilities, self.participants)
+        self.rrc = RrcSharing(ledger, self.facilities, self.meetings)
+        self.alerts = Alerts(ledger)
         self.exports = Exports(ledger)
         self.api_keys = ApiKeys(ledger, self.facilities)
         self.webhooks = Webhooks(ledger, self.facilities)

@@ -7,20 +7,19 @@ covers. `prowd retention report` lists what has come due.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import Protocol
 from uuid import UUID
 
 from domain import clock
 from domain.grantees import Grantee, LegalHold, grantee_id
 from services.store.ledger import Command, LedgerApplication, Saved
 
-if TYPE_CHECKING:
-    from services.app.tenancy import Tenancy
-
 
 def today_in(time_zone: str) -> date:
+    """Today in the grantee's time zone, by the clock."""
     return clock.today(time_zone)
 
 
@@ -40,6 +39,7 @@ class Retention:
     ledger: LedgerApplication
 
     def grantee_record(self, slug: str) -> Grantee:
+        """The grantee's record in the platform log."""
         return self.ledger.load(Grantee, grantee_id(slug), f"grantee {slug}")
 
     def set_retention(
@@ -61,11 +61,13 @@ class Retention:
     def release_legal_hold(
         self, command: Command, *, slug: str, hold_id: UUID, reason: str
     ) -> Saved[Grantee]:
+        """Release a legal hold, giving the reason."""
         grantee = self.grantee_record(slug)
         grantee.release_legal_hold(hold_id, reason)
         return self.ledger.record(grantee, command)
 
     def retention_row(self, slug: str, today: date | None = None) -> RetentionRow:
+        """Where the grantee's retention stands `today` (by default, today in its zone)."""
         grantee = self.grantee_record(slug)
         day = today or today_in(grantee.time_zone)
         return RetentionRow(
@@ -85,7 +87,28 @@ def _hold_key(hold: LegalHold) -> tuple[date, str]:
     return hold.placed_on, str(hold.hold_id)
 
 
-def retention_rows(tenancy: Tenancy, status: str = "") -> list[RetentionRow]:
+class _Slugged(Protocol):
+    @property
+    def slug(self) -> str: ...
+
+
+class _Platform(Protocol):
+    @property
+    def retention(self) -> Retention: ...
+
+
+class Grantees(Protocol):
+    """What the report reads of `services.app.tenancy.Tenancy` (which builds `Retention`, so
+    this module does not import it): the grantees a page at a time, and the platform's use
+    cases."""
+
+    @property
+    def platform(self) -> _Platform: ...
+
+    def grantees(self, *, after: str = ..., limit: int = ...) -> Sequence[_Slugged]: ...
+
+
+def retention_rows(tenancy: Grantees, status: str = "") -> list[RetentionRow]:
     """Every grantee's retention row in slug order, optionally only those with `status`."""
     rows: list[RetentionRow] = []
     after = ""

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from domain import common
-from domain.common import utcnow
+from domain.common import NotFound, utcnow
 from domain.mentors import Mentor
 from domain.supervision import (
     Debrief,
@@ -62,6 +62,17 @@ class Supervision:
         for pairing_id in mentor.open_pairings:
             mentees.update(self.pairings.pairing(pairing_id).members)
         return mentees
+
+    def check_raised_by_own_mentor(
+        self, subject: str, mentor_id: UUID, participant_id: UUID | None
+    ) -> None:
+        """A peer mentor raises only for themselves and about their own current mentees: any
+        other mentor, or participant, is not found for them."""
+        mentor = self.mentors.mentor(mentor_id)
+        if mentor.subject != subject:
+            raise NotFound("mentor not found")
+        if participant_id is not None and participant_id not in self.mentees_of(mentor):
+            raise NotFound("participant not found")
 
     def raise_escalation(
         self,

@@ -19,15 +19,17 @@ from psycopg.rows import TupleRow
 
 from domain.common import DomainError
 from domain.grantees import Grantee, check_slug
-from projections.registry import PROJECTIONS
+from projections.registry import PROJECTIONS, ensure_views
 from services.app.grantee import GranteeApp
 from services.app.retention import Retention
-from services.projector import engine as projector
-from services.store import schema
+from services.store import provisioning, schema
 from services.store.database import Database
 from services.store.ledger import Command, LedgerApplication, Saved
+from services.webhooks import store as webhook_store
 
 GRANTEES_CHANNEL = "prowd_grantees"
+# Tables other packages keep in every grantee's schema, made with the store's own.
+GRANTEE_TABLES = (webhook_store.ddl,)
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,8 @@ class Registry:
         )
 
         def create_tenant(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
-            schema.provision_grantee(cur, slug)
-            projector.ensure_views(cur, schema.grantee_schema(slug))
+            provisioning.provision_grantee(cur, slug)
+            ensure_views(cur, schema.grantee_schema(slug))
             cur.execute(
                 sql.SQL(
                     "INSERT INTO {}.grantees (slug, name, grant_number, time_zone) VALUES (%s, %s, %s, %s)"
@@ -107,14 +109,14 @@ class Tenancy:
         # role, which may not change them.
         with self.db.owner_connection() as conn:
             with conn.cursor() as cur:
-                stamp = schema.stamp(cur, self.db.role, views)
+                stamp = provisioning.stamp(cur, self.db.role, views, GRANTEE_TABLES)
             if not force and self._migrated(conn, stamp):
                 # Nothing changed since every grantee was migrated: no DDL, so no lock on a
                 # table a running service writes (a CLI command started beside the service,
                 # such as a rebuild, once deadlocked with the webhook dispatcher here).
                 return
             with conn.transaction(), conn.cursor() as cur:
-                schema.migrate_platform(cur, self.db.role, stamp)
+                provisioning.migrate_platform(cur, self.db.role, stamp, GRANTEE_TABLES)
                 cur.execute(
                     sql.SQL("SELECT slug FROM {}.grantees").format(
                         sql.Identifier(schema.PLATFORM_SCHEMA)
@@ -123,12 +125,12 @@ class Tenancy:
                 slugs = [slug for (slug,) in cur.fetchall()]
                 for slug in slugs:
                     # Records the grantee in `migrated` with this stamp, as a registration does.
-                    schema.provision_grantee(cur, slug)
+                    provisioning.provision_grantee(cur, slug)
         # A projection added since a grantee registered gets its first build now, empty at
         # position 0; the worker fills it from the log. As the service role, which owns views.
         with self.db.transaction() as cur:
             for slug in slugs:
-                projector.ensure_views(cur, schema.grantee_schema(slug))
+                ensure_views(cur, schema.grantee_schema(slug))
 
     @staticmethod
     def _migrated(conn: Any, stamp: str) -> bool:
@@ -153,6 +155,7 @@ class Tenancy:
         return self._known.get(slug)
 
     def grantee(self, slug: str) -> GranteeInfo | None:
+        """The registered grantee `slug`, or None (also for a slug that cannot be one)."""
         info = self._known.get(slug)
         if info is None:
             try:
@@ -166,6 +169,7 @@ class Tenancy:
         return info
 
     def app(self, slug: str) -> GranteeApp:
+        """The grantee's application, built on first use and shared."""
         app = self._apps.get(slug)
         if app is None:
             with self._lock:
@@ -183,6 +187,7 @@ class Tenancy:
         return app
 
     def grantees(self, *, after: str = "", limit: int = 1000) -> list[GranteeInfo]:
+        """Up to `limit` grantees after `after`, in slug order."""
         return self._select(sql.SQL("WHERE slug > %s ORDER BY slug LIMIT %s"), (after, limit))
 
     def _select(self, where: sql.Composable, params: tuple[object, ...]) -> list[GranteeInfo]:

@@ -18,7 +18,7 @@ status. Never stored: bodies, tokens, names or other personal fields.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +31,7 @@ from psycopg.rows import TupleRow
 from domain import clock
 from services.identity.access import MATRIX
 from services.store.database import Database
+from services.store.eventstore import SideEffect
 
 # Actions recorded although their responses carry no personal data.
 ALSO_RECORDED = frozenset({"audit.access_log"})
@@ -93,6 +94,16 @@ def insert(cur: Cursor[TupleRow], schema: str, access: Access) -> None:
             access.status,
         ),
     )
+
+
+def side_effect(schema: str, access: Access, *, then: Callable[[], None]) -> SideEffect:
+    """`insert` as a side effect of a command's save (its own transaction), then `then`."""
+
+    def effect(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
+        insert(cur, schema, access)
+        then()
+
+    return effect
 
 
 class Entry(msgspec.Struct):

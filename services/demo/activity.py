@@ -35,6 +35,7 @@ def weeks_ago(n: int, *, hour: int = 0) -> datetime:
 
 
 def class_hours(app: GranteeApp, cohort_codes: list[str]) -> None:
+    """Class time for the cohorts: weekdays 09:00-15:00 (meetings are kept outside it)."""
     slots = [ClassSlot(day, time(9), time(15)) for day in range(1, 6)]
     for code in cohort_codes:
         app.facilities.set_class_hours(C(), code, slots)
@@ -95,6 +96,8 @@ def meetings(
 
 
 def goals(app: GranteeApp, mentee: UUID) -> None:
+    """A short-term goal with steps, progress and a revision, an achieved weekly goal and an
+    overdue one."""
     today = clock.now().date()
     job = app.goals.set_goal(
         C(),
@@ -111,7 +114,9 @@ def goals(app: GranteeApp, mentee: UUID) -> None:
     first = app.goals.add_goal_step(
         C(), job.id, description="Draft a resume in the education department"
     ).aggregate
-    app.goals.add_goal_step(C(), job.id, description="Ask the job developer for two employer contacts")
+    app.goals.add_goal_step(
+        C(), job.id, description="Ask the job developer for two employer contacts"
+    )
     app.goals.complete_goal_step(C(), job.id, next(iter(first.steps)), "Draft done and printed")
     app.goals.record_goal_progress(
         C(), job.id, note="Resume drafted", evidence="copy in the case file", percent=50
@@ -154,9 +159,8 @@ def goals(app: GranteeApp, mentee: UUID) -> None:
     app.ledger.record(overdue, C())
 
 
-def supervision(
-    app: GranteeApp, one: UUID, two: UUID, mentee: UUID, group_member: UUID
-) -> None:
+def supervision(app: GranteeApp, one: UUID, two: UUID, mentee: UUID, group_member: UUID) -> None:
+    """Two debriefs (one mentor strained), a resolved relapse-risk escalation and an open crisis."""
     today = clock.now().date()
     app.supervision.record_debrief(
         C(),
@@ -209,6 +213,7 @@ def supervision(
 
 
 def evaluation(app: GranteeApp, pairing_id: UUID, mentee: UUID, working: UUID) -> None:
+    """Anonymous feedback from the mentee and an employment outcome for another participant."""
     today = clock.now().date()
     app.evaluation.record_feedback(
         C(),
@@ -242,6 +247,7 @@ def evaluation(app: GranteeApp, pairing_id: UUID, mentee: UUID, working: UUID) -
 
 
 def referrals(app: GranteeApp, mentee: UUID, meeting_id: UUID | None) -> None:
+    """A small resource directory and a referral made in a meeting, already connected."""
     ids = app.referrals.list_resource(
         C(),
         name="County vital records walk-in clinic",
@@ -254,7 +260,9 @@ def referrals(app: GranteeApp, mentee: UUID, meeting_id: UUID | None) -> None:
         category=ResourceCategory.JOB_PLACEMENT,
         contact=Contact(website="https://example.org/jobs"),
     )
-    app.referrals.list_resource(C(), name="Thursday recovery circle", category=ResourceCategory.RECOVERY)
+    app.referrals.list_resource(
+        C(), name="Thursday recovery circle", category=ResourceCategory.RECOVERY
+    )
     referral = app.referrals.make_referral(
         C(),
         participant_id=mentee,
@@ -262,4 +270,6 @@ def referrals(app: GranteeApp, mentee: UUID, meeting_id: UUID | None) -> None:
         need="Birth certificate for the ID application",
         meeting_id=meeting_id,
     ).aggregate
-    app.referrals.connect_referral(C(), referral.id, on=clock.now().date(), note="Appointment booked")
+    app.referrals.connect_referral(
+        C(), referral.id, on=clock.now().date(), note="Appointment booked"
+    )

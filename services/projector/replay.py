@@ -22,7 +22,8 @@ from datetime import datetime
 
 from projections.base import Projection
 from projections.registry import PROJECTIONS
-from services.projector import engine as projector
+from services.projector.fold import Engine, temporary_tables
+from services.projector.live import log_head
 from services.store.database import Database
 
 # RFC 3339 date-time: full date, "T" (or a space), time with optional fraction, and an offset.
@@ -67,14 +68,14 @@ def replay(
     if as_of.tzinfo is None:
         raise ValueError("as_of needs an offset")
     with db.connection() as conn:
-        builds = [(p, projector.temporary_tables()) for p in projections]
+        builds = [(p, temporary_tables()) for p in projections]
         try:
             with conn.transaction(), conn.cursor() as cur:
                 for p, t in builds:
                     p.drop(cur, t)  # an earlier replay's, on this pooled connection
                     p.create(cur, t, keys=False)  # the engine adds them after its COPY
-                head = projector.log_head(cur, schema)
-            engine = projector.Engine(conn, schema, builds, track=False, decode_all=True)
+                head = log_head(cur, schema)
+            engine = Engine(conn, schema, builds, track=False, decode_all=True)
             position = engine.run(after=0, total=head, until_time=as_of, progress=progress)
             with conn.transaction(), conn.cursor() as cur:
                 engine.write(cur)

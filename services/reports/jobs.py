@@ -26,12 +26,12 @@ from domain import clock
 from projections.base import Tables
 from projections.oversight import Facts, load
 from projections.registry import by_name
-from services.api import views
-from services.api.problems import ProblemError
-from services.reports import privacy
-from services.reports import quarterly as reports
+from services.projector.serving import live_tables
+from services.refusals import Refused
+from services.reports import figures, privacy
 from services.reports import render as report_render
-from services.reports.quarterly import GranteeReport, Quarter, Stand
+from services.reports.figures import GranteeReport, Stand
+from services.reports.quarterly import Bases, Quarter
 from services.store.database import Database
 from services.store.mapping import MsgspecMapper
 
@@ -47,12 +47,12 @@ class _Stamp(msgspec.Struct):
 _stamp = msgspec.json.Decoder(_Stamp)
 
 
-def unreadable(schema: str, position: int) -> ProblemError:
-    return ProblemError(
+def unreadable(schema: str, position: int) -> Refused:
+    return Refused(
         409,
-        "log_unreadable",
         f"the event at position {position} of {schema} cannot be decoded: the log was altered "
         "behind the service's back (see GET …/audit/verification); no report is computed from it",
+        code="log_unreadable",
     )
 
 
@@ -78,7 +78,7 @@ def live_facts(
     db: Database, schema: str, min_position: int | None, wait_max: float
 ) -> tuple[Facts, Stand]:
     """The facts of the live view and the position it has applied, read in one snapshot."""
-    t = views.tables(db, schema, "oversight", min_position, wait_max)
+    t = live_tables(db, schema, "oversight", min_position, wait_max)
     with db.transaction() as cur:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cur.execute(
@@ -161,15 +161,15 @@ class Ask:
     asked_at: datetime = field(default_factory=clock.now)
 
 
-def grantee_report(db: Database, g: Grantee, ask: Ask) -> tuple[GranteeReport, reports.Bases]:
+def grantee_report(db: Database, g: Grantee, ask: Ask) -> tuple[GranteeReport, Bases]:
     zone = ZoneInfo(g.time_zone)
     if ask.as_of is None:
         facts, stand = live_facts(db, g.schema, ask.min_position, ask.wait_max)
     else:
         facts, stand = replayed_facts(db, g.schema, ask.as_of)
     day = today(zone, ask.as_of or ask.asked_at)
-    through = reports.through_day(ask.quarter, day)
-    report, bases = reports.grantee_report(facts, ask.quarter, through, zone)
+    through = figures.through_day(ask.quarter, day)
+    report, bases = figures.grantee_report(facts, ask.quarter, through, zone)
     report = dataclasses.replace(report, complete=day > ask.quarter.end)
     return GranteeReport(g.slug, g.time_zone, stand, report), bases
 
@@ -188,32 +188,45 @@ def grantee_body(db: Database, g: Grantee, ask: Ask, fmt: Format) -> tuple[bytes
     return body, report.stand.position
 
 
+class FigureOut(msgspec.Struct):
+    """A page of one figure's drill-down: the log positions of the events behind it."""
+
+    quarter: str
+    figure: str
+    value: int | float | None
+    events: int
+    positions: list[int]
+    next_after: int | None
+
+
 def figure_page(
     db: Database, g: Grantee, ask: Ask, figure: str, after: int, limit: int
-) -> tuple[str, str, int | float | None, int, list[int], int | None]:
-    """A page of one figure's drill-down: quarter, figure, value, events, positions, next."""
+) -> FigureOut:
+    """A page of one figure's drill-down: positions after `after`, at most `limit`."""
     report, _ = grantee_report(db, g, ask)
     value = report.report.figures.get(figure)
     if value is None:
-        raise ProblemError(
-            404, "figure_not_found", f"no figure {figure!r} in {report.report.quarter.name}"
+        raise Refused(
+            404, f"no figure {figure!r} in {report.report.quarter.name}", code="figure_not_found"
         )
     page = [p for p in value.positions if p > after][: limit + 1]
     more = len(page) > limit
     page = page[:limit]
     next_after = page[-1] if more and page else None
-    return report.report.quarter.name, figure, value.value, len(value.positions), page, next_after
+    return FigureOut(
+        report.report.quarter.name, figure, value.value, len(value.positions), page, next_after
+    )
 
 
 def all_body(db: Database, grantees: list[Grantee], ask: Ask, fmt: Format) -> bytes:
     """The cross-grantee report in `fmt`: a row per grantee, totals from the pooled bases."""
     rows: list[GranteeReport] = []
-    all_bases: list[reports.Bases] = []
+    all_bases: list[Bases] = []
     for g in grantees:
         report, bases = grantee_report(db, g, ask)
         rows.append(report)
         all_bases.append(bases)
-    totals = reports.evaluate(ask.quarter, None, reports.pool(all_bases))
+    totals = figures.evaluate(ask.quarter, None, figures.pool(all_bases))
     doc = report_render.all_doc(ask.quarter, rows, totals)
     privacy.check(doc)
     if fmt == "csv":

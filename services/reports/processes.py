@@ -10,7 +10,7 @@ report exactly as the API computed it) and returns the rendered bytes, then exit
 never holds the facts. `PROWD_REPORT_PROCESSES=0` runs the tasks in the calling process.
 
 Two traps of the standard library shape this module. Results cross the process boundary
-pickled, so failures travel as values: `ProblemError` does not survive unpickling (its
+pickled, so failures travel as values: `Refused` does not survive unpickling (its
 constructor takes arguments its `args` do not hold), and an exception that fails to unpickle
 in the parent breaks the whole pool. And a forkserver child re-runs the parent's main module
 before its task (multiprocessing's spawn preparation; preloading "__main__" is a no-op on
@@ -38,7 +38,7 @@ import anyio.to_thread
 import psycopg
 from psycopg.rows import TupleRow
 
-from services.api.problems import ProblemError
+from services.refusals import Refused
 from services.settings import Settings
 from services.store import keys
 from services.store.database import Database
@@ -94,15 +94,15 @@ class ReportFailed(Exception):
 
 @dataclass(frozen=True)
 class _Failure:
-    kind: Literal["problem", "unavailable", "data", "error"]
+    kind: Literal["refused", "unavailable", "data", "error"]
     detail: str
     status: int = 0
     code: str = ""
     headers: dict[str, str] = field(default_factory=dict)
 
     def exception(self) -> Exception:
-        if self.kind == "problem":
-            return ProblemError(self.status, self.code, self.detail, headers=self.headers)
+        if self.kind == "refused":
+            return Refused(self.status, self.detail, code=self.code, headers=self.headers)
         if self.kind == "unavailable":  # answered 503 database_unavailable, as in-process
             return psycopg.OperationalError(self.detail)
         if self.kind == "data":
@@ -157,8 +157,8 @@ def _in_child(source: _Source, fn: Callable[..., T], args: tuple[Any, ...]) -> T
             return fn(db, *args)
         finally:
             db.close()
-    except ProblemError as e:
-        return _Failure("problem", e.detail, e.status, e.code, dict(e.headers))
+    except Refused as e:
+        return _Failure("refused", e.detail, e.status, e.code, dict(e.headers))
     except psycopg.OperationalError as e:
         return _Failure("unavailable", f"{type(e).__name__}: {e}")
     except psycopg.DataError as e:
@@ -173,11 +173,11 @@ def _unwrap(outcome: Any) -> Any:
     return outcome
 
 
-def _lost() -> ProblemError:
-    return ProblemError(
+def _lost() -> Refused:
+    return Refused(
         503,
-        "report_process_lost",
         "the process computing the report ended before it finished; retry shortly",
+        code="report_process_lost",
         headers={"Retry-After": "1"},
     )
 

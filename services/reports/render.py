@@ -16,7 +16,8 @@ from typing import Any
 import msgspec
 
 from domain.goals import Horizon
-from services.reports.quarterly import GranteeReport, Quarter, Report
+from services.reports.figures import GranteeReport, Report
+from services.reports.quarterly import Quarter
 
 TOTAL = "TOTAL"  # never a slug: slugs are lower case
 _encoder = msgspec.json.Encoder(order="sorted")

@@ -22,6 +22,8 @@ from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
 from services.settings import Settings
+from services.store import keys
+from services.store.provisioning import ensure_role
 
 _session: ContextVar[psycopg.Connection[TupleRow] | None] = ContextVar("db_session", default=None)
 
@@ -135,20 +137,14 @@ class Database:
 
     def open(self, wait: bool = True, timeout: float = 30.0) -> Database:
         if self.role:
-            from services.store.schema import ensure_role
-
             with self.owner_connection() as conn, conn.cursor() as cur:
                 ensure_role(cur, self.role)
         self.pool.open(wait=wait, timeout=timeout)
         # Participant keys of this database's grantees unwrap with these master keys.
-        from services.store import keys
-
         keys.STORE.attach(self, keys.load_keyring(self.settings), self.settings.key_cache_seconds)
         return self
 
     def close(self) -> None:
-        from services.store import keys
-
         keys.STORE.detach(self)
         self.pool.close()
 

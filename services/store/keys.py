@@ -30,9 +30,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import psycopg.errors
@@ -44,12 +45,18 @@ from psycopg.rows import TupleRow
 from domain import clock
 from services.settings import Settings, create_once
 
-if TYPE_CHECKING:
-    from services.store.database import Database
-
 KEY_BYTES = 32
 NONCE_BYTES = 12
 _WRAP_AAD = b"prowd-data-key:"
+
+
+class KeyDatabase(Protocol):
+    """What the key store needs of a database (`services.store.database.Database`, which
+    attaches itself here when it opens: this module does not import it)."""
+
+    def fetchall(self, query: Any, params: Any = None) -> list[TupleRow]: ...
+
+    def transaction(self) -> AbstractContextManager[Cursor[TupleRow]]: ...
 
 
 class KeyUnavailable(Exception):
@@ -163,13 +170,13 @@ class KeyStore:
         self.capacity = capacity
         self.ttl = 30.0
         self._lock = threading.RLock()
-        self._attached: list[tuple[Database, KeyRing]] = []
-        self._home: dict[str, tuple[Database, KeyRing]] = {}
+        self._attached: list[tuple[KeyDatabase, KeyRing]] = []
+        self._home: dict[str, tuple[KeyDatabase, KeyRing]] = {}
         self._cache: OrderedDict[tuple[str, UUID], _Entry] = OrderedDict()
         self._prefetched: dict[str, float] = {}
 
     # -- databases ------------------------------------------------------------------------
-    def attach(self, db: Database, ring: KeyRing, ttl: float | None = None) -> None:
+    def attach(self, db: KeyDatabase, ring: KeyRing, ttl: float | None = None) -> None:
         """Let this process find participant keys in `db` (called by `Database.open`)."""
         with self._lock:
             self._attached = [(d, r) for d, r in self._attached if d is not db]
@@ -180,20 +187,20 @@ class KeyStore:
             self._cache.clear()
             self._prefetched.clear()
 
-    def detach(self, db: Database) -> None:
+    def detach(self, db: KeyDatabase) -> None:
         with self._lock:
             self._attached = [(d, r) for d, r in self._attached if d is not db]
             self._home = {s: (d, r) for s, (d, r) in self._home.items() if d is not db}
             self._cache.clear()
             self._prefetched.clear()
 
-    def ring(self, db: Database) -> KeyRing:
+    def ring(self, db: KeyDatabase) -> KeyRing:
         for d, r in self._attached:
             if d is db:
                 return r
         raise KeyUnavailable("this database has no master key attached")
 
-    def _candidates(self, schema: str) -> list[tuple[Database, KeyRing]]:
+    def _candidates(self, schema: str) -> list[tuple[KeyDatabase, KeyRing]]:
         home = self._home.get(schema)
         if home is not None:
             return [home]
@@ -324,7 +331,7 @@ def destroy_key(cur: Cursor[TupleRow], schema: str, pid: UUID, by: str, reason: 
     return cur.fetchone() is not None
 
 
-def rotate(db: Database, schema: str, ring: KeyRing, *, batch: int = 500) -> int:
+def rotate(db: KeyDatabase, schema: str, ring: KeyRing, *, batch: int = 500) -> int:
     """Re-wrap every key of `schema` not yet under the current master key, `batch` rows per
     transaction (rows are locked only for their batch; readers unwrap old and new rows alike).
     Returns the number of rows re-wrapped."""
@@ -353,7 +360,7 @@ def rotate(db: Database, schema: str, ring: KeyRing, *, batch: int = 500) -> int
             return done
 
 
-def key_ids(db: Database, schema: str) -> dict[str, int]:
+def key_ids(db: KeyDatabase, schema: str) -> dict[str, int]:
     """How many rows each master key wraps (for reports and tests)."""
     rows = db.fetchall(
         sql.SQL("SELECT master_key_id, count(*) FROM {}.participant_keys GROUP BY 1").format(

@@ -4,6 +4,11 @@ A command method loads aggregates, lets the domain decide, and records the new e
 transaction together with the request's idempotency record (`Command`). The idempotency
 record holds the aggregate id, its version and the log position, so a retried request is
 answered by rendering that aggregate exactly as it stood after the first attempt.
+
+This module is the store's face to the layers above it (use cases, API): besides the
+application, `Command` and `Saved`, it re-exports what recording a command involves from the
+store's internals: `SideEffect` (a write added to a command's transaction) and
+`DuplicateRequest` (an idempotency key a concurrent request committed first).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from domain import clock
 from domain.common import AlreadyExists, Conflict, NotFound, ProwdAggregate
 from services.store import keys
 from services.store.database import Database
-from services.store.eventstore import SideEffect, TenantRecorder
+from services.store.eventstore import DuplicateRequest as DuplicateRequest
+from services.store.eventstore import SideEffect as SideEffect
+from services.store.eventstore import TenantRecorder
 from services.store.mapping import MsgspecMapper, WriteContext, writing
 
 A = TypeVar("A", bound=ProwdAggregate)

@@ -3,53 +3,54 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from typing import Any
 
 from psycopg import sql
 
 from domain.common import utcnow
-from services.app.tenancy import Tenancy
 from services.store.database import Database
-from services.store.schema import grantee_schema
+from services.store.schema import GranteeDirectory, grantee_schema
 
 Sample = tuple[dict[str, str], float]
 
 
-def _per_grantee(db: Database, tenancy: Tenancy, query: str) -> Iterable[tuple[str, tuple]]:  # type: ignore[type-arg]
+def _per_grantee(
+    db: Database, tenancy: GranteeDirectory, query: str
+) -> Iterable[tuple[str, tuple[Any, ...]]]:
     for g in tenancy.grantees(limit=100_000):
         for row in db.fetchall(sql.SQL(query).format(s=sql.Identifier(grantee_schema(g.slug)))):
             yield g.slug, tuple(row)
 
 
-def deliveries(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+def deliveries(db: Database, tenancy: GranteeDirectory) -> Iterable[Sample]:
     for slug, (status, n) in _per_grantee(
         db, tenancy, "SELECT status, count(*) FROM {s}.webhook_deliveries GROUP BY status"
     ):
         yield {"grantee": slug, "status": status}, float(n)
 
 
-def attempts(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+def attempts(db: Database, tenancy: GranteeDirectory) -> Iterable[Sample]:
     for slug, (outcome, n) in _per_grantee(
         db, tenancy, "SELECT outcome, count(*) FROM {s}.webhook_attempts GROUP BY outcome"
     ):
         yield {"grantee": slug, "outcome": outcome}, float(n)
 
 
-def failures(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+def failures(db: Database, tenancy: GranteeDirectory) -> Iterable[Sample]:
     for slug, (n,) in _per_grantee(
         db, tenancy, "SELECT count(*) FROM {s}.webhook_attempts WHERE outcome = 'failed'"
     ):
         yield {"grantee": slug}, float(n)
 
 
-def queue_depth(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+def queue_depth(db: Database, tenancy: GranteeDirectory) -> Iterable[Sample]:
     for slug, (n,) in _per_grantee(
         db, tenancy, "SELECT count(*) FROM {s}.webhook_deliveries WHERE status = 'pending'"
     ):
         yield {"grantee": slug}, float(n)
 
 
-def oldest_pending(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+def oldest_pending(db: Database, tenancy: GranteeDirectory) -> Iterable[Sample]:
     now = utcnow()
     for slug, (oldest,) in _per_grantee(
         db, tenancy, "SELECT min(created_at) FROM {s}.webhook_deliveries WHERE status = 'pending'"
@@ -58,11 +59,22 @@ def oldest_pending(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
         yield {"grantee": slug}, age
 
 
-def endpoints(db: Database, tenancy: Tenancy) -> Iterable[Sample]:
+def endpoints(db: Database, tenancy: GranteeDirectory) -> Iterable[Sample]:
     for slug, (enabled, n) in _per_grantee(
         db, tenancy, "SELECT enabled, count(*) FROM {s}.webhook_endpoints GROUP BY enabled"
     ):
         yield {"grantee": slug, "state": "enabled" if enabled else "disabled"}, float(n)
+
+
+def outbox_lag(db: Database, tenancy: GranteeDirectory) -> Iterable[Sample]:
+    """Events of the log the webhook outbox consumer has not read yet, per grantee."""
+    for slug, (behind,) in _per_grantee(
+        db,
+        tenancy,
+        "SELECT (SELECT coalesce(max(notification_id), 0) FROM {s}.events) - position"
+        " FROM {s}.webhook_outbox",
+    ):
+        yield {"grantee": slug}, float(max(0, int(behind)))
 
 
 FAMILIES = [
@@ -87,6 +99,10 @@ FAMILIES = [
         oldest_pending,
     ),
     ("prowd_webhook_endpoints", "Webhook endpoints by state.", "gauge", endpoints),
+    (
+        "prowd_webhook_outbox_lag_events",
+        "Events of the grantee's log the webhook outbox consumer has not read yet.",
+        "gauge",
+        outbox_lag,
+    ),
 ]
-
-__all__ = ["FAMILIES", "datetime"]

@@ -6,8 +6,9 @@ Run from the repository root:
     uv run python tests/perf/bench_audit_stream.py [--events 200000] [--database-url URL]
 
 A scratch database (`prowd_bench_<random>`) is created on the server and dropped at the end; the
-API runs as a real uvicorn process on 127.0.0.1. The log is filled through the grantee's own
-`append_events` (so the chain is real) with copies of one stored event under fresh stream ids.
+API runs as a real process (`prowd serve --workers 1 --no-worker`: uvicorn in that process) on
+127.0.0.1. The log is filled through the grantee's own `append_events` (so the chain is real)
+with copies of one stored event under fresh stream ids.
 Results are printed and written to tests/perf/results/audit-stream-<timestamp>.json.
 
 Not a pytest test: the file name does not match test_*.py and it defines no test_ function.
@@ -18,27 +19,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
-import subprocess
-import sys
+import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
-from psycopg.conninfo import make_conninfo
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from tests.perf.harness.meters import rss_kb
+from tests.perf.harness.postgres import scratch_database
+from tests.perf.harness.results import stamp, write_json
+from tests.perf.harness.server import Server
+from tests.perf.harness.world import Tokens, create_grantee
 
-from services.identity.tokens import issue_token  # noqa: E402
-from services.settings import Settings  # noqa: E402
-
-PORT = 8765
 SECRET = "bench-secret-" + "z" * 40
+TOKENS = Tokens(SECRET, "bench")
 FILL = (
     "SELECT count(*) FROM g_bench.append_events("
     "(SELECT array_agg(gen_random_uuid()) FROM generate_series(1, %(k)s)),"
@@ -47,14 +43,41 @@ FILL = (
 )
 
 
-def memory(pid: int) -> dict[str, int]:
+def memory(pid: int) -> dict[str, int | None]:
     """VmHWM (peak) and VmRSS of a process, in kB."""
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmHWM", "VmRSS"):
-            out[key] = int(value.split()[0])
-    return out
+    return {key: rss_kb(pid, key) for key in ("VmHWM", "VmRSS")}
+
+
+def fill(url: str, events: int) -> None:
+    """Copies of the log's last event until it holds `events` events."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT topic, state FROM g_bench.events ORDER BY notification_id DESC LIMIT 1"
+        ).fetchone()
+        assert row is not None
+        done = 1
+        while done < events:
+            k = min(20_000, events - done)
+            conn.execute(FILL, {"k": k, "topic": row[0], "state": row[1]})
+            done += k
+
+
+def stream(client: httpx.Client) -> tuple[int, int]:
+    """Read the whole log as the auditor, 10,000 events a page: lines and bytes read."""
+    after, lines, size = 0, 0, 0
+    while True:
+        with client.stream(
+            "GET",
+            "/v1/grantees/bench/audit/events",
+            params={"after": after, "limit": 10_000},
+            headers=TOKENS.auth("auditor", "bench"),
+        ) as r:
+            if int(r.headers["x-event-count"]) == 0:
+                return lines, size
+            for line in r.iter_lines():
+                lines += 1
+                size += len(line) + 1
+            after = int(r.headers["x-next-after"])
 
 
 def main() -> None:
@@ -67,94 +90,29 @@ def main() -> None:
         ),
     )
     args = parser.parse_args()
-    name = f"prowd_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(args.database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_conninfo(args.database_url, dbname=name)
-    env = {
-        **os.environ,
-        "PROWD_DATABASE_URL": url,
-        "PROWD_JWT_SECRET": SECRET,
-        "PROWD_LOG_LEVEL": "warning",
-    }
-    server = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "uvicorn", "--factory", "services.api.app:app_from_env"),
-            *("--host", "127.0.0.1", "--port", str(PORT), "--log-level", "warning"),
-        ],
-        env=env,
-        cwd=ROOT,
-    )
-    settings = Settings(jwt_secret=SECRET)
-
-    def token(role: str, grantee: str) -> dict[str, str]:
-        t = issue_token(settings, subject="bench", roles=[role], grantees=[grantee])
-        return {"Authorization": f"Bearer {t}"}
-
-    try:
-        client = httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=120)
-        for _ in range(150):
-            try:
-                client.get("/health")
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        r = client.post(
-            "/v1/grantees",
-            json={"slug": "bench", "name": "Bench", "grant_number": "FS-0000-26"},
-            headers=token("platform_admin", "*"),
-        )
-        r.raise_for_status()
-        client.post(
-            "/v1/grantees/bench/facilities",
-            json={"code": "FCI-A", "name": "FCI A", "kind": "bop_institution"},
-            headers=token("coordinator", "bench"),
-        ).raise_for_status()
-        with psycopg.connect(url, autocommit=True) as conn:
-            row = conn.execute(
-                "SELECT topic, state FROM g_bench.events ORDER BY notification_id DESC LIMIT 1"
-            ).fetchone()
-            assert row is not None
-            done = 1
-            while done < args.events:
-                k = min(20_000, args.events - done)
-                conn.execute(FILL, {"k": k, "topic": row[0], "state": row[1]})
-                done += k
-        before = memory(server.pid)
-        started = time.perf_counter()
-        after, lines, size = 0, 0, 0
-        while True:
-            with client.stream(
-                "GET",
-                "/v1/grantees/bench/audit/events",
-                params={"after": after, "limit": 10_000},
-                headers=token("auditor", "bench"),
-            ) as r:
-                if int(r.headers["x-event-count"]) == 0:
-                    break
-                for line in r.iter_lines():
-                    lines += 1
-                    size += len(line) + 1
-                after = int(r.headers["x-next-after"])
-        seconds = time.perf_counter() - started
-        result: dict[str, Any] = {
-            "events": lines,
-            "seconds": round(seconds, 2),
-            "events_per_s": round(lines / seconds),
-            "mb_streamed": round(size / 1e6, 1),
-            "api_rss_kb_before": before,
-            "api_rss_kb_after": memory(server.pid),
-        }
-    finally:
-        server.terminate()
-        server.wait()
-        with psycopg.connect(args.database_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(args.database_url) as url, tempfile.TemporaryDirectory() as tmp:
+        server = Server(url, SECRET, Path(tmp) / "server.log", options=["--no-worker"])
+        try:
+            server.wait_ready()
+            with httpx.Client(base_url=server.base, timeout=120) as client:
+                create_grantee(client, TOKENS, "bench", name="Bench", rrc=False, cohort=False)
+                fill(url, args.events)
+                before = memory(server.proc.pid)
+                started = time.perf_counter()
+                lines, size = stream(client)
+                seconds = time.perf_counter() - started
+            result: dict[str, Any] = {
+                "events": lines,
+                "seconds": round(seconds, 2),
+                "events_per_s": round(lines / seconds),
+                "mb_streamed": round(size / 1e6, 1),
+                "api_rss_kb_before": before,
+                "api_rss_kb_after": memory(server.proc.pid),
+            }
+        finally:
+            server.stop()
     print(json.dumps(result, indent=2))
-    out = ROOT / "tests" / "perf" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (out / f"audit-stream-{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(f"audit-stream-{stamp()}.json", result)
 
 
 if __name__ == "__main__":

@@ -15,121 +15,67 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import platform
 import re
-import resource
 import secrets
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from uuid import UUID
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import httpx
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
-import httpx  # noqa: E402
-import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
-from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
+from domain.participants import PersonalDetails
+from projections.registry import PROJECTIONS
+from services.app.grantee import GranteeApp
+from services.app.tenancy import Tenancy
+from services.projector import live
+from services.settings import Settings
+from services.store.database import Database
+from services.store.ledger import Command
+from tests.perf.harness.load import run_wrk
+from tests.perf.harness.meters import (
+    CpuSample,
+    cmdline,
+    cpu_sample,
+    cpu_usage,
+    parent_of,
+    postmaster_of,
+    wait_quiet,
+)
+from tests.perf.harness.postgres import DATABASE_URL, scratch_database
+from tests.perf.harness.probes import LagProbe, views_caught_up
+from tests.perf.harness.results import (
+    RESULTS,
+    ROOT,
+    git,
+    log,
+    machine_info,
+    percentiles_ms,
+    stamp,
+    write_json,
+)
+from tests.perf.harness.server import Server
+from tests.perf.harness.world import Tokens, create_grantee, enrolment
 
-from domain.participants import PersonalDetails  # noqa: E402
-from services import projector  # noqa: E402
-from services.app.tenancy import Tenancy  # noqa: E402
-from services.identity.tokens import issue_token  # noqa: E402
-from services.settings import Settings  # noqa: E402
-from services.store.database import Database  # noqa: E402
-from services.store.ledger import Command  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-LUA = HERE / "commands.lua"
-HOST = "127.0.0.1"
 GRANTEES = ["bench_g1", "bench_g2", "bench_g3", "bench_g4"]
 TARGETS = {"commands_per_s": 800.0, "p99_ms": 100.0, "lag_p99_s": 1.0}
 ENTRY_DATE = date(2026, 1, 15)
 PERSON = PersonalDetails(first_name="Bench", last_name="Save", date_of_birth=date(1990, 4, 1))
+T = TypeVar("T")
 # Hard bounds on every loop, whatever the clock says.
 MAX_LOOP = 2_000_000
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------------- machine
-
-
-def machine_info(url: str) -> dict[str, Any]:
-    cpu_model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    mem_kib = 0
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kib = int(line.split()[1])
-    with psycopg.connect(url, autocommit=True) as conn:
-        pg: dict[str, str] = {}
-        for name in (
-            "server_version",
-            "synchronous_commit",
-            "fsync",
-            "wal_sync_method",
-            "shared_buffers",
-            "max_connections",
-        ):
-            row = conn.execute(f"SHOW {name}").fetchone()
-            pg[name] = str(row[0]) if row else ""
-        row = conn.execute("SELECT version()").fetchone()
-        pg["version"] = str(row[0]) if row else ""
-    wrk = shutil.which("wrk")
-    wrk_version = ""
-    if wrk:
-        out = subprocess.run([wrk, "--version"], capture_output=True, text=True, check=False)
-        wrk_version = (
-            (out.stdout or out.stderr).splitlines()[0] if (out.stdout or out.stderr) else ""
-        )
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "memory_gib": round(mem_kib / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "postgresql": pg,
-        "wrk": wrk_version,
-    }
-
-
-# ------------------------------------------------------------------------- scratch database
-
-
-@contextlib.contextmanager
-def scratch_database(maintenance_url: str) -> Iterator[str]:
-    name = f"prowd_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    log(f"scratch database {name} created")
-    try:
-        yield make_conninfo(maintenance_url, dbname=name)
-    finally:
-        with psycopg.connect(maintenance_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        log(f"scratch database {name} dropped")
 
 
 # -------------------------------------------------------------------- 1. raw psycopg baseline
@@ -187,7 +133,7 @@ def count_round_trips() -> Iterator[dict[str, int]]:
         os.unlink(trace.name)
 
 
-def raw_baseline(url: str, seconds: float, meter: CpuMeter) -> dict[str, Any]:
+def raw_baseline(url: str, seconds: float, meter: Meter) -> dict[str, Any]:
     """Single-row INSERT + COMMIT on one connection, as fast as it goes."""
     with psycopg.connect(url) as conn:
         conn.execute(
@@ -197,37 +143,29 @@ def raw_baseline(url: str, seconds: float, meter: CpuMeter) -> dict[str, Any]:
         )
         conn.commit()
         payload = secrets.token_bytes(300)
-        n = 0
-        lat: list[float] = []
-        # CPU is measured while the connection is open: a backend that has exited is not seen.
-        before = meter.snapshot()
-        start = time.perf_counter()
-        deadline = start + seconds
-        while n < MAX_LOOP:
-            t0 = time.perf_counter()
+
+        def insert(_: None) -> None:
             conn.execute(
                 "INSERT INTO bench_raw (originator_id, state) VALUES (gen_random_uuid(), %s)",
                 (payload,),
             )
             conn.commit()
-            t1 = time.perf_counter()
-            lat.append(t1 - t0)
-            n += 1
-            if t1 >= deadline:
-                break
-        elapsed = time.perf_counter() - start
+
+        # CPU is measured while the connection is open: a backend that has exited is not seen.
+        before = meter.snapshot()
+        loop = timed_loop(seconds, lambda: None, insert)
         cpu = meter.usage(before, meter.snapshot())
     return {
-        "rows": n,
-        "seconds": round(elapsed, 3),
-        "per_s": round(n / elapsed, 1),
-        "latency_ms": percentiles_ms(lat),
+        "rows": loop["events"],
+        "seconds": loop["seconds"],
+        "per_s": loop["per_s"],
+        "latency_ms": loop["latency_ms"],
         "cpu": cpu,
     }
 
 
 def raw_baseline_concurrent(
-    url: str, seconds: float, connections: int, meter: CpuMeter
+    url: str, seconds: float, connections: int, meter: Meter
 ) -> dict[str, Any]:
     """The same, from `connections` threads at once (informational: group commit)."""
     counts = [0] * connections
@@ -297,6 +235,51 @@ def setup_grantee_in_process(tenancy: Tenancy, slug: str) -> None:
     )
 
 
+def enrol(app: GranteeApp) -> UUID:
+    """One enrolment through the application layer; the participant's id."""
+    saved = app.participants.enroll_participant(
+        Command(),
+        personal=PERSON,
+        program_entry_date=ENTRY_DATE,
+        facility_code="FCI-A",
+        cohort_code="C1",
+    )
+    participant: UUID = saved.aggregate.id
+    return participant
+
+
+def timed_loop(
+    seconds: float, prepare: Callable[[], T], act: Callable[[T], object]
+) -> dict[str, Any]:
+    """`act` on what `prepare` made, again and again for `seconds` (at most MAX_LOOP times):
+    how many, how fast, the latency of `act`, and the CPU this process spent per `act`."""
+    n = 0
+    lat: list[float] = []
+    prepare_s = 0.0
+    cpu0 = time.process_time()
+    start = time.perf_counter()
+    deadline = start + seconds
+    while n < MAX_LOOP:
+        b0 = time.process_time()
+        arg = prepare()
+        prepare_s += time.process_time() - b0
+        t0 = time.perf_counter()
+        act(arg)
+        t1 = time.perf_counter()
+        lat.append(t1 - t0)
+        n += 1
+        if t1 >= deadline:
+            break
+    elapsed = time.perf_counter() - start
+    return {
+        "events": n,
+        "seconds": round(elapsed, 3),
+        "per_s": round(n / elapsed, 1),
+        "latency_ms": percentiles_ms(lat),
+        "client_cpu_ms_per_event": round(1000 * (time.process_time() - cpu0 - prepare_s) / n, 3),
+    }
+
+
 def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
     """A loop of single-event commands through the application layer (one thread).
 
@@ -309,84 +292,30 @@ def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
     from services.app.participants import new_participant_number
 
     app = tenancy.app(slug)
-    n = 0
-    lat: list[float] = []
-    cpu0 = time.process_time()
-    start = time.perf_counter()
-    deadline = start + seconds
-    while n < MAX_LOOP:
-        t0 = time.perf_counter()
-        app.participants.enroll_participant(
-            Command(),
-            personal=PERSON,
-            program_entry_date=ENTRY_DATE,
-            facility_code="FCI-A",
-            cohort_code="C1",
-        )
-        t1 = time.perf_counter()
-        lat.append(t1 - t0)
-        n += 1
-        if t1 >= deadline:
-            break
-    elapsed = time.perf_counter() - start
-    enrol = {
-        "events": n,
-        "seconds": round(elapsed, 3),
-        "per_s": round(n / elapsed, 1),
-        "latency_ms": percentiles_ms(lat),
-        "client_cpu_ms_per_event": round(1000 * (time.process_time() - cpu0) / n, 3),
-    }
-
     facility, cohort = app.facilities.facility("FCI-A"), app.facilities.cohort("C1")
-    save_seconds = seconds / 2
-    m = 0
-    lat2: list[float] = []
-    build_s = 0.0
-    cpu0 = time.process_time()
-    start = time.perf_counter()
-    deadline = start + save_seconds
-    while m < MAX_LOOP:
-        b0 = time.process_time()
-        p = Participant.enroll(
+
+    def build() -> Participant:
+        return Participant.enroll(
             number=new_participant_number(),
             personal=PERSON,
             program_entry_date=ENTRY_DATE,
             facility=facility,
             cohort=cohort,
         )
-        build_s += time.process_time() - b0
-        t0 = time.perf_counter()
+
+    def record(p: Participant) -> None:
         # `record` is the save path now: Application.save plus, in the same transaction, the
         # participant's data key (personal fields are stored encrypted; a bare save is refused).
         app.ledger.record(p, Command())
-        t1 = time.perf_counter()
-        lat2.append(t1 - t0)
-        m += 1
-        if t1 >= deadline:
-            break
-    elapsed2 = time.perf_counter() - start
-    save_only = {
-        "events": m,
-        "seconds": round(elapsed2, 3),
-        "per_s": round(m / elapsed2, 1),
-        "latency_ms": percentiles_ms(lat2),
-        "client_cpu_ms_per_event": round(1000 * (time.process_time() - cpu0 - build_s) / m, 3),
-    }
+
+    enrolled = timed_loop(seconds, lambda: app, enrol)
+    save_only = timed_loop(seconds / 2, build, record)
     # Round trips and statements per command, in isolation (counted in psycopg, client side).
     from domain.participants import Placement
 
     k = 50
     with count_round_trips() as enrol_counts:
-        ids = [
-            app.participants.enroll_participant(
-                Command(),
-                personal=PERSON,
-                program_entry_date=ENTRY_DATE,
-                facility_code="FCI-A",
-                cohort_code="C1",
-            ).aggregate.id
-            for _ in range(k)
-        ]
+        ids = [enrol(app) for _ in range(k)]
     moment = datetime.now(UTC) - timedelta(hours=1)
     with count_round_trips() as move_counts:
         for pid in ids:
@@ -405,7 +334,7 @@ def save_rate(tenancy: Tenancy, slug: str, seconds: float) -> dict[str, Any]:
         )
     }
     return {
-        "enroll_participant": enrol,
+        "enroll_participant": enrolled,
         "save_only": save_only,
         "round_trips_per_command": round_trips,
     }
@@ -417,16 +346,16 @@ def projection_cost(db: Database, slug: str) -> dict[str, Any]:
     One traced batch (round trips and statements per event), then the rest timed.
     """
     schema = f"g_{slug}"
-    views = len(projector.PROJECTIONS)
+    views = len(PROJECTIONS)
     with count_round_trips() as counts:
         t0 = time.perf_counter()
-        first = projector.catch_up(db, schema)
+        first = live.catch_up(db, schema)
         traced_s = time.perf_counter() - t0
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     rest = 0
     for _ in range(10_000):
-        n = projector.catch_up(db, schema)
+        n = live.catch_up(db, schema)
         if not n:
             break
         rest += n
@@ -459,14 +388,7 @@ def pre_enrol(tenancy: Tenancy, per_grantee: int, max_seconds: float) -> dict[st
         app = tenancy.app(slug)
         deadline = time.monotonic() + max_seconds
         for _ in range(per_grantee):
-            saved = app.participants.enroll_participant(
-                Command(),
-                personal=PERSON,
-                program_entry_date=ENTRY_DATE,
-                facility_code="FCI-A",
-                cohort_code="C1",
-            )
-            out[slug].append(str(saved.aggregate.id))
+            out[slug].append(str(enrol(app)))
             if time.monotonic() > deadline:
                 break
 
@@ -481,338 +403,19 @@ def pre_enrol(tenancy: Tenancy, per_grantee: int, max_seconds: float) -> dict[st
 # ---------------------------------------------------------------------------- 3. HTTP server
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def prowd_executable() -> list[str]:
-    venv = ROOT / ".venv" / "bin" / "prowd"
-    if venv.exists():
-        return [str(venv)]
-    return ["uv", "run", "--project", str(ROOT), "prowd"]
-
-
-class Server:
-    """`prowd serve` in its own process group; stopped (SIGTERM, then SIGKILL) on exit."""
-
-    def __init__(
-        self,
-        url: str,
-        secret: str,
-        port: int,
-        workers: int,
-        log_path: Path,
-        log_level: str,
-        extra_env: dict[str, str] | None = None,
-    ) -> None:
-        self.port = port
-        self.base = f"http://{HOST}:{port}"
-        env = {
-            **os.environ,
-            "PROWD_DATABASE_URL": url,
-            "PROWD_JWT_SECRET": secret,
-            "PROWD_LOG_LEVEL": log_level,
-            # The load comes from one address with a few tokens: the limits would cap it.
-            "PROWD_RATE_LIMIT_TOKEN": "0",
-            "PROWD_RATE_LIMIT_IP": "0",
-            **(extra_env or {}),
-        }
-        self.log_file = log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                *prowd_executable(),
-                "serve",
-                "--host",
-                HOST,
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2.0) as c:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"prowd serve exited with {self.proc.returncode}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if c.get(f"{self.base}/ready").status_code == 200:
-                        return
-                time.sleep(0.2)
-        raise RuntimeError("prowd serve did not become ready")
-
-    def children(self) -> dict[str, list[int]]:
-        """PIDs of the uvicorn API workers and of the projection worker."""
-        out: dict[str, list[int]] = {"api": [], "projection": []}
-        for pid in _children(self.proc.pid):
-            try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if "services.cli worker" in cmd:
-                out["projection"].append(pid)
-            elif "multiprocessing" in cmd and "resource_tracker" not in cmd:
-                out["api"].append(pid)
-        return out
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                log("prowd serve did not stop on SIGTERM; killing its process group")
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        # Anything left in the group (a worker that outlived its parent): kill it too.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.log_file.close()
-
-
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tasks:
-        with contextlib.suppress(OSError):
-            for child in Path(f"/proc/{pid}/task/{tid}/children").read_text().split():
-                out.append(int(child))
-                out.extend(_children(int(child)))
-    return out
-
-
-def http_setup(base: str, admin: str, coordinator: str) -> None:
-    with httpx.Client(base_url=base, timeout=30.0) as c:
-        for slug in GRANTEES:
-            r = c.post(
-                "/v1/grantees",
-                json={"slug": slug, "name": f"Bench {slug}", "grant_number": "FS-0000-26"},
-                headers={"Authorization": f"Bearer {admin}"},
-            )
-            r.raise_for_status()
-            h = {"Authorization": f"Bearer {coordinator}"}
-            for body in (
-                {"code": "FCI-A", "name": "FCI Alpha", "kind": "bop_institution"},
-                {"code": "RRC-1", "name": "RRC One", "kind": "rrc"},
-            ):
-                c.post(f"/v1/grantees/{slug}/facilities", json=body, headers=h).raise_for_status()
-            c.post(
-                f"/v1/grantees/{slug}/cohorts",
-                json={"code": "C1", "facility": "FCI-A", "start_date": "2026-01-05"},
-                headers=h,
-            ).raise_for_status()
-
-
-def wait_projections(db: Database, slugs: list[str], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    for slug in slugs:
-        schema = f"g_{slug}"
-        row = db.fetchone(f'SELECT coalesce(max(notification_id), 0) FROM "{schema}".events')
-        head = int(row[0]) if row else 0
-        while projector.position_of(db, schema, "caseload") < head:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.1)
-    return True
-
-
-# ---------------------------------------------------------------------- 4. projection lag
-
-
-class OneConnection:
-    """What `projector.position_of` needs of a `Database`, on one dedicated connection.
-
-    (A pooled `Database` would add the pool's health-check round trip to every poll.)
-    """
-
-    def __init__(self, url: str) -> None:
-        self.conn = psycopg.connect(url, autocommit=True, application_name="prowd-bench-lag")
-
-    def fetchone(self, query: Any, params: Any = None) -> Any:
-        return self.conn.execute(query, params).fetchone()
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-class LagProbe(threading.Thread):
-    """Every ~100 ms: one enrolment over HTTP, then poll the caseload position until it shows."""
-
-    def __init__(
-        self,
-        base: str,
-        token: str,
-        db: OneConnection,
-        interval: float = 0.1,
-        timeout: float = 10.0,
-        max_probes: int = 10_000,
-    ) -> None:
-        super().__init__(name="lag-probe", daemon=True)
-        self.base, self.token, self.db = base, token, db
-        self.interval, self.timeout, self.max_probes = interval, timeout, max_probes
-        self.stopping = threading.Event()
-        self.lags: list[float] = []
-        self.request_s: list[float] = []
-        self.timeouts = 0
-        self.polls = 0
-        self.failures: dict[str, int] = {}
-
-    def run(self) -> None:
-        body = {
-            "first_name": "Lag",
-            "last_name": "Probe",
-            "date_of_birth": "1990-04-01",
-            "program_entry_date": ENTRY_DATE.isoformat(),
-            "facility": "FCI-A",
-            "cohort": "C1",
-        }
-        headers = {"Authorization": f"Bearer {self.token}"}
-        i = 0
-        with httpx.Client(base_url=self.base, timeout=10.0) as c:
-            next_at = time.monotonic()
-            while not self.stopping.is_set() and i < self.max_probes:
-                slug = GRANTEES[i % len(GRANTEES)]
-                i += 1
-                t0 = time.monotonic()
-                try:
-                    r = c.post(f"/v1/grantees/{slug}/participants", json=body, headers=headers)
-                except httpx.HTTPError as e:
-                    key = type(e).__name__
-                    self.failures[key] = self.failures.get(key, 0) + 1
-                    r = None
-                t_resp = time.monotonic()
-                if r is not None and r.status_code == 201:
-                    self.request_s.append(t_resp - t0)
-                    position = int(r.json()["position"])
-                    self._wait(f"g_{slug}", position, t_resp)
-                elif r is not None:
-                    key = str(r.status_code)
-                    self.failures[key] = self.failures.get(key, 0) + 1
-                next_at += self.interval
-                pause = next_at - time.monotonic()
-                if pause > 0:
-                    self.stopping.wait(pause)
-                else:
-                    next_at = time.monotonic()
-
-    def _wait(self, schema: str, position: int, t_resp: float) -> None:
-        deadline = t_resp + self.timeout
-        while True:
-            self.polls += 1
-            if projector.position_of(self.db, schema, "caseload") >= position:  # type: ignore[arg-type]
-                self.lags.append(time.monotonic() - t_resp)
-                return
-            if time.monotonic() > deadline:
-                self.timeouts += 1
-                self.lags.append(self.timeout)
-                return
-            time.sleep(0.005)
-
-    def result(self) -> dict[str, Any]:
-        return {
-            "probes": len(self.lags),
-            "timeouts": self.timeouts,
-            "failures": self.failures,
-            "polls": self.polls,
-            "lag_ms": percentiles_ms(self.lags),
-            "probe_request_ms": percentiles_ms(self.request_s),
-            "lags_ms": [round(1000 * v, 1) for v in self.lags],
-        }
-
-
-# ------------------------------------------------------------------------------------- wrk
-
-
-def run_wrk(
-    base: str,
-    *,
-    duration: int,
-    connections: int,
-    threads: int,
-    config: Path,
-    ids_prefix: Path,
-    timeout_s: int = 10,
-) -> dict[str, Any]:
-    cmd = [
-        "wrk",
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{duration}s",
-        f"--timeout={timeout_s}s",
-        "--latency",
-        "-s",
-        str(LUA),
-        base,
-        "--",
-        str(config),
-        str(ids_prefix),
-    ]
-    log("running " + " ".join(cmd))
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr}\n{out.stdout}")
-    data: dict[str, Any] | None = None
-    for line in out.stdout.splitlines():
-        if line.startswith("BENCH_JSON "):
-            data = json.loads(line[len("BENCH_JSON ") :])
-    if data is None:
-        raise RuntimeError(f"wrk printed no BENCH_JSON line:\n{out.stdout}\n{out.stderr}")
-    data["stdout"] = out.stdout
-    data["non_2xx_reported_by_wrk"] = 0
-    for line in out.stdout.splitlines():
-        if "Non-2xx or 3xx responses:" in line:
-            data["non_2xx_reported_by_wrk"] = int(line.split(":")[1])
-    seconds = data["duration_us"] / 1e6
-    data["requests_per_s"] = round(data["requests"] / seconds, 1)
-    ok = sum(n for code, n in data["statuses"].items() if code.startswith("2"))
-    data["ok_2xx"] = ok
-    data["non_2xx"] = data["requests"] - ok if data["statuses"] else data["non_2xx_reported_by_wrk"]
-    data["ok_per_s"] = round(ok / seconds, 1)
-    data["command"] = " ".join(cmd)
-    return data
-
-
 # -------------------------------------------------------------------------- CPU accounting
 
 
-def _ticks(pid: int) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])  # utime + stime
+OTHER = "other processes (not the benchmark)"
+# The roles of `prowd serve`'s processes (harness/server.py) as this benchmark names them.
+SERVE_ROLES = {
+    "serve (uvicorn supervisor)": "prowd serve supervisor",
+    "api": "api workers",
+    "projection worker": "projection worker",
+}
 
 
-def _ppid(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        )
-    except OSError:
-        return ""
-
-
-class CpuMeter:
+class Meter:
     """CPU used by each part of the benchmark, and by everything else on the machine.
 
     Ours: this script, the `prowd serve` tree, wrk (a reaped child of this script), and the
@@ -825,91 +428,46 @@ class CpuMeter:
     def __init__(self, url: str) -> None:
         self.dbname = str(conninfo_to_dict(url).get("dbname", ""))
         with psycopg.connect(url, autocommit=True) as conn:
-            row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        self.postmaster = _ppid(int(row[0])) if row else 0
+            self.postmaster = postmaster_of(conn)
         self.server: Server | None = None
         self.extra: dict[int, str] = {}
 
-    def snapshot(self) -> dict[str, Any]:
+    def roles(self) -> dict[int, str]:
+        """The benchmark's processes now, pid -> role."""
         roles: dict[int, str] = {os.getpid(): "bench script", **self.extra}
         if self.server is not None:
-            kids = self.server.children()
-            roles.update({pid: "api workers" for pid in kids["api"]})
-            roles.update({pid: "projection worker" for pid in kids["projection"]})
-            roles[self.server.proc.pid] = "prowd serve supervisor"
-        per: dict[str, int] = {}
+            for pid, role in self.server.processes().items():
+                roles[pid] = SERVE_ROLES.get(role, role)
+        if not self.postmaster:
+            return roles
+        roles[self.postmaster] = "postgres background (wal writer etc.)"
         for entry in os.listdir("/proc"):
-            if not entry.isdigit():
+            pid = int(entry) if entry.isdigit() else 0
+            if not pid or pid in roles or parent_of(pid) != self.postmaster:
                 continue
-            pid = int(entry)
-            role = roles.get(pid)
-            if role is None and _ppid(pid) == self.postmaster and self.postmaster:
-                cmd = _cmdline(pid)
-                if f" {self.dbname} " in cmd:
-                    role = "postgres backends (scratch db)"
-                elif " postgres " not in cmd and "[local]" not in cmd and "(" not in cmd:
-                    role = "postgres background (wal writer etc.)"
-            if role is None and pid == self.postmaster:
-                role = "postgres background (wal writer etc.)"
-            if role is not None:
-                per[role] = per.get(role, 0) + _ticks(pid)
-        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
-        idle = values[3] + values[4]
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return {
-            "per": per,
-            "busy": sum(values) - idle,
-            "total": sum(values),
-            "children_s": children.ru_utime + children.ru_stime,
-            "t": time.monotonic(),
-            "load": os.getloadavg(),
-        }
+            cmd = cmdline(pid)
+            if f" {self.dbname} " in cmd:
+                roles[pid] = "postgres backends (scratch db)"
+            elif " postgres " not in cmd and "[local]" not in cmd and "(" not in cmd:
+                roles[pid] = "postgres background (wal writer etc.)"
+        return roles
+
+    def snapshot(self) -> CpuSample:
+        """The CPU ticks so far of every process of the benchmark and of the machine."""
+        return cpu_sample(self.roles())
 
     @staticmethod
-    def usage(
-        before: dict[str, Any], after: dict[str, Any], *, wrk: bool = False
-    ) -> dict[str, Any]:
-        hz = os.sysconf("SC_CLK_TCK")
-        seconds = after["t"] - before["t"]
+    def usage(before: CpuSample, after: CpuSample, *, wrk: bool = False) -> dict[str, Any]:
+        """Cores per role between two snapshots (with `wrk`: wrk's, reaped meanwhile), the
+        share of the machine that was busy, and the load before."""
+        u = cpu_usage(before, after, other=OTHER, children="wrk" if wrk else "")
         ncpu = os.cpu_count() or 1
-        cores = {
-            role: (after["per"].get(role, 0) - before["per"].get(role, 0)) / hz / seconds
-            for role in after["per"]
-        }
-        if wrk:
-            cores["wrk"] = (after["children_s"] - before["children_s"]) / seconds
-        total = after["total"] - before["total"]
-        busy_cores = ncpu * (after["busy"] - before["busy"]) / total if total else 0.0
-        cores["other processes (not the benchmark)"] = max(0.0, busy_cores - sum(cores.values()))
         return {
-            "seconds": round(seconds, 1),
-            "machine_busy_pct": round(100 * busy_cores / ncpu, 1),
-            "loadavg_1m_before": round(before["load"][0], 2),
-            "cores": {k: round(v, 2) for k, v in sorted(cores.items(), key=lambda kv: -kv[1])},
+            "seconds": round(u.seconds, 1),
+            "machine_busy_pct": round(100 * u.machine / ncpu, 1),
+            "loadavg_1m_before": round(before.load[0], 2),
+            "cores": {k: round(v, 2) for k, v in sorted(u.cores.items(), key=lambda kv: -kv[1])},
         }
-
-
-def wait_quiet(max_seconds: float, threshold: float = 0.25) -> dict[str, Any]:
-    """Wait (bounded) until the machine is nearly idle: busy < threshold cores over 3 s."""
-    deadline = time.monotonic() + max_seconds
-    waited = 0.0
-    t0 = time.monotonic()
-    while True:
-        a = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
-        time.sleep(3.0)
-        b = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
-        total = sum(b) - sum(a)
-        busy = (
-            (os.cpu_count() or 1) * (total - (b[3] + b[4] - a[3] - a[4])) / total if total else 0.0
-        )
-        waited = time.monotonic() - t0
-        if busy < threshold or time.monotonic() >= deadline:
-            return {
-                "busy_cores": round(busy, 2),
-                "waited_s": round(waited, 1),
-                "quiet": busy < threshold,
-            }
-        log(f"   machine busy ({busy:.2f} cores used by other processes); waiting")
 
 
 def pg_stats(url: str) -> dict[str, int]:
@@ -932,10 +490,7 @@ def pg_stats(url: str) -> dict[str, int]:
 
 
 def git_info() -> dict[str, Any]:
-    def git(*a: str) -> str:
-        out = subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, check=False)
-        return out.stdout.strip()
-
+    """The commit measured, and the changes to it outside the benchmark's own files."""
     status = [
         ln
         for ln in git("status", "--porcelain").splitlines()
@@ -953,19 +508,19 @@ def git_info() -> dict[str, Any]:
 
 
 def start_profilers(
-    server: Server, duration: int, stamp: str, *, gil: bool, rate: int
+    server: Server, duration: int, started: str, *, gil: bool, rate: int
 ) -> list[tuple[subprocess.Popen[bytes], Path]]:
     py_spy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
     if not Path(py_spy).exists():
         raise RuntimeError("--profile needs py-spy: `uv pip install py-spy`")
-    kids = server.children()
-    targets = [("api", kids["api"][0])] if kids["api"] else []
-    if kids["projection"]:
-        targets.append(("projection", kids["projection"][0]))
+    api, projection = server.pids("api"), server.pids("projection worker")
+    targets = [("api", api[0])] if api else []
+    if projection:
+        targets.append(("projection", projection[0]))
     procs = []
     mode = "gil" if gil else "wall"
     for role, pid in targets:
-        path = RESULTS / f"profile-{stamp}-{role}-{mode}.txt"
+        path = RESULTS / f"profile-{started}-{role}-{mode}.txt"
         p = subprocess.Popen(
             [
                 py_spy,
@@ -1004,14 +559,17 @@ _PLUMBING = (
     "asyncio/base_events.py",
     "asyncio/events.py",
     "contextlib.py",
-    "services/cli/main.py",
+    "services/cli/",
 )
 
 
 # Innermost matching frame decides a sample's bucket (file path fragments, first match wins).
 _BUCKETS = (
     ("psycopg / pool (driver)", ("psycopg/", "psycopg_pool/")),
-    ("event (de)serialisation (services/store/mapping.py, msgspec)", ("services/store/mapping.py", "msgspec")),
+    (
+        "event (de)serialisation (services/store/mapping.py, msgspec)",
+        ("services/store/mapping.py", "msgspec"),
+    ),
     ("domain model (domain/)", ("domain/",)),
     ("eventsourcing library", ("eventsourcing/",)),
     ("projections/", ("projections/",)),
@@ -1077,34 +635,13 @@ def summarize_profile(path: Path, top: int = 30) -> dict[str, Any]:
     }
 
 
-# ------------------------------------------------------------------------------------ misc
-
-
-def percentiles_ms(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    s = sorted(values)
-
-    def q(p: float) -> float:
-        return round(1000 * s[min(len(s) - 1, int(p / 100 * len(s)))], 2)
-
-    return {
-        "p50": q(50),
-        "p90": q(90),
-        "p99": q(99),
-        "max": round(1000 * s[-1], 2),
-        "mean": round(1000 * statistics.fmean(s), 2),
-        "n": len(s),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument(
         "--database-url",
-        default=os.environ.get("PROWD_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test",
+        default=DATABASE_URL,
         help="maintenance database on the server; a scratch database is created beside it",
     )
     ap.add_argument("--duration", type=int, default=30, help="seconds of wrk load")
@@ -1165,8 +702,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refusing a database host other than this machine: {host!r}", file=sys.stderr)
         return 2
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    started = stamp()
     secret = "bench-" + secrets.token_hex(24)
     result: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -1190,7 +726,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="prowd-bench-") as tmp:
         url = stack.enter_context(scratch_database(args.database_url))
-        meter = CpuMeter(url)
+        meter = Meter(url)
         settings = Settings(database_url=url, jwt_secret=secret, pool_min=1, pool_max=8)
         db = Database(url, settings, name="prowd-bench").open()
         stack.callback(db.close)
@@ -1198,7 +734,7 @@ def main(argv: list[str] | None = None) -> int:
         tenancy.migrate()
 
         if not args.skip_baselines:
-            other = "other processes (not the benchmark)"
+            other = OTHER
             for attempt in range(
                 1, 4
             ):  # a phase disturbed by other load is repeated, at most 3 times
@@ -1243,22 +779,21 @@ def main(argv: list[str] | None = None) -> int:
 
         log(f"3. starting prowd serve --workers {args.workers}")
         server_log = Path(tmp) / "server.log"
-        server_env = {"PROWD_GROUP_COMMIT_MAX": str(args.group_commit_max)}
+        server_env = {
+            "PROWD_LOG_LEVEL": args.log_level,
+            "PROWD_GROUP_COMMIT_MAX": str(args.group_commit_max),
+        }
         if args.handler_threads:
             server_env["PROWD_HANDLER_THREADS"] = str(args.handler_threads)
-        server = Server(
-            url, secret, free_port(), args.workers, server_log, args.log_level, server_env
-        )
+        server = Server(url, secret, server_log, workers=args.workers, env=server_env)
         stack.callback(server.stop)
         server.wait_ready()
         meter.server = server
-        admin = issue_token(
-            settings, subject="bench-admin", roles=["platform_admin"], grantees=["*"]
-        )
-        coordinator = issue_token(
-            settings, subject="bench-coordinator", roles=["coordinator"], grantees=GRANTEES
-        )
-        http_setup(server.base, admin, coordinator)
+        tokens = Tokens(secret, "bench")
+        coordinator = tokens.token("coordinator", GRANTEES)
+        with httpx.Client(base_url=server.base, timeout=30.0) as c:
+            for slug in GRANTEES:
+                create_grantee(c, tokens, slug, name=f"Bench {slug}")
 
         pre = args.pre_enrol or int(args.duration * 1000 * args.transition_share)
         per_grantee = -(-pre // len(GRANTEES))
@@ -1268,7 +803,7 @@ def main(argv: list[str] | None = None) -> int:
         pre_seconds = time.monotonic() - t0
         total_ids = sum(len(v) for v in ids.values())
         log(f"   {total_ids} in {pre_seconds:.1f} s; waiting for the projections to catch up")
-        if not wait_projections(
+        if not views_caught_up(
             db, [*GRANTEES] + ([] if args.skip_baselines else ["bench_save"]), 300
         ):
             raise RuntimeError("projections did not catch up before the load")
@@ -1291,13 +826,20 @@ def main(argv: list[str] | None = None) -> int:
             part = interleaved[t :: args.wrk_threads]
             (Path(f"{ids_prefix}{t + 1}")).write_text("".join(f"{s} {p}\n" for s, p in part))
 
-        lag_db = OneConnection(url)
-        stack.callback(lag_db.close)
-        probe = LagProbe(server.base, coordinator, lag_db)
+        probe = LagProbe(
+            server.base,
+            url,
+            {"Authorization": f"Bearer {coordinator}"},
+            GRANTEES,
+            lambda _: enrolment("Lag", "Probe", born="1990-04-01"),
+            interval=0.1,
+            timeout=10.0,
+            poll=0.005,
+        )
         quiet("wrk")
         profilers = (
             start_profilers(
-                server, args.duration, stamp, gil=args.profile_gil, rate=args.profile_rate
+                server, args.duration, started, gil=args.profile_gil, rate=args.profile_rate
             )
             if args.profile
             else []
@@ -1318,11 +860,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             probe.stopping.set()
             probe.join(timeout=30)
-        result["cpu_during_load"] = CpuMeter.usage(cpu_before, meter.snapshot(), wrk=True)
+        result["cpu_during_load"] = Meter.usage(cpu_before, meter.snapshot(), wrk=True)
         time.sleep(11.0)  # idle backends flush their statistics after 10 s
         stats_after = pg_stats(url)
         commands = wrk["requests"] + len(probe.lags)
-        pgl = {k: stats_after[k] - stats_before.get(k, 0) for k in stats_after}
+        pgl: dict[str, Any] = {k: stats_after[k] - stats_before.get(k, 0) for k in stats_after}
         pgl["lag_probe_polls"] = probe.polls
         # Every statement in autocommit (also the pool's empty health-check query) commits a
         # transaction of its own, so this approximates round trips, projection worker included.
@@ -1356,15 +898,12 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"py-spy: {err.decode(errors='replace')[-500:]}")
             result.setdefault("profile", {})[path.name] = summarize_profile(path)
 
-        tail = server_log.read_bytes()[-4000:].decode(errors="replace")
-        errors = [ln for ln in tail.splitlines() if '"level": "error"' in ln or "Traceback" in ln]
-        result["server_log_errors_tail"] = errors[-10:]
+        result["server_log_errors_tail"] = server.errors(tail_bytes=4000)[-10:]
         result["server_log_bytes"] = server_log.stat().st_size
 
     result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     result["summary"] = summary(result)
-    out_path = RESULTS / f"commands-{stamp}.json"
-    out_path.write_text(json.dumps(result, indent=2) + "\n")
+    out_path = write_json(f"commands-{started}.json", result)
     print_summary(result)
     print(f"\nresults: {out_path.relative_to(ROOT)}")
     return 0
@@ -1419,13 +958,11 @@ def _phase_cpu(r: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def max_other(r: dict[str, Any]) -> float:
-    key = "other processes (not the benchmark)"
-    return max((cpu.get("cores", {}).get(key, 0.0) for _, cpu in _phase_cpu(r)), default=0.0)
+    return max((cpu.get("cores", {}).get(OTHER, 0.0) for _, cpu in _phase_cpu(r)), default=0.0)
 
 
 def other_load(r: dict[str, Any]) -> str:
-    key = "other processes (not the benchmark)"
-    return ", ".join(f"{label} {cpu.get('cores', {}).get(key)}" for label, cpu in _phase_cpu(r))
+    return ", ".join(f"{label} {cpu.get('cores', {}).get(OTHER)}" for label, cpu in _phase_cpu(r))
 
 
 def print_profile(r: dict[str, Any]) -> list[str]:

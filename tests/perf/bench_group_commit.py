@@ -16,14 +16,11 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-RESULTS = HERE / "results"
+from tests.perf.harness.results import RESULTS, ROOT, report, stamp, write_json
+
 TARGETS = {"commands_per_s": 2000.0, "p99_ms": 100.0, "over_save_loop": 1.5}
 
 
@@ -31,12 +28,12 @@ def run(label: str, group_max: int, extra: list[str]) -> dict[str, Any]:
     before = set(RESULTS.glob("commands-*.json"))
     cmd = [
         sys.executable,
-        str(HERE / "bench_commands.py"),
+        str(ROOT / "tests" / "perf" / "bench_commands.py"),
         "--group-commit-max",
         str(group_max),
         *extra,
     ]
-    print(f"[{time.strftime('%H:%M:%S')}] {label}: {' '.join(cmd[2:])}", flush=True)
+    report(f"{label}: {' '.join(cmd[2:])}")
     done = subprocess.run(cmd, cwd=ROOT, check=False, capture_output=True, text=True)
     new = sorted(set(RESULTS.glob("commands-*.json")) - before)
     if done.returncode != 0 or not new:
@@ -99,9 +96,7 @@ def main() -> int:
         "best_grouped": best,
         "pass": verdict,
     }
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS / f"group-commit-{stamp}.json"
-    path.write_text(json.dumps(out, indent=2) + "\n")
+    path = write_json(f"group-commit-{stamp()}.json", out)
     print(json.dumps({"runs": rows, "pass": verdict}, indent=2))
     print(f"results: {path.relative_to(ROOT)}")
     return 0

@@ -28,8 +28,6 @@ Not a pytest test: the file name does not match test_*.py and it defines no test
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import random
 import re
@@ -37,23 +35,18 @@ import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.popo import POPOApplicationRecorder
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
-import psycopg  # noqa: E402
-from eventsourcing.application import Application  # noqa: E402
-from eventsourcing.popo import POPOApplicationRecorder  # noqa: E402
-from psycopg import sql  # noqa: E402
-from psycopg.conninfo import make_conninfo  # noqa: E402
-
-from domain import common  # noqa: E402
-from domain.facilities import FacilityKind  # noqa: E402
-from domain.mentors import (  # noqa: E402
+from domain import common
+from domain.facilities import FacilityKind
+from domain.mentors import (
     BackgroundDecision,
     Clearance,
     MentorSource,
@@ -62,7 +55,7 @@ from domain.mentors import (  # noqa: E402
     TrainingModule,
     TrainingRecord,
 )
-from domain.pairings import (  # noqa: E402
+from domain.pairings import (
     Commitment,
     Focus,
     Frequency,
@@ -71,16 +64,18 @@ from domain.pairings import (  # noqa: E402
     MatchCriterion,
     PairingKind,
 )
-from domain.participants import ExitReason, PersonalDetails, Placement  # noqa: E402
-from services.app.grantee import GranteeApp  # noqa: E402
-from services.app.tenancy import Tenancy  # noqa: E402
-from services.demo import activity as activity  # noqa: E402
-from services.settings import Settings  # noqa: E402
-from services.store.database import Database  # noqa: E402
-from services.store.ledger import Command, LedgerApplication  # noqa: E402
+from domain.participants import ExitReason, PersonalDetails, Placement
+from services.app.grantee import GranteeApp
+from services.app.tenancy import Tenancy
+from services.demo import activity
+from services.settings import Settings
+from services.store.database import Database
+from services.store.ledger import Command, LedgerApplication
+from tests.perf.harness.postgres import DATABASE_URL
+from tests.perf.harness.results import ROOT, log, write_json
+from tests.perf.harness.results import machine_info as machine
+from tests.perf.harness.server import PROWD
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 TARGETS = {
     "rebuild_events_per_s": 20_000.0,
     "rebuild_share_of_raw_read": 0.25,
@@ -89,10 +84,6 @@ TARGETS = {
 }
 APPEND_BATCH = 5_000
 C = Command
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # ------------------------------------------------------------------------------ generation
@@ -148,7 +139,9 @@ def _advance(app: GranteeApp, pid: UUID, entry: date, n: int, rrc: str, bop: str
             occurred_at=at + timedelta(120),
         )
     if step == 5 and n % 12 == 5:
-        app.participants.return_to_custody(C(), pid, facility_code=bop, occurred_at=at + timedelta(150))
+        app.participants.return_to_custody(
+            C(), pid, facility_code=bop, occurred_at=at + timedelta(150)
+        )
     if step == 4 and n % 12 == 4:
         reason = ExitReason.COMPLETED if n % 24 == 4 else ExitReason.RELOCATED
         app.participants.exit_participant(C(), pid, exit_date=entry + timedelta(160), reason=reason)
@@ -165,7 +158,9 @@ def _unit(app: GranteeApp, rng: random.Random, u: int) -> None:
         (f"C{u}", bop2, date(2026, 3, 2)),
     ]
     for code, facility, start in cohorts:
-        app.facilities.start_cohort(C(), code=code, name=code, facility_code=facility, start_date=start)
+        app.facilities.start_cohort(
+            C(), code=code, name=code, facility_code=facility, start_date=start
+        )
     pids: list[UUID] = []
     for n in range(PER_UNIT):
         code, facility, start = cohorts[n % 3]
@@ -209,7 +204,9 @@ def _unit(app: GranteeApp, rng: random.Random, u: int) -> None:
             )
         for code in clear_at:
             expires = day + timedelta(days=345 if code == rrc else 375)
-            app.mentors.grant_clearance(C(), m.id, Clearance(code, day + timedelta(days=10), expires))
+            app.mentors.grant_clearance(
+                C(), m.id, Clearance(code, day + timedelta(days=10), expires)
+            )
         app.mentors.assign_coordinator(C(), m.id, "coordinator")
         app.mentors.certify_mentor(C(), m.id)
         return m.id
@@ -294,7 +291,9 @@ def generate(url: str, events: int, grantees: int) -> dict[str, Any]:
             app.facilities.register_facility(
                 C(), code="FCI-2", name="FCI Two", kind=FacilityKind.BOP_INSTITUTION
             )
-            app.facilities.register_facility(C(), code="RRC-1", name="RRC One", kind=FacilityKind.RRC)
+            app.facilities.register_facility(
+                C(), code="RRC-1", name="RRC One", kind=FacilityKind.RRC
+            )
             rng = random.Random(g)
             recorder: POPOApplicationRecorder = app.ledger.recorder  # type: ignore[assignment]
             written, u = 0, 0
@@ -370,21 +369,14 @@ def prepare_database(
 
 
 def machine_info(url: str) -> dict[str, Any]:
-    model = ""
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-        shared = conn.execute("SHOW shared_buffers").fetchone()
+    """The machine and its PostgreSQL server, as this benchmark's results have them."""
+    m = machine(url)
     return {
-        "nproc": os.cpu_count(),
-        "cpu_model": model,
-        "postgresql": row[0] if row else "",
-        "shared_buffers": shared[0] if shared else "",
-        "python": sys.version.split()[0],
+        "nproc": m["nproc"],
+        "cpu_model": m["cpu_model"],
+        "postgresql": m["postgresql"]["server_version"],
+        "shared_buffers": m["postgresql"]["shared_buffers"],
+        "python": m["python"],
     }
 
 
@@ -434,12 +426,10 @@ def raw_read(url: str, batch: int = 20_000, *, binary: bool = False) -> dict[str
 
 def prowd(url: str, *args: str) -> dict[str, Any]:
     """Run `prowd <args>` against the benchmark database; wall time and peak RSS."""
-    exe = ROOT / ".venv" / "bin" / "prowd"
-    cmd = [str(exe)] if exe.exists() else ["uv", "run", "--project", str(ROOT), "prowd"]
     env = {**os.environ, "PROWD_DATABASE_URL": url, "PROWD_LOG_LEVEL": "warning"}
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [*cmd, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*PROWD, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - t0
@@ -467,7 +457,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
         "--database-url",
-        default=os.environ.get("PROWD_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        default=DATABASE_URL,
         help="any database on the server; the benchmark database is created beside it",
     )
     p.add_argument("--events", type=int, default=1_000_000)
@@ -536,9 +526,7 @@ def main() -> int:
     result["rebuild_share_of_raw_read"] = round(rebuild["events_per_s"] / raw, 3)
     result["targets"] = TARGETS
     result["pass"] = checks
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"rebuild-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    out.write_text(json.dumps(result, indent=2, default=str))
+    out = write_json(f"rebuild-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json", result)
     print(
         f"\nRebuild, replay and verify at scale ({name}, {raw and result['raw_read']['events']} events)"
     )

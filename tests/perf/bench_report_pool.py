@@ -28,28 +28,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import httpx
 
-import httpx  # noqa: E402
+from services.reports.jobs import Ask, Grantee, grantee_body
+from services.reports.processes import ReportPool
+from services.reports.quarterly import Quarter
+from services.settings import Settings
+from services.store.database import Database
+from tests.perf.harness.meters import rss_kb
+from tests.perf.harness.postgres import scratch_database
+from tests.perf.harness.results import ROOT, log, machine_info, write_json
+from tests.perf.harness.server import Server
+from tests.perf.harness.world import Tokens, create_grantee, enrolment
 
-from services.identity.tokens import issue_token  # noqa: E402
-from services.reports.jobs import Ask, Grantee, grantee_body  # noqa: E402
-from services.reports.processes import ReportPool  # noqa: E402
-from services.reports.quarterly import Quarter  # noqa: E402
-from services.settings import Settings  # noqa: E402
-from services.store.database import Database  # noqa: E402
-from tests.perf.bench_commands import (  # noqa: E402
-    Server,
-    free_port,
-    log,
-    machine_info,
-    scratch_database,
-)
-
-RESULTS = Path(__file__).resolve().parent / "results"
 SECRET = "bench-secret-" + "r" * 40
+TOKENS = Tokens(SECRET, "bench")
 
 
 def figures(seconds: list[float]) -> dict[str, float]:
@@ -79,60 +72,34 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t
 
 
-def auth(settings: Settings, role: str, grantee: str = "*") -> dict[str, str]:
-    token = issue_token(settings, subject=f"bench-{role}", roles=[role], grantees=[grantee])
-    return {"Authorization": f"Bearer {token}"}
-
-
-def setup(c: httpx.Client, settings: Settings, participants: int) -> tuple[str, int]:
+def setup(c: httpx.Client, participants: int) -> tuple[str, int]:
     """A grantee with `participants` enrolled; its slug and the log position of the last."""
     slug = f"rp_{secrets.token_hex(4)}"
-    body = {"slug": slug, "name": "Report bench", "grant_number": "FS-0001-26"}
-    c.post("/v1/grantees", json=body, headers=auth(settings, "platform_admin")).raise_for_status()
-    h = auth(settings, "coordinator", slug)
-    base = f"/v1/grantees/{slug}"
-    facility = {"code": "FCI-A", "name": "FCI Alpha", "kind": "bop_institution"}
-    c.post(f"{base}/facilities", json=facility, headers=h).raise_for_status()
-    cohort = {"code": "C1", "facility": "FCI-A", "start_date": "2026-01-05"}
-    c.post(f"{base}/cohorts", json=cohort, headers=h).raise_for_status()
+    create_grantee(c, TOKENS, slug, name="Report bench", grant_number="FS-0001-26", rrc=False)
+    h = TOKENS.auth("coordinator", slug)
     position = 0
     for i in range(participants):
-        person = {
-            "first_name": f"Bench{i}",
-            "last_name": "Person",
-            "date_of_birth": "1980-01-01",
-            "program_entry_date": "2026-07-06",
-            "facility": "FCI-A",
-            "cohort": "C1",
-        }
-        r = c.post(f"{base}/participants", json=person, headers=h)
+        person = enrolment(f"Bench{i}", "Person", entry="2026-07-06", born="1980-01-01")
+        r = c.post(f"/v1/grantees/{slug}/participants", json=person, headers=h)
         r.raise_for_status()
         position = int(r.headers["x-log-position"])
     return slug, position
 
 
-def over_http(
-    settings: Settings, url: str, tmp: Path, participants: int, reports: int
-) -> tuple[str, dict[str, Any]]:
+def over_http(url: str, tmp: Path, participants: int, reports: int) -> tuple[str, dict[str, Any]]:
+    """Two servers, reports in the API process and in a child: the first report through the
+    pool, then `reports` from each, alternating."""
     servers = []
     try:
         for processes in ("0", "1"):
-            server = Server(
-                url,
-                SECRET,
-                free_port(),
-                1,
-                tmp / f"serve-{processes}.log",
-                "warning",
-                {"PROWD_REPORT_PROCESSES": processes, "PROWD_DATA_DIR": str(tmp / "data")},
-            )
-            servers.append(server)
+            env = {"PROWD_REPORT_PROCESSES": processes, "PROWD_DATA_DIR": str(tmp / "data")}
+            servers.append(Server(url, SECRET, tmp / f"serve-{processes}.log", env=env))
         for server in servers:
             server.wait_ready()
         local, pooled = (httpx.Client(base_url=s.base, timeout=60.0) for s in servers)
         with local, pooled:
-            slug, position = setup(local, settings, participants)
-            headers = auth(settings, "federal_oversight", slug)
+            slug, position = setup(local, participants)
+            headers = TOKENS.auth("federal_oversight", slug)
             path = f"/v1/grantees/{slug}/reports/quarterly/2026Q3"
 
             def get(c: httpx.Client, **params: Any) -> None:
@@ -155,6 +122,8 @@ def over_http(
 
 
 def through_functions(db: Database, slug: str, reports: int) -> dict[str, Any]:
+    """The same reports through the module's functions in this process: in it, and through a
+    pool of one child."""
     g = Grantee(slug, f"g_{slug}", "America/New_York", "Report bench")
     ask = Ask(Quarter(2026, 3))
     pool = ReportPool(1)
@@ -165,12 +134,7 @@ def through_functions(db: Database, slug: str, reports: int) -> dict[str, Any]:
         for _ in range(reports):
             pooled.append(timed(lambda: pool.run(db, grantee_body, g, ask, "json")))
             local.append(timed(lambda: grantee_body(db, g, ask, "json")))
-        server = pool.call(os.getppid)
-        rss = next(
-            int(line.split()[1])
-            for line in Path(f"/proc/{server}/status").read_text().splitlines()
-            if line.startswith("VmRSS:")
-        )
+        rss = rss_kb(pool.call(os.getppid))
     finally:
         pool.shutdown()
     return {"forkserver_rss_kb": rss, **compare(local, pooled)}
@@ -188,7 +152,7 @@ def main() -> int:
     with scratch_database(args.database_url) as url, tempfile.TemporaryDirectory() as tmp:
         settings = Settings(database_url=url, jwt_secret=SECRET, data_dir=Path(tmp) / "data")
         log("two servers: PROWD_REPORT_PROCESSES=0 and =1")
-        slug, http = over_http(settings, url, Path(tmp), args.participants, args.reports)
+        slug, http = over_http(url, Path(tmp), args.participants, args.reports)
         log("the module's functions in this process")
         db = Database(url, settings, name="prowd-bench").open()
         try:
@@ -203,9 +167,7 @@ def main() -> int:
             "loadavg_after": os.getloadavg(),
             "machine": machine_info(url),
         }
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"report-pool-{started:%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_json(f"report-pool-{started:%Y%m%dT%H%M%SZ}.json", result)
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2))
     log(f"results: {out.relative_to(ROOT)}")
     return 0

@@ -8,7 +8,7 @@ Everything runs in a scratch database (`prowd_bench_<random>`) created beside --
 and dropped at the end; all traffic goes to 127.0.0.1. Processes: the projection worker (`prowd
 worker`, which also fills the webhook outbox) and `--dispatchers` dispatchers (`prowd webhooks
 dispatch`), as `prowd serve` runs them; the receiver (a ThreadingHTTPServer verifying every
-message with the `standardwebhooks` library, tests/webhook_receiver.py) runs in a process of
+message with the `standardwebhooks` library, tests/perf/harness/receiver.py) runs in a process of
 its own, so the command generator of this process does not slow it down.
 
 Phase 1, throughput: `--events` held meetings of RRC residents are recorded (through the grantee
@@ -27,8 +27,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,44 +40,25 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from litestar.testing import TestClient
+from psycopg import sql
 
-from litestar.testing import TestClient  # noqa: E402
-from psycopg import sql  # noqa: E402
+from domain.meetings import HeldRecord, Topic
+from domain.pairings import Location, LocationKind
+from services.api.app import create_app
+from services.settings import Settings
+from services.store.database import Database
+from services.store.ledger import Command
+from tests.perf.harness.postgres import DATABASE_URL, scratch_database
+from tests.perf.harness.probes import wait_until
+from tests.perf.harness.receiver import ReceiverProcess
+from tests.perf.harness.results import RESULTS, ROOT, log, machine_info, pct, stamp, write_json
+from tests.perf.harness.server import free_port, spawn, stop
+from tests.perf.harness.world import Tokens
+from tests.webhooks_helpers import Hooks
 
-from domain.meetings import HeldRecord, Topic  # noqa: E402
-from domain.pairings import Location, LocationKind  # noqa: E402
-from services.api.app import create_app  # noqa: E402
-from services.identity.tokens import issue_token  # noqa: E402
-from services.settings import Settings  # noqa: E402
-from services.store.database import Database  # noqa: E402
-from services.store.ledger import Command  # noqa: E402
-from tests.perf.bench_commands import machine_info, scratch_database  # noqa: E402
-from tests.webhooks_helpers import Hooks  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = {"deliveries_per_s": 300.0, "latency_p99_s": 2.0}
 SECRET = "bench-secret-" + "y" * 40
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[k]
 
 
 def record_meetings(hooks: Hooks, pairings: list[str], n: int, rate: float | None = None) -> float:
@@ -109,7 +90,14 @@ def record_meetings(hooks: Hooks, pairings: list[str], n: int, rate: float | Non
     return time.monotonic() - started
 
 
+def quantile(values: list[float], q: float) -> float:
+    """The `q`th percentile of `values` (seconds), to the millisecond; NaN when empty."""
+    v = pct(values, q)
+    return math.nan if v is None else round(v, 3)
+
+
 def count(db: Database, schema: str, where: str = "true") -> int:
+    """Deliveries in the grantee's outbox (those matching `where`)."""
     row = db.fetchone(
         sql.SQL("SELECT count(*) FROM {}.webhook_deliveries WHERE " + where).format(
             sql.Identifier(schema)
@@ -118,40 +106,11 @@ def count(db: Database, schema: str, where: str = "true") -> int:
     return int(row[0]) if row else 0
 
 
-def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
-def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", *args],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument(
-        "--database-url",
-        default=os.environ.get("PROWD_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test",
-    )
+    ap.add_argument("--database-url", default=DATABASE_URL)
     ap.add_argument("--events", type=int, default=10_000)
     ap.add_argument("--endpoints", type=int, default=5)
     ap.add_argument("--dispatchers", type=int, default=2)
@@ -165,7 +124,6 @@ def main(argv: list[str] | None = None) -> int:
         help="run bench_commands.py's wrk load (its own scratch database) during phase 2",
     )
     args = ap.parse_args(argv)
-    RESULTS.mkdir(exist_ok=True)
     out: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(),
         "machine": machine_info(args.database_url),
@@ -185,20 +143,12 @@ def main(argv: list[str] | None = None) -> int:
             "PROWD_LOG_LEVEL": "warning",
         }
         tmp = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
-        secrets_file, receiver_out = tmp / "secrets", tmp / "received.json"
-        receiver: subprocess.Popen[str] | None = None
+        receiver: ReceiverProcess | None = None
         processes: list[subprocess.Popen[bytes]] = []
         try:
             app = create_app(settings, db)
             with TestClient(app) as client:
-
-                def auth(role: str, grantee: str = "*", sub: str | None = None) -> dict[str, str]:
-                    token = issue_token(
-                        settings, subject=sub or f"bench-{role}", roles=[role], grantees=[grantee]
-                    )
-                    return {"Authorization": f"Bearer {token}"}
-
-                hooks = Hooks(client, auth, db)
+                hooks = Hooks(client, Tokens(SECRET, "bench").auth, db)
                 pairings = []
                 for _ in range(args.pairings):
                     pid = hooks.resident("RRC-1")
@@ -206,26 +156,21 @@ def main(argv: list[str] | None = None) -> int:
                 # The endpoints are created first (their secrets are the receiver's), pointing
                 # at the port the receiver is started on next.
                 port = free_port()
-                url = f"http://127.0.0.1:{port}/hooks"
-                eps = [hooks.endpoint(url, types=["meeting.held"]) for _ in range(args.endpoints)]
-                secrets_file.write_text("\n".join(e["secret"] for e in eps))
-                receiver = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "tests.webhook_receiver",
-                        str(secrets_file),
-                        str(receiver_out),
-                        str(port),
-                    ],
-                    cwd=ROOT,
-                    stdout=subprocess.PIPE,
-                    text=True,
+                paths = [f"/hooks/{i}" for i in range(args.endpoints)]
+                endpoints = [
+                    (path, hooks.endpoint(f"http://127.0.0.1:{port}{path}", types=["meeting.held"]))
+                    for path in paths
+                ]
+                receiver = ReceiverProcess(
+                    [(path, ep["secret"]) for path, ep in endpoints], tmp, port
                 )
-                assert receiver.stdout is not None
-                assert int(receiver.stdout.readline()) == port
                 schema = hooks.schema
                 processes.append(spawn(["worker"], env))
+
+                def wait_for(what: str, predicate: Any, timeout: float) -> None:
+                    if not wait_until(predicate, timeout):
+                        raise SystemExit(f"timed out waiting for {what}")
+
                 total = args.events * args.endpoints
 
                 # -- phase 1: throughput over a backlog ---------------------------------
@@ -234,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 out["record_seconds"] = round(took, 2)
                 log(f"recorded in {took:.1f} s; waiting for the outbox ({total} deliveries)")
                 t0 = time.monotonic()
-                wait_until(lambda: count(db, schema) >= total, 600, "the outbox")
+                wait_for("the outbox", lambda: count(db, schema) >= total, 600)
                 out["outbox_fill_seconds_after_last_commit"] = round(time.monotonic() - t0, 2)
                 log(f"outbox full; starting {args.dispatchers} dispatchers")
                 t0 = time.monotonic()
@@ -242,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                     processes.append(
                         spawn(["webhooks", "dispatch", "--concurrency", str(args.concurrency)], env)
                     )
-                wait_until(
-                    lambda: count(db, schema, "status = 'delivered'") >= total, 1800, "delivery"
+                wait_for(
+                    "delivery", lambda: count(db, schema, "status = 'delivered'") >= total, 1800
                 )
                 drain = time.monotonic() - t0
                 row = db.fetchone(
@@ -263,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 # -- phase 2: commit-to-delivery latency under a paced load ---------------
                 load: subprocess.Popen[bytes] | None = None
                 if args.command_load:
+                    RESULTS.mkdir(parents=True, exist_ok=True)
                     load_log = RESULTS / "webhooks-command-load.log"
                     load = subprocess.Popen(
                         [
@@ -301,9 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"phase 2: {n} events at {args.paced_rate}/s")
                 record_meetings(hooks, pairings, n, rate=args.paced_rate)
                 goal = before + n * args.endpoints
-                wait_until(
-                    lambda: count(db, schema, "status = 'delivered'") >= goal, 600, "phase 2"
-                )
+                wait_for("phase 2", lambda: count(db, schema, "status = 'delivered'") >= goal, 600)
                 if load is not None:
                     load.wait(600)
                 rows = db.fetchall(
@@ -320,12 +264,12 @@ def main(argv: list[str] | None = None) -> int:
                 out["phase2"] = {
                     "events": n,
                     "deliveries": len(latencies),
-                    "latency_p50_s": round(percentile(latencies, 50), 3),
-                    "latency_p99_s": round(percentile(latencies, 99), 3),
+                    "latency_p50_s": quantile(latencies, 50),
+                    "latency_p99_s": quantile(latencies, 99),
                     "latency_max_s": round(max(latencies), 3) if latencies else None,
                     "latency_mean_s": round(statistics.fmean(latencies), 3) if latencies else None,
-                    "to_outbox_p50_s": round(percentile(queued, 50), 3),
-                    "to_outbox_p99_s": round(percentile(queued, 99), 3),
+                    "to_outbox_p50_s": quantile(queued, 50),
+                    "to_outbox_p99_s": quantile(queued, 99),
                     "command_load": bool(args.command_load),
                 }
                 log(f"phase 2: {json.dumps(out['phase2'])}")
@@ -337,18 +281,19 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for p in processes:
                 stop(p)
-            if receiver is not None:
-                receiver.terminate()
-                receiver.wait(30)
-                if receiver_out.exists():
-                    got = json.loads(receiver_out.read_text())
-                    out["receiver"] = got
-                    out["duplicates_beyond_retries"] = got["received"] - got["distinct_webhook_ids"]
+            got = receiver.finish() if receiver is not None else None
+            if got is not None:
+                counts = got["counts"]
+                received, distinct = sum(counts.values()), len(counts)
+                out["receiver"] = {
+                    "received": received,
+                    "distinct_webhook_ids": distinct,
+                    "rejected": got["rejected"],
+                }
+                out["duplicates_beyond_retries"] = received - distinct
             with contextlib.suppress(Exception):
                 db.close()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS / f"webhooks-{stamp}.json"
-    path.write_text(json.dumps(out, indent=2, default=str))
+    path = write_json(f"webhooks-{stamp()}.json", out)
     print(json.dumps(out, indent=2, default=str))
     log(f"written to {path}")
     return 0

@@ -18,7 +18,7 @@ checks:
 - webhooks (an endpoint of RRC-1 pointing at a receiver in this process, fed by the load's moves
   to RRC-1): every matching event has exactly one outbox row, every row was received at least
   once with a valid signature, nothing else was received; redeliveries counted apart
-  (crash_kill.webhook_check).
+  (tests/perf/harness/outbox.py).
 
 Prints a summary and writes JSON to tests/perf/results/outage-<timestamp>.json. Not a pytest test.
 """
@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import json
 import os
-import pwd
 import shutil
 import statistics
 import subprocess
@@ -38,57 +37,64 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+import httpx
 
-import crash_kill as ck  # noqa: E402
-import httpx  # noqa: E402
+from services.settings import Settings
+from tests.perf.harness import outbox
+from tests.perf.harness.load import EnrolAndMove, settle
+from tests.perf.harness.postgres import Cluster
+from tests.perf.harness.receiver import HookReceiver
+from tests.perf.harness.results import RESULTS, report, stamp, write_json
+from tests.perf.harness.server import Server, free_port
+from tests.perf.harness.world import Tokens, create_grantee
 
-from services import projector  # noqa: E402
-from services.settings import Settings  # noqa: E402
-from services.store.database import Database  # noqa: E402
-
-USER = "prowdpg"
+SLUG = "outage_g1"
+SECRET = "outage-secret-" + "x" * 40
+TOKENS = Tokens(SECRET, "outage")
 
 
-class Cluster:
-    """A throwaway PostgreSQL cluster on 127.0.0.1:<port>, trust authentication."""
+class TimedLoad(EnrolAndMove):
+    """The crash test's load, also timing each command; backs off a little on 503."""
 
-    def __init__(self, bin_dir: Path, root: Path, port: int) -> None:
-        self.bin = bin_dir
-        self.data = root / "data"
-        self.port = port
-        self.log = root / "postgres.log"
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:
-            try:
-                pwd.getpwnam(USER)
-            except KeyError:
-                subprocess.run(["useradd", "--system", "--no-create-home", USER], check=True)
-            shutil.chown(root, USER)
-            self.as_user = ["runuser", "-u", USER, "--"]
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    timeout = 30.0
 
-    def _run(self, tool: str, *args: str) -> None:
-        subprocess.run(
-            [*self.as_user, str(self.bin / tool), *args],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=120,
-        )
+    def __init__(self, *args: Any, started: float) -> None:
+        super().__init__(*args)
+        self.started = started
+        # (sent at, seconds, outcome, retry-after) of every command
+        self.timings: list[tuple[float, float, Any, str | None]] = []
 
-    def start(self) -> None:
-        opts = f"-p {self.port} -h 127.0.0.1 -k {self.data} -c max_connections=200"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", opts, "-w", "start")
+    def record(self, key: str, outcome: Any, response: httpx.Response | None, t0: float) -> None:
+        took = time.monotonic() - t0
+        retry_after = None if response is None else response.headers.get("retry-after")
+        with self.lock:
+            self.outcomes[key] = outcome
+            self.timings.append((round(t0 - self.started, 3), took, outcome, retry_after))
+        if outcome == 503:
+            time.sleep(0.05)  # a polite client backs off a little
 
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+class ReadyProbe(threading.Thread):
+    """/ready, polled every 0.25 s: (seconds since `started`, status or error)."""
+
+    def __init__(self, base: str, started: float) -> None:
+        super().__init__(daemon=True)
+        self.base, self.started = base, started
+        self.stopping = threading.Event()
+        self.answers: list[tuple[float, Any]] = []
+
+    def run(self) -> None:
+        with httpx.Client(timeout=10) as http:
+            while not self.stopping.is_set():
+                try:
+                    status: Any = http.get(self.base + "/ready").status_code
+                except httpx.HTTPError as e:
+                    status = type(e).__name__
+                self.answers.append((round(time.monotonic() - self.started, 2), status))
+                time.sleep(0.25)
 
 
 def main() -> int:
@@ -100,120 +106,69 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=8)
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="prowd-outage-"))
-    cluster = Cluster(Path(args.pg_bin), root, ck.free_port())
+    cluster = Cluster(Path(args.pg_bin), root, free_port())
     cluster.start()
     data_dir = root / "prowd"
     data_dir.mkdir()
     server = None
-    receiver = ck.HookReceiver()
+    receiver = HookReceiver()
     try:
-        ck.RESULTS.mkdir(exist_ok=True)
-        server_log = ck.RESULTS / f"outage-server-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
-        server = ck.Server(cluster.url, ck.free_port(), data_dir, server_log)
-        server.wait_ready()
-        headers = {"Authorization": "Bearer " + ck.token("coordinator", ck.SLUG)}
-        endpoint = ck.setup(server.base, headers, receiver.url)
-        receiver.secret = endpoint["secret"]
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        server_log = RESULTS / f"outage-server-{stamp()}.log"
+        env = {"PROWD_DATA_DIR": str(data_dir), "PROWD_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32"}
+        server = Server(cluster.url, SECRET, server_log, workers=2, env=env)
+        server.wait_ready(180)
+        headers = TOKENS.auth("coordinator", SLUG)
+        with httpx.Client(base_url=server.base, timeout=30) as client:
+            create_grantee(client, TOKENS, SLUG, name="Outage test")
+        endpoint = outbox.subscribe(server.base, TOKENS, SLUG, receiver.url())
+        receiver.trust(endpoint["secret"])
 
-        # /ready, polled every 0.25 s: (seconds since start, status or error)
-        probes: list[tuple[float, Any]] = []
-        stop_probe = threading.Event()
         started = time.monotonic()
-
-        def probe() -> None:
-            with httpx.Client(timeout=10) as http:
-                while not stop_probe.is_set():
-                    try:
-                        status: Any = http.get(server.base + "/ready").status_code
-                    except httpx.HTTPError as e:
-                        status = type(e).__name__
-                    probes.append((round(time.monotonic() - started, 2), status))
-                    time.sleep(0.25)
-
-        # (sent at, seconds, outcome, retry-after) of every command
-        timings: list[tuple[float, float, Any, str | None]] = []
-
-        class TimedLoad(ck.Load):
-            """crash_kill's load, also timing each command; backs off a little on 503."""
-
-            timeout = 30.0
-
-            def record(
-                self, key: str, outcome: Any, response: httpx.Response | None, t0: float
-            ) -> None:
-                took = time.monotonic() - t0
-                retry_after = None if response is None else response.headers.get("retry-after")
-                with self.lock:
-                    self.outcomes[key] = outcome
-                    timings.append((round(t0 - started, 3), took, outcome, retry_after))
-                if outcome == 503:
-                    time.sleep(0.05)  # a polite client backs off a little
-
-        load = TimedLoad(server.base, args.clients, headers, "o")
-        probe_thread = threading.Thread(target=probe, daemon=True)
-        probe_thread.start()
+        probe = ReadyProbe(server.base, started)
+        load = TimedLoad(server.base, SLUG, args.clients, headers, "o", started=started)
+        probe.start()
         load.start()
         time.sleep(args.before)
         down_at = time.monotonic() - started
         cluster.stop()
-        ck.log(f"PostgreSQL stopped at {down_at:.1f} s")
+        report(f"PostgreSQL stopped at {down_at:.1f} s")
         time.sleep(args.outage)
         up_at = time.monotonic() - started
         cluster.start()
-        ck.log(f"PostgreSQL started at {up_at:.1f} s")
+        report(f"PostgreSQL started at {up_at:.1f} s")
         time.sleep(args.after)
         load.finish()
-        stop_probe.set()
-        probe_thread.join(timeout=15)
+        probe.stopping.set()
+        probe.join(timeout=15)
 
+        timings = load.timings
         during = [t for t in timings if down_at <= t[0] < up_at]
         outage_latency = [t[1] for t in during]
         codes_during = Counter(str(t[2]) for t in during)
         retry_after_ok = all(t[3] is not None for t in during if t[2] == 503)
         recovered = [t for t in timings if t[0] >= up_at and isinstance(t[2], int) and t[2] < 300]
         recovery_s = round(min(t[0] + t[1] for t in recovered) - up_at, 2) if recovered else None
-        ready_down = [s for at, s in probes if down_at + 1 <= at < up_at]
-        ready_after = [s for at, s in probes if at >= up_at + (recovery_s or 0) + 1]
+        ready_down = [s for at, s in probe.answers if down_at + 1 <= at < up_at]
+        ready_after = [s for at, s in probe.answers if at >= up_at + (recovery_s or 0) + 1]
 
         # Retry what was not acknowledged; then the same guarantees as the crash test.
         outcomes = load.outcomes
-        unanswered, retried = ck.retry_unanswered(
-            server.base, headers, outcomes, load.commands, timeout=30
+        checked = settle(server.base, headers, cluster.url, SLUG, outcomes, load.commands, 30)
+        settings = Settings(database_url=cluster.url, jwt_secret=SECRET, data_dir=data_dir)
+        views = outbox.converged(
+            cluster.url, settings, server, f"g_{SLUG}", endpoint["id"], receiver
         )
-        prowd_url = cluster.url
-        counts = ck.request_counts(prowd_url)
-        acked = [k for k, v in outcomes.items() if ck.acked(v)]
-        lost = [k for k in acked if counts.get(k, 0) == 0]
-        duplicated = [k for k, c in counts.items() if c > 1]
-        half = [k for k in unanswered if counts.get(k, 0) + counts.get(k + "-retry", 0) != 1]
-        settings = Settings(database_url=prowd_url, jwt_secret=ck.SECRET, data_dir=data_dir)
-        db = Database(prowd_url, settings, name="outage-check").open()
-        try:
-            schema = f"g_{ck.SLUG}"
-            top = db.fetchone(f"SELECT max(notification_id) FROM {schema}.events")
-            head = int(top[0]) if top and top[0] else 0
-            deadline = time.monotonic() + 60
-            while projector.lowest_position(db, schema) < head and time.monotonic() < deadline:
-                time.sleep(0.2)
-            caught_up = projector.lowest_position(db, schema) >= head
-            # Webhooks: the running service drains the outbox; then nothing more can arrive.
-            drain = ck.wait_webhooks_drained(prowd_url, endpoint["id"])
-            server.stop()
-            server = None
-            webhooks = {**drain, **ck.webhook_check(prowd_url, endpoint["id"], receiver)}
-            live = projector.digests(db, schema)
-            projector.rebuild_views(db, schema)
-            rebuilt = projector.digests(db, schema)
-        finally:
-            db.close()
+        webhooks = views.pop("webhooks")
+        views.pop("head_position")
 
         result = {
             "outage_s": args.outage,
             "clients": args.clients,
             "commands_sent": len(outcomes),
-            "acknowledged": len(acked),
+            "acknowledged": len(checked["acked"]),
             "first_answers": dict(Counter(str(v) for v in outcomes.values())),
-            "retries": dict(retried),
+            "retries": checked["retries"],
             "during_outage": {
                 "requests": len(during),
                 "outcomes": dict(codes_during),
@@ -226,20 +181,17 @@ def main() -> int:
             },
             "recovery_s_after_start": recovery_s,
             "ready_after_recovery": dict(Counter(str(s) for s in ready_after)),
-            "lost": len(lost),
-            "duplicated": len(duplicated),
-            "half_applied_or_missing_after_retry": len(half),
-            "views_caught_up": caught_up,
-            "views_equal_rebuild": live == rebuilt,
+            "lost": len(checked["lost"]),
+            "duplicated": len(checked["duplicated"]),
+            "half_applied_or_missing_after_retry": len(checked["half"]),
+            **views,
             "webhooks": webhooks,
             "machine": {"nproc": os.cpu_count(), "load": os.getloadavg()},
         }
-        ck.RESULTS.mkdir(exist_ok=True)
-        out = ck.RESULTS / f"outage-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-        out.write_text(json.dumps(result, indent=2))
-        ck.log(json.dumps({k: v for k, v in result.items() if k != "webhooks"}))
-        ck.log(ck.webhook_summary(webhooks))
-        ck.log(f"results: {out}")
+        out = write_json(f"outage-{stamp()}.json", result)
+        report(json.dumps({k: v for k, v in result.items() if k != "webhooks"}))
+        report(outbox.webhook_summary(webhooks))
+        report(f"results: {out}")
         bounded = result["during_outage"]["latency_max_s"] is not None and (
             result["during_outage"]["latency_max_s"] <= 5 + 3 + 2
         )
@@ -249,14 +201,14 @@ def main() -> int:
             and "503" in result["during_outage"]["ready"]
             and recovery_s is not None
             and set(result["ready_after_recovery"]) == {"200"}
-            and not lost
-            and not duplicated
-            and not half
-            and caught_up
-            and live == rebuilt
-            and ck.webhooks_ok(webhooks)
+            and not checked["lost"]
+            and not checked["duplicated"]
+            and not checked["half"]
+            and views["views_caught_up"]
+            and views["views_equal_rebuild"]
+            and outbox.webhooks_ok(webhooks)
         )
-        ck.log("PASS" if ok else f"FAIL (the service's output: {server_log})")
+        report("PASS" if ok else f"FAIL (the service's output: {server_log})")
         if ok:
             server_log.unlink(missing_ok=True)
         return 0 if ok else 1

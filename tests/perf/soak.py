@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
 import random
@@ -64,32 +63,49 @@ import threading
 import time
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import httpx
+import psycopg
+from psycopg import sql
 
-import httpx  # noqa: E402
-import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
+from tests.perf.harness.load import Clients, events_by_request
+from tests.perf.harness.meters import (
+    CpuSample,
+    cpu_sample,
+    cpu_usage,
+    postgres_pids,
+    rss_mb,
+    stat_fields,
+)
+from tests.perf.harness.postgres import (
+    DATABASE_URL,
+    Cluster,
+    OneConnection,
+    log_head,
+    scratch_database,
+)
+from tests.perf.harness.probes import LagProbe, caseload_position, wait_until
+from tests.perf.harness.receiver import ReceiverProcess
+from tests.perf.harness.results import (
+    RESULTS,
+    ROOT,
+    git,
+    machine_info,
+    ms,
+    pct,
+    report,
+    stamp,
+    write_json,
+)
+from tests.perf.harness.server import PROWD, Server, free_port
+from tests.perf.harness.world import Tokens, enrolment
 
-from services import projector  # noqa: E402
-from services.identity.tokens import issue_token  # noqa: E402
-from services.settings import Settings  # noqa: E402
-from tests.perf.bench_commands import free_port, machine_info, scratch_database  # noqa: E402
-
-# The soak's own PostgreSQL cluster (as the outage script's): a busy shared server runs out of
-# connections or lock slots (`out of shared memory`) for reasons that are not the service's.
-from tests.perf.outage import Cluster  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
 SECRET = "soak-secret-" + "z" * 40
+TOKENS = Tokens(SECRET, "soak")
 FLAT_MAX_GROWTH_PCT = 10.0
 DESIGNED_REFUSALS = {409, 429}
 WEBHOOK_TYPES = ["participant.arrived_at_rrc", "participant.left_rrc", "meeting.held"]
@@ -107,141 +123,11 @@ MIX: dict[str, float] = {
     "report": 0.02,
 }
 COMMANDS = {"enrol", "to_rrc", "to_community", "meeting", "probe"}
+OTHER = "other processes (not the soak)"
 MEETING_BASE = datetime(2026, 8, 11, 12, tzinfo=UTC)
 
 
-def log(msg: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {msg}", flush=True)
-
-
-# ------------------------------------------------------------------------------ the service
-
-
-class Server:
-    """`prowd serve` in a process group of its own (so its processes can be found and stopped)."""
-
-    def __init__(
-        self,
-        url: str,
-        port: int,
-        data_dir: Path,
-        log_path: Path,
-        workers: int,
-        code: Path,
-        extra_env: dict[str, str],
-    ) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        self.code = code
-        self.env = {
-            **os.environ,
-            # The service's code comes from `code` (before the editable install's path).
-            "PYTHONPATH": str(code),
-            "PROWD_DATABASE_URL": url,
-            "PROWD_JWT_SECRET": SECRET,
-            "PROWD_DATA_DIR": str(data_dir),
-            "PROWD_LOG_LEVEL": "warning",
-            "PROWD_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
-            # One address and a few tokens send everything: the limits would refuse the load.
-            "PROWD_RATE_LIMIT_TOKEN": "0",
-            "PROWD_RATE_LIMIT_IP": "0",
-            **extra_env,
-        }
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                *prowd(),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-            ],
-            env=self.env,
-            cwd=code,
-            start_new_session=True,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"prowd serve exited with {self.proc.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.base + "/ready", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise SystemExit("prowd serve did not become ready")
-
-    def processes(self) -> dict[int, str]:
-        """Every process of the serve group, pid -> role (from its command line)."""
-        out: dict[int, str] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            pid = int(entry)
-            try:
-                if os.getpgid(pid) != self.proc.pid:
-                    continue
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-                forked_by_forkserver = _is_forkserver(_parent_of(pid))
-            except (OSError, ProcessLookupError):
-                continue
-            if pid == self.proc.pid:
-                role = "serve (uvicorn supervisor)"
-            elif "services.cli worker" in cmd:
-                role = "projection worker"
-            elif "webhooks dispatch" in cmd:
-                role = "webhook dispatcher"
-            elif "resource_tracker" in cmd:
-                role = "resource tracker"
-            elif "multiprocessing.forkserver" in cmd:
-                # Report children are forks of an API process's forkserver (same command line).
-                role = "report child" if forked_by_forkserver else "report forkserver"
-            elif "multiprocessing" in cmd:
-                role = "api"
-            else:
-                role = "other: " + cmd[:60]
-            out[pid] = role
-        return out
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                log("prowd serve did not stop on SIGTERM; killing its process group")
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=10)
-        self._log.close()
-
-
-def _parent_of(pid: int) -> int:
-    return int(_stat_fields(pid)[1])
-
-
-def _stat_fields(pid: int) -> list[str]:
-    """/proc/<pid>/stat after the command name: state, ppid, ... (starttime is index 19)."""
-    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-
-
-def _is_forkserver(pid: int) -> bool:
-    try:
-        return b"multiprocessing.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-
-
-def prowd() -> list[str]:
-    """The CLI, run by this interpreter (the project's virtual environment)."""
-    return [sys.executable, "-m", "services.cli.main"]
+# ----------------------------------------------------------------------- the service's code
 
 
 def snapshot(commit: str, into: Path) -> Path:
@@ -258,100 +144,6 @@ def snapshot(commit: str, into: Path) -> Path:
     if archive.wait(60) != 0:
         raise SystemExit(f"git archive {commit} failed")
     return into
-
-
-def git(*args: str) -> str:
-    out = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
-    return out.stdout.strip()
-
-
-def rss_mb(pid: int, field_name: str = "VmRSS") -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def token(role: str, grantee: str = "*", sub: str | None = None) -> str:
-    return issue_token(
-        Settings(jwt_secret=SECRET), subject=sub or f"soak-{role}", roles=[role], grantees=[grantee]
-    )
-
-
-def auth(role: str, grantee: str = "*", sub: str | None = None) -> dict[str, str]:
-    return {"Authorization": "Bearer " + token(role, grantee, sub)}
-
-
-# --------------------------------------------------------------------------- the receiver
-
-
-def run_receiver(secrets_file: str, out_file: str, port: int) -> int:
-    """The loopback webhook receiver (a subprocess): verify, count by webhook-id, answer 204.
-
-    `GET /count` answers the totals so far. On SIGTERM it writes {webhook-id: times received}
-    and the number of rejected messages to `out_file`. Only counters are kept, so its memory
-    stays small however many deliveries arrive.
-    """
-    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-
-    hooks = {
-        path: Webhook(secret)
-        for path, secret in (
-            line.split(" ", 1) for line in Path(secrets_file).read_text().splitlines() if line
-        )
-    }
-    counts: Counter[str] = Counter()
-    rejected = [0]
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _answer(self, status: int, body: bytes = b"") -> None:
-            self.send_response(status)
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            with lock:
-                body = json.dumps({"received": sum(counts.values()), "distinct": len(counts)})
-            self._answer(200, body.encode())
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            hook = hooks.get(self.path)
-            try:
-                if hook is None:
-                    raise WebhookVerificationError("unknown path")
-                hook.verify(body, {k: v for k, v in self.headers.items()})
-            except WebhookVerificationError:
-                with lock:
-                    rejected[0] += 1
-                self._answer(400)
-                return
-            with lock:
-                counts[self.headers.get("webhook-id", "")] += 1
-            self._answer(204)
-
-    ThreadingHTTPServer.allow_reuse_address = True
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(server.server_address[1], flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    done.wait(timeout=24 * 3600)
-    server.shutdown()
-    with lock:
-        Path(out_file).write_text(json.dumps({"counts": counts, "rejected": rejected[0]}))
-    return 0
 
 
 # ------------------------------------------------------------------------------ the world
@@ -385,20 +177,22 @@ class Grantee:
     known: deque[str] = field(default_factory=lambda: deque(maxlen=5000))
 
 
-def setup_world(base: str, receiver_port: int, n: int) -> tuple[list[Grantee], list[str]]:
+def setup_world(
+    base: str, receiver_port: int, n: int
+) -> tuple[list[Grantee], list[tuple[str, str]]]:
     """Grantees with mentors, paired RRC residents and a webhook endpoint each, over HTTP.
 
     The test helpers' `Hooks` world speaks to any client with `post(url, json=, headers=)`;
     here that is an httpx client on the real server. Returns the grantees and the receiver's
-    secrets file lines (path and secret).
+    endpoints (path and secret).
     """
     from tests.webhooks_helpers import Hooks
 
     grantees: list[Grantee] = []
-    lines: list[str] = []
+    endpoints: list[tuple[str, str]] = []
     with httpx.Client(base_url=base, timeout=30, transport=RetryOn503()) as client:
         for _ in range(n):
-            hooks = Hooks(client, auth, None)  # type: ignore[arg-type]
+            hooks = Hooks(client, TOKENS.auth, None)  # type: ignore[arg-type]
             mentors = [hooks.mentor_id, hooks.mentor(f"mentor2-{hooks.slug}")]
             pairings = [
                 hooks.pair(m, [hooks.resident("RRC-1")], "2026-08-10T10:00:00Z")
@@ -407,9 +201,9 @@ def setup_world(base: str, receiver_port: int, n: int) -> tuple[list[Grantee], l
             ]
             path = f"/hooks/{hooks.slug}"
             ep = hooks.endpoint(f"http://127.0.0.1:{receiver_port}{path}", types=WEBHOOK_TYPES)
-            lines.append(f"{path} {ep['secret']}")
+            endpoints.append((path, ep["secret"]))
             grantees.append(Grantee(hooks.slug, pairings))
-    return grantees, lines
+    return grantees, endpoints
 
 
 def establish(base: str, grantees: list[Grantee], per_grantee: int, threads: int = 8) -> float:
@@ -422,14 +216,14 @@ def establish(base: str, grantees: list[Grantee], per_grantee: int, threads: int
     t0 = time.monotonic()
 
     def enrol_some(g: Grantee, count: int) -> list[str]:
-        h = auth("coordinator", g.slug)
+        h = TOKENS.auth("coordinator", g.slug)
         ids = []
         with httpx.Client(base_url=base, timeout=30, transport=RetryOn503()) as client:
             for _ in range(count):
                 key = f"established-{secrets.token_hex(6)}"
                 r = client.post(
                     f"/v1/grantees/{g.slug}/participants",
-                    json=enrolment(key),
+                    json=enrolment("Soak", key[:40]),
                     headers={**h, "X-Request-ID": key},
                 )
                 if r.status_code != 201:
@@ -475,8 +269,10 @@ class Recorder:
         return out
 
 
-class Load:
+class Load(Clients):
     """`clients` threads, each on a fixed schedule of rate/clients operations a second."""
+
+    join_timeout = 60.0
 
     def __init__(
         self,
@@ -492,36 +288,24 @@ class Load:
         self.interval = clients / rate
         self.deadline = deadline
         self.max_ops = int((deadline - time.monotonic()) / self.interval) + 10
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
+        self.seed = seed
         self.meetings = 0
         self.positions: dict[str, int] = {g.slug: 0 for g in grantees}
         self.headers = {
             g.slug: {
-                "coordinator": auth("coordinator", g.slug),
-                "auditor": auth("auditor", g.slug),
+                "coordinator": TOKENS.auth("coordinator", g.slug),
+                "auditor": TOKENS.auth("auditor", g.slug),
             }
             for g in grantees
         }
         self.quarter = quarter_of(datetime.now(UTC).date())
         kinds, weights = zip(*MIX.items(), strict=True)
         self.kinds, self.weights = list(kinds), list(weights)
-        self.threads = [
-            threading.Thread(target=self.run, args=(i, seed + i), name=f"client-{i}", daemon=True)
-            for i in range(clients)
-        ]
+        super().__init__(clients)
 
-    def start(self) -> None:
-        for t in self.threads:
-            t.start()
-
-    def finish(self) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(timeout=60)
-
-    def run(self, client_no: int, seed: int) -> None:
-        rng = random.Random(seed)
+    def run(self, client_no: int) -> None:
+        """One client's schedule: a random operation each interval, until the deadline."""
+        rng = random.Random(self.seed + client_no)
         # Threads start spread over one interval, so the schedule is even.
         next_at = time.monotonic() + self.interval * client_no / len(self.threads)
         with httpx.Client(base_url=self.base, timeout=30) as http:
@@ -561,7 +345,7 @@ class Load:
                 kind = "caseload"
         moment = (datetime.now(UTC) - timedelta(minutes=30)).isoformat(timespec="seconds")
         if kind == "enrol":
-            path, body = base + "/participants", enrolment(key)
+            path, body = base + "/participants", enrolment("Soak", key[:40])
         elif kind == "to_rrc":
             path = f"{base}/participants/{pid}/stage-transitions"
             body = {"to_stage": 2, "placement": "rrc", "facility": "RRC-1", "occurred_at": moment}
@@ -622,90 +406,8 @@ class Load:
                 g.stage2.append(pid)
 
 
-def enrolment(key: str) -> dict[str, Any]:
-    return {
-        "first_name": "Soak",
-        "last_name": key[:40],
-        "date_of_birth": "1990-01-01",
-        "program_entry_date": "2026-01-15",
-        "facility": "FCI-A",
-        "cohort": "C1",
-    }
-
-
 def quarter_of(d: date) -> str:
     return f"{d.year}Q{(d.month - 1) // 3 + 1}"
-
-
-class LagProbe(threading.Thread):
-    """Once a second: one enrolment, then poll the caseload view's position until it shows it."""
-
-    def __init__(self, base: str, url: str, g: Grantee, recorder: Recorder, deadline: float):
-        super().__init__(name="lag-probe", daemon=True)
-        self.base, self.url, self.g, self.recorder = base, url, g, recorder
-        self.deadline = deadline
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.window: list[float] = []
-        self.all: list[float] = []
-        self.timeouts = 0
-
-    def swap(self) -> list[float]:
-        with self.lock:
-            out, self.window = self.window, []
-        return out
-
-    def run(self) -> None:
-        headers = auth("coordinator", self.g.slug)
-        schema = f"g_{self.g.slug}"
-        max_probes = int(self.deadline - time.monotonic()) + 10
-        with (
-            psycopg.connect(self.url, autocommit=True) as conn,
-            httpx.Client(base_url=self.base, timeout=30) as http,
-        ):
-            db = OneConnection(conn)
-            for n in range(max_probes):
-                if self.stop.is_set() or time.monotonic() >= self.deadline:
-                    return
-                key = f"probe-{n}-{secrets.token_hex(3)}"
-                t0 = time.perf_counter()
-                try:
-                    r = http.post(
-                        f"/v1/grantees/{self.g.slug}/participants",
-                        json=enrolment(key),
-                        headers={**headers, "Idempotency-Key": key, "X-Request-ID": key},
-                    )
-                    status = str(r.status_code)
-                except httpx.HTTPError as e:
-                    r, status = None, type(e).__name__
-                self.recorder.add("probe", time.perf_counter() - t0, status, key)
-                if r is not None and r.status_code == 201:
-                    self.wait_visible(db, schema, int(r.json()["position"]))
-                self.stop.wait(max(0.0, 1.0 - (time.perf_counter() - t0)))
-
-    def wait_visible(self, db: OneConnection, schema: str, position: int) -> None:
-        t0 = time.perf_counter()
-        for _ in range(10_000):  # 10 ms apart: at most ~100 s
-            if projector.position_of(db, schema, "caseload") >= position:  # type: ignore[arg-type]
-                lag = time.perf_counter() - t0
-                break
-            time.sleep(0.01)
-        else:
-            self.timeouts += 1
-            lag = time.perf_counter() - t0
-        with self.lock:
-            self.window.append(lag)
-            self.all.append(lag)
-
-
-class OneConnection:
-    """What `projector.position_of` needs of a Database, on one dedicated connection."""
-
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn = conn
-
-    def fetchone(self, query: Any, params: Any = None) -> Any:
-        return self.conn.execute(query, params).fetchone()
 
 
 # ---------------------------------------------------------------------------- the rebuild
@@ -728,7 +430,7 @@ class Rebuild(threading.Thread):
         self.result["started_at_s"] = t0
         with self.log_path.open("wb") as out:
             p = subprocess.Popen(
-                [*prowd(), "projections", "rebuild"],
+                [*PROWD, "projections", "rebuild"],
                 env=self.env,
                 cwd=self.env["PYTHONPATH"],
                 stdout=out,
@@ -759,100 +461,50 @@ class Rebuild(threading.Thread):
 # ---------------------------------------------------------------------------- the sampler
 
 
-class CpuMeter:
-    """Cores used between two calls, per group of processes, and by the whole machine."""
-
-    def __init__(self) -> None:
-        self.prev: dict[int, int] = {}
-        self.prev_stat = self._stat()
-        self.t = time.monotonic()
-
-    @staticmethod
-    def _stat() -> tuple[int, int]:
-        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
-        return sum(values) - values[3] - values[4], sum(values)  # busy, total
-
-    @staticmethod
-    def _ticks(pid: int, reaped: bool) -> int | None:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            return None
-        own = int(fields[11]) + int(fields[12])  # utime + stime
-        return own + int(fields[13]) + int(fields[14]) if reaped else own  # + cutime + cstime
-
-    def usage(self, groups: dict[str, list[int]], reapers: set[int]) -> dict[str, float]:
-        """`reapers`: processes whose exited children's CPU counts as theirs (a report child
-        lives less than a sample interval: its CPU reaches us when its forkserver reaps it)."""
-        hz = os.sysconf("SC_CLK_TCK")
-        now, stat = time.monotonic(), self._stat()
-        seconds = max(1e-6, now - self.t)
-        out: dict[str, float] = {}
-        seen: dict[int, int] = {}
-        for group, pids in groups.items():
-            used = 0
-            for pid in pids:
-                ticks = self._ticks(pid, pid in reapers)
-                if ticks is None:
-                    continue
-                seen[pid] = ticks
-                used += max(0, ticks - self.prev.get(pid, ticks))
-            out[group] = round(used / hz / seconds, 2)
-        busy, total = stat[0] - self.prev_stat[0], stat[1] - self.prev_stat[1]
-        machine = (os.cpu_count() or 1) * busy / total if total else 0.0
-        ours = sum(out.values())
-        out["machine (all processes)"] = round(machine, 2)
-        out["other processes (not the soak)"] = round(max(0.0, machine - ours), 2)
-        self.prev, self.prev_stat, self.t = seen, stat, now
-        return out
-
-
-def postgres_pids(conn: psycopg.Connection[Any]) -> list[int]:
-    """The postmaster of this connection's server and every process it started."""
-    row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    try:
-        stat = Path(f"/proc/{int(row[0]) if row else 0}/stat").read_text()
-        postmaster = int(stat.rpartition(")")[2].split()[1])
-    except (OSError, ValueError):
-        return []
-    out = [postmaster]
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                text = Path(f"/proc/{entry}/stat").read_text()
-                if int(text.rpartition(")")[2].split()[1]) == postmaster:
-                    out.append(int(entry))
-    return out
-
-
-def pct(values: list[float] | array[float], q: float) -> float | None:
-    if not values:
-        return None
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q / 100 * len(s)))]
-
-
-def ms(v: float | None) -> float | None:
-    return None if v is None else round(1000 * v, 1)
-
-
-def db_state(conn: psycopg.Connection[Any], slugs: list[str]) -> dict[str, int]:
+def db_state(db: OneConnection, slugs: list[str]) -> dict[str, int]:
     """Log heads, caseload positions and outbox counts, summed over the grantees."""
-    db = OneConnection(conn)
     out = {"head": 0, "caseload_behind": 0, "pending": 0, "delivered": 0, "failed": 0}
     for slug in slugs:
         s = sql.Identifier(f"g_{slug}")
-        row = conn.execute(
-            sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}.events").format(s)
-        ).fetchone()
-        head = int(row[0]) if row else 0
+        head = log_head(db, f"g_{slug}")
         out["head"] += head
-        position = projector.position_of(db, f"g_{slug}", "caseload")  # type: ignore[arg-type]
-        out["caseload_behind"] += max(0, head - position)
-        for status, n in conn.execute(
+        out["caseload_behind"] += max(0, head - caseload_position(db, f"g_{slug}"))
+        for status, n in db.conn.execute(
             sql.SQL("SELECT status, count(*) FROM {}.webhook_deliveries GROUP BY status").format(s)
         ).fetchall():
             out[str(status)] = out.get(str(status), 0) + int(n)
+    return out
+
+
+def cpu_now(
+    procs: dict[int, str], db: OneConnection, private_pg: bool, others: list[int], rebuild: Rebuild
+) -> CpuSample:
+    """CPU ticks so far of the service, its PostgreSQL, this script (with the receiver) and
+    the rebuild. Report children are counted through their forkserver once reaped (not twice)."""
+    groups = {p: "prowd serve (all its processes)" for p, r in procs.items() if r != "report child"}
+    if private_pg:
+        groups.update(
+            dict.fromkeys(postgres_pids(db.conn), "postgres (private cluster, all processes)")
+        )
+    else:
+        backends = db.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        ).fetchall()
+        groups.update(
+            dict.fromkeys((int(r[0]) for r in backends), "postgres backends (scratch db)")
+        )
+    groups.update(dict.fromkeys([os.getpid(), *others], "soak script + receiver"))
+    if rebuild.pid is not None:
+        groups[rebuild.pid] = "projections rebuild"
+    return cpu_sample(groups, {p for p, r in procs.items() if r == "report forkserver"})
+
+
+def cpu_cores(before: CpuSample, after: CpuSample) -> dict[str, float]:
+    """Cores per group between two samples, then the machine's and the rest's."""
+    usage = cpu_usage(before, after, other=OTHER)
+    out = {group: round(v, 2) for group, v in usage.cores.items() if group != OTHER}
+    out["machine (all processes)"] = round(usage.machine, 2)
+    out[OTHER] = round(usage.cores[OTHER], 2)
     return out
 
 
@@ -862,13 +514,15 @@ def sample(
     names: dict[tuple[int, str], str],
     recorder: Recorder,
     probe: LagProbe,
-    conn: psycopg.Connection[Any],
+    db: OneConnection,
     slugs: list[str],
     rebuild: Rebuild,
-    cpu: CpuMeter,
-    others: dict[str, int],
+    cpu: CpuSample,
+    others: list[int],
     private_pg: bool,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], CpuSample]:
+    """One sample: RSS per process, latency and answers of the window, lag, outbox and CPU
+    since the previous sample (`cpu`); and this sample's CPU ticks, for the next one."""
     procs = server.processes()
     api_seen = sum(1 for v in names.values() if v.startswith("api"))
     rss: dict[str, float] = {}
@@ -876,7 +530,7 @@ def sample(
         # Keyed by pid and start time: over a run, thousands of report children come and go,
         # and a pid used again is another process.
         try:
-            key = (pid, _stat_fields(pid)[19])
+            key = (pid, stat_fields(pid)[19])
         except OSError:
             continue
         if key not in names:
@@ -913,23 +567,8 @@ def sample(
         for k, v in sorted(by_kind.items())
     }
     lags = probe.swap()
-    state = db_state(conn, slugs)
-    # Report children are counted through their forkserver once reaped (not twice).
-    groups: dict[str, list[int]] = {
-        "prowd serve (all its processes)": [p for p, r in procs.items() if r != "report child"]
-    }
-    if private_pg:
-        groups["postgres (private cluster, all processes)"] = postgres_pids(conn)
-    else:
-        groups["postgres backends (scratch db)"] = [
-            int(r[0])
-            for r in conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            ).fetchall()
-        ]
-    groups["soak script + receiver"] = [os.getpid(), *others.values()]
-    if rebuild.pid is not None:
-        groups["projections rebuild"] = [rebuild.pid]
+    state = db_state(db, slugs)
+    now = cpu_now(procs, db, private_pg, others, rebuild)
     return {
         "t_s": round(t, 1),
         "rss_mb": rss,
@@ -949,8 +588,8 @@ def sample(
         "outbox_failed": state.get("failed", 0),
         "rebuild_running": rebuild.pid is not None,
         "loadavg_1m": round(os.getloadavg()[0], 2),
-        "cpu_cores": cpu.usage(groups, {p for p, r in procs.items() if r == "report forkserver"}),
-    }
+        "cpu_cores": cpu_cores(cpu, now),
+    }, now
 
 
 # ----------------------------------------------------------------------------- the checks
@@ -1036,18 +675,7 @@ def exactly_once(url: str, slugs: list[str], recorder: Recorder) -> dict[str, An
     `Enrolled`, two `StageTransitioned`, two meetings `Scheduled`); the kinds sent here never
     append one event type twice in a single application.
     """
-    topics: dict[str, Counter[str]] = {}  # request id -> event types appended under it
-    with psycopg.connect(url) as conn:
-        for slug in slugs:
-            rows = conn.execute(
-                sql.SQL(
-                    "SELECT convert_from(state, 'UTF8')::json->>'request_id', topic FROM {}.events"
-                ).format(sql.Identifier(f"g_{slug}"))
-            ).fetchall()
-            for rid, topic in rows:
-                if rid is not None:
-                    name = str(topic).rsplit(".", 1)[-1].rsplit(":", 1)[-1]
-                    topics.setdefault(str(rid), Counter())[name] += 1
+    topics = events_by_request(url, slugs)  # request id -> event types appended under it
     acked = {k: kind for k, (kind, st) in recorder.commands.items() if st in ("200", "201")}
     failed = {k: st for k, (_, st) in recorder.commands.items() if st not in ("200", "201")}
     lost = [k for k in acked if k not in topics]
@@ -1100,16 +728,6 @@ def webhook_check(url: str, slugs: list[str], received: dict[str, Any] | None) -
         and set(statuses) <= {"delivered"}
         and not (received or {}).get("rejected"),
     }
-
-
-def server_log_errors(path: Path) -> list[str]:
-    lines = []
-    with path.open(errors="replace") as f:
-        for line in f:
-            low = line.lower()
-            if '"level": "error"' in low or "traceback" in low or '"level": "critical"' in low:
-                lines.append(line.strip()[:400])
-    return lines
 
 
 # ------------------------------------------------------------------------------- plotting
@@ -1204,15 +822,6 @@ def plot(
 # ----------------------------------------------------------------------------------- main
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(1.0)
-    return predicate()
-
-
 def totals(recorder: Recorder) -> dict[str, Any]:
     with recorder.lock:
         return {
@@ -1230,10 +839,7 @@ def totals(recorder: Recorder) -> dict[str, Any]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument(
-        "--database-url",
-        default=os.environ.get("PROWD_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test",
-    )
+    ap.add_argument("--database-url", default=DATABASE_URL)
     ap.add_argument(
         "--shared-server",
         action="store_true",
@@ -1267,13 +873,7 @@ def main() -> int:
         metavar="NAME=VALUE",
         help="extra environment for prowd serve (e.g. MALLOC_ARENA_MAX=2); repeatable",
     )
-    ap.add_argument("--receiver", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.receiver:
-        return run_receiver(args.receiver[0], args.receiver[1], int(args.receiver[2]))
-
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     duration = args.minutes * 60
     tmp = Path(tempfile.mkdtemp(prefix="prowd-soak-"))
     os.chmod(tmp, 0o711)  # the cluster's user must reach its directory inside
@@ -1283,9 +883,9 @@ def main() -> int:
         cluster = Cluster(Path(args.pg_bin), tmp / "pg", free_port())
         cluster.start()
         args.database_url = cluster.url
-        log(f"private PostgreSQL cluster on port {cluster.port}")
+        report(f"private PostgreSQL cluster on port {cluster.port}")
     try:
-        return soak(args, stamp, duration, tmp)
+        return soak(args, stamp(), duration, tmp)
     finally:
         if cluster is not None:
             with contextlib.suppress(subprocess.SubprocessError):
@@ -1293,14 +893,12 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def soak(args: argparse.Namespace, stamp: str, duration: float, tmp: Path) -> int:
+def soak(args: argparse.Namespace, started: str, duration: float, tmp: Path) -> int:
     """The run itself (setup, load, samples, checks, plots); see the module's docstring."""
     result: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "uv run python tests/perf/soak.py " + " ".join(sys.argv[1:]),
-        "parameters": {
-            k: v for k, v in vars(args).items() if k not in ("database_url", "receiver")
-        },
+        "parameters": {k: v for k, v in vars(args).items() if k != "database_url"},
         "mix": MIX,
         "machine": machine_info(args.database_url),
         "loadavg_before": os.getloadavg(),
@@ -1314,43 +912,29 @@ def soak(args: argparse.Namespace, stamp: str, duration: float, tmp: Path) -> in
         code = snapshot(commit, tmp / "code")
         result["code"] = {"tree": "commit", "commit": commit}
         result["code"]["subject"] = git("log", "-1", "--format=%s", commit)
-    log(f"service code: {result['code']}")
-    extra_env = dict(kv.split("=", 1) for kv in args.server_env)
+    report(f"service code: {result['code']}")
+    env = {
+        # The service's code comes from `code` (before the editable install's path).
+        "PYTHONPATH": str(code),
+        "PROWD_DATA_DIR": str(tmp / "data"),
+        "PROWD_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+        **dict(kv.split("=", 1) for kv in args.server_env),
+    }
     with scratch_database(args.database_url) as url:
-        data_dir = tmp / "data"
-        data_dir.mkdir()
-        server = Server(
-            url, free_port(), data_dir, tmp / "server.log", args.workers, code, extra_env
-        )
-        receiver: subprocess.Popen[str] | None = None
+        (tmp / "data").mkdir()
+        server = Server(url, SECRET, tmp / "server.log", workers=args.workers, env=env, cwd=code)
+        receiver: ReceiverProcess | None = None
         received: dict[str, Any] | None = None
         try:
             server.wait_ready()
             port = free_port()
-            log(f"server ready at {server.base}; setting up {args.grantees} grantees")
-            grantees, lines = setup_world(server.base, port, args.grantees)
+            report(f"server ready at {server.base}; setting up {args.grantees} grantees")
+            grantees, endpoints = setup_world(server.base, port, args.grantees)
             if args.established:
-                log(f"enrolling {args.established} established participants per grantee")
+                report(f"enrolling {args.established} established participants per grantee")
                 took = establish(server.base, grantees, args.established)
-                log(f"established in {took:.0f} s")
-            secrets_file, out_file = tmp / "secrets", tmp / "received.json"
-            secrets_file.write_text("\n".join(lines) + "\n")
-            receiver = subprocess.Popen(
-                [
-                    sys.executable,
-                    __file__,
-                    "--receiver",
-                    str(secrets_file),
-                    str(out_file),
-                    str(port),
-                ],
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            assert receiver.stdout is not None
-            if int(receiver.stdout.readline()) != port:
-                raise SystemExit("the receiver did not start on its port")
+                report(f"established in {took:.0f} s")
+            receiver = ReceiverProcess(endpoints, tmp, port)
             slugs = [g.slug for g in grantees]
             recorder = Recorder()
             t0 = time.monotonic()
@@ -1358,9 +942,23 @@ def soak(args: argparse.Namespace, stamp: str, duration: float, tmp: Path) -> in
             load = Load(
                 server.base, grantees, args.rate, args.clients, deadline, recorder, args.seed
             )
-            probe = LagProbe(server.base, url, grantees[0], recorder, deadline)
+            probe = LagProbe(
+                server.base,
+                url,
+                TOKENS.auth("coordinator", grantees[0].slug),
+                [grantees[0].slug],
+                lambda key: enrolment("Soak", key[:40]),
+                interval=1.0,
+                timeout=100.0,
+                poll=0.01,
+                keyed=True,
+                max_probes=int(duration) + 10,
+                until=deadline,
+                request_timeout=30.0,
+                on_answer=lambda seconds, status, key: recorder.add("probe", seconds, status, key),
+            )
             rebuild = Rebuild(server.env, t0 + duration / 2, duration, tmp / "rebuild.log")
-            log(
+            report(
                 f"load: {args.clients} clients, {args.rate} operations/s, {args.minutes} min;"
                 f" rebuild at {duration / 2 / 60:.1f} min"
             )
@@ -1369,27 +967,28 @@ def soak(args: argparse.Namespace, stamp: str, duration: float, tmp: Path) -> in
             rebuild.start()
             samples: list[dict[str, Any]] = []
             names: dict[tuple[int, str], str] = {}
-            cpu = CpuMeter()
-            with psycopg.connect(url, autocommit=True) as conn:
+            others = [receiver.pid]
+            with OneConnection(url, "prowd-soak") as db:
+                cpu = cpu_now(server.processes(), db, not args.shared_server, others, rebuild)
                 for i in range(1, int(duration / args.sample) + 2):
                     wake = t0 + i * args.sample
                     time.sleep(max(0.0, wake - time.monotonic()))
-                    s = sample(
+                    s, cpu = sample(
                         time.monotonic() - t0,
                         server,
                         names,
                         recorder,
                         probe,
-                        conn,
+                        db,
                         slugs,
                         rebuild,
                         cpu,
-                        {"receiver": receiver.pid},
+                        others,
                         not args.shared_server,
                     )
                     samples.append(s)
                     lat = s["latency"]
-                    log(
+                    report(
                         f"t={s['t_s']:6.0f}s ops={lat['all']['n']:4d}"
                         f" cmd p50/p99 {lat['commands']['p50_ms']}/{lat['commands']['p99_ms']} ms"
                         f" qry p50/p99 {lat['queries']['p50_ms']}/{lat['queries']['p99_ms']} ms"
@@ -1402,21 +1001,18 @@ def soak(args: argparse.Namespace, stamp: str, duration: float, tmp: Path) -> in
                     if time.monotonic() >= deadline:
                         break
             load.finish()
-            probe.stop.set()
+            probe.stopping.set()
             probe.join(timeout=60)
             rebuild.join(timeout=max(1.0, rebuild.timeout))
             if rebuild.is_alive():
                 rebuild.cancel.set()
-            log("load stopped; waiting for the views and the outbox to catch up")
-            with psycopg.connect(url, autocommit=True) as conn:
-                caught_up = wait_until(lambda: db_state(conn, slugs)["caseload_behind"] == 0, 180)
-                drained = wait_until(lambda: db_state(conn, slugs).get("pending", 0) == 0, 600)
+            report("load stopped; waiting for the views and the outbox to catch up")
+            with OneConnection(url, "prowd-soak") as db:
+                caught_up = wait_until(lambda: db_state(db, slugs)["caseload_behind"] == 0, 180, 1)
+                drained = wait_until(lambda: db_state(db, slugs).get("pending", 0) == 0, 600, 1)
             time.sleep(2.0)  # the last answers reach the receiver's counters
-            receiver.send_signal(signal.SIGTERM)
-            receiver.wait(timeout=60)
-            received = json.loads(out_file.read_text()) if out_file.exists() else None
-            receiver = None
-            log("checking the log against the answers")
+            received = receiver.finish()
+            report("checking the log against the answers")
             once = exactly_once(url, slugs, recorder)
             hooks = webhook_check(url, slugs, received)
         finally:
@@ -1437,8 +1033,8 @@ def soak(args: argparse.Namespace, stamp: str, duration: float, tmp: Path) -> in
         for st, n in all_statuses.items()
         if st not in ("200", "201") and not (st.isdigit() and int(st) in DESIGNED_REFUSALS)
     }
-    log_errors = server_log_errors(tmp / "server.log") if (tmp / "server.log").exists() else []
-    prefix = RESULTS / f"soak-{stamp}"
+    log_errors = server.errors()
+    prefix = RESULTS / f"soak-{started}"
     result.update(
         {
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -1450,11 +1046,11 @@ def soak(args: argparse.Namespace, stamp: str, duration: float, tmp: Path) -> in
             "late_slots_skipped": recorder.late_skipped,
             "achieved_ops_per_s": round(sum(all_statuses.values()) / duration, 1),
             "lag_probe": {
-                "probes": len(probe.all),
+                "probes": len(probe.lags),
                 "timeouts": probe.timeouts,
-                "p50_s": round(pct(probe.all, 50) or 0, 3),
-                "p99_s": round(pct(probe.all, 99) or 0, 3),
-                "max_s": round(max(probe.all), 3) if probe.all else None,
+                "p50_s": round(pct(probe.lags, 50) or 0, 3),
+                "p99_s": round(pct(probe.lags, 99) or 0, 3),
+                "max_s": round(max(probe.lags), 3) if probe.lags else None,
             },
             "views_caught_up_after_load": caught_up,
             "outbox_drained_after_load": drained,
@@ -1477,12 +1073,11 @@ def soak(args: argparse.Namespace, stamp: str, duration: float, tmp: Path) -> in
         "server_log_clean": not log_errors,
     }
     result["checks"] = checks
-    out = prefix.with_suffix(".json")
-    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    out = write_json(f"soak-{started}.json", result)
     print_summary(result)
-    log(f"results: {out.relative_to(ROOT)}; plots: {', '.join(result['plots'])}")
+    report(f"results: {out.relative_to(ROOT)}; plots: {', '.join(result['plots'])}")
     ok = all(checks.values())
-    log("PASS" if ok else "FAIL: " + ", ".join(k for k, v in checks.items() if not v))
+    report("PASS" if ok else "FAIL: " + ", ".join(k for k, v in checks.items() if not v))
     return 0 if ok else 1
 
 

@@ -28,7 +28,7 @@ from psycopg import sql
 from services.app.tenancy import GRANTEES_CHANNEL, Tenancy
 from services.audit import checkpoints
 from services.audit.checkpoints import AuditKey
-from services.projector import engine as projector
+from services.projector import live
 from services.store.database import Database
 from services.store.schema import grantee_schema, notify_channel
 from services.webhooks import outbox
@@ -110,7 +110,7 @@ class ProjectionWorker:
     def _catch_up(self, slug: str) -> None:
         schema = grantee_schema(slug)
         try:
-            self.processed += projector.drain(self.db, schema)
+            self.processed += live.drain(self.db, schema)
             if self.key is not None:
                 checkpoints.sign_if_due(self.db, schema, self.key)
         except Exception as e:

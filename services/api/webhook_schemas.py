@@ -1,0 +1,93 @@
+"""What `/v1/grantees/{grantee}/webhook-endpoints` accepts and answers (services/api/webhooks.py);
+the shapes read from the webhook tables are declared with their queries
+(services/webhooks/queries.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from litestar.params import Parameter
+
+from domain.webhooks import MAX_URL, EventType
+from services.api.params import Code
+from services.api.text import Line
+from services.webhooks.queries import AttemptOut, DeliveryOut, EndpointOut
+
+Url = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_URL,
+        # Absolute http(s), no user name or password, no fragment (`check_url`).
+        pattern=r"^https?://[^\s/?#@]+([/?][^\s#]*)?$",
+        examples=["https://203.0.113.10/hooks/prowd"],
+    ),
+]
+Rate = Annotated[float, msgspec.Meta(gt=0, le=1000, examples=[20.0])]
+Description = Annotated[Line, msgspec.Meta(max_length=500)]
+RowCursor = Annotated[
+    str, Parameter(max_length=20, description="`next_cursor` of the previous page")
+]
+
+
+class EndpointIn(msgspec.Struct, forbid_unknown_fields=True):
+    url: Url
+    facility: Code
+    event_types: Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=20)]
+    description: Description = ""
+    enabled: bool = True
+    rate_limit: Rate | None = None
+
+
+class EndpointChange(msgspec.Struct, forbid_unknown_fields=True):
+    url: Url | None = None
+    event_types: Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=20)] | None = None
+    description: Description | None = None
+    rate_limit: Rate | None = None
+    # True removes the rate limit.
+    clear_rate_limit: bool = False
+
+
+class RecoverIn(msgspec.Struct, forbid_unknown_fields=True):
+    since: datetime
+
+
+class EndpointPage(msgspec.Struct):
+    items: list[EndpointOut]
+    next_cursor: str | None
+
+
+class DeliveryPage(msgspec.Struct):
+    items: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class AttemptPage(msgspec.Struct):
+    items: list[AttemptOut]
+    next_cursor: str | None
+
+
+class Queued(msgspec.Struct):
+    queued: int
+    delivery_id: UUID | None = None
+    webhook_id: str | None = None
+
+
+ENDPOINT_EXAMPLE = {
+    # A documentation address (RFC 5737): no name to resolve when the example is tried.
+    "url": "https://203.0.113.10/hooks/prowd",
+    "facility": "RRC-1",
+    "event_types": ["meeting.held", "meeting.missed", "participant.arrived_at_rrc"],
+    "description": "RRC One case system",
+    "rate_limit": 20,
+}
+ENDPOINT_RULES = [
+    (422, "unsafe_webhook_target", "the webhook URL is refused: 10.0.0.5 is a private address"),
+    (422, "unknown_event_type", "unknown event types: meeting.deleted"),
+    (422, "invalid_url", "a webhook URL is an absolute http or https URL"),
+    (422, "facility_wrong_kind", "facility FCI-A is not an RRC"),
+]
+NOT_FOUND = [(404, "not_found", "webhook endpoint not found")]

@@ -1,0 +1,211 @@
+"""The grantee's alerts: everything that needs a coordinator's attention, in one list.
+
+Missed cadence, overdue goals, crisis escalations unresolved after 24 hours, clearances that
+expire within 30 days, mentors without a debrief in 30 days, webhook endpoints the dispatcher
+disabled, and events a view could not take as they were (projection faults, docs/decisions.md
+30). Alerts name records by id and carry no personal data; each is computed when read from the
+views (which stay a pure function of the log), so "overdue" and "expiring" always mean as of
+now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+from uuid import UUID
+
+import msgspec
+
+from domain import clock
+from domain.common import utcnow
+from domain.webhooks import DisableReason
+from projections.base import Tables
+from projections.goals import overdue_goals
+from projections.mentors import expiring_clearances
+from projections.supervision_reads import debriefs_due, overdue_crises
+from services.identity.access import allowed
+from services.projector.faults import live as live_faults
+from services.store.ledger import LedgerApplication
+from services.webhooks.queries import disabled_endpoints
+
+CLEARANCE_WARNING_DAYS = 30
+
+Kind = Literal[
+    "missed_cadence",
+    "overdue_goal",
+    "open_crisis",
+    "clearance_expiring",
+    "debrief_due",
+    "webhook_endpoint_disabled",
+    "projection_fault",
+]
+
+
+class Alert(msgspec.Struct):
+    kind: Kind
+    subject: Literal["pairing", "goal", "escalation", "mentor", "webhook_endpoint", "record"]
+    subject_id: UUID
+    since: datetime | None
+    detail: str
+    mentor_id: UUID | None = None
+    participant_id: UUID | None = None
+
+
+class AlertList(msgspec.Struct):
+    generated_at: datetime
+    counts: dict[str, int]
+    items: list[Alert]
+
+
+class MissedCadence(Protocol):
+    """An open pairing without a held meeting in the current or previous week."""
+
+    @property
+    def pairing_id(self) -> UUID: ...
+
+    @property
+    def mentor_id(self) -> UUID: ...
+
+    @property
+    def opened_at(self) -> datetime: ...
+
+    @property
+    def detail(self) -> str: ...
+
+
+# A view's live build, by the view's name.
+Views = Callable[[str], Tables]
+
+
+@dataclass
+class Alerts:
+    ledger: LedgerApplication
+
+    def alerts(
+        self,
+        views: Views,
+        roles: frozenset[str],
+        cadence: Callable[[], Iterable[MissedCadence]],
+        kind: Kind | None = None,
+    ) -> AlertList:
+        """The alerts `roles` may see, counted by kind, then filtered by `kind`: escalations
+        and debriefs only for those who read supervision records, disabled endpoints and
+        projection faults only for those who read the webhook registry (the operators)."""
+        items = [
+            Alert(
+                "missed_cadence",
+                "pairing",
+                a.pairing_id,
+                a.opened_at,
+                a.detail,
+                mentor_id=a.mentor_id,
+            )
+            for a in cadence()
+        ]
+        items += self._overdue_goals(views("goals"))
+        if allowed("supervision.read", roles):
+            items += self._supervision(views("supervision"))
+        items += self._clearances(views("mentor_roster"))
+        if allowed("webhooks.read", roles):
+            items += self._disabled_endpoints()
+            items += self._projection_faults()
+        counts: dict[str, int] = {}
+        for item in items:
+            counts[item.kind] = counts.get(item.kind, 0) + 1
+        if kind is not None:
+            items = [i for i in items if i.kind == kind]
+        return AlertList(utcnow(), counts, items)
+
+    def _overdue_goals(self, t: Tables) -> list[Alert]:
+        zone = utcnow().tzinfo
+        return [
+            Alert(
+                "overdue_goal",
+                "goal",
+                g.goal_id,
+                datetime.combine(g.target_date, datetime.min.time(), tzinfo=zone),
+                f"target date {g.target_date} has passed",
+                participant_id=g.participant_id,
+            )
+            for g in overdue_goals(self.ledger.db, t, clock.today(self.ledger.zone))
+        ]
+
+    def _supervision(self, t: Tables) -> list[Alert]:
+        now = utcnow()
+        alerts = [
+            Alert(
+                "open_crisis",
+                "escalation",
+                c.escalation_id,
+                c.raised_at,
+                f"{c.severity} crisis unresolved for {c.hours_open(now)} h"
+                + ("" if c.acknowledged_at else ", not acknowledged"),
+                mentor_id=c.mentor_id,
+                participant_id=c.participant_id,
+            )
+            for c in overdue_crises(self.ledger.db, t, now)
+        ]
+        alerts += [
+            Alert(
+                "debrief_due",
+                "mentor",
+                d.mentor_id,
+                None,
+                "no debrief yet"
+                if d.last_debrief_on is None
+                else f"last debrief on {d.last_debrief_on}",
+                mentor_id=d.mentor_id,
+            )
+            for d in debriefs_due(self.ledger.db, t, clock.today(self.ledger.zone))
+        ]
+        return alerts
+
+    def _clearances(self, t: Tables) -> list[Alert]:
+        today = clock.today(self.ledger.zone)
+        return [
+            Alert(
+                "clearance_expiring",
+                "mentor",
+                c.mentor_id,
+                None,
+                f"clearance for {c.facility_code} expires on {c.expires_on}",
+                mentor_id=c.mentor_id,
+            )
+            for c in expiring_clearances(
+                self.ledger.db, t, today, today + timedelta(days=CLEARANCE_WARNING_DAYS)
+            )
+        ]
+
+    def _disabled_endpoints(self) -> list[Alert]:
+        """Endpoints the dispatcher disabled (410 Gone, 5 days failing) until re-enabled."""
+        return [
+            Alert(
+                "webhook_endpoint_disabled",
+                "webhook_endpoint",
+                e.endpoint_id,
+                e.since,
+                f"the webhook endpoint of {e.facility_code} was disabled: "
+                + (
+                    "it answered 410 Gone"
+                    if e.reason is DisableReason.GONE
+                    else "deliveries failed for 5 days"
+                ),
+            )
+            for e in disabled_endpoints(self.ledger.db, self.ledger.schema)
+        ]
+
+    def _projection_faults(self) -> list[Alert]:
+        """One per event a served view could not take as it was: the record is the event's
+        aggregate (a participant, a mentor, a facility...), `since` when it was recorded."""
+        return [
+            Alert(
+                "projection_fault",
+                "record",
+                f.originator_id,
+                f.recorded_at,
+                f"view {f.view}, log position {f.position} ({f.topic}): {f.fault}, {f.detail}",
+            )
+            for f in live_faults(self.ledger.db, self.ledger.schema)
+        ]

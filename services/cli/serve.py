@@ -1,0 +1,156 @@
+"""The long-running commands: `prowd serve` / `prowd demo` (the API and the processes it
+supervises), `prowd worker` (projections) and `prowd webhooks dispatch`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from services.settings import Settings
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = False) -> int:
+    """`prowd serve` (and `prowd demo`, which loads the demo data and prints tokens first): the
+    API in `--workers` processes, with a projection worker and a webhook dispatcher beside it
+    unless `--no-worker`."""
+    import uvicorn
+
+    from services.app.tenancy import Tenancy
+    from services.store.database import Database, server_url
+
+    with contextlib.ExitStack() as stack:
+        url = server_url(settings, stack)
+        with contextlib.closing(Database(url, settings, name="prowd-setup").open()) as db:
+            tenancy = Tenancy(db)
+            tenancy.migrate()
+            if demo:
+                from services.demo.data import load_demo
+                from services.demo.tokens import print_tokens
+
+                added = load_demo(tenancy)
+                print(f"demo data: {added} participants added (0: already loaded)")
+                print_tokens(settings.with_secret(), host=args.host, port=args.port)
+                if args.load_only:
+                    return 0
+        secret = settings.with_secret().jwt_secret
+        env = {
+            **os.environ,
+            "PROWD_DATABASE_URL": url,
+            "PROWD_JWT_SECRET": secret,
+            "PROWD_PARENT_PID": str(os.getpid()),
+        }
+        if not getattr(args, "no_worker", False):
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "worker"], env=env
+            )
+            stack.callback(_stop, worker)
+            # The webhook dispatcher runs beside the projection worker (DESIGN D6).
+            dispatcher = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "webhooks", "dispatch"], env=env
+            )
+            stack.callback(_stop, dispatcher)
+        os.environ.update({"PROWD_DATABASE_URL": url, "PROWD_JWT_SECRET": secret})
+        # uvicorn re-raises SIGTERM after its graceful shutdown; make that unwind this stack
+        # (worker stopped, embedded server stopped) instead of killing the process outright.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        uvicorn.run(
+            "services.api.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
+        )
+    return 0
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """`prowd worker`: keep every grantee's views caught up until stopped."""
+    from services.audit.checkpoints import load_key
+    from services.runners.projection import ProjectionWorker
+    from services.store.database import Database
+
+    if not settings.database_url:
+        print("prowd worker: PROWD_DATABASE_URL must be set", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url, settings, name="prowd-worker").open()
+    worker = ProjectionWorker(db, key=load_key(settings))
+    worker.tenancy.migrate()
+    # As in the API processes: fewer, shorter collector pauses under load.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+    _stop_with_parent(worker.stop)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    signal.signal(signal.SIGINT, lambda *_: worker.stop())
+    try:
+        worker.run()
+    finally:
+        db.close()
+    return 0
+
+
+def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
+    """`prowd webhooks dispatch`: deliver due webhooks until stopped (any number may run)."""
+    from services.app.dispatching import Dispatching
+    from services.app.tenancy import Tenancy
+    from services.store.database import Database
+    from services.webhooks.dispatcher import Dispatcher
+    from services.webhooks.ssrf import parse_networks
+
+    if not settings.database_url:
+        print("prowd webhooks: PROWD_DATABASE_URL must be set", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url, settings, name="prowd-webhooks").open()
+    tenancy = Tenancy(db)
+    tenancy.migrate()
+    dispatcher = Dispatcher(
+        db,
+        Dispatching(tenancy),
+        allowed=parse_networks(settings.webhook_allowed_networks),
+        concurrency=args.concurrency,
+    )
+    _stop_with_parent(dispatcher.stop)
+    signal.signal(signal.SIGTERM, lambda *_: dispatcher.stop())
+    signal.signal(signal.SIGINT, lambda *_: dispatcher.stop())
+    try:
+        dispatcher.run()
+    finally:
+        dispatcher.close()
+        db.close()
+    return 0
+
+
+def _stop_with_parent(stop: Callable[[], None]) -> None:
+    """Under `prowd serve`, stop when the parent goes away (even if it was killed)."""
+    parent = os.environ.get("PROWD_PARENT_PID")
+    if not parent:
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(parent):
+            time.sleep(1.0)
+        stop()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -1,0 +1,166 @@
+"""The read models from the command line: `prowd projections digest|rebuild` and `prowd replay`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+
+from services.cli.connect import database
+from services.cli.progress import Progress
+from services.settings import Settings
+from services.store.database import Database
+
+
+def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
+    """`prowd projections digest`: catch the views up and print their digests;
+    `prowd projections rebuild`: rebuild them blue/green (`--jobs` grantees at once)."""
+    from projections.registry import PROJECTIONS
+    from services.app.tenancy import Tenancy
+    from services.projector import live, rebuilds
+
+    with contextlib.ExitStack() as stack:
+        url, db = database(settings, stack)
+        tenancy = Tenancy(db)
+        tenancy.migrate()
+        slugs = [args.grantee] if args.grantee else [g.slug for g in tenancy.grantees()]
+        total = Progress("rebuild of all grantees")
+        jobs = int(getattr(args, "jobs", 1) or 1)
+        if args.action == "rebuild" and jobs > 1 and len(slugs) > 1:
+            if args.view and args.view not in {p.name for p in PROJECTIONS}:
+                print(f"prowd projections: no view {args.view!r}", file=sys.stderr)
+                return 2
+            return _rebuild_in_parallel(db, url, settings, slugs, args.view, jobs, total)
+        for slug in slugs:
+            info = tenancy.grantee(slug)
+            if info is None:
+                print(f"prowd projections: no grantee {slug!r}", file=sys.stderr)
+                return 2
+            if args.action == "rebuild":
+                if args.view and args.view not in {p.name for p in PROJECTIONS}:
+                    print(f"prowd projections: no view {args.view!r}", file=sys.stderr)
+                    return 2
+                bar = Progress(f"{slug}: rebuild")
+                try:
+                    builds = rebuilds.rebuild_views(
+                        db, info.schema, [args.view] if args.view else None, progress=bar
+                    )
+                except rebuilds.RebuildRunning as e:
+                    print(f"prowd projections: {e}", file=sys.stderr)
+                    return 1
+                bar.finish(bar.done)
+                total.add(bar.done)
+                switched = ", ".join(f"{view} {build}" for view, build in builds.items())
+                print(f"{slug}: switched to builds {switched}", file=sys.stderr)
+            else:
+                live.drain(db, info.schema)
+                for view, digest in live.digests(db, info.schema).items():
+                    print(f"{slug}\t{view}\t{digest}")
+        if args.action == "rebuild" and len(slugs) > 1:
+            total.finish(total.done)
+    return 0
+
+
+def _rebuild_in_parallel(
+    db: Database,
+    url: str,
+    settings: Settings,
+    slugs: list[str],
+    view: str,
+    jobs: int,
+    total: Progress,
+) -> int:
+    """Rebuild `jobs` grantees at a time, each in its own process (own connection, own
+    interpreter: the handlers are CPU-bound Python). Progress counts whole grantees."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from psycopg import sql
+
+    from services.projector import rebuilds
+
+    events = 0
+    for slug in slugs:
+        row = db.fetchone(
+            sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}.events").format(
+                sql.Identifier(f"g_{slug}")
+            )
+        )
+        events += int(row[0]) if row else 0
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(_rebuild_one, url, settings, slug, view) for slug in slugs]
+        for future in as_completed(futures):
+            try:
+                slug, done, seconds, builds = future.result()
+            except rebuilds.RebuildRunning as e:
+                print(f"prowd projections: {e}", file=sys.stderr)
+                return 1
+            total.add(done)
+            switched = ", ".join(f"{name} {build}" for name, build in builds.items())
+            end = "\033[K\n" if total.tty else "\n"
+            total.stream.write(
+                ("\r" if total.tty else "")
+                + f"{slug}: rebuild: {done} events in {seconds:.1f} s; switched to builds"
+                + f" {switched}{end}"
+            )
+            total(total.done, events)
+    total.finish(total.done)
+    return 0
+
+
+def _rebuild_one(
+    url: str, settings: Settings, slug: str, view: str
+) -> tuple[str, int, float, dict[str, int]]:
+    from services.projector import rebuilds
+    from services.store.schema import grantee_schema
+
+    started = time.monotonic()
+    db = Database(url, settings, name="prowd-rebuild").open()
+    try:
+        done = [0]
+
+        def count(n: int, _: int) -> None:
+            done[0] = n
+
+        builds = rebuilds.rebuild_views(
+            db, grantee_schema(slug), [view] if view else None, progress=count
+        )
+        return slug, done[0], time.monotonic() - started, builds
+    finally:
+        db.close()
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """Print every view's digest as of an instant, rebuilt from the log into temporary tables.
+
+    Output: the lines of `prowd projections digest` (grantee, view, digest), then a `#` line
+    with the instant, the events replayed and the position replay stopped at.
+    """
+    from services.app.tenancy import Tenancy
+    from services.projector.replay import parse_instant, replay
+
+    try:
+        as_of = parse_instant(args.as_of)
+    except ValueError as e:
+        print(f"prowd replay: --as-of {args.as_of!r}: {e}", file=sys.stderr)
+        return 2
+    with contextlib.ExitStack() as stack:
+        _, db = database(settings, stack)
+        tenancy = Tenancy(db)
+        tenancy.migrate()
+        info = tenancy.grantee(args.grantee)
+        if info is None:
+            print(f"prowd replay: no grantee {args.grantee!r}", file=sys.stderr)
+            return 2
+        bar = Progress(f"{args.grantee}: replay")
+        result = replay(db, info.schema, as_of, progress=bar)
+        bar.finish(result.events)
+        for view, digest in result.digests.items():
+            print(f"{args.grantee}\t{view}\t{digest}")
+        print(
+            f"# {args.grantee} as of {as_of.isoformat()}: {result.events} events replayed,"
+            f" stopped at position {result.position}"
+        )
+    return 0

@@ -1,0 +1,25 @@
+"""Refusals that are neither domain rules nor the API's own: a view that has not caught up, a
+report whose log cannot be read, a report's process lost.
+
+Each carries what the API answers with (services/api/problems.py maps it to an RFC 9457
+problem): the HTTP status, the stable problem code (listed in docs/errors.md), the detail and
+any headers (`Retry-After`). Raised below the API, so the reports and the projector need not
+import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class Refused(Exception):
+    """A request refused for a reason the caller can act on (retry, ask differently)."""
+
+    def __init__(
+        self, status: int, detail: str, *, code: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = dict(headers or {})

@@ -1,0 +1,287 @@
+"""What a grantee's log says of each participant, for the PIRL file (services/reports/pirl.py).
+
+`collect` folds the events of `TOPICS`, in log order, into facts per participant, each with its
+date in the world: one handler per event class, registered by the class it takes. `Subject` is
+one participant as the file reports them for a quarter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, TypeVar
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from eventsourcing.utils import get_topic
+
+from domain.evaluation import CredentialType, Outcomes
+from domain.facilities import Cohort
+from domain.meetings import Attendance, HeldRecord, Meeting
+from domain.pairings import Pairing
+from domain.participants import ExitReason, Participant
+
+QUARTER = re.compile(r"^([0-9]{4})Q([1-4])$")
+# Days without service (and none planned) after which a participant has exited (DOMAIN.md).
+NO_SERVICE_DAYS = 90
+E = TypeVar("E")
+
+
+@dataclass(frozen=True, order=True)
+class Quarter:
+    year: int
+    number: int
+
+    @classmethod
+    def parse(cls, text: str) -> Quarter:
+        """`YYYYQn` (calendar quarters: Q1 is January to March); ValueError otherwise."""
+        match = QUARTER.fullmatch(text)
+        if match is None or int(match[1]) < 1900:
+            raise ValueError(f"{text!r} is not a quarter of the form YYYYQn, e.g. 2026Q1")
+        return cls(int(match[1]), int(match[2]))
+
+    def __str__(self) -> str:
+        return f"{self.year}Q{self.number}"
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, 3 * self.number - 2, 1)
+
+    @property
+    def last_day(self) -> date:
+        return self.after(1).first_day - timedelta(days=1)
+
+    def after(self, n: int) -> Quarter:
+        index = self.year * 4 + self.number - 1 + n
+        return Quarter(index // 4, index % 4 + 1)
+
+    @classmethod
+    def of(cls, day: date) -> Quarter:
+        return cls(day.year, (day.month - 1) // 3 + 1)
+
+
+@dataclass
+class Facts:
+    """What the log says of one participant, each fact with its date in the world."""
+
+    participant_id: UUID
+    date_of_birth: date | None
+    ex_offender: bool
+    entry: date
+    cohort: str
+    exit_date: date | None = None
+    exit_reason: ExitReason | None = None
+    contacts: list[date] = field(default_factory=list)
+    # (pairing, joined on, left on)
+    pairings: list[tuple[UUID, date, date | None]] = field(default_factory=list)
+    employments: list[date] = field(default_factory=list)
+    credentials: list[tuple[date, CredentialType]] = field(default_factory=list)
+
+
+@dataclass
+class Log:
+    """The folded log: participants, and each cohort's graduation date."""
+
+    people: dict[UUID, Facts] = field(default_factory=dict)
+    graduations: dict[str, date | None] = field(default_factory=dict)
+
+
+@dataclass
+class _Fold:
+    """The log folded so far, and what the fold keeps to date what follows."""
+
+    zone: ZoneInfo
+    log: Log = field(default_factory=Log)
+    cohorts: dict[UUID, str] = field(default_factory=dict)
+    # pairing -> its members now
+    members: dict[UUID, list[UUID]] = field(default_factory=dict)
+    meeting_pairing: dict[UUID, UUID] = field(default_factory=dict)
+    # meeting -> its record as last amended, and the pairing's members when it was held
+    held: dict[UUID, tuple[HeldRecord, list[UUID]]] = field(default_factory=dict)
+
+    def day(self, e: Participant.Event) -> date:
+        return e.occurred_at.astimezone(self.zone).date()
+
+
+# The fold's handlers by the event class they take (the table erases their event types).
+_HANDLERS: dict[type[Any], Callable[[_Fold, Any], None]] = {}
+
+
+def _folds(
+    event_class: type[E],
+) -> Callable[[Callable[[_Fold, E], None]], Callable[[_Fold, E], None]]:
+    def register(handler: Callable[[_Fold, E], None]) -> Callable[[_Fold, E], None]:
+        _HANDLERS[event_class] = handler
+        return handler
+
+    return register
+
+
+@_folds(Participant.Enrolled)
+def _enrolled(f: _Fold, e: Participant.Enrolled) -> None:
+    f.log.people[e.originator_id] = Facts(
+        e.originator_id,
+        e.personal.date_of_birth,
+        e.ex_offender_at_entry,
+        e.program_entry_date,
+        e.cohort_code,
+    )
+
+
+@_folds(Participant.Exited)
+def _exited(f: _Fold, e: Participant.Exited) -> None:
+    person = f.log.people[e.originator_id]
+    person.exit_date, person.exit_reason = e.exit_date, e.reason
+
+
+@_folds(Participant.PairingJoined)
+def _joined(f: _Fold, e: Participant.PairingJoined) -> None:
+    f.log.people[e.originator_id].pairings.append((e.pairing_id, f.day(e), None))
+
+
+@_folds(Participant.PairingLeft)
+def _left(f: _Fold, e: Participant.PairingLeft) -> None:
+    spans = f.log.people[e.originator_id].pairings
+    for i, (pairing, joined, left) in enumerate(spans):
+        if pairing == e.pairing_id and left is None:
+            spans[i] = (pairing, joined, f.day(e))
+
+
+@_folds(Pairing.Opened)
+def _opened(f: _Fold, e: Pairing.Opened) -> None:
+    f.members[e.originator_id] = list(e.members)
+
+
+@_folds(Pairing.MemberAdded)
+def _member_added(f: _Fold, e: Pairing.MemberAdded) -> None:
+    f.members[e.originator_id].append(e.participant_id)
+
+
+@_folds(Pairing.MemberRemoved)
+def _member_removed(f: _Fold, e: Pairing.MemberRemoved) -> None:
+    f.members[e.originator_id].remove(e.participant_id)
+
+
+@_folds(Meeting.Scheduled)
+def _scheduled(f: _Fold, e: Meeting.Scheduled) -> None:
+    f.meeting_pairing[e.originator_id] = e.pairing_id
+
+
+@_folds(Meeting.Held)
+def _held(f: _Fold, e: Meeting.Held) -> None:
+    f.held[e.originator_id] = (e.record, list(f.members[f.meeting_pairing[e.originator_id]]))
+
+
+@_folds(Meeting.Amended)
+def _amended(f: _Fold, e: Meeting.Amended) -> None:
+    f.held[e.originator_id] = (e.record, f.held[e.originator_id][1])
+
+
+@_folds(Outcomes.EmploymentStarted)
+def _employed(f: _Fold, e: Outcomes.EmploymentStarted) -> None:
+    f.log.people[e.participant_id].employments.append(e.employment.started_on)
+
+
+@_folds(Outcomes.CredentialEarned)
+def _credential(f: _Fold, e: Outcomes.CredentialEarned) -> None:
+    c = e.credential
+    f.log.people[e.participant_id].credentials.append((c.earned_on, c.credential_type))
+
+
+@_folds(Cohort.Started)
+def _cohort_started(f: _Fold, e: Cohort.Started) -> None:
+    f.cohorts[e.originator_id] = e.code
+    f.log.graduations[e.code] = None
+
+
+@_folds(Cohort.Graduated)
+def _graduated(f: _Fold, e: Cohort.Graduated) -> None:
+    f.log.graduations[f.cohorts[e.originator_id]] = e.graduated_on
+
+
+TOPICS = tuple(get_topic(cls) for cls in _HANDLERS)
+
+
+def collect(events: Iterable[object], zone: ZoneInfo) -> Log:
+    """Fold events (of `TOPICS`, in log order) into facts per participant."""
+    fold = _Fold(zone)
+    for e in events:
+        handler = _HANDLERS.get(type(e))
+        if handler is not None:
+            handler(fold, e)
+    for record, present in fold.held.values():
+        on = record.occurred_at.astimezone(zone).date()
+        for participant_id in _attended(record, present):
+            if participant_id in fold.log.people:
+                fold.log.people[participant_id].contacts.append(on)
+    return fold.log
+
+
+def _attended(record: HeldRecord, members: list[UUID]) -> list[UUID]:
+    """Who took part: those marked present, or every member when attendance was not taken."""
+    if not record.attendance:
+        return members
+    return [p for p, a in record.attendance.items() if a is Attendance.PRESENT]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A participant as the file reports them for a quarter: facts up to its last day."""
+
+    identifier: str
+    facts: Facts
+    quarter: Quarter
+    graduated_on: date | None
+
+    @property
+    def as_of(self) -> date:
+        return self.quarter.last_day
+
+    @property
+    def last_contact(self) -> date | None:
+        return max((d for d in self.facts.contacts if d <= self.as_of), default=None)
+
+    @property
+    def exit(self) -> tuple[date, ExitReason] | None:
+        """The recorded exit dated within the quarter or before it, else the derived one."""
+        f = self.facts
+        if f.exit_date is not None and f.exit_reason is not None and f.exit_date <= self.as_of:
+            return f.exit_date, f.exit_reason
+        last_service = max(d for d in (f.entry, self.last_contact, self._classes_ended) if d)
+        if (self.as_of - last_service).days > NO_SERVICE_DAYS and not self._service_planned:
+            return last_service, ExitReason.NO_SERVICE_90_DAYS
+        return None
+
+    @property
+    def _classes_ended(self) -> date | None:
+        g = self.graduated_on
+        return g if g is not None and g <= self.as_of else None
+
+    @property
+    def _service_planned(self) -> bool:
+        """Classes not yet graduated, or a pairing the participant is in on the last day."""
+        in_class = self.graduated_on is None or self.graduated_on > self.as_of
+        paired = any(
+            joined <= self.as_of and (left is None or left > self.as_of)
+            for _, joined, left in self.facts.pairings
+        )
+        return in_class or paired
+
+    def employed_after_exit(self, n: int) -> str:
+        """1 when a recorded job started by the end of the n-th quarter after the exit quarter;
+        empty while that quarter has not ended by the report's quarter, or nothing is recorded."""
+        exit = self.exit
+        if exit is None:
+            return ""
+        quarter = Quarter.of(exit[0]).after(n)
+        if quarter > self.quarter:
+            return ""
+        return "1" if any(d <= quarter.last_day for d in self.facts.employments) else ""
+
+    @property
+    def credential(self) -> tuple[date, CredentialType] | None:
+        """The first credential attained from program entry up to the end of the quarter."""
+        earned = [c for c in self.facts.credentials if self.facts.entry <= c[0] <= self.as_of]
+        return min(earned, default=None)
