@@ -8,6 +8,7 @@ exists, and an escalation shows its type and severity but not its description.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar
@@ -30,25 +31,14 @@ from projections.ops import Src, Writer
 from projections.query import Reader
 from projections.rows import select, typed
 
-# Fields that never leave the log through this view.
-_HIDDEN = frozenset(
-    {
-        "originator_id",
-        "originator_version",
-        "timestamp",
-        "originator_topic",
-        "recorded_by",
-        "request_id",
-        "trace_id",
-        "span_id",
-        "grantee",
-        "occurred_at",
-        "confidential_note",
-        "description",
-        "comment",
-        "personal",
-    }
-)
+# Fields that never leave the log through this view: what the store and the request stamp on
+# every event, and the confidential and personal text.
+_HIDDEN = frozenset(f.name for f in dataclasses.fields(ProwdAggregate.Created)) | {
+    "confidential_note",
+    "description",
+    "comment",
+    "personal",
+}
 
 
 Event = ProwdAggregate.Event

@@ -1,10 +1,6 @@
 """What the pairing and policy endpoints accept and answer (services/api/pairings.py), and a
-pairing as the API shows it.
-
-`LocationIn` is declared here and in schemas/meetings.py: the OpenAPI document names the two
-after their modules (`meetings_LocationIn`, `pairings_LocationIn`), so they stay in modules of
-those names side by side.
-"""
+pairing as the API shows it. Why `LocationIn` is declared here and in schemas/meetings.py: see
+there."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ participant as the API shows it."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -119,19 +120,8 @@ def render(p: Participant, position: int) -> ParticipantOut:
     )
 
 
-# The store's and the request's fields of an event: the history shows them as its own columns.
-_CONTEXT_FIELDS = {
-    "originator_id",
-    "originator_version",
-    "timestamp",
-    "originator_topic",
-    "recorded_by",
-    "request_id",
-    "trace_id",
-    "span_id",
-    "grantee",
-    "occurred_at",
-}
+# What the store and the request stamp on every event: the history shows them as its columns.
+_CONTEXT_FIELDS = frozenset(f.name for f in dataclasses.fields(ProwdAggregate.Created))
 
 
 def history_entry(position: int, e: ProwdAggregate.Event) -> HistoryEntry:
