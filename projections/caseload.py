@@ -18,6 +18,7 @@ from domain.pairings import Pairing
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
 from projections.base import Projection, Tables, handles
 from projections.erasure import ERASED
+from projections.goals import OVERDUE
 from projections.mentors import PeerMentor
 from projections.ops import Append, IfNull, Inc, Ref, Remove, Writer
 from projections.query import Reader, page
@@ -308,12 +309,12 @@ def mentor_names(db: Reader, t: Tables, mentor_ids: list[UUID]) -> dict[UUID, st
 def overdue_goal_counts(
     db: Reader, goals: Tables, participant_ids: list[UUID], today: date
 ) -> dict[UUID, int]:
-    """How many active goals of each participant have a target date before `today` (read
-    from the goals view, for the caseload's column)."""
+    """How many goals of each participant are overdue as of `today` (read from the goals view,
+    by its rule, for the caseload's column)."""
     rows = db.fetchall(
         sql.SQL(
             "SELECT participant_id, count(*)::int FROM {} WHERE participant_id = ANY(%s)"
-            " AND status = 'active' AND target_date < %s GROUP BY participant_id"
+            " AND " + OVERDUE + " GROUP BY participant_id"
         ).format(goals["goals"]),
         (participant_ids, today),
     )
