@@ -1,15 +1,12 @@
 """Pairings: one mentor with one mentee, or with a small group sharing a focus.
 
-Who may mentor whom follows the grantee's `MentoringRules` (defaults from the tip sheet):
-stage 1 mentors come from an earlier, graduated cohort; stage 2 mentors are graduates residing
-in the mentee's RRC or stage-3 participants; stage 3 mentors are stage-3 participants in good
-standing or graduates. The caseload limits are enforced by the mentor and participant
-aggregates, saved with the pairing in one transaction, so concurrent matches cannot exceed them.
+Who may mentor whom is domain/eligibility.py. The caseload limits are enforced by the mentor
+and participant aggregates, saved with the pairing in one transaction, so concurrent matches
+cannot exceed them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -18,9 +15,8 @@ from uuid import UUID, uuid4
 import msgspec
 
 from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
-from domain.mentors import Mentor, MentorSource
-from domain.participants import Placement, Stage, Status
-from domain.policy import MentoringRules, MentorKind
+from domain.mentors import Mentor
+from domain.policy import MentoringRules
 
 
 class PairingKind(StrEnum):
@@ -103,69 +99,6 @@ class Closure(msgspec.Struct, frozen=True, kw_only=True):
     exit_interview_on: date | None = None
     rematch_eligible: bool = True
     post_closure_contact: str = ""
-
-
-@dataclass(frozen=True)
-class PersonFacts:
-    """What eligibility needs to know of a participant (mentee, or a graduate mentor)."""
-
-    participant_id: UUID
-    stage: Stage
-    placement: Placement
-    facility_code: str | None
-    status: Status
-    cohort_start: date
-    cohort_graduated_on: date | None
-
-
-def mentor_kinds(
-    mentor: Mentor, person: PersonFacts | None, mentee: PersonFacts, today: date
-) -> set[MentorKind]:
-    """The kinds of mentor this mentor is, relative to this mentee."""
-    kinds: set[MentorKind] = set()
-    if mentor.source is MentorSource.COMMUNITY_PEER:
-        kinds.add(MentorKind.COMMUNITY_PEER)
-    if person is None:
-        return kinds
-    graduated = person.cohort_graduated_on is not None and person.cohort_graduated_on <= today
-    if graduated:
-        kinds.add(MentorKind.GRADUATE)
-        if person.cohort_start < mentee.cohort_start:
-            kinds.add(MentorKind.EARLIER_GRADUATE)
-        if (
-            person.placement is Placement.RRC
-            and mentee.placement is Placement.RRC
-            and person.facility_code == mentee.facility_code
-            and person.status is Status.ACTIVE
-        ):
-            kinds.add(MentorKind.RRC_RESIDENT_GRADUATE)
-    if person.stage is Stage.COMMUNITY and person.status is Status.ACTIVE:
-        kinds.add(MentorKind.STAGE3_PARTICIPANT)
-    return kinds
-
-
-def check_eligible(
-    rules: MentoringRules,
-    mentor: Mentor,
-    person: PersonFacts | None,
-    mentee: PersonFacts,
-    today: date,
-) -> None:
-    """Refuse a mentor who is not of a kind the rules allow for the mentee's stage."""
-    if mentee.status is not Status.ACTIVE:
-        raise RuleViolation("the mentee has exited the program", code="mentee_exited")
-    if person is not None and person.participant_id == mentee.participant_id:
-        raise RuleViolation("a person never mentors themselves", code="self_mentoring")
-    allowed = rules.kinds_for(int(mentee.stage))
-    has = mentor_kinds(mentor, person, mentee, today)
-    if not has & set(allowed):
-        raise RuleViolation(
-            f"for a stage {int(mentee.stage)} mentee the mentor must be one of: "
-            + ", ".join(k.value for k in allowed)
-            + "; this mentor is: "
-            + (", ".join(sorted(k.value for k in has)) or "none of these"),
-            code="mentor_not_eligible_for_stage",
-        )
 
 
 def check_location(mentor: Mentor, location: Location, today: date) -> None:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from domain import clock
 from domain.certification import MIN_TRAINING_HOURS, expiring_soon, next_expiry
 from domain.common import RuleViolation
+from domain.eligibility import PersonFacts, check_eligible, mentor_kinds
 from domain.mentors import (
     BackgroundDecision,
     Clearance,
@@ -39,10 +40,7 @@ from domain.pairings import (
     MatchCriterion,
     Pairing,
     PairingKind,
-    PersonFacts,
-    check_eligible,
     check_location,
-    mentor_kinds,
 )
 from domain.participants import Placement, Stage, Status
 from domain.policy import MentoringRules, MentorKind, ProgramPolicy

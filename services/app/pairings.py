@@ -14,6 +14,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from domain.common import NotFound, ProwdAggregate, RuleViolation, utcnow
+from domain.eligibility import PersonFacts, check_eligible
 from domain.mentors import Mentor
 from domain.pairings import (
     Closure,
@@ -24,8 +25,6 @@ from domain.pairings import (
     Pairing,
     PairingFlag,
     PairingKind,
-    PersonFacts,
-    check_eligible,
 )
 from domain.participants import Participant
 from services.app.facilities import Facilities
