@@ -63,6 +63,12 @@ class NotFound(DomainError):
     default_code = "not_found"
 
 
+class Forbidden(DomainError):
+    """The caller may not do this to this record, whatever their role allows (HTTP 403)."""
+
+    default_code = "forbidden"
+
+
 class AlreadyExists(DomainError):
     default_code = "already_exists"
 

@@ -16,7 +16,13 @@ from uuid import UUID, uuid4
 
 import msgspec
 
-from domain.common import DomainError, ProwdAggregate, RuleViolation, check_not_future, utcnow
+from domain.common import (
+    Forbidden,
+    ProwdAggregate,
+    RuleViolation,
+    check_not_future,
+    utcnow,
+)
 from domain.pairings import Location, Pairing, PairingKind
 
 MAX_MINUTES = 8 * 60
@@ -84,10 +90,8 @@ class NoteReader(msgspec.Struct, frozen=True):
     coordinator: bool
 
 
-class NoteWithheld(DomainError):
+class NoteWithheld(Forbidden):
     """The caller may not change a confidential note that someone else wrote (HTTP 403)."""
-
-    default_code = "forbidden"
 
 
 def check_record(record: HeldRecord, pairing: Pairing) -> None:

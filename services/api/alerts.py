@@ -11,7 +11,6 @@ from litestar.di import Provide
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
-from services.api.meetings import find_cadence_alerts
 from services.api.params import MinPosition
 from services.app.alerts import AlertList, Kind
 
@@ -41,8 +40,6 @@ def alerts(
     return tenant.app.alerts.alerts(
         lambda view: views.tables(db, schema, view, min_position, wait),
         tenant.principal.roles,
-        # The cadence query is the meetings API's until it moves to projections/meetings.py.
-        lambda: find_cadence_alerts(tenant, min_position, wait)[1],
         kind,
     )
 

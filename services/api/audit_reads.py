@@ -20,10 +20,12 @@ from domain.goals import Goal
 from domain.meetings import Meeting
 from domain.pairings import Pairing
 from domain.participants import Participant
-from services.api import goals, meetings, pairings, participants
+from services.api import goal_schemas, meetings
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
 from services.api.params import INSTANT_SCHEMA, MAX_POSITION, instant
+from services.api.schemas import meetings as meeting_schemas
+from services.api.schemas import pairings, participants
 from services.audit import stream
 from services.audit.as_of import stood_at
 
@@ -163,7 +165,7 @@ class MeetingAsOf(msgspec.Struct):
     version: int
     position: int
     recorded_at: datetime
-    meeting: meetings.MeetingOut
+    meeting: meeting_schemas.MeetingOut
 
 
 class GoalAsOf(msgspec.Struct):
@@ -171,7 +173,7 @@ class GoalAsOf(msgspec.Struct):
     version: int
     position: int
     recorded_at: datetime
-    goal: goals.GoalOut
+    goal: goal_schemas.GoalOut
 
 
 def _route(path: str) -> Callable[[Callable[..., Any]], Any]:
@@ -220,7 +222,7 @@ def meeting_as_of(tenant: Tenant, meeting_id: UUID, as_of: AsOf) -> MeetingAsOf:
     when = instant(as_of, "as_of")
     found = stood_at(tenant.app.ledger, Meeting, meeting_id, when, "meeting")
     m, position = found.aggregate, found.position
-    out: meetings.MeetingOut = meetings.render_for(tenant)(m, position)
+    out: meeting_schemas.MeetingOut = meetings.render_for(tenant)(m, position)
     if out.held is not None:
         out.held = msgspec.structs.replace(out.held, confidential_note=None)
     return MeetingAsOf(when, m.version, position, found.recorded_at, out)
@@ -236,7 +238,7 @@ def goal_as_of(tenant: Tenant, goal_id: UUID, as_of: AsOf) -> GoalAsOf:
     g, position = found.aggregate, found.position
     # Overdue as of that instant, on the grantee's calendar.
     day = when.astimezone(tenant.app.zone).date()
-    return GoalAsOf(when, g.version, position, found.recorded_at, goals.render(g, position, day))
+    return GoalAsOf(when, g.version, position, found.recorded_at, goal_schemas.render(g, position, day))
 
 
 ROUTES: list[Any] = [events, participant_as_of, pairing_as_of, meeting_as_of, goal_as_of]

@@ -35,7 +35,6 @@ from services.identity.access import only_own
 from services.projector import live as projector
 
 # The goal as the API shows it is also what the audit's as-of reads answer (audit_reads).
-__all__ = ["ROUTES", "GoalOut", "render"]
 
 
 class GoalPage(msgspec.Struct):

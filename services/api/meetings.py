@@ -14,7 +14,7 @@ from litestar.di import Provide
 
 from domain import clock
 from domain.cadence import week_name
-from domain.meetings import Meeting, MeetingStatus, NoteReader, NoteWithheld
+from domain.meetings import Meeting, MeetingStatus, NoteReader
 from domain.pairings import Location
 from projections import meetings as meetings_view
 from projections.meetings import CadenceAlert, MeetingRow
@@ -25,7 +25,6 @@ from services.api.docs import body, problems
 from services.api.meeting_cadence import CadenceController
 from services.api.pairings import check_own_pairing
 from services.api.params import Cursor, Limit, MinPosition
-from services.api.problems import ProblemError
 from services.api.schemas.meetings import (
     AmendmentIn,
     CancellationIn,
@@ -245,23 +244,21 @@ class MeetingController(Controller):
         Part 2 information) and the confidential note stay as they were."""
         meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
         record = held_record(data.record, meeting.location)
-        try:
-            return self._do(
-                request,
-                tenant,
-                data,
-                lambda cmd: tenant.app.meetings.amend_meeting(
-                    cmd,
-                    meeting_id,
-                    data.reason,
-                    record,
-                    reader=note_reader(tenant),
-                    keep_part2=data.record.summary_part2 is None,
-                    keep_note=data.record.confidential_note is None,
-                ),
-            )
-        except NoteWithheld as e:
-            raise ProblemError(403, "forbidden", e.detail) from None
+        # A note written by someone else is withheld from a caller who may not read it: 403.
+        return self._do(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.meetings.amend_meeting(
+                cmd,
+                meeting_id,
+                data.reason,
+                record,
+                reader=note_reader(tenant),
+                keep_part2=data.record.summary_part2 is None,
+                keep_note=data.record.confidential_note is None,
+            ),
+        )
 
     @get("/meetings/{meeting_id:uuid}", opt=action("meetings.read"), sync_to_thread=True)
     def get_meeting(self, tenant: Tenant, meeting_id: UUID) -> MeetingOut:

@@ -13,7 +13,14 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from domain.common import AlreadyExists, Conflict, DomainError, NotFound, RuleViolation
+from domain.common import (
+    AlreadyExists,
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    RuleViolation,
+)
 from projections.query import InvalidCursor
 from services.identity.oidc import KeysUnavailable
 from services.identity.tokens import NotAuthenticated
@@ -90,6 +97,7 @@ def problem_response(
 
 _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (NotFound, 404),
+    (Forbidden, 403),
     (AlreadyExists, 409),
     (Conflict, 409),
     (RuleViolation, 422),

@@ -10,27 +10,27 @@ now.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal
 from uuid import UUID
 
 import msgspec
 
 from domain import clock
+from domain.certification import CLEARANCE_WARNING_DAYS
 from domain.common import utcnow
 from domain.webhooks import DisableReason
 from projections.base import Tables
 from projections.goals import overdue_goals
+from projections.meetings import cadence_alerts
 from projections.mentors import expiring_clearances
 from projections.supervision_reads import debriefs_due, overdue_crises
 from services.identity.access import allowed
 from services.projector.faults import live as live_faults
 from services.store.ledger import LedgerApplication
 from services.webhooks.queries import disabled_endpoints
-
-CLEARANCE_WARNING_DAYS = 30
 
 Kind = Literal[
     "missed_cadence",
@@ -59,22 +59,6 @@ class AlertList(msgspec.Struct):
     items: list[Alert]
 
 
-class MissedCadence(Protocol):
-    """An open pairing without a held meeting in the current or previous week."""
-
-    @property
-    def pairing_id(self) -> UUID: ...
-
-    @property
-    def mentor_id(self) -> UUID: ...
-
-    @property
-    def opened_at(self) -> datetime: ...
-
-    @property
-    def detail(self) -> str: ...
-
-
 # A view's live build, by the view's name.
 Views = Callable[[str], Tables]
 
@@ -87,12 +71,16 @@ class Alerts:
         self,
         views: Views,
         roles: frozenset[str],
-        cadence: Callable[[], Iterable[MissedCadence]],
         kind: Kind | None = None,
     ) -> AlertList:
         """The alerts `roles` may see, counted by kind, then filtered by `kind`: escalations
         and debriefs only for those who read supervision records, disabled endpoints and
         projection faults only for those who read the webhook registry (the operators)."""
+        # The views in the order the page has always resolved them (a wait for a position
+        # answers 503 for the first that is behind).
+        meetings, pairings = views("meetings"), views("pairings")
+        zone = self.ledger.zone
+        missed = cadence_alerts(self.ledger.db, meetings, pairings, clock.today(zone), zone)
         items = [
             Alert(
                 "missed_cadence",
@@ -102,7 +90,7 @@ class Alerts:
                 a.detail,
                 mentor_id=a.mentor_id,
             )
-            for a in cadence()
+            for a in missed
         ]
         items += self._overdue_goals(views("goals"))
         if allowed("supervision.read", roles):
