@@ -65,6 +65,7 @@ def test_an_intact_log_verifies(client, auth, log, monkeypatch, database_url, ca
         "head": 4,
         "first_bad_position": None,
         "problem": "",
+        "verdict": "intact",
     }
     assert run_verify(monkeypatch, database_url, slug) == 0
     assert f"{slug}: intact, 4 events verified" in capsys.readouterr().out
@@ -182,7 +183,7 @@ def test_each_kind_of_tampering_is_found_at_its_position(
     assert (body["intact"], body["first_bad_position"]) == (False, position)
     assert problem in body["problem"]
     assert run_verify(monkeypatch, database_url, slug) == 1
-    assert f"BROKEN at position {position}" in capsys.readouterr().out
+    assert f"{slug}: tampered at position {position}" in capsys.readouterr().out
 
 
 def test_other_roles_cannot_run_the_verification(client, auth, log):
@@ -255,10 +256,11 @@ def test_cutting_off_the_end_of_the_log_is_truncation(
         "head": 2,
         "first_bad_position": 3,
         "problem": "truncated after position 2: a signed checkpoint stands at position 4",
+        "verdict": "tampered",
     }
     assert run_verify(monkeypatch, database_url, slug) == 1
     out = capsys.readouterr().out
-    assert f"{slug}: BROKEN at position 3: truncated after position 2" in out
+    assert f"{slug}: tampered at position 3: truncated after position 2" in out
     assert "intact" not in out
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from litestar import Request, get
 from litestar.di import Provide
 
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
-from services.audit.checkpoints import AuditKey
+from services.audit import keys
+from services.audit.checkpoints import Signer
 from services.audit.verify import verify
 
 
@@ -20,6 +23,7 @@ class VerificationOut(msgspec.Struct):
     head: int
     first_bad_position: int | None
     problem: str
+    verdict: str
 
 
 @get(
@@ -33,9 +37,12 @@ class VerificationOut(msgspec.Struct):
 def verification(request: Request[Any, Any, Any], tenant: Tenant) -> VerificationOut:
     """Recompute the grantee's hash chain over every stored event, as `prowd verify` does:
     `intact` is false when a stored record was altered, deleted, inserted or moved behind the
-    service's back, and `first_bad_position` names where."""
-    v = verify(tenant.tenancy.db, tenant.info.schema, key=request.app.state.audit_key)
-    return VerificationOut(v.intact, v.checked, v.head, v.first_bad_position, v.problem)
+    service's back, and `first_bad_position` names where; `verdict` is `intact`, `tampered`,
+    `unknown_key` or `outside_validity` (docs/audit.md). Checkpoints are checked against the
+    published public keys only."""
+    db = tenant.tenancy.db
+    v = verify(db, tenant.info.schema, keys=keys.published(db))
+    return VerificationOut(v.intact, v.checked, v.head, v.first_bad_position, v.problem, v.verdict)
 
 
 class PublicKeyOut(msgspec.Struct):
@@ -44,12 +51,36 @@ class PublicKeyOut(msgspec.Struct):
     public_key_pem: str
 
 
-@get("/v1/audit/public-key", tags=["audit"], sync_to_thread=False)
+def _published(request: Request[Any, Any, Any]) -> dict[str, keys.PublicKey]:
+    signer: Signer = request.app.state.audit_key
+    db = request.app.state.tenancy.db
+    signer.publish(db)
+    return keys.published(db)
+
+
+@get("/v1/audit/public-key", tags=["audit"], sync_to_thread=True)
 def public_key(request: Request[Any, Any, Any]) -> PublicKeyOut:
-    """The Ed25519 public key that signs every grantee's chain checkpoints. A checkpoint signs
+    """The Ed25519 public key that signs new chain checkpoints now (every key ever used is at
+    `/v1/audit/public-keys`). A checkpoint signs
     `prowd-checkpoint:<schema>:<position>:<chain hash hex>`. No token needed."""
-    key: AuditKey = request.app.state.audit_key
-    return PublicKeyOut("Ed25519", key.key_id, key.public_pem)
+    published = _published(request)
+    key = list(published.values())[-1]
+    pem = (
+        Ed25519PublicKey.from_public_bytes(key.raw)
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return PublicKeyOut("Ed25519", key.kid, pem)
 
 
-ROUTES: list[Any] = [verification, public_key]
+@get("/v1/audit/public-keys", tags=["audit"], sync_to_thread=True)
+def public_keys(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Every public key that has ever signed checkpoints, as a JWKS-style document: per key its
+    `kid`, `use` (`sig`), `x` (the raw key, base64url), `not_before` and `not_after` (its
+    validity; null: from the start / still current) and `fingerprint` (SHA-256 of the raw
+    key). `prowd verify --keys FILE` and `tools/prowd_audit_verify.py` read this document.
+    No token needed."""
+    return keys.jwks(_published(request))
+
+
+ROUTES: list[Any] = [verification, public_key, public_keys]

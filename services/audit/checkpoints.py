@@ -4,27 +4,30 @@ Now and then the projection worker signs the chain's head of each grantee with t
 Ed25519 key and stores the signature beside the log. A checkpoint pins the chain: whoever
 rewrites events and recomputes every later chain hash still cannot produce the signature, so
 `prowd verify` finds the rewrite at the first signed position it changed. The public key is
-published at `GET /v1/audit/public-key` for auditors to check signatures on their own.
+published with every earlier one at `GET /v1/audit/public-keys` (services/audit/keys.py) for
+auditors to check signatures on their own.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from psycopg import sql
 
 from domain import clock
+from services.audit import keys
 from services.settings import Settings, create_once
 from services.store.database import Database
 
 # A checkpoint is due after this many new events, or when the last one is this old.
 EVERY_EVENTS = 1000
 EVERY_SECONDS = 300
+
+log = structlog.get_logger("prowd.audit")
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,71 @@ class AuditKey:
         ).decode()
 
     @property
+    def raw_public(self) -> bytes:
+        return self.public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+    @property
     def key_id(self) -> str:
-        raw = self.public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return hashlib.sha256(raw).hexdigest()[:16]
+        return keys.kid_of(self.raw_public)
 
 
-def load_key(settings: Settings) -> AuditKey:
-    """The platform's signing key: `PROWD_AUDIT_KEY_FILE`, else one generated into the data dir."""
+def _read_private(path: Path) -> AuditKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SystemExit(f"{path} is not an Ed25519 private key")
+    return AuditKey(key)
+
+
+def _pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+class Signer:
+    """The signing side of the key history (decision 40). The configured key file is published
+    on first use; the key that signs is always the newest published one, whose private key is
+    read from `audit-ed25519-<kid>.pem` beside the configured file (where `rotate` writes it).
+    Every process asks the database which key is current before it signs, so a rotation takes
+    effect in running workers without a restart, and the old key stops signing at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.folder = path.parent
+        self.configured = _read_private(path)
+        self._loaded: dict[str, AuditKey] = {self.configured.key_id: self.configured}
+        self._published = False
+
+    def publish(self, db: Database) -> None:
+        if not self._published:
+            keys.register(db, self.configured.raw_public, clock.now())
+            self._published = True
+
+    def current(self, db: Database) -> AuditKey | None:
+        """The key that signs now; None when its private key is not in the key folder."""
+        self.publish(db)
+        kid = keys.current_kid(db)
+        if kid is None:
+            return None
+        if kid not in self._loaded:
+            path = self.folder / f"audit-ed25519-{kid}.pem"
+            if not path.exists():
+                return None
+            self._loaded[kid] = _read_private(path)
+        return self._loaded[kid]
+
+    def rotate(self, db: Database) -> AuditKey:
+        """A new key, written beside the configured one and published as current from now."""
+        self.publish(db)
+        key = AuditKey(Ed25519PrivateKey.generate())
+        path = self.folder / f"audit-ed25519-{key.key_id}.pem"
+        create_once(path, lambda: _pem(key.private))
+        self._loaded[key.key_id] = key
+        keys.register(db, key.raw_public, clock.now())
+        return key
+
+
+def load_key(settings: Settings) -> Signer:
+    """The platform's signer: `PROWD_AUDIT_KEY_FILE`, else a key generated into the data dir."""
     path = (
         Path(settings.audit_key_file)
         if settings.audit_key_file
@@ -56,26 +117,17 @@ def load_key(settings: Settings) -> AuditKey:
     )
     if not path.exists() and settings.environment == "production":
         raise SystemExit("PROWD_ENV=production needs PROWD_AUDIT_KEY_FILE")
-    pem = create_once(
-        path,
-        lambda: Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
-    key = serialization.load_pem_private_key(pem, password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise SystemExit(f"{path} is not an Ed25519 private key")
-    return AuditKey(key)
+    create_once(path, lambda: _pem(Ed25519PrivateKey.generate()))
+    return Signer(path)
 
 
 def message(schema: str, position: int, chain_hash: bytes) -> bytes:
     return f"prowd-checkpoint:{schema}:{position}:{chain_hash.hex()}".encode()
 
 
-def sign_if_due(db: Database, schema: str, key: AuditKey, *, force: bool = False) -> int | None:
-    """Sign the chain's head when enough events or time have passed; returns the position."""
+def sign_if_due(db: Database, schema: str, signer: Signer, *, force: bool = False) -> int | None:
+    """Sign the chain's head with the current key when enough events or time have passed;
+    returns the position."""
     s = sql.Identifier(schema)
     head = db.fetchone(
         sql.SQL(
@@ -98,6 +150,10 @@ def sign_if_due(db: Database, schema: str, key: AuditKey, *, force: bool = False
     due = last is None or position - int(last[0]) >= EVERY_EVENTS or float(last[1]) >= EVERY_SECONDS
     if not (due or force):
         return None
+    key = signer.current(db)
+    if key is None:
+        log.warning("audit_key_missing", schema=schema, kid=keys.current_kid(db))
+        return None
     signature = key.private.sign(message(schema, position, chain_hash))
     db.fetchone(
         sql.SQL(
@@ -107,13 +163,3 @@ def sign_if_due(db: Database, schema: str, key: AuditKey, *, force: bool = False
         (position, chain_hash, key.key_id, signature, now),
     )
     return position
-
-
-def signature_valid(
-    key: AuditKey, schema: str, position: int, chain_hash: bytes, signature: bytes
-) -> bool:
-    try:
-        key.public.verify(signature, message(schema, position, chain_hash))
-    except InvalidSignature:
-        return False
-    return True

@@ -17,7 +17,8 @@ from typing import Any
 
 from psycopg import sql
 
-from services.audit.checkpoints import AuditKey, signature_valid
+from services.audit.checkpoints import message
+from services.audit.keys import KeySet
 from services.store.database import Database
 
 BATCH = 20_000
@@ -39,6 +40,16 @@ def record_hash(
     ).digest()
 
 
+# The named verdicts (docs/audit.md) and the exit code `prowd verify` gives each.
+INTACT, TAMPERED, UNKNOWN_KEY, OUTSIDE_VALIDITY = (
+    "intact",
+    "tampered",
+    "unknown_key",
+    "outside_validity",
+)
+EXIT_CODES = {INTACT: 0, TAMPERED: 1, UNKNOWN_KEY: 3, OUTSIDE_VALIDITY: 4}
+
+
 @dataclass(frozen=True)
 class Verification:
     intact: bool
@@ -46,32 +57,74 @@ class Verification:
     head: int
     first_bad_position: int | None = None
     problem: str = ""
+    verdict: str = INTACT
+
+    def summary(self) -> str:
+        """The verdict in words: `intact`, `tampered at position N: ...`, `unknown key id K at
+        position N`, `checkpoint outside its key's validity at position N: ...`."""
+        if self.verdict == INTACT:
+            return "intact"
+        if self.verdict == UNKNOWN_KEY:
+            return self.problem
+        prefix = "tampered" if self.verdict == TAMPERED else "checkpoint outside its key's validity"
+        return f"{prefix} at position {self.first_bad_position}: {self.problem}"
+
+
+def check_checkpoints(
+    db: Database, schema: str, keys: KeySet
+) -> tuple[dict[int, bytes], Verification | None]:
+    """Every signed checkpoint against the published keys: its key known, its signing time
+    within that key's validity, its signature good. The signed hashes by position, or the
+    first failing checkpoint's verdict."""
+    signed: dict[int, bytes] = {}
+    rows = db.fetchall(
+        sql.SQL(
+            "SELECT notification_id, hash, key_id, signature, signed_at FROM {}.checkpoints"
+            " ORDER BY notification_id"
+        ).format(sql.Identifier(schema))
+    )
+    for position, chain_hash, kid, signature, signed_at in rows:
+        at, digest = int(position), bytes(chain_hash)
+        key = keys.get(str(kid))
+        if key is None:
+            return signed, Verification(
+                False, 0, 0, at, f"unknown key id {kid} at position {at}", UNKNOWN_KEY
+            )
+        if not key.valid_at(signed_at):
+            return signed, Verification(
+                False,
+                0,
+                0,
+                at,
+                f"signed at {signed_at.isoformat()} by key {kid}, valid from"
+                f" {key.not_before} until {key.not_after}",
+                OUTSIDE_VALIDITY,
+            )
+        if not key.verifies(bytes(signature), message(schema, at, digest)):
+            return signed, Verification(
+                False, 0, 0, at, "a signed checkpoint's signature does not verify", TAMPERED
+            )
+        signed[at] = digest
+    return signed, None
 
 
 def verify(
     db: Database,
     schema: str,
     *,
-    key: AuditKey | None = None,
+    keys: KeySet | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Verification:
-    """Recompute the chain over every stored record, in position order; with the platform's key,
-    also check every signed checkpoint against its signature and the recomputed chain, and that
-    none lies beyond the log's head (the end of the log cut off: truncation)."""
+    """Recompute the chain over every stored record, in position order; with the published
+    public keys, also check every signed checkpoint (`check_checkpoints`) against the
+    recomputed chain, and that none lies beyond the log's head (the end of the log cut off:
+    truncation). No private key is needed."""
     s = sql.Identifier(schema)
     signed: dict[int, bytes] = {}
-    if key is not None:
-        for position, chain_hash, key_id, signature in db.fetchall(
-            sql.SQL("SELECT notification_id, hash, key_id, signature FROM {}.checkpoints").format(s)
-        ):
-            valid = key_id == key.key_id and signature_valid(
-                key, schema, int(position), bytes(chain_hash), bytes(signature)
-            )
-            if not valid:
-                return Verification(
-                    False, 0, 0, int(position), "a signed checkpoint's signature does not verify"
-                )
-            signed[int(position)] = bytes(chain_hash)
+    if keys is not None:
+        signed, failed = check_checkpoints(db, schema, keys)
+        if failed is not None:
+            return failed
     head_row = db.fetchone(
         sql.SQL(
             "SELECT greatest((SELECT coalesce(max(notification_id), 0) FROM {s}.events),"
@@ -109,16 +162,18 @@ def verify(
         while event is not done or link is not done:
             if link is done or (event is not done and event[0] < link[0]):
                 return Verification(
-                    False, checked, head, event[0], "a record was inserted into the log"
+                    False, checked, head, event[0], "a record was inserted into the log", TAMPERED
                 )
             if event is done or link[0] < event[0]:
                 return Verification(
-                    False, checked, head, link[0], "a record was deleted from the log"
+                    False, checked, head, link[0], "a record was deleted from the log", TAMPERED
                 )
             position = event[0]
             expected = sha256(previous + event[1]).digest()
             if expected != link[1]:
-                return Verification(False, checked, head, position, "a record was altered or moved")
+                return Verification(
+                    False, checked, head, position, "a record was altered or moved", TAMPERED
+                )
             if signed and position in signed and signed[position] != expected:
                 return Verification(
                     False,
@@ -126,6 +181,7 @@ def verify(
                     head,
                     position,
                     "the log up to this signed checkpoint was rewritten (chain and events alike)",
+                    TAMPERED,
                 )
             previous = expected
             checked += 1
@@ -145,6 +201,7 @@ def verify(
             head,
             head + 1,
             f"truncated after position {head}: a signed checkpoint stands at position {beyond}",
+            TAMPERED,
         )
     return Verification(True, checked, head)
 

@@ -1,10 +1,13 @@
-"""`prowd verify`: recompute the grantees' hash chains and check their signed checkpoints."""
+"""`prowd verify`: recompute the grantees' hash chains and check their signed checkpoints
+against the published public keys (no private key needed)."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
+from pathlib import Path
 
 from services.cli.connect import database
 from services.cli.progress import Progress
@@ -12,21 +15,31 @@ from services.settings import Settings
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    """Verify one grantee's log (`--grantee`) or every grantee's; exit 0 when intact, 1 naming
-    the first bad position, 2 for an unknown grantee. `--sign` signs a checkpoint after an
-    intact run."""
+    """Verify one grantee's log (`--grantee`) or every grantee's against the public keys of the
+    database or of `--keys FILE`. Exit codes (docs/audit.md): 0 intact, 1 tampered, 2 usage
+    (unknown grantee, unreadable key file), 3 unknown key id, 4 checkpoint outside its key's
+    validity; over several grantees the lowest non-zero code wins. `--sign` signs a checkpoint
+    after an intact run (that alone reads the private key)."""
     from services.app.tenancy import Tenancy
+    from services.audit import keys
     from services.audit.checkpoints import load_key, sign_if_due
-    from services.audit.verify import verify
+    from services.audit.verify import EXIT_CODES, verify
 
-    key = load_key(settings)
+    given: dict[str, keys.PublicKey] | None = None
+    if args.keys:
+        try:
+            given = keys.from_jwks(json.loads(Path(args.keys).read_text()))
+        except (OSError, ValueError) as e:
+            print(f"prowd verify: cannot read the key set {args.keys}: {e}", file=sys.stderr)
+            return 2
 
     with contextlib.ExitStack() as stack:
         _, db = database(settings, stack)
         tenancy = Tenancy(db)
         tenancy.migrate()
+        key_set = given if given is not None else keys.published(db)
         slugs = [args.grantee] if args.grantee else [g.slug for g in tenancy.grantees()]
-        broken = 0
+        codes: set[int] = set()
         total = Progress("verify of all grantees")
         for slug in slugs:
             info = tenancy.grantee(slug)
@@ -34,19 +47,19 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"prowd verify: no grantee {slug!r}", file=sys.stderr)
                 return 2
             bar = Progress(f"{slug}: verify")
-            result = verify(db, info.schema, key=key, progress=bar)
+            result = verify(db, info.schema, keys=key_set, progress=bar)
             bar.finish(result.checked)
             total.add(result.checked)
+            codes.add(EXIT_CODES[result.verdict])
             if result.intact:
                 print(f"{slug}: intact, {result.checked} events verified (head {result.head})")
-                if args.sign and (position := sign_if_due(db, info.schema, key, force=True)):
-                    print(f"{slug}: checkpoint signed at position {position} (key {key.key_id})")
+                if args.sign:
+                    signer = load_key(settings)
+                    if position := sign_if_due(db, info.schema, signer, force=True):
+                        kid = keys.current_kid(db)
+                        print(f"{slug}: checkpoint signed at position {position} (key {kid})")
             else:
-                broken += 1
-                print(
-                    f"{slug}: BROKEN at position {result.first_bad_position}: {result.problem}"
-                    f" ({result.checked} events verified before it)"
-                )
+                print(f"{slug}: {result.summary()} ({result.checked} events verified before it)")
         if len(slugs) > 1:
             total.finish(total.done)
-        return 1 if broken else 0
+        return min((c for c in codes if c), default=0)

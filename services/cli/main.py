@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from services import logging as prowd_logging
 from services.cli.audit import cmd_verify
+from services.cli.audit_kit import cmd_audit
 from services.cli.records import cmd_erase, cmd_export, cmd_keys, cmd_migrate, cmd_retention
 from services.cli.serve import cmd_serve, cmd_webhooks, cmd_worker
 from services.cli.tokens import cmd_access_matrix, cmd_token
@@ -109,6 +110,16 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--sign", action="store_true", help="after an intact verification, sign a checkpoint"
     )
+    v.add_argument(
+        "--keys", default="", help="a public key set (JSON, as GET /v1/audit/public-keys gives)"
+    )
+    au = sub.add_parser("audit", help="audit keys and the offline audit kit (docs/audit.md)")
+    au_sub = au.add_subparsers(dest="audit_action", required=True)
+    au_sub.add_parser("rotate-key", help="make a new checkpoint signing key current")
+    ex = au_sub.add_parser("export", help="write a grantee's log, chain, checkpoints and keys")
+    ex.add_argument("--grantee", required=True, help="the grantee's slug")
+    ex.add_argument("--through", type=int, default=0, help="last position (default: the head)")
+    ex.add_argument("--output", required=True, help="a new or empty folder")
     return p
 
 
@@ -127,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "access-matrix": cmd_access_matrix,
         "export": cmd_export,
         "verify": cmd_verify,
+        "audit": cmd_audit,
         "replay": cmd_replay,
         "webhooks": cmd_webhooks,
         "retention": cmd_retention,

@@ -27,7 +27,7 @@ from psycopg import sql
 
 from services.app.tenancy import GRANTEES_CHANNEL, Tenancy
 from services.audit import checkpoints
-from services.audit.checkpoints import AuditKey
+from services.audit.checkpoints import Signer
 from services.projector import live
 from services.store.database import Database
 from services.store.schema import grantee_schema, notify_channel
@@ -85,7 +85,7 @@ class Leases:
 
 class ProjectionWorker:
     def __init__(
-        self, db: Database, *, sweep_seconds: float = 2.0, key: AuditKey | None = None
+        self, db: Database, *, sweep_seconds: float = 2.0, key: Signer | None = None
     ) -> None:
         self.db = db
         # With the platform's key, the worker also signs chain checkpoints as they fall due.

@@ -59,6 +59,7 @@ SERVICE_RIGHTS: dict[str, str] = {
     "events": "SELECT",
     "chain": "SELECT",
     "checkpoints": "SELECT, INSERT",
+    "audit_keys": "SELECT, INSERT",
     "access_log": "SELECT, INSERT",
     "disclosures": "SELECT, INSERT",
     # The provisioning function's own statements: no access at all.

@@ -160,6 +160,12 @@ def platform_ddl() -> list[sql.Composed]:
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {}.migrated (slug text PRIMARY KEY, stamp text NOT NULL)"
         ).format(s),
+        # The audit key history (services/audit/keys.py, decision 40): insert-only, like the log.
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {}.audit_keys (kid text PRIMARY KEY,"
+            " public_key bytea NOT NULL, not_before timestamptz UNIQUE)"
+        ).format(s),
+        *append_only(s, "audit_keys"),
     ]
 
 
