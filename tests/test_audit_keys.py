@@ -287,3 +287,63 @@ def test_retired_keys_stay_published_and_old_checkpoints_keep_verifying(world, a
     assert published[old].not_after == published[new].not_before
     assert published[old].valid_at(published[new].not_before - timedelta(microseconds=1))
     assert not published[old].valid_at(published[new].not_before)
+
+
+def test_the_standalone_verifier_runs_in_a_fresh_venv_with_only_cryptography(
+    world, capsys, tmp_path
+):
+    """The kit is checked where the project is not installed: a new virtual environment with
+    nothing but `cryptography` (the project's pinned version, from uv's cache), the tool copied
+    out of the repository, run isolated (-I: no PYTHONPATH, no user site)."""
+    import shutil
+    import subprocess
+
+    import cryptography
+
+    w = world
+    checkpoints.sign_if_due(w.db, w.schema, checkpoints.load_key(w.settings), force=True)
+    kit = tmp_path / "kit"
+    assert run(w, "audit", "export", "--grantee", w.slug, "--output", str(kit)) == 0
+    venv, tool = tmp_path / "venv", tmp_path / "alone" / "prowd_audit_verify.py"
+    tool.parent.mkdir()
+    shutil.copy(ROOT / "tools" / "prowd_audit_verify.py", tool)
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    uv = shutil.which("uv")
+    assert uv, "uv is needed to build the fresh environment"
+    subprocess.run([uv, "venv", "-q", str(venv)], check=True, env=env, cwd=tmp_path)
+    subprocess.run(
+        [uv, "pip", "install", "-q", f"cryptography=={cryptography.__version__}"],
+        check=True,
+        env={**env, "VIRTUAL_ENV": str(venv)},
+        cwd=tmp_path,
+    )
+    python = str(venv / "bin" / "python")
+    installed = subprocess.run(
+        [
+            python,
+            "-I",
+            "-c",
+            "import importlib.metadata as m; print(sorted(d.name for d in m.distributions()))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout
+    assert "cryptography" in installed and "psycopg" not in installed and "prowd" not in installed
+    ok = subprocess.run(
+        [python, "-I", str(tool), str(kit)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert (ok.returncode, "intact, 4 events verified" in ok.stdout) == (0, True), (
+        ok.stdout + ok.stderr
+    )
+
+    as_superuser(w, TAMPERS[0][0].format(s=w.schema))
+    bad = tmp_path / "bad"
+    assert run(w, "audit", "export", "--grantee", w.slug, "--output", str(bad)) == 0
+    found = subprocess.run(
+        [python, "-I", str(tool), str(bad)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert found.returncode == 1 and "tampered at position 3" in found.stdout, found.stdout
