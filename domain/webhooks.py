@@ -29,6 +29,7 @@ EventType = Literal[
     "participant.exited",
     "pairing.opened",
     "pairing.closed",
+    "audit.checkpoint",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 PING = "ping"

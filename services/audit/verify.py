@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,11 +114,15 @@ def verify(
     *,
     keys: KeySet | None = None,
     progress: Callable[[int, int], None] | None = None,
+    held: Mapping[int, bytes] | None = None,
 ) -> Verification:
     """Recompute the chain over every stored record, in position order; with the published
     public keys, also check every signed checkpoint (`check_checkpoints`) against the
     recomputed chain, and that none lies beyond the log's head (the end of the log cut off:
-    truncation). No private key is needed."""
+    truncation). No private key is needed. `held`: signed heads collected outside the platform
+    (`audit.checkpoint` webhooks, already checked against the keys), by position: the chain
+    must pass through each of them too."""
+    held = held or {}
     s = sql.Identifier(schema)
     signed: dict[int, bytes] = {}
     if keys is not None:
@@ -183,6 +187,15 @@ def verify(
                     "the log up to this signed checkpoint was rewritten (chain and events alike)",
                     TAMPERED,
                 )
+            if held and position in held and held[position] != expected:
+                return Verification(
+                    False,
+                    checked,
+                    head,
+                    position,
+                    "the log contradicts a signed head held outside the platform",
+                    TAMPERED,
+                )
             previous = expected
             checked += 1
             if progress and checked % BATCH == 0:
@@ -191,7 +204,7 @@ def verify(
             link = next(chain_rows, done)
     if progress:
         progress(checked, head)
-    beyond = max(signed, default=0)
+    beyond = max([*signed, *held], default=0)
     if beyond > head:
         # What is left may be a consistent prefix, but a signature proves the log once reached
         # further: its end was cut off.

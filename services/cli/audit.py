@@ -18,12 +18,16 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     """Verify one grantee's log (`--grantee`) or every grantee's against the public keys of the
     database or of `--keys FILE`. Exit codes (docs/audit.md): 0 intact, 1 tampered, 2 usage
     (unknown grantee, unreadable key file), 3 unknown key id, 4 checkpoint outside its key's
-    validity; over several grantees the lowest non-zero code wins. `--sign` signs a checkpoint
+    validity; over several grantees the lowest non-zero code wins. `--against FILE`: signed
+    heads collected elsewhere (`audit.checkpoint` webhooks) the chain must pass through. `--sign` signs a checkpoint
     after an intact run (that alone reads the private key)."""
+    from domain import clock
     from services.app.tenancy import Tenancy
     from services.audit import keys
     from services.audit.checkpoints import load_key, sign_if_due
+    from services.audit.heads import held_heads
     from services.audit.verify import EXIT_CODES, verify
+    from services.webhooks import checkpoints as checkpoint_hooks
 
     given: dict[str, keys.PublicKey] | None = None
     if args.keys:
@@ -46,8 +50,15 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
             if info is None:
                 print(f"prowd verify: no grantee {slug!r}", file=sys.stderr)
                 return 2
+            held: dict[int, bytes] = {}
+            if args.against:
+                try:
+                    held = held_heads(Path(args.against).read_text(), info.schema, key_set)
+                except (OSError, ValueError) as e:
+                    print(f"prowd verify: cannot use {args.against}: {e}", file=sys.stderr)
+                    return 2
             bar = Progress(f"{slug}: verify")
-            result = verify(db, info.schema, keys=key_set, progress=bar)
+            result = verify(db, info.schema, keys=key_set, progress=bar, held=held)
             bar.finish(result.checked)
             total.add(result.checked)
             codes.add(EXIT_CODES[result.verdict])
@@ -57,9 +68,15 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                     signer = load_key(settings)
                     if position := sign_if_due(db, info.schema, signer, force=True):
                         kid = keys.current_kid(db)
-                        print(f"{slug}: checkpoint signed at position {position} (key {kid})")
+                        sent = checkpoint_hooks.deliver(db, info.schema, position, clock.now())
+                        print(
+                            f"{slug}: checkpoint signed at position {position} (key {kid});"
+                            f" queued for {sent} audit.checkpoint subscriber(s)"
+                        )
             else:
                 print(f"{slug}: {result.summary()} ({result.checked} events verified before it)")
+            if held:
+                print(f"{slug}: {len(held)} signed head(s) held elsewhere compared")
         if len(slugs) > 1:
             total.finish(total.done)
         return min((c for c in codes if c), default=0)

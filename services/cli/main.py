@@ -113,6 +113,9 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--keys", default="", help="a public key set (JSON, as GET /v1/audit/public-keys gives)"
     )
+    v.add_argument(
+        "--against", default="", help="signed heads held elsewhere (audit.checkpoint webhooks)"
+    )
     au = sub.add_parser("audit", help="audit keys and the offline audit kit (docs/audit.md)")
     au_sub = au.add_subparsers(dest="audit_action", required=True)
     au_sub.add_parser("rotate-key", help="make a new checkpoint signing key current")

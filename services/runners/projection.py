@@ -25,12 +25,14 @@ import psycopg
 import structlog
 from psycopg import sql
 
+from domain import clock
 from services.app.tenancy import GRANTEES_CHANNEL, Tenancy
 from services.audit import checkpoints
 from services.audit.checkpoints import Signer
 from services.projector import live
 from services.store.database import Database
 from services.store.schema import grantee_schema, notify_channel
+from services.webhooks import checkpoints as checkpoint_hooks
 from services.webhooks import outbox
 
 log = structlog.get_logger("prowd.worker")
@@ -112,7 +114,9 @@ class ProjectionWorker:
         try:
             self.processed += live.drain(self.db, schema)
             if self.key is not None:
-                checkpoints.sign_if_due(self.db, schema, self.key)
+                signed = checkpoints.sign_if_due(self.db, schema, self.key)
+                if signed is not None:
+                    checkpoint_hooks.deliver(self.db, schema, signed, clock.now())
         except Exception as e:
             # One grantee's failure (an outage, a bad handler) never stops the others; the
             # batch rolled back, so the next sweep retries it from the same position.

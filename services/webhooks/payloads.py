@@ -121,6 +121,19 @@ class PairingClosedData(msgspec.Struct):
     initiator: Literal["mentor", "mentee", "program"]
 
 
+class CheckpointData(msgspec.Struct):
+    """A signed head of the grantee's hash chain (docs/audit.md): `signature` (hex, Ed25519) is
+    over `signed_message` by key `kid` of `GET /v1/audit/public-keys`."""
+
+    schema: str
+    position: int
+    hash: str
+    kid: str
+    signature: str
+    signed_at: datetime
+    signed_message: str
+
+
 class PingData(msgspec.Struct):
     endpoint_id: UUID
     message: str
@@ -296,6 +309,26 @@ DATA: dict[str, tuple[type[Any], str, list[tuple[str, dict[str, Any]]]]] = {
                     "closed_at": "2027-05-03T10:00:00-05:00",
                     "closure_type": "planned",
                     "initiator": "program",
+                },
+            )
+        ],
+    ),
+    "audit.checkpoint": (
+        CheckpointData,
+        "A signed checkpoint of the grantee's log (any facility's endpoint may subscribe; it"
+        " names no person). Keep it: a later rewrite of the log contradicts it.",
+        [
+            (
+                "checkpoint",
+                {
+                    "schema": "g_northside_works",
+                    "position": 1000,
+                    "hash": "a968ae4ee50e4e26ee8ee55adbdf2db95f63eb5b0bd36e51b1153f0f9506bb02",
+                    "kid": "3f9a0c1b2d4e5f60",
+                    "signature": "9c" * 64,
+                    "signed_at": "2026-11-03T10:00:00Z",
+                    "signed_message": "prowd-checkpoint:g_northside_works:1000:"
+                    "a968ae4ee50e4e26ee8ee55adbdf2db95f63eb5b0bd36e51b1153f0f9506bb02",
                 },
             )
         ],
