@@ -27,6 +27,40 @@ from services.webhooks.store import CHANNEL
 EVENT_TYPE = "audit.checkpoint"
 
 
+class CheckpointData(msgspec.Struct):
+    """A signed head of the grantee's hash chain (docs/audit.md): `signature` (hex, Ed25519) is
+    over `signed_message` by key `kid` of `GET /v1/audit/public-keys`."""
+
+    schema: str
+    position: int
+    hash: str
+    kid: str
+    signature: str
+    signed_at: datetime
+    signed_message: str
+
+
+CHECKPOINT_DESCRIPTION = (
+    "A signed checkpoint of the grantee's log (any facility's endpoint may subscribe; it names"
+    " no person). Keep it: a later rewrite of the log contradicts it."
+)
+_HASH = "a968ae4ee50e4e26ee8ee55adbdf2db95f63eb5b0bd36e51b1153f0f9506bb02"
+CHECKPOINT_EXAMPLES = [
+    (
+        "checkpoint",
+        {
+            "schema": "g_northside_works",
+            "position": 1000,
+            "hash": _HASH,
+            "kid": "3f9a0c1b2d4e5f60",
+            "signature": "9c" * 64,
+            "signed_at": "2026-11-03T10:00:00Z",
+            "signed_message": f"prowd-checkpoint:g_northside_works:1000:{_HASH}",
+        },
+    )
+]
+
+
 def payload(
     schema: str, position: int, digest: bytes, kid: str, signature: bytes, signed_at: datetime
 ) -> dict[str, Any]:

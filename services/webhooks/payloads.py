@@ -26,6 +26,7 @@ from litestar.openapi.spec import (
 from litestar.openapi.spec.base import BaseSchemaObject
 
 from domain.webhooks import EVENT_TYPES
+from services.webhooks import checkpoints as cp
 
 P = "3f2c1a9e-8d7b-5c6a-9e0f-1a2b3c4d5e6f"
 M = "6e25b1f4-3b2a-4a96-91e5-9f67672a017e"
@@ -119,19 +120,6 @@ class PairingClosedData(msgspec.Struct):
     closed_at: datetime
     closure_type: Literal["planned", "unplanned"]
     initiator: Literal["mentor", "mentee", "program"]
-
-
-class CheckpointData(msgspec.Struct):
-    """A signed head of the grantee's hash chain (docs/audit.md): `signature` (hex, Ed25519) is
-    over `signed_message` by key `kid` of `GET /v1/audit/public-keys`."""
-
-    schema: str
-    position: int
-    hash: str
-    kid: str
-    signature: str
-    signed_at: datetime
-    signed_message: str
 
 
 class PingData(msgspec.Struct):
@@ -313,26 +301,7 @@ DATA: dict[str, tuple[type[Any], str, list[tuple[str, dict[str, Any]]]]] = {
             )
         ],
     ),
-    "audit.checkpoint": (
-        CheckpointData,
-        "A signed checkpoint of the grantee's log (any facility's endpoint may subscribe; it"
-        " names no person). Keep it: a later rewrite of the log contradicts it.",
-        [
-            (
-                "checkpoint",
-                {
-                    "schema": "g_northside_works",
-                    "position": 1000,
-                    "hash": "a968ae4ee50e4e26ee8ee55adbdf2db95f63eb5b0bd36e51b1153f0f9506bb02",
-                    "kid": "3f9a0c1b2d4e5f60",
-                    "signature": "9c" * 64,
-                    "signed_at": "2026-11-03T10:00:00Z",
-                    "signed_message": "prowd-checkpoint:g_northside_works:1000:"
-                    "a968ae4ee50e4e26ee8ee55adbdf2db95f63eb5b0bd36e51b1153f0f9506bb02",
-                },
-            )
-        ],
-    ),
+    "audit.checkpoint": (cp.CheckpointData, cp.CHECKPOINT_DESCRIPTION, cp.CHECKPOINT_EXAMPLES),
     "ping": (
         PingData,
         "A test message sent on request (`POST …/webhook-endpoints/{id}/ping`).",
