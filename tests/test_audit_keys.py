@@ -254,6 +254,7 @@ def test_the_export_is_pinned_by_its_manifest(world, capsys, tmp_path):
     }
     assert standalone.main([str(kit)]) == 0
     lines = (kit / "events.ndjson").read_text().splitlines()
+    assert json.loads(lines[0])["event"]["originator_topic"] == "domain.facilities:Facility"
     line = json.loads(lines[1])
     line["version"] += 1
     lines[1] = json.dumps(line, separators=(",", ":"))

@@ -111,13 +111,19 @@ def export(db: Database, slug: str, schema: str, through: int, out: Path) -> dic
             cur.execute(query, (through,))
             for position, originator_id, version, topic, state, chain_hash in cur:
                 counted["events"] += 1
+                stored = bytes(state)
+                try:  # the stored JSON, readable; its personal fields stay as stored (encrypted)
+                    event: Any = json.loads(stored)
+                except ValueError:
+                    event = None
                 yield {
                     "position": position,
                     "originator_id": str(originator_id),
                     "version": version,
                     "topic": topic,
-                    "state": base64.b64encode(bytes(state)).decode(),
+                    "state": base64.b64encode(stored).decode(),
                     "hash": None if chain_hash is None else bytes(chain_hash).hex(),
+                    "event": event,
                 }
 
     def chain() -> Any:
