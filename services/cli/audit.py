@@ -30,7 +30,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from services.webhooks import checkpoints as checkpoint_hooks
 
     given: dict[str, keys.PublicKey] | None = None
-    if args.keys:
+    if getattr(args, "keys", ""):
         try:
             given = keys.from_jwks(json.loads(Path(args.keys).read_text()))
         except (OSError, ValueError) as e:
@@ -51,7 +51,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"prowd verify: no grantee {slug!r}", file=sys.stderr)
                 return 2
             held: dict[int, bytes] = {}
-            if args.against:
+            if getattr(args, "against", ""):
                 try:
                     held = held_heads(Path(args.against).read_text(), info.schema, key_set)
                 except (OSError, ValueError) as e:
