@@ -89,3 +89,18 @@ def test_checkpoint_heads_reach_a_subscriber_and_a_quiet_rewrite_contradicts_the
     held.write_text(json.dumps(forged))
     assert run_verify(monkeypatch, database_url, hooks.slug, "--against", str(held)) == 2
     assert "not signed by a published key" in capsys.readouterr().err
+
+
+def test_the_worker_queues_each_checkpoint_it_signs(hooks, receiver, db, settings):
+    """The projection worker, not only `prowd verify --sign`, hands its checkpoints on."""
+    from services.audit.checkpoints import load_key
+    from services.runners.projection import ProjectionWorker
+
+    ep = hooks.endpoint(receiver.url, types=["audit.checkpoint", "meeting.held"])
+    hooks.fill()
+    ProjectionWorker(db, key=load_key(settings))._catch_up(hooks.slug)
+    signed = db.fetchone(f'SELECT max(notification_id) FROM "{hooks.schema}".checkpoints')[0]
+    assert signed is not None
+    rows = hooks.deliveries(ep["id"])
+    assert [(r[1], r[4]) for r in rows] == [(1, "audit.checkpoint")]
+    assert json.loads(bytes(rows[0][6]))["data"]["position"] == signed
