@@ -73,14 +73,32 @@ def public_key(request: Request[Any, Any, Any]) -> PublicKeyOut:
     return PublicKeyOut("Ed25519", key.kid, pem)
 
 
+class PublicJwk(msgspec.Struct):
+    """One audit key (RFC 8037 OKP JWK, with its validity and fingerprint)."""
+
+    kty: str
+    crv: str
+    alg: str
+    use: str
+    kid: str
+    x: str
+    not_before: str | None
+    not_after: str | None
+    fingerprint: str
+
+
+class PublicKeySetOut(msgspec.Struct):
+    keys: list[PublicJwk]
+
+
 @get("/v1/audit/public-keys", tags=["audit"], sync_to_thread=True)
-def public_keys(request: Request[Any, Any, Any]) -> dict[str, Any]:
+def public_keys(request: Request[Any, Any, Any]) -> PublicKeySetOut:
     """Every public key that has ever signed checkpoints, as a JWKS-style document: per key its
     `kid`, `use` (`sig`), `x` (the raw key, base64url), `not_before` and `not_after` (its
     validity; null: from the start / still current) and `fingerprint` (SHA-256 of the raw
     key). `prowd verify --keys FILE` and `tools/prowd_audit_verify.py` read this document.
     No token needed."""
-    return keys.jwks(_published(request))
+    return msgspec.convert(keys.jwks(_published(request)), PublicKeySetOut)
 
 
 ROUTES: list[Any] = [verification, public_key, public_keys]
