@@ -348,3 +348,16 @@ def test_the_standalone_verifier_runs_in_a_fresh_venv_with_only_cryptography(
         [python, "-I", str(tool), str(bad)], capture_output=True, text=True, cwd=tmp_path
     )
     assert found.returncode == 1 and "tampered at position 3" in found.stdout, found.stdout
+
+
+def test_a_worker_without_the_current_keys_file_signs_nothing(world, auth, capsys):
+    """After a rotation, a process that cannot read the new key's file does not fall back to
+    the retired key: no checkpoint rather than one outside its key's validity."""
+    w = world
+    _, new = rotated_log(w, auth, capsys)
+    (Path(w.settings.audit_key_file).parent / f"audit-ed25519-{new}.pem").unlink()
+    add_events(w, auth, 2)
+    fresh = checkpoints.load_key(w.settings)  # a restarted worker: only the configured key
+    assert fresh.current(w.db) is None
+    assert checkpoints.sign_if_due(w.db, w.schema, fresh, force=True) is None
+    assert w.db.fetchone(f'SELECT max(notification_id) FROM "{w.schema}".checkpoints')[0] == 7
