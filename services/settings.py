@@ -139,6 +139,11 @@ class Settings:
         r = _Reader(e)
         data_dir = Path(e.get("PROWD_DATA_DIR") or ".prowd")
         environment = e.get("PROWD_ENV") or "development"
+        log_level = (e.get("PROWD_LOG_LEVEL") or "info").lower()
+        if log_level not in ("debug", "info", "warning", "error", "critical"):
+            r.problems.append(
+                f"PROWD_LOG_LEVEL must be debug, info, warning, error or critical, got {log_level!r}"
+            )
         if environment not in ENVIRONMENTS:
             r.problems.append(
                 f"PROWD_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
@@ -163,7 +168,7 @@ class Settings:
             view_wait_max=r.float("PROWD_VIEW_WAIT_MAX", 5.0),
             webhook_allowed_networks=e.get("PROWD_WEBHOOK_ALLOWED_NETWORKS", ""),
             metrics_token=e.get("PROWD_METRICS_TOKEN", ""),
-            log_level=e.get("PROWD_LOG_LEVEL") or "info",
+            log_level=log_level,
             db_role=e.get("PROWD_DB_ROLE", "prowd_service"),
             rate_limit_token=r.float("PROWD_RATE_LIMIT_TOKEN", 100.0),
             rate_limit_ip=r.float("PROWD_RATE_LIMIT_IP", 300.0),

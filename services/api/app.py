@@ -130,6 +130,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         ),
         before_request=before_handler,
         exception_handlers={Exception: handle_exception},
+        # Litestar's records go to the root logger, JSON like every line (services/logging.py).
+        logging_config=None,
         request_max_body_size=settings.max_body_bytes,
         state=_state(settings),
         openapi_config=OpenAPIConfig(

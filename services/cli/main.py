@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
+
+import psycopg
+import structlog
 
 from services import logging as prowd_logging
 from services.cli.audit import cmd_verify
@@ -15,6 +19,8 @@ from services.cli.views import cmd_projections, cmd_replay
 from services.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+
+log = structlog.get_logger("prowd.cli")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -115,6 +121,21 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command of `argv` (default: the process's arguments); its exit code."""
     args = parser().parse_args(argv)
+    # Logging first, so that a refusal to start is a JSON line like any other.
+    prowd_logging.configure(os.environ.get("PROWD_LOG_LEVEL") or "info")
+    try:
+        return _run(args)
+    except SystemExit as stop:
+        if not isinstance(stop.code, str):
+            raise
+        log.error("cannot start" if "settings" in stop.code else "stopped", reason=stop.code)
+        return 1
+    except psycopg.OperationalError as e:
+        log.error("database unavailable", error=str(e).strip(), error_class=type(e).__name__)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     prowd_logging.configure(settings.log_level)
     settings.install_clock()

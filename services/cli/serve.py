@@ -14,7 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 
+import structlog
+
 from services.settings import Settings
+
+log = structlog.get_logger("prowd.cli")
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = False) -> int:
@@ -48,9 +52,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
             "PROWD_PARENT_PID": str(os.getpid()),
         }
         if not getattr(args, "no_worker", False):
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "worker"], env=env
-            )
+            worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env)
             stack.callback(_stop, worker)
             # The webhook dispatcher runs beside the projection worker (DESIGN D6).
             dispatcher = subprocess.Popen(
@@ -104,10 +106,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     _stop_with_parent(worker.stop)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     signal.signal(signal.SIGINT, lambda *_: worker.stop())
+    log.info("worker_started", pid=os.getpid(), signs_checkpoints=True)
     try:
         worker.run()
     finally:
+        held = sorted(worker.leases.held) if worker.leases is not None else []
         db.close()
+        log.info("worker_stopped", pid=os.getpid(), events=worker.processed, leases_released=held)
     return 0
 
 
@@ -134,11 +139,13 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     _stop_with_parent(dispatcher.stop)
     signal.signal(signal.SIGTERM, lambda *_: dispatcher.stop())
     signal.signal(signal.SIGINT, lambda *_: dispatcher.stop())
+    log.info("dispatcher_started", pid=os.getpid(), concurrency=args.concurrency)
     try:
         dispatcher.run()
     finally:
         dispatcher.close()
         db.close()
+        log.info("dispatcher_stopped", pid=os.getpid())
     return 0
 
 

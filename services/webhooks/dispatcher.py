@@ -209,7 +209,13 @@ class Dispatcher:
             try:
                 done += self.process(schema)
             except psycopg.Error as e:
-                log.error("webhook_dispatch_failed", schema=schema, error_class=type(e).__name__)
+                log.error(
+                    "webhook_dispatch_failed",
+                    schema=schema,
+                    error_class=type(e).__name__,
+                    error=str(e),
+                    exc_info=True,
+                )
         return done
 
     def run(self) -> None:
@@ -228,7 +234,7 @@ class Dispatcher:
                         for _ in conn.notifies(timeout=self.poll_seconds, stop_after=1):
                             pass
             except psycopg.OperationalError as e:
-                log.warning("webhook_listener_lost", error_class=type(e).__name__)
+                log.warning("webhook_listener_lost", error_class=type(e).__name__, error=str(e))
                 self.stopping.wait(1.0)
 
 
