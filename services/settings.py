@@ -95,6 +95,10 @@ class Settings:
     # With a value, GET /metrics wants `Authorization: Bearer <it>` (PROWD_METRICS_TOKEN).
     metrics_token: str = ""
     log_level: str = "info"
+    # `/metrics` of a worker or a dispatcher (they serve no API): its port, 0 for none
+    # (PROWD_METRICS_PORT), and the address it listens on (PROWD_METRICS_HOST).
+    metrics_port: int = 0
+    metrics_host: str = "0.0.0.0"
     # The database role the service's pooled connections act as (`SET ROLE`): it may read the
     # logs and append through `append_events`, never UPDATE, DELETE or TRUNCATE them (DESIGN
     # D7). Migrations run as the login user, which owns the logs. Empty: act as the login user.
@@ -169,6 +173,8 @@ class Settings:
             webhook_allowed_networks=e.get("PROWD_WEBHOOK_ALLOWED_NETWORKS", ""),
             metrics_token=e.get("PROWD_METRICS_TOKEN", ""),
             log_level=log_level,
+            metrics_port=r.int("PROWD_METRICS_PORT", 0),
+            metrics_host=e.get("PROWD_METRICS_HOST") or "0.0.0.0",
             db_role=e.get("PROWD_DB_ROLE", "prowd_service"),
             rate_limit_token=r.float("PROWD_RATE_LIMIT_TOKEN", 100.0),
             rate_limit_ip=r.float("PROWD_RATE_LIMIT_IP", 300.0),
