@@ -95,6 +95,12 @@ class K8s:
             c.argv[c.argv.index("--port") + 1] = str(c.ports[port])
             c.argv[c.argv.index("--host") + 1] = "127.0.0.1"
             c.overrides["--host/--port"] = f"127.0.0.1:{c.ports[port]} (loopback only)"
+        if c.env.get("PROWD_METRICS_PORT"):
+            port = int(c.env["PROWD_METRICS_PORT"])
+            c.ports[port] = free_port()
+            c.env["PROWD_METRICS_PORT"] = str(c.ports[port])
+            c.env["PROWD_METRICS_HOST"] = "127.0.0.1"
+            c.overrides["PROWD_METRICS_PORT"] = f"127.0.0.1:{c.ports[port]} (loopback only)"
         return c
 
     def job(self, attempt: str) -> Container:
@@ -188,8 +194,23 @@ def test_k8s_every_probe_passes_and_the_liveness_probe_sees_a_stopped_process(k8
     assert worker.probe("liveness")[0]
 
 
+def test_k8s_worker_and_dispatcher_metrics_parse_with_prometheus_client(k8s):
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    [endpoint] = k8s.of_kind("PodMonitor")["prowd-runners"]["spec"]["podMetricsEndpoints"]
+    for name in ("prowd-worker", "prowd-dispatcher"):
+        c = k8s.services[name]
+        [spec] = k8s.objects["Deployment", name]["spec"]["template"]["spec"]["containers"]
+        [port] = [p["containerPort"] for p in spec["ports"] if p["name"] == endpoint["port"]]
+        text = httpx.get(f"http://127.0.0.1:{c.ports[port]}{endpoint['path']}", timeout=10).text
+        families = {f.name for f in text_string_to_metric_families(text)}
+        assert {"process_cpu_seconds", "prowd_build_info", "prowd_db_pool_size"} <= families
+        assert ("prowd_worker_leases" in families) == (name == "prowd-worker"), families
+
+
 def test_k8s_pod_monitor_scrapes_every_metric_the_alerts_use(k8s):
-    [monitor] = k8s.of_kind("PodMonitor").values()
+    monitor = k8s.of_kind("PodMonitor")["prowd-api"]
     [endpoint] = monitor["spec"]["podMetricsEndpoints"]
     api = k8s.services["prowd-api"]
     assert endpoint["port"] == "http"
