@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from services import logging as prowd_logging
+from services import tracing
 from services.api import (
     alerts,
     apikeys,
@@ -162,6 +163,18 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
     # included: it sets the request id the access log records, and requests no route matches
     # are logged and counted too (route "unmatched").
     app.asgi_handler = request_log_middleware(app.asgi_handler)
+    if tracing.enabled():
+        # Litestar's own OpenTelemetry middleware, outermost: the request log line, the events
+        # and the answer's traceparent carry its server span's ids (services/tracing.py).
+        from litestar.plugins.opentelemetry import (
+            OpenTelemetryConfig,
+            OpenTelemetryInstrumentationMiddleware,
+        )
+
+        app.asgi_handler = OpenTelemetryInstrumentationMiddleware(
+            app.asgi_handler,
+            OpenTelemetryConfig(scope_span_details_extractor=lambda scope: (str(scope.get("method", "HTTP")), {})),
+        )
     return app
 
 
@@ -182,6 +195,7 @@ def app_from_env() -> Litestar:
     """Entry point for process managers (uvicorn --factory); reads the environment."""
     settings = Settings.from_env()
     prowd_logging.configure(settings.log_level)
+    tracing.configure("prowd-api")
     settings.install_clock()
     if not settings.database_url:
         raise SystemExit("PROWD_DATABASE_URL must be set for worker processes")

@@ -11,6 +11,7 @@ import psycopg
 import structlog
 
 from services import logging as prowd_logging
+from services import tracing
 from services.cli.audit import cmd_verify
 from services.cli.records import cmd_erase, cmd_export, cmd_keys, cmd_migrate, cmd_retention
 from services.cli.serve import cmd_serve, cmd_webhooks, cmd_worker
@@ -138,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     prowd_logging.configure(settings.log_level)
+    tracing.configure(f"prowd-{args.command}")
     settings.install_clock()
     handlers: dict[str, Handler] = {
         "serve": cmd_serve,
