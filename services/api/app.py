@@ -25,6 +25,7 @@ from services.api import (
     audit_access,
     audit_reads,
     consents,
+    docs_assets,
     erasure,
     exports,
     goals,
@@ -116,6 +117,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             *reports.ROUTES,
             *webhooks.ROUTES,
             *metrics.ROUTES,
+            docs_assets.assets_router(),
         ],
         lifespan=[lifespan],
         dependencies={"principal": Provide(provide_principal)},
@@ -151,6 +153,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
                 }
             ),
             security=[{"bearer": []}],
+            # Swagger UI from the app's own files, offline (services/api/docs_assets.py).
+            render_plugins=docs_assets.render_plugins(),
         ),
         response_cache_config=ResponseCacheConfig(),
         # Before Litestar's own Struct plugin: request bodies declare what they refuse.
@@ -173,7 +177,9 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
 
         app.asgi_handler = OpenTelemetryInstrumentationMiddleware(
             app.asgi_handler,
-            OpenTelemetryConfig(scope_span_details_extractor=lambda scope: (str(scope.get("method", "HTTP")), {})),
+            OpenTelemetryConfig(
+                scope_span_details_extractor=lambda scope: (str(scope.get("method", "HTTP")), {})
+            ),
         )
     return app
 
