@@ -107,6 +107,12 @@ class Settings:
     # API process; 0 turns a limit off.
     rate_limit_token: float = 100.0
     rate_limit_ip: float = 300.0
+    # Requests per second to one grantee's routes, whoever sends them (bursts of twice that):
+    # one tenant cannot starve the others (PROWD_RATE_LIMIT_GRANTEE; 0: off).
+    rate_limit_grantee: float = 0.0
+    # Where the limits are counted: `database` (shared by every process and pod, decision 46)
+    # or `process` (each API process alone; N processes allow N times the rates).
+    rate_limit_store: str = "database"
     # Browser origins allowed to call the API (CORS); none by default.
     cors_origins: tuple[str, ...] = ()
     # Whether processes create and upgrade schemas when they start. Off where a migration job
@@ -148,6 +154,9 @@ class Settings:
             r.problems.append(
                 f"PROWD_LOG_LEVEL must be debug, info, warning, error or critical, got {log_level!r}"
             )
+        store = e.get("PROWD_RATE_LIMIT_STORE") or "database"
+        if store not in ("database", "process"):
+            r.problems.append(f"PROWD_RATE_LIMIT_STORE must be database or process, got {store!r}")
         if environment not in ENVIRONMENTS:
             r.problems.append(
                 f"PROWD_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
@@ -178,6 +187,8 @@ class Settings:
             db_role=e.get("PROWD_DB_ROLE", "prowd_service"),
             rate_limit_token=r.float("PROWD_RATE_LIMIT_TOKEN", 100.0),
             rate_limit_ip=r.float("PROWD_RATE_LIMIT_IP", 300.0),
+            rate_limit_grantee=r.float("PROWD_RATE_LIMIT_GRANTEE", 0.0),
+            rate_limit_store=store,
             migrate_on_start=(e.get("PROWD_MIGRATE_ON_START") or "true").lower()
             not in ("0", "false", "no", "off"),
             jwks_url=e.get("PROWD_JWKS_URL", ""),
