@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -159,6 +160,14 @@ def test_spans_reach_an_otlp_collector_and_share_ids_with_logs_and_events(
         if s["trace_id"] == TRACE and s["attributes"].get("db.system") == "postgresql"
     ]
     assert queries, [s["name"] for s in collector.spans if s["trace_id"] == TRACE]
+    # The stored event carries the server span's ids in its metadata.
+    with psycopg.connect(database_url) as conn:
+        [(state,)] = conn.execute(
+            "SELECT e.state FROM prowd.events e WHERE e.topic LIKE %s"
+            " AND position(%s::bytea IN e.state) > 0",
+            ("%Registered%", slug.encode()),
+        ).fetchall()
+    assert TRACE.encode() in state and span_id.encode() in state
     # The request log line carries the same trace id.
     lines = [json.loads(line) for line in err.splitlines() if line.strip()]
     [logged] = [
