@@ -5,6 +5,7 @@ pool and build figures beside the platform's."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -49,7 +50,17 @@ def wait_for(url: str) -> None:
             time.sleep(0.3)
 
 
-def test_metrics_of_the_api_the_worker_and_the_dispatcher(database_url, settings, make_grantee):
+def load_probe():
+    spec = importlib.util.spec_from_file_location("probe", ROOT / "deploy" / "probe.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_metrics_of_the_api_the_worker_and_the_dispatcher(
+    database_url, settings, make_grantee, monkeypatch
+):
     slug = make_grantee()
     env = {
         **os.environ,
@@ -126,6 +137,18 @@ def test_metrics_of_the_api_the_worker_and_the_dispatcher(database_url, settings
         assert dispatcher.keys() >= PROCESS_FAMILIES
         assert "prowd_webhook_queue_depth" in dispatcher
         assert "prowd_http_requests" not in worker and "prowd_http_requests" not in dispatcher
+        # The liveness probe reads the loops' heartbeats from these ports.
+        probe = load_probe()
+        for port in (worker_port, dispatcher_port):
+            [(_, _, age)] = families(f"http://127.0.0.1:{port}/metrics")[
+                "prowd_heartbeat_age_seconds"
+            ]
+            assert 0 <= age < 5
+            monkeypatch.setenv("PROWD_METRICS_PORT", str(port))
+            monkeypatch.delenv("PROWD_HEARTBEAT_MAX", raising=False)
+            assert probe.heartbeat() == 0
+            monkeypatch.setenv("PROWD_HEARTBEAT_MAX", "0.000001")  # as if the loop were stuck
+            assert probe.heartbeat() == 1
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)

@@ -127,6 +127,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
                         lambda: float(len(worker.leases.held)) if worker.leases else 0.0,
                     ),
                     metrics.Gauge(
+                        "prowd_heartbeat_age_seconds",
+                        "Seconds since the worker's loop last went round (deploy/probe.py alive).",
+                        worker.heartbeat_age,
+                    ),
+                    metrics.Gauge(
                         "prowd_worker_events_projected",
                         "Events this worker applied to views since it started.",
                         lambda: float(worker.processed),
@@ -172,7 +177,16 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     if settings.metrics_port:
         from services.runners import metrics
 
-        metrics.serve(metrics.registry(db, tenancy), settings.metrics_host, settings.metrics_port)
+        beat = metrics.Gauge(
+            "prowd_heartbeat_age_seconds",
+            "Seconds since the dispatcher's loop last went round (deploy/probe.py alive).",
+            dispatcher.heartbeat_age,
+        )
+        metrics.serve(
+            metrics.registry(db, tenancy, extra=[beat]),
+            settings.metrics_host,
+            settings.metrics_port,
+        )
     log.info(
         "dispatcher_started",
         pid=os.getpid(),

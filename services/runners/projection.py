@@ -97,9 +97,15 @@ class ProjectionWorker:
         self.stopping = threading.Event()
         self.processed = 0
         self.leases: Leases | None = None
+        # When the loop last went round (time.monotonic): its liveness (`heartbeat_age`).
+        self.beat = time.monotonic()
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def heartbeat_age(self) -> float:
+        """Seconds since the loop last went round (a stuck loop grows it; the probe reads it)."""
+        return time.monotonic() - self.beat
 
     def _slugs(self) -> list[str]:
         slugs: list[str] = []
@@ -161,6 +167,7 @@ class ProjectionWorker:
     def run(self) -> None:
         """Run until `stop()`; reconnects the listener after a database outage."""
         while not self.stopping.is_set():
+            self.beat = time.monotonic()
             try:
                 self._listen_loop()
             except psycopg.OperationalError as e:
@@ -193,6 +200,7 @@ class ProjectionWorker:
             next_sweep = time.monotonic() + self.sweep_seconds
             prefix = "prowd_log_g_"
             while not self.stopping.is_set():
+                self.beat = time.monotonic()
                 dirty: set[str] = set()
                 timeout = max(0.0, min(0.5, next_sweep - time.monotonic()))
                 for note in conn.notifies(timeout=timeout, stop_after=1):
