@@ -21,6 +21,7 @@ import psycopg_pool
 import structlog
 from psycopg import sql
 
+from domain import clock
 from services.store.database import Database
 from services.store.schema import PLATFORM_SCHEMA
 
@@ -44,18 +45,18 @@ class Limit:
 
 _TAKE = sql.SQL(
     "INSERT INTO {p}.rate_limits AS r (key, tat, window_s)"
-    " SELECT k, now() + make_interval(secs => s), w"
-    "   FROM unnest(%s::text[], %s::float8[], %s::float8[]) AS t(k, s, w)"
+    " SELECT k, %(at)s + make_interval(secs => s), w"
+    "   FROM unnest(%(keys)s::text[], %(steps)s::float8[], %(windows)s::float8[]) AS t(k, s, w)"
     " ON CONFLICT (key) DO UPDATE"
-    "   SET tat = greatest(r.tat, now()) + (EXCLUDED.tat - now()), window_s = EXCLUDED.window_s"
-    "   WHERE extract(epoch FROM greatest(r.tat, now()) + (EXCLUDED.tat - now()) - now())"
+    "   SET tat = greatest(r.tat, %(at)s) + (EXCLUDED.tat - %(at)s), window_s = EXCLUDED.window_s"
+    "   WHERE extract(epoch FROM greatest(r.tat, %(at)s) + (EXCLUDED.tat - %(at)s) - %(at)s)"
     "     <= EXCLUDED.window_s"
     " RETURNING key"
 ).format(p=sql.Identifier(PLATFORM_SCHEMA))
 
-_FORGET = sql.SQL("DELETE FROM {p}.rate_limits WHERE tat < now() - interval '1 hour'").format(
-    p=sql.Identifier(PLATFORM_SCHEMA)
-)
+_FORGET = sql.SQL(
+    "DELETE FROM {p}.rate_limits WHERE tat < %(at)s::timestamptz - interval '1 hour'"
+).format(p=sql.Identifier(PLATFORM_SCHEMA))
 
 
 class SharedLimits:
@@ -67,21 +68,25 @@ class SharedLimits:
         """Take one request from each of `limits`; the first one over its rate, or None."""
         if not limits:
             return None
+        # The real time, whatever clock the service runs on (a frozen test clock would never
+        # let a limit refill): every API process's host clock, kept by NTP.
+        at = clock.wall()
         try:
             with self.db.connection() as conn:
                 allowed = {
                     key
                     for (key,) in conn.execute(
                         _TAKE,
-                        (
-                            [lim.key for lim in limits],
-                            [lim.step for lim in limits],
-                            [lim.window for lim in limits],
-                        ),
+                        {
+                            "at": at,
+                            "keys": [lim.key for lim in limits],
+                            "steps": [lim.step for lim in limits],
+                            "windows": [lim.window for lim in limits],
+                        },
                     ).fetchall()
                 }
                 if random.randrange(self.forget_every) == 0:
-                    conn.execute(_FORGET)
+                    conn.execute(_FORGET, {"at": at})
         except (psycopg.Error, psycopg_pool.PoolTimeout) as e:
             # Open when the database cannot answer: the request then meets the same outage
             # (and its own clear 503) instead of a refusal that would hide it.
