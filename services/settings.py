@@ -103,8 +103,8 @@ class Settings:
     # logs and append through `append_events`, never UPDATE, DELETE or TRUNCATE them (DESIGN
     # D7). Migrations run as the login user, which owns the logs. Empty: act as the login user.
     db_role: str = "prowd_service"
-    # Requests per second per bearer token and per client address (bursts of twice that), per
-    # API process; 0 turns a limit off.
+    # Requests per second per bearer token and per client address (bursts of twice that),
+    # counted where `rate_limit_store` says; 0 turns a limit off.
     rate_limit_token: float = 100.0
     rate_limit_ip: float = 300.0
     # Requests per second to one grantee's routes, whoever sends them (bursts of twice that):
