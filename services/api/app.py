@@ -24,6 +24,7 @@ from services.api import (
     audit_access,
     audit_reads,
     consents,
+    contract,
     erasure,
     exports,
     goals,
@@ -46,6 +47,7 @@ from services.api.health import health, ready
 from services.api.mentors import MentorController
 from services.api.middleware import request_log_middleware
 from services.api.pairings import PairingController
+from services.api.parameters import unknown_parameters
 from services.api.participants import ParticipantController
 from services.api.problems import handle_exception
 from services.api.strict import strict_body
@@ -156,6 +158,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
     )
     openapi.complete(app.openapi_schema)
     reports.document_formats(app.openapi_schema)
+    contract.finish(app.openapi_schema)
     # The request log, trace context and request metrics around everything, the router
     # included: it sets the request id the access log records, and requests no route matches
     # are logged and counted too (route "unmatched").
@@ -167,7 +170,9 @@ async def before_handler(request: Request[Any, Any, Any]) -> Response[Any] | Non
     """Authorisation first, then strict bodies for commands, then (bounded, async)
     read-your-writes waits for queries."""
     await authorize(request)
-    return await strict_body(request) or await wait_for_views(request)
+    return (
+        unknown_parameters(request) or await strict_body(request) or await wait_for_views(request)
+    )
 
 
 def _state(settings: Settings) -> Any:

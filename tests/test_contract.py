@@ -1,0 +1,84 @@
+"""The OpenAPI document is a contract an integrator's tools accept (issue 20, docs/api.md
+"The contract"): valid OpenAPI 3.1, every command declares `Idempotency-Key`, the statuses an
+operation can answer with are documented, and every body has an example."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openapi_spec_validator import OpenAPIV31SpecValidator
+
+COMMANDS = ("post", "put", "patch", "delete")
+
+
+def spec_of(client: Any) -> dict[str, Any]:
+    r = client.get("/schema/openapi.json")
+    assert r.status_code == 200
+    return dict(r.json())
+
+
+def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, op)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+
+
+def test_the_live_schema_is_valid_openapi_3_1(client):
+    spec = spec_of(client)
+    assert spec["openapi"].startswith("3.1")
+    errors = [
+        f"{list(e.absolute_path)}: {e.message[:200]}"
+        for e in OpenAPIV31SpecValidator(spec).iter_errors()
+    ]
+    assert errors == []
+
+
+def test_every_command_declares_idempotency_key(client):
+    missing = [
+        (method, path)
+        for path, method, op in operations(spec_of(client))
+        if method in COMMANDS
+        and path.startswith("/v1/")
+        and not any(
+            p.get("in") == "header" and p["name"] == "Idempotency-Key"
+            for p in op.get("parameters", [])
+        )
+    ]
+    assert missing == []
+
+
+def test_statuses_are_documented_where_they_can_occur(client):
+    gaps = []
+    for path, method, op in operations(spec_of(client)):
+        if not path.startswith("/v1/"):
+            continue
+        wanted = {"400", "401", "403", "429", "503"}
+        if "requestBody" in op:
+            wanted.add("413")
+        if method in COMMANDS:
+            wanted |= {"409", "422"}
+        if path.count("{") > 1 or (path.count("{") == 1 and "{grantee}" not in path):
+            wanted.add("404")
+        gaps += [(method, path, s) for s in sorted(wanted - set(op["responses"]))]
+    assert gaps == []
+
+
+def test_every_json_success_answer_has_an_example(client):
+    missing = []
+    for path, method, op in operations(spec_of(client)):
+        for status, response in op["responses"].items():
+            if not status.startswith("2"):
+                continue
+            for kind, media in response.get("content", {}).items():
+                if kind.endswith("json") and not (media.get("examples") or "example" in media):
+                    missing.append((method, path, status, kind))
+    assert missing == []
+
+
+def test_operation_ids_are_unique_and_present(client):
+    ids = [op.get("operationId") for _, _, op in operations(spec_of(client))]
+    assert None not in ids
+    assert len(ids) == len(set(ids))
