@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 from litestar.openapi.spec import (
+    Contact,
     Example,
     OpenAPI,
     OpenAPIHeader,
@@ -27,6 +28,7 @@ from litestar.openapi.spec import (
     Parameter,
     Reference,
     Schema,
+    Tag,
 )
 from litestar.openapi.spec.base import BaseSchemaObject
 
@@ -137,3 +139,23 @@ def finish(spec: OpenAPI) -> None:
             op.responses = responses
             _success_example(op, examples)
     _tidy(spec, set())
+    # Every tag an operation carries is declared, and the document names who answers for it.
+    used = sorted(
+        {
+            t
+            for item in (spec.paths or {}).values()
+            for op in _operations(item)
+            for t in op.tags or ()
+        }
+    )
+    declared = {t.name for t in spec.tags or ()}
+    spec.tags = [
+        *(spec.tags or ()),
+        *(Tag(name=t, description=f"{t} operations") for t in used if t not in declared),
+    ]
+    if spec.info.contact is None:
+        spec.info.contact = Contact(name="PROWD Ledger maintainers")
+
+
+def _operations(item: Any) -> list[Operation]:
+    return [op for m in ("get", "post", "put", "patch", "delete") if (op := getattr(item, m, None))]

@@ -127,7 +127,7 @@ class Examples:
         self.schemas = {name: msgspec.to_builtins(s.to_schema()) for name, s in schemas.items()}
 
     def of(self, schema: dict[str, Any], depth: int = 0) -> Any:
-        if depth > 6:
+        if depth > 14:
             return None
         if "$ref" in schema:
             return self.of(self.schemas.get(schema["$ref"].rsplit("/", 1)[-1], {}), depth + 1)
@@ -138,6 +138,9 @@ class Examples:
         for key in ("oneOf", "anyOf"):
             if key in schema:
                 options = [o for o in schema[key] if o.get("type") != "null"]
+                if key == "oneOf" and any(o.get("type") == "number" for o in options):
+                    # An integer is a number too: only a fraction matches exactly one branch.
+                    options = [o for o in options if o.get("type") == "number"]
                 return self.of(options[0], depth + 1) if options else None
         kind = schema.get("type")
         if isinstance(kind, list):
