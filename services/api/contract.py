@@ -139,6 +139,11 @@ def finish(spec: OpenAPI) -> None:
             op.responses = responses
             _success_example(op, examples)
     _tidy(spec, set())
+    # Generators name classes after a schema's `title`; Litestar titles `meetings_AlertsOut` and
+    # `supervision_AlertsOut` both `AlertsOut`. The component's own (unique) name is the title.
+    for name, schema in (spec.components.schemas or {}).items() if spec.components else ():
+        if isinstance(schema, Schema):
+            schema.title = name
     # Every tag an operation carries is declared, and the document names who answers for it.
     used = sorted(
         {
