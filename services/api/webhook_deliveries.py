@@ -30,7 +30,7 @@ from services.webhooks.queries import EndpointOut
 _DIGITS = re.compile(r"[0-9]{1,18}")
 
 
-def _check_cursor(cursor: str | None) -> int | None:
+def check_row_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     if _DIGITS.fullmatch(cursor) is None:
@@ -73,7 +73,7 @@ class WebhookDeliveryController(Controller):
             tenant.tenancy.db,
             tenant.info.schema,
             endpoint_id,
-            before=_check_cursor(cursor),
+            before=check_row_cursor(cursor),
             status=status,
             limit=limit,
         )
@@ -99,7 +99,7 @@ class WebhookDeliveryController(Controller):
             tenant.tenancy.db,
             tenant.info.schema,
             endpoint_id,
-            before=_check_cursor(cursor),
+            before=check_row_cursor(cursor),
             limit=limit,
         )
         return AttemptPage(items, None if nxt is None else str(nxt))

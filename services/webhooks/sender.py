@@ -98,6 +98,9 @@ class Sender:
             # Not signed: receivers correlate with it, never trust it.
             "traceparent": tracecontext.child_traceparent(item.trace_id),
         }
+        if item.sequence is not None:
+            # Also in the (signed) body as `sequence`: the header is for routing and logs.
+            headers["webhook-sequence"] = str(item.sequence)
         url = httpx.URL(item.url)
         headers["host"] = url.netloc.decode("ascii")
         extensions: dict[str, Any] = {}
