@@ -85,10 +85,14 @@ def _statuses(path: str, method: str, op: Operation) -> dict[str, tuple[int, str
     if method in _COMMANDS:
         out["409"] = (
             409,
+            "conflict",
+            "another request changed the same record first; reload and retry",
+        )
+        out["422"] = (
+            422,
             "idempotency_key_reused",
             "this Idempotency-Key was used for a different request",
         )
-        out["422"] = (422, "rule_violated", "the command breaks a rule of the record it changes")
     if path.count("{") > (1 if "{grantee}" in path else 0):
         out["404"] = (404, "not_found", "no such record in this grantee's log")
     return out
