@@ -124,3 +124,13 @@ def test_the_live_schema_lints_clean_with_spectral_oas(client, tmp_path):
     results = json.loads(run.stdout or "[]")
     assert [(r["code"], ".".join(map(str, r["path"]))) for r in results] == []
     assert run.returncode == 0, run.stderr
+
+
+def test_commands_that_do_not_need_the_key_say_so(client):
+    """Queueing webhook messages again is idempotent by nature: the header is declared as
+    accepted and not needed, never promised as a replay it is not."""
+    spec = spec_of(client)
+    for path, method, op in operations(spec):
+        if path.endswith(("/redeliver", "/redeliveries", "/recover", "/ping")):
+            (key,) = [p for p in op["parameters"] if p["name"] == "Idempotency-Key"]
+            assert "not needed" in key["description"], (method, path)

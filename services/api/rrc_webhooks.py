@@ -24,7 +24,7 @@ from services.api.params import Limit
 from services.api.problems import ProblemError
 from services.api.rrc import CLAIM, check_rrc
 from services.api.webhook_deliveries import check_row_cursor
-from services.api.webhook_schemas import DeliveryPage, Queued, RowCursor
+from services.api.webhook_schemas import DeliveryPage, Queued, RequeueKey, RowCursor
 from services.webhooks import queries, queue
 from services.webhooks.queries import EndpointOut
 
@@ -131,6 +131,7 @@ class RrcWebhookController(Controller):
         rrc: str,
         endpoint_id: UUID,
         data: Annotated[RedeliveryIn, body("the messages a gap left out", _RANGE_EXAMPLE)],
+        idempotency_key: RequeueKey = None,
     ) -> Queued:
         """Send again one message (`delivery_id`) or every message numbered `from_sequence`
         to `to_sequence`, each with its original `webhook-id`, sequence number and body, through

@@ -48,9 +48,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
             "PROWD_PARENT_PID": str(os.getpid()),
         }
         if not getattr(args, "no_worker", False):
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "worker"], env=env
-            )
+            worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env)
             stack.callback(_stop, worker)
             # The webhook dispatcher runs beside the projection worker (DESIGN D6).
             dispatcher = subprocess.Popen(
