@@ -27,7 +27,7 @@ def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         (path, method, op)
         for path, item in spec["paths"].items()
         for method, op in item.items()
-        if method in ("get", "post", "put", "patch", "delete")
+        if method in ("get", "head", "post", "put", "patch", "delete")
     ]
 
 
@@ -134,3 +134,26 @@ def test_commands_that_do_not_need_the_key_say_so(client):
         if path.endswith(("/redeliver", "/redeliveries", "/recover", "/ping")):
             (key,) = [p for p in op["parameters"] if p["name"] == "Idempotency-Key"]
             assert "not needed" in key["description"], (method, path)
+
+
+RECORDED_IDS = Path(__file__).resolve().parent / "openapi_operation_ids.txt"
+
+
+def test_recorded_operation_ids_never_change(client):
+    """Generated clients name their functions after `operationId`: an operation keeps its id.
+    tests/openapi_operation_ids.txt records `METHOD path operationId`; an operation it records
+    must still exist with the same id (a renamed handler or path would break clients). New
+    operations are listed here to be added to the file."""
+    current = {
+        f"{method.upper()} {path}": op["operationId"]
+        for path, method, op in operations(spec_of(client))
+    }
+    changed = []
+    for line in RECORDED_IDS.read_text().splitlines():
+        method, path, operation_id = line.split(" ")
+        if current.get(f"{method} {path}") != operation_id:
+            changed.append((line, current.get(f"{method} {path}")))
+    assert changed == []
+    recorded = {" ".join(line.split(" ")[:2]) for line in RECORDED_IDS.read_text().splitlines()}
+    unrecorded = sorted(set(current) - recorded)
+    print("operations to add to tests/openapi_operation_ids.txt:", unrecorded)

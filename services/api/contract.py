@@ -117,6 +117,10 @@ def finish(spec: OpenAPI) -> None:
     """Make the document valid and complete (see the module docstring). Runs once, at start."""
     examples = Examples(spec)
     for path, item in (spec.paths or {}).items():
+        # A HEAD answer has the GET's status and headers and no body.
+        for response in (item.head.responses or {}).values() if item.head else ():
+            if not isinstance(response, Reference):
+                response.content = None
         for method in ("get", "post", "put", "patch", "delete"):
             op: Operation | None = getattr(item, method, None)
             if op is None:
