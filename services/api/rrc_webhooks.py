@@ -20,7 +20,7 @@ from litestar.params import Parameter
 from domain.common import NotFound, utcnow
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import body, problems
-from services.api.params import Limit
+from services.api.params import MAX_POSITION, Limit
 from services.api.problems import ProblemError
 from services.api.rrc import CLAIM, check_rrc
 from services.api.webhook_deliveries import check_row_cursor
@@ -30,7 +30,7 @@ from services.webhooks.queries import EndpointOut
 
 # At most this many messages in one range redelivery: a longer outage is `recover`'s.
 MAX_RANGE = 10_000
-Sequence = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
+Sequence = Annotated[int, msgspec.Meta(ge=1, le=MAX_POSITION)]
 
 
 class RrcEndpointPage(msgspec.Struct):
@@ -85,10 +85,12 @@ class RrcWebhookController(Controller):
         endpoint_id: UUID,
         status: Literal["pending", "delivered", "failed"] | None = None,
         from_sequence: Annotated[
-            int | None, Parameter(ge=1, description="only sequence numbers from this one")
+            int | None,
+            Parameter(ge=1, le=MAX_POSITION, description="only sequence numbers from this one"),
         ] = None,
         to_sequence: Annotated[
-            int | None, Parameter(ge=1, description="only sequence numbers up to this one")
+            int | None,
+            Parameter(ge=1, le=MAX_POSITION, description="only sequence numbers up to this one"),
         ] = None,
         cursor: RowCursor | None = None,
         limit: Limit = 50,
@@ -100,7 +102,7 @@ class RrcWebhookController(Controller):
         check_rrc(tenant, rrc)
         own_endpoint(tenant, rrc, endpoint_id)
         if from_sequence is not None or to_sequence is not None:
-            sequences = (from_sequence or 1, to_sequence or 2**62)
+            sequences = (from_sequence or 1, to_sequence or MAX_POSITION)
         else:
             sequences = None
         items, nxt = queries.deliveries(
