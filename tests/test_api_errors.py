@@ -102,12 +102,13 @@ def test_an_unknown_query_parameter_is_400_on_every_list(client, settings, grant
         while "{" in path:
             start, end = path.index("{"), path.index("}")
             path = path[:start] + str(uuid.uuid4()) + path[end + 1 :]
-        r = client.get(f"{path}?q=Luis", headers=h)
+        # A name no list declares (search and sort parameters, once declared, are allowed).
+        r = client.get(f"{path}?lookup=Luis", headers=h)
         body = r.json()
         if (
             r.status_code != 400
             or body.get("code") != "unknown_parameter"
-            or "'q'" not in body.get("detail", "")
+            or "'lookup'" not in body.get("detail", "")
             or "limit" not in body.get("detail", "")
         ):
             wrong.append((template, r.status_code, body.get("code")))
@@ -116,7 +117,7 @@ def test_an_unknown_query_parameter_is_400_on_every_list(client, settings, grant
 
 def test_declared_parameters_are_allowed_and_listed(client, auth, grantee):
     h = auth("coordinator", grantee)
-    r = client.get(f"/v1/grantees/{grantee}/participants?sort=name", headers=h)
+    r = client.get(f"/v1/grantees/{grantee}/participants?order_by=name", headers=h)
     body = problem(r, 400, "unknown_parameter")
     for declared in ("limit", "cursor", "stage", "status", "facility", "cohort"):
         assert declared in body["detail"]
