@@ -157,3 +157,10 @@ def test_recorded_operation_ids_never_change(client):
     recorded = {" ".join(line.split(" ")[:2]) for line in RECORDED_IDS.read_text().splitlines()}
     unrecorded = sorted(set(current) - recorded)
     print("operations to add to tests/openapi_operation_ids.txt:", unrecorded)
+
+
+def test_no_two_schemas_share_a_model_name(client):
+    """Generators name a model after the schema's `title` (else its component name)."""
+    schemas = spec_of(client)["components"]["schemas"]
+    names = [s.get("title") or name for name, s in schemas.items()]
+    assert len(names) == len(set(names))
