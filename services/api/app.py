@@ -25,6 +25,7 @@ from services.api import (
     audit_access,
     audit_reads,
     consents,
+    contract,
     docs_assets,
     erasure,
     exports,
@@ -35,6 +36,7 @@ from services.api import (
     reports,
     retention,
     rrc,
+    rrc_webhooks,
     supervision,
     timeline,
     webhooks,
@@ -48,6 +50,7 @@ from services.api.health import health, ready
 from services.api.mentors import MentorController
 from services.api.middleware import request_log_middleware
 from services.api.pairings import PairingController
+from services.api.parameters import unknown_parameters
 from services.api.participants import ParticipantController
 from services.api.problems import handle_exception
 from services.api.strict import strict_body
@@ -112,6 +115,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             *audit_access.ROUTES,
             *consents.ROUTES,
             *rrc.ROUTES,
+            *rrc_webhooks.ROUTES,
             *apikeys.ROUTES,
             *exports.ROUTES,
             *reports.ROUTES,
@@ -163,6 +167,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
     )
     openapi.complete(app.openapi_schema)
     reports.document_formats(app.openapi_schema)
+    contract.finish(app.openapi_schema)
     # The request log, trace context and request metrics around everything, the router
     # included: it sets the request id the access log records, and requests no route matches
     # are logged and counted too (route "unmatched").
@@ -188,7 +193,9 @@ async def before_handler(request: Request[Any, Any, Any]) -> Response[Any] | Non
     """Authorisation first, then strict bodies for commands, then (bounded, async)
     read-your-writes waits for queries."""
     await authorize(request)
-    return await strict_body(request) or await wait_for_views(request)
+    return (
+        unknown_parameters(request) or await strict_body(request) or await wait_for_views(request)
+    )
 
 
 def _state(settings: Settings) -> Any:

@@ -99,6 +99,9 @@ class Sender:
             "traceparent": tracecontext.child_traceparent(item.trace_id),
         }
         _, trace_id, span_id, _ = headers["traceparent"].split("-")
+        if item.sequence is not None:
+            # Also in the (signed) body as `sequence`: the header is for routing and logs.
+            headers["webhook-sequence"] = str(item.sequence)
         url = httpx.URL(item.url)
         headers["host"] = url.netloc.decode("ascii")
         extensions: dict[str, Any] = {}
