@@ -45,7 +45,7 @@ def test_checkpoint_heads_reach_a_subscriber_and_a_quiet_rewrite_contradicts_the
         d.close()
     assert len(receiver.accepted) == 1 and not receiver.rejected
     message = receiver.accepted[0].payload
-    assert message["type"] == "audit.checkpoint"
+    assert message["type"] == "audit.checkpoint" and message["sequence"] == 1
     head = message["data"]
     row = db.fetchone(
         f'SELECT notification_id, hash, key_id FROM "{hooks.schema}".checkpoints'

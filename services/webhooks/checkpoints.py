@@ -92,7 +92,6 @@ def deliver(db: Database, schema: str, position: int, now: datetime) -> int:
         if row is None:
             return 0
         data = payload(schema, position, bytes(row[0]), str(row[1]), bytes(row[2]), row[3])
-        body = envelope(EVENT_TYPE, row[3], data)
         cur.execute(
             sql.SQL(
                 "SELECT endpoint_id, last_sequence FROM {}.webhook_routes"
@@ -102,6 +101,7 @@ def deliver(db: Database, schema: str, position: int, now: datetime) -> int:
         )
         written = 0
         for endpoint_id, last_sequence in cur.fetchall():
+            body = envelope(EVENT_TYPE, row[3], data, int(last_sequence) + 1)
             delivery_id = uuid5(
                 ID_NAMESPACE, f"webhook-checkpoint:{schema}:{endpoint_id}:{position}"
             )
