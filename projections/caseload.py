@@ -21,8 +21,9 @@ from projections.erasure import ERASED
 from projections.goals import OVERDUE
 from projections.mentors import PeerMentor
 from projections.ops import Append, IfNull, Inc, Ref, Remove, Writer
-from projections.query import Reader, page
+from projections.query import Column, Reader, Sort, page
 from projections.rows import select, typed
+from projections.search import Find, folded_name
 
 
 class Caseload(Projection):
@@ -231,6 +232,22 @@ CASELOAD = select(
 )
 
 
+# The columns the caseload sorts by (`sort`); names case-insensitively.
+CASELOAD_SORT = {
+    "number": Column("number", "text"),
+    "first_name": Column(folded_name("participant_id", "first_folded"), "text"),
+    "last_name": Column(folded_name("participant_id"), "text"),
+    "cohort": Column("cohort_code", "text"),
+    "facility": Column("facility_code", "text"),
+    "stage": Column("stage", "smallint"),
+    "status": Column("status", "text"),
+    "program_entry_date": Column("program_entry_date", "date"),
+    "stage_started_at": Column("stage_started_at", "timestamptz"),
+    "exit_date": Column("exit_date", "date"),
+    "last_event_at": Column("last_event_at", "timestamptz"),
+}
+
+
 def caseload_page(
     db: Reader,
     t: Tables,
@@ -244,9 +261,12 @@ def caseload_page(
     facility: str | None = None,
     cohort: str | None = None,
     peer_mentor: PeerMentor | None = None,
+    find: Find | None = None,
+    sort: Sort | None = None,
 ) -> tuple[list[CaseloadRow], str | None]:
-    """Participants in number order after `after`, filtered; for a `peer_mentor`, only those
-    they mentor now (individually or in a group). Days and overdue goals count to `now`."""
+    """Participants in number order (or by `sort`) after `after`, filtered, found by `find`;
+    for a `peer_mentor`, only those they mentor now (individually or in a group). Days and
+    overdue goals count to `now`."""
     filters = (
         ("stage", stage),
         ("status", None if status is None else status.value),
@@ -262,6 +282,10 @@ def caseload_page(
             " WHERE p.mentor_id IN ({mine})))"
         ).format(mine=peer_mentor.mentor_ids(), p=t["caseload_pairings"])
         extra_params = (peer_mentor.subject, peer_mentor.subject)
+    if find is not None:
+        found, found_params = find.clause(db, "participant", "participant_id")
+        extra = found if extra is None else sql.SQL("{} AND {}").format(extra, found)
+        extra_params += found_params
     # The page's key (the number) comes first, then the row.
     rows, nxt = page(
         db,
@@ -274,6 +298,7 @@ def caseload_page(
         where=where,
         extra=extra,
         extra_params=extra_params,
+        sort=sort,
     )
     body = [r[1:] for r in rows]
     at = CASELOAD.names.index

@@ -12,6 +12,7 @@ from projections.caseload import Caseload
 from projections.directory import Directory
 from projections.mentors import MentorRoster
 from projections.pairings import PairingView
+from projections.search import Search
 from projections.timeline import Timeline
 
 PROJECTIONS: tuple[Projection, ...] = (
@@ -25,6 +26,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     *rrc.VIEWS,
     *oversight.VIEWS,
     Timeline(),
+    Search(),
 )
 
 

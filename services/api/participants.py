@@ -7,6 +7,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.params import Parameter
 
 from domain import clock
 from domain.participants import (
@@ -14,8 +15,10 @@ from domain.participants import (
     Stage,
     Status,
 )
-from projections.caseload import caseload_page
+from projections.caseload import CASELOAD_SORT, caseload_page
 from projections.mentors import PeerMentor
+from projections.query import sort_of, sort_pattern
+from projections.search import Find
 from services.api import views
 from services.api.context import (
     Tenant,
@@ -25,7 +28,7 @@ from services.api.context import (
     tenant_command,
 )
 from services.api.docs import body
-from services.api.params import Cursor, Limit, MinPosition
+from services.api.params import Limit, MinPosition, SearchText, SortCursor, sort_description
 from services.api.schemas.participants import (
     CaseloadPage,
     EnrollmentIn,
@@ -56,6 +59,14 @@ MOVE_EXAMPLE = {
     "facility": "RRC-N1",
     "occurred_at": "2026-06-01T09:00:00-05:00",
 }
+CaseloadSort = Annotated[
+    str | None,
+    Parameter(
+        max_length=40,
+        description=sort_description(CASELOAD_SORT),
+        schema_extra={"pattern": sort_pattern(CASELOAD_SORT)},
+    ),
+]
 EXIT_EXAMPLE = {"exit_date": "2026-11-20", "reason": "completed"}
 
 
@@ -103,19 +114,24 @@ class ParticipantController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: SortCursor = "",
         stage: Literal[1, 2, 3] | None = None,
         status: Status | None = None,
         facility: str | None = None,
         cohort: str | None = None,
+        q: SearchText = None,
+        sort: CaseloadSort = None,
         min_position: MinPosition = None,
     ) -> CaseloadPage:
-        """The caseload: one row per participant, in participant-number order, with filters."""
+        """The caseload: one row per participant, in participant-number order or by `sort`,
+        with filters; `q` finds by name, program number or register number."""
         db = tenant.tenancy.db
         schema = tenant.info.schema
-        t = views.tables(
-            db, schema, "caseload", min_position, request.app.state.settings.view_wait_max
-        )
+        wait = request.app.state.settings.view_wait_max
+        t = views.tables(db, schema, "caseload", min_position, wait)
+        people = views.tables(db, schema, "search", min_position, wait)
+        order = sort_of(sort, CASELOAD_SORT, people)
+        find = None if q is None else Find(people, q)
         peer_mentor = None
         if only_own("participants.read", tenant.principal.roles):
             roster = views.tables(db, schema, "mentor_roster", None, 0)
@@ -132,6 +148,8 @@ class ParticipantController(Controller):
             facility=facility,
             cohort=cohort,
             peer_mentor=peer_mentor,
+            find=find,
+            sort=order,
         )
         return CaseloadPage(rows, nxt, projector.position_of(db, schema, "caseload"))
 

@@ -21,7 +21,7 @@ from domain.common import (
     NotFound,
     RuleViolation,
 )
-from projections.query import InvalidCursor
+from projections.query import InvalidCursor, InvalidSort
 from services.identity.oidc import KeysUnavailable
 from services.identity.tokens import NotAuthenticated
 from services.refusals import Refused
@@ -126,6 +126,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return problem_response(status, exc.code, exc.detail)
     if isinstance(exc, InvalidCursor):
         return problem_response(400, "invalid_cursor", str(exc))
+    if isinstance(exc, InvalidSort):
+        return problem_response(400, "invalid_sort", str(exc))
     if isinstance(exc, NotAuthenticated):
         return problem_response(
             401, "not_authenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}
