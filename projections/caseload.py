@@ -13,9 +13,11 @@ from uuid import UUID
 import msgspec
 from psycopg import sql
 
+from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected
 from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
+from projections.assignments import Staff, assigned_to, staff_of
 from projections.base import Projection, Tables, handles
 from projections.erasure import ERASED
 from projections.goals import OVERDUE
@@ -177,6 +179,31 @@ class Caseload(Projection):
             participant_id=e.originator_id,
         )
 
+    @handles(PersonalDetailsCorrected)
+    def corrected(self, w: Writer, e: PersonalDetailsCorrected, position: int) -> None:
+        w.update(
+            "caseload",
+            {
+                "first_name": e.personal.first_name,
+                "last_name": e.personal.last_name,
+                "last_event_at": e.timestamp,
+                "last_position": position,
+            },
+            participant_id=e.originator_id,
+        )
+
+    @handles(EntryDateCorrected)
+    def entry_corrected(self, w: Writer, e: EntryDateCorrected, position: int) -> None:
+        w.update(
+            "caseload",
+            {
+                "program_entry_date": e.program_entry_date,
+                "last_event_at": e.timestamp,
+                "last_position": position,
+            },
+            participant_id=e.originator_id,
+        )
+
     @handles(Participant.Erased)
     def erased(self, w: Writer, e: Participant.Erased, position: int) -> None:
         w.update(
@@ -221,11 +248,21 @@ class CaseloadRow(msgspec.Struct):
     first_paired_at: datetime | None
     days_to_first_pairing: int | None
     overdue_goals: int
+    # Token subjects of the staff assigned (decision 57), read from the assignments view.
+    case_manager: str | None = None
+    coordinator: str | None = None
 
 
 CASELOAD = select(
     CaseloadRow,
-    skip=("days_in_stage", "mentor_name", "days_to_first_pairing", "overdue_goals"),
+    skip=(
+        "days_in_stage",
+        "mentor_name",
+        "days_to_first_pairing",
+        "overdue_goals",
+        "case_manager",
+        "coordinator",
+    ),
     id="participant_id",
     cohort="cohort_code",
     facility="facility_code",
@@ -263,10 +300,12 @@ def caseload_page(
     peer_mentor: PeerMentor | None = None,
     find: Find | None = None,
     sort: Sort | None = None,
+    staff: Staff | None = None,
 ) -> tuple[list[CaseloadRow], str | None]:
     """Participants in number order (or by `sort`) after `after`, filtered, found by `find`;
-    for a `peer_mentor`, only those they mentor now (individually or in a group). Days and
-    overdue goals count to `now`."""
+    for a `peer_mentor`, only those they mentor now (individually or in a group); with `staff`,
+    each row names its case manager and coordinator, and `staff.assigned_to` keeps only the
+    participants assigned to that subject. Days and overdue goals count to `now`."""
     filters = (
         ("stage", stage),
         ("status", None if status is None else status.value),
@@ -286,6 +325,11 @@ def caseload_page(
         found, found_params = find.clause(db, "participant", "participant_id")
         extra = found if extra is None else sql.SQL("{} AND {}").format(extra, found)
         extra_params += found_params
+    if staff is not None and staff.assigned_to is not None:
+        mine, mine_params = assigned_to(staff.t, staff.assigned_to)
+        clause = sql.SQL("participant_id IN ({})").format(mine)
+        extra = clause if extra is None else sql.SQL("{} AND {}").format(extra, clause)
+        extra_params += mine_params
     # The page's key (the number) comes first, then the row.
     rows, nxt = page(
         db,
@@ -305,6 +349,7 @@ def caseload_page(
     mentor_ids = [r[at("mentor_id")] for r in body if r[at("mentor_id")] is not None]
     names = mentor_names(db, t, mentor_ids)
     overdue = overdue_goal_counts(db, goals, [r[at("id")] for r in body], now.date())
+    assigned = {} if staff is None else staff_of(db, staff.t, [r[at("id")] for r in body])
     derived = {
         "days_in_stage": lambda r: max(0, (now - r["stage_started_at"]).days),
         "mentor_name": lambda r: names.get(r["mentor_id"]),
@@ -314,6 +359,8 @@ def caseload_page(
             else (r["first_paired_at"].date() - r["program_entry_date"]).days
         ),
         "overdue_goals": lambda r: overdue.get(r["id"], 0),
+        "case_manager": lambda r: assigned.get(r["id"], (None, None))[0],
+        "coordinator": lambda r: assigned.get(r["id"], (None, None))[1],
     }
     return typed(CaseloadRow, CASELOAD, body, derived), nxt
 

@@ -250,3 +250,14 @@ def pairing_page(
     )
     status_of = {"status": lambda r: "open" if r["closed_at"] is None else "closed"}
     return typed(PairingRow, PAIRING, rows, status_of), nxt
+
+
+def member_pairings(db: Reader, t: Tables, participant_ids: set[UUID]) -> set[UUID]:
+    """The pairings these participants are (or were) members of."""
+    rows = db.fetchall(
+        sql.SQL("SELECT DISTINCT pairing_id FROM {} WHERE participant_id = ANY(%s)").format(
+            t["pairing_members"]
+        ),
+        (list(participant_ids),),
+    )
+    return {r[0] for r in rows}

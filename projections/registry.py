@@ -7,6 +7,7 @@ from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from projections import goals, meetings, oversight, rrc, supervision
+from projections.assignments import Assignments
 from projections.base import Projection, Tables
 from projections.caseload import Caseload
 from projections.directory import Directory
@@ -27,6 +28,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     *oversight.VIEWS,
     Timeline(),
     Search(),
+    Assignments(),
 )
 
 

@@ -15,11 +15,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
 
+import msgspec
 from psycopg import sql
 
+from domain.corrections import PersonalDetailsCorrected
 from domain.mentors import Mentor
-from domain.participants import Participant
+from domain.participants import Participant, PersonalDetails
 from projections.base import Projection, Tables, handles
 from projections.ops import Writer
 from projections.query import Reader
@@ -47,7 +51,8 @@ class Search(Projection):
     tables = {
         "people": (
             "person_id uuid PRIMARY KEY, kind text NOT NULL, folded text NOT NULL,"
-            " first_folded text, last_folded text NOT NULL, number_key text, register_key text"
+            " first_folded text, last_folded text NOT NULL, number_key text, register_key text,"
+            " born date"
         ),
     }
     order = {"people": "person_id"}
@@ -59,13 +64,14 @@ class Search(Projection):
             {
                 "person_id": e.originator_id,
                 "kind": "participant",
-                "folded": fold(f"{e.personal.first_name} {e.personal.last_name}"),
-                "first_folded": fold(e.personal.first_name),
-                "last_folded": fold(e.personal.last_name),
                 "number_key": key(e.number),
-                "register_key": key(e.personal.bop_register_number),
+                **_personal(e.personal),
             },
         )
+
+    @handles(PersonalDetailsCorrected)
+    def corrected(self, w: Writer, e: PersonalDetailsCorrected, position: int) -> None:
+        w.update("people", _personal(e.personal), person_id=e.originator_id)
 
     @handles(Mentor.Registered)
     def mentor(self, w: Writer, e: Mentor.Registered, position: int) -> None:
@@ -82,6 +88,46 @@ class Search(Projection):
     @handles(Participant.Erased)
     def erased(self, w: Writer, e: Participant.Erased, position: int) -> None:
         w.delete("people", person_id=e.originator_id)
+
+
+def _personal(p: PersonalDetails) -> dict[str, Any]:
+    return {
+        "folded": fold(f"{p.first_name} {p.last_name}"),
+        "first_folded": fold(p.first_name),
+        "last_folded": fold(p.last_name),
+        "register_key": key(p.bop_register_number),
+        "born": p.date_of_birth,
+    }
+
+
+class Duplicate(msgspec.Struct):
+    """An enrolled participant a new enrolment may duplicate, and by which rule."""
+
+    participant_id: UUID
+    number: str
+    rule: str
+
+
+def duplicates(db: Reader, t: Tables, details: PersonalDetails) -> list[Duplicate]:
+    """Participants with the same register number (`same_register_number`), or the same name
+    and date of birth (`same_name_and_birth_date`), case and accents ignored."""
+    register = key(details.bop_register_number)
+    rows = db.fetchall(
+        sql.SQL(
+            "SELECT person_id, upper(number_key),"
+            " CASE WHEN register_key = %s THEN 'same_register_number'"
+            " ELSE 'same_name_and_birth_date' END"
+            " FROM {} WHERE kind = 'participant'"
+            " AND (register_key = %s OR (folded = %s AND born = %s)) ORDER BY person_id"
+        ).format(t["people"]),
+        (
+            register,
+            register,
+            fold(f"{details.first_name} {details.last_name}"),
+            details.date_of_birth,
+        ),
+    )
+    return [Duplicate(r[0], r[1], r[2]) for r in rows]
 
 
 def trigram_schema(db: Reader) -> str | None:

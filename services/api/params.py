@@ -40,6 +40,23 @@ SearchText = Annotated[
 ]
 
 
+# Whose participants: a staff member's token subject, or `me` (the caller).
+AssignedTo = Annotated[
+    str | None,
+    Parameter(
+        min_length=1,
+        max_length=200,
+        description="only participants whose case manager or coordinator is this token"
+        " subject (`me`: the caller)",
+    ),
+]
+
+
+def me(caller: str, assigned_to: str | None) -> str | None:
+    """The subject an `assigned_to` names (`me`: the `caller`'s own)."""
+    return caller if assigned_to == "me" else assigned_to
+
+
 def sort_description(columns: Iterable[str]) -> str:
     """The description of a list's `sort` parameter."""
     return "order by one of: " + ", ".join(sorted(columns)) + " (a leading '-' for descending)"

@@ -41,19 +41,28 @@ class Problem(msgspec.Struct, omit_defaults=True):
     detail: str = ""
     code: str = ""
     errors: list[dict[str, Any]] | None = None
+    # The records a 409 `possible_duplicate` found (ids and numbers only).
+    existing: list[dict[str, Any]] | None = None
 
 
 class ProblemError(Exception):
     """Raised by handlers and dependencies to answer with a problem."""
 
     def __init__(
-        self, status: int, code: str, detail: str, *, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        existing: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
         self.headers = headers or {}
+        self.existing = existing
 
 
 TITLES = {
@@ -83,6 +92,7 @@ def problem_response(
     *,
     headers: dict[str, str] | None = None,
     errors: list[dict[str, Any]] | None = None,
+    existing: list[dict[str, Any]] | None = None,
 ) -> Response[Problem]:
     body = Problem(
         type=problem_type(code),
@@ -91,6 +101,7 @@ def problem_response(
         detail=detail,
         code=code,
         errors=errors,
+        existing=existing,
     )
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -119,7 +130,11 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    if isinstance(exc, ProblemError | Refused):
+    if isinstance(exc, ProblemError):
+        return problem_response(
+            exc.status, exc.code, exc.detail, headers=exc.headers, existing=exc.existing
+        )
+    if isinstance(exc, Refused):
         return problem_response(exc.status, exc.code, exc.detail, headers=exc.headers)
     if isinstance(exc, DomainError):
         status = next(s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls))

@@ -22,10 +22,12 @@ from domain import clock
 from domain.certification import CLEARANCE_WARNING_DAYS
 from domain.common import utcnow
 from domain.webhooks import DisableReason
+from projections.assignments import assigned_ids
 from projections.base import Tables
 from projections.goals import overdue_goals
 from projections.meetings import cadence_alerts
 from projections.mentors import expiring_clearances
+from projections.pairings import member_pairings
 from projections.supervision_reads import debriefs_due, overdue_crises
 from services.identity.access import allowed
 from services.projector.faults import live as live_faults
@@ -72,6 +74,7 @@ class Alerts:
         views: Views,
         roles: frozenset[str],
         kind: Kind | None = None,
+        assigned_to: str | None = None,
     ) -> AlertList:
         """The alerts `roles` may see, counted by kind, then filtered by `kind`: escalations
         and debriefs only for those who read supervision records, disabled endpoints and
@@ -99,12 +102,27 @@ class Alerts:
         if allowed("webhooks.read", roles):
             items += self._disabled_endpoints()
             items += self._projection_faults()
+        if assigned_to is not None:
+            items = self._assigned(items, views("assignments"), pairings, assigned_to)
         counts: dict[str, int] = {}
         for item in items:
             counts[item.kind] = counts.get(item.kind, 0) + 1
         if kind is not None:
             items = [i for i in items if i.kind == kind]
         return AlertList(utcnow(), counts, items)
+
+    def _assigned(
+        self, items: list[Alert], assignments: Tables, pairings: Tables, staff: str
+    ) -> list[Alert]:
+        """The alerts about participants `staff` is assigned to: theirs, and their pairings'
+        (decision 57)."""
+        mine = assigned_ids(self.ledger.db, assignments, staff)
+        theirs = member_pairings(self.ledger.db, pairings, mine)
+        return [
+            i
+            for i in items
+            if i.participant_id in mine or (i.subject == "pairing" and i.subject_id in theirs)
+        ]
 
     def _overdue_goals(self, t: Tables) -> list[Alert]:
         zone = utcnow().tzinfo

@@ -52,6 +52,18 @@ MATRIX: dict[str, Rule] = {
     "participants.move": Rule(
         STAFF, "grantee", True, "record stage transitions, returns to custody and exits"
     ),
+    "participants.correct": Rule(
+        STAFF,
+        "grantee",
+        True,
+        "correct a participant's personal details or entry date, with a reason",
+    ),
+    "participants.assign": Rule(
+        STAFF,
+        "grantee",
+        True,
+        "assign or reassign a participant's case manager and coordinator",
+    ),
     "participants.read": Rule(
         STAFF | {R.AUDITOR, R.PEER_MENTOR},
         "grantee",
