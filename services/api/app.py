@@ -43,6 +43,7 @@ from services.api.facilities import FacilityController
 from services.api.grantees import GranteeController
 from services.api.hardening import rate_limit_middleware, security_headers_middleware
 from services.api.health import health, ready
+from services.api.localtime import localize_response
 from services.api.mentors import MentorController
 from services.api.middleware import request_log_middleware
 from services.api.pairings import PairingController
@@ -129,6 +130,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None
         ),
         before_request=before_handler,
+        after_request=localize_response,
         exception_handlers={Exception: handle_exception},
         request_max_body_size=settings.max_body_bytes,
         state=_state(settings),

@@ -11,6 +11,7 @@ from litestar.di import Provide
 from litestar.params import Parameter
 
 from domain import clock
+from domain.contact import Contact
 from domain.participants import (
     Participant,
     PersonalDetails,
@@ -44,6 +45,7 @@ from services.api.problems import ProblemError
 from services.api.schemas.participants import (
     AssignmentIn,
     CaseloadPage,
+    ContactIn,
     CorrectionIn,
     EnrollmentIn,
     ExitIn,
@@ -82,6 +84,7 @@ CaseloadSort = Annotated[
         schema_extra={"pattern": sort_pattern(CASELOAD_SORT)},
     ),
 ]
+CONTACT_EXAMPLE = {"phone": "+1 312 555 0142", "projected_release_date": "2026-09-14"}
 ASSIGN_EXAMPLE = {"duty": "case_manager", "staff": "cm-rita"}
 CORRECT_EXAMPLE = {"last_name": "Reyes-Ortiz", "reason": "misspelt at intake; ID card seen"}
 EXIT_EXAMPLE = {"exit_date": "2026-11-20", "reason": "completed"}
@@ -151,6 +154,41 @@ class ParticipantController(Controller):
             data,
             lambda cmd: tenant.app.participants.assign_staff(
                 cmd, participant_id, duty=data.duty, staff=data.staff
+            ),
+            render,
+            status=201,
+        )
+
+    @post(
+        "/{participant_id:uuid}/contact",
+        opt=action("participants.contact"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            (404, "not_found", "no such participant in this grantee"),
+            (422, "release_before_entry", "the projected release is before program entry"),
+            (422, "nothing_to_correct", "the details already read so"),
+            (422, "already_erased", "the participant's personal data was erased"),
+        ),
+    )
+    def contact(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        participant_id: UUID,
+        data: Annotated[ContactIn, body("phone and release date", CONTACT_EXAMPLE)],
+    ) -> Response[ParticipantOut]:
+        """Record the participant's contact details and projected release date (personal,
+        encrypted with the participant's key; each recording replaces the last)."""
+        return tenant_command(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.participants.record_contact(
+                cmd,
+                participant_id,
+                contact=Contact(phone=data.phone, email=data.email, address=data.address),
+                projected_release_date=data.projected_release_date,
             ),
             render,
             status=201,

@@ -13,6 +13,7 @@ import msgspec
 
 from domain import assignment, corrections
 from domain.common import NotFound, ProwdAggregate, RuleViolation
+from domain.contact import Contact, record_contact
 from domain.participants import ExitReason, Participant, PersonalDetails
 from domain.stages import Placement, Stage, placement_of_move
 from services.app import erasure
@@ -101,6 +102,20 @@ class Participants:
         coordinator, named by their token subject."""
         participant = self.participant(participant_id)
         assignment.assign(participant, duty, staff)
+        return self.ledger.record(participant, command)
+
+    def record_contact(
+        self,
+        command: Command,
+        participant_id: UUID,
+        *,
+        contact: Contact,
+        projected_release_date: date | None,
+    ) -> Saved[Participant]:
+        """Record the participant's contact details and projected release date (personal,
+        encrypted with the participant's key)."""
+        participant = self.participant(participant_id)
+        record_contact(participant, contact, projected_release_date)
         return self.ledger.record(participant, command)
 
     def participant(self, participant_id: UUID, *, version: int | None = None) -> Participant:

@@ -64,6 +64,12 @@ MATRIX: dict[str, Rule] = {
         True,
         "assign or reassign a participant's case manager and coordinator",
     ),
+    "participants.contact": Rule(
+        STAFF,
+        "grantee",
+        True,
+        "record a participant's contact details and projected release date",
+    ),
     "participants.read": Rule(
         STAFF | {R.AUDITOR, R.PEER_MENTOR},
         "grantee",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
+from domain.contact import ERASED_CONTACT, ContactRecorded
 from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected
 from domain.evaluation import Feedback, Outcomes
 from domain.goals import Goal
@@ -120,6 +121,8 @@ FIELDS: list[PersonalField] = [
     *_f(PersonalDetailsCorrected, "personal", _originator, ERASED_PERSONAL),
     *_f(PersonalDetailsCorrected, "reason", _originator),
     *_f(EntryDateCorrected, "reason", _originator),
+    *_f(ContactRecorded, "contact", _originator, ERASED_CONTACT),
+    *_f(ContactRecorded, "projected_release_date", _originator, None),
     *_f(Meeting.Held, "record.summary record.confidential_note", _meeting_mentee),
     *_f(Meeting.Amended, "record.summary record.confidential_note", _meeting_mentee),
     *_f(Meeting.Missed, "note", _meeting_mentee),

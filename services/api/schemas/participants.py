@@ -12,6 +12,7 @@ import msgspec
 
 from domain.assignment import Duty, assigned
 from domain.common import ProwdAggregate
+from domain.contact import contact_of
 from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
 from projections.caseload import CaseloadRow
@@ -34,6 +35,26 @@ class EnrollmentIn(msgspec.Struct, forbid_unknown_fields=True):
     ex_offender_at_entry: bool = True
     # Enrol a possible duplicate (409 `possible_duplicate`) all the same, for this reason.
     duplicate_reason: Annotated[FreeText, msgspec.Meta(max_length=2000)] = ""
+
+
+Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 ().-]{7,25}$")]
+Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+
+class ContactOut(msgspec.Struct, omit_defaults=True):
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+
+
+class ContactIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The participant's contact details and projected release date as they now are (what is
+    left out is cleared)."""
+
+    phone: Phone | None = None
+    email: Email | None = None
+    address: Annotated[Line, msgspec.Meta(max_length=300)] | None = None
+    projected_release_date: date | None = None
 
 
 class AssignmentIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -101,6 +122,9 @@ class ParticipantOut(msgspec.Struct, omit_defaults=True):
     # The staff assigned (token subjects; absent until assigned, decision 57).
     case_manager: str | None = None
     coordinator: str | None = None
+    # Personal, encrypted (decision 58); absent until recorded.
+    contact: ContactOut | None = None
+    projected_release_date: date | None = None
 
 
 class CaseloadPage(msgspec.Struct):
@@ -156,6 +180,7 @@ def history_entries(
 
 def render(p: Participant, position: int) -> ParticipantOut:
     """A participant as the log has it, with what a command answers."""
+    contact, release = contact_of(p)
     return ParticipantOut(
         id=p.id,
         number=p.number,
@@ -178,6 +203,8 @@ def render(p: Participant, position: int) -> ParticipantOut:
         erased_at=getattr(p, "erased_at", None),
         case_manager=assigned(p, Duty.CASE_MANAGER),
         coordinator=assigned(p, Duty.COORDINATOR),
+        contact=None if contact is None else ContactOut(**msgspec.structs.asdict(contact)),
+        projected_release_date=release,
         version=p.version,
         position=position or None,
     )
