@@ -24,6 +24,7 @@ from domain.pairings import (
     Pairing,
     PairingFlag,
 )
+from domain.participants import Stage, Status
 from services.app.facilities import Facilities
 from services.app.participants import Participants
 from services.store.ledger import Command, LedgerApplication, Saved
@@ -54,10 +55,14 @@ class Mentors:
     ) -> Saved[Mentor]:
         """Register a mentor applicant: a graduate (linked to the participant) or a community peer."""
         participant = None
+        in_stage3 = False
         if participant_id is not None:
             participant = self.participants.participant(participant_id)
             cohort = self.facilities.cohort(participant.cohort_code)
-            if cohort.graduated_on is None:
+            # A stage-3 participant may mentor as a community peer, by their own stage-3
+            # status, whether or not their cohort graduated (decision 59).
+            in_stage3 = participant.stage is Stage.COMMUNITY and participant.status is Status.ACTIVE
+            if source is MentorSource.GRADUATE and cohort.graduated_on is None:
                 raise RuleViolation(
                     f"cohort {cohort.code} has not graduated; a graduate mentor comes from a graduated cohort",
                     code="not_a_graduate",
@@ -71,6 +76,7 @@ class Mentors:
             expected_hours_per_month=expected_hours_per_month,
             subject=subject,
             mentor_id=mentor_id,
+            in_stage3=in_stage3,
         )
         also: list[ProwdAggregate] = []
         if participant is not None:

@@ -148,6 +148,12 @@ MATRIX: dict[str, Rule] = {
         True,
         "read participant feedback and outcomes",
     ),
+    "feedback.mentor_copy": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR, R.PEER_MENTOR}),
+        "grantee",
+        True,
+        "read a mentor's copy of their feedback (peer mentors: their own)",
+    ),
     "resources.write": Rule(
         frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}),
         "grantee",
@@ -297,6 +303,7 @@ OWN_RECORDS_ONLY: dict[str, frozenset[Role]] = {
     "referrals.write": frozenset({R.PEER_MENTOR}),
     "referrals.read": frozenset({R.PEER_MENTOR}),
     "rrc.read": frozenset({R.RRC_STAFF}),
+    "feedback.mentor_copy": frozenset({R.PEER_MENTOR}),
 }
 
 
