@@ -230,10 +230,37 @@ class Across:
     pairings: Tables
     peer_mentor: PeerMentor | None = None
     find: Find | None = None
+    mentor_id: UUID | None = None
+    # The assignments view and a staff subject: the meetings of their participants' pairings.
+    assigned: tuple[Tables, str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
     def clause(self, db: Reader) -> tuple[sql.Composable, tuple[object, ...]]:
         clauses: list[sql.Composable] = [sql.SQL("TRUE")]
         params: list[object] = []
+        if self.mentor_id is not None:
+            clauses.append(
+                sql.SQL("pairing_id IN (SELECT pairing_id FROM {} WHERE mentor_id = %s)").format(
+                    self.pairings["pairings"]
+                )
+            )
+            params.append(self.mentor_id)
+        if self.assigned is not None:
+            assignments, staff = self.assigned
+            clauses.append(
+                sql.SQL(
+                    "pairing_id IN (SELECT pairing_id FROM {} WHERE participant_id IN"
+                    " (SELECT participant_id FROM {} WHERE case_manager = %s OR coordinator = %s))"
+                ).format(self.pairings["pairing_members"], assignments["assignments"])
+            )
+            params += [staff, staff]
+        if self.since is not None:
+            clauses.append(sql.SQL("scheduled_for >= %s"))
+            params.append(self.since)
+        if self.until is not None:
+            clauses.append(sql.SQL("scheduled_for < %s"))
+            params.append(self.until)
         if self.peer_mentor is not None:
             clauses.append(
                 sql.SQL("pairing_id IN (SELECT pairing_id FROM {} WHERE mentor_id IN ({}))").format(
@@ -256,6 +283,7 @@ def meeting_log(
     after: str,
     limit: int,
     status: MeetingStatus | None = None,
+    facility: str | None = None,
     across: Across | None = None,
     sort: Sort | None = None,
 ) -> tuple[list[MeetingRow], str | None]:
@@ -265,6 +293,8 @@ def meeting_log(
     where: list[tuple[str, Any]] = [] if pairing_id is None else [("pairing_id", pairing_id)]
     if status is not None:
         where.append(("status", status.value))
+    if facility is not None:
+        where.append(("facility_code", facility))
     extra, extra_params = (None, ()) if across is None else across.clause(db)
     rows, nxt = page(
         db,
@@ -316,3 +346,13 @@ def cadence_alerts(
         for p in typed(_OpenPairing, OPEN_PAIRING, db.fetchall(query))
         if missed_cadence(iso_week(p.opened_at, zone), p.last_held_week, current, previous)
     ]
+
+
+def scheduled_between(db: Reader, t: Tables, start: datetime, end: datetime) -> list[MeetingRow]:
+    """Meetings still scheduled from `start` (inclusive) to `end` (exclusive), in time order:
+    tomorrow's, for the reminders among the alerts."""
+    query = sql.SQL(
+        "SELECT " + MEETING.sql + " FROM {} WHERE status = 'scheduled'"
+        " AND scheduled_for >= %s AND scheduled_for < %s ORDER BY scheduled_for, meeting_id"
+    ).format(t["meetings"])
+    return typed(MeetingRow, MEETING, db.fetchall(query, (start, end)))

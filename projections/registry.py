@@ -9,6 +9,7 @@ from psycopg.rows import TupleRow
 from projections import goals, meetings, oversight, rrc, supervision
 from projections.assignments import Assignments
 from projections.base import Projection, Tables
+from projections.calendar import CalendarFeeds
 from projections.caseload import Caseload
 from projections.directory import Directory
 from projections.mentors import MentorRoster
@@ -29,6 +30,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     Timeline(),
     Search(),
     Assignments(),
+    CalendarFeeds(),
 )
 
 

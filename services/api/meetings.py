@@ -27,7 +27,17 @@ from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.meeting_cadence import CadenceController
 from services.api.pairings import check_own_pairing
-from services.api.params import Limit, MinPosition, SearchText, SortCursor, sort_description
+from services.api.params import (
+    INSTANT_SCHEMA,
+    AssignedTo,
+    Limit,
+    MinPosition,
+    SearchText,
+    SortCursor,
+    instant,
+    me,
+    sort_description,
+)
 from services.api.schemas.meetings import (
     AmendmentIn,
     CancellationIn,
@@ -291,25 +301,60 @@ class MeetingController(Controller):
         status: MeetingStatus | None = None,
         q: SearchText = None,
         sort: MeetingSort = None,
+        mentor_id: UUID | None = None,
+        assigned_to: AssignedTo = None,
+        facility: str | None = None,
+        since: Annotated[
+            str | None,
+            Parameter(
+                description="scheduled at or after (RFC 3339 with offset)",
+                schema_extra=INSTANT_SCHEMA,
+            ),
+        ] = None,
+        until: Annotated[
+            str | None,
+            Parameter(
+                description="scheduled before (RFC 3339 with offset)",
+                schema_extra=INSTANT_SCHEMA,
+            ),
+        ] = None,
         min_position: MinPosition = None,
     ) -> MeetingPage:
         """The meeting log of a pairing, or without `pairing_id` the meetings across pairings
         (a peer mentor's own only), in scheduled order or by `sort`; `q` finds by the mentor's
-        or a member's name or number (no confidential notes)."""
+        or a member's name or number; the calendar's filters: `mentor_id`, `assigned_to` (the
+        case manager's or coordinator's participants; `me`), `facility`, `since`/`until` (no
+        confidential notes)."""
         db, schema = tenant.tenancy.db, tenant.info.schema
         wait = request.app.state.settings.view_wait_max
         across = None
         if pairing_id is not None:
             check_own_pairing(tenant, pairing_id, "meetings.read")
         find, order = views.search_and_sort(db, schema, q, sort, MEETING_SORT, min_position, wait)
-        if pairing_id is None or find is not None:
+        start = None if since is None else instant(since, "since")
+        end = None if until is None else instant(until, "until")
+        staff = me(tenant.principal.subject, assigned_to)
+        calendar = mentor_id is not None or staff is not None or start or end
+        if pairing_id is None or find is not None or calendar:
             peer = None
             if pairing_id is None and only_own("meetings.read", tenant.principal.roles):
                 peer = PeerMentor(
                     tenant.principal.subject, views.tables(db, schema, "mentor_roster", None, 0)
                 )
             pairings = views.tables(db, schema, "pairings", min_position, wait)
-            across = Across(pairings, peer_mentor=peer, find=find)
+            across = Across(
+                pairings,
+                peer_mentor=peer,
+                find=find,
+                mentor_id=mentor_id,
+                assigned=(
+                    None
+                    if staff is None
+                    else (views.tables(db, schema, "assignments", min_position, wait), staff)
+                ),
+                since=start,
+                until=end,
+            )
         t = views.tables(db, schema, "meetings", min_position, wait)
         rows, nxt = meetings_view.meeting_log(
             db,
@@ -318,6 +363,7 @@ class MeetingController(Controller):
             after=cursor,
             limit=limit,
             status=status,
+            facility=facility,
             across=across,
             sort=order,
         )

@@ -154,6 +154,12 @@ MATRIX: dict[str, Rule] = {
         True,
         "read a mentor's copy of their feedback (peer mentors: their own)",
     ),
+    "calendar.feed": Rule(
+        STAFF | {R.PEER_MENTOR},
+        "grantee",
+        False,
+        "issue (or replace) one's own calendar feed link",
+    ),
     "resources.write": Rule(
         frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}),
         "grantee",
