@@ -11,6 +11,7 @@ from projections.assignments import Assignments
 from projections.base import Projection, Tables
 from projections.calendar import CalendarFeeds
 from projections.caseload import Caseload
+from projections.casenotes import CaseNotes
 from projections.directory import Directory
 from projections.mentors import MentorRoster
 from projections.pairings import PairingView
@@ -31,6 +32,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     Search(),
     Assignments(),
     CalendarFeeds(),
+    CaseNotes(),
 )
 
 

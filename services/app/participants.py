@@ -12,6 +12,7 @@ from uuid import UUID
 import msgspec
 
 from domain import assignment, corrections
+from domain.casenotes import CaseNote
 from domain.common import NotFound, ProwdAggregate, RuleViolation
 from domain.contact import Contact, record_contact
 from domain.participants import ExitReason, Participant, PersonalDetails
@@ -117,6 +118,19 @@ class Participants:
         participant = self.participant(participant_id)
         record_contact(participant, contact, projected_release_date)
         return self.ledger.record(participant, command)
+
+    def write_case_note(
+        self, command: Command, participant_id: UUID, *, text: str, part2: bool
+    ) -> Saved[CaseNote]:
+        """Write a case note on the participant (personal: encrypted with their key)."""
+        participant = self.participant(participant_id)
+        if participant.erased_at is not None:
+            raise RuleViolation(
+                "the participant's personal data was erased: nothing more is kept about them",
+                code="already_erased",
+            )
+        note = CaseNote.write(participant_id, text, part2=part2)
+        return self.ledger.record(note, command, creates="case note")
 
     def participant(self, participant_id: UUID, *, version: int | None = None) -> Participant:
         return self.ledger.load(Participant, participant_id, "participant", version=version)

@@ -160,6 +160,13 @@ MATRIX: dict[str, Rule] = {
         False,
         "issue (or replace) one's own calendar feed link",
     ),
+    "casenotes.write": Rule(STAFF, "grantee", True, "write case notes on a participant"),
+    "casenotes.read": Rule(
+        STAFF | {R.AUDITOR},
+        "grantee",
+        True,
+        "read a participant's case notes (never peer mentors, RRC staff or oversight)",
+    ),
     "resources.write": Rule(
         frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}),
         "grantee",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
+from domain.casenotes import CaseNote
 from domain.contact import ERASED_CONTACT, ContactRecorded
 from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected
 from domain.evaluation import Feedback, Outcomes
@@ -122,6 +123,7 @@ FIELDS: list[PersonalField] = [
     *_f(PersonalDetailsCorrected, "reason", _originator),
     *_f(EntryDateCorrected, "reason", _originator),
     *_f(ContactRecorded, "contact", _originator, ERASED_CONTACT),
+    *_f(CaseNote.Written, "text", _event_participant),
     *_f(ContactRecorded, "projected_release_date", _originator, None),
     *_f(Meeting.Held, "record.summary record.confidential_note", _meeting_mentee),
     *_f(Meeting.Amended, "record.summary record.confidential_note", _meeting_mentee),
