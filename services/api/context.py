@@ -19,7 +19,7 @@ from domain import common
 from domain.common import AlreadyExists, Conflict, ProwdAggregate
 from domain.mentors import MentorStatus
 from domain.participants import Participant
-from services.api import localtime
+from services.api import csv_export, localtime
 from services.api.problems import ProblemError
 from services.app.grantee import GranteeApp
 from services.app.tenancy import GranteeInfo, Tenancy
@@ -121,6 +121,7 @@ def provide_tenant(
     _check_action(request, principal)
     app = tenancy.app(grantee)
     localtime.zone.set(app.zone)
+    csv_export.wanted.set(csv_export.asks_for_csv(request.headers.get("accept", "")))
     return Tenant(info=info, app=app, principal=principal, tenancy=tenancy)
 
 

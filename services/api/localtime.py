@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 import msgspec
 from litestar import Response
 
+from services.api import csv_export
+
 zone: ContextVar[ZoneInfo | None] = ContextVar("grantee_zone", default=None)
 
 
@@ -42,8 +44,9 @@ def localize(value: Any, tz: ZoneInfo) -> Any:
 
 
 async def localize_response(response: Response[Any]) -> Response[Any]:
-    """The `after_request` hook: a grantee's answer in the grantee's zone."""
+    """The `after_request` hook: a grantee's answer in the grantee's zone (then, if the
+    request asked for it, a list as CSV: services/api/csv_export.py)."""
     tz = zone.get()
     if tz is not None and not isinstance(response.content, bytes | str):
         response.content = localize(response.content, tz)
-    return response
+    return csv_export.render_csv(response)
