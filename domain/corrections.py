@@ -12,6 +12,7 @@ from typing import Any
 
 from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
 from domain.facilities import Cohort, check_entry_date
+from domain.mentors import Mentor
 from domain.participants import Participant, PersonalDetails, start_of_day
 
 PERSONAL_FIELDS = ("first_name", "last_name", "date_of_birth", "bop_register_number")
@@ -108,6 +109,34 @@ def correct_entry_date(participant: Participant, cohort: Cohort, entry: date, re
         EntryDateCorrected,
         program_entry_date=entry,
         previous=participant.program_entry_date,
+        reason=reason,
+        occurred_at=utcnow(),
+    )
+
+
+class MentorNameCorrected(ProwdAggregate.Event):
+    """A mentor's display name corrected, from `previous`, with the reason."""
+
+    display_name: str
+    previous: str
+    reason: str
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.display_name = self.display_name
+
+
+def correct_mentor_name(mentor: Mentor, display_name: str, reason: str) -> None:
+    """Correct a mentor's display name (a misspelling), with the reason."""
+    if not reason.strip():
+        raise RuleViolation("a correction states its reason", code="reason_required")
+    if not display_name.strip():
+        raise RuleViolation("a mentor needs a display name", code="missing_name")
+    if display_name == mentor.display_name:
+        raise RuleViolation("the name already reads so", code="nothing_to_correct")
+    mentor.trigger_event(
+        MentorNameCorrected,
+        display_name=display_name,
+        previous=mentor.display_name,
         reason=reason,
         occurred_at=utcnow(),
     )

@@ -13,7 +13,7 @@ from uuid import UUID
 import msgspec
 from psycopg import sql
 
-from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected
+from domain.corrections import EntryDateCorrected, MentorNameCorrected, PersonalDetailsCorrected
 from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
@@ -140,6 +140,10 @@ class Caseload(Projection):
             "caseload_mentors",
             {"mentor_id": e.originator_id, "display_name": e.display_name, "subject": e.subject},
         )
+
+    @handles(MentorNameCorrected)
+    def mentor_renamed(self, w: Writer, e: MentorNameCorrected, position: int) -> None:
+        w.update("caseload_mentors", {"display_name": e.display_name}, mentor_id=e.originator_id)
 
     @handles(Pairing.Opened)
     def pairing(self, w: Writer, e: Pairing.Opened, position: int) -> None:

@@ -12,6 +12,7 @@ from psycopg import sql
 
 from domain.certification import expiring_soon, next_expiry
 from domain.common import ProwdAggregate
+from domain.corrections import MentorNameCorrected
 from domain.mentors import Mentor, MentorSource, MentorStatus
 from domain.pairings import Pairing
 from projections.base import Projection, Tables, handles
@@ -77,6 +78,10 @@ class MentorRoster(Projection):
                 "last_position": position,
             },
         )
+
+    @handles(MentorNameCorrected)
+    def renamed(self, w: Writer, e: MentorNameCorrected, position: int) -> None:
+        self._set(w, e, position, display_name=e.display_name)
 
     @handles(Mentor.ScreeningStepCompleted)
     def screened(self, w: Writer, e: Mentor.ScreeningStepCompleted, position: int) -> None:

@@ -21,7 +21,7 @@ from uuid import UUID
 import msgspec
 from psycopg import sql
 
-from domain.corrections import PersonalDetailsCorrected
+from domain.corrections import MentorNameCorrected, PersonalDetailsCorrected
 from domain.mentors import Mentor
 from domain.participants import Participant, PersonalDetails
 from projections.base import Projection, Tables, handles
@@ -84,6 +84,11 @@ class Search(Projection):
                 "last_folded": fold(e.display_name),
             },
         )
+
+    @handles(MentorNameCorrected)
+    def mentor_renamed(self, w: Writer, e: MentorNameCorrected, position: int) -> None:
+        name = fold(e.display_name)
+        w.update("people", {"folded": name, "last_folded": name}, person_id=e.originator_id)
 
     @handles(Participant.Erased)
     def erased(self, w: Writer, e: Participant.Erased, position: int) -> None:

@@ -166,3 +166,28 @@ def test_an_entry_date_months_before_the_cohort_is_refused_at_enrolment(api):
     )
     # Within the intake grace (30 days before 2026-01-05) it is accepted.
     assert api.post("/participants", {**DANA, "program_entry_date": "2025-12-10"})["id"]
+
+
+def test_a_mentors_name_is_corrected_with_a_reason(api):
+    mentor = api.register("Marcus W")
+    mid = mentor["id"]
+    out = api.post(
+        f"/mentors/{mid}/corrections", {"display_name": "Marcus Wélls", "reason": "typo"}
+    )
+    assert out["display_name"] == "Marcus Wélls"
+    api.refused(
+        f"/mentors/{mid}/corrections",
+        {"display_name": "Marcus Wélls", "reason": "again"},
+        "nothing_to_correct",
+    )
+    api.refused(
+        f"/mentors/{mid}/corrections", {"display_name": "M", "reason": " "}, "reason_required"
+    )
+    projector.drain(api.db, f"g_{api.slug}")
+    assert [m["id"] for m in api.get("/mentors", q="wells")["items"]] == [mid]
+    r = api.client.post(
+        f"{api.base}/mentors/{mid}/corrections",
+        json={"display_name": "X", "reason": "x"},
+        headers=api.headers("peer_mentor"),
+    )
+    assert r.status_code == 403

@@ -30,6 +30,7 @@ from services.api.schemas.mentors import (
     ClearanceIn,
     CoordinatorIn,
     EmptyIn,
+    MentorCorrectionIn,
     MentorIn,
     MentorOut,
     NoteIn,
@@ -153,6 +154,39 @@ class MentorController(Controller):
     def get_mentor(self, tenant: Tenant, mentor_id: UUID) -> MentorOut:
         """A mentor as the log has it now."""
         return render(tenant.app.mentors.mentor(mentor_id), 0)
+
+    @post(
+        "/{mentor_id:uuid}/corrections",
+        opt=action("mentors.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            (404, "not_found", "no such mentor in this grantee"),
+            (422, "nothing_to_correct", "the name already reads so"),
+            (422, "reason_required", "the reason is blank"),
+        ),
+    )
+    def correct(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        mentor_id: UUID,
+        data: Annotated[
+            MentorCorrectionIn,
+            body("a misspelt name", {"display_name": "Marcus W.", "reason": "typo at intake"}),
+        ],
+    ) -> Response[MentorOut]:
+        """Correct a mentor's display name, with the reason; the log keeps the old one."""
+        return tenant_command(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.mentors.correct_mentor_name(
+                cmd, mentor_id, display_name=data.display_name, reason=data.reason
+            ),
+            render,
+            status=201,
+        )
 
     @post(
         "/{mentor_id:uuid}/screening-steps",

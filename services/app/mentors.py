@@ -10,6 +10,7 @@ from datetime import date
 from uuid import UUID
 
 from domain.common import ProwdAggregate, RuleViolation
+from domain.corrections import correct_mentor_name
 from domain.mentors import (
     BackgroundDecision,
     Clearance,
@@ -83,6 +84,14 @@ class Mentors:
             participant.register_as_mentor(mentor.id)
             also.append(participant)
         return self.ledger.record(mentor, command, also=also, creates=f"mentor {mentor.id}")
+
+    def correct_mentor_name(
+        self, command: Command, mentor_id: UUID, *, display_name: str, reason: str
+    ) -> Saved[Mentor]:
+        """Correct a mentor's display name, with the reason (the history keeps the old one)."""
+        mentor = self.mentor(mentor_id)
+        correct_mentor_name(mentor, display_name, reason)
+        return self.ledger.record(mentor, command)
 
     def complete_screening_step(
         self,
