@@ -5,10 +5,11 @@
 
 `ready` opens its own connection with the container's settings (PROWD_DATABASE_URL, and
 PGSERVICEFILE when the URL names a libpq service), acts as PROWD_DB_ROLE and runs SELECT 1:
-what the API's /ready checks. `alive` only sees that the process runs (not a zombie, not
-stopped); a loop stuck inside a running process passes it. A liveness signal that sees
-progress needs the worker and the dispatcher to report it (a heartbeat), which is a code
-change listed in docs/operations.md ("Probes").
+what the API's /ready checks. `alive` sees that the process runs (not a zombie, not stopped)
+and, when the process serves metrics (PROWD_METRICS_PORT), that its loop goes round: its
+`prowd_heartbeat_age_seconds` is under PROWD_HEARTBEAT_MAX seconds (default 300), so a loop
+stuck inside a running process fails it too. A database outage does not: the loops keep going
+round while they wait to reconnect (readiness reports the database).
 
 Standard library and psycopg only (both in the image); exit 0 healthy, 1 not.
 """
@@ -58,7 +59,32 @@ def alive(proc: Path = Path("/proc/1")) -> int:
     if not any(part.endswith(b"prowd") or part == b"services.cli" for part in cmdline):
         print(f"PID 1 is not prowd: {cmdline!r}", file=sys.stderr)
         return 1
-    return 0
+    return heartbeat()
+
+
+def heartbeat() -> int:
+    """The loop's heartbeat from the process's own /metrics (when it serves them)."""
+    import urllib.request
+
+    port = os.environ.get("PROWD_METRICS_PORT", "")
+    if not port or port == "0":
+        return 0
+    limit = float(os.environ.get("PROWD_HEARTBEAT_MAX") or 300)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{int(port)}/metrics", timeout=3) as r:
+            text = r.read().decode()
+    except (OSError, ValueError) as e:
+        print(f"metrics: {e}", file=sys.stderr)
+        return 1
+    for line in text.splitlines():
+        if line.startswith("prowd_heartbeat_age_seconds "):
+            age = float(line.split()[1])
+            if age > limit:
+                print(f"the loop has not gone round for {age:.0f} s", file=sys.stderr)
+                return 1
+            return 0
+    print("metrics: no prowd_heartbeat_age_seconds", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str]) -> int:

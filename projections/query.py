@@ -149,6 +149,14 @@ def page(
     """
     key_sql = key_expr if key_expr is not None else sql.Identifier(key)
     cond, params, order = _keyset(key_sql, cast_key, after, sort)
+    if sort is None and after and cast_key == "text" and key_expr is None:
+        # Any text compares, so a cursor this list never handed out (`?cursor=garbage`) would
+        # answer an empty or shifted page: the cursor names a row of the list, or is refused.
+        known = db.fetchone(
+            sql.SQL("SELECT 1 FROM {} WHERE {} = %s LIMIT 1").format(t[table], key_sql), [after]
+        )
+        if known is None:
+            raise InvalidCursor("the cursor is not one this list handed out")
     clauses: list[sql.Composable] = [cond]
     for column, value in where or []:
         clauses.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
@@ -174,6 +182,8 @@ def page(
 def check_cursor(after: str, cast_key: str = "text") -> None:
     """A cursor is one this API handed out: anything else is refused, not a database error."""
     valid = "\x00" not in after
+    if valid and cast_key == "bigint" and after:
+        valid = after.isascii() and after.isdigit() and len(after) <= 18
     if valid and cast_key == "uuid":
         try:
             uuid.UUID(after)

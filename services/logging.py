@@ -1,4 +1,12 @@
-"""structlog as JSON (DESIGN D4): ISO UTC timestamps, context variables merged first."""
+"""Every log line of every process as one JSON object (DESIGN D4), through structlog.
+
+structlog's own loggers render directly; records of the standard library's `logging` (uvicorn,
+Litestar, psycopg's pool, anything else) go through the same processors by structlog's
+`ProcessorFormatter` on the root handler, so no plain-text line reaches stderr. Each line has
+`timestamp` (ISO, UTC), `level`, `event` (the message), `logger` (stdlib records), the context variables bound
+for the request or task (`trace_id`, `grantee`, ...) and, for an error, `exception` (the
+formatted traceback).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +15,49 @@ import sys
 
 import structlog
 
+LEVELS = ("debug", "info", "warning", "error", "critical")
+
+# Loggers that install handlers of their own elsewhere; here they hand their records to the root.
+_FOREIGN = ("uvicorn", "uvicorn.error", "uvicorn.access", "litestar", "psycopg", "psycopg.pool")
+
 
 def configure(level: str = "info", *, cache: bool = True) -> None:
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    level = level.lower() if level.lower() in LEVELS else "info"
+    number = logging.getLevelName(level.upper())
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.contextvars.merge_contextvars,
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                stamp,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(number)
+    for name in _FOREIGN:
+        foreign = logging.getLogger(name)
+        foreign.handlers.clear()
+        foreign.propagate = True
+    logging.captureWarnings(True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            stamp,
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        wrapper_class=structlog.make_filtering_bound_logger(number),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=cache,
     )

@@ -33,24 +33,36 @@ def create_once(path: Path, make: Callable[[], bytes]) -> bytes:
     return path.read_bytes()
 
 
-def _int(env: dict[str, str], key: str, default: int) -> int:
-    raw = env.get(key, "")
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise SystemExit(f"{key} must be an integer, got {raw!r}") from None
+ENVIRONMENTS = ("development", "production")
 
 
-def _float(env: dict[str, str], key: str, default: float) -> float:
-    raw = env.get(key, "")
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SystemExit(f"{key} must be a number, got {raw!r}") from None
+class _Reader:
+    """Reads settings from an environment, collecting every problem instead of stopping at the
+    first: a start-up names them all in one message."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def int(self, key: str, default: int) -> int:
+        raw = self.env.get(key, "")
+        if not raw:
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            self.problems.append(f"{key} must be an integer, got {raw!r}")
+            return default
+
+    def float(self, key: str, default: float) -> float:
+        raw = self.env.get(key, "")
+        if not raw:
+            return default
+        try:
+            return float(raw)
+        except ValueError:
+            self.problems.append(f"{key} must be a number, got {raw!r}")
+            return default
 
 
 @dataclass(frozen=True)
@@ -83,14 +95,24 @@ class Settings:
     # With a value, GET /metrics wants `Authorization: Bearer <it>` (PROWD_METRICS_TOKEN).
     metrics_token: str = ""
     log_level: str = "info"
+    # `/metrics` of a worker or a dispatcher (they serve no API): its port, 0 for none
+    # (PROWD_METRICS_PORT), and the address it listens on (PROWD_METRICS_HOST).
+    metrics_port: int = 0
+    metrics_host: str = "0.0.0.0"
     # The database role the service's pooled connections act as (`SET ROLE`): it may read the
     # logs and append through `append_events`, never UPDATE, DELETE or TRUNCATE them (DESIGN
     # D7). Migrations run as the login user, which owns the logs. Empty: act as the login user.
     db_role: str = "prowd_service"
-    # Requests per second per bearer token and per client address (bursts of twice that), per
-    # API process; 0 turns a limit off.
+    # Requests per second per bearer token and per client address (bursts of twice that),
+    # counted where `rate_limit_store` says; 0 turns a limit off.
     rate_limit_token: float = 100.0
     rate_limit_ip: float = 300.0
+    # Requests per second to one grantee's routes, whoever sends them (bursts of twice that):
+    # one tenant cannot starve the others (PROWD_RATE_LIMIT_GRANTEE; 0: off).
+    rate_limit_grantee: float = 0.0
+    # Where the limits are counted: `database` (shared by every process and pod, decision 46)
+    # or `process` (each API process alone; N processes allow N times the rates).
+    rate_limit_store: str = "database"
     # Browser origins allowed to call the API (CORS); none by default.
     cors_origins: tuple[str, ...] = ()
     # Whether processes create and upgrade schemas when they start. Off where a migration job
@@ -124,48 +146,96 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         e = dict(os.environ if env is None else env)
+        r = _Reader(e)
         data_dir = Path(e.get("PROWD_DATA_DIR") or ".prowd")
-        return cls(
+        environment = e.get("PROWD_ENV") or "development"
+        log_level = (e.get("PROWD_LOG_LEVEL") or "info").lower()
+        if log_level not in ("debug", "info", "warning", "error", "critical"):
+            r.problems.append(
+                f"PROWD_LOG_LEVEL must be debug, info, warning, error or critical, got {log_level!r}"
+            )
+        store = e.get("PROWD_RATE_LIMIT_STORE") or "database"
+        if store not in ("database", "process"):
+            r.problems.append(f"PROWD_RATE_LIMIT_STORE must be database or process, got {store!r}")
+        if environment not in ENVIRONMENTS:
+            r.problems.append(
+                f"PROWD_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
+            )
+        settings = cls(
             database_url=e.get("PROWD_DATABASE_URL") or None,
             data_dir=data_dir,
             jwt_secret=e.get("PROWD_JWT_SECRET", ""),
             jwt_audience=e.get("PROWD_JWT_AUDIENCE") or "prowd-ledger",
             jwt_issuer=e.get("PROWD_JWT_ISSUER") or "prowd-dev",
-            environment=e.get("PROWD_ENV") or "development",
-            pool_min=_int(e, "PROWD_POOL_MIN", 2),
-            pool_max=_int(e, "PROWD_POOL_MAX", 10),
-            pool_timeout=_float(e, "PROWD_POOL_TIMEOUT", 5.0),
-            pool_max_waiting=_int(e, "PROWD_POOL_MAX_WAITING", 200),
-            connect_timeout=_int(e, "PROWD_CONNECT_TIMEOUT", 3),
-            lock_timeout_ms=_int(e, "PROWD_LOCK_TIMEOUT_MS", 3000),
-            statement_timeout_ms=_int(e, "PROWD_STATEMENT_TIMEOUT_MS", 15000),
-            max_body_bytes=_int(e, "PROWD_MAX_BODY_BYTES", 64 * 1024),
+            environment=environment,
+            pool_min=r.int("PROWD_POOL_MIN", 2),
+            pool_max=r.int("PROWD_POOL_MAX", 10),
+            pool_timeout=r.float("PROWD_POOL_TIMEOUT", 5.0),
+            pool_max_waiting=r.int("PROWD_POOL_MAX_WAITING", 200),
+            connect_timeout=r.int("PROWD_CONNECT_TIMEOUT", 3),
+            lock_timeout_ms=r.int("PROWD_LOCK_TIMEOUT_MS", 3000),
+            statement_timeout_ms=r.int("PROWD_STATEMENT_TIMEOUT_MS", 15000),
+            max_body_bytes=r.int("PROWD_MAX_BODY_BYTES", 64 * 1024),
             audit_key_file=e.get("PROWD_AUDIT_KEY_FILE", ""),
-            handler_threads=_int(e, "PROWD_HANDLER_THREADS", 3),
-            view_wait_max=_float(e, "PROWD_VIEW_WAIT_MAX", 5.0),
+            handler_threads=r.int("PROWD_HANDLER_THREADS", 3),
+            view_wait_max=r.float("PROWD_VIEW_WAIT_MAX", 5.0),
             webhook_allowed_networks=e.get("PROWD_WEBHOOK_ALLOWED_NETWORKS", ""),
             metrics_token=e.get("PROWD_METRICS_TOKEN", ""),
-            log_level=e.get("PROWD_LOG_LEVEL") or "info",
+            log_level=log_level,
+            metrics_port=r.int("PROWD_METRICS_PORT", 0),
+            metrics_host=e.get("PROWD_METRICS_HOST") or "0.0.0.0",
             db_role=e.get("PROWD_DB_ROLE", "prowd_service"),
-            rate_limit_token=_float(e, "PROWD_RATE_LIMIT_TOKEN", 100.0),
-            rate_limit_ip=_float(e, "PROWD_RATE_LIMIT_IP", 300.0),
+            rate_limit_token=r.float("PROWD_RATE_LIMIT_TOKEN", 100.0),
+            rate_limit_ip=r.float("PROWD_RATE_LIMIT_IP", 300.0),
+            rate_limit_grantee=r.float("PROWD_RATE_LIMIT_GRANTEE", 0.0),
+            rate_limit_store=store,
             migrate_on_start=(e.get("PROWD_MIGRATE_ON_START") or "true").lower()
             not in ("0", "false", "no", "off"),
             jwks_url=e.get("PROWD_JWKS_URL", ""),
             oidc_issuer=e.get("PROWD_OIDC_ISSUER", ""),
             oidc_audience=e.get("PROWD_OIDC_AUDIENCE", ""),
-            jwks_cache_seconds=_float(e, "PROWD_JWKS_CACHE_SECONDS", 300.0),
+            jwks_cache_seconds=r.float("PROWD_JWKS_CACHE_SECONDS", 300.0),
             master_key=e.get("PROWD_MASTER_KEY", ""),
             master_key_file=e.get("PROWD_MASTER_KEY_FILE", ""),
             master_key_previous=e.get("PROWD_MASTER_KEY_PREVIOUS", ""),
-            key_cache_seconds=_float(e, "PROWD_KEY_CACHE_SECONDS", 30.0),
-            group_commit_max=_int(e, "PROWD_GROUP_COMMIT_MAX", 64),
-            report_processes=_int(e, "PROWD_REPORT_PROCESSES", 1),
+            key_cache_seconds=r.float("PROWD_KEY_CACHE_SECONDS", 30.0),
+            group_commit_max=r.int("PROWD_GROUP_COMMIT_MAX", 64),
+            report_processes=r.int("PROWD_REPORT_PROCESSES", 1),
             clock_at=e.get("PROWD_CLOCK", ""),
             cors_origins=tuple(
                 o.strip() for o in e.get("PROWD_CORS_ORIGINS", "").split(",") if o.strip()
             ),
         )
+        if environment == "production":
+            r.problems.extend(settings.production_problems())
+        if r.problems:
+            raise SystemExit(
+                'cannot start, fix these settings (docs/operations.md, "Settings"):\n  - '
+                + "\n  - ".join(r.problems)
+            )
+        return settings
+
+    def production_problems(self) -> list[str]:
+        """What `PROWD_ENV=production` needs and the settings lack: every item, not the first."""
+        problems = []
+        if not self.database_url:
+            problems.append("PROWD_DATABASE_URL is unset (the embedded server is for development)")
+        # Whether a key file exists is checked by the process that reads it (the migration
+        # Job mounts no audit key): here, only that the setting is there.
+        if not (self.master_key or self.master_key_file):
+            problems.append("PROWD_MASTER_KEY or PROWD_MASTER_KEY_FILE is unset")
+        if not self.audit_key_file:
+            problems.append("PROWD_AUDIT_KEY_FILE is unset")
+        for name, value in (
+            ("PROWD_JWKS_URL", self.jwks_url),
+            ("PROWD_OIDC_ISSUER", self.oidc_issuer),
+            ("PROWD_OIDC_AUDIENCE", self.oidc_audience),
+        ):
+            if not value:
+                problems.append(f"{name} is unset (production verifies the provider's tokens)")
+        if self.clock_at:
+            problems.append("PROWD_CLOCK is for development and tests; unset it")
+        return problems
 
     def install_clock(self) -> None:
         """Start the process's clock at `PROWD_CLOCK` when set (development only)."""

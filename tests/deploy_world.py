@@ -125,22 +125,6 @@ class FreshDatabase:
             )
         )
 
-    def interim_grant(self, role: str) -> None:
-        """Until `prowd migrate` runs as a non-superuser owner by itself (issue 19, point 3):
-        the owner lets the service role CREATE in schema prowd, so that migrate may hand it
-        the platform tables (docs/operations.md, "the interim grant")."""
-        self.as_owner(
-            sql.SQL(
-                "CREATE SCHEMA IF NOT EXISTS prowd;"
-                " DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {name})"
-                " THEN CREATE ROLE {role} NOLOGIN; END IF; END $$;"
-                " GRANT CREATE ON SCHEMA prowd TO {role}"
-            ).format(name=sql.Literal(role), role=sql.Identifier(role))
-        )
-
-    def revoke_interim_grant(self, role: str) -> None:
-        self.as_owner(sql.SQL("REVOKE CREATE ON SCHEMA prowd FROM {}").format(sql.Identifier(role)))
-
     def create_service_login(self, role: str) -> None:
         """The owner (CREATEROLE) makes the services' plain login once migrate made the role."""
         self.as_owner(

@@ -127,12 +127,12 @@ def test_every_role_reading_personal_data_is_recorded_in_its_capacity(
     # Ids named in the query are recorded beside the path's.
     r = client.get(
         f"/v1/grantees/{grantee}/goals",
-        params={"participant": p["id"], "status": "active"},
+        params={"participant_id": p["id"], "status": "active"},
         headers=auth("coordinator", grantee, sub="who-goals"),
     )
     assert r.status_code == 200, r.text
     (row,) = log_rows(db, grantee, subject="who-goals")
-    assert row["resources"] == {"participant": p["id"]}
+    assert row["resources"] == {"participant_id": p["id"]}
     assert row["path"] == f"/v1/grantees/{grantee}/goals"
 
 

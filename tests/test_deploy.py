@@ -296,7 +296,10 @@ def test_k8s_selectors_match_their_pods(k8s):
             assert spread["labelSelector"]["matchLabels"].items() <= labels.items()
     api = _labels(deployments["prowd-api"])
     assert _one(k8s, "Service")["spec"]["selector"].items() <= api.items()
-    assert _one(k8s, "PodMonitor")["spec"]["selector"]["matchLabels"].items() <= api.items()
+    monitors = _kind(k8s, "PodMonitor")
+    assert monitors["prowd-api"]["spec"]["selector"]["matchLabels"].items() <= api.items()
+    [runners] = monitors["prowd-runners"]["spec"]["selector"]["matchExpressions"]
+    assert set(runners["values"]) == {"worker", "dispatcher"}
     hpa = _one(k8s, "HorizontalPodAutoscaler")["spec"]
     assert hpa["scaleTargetRef"] == {
         "apiVersion": "apps/v1",
@@ -375,10 +378,16 @@ def test_k8s_network_policies_deny_by_default_and_open_only_the_named_paths(k8s)
     deny = policies["prowd-default-deny"]["spec"]
     assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
     assert "ingress" not in deny and "egress" not in deny
-    # Ingress only to the API's port.
+    # Ingress only to the API's port, and to the workers' and dispatchers' metrics port from
+    # the monitoring namespace.
     ingress = [(n, p) for n, p in policies.items() if p["spec"].get("ingress")]
-    assert [n for n, _ in ingress] == ["prowd-api"]
+    assert [n for n, _ in ingress] == ["prowd-api", "prowd-runners-metrics"]
     assert ingress[0][1]["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8000}]
+    [scrape] = ingress[1][1]["spec"]["ingress"]
+    assert scrape["ports"] == [{"protocol": "TCP", "port": 9100}]
+    assert scrape["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
     # The open internet only for the dispatchers, never private, loopback or metadata addresses.
     private = {"10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"}
     for policy in policies.values():

@@ -127,7 +127,8 @@ def s(client, auth, db) -> Scenario:
 def test_the_header_is_the_element_table_in_order(s):
     r = s.export("2026Q1")
     assert r.status_code == 201, r.text
-    assert r.headers["content-type"].startswith("text/csv")
+    # One charset parameter (it was doubled: `charset=utf-8; charset=utf-8`).
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"
     lines = r.content.split(b"\r\n")
     assert lines[-1] == b""  # every row ends with CRLF
     table = list(csv.reader(io.StringIO(r.content.decode())))

@@ -28,6 +28,7 @@ class Received:
     path: str
     at: float
     verified_with: list[int] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def payload(self) -> Any:
@@ -82,6 +83,7 @@ class Receiver:
                     time.time(),
                 )
                 headers = {k: v for k, v in self.headers.items()}
+                item.headers = {k.lower(): v for k, v in headers.items()}
                 for i, secret in enumerate(list(receiver.secrets)):
                     try:
                         Webhook(secret).verify(body, headers)

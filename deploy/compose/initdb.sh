@@ -32,11 +32,3 @@ CREATE ROLE :"login" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'login_
   IN ROLE :"role";
 GRANT CONNECT ON DATABASE :"db" TO :"login";
 SQL
-
-# Interim, until `prowd migrate` runs as a non-superuser owner by itself (issue 19, point 3):
-# it hands platform tables to the service role, which PostgreSQL allows only when that role
-# may CREATE in the schema. docs/operations.md ("Managed PostgreSQL: the interim grant").
-"${psql[@]}" --dbname "$db" <<'SQL'
-CREATE SCHEMA prowd AUTHORIZATION :"owner";
-GRANT CREATE ON SCHEMA prowd TO :"role";
-SQL

@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from services import logging as prowd_logging
+from services import tracing
 from services.api import (
     alerts,
     apikeys,
@@ -26,6 +27,8 @@ from services.api import (
     calendar,
     casenotes,
     consents,
+    contract,
+    docs_assets,
     erasure,
     exports,
     goals,
@@ -35,6 +38,7 @@ from services.api import (
     reports,
     retention,
     rrc,
+    rrc_webhooks,
     supervision,
     timeline,
     webhooks,
@@ -49,6 +53,7 @@ from services.api.localtime import localize_response
 from services.api.mentors import MentorController
 from services.api.middleware import request_log_middleware
 from services.api.pairings import PairingController
+from services.api.parameters import unknown_parameters
 from services.api.participants import ParticipantController
 from services.api.problems import handle_exception
 from services.api.strict import strict_body
@@ -113,6 +118,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             *audit_access.ROUTES,
             *consents.ROUTES,
             *rrc.ROUTES,
+            *rrc_webhooks.ROUTES,
             *apikeys.ROUTES,
             *exports.ROUTES,
             *reports.ROUTES,
@@ -120,6 +126,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             *metrics.ROUTES,
             *calendar.ROUTES,
             *casenotes.ROUTES,
+            docs_assets.assets_router(),
         ],
         lifespan=[lifespan],
         dependencies={"principal": Provide(provide_principal)},
@@ -136,6 +143,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         before_request=before_handler,
         after_request=localize_response,
         exception_handlers={Exception: handle_exception},
+        # Litestar's records go to the root logger, JSON like every line (services/logging.py).
+        logging_config=None,
         request_max_body_size=settings.max_body_bytes,
         state=_state(settings),
         openapi_config=OpenAPIConfig(
@@ -154,6 +163,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
                 }
             ),
             security=[{"bearer": []}],
+            # Swagger UI from the app's own files, offline (services/api/docs_assets.py).
+            render_plugins=docs_assets.render_plugins(),
         ),
         response_cache_config=ResponseCacheConfig(),
         # Before Litestar's own Struct plugin: request bodies declare what they refuse.
@@ -162,10 +173,25 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
     )
     openapi.complete(app.openapi_schema)
     reports.document_formats(app.openapi_schema)
+    contract.finish(app.openapi_schema)
     # The request log, trace context and request metrics around everything, the router
     # included: it sets the request id the access log records, and requests no route matches
     # are logged and counted too (route "unmatched").
     app.asgi_handler = request_log_middleware(app.asgi_handler)
+    if tracing.enabled():
+        # Litestar's own OpenTelemetry middleware, outermost: the request log line, the events
+        # and the answer's traceparent carry its server span's ids (services/tracing.py).
+        from litestar.plugins.opentelemetry import (
+            OpenTelemetryConfig,
+            OpenTelemetryInstrumentationMiddleware,
+        )
+
+        app.asgi_handler = OpenTelemetryInstrumentationMiddleware(
+            app.asgi_handler,
+            OpenTelemetryConfig(
+                scope_span_details_extractor=lambda scope: (str(scope.get("method", "HTTP")), {})
+            ),
+        )
     return app
 
 
@@ -173,7 +199,9 @@ async def before_handler(request: Request[Any, Any, Any]) -> Response[Any] | Non
     """Authorisation first, then strict bodies for commands, then (bounded, async)
     read-your-writes waits for queries."""
     await authorize(request)
-    return await strict_body(request) or await wait_for_views(request)
+    return (
+        unknown_parameters(request) or await strict_body(request) or await wait_for_views(request)
+    )
 
 
 def _state(settings: Settings) -> Any:
@@ -186,6 +214,7 @@ def app_from_env() -> Litestar:
     """Entry point for process managers (uvicorn --factory); reads the environment."""
     settings = Settings.from_env()
     prowd_logging.configure(settings.log_level)
+    tracing.configure("prowd-api")
     settings.install_clock()
     if not settings.database_url:
         raise SystemExit("PROWD_DATABASE_URL must be set for worker processes")

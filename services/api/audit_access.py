@@ -10,6 +10,7 @@ unrecorded. Refusals (401, 403, 404, 4xx, 5xx) leave no row: they disclosed noth
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 import anyio.to_thread
 import msgspec
@@ -172,12 +173,16 @@ def access_log_page(
             max_length=40, description="before this instant (RFC 3339)", schema_extra=INSTANT_SCHEMA
         ),
     ] = None,
+    participant_id: Annotated[
+        UUID | None, Parameter(description="only requests that named this participant")
+    ] = None,
 ) -> AccessLogPage:
     """Who was shown the grantee's personal data: one row per successful response of an action
     that carries personal data (reads and the responses of commands alike) and per read of this
     log, in order, with the token subject, the roles that allowed it, the action, method, path,
     the ids the request named, the request id (`X-Request-Id`) and the status. Keyset pages:
-    pass `next_after` as `after`. The log is append-only."""
+    pass `next_after` as `after`. Filters: `subject`, `action`, `since`, `until`,
+    `participant_id` (requests that named the participant). The log is append-only."""
     items, nxt = access_log.entries(
         tenant.tenancy.db,
         tenant.info.schema,
@@ -187,6 +192,7 @@ def access_log_page(
         action=action,
         since=instant(since, "since") if since is not None else None,
         until=instant(until, "until") if until is not None else None,
+        participant_id=str(participant_id) if participant_id is not None else None,
     )
     return AccessLogPage(items, nxt)
 

@@ -238,7 +238,9 @@ def goal_as_of(tenant: Tenant, goal_id: UUID, as_of: AsOf) -> GoalAsOf:
     g, position = found.aggregate, found.position
     # Overdue as of that instant, on the grantee's calendar.
     day = when.astimezone(tenant.app.zone).date()
-    return GoalAsOf(when, g.version, position, found.recorded_at, goal_schemas.render(g, position, day))
+    return GoalAsOf(
+        when, g.version, position, found.recorded_at, goal_schemas.render(g, position, day)
+    )
 
 
 ROUTES: list[Any] = [events, participant_as_of, pairing_as_of, meeting_as_of, goal_as_of]

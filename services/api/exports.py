@@ -27,7 +27,8 @@ from services.api.problems import ProblemError
 from services.app.exports import Exported
 from services.reports import pirl
 
-CSV = "text/csv; charset=utf-8"
+# Litestar appends `; charset=utf-8` to a text/* type itself (naming it here doubled it).
+CSV = "text/csv"
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _QUARTER_PROBLEM = (400, "invalid_quarter", "'2026Q5' is not a quarter of the form YYYYQn")
 _EXPORT_PROBLEMS = problems(

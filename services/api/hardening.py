@@ -1,25 +1,29 @@
 """Protections in front of every route: rate limits per token and per client address, and the
 security headers of every response (issue: privacy and security, hardening).
 
-Both are ASGI middleware so that a refused request costs no handler thread, no token check and
-no database round trip. Limits are token buckets held in this process: with N API processes the
-platform-wide allowance is N times the setting (docs/security.md).
+Both are ASGI middleware so that a refused request costs no handler thread and no token check.
+The limits are counted in PostgreSQL by default, shared by every API process and pod (one
+statement per request, services/store/ratelimit.py, decision 46); `PROWD_RATE_LIMIT_STORE=process`
+keeps token buckets in this process instead (N processes then allow N times the rates).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import anyio.to_thread
 import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.problems import PROBLEM_JSON, TITLES, Problem, problem_type
 from services.settings import Settings
+from services.store.ratelimit import Limit, SharedLimits
 
 # Buckets kept at most; beyond it, buckets that have refilled completely (idle clients) go.
 MAX_BUCKETS = 50_000
@@ -93,35 +97,67 @@ def _refusal(retry_after: float, what: str) -> tuple[Message, Message]:
 UNLIMITED = ("/health", "/ready")
 
 
+_GRANTEE = re.compile(r"^/v1/grantees/([a-z][a-z0-9_]{1,29})(?:/|$)")
+
+
 def rate_limit_middleware(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
-    """Per bearer token (`PROWD_RATE_LIMIT_TOKEN`/s) and per client address
-    (`PROWD_RATE_LIMIT_IP`/s), each with bursts of twice the rate; 0 turns a limit off."""
-    per_token = (
-        TokenBuckets(settings.rate_limit_token, 2 * settings.rate_limit_token)
-        if settings.rate_limit_token > 0
-        else None
-    )
-    per_ip = (
-        TokenBuckets(settings.rate_limit_ip, 2 * settings.rate_limit_ip)
-        if settings.rate_limit_ip > 0
-        else None
-    )
+    """Per bearer token (`PROWD_RATE_LIMIT_TOKEN`/s), per client address
+    (`PROWD_RATE_LIMIT_IP`/s) and per grantee (`PROWD_RATE_LIMIT_GRANTEE`/s, every request to
+    `/v1/grantees/{grantee}/…`), each with bursts of twice the rate; 0 turns a limit off.
+    Counted in PostgreSQL, shared by every process (`PROWD_RATE_LIMIT_STORE=database`, the
+    default), or in this process alone (`process`)."""
+    rates = {
+        "address": settings.rate_limit_ip,
+        "token": settings.rate_limit_token,
+        "grantee": settings.rate_limit_grantee,
+    }
+    rates = {what: rate for what, rate in rates.items() if rate > 0}
+    shared = settings.rate_limit_store == "database"
+    local = {what: TokenBuckets(rate, 2 * rate) for what, rate in rates.items()}
+
+    def keys(scope: Scope) -> list[tuple[str, str]]:
+        """(what, key) of every limit this request counts against."""
+        out = []
+        if "address" in rates:
+            client = scope.get("client")
+            out.append(("address", f"ip:{client[0] if client else '-'}"))
+        if "token" in rates:
+            header = dict(scope["headers"]).get(b"authorization")
+            if header:
+                # Keyed by a digest: raw tokens are not kept longer than needed.
+                out.append(("token", "tk:" + hashlib.blake2b(header, digest_size=16).hexdigest()))
+        if "grantee" in rates and (m := _GRANTEE.match(scope["path"])):
+            out.append(("grantee", f"g:{m[1]}"))
+        return out
+
+    async def over_shared(scope: Scope, counted: list[tuple[str, str]]) -> tuple[float, str]:
+        state = scope["app"].state
+        limits = state.get("shared_limits")
+        if limits is None:
+            limits = state["shared_limits"] = SharedLimits(state["tenancy"].db)
+        what_of = {key: what for what, key in counted}
+        over = await anyio.to_thread.run_sync(
+            limits.take, [Limit(key, rates[what], 2 * rates[what]) for what, key in counted]
+        )
+        return (over.step, what_of[over.key]) if over else (0.0, "")
+
+    def over_local(counted: list[tuple[str, str]]) -> tuple[float, str]:
+        for what, key in counted:
+            if wait := local[what].take(key):
+                return wait, what
+        return 0.0, ""
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP or scope["path"] in UNLIMITED:
+            if scope["type"] != ScopeType.HTTP or scope["path"] in UNLIMITED or not rates:
                 await app(scope, receive, send)
                 return
-            wait, what = 0.0, ""
-            if per_ip is not None:
-                client = scope.get("client")
-                wait, what = per_ip.take(client[0] if client else "-"), "address"
-            if not wait and per_token is not None:
-                header = dict(scope["headers"]).get(b"authorization")
-                if header:
-                    # Keyed by a digest: raw tokens are not kept in memory longer than needed.
-                    key = hashlib.blake2b(header, digest_size=16).hexdigest()
-                    wait, what = per_token.take(key), "token"
+            counted = keys(scope)
+            wait, what = (
+                ((await over_shared(scope, counted)) if shared else over_local(counted))
+                if counted
+                else (0.0, "")
+            )
             if wait:
                 start, body = _refusal(wait, what)
                 await send(start)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, get
+from litestar import HttpMethod, Request, get, route
 
 from services.api.problems import ProblemError
 from services.store.health import ping
@@ -15,9 +15,14 @@ class HealthOut(msgspec.Struct):
     status: str
 
 
-@get("/health", tags=["operations"], sync_to_thread=False)
+@route(
+    "/health",
+    http_method=[HttpMethod.GET, HttpMethod.HEAD],
+    tags=["operations"],
+    sync_to_thread=False,
+)
 def health() -> HealthOut:
-    """Liveness: the process is up and serving."""
+    """Liveness: the process is up and serving (`HEAD` answers the same status, no body)."""
     return HealthOut("ok")
 
 

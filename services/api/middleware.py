@@ -21,7 +21,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain import common
-from services import tracecontext
+from services import tracecontext, tracing
 from services.api import telemetry
 
 log = structlog.get_logger("prowd.request")
@@ -50,6 +50,9 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
             else uuid.uuid4().hex
         )
         trace = tracecontext.start(traceparent, tracestate)
+        if (span := tracing.current_ids()) is not None:
+            # OpenTelemetry's server span (services/tracing.py): its ids are the request's.
+            trace = tracecontext.Trace(span[0], span[1], trace.parent_id, trace.flags, trace.state)
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["trace"] = trace
@@ -71,6 +74,8 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.append((b"traceparent", trace.traceparent.encode()))
                 message["headers"] = headers
+                # Before the answer goes out: the server span ends with its last byte.
+                tracing.name_span(scope.get("method", ""), _route(scope))
             await send(message)
 
         try:
@@ -80,11 +85,7 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
             common.trace_id.reset(trace_token)
             common.span_id.reset(span_token)
             handler = scope.get("route_handler")
-            route = (
-                scope.get("path_template") or (handler.paths and next(iter(handler.paths)))
-                if handler
-                else None
-            ) or telemetry.UNMATCHED
+            route = _route(scope)
             method = scope.get("method", "")
             telemetry.METRICS.observe(
                 method,
@@ -107,3 +108,13 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
             )
 
     return middleware
+
+
+def _route(scope: Scope) -> str:
+    """The route template the router matched (never the raw path), or `unmatched`."""
+    handler = scope.get("route_handler")
+    return (
+        scope.get("path_template") or (handler.paths and next(iter(handler.paths)))
+        if handler
+        else None
+    ) or telemetry.UNMATCHED

@@ -81,7 +81,7 @@ class StrictStructs(StructSchemaPlugin):
         return schema
 
 
-def _problem(status: int, code: str, detail: str) -> Response:
+def problem(status: int, code: str, detail: str) -> Response:
     value = msgspec.to_builtins(
         Problem(
             type=problem_type(code),
@@ -104,12 +104,12 @@ def _problem(status: int, code: str, detail: str) -> Response:
 
 def _common(path: str, method: str, has_body: bool) -> dict[str, Response]:
     out = {
-        "503": _problem(503, "database_unavailable", "the database is unavailable; retry shortly")
+        "503": problem(503, "database_unavailable", "the database is unavailable; retry shortly")
     }
     if path.startswith("/v1/"):
-        out["401"] = _problem(401, "not_authenticated", "a bearer token is required")
-        out["403"] = _problem(403, "forbidden", "your role does not permit this action")
-        out["400"] = _problem(
+        out["401"] = problem(401, "not_authenticated", "a bearer token is required")
+        out["403"] = problem(403, "forbidden", "your role does not permit this action")
+        out["400"] = problem(
             400,
             "invalid_request",
             "the request body fails validation"
@@ -117,17 +117,17 @@ def _common(path: str, method: str, has_body: bool) -> dict[str, Response]:
             else "a query or path parameter is invalid",
         )
     if path.startswith("/v1/grantees/{grantee}"):
-        out["404"] = _problem(404, "grantee_not_found", "no grantee 'northside_works'")
+        out["404"] = problem(404, "grantee_not_found", "no grantee 'northside_works'")
     return out
 
 
-class _Examples:
+class Examples:
     def __init__(self, spec: OpenAPI) -> None:
         schemas = spec.components.schemas if spec.components and spec.components.schemas else {}
         self.schemas = {name: msgspec.to_builtins(s.to_schema()) for name, s in schemas.items()}
 
     def of(self, schema: dict[str, Any], depth: int = 0) -> Any:
-        if depth > 6:
+        if depth > 14:
             return None
         if "$ref" in schema:
             return self.of(self.schemas.get(schema["$ref"].rsplit("/", 1)[-1], {}), depth + 1)
@@ -138,6 +138,9 @@ class _Examples:
         for key in ("oneOf", "anyOf"):
             if key in schema:
                 options = [o for o in schema[key] if o.get("type") != "null"]
+                if key == "oneOf" and any(o.get("type") == "number" for o in options):
+                    # An integer is a number too: only a fraction matches exactly one branch.
+                    options = [o for o in options if o.get("type") == "number"]
                 return self.of(options[0], depth + 1) if options else None
         kind = schema.get("type")
         if isinstance(kind, list):
@@ -217,7 +220,7 @@ def complete(spec: OpenAPI) -> None:
     seen: set[int] = set()
     for schema in (spec.components.schemas or {}).values() if spec.components else ():
         _constraints_into_branches(schema, seen)
-    examples = _Examples(spec)
+    examples = Examples(spec)
     for path, item in (spec.paths or {}).items():
         for method in ("get", "post", "put", "patch", "delete"):
             op: Operation | None = getattr(item, method, None)

@@ -22,6 +22,7 @@ from domain.common import (
     RuleViolation,
 )
 from projections.query import InvalidCursor, InvalidSort
+from services.api.param_words import malformed_path, parameter_detail, source_name
 from services.identity.oidc import KeysUnavailable
 from services.identity.tokens import NotAuthenticated
 from services.refusals import Refused
@@ -122,7 +123,7 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
         {
             "message": str(e.get("message", "")),
             "key": str(e.get("key", "")),
-            "source": str(e.get("source", "")),
+            "source": source_name(e.get("source", "")),
         }
         for e in extra
         if isinstance(e, dict)
@@ -148,10 +149,23 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             401, "not_authenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}
         )
     if isinstance(exc, ValidationException):
+        raw = exc.extra if isinstance(exc.extra, list) else []
         errors = _validation_errors(exc)
-        detail = "the request body fails validation" if errors else str(exc.detail)
-        return problem_response(400, "invalid_request", detail, errors=errors or None)
+        named = parameter_detail(request, [e for e in raw if isinstance(e, dict)])
+        detail = named or ("the request body fails validation" if errors else str(exc.detail))
+        code = "invalid_cursor" if named and {e["key"] for e in errors} == {"cursor"} else None
+        return problem_response(400, code or "invalid_request", detail, errors=errors or None)
     if isinstance(exc, HTTPException):
+        if exc.status_code == 404:
+            named_path = malformed_path(request)
+            if named_path is not None:
+                name, value = named_path
+                return problem_response(
+                    404,
+                    "not_found",
+                    f"path parameter {name!r} is not a UUID: {value[:64]!r}; no such record",
+                    errors=[{"message": "not a UUID", "key": name, "source": "path"}],
+                )
         if exc.status_code in (404, 405) and not request.scope.get("state", {}).get("request_id"):
             # The router refused before any route (and so the request-log middleware) ran.
             log.info("request", method=request.method, route="unmatched", status=exc.status_code)

@@ -20,8 +20,10 @@ from services.api.webhook_schemas import (
     NOT_FOUND,
     AttemptPage,
     DeliveryPage,
+    PingKey,
     Queued,
     RecoverIn,
+    RequeueKey,
     RowCursor,
 )
 from services.webhooks import queries, queue
@@ -30,7 +32,7 @@ from services.webhooks.queries import EndpointOut
 _DIGITS = re.compile(r"[0-9]{1,18}")
 
 
-def _check_cursor(cursor: str | None) -> int | None:
+def check_row_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     if _DIGITS.fullmatch(cursor) is None:
@@ -73,7 +75,7 @@ class WebhookDeliveryController(Controller):
             tenant.tenancy.db,
             tenant.info.schema,
             endpoint_id,
-            before=_check_cursor(cursor),
+            before=check_row_cursor(cursor),
             status=status,
             limit=limit,
         )
@@ -99,7 +101,7 @@ class WebhookDeliveryController(Controller):
             tenant.tenancy.db,
             tenant.info.schema,
             endpoint_id,
-            before=_check_cursor(cursor),
+            before=check_row_cursor(cursor),
             limit=limit,
         )
         return AttemptPage(items, None if nxt is None else str(nxt))
@@ -111,7 +113,13 @@ class WebhookDeliveryController(Controller):
         status_code=202,
         responses=problems((404, "not_found", "delivery not found")),
     )
-    def redeliver(self, tenant: Tenant, endpoint_id: UUID, delivery_id: UUID) -> Queued:
+    def redeliver(
+        self,
+        tenant: Tenant,
+        endpoint_id: UUID,
+        delivery_id: UUID,
+        idempotency_key: RequeueKey = None,
+    ) -> Queued:
         """Send one message again, with the same `webhook-id` and body, through a fresh retry
         schedule (whatever its status)."""
         found_endpoint(tenant, endpoint_id)
@@ -136,6 +144,7 @@ class WebhookDeliveryController(Controller):
         data: Annotated[
             RecoverIn, body("since an outage began", {"since": "2026-11-20T08:00:00Z"})
         ],
+        idempotency_key: RequeueKey = None,
     ) -> Queued:
         """Queue again every delivery created since `since` (after an outage of the
         receiver), each with its own `webhook-id`; answers how many."""
@@ -152,7 +161,7 @@ class WebhookDeliveryController(Controller):
         status_code=202,
         responses=problems(*NOT_FOUND),
     )
-    def ping(self, tenant: Tenant, endpoint_id: UUID) -> Queued:
+    def ping(self, tenant: Tenant, endpoint_id: UUID, idempotency_key: PingKey = None) -> Queued:
         """Queue a `ping` test message to the endpoint (outside the sequence numbers); its
         attempt shows in `attempts`."""
         found_endpoint(tenant, endpoint_id)

@@ -9,7 +9,7 @@ from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, Parameter
 
 from domain.webhooks import MAX_URL, EventType
 from services.api.params import Code
@@ -28,6 +28,29 @@ Url = Annotated[
 ]
 Rate = Annotated[float, msgspec.Meta(gt=0, le=1000, examples=[20.0])]
 Description = Annotated[Line, msgspec.Meta(max_length=500)]
+# Queueing messages again is idempotent by nature: a repeat queues the same messages, with their
+# own `webhook-id`, and receivers drop duplicates by it. The header is taken, and not needed.
+RequeueKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        max_length=200,
+        description="Accepted and not needed: a repeat of this request queues the same messages"
+        " again, each with its original `webhook-id` (receivers drop duplicates by it).",
+    ),
+]
+PingKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        max_length=200,
+        description="Accepted and not needed: a repeat queues another `ping` (outside the"
+        " sequence numbers; harmless to the receiver).",
+    ),
+]
+
 RowCursor = Annotated[
     str, Parameter(max_length=20, description="`next_cursor` of the previous page")
 ]

@@ -129,6 +129,7 @@ def entries(
     action: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    participant_id: str | None = None,
 ) -> tuple[list[Entry], int | None]:
     """Rows in id order after `after`, filtered; the id to continue after if there are more."""
     clauses: list[sql.Composable] = [sql.SQL("id > %s")]
@@ -138,6 +139,7 @@ def entries(
         ("action = %s", action),
         ("at >= %s", since),
         ("at < %s", until),
+        ("resources ->> 'participant_id' = %s", participant_id),
     ):
         if value is not None:
             clauses.append(sql.SQL(clause))

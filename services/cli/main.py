@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
+import psycopg
+import structlog
+
 from services import logging as prowd_logging
+from services import tracing
 from services.cli.audit import cmd_verify
 from services.cli.records import cmd_erase, cmd_export, cmd_keys, cmd_migrate, cmd_retention
 from services.cli.serve import cmd_serve, cmd_webhooks, cmd_worker
@@ -15,6 +20,8 @@ from services.cli.views import cmd_projections, cmd_replay
 from services.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+
+log = structlog.get_logger("prowd.cli")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -115,8 +122,24 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command of `argv` (default: the process's arguments); its exit code."""
     args = parser().parse_args(argv)
+    # Logging first, so that a refusal to start is a JSON line like any other.
+    prowd_logging.configure(os.environ.get("PROWD_LOG_LEVEL") or "info")
+    try:
+        return _run(args)
+    except SystemExit as stop:
+        if not isinstance(stop.code, str):
+            raise
+        log.error("cannot start" if "settings" in stop.code else "stopped", reason=stop.code)
+        return 1
+    except psycopg.OperationalError as e:
+        log.error("database unavailable", error=str(e).strip(), error_class=type(e).__name__)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     prowd_logging.configure(settings.log_level)
+    tracing.configure(f"prowd-{args.command}")
     settings.install_clock()
     handlers: dict[str, Handler] = {
         "serve": cmd_serve,

@@ -14,7 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 
+import structlog
+
 from services.settings import Settings
+
+log = structlog.get_logger("prowd.cli")
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = False) -> int:
@@ -48,9 +52,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
             "PROWD_PARENT_PID": str(os.getpid()),
         }
         if not getattr(args, "no_worker", False):
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "worker"], env=env
-            )
+            worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env)
             stack.callback(_stop, worker)
             # The webhook dispatcher runs beside the projection worker (DESIGN D6).
             dispatcher = subprocess.Popen(
@@ -58,6 +60,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
             )
             stack.callback(_stop, dispatcher)
         os.environ.update({"PROWD_DATABASE_URL": url, "PROWD_JWT_SECRET": secret})
+        if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # prometheus_client's multiprocess mode: the API processes count into files of
+            # one folder and a scrape of any of them sums the pod (docs/observability.md).
+            import tempfile
+
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="prowd-metrics-"))
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
         # uvicorn re-raises SIGTERM after its graceful shutdown; make that unwind this stack
         # (worker stopped, embedded server stopped) instead of killing the process outright.
         signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -104,10 +113,41 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     _stop_with_parent(worker.stop)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     signal.signal(signal.SIGINT, lambda *_: worker.stop())
+    if settings.metrics_port:
+        from services.runners import metrics
+
+        metrics.serve(
+            metrics.registry(
+                db,
+                worker.tenancy,
+                extra=[
+                    metrics.Gauge(
+                        "prowd_worker_leases",
+                        "Grantees this worker leases (it projects their views).",
+                        lambda: float(len(worker.leases.held)) if worker.leases else 0.0,
+                    ),
+                    metrics.Gauge(
+                        "prowd_heartbeat_age_seconds",
+                        "Seconds since the worker's loop last went round (deploy/probe.py alive).",
+                        worker.heartbeat_age,
+                    ),
+                    metrics.Gauge(
+                        "prowd_worker_events_projected",
+                        "Events this worker applied to views since it started.",
+                        lambda: float(worker.processed),
+                    ),
+                ],
+            ),
+            settings.metrics_host,
+            settings.metrics_port,
+        )
+    log.info("worker_started", pid=os.getpid(), metrics_port=settings.metrics_port)
     try:
         worker.run()
     finally:
+        held = sorted(worker.leases.held) if worker.leases is not None else []
         db.close()
+        log.info("worker_stopped", pid=os.getpid(), events=worker.processed, leases_released=held)
     return 0
 
 
@@ -134,11 +174,31 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     _stop_with_parent(dispatcher.stop)
     signal.signal(signal.SIGTERM, lambda *_: dispatcher.stop())
     signal.signal(signal.SIGINT, lambda *_: dispatcher.stop())
+    if settings.metrics_port:
+        from services.runners import metrics
+
+        beat = metrics.Gauge(
+            "prowd_heartbeat_age_seconds",
+            "Seconds since the dispatcher's loop last went round (deploy/probe.py alive).",
+            dispatcher.heartbeat_age,
+        )
+        metrics.serve(
+            metrics.registry(db, tenancy, extra=[beat]),
+            settings.metrics_host,
+            settings.metrics_port,
+        )
+    log.info(
+        "dispatcher_started",
+        pid=os.getpid(),
+        concurrency=args.concurrency,
+        metrics_port=settings.metrics_port,
+    )
     try:
         dispatcher.run()
     finally:
         dispatcher.close()
         db.close()
+        log.info("dispatcher_stopped", pid=os.getpid())
     return 0
 
 

@@ -246,6 +246,13 @@ MATRIX: dict[str, Rule] = {
         True,
         "read an RRC's residents and their meeting records (RRC staff and keys: their own RRC)",
     ),
+    "rrc.webhooks": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.RRC_STAFF}),
+        "grantee",
+        False,
+        "an RRC's own webhook endpoints and deliveries: list, redeliver one or a range"
+        " (RRC staff and keys: their own RRC)",
+    ),
     "api_keys.write": Rule(
         frozenset({R.GRANTEE_ADMIN}), "grantee", False, "issue and revoke RRC API keys"
     ),
@@ -317,6 +324,7 @@ OWN_RECORDS_ONLY: dict[str, frozenset[Role]] = {
     "referrals.read": frozenset({R.PEER_MENTOR}),
     "rrc.read": frozenset({R.RRC_STAFF}),
     "feedback.mentor_copy": frozenset({R.PEER_MENTOR}),
+    "rrc.webhooks": frozenset({R.RRC_STAFF}),
 }
 
 

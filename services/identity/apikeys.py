@@ -32,7 +32,7 @@ KEY_PREFIX = "prowd_rk_"
 _KEY = re.compile(r"^prowd_rk_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
 TOUCH_EVERY = timedelta(minutes=1)
 # The actions of the role matrix a key may perform (services/api/rrc.py).
-KEY_ACTIONS = frozenset({"rrc.read"})
+KEY_ACTIONS = frozenset({"rrc.read", "rrc.webhooks"})
 # Compared against when the key id is unknown, so an unknown id costs the same as a wrong secret.
 _NO_HASH = hashlib.sha256(b"no such key").digest()
 

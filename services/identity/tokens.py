@@ -74,7 +74,7 @@ def verify_token(settings: Settings, token: str) -> Principal:
         try:
             alg = jwt.get_unverified_header(token).get("alg")
         except jwt.PyJWTError as e:
-            raise NotAuthenticated(f"invalid token: {e}") from None
+            raise NotAuthenticated(describe(e)) from None
         if alg in oidc.ALGORITHMS:
             return _verified_by_provider(settings, token)
     if settings.environment == "production":
@@ -83,7 +83,7 @@ def verify_token(settings: Settings, token: str) -> Principal:
         token, settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer
     )
     if expires < clock.now().timestamp() - LEEWAY_SECONDS:
-        raise NotAuthenticated("invalid token: Signature has expired")
+        raise NotAuthenticated(describe(jwt.ExpiredSignatureError()))
     return principal
 
 
@@ -97,7 +97,7 @@ def _verified_by_provider(settings: Settings, token: str) -> Principal:
             leeway=LEEWAY_SECONDS,
         )
     except jwt.PyJWTError as e:
-        raise NotAuthenticated(f"invalid token: {e}") from None
+        raise NotAuthenticated(describe(e)) from None
     except oidc.UnknownKey:
         raise NotAuthenticated(
             "invalid token: signed with a key the provider does not publish"
@@ -106,6 +106,30 @@ def _verified_by_provider(settings: Settings, token: str) -> Principal:
 
 
 LEEWAY_SECONDS = 30
+
+# What is wrong with a refused token, in the API's words (never the library's message, which
+# may quote bytes of the token). Most specific class first: a bad signature is a DecodeError.
+_REASONS: list[tuple[type[jwt.PyJWTError], str]] = [
+    (jwt.InvalidSignatureError, "the signature does not verify"),
+    (jwt.ExpiredSignatureError, "expired"),
+    (jwt.InvalidAudienceError, "wrong audience"),
+    (jwt.InvalidIssuerError, "wrong issuer"),
+    (jwt.ImmatureSignatureError, "not valid yet (nbf or iat in the future)"),
+    (jwt.InvalidAlgorithmError, "signed with an algorithm that is not accepted"),
+    (jwt.DecodeError, "malformed: not a JWT (three base64url parts with a JSON header and claims)"),
+]
+
+
+def describe(error: jwt.PyJWTError) -> str:
+    """`invalid token: <reason>` for a refused token (docs/security.md "Tokens")."""
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return f"invalid token: malformed: the {error.claim} claim is missing"
+    reason = next((r for kind, r in _REASONS if isinstance(error, kind)), None)
+    if reason is None:
+        reason = "malformed" if isinstance(error, jwt.InvalidTokenError) else "refused"
+    return f"invalid token: {reason}"
+
+
 # An RRC is named by its facility code (domain/facilities.py CODE).
 RRC_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,15}$")
 
@@ -140,9 +164,9 @@ def _verified(token: str, secret: str, audience: str, issuer: str) -> tuple[Prin
             },
         )
     except jwt.PyJWTError as e:
-        raise NotAuthenticated(f"invalid token: {e}") from None
+        raise NotAuthenticated(describe(e)) from None
     if not isinstance(claims["exp"], int | float):
-        raise NotAuthenticated("invalid token: Expiration Time claim (exp) must be an integer.")
+        raise NotAuthenticated("invalid token: malformed: the exp claim must be a number")
     return principal_from_claims(claims), float(claims["exp"])
 
 

@@ -71,6 +71,7 @@ class Leases:
         for slug in sorted(self.held)[share:]:
             self._lock("pg_advisory_unlock", slug)
             self.held.discard(slug)
+            log.info("lease_released", grantee=slug, share=share)
         if len(self.held) < share:
             # Start at this worker's own offset so that workers starting together do not all
             # race for the same grantees first.
@@ -80,6 +81,7 @@ class Leases:
                     break
                 if slug not in self.held and self._lock("pg_try_advisory_lock", slug):
                     self.held.add(slug)
+                    log.info("lease_taken", grantee=slug, share=share)
         return self.held
 
 
@@ -95,9 +97,15 @@ class ProjectionWorker:
         self.stopping = threading.Event()
         self.processed = 0
         self.leases: Leases | None = None
+        # When the loop last went round (time.monotonic): its liveness (`heartbeat_age`).
+        self.beat = time.monotonic()
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def heartbeat_age(self) -> float:
+        """Seconds since the loop last went round (a stuck loop grows it; the probe reads it)."""
+        return time.monotonic() - self.beat
 
     def _slugs(self) -> list[str]:
         slugs: list[str] = []
@@ -116,12 +124,24 @@ class ProjectionWorker:
         except Exception as e:
             # One grantee's failure (an outage, a bad handler) never stops the others; the
             # batch rolled back, so the next sweep retries it from the same position.
-            log.error("projection_failed", grantee=slug, error_class=type(e).__name__)
+            log.error(
+                "projection_failed",
+                grantee=slug,
+                error_class=type(e).__name__,
+                error=str(e),
+                exc_info=True,
+            )
         try:
             # The webhook outbox follows the same log, with its own position (never rebuilt).
             outbox.drain(self.db, schema)
         except Exception as e:
-            log.error("webhook_outbox_failed", grantee=slug, error_class=type(e).__name__)
+            log.error(
+                "webhook_outbox_failed",
+                grantee=slug,
+                error_class=type(e).__name__,
+                error=str(e),
+                exc_info=True,
+            )
 
     def _mine(self) -> list[str]:
         slugs = self._slugs()
@@ -147,10 +167,16 @@ class ProjectionWorker:
     def run(self) -> None:
         """Run until `stop()`; reconnects the listener after a database outage."""
         while not self.stopping.is_set():
+            self.beat = time.monotonic()
             try:
                 self._listen_loop()
             except psycopg.OperationalError as e:
-                log.warning("listener_lost", error_class=type(e).__name__)
+                # The leases were session locks of the lost connection: all gone with it.
+                lost = sorted(self.leases.held) if self.leases is not None else []
+                self.leases = None
+                log.warning(
+                    "listener_lost", error_class=type(e).__name__, error=str(e), leases_lost=lost
+                )
                 self.stopping.wait(1.0)
 
     def _listen_loop(self) -> None:
@@ -174,6 +200,7 @@ class ProjectionWorker:
             next_sweep = time.monotonic() + self.sweep_seconds
             prefix = "prowd_log_g_"
             while not self.stopping.is_set():
+                self.beat = time.monotonic()
                 dirty: set[str] = set()
                 timeout = max(0.0, min(0.5, next_sweep - time.monotonic()))
                 for note in conn.notifies(timeout=timeout, stop_after=1):

@@ -115,10 +115,18 @@ def _provisioning(cur: Cursor[TupleRow], role: str, tables: Sequence[TableDDL]) 
             "     IF rights <> '' THEN"
             "       EXECUTE format('GRANT ' || rights || ' ON %I.%I TO %I', s, t.relname, {role});"
             "     END IF;"
+            # The platform schema's other tables: rights, not ownership (the service role may
+            # not create in that schema, so a non-superuser owner cannot give them away).
+            "   ELSIF s = {platform} AND t.owner <> {role} THEN"
+            "     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I.%I TO %I',"
+            "       s, t.relname, {role});"
             "   ELSIF t.owner <> {role} THEN"
             "     EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', s, t.relname, {role});"
             "   END IF;"
             " END LOOP;"
+            " IF s = {platform} THEN"
+            "   EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', s, {role});"
+            " END IF;"
         ).format(p=p, role=sql.Literal(role), platform=sql.Literal(PLATFORM_SCHEMA))
     cur.execute(
         sql.SQL(

@@ -160,6 +160,13 @@ def platform_ddl() -> list[sql.Composed]:
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {}.migrated (slug text PRIMARY KEY, stamp text NOT NULL)"
         ).format(s),
+        # Rate limits shared by every API process (services/store/ratelimit.py, decision 46):
+        # one row per key, its theoretical arrival time. Unlogged: no WAL, lost in a crash,
+        # which only forgets who was recently busy.
+        sql.SQL(
+            "CREATE UNLOGGED TABLE IF NOT EXISTS {}.rate_limits ("
+            " key text PRIMARY KEY, tat timestamptz NOT NULL, window_s float8 NOT NULL)"
+        ).format(s),
     ]
 
 

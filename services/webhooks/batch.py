@@ -32,11 +32,20 @@ def message_id(schema: str, endpoint_id: UUID, position: int) -> tuple[UUID, str
     return delivery_id, f"msg_{delivery_id.hex}"
 
 
-def envelope(event_type: str, timestamp: datetime, data: dict[str, Any]) -> bytes:
-    """A message body (services/webhooks/payloads.py documents its shapes)."""
-    return msgspec.json.encode(
-        {"type": event_type, "timestamp": timestamp, "data": data, "version": VERSION}
-    )
+def envelope(
+    event_type: str, timestamp: datetime, data: dict[str, Any], sequence: int | None = None
+) -> bytes:
+    """A message body (services/webhooks/payloads.py documents its shapes). `sequence`: the
+    endpoint's gap-free number of this message (signed with the body; a ping has none)."""
+    message: dict[str, Any] = {
+        "type": event_type,
+        "timestamp": timestamp,
+        "data": data,
+        "version": VERSION,
+    }
+    if sequence is not None:
+        message["sequence"] = sequence
+    return msgspec.json.encode(message)
 
 
 @dataclass
@@ -268,7 +277,6 @@ class Batch:
         disclosures: list[dict[str, Any]],
     ) -> None:
         """One delivery per enabled endpoint of `facility` subscribed to `event_type`."""
-        body = envelope(event_type, timestamp, data)
         for endpoint_id in sorted(self.routes):
             route = self.routes[endpoint_id]
             if not (
@@ -279,6 +287,7 @@ class Batch:
                 continue
             route.last_sequence += 1
             route.changed = True
+            body = envelope(event_type, timestamp, data, route.last_sequence)
             delivery_id, msg_id = message_id(self.schema, endpoint_id, position)
             self.rows.append(
                 (

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -95,12 +96,18 @@ class Dispatcher:
         )
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="webhook-send")
         self.stopping = threading.Event()
+        # When the loop last went round (time.monotonic): its liveness (`heartbeat_age`).
+        self.beat = time.monotonic()
         self.delivered = 0
         self.failed = 0
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
         self.sender.close()
+
+    def heartbeat_age(self) -> float:
+        """Seconds since the loop last went round (a stuck loop grows it; the probe reads it)."""
+        return time.monotonic() - self.beat
 
     def stop(self) -> None:
         self.stopping.set()
@@ -209,17 +216,25 @@ class Dispatcher:
             try:
                 done += self.process(schema)
             except psycopg.Error as e:
-                log.error("webhook_dispatch_failed", schema=schema, error_class=type(e).__name__)
+                log.error(
+                    "webhook_dispatch_failed",
+                    schema=schema,
+                    error_class=type(e).__name__,
+                    error=str(e),
+                    exc_info=True,
+                )
         return done
 
     def run(self) -> None:
         """Until `stop()`: rounds back to back while there is work, else wait for a wake-up
         (the outbox notifies) or the poll interval (retries fall due by time)."""
         while not self.stopping.is_set():
+            self.beat = time.monotonic()
             try:
                 with psycopg.connect(self.db.url, autocommit=True, connect_timeout=3) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
                     while not self.stopping.is_set():
+                        self.beat = time.monotonic()
                         if self.run_once():
                             # Take the pending notifications without waiting.
                             for _ in conn.notifies(timeout=0.0):
@@ -228,7 +243,7 @@ class Dispatcher:
                         for _ in conn.notifies(timeout=self.poll_seconds, stop_after=1):
                             pass
             except psycopg.OperationalError as e:
-                log.warning("webhook_listener_lost", error_class=type(e).__name__)
+                log.warning("webhook_listener_lost", error_class=type(e).__name__, error=str(e))
                 self.stopping.wait(1.0)
 
 

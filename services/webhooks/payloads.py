@@ -1,8 +1,9 @@
 """The documented shapes of webhook messages (version 1), for the OpenAPI `webhooks` section.
 
 The outbox (services/webhooks/outbox.py) writes these bodies; these Structs describe them and
-carry the examples. A message is `{"type", "timestamp", "data", "version"}`; `timestamp` is when
-the event was recorded (RFC 3339). New optional fields may appear within a version; a change
+carry the examples. A message is `{"type", "timestamp", "data", "version", "sequence"}`;
+`timestamp` is when the event was recorded (RFC 3339), `sequence` the endpoint's gap-free
+number of the message (none on `ping`). New optional fields may appear within a version; a change
 of meaning or a removed field raises `version`.
 """
 
@@ -324,6 +325,8 @@ HEADERS = {
     "webhook-timestamp": "Seconds since the epoch when this attempt was signed.",
     "webhook-signature": "Space-separated `v1,<base64 HMAC-SHA256>` over `id.timestamp.body`,"
     " one per secret in force (two during a rotation's 24 hours).",
+    "webhook-sequence": "The endpoint's gap-free number of the message, as the body's"
+    " `sequence` (trust the signed body's): a skipped number is a lost message.",
 }
 
 
@@ -349,6 +352,12 @@ def add_webhooks(spec: OpenAPI) -> None:
                 "timestamp": {"type": "string", "format": "date-time"},
                 "data": {"$ref": f"#/components/schemas/Webhook{cls.__name__}"},
                 "version": {"const": 1},
+                "sequence": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "the endpoint's gap-free number of this message, in the"
+                    " order of the grantee's log (absent on `ping`)",
+                },
             },
         }
         media = OpenAPIMediaType(
@@ -363,6 +372,7 @@ def add_webhooks(spec: OpenAPI) -> None:
                             "timestamp": "2026-11-24T18:06:12.345678Z",
                             "data": value,
                             "version": 1,
+                            **({} if event_type == "ping" else {"sequence": 42}),
                         }
                     ),
                 )

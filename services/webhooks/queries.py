@@ -128,6 +128,17 @@ def endpoints(
     return items, (items[-1].id if len(rows) > limit and items else None)
 
 
+def endpoints_of(db: Reader, schema: str, facility: str) -> list[EndpointOut]:
+    """The endpoints registered for one RRC facility, in id order (an RRC has a few)."""
+    rows = db.fetchall(
+        sql.SQL(
+            "SELECT {} FROM {}.webhook_endpoints WHERE facility_code = %s ORDER BY endpoint_id"
+        ).format(_ENDPOINT_COLUMNS, sql.Identifier(schema)),
+        (facility,),
+    )
+    return [_endpoint(r) for r in rows]
+
+
 def deliveries(
     db: Reader,
     schema: str,
@@ -136,6 +147,7 @@ def deliveries(
     before: int | None,
     status: str | None,
     limit: int,
+    sequences: tuple[int, int] | None = None,
 ) -> tuple[list[DeliveryOut], int | None]:
     """The endpoint's deliveries newest first (before row `before`), of `status` if given;
     the row to continue before if there are more."""
@@ -147,6 +159,9 @@ def deliveries(
     if status is not None:
         clauses.append(sql.SQL("status = %s"))
         params.append(status)
+    if sequences is not None:
+        clauses.append(sql.SQL("sequence BETWEEN %s AND %s"))
+        params.extend(sequences)
     rows = db.fetchall(
         sql.SQL(
             "SELECT row_id, delivery_id, msg_id, event_type, sequence, position, status, attempts,"

@@ -42,6 +42,8 @@ class Claimed:
     # The trace of the request that recorded the delivered event ("" for a ping, or an event
     # recorded outside a request): each attempt is a new span of it (`traceparent`).
     trace_id: str = ""
+    # The endpoint's gap-free number of the message (`webhook-sequence`); None for a ping.
+    sequence: int | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ def claim(
                 "  AND (k.expires_at IS NULL OR k.expires_at > %(now)s)),"
                 # The delivered event's trace id, read from its stored metadata.
                 " (SELECT convert_from(v.state, 'UTF8')::jsonb ->> 'trace_id'"
-                "  FROM {s}.events v WHERE v.notification_id = d.position)"
+                "  FROM {s}.events v WHERE v.notification_id = d.position),"
+                " d.sequence"
             ).format(s=s),
             {"until": now + lease, "claim": token, "ids": chosen, "now": now},
         )
@@ -122,6 +125,7 @@ def claim(
                 facility_code=r[9],
                 secrets=list(r[10] or []),
                 trace_id=r[11] or "",
+                sequence=r[12],
             )
             for r in cur.fetchall()
         ]
@@ -290,6 +294,16 @@ def redeliver(
     return _requeue(db, schema, endpoint_id, now, sql.SQL("delivery_id = %s"), delivery_id)
 
 
+def redeliver_sequences(
+    db: Database, schema: str, endpoint_id: UUID, first: int, last: int, now: datetime
+) -> int:
+    """Queue again the endpoint's deliveries numbered `first`..`last` (a receiver's gap), each
+    with its own `webhook-id` and body; how many."""
+    return _requeue(
+        db, schema, endpoint_id, now, sql.SQL("sequence BETWEEN %s AND %s"), first, last
+    )
+
+
 def recover(db: Database, schema: str, endpoint_id: UUID, since: datetime, now: datetime) -> int:
     """Queue again every delivery of the endpoint created since `since`; how many."""
     return _requeue(db, schema, endpoint_id, now, sql.SQL("created_at >= %s"), since)
@@ -301,7 +315,7 @@ def _requeue(
     endpoint_id: UUID,
     now: datetime,
     where: sql.Composable,
-    value: UUID | datetime,
+    *values: UUID | datetime | int,
 ) -> int:
     with db.transaction() as cur:
         cur.execute(
@@ -309,7 +323,7 @@ def _requeue(
                 "UPDATE {}.webhook_deliveries SET status = 'pending', step = 0, next_attempt_at = %s,"
                 " locked_until = NULL, claim = NULL WHERE endpoint_id = %s AND {}"
             ).format(sql.Identifier(schema), where),
-            (now, endpoint_id, value),
+            (now, endpoint_id, *values),
         )
         n = cur.rowcount
         if n:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from domain import clock
-from services import tracecontext
+from services import tracecontext, tracing
 from services.webhooks import signing, ssrf
 from services.webhooks.deadline import DeadlineTransport
 from services.webhooks.deadline import deadline as request_deadline
@@ -98,6 +98,10 @@ class Sender:
             # Not signed: receivers correlate with it, never trust it.
             "traceparent": tracecontext.child_traceparent(item.trace_id),
         }
+        _, trace_id, span_id, _ = headers["traceparent"].split("-")
+        if item.sequence is not None:
+            # Also in the (signed) body as `sequence`: the header is for routing and logs.
+            headers["webhook-sequence"] = str(item.sequence)
         url = httpx.URL(item.url)
         headers["host"] = url.netloc.decode("ascii")
         extensions: dict[str, Any] = {}
@@ -113,7 +117,12 @@ class Sender:
         )
         deadline = started + self.total_timeout
         try:
-            with request_deadline(max(0.0, deadline - time.monotonic())):
+            # With tracing on, the attempt's httpx span (and the traceparent it sends) is a
+            # child of that span, in the trace of the request that recorded the event.
+            with (
+                tracing.parent(trace_id, span_id),
+                request_deadline(max(0.0, deadline - time.monotonic())),
+            ):
                 response = self.client.send(request, stream=True)
                 try:
                     chunks = bytearray()

@@ -104,6 +104,7 @@ class Server:
             "PROWD_LOG_LEVEL": "warning",
             "PROWD_RATE_LIMIT_TOKEN": "0",
             "PROWD_RATE_LIMIT_IP": "0",
+            "PROWD_RATE_LIMIT_GRANTEE": "0",
             **(env or {}),
         }
         command = ["serve", "--host", HOST, "--port", str(self.port), "--workers", str(workers)]
