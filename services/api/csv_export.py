@@ -58,7 +58,7 @@ def as_csv(items: list[Any]) -> str:
 
 def render_csv(response: Response[Any]) -> Response[Any]:
     """A list's answer as CSV when the request asked for it (anything else as it was)."""
-    content = response.content
+    content = getattr(response, "content", None)
     if not wanted.get() or response.status_code != 200:
         return response
     items = getattr(content, "items", None)

@@ -46,6 +46,8 @@ def localize(value: Any, tz: ZoneInfo) -> Any:
 async def localize_response(response: Response[Any]) -> Response[Any]:
     """The `after_request` hook: a grantee's answer in the grantee's zone (then, if the
     request asked for it, a list as CSV: services/api/csv_export.py)."""
+    if not hasattr(response, "content"):
+        return response  # a file or a stream (the docs' assets): nothing to render
     tz = zone.get()
     if tz is not None and not isinstance(response.content, bytes | str):
         response.content = localize(response.content, tz)
