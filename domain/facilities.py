@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -13,6 +13,8 @@ import msgspec
 from domain.common import ProwdAggregate, RuleViolation, natural_id, utcnow
 
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,15}$")
+# A participant may be enrolled a little before their cohort's first class (intake), not months.
+ENTRY_GRACE_DAYS = 30
 
 
 class FacilityKind(StrEnum):
@@ -164,4 +166,21 @@ class Cohort(ProwdAggregate):
             self.Graduated,
             graduated_on=on,
             occurred_at=datetime.combine(on, datetime.min.time(), tzinfo=utcnow().tzinfo),
+        )
+
+
+def check_entry_date(cohort: Cohort, entry: date) -> None:
+    """An entry date fits the cohort: not more than the grace before it began, not after it
+    graduated."""
+    earliest = cohort.start_date - timedelta(days=ENTRY_GRACE_DAYS)
+    if entry < earliest:
+        raise RuleViolation(
+            f"cohort {cohort.code} began on {cohort.start_date}: an entry date before {earliest}"
+            f" ({ENTRY_GRACE_DAYS} days earlier) is not plausible, not {entry}",
+            code="entry_before_cohort",
+        )
+    if cohort.graduated_on is not None and cohort.graduated_on < entry:
+        raise RuleViolation(
+            f"cohort {cohort.code} graduated on {cohort.graduated_on}, before this entry date",
+            code="cohort_graduated",
         )

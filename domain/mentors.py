@@ -179,8 +179,11 @@ class Mentor(ProwdAggregate):
         expected_hours_per_month: float = 4.0,
         subject: str | None = None,
         mentor_id: UUID | None = None,
+        in_stage3: bool = False,
     ) -> Mentor:
-        """Register a mentor applicant: a graduate (linked to the participant) or a community peer."""
+        """Register a mentor applicant: a graduate (linked to the participant) or a community
+        peer, linked to their participant record only while that participant is in stage 3
+        (`in_stage3`; decision 59)."""
         if not display_name.strip():
             raise RuleViolation("a mentor needs a display name", code="missing_name")
         if source is MentorSource.GRADUATE:
@@ -191,9 +194,13 @@ class Mentor(ProwdAggregate):
                 )
             lived_experience = True  # a PROWD graduate has a history of incarceration
         elif participant_id is not None:
-            raise RuleViolation(
-                "a community peer is not linked to a participant", code="participant_not_allowed"
-            )
+            if not in_stage3:
+                raise RuleViolation(
+                    "a community peer is linked to a participant record only while that"
+                    " participant is in stage 3",
+                    code="participant_not_allowed",
+                )
+            lived_experience = True
         if not 0 < expected_hours_per_month <= 200:
             raise RuleViolation(
                 "expected hours per month must be between 0 and 200", code="invalid_time_commitment"

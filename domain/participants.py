@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 import msgspec
 
 from domain.common import ProwdAggregate, RuleViolation, check_not_future, natural_id, utcnow
-from domain.facilities import Cohort, Facility, FacilityKind
+from domain.facilities import Cohort, Facility, FacilityKind, check_entry_date
 
 # The stages' names are the participant's vocabulary: re-exported for its readers.
 from domain.stages import STAGE_OF_PLACEMENT as STAGE_OF_PLACEMENT
@@ -99,6 +99,12 @@ class Participant(ProwdAggregate):
         facility_code: str
         cohort_code: str
         funding_source: FundingSource
+        # Why a possible duplicate was enrolled all the same (decision 56); empty if none.
+        duplicate_reason: str = ""
+        stored_defaults: ClassVar[dict[str, Any]] = {
+            **ProwdAggregate.Created.stored_defaults,
+            "duplicate_reason": "",
+        }
 
         def apply(self, aggregate: Any) -> None:
             aggregate.number = self.number
@@ -206,6 +212,7 @@ class Participant(ProwdAggregate):
         facility: Facility,
         cohort: Cohort,
         ex_offender_at_entry: bool = True,
+        duplicate_reason: str = "",
     ) -> Participant:
         if not NUMBER.fullmatch(number):
             raise RuleViolation(
@@ -222,11 +229,7 @@ class Participant(ProwdAggregate):
                 f"cohort {cohort.code} meets at {cohort.facility_code}, not at {facility.code}",
                 code="cohort_at_other_facility",
             )
-        if cohort.graduated_on is not None and cohort.graduated_on < program_entry_date:
-            raise RuleViolation(
-                f"cohort {cohort.code} graduated on {cohort.graduated_on}, before this entry date",
-                code="cohort_graduated",
-            )
+        check_entry_date(cohort, program_entry_date)
         entered_at = start_of_day(program_entry_date)
         check_not_future(entered_at, "the date of program entry")
         if not personal.first_name.strip() or not personal.last_name.strip():
@@ -250,6 +253,7 @@ class Participant(ProwdAggregate):
             cohort_code=cohort.code,
             funding_source=funding_for(Stage.PRE_RELEASE),
             occurred_at=entered_at,
+            duplicate_reason=duplicate_reason,
         )
         return participant
 

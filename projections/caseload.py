@@ -13,16 +13,19 @@ from uuid import UUID
 import msgspec
 from psycopg import sql
 
+from domain.corrections import EntryDateCorrected, MentorNameCorrected, PersonalDetailsCorrected
 from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
+from projections.assignments import Staff, assigned_to, staff_of
 from projections.base import Projection, Tables, handles
 from projections.erasure import ERASED
 from projections.goals import OVERDUE
 from projections.mentors import PeerMentor
 from projections.ops import Append, IfNull, Inc, Ref, Remove, Writer
-from projections.query import Reader, page
+from projections.query import Column, Reader, Sort, page
 from projections.rows import select, typed
+from projections.search import Find, folded_name
 
 
 class Caseload(Projection):
@@ -138,6 +141,10 @@ class Caseload(Projection):
             {"mentor_id": e.originator_id, "display_name": e.display_name, "subject": e.subject},
         )
 
+    @handles(MentorNameCorrected)
+    def mentor_renamed(self, w: Writer, e: MentorNameCorrected, position: int) -> None:
+        w.update("caseload_mentors", {"display_name": e.display_name}, mentor_id=e.originator_id)
+
     @handles(Pairing.Opened)
     def pairing(self, w: Writer, e: Pairing.Opened, position: int) -> None:
         w.insert("caseload_pairings", {"pairing_id": e.originator_id, "mentor_id": e.mentor_id})
@@ -173,6 +180,31 @@ class Caseload(Projection):
         w.update(
             "caseload",
             {**change, "last_event_at": e.timestamp, "last_position": position},
+            participant_id=e.originator_id,
+        )
+
+    @handles(PersonalDetailsCorrected)
+    def corrected(self, w: Writer, e: PersonalDetailsCorrected, position: int) -> None:
+        w.update(
+            "caseload",
+            {
+                "first_name": e.personal.first_name,
+                "last_name": e.personal.last_name,
+                "last_event_at": e.timestamp,
+                "last_position": position,
+            },
+            participant_id=e.originator_id,
+        )
+
+    @handles(EntryDateCorrected)
+    def entry_corrected(self, w: Writer, e: EntryDateCorrected, position: int) -> None:
+        w.update(
+            "caseload",
+            {
+                "program_entry_date": e.program_entry_date,
+                "last_event_at": e.timestamp,
+                "last_position": position,
+            },
             participant_id=e.originator_id,
         )
 
@@ -220,15 +252,41 @@ class CaseloadRow(msgspec.Struct):
     first_paired_at: datetime | None
     days_to_first_pairing: int | None
     overdue_goals: int
+    # Token subjects of the staff assigned (decision 57), read from the assignments view.
+    case_manager: str | None = None
+    coordinator: str | None = None
 
 
 CASELOAD = select(
     CaseloadRow,
-    skip=("days_in_stage", "mentor_name", "days_to_first_pairing", "overdue_goals"),
+    skip=(
+        "days_in_stage",
+        "mentor_name",
+        "days_to_first_pairing",
+        "overdue_goals",
+        "case_manager",
+        "coordinator",
+    ),
     id="participant_id",
     cohort="cohort_code",
     facility="facility_code",
 )
+
+
+# The columns the caseload sorts by (`sort`); names case-insensitively.
+CASELOAD_SORT = {
+    "number": Column("number", "text"),
+    "first_name": Column(folded_name("participant_id", "first_folded"), "text"),
+    "last_name": Column(folded_name("participant_id"), "text"),
+    "cohort": Column("cohort_code", "text"),
+    "facility": Column("facility_code", "text"),
+    "stage": Column("stage", "smallint"),
+    "status": Column("status", "text"),
+    "program_entry_date": Column("program_entry_date", "date"),
+    "stage_started_at": Column("stage_started_at", "timestamptz"),
+    "exit_date": Column("exit_date", "date"),
+    "last_event_at": Column("last_event_at", "timestamptz"),
+}
 
 
 def caseload_page(
@@ -244,9 +302,14 @@ def caseload_page(
     facility: str | None = None,
     cohort: str | None = None,
     peer_mentor: PeerMentor | None = None,
+    find: Find | None = None,
+    sort: Sort | None = None,
+    staff: Staff | None = None,
 ) -> tuple[list[CaseloadRow], str | None]:
-    """Participants in number order after `after`, filtered; for a `peer_mentor`, only those
-    they mentor now (individually or in a group). Days and overdue goals count to `now`."""
+    """Participants in number order (or by `sort`) after `after`, filtered, found by `find`;
+    for a `peer_mentor`, only those they mentor now (individually or in a group); with `staff`,
+    each row names its case manager and coordinator, and `staff.assigned_to` keeps only the
+    participants assigned to that subject. Days and overdue goals count to `now`."""
     filters = (
         ("stage", stage),
         ("status", None if status is None else status.value),
@@ -262,6 +325,15 @@ def caseload_page(
             " WHERE p.mentor_id IN ({mine})))"
         ).format(mine=peer_mentor.mentor_ids(), p=t["caseload_pairings"])
         extra_params = (peer_mentor.subject, peer_mentor.subject)
+    if find is not None:
+        found, found_params = find.clause(db, "participant", "participant_id")
+        extra = found if extra is None else sql.SQL("{} AND {}").format(extra, found)
+        extra_params += found_params
+    if staff is not None and staff.assigned_to is not None:
+        mine, mine_params = assigned_to(staff.t, staff.assigned_to)
+        clause = sql.SQL("participant_id IN ({})").format(mine)
+        extra = clause if extra is None else sql.SQL("{} AND {}").format(extra, clause)
+        extra_params += mine_params
     # The page's key (the number) comes first, then the row.
     rows, nxt = page(
         db,
@@ -274,12 +346,14 @@ def caseload_page(
         where=where,
         extra=extra,
         extra_params=extra_params,
+        sort=sort,
     )
     body = [r[1:] for r in rows]
     at = CASELOAD.names.index
     mentor_ids = [r[at("mentor_id")] for r in body if r[at("mentor_id")] is not None]
     names = mentor_names(db, t, mentor_ids)
     overdue = overdue_goal_counts(db, goals, [r[at("id")] for r in body], now.date())
+    assigned = {} if staff is None else staff_of(db, staff.t, [r[at("id")] for r in body])
     derived = {
         "days_in_stage": lambda r: max(0, (now - r["stage_started_at"]).days),
         "mentor_name": lambda r: names.get(r["mentor_id"]),
@@ -289,6 +363,8 @@ def caseload_page(
             else (r["first_paired_at"].date() - r["program_entry_date"]).days
         ),
         "overdue_goals": lambda r: overdue.get(r["id"], 0),
+        "case_manager": lambda r: assigned.get(r["id"], (None, None))[0],
+        "coordinator": lambda r: assigned.get(r["id"], (None, None))[1],
     }
     return typed(CaseloadRow, CASELOAD, body, derived), nxt
 

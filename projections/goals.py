@@ -28,8 +28,9 @@ from domain.participants import Participant
 from projections.base import Projection, Tables, handles
 from projections.erasure import ERASED
 from projections.ops import Erase, Inc, Writer
-from projections.query import Reader, page
+from projections.query import Column, Reader, Sort, page
 from projections.rows import select, typed
+from projections.search import Find, folded_name
 
 
 class GoalView(Projection):
@@ -237,6 +238,19 @@ def _goal_rows(rows: list[Any], today: date) -> list[GoalRow]:
     )
 
 
+# The columns the goal list sorts by (`sort`); `participant` by their folded last name.
+GOAL_SORT = {
+    "target_date": Column("target_date", "date"),
+    "set_on": Column("set_on", "date"),
+    "status": Column("status", "text"),
+    "domain": Column("domain", "text"),
+    "horizon": Column("horizon", "text"),
+    "participant": Column(folded_name("participant_id"), "text"),
+    "last_progress_at": Column("last_progress_at", "timestamptz"),
+    "closed_at": Column("closed_at", "timestamptz"),
+}
+
+
 def goal_page(
     db: Reader,
     t: Tables,
@@ -250,8 +264,11 @@ def goal_page(
     horizon: Horizon | None = None,
     overdue: bool | None = None,
     mentees: Mentees | None = None,
+    find: Find | None = None,
+    sort: Sort | None = None,
 ) -> tuple[list[GoalRow], str | None]:
-    """Goals in id order after `after`, filtered; `overdue` as of `today`."""
+    """Goals in id order (or by `sort`) after `after`, filtered, of the participants `find`
+    finds; `overdue` as of `today`."""
     filters = (("status", status), ("domain", domain), ("horizon", horizon))
     where: list[tuple[str, Any]] = [(c, v.value) for c, v in filters if v is not None]
     if participant_id is not None:
@@ -275,6 +292,10 @@ def goal_page(
             )
         )
         params += [mentees.subject, mentees.subject]
+    if find is not None:
+        found, found_params = find.clause(db, "participant", "participant_id")
+        clauses.append(found)
+        params.extend(found_params)
     rows, nxt = page(
         db,
         t,
@@ -287,6 +308,7 @@ def goal_page(
         cast_key="uuid",
         extra=sql.SQL(" AND ").join(clauses),
         extra_params=tuple(params),
+        sort=sort,
     )
     return _goal_rows(rows, today), nxt
 

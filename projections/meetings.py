@@ -6,6 +6,7 @@ author and the coordinator. Weeks are the grantee-local ISO weeks carried by the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -20,9 +21,12 @@ from domain.pairings import LocationKind
 from domain.participants import Participant
 from projections.base import Projection, Tables, handles
 from projections.erasure import ERASED, individual_pairings, log_schema
+from projections.mentors import PeerMentor
 from projections.ops import ADD_EXCLUDED, Erase, Inc, Src, Writer
-from projections.query import Reader, page
+from projections.pairings import found_pairings
+from projections.query import Column, Reader, Sort, page
 from projections.rows import select, typed
+from projections.search import Find
 
 
 class MeetingLog(Projection):
@@ -207,20 +211,91 @@ OPEN_PAIRING = select(
 )
 
 
+# The columns the meeting list sorts by (`sort`).
+MEETING_SORT = {
+    "scheduled_for": Column("scheduled_for", "timestamptz"),
+    "occurred_at": Column("occurred_at", "timestamptz"),
+    "status": Column("status", "text"),
+    "facility": Column("facility_code", "text"),
+    "duration_minutes": Column("duration_minutes", "int"),
+    "location_kind": Column("location_kind", "text"),
+}
+
+
+@dataclass(frozen=True)
+class Across:
+    """Meetings across pairings: the pairing view's live build, narrowed to a peer mentor's
+    own pairings, or to the pairings whose mentor or a member `find` finds."""
+
+    pairings: Tables
+    peer_mentor: PeerMentor | None = None
+    find: Find | None = None
+    mentor_id: UUID | None = None
+    # The assignments view and a staff subject: the meetings of their participants' pairings.
+    assigned: tuple[Tables, str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def clause(self, db: Reader) -> tuple[sql.Composable, tuple[object, ...]]:
+        clauses: list[sql.Composable] = [sql.SQL("TRUE")]
+        params: list[object] = []
+        if self.mentor_id is not None:
+            clauses.append(
+                sql.SQL("pairing_id IN (SELECT pairing_id FROM {} WHERE mentor_id = %s)").format(
+                    self.pairings["pairings"]
+                )
+            )
+            params.append(self.mentor_id)
+        if self.assigned is not None:
+            assignments, staff = self.assigned
+            clauses.append(
+                sql.SQL(
+                    "pairing_id IN (SELECT pairing_id FROM {} WHERE participant_id IN"
+                    " (SELECT participant_id FROM {} WHERE case_manager = %s OR coordinator = %s))"
+                ).format(self.pairings["pairing_members"], assignments["assignments"])
+            )
+            params += [staff, staff]
+        if self.since is not None:
+            clauses.append(sql.SQL("scheduled_for >= %s"))
+            params.append(self.since)
+        if self.until is not None:
+            clauses.append(sql.SQL("scheduled_for < %s"))
+            params.append(self.until)
+        if self.peer_mentor is not None:
+            clauses.append(
+                sql.SQL("pairing_id IN (SELECT pairing_id FROM {} WHERE mentor_id IN ({}))").format(
+                    self.pairings["pairings"], self.peer_mentor.mentor_ids()
+                )
+            )
+            params.append(self.peer_mentor.subject)
+        if self.find is not None:
+            found, found_params = found_pairings(db, self.pairings, self.find)
+            clauses.append(sql.SQL("pairing_id IN ({})").format(found))
+            params.extend(found_params)
+        return sql.SQL(" AND ").join(clauses), tuple(params)
+
+
 def meeting_log(
     db: Reader,
     t: Tables,
-    pairing_id: UUID,
+    pairing_id: UUID | None,
     *,
     after: str,
     limit: int,
     status: MeetingStatus | None = None,
+    facility: str | None = None,
+    across: Across | None = None,
+    sort: Sort | None = None,
 ) -> tuple[list[MeetingRow], str | None]:
-    """A pairing's meetings in scheduled order after the cursor `after`, optionally of one
-    status; the cursor of the next page if there is one."""
-    where: list[tuple[str, Any]] = [("pairing_id", pairing_id)]
+    """A pairing's meetings (or, without one, those `across` pairings) in scheduled order or
+    by `sort` after the cursor `after`, optionally of one status; the cursor of the next page
+    if there is one."""
+    where: list[tuple[str, Any]] = [] if pairing_id is None else [("pairing_id", pairing_id)]
     if status is not None:
         where.append(("status", status.value))
+    if facility is not None:
+        where.append(("facility_code", facility))
+    extra, extra_params = (None, ()) if across is None else across.clause(db)
     rows, nxt = page(
         db,
         t,
@@ -231,6 +306,9 @@ def meeting_log(
         limit=limit,
         where=where,
         key_expr=sql.SQL(SORT_KEY),
+        extra=extra,
+        extra_params=extra_params,
+        sort=sort,
     )
     return typed(MeetingRow, MEETING, [r[1:] for r in rows]), nxt
 
@@ -268,3 +346,13 @@ def cadence_alerts(
         for p in typed(_OpenPairing, OPEN_PAIRING, db.fetchall(query))
         if missed_cadence(iso_week(p.opened_at, zone), p.last_held_week, current, previous)
     ]
+
+
+def scheduled_between(db: Reader, t: Tables, start: datetime, end: datetime) -> list[MeetingRow]:
+    """Meetings still scheduled from `start` (inclusive) to `end` (exclusive), in time order:
+    tomorrow's, for the reminders among the alerts."""
+    query = sql.SQL(
+        "SELECT " + MEETING.sql + " FROM {} WHERE status = 'scheduled'"
+        " AND scheduled_for >= %s AND scheduled_for < %s ORDER BY scheduled_for, meeting_id"
+    ).format(t["meetings"])
+    return typed(MeetingRow, MEETING, db.fetchall(query, (start, end)))

@@ -12,12 +12,14 @@ from psycopg import sql
 
 from domain.certification import expiring_soon, next_expiry
 from domain.common import ProwdAggregate
+from domain.corrections import MentorNameCorrected
 from domain.mentors import Mentor, MentorSource, MentorStatus
 from domain.pairings import Pairing
 from projections.base import Projection, Tables, handles
 from projections.ops import EXCLUDED, Inc, SortedAdd, Writer
-from projections.query import Reader, page
+from projections.query import Column, Reader, Sort, page
 from projections.rows import select, typed
+from projections.search import Find, folded_name
 
 
 class MentorRoster(Projection):
@@ -76,6 +78,10 @@ class MentorRoster(Projection):
                 "last_position": position,
             },
         )
+
+    @handles(MentorNameCorrected)
+    def renamed(self, w: Writer, e: MentorNameCorrected, position: int) -> None:
+        self._set(w, e, position, display_name=e.display_name)
 
     @handles(Mentor.ScreeningStepCompleted)
     def screened(self, w: Writer, e: Mentor.ScreeningStepCompleted, position: int) -> None:
@@ -254,6 +260,20 @@ ROSTER = select(
 CLEARANCE = select(ClearanceOut, facility="facility_code")
 
 
+# The columns the roster sorts by (`sort`); the name case- and accent-insensitively.
+ROSTER_SORT = {
+    "display_name": Column(folded_name("mentor_id"), "text"),
+    "status": Column("status", "text"),
+    "source": Column("source", "text"),
+    "coordinator": Column("coordinator", "text"),
+    "training_hours": Column("training_hours", "numeric"),
+    "individual_mentees": Column("individual_mentees", "int"),
+    "groups": Column("groups", "int"),
+    "open_flags": Column("open_flags", "int"),
+    "registered_at": Column("registered_at", "timestamptz"),
+}
+
+
 def roster_page(
     db: Reader,
     t: Tables,
@@ -262,9 +282,13 @@ def roster_page(
     after: str,
     limit: int,
     status: MentorStatus | None = None,
+    find: Find | None = None,
+    sort: Sort | None = None,
 ) -> tuple[list[RosterRow], str | None]:
-    """Mentors in id order after `after`, optionally of one status, each with their
-    clearances; which expires next, and whether within the warning days, as of `today`."""
+    """Mentors in id order (or by `sort`) after `after`, optionally of one status or found by
+    `find`, each with their clearances; which expires next, and whether within the warning
+    days, as of `today`."""
+    found = None if find is None else find.clause(db, "mentor", "mentor_id")
     rows, nxt = page(
         db,
         t,
@@ -275,6 +299,9 @@ def roster_page(
         limit=limit,
         where=[("status", status.value)] if status else None,
         cast_key="uuid",
+        extra=None if found is None else found[0],
+        extra_params=() if found is None else found[1],
+        sort=sort,
     )
     # The page's key, the mentor id, is its first column.
     clearances = mentor_clearances(db, t, [r[0] for r in rows])

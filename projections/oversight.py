@@ -16,6 +16,7 @@ from typing import Any
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
+from domain.corrections import EntryDateCorrected
 from domain.evaluation import Feedback
 from domain.facilities import Cohort
 from domain.goals import Goal
@@ -55,6 +56,14 @@ class Oversight(Projection):
             w,
             "ov_participants",
             (e.originator_id, e.program_entry_date, position, e.timestamp, e.cohort_code),
+        )
+
+    @handles(EntryDateCorrected)
+    def entry_corrected(self, w: Writer, e: EntryDateCorrected, position: int) -> None:
+        w.update(
+            "ov_participants",
+            {"entry_date": e.program_entry_date},
+            participant_id=e.originator_id,
         )
 
     @handles(Cohort.Started)

@@ -16,8 +16,9 @@ from projections.base import Projection, Tables, handles
 from projections.erasure import ERASED
 from projections.mentors import PeerMentor
 from projections.ops import EXCLUDED, IS_NULL, Erase, Inc, JsonDrop, JsonPut, Writer
-from projections.query import Reader, page
+from projections.query import Column, Reader, Sort, page
 from projections.rows import select, typed
+from projections.search import Find, folded_name
 
 
 class PairingView(Projection):
@@ -165,6 +166,30 @@ class PairingRow(msgspec.Struct):
 PAIRING = select(PairingRow, skip=("status",), id="pairing_id", facility="facility_code")
 
 
+# The columns the pairing list sorts by (`sort`); `mentor` by the mentor's folded name.
+PAIRING_SORT = {
+    "opened_at": Column("opened_at", "timestamptz"),
+    "closed_at": Column("closed_at", "timestamptz"),
+    "kind": Column("kind", "text"),
+    "mentor": Column(folded_name("mentor_id"), "text"),
+    "facility": Column("facility_code", "text"),
+    "frequency": Column("frequency", "text"),
+    "first_meeting_on": Column("first_meeting_on", "date"),
+    "member_count": Column("member_count", "int"),
+}
+
+
+def found_pairings(db: Reader, t: Tables, find: Find) -> tuple[sql.Composable, tuple[object, ...]]:
+    """`SELECT pairing_id` of the pairings whose mentor or a member `find` finds."""
+    mentors, mentor_params = find.ids(db, "mentor")
+    members, member_params = find.ids(db, "participant")
+    query = sql.SQL(
+        "SELECT pairing_id FROM {p} WHERE mentor_id IN ({mentors})"
+        " UNION SELECT pairing_id FROM {m} WHERE participant_id IN ({members})"
+    ).format(p=t["pairings"], m=t["pairing_members"], mentors=mentors, members=members)
+    return query, (*mentor_params, *member_params)
+
+
 def pairing_page(
     db: Reader,
     t: Tables,
@@ -176,9 +201,12 @@ def pairing_page(
     status: PairingStatus | None = None,
     flagged: bool | None = None,
     peer_mentor: PeerMentor | None = None,
+    find: Find | None = None,
+    sort: Sort | None = None,
 ) -> tuple[list[PairingRow], str | None]:
-    """Pairings in id order after `after`, filtered by mentor, member, status or open flags;
-    for a `peer_mentor`, only theirs."""
+    """Pairings in id order (or by `sort`) after `after`, filtered by mentor, member, status
+    or open flags, found by `find` (the mentor's or a member's name or number); for a
+    `peer_mentor`, only theirs."""
     where: list[tuple[str, Any]] = [("mentor_id", mentor_id)] if mentor_id else []
     clauses: list[sql.Composable] = [sql.SQL("TRUE")]
     params: list[Any] = []
@@ -202,6 +230,10 @@ def pairing_page(
     if peer_mentor is not None:
         clauses.append(sql.SQL("mentor_id IN ({})").format(peer_mentor.mentor_ids()))
         params.append(peer_mentor.subject)
+    if find is not None:
+        found, found_params = found_pairings(db, t, find)
+        clauses.append(sql.SQL("pairing_id IN ({})").format(found))
+        params.extend(found_params)
     rows, nxt = page(
         db,
         t,
@@ -214,6 +246,18 @@ def pairing_page(
         cast_key="uuid",
         extra=sql.SQL(" AND ").join(clauses),
         extra_params=tuple(params),
+        sort=sort,
     )
     status_of = {"status": lambda r: "open" if r["closed_at"] is None else "closed"}
     return typed(PairingRow, PAIRING, rows, status_of), nxt
+
+
+def member_pairings(db: Reader, t: Tables, participant_ids: set[UUID]) -> set[UUID]:
+    """The pairings these participants are (or were) members of."""
+    rows = db.fetchall(
+        sql.SQL("SELECT DISTINCT pairing_id FROM {} WHERE participant_id = ANY(%s)").format(
+            t["pairing_members"]
+        ),
+        (list(participant_ids),),
+    )
+    return {r[0] for r in rows}

@@ -7,10 +7,13 @@ it), and return typed rows (msgspec Structs). The API calls them; it holds no SQ
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
+import msgspec
 from psycopg import sql
 
 from projections.base import Tables
@@ -30,6 +33,98 @@ class InvalidCursor(ValueError):
     """A page cursor this API did not hand out (HTTP 400 `invalid_cursor`)."""
 
 
+class InvalidSort(ValueError):
+    """A `sort` this list does not offer (HTTP 400 `invalid_sort`)."""
+
+
+class Column(NamedTuple):
+    """A column a list may be sorted by: its SQL expression and type. An expression may read
+    the search index's `{people}` table (names sort folded: case and accents ignored)."""
+
+    expr: str
+    cast: str
+
+
+class Sort(NamedTuple):
+    """A chosen order: the column, its direction (the page key breaks ties), and the search
+    index's build for expressions that read it."""
+
+    column: Column
+    descending: bool
+    people: Tables | None = None
+
+    def expr(self) -> sql.Composable:
+        if "{people}" not in self.column.expr:
+            return sql.SQL(self.column.expr)
+        if self.people is None:
+            raise ValueError("this sort reads the search index: pass its tables")
+        return sql.SQL(self.column.expr).format(people=self.people["people"])
+
+
+def sort_of(
+    value: str | None, columns: Mapping[str, Column], people: Tables | None = None
+) -> Sort | None:
+    """`name` or `-name` (descending) of one of `columns`; None for the list's own order."""
+    if not value:
+        return None
+    name = value.removeprefix("-")
+    if name not in columns:
+        offered = ", ".join(sorted(columns))
+        raise InvalidSort(f"this list sorts by {offered} (a leading '-' for descending)")
+    return Sort(columns[name], value.startswith("-"), people)
+
+
+def sort_pattern(columns: Mapping[str, Column]) -> str:
+    """The pattern of a `sort` query parameter over `columns` (declared in the OpenAPI)."""
+    return "^-?(" + "|".join(sorted(columns)) + ")$"
+
+
+def _sorted_cursor(value: Any, key: Any) -> str:
+    raw = msgspec.json.encode([None if value is None else str(value), str(key)])
+    return "~" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_sorted_cursor(after: str) -> tuple[str | None, str]:
+    try:
+        raw = base64.urlsafe_b64decode(after[1:] + "=" * (-len(after[1:]) % 4))
+        value, key = msgspec.json.decode(raw, type=tuple[str | None, str])
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise InvalidCursor("the cursor is not one this list handed out") from None
+    return value, key
+
+
+def _keyset(
+    key_sql: sql.Composable, cast_key: str, after: str, sort: Sort | None
+) -> tuple[sql.Composable, list[Any], sql.Composable]:
+    """The condition "after the cursor", its parameters, and the ORDER BY."""
+    if sort is None:
+        if after.startswith("~"):
+            raise InvalidCursor("the cursor belongs to a sorted list: pass the same `sort`")
+        check_cursor(after, cast_key)
+        cond = sql.SQL("{} > %s::{}").format(key_sql, sql.SQL(cast_key))
+        return cond, [after], key_sql
+    expr, cast = sort.expr(), sql.SQL(sort.column.cast)
+    direction = sql.SQL("DESC" if sort.descending else "ASC")
+    op = sql.SQL("<" if sort.descending else ">")
+    # NULLs last in both directions; ties broken by the key in the same direction.
+    order = sql.SQL("({e}) IS NULL, {e} {d}, {k} {d}").format(e=expr, d=direction, k=key_sql)
+    if not after:
+        return sql.SQL("TRUE"), [], order
+    if not after.startswith("~"):
+        raise InvalidCursor("the cursor belongs to the unsorted list: leave `sort` out")
+    value, key = _read_sorted_cursor(after)
+    check_cursor(key, cast_key)
+    if value is None:
+        cond = sql.SQL("(({e}) IS NULL AND {k} {op} %s::{ck})").format(
+            e=expr, k=key_sql, op=op, ck=sql.SQL(cast_key)
+        )
+        return cond, [key], order
+    cond = sql.SQL(
+        "(({e}) IS NULL OR {e} {op} %s::{c} OR ({e} = %s::{c} AND {k} {op} %s::{ck}))"
+    ).format(e=expr, op=op, c=cast, k=key_sql, ck=sql.SQL(cast_key))
+    return cond, [value, value, key], order
+
+
 def page(
     db: Reader,
     t: Tables,
@@ -44,14 +139,17 @@ def page(
     extra: sql.Composable | None = None,
     extra_params: tuple[Any, ...] = (),
     key_expr: sql.Composable | None = None,
+    sort: Sort | None = None,
 ) -> tuple[list[tuple[Any, ...]], str | None]:
-    """Rows ordered by `key` after `after`; the cursor of the next page if there is one.
+    """Rows ordered by `key` (or by `sort`, then `key`) after `after`; the cursor of the next
+    page if there is one.
 
-    The first selected column must be the key (it becomes the next cursor).
+    The first selected column must be the key (it becomes the next cursor). A sorted page's
+    cursor also carries the sort value of its last row, so pages stay keyset pages.
     """
-    check_cursor(after, cast_key)
     key_sql = key_expr if key_expr is not None else sql.Identifier(key)
-    if after and cast_key == "text" and key_expr is None:
+    cond, params, order = _keyset(key_sql, cast_key, after, sort)
+    if sort is None and after and cast_key == "text" and key_expr is None:
         # Any text compares, so a cursor this list never handed out (`?cursor=garbage`) would
         # answer an empty or shifted page: the cursor names a row of the list, or is refused.
         known = db.fetchone(
@@ -59,21 +157,26 @@ def page(
         )
         if known is None:
             raise InvalidCursor("the cursor is not one this list handed out")
-    clauses: list[sql.Composable] = [sql.SQL("{} > %s::{}").format(key_sql, sql.SQL(cast_key))]
-    params: list[Any] = [after]
+    clauses: list[sql.Composable] = [cond]
     for column, value in where or []:
         clauses.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
         params.append(value)
     if extra is not None:
         clauses.append(extra)
         params.extend(extra_params)
+    selected: sql.Composable = sql.SQL(columns)
+    if sort is not None:
+        selected = sql.SQL("{}, {}").format(sort.expr(), selected)
     query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s").format(
-        sql.SQL(columns), t[table], sql.SQL(" AND ").join(clauses), key_sql
+        selected, t[table], sql.SQL(" AND ").join(clauses), order
     )
     rows = db.fetchall(query, [*params, limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (str(rows[-1][0]) if more and rows else None)
+    if sort is None:
+        return rows, (str(rows[-1][0]) if more and rows else None)
+    nxt = _sorted_cursor(rows[-1][0], rows[-1][1]) if more and rows else None
+    return [r[1:] for r in rows], nxt
 
 
 def check_cursor(after: str, cast_key: str = "text") -> None:

@@ -7,11 +7,15 @@ from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from projections import goals, meetings, oversight, rrc, supervision
+from projections.assignments import Assignments
 from projections.base import Projection, Tables
+from projections.calendar import CalendarFeeds
 from projections.caseload import Caseload
+from projections.casenotes import CaseNotes
 from projections.directory import Directory
 from projections.mentors import MentorRoster
 from projections.pairings import PairingView
+from projections.search import Search
 from projections.timeline import Timeline
 
 PROJECTIONS: tuple[Projection, ...] = (
@@ -25,6 +29,10 @@ PROJECTIONS: tuple[Projection, ...] = (
     *rrc.VIEWS,
     *oversight.VIEWS,
     Timeline(),
+    Search(),
+    Assignments(),
+    CalendarFeeds(),
+    CaseNotes(),
 )
 
 

@@ -28,6 +28,7 @@ from services.api.app import create_app
 from services.identity.tokens import issue_token
 from services.settings import Settings
 from services.store.database import Database, EmbeddedServer
+from tests.people import birth_date
 
 JWT_SECRET = "test-secret-" + "x" * 40
 
@@ -204,7 +205,7 @@ def enrol(client: TestClient[Litestar], auth: Token, grantee: str) -> Enrol:
         body = {
             "first_name": "Ann",
             "last_name": "Lee",
-            "date_of_birth": "1990-04-01",
+            "date_of_birth": birth_date(),
             "program_entry_date": "2026-02-01",
             "facility": "FCI-A",
             "cohort": "C1",

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from tests.people import birth_date
 from tests.webhook_receiver import Receiver
 
 
@@ -207,7 +208,7 @@ class Scenario:
             {
                 "first_name": first_name,
                 "last_name": "Lee",
-                "date_of_birth": "1990-04-01",
+                "date_of_birth": birth_date(),
                 "program_entry_date": days_ago(30),
                 "facility": "FCI-A",
                 "cohort": "C1",

@@ -13,6 +13,7 @@ from litestar.testing import TestClient
 
 from services.projector import live as projector
 from services.store.database import Database
+from tests.people import birth_date
 
 MODULES = [
     "communication_skills",
@@ -180,7 +181,7 @@ class World:
         body = {
             "first_name": name,
             "last_name": "Lee",
-            "date_of_birth": "1990-04-01",
+            "date_of_birth": birth_date(),
             "program_entry_date": entry,
             "facility": "FCI-A",
             "cohort": cohort,

@@ -11,6 +11,7 @@ from litestar.testing import TestClient
 
 from services.projector import live as projector
 from services.store.database import Database
+from tests.people import birth_date
 
 MODULES = [
     "communication_skills",
@@ -125,7 +126,7 @@ class Api:
         body = {
             "first_name": first_name,
             "last_name": last_name,
-            "date_of_birth": "1990-04-01",
+            "date_of_birth": birth_date(),
             "program_entry_date": entry,
             "facility": facility,
             "cohort": cohort,

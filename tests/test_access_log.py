@@ -12,6 +12,7 @@ import pytest
 
 from domain import clock
 from tests.conftest import unique_slug
+from tests.people import birth_date
 
 
 def log_rows(db, slug: str, **where: Any) -> list[dict[str, Any]]:
@@ -164,7 +165,7 @@ def test_other_grantees_reads_never_appear(client, auth, db, make_grantee):
     body = {
         "first_name": "Ann",
         "last_name": "Lee",
-        "date_of_birth": "1990-04-01",
+        "date_of_birth": birth_date(),
         "program_entry_date": "2026-02-01",
         "facility": "FCI-A",
         "cohort": "C1",

@@ -395,6 +395,7 @@ def test_alerts_carry_ids_and_no_personal_names(w):
             "detail",
             "mentor_id",
             "participant_id",
+            "pairing_id",
         }
     # The people do exist under those names elsewhere in the API.
     person = w.api.get(f"/participants/{w.idle}")

@@ -145,7 +145,7 @@ def test_free_text_about_a_participant_is_encrypted_too(world: World) -> None:
 def test_group_meeting_summaries_are_not_encrypted(world: World) -> None:
     w = world
     mentor = w.mentor("mentor-group")
-    a, b = enrol(w, "Groupa", "One"), enrol(w, "Groupb", "Two")
+    a, b = enrol(w, "Groupa", "One", "11111-111"), enrol(w, "Groupb", "Two", "22222-222")
     pairing = w.pair(mentor, [a, b], "2026-10-01T15:00:00Z", kind="group")
     w.meet(
         pairing,

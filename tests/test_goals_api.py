@@ -15,6 +15,7 @@ from domain.goals import Goal, GoalDomain, GoalTerms, Horizon
 from services.projector import live as projector
 from services.projector import rebuilds
 from services.store.ledger import Command
+from tests.people import birth_date
 
 TODAY = clock.now().date()
 MODULES = [
@@ -87,7 +88,7 @@ class Api:
         body = {
             "first_name": first_name,
             "last_name": "Lee",
-            "date_of_birth": "1990-04-01",
+            "date_of_birth": birth_date(),
             "program_entry_date": entry,
             "facility": "FCI-A",
             "cohort": cohort,
@@ -180,7 +181,9 @@ def backdated_goal(app: Any, slug: str, participant_id: str, days_ago: int, targ
         target="3",
         target_date=at.date() + timedelta(days=target_in),
     )
-    goal = Goal.set_for(participant=tenant.participants.participant(participant_id), terms=terms, at=at)
+    goal = Goal.set_for(
+        participant=tenant.participants.participant(participant_id), terms=terms, at=at
+    )
     tenant.ledger.record(goal, Command())
     return str(goal.id)
 

@@ -19,6 +19,7 @@ from services.app.tenancy import Tenancy
 from services.store.database import Database
 from services.store.ledger import Command, Saved
 from tests.conftest import race
+from tests.people import birth_date
 
 PERSON = PersonalDetails(first_name="Gia", last_name="Moss", date_of_birth=date(1991, 5, 2))
 
@@ -120,7 +121,7 @@ def test_http_commands_in_one_batch_answer_with_their_own_records(client, auth, 
         {
             "first_name": f"Batch{n}",
             "last_name": "Lee",
-            "date_of_birth": "1990-04-01",
+            "date_of_birth": birth_date(),
             "program_entry_date": "2026-02-01",
             "facility": "FCI-A",
             "cohort": "C1",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import count_events, race
+from tests.people import birth_date
 
 ANN = {
     "first_name": "Ann",
@@ -86,7 +87,8 @@ def test_keys_belong_to_one_caller(client, auth, grantee, db):
     answers = [
         client.post(
             url,
-            json=ANN,
+            # Two people (another birth date): the same person twice would be a duplicate.
+            json={**ANN, "date_of_birth": birth_date()},
             headers={**auth("coordinator", grantee, sub=who), "Idempotency-Key": "same-key"},
         )
         for who in ("alice", "bob")

@@ -95,12 +95,13 @@ def test_a_meeting_is_scheduled_then_held_missed_or_cancelled(world: World) -> N
 
     log = w.log(pid)
     rows = {r["id"]: r for r in log}
+    # Rendered in the grantee's zone (decision 58): an evening meeting stays on its own day.
     assert [r["scheduled_for"][:10] for r in log] == [
         "2026-10-20",
-        "2026-11-04",
-        "2026-11-11",
-        "2026-11-18",
-        "2027-01-06",
+        "2026-11-03",
+        "2026-11-10",
+        "2026-11-17",
+        "2027-01-05",
     ]
     assert rows[m["id"]]["status"] == "held" and rows[m["id"]]["duration_minutes"] == 50
     assert rows[m["id"]]["summary"] == "resume"

@@ -4,6 +4,8 @@ rematch, flags after a stage transition, tenancy, peer-mentor scoping and the re
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from projections.registry import PROJECTIONS
@@ -437,7 +439,8 @@ def test_the_caseload_names_the_mentor_and_the_time_to_first_pairing(api):
         "Gus G.",
         p["id"],
     )
-    assert row["first_paired_at"].startswith("2026-08-05T10:00:00")
+    # Rendered in the grantee's zone (decision 58): the same instant.
+    assert datetime.fromisoformat(row["first_paired_at"]) == datetime(2026, 8, 5, 10, tzinfo=UTC)
     assert row["days_to_first_pairing"] == 30  # entered 2026-07-06
     assert (
         rows[waiting]["mentor_id"],
@@ -449,7 +452,8 @@ def test_the_caseload_names_the_mentor_and_the_time_to_first_pairing(api):
         r for r in api.view("/participants", closed["position"])["items"] if r["id"] == mentee
     )
     assert (row["mentor_id"], row["mentor_name"]) == (None, None)
-    assert row["first_paired_at"].startswith("2026-08-05T10:00:00")
+    # Rendered in the grantee's zone (decision 58): the same instant.
+    assert datetime.fromisoformat(row["first_paired_at"]) == datetime(2026, 8, 5, 10, tzinfo=UTC)
 
 
 def test_live_views_equal_a_rebuild_after_a_mentoring_scenario(api, db):

@@ -65,8 +65,10 @@ def test_an_event_stored_with_a_nul_is_projected_and_reported(
     schema = f"g_{grantee}"
     before = enrol(first_name="Bea", number="BEFORE1")
     ids = store_with_nul(app, grantee)
-    after = enrol(first_name="Cal", number="AFTER1")
     with capture_logs() as logs:
+        # An enrolment catches the search view up first (its duplicate check): that view's
+        # faults are logged then.
+        after = enrol(first_name="Cal", number="AFTER1")
         projector.drain(db, schema)
 
     # The views went on: every participant is there, the one of the NUL with U+FFFD.

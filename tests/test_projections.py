@@ -12,6 +12,7 @@ from projections.registry import PROJECTIONS
 from services.projector import live as projector
 from services.projector import rebuilds
 from services.runners.projection import start_in_thread
+from tests.people import birth_date
 
 TO_COMMUNITY = {"to_stage": 3, "occurred_at": "2026-03-01T09:00:00Z"}
 TO_CUSTODY = {"to_stage": 1, "returned_to_custody": True, "occurred_at": "2026-04-01T09:00:00Z"}
@@ -195,7 +196,7 @@ def test_a_query_waits_for_the_commands_position(client, auth, make_grantee, wor
         json={
             "first_name": "Ann",
             "last_name": "Lee",
-            "date_of_birth": "1990-04-01",
+            "date_of_birth": birth_date(),
             "program_entry_date": "2026-02-01",
             "facility": "FCI-A",
             "cohort": "C1",

@@ -19,6 +19,7 @@ from services.cli.progress import Progress
 from services.cli.views import _rebuild_in_parallel, cmd_projections, cmd_replay
 from services.projector import live as projector
 from services.projector import rebuilds
+from tests.people import birth_date
 
 TO_COMMUNITY = {"to_stage": 3, "occurred_at": "2026-03-01T09:00:00Z"}
 TO_CUSTODY = {"to_stage": 1, "returned_to_custody": True, "occurred_at": "2026-04-01T09:00:00Z"}
@@ -173,7 +174,7 @@ def test_a_parallel_rebuild_rebuilds_each_grantee_in_its_own_process(
         body = {
             "first_name": "Ann",
             "last_name": "Lee",
-            "date_of_birth": "1990-04-01",
+            "date_of_birth": birth_date(),
             "program_entry_date": "2026-02-01",
             "facility": "FCI-A",
             "cohort": "C1",

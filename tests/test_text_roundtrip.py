@@ -24,6 +24,7 @@ from services.projector import faults as projection_faults
 from services.projector import live as projector
 from services.projector import rebuilds
 from tests.meetings_helpers import MODULES, OFF_SITE, World
+from tests.people import birth_date
 
 # Characters worth meeting often, beside whatever hypothesis draws from the whole alphabet.
 SPECIAL = list("\x00\x01\t\n\r\x1b\x7f\x85\x9f\u2028\u2029\ufeff\u202e\u200b\ufffd\U0001f642é")
@@ -76,7 +77,7 @@ def scenario(w: World, mentor_id: str, line: str, free: str) -> dict[str, str]:
             {
                 "first_name": line,
                 "last_name": line,
-                "date_of_birth": "1990-04-01",
+                "date_of_birth": birth_date(),
                 "program_entry_date": "2025-09-15",
                 "facility": "FCI-A",
                 "cohort": "C1",
@@ -308,7 +309,7 @@ def test_any_text_the_api_accepts_is_projected_and_survives_a_rebuild(client, au
                     {
                         "first_name": text,
                         "last_name": "Lee",
-                        "date_of_birth": "1990-04-01",
+                        "date_of_birth": birth_date(),
                         "program_entry_date": "2025-09-15",
                         "facility": "FCI-A",
                         "cohort": "C1",

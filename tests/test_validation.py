@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.conftest import count_events
+from tests.people import birth_date
 
 ANN = {
     "first_name": "Ann",
@@ -105,7 +106,7 @@ def test_a_number_sent_as_a_string_is_refused(client, auth, grantee, enrol, db):
         json={
             "first_name": "Ann",
             "last_name": "Lee",
-            "date_of_birth": "1990-04-01",
+            "date_of_birth": birth_date(),
             "program_entry_date": "2026-02-01",
             "facility": "FCI-A",
             "cohort": "C1",

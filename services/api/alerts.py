@@ -11,7 +11,7 @@ from litestar.di import Provide
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
-from services.api.params import MinPosition
+from services.api.params import AssignedTo, MinPosition, me
 from services.app.alerts import AlertList, Kind
 
 
@@ -27,6 +27,7 @@ def alerts(
     request: Request[Any, Any, Any],
     tenant: Tenant,
     kind: Kind | None = None,
+    assigned_to: AssignedTo = None,
     min_position: MinPosition = None,
 ) -> AlertList:
     """The grantee's alerts: pairings that missed their weekly cadence, overdue SMART goals,
@@ -34,13 +35,16 @@ def alerts(
     and mentors without a debrief in 30 days (the last two kinds of supervision only for roles
     that read supervision records); for the grantee's admins and coordinators also disabled
     webhook endpoints and projection faults (an event a view could not take as it was: its
-    text made storable, or its write refused and skipped). Filter with `kind`."""
+    text made storable, or its write refused and skipped). Filter with `kind`; `assigned_to`
+    keeps the alerts about the participants (and their pairings) whose case manager or
+    coordinator that subject is (`me`: the caller)."""
     db, schema = tenant.tenancy.db, tenant.info.schema
     wait = request.app.state.settings.view_wait_max
     return tenant.app.alerts.alerts(
         lambda view: views.tables(db, schema, view, min_position, wait),
         tenant.principal.roles,
         kind,
+        me(tenant.principal.subject, assigned_to),
     )
 
 

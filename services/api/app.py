@@ -24,6 +24,8 @@ from services.api import (
     audit,
     audit_access,
     audit_reads,
+    calendar,
+    casenotes,
     consents,
     contract,
     docs_assets,
@@ -47,6 +49,7 @@ from services.api.facilities import FacilityController
 from services.api.grantees import GranteeController
 from services.api.hardening import rate_limit_middleware, security_headers_middleware
 from services.api.health import health, ready
+from services.api.localtime import localize_response
 from services.api.mentors import MentorController
 from services.api.middleware import request_log_middleware
 from services.api.pairings import PairingController
@@ -121,6 +124,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             *reports.ROUTES,
             *webhooks.ROUTES,
             *metrics.ROUTES,
+            *calendar.ROUTES,
+            *casenotes.ROUTES,
             docs_assets.assets_router(),
         ],
         lifespan=[lifespan],
@@ -136,6 +141,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None
         ),
         before_request=before_handler,
+        after_request=localize_response,
         exception_handlers={Exception: handle_exception},
         # Litestar's records go to the root logger, JSON like every line (services/logging.py).
         logging_config=None,

@@ -19,6 +19,7 @@ from domain import common
 from domain.common import AlreadyExists, Conflict, ProwdAggregate
 from domain.mentors import MentorStatus
 from domain.participants import Participant
+from services.api import csv_export, localtime
 from services.api.problems import ProblemError
 from services.app.grantee import GranteeApp
 from services.app.tenancy import GranteeInfo, Tenancy
@@ -118,7 +119,10 @@ def provide_tenant(
     if info is None:
         raise ProblemError(404, "grantee_not_found", f"no grantee {grantee!r}")
     _check_action(request, principal)
-    return Tenant(info=info, app=tenancy.app(grantee), principal=principal, tenancy=tenancy)
+    app = tenancy.app(grantee)
+    localtime.zone.set(app.zone)
+    csv_export.wanted.set(csv_export.asks_for_csv(request.headers.get("accept", "")))
+    return Tenant(info=info, app=app, principal=principal, tenancy=tenancy)
 
 
 def mentors_of(tenant: Tenant, participant: Participant) -> set[str]:

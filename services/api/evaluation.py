@@ -21,6 +21,7 @@ from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, Limit, LongText, MinPosition, UuidCursor
+from services.identity.access import only_own
 
 Text = LongText
 
@@ -179,7 +180,7 @@ class EvaluationController(Controller):
 
     @get(
         "/feedback/mentors/{mentor_id:uuid}",
-        opt=action("feedback.read"),
+        opt=action("feedback.mentor_copy"),
         sync_to_thread=True,
         responses=problems((404, "not_found", "mentor not found")),
     )
@@ -193,10 +194,13 @@ class EvaluationController(Controller):
         min_position: MinPosition = None,
     ) -> FeedbackPage:
         """The mentor's copy of their feedback, to share with them: ratings and comments, never
-        the author of feedback given anonymously to the mentor."""
+        the author of feedback given anonymously to the mentor. A peer mentor reads their own
+        copy with their own token (another mentor's is 404)."""
+        own = only_own("feedback.mentor_copy", tenant.principal.roles)
         return feedback_page_out(
             *tenant.app.evaluation.mentors_copy(
                 mentor_id,
+                tenant.principal.subject if own else None,
                 lambda: evaluation_tables(request, tenant, min_position),
                 after=cursor or FIRST_UUID,
                 limit=limit,

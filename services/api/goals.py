@@ -12,10 +12,12 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.params import Parameter
 
 from domain import clock
 from domain.goals import GoalDomain, GoalStatus, GoalTerms, Horizon
-from projections.goals import BoardGoal, GoalRow, Mentees, goal_board, goal_page
+from projections.goals import GOAL_SORT, BoardGoal, GoalRow, Mentees, goal_board, goal_page
+from projections.query import sort_pattern
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant
 from services.api.docs import body, problems
@@ -30,11 +32,28 @@ from services.api.goal_schemas import (
     own_goal,
     render,
 )
-from services.api.params import FIRST_UUID, Limit, MinPosition, UuidCursor
+from services.api.params import (
+    FIRST_UUID,
+    Limit,
+    MinPosition,
+    SearchText,
+    SortCursor,
+    sort_description,
+)
 from services.identity.access import only_own
 from services.projector import live as projector
 
 # The goal as the API shows it is also what the audit's as-of reads answer (audit_reads).
+
+
+GoalSort = Annotated[
+    str | None,
+    Parameter(
+        max_length=40,
+        description=sort_description(GOAL_SORT),
+        schema_extra={"pattern": sort_pattern(GOAL_SORT)},
+    ),
+]
 
 
 class GoalPage(msgspec.Struct):
@@ -100,20 +119,23 @@ class GoalController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: UuidCursor = "",
+        cursor: SortCursor = "",
         participant_id: UUID | None = None,
         status: GoalStatus | None = None,
         domain: GoalDomain | None = None,
         horizon: Horizon | None = None,
         overdue: bool | None = None,
+        q: SearchText = None,
+        sort: GoalSort = None,
         min_position: MinPosition = None,
     ) -> GoalPage:
-        """Goals in id order, filtered by participant, status, domain, horizon or overdue
-        (active with the target date passed). Peer mentors see their own mentees' goals."""
+        """Goals in id order or by `sort`, filtered by participant, status, domain, horizon or
+        overdue (active with the target date passed); `q` finds by the participant's name or
+        number. Peer mentors see their own mentees' goals."""
         db, schema = tenant.tenancy.db, tenant.info.schema
-        t = views.tables(
-            db, schema, "goals", min_position, request.app.state.settings.view_wait_max
-        )
+        wait = request.app.state.settings.view_wait_max
+        t = views.tables(db, schema, "goals", min_position, wait)
+        find, order = views.search_and_sort(db, schema, q, sort, GOAL_SORT, min_position, wait)
         mentees = None
         if only_own("goals.read", tenant.principal.roles):
             mentees = Mentees(
@@ -125,7 +147,7 @@ class GoalController(Controller):
             db,
             t,
             clock.today(tenant.app.zone),
-            after=cursor or FIRST_UUID,
+            after=cursor if order else (cursor or FIRST_UUID),
             limit=limit,
             participant_id=participant_id,
             status=status,
@@ -133,6 +155,8 @@ class GoalController(Controller):
             horizon=horizon,
             overdue=overdue,
             mentees=mentees,
+            find=find,
+            sort=order,
         )
         return GoalPage(items, nxt)
 

@@ -11,20 +11,33 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.params import Parameter
 
 from domain import clock
 from domain.cadence import week_name
 from domain.meetings import Meeting, MeetingStatus, NoteReader
 from domain.pairings import Location
 from projections import meetings as meetings_view
-from projections.meetings import CadenceAlert, MeetingRow
+from projections.meetings import MEETING_SORT, Across, CadenceAlert, MeetingRow
+from projections.mentors import PeerMentor
+from projections.query import sort_pattern
 from services.api import views
 from services.api.class_hours import ClassHoursController
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.meeting_cadence import CadenceController
 from services.api.pairings import check_own_pairing
-from services.api.params import Cursor, Limit, MinPosition
+from services.api.params import (
+    INSTANT_SCHEMA,
+    AssignedTo,
+    Limit,
+    MinPosition,
+    SearchText,
+    SortCursor,
+    instant,
+    me,
+    sort_description,
+)
 from services.api.schemas.meetings import (
     AmendmentIn,
     CancellationIn,
@@ -37,7 +50,16 @@ from services.api.schemas.meetings import (
 
 # A meeting as the API shows it, also rendered by the audit's as-of reads (audit_reads.py).
 from services.api.schemas.meetings import MeetingOut as MeetingOut
-from services.identity.access import Role
+from services.identity.access import Role, only_own
+
+MeetingSort = Annotated[
+    str | None,
+    Parameter(
+        max_length=40,
+        description=sort_description(MEETING_SORT),
+        schema_extra={"pattern": sort_pattern(MEETING_SORT)},
+    ),
+]
 
 
 class MeetingPage(msgspec.Struct):
@@ -273,19 +295,77 @@ class MeetingController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        pairing_id: UUID,
+        pairing_id: UUID | None = None,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: SortCursor = "",
         status: MeetingStatus | None = None,
+        q: SearchText = None,
+        sort: MeetingSort = None,
+        mentor_id: UUID | None = None,
+        assigned_to: AssignedTo = None,
+        facility: str | None = None,
+        since: Annotated[
+            str | None,
+            Parameter(
+                description="scheduled at or after (RFC 3339 with offset)",
+                schema_extra=INSTANT_SCHEMA,
+            ),
+        ] = None,
+        until: Annotated[
+            str | None,
+            Parameter(
+                description="scheduled before (RFC 3339 with offset)",
+                schema_extra=INSTANT_SCHEMA,
+            ),
+        ] = None,
         min_position: MinPosition = None,
     ) -> MeetingPage:
-        """The meeting log of a pairing, in scheduled order (no confidential notes)."""
-        check_own_pairing(tenant, pairing_id, "meetings.read")
-        db = tenant.tenancy.db
+        """The meeting log of a pairing, or without `pairing_id` the meetings across pairings
+        (a peer mentor's own only), in scheduled order or by `sort`; `q` finds by the mentor's
+        or a member's name or number; the calendar's filters: `mentor_id`, `assigned_to` (the
+        case manager's or coordinator's participants; `me`), `facility`, `since`/`until` (no
+        confidential notes)."""
+        db, schema = tenant.tenancy.db, tenant.info.schema
         wait = request.app.state.settings.view_wait_max
-        t = views.tables(db, tenant.info.schema, "meetings", min_position, wait)
+        across = None
+        if pairing_id is not None:
+            check_own_pairing(tenant, pairing_id, "meetings.read")
+        find, order = views.search_and_sort(db, schema, q, sort, MEETING_SORT, min_position, wait)
+        start = None if since is None else instant(since, "since")
+        end = None if until is None else instant(until, "until")
+        staff = me(tenant.principal.subject, assigned_to)
+        calendar = mentor_id is not None or staff is not None or start or end
+        if pairing_id is None or find is not None or calendar:
+            peer = None
+            if pairing_id is None and only_own("meetings.read", tenant.principal.roles):
+                peer = PeerMentor(
+                    tenant.principal.subject, views.tables(db, schema, "mentor_roster", None, 0)
+                )
+            pairings = views.tables(db, schema, "pairings", min_position, wait)
+            across = Across(
+                pairings,
+                peer_mentor=peer,
+                find=find,
+                mentor_id=mentor_id,
+                assigned=(
+                    None
+                    if staff is None
+                    else (views.tables(db, schema, "assignments", min_position, wait), staff)
+                ),
+                since=start,
+                until=end,
+            )
+        t = views.tables(db, schema, "meetings", min_position, wait)
         rows, nxt = meetings_view.meeting_log(
-            db, t, pairing_id, after=cursor, limit=limit, status=status
+            db,
+            t,
+            pairing_id,
+            after=cursor,
+            limit=limit,
+            status=status,
+            facility=facility,
+            across=across,
+            sort=order,
         )
         return MeetingPage(rows, nxt)
 

@@ -8,19 +8,29 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.params import Parameter
 
 from domain import clock
 from domain.mentors import Clearance, MentorStatus, TrainingRecord
-from projections.mentors import roster_page
+from projections.mentors import ROSTER_SORT, roster_page
+from projections.query import sort_pattern
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Limit, MinPosition, UuidCursor
+from services.api.params import (
+    FIRST_UUID,
+    Limit,
+    MinPosition,
+    SearchText,
+    SortCursor,
+    sort_description,
+)
 from services.api.schemas.mentors import (
     BackgroundIn,
     ClearanceIn,
     CoordinatorIn,
     EmptyIn,
+    MentorCorrectionIn,
     MentorIn,
     MentorOut,
     NoteIn,
@@ -30,6 +40,15 @@ from services.api.schemas.mentors import (
     render,
 )
 from services.api.text import FreeText
+
+RosterSort = Annotated[
+    str | None,
+    Parameter(
+        max_length=40,
+        description=sort_description(ROSTER_SORT),
+        schema_extra={"pattern": sort_pattern(ROSTER_SORT)},
+    ),
+]
 
 
 class ReasonIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -105,27 +124,29 @@ class MentorController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: UuidCursor = "",
+        cursor: SortCursor = "",
         status: MentorStatus | None = None,
+        q: SearchText = None,
+        sort: RosterSort = None,
         min_position: MinPosition = None,
     ) -> RosterPage:
         """The mentor roster: training and clearance status, clearances expiring within 30 days,
-        caseload and open review flags."""
+        caseload and open review flags; in id order or by `sort`, `q` finds by name."""
         db = tenant.tenancy.db
-        t = views.tables(
-            db,
-            tenant.info.schema,
-            "mentor_roster",
-            min_position,
-            request.app.state.settings.view_wait_max,
+        wait = request.app.state.settings.view_wait_max
+        t = views.tables(db, tenant.info.schema, "mentor_roster", min_position, wait)
+        find, order = views.search_and_sort(
+            db, tenant.info.schema, q, sort, ROSTER_SORT, min_position, wait
         )
         rows, nxt = roster_page(
             db,
             t,
             clock.today(tenant.app.zone),
-            after=cursor or FIRST_UUID,
+            after=cursor if order else (cursor or FIRST_UUID),
             limit=limit,
             status=status,
+            find=find,
+            sort=order,
         )
         return RosterPage(rows, nxt)
 
@@ -133,6 +154,39 @@ class MentorController(Controller):
     def get_mentor(self, tenant: Tenant, mentor_id: UUID) -> MentorOut:
         """A mentor as the log has it now."""
         return render(tenant.app.mentors.mentor(mentor_id), 0)
+
+    @post(
+        "/{mentor_id:uuid}/corrections",
+        opt=action("mentors.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            (404, "not_found", "no such mentor in this grantee"),
+            (422, "nothing_to_correct", "the name already reads so"),
+            (422, "reason_required", "the reason is blank"),
+        ),
+    )
+    def correct(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        mentor_id: UUID,
+        data: Annotated[
+            MentorCorrectionIn,
+            body("a misspelt name", {"display_name": "Marcus W.", "reason": "typo at intake"}),
+        ],
+    ) -> Response[MentorOut]:
+        """Correct a mentor's display name, with the reason; the log keeps the old one."""
+        return tenant_command(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.mentors.correct_mentor_name(
+                cmd, mentor_id, display_name=data.display_name, reason=data.reason
+            ),
+            render,
+            status=201,
+        )
 
     @post(
         "/{mentor_id:uuid}/screening-steps",

@@ -8,6 +8,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.params import Parameter
 
 from domain.pairings import (
     Closure,
@@ -16,11 +17,19 @@ from domain.pairings import (
 )
 from domain.policy import MentoringRules
 from projections.mentors import PeerMentor
-from projections.pairings import PairingRow, PairingStatus, pairing_page
+from projections.pairings import PAIRING_SORT, PairingRow, PairingStatus, pairing_page
+from projections.query import sort_pattern
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Limit, MinPosition, UuidCursor
+from services.api.params import (
+    FIRST_UUID,
+    Limit,
+    MinPosition,
+    SearchText,
+    SortCursor,
+    sort_description,
+)
 from services.api.schemas.pairings import (
     ClosureIn,
     FirstMeetingIn,
@@ -36,6 +45,15 @@ from services.api.schemas.pairings import (
 from services.api.schemas.pairings import PairingOut as PairingOut
 from services.api.schemas.pairings import render as render
 from services.identity.access import only_own
+
+PairingSort = Annotated[
+    str | None,
+    Parameter(
+        max_length=40,
+        description=sort_description(PAIRING_SORT),
+        schema_extra={"pattern": sort_pattern(PAIRING_SORT)},
+    ),
+]
 
 
 class PairingPage(msgspec.Struct):
@@ -133,18 +151,22 @@ class PairingController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: UuidCursor = "",
+        cursor: SortCursor = "",
         mentor_id: UUID | None = None,
         participant_id: UUID | None = None,
         status: PairingStatus | None = None,
         flagged: bool | None = None,
+        q: SearchText = None,
+        sort: PairingSort = None,
         min_position: MinPosition = None,
     ) -> PairingPage:
-        """Pairings with their flags and closure, filtered by mentor, participant, status or flags."""
+        """Pairings with their flags and closure, filtered by mentor, participant, status or
+        flags; `q` finds by the mentor's or a member's name or number; in id order or by
+        `sort`."""
         db, schema = tenant.tenancy.db, tenant.info.schema
-        t = views.tables(
-            db, schema, "pairings", min_position, request.app.state.settings.view_wait_max
-        )
+        wait = request.app.state.settings.view_wait_max
+        t = views.tables(db, schema, "pairings", min_position, wait)
+        find, order = views.search_and_sort(db, schema, q, sort, PAIRING_SORT, min_position, wait)
         peer_mentor = None
         if only_own("pairings.read", tenant.principal.roles):
             roster = views.tables(db, schema, "mentor_roster", None, 0)
@@ -152,13 +174,15 @@ class PairingController(Controller):
         rows, nxt = pairing_page(
             db,
             t,
-            after=cursor or FIRST_UUID,
+            after=cursor if order else (cursor or FIRST_UUID),
             limit=limit,
             mentor_id=mentor_id,
             participant_id=participant_id,
             status=status,
             flagged=flagged,
             peer_mentor=peer_mentor,
+            find=find,
+            sort=order,
         )
         return PairingPage(rows, nxt)
 

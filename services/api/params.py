@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated
 
@@ -21,6 +22,46 @@ Limit = Annotated[int, Parameter(ge=1, le=500, description="page size")]
 # The largest log position (bigint): a query parameter beyond it is refused, not compared.
 MAX_POSITION = 2**63 - 1
 Cursor = Annotated[str, Parameter(max_length=64, description="`next_cursor` of the previous page")]
+# The cursor of a list that may be sorted (`sort`): a sorted page's cursor also carries the
+# sort value of the page's last row.
+SortCursor = Annotated[
+    str, Parameter(max_length=400, description="`next_cursor` of the previous page")
+]
+# A list's search: a name (case- and accent-insensitive, by word prefix, or fuzzily where the
+# server has pg_trgm), a program number or a BOP register number (by prefix).
+SearchText = Annotated[
+    str | None,
+    Parameter(
+        min_length=1,
+        max_length=100,
+        description="find by name (any word's prefix, case and accents ignored; close"
+        " misspellings where the server has pg_trgm), program number or register number",
+    ),
+]
+
+
+# Whose participants: a staff member's token subject, or `me` (the caller).
+AssignedTo = Annotated[
+    str | None,
+    Parameter(
+        min_length=1,
+        max_length=200,
+        description="only participants whose case manager or coordinator is this token"
+        " subject (`me`: the caller)",
+    ),
+]
+
+
+def me(caller: str, assigned_to: str | None) -> str | None:
+    """The subject an `assigned_to` names (`me`: the `caller`'s own)."""
+    return caller if assigned_to == "me" else assigned_to
+
+
+def sort_description(columns: Iterable[str]) -> str:
+    """The description of a list's `sort` parameter."""
+    return "order by one of: " + ", ".join(sorted(columns)) + " (a leading '-' for descending)"
+
+
 # The cursor of a list paged by id: empty, or the id that ended the previous page. Declared,
 # not enforced here: the list answers anything else with 400 `invalid_cursor`.
 UuidCursor = Annotated[

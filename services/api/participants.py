@@ -5,17 +5,24 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.params import Parameter
 
 from domain import clock
+from domain.contact import Contact
 from domain.participants import (
+    Participant,
     PersonalDetails,
     Stage,
     Status,
 )
-from projections.caseload import caseload_page
+from projections.assignments import Staff
+from projections.caseload import CASELOAD_SORT, caseload_page
 from projections.mentors import PeerMentor
+from projections.query import sort_of, sort_pattern
+from projections.search import Find, duplicates
 from services.api import views
 from services.api.context import (
     Tenant,
@@ -24,15 +31,27 @@ from services.api.context import (
     provide_tenant,
     tenant_command,
 )
-from services.api.docs import body
-from services.api.params import Cursor, Limit, MinPosition
+from services.api.docs import body, problems
+from services.api.params import (
+    AssignedTo,
+    Limit,
+    MinPosition,
+    SearchText,
+    SortCursor,
+    me,
+    sort_description,
+)
+from services.api.problems import ProblemError
 from services.api.schemas.participants import (
+    AssignmentIn,
     CaseloadPage,
+    ContactIn,
+    CorrectionIn,
     EnrollmentIn,
     ExitIn,
     HistoryOut,
     StageTransitionIn,
-    history_entry,
+    history_entries,
 )
 
 # A participant as the API shows it, also rendered by the audit's as-of reads (audit_reads.py).
@@ -40,6 +59,7 @@ from services.api.schemas.participants import ParticipantOut as ParticipantOut
 from services.api.schemas.participants import render as render
 from services.identity.access import only_own
 from services.projector import live as projector
+from services.store.ledger import Command, Saved
 
 ENROL_EXAMPLE = {
     "first_name": "Dana",
@@ -56,6 +76,17 @@ MOVE_EXAMPLE = {
     "facility": "RRC-N1",
     "occurred_at": "2026-06-01T09:00:00-05:00",
 }
+CaseloadSort = Annotated[
+    str | None,
+    Parameter(
+        max_length=40,
+        description=sort_description(CASELOAD_SORT),
+        schema_extra={"pattern": sort_pattern(CASELOAD_SORT)},
+    ),
+]
+CONTACT_EXAMPLE = {"phone": "+1 312 555 0142", "projected_release_date": "2026-09-14"}
+ASSIGN_EXAMPLE = {"duty": "case_manager", "staff": "cm-rita"}
+CORRECT_EXAMPLE = {"last_name": "Reyes-Ortiz", "reason": "misspelt at intake; ID card seen"}
 EXIT_EXAMPLE = {"exit_date": "2026-11-20", "reason": "completed"}
 
 
@@ -80,11 +111,12 @@ class ParticipantController(Controller):
             date_of_birth=data.date_of_birth,
             bop_register_number=data.bop_register_number,
         )
-        return tenant_command(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.participants.enroll_participant(
+
+        def enroll(cmd: Command) -> Saved[Participant]:
+            # Inside the command: a retried request replays its first answer instead.
+            if not data.duplicate_reason.strip():
+                check_duplicates(request, tenant, personal)
+            return tenant.app.participants.enroll_participant(
                 cmd,
                 personal=personal,
                 program_entry_date=data.program_entry_date,
@@ -92,6 +124,113 @@ class ParticipantController(Controller):
                 cohort_code=data.cohort,
                 number=data.number,
                 ex_offender_at_entry=data.ex_offender_at_entry,
+                duplicate_reason=data.duplicate_reason,
+            )
+
+        return tenant_command(request, tenant, data, enroll, render, status=201)
+
+    @post(
+        "/{participant_id:uuid}/assignments",
+        opt=action("participants.assign"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            (404, "not_found", "no such participant in this grantee"),
+            (422, "already_assigned", "that staff member already holds the duty"),
+        ),
+    )
+    def assign(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        participant_id: UUID,
+        data: Annotated[AssignmentIn, body("a case manager", ASSIGN_EXAMPLE)],
+    ) -> Response[ParticipantOut]:
+        """Assign, reassign or (with `staff: null`) unassign the participant's case manager or
+        coordinator, named by their token subject (`GET …/participants?assigned_to=me`)."""
+        return tenant_command(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.participants.assign_staff(
+                cmd, participant_id, duty=data.duty, staff=data.staff
+            ),
+            render,
+            status=201,
+        )
+
+    @post(
+        "/{participant_id:uuid}/contact",
+        opt=action("participants.contact"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            (404, "not_found", "no such participant in this grantee"),
+            (422, "release_before_entry", "the projected release is before program entry"),
+            (422, "nothing_to_correct", "the details already read so"),
+            (422, "already_erased", "the participant's personal data was erased"),
+        ),
+    )
+    def contact(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        participant_id: UUID,
+        data: Annotated[ContactIn, body("phone and release date", CONTACT_EXAMPLE)],
+    ) -> Response[ParticipantOut]:
+        """Record the participant's contact details and projected release date (personal,
+        encrypted with the participant's key; each recording replaces the last)."""
+        return tenant_command(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.participants.record_contact(
+                cmd,
+                participant_id,
+                contact=Contact(phone=data.phone, email=data.email, address=data.address),
+                projected_release_date=data.projected_release_date,
+            ),
+            render,
+            status=201,
+        )
+
+    @post(
+        "/{participant_id:uuid}/corrections",
+        opt=action("participants.correct"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            (404, "not_found", "no such participant in this grantee"),
+            (422, "nothing_to_correct", "nothing named, or the record already reads so"),
+            (422, "reason_required", "the reason is blank"),
+            (422, "already_erased", "the participant's personal data was erased"),
+            (422, "entry_before_cohort", "the entry date is long before the cohort began"),
+            (422, "entry_after_later_dates", "the entry date is after a stage began or the exit"),
+            (422, "implausible_date_of_birth", "an age outside 16-110 at program entry"),
+        ),
+    )
+    def correct(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        participant_id: UUID,
+        data: Annotated[CorrectionIn, body("a misspelt last name", CORRECT_EXAMPLE)],
+    ) -> Response[ParticipantOut]:
+        """Correct a participant's personal details (names, date of birth, register number)
+        or program entry date, with the reason. The log keeps what was there before: the
+        history shows both to staff and auditors."""
+        return tenant_command(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.participants.correct_participant(
+                cmd,
+                participant_id,
+                reason=data.reason,
+                personal=data.personal(),
+                program_entry_date=(
+                    None if data.program_entry_date is msgspec.UNSET else data.program_entry_date
+                ),
             ),
             render,
             status=201,
@@ -103,19 +242,25 @@ class ParticipantController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = 100,
-        cursor: Cursor = "",
+        cursor: SortCursor = "",
         stage: Literal[1, 2, 3] | None = None,
         status: Status | None = None,
         facility: str | None = None,
         cohort: str | None = None,
+        q: SearchText = None,
+        sort: CaseloadSort = None,
+        assigned_to: AssignedTo = None,
         min_position: MinPosition = None,
     ) -> CaseloadPage:
-        """The caseload: one row per participant, in participant-number order, with filters."""
+        """The caseload: one row per participant, in participant-number order or by `sort`,
+        with filters; `q` finds by name, program number or register number."""
         db = tenant.tenancy.db
         schema = tenant.info.schema
-        t = views.tables(
-            db, schema, "caseload", min_position, request.app.state.settings.view_wait_max
-        )
+        wait = request.app.state.settings.view_wait_max
+        t = views.tables(db, schema, "caseload", min_position, wait)
+        people = views.tables(db, schema, "search", min_position, wait)
+        order = sort_of(sort, CASELOAD_SORT, people)
+        find = None if q is None else Find(people, q)
         peer_mentor = None
         if only_own("participants.read", tenant.principal.roles):
             roster = views.tables(db, schema, "mentor_roster", None, 0)
@@ -132,6 +277,12 @@ class ParticipantController(Controller):
             facility=facility,
             cohort=cohort,
             peer_mentor=peer_mentor,
+            find=find,
+            sort=order,
+            staff=Staff(
+                views.tables(db, schema, "assignments", min_position, wait),
+                me(tenant.principal.subject, assigned_to),
+            ),
         )
         return CaseloadPage(rows, nxt, projector.position_of(db, schema, "caseload"))
 
@@ -205,11 +356,35 @@ class ParticipantController(Controller):
     @get("/{participant_id:uuid}/history", opt=action("participants.read"), sync_to_thread=True)
     def history(self, tenant: Tenant, participant_id: UUID) -> HistoryOut:
         """Every event of the participant, in order, with its log position."""
-        entries = [
-            history_entry(position, e)
-            for position, e in tenant.app.participants.history(participant_id)
-        ]
+        entries = history_entries(
+            tenant.app.participants.history(participant_id),
+            before_after=not only_own("participants.read", tenant.principal.roles),
+        )
         check_own_mentee(
             tenant, tenant.app.participants.participant(participant_id), "participants.read"
         )
         return HistoryOut(participant_id, entries)
+
+
+def check_duplicates(
+    request: Request[Any, Any, Any], tenant: Tenant, personal: PersonalDetails
+) -> None:
+    """409 `possible_duplicate` when a participant with the same register number, or the same
+    name and date of birth, is enrolled already; `existing` names them by id and number only.
+    The views are caught up first (or, while the worker holds them, waited for) so that the
+    search view has applied the whole log."""
+    db, schema = tenant.tenancy.db, tenant.info.schema
+    projector.drain(db, schema, only="search")
+    with db.transaction() as cur:
+        head = projector.log_head(cur, schema)
+    people = views.tables(db, schema, "search", head, request.app.state.settings.view_wait_max)
+    found = duplicates(db, people, personal)
+    if found:
+        rules = ", ".join(sorted({d.rule for d in found}))
+        raise ProblemError(
+            409,
+            "possible_duplicate",
+            f"a participant is enrolled already ({rules}); enrol all the same with"
+            " `duplicate_reason`",
+            existing=[msgspec.to_builtins(d) for d in found],
+        )

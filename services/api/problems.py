@@ -21,7 +21,7 @@ from domain.common import (
     NotFound,
     RuleViolation,
 )
-from projections.query import InvalidCursor
+from projections.query import InvalidCursor, InvalidSort
 from services.api.param_words import malformed_path, parameter_detail, source_name
 from services.identity.oidc import KeysUnavailable
 from services.identity.tokens import NotAuthenticated
@@ -42,19 +42,28 @@ class Problem(msgspec.Struct, omit_defaults=True):
     detail: str = ""
     code: str = ""
     errors: list[dict[str, Any]] | None = None
+    # The records a 409 `possible_duplicate` found (ids and numbers only).
+    existing: list[dict[str, Any]] | None = None
 
 
 class ProblemError(Exception):
     """Raised by handlers and dependencies to answer with a problem."""
 
     def __init__(
-        self, status: int, code: str, detail: str, *, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        existing: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
         self.headers = headers or {}
+        self.existing = existing
 
 
 TITLES = {
@@ -84,6 +93,7 @@ def problem_response(
     *,
     headers: dict[str, str] | None = None,
     errors: list[dict[str, Any]] | None = None,
+    existing: list[dict[str, Any]] | None = None,
 ) -> Response[Problem]:
     body = Problem(
         type=problem_type(code),
@@ -92,6 +102,7 @@ def problem_response(
         detail=detail,
         code=code,
         errors=errors,
+        existing=existing,
     )
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -120,13 +131,19 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    if isinstance(exc, ProblemError | Refused):
+    if isinstance(exc, ProblemError):
+        return problem_response(
+            exc.status, exc.code, exc.detail, headers=exc.headers, existing=exc.existing
+        )
+    if isinstance(exc, Refused):
         return problem_response(exc.status, exc.code, exc.detail, headers=exc.headers)
     if isinstance(exc, DomainError):
         status = next(s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls))
         return problem_response(status, exc.code, exc.detail)
     if isinstance(exc, InvalidCursor):
         return problem_response(400, "invalid_cursor", str(exc))
+    if isinstance(exc, InvalidSort):
+        return problem_response(400, "invalid_sort", str(exc))
     if isinstance(exc, NotAuthenticated):
         return problem_response(
             401, "not_authenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}

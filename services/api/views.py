@@ -4,6 +4,28 @@ themselves live with their views (projections/query.py)."""
 
 from __future__ import annotations
 
-from services.projector.serving import live_tables as tables
+from collections.abc import Mapping
 
-__all__ = ["tables"]
+from projections.query import Column, Sort, sort_of
+from projections.search import Find
+from services.projector.serving import live_tables as tables
+from services.store.database import Database
+
+__all__ = ["search_and_sort", "tables"]
+
+
+def search_and_sort(
+    db: Database,
+    schema: str,
+    q: str | None,
+    sort: str | None,
+    columns: Mapping[str, Column],
+    min_position: int | None,
+    wait: float,
+) -> tuple[Find | None, Sort | None]:
+    """A list's `q` and `sort` over the live search index (`invalid_sort` for a column the
+    list does not offer)."""
+    if q is None and not sort:
+        return None, None
+    people = tables(db, schema, "search", min_position, wait)
+    return (None if q is None else Find(people, q)), sort_of(sort, columns, people)

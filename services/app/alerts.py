@@ -22,10 +22,12 @@ from domain import clock
 from domain.certification import CLEARANCE_WARNING_DAYS
 from domain.common import utcnow
 from domain.webhooks import DisableReason
+from projections.assignments import assigned_ids
 from projections.base import Tables
 from projections.goals import overdue_goals
-from projections.meetings import cadence_alerts
+from projections.meetings import cadence_alerts, scheduled_between
 from projections.mentors import expiring_clearances
+from projections.pairings import member_pairings
 from projections.supervision_reads import debriefs_due, overdue_crises
 from services.identity.access import allowed
 from services.projector.faults import live as live_faults
@@ -40,17 +42,21 @@ Kind = Literal[
     "debrief_due",
     "webhook_endpoint_disabled",
     "projection_fault",
+    "meeting_tomorrow",
 ]
 
 
 class Alert(msgspec.Struct):
     kind: Kind
-    subject: Literal["pairing", "goal", "escalation", "mentor", "webhook_endpoint", "record"]
+    subject: Literal[
+        "pairing", "goal", "escalation", "mentor", "webhook_endpoint", "record", "meeting"
+    ]
     subject_id: UUID
     since: datetime | None
     detail: str
     mentor_id: UUID | None = None
     participant_id: UUID | None = None
+    pairing_id: UUID | None = None
 
 
 class AlertList(msgspec.Struct):
@@ -72,6 +78,7 @@ class Alerts:
         views: Views,
         roles: frozenset[str],
         kind: Kind | None = None,
+        assigned_to: str | None = None,
     ) -> AlertList:
         """The alerts `roles` may see, counted by kind, then filtered by `kind`: escalations
         and debriefs only for those who read supervision records, disabled endpoints and
@@ -92,6 +99,7 @@ class Alerts:
             )
             for a in missed
         ]
+        items += self._reminders(meetings)
         items += self._overdue_goals(views("goals"))
         if allowed("supervision.read", roles):
             items += self._supervision(views("supervision"))
@@ -99,6 +107,8 @@ class Alerts:
         if allowed("webhooks.read", roles):
             items += self._disabled_endpoints()
             items += self._projection_faults()
+        if assigned_to is not None:
+            items = self._assigned(items, views("assignments"), pairings, assigned_to)
         counts: dict[str, int] = {}
         for item in items:
             counts[item.kind] = counts.get(item.kind, 0) + 1
@@ -106,8 +116,42 @@ class Alerts:
             items = [i for i in items if i.kind == kind]
         return AlertList(utcnow(), counts, items)
 
+    def _assigned(
+        self, items: list[Alert], assignments: Tables, pairings: Tables, staff: str
+    ) -> list[Alert]:
+        """The alerts about participants `staff` is assigned to: theirs, and their pairings'
+        (decision 57)."""
+        mine = assigned_ids(self.ledger.db, assignments, staff)
+        theirs = member_pairings(self.ledger.db, pairings, mine)
+        return [
+            i
+            for i in items
+            if i.participant_id in mine
+            or (i.subject == "pairing" and i.subject_id in theirs)
+            or i.pairing_id in theirs
+        ]
+
+    def _reminders(self, t: Tables) -> list[Alert]:
+        """Meetings scheduled for tomorrow, the grantee's day: a reminder the day before."""
+        zone = self.ledger.zone
+        tomorrow = clock.today(zone) + timedelta(days=1)
+        start = datetime.combine(tomorrow, datetime.min.time(), tzinfo=zone)
+        end = datetime.combine(tomorrow + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+        return [
+            Alert(
+                "meeting_tomorrow",
+                "meeting",
+                m.id,
+                m.scheduled_for,
+                f"meeting scheduled for {m.scheduled_for.astimezone(zone):%Y-%m-%d %H:%M %Z}",
+                pairing_id=m.pairing_id,
+            )
+            for m in scheduled_between(self.ledger.db, t, start, end)
+        ]
+
     def _overdue_goals(self, t: Tables) -> list[Alert]:
-        zone = utcnow().tzinfo
+        # Overdue since the start of the target day, the grantee's day.
+        zone = self.ledger.zone
         return [
             Alert(
                 "overdue_goal",

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import msgspec
 
+from domain.common import NotFound
 from domain.evaluation import (
     AreaScore,
     Credential,
@@ -63,12 +64,21 @@ class Evaluation:
         return self.ledger.record(feedback, command)
 
     def mentors_copy(
-        self, mentor_id: UUID, view: Callable[[], Tables], *, after: str, limit: int
+        self,
+        mentor_id: UUID,
+        subject: str | None,
+        view: Callable[[], Tables],
+        *,
+        after: str,
+        limit: int,
     ) -> tuple[list[FeedbackRow], str | None]:
         """The mentor's copy of their feedback, to share with them: it never names who gave
-        feedback anonymous to the mentor, nor who collected any. `view` gives the evaluation
-        view's live build, asked for once the mentor is found."""
-        self.mentors.mentor(mentor_id)
+        feedback anonymous to the mentor, nor who collected any. With `subject` (a peer
+        mentor's token), only the mentor of that subject finds it: another's is not found.
+        `view` gives the evaluation view's live build, asked for once the mentor is found."""
+        mentor = self.mentors.mentor(mentor_id)
+        if subject is not None and mentor.subject != subject:
+            raise NotFound("mentor not found")
         rows, nxt = feedback_page(
             self.ledger.db, view(), after=after, limit=limit, mentor_id=mentor_id
         )

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from services.app.alerts import Alerts
 from services.app.apikeys import ApiKeys
+from services.app.calendar import CalendarFeeds
 from services.app.consents import Consents
 from services.app.evaluation import Evaluation
 from services.app.exports import Exports
@@ -56,6 +57,7 @@ class GranteeApp:
         self.exports = Exports(ledger)
         self.api_keys = ApiKeys(ledger, self.facilities)
         self.webhooks = Webhooks(ledger, self.facilities)
+        self.calendar = CalendarFeeds(ledger)
 
     @property
     def schema(self) -> str:

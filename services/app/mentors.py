@@ -10,6 +10,7 @@ from datetime import date
 from uuid import UUID
 
 from domain.common import ProwdAggregate, RuleViolation
+from domain.corrections import correct_mentor_name
 from domain.mentors import (
     BackgroundDecision,
     Clearance,
@@ -24,6 +25,7 @@ from domain.pairings import (
     Pairing,
     PairingFlag,
 )
+from domain.participants import Stage, Status
 from services.app.facilities import Facilities
 from services.app.participants import Participants
 from services.store.ledger import Command, LedgerApplication, Saved
@@ -54,10 +56,14 @@ class Mentors:
     ) -> Saved[Mentor]:
         """Register a mentor applicant: a graduate (linked to the participant) or a community peer."""
         participant = None
+        in_stage3 = False
         if participant_id is not None:
             participant = self.participants.participant(participant_id)
             cohort = self.facilities.cohort(participant.cohort_code)
-            if cohort.graduated_on is None:
+            # A stage-3 participant may mentor as a community peer, by their own stage-3
+            # status, whether or not their cohort graduated (decision 59).
+            in_stage3 = participant.stage is Stage.COMMUNITY and participant.status is Status.ACTIVE
+            if source is MentorSource.GRADUATE and cohort.graduated_on is None:
                 raise RuleViolation(
                     f"cohort {cohort.code} has not graduated; a graduate mentor comes from a graduated cohort",
                     code="not_a_graduate",
@@ -71,12 +77,21 @@ class Mentors:
             expected_hours_per_month=expected_hours_per_month,
             subject=subject,
             mentor_id=mentor_id,
+            in_stage3=in_stage3,
         )
         also: list[ProwdAggregate] = []
         if participant is not None:
             participant.register_as_mentor(mentor.id)
             also.append(participant)
         return self.ledger.record(mentor, command, also=also, creates=f"mentor {mentor.id}")
+
+    def correct_mentor_name(
+        self, command: Command, mentor_id: UUID, *, display_name: str, reason: str
+    ) -> Saved[Mentor]:
+        """Correct a mentor's display name, with the reason (the history keeps the old one)."""
+        mentor = self.mentor(mentor_id)
+        correct_mentor_name(mentor, display_name, reason)
+        return self.ledger.record(mentor, command)
 
     def complete_screening_step(
         self,

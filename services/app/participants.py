@@ -6,9 +6,15 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
-from domain.common import NotFound, ProwdAggregate
+import msgspec
+
+from domain import assignment, corrections
+from domain.casenotes import CaseNote
+from domain.common import NotFound, ProwdAggregate, RuleViolation
+from domain.contact import Contact, record_contact
 from domain.participants import ExitReason, Participant, PersonalDetails
 from domain.stages import Placement, Stage, placement_of_move
 from services.app import erasure
@@ -42,8 +48,10 @@ class Participants:
         cohort_code: str,
         number: str | None = None,
         ex_offender_at_entry: bool = True,
+        duplicate_reason: str = "",
     ) -> Saved[Participant]:
-        """Enrol a participant in stage 1 at a BOP institution, in a cohort held there."""
+        """Enrol a participant in stage 1 at a BOP institution, in a cohort held there
+        (`duplicate_reason`: why a possible duplicate is enrolled all the same)."""
         facility = self.facilities.facility(facility_code)
         cohort = self.facilities.cohort(cohort_code)
         number = number or new_participant_number()
@@ -54,8 +62,75 @@ class Participants:
             facility=facility,
             cohort=cohort,
             ex_offender_at_entry=ex_offender_at_entry,
+            duplicate_reason=duplicate_reason,
         )
         return self.ledger.record(participant, command, creates=f"participant number {number}")
+
+    def correct_participant(
+        self,
+        command: Command,
+        participant_id: UUID,
+        *,
+        reason: str,
+        personal: dict[str, Any] | None = None,
+        program_entry_date: date | None = None,
+    ) -> Saved[Participant]:
+        """Correct personal details (`personal`: the fields that change, by name) and/or the
+        program entry date, with the reason; each correction is its own event, saved
+        together."""
+        participant = self.participant(participant_id)
+        if not personal and program_entry_date is None:
+            raise RuleViolation(
+                "name the details or the entry date to correct", code="nothing_to_correct"
+            )
+        if personal:
+            corrected = msgspec.structs.replace(participant.personal, **personal)
+            corrections.correct_personal(participant, corrected, reason)
+        if program_entry_date is not None:
+            cohort = self.facilities.cohort(participant.cohort_code)
+            corrections.correct_entry_date(participant, cohort, program_entry_date, reason)
+        return self.ledger.record(participant, command)
+
+    def assign_staff(
+        self,
+        command: Command,
+        participant_id: UUID,
+        *,
+        duty: assignment.Duty,
+        staff: str | None,
+    ) -> Saved[Participant]:
+        """Assign (or reassign, or with None unassign) the participant's case manager or
+        coordinator, named by their token subject."""
+        participant = self.participant(participant_id)
+        assignment.assign(participant, duty, staff)
+        return self.ledger.record(participant, command)
+
+    def record_contact(
+        self,
+        command: Command,
+        participant_id: UUID,
+        *,
+        contact: Contact,
+        projected_release_date: date | None,
+    ) -> Saved[Participant]:
+        """Record the participant's contact details and projected release date (personal,
+        encrypted with the participant's key)."""
+        participant = self.participant(participant_id)
+        record_contact(participant, contact, projected_release_date)
+        return self.ledger.record(participant, command)
+
+    def write_case_note(
+        self, command: Command, participant_id: UUID, *, text: str, part2: bool
+    ) -> Saved[CaseNote]:
+        """Write a case note on the participant (personal: encrypted with their key)."""
+        participant = self.participant(participant_id)
+        if participant.erased_at is not None:
+            raise RuleViolation(
+                "the participant's personal data was erased: nothing more is kept about them",
+                code="already_erased",
+            )
+        note = CaseNote.write(participant_id, text, part2=part2)
+        return self.ledger.record(note, command, creates="case note")
 
     def participant(self, participant_id: UUID, *, version: int | None = None) -> Participant:
         return self.ledger.load(Participant, participant_id, "participant", version=version)

@@ -52,6 +52,24 @@ MATRIX: dict[str, Rule] = {
     "participants.move": Rule(
         STAFF, "grantee", True, "record stage transitions, returns to custody and exits"
     ),
+    "participants.correct": Rule(
+        STAFF,
+        "grantee",
+        True,
+        "correct a participant's personal details or entry date, with a reason",
+    ),
+    "participants.assign": Rule(
+        STAFF,
+        "grantee",
+        True,
+        "assign or reassign a participant's case manager and coordinator",
+    ),
+    "participants.contact": Rule(
+        STAFF,
+        "grantee",
+        True,
+        "record a participant's contact details and projected release date",
+    ),
     "participants.read": Rule(
         STAFF | {R.AUDITOR, R.PEER_MENTOR},
         "grantee",
@@ -129,6 +147,25 @@ MATRIX: dict[str, Rule] = {
         "grantee",
         True,
         "read participant feedback and outcomes",
+    ),
+    "feedback.mentor_copy": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR, R.PEER_MENTOR}),
+        "grantee",
+        True,
+        "read a mentor's copy of their feedback (peer mentors: their own)",
+    ),
+    "calendar.feed": Rule(
+        STAFF | {R.PEER_MENTOR},
+        "grantee",
+        False,
+        "issue (or replace) one's own calendar feed link",
+    ),
+    "casenotes.write": Rule(STAFF, "grantee", True, "write case notes on a participant"),
+    "casenotes.read": Rule(
+        STAFF | {R.AUDITOR},
+        "grantee",
+        True,
+        "read a participant's case notes (never peer mentors, RRC staff or oversight)",
     ),
     "resources.write": Rule(
         frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}),
@@ -286,6 +323,7 @@ OWN_RECORDS_ONLY: dict[str, frozenset[Role]] = {
     "referrals.write": frozenset({R.PEER_MENTOR}),
     "referrals.read": frozenset({R.PEER_MENTOR}),
     "rrc.read": frozenset({R.RRC_STAFF}),
+    "feedback.mentor_copy": frozenset({R.PEER_MENTOR}),
     "rrc.webhooks": frozenset({R.RRC_STAFF}),
 }
 

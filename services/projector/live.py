@@ -130,22 +130,29 @@ def apply_batch(
     s = sql.Identifier(schema)
     for projection, build, _ in views:
         cur.execute(
-            sql.SQL("UPDATE {}.tracking SET position = %s WHERE view = %s AND version = %s").format(
-                s
-            ),
+            # A view caught up alone (`only`) may be ahead of the batch: never moved back.
+            sql.SQL(
+                "UPDATE {}.tracking SET position = greatest(position, %s)"
+                " WHERE view = %s AND version = %s"
+            ).format(s),
             (last, projection.name, build),
         )
 
 
-def catch_up(db: Database, schema: str, *, batch: int = LIVE_BATCH) -> int:
-    """Apply one batch of new events to every live view of one grantee. Returns the count."""
+def catch_up(db: Database, schema: str, *, batch: int = LIVE_BATCH, only: str | None = None) -> int:
+    """Apply one batch of new events to every live view of one grantee (or to the view named
+    `only`). Returns the count."""
     with db.transaction() as cur:
         cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (lock_key(schema),))
         row = cur.fetchone()
         if not row or not row[0]:
             return 0
         positions = _positions(cur, schema)
-        views = [(p, *positions[p.name]) for p in PROJECTIONS if p.name in positions]
+        views = [
+            (p, *positions[p.name])
+            for p in PROJECTIONS
+            if p.name in positions and only in (None, p.name)
+        ]
         if not views:
             return 0
         after = min(tracked for _, _, tracked in views)
@@ -157,11 +164,11 @@ def catch_up(db: Database, schema: str, *, batch: int = LIVE_BATCH) -> int:
         return len(rows)
 
 
-def drain(db: Database, schema: str, *, batch: int = LIVE_BATCH) -> int:
-    """Catch every view of one grantee up with its log."""
+def drain(db: Database, schema: str, *, batch: int = LIVE_BATCH, only: str | None = None) -> int:
+    """Catch every view of one grantee (or the view named `only`) up with its log."""
     total = 0
     while True:
-        n = catch_up(db, schema, batch=batch)
+        n = catch_up(db, schema, batch=batch, only=only)
         total += n
         # A short batch means the log had no more events when it was read.
         if n < batch:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.utils import get_topic
 
+from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected
 from domain.evaluation import CredentialType, Outcomes
 from domain.facilities import Cohort
 from domain.meetings import Attendance, HeldRecord, Meeting
@@ -128,6 +129,16 @@ def _enrolled(f: _Fold, e: Participant.Enrolled) -> None:
         e.program_entry_date,
         e.cohort_code,
     )
+
+
+@_folds(PersonalDetailsCorrected)
+def _corrected(f: _Fold, e: PersonalDetailsCorrected) -> None:
+    f.log.people[e.originator_id].date_of_birth = e.personal.date_of_birth
+
+
+@_folds(EntryDateCorrected)
+def _entry_corrected(f: _Fold, e: EntryDateCorrected) -> None:
+    f.log.people[e.originator_id].entry = e.program_entry_date
 
 
 @_folds(Participant.Exited)

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
+from domain.casenotes import CaseNote
+from domain.contact import ERASED_CONTACT, ContactRecorded
+from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected
 from domain.evaluation import Feedback, Outcomes
 from domain.goals import Goal
 from domain.meetings import Meeting
@@ -114,7 +117,14 @@ def _f(
 FIELDS: list[PersonalField] = [
     # Name, date of birth, BOP register number: the whole PersonalDetails, one ciphertext.
     *_f(Participant.Enrolled, "personal", _originator, ERASED_PERSONAL),
+    *_f(Participant.Enrolled, "duplicate_reason", _originator),
     *_f(Participant.Exited, "note", _originator),
+    *_f(PersonalDetailsCorrected, "personal", _originator, ERASED_PERSONAL),
+    *_f(PersonalDetailsCorrected, "reason", _originator),
+    *_f(EntryDateCorrected, "reason", _originator),
+    *_f(ContactRecorded, "contact", _originator, ERASED_CONTACT),
+    *_f(CaseNote.Written, "text", _event_participant),
+    *_f(ContactRecorded, "projected_release_date", _originator, None),
     *_f(Meeting.Held, "record.summary record.confidential_note", _meeting_mentee),
     *_f(Meeting.Amended, "record.summary record.confidential_note", _meeting_mentee),
     *_f(Meeting.Missed, "note", _meeting_mentee),

@@ -27,6 +27,13 @@ Text = Annotated[FreeText, msgspec.Meta(max_length=2000)]
 Person = Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
 
 
+class MentorCorrectionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The display name as it should read, and why."""
+
+    display_name: Person
+    reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
+
+
 class MentorIn(msgspec.Struct, forbid_unknown_fields=True):
     display_name: Person
     source: MentorSource

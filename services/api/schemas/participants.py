@@ -10,13 +10,17 @@ from uuid import UUID
 
 import msgspec
 
+from domain.assignment import Duty, assigned
 from domain.common import ProwdAggregate
+from domain.contact import contact_of
+from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
 from projections.caseload import CaseloadRow
 from services.api.params import Code
 from services.api.text import FreeText, Line
 
 PersonName = Annotated[Line, msgspec.Meta(min_length=1, max_length=100)]
+RegisterNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{5}-[0-9]{3}$")]
 
 
 class EnrollmentIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -27,8 +31,54 @@ class EnrollmentIn(msgspec.Struct, forbid_unknown_fields=True):
     facility: Code
     cohort: Code
     number: Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,12}$")] | None = None
-    bop_register_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{5}-[0-9]{3}$")] | None = None
+    bop_register_number: RegisterNumber | None = None
     ex_offender_at_entry: bool = True
+    # Enrol a possible duplicate (409 `possible_duplicate`) all the same, for this reason.
+    duplicate_reason: Annotated[FreeText, msgspec.Meta(max_length=2000)] = ""
+
+
+Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 ().-]{7,25}$")]
+Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+
+class ContactOut(msgspec.Struct, omit_defaults=True):
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+
+
+class ContactIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The participant's contact details and projected release date as they now are (what is
+    left out is cleared)."""
+
+    phone: Phone | None = None
+    email: Email | None = None
+    address: Annotated[Line, msgspec.Meta(max_length=300)] | None = None
+    projected_release_date: date | None = None
+
+
+class AssignmentIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Who takes on a duty for the participant: a staff member's token subject, or null to
+    leave it unassigned."""
+
+    duty: Duty
+    staff: Annotated[Line, msgspec.Meta(min_length=1, max_length=200)] | None
+
+
+class CorrectionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The fields to correct (those left out stay as they are) and why."""
+
+    reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)]
+    first_name: PersonName | msgspec.UnsetType = msgspec.UNSET
+    last_name: PersonName | msgspec.UnsetType = msgspec.UNSET
+    date_of_birth: date | msgspec.UnsetType = msgspec.UNSET
+    bop_register_number: RegisterNumber | msgspec.UnsetType | None = msgspec.UNSET
+    program_entry_date: date | msgspec.UnsetType = msgspec.UNSET
+
+    def personal(self) -> dict[str, Any]:
+        """The personal fields to correct, by name."""
+        fields = ("first_name", "last_name", "date_of_birth", "bop_register_number")
+        return {f: getattr(self, f) for f in fields if getattr(self, f) is not msgspec.UNSET}
 
 
 class StageTransitionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -69,6 +119,12 @@ class ParticipantOut(msgspec.Struct, omit_defaults=True):
     position: int | None = None
     # When the participant's personal data was erased (absent until then).
     erased_at: datetime | None = None
+    # The staff assigned (token subjects; absent until assigned, decision 57).
+    case_manager: str | None = None
+    coordinator: str | None = None
+    # Personal, encrypted (decision 58); absent until recorded.
+    contact: ContactOut | None = None
+    projected_release_date: date | None = None
 
 
 class CaseloadPage(msgspec.Struct):
@@ -93,8 +149,38 @@ class HistoryOut(msgspec.Struct):
     events: list[HistoryEntry]
 
 
+def history_entries(
+    events: list[tuple[int, ProwdAggregate.Event]], *, before_after: bool
+) -> list[HistoryEntry]:
+    """A participant's history; a correction shows the fields it changed, and, `before_after`
+    (roles that may read the whole record), their values before and after and the reason."""
+    out = []
+    current: dict[str, Any] = {}
+    for position, e in events:
+        entry = history_entry(position, e)
+        if isinstance(e, Participant.Enrolled):
+            current = msgspec.structs.asdict(e.personal)
+        elif isinstance(e, PersonalDetailsCorrected):
+            after = msgspec.structs.asdict(e.personal)
+            entry.data = {"fields": e.fields}
+            if before_after:
+                entry.data["before"] = {f: current.get(f) for f in e.fields}
+                entry.data["after"] = {f: after[f] for f in e.fields}
+                entry.data["reason"] = e.reason
+            current = after
+        elif isinstance(e, EntryDateCorrected):
+            entry.data = {"fields": ["program_entry_date"]}
+            if before_after:
+                entry.data["before"] = {"program_entry_date": e.previous}
+                entry.data["after"] = {"program_entry_date": e.program_entry_date}
+                entry.data["reason"] = e.reason
+        out.append(entry)
+    return out
+
+
 def render(p: Participant, position: int) -> ParticipantOut:
     """A participant as the log has it, with what a command answers."""
+    contact, release = contact_of(p)
     return ParticipantOut(
         id=p.id,
         number=p.number,
@@ -115,6 +201,10 @@ def render(p: Participant, position: int) -> ParticipantOut:
         exit_reason=p.exit_reason,
         returns_to_custody=p.returns_to_custody,
         erased_at=getattr(p, "erased_at", None),
+        case_manager=assigned(p, Duty.CASE_MANAGER),
+        coordinator=assigned(p, Duty.COORDINATOR),
+        contact=None if contact is None else ContactOut(**msgspec.structs.asdict(contact)),
+        projected_release_date=release,
         version=p.version,
         position=position or None,
     )

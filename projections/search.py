@@ -1,0 +1,195 @@
+"""Search: one index of the people a grantee's lists are searched by (participants, mentors).
+
+A row holds a person's name folded for matching (lower case, accents removed, spaces
+collapsed: `fold`), their program number and BOP register number reduced to letters and
+digits. Folding happens here, in Python, when the event is applied, so matching is case- and
+accent-insensitive on every server; with `pg_trgm` installed a query also matches names by
+trigram word similarity (a misspelling), without it by prefix only (decision 55).
+
+An erased participant's row is deleted: erasure removes the person from every search (a
+rebuild decrypts the shredded name as the placeholder, then deletes the row all the same).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from psycopg import sql
+
+from domain.corrections import MentorNameCorrected, PersonalDetailsCorrected
+from domain.mentors import Mentor
+from domain.participants import Participant, PersonalDetails
+from projections.base import Projection, Tables, handles
+from projections.ops import Writer
+from projections.query import Reader
+
+# How close a misspelt name must be (pg_trgm `word_similarity`, 0..1).
+FUZZY = 0.5
+
+
+def fold(text: str) -> str:
+    """`text` for matching: accents removed, case folded, runs of spaces made one."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
+
+
+def key(text: str | None) -> str | None:
+    """A number for matching: its letters and digits, lower case (`12345-678` → `12345678`)."""
+    if text is None:
+        return None
+    return re.sub(r"[^0-9a-z]", "", text.casefold()) or None
+
+
+class Search(Projection):
+    name = "search"
+    tables = {
+        "people": (
+            "person_id uuid PRIMARY KEY, kind text NOT NULL, folded text NOT NULL,"
+            " first_folded text, last_folded text NOT NULL, number_key text, register_key text,"
+            " born date"
+        ),
+    }
+    order = {"people": "person_id"}
+
+    @handles(Participant.Enrolled)
+    def enrolled(self, w: Writer, e: Participant.Enrolled, position: int) -> None:
+        w.insert(
+            "people",
+            {
+                "person_id": e.originator_id,
+                "kind": "participant",
+                "number_key": key(e.number),
+                **_personal(e.personal),
+            },
+        )
+
+    @handles(PersonalDetailsCorrected)
+    def corrected(self, w: Writer, e: PersonalDetailsCorrected, position: int) -> None:
+        w.update("people", _personal(e.personal), person_id=e.originator_id)
+
+    @handles(Mentor.Registered)
+    def mentor(self, w: Writer, e: Mentor.Registered, position: int) -> None:
+        w.insert(
+            "people",
+            {
+                "person_id": e.originator_id,
+                "kind": "mentor",
+                "folded": fold(e.display_name),
+                "last_folded": fold(e.display_name),
+            },
+        )
+
+    @handles(MentorNameCorrected)
+    def mentor_renamed(self, w: Writer, e: MentorNameCorrected, position: int) -> None:
+        name = fold(e.display_name)
+        w.update("people", {"folded": name, "last_folded": name}, person_id=e.originator_id)
+
+    @handles(Participant.Erased)
+    def erased(self, w: Writer, e: Participant.Erased, position: int) -> None:
+        w.delete("people", person_id=e.originator_id)
+
+
+def _personal(p: PersonalDetails) -> dict[str, Any]:
+    return {
+        "folded": fold(f"{p.first_name} {p.last_name}"),
+        "first_folded": fold(p.first_name),
+        "last_folded": fold(p.last_name),
+        "register_key": key(p.bop_register_number),
+        "born": p.date_of_birth,
+    }
+
+
+class Duplicate(msgspec.Struct):
+    """An enrolled participant a new enrolment may duplicate, and by which rule."""
+
+    participant_id: UUID
+    number: str
+    rule: str
+
+
+def duplicates(db: Reader, t: Tables, details: PersonalDetails) -> list[Duplicate]:
+    """Participants with the same register number (`same_register_number`), or the same name
+    and date of birth (`same_name_and_birth_date`), case and accents ignored."""
+    register = key(details.bop_register_number)
+    rows = db.fetchall(
+        sql.SQL(
+            "SELECT person_id, upper(number_key),"
+            " CASE WHEN register_key = %s THEN 'same_register_number'"
+            " ELSE 'same_name_and_birth_date' END"
+            " FROM {} WHERE kind = 'participant'"
+            " AND (register_key = %s OR (folded = %s AND born = %s)) ORDER BY person_id"
+        ).format(t["people"]),
+        (
+            register,
+            register,
+            fold(f"{details.first_name} {details.last_name}"),
+            details.date_of_birth,
+        ),
+    )
+    return [Duplicate(r[0], r[1], r[2]) for r in rows]
+
+
+def trigram_schema(db: Reader) -> str | None:
+    """The schema `pg_trgm` is installed in, or None where it is not."""
+    row = db.fetchone(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+        " WHERE e.extname = 'pg_trgm'"
+    )
+    return None if row is None else str(row[0])
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def matching(db: Reader, t: Tables, kind: str, q: str) -> tuple[sql.Composable, tuple[object, ...]]:
+    """`SELECT person_id` of the `kind` people `q` finds (a name by word prefix, or fuzzily
+    where pg_trgm is installed; a program or register number by prefix), and its parameters."""
+    name = fold(q)
+    number = key(q)
+    clauses: list[sql.Composable] = [sql.SQL("folded LIKE %s OR folded LIKE %s")]
+    params: list[object] = [_like(name) + "%", "% " + _like(name) + "%"]
+    if number is not None:
+        clauses.append(sql.SQL("number_key LIKE %s OR register_key LIKE %s"))
+        params += [_like(number) + "%", _like(number) + "%"]
+    trgm = trigram_schema(db) if len(name) >= 3 else None
+    if trgm is not None:
+        clauses.append(
+            sql.SQL("{}(%s, folded) >= %s").format(sql.Identifier(trgm, "word_similarity"))
+        )
+        params += [name, FUZZY]
+    query = sql.SQL("SELECT person_id FROM {} WHERE kind = %s AND ({})").format(
+        t["people"], sql.SQL(" OR ").join(clauses)
+    )
+    return query, (kind, *params)
+
+
+def folded_name(id_column: str, which: str = "last_folded") -> str:
+    """A sort expression (`projections.query.Column`): the folded name of the person whose id
+    is in `id_column`, read from the search index (NULL once erased: sorted last)."""
+    return f"(SELECT s.{which} FROM {{people}} s WHERE s.person_id = {id_column})"
+
+
+@dataclass(frozen=True)
+class Find:
+    """A list's `q`: the search view's live build and the text searched for."""
+
+    t: Tables
+    q: str
+
+    def ids(self, db: Reader, kind: str) -> tuple[sql.Composable, tuple[object, ...]]:
+        """`SELECT person_id` of the `kind` people found, and its parameters."""
+        return matching(db, self.t, kind, self.q)
+
+    def clause(
+        self, db: Reader, kind: str, column: str
+    ) -> tuple[sql.Composable, tuple[object, ...]]:
+        """`column IN (the ids q finds)` and its parameters."""
+        query, params = self.ids(db, kind)
+        return sql.SQL("{} IN ({})").format(sql.Identifier(column), query), params

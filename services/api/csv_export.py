@@ -1,0 +1,73 @@
+"""CSV export of every list (`Accept: text/csv`): the list's own handler runs with its own
+filters, search, sort and page; the answer's `items` become CSV rows, one column per field
+(nested values as JSON), and the next page's cursor travels in `X-Next-Cursor`. Decided in
+provide_tenant (context.py), rendered by the app's `after_request` hook (app.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from contextvars import ContextVar
+from typing import Any
+
+import msgspec
+from litestar import Response
+
+CSV = "text/csv"
+wanted: ContextVar[bool] = ContextVar("csv_wanted", default=False)
+
+
+def asks_for_csv(accept: str) -> bool:
+    """Whether an `Accept` header names text/csv (before any JSON type)."""
+    types = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    if CSV not in types:
+        return False
+    json_at = [i for i, t in enumerate(types) if t in ("application/json", "*/*")]
+    return not json_at or types.index(CSV) < min(json_at)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    encoded = msgspec.json.encode(value).decode()
+    return encoded.strip('"') if encoded.startswith('"') else encoded
+
+
+def as_csv(items: list[Any]) -> str:
+    """The rows of a list's `items` as CSV, with a header of their field names."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    builtins = [msgspec.to_builtins(i) for i in items]
+    columns: list[str] = []
+    for item in items:
+        names = (
+            list(item.__struct_fields__)
+            if isinstance(item, msgspec.Struct)
+            else list(msgspec.to_builtins(item))
+        )
+        columns += [n for n in names if n not in columns]
+    writer.writerow(columns)
+    for row in builtins:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    return out.getvalue()
+
+
+def render_csv(response: Response[Any]) -> Response[Any]:
+    """A list's answer as CSV when the request asked for it (anything else as it was)."""
+    content = getattr(response, "content", None)
+    if not wanted.get() or response.status_code != 200:
+        return response
+    items = getattr(content, "items", None)
+    if not isinstance(items, list):
+        return response
+    headers = dict(response.headers)
+    cursor = getattr(content, "next_cursor", None)
+    if cursor:
+        headers["X-Next-Cursor"] = str(cursor)
+    return Response(
+        as_csv(items), status_code=200, media_type="text/csv; charset=utf-8", headers=headers
+    )
