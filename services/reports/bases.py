@@ -3,12 +3,10 @@
 A base is a list of items, each an amount and the log positions that produced it (the
 drill-down); services/reports/figures.py turns bases into figures.
 
-The derived 90-day exit (PIRL 901, DOMAIN.md), the same rule as the PIRL export
-(`services/reports/pirl.py`): on a given day, a participant without a recorded exit has exited when
-more than 90 days have passed since their last service (program entry, a held meeting they
-attended, their cohort's graduation) and none is planned (their cohort has not graduated, or
-they are in an open pairing); the exit date is that last service. It is counted in the first
-quarter at whose end (or report day) the rule holds, and drills down to the last service.
+The rules (what a service is, the derived 90-day exit, reaching a stage) are those of
+domain/definitions.py, shared with the PIRL export and the caseload. A derived exit is counted in
+the first quarter at whose end (or report day) the rule holds, and drills down to the
+participant's last service event and their entry event.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from datetime import date, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from domain import definitions as rules
 from domain.cadence import WeekStatus, compliance, week_name, week_start
 from domain.mentors import REQUIRED_MODULES
 from domain.participants import ExitReason
@@ -26,8 +25,7 @@ from domain.policy import Cadence
 from projections.oversight import Facts
 from services.reports.quarterly import Bases, Quarter
 
-NO_SERVICE_DAYS = 90
-RETENTION_DAYS = 90
+RETENTION_DAYS = rules.RETENTION_DAYS
 
 
 class _Sorter:
@@ -70,17 +68,14 @@ class _Person:
     spans: list[tuple[date, date | None]]
 
     def derived_exit(self, day: date) -> tuple[date, int] | None:
-        """(exit date, position of the last service) when, on `day`, the participant has had
-        no service for more than 90 days and none is planned; else None."""
-        services = [self.entry, *[c for c in self.contacts if c[0] <= day]]
-        if self.graduation is not None and self.graduation[0] <= day:
+        """(exit date, position of the last service) when, on `day`, the rule of
+        domain/definitions.py holds; else None."""
+        services = [self.entry, *self.contacts]
+        if self.graduation is not None:
             services.append(self.graduation)
-        last = max(services)
-        in_class = self.graduation is None or self.graduation[0] > day
-        paired = any(j <= day and (left is None or left > day) for j, left in self.spans)
-        if (day - last[0]).days > NO_SERVICE_DAYS and not in_class and not paired:
-            return last
-        return None
+        graduated_on = None if self.graduation is None else self.graduation[0]
+        planned = rules.service_planned(day, graduated_on, self.spans)
+        return rules.derived_exit(day, services, planned)
 
 
 def _people(s: _Sorter) -> dict[UUID, _Person]:
@@ -96,10 +91,15 @@ def _people(s: _Sorter) -> dict[UUID, _Person]:
     for _, pid, _, joined, left, _ in s.facts["ov_memberships"]:
         if pid in people:
             people[pid].spans.append((s.day(joined), None if left is None else s.day(left)))
+    # Mentors who are participants: their held meetings as peer mentor are services (policy).
+    mentor_person = {row[0]: row[5] for row in s.facts["ov_mentors"] if row[5] is not None}
     for row in s.facts["ov_meetings"]:
-        status, occurred, attendees, positions = row[6], row[8], row[11], row[12]
+        mentor_id, status, occurred, attendees, positions = row[2], row[6], row[8], row[11], row[12]
         if status == "held" and occurred is not None:
-            for pid in attendees:
+            served = set(attendees)
+            if rules.MENTORING_IS_SERVICE and mentor_id in mentor_person:
+                served.add(mentor_person[mentor_id])
+            for pid in served:
                 if pid in people:
                     people[pid].contacts.append(
                         (s.day(occurred), positions[-1] if positions else 0)
@@ -136,10 +136,15 @@ def _participants(s: _Sorter) -> None:
                 s.add(f"returned_to_custody.from_stage_{from_stage}", 1, position)
             else:
                 s.add(f"transitions.{from_stage}_to_{to_stage}", 1, position)
+        entered = [m for m in mine if m[2] == "transition"]
+        to_stages = [m[4] for m in entered]
         for stage in (2, 3):
-            reached = [m for m in mine if m[2] == "transition" and m[4] >= stage]
-            if reached:
-                s.add(f"funnel.reached_stage_{stage}", 1, reached[0][1])
+            if rules.reached_stage(to_stages, stage):
+                first = next(m for m in entered if m[4] == stage)
+                s.add(f"funnel.reached_stage_{stage}", 1, first[1])
+        if rules.reached_stage(to_stages, 3):
+            via = "via_rrc" if rules.passed_through_rrc(to_stages) else "direct"
+            s.add(f"funnel.stage_3_{via}", 1, *(m[1] for m in entered if m[4] in (2, 3)))
         # The exit as it stands at the end: recorded, else derived (DOMAIN.md's 90-day rule).
         rec = recorded.get(pid)
         rec_day = rec[2] if rec is not None and rec[2] <= t else None
@@ -157,11 +162,12 @@ def _participants(s: _Sorter) -> None:
             derived = people[pid].derived_exit(t)
             if derived is not None:
                 exit_position = derived[1]
-                # Counted in the quarter in which the rule first holds at a quarter's end.
+                # Counted in the quarter in which the rule first holds at a quarter's end; the
+                # unit is the participant: their last service and their entry.
                 before = s.q.start - timedelta(days=1)
                 if before < entry_date or people[pid].derived_exit(before) is None:
-                    s.add("exits.total", 1, derived[1])
-                    s.add("exits.derived_90_day", 1, derived[1])
+                    s.add("exits.total", 1, derived[1], enrol_pos)
+                    s.add("exits.derived_90_day", 1, derived[1], enrol_pos)
         active = exit_position is None
         if active:
             stage = mine[-1][4] if mine else 1
@@ -253,7 +259,7 @@ def _mentors(s: _Sorter) -> None:
         if s.in_q(completed_on):
             s.add("training", float(hours), position)
     required = {m.value for m in REQUIRED_MODULES}
-    for mentor_id, position, registered_at, certified_at, certified_pos in s.facts["ov_mentors"]:
+    for mentor_id, position, registered_at, certified_at, certified_pos, _ in s.facts["ov_mentors"]:
         if s.day(registered_at) > t:
             continue
         s.add("mentors.registered", 1, position)

@@ -23,6 +23,8 @@ from services.reports.quarterly import Bases, Kind, Quarter, catalogue
 class Value:
     value: int | float | None
     positions: tuple[int, ...]
+    # Per counted unit (an item of the first base), the positions that made it count.
+    units: tuple[tuple[int, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def evaluate(quarter: Quarter, through: date | None, bases: Bases) -> Report:
         else:
             below = math.fsum(a for a, _ in items[1])
             value = _round(math.fsum(amounts) / below, 2) if below else None
-        figures[fig.name] = Value(value, positions)
+        units = tuple(sorted(tuple(sorted(set(ps))) for _, ps in items[0]))
+        figures[fig.name] = Value(value, positions, units)
         labels[fig.name] = fig.label
     return Report(quarter, through, figures, labels)
 

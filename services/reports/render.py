@@ -192,8 +192,10 @@ def charts(report: Report) -> str:
     funnel = funnel_chart(
         [
             ("enrolled", _value(report, "funnel.enrolled")),
-            ("reached stage 2", _value(report, "funnel.reached_stage_2")),
-            ("reached stage 3", _value(report, "funnel.reached_stage_3")),
+            ("entered an RRC or home confinement", _value(report, "funnel.reached_stage_2")),
+            ("reached the community", _value(report, "funnel.reached_stage_3")),
+            ("of those, through an RRC", _value(report, "funnel.stage_3_via_rrc")),
+            ("of those, released directly", _value(report, "funnel.stage_3_direct")),
             ("completed", _value(report, "funnel.completed")),
         ]
     )
