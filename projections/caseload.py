@@ -23,6 +23,7 @@ from projections.mentors import PeerMentor
 from projections.ops import Append, IfNull, Inc, Ref, Remove, Writer
 from projections.query import Reader, page
 from projections.rows import select, typed
+from projections.service import Person
 
 
 class Caseload(Projection):
@@ -220,11 +221,14 @@ class CaseloadRow(msgspec.Struct):
     first_paired_at: datetime | None
     days_to_first_pairing: int | None
     overdue_goals: int
+    # The exit is derived (domain/definitions.py: 90 days without service, none planned), not
+    # recorded: `exit_date` is the last service, as in the quarterly report and the PIRL file.
+    exit_derived: bool = False
 
 
 CASELOAD = select(
     CaseloadRow,
-    skip=("days_in_stage", "mentor_name", "days_to_first_pairing", "overdue_goals"),
+    skip=("days_in_stage", "mentor_name", "days_to_first_pairing", "overdue_goals", "exit_derived"),
     id="participant_id",
     cohort="cohort_code",
     facility="facility_code",
@@ -244,12 +248,16 @@ def caseload_page(
     facility: str | None = None,
     cohort: str | None = None,
     peer_mentor: PeerMentor | None = None,
+    served: tuple[dict[UUID, Person], date] | None = None,
 ) -> tuple[list[CaseloadRow], str | None]:
     """Participants in number order after `after`, filtered; for a `peer_mentor`, only those
-    they mentor now (individually or in a group). Days and overdue goals count to `now`."""
+    they mentor now (individually or in a group). Days and overdue goals count to `now`.
+    With `served` (projections.service's people, and today in the grantee's zone) a derived
+    exit shows as one, and the status filter applies to it (a page may then be shorter than
+    `limit`; follow its cursor)."""
     filters = (
         ("stage", stage),
-        ("status", None if status is None else status.value),
+        ("status", None if status is None or served is not None else status.value),
         ("facility_code", facility),
         ("cohort_code", cohort),
     )
@@ -289,8 +297,30 @@ def caseload_page(
             else (r["first_paired_at"].date() - r["program_entry_date"]).days
         ),
         "overdue_goals": lambda r: overdue.get(r["id"], 0),
+        "exit_derived": lambda r: False,
     }
-    return typed(CaseloadRow, CASELOAD, body, derived), nxt
+    out = typed(CaseloadRow, CASELOAD, body, derived)
+    if served is not None:
+        out = [derive_exit(row, served[0], served[1]) for row in out]
+        out = [row for row in out if status is None or row.status is status]
+    return out, nxt
+
+
+def derive_exit(row: CaseloadRow, people: dict[UUID, Person], today: date) -> CaseloadRow:
+    """The row with its derived exit, when one holds today and no exit is recorded."""
+    person = people.get(row.id)
+    if row.status is not Status.ACTIVE or person is None:
+        return row
+    derived = person.derived_exit(today)
+    if derived is None:
+        return row
+    return msgspec.structs.replace(
+        row,
+        status=Status.EXITED,
+        exit_date=derived[0],
+        exit_reason=ExitReason.NO_SERVICE_90_DAYS,
+        exit_derived=True,
+    )
 
 
 def mentor_names(db: Reader, t: Tables, mentor_ids: list[UUID]) -> dict[UUID, str]:

@@ -99,9 +99,10 @@ def test_a_direct_release_is_not_a_stage_2_entry(api: Api) -> None:
     assert f["funnel.reached_stage_3"] == 2
     assert (f["funnel.stage_3_via_rrc"], f["funnel.stage_3_direct"]) == (1, 1)
     assert f["transitions.1_to_3"] == 1
-    assert drill(api, "2026Q3", "funnel.reached_stage_2")["positions"] == positions(
-        api, via, "StageTransitioned"
-    )[:1]
+    assert (
+        drill(api, "2026Q3", "funnel.reached_stage_2")["positions"]
+        == positions(api, via, "StageTransitioned")[:1]
+    )
     assert drill(api, "2026Q3", "funnel.stage_3_direct")["units"] == [
         positions(api, direct, "StageTransitioned")
     ]
@@ -134,6 +135,27 @@ def test_a_mentor_who_still_mentors_stays_one_who_stops_is_derived_exited(api: A
     assert (rows[stops]["901"], rows[stops]["923"]) == ("20260708", "0")
     assert rows[keeps]["901"] == ""
 
+    # The caseload and the participant view agree with the report.
+    projector.drain(api.db, f"g_{api.slug}")
+    caseload = {r["id"]: r for r in api.get("/participants", limit=100)["items"]}
+    assert {k: caseload[stops][k] for k in ("status", "exit_date", "exit_reason")} == {
+        "status": "exited",
+        "exit_date": "2026-07-08",
+        "exit_reason": "no_service_90_days",
+    }
+    assert caseload[stops]["exit_derived"] is True
+    assert caseload[keeps]["status"] == "active" and caseload[keeps]["exit_derived"] is False
+    exited = api.get("/participants", status="exited")["items"]
+    assert [r["id"] for r in exited] == [stops]
+    assert stops not in {r["id"] for r in api.get("/participants", status="active")["items"]}
+    view = api.get(f"/participants/{stops}")
+    assert (view["status"], view["exit_date"], view["exit_derived"]) == (
+        "exited",
+        "2026-07-08",
+        True,
+    )
+    assert api.get(f"/participants/{keeps}")["status"] == "active"
+
 
 def test_derived_exits_drill_down_per_participant(api: Api) -> None:
     # Two graduates with no service after the graduation: two units, each the shared
@@ -147,3 +169,33 @@ def test_derived_exits_drill_down_per_participant(api: Api) -> None:
     )
     g = int(graduation[0][0])
     assert d["units"] == sorted(sorted([g, *positions(api, p, "Enrolled")]) for p in grads)
+
+
+def alerts(api: Api) -> list[dict[str, Any]]:
+    projector.drain(api.db, f"g_{api.slug}")
+    items: list[dict[str, Any]] = api.get("/alerts", kind="exit_approaching")["items"]
+    return items
+
+
+def test_exit_approaching_from_day_60_names_the_day_the_exit_takes_effect(
+    client: Any, auth: Any, grantee: str, db: Any, frozen_at: FreezeAt
+) -> None:
+    clock = frozen_at(datetime(2026, 7, 20, 15, 0, tzinfo=UTC), tick=True)
+    api = Api(client, auth, grantee, db)
+    grads, news = graduates_and_newcomers(api, 2, 1)
+    mentor = api.certified("Still Mentoring", participant_id=grads[1])
+    pairing = api.pair(mentor, [news[0]], opened_at="2026-07-06T15:00:00Z")["id"]
+    meet(api, pairing, "2026-07-14")
+    # Day 49 after the graduation (06-01): no alert yet.
+    assert alerts(api) == []
+    # Day 65: grads[0] is warned, naming 08-31 (day 91); grads[1] mentored on 07-14.
+    clock.set(datetime(2026, 8, 5, 15, 0, tzinfo=UTC))
+    (alert,) = alerts(api)
+    assert alert["participant_id"] == grads[0] and alert["subject"] == "participant"
+    assert "takes effect on 2026-08-31" in alert["detail"]
+    assert "exit date 2026-06-01" in alert["detail"]
+    # Once the exit holds, it is an exit (caseload), no longer an alert.
+    clock.set(datetime(2026, 9, 1, 15, 0, tzinfo=UTC))
+    assert [a["participant_id"] for a in alerts(api)] == []
+    row = next(r for r in api.get("/participants")["items"] if r["id"] == grads[0])
+    assert (row["status"], row["exit_date"]) == ("exited", "2026-06-01")

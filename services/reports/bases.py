@@ -12,7 +12,6 @@ participant's last service event and their entry event.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -22,6 +21,7 @@ from domain.cadence import WeekStatus, compliance, week_name, week_start
 from domain.mentors import REQUIRED_MODULES
 from domain.participants import ExitReason
 from domain.policy import Cadence
+from projections import service
 from projections.oversight import Facts
 from services.reports.quarterly import Bases, Quarter
 
@@ -58,62 +58,13 @@ def sort_facts(facts: Facts, quarter: Quarter, through: date | None, zone: ZoneI
     return dict(s.bases)
 
 
-@dataclass
-class _Person:
-    """What the derived exit of one participant depends on."""
-
-    entry: tuple[date, int]
-    graduation: tuple[date, int] | None
-    contacts: list[tuple[date, int]]
-    spans: list[tuple[date, date | None]]
-
-    def derived_exit(self, day: date) -> tuple[date, int] | None:
-        """(exit date, position of the last service) when, on `day`, the rule of
-        domain/definitions.py holds; else None."""
-        services = [self.entry, *self.contacts]
-        if self.graduation is not None:
-            services.append(self.graduation)
-        graduated_on = None if self.graduation is None else self.graduation[0]
-        planned = rules.service_planned(day, graduated_on, self.spans)
-        return rules.derived_exit(day, services, planned)
-
-
-def _people(s: _Sorter) -> dict[UUID, _Person]:
-    graduations = {
-        code: (on, position)
-        for _, code, _, on, position in s.facts["ov_cohorts"]
-        if on is not None and position is not None
-    }
-    people = {
-        pid: _Person((entry, position), graduations.get(cohort), [], [])
-        for pid, entry, position, _, cohort in s.facts["ov_participants"]
-    }
-    for _, pid, _, joined, left, _ in s.facts["ov_memberships"]:
-        if pid in people:
-            people[pid].spans.append((s.day(joined), None if left is None else s.day(left)))
-    # Mentors who are participants: their held meetings as peer mentor are services (policy).
-    mentor_person = {row[0]: row[5] for row in s.facts["ov_mentors"] if row[5] is not None}
-    for row in s.facts["ov_meetings"]:
-        mentor_id, status, occurred, attendees, positions = row[2], row[6], row[8], row[11], row[12]
-        if status == "held" and occurred is not None:
-            served = set(attendees)
-            if rules.MENTORING_IS_SERVICE and mentor_id in mentor_person:
-                served.add(mentor_person[mentor_id])
-            for pid in served:
-                if pid in people:
-                    people[pid].contacts.append(
-                        (s.day(occurred), positions[-1] if positions else 0)
-                    )
-    return people
-
-
 def _participants(s: _Sorter) -> None:
     t = s.t
     moves: dict[UUID, list[tuple[datetime, int, str, int, int]]] = defaultdict(list)
     for position, pid, kind, from_stage, to_stage, occurred, _ in s.facts["ov_moves"]:
         moves[pid].append((occurred, position, kind, from_stage, to_stage))
     recorded = {row[0]: row for row in s.facts["ov_exits"]}
-    people = _people(s)
+    people = service.people(s.facts, s.day)
     first_join: dict[UUID, tuple[datetime, int]] = {}
     open_at_end: dict[UUID, int] = {}
     for position, pid, _, joined, left, _ in s.facts["ov_memberships"]:

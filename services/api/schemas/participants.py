@@ -69,6 +69,9 @@ class ParticipantOut(msgspec.Struct, omit_defaults=True):
     position: int | None = None
     # When the participant's personal data was erased (absent until then).
     erased_at: datetime | None = None
+    # True when the exit shown is derived (90 days without service, none planned; see
+    # docs/reports.md), not recorded: `exit_date` is then the last service.
+    exit_derived: bool = False
 
 
 class CaseloadPage(msgspec.Struct):
