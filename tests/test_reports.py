@@ -183,6 +183,14 @@ def test_html_is_a_printable_page_with_inline_svg_charts(history: History) -> No
     assert "How each figure is computed" in text and "derived exit" in text
 
 
+def test_the_page_leaves_out_weeks_that_have_not_begun(history: History) -> None:
+    # The suite's clock stands on Thursday 2026-11-26 (W48): W49 to W53 have not begun.
+    page = Page()
+    page.feed(history.report("2026Q4", format="html").text)
+    labels = {t.strip() for t in page.text}
+    assert {"W40", "W48"} <= labels and not {"W49", "W52", "W53"} & labels
+
+
 def test_as_of_gives_the_report_as_it_stood_then(history: History) -> None:
     assert history.before_last is not None
     exit_position = history.positions(history.ids["P2"], "Exited")[0]
