@@ -117,7 +117,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "service planned",
         "The participant's cohort has not graduated yet, or the participant is in an open"
-        " pairing on the day.",
+        " pairing on the day, or (by the same program policy) mentors one.",
         "DOMAIN.md (exit when no service is planned); PIRL 901",
     ),
     Rule(

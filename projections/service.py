@@ -30,6 +30,7 @@ TABLES = (
     "ov_meetings",
     "ov_mentors",
     "ov_exits",
+    "ov_pairings",
 )
 
 
@@ -81,8 +82,14 @@ def people(facts: Facts, day_of: Callable[[datetime], date]) -> dict[UUID, Perso
     for _, pid, _, joined, left, _ in facts["ov_memberships"]:
         if pid in out:
             out[pid].spans.append((day_of(joined), None if left is None else day_of(left)))
-    # Mentors who are participants: their held meetings as peer mentor are services (policy).
+    # Mentors who are participants: their held meetings as peer mentor are services, and an
+    # open pairing they mentor is planned service (program policy).
     mentor_person = {row[0]: row[5] for row in facts["ov_mentors"] if row[5] is not None}
+    if rules.MENTORING_IS_SERVICE:
+        for _, _, mentor_id, opened, closed, _, _ in facts["ov_pairings"]:
+            pid = mentor_person.get(mentor_id)
+            if pid in out:
+                out[pid].spans.append((day_of(opened), None if closed is None else day_of(closed)))
     for row in facts["ov_meetings"]:
         mentor_id, status, occurred, attendees, positions = row[2], row[6], row[8], row[11], row[12]
         if status != "held" or occurred is None:

@@ -158,6 +158,20 @@ def _left(f: _Fold, e: Participant.PairingLeft) -> None:
 def _opened(f: _Fold, e: Pairing.Opened) -> None:
     f.members[e.originator_id] = list(e.members)
     f.pairing_mentor[e.originator_id] = e.mentor_id
+    # A pairing a participant mentors is planned service for them (program policy).
+    person = f.mentor_person.get(e.mentor_id)
+    if rules.MENTORING_IS_SERVICE and person in f.log.people:
+        f.log.people[person].pairings.append((e.originator_id, f.day(e), None))
+
+
+@_folds(Pairing.Closed)
+def _closed(f: _Fold, e: Pairing.Closed) -> None:
+    person = f.mentor_person.get(f.pairing_mentor.get(e.originator_id))  # type: ignore[arg-type]
+    if rules.MENTORING_IS_SERVICE and person in f.log.people:
+        spans = f.log.people[person].pairings
+        for i, (pairing, joined, left) in enumerate(spans):
+            if pairing == e.originator_id and left is None:
+                spans[i] = (pairing, joined, f.day(e))
 
 
 @_folds(Mentor.Registered)

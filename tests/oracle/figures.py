@@ -59,6 +59,7 @@ class World:
         self.members: dict[str, list[str]] = {}
         self.mentor_person: dict[str, str] = {}
         self.meetings: dict[str, Meeting] = {}
+        self.opened: dict[str, tuple[datetime, datetime | None]] = {}
         for line in lines:
             kind = line["topic"].rsplit(":", 1)[-1]
             self.take(kind, line["originator_id"], line["position"], line["event"])
@@ -94,6 +95,9 @@ class World:
         elif kind == "Pairing.Opened":
             self.mentor_of[oid] = e["mentor_id"]
             self.members[oid] = list(e["members"])
+            self.opened[oid] = (_ts(e["occurred_at"]), None)
+        elif kind == "Pairing.Closed":
+            self.opened[oid] = (self.opened[oid][0], _ts(e["occurred_at"]))
         elif kind == "Pairing.MemberAdded":
             self.members[oid].append(e["participant_id"])
         elif kind == "Pairing.MemberRemoved":
@@ -155,13 +159,21 @@ def quarter_figures(
             if pid in services:
                 services[pid].append((day(m.occurred_at), m.held_at[-1]))
 
+    # A pairing a participant mentors is planned service for them, like one they are in.
+    mentored: dict[str, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+    for pairing, (opened, closed) in w.opened.items():
+        person = w.mentor_person.get(w.mentor_of[pairing])
+        if person is not None:
+            mentored[person].append((opened, closed))
+
     def gone(pid: str, on: date) -> tuple[date, int] | None:
         p = w.people[pid]
         past = [s for s in services[pid] if s[0] <= on]
         last = max(past)
         grad = w.graduated.get(p.cohort)
         in_class = grad is None or grad[0] > on
-        paired = any(day(a) <= on and (b is None or day(b) > on) for a, b, _ in p.spans)
+        spans = [(a, b) for a, b, _ in p.spans] + mentored[pid]
+        paired = any(day(a) <= on and (b is None or day(b) > on) for a, b in spans)
         if in_class or paired or (on - last[0]).days <= NINETY:
             return None
         return last
