@@ -26,6 +26,7 @@ from projections.ops import Append, IfNull, Inc, Ref, Remove, Writer
 from projections.query import Column, Reader, Sort, page
 from projections.rows import select, typed
 from projections.search import Find, folded_name
+from projections.service import Person
 
 
 class Caseload(Projection):
@@ -255,6 +256,9 @@ class CaseloadRow(msgspec.Struct):
     # Token subjects of the staff assigned (decision 57), read from the assignments view.
     case_manager: str | None = None
     coordinator: str | None = None
+    # The exit is derived (domain/definitions.py: 90 days without service, none planned), not
+    # recorded: `exit_date` is the last service, as in the quarterly report and the PIRL file.
+    exit_derived: bool = False
 
 
 CASELOAD = select(
@@ -266,6 +270,7 @@ CASELOAD = select(
         "overdue_goals",
         "case_manager",
         "coordinator",
+        "exit_derived",
     ),
     id="participant_id",
     cohort="cohort_code",
@@ -305,14 +310,18 @@ def caseload_page(
     find: Find | None = None,
     sort: Sort | None = None,
     staff: Staff | None = None,
+    served: tuple[dict[UUID, Person], date] | None = None,
 ) -> tuple[list[CaseloadRow], str | None]:
     """Participants in number order (or by `sort`) after `after`, filtered, found by `find`;
     for a `peer_mentor`, only those they mentor now (individually or in a group); with `staff`,
     each row names its case manager and coordinator, and `staff.assigned_to` keeps only the
-    participants assigned to that subject. Days and overdue goals count to `now`."""
+    participants assigned to that subject. Days and overdue goals count to `now`.
+    With `served` (projections.service's people, and today in the grantee's zone) a derived
+    exit shows as one, and the status filter applies to it (a page may then be shorter than
+    `limit`; follow its cursor)."""
     filters = (
         ("stage", stage),
-        ("status", None if status is None else status.value),
+        ("status", None if status is None or served is not None else status.value),
         ("facility_code", facility),
         ("cohort_code", cohort),
     )
@@ -365,8 +374,30 @@ def caseload_page(
         "overdue_goals": lambda r: overdue.get(r["id"], 0),
         "case_manager": lambda r: assigned.get(r["id"], (None, None))[0],
         "coordinator": lambda r: assigned.get(r["id"], (None, None))[1],
+        "exit_derived": lambda r: False,
     }
-    return typed(CaseloadRow, CASELOAD, body, derived), nxt
+    out = typed(CaseloadRow, CASELOAD, body, derived)
+    if served is not None:
+        out = [derive_exit(row, served[0], served[1]) for row in out]
+        out = [row for row in out if status is None or row.status is status]
+    return out, nxt
+
+
+def derive_exit(row: CaseloadRow, people: dict[UUID, Person], today: date) -> CaseloadRow:
+    """The row with its derived exit, when one holds today and no exit is recorded."""
+    person = people.get(row.id)
+    if row.status is not Status.ACTIVE or person is None:
+        return row
+    derived = person.derived_exit(today)
+    if derived is None:
+        return row
+    return msgspec.structs.replace(
+        row,
+        status=Status.EXITED,
+        exit_date=derived[0],
+        exit_reason=ExitReason.NO_SERVICE_90_DAYS,
+        exit_derived=True,
+    )
 
 
 def mentor_names(db: Reader, t: Tables, mentor_ids: list[UUID]) -> dict[UUID, str]:

@@ -220,7 +220,11 @@ class Oversight(Projection):
     # -- mentors -------------------------------------------------------------------------------
     @handles(Mentor.Registered)
     def registered(self, w: Writer, e: Mentor.Registered, position: int) -> None:
-        self._insert(w, "ov_mentors", (e.originator_id, position, e.occurred_at, None, None))
+        self._insert(
+            w,
+            "ov_mentors",
+            (e.originator_id, position, e.occurred_at, None, None, e.participant_id),
+        )
 
     @handles(Mentor.Certified)
     def certified(self, w: Writer, e: Mentor.Certified, position: int) -> None:

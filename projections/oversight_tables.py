@@ -15,7 +15,9 @@ COLUMNS: dict[str, str] = {
         " scheduled_for, status, status_position, occurred_at, duration_minutes, week,"
         " attendees, positions, excused"
     ),
-    "ov_mentors": "mentor_id, position, registered_at, certified_at, certified_position",
+    "ov_mentors": (
+        "mentor_id, position, registered_at, certified_at, certified_position, participant_id"
+    ),
     "ov_trainings": "position, mentor_id, module, completed_on, hours",
     "ov_goals": "goal_id, position, set_at, horizon, status, closed_at, close_position",
     "ov_escalations": "escalation_id, position, type, raised_at, resolved_at, resolve_position",
@@ -66,7 +68,7 @@ TABLES: dict[str, str] = {
     "ov_mentors": (
         "mentor_id uuid PRIMARY KEY, position bigint NOT NULL,"
         " registered_at timestamptz NOT NULL, certified_at timestamptz,"
-        " certified_position bigint"
+        " certified_position bigint, participant_id uuid"
     ),
     "ov_trainings": (
         "position bigint PRIMARY KEY, mentor_id uuid NOT NULL, module text NOT NULL,"

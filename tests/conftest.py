@@ -11,6 +11,7 @@ import os
 import secrets
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -262,17 +263,37 @@ def _fuzz_figures() -> dict[str, Any]:
     return {"cases": dict(fuzz.CASES), "rejecting": fuzz.mostly_rejecting()}
 
 
+# The oracle's coverage (tests/oracle/test_oracle.py), sent and printed the same way.
+ORACLE: Counter[str] = Counter()
+
+
+def _oracle_figures() -> dict[str, int]:
+    import sys
+
+    oracle = sys.modules.get("tests.oracle.test_oracle")
+    return dict(oracle.COVERED) if oracle is not None else {}
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["fuzz"] = _fuzz_figures()
+        workeroutput["oracle"] = _oracle_figures()
 
 
 def pytest_testnodedown(node: Any, error: Any) -> None:
     FUZZ.update(getattr(node, "workeroutput", {}).get("fuzz") or {})
+    ORACLE.update(getattr(node, "workeroutput", {}).get("oracle") or {})
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    oracle = ORACLE or Counter(_oracle_figures())
+    if oracle:
+        paths = sorted(k for k in oracle if k.startswith("path:"))
+        terminalreporter.write_line(
+            f"oracle: {oracle['histories']} generated histories equal to the report; "
+            f"{len(paths)} distinct participant paths covered"
+        )
     figures = FUZZ or _fuzz_figures()
     if figures:
         cases = figures["cases"]

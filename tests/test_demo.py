@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import re
 import secrets
@@ -54,7 +55,9 @@ def demo_url(server_url: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def prowd(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def prowd(
+    *args: str, env: dict[str, str], timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "services.cli", *args],
         env=env,
@@ -205,3 +208,50 @@ def ready_within(base: str, seconds: float, process: subprocess.Popen[bytes]) ->
                 return
         time.sleep(0.25)
     raise AssertionError(f"{base} never became ready")
+
+
+def test_the_demo_report_agrees_with_its_caseload(demo_url: str, settings: Settings) -> None:
+    """The demo's findings of issue 17: the caseload shows exited exactly those the report
+    counts as exited; graduate mentors who mentor are not derived-exited; stage 3 splits into
+    through an RRC and released directly; a derived exit drills down per participant."""
+    loaded = prowd(
+        "demo", "--load-only", env=cli_env(settings.data_dir, demo_url, SUITE_CLOCK.now())
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    oversight = {"Authorization": f"Bearer {printed_token(loaded.stdout, 'federal_oversight')}"}
+    staff = {"Authorization": f"Bearer {printed_token(loaded.stdout, 'coordinator')}"}
+    with demo_client(settings, demo_url) as (client, db):
+        base = f"/v1/grantees/{DEMO}"
+        r = client.get(f"{base}/reports/quarterly/2026Q4", headers=oversight)
+        assert r.status_code == 200, r.text
+        f = {k: v["value"] for k, v in r.json()["figures"].items()}
+        rows = client.get(f"{base}/participants", headers=staff, params={"limit": 100}).json()
+        exited = [row for row in rows["items"] if row["status"] == "exited"]
+        assert len(exited) == f["enrolment.exited"]
+        registered = db.fetchall(
+            f'SELECT state FROM "g_{DEMO}".events WHERE topic LIKE %s', ("%Mentor.Registered",)
+        )
+        mentoring = {json.loads(bytes(s))["participant_id"] for (s,) in registered} - {None}
+        assert mentoring, "the demo has graduate mentors"
+        # Graduate mentors who mentor an open pairing stay active (planned service).
+        open_as_mentor = {
+            str(r[0])
+            for r in db.fetchall(
+                f'SELECT m.participant_id FROM "g_{DEMO}".ov_mentors_b1 m'
+                f' JOIN "g_{DEMO}".ov_pairings_b1 p ON p.mentor_id = m.mentor_id'
+                " WHERE p.closed_at IS NULL AND m.participant_id IS NOT NULL"
+            )
+        }
+        assert open_as_mentor and open_as_mentor <= mentoring
+        assert not open_as_mentor & {row["id"] for row in exited}
+        assert (
+            f["funnel.reached_stage_3"] == f["funnel.stage_3_via_rrc"] + f["funnel.stage_3_direct"]
+        )
+        assert f["funnel.stage_3_direct"] > 0
+        d = client.get(
+            f"{base}/reports/quarterly/2026Q4/figures/exits.derived_90_day", headers=oversight
+        )
+        assert d.status_code == 200, d.text
+        units = d.json()["units"]
+        assert len(units) == f["exits.derived_90_day"]
+        assert all(len(u) == 2 for u in units)

@@ -385,8 +385,10 @@ EXPECTED_Q3 = {
     "enrolment.stage_3": 1,
     "enrolment.exited": 3,
     "funnel.enrolled": 6,
-    "funnel.reached_stage_2": 3,
+    "funnel.reached_stage_2": 2,
     "funnel.reached_stage_3": 2,
+    "funnel.stage_3_via_rrc": 1,
+    "funnel.stage_3_direct": 1,
     "funnel.completed": 1,
     "transitions.1_to_2": 1,
     "transitions.1_to_3": 1,
@@ -520,8 +522,11 @@ def test_figures_drill_down_to_the_events_that_produced_them(history: History) -
         return list(history.drill("2026Q3", figure)["positions"])
 
     assert drilled("exits.completed") == p(ids["P2"], "Exited")
-    # The derived exit points at the participant's last service: the cohort's graduation.
-    assert drilled("exits.derived_90_day") == history.topic_positions("Cohort.Graduated")
+    # The derived exit points at the participant's last service (the cohort's graduation)
+    # and at their entry: one unit per participant.
+    derived = history.drill("2026Q3", "exits.derived_90_day")
+    unit = sorted(history.topic_positions("Cohort.Graduated") + p(ids["P4"], "Enrolled"))
+    assert derived["positions"] == unit and derived["units"] == [unit]
     assert drilled("enrolment.new") == p(ids["P3"], "Enrolled")
     assert drilled("transitions.1_to_2") == p(ids["P1"], "StageTransitioned")[:1]
     assert drilled("transitions.1_to_3") == p(ids["P2"], "StageTransitioned")

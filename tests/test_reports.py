@@ -146,10 +146,12 @@ class Page(HTMLParser):
         self.tags: list[str] = []
         self.attrs: list[str] = []
         self.text: list[str] = []
+        self.hrefs: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
         self.attrs.extend(name for name, _ in attrs)
+        self.hrefs.extend(v or "" for name, v in attrs if name == "href")
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
@@ -165,11 +167,28 @@ def test_html_is_a_printable_page_with_inline_svg_charts(history: History) -> No
     titles = "".join(page.text)
     for chart in ("Stage funnel", "Weekly cadence compliance", "Goals set and achieved"):
         assert chart in titles
-    # Self-contained: no scripts, no external stylesheets, images or links.
+    # Self-contained: no scripts, no external stylesheets or images; the only links are the
+    # figures' drill-downs, relative to the report.
     assert not {"script", "link", "img", "iframe"} & set(page.tags)
-    assert not {"src", "href"} & set(page.attrs)
+    assert "src" not in page.attrs
+    assert page.hrefs and all(h.startswith(f"{Q}/figures/") for h in page.hrefs)
     assert "@media print" in r.text and "@page" in r.text
-    assert "0.2778" in r.text  # the cadence compliance figure is in the tables
+    # For a program director: a rate with its numerator and denominator, human labels, no
+    # code names or positions, and how each figure is computed.
+    text = "".join(page.text)
+    assert "27.8% (5 of 18)" in text and "0.2778" not in text
+    assert "boundary concern escalations raised" in text
+    assert "boundary_concern" not in text and "cadence.compliance_rate" not in text
+    assert "log position" not in text
+    assert "How each figure is computed" in text and "derived exit" in text
+
+
+def test_the_page_leaves_out_weeks_that_have_not_begun(history: History) -> None:
+    # The suite's clock stands on Thursday 2026-11-26 (W48): W49 to W53 have not begun.
+    page = Page()
+    page.feed(history.report("2026Q4", format="html").text)
+    labels = {t.strip() for t in page.text}
+    assert {"W40", "W48"} <= labels and not {"W49", "W52", "W53"} & labels
 
 
 def test_as_of_gives_the_report_as_it_stood_then(history: History) -> None:

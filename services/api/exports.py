@@ -34,8 +34,20 @@ _QUARTER_PROBLEM = (400, "invalid_quarter", "'2026Q5' is not a quarter of the fo
 _EXPORT_PROBLEMS = problems(
     _QUARTER_PROBLEM,
     (422, "quarter_not_started", "quarter 2027Q1 has not begun (it starts on 2027-01-01)"),
+    (
+        422,
+        "pirl_edit_checks_failed",
+        "the 2026Q3 file fails the PIRL edit checks: row 2 (Q3KX7...): exit_before_entry (...)",
+    ),
     (409, "conflict", "the record was changed by another request at the same time"),
 )
+AllowWarnings = Annotated[
+    bool,
+    Parameter(
+        description="serve a file whose rows fail only edit checks WIPS warns about"
+        " (docs/pirl.md); failing errors refuse it whatever this says"
+    ),
+]
 _HEADERS = [
     ResponseHeader(
         name="X-Export-Digest",
@@ -125,12 +137,20 @@ def _csv(tenant: Tenant, record: ExportRecord, data: bytes, **headers: str) -> R
     )
 
 
-def _generate(request: Request[Any, Any, Any], tenant: Tenant, quarter: str, status: int) -> Any:
+def _generate(
+    request: Request[Any, Any, Any],
+    tenant: Tenant,
+    quarter: str,
+    status: int,
+    allow_warnings: bool = False,
+) -> Any:
     q = parse_quarter(quarter)
     fresh: dict[UUID, bytes] = {}
 
     def execute(command: Any) -> Exported:
-        exported = tenant.app.exports.export_pirl(command, q, requested_via="api")
+        exported = tenant.app.exports.export_pirl(
+            command, q, requested_via="api", allow_warnings=allow_warnings
+        )
         fresh[exported.aggregate.exports[-1].export_id] = exported.data
         return exported
 
@@ -166,7 +186,11 @@ class ExportController(Controller):
         response_headers=_HEADERS,
     )
     def export_pirl(
-        self, request: Request[Any, Any, Any], tenant: Tenant, quarter: PirlQuarter
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        quarter: PirlQuarter,
+        allow_warnings: AllowWarnings = False,
     ) -> Response[bytes]:
         """Generate and record the PIRL file of a calendar quarter `YYYYQn`: one CSV row per
         participant whose date of program entry (PIRL 900) is on or before the quarter's last
@@ -176,7 +200,7 @@ class ExportController(Controller):
         at; `Location` names the record. The same quarter exported again with nothing changed
         gives the same bytes; a retry with the same `Idempotency-Key` returns the first file
         and records nothing."""
-        return _generate(request, tenant, quarter, 201)  # type: ignore[no-any-return]
+        return _generate(request, tenant, quarter, 201, allow_warnings)  # type: ignore[no-any-return]
 
     @get(
         "/pirl/{quarter:str}",
@@ -187,7 +211,11 @@ class ExportController(Controller):
         response_headers=_HEADERS,
     )
     def download_pirl(
-        self, request: Request[Any, Any, Any], tenant: Tenant, quarter: PirlQuarter
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        quarter: PirlQuarter,
+        allow_warnings: AllowWarnings = False,
     ) -> Response[bytes]:
         """The PIRL file of a calendar quarter `YYYYQn`, generated and recorded exactly as by
         `POST` on the same path (so this `GET` is not a safe read: every download is recorded
@@ -196,7 +224,7 @@ class ExportController(Controller):
         day; dates YYYYMMDD; element 100 a pseudonym. Same quarter, nothing changed: same
         bytes. A retry with the same `Idempotency-Key` returns the first file and records
         nothing."""
-        return _generate(request, tenant, quarter, 200)  # type: ignore[no-any-return]
+        return _generate(request, tenant, quarter, 200, allow_warnings)  # type: ignore[no-any-return]
 
     @get(
         "/",

@@ -13,6 +13,7 @@ from litestar.params import Parameter
 from domain import clock
 from domain.contact import Contact
 from domain.participants import (
+    ExitReason,
     Participant,
     PersonalDetails,
     Stage,
@@ -23,6 +24,7 @@ from projections.caseload import CASELOAD_SORT, caseload_page
 from projections.mentors import PeerMentor
 from projections.query import sort_of, sort_pattern
 from projections.search import Find, duplicates
+from projections.service import load_people
 from services.api import views
 from services.api.context import (
     Tenant,
@@ -265,6 +267,8 @@ class ParticipantController(Controller):
         if only_own("participants.read", tenant.principal.roles):
             roster = views.tables(db, schema, "mentor_roster", None, 0)
             peer_mentor = PeerMentor(tenant.principal.subject, roster)
+        zone = tenant.app.zone
+        served = load_people(db, views.tables(db, schema, "oversight", None, 0), zone)
         rows, nxt = caseload_page(
             db,
             t,
@@ -283,6 +287,7 @@ class ParticipantController(Controller):
                 views.tables(db, schema, "assignments", min_position, wait),
                 me(tenant.principal.subject, assigned_to),
             ),
+            served=(served, clock.today(zone)),
         )
         return CaseloadPage(rows, nxt, projector.position_of(db, schema, "caseload"))
 
@@ -291,7 +296,23 @@ class ParticipantController(Controller):
         """A participant as the log has it now (always current, no view lag)."""
         participant = tenant.app.participants.participant(participant_id)
         check_own_mentee(tenant, participant, "participants.read")
-        return render(participant, 0)
+        out = render(participant, 0)
+        if out.status is not Status.ACTIVE:
+            return out
+        # A derived exit, as the quarterly report and the caseload count it.
+        db, zone = tenant.tenancy.db, tenant.app.zone
+        people = load_people(db, views.tables(db, tenant.info.schema, "oversight", None, 0), zone)
+        person = people.get(participant_id)
+        derived = None if person is None else person.derived_exit(clock.today(zone))
+        if derived is None:
+            return out
+        return msgspec.structs.replace(
+            out,
+            status=Status.EXITED,
+            exit_date=derived[0],
+            exit_reason=ExitReason.NO_SERVICE_90_DAYS,
+            exit_derived=True,
+        )
 
     @post(
         "/{participant_id:uuid}/stage-transitions",

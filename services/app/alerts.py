@@ -1,6 +1,7 @@
 """The grantee's alerts: everything that needs a coordinator's attention, in one list.
 
-Missed cadence, overdue goals, crisis escalations unresolved after 24 hours, clearances that
+Missed cadence, overdue goals, participants approaching the derived 90-day exit (from day
+60 without service), crisis escalations unresolved after 24 hours, clearances that
 expire within 30 days, mentors without a debrief in 30 days, webhook endpoints the dispatcher
 disabled, and events a view could not take as they were (projection faults, docs/decisions.md
 30). Alerts name records by id and carry no personal data; each is computed when read from the
@@ -28,6 +29,7 @@ from projections.goals import overdue_goals
 from projections.meetings import cadence_alerts, scheduled_between
 from projections.mentors import expiring_clearances
 from projections.pairings import member_pairings
+from projections.service import approaching, load_people
 from projections.supervision_reads import debriefs_due, overdue_crises
 from services.identity.access import allowed
 from services.projector.faults import live as live_faults
@@ -43,13 +45,15 @@ Kind = Literal[
     "webhook_endpoint_disabled",
     "projection_fault",
     "meeting_tomorrow",
+    "exit_approaching",
 ]
 
 
 class Alert(msgspec.Struct):
     kind: Kind
     subject: Literal[
-        "pairing", "goal", "escalation", "mentor", "webhook_endpoint", "record", "meeting"
+        "pairing", "goal", "escalation", "mentor", "webhook_endpoint", "record", "meeting",
+        "participant",
     ]
     subject_id: UUID
     since: datetime | None
@@ -104,6 +108,7 @@ class Alerts:
         if allowed("supervision.read", roles):
             items += self._supervision(views("supervision"))
         items += self._clearances(views("mentor_roster"))
+        items += self._exits_approaching(views("oversight"))
         if allowed("webhooks.read", roles):
             items += self._disabled_endpoints()
             items += self._projection_faults()
@@ -208,6 +213,25 @@ class Alerts:
             for c in expiring_clearances(
                 self.ledger.db, t, today, today + timedelta(days=CLEARANCE_WARNING_DAYS)
             )
+        ]
+
+    def _exits_approaching(self, t: Tables) -> list[Alert]:
+        """From day 60 without service (none planned): the day the derived 90-day exit would
+        take effect (domain/definitions.py), so staff can act before it does."""
+        zone = self.ledger.zone
+        today = clock.today(zone)
+        return [
+            Alert(
+                "exit_approaching",
+                "participant",
+                pid,
+                datetime.combine(s.last_service_on, datetime.min.time(), tzinfo=zone),
+                f"no service since {s.last_service_on}: the derived exit takes effect on"
+                f" {s.takes_effect_on} (exit date {s.last_service_on}) unless a service is held"
+                " or planned",
+                participant_id=pid,
+            )
+            for pid, s in approaching(load_people(self.ledger.db, t, zone), today)
         ]
 
     def _disabled_endpoints(self) -> list[Alert]:

@@ -20,7 +20,7 @@ from psycopg.rows import TupleRow
 from domain.common import NotFound, RuleViolation, actor, utcnow
 from domain.exports import REGISTER_ID, ExportRecord, ExportRegister
 from services.audit.disclosure import record_disclosure
-from services.reports import pirl
+from services.reports import pirl, pirl_checks
 from services.store.eventstore import TenantRecorder
 from services.store.ledger import Command, LedgerApplication, Saved
 
@@ -79,10 +79,17 @@ class Exports:
         return pirl.collect(events(), self.ledger.zone)
 
     def export_pirl(
-        self, command: Command, quarter: pirl.Quarter, *, requested_via: str
+        self,
+        command: Command,
+        quarter: pirl.Quarter,
+        *,
+        requested_via: str,
+        allow_warnings: bool = False,
     ) -> Exported:
-        """Generate the quarter's PIRL file from the log as it stands, record it with its
-        digest in the export register and return it."""
+        """Generate the quarter's PIRL file from the log as it stands, run the edit checks
+        (services/reports/pirl_checks.py: a failing row refuses the file, naming the rows and
+        checks; warnings only unless `allow_warnings`), record it with its digest in the export
+        register and return it."""
         today = utcnow().astimezone(self.ledger.zone).date()
         if quarter.first_day > today:
             raise RuleViolation(
@@ -96,6 +103,13 @@ class Exports:
         in_scope = [f.participant_id for f in pirl.in_scope(log, quarter)]
         register.assign(in_scope, new_pseudonym)
         rows = pirl.build(log, quarter, register.identifiers)
+        header = [str(c.element) for c in pirl.COLUMNS]
+        refusing = pirl_checks.blocking(pirl_checks.failures(header, rows), allow_warnings)
+        if refusing:
+            raise RuleViolation(
+                f"the {quarter} file fails the PIRL edit checks: " + pirl_checks.describe(refusing),
+                code="pirl_edit_checks_failed",
+            )
         data = pirl.render(rows)
         record = ExportRecord(
             export_id=uuid4(),

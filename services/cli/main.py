@@ -80,6 +80,11 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--grantee", required=True, help="the grantee's slug")
     ex.add_argument("--quarter", required=True, help="calendar quarter YYYYQn, e.g. 2026Q1")
     ex.add_argument("--output", default="", help="file to write (default: standard output)")
+    ex.add_argument(
+        "--allow-warnings",
+        action="store_true",
+        help="export although rows fail edit checks WIPS only warns about (docs/pirl.md)",
+    )
     rp = sub.add_parser(
         "replay", help="rebuild every view as of an instant (temporarily) and print its digests"
     )

@@ -46,7 +46,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         common.grantee.set(info.slug)
         try:
             exported = tenancy.app(info.slug).exports.export_pirl(
-                Command(), quarter, requested_via="cli"
+                Command(),
+                quarter,
+                requested_via="cli",
+                allow_warnings=getattr(args, "allow_warnings", False),
             )
         except DomainError as e:
             print(f"prowd export: {e.code}: {e.detail}", file=sys.stderr)

@@ -3,31 +3,29 @@
 A base is a list of items, each an amount and the log positions that produced it (the
 drill-down); services/reports/figures.py turns bases into figures.
 
-The derived 90-day exit (PIRL 901, DOMAIN.md), the same rule as the PIRL export
-(`services/reports/pirl.py`): on a given day, a participant without a recorded exit has exited when
-more than 90 days have passed since their last service (program entry, a held meeting they
-attended, their cohort's graduation) and none is planned (their cohort has not graduated, or
-they are in an open pairing); the exit date is that last service. It is counted in the first
-quarter at whose end (or report day) the rule holds, and drills down to the last service.
+The rules (what a service is, the derived 90-day exit, reaching a stage) are those of
+domain/definitions.py, shared with the PIRL export and the caseload. A derived exit is counted in
+the first quarter at whose end (or report day) the rule holds, and drills down to the
+participant's last service event and their entry event.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from domain import definitions as rules
 from domain.cadence import WeekStatus, compliance, week_name, week_start
 from domain.mentors import REQUIRED_MODULES
 from domain.participants import ExitReason
 from domain.policy import Cadence
+from projections import service
 from projections.oversight import Facts
 from services.reports.quarterly import Bases, Quarter
 
-NO_SERVICE_DAYS = 90
-RETENTION_DAYS = 90
+RETENTION_DAYS = rules.RETENTION_DAYS
 
 
 class _Sorter:
@@ -60,60 +58,13 @@ def sort_facts(facts: Facts, quarter: Quarter, through: date | None, zone: ZoneI
     return dict(s.bases)
 
 
-@dataclass
-class _Person:
-    """What the derived exit of one participant depends on."""
-
-    entry: tuple[date, int]
-    graduation: tuple[date, int] | None
-    contacts: list[tuple[date, int]]
-    spans: list[tuple[date, date | None]]
-
-    def derived_exit(self, day: date) -> tuple[date, int] | None:
-        """(exit date, position of the last service) when, on `day`, the participant has had
-        no service for more than 90 days and none is planned; else None."""
-        services = [self.entry, *[c for c in self.contacts if c[0] <= day]]
-        if self.graduation is not None and self.graduation[0] <= day:
-            services.append(self.graduation)
-        last = max(services)
-        in_class = self.graduation is None or self.graduation[0] > day
-        paired = any(j <= day and (left is None or left > day) for j, left in self.spans)
-        if (day - last[0]).days > NO_SERVICE_DAYS and not in_class and not paired:
-            return last
-        return None
-
-
-def _people(s: _Sorter) -> dict[UUID, _Person]:
-    graduations = {
-        code: (on, position)
-        for _, code, _, on, position in s.facts["ov_cohorts"]
-        if on is not None and position is not None
-    }
-    people = {
-        pid: _Person((entry, position), graduations.get(cohort), [], [])
-        for pid, entry, position, _, cohort in s.facts["ov_participants"]
-    }
-    for _, pid, _, joined, left, _ in s.facts["ov_memberships"]:
-        if pid in people:
-            people[pid].spans.append((s.day(joined), None if left is None else s.day(left)))
-    for row in s.facts["ov_meetings"]:
-        status, occurred, attendees, positions = row[6], row[8], row[11], row[12]
-        if status == "held" and occurred is not None:
-            for pid in attendees:
-                if pid in people:
-                    people[pid].contacts.append(
-                        (s.day(occurred), positions[-1] if positions else 0)
-                    )
-    return people
-
-
 def _participants(s: _Sorter) -> None:
     t = s.t
     moves: dict[UUID, list[tuple[datetime, int, str, int, int]]] = defaultdict(list)
     for position, pid, kind, from_stage, to_stage, occurred, _ in s.facts["ov_moves"]:
         moves[pid].append((occurred, position, kind, from_stage, to_stage))
     recorded = {row[0]: row for row in s.facts["ov_exits"]}
-    people = _people(s)
+    people = service.people(s.facts, s.day)
     first_join: dict[UUID, tuple[datetime, int]] = {}
     open_at_end: dict[UUID, int] = {}
     for position, pid, _, joined, left, _ in s.facts["ov_memberships"]:
@@ -136,10 +87,15 @@ def _participants(s: _Sorter) -> None:
                 s.add(f"returned_to_custody.from_stage_{from_stage}", 1, position)
             else:
                 s.add(f"transitions.{from_stage}_to_{to_stage}", 1, position)
+        entered = [m for m in mine if m[2] == "transition"]
+        to_stages = [m[4] for m in entered]
         for stage in (2, 3):
-            reached = [m for m in mine if m[2] == "transition" and m[4] >= stage]
-            if reached:
-                s.add(f"funnel.reached_stage_{stage}", 1, reached[0][1])
+            if rules.reached_stage(to_stages, stage):
+                first = next(m for m in entered if m[4] == stage)
+                s.add(f"funnel.reached_stage_{stage}", 1, first[1])
+        if rules.reached_stage(to_stages, 3):
+            via = "via_rrc" if rules.passed_through_rrc(to_stages) else "direct"
+            s.add(f"funnel.stage_3_{via}", 1, *(m[1] for m in entered if m[4] in (2, 3)))
         # The exit as it stands at the end: recorded, else derived (DOMAIN.md's 90-day rule).
         rec = recorded.get(pid)
         rec_day = rec[2] if rec is not None and rec[2] <= t else None
@@ -157,11 +113,12 @@ def _participants(s: _Sorter) -> None:
             derived = people[pid].derived_exit(t)
             if derived is not None:
                 exit_position = derived[1]
-                # Counted in the quarter in which the rule first holds at a quarter's end.
+                # Counted in the quarter in which the rule first holds at a quarter's end; the
+                # unit is the participant: their last service and their entry.
                 before = s.q.start - timedelta(days=1)
                 if before < entry_date or people[pid].derived_exit(before) is None:
-                    s.add("exits.total", 1, derived[1])
-                    s.add("exits.derived_90_day", 1, derived[1])
+                    s.add("exits.total", 1, derived[1], enrol_pos)
+                    s.add("exits.derived_90_day", 1, derived[1], enrol_pos)
         active = exit_position is None
         if active:
             stage = mine[-1][4] if mine else 1
@@ -253,7 +210,7 @@ def _mentors(s: _Sorter) -> None:
         if s.in_q(completed_on):
             s.add("training", float(hours), position)
     required = {m.value for m in REQUIRED_MODULES}
-    for mentor_id, position, registered_at, certified_at, certified_pos in s.facts["ov_mentors"]:
+    for mentor_id, position, registered_at, certified_at, certified_pos, _ in s.facts["ov_mentors"]:
         if s.day(registered_at) > t:
             continue
         s.add("mentors.registered", 1, position)

@@ -23,6 +23,10 @@ from services.reports.quarterly import Bases, Kind, Quarter, catalogue
 class Value:
     value: int | float | None
     positions: tuple[int, ...]
+    # Per counted unit (an item of the first base), the positions that made it count.
+    units: tuple[tuple[int, ...], ...] = ()
+    # A rate's numerator and denominator (counts), for a reader: "60% (3 of 5)".
+    of: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ def evaluate(quarter: Quarter, through: date | None, bases: Bases) -> Report:
         amounts = [a for a, _ in items[0]]
         positions = tuple(sorted({p for group in items for _, ps in group for p in ps}))
         value: int | float | None
+        of = None
         if fig.kind is Kind.COUNT:
             value = len(items[0])
         elif fig.kind is Kind.SUM:
@@ -75,10 +80,12 @@ def evaluate(quarter: Quarter, through: date | None, bases: Bases) -> Report:
             value = _round(float(statistics.median(amounts)), 2) if amounts else None
         elif fig.kind is Kind.RATE:
             value = _round(len(items[0]) / len(items[1]), 4) if items[1] else None
+            of = (len(items[0]), len(items[1]))
         else:
             below = math.fsum(a for a, _ in items[1])
             value = _round(math.fsum(amounts) / below, 2) if below else None
-        figures[fig.name] = Value(value, positions)
+        units = tuple(sorted(tuple(sorted(set(ps))) for _, ps in items[0]))
+        figures[fig.name] = Value(value, positions, units, of)
         labels[fig.name] = fig.label
     return Report(quarter, through, figures, labels)
 

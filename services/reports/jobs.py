@@ -197,6 +197,9 @@ class FigureOut(msgspec.Struct):
     events: int
     positions: list[int]
     next_after: int | None
+    # Per counted unit (a participant, a meeting, a pairing-week...), the positions of the
+    # events that made it count, on the first page only (`after` = 0); empty on later pages.
+    units: list[list[int]] = []
 
 
 def figure_page(
@@ -213,8 +216,15 @@ def figure_page(
     more = len(page) > limit
     page = page[:limit]
     next_after = page[-1] if more and page else None
+    units = [list(u) for u in value.units] if after == 0 else []
     return FigureOut(
-        report.report.quarter.name, figure, value.value, len(value.positions), page, next_after
+        report.report.quarter.name,
+        figure,
+        value.value,
+        len(value.positions),
+        page,
+        next_after,
+        units,
     )
 
 

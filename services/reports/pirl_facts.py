@@ -17,16 +17,18 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.utils import get_topic
 
+from domain import definitions as rules
 from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected
 from domain.evaluation import CredentialType, Outcomes
 from domain.facilities import Cohort
 from domain.meetings import Attendance, HeldRecord, Meeting
+from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import ExitReason, Participant
 
 QUARTER = re.compile(r"^([0-9]{4})Q([1-4])$")
 # Days without service (and none planned) after which a participant has exited (DOMAIN.md).
-NO_SERVICE_DAYS = 90
+NO_SERVICE_DAYS = rules.NO_SERVICE_DAYS
 E = TypeVar("E")
 
 
@@ -99,6 +101,9 @@ class _Fold:
     # pairing -> its members now
     members: dict[UUID, list[UUID]] = field(default_factory=dict)
     meeting_pairing: dict[UUID, UUID] = field(default_factory=dict)
+    # mentor -> the participant they are (graduate mentors); pairing -> its mentor
+    mentor_person: dict[UUID, UUID] = field(default_factory=dict)
+    pairing_mentor: dict[UUID, UUID] = field(default_factory=dict)
     # meeting -> its record as last amended, and the pairing's members when it was held
     held: dict[UUID, tuple[HeldRecord, list[UUID]]] = field(default_factory=dict)
 
@@ -163,6 +168,27 @@ def _left(f: _Fold, e: Participant.PairingLeft) -> None:
 @_folds(Pairing.Opened)
 def _opened(f: _Fold, e: Pairing.Opened) -> None:
     f.members[e.originator_id] = list(e.members)
+    f.pairing_mentor[e.originator_id] = e.mentor_id
+    # A pairing a participant mentors is planned service for them (program policy).
+    person = f.mentor_person.get(e.mentor_id)
+    if rules.MENTORING_IS_SERVICE and person in f.log.people:
+        f.log.people[person].pairings.append((e.originator_id, f.day(e), None))
+
+
+@_folds(Pairing.Closed)
+def _closed(f: _Fold, e: Pairing.Closed) -> None:
+    person = f.mentor_person.get(f.pairing_mentor.get(e.originator_id))  # type: ignore[arg-type]
+    if rules.MENTORING_IS_SERVICE and person in f.log.people:
+        spans = f.log.people[person].pairings
+        for i, (pairing, joined, left) in enumerate(spans):
+            if pairing == e.originator_id and left is None:
+                spans[i] = (pairing, joined, f.day(e))
+
+
+@_folds(Mentor.Registered)
+def _mentor(f: _Fold, e: Mentor.Registered) -> None:
+    if e.participant_id is not None:
+        f.mentor_person[e.originator_id] = e.participant_id
 
 
 @_folds(Pairing.MemberAdded)
@@ -222,9 +248,13 @@ def collect(events: Iterable[object], zone: ZoneInfo) -> Log:
         handler = _HANDLERS.get(type(e))
         if handler is not None:
             handler(fold, e)
-    for record, present in fold.held.values():
+    for meeting_id, (record, present) in fold.held.items():
         on = record.occurred_at.astimezone(zone).date()
-        for participant_id in _attended(record, present):
+        served = set(_attended(record, present))
+        mentor = fold.pairing_mentor.get(fold.meeting_pairing[meeting_id])
+        if rules.MENTORING_IS_SERVICE and mentor in fold.mentor_person:
+            served.add(fold.mentor_person[mentor])
+        for participant_id in sorted(served):
             if participant_id in fold.log.people:
                 fold.log.people[participant_id].contacts.append(on)
     return fold.log
@@ -260,9 +290,10 @@ class Subject:
         f = self.facts
         if f.exit_date is not None and f.exit_reason is not None and f.exit_date <= self.as_of:
             return f.exit_date, f.exit_reason
-        last_service = max(d for d in (f.entry, self.last_contact, self._classes_ended) if d)
-        if (self.as_of - last_service).days > NO_SERVICE_DAYS and not self._service_planned:
-            return last_service, ExitReason.NO_SERVICE_90_DAYS
+        services = [(d, 0) for d in (f.entry, self.last_contact, self._classes_ended) if d]
+        derived = rules.derived_exit(self.as_of, services, self._service_planned)
+        if derived is not None:
+            return derived[0], ExitReason.NO_SERVICE_90_DAYS
         return None
 
     @property
@@ -273,12 +304,8 @@ class Subject:
     @property
     def _service_planned(self) -> bool:
         """Classes not yet graduated, or a pairing the participant is in on the last day."""
-        in_class = self.graduated_on is None or self.graduated_on > self.as_of
-        paired = any(
-            joined <= self.as_of and (left is None or left > self.as_of)
-            for _, joined, left in self.facts.pairings
-        )
-        return in_class or paired
+        spans = [(joined, left) for _, joined, left in self.facts.pairings]
+        return rules.service_planned(self.as_of, self.graduated_on, spans)
 
     def employed_after_exit(self, n: int) -> str:
         """1 when a recorded job started by the end of the n-th quarter after the exit quarter;

@@ -108,6 +108,8 @@ def catalogue(quarter: Quarter) -> list[Figure]:
     add("funnel.enrolled", Kind.COUNT, "enrolled", "enrolment.cumulative")
     add("funnel.reached_stage_2", Kind.COUNT, "reached stage 2 (RRC or home confinement)")
     add("funnel.reached_stage_3", Kind.COUNT, "reached stage 3 (community)")
+    add("funnel.stage_3_via_rrc", Kind.COUNT, "of those, passed through an RRC or home confinement")
+    add("funnel.stage_3_direct", Kind.COUNT, "of those, released directly from custody")
     add("funnel.completed", Kind.COUNT, "exited having completed the program")
     for key in TRANSITIONS:
         add(f"transitions.{key}", Kind.COUNT, f"stage transitions {key.replace('_', ' ')}")

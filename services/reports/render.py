@@ -15,8 +15,10 @@ from typing import Any
 
 import msgspec
 
+from domain import definitions as rules
+from domain.cadence import week_start
 from domain.goals import Horizon
-from services.reports.figures import GranteeReport, Report
+from services.reports.figures import GranteeReport, Report, Value
 from services.reports.quarterly import Quarter
 
 TOTAL = "TOTAL"  # never a slug: slugs are lower case
@@ -110,7 +112,7 @@ def _svg(title: str, width: int, height: int, body: list[str]) -> str:
 
 def funnel_chart(steps: list[tuple[str, float]]) -> str:
     """Centred horizontal bars, widest first: how far participants got."""
-    width, bar, gap, label_w = 560, 26, 8, 190
+    width, bar, gap, label_w = 620, 26, 8, 250
     top = max([v for _, v in steps] + [1])
     body = []
     for i, (label, value) in enumerate(steps):
@@ -192,8 +194,10 @@ def charts(report: Report) -> str:
     funnel = funnel_chart(
         [
             ("enrolled", _value(report, "funnel.enrolled")),
-            ("reached stage 2", _value(report, "funnel.reached_stage_2")),
-            ("reached stage 3", _value(report, "funnel.reached_stage_3")),
+            ("entered an RRC or home confinement", _value(report, "funnel.reached_stage_2")),
+            ("reached the community", _value(report, "funnel.reached_stage_3")),
+            ("of those, through an RRC", _value(report, "funnel.stage_3_via_rrc")),
+            ("of those, released directly", _value(report, "funnel.stage_3_direct")),
             ("completed", _value(report, "funnel.completed")),
         ]
     )
@@ -205,6 +209,8 @@ def charts(report: Report) -> str:
             int(_value(report, f"cadence.week.{week}.excused")),
         )
         for week in report.quarter.weeks()
+        # Weeks that have not begun by the report day are left out (no empty bars).
+        if report.through is not None and week_start(week) <= report.through
     ]
     goals = goals_chart(
         [
@@ -230,13 +236,15 @@ def charts(report: Report) -> str:
 STYLE = (
     "body{font:14px/1.4 system-ui,sans-serif;color:#111;margin:24px;max-width:1100px}"
     "h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:18px 0 6px}"
-    "table{border-collapse:collapse;width:100%;margin-bottom:12px}"
+    "table{border-collapse:collapse;width:100%;margin-bottom:12px;table-layout:fixed}"
+    "th.n{width:170px}"
     "th,td{border-bottom:1px solid #ccc;padding:3px 6px;text-align:left}"
     "td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}"
     ".meta{color:#444}.charts{display:flex;flex-wrap:wrap;gap:16px}"
     "figure{margin:0}figcaption{font-size:12px;color:#444}"
     ".bar{fill:#2f5d8a}.bar2{fill:#9db7d1}.axis{stroke:#333}.ref{stroke:#bbb;stroke-dasharray:4 3}"
     ".lbl{font-size:11px;fill:#333}.val{font-size:11px;fill:#111}"
+    "dt{font-weight:600;margin-top:6px}dd{margin:0 0 0 16px}.src{color:#555;font-size:12px}"
     "@page{size:letter;margin:14mm}"
     "@media print{body{margin:0}section,table,figure{break-inside:avoid}a{color:inherit}}"
 )
@@ -263,30 +271,60 @@ def _fmt(value: int | float | None) -> str:
     return "&ndash;" if value is None else escape(repr(value))
 
 
+def _human(label: str) -> str:
+    """A label for a reader: the codes (`boundary_concern`) in words; the codes stay in the
+    CSV and JSON."""
+    return label.replace("_", " ")
+
+
+def _reader_value(v: Value) -> str:
+    """A rate as a percentage with its numerator and denominator; other values as numbers."""
+    if v.of is not None:
+        if v.value is None:
+            return f"&ndash; (0 of {v.of[1]})"
+        return f"{100 * float(v.value):.1f}% ({v.of[0]} of {v.of[1]})"
+    return _fmt(v.value)
+
+
+def appendix() -> str:
+    """How each figure is computed, from the definitions (domain/definitions.py)."""
+    items = "".join(
+        f"<dt>{escape(rule.name)}</dt><dd>{escape(rule.words)}"
+        f' <span class="src">Source: {escape(rule.source)}.</span></dd>'
+        for rule in rules.RULES
+    )
+    return (
+        '<section class="appendix"><h2>How each figure is computed</h2>'
+        f'<dl>{items}</dl><p class="meta">Counts through the report day; each figure\'s'
+        " count links to its drill-down: the events behind it, without personal data.</p></section>"
+    )
+
+
 def html_grantee(r: GranteeReport, grantee_name: str) -> bytes:
     rep = r.report
     through = rep.through.isoformat() if rep.through else "&ndash;"
     head = (
         f"<h1>Quarterly oversight report {escape(rep.quarter.name)}</h1>"
-        f'<p class="meta">{escape(grantee_name)} ({escape(r.slug)}) · {rep.quarter.start} to'
-        f" {rep.quarter.end} · through {through} ({escape(r.time_zone)}) · log position"
-        f" {r.stand.position}</p>"
+        f'<p class="meta">{escape(grantee_name)} · {rep.quarter.start} to'
+        f" {rep.quarter.end} · through {through} ({escape(r.time_zone)})</p>"
     )
     tables = []
+    q = escape(rep.quarter.name)
     for section, names in _sections(rep.figures).items():
         lines = "".join(
-            f"<tr><td>{escape(rep.labels[n])}</td><td><code>{escape(n)}</code></td>"
-            f'<td class="n">{_fmt(rep.figures[n].value)}</td>'
-            f'<td class="n">{len(rep.figures[n].positions)}</td></tr>'
+            f"<tr><td>{escape(_human(rep.labels[n]))}</td>"
+            f'<td class="n">{_reader_value(rep.figures[n])}</td>'
+            f'<td class="n"><a href="{q}/figures/{escape(n)}">'
+            f"{len(rep.figures[n].units)} counted</a></td></tr>"
             for n in names
         )
         tables.append(
-            f"<section><h2>{escape(section.replace('_', ' '))}</h2><table><thead><tr>"
-            '<th>figure</th><th>name</th><th class="n">value</th><th class="n">events</th>'
+            f"<section><h2>{escape(_human(section))}</h2><table><thead><tr>"
+            '<th>figure</th><th class="n">value</th><th class="n">drill-down</th>'
             f"</tr></thead><tbody>{lines}</tbody></table></section>"
         )
-    title = f"{rep.quarter.name} oversight report: {r.slug}"
-    return _page(title, head + charts(rep) + "".join(tables))
+    title = f"{rep.quarter.name} oversight report: {grantee_name}"
+    return _page(title, head + charts(rep) + "".join(tables) + appendix())
 
 
 def html_all(quarter: Quarter, rows: list[GranteeReport], totals: Report) -> bytes:

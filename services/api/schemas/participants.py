@@ -125,6 +125,9 @@ class ParticipantOut(msgspec.Struct, omit_defaults=True):
     # Personal, encrypted (decision 58); absent until recorded.
     contact: ContactOut | None = None
     projected_release_date: date | None = None
+    # True when the exit shown is derived (90 days without service, none planned; see
+    # docs/reports.md), not recorded: `exit_date` is then the last service.
+    exit_derived: bool = False
 
 
 class CaseloadPage(msgspec.Struct):

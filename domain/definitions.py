@@ -1,0 +1,173 @@
+"""The rules behind every reported figure, one definition each (no I/O here).
+
+The quarterly report (services/reports/bases.py), the PIRL export (services/reports/pirl_facts.py),
+the caseload and the alerts all decide "has this participant exited?", "did they reach
+stage 2?" and the like through this module, so a participant counts the same way everywhere.
+`RULES` states each definition in plain words with its source; docs/reports.md and the report
+page's appendix are written from it.
+
+Participation-level services (what resets the 90-day clock), each dated in the world:
+program entry, a held meeting the participant attended as mentee, the end of their cohort's
+classes (its graduation), and, by program policy (`MENTORING_IS_SERVICE`, on by default), a held
+meeting of a pairing in which the participant served as peer mentor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TypeVar
+
+# Days without a participation-level service, none planned, after which a participant has
+# exited (PIRL 901 "date of program exit", DOMAIN.md).
+NO_SERVICE_DAYS = 90
+# Days without service from which staff are warned that a derived exit is coming.
+EXIT_WARNING_DAYS = 60
+# Program policy: a held meeting in which the participant served as peer mentor is a
+# participation-level service (the tip sheet: peer mentoring by graduates retains them).
+MENTORING_IS_SERVICE = True
+# Days after which a participant counts toward retention (enrolled this long by the end).
+RETENTION_DAYS = 90
+
+P = TypeVar("P")
+
+
+def reached_stage(to_stages: Iterable[int], stage: int) -> bool:
+    """Whether a participant reached `stage`: a recorded transition *into* that stage.
+
+    A move from stage 1 straight to stage 3 is a release to the community without an RRC:
+    it does not count as having reached stage 2."""
+    return stage in set(to_stages)
+
+
+def passed_through_rrc(to_stages: Iterable[int]) -> bool:
+    """Whether a participant who reached stage 3 entered stage 2 (RRC or home confinement)."""
+    stages = set(to_stages)
+    return 3 in stages and 2 in stages
+
+
+def derived_exit(
+    day: date, services: Iterable[tuple[date, P]], planned: bool
+) -> tuple[date, P] | None:
+    """The derived exit as it stands on `day`: (exit date, what the last service was) when
+    more than `NO_SERVICE_DAYS` have passed since the last service up to `day` and no service
+    is planned; else None. The exit date is the last service's date (PIRL 901).
+
+    `services` must include the program entry, so it is never empty for an enrolled person;
+    ties between services on the same day are broken by the larger second element."""
+    past = [s for s in services if s[0] <= day]
+    if not past or planned:
+        return None
+    last = max(past, key=lambda s: (s[0], _rank(s[1])))
+    if (day - last[0]).days > NO_SERVICE_DAYS:
+        return last
+    return None
+
+
+def _rank(tag: object) -> int:
+    return tag if isinstance(tag, int) else 0
+
+
+def exit_takes_effect(last_service: date) -> date:
+    """The first day on which the derived exit holds, absent any further service."""
+    return last_service + timedelta(days=NO_SERVICE_DAYS + 1)
+
+
+def exit_warning_from(last_service: date) -> date:
+    """The first day staff are warned of an approaching derived exit."""
+    return last_service + timedelta(days=EXIT_WARNING_DAYS)
+
+
+def in_span(day: date, start: date, end: date | None) -> bool:
+    """An open span [start, end): a pairing membership is open on `day`."""
+    return start <= day and (end is None or end > day)
+
+
+def service_planned(
+    day: date, graduation: date | None, spans: Iterable[tuple[date, date | None]]
+) -> bool:
+    """Service is planned on `day` when the participant's cohort has not graduated yet (classes
+    go on) or they are in an open pairing (meetings are due every week)."""
+    in_class = graduation is None or graduation > day
+    return in_class or any(in_span(day, a, b) for a, b in spans)
+
+
+def certified_in(day: date, start: date, through: date) -> bool:
+    """A mentor certified in a quarter: certification dated between its start and the report day."""
+    return start <= day <= through
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    words: str
+    source: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "participation-level service",
+        "Program entry; a held meeting the participant attended as mentee; the graduation of"
+        " their cohort (the end of class hours); and, by program policy (on by default), a held"
+        " meeting in which the participant served as peer mentor.",
+        "DOMAIN.md (90-day rule); TEGL 10-23 / PIRL 901; peer-mentoring tip sheet (mentoring by"
+        " graduates retains participants)",
+    ),
+    Rule(
+        "service planned",
+        "The participant's cohort has not graduated yet, or the participant is in an open"
+        " pairing on the day, or (by the same program policy) mentors one.",
+        "DOMAIN.md (exit when no service is planned); PIRL 901",
+    ),
+    Rule(
+        "derived exit",
+        f"A participant without a recorded exit has exited when more than {NO_SERVICE_DAYS} days"
+        " have passed since their last participation-level service and none is planned. The"
+        " exit date is the date of that last service; the exit is counted in the first quarter"
+        " at whose end (or report day) the rule holds.",
+        "PIRL 901 (date of program exit); DOMAIN.md",
+    ),
+    Rule(
+        "exit approaching",
+        f"From day {EXIT_WARNING_DAYS} without service (none planned) staff are alerted, naming"
+        f" the day the derived exit would take effect (day {NO_SERVICE_DAYS + 1}).",
+        "program practice; tip sheet (retention)",
+    ),
+    Rule(
+        "reached a stage",
+        "A participant reached stage 2 when a transition into stage 2 (RRC or home confinement)"
+        " is recorded, and stage 3 when one into stage 3 is. A move from stage 1 straight to"
+        " stage 3 is a direct release: it does not count as reaching stage 2.",
+        "DOMAIN.md (stages); PROWD program model",
+    ),
+    Rule(
+        "passed through an RRC",
+        "Of those who reached stage 3, those who also entered stage 2; the others were"
+        " released directly from custody.",
+        "DOMAIN.md (stages)",
+    ),
+    Rule(
+        "retention",
+        f"Of the participants enrolled {RETENTION_DAYS} days or more by the report day, those"
+        " active at its end or whose exit was a completion.",
+        "PROWD performance measures",
+    ),
+    Rule(
+        "active mentor",
+        "A mentor who held at least one meeting in the quarter (through the report day).",
+        "peer-mentoring tip sheet (regular meetings)",
+    ),
+    Rule(
+        "certified in the quarter",
+        "A mentor whose certification is dated between the quarter's first day and the report day.",
+        "DOMAIN.md (mentor certification)",
+    ),
+    Rule(
+        "weekly cadence",
+        "Each ISO week (Thursday in the quarter) of an open pairing is met when a meeting was"
+        " held, excused when one was cancelled with an excuse, else missed once the week is"
+        " over; the rate is met weeks over met and missed weeks. Weeks not yet over are left out.",
+        "peer-mentoring tip sheet (weekly contact)",
+    ),
+)

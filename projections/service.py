@@ -1,0 +1,154 @@
+"""Who was last served when: the participation-level services of each participant, read from
+the oversight facts (projections/oversight.py), and where the derived 90-day exit stands.
+
+The rules are domain/definitions.py's; the quarterly report (services/reports/bases.py), the
+caseload, the participant view and the `exit_approaching` alert all read a participant's
+standing through `people`, so the caseload shows exited whom the report counts as exited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from psycopg import sql
+
+from domain import definitions as rules
+from projections.base import Tables
+from projections.oversight import Facts
+from projections.oversight_tables import COLUMNS, ORDER
+from projections.query import Reader
+
+# The fact tables a participant's standing depends on.
+TABLES = (
+    "ov_participants",
+    "ov_cohorts",
+    "ov_memberships",
+    "ov_meetings",
+    "ov_mentors",
+    "ov_exits",
+    "ov_pairings",
+)
+
+
+@dataclass
+class Person:
+    """What the derived exit of one participant depends on: (date, log position) pairs."""
+
+    entry: tuple[date, int]
+    graduation: tuple[date, int] | None
+    contacts: list[tuple[date, int]] = field(default_factory=list)
+    spans: list[tuple[date, date | None]] = field(default_factory=list)
+    recorded_exit: date | None = None
+
+    def planned(self, day: date) -> bool:
+        graduated_on = None if self.graduation is None else self.graduation[0]
+        return rules.service_planned(day, graduated_on, self.spans)
+
+    def last_service(self, day: date) -> tuple[date, int]:
+        """The last participation-level service up to `day` (the entry at the latest)."""
+        services = [self.entry, *self.contacts]
+        if self.graduation is not None:
+            services.append(self.graduation)
+        return max(s for s in services if s[0] <= day) if self.entry[0] <= day else self.entry
+
+    def derived_exit(self, day: date) -> tuple[date, int] | None:
+        """(exit date, position of the last service) when, on `day`, the rule of
+        domain/definitions.py holds; else None."""
+        services = [self.entry, *self.contacts]
+        if self.graduation is not None:
+            services.append(self.graduation)
+        return rules.derived_exit(day, services, self.planned(day))
+
+
+def people(facts: Facts, day_of: Callable[[datetime], date]) -> dict[UUID, Person]:
+    """Every participant's services, from the facts (`day_of` dates a moment in the grantee's
+    time zone)."""
+    graduations = {
+        code: (on, position)
+        for _, code, _, on, position in facts["ov_cohorts"]
+        if on is not None and position is not None
+    }
+    out = {
+        pid: Person((entry, position), graduations.get(cohort))
+        for pid, entry, position, _, cohort in facts["ov_participants"]
+    }
+    for pid, _, exit_date, _, _ in facts["ov_exits"]:
+        if pid in out:
+            out[pid].recorded_exit = exit_date
+    for _, pid, _, joined, left, _ in facts["ov_memberships"]:
+        if pid in out:
+            out[pid].spans.append((day_of(joined), None if left is None else day_of(left)))
+    # Mentors who are participants: their held meetings as peer mentor are services, and an
+    # open pairing they mentor is planned service (program policy).
+    mentor_person = {row[0]: row[5] for row in facts["ov_mentors"] if row[5] is not None}
+    if rules.MENTORING_IS_SERVICE:
+        for _, _, mentor_id, opened, closed, _, _ in facts["ov_pairings"]:
+            pid = mentor_person.get(mentor_id)
+            if pid in out:
+                out[pid].spans.append((day_of(opened), None if closed is None else day_of(closed)))
+    for row in facts["ov_meetings"]:
+        mentor_id, status, occurred, attendees, positions = row[2], row[6], row[8], row[11], row[12]
+        if status != "held" or occurred is None:
+            continue
+        served = set(attendees)
+        if rules.MENTORING_IS_SERVICE and mentor_id in mentor_person:
+            served.add(mentor_person[mentor_id])
+        for pid in served:
+            if pid in out:
+                out[pid].contacts.append((day_of(occurred), positions[-1] if positions else 0))
+    return out
+
+
+def load_people(db: Reader, t: Tables, zone: ZoneInfo) -> dict[UUID, Person]:
+    """`people` of one grantee, read from the oversight view's live build `t`."""
+    facts = Facts()
+    for table in TABLES:
+        facts.rows[table] = [
+            tuple(r)
+            for r in db.fetchall(
+                sql.SQL("SELECT {} FROM {} ORDER BY {}").format(
+                    sql.SQL(COLUMNS[table]), t[table], sql.SQL(ORDER[table])
+                )
+            )
+        ]
+    return people(facts, lambda moment: moment.astimezone(zone).date())
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a participant without a recorded exit stands on a day."""
+
+    last_service_on: date
+    last_service_position: int
+    exit_on: date | None  # the derived exit date (the last service), when it holds
+    takes_effect_on: date | None  # when it would hold absent service (none while planned)
+
+
+def standing(person: Person, day: date) -> Standing:
+    last = person.last_service(day)
+    derived = person.derived_exit(day)
+    planned = person.planned(day)
+    return Standing(
+        last[0],
+        last[1],
+        None if derived is None else derived[0],
+        None if planned else rules.exit_takes_effect(last[0]),
+    )
+
+
+def approaching(people: dict[UUID, Person], today: date) -> list[tuple[UUID, Standing]]:
+    """Participants without a recorded or derived exit, no service planned, and at least
+    `EXIT_WARNING_DAYS` since their last service: the derived exit is coming."""
+    out = []
+    for pid, person in sorted(people.items()):
+        if person.recorded_exit is not None or person.entry[0] > today:
+            continue
+        s = standing(person, today)
+        warned = s.exit_on is None and s.takes_effect_on is not None
+        if warned and today >= rules.exit_warning_from(s.last_service_on):
+            out.append((pid, s))
+    return out

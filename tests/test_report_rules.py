@@ -1,0 +1,201 @@
+"""Regression tests for the reporting rules of domain/definitions.py (issue 17): the demo's
+findings, each reproduced on a fresh grantee over HTTP.
+
+- A move from stage 1 straight to stage 3 is no stage-2 entry: the funnel shows who passed
+  through an RRC and who was released directly.
+- A graduate who still mentors is not derived-exited (a held meeting as peer mentor is a
+  participation-level service); one who stops everything is, dated back to their last meeting,
+  in the report and the PIRL file alike.
+- A derived exit drills down per participant: their last service and their entry event, not a
+  shared cohort event.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import pytest
+
+from services.projector import live as projector
+from tests.conftest import FreezeAt
+from tests.mentoring_helpers import Api, graduates_and_newcomers
+
+
+@pytest.fixture
+def api(client: Any, auth: Any, grantee: str, db: Any, frozen_at: FreezeAt) -> Api:
+    # After 2026Q4 has ended: its report is complete whatever day the suite runs.
+    frozen_at(datetime(2027, 1, 12, 15, 0, tzinfo=UTC), tick=True)
+    return Api(client, auth, grantee, db)
+
+
+def report(api: Api, quarter: str) -> dict[str, Any]:
+    projector.drain(api.db, f"g_{api.slug}")
+    out: dict[str, Any] = api.get(f"/reports/quarterly/{quarter}", role="federal_oversight")
+    return out
+
+
+def figures(api: Api, quarter: str) -> dict[str, Any]:
+    return {k: f["value"] for k, f in report(api, quarter)["figures"].items()}
+
+
+def drill(api: Api, quarter: str, figure: str) -> dict[str, Any]:
+    projector.drain(api.db, f"g_{api.slug}")
+    out: dict[str, Any] = api.get(
+        f"/reports/quarterly/{quarter}/figures/{figure}", role="federal_oversight"
+    )
+    return out
+
+
+def positions(api: Api, originator: str, suffix: str) -> list[int]:
+    rows = api.db.fetchall(
+        f'SELECT notification_id FROM "g_{api.slug}".events WHERE originator_id = %s'
+        " AND topic LIKE %s ORDER BY notification_id",
+        (originator, f"%{suffix}"),
+    )
+    return [int(r[0]) for r in rows]
+
+
+def meet(api: Api, pairing: str, day: str) -> str:
+    at = f"{day}T15:00:00Z"
+    body = {
+        "pairing_id": pairing,
+        "scheduled_for": at,
+        "location": {"kind": "off_site"},
+        "held": {"occurred_at": at, "duration_minutes": 60, "topics": ["goals"]},
+    }
+    return str(api.post("/meetings", body)["id"])
+
+
+def pirl(api: Api, quarter: str) -> dict[str, dict[str, str]]:
+    """The PIRL file of `quarter` by participant id: element -> cell."""
+    r = api.client.post(f"{api.base}/exports/pirl/{quarter}", headers=api.headers())
+    assert r.status_code == 201, r.text
+    table = list(csv.reader(io.StringIO(r.content.decode())))
+    header, body = table[0], table[1:]
+    rows = api.db.fetchall(
+        f'SELECT state FROM "g_{api.slug}".events WHERE topic = %s',
+        ("domain.exports:ExportRegister.IdentifiersAssigned",),
+    )
+    ids = {
+        a["identifier"]: a["participant_id"]
+        for (state,) in rows
+        for a in msgspec.json.decode(bytes(state))["assignments"]
+    }
+    return {ids[row[0]]: dict(zip(header, row, strict=True)) for row in body}
+
+
+def test_a_direct_release_is_not_a_stage_2_entry(api: Api) -> None:
+    direct = api.enrol("C1", "2026-07-01", first_name="Dee")
+    via = api.enrol("C1", "2026-07-01", first_name="Vic")
+    api.move(direct, 3, at="2026-08-03T09:00:00Z")
+    api.move(via, 2, placement="rrc", facility="RRC-1", at="2026-08-03T09:00:00Z")
+    api.move(via, 3, at="2026-09-03T09:00:00Z")
+    f = figures(api, "2026Q3")
+    assert f["funnel.reached_stage_2"] == 1
+    assert f["funnel.reached_stage_3"] == 2
+    assert (f["funnel.stage_3_via_rrc"], f["funnel.stage_3_direct"]) == (1, 1)
+    assert f["transitions.1_to_3"] == 1
+    assert (
+        drill(api, "2026Q3", "funnel.reached_stage_2")["positions"]
+        == positions(api, via, "StageTransitioned")[:1]
+    )
+    assert drill(api, "2026Q3", "funnel.stage_3_direct")["units"] == [
+        positions(api, direct, "StageTransitioned")
+    ]
+
+
+def test_a_mentor_who_still_mentors_stays_one_who_stops_is_derived_exited(api: Api) -> None:
+    # Two graduates of C1 (entered 2026-02-01, graduated 2026-06-01) become certified mentors
+    # of two newcomers of C2 (classes still running: the newcomers have service planned).
+    (keeps, stops), (mentee_k, mentee_s) = graduates_and_newcomers(api, 2, 2)
+    mentor_k = api.certified("Keeps Mentoring", participant_id=keeps)
+    mentor_s = api.certified("Stops Mentoring", participant_id=stops)
+    pairing_k = api.pair(mentor_k, [mentee_k], opened_at="2026-07-06T15:00:00Z")["id"]
+    pairing_s = api.pair(mentor_s, [mentee_s], opened_at="2026-07-06T15:00:00Z")["id"]
+    for day in ("2026-07-07", "2026-10-06", "2026-12-01"):
+        meet(api, pairing_k, day)
+    last = meet(api, pairing_s, "2026-07-08")
+    api.close(pairing_s, closed_at="2026-07-10T15:00:00Z")
+
+    # At the end of Q3 the one who stopped last served 84 days before: no exit yet (without
+    # the mentoring rule the graduation of 06-01 would have made both exits in Q3).
+    q3 = figures(api, "2026Q3")
+    assert q3["exits.derived_90_day"] == 0
+    q4 = figures(api, "2026Q4")
+    assert q4["exits.derived_90_day"] == 1
+    unit = sorted(positions(api, last, "Meeting.Held") + positions(api, stops, "Enrolled"))
+    d = drill(api, "2026Q4", "exits.derived_90_day")
+    assert d["units"] == [unit] and d["positions"] == unit
+
+    rows = pirl(api, "2026Q4")
+    assert (rows[stops]["901"], rows[stops]["923"]) == ("20260708", "0")
+    assert rows[keeps]["901"] == ""
+
+    # The caseload and the participant view agree with the report.
+    projector.drain(api.db, f"g_{api.slug}")
+    caseload = {r["id"]: r for r in api.get("/participants", limit=100)["items"]}
+    assert {k: caseload[stops][k] for k in ("status", "exit_date", "exit_reason")} == {
+        "status": "exited",
+        "exit_date": "2026-07-08",
+        "exit_reason": "no_service_90_days",
+    }
+    assert caseload[stops]["exit_derived"] is True
+    assert caseload[keeps]["status"] == "active" and caseload[keeps]["exit_derived"] is False
+    exited = api.get("/participants", status="exited")["items"]
+    assert [r["id"] for r in exited] == [stops]
+    assert stops not in {r["id"] for r in api.get("/participants", status="active")["items"]}
+    view = api.get(f"/participants/{stops}")
+    assert (view["status"], view["exit_date"], view["exit_derived"]) == (
+        "exited",
+        "2026-07-08",
+        True,
+    )
+    assert api.get(f"/participants/{keeps}")["status"] == "active"
+
+
+def test_derived_exits_drill_down_per_participant(api: Api) -> None:
+    # Two graduates with no service after the graduation: two units, each the shared
+    # graduation and the participant's own entry.
+    grads, _ = graduates_and_newcomers(api, 2, 0)
+    d = drill(api, "2026Q3", "exits.derived_90_day")
+    assert d["value"] == 2
+    graduation = api.db.fetchall(
+        f'SELECT notification_id FROM "g_{api.slug}".events WHERE topic LIKE %s',
+        ("%Cohort.Graduated",),
+    )
+    g = int(graduation[0][0])
+    assert d["units"] == sorted(sorted([g, *positions(api, p, "Enrolled")]) for p in grads)
+
+
+def alerts(api: Api) -> list[dict[str, Any]]:
+    projector.drain(api.db, f"g_{api.slug}")
+    items: list[dict[str, Any]] = api.get("/alerts", kind="exit_approaching")["items"]
+    return items
+
+
+def test_exit_approaching_from_day_60_names_the_day_the_exit_takes_effect(
+    client: Any, auth: Any, grantee: str, db: Any, frozen_at: FreezeAt
+) -> None:
+    clock = frozen_at(datetime(2026, 7, 20, 15, 0, tzinfo=UTC), tick=True)
+    api = Api(client, auth, grantee, db)
+    grads, news = graduates_and_newcomers(api, 2, 1)
+    mentor = api.certified("Still Mentoring", participant_id=grads[1])
+    pairing = api.pair(mentor, [news[0]], opened_at="2026-07-06T15:00:00Z")["id"]
+    meet(api, pairing, "2026-07-14")
+    # Day 49 after the graduation (06-01): no alert yet.
+    assert alerts(api) == []
+    # Day 65: grads[0] is warned, naming 08-31 (day 91); grads[1] mentored on 07-14.
+    clock.set(datetime(2026, 8, 5, 15, 0, tzinfo=UTC))
+    (alert,) = alerts(api)
+    assert alert["participant_id"] == grads[0] and alert["subject"] == "participant"
+    assert "takes effect on 2026-08-31" in alert["detail"]
+    assert "exit date 2026-06-01" in alert["detail"]
+    # Once the exit holds, it is an exit (caseload), no longer an alert.
+    clock.set(datetime(2026, 9, 1, 15, 0, tzinfo=UTC))
+    assert [a["participant_id"] for a in alerts(api)] == []
+    row = next(r for r in api.get("/participants")["items"] if r["id"] == grads[0])
+    assert (row["status"], row["exit_date"]) == ("exited", "2026-06-01")
