@@ -29,6 +29,7 @@ from services.reports.jobs import live_facts
 from services.reports.quarterly import Quarter
 from tests.conftest import unique_slug
 from tests.oracle.figures import FIGURES, quarter_figures
+from tests.people import birth_date
 
 HISTORIES = int(os.environ.get("ORACLE_HISTORIES", "200"))
 ZONE = ZoneInfo("America/Chicago")
@@ -122,7 +123,8 @@ class Recorder:
         body = {
             "first_name": "Orla",
             "last_name": "Cle",
-            "date_of_birth": "1985-01-01",
+            # Each its own birth date: the same name and birth date twice is a possible duplicate.
+            "date_of_birth": birth_date(),
             "program_entry_date": entry.isoformat(),
             "facility": "FCI-A",
             "cohort": cohort,
