@@ -19,13 +19,13 @@ from domain.pairings import Pairing
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
 from projections.assignments import Staff, assigned_to, staff_of
 from projections.base import Projection, Tables, handles
+from projections.caseload_reads import mentor_names, overdue_goal_counts
 from projections.erasure import ERASED
-from projections.goals import OVERDUE
 from projections.mentors import PeerMentor
 from projections.ops import Append, IfNull, Inc, Ref, Remove, Writer
-from projections.query import Column, Reader, Sort, page
+from projections.query import Reader, Sort, page
 from projections.rows import select, typed
-from projections.search import Find, folded_name
+from projections.search import Find
 from projections.service import Person
 
 
@@ -278,22 +278,6 @@ CASELOAD = select(
 )
 
 
-# The columns the caseload sorts by (`sort`); names case-insensitively.
-CASELOAD_SORT = {
-    "number": Column("number", "text"),
-    "first_name": Column(folded_name("participant_id", "first_folded"), "text"),
-    "last_name": Column(folded_name("participant_id"), "text"),
-    "cohort": Column("cohort_code", "text"),
-    "facility": Column("facility_code", "text"),
-    "stage": Column("stage", "smallint"),
-    "status": Column("status", "text"),
-    "program_entry_date": Column("program_entry_date", "date"),
-    "stage_started_at": Column("stage_started_at", "timestamptz"),
-    "exit_date": Column("exit_date", "date"),
-    "last_event_at": Column("last_event_at", "timestamptz"),
-}
-
-
 def caseload_page(
     db: Reader,
     t: Tables,
@@ -398,31 +382,3 @@ def derive_exit(row: CaseloadRow, people: dict[UUID, Person], today: date) -> Ca
         exit_reason=ExitReason.NO_SERVICE_90_DAYS,
         exit_derived=True,
     )
-
-
-def mentor_names(db: Reader, t: Tables, mentor_ids: list[UUID]) -> dict[UUID, str]:
-    """The display names of these mentors, by id."""
-    if not mentor_ids:
-        return {}
-    rows = db.fetchall(
-        sql.SQL("SELECT mentor_id, display_name FROM {} WHERE mentor_id = ANY(%s)").format(
-            t["caseload_mentors"]
-        ),
-        (mentor_ids,),
-    )
-    return dict(rows)
-
-
-def overdue_goal_counts(
-    db: Reader, goals: Tables, participant_ids: list[UUID], today: date
-) -> dict[UUID, int]:
-    """How many goals of each participant are overdue as of `today` (read from the goals view,
-    by its rule, for the caseload's column)."""
-    rows = db.fetchall(
-        sql.SQL(
-            "SELECT participant_id, count(*)::int FROM {} WHERE participant_id = ANY(%s)"
-            " AND " + OVERDUE + " GROUP BY participant_id"
-        ).format(goals["goals"]),
-        (participant_ids, today),
-    )
-    return dict(rows)

@@ -20,7 +20,8 @@ from domain.participants import (
     Status,
 )
 from projections.assignments import Staff
-from projections.caseload import CASELOAD_SORT, caseload_page
+from projections.caseload import caseload_page
+from projections.caseload_reads import CASELOAD_SORT
 from projections.mentors import PeerMentor
 from projections.query import sort_of, sort_pattern
 from projections.search import Find, duplicates
@@ -45,6 +46,12 @@ from services.api.params import (
 )
 from services.api.problems import ProblemError
 from services.api.schemas.participants import (
+    ASSIGN_EXAMPLE,
+    CONTACT_EXAMPLE,
+    CORRECT_EXAMPLE,
+    ENROL_EXAMPLE,
+    EXIT_EXAMPLE,
+    MOVE_EXAMPLE,
     AssignmentIn,
     CaseloadPage,
     ContactIn,
@@ -63,21 +70,6 @@ from services.identity.access import only_own
 from services.projector import live as projector
 from services.store.ledger import Command, Saved
 
-ENROL_EXAMPLE = {
-    "first_name": "Dana",
-    "last_name": "Reyes",
-    "date_of_birth": "1988-03-14",
-    "program_entry_date": "2026-02-02",
-    "facility": "FCI-N1",
-    "cohort": "NC-2026A",
-    "bop_register_number": "12345-678",
-}
-MOVE_EXAMPLE = {
-    "to_stage": 2,
-    "placement": "rrc",
-    "facility": "RRC-N1",
-    "occurred_at": "2026-06-01T09:00:00-05:00",
-}
 CaseloadSort = Annotated[
     str | None,
     Parameter(
@@ -86,10 +78,6 @@ CaseloadSort = Annotated[
         schema_extra={"pattern": sort_pattern(CASELOAD_SORT)},
     ),
 ]
-CONTACT_EXAMPLE = {"phone": "+1 312 555 0142", "projected_release_date": "2026-09-14"}
-ASSIGN_EXAMPLE = {"duty": "case_manager", "staff": "cm-rita"}
-CORRECT_EXAMPLE = {"last_name": "Reyes-Ortiz", "reason": "misspelt at intake; ID card seen"}
-EXIT_EXAMPLE = {"exit_date": "2026-11-20", "reason": "completed"}
 
 
 class ParticipantController(Controller):

@@ -229,3 +229,25 @@ def history_entry(position: int, e: ProwdAggregate.Event) -> HistoryEntry:
         request_id=e.request_id,
         data={k: v for k, v in vars(e).items() if k not in _CONTEXT_FIELDS},
     )
+
+
+# Request examples for the OpenAPI document (services/api/participants.py).
+ENROL_EXAMPLE = {
+    "first_name": "Dana",
+    "last_name": "Reyes",
+    "date_of_birth": "1988-03-14",
+    "program_entry_date": "2026-02-02",
+    "facility": "FCI-N1",
+    "cohort": "NC-2026A",
+    "bop_register_number": "12345-678",
+}
+MOVE_EXAMPLE = {
+    "to_stage": 2,
+    "placement": "rrc",
+    "facility": "RRC-N1",
+    "occurred_at": "2026-06-01T09:00:00-05:00",
+}
+CONTACT_EXAMPLE = {"phone": "+1 312 555 0142", "projected_release_date": "2026-09-14"}
+ASSIGN_EXAMPLE = {"duty": "case_manager", "staff": "cm-rita"}
+CORRECT_EXAMPLE = {"last_name": "Reyes-Ortiz", "reason": "misspelt at intake; ID card seen"}
+EXIT_EXAMPLE = {"exit_date": "2026-11-20", "reason": "completed"}
