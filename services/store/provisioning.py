@@ -166,7 +166,11 @@ def _provisioning(cur: Cursor[TupleRow], role: str, tables: Sequence[TableDDL]) 
 
 
 def ensure_role(cur: Cursor[TupleRow], role: str) -> None:
-    """Create the service role unless it exists, and let the login user act as it."""
+    """Create the service role unless it exists, and let the login user act as it.
+
+    PostgreSQL 16+ makes a CREATEROLE creator a member WITH ADMIN but neither INHERIT nor
+    SET (createrole_self_grant is empty by default), so MEMBER is not enough: USAGE (inherited
+    rights) is what the owner needs, and a grant of its own gives it SET too."""
     # Roles are cluster-wide: another database on the server may have created it already.
     cur.execute(
         sql.SQL(
@@ -174,7 +178,7 @@ def ensure_role(cur: Cursor[TupleRow], role: str) -> None:
             " IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {name}) THEN"
             "   CREATE ROLE {r} NOLOGIN;"
             " END IF;"
-            " IF NOT pg_has_role(current_user, {name}, 'MEMBER') THEN"
+            " IF NOT pg_has_role(current_user, {name}, 'USAGE') THEN"
             "   EXECUTE format('GRANT %I TO %I', {name}, current_user);"
             " END IF;"
             " EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
