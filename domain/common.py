@@ -73,6 +73,13 @@ class AlreadyExists(DomainError):
     default_code = "already_exists"
 
 
+class Gone(DomainError):
+    """The record exists but what was asked of it no longer does: removed, or shredded by an
+    erasure (HTTP 410)."""
+
+    default_code = "gone"
+
+
 class Conflict(DomainError):
     """Someone else changed the same record first; reload and retry (HTTP 409)."""
 

@@ -13,6 +13,7 @@ from projections.calendar import CalendarFeeds
 from projections.caseload import Caseload
 from projections.casenotes import CaseNotes
 from projections.directory import Directory
+from projections.documents import Documents
 from projections.mentors import MentorRoster
 from projections.pairings import PairingView
 from projections.search import Search
@@ -33,6 +34,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     Assignments(),
     CalendarFeeds(),
     CaseNotes(),
+    Documents(),
 )
 
 

@@ -82,6 +82,8 @@ class Settings:
     lock_timeout_ms: int = 3000
     statement_timeout_ms: int = 15000
     max_body_bytes: int = 64 * 1024
+    # The largest document a participant's record takes (services/api/documents.py).
+    document_max_bytes: int = 10 * 1024 * 1024
     # Ed25519 key signing the hash chain's checkpoints (PEM, PKCS8); generated into the data
     # directory when unset (development).
     audit_key_file: str = ""
@@ -176,6 +178,7 @@ class Settings:
             lock_timeout_ms=r.int("PROWD_LOCK_TIMEOUT_MS", 3000),
             statement_timeout_ms=r.int("PROWD_STATEMENT_TIMEOUT_MS", 15000),
             max_body_bytes=r.int("PROWD_MAX_BODY_BYTES", 64 * 1024),
+            document_max_bytes=r.int("PROWD_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024),
             audit_key_file=e.get("PROWD_AUDIT_KEY_FILE", ""),
             handler_threads=r.int("PROWD_HANDLER_THREADS", 3),
             view_wait_max=r.float("PROWD_VIEW_WAIT_MAX", 5.0),

@@ -18,6 +18,7 @@ from domain.common import (
     Conflict,
     DomainError,
     Forbidden,
+    Gone,
     NotFound,
     RuleViolation,
 )
@@ -73,6 +74,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    410: "Gone",
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Rule violated",
@@ -111,6 +113,7 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (NotFound, 404),
     (Forbidden, 403),
     (AlreadyExists, 409),
+    (Gone, 410),
     (Conflict, 409),
     (RuleViolation, 422),
     (DomainError, 422),
@@ -128,6 +131,12 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
         for e in extra
         if isinstance(e, dict)
     ]
+
+
+def _opt(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The route's options (none before routing)."""
+    handler = request.scope.get("route_handler")
+    return dict(handler.opt) if handler is not None else {}
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
@@ -179,6 +188,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             403: "forbidden",
             429: "rate_limited",
         }.get(exc.status_code, "http_error")
+        if exc.status_code == 413 and "too_large" in _opt(request):
+            code = _opt(request)["too_large"]
         return problem_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
     if isinstance(exc, KeysUnavailable):
         log.warning("identity_provider_unavailable")

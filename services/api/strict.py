@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
+from litestar.enums import RequestEncodingType
 
 from services.api.problems import Problem, problem_response
 from services.api.text import text_problem
@@ -34,6 +35,15 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
     if request.method not in _BODY_METHODS or field is None:
         return None
     content_type = request.headers.get("content-type", "")
+    if getattr(field.kwarg_definition, "media_type", None) == RequestEncodingType.MULTI_PART:
+        # A form with a file (a document upload): the handler checks the parts.
+        if content_type.split(";", 1)[0].strip().lower() == "multipart/form-data":
+            return None
+        return problem_response(
+            415,
+            "unsupported_media_type",
+            f"the body must be sent as multipart/form-data, not {content_type or 'without a type'!r}",
+        )
     if not is_json(content_type):
         return problem_response(
             415,

@@ -13,6 +13,7 @@ from services.app.alerts import Alerts
 from services.app.apikeys import ApiKeys
 from services.app.calendar import CalendarFeeds
 from services.app.consents import Consents
+from services.app.documents import Documents
 from services.app.evaluation import Evaluation
 from services.app.exports import Exports
 from services.app.facilities import Facilities
@@ -26,6 +27,7 @@ from services.app.referrals import Referrals
 from services.app.rrc import RrcSharing
 from services.app.supervision import Supervision
 from services.app.webhooks import Webhooks
+from services.store.documents import PgDocumentStore
 from services.store.ledger import LedgerApplication
 
 
@@ -58,6 +60,9 @@ class GranteeApp:
         self.api_keys = ApiKeys(ledger, self.facilities)
         self.webhooks = Webhooks(ledger, self.facilities)
         self.calendar = CalendarFeeds(ledger)
+        self.documents = Documents(
+            ledger, self.participants, PgDocumentStore(ledger.db, ledger.schema)
+        )
 
     @property
     def schema(self) -> str:

@@ -22,6 +22,7 @@ from domain.grantees import Grantee, check_slug
 from projections.registry import PROJECTIONS, ensure_views
 from services.app.grantee import GranteeApp
 from services.app.retention import Retention
+from services.store import documents as document_store
 from services.store import provisioning, schema
 from services.store.database import Database
 from services.store.ledger import Command, LedgerApplication, Saved
@@ -29,7 +30,7 @@ from services.webhooks import store as webhook_store
 
 GRANTEES_CHANNEL = "prowd_grantees"
 # Tables other packages keep in every grantee's schema, made with the store's own.
-GRANTEE_TABLES = (webhook_store.ddl,)
+GRANTEE_TABLES = (webhook_store.ddl, document_store.ddl)
 
 
 @dataclass(frozen=True)

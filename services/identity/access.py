@@ -167,6 +167,21 @@ MATRIX: dict[str, Rule] = {
         True,
         "read a participant's case notes (never peer mentors, RRC staff or oversight)",
     ),
+    "documents.write": Rule(
+        STAFF, "grantee", True, "attach documents to a participant and remove them"
+    ),
+    "documents.read": Rule(
+        STAFF | {R.AUDITOR},
+        "grantee",
+        True,
+        "list a participant's documents (never peer mentors, RRC staff or oversight)",
+    ),
+    "documents.download": Rule(
+        STAFF | {R.AUDITOR},
+        "grantee",
+        True,
+        "download a participant's document (never peer mentors, RRC staff or oversight)",
+    ),
     "resources.write": Rule(
         frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}),
         "grantee",

@@ -26,6 +26,7 @@ from uuid import UUID
 from domain.casenotes import CaseNote
 from domain.contact import ERASED_CONTACT, ContactRecorded
 from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected
+from domain.documents import Document
 from domain.evaluation import Feedback, Outcomes
 from domain.goals import Goal
 from domain.meetings import Meeting
@@ -124,6 +125,8 @@ FIELDS: list[PersonalField] = [
     *_f(EntryDateCorrected, "reason", _originator),
     *_f(ContactRecorded, "contact", _originator, ERASED_CONTACT),
     *_f(CaseNote.Written, "text", _event_participant),
+    *_f(Document.Attached, "title filename sha256", _event_participant),
+    *_f(Document.Removed, "reason", _aggregate_participant),
     *_f(ContactRecorded, "projected_release_date", _originator, None),
     *_f(Meeting.Held, "record.summary record.confidential_note", _meeting_mentee),
     *_f(Meeting.Amended, "record.summary record.confidential_note", _meeting_mentee),
