@@ -11,7 +11,7 @@ Uploads are `multipart/form-data` (`file`, `title`, `kind`): up to `PROWD_DOCUME
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
@@ -21,6 +21,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
+from litestar.openapi.spec import Example
 from litestar.params import Body, Parameter
 
 from domain.documents import ALLOWED_TYPES, MAX_REASON, MAX_TITLE, Document, DocumentKind
@@ -39,12 +40,11 @@ from services.settings import Settings
 FORM_OVERHEAD = 64 * 1024
 
 
-@dataclass
-class DocumentUpload:
+class DocumentUpload(msgspec.Struct, forbid_unknown_fields=True):
     # The document (its part's Content-Type must be one of the allowed types).
     file: UploadFile
     # What the document is, e.g. "Release papers, FCI Elkton".
-    title: str
+    title: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=MAX_TITLE)]
     kind: DocumentKind
 
 
@@ -58,8 +58,8 @@ class DocumentOut(msgspec.Struct):
     size: int
     sha256: str
     attached_by: str
-    attached_at: Any
-    removed_at: Any = None
+    attached_at: datetime
+    removed_at: datetime | None = None
     removal_reason: str | None = None
     position: int | None = None
 
@@ -134,7 +134,22 @@ class DocumentController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         participant_id: UUID,
-        data: Annotated[DocumentUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: Annotated[
+            DocumentUpload,
+            Body(
+                media_type=RequestEncodingType.MULTI_PART,
+                examples=[
+                    Example(
+                        summary="release papers (a PDF)",
+                        value={
+                            "file": "%PDF-1.7 ...",
+                            "title": "Release papers, FCI Elkton",
+                            "kind": "release_papers",
+                        },
+                    )
+                ],
+            ),
+        ],
     ) -> Response[DocumentOut]:
         """Attach a document to the participant (`multipart/form-data`: `file`, `title`,
         `kind`). Allowed: PDF, PNG, JPEG, plain text (UTF-8) and Word (.docx), checked by the
