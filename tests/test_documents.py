@@ -130,6 +130,7 @@ def test_upload_list_download_and_remove(api: Api) -> None:
     assert r.content == PDF
     assert r.headers["content-type"] == "application/pdf"
     assert r.headers["cache-control"] == "no-store"
+    assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["content-disposition"].startswith("attachment; filename=")
     assert (
         "filename*=UTF-8''Entlassungspapiere%20M%C3%BCller.pdf" in r.headers["content-disposition"]
@@ -197,6 +198,7 @@ def test_refusals_leave_the_log_and_the_store_unchanged(api: Api) -> None:
     refused(upload(api, pid, b""), 422, "document_empty")
     refused(upload(api, pid, PDF, title="   "), 422, "title_required")
     refused(upload(api, pid, PDF, kind="tattoo"), 400, "invalid_request")
+    refused(upload(api, pid, PDF, title="Two\nlines"), 422, "invalid_text")
     # Over the limit: the file itself, and a body beyond the limit and the form around it.
     over = PDF + bytes(LIMIT)
     refused(upload(api, pid, over), 413, "document_too_large")

@@ -63,7 +63,8 @@ def refuses_controls(schema: dict[str, Any]) -> bool:
             not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", str(v))
             for v in schema.get("enum", [schema.get("const")])
         )
-    if schema.get("format") in ("date", "date-time", "uuid", "time"):
+    # A file part ("binary") carries bytes, not text.
+    if schema.get("format") in ("date", "date-time", "uuid", "time", "binary"):
         return True
     pattern = schema.get("pattern")
     return pattern is not None and not any(

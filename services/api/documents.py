@@ -33,7 +33,7 @@ from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, Limit, MinPosition, SortCursor, sort_description
 from services.api.problems import ProblemError
-from services.api.text import FreeText
+from services.api.text import FreeText, Line
 from services.settings import Settings
 
 # Room for the form's boundaries, headers and fields around the file.
@@ -44,7 +44,7 @@ class DocumentUpload(msgspec.Struct, forbid_unknown_fields=True):
     # The document (its part's Content-Type must be one of the allowed types).
     file: UploadFile
     # What the document is, e.g. "Release papers, FCI Elkton".
-    title: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=MAX_TITLE)]
+    title: Annotated[Line, msgspec.Meta(min_length=1, max_length=MAX_TITLE)]
     kind: DocumentKind
 
 

@@ -36,9 +36,9 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
         return None
     content_type = request.headers.get("content-type", "")
     if getattr(field.kwarg_definition, "media_type", None) == RequestEncodingType.MULTI_PART:
-        # A form with a file (a document upload): the handler checks the parts.
+        # A form with a file (a document upload): its text fields follow the text rules.
         if content_type.split(";", 1)[0].strip().lower() == "multipart/form-data":
-            return None
+            return await _form_text(request, field.annotation)
         return problem_response(
             415,
             "unsupported_media_type",
@@ -71,4 +71,16 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
         )
     except msgspec.DecodeError:
         return None  # malformed JSON: Litestar's own decoding answers with the details
+    return None
+
+
+async def _form_text(request: Request[Any, Any, Any], target: Any) -> Response[Problem] | None:
+    """422 `invalid_text` for a text field of a form that breaks its rule (as for JSON);
+    anything else about the form is left to Litestar's own validation."""
+    form = await request.form()
+    texts = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        msgspec.convert(texts, type=target, strict=True)
+    except msgspec.ValidationError as e:
+        return text_problem(e)
     return None
