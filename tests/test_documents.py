@@ -265,3 +265,38 @@ def test_stored_encrypted_and_shredded_by_erasure(api: Api) -> None:
     before = live.digests(api.db, schema)["documents"]
     rebuilds.rebuild(api.db, schema, "documents")
     assert live.digests(api.db, schema)["documents"] == before
+
+
+def test_a_form_part_that_is_not_text_nor_a_file_is_a_400(api: Api) -> None:
+    pid = api.enrol()
+    before = api.events()
+    r = api.client.post(
+        f"{api.base}/participants/{pid}/documents",
+        content=(
+            b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\n\x16\xab\x97D\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="title"\r\n\r\nx\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="kind"\r\n\r\nother\r\n--b--\r\n'
+        ),
+        headers={**api.headers(), "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    problem_of(r, 400, "invalid_request")
+    assert api.events() == before
+
+
+def test_a_retried_upload_stores_once_and_file_names_are_cleaned(api: Api) -> None:
+    pid = api.enrol()
+    headers = {**api.headers(), "Idempotency-Key": "upload-release-papers-1"}
+    answers = [
+        api.client.post(
+            f"{api.base}/participants/{pid}/documents",
+            files={"file": ("C:\\Users\\cm\\release.pdf", PDF, "application/pdf")},
+            data={"title": "Release papers", "kind": "release_papers"},
+            headers=headers,
+        )
+        for _ in range(2)
+    ]
+    assert [a.status_code for a in answers] == [201, 201]
+    assert answers[0].json()["id"] == answers[1].json()["id"]
+    assert answers[1].headers.get("idempotent-replayed") == "true"
+    assert answers[0].json()["filename"] == "release.pdf"
+    assert [str(b[0]) for b in blobs(api) if str(b[1]) == pid] == [answers[0].json()["id"]]

@@ -24,7 +24,14 @@ from litestar.enums import RequestEncodingType
 from litestar.openapi.spec import Example
 from litestar.params import Body, Parameter
 
-from domain.documents import ALLOWED_TYPES, MAX_REASON, MAX_TITLE, Document, DocumentKind
+from domain.documents import (
+    ALLOWED_TYPES,
+    MAX_FILENAME,
+    MAX_REASON,
+    MAX_TITLE,
+    Document,
+    DocumentKind,
+)
 from domain.documents import media_type as media_type_of
 from projections.documents import DOCUMENT_SORT, DocumentRow, document_page
 from projections.query import sort_of, sort_pattern
@@ -101,6 +108,12 @@ def render(doc: Document, position: int) -> DocumentOut:
     )
 
 
+def clean_filename(name: str) -> str:
+    """The file name without a client's folders or control characters."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(c for c in base if c.isprintable())[-MAX_FILENAME:]
+
+
 def disposition(filename: str) -> str:
     """`attachment` with the file name: an ASCII fallback and the UTF-8 name (RFC 6266)."""
     fallback = "".join(
@@ -170,7 +183,7 @@ class DocumentController(Controller):
             raise ProblemError(
                 422, "title_too_long", f"a title holds at most {MAX_TITLE} characters"
             )
-        filename = data.file.filename or ""
+        filename = clean_filename(data.file.filename or "")
         # What the idempotency fingerprint covers: the metadata and the content's digest.
         summary = {
             "title": data.title,

@@ -77,7 +77,15 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
 async def _form_text(request: Request[Any, Any, Any], target: Any) -> Response[Problem] | None:
     """422 `invalid_text` for a text field of a form that breaks its rule (as for JSON);
     anything else about the form is left to Litestar's own validation."""
-    form = await request.form()
+    try:
+        form = await request.form()
+    except UnicodeDecodeError as e:
+        # Litestar reads a part without a file name as text.
+        return problem_response(
+            400,
+            "invalid_request",
+            f"a form field is not valid UTF-8 (byte {e.start}); send a file with a file name",
+        )
     texts = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
         msgspec.convert(texts, type=target, strict=True)
