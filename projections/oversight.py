@@ -16,7 +16,7 @@ from typing import Any
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
-from domain.corrections import EntryDateCorrected
+from domain.corrections import EntryDateCorrected, PlacementCorrected
 from domain.evaluation import Feedback
 from domain.facilities import Cohort
 from domain.goals import Goal
@@ -65,6 +65,10 @@ class Oversight(Projection):
             {"entry_date": e.program_entry_date},
             participant_id=e.originator_id,
         )
+
+    @handles(PlacementCorrected)
+    def placement_corrected(self, w: Writer, e: PlacementCorrected, position: int) -> None:
+        w.update("ov_participants", {"cohort_code": e.cohort_code}, participant_id=e.originator_id)
 
     @handles(Cohort.Started)
     def cohort_started(self, w: Writer, e: Cohort.Started, position: int) -> None:

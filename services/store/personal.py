@@ -25,7 +25,7 @@ from uuid import UUID
 
 from domain.casenotes import CaseNote
 from domain.contact import ERASED_CONTACT, ContactRecorded
-from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected
+from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected, PlacementCorrected
 from domain.evaluation import Feedback, Outcomes
 from domain.goals import Goal
 from domain.meetings import Meeting
@@ -122,6 +122,7 @@ FIELDS: list[PersonalField] = [
     *_f(PersonalDetailsCorrected, "personal", _originator, ERASED_PERSONAL),
     *_f(PersonalDetailsCorrected, "reason", _originator),
     *_f(EntryDateCorrected, "reason", _originator),
+    *_f(PlacementCorrected, "reason", _originator),
     *_f(ContactRecorded, "contact", _originator, ERASED_CONTACT),
     *_f(CaseNote.Written, "text", _event_participant),
     *_f(ContactRecorded, "projected_release_date", _originator, None),
