@@ -38,9 +38,15 @@ class RequestStatus(StrEnum):
     REVOKED = "revoked"
 
 
-def _check_words(text: str, what: str, code: str) -> str:
+def _decided_by(text: str) -> str:
     if not text.strip():
-        raise RuleViolation(f"{what} is required", code=code)
+        raise RuleViolation("who decided at the facility is required", code="decided_by_required")
+    return text.strip()
+
+
+def _reason(text: str) -> str:
+    if not text.strip():
+        raise RuleViolation("the facility's decision states its reason", code="reason_required")
     return text.strip()
 
 
@@ -155,7 +161,7 @@ class ClassSessionRequest(ProwdAggregate):
                 f"the request was made on {self.requested_on}: no decision before it",
                 code="before_request",
             )
-        return _check_words(by, "who decided at the facility", "decided_by_required")
+        return _decided_by(by)
 
     def approve(self, *, approved_by: str, approved_on: date, note: str = "") -> None:
         """Record the facility's approval: who approved there, and on which day."""
@@ -175,7 +181,7 @@ class ClassSessionRequest(ProwdAggregate):
             self.Denied,
             denied_by=by,
             denied_on=denied_on,
-            reason=_check_words(reason, "the reason", "reason_required"),
+            reason=_reason(reason),
             occurred_at=utcnow(),
         )
 
@@ -194,11 +200,9 @@ class ClassSessionRequest(ProwdAggregate):
             )
         self.trigger_event(
             self.Revoked,
-            revoked_by=_check_words(
-                revoked_by, "who revoked at the facility", "decided_by_required"
-            ),
+            revoked_by=_decided_by(revoked_by),
             revoked_on=revoked_on,
-            reason=_check_words(reason, "the reason", "reason_required"),
+            reason=_reason(reason),
             occurred_at=utcnow(),
         )
 
