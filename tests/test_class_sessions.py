@@ -16,7 +16,7 @@ import pytest
 from services.identity.tokens import issue_token
 from services.projector import live as projector
 from services.projector import rebuilds
-from tests.meetings_helpers import World, inside
+from tests.meetings_helpers import MODULES, World, inside
 
 CLASS = {"slots": [{"weekday": 2, "start": "09:00", "end": "12:00"}]}  # Tuesdays
 OFFICER = "J. Ortiz, Reentry Affairs Coordinator, FCI-A"
@@ -298,3 +298,47 @@ def test_graduate_speakers_and_class_sessions_count_in_the_oversight_figures(
     for view in ("oversight", "directory", "meetings"):
         rebuilds.rebuild(w.db, w.schema, view)
     assert projector.digests(w.db, w.schema) == before
+
+
+def test_a_graduate_speaker_is_a_graduate_mentor(scene: Scene) -> None:
+    w = scene.w
+    w.policy(stage1=["earlier_graduate", "community_peer"])
+    peer = w.post(
+        "/mentors",
+        {
+            "display_name": "Pat Peer",
+            "source": "community_peer",
+            "channel": "community_organization",
+            "subject": "pat",
+        },
+    )["id"]
+    for step in ("application", "interview", "references"):
+        w.post(
+            f"/mentors/{peer}/screening-steps",
+            {"step": step, "completed_on": "2025-07-01", "staff": "Dana Cole"},
+        )
+    w.post(
+        f"/mentors/{peer}/background-review",
+        {"decision": "approved", "reviewer": "Rita Ortiz", "reviewed_on": "2025-07-01"},
+    )
+    for module in MODULES:
+        w.post(
+            f"/mentors/{peer}/trainings",
+            {"module": module, "completed_on": "2025-07-02", "hours": 1, "trainer": "Lou Brandt"},
+        )
+    w.post(
+        f"/mentors/{peer}/clearances",
+        {"facility": "FCI-A", "trained_on": "2025-08-01", "expires_on": "2027-08-01"},
+    )
+    w.post(f"/mentors/{peer}/certification", {})
+    scene.group = w.pair(peer, [scene.a, scene.b], "2026-10-01T15:00:00Z", kind="group")
+    rid = scene.ask("C1", ["graduate_speaker", "class_session"])
+    scene.decide(rid, "approved", "2026-11-05")
+    at = "2026-11-10T10:00:00-06:00"
+    w.refused(
+        "/meetings", scene.session(at, "graduate_speaker", approval=rid), "speaker_not_a_graduate"
+    )
+    # Group mentoring as a class session may be given by any mentor the policy allows.
+    assert w.post("/meetings", scene.session(at, approval=rid))["held"]["session"] == (
+        "class_session"
+    )
