@@ -11,9 +11,10 @@ from datetime import date
 from typing import Any
 
 from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
-from domain.facilities import Cohort, check_entry_date
+from domain.facilities import Cohort, Facility, check_entry_date
 from domain.mentors import Mentor
-from domain.participants import Participant, PersonalDetails, start_of_day
+from domain.participants import Participant, PersonalDetails, Stage, start_of_day
+from domain.stages import check_facility
 
 PERSONAL_FIELDS = ("first_name", "last_name", "date_of_birth", "bop_register_number")
 
@@ -109,6 +110,60 @@ def correct_entry_date(participant: Participant, cohort: Cohort, entry: date, re
         EntryDateCorrected,
         program_entry_date=entry,
         previous=participant.program_entry_date,
+        reason=reason,
+        occurred_at=utcnow(),
+    )
+
+
+class PlacementCorrected(ProwdAggregate.Event):
+    """The cohort and/or the facility of the current placement corrected (recorded wrongly,
+    not a move): the placement as it should read, what it read before, and the reason."""
+
+    cohort_code: str
+    facility_code: str | None
+    previous_cohort_code: str
+    previous_facility_code: str | None
+    reason: str
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.cohort_code = self.cohort_code
+        aggregate.facility_code = self.facility_code
+
+
+def correct_placement(
+    participant: Participant,
+    *,
+    cohort: Cohort,
+    facility: Facility | None,
+    entry: date,
+    reason: str,
+) -> None:
+    """Correct the cohort and/or the facility of the current placement: `cohort` is the
+    cohort as it should read (the current one if only the facility changes), `facility` the
+    facility, None to leave it. A new cohort is checked against the program entry date
+    `entry` (the corrected one, if it is corrected too) like an enrolment; the facility
+    against the current placement's kind; in stage 1 before any move, the cohort meets at
+    the facility (as at enrolment)."""
+    _check_open(participant, reason)
+    facility_code = participant.facility_code
+    if facility is not None:
+        facility_code = check_facility(participant.placement, facility)
+    if (cohort.code, facility_code) == (participant.cohort_code, participant.facility_code):
+        raise RuleViolation("the placement already reads so", code="nothing_to_correct")
+    if cohort.code != participant.cohort_code:
+        check_entry_date(cohort, entry)
+    at_enrolment = participant.stage is Stage.PRE_RELEASE and participant.returns_to_custody == 0
+    if at_enrolment and facility_code is not None and cohort.facility_code != facility_code:
+        raise RuleViolation(
+            f"cohort {cohort.code} meets at {cohort.facility_code}, not at {facility_code}",
+            code="cohort_at_other_facility",
+        )
+    participant.trigger_event(
+        PlacementCorrected,
+        cohort_code=cohort.code,
+        facility_code=facility_code,
+        previous_cohort_code=participant.cohort_code,
+        previous_facility_code=participant.facility_code,
         reason=reason,
         occurred_at=utcnow(),
     )

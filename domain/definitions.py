@@ -98,6 +98,14 @@ def certified_in(day: date, start: date, through: date) -> bool:
     return start <= day <= through
 
 
+def approval_in_force(day: date, approved_on: date | None, revoked_on: date | None) -> bool:
+    """A facility's approval of class sessions holds on `day`: approved on or before it, and
+    not revoked on or before it."""
+    return (
+        approved_on is not None and approved_on <= day and (revoked_on is None or day < revoked_on)
+    )
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -169,5 +177,28 @@ RULES: tuple[Rule, ...] = (
         " held, excused when one was cancelled with an excuse, else missed once the week is"
         " over; the rate is met weeks over met and missed weeks. Weeks not yet over are left out.",
         "peer-mentoring tip sheet (weekly contact)",
+    ),
+    Rule(
+        "class-session approval",
+        "A facility's approval of class sessions for a cohort is in force from the day the"
+        " facility approved (as recorded, with who approved there) until the day it revoked it."
+        " Requests, approvals, denials and revocations are counted in the quarter of the day the"
+        " facility decided (requests: the day asked); approvals in force at the quarter's end"
+        " (or report day) are counted then.",
+        "peer-mentoring tip sheet (grantees may request class sessions and graduate speakers)",
+    ),
+    Rule(
+        "class session",
+        "A held group meeting recorded as group mentoring given as a class session, under an"
+        " approval in force for the cohort of its stage-1 members; it may fall in class hours."
+        " Counted (and its hours summed) in the quarter it was held, and also among meetings held.",
+        "peer-mentoring tip sheet (group mentoring as a class session)",
+    ),
+    Rule(
+        "graduate speaker session",
+        "A held group meeting in which a graduate mentor (registered from a graduated cohort)"
+        " speaks to a new class, under an approval in force for that class's cohort. Counted"
+        " (and its hours summed) in the quarter it was held, and also among meetings held.",
+        "peer-mentoring tip sheet (graduates of the first cohort speak to the new class)",
     ),
 )

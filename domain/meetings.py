@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 
 import msgspec
 
+from domain.class_sessions import SessionKind
 from domain.common import (
     Forbidden,
     ProwdAggregate,
@@ -78,8 +79,13 @@ class HeldRecord(msgspec.Struct, frozen=True, kw_only=True):
     # a covering consent, with the §2.32 notice (services/audit/disclosure.py). Old events: False.
     summary_part2: bool = False
     confidential_note: str = ""
-    # Set when the grantee flags (rather than refuses) meetings during class hours.
+    # Set when the grantee flags (rather than refuses) meetings during class hours, and for
+    # an approved class session held in them.
     during_class_hours: bool = False
+    # A class session or a graduate speaker session (domain/class_sessions.py) names the
+    # facility's approval it is held under; old events: a mentoring meeting.
+    session: SessionKind = SessionKind.MENTORING
+    approval_id: UUID | None = None
 
 
 class NoteReader(msgspec.Struct, frozen=True):

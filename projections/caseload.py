@@ -13,7 +13,12 @@ from uuid import UUID
 import msgspec
 from psycopg import sql
 
-from domain.corrections import EntryDateCorrected, MentorNameCorrected, PersonalDetailsCorrected
+from domain.corrections import (
+    EntryDateCorrected,
+    MentorNameCorrected,
+    PersonalDetailsCorrected,
+    PlacementCorrected,
+)
 from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
@@ -208,6 +213,12 @@ class Caseload(Projection):
             },
             participant_id=e.originator_id,
         )
+
+    @handles(PlacementCorrected)
+    def placement_corrected(self, w: Writer, e: PlacementCorrected, position: int) -> None:
+        change: dict[str, Any] = {"cohort_code": e.cohort_code, "facility_code": e.facility_code}
+        change |= {"last_event_at": e.timestamp, "last_position": position}
+        w.update("caseload", change, participant_id=e.originator_id)
 
     @handles(Participant.Erased)
     def erased(self, w: Writer, e: Participant.Erased, position: int) -> None:

@@ -16,7 +16,8 @@ from typing import Any
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
-from domain.corrections import EntryDateCorrected
+from domain.class_sessions import CLASS_KINDS, ClassSessionRequest
+from domain.corrections import EntryDateCorrected, PlacementCorrected
 from domain.evaluation import Feedback
 from domain.facilities import Cohort
 from domain.goals import Goal
@@ -65,6 +66,10 @@ class Oversight(Projection):
             {"entry_date": e.program_entry_date},
             participant_id=e.originator_id,
         )
+
+    @handles(PlacementCorrected)
+    def placement_corrected(self, w: Writer, e: PlacementCorrected, position: int) -> None:
+        w.update("ov_participants", {"cohort_code": e.cohort_code}, participant_id=e.originator_id)
 
     @handles(Cohort.Started)
     def cohort_started(self, w: Writer, e: Cohort.Started, position: int) -> None:
@@ -187,6 +192,12 @@ class Oversight(Projection):
             },
             meeting_id=e.originator_id,
         )
+        # A class session or graduate speaker session, as last recorded (an amendment may
+        # make it one, or a plain meeting again).
+        w.delete("ov_sessions", meeting_id=e.originator_id)
+        if r.session in CLASS_KINDS:
+            row = (e.originator_id, position, r.session.value, r.occurred_at, r.duration_minutes)
+            self._insert(w, "ov_sessions", row)
 
     @handles(Meeting.Held)
     def held(self, w: Writer, e: Meeting.Held, position: int) -> None:
@@ -293,6 +304,41 @@ class Oversight(Projection):
             w,
             "ov_feedback",
             (e.originator_id, position, e.given_on, sum(scores), len(scores)),
+        )
+
+    # -- class-session requests and the facility's decisions -----------------------------------
+    @handles(ClassSessionRequest.Requested)
+    def class_requested(self, w: Writer, e: ClassSessionRequest.Requested, position: int) -> None:
+        row = (e.originator_id, position, e.requested_on, "requested", None, None, None, None, None)
+        self._insert(w, "ov_class_requests", row)
+
+    @handles(ClassSessionRequest.Approved)
+    def class_approved(self, w: Writer, e: ClassSessionRequest.Approved, position: int) -> None:
+        w.update(
+            "ov_class_requests",
+            {
+                "status": "approved",
+                "decided_on": e.approved_on,
+                "decide_position": position,
+                "approved_on": e.approved_on,
+            },
+            request_id=e.originator_id,
+        )
+
+    @handles(ClassSessionRequest.Denied)
+    def class_denied(self, w: Writer, e: ClassSessionRequest.Denied, position: int) -> None:
+        w.update(
+            "ov_class_requests",
+            {"status": "denied", "decided_on": e.denied_on, "decide_position": position},
+            request_id=e.originator_id,
+        )
+
+    @handles(ClassSessionRequest.Revoked)
+    def class_revoked(self, w: Writer, e: ClassSessionRequest.Revoked, position: int) -> None:
+        w.update(
+            "ov_class_requests",
+            {"status": "revoked", "revoked_on": e.revoked_on, "revoke_position": position},
+            request_id=e.originator_id,
         )
 
 

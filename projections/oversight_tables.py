@@ -22,6 +22,11 @@ COLUMNS: dict[str, str] = {
     "ov_goals": "goal_id, position, set_at, horizon, status, closed_at, close_position",
     "ov_escalations": "escalation_id, position, type, raised_at, resolved_at, resolve_position",
     "ov_feedback": "feedback_id, position, given_on, score_sum, score_count",
+    "ov_class_requests": (
+        "request_id, position, requested_on, status, decided_on, decide_position, approved_on,"
+        " revoked_on, revoke_position"
+    ),
+    "ov_sessions": "meeting_id, position, session, occurred_at, duration_minutes",
 }
 
 # The column names of `COLUMNS`, in order: the tuples handlers insert.
@@ -87,6 +92,17 @@ TABLES: dict[str, str] = {
         "feedback_id uuid PRIMARY KEY, position bigint NOT NULL, given_on date NOT NULL,"
         " score_sum int NOT NULL, score_count int NOT NULL"
     ),
+    # Class-session requests to a facility and its decisions (domain/class_sessions.py).
+    "ov_class_requests": (
+        "request_id uuid PRIMARY KEY, position bigint NOT NULL, requested_on date NOT NULL,"
+        " status text NOT NULL, decided_on date, decide_position bigint, approved_on date,"
+        " revoked_on date, revoke_position bigint"
+    ),
+    # Held meetings recorded as class sessions or graduate speaker sessions.
+    "ov_sessions": (
+        "meeting_id uuid PRIMARY KEY, position bigint NOT NULL, session text NOT NULL,"
+        " occurred_at timestamptz NOT NULL, duration_minutes int NOT NULL"
+    ),
 }
 ORDER: dict[str, str] = {
     "ov_participants": "participant_id",
@@ -101,4 +117,6 @@ ORDER: dict[str, str] = {
     "ov_goals": "goal_id",
     "ov_escalations": "escalation_id",
     "ov_feedback": "feedback_id",
+    "ov_class_requests": "request_id",
+    "ov_sessions": "meeting_id",
 }

@@ -19,6 +19,7 @@ from uuid import UUID
 import msgspec
 from psycopg import sql
 
+from domain.corrections import PlacementCorrected
 from domain.meetings import Meeting
 from domain.mentors import Mentor
 from domain.pairings import Pairing
@@ -122,6 +123,19 @@ class RrcView(Projection):
                     "arrived_at": e.occurred_at,
                     "arrived_position": position,
                 },
+            )
+
+    @handles(PlacementCorrected)
+    def placement_corrected(self, w: Writer, e: PlacementCorrected, position: int) -> None:
+        # The RRC was recorded wrongly: the open stay was at the corrected RRC all along, so
+        # the RRC first recorded stops seeing the resident and their meetings.
+        w.update("rrc_people", {"facility_code": e.facility_code}, participant_id=e.originator_id)
+        if e.facility_code and e.facility_code != e.previous_facility_code:
+            w.update(
+                "rrc_stays",
+                {"rrc": e.facility_code},
+                participant_id=e.originator_id,
+                left_at=IS_NULL,
             )
 
     @handles(Participant.Exited)

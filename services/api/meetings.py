@@ -23,6 +23,7 @@ from projections.mentors import PeerMentor
 from projections.query import sort_pattern
 from services.api import views
 from services.api.class_hours import ClassHoursController
+from services.api.class_sessions import SESSION_RULES, ClassSessionController
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.meeting_cadence import CadenceController
@@ -121,6 +122,7 @@ HELD_RULES = [
         "during_class_hours",
         "stage-1 mentoring meets outside class hours; this meeting overlaps a class period",
     ),
+    *SESSION_RULES,
 ]
 
 
@@ -381,4 +383,9 @@ class MeetingController(Controller):
         return AlertsOut(current, items)
 
 
-ROUTES: list[Any] = [MeetingController, CadenceController, ClassHoursController]
+ROUTES: list[Any] = [
+    MeetingController,
+    CadenceController,
+    ClassHoursController,
+    ClassSessionController,
+]

@@ -24,7 +24,7 @@ from projections.caseload import caseload_page
 from projections.caseload_reads import CASELOAD_SORT
 from projections.mentors import PeerMentor
 from projections.query import sort_of, sort_pattern
-from projections.search import Find, duplicates
+from projections.search import Find
 from projections.service import load_people
 from services.api import views
 from services.api.context import (
@@ -35,6 +35,7 @@ from services.api.context import (
     tenant_command,
 )
 from services.api.docs import body, problems
+from services.api.duplicates import check_duplicates
 from services.api.params import (
     AssignedTo,
     Limit,
@@ -44,7 +45,6 @@ from services.api.params import (
     me,
     sort_description,
 )
-from services.api.problems import ProblemError
 from services.api.schemas.participants import (
     ASSIGN_EXAMPLE,
     CONTACT_EXAMPLE,
@@ -61,6 +61,7 @@ from services.api.schemas.participants import (
     HistoryOut,
     StageTransitionIn,
     history_entries,
+    unset_none,
 )
 
 # A participant as the API shows it, also rendered by the audit's as-of reads (audit_reads.py).
@@ -197,6 +198,10 @@ class ParticipantController(Controller):
             (422, "entry_before_cohort", "the entry date is long before the cohort began"),
             (422, "entry_after_later_dates", "the entry date is after a stage began or the exit"),
             (422, "implausible_date_of_birth", "an age outside 16-110 at program entry"),
+            (422, "cohort_at_other_facility", "in stage 1 the cohort meets at the facility"),
+            (422, "facility_wrong_kind", "the facility is not of the current placement's kind"),
+            (422, "facility_not_allowed", "home confinement and the community have no facility"),
+            (422, "cohort_graduated", "the cohort graduated before the entry date"),
         ),
     )
     def correct(
@@ -206,8 +211,9 @@ class ParticipantController(Controller):
         participant_id: UUID,
         data: Annotated[CorrectionIn, body("a misspelt last name", CORRECT_EXAMPLE)],
     ) -> Response[ParticipantOut]:
-        """Correct a participant's personal details (names, date of birth, register number)
-        or program entry date, with the reason. The log keeps what was there before: the
+        """Correct a participant's personal details (names, date of birth, register number),
+        placement recorded wrongly (cohort; facility or RRC of the current stage) or program
+        entry date, with the reason. The log keeps what was there before: the
         history shows both to staff and auditors."""
         return tenant_command(
             request,
@@ -218,9 +224,9 @@ class ParticipantController(Controller):
                 participant_id,
                 reason=data.reason,
                 personal=data.personal(),
-                program_entry_date=(
-                    None if data.program_entry_date is msgspec.UNSET else data.program_entry_date
-                ),
+                program_entry_date=unset_none(data.program_entry_date),
+                cohort_code=unset_none(data.cohort),
+                facility_code=unset_none(data.facility),
             ),
             render,
             status=201,
@@ -373,27 +379,3 @@ class ParticipantController(Controller):
             tenant, tenant.app.participants.participant(participant_id), "participants.read"
         )
         return HistoryOut(participant_id, entries)
-
-
-def check_duplicates(
-    request: Request[Any, Any, Any], tenant: Tenant, personal: PersonalDetails
-) -> None:
-    """409 `possible_duplicate` when a participant with the same register number, or the same
-    name and date of birth, is enrolled already; `existing` names them by id and number only.
-    The views are caught up first (or, while the worker holds them, waited for) so that the
-    search view has applied the whole log."""
-    db, schema = tenant.tenancy.db, tenant.info.schema
-    projector.drain(db, schema, only="search")
-    with db.transaction() as cur:
-        head = projector.log_head(cur, schema)
-    people = views.tables(db, schema, "search", head, request.app.state.settings.view_wait_max)
-    found = duplicates(db, people, personal)
-    if found:
-        rules = ", ".join(sorted({d.rule for d in found}))
-        raise ProblemError(
-            409,
-            "possible_duplicate",
-            f"a participant is enrolled already ({rules}); enrol all the same with"
-            " `duplicate_reason`",
-            existing=[msgspec.to_builtins(d) for d in found],
-        )

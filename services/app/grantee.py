@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from services.app.alerts import Alerts
 from services.app.apikeys import ApiKeys
 from services.app.calendar import CalendarFeeds
+from services.app.class_sessions import ClassSessions
 from services.app.consents import Consents
 from services.app.documents import Documents
 from services.app.evaluation import Evaluation
@@ -46,8 +47,15 @@ class GranteeApp:
         self.pairings = Pairings(
             ledger, self.policy, self.facilities, self.participants, self.mentors
         )
+        self.class_sessions = ClassSessions(ledger, self.facilities)
         self.meetings = Meetings(
-            ledger, self.policy, self.facilities, self.participants, self.mentors, self.pairings
+            ledger,
+            self.policy,
+            self.facilities,
+            self.participants,
+            self.mentors,
+            self.pairings,
+            self.class_sessions,
         )
         self.goals = Goals(ledger, self.participants)
         self.evaluation = Evaluation(ledger, self.participants, self.mentors, self.pairings)

@@ -11,6 +11,7 @@ import msgspec
 
 from domain import clock
 from domain.cadence import CadenceWeek, cadence_weeks, iso_week, week_name
+from domain.class_sessions import CLASS_KINDS
 from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
 from domain.goals import Goal
 from domain.meetings import HeldRecord, Meeting, NoShow, NoteReader
@@ -19,6 +20,7 @@ from domain.participants import Stage
 from domain.policy import Cadence, ClassHoursRule
 from projections.base import Tables
 from projections.meetings import week_tallies
+from services.app.class_sessions import ClassSessions
 from services.app.facilities import Facilities
 from services.app.mentors import Mentors
 from services.app.pairings import Pairings
@@ -43,6 +45,7 @@ class Meetings:
     participants: Participants
     mentors: Mentors
     pairings: Pairings
+    class_sessions: ClassSessions
 
     def week_of(self, moment: datetime) -> str:
         return iso_week(moment, self.ledger.zone)
@@ -85,16 +88,24 @@ class Meetings:
         end = start + timedelta(minutes=record.duration_minutes)
         end_time = end.time() if end.date() == start.date() else datetime.max.time()
         in_class = False
+        cohorts = []
         for member_id in pairing.members:
             member = self.participants.participant(member_id)
             if member.stage is Stage.PRE_RELEASE:
                 cohort = self.facilities.cohort(member.cohort_code)
+                cohorts.append(cohort)
                 if cohort.in_class(start.isoweekday(), start.time(), end_time):
                     in_class = True
-        if in_class:
+        # A class session under the facility's approval may take place in class hours.
+        self.class_sessions.check_session(pairing, mentor, record, cohorts)
+        if in_class and record.session in CLASS_KINDS:
+            record = msgspec.structs.replace(record, during_class_hours=True)
+        elif in_class:
             if self.policy.rules().class_hours_rule is ClassHoursRule.REFUSE:
                 raise RuleViolation(
-                    "stage-1 mentoring meets outside class hours; this meeting overlaps a class period",
+                    "stage-1 mentoring meets outside class hours; this meeting overlaps a class"
+                    " period (a class session needs the facility's approval: `session`,"
+                    " `approval_id`)",
                     code="during_class_hours",
                 )
             record = msgspec.structs.replace(record, during_class_hours=True)

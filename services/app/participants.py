@@ -74,18 +74,30 @@ class Participants:
         reason: str,
         personal: dict[str, Any] | None = None,
         program_entry_date: date | None = None,
+        cohort_code: str | None = None,
+        facility_code: str | None = None,
     ) -> Saved[Participant]:
-        """Correct personal details (`personal`: the fields that change, by name) and/or the
-        program entry date, with the reason; each correction is its own event, saved
-        together."""
+        """Correct personal details (`personal`: the fields that change, by name), the
+        placement (cohort, facility) and/or the program entry date, with the reason; each
+        correction is its own event, saved together."""
         participant = self.participant(participant_id)
-        if not personal and program_entry_date is None:
+        placement = cohort_code is not None or facility_code is not None
+        if not personal and program_entry_date is None and not placement:
             raise RuleViolation(
-                "name the details or the entry date to correct", code="nothing_to_correct"
+                "name the details, the placement or the entry date to correct",
+                code="nothing_to_correct",
             )
         if personal:
             corrected = msgspec.structs.replace(participant.personal, **personal)
             corrections.correct_personal(participant, corrected, reason)
+        if placement:
+            corrections.correct_placement(
+                participant,
+                cohort=self.facilities.cohort(cohort_code or participant.cohort_code),
+                facility=self.facilities.facility(facility_code) if facility_code else None,
+                entry=program_entry_date or participant.program_entry_date,
+                reason=reason,
+            )
         if program_entry_date is not None:
             cohort = self.facilities.cohort(participant.cohort_code)
             corrections.correct_entry_date(participant, cohort, program_entry_date, reason)

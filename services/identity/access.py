@@ -48,6 +48,24 @@ MATRIX: dict[str, Rule] = {
     "facilities.read": Rule(
         GRANTEE_ROLES - {R.FEDERAL_OVERSIGHT}, "grantee", False, "list facilities and cohorts"
     ),
+    "class_sessions.request": Rule(
+        STAFF,
+        "grantee",
+        False,
+        "ask a facility for class sessions with a cohort (group mentoring, graduate speakers)",
+    ),
+    "class_sessions.decide": Rule(
+        frozenset({R.GRANTEE_ADMIN, R.COORDINATOR}),
+        "grantee",
+        False,
+        "record a facility's approval, denial or revocation of class sessions",
+    ),
+    "class_sessions.read": Rule(
+        STAFF | {R.AUDITOR, R.PEER_MENTOR},
+        "grantee",
+        False,
+        "read class-session requests and the facilities' decisions",
+    ),
     "participants.enroll": Rule(STAFF, "grantee", True, "enrol a participant"),
     "participants.move": Rule(
         STAFF, "grantee", True, "record stage transitions, returns to custody and exits"

@@ -55,6 +55,7 @@ def sort_facts(facts: Facts, quarter: Quarter, through: date | None, zone: ZoneI
     _meetings_and_cadence(s)
     _mentors(s)
     _goals_escalations_feedback(s)
+    _class_sessions(s)
     return dict(s.bases)
 
 
@@ -251,3 +252,24 @@ def _goals_escalations_feedback(s: _Sorter) -> None:
         if s.in_q(given_on):
             s.add("feedback.score_sum", float(score_sum), position)
             s.add("feedback.score_count", float(score_count), position)
+
+
+def _class_sessions(s: _Sorter) -> None:
+    """Requests to facilities and their decisions, and the sessions held under approvals
+    (domain/definitions.py: class-session approval, class session, graduate speaker)."""
+    t = s.t
+    for row in s.facts["ov_class_requests"]:
+        _, position, requested_on, status, decided_on, decide_pos, approved_on, revoked_on = row[:8]
+        revoke_pos = row[8]
+        if s.in_q(requested_on):
+            s.add("class_sessions.requested", 1, position)
+        if decided_on is not None and s.in_q(decided_on):
+            decision = "denied" if status == "denied" else "approved"
+            s.add(f"class_sessions.{decision}", 1, decide_pos)
+        if revoked_on is not None and s.in_q(revoked_on):
+            s.add("class_sessions.revoked", 1, revoke_pos)
+        if rules.approval_in_force(t, approved_on, revoked_on):
+            s.add("class_sessions.approvals_in_force", 1, decide_pos)
+    for _, position, session, occurred_at, minutes in s.facts["ov_sessions"]:
+        if s.in_q(s.day(occurred_at)):
+            s.add(f"class_sessions.{session}_held", minutes / 60, position)

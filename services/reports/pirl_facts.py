@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from eventsourcing.utils import get_topic
 
 from domain import definitions as rules
-from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected
+from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected, PlacementCorrected
 from domain.evaluation import CredentialType, Outcomes
 from domain.facilities import Cohort
 from domain.meetings import Attendance, HeldRecord, Meeting
@@ -144,6 +144,11 @@ def _corrected(f: _Fold, e: PersonalDetailsCorrected) -> None:
 @_folds(EntryDateCorrected)
 def _entry_corrected(f: _Fold, e: EntryDateCorrected) -> None:
     f.log.people[e.originator_id].entry = e.program_entry_date
+
+
+@_folds(PlacementCorrected)
+def _placement_corrected(f: _Fold, e: PlacementCorrected) -> None:
+    f.log.people[e.originator_id].cohort = e.cohort_code
 
 
 @_folds(Participant.Exited)

@@ -145,6 +145,26 @@ def catalogue(quarter: Quarter) -> list[Figure]:
     for week in quarter.weeks():
         for status in ("met", "missed", "excused"):
             add(f"cadence.week.{week}.{status}", Kind.COUNT, f"pairing-weeks {status} in {week}")
+    add("class_sessions.requested", Kind.COUNT, "class sessions requested from facilities")
+    add("class_sessions.approved", Kind.COUNT, "class-session requests approved by the facility")
+    add("class_sessions.denied", Kind.COUNT, "class-session requests denied by the facility")
+    add("class_sessions.revoked", Kind.COUNT, "class-session approvals revoked")
+    add(
+        "class_sessions.approvals_in_force",
+        Kind.COUNT,
+        "class-session approvals in force at the end",
+    )
+    for kind, words in (
+        ("class_session", "class sessions"),
+        ("graduate_speaker", "graduate speaker sessions"),
+    ):
+        add(f"class_sessions.{kind}_held", Kind.COUNT, f"{words} held")
+        add(
+            f"class_sessions.{kind}_hours",
+            Kind.SUM,
+            f"hours of {words}",
+            f"class_sessions.{kind}_held",
+        )
     add("mentors.registered", Kind.COUNT, "mentors registered since the start")
     add("mentors.registered_new", Kind.COUNT, "mentors registered in the quarter")
     add("mentors.certified", Kind.COUNT, "mentors certified since the start")

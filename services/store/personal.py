@@ -25,7 +25,7 @@ from uuid import UUID
 
 from domain.casenotes import CaseNote
 from domain.contact import ERASED_CONTACT, ContactRecorded
-from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected
+from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected, PlacementCorrected
 from domain.documents import Document
 from domain.evaluation import Feedback, Outcomes
 from domain.goals import Goal
@@ -123,6 +123,7 @@ FIELDS: list[PersonalField] = [
     *_f(PersonalDetailsCorrected, "personal", _originator, ERASED_PERSONAL),
     *_f(PersonalDetailsCorrected, "reason", _originator),
     *_f(EntryDateCorrected, "reason", _originator),
+    *_f(PlacementCorrected, "reason", _originator),
     *_f(ContactRecorded, "contact", _originator, ERASED_CONTACT),
     *_f(CaseNote.Written, "text", _event_participant),
     *_f(Document.Attached, "title filename sha256", _event_participant),

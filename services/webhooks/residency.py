@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date
 
 from domain.common import ProwdAggregate
+from domain.corrections import PlacementCorrected
 from domain.participants import Participant, Placement
 from services.webhooks.batch import Batch, PlacementRow, Resident, plain
 from services.webhooks.handlers import Handlers
@@ -38,6 +39,15 @@ def _transitioned(b: Batch, position: int, event: Participant.StageTransitioned)
 @handlers.handles(Participant.ReturnedToCustody)
 def _returned(b: Batch, position: int, event: Participant.ReturnedToCustody) -> None:
     _move(b, position, event, Placement.BOP_INSTITUTION.value, event.facility_code)
+
+
+@handlers.handles(PlacementCorrected)
+def _placement_corrected(b: Batch, position: int, event: PlacementCorrected) -> None:
+    # An RRC recorded wrongly: the RRC first named is told the participant left it, the RRC
+    # corrected to that they arrived.
+    before = b.latest_placement(event.originator_id)
+    if before is not None and before.placement != EXITED:
+        _move(b, position, event, before.placement, event.facility_code)
 
 
 @handlers.handles(Participant.Exited)

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import msgspec
 
+from domain.class_sessions import SessionKind
 from domain.meetings import (
     MAX_MINUTES,
     Attendance,
@@ -50,6 +51,10 @@ class HeldIn(msgspec.Struct, forbid_unknown_fields=True):
     summary_part2: bool | None = None
     # Left out of an amendment, the note stays as it is.
     confidential_note: LongText | None = None
+    # A group session held as a class session or by graduate speakers, under the facility's
+    # approval (`approval_id`: a class-session request it approved); it may fall in class hours.
+    session: SessionKind = SessionKind.MENTORING
+    approval_id: UUID | None = None
 
 
 class MeetingIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -87,6 +92,9 @@ class HeldOut(msgspec.Struct, omit_defaults=True):
     during_class_hours: bool
     summary_part2: bool
     confidential_note: str | None = None
+    # Absent for a plain mentoring meeting.
+    session: SessionKind = SessionKind.MENTORING
+    approval_id: UUID | None = None
 
 
 class MeetingOut(msgspec.Struct, omit_defaults=True):
@@ -121,6 +129,8 @@ def held_record(data: HeldIn, fallback: Location) -> HeldRecord:
         summary=data.summary,
         summary_part2=bool(data.summary_part2),
         confidential_note=data.confidential_note or "",
+        session=data.session,
+        approval_id=data.approval_id,
     )
 
 
@@ -145,6 +155,8 @@ def render_meeting(reader: NoteReader) -> Callable[[Meeting, int], MeetingOut]:
                 confidential_note=r.confidential_note
                 if r.confidential_note and m.note_readable_by(reader)
                 else None,
+                session=r.session,
+                approval_id=r.approval_id,
             )
         return MeetingOut(
             id=m.id,

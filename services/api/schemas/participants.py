@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -13,12 +13,13 @@ import msgspec
 from domain.assignment import Duty, assigned
 from domain.common import ProwdAggregate
 from domain.contact import contact_of
-from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected
+from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected, PlacementCorrected
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
 from projections.caseload import CaseloadRow
 from services.api.params import Code
 from services.api.text import FreeText, Line
 
+_T = TypeVar("_T")
 PersonName = Annotated[Line, msgspec.Meta(min_length=1, max_length=100)]
 RegisterNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{5}-[0-9]{3}$")]
 
@@ -74,11 +75,19 @@ class CorrectionIn(msgspec.Struct, forbid_unknown_fields=True):
     date_of_birth: date | msgspec.UnsetType = msgspec.UNSET
     bop_register_number: RegisterNumber | msgspec.UnsetType | None = msgspec.UNSET
     program_entry_date: date | msgspec.UnsetType = msgspec.UNSET
+    # The placement recorded wrongly (not a move): the cohort, the current facility or RRC.
+    cohort: Code | msgspec.UnsetType = msgspec.UNSET
+    facility: Code | msgspec.UnsetType = msgspec.UNSET
 
     def personal(self) -> dict[str, Any]:
         """The personal fields to correct, by name."""
         fields = ("first_name", "last_name", "date_of_birth", "bop_register_number")
         return {f: getattr(self, f) for f in fields if getattr(self, f) is not msgspec.UNSET}
+
+
+def unset_none(value: _T | msgspec.UnsetType) -> _T | None:
+    """A field left out of a request, as None."""
+    return None if value is msgspec.UNSET else value
 
 
 class StageTransitionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -176,6 +185,15 @@ def history_entries(
             if before_after:
                 entry.data["before"] = {"program_entry_date": e.previous}
                 entry.data["after"] = {"program_entry_date": e.program_entry_date}
+                entry.data["reason"] = e.reason
+        elif isinstance(e, PlacementCorrected):
+            before = {"cohort": e.previous_cohort_code, "facility": e.previous_facility_code}
+            after = {"cohort": e.cohort_code, "facility": e.facility_code}
+            changed = [f for f in ("cohort", "facility") if before[f] != after[f]]
+            entry.data = {"fields": changed}
+            if before_after:
+                entry.data["before"] = {f: before[f] for f in changed}
+                entry.data["after"] = {f: after[f] for f in changed}
                 entry.data["reason"] = e.reason
         out.append(entry)
     return out
