@@ -300,3 +300,21 @@ def test_a_retried_upload_stores_once_and_file_names_are_cleaned(api: Api) -> No
     assert answers[1].headers.get("idempotent-replayed") == "true"
     assert answers[0].json()["filename"] == "release.pdf"
     assert [str(b[0]) for b in blobs(api) if str(b[1]) == pid] == [answers[0].json()["id"]]
+
+
+def test_a_participant_without_a_data_key_is_refused_not_a_500(api: Api) -> None:
+    """A record kept from before personal fields were encrypted has no key row: an upload
+    for them would be unshreddable, so it is refused with a rule and nothing is stored."""
+    from uuid import UUID
+
+    from services.store import keys
+
+    pid = api.enrol()
+    with api.db.owner_connection() as conn:
+        conn.execute(
+            f'DELETE FROM "g_{api.slug}".participant_keys WHERE participant_id = %s', (pid,)
+        )
+    keys.STORE.evict(f"g_{api.slug}", UUID(pid))
+    before_events, before_blobs = api.events(), blobs(api)
+    problem_of(upload(api, pid, PDF), 422, "no_data_key")
+    assert (api.events(), blobs(api)) == (before_events, before_blobs)

@@ -70,7 +70,13 @@ class Documents:
         check_title(title)
         key = keys.STORE.key_for_write(self.ledger.schema, participant_id)
         if key is None:
-            raise keys.KeyUnavailable(f"participant {participant_id} has no data key")
+            # Enrolled before personal fields were encrypted: nothing can be stored for them
+            # that erasure could shred, so the upload is refused rather than kept in clear.
+            raise RuleViolation(
+                "this participant's record has no data key (enrolled before personal data was"
+                " encrypted), so a document could not be shredded on erasure",
+                code="no_data_key",
+            )
         document_id = uuid4()
         nonce = os.urandom(NONCE_BYTES)
         stored = nonce + key.encrypt(nonce, data, _aad(participant_id, document_id))
