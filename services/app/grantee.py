@@ -17,6 +17,7 @@ from services.app.evaluation import Evaluation
 from services.app.exports import Exports
 from services.app.facilities import Facilities
 from services.app.goals import Goals
+from services.app.imports import Imports
 from services.app.meetings import Meetings
 from services.app.mentors import Mentors
 from services.app.pairings import Pairings
@@ -58,6 +59,7 @@ class GranteeApp:
         self.api_keys = ApiKeys(ledger, self.facilities)
         self.webhooks = Webhooks(ledger, self.facilities)
         self.calendar = CalendarFeeds(ledger)
+        self.imports = Imports(ledger, self.facilities, self.mentors)
 
     @property
     def schema(self) -> str:
