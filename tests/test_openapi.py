@@ -23,6 +23,14 @@ def test_every_request_body_has_an_example_that_is_json(client):
         body = op.get("requestBody")
         if body is None:
             continue
+        if "application/json" not in body["content"]:
+            # A file sent as itself (an import): each type shows an example or is binary.
+            if not all(
+                m.get("example") or m.get("schema", {}).get("format") == "binary"
+                for m in body["content"].values()
+            ):
+                missing.append((method, path))
+            continue
         media = body["content"]["application/json"]
         examples = media.get("examples") or {}
         values = [e["value"] for e in examples.values()] or media.get("schema", {}).get(

@@ -59,14 +59,23 @@ def render(report: ImportReport) -> ImportOut:
     )
 
 
+CSV_EXAMPLE = (
+    "first_name,last_name,date_of_birth,bop_register_number,program_entry_date,facility,cohort,"
+    "stage,placement,stage_facility,stage_date\n"
+    "Luis,Ortega,1988-04-12,12345-678,2026-02-02,FCI-A,C1,,,,\n"
+    "Maria,Nunez,1979-11-30,22345-678,2026-02-02,FCI-A,C1,2,rrc,RRC-1,2026-06-01\n"
+)
+
+
 @dataclass
 class ImportOperation(Operation):
     """The operation with its (non-JSON) request body: the file itself."""
 
     def __post_init__(self) -> None:
-        file = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY))
+        csv = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING), example=CSV_EXAMPLE)
+        xlsx = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY))
         self.request_body = RequestBody(
-            content={"text/csv": file, XLSX_TYPE: file},
+            content={"text/csv": csv, XLSX_TYPE: xlsx},
             required=True,
             description="the file: CSV (UTF-8) or XLSX (first sheet), header row first",
         )
