@@ -275,7 +275,7 @@ def test_the_command_line_imports_resumes_and_refuses(
 
     assert run(SAMPLE, dry_run=True)[0] == 0
     code, text = run(SAMPLE, max_rows=2)
-    assert code == 3 and "stopped after row 3" in text
+    assert code == 3 and "stopped after row 3: run again to resume" in text
     code, text = run(SAMPLE)
     assert (
         code == 0 and "imported 3 participants, 0 duplicates, 1 refused of 4 rows; finished" in text

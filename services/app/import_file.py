@@ -34,7 +34,7 @@ _MAX_CELL_ERRORS = 50
 class FileRefused(DomainError):
     """The file as a whole cannot be imported; `status` is the HTTP answer (400, 413, 422)."""
 
-    def __init__(self, status: int, code: str, detail: str, **context: Any) -> None:
+    def __init__(self, status: int, detail: str, *, code: str, **context: Any) -> None:
         super().__init__(detail, code=code, **context)
         self.status = status
 
@@ -147,13 +147,13 @@ def _csv_rows(data: bytes) -> list[list[str]]:
     except UnicodeDecodeError as e:
         raise FileRefused(
             400,
-            "import_not_utf8",
             f"the file is not UTF-8 (byte {e.start}); save the spreadsheet as CSV UTF-8",
+            code="import_not_utf8",
         ) from None
     try:
         return [[c.strip() for c in r] for r in csv.reader(io.StringIO(text, newline=""))]
     except csv.Error as e:
-        raise FileRefused(400, "import_unreadable", f"the CSV cannot be read: {e}") from None
+        raise FileRefused(400, f"the CSV cannot be read: {e}", code="import_unreadable") from None
 
 
 def _xlsx_rows(data: bytes) -> list[list[str]]:
@@ -163,7 +163,7 @@ def _xlsx_rows(data: bytes) -> list[list[str]]:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
         raise FileRefused(
-            400, "import_unreadable", f"the file is not an XLSX workbook ({type(e).__name__})"
+            400, f"the file is not an XLSX workbook ({type(e).__name__})", code="import_unreadable"
         ) from None
     try:
         sheet = book.worksheets[0]
@@ -175,13 +175,17 @@ def _xlsx_rows(data: bytes) -> list[list[str]]:
 def read_import(kind: ImportKind, data: bytes, *, xlsx: bool) -> ImportFile:
     """The file's typed rows, or `FileRefused` naming what is wrong with it."""
     if len(data) > MAX_BYTES:
-        raise FileRefused(413, "import_too_large", f"an import file is at most {MAX_BYTES} bytes")
+        raise FileRefused(
+            413, f"an import file is at most {MAX_BYTES} bytes", code="import_too_large"
+        )
     raw = _xlsx_rows(data) if xlsx else _csv_rows(data)
     table = [(n, r) for n, r in enumerate(raw, start=1) if any(c for c in r)]
     if len(table) < 2:
-        raise FileRefused(422, "import_empty", "the file holds no header and data rows")
+        raise FileRefused(422, "the file holds no header and data rows", code="import_empty")
     if len(table) - 1 > MAX_ROWS:
-        raise FileRefused(413, "import_too_large", f"an import file has at most {MAX_ROWS} rows")
+        raise FileRefused(
+            413, f"an import file has at most {MAX_ROWS} rows", code="import_too_large"
+        )
     layout = {c.name: c for c in LAYOUTS[kind]}
     header = table[0][1]
     names = [h.strip().lower() for h in header]
@@ -191,14 +195,14 @@ def read_import(kind: ImportKind, data: bytes, *, xlsx: bool) -> ImportFile:
     if unknown or len(set(names)) != len(names):
         raise FileRefused(
             422,
-            "import_unknown_columns",
             f"columns not in the {kind} layout, or named twice: {', '.join(unknown) or names};"
             f" the layout's columns: {', '.join(layout)}",
+            code="import_unknown_columns",
         )
     missing = [c.name for c in layout.values() if c.required and c.name not in names]
     if missing:
         raise FileRefused(
-            422, "import_missing_columns", f"required columns missing: {', '.join(missing)}"
+            422, f"required columns missing: {', '.join(missing)}", code="import_missing_columns"
         )
     rows: list[tuple[int, dict[str, Any]]] = []
     errors: list[dict[str, Any]] = []
@@ -225,8 +229,8 @@ def read_import(kind: ImportKind, data: bytes, *, xlsx: bool) -> ImportFile:
     if errors:
         raise FileRefused(
             422,
-            "import_invalid_cells",
             f"{len(errors)} cells are not of their column's type; nothing was imported",
             errors=errors[:_MAX_CELL_ERRORS],
+            code="import_invalid_cells",
         )
     return ImportFile(kind, hashlib.sha256(data).hexdigest(), rows)

@@ -92,11 +92,14 @@ def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO = sys.s
             if o.outcome is not Outcome.CREATED:
                 out.write(f"row {o.row}: {o.outcome} {o.code} {o.detail}".rstrip() + "\n")
         verb = "would import" if report.dry_run else "imported"
-        state = (
-            "already imported before: nothing added"
-            if report.already_imported
-            else ("finished" if report.finished else f"stopped after row {report.applied_through}")
-        )
+        if report.already_imported:
+            state = "already imported before: nothing added"
+        elif report.dry_run:
+            state = "dry run: nothing saved"
+        elif report.finished:
+            state = "finished"
+        else:
+            state = f"stopped after row {report.applied_through}: run again to resume"
         out.write(
             f"{args.grantee}: {verb} {report.count(Outcome.CREATED)} {kind}, "
             f"{report.count(Outcome.DUPLICATE)} duplicates, {report.count(Outcome.REFUSED)} refused"
