@@ -20,7 +20,7 @@ from domain.imports import ImportKind, Outcome
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
 from services.api.problems import ProblemError
-from services.app.import_file import CSV_TYPES, MAX_BYTES, XLSX_TYPE, FileRefused, read_import
+from services.app.import_file import CSV_TYPES, MAX_BYTES, XLSX_TYPE, FileRefused
 from services.app.imports import ImportReport, RowReport
 from services.identity.access import allowed
 
@@ -155,18 +155,19 @@ class ImportController(Controller):
             common.request_id.set(request_id)
             common.grantee.set(tenant.info.slug)
             try:
-                file = read_import(which, data, xlsx=media == XLSX_TYPE)
+                with tenant.app.ledger.db.session():
+                    return tenant.app.imports.import_file(
+                        which,
+                        data,
+                        xlsx=media == XLSX_TYPE,
+                        dry_run=dry_run,
+                        max_rows=max_rows,
+                        wait=request.app.state.settings.view_wait_max,
+                    )
             except FileRefused as e:
                 raise ProblemError(
                     e.status, e.code, e.detail, errors=e.context.get("errors")
                 ) from None
-            with tenant.app.ledger.db.session():
-                return tenant.app.imports.import_file(
-                    file,
-                    dry_run=dry_run,
-                    max_rows=max_rows,
-                    wait=request.app.state.settings.view_wait_max,
-                )
 
         return render(await anyio.to_thread.run_sync(work))
 

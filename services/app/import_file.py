@@ -172,12 +172,16 @@ def _xlsx_rows(data: bytes) -> list[list[str]]:
         book.close()
 
 
-def read_import(kind: ImportKind, data: bytes, *, xlsx: bool) -> ImportFile:
-    """The file's typed rows, or `FileRefused` naming what is wrong with it."""
+def check_size(data: bytes) -> None:
     if len(data) > MAX_BYTES:
         raise FileRefused(
             413, f"an import file is at most {MAX_BYTES} bytes", code="import_too_large"
         )
+
+
+def read_import(kind: ImportKind, data: bytes, *, xlsx: bool) -> ImportFile:
+    """The file's typed rows, or `FileRefused` naming what is wrong with it."""
+    check_size(data)
     raw = _xlsx_rows(data) if xlsx else _csv_rows(data)
     table = [(n, r) for n, r in enumerate(raw, start=1) if any(c for c in r)]
     if len(table) < 2:

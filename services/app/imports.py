@@ -9,6 +9,7 @@ saved row (decision 63). Each row goes through the aggregate methods the API's c
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -19,7 +20,7 @@ from domain.common import DomainError, ProwdAggregate
 from domain.imports import Import, ImportKind, Outcome, RowOutcome, import_id
 from projections.search import PersonKeys, person_keys
 from services.app.facilities import Facilities
-from services.app.import_file import ImportFile
+from services.app.import_file import ImportFile, check_size, read_import
 from services.app.import_rows import Duplicate, Known, RowBuilder
 from services.app.mentors import Mentors
 from services.projector import live as projector
@@ -73,33 +74,27 @@ class Imports:
 
     def import_file(
         self,
-        file: ImportFile,
+        kind: ImportKind,
+        data: bytes,
         *,
+        xlsx: bool,
         dry_run: bool,
         max_rows: int | None = None,
         wait: float = 5.0,
         batch: int = BATCH,
     ) -> ImportReport:
-        """Dry-run or import `file`: after any rows an earlier run saved, up to `max_rows` more
-        rows (all when None), `batch` rows a transaction."""
-        previous = self.previous(file.kind, file.sha256)
-        done = previous.applied_through if previous is not None else 0
-        report = ImportReport(
-            import_id(file.kind, file.sha256),
-            file.kind,
-            file.sha256,
-            len(file.rows),
-            dry_run,
-            done,
-            previous is not None and previous.finished,
-            previous is not None and previous.finished,
-            [
-                RowReport(row=o.row, outcome=o.outcome, code=o.code, record_id=o.record_id)
-                for o in (previous.outcomes if previous is not None else [])
-            ],
-        )
-        if report.finished:
-            return report
+        """Dry-run or import the file `data` (CSV, or XLSX when `xlsx`): after any rows an
+        earlier run saved, up to `max_rows` more rows (all when None), `batch` rows a
+        transaction. `FileRefused` when the file cannot be imported as a whole."""
+        check_size(data)
+        sha256 = hashlib.sha256(data).hexdigest()
+        previous = self.previous(kind, sha256)
+        if previous is not None and previous.finished:
+            # Known by its digest: answered without reading the file again.
+            return self._report(previous, kind, sha256, previous.rows, dry_run)
+        file = read_import(kind, data, xlsx=xlsx)
+        report = self._report(previous, kind, sha256, len(file.rows), dry_run)
+        done = report.applied_through
         builder = RowBuilder(
             self.facilities, Known.of(self._people(wait)), self.mentors, file.sha256
         )
@@ -142,6 +137,27 @@ class Imports:
         report.applied_through = run.applied_through
         reports.clear()
         pending.clear()
+
+    @staticmethod
+    def _report(
+        previous: Import | None, kind: ImportKind, sha256: str, rows: int, dry_run: bool
+    ) -> ImportReport:
+        """The report of the rows an earlier run saved (none without one)."""
+        finished = previous is not None and previous.finished
+        return ImportReport(
+            import_id(kind, sha256),
+            kind,
+            sha256,
+            rows,
+            dry_run,
+            previous.applied_through if previous is not None else 0,
+            finished,
+            finished,
+            [
+                RowReport(row=o.row, outcome=o.outcome, code=o.code, record_id=o.record_id)
+                for o in (previous.outcomes if previous is not None else [])
+            ],
+        )
 
     @staticmethod
     def _outcomes_of(reports: list[RowReport]) -> list[RowOutcome]:

@@ -46,7 +46,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO = sys.s
     from domain import common
     from domain.common import DomainError
     from domain.imports import ImportKind, Outcome
-    from services.app.import_file import FileRefused, read_import
+    from services.app.import_file import FileRefused
     from services.app.tenancy import Tenancy
 
     path = Path(args.file)
@@ -57,13 +57,6 @@ def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO = sys.s
         print("prowd import: --max-rows is at least 1", file=sys.stderr)
         return 2
     kind = ImportKind(args.kind)
-    try:
-        file = read_import(kind, path.read_bytes(), xlsx=path.suffix.lower() == ".xlsx")
-    except FileRefused as e:
-        print(f"prowd import: file refused ({e.code}): {e.detail}", file=sys.stderr)
-        for error in e.context.get("errors") or ():
-            print(f"  row {error['row']} {error['column']}: {error['message']}", file=sys.stderr)
-        return 1
     with contextlib.ExitStack() as stack:
         _, db = database(settings, stack)
         tenancy = Tenancy(db)
@@ -77,11 +70,20 @@ def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO = sys.s
         try:
             with db.session():
                 report = tenancy.app(args.grantee).imports.import_file(
-                    file,
+                    kind,
+                    path.read_bytes(),
+                    xlsx=path.suffix.lower() == ".xlsx",
                     dry_run=args.dry_run,
                     max_rows=args.max_rows,
                     wait=settings.view_wait_max,
                 )
+        except FileRefused as e:
+            print(f"prowd import: file refused ({e.code}): {e.detail}", file=sys.stderr)
+            for error in e.context.get("errors") or ():
+                print(
+                    f"  row {error['row']} {error['column']}: {error['message']}", file=sys.stderr
+                )
+            return 1
         except DomainError as e:
             print(f"prowd import: refused ({e.code}): {e.detail}", file=sys.stderr)
             return 1
