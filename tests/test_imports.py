@@ -7,6 +7,10 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import subprocess
+import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,7 @@ from openpyxl import Workbook
 from services.app.import_file import XLSX_TYPE
 from services.cli.imports import cmd_import
 from services.projector import live as projector
+from tests.conftest import SUITE_NOW
 from tests.mentoring_helpers import Api
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "import_participants.csv"
@@ -301,3 +306,66 @@ def test_the_command_line_imports_resumes_and_refuses(
     )
     assert cmd_import(args, settings, out=out) == 0
     assert json.loads(out.getvalue())["already_imported"] is True
+
+
+def test_an_import_killed_mid_file_resumes_without_duplicates(
+    api: Api, settings: Any, database_url: str, tmp_path: Path
+) -> None:
+    """`prowd import` in its own process, killed (SIGKILL) once it has saved a batch: what it
+    saved is whole batches, and running the file again creates each remaining row once."""
+    rows = 1500
+    path = tmp_path / "many.csv"
+    path.write_text(
+        "\n".join(
+            [HEADER]
+            + [
+                f"K{i},Killed{i},{1960 + i % 40}-01-{1 + i % 28:02d},,2026-02-02,FCI-A,C1"
+                for i in range(rows)
+            ]
+        )
+        + "\n"
+    )
+    env = {
+        **os.environ,
+        "PROWD_DATABASE_URL": database_url,
+        "PROWD_LOG_LEVEL": "warning",
+        "PROWD_CLOCK": SUITE_NOW.isoformat(),
+    }
+    command = [sys.executable, "-m", "services.cli", "import", "participants", str(path)]
+    proc = subprocess.Popen(
+        [*command, "--grantee", api.slug, "--batch", "50"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    query = f'SELECT count(*) FROM "g_{api.slug}".events WHERE topic LIKE %s'
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        saved = api.db.fetchone(query, ("%Import.RowsApplied",))
+        if saved and saved[0] >= 2:
+            proc.kill()
+            break
+        time.sleep(0.02)
+    proc.wait(timeout=30)
+    enrolled = api.db.fetchone(query, ("%Participant.Enrolled",))
+    applied = api.db.fetchone(query, ("%Import.RowsApplied",))
+    finished = api.db.fetchone(query, ("%Import.Finished",))
+    assert enrolled and applied and finished
+    # Whole batches only: 50 participants per saved batch, nothing of a batch cut short.
+    assert enrolled[0] == 50 * applied[0]
+    killed_mid_file = finished[0] == 0
+    out = io.StringIO()
+    args = argparse.Namespace(
+        kind="participants",
+        file=str(path),
+        grantee=api.slug,
+        dry_run=False,
+        max_rows=None,
+        by="ops",
+        json=False,
+    )
+    assert cmd_import(args, settings, out=out) == 0
+    assert f"imported {rows} participants, 0 duplicates, 0 refused" in out.getvalue()
+    total = api.db.fetchone(query, ("%Participant.Enrolled",))
+    assert total and total[0] == rows
+    assert killed_mid_file, "the import finished before it could be killed; rerun on a slower run"

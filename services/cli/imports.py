@@ -33,6 +33,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--by", default="", help="who imports (recorded on the events; default: cli:$USER)"
     )
     im.add_argument("--json", action="store_true", help="print the report as JSON")
+    im.add_argument("--batch", type=int, default=500, help="rows saved per transaction")
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
@@ -76,6 +77,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO = sys.s
                     dry_run=args.dry_run,
                     max_rows=args.max_rows,
                     wait=settings.view_wait_max,
+                    batch=max(1, getattr(args, "batch", 500)),
                 )
         except FileRefused as e:
             print(f"prowd import: file refused ({e.code}): {e.detail}", file=sys.stderr)
