@@ -129,7 +129,11 @@ class ImportController(Controller):
         ] = False,
         max_rows: Annotated[
             int | None,
-            Parameter(ge=1, description="save at most this many more rows, then stop (resumable)"),
+            Parameter(
+                ge=1,
+                le=100_000,
+                description="save at most this many more rows, then stop (resumable)",
+            ),
         ] = None,
         idempotency_key: ImportKey = None,
     ) -> ImportOut:
