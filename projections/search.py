@@ -135,6 +135,24 @@ def duplicates(db: Reader, t: Tables, details: PersonalDetails) -> list[Duplicat
     return [Duplicate(r[0], r[1], r[2]) for r in rows]
 
 
+class PersonKeys(msgspec.Struct, frozen=True):
+    """What duplicate detection compares of one indexed person."""
+
+    person_id: UUID
+    kind: str
+    folded: str
+    register_key: str | None
+    born: Any
+
+
+def person_keys(db: Reader, t: Tables) -> list[PersonKeys]:
+    """Every indexed person's matching keys (an import compares a whole file against them)."""
+    rows = db.fetchall(
+        sql.SQL("SELECT person_id, kind, folded, register_key, born FROM {}").format(t["people"])
+    )
+    return [PersonKeys(*r) for r in rows]
+
+
 def trigram_schema(db: Reader) -> str | None:
     """The schema `pg_trgm` is installed in, or None where it is not."""
     row = db.fetchone(

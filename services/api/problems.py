@@ -58,6 +58,7 @@ class ProblemError(Exception):
         *,
         headers: dict[str, str] | None = None,
         existing: list[dict[str, Any]] | None = None,
+        errors: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -65,6 +66,7 @@ class ProblemError(Exception):
         self.detail = detail
         self.headers = headers or {}
         self.existing = existing
+        self.errors = errors
 
 
 TITLES = {
@@ -142,7 +144,12 @@ def _opt(request: Request[Any, Any, Any]) -> dict[str, Any]:
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     if isinstance(exc, ProblemError):
         return problem_response(
-            exc.status, exc.code, exc.detail, headers=exc.headers, existing=exc.existing
+            exc.status,
+            exc.code,
+            exc.detail,
+            headers=exc.headers,
+            existing=exc.existing,
+            errors=exc.errors,
         )
     if isinstance(exc, Refused):
         return problem_response(exc.status, exc.code, exc.detail, headers=exc.headers)

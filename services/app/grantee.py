@@ -19,6 +19,7 @@ from services.app.evaluation import Evaluation
 from services.app.exports import Exports
 from services.app.facilities import Facilities
 from services.app.goals import Goals
+from services.app.imports import Imports
 from services.app.meetings import Meetings
 from services.app.mentors import Mentors
 from services.app.pairings import Pairings
@@ -71,6 +72,7 @@ class GranteeApp:
         self.documents = Documents(
             ledger, self.participants, PgDocumentStore(ledger.db, ledger.schema)
         )
+        self.imports = Imports(ledger, self.facilities, self.mentors)
 
     @property
     def schema(self) -> str:

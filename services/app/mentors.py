@@ -55,6 +55,32 @@ class Mentors:
         mentor_id: UUID | None = None,
     ) -> Saved[Mentor]:
         """Register a mentor applicant: a graduate (linked to the participant) or a community peer."""
+        mentor, also = self.new_mentor(
+            display_name=display_name,
+            source=source,
+            channel=channel,
+            participant_id=participant_id,
+            lived_experience=lived_experience,
+            expected_hours_per_month=expected_hours_per_month,
+            subject=subject,
+            mentor_id=mentor_id,
+        )
+        return self.ledger.record(mentor, command, also=also, creates=f"mentor {mentor.id}")
+
+    def new_mentor(
+        self,
+        *,
+        display_name: str,
+        source: MentorSource,
+        channel: RecruitmentChannel,
+        participant_id: UUID | None = None,
+        lived_experience: bool = True,
+        expected_hours_per_month: float = 4.0,
+        subject: str | None = None,
+        mentor_id: UUID | None = None,
+    ) -> tuple[Mentor, list[ProwdAggregate]]:
+        """A mentor applicant as `register_mentor` registers them, not yet saved, with the
+        participant it links (marked) to save beside it; an import saves many at once."""
         participant = None
         in_stage3 = False
         if participant_id is not None:
@@ -83,7 +109,7 @@ class Mentors:
         if participant is not None:
             participant.register_as_mentor(mentor.id)
             also.append(participant)
-        return self.ledger.record(mentor, command, also=also, creates=f"mentor {mentor.id}")
+        return mentor, also
 
     def correct_mentor_name(
         self, command: Command, mentor_id: UUID, *, display_name: str, reason: str

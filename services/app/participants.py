@@ -29,7 +29,9 @@ _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 def new_participant_number() -> str:
     """A PIRL element-100 identifier: 12 characters, never derived from an SSN."""
-    return "P" + "".join(secrets.choice(_ALPHABET) for _ in range(11))
+    # 32 letters: a random byte modulo 32 is uniform (and one call is 10x faster than eleven
+    # `secrets.choice`, which an import of 20,000 rows felt).
+    return "P" + "".join(_ALPHABET[b % 32] for b in secrets.token_bytes(11))
 
 
 @dataclass

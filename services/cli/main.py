@@ -14,6 +14,8 @@ from services import logging as prowd_logging
 from services import tracing
 from services.cli.audit import cmd_verify
 from services.cli.audit_kit import cmd_audit
+from services.cli.imports import add_parser as add_import_parser
+from services.cli.imports import cmd_import
 from services.cli.records import cmd_erase, cmd_export, cmd_keys, cmd_migrate, cmd_retention
 from services.cli.serve import cmd_serve, cmd_webhooks, cmd_worker
 from services.cli.tokens import cmd_access_matrix, cmd_token
@@ -128,6 +130,7 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--against", default="", help="signed heads held elsewhere (audit.checkpoint webhooks)"
     )
+    add_import_parser(sub)
     au = sub.add_parser("audit", help="audit keys and the offline audit kit (docs/audit.md)")
     au_sub = au.add_subparsers(dest="audit_action", required=True)
     au_sub.add_parser("rotate-key", help="make a new checkpoint signing key current")
@@ -176,6 +179,7 @@ def _run(args: argparse.Namespace) -> int:
         "erase": cmd_erase,
         "keys": cmd_keys,
         "migrate": cmd_migrate,
+        "import": cmd_import,
     }
     return int(handlers[args.command](args, settings))
 

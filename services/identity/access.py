@@ -106,6 +106,13 @@ MATRIX: dict[str, Rule] = {
         True,
         "register, screen, train, clear, certify, suspend, reinstate and retire mentors",
     ),
+    "imports.run": Rule(
+        STAFF,
+        "grantee",
+        False,
+        "import participants (and their stages) from CSV/XLSX, or dry-run it; mentors only"
+        " where the role may also register mentors",
+    ),
     "mentors.read": Rule(
         STAFF | {R.AUDITOR}, "grantee", True, "read the mentor roster and mentor histories"
     ),

@@ -307,14 +307,18 @@ STORE = KeyStore()
 
 
 # -- the table ------------------------------------------------------------------------------
-def insert_key(cur: Cursor[TupleRow], schema: str, ring: KeyRing, pid: UUID, raw: bytes) -> None:
-    key_id, wrapped = ring.wrap(pid, raw)
+def insert_keys(
+    cur: Cursor[TupleRow], schema: str, ring: KeyRing, created: dict[UUID, bytes]
+) -> None:
+    """Store the wrapped keys of participants created by one save, in one statement (an
+    import creates hundreds a save; one INSERT each was a fifth of its time)."""
+    rows = [(pid, *ring.wrap(pid, raw)) for pid, raw in created.items()]
     cur.execute(
         sql.SQL(
             "INSERT INTO {}.participant_keys (participant_id, master_key_id, wrapped_key)"
-            " VALUES (%s, %s, %s)"
+            " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::bytea[])"
         ).format(sql.Identifier(schema)),
-        (pid, key_id, wrapped),
+        ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
     )
 
 

@@ -94,9 +94,7 @@ class WriteContext:
         self.created: dict[UUID, bytes] = {}
 
     def _store_keys(self, cur: Any, ids: Any) -> None:
-        ring = keys.STORE.ring(self._db)
-        for participant_id, raw in self.created.items():
-            keys.insert_key(cur, self.schema, ring, participant_id, raw)
+        keys.insert_keys(cur, self.schema, keys.STORE.ring(self._db), self.created)
 
     def aggregate(self, aggregate_id: UUID) -> Any:
         found = self.aggregates.get(aggregate_id)
