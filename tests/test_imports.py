@@ -207,6 +207,27 @@ def test_bad_cells_are_listed_by_row_and_column(api: Api) -> None:
     ]
 
 
+def test_control_characters_in_a_cell_are_refused_by_the_text_rule(api: Api) -> None:
+    """A name cell holding an escape or a NUL (an XLSX can carry either) is a bad cell, as the
+    API's text rule refuses it in a JSON body: nothing is imported."""
+    before = api.events()
+    r = send(api, csv_of("A\x1b[31m,B,1980-01-01,,2026-02-02,FCI-A,C1"))
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "import_invalid_cells"
+    assert [(e["row"], e["column"]) for e in r.json()["errors"]] == [(2, "first_name")]
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER.split(","))
+    sheet.append(["Xia", "L\x7fin", datetime(1984, 5, 6), None, datetime(2026, 2, 2), "FCI-A", "C1"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    r = send(api, buffer.getvalue(), media=XLSX_TYPE)
+    assert r.status_code == 422, r.text
+    assert [(e["row"], e["column"]) for e in r.json()["errors"]] == [(2, "last_name")]
+    assert api.events() == before
+
+
 def test_an_xlsx_file_imports_as_its_csv_does(api: Api) -> None:
     book = Workbook()
     sheet = book.active

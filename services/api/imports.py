@@ -20,6 +20,7 @@ from domain.imports import ImportKind, Outcome
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
 from services.api.problems import ProblemError
+from services.api.text import TEXT_PATTERN
 from services.app.import_file import CSV_TYPES, MAX_BYTES, XLSX_TYPE, FileRefused
 from services.app.imports import ImportReport, RowReport
 from services.identity.access import allowed
@@ -72,7 +73,11 @@ class ImportOperation(Operation):
     """The operation with its (non-JSON) request body: the file itself."""
 
     def __post_init__(self) -> None:
-        csv = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING), example=CSV_EXAMPLE)
+        # A CSV holds no control character but tab and line breaks; its cells are held to
+        # the one-line rule (422 import_invalid_cells).
+        csv = OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.STRING, pattern=TEXT_PATTERN), example=CSV_EXAMPLE
+        )
         xlsx = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY))
         self.request_body = RequestBody(
             content={"text/csv": csv, XLSX_TYPE: xlsx},

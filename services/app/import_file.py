@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,7 +40,14 @@ class FileRefused(DomainError):
         self.status = status
 
 
+# The API's one-line text rule (services/api/text.py, LINE_PATTERN): no control character,
+# line breaks and tabs included; every text column of the layouts is one line.
+_CONTROL = re.compile(r"[\x00-\x1F\x7F-\x9F]")
+
+
 def _text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("holds a control character (a line break, tab, NUL or escape)")
     return value
 
 
