@@ -219,7 +219,9 @@ def test_control_characters_in_a_cell_are_refused_by_the_text_rule(api: Api) -> 
     sheet = book.active
     assert sheet is not None
     sheet.append(HEADER.split(","))
-    sheet.append(["Xia", "L\x7fin", datetime(1984, 5, 6), None, datetime(2026, 2, 2), "FCI-A", "C1"])
+    sheet.append(
+        ["Xia", "L\x7fin", datetime(1984, 5, 6), None, datetime(2026, 2, 2), "FCI-A", "C1"]
+    )
     buffer = io.BytesIO()
     book.save(buffer)
     r = send(api, buffer.getvalue(), media=XLSX_TYPE)
