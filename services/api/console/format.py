@@ -1,0 +1,42 @@
+"""How the console shows values: instants in the grantee's zone (the API already answers in it,
+with the offset), dates, and the words of codes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from jinja2 import Environment
+
+
+def when(value: Any) -> str:
+    """`Tue 24 Nov 2026, 18:05 (UTC-06:00)` for an RFC 3339 instant with its offset."""
+    if not value:
+        return ""
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    offset = at.strftime("%z")
+    zone = f"UTC{offset[:3]}:{offset[3:]}" if offset else ""
+    return f"{at:%a %d %b %Y, %H:%M} ({zone})" if zone else f"{at:%a %d %b %Y, %H:%M}"
+
+
+def day(value: Any) -> str:
+    if not value:
+        return ""
+    try:
+        return f"{date.fromisoformat(str(value)[:10]):%a %d %b %Y}"
+    except ValueError:
+        return str(value)
+
+
+def words(value: Any) -> str:
+    """`bop_institution` → `bop institution`."""
+    return str(value or "").replace("_", " ")
+
+
+def register_filters(env: Environment) -> None:
+    env.filters["when"] = when
+    env.filters["day"] = day
+    env.filters["words"] = words
