@@ -97,23 +97,35 @@ async def _caseload(request: Request[Any, Any, Any], q: str) -> Template:
         min_position=log_position(request),
     )
     alerts = await optional(request, staff, "/alerts", min_position=log_position(request))
-    per_person: Counter[str] = Counter(
-        str(a["participant_id"]) for a in (alerts or {}).get("items", []) if a.get("participant_id")
-    )
     return page(
         request,
         staff,
         "caseload.html",
         title="Caseload",
         rows=rows["items"],
-        alerts=per_person,
+        alerts=alerts_per_person(rows["items"], (alerts or {}).get("items", [])),
         q=q,
         sort=sort,
         stage=stage,
         status=status,
         sorts=SORTS,
-        partial=bool(request.headers.get("hx-request")),
     )
+
+
+def alerts_per_person(rows: list[dict[str, Any]], alerts: list[dict[str, Any]]) -> dict[str, int]:
+    """How many alerts concern each participant: about them, or about one of their pairings
+    (a missed cadence is the pairing's)."""
+    about: Counter[str] = Counter()
+    for alert in alerts:
+        subject = alert.get("subject") in ("participant", "pairing") and alert.get("subject_id")
+        concerns = alert.get("participant_id") or alert.get("pairing_id") or subject
+        if concerns:
+            about[str(concerns)] += 1
+    counts = {}
+    for row in rows:
+        pairings = [row.get("individual_pairing_id"), *row.get("group_pairing_ids", [])]
+        counts[str(row["id"])] = about[str(row["id"])] + sum(about[str(p)] for p in pairings if p)
+    return counts
 
 
 @get(f"{PATH}/caseload")

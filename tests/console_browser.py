@@ -1,0 +1,178 @@
+"""A real Chromium (Debian's package, headless, driven by Selenium with explicit paths: nothing
+is downloaded) against the real application served by uvicorn (`prowd serve`, with its
+projection worker) on 127.0.0.1, and a small world made through the API. The console's browser
+tests, its accessibility check and its screenshots use it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.deploy_sim import free_port
+from tests.meetings_helpers import World
+from tests.people import birth_date
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+# The server's clock (PROWD_CLOCK, ticking): a Tuesday, 10:00 in Chicago, so "this week" and
+# the cadence alerts are the same whatever day the tests run.
+SERVER_CLOCK = "2026-03-10T15:00:00+00:00"
+
+
+def need_chromium() -> None:
+    """Chromium and its driver, or the test fails under CI (and is skipped elsewhere)."""
+    if shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER):
+        return
+    message = "Debian's chromium and chromium-driver are needed (apt-get install chromium chromium-driver)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def chromium(width: int = 1280, height: int = 900) -> Any:
+    need_chromium()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--window-size={width},{height}",
+        "--lang=en-US",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+def serve(database_url: str, settings: Any, log: Path) -> Iterator[str]:
+    """`prowd serve` (uvicorn and the projection worker) on a free loopback port."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PROWD_DATABASE_URL": database_url,
+        "PROWD_DATA_DIR": str(settings.data_dir.resolve()),
+        "PROWD_JWT_SECRET": settings.jwt_secret,
+        "PROWD_CLOCK": SERVER_CLOCK,
+        "PROWD_RATE_LIMIT_TOKEN": "0",
+        "PROWD_RATE_LIMIT_IP": "0",
+        "PROWD_LOG_LEVEL": "warning",
+    }
+    env.pop("PROWD_PARENT_PID", None)
+    argv = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", *argv],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@dataclass
+class Scene:
+    """The world the browser visits: a grantee (America/Chicago), a certified mentor paired
+    with Marisol Quintero (stage 1, no meeting for months: a missed cadence), Tobias Brandvold
+    at RRC-1 and Imani Okafor at RRC-2 (stage 2)."""
+
+    url: str
+    slug: str
+    quintero: str
+    brandvold: str
+    okafor: str
+    pairing: str
+
+
+def build_scene(url: str, auth: Callable[..., dict[str, str]], db: Any) -> Scene:
+    with httpx.Client(base_url=url, timeout=30) as http:
+        world = World(http, auth, db)  # type: ignore[arg-type]
+        world.post("/facilities", {"code": "RRC-2", "name": "RRC Two", "kind": "rrc"})
+
+        def enrol(first: str, last: str) -> str:
+            body = {
+                "first_name": first,
+                "last_name": last,
+                "date_of_birth": birth_date(),
+                "program_entry_date": "2025-09-15",
+                "facility": "FCI-A",
+                "cohort": "C1",
+            }
+            return str(world.post("/participants", body)["id"])
+
+        quintero = enrol("Marisol", "Quintero")
+        brandvold = enrol("Tobias", "Brandvold")
+        okafor = enrol("Imani", "Okafor")
+        for person, rrc in ((brandvold, "RRC-1"), (okafor, "RRC-2")):
+            world.post(
+                f"/participants/{person}/stage-transitions",
+                {
+                    "to_stage": 2,
+                    "placement": "rrc",
+                    "facility": rrc,
+                    "occurred_at": "2026-02-02T15:00:00Z",
+                },
+            )
+        mentor = world.mentor("mentor-ana")
+        pairing = world.pair(mentor, [quintero], "2025-10-01T15:00:00Z")
+        return Scene(url, world.slug, quintero, brandvold, okafor, pairing)
+
+
+def wait_for(condition: Callable[[], Any], seconds: float = 20, what: str = "") -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"waited {seconds}s for {what or condition}"
+        time.sleep(0.2)
+
+
+def sign_in(driver: Any, scene: Scene, role: str, subject: str = "", rrc: str = "") -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    driver.get(f"{scene.url}/console/sign-in")
+    Select(driver.find_element(By.ID, "role")).select_by_value(role)
+    Select(driver.find_element(By.ID, "grantee")).select_by_value(scene.slug)
+    driver.find_element(By.ID, "subject").send_keys(subject)
+    driver.find_element(By.ID, "rrc").send_keys(rrc)
+    driver.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
+    wait_for(lambda: "/sign-in" not in driver.current_url, what="the sign-in")
