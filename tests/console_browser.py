@@ -176,3 +176,76 @@ def sign_in(driver: Any, scene: Scene, role: str, subject: str = "", rrc: str = 
     driver.find_element(By.ID, "rrc").send_keys(rrc)
     driver.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
     wait_for(lambda: "/sign-in" not in driver.current_url, what="the sign-in")
+
+
+AXE = ROOT / "tools" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+IMAGES = ROOT / "docs" / "img"
+PHONE, DESKTOP = 390, 1280
+
+
+def axe_violations(driver: Any) -> list[dict[str, Any]]:
+    """axe-core's violations on the page shown (axe from tools/axe, injected into the page)."""
+    if not AXE.exists():
+        message = "axe-core is not installed: npm ci --prefix tools/axe"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    driver.execute_script(AXE.read_text())
+    driver.set_script_timeout(60)
+    found: list[dict[str, Any]] = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.map("
+        "v => ({id: v.id, impact: v.impact, help: v.help,"
+        " targets: v.nodes.map(n => n.target.join(' '))}))));"
+    )
+    return found
+
+
+def screenshot(driver: Any, name: str) -> None:
+    """docs/img/console-<name>-desktop.png and -phone.png, the whole page at each width."""
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    for label, width in (("desktop", DESKTOP), ("phone", PHONE)):
+        driver.set_window_size(width, 900)
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(width, max(600, min(int(height) + 40, 4000)))
+        driver.save_screenshot(str(IMAGES / f"console-{name}-{label}.png"))
+    driver.set_window_size(DESKTOP, 900)
+
+
+def tour(driver: Any, scene: Scene) -> Iterator[str]:
+    """Every page of the console, each yielded by name once it is shown."""
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(f"{scene.url}/console/sign-in")
+    yield "sign-in"
+    sign_in(driver, scene, "case_manager")
+    wait_for(
+        lambda: "Quintero" in driver.find_element(By.ID, "results").text or driver.refresh(),
+        what="the caseload",
+    )
+    yield "caseload"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}")
+    yield "participant"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/meeting")
+    yield "meeting-form"
+    occurred = driver.find_element(By.ID, "occurred_at")
+    driver.execute_script("arguments[0].value = '2026-04-01T09:00'", occurred)
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.ID, "refusal"), what="the refusal")
+    yield "meeting-refused"
+    driver.get(f"{scene.url}/console/meetings")
+    yield "week"
+    driver.get(f"{scene.url}/console/alerts")
+    yield "alerts"
+    driver.get(f"{scene.url}/console/participants/00000000-0000-4000-8000-000000000000")
+    yield "not-found"
+    driver.delete_all_cookies()
+    sign_in(driver, scene, "rrc_staff", rrc="RRC-1")
+    wait_for(
+        lambda: driver.find_elements(By.CSS_SELECTOR, "tbody tr") or driver.refresh(),
+        what="the residents",
+    )
+    yield "rrc"
+    driver.get(f"{scene.url}/console/rrc/residents/{scene.brandvold}")
+    yield "resident"

@@ -5,12 +5,25 @@ CSRF token is refused."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.console_browser import Scene, build_scene, chromium, serve, sign_in, wait_for
+from tests.console_browser import (
+    DESKTOP,
+    PHONE,
+    Scene,
+    axe_violations,
+    build_scene,
+    chromium,
+    screenshot,
+    serve,
+    sign_in,
+    tour,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +144,20 @@ def test_a_form_without_its_csrf_token_is_refused(driver, scene):
     # The refused sign-out did nothing: still signed in.
     driver.get(f"{scene.url}/console/caseload")
     assert driver.current_url.endswith("/console/caseload")
+
+
+def test_every_page_has_no_serious_or_critical_accessibility_violation(driver, scene):
+    """axe-core in the same Chromium, on every page, at desktop and phone widths. With
+    PROWD_CONSOLE_SCREENSHOTS=1 the tour also writes docs/img/console-*.png."""
+    shots = bool(os.environ.get("PROWD_CONSOLE_SCREENSHOTS"))
+    seen = []
+    for name in tour(driver, scene):
+        seen.append(name)
+        for width in (DESKTOP, PHONE):
+            driver.set_window_size(width, 900)
+            bad = [v for v in axe_violations(driver) if v["impact"] in ("serious", "critical")]
+            assert bad == [], f"{name} at {width}px: {bad}"
+        driver.set_window_size(DESKTOP, 900)
+        if shots:
+            screenshot(driver, name)
+    assert len(seen) == 10

@@ -3,6 +3,7 @@ with the offset), dates, and the words of codes."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -36,7 +37,15 @@ def words(value: Any) -> str:
     return str(value or "").replace("_", " ")
 
 
+def event(kind: Any) -> str:
+    """`participant.StageTransitioned` → `Stage transitioned`."""
+    name = str(kind or "").rsplit(".", 1)[-1]
+    spaced = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
+    return spaced[:1].upper() + spaced[1:]
+
+
 def register_filters(env: Environment) -> None:
     env.filters["when"] = when
     env.filters["day"] = day
     env.filters["words"] = words
+    env.filters["event"] = event
