@@ -9,22 +9,27 @@ import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from domain import clock
 from services.projector import live as projector
 from services.store.database import Database
+from tests.conftest import count_events
 from tests.console_helpers import csrf_of, sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def browser(app: Litestar) -> Iterator[TestClient[Litestar]]:
-    with TestClient(app) as c:
-        yield c
+def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
+    """The session's test client with no cookie: a browser of its own for the test."""
+    client.cookies.clear()
+    yield client
+    client.cookies.clear()
 
 
 def access_rows(db: Database, slug: str) -> int:
@@ -130,3 +135,126 @@ def test_htmx_is_served_from_the_app_with_the_recorded_digest(client):
     r = client.get("/console/static/htmx.min.js")
     assert r.status_code == 200
     assert hashlib.sha256(r.content).hexdigest() in readme
+
+
+def form(browser: TestClient[Litestar], path: str, data: dict[str, str]) -> Any:
+    """POST a console form with its CSRF token and idempotency key, as the page would."""
+    page = browser.get(path)
+    assert page.status_code == 200, page.text
+    key = page.text.split('name="idempotency_key" value="')[1].split('"')[0]
+    return browser.post(
+        path,
+        data={**data, "idempotency_key": key, "_csrf_token": csrf_of(browser)},
+        follow_redirects=False,
+    )
+
+
+def test_a_goals_progress_is_recorded_once_however_often_the_form_is_sent(
+    browser, client, auth, grantee, enrol, db
+):
+    person = enrol()
+    today = clock.now().date()
+    goal = client.post(
+        f"/v1/grantees/{grantee}/goals",
+        json={
+            "participant_id": person["id"],
+            "horizon": "short_term",
+            "domain": "id_documents",
+            "statement": "Get a state ID card",
+            "measure": "ID card issued by the DMV",
+            "target": "card in hand",
+            "target_date": (today + timedelta(days=60)).isoformat(),
+        },
+        headers=auth("case_manager", grantee),
+    ).json()
+    sign_in(browser, "case_manager", grantee)
+    path = f"/console/goals/{goal['id']}/progress"
+    page = browser.get(path)
+    assert "Get a state ID card" in page.text
+    assert "Get a state ID card" not in page.text.split("</title>")[0]
+    key = page.text.split('name="idempotency_key" value="')[1].split('"')[0]
+    data = {"note": "Birth certificate ordered", "evidence": "receipt seen", "percent": "30"}
+    before = count_events(db, grantee)
+    for _ in range(2):  # sent twice (a double click, a retry): recorded once
+        r = browser.post(
+            path,
+            data={**data, "idempotency_key": key, "_csrf_token": csrf_of(browser)},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303 and r.headers["location"].endswith(person["id"])
+    assert count_events(db, grantee) == before + 1
+    projector.drain(db, f"g_{grantee}")
+    shown = browser.get(r.headers["location"])
+    assert "Recorded." in shown.text
+    assert "30%" in shown.text and "1 progress update" in shown.text
+
+
+def test_a_refused_stage_transition_shows_the_rule_and_appends_nothing(browser, grantee, enrol, db):
+    person = enrol()
+    sign_in(browser, "coordinator", grantee)
+    before = count_events(db, grantee)
+    r = form(
+        browser,
+        f"/console/participants/{person['id']}/stage",
+        {
+            "to_stage": "2",
+            "placement": "rrc",
+            "facility": "FCI-A",
+            "occurred_at": "2026-02-10T09:00",
+        },
+    )
+    assert r.status_code == 422
+    refusal = r.text.split('id="refusal"')[1].split("</div>")[0]
+    assert "RRC" in refusal or "rrc" in refusal
+    assert count_events(db, grantee) == before
+    done = form(
+        browser,
+        f"/console/participants/{person['id']}/stage",
+        {
+            "to_stage": "2",
+            "placement": "rrc",
+            "facility": "RRC-1",
+            "occurred_at": "2026-02-10T09:00",
+        },
+    )
+    assert done.status_code == 303
+    projector.drain(db, f"g_{grantee}")
+    assert "Stage 2" in browser.get(done.headers["location"]).text
+
+
+def test_coordinator_reports_pirl_and_mentors(browser, grantee, enrol, db):
+    enrol()
+    projector.drain(db, f"g_{grantee}")
+    sign_in(browser, "coordinator", grantee)
+    reports = browser.get("/console/reports?quarter=2026Q1")
+    assert reports.status_code == 200 and "/console/reports/quarterly/2026Q1" in reports.text
+    report = browser.get("/console/reports/quarterly/2026Q1")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert report.headers["cache-control"] == "no-store"
+    pirl = browser.get("/console/exports/pirl/2026Q1?allow_warnings=true")
+    assert pirl.status_code in (200, 422), pirl.text
+    if pirl.status_code == 200:
+        assert "attachment" in pirl.headers["content-disposition"]
+    mentors = browser.get("/console/mentors")
+    assert mentors.status_code == 200 and "<h1>Mentors</h1>" in mentors.text
+
+
+def test_an_auditor_sees_the_chain_the_access_log_and_the_events(browser, grantee, enrol):
+    enrol()
+    sign_in(browser, "auditor", grantee)
+    home = browser.get("/console/", follow_redirects=False)
+    assert home.headers["location"] == "/console/audit"
+    page = browser.get("/console/audit")
+    assert page.status_code == 200
+    assert "intact" in page.text and "Enrolled" in page.text
+
+
+def test_oversight_staff_open_the_cross_grantee_report(browser, grantee):
+    sign_in(browser, "federal_oversight", grantee)
+    assert (
+        browser.get("/console/", follow_redirects=False).headers["location"] == "/console/oversight"
+    )
+    page = browser.get("/console/oversight?quarter=2026Q1")
+    assert page.status_code == 200
+    report = browser.get("/console/oversight/quarterly/2026Q1")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")

@@ -22,7 +22,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
 
-from services.api.console import forms, pages, signin
+from services.api.console import actions, forms, pages, records, signin
 from services.api.console.backend import Refusal
 from services.api.console.format import register_filters
 from services.api.console.session import PATH, SignInRequired, csrf_config, session_config
@@ -109,7 +109,14 @@ def console_router(settings: Settings) -> Router:
 
     return Router(
         path="/",
-        route_handlers=[*signin.ROUTES, *pages.ROUTES, *forms.ROUTES, static],
+        route_handlers=[
+            *signin.ROUTES,
+            *pages.ROUTES,
+            *forms.ROUTES,
+            *actions.ROUTES,
+            *records.ROUTES,
+            static,
+        ],
         middleware=[session_middleware, DefineMiddleware(CSRFMiddleware, config=csrf)],
         include_in_schema=False,
         before_request=_no_hook,

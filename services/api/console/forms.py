@@ -24,7 +24,7 @@ TOPICS = [t.value for t in Topic]
 PLACES = [k.value for k in LocationKind]
 
 
-def _local(value: str, zone: ZoneInfo) -> str:
+def local_instant(value: str, zone: ZoneInfo) -> str:
     """A `datetime-local` field's value, read in the grantee's zone, as RFC 3339."""
     try:
         at = datetime.fromisoformat(value)
@@ -99,7 +99,7 @@ async def record_meeting(request: Request[Any, Any, Any], participant_id: UUID) 
     text["idempotency_key"] = text["idempotency_key"] or uuid.uuid4().hex
     topics = [str(t) for t in form.getall("topics", [])]
     values: dict[str, Any] = {**text, "topics": topics}
-    at = _local(text["occurred_at"], zone)
+    at = local_instant(text["occurred_at"], zone)
     location: dict[str, Any] = {"kind": text["place"]}
     if text["facility"]:
         location["facility"] = text["facility"]

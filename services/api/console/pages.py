@@ -38,6 +38,10 @@ def page(request: Request[Any, Any, Any], staff: Staff, name: str, **context: An
         (f"{PATH}/meetings", "This week", allowed("meetings.read", roles)),
         (f"{PATH}/alerts", "Alerts", allowed("alerts.read", roles)),
         (f"{PATH}/rrc", "RRC residents", Role.RRC_STAFF.value in roles),
+        (f"{PATH}/mentors", "Mentors", allowed("mentors.read", roles)),
+        (f"{PATH}/reports", "Reports", allowed("reports.read", roles)),
+        (f"{PATH}/audit", "Audit", allowed("audit.verify", roles)),
+        (f"{PATH}/oversight", "Oversight", allowed("oversight.read", roles)),
     ]
     return Template(
         name,
@@ -71,6 +75,10 @@ async def home(request: Request[Any, Any, Any]) -> Redirect:
     staff = signed_in(request)
     if Role.RRC_STAFF.value in staff.roles:
         return Redirect(f"{PATH}/rrc", status_code=303)
+    if Role.AUDITOR.value in staff.roles:
+        return Redirect(f"{PATH}/audit", status_code=303)
+    if not allowed("participants.read", staff.roles):
+        return Redirect(f"{PATH}/oversight", status_code=303)
     return Redirect(f"{PATH}/caseload", status_code=303)
 
 
@@ -147,15 +155,19 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
     """One participant: stages, pairings, meetings, goals, timeline, consents."""
     staff = signed_in(request)
     pid = str(participant_id)
+    # The lists wait (bounded) for the staff member's own last command.
+    at = log_position(request)
     person = await read(request, staff, f"/participants/{pid}")
-    pairings = await optional(request, staff, "/pairings", participant_id=pid)
+    pairings = await optional(request, staff, "/pairings", participant_id=pid, min_position=at)
     meetings: list[Any] = []
     for pairing in (pairings or {}).get("items", []):
-        found = await optional(request, staff, "/meetings", pairing_id=pairing["id"], limit=20)
+        found = await optional(
+            request, staff, "/meetings", pairing_id=pairing["id"], limit=20, min_position=at
+        )
         meetings.extend((found or {}).get("items", []))
     meetings.sort(key=lambda m: str(m.get("occurred_at") or m.get("scheduled_for")), reverse=True)
-    goals = await optional(request, staff, "/goals", participant_id=pid)
-    timeline = await optional(request, staff, f"/participants/{pid}/timeline")
+    goals = await optional(request, staff, "/goals", participant_id=pid, min_position=at)
+    timeline = await optional(request, staff, f"/participants/{pid}/timeline", min_position=at)
     consents = await optional(request, staff, f"/participants/{pid}/consents")
     return page(
         request,
@@ -171,6 +183,9 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         if isinstance(consents, dict)
         else consents or [],
         may_record=allowed("meetings.write", staff.roles),
+        may_move=allowed("participants.move", staff.roles),
+        may_refer=allowed("referrals.write", staff.roles),
+        may_progress=allowed("goals.write", staff.roles),
     )
 
 
