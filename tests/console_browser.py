@@ -119,6 +119,7 @@ class Scene:
     brandvold: str
     okafor: str
     pairing: str
+    goal: str
 
 
 def build_scene(url: str, auth: Callable[..., dict[str, str]], db: Any) -> Scene:
@@ -152,7 +153,29 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]], db: Any) -> Scene
             )
         mentor = world.mentor("mentor-ana")
         pairing = world.pair(mentor, [quintero], "2025-10-01T15:00:00Z")
-        return Scene(url, world.slug, quintero, brandvold, okafor, pairing)
+        goal = world.post(
+            "/goals",
+            {
+                "participant_id": quintero,
+                "horizon": "short_term",
+                "domain": "id_documents",
+                "statement": "Get a state ID card",
+                "measure": "ID card issued by the DMV",
+                "target": "card in hand",
+                "target_date": "2026-04-30",
+            },
+            role="case_manager",
+        )
+        world.post(
+            "/resources",
+            {
+                "name": "Second Chance Jobs",
+                "category": "job_placement",
+                "description": "Job placement for people with records",
+                "contact": {"phone": "+1 312 555 0100"},
+            },
+        )
+        return Scene(url, world.slug, quintero, brandvold, okafor, pairing, str(goal["id"]))
 
 
 def wait_for(condition: Callable[[], Any], seconds: float = 20, what: str = "") -> Any:
@@ -238,8 +261,26 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     yield "week"
     driver.get(f"{scene.url}/console/alerts")
     yield "alerts"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/stage")
+    yield "stage-form"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/referral")
+    yield "referral-form"
+    driver.get(f"{scene.url}/console/goals/{scene.goal}/progress")
+    yield "progress-form"
     driver.get(f"{scene.url}/console/participants/00000000-0000-4000-8000-000000000000")
     yield "not-found"
+    driver.delete_all_cookies()
+    sign_in(driver, scene, "coordinator")
+    driver.get(f"{scene.url}/console/mentors")
+    yield "mentors"
+    driver.get(f"{scene.url}/console/reports?quarter=2026Q1")
+    yield "reports"
+    driver.delete_all_cookies()
+    sign_in(driver, scene, "auditor")
+    yield "audit"
+    driver.delete_all_cookies()
+    sign_in(driver, scene, "federal_oversight")
+    yield "oversight"
     driver.delete_all_cookies()
     sign_in(driver, scene, "rrc_staff", rrc="RRC-1")
     wait_for(

@@ -160,4 +160,4 @@ def test_every_page_has_no_serious_or_critical_accessibility_violation(driver, s
         driver.set_window_size(DESKTOP, 900)
         if shots:
             screenshot(driver, name)
-    assert len(seen) == 10
+    assert len(seen) == 17

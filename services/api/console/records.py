@@ -6,7 +6,7 @@ fetched as the signed-in staff member."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from litestar import Request, Response, get
@@ -95,11 +95,12 @@ async def pirl(request: Request[Any, Any, Any], quarter: str) -> Response[Any]:
 
 @get(f"{PATH}/audit")
 async def audit(request: Request[Any, Any, Any]) -> Template:
-    """The auditor's page: the hash chain's verification, the latest access-log rows and the
-    latest events of the log (types and positions, as the API streams them)."""
+    """The auditor's page: the hash chain's verification, the last day's access-log rows
+    (newest first) and the latest events of the log (types and positions, as streamed)."""
     staff = signed_in(request)
     verification = await optional(request, staff, "/audit/verification")
-    access = await optional(request, staff, "/audit/access-log", limit=50)
+    day_ago = (clock.now() - timedelta(days=1)).isoformat()
+    access = await optional(request, staff, "/audit/access-log", since=day_ago, limit=200)
     head = int((verification or {}).get("head") or 0)
     stream = await call(
         request, staff, "GET", "/audit/events", params={"after": max(0, head - 25), "limit": 25}
@@ -115,7 +116,7 @@ async def audit(request: Request[Any, Any, Any]) -> Template:
         "audit.html",
         title="Audit",
         verification=verification,
-        access=(access or {}).get("items", []),
+        access=list(reversed((access or {}).get("items", []))),
         events=list(reversed(events)),
     )
 
