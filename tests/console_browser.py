@@ -6,18 +6,22 @@ tests, its accessibility check and its screenshots use it."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from tests.deploy_sim import free_port
 from tests.meetings_helpers import World
@@ -122,9 +126,23 @@ class Scene:
     goal: str
 
 
-def build_scene(url: str, auth: Callable[..., dict[str, str]], db: Any) -> Scene:
+@contextmanager
+def own_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on the test server, dropped afterwards."""
+    name = f"prowd_console_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_conninfo(server_url, dbname=name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
     with httpx.Client(base_url=url, timeout=30) as http:
-        world = World(http, auth, db)  # type: ignore[arg-type]
+        # The world speaks HTTP only here (its event counts, which read the database, are unused).
+        world = World(http, auth, None)  # type: ignore[arg-type]
         world.post("/facilities", {"code": "RRC-2", "name": "RRC Two", "kind": "rrc"})
 
         def enrol(first: str, last: str) -> str:
@@ -229,8 +247,12 @@ def screenshot(driver: Any, name: str) -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     for label, width in (("desktop", DESKTOP), ("phone", PHONE)):
         driver.set_window_size(width, 900)
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(width, max(600, min(int(height) + 40, 4000)))
+        time.sleep(0.3)  # the page reflows at the new width
+        height = driver.execute_script(
+            "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)"
+        )
+        driver.set_window_size(width, max(600, min(int(height) + 120, 4000)))
+        time.sleep(0.3)
         driver.save_screenshot(str(IMAGES / f"console-{name}-{label}.png"))
     driver.set_window_size(DESKTOP, 900)
 

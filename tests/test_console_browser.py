@@ -18,6 +18,7 @@ from tests.console_browser import (
     axe_violations,
     build_scene,
     chromium,
+    own_database,
     screenshot,
     serve,
     sign_in,
@@ -27,10 +28,13 @@ from tests.console_browser import (
 
 
 @pytest.fixture(scope="module")
-def scene(database_url, settings, auth, db, tmp_path_factory) -> Iterator[Scene]:
+def scene(server_url, settings, auth, tmp_path_factory) -> Iterator[Scene]:
+    """A database of its own: the server's projection worker then follows this module's
+    grantee only, not every grantee the other tests of this process made."""
     log = tmp_path_factory.mktemp("console") / "serve.log"
-    for url in serve(database_url, settings, log):
-        yield build_scene(url, auth, db)
+    with own_database(server_url) as url:
+        for base in serve(url, settings, log):
+            yield build_scene(base, auth)
 
 
 @pytest.fixture

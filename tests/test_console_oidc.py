@@ -218,3 +218,14 @@ def test_development_sign_in_does_not_exist_in_production(console, grantee):
     )
     assert r.status_code == 404
     assert console.get("/console/caseload", follow_redirects=False).status_code == 303
+
+
+def test_without_a_console_secret_production_has_no_console(settings, db, provider, tmp_path):
+    prod = production(settings, f"{provider.issuer}/jwks", tmp_path, 300.0)
+    with TestClient(create_app(prod, db), base_url="https://console.test") as client:
+        page = client.get("/console/sign-in")
+        assert page.status_code == 503 and "PROWD_CONSOLE_SECRET" in page.text
+        assert client.post("/console/sign-in", data={"role": "coordinator"}).status_code in (
+            404,
+            405,
+        )

@@ -69,11 +69,12 @@ def refusal(response: httpx.Response) -> Refusal:
         problem = {}
     if not isinstance(problem, dict):
         problem = {}
-    return Refusal(
-        response.status_code,
-        str(problem.get("code", "error")),
-        str(problem.get("detail") or problem.get("title") or "the request was refused"),
-    )
+    detail = str(problem.get("detail") or problem.get("title") or "the request was refused")
+    errors = problem.get("errors")
+    if isinstance(errors, list) and errors:
+        # Which field is wrong, in the validator's words (the form keeps what was typed).
+        detail += ": " + "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict))
+    return Refusal(response.status_code, str(problem.get("code", "error")), detail)
 
 
 async def read(request: Request[Any, Any, Any], staff: Staff, path: str, **params: Any) -> Any:

@@ -162,7 +162,7 @@ async def sign_out(request: Request[Any, Any, Any]) -> Response[Any]:
     return Redirect(f"{PATH}/sign-in?signed_out=1", status_code=303)
 
 
-@get(f"{PATH}/not-configured")
+@get([f"{PATH}/", f"{PATH}/sign-in", f"{PATH}/not-configured"])
 async def not_configured() -> Template:
     """Production without PROWD_CONSOLE_SECRET: the console is off."""
     return Template(
