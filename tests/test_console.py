@@ -246,7 +246,7 @@ def test_an_auditor_sees_the_chain_the_access_log_and_the_events(browser, grante
     assert home.headers["location"] == "/console/audit"
     page = browser.get("/console/audit")
     assert page.status_code == 200
-    assert "intact" in page.text and "Enrolled" in page.text
+    assert "intact" in page.text and "Participant enrolled" in page.text
 
 
 def test_oversight_staff_open_the_cross_grantee_report(browser, grantee):

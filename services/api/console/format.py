@@ -38,9 +38,13 @@ def words(value: Any) -> str:
 
 
 def event(kind: Any) -> str:
-    """`participant.StageTransitioned` → `Stage transitioned`."""
-    name = str(kind or "").rsplit(".", 1)[-1]
+    """`participant.StageTransitioned` → `Stage transitioned`; a one-word event names its
+    record: `goal.Set` → `Goal set` (a stored topic `domain.goals:Goal.Set` alike)."""
+    parts = str(kind or "").replace(":", ".").split(".")
+    name = parts[-1]
     spaced = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
+    if " " not in spaced and len(parts) > 1:
+        spaced = f"{parts[-2].lower()} {spaced}"
     return spaced[:1].upper() + spaced[1:]
 
 
