@@ -125,6 +125,15 @@ class Settings:
     oidc_issuer: str = ""
     oidc_audience: str = ""
     jwks_cache_seconds: float = 300.0
+    # The staff console's sign-in (services/api/console/): the OIDC client registered with the
+    # provider (authorization code + PKCE), the key sealing its session cookies, the minutes
+    # of inactivity that end a session, and its public address (for the redirect URI; empty:
+    # the address the browser used).
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    console_secret: str = field(default="", repr=False)
+    console_idle_minutes: float = 30.0
+    console_url: str = ""
     # Master key wrapping the per-participant data keys (services/store/keys.py): base64 of 32 bytes
     # (PROWD_MASTER_KEY) or a file holding it (PROWD_MASTER_KEY_FILE); generated into the data
     # directory in development. PROWD_MASTER_KEY_PREVIOUS (comma-separated) still unwraps keys
@@ -198,6 +207,11 @@ class Settings:
             oidc_issuer=e.get("PROWD_OIDC_ISSUER", ""),
             oidc_audience=e.get("PROWD_OIDC_AUDIENCE", ""),
             jwks_cache_seconds=r.float("PROWD_JWKS_CACHE_SECONDS", 300.0),
+            oidc_client_id=e.get("PROWD_OIDC_CLIENT_ID", ""),
+            oidc_client_secret=e.get("PROWD_OIDC_CLIENT_SECRET", ""),
+            console_secret=e.get("PROWD_CONSOLE_SECRET", ""),
+            console_idle_minutes=r.float("PROWD_CONSOLE_IDLE_MINUTES", 30.0),
+            console_url=e.get("PROWD_CONSOLE_URL", "").rstrip("/"),
             master_key=e.get("PROWD_MASTER_KEY", ""),
             master_key_file=e.get("PROWD_MASTER_KEY_FILE", ""),
             master_key_previous=e.get("PROWD_MASTER_KEY_PREVIOUS", ""),

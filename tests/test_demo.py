@@ -119,6 +119,7 @@ def test_the_demo_loaded_twice_adds_nothing_the_second_time(
     first = prowd("demo", "--load-only", env=env)
     assert first.returncode == 0, first.stderr
     assert "demo data: 60 participants added" in first.stdout
+    assert "Staff console: http://127.0.0.1:" in first.stdout and "/console/" in first.stdout
     before = events_per_grantee(demo_url)
     assert all(n > 150 for n in before.values()), before
 

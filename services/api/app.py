@@ -46,6 +46,7 @@ from services.api import (
     webhooks,
 )
 from services.api.consistency import wait_for_views
+from services.api.console import console_router, template_config
 from services.api.context import authorize, provide_principal
 from services.api.facilities import FacilityController
 from services.api.grantees import GranteeController
@@ -131,7 +132,9 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             *documents.routes(settings),
             *imports.ROUTES,
             docs_assets.assets_router(),
+            console_router(settings),
         ],
+        template_config=template_config(),
         lifespan=[lifespan],
         dependencies={"principal": Provide(provide_principal)},
         # Outermost first: every answer carries the security headers, refusals by the rate

@@ -174,6 +174,12 @@ def rate_limit_middleware(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
 # styles and SVG. The OpenAPI viewers under /schema load their scripts and are left alone.
 CSP_JSON = b"default-src 'none'; frame-ancestors 'none'"
 CSP_HTML = b"default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+# The staff console loads its own stylesheet and htmx (services/api/console/static), and
+# posts its forms only to itself.
+CSP_CONSOLE = (
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+    b" connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 def security_headers_middleware(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
@@ -199,10 +205,15 @@ def security_headers_middleware(settings: Settings) -> Callable[[ASGIApp], ASGIA
                         (b"referrer-policy", b"no-referrer"),
                         (b"cross-origin-resource-policy", b"same-origin"),
                     ]
-                    if not path.startswith("/schema"):
+                    console = path.startswith("/console")
+                    if console:
+                        extra.append((b"content-security-policy", CSP_CONSOLE))
+                    elif not path.startswith("/schema"):
                         html = content_type.startswith(b"text/html")
                         extra.append((b"content-security-policy", CSP_HTML if html else CSP_JSON))
-                    if path.startswith("/v1/"):
+                    if path.startswith("/v1/") or (
+                        console and not path.startswith("/console/static")
+                    ):
                         extra.append((b"cache-control", b"no-store"))
                     if production:
                         extra.append((b"strict-transport-security", b"max-age=31536000"))

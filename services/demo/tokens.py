@@ -42,3 +42,10 @@ def print_tokens(settings: Settings, *, host: str, port: int) -> None:
     print(
         f"Try: curl -H 'Authorization: Bearer <coordinator token>' http://{host}:{port}/v1/grantees/{slug}/participants\n"
     )
+    mentor = mentor_subject(slug[:1].upper(), PEER_MENTOR)
+    print(
+        f"Staff console: http://{host}:{port}/console/\n"
+        f"  Development sign-in: pick a role and the grantee {slug}; leave User empty, except\n"
+        f"  peer_mentor (User: {mentor}, the mentor {PEER_MENTOR}) and rrc_staff"
+        f" (RRC: RRC-{slug[:1].upper()}1).\n"
+    )

@@ -1,0 +1,130 @@
+"""The staff console: server-rendered pages in the API's own application (DESIGN D11).
+
+Jinja2 templates, htmx vendored as a static file (static/README.md), a sealed cookie session,
+Litestar's CSRF protection on every form, and every read and command sent to the JSON API in
+process as the signed-in staff member (backend.py, decision 70). Nothing here decides a rule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, Response, Router
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.middleware.base import DefineMiddleware
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.middleware.session.base import SessionMiddleware
+from litestar.middleware.session.client_side import ClientSideSessionBackend
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp
+
+from services.api.console import actions, forms, pages, records, signin
+from services.api.console.backend import Refusal
+from services.api.console.format import register_filters
+from services.api.console.session import PATH, SignInRequired, csrf_config, session_config
+from services.settings import Settings
+
+HERE = Path(__file__).parent
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    return TemplateConfig(
+        directory=HERE / "templates",
+        engine=JinjaTemplateEngine,
+        engine_callback=lambda engine: register_filters(engine.engine),
+    )
+
+
+async def _no_hook(request: Request[Any, Any, Any]) -> None:
+    """The API's before-request checks (bearer token, JSON bodies) are not the console's: it
+    checks its session, and the API checks the token the console presents."""
+    return None
+
+
+async def _as_is(response: Response[Any]) -> Response[Any]:
+    return response
+
+
+def _sign_in_again(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if request.headers.get("hx-request"):
+        return Response(b"", status_code=401, headers={"HX-Redirect": f"{PATH}/sign-in"})
+    return Redirect(f"{PATH}/sign-in?expired=1", status_code=303)
+
+
+def _refused(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    status = exc.status if isinstance(exc, Refusal) else 404
+    detail = (
+        exc.detail
+        if isinstance(exc, Refusal) and status != 404
+        else "There is no such page, or it is not one your role may open."
+    )
+    return Template(
+        "error.html",
+        context={"title": "Not found" if status == 404 else "Refused", "detail": detail},
+        status_code=status,
+    )
+
+
+def _csrf_refused(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    return Template(
+        "error.html",
+        context={
+            "title": "Form refused",
+            "detail": "This form did not come from this console, or it has expired. "
+            "Go back, reload the page and send it again.",
+        },
+        status_code=403,
+    )
+
+
+def console_router(settings: Settings) -> Router:
+    """The console's routes under /console, with their session and CSRF middleware; without a
+    session key (production lacking PROWD_CONSOLE_SECRET) only a page saying so."""
+    sessions, csrf = session_config(settings), csrf_config(settings)
+    static = create_static_files_router(
+        path=f"{PATH}/static",
+        directories=[HERE / "static"],
+        include_in_schema=False,
+        name="console-static",
+    )
+    if sessions is None or csrf is None:
+        return Router(
+            path="/",
+            route_handlers=[signin.not_configured, static],
+            include_in_schema=False,
+            before_request=_no_hook,
+            after_request=_as_is,
+        )
+    backend = ClientSideSessionBackend(config=sessions)
+
+    def session_middleware(app: ASGIApp) -> ASGIApp:
+        # Litestar's session middleware with the cookie backend, built here rather than by
+        # `sessions.middleware`: routers are deep-copied when registered, and the backend's
+        # cipher cannot be.
+        return SessionMiddleware(app=app, backend=backend)
+
+    return Router(
+        path="/",
+        route_handlers=[
+            *signin.ROUTES,
+            *pages.ROUTES,
+            *forms.ROUTES,
+            *actions.ROUTES,
+            *records.ROUTES,
+            static,
+        ],
+        middleware=[session_middleware, DefineMiddleware(CSRFMiddleware, config=csrf)],
+        include_in_schema=False,
+        before_request=_no_hook,
+        after_request=_as_is,
+        exception_handlers={
+            SignInRequired: _sign_in_again,
+            Refusal: _refused,
+            NotFoundException: _refused,
+            PermissionDeniedException: _csrf_refused,
+        },
+    )

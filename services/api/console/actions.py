@@ -1,0 +1,256 @@
+"""The console's other forms, each one command of the API: a goal's progress, a stage
+transition and a referral. One template draws them (command_form.html); on refusal the form
+comes back with the rule's message and what was entered."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from litestar import Request, Response, get, post
+from litestar.response import Redirect, Template
+
+from domain.stages import Placement
+from services.api.console.backend import Refusal, command, read
+from services.api.console.forms import local_instant
+from services.api.console.pages import grantee_zone, optional, page
+from services.api.console.session import PATH, Staff, session_of, signed_in
+
+
+@dataclass
+class Field:
+    name: str
+    label: str
+    kind: str = "text"  # text, textarea, number, select, datetime, checkbox
+    options: list[tuple[str, str]] = field(default_factory=list)
+    help: str = ""
+    required: bool = False
+
+
+PROGRESS = [
+    Field("note", "What changed", "textarea", required=True),
+    Field("evidence", "Evidence", help="How you know: a document seen, a call made."),
+    Field("percent", "Percent done (optional)", "number"),
+]
+STAGE = [
+    Field(
+        "to_stage", "New stage", "select", [("2", "Stage 2"), ("3", "Stage 3"), ("1", "Stage 1")]
+    ),
+    Field(
+        "placement",
+        "Placement",
+        "select",
+        [(p.value, p.value.replace("_", " ")) for p in Placement],
+    ),
+    Field("facility", "Facility code", help="The RRC or institution, such as RRC-1."),
+    Field("occurred_at", "When", "datetime", required=True),
+    Field("returned_to_custody", "A return to custody", "checkbox"),
+]
+
+
+def _render(
+    request: Request[Any, Any, Any],
+    staff: Staff,
+    *,
+    heading: str,
+    action: str,
+    back: str,
+    fields: list[Field],
+    values: dict[str, Any],
+    error: str = "",
+    status: int = 200,
+) -> Template:
+    template = page(
+        request,
+        staff,
+        "command_form.html",
+        # The heading may quote a goal; the title never carries personal words.
+        title=heading if heading.startswith(("Record", "Make")) else "Goal progress",
+        heading=heading,
+        action=action,
+        back=back,
+        fields=fields,
+        v=values,
+        error=error,
+    )
+    template.status_code = status
+    return template
+
+
+async def _send(
+    request: Request[Any, Any, Any], staff: Staff, path: str, body: dict[str, Any], key: str
+) -> int:
+    _, position = await command(request, staff, path, body, key)
+    session = session_of(request)
+    session["position"] = position
+    session["notice"] = "Recorded."
+    request.set_session(session)
+    return position
+
+
+async def _form(request: Request[Any, Any, Any], fields: list[Field]) -> dict[str, str]:
+    form = await request.form()
+    values = {f.name: str(form.get(f.name, "")).strip() for f in fields}
+    values["idempotency_key"] = str(form.get("idempotency_key", "")) or uuid.uuid4().hex
+    return values
+
+
+@get(f"{PATH}/goals/{{goal_id:uuid}}/progress")
+async def progress_form(request: Request[Any, Any, Any], goal_id: UUID) -> Template:
+    """Record progress on a SMART goal."""
+    staff = signed_in(request)
+    goal = await read(request, staff, f"/goals/{goal_id}")
+    return _render(
+        request,
+        staff,
+        heading=f"Progress on: {goal['statement']}",
+        action=f"{PATH}/goals/{goal_id}/progress",
+        back=f"{PATH}/participants/{goal['participant_id']}",
+        fields=PROGRESS,
+        values={"idempotency_key": uuid.uuid4().hex},
+    )
+
+
+@post(f"{PATH}/goals/{{goal_id:uuid}}/progress")
+async def record_progress(request: Request[Any, Any, Any], goal_id: UUID) -> Response[Any]:
+    staff = signed_in(request)
+    goal = await read(request, staff, f"/goals/{goal_id}")
+    values = await _form(request, PROGRESS)
+    body: dict[str, Any] = {"note": values["note"], "evidence": values["evidence"]}
+    if values["percent"]:
+        body["percent"] = (
+            int(values["percent"]) if values["percent"].isdigit() else values["percent"]
+        )
+    back = f"{PATH}/participants/{goal['participant_id']}"
+    try:
+        await _send(request, staff, f"/goals/{goal_id}/progress", body, values["idempotency_key"])
+    except Refusal as refused:
+        return _render(
+            request,
+            staff,
+            heading=f"Progress on: {goal['statement']}",
+            action=f"{PATH}/goals/{goal_id}/progress",
+            back=back,
+            fields=PROGRESS,
+            values=values,
+            error=refused.detail,
+            status=refused.status,
+        )
+    return Redirect(back, status_code=303)
+
+
+@get(f"{PATH}/participants/{{participant_id:uuid}}/stage")
+async def stage_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
+    """Record a stage transition."""
+    staff = signed_in(request)
+    await read(request, staff, f"/participants/{participant_id}")
+    return _render(
+        request,
+        staff,
+        heading="Record a stage transition",
+        action=f"{PATH}/participants/{participant_id}/stage",
+        back=f"{PATH}/participants/{participant_id}",
+        fields=STAGE,
+        values={"idempotency_key": uuid.uuid4().hex},
+    )
+
+
+@post(f"{PATH}/participants/{{participant_id:uuid}}/stage")
+async def record_stage(request: Request[Any, Any, Any], participant_id: UUID) -> Response[Any]:
+    staff = signed_in(request)
+    values = await _form(request, STAGE)
+    zone = await grantee_zone(request, staff)
+    body: dict[str, Any] = {
+        "to_stage": int(values["to_stage"]) if values["to_stage"].isdigit() else values["to_stage"],
+        "placement": values["placement"],
+        "occurred_at": local_instant(values["occurred_at"], zone),
+    }
+    if values["facility"]:
+        body["facility"] = values["facility"].upper()
+    if values["returned_to_custody"]:
+        body["returned_to_custody"] = True
+        body.pop("placement")
+    back = f"{PATH}/participants/{participant_id}"
+    try:
+        await _send(
+            request,
+            staff,
+            f"/participants/{participant_id}/stage-transitions",
+            body,
+            values["idempotency_key"],
+        )
+    except Refusal as refused:
+        return _render(
+            request,
+            staff,
+            heading="Record a stage transition",
+            action=f"{PATH}/participants/{participant_id}/stage",
+            back=back,
+            fields=STAGE,
+            values=values,
+            error=refused.detail,
+            status=refused.status,
+        )
+    return Redirect(back, status_code=303)
+
+
+async def _referral_fields(request: Request[Any, Any, Any], staff: Staff) -> list[Field]:
+    found = await optional(request, staff, "/resources", limit=200)
+    options = [
+        (str(r["id"]), str(r["name"]))
+        for r in (found or {}).get("items", [])
+        if not r.get("withdrawn")
+    ]
+    return [
+        Field("resource_id", "Resource", "select", options, required=True),
+        Field("need", "The need", "textarea", required=True),
+    ]
+
+
+@get(f"{PATH}/participants/{{participant_id:uuid}}/referral")
+async def referral_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
+    """Refer the participant to a resource of the grantee's directory."""
+    staff = signed_in(request)
+    await read(request, staff, f"/participants/{participant_id}")
+    return _render(
+        request,
+        staff,
+        heading="Make a referral",
+        action=f"{PATH}/participants/{participant_id}/referral",
+        back=f"{PATH}/participants/{participant_id}",
+        fields=await _referral_fields(request, staff),
+        values={"idempotency_key": uuid.uuid4().hex},
+    )
+
+
+@post(f"{PATH}/participants/{{participant_id:uuid}}/referral")
+async def make_referral(request: Request[Any, Any, Any], participant_id: UUID) -> Response[Any]:
+    staff = signed_in(request)
+    fields = await _referral_fields(request, staff)
+    values = await _form(request, fields)
+    body = {
+        "participant_id": str(participant_id),
+        "resource_id": values["resource_id"],
+        "need": values["need"],
+    }
+    back = f"{PATH}/participants/{participant_id}"
+    try:
+        await _send(request, staff, "/referrals", body, values["idempotency_key"])
+    except Refusal as refused:
+        return _render(
+            request,
+            staff,
+            heading="Make a referral",
+            action=f"{PATH}/participants/{participant_id}/referral",
+            back=back,
+            fields=fields,
+            values=values,
+            error=refused.detail,
+            status=refused.status,
+        )
+    return Redirect(back, status_code=303)
+
+
+ROUTES = [progress_form, record_progress, stage_form, record_stage, referral_form, make_referral]

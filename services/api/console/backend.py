@@ -1,0 +1,99 @@
+"""The console speaks to the API, in process, as the signed-in staff member (decision 70).
+
+Each page and form is a client of the JSON API, called through the application's own ASGI
+handler with the staff member's bearer token: the same role matrix, the same use cases
+(`services.app`), the same idempotency keys, the same access-log rows and the same refusals as
+any other client, with no second copy of a rule. A refusal comes back as the API's problem
+document; the console shows its `detail`, the rule's plain-language message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from litestar import Request
+
+from services.api.console.session import Staff
+
+
+class Refusal(Exception):
+    """The API refused: its status, its problem code and its plain-language detail."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+async def call(
+    request: Request[Any, Any, Any],
+    staff: Staff,
+    method: str,
+    path: str,
+    *,
+    params: dict[str, Any] | None = None,
+    body: Any = None,
+    idempotency_key: str | None = None,
+) -> httpx.Response:
+    """One API request as `staff`; `path` is under the staff member's grantee unless it starts
+    with `/v1/`."""
+    url = path if path.startswith("/v1/") else f"/v1/grantees/{staff.grantee}{path}"
+    headers = {"authorization": f"Bearer {staff.token}", "accept": "application/json"}
+    if idempotency_key:
+        headers["idempotency-key"] = idempotency_key
+    request_id = request.scope.get("state", {}).get("request_id")
+    if request_id:
+        headers["x-request-id"] = str(request_id)
+    client = request.client
+    transport = httpx.ASGITransport(
+        app=request.app,  # type: ignore[arg-type]
+        # Rate limits count the browser's address, not the console's.
+        client=(client.host, client.port) if client else ("127.0.0.1", 0),
+    )
+    async with httpx.AsyncClient(transport=transport, base_url="http://console.internal") as c:
+        return await c.request(
+            method,
+            url,
+            params={k: v for k, v in (params or {}).items() if v not in (None, "")},
+            json=body,
+            headers=headers,
+        )
+
+
+def refusal(response: httpx.Response) -> Refusal:
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = {}
+    if not isinstance(problem, dict):
+        problem = {}
+    detail = str(problem.get("detail") or problem.get("title") or "the request was refused")
+    errors = problem.get("errors")
+    if isinstance(errors, list) and errors:
+        # Which field is wrong, in the validator's words (the form keeps what was typed).
+        detail += ": " + "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict))
+    return Refusal(response.status_code, str(problem.get("code", "error")), detail)
+
+
+async def read(request: Request[Any, Any, Any], staff: Staff, path: str, **params: Any) -> Any:
+    """The JSON of a GET; a Refusal when the API says no."""
+    response = await call(request, staff, "GET", path, params=params)
+    if response.status_code != 200:
+        raise refusal(response)
+    return response.json()
+
+
+async def command(
+    request: Request[Any, Any, Any],
+    staff: Staff,
+    path: str,
+    body: Any,
+    idempotency_key: str | None,
+) -> tuple[Any, int]:
+    """POST a command; its result and log position, or a Refusal."""
+    response = await call(request, staff, "POST", path, body=body, idempotency_key=idempotency_key)
+    if response.status_code not in (200, 201):
+        raise refusal(response)
+    return response.json(), int(response.headers.get("x-log-position", "0") or 0)

@@ -1,0 +1,55 @@
+"""How the console shows values: instants in the grantee's zone (the API already answers in it,
+with the offset), dates, and the words of codes."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+from jinja2 import Environment
+
+
+def when(value: Any) -> str:
+    """`Tue 24 Nov 2026, 18:05 (UTC-06:00)` for an RFC 3339 instant with its offset."""
+    if not value:
+        return ""
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    offset = at.strftime("%z")
+    zone = f"UTC{offset[:3]}:{offset[3:]}" if offset else ""
+    return f"{at:%a %d %b %Y, %H:%M} ({zone})" if zone else f"{at:%a %d %b %Y, %H:%M}"
+
+
+def day(value: Any) -> str:
+    if not value:
+        return ""
+    try:
+        return f"{date.fromisoformat(str(value)[:10]):%a %d %b %Y}"
+    except ValueError:
+        return str(value)
+
+
+def words(value: Any) -> str:
+    """`bop_institution` → `bop institution`."""
+    return str(value or "").replace("_", " ")
+
+
+def event(kind: Any) -> str:
+    """`participant.StageTransitioned` → `Stage transitioned`; a one-word event names its
+    record: `goal.Set` → `Goal set` (a stored topic `domain.goals:Goal.Set` alike)."""
+    parts = str(kind or "").replace(":", ".").split(".")
+    name = parts[-1]
+    spaced = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
+    if " " not in spaced and len(parts) > 1:
+        spaced = f"{parts[-2].lower()} {spaced}"
+    return spaced[:1].upper() + spaced[1:]
+
+
+def register_filters(env: Environment) -> None:
+    env.filters["when"] = when
+    env.filters["day"] = day
+    env.filters["words"] = words
+    env.filters["event"] = event

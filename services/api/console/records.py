@@ -1,0 +1,139 @@
+"""The console's pages for mentors' supervisors, coordinators, auditors and oversight staff:
+the mentor roster, the quarterly report and the PIRL export, the auditor's page (verification,
+access log, event stream) and the cross-grantee oversight report. Each is the API's answer,
+fetched as the signed-in staff member."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.response import Template
+
+from domain import clock
+from services.api.console.backend import call, read, refusal
+from services.api.console.pages import grantee_zone, optional, page
+from services.api.console.session import PATH, signed_in
+
+# The report pages are the API's own printable HTML, with its inline styles and SVG charts.
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+
+
+def quarter_of(day: date) -> str:
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+def asked_quarter(request: Request[Any, Any, Any], today: date) -> str:
+    """The quarter asked for (`YYYYQn`, no personal data: it may be in the address), else the
+    current one; the API refuses a malformed one."""
+    return str(request.query_params.get("quarter") or quarter_of(today))[:8]
+
+
+@get(f"{PATH}/mentors")
+async def mentors(request: Request[Any, Any, Any]) -> Template:
+    """The mentor roster: status, training, screening, clearances and their expiry."""
+    staff = signed_in(request)
+    found = await read(request, staff, "/mentors", limit=200)
+    return page(request, staff, "mentors.html", title="Mentors", mentors=found["items"])
+
+
+@get(f"{PATH}/reports")
+async def reports(request: Request[Any, Any, Any]) -> Template:
+    """A quarter to open the quarterly report of, or to download the PIRL export of."""
+    staff = signed_in(request)
+    zone = await grantee_zone(request, staff)
+    quarter = asked_quarter(request, clock.today(zone))
+    exports = await optional(request, staff, "/exports")
+    return page(
+        request,
+        staff,
+        "reports.html",
+        title="Reports",
+        quarter=quarter,
+        exports=(exports or {}).get("items", []),
+    )
+
+
+async def _document(
+    request: Request[Any, Any, Any], path: str, fmt: str, filename: str = ""
+) -> Response[Any]:
+    staff = signed_in(request)
+    answer = await call(request, staff, "GET", path, params={"format": fmt} if fmt else None)
+    if answer.status_code != 200:
+        raise refusal(answer)
+    headers = {"cache-control": "no-store"}
+    if fmt == "html":
+        headers["content-security-policy"] = REPORT_CSP
+    if filename:
+        headers["content-disposition"] = f'attachment; filename="{filename}"'
+    return Response(
+        answer.content,
+        media_type=answer.headers.get("content-type", "application/octet-stream"),
+        headers=headers,
+    )
+
+
+@get(f"{PATH}/reports/quarterly/{{quarter:str}}")
+async def quarterly(request: Request[Any, Any, Any], quarter: str) -> Response[Any]:
+    """The grantee's quarterly report, the API's printable page."""
+    staff = signed_in(request)
+    return await _document(
+        request, f"/v1/grantees/{staff.grantee}/reports/quarterly/{quarter}", "html"
+    )
+
+
+@get(f"{PATH}/exports/pirl/{{quarter:str}}")
+async def pirl(request: Request[Any, Any, Any], quarter: str) -> Response[Any]:
+    """The PIRL export of a quarter, as a file."""
+    staff = signed_in(request)
+    return await _document(
+        request, f"/v1/grantees/{staff.grantee}/exports/pirl/{quarter}", "", f"pirl-{quarter}.csv"
+    )
+
+
+@get(f"{PATH}/audit")
+async def audit(request: Request[Any, Any, Any]) -> Template:
+    """The auditor's page: the hash chain's verification, the last day's access-log rows
+    (newest first) and the latest events of the log (types and positions, as streamed)."""
+    staff = signed_in(request)
+    verification = await optional(request, staff, "/audit/verification")
+    day_ago = (clock.now() - timedelta(days=1)).isoformat()
+    access = await optional(request, staff, "/audit/access-log", since=day_ago, limit=200)
+    head = int((verification or {}).get("head") or 0)
+    stream = await call(
+        request, staff, "GET", "/audit/events", params={"after": max(0, head - 25), "limit": 25}
+    )
+    events = (
+        [json.loads(line) for line in stream.text.splitlines() if line.strip()]
+        if stream.status_code == 200
+        else []
+    )
+    return page(
+        request,
+        staff,
+        "audit.html",
+        title="Audit",
+        verification=verification,
+        access=list(reversed((access or {}).get("items", []))),
+        events=list(reversed(events)),
+    )
+
+
+@get(f"{PATH}/oversight")
+async def oversight(request: Request[Any, Any, Any]) -> Template:
+    """Oversight staff: the quarter to open the cross-grantee report of (figures and charts,
+    no personal data)."""
+    staff = signed_in(request)
+    quarter = asked_quarter(request, clock.now().date())
+    return page(request, staff, "oversight.html", title="Oversight", quarter=quarter)
+
+
+@get(f"{PATH}/oversight/quarterly/{{quarter:str}}")
+async def oversight_report(request: Request[Any, Any, Any], quarter: str) -> Response[Any]:
+    """The quarterly report across every grantee the staff member may see."""
+    return await _document(request, f"/v1/reports/quarterly/{quarter}", "html")
+
+
+ROUTES = [mentors, reports, quarterly, pirl, audit, oversight, oversight_report]

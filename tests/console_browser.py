@@ -1,0 +1,314 @@
+"""A real Chromium (Debian's package, headless, driven by Selenium with explicit paths: nothing
+is downloaded) against the real application served by uvicorn (`prowd serve`, with its
+projection worker) on 127.0.0.1, and a small world made through the API. The console's browser
+tests, its accessibility check and its screenshots use it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from tests.deploy_sim import free_port
+from tests.meetings_helpers import World
+from tests.people import birth_date
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+# The server's clock (PROWD_CLOCK, ticking): a Tuesday, 10:00 in Chicago, so "this week" and
+# the cadence alerts are the same whatever day the tests run.
+SERVER_CLOCK = "2026-03-10T15:00:00+00:00"
+
+
+def need_chromium() -> None:
+    """Chromium and its driver, or the test fails under CI (and is skipped elsewhere)."""
+    if shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER):
+        return
+    message = "Debian's chromium and chromium-driver are needed (apt-get install chromium chromium-driver)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def chromium(width: int = 1280, height: int = 900) -> Any:
+    need_chromium()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--window-size={width},{height}",
+        "--lang=en-US",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+def serve(database_url: str, settings: Any, log: Path) -> Iterator[str]:
+    """`prowd serve` (uvicorn and the projection worker) on a free loopback port."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PROWD_DATABASE_URL": database_url,
+        "PROWD_DATA_DIR": str(settings.data_dir.resolve()),
+        "PROWD_JWT_SECRET": settings.jwt_secret,
+        "PROWD_CLOCK": SERVER_CLOCK,
+        "PROWD_RATE_LIMIT_TOKEN": "0",
+        "PROWD_RATE_LIMIT_IP": "0",
+        "PROWD_LOG_LEVEL": "warning",
+    }
+    env.pop("PROWD_PARENT_PID", None)
+    argv = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", *argv],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@dataclass
+class Scene:
+    """The world the browser visits: a grantee (America/Chicago), a certified mentor paired
+    with Marisol Quintero (stage 1, no meeting for months: a missed cadence), Tobias Brandvold
+    at RRC-1 and Imani Okafor at RRC-2 (stage 2)."""
+
+    url: str
+    slug: str
+    quintero: str
+    brandvold: str
+    okafor: str
+    pairing: str
+    goal: str
+
+
+@contextmanager
+def own_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on the test server, dropped afterwards."""
+    name = f"prowd_console_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_conninfo(server_url, dbname=name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
+    with httpx.Client(base_url=url, timeout=30) as http:
+        # The world speaks HTTP only here (its event counts, which read the database, are unused).
+        world = World(http, auth, None)  # type: ignore[arg-type]
+        world.post("/facilities", {"code": "RRC-2", "name": "RRC Two", "kind": "rrc"})
+
+        def enrol(first: str, last: str) -> str:
+            body = {
+                "first_name": first,
+                "last_name": last,
+                "date_of_birth": birth_date(),
+                "program_entry_date": "2025-09-15",
+                "facility": "FCI-A",
+                "cohort": "C1",
+            }
+            return str(world.post("/participants", body)["id"])
+
+        quintero = enrol("Marisol", "Quintero")
+        brandvold = enrol("Tobias", "Brandvold")
+        okafor = enrol("Imani", "Okafor")
+        for person, rrc in ((brandvold, "RRC-1"), (okafor, "RRC-2")):
+            world.post(
+                f"/participants/{person}/stage-transitions",
+                {
+                    "to_stage": 2,
+                    "placement": "rrc",
+                    "facility": rrc,
+                    "occurred_at": "2026-02-02T15:00:00Z",
+                },
+            )
+        mentor = world.mentor("mentor-ana")
+        pairing = world.pair(mentor, [quintero], "2025-10-01T15:00:00Z")
+        goal = world.post(
+            "/goals",
+            {
+                "participant_id": quintero,
+                "horizon": "short_term",
+                "domain": "id_documents",
+                "statement": "Get a state ID card",
+                "measure": "ID card issued by the DMV",
+                "target": "card in hand",
+                "target_date": "2026-04-30",
+            },
+            role="case_manager",
+        )
+        world.post(
+            "/resources",
+            {
+                "name": "Second Chance Jobs",
+                "category": "job_placement",
+                "description": "Job placement for people with records",
+                "contact": {"phone": "+1 312 555 0100"},
+            },
+        )
+        return Scene(url, world.slug, quintero, brandvold, okafor, pairing, str(goal["id"]))
+
+
+def wait_for(condition: Callable[[], Any], seconds: float = 20, what: str = "") -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"waited {seconds}s for {what or condition}"
+        time.sleep(0.2)
+
+
+def sign_in(driver: Any, scene: Scene, role: str, subject: str = "", rrc: str = "") -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    driver.get(f"{scene.url}/console/sign-in")
+    Select(driver.find_element(By.ID, "role")).select_by_value(role)
+    Select(driver.find_element(By.ID, "grantee")).select_by_value(scene.slug)
+    driver.find_element(By.ID, "subject").send_keys(subject)
+    driver.find_element(By.ID, "rrc").send_keys(rrc)
+    driver.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
+    wait_for(lambda: "/sign-in" not in driver.current_url, what="the sign-in")
+
+
+AXE = ROOT / "tools" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+IMAGES = ROOT / "docs" / "img"
+PHONE, DESKTOP = 390, 1280
+
+
+def axe_violations(driver: Any) -> list[dict[str, Any]]:
+    """axe-core's violations on the page shown (axe from tools/axe, injected into the page)."""
+    if not AXE.exists():
+        message = "axe-core is not installed: npm ci --prefix tools/axe"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    driver.execute_script(AXE.read_text())
+    driver.set_script_timeout(60)
+    found: list[dict[str, Any]] = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.map("
+        "v => ({id: v.id, impact: v.impact, help: v.help,"
+        " targets: v.nodes.map(n => n.target.join(' '))}))));"
+    )
+    return found
+
+
+def screenshot(driver: Any, name: str) -> None:
+    """docs/img/console-<name>-desktop.png and -phone.png, the whole page at each width."""
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    for label, width in (("desktop", DESKTOP), ("phone", PHONE)):
+        driver.set_window_size(width, 900)
+        time.sleep(0.3)  # the page reflows at the new width
+        height = driver.execute_script(
+            "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)"
+        )
+        driver.set_window_size(width, max(600, min(int(height) + 120, 4000)))
+        time.sleep(0.3)
+        driver.save_screenshot(str(IMAGES / f"console-{name}-{label}.png"))
+    driver.set_window_size(DESKTOP, 900)
+
+
+def tour(driver: Any, scene: Scene) -> Iterator[str]:
+    """Every page of the console, each yielded by name once it is shown."""
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(f"{scene.url}/console/sign-in")
+    yield "sign-in"
+    sign_in(driver, scene, "case_manager")
+    wait_for(
+        lambda: "Quintero" in driver.find_element(By.ID, "results").text or driver.refresh(),
+        what="the caseload",
+    )
+    yield "caseload"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}")
+    yield "participant"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/meeting")
+    yield "meeting-form"
+    occurred = driver.find_element(By.ID, "occurred_at")
+    driver.execute_script("arguments[0].value = '2026-04-01T09:00'", occurred)
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.ID, "refusal"), what="the refusal")
+    yield "meeting-refused"
+    driver.get(f"{scene.url}/console/meetings")
+    yield "week"
+    driver.get(f"{scene.url}/console/alerts")
+    yield "alerts"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/stage")
+    yield "stage-form"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/referral")
+    yield "referral-form"
+    driver.get(f"{scene.url}/console/goals/{scene.goal}/progress")
+    yield "progress-form"
+    driver.get(f"{scene.url}/console/participants/00000000-0000-4000-8000-000000000000")
+    yield "not-found"
+    driver.delete_all_cookies()
+    sign_in(driver, scene, "coordinator")
+    driver.get(f"{scene.url}/console/mentors")
+    yield "mentors"
+    driver.get(f"{scene.url}/console/reports?quarter=2026Q1")
+    yield "reports"
+    driver.delete_all_cookies()
+    sign_in(driver, scene, "auditor")
+    yield "audit"
+    driver.delete_all_cookies()
+    sign_in(driver, scene, "federal_oversight")
+    yield "oversight"
+    driver.delete_all_cookies()
+    sign_in(driver, scene, "rrc_staff", rrc="RRC-1")
+    wait_for(
+        lambda: driver.find_elements(By.CSS_SELECTOR, "tbody tr") or driver.refresh(),
+        what="the residents",
+    )
+    yield "rrc"
+    driver.get(f"{scene.url}/console/rrc/residents/{scene.brandvold}")
+    yield "resident"

@@ -1,0 +1,167 @@
+"""The staff console in a real Chromium against `prowd serve` (issue 22): a case manager signs
+in, finds a participant by name, records a meeting, sees the caseload change and a refusal in
+plain words, and signs out; RRC staff cannot reach another RRC's resident; a form without its
+CSRF token is refused."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.console_browser import (
+    DESKTOP,
+    PHONE,
+    Scene,
+    axe_violations,
+    build_scene,
+    chromium,
+    own_database,
+    screenshot,
+    serve,
+    sign_in,
+    tour,
+    wait_for,
+)
+
+
+@pytest.fixture(scope="module")
+def scene(server_url, settings, auth, tmp_path_factory) -> Iterator[Scene]:
+    """A database of its own: the server's projection worker then follows this module's
+    grantee only, not every grantee the other tests of this process made."""
+    log = tmp_path_factory.mktemp("console") / "serve.log"
+    with own_database(server_url) as url:
+        for base in serve(url, settings, log):
+            yield build_scene(base, auth)
+
+
+@pytest.fixture
+def driver() -> Iterator[Any]:
+    browser = chromium()
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+def text_of(driver: Any, css: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(driver.find_element(By.CSS_SELECTOR, css).text)
+
+
+def row_of(driver: Any, name: str) -> str:
+    """The caseload row's text for `name` (after reloading until the worker has it)."""
+    from selenium.webdriver.common.by import By
+
+    def find() -> str:
+        for row in driver.find_elements(By.CSS_SELECTOR, "#results tbody tr"):
+            if name in row.text:
+                return str(row.text)
+        driver.refresh()
+        return ""
+
+    return str(wait_for(find, what=f"{name} in the caseload"))
+
+
+def test_a_case_manager_finds_records_sees_the_caseload_change_and_signs_out(driver, scene):
+    from selenium.webdriver.common.by import By
+
+    sign_in(driver, scene, "case_manager")
+    assert driver.current_url.endswith("/console/caseload")
+    # Months without a meeting: the pairing missed its weekly cadence.
+    assert "1 alert" in row_of(driver, "Quintero, Marisol")
+
+    # Find by name: htmx posts the search as the person types; no name enters the address.
+    driver.find_element(By.ID, "q").send_keys("Quintero")
+    wait_for(lambda: "Brandvold" not in text_of(driver, "#results"), what="the search")
+    assert "Quintero, Marisol" in text_of(driver, "#results")
+    assert "Quintero" not in driver.current_url
+    driver.find_element(By.LINK_TEXT, "Quintero, Marisol").click()
+    wait_for(lambda: "/participants/" in driver.current_url)
+    assert "Quintero" not in driver.title and "Quintero" not in driver.current_url
+    assert "Marisol Quintero" in text_of(driver, "h1")
+
+    # A meeting that has not happened yet is refused, in the rule's words.
+    driver.find_element(By.LINK_TEXT, "Record a meeting").click()
+    wait_for(lambda: driver.current_url.endswith("/meeting"))
+    occurred = driver.find_element(By.ID, "occurred_at")
+    driver.execute_script("arguments[0].value = '2026-03-12T09:00'", occurred)
+    driver.find_element(By.ID, "summary").send_keys("Worked on a resume.")
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    refusal = wait_for(lambda: driver.find_elements(By.ID, "refusal"), what="the refusal")
+    assert "future" in refusal[0].text, refusal[0].text
+    # What was typed is kept; the time is corrected and the meeting recorded.
+    assert driver.find_element(By.ID, "summary").get_attribute("value") == "Worked on a resume."
+    occurred = driver.find_element(By.ID, "occurred_at")
+    driver.execute_script("arguments[0].value = '2026-03-10T08:30'", occurred)
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".notice"), what="the notice")
+    assert text_of(driver, ".notice") == "Meeting recorded."
+    meetings = text_of(driver, "#h-meetings + table")
+    assert "Tue 10 Mar 2026, 08:30 (UTC-05:00)" in meetings and "Worked on a resume." in meetings
+
+    # The caseload has taken the meeting: the cadence alert is gone.
+    driver.find_element(By.LINK_TEXT, "Caseload").click()
+    wait_for(lambda: "1 alert" not in row_of(driver, "Quintero, Marisol"), what="the alert to go")
+    driver.find_element(By.LINK_TEXT, "This week").click()
+    assert "Tue 10 Mar 2026, 08:30" in wait_for(lambda: text_of(driver, "main"))
+
+    driver.find_element(By.CSS_SELECTOR, "form.signout button").click()
+    wait_for(lambda: "signed_out" in driver.current_url)
+    assert "You are signed out." in text_of(driver, "main")
+    driver.get(f"{scene.url}/console/caseload")
+    assert "/console/sign-in" in driver.current_url
+
+
+def test_rrc_staff_reach_their_residents_and_not_another_rrcs(driver, scene):
+    from selenium.webdriver.common.by import By
+
+    sign_in(driver, scene, "rrc_staff", rrc="RRC-1")
+    assert driver.current_url.endswith("/console/rrc")
+    residents = wait_for(
+        lambda: driver.find_elements(By.CSS_SELECTOR, "tbody tr") or driver.refresh(),
+        what="the residents",
+    )
+    assert len(residents) == 1
+    residents[0].find_element(By.TAG_NAME, "a").click()
+    wait_for(lambda: "/rrc/residents/" in driver.current_url)
+    assert "RRC-1" in text_of(driver, "main")
+    # Another RRC's resident, by the address: not found, nothing of theirs shown.
+    driver.get(f"{scene.url}/console/rrc/residents/{scene.okafor}")
+    assert text_of(driver, "h1") == "Not found"
+    assert "RRC-2" not in text_of(driver, "main") and "Okafor" not in driver.page_source
+    # The participant pages are not an RRC's either.
+    driver.get(f"{scene.url}/console/participants/{scene.okafor}")
+    assert "Okafor" not in driver.page_source
+
+
+def test_a_form_without_its_csrf_token_is_refused(driver, scene):
+    from selenium.webdriver.common.by import By
+
+    sign_in(driver, scene, "coordinator")
+    driver.execute_script("document.querySelector('form.signout input[name=_csrf_token]').remove()")
+    driver.find_element(By.CSS_SELECTOR, "form.signout button").click()
+    wait_for(lambda: "Form refused" in text_of(driver, "h1"), what="the refusal")
+    # The refused sign-out did nothing: still signed in.
+    driver.get(f"{scene.url}/console/caseload")
+    assert driver.current_url.endswith("/console/caseload")
+
+
+def test_every_page_has_no_serious_or_critical_accessibility_violation(driver, scene):
+    """axe-core in the same Chromium, on every page, at desktop and phone widths. With
+    PROWD_CONSOLE_SCREENSHOTS=1 the tour also writes docs/img/console-*.png."""
+    shots = bool(os.environ.get("PROWD_CONSOLE_SCREENSHOTS"))
+    seen = []
+    for name in tour(driver, scene):
+        seen.append(name)
+        for width in (DESKTOP, PHONE):
+            driver.set_window_size(width, 900)
+            bad = [v for v in axe_violations(driver) if v["impact"] in ("serious", "critical")]
+            assert bad == [], f"{name} at {width}px: {bad}"
+        driver.set_window_size(DESKTOP, 900)
+        if shots:
+            screenshot(driver, name)
+    assert len(seen) == 17
