@@ -128,7 +128,7 @@ class World:
     def mentor_person(self) -> dict[str, str]:
         return {m: r.person for m, r in self.mentors.items() if r.person is not None}
 
-    def take(self, kind: str, oid: str, pos: int, e: dict[str, Any]) -> None:  # noqa: C901
+    def take(self, kind: str, oid: str, pos: int, e: dict[str, Any]) -> None:
         if kind == "Participant.Enrolled":
             self.people[oid] = Who(_d(e["program_entry_date"]), pos, e["cohort_code"])
         elif kind == "Participant.StageTransitioned":
@@ -394,7 +394,7 @@ class Oracle:
             return None
         return last
 
-    def _participants(self) -> None:  # noqa: C901
+    def _participants(self) -> None:
         w, t, count = self.w, self.through, self.count
         for pid, p in w.people.items():
             if p.entry > t:
@@ -540,7 +540,7 @@ class Oracle:
                 self.count("mentors.certified", r.certified[1])
                 if self.inq(self.day(r.certified[0])):
                     self.count("mentors.certified_new", r.certified[1])
-            if MODULES <= set(done):
+            if set(done) >= MODULES:
                 self.count("training.mentors_complete", *done.values())
 
     def _goals_escalations_feedback(self) -> None:
@@ -549,10 +549,10 @@ class Oracle:
             if self.inq(self.day(g.set_at)):
                 self.count(f"goals.set.{g.horizon}", g.position)
                 self.count("goals.set.total", g.position)
-            if g.closed is not None and g.closed[0] == "achieved":
-                if self.inq(self.day(g.closed[1])):
-                    self.count(f"goals.achieved.{g.horizon}", g.closed[2])
-                    self.count("goals.achieved.total", g.closed[2])
+            achieved = g.closed is not None and g.closed[0] == "achieved"
+            if g.closed is not None and achieved and self.inq(self.day(g.closed[1])):
+                self.count(f"goals.achieved.{g.horizon}", g.closed[2])
+                self.count("goals.achieved.total", g.closed[2])
         for x in self.w.escalations.values():
             if self.day(x.raised) > t:
                 continue

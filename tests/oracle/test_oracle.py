@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -30,18 +31,25 @@ from hypothesis import strategies as st
 
 from domain import clock
 from services.projector import live as projector
-from services.reports import figures
+from services.reports import figures, pirl
 from services.reports.jobs import live_facts
 from services.reports.quarterly import Quarter
 from tests.conftest import unique_slug
 from tests.oracle.figures import EXIT_REASONS, PLACES, figure_kinds, quarter_figures
+from tests.oracle.pirl import CREDENTIAL_CODE, ELEMENTS, pirl_rows
 from tests.people import birth_date
 
 HISTORIES = int(os.environ.get("ORACLE_HISTORIES", "200"))
 ZONE = ZoneInfo("America/Chicago")
 DAY0 = date(2025, 11, 3)
 LAST = date(2026, 11, 20)  # the suite's clock stands on 2026-11-26
-QUARTERS = (Quarter(2025, 4), Quarter(2026, 1), Quarter(2026, 2), Quarter(2026, 3), Quarter(2026, 4))
+QUARTERS = (
+    Quarter(2025, 4),
+    Quarter(2026, 1),
+    Quarter(2026, 2),
+    Quarter(2026, 3),
+    Quarter(2026, 4),
+)
 PATHS = ("1", "1>2", "1>3", "1>2>3", "1>2>H", "1>2>H>3", "1>2>R", "1>3>R", "1>2>3>R", "1>2>R>2")
 # What the runs covered (read by tests/conftest.py for the summary line).
 COVERED: Counter[str] = Counter()
@@ -71,6 +79,9 @@ person = st.fixed_dictionaries(
         "exit": st.sampled_from((None, None, *EXIT_REASONS)),
         "exit_gap": st.integers(1, 120),
         "goals": st.lists(goal, max_size=2),
+        "job": st.none() | st.integers(0, 400),  # started, days after entry
+        "credential": st.none()
+        | st.tuples(st.integers(0, 300), st.sampled_from(sorted(CREDENTIAL_CODE))),
         "pairing": st.none()
         | st.fixed_dictionaries(
             {
@@ -127,6 +138,7 @@ def on_day(day: date) -> Iterator[None]:
 class Recorder:
     def __init__(self, client: Any, auth: Any, mentoring_is_service: bool) -> None:
         self.client, self.auth = client, auth
+        self.births: dict[str, date] = {}
         self.slug = unique_slug()
         r = client.post(
             "/v1/grantees",
@@ -163,16 +175,19 @@ class Recorder:
         return r.json()
 
     def enrol(self, cohort: str, entry: date) -> str:
+        born = birth_date()
         body = {
             "first_name": "Orla",
             "last_name": "Cle",
             # Each its own birth date: the same name and birth date twice is a possible duplicate.
-            "date_of_birth": birth_date(),
+            "date_of_birth": born,
             "program_entry_date": entry.isoformat(),
             "facility": "FCI-A",
             "cohort": cohort,
         }
-        return str(self.post("/participants", body)["id"])
+        pid = str(self.post("/participants", body)["id"])
+        self.births[pid] = date.fromisoformat(born)
+        return pid
 
     def mentor(
         self, participant_id: str | None, registered: date, gaps: list[int], certify: bool = True
@@ -221,7 +236,7 @@ class Recorder:
         return [msgspec.json.decode(line) for line in r.content.splitlines() if line]
 
 
-def record(rec: Recorder, h: dict[str, Any]) -> list[str]:  # noqa: C901
+def record(rec: Recorder, h: dict[str, Any]) -> list[str]:
     """Record history `h`; returns the path label of each participant."""
     mentors: dict[str, str] = {}
     reg, gaps = h["community"]
@@ -311,6 +326,32 @@ def record(rec: Recorder, h: dict[str, Any]) -> list[str]:  # noqa: C901
                     )
                 )
                 end = closed
+        if p["job"] is not None and entry + timedelta(days=p["job"]) <= LAST:
+            started = entry + timedelta(days=p["job"])
+            rec.post(
+                f"/participants/{pid}/outcomes/employment",
+                {
+                    "employer": "Tri-County Logistics",
+                    "started_on": started.isoformat(),
+                    "wage": "18.50",
+                    "wage_unit": "hourly",
+                    "hours_per_week": 40,
+                    "job_title": "forklift operator",
+                },
+            )
+            label += "/job"
+        if p["credential"] is not None and entry + timedelta(days=p["credential"][0]) <= LAST:
+            gap, kind = p["credential"]
+            rec.post(
+                f"/participants/{pid}/outcomes/credentials",
+                {
+                    "credential_type": kind,
+                    "name": "OSHA 10",
+                    "earned_on": (entry + timedelta(days=gap)).isoformat(),
+                    "issuer": "OSHA Training Institute",
+                },
+            )
+            label += "/credential"
         for horizon, set_gap, outcome, close_gap in p["goals"]:
             goals.append((pid, entry + timedelta(days=set_gap), horizon, outcome, close_gap))
             label += f"/goal:{horizon}:{outcome}"
@@ -376,9 +417,7 @@ def record(rec: Recorder, h: dict[str, Any]) -> list[str]:  # noqa: C901
             resolved = min(
                 raised + timedelta(hours=resolved_hours), datetime(2026, 11, 21, tzinfo=UTC)
             )
-            rec.post(
-                f"/escalations/{x}/acknowledgement", {"acknowledged_at": raised.isoformat()}
-            )
+            rec.post(f"/escalations/{x}/acknowledgement", {"acknowledged_at": raised.isoformat()})
             rec.post(
                 f"/escalations/{x}/resolution",
                 {"resolution": "settled", "resolved_at": resolved.isoformat()},
@@ -389,6 +428,10 @@ def record(rec: Recorder, h: dict[str, Any]) -> list[str]:  # noqa: C901
             {"graduated_on": (DAY0 + timedelta(days=h["graduation"])).isoformat()},
         )
     return labels
+
+
+def log_ids(log: pirl.Log) -> list[str]:
+    return [str(pid) for pid in log.people]
 
 
 def same(name: str, got: float | int | None, want: float | None) -> bool:
@@ -419,7 +462,9 @@ def check(report: figures.Report, oracle: dict[str, Any], quarter: Quarter, h: A
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(h=history)
-def test_the_report_equals_the_oracle(client: Any, auth: Any, db: Any, h: dict[str, Any]) -> None:
+def test_the_report_equals_the_oracle(
+    client: Any, auth: Any, db: Any, app: Any, h: dict[str, Any]
+) -> None:
     rec = Recorder(client, auth, h["mentoring_is_service"])
     labels = record(rec, h)
     schema = f"g_{rec.slug}"
@@ -432,6 +477,13 @@ def test_the_report_equals_the_oracle(client: Any, auth: Any, db: Any, h: dict[s
         assert through is not None
         report, _ = figures.grantee_report(facts, quarter, through, ZONE)
         check(report, quarter_figures(lines, quarter.start, through, ZONE), quarter, h)
+        # The PIRL row, column for column, for every participant in the quarter's file.
+        log = app.state.tenancy.app(rec.slug).exports.pirl_log(lines[-1]["position"])
+        q = pirl.Quarter(quarter.year, quarter.number)
+        rows = pirl.build(log, q, {UUID(pid): pid for pid in log_ids(log)})
+        got = {row[0]: dict(zip(ELEMENTS, row, strict=True)) for row in rows}
+        want = pirl_rows(lines, quarter.year, quarter.number, ZONE, rec.births)
+        assert got == want, (quarter.name, h)
     COVERED["histories"] += 1
     if not h["mentoring_is_service"]:
         COVERED["policy:mentoring_not_service"] += 1
@@ -447,3 +499,8 @@ def test_every_report_figure_has_an_oracle_counterpart() -> None:
         report = figures.evaluate(quarter, quarter.end, {})
         known = figure_kinds(quarter.start)
         assert set(report.figures) == set(known), set(report.figures) ^ set(known)
+
+
+def test_every_pirl_column_has_an_oracle_counterpart() -> None:
+    """No silent gaps: the PIRL element table's columns are exactly those the oracle computes."""
+    assert tuple(c.element for c in pirl.COLUMNS) == ELEMENTS
