@@ -24,6 +24,7 @@ from domain.meetings import Attendance, Meeting
 from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import Participant
+from domain.policy import ProgramPolicy
 from domain.supervision import Escalation
 from projections.base import Projection, Tables, handles
 from projections.ops import IS_NULL, Append, Col, Ref, Remove, Writer
@@ -293,6 +294,19 @@ class Oversight(Projection):
             w,
             "ov_feedback",
             (e.originator_id, position, e.given_on, sum(scores), len(scores)),
+        )
+
+    # -- program policy ------------------------------------------------------------------------
+    @handles(ProgramPolicy.Set)
+    def policy_set(self, w: Writer, e: ProgramPolicy.Set, position: int) -> None:
+        self._insert(w, "ov_policy", (e.originator_id, position, e.rules.mentoring_is_service))
+
+    @handles(ProgramPolicy.Changed)
+    def policy_changed(self, w: Writer, e: ProgramPolicy.Changed, position: int) -> None:
+        w.update(
+            "ov_policy",
+            {"position": position, "mentoring_is_service": e.rules.mentoring_is_service},
+            policy_id=e.originator_id,
         )
 
 

@@ -22,6 +22,7 @@ COLUMNS: dict[str, str] = {
     "ov_goals": "goal_id, position, set_at, horizon, status, closed_at, close_position",
     "ov_escalations": "escalation_id, position, type, raised_at, resolved_at, resolve_position",
     "ov_feedback": "feedback_id, position, given_on, score_sum, score_count",
+    "ov_policy": "policy_id, position, mentoring_is_service",
 }
 
 # The column names of `COLUMNS`, in order: the tuples handlers insert.
@@ -87,6 +88,10 @@ TABLES: dict[str, str] = {
         "feedback_id uuid PRIMARY KEY, position bigint NOT NULL, given_on date NOT NULL,"
         " score_sum int NOT NULL, score_count int NOT NULL"
     ),
+    # The program policy's settings the figures depend on (domain/policy.py).
+    "ov_policy": (
+        "policy_id uuid PRIMARY KEY, position bigint NOT NULL, mentoring_is_service boolean NOT NULL"
+    ),
 }
 ORDER: dict[str, str] = {
     "ov_participants": "participant_id",
@@ -101,4 +106,5 @@ ORDER: dict[str, str] = {
     "ov_goals": "goal_id",
     "ov_escalations": "escalation_id",
     "ov_feedback": "feedback_id",
+    "ov_policy": "policy_id",
 }

@@ -31,6 +31,7 @@ TABLES = (
     "ov_mentors",
     "ov_exits",
     "ov_pairings",
+    "ov_policy",
 )
 
 
@@ -64,6 +65,12 @@ class Person:
         return rules.derived_exit(day, services, self.planned(day))
 
 
+def mentoring_setting(facts: Facts) -> bool | None:
+    """The grantee's `mentoring_is_service` policy setting (None: no policy set)."""
+    rows = facts["ov_policy"]
+    return bool(rows[0][2]) if rows else None
+
+
 def people(facts: Facts, day_of: Callable[[datetime], date]) -> dict[UUID, Person]:
     """Every participant's services, from the facts (`day_of` dates a moment in the grantee's
     time zone)."""
@@ -83,9 +90,10 @@ def people(facts: Facts, day_of: Callable[[datetime], date]) -> dict[UUID, Perso
         if pid in out:
             out[pid].spans.append((day_of(joined), None if left is None else day_of(left)))
     # Mentors who are participants: their held meetings as peer mentor are services, and an
-    # open pairing they mentor is planned service (program policy).
+    # open pairing they mentor is planned service (the grantee's program policy).
     mentor_person = {row[0]: row[5] for row in facts["ov_mentors"] if row[5] is not None}
-    if rules.MENTORING_IS_SERVICE:
+    mentoring = rules.mentoring_counts(mentoring_setting(facts))
+    if mentoring:
         for _, _, mentor_id, opened, closed, _, _ in facts["ov_pairings"]:
             pid = mentor_person.get(mentor_id)
             if pid in out:
@@ -95,7 +103,7 @@ def people(facts: Facts, day_of: Callable[[datetime], date]) -> dict[UUID, Perso
         if status != "held" or occurred is None:
             continue
         served = set(attendees)
-        if rules.MENTORING_IS_SERVICE and mentor_id in mentor_person:
+        if mentoring and mentor_id in mentor_person:
             served.add(mentor_person[mentor_id])
         for pid in served:
             if pid in out:

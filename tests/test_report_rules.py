@@ -199,3 +199,28 @@ def test_exit_approaching_from_day_60_names_the_day_the_exit_takes_effect(
     assert [a["participant_id"] for a in alerts(api)] == []
     row = next(r for r in api.get("/participants")["items"] if r["id"] == grads[0])
     assert (row["status"], row["exit_date"]) == ("exited", "2026-06-01")
+
+
+@pytest.mark.parametrize("mentoring_is_service", [True, False])
+def test_the_mentoring_policy_decides_whether_a_graduate_mentor_is_served(
+    api: Api, mentoring_is_service: bool
+) -> None:
+    # A graduate of C1 (graduated 2026-06-01) mentors a newcomer weekly through the year. Under
+    # the grantee's policy (on by default) that mentoring is service and the pairing planned
+    # service; with it off, their last service is the graduation: derived exit in 2026Q3.
+    (grad,), (mentee,) = graduates_and_newcomers(api, 1, 1)
+    policy = api.policy(mentoring_is_service=mentoring_is_service)
+    assert policy["rules"]["mentoring_is_service"] is mentoring_is_service
+    mentor = api.certified("Graduate Mentor", participant_id=grad)
+    pairing = api.pair(mentor, [mentee], opened_at="2026-07-06T15:00:00Z")["id"]
+    for day in ("2026-07-07", "2026-08-04", "2026-09-01", "2026-10-06", "2026-12-01"):
+        meet(api, pairing, day)
+    q3 = figures(api, "2026Q3")
+    assert q3["exits.derived_90_day"] == (0 if mentoring_is_service else 1)
+    rows = pirl(api, "2026Q3")
+    assert rows[grad]["901"] == ("" if mentoring_is_service else "20260601")
+    assert rows[grad]["1007"] == ("20260901" if mentoring_is_service else "")
+    projector.drain(api.db, f"g_{api.slug}")
+    view = api.get(f"/participants/{grad}")
+    assert view["status"] == ("active" if mentoring_is_service else "exited")
+    assert view.get("exit_derived", False) is not mentoring_is_service

@@ -52,7 +52,13 @@ Kind = Literal[
 class Alert(msgspec.Struct):
     kind: Kind
     subject: Literal[
-        "pairing", "goal", "escalation", "mentor", "webhook_endpoint", "record", "meeting",
+        "pairing",
+        "goal",
+        "escalation",
+        "mentor",
+        "webhook_endpoint",
+        "record",
+        "meeting",
         "participant",
     ]
     subject_id: UUID

@@ -25,6 +25,7 @@ from domain.meetings import Attendance, HeldRecord, Meeting
 from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import ExitReason, Participant
+from domain.policy import ProgramPolicy
 
 QUARTER = re.compile(r"^([0-9]{4})Q([1-4])$")
 # Days without service (and none planned) after which a participant has exited (DOMAIN.md).
@@ -106,6 +107,10 @@ class _Fold:
     pairing_mentor: dict[UUID, UUID] = field(default_factory=dict)
     # meeting -> its record as last amended, and the pairing's members when it was held
     held: dict[UUID, tuple[HeldRecord, list[UUID]]] = field(default_factory=dict)
+    # pairing -> (opened on, closed on) of pairings a participant mentors
+    mentored: dict[UUID, tuple[date, date | None]] = field(default_factory=dict)
+    # the program policy's mentoring_is_service (None: never set)
+    mentoring: bool | None = None
 
     def day(self, e: Participant.Event) -> date:
         return e.occurred_at.astimezone(self.zone).date()
@@ -169,20 +174,22 @@ def _left(f: _Fold, e: Participant.PairingLeft) -> None:
 def _opened(f: _Fold, e: Pairing.Opened) -> None:
     f.members[e.originator_id] = list(e.members)
     f.pairing_mentor[e.originator_id] = e.mentor_id
-    # A pairing a participant mentors is planned service for them (program policy).
-    person = f.mentor_person.get(e.mentor_id)
-    if rules.MENTORING_IS_SERVICE and person in f.log.people:
-        f.log.people[person].pairings.append((e.originator_id, f.day(e), None))
+    f.mentored[e.originator_id] = (f.day(e), None)
 
 
 @_folds(Pairing.Closed)
 def _closed(f: _Fold, e: Pairing.Closed) -> None:
-    person = f.mentor_person.get(f.pairing_mentor.get(e.originator_id))  # type: ignore[arg-type]
-    if rules.MENTORING_IS_SERVICE and person in f.log.people:
-        spans = f.log.people[person].pairings
-        for i, (pairing, joined, left) in enumerate(spans):
-            if pairing == e.originator_id and left is None:
-                spans[i] = (pairing, joined, f.day(e))
+    f.mentored[e.originator_id] = (f.mentored[e.originator_id][0], f.day(e))
+
+
+@_folds(ProgramPolicy.Set)
+def _policy_set(f: _Fold, e: ProgramPolicy.Set) -> None:
+    f.mentoring = e.rules.mentoring_is_service
+
+
+@_folds(ProgramPolicy.Changed)
+def _policy_changed(f: _Fold, e: ProgramPolicy.Changed) -> None:
+    f.mentoring = e.rules.mentoring_is_service
 
 
 @_folds(Mentor.Registered)
@@ -248,11 +255,18 @@ def collect(events: Iterable[object], zone: ZoneInfo) -> Log:
         handler = _HANDLERS.get(type(e))
         if handler is not None:
             handler(fold, e)
+    # Under the program policy in force, a pairing a participant mentors is planned service for
+    # them and its held meetings are services.
+    mentoring = rules.mentoring_counts(fold.mentoring)
+    for pairing_id, (opened, closed) in fold.mentored.items():
+        person = fold.mentor_person.get(fold.pairing_mentor[pairing_id])
+        if mentoring and person in fold.log.people:
+            fold.log.people[person].pairings.append((pairing_id, opened, closed))
     for meeting_id, (record, present) in fold.held.items():
         on = record.occurred_at.astimezone(zone).date()
         served = set(_attended(record, present))
         mentor = fold.pairing_mentor.get(fold.meeting_pairing[meeting_id])
-        if rules.MENTORING_IS_SERVICE and mentor in fold.mentor_person:
+        if mentoring and mentor in fold.mentor_person:
             served.add(fold.mentor_person[mentor])
         for participant_id in sorted(served):
             if participant_id in fold.log.people:

@@ -61,8 +61,8 @@ MODULES = [
     "boundaries_and_confidentiality",
     "conflict_resolution",
 ]
-# The mentoring-as-service policies a history may set (False once the policy has the setting).
-POLICIES = (True,)
+# The mentoring-as-service policy settings a history may take (on three times in four).
+POLICIES = (True, True, True, False)
 HORIZON_TARGET = {"weekly": 5, "short_term": 60, "long_term": 300}
 
 goal = st.tuples(
