@@ -30,6 +30,8 @@ EXIT_WARNING_DAYS = 60
 # grantee sets it in its program policy (`MentoringRules.mentoring_is_service`); the setting in
 # force when a figure is computed applies to the whole history (`mentoring_counts`).
 MENTORING_IS_SERVICE = True
+# A meeting scheduled (not cancelled) for one of the next this many days is planned service.
+PLANNED_MEETING_DAYS = 14
 # Days after which a participant counts toward retention (enrolled this long by the end).
 RETENTION_DAYS = 90
 
@@ -93,13 +95,24 @@ def in_span(day: date, start: date, end: date | None) -> bool:
     return start <= day and (end is None or end > day)
 
 
+def meeting_planned(day: date, scheduled: Iterable[date]) -> bool:
+    """A meeting (not cancelled) is scheduled for a day from `day` to `PLANNED_MEETING_DAYS`
+    after it."""
+    last = day + timedelta(days=PLANNED_MEETING_DAYS)
+    return any(day <= d <= last for d in scheduled)
+
+
 def service_planned(
-    day: date, graduation: date | None, spans: Iterable[tuple[date, date | None]]
+    day: date,
+    graduation: date | None,
+    spans: Iterable[tuple[date, date | None]],
+    scheduled: Iterable[date] = (),
 ) -> bool:
     """Service is planned on `day` when the participant's cohort has not graduated yet (classes
-    go on) or they are in an open pairing (meetings are due every week)."""
+    go on), they are in an open pairing (meetings are due every week), or a meeting of theirs
+    is scheduled in the next `PLANNED_MEETING_DAYS` days."""
     in_class = graduation is None or graduation > day
-    return in_class or any(in_span(day, a, b) for a, b in spans)
+    return in_class or any(in_span(day, a, b) for a, b in spans) or meeting_planned(day, scheduled)
 
 
 def certified_in(day: date, start: date, through: date) -> bool:
@@ -127,7 +140,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "service planned",
         "The participant's cohort has not graduated yet, or the participant is in an open"
-        " pairing on the day, or (by the same program policy) mentors one.",
+        " pairing on the day, or (by the same program policy) mentors one, or a meeting of"
+        f" theirs (not cancelled) is scheduled for one of the next {PLANNED_MEETING_DAYS} days.",
         "DOMAIN.md (exit when no service is planned); PIRL 901",
     ),
     Rule(

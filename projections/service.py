@@ -43,11 +43,13 @@ class Person:
     graduation: tuple[date, int] | None
     contacts: list[tuple[date, int]] = field(default_factory=list)
     spans: list[tuple[date, date | None]] = field(default_factory=list)
+    # days of their meetings scheduled and not cancelled (held or not)
+    scheduled: list[date] = field(default_factory=list)
     recorded_exit: date | None = None
 
     def planned(self, day: date) -> bool:
         graduated_on = None if self.graduation is None else self.graduation[0]
-        return rules.service_planned(day, graduated_on, self.spans)
+        return rules.service_planned(day, graduated_on, self.spans, self.scheduled)
 
     def last_service(self, day: date) -> tuple[date, int]:
         """The last participation-level service up to `day` (the entry at the latest)."""
@@ -98,8 +100,15 @@ def people(facts: Facts, day_of: Callable[[datetime], date]) -> dict[UUID, Perso
             pid = mentor_person.get(mentor_id)
             if pid in out:
                 out[pid].spans.append((day_of(opened), None if closed is None else day_of(closed)))
+    members = {row[0]: row[6] for row in facts["ov_pairings"]}
     for row in facts["ov_meetings"]:
         mentor_id, status, occurred, attendees, positions = row[2], row[6], row[8], row[11], row[12]
+        if status != "cancelled":
+            expected = set(members.get(row[1], []))
+            if mentoring and mentor_id in mentor_person:
+                expected.add(mentor_person[mentor_id])
+            for pid in expected & out.keys():
+                out[pid].scheduled.append(day_of(row[5]))
         if status != "held" or occurred is None:
             continue
         served = set(attendees)

@@ -224,3 +224,33 @@ def test_the_mentoring_policy_decides_whether_a_graduate_mentor_is_served(
     view = api.get(f"/participants/{grad}")
     assert view["status"] == ("active" if mentoring_is_service else "exited")
     assert view.get("exit_derived", False) is not mentoring_is_service
+
+
+@pytest.mark.parametrize("cancelled", [False, True])
+def test_a_meeting_scheduled_in_the_next_14_days_is_planned_service(
+    api: Api, cancelled: bool
+) -> None:
+    # A graduate (classes ended 2026-06-01) met a community mentor on 06-10, the pairing closed
+    # on 06-20, and a meeting stays scheduled for 10-08. On 09-30 (112 days after the last
+    # service) that meeting, 8 days ahead, is planned service: no derived exit in 2026Q3 unless
+    # it was cancelled. Once its day passed without it being held, the exit holds (2026Q4).
+    (grad,), _ = graduates_and_newcomers(api, 1, 0)
+    api.policy(stage1=["community_peer"])
+    mentor = api.certified("Community Mentor")
+    pairing = api.pair(mentor, [grad], opened_at="2026-06-02T15:00:00Z")["id"]
+    meet(api, pairing, "2026-06-10")
+    body = {
+        "pairing_id": pairing,
+        "scheduled_for": "2026-10-08T15:00:00Z",
+        "location": {"kind": "off_site"},
+    }
+    later = api.post("/meetings", body)["id"]
+    if cancelled:
+        api.post(f"/meetings/{later}/cancellation", {"reason": "moved away", "excused": False})
+    api.close(pairing, closed_at="2026-06-20T15:00:00Z")
+    q3, q4 = figures(api, "2026Q3"), figures(api, "2026Q4")
+    assert (q3["exits.derived_90_day"], q4["exits.derived_90_day"]) == (
+        (1, 0) if cancelled else (0, 1)
+    )
+    assert pirl(api, "2026Q3")[grad]["901"] == ("20260610" if cancelled else "")
+    assert pirl(api, "2026Q4")[grad]["901"] == "20260610"

@@ -81,6 +81,8 @@ class Facts:
     # (pairing, joined on, left on)
     pairings: list[tuple[UUID, date, date | None]] = field(default_factory=list)
     employments: list[date] = field(default_factory=list)
+    # days of their meetings scheduled and not cancelled
+    scheduled: list[date] = field(default_factory=list)
     credentials: list[tuple[date, CredentialType]] = field(default_factory=list)
 
 
@@ -109,6 +111,8 @@ class _Fold:
     held: dict[UUID, tuple[HeldRecord, list[UUID]]] = field(default_factory=dict)
     # pairing -> (opened on, closed on) of pairings a participant mentors
     mentored: dict[UUID, tuple[date, date | None]] = field(default_factory=dict)
+    # meeting -> the day it is scheduled for, while not cancelled
+    scheduled: dict[UUID, date] = field(default_factory=dict)
     # the program policy's mentoring_is_service (None: never set)
     mentoring: bool | None = None
 
@@ -211,6 +215,12 @@ def _member_removed(f: _Fold, e: Pairing.MemberRemoved) -> None:
 @_folds(Meeting.Scheduled)
 def _scheduled(f: _Fold, e: Meeting.Scheduled) -> None:
     f.meeting_pairing[e.originator_id] = e.pairing_id
+    f.scheduled[e.originator_id] = e.scheduled_for.astimezone(f.zone).date()
+
+
+@_folds(Meeting.Cancelled)
+def _cancelled(f: _Fold, e: Meeting.Cancelled) -> None:
+    f.scheduled.pop(e.originator_id, None)
 
 
 @_folds(Meeting.Held)
@@ -262,6 +272,14 @@ def collect(events: Iterable[object], zone: ZoneInfo) -> Log:
         person = fold.mentor_person.get(fold.pairing_mentor[pairing_id])
         if mentoring and person in fold.log.people:
             fold.log.people[person].pairings.append((pairing_id, opened, closed))
+    for meeting_id, on in fold.scheduled.items():
+        pairing_id = fold.meeting_pairing[meeting_id]
+        expected = set(fold.members[pairing_id])
+        person = fold.mentor_person.get(fold.pairing_mentor[pairing_id])
+        if mentoring and person is not None:
+            expected.add(person)
+        for participant_id in expected & fold.log.people.keys():
+            fold.log.people[participant_id].scheduled.append(on)
     for meeting_id, (record, present) in fold.held.items():
         on = record.occurred_at.astimezone(zone).date()
         served = set(_attended(record, present))
@@ -317,9 +335,11 @@ class Subject:
 
     @property
     def _service_planned(self) -> bool:
-        """Classes not yet graduated, or a pairing the participant is in on the last day."""
+        """Classes not yet graduated, a pairing the participant is in (or mentors) on the last day,
+        or a meeting of theirs scheduled in the next days (domain/definitions.py)."""
         spans = [(joined, left) for _, joined, left in self.facts.pairings]
-        return rules.service_planned(self.as_of, self.graduated_on, spans)
+        scheduled = self.facts.scheduled
+        return rules.service_planned(self.as_of, self.graduated_on, spans, scheduled)
 
     def employed_after_exit(self, n: int) -> str:
         """1 when a recorded job started by the end of the n-th quarter after the exit quarter;

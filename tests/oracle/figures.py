@@ -20,6 +20,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 NINETY = 90
+# A meeting (not cancelled) scheduled for one of the next 14 days is planned service.
+SOON = 14
 MODULES = {
     "communication_skills",
     "crisis_management",
@@ -377,6 +379,12 @@ class Oracle:
                     out[pid].append((self.day(m.occurred_at), m.held_at[-1]))
         return out
 
+    def expects(self, m: Meeting, pid: str) -> bool:
+        """Whether `pid` is expected at meeting `m`: a member of its pairing, or its mentor."""
+        mentor = self.w.mentor_of[m.pairing]
+        mentors = self.w.mentoring_counts and self.w.mentor_person.get(mentor) == pid
+        return pid in self.w.members[m.pairing] or mentors
+
     def gone(self, pid: str, on: date) -> tuple[date, int] | None:
         """The derived exit standing on `on`: (last service date, its position)."""
         w = self.w
@@ -390,7 +398,12 @@ class Oracle:
                 if w.mentor_person.get(w.mentor_of[pairing]) == pid:
                     spans.append((opened, closed))
         paired = any(self.day(a) <= on and (b is None or self.day(b) > on) for a, b in spans)
-        if in_class or paired or (on - last[0]).days <= NINETY:
+        soon = any(
+            on <= self.day(m.scheduled_for) <= on + timedelta(days=SOON)
+            for m in w.meetings.values()
+            if m.status != "cancelled" and self.expects(m, pid)
+        )
+        if in_class or paired or soon or (on - last[0]).days <= NINETY:
             return None
         return last
 

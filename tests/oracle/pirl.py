@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 NINETY = 90
+SOON = 14  # a meeting scheduled for one of the next 14 days is planned service
 REASON_CODE = {"institutionalized": "1", "health_medical": "2", "deceased": "3"}
 CREDENTIAL_CODE = {
     "high_school_equivalency": "1",
@@ -58,6 +59,7 @@ def pirl_rows(
     mentor_person: dict[str, str] = {}
     opened: dict[str, tuple[date, date | None]] = {}
     meeting_pairing: dict[str, str] = {}
+    meeting_day: dict[str, date] = {}
     held: dict[str, tuple[date, list[str]]] = {}
     counts_mentoring = True
     for line in lines:
@@ -73,6 +75,7 @@ def pirl_rows(
                 "jobs": [],
                 "credentials": [],
                 "contacts": [],
+                "scheduled": [],
             }
         elif kind == "Participant.Exited":
             people[oid]["exit"] = (date.fromisoformat(e["exit_date"]), e["reason"])
@@ -101,6 +104,9 @@ def pirl_rows(
             members[oid].remove(e["participant_id"])
         elif kind == "Meeting.Scheduled":
             meeting_pairing[oid] = e["pairing_id"]
+            meeting_day[oid] = day(e["scheduled_for"])
+        elif kind == "Meeting.Cancelled":
+            meeting_day.pop(oid, None)
         elif kind in ("Meeting.Held", "Meeting.Amended"):
             r = e["record"]
             present = [p for p, a in (r.get("attendance") or {}).items() if a == "present"]
@@ -117,6 +123,14 @@ def pirl_rows(
             )
         elif kind in ("ProgramPolicy.Set", "ProgramPolicy.Changed"):
             counts_mentoring = bool(e["rules"].get("mentoring_is_service", True))
+    for meeting, on in meeting_day.items():
+        pairing = meeting_pairing[meeting]
+        expected = set(members[pairing])
+        if counts_mentoring and mentor_of[pairing] in mentor_person:
+            expected.add(mentor_person[mentor_of[pairing]])
+        for pid in expected:
+            if pid in people:
+                people[pid]["scheduled"].append(on)
     for meeting, (on, who) in held.items():
         served = set(who)
         mentor = mentor_of[meeting_pairing[meeting]]
@@ -142,8 +156,10 @@ def pirl_rows(
             spans = [(a, b) for a, b, _ in p["spans"]]
             if counts_mentoring:
                 spans += [opened[k] for k, m in mentor_of.items() if mentor_person.get(m) == pid]
-            planned = (grad is None or grad > last) or any(
-                a <= last and (b is None or b > last) for a, b in spans
+            planned = (
+                (grad is None or grad > last)
+                or any(a <= last and (b is None or b > last) for a, b in spans)
+                or any(last <= d <= last + timedelta(days=SOON) for d in p["scheduled"])
             )
             if not planned and (last - max(services)).days > NINETY:
                 exit = (max(services), "no_service_90_days")

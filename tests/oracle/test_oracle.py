@@ -95,7 +95,8 @@ person = st.fixed_dictionaries(
                     ),
                     max_size=4,
                 ),
-                "close_gap": st.none() | st.integers(1, 60),
+                # Closed after the last meeting, or before it (meetings still scheduled).
+                "close_gap": st.none() | st.integers(-40, 60),
                 "feedback": st.none() | st.tuples(st.integers(0, 120), st.integers(1, 5)),
             }
         ),
@@ -312,7 +313,7 @@ def record(rec: Recorder, h: dict[str, Any]) -> list[str]:
                 )
                 label += "/fb"
             if pr["close_gap"] is not None:
-                closed = min(last + timedelta(days=pr["close_gap"]), LAST)
+                closed = min(max(last + timedelta(days=pr["close_gap"]), opened), LAST)
                 later.append(
                     (
                         f"/pairings/{pairing}/closure",
