@@ -16,6 +16,7 @@ from typing import Any
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
+from domain.casework import CaseManagementContact
 from domain.corrections import EntryDateCorrected
 from domain.evaluation import Feedback
 from domain.facilities import Cohort
@@ -25,6 +26,7 @@ from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import Participant
 from domain.policy import ProgramPolicy
+from domain.resources import Referral
 from domain.supervision import Escalation
 from projections.base import Projection, Tables, handles
 from projections.ops import IS_NULL, Append, Col, Ref, Remove, Writer
@@ -307,6 +309,29 @@ class Oversight(Projection):
             "ov_policy",
             {"position": position, "mentoring_is_service": e.rules.mentoring_is_service},
             policy_id=e.originator_id,
+        )
+
+    # -- other participation-level services -----------------------------------------------------
+    @handles(CaseManagementContact)
+    def case_contact(self, w: Writer, e: CaseManagementContact, position: int) -> None:
+        self._insert(w, "ov_services", (position, e.originator_id, "case_contact", e.contacted_on))
+
+    @handles(Referral.Made)
+    def referral_made(self, w: Writer, e: Referral.Made, position: int) -> None:
+        self._insert(w, "ov_referrals", (e.originator_id, e.participant_id))
+
+    @handles(Referral.Connected)
+    def referral_connected(self, w: Writer, e: Referral.Connected, position: int) -> None:
+        w.insert(
+            "ov_services",
+            {
+                "position": position,
+                "participant_id": Ref(
+                    "ov_referrals", "participant_id", {"referral_id": e.originator_id}
+                ),
+                "kind": "referral_connection",
+                "served_on": e.connected_on,
+            },
         )
 
 

@@ -23,6 +23,8 @@ COLUMNS: dict[str, str] = {
     "ov_escalations": "escalation_id, position, type, raised_at, resolved_at, resolve_position",
     "ov_feedback": "feedback_id, position, given_on, score_sum, score_count",
     "ov_policy": "policy_id, position, mentoring_is_service",
+    "ov_services": "position, participant_id, kind, served_on",
+    "ov_referrals": "referral_id, participant_id",
 }
 
 # The column names of `COLUMNS`, in order: the tuples handlers insert.
@@ -92,6 +94,13 @@ TABLES: dict[str, str] = {
     "ov_policy": (
         "policy_id uuid PRIMARY KEY, position bigint NOT NULL, mentoring_is_service boolean NOT NULL"
     ),
+    # Other participation-level services: case-management contacts and referral connections.
+    "ov_services": (
+        "position bigint PRIMARY KEY, participant_id uuid NOT NULL, kind text NOT NULL,"
+        " served_on date NOT NULL"
+    ),
+    # Whose each referral is (a connection names the referral only).
+    "ov_referrals": "referral_id uuid PRIMARY KEY, participant_id uuid NOT NULL",
 }
 ORDER: dict[str, str] = {
     "ov_participants": "participant_id",
@@ -107,4 +116,6 @@ ORDER: dict[str, str] = {
     "ov_escalations": "escalation_id",
     "ov_feedback": "feedback_id",
     "ov_policy": "policy_id",
+    "ov_services": "position",
+    "ov_referrals": "referral_id",
 }

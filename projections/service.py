@@ -32,6 +32,7 @@ TABLES = (
     "ov_exits",
     "ov_pairings",
     "ov_policy",
+    "ov_services",
 )
 
 
@@ -85,6 +86,10 @@ def people(facts: Facts, day_of: Callable[[datetime], date]) -> dict[UUID, Perso
         pid: Person((entry, position), graduations.get(cohort))
         for pid, entry, position, _, cohort in facts["ov_participants"]
     }
+    # Case-management contacts and referral connections.
+    for position, pid, _, served_on in facts["ov_services"]:
+        if pid in out:
+            out[pid].contacts.append((served_on, position))
     for pid, _, exit_date, _, _ in facts["ov_exits"]:
         if pid in out:
             out[pid].recorded_exit = exit_date

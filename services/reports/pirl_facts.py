@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from eventsourcing.utils import get_topic
 
 from domain import definitions as rules
+from domain.casework import CaseManagementContact
 from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected
 from domain.evaluation import CredentialType, Outcomes
 from domain.facilities import Cohort
@@ -26,6 +27,7 @@ from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import ExitReason, Participant
 from domain.policy import ProgramPolicy
+from domain.resources import Referral
 
 QUARTER = re.compile(r"^([0-9]{4})Q([1-4])$")
 # Days without service (and none planned) after which a participant has exited (DOMAIN.md).
@@ -83,6 +85,8 @@ class Facts:
     employments: list[date] = field(default_factory=list)
     # days of their meetings scheduled and not cancelled
     scheduled: list[date] = field(default_factory=list)
+    # case-management contacts and referral connections (participation-level services)
+    services: list[date] = field(default_factory=list)
     credentials: list[tuple[date, CredentialType]] = field(default_factory=list)
 
 
@@ -111,6 +115,8 @@ class _Fold:
     held: dict[UUID, tuple[HeldRecord, list[UUID]]] = field(default_factory=dict)
     # pairing -> (opened on, closed on) of pairings a participant mentors
     mentored: dict[UUID, tuple[date, date | None]] = field(default_factory=dict)
+    # referral -> whose it is
+    referral_person: dict[UUID, UUID] = field(default_factory=dict)
     # meeting -> the day it is scheduled for, while not cancelled
     scheduled: dict[UUID, date] = field(default_factory=dict)
     # the program policy's mentoring_is_service (None: never set)
@@ -244,6 +250,23 @@ def _credential(f: _Fold, e: Outcomes.CredentialEarned) -> None:
     f.log.people[e.participant_id].credentials.append((c.earned_on, c.credential_type))
 
 
+@_folds(CaseManagementContact)
+def _case_contact(f: _Fold, e: CaseManagementContact) -> None:
+    f.log.people[e.originator_id].services.append(e.contacted_on)
+
+
+@_folds(Referral.Made)
+def _referral(f: _Fold, e: Referral.Made) -> None:
+    f.referral_person[e.originator_id] = e.participant_id
+
+
+@_folds(Referral.Connected)
+def _connected(f: _Fold, e: Referral.Connected) -> None:
+    person = f.referral_person.get(e.originator_id)
+    if person in f.log.people:
+        f.log.people[person].services.append(e.connected_on)
+
+
 @_folds(Cohort.Started)
 def _cohort_started(f: _Fold, e: Cohort.Started) -> None:
     f.cohorts[e.originator_id] = e.code
@@ -322,7 +345,9 @@ class Subject:
         f = self.facts
         if f.exit_date is not None and f.exit_reason is not None and f.exit_date <= self.as_of:
             return f.exit_date, f.exit_reason
-        services = [(d, 0) for d in (f.entry, self.last_contact, self._classes_ended) if d]
+        other = max((d for d in f.services if d <= self.as_of), default=None)
+        served = (f.entry, self.last_contact, self._classes_ended, other)
+        services = [(d, 0) for d in served if d]
         derived = rules.derived_exit(self.as_of, services, self._service_planned)
         if derived is not None:
             return derived[0], ExitReason.NO_SERVICE_90_DAYS

@@ -122,6 +122,9 @@ class World:
         self.escalations: dict[str, EscalationRecord] = {}
         self.feedback: list[tuple[date, int, list[int]]] = []
         self.mentoring_counts = True
+        # case-management contacts and referral connections: participant -> (day, position)
+        self.other: dict[str, list[tuple[date, int]]] = defaultdict(list)
+        self.referral_of: dict[str, str] = {}
         for line in lines:
             kind = line["topic"].rsplit(":", 1)[-1]
             self.take(kind, line["originator_id"], line["position"], line["event"])
@@ -208,6 +211,12 @@ class World:
         elif kind == "Feedback.Given":
             scores = [int(r["score"]) for r in e["ratings"]]
             self.feedback.append((_d(e["given_on"]), pos, scores))
+        elif kind == "CaseManagementContact":
+            self.other[oid].append((_d(e["contacted_on"]), pos))
+        elif kind == "Referral.Made":
+            self.referral_of[oid] = e["participant_id"]
+        elif kind == "Referral.Connected":
+            self.other[self.referral_of[oid]].append((_d(e["connected_on"]), pos))
         elif kind in ("ProgramPolicy.Set", "ProgramPolicy.Changed"):
             self.mentoring_counts = bool(e["rules"].get("mentoring_is_service", True))
 
@@ -363,7 +372,7 @@ class Oracle:
     def _services(self) -> dict[str, list[tuple[date, int]]]:
         """Each participant's services: entry, graduation, meetings attended or mentored."""
         w = self.w
-        out = {pid: [(p.entry, p.enrolled_at)] for pid, p in w.people.items()}
+        out = {pid: [(p.entry, p.enrolled_at), *w.other[pid]] for pid, p in w.people.items()}
         for pid, p in w.people.items():
             if p.cohort in w.graduated:
                 out[pid].append(w.graduated[p.cohort])

@@ -62,6 +62,7 @@ def pirl_rows(
     meeting_day: dict[str, date] = {}
     held: dict[str, tuple[date, list[str]]] = {}
     counts_mentoring = True
+    referral_of: dict[str, str] = {}
     for line in lines:
         kind = line["topic"].rsplit(":", 1)[-1]
         oid, e = line["originator_id"], line["event"]
@@ -76,6 +77,7 @@ def pirl_rows(
                 "credentials": [],
                 "contacts": [],
                 "scheduled": [],
+                "other": [],
             }
         elif kind == "Participant.Exited":
             people[oid]["exit"] = (date.fromisoformat(e["exit_date"]), e["reason"])
@@ -121,6 +123,12 @@ def pirl_rows(
             people[e["participant_id"]]["credentials"].append(
                 (date.fromisoformat(c["earned_on"]), c["credential_type"])
             )
+        elif kind == "CaseManagementContact":
+            people[oid]["other"].append(date.fromisoformat(e["contacted_on"]))
+        elif kind == "Referral.Made":
+            referral_of[oid] = e["participant_id"]
+        elif kind == "Referral.Connected":
+            people[referral_of[oid]]["other"].append(date.fromisoformat(e["connected_on"]))
         elif kind in ("ProgramPolicy.Set", "ProgramPolicy.Changed"):
             counts_mentoring = bool(e["rules"].get("mentoring_is_service", True))
     for meeting, on in meeting_day.items():
@@ -151,6 +159,7 @@ def pirl_rows(
             exit = p["exit"]
         else:
             services = [p["entry"], *([contact] if contact else [])]
+            services += [d for d in p["other"] if d <= last]
             if grad is not None and grad <= last:
                 services.append(grad)
             spans = [(a, b) for a, b, _ in p["spans"]]

@@ -80,6 +80,14 @@ person = st.fixed_dictionaries(
         "exit_gap": st.integers(1, 120),
         "goals": st.lists(goal, max_size=2),
         "job": st.none() | st.integers(0, 400),  # started, days after entry
+        "case_contact": st.none() | st.integers(0, 300),  # days after entry
+        # a referral made (days after entry), connected or declined (days after it), or open
+        "referral": st.none()
+        | st.tuples(
+            st.integers(0, 200),
+            st.sampled_from([None, "connected", "declined"]),
+            st.integers(0, 60),
+        ),
         "credential": st.none()
         | st.tuples(st.integers(0, 300), st.sampled_from(sorted(CREDENTIAL_CODE))),
         "pairing": st.none()
@@ -247,6 +255,10 @@ def record(rec: Recorder, h: dict[str, Any]) -> list[str]:
         rec.post("/cohorts/C0/graduation", {"graduated_on": "2025-09-01"})
         reg, gaps = h["graduate"]
         mentors["graduate"] = rec.mentor(grad, date(2025, 9, 15) + timedelta(days=reg), gaps)
+    resource = rec.post(
+        "/resources",
+        {"name": "Second Chance Staffing", "category": "job_placement", "description": "jobs"},
+    )["id"]
     if h["trainee"] is not None:
         rec.mentor(None, DAY0 + timedelta(days=20), [3] * h["trainee"], certify=False)
     ids, labels, later, goals = [], [], [], []
@@ -327,6 +339,31 @@ def record(rec: Recorder, h: dict[str, Any]) -> list[str]:
                     )
                 )
                 end = closed
+        if p["case_contact"] is not None and entry + timedelta(days=p["case_contact"]) <= LAST:
+            on = entry + timedelta(days=p["case_contact"])
+            rec.post(f"/participants/{pid}/case-contacts", {"contacted_on": on.isoformat()})
+            label += "/contact"
+        if p["referral"] is not None and entry + timedelta(days=p["referral"][0]) <= LAST:
+            gap, outcome, after = p["referral"]
+            made = entry + timedelta(days=gap)
+            ref = rec.post(
+                "/referrals",
+                {
+                    "participant_id": pid,
+                    "resource_id": resource,
+                    "need": "work",
+                    "made_at": at(made),
+                },
+            )["id"]
+            on = min(made + timedelta(days=after), LAST).isoformat()
+            if outcome == "connected":
+                rec.post(f"/referrals/{ref}/connection", {"connected_on": on})
+            elif outcome == "declined":
+                rec.post(
+                    f"/referrals/{ref}/decline",
+                    {"declined_on": on, "declined_by": "participant", "reason": "not now"},
+                )
+            label += f"/referral:{outcome}"
         if p["job"] is not None and entry + timedelta(days=p["job"]) <= LAST:
             started = entry + timedelta(days=p["job"])
             rec.post(
