@@ -8,7 +8,8 @@ page's appendix are written from it.
 
 Participation-level services (what resets the 90-day clock), each dated in the world:
 program entry, a held meeting the participant attended as mentee, the end of their cohort's
-classes (its graduation), and, by program policy (`mentoring_is_service` of the grantee's
+classes (its graduation), a case-management contact (domain/casework.py), a referral connection
+(`Referral.Connected`), and, by program policy (`mentoring_is_service` of the grantee's
 `ProgramPolicy`, on by default: `MENTORING_IS_SERVICE`), a held meeting of a pairing in which the
 participant served as peer mentor.
 """
@@ -131,7 +132,9 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "participation-level service",
         "Program entry; a held meeting the participant attended as mentee; the graduation of"
-        " their cohort (the end of class hours); and, by the grantee's program policy"
+        " their cohort (the end of class hours); a case-management contact; a referral"
+        " connection (the participant connected with the resource); and, by the grantee's"
+        " program policy"
         " (mentoring_is_service, on by default), a held meeting in which the participant served"
         " as peer mentor.",
         "DOMAIN.md (90-day rule); TEGL 10-23 / PIRL 901; peer-mentoring tip sheet (mentoring by"
