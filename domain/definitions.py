@@ -8,8 +8,10 @@ page's appendix are written from it.
 
 Participation-level services (what resets the 90-day clock), each dated in the world:
 program entry, a held meeting the participant attended as mentee, the end of their cohort's
-classes (its graduation), and, by program policy (`MENTORING_IS_SERVICE`, on by default), a held
-meeting of a pairing in which the participant served as peer mentor.
+classes (its graduation), a case-management contact (domain/casework.py), a referral connection
+(`Referral.Connected`), and, by program policy (`mentoring_is_service` of the grantee's
+`ProgramPolicy`, on by default: `MENTORING_IS_SERVICE`), a held meeting of a pairing in which the
+participant served as peer mentor.
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ from typing import TypeVar
 NO_SERVICE_DAYS = 90
 # Days without service from which staff are warned that a derived exit is coming.
 EXIT_WARNING_DAYS = 60
-# Program policy: a held meeting in which the participant served as peer mentor is a
-# participation-level service (the tip sheet: peer mentoring by graduates retains them).
+# Program policy's default: a held meeting in which the participant served as peer mentor is a
+# participation-level service (the tip sheet: peer mentoring by graduates retains them). Each
+# grantee sets it in its program policy (`MentoringRules.mentoring_is_service`); the setting in
+# force when a figure is computed applies to the whole history (`mentoring_counts`).
 MENTORING_IS_SERVICE = True
+# A meeting scheduled (not cancelled) for one of the next this many days is planned service.
+PLANNED_MEETING_DAYS = 14
 # Days after which a participant counts toward retention (enrolled this long by the end).
 RETENTION_DAYS = 90
 
@@ -79,18 +85,35 @@ def exit_warning_from(last_service: date) -> date:
     return last_service + timedelta(days=EXIT_WARNING_DAYS)
 
 
+def mentoring_counts(setting: bool | None) -> bool:
+    """Whether mentoring counts as service under the grantee's policy setting (None: never set,
+    the default)."""
+    return MENTORING_IS_SERVICE if setting is None else setting
+
+
 def in_span(day: date, start: date, end: date | None) -> bool:
     """An open span [start, end): a pairing membership is open on `day`."""
     return start <= day and (end is None or end > day)
 
 
+def meeting_planned(day: date, scheduled: Iterable[date]) -> bool:
+    """A meeting (not cancelled) is scheduled for a day from `day` to `PLANNED_MEETING_DAYS`
+    after it."""
+    last = day + timedelta(days=PLANNED_MEETING_DAYS)
+    return any(day <= d <= last for d in scheduled)
+
+
 def service_planned(
-    day: date, graduation: date | None, spans: Iterable[tuple[date, date | None]]
+    day: date,
+    graduation: date | None,
+    spans: Iterable[tuple[date, date | None]],
+    scheduled: Iterable[date] = (),
 ) -> bool:
     """Service is planned on `day` when the participant's cohort has not graduated yet (classes
-    go on) or they are in an open pairing (meetings are due every week)."""
+    go on), they are in an open pairing (meetings are due every week), or a meeting of theirs
+    is scheduled in the next `PLANNED_MEETING_DAYS` days."""
     in_class = graduation is None or graduation > day
-    return in_class or any(in_span(day, a, b) for a, b in spans)
+    return in_class or any(in_span(day, a, b) for a, b in spans) or meeting_planned(day, scheduled)
 
 
 def certified_in(day: date, start: date, through: date) -> bool:
@@ -117,15 +140,19 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "participation-level service",
         "Program entry; a held meeting the participant attended as mentee; the graduation of"
-        " their cohort (the end of class hours); and, by program policy (on by default), a held"
-        " meeting in which the participant served as peer mentor.",
+        " their cohort (the end of class hours); a case-management contact; a referral"
+        " connection (the participant connected with the resource); and, by the grantee's"
+        " program policy"
+        " (mentoring_is_service, on by default), a held meeting in which the participant served"
+        " as peer mentor.",
         "DOMAIN.md (90-day rule); TEGL 10-23 / PIRL 901; peer-mentoring tip sheet (mentoring by"
         " graduates retains participants)",
     ),
     Rule(
         "service planned",
         "The participant's cohort has not graduated yet, or the participant is in an open"
-        " pairing on the day, or (by the same program policy) mentors one.",
+        " pairing on the day, or (by the same program policy) mentors one, or a meeting of"
+        f" theirs (not cancelled) is scheduled for one of the next {PLANNED_MEETING_DAYS} days.",
         "DOMAIN.md (exit when no service is planned); PIRL 901",
     ),
     Rule(

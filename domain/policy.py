@@ -56,6 +56,11 @@ class MentoringRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     stage2_cadence: Cadence = Cadence.WEEKLY
     stage3_cadence: Cadence = Cadence.WEEKLY
     class_hours_rule: ClassHoursRule = ClassHoursRule.REFUSE
+    # Whether a held meeting in which a participant served as peer mentor (a graduate mentor
+    # registered with their participant record) is a participation-level service, and an open
+    # pairing they mentor planned service (domain/definitions.py; the tip sheet: mentoring by
+    # graduates retains them). On by default; the setting in force applies to every figure.
+    mentoring_is_service: bool = True
 
     def cadence_for(self, stage: int) -> Cadence:
         return {1: Cadence.WEEKLY, 2: self.stage2_cadence, 3: self.stage3_cadence}[stage]

@@ -16,6 +16,7 @@ from typing import Any
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
+from domain.casework import CaseManagementContact
 from domain.class_sessions import CLASS_KINDS, ClassSessionRequest
 from domain.corrections import EntryDateCorrected, PlacementCorrected
 from domain.evaluation import Feedback
@@ -25,6 +26,8 @@ from domain.meetings import Attendance, Meeting
 from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import Participant
+from domain.policy import ProgramPolicy
+from domain.resources import Referral
 from domain.supervision import Escalation
 from projections.base import Projection, Tables, handles
 from projections.ops import IS_NULL, Append, Col, Ref, Remove, Writer
@@ -339,6 +342,42 @@ class Oversight(Projection):
             "ov_class_requests",
             {"status": "revoked", "revoked_on": e.revoked_on, "revoke_position": position},
             request_id=e.originator_id,
+        )
+
+    # -- program policy ------------------------------------------------------------------------
+    @handles(ProgramPolicy.Set)
+    def policy_set(self, w: Writer, e: ProgramPolicy.Set, position: int) -> None:
+        self._insert(w, "ov_policy", (e.originator_id, position, e.rules.mentoring_is_service))
+
+    @handles(ProgramPolicy.Changed)
+    def policy_changed(self, w: Writer, e: ProgramPolicy.Changed, position: int) -> None:
+        w.update(
+            "ov_policy",
+            {"position": position, "mentoring_is_service": e.rules.mentoring_is_service},
+            policy_id=e.originator_id,
+        )
+
+    # -- other participation-level services -----------------------------------------------------
+    @handles(CaseManagementContact)
+    def case_contact(self, w: Writer, e: CaseManagementContact, position: int) -> None:
+        self._insert(w, "ov_services", (position, e.originator_id, "case_contact", e.contacted_on))
+
+    @handles(Referral.Made)
+    def referral_made(self, w: Writer, e: Referral.Made, position: int) -> None:
+        self._insert(w, "ov_referrals", (e.originator_id, e.participant_id))
+
+    @handles(Referral.Connected)
+    def referral_connected(self, w: Writer, e: Referral.Connected, position: int) -> None:
+        w.insert(
+            "ov_services",
+            {
+                "position": position,
+                "participant_id": Ref(
+                    "ov_referrals", "participant_id", {"referral_id": e.originator_id}
+                ),
+                "kind": "referral_connection",
+                "served_on": e.connected_on,
+            },
         )
 
 

@@ -27,6 +27,9 @@ COLUMNS: dict[str, str] = {
         " revoked_on, revoke_position"
     ),
     "ov_sessions": "meeting_id, position, session, occurred_at, duration_minutes",
+    "ov_policy": "policy_id, position, mentoring_is_service",
+    "ov_services": "position, participant_id, kind, served_on",
+    "ov_referrals": "referral_id, participant_id",
 }
 
 # The column names of `COLUMNS`, in order: the tuples handlers insert.
@@ -103,6 +106,17 @@ TABLES: dict[str, str] = {
         "meeting_id uuid PRIMARY KEY, position bigint NOT NULL, session text NOT NULL,"
         " occurred_at timestamptz NOT NULL, duration_minutes int NOT NULL"
     ),
+    # The program policy's settings the figures depend on (domain/policy.py).
+    "ov_policy": (
+        "policy_id uuid PRIMARY KEY, position bigint NOT NULL, mentoring_is_service boolean NOT NULL"
+    ),
+    # Other participation-level services: case-management contacts and referral connections.
+    "ov_services": (
+        "position bigint PRIMARY KEY, participant_id uuid NOT NULL, kind text NOT NULL,"
+        " served_on date NOT NULL"
+    ),
+    # Whose each referral is (a connection names the referral only).
+    "ov_referrals": "referral_id uuid PRIMARY KEY, participant_id uuid NOT NULL",
 }
 ORDER: dict[str, str] = {
     "ov_participants": "participant_id",
@@ -119,4 +133,7 @@ ORDER: dict[str, str] = {
     "ov_feedback": "feedback_id",
     "ov_class_requests": "request_id",
     "ov_sessions": "meeting_id",
+    "ov_policy": "policy_id",
+    "ov_services": "position",
+    "ov_referrals": "referral_id",
 }

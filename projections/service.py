@@ -31,6 +31,8 @@ TABLES = (
     "ov_mentors",
     "ov_exits",
     "ov_pairings",
+    "ov_policy",
+    "ov_services",
 )
 
 
@@ -42,11 +44,13 @@ class Person:
     graduation: tuple[date, int] | None
     contacts: list[tuple[date, int]] = field(default_factory=list)
     spans: list[tuple[date, date | None]] = field(default_factory=list)
+    # days of their meetings scheduled and not cancelled (held or not)
+    scheduled: list[date] = field(default_factory=list)
     recorded_exit: date | None = None
 
     def planned(self, day: date) -> bool:
         graduated_on = None if self.graduation is None else self.graduation[0]
-        return rules.service_planned(day, graduated_on, self.spans)
+        return rules.service_planned(day, graduated_on, self.spans, self.scheduled)
 
     def last_service(self, day: date) -> tuple[date, int]:
         """The last participation-level service up to `day` (the entry at the latest)."""
@@ -64,6 +68,12 @@ class Person:
         return rules.derived_exit(day, services, self.planned(day))
 
 
+def mentoring_setting(facts: Facts) -> bool | None:
+    """The grantee's `mentoring_is_service` policy setting (None: no policy set)."""
+    rows = facts["ov_policy"]
+    return bool(rows[0][2]) if rows else None
+
+
 def people(facts: Facts, day_of: Callable[[datetime], date]) -> dict[UUID, Person]:
     """Every participant's services, from the facts (`day_of` dates a moment in the grantee's
     time zone)."""
@@ -76,6 +86,10 @@ def people(facts: Facts, day_of: Callable[[datetime], date]) -> dict[UUID, Perso
         pid: Person((entry, position), graduations.get(cohort))
         for pid, entry, position, _, cohort in facts["ov_participants"]
     }
+    # Case-management contacts and referral connections.
+    for position, pid, _, served_on in facts["ov_services"]:
+        if pid in out:
+            out[pid].contacts.append((served_on, position))
     for pid, _, exit_date, _, _ in facts["ov_exits"]:
         if pid in out:
             out[pid].recorded_exit = exit_date
@@ -83,19 +97,27 @@ def people(facts: Facts, day_of: Callable[[datetime], date]) -> dict[UUID, Perso
         if pid in out:
             out[pid].spans.append((day_of(joined), None if left is None else day_of(left)))
     # Mentors who are participants: their held meetings as peer mentor are services, and an
-    # open pairing they mentor is planned service (program policy).
+    # open pairing they mentor is planned service (the grantee's program policy).
     mentor_person = {row[0]: row[5] for row in facts["ov_mentors"] if row[5] is not None}
-    if rules.MENTORING_IS_SERVICE:
+    mentoring = rules.mentoring_counts(mentoring_setting(facts))
+    if mentoring:
         for _, _, mentor_id, opened, closed, _, _ in facts["ov_pairings"]:
             pid = mentor_person.get(mentor_id)
             if pid in out:
                 out[pid].spans.append((day_of(opened), None if closed is None else day_of(closed)))
+    members = {row[0]: row[6] for row in facts["ov_pairings"]}
     for row in facts["ov_meetings"]:
         mentor_id, status, occurred, attendees, positions = row[2], row[6], row[8], row[11], row[12]
+        if status != "cancelled":
+            expected = set(members.get(row[1], []))
+            if mentoring and mentor_id in mentor_person:
+                expected.add(mentor_person[mentor_id])
+            for pid in expected & out.keys():
+                out[pid].scheduled.append(day_of(row[5]))
         if status != "held" or occurred is None:
             continue
         served = set(attendees)
-        if rules.MENTORING_IS_SERVICE and mentor_id in mentor_person:
+        if mentoring and mentor_id in mentor_person:
             served.add(mentor_person[mentor_id])
         for pid in served:
             if pid in out:

@@ -4,9 +4,13 @@ warns)."""
 
 from __future__ import annotations
 
+import argparse
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
+from services.cli.records import cmd_export
 from services.reports import pirl_checks
 from services.reports.pirl_checks import CHECKS, blocking, failures
 from tests.conftest import FreezeAt
@@ -57,11 +61,9 @@ def test_the_table_is_documented_in_pirl_md() -> None:
     assert len(CHECKS) == 5
 
 
-def test_an_export_with_a_failing_row_is_refused_naming_rows_and_checks(
-    client: Any, auth: Any, grantee: str, db: Any, frozen_at: FreezeAt
-) -> None:
-    frozen_at(datetime(2026, 11, 26, 15, 0, tzinfo=UTC), tick=True)
-    api = Api(client, auth, grantee, db)
+def contact_after_exit(api: Api) -> str:
+    """A mentee whose exit, recorded later, is dated before a meeting they attended: their row
+    fails `contact_after_exit` (1007 after 901), which WIPS only warns about."""
     (grad,), (mentee,) = graduates_and_newcomers(api, 1, 1)
     mentor = api.certified("Mentor", participant_id=grad)
     pairing = api.pair(mentor, [mentee], opened_at="2026-07-06T15:00:00Z")["id"]
@@ -77,6 +79,15 @@ def test_an_export_with_a_failing_row_is_refused_naming_rows_and_checks(
     )
     # An exit recorded later, dated before the meeting held: 1007 falls after 901.
     api.post(f"/participants/{mentee}/exit", {"exit_date": "2026-07-10", "reason": "relocated"})
+    return mentee
+
+
+def test_an_export_with_a_failing_row_is_refused_naming_rows_and_checks(
+    client: Any, auth: Any, grantee: str, db: Any, frozen_at: FreezeAt
+) -> None:
+    frozen_at(datetime(2026, 11, 26, 15, 0, tzinfo=UTC), tick=True)
+    api = Api(client, auth, grantee, db)
+    contact_after_exit(api)
     r = client.post(f"{api.base}/exports/pirl/2026Q3", headers=api.headers())
     assert r.status_code == 422, r.text
     problem = r.json()
@@ -89,3 +100,33 @@ def test_an_export_with_a_failing_row_is_refused_naming_rows_and_checks(
     )
     assert r.status_code == 201, r.text
     assert "20260710" in r.text and "20260715" in r.text
+
+
+def test_the_cli_refuses_a_failing_file_and_exports_it_with_allow_warnings(
+    client: Any,
+    auth: Any,
+    grantee: str,
+    db: Any,
+    frozen_at: FreezeAt,
+    settings: Any,
+    capsysbinary: pytest.CaptureFixture[bytes],
+    tmp_path: Any,
+) -> None:
+    frozen_at(datetime(2026, 11, 26, 15, 0, tzinfo=UTC), tick=True)
+    api = Api(client, auth, grantee, db)
+    contact_after_exit(api)
+    target = tmp_path / "pirl.csv"
+    args = {"format": "pirl", "grantee": grantee, "quarter": "2026Q3", "output": str(target)}
+    capsysbinary.readouterr()
+    assert cmd_export(argparse.Namespace(**args, allow_warnings=False), settings) == 1
+    err = capsysbinary.readouterr().err.decode()
+    # The rows and the checks they fail, with what WIPS does about each.
+    assert "pirl_edit_checks_failed" in err
+    assert "row " in err and "contact_after_exit (warning" in err
+    assert not target.exists()
+    assert api.get("/exports")["items"] == []  # nothing recorded for a refused file
+    assert cmd_export(argparse.Namespace(**args, allow_warnings=True), settings) == 0
+    data = target.read_bytes().decode()
+    assert "20260710" in data and "20260715" in data
+    [export] = api.get("/exports")["items"]
+    assert export["rows"] == len(data.splitlines()) - 1

@@ -199,3 +199,58 @@ def test_exit_approaching_from_day_60_names_the_day_the_exit_takes_effect(
     assert [a["participant_id"] for a in alerts(api)] == []
     row = next(r for r in api.get("/participants")["items"] if r["id"] == grads[0])
     assert (row["status"], row["exit_date"]) == ("exited", "2026-06-01")
+
+
+@pytest.mark.parametrize("mentoring_is_service", [True, False])
+def test_the_mentoring_policy_decides_whether_a_graduate_mentor_is_served(
+    api: Api, mentoring_is_service: bool
+) -> None:
+    # A graduate of C1 (graduated 2026-06-01) mentors a newcomer weekly through the year. Under
+    # the grantee's policy (on by default) that mentoring is service and the pairing planned
+    # service; with it off, their last service is the graduation: derived exit in 2026Q3.
+    (grad,), (mentee,) = graduates_and_newcomers(api, 1, 1)
+    policy = api.policy(mentoring_is_service=mentoring_is_service)
+    assert policy["rules"]["mentoring_is_service"] is mentoring_is_service
+    mentor = api.certified("Graduate Mentor", participant_id=grad)
+    pairing = api.pair(mentor, [mentee], opened_at="2026-07-06T15:00:00Z")["id"]
+    for day in ("2026-07-07", "2026-08-04", "2026-09-01", "2026-10-06", "2026-12-01"):
+        meet(api, pairing, day)
+    q3 = figures(api, "2026Q3")
+    assert q3["exits.derived_90_day"] == (0 if mentoring_is_service else 1)
+    rows = pirl(api, "2026Q3")
+    assert rows[grad]["901"] == ("" if mentoring_is_service else "20260601")
+    assert rows[grad]["1007"] == ("20260901" if mentoring_is_service else "")
+    projector.drain(api.db, f"g_{api.slug}")
+    view = api.get(f"/participants/{grad}")
+    assert view["status"] == ("active" if mentoring_is_service else "exited")
+    assert view.get("exit_derived", False) is not mentoring_is_service
+
+
+@pytest.mark.parametrize("cancelled", [False, True])
+def test_a_meeting_scheduled_in_the_next_14_days_is_planned_service(
+    api: Api, cancelled: bool
+) -> None:
+    # A graduate (classes ended 2026-06-01) met a community mentor on 06-10, the pairing closed
+    # on 06-20, and a meeting stays scheduled for 10-08. On 09-30 (112 days after the last
+    # service) that meeting, 8 days ahead, is planned service: no derived exit in 2026Q3 unless
+    # it was cancelled. Once its day passed without it being held, the exit holds (2026Q4).
+    (grad,), _ = graduates_and_newcomers(api, 1, 0)
+    api.policy(stage1=["community_peer"])
+    mentor = api.certified("Community Mentor")
+    pairing = api.pair(mentor, [grad], opened_at="2026-06-02T15:00:00Z")["id"]
+    meet(api, pairing, "2026-06-10")
+    body = {
+        "pairing_id": pairing,
+        "scheduled_for": "2026-10-08T15:00:00Z",
+        "location": {"kind": "off_site"},
+    }
+    later = api.post("/meetings", body)["id"]
+    if cancelled:
+        api.post(f"/meetings/{later}/cancellation", {"reason": "moved away", "excused": False})
+    api.close(pairing, closed_at="2026-06-20T15:00:00Z")
+    q3, q4 = figures(api, "2026Q3"), figures(api, "2026Q4")
+    assert (q3["exits.derived_90_day"], q4["exits.derived_90_day"]) == (
+        (1, 0) if cancelled else (0, 1)
+    )
+    assert pirl(api, "2026Q3")[grad]["901"] == ("20260610" if cancelled else "")
+    assert pirl(api, "2026Q4")[grad]["901"] == "20260610"

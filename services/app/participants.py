@@ -13,6 +13,7 @@ import msgspec
 
 from domain import assignment, corrections
 from domain.casenotes import CaseNote
+from domain.casework import ContactMode, record_case_contact
 from domain.common import NotFound, ProwdAggregate, RuleViolation
 from domain.contact import Contact, record_contact
 from domain.participants import ExitReason, Participant, PersonalDetails
@@ -131,6 +132,15 @@ class Participants:
         encrypted with the participant's key)."""
         participant = self.participant(participant_id)
         record_contact(participant, contact, projected_release_date)
+        return self.ledger.record(participant, command)
+
+    def record_case_contact(
+        self, command: Command, participant_id: UUID, *, on: date, mode: ContactMode
+    ) -> Saved[Participant]:
+        """Record a case-management contact with the participant (a participation-level
+        service: domain/definitions.py)."""
+        participant = self.participant(participant_id)
+        record_case_contact(participant, on, mode)
         return self.ledger.record(participant, command)
 
     def write_case_note(

@@ -186,6 +186,9 @@ MATRIX: dict[str, Rule] = {
         "issue (or replace) one's own calendar feed link",
     ),
     "casenotes.write": Rule(STAFF, "grantee", True, "write case notes on a participant"),
+    "casework.write": Rule(
+        STAFF, "grantee", False, "record a case-management contact with a participant"
+    ),
     "casenotes.read": Rule(
         STAFF | {R.AUDITOR},
         "grantee",

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from eventsourcing.utils import get_topic
 
 from domain import definitions as rules
+from domain.casework import CaseManagementContact
 from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected, PlacementCorrected
 from domain.evaluation import CredentialType, Outcomes
 from domain.facilities import Cohort
@@ -25,6 +26,8 @@ from domain.meetings import Attendance, HeldRecord, Meeting
 from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import ExitReason, Participant
+from domain.policy import ProgramPolicy
+from domain.resources import Referral
 
 QUARTER = re.compile(r"^([0-9]{4})Q([1-4])$")
 # Days without service (and none planned) after which a participant has exited (DOMAIN.md).
@@ -80,6 +83,10 @@ class Facts:
     # (pairing, joined on, left on)
     pairings: list[tuple[UUID, date, date | None]] = field(default_factory=list)
     employments: list[date] = field(default_factory=list)
+    # days of their meetings scheduled and not cancelled
+    scheduled: list[date] = field(default_factory=list)
+    # case-management contacts and referral connections (participation-level services)
+    services: list[date] = field(default_factory=list)
     credentials: list[tuple[date, CredentialType]] = field(default_factory=list)
 
 
@@ -106,6 +113,14 @@ class _Fold:
     pairing_mentor: dict[UUID, UUID] = field(default_factory=dict)
     # meeting -> its record as last amended, and the pairing's members when it was held
     held: dict[UUID, tuple[HeldRecord, list[UUID]]] = field(default_factory=dict)
+    # pairing -> (opened on, closed on) of pairings a participant mentors
+    mentored: dict[UUID, tuple[date, date | None]] = field(default_factory=dict)
+    # referral -> whose it is
+    referral_person: dict[UUID, UUID] = field(default_factory=dict)
+    # meeting -> the day it is scheduled for, while not cancelled
+    scheduled: dict[UUID, date] = field(default_factory=dict)
+    # the program policy's mentoring_is_service (None: never set)
+    mentoring: bool | None = None
 
     def day(self, e: Participant.Event) -> date:
         return e.occurred_at.astimezone(self.zone).date()
@@ -174,20 +189,22 @@ def _left(f: _Fold, e: Participant.PairingLeft) -> None:
 def _opened(f: _Fold, e: Pairing.Opened) -> None:
     f.members[e.originator_id] = list(e.members)
     f.pairing_mentor[e.originator_id] = e.mentor_id
-    # A pairing a participant mentors is planned service for them (program policy).
-    person = f.mentor_person.get(e.mentor_id)
-    if rules.MENTORING_IS_SERVICE and person in f.log.people:
-        f.log.people[person].pairings.append((e.originator_id, f.day(e), None))
+    f.mentored[e.originator_id] = (f.day(e), None)
 
 
 @_folds(Pairing.Closed)
 def _closed(f: _Fold, e: Pairing.Closed) -> None:
-    person = f.mentor_person.get(f.pairing_mentor.get(e.originator_id))  # type: ignore[arg-type]
-    if rules.MENTORING_IS_SERVICE and person in f.log.people:
-        spans = f.log.people[person].pairings
-        for i, (pairing, joined, left) in enumerate(spans):
-            if pairing == e.originator_id and left is None:
-                spans[i] = (pairing, joined, f.day(e))
+    f.mentored[e.originator_id] = (f.mentored[e.originator_id][0], f.day(e))
+
+
+@_folds(ProgramPolicy.Set)
+def _policy_set(f: _Fold, e: ProgramPolicy.Set) -> None:
+    f.mentoring = e.rules.mentoring_is_service
+
+
+@_folds(ProgramPolicy.Changed)
+def _policy_changed(f: _Fold, e: ProgramPolicy.Changed) -> None:
+    f.mentoring = e.rules.mentoring_is_service
 
 
 @_folds(Mentor.Registered)
@@ -209,6 +226,12 @@ def _member_removed(f: _Fold, e: Pairing.MemberRemoved) -> None:
 @_folds(Meeting.Scheduled)
 def _scheduled(f: _Fold, e: Meeting.Scheduled) -> None:
     f.meeting_pairing[e.originator_id] = e.pairing_id
+    f.scheduled[e.originator_id] = e.scheduled_for.astimezone(f.zone).date()
+
+
+@_folds(Meeting.Cancelled)
+def _cancelled(f: _Fold, e: Meeting.Cancelled) -> None:
+    f.scheduled.pop(e.originator_id, None)
 
 
 @_folds(Meeting.Held)
@@ -232,6 +255,23 @@ def _credential(f: _Fold, e: Outcomes.CredentialEarned) -> None:
     f.log.people[e.participant_id].credentials.append((c.earned_on, c.credential_type))
 
 
+@_folds(CaseManagementContact)
+def _case_contact(f: _Fold, e: CaseManagementContact) -> None:
+    f.log.people[e.originator_id].services.append(e.contacted_on)
+
+
+@_folds(Referral.Made)
+def _referral(f: _Fold, e: Referral.Made) -> None:
+    f.referral_person[e.originator_id] = e.participant_id
+
+
+@_folds(Referral.Connected)
+def _connected(f: _Fold, e: Referral.Connected) -> None:
+    person = f.referral_person.get(e.originator_id)
+    if person in f.log.people:
+        f.log.people[person].services.append(e.connected_on)
+
+
 @_folds(Cohort.Started)
 def _cohort_started(f: _Fold, e: Cohort.Started) -> None:
     f.cohorts[e.originator_id] = e.code
@@ -253,11 +293,26 @@ def collect(events: Iterable[object], zone: ZoneInfo) -> Log:
         handler = _HANDLERS.get(type(e))
         if handler is not None:
             handler(fold, e)
+    # Under the program policy in force, a pairing a participant mentors is planned service for
+    # them and its held meetings are services.
+    mentoring = rules.mentoring_counts(fold.mentoring)
+    for pairing_id, (opened, closed) in fold.mentored.items():
+        person = fold.mentor_person.get(fold.pairing_mentor[pairing_id])
+        if mentoring and person in fold.log.people:
+            fold.log.people[person].pairings.append((pairing_id, opened, closed))
+    for meeting_id, on in fold.scheduled.items():
+        pairing_id = fold.meeting_pairing[meeting_id]
+        expected = set(fold.members[pairing_id])
+        person = fold.mentor_person.get(fold.pairing_mentor[pairing_id])
+        if mentoring and person is not None:
+            expected.add(person)
+        for participant_id in expected & fold.log.people.keys():
+            fold.log.people[participant_id].scheduled.append(on)
     for meeting_id, (record, present) in fold.held.items():
         on = record.occurred_at.astimezone(zone).date()
         served = set(_attended(record, present))
         mentor = fold.pairing_mentor.get(fold.meeting_pairing[meeting_id])
-        if rules.MENTORING_IS_SERVICE and mentor in fold.mentor_person:
+        if mentoring and mentor in fold.mentor_person:
             served.add(fold.mentor_person[mentor])
         for participant_id in sorted(served):
             if participant_id in fold.log.people:
@@ -295,7 +350,9 @@ class Subject:
         f = self.facts
         if f.exit_date is not None and f.exit_reason is not None and f.exit_date <= self.as_of:
             return f.exit_date, f.exit_reason
-        services = [(d, 0) for d in (f.entry, self.last_contact, self._classes_ended) if d]
+        other = max((d for d in f.services if d <= self.as_of), default=None)
+        served = (f.entry, self.last_contact, self._classes_ended, other)
+        services = [(d, 0) for d in served if d]
         derived = rules.derived_exit(self.as_of, services, self._service_planned)
         if derived is not None:
             return derived[0], ExitReason.NO_SERVICE_90_DAYS
@@ -308,9 +365,11 @@ class Subject:
 
     @property
     def _service_planned(self) -> bool:
-        """Classes not yet graduated, or a pairing the participant is in on the last day."""
+        """Classes not yet graduated, a pairing the participant is in (or mentors) on the last day,
+        or a meeting of theirs scheduled in the next days (domain/definitions.py)."""
         spans = [(joined, left) for _, joined, left in self.facts.pairings]
-        return rules.service_planned(self.as_of, self.graduated_on, spans)
+        scheduled = self.facts.scheduled
+        return rules.service_planned(self.as_of, self.graduated_on, spans, scheduled)
 
     def employed_after_exit(self, n: int) -> str:
         """1 when a recorded job started by the end of the n-th quarter after the exit quarter;

@@ -1,0 +1,54 @@
+"""Case-management contacts: a staff member's contact with a participant (in person, by phone,
+by video), a participation-level service (domain/definitions.py: it resets the 90-day clock of
+the derived exit, DOMAIN.md; TEGL 10-16 counts staff-assisted services).
+
+The event is on the participant's stream, dated in the world (`contacted_on`), and carries no
+text: what was said belongs in a case note (domain/casenotes.py), so the contact itself can feed
+the oversight figures without personal data.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from domain.common import ProwdAggregate, RuleViolation, check_date_not_future
+from domain.participants import Participant, start_of_day
+
+
+class ContactMode(StrEnum):
+    IN_PERSON = "in_person"
+    PHONE = "phone"
+    VIDEO = "video"
+
+
+class CaseManagementContact(ProwdAggregate.Event):
+    """A case-management contact with the participant on `contacted_on`."""
+
+    contacted_on: date
+    mode: ContactMode
+
+    def apply(self, aggregate: Any) -> None:
+        pass
+
+
+def record_case_contact(participant: Participant, on: date, mode: ContactMode) -> None:
+    """Record a case-management contact: on or after program entry, not in the future, and not
+    after a recorded exit (service after an exit is a new enrolment)."""
+    check_date_not_future(on, "the contact date")
+    if on < participant.program_entry_date:
+        raise RuleViolation(
+            f"a contact on {on} is before program entry ({participant.program_entry_date})",
+            code="contact_before_entry",
+        )
+    exit_date = participant.exit_date
+    if exit_date is not None and on > exit_date:
+        raise RuleViolation(
+            f"the participant exited on {exit_date}: a later contact is not a service of this"
+            " enrolment",
+            code="contact_after_exit",
+        )
+    participant.trigger_event(
+        CaseManagementContact, contacted_on=on, mode=mode, occurred_at=start_of_day(on)
+    )
