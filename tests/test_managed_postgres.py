@@ -131,7 +131,27 @@ def test_migrate_as_a_managed_owner_then_serve_as_a_plain_member(managed, settin
     finally:
         db.close()
 
-    # A migrate by the owner after the service provisioned a grantee upgrades that schema too.
+    # A database migrated before decision 78: the service role owned its views' tables and
+    # could create in a grantee's schema. As the owner (no superuser), put that back.
+    with psycopg.connect(managed.owner_url, autocommit=True) as conn:
+        slug_schema = sql.Identifier(f"g_{slug}")
+        role = sql.Identifier(managed.role)
+        conn.execute(sql.SQL("GRANT CREATE ON SCHEMA {} TO {}").format(slug_schema, role))
+        for table in ("caseload_b2", "tracking", "idempotency"):
+            conn.execute(
+                sql.SQL("ALTER TABLE {}.{} OWNER TO {}").format(
+                    slug_schema, sql.Identifier(table), role
+                )
+            )
+    with pytest.raises(AssertionError):
+        assert_one_owner(managed.owner_url, managed.owner)
+    # A migrate by the owner after the service provisioned a grantee upgrades that schema too,
+    # and gives the owner back what the service role owned.
     out = io.StringIO()
     assert cmd_migrate(argparse.Namespace(), own, out) == 0
     assert "and 1 grantee schema(s)" in out.getvalue()
+    assert_one_owner(managed.owner_url, managed.owner)
+    with psycopg.connect(managed.owner_url, autocommit=True) as conn:
+        assert conn.execute(
+            "SELECT has_schema_privilege(%s, %s, 'CREATE')", (managed.role, f"g_{slug}")
+        ).fetchone() == (False,)

@@ -73,7 +73,7 @@ def store_views(cur: Cursor[TupleRow], views: Sequence[ViewTable]) -> None:
 def build_functions(cur: Cursor[TupleRow], role: str) -> None:
     """Create (or replace) the build functions; with `role`, let it execute them."""
     p = sql.Identifier(PLATFORM_SCHEMA)
-    grant = sql.SQL("")
+    grant: sql.Composable = sql.SQL("")
     if role:
         grant = sql.SQL(
             " EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO %I', t, {role});"
