@@ -34,6 +34,13 @@ P = TypeVar("P", bound="Projection")
 Handler = Callable[[P, Writer, E, int], None]
 
 
+# The session's temporary schema: builds there (replays, reports) are made directly.
+TEMPORARY = "pg_temp"
+# Where the functions that make, key and drop the builds in a grantee's schema live: the
+# platform schema (services/store/schema.py `PLATFORM_SCHEMA`, services/store/builds.py).
+BUILD_FUNCTIONS = "prowd"
+
+
 class Tables:
     """Physical names of one build of a projection's tables in one schema."""
 
@@ -47,6 +54,17 @@ class Tables:
         )
 
 
+def _call(cur: Cursor[TupleRow], function: str, t: Tables, view: str, *args: object) -> None:
+    cur.execute(
+        sql.SQL("SELECT {}.{}(%s, %s, %s{})").format(
+            sql.Identifier(BUILD_FUNCTIONS),
+            sql.Identifier(function),
+            sql.SQL("".join(", %s" for _ in args)),
+        ),
+        (t.schema, view, t.build, *args),
+    )
+
+
 class Projection:
     """Subclasses set `name`, `tables` (name -> column DDL), `order` and register handlers."""
 
@@ -57,6 +75,9 @@ class Projection:
     handlers: ClassVar[dict[str, Handler[Any, Any]]]
     # Each table's columns, types, defaults and key, parsed once from `tables`.
     specs: ClassVar[dict[str, TableSpec]]
+    # Indexes beyond the keys: (table, name suffix, method and columns), each named
+    # `<table>_b<build>_<suffix>`.
+    extra_indexes: ClassVar[tuple[tuple[str, str, str], ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -73,7 +94,14 @@ class Projection:
 
     def create(self, cur: Cursor[TupleRow], t: Tables, *, keys: bool = True) -> None:
         """Make the build's tables; without `keys`, bare (no primary key, unique constraint
-        or index: a rebuild fills them with COPY, then calls `add_keys`)."""
+        or index: a rebuild fills them with COPY, then calls `add_keys`).
+
+        In a grantee's schema through `prowd.create_view_build` (decision 78): the tables are
+        the schema owner's, made from the definitions stored at migration; in this session's
+        temporary schema (replays, reports) directly."""
+        if t.schema != TEMPORARY:
+            _call(cur, "create_view_build", t, self.name, keys)
+            return
         for table, columns in self.tables.items():
             ddl = columns if keys else self.specs[table].bare
             cur.execute(
@@ -86,6 +114,9 @@ class Projection:
     def add_keys(self, cur: Cursor[TupleRow], t: Tables) -> None:
         """The keys and indexes of tables made bare, once filled: the same definitions and
         names as `create` gives them."""
+        if t.schema != TEMPORARY:
+            _call(cur, "key_view_build", t, self.name)
+            return
         for table, spec in self.specs.items():
             for key in spec.keys:
                 cur.execute(sql.SQL("ALTER TABLE {} ADD {}").format(t[table], sql.SQL(key)))
@@ -93,12 +124,34 @@ class Projection:
             cur.execute(statement)
 
     def indexes(self, t: Tables) -> list[sql.Composed]:
-        """CREATE INDEX statements beyond the keys (none unless a view needs them)."""
-        return []
+        """CREATE INDEX statements beyond the keys (`extra_indexes`)."""
+        return [
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} {}").format(
+                sql.Identifier(f"{table}_b{t.build}_{suffix}"), t[table], sql.SQL(method)
+            )
+            for table, suffix, method in self.extra_indexes
+        ]
 
     def drop(self, cur: Cursor[TupleRow], t: Tables) -> None:
+        if t.schema != TEMPORARY:
+            _call(cur, "drop_view_build", t, self.name)
+            return
         for table in self.tables:
             cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(t[table]))
+
+    def definitions(self) -> list[tuple[str, str, str, list[str], list[tuple[str, str]]]]:
+        """What `prowd.create_view_build` and `key_view_build` make of each table, stored at
+        migration: (table, column DDL, bare column DDL, keys, indexes as (suffix, method))."""
+        return [
+            (
+                table,
+                columns,
+                self.specs[table].bare,
+                list(self.specs[table].keys),
+                [(suffix, method) for name, suffix, method in self.extra_indexes if name == table],
+            )
+            for table, columns in self.tables.items()
+        ]
 
     def apply(
         self, cur: Cursor[TupleRow], t: Tables, topic: str, event: Any, position: int

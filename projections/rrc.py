@@ -65,15 +65,10 @@ class RrcView(Projection):
         "rrc_meetings": "meeting_id",
     }
 
-    def indexes(self, t: Tables) -> list[sql.Composed]:
-        return [
-            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (rrc, left_at)").format(
-                sql.Identifier(f"rrc_stays_b{t.build}_rrc"), t["rrc_stays"]
-            ),
-            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (participants)").format(
-                sql.Identifier(f"rrc_meetings_b{t.build}_participants"), t["rrc_meetings"]
-            ),
-        ]
+    extra_indexes = (
+        ("rrc_stays", "rrc", "(rrc, left_at)"),
+        ("rrc_meetings", "participants", "USING gin (participants)"),
+    )
 
     # -- residents ---------------------------------------------------------------------------
     @handles(Participant.Enrolled)

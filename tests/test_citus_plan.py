@@ -1,9 +1,10 @@
 """The schema properties docs/operations.md's Citus plan ("Citus, schema-based sharding") relies
 on, checked against the live catalog of a migrated database with a grantee and its views:
 
-- every table of a grantee schema passes the owner login's ownership checks (one effective
-  owner, what `citus_schema_distribute` checks; decision 45): in tests/test_managed_postgres.py,
-  where the owner is no superuser;
+- every table of a grantee schema (and everything else of it and of `prowd`) has one owner,
+  the owner login (what `citus_schema_distribute` checks; decision 78): in
+  tests/test_one_owner.py, and in tests/test_managed_postgres.py, where the owner is no
+  superuser;
 - no foreign key and no view crosses schemas (a grantee schema moves whole, alone);
 - every table of a grantee schema has a primary key (shard moves replicate by it);
 - the append-only triggers are on the tables the plan lists (they need
@@ -25,13 +26,14 @@ REFERENCE_KEYS = {
     "migration_stamp": ["one"],
     "grantee_ddl": ["ordinal"],
     "service_rights": ["relname"],
+    "view_tables": ["view", "tbl"],
 }
 
 
 @pytest.fixture
 def catalog(database_url, make_grantee, client, auth):
     slug = make_grantee()
-    # A view build made by the service at run time (the worker's tables are the service's).
+    # A view build made by the service at run time (through the owner's build functions).
     r = client.get(f"/v1/grantees/{slug}/participants", headers=auth("coordinator", slug))
     assert r.status_code == 200, r.text
     with psycopg.connect(database_url, autocommit=True) as conn:

@@ -24,8 +24,10 @@ from psycopg.conninfo import make_conninfo
 from services.api.app import create_app
 from services.cli.records import cmd_migrate
 from services.projector import live as projector
+from services.projector.rebuilds import rebuild_views
 from services.store.database import Database
 from tests.conftest import unique_slug
+from tests.ownership import REFUSED, assert_one_owner, refused
 
 
 @dataclasses.dataclass
@@ -114,38 +116,42 @@ def test_migrate_as_a_managed_owner_then_serve_as_a_plain_member(managed, settin
             assert projector.drain(db, f"g_{slug}") > 0
             r = client.get(f"/v1/grantees/{slug}/facilities", headers=h)
             assert r.status_code == 200 and len(r.json()["items"]) == 1, r.text
-        assert_one_effective_owner(managed.owner_url, f"g_{slug}", managed.owner)
-        # The log's guards hold for the service role.
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            db.fetchall(f"DELETE FROM g_{slug}.events")
+        # The service rebuilds every view (blue/green), through the owner's functions.
+        assert set(rebuild_views(db, f"g_{slug}").values()) == {2}
+        # One owner, the owner login, for everything of the platform and grantee schemas.
+        assert_one_owner(managed.owner_url, managed.owner)
+        # The log's guards hold for the plain login acting as the service role.
+        for statement in REFUSED:
+            refused(db.fetchall, statement.format(s=f"g_{slug}", role=managed.role))
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             db.fetchall("UPDATE prowd.events SET topic = topic")
+        for foreign in ("prowd", "public", f'g_{slug}"; DROP TABLE prowd.events; --'):
+            with pytest.raises(psycopg.errors.InvalidSchemaName):
+                db.fetchall("SELECT prowd.drop_view_build(%s, 'caseload', 1)", (foreign,))
     finally:
         db.close()
 
-    # A migrate by the owner after the service provisioned a grantee upgrades that schema too.
+    # A database migrated before decision 78: the service role owned its views' tables and
+    # could create in a grantee's schema. As the owner (no superuser), put that back.
+    with psycopg.connect(managed.owner_url, autocommit=True) as conn:
+        slug_schema = sql.Identifier(f"g_{slug}")
+        role = sql.Identifier(managed.role)
+        conn.execute(sql.SQL("GRANT CREATE ON SCHEMA {} TO {}").format(slug_schema, role))
+        for table in ("caseload_b2", "tracking", "idempotency"):
+            conn.execute(
+                sql.SQL("ALTER TABLE {}.{} OWNER TO {}").format(
+                    slug_schema, sql.Identifier(table), role
+                )
+            )
+    with pytest.raises(AssertionError):
+        assert_one_owner(managed.owner_url, managed.owner)
+    # A migrate by the owner after the service provisioned a grantee upgrades that schema too,
+    # and gives the owner back what the service role owned.
     out = io.StringIO()
     assert cmd_migrate(argparse.Namespace(), own, out) == 0
     assert "and 1 grantee schema(s)" in out.getvalue()
-
-
-def assert_one_effective_owner(url: str, schema: str, owner: str) -> None:
-    """docs/operations.md, Citus point 2: the owner login owns the grantee schema and its log,
-    and inherits the rights of the service role, which owns the rest (views built at run time
-    included), so it passes the ownership check of every table (`citus_schema_distribute`)."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        [(schema_owner,)] = conn.execute(
-            "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = %s", (schema,)
-        ).fetchall()
-        tables = conn.execute(
-            "SELECT c.relname, pg_get_userbyid(c.relowner), pg_has_role(c.relowner, 'USAGE')"
-            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = %s AND c.relkind IN ('r', 'p')",
-            (schema,),
-        ).fetchall()
-    assert schema_owner == owner
-    assert len(tables) > 20
-    assert all(inherits for _, _, inherits in tables), tables
-    by_name = {name: table_owner for name, table_owner, _ in tables}
-    assert {by_name[t] for t in ("events", "chain", "checkpoints", "access_log")} == {owner}
-    assert len(set(by_name.values())) == 2, by_name
+    assert_one_owner(managed.owner_url, managed.owner)
+    with psycopg.connect(managed.owner_url, autocommit=True) as conn:
+        assert conn.execute(
+            "SELECT has_schema_privilege(%s, %s, 'CREATE')", (managed.role, f"g_{slug}")
+        ).fetchone() == (False,)

@@ -24,6 +24,7 @@ from services.app.grantee import GranteeApp
 from services.app.retention import Retention
 from services.store import documents as document_store
 from services.store import provisioning, schema
+from services.store.builds import ViewTable
 from services.store.database import Database
 from services.store.ledger import Command, LedgerApplication, Saved
 from services.webhooks import store as webhook_store
@@ -105,19 +106,21 @@ class Tenancy:
         Skipped unless `force` when the settings leave migrations to a job (`prowd migrate`)."""
         if not (force or self.db.migrate_on_start):
             return
-        views = [f"{p.name} {t} {ddl}" for p in PROJECTIONS for t, ddl in p.tables.items()]
+        views = [ViewTable(p.name, *d) for p in PROJECTIONS for d in p.definitions()]
         # As the login user, which owns the logs: the pool's connections act as the service
         # role, which may not change them.
         with self.db.owner_connection() as conn:
             with conn.cursor() as cur:
-                stamp = provisioning.stamp(cur, self.db.role, views, GRANTEE_TABLES)
+                stamp = provisioning.stamp(
+                    cur, self.db.role, [repr(v) for v in views], GRANTEE_TABLES
+                )
             if not force and self._migrated(conn, stamp):
                 # Nothing changed since every grantee was migrated: no DDL, so no lock on a
                 # table a running service writes (a CLI command started beside the service,
                 # such as a rebuild, once deadlocked with the webhook dispatcher here).
                 return
             with conn.transaction(), conn.cursor() as cur:
-                provisioning.migrate_platform(cur, self.db.role, stamp, GRANTEE_TABLES)
+                provisioning.migrate_platform(cur, self.db.role, stamp, GRANTEE_TABLES, views)
                 cur.execute(
                     sql.SQL("SELECT slug FROM {}.grantees").format(
                         sql.Identifier(schema.PLATFORM_SCHEMA)
@@ -128,7 +131,8 @@ class Tenancy:
                     # Records the grantee in `migrated` with this stamp, as a registration does.
                     provisioning.provision_grantee(cur, slug)
         # A projection added since a grantee registered gets its first build now, empty at
-        # position 0; the worker fills it from the log. As the service role, which owns views.
+        # position 0; the worker fills it from the log. As the service role, through the
+        # owner's build functions (decision 78), as a registration does.
         with self.db.transaction() as cur:
             for slug in slugs:
                 ensure_views(cur, schema.grantee_schema(slug))

@@ -14,6 +14,7 @@ import psycopg
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
+from services.store.builds import ViewTable, build_functions, store_views
 from services.store.grantee_ddl import TableDDL, grantee_ddl
 from services.store.schema import PLATFORM_SCHEMA, platform_ddl
 
@@ -29,13 +30,15 @@ def migrate_platform(
     role: str,
     migration: str,
     tables: Sequence[TableDDL],
+    views: Sequence[ViewTable],
 ) -> None:
     """Create or upgrade the platform schema, run as the login user that owns the logs.
 
     With `role`, also create that role and the provisioning function through which the
     service (acting as `role`) creates grantee schemas it does not own (DESIGN D7).
     `migration` is this code's `stamp()`, recorded for every grantee provisioned from now;
-    `tables`, other packages' tables in each grantee's schema (`grantee_ddl`)."""
+    `tables`, other packages' tables in each grantee's schema (`grantee_ddl`); `views`, the
+    views' tables, which the service builds through the owner's functions (decision 78)."""
     # Serialise concurrent starts (several API processes) so CREATE ... IF NOT EXISTS
     # statements never race on the catalog.
     cur.execute("SELECT pg_advisory_xact_lock(7426001)")
@@ -49,6 +52,8 @@ def migrate_platform(
         (migration,),
     )
     _provisioning(cur, role, tables)
+    store_views(cur, views)
+    build_functions(cur, role)
 
 
 def _try_trigrams(cur: Cursor[TupleRow]) -> None:
@@ -65,9 +70,10 @@ def _try_trigrams(cur: Cursor[TupleRow]) -> None:
 # Placeholder slug in the grantee DDL stored for `provision_grantee`.
 _SLUG = "__slug__"
 
-# Tables the service role may only read (and, where listed, append to); every other table of a
-# platform or grantee schema belongs to the service role. The event log and its chain grow
-# only through `append_events`, which runs as the owner.
+# Tables the service role may only read (and, where listed, append to); on every other table of
+# a platform or grantee schema it has row rights (SELECT, INSERT, UPDATE, DELETE), never
+# ownership: every table is the owner's (decision 78). The event log and its chain grow only
+# through `append_events`, which runs as the owner.
 SERVICE_RIGHTS: dict[str, str] = {
     "events": "SELECT",
     "chain": "SELECT",
@@ -78,6 +84,7 @@ SERVICE_RIGHTS: dict[str, str] = {
     # The provisioning function's own statements: no access at all.
     "grantee_ddl": "",
     "service_rights": "",
+    "view_tables": "",
     "migration_stamp": "SELECT",
     "migrated": "SELECT",
 }
@@ -105,24 +112,30 @@ def _provisioning(cur: Cursor[TupleRow], role: str, tables: Sequence[TableDDL]) 
     grants: sql.Composable = sql.SQL("")
     if role:
         grants = sql.SQL(
-            " EXECUTE format('GRANT USAGE' || CASE WHEN s = {platform} THEN '' ELSE ', CREATE' END"
-            "   || ' ON SCHEMA %I TO %I', s, {role});"
-            " FOR t IN SELECT c.relname, pg_get_userbyid(c.relowner) AS owner FROM pg_class c"
+            # Usage only: the service role creates nothing in a schema, so every table in it
+            # is the owner's (decision 78; CREATE was granted on grantee schemas before).
+            " EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', s, {role});"
+            " EXECUTE format('REVOKE CREATE ON SCHEMA %I FROM %I', s, {role});"
+            " FOR t IN SELECT c.oid, c.relname, pg_get_userbyid(c.relowner) AS owner FROM pg_class c"
             "   JOIN pg_namespace n ON n.oid = c.relnamespace"
             "   WHERE n.nspname = s AND c.relkind IN ('r', 'p') LOOP"
+            # Tables the service role owned before decision 78 (views, tracking, outbox…) go
+            # back to the owner, which is a member of the service role, so may take them.
+            "   IF t.owner <> current_user THEN"
+            "     EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', s, t.relname, current_user);"
+            "   END IF;"
             "   SELECT r.rights INTO rights FROM {p}.service_rights r WHERE r.relname = t.relname;"
             "   IF FOUND THEN"
             "     EXECUTE format('REVOKE ALL ON %I.%I FROM %I', s, t.relname, {role});"
             "     IF rights <> '' THEN"
             "       EXECUTE format('GRANT ' || rights || ' ON %I.%I TO %I', s, t.relname, {role});"
             "     END IF;"
-            # The platform schema's other tables: rights, not ownership (the service role may
-            # not create in that schema, so a non-superuser owner cannot give them away).
-            "   ELSIF s = {platform} AND t.owner <> {role} THEN"
+            "   ELSIF NOT (has_table_privilege({role}, t.oid, 'SELECT')"
+            "     AND has_table_privilege({role}, t.oid, 'INSERT')"
+            "     AND has_table_privilege({role}, t.oid, 'UPDATE')"
+            "     AND has_table_privilege({role}, t.oid, 'DELETE')) THEN"
             "     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I.%I TO %I',"
             "       s, t.relname, {role});"
-            "   ELSIF t.owner <> {role} THEN"
-            "     EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', s, t.relname, {role});"
             "   END IF;"
             " END LOOP;"
             " IF s = {platform} THEN"
