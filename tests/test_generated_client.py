@@ -32,6 +32,8 @@ project_name_override: prowd_client
 package_name_override: prowd_client
 content_type_overrides:
   application/x-ndjson: application/octet-stream
+  text/csv: application/octet-stream
+  application/vnd.openxmlformats-officedocument.spreadsheetml.sheet: application/octet-stream
 """
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
