@@ -288,7 +288,7 @@ class Goal(ProwdAggregate):
 
     def _check_at(self, at: datetime) -> None:
         self._check_active()
-        check_not_future(at, "occurred_at")
+        check_not_future(at, "the time of the goal's change")
         if at.date() < self.set_on:
             raise RuleViolation(
                 "nothing is recorded on a goal before its current version was set",

@@ -101,7 +101,7 @@ class NoteWithheld(Forbidden):
 
 
 def check_record(record: HeldRecord, pairing: Pairing) -> None:
-    check_not_future(record.occurred_at, "a held meeting's occurred_at")
+    check_not_future(record.occurred_at, "the time the meeting was held")
     if not 0 < record.duration_minutes <= MAX_MINUTES:
         raise RuleViolation(
             f"a held meeting lasts more than 0 and at most {MAX_MINUTES} minutes",

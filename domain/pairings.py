@@ -211,7 +211,7 @@ class Pairing(ProwdAggregate):
         focus: Focus | None = None,
         opened_at: datetime,
     ) -> Pairing:
-        check_not_future(opened_at, "opened_at")
+        check_not_future(opened_at, "the time the pairing opens")
         if len(set(members)) != len(members):
             raise RuleViolation(
                 "a participant appears twice in the pairing", code="duplicate_member"

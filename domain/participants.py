@@ -264,7 +264,7 @@ class Participant(ProwdAggregate):
                 "has no further stage transitions",
                 code="participant_exited",
             )
-        check_not_future(occurred_at, "occurred_at")
+        check_not_future(occurred_at, "the time of the stage transition")
         if occurred_at < self.stage_started_at:
             raise RuleViolation(
                 f"occurred_at {occurred_at.isoformat()} is before the current stage began "

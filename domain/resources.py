@@ -227,7 +227,7 @@ class Referral(ProwdAggregate):
         resource.check_listed()
         if not need.strip():
             raise RuleViolation("a referral states the need it answers", code="need_required")
-        check_not_future(made_at, "made_at")
+        check_not_future(made_at, "the time the referral was made")
         if made_at.date() < participant.program_entry_date:
             raise RuleViolation(
                 "a referral cannot precede program entry", code="before_program_entry"

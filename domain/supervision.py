@@ -271,7 +271,7 @@ class Escalation(ProwdAggregate):
             raise RuleViolation(
                 "an escalation describes the situation", code="description_required"
             )
-        check_not_future(raised_at, "raised_at")
+        check_not_future(raised_at, "the time the escalation was raised")
         escalation: Escalation = cls._create(
             cls.Raised,
             id=uuid4(),

@@ -55,7 +55,7 @@ class Meetings:
 
     def _checked(self, pairing: Pairing, record: HeldRecord) -> HeldRecord:
         """Apply the rules that need other aggregates; may mark the record as in class hours."""
-        check_not_future(record.occurred_at, "a held meeting's occurred_at")
+        check_not_future(record.occurred_at, "the time the meeting was held")
         if record.occurred_at < pairing.opened_at:
             raise RuleViolation("the meeting cannot precede the match", code="before_match")
         for goal_id in record.goals_discussed:
