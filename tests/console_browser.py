@@ -321,8 +321,10 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     driver.delete_all_cookies()
     sign_in(driver, scene, "federal_oversight")
     wait_for(
-        lambda: "Quintero" not in driver.page_source
-        and scene.slug in driver.find_element(By.ID, "figures").text,
+        lambda: (
+            "Quintero" not in driver.page_source
+            and scene.slug in driver.find_element(By.ID, "figures").text
+        ),
         what="the oversight figures",
     )
     yield "oversight"

@@ -69,7 +69,7 @@ def bar_chart(
     """Horizontal grouped bars, a group per grantee, a bar per series, with the value written
     at the end of each bar. `role="img"`, named by its <title> and described by <desc>; the
     same numbers are in the table below it."""
-    label_w, width, bar, gap, legend_h = 190, 640, 16, 14, 28
+    label_w, width, bar, gap, legend_h = 150, 720, 20, 16, 30
     plot = width - label_w - 70
     values = [v for _, vs in groups for v in vs if v is not None]
     top = 1.0 if percent else max([*values, 1.0])
@@ -77,10 +77,10 @@ def bar_chart(
     height = legend_h + group_h * len(groups) + 8
     body: list[str] = []
     for i, name in enumerate(series):
-        x = label_w + i * 150
+        x = label_w + i * (width - label_w) // len(series)
         body.append(
-            f'<rect x="{x}" y="4" width="12" height="12" fill="{COLOURS[i]}"/>'
-            f'<text x="{x + 16}" y="15" class="lbl">{escape(name)}</text>'
+            f'<rect x="{x}" y="4" width="14" height="14" fill="{COLOURS[i]}"/>'
+            f'<text x="{x + 19}" y="16" class="lbl">{escape(name)}</text>'
         )
     for g, (label, vs) in enumerate(groups):
         y0 = legend_h + g * group_h
@@ -161,23 +161,29 @@ async def oversight(request: Request[Any, Any, Any]) -> Template:
         rows = rows_of(report)
         grantees = [r for r in rows if not r.get("total")]
         charts = [
-            bar_chart(
-                "people",
-                f"Participants per grantee, {quarter}",
-                [(r["grantee"], [r["values"][n] for n, _ in PEOPLE]) for r in grantees],
-                [
-                    "enrolled",
-                    "active",
-                    "served",
-                    "exited",
-                ],
+            (
+                "Participants: enrolled in the quarter, active at the end, served, exited",
+                bar_chart(
+                    "people",
+                    f"Participants per grantee, {quarter}",
+                    [(r["grantee"], [r["values"][n] for n, _ in PEOPLE]) for r in grantees],
+                    [
+                        "enrolled",
+                        "active",
+                        "served",
+                        "exited",
+                    ],
+                ),
             ),
-            bar_chart(
-                "rates",
-                f"Meeting cadence, mentoring coverage and retention per grantee, {quarter}",
-                [(r["grantee"], [r["values"][n] for n, _ in RATES]) for r in grantees],
-                ["cadence", "coverage", "retention"],
-                percent=True,
+            (
+                "Rates: weekly meeting cadence, mentoring coverage, retention",
+                bar_chart(
+                    "rates",
+                    f"Meeting cadence, mentoring coverage and retention per grantee, {quarter}",
+                    [(r["grantee"], [r["values"][n] for n, _ in RATES]) for r in grantees],
+                    ["cadence", "coverage", "retention"],
+                    percent=True,
+                ),
             ),
         ]
     return page(
