@@ -184,7 +184,7 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             },
             role="case_manager",
         )
-        world.post(
+        jobs = world.post(
             "/resources",
             {
                 "name": "Second Chance Jobs",
@@ -193,6 +193,24 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
                 "contact": {"phone": "+1 312 555 0100"},
             },
         )
+        # The participant page's referrals, case notes and documents.
+        world.post(
+            "/referrals",
+            {"participant_id": quintero, "resource_id": jobs["id"], "need": "A warehouse job"},
+            role="case_manager",
+        )
+        world.post(
+            f"/participants/{quintero}/case-notes",
+            {"text": "Talked about housing; a voucher application is due in March."},
+            role="case_manager",
+        )
+        attached = http.post(
+            f"{world.base}/participants/{quintero}/documents",
+            files={"file": ("release.pdf", b"%PDF-1.4\n% release\n", "application/pdf")},
+            data={"title": "Release papers", "kind": "release_papers"},
+            headers=world.headers("case_manager"),
+        )
+        assert attached.status_code == 201, attached.text
         return Scene(url, world.slug, quintero, brandvold, okafor, pairing, str(goal["id"]))
 
 
@@ -302,6 +320,13 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     yield "audit"
     driver.delete_all_cookies()
     sign_in(driver, scene, "federal_oversight")
+    wait_for(
+        lambda: (
+            "Quintero" not in driver.page_source
+            and scene.slug in driver.find_element(By.ID, "figures").text
+        ),
+        what="the oversight figures",
+    )
     yield "oversight"
     driver.delete_all_cookies()
     sign_in(driver, scene, "rrc_staff", rrc="RRC-1")

@@ -6,6 +6,7 @@ in tests/test_console_browser.py; the OIDC sign-in in tests/test_console_oidc.py
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from services.projector import live as projector
 from services.store.database import Database
 from tests.conftest import count_events
 from tests.console_helpers import csrf_of, sign_in
+from tests.meetings_helpers import World as MeetingsWorld
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -258,3 +260,144 @@ def test_oversight_staff_open_the_cross_grantee_report(browser, grantee):
     assert page.status_code == 200
     report = browser.get("/console/oversight/quarterly/2026Q1")
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+
+
+PDF = b"%PDF-1.4\n% release papers\n"
+
+
+def cells(html: str, grantee: str) -> dict[str, str]:
+    """The oversight table's cells of one grantee's row, by figure."""
+    row = html.split(f'data-grantee="{grantee}">')[1].split("</tr>")[0]
+    return dict(re.findall(r'data-figure="([^"]+)">([^<]*)</td>', row))
+
+
+@pytest.fixture
+def world(client, auth, db) -> MeetingsWorld:
+    return MeetingsWorld(client, auth, db)
+
+
+def test_the_participant_page_shows_referrals_case_notes_and_documents_by_role(
+    browser, client, world, db
+):
+    pid = world.enrol(name="Odalys")
+    mentor = world.mentor("mentor-zed")
+    world.pair(mentor, [pid], "2025-10-01T15:00:00Z")
+    world.post(
+        f"/participants/{pid}/case-notes",
+        {"text": "Housing voucher discussed."},
+        role="case_manager",
+    )
+    uploaded = client.post(
+        f"{world.base}/participants/{pid}/documents",
+        files={"file": ("release.pdf", PDF, "application/pdf")},
+        data={"title": "Release papers", "kind": "release_papers"},
+        headers=world.headers("case_manager"),
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    doc = uploaded.json()
+    resource = world.post(
+        "/resources",
+        {
+            "name": "Second Chance Jobs",
+            "category": "job_placement",
+            "description": "Job placement",
+            "contact": {"phone": "+1 312 555 0100"},
+        },
+    )
+    world.post(
+        "/referrals",
+        {"participant_id": pid, "resource_id": resource["id"], "need": "A forklift job"},
+        role="case_manager",
+    )
+    projector.drain(db, f"g_{world.slug}")
+
+    sign_in(browser, "case_manager", world.slug)
+    page = browser.get(f"/console/participants/{pid}")
+    assert page.status_code == 200
+    notes = page.text.split('id="h-notes"')[1].split("</section>")[0]
+    assert "Housing voucher discussed." in notes and "test-case_manager" in notes
+    referrals = page.text.split('id="h-referrals"')[1].split("</section>")[0]
+    assert "A forklift job" in referrals and "job placement" in referrals
+    documents = page.text.split('id="h-documents"')[1].split("</section>")[0]
+    link = f"/console/participants/{pid}/documents/{doc['id']}"
+    assert "Release papers" in documents and f'href="{link}"' in documents
+
+    # The download goes through the API's endpoint: its bytes, its headers, its access-log row;
+    # the address holds ids only.
+    before = access_rows(db, world.slug)
+    got = browser.get(link)
+    assert got.status_code == 200 and got.content == PDF
+    assert got.headers["content-type"] == "application/pdf"
+    assert got.headers["content-disposition"].startswith("attachment; filename=")
+    assert got.headers["cache-control"] == "no-store"
+    assert got.headers["x-content-type-options"] == "nosniff"
+    logged = db.fetchall(
+        f'SELECT action, resources FROM "g_{world.slug}".access_log'
+        " WHERE action = 'documents.download' ORDER BY id"
+    )
+    assert [(r[1]["participant_id"], r[1]["document_id"]) for r in logged] == [(pid, doc["id"])]
+    assert access_rows(db, world.slug) > before
+    # Another participant's document by the address: the API's not found.
+    other = world.enrol(name="Bea")
+    assert browser.get(f"/console/participants/{other}/documents/{doc['id']}").status_code == 404
+
+    # A peer mentor reads their mentee's referrals, never the case notes or the documents.
+    browser.cookies.clear()
+    sign_in(browser, "peer_mentor", world.slug, subject="mentor-zed")
+    mine = browser.get(f"/console/participants/{pid}")
+    assert mine.status_code == 200
+    assert "A forklift job" in mine.text
+    assert "Housing voucher" not in mine.text and "Release papers" not in mine.text
+    for section in ("h-notes", "h-documents"):
+        part = mine.text.split(f'id="{section}"')[1].split("</section>")[0]
+        assert "Not available to your role." in part
+    refused = browser.get(link)
+    assert refused.status_code == 403 and PDF not in refused.content
+
+
+def test_the_oversight_dashboard_shows_the_apis_figures_per_grantee_with_charts(
+    browser, client, auth, world, db
+):
+    people = [world.enrol(name=n) for n in ("Ana", "Ben", "Cruz")]
+    mentor = world.mentor("mentor-oy")
+    pairing = world.pair(mentor, people[:2], "2026-10-05T15:00:00Z", kind="group")
+    world.meet(
+        pairing,
+        "2026-11-16T15:00:00Z",
+        90,
+        attendance={people[0]: "present", people[1]: "absent"},
+    )
+    projector.drain(db, f"g_{world.slug}")
+    quarter = "2026Q4"
+    api = client.get(
+        f"/v1/reports/quarterly/{quarter}", headers=auth("federal_oversight", "*")
+    ).json()
+    mine = next(g for g in api["grantees"] if g["grantee"] == world.slug)["figures"]
+    assert mine["meetings.held"]["value"] == 1 and mine["meetings.hours"]["value"] == 1.5
+    # Two of the active participants are paired (the world's graduates count as active too).
+    paired, active = mine["mentoring.coverage_rate"]["of"]
+    assert paired == 2 and active >= 3
+
+    sign_in(browser, "federal_oversight", world.slug)
+    page = browser.get(f"/console/oversight?quarter={quarter}")
+    assert page.status_code == 200
+    shown = cells(page.text, world.slug)
+    assert shown["meetings.held"] == "1" and shown["meetings.hours"] == "1.5"
+    assert shown["mentoring.coverage_rate"] == f"{100 * paired / active:.1f}% (2 of {active})"
+    for name in ("enrolment.new", "enrolment.active", "exits.total", "meetings.held"):
+        assert shown[name] == str(mine[name]["value"]), name
+    for name in ("cadence.compliance_rate", "retention.rate"):
+        value, of = mine[name]["value"], mine[name]["of"]
+        words = "\u2014" if value is None else f"{100 * value:.1f}%"
+        assert shown[name] == f"{words} ({of[0]} of {of[1]})", name
+    totals = cells(page.text, "All grantees")
+    assert totals["enrolment.new"] == str(api["totals"]["enrolment.new"])
+    of = api["totals_of"]["mentoring.coverage_rate"]
+    assert totals["mentoring.coverage_rate"].endswith(f"({of[0]} of {of[1]})")
+    # Charts drawn on the server, named for assistive technology; no script, no personal data.
+    assert page.text.count('<svg class="chart" role="img"') == 2
+    assert '<title id="people-t">Participants per grantee, 2026Q4</title>' in page.text
+    assert "Ana" not in page.text.split("<main")[1] and "Lee" not in page.text.split("<main")[1]
+    # A quarter the API refuses: its words, not an error page.
+    bad = browser.get("/console/oversight?quarter=2026Q9")
+    assert bad.status_code == 200 and "is not a quarter" in bad.text

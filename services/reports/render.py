@@ -33,6 +33,14 @@ def _period(quarter: Quarter) -> dict[str, str]:
     return {"start": quarter.start.isoformat(), "end": quarter.end.isoformat()}
 
 
+def _figure(v: Value) -> dict[str, Any]:
+    """A figure's value and event count; a rate also its numerator and denominator (`of`)."""
+    out: dict[str, Any] = {"value": v.value, "events": len(v.positions)}
+    if v.of is not None:
+        out["of"] = list(v.of)
+    return out
+
+
 def grantee_doc(r: GranteeReport) -> dict[str, Any]:
     rep = r.report
     through = rep.through.isoformat() if rep.through else None
@@ -49,9 +57,7 @@ def grantee_doc(r: GranteeReport) -> dict[str, Any]:
             "position": r.stand.position,
             "recorded_at": r.stand.recorded_at.isoformat() if r.stand.recorded_at else None,
         },
-        "figures": {
-            name: {"value": v.value, "events": len(v.positions)} for name, v in rep.figures.items()
-        },
+        "figures": {name: _figure(v) for name, v in rep.figures.items()},
         "drilldown": f"/v1/grantees/{r.slug}/reports/quarterly/{rep.quarter.name}/figures/{{figure}}",
     }
 
@@ -62,6 +68,8 @@ def all_doc(quarter: Quarter, rows: list[GranteeReport], totals: Report) -> dict
         "period": _period(quarter),
         "grantees": [grantee_doc(r) for r in rows],
         "totals": {name: v.value for name, v in totals.figures.items()},
+        # A rate's numerator and denominator across every grantee, for a reader.
+        "totals_of": {name: list(v.of) for name, v in totals.figures.items() if v.of},
     }
 
 

@@ -48,7 +48,18 @@ def event(kind: Any) -> str:
     return spaced[:1].upper() + spaced[1:]
 
 
+def size(value: Any) -> str:
+    """`512 bytes`, `1.5 KB`, `2.3 MB` (1024-based, as file browsers show them)."""
+    n = int(value or 0)
+    if n < 1024:
+        return f"{n} byte{'' if n == 1 else 's'}"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
 def register_filters(env: Environment) -> None:
+    env.filters["size"] = size
     env.filters["when"] = when
     env.filters["day"] = day
     env.filters["words"] = words

@@ -152,7 +152,8 @@ async def caseload_search(request: Request[Any, Any, Any]) -> Template:
 
 @get(f"{PATH}/participants/{{participant_id:uuid}}")
 async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
-    """One participant: stages, pairings, meetings, goals, timeline, consents."""
+    """One participant: stages, pairings, meetings, goals, referrals, case notes, documents,
+    consents and the timeline (each part the role may read)."""
     staff = signed_in(request)
     pid = str(participant_id)
     # The lists wait (bounded) for the staff member's own last command.
@@ -169,6 +170,14 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
     goals = await optional(request, staff, "/goals", participant_id=pid, min_position=at)
     timeline = await optional(request, staff, f"/participants/{pid}/timeline", min_position=at)
     consents = await optional(request, staff, f"/participants/{pid}/consents")
+    # What the role may not read stays out (the API refuses it: "not available to your role").
+    documents = await optional(
+        request, staff, f"/participants/{pid}/documents", limit=100, min_position=at
+    )
+    notes = await optional(request, staff, f"/participants/{pid}/case-notes", min_position=at)
+    referrals = await optional(
+        request, staff, "/referrals", participant_id=pid, limit=100, min_position=at
+    )
     return page(
         request,
         staff,
@@ -182,6 +191,10 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         consents=(consents or {}).get("items", [])
         if isinstance(consents, dict)
         else consents or [],
+        documents=None if documents is None else documents.get("items", []),
+        notes=None if notes is None else notes.get("items", []),
+        referrals=None if referrals is None else referrals.get("items", []),
+        may_download=allowed("documents.download", staff.roles),
         may_record=allowed("meetings.write", staff.roles),
         may_move=allowed("participants.move", staff.roles),
         may_refer=allowed("referrals.write", staff.roles),

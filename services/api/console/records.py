@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from typing import Any
+from uuid import UUID
 
 from litestar import Request, Response, get
 from litestar.response import Template
@@ -93,6 +94,27 @@ async def pirl(request: Request[Any, Any, Any], quarter: str) -> Response[Any]:
     )
 
 
+@get(f"{PATH}/participants/{{participant_id:uuid}}/documents/{{document_id:uuid}}")
+async def document(
+    request: Request[Any, Any, Any], participant_id: UUID, document_id: UUID
+) -> Response[Any]:
+    """A participant's document, downloaded through the API's own endpoint (its role check and
+    its access-log row); the address holds ids only, the file name is in the response."""
+    staff = signed_in(request)
+    path = f"/participants/{participant_id}/documents/{document_id}/content"
+    answer = await call(request, staff, "GET", path)
+    if answer.status_code != 200:
+        raise refusal(answer)
+    headers = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
+    if "content-disposition" in answer.headers:
+        headers["content-disposition"] = answer.headers["content-disposition"]
+    return Response(
+        answer.content,
+        media_type=answer.headers.get("content-type", "application/octet-stream"),
+        headers=headers,
+    )
+
+
 @get(f"{PATH}/audit")
 async def audit(request: Request[Any, Any, Any]) -> Template:
     """The auditor's page: the hash chain's verification, the last day's access-log rows
@@ -121,19 +143,10 @@ async def audit(request: Request[Any, Any, Any]) -> Template:
     )
 
 
-@get(f"{PATH}/oversight")
-async def oversight(request: Request[Any, Any, Any]) -> Template:
-    """Oversight staff: the quarter to open the cross-grantee report of (figures and charts,
-    no personal data)."""
-    staff = signed_in(request)
-    quarter = asked_quarter(request, clock.now().date())
-    return page(request, staff, "oversight.html", title="Oversight", quarter=quarter)
-
-
 @get(f"{PATH}/oversight/quarterly/{{quarter:str}}")
 async def oversight_report(request: Request[Any, Any, Any], quarter: str) -> Response[Any]:
     """The quarterly report across every grantee the staff member may see."""
     return await _document(request, f"/v1/reports/quarterly/{quarter}", "html")
 
 
-ROUTES = [mentors, reports, quarterly, pirl, audit, oversight, oversight_report]
+ROUTES = [mentors, reports, quarterly, pirl, document, audit, oversight_report]
