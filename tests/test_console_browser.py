@@ -92,7 +92,9 @@ def test_a_case_manager_finds_records_sees_the_caseload_change_and_signs_out(dri
     driver.find_element(By.ID, "summary").send_keys("Worked on a resume.")
     driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
     refusal = wait_for(lambda: driver.find_elements(By.ID, "refusal"), what="the refusal")
-    assert "future" in refusal[0].text, refusal[0].text
+    # The rule in plain words, no field name.
+    assert "the time the meeting was held lies in the future" in refusal[0].text, refusal[0].text
+    assert "occurred_at" not in refusal[0].text, refusal[0].text
     # What was typed is kept; the time is corrected and the meeting recorded.
     assert driver.find_element(By.ID, "summary").get_attribute("value") == "Worked on a resume."
     occurred = driver.find_element(By.ID, "occurred_at")
