@@ -100,9 +100,7 @@ def backdated_goal(app: Any, slug: str, participant_id: str, days_ago: int, targ
         target="3",
         target_date=at.date() + timedelta(days=target_in),
     )
-    goal = Goal.set_for(
-        participant=tenant.participants.participant(participant_id), terms=terms, at=at
-    )
+    goal = Goal.set_for(participant=tenant.participants.participant(participant_id), terms=terms, at=at)
     tenant.ledger.record(goal, Command())
     return str(goal.id)
 

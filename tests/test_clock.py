@@ -67,7 +67,9 @@ def wall_clock_reads(source: str, name: str = "<source>") -> list[str]:
             if (owner_name, node.func.attr) in WALL_CALLS:
                 found.append(f"{name}:{node.lineno}: {owner_name}.{node.func.attr}()")
         elif (
-            isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in prose
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in prose
         ):
             text = SQL_DEFAULT.sub("", node.value)
             match = SQL_CLOCK.search(text)
@@ -103,7 +105,7 @@ def test_the_scan_finds_a_wall_clock_read_added_to_a_use_case() -> None:
     assert [h.split(": ", 1)[1] for h in wall_clock_reads(tampered)] == ["datetime.now()"]
     for line in ("date.today()", "time.time()", "datetime.utcnow()"):
         assert wall_clock_reads(f"import time\nfrom datetime import date, datetime\nx = {line}\n")
-    sql_read = "q = \"SELECT * FROM t WHERE at < now() - interval '1 day'\"\n"
+    sql_read = 'q = "SELECT * FROM t WHERE at < now() - interval \'1 day\'"\n'
     assert wall_clock_reads(sql_read) == ["<source>:1: SQL now()"]
     assert wall_clock_reads('q = "CREATE TABLE t (at timestamptz DEFAULT now())"\n') == []
     assert wall_clock_reads("import time\nx = time.monotonic()\n") == []

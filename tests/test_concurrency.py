@@ -62,9 +62,7 @@ def test_the_application_refuses_a_save_from_a_stale_version(db, grantee, enrol)
     app = Tenancy(db).app(grantee)
     first, second = app.participants.participant(pid), app.participants.participant(pid)
     when = datetime(2026, 3, 1, tzinfo=UTC)
-    first.transition(
-        placement=Placement.RRC, facility=app.facilities.facility("RRC-1"), occurred_at=when
-    )
+    first.transition(placement=Placement.RRC, facility=app.facilities.facility("RRC-1"), occurred_at=when)
     second.transition(placement=Placement.COMMUNITY, facility=None, occurred_at=when)
     app.ledger.record(first, Command())
     with pytest.raises(Conflict):

@@ -196,13 +196,7 @@ def test_a_token_signed_with_another_key_or_alg_none_is_refused(prod_client, key
     keyset, _ = keys
     kid = keyset.add_rsa()
     forged = jwt.encode(
-        {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": "x",
-            "iat": 1,
-            "exp": int(clock.now().timestamp()) + 60,
-        },
+        {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "iat": 1, "exp": int(clock.now().timestamp()) + 60},
         rsa.generate_private_key(public_exponent=65537, key_size=2048),
         algorithm="RS256",
         headers={"kid": kid},

@@ -115,9 +115,7 @@ def test_a_participant_hold_blocks_that_participants_erasure_only(
     )
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "not_set"  # a participant's hold does not hold the grantee
-    record: Grantee = app.state.tenancy.platform.ledger.load(
-        Grantee, grantee_id(grantee), "grantee"
-    )
+    record: Grantee = app.state.tenancy.platform.ledger.load(Grantee, grantee_id(grantee), "grantee")
     with pytest.raises(RuleViolation) as refused:
         record.check_erasable(uuid.UUID(held["id"]))
     assert refused.value.code == "legal_hold"

@@ -315,9 +315,7 @@ def test_metrics_in_prometheus_text_format(hooks, receiver, db, local_client):
     text = local_client.get("/metrics").text
     assert f'prowd_webhook_queue_depth{{grantee="{hooks.slug}"}} 0.0\n' in text
     assert f'prowd_webhook_deliveries{{grantee="{hooks.slug}",status="delivered"}} 2.0\n' in text
-    assert (
-        f'prowd_webhook_attempts_total{{grantee="{hooks.slug}",outcome="succeeded"}} 2.0\n' in text
-    )
+    assert f'prowd_webhook_attempts_total{{grantee="{hooks.slug}",outcome="succeeded"}} 2.0\n' in text
 
 
 def test_metrics_token_when_set(settings, db):
