@@ -130,12 +130,14 @@ class_request = st.fixed_dictionaries(
     }
 )
 # Sessions held by a group of the first two participants under the first approval: days after
-# the approval, the kind, minutes, whether the second member attended too.
+# the approval, the kind, minutes, whether the second member attended too, and an amendment
+# (none, one that makes it a plain meeting, or one that makes it longer).
 class_session = st.tuples(
     st.integers(0, 100),
     st.sampled_from(["class_session", "graduate_speaker"]),
     st.sampled_from([45, 60, 90]),
     st.booleans(),
+    st.sampled_from([None, None, "plain", "longer"]),
 )
 classes = st.fixed_dictionaries(
     {
@@ -284,7 +286,7 @@ def record(rec: Recorder, h: dict[str, Any]) -> list[str]:
     mentors["community"] = rec.mentor(None, DAY0 - timedelta(days=30) + timedelta(days=reg), gaps)
     # A graduate speaker session wanted, under an approval that allows it: a graduate mentor.
     speakers = h["classes"] is not None and (
-        any(kind == "graduate_speaker" for _, kind, _, _ in h["classes"]["sessions"])
+        any(kind == "graduate_speaker" for _, kind, *_ in h["classes"]["sessions"])
         and any(
             r["decision"] == "approved" and "graduate_speaker" in r["kinds"]
             for r in h["classes"]["requests"]
@@ -557,15 +559,15 @@ def class_sessions(
     rid, kinds, approved, revoked = approval
     graduate = "graduate" in mentors
     mentor = mentors["graduate" if graduate else "community"]
-    held: list[tuple[date, str, int, bool]] = []
-    for gap, kind, minutes, both in c["sessions"]:
+    held: list[tuple[date, str, int, bool, str | None]] = []
+    for gap, kind, minutes, both, amend in c["sessions"]:
         if kind not in kinds:
             kind = kinds[0]
         if kind == "graduate_speaker" and not graduate:
             kind = "class_session"
         day = min(approved + timedelta(days=gap), LAST)
         if kind in kinds and (revoked is None or day < revoked):
-            held.append((day, kind, minutes, both))
+            held.append((day, kind, minutes, both, amend))
     if not held:
         return label
     entries = [DAY0 + timedelta(days=p["entry"]) for p in people[:2]]
@@ -590,8 +592,8 @@ def class_sessions(
             "opened_at": at(opened),
         },
     )["id"]
-    for day, kind, minutes, both in held:
-        record = {
+    for day, kind, minutes, both, amend in held:
+        record: dict[str, Any] = {
             "occurred_at": at(day),
             "duration_minutes": minutes,
             "topics": ["employment"],
@@ -599,7 +601,7 @@ def class_sessions(
             "session": kind,
             "approval_id": rid,
         }
-        rec.post(
+        meeting = rec.post(
             "/meetings",
             {
                 "pairing_id": group,
@@ -607,8 +609,15 @@ def class_sessions(
                 "location": {"kind": "bop_institution", "facility": "FCI-A"},
                 "held": record,
             },
-        )
+        )["id"]
         label += "/" + kind
+        if amend == "plain":  # it was a plain group meeting after all: no longer a session
+            del record["session"], record["approval_id"]
+        elif amend == "longer":
+            record["duration_minutes"] = minutes + 30
+        if amend is not None:
+            rec.post(f"/meetings/{meeting}/amendments", {"reason": "corrected", "record": record})
+            label += ":" + amend
     if c["close_gap"] is not None:
         last = max(day for day, *_ in held)
         closed = min(last + timedelta(days=c["close_gap"]), LAST)
