@@ -4,10 +4,12 @@ RRC→home confinement included, returns to custody), recorded exits of every re
 graduation, community and graduate mentors registered, trained and certified on days of their
 own (and one left uncertified), pairings opened and closed, meetings held, missed and excused
 across quarter and year ends, goals set, achieved and abandoned, escalations raised and resolved,
-participants' feedback, the mentoring-as-service policy on or off, and events recorded out of
-their world order. For each quarter from 2025Q4 to 2026Q4 the report must equal the oracle
-figure for figure (every figure: `test_every_report_figure_has_an_oracle_counterpart`), and each
-figure's drill-down units must be exactly the positions the oracle used.
+participants' feedback, the mentoring-as-service policy on or off, class-session requests to
+the facility (approved, denied, pending, revoked) with class sessions and graduate speaker
+sessions held (some amended), and events recorded out of their world order. For each quarter
+from 2025Q4 to 2026Q4 the report must equal the oracle figure for figure (every figure:
+`test_every_report_figure_has_an_oracle_counterpart`), and each figure's drill-down units must
+be exactly the positions the oracle used.
 
 `ORACLE_HISTORIES` sets the number of histories (default 200); `tests/oracle/run.sh` runs
 10 000. The number run and the distinct paths covered are printed in the test summary.
