@@ -294,6 +294,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"oracle: {oracle['histories']} generated histories equal to the report; "
             f"{len(paths)} distinct participant paths covered"
         )
+        nonzero = sorted((k.split(":", 1)[1], v) for k, v in oracle.items() if k[:8] == "nonzero:")
+        if nonzero:
+            terminalreporter.write_line(
+                "oracle: histories with a non-zero class-session figure: "
+                + ", ".join(f"{name.split('.', 1)[1]} {n}" for name, n in nonzero)
+            )
     figures = FUZZ or _fuzz_figures()
     if figures:
         cases = figures["cases"]

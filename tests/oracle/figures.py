@@ -41,6 +41,8 @@ EXIT_REASONS = (
     "other",
 )
 HORIZONS = ("weekly", "short_term", "long_term")
+# The kinds of session held under a facility's approval (a plain meeting is "mentoring").
+SESSIONS = ("class_session", "graduate_speaker")
 ESCALATIONS = ("boundary_concern", "crisis", "safety", "relapse_risk", "conflict")
 
 
@@ -66,6 +68,17 @@ class Meeting:
     attendees: list[str] = field(default_factory=list)
     excused: bool = False
     week: str = ""
+    session: str = "mentoring"
+
+
+@dataclass
+class ClassRequest:
+    """A request to a facility for class sessions: asked, decided, perhaps revoked."""
+
+    asked: date
+    position: int
+    decision: tuple[str, date, int] | None = None
+    revoked: tuple[date, int] | None = None
 
 
 @dataclass
@@ -125,6 +138,7 @@ class World:
         # case-management contacts and referral connections: participant -> (day, position)
         self.other: dict[str, list[tuple[date, int]]] = defaultdict(list)
         self.referral_of: dict[str, str] = {}
+        self.requests: dict[str, ClassRequest] = {}
         for line in lines:
             kind = line["topic"].rsplit(":", 1)[-1]
             self.take(kind, line["originator_id"], line["position"], line["event"])
@@ -192,6 +206,8 @@ class World:
                 p for p, a in (record.get("attendance") or {}).items() if a == "present"
             )
             m.attendees = present or list(self.members[m.pairing])
+            # What kind of session it was, as last recorded (a plain meeting unless told).
+            m.session = record.get("session") or "mentoring"
         elif kind == "Meeting.Missed":
             m = self.meetings[oid]
             m.status, m.status_at = "missed", pos
@@ -217,6 +233,14 @@ class World:
             self.referral_of[oid] = e["participant_id"]
         elif kind == "Referral.Connected":
             self.other[self.referral_of[oid]].append((_d(e["connected_on"]), pos))
+        elif kind == "ClassSessionRequest.Requested":
+            self.requests[oid] = ClassRequest(_d(e["requested_on"]), pos)
+        elif kind == "ClassSessionRequest.Approved":
+            self.requests[oid].decision = ("approved", _d(e["approved_on"]), pos)
+        elif kind == "ClassSessionRequest.Denied":
+            self.requests[oid].decision = ("denied", _d(e["denied_on"]), pos)
+        elif kind == "ClassSessionRequest.Revoked":
+            self.requests[oid].revoked = (_d(e["revoked_on"]), pos)
         elif kind in ("ProgramPolicy.Set", "ProgramPolicy.Changed"):
             self.mentoring_counts = bool(e["rules"].get("mentoring_is_service", True))
 
@@ -286,6 +310,11 @@ def figure_kinds(start: date) -> dict[str, tuple[str, tuple[str, ...]]]:
     for week in quarter_weeks(start, quarter_end(start)):
         for status in ("met", "missed", "excused"):
             put(f"cadence.week.{week}.{status}")
+    for name in ("requested", "approved", "denied", "revoked", "approvals_in_force"):
+        put(f"class_sessions.{name}")
+    for session in SESSIONS:
+        put(f"class_sessions.{session}_held")
+        put(f"class_sessions.{session}_hours", "sum", f"class_sessions.{session}_held")
     for name in ("registered", "registered_new", "certified", "certified_new", "active"):
         put(f"mentors.{name}")
     put("training.modules_completed", "count", "training")
@@ -350,6 +379,7 @@ class Oracle:
         self._participants()
         self._meetings()
         self._cadence()
+        self._class_sessions()
         self._mentors()
         self._goals_escalations_feedback()
 
@@ -541,6 +571,32 @@ class Oracle:
                     if status != "pending":
                         self.count(f"cadence.week.{week}.{status}", *cause)
                 monday += timedelta(weeks=1)
+
+    # -- class sessions ---------------------------------------------------------------------
+    def _class_sessions(self) -> None:
+        """docs/reports.md: requests counted on the day asked, decisions and revocations on
+        the facility's day; an approval is in force from its day until the revocation's day
+        (not on it); a session held counts in the quarter it was held, with its hours."""
+        t = self.through
+        for r in self.w.requests.values():
+            if self.inq(r.asked):
+                self.count("class_sessions.requested", r.position)
+            if r.decision is not None:
+                decision, on, pos = r.decision
+                if self.inq(on):
+                    self.count(f"class_sessions.{decision}", pos)
+                revoked_by_then = r.revoked is not None and r.revoked[0] <= t
+                if decision == "approved" and on <= t and not revoked_by_then:
+                    self.count("class_sessions.approvals_in_force", pos)
+            if r.revoked is not None and self.inq(r.revoked[0]):
+                self.count("class_sessions.revoked", r.revoked[1])
+        for m in self.w.meetings.values():
+            if m.status != "held" or m.occurred_at is None or m.session not in SESSIONS:
+                continue
+            if self.inq(self.day(m.occurred_at)):
+                # The unit: the record that made the meeting a session of its kind.
+                name = f"class_sessions.{m.session}_held"
+                self.count(name, m.held_at[-1], amount=m.minutes / 60)
 
     # -- mentors, training ------------------------------------------------------------------
     def _mentors(self) -> None:

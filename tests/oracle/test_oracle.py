@@ -4,10 +4,12 @@ RRC→home confinement included, returns to custody), recorded exits of every re
 graduation, community and graduate mentors registered, trained and certified on days of their
 own (and one left uncertified), pairings opened and closed, meetings held, missed and excused
 across quarter and year ends, goals set, achieved and abandoned, escalations raised and resolved,
-participants' feedback, the mentoring-as-service policy on or off, and events recorded out of
-their world order. For each quarter from 2025Q4 to 2026Q4 the report must equal the oracle
-figure for figure (every figure: `test_every_report_figure_has_an_oracle_counterpart`), and each
-figure's drill-down units must be exactly the positions the oracle used.
+participants' feedback, the mentoring-as-service policy on or off, class-session requests to
+the facility (approved, denied, pending, revoked) with class sessions and graduate speaker
+sessions held (some amended), and events recorded out of their world order. For each quarter
+from 2025Q4 to 2026Q4 the report must equal the oracle figure for figure (every figure:
+`test_every_report_figure_has_an_oracle_counterpart`), and each figure's drill-down units must
+be exactly the positions the oracle used.
 
 `ORACLE_HISTORIES` sets the number of histories (default 200); `tests/oracle/run.sh` runs
 10 000. The number run and the distinct paths covered are printed in the test summary.
@@ -116,6 +118,36 @@ escalation = st.tuples(
     st.integers(0, 380),  # raised, days after DAY0
     st.none() | st.integers(1, 2000),  # resolved, hours after raised
 )
+# A request to the facility for class sessions with cohort C1: the kinds asked, the day asked
+# (days after DAY0), the facility's decision (or none yet) some days later, a revocation.
+class_request = st.fixed_dictionaries(
+    {
+        "kinds": st.sampled_from(
+            [["class_session"], ["graduate_speaker"], ["class_session", "graduate_speaker"]]
+        ),
+        "asked": st.integers(0, 340),
+        "decision": st.sampled_from(["approved", "approved", "approved", "denied", None]),
+        "decided_after": st.integers(0, 30),
+        "revoked_after": st.none() | st.integers(0, 120),
+    }
+)
+# Sessions held by a group of the first two participants under the first approval: days after
+# the approval, the kind, minutes, whether the second member attended too, and an amendment
+# (none, one that makes it a plain meeting, or one that makes it longer).
+class_session = st.tuples(
+    st.integers(0, 100),
+    st.sampled_from(["class_session", "graduate_speaker"]),
+    st.sampled_from([45, 60, 90]),
+    st.booleans(),
+    st.sampled_from([None, None, "plain", "longer"]),
+)
+classes = st.fixed_dictionaries(
+    {
+        "requests": st.lists(class_request, min_size=1, max_size=2),
+        "sessions": st.lists(class_session, min_size=1, max_size=2),
+        "close_gap": st.none() | st.integers(0, 60),  # the group closed after its last session
+    }
+)
 history = st.fixed_dictionaries(
     {
         "people": st.lists(person, min_size=1, max_size=4),
@@ -125,6 +157,10 @@ history = st.fixed_dictionaries(
         "graduate": mentor_setup,
         "trainee": st.none() | st.integers(0, 6),  # a mentor never certified: modules done
         "escalations": st.lists(escalation, max_size=3),
+        # Class sessions in two histories of three.
+        "classes": st.sampled_from([True, True, False]).flatmap(
+            lambda on: classes if on else st.none()
+        ),
     }
 )
 
@@ -250,7 +286,15 @@ def record(rec: Recorder, h: dict[str, Any]) -> list[str]:
     mentors: dict[str, str] = {}
     reg, gaps = h["community"]
     mentors["community"] = rec.mentor(None, DAY0 - timedelta(days=30) + timedelta(days=reg), gaps)
-    if any(p["pairing"] and p["pairing"]["mentor"] == "graduate" for p in h["people"]):
+    # A graduate speaker session wanted, under an approval that allows it: a graduate mentor.
+    speakers = h["classes"] is not None and (
+        any(kind == "graduate_speaker" for _, kind, *_ in h["classes"]["sessions"])
+        and any(
+            r["decision"] == "approved" and "graduate_speaker" in r["kinds"]
+            for r in h["classes"]["requests"]
+        )
+    )
+    if speakers or any(p["pairing"] and p["pairing"]["mentor"] == "graduate" for p in h["people"]):
         grad = rec.enrol("C0", date(2025, 3, 3))
         rec.post("/cohorts/C0/graduation", {"graduated_on": "2025-09-01"})
         reg, gaps = h["graduate"]
@@ -436,6 +480,8 @@ def record(rec: Recorder, h: dict[str, Any]) -> list[str]:
                     rec.post(f"/goals/{gid}/achievement", {"note": "done"})
                 else:
                     rec.post(f"/goals/{gid}/abandonment", {"reason": "replaced"})
+    if h["classes"] is not None:
+        labels.append(class_sessions(rec, h["classes"], mentors, ids, h["people"]))
     for path, body in later:
         rec.post(path, body)
     for kind, raised_gap, resolved_hours in h["escalations"]:
@@ -468,6 +514,128 @@ def record(rec: Recorder, h: dict[str, Any]) -> list[str]:
     return labels
 
 
+def class_sessions(
+    rec: Recorder,
+    c: dict[str, Any],
+    mentors: dict[str, str],
+    ids: list[str],
+    people: list[dict[str, Any]],
+) -> str:
+    """Requests to FCI-A for class sessions with cohort C1 and the facility's decisions; with two
+    participants, a group of them (its mentor the graduate one if there is one) holding class
+    sessions and graduate speaker sessions at FCI-A under the first approval. Recorded while
+    everyone is still in stage 1 and before C1's graduation; returns the label."""
+    label = "class"
+    approval: tuple[str, list[str], date, date | None] | None = None
+    for r in c["requests"]:
+        asked = DAY0 + timedelta(days=r["asked"])
+        rid = rec.post(
+            "/cohorts/C1/class-session-requests",
+            {"kinds": r["kinds"], "requested_on": asked.isoformat()},
+        )["id"]
+        label += "/asked"
+        if r["decision"] is None:
+            continue
+        decided = min(asked + timedelta(days=r["decided_after"]), LAST)
+        body = {
+            "decision": r["decision"],
+            "decided_by": "J. Ortiz, FCI-A",
+            "decided_on": str(decided),
+        }
+        if r["decision"] == "denied":
+            body["note"] = "no room"
+        rec.post(f"/class-session-requests/{rid}/decision", body)
+        label += ":" + r["decision"]
+        revoked = None
+        if r["decision"] == "approved" and r["revoked_after"] is not None:
+            revoked = min(decided + timedelta(days=r["revoked_after"]), LAST)
+            rec.post(
+                f"/class-session-requests/{rid}/revocation",
+                {"revoked_by": "J. Ortiz, FCI-A", "revoked_on": str(revoked), "reason": "lockdown"},
+            )
+            label += ":revoked"
+        if r["decision"] == "approved" and approval is None:
+            approval = (rid, r["kinds"], decided, revoked)
+    if approval is None:
+        return label
+    rid, kinds, approved, revoked = approval
+    graduate = "graduate" in mentors
+    mentor = mentors["graduate" if graduate else "community"]
+    held: list[tuple[date, str, int, bool, str | None]] = []
+    for gap, kind, minutes, both, amend in c["sessions"]:
+        if kind not in kinds:
+            kind = kinds[0]
+        if kind == "graduate_speaker" and not graduate:
+            kind = "class_session"
+        day = min(approved + timedelta(days=gap), LAST)
+        if kind in kinds and (revoked is None or day < revoked):
+            held.append((day, kind, minutes, both, amend))
+    if not held:
+        return label
+    entries = [DAY0 + timedelta(days=p["entry"]) for p in people[:2]]
+    if len(ids) < 2:  # a second member for the group, enrolled on the first one's day
+        ids.append(rec.enrol("C1", entries[0]))
+        entries.append(entries[0])
+    members = ids[:2]
+    opened = min([max(entries), *(day for day, *_ in held)])
+    rec.post(
+        f"/mentors/{mentor}/clearances",
+        {"facility": "FCI-A", "trained_on": "2025-08-01", "expires_on": "2027-08-01"},
+    )
+    group = rec.post(
+        "/pairings",
+        {
+            "kind": "group",
+            "mentor_id": mentor,
+            "members": members,
+            "location": {"kind": "off_site"},
+            "criteria": ["shared_experience"],
+            "focus": "employment",
+            "opened_at": at(opened),
+        },
+    )["id"]
+    for day, kind, minutes, both, amend in held:
+        record: dict[str, Any] = {
+            "occurred_at": at(day),
+            "duration_minutes": minutes,
+            "topics": ["employment"],
+            "attendance": {members[0]: "present", members[1]: "present" if both else "absent"},
+            "session": kind,
+            "approval_id": rid,
+        }
+        meeting = rec.post(
+            "/meetings",
+            {
+                "pairing_id": group,
+                "scheduled_for": at(day),
+                "location": {"kind": "bop_institution", "facility": "FCI-A"},
+                "held": record,
+            },
+        )["id"]
+        label += "/" + kind
+        if amend == "plain":  # it was a plain group meeting after all: no longer a session
+            del record["session"], record["approval_id"]
+        elif amend == "longer":
+            record["duration_minutes"] = minutes + 30
+        if amend is not None:
+            rec.post(f"/meetings/{meeting}/amendments", {"reason": "corrected", "record": record})
+            label += ":" + amend
+    if c["close_gap"] is not None:
+        last = max(day for day, *_ in held)
+        closed = min(last + timedelta(days=c["close_gap"]), LAST)
+        rec.post(
+            f"/pairings/{group}/closure",
+            {
+                "closure_type": "planned",
+                "reason": "done",
+                "initiator": "program",
+                "rematch_eligible": True,
+                "closed_at": at(closed),
+            },
+        )
+    return label
+
+
 def log_ids(log: pirl.Log) -> list[str]:
     return [str(pid) for pid in log.people]
 
@@ -497,11 +665,14 @@ def report_equals_oracle(client: Any, auth: Any, db: Any, app: Any, h: dict[str,
     lines = rec.stream()
     facts, _ = live_facts(db, schema, None, 5.0)
     today = clock.today(ZONE)
+    seen: set[str] = set()
     for quarter in QUARTERS:
         through = figures.through_day(quarter, today)
         assert through is not None
         report, _ = figures.grantee_report(facts, quarter, through, ZONE)
-        check(report, quarter_figures(lines, quarter.start, through, ZONE), quarter, h)
+        oracle = quarter_figures(lines, quarter.start, through, ZONE)
+        check(report, oracle, quarter, h)
+        seen |= {n for n, (v, _) in oracle.items() if n.startswith("class_sessions.") and v}
         # The PIRL row, column for column, for every participant in the quarter's file.
         log = app.state.tenancy.app(rec.slug).exports.pirl_log(lines[-1]["position"])
         q = pirl.Quarter(quarter.year, quarter.number)
@@ -513,7 +684,13 @@ def report_equals_oracle(client: Any, auth: Any, db: Any, app: Any, h: dict[str,
     if not h["mentoring_is_service"]:
         COVERED["policy:mentoring_not_service"] += 1
     for label in labels:
+        if label.startswith("class"):
+            COVERED["classes:" + label] += 1
+            continue
         COVERED["path:" + label.split("/goal")[0]] += 1
+    # Histories in which each class-session figure is non-zero in some quarter.
+    for name in seen:
+        COVERED["nonzero:" + name] += 1
 
 
 def _shard(n: int) -> Any:
