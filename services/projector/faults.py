@@ -267,13 +267,15 @@ def of_build(db: Any, schema: str, view: str, version: int) -> list[tuple[Any, .
     )
 
 
+# Faults of each served view; `{s}` is the grantee's schema.
+COUNTS = (
+    "SELECT a.view, count(f.position) FROM {s}.active_views a"
+    " LEFT JOIN {s}.projection_faults f ON f.view = a.view AND f.version = a.version"
+    " GROUP BY a.view"
+)
+
+
 def counts(db: Any, schema: str) -> dict[str, int]:
     """Faults of each served view."""
-    rows = db.fetchall(
-        sql.SQL(
-            "SELECT a.view, count(f.position) FROM {s}.active_views a"
-            " LEFT JOIN {s}.projection_faults f ON f.view = a.view AND f.version = a.version"
-            " GROUP BY a.view ORDER BY a.view"
-        ).format(s=sql.Identifier(schema))
-    )
+    rows = db.fetchall(sql.SQL(COUNTS + " ORDER BY a.view").format(s=sql.Identifier(schema)))
     return {str(view): int(n) for view, n in rows}

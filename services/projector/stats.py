@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
-from psycopg import sql
 
 from domain.common import utcnow
 from services.projector import faults
+from services.store import fanout
 from services.store.database import Database
-from services.store.schema import GranteeDirectory, grantee_schema
+from services.store.schema import GranteeDirectory
 
 Sample = tuple[dict[str, str], float]
 
@@ -44,25 +44,24 @@ def view_positions(db: Database, tenancy: GranteeDirectory) -> Iterable[ViewPosi
     Seconds behind come from the one oldest pending event's stored timestamp (an index lookup,
     whatever the lag)."""
     now = utcnow()
-    for g in tenancy.grantees(limit=100_000):
-        rows = db.fetchall(
-            sql.SQL(
-                "SELECT a.view, t.position,"
-                " (SELECT coalesce(max(notification_id), 0) FROM {s}.events),"
-                " (SELECT e.state FROM {s}.events e WHERE e.notification_id > t.position"
-                "  ORDER BY e.notification_id LIMIT 1)"
-                " FROM {s}.active_views a JOIN {s}.tracking t"
-                " ON t.view = a.view AND t.version = a.version ORDER BY a.view"
-            ).format(s=sql.Identifier(grantee_schema(g.slug)))
+    rows = fanout.per_grantee(
+        db,
+        tenancy,
+        "SELECT a.view, t.position,"
+        " (SELECT coalesce(max(notification_id), 0) FROM {s}.events) AS head,"
+        " (SELECT e.state FROM {s}.events e WHERE e.notification_id > t.position"
+        "  ORDER BY e.notification_id LIMIT 1) AS pending"
+        " FROM {s}.active_views a JOIN {s}.tracking t"
+        " ON t.view = a.view AND t.version = a.version",
+    )
+    for slug, (view, position, head, pending) in rows:
+        seconds = 0.0
+        if pending is not None:
+            oldest = _STAMP.decode(bytes(pending)).timestamp
+            seconds = max(0.0, (now - oldest).total_seconds())
+        yield ViewPosition(
+            slug, str(view), max(0, int(head) - int(position)), int(position), seconds
         )
-        for view, position, head, pending in rows:
-            seconds = 0.0
-            if pending is not None:
-                oldest = _STAMP.decode(bytes(pending)).timestamp
-                seconds = max(0.0, (now - oldest).total_seconds())
-            yield ViewPosition(
-                g.slug, str(view), max(0, int(head) - int(position)), int(position), seconds
-            )
 
 
 def lag_events(db: Database, tenancy: GranteeDirectory) -> Iterable[Sample]:
@@ -82,9 +81,8 @@ def positions(db: Database, tenancy: GranteeDirectory) -> Iterable[Sample]:
 
 def fault_counts(db: Database, tenancy: GranteeDirectory) -> Iterable[Sample]:
     """Events a live view could not take as they were, per grantee and view."""
-    for g in tenancy.grantees(limit=100_000):
-        for view, n in faults.counts(db, grantee_schema(g.slug)).items():
-            yield {"grantee": g.slug, "view": view}, float(n)
+    for slug, (view, n) in fanout.per_grantee(db, tenancy, faults.COUNTS):
+        yield {"grantee": slug, "view": str(view)}, float(n)
 
 
 FAMILIES = [

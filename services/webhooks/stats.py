@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from psycopg import sql
-
 from domain.common import utcnow
+from services.store import fanout
 from services.store.database import Database
-from services.store.schema import GranteeDirectory, grantee_schema
+from services.store.schema import GranteeDirectory
 
 Sample = tuple[dict[str, str], float]
 
@@ -17,9 +16,7 @@ Sample = tuple[dict[str, str], float]
 def _per_grantee(
     db: Database, tenancy: GranteeDirectory, query: str
 ) -> Iterable[tuple[str, tuple[Any, ...]]]:
-    for g in tenancy.grantees(limit=100_000):
-        for row in db.fetchall(sql.SQL(query).format(s=sql.Identifier(grantee_schema(g.slug)))):
-            yield g.slug, tuple(row)
+    return fanout.per_grantee(db, tenancy, query)
 
 
 def deliveries(db: Database, tenancy: GranteeDirectory) -> Iterable[Sample]:
