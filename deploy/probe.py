@@ -71,7 +71,12 @@ def heartbeat() -> int:
         return 0
     limit = float(os.environ.get("PROWD_HEARTBEAT_MAX") or 300)
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{int(port)}/metrics", timeout=3) as r:
+        with urllib.request.urlopen(
+            # Only the heartbeat family: the platform-wide families read every grantee's
+            # tables, which a liveness probe must not wait for.
+            f"http://127.0.0.1:{int(port)}/metrics?name[]=prowd_heartbeat_age_seconds",
+            timeout=3,
+        ) as r:
             text = r.read().decode()
     except (OSError, ValueError) as e:
         print(f"metrics: {e}", file=sys.stderr)

@@ -47,9 +47,15 @@ def driver() -> Iterator[Any]:
 
 
 def text_of(driver: Any, css: str) -> str:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
-    return str(driver.find_element(By.CSS_SELECTOR, css).text)
+    # A page being replaced (a form sent) can drop the element between finding and reading
+    # it: "" then, and wait_for asks again.
+    try:
+        return str(driver.find_element(By.CSS_SELECTOR, css).text)
+    except StaleElementReferenceException:
+        return ""
 
 
 def row_of(driver: Any, name: str) -> str:
@@ -76,7 +82,10 @@ def test_a_case_manager_finds_records_sees_the_caseload_change_and_signs_out(dri
 
     # Find by name: htmx posts the search as the person types; no name enters the address.
     driver.find_element(By.ID, "q").send_keys("Quintero")
-    wait_for(lambda: "Brandvold" not in text_of(driver, "#results"), what="the search")
+    wait_for(
+        lambda: "Quintero, Marisol" in (t := text_of(driver, "#results")) and "Brandvold" not in t,
+        what="the search",
+    )
     assert "Quintero, Marisol" in text_of(driver, "#results")
     assert "Quintero" not in driver.current_url
     driver.find_element(By.LINK_TEXT, "Quintero, Marisol").click()

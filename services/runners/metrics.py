@@ -130,7 +130,8 @@ class Gauge(Collector):
         self.name, self.help, self.read = name, help_text, read
 
     def describe(self) -> Iterable[Metric]:
-        return []
+        # Named, so `/metrics?name[]=…` (the liveness probe) collects this gauge alone.
+        return [GaugeMetricFamily(self.name, self.help)]
 
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(self.name, self.help, value=self.read())
