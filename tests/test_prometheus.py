@@ -32,19 +32,26 @@ PROCESS_FAMILIES = {
 
 
 def families(url: str) -> dict[str, list[tuple[str, dict[str, str], float]]]:
-    text = httpx.get(url, timeout=10).text
+    # A full scrape reads every grantee's schema: late in a parallel run the test database
+    # holds hundreds of grantees, and a scrape under load has taken longer than a few seconds.
+    text = httpx.get(url, timeout=120).text
     return {
         f.name: [(s.name, s.labels, s.value) for s in f.samples]
         for f in text_string_to_metric_families(text)
     }
 
 
-def wait_for(url: str) -> None:
-    # A process start under a loaded CI machine (two suites' workers) has taken over a minute.
+def wait_for(url: str, proc: subprocess.Popen[bytes]) -> None:
+    """Until `url` answers; fails at once, with the process's output, if the process exits.
+
+    The worker's and dispatcher's readiness is asked of the heartbeat family alone (as the
+    liveness probe does): a full scrape's database reads are not what this waits for, and a
+    short read timeout on them made retries pile up on a loaded machine."""
     deadline = time.monotonic() + 180
     while True:
+        assert proc.poll() is None, f"{proc.args} exited {proc.returncode}"
         try:
-            httpx.get(url, timeout=2)
+            httpx.get(url, timeout=10)
             return
         except httpx.TransportError:
             assert time.monotonic() < deadline, f"{url} did not answer"
@@ -108,12 +115,17 @@ def test_metrics_of_the_api_the_worker_and_the_dispatcher(
     ]
     try:
         api = f"http://127.0.0.1:{api_port}"
-        for url in (
-            f"{api}/health",
-            f"http://127.0.0.1:{worker_port}/metrics",
-            f"http://127.0.0.1:{dispatcher_port}/metrics",
+        heartbeat = "metrics?name[]=prowd_heartbeat_age_seconds"
+        for url, proc in zip(
+            (
+                f"{api}/health",
+                f"http://127.0.0.1:{worker_port}/{heartbeat}",
+                f"http://127.0.0.1:{dispatcher_port}/{heartbeat}",
+            ),
+            procs,
+            strict=True,
         ):
-            wait_for(url)
+            wait_for(url, proc)
         for _ in range(20):
             assert httpx.get(f"{api}/v1/no-such-route", timeout=5).status_code == 404
         # Each scrape reaches one of the two processes; every one counts the pod's 20.
