@@ -16,7 +16,7 @@ participant served as peer mentor.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TypeVar
@@ -54,20 +54,37 @@ def passed_through_rrc(to_stages: Iterable[int]) -> bool:
 
 
 def derived_exit(
-    day: date, services: Iterable[tuple[date, P]], planned: bool
+    day: date,
+    services: Iterable[tuple[date, P]],
+    planned: Callable[[date], bool],
+    changes: Iterable[date] = (),
+    *,
+    entry: date,
 ) -> tuple[date, P] | None:
-    """The derived exit as it stands on `day`: (exit date, what the last service was) when
-    more than `NO_SERVICE_DAYS` have passed since the last service up to `day` and no service
-    is planned; else None. The exit date is the last service's date (PIRL 901).
+    """The derived exit as it stands on `day`: (exit date, what the last service before it
+    was), or None. The exit takes effect on the first day, up to `day`, on which more than
+    `NO_SERVICE_DAYS` have passed since the last service and no service is `planned`; its
+    date is that last service's date (PIRL 901). Once it has taken effect it stands: a later
+    service does not undo an exit already reported (a new period of participation is a new
+    enrolment), so the files of later quarters agree with the earlier ones.
 
-    `services` must include the program entry, so it is never empty for an enrolled person;
-    ties between services on the same day are broken by the larger second element."""
-    past = [s for s in services if s[0] <= day]
-    if not past or planned:
-        return None
-    last = max(past, key=lambda s: (s[0], _rank(s[1])))
-    if (day - last[0]).days > NO_SERVICE_DAYS:
-        return last
+    `planned` says whether service is planned on a day; `changes` are the days on which it can
+    turn false (a graduation, a pairing's end, the day after a scheduled meeting), the only
+    days besides the 91st after a service on which an exit can begin to hold. `services` must
+    include the program entry (dated `entry`); a service dated before it (a graduation or a
+    meeting recorded before the enrolment) opens no gap. Ties on one day are broken by the
+    larger second element."""
+    past = sorted((s for s in services if entry <= s[0] <= day), key=lambda s: (s[0], _rank(s[1])))
+    turns = sorted(set(changes))
+    for i, last in enumerate(past):
+        # The gap after `last`: until the next service (exclusive), or through `day`.
+        until = past[i + 1][0] - timedelta(days=1) if i + 1 < len(past) else day
+        first = exit_takes_effect(last[0])
+        for candidate in (first, *(d for d in turns if d > first)):
+            if candidate > until:
+                break
+            if not planned(candidate):
+                return last
     return None
 
 
@@ -116,6 +133,19 @@ def service_planned(
     return in_class or any(in_span(day, a, b) for a, b in spans) or meeting_planned(day, scheduled)
 
 
+def planning_ends(
+    graduation: date | None,
+    spans: Iterable[tuple[date, date | None]],
+    scheduled: Iterable[date] = (),
+) -> list[date]:
+    """The days on which `service_planned` can turn false: the graduation (classes end), each
+    pairing span's end, the day after each scheduled meeting."""
+    days = [] if graduation is None else [graduation]
+    days += [end for _, end in spans if end is not None]
+    days += [d + timedelta(days=1) for d in scheduled]
+    return days
+
+
 def certified_in(day: date, start: date, through: date) -> bool:
     """A mentor certified in a quarter: certification dated between its start and the report day."""
     return start <= day <= through
@@ -157,10 +187,12 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "derived exit",
-        f"A participant without a recorded exit has exited when more than {NO_SERVICE_DAYS} days"
-        " have passed since their last participation-level service and none is planned. The"
-        " exit date is the date of that last service; the exit is counted in the first quarter"
-        " at whose end (or report day) the rule holds.",
+        f"A participant without a recorded exit has exited from the first day on which more"
+        f" than {NO_SERVICE_DAYS} days have passed since their last participation-level service"
+        " and none is planned. The exit date is the date of that last service; the exit is"
+        " counted in the quarter in which it took effect, and it stands: service after it (a"
+        " graduate coming back as a peer mentor) does not undo an exit already reported, so"
+        " later quarters' files carry the same exit date.",
         "PIRL 901 (date of program exit); DOMAIN.md",
     ),
     Rule(

@@ -60,12 +60,14 @@ class Person:
         return max(s for s in services if s[0] <= day) if self.entry[0] <= day else self.entry
 
     def derived_exit(self, day: date) -> tuple[date, int] | None:
-        """(exit date, position of the last service) when, on `day`, the rule of
-        domain/definitions.py holds; else None."""
+        """(exit date, position of the last service before it) when, by `day`, the rule of
+        domain/definitions.py has taken effect; else None."""
         services = [self.entry, *self.contacts]
         if self.graduation is not None:
             services.append(self.graduation)
-        return rules.derived_exit(day, services, self.planned(day))
+        graduated_on = None if self.graduation is None else self.graduation[0]
+        ends = rules.planning_ends(graduated_on, self.spans, self.scheduled)
+        return rules.derived_exit(day, services, self.planned, ends, entry=self.entry[0])
 
 
 def mentoring_setting(facts: Facts) -> bool | None:

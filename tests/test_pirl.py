@@ -183,11 +183,12 @@ def test_a_participant_without_service_for_90_days_has_a_derived_exit(s):
     graduate_rows = [row for p, row in q3.items() if p not in (s.ann, s.bo, s.cy)]
     assert len(graduate_rows) == 4
     # Cohort C0 graduated on 2025-06-01 and none of its members was mentored or met since:
-    # more than 90 days by 2025-09-30, so they exited at their last service (923: none of the
-    # special reasons); except Ann's peer mentor, a C0 graduate whose open pairing (from
-    # 2025-09-20) is planned service by program policy (docs/reports.md).
+    # the exit took effect on 2025-08-31 (the 91st day, nothing planned), dated at their last
+    # service (923: none of the special reasons). That includes Ann's peer mentor, a C0
+    # graduate: the pairing they mentor opened on 2025-09-20, after their exit had taken
+    # effect, and a later service does not undo an exit (docs/reports.md).
     cells = sorted((row["901"], row["923"]) for row in graduate_rows)
-    assert cells == [("", "")] + [("20250601", "0")] * 3
+    assert cells == [("20250601", "0")] * 4
     # Still within 90 days at the end of 2025Q2: no exit.
     assert all(row["901"] == "" for row in s.rows("2025Q2").values())
     # Ann and Bo are in class (C1 has not graduated): never a derived exit.

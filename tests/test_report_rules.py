@@ -157,6 +157,34 @@ def test_a_mentor_who_still_mentors_stays_one_who_stops_is_derived_exited(api: A
     assert api.get(f"/participants/{keeps}")["status"] == "active"
 
 
+def test_a_derived_exit_stands_when_service_resumes_later(api: Api) -> None:
+    # A graduate of C1 (graduated 2026-06-01) has no service for more than 90 days and none
+    # planned: exited in Q3, dated 06-01. In Q4 they come back as a certified peer mentor and
+    # hold meetings. The exit already reported to DOL stands (PIRL 901 of every later file),
+    # rather than the Q4 file contradicting the Q3 one; the mentoring is a new period.
+    (grad,), (newcomer,) = graduates_and_newcomers(api, 1, 1)
+    q3 = figures(api, "2026Q3")
+    assert q3["exits.derived_90_day"] == 1
+    assert pirl(api, "2026Q3")[grad]["901"] == "20260601"
+
+    mentor = api.certified("Back As Mentor", participant_id=grad)
+    pairing = api.pair(mentor, [newcomer], opened_at="2026-10-05T15:00:00Z")["id"]
+    for day in ("2026-10-06", "2026-11-03", "2026-12-01"):
+        meet(api, pairing, day)
+
+    q4 = figures(api, "2026Q4")
+    assert q4["exits.derived_90_day"] == 0  # counted once, in the quarter it took effect
+    assert q4["enrolment.exited"] == 1 and q4["enrolment.active"] == 1
+    assert pirl(api, "2026Q4")[grad]["901"] == "20260601"
+    projector.drain(api.db, f"g_{api.slug}")
+    view = api.get(f"/participants/{grad}")
+    assert (view["status"], view["exit_date"], view["exit_derived"]) == (
+        "exited",
+        "2026-06-01",
+        True,
+    )
+
+
 def test_derived_exits_drill_down_per_participant(api: Api) -> None:
     # Two graduates with no service after the graduation: two units, each the shared
     # graduation and the participant's own entry.
@@ -231,22 +259,24 @@ def test_a_meeting_scheduled_in_the_next_14_days_is_planned_service(
     api: Api, cancelled: bool
 ) -> None:
     # A graduate (classes ended 2026-06-01) met a community mentor on 06-10, the pairing closed
-    # on 06-20, and a meeting stays scheduled for 10-08. On 09-30 (112 days after the last
-    # service) that meeting, 8 days ahead, is planned service: no derived exit in 2026Q3 unless
-    # it was cancelled. Once its day passed without it being held, the exit holds (2026Q4).
+    # on 06-20, and meetings stay scheduled for 09-20 and 10-02. From 09-09 (the 91st day after
+    # the last service) to 10-02 one of them is always at most 14 days ahead: service is
+    # planned, so no derived exit in 2026Q3 unless they were cancelled. Once 10-02 passed
+    # without either being held, the exit holds (from 10-03, in 2026Q4).
     (grad,), _ = graduates_and_newcomers(api, 1, 0)
     api.policy(stage1=["community_peer"])
     mentor = api.certified("Community Mentor")
     pairing = api.pair(mentor, [grad], opened_at="2026-06-02T15:00:00Z")["id"]
     meet(api, pairing, "2026-06-10")
-    body = {
-        "pairing_id": pairing,
-        "scheduled_for": "2026-10-08T15:00:00Z",
-        "location": {"kind": "off_site"},
-    }
-    later = api.post("/meetings", body)["id"]
-    if cancelled:
-        api.post(f"/meetings/{later}/cancellation", {"reason": "moved away", "excused": False})
+    for day in ("2026-09-20", "2026-10-02"):
+        body = {
+            "pairing_id": pairing,
+            "scheduled_for": f"{day}T15:00:00Z",
+            "location": {"kind": "off_site"},
+        }
+        later = api.post("/meetings", body)["id"]
+        if cancelled:
+            api.post(f"/meetings/{later}/cancellation", {"reason": "moved away", "excused": False})
     api.close(pairing, closed_at="2026-06-20T15:00:00Z")
     q3, q4 = figures(api, "2026Q3"), figures(api, "2026Q4")
     assert (q3["exits.derived_90_day"], q4["exits.derived_90_day"]) == (

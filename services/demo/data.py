@@ -16,7 +16,7 @@ from domain.participants import ExitReason, PersonalDetails, Placement
 from services.app.grantee import GranteeApp
 from services.app.tenancy import Tenancy
 from services.demo.keys import participant_number, quietly
-from services.demo.mentors import add_mentors
+from services.demo.mentors import GRADUATED, add_mentors
 from services.store.ledger import Command
 
 GRANTEES = [
@@ -101,7 +101,7 @@ def load_demo(tenancy: Tenancy) -> int:
             )
         cohort = app.facilities.cohort(cohorts[0][0])
         if cohort.graduated_on is None:
-            app.facilities.graduate_cohort(Command(), code=cohorts[0][0], on=date(2025, 12, 12))
+            app.facilities.graduate_cohort(Command(), code=cohorts[0][0], on=GRADUATED)
         rng = random.Random(index)
         for n in range(PER_GRANTEE):
             code, facility, start = cohorts[n % 3]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from domain import clock
+from domain.casework import ContactMode
 from domain.common import NotFound, natural_id
 from domain.mentors import (
     BackgroundDecision,
@@ -38,6 +39,8 @@ from services.store.ledger import Command
 # The demo mentor whose token `print_tokens` prints for the peer_mentor role: a certified
 # graduate with an individual pairing, so the peer mentor's caseload is not empty.
 PEER_MENTOR = "Marcus W."
+# The day the graduates' cohort graduated (services/demo/data.py).
+GRADUATED = date(2025, 12, 12)
 
 
 def add_mentors(app: GranteeApp, prefix: str, bop: str, bop2: str, rrc: str) -> None:
@@ -96,6 +99,15 @@ def add_mentors(app: GranteeApp, prefix: str, bop: str, bop2: str, rrc: str) -> 
     if one is not None and two is not None:
         certify(one, [bop])
         certify(two, [bop2, rrc])
+        # Between their graduation and their first pairing the two graduates kept in touch with
+        # their case manager: without service for more than 90 days they would have exited
+        # (a derived exit stands once it has taken effect; domain/definitions.py).
+        for n in (0, 3):
+            on = GRADUATED
+            while (on := on + timedelta(days=45)) < matched_at.date():
+                app.participants.record_case_contact(
+                    C(), demo_participant(prefix, n), on=on, mode=ContactMode.PHONE
+                )
         activity.class_hours(app, [f"{prefix}C-2026A", f"{prefix}C-2026B"])
         inside = Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop)
         individual = app.pairings.open_pairing(

@@ -342,7 +342,13 @@ class Subject:
 
     @property
     def last_contact(self) -> date | None:
-        return max((d for d in self.facts.contacts if d <= self.as_of), default=None)
+        """The most recent contact of this period of participation: up to the quarter's end, and
+        not after a derived exit that has taken effect (service after it is a new period)."""
+        f = self.facts
+        recorded = f.exit_date is not None and f.exit_date <= self.as_of
+        exit = None if recorded else self.exit
+        through = self.as_of if exit is None else min(self.as_of, exit[0])
+        return max((d for d in f.contacts if d <= through), default=None)
 
     @property
     def exit(self) -> tuple[date, ExitReason] | None:
@@ -350,10 +356,11 @@ class Subject:
         f = self.facts
         if f.exit_date is not None and f.exit_reason is not None and f.exit_date <= self.as_of:
             return f.exit_date, f.exit_reason
-        other = max((d for d in f.services if d <= self.as_of), default=None)
-        served = (f.entry, self.last_contact, self._classes_ended, other)
-        services = [(d, 0) for d in served if d]
-        derived = rules.derived_exit(self.as_of, services, self._service_planned)
+        served = (f.entry, *f.contacts, self._classes_ended, *f.services)
+        services = [(d, 0) for d in served if d is not None and d <= self.as_of]
+        spans = [(joined, left) for _, joined, left in f.pairings]
+        ends = rules.planning_ends(self.graduated_on, spans, f.scheduled)
+        derived = rules.derived_exit(self.as_of, services, self._planned, ends, entry=f.entry)
         if derived is not None:
             return derived[0], ExitReason.NO_SERVICE_90_DAYS
         return None
@@ -363,13 +370,12 @@ class Subject:
         g = self.graduated_on
         return g if g is not None and g <= self.as_of else None
 
-    @property
-    def _service_planned(self) -> bool:
-        """Classes not yet graduated, a pairing the participant is in (or mentors) on the last day,
+    def _planned(self, day: date) -> bool:
+        """Classes not yet graduated, a pairing the participant is in (or mentors) on `day`,
         or a meeting of theirs scheduled in the next days (domain/definitions.py)."""
         spans = [(joined, left) for _, joined, left in self.facts.pairings]
         scheduled = self.facts.scheduled
-        return rules.service_planned(self.as_of, self.graduated_on, spans, scheduled)
+        return rules.service_planned(day, self.graduated_on, spans, scheduled)
 
     def employed_after_exit(self, n: int) -> str:
         """1 when a recorded job started by the end of the n-th quarter after the exit quarter;

@@ -376,6 +376,7 @@ class Oracle:
         self.start, self.through, self.zone = start, through, zone
         self.items: dict[str, list[Item]] = defaultdict(list)
         self.services = self._services()
+        self._exits: dict[str, tuple[date, tuple[date, int]] | None] = {}
         self._participants()
         self._meetings()
         self._cadence()
@@ -425,26 +426,51 @@ class Oracle:
         return pid in self.w.members[m.pairing] or mentors
 
     def gone(self, pid: str, on: date) -> tuple[date, int] | None:
-        """The derived exit standing on `on`: (last service date, its position)."""
+        """The derived exit standing on `on`: (last service date, its position). It holds from
+        the first day with more than 90 days since the last service and nothing planned, and
+        stays: a later service does not undo it."""
+        if pid not in self._exits:
+            self._exits[pid] = self._first_exit(pid)
+        first = self._exits[pid]
+        return first[1] if first is not None and first[0] <= on else None
+
+    def _first_exit(self, pid: str) -> tuple[date, tuple[date, int]] | None:
+        """(the day the exit takes effect, the last service before it), scanning day by day
+        up to the last day of the quarter."""
         w = self.w
         p = w.people[pid]
-        last = max(s for s in self.services[pid] if s[0] <= on)
         grad = w.graduated.get(p.cohort)
-        in_class = grad is None or grad[0] > on
-        spans = [(a, b) for a, b, _, _ in p.spans]
+        spans = [(self.day(a), None if b is None else self.day(b)) for a, b, _, _ in p.spans]
         if w.mentoring_counts:
             for pairing, (opened, _, closed) in w.opened.items():
                 if w.mentor_person.get(w.mentor_of[pairing]) == pid:
-                    spans.append((opened, closed))
-        paired = any(self.day(a) <= on and (b is None or self.day(b) > on) for a, b in spans)
-        soon = any(
-            on <= self.day(m.scheduled_for) <= on + timedelta(days=SOON)
+                    spans.append((self.day(opened), None if closed is None else self.day(closed)))
+        scheduled = [
+            self.day(m.scheduled_for)
             for m in w.meetings.values()
             if m.status != "cancelled" and self.expects(m, pid)
-        )
-        if in_class or paired or soon or (on - last[0]).days <= NINETY:
-            return None
-        return last
+        ]
+
+        def planned(d: date) -> bool:
+            in_class = grad is None or grad[0] > d
+            paired = any(a <= d and (b is None or b > d) for a, b in spans)
+            soon = any(d <= x <= d + timedelta(days=SOON) for x in scheduled)
+            return in_class or paired or soon
+
+        services = sorted(self.services[pid])
+        d = p.entry
+        while d <= self.through:
+            last = max(s for s in services if s[0] <= d) if services[0][0] <= d else None
+            if last is None:
+                d += timedelta(days=1)
+                continue
+            if (d - last[0]).days <= NINETY:
+                d = last[0] + timedelta(days=NINETY + 1)  # nothing can hold before then
+                continue
+            if not planned(d):
+                return d, last
+            d += timedelta(days=1)
+        return None
 
     def _participants(self) -> None:
         w, t, count = self.w, self.through, self.count

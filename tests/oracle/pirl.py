@@ -158,20 +158,18 @@ def pirl_rows(
         if p["exit"] is not None and p["exit"][0] <= last:
             exit = p["exit"]
         else:
-            services = [p["entry"], *([contact] if contact else [])]
+            services = [p["entry"], *(d for d in p["contacts"] if d <= last)]
             services += [d for d in p["other"] if d <= last]
             if grad is not None and grad <= last:
                 services.append(grad)
             spans = [(a, b) for a, b, _ in p["spans"]]
             if counts_mentoring:
                 spans += [opened[k] for k, m in mentor_of.items() if mentor_person.get(m) == pid]
-            planned = (
-                (grad is None or grad > last)
-                or any(a <= last and (b is None or b > last) for a, b in spans)
-                or any(last <= d <= last + timedelta(days=SOON) for d in p["scheduled"])
-            )
-            if not planned and (last - max(services)).days > NINETY:
-                exit = (max(services), "no_service_90_days")
+            gone = _first_exit(services, p["entry"], last, grad, spans, p["scheduled"])
+            if gone is not None:
+                exit = (gone, "no_service_90_days")
+                # The most recent contact of this period of participation: none after the exit.
+                contact = max((d for d in p["contacts"] if d <= gone), default=None)
         row = {
             100: pid,
             200: _ymd(births[pid]),
@@ -196,3 +194,32 @@ def pirl_rows(
         row[1801] = _ymd(first[0] if first else None)
         out[pid] = row
     return out
+
+
+def _first_exit(
+    services: list[date],
+    entry: date,
+    through: date,
+    grad: date | None,
+    spans: list[tuple[date, date | None]],
+    scheduled: list[date],
+) -> date | None:
+    """The last service before the first day, up to `through`, with more than 90 days since
+    the last service and nothing planned (classes, a pairing, a meeting in the next 14 days);
+    once that day has come the exit stands whatever service follows. The scan starts at the
+    program entry: what came before it opens no gap."""
+    day = entry
+    while day <= through:
+        last = max(d for d in services if d <= day)
+        if (day - last).days <= NINETY:
+            day = last + timedelta(days=NINETY + 1)
+            continue
+        planned = (
+            (grad is None or grad > day)
+            or any(a <= day and (b is None or b > day) for a, b in spans)
+            or any(day <= d <= day + timedelta(days=SOON) for d in scheduled)
+        )
+        if not planned:
+            return last
+        day += timedelta(days=1)
+    return None
