@@ -126,3 +126,36 @@ def test_a_database_that_cannot_be_reached_is_a_json_line_not_a_traceback(tmp_pa
     records = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
     assert records[-1]["event"] == "database unavailable", records
     assert "Traceback" not in done.stderr
+
+
+def test_a_line_msgspec_cannot_encode_is_still_one_json_object():
+    """structlog's lines are encoded by msgspec (compact); a value without a JSON form, a
+    non-string key or a lone surrogate takes the standard library's path, and no line is lost."""
+    import io
+    import logging
+
+    import structlog
+
+    from services.logging import configure
+
+    saved, root = structlog.get_config(), logging.getLogger()
+    handlers, level, stderr = root.handlers[:], root.level, sys.stderr
+    sys.stderr = out = io.StringIO()
+    try:
+        configure("info", cache=False)
+        log = structlog.get_logger("test")
+        log.info("plain", count=3, names=["Rosa"])
+        log.info("awkward", thing=object(), keyed={1: "one"}, text="a\ud800b")
+    finally:
+        sys.stderr = stderr
+        structlog.configure(**saved)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    plain, awkward = (json.loads(line) for line in lines)
+    assert lines[0].startswith('{"count":3,'), lines[0]  # msgspec's compact form
+    assert plain["names"] == ["Rosa"] and plain["event"] == "plain"
+    assert awkward["event"] == "awkward"
+    assert awkward["thing"].startswith("<object object")
+    assert awkward["keyed"] == {"1": "one"} and awkward["text"] == "a\ud800b"

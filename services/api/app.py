@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -67,6 +69,9 @@ from services.reports.processes import ReportPool
 from services.settings import Settings
 from services.store.database import Database
 
+# The threads that run the API's blocking handlers (PROWD_HANDLER_THREADS of them).
+HANDLER_THREAD_PREFIX = "prowd-handler"
+
 
 def create_app(settings: Settings, db: Database | None = None) -> Litestar:
     """Build the API. Without `db`, a pool on `settings.database_url` is opened at startup."""
@@ -85,7 +90,12 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         app.state.audit_key = audit_key
         # Few threads run the blocking handlers: more threads running Python at once only fight
         # for the GIL, costing CPU and lengthening the latency tail (docs/performance.md).
-        # View waits (`min_position`) happen before the handler and hold no thread.
+        # View waits (`min_position`) happen before the handler and hold no thread. Litestar
+        # runs sync handlers on the event loop's default executor (min(32, cores + 4) threads
+        # unless set), so that executor is the one sized; anyio's limiter for the rest.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(settings.handler_threads, thread_name_prefix=HANDLER_THREAD_PREFIX)
+        )
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.handler_threads
         # Long-lived objects built at start-up are moved out of the collector's way, and young
         # collections run less often: full collections were the latency tail's long pauses.

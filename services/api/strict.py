@@ -7,6 +7,8 @@ the body into the same Struct with `strict=True` before the handler runs. Before
 a body whose `Content-Type` is not JSON (415: Litestar would parse a `text/plain` body as JSON all
 the same) and one that is not UTF-8 (RFC 8259 §8.1; msgspec does not check the bytes of a string
 it skips, and a string it keeps made the handler fail with a 500).
+
+The strictly decoded Struct is what the handler receives: the body is decoded once per request.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
     if not (isinstance(target, type) and issubclass(target, msgspec.Struct)):
         return None
     try:
-        msgspec.json.decode(body or b"null", type=target, strict=True)
+        decoded = msgspec.json.decode(body or b"null", type=target, strict=True)
     except msgspec.ValidationError as e:
         return text_problem(e) or problem_response(
             400,
@@ -71,6 +73,9 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
         )
     except msgspec.DecodeError:
         return None  # malformed JSON: Litestar's own decoding answers with the details
+    # The body is decoded once: Litestar's `request.json()` returns what is cached on the
+    # connection, and converting a Struct into its own type hands the same object back.
+    request._connection_state.json = decoded
     return None
 
 
