@@ -7,11 +7,12 @@ stage 2?" and the like through this module, so a participant counts the same way
 page's appendix are written from it.
 
 Participation-level services (what resets the 90-day clock), each dated in the world:
-program entry, a held meeting the participant attended as mentee, the end of their cohort's
-classes (its graduation), a case-management contact (domain/casework.py), a referral connection
-(`Referral.Connected`), and, by program policy (`mentoring_is_service` of the grantee's
-`ProgramPolicy`, on by default: `MENTORING_IS_SERVICE`), a held meeting of a pairing in which the
-participant served as peer mentor.
+program entry, a held meeting the participant attended as mentee, the end of their classes (the
+cohort's graduation, or the day they left stage 1 if that came first), a case-management
+contact (domain/casework.py), a referral connection (`Referral.Connected`), and, by program
+policy (`mentoring_is_service` of the grantee's `ProgramPolicy`, on by default:
+`MENTORING_IS_SERVICE`), a held meeting of a pairing in which the participant served as peer
+mentor.
 """
 
 from __future__ import annotations
@@ -120,27 +121,37 @@ def meeting_planned(day: date, scheduled: Iterable[date]) -> bool:
     return any(day <= d <= last for d in scheduled)
 
 
+def classes_end(graduation: date | None, left_stage_1: date | None) -> date | None:
+    """The day a participant's class hours ended: their cohort's graduation, or the day they
+    left stage 1 (to an RRC, home confinement or the community: classes are held inside) if
+    that came first; None while they are still in class. That day is a service (their last
+    class hours)."""
+    days = [d for d in (graduation, left_stage_1) if d is not None]
+    return min(days) if days else None
+
+
 def service_planned(
     day: date,
-    graduation: date | None,
+    classes_ended: date | None,
     spans: Iterable[tuple[date, date | None]],
     scheduled: Iterable[date] = (),
 ) -> bool:
-    """Service is planned on `day` when the participant's cohort has not graduated yet (classes
-    go on), they are in an open pairing (meetings are due every week), or a meeting of theirs
-    is scheduled in the next `PLANNED_MEETING_DAYS` days."""
-    in_class = graduation is None or graduation > day
+    """Service is planned on `day` when the participant's classes have not ended yet
+    (`classes_end`: still inside, cohort not graduated), they are in an open pairing (meetings
+    are due every week), or a meeting of theirs is scheduled in the next
+    `PLANNED_MEETING_DAYS` days."""
+    in_class = classes_ended is None or classes_ended > day
     return in_class or any(in_span(day, a, b) for a, b in spans) or meeting_planned(day, scheduled)
 
 
 def planning_ends(
-    graduation: date | None,
+    classes_ended: date | None,
     spans: Iterable[tuple[date, date | None]],
     scheduled: Iterable[date] = (),
 ) -> list[date]:
-    """The days on which `service_planned` can turn false: the graduation (classes end), each
-    pairing span's end, the day after each scheduled meeting."""
-    days = [] if graduation is None else [graduation]
+    """The days on which `service_planned` can turn false: the end of classes, each pairing
+    span's end, the day after each scheduled meeting."""
+    days = [] if classes_ended is None else [classes_ended]
     days += [end for _, end in spans if end is not None]
     days += [d + timedelta(days=1) for d in scheduled]
     return days
@@ -169,8 +180,9 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule(
         "participation-level service",
-        "Program entry; a held meeting the participant attended as mentee; the graduation of"
-        " their cohort (the end of class hours); a case-management contact; a referral"
+        "Program entry; a held meeting the participant attended as mentee; the end of their"
+        " class hours (their cohort's graduation, or the day they left stage 1 for an RRC, home"
+        " confinement or the community, if that came first); a case-management contact; a referral"
         " connection (the participant connected with the resource); and, by the grantee's"
         " program policy"
         " (mentoring_is_service, on by default), a held meeting in which the participant served"
@@ -180,8 +192,9 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "service planned",
-        "The participant's cohort has not graduated yet, or the participant is in an open"
-        " pairing on the day, or (by the same program policy) mentors one, or a meeting of"
+        "The participant is still in class (inside, in stage 1, and their cohort has not"
+        " graduated yet), or the participant is in an open pairing on the day, or (by the same"
+        " program policy) mentors one, or a meeting of"
         f" theirs (not cancelled) is scheduled for one of the next {PLANNED_MEETING_DAYS} days.",
         "DOMAIN.md (exit when no service is planned); PIRL 901",
     ),

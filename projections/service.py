@@ -28,6 +28,7 @@ TABLES = (
     "ov_cohorts",
     "ov_memberships",
     "ov_meetings",
+    "ov_moves",
     "ov_mentors",
     "ov_exits",
     "ov_pairings",
@@ -41,33 +42,39 @@ class Person:
     """What the derived exit of one participant depends on: (date, log position) pairs."""
 
     entry: tuple[date, int]
-    graduation: tuple[date, int] | None
+    # the end of their class hours (domain/definitions.py `classes_end`), with its position:
+    # the cohort's graduation, or their first move out of stage 1 if that came first
+    classes_ended: tuple[date, int] | None
     contacts: list[tuple[date, int]] = field(default_factory=list)
     spans: list[tuple[date, date | None]] = field(default_factory=list)
     # days of their meetings scheduled and not cancelled (held or not)
     scheduled: list[date] = field(default_factory=list)
     recorded_exit: date | None = None
 
+    @property
+    def _classes_ended_on(self) -> date | None:
+        return None if self.classes_ended is None else self.classes_ended[0]
+
+    def _services(self) -> list[tuple[date, int]]:
+        services = [self.entry, *self.contacts]
+        if self.classes_ended is not None:
+            services.append(self.classes_ended)
+        return services
+
     def planned(self, day: date) -> bool:
-        graduated_on = None if self.graduation is None else self.graduation[0]
-        return rules.service_planned(day, graduated_on, self.spans, self.scheduled)
+        return rules.service_planned(day, self._classes_ended_on, self.spans, self.scheduled)
 
     def last_service(self, day: date) -> tuple[date, int]:
         """The last participation-level service up to `day` (the entry at the latest)."""
-        services = [self.entry, *self.contacts]
-        if self.graduation is not None:
-            services.append(self.graduation)
-        return max(s for s in services if s[0] <= day) if self.entry[0] <= day else self.entry
+        if self.entry[0] > day:
+            return self.entry
+        return max(s for s in self._services() if s[0] <= day)
 
     def derived_exit(self, day: date) -> tuple[date, int] | None:
         """(exit date, position of the last service before it) when, by `day`, the rule of
         domain/definitions.py has taken effect; else None."""
-        services = [self.entry, *self.contacts]
-        if self.graduation is not None:
-            services.append(self.graduation)
-        graduated_on = None if self.graduation is None else self.graduation[0]
-        ends = rules.planning_ends(graduated_on, self.spans, self.scheduled)
-        return rules.derived_exit(day, services, self.planned, ends, entry=self.entry[0])
+        ends = rules.planning_ends(self._classes_ended_on, self.spans, self.scheduled)
+        return rules.derived_exit(day, self._services(), self.planned, ends, entry=self.entry[0])
 
 
 def mentoring_setting(facts: Facts) -> bool | None:
@@ -84,10 +91,21 @@ def people(facts: Facts, day_of: Callable[[datetime], date]) -> dict[UUID, Perso
         for _, code, _, on, position in facts["ov_cohorts"]
         if on is not None and position is not None
     }
-    out = {
-        pid: Person((entry, position), graduations.get(cohort))
-        for pid, entry, position, _, cohort in facts["ov_participants"]
-    }
+    # The first move of each participant out of stage 1 (in the world's order).
+    outside: dict[UUID, tuple[date, int]] = {}
+    for position, pid, kind, from_stage, _, occurred, _ in facts["ov_moves"]:
+        if kind == "transition" and from_stage == 1:
+            first = (day_of(occurred), position)
+            outside[pid] = min(outside.get(pid, first), first)
+    out = {}
+    for pid, entry, position, _, cohort in facts["ov_participants"]:
+        graduation, moved = graduations.get(cohort), outside.get(pid)
+        ended = rules.classes_end(
+            None if graduation is None else graduation[0], None if moved is None else moved[0]
+        )
+        # The event that ended them: the graduation on a tie.
+        event = graduation if graduation is not None and graduation[0] == ended else moved
+        out[pid] = Person((entry, position), event)
     # Case-management contacts and referral connections.
     for position, pid, _, served_on in facts["ov_services"]:
         if pid in out:

@@ -10,8 +10,8 @@ The history (grantee time zone America/Chicago; the quarter checked is 2026Q3, 1
 - P3 C1, entered 07-20 (new in the quarter); stays in stage 1, never paired.
 - P4 cohort C2 (graduated 04-30), entered 01-12; no service after the graduation: the derived
   90-day exit holds at the end of Q3 (not yet at the end of Q2), dated back to 04-30.
-- P5 C1, entered 02-16; home confinement 06-01; returned to custody 08-20; paired with M1
-  from 08-03 to 09-20.
+- P5 C1, entered 02-16; home confinement 06-01 (their class hours end); returned to custody
+  08-20; paired with M1 from 08-03 to 09-20: derived-exited in Q4, from 11-11, dated 08-12.
 - P6 C1, entered 04-01; exit recorded 06-15 (relocated), before the quarter.
 
 Meetings of P1's pairing: held 07-07 (60 min), 07-14 (90), missed 07-21, excused cancellation
@@ -470,9 +470,15 @@ def test_the_derived_exit_waits_for_ninety_days(history: History) -> None:
     assert q2["exits.total"] == 1
     assert q2["transitions.2_to_2"] == 0
     assert q2["transitions.1_to_2"] == 1  # P5 to home confinement on 06-01
-    # Q4 does not count P4's exit again.
-    q4 = history.figures(Quarter.of(today_utc().astimezone(ZONE).date()).name)
-    assert q4["exits.derived_90_day"] == 0
+    # Q4 does not count P4's exit again. It counts P5's: their classes ended when they left
+    # stage 1 (06-01), their pairing closed on 09-20, and from 11-11 (day 91 after their last
+    # meeting, 08-12) nothing is planned; the suite's clock stands after that day.
+    drilled = history.drill("2026Q4", "exits.derived_90_day")
+    p = history.positions
+    [unit] = drilled["units"]
+    assert p(history.ids["P5"], "Enrolled")[0] in unit
+    assert not set(p(history.ids["P4"], "Enrolled")) & set(unit)
+    assert drilled["value"] == 1
 
 
 def test_mentor_training_and_goal_figures_of_the_current_quarter(history: History) -> None:

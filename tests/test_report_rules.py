@@ -185,6 +185,30 @@ def test_a_derived_exit_stands_when_service_resumes_later(api: Api) -> None:
     )
 
 
+def test_a_participant_released_before_graduation_is_no_longer_in_class(api: Api) -> None:
+    # C2's classes run on (no graduation). One newcomer is released to the community on
+    # 2026-07-15 and has no service after it: their classes ended that day, so from day 91
+    # (2026-10-14), nothing planned, they have exited, dated 07-15. The other stays inside,
+    # in class: service is planned, no exit.
+    _, (released, inside) = graduates_and_newcomers(api, 0, 2)
+    api.move(released, 3, at="2026-07-15T15:00:00Z")
+    q3, q4 = figures(api, "2026Q3"), figures(api, "2026Q4")
+    assert (q3["exits.derived_90_day"], q4["exits.derived_90_day"]) == (0, 1)
+    unit = sorted(
+        positions(api, released, "StageTransitioned") + positions(api, released, "Enrolled")
+    )
+    assert drill(api, "2026Q4", "exits.derived_90_day")["units"] == [unit]
+    rows = pirl(api, "2026Q4")
+    assert (rows[released]["901"], rows[inside]["901"]) == ("20260715", "")
+    view = api.get(f"/participants/{released}")
+    assert (view["status"], view["exit_date"], view["exit_derived"]) == (
+        "exited",
+        "2026-07-15",
+        True,
+    )
+    assert api.get(f"/participants/{inside}")["status"] == "active"
+
+
 def test_derived_exits_drill_down_per_participant(api: Api) -> None:
     # Two graduates with no service after the graduation: two units, each the shared
     # graduation and the participant's own entry.

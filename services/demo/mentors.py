@@ -41,6 +41,8 @@ from services.store.ledger import Command
 PEER_MENTOR = "Marcus W."
 # The day the graduates' cohort graduated (services/demo/data.py).
 GRADUATED = date(2025, 12, 12)
+# Their case-management contacts, every 45 days, begin 45 days after this day (after their entry).
+KEEP_IN_TOUCH_FROM = date(2025, 7, 1)
 
 
 def add_mentors(app: GranteeApp, prefix: str, bop: str, bop2: str, rrc: str) -> None:
@@ -99,11 +101,12 @@ def add_mentors(app: GranteeApp, prefix: str, bop: str, bop2: str, rrc: str) -> 
     if one is not None and two is not None:
         certify(one, [bop])
         certify(two, [bop2, rrc])
-        # Between their graduation and their first pairing the two graduates kept in touch with
-        # their case manager: without service for more than 90 days they would have exited
-        # (a derived exit stands once it has taken effect; domain/definitions.py).
+        # Until their first pairing the two graduates kept in touch with their case manager
+        # (they left stage 1 before their cohort graduated, which ended their class hours):
+        # without service for more than 90 days they would have exited, and a derived exit
+        # stands once it has taken effect (domain/definitions.py).
         for n in (0, 3):
-            on = GRADUATED
+            on = KEEP_IN_TOUCH_FROM
             while (on := on + timedelta(days=45)) < matched_at.date():
                 app.participants.record_case_contact(
                     C(), demo_participant(prefix, n), on=on, mode=ContactMode.PHONE

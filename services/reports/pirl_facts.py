@@ -88,6 +88,8 @@ class Facts:
     # case-management contacts and referral connections (participation-level services)
     services: list[date] = field(default_factory=list)
     credentials: list[tuple[date, CredentialType]] = field(default_factory=list)
+    # the day they first left stage 1 (an RRC, home confinement, the community)
+    left_stage_1: date | None = None
 
 
 @dataclass
@@ -170,6 +172,14 @@ def _placement_corrected(f: _Fold, e: PlacementCorrected) -> None:
 def _exited(f: _Fold, e: Participant.Exited) -> None:
     person = f.log.people[e.originator_id]
     person.exit_date, person.exit_reason = e.exit_date, e.reason
+
+
+@_folds(Participant.StageTransitioned)
+def _transitioned(f: _Fold, e: Participant.StageTransitioned) -> None:
+    if int(e.from_stage) == 1:
+        person = f.log.people[e.originator_id]
+        day = f.day(e)
+        person.left_stage_1 = day if person.left_stage_1 is None else min(person.left_stage_1, day)
 
 
 @_folds(Participant.PairingJoined)
@@ -356,18 +366,24 @@ class Subject:
         f = self.facts
         if f.exit_date is not None and f.exit_reason is not None and f.exit_date <= self.as_of:
             return f.exit_date, f.exit_reason
-        served = (f.entry, *f.contacts, self._classes_ended, *f.services)
+        ended = self._classes_ended
+        served = (f.entry, *f.contacts, ended, *f.services)
         services = [(d, 0) for d in served if d is not None and d <= self.as_of]
         spans = [(joined, left) for _, joined, left in f.pairings]
-        ends = rules.planning_ends(self.graduated_on, spans, f.scheduled)
+        ends = rules.planning_ends(self._classes_end, spans, f.scheduled)
         derived = rules.derived_exit(self.as_of, services, self._planned, ends, entry=f.entry)
         if derived is not None:
             return derived[0], ExitReason.NO_SERVICE_90_DAYS
         return None
 
     @property
+    def _classes_end(self) -> date | None:
+        """The end of their class hours (domain/definitions.py `classes_end`)."""
+        return rules.classes_end(self.graduated_on, self.facts.left_stage_1)
+
+    @property
     def _classes_ended(self) -> date | None:
-        g = self.graduated_on
+        g = self._classes_end
         return g if g is not None and g <= self.as_of else None
 
     def _planned(self, day: date) -> bool:
@@ -375,7 +391,7 @@ class Subject:
         or a meeting of theirs scheduled in the next days (domain/definitions.py)."""
         spans = [(joined, left) for _, joined, left in self.facts.pairings]
         scheduled = self.facts.scheduled
-        return rules.service_planned(day, self.graduated_on, spans, scheduled)
+        return rules.service_planned(day, self._classes_end, spans, scheduled)
 
     def employed_after_exit(self, n: int) -> str:
         """1 when a recorded job started by the end of the n-th quarter after the exit quarter;

@@ -404,9 +404,10 @@ class Oracle:
         """Each participant's services: entry, graduation, meetings attended or mentored."""
         w = self.w
         out = {pid: [(p.entry, p.enrolled_at), *w.other[pid]] for pid, p in w.people.items()}
-        for pid, p in w.people.items():
-            if p.cohort in w.graduated:
-                out[pid].append(w.graduated[p.cohort])
+        for pid in w.people:
+            ended = self.classes_ended(pid)
+            if ended is not None:
+                out[pid].append(ended)
         for m in w.meetings.values():
             if m.status != "held" or m.occurred_at is None:
                 continue
@@ -418,6 +419,20 @@ class Oracle:
                 if pid in out:
                     out[pid].append((self.day(m.occurred_at), m.held_at[-1]))
         return out
+
+    def classes_ended(self, pid: str) -> tuple[date, int] | None:
+        """When the participant's class hours ended, and the event that ended them: the
+        cohort's graduation, or their first move out of stage 1 when that came earlier (a tie
+        goes to the graduation)."""
+        p = self.w.people[pid]
+        grad = self.w.graduated.get(p.cohort)
+        outs = [
+            (self.day(at), pos) for at, pos, kind, a, _ in p.moves if kind != "return" and a == 1
+        ]
+        left = min(outs) if outs else None
+        if left is not None and (grad is None or left[0] < grad[0]):
+            return left
+        return grad
 
     def expects(self, m: Meeting, pid: str) -> bool:
         """Whether `pid` is expected at meeting `m`: a member of its pairing, or its mentor."""
@@ -439,7 +454,7 @@ class Oracle:
         up to the last day of the quarter."""
         w = self.w
         p = w.people[pid]
-        grad = w.graduated.get(p.cohort)
+        grad = self.classes_ended(pid)
         spans = [(self.day(a), None if b is None else self.day(b)) for a, b, _, _ in p.spans]
         if w.mentoring_counts:
             for pairing, (opened, _, closed) in w.opened.items():

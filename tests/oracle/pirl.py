@@ -78,7 +78,10 @@ def pirl_rows(
                 "contacts": [],
                 "scheduled": [],
                 "other": [],
+                "outside": [],
             }
+        elif kind == "Participant.StageTransitioned" and int(e["from_stage"]) == 1:
+            people[oid]["outside"].append(day(e["occurred_at"]))
         elif kind == "Participant.Exited":
             people[oid]["exit"] = (date.fromisoformat(e["exit_date"]), e["reason"])
         elif kind == "Participant.PairingJoined":
@@ -153,7 +156,9 @@ def pirl_rows(
         if p["entry"] > last:
             continue
         contact = max((d for d in p["contacts"] if d <= last), default=None)
-        grad = graduated.get(p["cohort"])
+        # Class hours end at the graduation, or when the participant first left stage 1.
+        ends = [d for d in (graduated.get(p["cohort"]), _first(p["outside"])) if d is not None]
+        grad = min(ends, default=None)
         exit: tuple[date, str] | None = None
         if p["exit"] is not None and p["exit"][0] <= last:
             exit = p["exit"]
@@ -223,3 +228,7 @@ def _first_exit(
             return last
         day += timedelta(days=1)
     return None
+
+
+def _first(days: list[date]) -> date | None:
+    return min(days) if days else None
