@@ -127,6 +127,42 @@ def test_a_case_manager_finds_records_sees_the_caseload_change_and_signs_out(dri
     assert "/console/sign-in" in driver.current_url
 
 
+def test_a_peer_mentor_records_a_meeting_on_a_phone(driver, scene):
+    """A peer mentor on a phone (390 px wide): the caseload holds their mentee alone, the
+    meeting form fits the screen and records a meeting (dated before the case manager's test's
+    week, so that test's cadence alert is untouched whatever the order)."""
+    from selenium.webdriver.common.by import By
+
+    driver.set_window_size(PHONE, 860)
+    sign_in(driver, scene, "peer_mentor", subject="mentor-ana")
+    assert driver.current_url.endswith("/console/caseload")
+    row_of(driver, "Quintero, Marisol")
+    listed = text_of(driver, "#results")
+    assert "Brandvold" not in listed and "Okafor" not in listed
+
+    def fits() -> bool:
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        return int(width) <= PHONE
+
+    assert fits(), "the caseload scrolls sideways on a phone"
+    driver.find_element(By.LINK_TEXT, "Quintero, Marisol").click()
+    wait_for(lambda: "/participants/" in driver.current_url)
+    driver.find_element(By.LINK_TEXT, "Record a meeting").click()
+    wait_for(lambda: driver.current_url.endswith("/meeting"))
+    assert fits(), "the meeting form scrolls sideways on a phone"
+    occurred = driver.find_element(By.ID, "occurred_at")
+    driver.execute_script("arguments[0].value = '2025-11-04T18:00'", occurred)
+    driver.find_element(By.ID, "summary").send_keys("Met at the library; practised an interview.")
+    submit = driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]")
+    driver.execute_script("arguments[0].scrollIntoView()", submit)
+    submit.click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".notice"), what="the notice")
+    assert text_of(driver, ".notice") == "Meeting recorded."
+    meetings = text_of(driver, "#h-meetings + table")
+    assert "Tue 04 Nov 2025, 18:00 (UTC-06:00)" in meetings, meetings
+    assert "practised an interview" in meetings
+
+
 def test_rrc_staff_reach_their_residents_and_not_another_rrcs(driver, scene):
     from selenium.webdriver.common.by import By
 
