@@ -57,6 +57,17 @@ async def reports(request: Request[Any, Any, Any]) -> Template:
     )
 
 
+def passed_on(content_type: str) -> str:
+    """The API answer's media type for the console's response: Litestar appends
+    `; charset=utf-8` to a text type itself, so a text type's parameters are left to it (the
+    API's text is UTF-8); other types pass as they are."""
+    if not content_type:
+        return "application/octet-stream"
+    if content_type.lower().startswith("text/"):
+        return content_type.split(";", 1)[0].strip()
+    return content_type
+
+
 async def _document(
     request: Request[Any, Any, Any], path: str, fmt: str, filename: str = ""
 ) -> Response[Any]:
@@ -71,7 +82,7 @@ async def _document(
         headers["content-disposition"] = f'attachment; filename="{filename}"'
     return Response(
         answer.content,
-        media_type=answer.headers.get("content-type", "application/octet-stream"),
+        media_type=passed_on(answer.headers.get("content-type", "")),
         headers=headers,
     )
 
@@ -110,7 +121,7 @@ async def document(
         headers["content-disposition"] = answer.headers["content-disposition"]
     return Response(
         answer.content,
-        media_type=answer.headers.get("content-type", "application/octet-stream"),
+        media_type=passed_on(answer.headers.get("content-type", "")),
         headers=headers,
     )
 
