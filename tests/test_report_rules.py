@@ -280,7 +280,7 @@ def test_the_mentoring_policy_decides_whether_a_graduate_mentor_is_served(
 
 @pytest.mark.parametrize("cancelled", [False, True])
 def test_a_meeting_scheduled_in_the_next_14_days_is_planned_service(
-    api: Api, cancelled: bool
+    api: Api, cancelled: bool, frozen_at: FreezeAt
 ) -> None:
     # A graduate (classes ended 2026-06-01) met a community mentor on 06-10, the pairing closed
     # on 06-20, and meetings stay scheduled for 09-20 and 10-02. From 09-09 (the 91st day after
@@ -308,3 +308,11 @@ def test_a_meeting_scheduled_in_the_next_14_days_is_planned_service(
     )
     assert pirl(api, "2026Q3")[grad]["901"] == ("20260610" if cancelled else "")
     assert pirl(api, "2026Q4")[grad]["901"] == "20260610"
+    # The caseload and the alerts on 2026-09-30 agree with the Q3 figures: exited when the
+    # meetings were cancelled; else still active, and no exit_approaching (service is planned).
+    frozen_at(datetime(2026, 9, 30, 20, 0, tzinfo=UTC))
+    view = api.get(f"/participants/{grad}")
+    assert (view["status"], view["exit_date"]) == (
+        ("exited", "2026-06-10") if cancelled else ("active", None)
+    )
+    assert [a for a in alerts(api) if a.get("participant_id") == grad] == []
