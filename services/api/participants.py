@@ -52,6 +52,7 @@ from services.api.schemas.participants import (
     ENROL_EXAMPLE,
     EXIT_EXAMPLE,
     MOVE_EXAMPLE,
+    WITHHELD_FROM_PEER_MENTORS,
     AssignmentIn,
     CaseloadPage,
     ContactIn,
@@ -60,6 +61,7 @@ from services.api.schemas.participants import (
     ExitIn,
     HistoryOut,
     StageTransitionIn,
+    for_peer_mentor,
     history_entries,
     unset_none,
 )
@@ -291,6 +293,8 @@ class ParticipantController(Controller):
         participant = tenant.app.participants.participant(participant_id)
         check_own_mentee(tenant, participant, "participants.read")
         out = render(participant, 0)
+        if only_own("participants.read", tenant.principal.roles):
+            out = for_peer_mentor(out)
         if out.status is not Status.ACTIVE:
             return out
         # A derived exit, as the quarterly report and the caseload count it.
@@ -371,9 +375,11 @@ class ParticipantController(Controller):
     @get("/{participant_id:uuid}/history", opt=action("participants.read"), sync_to_thread=True)
     def history(self, tenant: Tenant, participant_id: UUID) -> HistoryOut:
         """Every event of the participant, in order, with its log position."""
+        own = only_own("participants.read", tenant.principal.roles)
         entries = history_entries(
             tenant.app.participants.history(participant_id),
-            before_after=not only_own("participants.read", tenant.principal.roles),
+            before_after=not own,
+            withhold=WITHHELD_FROM_PEER_MENTORS if own else (),
         )
         check_own_mentee(
             tenant, tenant.app.participants.participant(participant_id), "participants.read"

@@ -161,17 +161,33 @@ class HistoryOut(msgspec.Struct):
     events: list[HistoryEntry]
 
 
+# What a peer mentor is not shown of their own mentee (minimum necessary; docs/security.md):
+# they mentor the person, they do not identify them to the Bureau of Prisons.
+WITHHELD_FROM_PEER_MENTORS = ("date_of_birth", "bop_register_number")
+
+
+def for_peer_mentor(out: ParticipantOut) -> ParticipantOut:
+    """The participant view a peer mentor gets: the withheld fields null."""
+    return msgspec.structs.replace(out, date_of_birth=None, bop_register_number=None)
+
+
 def history_entries(
-    events: list[tuple[int, ProwdAggregate.Event]], *, before_after: bool
+    events: list[tuple[int, ProwdAggregate.Event]],
+    *,
+    before_after: bool,
+    withhold: tuple[str, ...] = (),
 ) -> list[HistoryEntry]:
     """A participant's history; a correction shows the fields it changed, and, `before_after`
-    (roles that may read the whole record), their values before and after and the reason."""
+    (roles that may read the whole record), their values before and after and the reason.
+    The personal details of the enrolment leave out the `withhold` fields."""
     out = []
     current: dict[str, Any] = {}
     for position, e in events:
         entry = history_entry(position, e)
         if isinstance(e, Participant.Enrolled):
             current = msgspec.structs.asdict(e.personal)
+            if withhold:
+                entry.data["personal"] = {k: v for k, v in current.items() if k not in withhold}
         elif isinstance(e, PersonalDetailsCorrected):
             after = msgspec.structs.asdict(e.personal)
             entry.data = {"fields": e.fields}
