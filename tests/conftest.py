@@ -103,6 +103,9 @@ def settings(database_url: str) -> Settings:
         # A query's bounded wait for the projector (`min_position`): generous, so a projector
         # slowed by a loaded machine (parallel workers) is not mistaken for a wrong answer.
         view_wait_max=20.0,
+        # Tests race up to 8 HTTP commands at once (tests/test_group_commit.py): each needs a
+        # handler thread of its own to reach the log's lock (PROWD_HANDLER_THREADS applies).
+        handler_threads=8,
     )
 
 
