@@ -54,6 +54,8 @@ class GoalView(Projection):
         ),
     }
     order: ClassVar[dict[str, str]] = {"goals": "goal_id", "goal_steps": "goal_id, step_id"}
+    # A participant's goals: the caseload's overdue counts and the goal list filter by it.
+    extra_indexes = (("goals", "participant", "(participant_id)"),)
 
     @handles(Goal.Set)
     def goal_set(self, w: Writer, e: Goal.Set, position: int) -> None:

@@ -24,7 +24,7 @@ from projections.erasure import ERASED, individual_pairings, log_schema
 from projections.mentors import PeerMentor
 from projections.ops import ADD_EXCLUDED, Erase, Inc, Src, Writer
 from projections.pairings import found_pairings
-from projections.query import Column, Reader, Sort, page
+from projections.query import Column, Keyset, Reader, Sort, keyset_page, page
 from projections.rows import select, typed
 from projections.search import Find
 
@@ -49,6 +49,11 @@ class MeetingLog(Projection):
         ),
     }
     order = {"meetings": "meeting_id", "meeting_weeks": "pairing_id, week"}
+    # The meeting log's order (its keyset), within a pairing and across pairings.
+    extra_indexes = (
+        ("meetings", "pairing_time", "(pairing_id, scheduled_for, meeting_id)"),
+        ("meetings", "time", "(scheduled_for, meeting_id)"),
+    )
 
     def _week(
         self, w: Writer, meeting_id: UUID, week: str, column: str, step: int, minutes: int
@@ -201,7 +206,9 @@ class _OpenPairing(msgspec.Struct):
 
 MEETING = select(MeetingRow, id="meeting_id", facility="facility_code")
 # Meetings list in scheduled order; the id breaks ties between meetings at the same instant.
-SORT_KEY = "scheduled_for::text || '|' || meeting_id::text"
+# A keyset on the columns themselves, so that the view's indexes on (pairing_id,
+# scheduled_for, meeting_id) and (scheduled_for, meeting_id) serve the order (decision 84).
+SCHEDULED = Keyset((Column("scheduled_for", "timestamptz"), Column("meeting_id", "uuid")))
 OPEN_PAIRING = select(
     _OpenPairing,
     pairing_id="p.pairing_id",
@@ -296,16 +303,30 @@ def meeting_log(
     if facility is not None:
         where.append(("facility_code", facility))
     extra, extra_params = (None, ()) if across is None else across.clause(db)
+    if sort is None:
+        rows, nxt = keyset_page(
+            db,
+            t,
+            "meetings",
+            f"scheduled_for, meeting_id, {MEETING.sql}",
+            SCHEDULED,
+            after=after,
+            limit=limit,
+            where=where,
+            extra=extra,
+            extra_params=extra_params,
+        )
+        return typed(MeetingRow, MEETING, [r[2:] for r in rows]), nxt
     rows, nxt = page(
         db,
         t,
         "meetings",
-        f"{SORT_KEY}, {MEETING.sql}",
-        "sort_key",
+        f"meeting_id, {MEETING.sql}",
+        "meeting_id",
         after=after,
         limit=limit,
         where=where,
-        key_expr=sql.SQL(SORT_KEY),
+        cast_key="uuid",
         extra=extra,
         extra_params=extra_params,
         sort=sort,

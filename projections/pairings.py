@@ -41,6 +41,11 @@ class PairingView(Projection):
         ),
     }
     order = {"pairings": "pairing_id", "pairing_members": "pairing_id, participant_id"}
+    # Pairings by mentor and a participant's pairings (the meeting log's and calendar's filters).
+    extra_indexes = (
+        ("pairings", "mentor", "(mentor_id)"),
+        ("pairing_members", "participant", "(participant_id)"),
+    )
 
     @handles(Pairing.Opened)
     def opened(self, w: Writer, e: Pairing.Opened, position: int) -> None:

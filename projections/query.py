@@ -11,6 +11,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 import msgspec
@@ -125,6 +126,25 @@ def _keyset(
     return cond, [value, value, key], order
 
 
+def _where(
+    cond: sql.Composable,
+    params: list[Any],
+    where: list[tuple[str, Any]] | None,
+    extra: sql.Composable | None,
+    extra_params: tuple[Any, ...],
+) -> sql.Composable:
+    """The WHERE of a page: the keyset condition, `column = value` filters, an extra clause
+    (parameters appended to `params`)."""
+    clauses: list[sql.Composable] = [cond]
+    for column, value in where or []:
+        clauses.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+        params.append(value)
+    if extra is not None:
+        clauses.append(extra)
+        params.extend(extra_params)
+    return sql.SQL(" AND ").join(clauses)
+
+
 def page(
     db: Reader,
     t: Tables,
@@ -138,7 +158,6 @@ def page(
     cast_key: str = "text",
     extra: sql.Composable | None = None,
     extra_params: tuple[Any, ...] = (),
-    key_expr: sql.Composable | None = None,
     sort: Sort | None = None,
 ) -> tuple[list[tuple[Any, ...]], str | None]:
     """Rows ordered by `key` (or by `sort`, then `key`) after `after`; the cursor of the next
@@ -147,9 +166,9 @@ def page(
     The first selected column must be the key (it becomes the next cursor). A sorted page's
     cursor also carries the sort value of its last row, so pages stay keyset pages.
     """
-    key_sql = key_expr if key_expr is not None else sql.Identifier(key)
+    key_sql = sql.Identifier(key)
     cond, params, order = _keyset(key_sql, cast_key, after, sort)
-    if sort is None and after and cast_key == "text" and key_expr is None:
+    if sort is None and after and cast_key == "text":
         # Any text compares, so a cursor this list never handed out (`?cursor=garbage`) would
         # answer an empty or shifted page: the cursor names a row of the list, or is refused.
         known = db.fetchone(
@@ -157,18 +176,12 @@ def page(
         )
         if known is None:
             raise InvalidCursor("the cursor is not one this list handed out")
-    clauses: list[sql.Composable] = [cond]
-    for column, value in where or []:
-        clauses.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
-        params.append(value)
-    if extra is not None:
-        clauses.append(extra)
-        params.extend(extra_params)
+    condition = _where(cond, params, where, extra, extra_params)
     selected: sql.Composable = sql.SQL(columns)
     if sort is not None:
         selected = sql.SQL("{}, {}").format(sort.expr(), selected)
     query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s").format(
-        selected, t[table], sql.SQL(" AND ").join(clauses), order
+        selected, t[table], condition, order
     )
     rows = db.fetchall(query, [*params, limit + 1])
     more = len(rows) > limit
@@ -177,6 +190,76 @@ def page(
         return rows, (str(rows[-1][0]) if more and rows else None)
     nxt = _sorted_cursor(rows[-1][0], rows[-1][1]) if more and rows else None
     return [r[1:] for r in rows], nxt
+
+
+class Keyset(NamedTuple):
+    """A page key of several columns, ordered as an index over them: a page continues with
+    the rows whose tuple of columns follows the cursor's (`(a, b) > (%s, %s)`), which the
+    index serves without reading the rows before it. Its cursor is opaque to clients."""
+
+    columns: tuple[Column, ...]
+
+    def cursor(self, values: Sequence[Any]) -> str:
+        raw = msgspec.json.encode([str(v) for v in values])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def read(self, after: str) -> list[Any]:
+        """The cursor's values, each checked against its column's type."""
+        try:
+            raw = base64.urlsafe_b64decode(after + "=" * (-len(after) % 4))
+            values = msgspec.json.decode(raw, type=list[str])
+            if len(values) != len(self.columns):
+                raise ValueError(after)
+            return [_typed(v, c.cast) for v, c in zip(values, self.columns, strict=True)]
+        except (binascii.Error, ValueError, msgspec.DecodeError):
+            raise InvalidCursor("the cursor is not one this list handed out") from None
+
+
+def _typed(value: str, cast: str) -> Any:
+    if cast == "uuid":
+        return uuid.UUID(value)
+    if cast == "timestamptz":
+        at = datetime.fromisoformat(value)
+        if at.tzinfo is None:
+            raise ValueError(value)
+        return at
+    raise ValueError(cast)
+
+
+def keyset_page(
+    db: Reader,
+    t: Tables,
+    table: str,
+    columns: str,
+    keyset: Keyset,
+    *,
+    after: str,
+    limit: int,
+    where: list[tuple[str, Any]] | None = None,
+    extra: sql.Composable | None = None,
+    extra_params: tuple[Any, ...] = (),
+) -> tuple[list[tuple[Any, ...]], str | None]:
+    """Rows in the order of `keyset` after the cursor `after`; the cursor of the next page if
+    there is one. The first selected columns must be the keyset's (they make the cursor)."""
+    key = sql.SQL(", ").join(sql.SQL(c.expr) for c in keyset.columns)
+    cond: sql.Composable = sql.SQL("TRUE")
+    params: list[Any] = []
+    if after:
+        if after.startswith("~"):
+            raise InvalidCursor("the cursor belongs to a sorted list: pass the same `sort`")
+        params = keyset.read(after)
+        cond = sql.SQL("({}) > ({})").format(
+            key, sql.SQL(", ").join(sql.SQL("%s::" + c.cast) for c in keyset.columns)
+        )
+    condition = _where(cond, params, where, extra, extra_params)
+    query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s").format(
+        sql.SQL(columns), t[table], condition, key
+    )
+    rows = db.fetchall(query, [*params, limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    width = len(keyset.columns)
+    return rows, (keyset.cursor(rows[-1][:width]) if more and rows else None)
 
 
 def check_cursor(after: str, cast_key: str = "text") -> None:

@@ -204,10 +204,20 @@ def _access_effect(
 ) -> tuple[SideEffect, ...]:
     """The access-log row of a command whose answer carries personal data, written in the
     command's own transaction (no extra commit); the middleware then writes none."""
+    entry = access_entry(request, principal, status)
+    if entry is None:
+        return ()
+    return (access_log.side_effect(app.schema, entry, then=lambda: mark_recorded(request)),)
+
+
+def access_entry(
+    request: Request[Any, Any, State], principal: Principal, status: int
+) -> access_log.Access | None:
+    """The access-log row of this request's answer, if its action is recorded."""
     name = request.route_handler.opt.get("action")
     if not access_log.recorded(name):
-        return ()
-    entry = access_log.Access(
+        return None
+    return access_log.Access(
         subject=principal.subject,
         roles=sorted(str(r) for r in principal.roles if r in MATRIX[str(name)].roles),
         action=str(name),
@@ -218,10 +228,10 @@ def _access_effect(
         status=status,
     )
 
-    def recorded() -> None:
-        request.scope.setdefault("state", {})["access_recorded"] = True
 
-    return (access_log.side_effect(app.schema, entry, then=recorded),)
+def mark_recorded(request: Request[Any, Any, State]) -> None:
+    """The request's access-log row is written: the middleware writes none."""
+    request.scope.setdefault("state", {})["access_recorded"] = True
 
 
 def tenant_command(

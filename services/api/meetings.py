@@ -39,6 +39,7 @@ from services.api.params import (
     me,
     sort_description,
 )
+from services.api.reads import recorded_read
 from services.api.schemas.meetings import (
     AmendmentIn,
     CancellationIn,
@@ -329,47 +330,51 @@ class MeetingController(Controller):
         confidential notes)."""
         db, schema = tenant.tenancy.db, tenant.info.schema
         wait = request.app.state.settings.view_wait_max
-        across = None
-        if pairing_id is not None:
-            check_own_pairing(tenant, pairing_id, "meetings.read")
-        find, order = views.search_and_sort(db, schema, q, sort, MEETING_SORT, min_position, wait)
-        start = None if since is None else instant(since, "since")
-        end = None if until is None else instant(until, "until")
-        staff = me(tenant.principal.subject, assigned_to)
-        calendar = mentor_id is not None or staff is not None or start or end
-        if pairing_id is None or find is not None or calendar:
-            peer = None
-            if pairing_id is None and only_own("meetings.read", tenant.principal.roles):
-                peer = PeerMentor(
-                    tenant.principal.subject, views.tables(db, schema, "mentor_roster", None, 0)
-                )
-            pairings = views.tables(db, schema, "pairings", min_position, wait)
-            across = Across(
-                pairings,
-                peer_mentor=peer,
-                find=find,
-                mentor_id=mentor_id,
-                assigned=(
-                    None
-                    if staff is None
-                    else (views.tables(db, schema, "assignments", min_position, wait), staff)
-                ),
-                since=start,
-                until=end,
+        # One transaction: the live builds read once, the rows, their access-log row.
+        with recorded_read(request, tenant):
+            across = None
+            if pairing_id is not None:
+                check_own_pairing(tenant, pairing_id, "meetings.read")
+            find, order = views.search_and_sort(
+                db, schema, q, sort, MEETING_SORT, min_position, wait
             )
-        t = views.tables(db, schema, "meetings", min_position, wait)
-        rows, nxt = meetings_view.meeting_log(
-            db,
-            t,
-            pairing_id,
-            after=cursor,
-            limit=limit,
-            status=status,
-            facility=facility,
-            across=across,
-            sort=order,
-        )
-        return MeetingPage(rows, nxt)
+            start = None if since is None else instant(since, "since")
+            end = None if until is None else instant(until, "until")
+            staff = me(tenant.principal.subject, assigned_to)
+            calendar = mentor_id is not None or staff is not None or start or end
+            if pairing_id is None or find is not None or calendar:
+                peer = None
+                if pairing_id is None and only_own("meetings.read", tenant.principal.roles):
+                    peer = PeerMentor(
+                        tenant.principal.subject, views.tables(db, schema, "mentor_roster", None, 0)
+                    )
+                pairings = views.tables(db, schema, "pairings", min_position, wait)
+                across = Across(
+                    pairings,
+                    peer_mentor=peer,
+                    find=find,
+                    mentor_id=mentor_id,
+                    assigned=(
+                        None
+                        if staff is None
+                        else (views.tables(db, schema, "assignments", min_position, wait), staff)
+                    ),
+                    since=start,
+                    until=end,
+                )
+            t = views.tables(db, schema, "meetings", min_position, wait)
+            rows, nxt = meetings_view.meeting_log(
+                db,
+                t,
+                pairing_id,
+                after=cursor,
+                limit=limit,
+                status=status,
+                facility=facility,
+                across=across,
+                sort=order,
+            )
+            return MeetingPage(rows, nxt)
 
     @get("/cadence-alerts", opt=action("alerts.read"), sync_to_thread=True)
     def cadence_alerts(

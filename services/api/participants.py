@@ -45,6 +45,7 @@ from services.api.params import (
     me,
     sort_description,
 )
+from services.api.reads import recorded_read
 from services.api.schemas.participants import (
     ASSIGN_EXAMPLE,
     CONTACT_EXAMPLE,
@@ -255,37 +256,39 @@ class ParticipantController(Controller):
         db = tenant.tenancy.db
         schema = tenant.info.schema
         wait = request.app.state.settings.view_wait_max
-        t = views.tables(db, schema, "caseload", min_position, wait)
-        people = views.tables(db, schema, "search", min_position, wait)
-        order = sort_of(sort, CASELOAD_SORT, people)
-        find = None if q is None else Find(people, q)
-        peer_mentor = None
-        if only_own("participants.read", tenant.principal.roles):
-            roster = views.tables(db, schema, "mentor_roster", None, 0)
-            peer_mentor = PeerMentor(tenant.principal.subject, roster)
-        zone = tenant.app.zone
-        served = load_people(db, views.tables(db, schema, "oversight", None, 0), zone)
-        rows, nxt = caseload_page(
-            db,
-            t,
-            views.tables(db, schema, "goals", None, 0),
-            clock.now(),
-            after=cursor,
-            limit=limit,
-            stage=stage,
-            status=status,
-            facility=facility,
-            cohort=cohort,
-            peer_mentor=peer_mentor,
-            find=find,
-            sort=order,
-            staff=Staff(
-                views.tables(db, schema, "assignments", min_position, wait),
-                me(tenant.principal.subject, assigned_to),
-            ),
-            served=(served, clock.today(zone)),
-        )
-        return CaseloadPage(rows, nxt, projector.position_of(db, schema, "caseload"))
+        # One transaction: the live builds read once, the rows, their access-log row.
+        with recorded_read(request, tenant):
+            t = views.tables(db, schema, "caseload", min_position, wait)
+            people = views.tables(db, schema, "search", min_position, wait)
+            order = sort_of(sort, CASELOAD_SORT, people)
+            find = None if q is None else Find(people, q)
+            peer_mentor = None
+            if only_own("participants.read", tenant.principal.roles):
+                roster = views.tables(db, schema, "mentor_roster", None, 0)
+                peer_mentor = PeerMentor(tenant.principal.subject, roster)
+            zone = tenant.app.zone
+            served = load_people(db, views.tables(db, schema, "oversight", None, 0), zone)
+            rows, nxt = caseload_page(
+                db,
+                t,
+                views.tables(db, schema, "goals", None, 0),
+                clock.now(),
+                after=cursor,
+                limit=limit,
+                stage=stage,
+                status=status,
+                facility=facility,
+                cohort=cohort,
+                peer_mentor=peer_mentor,
+                find=find,
+                sort=order,
+                staff=Staff(
+                    views.tables(db, schema, "assignments", min_position, wait),
+                    me(tenant.principal.subject, assigned_to),
+                ),
+                served=(served, clock.today(zone)),
+            )
+            return CaseloadPage(rows, nxt, projector.position_of(db, schema, "caseload"))
 
     @get("/{participant_id:uuid}", opt=action("participants.read"), sync_to_thread=True)
     def get_participant(self, tenant: Tenant, participant_id: UUID) -> ParticipantOut:

@@ -22,8 +22,8 @@ from domain.grantees import Grantee, check_slug
 from projections.registry import PROJECTIONS, ensure_views
 from services.app.grantee import GranteeApp
 from services.app.retention import Retention
+from services.store import builds, provisioning, schema
 from services.store import documents as document_store
-from services.store import provisioning, schema
 from services.store.builds import ViewTable
 from services.store.database import Database
 from services.store.ledger import Command, LedgerApplication, Saved
@@ -130,6 +130,8 @@ class Tenancy:
                 for slug in slugs:
                     # Records the grantee in `migrated` with this stamp, as a registration does.
                     provisioning.provision_grantee(cur, slug)
+                    # Builds made before an index was declared get it (decision 84).
+                    builds.index_builds(cur, schema.grantee_schema(slug))
         # A projection added since a grantee registered gets its first build now, empty at
         # position 0; the worker fills it from the log. As the service role, through the
         # owner's build functions (decision 78), as a registration does.

@@ -3,10 +3,48 @@ reader of a view (the API, a report's process) asks before its query."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+from psycopg import sql
+
 from projections.base import Tables
 from services.projector import live as projector
 from services.refusals import Refused
 from services.store.database import Database
+
+# Inside `one_lookup`: each grantee's live builds, read once (schema -> view -> build).
+_builds: ContextVar[dict[str, dict[str, int]] | None] = ContextVar("prowd_builds", default=None)
+
+
+@contextlib.contextmanager
+def one_lookup() -> Iterator[None]:
+    """Within: a request reads each grantee's live builds once, every view in one statement,
+    however many views it reads (the caseload page reads six)."""
+    token = _builds.set({})
+    try:
+        yield
+    finally:
+        _builds.reset(token)
+
+
+def _active_build(db: Database, schema: str, view: str) -> int | None:
+    known = _builds.get()
+    if known is None:
+        row = db.fetchone(
+            sql.SQL("SELECT version FROM {}.active_views WHERE view = %s").format(
+                sql.Identifier(schema)
+            ),
+            (view,),
+        )
+        return None if row is None else int(row[0])
+    if schema not in known:
+        rows = db.fetchall(
+            sql.SQL("SELECT view, version FROM {}.active_views").format(sql.Identifier(schema))
+        )
+        known[schema] = {name: int(build) for name, build in rows}
+    return known[schema].get(view)
 
 
 def live_tables(
@@ -31,8 +69,7 @@ def live_tables(
             code="view_behind",
             headers={"Retry-After": "1"},
         )
-    with db.transaction() as cur:
-        build = projector.active_build(cur, schema, view)
+    build = _active_build(db, schema, view)
     if build is None:
         raise Refused(503, f"the {view} view is not built yet", code="view_missing")
     return Tables(schema, build)

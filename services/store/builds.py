@@ -157,3 +157,23 @@ def build_functions(cur: Cursor[TupleRow], role: str) -> None:
                 " TO {r}"
             ).format(p=p, r=sql.Identifier(role))
         )
+
+
+def index_builds(cur: Cursor[TupleRow], schema: str) -> None:
+    """Give every keyed build already in `schema` the indexes its view declares now (run at
+    migration, as the owner): a build made before an index was declared gets it here, since
+    only new builds are made from the stored definitions. A bare build (a rebuild's, before
+    its COPY) has no index yet and is left alone: its `key_view_build` adds them."""
+    p = sql.Identifier(PLATFORM_SCHEMA)
+    cur.execute(
+        sql.SQL(
+            "SELECT {p}.index_view_build(%(s)s, k.view, k.version) FROM {s}.tracking k"
+            " WHERE EXISTS (SELECT FROM {p}.view_tables v WHERE v.view = k.view)"
+            " AND NOT EXISTS (SELECT FROM {p}.view_tables v WHERE v.view = k.view"
+            "   AND to_regclass(format('%%I.%%I', %(s)s, v.tbl || '_b' || k.version)) IS NULL)"
+            " AND EXISTS (SELECT FROM {p}.view_tables v JOIN pg_index i"
+            "   ON i.indrelid = to_regclass(format('%%I.%%I', %(s)s, v.tbl || '_b' || k.version))"
+            "   WHERE v.view = k.view)"
+        ).format(p=p, s=sql.Identifier(schema)),
+        {"s": schema},
+    )

@@ -1,0 +1,252 @@
+"""Reads at realistic sizes (issue 23, point 5; decision 84): the main list queries use the
+views' indexes, the caseload page is at most two database transactions, and a read's
+access-log row commits in the read's own transaction.
+
+Plans are the server's own (`EXPLAIN (FORMAT JSON)` of the statements the query functions
+send), over view builds filled with generated rows and ANALYZEd, as a grantee of some years
+would have them.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from litestar.testing import TestClient
+from psycopg import sql
+
+from projections.base import Tables
+from projections.caseload_reads import overdue_goal_counts
+from projections.meetings import meeting_log
+from services.api.app import create_app
+from services.projector import live as projector
+from services.store.database import Database
+from tests.pgtrace import traced
+
+GOALS = 40_000
+MEETINGS = 60_000
+PAIRINGS = 3_000
+
+
+class Explaining:
+    """A `Reader` that asks the server for the plan of each statement before running it."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self.plans: list[dict[str, Any]] = []
+
+    def _explain(self, query: Any, params: Any) -> None:
+        statement = sql.SQL(query) if isinstance(query, str) else query
+        explain = sql.Composed([sql.SQL("EXPLAIN (FORMAT JSON) "), statement])
+        (plan,) = self.conn.execute(explain, params).fetchone() or ((),)
+        self.plans.append(plan[0]["Plan"])
+
+    def fetchall(self, query: Any, params: Any = None) -> list[Any]:
+        self._explain(query, params)
+        return self.conn.execute(query, params).fetchall()
+
+    def fetchone(self, query: Any, params: Any = None) -> Any:
+        self._explain(query, params)
+        return self.conn.execute(query, params).fetchone()
+
+
+def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
+
+
+def scans_of(plans: list[dict[str, Any]], table: str) -> tuple[list[str], set[str]]:
+    """The node types of every scan of `table` in `plans`, and the indexes of it they read
+    (a bitmap heap scan names its table, its bitmap index scans the index)."""
+    everything = [n for plan in plans for n in nodes(plan)]
+    kinds = [n["Node Type"] for n in everything if n.get("Relation Name") == table]
+    indexes = {
+        n["Index Name"] for n in everything if n.get("Index Name", "").startswith(f"{table}_")
+    }
+    return kinds, indexes
+
+
+@pytest.fixture(scope="module")
+def owner(database_url: str) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+def numbered(n: int) -> UUID:
+    """The id the generated rows give number `n` (its decimal digits)."""
+    return UUID(f"00000000-0000-0000-0000-{n:012d}")
+
+
+def build_of(conn: psycopg.Connection[Any], schema: str, view: str) -> Tables:
+    with conn.cursor() as cur:
+        build = projector.active_build(cur, schema, view)
+    assert build is not None
+    return Tables(schema, build)
+
+
+def test_overdue_goals_of_a_caseload_page_use_the_participant_index(owner, make_grantee):
+    schema = f"g_{make_grantee()}"
+    t = build_of(owner, schema, "goals")
+    owner.execute(
+        sql.SQL(
+            "INSERT INTO {} (goal_id, participant_id, horizon, domain, statement, measure, target,"
+            " target_date, set_on, first_set_on, revision, status, last_position)"
+            " SELECT gen_random_uuid(), ('00000000-0000-0000-0000-' || lpad((i %% 8000)::text, 12,"
+            " '0'))::uuid, 'short', 'employment', 's', 'm', 't', date '2026-01-01' + (i %% 300),"
+            " date '2025-12-01', date '2025-12-01', 1, 'active', i"
+            " FROM generate_series(1, %s) i"
+        ).format(t["goals"]),
+        (GOALS,),
+    )
+    owner.execute(sql.SQL("ANALYZE {}").format(t["goals"]))
+    page = [numbered(i) for i in range(100)]
+    reader = Explaining(owner)
+    counts = overdue_goal_counts(reader, t, page, date(2026, 6, 1))
+    due = [i % 8000 for i in range(1, GOALS + 1) if i % 8000 < 100 and i % 300 < 151]
+    assert counts == {numbered(n): due.count(n) for n in set(due)}
+    kinds, indexes = scans_of(reader.plans, f"goals_b{t.build}")
+    assert kinds and "Seq Scan" not in kinds, kinds
+    assert indexes == {f"goals_b{t.build}_participant"}
+
+
+@pytest.fixture(scope="module")
+def meetings(owner, make_grantee) -> Tables:
+    """A meetings build of MEETINGS rows over PAIRINGS pairings, some at the same instant."""
+    schema = f"g_{make_grantee()}"
+    t = build_of(owner, schema, "meetings")
+    owner.execute(
+        sql.SQL(
+            "INSERT INTO {} (meeting_id, pairing_id, status, scheduled_for, planned_minutes,"
+            " location_kind, week, last_position)"
+            " SELECT gen_random_uuid(), ('00000000-0000-0000-0000-' || lpad((i %% %s)::text, 12,"
+            " '0'))::uuid, 'scheduled', timestamptz '2026-01-05 15:00Z' + (i / 7) * interval"
+            " '1 hour', 60, 'remote', '2026-W02', i FROM generate_series(1, %s) i"
+        ).format(t["meetings"]),
+        (PAIRINGS, MEETINGS),
+    )
+    owner.execute(sql.SQL("ANALYZE {}").format(t["meetings"]))
+    return t
+
+
+def test_a_pairings_meeting_log_pages_through_its_index(owner, meetings):
+    t, pairing = meetings, numbered(42)
+    reader = Explaining(owner)
+    first, cursor = meeting_log(reader, t, pairing, after="", limit=8)
+    assert cursor is not None
+    second, _ = meeting_log(reader, t, pairing, after=cursor, limit=8)
+    kinds, indexes = scans_of(reader.plans, f"meetings_b{t.build}")
+    assert kinds and "Seq Scan" not in kinds, kinds
+    assert indexes == {f"meetings_b{t.build}_pairing_time"}
+    order = [(m.scheduled_for, m.id) for m in first + second]
+    assert order == sorted(order) and len(set(order)) == 16
+    assert {m.pairing_id for m in first + second} == {pairing}
+
+
+def test_the_meeting_log_across_pairings_pages_through_its_index(owner, meetings):
+    t = meetings
+    reader = Explaining(owner)
+    first, cursor = meeting_log(reader, t, None, after="", limit=10)
+    assert cursor is not None
+    second, _ = meeting_log(reader, t, None, after=cursor, limit=10)
+    kinds, indexes = scans_of(reader.plans, f"meetings_b{t.build}")
+    assert kinds and "Seq Scan" not in kinds, kinds
+    assert indexes == {f"meetings_b{t.build}_time"}
+    # Seven meetings share each instant: the id orders them, and no page repeats or skips one.
+    order = [(m.scheduled_for, m.id) for m in first + second]
+    assert order == sorted(order) and len(set(order)) == 20
+    assert first[-1].scheduled_for == second[0].scheduled_for
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage",
+        # The format handed out before decision 84: the instant and the id as text.
+        "2026-01-05 15:00:00+00|" + str(uuid4()),
+        base64.urlsafe_b64encode(json.dumps(["yesterday", str(uuid4())]).encode()).decode(),
+        base64.urlsafe_b64encode(json.dumps(["2026-01-05T15:00:00+00:00"]).encode()).decode(),
+    ],
+)
+def test_a_meeting_log_cursor_it_never_handed_out_is_400(client, auth, grantee, cursor):
+    r = client.get(
+        f"/v1/grantees/{grantee}/meetings",
+        params={"cursor": cursor},
+        headers=auth("coordinator", grantee),
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "invalid_cursor"
+
+
+CONNECTIONS = 4
+
+
+@pytest.fixture(scope="module")
+def traced_api(settings, database_url) -> Iterator[tuple[Database, TestClient[Any]]]:
+    """The API on a pool of its own, of a fixed size, so that every connection is traced."""
+    own = dataclasses.replace(settings, pool_min=CONNECTIONS, pool_max=CONNECTIONS)
+    db = Database(database_url, own, name="prowd-traced").open()
+    try:
+        with TestClient(create_app(own, db)) as api:
+            yield db, api
+    finally:
+        db.close()
+
+
+def test_a_caseload_page_is_at_most_two_transactions_with_its_access_log_row(
+    traced_api, auth, grantee, enrol, db
+):
+    for _ in range(3):
+        enrol()
+    projector.drain(db, f"g_{grantee}")
+    pool, api = traced_api
+    h = auth("coordinator", grantee)
+    assert api.get(f"/v1/grantees/{grantee}/participants", headers=h).status_code == 200
+    with traced(pool, CONNECTIONS) as transactions:
+        r = api.get(f"/v1/grantees/{grantee}/participants?limit=2", headers=h)
+    assert r.status_code == 200 and len(r.json()["items"]) == 2
+    assert 1 <= len(transactions) <= 2, transactions
+    # The access-log row is written by the transaction that read the caseload's rows.
+    (logged,) = [t for t in transactions if any("access_log" in s for s in t)]
+    assert any("INSERT" in s for s in logged if "access_log" in s)
+    assert any("caseload_b" in s and "SELECT" in s for s in logged), logged
+
+
+def test_a_meeting_log_read_and_its_access_log_row_are_one_transaction(traced_api, auth, grantee):
+    pool, api = traced_api
+    h = auth("coordinator", grantee)
+    assert api.get(f"/v1/grantees/{grantee}/meetings", headers=h).status_code == 200
+    with traced(pool, CONNECTIONS) as transactions:
+        r = api.get(f"/v1/grantees/{grantee}/meetings", headers=h)
+    assert r.status_code == 200
+    (logged,) = [t for t in transactions if any("access_log" in s for s in t)]
+    assert any("meetings_b" in s and "SELECT" in s for s in logged), logged
+
+
+def test_a_build_made_before_its_indexes_were_declared_gets_them_at_migration(
+    app, client, owner, make_grantee
+):
+    schema = f"g_{make_grantee()}"
+    goals, meetings = build_of(owner, schema, "goals"), build_of(owner, schema, "meetings")
+    made_before = [
+        f"goals_b{goals.build}_participant",
+        f"meetings_b{meetings.build}_pairing_time",
+        f"meetings_b{meetings.build}_time",
+    ]
+    for name in made_before:
+        owner.execute(
+            sql.SQL("DROP INDEX {}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+        )
+    app.state.tenancy.migrate(force=True)
+    rows = owner.execute(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND indexname = ANY(%s)",
+        (schema, made_before),
+    ).fetchall()
+    assert sorted(name for (name,) in rows) == sorted(made_before)
