@@ -10,6 +10,7 @@ from typing import Annotated
 import msgspec
 from litestar.params import Parameter
 
+from services.api.dates import check_parameter
 from services.api.problems import ProblemError
 from services.api.text import FreeText
 
@@ -116,6 +117,7 @@ def instant(value: str, name: str) -> datetime:
     try:
         if match is None:
             raise ValueError(value)
-        return datetime.fromisoformat(value.upper().replace(" ", "T").replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.upper().replace(" ", "T").replace("Z", "+00:00"))
     except ValueError:
         raise ProblemError(400, "invalid_instant", f"{name} is not {_INSTANT_DOC}") from None
+    return check_parameter(moment, name)

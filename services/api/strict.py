@@ -17,6 +17,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.enums import RequestEncodingType
 
+from services.api.dates import body_problem
 from services.api.problems import Problem, problem_response
 from services.api.text import text_problem
 
@@ -61,7 +62,7 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
     if not (isinstance(target, type) and issubclass(target, msgspec.Struct)):
         return None
     try:
-        msgspec.json.decode(body or b"null", type=target, strict=True)
+        decoded = msgspec.json.decode(body or b"null", type=target, strict=True)
     except msgspec.ValidationError as e:
         return text_problem(e) or problem_response(
             400,
@@ -71,7 +72,7 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
         )
     except msgspec.DecodeError:
         return None  # malformed JSON: Litestar's own decoding answers with the details
-    return None
+    return body_problem(decoded)
 
 
 async def _form_text(request: Request[Any, Any, Any], target: Any) -> Response[Problem] | None:
