@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.api.csv_export import asks_for_csv
+from services.api.csv_export import as_csv, asks_for_csv
 from services.projector import live as projector
 from tests.mentoring_helpers import Api
 
@@ -59,3 +59,38 @@ def test_lists_export_as_csv_with_their_filters(api: Api) -> None:
         ("participants.read", "GET"),
     )
     assert rows[0][0] >= 3
+
+
+# -- formula injection (OWASP "CSV Injection") ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+1 555 0100", "'+1 555 0100"),
+        ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+        ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+        ("\tTab", "'\tTab"),
+        ("\rReturn", "'\rReturn"),
+        ("Ann", "Ann"),
+        ("", ""),
+        (-3, "-3"),  # a number keeps its sign
+        (-2.5, "-2.5"),
+        ("-12", "-12"),  # so does text that is a plain number
+        ("-0.75", "-0.75"),
+    ],
+)
+def test_a_cell_that_could_start_a_formula_is_quoted(value: Any, cell: str) -> None:
+    (row,) = list(csv.reader(io.StringIO(as_csv([{"v": value}]))))[1:]
+    assert row == [cell]
+
+
+def test_a_name_that_is_a_formula_exports_escaped(api: Api) -> None:
+    api.enrol(first_name='=HYPERLINK("http://x")', last_name="@Lee")
+    projector.drain(api.db, f"g_{api.slug}")
+    rows, _ = csv_rows(api, "/participants")
+    (row,) = rows
+    assert row["first_name"] == '\'=HYPERLINK("http://x")' and row["last_name"] == "'@Lee"
+    # The JSON answer keeps the name as it was given.
+    assert api.get("/participants")["items"][0]["first_name"] == '=HYPERLINK("http://x")'

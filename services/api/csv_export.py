@@ -13,6 +13,8 @@ from typing import Any
 import msgspec
 from litestar import Response
 
+from services.reports.csvsafe import safe_cell
+
 CSV = "text/csv"
 wanted: ContextVar[bool] = ContextVar("csv_wanted", default=False)
 
@@ -30,11 +32,11 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return safe_cell(value)
     if isinstance(value, bool | int | float):
         return str(value).lower() if isinstance(value, bool) else str(value)
     encoded = msgspec.json.encode(value).decode()
-    return encoded.strip('"') if encoded.startswith('"') else encoded
+    return safe_cell(encoded.strip('"') if encoded.startswith('"') else encoded)
 
 
 def as_csv(items: list[Any]) -> str:
@@ -50,7 +52,7 @@ def as_csv(items: list[Any]) -> str:
             else list(msgspec.to_builtins(item))
         )
         columns += [n for n in names if n not in columns]
-    writer.writerow(columns)
+    writer.writerow([safe_cell(c) for c in columns])
     for row in builtins:
         writer.writerow([_cell(row.get(c)) for c in columns])
     return out.getvalue()
