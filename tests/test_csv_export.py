@@ -7,9 +7,11 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from domain import clock
 from services.api.csv_export import as_csv, asks_for_csv
 from services.projector import live as projector
 from tests.mentoring_helpers import Api
@@ -94,3 +96,17 @@ def test_a_name_that_is_a_formula_exports_escaped(api: Api) -> None:
     assert row["first_name"] == '\'=HYPERLINK("http://x")' and row["last_name"] == "'@Lee"
     # The JSON answer keeps the name as it was given.
     assert api.get("/participants")["items"][0]["first_name"] == '=HYPERLINK("http://x")'
+
+
+def test_a_csv_answer_is_an_attachment_named_by_its_list_and_today(api: Api) -> None:
+    pid = api.enrol(first_name="Ann", last_name="Lee")
+    projector.drain(api.db, f"g_{api.slug}")
+    today = clock.now().astimezone(ZoneInfo("America/New_York")).date().isoformat()
+    for path, name in (("/participants", "participants"), ("/facilities", "facilities")):
+        r = api.client.get(api.base + path, headers={**api.headers(), "Accept": "text/csv"})
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "text/csv; charset=utf-8"
+        disposition = r.headers["content-disposition"]
+        assert disposition == f'attachment; filename="{name}-{today}.csv"', disposition
+        # No personal data in the name: neither the person's name nor an id.
+        assert "Ann" not in disposition and "Lee" not in disposition and pid not in disposition

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from contextvars import ContextVar
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -17,6 +18,16 @@ from services.reports.csvsafe import safe_cell
 
 CSV = "text/csv"
 wanted: ContextVar[bool] = ContextVar("csv_wanted", default=False)
+# The file name of the answer, `<list>-<grantee's today>.csv`: set with `wanted`.
+filename: ContextVar[str] = ContextVar("csv_filename", default="list.csv")
+
+
+def name_for(path_template: str, today: date) -> str:
+    """`<list>-<date>.csv`: the last segment of the route's template that is no parameter
+    (`/v1/grantees/{grantee}/participants/{participant_id}/goals` gives `goals`), so the name
+    never holds an id or anything else a caller sent."""
+    words = [s for s in path_template.split("/") if s and not s.startswith("{")]
+    return f"{words[-1] if words else 'list'}-{today.isoformat()}.csv"
 
 
 def asks_for_csv(accept: str) -> bool:
@@ -70,6 +81,6 @@ def render_csv(response: Response[Any]) -> Response[Any]:
     cursor = getattr(content, "next_cursor", None)
     if cursor:
         headers["X-Next-Cursor"] = str(cursor)
-    return Response(
-        as_csv(items), status_code=200, media_type="text/csv; charset=utf-8", headers=headers
-    )
+    headers["Content-Disposition"] = f'attachment; filename="{filename.get()}"'
+    # Litestar appends `; charset=utf-8` to a text/* type itself (naming it here doubled it).
+    return Response(as_csv(items), status_code=200, media_type=CSV, headers=headers)
