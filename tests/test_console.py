@@ -409,27 +409,3 @@ def test_the_oversight_dashboard_shows_the_apis_figures_per_grantee_with_charts(
     # A quarter the API refuses: its words, not an error page.
     bad = browser.get("/console/oversight?quarter=2026Q9")
     assert bad.status_code == 200 and "is not a quarter" in bad.text
-
-
-def test_the_caseload_sorts_by_every_column_the_api_sorts_by(
-    browser, grantee, enrol, db, client, auth
-):
-    from projections.caseload_reads import CASELOAD_SORT
-
-    enrol(first_name="Ana", last_name="Zorrilla", program_entry_date="2026-02-01")
-    enrol(first_name="Zoe", last_name="Abbott", program_entry_date="2026-03-01")
-    projector.drain(db, f"g_{grantee}")
-    sign_in(browser, "coordinator", grantee)
-    offered = re.findall(r'<option value="([^"]*)"', browser.get("/console/caseload").text)
-    keys = [*CASELOAD_SORT, *(f"-{k}" for k in CASELOAD_SORT)]
-    assert set(keys) <= set(offered), sorted(set(keys) - set(offered))
-    for key in [*keys, "days_in_stage", "-days_in_stage"]:
-        page = browser.get("/console/caseload", params={"sort": key})
-        assert page.status_code == 200, (key, page.text[:500])
-        assert "Zorrilla, Ana" in page.text and "Abbott, Zoe" in page.text, key
-        assert f'<option value="{key}" selected' in page.text, key
-    # Days in stage: Ana entered first, so she has been longest in stage 1.
-    longest = browser.get("/console/caseload", params={"sort": "-days_in_stage"}).text
-    assert longest.index("Zorrilla, Ana") < longest.index("Abbott, Zoe")
-    shortest = browser.get("/console/caseload", params={"sort": "days_in_stage"}).text
-    assert shortest.index("Abbott, Zoe") < shortest.index("Zorrilla, Ana")

@@ -14,6 +14,7 @@ import pytest
 from domain import clock
 from services.api.csv_export import as_csv, asks_for_csv
 from services.projector import live as projector
+from services.reports import pirl
 from tests.mentoring_helpers import Api
 
 
@@ -110,3 +111,9 @@ def test_a_csv_answer_is_an_attachment_named_by_its_list_and_today(api: Api) -> 
         assert disposition == f'attachment; filename="{name}-{today}.csv"', disposition
         # No personal data in the name: neither the person's name nor an id.
         assert "Ann" not in disposition and "Lee" not in disposition and pid not in disposition
+
+
+def test_the_pirl_file_quotes_formula_cells_and_numbers_keep_their_sign() -> None:
+    data = pirl.render([['=HYPERLINK("http://x")', "@A1", "-12", "20260131"]])
+    row = data.decode().split("\r\n")[1]
+    assert row == '"\'=HYPERLINK(""http://x"")",\'@A1,-12,20260131'

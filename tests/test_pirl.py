@@ -436,9 +436,3 @@ def test_each_participant_in_a_file_is_in_the_accounting_of_disclosures(client, 
     ]
     assert rows[0]["actor"] == "test-coordinator"
     assert w.get(f"/participants/{later}/disclosures")["items"] == []
-
-
-def test_a_cell_that_could_start_a_formula_is_quoted_and_numbers_keep_their_sign():
-    data = pirl.render([['=HYPERLINK("http://x")', "@A1", "-12", "20260131"]])
-    row = data.decode().split("\r\n")[1]
-    assert row == '"\'=HYPERLINK(""http://x"")",\'@A1,-12,20260131'
