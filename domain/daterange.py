@@ -18,6 +18,8 @@ LATEST = date(2200, 12, 31)
 _FIRST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
 _END_INSTANT = datetime(2201, 1, 1, tzinfo=UTC)
 RANGE = f"{EARLIEST.isoformat()} to {LATEST.isoformat()}"
+# The years of the range, as the OpenAPI document declares them (a date's or date-time's prefix).
+YEAR_PATTERN = "(19[0-9]{2}|2[01][0-9]{2}|2200)"
 
 
 def in_range(value: date) -> bool:

@@ -228,3 +228,30 @@ def test_replay_refuses_an_instant_out_of_range(
     assert cmd_replay(Namespace(grantee=grantee, as_of=at), settings) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"prowd replay: --as-of {at!r}: ") and "1900-01-01 to 2200-12-31" in err
+
+
+def _formats(node: Any, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        if node.get("format") in ("date", "date-time"):
+            found.append(node)
+        for value in node.values():
+            _formats(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _formats(value, found)
+    return found
+
+
+def test_the_document_declares_the_range_on_every_date(client: Any) -> None:
+    """Declared before refused (decision 24): a client or fuzzer sees the range."""
+    doc = client.get("/schema/openapi.json").json()
+    # The messages the service sends (`webhooks`, their `Webhook…Data`) are not inputs.
+    schemas = {k: v for k, v in doc["components"]["schemas"].items() if not k.startswith("Webhook")}
+    dated = _formats([doc["paths"], schemas], [])
+    assert len(dated) > 50
+    for schema in dated:
+        assert schema.get("pattern", "").startswith("^(19[0-9]{2}|2[01][0-9]{2}|2200)-"), schema
+        if schema["format"] == "date":
+            assert re.search(schema["pattern"], "2200-12-31")
+            assert not re.search(schema["pattern"], "2201-01-01")
+            assert not re.search(schema["pattern"], "1899-12-31")
