@@ -7,11 +7,14 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.api.csv_export import asks_for_csv
+from domain import clock
+from services.api.csv_export import as_csv, asks_for_csv
 from services.projector import live as projector
+from services.reports import pirl
 from tests.mentoring_helpers import Api
 
 
@@ -59,3 +62,58 @@ def test_lists_export_as_csv_with_their_filters(api: Api) -> None:
         ("participants.read", "GET"),
     )
     assert rows[0][0] >= 3
+
+
+# -- formula injection (OWASP "CSV Injection") ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+1 555 0100", "'+1 555 0100"),
+        ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+        ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+        ("\tTab", "'\tTab"),
+        ("\rReturn", "'\rReturn"),
+        ("Ann", "Ann"),
+        ("", ""),
+        (-3, "-3"),  # a number keeps its sign
+        (-2.5, "-2.5"),
+        ("-12", "-12"),  # so does text that is a plain number
+        ("-0.75", "-0.75"),
+    ],
+)
+def test_a_cell_that_could_start_a_formula_is_quoted(value: Any, cell: str) -> None:
+    (row,) = list(csv.reader(io.StringIO(as_csv([{"v": value}]))))[1:]
+    assert row == [cell]
+
+
+def test_a_name_that_is_a_formula_exports_escaped(api: Api) -> None:
+    api.enrol(first_name='=HYPERLINK("http://x")', last_name="@Lee")
+    projector.drain(api.db, f"g_{api.slug}")
+    rows, _ = csv_rows(api, "/participants")
+    (row,) = rows
+    assert row["first_name"] == '\'=HYPERLINK("http://x")' and row["last_name"] == "'@Lee"
+    # The JSON answer keeps the name as it was given.
+    assert api.get("/participants")["items"][0]["first_name"] == '=HYPERLINK("http://x")'
+
+
+def test_a_csv_answer_is_an_attachment_named_by_its_list_and_today(api: Api) -> None:
+    pid = api.enrol(first_name="Ann", last_name="Lee")
+    projector.drain(api.db, f"g_{api.slug}")
+    today = clock.now().astimezone(ZoneInfo("America/New_York")).date().isoformat()
+    for path, name in (("/participants", "participants"), ("/facilities", "facilities")):
+        r = api.client.get(api.base + path, headers={**api.headers(), "Accept": "text/csv"})
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "text/csv; charset=utf-8"
+        disposition = r.headers["content-disposition"]
+        assert disposition == f'attachment; filename="{name}-{today}.csv"', disposition
+        # No personal data in the name: neither the person's name nor an id.
+        assert "Ann" not in disposition and "Lee" not in disposition and pid not in disposition
+
+
+def test_the_pirl_file_quotes_formula_cells_and_numbers_keep_their_sign() -> None:
+    data = pirl.render([['=HYPERLINK("http://x")', "@A1", "-12", "20260131"]])
+    row = data.decode().split("\r\n")[1]
+    assert row == '"\'=HYPERLINK(""http://x"")",\'@A1,-12,20260131'

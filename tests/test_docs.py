@@ -117,3 +117,35 @@ def test_every_openapi_path_is_in_the_readme(client: TestClient[Litestar]) -> No
     assert not missing, f"endpoints missing from README.md's API overview: {missing}"
     stale = sorted(f"{m} {p}" for m, p in rows if m.lower() not in spec["paths"].get(p, {}))
     assert not stale, f"README.md's API overview lists endpoints the API does not have: {stale}"
+
+
+def _types_in(text: str) -> set[str]:
+    """The event types a passage names, `a.b|c` read as `a.b` and `a.c`."""
+    found: set[str] = set()
+    for word in re.findall(r"`([a-z_]+(?:\.[a-z_|]+)?)`", text):
+        head, _, tails = word.partition(".")
+        found |= {f"{head}.{t}" for t in tails.split("|")} if tails else {head}
+    return found
+
+
+def test_the_readme_and_the_webhook_guide_name_the_event_types_an_endpoint_may_subscribe_to(
+    client: TestClient[Litestar], auth, grantee
+) -> None:
+    from domain.webhooks import EVENT_TYPES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    subscribable = readme.split("- **What goes out**", 1)[1].split("- **", 1)[0]
+    subscribable = subscribable.split("`ping`", 1)[0]
+    assert _types_in(subscribable) - {"event_types"} == set(EVENT_TYPES)
+    guide = (ROOT / "docs" / "webhooks.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\| `([a-z_.]+)` \|", guide, re.MULTILINE))
+    assert set(EVENT_TYPES) | {"ping"} <= rows
+    # Both say a ping is not subscribed to, and the API agrees.
+    ping_row = next(line for line in guide.splitlines() if line.startswith("| `ping` |"))
+    assert "not subscribed to" in ping_row and "not subscribed to" in readme
+    r = client.post(
+        f"/v1/grantees/{grantee}/webhook-endpoints",
+        json={"url": "https://rrc.example/hooks", "facility": "RRC-1", "event_types": ["ping"]},
+        headers=auth("grantee_admin", grantee),
+    )
+    assert r.status_code == 400 and "ping" in r.text and "event_types" in r.text, r.text

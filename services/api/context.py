@@ -15,7 +15,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from domain import common
+from domain import clock, common
 from domain.common import AlreadyExists, Conflict, ProwdAggregate
 from domain.mentors import MentorStatus
 from domain.participants import Participant
@@ -121,7 +121,12 @@ def provide_tenant(
     _check_action(request, principal)
     app = tenancy.app(grantee)
     localtime.zone.set(app.zone)
-    csv_export.wanted.set(csv_export.asks_for_csv(request.headers.get("accept", "")))
+    if csv_export.asks_for_csv(request.headers.get("accept", "")):
+        csv_export.wanted.set(True)
+        today = clock.now().astimezone(app.zone).date()
+        csv_export.filename.set(csv_export.name_for(request.scope["path_template"], today))
+    else:
+        csv_export.wanted.set(False)
     return Tenant(info=info, app=app, principal=principal, tenancy=tenancy)
 
 

@@ -8,13 +8,26 @@ from __future__ import annotations
 import csv
 import io
 from contextvars import ContextVar
+from datetime import date
 from typing import Any
 
 import msgspec
 from litestar import Response
 
+from services.reports.csvsafe import safe_cell
+
 CSV = "text/csv"
 wanted: ContextVar[bool] = ContextVar("csv_wanted", default=False)
+# The file name of the answer, `<list>-<grantee's today>.csv`: set with `wanted`.
+filename: ContextVar[str] = ContextVar("csv_filename", default="list.csv")
+
+
+def name_for(path_template: str, today: date) -> str:
+    """`<list>-<date>.csv`: the last segment of the route's template that is no parameter
+    (`/v1/grantees/{grantee}/participants/{participant_id}/goals` gives `goals`), so the name
+    never holds an id or anything else a caller sent."""
+    words = [s for s in path_template.split("/") if s and not s.startswith("{")]
+    return f"{words[-1] if words else 'list'}-{today.isoformat()}.csv"
 
 
 def asks_for_csv(accept: str) -> bool:
@@ -30,11 +43,11 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return safe_cell(value)
     if isinstance(value, bool | int | float):
         return str(value).lower() if isinstance(value, bool) else str(value)
     encoded = msgspec.json.encode(value).decode()
-    return encoded.strip('"') if encoded.startswith('"') else encoded
+    return safe_cell(encoded.strip('"') if encoded.startswith('"') else encoded)
 
 
 def as_csv(items: list[Any]) -> str:
@@ -50,7 +63,7 @@ def as_csv(items: list[Any]) -> str:
             else list(msgspec.to_builtins(item))
         )
         columns += [n for n in names if n not in columns]
-    writer.writerow(columns)
+    writer.writerow([safe_cell(c) for c in columns])
     for row in builtins:
         writer.writerow([_cell(row.get(c)) for c in columns])
     return out.getvalue()
@@ -68,6 +81,6 @@ def render_csv(response: Response[Any]) -> Response[Any]:
     cursor = getattr(content, "next_cursor", None)
     if cursor:
         headers["X-Next-Cursor"] = str(cursor)
-    return Response(
-        as_csv(items), status_code=200, media_type="text/csv; charset=utf-8", headers=headers
-    )
+    headers["Content-Disposition"] = f'attachment; filename="{filename.get()}"'
+    # Litestar appends `; charset=utf-8` to a text/* type itself (naming it here doubled it).
+    return Response(as_csv(items), status_code=200, media_type=CSV, headers=headers)

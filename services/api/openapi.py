@@ -25,6 +25,7 @@ from litestar.openapi.spec import Example, OpenAPI, OpenAPIType, Operation, Refe
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.openapi.spec import OpenAPIResponse as Response
 
+from domain.daterange import YEAR_PATTERN
 from services.api.problems import PROBLEM_JSON, TITLES, Problem, problem_type
 
 _FORMAT_EXAMPLES = {
@@ -168,6 +169,14 @@ class Examples:
         return None
 
 
+# The accepted dates (domain/daterange.py), declared on every date and date-time of the
+# document: a value outside is refused with 400 `date_out_of_range` (decision 24: declared
+# before refused). The offset of a date-time is left to its format.
+_DATED = {
+    "date": f"^{YEAR_PATTERN}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+    "date-time": f"^{YEAR_PATTERN}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]",
+}
+
 # The constraints of each kind of value, as `Schema` attributes.
 _CONSTRAINTS: dict[str, tuple[str, ...]] = {
     "string": ("pattern", "min_length", "max_length", "format"),
@@ -187,6 +196,8 @@ def _constraints_into_branches(schema: Any, seen: set[int]) -> None:
     if not isinstance(schema, Schema) or id(schema) in seen:
         return
     seen.add(id(schema))
+    if schema.format is not None and schema.pattern is None:
+        schema.pattern = _DATED.get(schema.format.value)
     branches = [b for b in (schema.one_of or schema.any_of or []) if isinstance(b, Schema)]
     for branch in branches:
         names = _CONSTRAINTS.get(_type_of(branch) or "", ())

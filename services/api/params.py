@@ -10,6 +10,8 @@ from typing import Annotated
 import msgspec
 from litestar.params import Parameter
 
+from domain.daterange import YEAR_PATTERN
+from services.api.dates import check_parameter
 from services.api.problems import ProblemError
 from services.api.text import FreeText
 
@@ -79,8 +81,8 @@ UuidCursor = Annotated[
 INSTANT_SCHEMA = {
     "format": "date-time",
     "pattern": (
-        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
-        r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+        f"^{YEAR_PATTERN}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}"
+        r"(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
     ),
 }
 MinPosition = Annotated[
@@ -116,6 +118,7 @@ def instant(value: str, name: str) -> datetime:
     try:
         if match is None:
             raise ValueError(value)
-        return datetime.fromisoformat(value.upper().replace(" ", "T").replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.upper().replace(" ", "T").replace("Z", "+00:00"))
     except ValueError:
         raise ProblemError(400, "invalid_instant", f"{name} is not {_INSTANT_DOC}") from None
+    return check_parameter(moment, name)

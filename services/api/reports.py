@@ -29,6 +29,7 @@ from litestar.params import Parameter
 from domain import clock
 from domain.common import CLOCK_SKEW
 from services.api.context import Tenant, action, provide_platform, provide_tenant
+from services.api.dates import check_parameter
 from services.api.docs import problems
 from services.api.params import INSTANT_SCHEMA, MAX_POSITION, MinPosition
 from services.api.problems import ProblemError
@@ -100,6 +101,7 @@ def parse_as_of(value: str | None) -> datetime | None:
             "invalid_instant",
             "as_of must be RFC 3339 with a UTC offset, e.g. 2026-10-01T00:00:00Z",
         ) from None
+    check_parameter(moment, "as_of")
     if moment > clock.now() + CLOCK_SKEW:
         raise ProblemError(400, "invalid_instant", "as_of lies in the future")
     return moment

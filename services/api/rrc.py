@@ -32,6 +32,7 @@ from projections.base import Tables
 from projections.rrc import BEGINNING, END, ResidentOut, parse_cursor, resident, residents
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant
+from services.api.dates import check_parameter
 from services.api.docs import problems
 from services.api.params import Limit, MinPosition
 from services.api.problems import ProblemError
@@ -166,7 +167,7 @@ def _aware(moment: datetime | None, name: str, default: datetime) -> datetime:
         return default
     if moment.tzinfo is None:
         raise ProblemError(400, "invalid_request", f"{name} must carry a UTC offset (RFC 3339)")
-    return moment
+    return check_parameter(moment, name)
 
 
 @get(

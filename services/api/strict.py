@@ -19,6 +19,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.enums import RequestEncodingType
 
+from services.api.dates import body_problem
 from services.api.problems import Problem, problem_response
 from services.api.text import text_problem
 
@@ -73,6 +74,9 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
         )
     except msgspec.DecodeError:
         return None  # malformed JSON: Litestar's own decoding answers with the details
+    problem = body_problem(decoded)
+    if problem is not None:
+        return problem
     # The body is decoded once: Litestar's `request.json()` returns what is cached on the
     # connection, and converting a Struct into its own type hands the same object back.
     request._connection_state.json = decoded

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import Any
 
 from domain.common import DomainError
+from domain.daterange import RANGE, in_range
 from domain.imports import ImportKind
 from domain.mentors import MentorSource, RecruitmentChannel
 from domain.stages import Placement
@@ -53,9 +54,12 @@ def _text(value: str) -> str:
 
 def _date(value: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValueError("a date is written YYYY-MM-DD") from None
+    if not in_range(day):
+        raise ValueError(f"lies outside the accepted dates, {RANGE}")
+    return day
 
 
 def _bool(value: str) -> bool:

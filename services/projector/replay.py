@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.daterange import RANGE, in_range
 from projections.base import Projection
 from projections.registry import PROJECTIONS
 from services.projector.fold import Engine, temporary_tables
@@ -42,9 +43,12 @@ def parse_instant(text: str) -> datetime:
     fraction = f".{(fraction or '0')[:6]:0<6}"
     offset = "+00:00" if offset in ("Z", "z") else offset
     try:
-        return datetime.fromisoformat(f"{day}T{clock}{fraction}{offset}")
+        moment = datetime.fromisoformat(f"{day}T{clock}{fraction}{offset}")
     except ValueError as e:
         raise ValueError(f"not a valid date-time: {e}") from None
+    if not in_range(moment):
+        raise ValueError(f"lies outside the accepted dates, {RANGE}")
+    return moment
 
 
 @dataclass(frozen=True)

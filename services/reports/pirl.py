@@ -19,6 +19,7 @@ import io
 from collections.abc import Mapping
 from uuid import UUID
 
+from services.reports.csvsafe import safe_cell
 from services.reports.pirl_elements import (
     COLUMNS,
     ELEMENTS_VERSION,
@@ -64,7 +65,7 @@ def render(rows: list[list[str]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([str(c.element) for c in COLUMNS])
-    writer.writerows(rows)
+    writer.writerows([[safe_cell(cell) for cell in row] for row in rows])
     return out.getvalue().encode()
 
 

@@ -16,14 +16,8 @@ from litestar.response import Redirect, Template
 from domain import clock
 from services.api.console.backend import Refusal, read
 from services.api.console.session import PATH, Staff, session_of, signed_in
+from services.api.console.sorts import SORTS, api_sort
 from services.identity.access import Role, allowed
-
-SORTS = {
-    "number": "Number",
-    "last_name": "Last name",
-    "days_in_stage": "Days in stage",
-    "-last_event_at": "Latest activity",
-}
 
 
 def page(request: Request[Any, Any, Any], staff: Staff, name: str, **context: Any) -> Template:
@@ -99,7 +93,7 @@ async def _caseload(request: Request[Any, Any, Any], q: str) -> Template:
         "/participants",
         limit=100,
         q=q or None,
-        sort=sort if sort in SORTS else None,
+        sort=api_sort(sort),
         stage=stage if stage in ("1", "2", "3") else None,
         status=status or None,
         min_position=log_position(request),
