@@ -14,6 +14,7 @@ import psycopg
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
+from services.store import citus
 from services.store.builds import ViewTable, build_functions, store_views
 from services.store.grantee_ddl import TableDDL, grantee_ddl
 from services.store.schema import PLATFORM_SCHEMA, platform_ddl
@@ -51,9 +52,12 @@ def migrate_platform(
         ).format(sql.Identifier(PLATFORM_SCHEMA)),
         (migration,),
     )
+    citus.distribute_function(cur)
     _provisioning(cur, role, tables)
     store_views(cur, views)
     build_functions(cur, role)
+    # Under Citus, the plan's platform tables become reference tables (nothing otherwise).
+    citus.distribute_platform(cur)
 
 
 def _try_trigrams(cur: Cursor[TupleRow]) -> None:
@@ -158,16 +162,24 @@ def _provisioning(cur: Cursor[TupleRow], role: str, tables: Sequence[TableDDL]) 
             " IF slug !~ '^[a-z][a-z0-9_]{{1,29}}$' THEN"
             "   RAISE EXCEPTION 'invalid grantee slug %', slug USING ERRCODE = 'invalid_parameter_value';"
             " END IF;"
+            "{unsafe_triggers}"
             " FOR stmt IN SELECT statement FROM {p}.grantee_ddl ORDER BY ordinal LOOP"
             "   EXECUTE replace(stmt, {placeholder}, slug);"
             " END LOOP;"
             " PERFORM {p}.grant_service('g_' || slug);"
+            # Under Citus, the schema becomes a distributed schema on one worker node.
+            " PERFORM {p}.distribute_tables('g_' || slug);"
             " INSERT INTO {p}.migrated (slug, stamp)"
             "   SELECT provision_grantee.slug, m.stamp FROM {p}.migration_stamp m"
             "   ON CONFLICT ON CONSTRAINT migrated_pkey DO UPDATE SET stamp = EXCLUDED.stamp;"
             " END $fn$;"
             " REVOKE ALL ON FUNCTION {p}.provision_grantee(text) FROM PUBLIC;"
-        ).format(p=p, grants=grants, placeholder=sql.Literal(_SLUG))
+        ).format(
+            p=p,
+            grants=grants,
+            placeholder=sql.Literal(_SLUG),
+            unsafe_triggers=sql.SQL(citus.UNSAFE_TRIGGERS),
+        )
     )
     if role:
         cur.execute(
