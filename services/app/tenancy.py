@@ -23,7 +23,7 @@ from projections.registry import PROJECTIONS, ensure_views
 from services.app.grantee import GranteeApp
 from services.app.retention import Retention
 from services.store import documents as document_store
-from services.store import provisioning, schema
+from services.store import citus, provisioning, schema
 from services.store.builds import ViewTable
 from services.store.database import Database
 from services.store.ledger import Command, LedgerApplication, Saved
@@ -73,6 +73,8 @@ class Registry:
             cur.execute(
                 sql.SQL("NOTIFY {}, {}").format(sql.Identifier(GRANTEES_CHANNEL), sql.Literal(slug))
             )
+            # Under Citus, the schema becomes a distributed schema on a worker node: last.
+            citus.distribute_grantee(cur, slug)
 
         return self.ledger.record(
             grantee, command, creates=f"grantee {slug}", side_effects=[create_tenant]
@@ -130,6 +132,7 @@ class Tenancy:
                 for slug in slugs:
                     # Records the grantee in `migrated` with this stamp, as a registration does.
                     provisioning.provision_grantee(cur, slug)
+                    citus.distribute_grantee(cur, slug)
         # A projection added since a grantee registered gets its first build now, empty at
         # position 0; the worker fills it from the log. As the service role, through the
         # owner's build functions (decision 78), as a registration does.

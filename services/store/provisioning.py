@@ -52,12 +52,12 @@ def migrate_platform(
         ).format(sql.Identifier(PLATFORM_SCHEMA)),
         (migration,),
     )
-    citus.distribute_function(cur)
     _provisioning(cur, role, tables)
+    citus.distribute_function(cur, role)
     store_views(cur, views)
     build_functions(cur, role)
-    # Under Citus, the plan's platform tables become reference tables (nothing otherwise).
-    citus.distribute_platform(cur)
+    # Under Citus, the service role connects to the workers (nothing otherwise).
+    citus.service_login(cur, role)
 
 
 def _try_trigrams(cur: Cursor[TupleRow]) -> None:
@@ -167,8 +167,6 @@ def _provisioning(cur: Cursor[TupleRow], role: str, tables: Sequence[TableDDL]) 
             "   EXECUTE replace(stmt, {placeholder}, slug);"
             " END LOOP;"
             " PERFORM {p}.grant_service('g_' || slug);"
-            # Under Citus, the schema becomes a distributed schema on one worker node.
-            " PERFORM {p}.distribute_tables('g_' || slug);"
             " INSERT INTO {p}.migrated (slug, stamp)"
             "   SELECT provision_grantee.slug, m.stamp FROM {p}.migration_stamp m"
             "   ON CONFLICT ON CONSTRAINT migrated_pkey DO UPDATE SET stamp = EXCLUDED.stamp;"

@@ -28,7 +28,7 @@
 # wal_level = logical on every node: citus_schema_move copies a schema by logical replication.
 #
 # Settings (environment): CITUS_DIR (/tmp/prowd-citus), CITUS_PORT (9700), CITUS_DB (prowd),
-# PG_BIN (/usr/lib/postgresql/15/bin), CITUS_BUILD (/tmp/prowd-citus-build), JOBS (nproc).
+# PG_BIN (/usr/lib/postgresql/15/bin), CITUS_OWNER (prowd_owner), CITUS_BUILD (/tmp/prowd-citus-build), JOBS (nproc).
 set -euo pipefail
 
 CITUS_DIR="${CITUS_DIR:-/tmp/prowd-citus}"
@@ -36,6 +36,7 @@ CITUS_PORT="${CITUS_PORT:-9700}"
 CITUS_DB="${CITUS_DB:-prowd}"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 CITUS_BUILD="${CITUS_BUILD:-/tmp/prowd-citus-build}"
+CITUS_OWNER="${CITUS_OWNER:-prowd_owner}"
 JOBS="${JOBS:-$(nproc)}"
 NODES=(coordinator worker1 worker2)
 # Citus's CONTRIBUTING.md list for Debian, for PostgreSQL 15. libcurl only serves Citus's
@@ -162,12 +163,27 @@ start() {
   mkdir -p "$CITUS_DIR"
   if is_root; then chown postgres: "$CITUS_DIR"; fi
   for i in 0 1 2; do start_node "$i"; done
+  register
+}
+
+# Register the nodes with the coordinator, and make the owner login $CITUS_OWNER (LOGIN
+# CREATEROLE, no superuser, as on a managed service) the owner of $CITUS_DB: the service's
+# migrations run as it (decision 78). Roles and ALTER DATABASE … OWNER made through the
+# coordinator reach the workers.
+register() {
   local c
   c="$(port_of 0)"
   psql_at "$c" "$CITUS_DB" "SELECT citus_set_coordinator_host('127.0.0.1', $c)" >/dev/null
   for i in 1 2; do
     psql_at "$c" "$CITUS_DB" "SELECT citus_add_node('127.0.0.1', $(port_of "$i"))" >/dev/null
   done
+  psql_at "$c" "$CITUS_DB" "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$CITUS_OWNER') THEN
+        CREATE ROLE \"$CITUS_OWNER\" LOGIN CREATEROLE;
+      END IF; END \$\$" >/dev/null
+  psql_at "$c" "$CITUS_DB" "ALTER DATABASE \"$CITUS_DB\" OWNER TO \"$CITUS_OWNER\"" >/dev/null
+  psql_at "$c" "$CITUS_DB" "ALTER SCHEMA public OWNER TO \"$CITUS_OWNER\"" >/dev/null
+  say "owner login $CITUS_OWNER: postgresql://$CITUS_OWNER@127.0.0.1:$c/$CITUS_DB"
   status
 }
 
@@ -190,11 +206,7 @@ reset() {  # a fresh $CITUS_DB on the three running nodes, registered again
     psql_at "$(port_of "$i")" postgres "DROP DATABASE IF EXISTS \"$CITUS_DB\" WITH (FORCE)" >/dev/null
   done
   for i in 0 1 2; do start_node "$i"; done
-  psql_at "$c" "$CITUS_DB" "SELECT citus_set_coordinator_host('127.0.0.1', $c)" >/dev/null
-  for i in 1 2; do
-    psql_at "$c" "$CITUS_DB" "SELECT citus_add_node('127.0.0.1', $(port_of "$i"))" >/dev/null
-  done
-  status
+  register
 }
 
 case "${1:-}" in
