@@ -8,7 +8,7 @@ What it checks, against the live cluster:
   and the platform schema has no distributed table (decision 88);
 - under Citus `append_events` runs with its caller's rights and the service role may log in
   (the coordinator connects to the workers as it);
-- a command appends, the view shows it (read-your-writes), the chain verifies;
+- a command appends, its projection shows it, the chain verifies;
 - the append-only triggers still refuse UPDATE and TRUNCATE of the log through the coordinator.
 """
 
@@ -28,6 +28,7 @@ from services.api.app import create_app
 from services.app.tenancy import Tenancy
 from services.audit.verify import verify
 from services.identity.tokens import issue_token
+from services.projector import live
 from services.settings import Settings
 from services.store.database import Database
 from tests.conftest import JWT_SECRET, unique_slug
@@ -155,6 +156,8 @@ def test_a_command_reaches_the_view_and_the_chain_verifies(
     )
     assert r.status_code == 201, r.text
     position = r.json()["position"]
+    # The projection (as the worker runs it: one batch, its tracking, one transaction).
+    live.drain(citus_db, f"g_{grantee}")
     r = citus_client.get(f"/v1/grantees/{grantee}/participants?min_position={position}", headers=h)
     assert r.status_code == 200, r.text
     assert [p["last_name"] for p in r.json()["items"]] == ["Reyes"]
