@@ -22,8 +22,8 @@ from domain.grantees import Grantee, check_slug
 from projections.registry import PROJECTIONS, ensure_views
 from services.app.grantee import GranteeApp
 from services.app.retention import Retention
-from services.store import documents as document_store
 from services.store import citus, provisioning, schema
+from services.store import documents as document_store
 from services.store.builds import ViewTable
 from services.store.database import Database
 from services.store.ledger import Command, LedgerApplication, Saved
