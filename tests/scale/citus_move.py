@@ -70,6 +70,34 @@ def workers(url: str) -> list[tuple[str, int]]:
     return [(h, p) for h, p in rows]
 
 
+class TimedLoad(EnrolAndMove):
+    """EnrolAndMove that also keeps each command's start and duration (monotonic seconds)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.times: list[tuple[float, float]] = []
+
+    def record(
+        self, key: str, outcome: Any, response: httpx.Response | None, started: float
+    ) -> None:
+        super().record(key, outcome, response, started)
+        with self.lock:
+            self.times.append((started, time.monotonic() - started))
+
+
+def latencies(load: TimedLoad, start: float, end: float) -> dict[str, Any]:
+    """The slowest command, and the commands over 1 s, that were in flight during [start, end]."""
+    during = [d for s, d in load.times if s <= end and s + d >= start]
+    return {
+        "commands_during_move": len(during),
+        "slowest_s": round(max(during, default=0.0), 2),
+        "over_1s": sum(1 for d in during if d > 1),
+        "slowest_outside_move_s": round(
+            max((d for s, d in load.times if s > end or s + d < start), default=0.0), 2
+        ),
+    }
+
+
 class Mover(threading.Thread):
     """Runs citus_schema_move on its own connection; records how long it took."""
 
@@ -136,17 +164,27 @@ def main() -> int:
         report("placement before: " + json.dumps(before))
         here = before[schema][:2]
         to = next(w for w in workers(url) if w != here)
-        load = EnrolAndMove(server.base, slug, args.clients, headers, "mv")
+        load = TimedLoad(server.base, slug, args.clients, headers, "mv")
+        # Another grantee on the worker the moved one leaves: its commands should not wait.
+        other = next(s for s in slugs[1:] if before[f"g_{s}"][:2] == here)
+        bystander = TimedLoad(server.base, other, 2, TOKENS.auth("coordinator", other), "by")
         load.start()
+        bystander.start()
         time.sleep(args.before)
         sent_before = len(load.outcomes)
         mover = Mover(url, schema, to, args.mode)
         report(f"moving {schema} from {here} to {to} ({args.mode}) after {sent_before} commands")
+        move_start = time.monotonic()
         mover.start()
         mover.join()
+        move_end = time.monotonic()
         report(f"move: {mover.result}")
         time.sleep(args.after)
         load.finish()
+        bystander.finish()
+        stall = latencies(load, move_start, move_end)
+        stall_other = latencies(bystander, move_start, move_end)
+        report(f"moved grantee's commands: {stall}; {other}'s: {stall_other}")
         after = placement(url)
         report("placement after: " + json.dumps(after))
         checked = settle(server.base, headers, url, slug, load.outcomes, load.commands)
@@ -164,6 +202,10 @@ def main() -> int:
             "from": here,
             "to": to,
             "move": mover.result,
+            "moved_grantee_latency": stall,
+            "bystander": other,
+            "bystander_latency": stall_other,
+            "bystander_answers": dict(Counter(str(v) for v in bystander.outcomes.values())),
             "placement_before": before,
             "placement_after": after,
             "commands_sent": len(load.outcomes),
