@@ -151,6 +151,14 @@ status() {
   say "citus_get_active_worker_nodes():"
   "$PG_BIN/psql" -X -h 127.0.0.1 -p "$c" -U postgres -d "$CITUS_DB" \
     -c "SELECT * FROM citus_get_active_worker_nodes() ORDER BY node_port"
+  say "the nodes (pg_dist_node) and the distributed schemas' placement (citus_schemas, citus_shards):"
+  "$PG_BIN/psql" -X -h 127.0.0.1 -p "$c" -U postgres -d "$CITUS_DB" \
+    -c "SELECT nodeid, groupid, nodename, nodeport, noderole, shouldhaveshards FROM pg_dist_node ORDER BY nodeport" \
+    -c "SELECT s.schema_name, s.colocation_id, s.schema_size, s.schema_owner,
+               min(c.nodename || ':' || c.nodeport) AS node, count(*) AS shards,
+               count(DISTINCT c.nodeport) AS nodes
+        FROM citus_schemas s JOIN citus_shards c ON c.colocation_id = s.colocation_id
+        GROUP BY 1, 2, 3, 4 ORDER BY 1"
 }
 
 start() {
