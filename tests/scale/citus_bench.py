@@ -10,7 +10,8 @@ For each target in turn: `prowd serve` (2 API processes, projection worker, webh
 dispatcher), `--grantees` grantees registered, then for `--seconds` seconds
 `--clients-per-grantee` clients per grantee enrol participants and move each to RRC-1
 (tests/perf/harness/load.py), while a probe enrols one participant every 0.5 s (grantees in
-turn) and times from its answer until the caseload view shows it (the projection lag). The
+turn) and times from its answer until the caseload view shows it (the projection lag); the
+same probe runs alone for `--idle-seconds` first (the lag of a lone command). The
 plain target runs in a scratch database beside --plain-url; the Citus target in --citus-url's
 database after PROWD_SCRATCH_RESET (the cluster script's `reset`), which is read for the Citus
 target only. Prints one line per target and the schemas' placement; writes JSON to
@@ -60,38 +61,50 @@ def run_target(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
                 create_grantee(client, TOKENS, s, name=f"Bench {s}")
         placement: dict[str, Any] = {}
         with psycopg.connect(url) as conn:
-            if conn.execute("SELECT FROM pg_extension WHERE extname = 'citus'").fetchone():
+            if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone():
                 placement = {s: f"{h}:{p}" for s, h, p, _ in conn.execute(PLACEMENT).fetchall()}
         loads = [
             EnrolAndMove(server.base, s, args.clients_per_grantee, headers, f"{name}-{s}")
             for s in slugs
         ]
-        probe = LagProbe(
-            server.base,
-            url,
-            headers,
-            slugs,
-            lambda key: enrolment("Probe", key[:40], entry="2026-02-01"),
-            interval=0.5,
-            timeout=10.0,
-            poll=0.01,
-            keyed=True,
-        )
+
+        def probe() -> LagProbe:
+            return LagProbe(
+                server.base,
+                url,
+                headers,
+                slugs,
+                lambda key: enrolment("Probe", key[:40], entry="2026-02-01"),
+                interval=0.5,
+                timeout=10.0,
+                poll=0.01,
+                keyed=True,
+            )
+
+        # Idle first: the lag of a lone command (the projector woken by NOTIFY, not its sweep).
+        idle = probe()
+        idle.start()
+        time.sleep(args.idle_seconds)
+        idle.stopping.set()
+        idle.join(timeout=15)
+        idle_lag = idle.result()
+        idle_lag.pop("lags_ms")
+        loaded = probe()
         started = time.monotonic()
         for load in loads:
             load.start()
-        probe.start()
+        loaded.start()
         time.sleep(args.seconds)
-        probe.stopping.set()
+        loaded.stopping.set()
         for load in loads:
             load.finish()
-        probe.join(timeout=15)
+        loaded.join(timeout=15)
         elapsed = time.monotonic() - started
         outcomes: dict[str, Any] = {}
         for load in loads:
             outcomes.update(load.outcomes)
         ok = sum(1 for v in outcomes.values() if acked(v))
-        lag = probe.result()
+        lag = loaded.result()
         lag.pop("lags_ms")
         return {
             "target": name,
@@ -103,6 +116,7 @@ def run_target(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
             "commands_per_s": round(ok / elapsed, 1),
             "answers": dict(Counter(str(v) for v in outcomes.values())),
             "lag": lag,
+            "idle_lag": idle_lag,
             "placement": placement,
         }
 
@@ -114,6 +128,7 @@ def main() -> int:
     ap.add_argument("--grantees", type=int, default=8)
     ap.add_argument("--clients-per-grantee", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--idle-seconds", type=float, default=5.0)
     args = ap.parse_args()
     reset = os.environ.pop("PROWD_SCRATCH_RESET", "")
     results = []
@@ -129,7 +144,9 @@ def main() -> int:
             f" {r['commands_sent']} answered 2xx in {r['seconds']} s, {r['clients']} clients,"
             f" {r['grantees']} grantees); projection lag p50 {r['lag']['lag_ms'].get('p50')} ms,"
             f" p90 {r['lag']['lag_ms'].get('p90')} ms, p99 {r['lag']['lag_ms'].get('p99')} ms"
-            f" ({r['lag']['probes']} probes, {r['lag']['timeouts']} over 10 s)"
+            f" ({r['lag']['probes']} probes, {r['lag']['timeouts']} over 10 s); idle lag p50"
+            f" {r['idle_lag']['lag_ms'].get('p50')} ms, max {r['idle_lag']['lag_ms'].get('max')} ms"
+            f" ({r['idle_lag']['probes']} probes)"
         )
     report("placement (citus): " + json.dumps(results[-1]["placement"]))
     out = write_json(
