@@ -9,8 +9,11 @@ on, checked against the live catalog of a migrated database with a grantee and i
 - every table of a grantee schema has a primary key (shard moves replicate by it);
 - the append-only triggers are on the tables the plan lists (they need
   `citus.enable_unsafe_triggers`);
-- the platform tables the plan makes reference tables are keyed as it says (`api_keys` by
-  `key_id` alone, found by key id before the grantee is known).
+- the platform tables are keyed by what they are found by (`api_keys` by `key_id` alone, found
+  by key id before the grantee is known). They stay local tables of the coordinator under Citus
+  (decision 88); these keys are what reference tables would need if that changed.
+
+tests/test_citus_cluster.py checks the same service on a real Citus cluster.
 """
 
 from __future__ import annotations

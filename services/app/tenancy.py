@@ -22,7 +22,7 @@ from domain.grantees import Grantee, check_slug
 from projections.registry import PROJECTIONS, ensure_views
 from services.app.grantee import GranteeApp
 from services.app.retention import Retention
-from services.store import builds, provisioning, schema
+from services.store import builds, citus, provisioning, schema
 from services.store import documents as document_store
 from services.store.builds import ViewTable
 from services.store.database import Database
@@ -73,6 +73,8 @@ class Registry:
             cur.execute(
                 sql.SQL("NOTIFY {}, {}").format(sql.Identifier(GRANTEES_CHANNEL), sql.Literal(slug))
             )
+            # Under Citus, the schema becomes a distributed schema on a worker node: last.
+            citus.distribute_grantee(cur, slug)
 
         return self.ledger.record(
             grantee, command, creates=f"grantee {slug}", side_effects=[create_tenant]
@@ -132,6 +134,7 @@ class Tenancy:
                     provisioning.provision_grantee(cur, slug)
                     # Builds made before an index was declared get it (decision 84).
                     builds.index_builds(cur, schema.grantee_schema(slug))
+                    citus.distribute_grantee(cur, slug)
         # A projection added since a grantee registered gets its first build now, empty at
         # position 0; the worker fills it from the log. As the service role, through the
         # owner's build functions (decision 78), as a registration does.

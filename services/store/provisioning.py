@@ -14,6 +14,7 @@ import psycopg
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
+from services.store import citus
 from services.store.builds import ViewTable, build_functions, store_views
 from services.store.grantee_ddl import TableDDL, grantee_ddl
 from services.store.schema import PLATFORM_SCHEMA, platform_ddl
@@ -52,8 +53,11 @@ def migrate_platform(
         (migration,),
     )
     _provisioning(cur, role, tables)
+    citus.distribute_function(cur, role)
     store_views(cur, views)
     build_functions(cur, role)
+    # Under Citus, the service role connects to the workers (nothing otherwise).
+    citus.service_login(cur, role)
 
 
 def _try_trigrams(cur: Cursor[TupleRow]) -> None:
@@ -158,6 +162,7 @@ def _provisioning(cur: Cursor[TupleRow], role: str, tables: Sequence[TableDDL]) 
             " IF slug !~ '^[a-z][a-z0-9_]{{1,29}}$' THEN"
             "   RAISE EXCEPTION 'invalid grantee slug %', slug USING ERRCODE = 'invalid_parameter_value';"
             " END IF;"
+            "{unsafe_triggers}"
             " FOR stmt IN SELECT statement FROM {p}.grantee_ddl ORDER BY ordinal LOOP"
             "   EXECUTE replace(stmt, {placeholder}, slug);"
             " END LOOP;"
@@ -167,7 +172,12 @@ def _provisioning(cur: Cursor[TupleRow], role: str, tables: Sequence[TableDDL]) 
             "   ON CONFLICT ON CONSTRAINT migrated_pkey DO UPDATE SET stamp = EXCLUDED.stamp;"
             " END $fn$;"
             " REVOKE ALL ON FUNCTION {p}.provision_grantee(text) FROM PUBLIC;"
-        ).format(p=p, grants=grants, placeholder=sql.Literal(_SLUG))
+        ).format(
+            p=p,
+            grants=grants,
+            placeholder=sql.Literal(_SLUG),
+            unsafe_triggers=sql.SQL(citus.UNSAFE_TRIGGERS),
+        )
     )
     if role:
         cur.execute(

@@ -4,6 +4,7 @@
 #   tests/scale/citus_cluster.sh start /path/to/citus    # build, install, start, register
 #   tests/scale/citus_cluster.sh status                  # the coordinator's view of its workers
 #   tests/scale/citus_cluster.sh stop                    # stop the three clusters, remove them
+#   tests/scale/citus_cluster.sh reset                   # drop and recreate $CITUS_DB on all three
 #
 # `start` takes a checkout of the public citusdata/citus repository (tag v13.2.2 supports
 # PostgreSQL 15, Debian 12's), then:
@@ -20,14 +21,23 @@
 # Not part of .ci/run: the source is not on a fresh machine (docs/operations.md, "A local Citus
 # cluster"). The clusters run as the `postgres` system user (initdb refuses root).
 #
+# The build runs in a copy of the checkout ($CITUS_BUILD), so the checkout stays clean. When the
+# server headers already declare have_createdb_privilege() (PostgreSQL 15 minor releases since
+# 15.x export it), the copy's static inline fallback in src/include/pg_version_compat.h clashes
+# with it ("static declaration follows non-static"), and is removed from the copy.
+# wal_level = logical on every node: citus_schema_move copies a schema by logical replication.
+#
 # Settings (environment): CITUS_DIR (/tmp/prowd-citus), CITUS_PORT (9700), CITUS_DB (prowd),
-# PG_BIN (/usr/lib/postgresql/15/bin).
+# PG_BIN (/usr/lib/postgresql/15/bin), CITUS_OWNER (prowd_owner), CITUS_BUILD (/tmp/prowd-citus-build), JOBS (nproc).
 set -euo pipefail
 
 CITUS_DIR="${CITUS_DIR:-/tmp/prowd-citus}"
 CITUS_PORT="${CITUS_PORT:-9700}"
 CITUS_DB="${CITUS_DB:-prowd}"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+CITUS_BUILD="${CITUS_BUILD:-/tmp/prowd-citus-build}"
+CITUS_OWNER="${CITUS_OWNER:-prowd_owner}"
+JOBS="${JOBS:-$(nproc)}"
 NODES=(coordinator worker1 worker2)
 # Citus's CONTRIBUTING.md list for Debian, for PostgreSQL 15. libcurl only serves Citus's
 # anonymous statistics collection, which is built out (`--without-libcurl`): no call home.
@@ -74,14 +84,32 @@ build_install() {
     say "citus $have already installed"
     return
   fi
-  say "building citus $want from $src (PG_CONFIG=$pg_config)"
+  say "building citus $want from $src in $CITUS_BUILD (PG_CONFIG=$pg_config, make -j$JOBS)"
+  if [ ! -f "$CITUS_BUILD/configure" ]; then
+    rm -rf "$CITUS_BUILD"
+    mkdir -p "$CITUS_BUILD"
+    cp -a "$src/." "$CITUS_BUILD/"
+  fi
+  local compat="$CITUS_BUILD/src/include/pg_version_compat.h"
+  if grep -q 'have_createdb_privilege' "$("$pg_config" --includedir-server)/commands/dbcommands.h" \
+    && grep -q '^have_createdb_privilege(void)' "$compat"; then
+    say "server headers declare have_createdb_privilege(): removing the static copy from $compat"
+    # Delete from the "static inline bool" line before the definition to its closing brace.
+    awk '
+      /^static inline bool$/ { held = $0; next }
+      held != "" && /^have_createdb_privilege\(void\)/ { skip = 1; held = ""; next }
+      held != "" { print held; held = "" }
+      skip { if ($0 ~ /^}/) skip = 0; next }
+      { print }
+    ' "$compat" >"$compat.new" && mv "$compat.new" "$compat"
+  fi
   (
-    cd "$src"
+    cd "$CITUS_BUILD"
     [ -f Makefile.global ] || ./configure PG_CONFIG="$pg_config" --without-libcurl >/dev/null
-    make -s -j"$(nproc)" >/dev/null
+    make -s -j"$JOBS" >/dev/null
   )
   is_root || die "make install needs root (writes into $("$pg_config" --pkglibdir))"
-  (cd "$src" && make -s install >/dev/null)
+  (cd "$CITUS_BUILD" && make -s install >/dev/null)
   say "installed citus $want"
 }
 
@@ -99,6 +127,9 @@ port = $port
 unix_socket_directories = '$dir'
 shared_preload_libraries = 'citus'
 max_connections = 200
+wal_level = logical
+max_replication_slots = 20
+max_wal_senders = 20
 EOF
     # Trust on 127.0.0.1 only: nothing else may connect.
     printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' | as_pg tee "$dir/pg_hba.conf" >/dev/null
@@ -120,6 +151,14 @@ status() {
   say "citus_get_active_worker_nodes():"
   "$PG_BIN/psql" -X -h 127.0.0.1 -p "$c" -U postgres -d "$CITUS_DB" \
     -c "SELECT * FROM citus_get_active_worker_nodes() ORDER BY node_port"
+  say "the nodes (pg_dist_node) and the distributed schemas' placement (citus_schemas, citus_shards):"
+  "$PG_BIN/psql" -X -h 127.0.0.1 -p "$c" -U postgres -d "$CITUS_DB" \
+    -c "SELECT nodeid, groupid, nodename, nodeport, noderole, shouldhaveshards FROM pg_dist_node ORDER BY nodeport" \
+    -c "SELECT s.schema_name, s.colocation_id, s.schema_size, s.schema_owner,
+               min(c.nodename || ':' || c.nodeport) AS node, count(*) AS shards,
+               count(DISTINCT c.nodeport) AS nodes
+        FROM citus_schemas s JOIN citus_shards c ON c.colocation_id = s.colocation_id
+        GROUP BY 1, 2, 3, 4 ORDER BY 1"
 }
 
 start() {
@@ -132,12 +171,27 @@ start() {
   mkdir -p "$CITUS_DIR"
   if is_root; then chown postgres: "$CITUS_DIR"; fi
   for i in 0 1 2; do start_node "$i"; done
+  register
+}
+
+# Register the nodes with the coordinator, and make the owner login $CITUS_OWNER (LOGIN
+# CREATEROLE, no superuser, as on a managed service) the owner of $CITUS_DB: the service's
+# migrations run as it (decision 78). Roles and ALTER DATABASE … OWNER made through the
+# coordinator reach the workers.
+register() {
   local c
   c="$(port_of 0)"
   psql_at "$c" "$CITUS_DB" "SELECT citus_set_coordinator_host('127.0.0.1', $c)" >/dev/null
   for i in 1 2; do
     psql_at "$c" "$CITUS_DB" "SELECT citus_add_node('127.0.0.1', $(port_of "$i"))" >/dev/null
   done
+  psql_at "$c" "$CITUS_DB" "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$CITUS_OWNER') THEN
+        CREATE ROLE \"$CITUS_OWNER\" LOGIN CREATEROLE;
+      END IF; END \$\$" >/dev/null
+  psql_at "$c" "$CITUS_DB" "ALTER DATABASE \"$CITUS_DB\" OWNER TO \"$CITUS_OWNER\"" >/dev/null
+  psql_at "$c" "$CITUS_DB" "ALTER SCHEMA public OWNER TO \"$CITUS_OWNER\"" >/dev/null
+  say "owner login $CITUS_OWNER: postgresql://$CITUS_OWNER@127.0.0.1:$c/$CITUS_DB"
   status
 }
 
@@ -153,9 +207,20 @@ stop() {
   say "removed $CITUS_DIR"
 }
 
+reset() {  # a fresh $CITUS_DB on the three running nodes, registered again
+  local c
+  c="$(port_of 0)"
+  for i in 2 1 0; do
+    psql_at "$(port_of "$i")" postgres "DROP DATABASE IF EXISTS \"$CITUS_DB\" WITH (FORCE)" >/dev/null
+  done
+  for i in 0 1 2; do start_node "$i"; done
+  register
+}
+
 case "${1:-}" in
   start) shift; start "$@" ;;
   stop) stop ;;
   status) status ;;
-  *) die "usage: $0 start CITUS_SOURCE_DIR | status | stop" ;;
+  reset) reset ;;
+  *) die "usage: $0 start CITUS_SOURCE_DIR | status | stop | reset" ;;
 esac

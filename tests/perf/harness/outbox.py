@@ -14,7 +14,7 @@ from psycopg import sql
 
 from services.settings import Settings
 from services.store.database import Database
-from services.webhooks import outbox
+from services.webhooks.batch import message_id
 from tests.perf.harness.load import LOAD_TOPICS
 from tests.perf.harness.postgres import OneConnection, log_head
 from tests.perf.harness.probes import equals_rebuild, wait_caught_up
@@ -169,9 +169,7 @@ def webhook_check(
         "outbox_missing": len(set(expected) - set(by_position)),
         "outbox_unexpected": len(set(by_position) - set(expected)),
         "outbox_duplicated": sum(c - 1 for c in by_position.values() if c > 1),
-        "outbox_bad_webhook_id": sum(
-            1 for r in rows if r[1] != outbox.message_id(schema, eid, r[0])[1]
-        ),
+        "outbox_bad_webhook_id": sum(1 for r in rows if r[1] != message_id(schema, eid, r[0])[1]),
         "outbox_sequence_gapless": sequences == list(range(1, len(rows) + 1)),
         "outbox_status": dict(statuses),
         "received_requests": len(received),

@@ -26,7 +26,18 @@ CLUSTER_USER = "prowdpg"
 
 @contextlib.contextmanager
 def scratch_database(maintenance_url: str, prefix: str = "prowd_bench") -> Iterator[str]:
-    """A new database `<prefix>_<random>` beside `maintenance_url`'s, dropped on exit; its URL."""
+    """A new database `<prefix>_<random>` beside `maintenance_url`'s, dropped on exit; its URL.
+
+    With PROWD_SCRATCH_RESET set (a shell command, such as `tests/scale/citus_cluster.sh reset`),
+    that command is run instead and `maintenance_url`'s own database is used: a Citus cluster's
+    database needs the extension and the node registration on every node, which the cluster
+    script makes (docs/operations.md, "A local Citus cluster")."""
+    reset = os.environ.get("PROWD_SCRATCH_RESET")
+    if reset:
+        subprocess.run(reset, shell=True, check=True, stdout=subprocess.DEVNULL)
+        log(f"database reset by {reset!r}")
+        yield maintenance_url
+        return
     name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(maintenance_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
