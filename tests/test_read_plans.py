@@ -171,7 +171,9 @@ def test_the_meeting_log_across_pairings_pages_through_its_index(owner, meetings
         "garbage",
         # The format handed out before decision 84: the instant and the id as text.
         "2026-01-05 15:00:00+00|" + "7c5ca7dd-b4de-45a1-bddc-69759a7d6bc5",
-        base64.urlsafe_b64encode(json.dumps(["yesterday", "8258cb00-175d-4d54-807b-c6e8794ac46c"]).encode()).decode(),
+        base64.urlsafe_b64encode(
+            json.dumps(["yesterday", "8258cb00-175d-4d54-807b-c6e8794ac46c"]).encode()
+        ).decode(),
         base64.urlsafe_b64encode(json.dumps(["2026-01-05T15:00:00+00:00"]).encode()).decode(),
     ],
 )
