@@ -54,6 +54,7 @@ from tests.perf.harness.meters import (
     postmaster_of,
     wait_quiet,
 )
+from tests.perf.harness.pairings import meetings_from, pairings_for_meetings
 from tests.perf.harness.postgres import DATABASE_URL, scratch_database
 from tests.perf.harness.probes import LagProbe, views_caught_up
 from tests.perf.harness.results import (
@@ -380,6 +381,11 @@ def projection_cost(db: Database, slug: str) -> dict[str, Any]:
     }
 
 
+def as_letters(key: str) -> str:
+    """`key`'s letters and digits, each digit as a letter (0 -> a ... 9 -> j)."""
+    return "".join(chr(97 + int(c)) if c.isdigit() else c for c in key if c.isalnum())
+
+
 def pre_enrol(tenancy: Tenancy, per_grantee: int, max_seconds: float) -> dict[str, list[str]]:
     """Stage-1 participants for the 1->3 transitions, one thread per grantee."""
     out: dict[str, list[str]] = {slug: [] for slug in GRANTEES}
@@ -654,7 +660,19 @@ def main(argv: list[str] | None = None) -> int:
         "--transition-share",
         type=float,
         default=0.5,
-        help="fraction of wrk requests that are 1->3 transitions (rest: enrolments)",
+        help="fraction of the requests other than meetings that are 1->3 transitions (rest: enrolments)",
+    )
+    ap.add_argument(
+        "--meeting-share",
+        type=float,
+        default=0.0,
+        help="fraction of wrk requests that are held meetings of pre-made pairings",
+    )
+    ap.add_argument(
+        "--pairings",
+        type=int,
+        default=200,
+        help="pairings per grantee for the held meetings (with --meeting-share)",
     )
     ap.add_argument(
         "--pre-enrol",
@@ -802,7 +820,19 @@ def main(argv: list[str] | None = None) -> int:
         ids = pre_enrol(tenancy, per_grantee, max_seconds=180)
         pre_seconds = time.monotonic() - t0
         total_ids = sum(len(v) for v in ids.values())
-        log(f"   {total_ids} in {pre_seconds:.1f} s; waiting for the projections to catch up")
+        log(f"   {total_ids} in {pre_seconds:.1f} s")
+        pairings: dict[str, list[str]] = {slug: [] for slug in GRANTEES}
+        now = datetime.now(UTC)
+        if args.meeting_share > 0:
+            log(f"   pairing {args.pairings} participants per grantee for the held meetings")
+            mentees = pre_enrol(tenancy, args.pairings, max_seconds=180)
+            pairings = pairings_for_meetings(
+                tenancy,
+                {slug: [UUID(p) for p in v] for slug, v in mentees.items()},
+                moved_at=now - timedelta(days=120),
+                opened_at=now - timedelta(days=100),
+            )
+        log("   waiting for the projections to catch up")
         if not views_caught_up(
             db, [*GRANTEES] + ([] if args.skip_baselines else ["bench_save"]), 300
         ):
@@ -820,18 +850,32 @@ def main(argv: list[str] | None = None) -> int:
             f"token {coordinator}\n"
             + "".join(f"grantee {g}\n" for g in GRANTEES)
             + f"occurred_at {occurred_at}\ntransition_share {args.transition_share}\n"
+            + f"meeting_share {args.meeting_share}\n"
+            + f"meetings_from {int(meetings_from(now).timestamp())}\n"
         )
+        # Held meetings: each wrk thread takes its own pairings (no two threads write to one
+        # pairing's meetings at the same moment by design; connections of a thread may).
+        paired = [
+            (slug, pid)
+            for row in zip(*pairings.values(), strict=False)
+            for slug, pid in zip(pairings.keys(), row, strict=False)
+        ]
         ids_prefix = Path(tmp) / "ids-"
         for t in range(args.wrk_threads):
             part = interleaved[t :: args.wrk_threads]
-            (Path(f"{ids_prefix}{t + 1}")).write_text("".join(f"{s} {p}\n" for s, p in part))
+            mine = paired[t :: args.wrk_threads]
+            (Path(f"{ids_prefix}{t + 1}")).write_text(
+                "".join(f"t {s} {p}\n" for s, p in part) + "".join(f"m {s} {p}\n" for s, p in mine)
+            )
 
         probe = LagProbe(
             server.base,
             url,
             {"Authorization": f"Bearer {coordinator}"},
             GRANTEES,
-            lambda _: enrolment("Lag", "Probe", born="1990-04-01"),
+            # A name of its own for every probe (the duplicate check would refuse a second
+            # "Lag Probe" born the same day): its idempotency key, digits spelt as letters.
+            lambda key: enrolment("Lag", "Probe" + as_letters(key), born="1990-04-01"),
             interval=0.1,
             timeout=10.0,
             poll=0.005,

@@ -7,8 +7,9 @@ checked out as a detached git worktree beside the repository with its own virtua
 (`uv sync --frozen`). Each round runs `tests/perf/bench_commands.py --skip-baselines` from the
 baseline tree and then from this tree, each with its own server, scratch database and wrk load
 (4 grantees; the same connections and duration), so both sides meet the same machine within
-minutes of each other. Each tree runs its own copy of the benchmark; the script must accept the
-same options in both (it does for the default baseline).
+minutes of each other. Both sides run this tree's benchmark (bench_commands.py, commands.lua and
+the harness are copied into the baseline's tree): the same instrument measures both codes. The
+default mix is a third each of enrolments, 1->3 stage transitions and held meetings.
 
 Printed: per side and round, commands/s, p50/p99 latency, projection lag p99, PostgreSQL
 transactions per command and CPU per command by process (API, PostgreSQL, projection worker,
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,6 +37,8 @@ from tests.perf.harness.results import ROOT, log, machine_info, stamp, write_jso
 DEFAULT_BASELINE = "be11709"
 # Roles of `bench_commands.py`'s CPU table that are the service (not the load generator).
 SERVICE_ROLES = ("api", "postgres", "projection", "webhook", "serve")
+# The measuring instrument, copied from this tree into the baseline's.
+INSTRUMENT = ("tests/perf/bench_commands.py", "tests/perf/commands.lua", "tests/perf/harness")
 
 
 def baseline_tree(ref: str) -> Path:
@@ -47,6 +51,14 @@ def baseline_tree(ref: str) -> Path:
         log(f"checking out {sha} at {tree}")
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), sha], cwd=ROOT, check=True)
     subprocess.run(["uv", "sync", "--frozen", "--quiet"], cwd=tree, check=True)
+    # One instrument for both sides: this tree's benchmark, wrk script and harness.
+    for path in INSTRUMENT:
+        target = tree / path
+        if (ROOT / path).is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(ROOT / path, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(ROOT / path, target)
     return tree
 
 
@@ -70,6 +82,10 @@ def run_side(tree: Path, args: argparse.Namespace) -> dict[str, Any]:
         str(args.quiet_wait),
         "--log-level",
         "warning",
+        "--transition-share",
+        str(args.transition_share),
+        "--meeting-share",
+        str(args.meeting_share),
     ]
     log(f"{tree.name}: {' '.join(cmd[3:])}")
     subprocess.run(cmd, cwd=tree, check=True, stdout=subprocess.DEVNULL)
@@ -112,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--workers", type=int, default=2, help="API processes")
     ap.add_argument("--quiet-wait", type=float, default=60.0)
+    # The mix: a third each of enrolments, 1->3 transitions and held meetings.
+    ap.add_argument("--meeting-share", type=float, default=1 / 3)
+    ap.add_argument("--transition-share", type=float, default=0.5, help="of the rest")
     args = ap.parse_args(argv)
     if not 1 <= args.rounds <= 5:
         print("--rounds must be 1-5", file=sys.stderr)
@@ -131,7 +150,16 @@ def main(argv: list[str] | None = None) -> int:
     medians = {side: {k: median(side, k) for k in keys} for side in sides}
     before_cpu = medians["before"]["cpu_ms_per_command_total"]
     ratio = round(medians["after"]["cpu_ms_per_command_total"] / before_cpu, 3)
+    after = medians["after"]
+    passed = {
+        "cpu_ms_per_command<=2.0": after["cpu_ms_per_command_total"] <= 2.0,
+        "cpu_ratio<=0.55": ratio <= 0.55,
+        "commands_per_s>=1000": after["commands_per_s"] >= 1000,
+        "p99<=150ms": after["p99_ms"] <= 150,
+        "lag_p99<=1s": after["lag_p99_ms"] <= 1000,
+    }
     result = {
+        "targets_issue_23": passed,
         "parameters": vars(args),
         "machine": machine_info(DATABASE_URL),
         "rounds": sides,
@@ -149,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     print(f"medians: {json.dumps(medians)}")
     print(f"CPU per command, after / before: {ratio}")
+    print(f"issue 23 targets (after): {json.dumps(passed)}")
     path = write_json(f"compare-{stamp()}.json", result)
     print(f"result: {path}")
     return 0
