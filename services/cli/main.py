@@ -42,6 +42,12 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--port", type=int, default=8000)
         s.add_argument("--workers", type=int, default=1, help="API processes")
         s.add_argument(
+            "--http-server",
+            choices=("uvicorn", "granian"),
+            default=os.environ.get("PROWD_HTTP_SERVER", "uvicorn"),
+            help="the ASGI server of the API processes (default: $PROWD_HTTP_SERVER or uvicorn)",
+        )
+        s.add_argument(
             "--no-worker",
             action="store_true",
             help="run only the API: no projection worker or webhook dispatcher subprocess"

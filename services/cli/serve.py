@@ -67,6 +67,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
 
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="prowd-metrics-"))
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        if getattr(args, "http_server", "uvicorn") == "granian":
+            _serve_granian(args)
+            return 0
         # uvicorn re-raises SIGTERM after its graceful shutdown; make that unwind this stack
         # (worker stopped, embedded server stopped) instead of killing the process outright.
         signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -80,6 +83,24 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
             access_log=False,
         )
     return 0
+
+
+def _serve_granian(args: argparse.Namespace) -> None:
+    """The API processes under granian (HTTP parsing and writing in Rust), the same app."""
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+
+    Granian(
+        "services.api.app:app_from_env",
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.ASGI,
+        workers=args.workers,
+        loop=Loops.uvloop,
+        factory=True,
+        log_enabled=False,
+        log_access=False,
+    ).serve()
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:

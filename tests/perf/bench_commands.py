@@ -708,6 +708,11 @@ def main(argv: list[str] | None = None) -> int:
         help="PROWD_GROUP_COMMIT_MAX of the server (1: every command commits alone)",
     )
     ap.add_argument(
+        "--http-server",
+        choices=("uvicorn", "granian"),
+        help="PROWD_HTTP_SERVER of the server (the ASGI server of `prowd serve`)",
+    )
+    ap.add_argument(
         "--handler-threads", type=int, default=0, help="PROWD_HANDLER_THREADS (0: the default)"
     )
     args = ap.parse_args(argv)
@@ -803,6 +808,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.handler_threads:
             server_env["PROWD_HANDLER_THREADS"] = str(args.handler_threads)
+        if args.http_server:
+            server_env["PROWD_HTTP_SERVER"] = args.http_server
         server = Server(url, secret, server_log, workers=args.workers, env=server_env)
         stack.callback(server.stop)
         server.wait_ready()

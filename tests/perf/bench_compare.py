@@ -62,7 +62,7 @@ def baseline_tree(ref: str) -> Path:
     return tree
 
 
-def run_side(tree: Path, args: argparse.Namespace) -> dict[str, Any]:
+def run_side(tree: Path, args: argparse.Namespace, http_server: str | None) -> dict[str, Any]:
     """One run of `bench_commands.py` in `tree`; its result file, read back."""
     results = tree / "tests" / "perf" / "results"
     before = set(results.glob("commands-*.json")) if results.exists() else set()
@@ -86,6 +86,7 @@ def run_side(tree: Path, args: argparse.Namespace) -> dict[str, Any]:
         str(args.transition_share),
         "--meeting-share",
         str(args.meeting_share),
+        *(["--http-server", http_server] if http_server else []),
     ]
     log(f"{tree.name}: {' '.join(cmd[3:])}")
     subprocess.run(cmd, cwd=tree, check=True, stdout=subprocess.DEVNULL)
@@ -131,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     # The mix: a third each of enrolments, 1->3 transitions and held meetings.
     ap.add_argument("--meeting-share", type=float, default=1 / 3)
     ap.add_argument("--transition-share", type=float, default=0.5, help="of the rest")
+    # The ASGI server of each side (PROWD_HTTP_SERVER; unset: that code's default).
+    ap.add_argument("--before-http-server", choices=("uvicorn", "granian"))
+    ap.add_argument("--after-http-server", choices=("uvicorn", "granian"))
     args = ap.parse_args(argv)
     if not 1 <= args.rounds <= 5:
         print("--rounds must be 1-5", file=sys.stderr)
@@ -140,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     sides: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
     for n in range(args.rounds):
         log(f"round {n + 1} of {args.rounds}")
-        sides["before"].append(figures(run_side(base, args)))
-        sides["after"].append(figures(run_side(ROOT, args)))
+        sides["before"].append(figures(run_side(base, args, args.before_http_server)))
+        sides["after"].append(figures(run_side(ROOT, args, args.after_http_server)))
 
     def median(side: str, key: str) -> float:
         return round(statistics.median(float(f[key]) for f in sides[side]), 2)

@@ -69,6 +69,9 @@ def _role(pid: int, supervisor: int) -> str:
         return "report child" if forked else "report forkserver"
     if "multiprocessing" in cmd:
         return "api"
+    if parent_of(pid) == supervisor and "serve" in args:
+        # granian's API processes: forks of the supervisor, with its command line.
+        return "api"
     return "other: " + cmd[:60]
 
 
