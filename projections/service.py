@@ -8,6 +8,8 @@ standing through `people`, so the caseload shows exited whom the report counts a
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -145,8 +147,43 @@ def people(facts: Facts, day_of: Callable[[datetime], date]) -> dict[UUID, Perso
     return out
 
 
-def load_people(db: Reader, t: Tables, zone: ZoneInfo) -> dict[UUID, Person]:
-    """`people` of one grantee, read from the oversight view's live build `t`."""
+# `load_people` of a build at a position: (schema, build, position, zone) -> people. What a
+# build holds at a position never changes, so an entry is right for as long as it is kept;
+# the latest few grantees' are kept (each maps every participant of its grantee).
+_PEOPLE: OrderedDict[tuple[str, int, int, str], dict[UUID, Person]] = OrderedDict()
+_PEOPLE_KEPT = 8
+_people_lock = threading.Lock()
+
+
+def load_people(
+    db: Reader, t: Tables, zone: ZoneInfo, *, position: int | None = None
+) -> dict[UUID, Person]:
+    """`people` of one grantee, read from the oversight view's live build `t`.
+
+    With `position` (the log position the build has applied, read before its rows in the same
+    transaction, or later), the answer is kept for the next request at the same position: the
+    caseload page and a participant's page then skip reading every participant's services.
+    The result is shared: callers must not change it."""
+    if position is None:
+        return _read_people(db, t, zone)
+    key = (t.schema, t.build, position, zone.key)
+    with _people_lock:
+        found = _PEOPLE.get(key)
+        if found is not None:
+            _PEOPLE.move_to_end(key)
+            return found
+    out = _read_people(db, t, zone)
+    with _people_lock:
+        # Older positions of the same build are never asked again once a newer one is read.
+        for old in [k for k in _PEOPLE if k[:2] == key[:2] and k[2] < position]:
+            del _PEOPLE[old]
+        _PEOPLE[key] = out
+        while len(_PEOPLE) > _PEOPLE_KEPT:
+            _PEOPLE.popitem(last=False)
+    return out
+
+
+def _read_people(db: Reader, t: Tables, zone: ZoneInfo) -> dict[UUID, Person]:
     facts = Facts()
     for table in TABLES:
         facts.rows[table] = [

@@ -71,7 +71,6 @@ from services.api.schemas.participants import (
 from services.api.schemas.participants import ParticipantOut as ParticipantOut
 from services.api.schemas.participants import render as render
 from services.identity.access import only_own
-from services.projector import live as projector
 from services.store.ledger import Command, Saved
 
 CaseloadSort = Annotated[
@@ -267,7 +266,12 @@ class ParticipantController(Controller):
                 roster = views.tables(db, schema, "mentor_roster", None, 0)
                 peer_mentor = PeerMentor(tenant.principal.subject, roster)
             zone = tenant.app.zone
-            served = load_people(db, views.tables(db, schema, "oversight", None, 0), zone)
+            served = load_people(
+                db,
+                views.tables(db, schema, "oversight", None, 0),
+                zone,
+                position=views.position(db, schema, "oversight"),
+            )
             rows, nxt = caseload_page(
                 db,
                 t,
@@ -288,7 +292,7 @@ class ParticipantController(Controller):
                 ),
                 served=(served, clock.today(zone)),
             )
-            return CaseloadPage(rows, nxt, projector.position_of(db, schema, "caseload"))
+            return CaseloadPage(rows, nxt, views.position(db, schema, "caseload"))
 
     @get("/{participant_id:uuid}", opt=action("participants.read"), sync_to_thread=True)
     def get_participant(self, tenant: Tenant, participant_id: UUID) -> ParticipantOut:
@@ -302,7 +306,14 @@ class ParticipantController(Controller):
             return out
         # A derived exit, as the quarterly report and the caseload count it.
         db, zone = tenant.tenancy.db, tenant.app.zone
-        people = load_people(db, views.tables(db, tenant.info.schema, "oversight", None, 0), zone)
+        schema = tenant.info.schema
+        with views.lookup():
+            people = load_people(
+                db,
+                views.tables(db, schema, "oversight", None, 0),
+                zone,
+                position=views.position(db, schema, "oversight"),
+            )
         person = people.get(participant_id)
         derived = None if person is None else person.derived_exit(clock.today(zone))
         if derived is None:

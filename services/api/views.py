@@ -9,9 +9,11 @@ from collections.abc import Mapping
 from projections.query import Column, Sort, sort_of
 from projections.search import Find
 from services.projector.serving import live_tables as tables
+from services.projector.serving import one_lookup as lookup
+from services.projector.serving import view_position as position
 from services.store.database import Database
 
-__all__ = ["search_and_sort", "tables"]
+__all__ = ["lookup", "position", "search_and_sort", "tables"]
 
 
 def search_and_sort(

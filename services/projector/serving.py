@@ -14,14 +14,17 @@ from services.projector import live as projector
 from services.refusals import Refused
 from services.store.database import Database
 
-# Inside `one_lookup`: each grantee's live builds, read once (schema -> view -> build).
-_builds: ContextVar[dict[str, dict[str, int]] | None] = ContextVar("prowd_builds", default=None)
+# Inside `one_lookup`: each grantee's live builds and their positions, read once
+# (schema -> view -> (build, position)).
+_builds: ContextVar[dict[str, dict[str, tuple[int, int]]] | None] = ContextVar(
+    "prowd_builds", default=None
+)
 
 
 @contextlib.contextmanager
 def one_lookup() -> Iterator[None]:
-    """Within: a request reads each grantee's live builds once, every view in one statement,
-    however many views it reads (the caseload page reads six)."""
+    """Within: a request reads each grantee's live builds once, every view with its position
+    in one statement, however many views it reads (the caseload page reads six)."""
     token = _builds.set({})
     try:
         yield
@@ -29,8 +32,24 @@ def one_lookup() -> Iterator[None]:
         _builds.reset(token)
 
 
-def _active_build(db: Database, schema: str, view: str) -> int | None:
+def _known(db: Database, schema: str) -> dict[str, tuple[int, int]] | None:
+    """Inside `one_lookup`, every live build of the grantee with its position."""
     known = _builds.get()
+    if known is None:
+        return None
+    if schema not in known:
+        rows = db.fetchall(
+            sql.SQL(
+                "SELECT a.view, a.version, t.position FROM {s}.active_views a"
+                " JOIN {s}.tracking t ON t.view = a.view AND t.version = a.version"
+            ).format(s=sql.Identifier(schema))
+        )
+        known[schema] = {name: (int(build), int(position)) for name, build, position in rows}
+    return known[schema]
+
+
+def _active_build(db: Database, schema: str, view: str) -> int | None:
+    known = _known(db, schema)
     if known is None:
         row = db.fetchone(
             sql.SQL("SELECT version FROM {}.active_views WHERE view = %s").format(
@@ -39,12 +58,17 @@ def _active_build(db: Database, schema: str, view: str) -> int | None:
             (view,),
         )
         return None if row is None else int(row[0])
-    if schema not in known:
-        rows = db.fetchall(
-            sql.SQL("SELECT view, version FROM {}.active_views").format(sql.Identifier(schema))
-        )
-        known[schema] = {name: int(build) for name, build in rows}
-    return known[schema].get(view)
+    found = known.get(view)
+    return None if found is None else found[0]
+
+
+def view_position(db: Database, schema: str, view: str) -> int:
+    """The log position the live build of `view` has applied: as read with the builds inside
+    `one_lookup` (a lower bound of what the request's queries of the view see), else now."""
+    known = _known(db, schema)
+    if known is None or view not in known:
+        return projector.position_of(db, schema, view)
+    return known[view][1]
 
 
 def live_tables(

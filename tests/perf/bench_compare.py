@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +40,17 @@ DEFAULT_BASELINE = "be11709"
 # Roles of `bench_commands.py`'s CPU table that are the service (not the load generator).
 SERVICE_ROLES = ("api", "postgres", "projection", "webhook", "serve")
 # The measuring instrument, copied from this tree into the baseline's.
-INSTRUMENT = ("tests/perf/bench_commands.py", "tests/perf/commands.lua", "tests/perf/harness")
+INSTRUMENT = (
+    "tests/perf/bench_compare.py",
+    "tests/perf/bench_commands.py",
+    "tests/perf/commands.lua",
+    "tests/perf/harness",
+)
 
 
-def baseline_tree(ref: str) -> Path:
-    """A detached worktree of `ref` with its dependencies installed (made once, then reused)."""
+def baseline_tree(ref: str, extra: Sequence[str] = ()) -> Path:
+    """A detached worktree of `ref` with its dependencies installed (made once, then reused),
+    this tree's instrument copied in (with `extra`: more of this tree's files)."""
     sha = subprocess.run(
         ["git", "rev-parse", "--short", ref], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -50,9 +58,9 @@ def baseline_tree(ref: str) -> Path:
     if not (tree / ".git").exists():
         log(f"checking out {sha} at {tree}")
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), sha], cwd=ROOT, check=True)
-    subprocess.run(["uv", "sync", "--frozen", "--quiet"], cwd=tree, check=True)
+    subprocess.run(["uv", "sync", "--frozen", "--quiet"], cwd=tree, check=True, env=uv_env())
     # One instrument for both sides: this tree's benchmark, wrk script and harness.
-    for path in INSTRUMENT:
+    for path in (*INSTRUMENT, *(str(Path(p).resolve().relative_to(ROOT)) for p in extra)):
         target = tree / path
         if (ROOT / path).is_dir():
             shutil.rmtree(target, ignore_errors=True)
@@ -60,6 +68,12 @@ def baseline_tree(ref: str) -> Path:
         else:
             shutil.copy2(ROOT / path, target)
     return tree
+
+
+def uv_env() -> dict[str, str]:
+    """This environment without the active virtual environment: `uv run` in another tree uses
+    that tree's own."""
+    return {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
 
 
 def run_side(tree: Path, args: argparse.Namespace, http_server: str | None) -> dict[str, Any]:
@@ -89,7 +103,7 @@ def run_side(tree: Path, args: argparse.Namespace, http_server: str | None) -> d
         *(["--http-server", http_server] if http_server else []),
     ]
     log(f"{tree.name}: {' '.join(cmd[3:])}")
-    subprocess.run(cmd, cwd=tree, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, cwd=tree, check=True, stdout=subprocess.DEVNULL, env=uv_env())
     new = sorted(set(results.glob("commands-*.json")) - before)
     if not new:
         raise RuntimeError(f"{tree}: the benchmark wrote no result file")
