@@ -51,19 +51,3 @@ def assigned_ids(db: Reader, t: Tables, staff: str) -> set[UUID]:
     """The ids of the participants `staff` is case manager or coordinator of."""
     query, params = assigned_to(t, staff)
     return {r[0] for r in db.fetchall(query, params)}
-
-
-def staff_of(
-    db: Reader, t: Tables, participant_ids: list[UUID]
-) -> dict[UUID, tuple[str | None, str | None]]:
-    """(case manager, coordinator) of these participants, by id."""
-    if not participant_ids:
-        return {}
-    rows = db.fetchall(
-        sql.SQL(
-            "SELECT participant_id, case_manager, coordinator FROM {}"
-            " WHERE participant_id = ANY(%s)"
-        ).format(t["assignments"]),
-        (participant_ids,),
-    )
-    return {r[0]: (r[1], r[2]) for r in rows}

@@ -22,9 +22,9 @@ from domain.corrections import (
 from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
-from projections.assignments import Staff, assigned_to, staff_of
+from projections.assignments import Staff, assigned_to
 from projections.base import Projection, Tables, handles
-from projections.caseload_reads import mentor_names, overdue_goal_counts
+from projections.caseload_reads import mentor_names, row_extras
 from projections.erasure import ERASED
 from projections.mentors import PeerMentor
 from projections.ops import Append, IfNull, Inc, Ref, Remove, Writer
@@ -356,8 +356,9 @@ def caseload_page(
     at = CASELOAD.names.index
     mentor_ids = [r[at("mentor_id")] for r in body if r[at("mentor_id")] is not None]
     names = mentor_names(db, t, mentor_ids)
-    overdue = overdue_goal_counts(db, goals, [r[at("id")] for r in body], now.date())
-    assigned = {} if staff is None else staff_of(db, staff.t, [r[at("id")] for r in body])
+    overdue, assigned = row_extras(
+        db, goals, None if staff is None else staff.t, [r[at("id")] for r in body], now.date()
+    )
     derived = {
         "days_in_stage": lambda r: max(0, (now - r["stage_started_at"]).days),
         "mentor_name": lambda r: names.get(r["mentor_id"]),

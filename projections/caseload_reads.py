@@ -42,16 +42,39 @@ def mentor_names(db: Reader, t: Tables, mentor_ids: list[UUID]) -> dict[UUID, st
     return dict(rows)
 
 
-def overdue_goal_counts(
-    db: Reader, goals: Tables, participant_ids: list[UUID], today: date
-) -> dict[UUID, int]:
-    """How many goals of each participant are overdue as of `today` (read from the goals view,
-    by its rule, for the caseload's column)."""
+def row_extras(
+    db: Reader,
+    goals: Tables,
+    assignments: Tables | None,
+    participant_ids: list[UUID],
+    today: date,
+) -> tuple[dict[UUID, int], dict[UUID, tuple[str | None, str | None]]]:
+    """For the caseload's rows, in one statement: how many goals of each participant are
+    overdue as of `today` (by the goals view's rule; only those with some) and, with
+    `assignments`, each participant's (case manager, coordinator)."""
+    if not participant_ids:
+        return {}, {}
+    staff = (
+        sql.SQL("NULL::text, NULL::text")
+        if assignments is None
+        else sql.SQL("a.case_manager, a.coordinator")
+    )
+    join = (
+        sql.SQL("")
+        if assignments is None
+        else sql.SQL(" LEFT JOIN {} a ON a.participant_id = p.id").format(
+            assignments["assignments"]
+        )
+    )
     rows = db.fetchall(
         sql.SQL(
-            "SELECT participant_id, count(*)::int FROM {} WHERE participant_id = ANY(%s)"
-            " AND " + OVERDUE + " GROUP BY participant_id"
-        ).format(goals["goals"]),
-        (participant_ids, today),
+            "SELECT p.id, (SELECT count(*)::int FROM {goals} g WHERE g.participant_id = p.id AND "
+            + OVERDUE
+            + "), {staff} FROM unnest(%s::uuid[]) AS p(id){join}"
+        ).format(goals=goals["goals"], staff=staff, join=join),
+        # The ids as one array literal: cheaper to send than a list of UUIDs to adapt.
+        (today, "{" + ",".join(map(str, participant_ids)) + "}"),
     )
-    return dict(rows)
+    overdue = {r[0]: r[1] for r in rows if r[1]}
+    assigned = {} if assignments is None else {r[0]: (r[2], r[3]) for r in rows}
+    return overdue, assigned

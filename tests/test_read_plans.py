@@ -23,7 +23,7 @@ from litestar.testing import TestClient
 from psycopg import sql
 
 from projections.base import Tables
-from projections.caseload_reads import overdue_goal_counts
+from projections.caseload_reads import row_extras
 from projections.meetings import meeting_log
 from services.api.app import create_app
 from services.projector import live as projector
@@ -109,7 +109,7 @@ def test_overdue_goals_of_a_caseload_page_use_the_participant_index(owner, make_
     owner.execute(sql.SQL("ANALYZE {}").format(t["goals"]))
     page = [numbered(i) for i in range(100)]
     reader = Explaining(owner)
-    counts = overdue_goal_counts(reader, t, page, date(2026, 6, 1))
+    counts, _ = row_extras(reader, t, None, page, date(2026, 6, 1))
     due = [i % 8000 for i in range(1, GOALS + 1) if i % 8000 < 100 and i % 300 < 151]
     assert counts == {numbered(n): due.count(n) for n in set(due)}
     kinds, indexes = scans_of(reader.plans, f"goals_b{t.build}")
