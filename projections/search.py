@@ -166,13 +166,27 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def spellings(q: str) -> list[str]:
+    """The folded names `q` may mean: as typed, and for a roster's "Last, First" (a comma)
+    also "First Last" and the words without the comma ("Lee, Ann": "lee, ann", "ann lee",
+    "lee ann")."""
+    out = [fold(q)]
+    if "," in q:
+        last, _, first = q.partition(",")
+        out += [fold(f"{first} {last}"), fold(q.replace(",", " "))]
+    return [s for i, s in enumerate(out) if s and s not in out[:i]]
+
+
 def matching(db: Reader, t: Tables, kind: str, q: str) -> tuple[sql.Composable, tuple[object, ...]]:
     """`SELECT person_id` of the `kind` people `q` finds (a name by word prefix, or fuzzily
     where pg_trgm is installed; a program or register number by prefix), and its parameters."""
     name = fold(q)
     number = key(q)
-    clauses: list[sql.Composable] = [sql.SQL("folded LIKE %s OR folded LIKE %s")]
-    params: list[object] = [_like(name) + "%", "% " + _like(name) + "%"]
+    clauses: list[sql.Composable] = []
+    params: list[object] = []
+    for words in spellings(q):
+        clauses.append(sql.SQL("folded LIKE %s OR folded LIKE %s"))
+        params += [_like(words) + "%", "% " + _like(words) + "%"]
     if number is not None:
         clauses.append(sql.SQL("number_key LIKE %s OR register_key LIKE %s"))
         params += [_like(number) + "%", _like(number) + "%"]

@@ -71,6 +71,16 @@ def test_the_caseload_finds_by_name_number_and_register_number(api):
     assert api.get("/participants", q="%")["items"] == []
 
 
+def test_a_name_written_last_comma_first_finds_the_person(api):
+    # Rosters and court papers write "Last, First"; the index holds "First Last".
+    enrol_people(api)
+    assert names(api.get("/participants", q="Lee, Ann")) == ["Lee"]
+    assert names(api.get("/participants", q="alvarez,jose")) == ["Álvarez"]
+    assert names(api.get("/participants", q="Reyes,")) == ["Reyes"]
+    assert api.get("/participants", q="Smith, John")["items"] == []
+    assert fold("Lee, Ann") == "lee, ann"
+
+
 def test_a_misspelt_name_is_found_where_pg_trgm_is_installed(api):
     enrol_people(api)
     if trigram_schema(api.db) is None:
