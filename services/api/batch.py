@@ -50,6 +50,7 @@ from services.identity.access import allowed
 from services.refusals import Refused
 from services.store.ledger import Command
 
+_UUID = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _REF = re.compile(rb'"\$ref:([A-Za-z0-9_.-]{1,64})"')
 
 
@@ -93,7 +94,7 @@ class _Batch:
         if found is None:
             return
         rule, existing = found
-        earlier = self.attempt.unit.get(existing)
+        earlier = self.attempt.unit.get(existing) if existing in self.attempt.unit.creates else None
         if not isinstance(earlier, Participant):
             # Enrolled before the batch: the single endpoint's own check names them all.
             check_duplicates(self.request, self.tenant, personal)
@@ -325,8 +326,16 @@ class BatchController(Controller):
         common.grantee.set(tenant.info.slug)
         keys = [f"{len(subject)}:{subject}:{item.idempotency_key}" for item in data.items]
 
+        mentioned = [
+            UUID(m.decode())
+            for item in data.items
+            for m in _UUID.findall(bytes(item.body) + (item.target or "").encode())
+        ]
+
         def decide(attempt: Attempt) -> list[_Decided]:
             batch = _Batch(request, tenant, attempt)
+            # The records the items name, read in one query (the rest as they are needed).
+            attempt.unit.prefetch(mentioned)
             decided = []
             for index, item in enumerate(data.items):
                 attempt.unit.item = index
@@ -334,6 +343,8 @@ class BatchController(Controller):
                     decided.append(_decide(batch, index, item))
                 except (_Refusal, ProblemError, Refused, DomainError) as e:
                     decided.append(_refused(request, index, item.kind, e))
+                finally:
+                    attempt.unit.end_item()
             return decided
 
         try:
