@@ -15,7 +15,7 @@ from uuid import UUID
 import pytest
 
 from domain import common
-from domain.contact import Contact
+from domain.contact import Contact, record_contact
 from services.app.batch import Attempt, run_batch
 from services.projector import live as projector
 from services.store.ledger import Command
@@ -435,3 +435,36 @@ def test_the_batch_operation_is_in_the_contract(client: Any) -> None:
     assert examples[0]["items"][0]["kind"] == "participant.enrol"
     answer = op["responses"]["200"]["content"]["application/json"]["examples"]
     assert [e["value"]["accepted"] for e in answer.values()] == [2]
+
+
+def test_a_command_that_changed_a_record_without_saving_it_leaves_no_trace(
+    world: World, app: Any
+) -> None:
+    """In a unit of work, an aggregate changed by a command that then failed (or did not save
+    it) is rebuilt at the end of that command: the next command sees it as the last accepted
+    one saved it, and the commit writes only the accepted events."""
+    w = world
+    participant = UUID(w.enrol())
+    ledger_app = app.state.tenancy.app(w.slug)
+    participants = ledger_app.participants
+    common.actor.set("test-coordinator")
+
+    def decide(attempt: Attempt) -> tuple[int, int]:
+        saved = participants.record_contact(
+            Command(), participant, contact=_contact("0101"), projected_release_date=None
+        )
+        version = saved.aggregate.version
+        attempt.unit.end_item()
+        # A change that is never saved (a refused command's half-done work).
+        loaded = participants.participant(participant)
+        record_contact(loaded, _contact("0102"), None)
+        attempt.unit.end_item()
+        again = participants.participant(participant)
+        return version, again.version
+
+    before = w.events()
+    with ledger_app.ledger.db.session():
+        outcome = run_batch(ledger_app.ledger, [], decide)
+    assert outcome.decided == (2, 2)
+    assert w.events() == before + 1
+    assert w.get(f"/participants/{participant}")["contact"]["phone"] == "+1 312 555 0101"
