@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from tests.perf.harness.meters import cpu_sample, cpu_usage, postgres_pids
 from tests.perf.harness.postgres import DATABASE_URL, scratch_database
 from tests.perf.harness.results import log, machine_info, percentiles_ms, stamp, write_json
 from tests.perf.harness.server import Server
@@ -284,7 +285,12 @@ def main() -> None:
                     stderr=subprocess.DEVNULL,
                 )
                 time.sleep(2)
+            groups = dict(server.processes())
+            with psycopg.connect(url) as conn:
+                groups |= {pid: "postgresql (shared)" for pid in postgres_pids(conn)}
+            before = cpu_sample(groups)
             seconds, latencies, answers = run_batches(server.base, plans, args.clients)
+            usage = cpu_usage(before, cpu_sample(groups), other="other processes")
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(60)
@@ -306,6 +312,12 @@ def main() -> None:
             "commands_per_s": round(commands / seconds),
             "request_ms": percentiles_ms(latencies),
             "server_errors": errors[:5],
+            "load_average": list(before.load),
+            # CPU milliseconds per command, by process group (cores x seconds / commands).
+            "cpu_ms_per_command": {
+                group: round(cores * usage.seconds * 1000 / commands, 3)
+                for group, cores in usage.cores.items()
+            },
         }
         result["raw_copy"] = raw_copy(url, head)
     batch, copy = result["batch"], result["raw_copy"]
@@ -315,6 +327,7 @@ def main() -> None:
         f" (target {TARGET:.0f}); per request {batch['request_ms']}; accepted"
         f" {batch['accepted']}, refused {batch['refused']} {batch['refusal_codes']}"
     )
+    log(f"CPU ms per command: {batch['cpu_ms_per_command']} (load {batch['load_average']})")
     log(f"raw COPY of the same {copy['rows']} events: {copy['rows_per_s']} rows/s")
     path = write_json(f"batch-{stamp()}.json", result)
     log(f"written {path}")
