@@ -54,6 +54,8 @@ def send(
 ) -> Any:
     r = w.client.post(w.base + "/commands", json={"items": items}, headers=w.headers(role, sub))
     assert r.status_code == status, r.text
+    # Read-your-writes: the batch's last log position, as single commands give theirs.
+    assert r.headers["X-Log-Position"] == str(r.json()["position"])
     return r.json()
 
 
@@ -118,6 +120,7 @@ def test_enrol_pair_and_meet_in_one_batch_one_transaction(world: World) -> None:
     ids = [n for n, _ in new]
     assert ids == list(range(ids[0], ids[0] + len(ids)))
     assert out["position"] == ids[-1] == out["items"][4]["position"]
+    assert out["attempts"] == 1
     positions = [i["position"] for i in out["items"]]
     assert positions == sorted(positions)
 

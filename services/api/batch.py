@@ -44,7 +44,7 @@ from services.api.schemas.batch import (
     ItemResult,
 )
 from services.api.text import text_problem
-from services.app.batch import Attempt, BatchContended, Prior, indexed_people, run_batch
+from services.app.batch import Attempt, BatchContended, indexed_people, run_batch
 from services.app.import_rows import Known
 from services.identity.access import allowed
 from services.refusals import Refused
@@ -175,13 +175,11 @@ def _decode(kind: Kind, raw: bytes) -> Any:
 
 def _decide(batch: _Batch, index: int, item: BatchItem) -> _Decided:
     decided = _decide_one(batch, index, item)
-    if item.ref is not None:
-        first = decided if decided.same_as is None else None
-        record = decided.id if first is not None else batch.ids[decided.same_as or 0]
-        if record is not None:
+    record = decided.id if decided.same_as is None else batch.ids.get(decided.same_as)
+    if record is not None:
+        batch.ids[index] = record
+        if item.ref is not None:
             batch.refs[item.ref] = record
-    if decided.id is not None:
-        batch.ids[index] = decided.id
     return decided
 
 
@@ -204,7 +202,7 @@ def _decide_one(batch: _Batch, index: int, item: BatchItem) -> _Decided:
     digest.update(msgspec.json.encode(data))
     fp = digest.hexdigest()
     key = f"{len(principal.subject)}:{principal.subject}:{item.idempotency_key}"
-    earlier = batch.keys.get(key) or _prior(batch.attempt.prior.get(key))
+    earlier = batch.keys.get(key) or batch.attempt.prior.get(key)
     if earlier is not None:
         if earlier[0] != fp:
             raise ProblemError(
@@ -218,10 +216,6 @@ def _decide_one(batch: _Batch, index: int, item: BatchItem) -> _Decided:
         batch.enrolled(saved.aggregate)
     batch.keys[key] = (fp, index)
     return _Decided(index, kind.name, kind.status, id=saved.aggregate.id)
-
-
-def _prior(prior: Prior | None) -> tuple[str, int] | None:
-    return None if prior is None else (prior[0], -1)
 
 
 def _replay(batch: _Batch, index: int, kind: Kind, key: str) -> _Decided:
