@@ -197,6 +197,42 @@ def test_the_readme_walk_through_and_a_webhook_endpoint_through_the_generated_cl
     )
     assert history.participant_id == dana.id and len(history.events) == 3
 
+    # A batch through the generated client: an enrolment and its move, one refused item.
+    batch = coordinator.call(
+        "commands",
+        "v1_grantees_commands_run_commands",
+        slug,
+        body=model("BatchIn").from_dict(
+            {
+                "items": [
+                    {
+                        "kind": "participant.enrol",
+                        "idempotency_key": "gen-batch-1",
+                        "ref": "luis",
+                        "body": {
+                            "first_name": "Luis",
+                            "last_name": "Ortega",
+                            "date_of_birth": "1988-04-12",
+                            "program_entry_date": "2026-02-02",
+                            "facility": "FCI-LK",
+                            "cohort": "LK-2026A",
+                        },
+                    },
+                    {
+                        "kind": "participant.stage_transition",
+                        "idempotency_key": "gen-batch-2",
+                        "target": "$ref:luis",
+                        "body": {"to_stage": 3, "occurred_at": "2026-09-01T09:00:00-05:00"},
+                    },
+                    {"kind": "goal.teleport", "idempotency_key": "gen-batch-3", "body": {}},
+                ]
+            }
+        ),
+    )
+    assert (batch.accepted, batch.refused) == (2, 1)
+    assert [i.status for i in batch.items] == [201, 201, 422]
+    assert batch.items[2].problem.code == "unknown_kind"
+
     # An illegal move is a problem the client parses as one.
     illegal = op("participants", move).sync_detailed(
         slug,

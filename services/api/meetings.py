@@ -16,7 +16,6 @@ from litestar.params import Parameter
 from domain import clock
 from domain.cadence import week_name
 from domain.meetings import Meeting, MeetingStatus, NoteReader
-from domain.pairings import Location
 from projections import meetings as meetings_view
 from projections.meetings import MEETING_SORT, Across, CadenceAlert, MeetingRow
 from projections.mentors import PeerMentor
@@ -24,10 +23,10 @@ from projections.query import sort_pattern
 from services.api import views
 from services.api.class_hours import ClassHoursController
 from services.api.class_sessions import SESSION_RULES, ClassSessionController
+from services.api.commands import check_own_pairing, hold_command, own_meeting, schedule_command
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.meeting_cadence import CadenceController
-from services.api.pairings import check_own_pairing
 from services.api.params import (
     INSTANT_SCHEMA,
     AssignedTo,
@@ -159,27 +158,10 @@ class MeetingController(Controller):
         """Schedule a meeting of a pairing; include `held` to record a meeting that took place
         (`held.summary_part2: true` tags its summary as 42 CFR Part 2 information, shared
         outside the grantee only under a covering consent)."""
-        check_own_pairing(tenant, data.pairing_id, "meetings.write")
-        location = Location(kind=data.location.kind, facility_code=data.location.facility)
-        held = None if data.held is None else held_record(data.held, location)
-        return self._do(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.meetings.schedule_meeting(
-                cmd,
-                pairing_id=data.pairing_id,
-                scheduled_for=data.scheduled_for,
-                planned_minutes=data.planned_minutes,
-                location=location,
-                held=held,
-            ),
-        )
+        return self._do(request, tenant, data, schedule_command(request, tenant, data))
 
     def _own_meeting(self, tenant: Tenant, meeting_id: UUID, action_name: str) -> Meeting:
-        meeting = tenant.app.meetings.meeting(meeting_id)
-        check_own_pairing(tenant, meeting.pairing_id, action_name)
-        return meeting
+        return own_meeting(tenant, meeting_id, action_name)
 
     @post(
         "/meetings/{meeting_id:uuid}/held",
@@ -197,14 +179,7 @@ class MeetingController(Controller):
         discussed, attendance per member, a shareable summary and an optional confidential note.
         `summary_part2: true` tags the summary as 42 CFR Part 2 information: it then leaves the
         grantee (RRC view, webhooks) only under a covering consent, with the §2.32 notice."""
-        meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
-        record = held_record(data, meeting.location)
-        return self._do(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.meetings.hold_meeting(cmd, meeting_id, record),
-        )
+        return self._do(request, tenant, data, hold_command(request, tenant, data, meeting_id))
 
     @post(
         "/meetings/{meeting_id:uuid}/missed",

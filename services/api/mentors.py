@@ -15,6 +15,7 @@ from domain.mentors import Clearance, MentorStatus, TrainingRecord
 from projections.mentors import ROSTER_SORT, roster_page
 from projections.query import sort_pattern
 from services.api import views
+from services.api.commands import register_command
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import (
@@ -102,21 +103,7 @@ class MentorController(Controller):
     ) -> Response[MentorOut]:
         """Register a mentor applicant: a graduate (linked to the participant record, lived
         experience of incarceration) or a community peer; recruitment channel and expected time."""
-        return self._do(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.mentors.register_mentor(
-                cmd,
-                display_name=data.display_name,
-                source=data.source,
-                channel=data.channel,
-                participant_id=data.participant_id,
-                lived_experience=data.lived_experience,
-                expected_hours_per_month=data.expected_hours_per_month,
-                subject=data.subject,
-            ),
-        )
+        return self._do(request, tenant, data, register_command(request, tenant, data))
 
     @get("/", opt=action("mentors.read"), sync_to_thread=True)
     def roster(

@@ -12,14 +12,14 @@ from litestar.params import Parameter
 
 from domain.pairings import (
     Closure,
-    Commitment,
-    Location,
 )
 from domain.policy import MentoringRules
 from projections.mentors import PeerMentor
 from projections.pairings import PAIRING_SORT, PairingRow, PairingStatus, pairing_page
 from projections.query import sort_pattern
 from services.api import views
+from services.api.commands import check_own_pairing as check_own_pairing
+from services.api.commands import open_command
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import (
@@ -59,13 +59,6 @@ PairingSort = Annotated[
 class PairingPage(msgspec.Struct):
     items: list[PairingRow]
     next_cursor: str | None
-
-
-def check_own_pairing(tenant: Tenant, pairing_id: UUID, action_name: str) -> None:
-    """Where the caller's role may `action_name` only on own records (a peer mentor), the
-    pairing must be one they mentor; otherwise it is not found."""
-    if only_own(action_name, tenant.principal.roles):
-        tenant.app.pairings.check_mentored_by(pairing_id, tenant.principal.subject)
 
 
 OPEN_EXAMPLE = {
@@ -123,27 +116,7 @@ class PairingController(Controller):
         """Match a certified mentor with one mentee or a small group (with a shared focus),
         recording the matching criteria and the commitment agreement. Every eligibility rule
         is checked; a refusal names the rule and appends nothing."""
-        return self._do(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.pairings.open_pairing(
-                cmd,
-                kind=data.kind,
-                mentor_id=data.mentor_id,
-                member_ids=list(data.members),
-                location=Location(kind=data.location.kind, facility_code=data.location.facility),
-                commitment=Commitment(
-                    frequency=data.commitment.frequency,
-                    minutes_per_meeting=data.commitment.minutes_per_meeting,
-                    months=data.commitment.months,
-                ),
-                criteria=list(data.criteria),
-                criteria_note=data.criteria_note,
-                focus=data.focus,
-                opened_at=data.opened_at,
-            ),
-        )
+        return self._do(request, tenant, data, open_command(request, tenant, data))
 
     @get("/pairings", opt=action("pairings.read"), sync_to_thread=True)
     def list_pairings(

@@ -14,9 +14,6 @@ from domain import clock
 from domain.contact import Contact
 from domain.participants import (
     ExitReason,
-    Participant,
-    PersonalDetails,
-    Stage,
     Status,
 )
 from projections.assignments import Staff
@@ -27,6 +24,7 @@ from projections.query import sort_of, sort_pattern
 from projections.search import Find
 from projections.service import load_people
 from services.api import views
+from services.api.commands import enroll_command, transition_command
 from services.api.context import (
     Tenant,
     action,
@@ -35,7 +33,6 @@ from services.api.context import (
     tenant_command,
 )
 from services.api.docs import body, problems
-from services.api.duplicates import check_duplicates
 from services.api.params import (
     AssignedTo,
     Limit,
@@ -71,7 +68,6 @@ from services.api.schemas.participants import (
 from services.api.schemas.participants import ParticipantOut as ParticipantOut
 from services.api.schemas.participants import render as render
 from services.identity.access import only_own
-from services.store.ledger import Command, Saved
 
 CaseloadSort = Annotated[
     str | None,
@@ -98,29 +94,9 @@ class ParticipantController(Controller):
         ],
     ) -> Response[ParticipantOut]:
         """Enrol a participant in stage 1 at a BOP institution and cohort (PIRL 100, 200, 801, 900)."""
-        personal = PersonalDetails(
-            first_name=data.first_name,
-            last_name=data.last_name,
-            date_of_birth=data.date_of_birth,
-            bop_register_number=data.bop_register_number,
+        return tenant_command(
+            request, tenant, data, enroll_command(request, tenant, data), render, status=201
         )
-
-        def enroll(cmd: Command) -> Saved[Participant]:
-            # Inside the command: a retried request replays its first answer instead.
-            if not data.duplicate_reason.strip():
-                check_duplicates(request, tenant, personal)
-            return tenant.app.participants.enroll_participant(
-                cmd,
-                personal=personal,
-                program_entry_date=data.program_entry_date,
-                facility_code=data.facility,
-                cohort_code=data.cohort,
-                number=data.number,
-                ex_offender_at_entry=data.ex_offender_at_entry,
-                duplicate_reason=data.duplicate_reason,
-            )
-
-        return tenant_command(request, tenant, data, enroll, render, status=201)
 
     @post(
         "/{participant_id:uuid}/assignments",
@@ -348,15 +324,7 @@ class ParticipantController(Controller):
             request,
             tenant,
             data,
-            lambda cmd: tenant.app.participants.move_participant(
-                cmd,
-                participant_id,
-                to_stage=Stage(data.to_stage),
-                placement=data.placement,
-                returned_to_custody=data.returned_to_custody,
-                facility_code=data.facility,
-                occurred_at=data.occurred_at,
-            ),
+            transition_command(request, tenant, data, participant_id),
             render,
             status=201,
         )

@@ -18,13 +18,12 @@ import msgspec
 
 from domain.common import DomainError, ProwdAggregate
 from domain.imports import Import, ImportKind, Outcome, RowOutcome, import_id
-from projections.search import PersonKeys, person_keys
+from projections.search import PersonKeys
+from services.app.batch import indexed_people
 from services.app.facilities import Facilities
 from services.app.import_file import ImportFile, check_size, read_import
 from services.app.import_rows import Duplicate, Known, RowBuilder
 from services.app.mentors import Mentors
-from services.projector import live as projector
-from services.projector.serving import live_tables
 from services.store.ledger import Command, LedgerApplication
 
 BATCH = 500
@@ -201,8 +200,4 @@ class Imports:
 
     def _people(self, wait: float) -> list[PersonKeys]:
         """Everyone the search index holds once it has applied the whole log."""
-        db, schema = self.ledger.db, self.ledger.schema
-        projector.drain(db, schema, only="search")
-        with db.transaction() as cur:
-            head = projector.log_head(cur, schema)
-        return person_keys(db, live_tables(db, schema, "search", head, wait))
+        return indexed_people(self.ledger, wait)

@@ -116,6 +116,12 @@ MATRIX: dict[str, Rule] = {
     "mentors.read": Rule(
         STAFF | {R.AUDITOR}, "grantee", True, "read the mentor roster and mentor histories"
     ),
+    "commands.batch": Rule(
+        STAFF | {R.PEER_MENTOR},
+        "grantee",
+        False,
+        "send a batch of commands (each item needs the action of its own endpoint)",
+    ),
     "pairings.write": Rule(
         STAFF, "grantee", True, "open, change and close pairings; resolve review flags"
     ),

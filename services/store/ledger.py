@@ -28,7 +28,7 @@ from psycopg.rows import TupleRow
 
 from domain import clock
 from domain.common import AlreadyExists, Conflict, NotFound, ProwdAggregate
-from services.store import keys
+from services.store import deferral, keys
 from services.store.database import Database
 from services.store.eventstore import DuplicateRequest as DuplicateRequest
 from services.store.eventstore import SideEffect as SideEffect
@@ -99,6 +99,13 @@ class LedgerApplication(Application[UUID]):
         return TenantRecorder(self.db, self.schema, group_commit=self.group_commit)
 
     def load(self, cls: type[A], aggregate_id: UUID, what: str, version: int | None = None) -> A:
+        # A batch (services/store/unit_of_work.py): what an earlier command of it saved.
+        unit = deferral.active(self.schema) if version is None else None
+        deferred = None if unit is None else unit.get(aggregate_id)
+        if deferred is not None:
+            if not isinstance(deferred, cls):
+                raise NotFound(f"{what} not found")
+            return deferred
         try:
             aggregate: object = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
@@ -108,6 +115,9 @@ class LedgerApplication(Application[UUID]):
         return aggregate
 
     def exists(self, aggregate_id: UUID) -> bool:
+        unit = deferral.active(self.schema)
+        if unit is not None and unit.has(aggregate_id):
+            return True
         return bool(self.recorder.select_events(aggregate_id, limit=1))
 
     def record(
@@ -122,7 +132,12 @@ class LedgerApplication(Application[UUID]):
         """Save `aggregate` (and `also`) in one transaction with the idempotency record.
 
         `creates` names what is created; a collision on its id means it exists already.
+        Inside a batch the write is deferred to the batch's transaction (position 0 here).
         """
+        unit = deferral.active(self.schema)
+        if unit is not None:
+            unit.defer(aggregate, command, creates=creates, also=also, side_effects=side_effects)
+            return Saved(aggregate, 0)
         effects = [*side_effects, *command.extra_effects]
         if command.idempotency_key is not None:
             effects.append(self._idempotency_effect(aggregate, command))
