@@ -139,6 +139,23 @@ def test_the_write_back_of_a_whole_script_from_empty_tables_equals_the_statement
         assert projection.digest(cur, batched) == projection.digest(cur, live)
 
 
+def test_an_insert_of_a_key_the_table_holds_is_refused_as_the_statement_is(toy):
+    """A plain insert takes a key not loaded as absent (no load); the INSERT that writes it
+    back is refused if it was not, as the statement would have been."""
+    import psycopg
+
+    projection, conn = toy
+    with conn.transaction(), conn.cursor() as cur:
+        t = Tables("pg_temp", 1)
+        SqlWriter(cur, t, projection.specs).insert("things", {"id": 1})
+        _, store = _batch(cur, t, [lambda w: w.insert("things", {"id": 2})])
+        assert store.passes == 1 and store.loads == 0
+        with pytest.raises(psycopg.errors.UniqueViolation), conn.transaction():
+            _batch(cur, t, [lambda w: w.insert("things", {"id": 1, "label": "twice"})])
+        cur.execute(sql.SQL("SELECT id, label FROM {} ORDER BY id").format(t["things"]))
+        assert cur.fetchall() == [(1, None), (2, None)]
+
+
 def test_a_batch_that_keeps_missing_rows_is_refused(toy):
     """Each look-up's key is the value found by the one before: one pass per level, up to
     the limit; the projector then applies the batch statement by statement."""

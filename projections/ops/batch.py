@@ -60,7 +60,7 @@ class Base:
 class BatchTable(MemTable):
     """A table of one pass: the loaded rows, changed by the pass; notes what it misses."""
 
-    __slots__ = ("base", "missed_conditions", "missed_keys")
+    __slots__ = ("asserted", "asserting", "base", "missed_conditions", "missed_keys")
 
     def __init__(self, base: Base) -> None:
         super().__init__(base.spec)
@@ -68,16 +68,24 @@ class BatchTable(MemTable):
         self.rows = {k: list(r) for k, r in base.rows.items()}
         self.missed_keys: set[Any] = set()
         self.missed_conditions: set[Condition] = set()
+        # A plain insert (no `on_conflict`) of a key not loaded needs no load: the key is
+        # taken as absent, and the row is written by a plain INSERT, which the database
+        # refuses if it was not (as the statement would have been refused).
+        self.asserting = False
+        self.asserted: set[Any] = set()
 
     def get(self, key: Any) -> list[Any] | None:
         row = self.rows.get(key)
         if row is None and key not in self.base.known:
-            self.missed_keys.add(key)
+            if self.asserting:
+                self.asserted.add(key)
+            else:
+                self.missed_keys.add(key)
         return row
 
     def add(self, key: Any, row: list[Any]) -> None:
         # A key the row moves to (or is inserted under) may exist in the database.
-        if key not in self.base.known:
+        if key not in self.base.known and key not in self.asserted:
             self.missed_keys.add(key)
         super().add(key, row)
 
@@ -139,6 +147,22 @@ class BatchStore(MemoryStore):
             if tb.missed_keys or tb.missed_conditions:
                 return True
         return False
+
+    def insert(
+        self,
+        table: str,
+        values: dict[str, Any],
+        *,
+        on_conflict: Any = None,
+        source: tuple[str, dict[str, Any]] | None = None,
+    ) -> None:
+        tb = self.tables[table]
+        assert isinstance(tb, BatchTable)
+        tb.asserting = on_conflict is None and source is None
+        try:
+            super().insert(table, values, on_conflict=on_conflict, source=source)
+        finally:
+            tb.asserting = False
 
     def query(self, statement: sql.Composed, params: Any) -> list[tuple[Any, ...]]:
         if self.cursor is None:
@@ -208,25 +232,33 @@ class BatchStore(MemoryStore):
 
     def writes(self, names: dict[str, str]) -> list[tuple[bytes, list[Any]]]:
         """The statements that write the batch's result: per table changed, one DELETE of
-        the rows gone and one upsert of the rows new or changed."""
+        the rows gone, one INSERT of the rows new (under keys known or taken as absent) and
+        one upsert of the rows changed."""
         out: list[tuple[bytes, list[Any]]] = []
         for name, tb in self.tables.items():
             base = self.bases[name]
             spec = base.spec
             gone = [r for k, r in base.rows.items() if k not in tb.rows]
-            changed = [
-                row
-                for k, row in tb.rows.items()
-                if (old := base.rows.get(k)) is None or _differs(row, old)
-            ]
+            new = []
+            changed = []
+            for k, row in tb.rows.items():
+                old = base.rows.get(k)
+                if old is None:
+                    new.append(row)
+                elif _differs(row, old):
+                    changed.append(row)
             table = names[name]
             if gone:
                 params: list[Any] = []
                 keys = [tuple(r[i] for i in spec.pk_pos) for r in gone]
                 cond = _match(spec, list(spec.pk), keys, params)
                 out.append((f"DELETE FROM {table} WHERE {cond}".encode(), params))
+            if new:
+                out.append((_insert(spec, table, upsert=False).encode(), [_json_rows(spec, new)]))
             if changed:
-                out.append((_upsert(spec, table).encode(), [_json_rows(spec, changed)]))
+                out.append(
+                    (_insert(spec, table, upsert=True).encode(), [_json_rows(spec, changed)])
+                )
         return out
 
     # -- one store alone --------------------------------------------------------------------
@@ -309,16 +341,17 @@ def _conditions(
     return " AND ".join(parts) if parts else "true"
 
 
-def _upsert(spec: TableSpec, table: str) -> str:
+def _insert(spec: TableSpec, table: str, *, upsert: bool) -> str:
     cols = ", ".join(f'"{c}"' for c in spec.columns)
-    keys = ", ".join(f'"{c}"' for c in spec.pk)
-    sets = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in spec.columns if c not in spec.pk)
-    action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
-    return (
+    text = (
         f"INSERT INTO {table} AS _r ({cols}) SELECT {cols}"
         f" FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
-        f" ON CONFLICT ({keys}) {action}"
     )
+    if not upsert:
+        return text
+    keys = ", ".join(f'"{c}"' for c in spec.pk)
+    sets = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in spec.columns if c not in spec.pk)
+    return text + f" ON CONFLICT ({keys}) " + (f"DO UPDATE SET {sets}" if sets else "DO NOTHING")
 
 
 class Unwritable(ValueError):
