@@ -43,7 +43,7 @@ from services.webhooks import outbox
 from tests.perf.bench_rebuild import generate
 from tests.perf.harness.meters import ticks
 from tests.perf.harness.postgres import DATABASE_URL, scratch_database
-from tests.perf.harness.results import log, write_json
+from tests.perf.harness.results import log, stamp, write_json
 from tests.perf.harness.results import machine_info as machine
 from tests.pgtrace import traced
 
@@ -245,7 +245,7 @@ def main() -> int:
                 results["batches"][str(batch)] = figures
         finally:
             db.close()
-    path = write_json("projector-live", results)
+    path = write_json(f"projector-live-{stamp()}.json", results)
     for batch, figures in results["batches"].items():
         old, new = figures["old"], figures["new"]
         print(
