@@ -323,3 +323,25 @@ def test_the_views_written_back_equal_a_rebuild_over_a_mixed_log(local_client, a
         t = Tables(hooks.schema, projector.active_build(cur, hooks.schema, "meetings"))
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(t["meetings"]))
         assert cur.fetchone()[0] == 4
+
+
+def test_the_worker_feeds_the_outbox_from_the_views_pass(local_client, auth, db):
+    """The worker's catch-up of a grantee whose outbox is in step with its views: both reach
+    the head in the same transactions, the outbox's deliveries as it writes them alone."""
+    from services.runners.projection import ProjectionWorker
+
+    hooks, p1, pairing1, rest = _world(local_client, auth, db)
+    worker = ProjectionWorker(db)
+    worker._catch_up(hooks.slug)  # in step: the outbox caught up on its own
+    _steps(hooks, p1, pairing1, rest.split("|")[0])
+    with capture_logs() as logs:
+        worker._catch_up(hooks.slug)
+    assert not [e for e in logs if e["event"] in ("webhook_outbox_failed", "projection_failed")]
+    head = count_events(db, hooks.slug)
+    assert projector.lowest_position(db, hooks.schema) == outbox.position(db, hooks.schema) == head
+    endpoint = rest.split("|")[1]
+    assert [r[4] for r in hooks.deliveries(endpoint)] == [
+        "meeting.held",
+        "participant.left_rrc",
+        "meeting.held",
+    ]

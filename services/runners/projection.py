@@ -129,7 +129,9 @@ class ProjectionWorker:
                     checkpoint_hooks.deliver(self.db, schema, signed, clock.now())
         except Exception as e:
             # One grantee's failure (an outage, a bad handler) never stops the others; the
-            # batch rolled back, so the next sweep retries it from the same position.
+            # batch rolled back, so the next sweep retries it from the same position. The
+            # outbox then follows the log on its own.
+            follower.current = False
             log.error(
                 "projection_failed",
                 grantee=slug,
