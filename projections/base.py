@@ -156,8 +156,8 @@ class Projection:
     def apply(
         self, cur: Cursor[TupleRow], t: Tables, topic: str, event: Any, position: int
     ) -> None:
-        """Apply one event to a build in the database (the live path: one SQL statement per
-        row operation)."""
+        """Apply one event to a build in the database, one SQL statement per row operation
+        (the live projector's fallback and reference, decision 90)."""
         handler = self.handlers.get(topic)
         if handler is not None:
             handler(self, SqlWriter(cur, t, self.specs), event, position)

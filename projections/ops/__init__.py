@@ -7,10 +7,13 @@ expressions of `expressions` (increment, array append/remove, coalesce, a JSON k
 a scalar look-up in another table of the view). Nothing else: any richer logic is Python in
 the handler, over what a read returned.
 
-Two executors run the same handlers:
+Three executors run the same handlers:
 
-- `SqlWriter` (the live projector, the last events of a rebuild): every operation becomes one
-  SQL statement on the build's tables, as the handlers' hand-written SQL did before.
+- `SqlWriter` (the live projector's fallback, decision 90, and a rebuild's fallback): every
+  operation becomes one SQL statement on the build's tables.
+- `BatchStore` (`batch`, the live projector, decision 90): the rows a batch touches, loaded in
+  passes with one statement per table, changed in memory as `MemoryStore` does and written
+  back once per table.
 - `MemoryStore` (rebuilds and replays): the rows live in Python dicts keyed by primary key
   (with hash indexes built on first use for other conditions); at the end each table is
   written once with COPY. No statement per event reaches the server.
@@ -22,8 +25,9 @@ comparisons, `numeric` from a float, evaluation of every SET against the old row
 tests compare a rebuilt view's digest with the live view's.
 
 The package, by concept: `expressions` (the `Writer` interface and its values), `spec` (tables
-parsed from their DDL), `sql_writer` (the live executor), `memory` and `rows` (the in-memory
-executor) and `binary_copy` (writing it out). Views import what they use from here.
+parsed from their DDL), `sql_writer` (the statement executor), `memory` and `rows` (the in-memory
+executor), `batch` (the write-back executor) and `binary_copy` (writing a rebuild out). Views
+import what they use from here.
 """
 
 from projections.ops.expressions import (

@@ -119,7 +119,7 @@ class MemoryStore:
             key = (a.int if type(a) is UUID else a, b.int if type(b) is UUID else b)
         else:
             key = tuple([hash_key(row[p]) for p in pk])
-        old = tb.rows.get(key)
+        old = tb.get(key)
         if old is None:
             if tb.indexes:
                 tb.add(key, row)
@@ -185,7 +185,7 @@ class MemoryStore:
         if len(where) == 1 and key_column in where and type(where[key_column]) is not Ref:
             # By primary key (most updates): no search.
             v = where[key_column]
-            found = tb.rows.get(v.int if type(v) is UUID else v)
+            found = tb.get(v.int if type(v) is UUID else v)
             if found is None:
                 return []
             rows = [found]

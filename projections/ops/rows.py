@@ -44,6 +44,10 @@ class MemTable:
             return v.int if type(v) is UUID else v
         return tuple([hash_key(row[p]) for p in pk])
 
+    def get(self, key: Any) -> list[Any] | None:
+        """The row under `key` (as `rows` holds it), or None."""
+        return self.rows.get(key)
+
     def add(self, key: Any, row: list[Any]) -> None:
         """Add a row under `key`, and to every index."""
         self.rows[key] = row

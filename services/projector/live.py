@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import time
 import zlib
-from typing import Any
+from collections.abc import Collection
+from typing import Any, Protocol
 
+import structlog
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
@@ -19,9 +21,11 @@ from projections.base import Projection, Tables
 from projections.registry import PROJECTIONS
 from services.projector import faults as projection_faults
 from services.projector.faults import CONTENT_ERRORS, Fault
+from services.projector.writeback import write_back
 from services.store.database import Database
 from services.store.mapping import MsgspecMapper
 
+log = structlog.get_logger("prowd.projector")
 _mapper = MsgspecMapper()
 LIVE_BATCH = 500
 
@@ -113,6 +117,42 @@ def apply_batch(
     position to the last row's, recording the faults of events a view could not take."""
     faults: list[Fault] = []
     try:
+        # A savepoint: what the write-back cannot apply exactly is undone, and the batch is
+        # applied statement by statement instead (decision 90).
+        with cur.connection.transaction():
+            write_back(cur, schema, views, rows)
+    except Exception as e:
+        if cur.connection.broken:
+            raise
+        log.warning(
+            "projector_batch_by_statements",
+            schema=schema,
+            error_class=f"{type(e).__module__}.{type(e).__qualname__}",
+        )
+        faults = by_statements(cur, schema, views, rows)
+    faults += projection_faults.unstorable(views, rows, cleaned)
+    projection_faults.record(cur, schema, faults)
+    # One write for every view. A view caught up alone (`only`) may be ahead of the batch:
+    # never moved back.
+    cur.execute(
+        sql.SQL(
+            "UPDATE {}.tracking t SET position = greatest(t.position, %s)"
+            " FROM unnest(%s::text[], %s::int[]) AS u(view, version)"
+            " WHERE t.view = u.view AND t.version = u.version"
+        ).format(sql.Identifier(schema)),
+        (rows[-1][0], [p.name for p, _, _ in views], [build for _, build, _ in views]),
+    )
+
+
+def by_statements(
+    cur: Cursor[TupleRow],
+    schema: str,
+    views: list[tuple[Projection, int, int]],
+    rows: list[tuple[int, str, Any]],
+) -> list[Fault]:
+    """The batch applied one statement per row operation (`SqlWriter`); the faults of the
+    events a view could not take."""
+    try:
         # A savepoint: a write refused for an event's content undoes the batch alone, which
         # is then applied again event by event (rule 2 of decision 30).
         with cur.connection.transaction():
@@ -123,26 +163,43 @@ def apply_batch(
                     if position > tracked:
                         projection.apply(cur, Tables(schema, build), topic, event, position)
     except CONTENT_ERRORS:
-        faults = projection_faults.apply_isolated(cur, schema, views, rows)
-    faults += projection_faults.unstorable(views, rows, cleaned)
-    projection_faults.record(cur, schema, faults)
-    last = rows[-1][0]
-    s = sql.Identifier(schema)
-    for projection, build, _ in views:
-        cur.execute(
-            # A view caught up alone (`only`) may be ahead of the batch: never moved back.
-            sql.SQL(
-                "UPDATE {}.tracking SET position = greatest(position, %s)"
-                " WHERE view = %s AND version = %s"
-            ).format(s),
-            (last, projection.name, build),
-        )
+        return projection_faults.apply_isolated(cur, schema, views, rows)
+    return []
 
 
-def catch_up(db: Database, schema: str, *, batch: int = LIVE_BATCH, only: str | None = None) -> int:
+class Follower(Protocol):
+    """Another consumer of the log fed in the same pass over the same decoded events (the
+    webhook outbox, services/webhooks/outbox.py), in the batch's transaction."""
+
+    @property
+    def topics(self) -> Collection[str]:
+        """The topics it needs decoded."""
+        ...
+
+    def follow(
+        self,
+        cur: Cursor[TupleRow],
+        schema: str,
+        after: int,
+        rows: list[tuple[int, str, Any]],
+        cleaned: dict[int, list[str]],
+    ) -> None:
+        """Take the batch's events (every position after `after`); `cleaned`: the positions
+        whose event was made storable for the views (decision 30)."""
+        ...
+
+
+def catch_up(
+    db: Database,
+    schema: str,
+    *,
+    batch: int = LIVE_BATCH,
+    only: str | None = None,
+    follower: Follower | None = None,
+) -> int:
     """Apply one batch of new events to every live view of one grantee (or to the view named
-    `only`). Returns the count."""
-    with db.transaction() as cur:
+    `only`), and hand them to `follower`. Returns the count."""
+    with db.session(), db.transaction() as cur:
         cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (lock_key(schema),))
         row = cur.fetchone()
         if not row or not row[0]:
@@ -155,20 +212,33 @@ def catch_up(db: Database, schema: str, *, batch: int = LIVE_BATCH, only: str | 
         ]
         if not views:
             return 0
+        if only is not None:
+            follower = None
         after = min(tracked for _, _, tracked in views)
-        topics = sorted({t for p, _, _ in views for t in p.topics})
+        topics = {t for p, _, _ in views for t in p.topics}
+        if follower is not None:
+            topics.update(follower.topics)
         cleaned: dict[int, list[str]] = {}
-        rows = read_events(cur, schema, after, batch, topics, cleaned=cleaned)
+        rows = read_events(cur, schema, after, batch, sorted(topics), cleaned=cleaned)
         if rows:
             apply_batch(cur, schema, views, rows, cleaned)
+            if follower is not None:
+                follower.follow(cur, schema, after, rows, cleaned)
         return len(rows)
 
 
-def drain(db: Database, schema: str, *, batch: int = LIVE_BATCH, only: str | None = None) -> int:
+def drain(
+    db: Database,
+    schema: str,
+    *,
+    batch: int = LIVE_BATCH,
+    only: str | None = None,
+    follower: Follower | None = None,
+) -> int:
     """Catch every view of one grantee (or the view named `only`) up with its log."""
     total = 0
     while True:
-        n = catch_up(db, schema, batch=batch, only=only)
+        n = catch_up(db, schema, batch=batch, only=only, follower=follower)
         total += n
         # A short batch means the log had no more events when it was read.
         if n < batch:

@@ -119,15 +119,19 @@ class ProjectionWorker:
 
     def _catch_up(self, slug: str) -> None:
         schema = grantee_schema(slug)
+        # The outbox is fed by the views' pass over the log while it is in step with them.
+        follower = outbox.Follower(self.db)
         try:
-            self.processed += live.drain(self.db, schema)
+            self.processed += live.drain(self.db, schema, follower=follower)
             if self.key is not None:
                 signed = checkpoints.sign_if_due(self.db, schema, self.key)
                 if signed is not None:
                     checkpoint_hooks.deliver(self.db, schema, signed, clock.now())
         except Exception as e:
             # One grantee's failure (an outage, a bad handler) never stops the others; the
-            # batch rolled back, so the next sweep retries it from the same position.
+            # batch rolled back, so the next sweep retries it from the same position. The
+            # outbox then follows the log on its own.
+            follower.current = False
             log.error(
                 "projection_failed",
                 grantee=slug,
@@ -135,8 +139,10 @@ class ProjectionWorker:
                 error=str(e),
                 exc_info=True,
             )
+        if follower.current:
+            return
         try:
-            # The webhook outbox follows the same log, with its own position (never rebuilt).
+            # Otherwise it follows the log on its own, from its own position (never rebuilt).
             outbox.drain(self.db, schema)
         except Exception as e:
             log.error(

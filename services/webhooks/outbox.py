@@ -31,7 +31,9 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
+import structlog
 from eventsourcing.persistence import StoredEvent
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
@@ -44,6 +46,7 @@ from services.webhooks.batch import Batch
 from services.webhooks.handlers import Handlers
 from services.webhooks.store import CHANNEL
 
+log = structlog.get_logger("prowd.webhooks")
 _mapper = MsgspecMapper()
 BATCH = 500
 HANDLERS = Handlers(routing.handlers, residency.handlers, mentoring.handlers)
@@ -78,6 +81,33 @@ def _read(
     return out
 
 
+def _position(cur: Cursor[TupleRow], schema: str) -> int:
+    cur.execute(sql.SQL("SELECT position FROM {}.webhook_outbox").format(sql.Identifier(schema)))
+    tracked = cur.fetchone()
+    return int(tracked[0]) if tracked else 0
+
+
+def _deliver(
+    cur: Cursor[TupleRow],
+    db: Database,
+    schema: str,
+    events: list[tuple[int, str, object | None]],
+    now: datetime,
+) -> None:
+    """The deliveries of `events` (the consumer's next ones), and its position past them."""
+    b = Batch.begin(cur, db, schema, now)
+    for position, topic, event in events:
+        if event is not None:
+            HANDLERS.apply(b, position, topic, event)
+    b.write()
+    cur.execute(
+        sql.SQL("UPDATE {}.webhook_outbox SET position = %s").format(sql.Identifier(schema)),
+        (events[-1][0],),
+    )
+    if b.rows:
+        cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, schema))
+
+
 def catch_up(
     db: Database, schema: str, *, batch: int = BATCH, now: Callable[[], datetime] = utcnow
 ) -> int:
@@ -87,24 +117,90 @@ def catch_up(
         row = cur.fetchone()
         if not row or not row[0]:
             return 0
-        s = sql.Identifier(schema)
-        cur.execute(sql.SQL("SELECT position FROM {}.webhook_outbox").format(s))
-        tracked = cur.fetchone()
-        after = int(tracked[0]) if tracked else 0
-        events = _read(cur, schema, after, batch)
+        events = _read(cur, schema, _position(cur, schema), batch)
         if not events:
             return 0
-        b = Batch.begin(cur, db, schema, now())
-        for position, topic, event in events:
-            if event is not None:
-                HANDLERS.apply(b, position, topic, event)
-        b.write()
-        cur.execute(
-            sql.SQL("UPDATE {}.webhook_outbox SET position = %s").format(s), (events[-1][0],)
-        )
-        if b.rows:
-            cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, schema))
+        _deliver(cur, db, schema, events, now())
         return len(events)
+
+
+class Follower:
+    """The consumer fed by the projector's pass over the log (services/projector/live.py
+    `Follower`): the events the views' batch read and decoded, in the views' transaction, so
+    the log is read and decoded once. It takes them only when its position is within the
+    batch (else `drain` catches it up on its own), under its own lock and in a savepoint of
+    its own: exactly once, and a failure of the outbox never undoes the views' batch.
+
+    `current` tells whether the last batch left the consumer at the batch's end."""
+
+    topics = TOPICS
+
+    def __init__(self, db: Database, now: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.now = now
+        self.current = False
+
+    def follow(
+        self,
+        cur: Cursor[TupleRow],
+        schema: str,
+        after: int,
+        rows: list[tuple[int, str, Any]],
+        cleaned: dict[int, list[str]],
+    ) -> None:
+        self.current = False
+        last = rows[-1][0]
+        try:
+            with cur.connection.transaction():
+                cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (lock_key(schema),))
+                row = cur.fetchone()
+                if not row or not row[0]:
+                    return
+                position = _position(cur, schema)
+                if position < after or position > last:
+                    return
+                events = [r for r in rows if r[0] > position]
+                if events:
+                    if cleaned:
+                        # The views saw these events made storable (decision 30); the
+                        # outbox takes them as stored, as when it reads the log itself.
+                        events = _as_stored(cur, schema, events, cleaned)
+                    _deliver(cur, self.db, schema, events, self.now())
+            self.current = True
+        except Exception as e:
+            if cur.connection.broken:
+                raise
+            log.error(
+                "webhook_outbox_failed",
+                schema=schema,
+                error_class=type(e).__name__,
+                error=str(e),
+                exc_info=True,
+            )
+
+
+def _as_stored(
+    cur: Cursor[TupleRow],
+    schema: str,
+    events: list[tuple[int, str, Any]],
+    cleaned: dict[int, list[str]],
+) -> list[tuple[int, str, Any]]:
+    """`events` with those at `cleaned` positions decoded again from the log."""
+    positions = sorted(p for p, _, e in events if p in cleaned and e is not None)
+    if not positions:
+        return events
+    cur.execute(
+        sql.SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state"
+            " FROM {}.events WHERE notification_id = ANY(%s)"
+        ).format(sql.Identifier(schema)),
+        (positions,),
+    )
+    again = {
+        position: _mapper.to_domain_event(StoredEvent(oid, version, topic, bytes(state)))
+        for position, oid, version, topic, state in cur.fetchall()
+    }
+    return [(p, topic, again.get(p, e)) for p, topic, e in events]
 
 
 def drain(
