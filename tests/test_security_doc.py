@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from services.identity.access import MATRIX, Role, markdown_table
+from services.identity.access import MATRIX, Role
+from services.identity.matrix_table import markdown_table
 
 
 def test_security_doc_embeds_the_current_matrix():

@@ -33,7 +33,7 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_access_matrix(args: argparse.Namespace, settings: Settings) -> int:
     """`prowd access-matrix`: print the role matrix as a Markdown table."""
-    from services.identity.access import markdown_table
+    from services.identity.matrix_table import markdown_table
 
     print(markdown_table(), end="")
     return 0

@@ -385,21 +385,3 @@ def only_own(action: str, roles: frozenset[str]) -> bool:
     """True when every role that allows `action` allows it over own records only."""
     granting = MATRIX[action].roles & roles
     return bool(granting) and granting <= OWN_RECORDS_ONLY.get(action, frozenset())
-
-
-def markdown_table() -> str:
-    """The matrix as a Markdown table (docs/security.md embeds it; a test keeps them equal)."""
-    roles = list(Role)
-    lines = [
-        "| action | scope | personal data | " + " | ".join(r.value for r in roles) + " |",
-        "|---|---|---|" + "---|" * len(roles),
-    ]
-    for name, rule in MATRIX.items():
-        own = OWN_RECORDS_ONLY.get(name, frozenset())
-        cells = [("own" if r in own else "yes") if r in rule.roles else "-" for r in roles]
-        lines.append(
-            f"| `{name}` | {rule.scope} | {'yes' if rule.personal_data else 'no'} | "
-            + " | ".join(cells)
-            + " |"
-        )
-    return "\n".join(lines) + "\n"

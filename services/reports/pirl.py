@@ -26,7 +26,8 @@ from services.reports.pirl_elements import (
     EXIT_REASON_CODE,
     markdown_table,
 )
-from services.reports.pirl_facts import TOPICS, Facts, Log, Quarter, Subject, collect
+from services.reports.pirl_facts import TOPICS, Facts, Log, Subject, collect
+from services.reports.quarter import Quarter
 
 # The export's public face (services/app/exports.py, the CLI, docs/pirl.md).
 __all__ = [
