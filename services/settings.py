@@ -147,6 +147,9 @@ class Settings:
     # Most concurrent writes to one log committed in one transaction (group commit,
     # services/store/groupcommit.py); 1 commits every write alone.
     group_commit_max: int = 64
+    # Aggregates a grantee's commands may take from memory, per grantee and process
+    # (services/store/aggregates.py); 0 reads every one from the log.
+    aggregate_cache_size: int = 5000
     # Quarterly reports computed at once per API process, each in a short-lived child process
     # (services/reports/processes.py); 0 computes them in the API process itself (debugging).
     report_processes: int = 1
@@ -217,6 +220,7 @@ class Settings:
             master_key_previous=e.get("PROWD_MASTER_KEY_PREVIOUS", ""),
             key_cache_seconds=r.float("PROWD_KEY_CACHE_SECONDS", 30.0),
             group_commit_max=r.int("PROWD_GROUP_COMMIT_MAX", 64),
+            aggregate_cache_size=r.int("PROWD_AGGREGATE_CACHE_SIZE", 5000),
             report_processes=r.int("PROWD_REPORT_PROCESSES", 1),
             clock_at=e.get("PROWD_CLOCK", ""),
             cors_origins=tuple(

@@ -307,21 +307,6 @@ STORE = KeyStore()
 
 
 # -- the table ------------------------------------------------------------------------------
-def insert_keys(
-    cur: Cursor[TupleRow], schema: str, ring: KeyRing, created: dict[UUID, bytes]
-) -> None:
-    """Store the wrapped keys of participants created by one save, in one statement (an
-    import creates hundreds a save; one INSERT each was a fifth of its time)."""
-    rows = [(pid, *ring.wrap(pid, raw)) for pid, raw in created.items()]
-    cur.execute(
-        sql.SQL(
-            "INSERT INTO {}.participant_keys (participant_id, master_key_id, wrapped_key)"
-            " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::bytea[])"
-        ).format(sql.Identifier(schema)),
-        ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
-    )
-
-
 def destroy_key(cur: Cursor[TupleRow], schema: str, pid: UUID, by: str, reason: str) -> bool:
     """Overwrite the wrapped key; False if there was no live key to destroy."""
     cur.execute(
