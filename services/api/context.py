@@ -188,7 +188,8 @@ def run_command(
     try:
         command = Command(idempotency_key=key, fingerprint=fp, status=status, extra_effects=effects)
         with app.db.session():
-            saved = app.run(lambda: execute(command))
+            # An access check made inside the command on cached aggregates is rerun too.
+            saved = app.run(lambda: execute(command), rerun_on=(ProblemError,))
     except (DuplicateRequest, DomainError):
         # A concurrent request with the same key committed first (its events collide with ours
         # before its key does, or the rerun from fresh state finds its change made): answer as

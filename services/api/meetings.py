@@ -53,6 +53,7 @@ from services.api.schemas.meetings import (
 # A meeting as the API shows it, also rendered by the audit's as-of reads (audit_reads.py).
 from services.api.schemas.meetings import MeetingOut as MeetingOut
 from services.identity.access import Role, only_own
+from services.store.ledger import Command, Saved
 
 MeetingSort = Annotated[
     str | None,
@@ -197,14 +198,15 @@ class MeetingController(Controller):
         discussed, attendance per member, a shareable summary and an optional confidential note.
         `summary_part2: true` tags the summary as 42 CFR Part 2 information: it then leaves the
         grantee (RRC view, webhooks) only under a covering consent, with the §2.32 notice."""
-        meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
-        record = held_record(data, meeting.location)
-        return self._do(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.meetings.hold_meeting(cmd, meeting_id, record),
-        )
+
+        # The check and the command read the meeting once, inside the command: from the
+        # aggregate cache, checked when the command writes (decision 91).
+        def hold(cmd: Command) -> Saved[Meeting]:
+            meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
+            record = held_record(data, meeting.location)
+            return tenant.app.meetings.hold_meeting(cmd, meeting_id, record)
+
+        return self._do(request, tenant, data, hold)
 
     @post(
         "/meetings/{meeting_id:uuid}/missed",
@@ -217,15 +219,12 @@ class MeetingController(Controller):
         self, request: Request[Any, Any, Any], tenant: Tenant, meeting_id: UUID, data: MissedIn
     ) -> Response[MeetingOut]:
         """Record a missed meeting and who did not show."""
-        self._own_meeting(tenant, meeting_id, "meetings.write")
-        return self._do(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.meetings.miss_meeting(
-                cmd, meeting_id, data.no_show_by, data.note
-            ),
-        )
+
+        def miss(cmd: Command) -> Saved[Meeting]:
+            self._own_meeting(tenant, meeting_id, "meetings.write")
+            return tenant.app.meetings.miss_meeting(cmd, meeting_id, data.no_show_by, data.note)
+
+        return self._do(request, tenant, data, miss)
 
     @post(
         "/meetings/{meeting_id:uuid}/cancellation",
@@ -242,15 +241,12 @@ class MeetingController(Controller):
         data: CancellationIn,
     ) -> Response[MeetingOut]:
         """Cancel a scheduled meeting; `excused` excuses its week in the cadence view."""
-        self._own_meeting(tenant, meeting_id, "meetings.write")
-        return self._do(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.meetings.cancel_meeting(
-                cmd, meeting_id, data.reason, data.excused
-            ),
-        )
+
+        def cancel(cmd: Command) -> Saved[Meeting]:
+            self._own_meeting(tenant, meeting_id, "meetings.write")
+            return tenant.app.meetings.cancel_meeting(cmd, meeting_id, data.reason, data.excused)
+
+        return self._do(request, tenant, data, cancel)
 
     @post(
         "/meetings/{meeting_id:uuid}/amendments",
@@ -267,14 +263,12 @@ class MeetingController(Controller):
         """Correct a held meeting: the correction is a new event with its reason; the original
         record stays in the history. Left out, `summary_part2` (the summary holds 42 CFR
         Part 2 information) and the confidential note stay as they were."""
-        meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
-        record = held_record(data.record, meeting.location)
-        # A note written by someone else is withheld from a caller who may not read it: 403.
-        return self._do(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.meetings.amend_meeting(
+
+        def amend(cmd: Command) -> Saved[Meeting]:
+            meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
+            record = held_record(data.record, meeting.location)
+            # A note written by someone else is withheld from a caller who may not read it: 403.
+            return tenant.app.meetings.amend_meeting(
                 cmd,
                 meeting_id,
                 data.reason,
@@ -282,8 +276,9 @@ class MeetingController(Controller):
                 reader=note_reader(tenant),
                 keep_part2=data.record.summary_part2 is None,
                 keep_note=data.record.confidential_note is None,
-            ),
-        )
+            )
+
+        return self._do(request, tenant, data, amend)
 
     @get("/meetings/{meeting_id:uuid}", opt=action("meetings.read"), sync_to_thread=True)
     def get_meeting(self, tenant: Tenant, meeting_id: UUID) -> MeetingOut:

@@ -9,8 +9,11 @@ LRU per log instead, and the write is checked against the log:
 - an aggregate it only read goes with its version to `append_checked`, which refuses the write
   if the log holds a later version (`StaleRead`), after taking the log's ordering lock.
 A command that fails having used cached aggregates (a stale write, or a rule refused on state
-that may be stale) evicts them and runs once more, reading everything from the log: the user
-never sees a conflict or a refusal that the current state would not give.
+that may be stale), or that lost a race to another writer (`Conflict`), evicts them and runs
+once more, reading everything from the log: the user never sees a conflict or a refusal that
+the current state would not give. The rerun decides afresh (the domain's rules are checked
+again on the state the other writer left), so nothing is lost; a second conflict is the
+user's 409.
 
 Aggregates are mutable and commands mutate them: the cache hands out copies and keeps copies,
 so a command that fails after mutating its aggregate leaves nothing behind. Outside a command
@@ -29,9 +32,16 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
 
-from domain.common import DomainError
+from domain.common import Conflict, DomainError
 
 T = TypeVar("T")
+
+
+class _Absent:
+    version = 0
+
+
+ABSENT: Any = _Absent()
 
 
 class AggregateCache:
@@ -45,7 +55,8 @@ class AggregateCache:
         self.misses = 0
 
     def get(self, aggregate_id: UUID) -> Any | None:
-        """A copy of the cached aggregate (the caller may mutate it), or None."""
+        """A copy of the cached aggregate (the caller may mutate it), `ABSENT` if the log had
+        none, or None if nothing is known."""
         with self._lock:
             found = self._items.get(aggregate_id)
             if found is None:
@@ -53,7 +64,16 @@ class AggregateCache:
                 return None
             self._items.move_to_end(aggregate_id)
             self.hits += 1
-        return deepcopy(found)
+        return found if found is ABSENT else deepcopy(found)
+
+    def put_absent(self, aggregate_id: UUID) -> None:
+        """The log has no such aggregate (a grantee without its own policy): a command that
+        relies on that is checked as having read version 0."""
+        if self.capacity <= 0:
+            return
+        with self._lock:
+            self._items.setdefault(aggregate_id, ABSENT)
+            self._trim()
 
     def put(self, aggregate: Any) -> None:
         """Keep a copy of `aggregate` unless a later version is kept already."""
@@ -62,12 +82,15 @@ class AggregateCache:
         copy = deepcopy(aggregate)
         with self._lock:
             kept = self._items.get(copy.id)
-            if kept is not None and kept.version > copy.version:
+            if kept is not None and kept is not ABSENT and kept.version > copy.version:
                 return
             self._items[copy.id] = copy
             self._items.move_to_end(copy.id)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+            self._trim()
+
+    def _trim(self) -> None:
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
 
     def evict(self, aggregate_id: UUID) -> None:
         with self._lock:
@@ -118,16 +141,20 @@ def _running(scope: Scope) -> Iterator[Scope]:
         _scope.reset(token)
 
 
-def run(execute: Callable[[], T]) -> T:
+def run(execute: Callable[[], T], rerun_on: tuple[type[Exception], ...] = ()) -> T:
     """Run a command with cached aggregates; if it fails with a domain error (a conflict
-    included) after using any, evict them and run it once more from the log."""
+    included; `rerun_on`: other refusals the caller makes on aggregates it read, e.g. an access
+    check) after using any, evict them and run it once more from the log."""
     if _scope.get() is not None:
         return execute()  # a command inside a command: the outer run decides
+    refusals: tuple[type[Exception], ...] = (DomainError, *rerun_on)
     with _running(Scope()) as scope:
         try:
             return execute()
-        except DomainError:
-            if not scope.served:
+        except refusals as refused:
+            # A conflict is a race lost to another writer: the state it was decided on is
+            # gone, cached or not. Any other refusal counts only if cached state was used.
+            if not scope.served and not isinstance(refused, Conflict):
                 raise
             scope.evict()
     with _running(Scope(fresh=True)):

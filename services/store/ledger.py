@@ -116,12 +116,17 @@ class LedgerApplication(Application[UUID]):
         aggregate: object = None
         if scope is not None and not scope.fresh:
             aggregate = self.cache.get(aggregate_id)
+            if aggregate is aggregates.ABSENT:
+                scope.note(self.cache, aggregate_id, 0)
+                raise NotFound(f"{what} not found")
             if aggregate is not None and isinstance(aggregate, cls):
                 scope.note(self.cache, aggregate_id, aggregate.version)
                 return aggregate
         try:
             aggregate = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
+            if scope is not None:
+                self.cache.put_absent(aggregate_id)
             raise NotFound(f"{what} not found") from None
         if not isinstance(aggregate, cls):
             raise NotFound(f"{what} not found")
@@ -129,10 +134,10 @@ class LedgerApplication(Application[UUID]):
             self.cache.put(aggregate)
         return aggregate
 
-    def run(self, execute: Callable[[], T]) -> T:
+    def run(self, execute: Callable[[], T], rerun_on: tuple[type[Exception], ...] = ()) -> T:
         """Run a command (a use case's call) with aggregates from the cache, rerun once from
         the log if it fails having used any (services/store/aggregates.py)."""
-        return aggregates.run(execute)
+        return aggregates.run(execute, rerun_on)
 
     def exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
@@ -155,16 +160,18 @@ class LedgerApplication(Application[UUID]):
             effects.append(self._idempotency_effect(aggregate, command))
         # Personal fields are encrypted while the events are mapped (services/store/mapping.py);
         # a participant's first one creates its data key, stored in this same transaction.
+        scope = aggregates.current()
+        saved: list[ProwdAggregate] = [aggregate, *also]
+        # Filled further while the events are mapped (an aggregate read to find whose personal
+        # fields an event holds); the recorder takes the list when it writes.
+        reads = scope.reads(self.cache, {a.id for a in saved}) if scope is not None else []
         context = WriteContext(
             self.schema,
             {aggregate.id: aggregate, **{a.id: a for a in also}},
-            lambda aggregate_id: self.repository.get(aggregate_id),
+            lambda aggregate_id: self._peek(aggregate_id, reads),
             effects,
             self.db,
         )
-        scope = aggregates.current()
-        saved: list[ProwdAggregate] = [aggregate, *also]
-        reads = scope.reads(self.cache, {a.id for a in saved}) if scope is not None else []
         token = writing.set(context)
         try:
             recordings = self.save(aggregate, *also, side_effects=effects, reads=reads)
@@ -186,6 +193,18 @@ class LedgerApplication(Application[UUID]):
             for each in saved:
                 self.cache.put(each)
         return Saved(aggregate, recordings[-1].notification.id if recordings else 0)
+
+    def _peek(self, aggregate_id: UUID, reads: list[tuple[UUID, int]]) -> Any:
+        """An aggregate read while a save is mapped: from the cache inside a command (its
+        version then checked by the write), else from the log."""
+        scope = aggregates.current()
+        if scope is not None and not scope.fresh:
+            found = self.cache.get(aggregate_id)
+            if found is not None and found is not aggregates.ABSENT:
+                scope.note(self.cache, aggregate_id, found.version)
+                reads.append((aggregate_id, found.version))
+                return found
+        return self.repository.get(aggregate_id)
 
     def _idempotency_effect(self, aggregate: ProwdAggregate, command: Command) -> SideEffect:
         # The position is the server's to fill in (the column; `body` holds 0).
