@@ -172,6 +172,7 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         for th in threads:
             th.join()
         cpu1, server1, wall1 = time.process_time(), server_ticks(), time.monotonic()
+        key_store = _key_store(db, worlds[0][0].schema, args.keys) if args.keys else {}
     db.close()
     commands = sum(done)
     tick = os.sysconf("SC_CLK_TCK")
@@ -181,6 +182,52 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         "client_cpu_ms": (cpu1 - cpu0) * 1000 / commands,
         "server_cpu_ms": (server1 - server0) / tick * 1000 / commands,
         "trips": trips,
+        "key_store": key_store,
+    }
+
+
+def _key_store(db: Any, schema: str, n: int) -> dict[str, float]:
+    """The participant key store of this side over `n` participants of one grantee: the first
+    use (a cold cache), a cached look-up, and what each side repeats on a timer (the base: a
+    bulk reload of up to 20,000 keys once an entry is older than 30 s; now: a check for
+    erasures made elsewhere, every second)."""
+    import random
+    import uuid
+
+    from services.store import keys
+
+    ring = keys.STORE.ring(db)
+    pids = [uuid.uuid4() for _ in range(n)]
+    rows = [(pid, *ring.wrap(pid, keys.new_data_key())) for pid in pids]
+    with db.transaction() as cur:
+        cur.execute(
+            f'INSERT INTO "{schema}".participant_keys (participant_id, master_key_id, wrapped_key)'
+            " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::bytea[])",
+            ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
+        )
+    store = keys.STORE
+    store.attach(db, ring)  # a cold cache
+
+    def wall_ms(call: Any, times: int = 1) -> float:
+        t0 = time.perf_counter()
+        for _ in range(times):
+            call()
+        return (time.perf_counter() - t0) * 1000 / times
+
+    first = wall_ms(lambda: store.key(schema, pids[-1]))
+    sample = random.Random(7).sample(pids[-min(n, 15_000) :], 2000)
+    it = iter(sample * 5)
+    hit = wall_ms(lambda: store.key(schema, next(it)), 10_000)
+    saved = store.ttl
+    store.ttl = 0.0  # what the timer repeats, made due now
+    periodic = wall_ms(lambda: store.key(schema, sample[0]), 3)
+    store.ttl = saved
+    return {
+        "participants": n,
+        "first_use_ms": first,
+        "cached_lookup_ms": hit,
+        "timer_work_ms": periodic,
+        "timer_seconds": saved,
     }
 
 
@@ -206,6 +253,7 @@ def _side(root: Path, args: argparse.Namespace) -> dict[str, Any]:
                 "--traced",
                 str(args.traced),
                 *(["--idempotency"] if args.idempotency else []),
+                *(["--keys", str(args.keys)] if args.keys else []),
             ],
             cwd=root,
             env={**os.environ, "PYTHONPATH": str(root), "PROWD_LOG_LEVEL": "warning"},
@@ -229,6 +277,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--traced", type=int, default=8)
     parser.add_argument("--idempotency", action="store_true")
+    parser.add_argument("--keys", type=int, default=0, help="also time the key store over N")
     parser.add_argument(
         "--database-url",
         default=os.environ.get("PROWD_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
@@ -257,8 +306,18 @@ def main() -> None:
             for kind in KINDS
         ],
     ]
+    if args.keys:
+        rows += [
+            (f"keys: {name}", lambda r, k=key: r["key_store"][k])
+            for name, key in (
+                ("first use ms", "first_use_ms"),
+                ("cached look-up ms", "cached_lookup_ms"),
+                ("timer work ms", "timer_work_ms"),
+                ("timer every s", "timer_seconds"),
+            )
+        ]
     for label, get in rows:
-        print(f"{label:24}" + "".join(f"{get(r):12.2f}" for r in results.values()))
+        print(f"{label:24}" + "".join(f"{get(r):12.3f}" for r in results.values()))
     from tests.perf.harness.results import stamp, write_json
 
     path = write_json(
