@@ -187,7 +187,13 @@ class TenantRecorder(ApplicationRecorder):
         self, cur: Cursor[TupleRow], writes: Sequence[Write], events: Sequence[StoredEvent]
     ) -> list[list[int]]:
         """One statement: `append_checked` in a CTE, each `Insert` a data-modifying CTE
-        reading its write's last position from it (the ordinality of that event)."""
+        reading its write's last position from it (the ordinality of that event).
+
+        The main query reads `ids`, so the append (and the log's lock) runs first; the
+        INSERTs, which the main query does not read, run to completion after it
+        (PostgreSQL's `ExecPostprocessPlan`). A twin request's idempotency row is therefore
+        inserted only once its statement holds the lock, as in the explicit transaction: the
+        second waits for the first on the lock, never the other way round."""
         parts = [self._append_checked]
         params: list[Any] = [*_columns(events), *_columns_of_reads(w.reads for w in writes)]
         at = 0
