@@ -19,6 +19,7 @@ import pytest
 from litestar.testing import TestClient
 
 from domain import assignment
+from domain.facilities import Cohort, cohort_id
 from domain.participants import Participant
 from services.api.app import create_app
 from services.store.database import Database
@@ -172,8 +173,6 @@ def test_a_cached_aggregate_only_read_is_checked_when_the_command_writes(
     appends = [s for s in statements(transactions) if "append_checked" in s]
     assert len(appends) == 2, appends
     ledger = ledger_of(api, world.slug)
-    from domain.facilities import Cohort, cohort_id
-
     cached = ledger.cache.get(cohort_id("C1"))
     fresh = ledger.load(Cohort, cohort_id("C1"), "cohort")
     assert cached is not None and cached.version == fresh.version
