@@ -142,11 +142,15 @@ class Settings:
     master_key_file: str = ""
     master_key_previous: str = field(default="", repr=False)
     # Seconds another process may keep using a participant key it cached before the key was
-    # destroyed (erasure); the erasing process evicts its own cache at once.
-    key_cache_seconds: float = 30.0
+    # destroyed (erasure): how often it asks for new erasures, per grantee; the erasing process
+    # evicts its own cache at once.
+    key_cache_seconds: float = 1.0
     # Most concurrent writes to one log committed in one transaction (group commit,
     # services/store/groupcommit.py); 1 commits every write alone.
     group_commit_max: int = 64
+    # Aggregates a grantee's commands may take from memory, per grantee and process
+    # (services/store/aggregates.py); 0 reads every one from the log.
+    aggregate_cache_size: int = 5000
     # Quarterly reports computed at once per API process, each in a short-lived child process
     # (services/reports/processes.py); 0 computes them in the API process itself (debugging).
     report_processes: int = 1
@@ -215,8 +219,9 @@ class Settings:
             master_key=e.get("PROWD_MASTER_KEY", ""),
             master_key_file=e.get("PROWD_MASTER_KEY_FILE", ""),
             master_key_previous=e.get("PROWD_MASTER_KEY_PREVIOUS", ""),
-            key_cache_seconds=r.float("PROWD_KEY_CACHE_SECONDS", 30.0),
+            key_cache_seconds=r.float("PROWD_KEY_CACHE_SECONDS", 1.0),
             group_commit_max=r.int("PROWD_GROUP_COMMIT_MAX", 64),
+            aggregate_cache_size=r.int("PROWD_AGGREGATE_CACHE_SIZE", 5000),
             report_processes=r.int("PROWD_REPORT_PROCESSES", 1),
             clock_at=e.get("PROWD_CLOCK", ""),
             cors_origins=tuple(

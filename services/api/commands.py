@@ -119,10 +119,16 @@ def schedule_command(
 def hold_command(
     request: Request[Any, Any, Any], tenant: Tenant, data: HeldIn, meeting_id: UUID
 ) -> Callable[[Command], Saved[Meeting]]:
-    """The held meeting `data` records, as a command; the caller's right to it first."""
-    meeting = own_meeting(tenant, meeting_id, "meetings.write")
-    record = held_record(data, meeting.location)
-    return lambda cmd: tenant.app.meetings.hold_meeting(cmd, meeting_id, record)
+    """The held meeting `data` records, as a command. The caller's right to it is checked
+    inside the command: the check and the command read the meeting once, from the aggregate
+    cache, checked when the command writes (decision 91)."""
+
+    def hold(cmd: Command) -> Saved[Meeting]:
+        meeting = own_meeting(tenant, meeting_id, "meetings.write")
+        record = held_record(data, meeting.location)
+        return tenant.app.meetings.hold_meeting(cmd, meeting_id, record)
+
+    return hold
 
 
 def open_command(

@@ -16,7 +16,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from domain import clock, common
-from domain.common import AlreadyExists, Conflict, ProwdAggregate
+from domain.common import DomainError, ProwdAggregate
 from domain.mentors import MentorStatus
 from domain.participants import Participant
 from services.api import csv_export, localtime
@@ -186,13 +186,14 @@ def run_command(
     common.grantee.set(grantee)
     effects = _access_effect(request, app, principal, status) if grantee else ()
     try:
+        command = Command(idempotency_key=key, fingerprint=fp, status=status, extra_effects=effects)
         with app.db.session():
-            saved = execute(
-                Command(idempotency_key=key, fingerprint=fp, status=status, extra_effects=effects)
-            )
-    except (DuplicateRequest, Conflict, AlreadyExists):
+            # An access check made inside the command on cached aggregates is rerun too.
+            saved = app.run(lambda: execute(command), rerun_on=(ProblemError,))
+    except (DuplicateRequest, DomainError):
         # A concurrent request with the same key committed first (its events collide with ours
-        # before its key does): answer as it was answered.
+        # before its key does, or the rerun from fresh state finds its change made): answer as
+        # it was answered.
         replay = None if key is None else _replay(app, key, fp, render)
         if replay is None:
             raise
@@ -207,8 +208,8 @@ def run_command(
 def _access_effect(
     request: Request[Any, Any, State], app: LedgerApplication, principal: Principal, status: int
 ) -> tuple[SideEffect, ...]:
-    """The access-log row of a command whose answer carries personal data, written in the
-    command's own transaction (no extra commit); the middleware then writes none."""
+    """The access-log row of a command whose answer carries personal data, written by the
+    statement that appends its events; the middleware then writes none."""
     entry = access_entry(request, principal, status)
     if entry is None:
         return ()

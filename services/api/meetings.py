@@ -52,6 +52,7 @@ from services.api.schemas.meetings import (
 # A meeting as the API shows it, also rendered by the audit's as-of reads (audit_reads.py).
 from services.api.schemas.meetings import MeetingOut as MeetingOut
 from services.identity.access import Role, only_own
+from services.store.ledger import Command, Saved
 
 MeetingSort = Annotated[
     str | None,
@@ -192,15 +193,12 @@ class MeetingController(Controller):
         self, request: Request[Any, Any, Any], tenant: Tenant, meeting_id: UUID, data: MissedIn
     ) -> Response[MeetingOut]:
         """Record a missed meeting and who did not show."""
-        self._own_meeting(tenant, meeting_id, "meetings.write")
-        return self._do(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.meetings.miss_meeting(
-                cmd, meeting_id, data.no_show_by, data.note
-            ),
-        )
+
+        def miss(cmd: Command) -> Saved[Meeting]:
+            self._own_meeting(tenant, meeting_id, "meetings.write")
+            return tenant.app.meetings.miss_meeting(cmd, meeting_id, data.no_show_by, data.note)
+
+        return self._do(request, tenant, data, miss)
 
     @post(
         "/meetings/{meeting_id:uuid}/cancellation",
@@ -217,15 +215,12 @@ class MeetingController(Controller):
         data: CancellationIn,
     ) -> Response[MeetingOut]:
         """Cancel a scheduled meeting; `excused` excuses its week in the cadence view."""
-        self._own_meeting(tenant, meeting_id, "meetings.write")
-        return self._do(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.meetings.cancel_meeting(
-                cmd, meeting_id, data.reason, data.excused
-            ),
-        )
+
+        def cancel(cmd: Command) -> Saved[Meeting]:
+            self._own_meeting(tenant, meeting_id, "meetings.write")
+            return tenant.app.meetings.cancel_meeting(cmd, meeting_id, data.reason, data.excused)
+
+        return self._do(request, tenant, data, cancel)
 
     @post(
         "/meetings/{meeting_id:uuid}/amendments",
@@ -242,14 +237,12 @@ class MeetingController(Controller):
         """Correct a held meeting: the correction is a new event with its reason; the original
         record stays in the history. Left out, `summary_part2` (the summary holds 42 CFR
         Part 2 information) and the confidential note stay as they were."""
-        meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
-        record = held_record(data.record, meeting.location)
-        # A note written by someone else is withheld from a caller who may not read it: 403.
-        return self._do(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.meetings.amend_meeting(
+
+        def amend(cmd: Command) -> Saved[Meeting]:
+            meeting = self._own_meeting(tenant, meeting_id, "meetings.write")
+            record = held_record(data.record, meeting.location)
+            # A note written by someone else is withheld from a caller who may not read it: 403.
+            return tenant.app.meetings.amend_meeting(
                 cmd,
                 meeting_id,
                 data.reason,
@@ -257,8 +250,9 @@ class MeetingController(Controller):
                 reader=note_reader(tenant),
                 keep_part2=data.record.summary_part2 is None,
                 keep_note=data.record.confidential_note is None,
-            ),
-        )
+            )
+
+        return self._do(request, tenant, data, amend)
 
     @get("/meetings/{meeting_id:uuid}", opt=action("meetings.read"), sync_to_thread=True)
     def get_meeting(self, tenant: Tenant, meeting_id: UUID) -> MeetingOut:

@@ -97,16 +97,18 @@ def erase_participant(
     run = list(ON_ERASE if scrubbers is None else scrubbers)
 
     def shred(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
-        if not keys.destroy_key(cur, schema, participant_id, by, reason.strip()):
+        position = ids[-1]  # other processes learn of the erasure by it (services/store/keys.py)
+        if not keys.destroy_key(cur, schema, participant_id, by, reason.strip(), position):
             # Enrolled before encryption (no key yet): leave a destroyed row, so nothing
             # personal can be written for the participant again.
             cur.execute(
                 sql.SQL(
                     "INSERT INTO {}.participant_keys (participant_id, master_key_id, wrapped_key,"
-                    " destroyed_at, destroyed_by, reason) VALUES (%s, '', NULL, %s, %s, %s)"
+                    " destroyed_at, destroyed_by, reason, destroyed_position)"
+                    " VALUES (%s, '', NULL, %s, %s, %s, %s)"
                     " ON CONFLICT (participant_id) DO NOTHING"
                 ).format(sql.Identifier(schema)),
-                (participant_id, clock.now(), by, reason.strip()),
+                (participant_id, clock.now(), by, reason.strip(), position),
             )
         for scrub in run:
             scrub(cur, schema, participant_id)

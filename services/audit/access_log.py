@@ -2,8 +2,8 @@
 
 One row per successful response of an action that carries personal data (the role matrix's
 `personal_data`), whatever its method: a command's response carries the record it changed, so a
-POST is a disclosure as much as a GET. A command's row is written by `insert` inside the
-command's own transaction (services/api/context.py); reads' rows by `record`, from the
+POST is a disclosure as much as a GET. A command's row is written by the statement that
+appends its events (`side_effect`, services/api/context.py); reads' rows by `record`, from the
 middleware (services/api/audit_access.py), before the response leaves. Reads of the access log
 itself are recorded too, so an auditor's looking is as accountable as anyone's. Rows live in the grantee's own schema
 (`g_<slug>.access_log`, services/store/schema.py) and are append-only by the same trigger as the event
@@ -18,7 +18,7 @@ status. Never stored: bodies, tokens, names or other personal fields.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,7 +31,7 @@ from psycopg.rows import TupleRow
 from domain import clock
 from services.identity.access import MATRIX
 from services.store.database import Database
-from services.store.eventstore import SideEffect
+from services.store.eventstore import Insert, SideEffect
 
 # Actions recorded although their responses carry no personal data.
 ALSO_RECORDED = frozenset({"audit.access_log"})
@@ -74,36 +74,36 @@ def record(db: Database, schema: str, access: Access) -> None:
         insert(cur, schema, access)
 
 
-def insert(cur: Cursor[TupleRow], schema: str, access: Access) -> None:
-    """Append one row on `cur`: inside a command's own transaction, the row commits (or not)
-    with the command's events, at no extra commit."""
-    cur.execute(
-        sql.SQL(
-            "INSERT INTO {}.access_log (at, subject, roles, action, method, path, resources,"
-            " request_id, status) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
-        ).format(sql.Identifier(schema)),
-        (
-            clock.now(),
-            access.subject,
-            access.roles,
-            access.action,
-            access.method,
-            access.path,
-            msgspec.json.encode(dict(access.resources)).decode(),
-            access.request_id,
-            access.status,
-        ),
+_INSERT = (
+    "INSERT INTO {}.access_log (at, subject, roles, action, method, path, resources,"
+    " request_id, status) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
+)
+
+
+def _values(access: Access) -> tuple[Any, ...]:
+    return (
+        clock.now(),
+        access.subject,
+        access.roles,
+        access.action,
+        access.method,
+        access.path,
+        msgspec.json.encode(dict(access.resources)).decode(),
+        access.request_id,
+        access.status,
     )
 
 
+def insert(cur: Cursor[TupleRow], schema: str, access: Access) -> None:
+    """Append one row on `cur` (inside a read's transaction, at no extra commit)."""
+    cur.execute(sql.SQL(_INSERT).format(sql.Identifier(schema)), _values(access))
+
+
 def side_effect(schema: str, access: Access, *, then: Callable[[], None]) -> SideEffect:
-    """`insert` as a side effect of a command's save (its own transaction), then `then`."""
-
-    def effect(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
-        insert(cur, schema, access)
-        then()
-
-    return effect
+    """The row as a side effect of a command's save: written by the statement that appends
+    its events (no extra round trip), then, once committed, `then`."""
+    statement = _INSERT.format(sql.Identifier(schema).as_string())
+    return Insert(statement, _values(access), then)
 
 
 class Entry(msgspec.Struct):

@@ -44,6 +44,8 @@ UNSAFE_TRIGGERS = (
 _INVOKER = (
     "   EXECUTE format('ALTER FUNCTION %I.append_events(uuid[], bigint[], text[], bytea[])"
     " SECURITY INVOKER', s);"
+    "   EXECUTE format('ALTER FUNCTION %I.append_checked(uuid[], bigint[], text[], bytea[],"
+    " uuid[], bigint[]) SECURITY INVOKER', s);"
     "   EXECUTE format('GRANT INSERT, UPDATE ON %I.events TO %I', s, {role});"
     "   EXECUTE format('GRANT INSERT ON %I.chain TO %I', s, {role});"
 )

@@ -55,6 +55,15 @@ def grantee_ddl(slug: str, tables: Sequence[TableDDL]) -> list[sql.Composed]:
             " destroyed_by text,"
             " reason text)"
         ).format(s),
+        # The log position of the erasure that destroyed a key: other processes ask for the
+        # erasures past the last they saw (services/store/keys.py, decision 91).
+        sql.SQL(
+            "ALTER TABLE {}.participant_keys ADD COLUMN IF NOT EXISTS destroyed_position bigint"
+        ).format(s),
+        sql.SQL(
+            "CREATE INDEX IF NOT EXISTS participant_keys_destroyed ON {}.participant_keys"
+            " (destroyed_position) WHERE destroyed_position IS NOT NULL"
+        ).format(s),
     ]
 
 

@@ -15,9 +15,10 @@ Erasure destroys the data key: the row keeps its id, `destroyed_at`, who and why
 the wrapped key. The ciphertext in the log stays as it was (the hash chain is over it) but can
 no longer be read by anyone; decoding yields the erased placeholders instead.
 
-Unwrapped keys are cached per process (bounded LRU, `KeyStore`). The erasing process evicts
-its entry at once; another process notices within `PROWD_KEY_CACHE_SECONDS` (30 s): a cached
-entry older than that is checked against the table again before it is used.
+Unwrapped keys are cached per process (`KeyStore`: a bounded LRU per grantee, no periodic
+reload). The erasing process evicts its entry at once; another process learns of the erasure
+within `PROWD_KEY_CACHE_SECONDS` (1 s) by one indexed query per grantee for keys destroyed at a
+later log position than it knows of.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
@@ -149,31 +150,39 @@ def new_data_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
 
-# A cached entry: the raw key (None once destroyed) and when it was read from the table.
-@dataclass(slots=True)
-class _Entry:
-    raw: bytes | None
-    loaded_at: float
+def _key(raw: bytes | None) -> AESGCM | None:
+    # Made on use (about 1.5 us): an AESGCM object holds about 2.6 KB of cipher context against
+    # 32 bytes of key, so caching objects made a full cache cost some 50 MB per process (found
+    # by the soak test, docs/reliability.md). None: the key was destroyed.
+    return None if raw is None else AESGCM(raw)
 
-    @property
-    def key(self) -> AESGCM | None:
-        # Made on use (about 1.5 us): an AESGCM object holds about 2.6 KB of cipher context
-        # against 32 bytes of key, so caching objects made a full cache cost some 50 MB per
-        # process (found by the soak test, docs/reliability.md).
-        return None if self.raw is None else AESGCM(self.raw)
+
+@dataclass
+class _Grantee:
+    """One grantee's keys in this process: an LRU of raw keys (None: destroyed), and the last
+    erasure (its log position) this process knows of."""
+
+    keys: OrderedDict[UUID, bytes | None] = field(default_factory=OrderedDict)
+    erased_upto: int = 0
+    checked_at: float = -1e9
 
 
 class KeyStore:
-    """Unwrapped participant keys of this process, over every attached database."""
+    """Unwrapped participant keys of this process, over every attached database.
+
+    Per grantee, up to `capacity` keys, least recently used evicted first; filled once with
+    the newest keys when the grantee is first used (a rebuild decodes every participant), then
+    by one key per miss. Nothing is reloaded in bulk again. Erasures made by other processes
+    are learnt from the table: at most every `ttl` seconds per grantee, one indexed query for
+    keys destroyed at a log position beyond the last seen (`destroyed_position`)."""
 
     def __init__(self, capacity: int = 20_000) -> None:
         self.capacity = capacity
-        self.ttl = 30.0
+        self.ttl = 1.0
         self._lock = threading.RLock()
         self._attached: list[tuple[KeyDatabase, KeyRing]] = []
         self._home: dict[str, tuple[KeyDatabase, KeyRing]] = {}
-        self._cache: OrderedDict[tuple[str, UUID], _Entry] = OrderedDict()
-        self._prefetched: dict[str, float] = {}
+        self._grantees: dict[str, _Grantee] = {}
 
     # -- databases ------------------------------------------------------------------------
     def attach(self, db: KeyDatabase, ring: KeyRing, ttl: float | None = None) -> None:
@@ -184,15 +193,13 @@ class KeyStore:
             self._home = {s: (d, r) for s, (d, r) in self._home.items() if d is not db}
             if ttl is not None:
                 self.ttl = ttl
-            self._cache.clear()
-            self._prefetched.clear()
+            self._grantees.clear()
 
     def detach(self, db: KeyDatabase) -> None:
         with self._lock:
             self._attached = [(d, r) for d, r in self._attached if d is not db]
             self._home = {s: (d, r) for s, (d, r) in self._home.items() if d is not db}
-            self._cache.clear()
-            self._prefetched.clear()
+            self._grantees.clear()
 
     def ring(self, db: KeyDatabase) -> KeyRing:
         for d, r in self._attached:
@@ -200,137 +207,146 @@ class KeyStore:
                 return r
         raise KeyUnavailable("this database has no master key attached")
 
-    def _candidates(self, schema: str) -> list[tuple[KeyDatabase, KeyRing]]:
+    def _query(self, schema: str, query: sql.Composable, params: Any) -> tuple[list[Any], KeyRing]:
+        """Rows of `schema`'s key table, from whichever attached database holds it."""
         home = self._home.get(schema)
-        if home is not None:
-            return [home]
-        return list(reversed(self._attached))
-
-    # -- the cache ------------------------------------------------------------------------
-    def _remember(self, schema: str, pid: UUID, raw: bytes | None, at: float) -> _Entry:
-        entry = _Entry(raw, at)
-        with self._lock:
-            self._cache[(schema, pid)] = entry
-            self._cache.move_to_end((schema, pid))
-            while len(self._cache) > self.capacity:
-                self._cache.popitem(last=False)
-        return entry
-
-    def put(self, schema: str, pid: UUID, raw: bytes) -> None:
-        self._remember(schema, pid, raw, time.monotonic())
-
-    def evict(self, schema: str, pid: UUID) -> None:
-        with self._lock:
-            self._cache.pop((schema, pid), None)
-
-    def _fresh(self, schema: str, pid: UUID) -> _Entry | None:
-        with self._lock:
-            entry = self._cache.get((schema, pid))
-            if entry is None:
-                return None
-            if time.monotonic() - entry.loaded_at > self.ttl:
-                return None
-            self._cache.move_to_end((schema, pid))
-            return entry
-
-    def _rows(self, schema: str, pid: UUID | None) -> tuple[list[tuple[Any, ...]], KeyRing] | None:
-        query = sql.SQL(
-            "SELECT participant_id, master_key_id, wrapped_key, destroyed_at IS NOT NULL"
-            " FROM {}.participant_keys"
-        ).format(sql.Identifier(schema))
-        query += sql.SQL(" WHERE participant_id = %s" if pid is not None else " LIMIT %s")
-        for db, ring in self._candidates(schema):
+        for db, ring in [home] if home is not None else list(reversed(self._attached)):
             try:
-                rows = db.fetchall(query, (pid,) if pid is not None else (self.capacity,))
+                rows = db.fetchall(query, params)
             except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
                 continue
             with self._lock:
                 self._home[schema] = (db, ring)
             return rows, ring
-        return None
+        raise KeyUnavailable(f"no attached database holds {schema}.participant_keys")
 
-    def _load(self, schema: str, pid: UUID) -> _Entry | None:
-        """Read one key from its table; with a cold cache, every key of the schema at once
-        (a rebuild decodes every participant's events: one query instead of one each)."""
-        now = time.monotonic()
-        bulk = now - self._prefetched.get(schema, -1e9) > self.ttl
-        found = self._rows(schema, None if bulk else pid)
-        if found is None:
-            raise KeyUnavailable(f"no attached database holds {schema}.participant_keys")
-        rows, ring = found
-        if bulk:
-            self._prefetched[schema] = now
-        wanted: _Entry | None = None
-        for row_pid, key_id, wrapped, destroyed in rows:
-            raw = (
-                None
-                if destroyed or wrapped is None
-                else ring.unwrap(key_id, row_pid, bytes(wrapped))
-            )
-            entry = self._remember(schema, row_pid, raw, now)
-            if row_pid == pid:
-                wanted = entry
-        if wanted is None and bulk and len(rows) >= self.capacity:
-            return self._load_one(schema, pid)
-        return wanted
+    # -- the cache ------------------------------------------------------------------------
+    def _remember(self, grantee: _Grantee, pid: UUID, raw: bytes | None) -> None:
+        with self._lock:
+            grantee.keys[pid] = raw
+            grantee.keys.move_to_end(pid)
+            while len(grantee.keys) > self.capacity:
+                grantee.keys.popitem(last=False)
 
-    def _load_one(self, schema: str, pid: UUID) -> _Entry | None:
-        found = self._rows(schema, pid)
-        if found is None or not found[0]:
-            return None
-        (row_pid, key_id, wrapped, destroyed), ring = found[0][0], found[1]
-        raw = None if destroyed or wrapped is None else ring.unwrap(key_id, row_pid, bytes(wrapped))
-        return self._remember(schema, pid, raw, time.monotonic())
+    def put(self, schema: str, pid: UUID, raw: bytes) -> None:
+        grantee = self._grantees.get(schema)
+        if grantee is not None:  # else the first use loads it with the others
+            self._remember(grantee, pid, raw)
+
+    def evict(self, schema: str, pid: UUID) -> None:
+        with self._lock:
+            grantee = self._grantees.get(schema)
+            if grantee is not None:
+                grantee.keys.pop(pid, None)
+
+    def _grantee(self, schema: str) -> _Grantee:
+        """The grantee's cache, filled on first use; erasures elsewhere checked every `ttl`."""
+        grantee = self._grantees.get(schema)
+        if grantee is None:
+            grantee = self._warm(schema)
+        if time.monotonic() - grantee.checked_at >= self.ttl:
+            self._check_erasures(schema, grantee)
+        return grantee
+
+    def _warm(self, schema: str) -> _Grantee:
+        grantee = _Grantee(checked_at=time.monotonic())
+        # The mark first: an erasure committed after it is found by the next check.
+        (mark,), _ = self._query(
+            schema,
+            sql.SQL("SELECT coalesce(max(destroyed_position), 0) FROM {}.participant_keys").format(
+                sql.Identifier(schema)
+            ),
+            None,
+        )
+        grantee.erased_upto = int(mark[0])
+        rows, ring = self._query(
+            schema,
+            sql.SQL(
+                "SELECT participant_id, master_key_id, wrapped_key FROM {}.participant_keys"
+                " ORDER BY created_at DESC LIMIT %s"
+            ).format(sql.Identifier(schema)),
+            (self.capacity,),
+        )
+        for pid, key_id, wrapped in reversed(rows):  # the newest end up most recently used
+            raw = None if wrapped is None else ring.unwrap(key_id, pid, bytes(wrapped))
+            grantee.keys[pid] = raw
+        with self._lock:
+            return self._grantees.setdefault(schema, grantee)
+
+    def _check_erasures(self, schema: str, grantee: _Grantee) -> None:
+        rows, _ = self._query(
+            schema,
+            sql.SQL(
+                "SELECT participant_id, destroyed_position FROM {}.participant_keys"
+                " WHERE destroyed_position > %s"
+            ).format(sql.Identifier(schema)),
+            (grantee.erased_upto,),
+        )
+        with self._lock:
+            for pid, position in rows:
+                if pid in grantee.keys:
+                    grantee.keys[pid] = None
+                grantee.erased_upto = max(grantee.erased_upto, int(position))
+            grantee.checked_at = time.monotonic()
+
+    def _raw(self, schema: str, pid: UUID) -> tuple[bool, bytes | None]:
+        """(whether the participant has a key row, the raw key or None once destroyed)."""
+        grantee = self._grantee(schema)
+        with self._lock:
+            if pid in grantee.keys:
+                grantee.keys.move_to_end(pid)
+                return True, grantee.keys[pid]
+        rows, ring = self._query(
+            schema,
+            sql.SQL(
+                "SELECT master_key_id, wrapped_key FROM {}.participant_keys"
+                " WHERE participant_id = %s"
+            ).format(sql.Identifier(schema)),
+            (pid,),
+        )
+        if not rows:
+            return False, None
+        key_id, wrapped = rows[0]
+        raw = None if wrapped is None else ring.unwrap(key_id, pid, bytes(wrapped))
+        self._remember(grantee, pid, raw)
+        return True, raw
 
     def key(self, schema: str, pid: UUID) -> AESGCM | None:
         """The participant's key; None when it was destroyed (or never existed)."""
-        entry = self._fresh(schema, pid) or self._load(schema, pid)
-        return None if entry is None else entry.key
+        return _key(self._raw(schema, pid)[1])
 
     def key_for_write(self, schema: str, pid: UUID) -> AESGCM | None:
         """The participant's key to encrypt new fields with; None when they have none yet.
         Refuses an erased participant."""
-        entry = self._fresh(schema, pid) or self._load(schema, pid)
-        if entry is None:
+        found, raw = self._raw(schema, pid)
+        if not found:
             return None
-        key = entry.key
-        if key is None:
+        if raw is None:
             raise ParticipantErased(str(pid))
-        return key
+        return _key(raw)
 
     def cached(self) -> Iterator[tuple[str, UUID]]:
         with self._lock:
-            yield from list(self._cache)
+            pairs = [(s, pid) for s, g in self._grantees.items() for pid in g.keys]
+        yield from pairs
 
 
 STORE = KeyStore()
 
 
 # -- the table ------------------------------------------------------------------------------
-def insert_keys(
-    cur: Cursor[TupleRow], schema: str, ring: KeyRing, created: dict[UUID, bytes]
-) -> None:
-    """Store the wrapped keys of participants created by one save, in one statement (an
-    import creates hundreds a save; one INSERT each was a fifth of its time)."""
-    rows = [(pid, *ring.wrap(pid, raw)) for pid, raw in created.items()]
-    cur.execute(
-        sql.SQL(
-            "INSERT INTO {}.participant_keys (participant_id, master_key_id, wrapped_key)"
-            " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::bytea[])"
-        ).format(sql.Identifier(schema)),
-        ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
-    )
-
-
-def destroy_key(cur: Cursor[TupleRow], schema: str, pid: UUID, by: str, reason: str) -> bool:
-    """Overwrite the wrapped key; False if there was no live key to destroy."""
+def destroy_key(
+    cur: Cursor[TupleRow], schema: str, pid: UUID, by: str, reason: str, position: int
+) -> bool:
+    """Overwrite the wrapped key; False if there was no live key to destroy. `position`: the
+    log position of the erasure, by which other processes learn of it (`KeyStore`)."""
     cur.execute(
         sql.SQL(
             "UPDATE {}.participant_keys SET wrapped_key = NULL, destroyed_at = %s,"
-            " destroyed_by = %s, reason = %s"
+            " destroyed_by = %s, reason = %s, destroyed_position = %s"
             " WHERE participant_id = %s AND destroyed_at IS NULL RETURNING 1"
         ).format(sql.Identifier(schema)),
-        (clock.now(), by, reason, pid),
+        (clock.now(), by, reason, position, pid),
     )
     return cur.fetchone() is not None
 

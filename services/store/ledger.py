@@ -13,7 +13,7 @@ store's internals: `SideEffect` (a write added to a command's transaction) and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -23,19 +23,19 @@ from zoneinfo import ZoneInfo
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
-from psycopg import Cursor, sql
-from psycopg.rows import TupleRow
+from psycopg import sql
 
 from domain import clock
 from domain.common import AlreadyExists, Conflict, NotFound, ProwdAggregate
-from services.store import deferral, keys
+from services.store import aggregates, deferral, keys
 from services.store.database import Database
+from services.store.eventstore import POSITION, Insert, StaleRead, TenantRecorder
 from services.store.eventstore import DuplicateRequest as DuplicateRequest
 from services.store.eventstore import SideEffect as SideEffect
-from services.store.eventstore import TenantRecorder
 from services.store.mapping import MsgspecMapper, WriteContext, writing
 
 A = TypeVar("A", bound=ProwdAggregate)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,19 @@ class LedgerApplication(Application[UUID]):
         self.schema = schema
         self.group_commit = group_commit
         self.time_zone = time_zone
+        # Aggregates served to commands from memory (services/store/aggregates.py).
+        self.cache = aggregates.AggregateCache(db.settings.aggregate_cache_size)
         super().__init__(env={"IS_SNAPSHOTTING_ENABLED": "n"})
+        self._idempotency_insert = (
+            sql.SQL(
+                "INSERT INTO {}.idempotency (key, fingerprint, status, body, position)"
+                " VALUES (%s, %s, %s, %s, "
+            )
+            .format(sql.Identifier(schema))
+            .as_string()
+            + POSITION
+            + ")"
+        )
 
     def construct_mapper(self) -> MsgspecMapper:
         # Without a database (an in-memory application, e.g. a benchmark's generator) there is
@@ -99,6 +111,7 @@ class LedgerApplication(Application[UUID]):
         return TenantRecorder(self.db, self.schema, group_commit=self.group_commit)
 
     def load(self, cls: type[A], aggregate_id: UUID, what: str, version: int | None = None) -> A:
+        """The aggregate (as of `version`); inside a command (`run`), from the cache if kept."""
         # A batch (services/store/unit_of_work.py): what an earlier command of it saved.
         unit = deferral.active(self.schema) if version is None else None
         deferred = None if unit is None else unit.get(aggregate_id)
@@ -106,13 +119,32 @@ class LedgerApplication(Application[UUID]):
             if not isinstance(deferred, cls):
                 raise NotFound(f"{what} not found")
             return deferred
+        scope = aggregates.current() if version is None else None
+        aggregate: object = None
+        if scope is not None and not scope.fresh:
+            aggregate = self.cache.get(aggregate_id)
+            if aggregate is aggregates.ABSENT:
+                scope.note(self.cache, aggregate_id, 0)
+                raise NotFound(f"{what} not found")
+            if aggregate is not None and isinstance(aggregate, cls):
+                scope.note(self.cache, aggregate_id, aggregate.version)
+                return aggregate
         try:
-            aggregate: object = self.repository.get(aggregate_id, version=version)
+            aggregate = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
+            if scope is not None:
+                self.cache.put_absent(aggregate_id)
             raise NotFound(f"{what} not found") from None
         if not isinstance(aggregate, cls):
             raise NotFound(f"{what} not found")
+        if scope is not None:
+            self.cache.put(aggregate)
         return aggregate
+
+    def run(self, execute: Callable[[], T], rerun_on: tuple[type[Exception], ...] = ()) -> T:
+        """Run a command (a use case's call) with aggregates from the cache, rerun once from
+        the log if it fails having used any (services/store/aggregates.py)."""
+        return aggregates.run(execute, rerun_on)
 
     def exists(self, aggregate_id: UUID) -> bool:
         unit = deferral.active(self.schema)
@@ -143,16 +175,25 @@ class LedgerApplication(Application[UUID]):
             effects.append(self._idempotency_effect(aggregate, command))
         # Personal fields are encrypted while the events are mapped (services/store/mapping.py);
         # a participant's first one creates its data key, stored in this same transaction.
+        scope = aggregates.current()
+        saved: list[ProwdAggregate] = [aggregate, *also]
+        # Filled further while the events are mapped (an aggregate read to find whose personal
+        # fields an event holds); the recorder takes the list when it writes.
+        reads = scope.reads(self.cache, {a.id for a in saved}) if scope is not None else []
         context = WriteContext(
             self.schema,
             {aggregate.id: aggregate, **{a.id: a for a in also}},
-            lambda aggregate_id: self.repository.get(aggregate_id),
+            lambda aggregate_id: self._peek(aggregate_id, reads),
             effects,
             self.db,
         )
         token = writing.set(context)
         try:
-            recordings = self.save(aggregate, *also, side_effects=effects)
+            recordings = self.save(aggregate, *also, side_effects=effects, reads=reads)
+        except StaleRead:
+            raise Conflict(
+                "a record this change depends on was changed by another request; retry"
+            ) from None
         except IntegrityError:
             if creates is not None:
                 raise AlreadyExists(f"{creates} already exists") from None
@@ -163,38 +204,50 @@ class LedgerApplication(Application[UUID]):
             writing.reset(token)
         for participant_id, raw in context.created.items():
             keys.STORE.put(self.schema, participant_id, raw)
+        if scope is not None:
+            for each in saved:
+                self.cache.put(each)
         return Saved(aggregate, recordings[-1].notification.id if recordings else 0)
 
+    def _peek(self, aggregate_id: UUID, reads: list[tuple[UUID, int]]) -> Any:
+        """An aggregate read while a save is mapped: from the cache inside a command (its
+        version then checked by the write), else from the log."""
+        scope = aggregates.current()
+        if scope is not None and not scope.fresh:
+            found = self.cache.get(aggregate_id)
+            if found is not None and found is not aggregates.ABSENT:
+                scope.note(self.cache, aggregate_id, found.version)
+                reads.append((aggregate_id, found.version))
+                return found
+        return self.repository.get(aggregate_id)
+
     def _idempotency_effect(self, aggregate: ProwdAggregate, command: Command) -> SideEffect:
-        insert = sql.SQL(
-            "INSERT INTO {}.idempotency (key, fingerprint, status, body) VALUES (%s, %s, %s, %s)"
-        ).format(sql.Identifier(self.schema))
-
-        def effect(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
-            result = IdempotentResult(aggregate.id, aggregate.version, ids[-1] if ids else 0)
-            cur.execute(
-                insert,
-                (
-                    command.idempotency_key,
-                    command.fingerprint,
-                    command.status,
-                    msgspec.json.encode(result),
-                ),
-            )
-
-        return effect
+        # The position is the server's to fill in (the column; `body` holds 0).
+        result = IdempotentResult(aggregate.id, aggregate.version, 0)
+        return Insert(
+            self._idempotency_insert,
+            (
+                command.idempotency_key,
+                command.fingerprint,
+                command.status,
+                msgspec.json.encode(result),
+            ),
+        )
 
     def replayed(self, key: str) -> tuple[str, int, IdempotentResult] | None:
         """The first outcome of a request with this idempotency key, if it committed."""
         row = self.db.fetchone(
-            sql.SQL("SELECT fingerprint, status, body FROM {}.idempotency WHERE key = %s").format(
-                sql.Identifier(self.schema)
-            ),
+            sql.SQL(
+                "SELECT fingerprint, status, body, position FROM {}.idempotency WHERE key = %s"
+            ).format(sql.Identifier(self.schema)),
             (key,),
         )
         if row is None:
             return None
-        return row[0], row[1], msgspec.json.decode(row[2], type=IdempotentResult)
+        result = msgspec.json.decode(row[2], type=IdempotentResult)
+        if row[3] is not None:
+            result = msgspec.structs.replace(result, position=row[3])
+        return row[0], row[1], result
 
     def history_with_positions(self, aggregate_id: UUID) -> list[tuple[int, Any]]:
         """An aggregate's events in order, each with its position in the log."""

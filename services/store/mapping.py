@@ -32,8 +32,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
+from psycopg import sql
 
 from services.store import keys
+from services.store.eventstore import Insert
 from services.store.personal import BY_EVENT, PersonalField
 
 # Kept out of the stored state: the store's own columns.
@@ -74,7 +76,7 @@ def _upcasters(cls: type[Any]) -> int:
 
 class WriteContext:
     """One save through `LedgerApplication.record`: the aggregates being saved (to find whose
-    fields an event holds) and the data keys created for it, inserted in its transaction."""
+    fields an event holds) and the data keys created for it, inserted with its events."""
 
     def __init__(
         self,
@@ -87,14 +89,31 @@ class WriteContext:
         self.schema = schema
         self.aggregates = aggregates
         self._load = load
-        # The save's side effects: `_store_keys` joins them with the first key created, so a
-        # save that creates none keeps its single-statement path.
+        # The save's side effects: the first key created adds one `Insert` of every key the
+        # save creates (one statement, decision 64), filled as they are made.
         self._effects = effects
         self._db = db
         self.created: dict[UUID, bytes] = {}
+        self._rows: tuple[list[UUID], list[str], list[bytes]] = ([], [], [])
 
-    def _store_keys(self, cur: Any, ids: Any) -> None:
-        keys.insert_keys(cur, self.schema, keys.STORE.ring(self._db), self.created)
+    def _add_key(self, participant_id: UUID, raw: bytes) -> None:
+        if not self.created:
+            self._effects.append(
+                Insert(
+                    sql.SQL(
+                        "INSERT INTO {}.participant_keys (participant_id, master_key_id,"
+                        " wrapped_key) SELECT * FROM unnest(%s::uuid[], %s::text[], %s::bytea[])"
+                    )
+                    .format(sql.Identifier(self.schema))
+                    .as_string(),
+                    self._rows,
+                )
+            )
+        self.created[participant_id] = raw
+        key_id, wrapped = keys.STORE.ring(self._db).wrap(participant_id, raw)
+        self._rows[0].append(participant_id)
+        self._rows[1].append(key_id)
+        self._rows[2].append(wrapped)
 
     def aggregate(self, aggregate_id: UUID) -> Any:
         found = self.aggregates.get(aggregate_id)
@@ -117,9 +136,8 @@ class WriteContext:
                 return key
         # First personal field of this participant (enrolment; or someone enrolled before
         # encryption): a new key, stored with this save's events.
-        if not self.created:
-            self._effects.append(self._store_keys)
-        raw = self.created[participant_id] = keys.new_data_key()
+        raw = keys.new_data_key()
+        self._add_key(participant_id, raw)
         return AESGCM(raw)
 
 

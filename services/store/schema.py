@@ -99,6 +99,26 @@ def log_ddl(schema: str) -> list[sql.Composed]:
             " PERFORM pg_notify({channel}, '');"
             " END $$"
         ).format(s=s, channel=sql.Literal(notify_channel(schema))),
+        # `append_events` behind a check of the versions a command read (aggregates served from
+        # the process's cache, services/store/aggregates.py): after the ordering lock no other
+        # writer can move them, so a stale one is refused here (serialization_failure) and the
+        # command reruns from fresh state.
+        sql.SQL(
+            "CREATE OR REPLACE FUNCTION {s}.append_checked("
+            "ids uuid[], versions bigint[], topics text[], states bytea[],"
+            " read_ids uuid[], read_versions bigint[])"
+            " RETURNS SETOF bigint LANGUAGE plpgsql SECURITY DEFINER"
+            " SET search_path = pg_catalog, pg_temp AS $$"
+            " BEGIN"
+            " LOCK TABLE {s}.events IN EXCLUSIVE MODE;"
+            " IF EXISTS (SELECT FROM unnest(read_ids, read_versions) AS r(id, v)"
+            " JOIN {s}.events e ON e.originator_id = r.id AND e.originator_version > r.v) THEN"
+            " RAISE EXCEPTION 'an aggregate read by the command has changed'"
+            " USING ERRCODE = 'serialization_failure';"
+            " END IF;"
+            " RETURN QUERY SELECT * FROM {s}.append_events(ids, versions, topics, states);"
+            " END $$"
+        ).format(s=s),
         # Append-only, enforced by the database: no UPDATE, DELETE or TRUNCATE of the log or its
         # chain, whoever asks (a superuser must first disable the trigger, which verify detects
         # by the chain).
@@ -116,6 +136,9 @@ def log_ddl(schema: str) -> list[sql.Composed]:
             " body bytea NOT NULL,"
             " created_at timestamptz NOT NULL DEFAULT now())"
         ).format(s),
+        # The log position of the request's outcome, filled in by the statement that appends
+        # its events (services/store/eventstore.py); rows from before it carry it in `body`.
+        sql.SQL("ALTER TABLE {}.idempotency ADD COLUMN IF NOT EXISTS position bigint").format(s),
     ]
 
 

@@ -24,7 +24,7 @@ next attempt refuses that command alone (409 `already_exists`, as the single com
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +38,7 @@ from psycopg.rows import TupleRow
 
 from domain.common import AlreadyExists, ProwdAggregate
 from services.store import deferral, keys
-from services.store.eventstore import DuplicateRequest, SideEffect
+from services.store.eventstore import POSITION, DuplicateRequest, Insert, SideEffect
 from services.store.ledger import Command, IdempotentResult, LedgerApplication
 from services.store.mapping import WriteContext, writing
 
@@ -202,12 +202,14 @@ class UnitOfWork:
             spans.append((w, at, at + len(w.events)))
             at += len(w.events)
 
+        after: list[Callable[[], None]] = []
+
         def effects(cur: Cursor[TupleRow], ids: Sequence[int]) -> None:
             for w, start, end in spans:
                 for effect in w.effects:
-                    effect(cur, ids[start:end])
+                    _apply(cur, effect, ids[start:end], after)
             for effect in self.shared:
-                effect(cur, ids)
+                _apply(cur, effect, ids, after)
             if self.keys:
                 self._insert_keys(
                     cur, [ids[end - 1] if end > start else 0 for _, start, end in spans]
@@ -221,6 +223,8 @@ class UnitOfWork:
             raise LostRace(str(e), self._existing(self.creates)) from None
         for participant_id, raw in self.context.created.items():
             keys.STORE.put(self.schema, participant_id, raw)
+        for then in after:
+            then()
         positions: dict[int, int] = {}
         for w, start, end in spans:
             positions[w.item] = ids[end - 1] if end > start else positions.get(w.item, 0)
@@ -287,3 +291,21 @@ def replayed(
         (list(keys_),),
     )
     return {r[0]: (r[1], r[2], msgspec.json.decode(r[3], type=IdempotentResult)) for r in rows}
+
+
+def _apply(
+    cur: Cursor[TupleRow],
+    effect: SideEffect,
+    ids: Sequence[int],
+    after: list[Callable[[], None]],
+) -> None:
+    """One side effect in the unit's transaction, with its write's positions: a declared
+    `Insert` (its `POSITION` the write's last, its `then` kept for after the commit) or a
+    write run on the cursor."""
+    if isinstance(effect, Insert):
+        position = str(ids[-1] if ids else 0)
+        cur.execute(effect.statement.replace(POSITION, position), effect.params)
+        if effect.then is not None:
+            after.append(effect.then)
+    else:
+        effect(cur, ids)
