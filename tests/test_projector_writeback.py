@@ -241,7 +241,11 @@ def test_a_batch_holding_an_event_a_view_refuses_isolates_it_and_applies_the_res
         "projector_batch_by_statements"
     ]
     assert [e["view"] for e in logs if e["event"] == "projection_fault"] == ["goals"]
-    assert projector.lowest_position(db, schema) == late["position"] == count_events(db, grantee)
+    # Every view is at the log's head (positions may skip a number: an append that failed, such
+    # as a command rerun after its cached record proved stale, used one up).
+    with db.transaction() as cur:
+        head = projector.log_head(cur, schema)
+    assert projector.lowest_position(db, schema) == late["position"] == head
     r = client.get(f"/v1/grantees/{grantee}/goals", headers=h)
     [row] = [g for g in r.json()["items"] if g["id"] == goal["id"]]
     assert (row["last_percent"], row["progress_count"]) == (60, 2)
