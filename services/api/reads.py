@@ -14,7 +14,6 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import structlog
 from litestar import Request
 from litestar.datastructures import State
@@ -41,11 +40,9 @@ def recorded_read(request: Request[Any, Any, State], tenant: Tenant) -> Iterator
                 return
             try:
                 with conn.cursor() as cur:
-                    access_log.insert(cur, tenant.info.schema, entry)
-            except psycopg.Error as e:
-                log.warning(
-                    "access_log_unavailable", action=entry.action, error_class=type(e).__name__
-                )
+                    access_log.insert_read(cur, tenant.info.schema, entry)
+            except access_log.Unavailable as e:
+                log.warning("access_log_unavailable", action=entry.action, error_class=str(e))
                 raise ProblemError(
                     503,
                     "access_log_unavailable",

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
+import psycopg
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
@@ -97,6 +98,19 @@ def _values(access: Access) -> tuple[Any, ...]:
 def insert(cur: Cursor[TupleRow], schema: str, access: Access) -> None:
     """Append one row on `cur` (inside a read's transaction, at no extra commit)."""
     cur.execute(sql.SQL(_INSERT).format(sql.Identifier(schema)), _values(access))
+
+
+class Unavailable(Exception):
+    """The access log could not take a read's row (the read's answer is withheld); the
+    database error's class is the message."""
+
+
+def insert_read(cur: Cursor[TupleRow], schema: str, access: Access) -> None:
+    """`insert` for a read inside its transaction; `Unavailable` when the row cannot be written."""
+    try:
+        insert(cur, schema, access)
+    except psycopg.Error as e:
+        raise Unavailable(type(e).__name__) from e
 
 
 def side_effect(schema: str, access: Access, *, then: Callable[[], None]) -> SideEffect:
