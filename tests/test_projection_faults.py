@@ -185,7 +185,9 @@ def test_a_write_refused_for_the_events_content_is_isolated_live_and_in_a_rebuil
 
     # The goals view skipped that one event (its `int` column refuses 2^40) and went on; the
     # other views took it.
-    assert projector.lowest_position(db, schema) == count_events(db, grantee)
+    # At the log's head (a position may be skipped by an append that failed).
+    with db.transaction() as cur:
+        assert projector.lowest_position(db, schema) == projector.log_head(cur, schema)
     r = client.get(f"/v1/grantees/{grantee}/goals", headers=h)
     [row] = [g for g in r.json()["items"] if g["id"] == goal["id"]]
     assert (row["last_percent"], row["progress_count"]) == (60, 1)

@@ -8,6 +8,7 @@ from uuid import UUID
 import msgspec
 
 from services.api.problems import Problem
+from services.api.text import Line
 
 MAX_ITEMS = 500
 # 500 items of up to 4 KiB each.
@@ -19,7 +20,7 @@ class BatchItem(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """One command: its `kind`, the body its single endpoint takes, and its own key."""
 
     kind: Annotated[
-        str,
+        Line,
         msgspec.Meta(
             max_length=64,
             description="participant.enrol, participant.stage_transition, mentor.register,"
@@ -45,7 +46,7 @@ class BatchItem(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     ]
     target: (
         Annotated[
-            str,
+            Line,
             msgspec.Meta(
                 max_length=70,
                 description="the id in the single endpoint's path (participant.stage_transition:"
