@@ -162,7 +162,9 @@ def participants_matching(
     rows = db.fetchall(
         sql.SQL(
             "SELECT person_id, kind, folded, register_key, born FROM {}"
-            " WHERE kind = 'participant' AND (register_key = ANY(%s::text[])"
+            # Both as hashed subplans: `= ANY(array)` compares each row with every element
+            # under a generic plan (25 ms instead of 1.6 for 200 keys and 6,000 people).
+            " WHERE kind = 'participant' AND (register_key IN (SELECT unnest(%s::text[]))"
             " OR (folded, born) IN (SELECT * FROM unnest(%s::text[], %s::date[])))"
             " ORDER BY person_id"
         ).format(t["people"]),

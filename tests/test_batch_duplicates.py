@@ -69,7 +69,7 @@ def test_a_batch_looks_up_its_enrolments_not_everyone_enrolled(
     statements = [s for t in transactions for s in t]
     assert not [s for s in statements if s.startswith(EVERYONE) and " WHERE " not in s]
     # The four enrolments looked up together: one query, not one per item.
-    assert len([s for s in statements if "register_key = ANY" in s]) == 1
+    assert len([s for s in statements if "register_key IN (SELECT unnest" in s]) == 1
 
 
 def test_an_enrolment_with_a_reason_counts_for_the_next_items_of_its_batch(world: Any) -> None:
