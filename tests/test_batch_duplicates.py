@@ -90,3 +90,21 @@ def test_an_enrolment_with_a_reason_counts_for_the_next_items_of_its_batch(world
         "same_name_and_birth_date",
     ]
     assert out["items"][1]["problem"]["existing"][0]["participant_id"] == out["items"][0]["id"]
+
+
+def test_a_participant_enrolled_just_before_the_batch_is_found(world: World) -> None:
+    """No projection worker runs here: the batch catches the search view up itself."""
+    w = world
+    body = enrol("Just", bop_register_number="73000-001")
+    r = w.client.post(w.base + "/participants", json=body, headers=w.headers())
+    assert r.status_code == 201, r.text
+    out = send(w, [item("participant.enrol", "j-1", {**body, "first_name": "Justin"})])
+    problem = out["items"][0]["problem"]
+    assert problem["code"] == "possible_duplicate"
+    assert problem["existing"] == [
+        {
+            "participant_id": r.json()["id"],
+            "number": r.json()["number"],
+            "rule": "same_register_number",
+        }
+    ]

@@ -123,7 +123,6 @@ class BatchPeople:
     # The keys of the participants the batch enrolled.
     own_registers: dict[str, UUID] = field(default_factory=dict)
     own_names: dict[NameBorn, UUID] = field(default_factory=dict)
-    queries: int = 0
 
     def look_up(self, people: Iterable[PersonalDetails]) -> None:
         """Find the indexed participants these people may duplicate (the keys not looked up
@@ -143,7 +142,6 @@ class BatchPeople:
         self.registers.update(dict.fromkeys(registers))
         self.names.update(dict.fromkeys(names))
         found = participants_matching(self.ledger.db, self.tables, sorted(registers), sorted(names))
-        self.queries += 1
         for p in found:
             if p.register_key in registers and self.registers[p.register_key] is None:
                 self.registers[p.register_key] = p.person_id
