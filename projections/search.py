@@ -153,6 +153,26 @@ def person_keys(db: Reader, t: Tables) -> list[PersonKeys]:
     return [PersonKeys(*r) for r in rows]
 
 
+def participants_matching(
+    db: Reader, t: Tables, registers: list[str], names: list[tuple[str, Any]]
+) -> list[PersonKeys]:
+    """The indexed participants any of many enrolments may duplicate, in one query: those
+    with one of `registers` (register keys), or one of `names` (folded name, date of birth).
+    A batch's enrolments are compared with these, not with everyone indexed."""
+    rows = db.fetchall(
+        sql.SQL(
+            "SELECT person_id, kind, folded, register_key, born FROM {}"
+            # Both as hashed subplans: `= ANY(array)` compares each row with every element
+            # under a generic plan (25 ms instead of 1.6 for 200 keys and 6,000 people).
+            " WHERE kind = 'participant' AND (register_key IN (SELECT unnest(%s::text[]))"
+            " OR (folded, born) IN (SELECT * FROM unnest(%s::text[], %s::date[])))"
+            " ORDER BY person_id"
+        ).format(t["people"]),
+        (registers, [n for n, _ in names], [b for _, b in names]),
+    )
+    return [PersonKeys(*r) for r in rows]
+
+
 def trigram_schema(db: Reader) -> str | None:
     """The schema `pg_trgm` is installed in, or None where it is not."""
     row = db.fetchone(

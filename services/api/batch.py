@@ -43,9 +43,9 @@ from services.api.schemas.batch import (
     BatchOut,
     ItemResult,
 )
+from services.api.schemas.participants import EnrollmentIn
 from services.api.text import text_problem
-from services.app.batch import Attempt, BatchContended, indexed_people, run_batch
-from services.app.import_rows import Known
+from services.app.batch import Attempt, BatchContended, BatchPeople, run_batch
 from services.identity.access import allowed
 from services.refusals import Refused
 from services.store.ledger import Command
@@ -82,15 +82,24 @@ class _Batch:
     # The record of each item decided so far (accepted or replayed), by index.
     ids: dict[int, UUID] = field(default_factory=dict)
     keys: dict[str, tuple[str, int]] = field(default_factory=dict)
-    known: Known | None = None
+    people: BatchPeople | None = None
+    # The batch's items: its enrolments are looked up together at the first duplicate check.
+    items: list[BatchItem] = field(default_factory=list)
+
+    def _people(self) -> BatchPeople:
+        if self.people is None:
+            wait = self.request.app.state.settings.view_wait_max
+            self.people = BatchPeople(self.tenant.app.ledger, wait)
+        return self.people
 
     def duplicates(self, personal: PersonalDetails) -> None:
         """409 `possible_duplicate`, as enrolment answers, for an enrolment matching someone
-        enrolled before the batch (the search index, read once a batch) or earlier in it."""
-        if self.known is None:
-            wait = self.request.app.state.settings.view_wait_max
-            self.known = Known.of(indexed_people(self.tenant.app.ledger, wait))
-        found = self.known.duplicate_of(personal)
+        enrolled before the batch (looked up in the search index, for all the batch's
+        enrolments at once) or earlier in it."""
+        people = self._people()
+        if people.tables is None:
+            people.look_up([personal, *_enrolments(self.items)])
+        found = people.duplicate_of(personal)
         if found is None:
             return
         rule, existing = found
@@ -114,8 +123,31 @@ class _Batch:
 
     def enrolled(self, record: object) -> None:
         """A participant this batch enrolled counts for the duplicates of the next items."""
-        if self.known is not None and isinstance(record, Participant):
-            self.known.add_participant(record)
+        if isinstance(record, Participant):
+            self._people().enrolled(record)
+
+
+def _enrolments(items: list[BatchItem]) -> list[PersonalDetails]:
+    """The people the batch's enrolments name (those whose body decodes as it stands; an
+    item that names someone else once decided is looked up on its own)."""
+    out = []
+    for item in items:
+        if item.kind != "participant.enrol":
+            continue
+        try:
+            data = msgspec.json.decode(bytes(item.body), type=EnrollmentIn, strict=True)
+        except msgspec.MsgspecError:
+            continue
+        if not data.duplicate_reason.strip():
+            out.append(
+                PersonalDetails(
+                    first_name=data.first_name,
+                    last_name=data.last_name,
+                    date_of_birth=data.date_of_birth,
+                    bop_register_number=data.bop_register_number,
+                )
+            )
+    return out
 
 
 def _problem(request: Request[Any, Any, Any], exc: Exception) -> Problem:
@@ -327,7 +359,7 @@ class BatchController(Controller):
         ]
 
         def decide(attempt: Attempt) -> list[_Decided]:
-            batch = _Batch(request, tenant, attempt)
+            batch = _Batch(request, tenant, attempt, items=data.items)
             # The records the items name, read in one query (the rest as they are needed).
             attempt.unit.prefetch(mentioned)
             decided = []

@@ -12,12 +12,15 @@ times; nothing of a lost attempt was written. After that, `BatchContended`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from projections.search import PersonKeys, person_keys
+from domain.participants import Participant, PersonalDetails
+from projections.base import Tables
+from projections.search import PersonKeys, fold, key, participants_matching, person_keys
 from services.projector import live as projector
 from services.projector.serving import live_tables
 from services.store.ledger import IdempotentResult, LedgerApplication
@@ -76,11 +79,95 @@ def run_batch(
     raise BatchContended(f"concurrent writers won {attempts} attempts; send the batch again")
 
 
-def indexed_people(ledger: LedgerApplication, wait: float) -> list[PersonKeys]:
-    """Everyone the search index holds once it has applied the whole log: what duplicate
-    detection compares a batch's enrolments (and an import's rows) with, read once."""
+def caught_up_search(ledger: LedgerApplication, wait: float) -> Tables:
+    """The search index once it has applied the whole log (caught up here, or waited for
+    while the worker holds it): what duplicate detection compares enrolments with."""
     db, schema = ledger.db, ledger.schema
     projector.drain(db, schema, only="search")
     with db.transaction() as cur:
         head = projector.log_head(cur, schema)
-    return person_keys(db, live_tables(db, schema, "search", head, wait))
+    return live_tables(db, schema, "search", head, wait)
+
+
+def indexed_people(ledger: LedgerApplication, wait: float) -> list[PersonKeys]:
+    """Everyone the search index holds once it has applied the whole log: what duplicate
+    detection compares an import's rows with, read once."""
+    return person_keys(ledger.db, caught_up_search(ledger, wait))
+
+
+NameBorn = tuple[str, date]
+
+
+def _keys(personal: PersonalDetails) -> tuple[str | None, NameBorn | None]:
+    register = key(personal.bop_register_number)
+    born = personal.date_of_birth
+    name = fold(f"{personal.first_name} {personal.last_name}")
+    return register, None if born is None else (name, born)
+
+
+@dataclass
+class BatchPeople:
+    """Whom a batch's enrolments may duplicate, matched as enrolment matches them
+    (projections/search.py `duplicates`): the participants indexed before the batch, looked
+    up by the keys asked for (the batch's enrolments, all in one query: never the whole
+    index), and those the batch enrolled. The index is caught up with the log before its
+    first look-up, as the single enrolment's check catches it up, so a participant enrolled
+    by an earlier request is found. An indexed participant wins over the batch's own."""
+
+    ledger: LedgerApplication
+    wait: float
+    tables: Tables | None = None
+    # Each key looked up, and the indexed participant it found (None: nobody).
+    registers: dict[str, UUID | None] = field(default_factory=dict)
+    names: dict[NameBorn, UUID | None] = field(default_factory=dict)
+    # The keys of the participants the batch enrolled.
+    own_registers: dict[str, UUID] = field(default_factory=dict)
+    own_names: dict[NameBorn, UUID] = field(default_factory=dict)
+
+    def look_up(self, people: Iterable[PersonalDetails]) -> None:
+        """Find the indexed participants these people may duplicate (the keys not looked up
+        before), in one query."""
+        registers: set[str] = set()
+        names: set[NameBorn] = set()
+        for personal in people:
+            register, name = _keys(personal)
+            if register is not None and register not in self.registers:
+                registers.add(register)
+            if name is not None and name not in self.names:
+                names.add(name)
+        if not registers and not names:
+            return
+        if self.tables is None:
+            self.tables = caught_up_search(self.ledger, self.wait)
+        self.registers.update(dict.fromkeys(registers))
+        self.names.update(dict.fromkeys(names))
+        found = participants_matching(self.ledger.db, self.tables, sorted(registers), sorted(names))
+        for p in found:
+            if p.register_key in registers and self.registers[p.register_key] is None:
+                self.registers[p.register_key] = p.person_id
+            pair = None if p.born is None else (p.folded, p.born)
+            if pair in names and self.names[pair] is None:
+                self.names[pair] = p.person_id
+
+    def duplicate_of(self, personal: PersonalDetails) -> tuple[str, UUID] | None:
+        """The rule and the participant `personal` matches first (by register number, then
+        by name and date of birth), or None."""
+        self.look_up([personal])
+        register, name = _keys(personal)
+        if register is not None:
+            found = self.registers.get(register) or self.own_registers.get(register)
+            if found is not None:
+                return "same_register_number", found
+        if name is not None:
+            found = self.names.get(name) or self.own_names.get(name)
+            if found is not None:
+                return "same_name_and_birth_date", found
+        return None
+
+    def enrolled(self, participant: Participant) -> None:
+        """A participant the batch enrolled counts for the duplicates of the next items."""
+        register, name = _keys(participant.personal)
+        if register is not None:
+            self.own_registers.setdefault(register, participant.id)
+        if name is not None:
+            self.own_names.setdefault(name, participant.id)

@@ -5,8 +5,9 @@ While a `UnitOfWork` is active for a log (`deferring`; services/store/deferral.p
 events are mapped (personal fields encrypted) and kept with the command's side effects (its
 idempotency record) as one write, and the saved aggregates are kept too, so a later command
 of the same unit loads them as saved (a participant enrolled by item 0 is moved by item 1).
-`commit` then writes every kept write with one `append_events` in one transaction; each
-write's side effects see their own positions.
+`commit` then writes every kept write with one `append_events` in one transaction of its own
+(not through the recorder's group commit: its arrays go as binary parameters); each write's
+side effects see their own positions.
 
 Aggregates are loaded once a unit (a cohort read by 200 enrolments is one read; `prefetch`
 reads many in one query) and handed out as they are. A command that changed one and was then
@@ -31,14 +32,17 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+import psycopg
+import psycopg.errors
 from eventsourcing.application import AggregateNotFoundError, project_aggregate
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import OperationalError, StoredEvent
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
+from psycopg_pool import PoolTimeout, TooManyRequests
 
 from domain.common import AlreadyExists, ProwdAggregate
 from services.store import deferral, keys
-from services.store.eventstore import POSITION, DuplicateRequest, Insert, SideEffect
+from services.store.eventstore import POSITION, Insert, SideEffect
 from services.store.ledger import Command, IdempotentResult, LedgerApplication
 from services.store.mapping import WriteContext, writing
 
@@ -216,11 +220,13 @@ class UnitOfWork:
                 )
 
         try:
-            ids = self.ledger.recorder.insert_events(events, side_effects=[effects]) or []
-        except DuplicateRequest as e:
-            raise LostRace(f"an idempotency key was committed first: {e}") from None
-        except IntegrityError as e:
+            ids = self._write(events, effects)
+        except psycopg.errors.UniqueViolation as e:
+            if e.diag.table_name == "idempotency":
+                raise LostRace(f"an idempotency key was committed first: {e}") from None
             raise LostRace(str(e), self._existing(self.creates)) from None
+        except (psycopg.OperationalError, PoolTimeout, TooManyRequests) as e:
+            raise OperationalError(str(e)) from e
         for participant_id, raw in self.context.created.items():
             keys.STORE.put(self.schema, participant_id, raw)
         for then in after:
@@ -229,6 +235,28 @@ class UnitOfWork:
         for w, start, end in spans:
             positions[w.item] = ids[end - 1] if end > start else positions.get(w.item, 0)
         return positions
+
+    def _write(
+        self, events: list[StoredEvent], effects: Callable[[Cursor[TupleRow], Sequence[int]], None]
+    ) -> list[int]:
+        """One transaction: the unit's events by one `append_events` (the log's lock, the
+        chain, the notification), then the side effects with their positions. The four
+        arrays go as binary parameters: psycopg dumps a list as text by default, which for
+        a batch's thousands of events (hex-escaped `bytea`) cost more than the statement
+        (docs/performance.md); the recorder's single commands keep their own path."""
+        with self.ledger.db.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            ids: list[int] = []
+            if events:
+                cur.execute(self._append, _binary_columns(events))
+                ids = [row[0] for row in cur.fetchall()]
+            effects(cur, ids)
+            return ids
+
+    @property
+    def _append(self) -> sql.Composed:
+        return sql.SQL(
+            "SELECT * FROM {}.append_events(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])"
+        ).format(sql.Identifier(self.schema))
 
     def _insert_keys(self, cur: Cursor[TupleRow], last: list[int]) -> None:
         """Every idempotency record of the unit in one statement (each as `record` writes
@@ -261,6 +289,15 @@ class UnitOfWork:
             (list(ids),),
         )
         return self.existing | {UUID(str(r[0])) for r in rows}
+
+
+def _binary_columns(events: Sequence[StoredEvent]) -> list[list[Any]]:
+    return [
+        [e.originator_id for e in events],
+        [e.originator_version for e in events],
+        [e.topic for e in events],
+        [e.state for e in events],
+    ]
 
 
 def _is_new(aggregate: ProwdAggregate) -> bool:
