@@ -129,7 +129,12 @@ class Tenancy:
                     )
                 )
                 slugs = [slug for (slug,) in cur.fetchall()]
-                for slug in slugs:
+            # Each grantee in a transaction of its own: DDL locks every table it touches until
+            # the commit, and one transaction over every grantee ran out of the server's lock
+            # table (max_locks_per_transaction) once there were a few dozen. A grantee not yet
+            # migrated keeps its old stamp, so `_migrated` is false and the next run goes on.
+            for slug in slugs:
+                with conn.transaction(), conn.cursor() as cur:
                     # Records the grantee in `migrated` with this stamp, as a registration does.
                     provisioning.provision_grantee(cur, slug)
                     # Builds made before an index was declared get it (decision 84).
