@@ -476,6 +476,21 @@ class Meter:
         }
 
 
+def table_scans(url: str) -> list[dict[str, Any]]:
+    """The tables read most (sequential rows read, index scans, blocks hit) since the scratch
+    database was made: where the server's reads go."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        rows = conn.execute(
+            "SELECT s.schemaname || '.' || s.relname, s.seq_scan, s.seq_tup_read, s.idx_scan,"
+            " io.heap_blks_hit + coalesce(io.idx_blks_hit, 0)"
+            " FROM pg_stat_user_tables s JOIN pg_statio_user_tables io USING (relid)"
+            " ORDER BY 5 DESC LIMIT 12"
+        ).fetchall()
+    keys = ("table", "seq_scan", "seq_tup_read", "idx_scan", "blks_hit")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
 def pg_stats(url: str) -> dict[str, int]:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_stat_force_next_flush()")
@@ -923,6 +938,7 @@ def main(argv: list[str] | None = None) -> int:
             round((pgl["xact_commit"] - probe.polls) / commands, 1) if commands else None
         )
         result["postgres_during_load"] = pgl
+        result["table_scans"] = table_scans(url)
         secs = result["cpu_during_load"]["seconds"]
         result["cpu_ms_per_command"] = {
             role: round(1000 * cores * secs / commands, 2)
