@@ -10,13 +10,35 @@ statements it holds. Nothing of ours is replaced: the count is what the server w
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
 from services.store.database import Database
+
+# The pool size of `traced_app`: every connection of it is traced.
+CONNECTIONS = 4
+
+
+@contextlib.contextmanager
+def traced_app(settings: Any, database_url: str, name: str) -> Iterator[tuple[Database, Any]]:
+    """The API (Litestar's test client) on a pool of its own of `CONNECTIONS` connections, so
+    that `traced(db, CONNECTIONS)` sees every statement it sends."""
+    from litestar.testing import TestClient
+
+    from services.api.app import create_app
+
+    own = dataclasses.replace(settings, pool_min=CONNECTIONS, pool_max=CONNECTIONS)
+    db = Database(database_url, own, name=name).open()
+    try:
+        with TestClient(create_app(own, db)) as api:
+            yield db, api
+    finally:
+        db.close()
 
 
 @contextlib.contextmanager

@@ -6,33 +6,25 @@ instance of its own (tests/pgtrace.py). Today is 2026-11-26 (UTC)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
-from services.api.app import create_app
 from services.store.database import Database
 from tests.meetings_helpers import World
-from tests.pgtrace import traced
+from tests.pgtrace import CONNECTIONS, traced, traced_app
 from tests.test_batch_commands import enrol, item, send
 
-CONNECTIONS = 4
 # The statement that reads every indexed person (an import's comparison).
 EVERYONE = "SELECT person_id, kind, folded, register_key, born FROM"
 
 
 @pytest.fixture(scope="module")
 def traced_api(settings: Any, database_url: str) -> Iterator[tuple[Database, TestClient[Any]]]:
-    own = dataclasses.replace(settings, pool_min=CONNECTIONS, pool_max=CONNECTIONS)
-    db = Database(database_url, own, name="prowd-batch-duplicates").open()
-    try:
-        with TestClient(create_app(own, db)) as api:
-            yield db, api
-    finally:
-        db.close()
+    with traced_app(settings, database_url, "prowd-batch-duplicates") as api:
+        yield api
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ would have them.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import date
@@ -25,10 +24,9 @@ from psycopg import sql
 from projections.base import Tables
 from projections.caseload_reads import row_extras
 from projections.meetings import meeting_log
-from services.api.app import create_app
 from services.projector import live as projector
 from services.store.database import Database
-from tests.pgtrace import traced
+from tests.pgtrace import CONNECTIONS, traced, traced_app
 
 GOALS = 40_000
 MEETINGS = 60_000
@@ -187,19 +185,11 @@ def test_a_meeting_log_cursor_it_never_handed_out_is_400(client, auth, grantee, 
     assert r.json()["code"] == "invalid_cursor"
 
 
-CONNECTIONS = 4
-
-
 @pytest.fixture(scope="module")
-def traced_api(settings, database_url) -> Iterator[tuple[Database, TestClient[Any]]]:
+def traced_api(settings: Any, database_url: str) -> Iterator[tuple[Database, TestClient[Any]]]:
     """The API on a pool of its own, of a fixed size, so that every connection is traced."""
-    own = dataclasses.replace(settings, pool_min=CONNECTIONS, pool_max=CONNECTIONS)
-    db = Database(database_url, own, name="prowd-traced").open()
-    try:
-        with TestClient(create_app(own, db)) as api:
-            yield db, api
-    finally:
-        db.close()
+    with traced_app(settings, database_url, "prowd-traced") as api:
+        yield api
 
 
 def test_a_caseload_page_is_at_most_two_transactions_with_its_access_log_row(

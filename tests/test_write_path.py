@@ -10,7 +10,6 @@ counted as the server closed them (tests/pgtrace.py).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -21,24 +20,16 @@ from litestar.testing import TestClient
 from domain import assignment
 from domain.facilities import Cohort, cohort_id
 from domain.participants import Participant
-from services.api.app import create_app
 from services.store.database import Database
 from services.store.ledger import LedgerApplication
 from tests.meetings_helpers import World, held
-from tests.pgtrace import traced
-
-CONNECTIONS = 4
+from tests.pgtrace import CONNECTIONS, traced, traced_app
 
 
 @pytest.fixture(scope="module")
 def traced_api(settings: Any, database_url: str) -> Iterator[tuple[Database, TestClient[Any]]]:
-    own = dataclasses.replace(settings, pool_min=CONNECTIONS, pool_max=CONNECTIONS)
-    db = Database(database_url, own, name="prowd-write-path").open()
-    try:
-        with TestClient(create_app(own, db)) as api:
-            yield db, api
-    finally:
-        db.close()
+    with traced_app(settings, database_url, "prowd-write-path") as api:
+        yield api
 
 
 @pytest.fixture
