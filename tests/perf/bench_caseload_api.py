@@ -40,7 +40,7 @@ from tests.perf.harness.meters import ticks
 from tests.perf.harness.postgres import DATABASE_URL, scratch_database
 from tests.perf.harness.results import ROOT, log, machine_info, stamp, write_json
 from tests.perf.harness.server import Server
-from tests.perf.harness.world import Tokens, create_grantee, enrolment
+from tests.perf.harness.world import Tokens, add_goals, create_grantee, enrolment
 
 SLUG = "bench_caseload"
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
@@ -76,18 +76,7 @@ def load(server: Server, url: str, tokens: Tokens, args: argparse.Namespace) -> 
         ids = [
             r[0] for r in owner.execute(sql.SQL("SELECT participant_id FROM {}").format(caseload))
         ]
-        owner.execute(
-            sql.SQL(
-                "INSERT INTO {} (goal_id, participant_id, horizon, domain, statement, measure,"
-                " target, target_date, set_on, first_set_on, revision, status, last_position)"
-                " SELECT gen_random_uuid(), CASE WHEN i %% 10 = 0 THEN (%s::uuid[])[1 + i %% %s]"
-                " ELSE gen_random_uuid() END, 'short_term', 'employment', 's', 'm', 't',"
-                " date '2026-01-01' + (i %% 600), date '2025-12-01', date '2025-12-01', 1,"
-                " 'active', i FROM generate_series(1, %s) i"
-            ).format(goals),
-            (ids, len(ids), args.goals),
-        )
-        owner.execute(sql.SQL("ANALYZE {}").format(goals))
+        add_goals(owner, goals, ids, args.goals)
     return h
 
 

@@ -47,7 +47,7 @@ from services.settings import Settings
 from services.store.database import Database
 from tests.perf.harness.postgres import DATABASE_URL, scratch_database
 from tests.perf.harness.results import log, machine_info, report, write_json
-from tests.perf.harness.world import Tokens, create_grantee, enrolment
+from tests.perf.harness.world import Tokens, add_goals, create_grantee, enrolment
 from tests.pgtrace import traced
 
 CONNECTIONS = 4
@@ -84,18 +84,7 @@ def caseload(api: TestClient[Any], db: Database, tokens: Tokens, args: Any) -> d
                 )
             ).fetchall()
         ]
-        owner.execute(
-            sql.SQL(
-                "INSERT INTO {} (goal_id, participant_id, horizon, domain, statement, measure,"
-                " target, target_date, set_on, first_set_on, revision, status, last_position)"
-                " SELECT gen_random_uuid(), CASE WHEN i %% 10 = 0 THEN (%s::uuid[])[1 + i %% %s]"
-                " ELSE gen_random_uuid() END, 'short_term', 'employment', 's', 'm', 't',"
-                " date '2026-01-01' + (i %% 600), date '2025-12-01', date '2025-12-01', 1,"
-                " 'active', i FROM generate_series(1, %s) i"
-            ).format(t["goals"]),
-            (ids, len(ids), args.goals),
-        )
-        owner.execute(sql.SQL("ANALYZE {}").format(t["goals"]))
+        add_goals(owner, t["goals"], ids, args.goals)
     url = f"/v1/grantees/{slug}/participants?limit=50"
     for _ in range(20):
         api.get(url, headers=h).raise_for_status()

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import psycopg
+from psycopg import sql
 
 from services.identity.tokens import issue_token
 from services.settings import Settings
@@ -78,3 +80,21 @@ def enrolment(
         "facility": FACILITY,
         "cohort": COHORT,
     }
+
+
+def add_goals(conn: psycopg.Connection[Any], goals: sql.Composable, ids: list[Any], n: int) -> None:
+    """`n` active short-term goals written straight into a goals build (`goals`: its table),
+    one in ten belonging to the participants `ids` (in turn), the rest to no one enrolled;
+    target dates over 600 days from 2026-01-01, so some are overdue on any day. Then ANALYZE."""
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {} (goal_id, participant_id, horizon, domain, statement, measure,"
+            " target, target_date, set_on, first_set_on, revision, status, last_position)"
+            " SELECT gen_random_uuid(), CASE WHEN i %% 10 = 0 THEN (%s::uuid[])[1 + i %% %s]"
+            " ELSE gen_random_uuid() END, 'short_term', 'employment', 's', 'm', 't',"
+            " date '2026-01-01' + (i %% 600), date '2025-12-01', date '2025-12-01', 1,"
+            " 'active', i FROM generate_series(1, %s) i"
+        ).format(goals),
+        (ids, len(ids), n),
+    )
+    conn.execute(sql.SQL("ANALYZE {}").format(goals))
