@@ -91,6 +91,9 @@ class Settings:
     handler_threads: int = 3
     # Upper bound on how long a query waits for a view to reach a requested position.
     view_wait_max: float = 5.0
+    # How long the projection worker gathers a grantee's further notices after the first
+    # before it applies them in one batch (ms; 0: at once). Trades lag for fewer, larger batches.
+    projector_gather_ms: int = 0
     # Networks webhook targets may lie in although private or loopback (comma-separated CIDRs,
     # PROWD_WEBHOOK_ALLOWED_NETWORKS); empty: only public addresses (services/webhooks/ssrf.py).
     webhook_allowed_networks: str = ""
@@ -195,6 +198,7 @@ class Settings:
             audit_key_file=e.get("PROWD_AUDIT_KEY_FILE", ""),
             handler_threads=r.int("PROWD_HANDLER_THREADS", 3),
             view_wait_max=r.float("PROWD_VIEW_WAIT_MAX", 5.0),
+            projector_gather_ms=r.int("PROWD_PROJECTOR_GATHER_MS", 0),
             webhook_allowed_networks=e.get("PROWD_WEBHOOK_ALLOWED_NETWORKS", ""),
             metrics_token=e.get("PROWD_METRICS_TOKEN", ""),
             log_level=log_level,

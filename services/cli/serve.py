@@ -125,7 +125,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         print("prowd worker: PROWD_DATABASE_URL must be set", file=sys.stderr)
         return 2
     db = Database(settings.database_url, settings, name="prowd-worker").open()
-    worker = ProjectionWorker(db, key=load_key(settings))
+    worker = ProjectionWorker(
+        db, key=load_key(settings), gather_seconds=settings.projector_gather_ms / 1000
+    )
     worker.tenancy.migrate()
     # As in the API processes: fewer, shorter collector pauses under load.
     gc.collect()
@@ -156,6 +158,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
                         "prowd_worker_events_projected",
                         "Events this worker applied to views since it started.",
                         lambda: float(worker.processed),
+                    ),
+                    metrics.Gauge(
+                        "prowd_worker_batches",
+                        "Catch-ups that applied events (events projected / this: the mean batch).",
+                        lambda: float(worker.batches),
                     ),
                 ],
             ),

@@ -89,15 +89,26 @@ class Leases:
 
 class ProjectionWorker:
     def __init__(
-        self, db: Database, *, sweep_seconds: float = 2.0, key: Signer | None = None
+        self,
+        db: Database,
+        *,
+        sweep_seconds: float = 2.0,
+        key: Signer | None = None,
+        gather_seconds: float = 0.0,
     ) -> None:
         self.db = db
+        # After a first notice, how long to gather more before applying them as one batch.
+        self.gather_seconds = gather_seconds
         # With the platform's key, the worker also signs chain checkpoints as they fall due.
         self.key = key
         self.tenancy = Tenancy(db)
         self.sweep_seconds = sweep_seconds
         self.stopping = threading.Event()
         self.processed = 0
+        # Catch-ups that applied at least one event (with `processed`: the mean batch).
+        self.batches = 0
+        # Set once the worker listens and has swept every grantee once.
+        self.ready = threading.Event()
         self.leases: Leases | None = None
         # When the loop last went round (time.monotonic): its liveness (`heartbeat_age`).
         self.beat = time.monotonic()
@@ -122,7 +133,9 @@ class ProjectionWorker:
         # The outbox is fed by the views' pass over the log while it is in step with them.
         follower = outbox.Follower(self.db)
         try:
-            self.processed += live.drain(self.db, schema, follower=follower)
+            applied = live.drain(self.db, schema, follower=follower)
+            self.processed += applied
+            self.batches += applied > 0
             if self.key is not None:
                 signed = checkpoints.sign_if_due(self.db, schema, self.key)
                 if signed is not None:
@@ -207,6 +220,7 @@ class ProjectionWorker:
             for slug in self._slugs():
                 listen(slug)
             self.sweep()
+            self.ready.set()
             next_sweep = time.monotonic() + self.sweep_seconds
             prefix = "prowd_log_g_"
             while not self.stopping.is_set():
@@ -219,8 +233,10 @@ class ProjectionWorker:
                         if note.channel == GRANTEES_CHANNEL
                         else note.channel[len(prefix) :]
                     )
-                # Drain whatever else arrived meanwhile, without waiting.
-                for note in conn.notifies(timeout=0.0):
+                # Gather what else arrives within the window (or only what arrived meanwhile):
+                # one larger batch costs less than many of an event or two.
+                gather = self.gather_seconds if dirty else 0.0
+                for note in conn.notifies(timeout=gather):
                     dirty.add(
                         note.payload
                         if note.channel == GRANTEES_CHANNEL

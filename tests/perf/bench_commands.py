@@ -540,6 +540,7 @@ def start_profilers(
         targets.append(("projection", projection[0]))
     procs = []
     mode = "gil" if gil else "wall"
+    RESULTS.mkdir(parents=True, exist_ok=True)
     for role, pid in targets:
         path = RESULTS / f"profile-{started}-{role}-{mode}.txt"
         p = subprocess.Popen(
@@ -730,6 +731,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--handler-threads", type=int, default=0, help="PROWD_HANDLER_THREADS (0: the default)"
     )
+    ap.add_argument(
+        "--gather-ms", type=int, help="PROWD_PROJECTOR_GATHER_MS of the server (unset: its default)"
+    )
     args = ap.parse_args(argv)
 
     if shutil.which("wrk") is None:
@@ -823,6 +827,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.handler_threads:
             server_env["PROWD_HANDLER_THREADS"] = str(args.handler_threads)
+        if args.gather_ms is not None:
+            server_env["PROWD_PROJECTOR_GATHER_MS"] = str(args.gather_ms)
         if args.http_server:
             server_env["PROWD_HTTP_SERVER"] = args.http_server
         server = Server(url, secret, server_log, workers=args.workers, env=server_env)
