@@ -90,10 +90,13 @@ class TenantRecorder(ApplicationRecorder):
         # `append_events` (services/store/schema.py) takes the table lock, inserts and notifies;
         # `append_checked` first checks the versions the writes read.
         ident = sql.Identifier(schema).as_string()
-        self._append_events = f"SELECT * FROM {ident}.append_events(%s, %s, %s, %s)"
+        # The arrays go as binary parameters: as text psycopg hex-escapes every `bytea` of the
+        # events' state (decision 92 measured 87 ms against 6.5 ms for 2,400 events).
+        events = "%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]"
+        self._append_events = f"SELECT * FROM {ident}.append_events({events})"
         self._append_checked = (
-            f"WITH ids AS (SELECT id, n FROM {ident}.append_checked(%s, %s, %s, %s, %s, %s)"
-            " WITH ORDINALITY AS t(id, n))"
+            f"WITH ids AS (SELECT id, n FROM {ident}.append_checked({events},"
+            " %b::uuid[], %b::bigint[]) WITH ORDINALITY AS t(id, n))"
         )
         self._select_events = (
             "SELECT originator_id, originator_version, topic, state"
