@@ -409,3 +409,21 @@ def test_the_oversight_dashboard_shows_the_apis_figures_per_grantee_with_charts(
     # A quarter the API refuses: its words, not an error page.
     bad = browser.get("/console/oversight?quarter=2026Q9")
     assert bad.status_code == 200 and "is not a quarter" in bad.text
+
+
+@pytest.mark.parametrize(
+    "quarter",
+    ["%00", "%0A", "2026Q4%3Fformat%3Dcsv", "2026Q4%23x", "2026Q4%2F..%2Fx"],
+    ids=["nul", "newline", "query", "fragment", "slash"],
+)
+@pytest.mark.parametrize(
+    "route",
+    ["/console/reports/quarterly/", "/console/exports/pirl/", "/console/oversight/quarterly/"],
+)
+def test_a_quarter_in_the_address_is_one_value_refused_in_words(browser, grantee, route, quarter):
+    """Whatever the address holds, the console asks the API about that value as it stands (it
+    is escaped into the API's path): never a 500, never another request than the one meant."""
+    sign_in(browser, "federal_oversight" if "oversight" in route else "coordinator", grantee)
+    answer = browser.get(route + quarter)
+    assert answer.status_code in (400, 404), (answer.status_code, answer.text[:300])
+    assert "2026 Q4" not in answer.text and "internal" not in answer.text.lower()

@@ -10,6 +10,7 @@ document; the console shows its `detail`, the rule's plain-language message.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from litestar import Request
@@ -25,6 +26,13 @@ class Refusal(Exception):
         self.status = status
         self.code = code
         self.detail = detail
+
+
+def segment(value: str) -> str:
+    """A value from the console's own address as one path segment of an API call: escaped,
+    so that a `?`, `#`, `/` or control character in it stays part of the value (the API then
+    refuses it in words) and never changes which request the console makes."""
+    return quote(value, safe="")
 
 
 async def call(

@@ -14,7 +14,7 @@ from litestar import Request, Response, get
 from litestar.response import Template
 
 from domain import clock
-from services.api.console.backend import call, read, refusal
+from services.api.console.backend import call, read, refusal, segment
 from services.api.console.pages import grantee_zone, optional, page
 from services.api.console.session import PATH, signed_in
 
@@ -92,7 +92,7 @@ async def quarterly(request: Request[Any, Any, Any], quarter: str) -> Response[A
     """The grantee's quarterly report, the API's printable page."""
     staff = signed_in(request)
     return await _document(
-        request, f"/v1/grantees/{staff.grantee}/reports/quarterly/{quarter}", "html"
+        request, f"/v1/grantees/{staff.grantee}/reports/quarterly/{segment(quarter)}", "html"
     )
 
 
@@ -101,7 +101,10 @@ async def pirl(request: Request[Any, Any, Any], quarter: str) -> Response[Any]:
     """The PIRL export of a quarter, as a file."""
     staff = signed_in(request)
     return await _document(
-        request, f"/v1/grantees/{staff.grantee}/exports/pirl/{quarter}", "", f"pirl-{quarter}.csv"
+        request,
+        f"/v1/grantees/{staff.grantee}/exports/pirl/{segment(quarter)}",
+        "",
+        f"pirl-{quarter}.csv",
     )
 
 
@@ -157,7 +160,7 @@ async def audit(request: Request[Any, Any, Any]) -> Template:
 @get(f"{PATH}/oversight/quarterly/{{quarter:str}}")
 async def oversight_report(request: Request[Any, Any, Any], quarter: str) -> Response[Any]:
     """The quarterly report across every grantee the staff member may see."""
-    return await _document(request, f"/v1/reports/quarterly/{quarter}", "html")
+    return await _document(request, f"/v1/reports/quarterly/{segment(quarter)}", "html")
 
 
 ROUTES = [mentors, reports, quarterly, pirl, document, audit, oversight_report]
