@@ -113,6 +113,7 @@ def test_consecutive_sequence_numbers_a_gap_found_and_replayed_with_the_rrc_key(
         f"{own}/{ep['id']}/redeliveries", json={"delivery_id": lost["id"]}, headers=key
     )
     assert again.status_code == 202 and again.json()["queued"] == 1
+    assert again.json()["webhook_id"] == lost["webhook_id"]
     other = local_client.get(f"{hooks.base}/rrc/RRC-2/webhook-endpoints", headers=key)
     assert other.status_code == 404
     grantee_side = local_client.get(f"{hooks.base}/webhook-endpoints", headers=key)

@@ -185,6 +185,8 @@ def test_ping_redeliver_and_recover_keep_the_webhook_id(hooks, receiver, db, loc
         first = min(meetings, key=lambda i: i["sequence"])
         r = local_client.post(f"{base}/deliveries/{first['id']}/redeliver", headers=h)
         assert r.status_code == 202 and r.json()["queued"] == 1
+        # The answer names the message by its webhook-id: the same as its first delivery's.
+        assert r.json()["webhook_id"] == first["webhook_id"]
         fake.advance(5)  # the API queues at the real now; the dispatcher's clock catches up
         assert run_until_idle(d, hooks.schema) == 1
         assert receiver.ids().count(first["webhook_id"]) == 2

@@ -147,10 +147,10 @@ class RrcWebhookController(Controller):
                 400, "invalid_redelivery", "name a delivery_id or a sequence range, not both"
             )
         if data.delivery_id is not None:
-            n = queue.redeliver(db, schema, endpoint_id, data.delivery_id, now)
-            if not n:
+            msg_id = queue.redeliver(db, schema, endpoint_id, data.delivery_id, now)
+            if msg_id is None:
                 raise NotFound("no such delivery of this endpoint")
-            return Queued(n, delivery_id=data.delivery_id)
+            return Queued(1, delivery_id=data.delivery_id, webhook_id=msg_id)
         first = data.from_sequence or data.to_sequence or 1
         last = data.to_sequence or first
         if last < first or last - first >= MAX_RANGE:

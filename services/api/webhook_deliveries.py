@@ -123,12 +123,12 @@ class WebhookDeliveryController(Controller):
         """Send one message again, with the same `webhook-id` and body, through a fresh retry
         schedule (whatever its status)."""
         found_endpoint(tenant, endpoint_id)
-        n = queue.redeliver(
+        msg_id = queue.redeliver(
             tenant.tenancy.db, tenant.info.schema, endpoint_id, delivery_id, utcnow()
         )
-        if not n:
+        if msg_id is None:
             raise NotFound("delivery not found")
-        return Queued(n, delivery_id=delivery_id)
+        return Queued(1, delivery_id=delivery_id, webhook_id=msg_id)
 
     @post(
         "/{endpoint_id:uuid}/recover",

@@ -288,10 +288,23 @@ def enqueue_ping(db: Database, schema: str, endpoint_id: UUID, now: datetime) ->
 
 def redeliver(
     db: Database, schema: str, endpoint_id: UUID, delivery_id: UUID, now: datetime
-) -> int:
+) -> str | None:
     """Queue one delivery of the endpoint again, through a fresh retry schedule, whatever its
-    status; 0 when the endpoint has no such delivery."""
-    return _requeue(db, schema, endpoint_id, now, sql.SQL("delivery_id = %s"), delivery_id)
+    status: its `webhook-id` (the same as before), None when the endpoint has no such
+    delivery."""
+    with db.transaction() as cur:
+        cur.execute(
+            sql.SQL(
+                "UPDATE {}.webhook_deliveries SET status = 'pending', step = 0, next_attempt_at = %s,"
+                " locked_until = NULL, claim = NULL WHERE endpoint_id = %s AND delivery_id = %s"
+                " RETURNING msg_id"
+            ).format(sql.Identifier(schema)),
+            (now, endpoint_id, delivery_id),
+        )
+        row = cur.fetchone()
+        if row is not None:
+            cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, schema))
+    return None if row is None else str(row[0])
 
 
 def redeliver_sequences(
