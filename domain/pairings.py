@@ -7,7 +7,7 @@ cannot exceed them.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, tzinfo
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
@@ -292,19 +292,17 @@ class Pairing(ProwdAggregate):
             self.MemberRemoved, participant_id=participant_id, reason=reason, occurred_at=at
         )
 
-    def record_first_meeting(self, met_on: date) -> None:
+    def record_first_meeting(self, met_on: date, zone: tzinfo) -> None:
+        """`met_on` is a day in the grantee's `zone`, compared with the match's day there."""
         self._check_open()
         if self.first_meeting_on is not None and met_on >= self.first_meeting_on:
             raise RuleViolation(
                 f"the first meeting is already recorded on {self.first_meeting_on}",
                 code="first_meeting_recorded",
             )
-        if met_on < self.opened_at.date():
+        if met_on < self.opened_at.astimezone(zone).date():
             raise RuleViolation("the first meeting cannot precede the match", code="before_match")
-        check_not_future(
-            datetime.combine(met_on, datetime.min.time(), tzinfo=self.opened_at.tzinfo),
-            "the first meeting",
-        )
+        check_not_future(datetime.combine(met_on, time.min, tzinfo=zone), "the first meeting")
         self.trigger_event(self.FirstMeetingRecorded, met_on=met_on, occurred_at=utcnow())
 
     def flag(self, flag: PairingFlag, detail: str) -> None:

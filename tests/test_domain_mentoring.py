@@ -5,7 +5,7 @@ random mentor lifecycles."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -645,9 +645,10 @@ def test_flags_never_close_a_pairing_and_closure_is_final():
     assert code_of(p.resolve_flag, "mentor_retired", "n/a") == "no_such_flag"
     p.resolve_flag("mentee_ineligible", "mentor will meet at the RRC")
     assert p.open_flags == {}
-    assert code_of(p.record_first_meeting, p.opened_at.date() - timedelta(days=1)) == "before_match"
-    p.record_first_meeting(p.opened_at.date())
-    assert code_of(p.record_first_meeting, p.opened_at.date()) == "first_meeting_recorded"
+    day = p.opened_at.astimezone(UTC).date()
+    assert code_of(p.record_first_meeting, day - timedelta(days=1), UTC) == "before_match"
+    p.record_first_meeting(day, UTC)
+    assert code_of(p.record_first_meeting, day, UTC) == "first_meeting_recorded"
     closure = Closure(
         closure_type=ClosureType.UNPLANNED,
         reason="mentee moved",

@@ -5,7 +5,7 @@ the OpenAPI document. Today is 2026-11-26 (UTC), in 2026-W48."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -738,15 +738,30 @@ def test_a_meeting_on_the_local_evening_of_a_late_match_is_accepted(world: World
     _, _, pid = solo(w, "2026-10-01T02:00:00Z")
     out = w.meet(pid, "2026-09-30T21:30:00-05:00")
     assert out["status"] == "held" and out["week"] == "2026-W40"
-    # The pairing aggregate dates the match by opened_at (UTC here): the first meeting date
-    # is kept on the match date rather than refused.
-    assert w.get(f"/pairings/{pid}")["first_meeting_on"] == "2026-10-01"
+    # The first meeting's date is its date in the grantee's zone, as the match's is.
+    assert w.get(f"/pairings/{pid}")["first_meeting_on"] == "2026-09-30"
     # A meeting before the match is still refused.
     w.refused(
         "/meetings",
         w.meeting_body(pid, "2026-09-30T20:30:00-05:00", record=held("2026-09-30T20:30:00-05:00")),
         "before_match",
     )
+
+
+def test_an_evening_meeting_of_an_evening_match_is_dated_that_evening(
+    world: World, frozen_at: Any
+) -> None:
+    """Matched at 22:02 in Chicago (04:02 UTC the next day) and met at 22:30 the same evening:
+    the first meeting is dated that evening's day, not the UTC day after."""
+    frozen_at(datetime(2026, 12, 6, 4, 40, tzinfo=UTC))
+    w = world
+    _, _, pid = solo(w, "2026-12-05T22:02:00-06:00")
+    w.meet(pid, "2026-12-05T22:30:00-06:00")
+    assert w.get(f"/pairings/{pid}")["first_meeting_on"] == "2026-12-05"
+    # Recorded by hand, the evening's date is accepted too (not "before the match").
+    again = solo(w, "2026-12-05T22:02:00-06:00", subject="mentor-b")[2]
+    w.post(f"/pairings/{again}/first-meeting", {"met_on": "2026-12-05"})
+    assert w.get(f"/pairings/{again}")["first_meeting_on"] == "2026-12-05"
 
 
 def test_a_just_held_meeting_is_accepted_where_the_local_date_is_ahead_of_utc(
@@ -764,7 +779,7 @@ def test_a_just_held_meeting_is_accepted_where_the_local_date_is_ahead_of_utc(
     assert out["status"] == "held"
     local = at.astimezone(ZoneInfo("Pacific/Kiritimati")).date()
     assert out["week"] == week_name(local)
-    assert w.get(f"/pairings/{pid}")["first_meeting_on"] == min(local, now.date()).isoformat()
+    assert w.get(f"/pairings/{pid}")["first_meeting_on"] == local.isoformat()
 
 
 # -- projections --

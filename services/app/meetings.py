@@ -116,14 +116,13 @@ class Meetings:
         met_on = record.occurred_at.astimezone(self.ledger.zone).date()
         if not pairing.is_open:
             return []
-        # The pairing dates the match and "today" by opened_at's own offset, not the grantee's
-        # zone: near midnight the local date may fall a day outside them although the meeting
-        # came after the match and is past. Keep the date within them rather than refuse.
-        opened_on = pairing.opened_at.date()
-        today = utcnow().astimezone(pairing.opened_at.tzinfo).date()
-        met_on = min(max(met_on, opened_on), today)
+        # Dated in the grantee's zone, as the match is: a meeting held after the match is on
+        # or after its day (kept within it all the same, and not after today there).
+        zone = self.ledger.zone
+        opened_on = pairing.opened_at.astimezone(zone).date()
+        met_on = min(max(met_on, opened_on), clock.today(zone))
         if pairing.first_meeting_on is None or met_on < pairing.first_meeting_on:
-            pairing.record_first_meeting(met_on)
+            pairing.record_first_meeting(met_on, zone)
             return [pairing]
         return []
 

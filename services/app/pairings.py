@@ -143,7 +143,7 @@ class Pairings:
     ) -> Saved[Pairing]:
         """Record the date of the pairing's first meeting."""
         pairing = self.pairing(pairing_id)
-        pairing.record_first_meeting(met_on)
+        pairing.record_first_meeting(met_on, self.ledger.zone)
         return self.ledger.record(pairing, command)
 
     def resolve_flag(
