@@ -18,7 +18,15 @@ from uuid import UUID
 
 import msgspec
 
-from domain.common import ProwdAggregate, natural_id, utcnow
+from domain.common import (
+    Conflict,
+    NotFound,
+    ProwdAggregate,
+    RuleViolation,
+    actor,
+    natural_id,
+    utcnow,
+)
 
 IDENTIFIER = re.compile(r"^[A-Z2-9]{12}$")
 REGISTER_ID = natural_id("exports", "register")
@@ -45,17 +53,41 @@ class ExportRecord(msgspec.Struct, frozen=True, kw_only=True):
     generated_at: datetime
 
 
+# What a certifying official affirms unless the grantee words it otherwise.
+CERTIFICATION_STATEMENT = (
+    "I certify that, to the best of my knowledge and belief, the data in this file are true,"
+    " complete and accurate, and are drawn from the grantee's own records."
+)
+_SIGNER_MAX = 200
+_STATEMENT_MAX = 2000
+
+
+class Certification(msgspec.Struct, frozen=True, kw_only=True):
+    """A named official's signature on one recorded file: the digest they signed for, who they
+    are (name and title as they signed; `certified_by`, the token's subject) and when."""
+
+    export_id: UUID
+    sha256: str
+    signer_name: str
+    signer_title: str
+    statement: str
+    certified_by: str
+    certified_at: datetime
+
+
 class ExportRegister(ProwdAggregate):
     if TYPE_CHECKING:  # state set by the events' apply(); not dataclass fields
         identifiers: dict[UUID, str]
         taken: set[str]
         exports: list[ExportRecord]
+        certifications: dict[UUID, Certification]
 
     class Opened(ProwdAggregate.Created):
         def apply(self, r: Any) -> None:
             r.identifiers = {}
             r.taken = set()
             r.exports = []
+            r.certifications = {}
 
     class IdentifiersAssigned(ProwdAggregate.Event):
         assignments: list[Pseudonym]
@@ -93,9 +125,54 @@ class ExportRegister(ProwdAggregate):
                 self.IdentifiersAssigned, assignments=assignments, occurred_at=utcnow()
             )
 
+    class Certified(ProwdAggregate.Event):
+        certification: Certification
+
+        def apply(self, r: Any) -> None:
+            r.certifications[self.certification.export_id] = self.certification
+
     def record(self, export: ExportRecord) -> None:
         """Record a file as served."""
         self.trigger_event(self.Generated, export=export, occurred_at=export.generated_at)
 
     def find(self, export_id: UUID) -> ExportRecord | None:
         return next((e for e in self.exports if e.export_id == export_id), None)
+
+    def certify(
+        self, export_id: UUID, *, signer_name: str, signer_title: str, statement: str
+    ) -> Certification:
+        """Sign a recorded file as what the grantee submits: once per file (a corrected
+        submission is a new export, certified on its own)."""
+        record = self.find(export_id)
+        if record is None:
+            raise NotFound("export not found")
+        earlier = self.certifications.get(export_id)
+        if earlier is not None:
+            raise Conflict(
+                f"export {export_id} was certified by {earlier.signer_name} on"
+                f" {earlier.certified_at.date()}; a corrected file is a new export",
+                code="already_certified",
+            )
+        name, title, text = signer_name.strip(), signer_title.strip(), statement.strip()
+        for value, what, most in (
+            (name, "signer_name", _SIGNER_MAX),
+            (title, "signer_title", _SIGNER_MAX),
+            (text, "statement", _STATEMENT_MAX),
+        ):
+            if not value or len(value) > most:
+                raise RuleViolation(
+                    f"{what} must hold 1 to {most} characters", code="invalid_certification"
+                )
+        certification = Certification(
+            export_id=export_id,
+            sha256=record.sha256,
+            signer_name=name,
+            signer_title=title,
+            statement=text,
+            certified_by=actor.get(),
+            certified_at=utcnow(),
+        )
+        self.trigger_event(
+            self.Certified, certification=certification, occurred_at=certification.certified_at
+        )
+        return certification

@@ -19,11 +19,12 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 from litestar.params import Parameter
 
-from domain.exports import ExportRecord, ExportRegister
+from domain.exports import CERTIFICATION_STATEMENT, Certification, ExportRecord, ExportRegister
 from services.api.context import Tenant, action, provide_tenant, tenant_command
-from services.api.docs import problems
+from services.api.docs import body, problems
 from services.api.params import Cursor, Limit
 from services.api.problems import ProblemError
+from services.api.text import FreeText, Line
 from services.app.exports import Exported
 from services.reports import pirl
 
@@ -68,6 +69,23 @@ _HEADERS = [
 ]
 
 
+class CertifyIn(msgspec.Struct, forbid_unknown_fields=True):
+    signer_name: Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
+    signer_title: Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
+    statement: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)] = (
+        CERTIFICATION_STATEMENT
+    )
+
+
+class CertificationOut(msgspec.Struct):
+    sha256: str
+    signer_name: str
+    signer_title: str
+    statement: str
+    certified_by: str
+    certified_at: datetime
+
+
 class ExportOut(msgspec.Struct):
     id: UUID
     number: int
@@ -81,6 +99,8 @@ class ExportOut(msgspec.Struct):
     requested_via: str
     requested_by: str
     generated_at: datetime
+    # The official's signature on this file as the grantee's submission, once certified.
+    certification: CertificationOut | None = None
 
 
 class ExportPage(msgspec.Struct):
@@ -88,7 +108,15 @@ class ExportPage(msgspec.Struct):
     next_cursor: str | None
 
 
-def _out(number: int, e: ExportRecord) -> ExportOut:
+def _certification(c: Certification | None) -> CertificationOut | None:
+    if c is None:
+        return None
+    return CertificationOut(
+        c.sha256, c.signer_name, c.signer_title, c.statement, c.certified_by, c.certified_at
+    )
+
+
+def _out(number: int, e: ExportRecord, c: Certification | None = None) -> ExportOut:
     return ExportOut(
         e.export_id,
         number,
@@ -102,6 +130,7 @@ def _out(number: int, e: ExportRecord) -> ExportOut:
         e.requested_via,
         e.requested_by,
         e.generated_at,
+        _certification(c),
     )
 
 
@@ -167,6 +196,13 @@ def _generate(
     if status == 201:
         response.headers["Location"] = f"/v1/grantees/{tenant.info.slug}/exports/{record.export_id}"
     return response
+
+
+def _numbered(register: ExportRegister, export_id: UUID) -> ExportOut:
+    for number, record in enumerate(register.exports, start=1):
+        if record.export_id == export_id:
+            return _out(number, record, register.certifications.get(export_id))
+    raise ProblemError(404, "not_found", "export not found")
 
 
 class ExportController(Controller):
@@ -237,10 +273,11 @@ class ExportController(Controller):
         data stands at and who asked for it. Pages by `number` (`next_cursor`)."""
         if cursor and _DIGITS.fullmatch(cursor) is None:
             raise ProblemError(400, "invalid_cursor", "the cursor is not one this list handed out")
-        exports = tenant.app.exports.export_register().exports
+        register = tenant.app.exports.export_register()
+        exports, signed = register.exports, register.certifications
         before = int(cursor) if cursor else len(exports) + 1
         numbered = [(n, e) for n, e in enumerate(exports, start=1) if n < before]
-        page = [_out(n, e) for n, e in reversed(numbered[-limit:])]
+        page = [_out(n, e, signed.get(e.export_id)) for n, e in reversed(numbered[-limit:])]
         more = len(numbered) > limit
         return ExportPage(page, str(page[-1].number) if more and page else None)
 
@@ -253,11 +290,56 @@ class ExportController(Controller):
     def export_detail(self, tenant: Tenant, export_id: UUID) -> ExportOut:
         """One recorded export: quarter, SHA-256 of the bytes served, rows, the log position it
         stands at, the element-table version and who asked for it."""
-        exports = tenant.app.exports.export_register().exports
-        for number, record in enumerate(exports, start=1):
-            if record.export_id == export_id:
-                return _out(number, record)
-        raise ProblemError(404, "not_found", "export not found")
+        return _numbered(tenant.app.exports.export_register(), export_id)
+
+    @post(
+        "/{export_id:uuid}/certification",
+        opt=action("exports.certify"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            (404, "not_found", "export not found"),
+            (
+                409,
+                "already_certified",
+                "export 7d0c… was certified by Dana Reyes on 2027-01-20; a corrected file is a"
+                " new export",
+            ),
+            (422, "invalid_certification", "signer_name must hold 1 to 200 characters"),
+        ),
+    )
+    def certify(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        export_id: UUID,
+        data: Annotated[
+            CertifyIn,
+            body(
+                "the coordinator signs the file submitted to DOL",
+                {"signer_name": "Dana Reyes", "signer_title": "Program Coordinator"},
+            ),
+        ],
+    ) -> Response[ExportOut]:
+        """Certify a recorded PIRL file as the grantee's submission: the official's name and
+        title as they sign, and the statement they affirm (a standard one unless given). The
+        certification names the file's SHA-256, so what was signed is what `…/file`
+        regenerates byte for byte. Once per file: a corrected submission is a new export,
+        certified on its own (409 `already_certified`)."""
+        return tenant_command(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.exports.certify_export(
+                cmd,
+                export_id,
+                signer_name=data.signer_name,
+                signer_title=data.signer_title,
+                statement=data.statement,
+            ),
+            lambda register, _: _numbered(register, export_id),
+            status=201,
+        )
 
     @get(
         "/{export_id:uuid}/file",

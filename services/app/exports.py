@@ -18,7 +18,7 @@ from psycopg import Cursor
 from psycopg.rows import TupleRow
 
 from domain.common import NotFound, RuleViolation, actor, utcnow
-from domain.exports import REGISTER_ID, ExportRecord, ExportRegister
+from domain.exports import CERTIFICATION_STATEMENT, REGISTER_ID, ExportRecord, ExportRegister
 from services.audit.disclosure import record_disclosure
 from services.reports import pirl, pirl_checks
 from services.store.eventstore import TenantRecorder
@@ -146,6 +146,22 @@ class Exports:
 
         saved = self.ledger.record(register, command, side_effects=[disclose])
         return Exported(saved.aggregate, saved.position, data)
+
+    def certify_export(
+        self,
+        command: Command,
+        export_id: UUID,
+        *,
+        signer_name: str,
+        signer_title: str,
+        statement: str = CERTIFICATION_STATEMENT,
+    ) -> Saved[ExportRegister]:
+        """Record a named official's certification of a recorded file (its digest)."""
+        register = self.export_register()
+        register.certify(
+            export_id, signer_name=signer_name, signer_title=signer_title, statement=statement
+        )
+        return self.ledger.record(register, command)
 
     def regenerate(self, record: ExportRecord, register: ExportRegister | None = None) -> bytes:
         """A recorded export's file, regenerated from the log up to the position it stood at;

@@ -347,6 +347,12 @@ MATRIX: dict[str, Rule] = {
         True,
         "generate a quarter's PIRL file (recorded with its digest in the export register)",
     ),
+    "exports.certify": Rule(
+        frozenset({R.COORDINATOR}),
+        "grantee",
+        False,
+        "certify a recorded PIRL file as the grantee's submission (name, title, statement)",
+    ),
     "exports.read": Rule(
         frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR}),
         "grantee",

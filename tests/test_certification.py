@@ -1,0 +1,113 @@
+"""A coordinator certifies the PIRL file the grantee submits to DOL: name, title and statement,
+bound to the file's SHA-256, once per file; the auditor reads who signed what, and the file
+regenerated from the log has the digest that was signed."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests.conftest import count_events
+
+SIGNER = {"signer_name": "Dana Reyes", "signer_title": "Program Coordinator"}
+
+
+@pytest.fixture
+def exported(client, auth, grantee, enrol, frozen_at) -> dict[str, Any]:
+    """A PIRL file of 2026Q3, exported once, as its record and its bytes' digest."""
+    frozen_at(datetime(2026, 10, 20, 15, 0, tzinfo=UTC))
+    enrol(program_entry_date="2026-07-01")
+    r = client.post(
+        f"/v1/grantees/{grantee}/exports/pirl/2026Q3", headers=auth("coordinator", grantee)
+    )
+    assert r.status_code == 201, r.text
+    return {
+        "id": r.headers["x-export-id"],
+        "sha256": hashlib.sha256(r.content).hexdigest(),
+    }
+
+
+def _certify(client, auth, grantee, export_id, body=None, role="coordinator", **headers):
+    return client.post(
+        f"/v1/grantees/{grantee}/exports/{export_id}/certification",
+        json=SIGNER if body is None else body,
+        headers={**auth(role, grantee, sub=f"{role}-7"), **headers},
+    )
+
+
+def test_a_coordinator_certifies_the_file_as_served(client, auth, grantee, exported) -> None:
+    r = _certify(client, auth, grantee, exported["id"])
+    assert r.status_code == 201, r.text
+    signed = r.json()["certification"]
+    assert signed["sha256"] == exported["sha256"]
+    assert (signed["signer_name"], signed["signer_title"]) == ("Dana Reyes", "Program Coordinator")
+    assert signed["certified_by"] == "coordinator-7"
+    assert signed["certified_at"] == "2026-10-20T11:00:00-04:00"  # in the grantee's zone
+    assert signed["statement"].startswith("I certify that")
+    # The auditor reads it on the record and in the list, and the file regenerated from the
+    # log is byte for byte the one signed.
+    seen = auth("auditor", grantee)
+    one = client.get(f"/v1/grantees/{grantee}/exports/{exported['id']}", headers=seen).json()
+    assert one["certification"] == signed
+    listed = client.get(f"/v1/grantees/{grantee}/exports", headers=seen).json()["items"]
+    assert [e["certification"] for e in listed] == [signed]
+    again = client.get(f"/v1/grantees/{grantee}/exports/{exported['id']}/file", headers=seen)
+    assert hashlib.sha256(again.content).hexdigest() == signed["sha256"]
+
+
+def test_a_file_is_certified_once(client, auth, grantee, exported, db) -> None:
+    assert _certify(client, auth, grantee, exported["id"]).status_code == 201
+    before = count_events(db, grantee)
+    r = _certify(client, auth, grantee, exported["id"], {**SIGNER, "signer_name": "Sam Ortiz"})
+    assert r.status_code == 409 and r.json()["code"] == "already_certified", r.text
+    assert "Dana Reyes" in r.json()["detail"]
+    assert count_events(db, grantee) == before
+
+
+def test_a_retry_with_the_same_key_answers_the_first_certification(
+    client, auth, grantee, exported, db
+) -> None:
+    first = _certify(client, auth, grantee, exported["id"], **{"Idempotency-Key": "sign-q3"})
+    events = count_events(db, grantee)
+    second = _certify(client, auth, grantee, exported["id"], **{"Idempotency-Key": "sign-q3"})
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.json() == first.json()
+    assert count_events(db, grantee) == events
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"signer_title": "Coordinator"}, 400, None),
+        ({**SIGNER, "signer_name": ""}, 400, None),
+        ({**SIGNER, "signer_name": "   "}, 422, "invalid_certification"),
+        ({**SIGNER, "signer_name": "Dana\x00Reyes"}, 422, "invalid_text"),
+        ({**SIGNER, "statement": "x" * 2001}, 400, None),
+        ({**SIGNER, "extra": 1}, 400, None),
+    ],
+    ids=["no-name", "empty-name", "blank-name", "nul", "long-statement", "unknown-field"],
+)
+def test_a_bad_certification_is_refused_and_records_nothing(
+    client, auth, grantee, exported, db, body, status, code
+) -> None:
+    events = count_events(db, grantee)
+    r = _certify(client, auth, grantee, exported["id"], body)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    if code is not None:
+        assert r.json()["code"] == code
+    assert count_events(db, grantee) == events
+
+
+def test_only_a_coordinator_signs_and_only_a_recorded_file(
+    client, auth, grantee, exported, db
+) -> None:
+    events = count_events(db, grantee)
+    for role in ("grantee_admin", "case_manager", "auditor", "peer_mentor"):
+        assert _certify(client, auth, grantee, exported["id"], role=role).status_code == 403
+    missing = _certify(client, auth, grantee, "00000000-0000-0000-0000-000000000001")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    assert count_events(db, grantee) == events
