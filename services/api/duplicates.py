@@ -12,7 +12,6 @@ from projections.search import duplicates
 from services.api import views
 from services.api.context import Tenant
 from services.api.problems import ProblemError
-from services.projector import live as projector
 
 
 def check_duplicates(
@@ -23,10 +22,7 @@ def check_duplicates(
     The views are caught up first (or, while the worker holds them, waited for) so that the
     search view has applied the whole log."""
     db, schema = tenant.tenancy.db, tenant.info.schema
-    projector.drain(db, schema, only="search")
-    with db.transaction() as cur:
-        head = projector.log_head(cur, schema)
-    people = views.tables(db, schema, "search", head, request.app.state.settings.view_wait_max)
+    people = views.caught_up(db, schema, "search", request.app.state.settings.view_wait_max)
     found = duplicates(db, people, personal)
     if found:
         rules = ", ".join(sorted({d.rule for d in found}))

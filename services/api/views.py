@@ -8,12 +8,13 @@ from collections.abc import Mapping
 
 from projections.query import Column, Sort, sort_of
 from projections.search import Find
+from services.projector.serving import caught_up_tables as caught_up
 from services.projector.serving import live_tables as tables
 from services.projector.serving import one_lookup as lookup
 from services.projector.serving import view_position as position
 from services.store.database import Database
 
-__all__ = ["lookup", "position", "search_and_sort", "tables"]
+__all__ = ["caught_up", "lookup", "position", "search_and_sort", "tables"]
 
 
 def search_and_sort(

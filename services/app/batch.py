@@ -21,8 +21,7 @@ from uuid import UUID
 from domain.participants import Participant, PersonalDetails
 from projections.base import Tables
 from projections.search import PersonKeys, fold, key, participants_matching, person_keys
-from services.projector import live as projector
-from services.projector.serving import live_tables
+from services.projector.serving import caught_up_tables
 from services.store.ledger import IdempotentResult, LedgerApplication
 from services.store.unit_of_work import LostRace, UnitOfWork, deferring, replayed
 
@@ -82,11 +81,7 @@ def run_batch(
 def caught_up_search(ledger: LedgerApplication, wait: float) -> Tables:
     """The search index once it has applied the whole log (caught up here, or waited for
     while the worker holds it): what duplicate detection compares enrolments with."""
-    db, schema = ledger.db, ledger.schema
-    projector.drain(db, schema, only="search")
-    with db.transaction() as cur:
-        head = projector.log_head(cur, schema)
-    return live_tables(db, schema, "search", head, wait)
+    return caught_up_tables(ledger.db, ledger.schema, "search", wait)
 
 
 def indexed_people(ledger: LedgerApplication, wait: float) -> list[PersonKeys]:

@@ -199,11 +199,24 @@ def catch_up(
 ) -> int:
     """Apply one batch of new events to every live view of one grantee (or to the view named
     `only`), and hand them to `follower`. Returns the count."""
+    return _catch_up(db, schema, batch, only, follower)[0]
+
+
+def _catch_up(
+    db: Database,
+    schema: str,
+    batch: int,
+    only: str | None,
+    follower: Follower | None,
+    builds: dict[str, int] | None = None,
+) -> tuple[int, bool]:
+    """`catch_up`: (events applied, whether the projector lock was taken); `builds` is filled
+    with the live build of each view the batch applied to."""
     with db.session(), db.transaction() as cur:
         cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (lock_key(schema),))
         row = cur.fetchone()
         if not row or not row[0]:
-            return 0
+            return 0, False
         positions = _positions(cur, schema)
         views = [
             (p, *positions[p.name])
@@ -211,7 +224,9 @@ def catch_up(
             if p.name in positions and only in (None, p.name)
         ]
         if not views:
-            return 0
+            return 0, True
+        if builds is not None:
+            builds.update((p.name, build) for p, build, _ in views)
         if only is not None:
             follower = None
         after = min(tracked for _, _, tracked in views)
@@ -224,7 +239,21 @@ def catch_up(
             apply_batch(cur, schema, views, rows, cleaned)
             if follower is not None:
                 follower.follow(cur, schema, after, rows, cleaned)
-        return len(rows)
+        return len(rows), True
+
+
+def caught_up_build(db: Database, schema: str, view: str, *, batch: int = LIVE_BATCH) -> int | None:
+    """Catch the view named `view` up with the log here and return its live build, which has
+    then applied every event committed before the last batch read; None when another process
+    (the worker) holds the projector lock, or the view has no live build."""
+    while True:
+        builds: dict[str, int] = {}
+        n, locked = _catch_up(db, schema, batch, view, None, builds)
+        if not locked:
+            return None
+        # A short batch means the log had no more events when it was read.
+        if n < batch:
+            return builds.get(view)
 
 
 def drain(

@@ -97,3 +97,15 @@ def live_tables(
     if build is None:
         raise Refused(503, f"the {view} view is not built yet", code="view_missing")
     return Tables(schema, build)
+
+
+def caught_up_tables(db: Database, schema: str, view: str, wait_max: float) -> Tables:
+    """The live build of `view` once it has applied the whole log: caught up here (one
+    transaction, which knows the build it wrote to), or, while the worker holds the
+    projector, waited for up to the log's head."""
+    build = projector.caught_up_build(db, schema, view)
+    if build is not None:
+        return Tables(schema, build)
+    with db.transaction() as cur:
+        head = projector.log_head(cur, schema)
+    return live_tables(db, schema, view, head, wait_max)
