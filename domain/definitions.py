@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TypeVar
 
+from domain.common import RuleViolation
+
 # Days without a participation-level service, none planned, after which a participant has
 # exited (PIRL 901 "date of program exit", DOMAIN.md).
 NO_SERVICE_DAYS = 90
@@ -87,6 +89,18 @@ def derived_exit(
             if not planned(candidate):
                 return last
     return None
+
+
+def check_no_derived_exit(number: str, exit_on: date | None, code: str) -> None:
+    """Refuse, with the code a recorded exit is refused with, a command on a participant whose
+    derived exit (`derived_exit`, dated `exit_on`) has taken effect: the exit stands as if
+    recorded, for the write side as for the reports (decision 97)."""
+    if exit_on is not None:
+        raise RuleViolation(
+            f"participant {number} has exited the program: a derived exit dated {exit_on}, their"
+            f" last service (more than {NO_SERVICE_DAYS} days without service, none planned)",
+            code=code,
+        )
 
 
 def _rank(tag: object) -> int:

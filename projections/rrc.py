@@ -12,6 +12,7 @@ during their stays (services/app/rrc.py decides what of them is shared).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -267,6 +268,7 @@ _RESIDENTS = (
     " LEFT JOIN {pairings} pi ON pi.pairing_id = p.individual_pairing_id"
     " LEFT JOIN {mentors} mi ON mi.mentor_id = pi.mentor_id"
     " WHERE s.rrc = %s AND s.left_at IS NULL AND s.participant_id > %s::uuid"
+    " AND s.participant_id <> ALL(%s::uuid[])"
 )
 MEETING_RECORD = select(
     MeetingRecordRow,
@@ -283,7 +285,8 @@ MEETING_RECORD = select(
 _MEETINGS = (
     "WITH residents AS (SELECT participant_id, arrived_at, left_at FROM {stays}"
     "  WHERE rrc = %s AND participant_id IN"
-    "  (SELECT participant_id FROM {stays} WHERE rrc = %s AND left_at IS NULL))"
+    "  (SELECT participant_id FROM {stays} WHERE rrc = %s AND left_at IS NULL"
+    "   AND participant_id <> ALL(%s::uuid[])))"
     " SELECT " + MEETING_RECORD.sql + " FROM {meetings} m JOIN residents r"
     " ON r.participant_id = ANY(m.participants)"
     "  AND m.occurred_at >= r.arrived_at AND (r.left_at IS NULL OR m.occurred_at < r.left_at)"
@@ -300,7 +303,13 @@ END = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 def _residents(
-    db: Reader, t: Tables, rrc: str, after: str, limit: int, only: UUID | None = None
+    db: Reader,
+    t: Tables,
+    rrc: str,
+    after: str,
+    limit: int,
+    gone: Collection[UUID],
+    only: UUID | None = None,
 ) -> list[ResidentOut]:
     query = sql.SQL(_RESIDENTS).format(
         pairings=t["rrc_pairings"],
@@ -308,7 +317,7 @@ def _residents(
         stays=t["rrc_stays"],
         people=t["rrc_people"],
     )
-    params: list[Any] = [rrc, after]
+    params: list[Any] = [rrc, after, list(gone)]
     if only is not None:
         query += sql.SQL(" AND s.participant_id = %s")
         params.append(only)
@@ -317,20 +326,34 @@ def _residents(
     return typed(ResidentOut, RESIDENT, db.fetchall(query, params))
 
 
+def resident_ids(db: Reader, t: Tables, rrc: str) -> list[UUID]:
+    """Every participant placed at the RRC now."""
+    rows = db.fetchall(
+        sql.SQL("SELECT participant_id FROM {} WHERE rrc = %s AND left_at IS NULL").format(
+            t["rrc_stays"]
+        ),
+        (rrc,),
+    )
+    return [r[0] for r in rows]
+
+
 def residents(
-    db: Reader, t: Tables, rrc: str, *, after: UUID | None, limit: int
+    db: Reader, t: Tables, rrc: str, *, after: UUID | None, limit: int, gone: Collection[UUID]
 ) -> tuple[list[ResidentOut], str | None]:
     """The current residents of the RRC by id, a page after `after`, and the next page's
-    cursor if there is one."""
-    items = _residents(db, t, rrc, str(after or UUID(int=0)), limit + 1)
+    cursor if there is one; `gone`: participants placed there who have exited all the same
+    (a derived exit, worked out when read), left out as a recorded exit is."""
+    items = _residents(db, t, rrc, str(after or UUID(int=0)), limit + 1, gone)
     more = len(items) > limit
     items = items[:limit]
     return items, str(items[-1].participant_id) if more and items else None
 
 
-def resident(db: Reader, t: Tables, rrc: str, participant_id: UUID) -> ResidentOut | None:
-    """The participant, if a current resident of the RRC."""
-    found = _residents(db, t, rrc, str(UUID(int=0)), 1, only=participant_id)
+def resident(
+    db: Reader, t: Tables, rrc: str, participant_id: UUID, gone: Collection[UUID]
+) -> ResidentOut | None:
+    """The participant, if a current resident of the RRC (and not `gone`)."""
+    found = _residents(db, t, rrc, str(UUID(int=0)), 1, gone, only=participant_id)
     return found[0] if found else None
 
 
@@ -344,13 +367,14 @@ def meeting_records(
     until: datetime,
     participant_id: UUID | None,
     limit: int,
+    gone: Collection[UUID],
 ) -> list[MeetingRecordRow]:
     """At most `limit` held meetings with current residents of the RRC while they resided
     there, oldest first after the cursor `after`, held in [`since`, `until`) (and with
     `participant_id`, if given)."""
     rows = db.fetchall(
         sql.SQL(_MEETINGS).format(stays=t["rrc_stays"], meetings=t["rrc_meetings"]),
-        (rrc, rrc, *after, since, until, participant_id, participant_id, limit),
+        (rrc, rrc, list(gone), *after, since, until, participant_id, participant_id, limit),
     )
     return typed(MeetingRecordRow, MEETING_RECORD, rows)
 

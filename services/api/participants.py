@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -12,10 +13,7 @@ from litestar.params import Parameter
 
 from domain import clock
 from domain.contact import Contact
-from domain.participants import (
-    ExitReason,
-    Status,
-)
+from domain.participants import ExitReason, Participant, Status
 from projections.assignments import Staff
 from projections.caseload import caseload_page
 from projections.caseload_reads import CASELOAD_SORT
@@ -79,6 +77,29 @@ CaseloadSort = Annotated[
 ]
 
 
+def with_derived_exit(
+    tenant: Tenant, participant: Participant, out: ParticipantOut
+) -> ParticipantOut:
+    """`out` with the participant's derived exit, as the caseload and the quarterly report
+    count it, when it has taken effect today (decision 85); the same for a command's answer as
+    for the read (decision 97)."""
+    exit_on = tenant.app.participants.derived_exit_of(participant)
+    if exit_on is None:
+        return out
+    return msgspec.structs.replace(
+        out,
+        status=Status.EXITED,
+        exit_date=exit_on,
+        exit_reason=ExitReason.NO_SERVICE_90_DAYS,
+        exit_derived=True,
+    )
+
+
+def shown(tenant: Tenant) -> Callable[[Participant, int], ParticipantOut]:
+    """A command's answer: the participant as saved, shown as the read shows them."""
+    return lambda p, position: with_derived_exit(tenant, p, render(p, position))
+
+
 class ParticipantController(Controller):
     path = "/v1/grantees/{grantee:str}/participants"
     tags = ["participants"]
@@ -95,7 +116,7 @@ class ParticipantController(Controller):
     ) -> Response[ParticipantOut]:
         """Enrol a participant in stage 1 at a BOP institution and cohort (PIRL 100, 200, 801, 900)."""
         return tenant_command(
-            request, tenant, data, enroll_command(request, tenant, data), render, status=201
+            request, tenant, data, enroll_command(request, tenant, data), shown(tenant), status=201
         )
 
     @post(
@@ -124,7 +145,7 @@ class ParticipantController(Controller):
             lambda cmd: tenant.app.participants.assign_staff(
                 cmd, participant_id, duty=data.duty, staff=data.staff
             ),
-            render,
+            shown(tenant),
             status=201,
         )
 
@@ -159,7 +180,7 @@ class ParticipantController(Controller):
                 contact=Contact(phone=data.phone, email=data.email, address=data.address),
                 projected_release_date=data.projected_release_date,
             ),
-            render,
+            shown(tenant),
             status=201,
         )
 
@@ -206,7 +227,7 @@ class ParticipantController(Controller):
                 cohort_code=unset_none(data.cohort),
                 facility_code=unset_none(data.facility),
             ),
-            render,
+            shown(tenant),
             status=201,
         )
 
@@ -278,29 +299,7 @@ class ParticipantController(Controller):
         out = render(participant, 0)
         if only_own("participants.read", tenant.principal.roles):
             out = for_peer_mentor(out)
-        if out.status is not Status.ACTIVE:
-            return out
-        # A derived exit, as the quarterly report and the caseload count it.
-        db, zone = tenant.tenancy.db, tenant.app.zone
-        schema = tenant.info.schema
-        with views.lookup():
-            people = load_people(
-                db,
-                views.tables(db, schema, "oversight", None, 0),
-                zone,
-                position=views.position(db, schema, "oversight"),
-            )
-        person = people.get(participant_id)
-        derived = None if person is None else person.derived_exit(clock.today(zone))
-        if derived is None:
-            return out
-        return msgspec.structs.replace(
-            out,
-            status=Status.EXITED,
-            exit_date=derived[0],
-            exit_reason=ExitReason.NO_SERVICE_90_DAYS,
-            exit_derived=True,
-        )
+        return with_derived_exit(tenant, participant, out)
 
     @post(
         "/{participant_id:uuid}/stage-transitions",
@@ -325,7 +324,7 @@ class ParticipantController(Controller):
             tenant,
             data,
             transition_command(request, tenant, data, participant_id),
-            render,
+            shown(tenant),
             status=201,
         )
 
@@ -350,7 +349,7 @@ class ParticipantController(Controller):
             lambda cmd: tenant.app.participants.exit_participant(
                 cmd, participant_id, exit_date=data.exit_date, reason=data.reason, note=data.note
             ),
-            render,
+            shown(tenant),
             status=201,
         )
 

@@ -4,8 +4,8 @@ Center about its residents (projections/rrc.py).
 RRC staff (a token with an `rrc` claim, or an RRC system's API key) see their own RRC only: any
 other RRC in the path is not found. Staff of the grantee may read any RRC's view, to check what
 is shared. Residents are the participants placed at the RRC now; once a participant moves on
-(another RRC, home confinement, the community, back to custody, or exits) they and their
-meeting records leave the view at once. Meeting records are held meetings that took place while
+(another RRC, home confinement, the community, back to custody, or exits, a derived exit
+included) they and their meeting records leave the view at once. Meeting records are held meetings that took place while
 the participant resided at this RRC: date, length, place, the residents' attendance and the
 shareable summary; never the confidential note, topics or goals. A Part 2-tagged summary is
 shared only when every resident it concerns has a consent in force naming this RRC for
@@ -132,7 +132,8 @@ def list_residents(
     not listed. RRC staff and RRC API keys may name their own RRC only."""
     check_rrc(tenant, rrc)
     t = _tables(request, tenant, min_position)
-    items, nxt = residents(tenant.tenancy.db, t, rrc, after=cursor, limit=limit)
+    gone = tenant.app.rrc.gone(t, rrc)
+    items, nxt = residents(tenant.tenancy.db, t, rrc, after=cursor, limit=limit, gone=gone)
     disclose(request, tenant, rrc, {i.participant_id for i in items}, "stage")
     return ResidentPage(rrc, items, nxt)
 
@@ -155,7 +156,7 @@ def get_resident(
     """One resident of the RRC; not found when the participant does not reside there now."""
     check_rrc(tenant, rrc)
     t = _tables(request, tenant, min_position)
-    found = resident(tenant.tenancy.db, t, rrc, participant_id)
+    found = resident(tenant.tenancy.db, t, rrc, participant_id, tenant.app.rrc.gone(t, rrc))
     if found is None:
         raise ProblemError(404, "not_found", f"no resident of {rrc} with this id")
     disclose(request, tenant, rrc, {participant_id}, "stage")

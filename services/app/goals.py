@@ -28,12 +28,15 @@ class Goals:
 
     def _workable(self, goal_id: UUID) -> Goal:
         goal = self.goal(goal_id)
-        check_participant_active(self.participants.participant(goal.participant_id))
+        participant = self.participants.participant(goal.participant_id)
+        check_participant_active(participant)
+        self.participants.check_not_derived_exit(participant)
         return goal
 
     def set_goal(self, command: Command, *, participant_id: UUID, terms: GoalTerms) -> Saved[Goal]:
         """Set a SMART goal for an active participant, its target date within its horizon."""
         participant = self.participants.participant(participant_id)
+        self.participants.check_not_derived_exit(participant)
         goal = Goal.set_for(participant=participant, terms=terms, at=self.ledger.local_now())
         return self.ledger.record(goal, command, creates=f"goal {goal.id}")
 

@@ -14,6 +14,7 @@ from services.app.apikeys import ApiKeys
 from services.app.calendar import CalendarFeeds
 from services.app.class_sessions import ClassSessions
 from services.app.consents import Consents
+from services.app.derived_exits import DerivedExits
 from services.app.documents import Documents
 from services.app.evaluation import Evaluation
 from services.app.exports import Exports
@@ -41,8 +42,12 @@ class GranteeApp:
         self.facilities = Facilities(ledger)
         self.policy = Policy(ledger)
         # A participant's move reviews the pairings it touches (the pairings area decides).
+        self.derived_exits = DerivedExits(ledger)
         self.participants = Participants(
-            ledger, self.facilities, review=lambda p: self.pairings.review_after_move(p)
+            ledger,
+            self.facilities,
+            review=lambda p: self.pairings.review_after_move(p),
+            derived_exit_of=self.derived_exits.exit_on,
         )
         self.mentors = Mentors(ledger, self.facilities, self.participants)
         self.pairings = Pairings(
@@ -63,7 +68,7 @@ class GranteeApp:
         self.referrals = Referrals(ledger, self.participants, self.pairings, self.meetings)
         self.supervision = Supervision(ledger, self.participants, self.mentors, self.pairings)
         self.consents = Consents(ledger, self.facilities, self.participants)
-        self.rrc = RrcSharing(ledger, self.facilities, self.meetings)
+        self.rrc = RrcSharing(ledger, self.facilities, self.meetings, self.derived_exits)
         self.alerts = Alerts(ledger)
         self.exports = Exports(ledger)
         self.api_keys = ApiKeys(ledger, self.facilities)

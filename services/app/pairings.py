@@ -91,6 +91,7 @@ class Pairings:
         at = opened_at or utcnow()
         members = [self.participants.participant(pid) for pid in member_ids]
         for member in members:
+            self.participants.check_not_derived_exit(member, "mentee_exited")
             check_eligible(rules, mentor, mentor_person, self._facts(member), at.date())
         pairing = Pairing.open(
             kind=kind,
@@ -119,6 +120,7 @@ class Pairings:
         mentor = self.mentors.mentor(pairing.mentor_id)
         member = self.participants.participant(participant_id)
         mentor.check_can_take_pairing()
+        self.participants.check_not_derived_exit(member, "mentee_exited")
         check_eligible(
             rules, mentor, self._mentor_facts(mentor), self._facts(member), utcnow().date()
         )

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import msgspec
 
-from domain import assignment, corrections
+from domain import assignment, corrections, definitions
 from domain.casenotes import CaseNote
 from domain.casework import ContactMode, record_case_contact
 from domain.common import NotFound, ProwdAggregate, RuleViolation
@@ -19,6 +19,7 @@ from domain.contact import Contact, record_contact
 from domain.participants import ExitReason, Participant, PersonalDetails
 from domain.stages import Placement, Stage, placement_of_move
 from services.app import erasure
+from services.app.derived_exits import DerivedExitOf
 from services.app.facilities import Facilities
 from services.store.ledger import Command, LedgerApplication, Saved
 
@@ -40,6 +41,17 @@ class Participants:
     ledger: LedgerApplication
     facilities: Facilities
     review: MoveReview
+    # When a participant's derived 90-day exit took effect (services/app/derived_exits.py).
+    derived_exit_of: DerivedExitOf
+
+    def check_not_derived_exit(
+        self, participant: Participant, code: str = "participant_exited"
+    ) -> None:
+        """Refuse, as a recorded exit is refused (`code`), a command on a participant whose
+        derived exit has taken effect today (decision 97)."""
+        definitions.check_no_derived_exit(
+            participant.number, self.derived_exit_of(participant), code
+        )
 
     def enroll_participant(
         self,
@@ -179,6 +191,7 @@ class Participants:
         """Move a participant to stage 2 (RRC or home confinement) or stage 3 (community)."""
         participant = self.participant(participant_id)
         facility = self.facilities.facility(facility_code) if facility_code else None
+        self.check_not_derived_exit(participant)
         participant.transition(placement=placement, facility=facility, occurred_at=occurred_at)
         return self.ledger.record(participant, command, also=self.review(participant))
 
@@ -193,6 +206,7 @@ class Participants:
         """Record that a participant in stage 2 or 3 was returned to custody (stage 1)."""
         participant = self.participant(participant_id)
         facility = self.facilities.facility(facility_code) if facility_code else None
+        self.check_not_derived_exit(participant)
         participant.return_to_custody(facility=facility, occurred_at=occurred_at)
         return self.ledger.record(participant, command, also=self.review(participant))
 
@@ -233,6 +247,7 @@ class Participants:
     ) -> Saved[Participant]:
         """Record the program exit (PIRL 901 and 923)."""
         participant = self.participant(participant_id)
+        self.check_not_derived_exit(participant)
         participant.exit(exit_date=exit_date, reason=reason, note=note)
         return self.ledger.record(participant, command, also=self.review(participant))
 

@@ -104,6 +104,7 @@ class Referrals:
                     "the referral's meeting was not a meeting of this participant",
                     code="meeting_of_other_participant",
                 )
+        self.participants.check_not_derived_exit(participant)
         referral = Referral.make(
             participant=participant,
             resource=resource,

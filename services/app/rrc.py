@@ -19,7 +19,8 @@ from domain import clock
 from domain.common import NotFound
 from domain.facilities import FacilityKind
 from projections.base import Tables
-from projections.rrc import MeetingRecordRow, cursor_after, meeting_records
+from projections.rrc import MeetingRecordRow, cursor_after, meeting_records, resident_ids
+from services.app.derived_exits import DerivedExits
 from services.app.facilities import Facilities
 from services.app.meetings import Meetings
 from services.audit.disclosure import PART2_NOTICE, covering_consent, record_disclosure
@@ -62,6 +63,12 @@ class RrcSharing:
     ledger: LedgerApplication
     facilities: Facilities
     meetings: Meetings
+    derived_exits: DerivedExits
+
+    def gone(self, t: Tables, rrc: str) -> set[UUID]:
+        """Residents placed at the RRC whose derived exit has taken effect: they have exited
+        and leave the view as a recorded exit does (decision 97)."""
+        return self.derived_exits.among(resident_ids(self.ledger.db, t, rrc))
 
     def check_rrc(self, code: str) -> None:
         """The grantee has a Residential Reentry Center with this code, else not found."""
@@ -94,6 +101,7 @@ class RrcSharing:
             until=until,
             participant_id=participant_id,
             limit=limit + 1,
+            gone=self.gone(t, rrc),
         )
         now = clock.now()
         released: dict[UUID, UUID] = {}

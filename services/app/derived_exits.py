@@ -1,0 +1,62 @@
+"""The derived 90-day exit as a command sees it (decisions 85 and 97).
+
+A participant with more than 90 days without service and none planned has exited, though no
+exit is recorded: the caseload, the participant's page and the reports say so. The commands a
+recorded exit refuses are refused alike once the derived exit has taken effect on the
+command's day (the grantee's calendar). The services are the oversight view's facts, read as
+the participant's page reads them (`projections.service.load_people`, kept per position), so a
+command refuses exactly whom the page shows exited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from uuid import UUID
+
+from domain import clock
+from domain.participants import Participant, Status
+from projections.service import Person, load_people
+from services.projector.serving import live_tables, one_lookup, view_position
+from services.refusals import Refused
+from services.store.ledger import LedgerApplication
+
+# The date of a participant's derived exit when it has taken effect today, else None.
+DerivedExitOf = Callable[[Participant], date | None]
+
+
+@dataclass
+class DerivedExits:
+    ledger: LedgerApplication
+
+    def _people(self) -> dict[UUID, Person]:
+        db, schema, zone = self.ledger.db, self.ledger.schema, self.ledger.zone
+        with one_lookup():
+            try:
+                t = live_tables(db, schema, "oversight", None, 0)
+            except Refused:
+                # The view is not built yet: no services are known, none is derived.
+                return {}
+            return load_people(db, t, zone, position=view_position(db, schema, "oversight"))
+
+    def exit_on(self, participant: Participant) -> date | None:
+        """The derived exit's date (their last service) when it has taken effect today; None
+        for a participant with a recorded exit (that exit is theirs) or none derived."""
+        if participant.status is not Status.ACTIVE:
+            return None
+        person = self._people().get(participant.id)
+        derived = None if person is None else person.derived_exit(clock.today(self.ledger.zone))
+        return None if derived is None else derived[0]
+
+    def among(self, participant_ids: Iterable[UUID]) -> set[UUID]:
+        """Those of `participant_ids` without a recorded exit whose derived exit has taken
+        effect today."""
+        people, today = self._people(), clock.today(self.ledger.zone)
+        return {
+            pid
+            for pid in participant_ids
+            if (person := people.get(pid)) is not None
+            and person.recorded_exit is None
+            and person.derived_exit(today) is not None
+        }
