@@ -116,7 +116,13 @@ class ParticipantController(Controller):
     ) -> Response[ParticipantOut]:
         """Enrol a participant in stage 1 at a BOP institution and cohort (PIRL 100, 200, 801, 900)."""
         return tenant_command(
-            request, tenant, data, enroll_command(request, tenant, data), shown(tenant), status=201
+            # Just enrolled: not in the oversight view yet, so the answer is the record itself.
+            request,
+            tenant,
+            data,
+            enroll_command(request, tenant, data),
+            render,
+            status=201,
         )
 
     @post(

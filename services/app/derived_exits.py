@@ -16,6 +16,7 @@ from datetime import date
 from uuid import UUID
 
 from domain import clock
+from domain import definitions as rules
 from domain.participants import Participant, Status
 from projections.service import Person, load_people
 from services.projector.serving import live_tables, one_lookup, view_position
@@ -45,8 +46,14 @@ class DerivedExits:
         for a participant with a recorded exit (that exit is theirs) or none derived."""
         if participant.status is not Status.ACTIVE:
             return None
+        today = clock.today(self.ledger.zone)
+        # The entry is a service: no exit can hold until more than 90 days after it, so a
+        # participant entered since needs no read of the grantee's services (an enrolment's
+        # answer, most commands of a new caseload).
+        if rules.exit_takes_effect(participant.program_entry_date) > today:
+            return None
         person = self._people().get(participant.id)
-        derived = None if person is None else person.derived_exit(clock.today(self.ledger.zone))
+        derived = None if person is None else person.derived_exit(today)
         return None if derived is None else derived[0]
 
     def among(self, participant_ids: Iterable[UUID]) -> set[UUID]:
