@@ -9,8 +9,10 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
-from domain import common
+from domain import clock, common
+from domain.casework import ContactMode
 from domain.facilities import FacilityKind
 from domain.participants import ExitReason, PersonalDetails, Placement
 from services.app.grantee import GranteeApp
@@ -127,6 +129,7 @@ def load_demo(tenancy: Tenancy) -> int:
             added += 1
             if n < STAY_IN_STAGE_1:
                 _advance(app, saved.aggregate.id, entry, n, rrc, bop)
+            _keep_in_touch(app, saved.aggregate.id, n, clock.today(ZoneInfo(tz)))
         add_mentors(app, prefix, bop, bop2, rrc)
     return added
 
@@ -169,3 +172,20 @@ def _advance(app: GranteeApp, pid: UUID, entry: date, n: int, rrc: str, bop: str
         app.participants.exit_participant(
             Command(), pid, exit_date=entry + timedelta(days=160), reason=ExitReason.COMPLETED
         )
+
+
+def _keep_in_touch(app: GranteeApp, pid: UUID, n: int, today: date) -> None:
+    """Case-management contacts every 60 days from entry up to a recent one, dated from today,
+    so that the caseload is mostly active on whatever day the demo is loaded (a derived exit,
+    once it has taken effect, stands: decision 85). A few are left without contacts (their 90
+    days pass: derived exits) and a few were last seen 80 days ago (an exit approaching)."""
+    participant = app.participants.participant(pid)
+    if participant.exit_date is not None or n % 10 == 7:
+        return
+    last = today - timedelta(days=80 if n % 10 == 8 else 3 + n % 25)
+    on = participant.program_entry_date + timedelta(days=60)
+    while on < last:
+        app.participants.record_case_contact(Command(), pid, on=on, mode=ContactMode.IN_PERSON)
+        on += timedelta(days=60)
+    if last >= participant.program_entry_date:
+        app.participants.record_case_contact(Command(), pid, on=last, mode=ContactMode.PHONE)
