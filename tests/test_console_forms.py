@@ -1,0 +1,157 @@
+"""The console's forms in plain words (services/api/console/checks.py): a field the console can
+check itself (a whole number, a date and time) is named by its label before any API call; a
+validation problem the API still answers is shown with the form's labels, once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from domain import clock
+from services.api.console.checks import in_words
+from tests.conftest import count_events
+from tests.console_helpers import csrf_of, sign_in
+from tests.meetings_helpers import World as MeetingsWorld
+
+
+@pytest.fixture
+def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
+    client.cookies.clear()
+    yield client
+    client.cookies.clear()
+
+
+@pytest.fixture
+def world(client, auth, db) -> MeetingsWorld:
+    return MeetingsWorld(client, auth, db)
+
+
+def send(browser: TestClient[Litestar], path: str, data: dict[str, Any]) -> Any:
+    page = browser.get(path)
+    assert page.status_code == 200, page.text
+    key = page.text.split('name="idempotency_key" value="')[1].split('"')[0]
+    return browser.post(
+        path,
+        data={**data, "idempotency_key": key, "_csrf_token": csrf_of(browser)},
+        follow_redirects=False,
+    )
+
+
+def refusal(page: Any) -> str:
+    return page.text.split('id="refusal"')[1].split("</div>")[0]
+
+
+def test_meeting_form_errors_name_the_field_by_its_label(browser, world):
+    pid = world.enrol(name="Odalys")
+    mentor = world.mentor("mentor-zed")
+    pairing = world.pair(mentor, [pid], "2025-10-01T15:00:00Z")
+    sign_in(browser, "coordinator", world.slug)
+    path = f"/console/participants/{pid}/meeting"
+    good = {
+        "pairing_id": pairing,
+        "occurred_at": "2025-11-03T10:00",
+        "duration_minutes": "60",
+        "place": "off_site",
+        "topics": "goals",
+        "summary": "Talked about work.",
+    }
+    before = world.events()
+    for change, expected in [
+        ({"duration_minutes": "abc"}, "Minutes must be a whole number"),
+        ({"duration_minutes": "1.5"}, "Minutes must be a whole number"),
+        ({"occurred_at": ""}, "When it took place: enter a date and time"),
+        ({"occurred_at": "2025-02-30T10:00"}, "When it took place: enter a date and time"),
+        ({"summary": "bad\x00byte"}, "Summary (shared with the team)"),
+    ]:
+        r = send(browser, path, {**good, **change})
+        assert r.status_code in (400, 422), (change, r.status_code)
+        shown = refusal(r)
+        assert expected in shown, (change, shown)
+        for raw in ("$.", "held.", "Expected `", "RFC3339", "fails validation"):
+            assert raw not in shown, (change, shown)
+        sentences = [s.strip() for s in shown.split("<p>")[1].split("</p>")[0].split(".") if s]
+        assert len(sentences) == len(set(sentences)), shown
+    assert world.events() == before
+
+
+def test_the_other_forms_name_their_fields_too(browser, client, auth, grantee, enrol, db):
+    person = enrol()
+    goal = client.post(
+        f"/v1/grantees/{grantee}/goals",
+        json={
+            "participant_id": person["id"],
+            "horizon": "short_term",
+            "domain": "id_documents",
+            "statement": "Get a state ID card",
+            "measure": "ID card issued by the DMV",
+            "target": "card in hand",
+            "target_date": (clock.now().date() + timedelta(days=60)).isoformat(),
+        },
+        headers=auth("case_manager", grantee),
+    ).json()
+    sign_in(browser, "coordinator", grantee)
+    before = count_events(db, grantee)
+    progress = f"/console/goals/{goal['id']}/progress"
+    r = send(browser, progress, {"note": "Called", "evidence": "", "percent": "half"})
+    assert r.status_code == 422
+    assert "Percent done (optional) must be a whole number." in refusal(r)
+    stage = f"/console/participants/{person['id']}/stage"
+    good = {"to_stage": "2", "placement": "rrc", "facility": "RRC-1"}
+    r = send(browser, stage, {**good, "occurred_at": "tomorrow"})
+    assert r.status_code == 422 and "When: enter a date and time." in refusal(r)
+    # What the API refuses as invalid is said with the form's label, not its body path.
+    r = send(browser, stage, {**good, "to_stage": "two", "occurred_at": "2026-02-10T09:00"})
+    assert r.status_code == 400, r.text
+    assert "New stage must be a whole number." in refusal(r)
+    assert "$." not in refusal(r) and "Expected" not in refusal(r)
+    assert count_events(db, grantee) == before
+
+
+@pytest.mark.parametrize(
+    ("detail", "errors", "said"),
+    [
+        (
+            "the request body fails validation",
+            [
+                {
+                    "message": "Expected `int`, got `str` - at `$.held.duration_minutes`",
+                    "key": "data",
+                }
+            ],
+            "Minutes must be a whole number.",
+        ),
+        (
+            "the request body fails validation",
+            [{"message": "Invalid RFC3339 encoded datetime - at `$.scheduled_for`", "key": "data"}],
+            "When it took place: enter a date and time.",
+        ),
+        (
+            "held.summary takes text without control characters",
+            [
+                {
+                    "message": "held.summary takes text without control characters",
+                    "key": "held.summary",
+                }
+            ],
+            "Summary takes text without control characters.",
+        ),
+        (
+            "the request body fails validation",
+            [{"message": "Expected `int` >= 1 - at `$.held.duration_minutes`", "key": "data"}],
+            "Minutes must be 1 or more.",
+        ),
+        ("A meeting cannot be in the future.", [], "A meeting cannot be in the future."),
+    ],
+)
+def test_an_api_problem_is_said_with_the_forms_labels_once(detail, errors, said):
+    labels = {
+        "held.duration_minutes": "Minutes",
+        "scheduled_for": "When it took place",
+        "held.summary": "Summary",
+    }
+    assert in_words(detail, errors, labels) == said
