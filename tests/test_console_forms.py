@@ -1,11 +1,12 @@
-"""The console's forms in plain words (services/api/console/checks.py): a field the console can
-check itself (a whole number, a date and time) is named by its label before any API call; a
-validation problem the API still answers is shown with the form's labels, once."""
+"""The console in plain words: a form's fields the console can check itself (a whole number, a
+date and time) are named by their label before any API call, a validation problem the API still
+answers is shown with the form's labels, once (services/api/console/checks.py); and the sign-in page
+says a session ended only to a browser that had one."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -155,3 +156,29 @@ def test_an_api_problem_is_said_with_the_forms_labels_once(detail, errors, said)
         "held.summary": "Summary",
     }
     assert in_words(detail, errors, labels) == said
+
+
+def test_only_a_session_that_ended_is_said_to_have_ended(browser, grantee, frozen_at, settings):
+    ended = "Your session ended"
+    first = browser.get("/console/caseload", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/console/sign-in"
+    assert ended not in browser.get(first.headers["location"]).text
+    # An idle session has ended: the sign-in page says so.
+    start = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+    fixed = frozen_at(start)
+    sign_in(browser, "coordinator", grantee)
+    fixed.advance(timedelta(minutes=settings.console_idle_minutes + 1))
+    idle = browser.get("/console/caseload", follow_redirects=False)
+    assert idle.headers["location"] == "/console/sign-in?expired=1"
+    assert ended in browser.get(idle.headers["location"]).text
+    # A cookie the console can no longer open (expired, or from an old key) has ended too.
+    browser.cookies.clear()
+    browser.cookies.set("prowd_console", "c3RhbGU=", path="/console")
+    stale = browser.get("/console/caseload", follow_redirects=False)
+    assert stale.headers["location"] == "/console/sign-in?expired=1"
+    # After signing out, a visit is not an ended session.
+    browser.cookies.clear()
+    sign_in(browser, "coordinator", grantee)
+    browser.post("/console/sign-out", data={"_csrf_token": csrf_of(browser)})
+    after = browser.get("/console/caseload", follow_redirects=False)
+    assert after.headers["location"] == "/console/sign-in", after.headers

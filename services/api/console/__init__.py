@@ -52,7 +52,9 @@ async def _as_is(response: Response[Any]) -> Response[Any]:
 def _sign_in_again(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if request.headers.get("hx-request"):
         return Response(b"", status_code=401, headers={"HX-Redirect": f"{PATH}/sign-in"})
-    return Redirect(f"{PATH}/sign-in?expired=1", status_code=303)
+    # "Your session ended" only to a browser that had one, not on a first visit.
+    ended = isinstance(exc, SignInRequired) and exc.ended
+    return Redirect(f"{PATH}/sign-in{'?expired=1' if ended else ''}", status_code=303)
 
 
 def _refused(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
