@@ -182,3 +182,20 @@ def test_only_a_session_that_ended_is_said_to_have_ended(browser, grantee, froze
     browser.post("/console/sign-out", data={"_csrf_token": csrf_of(browser)})
     after = browser.get("/console/caseload", follow_redirects=False)
     assert after.headers["location"] == "/console/sign-in", after.headers
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/participants/not-a-uuid",
+        "/console/goals/not-a-uuid/progress",
+        "/console/nonexistent",
+        "/console/participants/00000000-0000-4000-8000-000000000000",
+    ],
+)
+def test_an_unknown_console_address_is_the_consoles_not_found_page(browser, grantee, path):
+    sign_in(browser, "coordinator", grantee)
+    r = browser.get(path)
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html"), r.text[:200]
+    assert "<title>Not found" in r.text and "There is no such page" in r.text
