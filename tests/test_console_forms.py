@@ -5,6 +5,7 @@ says a session ended only to a browser that had one."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from litestar.testing import TestClient
 
 from domain import clock
 from services.api.console.checks import in_words
+from services.projector import live as projector
 from tests.conftest import count_events
 from tests.console_helpers import csrf_of, sign_in
 from tests.meetings_helpers import World as MeetingsWorld
@@ -199,3 +201,42 @@ def test_an_unknown_console_address_is_the_consoles_not_found_page(browser, gran
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("text/html"), r.text[:200]
     assert "<title>Not found" in r.text and "There is no such page" in r.text
+
+
+def test_the_timeline_is_in_the_order_of_the_times_it_shows(browser, world, db):
+    """A stage move recorded after a meeting but for an earlier day comes before it."""
+    pid = world.enrol(name="Odalys")
+    mentor = world.mentor("mentor-zed")
+    pairing = world.pair(mentor, [pid], "2025-10-01T15:00:00Z")
+    sign_in(browser, "coordinator", world.slug)
+    met = send(
+        browser,
+        f"/console/participants/{pid}/meeting",
+        {
+            "pairing_id": pairing,
+            "occurred_at": "2025-12-05T10:00",
+            "duration_minutes": "60",
+            "place": "off_site",
+            "topics": "goals",
+            "summary": "Talked about work.",
+        },
+    )
+    assert met.status_code == 303, met.text
+    moved = send(
+        browser,
+        f"/console/participants/{pid}/stage",
+        {
+            "to_stage": "2",
+            "placement": "rrc",
+            "facility": "RRC-1",
+            "occurred_at": "2025-12-01T09:00",
+        },
+    )
+    assert moved.status_code == 303, moved.text
+    projector.drain(db, f"g_{world.slug}")
+    page = browser.get(f"/console/participants/{pid}").text
+    timeline = page.split('id="h-timeline"')[1].split("</ol>")[0]
+    days = re.findall(r"<li>\w{3} (\d\d \w{3} \d{4})", timeline)
+    assert "01 Dec 2025" in days and "05 Dec 2025" in days, timeline
+    shown = [datetime.strptime(d, "%d %b %Y") for d in days]
+    assert shown == sorted(shown), days

@@ -145,6 +145,22 @@ async def _whose(request: Request[Any, Any, Any], staff: Staff, asked: str) -> s
 CHOOSERS = tuple(r.value for r in STAFF)
 
 
+def in_time_order(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Timeline entries by the real-world time they show (`occurred_at`, as instants: the
+    offsets may differ across a DST change), ties in the order they were recorded; the API
+    answers in log order, so a stage move recorded late for an earlier day would otherwise
+    follow later entries."""
+
+    def key(entry: dict[str, Any]) -> tuple[float, int]:
+        try:
+            at = datetime.fromisoformat(str(entry.get("occurred_at"))).timestamp()
+        except ValueError:
+            at = float("inf")
+        return at, int(entry.get("position") or 0)
+
+    return sorted(entries, key=key)
+
+
 def alerts_per_person(rows: list[dict[str, Any]], alerts: list[dict[str, Any]]) -> dict[str, int]:
     """How many alerts concern each participant: about them, or about one of their pairings
     (a missed cadence is the pairing's)."""
@@ -212,7 +228,7 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         pairings=(pairings or {}).get("items", []),
         meetings=meetings[:20],
         goals=(goals or {}).get("items", []),
-        timeline=(timeline or {}).get("items", []),
+        timeline=in_time_order((timeline or {}).get("items", [])),
         consents=(consents or {}).get("items", [])
         if isinstance(consents, dict)
         else consents or [],
