@@ -212,3 +212,32 @@ def test_every_page_has_no_serious_or_critical_accessibility_violation(driver, s
         if shots:
             screenshot(driver, name)
     assert len(seen) == 17
+
+
+def test_the_printable_quarterly_reports_fit_a_phone(driver, scene):
+    """The API's printable report, opened from the console on a phone (390 px): nothing wider
+    than the screen; the charts shrink to fit and a wide table scrolls inside its own box."""
+    from selenium.webdriver.common.by import By
+
+    driver.set_window_size(PHONE, 860)
+
+    def overflow() -> tuple[int, int]:
+        return (
+            int(driver.execute_script("return document.documentElement.scrollWidth")),
+            int(driver.execute_script("return window.innerWidth")),
+        )
+
+    sign_in(driver, scene, "coordinator")
+    for role, address in (
+        ("coordinator", "/console/reports/quarterly/2026Q1"),
+        ("federal_oversight", "/console/oversight/quarterly/2026Q1"),
+    ):
+        if role != "coordinator":
+            driver.delete_all_cookies()
+            sign_in(driver, scene, role)
+        driver.get(f"{scene.url}{address}")
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "svg"), what="the charts")
+        wide, screen = overflow()
+        assert wide <= screen, f"{address}: {wide} px wide on a {screen} px screen"
+        for svg in driver.find_elements(By.CSS_SELECTOR, "svg"):
+            assert svg.size["width"] <= screen, (address, svg.size)

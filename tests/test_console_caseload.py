@@ -12,7 +12,7 @@ from litestar.testing import TestClient
 
 from projections.caseload_reads import CASELOAD_SORT
 from services.projector import live as projector
-from tests.console_helpers import sign_in
+from tests.console_helpers import csrf_of, sign_in
 
 
 @pytest.fixture
@@ -41,3 +41,42 @@ def test_the_caseload_sorts_by_every_column_the_api_sorts_by(browser, grantee, e
     assert longest.index("Zorrilla, Ana") < longest.index("Abbott, Zoe")
     shortest = browser.get("/console/caseload", params={"sort": "days_in_stage"}).text
     assert shortest.index("Abbott, Zoe") < shortest.index("Zorrilla, Ana")
+
+
+def test_mine_shows_the_signed_in_staff_members_own_caseload(
+    browser, client, auth, grantee, enrol, db
+):
+    """A case manager with participants assigned sees theirs first ("Mine", by default), and can
+    ask for everyone; one with none assigned sees everyone; the filter is in the address."""
+    ada = enrol(first_name="Ada", last_name="Assigned")
+    enrol(first_name="Bea", last_name="Elsewhere")
+    r = client.post(
+        f"/v1/grantees/{grantee}/participants/{ada['id']}/assignments",
+        json={"duty": "case_manager", "staff": "cm-rita"},
+        headers=auth("coordinator", grantee),
+    )
+    assert r.status_code == 201, r.text
+    projector.drain(db, f"g_{grantee}")
+    sign_in(browser, "case_manager", grantee, subject="cm-rita")
+    mine = browser.get("/console/caseload").text
+    assert "Assigned, Ada" in mine and "Elsewhere, Bea" not in mine
+    assert '<option value="mine" selected' in mine and "assigned to you" in mine
+    everyone = browser.get("/console/caseload", params={"whose": "all"}).text
+    assert "Assigned, Ada" in everyone and "Elsewhere, Bea" in everyone
+    assert '<option value="all" selected' in everyone
+    # The search keeps the filter it was sent with.
+    found = browser.post(
+        "/console/caseload",
+        data={"q": "Elsewhere", "whose": "mine", "_csrf_token": csrf_of(browser)},
+    ).text
+    assert "No participant matches." in found
+    # Another case manager with nobody assigned: everyone, unless they ask for theirs.
+    browser.cookies.clear()
+    sign_in(browser, "case_manager", grantee, subject="cm-sam")
+    page = browser.get("/console/caseload").text
+    assert "Assigned, Ada" in page and "Elsewhere, Bea" in page
+    assert "No participant matches." in browser.get("/console/caseload?whose=mine").text
+    # A coordinator sees everyone by default, and theirs when asked.
+    browser.cookies.clear()
+    sign_in(browser, "coordinator", grantee)
+    assert "Elsewhere, Bea" in browser.get("/console/caseload").text

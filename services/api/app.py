@@ -50,7 +50,7 @@ from services.api import (
     webhooks,
 )
 from services.api.consistency import wait_for_views
-from services.api.console import console_router, template_config
+from services.api.console import console_not_found_first, console_router, template_config
 from services.api.context import authorize, provide_principal
 from services.api.facilities import FacilityController
 from services.api.grantees import GranteeController
@@ -163,7 +163,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         ),
         before_request=before_handler,
         after_request=localize_response,
-        exception_handlers={Exception: handle_exception},
+        exception_handlers={Exception: console_not_found_first(handle_exception)},
         # Litestar's records go to the root logger, JSON like every line (services/logging.py).
         logging_config=None,
         request_max_body_size=settings.max_body_bytes,

@@ -242,14 +242,19 @@ def charts(report: Report) -> str:
 # -- pages ----------------------------------------------------------------------------------------
 
 STYLE = (
-    "body{font:14px/1.4 system-ui,sans-serif;color:#111;margin:24px;max-width:1100px}"
+    "body{font:14px/1.4 system-ui,sans-serif;color:#111;margin:24px;max-width:1100px;"
+    "overflow-wrap:anywhere}"
     "h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:18px 0 6px}"
     "table{border-collapse:collapse;width:100%;margin-bottom:12px;table-layout:fixed}"
     "th.n{width:170px}"
     "th,td{border-bottom:1px solid #ccc;padding:3px 6px;text-align:left}"
     "td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}"
     ".meta{color:#444}.charts{display:flex;flex-wrap:wrap;gap:16px}"
-    "figure{margin:0}figcaption{font-size:12px;color:#444}"
+    "figure{margin:0;max-width:100%;min-width:0}figcaption{font-size:12px;color:#444}"
+    # A chart keeps its drawn size where there is room and shrinks with its viewBox on a phone;
+    # a table wider than the screen scrolls inside its own box, never the page.
+    "svg{max-width:100%;height:auto}.wide{overflow-x:auto;max-width:100%}"
+    "@media (max-width:640px){body{margin:12px}table{table-layout:auto}th.n{width:auto}}"
     ".bar{fill:#2f5d8a}.bar2{fill:#9db7d1}.axis{stroke:#333}.ref{stroke:#bbb;stroke-dasharray:4 3}"
     ".lbl{font-size:11px;fill:#333}.val{font-size:11px;fill:#111}"
     "dt{font-weight:600;margin-top:6px}dd{margin:0 0 0 16px}.src{color:#555;font-size:12px}"
@@ -261,7 +266,9 @@ STYLE = (
 def _page(title: str, body: str) -> bytes:
     return (
         "<!DOCTYPE html>\n"
-        f'<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{escape(title)}</title>"
         f"<style>{STYLE}</style></head><body>{body}</body></html>\n"
     ).encode()
 
@@ -327,9 +334,9 @@ def html_grantee(r: GranteeReport, grantee_name: str) -> bytes:
             for n in names
         )
         tables.append(
-            f"<section><h2>{escape(_human(section))}</h2><table><thead><tr>"
+            f'<section><h2>{escape(_human(section))}</h2><div class="wide"><table><thead><tr>'
             '<th>figure</th><th class="n">value</th><th class="n">drill-down</th>'
-            f"</tr></thead><tbody>{lines}</tbody></table></section>"
+            f"</tr></thead><tbody>{lines}</tbody></table></div></section>"
         )
     title = f"{rep.quarter.name} oversight report: {grantee_name}"
     return _page(title, head + charts(rep) + "".join(tables) + appendix())
@@ -351,8 +358,9 @@ def html_all(quarter: Quarter, rows: list[GranteeReport], totals: Report) -> byt
             for n in names
         )
         tables.append(
-            f"<section><h2>{escape(section.replace('_', ' '))}</h2><table><thead><tr>"
+            f"<section><h2>{escape(section.replace('_', ' '))}</h2>"
+            f'<div class="wide"><table><thead><tr>'
             f'<th>figure</th>{cols}<th class="n">total</th></tr></thead>'
-            f"<tbody>{lines}</tbody></table></section>"
+            f"<tbody>{lines}</tbody></table></div></section>"
         )
     return _page(f"{quarter.name} oversight report", head + charts(totals) + "".join(tables))

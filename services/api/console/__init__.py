@@ -7,6 +7,7 @@ process as the signed-in staff member (backend.py, decision 70). Nothing here de
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from services.api.console.session import PATH, SignInRequired, csrf_config, sess
 from services.settings import Settings
 
 HERE = Path(__file__).parent
+ExceptionHandler = Callable[[Request[Any, Any, Any], Exception], Response[Any]]
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
@@ -52,7 +54,9 @@ async def _as_is(response: Response[Any]) -> Response[Any]:
 def _sign_in_again(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if request.headers.get("hx-request"):
         return Response(b"", status_code=401, headers={"HX-Redirect": f"{PATH}/sign-in"})
-    return Redirect(f"{PATH}/sign-in?expired=1", status_code=303)
+    # "Your session ended" only to a browser that had one, not on a first visit.
+    ended = isinstance(exc, SignInRequired) and exc.ended
+    return Redirect(f"{PATH}/sign-in{'?expired=1' if ended else ''}", status_code=303)
 
 
 def _refused(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -67,6 +71,20 @@ def _refused(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         context={"title": "Not found" if status == 404 else "Refused", "detail": detail},
         status_code=status,
     )
+
+
+def console_not_found_first(handler: ExceptionHandler) -> ExceptionHandler:
+    """The application's exception handler, but an address under /console that no console
+    route takes (an unknown page, or an id that is not a UUID, which the router refuses before
+    any route) answers the console's own "Not found" page rather than the API's problem JSON."""
+
+    def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        path = request.url.path
+        if isinstance(exc, NotFoundException) and (path == PATH or path.startswith(f"{PATH}/")):
+            return _refused(request, exc)
+        return handler(request, exc)
+
+    return handle
 
 
 def _csrf_refused(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 
 from domain.stages import Placement
 from services.api.console.backend import Refusal, command, read
-from services.api.console.forms import local_instant
+from services.api.console.checks import FormCheck
 from services.api.console.pages import grantee_zone, optional, page
 from services.api.console.session import PATH, Staff, session_of, signed_in
 
@@ -48,6 +48,15 @@ STAGE = [
     Field("occurred_at", "When", "datetime", required=True),
     Field("returned_to_custody", "A return to custody", "checkbox"),
 ]
+
+
+def _labels(fields: list[Field]) -> dict[str, str]:
+    """The form's labels by field name: the API's body uses the same names."""
+    return {f.name: f.label for f in fields}
+
+
+def _label(fields: list[Field], name: str) -> str:
+    return _labels(fields)[name]
 
 
 def _render(
@@ -119,12 +128,14 @@ async def record_progress(request: Request[Any, Any, Any], goal_id: UUID) -> Res
     goal = await read(request, staff, f"/goals/{goal_id}")
     values = await _form(request, PROGRESS)
     body: dict[str, Any] = {"note": values["note"], "evidence": values["evidence"]}
-    if values["percent"]:
-        body["percent"] = (
-            int(values["percent"]) if values["percent"].isdigit() else values["percent"]
-        )
+    check = FormCheck()
+    percent = check.whole_number(_label(PROGRESS, "percent"), values["percent"], required=False)
+    if percent is not None:
+        body["percent"] = percent  # its range is the API's rule
     back = f"{PATH}/participants/{goal['participant_id']}"
     try:
+        if check.problems:
+            raise Refusal(422, "invalid_form", check.text())
         await _send(request, staff, f"/goals/{goal_id}/progress", body, values["idempotency_key"])
     except Refusal as refused:
         return _render(
@@ -135,7 +146,7 @@ async def record_progress(request: Request[Any, Any, Any], goal_id: UUID) -> Res
             back=back,
             fields=PROGRESS,
             values=values,
-            error=refused.detail,
+            error=refused.words(_labels(PROGRESS)),
             status=refused.status,
         )
     return Redirect(back, status_code=303)
@@ -162,10 +173,11 @@ async def record_stage(request: Request[Any, Any, Any], participant_id: UUID) ->
     staff = signed_in(request)
     values = await _form(request, STAGE)
     zone = await grantee_zone(request, staff)
+    check = FormCheck()
     body: dict[str, Any] = {
         "to_stage": int(values["to_stage"]) if values["to_stage"].isdigit() else values["to_stage"],
         "placement": values["placement"],
-        "occurred_at": local_instant(values["occurred_at"], zone),
+        "occurred_at": check.moment(_label(STAGE, "occurred_at"), values["occurred_at"], zone),
     }
     if values["facility"]:
         body["facility"] = values["facility"].upper()
@@ -174,6 +186,8 @@ async def record_stage(request: Request[Any, Any, Any], participant_id: UUID) ->
         body.pop("placement")
     back = f"{PATH}/participants/{participant_id}"
     try:
+        if check.problems:
+            raise Refusal(422, "invalid_form", check.text())
         await _send(
             request,
             staff,
@@ -190,7 +204,7 @@ async def record_stage(request: Request[Any, Any, Any], participant_id: UUID) ->
             back=back,
             fields=STAGE,
             values=values,
-            error=refused.detail,
+            error=refused.words(_labels(STAGE)),
             status=refused.status,
         )
     return Redirect(back, status_code=303)
@@ -247,7 +261,7 @@ async def make_referral(request: Request[Any, Any, Any], participant_id: UUID) -
             back=back,
             fields=fields,
             values=values,
-            error=refused.detail,
+            error=refused.words(_labels(fields)),
             status=refused.status,
         )
     return Redirect(back, status_code=303)

@@ -9,23 +9,34 @@ document; the console shows its `detail`, the rule's plain-language message.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from litestar import Request
 
+from services.api.console.checks import in_words
 from services.api.console.session import Staff
 
 
 class Refusal(Exception):
     """The API refused: its status, its problem code and its plain-language detail."""
 
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(
+        self, status: int, code: str, detail: str, errors: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
-        self.detail = detail
+        self.problem_detail = detail
+        self.errors = errors or []
+        # Which field is wrong, in plain words (checks.py), each sentence once.
+        self.detail = in_words(detail, self.errors)
+
+    def words(self, labels: Mapping[str, str]) -> str:
+        """The refusal naming each invalid field by the form's label for it."""
+        return in_words(self.problem_detail, self.errors, labels)
 
 
 def segment(value: str) -> str:
@@ -79,10 +90,8 @@ def refusal(response: httpx.Response) -> Refusal:
         problem = {}
     detail = str(problem.get("detail") or problem.get("title") or "the request was refused")
     errors = problem.get("errors")
-    if isinstance(errors, list) and errors:
-        # Which field is wrong, in the validator's words (the form keeps what was typed).
-        detail += ": " + "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict))
-    return Refusal(response.status_code, str(problem.get("code", "error")), detail)
+    listed = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+    return Refusal(response.status_code, str(problem.get("code", "error")), detail, listed)
 
 
 async def read(request: Request[Any, Any, Any], staff: Staff, path: str, **params: Any) -> Any:

@@ -5,10 +5,8 @@ refuses."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 from litestar.response import Redirect, Template
@@ -17,20 +15,24 @@ from domain import clock
 from domain.meetings import Topic
 from domain.pairings import LocationKind
 from services.api.console.backend import Refusal, command, read
+from services.api.console.checks import FormCheck
 from services.api.console.pages import grantee_zone, optional, page
 from services.api.console.session import PATH, Staff, session_of, signed_in
 
 TOPICS = [t.value for t in Topic]
+# The meeting form's labels (meeting_form.html) for the API body's paths.
+MEETING_LABELS = {
+    "pairing_id": "Pairing",
+    "scheduled_for": "When it took place",
+    "held.occurred_at": "When it took place",
+    "held.duration_minutes": "Minutes",
+    "location.kind": "Where",
+    "location.facility": "Facility code (in a facility)",
+    "held.topics": "Topics",
+    "held.summary": "Summary (shared with the team)",
+    "held.confidential_note": "Confidential note (you and the coordinator only)",
+}
 PLACES = [k.value for k in LocationKind]
-
-
-def local_instant(value: str, zone: ZoneInfo) -> str:
-    """A `datetime-local` field's value, read in the grantee's zone, as RFC 3339."""
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        return value  # the API names what is wrong with it
-    return (at if at.tzinfo else at.replace(tzinfo=zone)).isoformat()
 
 
 async def _meeting_form(
@@ -99,15 +101,19 @@ async def record_meeting(request: Request[Any, Any, Any], participant_id: UUID) 
     text["idempotency_key"] = text["idempotency_key"] or uuid.uuid4().hex
     topics = [str(t) for t in form.getall("topics", [])]
     values: dict[str, Any] = {**text, "topics": topics}
-    at = local_instant(text["occurred_at"], zone)
+    check = FormCheck()
+    at = check.moment(MEETING_LABELS["held.occurred_at"], text["occurred_at"], zone)
+    minutes = check.whole_number(MEETING_LABELS["held.duration_minutes"], text["duration_minutes"])
+    if check.problems:
+        return await _meeting_form(
+            request, staff, participant_id, values, error=check.text(), status=422
+        )
     location: dict[str, Any] = {"kind": text["place"]}
     if text["facility"]:
         location["facility"] = text["facility"]
-    minutes = text["duration_minutes"]
     held: dict[str, Any] = {
         "occurred_at": at,
-        # A number the API checks (1-480); anything else it names as invalid.
-        "duration_minutes": int(minutes) if minutes.isdigit() else minutes,
+        "duration_minutes": minutes,  # its range (1-480) is the API's rule
         "topics": topics,
         "summary": text["summary"],
     }
@@ -123,7 +129,12 @@ async def record_meeting(request: Request[Any, Any, Any], participant_id: UUID) 
         _, position = await command(request, staff, "/meetings", body, text["idempotency_key"])
     except Refusal as refused:
         return await _meeting_form(
-            request, staff, participant_id, values, error=refused.detail, status=refused.status
+            request,
+            staff,
+            participant_id,
+            values,
+            error=refused.words(MEETING_LABELS),
+            status=refused.status,
         )
     session = session_of(request)
     session["position"] = position

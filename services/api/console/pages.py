@@ -17,7 +17,7 @@ from domain import clock
 from services.api.console.backend import Refusal, read
 from services.api.console.session import PATH, Staff, session_of, signed_in
 from services.api.console.sorts import SORTS, api_sort
-from services.identity.access import Role, allowed
+from services.identity.access import STAFF, Role, allowed
 
 
 def page(request: Request[Any, Any, Any], staff: Staff, name: str, **context: Any) -> Template:
@@ -82,11 +82,14 @@ async def _caseload(request: Request[Any, Any, Any], q: str) -> Template:
     sort = query.get("sort") or ""
     stage = query.get("stage") or ""
     status = query.get("status") or ""
+    whose = query.get("whose") or ""
     if request.method == "POST":
         form = await request.form()
         sort = str(form.get("sort") or sort)
         stage = str(form.get("stage") or stage)
         status = str(form.get("status") or status)
+        whose = str(form.get("whose") or whose)
+    whose = await _whose(request, staff, whose)
     rows = await read(
         request,
         staff,
@@ -96,6 +99,7 @@ async def _caseload(request: Request[Any, Any, Any], q: str) -> Template:
         sort=api_sort(sort),
         stage=stage if stage in ("1", "2", "3") else None,
         status=status or None,
+        assigned_to="me" if whose == "mine" else None,
         min_position=log_position(request),
     )
     alerts = await optional(request, staff, "/alerts", min_position=log_position(request))
@@ -110,8 +114,51 @@ async def _caseload(request: Request[Any, Any, Any], q: str) -> Template:
         sort=sort,
         stage=stage,
         status=status,
+        whose=whose,
         sorts=SORTS,
     )
+
+
+async def _whose(request: Request[Any, Any, Any], staff: Staff, asked: str) -> str:
+    """Whose participants the caseload lists: `mine` (assigned to the signed-in staff member,
+    as case manager or coordinator: the API's `assigned_to=me`) or `all`. Not asked: `mine`
+    for a case manager who has anyone assigned, else `all` (decision 98). A peer mentor's
+    caseload is their mentees already, and an auditor has none: no choice for them."""
+    if not staff.has(*CHOOSERS):
+        return ""
+    if asked in ("mine", "all"):
+        return asked
+    if Role.CASE_MANAGER.value not in staff.roles:
+        return "all"
+    anyone = await read(
+        request,
+        staff,
+        "/participants",
+        limit=1,
+        assigned_to="me",
+        min_position=log_position(request),
+    )
+    return "mine" if anyone["items"] else "all"
+
+
+# The roles a participant can be assigned to (case manager, coordinator; the grantee's admin).
+CHOOSERS = tuple(r.value for r in STAFF)
+
+
+def in_time_order(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Timeline entries by the real-world time they show (`occurred_at`, as instants: the
+    offsets may differ across a DST change), ties in the order they were recorded; the API
+    answers in log order, so a stage move recorded late for an earlier day would otherwise
+    follow later entries."""
+
+    def key(entry: dict[str, Any]) -> tuple[float, int]:
+        try:
+            at = datetime.fromisoformat(str(entry.get("occurred_at"))).timestamp()
+        except ValueError:
+            at = float("inf")
+        return at, int(entry.get("position") or 0)
+
+    return sorted(entries, key=key)
 
 
 def alerts_per_person(rows: list[dict[str, Any]], alerts: list[dict[str, Any]]) -> dict[str, int]:
@@ -181,7 +228,7 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         pairings=(pairings or {}).get("items", []),
         meetings=meetings[:20],
         goals=(goals or {}).get("items", []),
-        timeline=(timeline or {}).get("items", []),
+        timeline=in_time_order((timeline or {}).get("items", [])),
         consents=(consents or {}).get("items", [])
         if isinstance(consents, dict)
         else consents or [],

@@ -22,7 +22,22 @@ CSRF_COOKIE = "prowd_csrf"
 
 
 class SignInRequired(Exception):
-    """No session, or one that has been idle too long or whose token has expired."""
+    """No session, or one that has been idle too long or whose token has expired; `ended`
+    when the browser did hold a session (so the sign-in page says it ended), not on a first
+    visit or after signing out."""
+
+    def __init__(self, ended: bool = False) -> None:
+        super().__init__("sign in")
+        self.ended = ended
+
+
+def _held_a_session(request: Request[Any, Any, Any]) -> bool:
+    """The browser sent a session cookie (`prowd_console`, or its parts `prowd_console-N`) with
+    a value: one the cookie backend could no longer open has ended. Sign-out leaves `null`."""
+    return any(
+        (name == COOKIE or name.startswith(f"{COOKIE}-")) and value not in ("", "null")
+        for name, value in request.cookies.items()
+    )
 
 
 def _key(settings: Settings, purpose: str) -> bytes | None:
@@ -111,16 +126,16 @@ def signed_in(request: Request[Any, Any, Any]) -> Staff:
     session = session_of(request)
     token, seen = session.get("token"), session.get("seen")
     if not isinstance(token, str) or not isinstance(seen, int | float):
-        raise SignInRequired()
+        raise SignInRequired(ended=_held_a_session(request))
     now = clock.now().timestamp()
     if now - seen > settings.console_idle_minutes * 60:
         request.clear_session()
-        raise SignInRequired()
+        raise SignInRequired(ended=True)
     try:
         principal = verify_token(settings, token)
     except NotAuthenticated:
         request.clear_session()
-        raise SignInRequired() from None
+        raise SignInRequired(ended=True) from None
     session["seen"] = now
     request.set_session(session)
     return Staff(principal, str(session.get("grantee", "")), token)

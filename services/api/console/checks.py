@@ -1,0 +1,123 @@
+"""A form's fields in plain words: what the console checks itself before it calls the API, and
+the API's validation problems said with the form's labels.
+
+The console decides no rule (decision 70), but whether a box holds a whole number or a date and
+time is a question of reading the form, not a rule: it is asked here, before any call, and the
+answer names the field by the label the person sees ("Minutes must be a whole number"). What the
+API still refuses as invalid comes back as its problem document, whose `errors` carry a body path
+(`$.held.duration_minutes`, or a key such as `held.summary`); `in_words` turns each into a
+sentence naming the form's label for that path, and never says one sentence twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+_AT = re.compile(r"\s*-\s*at\s*`\$\.?(?P<path>[^`]*)`\s*$")
+_INDEX = re.compile(r"\[\d+\]")
+# The validator's words for a value of the wrong kind, in the words a person reads.
+_REASONS = [
+    (re.compile(r"^Expected `int`.*?>= (\d+)"), "must be {0} or more"),
+    (re.compile(r"^Expected `int`.*?<= (\d+)"), "must be {0} or less"),
+    (re.compile(r"^Expected `(int|float)`"), "must be a whole number"),
+    (re.compile(r"RFC3339 encoded datetime"), ": enter a date and time"),
+    (re.compile(r"ISO8601 encoded date"), ": enter a date"),
+    (re.compile(r"^Expected `str`.*length <= (\d+)"), "must be at most {0} characters"),
+    (re.compile(r"^Expected `str`.*length >= (\d+)"), "must not be empty"),
+    (re.compile(r"^Invalid enum value"), ": choose one of the options"),
+    (re.compile(r"^Object missing required field `(\w+)`"), "{0}"),
+    (re.compile(r"^Invalid UUID"), ": choose one of the options"),
+]
+GENERIC = "the request body fails validation"
+
+
+def _words(path: str) -> str:
+    last = _INDEX.sub("", path).rsplit(".", 1)[-1]
+    return last.replace("_", " ").capitalize() or "The form"
+
+
+def label_of(path: str, labels: Mapping[str, str]) -> str:
+    """The form's label for an API body path (`held.topics[0]` as `held.topics`), else the
+    path's last name in words."""
+    plain = _INDEX.sub("", path.strip().lstrip("$").lstrip("."))
+    return labels.get(plain) or labels.get(plain.rsplit(".", 1)[-1]) or _words(plain)
+
+
+def sentence(error: Mapping[str, Any], labels: Mapping[str, str]) -> str:
+    """One validation error as a sentence naming the field by its label."""
+    message = str(error.get("message", "")).strip()
+    key = str(error.get("key", "") or "")
+    at = _AT.search(message)
+    if at:
+        path, message = at.group("path"), message[: at.start()].strip()
+    else:
+        path = "" if key in ("data", "body") else key
+    if not path:
+        return message
+    missing = re.match(r"^Object missing required field `(\w+)`", message)
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+        return f"{label_of(path, labels)}: fill this in"
+    label = label_of(path, labels)
+    if message.startswith(path + " "):
+        # The API's own sentence begins with the path (`held.summary takes text ...`).
+        return f"{label} {message[len(path) + 1 :]}"
+    for pattern, reason in _REASONS:
+        found = pattern.search(message)
+        if found:
+            said = reason.format(*found.groups())
+            return f"{label}{said}" if said.startswith(":") else f"{label} {said}"
+    return f"{label}: {message}" if message else label
+
+
+def in_words(detail: str, errors: Iterable[Any], labels: Mapping[str, str] | None = None) -> str:
+    """A problem's detail and errors as sentences for a person, each said once: a validation
+    error names the form's field; the generic "fails validation" gives way to them."""
+    said: list[str] = []
+    raw: set[str] = set()
+    for error in errors:
+        if isinstance(error, Mapping):
+            raw.add(str(error.get("message", "")).strip())
+            text = sentence(error, labels or {})
+            if text and text not in said:
+                said.append(text)
+    if not said:
+        return detail
+    repeated = detail in raw or any(detail in s or s in detail for s in said)
+    if detail and detail != GENERIC and not repeated:
+        said.insert(0, detail if not _AT.search(detail) else sentence({"message": detail}, {}))
+    return ". ".join(s.rstrip(".") for s in said) + "."
+
+
+class FormCheck:
+    """The console's own reading of a form's fields; each problem is a sentence naming the
+    field by its label. `problems` empty: the form can go to the API."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def whole_number(self, label: str, value: str, *, required: bool = True) -> int | None:
+        text = value.strip()
+        if not text and not required:
+            return None
+        if not _WHOLE.fullmatch(text):
+            self.problems.append(f"{label} must be a whole number")
+            return None
+        return int(text)
+
+    def moment(self, label: str, value: str, zone: ZoneInfo) -> str:
+        """A `datetime-local` value read in the grantee's zone, as RFC 3339."""
+        try:
+            at = datetime.fromisoformat(value.strip())
+        except ValueError:
+            self.problems.append(f"{label}: enter a date and time")
+            return ""
+        return (at if at.tzinfo else at.replace(tzinfo=zone)).isoformat()
+
+    def text(self) -> str:
+        return ". ".join(self.problems) + "." if self.problems else ""
