@@ -427,3 +427,47 @@ def test_a_quarter_in_the_address_is_one_value_refused_in_words(browser, grantee
     answer = browser.get(route + quarter)
     assert answer.status_code in (400, 404), (answer.status_code, answer.text[:300])
     assert "2026 Q4" not in answer.text and "internal" not in answer.text.lower()
+
+
+def test_a_coordinator_certifies_a_recorded_pirl_file_in_the_console(
+    browser, client, auth, grantee, enrol, db, frozen_at
+):
+    frozen_at(datetime(2026, 10, 20, 15, 0, tzinfo=UTC))
+    enrol(program_entry_date="2026-07-01")
+    exported = client.post(
+        f"/v1/grantees/{grantee}/exports/pirl/2026Q3", headers=auth("coordinator", grantee)
+    )
+    assert exported.status_code == 201, exported.text
+    export_id, digest = exported.headers["x-export-id"], exported.headers["x-export-digest"]
+    sign_in(browser, "coordinator", grantee)
+    listed = browser.get("/console/reports?quarter=2026Q3")
+    assert f"/console/exports/{export_id}/certify" in listed.text and digest[:12] in listed.text
+    # A blank name is refused in words, and nothing is recorded.
+    events = count_events(db, grantee)
+    path = f"/console/exports/{export_id}/certify"
+    refused = form(
+        browser,
+        path,
+        {"signer_name": " ", "signer_title": "Coordinator", "statement": "I certify."},
+    )
+    assert refused.status_code in (400, 422)
+    problem = refused.text.split('id="refusal"')[1].split("</div>")[0]
+    assert "Your name, as you sign" in problem and "signer_name" not in problem
+    assert count_events(db, grantee) == events
+    done = form(
+        browser,
+        path,
+        {"signer_name": "Dana Reyes", "signer_title": "Coordinator", "statement": "I certify."},
+    )
+    assert done.status_code == 303, done.text
+    shown = browser.get(done.headers["location"]).text
+    assert "Dana Reyes, Coordinator" in shown and "Certify this file" not in shown
+    record = client.get(
+        f"/v1/grantees/{grantee}/exports/{export_id}", headers=auth("auditor", grantee)
+    ).json()
+    assert record["certification"]["sha256"] == digest
+    # An auditor reads who certified, with no link to certify.
+    sign_in(browser, "auditor", grantee)
+    seen = browser.get("/console/reports?quarter=2026Q3")
+    assert seen.status_code == 200 and "Dana Reyes" in seen.text
+    assert "Certify this file" not in seen.text

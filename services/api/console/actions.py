@@ -1,6 +1,7 @@
 """The console's other forms, each one command of the API: a goal's progress, a stage
-transition and a referral. One template draws them (command_form.html); on refusal the form
-comes back with the rule's message and what was entered."""
+transition, a referral and the certification of a PIRL file. One template draws them
+(command_form.html); on refusal the form comes back with the rule's message and what was
+entered."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from uuid import UUID
 from litestar import Request, Response, get, post
 from litestar.response import Redirect, Template
 
+from domain.exports import CERTIFICATION_STATEMENT as STATEMENT
 from domain.stages import Placement
 from services.api.console.backend import Refusal, command, read
 from services.api.console.checks import FormCheck
@@ -267,4 +269,80 @@ async def make_referral(request: Request[Any, Any, Any], participant_id: UUID) -
     return Redirect(back, status_code=303)
 
 
-ROUTES = [progress_form, record_progress, stage_form, record_stage, referral_form, make_referral]
+CERTIFY = [
+    Field("signer_name", "Your name, as you sign", required=True),
+    Field("signer_title", "Your title", required=True),
+    Field(
+        "statement",
+        "What you certify",
+        "textarea",
+        required=True,
+        help="Recorded with your name, the time and the file's SHA-256; once per file.",
+    ),
+]
+
+
+async def _export(request: Request[Any, Any, Any], staff: Staff, export_id: UUID) -> Any:
+    return await read(request, staff, f"/exports/{export_id}")
+
+
+def _certify_heading(export: Any) -> str:
+    return f"Record your certification of the {export['quarter']} PIRL file"
+
+
+@get(f"{PATH}/exports/{{export_id:uuid}}/certify")
+async def certify_form(request: Request[Any, Any, Any], export_id: UUID) -> Template:
+    """Certify a recorded PIRL file as the grantee's submission (the coordinator)."""
+    staff = signed_in(request)
+    export = await _export(request, staff, export_id)
+    return _render(
+        request,
+        staff,
+        heading=_certify_heading(export),
+        action=f"{PATH}/exports/{export_id}/certify",
+        back=f"{PATH}/reports?quarter={export['quarter']}",
+        fields=CERTIFY,
+        values={
+            "idempotency_key": uuid.uuid4().hex,
+            "signer_title": "Program Coordinator",
+            "statement": STATEMENT,
+        },
+    )
+
+
+@post(f"{PATH}/exports/{{export_id:uuid}}/certify")
+async def certify(request: Request[Any, Any, Any], export_id: UUID) -> Response[Any]:
+    staff = signed_in(request)
+    export = await _export(request, staff, export_id)
+    values = await _form(request, CERTIFY)
+    back = f"{PATH}/reports?quarter={export['quarter']}"
+    body = {k: values[k] for k in ("signer_name", "signer_title", "statement")}
+    try:
+        await _send(
+            request, staff, f"/exports/{export_id}/certification", body, values["idempotency_key"]
+        )
+    except Refusal as refused:
+        return _render(
+            request,
+            staff,
+            heading=_certify_heading(export),
+            action=f"{PATH}/exports/{export_id}/certify",
+            back=back,
+            fields=CERTIFY,
+            values=values,
+            error=refused.words(_labels(CERTIFY)),
+            status=refused.status,
+        )
+    return Redirect(back, status_code=303)
+
+
+ROUTES = [
+    progress_form,
+    record_progress,
+    stage_form,
+    record_stage,
+    referral_form,
+    make_referral,
+    certify_form,
+    certify,
+]
