@@ -44,6 +44,8 @@ def _until(check, seconds: float = 20.0) -> None:
 def test_notices_within_the_window_are_applied_as_one_batch(
     gathering: ProjectionWorker, db, grantee, enrol
 ) -> None:
+    # The worker's first sweep may have applied other grantees' events of earlier tests.
+    batches, processed = gathering.batches, gathering.processed
     for _ in range(3):
         enrol()
     schema = f"g_{grantee}"
@@ -51,7 +53,7 @@ def test_notices_within_the_window_are_applied_as_one_batch(
         head = projector.log_head(cur, schema)
     _until(lambda: projector.lowest_position(db, schema) >= head)
     # One catch-up applied the three enrolments, not one catch-up per notice.
-    assert (gathering.batches, gathering.processed) == (1, 3)
+    assert (gathering.batches - batches, gathering.processed - processed) == (1, 3)
 
 
 def test_the_window_is_a_setting_off_by_default() -> None:
