@@ -70,7 +70,16 @@ class Forbidden(DomainError):
 
 
 class AlreadyExists(DomainError):
+    """What the command would create exists already (HTTP 409). `existing` names what was
+    found (ids and states, never personal data), so that a client can go to it."""
+
     default_code = "already_exists"
+
+    def __init__(
+        self, detail: str, *, code: str | None = None, existing: list[dict[str, str]] | None = None
+    ) -> None:
+        super().__init__(detail, code=code)
+        self.existing = existing
 
 
 class Gone(DomainError):

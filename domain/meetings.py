@@ -5,6 +5,10 @@ discussed, who attended, a shareable summary and an optional confidential note (
 only by its author and the coordinator). Corrections are new events, never edits. Each
 cadence-relevant event carries the ISO week of the grantee's time zone it falls in, worked
 out when it is recorded, so the cadence view is a pure function of the log.
+
+A pairing meets once at a time: a meeting at an instant for which the pairing has a meeting
+already, not cancelled, is refused (`DuplicateMeeting`): a double tap or a retry without an
+idempotency key would otherwise count one meeting twice (decision 96).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import msgspec
 
 from domain.class_sessions import SessionKind
 from domain.common import (
+    AlreadyExists,
     Forbidden,
     ProwdAggregate,
     RuleViolation,
@@ -98,6 +103,32 @@ class NoteReader(msgspec.Struct, frozen=True):
 
 class NoteWithheld(Forbidden):
     """The caller may not change a confidential note that someone else wrote (HTTP 403)."""
+
+
+class DuplicateMeeting(AlreadyExists):
+    """The pairing has a meeting at that time already, not cancelled (HTTP 409); `existing`
+    names it."""
+
+    default_code = "duplicate_meeting"
+
+    def __init__(self, meeting: Meeting) -> None:
+        super().__init__(
+            f"the pairing has a meeting at {meeting.scheduled_for.isoformat()} already"
+            f" ({meeting.status.value}): {meeting.id}",
+            existing=[{"meeting_id": str(meeting.id), "status": meeting.status.value}],
+        )
+
+
+def check_time_free(pairing: Pairing, at: datetime, booked: Meeting | None) -> None:
+    """A pairing meets once at a time. `booked` is the meeting `pairing.meeting_at(at)` names
+    (the caller loads it); its time is free again once it is cancelled."""
+    taken = pairing.meeting_at(at)
+    if taken is None:
+        return
+    if booked is None or booked.id != taken:
+        raise ValueError(f"give the meeting the pairing has at {at.isoformat()}: {taken}")
+    if booked.status is not MeetingStatus.CANCELLED:
+        raise DuplicateMeeting(booked)
 
 
 def check_record(record: HeldRecord, pairing: Pairing) -> None:
@@ -227,7 +258,10 @@ class Meeting(ProwdAggregate):
         planned_minutes: int,
         location: Location,
         week: str,
+        booked: Meeting | None = None,
     ) -> Meeting:
+        """A new meeting of `pairing`, its time booked on the pairing (save both). `booked`:
+        the meeting the pairing has at that time, if any (`Pairing.meeting_at`)."""
         if not pairing.is_open:
             raise RuleViolation("no meeting on a closed pairing", code="pairing_closed")
         if scheduled_for.tzinfo is None:
@@ -237,6 +271,7 @@ class Meeting(ProwdAggregate):
                 f"a meeting is planned for more than 0 and at most {MAX_MINUTES} minutes",
                 code="invalid_duration",
             )
+        check_time_free(pairing, scheduled_for, booked)
         meeting: Meeting = cls._create(
             cls.Scheduled,
             id=uuid4(),
@@ -247,6 +282,7 @@ class Meeting(ProwdAggregate):
             week=week,
             occurred_at=utcnow(),
         )
+        pairing.book_meeting(meeting.id, scheduled_for)
         return meeting
 
     def hold(self, record: HeldRecord, pairing: Pairing, week: str) -> None:

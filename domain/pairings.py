@@ -2,12 +2,13 @@
 
 Who may mentor whom is domain/eligibility.py. The caseload limits are enforced by the mentor
 and participant aggregates, saved with the pairing in one transaction, so concurrent matches
-cannot exceed them.
+cannot exceed them. A pairing knows the time of each of its meetings (`MeetingBooked`, saved
+with the meeting), so that it meets once at a time (domain/meetings.py, decision 96).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
@@ -101,6 +102,14 @@ class Closure(msgspec.Struct, frozen=True, kw_only=True):
     post_closure_contact: str = ""
 
 
+def meeting_time(at: datetime) -> str:
+    """The instant a meeting is booked at, as the pairing keys it: UTC, so that one instant
+    written with two offsets is one time."""
+    if at.tzinfo is None:
+        raise RuleViolation("scheduled_for must carry a UTC offset", code="naive_datetime")
+    return at.astimezone(UTC).isoformat()
+
+
 def check_location(mentor: Mentor, location: Location, today: date) -> None:
     """Meeting inside a BOP institution or an RRC needs an unexpired clearance for it."""
     if location.kind in (LocationKind.BOP_INSTITUTION, LocationKind.RRC):
@@ -132,6 +141,10 @@ class Pairing(ProwdAggregate):
         closure: Closure | None
         opened_at: datetime
         closed_at: datetime | None
+        # The meeting booked at each instant (`meeting_time`), the latest if one was cancelled;
+        # ids as text (the aggregate cache copies this state for every command). Meetings
+        # recorded before decision 96 are not in it.
+        meetings: dict[str, str]
 
     class Opened(ProwdAggregate.Created):
         kind: PairingKind
@@ -155,6 +168,7 @@ class Pairing(ProwdAggregate):
             p.closure = None
             p.opened_at = self.occurred_at
             p.closed_at = None
+            p.meetings = {}
 
     class MemberAdded(ProwdAggregate.Event):
         participant_id: UUID
@@ -174,6 +188,13 @@ class Pairing(ProwdAggregate):
 
         def apply(self, p: Any) -> None:
             p.first_meeting_on = self.met_on
+
+    class MeetingBooked(ProwdAggregate.Event):
+        meeting_id: UUID
+        scheduled_for: datetime
+
+        def apply(self, p: Any) -> None:
+            p.meetings[meeting_time(self.scheduled_for)] = str(self.meeting_id)
 
     class FlaggedForReview(ProwdAggregate.Event):
         flag: str
@@ -304,6 +325,17 @@ class Pairing(ProwdAggregate):
             raise RuleViolation("the first meeting cannot precede the match", code="before_match")
         check_not_future(datetime.combine(met_on, time.min, tzinfo=zone), "the first meeting")
         self.trigger_event(self.FirstMeetingRecorded, met_on=met_on, occurred_at=utcnow())
+
+    def meeting_at(self, at: datetime) -> UUID | None:
+        """The meeting booked at this instant (perhaps cancelled since), if any."""
+        booked = self.meetings.get(meeting_time(at))
+        return None if booked is None else UUID(booked)
+
+    def book_meeting(self, meeting_id: UUID, at: datetime) -> None:
+        """Book the time of a new meeting (`Meeting.schedule` checks that it is free)."""
+        self.trigger_event(
+            self.MeetingBooked, meeting_id=meeting_id, scheduled_for=at, occurred_at=utcnow()
+        )
 
     def flag(self, flag: PairingFlag, detail: str) -> None:
         """Flag for review (for instance the mentee left the RRC); never closes by itself."""

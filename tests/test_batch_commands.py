@@ -342,7 +342,8 @@ def test_each_item_needs_the_role_of_its_single_endpoint(world: World) -> None:
         (403, "forbidden"),
         (201, None),
     ]
-    assert w.events() == before + 1
+    # The meeting's `Scheduled` and its time booked on the pairing.
+    assert w.events() == before + 2
     other = send(
         w,
         [item("meeting.schedule", "p-3", w.meeting_body(mine, "2026-11-04T18:00:00-06:00"))],
@@ -356,7 +357,7 @@ def test_each_item_needs_the_role_of_its_single_endpoint(world: World) -> None:
         headers=w.headers("auditor"),
     )
     assert r.status_code == 403 and r.json()["code"] == "forbidden"
-    assert w.events() == before + 1
+    assert w.events() == before + 2
 
 
 def test_the_caseload_shows_the_batch_after_the_projector_runs(world: World) -> None:

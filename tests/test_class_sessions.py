@@ -104,8 +104,13 @@ def test_a_class_session_is_held_in_class_hours_under_the_facilitys_approval(sce
         scene.session("2026-11-03T10:00:00-06:00", approval=rid),
         "class_session_not_approved",
     )
-    # A plain meeting of the same group in class hours is still refused.
-    w.refused("/meetings", plain, "during_class_hours")
+    # A plain meeting of the same group in class hours is still refused (an hour later: at
+    # `at` the group has its class session, and meets once at a time).
+    w.refused(
+        "/meetings",
+        scene.session("2026-11-10T11:00:00-06:00", kind="mentoring"),
+        "during_class_hours",
+    )
 
     projector.drain(w.db, w.schema)
     listed = w.get("/class-session-requests", cohort="C1")["items"]

@@ -132,6 +132,29 @@ def test_a_held_meeting_is_one_statement_once_its_aggregates_are_cached(
     assert len(statements(transactions)) == 1, transactions
 
 
+def test_a_meeting_recorded_with_its_pairings_booking_is_still_one_statement(
+    traced_api: Any, world: World
+) -> None:
+    """Decision 96: a new meeting books its time on its pairing, which the command read
+    already (from the cache) and now saves too: still 1 round trip, 1 transaction."""
+    pool, api = traced_api
+    mentor = world.mentor("mentor-w")
+    pairing = world.pair(mentor, [world.enrol()], "2026-10-01T15:00:00Z")
+    world.meet(pairing, "2026-10-06T18:00:00-05:00")  # reads (and caches) what a meeting needs
+    at = "2026-10-13T18:00:00-05:00"
+    body = world.meeting_body(pairing, at, record=held(at, 45))
+    with traced(pool, CONNECTIONS) as transactions:
+        r = api.post(f"{world.base}/meetings", json=body, headers=world.headers())
+    assert r.status_code == 201, r.text
+    assert len(statements(transactions)) == 1, transactions
+    assert world.topics_of(pairing) == [
+        "Opened",
+        "MeetingBooked",
+        "FirstMeetingRecorded",
+        "MeetingBooked",
+    ]
+
+
 def test_a_cached_aggregate_another_instance_changed_is_refused_then_the_command_reruns(
     traced_api: Any, world: World, client: TestClient[Any]
 ) -> None:

@@ -18,10 +18,14 @@ COMMON = [
 ]
 
 
-def problems(*extra: tuple[int, str, str]) -> dict[int, ResponseSpec]:
-    """Problem responses for a route: the common 401/403/404 plus `extra` (status, code, detail)."""
+Refusal = tuple[int, str, str] | tuple[int, str, str, list[dict[str, Any]]]
+
+
+def problems(*extra: Refusal) -> dict[int, ResponseSpec]:
+    """Problem responses for a route: the common 401/403/404 plus `extra` (status, code,
+    detail, and the `existing` records a 409 names, if it does)."""
     by_status: dict[int, list[Example]] = {}
-    for status, code, detail in [*COMMON, *extra]:
+    for status, code, detail, *existing in [*COMMON, *extra]:
         value = msgspec.to_builtins(
             Problem(
                 type=problem_type(code),
@@ -29,6 +33,7 @@ def problems(*extra: tuple[int, str, str]) -> dict[int, ResponseSpec]:
                 status=status,
                 detail=detail,
                 code=code,
+                existing=existing[0] if existing else None,
             )
         )
         by_status.setdefault(status, []).append(Example(id=code, summary=detail, value=value))

@@ -31,7 +31,11 @@ from services.reports import pirl
 # Litestar appends `; charset=utf-8` to a text/* type itself (naming it here doubled it).
 CSV = "text/csv"
 _DIGITS = re.compile(r"[0-9]{1,9}")
-_QUARTER_PROBLEM = (400, "invalid_quarter", "'2026Q5' is not a quarter of the form YYYYQn")
+_QUARTER_PROBLEM = (
+    400,
+    "invalid_quarter",
+    "'2026Q5' is not a quarter of the form YYYYQn from 1900Q1 to 9999Q4, e.g. 2026Q3",
+)
 _EXPORT_PROBLEMS = problems(
     _QUARTER_PROBLEM,
     (422, "quarter_not_started", "quarter 2027Q1 has not begun (it starts on 2027-01-01)"),
@@ -134,7 +138,7 @@ def _out(number: int, e: ExportRecord, c: Certification | None = None) -> Export
     )
 
 
-# What `pirl.Quarter.parse` takes (a quarter not begun yet is a 422 of its own).
+# What `pirl.parse_quarter` takes (a quarter not begun yet is a 422 of its own).
 PirlQuarter = Annotated[
     str,
     Parameter(
@@ -146,7 +150,7 @@ PirlQuarter = Annotated[
 
 def parse_quarter(quarter: str) -> pirl.Quarter:
     try:
-        return pirl.Quarter.parse(quarter)
+        return pirl.parse_quarter(quarter)
     except ValueError as e:
         raise ProblemError(400, "invalid_quarter", str(e)) from None
 

@@ -25,7 +25,7 @@ from services.api.class_hours import ClassHoursController
 from services.api.class_sessions import SESSION_RULES, ClassSessionController
 from services.api.commands import check_own_pairing, hold_command, own_meeting, schedule_command
 from services.api.context import Tenant, action, provide_tenant, tenant_command
-from services.api.docs import body, problems
+from services.api.docs import Refusal, body, problems
 from services.api.meeting_cadence import CadenceController
 from services.api.params import (
     INSTANT_SCHEMA,
@@ -126,6 +126,14 @@ HELD_RULES = [
     *SESSION_RULES,
 ]
 
+_EXISTING = "0d5c3b7e-2f41-4c8a-9a37-5e1f0b6d9c21"
+DUPLICATE: Refusal = (
+    409,
+    "duplicate_meeting",
+    f"the pairing has a meeting at 2026-11-24T18:00:00-06:00 already (held): {_EXISTING}",
+    [{"meeting_id": _EXISTING, "status": "held"}],
+)
+
 
 class MeetingController(Controller):
     path = "/v1/grantees/{grantee:str}"
@@ -148,7 +156,7 @@ class MeetingController(Controller):
         opt=action("meetings.write"),
         sync_to_thread=True,
         status_code=201,
-        responses=problems(*HELD_RULES),
+        responses=problems(*HELD_RULES, DUPLICATE),
     )
     def schedule(
         self,
@@ -158,7 +166,10 @@ class MeetingController(Controller):
     ) -> Response[MeetingOut]:
         """Schedule a meeting of a pairing; include `held` to record a meeting that took place
         (`held.summary_part2: true` tags its summary as 42 CFR Part 2 information, shared
-        outside the grantee only under a covering consent)."""
+        outside the grantee only under a covering consent). A pairing meets once at a time:
+        while it has a meeting (not cancelled) at `scheduled_for`, 409 `duplicate_meeting`
+        names it in `existing` (a retry with the same `Idempotency-Key` is answered as the
+        first time instead)."""
         return self._do(request, tenant, data, schedule_command(request, tenant, data))
 
     def _own_meeting(self, tenant: Tenant, meeting_id: UUID, action_name: str) -> Meeting:

@@ -43,7 +43,8 @@ class Problem(msgspec.Struct, omit_defaults=True):
     detail: str = ""
     code: str = ""
     errors: list[dict[str, Any]] | None = None
-    # The records a 409 `possible_duplicate` found (ids and numbers only).
+    # The records a 409 `possible_duplicate` or `duplicate_meeting` found (ids, numbers and
+    # states only).
     existing: list[dict[str, Any]] | None = None
 
 
@@ -155,7 +156,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return problem_response(exc.status, exc.code, exc.detail, headers=exc.headers)
     if isinstance(exc, DomainError):
         status = next(s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls))
-        return problem_response(status, exc.code, exc.detail)
+        existing = exc.existing if isinstance(exc, AlreadyExists) else None
+        return problem_response(status, exc.code, exc.detail, existing=existing)
     if isinstance(exc, InvalidCursor):
         return problem_response(400, "invalid_cursor", str(exc))
     if isinstance(exc, InvalidSort):

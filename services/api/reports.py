@@ -81,7 +81,11 @@ _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 QUARTER_PROBLEMS = (
-    (400, "invalid_quarter", "'2026Q5' is not a quarter such as 2026Q3"),
+    (
+        400,
+        "invalid_quarter",
+        "'2026Q5' is not a quarter of the form YYYYQn from 2000Q1 to 2999Q4, e.g. 2026Q3",
+    ),
     (400, "invalid_instant", "as_of must be RFC 3339 with a UTC offset"),
     (422, "quarter_not_started", "2027Q1 had not begun by 2026-11-26"),
     (409, "log_unreadable", "the event at position 3 of g_northside_works cannot be decoded"),

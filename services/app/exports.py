@@ -91,9 +91,9 @@ class Exports:
         checks; warnings only unless `allow_warnings`), record it with its digest in the export
         register and return it."""
         today = utcnow().astimezone(self.ledger.zone).date()
-        if quarter.first_day > today:
+        if quarter.start > today:
             raise RuleViolation(
-                f"quarter {quarter} has not begun (it starts on {quarter.first_day})",
+                f"quarter {quarter} has not begun (it starts on {quarter.start})",
                 code="quarter_not_started",
             )
         recorder: TenantRecorder = self.ledger.recorder  # type: ignore[assignment]
@@ -174,7 +174,7 @@ class Exports:
         register = register or self.export_register()
         log = self.pirl_log(record.stands_at)
         data = pirl.render(
-            pirl.build(log, pirl.Quarter.parse(record.quarter), register.identifiers)
+            pirl.build(log, pirl.parse_quarter(record.quarter), register.identifiers)
         )
         if pirl.digest(data) != record.sha256:
             raise NotReproducible(

@@ -136,21 +136,26 @@ class Meetings:
         location: Location,
         held: HeldRecord | None = None,
     ) -> Saved[Meeting]:
-        """Schedule a meeting of a pairing; with `held`, record it as held at once."""
+        """Schedule a meeting of a pairing; with `held`, record it as held at once. Refused
+        (`DuplicateMeeting`, naming it) while the pairing has a meeting at that time; the
+        pairing, which books the time, is saved with the meeting, so that of two such
+        requests decided at once one wins the pairing's version and the other is decided
+        again on what it left."""
         pairing = self.pairings.pairing(pairing_id)
+        booked = pairing.meeting_at(scheduled_for)
         meeting = Meeting.schedule(
             pairing=pairing,
             scheduled_for=scheduled_for,
             planned_minutes=planned_minutes,
             location=location,
             week=self.week_of(scheduled_for),
+            booked=None if booked is None else self.meeting(booked),
         )
-        also: list[ProwdAggregate] = []
         if held is not None:
             held = self._checked(pairing, held)
             meeting.hold(held, pairing, self.week_of(held.occurred_at))
-            also = self._first_meeting(pairing, held)
-        return self.ledger.record(meeting, command, also=also)
+            self._first_meeting(pairing, held)
+        return self.ledger.record(meeting, command, also=[pairing])
 
     def hold_meeting(
         self, command: Command, meeting_id: UUID, record: HeldRecord

@@ -21,11 +21,11 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from domain import common
     from domain.common import DomainError
     from services.app.tenancy import Tenancy
-    from services.reports.pirl import Quarter
+    from services.reports.pirl import parse_quarter
     from services.store.ledger import Command
 
     try:
-        quarter = Quarter.parse(args.quarter)
+        quarter = parse_quarter(args.quarter)
     except ValueError as e:
         print(f"prowd export: {e}", file=sys.stderr)
         return 2

@@ -27,7 +27,7 @@ from services.reports.pirl_elements import (
     markdown_table,
 )
 from services.reports.pirl_facts import TOPICS, Facts, Log, Subject, collect
-from services.reports.quarter import Quarter
+from services.reports.quarterly import Quarter
 
 # The export's public face (services/app/exports.py, the CLI, docs/pirl.md).
 __all__ = [
@@ -42,13 +42,22 @@ __all__ = [
     "digest",
     "in_scope",
     "markdown_table",
+    "parse_quarter",
     "render",
 ]
+
+# The years a PIRL export's quarter may name (its path parameter declares them).
+PIRL_YEARS = range(1900, 10000)
+
+
+def parse_quarter(text: str) -> Quarter:
+    """The quarter of an export, `YYYYQn` from 1900; ValueError otherwise."""
+    return Quarter.parse(text, PIRL_YEARS)
 
 
 def in_scope(log: Log, quarter: Quarter) -> list[Facts]:
     """Participants in the quarter's file: entered on or before its last day."""
-    return [f for f in log.people.values() if f.entry <= quarter.last_day]
+    return [f for f in log.people.values() if f.entry <= quarter.end]
 
 
 def build(log: Log, quarter: Quarter, identifiers: Mapping[UUID, str]) -> list[list[str]]:

@@ -27,7 +27,7 @@ from domain.pairings import Pairing
 from domain.participants import ExitReason, Participant
 from domain.policy import ProgramPolicy
 from domain.resources import Referral
-from services.reports.quarter import Quarter
+from services.reports.quarterly import Quarter
 
 # Days without service (and none planned) after which a participant has exited (DOMAIN.md).
 NO_SERVICE_DAYS = rules.NO_SERVICE_DAYS
@@ -314,7 +314,7 @@ class Subject:
 
     @property
     def as_of(self) -> date:
-        return self.quarter.last_day
+        return self.quarter.end
 
     @property
     def last_contact(self) -> date | None:
@@ -368,7 +368,7 @@ class Subject:
         quarter = Quarter.of(exit[0]).after(n)
         if quarter > self.quarter:
             return ""
-        return "1" if any(d <= quarter.last_day for d in self.facts.employments) else ""
+        return "1" if any(d <= quarter.end for d in self.facts.employments) else ""
 
     @property
     def credential(self) -> tuple[date, CredentialType] | None:

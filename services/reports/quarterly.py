@@ -11,8 +11,9 @@ positions that produced it (the drill-down). Figures are then counts, sums, mean
 or ratios of bases, so totals across grantees are computed from the pooled items, never by
 averaging averages.
 
-This module defines the quarter and the catalogue of figures; the facts are sorted into bases
-by services/reports/bases.py and the figures evaluated by services/reports/figures.py.
+This module defines the quarter (the PIRL export's too) and the catalogue of figures; the facts
+are sorted into bases by services/reports/bases.py and the figures evaluated by
+services/reports/figures.py.
 """
 
 from __future__ import annotations
@@ -28,19 +29,29 @@ from domain.participants import ExitReason
 from domain.supervision import EscalationType
 
 QUARTER = re.compile(r"^([0-9]{4})Q([1-4])$")
+# The years a quarter of the reports may name (their path parameter declares them); a PIRL
+# export takes more (services/reports/pirl.py).
+REPORT_YEARS = range(2000, 3000)
 TRANSITIONS = ("1_to_2", "1_to_3", "2_to_2", "2_to_3")
 
 
 @dataclass(frozen=True, order=True)
 class Quarter:
+    """A calendar quarter `YYYYQn` (Q1 is January to March), of the reports and of the PIRL
+    export alike."""
+
     year: int
     number: int
 
     @classmethod
-    def parse(cls, text: str) -> Quarter:
+    def parse(cls, text: str, years: range = REPORT_YEARS) -> Quarter:
+        """`YYYYQn` with the year in `years`; ValueError otherwise."""
         match = QUARTER.fullmatch(text)
-        if match is None or not 2000 <= int(match.group(1)) <= 2999:
-            raise ValueError(f"{text!r} is not a quarter such as 2026Q3")
+        if match is None or int(match.group(1)) not in years:
+            raise ValueError(
+                f"{text!r} is not a quarter of the form YYYYQn from {years.start}Q1 to"
+                f" {years.stop - 1}Q4, e.g. 2026Q3"
+            )
         return cls(int(match.group(1)), int(match.group(2)))
 
     @classmethod
@@ -51,15 +62,25 @@ class Quarter:
     def name(self) -> str:
         return f"{self.year}Q{self.number}"
 
+    def __str__(self) -> str:
+        return self.name
+
     @property
     def start(self) -> date:
+        """The quarter's first day."""
         return date(self.year, 3 * self.number - 2, 1)
 
     @property
     def end(self) -> date:
+        """The quarter's last day."""
         if self.number == 4:
             return date(self.year, 12, 31)
         return date(self.year, 3 * self.number + 1, 1) - timedelta(days=1)
+
+    def after(self, n: int) -> Quarter:
+        """The quarter `n` quarters later (`n` may be 0)."""
+        index = self.year * 4 + self.number - 1 + n
+        return Quarter(index // 4, index % 4 + 1)
 
     def weeks(self) -> list[str]:
         """ISO weeks belonging to the quarter: those whose Thursday falls in it."""

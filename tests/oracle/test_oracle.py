@@ -165,8 +165,10 @@ history = st.fixed_dictionaries(
 )
 
 
-def at(day: date) -> str:
-    return f"{min(day, LAST).isoformat()}T16:00:00Z"
+def at(day: date, minute: int = 0) -> str:
+    """16:00 UTC on `day`; `minute` minutes later for the n-th meeting of one pairing, which
+    meets once at a time (decision 96) whatever days the history draws."""
+    return f"{min(day, LAST).isoformat()}T16:{minute:02d}:00Z"
 
 
 @contextmanager
@@ -330,17 +332,17 @@ def record(rec: Recorder, h: dict[str, Any]) -> list[str]:
             )["id"]
             label += "+" + pr["mentor"]
             last = opened
-            for gap, outcome, minutes in pr["meetings"]:
+            for n, (gap, outcome, minutes) in enumerate(pr["meetings"]):
                 day = min(opened + timedelta(days=gap), LAST)
                 last = max(last, day)
                 body: dict[str, Any] = {
                     "pairing_id": pairing,
-                    "scheduled_for": at(day),
+                    "scheduled_for": at(day, n),
                     "location": {"kind": "off_site"},
                 }
                 if outcome == "held":
                     body["held"] = {
-                        "occurred_at": at(day),
+                        "occurred_at": at(day, n),
                         "duration_minutes": minutes,
                         "topics": ["goals"],
                     }
@@ -594,9 +596,9 @@ def class_sessions(
             "opened_at": at(opened),
         },
     )["id"]
-    for day, kind, minutes, both, amend in held:
+    for n, (day, kind, minutes, both, amend) in enumerate(held):
         record: dict[str, Any] = {
-            "occurred_at": at(day),
+            "occurred_at": at(day, n),
             "duration_minutes": minutes,
             "topics": ["employment"],
             "attendance": {members[0]: "present", members[1]: "present" if both else "absent"},
@@ -607,7 +609,7 @@ def class_sessions(
             "/meetings",
             {
                 "pairing_id": group,
-                "scheduled_for": at(day),
+                "scheduled_for": at(day, n),
                 "location": {"kind": "bop_institution", "facility": "FCI-A"},
                 "held": record,
             },

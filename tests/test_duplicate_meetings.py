@@ -1,0 +1,292 @@
+"""A pairing meets once at a time (decision 96): a second meeting of a pairing at an instant at
+which it has a meeting already (not cancelled) is refused with 409 `duplicate_meeting`, naming
+the meeting it has, and appends nothing; by the single endpoint and by a batch item alike, two
+identical items of one batch included, and when both requests were decided at once. A retry
+with the same `Idempotency-Key` is answered as the first time; a cancelled meeting's time may be
+taken again; another pairing may meet at the same time. The rule itself is checked without a
+database too. Today is 2026-11-26 (UTC)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from domain.common import AlreadyExists
+from domain.meetings import DuplicateMeeting, Meeting, MeetingStatus
+from domain.pairings import Pairing
+from tests.conftest import race
+from tests.meetings_helpers import World, held
+from tests.test_batch_commands import item, send
+from tests.test_cadence_domain import OFF_SITE as OFF_SITE_LOCATION
+from tests.test_cadence_domain import open_pairing
+
+AT = "2026-11-03T18:00:00-06:00"
+# The same instant written with another offset.
+AT_UTC = "2026-11-04T00:00:00Z"
+
+
+@pytest.fixture
+def world(client: Any, auth: Any, db: Any) -> World:
+    return World(client, auth, db, "America/Chicago")
+
+
+def solo(w: World, subject: str = "mentor-a") -> str:
+    """A new individual pairing of a new mentor and mentee; its id."""
+    return w.pair(w.mentor(subject), [w.enrol()], "2026-10-01T15:00:00Z")
+
+
+def held_at(w: World, pairing: str, at: str = AT) -> dict[str, Any]:
+    """The body of a meeting recorded as held at `at` (scheduled for that moment)."""
+    return w.meeting_body(pairing, at, record=held(at, 55, summary="resume"))
+
+
+def meetings_of(w: World, pairing: str) -> list[str]:
+    """The ids of the pairing's meetings in the meeting log."""
+    return [m["id"] for m in w.log(pairing)]
+
+
+# -- the single endpoint ---------------------------------------------------------------------
+
+
+def test_a_meeting_recorded_twice_is_refused_naming_the_first(world: World) -> None:
+    """A double tap without an idempotency key: the second is 409 `duplicate_meeting` with the
+    first meeting's id and appends nothing (`refused` counts the log); the meeting log holds
+    the meeting once."""
+    w = world
+    pairing = solo(w)
+    first = w.post("/meetings", held_at(w, pairing))
+    problem = w.refused("/meetings", held_at(w, pairing), "duplicate_meeting", status=409)
+    assert problem["type"] == "urn:prowd:problem:duplicate_meeting"
+    assert problem["title"] == "Conflict"
+    assert problem["existing"] == [{"meeting_id": first["id"], "status": "held"}]
+    assert first["id"] in problem["detail"]
+    # The same instant written with another offset is the same time.
+    again = w.refused("/meetings", held_at(w, pairing, AT_UTC), "duplicate_meeting", status=409)
+    assert again["existing"] == problem["existing"]
+    # Scheduling (not recording as held) at that time is refused too.
+    w.refused("/meetings", w.meeting_body(pairing, AT), "duplicate_meeting", status=409)
+    assert meetings_of(w, pairing) == [first["id"]]
+
+
+def test_a_scheduled_meeting_is_not_recorded_again_as_a_new_one(world: World) -> None:
+    """A meeting scheduled for that time is named (status `scheduled`): the client records it
+    as held through its own endpoint instead."""
+    w = world
+    pairing = solo(w)
+    scheduled = w.post("/meetings", w.meeting_body(pairing, AT))
+    problem = w.refused("/meetings", held_at(w, pairing), "duplicate_meeting", status=409)
+    assert problem["existing"] == [{"meeting_id": scheduled["id"], "status": "scheduled"}]
+    done = w.post(f"/meetings/{scheduled['id']}/held", held(AT, 55))
+    assert done["status"] == "held"
+    assert meetings_of(w, pairing) == [scheduled["id"]]
+
+
+def test_a_retry_with_the_same_key_returns_the_first_meeting(world: World) -> None:
+    """Idempotent retries are answered as the first time (201, the same meeting), not 409."""
+    w = world
+    pairing = solo(w)
+    h = {**w.headers(), "Idempotency-Key": "tap-1"}
+    first = w.client.post(w.base + "/meetings", json=held_at(w, pairing), headers=h)
+    assert first.status_code == 201, first.text
+    count = w.events()
+    again = w.client.post(w.base + "/meetings", json=held_at(w, pairing), headers=h)
+    assert again.status_code == 201, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert w.events() == count
+
+
+def test_a_cancelled_meetings_time_may_be_taken_again(world: World) -> None:
+    """Cancelled, the meeting no longer holds its time; the new meeting does."""
+    w = world
+    pairing = solo(w)
+    cancelled = w.post("/meetings", w.meeting_body(pairing, AT))
+    w.post(f"/meetings/{cancelled['id']}/cancellation", {"reason": "mentee moved units"})
+    again = w.post("/meetings", held_at(w, pairing))
+    assert again["id"] != cancelled["id"] and again["status"] == "held"
+    problem = w.refused("/meetings", held_at(w, pairing), "duplicate_meeting", status=409)
+    assert problem["existing"] == [{"meeting_id": again["id"], "status": "held"}]
+
+
+def test_a_missed_meeting_keeps_its_time(world: World) -> None:
+    """Only a cancellation frees the time: a meeting recorded as missed happened (a no-show)."""
+    w = world
+    pairing = solo(w)
+    missed = w.post("/meetings", w.meeting_body(pairing, AT))
+    w.post(f"/meetings/{missed['id']}/missed", {"no_show_by": "mentee"})
+    problem = w.refused("/meetings", held_at(w, pairing), "duplicate_meeting", status=409)
+    assert problem["existing"] == [{"meeting_id": missed["id"], "status": "missed"}]
+
+
+def test_another_pairing_or_another_time_is_a_meeting_of_its_own(world: World) -> None:
+    """The same mentor meets another mentee at the same time (another pairing), and the same
+    pairing a minute later: both are recorded."""
+    w = world
+    mentor = w.mentor("mentor-a")
+    one = w.pair(mentor, [w.enrol()], "2026-10-01T15:00:00Z")
+    other = w.pair(mentor, [w.enrol(name="Bo")], "2026-10-01T15:00:00Z")
+    first = w.post("/meetings", held_at(w, one))
+    second = w.post("/meetings", held_at(w, other))
+    later = w.post("/meetings", held_at(w, one, "2026-11-03T18:01:00-06:00"))
+    assert len({first["id"], second["id"], later["id"]}) == 3
+    assert len(meetings_of(w, one)) == 2 and meetings_of(w, other) == [second["id"]]
+
+
+def test_two_identical_meetings_decided_at_once_are_recorded_once(world: World) -> None:
+    """Both requests read the pairing before either appends: the pairing's version lets one
+    in; the other is decided again on the state the first left, and refused for what it is."""
+    w = world
+    pairing = solo(w)
+
+    def tap() -> Any:
+        return w.client.post(w.base + "/meetings", json=held_at(w, pairing), headers=w.headers())
+
+    answers = race(w.db, w.slug, tap, tap)
+    assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+    won = next(r for r in answers if r.status_code == 201).json()
+    lost = next(r for r in answers if r.status_code == 409).json()
+    assert lost["code"] == "duplicate_meeting"
+    assert lost["existing"] == [{"meeting_id": won["id"], "status": "held"}]
+    assert meetings_of(w, pairing) == [won["id"]]
+
+
+def test_two_taps_with_one_key_decided_at_once_are_both_answered_with_the_meeting(
+    world: World,
+) -> None:
+    """A retry in flight with the first request's key: the loser is refused on the winner's
+    state, and, the key having committed meanwhile, answered with the winner's replay."""
+    w = world
+    pairing = solo(w)
+    h = {**w.headers(), "Idempotency-Key": "tap-twice"}
+
+    def tap() -> Any:
+        return w.client.post(w.base + "/meetings", json=held_at(w, pairing), headers=h)
+
+    answers = race(w.db, w.slug, tap, tap)
+    assert [r.status_code for r in answers] == [201, 201], [r.text for r in answers]
+    assert sorted(r.headers.get("Idempotent-Replayed", "") for r in answers) == ["", "true"]
+    assert answers[0].json()["id"] == answers[1].json()["id"]
+    assert meetings_of(w, pairing) == [answers[0].json()["id"]]
+
+
+# -- the batch endpoint ----------------------------------------------------------------------
+
+
+def test_a_batch_refuses_a_duplicate_meeting_per_item(world: World) -> None:
+    """Two identical items (their own keys) and one repeating a meeting recorded before the
+    batch: each duplicate is refused alone with the single endpoint's problem; the rest commit."""
+    w = world
+    pairing = solo(w)
+    before = w.post("/meetings", held_at(w, pairing, "2026-11-10T18:00:00-06:00"))
+    count = w.events()
+    out = send(
+        w,
+        [
+            item("meeting.schedule", "m-1", held_at(w, pairing)),
+            item("meeting.schedule", "m-2", held_at(w, pairing)),
+            item("meeting.schedule", "m-3", held_at(w, pairing, "2026-11-10T18:00:00-06:00")),
+            item("meeting.schedule", "m-4", held_at(w, pairing, "2026-11-17T18:00:00-06:00")),
+        ],
+    )
+    assert [i["status"] for i in out["items"]] == [201, 409, 409, 201]
+    first = out["items"][0]["id"]
+    twin, repeat = out["items"][1]["problem"], out["items"][2]["problem"]
+    assert (twin["code"], twin["type"]) == (
+        "duplicate_meeting",
+        "urn:prowd:problem:duplicate_meeting",
+    )
+    assert twin["existing"] == [{"meeting_id": first, "status": "held"}]
+    assert repeat["existing"] == [{"meeting_id": before["id"], "status": "held"}]
+    assert (out["accepted"], out["refused"]) == (2, 2)
+    assert sorted(meetings_of(w, pairing)) == sorted([before["id"], first, out["items"][3]["id"]])
+    # Two meetings, each Scheduled, Held and booked on the pairing; the earlier of them is
+    # now the pairing's first meeting.
+    assert w.events() == count + 7
+
+
+def test_a_batch_item_retried_with_its_key_is_replayed_not_refused(world: World) -> None:
+    """An item whose key answered before (a single request, or an earlier item of the batch)
+    is answered again, whatever the meeting rule would say of it now."""
+    w = world
+    pairing = solo(w)
+    h = {**w.headers(), "Idempotency-Key": "tap-1"}
+    single = w.client.post(w.base + "/meetings", json=held_at(w, pairing), headers=h)
+    assert single.status_code == 201, single.text
+    count = w.events()
+    out = send(
+        w,
+        [
+            item("meeting.schedule", "tap-1", held_at(w, pairing)),
+            item("meeting.schedule", "tap-2", held_at(w, pairing, "2026-11-17T18:00:00-06:00")),
+            item("meeting.schedule", "tap-2", held_at(w, pairing, "2026-11-17T18:00:00-06:00")),
+        ],
+    )
+    assert [i["status"] for i in out["items"]] == [201, 201, 201]
+    assert [i.get("replayed", False) for i in out["items"]] == [True, False, True]
+    assert out["items"][0]["id"] == single.json()["id"]
+    assert out["items"][2]["id"] == out["items"][1]["id"]
+    assert w.events() == count + 3
+
+
+def test_the_contract_declares_the_refusal(client: Any) -> None:
+    spec = client.get("/schema/openapi.json").json()
+    op = spec["paths"]["/v1/grantees/{grantee}/meetings"]["post"]
+    examples = op["responses"]["409"]["content"]["application/problem+json"]["examples"]
+    assert "duplicate_meeting" in {e["value"]["code"] for e in examples.values()}
+
+
+# -- the rule, without a database ------------------------------------------------------------
+
+WHEN = datetime(2026, 11, 4, 0, tzinfo=UTC)
+
+
+def schedule(pairing: Pairing, booked: Meeting | None = None, at: datetime = WHEN) -> Meeting:
+    return Meeting.schedule(
+        pairing=pairing,
+        scheduled_for=at,
+        planned_minutes=60,
+        location=OFF_SITE_LOCATION,
+        week="2026-W45",
+        booked=booked,
+    )
+
+
+def test_a_pairing_knows_the_time_of_each_of_its_meetings() -> None:
+    pairing = open_pairing([uuid4()])
+    meeting = schedule(pairing)
+    assert [type(e).__name__ for e in pairing.collect_events()][-1] == "MeetingBooked"
+    # The instant, whatever offset it is written with.
+    assert pairing.meeting_at(WHEN.astimezone(ZoneInfo("America/Chicago"))) == meeting.id
+    assert pairing.meeting_at(WHEN + timedelta(minutes=1)) is None
+
+
+def test_a_second_meeting_at_that_time_is_refused_until_the_first_is_cancelled() -> None:
+    pairing = open_pairing([uuid4()])
+    first = schedule(pairing)
+    version = pairing.version
+    with pytest.raises(DuplicateMeeting) as refused:
+        schedule(pairing, first)
+    assert isinstance(refused.value, AlreadyExists) and refused.value.code == "duplicate_meeting"
+    assert refused.value.existing == [{"meeting_id": str(first.id), "status": "scheduled"}]
+    assert pairing.version == version, "a refused meeting changed the pairing"
+    first.cancel("lockdown", True, "2026-W45")
+    assert first.status is MeetingStatus.CANCELLED
+    second = schedule(pairing, first)
+    assert pairing.meeting_at(WHEN) == second.id
+    with pytest.raises(DuplicateMeeting):
+        schedule(pairing, second)
+
+
+def test_the_meeting_the_pairing_has_at_that_time_must_be_given() -> None:
+    """A caller that does not load the meeting the pairing names is a programming error."""
+    pairing = open_pairing([uuid4()])
+    first = schedule(pairing)
+    with pytest.raises(ValueError):
+        schedule(pairing)
+    with pytest.raises(ValueError):
+        schedule(pairing, schedule(open_pairing([uuid4()])))
+    assert pairing.meeting_at(WHEN) == first.id
