@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from domain import clock
 from services.identity import apikeys
 from services.projector import live as projector
 from tests.meetings_helpers import World
@@ -34,6 +36,15 @@ class Keys:
                     "occurred_at": "2025-11-01T12:00:00Z",
                 },
             )
+            # Served every 60 days since: a resident 90 days without service has exited
+            # (decision 97), and a derived exit stands (decision 85).
+            on, today = date(2025, 11, 15), clock.today(ZoneInfo(w.time_zone))
+            while on <= today:
+                w.post(
+                    f"/participants/{who}/case-contacts",
+                    {"contacted_on": on.isoformat(), "mode": "phone"},
+                )
+                on += timedelta(days=60)
         projector.drain(w.db, w.schema)
 
     def issue(self, rrc: str = "RRC-1", description: str = "RRC resident system") -> Any:

@@ -243,9 +243,33 @@ def test_a_meeting_inside_a_facility_needs_the_mentors_unexpired_clearance(world
     assert out["held"]["location"] == inside("FCI-B")
     assert w.meet(pid, "2026-10-06T10:00:00-05:00", location=REMOTE)["status"] == "held"
 
-    # Holding a scheduled meeting checks the held location (falling back on the scheduled one).
-    m = w.schedule(pid, "2026-10-13T10:00:00-05:00", location=inside("FCI-B"))
-    w.refused(f"/meetings/{m['id']}/held", held("2026-10-13T10:00:00-05:00"), "clearance_required")
+    # Scheduling checks the place as holding does: the mentor learns of it when planning.
+    w.refused(
+        "/meetings",
+        w.meeting_body(pid, "2026-10-13T10:00:00-05:00", location=inside("FCI-B")),
+        "clearance_required",
+    )
+    w.refused(
+        "/meetings",
+        w.meeting_body(pid, "2026-10-13T10:00:00-05:00", location={"kind": "rrc"}),
+        "facility_required",
+    )
+    w.refused(
+        "/meetings",
+        w.meeting_body(
+            pid, "2026-10-13T10:00:00-05:00", location={"kind": "remote", "facility": "FCI-A"}
+        ),
+        "facility_not_allowed",
+    )
+    # A meeting planned before the match is refused when planned, too.
+    w.refused("/meetings", w.meeting_body(pid, "2020-12-10T18:00:00-06:00"), "before_match")
+    # Holding a scheduled meeting checks the held location.
+    m = w.schedule(pid, "2026-10-13T10:00:00-05:00", location=REMOTE)
+    w.refused(
+        f"/meetings/{m['id']}/held",
+        held("2026-10-13T10:00:00-05:00", location=inside("FCI-B")),
+        "clearance_required",
+    )
     assert (
         w.post(f"/meetings/{m['id']}/held", held("2026-10-13T10:00:00-05:00", location=REMOTE))[
             "status"

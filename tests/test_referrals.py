@@ -93,7 +93,8 @@ def test_a_referral_is_made_then_connected_or_declined(w):
     rid = resource(api)
     meeting = api.post(
         "/meetings",
-        {"pairing_id": w.pairing, "scheduled_for": ago(hours=3), "location": {"kind": "off_site"}},
+        # Three hours after the match (opened now): a meeting is never before it.
+        {"pairing_id": w.pairing, "scheduled_for": ago(hours=-3), "location": {"kind": "off_site"}},
     )["id"]
     made = api.post(
         "/referrals", referral(w, rid, meeting_id=meeting, made_at=ago(days=2)), role="case_manager"

@@ -15,6 +15,7 @@ from domain.class_sessions import CLASS_KINDS
 from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
 from domain.goals import Goal
 from domain.meetings import HeldRecord, Meeting, NoShow, NoteReader
+from domain.mentors import Mentor
 from domain.pairings import Location, LocationKind, Pairing
 from domain.participants import Stage
 from domain.policy import Cadence, ClassHoursRule
@@ -65,25 +66,7 @@ class Meetings:
                     "a goal discussed must be a goal of someone in the pairing",
                     code="goal_of_other_participant",
                 )
-        mentor = self.mentors.mentor(pairing.mentor_id)
-        location = record.location
-        if location.kind in (LocationKind.BOP_INSTITUTION, LocationKind.RRC):
-            if not location.facility_code:
-                raise RuleViolation(
-                    f"a {location.kind.value} meeting names its facility", code="facility_required"
-                )
-            self.facilities.facility(location.facility_code)
-            if not mentor.clearance_valid(
-                location.facility_code, record.occurred_at.astimezone(self.ledger.zone).date()
-            ):
-                raise RuleViolation(
-                    f"the mentor has no unexpired volunteer clearance for {location.facility_code} on that date",
-                    code="clearance_required",
-                )
-        elif location.facility_code:
-            raise RuleViolation(
-                f"an {location.kind.value} meeting has no facility", code="facility_not_allowed"
-            )
+        mentor = self._check_place(pairing, record.location, record.occurred_at)
         start = record.occurred_at.astimezone(self.ledger.zone)
         end = start + timedelta(minutes=record.duration_minutes)
         end_time = end.time() if end.date() == start.date() else datetime.max.time()
@@ -110,6 +93,31 @@ class Meetings:
                 )
             record = msgspec.structs.replace(record, during_class_hours=True)
         return record
+
+    def _check_place(self, pairing: Pairing, location: Location, at: datetime) -> Mentor:
+        """Where a meeting of the pairing may be at `at`: a facility named exactly when the
+        kind has one, and at a facility the mentor's volunteer clearance valid on that day.
+        The same rules when a meeting is scheduled as when it is recorded held, so that a
+        mentor learns of a refusal when planning, not on the day. Returns the mentor."""
+        mentor = self.mentors.mentor(pairing.mentor_id)
+        if location.kind in (LocationKind.BOP_INSTITUTION, LocationKind.RRC):
+            if not location.facility_code:
+                raise RuleViolation(
+                    f"a {location.kind.value} meeting names its facility", code="facility_required"
+                )
+            self.facilities.facility(location.facility_code)
+            if not mentor.clearance_valid(
+                location.facility_code, at.astimezone(self.ledger.zone).date()
+            ):
+                raise RuleViolation(
+                    f"the mentor has no unexpired volunteer clearance for {location.facility_code} on that date",
+                    code="clearance_required",
+                )
+        elif location.facility_code:
+            raise RuleViolation(
+                f"an {location.kind.value} meeting has no facility", code="facility_not_allowed"
+            )
+        return mentor
 
     def _first_meeting(self, pairing: Pairing, record: HeldRecord) -> list[ProwdAggregate]:
         # Meetings may be recorded out of order: the first meeting is the earliest held.
@@ -155,6 +163,11 @@ class Meetings:
             held = self._checked(pairing, held)
             meeting.hold(held, pairing, self.week_of(held.occurred_at))
             self._first_meeting(pairing, held)
+        else:
+            # A meeting only planned: the rules of its time and place hold already.
+            if scheduled_for < pairing.opened_at:
+                raise RuleViolation("the meeting cannot precede the match", code="before_match")
+            self._check_place(pairing, location, scheduled_for)
         return self.ledger.record(meeting, command, also=[pairing])
 
     def hold_meeting(
