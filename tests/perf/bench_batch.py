@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -161,9 +162,10 @@ def batch_items(
                 "body": {"to_stage": 3, "occurred_at": "2026-06-01T09:00:00-05:00"},
             }
         )
+    first = datetime(2026, 11, 1, 18, 0, tzinfo=timezone(timedelta(hours=-6)))
     for i in range(meetings):
-        day = 1 + (number * meetings + i) % 20
-        at = f"2026-11-{day:02d}T18:{i % 60:02d}:00-06:00"
+        # A minute apart across every batch: a pairing meets once at an instant (decision 96).
+        at = (first + timedelta(minutes=number * meetings + i)).isoformat()
         items.append(
             {
                 "kind": "meeting.schedule",
