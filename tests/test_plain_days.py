@@ -21,12 +21,6 @@ def api(client, auth, grantee, db) -> Api:
     return Api(client, auth, grantee, db)
 
 
-DEFECT = pytest.mark.xfail(
-    strict=True, reason="plain days are recorded as UTC midnight (tests/test_plain_days.py)"
-)
-
-
-@DEFECT
 def test_a_plain_day_reads_as_that_day_in_the_grantees_zone(api: Api, enrol: Any) -> None:
     p = enrol(first_name="Ann", program_entry_date="2026-07-01")
     projector.drain(api.db, f"g_{api.slug}")
@@ -36,7 +30,6 @@ def test_a_plain_day_reads_as_that_day_in_the_grantees_zone(api: Api, enrol: Any
     assert person["stage_started_at"][:10] == "2026-07-01", person["stage_started_at"]
 
 
-@DEFECT
 def test_an_imported_stage_date_counts_in_its_own_quarter(api: Api) -> None:
     data = (
         b"first_name,last_name,date_of_birth,bop_register_number,program_entry_date,facility,"
