@@ -101,8 +101,7 @@ def correct_entry_date(
     moved = stage_began != participant.program_entry_date
     if moved and entry > stage_began:
         raise RuleViolation(
-            f"the current stage began on {stage_began}: program entry"
-            " cannot come after it",
+            f"the current stage began on {stage_began}: program entry cannot come after it",
             code="entry_after_later_dates",
         )
     if participant.exit_date is not None and entry > participant.exit_date:
