@@ -208,12 +208,22 @@ def test_events_stored_as_utc_midnight_read_as_their_days(
     rebuilds.rebuild_views(db, w.schema)
     assert projector.digests(db, w.schema) == live
     assert w.get(f"/participants/{pid}")["stage_started_at"] == "2026-07-01T00:00:00-04:00"
-    # The auditor's stream shows the instants as stored.
+    # The auditor's stream reads the events as every reader does (the oracle of the report
+    # recomputes it from the stream); the log itself is as it was stored, and intact.
     r = client.get(f"{w.base}/audit/events", headers=w.headers("auditor"))
     assert r.status_code == 200, r.text
     lines = [msgspec.json.decode(line) for line in r.content.splitlines()]
     mine = [x for x in lines if x["originator_id"] == str(pid)]
     assert [x["event"]["occurred_at"] for x in mine] == [
-        "2026-02-02T00:00:00Z",
-        "2026-07-01T00:00:00Z",
+        "2026-02-02T05:00:00Z",
+        "2026-07-01T04:00:00Z",
     ]
+    stored = db.fetchall(
+        f'SELECT state FROM "{w.schema}".events WHERE originator_id = %s'
+        " ORDER BY originator_version",
+        (pid,),
+    )
+    instants = [msgspec.json.decode(bytes(s))["occurred_at"] for (s,) in stored]
+    assert instants == ["2026-02-02T00:00:00Z", "2026-07-01T00:00:00Z"]
+    verified = w.get("/audit/verification", role="auditor")
+    assert verified["intact"] is True, verified

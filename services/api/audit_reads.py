@@ -71,9 +71,7 @@ def _lines(tenant: Tenant, after: int, upto: int) -> Iterator[bytes]:
         chunk = bytearray()
         for r in records:
             try:
-                # As stored: a plain day's instant is not read in the grantee's zone here
-                # (decision 95), so the stream shows what the hash chain covers.
-                event: Any = mapper.decode(r.topic, r.originator_id, r.version, r.state)
+                event: Any = mapper.to_domain_event(r.stored())
                 recorded_at, payload = event.timestamp, _payload(event)
             except Exception:  # an undecodable record must not end the stream; verify names it
                 recorded_at, payload = None, None

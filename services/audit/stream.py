@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
 from projections.query import Reader
@@ -23,6 +24,9 @@ class Logged:
     topic: str
     state: bytes
     hash: bytes | None
+
+    def stored(self) -> StoredEvent:
+        return StoredEvent(self.originator_id, self.version, self.topic, self.state)
 
 
 def head(db: Reader, schema: str) -> int:

@@ -94,7 +94,6 @@ class LedgerApplication(Application[UUID]):
             self.schema if getattr(self, "db", None) is not None else None, self.zone
         )
 
-    mapper: MsgspecMapper
     # Concurrent saves share transactions (services/store/groupcommit.py); off where a save's side
     # effects are too heavy to share one (a grantee's registration creates its whole schema).
     group_commit: bool = True
