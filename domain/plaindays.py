@@ -17,15 +17,6 @@ an event recorded since is already at the day's start in the zone, and reads unc
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, tzinfo
-from typing import Protocol
-
-
-class OnPlainDay(Protocol):
-    """An event whose `occurred_at` stands for a plain day, which it names."""
-
-    occurred_at: datetime
-
-    def plain_day(self) -> date | None: ...
 
 
 def start_of_day(day: date, zone: tzinfo = UTC) -> datetime:
