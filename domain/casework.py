@@ -9,12 +9,13 @@ the oversight figures without personal data.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, tzinfo
 from enum import StrEnum
 from typing import Any
 
 from domain.common import ProwdAggregate, RuleViolation, check_date_not_future
-from domain.participants import Participant, start_of_day
+from domain.participants import Participant
+from domain.plaindays import start_of_day
 
 
 class ContactMode(StrEnum):
@@ -32,11 +33,17 @@ class CaseManagementContact(ProwdAggregate.Event):
     def apply(self, aggregate: Any) -> None:
         pass
 
+    def plain_day(self) -> date:
+        return self.contacted_on
 
-def record_case_contact(participant: Participant, on: date, mode: ContactMode) -> None:
-    """Record a case-management contact: on or after program entry, not in the future, and not
-    after a recorded exit (service after an exit is a new enrolment)."""
-    check_date_not_future(on, "the contact date")
+
+def record_case_contact(
+    participant: Participant, on: date, mode: ContactMode, zone: tzinfo = UTC
+) -> None:
+    """Record a case-management contact on a day of `zone` (the grantee's time zone): on or
+    after program entry, not in the future, and not after a recorded exit (service after an
+    exit is a new enrolment)."""
+    check_date_not_future(on, "the contact date", zone)
     if on < participant.program_entry_date:
         raise RuleViolation(
             f"a contact on {on} is before program entry ({participant.program_entry_date})",
@@ -50,5 +57,5 @@ def record_case_contact(participant: Participant, on: date, mode: ContactMode) -
             code="contact_after_exit",
         )
     participant.trigger_event(
-        CaseManagementContact, contacted_on=on, mode=mode, occurred_at=start_of_day(on)
+        CaseManagementContact, contacted_on=on, mode=mode, occurred_at=start_of_day(on, zone)
     )

@@ -9,7 +9,7 @@ of a command; the aggregates stamp every event they trigger with them.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
@@ -102,8 +102,9 @@ def check_not_future(moment: datetime, what: str) -> None:
         raise RuleViolation(f"{what} lies in the future", code="in_future")
 
 
-def check_date_not_future(day: date, what: str) -> None:
-    if day > (utcnow() + CLOCK_SKEW).date():
+def check_date_not_future(day: date, what: str, zone: tzinfo = UTC) -> None:
+    """A plain day is not after today in `zone` (the grantee's time zone)."""
+    if day > (utcnow() + CLOCK_SKEW).astimezone(zone).date():
         raise RuleViolation(f"{what} lies in the future", code="in_future")
 
 

@@ -7,13 +7,14 @@ The entry-date rule is the enrolment's (`domain.facilities.check_entry_date`).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, tzinfo
 from typing import Any
 
 from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
 from domain.facilities import Cohort, Facility, check_entry_date
 from domain.mentors import Mentor
-from domain.participants import Participant, PersonalDetails, Stage, start_of_day
+from domain.participants import Participant, PersonalDetails, Stage
+from domain.plaindays import local_day, start_of_day
 from domain.stages import check_facility
 
 PERSONAL_FIELDS = ("first_name", "last_name", "date_of_birth", "bop_register_number")
@@ -84,20 +85,23 @@ def correct_personal(participant: Participant, personal: PersonalDetails, reason
     )
 
 
-def correct_entry_date(participant: Participant, cohort: Cohort, entry: date, reason: str) -> None:
+def correct_entry_date(
+    participant: Participant, cohort: Cohort, entry: date, reason: str, zone: tzinfo = UTC
+) -> None:
     """Correct the program entry date, checked against the cohort, the date of birth and the
-    participant's later dates (a stage begun, an exit)."""
+    participant's later dates (a stage begun, an exit), on the calendar of `zone` (the
+    grantee's time zone)."""
     _check_open(participant, reason)
-    check_not_future(start_of_day(entry), "the date of program entry")
+    check_not_future(start_of_day(entry, zone), "the date of program entry")
     if entry == participant.program_entry_date:
         raise RuleViolation("the entry date already reads so", code="nothing_to_correct")
     check_entry_date(cohort, entry)
     check_birth_date(participant.personal.date_of_birth, entry)
-    moved = participant.stage_started_at.date() != participant.program_entry_date
-    if moved and entry > participant.stage_started_at.date():
+    stage_began = local_day(participant.stage_started_at, zone)
+    moved = stage_began != participant.program_entry_date
+    if moved and entry > stage_began:
         raise RuleViolation(
-            f"the current stage began on {participant.stage_started_at.date()}: program entry"
-            " cannot come after it",
+            f"the current stage began on {stage_began}: program entry cannot come after it",
             code="entry_after_later_dates",
         )
     if participant.exit_date is not None and entry > participant.exit_date:

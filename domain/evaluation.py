@@ -9,7 +9,7 @@ custody is already a stage transition of the participant.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,8 @@ import msgspec
 from domain.common import ProwdAggregate, RuleViolation, check_date_not_future, natural_id, utcnow
 from domain.mentors import Mentor, MentorStatus
 from domain.pairings import Pairing
-from domain.participants import Participant, start_of_day
+from domain.participants import Participant
+from domain.plaindays import local_day, start_of_day
 
 MIN_SCORE, MAX_SCORE = 1, 5
 
@@ -121,6 +122,9 @@ class Feedback(ProwdAggregate):
             f.anonymous_to_mentor = self.anonymous_to_mentor
             f.collected_by = self.recorded_by
 
+        def plain_day(self) -> date:
+            return self.given_on
+
     @classmethod
     def give(
         cls,
@@ -131,14 +135,16 @@ class Feedback(ProwdAggregate):
         ratings: list[Rating],
         comment: str = "",
         anonymous_to_mentor: bool = False,
+        zone: tzinfo = UTC,
     ) -> Feedback:
-        """A participant's feedback on the mentor of one of their pairings."""
+        """A participant's feedback on the mentor of one of their pairings, given on a day of
+        `zone`, the grantee's time zone."""
         if participant_id not in pairing.members:
             raise RuleViolation(
                 "the participant is not a member of this pairing", code="not_a_member"
             )
-        check_date_not_future(given_on, "the feedback date")
-        if given_on < pairing.opened_at.date():
+        check_date_not_future(given_on, "the feedback date", zone)
+        if given_on < local_day(pairing.opened_at, zone):
             raise RuleViolation("feedback cannot precede the match", code="before_match")
         if not ratings:
             raise RuleViolation("feedback rates at least one question", code="ratings_required")
@@ -156,7 +162,7 @@ class Feedback(ProwdAggregate):
             ratings=sorted(ratings, key=lambda r: list(FeedbackQuestion).index(r.question)),
             comment=comment.strip(),
             anonymous_to_mentor=anonymous_to_mentor,
-            occurred_at=start_of_day(given_on),
+            occurred_at=start_of_day(given_on, zone),
         )
         return feedback
 
@@ -189,6 +195,9 @@ class MentorAssessment(ProwdAggregate):
             a.development_plan = self.development_plan
             a.assessor = self.recorded_by
 
+        def plain_day(self) -> date:
+            return self.assessed_on
+
     @classmethod
     def assess(
         cls,
@@ -198,15 +207,17 @@ class MentorAssessment(ProwdAggregate):
         scores: list[AreaScore],
         summary: str = "",
         development_plan: str = "",
+        zone: tzinfo = UTC,
     ) -> MentorAssessment:
-        """The coordinator rates a certified (or suspended) mentor on named areas, with notes."""
+        """The coordinator rates a certified (or suspended) mentor on named areas, with notes,
+        on a day of `zone`, the grantee's time zone."""
         if mentor.status is MentorStatus.RETIRED:
             raise RuleViolation("this mentor has retired", code="mentor_retired")
         if mentor.status is MentorStatus.APPLICANT:
             raise RuleViolation(
                 "an applicant is screened, not assessed", code="mentor_not_certified"
             )
-        check_date_not_future(assessed_on, "the assessment date")
+        check_date_not_future(assessed_on, "the assessment date", zone)
         if not scores:
             raise RuleViolation("an assessment scores at least one area", code="areas_required")
         areas = [s.area for s in scores]
@@ -221,7 +232,7 @@ class MentorAssessment(ProwdAggregate):
             scores=sorted(scores, key=lambda s: list(AssessmentArea).index(s.area)),
             summary=summary.strip(),
             development_plan=development_plan.strip(),
-            occurred_at=start_of_day(assessed_on),
+            occurred_at=start_of_day(assessed_on, zone),
         )
         return assessment
 
@@ -280,6 +291,9 @@ class Outcomes(ProwdAggregate):
         def apply(self, o: Any) -> None:
             o.employments.append(self.employment)
 
+        def plain_day(self) -> date:
+            return self.employment.started_on
+
     class CredentialEarned(ProwdAggregate.Event):
         participant_id: UUID
         credential: Credential
@@ -287,12 +301,18 @@ class Outcomes(ProwdAggregate):
         def apply(self, o: Any) -> None:
             o.credentials.append(self.credential)
 
+        def plain_day(self) -> date:
+            return self.credential.earned_on
+
     class HousingSecured(ProwdAggregate.Event):
         participant_id: UUID
         housing: Housing
 
         def apply(self, o: Any) -> None:
             o.housing.append(self.housing)
+
+        def plain_day(self) -> date:
+            return self.housing.secured_on
 
     @classmethod
     def open(cls, participant: Participant) -> Outcomes:
@@ -305,15 +325,16 @@ class Outcomes(ProwdAggregate):
         )
         return outcomes
 
-    def _check_day(self, day: date, what: str) -> None:
-        check_date_not_future(day, what)
+    def _check_day(self, day: date, what: str, zone: tzinfo) -> None:
+        check_date_not_future(day, what, zone)
         if day < self.program_entry_date:
             raise RuleViolation(
                 f"{what} is before the date of program entry", code="before_program_entry"
             )
 
-    def record_employment(self, employment: Employment) -> None:
-        self._check_day(employment.started_on, "the employment start date")
+    def record_employment(self, employment: Employment, zone: tzinfo = UTC) -> None:
+        """Record a job started on a day of `zone` (the grantee's time zone)."""
+        self._check_day(employment.started_on, "the employment start date", zone)
         if not employment.employer.strip():
             raise RuleViolation("an employment names its employer", code="employer_required")
         if not employment.wage.is_finite() or employment.wage <= 0:
@@ -331,11 +352,12 @@ class Outcomes(ProwdAggregate):
             self.EmploymentStarted,
             participant_id=self.participant_id,
             employment=employment,
-            occurred_at=start_of_day(employment.started_on),
+            occurred_at=start_of_day(employment.started_on, zone),
         )
 
-    def record_credential(self, credential: Credential) -> None:
-        self._check_day(credential.earned_on, "the date the credential was earned")
+    def record_credential(self, credential: Credential, zone: tzinfo = UTC) -> None:
+        """Record a credential earned on a day of `zone` (the grantee's time zone)."""
+        self._check_day(credential.earned_on, "the date the credential was earned", zone)
         if not credential.name.strip():
             raise RuleViolation("a credential has a name", code="credential_name_required")
         if any(
@@ -349,11 +371,12 @@ class Outcomes(ProwdAggregate):
             self.CredentialEarned,
             participant_id=self.participant_id,
             credential=credential,
-            occurred_at=start_of_day(credential.earned_on),
+            occurred_at=start_of_day(credential.earned_on, zone),
         )
 
-    def record_housing(self, housing: Housing) -> None:
-        self._check_day(housing.secured_on, "the date housing was secured")
+    def record_housing(self, housing: Housing, zone: tzinfo = UTC) -> None:
+        """Record housing secured on a day of `zone` (the grantee's time zone)."""
+        self._check_day(housing.secured_on, "the date housing was secured", zone)
         if any(
             h.secured_on == housing.secured_on and h.housing_type is housing.housing_type
             for h in self.housing
@@ -365,5 +388,5 @@ class Outcomes(ProwdAggregate):
             self.HousingSecured,
             participant_id=self.participant_id,
             housing=housing,
-            occurred_at=start_of_day(housing.secured_on),
+            occurred_at=start_of_day(housing.secured_on, zone),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -11,6 +11,7 @@ from uuid import UUID
 import msgspec
 
 from domain.common import ProwdAggregate, RuleViolation, natural_id, utcnow
+from domain.plaindays import local_day, start_of_day
 
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,15}$")
 # A participant may be enrolled a little before their cohort's first class (intake), not months.
@@ -100,11 +101,17 @@ class Cohort(ProwdAggregate):
             aggregate.graduated_on = None
             aggregate.class_hours = []
 
+        def plain_day(self) -> date:
+            return self.start_date
+
     class Graduated(ProwdAggregate.Event):
         graduated_on: date
 
         def apply(self, aggregate: Any) -> None:
             aggregate.graduated_on = self.graduated_on
+
+        def plain_day(self) -> date:
+            return self.graduated_on
 
     class ClassHoursSet(ProwdAggregate.Event):
         slots: list[ClassSlot]
@@ -113,7 +120,10 @@ class Cohort(ProwdAggregate):
             aggregate.class_hours = list(self.slots)
 
     @classmethod
-    def start(cls, code: str, name: str, facility: Facility, start_date: date) -> Cohort:
+    def start(
+        cls, code: str, name: str, facility: Facility, start_date: date, zone: tzinfo = UTC
+    ) -> Cohort:
+        """A cohort starting on `start_date`, a day of `zone` (the grantee's time zone)."""
         check_code(code, "cohort")
         if facility.kind is not FacilityKind.BOP_INSTITUTION:
             raise RuleViolation(
@@ -127,7 +137,7 @@ class Cohort(ProwdAggregate):
             name=name.strip() or code,
             facility_code=facility.code,
             start_date=start_date,
-            occurred_at=datetime.combine(start_date, datetime.min.time(), tzinfo=utcnow().tzinfo),
+            occurred_at=start_of_day(start_date, zone),
         )
         return cohort
 
@@ -150,7 +160,8 @@ class Cohort(ProwdAggregate):
             s.weekday == weekday and start < s.end and s.start < end for s in self.class_hours
         )
 
-    def graduate(self, on: date) -> None:
+    def graduate(self, on: date, zone: tzinfo = UTC) -> None:
+        """The cohort graduated on `on`, a day of `zone` (the grantee's time zone)."""
         if self.graduated_on is not None:
             raise RuleViolation(
                 f"cohort {self.code} already graduated on {self.graduated_on}",
@@ -160,12 +171,12 @@ class Cohort(ProwdAggregate):
             raise RuleViolation(
                 "a cohort cannot graduate before it started", code="graduation_before_start"
             )
-        if on > utcnow().date():
+        if on > local_day(utcnow(), zone):
             raise RuleViolation("a graduation date cannot lie in the future", code="in_future")
         self.trigger_event(
             self.Graduated,
             graduated_on=on,
-            occurred_at=datetime.combine(on, datetime.min.time(), tzinfo=utcnow().tzinfo),
+            occurred_at=start_of_day(on, zone),
         )
 
 

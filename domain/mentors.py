@@ -5,7 +5,7 @@ records of it, are in domain/certification.py.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
@@ -20,7 +20,7 @@ from domain.certification import ScreeningStep as ScreeningStep
 from domain.certification import TrainingModule as TrainingModule
 from domain.certification import TrainingRecord as TrainingRecord
 from domain.common import ProwdAggregate, RuleViolation, check_date_not_future, utcnow
-from domain.participants import start_of_day
+from domain.plaindays import start_of_day
 
 
 class MentorSource(StrEnum):
@@ -98,6 +98,9 @@ class Mentor(ProwdAggregate):
         def apply(self, m: Any) -> None:
             m.screening[self.step] = self.completed_on
 
+        def plain_day(self) -> date:
+            return self.completed_on
+
     class BackgroundReviewed(ProwdAggregate.Event):
         decision: BackgroundDecision
         reviewer: str
@@ -107,17 +110,26 @@ class Mentor(ProwdAggregate):
         def apply(self, m: Any) -> None:
             m.background = self.decision
 
+        def plain_day(self) -> date:
+            return self.reviewed_on
+
     class TrainingCompleted(ProwdAggregate.Event):
         record: TrainingRecord
 
         def apply(self, m: Any) -> None:
             m.trainings[self.record.module] = self.record
 
+        def plain_day(self) -> date:
+            return self.record.completed_on
+
     class ClearanceGranted(ProwdAggregate.Event):
         clearance: Clearance
 
         def apply(self, m: Any) -> None:
             m.clearances[self.clearance.facility_code] = self.clearance
+
+        def plain_day(self) -> date:
+            return self.clearance.trained_on
 
     class CoordinatorAssigned(ProwdAggregate.Event):
         coordinator: str
@@ -224,25 +236,33 @@ class Mentor(ProwdAggregate):
             raise RuleViolation("this mentor has retired", code="mentor_retired")
 
     def complete_screening_step(
-        self, step: ScreeningStep, on: date, staff: str, note: str = ""
+        self, step: ScreeningStep, on: date, staff: str, note: str = "", *, zone: tzinfo = UTC
     ) -> None:
+        """A screening step completed on `on`, a day of `zone` (the grantee's time zone)."""
         self._check_not_retired()
-        check_date_not_future(on, "the screening date")
+        check_date_not_future(on, "the screening date", zone)
         self.trigger_event(
             self.ScreeningStepCompleted,
             step=step,
             completed_on=on,
             staff=staff,
             note=note,
-            occurred_at=start_of_day(on),
+            occurred_at=start_of_day(on, zone),
         )
 
     def review_background(
-        self, decision: BackgroundDecision, reviewer: str, on: date, conditions: str = ""
+        self,
+        decision: BackgroundDecision,
+        reviewer: str,
+        on: date,
+        conditions: str = "",
+        *,
+        zone: tzinfo = UTC,
     ) -> None:
-        """Record the background review as an assessment decision by a named reviewer."""
+        """Record the background review as an assessment decision by a named reviewer, on a
+        day of `zone` (the grantee's time zone)."""
         self._check_not_retired()
-        check_date_not_future(on, "the review date")
+        check_date_not_future(on, "the review date", zone)
         certification.check_background_review(decision, reviewer, conditions)
         self.trigger_event(
             self.BackgroundReviewed,
@@ -250,7 +270,7 @@ class Mentor(ProwdAggregate):
             reviewer=reviewer.strip(),
             reviewed_on=on,
             conditions=conditions,
-            occurred_at=start_of_day(on),
+            occurred_at=start_of_day(on, zone),
         )
         if decision is BackgroundDecision.NOT_APPROVED and self.status is MentorStatus.CERTIFIED:
             # A certified mentor is one whose screening is approved: a new review that does
@@ -261,23 +281,27 @@ class Mentor(ProwdAggregate):
                 occurred_at=utcnow(),
             )
 
-    def complete_training(self, record: TrainingRecord) -> None:
+    def complete_training(self, record: TrainingRecord, *, zone: tzinfo = UTC) -> None:
+        """A training module completed on a day of `zone` (the grantee's time zone)."""
         self._check_not_retired()
-        check_date_not_future(record.completed_on, "the training date")
+        check_date_not_future(record.completed_on, "the training date", zone)
         certification.check_training(record)
         self.trigger_event(
-            self.TrainingCompleted, record=record, occurred_at=start_of_day(record.completed_on)
+            self.TrainingCompleted,
+            record=record,
+            occurred_at=start_of_day(record.completed_on, zone),
         )
 
-    def grant_clearance(self, clearance: Clearance) -> None:
-        """Volunteer training completed at a BOP institution or RRC, valid until `expires_on`."""
+    def grant_clearance(self, clearance: Clearance, *, zone: tzinfo = UTC) -> None:
+        """Volunteer training completed at a BOP institution or RRC, valid until `expires_on`;
+        trained on a day of `zone` (the grantee's time zone)."""
         self._check_not_retired()
-        check_date_not_future(clearance.trained_on, "the volunteer training date")
+        check_date_not_future(clearance.trained_on, "the volunteer training date", zone)
         certification.check_clearance(clearance)
         self.trigger_event(
             self.ClearanceGranted,
             clearance=clearance,
-            occurred_at=start_of_day(clearance.trained_on),
+            occurred_at=start_of_day(clearance.trained_on, zone),
         )
 
     def assign_coordinator(self, coordinator: str) -> None:

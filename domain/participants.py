@@ -7,8 +7,7 @@ A participant may skip stage 2, may be returned to custody (back to stage 1), an
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
-from enum import StrEnum
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
@@ -16,39 +15,22 @@ import msgspec
 
 from domain.common import ProwdAggregate, RuleViolation, check_not_future, natural_id, utcnow
 from domain.facilities import Cohort, Facility, FacilityKind, check_entry_date
+from domain.plaindays import local_day, start_of_day, utc_day
 
 # The stages' names are the participant's vocabulary: re-exported for its readers.
 from domain.stages import STAGE_OF_PLACEMENT as STAGE_OF_PLACEMENT
+from domain.stages import ExitReason as ExitReason
 from domain.stages import FundingSource as FundingSource
 from domain.stages import Placement as Placement
 from domain.stages import Stage as Stage
+from domain.stages import Status as Status
 from domain.stages import check_facility, funding_for
 
 NUMBER = re.compile(r"^[A-Z0-9]{1,12}$")
 
 
-class ExitReason(StrEnum):
-    COMPLETED = "completed"
-    NO_SERVICE_90_DAYS = "no_service_90_days"
-    INSTITUTIONALIZED = "institutionalized"
-    HEALTH_MEDICAL = "health_medical"
-    DECEASED = "deceased"
-    RELOCATED = "relocated"
-    DECLINED_SERVICES = "declined_services"
-    OTHER = "other"
-
-
-class Status(StrEnum):
-    ACTIVE = "active"
-    EXITED = "exited"
-
-
 def participant_id(number: str) -> Any:
     return natural_id("participant", number)
-
-
-def start_of_day(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=utcnow().tzinfo)
 
 
 class PersonalDetails(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,6 +108,9 @@ class Participant(ProwdAggregate):
             aggregate.group_pairings = set()
             aggregate.erased_at = None
 
+        def plain_day(self) -> date:
+            return self.program_entry_date
+
     class Erased(ProwdAggregate.Event):
         """The participant's personal data was erased (crypto-shredding: their data key was
         destroyed in this event's transaction). Carries who (`recorded_by`) and why; nothing
@@ -145,6 +130,14 @@ class Participant(ProwdAggregate):
         placement: Placement
         facility_code: str | None
         funding_source: FundingSource
+        # The day an import gave the move as (None: given as an instant), decision 95.
+        stage_date: date | None
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Imports stored a stage date as its UTC midnight, and no date (decision 95).
+            state["stage_date"] = utc_day(datetime.fromisoformat(state["occurred_at"]))
 
         def apply(self, aggregate: Any) -> None:
             aggregate.stage = self.to_stage
@@ -152,6 +145,9 @@ class Participant(ProwdAggregate):
             aggregate.facility_code = self.facility_code
             aggregate.stage_started_at = self.occurred_at
             aggregate.funding_source = self.funding_source
+
+        def plain_day(self) -> date | None:
+            return self.stage_date
 
     class ReturnedToCustody(ProwdAggregate.Event):
         from_stage: Stage
@@ -175,6 +171,9 @@ class Participant(ProwdAggregate):
             aggregate.status = Status.EXITED
             aggregate.exit_date = self.exit_date
             aggregate.exit_reason = self.reason
+
+        def plain_day(self) -> date:
+            return self.exit_date
 
     class RegisteredAsMentor(ProwdAggregate.Event):
         mentor_id: UUID
@@ -213,6 +212,7 @@ class Participant(ProwdAggregate):
         cohort: Cohort,
         ex_offender_at_entry: bool = True,
         duplicate_reason: str = "",
+        zone: tzinfo = UTC,
     ) -> Participant:
         if not NUMBER.fullmatch(number):
             raise RuleViolation(
@@ -230,7 +230,7 @@ class Participant(ProwdAggregate):
                 code="cohort_at_other_facility",
             )
         check_entry_date(cohort, program_entry_date)
-        entered_at = start_of_day(program_entry_date)
+        entered_at = start_of_day(program_entry_date, zone)
         check_not_future(entered_at, "the date of program entry")
         if not personal.first_name.strip() or not personal.last_name.strip():
             raise RuleViolation("first and last name are required", code="missing_name")
@@ -273,7 +273,12 @@ class Participant(ProwdAggregate):
             )
 
     def transition(
-        self, *, placement: Placement, facility: Facility | None, occurred_at: datetime
+        self,
+        *,
+        placement: Placement,
+        facility: Facility | None,
+        occurred_at: datetime,
+        stage_date: date | None = None,
     ) -> None:
         """Move to stage 2 (RRC or home confinement) or stage 3 (community)."""
         self._check_can_move(occurred_at)
@@ -308,6 +313,7 @@ class Participant(ProwdAggregate):
             placement=placement,
             facility_code=facility_code,
             funding_source=funding_for(to_stage),
+            stage_date=stage_date,
             occurred_at=occurred_at,
         )
 
@@ -327,16 +333,18 @@ class Participant(ProwdAggregate):
             occurred_at=occurred_at,
         )
 
-    def exit(self, *, exit_date: date, reason: ExitReason, note: str = "") -> None:
-        """Record the program exit (PIRL 901/923). Exit is final."""
+    def exit(
+        self, *, exit_date: date, reason: ExitReason, note: str = "", zone: tzinfo = UTC
+    ) -> None:
+        """Record the program exit (PIRL 901/923) on a day of `zone`. Exit is final."""
         if self.status is Status.EXITED:
             raise RuleViolation(
                 f"participant {self.number} already exited on {self.exit_date}",
                 code="participant_exited",
             )
-        occurred_at = start_of_day(exit_date)
+        occurred_at = start_of_day(exit_date, zone)
         check_not_future(occurred_at, "the exit date")
-        if exit_date < self.stage_started_at.date():
+        if exit_date < local_day(self.stage_started_at, zone):
             raise RuleViolation(
                 "the exit date is before the current stage began", code="before_current_stage"
             )

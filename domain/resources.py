@@ -8,7 +8,7 @@ to a named case manager. A referral is made, then connected or declined.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
@@ -22,7 +22,8 @@ from domain.common import (
     check_not_future,
     utcnow,
 )
-from domain.participants import Participant, Status, start_of_day
+from domain.participants import Participant, Status
+from domain.plaindays import local_day, start_of_day
 
 
 class ResourceCategory(StrEnum):
@@ -200,6 +201,9 @@ class Referral(ProwdAggregate):
         def apply(self, r: Any) -> None:
             r.status = ReferralStatus.CONNECTED
 
+        def plain_day(self) -> date:
+            return self.connected_on
+
     class Declined(ProwdAggregate.Event):
         declined_on: date
         declined_by: DeclinedBy
@@ -207,6 +211,9 @@ class Referral(ProwdAggregate):
 
         def apply(self, r: Any) -> None:
             r.status = ReferralStatus.DECLINED
+
+        def plain_day(self) -> date:
+            return self.declined_on
 
     @classmethod
     def make(
@@ -259,9 +266,9 @@ class Referral(ProwdAggregate):
                 f"the referral is already {self.status.value}", code="referral_closed"
             )
 
-    def _check_day(self, day: date, what: str) -> None:
-        check_date_not_future(day, what)
-        if day < self.made_at.date():
+    def _check_day(self, day: date, what: str, zone: tzinfo) -> None:
+        check_date_not_future(day, what, zone)
+        if day < local_day(self.made_at, zone):
             raise RuleViolation(f"{what} is before the referral was made", code="before_referral")
 
     def hand_over(self, case_manager: str, note: str) -> None:
@@ -280,19 +287,21 @@ class Referral(ProwdAggregate):
             occurred_at=utcnow(),
         )
 
-    def connect(self, on: date, note: str = "") -> None:
+    def connect(self, on: date, note: str = "", *, zone: tzinfo = UTC) -> None:
+        """The participant was connected on `on`, a day of `zone` (the grantee's time zone)."""
         self._check_made()
-        self._check_day(on, "the connection date")
+        self._check_day(on, "the connection date", zone)
         self.trigger_event(
             self.Connected,
             connected_on=on,
             note=note,
-            occurred_at=max(start_of_day(on), self.made_at),
+            occurred_at=max(start_of_day(on, zone), self.made_at),
         )
 
-    def decline(self, on: date, by: DeclinedBy, reason: str) -> None:
+    def decline(self, on: date, by: DeclinedBy, reason: str, *, zone: tzinfo = UTC) -> None:
+        """The referral was declined on `on`, a day of `zone` (the grantee's time zone)."""
         self._check_made()
-        self._check_day(on, "the date declined")
+        self._check_day(on, "the date declined", zone)
         if not reason.strip():
             raise RuleViolation("a declined referral states the reason", code="reason_required")
         self.trigger_event(
@@ -300,5 +309,5 @@ class Referral(ProwdAggregate):
             declined_on=on,
             declined_by=by,
             reason=reason.strip(),
-            occurred_at=max(start_of_day(on), self.made_at),
+            occurred_at=max(start_of_day(on, zone), self.made_at),
         )

@@ -2,7 +2,8 @@
 
 Stage 1 is pre-release inside a BOP institution, stage 2 an RRC or home confinement, stage 3
 the community after full release. Stages 1 and 2 are funded by the First Step Act, stage 3 by
-WIOA. The participant aggregate (domain/participants.py) moves between them by these rules.
+WIOA. The participant aggregate (domain/participants.py) moves between them by these rules,
+and leaves them by an exit, with its reason (PIRL element 923).
 """
 
 from __future__ import annotations
@@ -29,6 +30,22 @@ class Placement(StrEnum):
 class FundingSource(StrEnum):
     FIRST_STEP_ACT = "first_step_act"
     WIOA = "wioa"
+
+
+class ExitReason(StrEnum):
+    COMPLETED = "completed"
+    NO_SERVICE_90_DAYS = "no_service_90_days"
+    INSTITUTIONALIZED = "institutionalized"
+    HEALTH_MEDICAL = "health_medical"
+    DECEASED = "deceased"
+    RELOCATED = "relocated"
+    DECLINED_SERVICES = "declined_services"
+    OTHER = "other"
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    EXITED = "exited"
 
 
 STAGE_OF_PLACEMENT = {

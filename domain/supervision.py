@@ -8,7 +8,7 @@ acknowledged by the coordinator (the time it took is kept) and resolved.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID, uuid4
@@ -17,7 +17,7 @@ import msgspec
 
 from domain.common import ProwdAggregate, RuleViolation, check_date_not_future, check_not_future
 from domain.mentors import Mentor, MentorStatus
-from domain.participants import start_of_day
+from domain.plaindays import start_of_day
 
 # An unresolved crisis older than this is an alert for the coordinator.
 CRISIS_ALERT_AFTER = timedelta(hours=24)
@@ -146,6 +146,9 @@ class Debrief(ProwdAggregate):
             d.notes = self.notes
             d.coordinator = self.recorded_by
 
+        def plain_day(self) -> date:
+            return self.held_on
+
     @classmethod
     def record(
         cls,
@@ -155,8 +158,10 @@ class Debrief(ProwdAggregate):
         topics: list[DebriefTopic],
         checks: list[WellbeingCheck],
         notes: str = "",
+        zone: tzinfo = UTC,
     ) -> Debrief:
-        """A debrief of the coordinator with one mentor, or with several (a group debrief)."""
+        """A debrief of the coordinator with one mentor, or with several (a group debrief),
+        held on a day of `zone` (the grantee's time zone)."""
         if not mentors:
             raise RuleViolation("a debrief has at least one mentor", code="mentors_required")
         ids = [m.id for m in mentors]
@@ -164,7 +169,7 @@ class Debrief(ProwdAggregate):
             raise RuleViolation("a mentor appears twice in the debrief", code="duplicate_mentor")
         for mentor in mentors:
             check_mentor_supervised(mentor)
-        check_date_not_future(held_on, "the debrief date")
+        check_date_not_future(held_on, "the debrief date", zone)
         if not topics:
             raise RuleViolation("a debrief names at least one topic", code="topics_required")
         checked = [c.mentor_id for c in checks]
@@ -192,7 +197,7 @@ class Debrief(ProwdAggregate):
             topics=sorted(set(topics), key=list(DebriefTopic).index),
             checks=[by_mentor[i] for i in ids],
             notes=notes,
-            occurred_at=start_of_day(held_on),
+            occurred_at=start_of_day(held_on, zone),
         )
         return debrief
 

@@ -60,6 +60,7 @@ class Evaluation:
             ratings=ratings,
             comment=comment,
             anonymous_to_mentor=anonymous_to_mentor,
+            zone=self.ledger.zone,
         )
         return self.ledger.record(feedback, command)
 
@@ -113,6 +114,7 @@ class Evaluation:
             scores=scores,
             summary=summary,
             development_plan=development_plan,
+            zone=self.ledger.zone,
         )
         return self.ledger.record(assessment, command)
 
@@ -129,7 +131,7 @@ class Evaluation:
     ) -> Saved[Outcomes]:
         """Record that the participant started a job (employer, wage)."""
         outcomes = self.outcomes(participant_id)
-        outcomes.record_employment(employment)
+        outcomes.record_employment(employment, self.ledger.zone)
         return self.ledger.record(outcomes, command)
 
     def record_credential(
@@ -137,7 +139,7 @@ class Evaluation:
     ) -> Saved[Outcomes]:
         """Record a credential the participant earned."""
         outcomes = self.outcomes(participant_id)
-        outcomes.record_credential(credential)
+        outcomes.record_credential(credential, self.ledger.zone)
         return self.ledger.record(outcomes, command)
 
     def record_housing(
@@ -145,5 +147,5 @@ class Evaluation:
     ) -> Saved[Outcomes]:
         """Record that the participant secured housing."""
         outcomes = self.outcomes(participant_id)
-        outcomes.record_housing(housing)
+        outcomes.record_housing(housing, self.ledger.zone)
         return self.ledger.record(outcomes, command)

@@ -34,7 +34,9 @@ class Facilities:
     ) -> Saved[Cohort]:
         """Start a cohort (a class) at a BOP institution."""
         facility = self.facility(facility_code)
-        cohort = Cohort.start(code=code, name=name, facility=facility, start_date=start_date)
+        cohort = Cohort.start(
+            code=code, name=name, facility=facility, start_date=start_date, zone=self.ledger.zone
+        )
         return self.ledger.record(cohort, command, creates=f"cohort {code}")
 
     def cohort(self, code: str) -> Cohort:
@@ -43,7 +45,7 @@ class Facilities:
     def graduate_cohort(self, command: Command, *, code: str, on: date) -> Saved[Cohort]:
         """Record the graduation date of a cohort; its members become eligible mentors."""
         cohort = self.cohort(code)
-        cohort.graduate(on)
+        cohort.graduate(on, self.ledger.zone)
         return self.ledger.record(cohort, command)
 
     def set_class_hours(self, command: Command, code: str, slots: list[ClassSlot]) -> Saved[Cohort]:

@@ -12,14 +12,15 @@ as enrolment's field does. Rows already created earlier in the file count as enr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, tzinfo
 from typing import Any
 from uuid import UUID
 
 from domain.common import DomainError, ProwdAggregate, RuleViolation, natural_id
 from domain.facilities import Cohort
 from domain.mentors import Mentor
-from domain.participants import Participant, PersonalDetails, participant_id, start_of_day
+from domain.participants import Participant, PersonalDetails, participant_id
+from domain.plaindays import start_of_day
 from domain.stages import STAGE_OF_PLACEMENT, Placement, Stage, placement_of_move
 from projections.search import PersonKeys, fold, key
 from services.app.facilities import Facilities
@@ -95,6 +96,8 @@ class RowBuilder:
     known: Known
     mentors: Mentors
     sha256: str
+    # The grantee's time zone: the calendar of the file's dates (decision 95).
+    zone: tzinfo
 
     cohorts: dict[str, Cohort] = field(default_factory=dict)
 
@@ -130,6 +133,7 @@ class RowBuilder:
             cohort=self._cohort(row["cohort"]),
             ex_offender_at_entry=row.get("ex_offender_at_entry", True),
             duplicate_reason=reason,
+            zone=self.zone,
         )
         self._move(participant, row)
         self.known.add_participant(participant)
@@ -154,7 +158,8 @@ class RowBuilder:
         participant.transition(
             placement=chosen,
             facility=self.facilities.facility(code) if code else None,
-            occurred_at=start_of_day(row["stage_date"]),
+            occurred_at=start_of_day(row["stage_date"], self.zone),
+            stage_date=row["stage_date"],
         )
 
     def mentor(self, number: int, row: dict[str, Any]) -> tuple[Mentor, list[ProwdAggregate]]:

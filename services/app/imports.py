@@ -95,7 +95,11 @@ class Imports:
         report = self._report(previous, kind, sha256, len(file.rows), dry_run)
         done = report.applied_through
         builder = RowBuilder(
-            self.facilities, Known.of(self._people(wait)), self.mentors, file.sha256
+            self.facilities,
+            Known.of(self._people(wait)),
+            self.mentors,
+            file.sha256,
+            self.ledger.zone,
         )
         rows = self._outcomes(builder, file, after=done)
         if dry_run:

@@ -131,7 +131,7 @@ class Mentors:
     ) -> Saved[Mentor]:
         """Record a screening step: application, interview or references."""
         mentor = self.mentor(mentor_id)
-        mentor.complete_screening_step(step, on, staff, note)
+        mentor.complete_screening_step(step, on, staff, note, zone=self.ledger.zone)
         return self.ledger.record(mentor, command)
 
     def review_background(
@@ -147,7 +147,7 @@ class Mentors:
         """Record the background review as an assessment decision."""
         mentor = self.mentor(mentor_id)
         was_certified = mentor.status is MentorStatus.CERTIFIED
-        mentor.review_background(decision, reviewer, on, conditions)
+        mentor.review_background(decision, reviewer, on, conditions, zone=self.ledger.zone)
         also: list[ProwdAggregate] = []
         if was_certified and mentor.status is MentorStatus.SUSPENDED:
             also = self._flag_pairings(
@@ -160,7 +160,7 @@ class Mentors:
     ) -> Saved[Mentor]:
         """Record a completed training module (date, hours, trainer)."""
         mentor = self.mentor(mentor_id)
-        mentor.complete_training(record)
+        mentor.complete_training(record, zone=self.ledger.zone)
         return self.ledger.record(mentor, command)
 
     def grant_clearance(
@@ -169,7 +169,7 @@ class Mentors:
         """Record volunteer training at a BOP institution or RRC, with its expiry."""
         self.facilities.facility(clearance.facility_code)
         mentor = self.mentor(mentor_id)
-        mentor.grant_clearance(clearance)
+        mentor.grant_clearance(clearance, zone=self.ledger.zone)
         return self.ledger.record(mentor, command)
 
     def assign_coordinator(

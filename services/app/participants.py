@@ -78,6 +78,7 @@ class Participants:
             cohort=cohort,
             ex_offender_at_entry=ex_offender_at_entry,
             duplicate_reason=duplicate_reason,
+            zone=self.ledger.zone,
         )
         return self.ledger.record(participant, command, creates=f"participant number {number}")
 
@@ -115,7 +116,9 @@ class Participants:
             )
         if program_entry_date is not None:
             cohort = self.facilities.cohort(participant.cohort_code)
-            corrections.correct_entry_date(participant, cohort, program_entry_date, reason)
+            corrections.correct_entry_date(
+                participant, cohort, program_entry_date, reason, self.ledger.zone
+            )
         return self.ledger.record(participant, command)
 
     def assign_staff(
@@ -152,7 +155,7 @@ class Participants:
         """Record a case-management contact with the participant (a participation-level
         service: domain/definitions.py)."""
         participant = self.participant(participant_id)
-        record_case_contact(participant, on, mode)
+        record_case_contact(participant, on, mode, self.ledger.zone)
         return self.ledger.record(participant, command)
 
     def write_case_note(
@@ -248,7 +251,7 @@ class Participants:
         """Record the program exit (PIRL 901 and 923)."""
         participant = self.participant(participant_id)
         self.check_not_derived_exit(participant)
-        participant.exit(exit_date=exit_date, reason=reason, note=note)
+        participant.exit(exit_date=exit_date, reason=reason, note=note, zone=self.ledger.zone)
         return self.ledger.record(participant, command, also=self.review(participant))
 
     def erase_participant(

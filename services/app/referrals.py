@@ -130,7 +130,7 @@ class Referrals:
     ) -> Saved[Referral]:
         """Record that the participant connected with the resource."""
         referral = self.referral(referral_id)
-        referral.connect(on, note)
+        referral.connect(on, note, zone=self.ledger.zone)
         return self.ledger.record(referral, command)
 
     def decline_referral(
@@ -138,5 +138,5 @@ class Referrals:
     ) -> Saved[Referral]:
         """Record that the participant (or the resource) declined the referral."""
         referral = self.referral(referral_id)
-        referral.decline(on, by, reason)
+        referral.decline(on, by, reason, zone=self.ledger.zone)
         return self.ledger.record(referral, command)

@@ -48,7 +48,12 @@ class Supervision:
         well-being and self-care check."""
         mentors = [self.mentors.mentor(mentor_id) for mentor_id in mentor_ids]
         debrief = Debrief.record(
-            mentors=mentors, held_on=held_on, topics=topics, checks=checks, notes=notes
+            mentors=mentors,
+            held_on=held_on,
+            topics=topics,
+            checks=checks,
+            notes=notes,
+            zone=self.ledger.zone,
         )
         return self.ledger.record(debrief, command)
 

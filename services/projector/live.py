@@ -24,6 +24,7 @@ from services.projector.faults import CONTENT_ERRORS, Fault
 from services.projector.writeback import write_back
 from services.store.database import Database
 from services.store.mapping import MsgspecMapper
+from services.store.zones import zone_of
 
 log = structlog.get_logger("prowd.projector")
 _mapper = MsgspecMapper()
@@ -72,6 +73,8 @@ def read_events(
     # only for the topics some view handles (`topics=None`: for every event). An event holding
     # text no view can store is made storable (`projection_faults.storable`, rule 1 of
     # decision 30) and its position noted in `cleaned` with the fields changed.
+    # Plain days are read in the grantee's zone, by a rebuild as by the live path (decision 95).
+    zone = zone_of(cur, schema)
     state = (
         sql.SQL("state") if topics is None else sql.SQL("CASE WHEN topic = ANY(%s) THEN state END")
     )
@@ -97,7 +100,7 @@ def read_events(
     for position, topic, originator_id, version, data in cur.fetchall():
         event = None
         if data is not None:
-            event = decode(topic, originator_id, version, data)
+            event = decode(topic, originator_id, version, data, zone)
             if may_hold_nul(data):
                 changed = projection_faults.storable(event)
                 if changed and cleaned is not None:

@@ -18,7 +18,6 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import msgspec
-from eventsourcing.persistence import StoredEvent
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
@@ -34,6 +33,7 @@ from services.reports.figures import GranteeReport, Stand
 from services.reports.quarterly import Bases, Quarter
 from services.store.database import Database
 from services.store.mapping import MsgspecMapper
+from services.store.zones import zone_of
 
 Format = Literal["json", "csv", "html"]
 REPLAY_BATCH = 2000
@@ -102,6 +102,8 @@ def replayed_facts(db: Database, schema: str, as_of: datetime) -> tuple[Facts, S
     last: tuple[int, datetime | None] = (0, None)
     with db.transaction() as cur:
         projection.create(cur, t)
+        # Plain days are read in the grantee's zone, as the live view reads them (decision 95).
+        zone = zone_of(cur, schema)
         after = 0
         while True:
             cur.execute(
@@ -120,9 +122,7 @@ def replayed_facts(db: Database, schema: str, as_of: datetime) -> tuple[Facts, S
                 last = (position, stamp)
                 if topic in topics:
                     try:
-                        event = _mapper.to_domain_event(
-                            StoredEvent(originator_id, version, topic, data)
-                        )
+                        event = _mapper.decode(topic, originator_id, version, data, zone)
                     except (msgspec.MsgspecError, ValueError, TypeError):
                         raise unreadable(schema, position) from None
                     projection.apply(cur, t, topic, event, position)

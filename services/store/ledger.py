@@ -88,8 +88,11 @@ class LedgerApplication(Application[UUID]):
 
     def construct_mapper(self) -> MsgspecMapper:
         # Without a database (an in-memory application, e.g. a benchmark's generator) there is
-        # no key table: events are stored without encryption.
-        return MsgspecMapper(self.schema if getattr(self, "db", None) is not None else None)
+        # no key table: events are stored without encryption. Plain days are read in the
+        # grantee's zone (decision 95).
+        return MsgspecMapper(
+            self.schema if getattr(self, "db", None) is not None else None, self.zone
+        )
 
     # Concurrent saves share transactions (services/store/groupcommit.py); off where a save's side
     # effects are too heavy to share one (a grantee's registration creates its whole schema).

@@ -12,6 +12,11 @@ AES-GCM, associated data: participant id, topic and field path). On the way out 
 decrypted, or, when the key was destroyed by an erasure, replaced by the erased placeholder.
 Events without an envelope (every other event, and events stored before encryption) take the
 direct decoding path. The hash chain covers the stored bytes, ciphertext included.
+
+A mapper that knows the grantee's time zone reads an event recording a plain day as that day's
+start in the zone when the event was stored as the day's UTC midnight, as every event was
+before decision 95 (domain/plaindays.py): old and new events read the same, and the stored
+bytes stay as they were.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import os
 import typing
 from collections.abc import Callable
 from contextvars import ContextVar
+from datetime import tzinfo
 from functools import cache
 from typing import Any, ClassVar
 from uuid import UUID
@@ -34,6 +40,7 @@ from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 from psycopg import sql
 
+from domain.plaindays import as_recorded
 from services.store import keys
 from services.store.eventstore import Insert
 from services.store.personal import BY_EVENT, PersonalField
@@ -226,11 +233,13 @@ def _decrypt(raw: dict[str, Any], topic: str, fields: list[PersonalField]) -> No
 
 class MsgspecMapper(Mapper[UUID]):
     """`schema`: the log this mapper stores events into; personal fields are encrypted only
-    then (a mapper without one, e.g. a projector's, only reads)."""
+    then (a mapper without one, e.g. a projector's, only reads). `zone`: the grantee's time
+    zone, in which its plain days are read (None: instants as stored)."""
 
-    def __init__(self, schema: str | None = None) -> None:
+    def __init__(self, schema: str | None = None, zone: tzinfo | None = None) -> None:
         super().__init__(transcoder=_NoTranscoder())
         self.schema = schema
+        self.zone = zone
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         state = dict(vars(domain_event))
@@ -258,15 +267,23 @@ class MsgspecMapper(Mapper[UUID]):
             stored_event.originator_id,
             stored_event.originator_version,
             stored_event.state,
+            self.zone,
         )
 
     def decode(
-        self, topic: str, originator_id: Any, originator_version: int, state: bytes
+        self,
+        topic: str,
+        originator_id: Any,
+        originator_version: int,
+        state: bytes,
+        zone: tzinfo | None = None,
     ) -> DomainEventProtocol[UUID]:
         """The domain event of one stored row (what `to_domain_event` does, without building a
-        `StoredEvent` first: projectors decode every row of a log through here)."""
+        `StoredEvent` first: projectors decode every row of a log through here), its plain day
+        read in `zone` (the grantee's time zone; None: as stored)."""
         shape = _shape_of(topic)
-        if shape.version > 1 or (shape.fields is not None and _ENC in state):
+        old = shape.version > 1 and shape.current not in state
+        if old or (shape.fields is not None and _ENC in state):
             # Ciphertext, or an old stored shape: decrypt and upcast as plain data first, then
             # decode with the types.
             raw: dict[str, Any] = msgspec.json.decode(state)
@@ -286,6 +303,10 @@ class MsgspecMapper(Mapper[UUID]):
         values["originator_version"] = originator_version
         event = object.__new__(shape.cls)
         object.__setattr__(event, "__dict__", values)
+        if shape.plain_day and zone is not None:
+            day = event.plain_day()
+            if day is not None:
+                values["occurred_at"] = as_recorded(values["occurred_at"], day, zone)
         return event  # type: ignore[no-any-return]
 
 
@@ -297,9 +318,21 @@ class _Shape:
     version: int
     fields: list[PersonalField] | None
     decoder: msgspec.json.Decoder[Any]
+    # Whether the event records a plain day (it names it: `plain_day()`, domain/plaindays.py).
+    plain_day: bool
+    # How a state of the current version marks itself (older ones are upcast first).
+    current: bytes
 
 
 @cache
 def _shape_of(topic: str) -> _Shape:
     cls = resolve_topic(topic)
-    return _Shape(cls, _upcasters(cls), BY_EVENT.get(cls), _decoder_for(cls))
+    version = _upcasters(cls)
+    return _Shape(
+        cls,
+        version,
+        BY_EVENT.get(cls),
+        _decoder_for(cls),
+        hasattr(cls, "plain_day"),
+        b'"class_version":%d' % version,
+    )

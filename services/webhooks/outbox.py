@@ -34,13 +34,13 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from eventsourcing.persistence import StoredEvent
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from domain.common import utcnow
 from services.store.database import Database
 from services.store.mapping import MsgspecMapper
+from services.store.zones import zone_of
 from services.webhooks import mentoring, residency, routing
 from services.webhooks.batch import Batch
 from services.webhooks.handlers import Handlers
@@ -61,7 +61,9 @@ def lock_key(schema: str) -> int:
 def _read(
     cur: Cursor[TupleRow], schema: str, after: int, limit: int
 ) -> list[tuple[int, str, object | None]]:
-    """The next events of the log: position, topic, and the event if a handler takes it."""
+    """The next events of the log: position, topic, and the event if a handler takes it (its
+    plain day read in the grantee's zone, as the views read it)."""
+    zone = zone_of(cur, schema)
     cur.execute(
         sql.SQL(
             "SELECT notification_id, topic, originator_id, originator_version,"
@@ -74,9 +76,7 @@ def _read(
     for position, topic, originator_id, version, state in cur.fetchall():
         event = None
         if state is not None:
-            event = _mapper.to_domain_event(
-                StoredEvent(originator_id, version, topic, bytes(state))
-            )
+            event = _mapper.decode(topic, originator_id, version, bytes(state), zone)
         out.append((position, topic, event))
     return out
 
@@ -189,6 +189,7 @@ def _as_stored(
     positions = sorted(p for p, _, e in events if p in cleaned and e is not None)
     if not positions:
         return events
+    zone = zone_of(cur, schema)
     cur.execute(
         sql.SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state"
@@ -197,7 +198,7 @@ def _as_stored(
         (positions,),
     )
     again = {
-        position: _mapper.to_domain_event(StoredEvent(oid, version, topic, bytes(state)))
+        position: _mapper.decode(topic, oid, version, bytes(state), zone)
         for position, oid, version, topic, state in cur.fetchall()
     }
     return [(p, topic, again.get(p, e)) for p, topic, e in events]
