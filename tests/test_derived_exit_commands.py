@@ -174,3 +174,31 @@ def test_the_rrc_view_leaves_a_derived_exited_resident_out(scene: Scene) -> None
     assert api.get(f"/participants/{scene.rrc_gone}/disclosures")["items"] == []
     shown = api.get(f"/participants/{scene.rrc_served}/disclosures")["items"]
     assert [d["information"] for d in shown] == ["stage"]
+
+
+def test_a_fact_dated_before_the_exit_took_effect_is_history_within_the_enrolment(
+    scene: Scene,
+) -> None:
+    """`gone`'s exit took effect on 08-31: a release dated 08-20, recorded on 09-15, is accepted
+    (what happened while they were in the program), one dated 09-14 is refused; the exit still
+    stands after it, so the participant reads as exited all the same."""
+    api = scene.api
+    api.refused(
+        f"/participants/{scene.gone}/stage-transitions",
+        {"to_stage": 3, "occurred_at": "2026-09-14T15:00:00Z"},
+        "participant_exited",
+    )
+    moved = api.post(
+        f"/participants/{scene.gone}/stage-transitions",
+        {"to_stage": 3, "occurred_at": "2026-08-20T15:00:00Z"},
+    )
+    assert moved["stage"] == 3 and moved.get("exit_derived") is True
+    # A recorded exit dated before the derived one took effect replaces it.
+    out = api.post(
+        f"/participants/{scene.gone}/exit", {"exit_date": "2026-08-25", "reason": "completed"}
+    )
+    assert (out["status"], out["exit_reason"], out.get("exit_derived", False)) == (
+        "exited",
+        "completed",
+        False,
+    )

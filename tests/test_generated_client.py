@@ -176,7 +176,7 @@ def test_the_readme_walk_through_and_a_webhook_endpoint_through_the_generated_cl
             "facility": "RRC-LK",
             "occurred_at": "2026-06-01T09:00:00-05:00",
         },
-        {"to_stage": 3, "occurred_at": "2026-09-01T09:00:00-05:00"},
+        {"to_stage": 3, "occurred_at": "2026-08-03T09:00:00-05:00"},
     ):
         moved = coordinator.call(
             "participants",
@@ -222,7 +222,7 @@ def test_the_readme_walk_through_and_a_webhook_endpoint_through_the_generated_cl
                         "kind": "participant.stage_transition",
                         "idempotency_key": "gen-batch-2",
                         "target": "$ref:luis",
-                        "body": {"to_stage": 3, "occurred_at": "2026-09-01T09:00:00-05:00"},
+                        "body": {"to_stage": 3, "occurred_at": "2026-08-03T09:00:00-05:00"},
                     },
                     {"kind": "goal.teleport", "idempotency_key": "gen-batch-3", "body": {}},
                 ]
@@ -243,7 +243,7 @@ def test_the_readme_walk_through_and_a_webhook_endpoint_through_the_generated_cl
                 "to_stage": 2,
                 "placement": "rrc",
                 "facility": "RRC-LK",
-                "occurred_at": "2026-10-01T09:00:00-05:00",
+                "occurred_at": "2026-08-10T09:00:00-05:00",
             }
         ),
     )

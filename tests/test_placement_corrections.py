@@ -112,6 +112,11 @@ def test_the_rrc_view_follows_a_corrected_rrc(api: Api) -> None:
     other = api.enrol("C1", "2026-02-02", first_name="Bo")
     api.move(pid, 2, placement="rrc", facility="RRC-1", at="2026-08-03T09:00:00Z")
     api.move(other, 2, placement="rrc", facility="RRC-1", at="2026-08-03T09:00:00Z")
+    for who in (pid, other):
+        # Served within 90 days of leaving class: not a derived exit (decision 97).
+        api.post(
+            f"/participants/{who}/case-contacts", {"contacted_on": "2026-10-01", "mode": "phone"}
+        )
     projector.drain(api.db, f"g_{api.slug}")
     assert sorted(rrc_residents(api, "RRC-1")) == sorted([pid, other])
     assert rrc_residents(api, "RRC-2") == []

@@ -83,7 +83,7 @@ def with_derived_exit(
     """`out` with the participant's derived exit, as the caseload and the quarterly report
     count it, when it has taken effect today (decision 85); the same for a command's answer as
     for the read (decision 97)."""
-    exit_on = tenant.app.participants.derived_exit_of(participant)
+    exit_on = tenant.app.participants.derived_exit_of(participant, None)
     if exit_on is None:
         return out
     return msgspec.structs.replace(

@@ -23,8 +23,9 @@ from services.projector.serving import live_tables, one_lookup, view_position
 from services.refusals import Refused
 from services.store.ledger import LedgerApplication
 
-# The date of a participant's derived exit when it has taken effect today, else None.
-DerivedExitOf = Callable[[Participant], date | None]
+# The date of a participant's derived exit when it had taken effect on a day (None: today),
+# else None.
+DerivedExitOf = Callable[[Participant, date | None], date | None]
 
 
 @dataclass
@@ -41,12 +42,14 @@ class DerivedExits:
                 return {}
             return load_people(db, t, zone, position=view_position(db, schema, "oversight"))
 
-    def exit_on(self, participant: Participant) -> date | None:
+    def exit_on(self, participant: Participant, on: date | None = None) -> date | None:
         """The derived exit's date (their last service) when it has taken effect today; None
         for a participant with a recorded exit (that exit is theirs) or none derived."""
         if participant.status is not Status.ACTIVE:
             return None
-        today = clock.today(self.ledger.zone)
+        # A fact dated before the exit took effect (a move in April recorded in December) is
+        # history within the enrolment: the exit is judged as of the fact's day.
+        today = on or clock.today(self.ledger.zone)
         # The entry is a service: no exit can hold until more than 90 days after it, so a
         # participant entered since needs no read of the grantee's services (an enrolment's
         # answer, most commands of a new caseload).

@@ -91,7 +91,7 @@ class Pairings:
         at = opened_at or utcnow()
         members = [self.participants.participant(pid) for pid in member_ids]
         for member in members:
-            self.participants.check_not_derived_exit(member, "mentee_exited")
+            self.participants.check_not_derived_exit(member, "mentee_exited", on=at)
             check_eligible(rules, mentor, mentor_person, self._facts(member), at.date())
         pairing = Pairing.open(
             kind=kind,

@@ -45,12 +45,19 @@ class Participants:
     derived_exit_of: DerivedExitOf
 
     def check_not_derived_exit(
-        self, participant: Participant, code: str = "participant_exited"
+        self,
+        participant: Participant,
+        code: str = "participant_exited",
+        *,
+        on: date | datetime | None = None,
     ) -> None:
         """Refuse, as a recorded exit is refused (`code`), a command on a participant whose
-        derived exit has taken effect today (decision 97)."""
+        derived exit had taken effect on the day of the fact it records (`on`: a day, or an
+        instant read on the grantee's calendar; None: today) (decision 97)."""
+        if isinstance(on, datetime):
+            on = on.astimezone(self.ledger.zone).date()
         definitions.check_no_derived_exit(
-            participant.number, self.derived_exit_of(participant), code
+            participant.number, self.derived_exit_of(participant, on), code
         )
 
     def enroll_participant(
@@ -194,7 +201,7 @@ class Participants:
         """Move a participant to stage 2 (RRC or home confinement) or stage 3 (community)."""
         participant = self.participant(participant_id)
         facility = self.facilities.facility(facility_code) if facility_code else None
-        self.check_not_derived_exit(participant)
+        self.check_not_derived_exit(participant, on=occurred_at)
         participant.transition(placement=placement, facility=facility, occurred_at=occurred_at)
         return self.ledger.record(participant, command, also=self.review(participant))
 
@@ -209,7 +216,7 @@ class Participants:
         """Record that a participant in stage 2 or 3 was returned to custody (stage 1)."""
         participant = self.participant(participant_id)
         facility = self.facilities.facility(facility_code) if facility_code else None
-        self.check_not_derived_exit(participant)
+        self.check_not_derived_exit(participant, on=occurred_at)
         participant.return_to_custody(facility=facility, occurred_at=occurred_at)
         return self.ledger.record(participant, command, also=self.review(participant))
 
@@ -250,7 +257,7 @@ class Participants:
     ) -> Saved[Participant]:
         """Record the program exit (PIRL 901 and 923)."""
         participant = self.participant(participant_id)
-        self.check_not_derived_exit(participant)
+        self.check_not_derived_exit(participant, on=exit_date)
         participant.exit(exit_date=exit_date, reason=reason, note=note, zone=self.ledger.zone)
         return self.ledger.record(participant, command, also=self.review(participant))
 

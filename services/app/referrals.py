@@ -104,7 +104,7 @@ class Referrals:
                     "the referral's meeting was not a meeting of this participant",
                     code="meeting_of_other_participant",
                 )
-        self.participants.check_not_derived_exit(participant)
+        self.participants.check_not_derived_exit(participant, on=made_at)
         referral = Referral.make(
             participant=participant,
             resource=resource,
