@@ -258,3 +258,28 @@ def test_the_demo_report_agrees_with_its_caseload(demo_url: str, settings: Setti
         units = d.json()["units"]
         assert len(units) == f["exits.derived_90_day"]
         assert all(len(u) == 2 for u in units)
+
+
+def test_one_participants_services_read_alone_equal_those_read_with_everyone(
+    demo_url: str, settings: Settings
+) -> None:
+    """`load_person` (a command's derived-exit check, decision 97) reads only the facts that
+    concern one participant; for every demo participant (graduate mentors, groups, meetings,
+    contacts, moves, exits) it gives what `load_people` gives from every fact."""
+    from zoneinfo import ZoneInfo
+
+    from projections.service import load_people, load_person
+    from services.projector.serving import live_tables
+
+    loaded = prowd(
+        "demo", "--load-only", env=cli_env(settings.data_dir, demo_url, SUITE_CLOCK.now())
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    with demo_client(settings, demo_url) as (_, db):
+        for slug, zone in ((DEMO, "America/Chicago"), ("harbor_bridge", "America/New_York")):
+            schema = f"g_{slug}"
+            t = live_tables(db, schema, "oversight", None, 0)
+            everyone = load_people(db, t, ZoneInfo(zone))
+            assert len(everyone) >= 30
+            for pid, person in everyone.items():
+                assert load_person(db, t, ZoneInfo(zone), pid) == person, pid

@@ -18,7 +18,7 @@ from uuid import UUID
 from domain import clock
 from domain import definitions as rules
 from domain.participants import Participant, Status
-from projections.service import Person, load_people
+from projections.service import Person, load_people, load_person
 from services.projector.serving import live_tables, one_lookup, view_position
 from services.refusals import Refused
 from services.store.ledger import LedgerApplication
@@ -42,6 +42,15 @@ class DerivedExits:
                 return {}
             return load_people(db, t, zone, position=view_position(db, schema, "oversight"))
 
+    def _person(self, participant_id: UUID) -> Person | None:
+        """One participant's services, read alone (the rest of the grantee is not read)."""
+        db, schema, zone = self.ledger.db, self.ledger.schema, self.ledger.zone
+        try:
+            t = live_tables(db, schema, "oversight", None, 0)
+        except Refused:
+            return None
+        return load_person(db, t, zone, participant_id)
+
     def exit_on(self, participant: Participant, on: date | None = None) -> date | None:
         """The derived exit's date (their last service) when it has taken effect today; None
         for a participant with a recorded exit (that exit is theirs) or none derived."""
@@ -55,7 +64,7 @@ class DerivedExits:
         # answer, most commands of a new caseload).
         if rules.exit_takes_effect(participant.program_entry_date) > today:
             return None
-        person = self._people().get(participant.id)
+        person = self._person(participant.id)
         derived = None if person is None else person.derived_exit(today)
         return None if derived is None else derived[0]
 
