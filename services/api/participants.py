@@ -144,16 +144,17 @@ class ParticipantController(Controller):
     ) -> Response[ParticipantOut]:
         """Assign, reassign or (with `staff: null`) unassign the participant's case manager or
         coordinator, named by their token subject (`GET …/participants?assigned_to=me`)."""
-        return tenant_command(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.participants.assign_staff(
-                cmd, participant_id, duty=data.duty, staff=data.staff
-            ),
-            shown(tenant),
-            status=201,
-        )
+        with tenant.app.derived_exits.remembering():
+            return tenant_command(
+                request,
+                tenant,
+                data,
+                lambda cmd: tenant.app.participants.assign_staff(
+                    cmd, participant_id, duty=data.duty, staff=data.staff
+                ),
+                shown(tenant),
+                status=201,
+            )
 
     @post(
         "/{participant_id:uuid}/contact",
@@ -176,19 +177,20 @@ class ParticipantController(Controller):
     ) -> Response[ParticipantOut]:
         """Record the participant's contact details and projected release date (personal,
         encrypted with the participant's key; each recording replaces the last)."""
-        return tenant_command(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.participants.record_contact(
-                cmd,
-                participant_id,
-                contact=Contact(phone=data.phone, email=data.email, address=data.address),
-                projected_release_date=data.projected_release_date,
-            ),
-            shown(tenant),
-            status=201,
-        )
+        with tenant.app.derived_exits.remembering():
+            return tenant_command(
+                request,
+                tenant,
+                data,
+                lambda cmd: tenant.app.participants.record_contact(
+                    cmd,
+                    participant_id,
+                    contact=Contact(phone=data.phone, email=data.email, address=data.address),
+                    projected_release_date=data.projected_release_date,
+                ),
+                shown(tenant),
+                status=201,
+            )
 
     @post(
         "/{participant_id:uuid}/corrections",
@@ -220,22 +222,23 @@ class ParticipantController(Controller):
         placement recorded wrongly (cohort; facility or RRC of the current stage) or program
         entry date, with the reason. The log keeps what was there before: the
         history shows both to staff and auditors."""
-        return tenant_command(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.participants.correct_participant(
-                cmd,
-                participant_id,
-                reason=data.reason,
-                personal=data.personal(),
-                program_entry_date=unset_none(data.program_entry_date),
-                cohort_code=unset_none(data.cohort),
-                facility_code=unset_none(data.facility),
-            ),
-            shown(tenant),
-            status=201,
-        )
+        with tenant.app.derived_exits.remembering():
+            return tenant_command(
+                request,
+                tenant,
+                data,
+                lambda cmd: tenant.app.participants.correct_participant(
+                    cmd,
+                    participant_id,
+                    reason=data.reason,
+                    personal=data.personal(),
+                    program_entry_date=unset_none(data.program_entry_date),
+                    cohort_code=unset_none(data.cohort),
+                    facility_code=unset_none(data.facility),
+                ),
+                shown(tenant),
+                status=201,
+            )
 
     @get("/", opt=action("participants.read"), sync_to_thread=True)
     def caseload(
@@ -325,14 +328,15 @@ class ParticipantController(Controller):
         """Record a stage transition: 1→2 (RRC or home confinement), 2→3, 1→3, or a return to
         custody (`to_stage: 1` with `returned_to_custody: true`). Each carries `occurred_at` and
         sets the funding source of the new stage."""
-        return tenant_command(
-            request,
-            tenant,
-            data,
-            transition_command(request, tenant, data, participant_id),
-            shown(tenant),
-            status=201,
-        )
+        with tenant.app.derived_exits.remembering():
+            return tenant_command(
+                request,
+                tenant,
+                data,
+                transition_command(request, tenant, data, participant_id),
+                shown(tenant),
+                status=201,
+            )
 
     @post(
         "/{participant_id:uuid}/exit",
@@ -348,16 +352,21 @@ class ParticipantController(Controller):
         data: Annotated[ExitIn, body("program completed", EXIT_EXAMPLE)],
     ) -> Response[ParticipantOut]:
         """Record the program exit (PIRL 901 date, 923 reason). Exit is final."""
-        return tenant_command(
-            request,
-            tenant,
-            data,
-            lambda cmd: tenant.app.participants.exit_participant(
-                cmd, participant_id, exit_date=data.exit_date, reason=data.reason, note=data.note
-            ),
-            shown(tenant),
-            status=201,
-        )
+        with tenant.app.derived_exits.remembering():
+            return tenant_command(
+                request,
+                tenant,
+                data,
+                lambda cmd: tenant.app.participants.exit_participant(
+                    cmd,
+                    participant_id,
+                    exit_date=data.exit_date,
+                    reason=data.reason,
+                    note=data.note,
+                ),
+                shown(tenant),
+                status=201,
+            )
 
     @get("/{participant_id:uuid}/history", opt=action("participants.read"), sync_to_thread=True)
     def history(self, tenant: Tenant, participant_id: UUID) -> HistoryOut:

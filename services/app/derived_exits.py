@@ -10,7 +10,9 @@ command refuses exactly whom the page shows exited.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
@@ -28,6 +30,11 @@ from services.store.ledger import LedgerApplication
 DerivedExitOf = Callable[[Participant, date | None], date | None]
 
 
+# Within `remembering`: each participant's facts as read once (the command's check and the
+# participant shown in its answer read the same).
+_memo: ContextVar[dict[UUID, Person | None] | None] = ContextVar("prowd_derived", default=None)
+
+
 @dataclass
 class DerivedExits:
     ledger: LedgerApplication
@@ -42,14 +49,32 @@ class DerivedExits:
                 return {}
             return load_people(db, t, zone, position=view_position(db, schema, "oversight"))
 
+    @contextlib.contextmanager
+    def remembering(self) -> Iterator[None]:
+        """Within (one request): a participant's facts are read once, for the command's check
+        and for the participant shown in its answer (the view does not move between them as
+        far as the request can tell: it lags the log either way)."""
+        token = _memo.set({})
+        try:
+            yield
+        finally:
+            _memo.reset(token)
+
     def _person(self, participant_id: UUID) -> Person | None:
         """One participant's services, read alone (the rest of the grantee is not read)."""
+        memo = _memo.get()
+        if memo is not None and participant_id in memo:
+            return memo[participant_id]
         db, schema, zone = self.ledger.db, self.ledger.schema, self.ledger.zone
         try:
-            t = live_tables(db, schema, "oversight", None, 0)
+            person = load_person(
+                db, live_tables(db, schema, "oversight", None, 0), zone, participant_id
+            )
         except Refused:
-            return None
-        return load_person(db, t, zone, participant_id)
+            person = None
+        if memo is not None:
+            memo[participant_id] = person
+        return person
 
     def exit_on(self, participant: Participant, on: date | None = None) -> date | None:
         """The derived exit's date (their last service) when it has taken effect today; None
