@@ -30,6 +30,12 @@ class Reader(Protocol):
     def fetchone(self, query: Query, params: Sequence[Any] | None = ...) -> Any: ...
 
 
+class BatchReader(Reader, Protocol):
+    """A reader that also sends several statements in one round trip (a pipeline)."""
+
+    def fetch_each(self, statements: Sequence[tuple[Query, Sequence[Any]]]) -> list[list[Any]]: ...
+
+
 class InvalidCursor(ValueError):
     """A page cursor this API did not hand out (HTTP 400 `invalid_cursor`)."""
 

@@ -235,3 +235,32 @@ def test_a_command_that_failed_leaves_no_mutation_in_the_cache(
     assert again.version == kept.version
     assert assignment.assigned(again, assignment.Duty.CASE_MANAGER) is None
     assert not again.collect_events()
+
+
+def test_a_transition_checks_the_derived_exit_in_one_round_trip(
+    traced_api: Any, world: World
+) -> None:
+    """A participant entered more than 90 days ago may have a derived exit (decision 97): the
+    move reads their facts first. Before: one statement and one transaction per fact table
+    (ten), each after a borrow from the pool. Now those reads are one pipeline: one
+    transaction, then the append."""
+    pool, api = traced_api
+    pid = world.enrol(entry="2025-09-15")  # the participant is now cached in this instance
+    with traced(pool, CONNECTIONS) as transactions:
+        r = api.post(
+            f"{world.base}/participants/{pid}/stage-transitions",
+            json={
+                "to_stage": 2,
+                "placement": "rrc",
+                "facility": "RRC-1",
+                "occurred_at": "2026-03-01T09:00:00Z",
+            },
+            headers=world.headers(),
+        )
+    assert r.status_code == 201, r.text
+    assert r.json()["stage"] == 2
+    facts = [t for t in transactions if any("ov_" in s for s in t)]
+    assert len(facts) == 1, transactions
+    assert sum("ov_" in s for s in facts[0]) == 10, facts
+    assert len(transactions) == 3, transactions  # the view's build, its facts, the append
+    assert "append_checked" in transactions[-1][0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -184,3 +184,11 @@ class Database:
     def fetchone(self, query: Any, params: Any = None) -> TupleRow | None:
         with self.connection() as conn:
             return conn.execute(query, params).fetchone()
+
+    def fetch_each(self, statements: Sequence[tuple[Any, Any]]) -> list[list[TupleRow]]:
+        """Each statement's rows, the statements sent together in one pipeline: one round trip
+        and one implicit transaction (one snapshot per statement), however many there are."""
+        with self.connection() as conn:
+            with conn.pipeline():
+                cursors = [conn.execute(query, params) for query, params in statements]
+            return [cursor.fetchall() for cursor in cursors]
