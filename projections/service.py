@@ -205,26 +205,43 @@ _THEIRS = {
 }
 
 
-def load_person(
-    db: BatchReader, t: Tables, zone: ZoneInfo, participant_id: UUID
-) -> Person | None:
+# `load_person`'s ten statements of a build, composed once: (schema, build) -> text.
+_PERSON_SQL: dict[tuple[str, int], tuple[str, ...]] = {}
+
+
+def _person_statements(t: Tables) -> tuple[str, ...]:
+    key = (t.schema, t.build)
+    found = _PERSON_SQL.get(key)
+    if found is None:
+        found = tuple(
+            sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {}")
+            .format(
+                sql.SQL(COLUMNS[table]),
+                t[table],
+                sql.SQL(_THEIRS[table]).format(
+                    memberships=t["ov_memberships"], mentors=t["ov_mentors"]
+                ),
+                sql.SQL(ORDER[table]),
+            )
+            .as_string(None)
+            for table in TABLES
+        )
+        if len(_PERSON_SQL) > 256:  # builds of grantees long gone
+            _PERSON_SQL.clear()
+        _PERSON_SQL[key] = found
+    return found
+
+
+def load_person(db: BatchReader, t: Tables, zone: ZoneInfo, participant_id: UUID) -> Person | None:
     """One participant's `Person`, from the facts that concern them alone: what `people` gives
     for them from every fact (the facts of others never change it), at a cost that does not
     grow with the grantee (a command's derived-exit check, a participant's page). The ten
-    tables are read in one round trip (a pipeline), not ten."""
-    statements = []
-    for table in TABLES:
-        where = sql.SQL(_THEIRS[table]).format(
-            memberships=t["ov_memberships"], mentors=t["ov_mentors"]
-        )
-        statements.append(
-            (
-                sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {}").format(
-                    sql.SQL(COLUMNS[table]), t[table], where, sql.SQL(ORDER[table])
-                ),
-                [participant_id] * _THEIRS[table].count("%s"),
-            )
-        )
+    tables are read in one round trip (a pipeline), not ten, with statements composed once per
+    build."""
+    statements = [
+        (text, [participant_id] * _THEIRS[table].count("%s"))
+        for table, text in zip(TABLES, _person_statements(t), strict=True)
+    ]
     facts = Facts()
     for table, rows in zip(TABLES, db.fetch_each(statements), strict=True):
         facts.rows[table] = [tuple(r) for r in rows]
