@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             ]
             cmd += ["--pages", str(args.pages), "--participants", str(args.participants)]
             cmd += ["--goals", str(args.goals), "--database-url", args.database_url]
+            if args.profile and tree == ROOT:
+                cmd += ["--profile", str(Path(args.profile).resolve())]
             log(f"{label}: measuring")
             subprocess.run(cmd, cwd=tree, check=True, env=uv_env())
             result[label] = json.loads(Path(out.name).read_text())
