@@ -224,6 +224,11 @@ class Keyset(NamedTuple):
 def _typed(value: str, cast: str) -> Any:
     if cast == "uuid":
         return uuid.UUID(value)
+    if cast == "bigint":
+        number = int(value)
+        if not -(2**63) <= number < 2**63:
+            raise ValueError(value)
+        return number
     if cast == "timestamptz":
         at = datetime.fromisoformat(value)
         if at.tzinfo is None:

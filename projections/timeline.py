@@ -1,4 +1,6 @@
-"""Participant timeline: every fact about a participant, in log order, for their case file.
+"""Participant timeline: every fact about a participant, in the order they happened, for their
+case file (by `occurred_at`, the time in the world, then log position: a fact recorded late
+takes its place in time).
 
 Each row says who may see it (`audience`): `case` rows are for the people who work the case,
 `evaluation` rows (feedback) and `supervision` rows (escalations) for the coordinator's side.
@@ -28,7 +30,7 @@ from domain.supervision import Escalation
 from projections.base import Projection, Tables, handles
 from projections.erasure import scrub
 from projections.ops import Src, Writer
-from projections.query import Reader
+from projections.query import Column, Keyset, Reader
 from projections.rows import select, typed
 
 # Fields that never leave the log through this view: what the store and the request stamp on
@@ -113,6 +115,8 @@ class Timeline(Projection):
         "timeline": "participant_id, position",
         "timeline_owners": "aggregate_id, participant_id",
     }
+    # The page's order (`TIME_ORDER`), within one participant.
+    extra_indexes = (("timeline", "time", "(participant_id, occurred_at, position)"),)
 
     def _own(self, w: Writer, aggregate_id: UUID, participants: Iterable[UUID]) -> None:
         for pid in participants:
@@ -291,6 +295,10 @@ class TimelineEntry(msgspec.Struct):
 
 
 ENTRY = select(TimelineEntry)
+# The timeline's order: when each fact happened, then its log position (unique per participant,
+# so the order is total and a page's cursor names exactly where the next begins). A keyset on
+# the columns themselves, served by the index `(participant_id, occurred_at, position)`.
+TIME_ORDER = Keyset((Column("occurred_at", "timestamptz"), Column("position", "bigint")))
 
 
 def timeline_page(
@@ -299,17 +307,24 @@ def timeline_page(
     participant_id: UUID,
     audiences: list[str],
     *,
-    after: int,
+    after: str,
     limit: int,
 ) -> tuple[list[TimelineEntry], str | None]:
-    """The participant's rows for these audiences in log order after position `after`; the
-    cursor of the next page (a position) if there is one."""
+    """The participant's rows for these audiences in time order (`TIME_ORDER`) after the cursor
+    `after` (empty: from the first); the cursor of the next page if there is one."""
+    params: list[Any] = [participant_id, audiences]
+    following = ""
+    if after:
+        params += TIME_ORDER.read(after)
+        following = " AND (occurred_at, position) > (%s::timestamptz, %s::bigint)"
     rows = db.fetchall(
         sql.SQL(
-            "SELECT " + ENTRY.sql + " FROM {} WHERE participant_id = %s AND position > %s"
-            " AND audience = ANY(%s) ORDER BY position LIMIT %s"
+            "SELECT " + ENTRY.sql + " FROM {} WHERE participant_id = %s"
+            " AND audience = ANY(%s)" + following + " ORDER BY occurred_at, position LIMIT %s"
         ).format(t["timeline"]),
-        (participant_id, after, audiences, limit + 1),
+        (*params, limit + 1),
     )
     entries = typed(TimelineEntry, ENTRY, rows[:limit])
-    return entries, str(entries[-1].position) if len(rows) > limit and entries else None
+    if len(rows) <= limit or not entries:
+        return entries, None
+    return entries, TIME_ORDER.cursor((entries[-1].occurred_at, entries[-1].position))

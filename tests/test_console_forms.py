@@ -149,6 +149,21 @@ def test_the_other_forms_name_their_fields_too(browser, client, auth, grantee, e
             "Minutes must be 1 or more.",
         ),
         ("A meeting cannot be in the future.", [], "A meeting cannot be in the future."),
+        (
+            "the request body fails validation: missing required fields: held.duration_minutes,"
+            " scheduled_for",
+            [
+                {
+                    "message": "Object missing required field `duration_minutes` - at `$.held`",
+                    "key": "data",
+                },
+                {
+                    "message": "Object missing required field `scheduled_for` - at `$`",
+                    "key": "data",
+                },
+            ],
+            "Minutes: fill this in. When it took place: fill this in.",
+        ),
     ],
 )
 def test_an_api_problem_is_said_with_the_forms_labels_once(detail, errors, said):
@@ -240,3 +255,48 @@ def test_the_timeline_is_in_the_order_of_the_times_it_shows(browser, world, db):
     assert "01 Dec 2025" in days and "05 Dec 2025" in days, timeline
     shown = [datetime.strptime(d, "%d %b %Y") for d in days]
     assert shown == sorted(shown), days
+
+
+def test_the_timeline_is_in_time_order_beyond_its_first_page(browser, world, db):
+    """A stage move recorded after more than 200 other entries, for a day before them, is on
+    the page, in its place (the page reads the API's time order, every page of it)."""
+    pid = world.enrol(name="Odalys")
+    pairing = world.pair(world.mentor("mentor-zed"), [pid], "2025-10-01T15:00:00Z")
+    start = datetime(2025, 11, 1, 15, tzinfo=UTC)
+    for i in range(101):
+        world.meet(pairing, (start + timedelta(hours=7 * i)).isoformat(), 30)
+    sign_in(browser, "coordinator", world.slug)
+    moved = send(
+        browser,
+        f"/console/participants/{pid}/stage",
+        {
+            "to_stage": "2",
+            "placement": "rrc",
+            "facility": "RRC-1",
+            "occurred_at": "2025-10-20T09:00",
+        },
+    )
+    assert moved.status_code == 303, moved.text
+    projector.drain(db, f"g_{world.slug}")
+    page = browser.get(f"/console/participants/{pid}").text
+    timeline = page.split('id="h-timeline"')[1].split("</ol>")[0]
+    entries = re.findall(r"<li>\w{3} (\d\d \w{3} \d{4})", timeline)
+    assert len(entries) > 200, len(entries)
+    assert "20 Oct 2025" in entries, entries[:5]
+    shown = [datetime.strptime(d, "%d %b %Y") for d in entries]
+    assert shown == sorted(shown), entries[:10]
+
+
+def test_the_participants_meetings_are_newest_first_by_their_instant(browser, world, db):
+    """Across the end of daylight saving time, 01:10 CST is after 01:30 CDT: as text the
+    times sort the other way."""
+    pid = world.enrol(name="Odalys")
+    pairing = world.pair(world.mentor("mentor-zed"), [pid], "2025-10-01T15:00:00Z")
+    world.meet(pairing, "2025-11-02T06:30:00Z", 30, summary="Earlier, daylight time.")
+    world.meet(pairing, "2025-11-02T07:10:00Z", 30, summary="Later, standard time.")
+    projector.drain(db, f"g_{world.slug}")
+    sign_in(browser, "coordinator", world.slug)
+    page = browser.get(f"/console/participants/{pid}").text
+    meetings = page.split('id="h-meetings"')[1].split("</table>")[0]
+    later, earlier = meetings.index("Later, standard time."), meetings.index("Earlier, daylight")
+    assert later < earlier, meetings

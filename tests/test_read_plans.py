@@ -24,6 +24,7 @@ from psycopg import sql
 from projections.base import Tables
 from projections.caseload_reads import row_extras
 from projections.meetings import meeting_log
+from projections.timeline import timeline_page
 from services.projector import live as projector
 from services.store.database import Database
 from tests.pgtrace import CONNECTIONS, traced, traced_app
@@ -113,6 +114,40 @@ def test_overdue_goals_of_a_caseload_page_use_the_participant_index(owner, make_
     kinds, indexes = scans_of(reader.plans, f"goals_b{t.build}")
     assert kinds and "Seq Scan" not in kinds, kinds
     assert indexes == {f"goals_b{t.build}_participant"}
+
+
+def test_a_participants_timeline_pages_in_time_order_through_its_index(owner, make_grantee):
+    """Rows recorded in an order unlike their times: the pages follow the times, read by the
+    index `(participant_id, occurred_at, position)`, not by sorting every row."""
+    schema = f"g_{make_grantee()}"
+    t = build_of(owner, schema, "timeline")
+    owner.execute(
+        sql.SQL(
+            "INSERT INTO {} (participant_id, position, occurred_at, recorded_at, recorded_by,"
+            " kind, subject_id, audience, detail)"
+            " SELECT ('00000000-0000-0000-0000-' || lpad((i %% 400)::text, 12, '0'))::uuid, i,"
+            " timestamptz '2026-01-05 15:00Z' - ((i * 7919) %% 1000) * interval '1 hour',"
+            " timestamptz '2026-01-05 15:00Z', 'staff', 'meeting.Held', gen_random_uuid(),"
+            " 'case', '{{}}' FROM generate_series(1, %s) i"
+        ).format(t["timeline"]),
+        (40000,),
+    )
+    owner.execute(sql.SQL("ANALYZE {}").format(t["timeline"]))
+    reader = Explaining(owner)
+    seen, cursor = [], ""
+    while True:
+        page, cursor = timeline_page(
+            reader, t, numbered(42), ["case"], after=cursor or "", limit=40
+        )
+        seen += page
+        if cursor is None:
+            break
+    order = [(e.occurred_at, e.position) for e in seen]
+    assert len(order) == 100 and order == sorted(order)
+    assert [e.position for e in seen] != sorted(e.position for e in seen)
+    kinds, indexes = scans_of(reader.plans, f"timeline_b{t.build}")
+    assert kinds and "Seq Scan" not in kinds and "Sort" not in kinds, kinds
+    assert indexes == {f"timeline_b{t.build}_time"}
 
 
 @pytest.fixture(scope="module")
@@ -227,10 +262,12 @@ def test_a_build_made_before_its_indexes_were_declared_gets_them_at_migration(
 ):
     schema = f"g_{make_grantee()}"
     goals, meetings = build_of(owner, schema, "goals"), build_of(owner, schema, "meetings")
+    timeline = build_of(owner, schema, "timeline")
     made_before = [
         f"goals_b{goals.build}_participant",
         f"meetings_b{meetings.build}_pairing_time",
         f"meetings_b{meetings.build}_time",
+        f"timeline_b{timeline.build}_time",
     ]
     for name in made_before:
         owner.execute(

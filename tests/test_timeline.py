@@ -1,8 +1,9 @@
 """The participant timeline over HTTP, on the real app and PostgreSQL: every fact about a
-participant in log order (enrolment to escalation), never another participant's, paged by
-`next_cursor`; confidential notes, escalation descriptions and feedback comments never leave the
-log; feedback and escalation rows only for the roles that may read them; peer mentors see their
-own mentees only; and the live views equal a rebuild from the log."""
+participant in the order they happened (enrolment to escalation; a fact recorded late takes its
+place in time), never another participant's, paged by `next_cursor`; confidential notes,
+escalation descriptions and feedback comments never leave the log; feedback and escalation rows
+only for the roles that may read them; peer mentors see their own mentees only; and the live
+views equal a rebuild from the log."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from domain import clock
 from projections.registry import PROJECTIONS
 from services.projector import live as projector
 from services.projector import rebuilds
-from tests.meetings_helpers import NOTE, OFF_SITE, held
+from tests.meetings_helpers import NOTE, OFF_SITE, World, held
 from tests.mentoring_helpers import Api
 
 MENTOR_SUB = "pm-marcus"
@@ -312,7 +313,18 @@ def case(client, auth, grantee, db) -> Case:
 
 
 def kinds(page: Any) -> list[str]:
-    return [e["kind"] for e in page["items"]]
+    """The page's kinds in log order (the order they were recorded); the page itself is in
+    time order (`in_time_order`)."""
+    return [e["kind"] for e in sorted(page["items"], key=position)]
+
+
+def position(entry: dict[str, Any]) -> int:
+    return int(entry["position"])
+
+
+def in_time_order(page: Any) -> bool:
+    keys = [(datetime.fromisoformat(e["occurred_at"]), e["position"]) for e in page["items"]]
+    return keys == sorted(keys)
 
 
 def assert_no_secrets(raw: str) -> None:
@@ -322,14 +334,15 @@ def assert_no_secrets(raw: str) -> None:
 
 
 # -- content and order ----------------------------------------------------------------------
-def test_the_timeline_lists_every_fact_about_the_participant_in_log_order(case):
+def test_the_timeline_lists_every_fact_about_the_participant_in_time_order(case):
     status, raw, page = case.read()
     assert status == 200, raw
     assert page["participant_id"] == case.mentee and page["next_cursor"] is None
-    assert kinds(page) == ALL_KINDS
+    assert kinds(page) == ALL_KINDS and in_time_order(page)
     positions = [e["position"] for e in page["items"]]
-    assert positions == sorted(positions) and len(set(positions)) == len(positions)
-    assert positions[-1] <= case.last
+    # The case records facts late (meetings held days before the flag recorded before them).
+    assert positions != sorted(positions) and len(set(positions)) == len(positions)
+    assert max(positions) <= case.last
     items = page["items"]
     assert items[0]["subject_id"] == case.mentee
     assert {e["subject_id"] for e in items if e["kind"].startswith("pairing.")} == {case.pairing}
@@ -391,7 +404,6 @@ def test_pages_follow_next_cursor_to_the_same_list(case):
         pages += 1
         if page["next_cursor"] is None:
             break
-        assert page["next_cursor"] == str(page["items"][-1]["position"])
         cursor = page["next_cursor"]
     assert seen == whole["items"]
     assert pages == -(-len(ALL_KINDS) // 4)
@@ -434,7 +446,8 @@ def test_a_member_who_leaves_a_group_hears_no_more_of_it(client, auth, grantee, 
     def rows(pid: str) -> list[tuple[str, str]]:
         r = client.get(f"{api.base}/participants/{pid}/timeline", headers=api.headers())
         assert r.status_code == 200, r.text
-        return [(e["kind"], e["subject_id"]) for e in r.json()["items"]]
+        assert in_time_order(r.json())
+        return [(e["kind"], e["subject_id"]) for e in sorted(r.json()["items"], key=position)]
 
     left = rows(b)
     assert [k for k, _ in left] == [
@@ -482,7 +495,8 @@ def test_a_case_manager_sees_the_case_but_no_feedback_or_escalations(case):
     status, _, first = case.read(role="case_manager", limit=len(CASE_KINDS) - 1)
     assert status == 200 and first["next_cursor"] is not None
     status, _, rest = case.read(role="case_manager", cursor=first["next_cursor"])
-    assert kinds(rest) == CASE_KINDS[-1:] and rest["next_cursor"] is None
+    assert len(rest["items"]) == 1 and rest["next_cursor"] is None
+    assert first["items"] + rest["items"] == page["items"]
 
 
 def test_a_peer_mentor_sees_their_own_mentees_case_rows_only(case):
@@ -572,9 +586,47 @@ def test_the_live_views_equal_a_rebuild_from_the_log(case):
     )
     case.last = extra["position"]
     status, _, page = case.read()
-    assert status == 200 and kinds(page) == [*ALL_KINDS, "goal.Set"]
-    assert page["items"][-1]["position"] == extra["position"]
+    assert status == 200 and kinds(page) == [*ALL_KINDS, "goal.Set"] and in_time_order(page)
+    assert max(e["position"] for e in page["items"]) == extra["position"]
     projector.drain(api.db, schema)
     live = projector.digests(api.db, schema)
     assert rebuilds.rebuild(api.db, schema, "timeline") >= 3
     assert projector.digests(api.db, schema) == live
+
+
+# -- time order ------------------------------------------------------------------------------
+def at(entry: dict[str, Any]) -> tuple[datetime, int]:
+    return datetime.fromisoformat(entry["occurred_at"]), entry["position"]
+
+
+def test_a_fact_recorded_late_takes_its_place_in_time(client, auth, db):
+    """A meeting held in November but recorded after one held in December comes first; pages
+    follow the same order, whatever their size."""
+    w = World(client, auth, db)
+    pid = w.enrol(name="Odalys")
+    pairing = w.pair(w.mentor("mentor-zed"), [pid], "2025-10-01T15:00:00Z")
+    december = w.meet(pairing, "2025-12-05T16:00:00Z")["id"]
+    november = w.meet(pairing, "2025-11-03T16:00:00Z")["id"]
+    projector.drain(db, w.schema)
+    path = f"{w.base}/participants/{pid}/timeline"
+    r = client.get(path, headers=w.headers())
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    held_ids = [e["subject_id"] for e in items if e["kind"] == "meeting.Held"]
+    assert held_ids == [november, december], items
+    assert [at(e) for e in items] == sorted(at(e) for e in items)
+    positions = [e["position"] for e in items]
+    assert positions != sorted(positions) and len(set(positions)) == len(positions)
+    for limit in (1, 2, 3):
+        seen: list[dict[str, Any]] = []
+        cursor = ""
+        while True:
+            page = client.get(path, params={"limit": limit, "cursor": cursor}, headers=w.headers())
+            assert page.status_code == 200, page.text
+            seen += page.json()["items"]
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == items, limit
+    r = client.get(path, params={"cursor": "not-a-cursor"}, headers=w.headers())
+    assert r.status_code == 400 and r.json()["code"] == "invalid_cursor", r.text

@@ -28,6 +28,7 @@ from domain import common
 from domain.common import DomainError
 from domain.participants import Participant, PersonalDetails
 from services.api.batch_kinds import KINDS, Kind
+from services.api.body_errors import invalid_body
 from services.api.context import IDEMPOTENCY_KEY, Tenant, action, provide_tenant
 from services.api.dates import body_problem
 from services.api.docs import body, problems
@@ -44,7 +45,6 @@ from services.api.schemas.batch import (
     ItemResult,
 )
 from services.api.schemas.participants import EnrollmentIn
-from services.api.text import text_problem
 from services.app.batch import Attempt, BatchContended, BatchPeople, run_batch
 from services.identity.access import allowed
 from services.refusals import Refused
@@ -188,15 +188,8 @@ def _decode(kind: Kind, raw: bytes) -> Any:
     try:
         data = msgspec.json.decode(raw, type=kind.body, strict=True)
     except msgspec.ValidationError as e:
-        refusal = text_problem(e)
-        if refusal is not None:
-            raise _Refusal(refusal.content) from None
-        raise ProblemError(
-            400,
-            "invalid_request",
-            "the request body fails validation",
-            errors=[{"message": str(e), "key": "data", "source": "body"}],
-        ) from None
+        status, code, detail, errors = invalid_body(raw, kind.body, e)
+        raise ProblemError(status, code, detail, errors=errors) from None
     except msgspec.DecodeError as e:
         raise ProblemError(400, "invalid_request", f"the body is not JSON: {e}") from None
     dates = body_problem(data)

@@ -2,7 +2,8 @@
 
 Litestar converts a body into the handler's msgspec Struct with `strict=False`, which coerces
 strings to numbers and booleans. Clients of a case-management system must not get that
-leniency: a mistyped field is a 400 `invalid_request`, as any other wrong type. This hook decodes
+leniency: a mistyped field is a 400 `invalid_request`, as any other wrong type. A refused body
+names every fault, not only the first (`services/api/body_errors.py`). This hook decodes
 the body into the same Struct with `strict=True` before the handler runs. Before that it refuses
 a body whose `Content-Type` is not JSON (415: Litestar would parse a `text/plain` body as JSON all
 the same) and one that is not UTF-8 (RFC 8259 §8.1; msgspec does not check the bytes of a string
@@ -19,6 +20,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.enums import RequestEncodingType
 
+from services.api.body_errors import invalid_body_response
 from services.api.dates import body_problem
 from services.api.problems import Problem, problem_response
 from services.api.text import text_problem
@@ -66,12 +68,7 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
     try:
         decoded = msgspec.json.decode(body or b"null", type=target, strict=True)
     except msgspec.ValidationError as e:
-        return text_problem(e) or problem_response(
-            400,
-            "invalid_request",
-            "the request body fails validation",
-            errors=[{"message": str(e), "key": "data", "source": "body"}],
-        )
+        return invalid_body_response(body, target, e)
     except msgspec.DecodeError:
         return None  # malformed JSON: Litestar's own decoding answers with the details
     problem = body_problem(decoded)

@@ -52,10 +52,15 @@ _RULES = {
 _AT = re.compile(r" - at `\$\.?(?P<key>[^`]*)`$")
 
 
+def text_rule(message: str) -> str | None:
+    """The text rule a validation message says was broken, in words; None for another fault."""
+    return next((r for m, r in _RULES.items() if m in message), None)
+
+
 def text_problem(error: msgspec.ValidationError) -> Response[Problem] | None:
     """422 `invalid_text` naming the field, when `error` is a text field breaking its rule."""
     message = str(error)
-    rule = next((r for m, r in _RULES.items() if m in message), None)
+    rule = text_rule(message)
     if rule is None:
         return None
     at = _AT.search(message)

@@ -1,8 +1,8 @@
-"""`/v1/grantees/{grantee}/participants/{id}/timeline`: the case file in order, redacted by role."""
+"""`/v1/grantees/{grantee}/participants/{id}/timeline`: the case file in time order, redacted by
+role."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -26,8 +26,6 @@ AUDIENCE_ACTION = {
     "supervision": "supervision.read",
 }
 
-_DIGITS = re.compile(r"[0-9]{1,18}")
-
 
 class TimelinePage(msgspec.Struct):
     participant_id: UUID
@@ -49,13 +47,15 @@ def timeline(
     participant_id: UUID,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 200,
     cursor: Annotated[
-        str, Parameter(max_length=40, description="`next_cursor` of the previous page")
+        str, Parameter(max_length=200, description="`next_cursor` of the previous page")
     ] = "",
     min_position: MinPosition = None,
 ) -> TimelinePage:
     """A participant's timeline: enrolment, stage moves, pairings, meetings, goals, referrals,
-    outcomes, feedback and escalations, in log order. Confidential notes and escalation
-    descriptions never appear; feedback and escalations only for roles that may read them."""
+    outcomes, feedback and escalations, in the order they happened: by `occurred_at` (the time
+    in the world, so a fact recorded late takes its place), then by log `position`. Pages
+    follow `next_cursor` in the same order. Confidential notes and escalation descriptions
+    never appear; feedback and escalations only for roles that may read them."""
     participant = tenant.app.participants.participant(participant_id)
     check_own_mentee(tenant, participant, "participants.read")
     audiences = [a for a, act in AUDIENCE_ACTION.items() if allowed(act, tenant.principal.roles)]
@@ -63,8 +63,7 @@ def timeline(
     t = views.tables(
         db, tenant.info.schema, "timeline", min_position, request.app.state.settings.view_wait_max
     )
-    after = int(cursor) if _DIGITS.fullmatch(cursor) is not None else 0
-    entries, nxt = timeline_page(db, t, participant_id, audiences, after=after, limit=limit)
+    entries, nxt = timeline_page(db, t, participant_id, audiences, after=cursor, limit=limit)
     return TimelinePage(participant_id, entries, nxt)
 
 

@@ -11,7 +11,7 @@ from uuid import UUID
 import msgspec
 from litestar.params import HeaderParameter, Parameter
 
-from domain.webhooks import MAX_URL, EventType
+from domain.webhooks import MAX_URL, PING, EventType
 from services.api.params import Code
 from services.api.text import Line
 from services.webhooks.queries import AttemptOut, DeliveryOut, EndpointOut
@@ -51,6 +51,20 @@ PingKey = Annotated[
     ),
 ]
 
+# An event type to subscribe to. `ping` is not one: the refusal says why (services/api/body_errors.py).
+SubscribedType = Annotated[
+    EventType,
+    msgspec.Meta(
+        extra={
+            "refused": {
+                PING: "`ping` is not subscribed to: it is the test message, sent to any endpoint,"
+                " whatever its event types, by POST /v1/grantees/{grantee}/webhook-endpoints"
+                "/{endpoint_id}/ping"
+            }
+        }
+    ),
+]
+
 RowCursor = Annotated[
     str, Parameter(max_length=20, description="`next_cursor` of the previous page")
 ]
@@ -59,7 +73,7 @@ RowCursor = Annotated[
 class EndpointIn(msgspec.Struct, forbid_unknown_fields=True):
     url: Url
     facility: Code
-    event_types: Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=20)]
+    event_types: Annotated[list[SubscribedType], msgspec.Meta(min_length=1, max_length=20)]
     description: Description = ""
     enabled: bool = True
     rate_limit: Rate | None = None
@@ -67,7 +81,9 @@ class EndpointIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class EndpointChange(msgspec.Struct, forbid_unknown_fields=True):
     url: Url | None = None
-    event_types: Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=20)] | None = None
+    event_types: (
+        Annotated[list[SubscribedType], msgspec.Meta(min_length=1, max_length=20)] | None
+    ) = None
     description: Description | None = None
     rate_limit: Rate | None = None
     # True removes the rate limit.

@@ -57,12 +57,12 @@ def sentence(error: Mapping[str, Any], labels: Mapping[str, str]) -> str:
         path, message = at.group("path"), message[: at.start()].strip()
     else:
         path = "" if key in ("data", "body") else key
-    if not path:
-        return message
     missing = re.match(r"^Object missing required field `(\w+)`", message)
     if missing:
         path = f"{path}.{missing.group(1)}" if path else missing.group(1)
         return f"{label_of(path, labels)}: fill this in"
+    if not path:
+        return message
     label = label_of(path, labels)
     if message.startswith(path + " "):
         # The API's own sentence begins with the path (`held.summary takes text ...`).
@@ -89,7 +89,8 @@ def in_words(detail: str, errors: Iterable[Any], labels: Mapping[str, str] | Non
     if not said:
         return detail
     repeated = detail in raw or any(detail in s or s in detail for s in said)
-    if detail and detail != GENERIC and not repeated:
+    # The API's detail for a refused body begins with GENERIC and repeats its errors.
+    if detail and not detail.startswith(GENERIC) and not repeated:
         said.insert(0, detail if not _AT.search(detail) else sentence({"message": detail}, {}))
     return ". ".join(s.rstrip(".") for s in said) + "."
 

@@ -145,20 +145,34 @@ async def _whose(request: Request[Any, Any, Any], staff: Staff, asked: str) -> s
 CHOOSERS = tuple(r.value for r in STAFF)
 
 
-def in_time_order(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Timeline entries by the real-world time they show (`occurred_at`, as instants: the
-    offsets may differ across a DST change), ties in the order they were recorded; the API
-    answers in log order, so a stage move recorded late for an earlier day would otherwise
-    follow later entries."""
+async def whole_timeline(
+    request: Request[Any, Any, Any], staff: Staff, pid: str, at: int | None
+) -> list[dict[str, Any]] | None:
+    """Every timeline entry the role may read, in the API's order (the time each fact happened,
+    then the log: decision 100), page after page; None if the role may read none."""
+    entries: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        found = await optional(
+            request,
+            staff,
+            f"/participants/{pid}/timeline",
+            limit=500,
+            cursor=cursor,
+            min_position=at,
+        )
+        if found is None:
+            return entries or None
+        entries.extend(found.get("items", []))
+        cursor = found.get("next_cursor") or ""
+        if not cursor:
+            return entries
 
-    def key(entry: dict[str, Any]) -> tuple[float, int]:
-        try:
-            at = datetime.fromisoformat(str(entry.get("occurred_at"))).timestamp()
-        except ValueError:
-            at = float("inf")
-        return at, int(entry.get("position") or 0)
 
-    return sorted(entries, key=key)
+def instant(meeting: dict[str, Any]) -> datetime:
+    """When a meeting took place (or is to), as an instant: its text carries the grantee's
+    offset, which changes with daylight saving time, so the text does not sort."""
+    return datetime.fromisoformat(str(meeting.get("occurred_at") or meeting["scheduled_for"]))
 
 
 def alerts_per_person(rows: list[dict[str, Any]], alerts: list[dict[str, Any]]) -> dict[str, int]:
@@ -207,9 +221,9 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
             request, staff, "/meetings", pairing_id=pairing["id"], limit=20, min_position=at
         )
         meetings.extend((found or {}).get("items", []))
-    meetings.sort(key=lambda m: str(m.get("occurred_at") or m.get("scheduled_for")), reverse=True)
+    meetings.sort(key=instant, reverse=True)
     goals = await optional(request, staff, "/goals", participant_id=pid, min_position=at)
-    timeline = await optional(request, staff, f"/participants/{pid}/timeline", min_position=at)
+    timeline = await whole_timeline(request, staff, pid, at)
     consents = await optional(request, staff, f"/participants/{pid}/consents")
     # What the role may not read stays out (the API refuses it: "not available to your role").
     documents = await optional(
@@ -228,7 +242,7 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         pairings=(pairings or {}).get("items", []),
         meetings=meetings[:20],
         goals=(goals or {}).get("items", []),
-        timeline=in_time_order((timeline or {}).get("items", [])),
+        timeline=timeline or [],
         consents=(consents or {}).get("items", [])
         if isinstance(consents, dict)
         else consents or [],
