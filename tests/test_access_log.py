@@ -305,3 +305,25 @@ def test_auditor_reads_of_the_log_are_recorded(client, auth, db, grantee, enrol)
         ("audit.as_of", ["auditor"], 200),
     ]
     assert rows[1]["resources"] == {"participant_id": p["id"]}
+
+
+@pytest.mark.parametrize("path", ["participants", "meetings"])
+def test_a_list_read_that_cannot_be_recorded_is_withheld(client, auth, db, grantee, enrol, path):
+    """The caseload and the meeting log write their access-log row in their own transaction
+    (`recorded_read`, pipelined with its COMMIT): a row that cannot be written still withholds
+    the answer."""
+    enrol(first_name="Secretia")
+    table = f'"g_{grantee}".access_log'
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE {table} RENAME TO access_log_away")
+    try:
+        r = client.get(f"/v1/grantees/{grantee}/{path}", headers=auth("coordinator", grantee))
+    finally:
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            conn.execute(f'ALTER TABLE "g_{grantee}".access_log_away RENAME TO access_log')
+    assert r.status_code == 503, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "access_log_unavailable"
+    assert "Secretia" not in r.text
+    again = client.get(f"/v1/grantees/{grantee}/{path}", headers=auth("coordinator", grantee))
+    assert again.status_code == 200, again.text
