@@ -52,6 +52,11 @@ class Person:
     # days of their meetings scheduled and not cancelled (held or not)
     scheduled: list[date] = field(default_factory=list)
     recorded_exit: date | None = None
+    # `derived_exit` by day, worked out once: a `Person` of a kept `load_people` answer is read
+    # by every caseload page at its position (the facts never change under it).
+    _exits: dict[date, tuple[date, int] | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def _classes_ended_on(self) -> date | None:
@@ -75,8 +80,14 @@ class Person:
     def derived_exit(self, day: date) -> tuple[date, int] | None:
         """(exit date, position of the last service before it) when, by `day`, the rule of
         domain/definitions.py has taken effect; else None."""
+        if day in self._exits:
+            return self._exits[day]
         ends = rules.planning_ends(self._classes_ended_on, self.spans, self.scheduled)
-        return rules.derived_exit(day, self._services(), self.planned, ends, entry=self.entry[0])
+        found = rules.derived_exit(day, self._services(), self.planned, ends, entry=self.entry[0])
+        if len(self._exits) > 8:  # days long past
+            self._exits.clear()
+        self._exits[day] = found
+        return found
 
 
 def mentoring_setting(facts: Facts) -> bool | None:

@@ -122,6 +122,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                             "-o",
                             args.profile,
                             "--nonblocking",
+                            "--gil",
                         ],
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
