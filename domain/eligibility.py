@@ -31,6 +31,14 @@ class PersonFacts:
     cohort_graduated_on: date | None
 
 
+def status_counts(person: PersonFacts) -> bool:
+    """Whether the person's status can change the kinds of mentor they are (`mentor_kinds`):
+    only as an RRC resident or a stage-3 participant; a graduate stays a graduate."""
+    return person.status is Status.ACTIVE and (
+        person.placement is Placement.RRC or person.stage is Stage.COMMUNITY
+    )
+
+
 def mentor_kinds(
     mentor: Mentor, person: PersonFacts | None, mentee: PersonFacts, today: date
 ) -> set[MentorKind]:

@@ -88,7 +88,13 @@ class Mentors:
             cohort = self.facilities.cohort(participant.cohort_code)
             # A stage-3 participant may mentor as a community peer, by their own stage-3
             # status, whether or not their cohort graduated (decision 59).
-            in_stage3 = participant.stage is Stage.COMMUNITY and participant.status is Status.ACTIVE
+            # A derived exit in effect counts as a recorded one (decision 101).
+            in_stage3 = (
+                participant.stage is Stage.COMMUNITY
+                and participant.status is Status.ACTIVE
+                and source is not MentorSource.GRADUATE
+                and self.participants.derived_exit_of(participant, None) is None
+            )
             if source is MentorSource.GRADUATE and cohort.graduated_on is None:
                 raise RuleViolation(
                     f"cohort {cohort.code} has not graduated; a graduate mentor comes from a graduated cohort",

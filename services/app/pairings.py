@@ -9,12 +9,12 @@ ineligible (`review_after_move`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from uuid import UUID
 
 from domain.common import NotFound, ProwdAggregate, RuleViolation, utcnow
-from domain.eligibility import PersonFacts, check_eligible
+from domain.eligibility import PersonFacts, check_eligible, status_counts
 from domain.mentors import Mentor
 from domain.pairings import (
     Closure,
@@ -26,7 +26,7 @@ from domain.pairings import (
     PairingFlag,
     PairingKind,
 )
-from domain.participants import Participant
+from domain.participants import Participant, Status
 from services.app.facilities import Facilities
 from services.app.mentors import Mentors
 from services.app.participants import Participants
@@ -65,10 +65,18 @@ class Pairings:
             cohort_graduated_on=cohort.graduated_on,
         )
 
-    def _mentor_facts(self, mentor: Mentor) -> PersonFacts | None:
+    def _as_mentor(self, participant: Participant, on: date | None) -> PersonFacts:
+        """A mentor's own participant record as eligibility reads it on day `on` (None:
+        today): their derived exit, once in effect, counts as a recorded exit (decision 101)."""
+        facts = self._facts(participant)
+        if status_counts(facts) and self.participants.derived_exit_of(participant, on):
+            return replace(facts, status=Status.EXITED)
+        return facts
+
+    def _mentor_facts(self, mentor: Mentor, on: date | None = None) -> PersonFacts | None:
         if mentor.participant_id is None:
             return None
-        return self._facts(self.participants.participant(mentor.participant_id))
+        return self._as_mentor(self.participants.participant(mentor.participant_id), on)
 
     def open_pairing(
         self,
@@ -87,8 +95,8 @@ class Pairings:
         """Match a mentor with one mentee or a small group, checking every eligibility rule."""
         rules = self.policy.rules()
         mentor = self.mentors.mentor(mentor_id)
-        mentor_person = self._mentor_facts(mentor)
         at = opened_at or utcnow()
+        mentor_person = self._mentor_facts(mentor, at.astimezone(self.ledger.zone).date())
         members = [self.participants.participant(pid) for pid in member_ids]
         for member in members:
             self.participants.check_not_derived_exit(member, "mentee_exited", on=at)
@@ -190,12 +198,13 @@ class Pairings:
                 flagged.append(pairing)
         if participant.mentor_id is not None:
             mentor = self.mentors.mentor(participant.mentor_id)
+            as_mentor = self._as_mentor(participant, None) if mentor.open_pairings else facts
             for pairing_id in sorted(mentor.open_pairings):
                 pairing = self.pairing(pairing_id)
                 for member_id in pairing.members:
                     member = self._facts(self.participants.participant(member_id))
                     try:
-                        check_eligible(rules, mentor, facts, member, today)
+                        check_eligible(rules, mentor, as_mentor, member, today)
                     except RuleViolation as e:
                         pairing.flag(PairingFlag.MENTOR_INELIGIBLE, e.detail)
                         flagged.append(pairing)
