@@ -21,6 +21,7 @@ from domain.common import ID_NAMESPACE
 from domain.pairings import Location
 from domain.participants import Placement
 from services.store.database import Database
+from services.webhooks.exits import GoneNow
 
 VERSION = 1
 
@@ -112,6 +113,7 @@ class Batch:
     schema: str
     now: datetime
     routes: dict[UUID, Route]
+    gone: GoneNow
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
     @classmethod
@@ -124,7 +126,7 @@ class Batch:
             ).format(sql.Identifier(schema))
         )
         routes = {r[0]: Route(r[1], list(r[2]), r[3], r[4]) for r in cur.fetchall()}
-        return cls(cur, db, schema, now, routes)
+        return cls(cur, db, schema, now, routes, GoneNow(cur, db, schema, now))
 
     def t(self, table: str) -> sql.Composed:
         """A table of the grantee's schema."""
@@ -166,8 +168,19 @@ class Batch:
 
     # -- placements --------------------------------------------------------------------------
 
-    def residents(self, members: list[UUID], at: datetime) -> dict[str, list[Resident]]:
-        """The members resident at an RRC at instant `at`, by facility code."""
+    def hidden(self, pid: UUID, facility: str, position: int) -> bool:
+        """Messages to the RRC `facility` leave the participant out: their derived exit has
+        taken effect (services/webhooks/exits.py; read only for an RRC an enabled endpoint
+        serves)."""
+        served = any(r.enabled and r.facility_code == facility for r in self.routes.values())
+        return served and self.gone(pid, position)
+
+    def residents(
+        self, members: list[UUID], at: datetime, position: int
+    ) -> dict[str, list[Resident]]:
+        """The members resident at an RRC at instant `at`, by facility code, but those whose
+        derived exit has taken effect (`hidden`: the event at `position` tells nothing of
+        them)."""
         out: dict[str, list[Resident]] = {}
         for pid in members:
             self.cur.execute(
@@ -179,6 +192,8 @@ class Batch:
             )
             row = self.cur.fetchone()
             if row and row[0] == Placement.RRC.value and row[1]:
+                if self.hidden(pid, row[1], position):
+                    continue
                 out.setdefault(row[1], []).append(Resident(pid, row[2]))
         return out
 

@@ -174,7 +174,7 @@ def _to_residents(
 ) -> None:
     """One message per RRC where members lived when the event happened, naming only those
     residents (nothing of Part 2 in it)."""
-    for facility, residents in sorted(b.residents(members, event.occurred_at).items()):
+    for facility, residents in sorted(b.residents(members, event.occurred_at, position).items()):
         b.emit(
             position,
             event_type,
@@ -193,7 +193,7 @@ def _held_message(
         return
     members = b.members(meeting.pairing_id)
     part2 = record.summary_part2 and bool(record.summary)
-    for facility, residents in sorted(b.residents(members, record.occurred_at).items()):
+    for facility, residents in sorted(b.residents(members, record.occurred_at, position).items()):
         resident_ids = {r.participant_id for r in residents}
         data: dict[str, Any] = {
             "meeting_id": event.originator_id,

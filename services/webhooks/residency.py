@@ -3,8 +3,9 @@
 The consumer records every placement the log gives a participant (`webhook_placements`):
 enrolment in a BOP institution, stage transitions, returns to custody, exit. A move away from
 an RRC sends `participant.left_rrc` (or `participant.exited`) to that RRC; a move into one
-sends `participant.arrived_at_rrc` to the RRC arrived at. The other handlers ask `residents`
-who lived at an RRC when their event happened.
+sends `participant.arrived_at_rrc` to the RRC arrived at; neither names a participant whose
+derived exit has taken effect (`Batch.hidden`, decision 101). The other handlers ask
+`residents` who lived at an RRC when their event happened.
 """
 
 from __future__ import annotations
@@ -73,7 +74,12 @@ def _move(
     person = [Resident(pid, before.number)]
     old_facility = before.facility_code
     moved = (placement, facility) != (before.placement, old_facility)
-    if before.placement == Placement.RRC.value and old_facility and moved:
+    if (
+        before.placement == Placement.RRC.value
+        and old_facility
+        and moved
+        and not b.hidden(pid, old_facility, position)
+    ):
         if exit_date is not None:
             b.emit(
                 position,
@@ -103,7 +109,12 @@ def _move(
                 },
                 plain(person, "participant.left_rrc: departure date"),
             )
-    if placement == Placement.RRC.value and facility and moved:
+    if (
+        placement == Placement.RRC.value
+        and facility
+        and moved
+        and not b.hidden(pid, facility, position)
+    ):
         b.emit(
             position,
             "participant.arrived_at_rrc",
