@@ -64,6 +64,8 @@ def test_an_intact_log_verifies(client, auth, log, monkeypatch, database_url, ca
         "checked": 4,
         "head": 4,
         "first_bad_position": None,
+        "bad_from": None,
+        "bad_through": None,
         "problem": "",
         "verdict": "intact",
     }
@@ -181,6 +183,7 @@ def test_each_kind_of_tampering_is_found_at_its_position(
     as_superuser(db, tamper.format(s=schema))
     body = verification(client, auth, slug)
     assert (body["intact"], body["first_bad_position"]) == (False, position)
+    assert (body["bad_from"], body["bad_through"]) == (position, position)
     assert problem in body["problem"]
     assert run_verify(monkeypatch, database_url, slug) == 1
     assert f"{slug}: tampered at position {position}" in capsys.readouterr().out
@@ -225,9 +228,14 @@ def test_checkpoints_are_signed_published_and_pin_the_chain(
             f"UPDATE {schema}.chain SET hash = '\\x{previous.hex()}'::bytea WHERE notification_id = {position}",
         )
     body = verification(client, auth, slug)
-    assert (body["intact"], body["first_bad_position"]) == (False, 4)
-    assert "signed checkpoint" in body["problem"]
+    # Only that some record at or before the checkpoint changed is known, and nothing is proven.
+    assert (body["intact"], body["first_bad_position"], body["checked"]) == (False, None, 0)
+    assert (body["bad_from"], body["bad_through"]) == (1, 4)
+    assert body["problem"].startswith(
+        "the log through position 4 does not match the signed checkpoint at 4"
+    )
     assert run_verify(monkeypatch, database_url, slug) == 1
+    assert f"{slug}: tampered at or before position 4: " in capsys.readouterr().out
 
 
 def test_a_checkpoint_falls_due_once_per_head(db, log, settings):
@@ -255,6 +263,8 @@ def test_cutting_off_the_end_of_the_log_is_truncation(
         "checked": 2,
         "head": 2,
         "first_bad_position": 3,
+        "bad_from": 3,
+        "bad_through": 3,
         "problem": "truncated after position 2: a signed checkpoint stands at position 4",
         "verdict": "tampered",
     }

@@ -80,9 +80,12 @@ def test_checkpoint_heads_reach_a_subscriber_and_a_quiet_rewrite_contradicts_the
     capsys.readouterr()
     # ... but the head the subscriber holds contradicts it.
     assert run_verify(monkeypatch, database_url, hooks.slug, "--against", str(held)) == 1
+    at = head["position"]
     assert (
-        f"{hooks.slug}: tampered at position {head['position']}: the log contradicts a signed"
-        " head held outside the platform" in capsys.readouterr().out
+        f"{hooks.slug}: tampered at or before position {at}: the log through position {at} does"
+        f" not match the signed head held outside the platform at {at}: some record at or before"
+        f" position {at} was changed (chain and events alike); no earlier checkpoint: no event"
+        " is verified by signature\n" in capsys.readouterr().out
     )
     # A forged head (not signed by a published key) is refused, not believed.
     forged = dict(message, data=dict(head, hash="00" * 32))

@@ -6,6 +6,8 @@ needed. It checks the manifest's SHA-256 and the files it lists, recomputes the 
 the exported records (the byte layout is specified in docs/audit.md, "The hashing rule"), and
 checks every signed checkpoint against the exported public key set: the key known, the signing
 time within the key's validity, the signature good, the signed hash on the recomputed chain.
+What a reader reads is checked too: each line's `event` must be exactly what its `state`
+decodes to (docs/audit.md, "What the verifier checks"), and its `hash` the chain's.
 
 Verdicts and exit codes, as `prowd verify`'s: 0 intact; 1 tampered at position N (or the export
 does not match its manifest); 2 usage (no such folder, unreadable file); 3 unknown key id K at
@@ -64,6 +66,14 @@ def chain_hash(previous: bytes, record: bytes) -> bytes:
     return hashlib.sha256(previous + record).digest()
 
 
+def moved(position: int, name: str, before: int) -> Verdict:
+    return tampered(
+        position,
+        f"a record was moved: {name} lists position {before} before position {position}"
+        " (out of order)",
+    )
+
+
 def checkpoint_message(schema: str, position: int, digest: bytes) -> bytes:
     return f"prowd-checkpoint:{schema}:{position}:{digest.hex()}".encode()
 
@@ -82,10 +92,160 @@ def load_keys(document: dict) -> dict:
     return keys
 
 
-def read_ndjson(path: Path):
+class Unreadable(Exception):
+    """A file of the export that cannot be read (exit 2), named with its line."""
+
+
+def _no_duplicates(pairs: list) -> dict:
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key {key!r}")
+        seen[key] = value
+    return seen
+
+
+_strict = json.JSONDecoder(object_pairs_hook=_no_duplicates).decode
+
+
+def _why(e: ValueError, one_line: bool = False) -> str:
+    """The parser's reason, placed in the line (NDJSON) or in the file (a JSON document)."""
+    if isinstance(e, json.JSONDecodeError):
+        where = f"column {e.colno}" if one_line else f"line {e.lineno} column {e.colno}"
+        return f"{e.msg.removesuffix(' at')} at {where}"
+    return str(e)
+
+
+def read_json(path: Path):
+    """A JSON document of the export; unreadable (naming the file) if it is not JSON or has a
+    key twice."""
+    try:
+        return _strict(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise Unreadable(f"{path.name}: {_why(e)}") from None
+
+
+EVENT_FIELDS = {"position": int, "originator_id": str, "version": int, "topic": str, "state": str}
+CHAIN_FIELDS = {"position": int, "hash": str}
+# What the exporter writes on an events line, in its order (services/cli/audit_kit.py).
+EVENT_LINE = (*EVENT_FIELDS, "hash", "event")
+_line = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def read_ndjson(path: Path, fields: dict[str, type], duplicates: bool = True):
+    """(line number, line, row) per line; a line that is not one JSON object with `fields` of
+    their types is unreadable, named by file and line. `duplicates=False`: a key twice is
+    unreadable too (events lines are checked for it in `check_readable`, only when needed)."""
     with path.open("rb") as f:
-        for line in f:
-            yield json.loads(line)
+        for number, line in enumerate(f, 1):
+            try:
+                row = json.loads(line) if duplicates else _strict(line.decode())
+            except ValueError as e:
+                raise Unreadable(f"{path.name} line {number}: {_why(e, True)}") from None
+            if not isinstance(row, dict):
+                raise Unreadable(f"{path.name} line {number}: not a JSON object")
+            for name, kind in fields.items():
+                if name not in row:
+                    raise Unreadable(f"{path.name} line {number}: no {name}")
+                if type(row[name]) is not kind:
+                    raise Unreadable(f"{path.name} line {number}: {name} is not a {kind.__name__}")
+            yield number, line, row
+
+
+def line_of(path: Path, position: int, after: int) -> int | None:
+    """The number of the first line after line `after` that holds `position` (read again only
+    once tampering is found, to tell a moved record from a deleted or inserted one)."""
+    for number, _, row in read_ndjson(path, {"position": int}):
+        if number > after and row["position"] == position:
+            return number
+    return None
+
+
+def check_readable(position: int, number: int, line: bytes, row: dict, state: bytes) -> None:
+    """The line is what the exporter writes for this record: its readable `event` is the stored
+    state decoded, nothing is added. Fast path: the line is byte for byte the exporter's form
+    of its fields with `event` replaced by the decoded state. Otherwise the line is read again,
+    strictly: a key twice, a field the export does not write, or an `event` that is not the
+    decoded state (as JSON values, member order aside) is tampering; layout alone is not."""
+    stored = decoded(state)
+    expected = {name: row.get(name) for name in EVENT_LINE}
+    expected["event"] = stored
+    if _line(expected).encode() == line.rstrip(b"\n"):
+        return
+    try:
+        _strict(line.decode())
+    except ValueError as e:
+        raise tampered(position, f"events.ndjson line {number} has a {e}") from None
+    extra = [k for k in row if k not in EVENT_LINE]
+    if extra:
+        raise tampered(
+            position, f"the line has fields the export does not write ({', '.join(extra)})"
+        )
+    differ = ["event"] if "event" not in row else differences(row["event"], stored)
+    if differ:
+        shown = ", ".join(differ[:10]) + (
+            f" and {len(differ) - 10} more" if len(differ) > 10 else ""
+        )
+        raise tampered(
+            position, f"the readable event does not match its stored state (differs: {shown})"
+        )
+
+
+def decoded(state: bytes):
+    """What the export's readable `event` is: the stored bytes parsed as JSON, or null when
+    they are not JSON (the exporter's rule; nothing is decrypted)."""
+    try:
+        return json.loads(state)
+    except ValueError:
+        return None
+
+
+def differences(shown, stored, path: str = "event") -> list[str]:
+    """The paths at which `shown` is not `stored` as JSON values: another JSON type (true is not
+    1, 1.0 is not 1), another value, a member or item added or taken away."""
+    if type(shown) is not type(stored):
+        return [path]
+    if isinstance(shown, dict):
+        found = []
+        for key in [*shown, *(k for k in stored if k not in shown)]:
+            inner = f"{path}.{key}" if key.isidentifier() else f"{path}[{json.dumps(key)}]"
+            if key not in shown or key not in stored:
+                found.append(inner)
+            else:
+                found += differences(shown[key], stored[key], inner)
+        return found
+    if isinstance(shown, list):
+        found = [
+            f"{path}[{i}]"
+            for i in range(min(len(shown), len(stored)), max(len(shown), len(stored)))
+        ]
+        for i, (a, b) in enumerate(zip(shown, stored, strict=False)):
+            found += differences(a, b, f"{path}[{i}]")
+        return found
+    if isinstance(shown, float):
+        return [] if repr(shown) == repr(stored) else [path]
+    return [] if shown == stored else [path]
+
+
+def contradiction(position: int, proven: int, what: str) -> Verdict:
+    """A signed head the recomputed chain misses: only that some record after the last head
+    that matched (`proven`, 0 for none) and at or before `position` changed is known."""
+    where = (
+        f"some record from position {proven + 1} through {position}"
+        if proven
+        else f"some record at or before position {position}"
+    )
+    by_signature = (
+        f"events verified by signature: through the previous {what} at {proven}"
+        if proven
+        else f"no earlier {what}: no event is verified by signature"
+    )
+    return Verdict(
+        1,
+        f"tampered at or before position {position}: the log through position {position} does"
+        f" not match the signed {what} at {position}: {where} was changed (chain and events"
+        f" alike); {by_signature}",
+    )
 
 
 def check_manifest(folder: Path) -> dict:
@@ -93,7 +253,7 @@ def check_manifest(folder: Path) -> dict:
     expected = (folder / "manifest.json.sha256").read_text().split()[0]
     if hashlib.sha256(data).hexdigest() != expected:
         raise Verdict(1, "the manifest does not match its SHA-256")
-    manifest = json.loads(data)
+    manifest = read_json(folder / "manifest.json")
     if manifest.get("format") != FORMAT:
         raise Verdict(2, f"not a {FORMAT} export")
     for name, digest in manifest["files"].items():
@@ -106,13 +266,16 @@ def check_manifest(folder: Path) -> dict:
     return manifest
 
 
+NONE = (0, b"", None)
+
+
 def verify(folder: Path, keys_file: Path | None = None) -> tuple[int, str]:
     manifest = check_manifest(folder)
     schema = manifest["schema"]
-    keys_doc = json.loads((keys_file or folder / "public-keys.json").read_text())
+    keys_doc = read_json(keys_file or folder / "public-keys.json")
     keys = load_keys(keys_doc)
     signed = {}
-    for c in json.loads((folder / "checkpoints.json").read_text()):
+    for c in read_json(folder / "checkpoints.json"):
         position, digest = c["position"], bytes.fromhex(c["hash"])
         if c["kid"] not in keys:
             raise Verdict(3, f"unknown key id {c['kid']} at position {position}")
@@ -134,34 +297,65 @@ def verify(folder: Path, keys_file: Path | None = None) -> tuple[int, str]:
             raise tampered(position, "a signed checkpoint's signature does not verify") from None
         signed[position] = digest
 
-    events = read_ndjson(folder / "events.ndjson")
-    links = read_ndjson(folder / "chain.ndjson")
-    event, link = next(events, None), next(links, None)
-    previous, checked = b"", 0
+    events_file, chain_file = folder / "events.ndjson", folder / "chain.ndjson"
+    events = read_ndjson(events_file, EVENT_FIELDS)
+    links = read_ndjson(chain_file, CHAIN_FIELDS, duplicates=False)
+    (e_line, raw, event), (c_line, _, link) = next(events, NONE), next(links, NONE)
+    previous, checked, proven = b"", 0, 0
+    last = {events_file.name: (0, 0), chain_file.name: (0, 0)}
     while event is not None or link is not None:
+        for name, number, row in (
+            (events_file.name, e_line, event),
+            (chain_file.name, c_line, link),
+        ):
+            if row is None:
+                continue
+            before, before_line = last[name]
+            if row["position"] == before:
+                raise tampered(
+                    before,
+                    f"position {before} appears twice in {name} (lines {before_line} and {number})",
+                )
+            if row["position"] < before:
+                raise moved(row["position"], name, before)
+            last[name] = (row["position"], number)
         if link is None or (event is not None and event["position"] < link["position"]):
+            if link is not None and line_of(chain_file, event["position"], c_line):
+                raise moved(event["position"], chain_file.name, link["position"])
             raise tampered(event["position"], "a record was inserted into the log")
         if event is None or link["position"] < event["position"]:
+            if event is not None and line_of(events_file, link["position"], e_line):
+                raise moved(link["position"], events_file.name, event["position"])
             raise tampered(link["position"], "a record was deleted from the log")
         position = event["position"]
+        try:
+            state = base64.b64decode(event["state"], validate=True)
+        except ValueError as e:
+            raise Unreadable(
+                f"{events_file.name} line {e_line}: the state is not base64: {e}"
+            ) from None
         record = record_bytes(
-            position,
-            event["originator_id"],
-            event["version"],
-            event["topic"],
-            base64.b64decode(event["state"]),
+            position, event["originator_id"], event["version"], event["topic"], state
         )
         expected = chain_hash(previous, record)
         if expected.hex() != link["hash"]:
             raise tampered(position, "a record was altered or moved")
-        if position in signed and signed[position] != expected:
-            raise tampered(position, "the log up to this signed checkpoint was rewritten")
+        if position in signed:
+            if signed[position] != expected:
+                raise contradiction(position, proven, "checkpoint")
+            proven = position
+        check_readable(position, e_line, raw, event, state)
+        if event.get("hash") != link["hash"]:
+            raise tampered(position, "the line's hash is not the chain's")
         previous, checked = expected, checked + 1
-        event, link = next(events, None), next(links, None)
+        (e_line, raw, event), (c_line, _, link) = next(events, NONE), next(links, NONE)
     head = manifest["through"]
     beyond = max(signed, default=0)
     if beyond > head:
-        raise tampered(head + 1, f"truncated after position {head}: a checkpoint at {beyond}")
+        raise tampered(
+            head + 1,
+            f"truncated after position {head}: a signed checkpoint stands at position {beyond}",
+        )
     return 0, f"intact, {checked} events verified (through {head}, {len(signed)} checkpoints)"
 
 
@@ -174,7 +368,9 @@ def main(argv: list[str] | None = None) -> int:
         code, text = verify(args.folder, args.keys)
     except Verdict as v:
         code, text = v.code, v.text
-    except (OSError, ValueError, KeyError) as e:
+    except Unreadable as e:
+        code, text = 2, f"cannot read the export: {e}"
+    except (OSError, ValueError, KeyError, struct.error) as e:
         code, text = 2, f"cannot read the export: {e}"
     print(f"{args.folder}: {text}")
     return code

@@ -22,6 +22,8 @@ class VerificationOut(msgspec.Struct):
     checked: int
     head: int
     first_bad_position: int | None
+    bad_from: int | None
+    bad_through: int | None
     problem: str
     verdict: str
 
@@ -37,12 +39,24 @@ class VerificationOut(msgspec.Struct):
 def verification(request: Request[Any, Any, Any], tenant: Tenant) -> VerificationOut:
     """Recompute the grantee's hash chain over every stored event, as `prowd verify` does:
     `intact` is false when a stored record was altered, deleted, inserted or moved behind the
-    service's back, and `first_bad_position` names where; `verdict` is `intact`, `tampered`,
-    `unknown_key` or `outside_validity` (docs/audit.md). Checkpoints are checked against the
-    published public keys only."""
+    service's back, and `first_bad_position` names where. When a signed checkpoint shows the log
+    and its chain were rewritten together, only a range is known: `first_bad_position` is null
+    and the first bad record lies between `bad_from` and `bad_through` (otherwise both equal
+    `first_bad_position`); `checked` then counts the events the previous checkpoint proves.
+    `verdict` is `intact`, `tampered`, `unknown_key` or `outside_validity` (docs/audit.md).
+    Checkpoints are checked against the published public keys only."""
     db = tenant.tenancy.db
     v = verify(db, tenant.info.schema, keys=keys.published(db))
-    return VerificationOut(v.intact, v.checked, v.head, v.first_bad_position, v.problem, v.verdict)
+    return VerificationOut(
+        v.intact,
+        v.checked,
+        v.head,
+        v.first_bad_position,
+        v.bad_from,
+        v.bad_through,
+        v.problem,
+        v.verdict,
+    )
 
 
 class PublicKeyOut(msgspec.Struct):

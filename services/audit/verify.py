@@ -58,16 +58,53 @@ class Verification:
     first_bad_position: int | None = None
     problem: str = ""
     verdict: str = INTACT
+    # Where the first bad record lies when only a range is known (a signed head the rewritten
+    # log misses): `first_bad_position` is then None.
+    span: tuple[int, int] | None = None
+
+    @property
+    def bad_from(self) -> int | None:
+        return self.span[0] if self.span else self.first_bad_position
+
+    @property
+    def bad_through(self) -> int | None:
+        return self.span[1] if self.span else self.first_bad_position
 
     def summary(self) -> str:
-        """The verdict in words: `intact`, `tampered at position N: ...`, `unknown key id K at
-        position N`, `checkpoint outside its key's validity at position N: ...`."""
+        """The verdict in words: `intact`, `tampered at position N: ...`, `tampered at or before
+        position N: ...` (a signed head missed), `unknown key id K at position N`, `checkpoint
+        outside its key's validity at position N: ...`."""
         if self.verdict == INTACT:
             return "intact"
         if self.verdict == UNKNOWN_KEY:
             return self.problem
+        if self.span:
+            return f"tampered at or before position {self.span[1]}: {self.problem}"
         prefix = "tampered" if self.verdict == TAMPERED else "checkpoint outside its key's validity"
         return f"{prefix} at position {self.first_bad_position}: {self.problem}"
+
+
+def contradiction(position: int, what: str, proven: int, proven_by: str) -> str:
+    """A signed head at `position` the recomputed chain misses. The chain matched the last head
+    before it (`proven`, 0 for none), so only this is known: some record after `proven` and at
+    or before `position` changed. tools/prowd_audit_verify.py words it alike."""
+    where = (
+        f"some record from position {proven + 1} through {position}"
+        if proven
+        else f"some record at or before position {position}"
+    )
+    by_signature = (
+        f"events verified by signature: through the previous {proven_by} at {proven}"
+        if proven
+        else "no earlier checkpoint: no event is verified by signature"
+    )
+    return (
+        f"the log through position {position} does not match the {what} at {position}:"
+        f" {where} was changed (chain and events alike); {by_signature}"
+    )
+
+
+HELD = "signed head held outside the platform"
 
 
 def check_checkpoints(
@@ -151,6 +188,7 @@ def verify(
         s=s
     )
     previous, checked = b"", 0
+    proven: tuple[int, str, int] = (0, "", 0)  # the last signed head matched: position, kind, count
     sha256 = hashlib.sha256
     done = object()
     with (
@@ -178,24 +216,22 @@ def verify(
                 return Verification(
                     False, checked, head, position, "a record was altered or moved", TAMPERED
                 )
-            if signed and position in signed and signed[position] != expected:
-                return Verification(
-                    False,
-                    checked,
-                    head,
-                    position,
-                    "the log up to this signed checkpoint was rewritten (chain and events alike)",
-                    TAMPERED,
-                )
-            if held and position in held and held[position] != expected:
-                return Verification(
-                    False,
-                    checked,
-                    head,
-                    position,
-                    "the log contradicts a signed head held outside the platform",
-                    TAMPERED,
-                )
+            for heads, what, kind in (
+                (signed, "signed checkpoint", "checkpoint"),
+                (held, HELD, HELD),
+            ):
+                if heads and position in heads:
+                    if heads[position] != expected:
+                        return Verification(
+                            False,
+                            proven[2],
+                            head,
+                            None,
+                            contradiction(position, what, proven[0], proven[1]),
+                            TAMPERED,
+                            (proven[0] + 1, position),
+                        )
+                    proven = (position, kind, checked + 1)
             previous = expected
             checked += 1
             if progress and checked % BATCH == 0:

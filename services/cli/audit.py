@@ -74,7 +74,9 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                             f" queued for {sent} audit.checkpoint subscriber(s)"
                         )
             else:
-                print(f"{slug}: {result.summary()} ({result.checked} events verified before it)")
+                # A signed head missed says itself what its signature still proves.
+                tail = "" if result.span else f" ({result.checked} events verified before it)"
+                print(f"{slug}: {result.summary()}{tail}")
             if held:
                 print(f"{slug}: {len(held)} signed head(s) held elsewhere compared")
         if len(slugs) > 1:
