@@ -12,6 +12,20 @@ from pathlib import Path
 from domain import clock
 
 
+def _conninfo_parses(url: str) -> bool:
+    """Whether libpq can parse `url` (empty: unset, the embedded server). Reachability is the
+    first connection's to find out."""
+    import psycopg.conninfo
+
+    if not url:
+        return True
+    try:
+        psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return False
+    return True
+
+
 def create_once(path: Path, make: Callable[[], bytes]) -> bytes:
     """The file's bytes, creating it with `make()` if no process has yet.
 
@@ -179,6 +193,13 @@ class Settings:
             r.problems.append(
                 f"PROWD_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
             )
+        if not _conninfo_parses(e.get("PROWD_DATABASE_URL") or ""):
+            # The value is not repeated: a malformed URL may still hold a password.
+            r.problems.append(
+                "PROWD_DATABASE_URL is not a libpq connection URL or string (e.g."
+                " postgresql://user@host:5432/dbname, postgresql:///?service=prowd or"
+                " 'host=… dbname=…')"
+            )
         settings = cls(
             database_url=e.get("PROWD_DATABASE_URL") or None,
             data_dir=data_dir,
@@ -236,7 +257,7 @@ class Settings:
             r.problems.extend(settings.production_problems())
         if r.problems:
             raise SystemExit(
-                'cannot start, fix these settings (docs/operations.md, "Settings"):\n  - '
+                'cannot start, fix these settings (README.md, "Configuration"):\n  - '
                 + "\n  - ".join(r.problems)
             )
         return settings

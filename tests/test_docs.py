@@ -149,3 +149,42 @@ def test_the_readme_and_the_webhook_guide_name_the_event_types_an_endpoint_may_s
         headers=auth("grantee_admin", grantee),
     )
     assert r.status_code == 400 and "ping" in r.text and "event_types" in r.text, r.text
+
+
+# A pointer into the docs in a message or docstring: `(docs/operations.md, "A wrong master key")`
+# or `(README.md, "Configuration")`: a file, and the title of one of its headings.
+DOC_SECTION = re.compile(r"\(((?:docs/)?[\w.-]+\.md),\s*\"([^\"]+)\"\)")
+DOC_FILE = re.compile(r"\b(docs/[\w-]+\.md)\b")
+
+
+def test_every_doc_a_message_points_to_exists_with_its_section() -> None:
+    from services.settings import Settings
+
+    # The refusal to start names where the settings are described (issue: it named a section
+    # that did not exist).
+    try:
+        Settings.from_env({"PROWD_ENV": "production"})
+    except SystemExit as stop:
+        refusal = str(stop.code)
+    assert DOC_SECTION.search(refusal), refusal
+    texts = [refusal]
+    for base in [*SOURCES, ROOT / "projections"]:
+        texts += [p.read_text(encoding="utf-8") for p in sorted(base.rglob("*.py"))]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((ROOT / "tools").glob("*.py"))]
+    broken = set()
+    for text in texts:
+        for name, section in DOC_SECTION.findall(text):
+            path = ROOT / name
+            headings = (
+                {
+                    line.lstrip("#").strip()
+                    for line in path.read_text().splitlines()
+                    if line.startswith("#")
+                }
+                if path.exists()
+                else set()
+            )
+            if section not in headings:
+                broken.add(f"{name}, {section!r}")
+        broken |= {name for name in DOC_FILE.findall(text) if not (ROOT / name).exists()}
+    assert not broken, f"messages point to docs or sections that do not exist: {sorted(broken)}"

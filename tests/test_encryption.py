@@ -223,7 +223,7 @@ def test_master_key_rotation_rewraps_every_key_without_downtime(world: World, db
         # Without the new key, the rotated rows no longer unwrap: it really was re-wrapped.
         keys.STORE.attach(db, old_ring, settings.key_cache_seconds)
         r = w.client.get(f"{w.base}/participants/{next(iter(people))}", headers=w.headers())
-        assert r.status_code == 500
+        assert r.status_code == 503 and r.json()["code"] == "key_unavailable", r.text
     finally:
         # Back to the configured key for the rest of the session (rotation the other way).
         back = keys.KeyRing(base64.b64decode(old_b64), [new_raw])

@@ -163,7 +163,8 @@ def test_rebuild_switches_every_view_at_once_and_equals_the_live_views(
     bad = Namespace(action="rebuild", grantee=grantee, view="no_such_view")
     capsys.readouterr()
     assert cmd_projections(bad, settings) == 2
-    assert "no view 'no_such_view'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no view 'no_such_view'; the views: caseload, directory," in err, err
 
 
 def test_a_parallel_rebuild_rebuilds_each_grantee_in_its_own_process(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -84,3 +85,24 @@ def test_the_cli_prints_the_list_and_exits_non_zero():
     assert done.returncode != 0
     assert "PROWD_MASTER_KEY" in done.stderr and "PROWD_JWKS_URL" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["verify"], ["serve", "--no-worker"]])
+def test_a_malformed_database_url_is_one_line_naming_the_setting(command, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", *command],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PROWD_DATA_DIR": str(tmp_path),
+            "PROWD_DATABASE_URL": "notaurl",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    [line] = [line for line in done.stderr.splitlines() if line.strip()]
+    record = json.loads(line)
+    assert record["event"] == "cannot start" and record["level"] == "error", record
+    assert "PROWD_DATABASE_URL" in record["reason"], record

@@ -69,6 +69,7 @@ from services.audit.checkpoints import load_key
 from services.reports.processes import ReportPool
 from services.settings import Settings
 from services.store.database import Database
+from services.store.health import MasterKeyCheck
 
 # The threads that run the API's blocking handlers (PROWD_HANDLER_THREADS of them).
 HANDLER_THREAD_PREFIX = "prowd-handler"
@@ -88,6 +89,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         tenancy = Tenancy(database)
         tenancy.migrate()
         app.state.tenancy = tenancy
+        app.state.master_keys = MasterKeyCheck(database)
         app.state.audit_key = audit_key
         # Few threads run the blocking handlers: more threads running Python at once only fight
         # for the GIL, costing CPU and lengthening the latency tail (docs/performance.md).

@@ -27,7 +27,7 @@ from services.api.param_words import malformed_path, parameter_detail, source_na
 from services.identity.oidc import KeysUnavailable
 from services.identity.tokens import NotAuthenticated
 from services.refusals import Refused
-from services.store.health import UNAVAILABLE, UNSTORABLE
+from services.store.health import KEY_MISSING, KEY_SETTINGS, UNAVAILABLE, UNSTORABLE
 from services.store.ledger import DuplicateRequest
 
 PROBLEM_JSON = "application/problem+json"
@@ -221,6 +221,15 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             "database_unavailable",
             "the database is unavailable; retry shortly",
             headers={"Retry-After": "2"},
+        )
+    if isinstance(exc, KEY_MISSING):
+        # Misconfiguration, not erasure: the master key that wrapped a participant's key is not
+        # configured. The reason names key ids and a participant id, never personal data.
+        log.error("key_unavailable", reason=str(exc))
+        return problem_response(
+            503,
+            "key_unavailable",
+            f"a participant's data key does not unwrap with the configured master keys; {KEY_SETTINGS}",
         )
     if isinstance(exc, DuplicateRequest):
         return problem_response(409, "request_in_flight", "a request with this key is in flight")

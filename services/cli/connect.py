@@ -17,3 +17,13 @@ def database(settings: Settings, stack: contextlib.ExitStack[bool | None]) -> tu
     db = Database(url, settings, name="prowd-cli").open()
     stack.callback(db.close)
     return url, db
+
+
+def require_master_keys(db: Database) -> None:
+    """Refuse to go on (one line, exit 1) when the configured master keys unwrap none of a
+    grantee's participant keys: every request about its participants would fail."""
+    from services.store.health import master_key_refusal
+
+    refusal = master_key_refusal(db)
+    if refusal:
+        raise SystemExit(refusal)

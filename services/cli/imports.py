@@ -22,7 +22,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     im = sub.add_parser(
         "import", help="import participants or mentors from CSV/XLSX (docs/import.md)"
     )
-    im.add_argument("kind", choices=["participants", "mentors"])
+    im.add_argument(
+        "kind",
+        choices=["participants", "mentors"],
+        help="what the file's rows are (docs/import.md)",
+    )
     im.add_argument("file", help="a .csv (UTF-8) or .xlsx file, header row first")
     im.add_argument("--grantee", required=True, help="the grantee's slug")
     im.add_argument("--dry-run", action="store_true", help="report what would happen, save nothing")

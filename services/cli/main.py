@@ -27,6 +27,19 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 log = structlog.get_logger("prowd.cli")
 
 
+class _ViewNames(argparse.HelpFormatter):
+    """Fills the names of the views into a help text (`{views}`) only when help is shown: the
+    registry imports every projection, which would double every command's start-up time."""
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        text = super()._expand_help(action)
+        if "{views}" not in text:
+            return text
+        from projections.registry import PROJECTIONS
+
+        return text.replace("{views}", ", ".join(p.name for p in PROJECTIONS))
+
+
 def parser() -> argparse.ArgumentParser:
     """Every command, its options and their help texts (the README's Commands table)."""
     p = argparse.ArgumentParser(
@@ -38,8 +51,10 @@ def parser() -> argparse.ArgumentParser:
         ("demo", "load demo data, print tokens, serve"),
     ):
         s = sub.add_parser(name, help=helptext)
-        s.add_argument("--host", default="127.0.0.1")
-        s.add_argument("--port", type=int, default=8000)
+        s.add_argument(
+            "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+        )
+        s.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
         s.add_argument("--workers", type=int, default=1, help="API processes")
         s.add_argument(
             "--http-server",
@@ -62,14 +77,30 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run only the projection worker (needs PROWD_DATABASE_URL)")
     t = sub.add_parser("token", help="print a development token (HS256) as the last line")
     t.add_argument("--grantee", required=True, help="grantee slug, or '*' for platform-wide roles")
-    t.add_argument("--role", required=True)
-    t.add_argument("--sub", default="")
+    t.add_argument(
+        "--role",
+        required=True,
+        help="the token's role: platform_admin, grantee_admin, coordinator, case_manager,"
+        " peer_mentor, rrc_staff, auditor or federal_oversight",
+    )
+    t.add_argument("--sub", default="", help="the token's subject (default: dev-<role>)")
     t.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
     t.add_argument("--rrc", default=None, help="for rrc_staff: the RRC's facility code")
-    pr = sub.add_parser("projections", help="rebuild views blue/green, or print their digests")
-    pr.add_argument("action", choices=["rebuild", "digest"])
-    pr.add_argument("--grantee", default="")
-    pr.add_argument("--view", default="")
+    pr = sub.add_parser(
+        "projections",
+        help="rebuild views blue/green, or print their digests",
+        formatter_class=_ViewNames,
+    )
+    pr.add_argument(
+        "action",
+        choices=["rebuild", "digest"],
+        help="rebuild: build the views anew from the log beside the live ones and switch;"
+        " digest: catch the views up and print one SHA-256 digest per view and grantee",
+    )
+    pr.add_argument("--grantee", default="", help="one grantee's slug (default: every grantee)")
+    pr.add_argument(
+        "--view", default="", help="one view (default: every view): {views}", metavar="NAME"
+    )
     pr.add_argument(
         "--jobs",
         type=int,
@@ -77,14 +108,16 @@ def parser() -> argparse.ArgumentParser:
         help="rebuild: grantees rebuilt at once, each in its own process (default 1)",
     )
     wh = sub.add_parser("webhooks", help="run a webhook dispatcher (needs PROWD_DATABASE_URL)")
-    wh.add_argument("action", choices=["dispatch"])
+    wh.add_argument(
+        "action", choices=["dispatch"], help="dispatch: deliver due webhooks until stopped"
+    )
     wh.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     sub.add_parser("access-matrix", help="print the role matrix as a Markdown table")
     sub.add_parser(
         "migrate", help="create or upgrade every schema, as the owning login (a migration job)"
     )
     ex = sub.add_parser("export", help="generate and record a federal export (PIRL)")
-    ex.add_argument("format", choices=["pirl"])
+    ex.add_argument("format", choices=["pirl"], help="pirl: the quarterly PIRL file (docs/pirl.md)")
     ex.add_argument("--grantee", required=True, help="the grantee's slug")
     ex.add_argument("--quarter", required=True, help="calendar quarter YYYYQn, e.g. 2026Q1")
     ex.add_argument("--output", default="", help="file to write (default: standard output)")
@@ -104,7 +137,9 @@ def parser() -> argparse.ArgumentParser:
         " (their stored timestamp) at or before it are replayed",
     )
     rt = sub.add_parser("retention", help="records retention (2 CFR 200.334) and legal holds")
-    rt.add_argument("action", choices=["report"])
+    rt.add_argument(
+        "action", choices=["report"], help="report: each grantee's retention status and holds"
+    )
     rt.add_argument(
         "--status",
         default="",
@@ -115,13 +150,17 @@ def parser() -> argparse.ArgumentParser:
     er = sub.add_parser(
         "erase", help="erase a participant's personal data (crypto-shredding, docs/privacy.md)"
     )
-    er.add_argument("what", choices=["participant"])
+    er.add_argument("what", choices=["participant"], help="participant: one participant's data")
     er.add_argument("--grantee", required=True, help="the grantee's slug")
     er.add_argument("--participant", required=True, help="the participant's id (UUID)")
     er.add_argument("--by", required=True, help="who erases (recorded in the event)")
     er.add_argument("--reason", required=True, help="why (recorded in the event)")
     ks = sub.add_parser("keys", help="participant data keys: re-wrap under a new master key")
-    ks.add_argument("action", choices=["rotate"])
+    ks.add_argument(
+        "action",
+        choices=["rotate"],
+        help="rotate: re-wrap every key not yet under the current master key",
+    )
     ks.add_argument("--grantee", default="", help="one grantee's slug")
     ks.add_argument("--all", action="store_true", help="every grantee")
     ks.add_argument("--batch", type=int, default=500, help="rows per transaction")

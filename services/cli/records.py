@@ -8,7 +8,7 @@ import contextlib
 import sys
 from typing import TextIO
 
-from services.cli.connect import database
+from services.cli.connect import database, require_master_keys
 from services.settings import Settings
 
 
@@ -78,7 +78,10 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings, out: TextIO = sys.
         tenancy = Tenancy(db)
         tenancy.migrate(force=True)
         count = len(tenancy.grantees(limit=1_000_000))
-    out.write(f"migrated the platform schema and {count} grantee schema(s)\n")
+        out.write(f"migrated the platform schema and {count} grantee schema(s)\n")
+        # The release's master key is checked here too: a wrong secret stops the rollout at
+        # its migration Job instead of at every request about a participant.
+        require_master_keys(db)
     return 0
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import structlog
 
+from services.cli.connect import require_master_keys
 from services.settings import Settings
 
 log = structlog.get_logger("prowd.cli")
@@ -35,6 +36,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
         with contextlib.closing(Database(url, settings, name="prowd-setup").open()) as db:
             tenancy = Tenancy(db)
             tenancy.migrate()
+            require_master_keys(db)
             if demo:
                 from services.demo.data import load_demo
                 from services.demo.tokens import print_tokens
@@ -129,6 +131,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         db, key=load_key(settings), gather_seconds=settings.projector_gather_ms / 1000
     )
     worker.tenancy.migrate()
+    require_master_keys(db)
     # As in the API processes: fewer, shorter collector pauses under load.
     gc.collect()
     gc.freeze()
@@ -193,6 +196,7 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     db = Database(settings.database_url, settings, name="prowd-webhooks").open()
     tenancy = Tenancy(db)
     tenancy.migrate()
+    require_master_keys(db)
     dispatcher = Dispatcher(
         db,
         Dispatching(tenancy),

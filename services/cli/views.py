@@ -15,11 +15,19 @@ from services.store.database import Database
 
 def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
     """`prowd projections digest`: catch the views up and print their digests;
-    `prowd projections rebuild`: rebuild them blue/green (`--jobs` grantees at once)."""
+    `prowd projections rebuild`: rebuild them blue/green (`--jobs` grantees at once). `--view`
+    limits either to one view; an unknown name is refused (exit 2) with the valid ones."""
     from projections.registry import PROJECTIONS
     from services.app.tenancy import Tenancy
     from services.projector import live, rebuilds
 
+    names = [p.name for p in PROJECTIONS]
+    if args.view and args.view not in names:
+        print(
+            f"prowd projections: no view {args.view!r}; the views: {', '.join(names)}",
+            file=sys.stderr,
+        )
+        return 2
     with contextlib.ExitStack() as stack:
         url, db = database(settings, stack)
         tenancy = Tenancy(db)
@@ -28,9 +36,6 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
         total = Progress("rebuild of all grantees")
         jobs = int(getattr(args, "jobs", 1) or 1)
         if args.action == "rebuild" and jobs > 1 and len(slugs) > 1:
-            if args.view and args.view not in {p.name for p in PROJECTIONS}:
-                print(f"prowd projections: no view {args.view!r}", file=sys.stderr)
-                return 2
             return _rebuild_in_parallel(db, url, settings, slugs, args.view, jobs, total)
         for slug in slugs:
             info = tenancy.grantee(slug)
@@ -38,9 +43,6 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"prowd projections: no grantee {slug!r}", file=sys.stderr)
                 return 2
             if args.action == "rebuild":
-                if args.view and args.view not in {p.name for p in PROJECTIONS}:
-                    print(f"prowd projections: no view {args.view!r}", file=sys.stderr)
-                    return 2
                 bar = Progress(f"{slug}: rebuild")
                 try:
                     builds = rebuilds.rebuild_views(
@@ -56,7 +58,8 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 live.drain(db, info.schema)
                 for view, digest in live.digests(db, info.schema).items():
-                    print(f"{slug}\t{view}\t{digest}")
+                    if not args.view or view == args.view:
+                        print(f"{slug}\t{view}\t{digest}")
         if args.action == "rebuild" and len(slugs) > 1:
             total.finish(total.done)
     return 0
