@@ -26,11 +26,11 @@ meeting), the pickle module, in C, a fraction of it. Outside a command
 from __future__ import annotations
 
 import contextlib
+import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-import pickle
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
