@@ -7,7 +7,7 @@ the exported records (the byte layout is specified in docs/audit.md, "The hashin
 checks every signed checkpoint against the exported public key set: the key known, the signing
 time within the key's validity, the signature good, the signed hash on the recomputed chain.
 What a reader reads is checked too: each line's `event` must be exactly what its `state`
-decodes to (docs/audit.md, "What the verifier checks"), and its `hash` the chain's.
+decodes to (docs/audit.md, "What the standalone verifier checks"), and its `hash` the chain's.
 
 Verdicts and exit codes, as `prowd verify`'s: 0 intact; 1 tampered at position N (or the export
 does not match its manifest); 2 usage (no such folder, unreadable file); 3 unknown key id K at
