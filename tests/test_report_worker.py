@@ -323,6 +323,21 @@ def test_a_child_that_dies_gives_503_and_the_next_report_works(
     assert again.content == grantee_body(db, grantee, Ask(Quarter(2026, 3)), "json")[0]
 
 
+def test_ctrl_c_in_the_terminal_leaves_the_waiting_child_to_the_parent(
+    pool: ReportPool, db: Database
+) -> None:
+    # Ctrl-C reaches every process of the terminal's group: the child waiting for a report
+    # ignores it (the parent stops the pool), prints no traceback, and still runs its task.
+    assert pool.call(signal.getsignal, signal.SIGINT) == signal.SIG_IGN
+    server = pool.call(os.getppid)
+    waiting = settled(server, pool)  # children waiting for a report (of any app's pool)
+    for child in waiting:
+        os.kill(child, signal.SIGINT)
+    time.sleep(0.2)
+    assert waiting <= children_of(server)
+    assert pool.run(db, pid_role_and_timeout)[1] == "prowd_service"
+
+
 def test_the_app_stops_its_report_processes_when_it_shuts_down(
     settings: Settings, db: Database, history: History, app: Litestar
 ) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import signal
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -150,6 +151,13 @@ class _OwnConnection(Database):
         self._conn.close()
 
 
+def _ignore_interrupt() -> None:
+    """A child's first act: Ctrl-C in a terminal reaches the whole process group, and the
+    parent stops its pool itself; a child that took the interrupt would print a traceback of
+    its idle wait."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _in_child(source: _Source, fn: Callable[..., T], args: tuple[Any, ...]) -> T | _Failure:
     try:
         db = _OwnConnection(source)
@@ -200,7 +208,10 @@ class ReportPool:
                 mp_context = _Context()
                 mp_context.set_forkserver_preload(PRELOAD)
                 self._executor = ProcessPoolExecutor(
-                    max_workers=self.processes, mp_context=mp_context, max_tasks_per_child=1
+                    max_workers=self.processes,
+                    mp_context=mp_context,
+                    max_tasks_per_child=1,
+                    initializer=_ignore_interrupt,
                 )
             return self._executor
 
