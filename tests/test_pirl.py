@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 
 from domain.participants import ExitReason
 from services.cli.records import cmd_export
+from services.projector import live as projector
 from services.reports import pirl
 from services.reports.pirl import COLUMNS, Quarter
 from tests.conftest import race
@@ -454,3 +456,65 @@ def test_each_participant_in_a_file_is_in_the_accounting_of_disclosures(client, 
     ]
     assert rows[0]["actor"] == "test-coordinator"
     assert w.get(f"/participants/{later}/disclosures")["items"] == []
+
+
+def test_a_quarter_in_progress_is_reported_through_today_as_the_report_and_caseload_are(
+    client, auth, db, frozen_at
+):
+    """A file made during its quarter stands at the day it was made, not at the quarter's end:
+    a 90-day exit that would take effect later in the quarter is not in it, so the file agrees
+    with the quarterly report and the caseload of that day. It still regenerates byte for byte
+    after the quarter ends, when a new file does carry the exit."""
+    frozen_at(datetime(2026, 11, 26, 15, tzinfo=UTC), tick=True)
+    w = World(client, auth, db)
+    w.post("/cohorts", {"code": "C2", "facility": "FCI-A", "start_date": "2026-01-05"})
+    grad = w.enrol("C2", "2026-01-10", "Dee")
+    # Graduated 67 days before today: the exit takes effect on the 91st day, 19 December.
+    w.post("/cohorts/C2/graduation", {"graduated_on": "2026-09-20"}, status=200)
+    projector.drain(w.db, w.schema)
+
+    made = w.client.post(f"{w.base}/exports/pirl/2026Q4", headers=w.headers())
+    assert made.status_code == 201, made.text
+    header, *body = list(csv.reader(io.StringIO(made.content.decode())))
+    rows = {row[0]: dict(zip(header, row, strict=True)) for row in body}
+    dee = rows[_identifier_of(w, grad)]
+    assert dee["901"] == "" and dee["923"] == ""
+
+    report = w.client.get(f"{w.base}/reports/quarterly/2026Q4", headers=w.headers())
+    assert report.status_code == 200, report.text
+    figures = {name: f["value"] for name, f in report.json()["figures"].items()}
+    # C0's four graduates exited in 2025; Dee has not yet: the file, the report and the
+    # caseload of today say the same.
+    exited_in_file = sum(1 for row in body if row[header.index("901")])
+    assert figures["enrolment.exited"] == exited_in_file == 4
+    listed = w.get(f"/participants/{grad}")
+    assert listed["status"] != "exited"
+
+    frozen_at(datetime(2027, 1, 2, 15, tzinfo=UTC), tick=True)
+    again = w.client.get(
+        f"{w.base}/exports/{made.headers['X-Export-Id']}/file", headers=w.headers()
+    )
+    assert again.status_code == 200 and again.content == made.content
+    later = w.client.post(f"{w.base}/exports/pirl/2026Q4", headers=w.headers())
+    assert later.status_code == 201, later.text
+    header, *body = list(csv.reader(io.StringIO(later.content.decode())))
+    rows = {row[0]: dict(zip(header, row, strict=True)) for row in body}
+    assert (rows[_identifier_of(w, grad)]["901"], rows[_identifier_of(w, grad)]["923"]) == (
+        "20260920",
+        "0",
+    )
+    report = w.client.get(f"{w.base}/reports/quarterly/2026Q4", headers=w.headers())
+    figures = {name: f["value"] for name, f in report.json()["figures"].items()}
+    assert figures["enrolment.exited"] == sum(1 for row in body if row[header.index("901")]) == 5
+
+
+def _identifier_of(w: World, participant: str) -> str:
+    """Element 100 of `participant`, from the register's events in the log."""
+    for (state,) in w.db.fetchall(
+        f'SELECT state FROM "{w.schema}".events WHERE topic = %s',
+        ("domain.exports:ExportRegister.IdentifiersAssigned",),
+    ):
+        for a in msgspec.json.decode(bytes(state))["assignments"]:
+            if a["participant_id"] == participant:
+                return str(a["identifier"])
+    raise AssertionError(f"no identifier assigned to {participant}")

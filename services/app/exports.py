@@ -90,7 +90,8 @@ class Exports:
         (services/reports/pirl_checks.py: a failing row refuses the file, naming the rows and
         checks; warnings only unless `allow_warnings`), record it with its digest in the export
         register and return it."""
-        today = utcnow().astimezone(self.ledger.zone).date()
+        now = utcnow()
+        today = now.astimezone(self.ledger.zone).date()
         if quarter.start > today:
             raise RuleViolation(
                 f"quarter {quarter} has not begun (it starts on {quarter.start})",
@@ -102,7 +103,7 @@ class Exports:
         register = self.export_register()
         in_scope = [f.participant_id for f in pirl.in_scope(log, quarter)]
         register.assign(in_scope, new_pseudonym)
-        rows = pirl.build(log, quarter, register.identifiers)
+        rows = pirl.build(log, quarter, register.identifiers, today)
         header = [str(c.element) for c in pirl.COLUMNS]
         refusing = pirl_checks.blocking(pirl_checks.failures(header, rows), allow_warnings)
         if refusing:
@@ -122,7 +123,7 @@ class Exports:
             elements_version=pirl.ELEMENTS_VERSION,
             requested_via=requested_via,
             requested_by=actor.get(),
-            generated_at=utcnow(),
+            generated_at=now,
         )
         register.record(record)
 
@@ -173,9 +174,9 @@ class Exports:
             )
         register = register or self.export_register()
         log = self.pirl_log(record.stands_at)
-        data = pirl.render(
-            pirl.build(log, pirl.parse_quarter(record.quarter), register.identifiers)
-        )
+        made_on = record.generated_at.astimezone(self.ledger.zone).date()
+        quarter = pirl.parse_quarter(record.quarter)
+        data = pirl.render(pirl.build(log, quarter, register.identifiers, made_on))
         if pirl.digest(data) != record.sha256:
             raise NotReproducible(
                 f"the file regenerated from log position {record.stands_at} does not match "

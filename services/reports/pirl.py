@@ -17,6 +17,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Mapping
+from datetime import date
 from uuid import UUID
 
 from services.reports.csvsafe import safe_cell
@@ -60,10 +61,13 @@ def in_scope(log: Log, quarter: Quarter) -> list[Facts]:
     return [f for f in log.people.values() if f.entry <= quarter.end]
 
 
-def build(log: Log, quarter: Quarter, identifiers: Mapping[UUID, str]) -> list[list[str]]:
-    """The rows of the file, ordered by identifier (which carries no meaning)."""
+def build(
+    log: Log, quarter: Quarter, identifiers: Mapping[UUID, str], made_on: date
+) -> list[list[str]]:
+    """The rows of the file made on `made_on` (the grantee's local date), ordered by identifier
+    (which carries no meaning)."""
     subjects = [
-        Subject(identifiers[f.participant_id], f, quarter, log.graduations.get(f.cohort))
+        Subject(identifiers[f.participant_id], f, quarter, log.graduations.get(f.cohort), made_on)
         for f in in_scope(log, quarter)
     ]
     subjects.sort(key=lambda s: s.identifier)

@@ -13,7 +13,7 @@ from domain.participants import ExitReason
 from services.reports.pirl_facts import Subject
 
 # Bump when a rule behind a column changes without the table itself changing.
-RULES_REVISION = 1
+RULES_REVISION = 2  # 2: a quarter in progress stands at the day the file is made
 
 # PIRL 923 "other reasons for exit"; reasons not listed are 0 (none of them).
 EXIT_REASON_CODE: Mapping[ExitReason, str] = {

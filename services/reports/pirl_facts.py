@@ -305,16 +305,21 @@ def _attended(record: HeldRecord, members: list[UUID]) -> list[UUID]:
 
 @dataclass(frozen=True)
 class Subject:
-    """A participant as the file reports them for a quarter: facts up to its last day."""
+    """A participant as the file reports them for a quarter: facts up to its last day, or up
+    to the day the file is made while the quarter is still in progress (`made_on`)."""
 
     identifier: str
     facts: Facts
     quarter: Quarter
     graduated_on: date | None
+    made_on: date
 
     @property
     def as_of(self) -> date:
-        return self.quarter.end
+        """The day the file stands at: the quarter's last day once it is over, else the day it
+        is made, as the quarterly report and the caseload stand at today (a 90-day exit taking
+        effect later in the quarter has not happened yet)."""
+        return min(self.quarter.end, self.made_on)
 
     @property
     def last_contact(self) -> date | None:
