@@ -37,6 +37,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         _, db = database(settings, stack)
         tenancy = Tenancy(db)
         tenancy.migrate()
+        # Personal data is decrypted here: master keys that unwrap nothing refuse it up front.
+        require_master_keys(db)
         info = tenancy.grantee(args.grantee)
         if info is None:
             print(f"prowd export: no grantee {args.grantee!r}", file=sys.stderr)
@@ -141,6 +143,8 @@ def cmd_erase(args: argparse.Namespace, settings: Settings, out: TextIO = sys.st
         _, db = database(settings, stack)
         tenancy = Tenancy(db)
         tenancy.migrate()
+        # Personal data is decrypted here: master keys that unwrap nothing refuse it up front.
+        require_master_keys(db)
         if tenancy.grantee(args.grantee) is None:
             print(f"prowd erase: no grantee {args.grantee!r}", file=sys.stderr)
             return 2
@@ -167,12 +171,18 @@ def cmd_erase(args: argparse.Namespace, settings: Settings, out: TextIO = sys.st
 
 def cmd_keys(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
     """`prowd keys rotate`: re-wrap participant keys under the current master key
-    (`PROWD_MASTER_KEY`; the old one in `PROWD_MASTER_KEY_PREVIOUS`), in batches, online."""
+    (`PROWD_MASTER_KEY`; the old one in `PROWD_MASTER_KEY_PREVIOUS`), in batches, online.
+    Every live key of every grantee named is unwrapped first: when one does not unwrap with
+    the configured master keys, nothing is re-wrapped and the command cannot start (exit 1)."""
     from services.app.tenancy import Tenancy
     from services.store import keys
+    from services.store.health import KEY_SETTINGS
 
     if bool(args.grantee) == bool(args.all):
         print("prowd keys rotate: give --grantee SLUG or --all", file=sys.stderr)
+        return 2
+    if args.batch < 1:
+        print("prowd keys rotate: --batch is at least 1", file=sys.stderr)
         return 2
     with contextlib.ExitStack() as stack:
         _, db = database(settings, stack)
@@ -180,17 +190,33 @@ def cmd_keys(args: argparse.Namespace, settings: Settings, out: TextIO = sys.std
         tenancy.migrate()
         ring = keys.STORE.ring(db)
         slugs = [g.slug for g in tenancy.grantees()] if args.all else [args.grantee]
+        schemas: dict[str, str] = {}
         for slug in slugs:
             info = tenancy.grantee(slug)
             if info is None:
                 print(f"prowd keys rotate: no grantee {slug!r}", file=sys.stderr)
                 return 2
+            schemas[slug] = info.schema
+        failing = {
+            slug: found
+            for slug, schema in schemas.items()
+            if (found := keys.check_unwrap(db, schema, ring)).failing
+        }
+        if failing:
+            slug, found = next(iter(failing.items()))
+            raise SystemExit(
+                f"prowd keys rotate: {sum(f.failing for f in failing.values())} participant"
+                f" key(s) of {len(failing)} grantee(s) do not unwrap with the configured master"
+                f" keys ({', '.join(ring.ids)}), e.g. {slug}: {found.first}; nothing was"
+                f" re-wrapped; {KEY_SETTINGS}"
+            )
+        for slug, schema in schemas.items():
             try:
-                done = keys.rotate(db, info.schema, ring, batch=args.batch)
-            except keys.KeyUnavailable as e:
+                done = keys.rotate(db, schema, ring, batch=args.batch)
+            except keys.KeyUnavailable as e:  # a row changed since the check
                 print(f"prowd keys rotate: {slug}: {e}", file=sys.stderr)
                 return 1
-            held = keys.key_ids(db, info.schema)
+            held = keys.key_ids(db, schema)
             out.write(
                 f"{slug}: {done} key(s) re-wrapped; "
                 + ", ".join(f"{k}: {n}" for k, n in sorted(held.items()))

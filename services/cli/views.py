@@ -7,7 +7,7 @@ import contextlib
 import sys
 import time
 
-from services.cli.connect import database
+from services.cli.connect import database, require_master_keys
 from services.cli.progress import Progress
 from services.settings import Settings
 from services.store.database import Database
@@ -32,6 +32,8 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
         url, db = database(settings, stack)
         tenancy = Tenancy(db)
         tenancy.migrate()
+        # Personal data is decrypted here: master keys that unwrap nothing refuse it up front.
+        require_master_keys(db)
         slugs = [args.grantee] if args.grantee else [g.slug for g in tenancy.grantees()]
         total = Progress("rebuild of all grantees")
         jobs = int(getattr(args, "jobs", 1) or 1)
@@ -153,6 +155,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         _, db = database(settings, stack)
         tenancy = Tenancy(db)
         tenancy.migrate()
+        # Personal data is decrypted here: master keys that unwrap nothing refuse it up front.
+        require_master_keys(db)
         info = tenancy.grantee(args.grantee)
         if info is None:
             print(f"prowd replay: no grantee {args.grantee!r}", file=sys.stderr)
