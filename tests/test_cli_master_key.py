@@ -127,7 +127,7 @@ def test_keys_rotate_unwraps_every_key_before_it_rewraps_one(
         )
         reason = refused(done)
         assert "1 participant key(s) of 1 grantee(s) do not unwrap" in reason
-        assert "nothing was re-wrapped" in reason and "PROWD_MASTER_KEY_PREVIOUS" in reason
+        assert "nothing was changed" in reason and "PROWD_MASTER_KEY_PREVIOUS" in reason
         assert keys.master_key_id(dropped) in reason
         assert key_rows(db, grantee) == before
         # A wrong key altogether, over every grantee: refused, nothing changed either.
@@ -198,3 +198,28 @@ def test_commands_that_decrypt_refuse_a_wrong_master_key_up_front(
     assert "unwrap none of the participant keys" in reason
     after = (staging_tables(db, grantee), key_rows(db, grantee), event_count(db, grantee))
     assert after == before
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["projections rebuild --grantee {g}", "replay --grantee {g} --as-of 2026-03-01T09:00:00Z"],
+    ids=lambda command: command.split()[0],
+)
+def test_a_rebuild_refuses_one_key_that_does_not_unwrap_before_it_starts(
+    command: str, grantee: str, enrol: Any, db: Database, settings: Settings
+) -> None:
+    """The check at start passes (most keys unwrap); one key of an earlier rotation whose
+    master key was dropped would stop the rebuild half-way: it is found first."""
+    for first in ("Eve", "Flo", "Gus"):
+        enrol(first_name=first)
+    old, dropped = _configured_key(settings), os.urandom(32)
+    _rewrap_last(db, grantee, keys.KeyRing(dropped, [old]))
+    try:
+        before = (staging_tables(db, grantee), key_rows(db, grantee))
+        done = prowd(settings, *command.format(g=grantee).split(), current=old)
+        reason = refused(done)
+        assert "1 participant key(s) of 1 grantee(s) do not unwrap" in reason
+        assert keys.master_key_id(dropped) in reason and "nothing was changed" in reason
+        assert (staging_tables(db, grantee), key_rows(db, grantee)) == before
+    finally:
+        keys.rotate(db, grantee_schema(grantee), keys.KeyRing(old, [dropped]))

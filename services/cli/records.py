@@ -8,7 +8,7 @@ import contextlib
 import sys
 from typing import TextIO
 
-from services.cli.connect import database, require_master_keys
+from services.cli.connect import database, require_every_key, require_master_keys
 from services.settings import Settings
 
 
@@ -176,7 +176,6 @@ def cmd_keys(args: argparse.Namespace, settings: Settings, out: TextIO = sys.std
     the configured master keys, nothing is re-wrapped and the command cannot start (exit 1)."""
     from services.app.tenancy import Tenancy
     from services.store import keys
-    from services.store.health import KEY_SETTINGS
 
     if bool(args.grantee) == bool(args.all):
         print("prowd keys rotate: give --grantee SLUG or --all", file=sys.stderr)
@@ -189,7 +188,8 @@ def cmd_keys(args: argparse.Namespace, settings: Settings, out: TextIO = sys.std
         tenancy = Tenancy(db)
         tenancy.migrate()
         ring = keys.STORE.ring(db)
-        slugs = [g.slug for g in tenancy.grantees()] if args.all else [args.grantee]
+        everyone = tenancy.grantees(limit=1_000_000) if args.all else []
+        slugs = [g.slug for g in everyone] if args.all else [args.grantee]
         schemas: dict[str, str] = {}
         for slug in slugs:
             info = tenancy.grantee(slug)
@@ -197,19 +197,7 @@ def cmd_keys(args: argparse.Namespace, settings: Settings, out: TextIO = sys.std
                 print(f"prowd keys rotate: no grantee {slug!r}", file=sys.stderr)
                 return 2
             schemas[slug] = info.schema
-        failing = {
-            slug: found
-            for slug, schema in schemas.items()
-            if (found := keys.check_unwrap(db, schema, ring)).failing
-        }
-        if failing:
-            slug, found = next(iter(failing.items()))
-            raise SystemExit(
-                f"prowd keys rotate: {sum(f.failing for f in failing.values())} participant"
-                f" key(s) of {len(failing)} grantee(s) do not unwrap with the configured master"
-                f" keys ({', '.join(ring.ids)}), e.g. {slug}: {found.first}; nothing was"
-                f" re-wrapped; {KEY_SETTINGS}"
-            )
+        require_every_key(db, schemas, "keys rotate")
         for slug, schema in schemas.items():
             try:
                 done = keys.rotate(db, schema, ring, batch=args.batch)
