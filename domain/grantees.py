@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from domain.common import NotFound, ProwdAggregate, RuleViolation, natural_id, utcnow
 
@@ -32,7 +33,27 @@ def check_time_zone(name: str) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise RuleViolation(f"unknown time zone {name!r}", code="invalid_time_zone") from None
+        near = close_time_zones(name)
+        raise RuleViolation(
+            f"unknown time zone {name!r}: a time zone is an IANA name such as America/New_York"
+            + (f" (did you mean {' or '.join(near)}?)" if near else ""),
+            code="invalid_time_zone",
+        ) from None
+
+
+def close_time_zones(name: str, limit: int = 3) -> list[str]:
+    """The known time zones `name` was probably meant to be: the same name in other capitals,
+    a zone whose city it names (`Chicago`), or names spelt alike."""
+    zones = sorted(available_timezones())
+    folded = name.strip().lower().replace(" ", "_")
+    same = [z for z in zones if z.lower() == folded]
+    if same:
+        return same
+    city = [z for z in zones if z.lower().rsplit("/", 1)[-1] == folded]
+    if city:
+        return city[:limit]
+    by_lower = {z.lower(): z for z in zones}
+    return [by_lower[z] for z in get_close_matches(folded, list(by_lower), n=limit, cutoff=0.75)]
 
 
 # 2 CFR 200.334: records are kept three years from the submission of the final expenditure

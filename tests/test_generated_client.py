@@ -4,7 +4,8 @@ docs/api.md "Generating a client").
 
 `openapi-python-client` (a dev dependency) writes the client into a temporary folder; the test
 imports it and hands it an httpx client that speaks to the app in-process. No request below is
-written by hand."""
+written by hand. One more client is generated with the generator's default configuration and
+speaks HTTP to `prowd serve` (the enumerations' `x-enum-varnames`, services/api/enum_names.py)."""
 
 from __future__ import annotations
 
@@ -263,3 +264,95 @@ def test_the_readme_walk_through_and_a_webhook_endpoint_through_the_generated_cl
     assert endpoint.secret.startswith("whsec_")
     listed = grantee_admin.call("webhooks", "v1_grantees_webhook_endpoints_list_endpoints", slug)
     assert [e.id for e in listed.items] == [endpoint.id]
+
+
+def test_the_default_configuration_generates_a_client_that_works(
+    local_client, server_url, settings, tmp_path
+):
+    """No configuration at all: the enumerations whose values differ only by case or
+    punctuation (the time zones `Etc/GMT+1` and `Etc/GMT-1`) carry `x-enum-varnames`, so the
+    generator names their members apart instead of refusing the document; the client then
+    speaks HTTP to `prowd serve` on its own."""
+    from tests.console_browser import own_database, serve
+
+    spec = local_client.get("/schema/openapi.json").json()
+    zones = spec["components"]["schemas"]["GranteeIn"]["properties"]["time_zone"]
+    assert len(set(zones["x-enum-varnames"])) == len(zones["enum"])
+    (tmp_path / "openapi.json").write_text(json.dumps(spec))
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "openapi-python-client"),
+            "generate",
+            "--path",
+            str(tmp_path / "openapi.json"),
+            "--meta",
+            "none",
+            "--output-path",
+            str(tmp_path / "prowd_default"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    sys.path.insert(0, str(tmp_path))
+    try:
+        client_module = importlib.import_module("prowd_default")
+        models = importlib.import_module("prowd_default.models")
+        zone = models.GranteeInTimeZone
+        assert zone.ETC_GMT_PLUS_5.value == "Etc/GMT+5"
+        assert zone.ETC_GMT_MINUS_5.value == "Etc/GMT-5"
+        assert len(zone) == len(zones["enum"])
+
+        def call(module: str) -> Any:
+            return importlib.import_module(f"prowd_default.api.{module}")
+
+        slug = unique_slug("dflt")
+        with own_database(server_url) as url:
+            for base in serve(url, settings, tmp_path / "serve.log"):
+                admin = issue_token(
+                    settings, subject="gen-admin", roles=["platform_admin"], grantees=["*"]
+                )
+                api = client_module.AuthenticatedClient(base_url=base, token=admin)
+                created = call("grantees.v1_grantees_create_grantee").sync_detailed(
+                    client=api,
+                    body=models.GranteeIn(
+                        slug=slug,
+                        name="Eastern Reentry",
+                        grant_number="FS-40002-26-60-A-17",
+                        time_zone=zone.ETC_GMT_PLUS_5,
+                    ),
+                )
+                assert created.status_code == 201, created.content
+                assert created.parsed.time_zone == "Etc/GMT+5"
+                got = call("grantees.v1_grantees_get_grantee").sync(slug, client=api)
+                assert (got.slug, got.time_zone) == (slug, "Etc/GMT+5")
+                coordinator = client_module.AuthenticatedClient(
+                    base_url=base,
+                    token=issue_token(
+                        settings, subject="gen-coord", roles=["coordinator"], grantees=[slug]
+                    ),
+                )
+                facilities = "facilities_and_cohorts.v1_grantees_facilities_"
+                registered = call(f"{facilities}register_facility").sync_detailed(
+                    slug,
+                    client=coordinator,
+                    body=models.FacilityIn.from_dict(
+                        {"code": "FCI-EA", "name": "FCI Eastern", "kind": "bop_institution"}
+                    ),
+                )
+                assert registered.status_code == 201, registered.content
+                listed = call(f"{facilities}list_facilities").sync(
+                    slug, client=coordinator, min_position=registered.parsed.position
+                )
+                assert [f.code for f in listed.items] == ["FCI-EA"]
+                # A problem answer parses as one through the default client too.
+                missing = call("grantees.v1_grantees_get_grantee").sync_detailed(
+                    "no_such_grantee", client=api
+                )
+                assert missing.status_code == 404
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m.split(".")[0] == "prowd_default"]:
+            del sys.modules[name]

@@ -11,12 +11,15 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
 
+from domain.common import RuleViolation
 from domain.grantees import Grantee
 from services.api.context import Tenant, action, provide_platform, provide_tenant, run_command
 from services.api.docs import body
+from services.api.problems import ProblemError
 from services.api.text import Line
 from services.app.tenancy import GranteeInfo, Tenancy
 from services.identity.tokens import Principal
+from services.store.ledger import Command, Saved
 
 # The IANA zones this machine knows (`check_time_zone` accepts what `ZoneInfo` loads). msgspec
 # cannot enforce an enumeration built at run time; the domain does, and the schema declares it
@@ -67,6 +70,38 @@ def _render(g: Grantee, position: int) -> GranteeOut:
     return GranteeOut(g.slug, g.name, g.grant_number, g.time_zone, position=position)
 
 
+# Where a client finds the time zones a grantee may have (docs/api.md, "Time zones").
+ZONES_LISTED = "/schema/openapi.json#/components/schemas/GranteeIn/properties/time_zone/enum"
+
+
+def _register(tenancy: Tenancy, cmd: Command, data: GranteeIn) -> Saved[Grantee]:
+    """Register the grantee; an unknown time zone's 422 also says where the allowed ones are."""
+    try:
+        return tenancy.platform.registry.register_grantee(
+            cmd,
+            slug=data.slug,
+            name=data.name,
+            grant_number=data.grant_number,
+            time_zone=data.time_zone,
+        )
+    except RuleViolation as e:
+        if e.code != "invalid_time_zone":
+            raise
+        raise ProblemError(
+            422,
+            e.code,
+            f"{e.detail}; the allowed names are listed at {ZONES_LISTED}",
+            errors=[
+                {
+                    "message": "unknown time zone",
+                    "key": "time_zone",
+                    "source": "body",
+                    "allowed": ZONES_LISTED,
+                }
+            ],
+        ) from None
+
+
 class GranteeController(Controller):
     path = "/v1/grantees"
     tags = ["grantees"]
@@ -103,13 +138,7 @@ class GranteeController(Controller):
             tenancy.platform.ledger,
             principal,
             data,
-            lambda cmd: tenancy.platform.registry.register_grantee(
-                cmd,
-                slug=data.slug,
-                name=data.name,
-                grant_number=data.grant_number,
-                time_zone=data.time_zone,
-            ),
+            lambda cmd: _register(tenancy, cmd, data),
             _render,
             status=201,
         )

@@ -26,6 +26,7 @@ from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.openapi.spec import OpenAPIResponse as Response
 
 from domain.daterange import YEAR_PATTERN
+from services.api.enum_names import name_enum_members
 from services.api.problems import PROBLEM_JSON, TITLES, Problem, problem_type
 
 _FORMAT_EXAMPLES = {
@@ -228,6 +229,8 @@ def complete(spec: OpenAPI) -> None:
 
     # Messages sent to RRC systems (OpenAPI 3.1 `webhooks`), documented with examples.
     add_webhooks(spec)
+    # Members of enumerations whose values differ only by case or punctuation get names.
+    name_enum_members(spec)
     seen: set[int] = set()
     for schema in (spec.components.schemas or {}).values() if spec.components else ():
         _constraints_into_branches(schema, seen)

@@ -27,3 +27,26 @@ def require_master_keys(db: Database) -> None:
     refusal = master_key_refusal(db)
     if refusal:
         raise SystemExit(refusal)
+
+
+def require_every_key(db: Database, schemas: dict[str, str], command: str) -> None:
+    """Refuse to go on (one line, exit 1) unless every live participant key of these grantees
+    (slug -> schema) unwraps with the configured master keys: for a command that would
+    otherwise stop half-way (a rotation half re-wrapped, a rebuild's staging tables left)."""
+    from services.store import keys
+    from services.store.health import KEY_SETTINGS
+
+    ring = keys.STORE.ring(db)
+    failing = {
+        slug: found
+        for slug, schema in schemas.items()
+        if (found := keys.check_unwrap(db, schema, ring)).failing
+    }
+    if failing:
+        slug, found = next(iter(failing.items()))
+        raise SystemExit(
+            f"prowd {command}: {sum(f.failing for f in failing.values())} participant key(s) of"
+            f" {len(failing)} grantee(s) do not unwrap with the configured master keys"
+            f" ({', '.join(ring.ids)}), e.g. {slug}: {found.first}; nothing was changed;"
+            f" {KEY_SETTINGS}"
+        )

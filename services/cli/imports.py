@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from services.cli.connect import database
+from services.cli.connect import database, require_master_keys
 from services.settings import Settings
 
 # Exit codes: 0 the file is imported (or dry-run) to the end; 1 the file or the import is
@@ -66,6 +66,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO = sys.s
         _, db = database(settings, stack)
         tenancy = Tenancy(db)
         tenancy.migrate()
+        # Personal data is decrypted here: master keys that unwrap nothing refuse it up front.
+        require_master_keys(db)
         if tenancy.grantee(args.grantee) is None:
             print(f"prowd import: no grantee {args.grantee!r}", file=sys.stderr)
             return 2

@@ -8,7 +8,7 @@ import contextlib
 import sys
 from typing import TextIO
 
-from services.cli.connect import database, require_master_keys
+from services.cli.connect import database, require_every_key, require_master_keys
 from services.settings import Settings
 
 
@@ -37,6 +37,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         _, db = database(settings, stack)
         tenancy = Tenancy(db)
         tenancy.migrate()
+        # Personal data is decrypted here: master keys that unwrap nothing refuse it up front.
+        require_master_keys(db)
         info = tenancy.grantee(args.grantee)
         if info is None:
             print(f"prowd export: no grantee {args.grantee!r}", file=sys.stderr)
@@ -141,6 +143,8 @@ def cmd_erase(args: argparse.Namespace, settings: Settings, out: TextIO = sys.st
         _, db = database(settings, stack)
         tenancy = Tenancy(db)
         tenancy.migrate()
+        # Personal data is decrypted here: master keys that unwrap nothing refuse it up front.
+        require_master_keys(db)
         if tenancy.grantee(args.grantee) is None:
             print(f"prowd erase: no grantee {args.grantee!r}", file=sys.stderr)
             return 2
@@ -167,30 +171,40 @@ def cmd_erase(args: argparse.Namespace, settings: Settings, out: TextIO = sys.st
 
 def cmd_keys(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
     """`prowd keys rotate`: re-wrap participant keys under the current master key
-    (`PROWD_MASTER_KEY`; the old one in `PROWD_MASTER_KEY_PREVIOUS`), in batches, online."""
+    (`PROWD_MASTER_KEY`; the old one in `PROWD_MASTER_KEY_PREVIOUS`), in batches, online.
+    Every live key of every grantee named is unwrapped first: when one does not unwrap with
+    the configured master keys, nothing is re-wrapped and the command cannot start (exit 1)."""
     from services.app.tenancy import Tenancy
     from services.store import keys
 
     if bool(args.grantee) == bool(args.all):
         print("prowd keys rotate: give --grantee SLUG or --all", file=sys.stderr)
         return 2
+    if args.batch < 1:
+        print("prowd keys rotate: --batch is at least 1", file=sys.stderr)
+        return 2
     with contextlib.ExitStack() as stack:
         _, db = database(settings, stack)
         tenancy = Tenancy(db)
         tenancy.migrate()
         ring = keys.STORE.ring(db)
-        slugs = [g.slug for g in tenancy.grantees()] if args.all else [args.grantee]
+        everyone = tenancy.grantees(limit=1_000_000) if args.all else []
+        slugs = [g.slug for g in everyone] if args.all else [args.grantee]
+        schemas: dict[str, str] = {}
         for slug in slugs:
             info = tenancy.grantee(slug)
             if info is None:
                 print(f"prowd keys rotate: no grantee {slug!r}", file=sys.stderr)
                 return 2
+            schemas[slug] = info.schema
+        require_every_key(db, schemas, "keys rotate")
+        for slug, schema in schemas.items():
             try:
-                done = keys.rotate(db, info.schema, ring, batch=args.batch)
-            except keys.KeyUnavailable as e:
+                done = keys.rotate(db, schema, ring, batch=args.batch)
+            except keys.KeyUnavailable as e:  # a row changed since the check
                 print(f"prowd keys rotate: {slug}: {e}", file=sys.stderr)
                 return 1
-            held = keys.key_ids(db, info.schema)
+            held = keys.key_ids(db, schema)
             out.write(
                 f"{slug}: {done} key(s) re-wrapped; "
                 + ", ".join(f"{k}: {n}" for k, n in sorted(held.items()))

@@ -7,7 +7,7 @@ import contextlib
 import sys
 import time
 
-from services.cli.connect import database
+from services.cli.connect import database, require_every_key, require_master_keys
 from services.cli.progress import Progress
 from services.settings import Settings
 from services.store.database import Database
@@ -32,16 +32,28 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
         url, db = database(settings, stack)
         tenancy = Tenancy(db)
         tenancy.migrate()
-        slugs = [args.grantee] if args.grantee else [g.slug for g in tenancy.grantees()]
+        # Personal data is decrypted here: master keys that unwrap nothing refuse it up front.
+        require_master_keys(db)
+        slugs = (
+            [args.grantee] if args.grantee else [g.slug for g in tenancy.grantees(limit=1_000_000)]
+        )
+        found = {slug: tenancy.grantee(slug) for slug in slugs}
+        infos = {slug: info for slug, info in found.items() if info is not None}
+        if len(infos) < len(found):
+            unknown = next(slug for slug in found if slug not in infos)
+            print(f"prowd projections: no grantee {unknown!r}", file=sys.stderr)
+            return 2
+        if args.action == "rebuild":
+            # A rebuild decodes every participant: a key that does not unwrap would stop it
+            # half-way, its staging tables left behind. Every key is tried first.
+            schemas = {slug: info.schema for slug, info in infos.items()}
+            require_every_key(db, schemas, "projections rebuild")
         total = Progress("rebuild of all grantees")
         jobs = int(getattr(args, "jobs", 1) or 1)
         if args.action == "rebuild" and jobs > 1 and len(slugs) > 1:
             return _rebuild_in_parallel(db, url, settings, slugs, args.view, jobs, total)
         for slug in slugs:
-            info = tenancy.grantee(slug)
-            if info is None:
-                print(f"prowd projections: no grantee {slug!r}", file=sys.stderr)
-                return 2
+            info = infos[slug]
             if args.action == "rebuild":
                 bar = Progress(f"{slug}: rebuild")
                 try:
@@ -153,10 +165,13 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         _, db = database(settings, stack)
         tenancy = Tenancy(db)
         tenancy.migrate()
+        # Personal data is decrypted here: master keys that unwrap nothing refuse it up front.
+        require_master_keys(db)
         info = tenancy.grantee(args.grantee)
         if info is None:
             print(f"prowd replay: no grantee {args.grantee!r}", file=sys.stderr)
             return 2
+        require_every_key(db, {info.slug: info.schema}, "replay")
         bar = Progress(f"{args.grantee}: replay")
         result = replay(db, info.schema, as_of, progress=bar)
         bar.finish(result.events)

@@ -351,6 +351,40 @@ def destroy_key(
     return cur.fetchone() is not None
 
 
+@dataclass(frozen=True)
+class Unwrappable:
+    """What `check_unwrap` found in one grantee's key table: how many live (not erased) keys
+    there are, how many of them the key ring cannot unwrap, and why the first of those cannot."""
+
+    live: int
+    failing: int
+    first: str
+
+
+def check_unwrap(db: KeyDatabase, schema: str, ring: KeyRing, *, batch: int = 5000) -> Unwrappable:
+    """Unwrap every live key of `schema` with `ring`, changing nothing (before `rotate`, so
+    that a key ring missing an old key refuses before a row is re-wrapped, not half-way)."""
+    select = sql.SQL(
+        "SELECT participant_id, master_key_id, wrapped_key FROM {}.participant_keys"
+        " WHERE wrapped_key IS NOT NULL AND participant_id > %s ORDER BY participant_id LIMIT %s"
+    ).format(sql.Identifier(schema))
+    live = failing = 0
+    first = ""
+    after = UUID(int=0)
+    while True:
+        rows = db.fetchall(select, (after, batch))
+        for pid, key_id, wrapped in rows:
+            try:
+                ring.unwrap(key_id, pid, bytes(wrapped))
+            except KeyUnavailable as e:
+                failing += 1
+                first = first or str(e)
+        live += len(rows)
+        if len(rows) < batch:
+            return Unwrappable(live, failing, first)
+        after = rows[-1][0]
+
+
 def rotate(db: KeyDatabase, schema: str, ring: KeyRing, *, batch: int = 500) -> int:
     """Re-wrap every key of `schema` not yet under the current master key, `batch` rows per
     transaction (rows are locked only for their batch; readers unwrap old and new rows alike).
