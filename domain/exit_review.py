@@ -8,9 +8,10 @@ pairing is ended by closing it; the closure then cites the exits it answers (`ex
 auditor reads why it ended from the event itself.
 
 An open pairing is planned service for its mentees (`service_planned`), so a mentee does not
-exit while paired: the exits reviewed here took effect before the pairing opened (a match
-recorded before decision 97 refused such matches, or in the window in which the views had not
-yet applied the mentee's facts).
+exit while paired: the exits reviewed here took effect before the pairing opened (a fact dated
+in the past and recorded after the match, such as a release that ended the mentee's classes
+months before; a match recorded before decision 97 refused such matches, or in the window in
+which the views had not yet applied the mentee's facts).
 """
 
 from __future__ import annotations

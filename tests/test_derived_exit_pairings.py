@@ -7,10 +7,11 @@ Cohort C1 graduated on 2026-06-01 and moved to the community (stage 3) on 06-10.
 from 08-31. `served` had a case-management contact on 08-20; `lone` too, and stays unpaired.
 
 An open pairing is planned service for its mentee, so no mentee exits while paired; a match is
-refused once the mentee's derived exit is in effect (decision 97). The pairings reviewed here
-were recorded on 09-15 before the projector had applied the mentees' facts, the window
-decision 97 leaves open; the log then holds what a pairing recorded before decision 97 left:
-an open pairing whose mentee had exited before it opened.
+refused once the mentee's derived exit is in effect (decision 97). The scene's pairings were
+recorded on 09-15 before the projector had applied the mentees' facts, the window decision 97
+leaves open; the log then holds what a pairing recorded before decision 97 left: an open
+pairing whose mentee had exited before it opened. A release recorded late does it through the
+commands alone (`test_a_release_recorded_late_can_date_the_exit_before_the_pairing`).
 """
 
 from __future__ import annotations
@@ -142,6 +143,30 @@ def test_an_open_pairing_is_planned_service_so_a_paired_mentee_does_not_exit(
     assert api.get(f"/participants/{scene.served}")["status"] == "active"
     assert api.get(f"/pairings/{scene.p_served}")["exit_review"] == []
     assert scene.listed(flagged=True) == {scene.p_gone, scene.p_idle}
+
+
+def test_a_release_recorded_late_can_date_the_exit_before_the_pairing(
+    client: Any, auth: Any, grantee: str, db: Any, frozen_at: FreezeAt
+) -> None:
+    """A newcomer still in class (planned service) is matched on 10-20; then staff record
+    their release to the community on 07-10, which ended their classes: judged as of its day,
+    the move is accepted (decision 97), and the exit it implies took effect on 10-09, before
+    the pairing opened. No lag of the views is needed for this one."""
+    api = Api(client, auth, grantee, db)
+    clock = frozen_at(datetime(2026, 10, 20, 15, 0, tzinfo=UTC), tick=True)
+    (grad,), (newcomer,) = graduates_and_newcomers(api, 1, 1)
+    mentor = api.certified("Cy Mentor", participant_id=grad)
+    pairing = api.pair(mentor, [newcomer])["id"]
+    projector.drain(api.db, f"g_{api.slug}")
+    assert api.get(f"/pairings/{pairing}")["exit_review"] == []
+    api.move(newcomer, 3, placement="community", at="2026-07-10T15:00:00Z")
+    projector.drain(api.db, f"g_{api.slug}")
+    expected = [{"participant_id": newcomer, "exited_on": "2026-07-10", "basis": "derived"}]
+    assert api.get(f"/pairings/{pairing}")["exit_review"] == expected
+    assert {p["id"] for p in api.get("/pairings", flagged=True)["items"]} == {pairing}
+    assert {m["id"]: m["exit_reviews"] for m in api.get("/mentors/")["items"]} == {mentor: 1}
+    clock.set(datetime(2026, 10, 21, 15, 0, tzinfo=UTC))
+    assert api.close(pairing)["closure"]["exit_of"] == expected
 
 
 # -- the rule without a database ------------------------------------------------------------
