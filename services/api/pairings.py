@@ -138,7 +138,14 @@ class PairingController(Controller):
         mentor_id: UUID | None = None,
         participant_id: UUID | None = None,
         status: PairingStatus | None = None,
-        flagged: bool | None = None,
+        flagged: Annotated[
+            bool | None,
+            Parameter(
+                description="true: pairings with a recorded review flag, or open ones with a"
+                " member whose derived exit (90 days without service, none planned) has taken"
+                " effect (`exit_review`, worked out when read); false: the others"
+            ),
+        ] = None,
         q: SearchText = None,
         sort: PairingSort = None,
         min_position: MinPosition = None,
