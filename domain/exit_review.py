@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
@@ -32,8 +32,16 @@ class MenteeExit(msgspec.Struct, frozen=True, kw_only=True):
     basis (derived by the 90-day rule, not recorded)."""
 
     participant_id: UUID
-    exited_on: date
-    basis: Basis = "derived"
+    exited_on: Annotated[
+        date, msgspec.Meta(description="The exit's date: the member's last service (PIRL 901)")
+    ]
+    basis: Annotated[
+        Basis,
+        msgspec.Meta(
+            description="`derived`: by the 90-day rule (more than 90 days without service,"
+            " none planned), no exit recorded"
+        ),
+    ] = "derived"
 
 
 def exit_review(
