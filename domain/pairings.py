@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 import msgspec
 
 from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
+from domain.exit_review import MenteeExit
 from domain.mentors import Mentor
 from domain.policy import MentoringRules
 
@@ -100,6 +101,9 @@ class Closure(msgspec.Struct, frozen=True, kw_only=True):
     exit_interview_on: date | None = None
     rematch_eligible: bool = True
     post_closure_contact: str = ""
+    # The members' derived exits the closure answers (domain/exit_review.py, decision 104);
+    # empty in closures recorded before it and in those of pairings no exit waited on.
+    exit_of: tuple[MenteeExit, ...] = ()
 
 
 def meeting_time(at: datetime) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -248,11 +249,20 @@ class RosterRow(msgspec.Struct):
     groups: int
     open_flags: int
     registered_at: datetime
+    exit_reviews: Annotated[
+        int,
+        msgspec.Meta(
+            description="The mentor's open pairings with a member whose derived exit (90 days"
+            " without service, none planned) has taken effect, worked out when read (decision"
+            " 104): pairings staff should end or keep. Not counted in `open_flags`, which counts"
+            " recorded flags."
+        ),
+    ] = 0
 
 
 ROSTER = select(
     RosterRow,
-    skip=("clearances", "next_clearance_expiry", "clearance_expiring_soon"),
+    skip=("clearances", "next_clearance_expiry", "clearance_expiring_soon", "exit_reviews"),
     id="mentor_id",
     modules_completed="coalesce(array_length(modules, 1), 0)",
     screening_completed="screening_steps",
@@ -284,10 +294,13 @@ def roster_page(
     status: MentorStatus | None = None,
     find: Find | None = None,
     sort: Sort | None = None,
+    exit_reviews: Mapping[UUID, int] | None = None,
 ) -> tuple[list[RosterRow], str | None]:
     """Mentors in id order (or by `sort`) after `after`, optionally of one status or found by
     `find`, each with their clearances; which expires next, and whether within the warning
-    days, as of `today`."""
+    days, as of `today`; `exit_reviews`: each mentor's open pairings with a derived-exited
+    member (none when left out)."""
+    reviews = exit_reviews or {}
     found = None if find is None else find.clause(db, "mentor", "mentor_id")
     rows, nxt = page(
         db,
@@ -311,6 +324,7 @@ def roster_page(
             (c.expires_on for c in r["clearances"]), today
         ),
         "clearance_expiring_soon": lambda r: expiring_soon(r["next_clearance_expiry"], today),
+        "exit_reviews": lambda r: reviews.get(r["id"], 0),
     }
     return typed(RosterRow, ROSTER, rows, derived), nxt
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
 from psycopg import sql
 
 from domain.common import ProwdAggregate
+from domain.exit_review import MenteeExit, exit_review
 from domain.pairings import ClosureType, Focus, Frequency, LocationKind, Pairing, PairingKind
 from domain.participants import Participant
 from projections.base import Projection, Tables, handles
@@ -166,9 +168,20 @@ class PairingRow(msgspec.Struct):
     closed_at: datetime | None
     closure_type: ClosureType | None
     member_count: int
+    exit_review: Annotated[
+        list[MenteeExit],
+        msgspec.Meta(
+            description="Worked out when read, for an open pairing: its members whose derived"
+            " exit (90 days without service, none planned; no exit recorded) has taken effect"
+            " today, with the exit's date and `basis` `derived` (decision 104). Such a pairing"
+            " counts as flagged (`flagged=true`) until it is closed."
+        ),
+    ]
 
 
-PAIRING = select(PairingRow, skip=("status",), id="pairing_id", facility="facility_code")
+PAIRING = select(
+    PairingRow, skip=("status", "exit_review"), id="pairing_id", facility="facility_code"
+)
 
 
 # The columns the pairing list sorts by (`sort`); `mentor` by the mentor's folded name.
@@ -208,10 +221,14 @@ def pairing_page(
     peer_mentor: PeerMentor | None = None,
     find: Find | None = None,
     sort: Sort | None = None,
+    exited: Mapping[UUID, date] | None = None,
 ) -> tuple[list[PairingRow], str | None]:
     """Pairings in id order (or by `sort`) after `after`, filtered by mentor, member, status
-    or open flags, found by `find` (the mentor's or a member's name or number); for a
-    `peer_mentor`, only theirs."""
+    or flags, found by `find` (the mentor's or a member's name or number); for a
+    `peer_mentor`, only theirs. `exited`: the participants whose derived exit is in effect,
+    with its date: an open pairing with such a member is flagged and shows them in
+    `exit_review`."""
+    exited = exited or {}
     where: list[tuple[str, Any]] = [("mentor_id", mentor_id)] if mentor_id else []
     clauses: list[sql.Composable] = [sql.SQL("TRUE")]
     params: list[Any] = []
@@ -229,9 +246,15 @@ def pairing_page(
             sql.SQL("closed_at IS NULL" if status == "open" else "closed_at IS NOT NULL")
         )
     if flagged is not None:
-        clauses.append(
-            sql.SQL("open_flags <> '{}'::jsonb" if flagged else "open_flags = '{}'::jsonb")
-        )
+        # A recorded flag, or a member's derived exit (decision 104), worked out when read
+        # and passed as the array of those whose exit is in effect.
+        either = sql.SQL(
+            "(open_flags <> '{{}}'::jsonb OR (closed_at IS NULL AND pairing_id IN"
+            " (SELECT pairing_id FROM {} WHERE left_at IS NULL"
+            " AND participant_id = ANY(%s::uuid[]))))"
+        ).format(t["pairing_members"])
+        clauses.append(either if flagged else sql.SQL("NOT {}").format(either))
+        params.append(list(exited))
     if peer_mentor is not None:
         clauses.append(sql.SQL("mentor_id IN ({})").format(peer_mentor.mentor_ids()))
         params.append(peer_mentor.subject)
@@ -253,8 +276,49 @@ def pairing_page(
         extra_params=tuple(params),
         sort=sort,
     )
-    status_of = {"status": lambda r: "open" if r["closed_at"] is None else "closed"}
-    return typed(PairingRow, PAIRING, rows, status_of), nxt
+    members = current_members(db, t, [r[0] for r in rows], exited)
+    derived = {
+        "status": lambda r: "open" if r["closed_at"] is None else "closed",
+        "exit_review": lambda r: list(
+            exit_review(r["closed_at"] is None, members.get(r["id"], ()), exited)
+        ),
+    }
+    return typed(PairingRow, PAIRING, rows, derived), nxt
+
+
+def current_members(
+    db: Reader, t: Tables, pairing_ids: list[UUID], among: Mapping[UUID, date]
+) -> dict[UUID, list[UUID]]:
+    """The current members of these pairings who are `among` the given participants."""
+    if not pairing_ids or not among:
+        return {}
+    rows = db.fetchall(
+        sql.SQL(
+            "SELECT pairing_id, participant_id FROM {} WHERE pairing_id = ANY(%s)"
+            " AND participant_id = ANY(%s) AND left_at IS NULL"
+        ).format(t["pairing_members"]),
+        (pairing_ids, list(among)),
+    )
+    out: dict[UUID, list[UUID]] = {}
+    for pairing_id, participant_id in rows:
+        out.setdefault(pairing_id, []).append(participant_id)
+    return out
+
+
+def exit_reviews_by_mentor(db: Reader, t: Tables, exited: Mapping[UUID, date]) -> dict[UUID, int]:
+    """Each mentor's open pairings with a current member whose derived exit is in effect
+    (`exited`), counted (decision 104); mentors without any are left out."""
+    if not exited:
+        return {}
+    rows = db.fetchall(
+        sql.SQL(
+            "SELECT p.mentor_id, count(DISTINCT p.pairing_id) FROM {} p JOIN {} m"
+            " USING (pairing_id) WHERE p.closed_at IS NULL AND m.left_at IS NULL"
+            " AND m.participant_id = ANY(%s) GROUP BY p.mentor_id"
+        ).format(t["pairings"], t["pairing_members"]),
+        (list(exited),),
+    )
+    return {mentor_id: int(n) for mentor_id, n in rows}
 
 
 def member_pairings(db: Reader, t: Tables, participant_ids: set[UUID]) -> set[UUID]:

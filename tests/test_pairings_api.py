@@ -280,7 +280,11 @@ def test_group_membership_changes_show_in_the_pairing_and_the_view(api):
 # -- stage transitions flag, never close ------------------------------------------------------
 
 
-def test_a_move_that_makes_the_pairing_ineligible_flags_it(api):
+def test_a_move_that_makes_the_pairing_ineligible_flags_it(api, frozen_at):
+    # Three weeks after the move dated 3 August: on a later day, the move (the end of the
+    # mentee's classes) would be more than 90 days before the pairing opened, a derived exit
+    # the pairing list then shows for review (decision 104).
+    frozen_at(datetime(2026, 8, 25, 15, 0, tzinfo=UTC), tick=True)
     (grad,), (mentee, other) = graduates_and_newcomers(api, 1, 2)
     mid = api.certified("Gus G.", participant_id=grad)
     pairing = api.pair(mid, [mentee])["id"]

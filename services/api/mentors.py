@@ -13,6 +13,7 @@ from litestar.params import Parameter
 from domain import clock
 from domain.mentors import Clearance, MentorStatus, TrainingRecord
 from projections.mentors import ROSTER_SORT, roster_page
+from projections.pairings import exit_reviews_by_mentor
 from projections.query import sort_pattern
 from services.api import views
 from services.api.commands import register_command
@@ -118,13 +119,17 @@ class MentorController(Controller):
         min_position: MinPosition = None,
     ) -> RosterPage:
         """The mentor roster: training and clearance status, clearances expiring within 30 days,
-        caseload and open review flags; in id order or by `sort`, `q` finds by name."""
+        caseload and open review flags, and (`exit_reviews`) the open pairings whose mentee's
+        derived exit has taken effect; in id order or by `sort`, `q` finds by name."""
         db = tenant.tenancy.db
         wait = request.app.state.settings.view_wait_max
         t = views.tables(db, tenant.info.schema, "mentor_roster", min_position, wait)
         find, order = views.search_and_sort(
             db, tenant.info.schema, q, sort, ROSTER_SORT, min_position, wait
         )
+        # Open pairings with a derived-exited member, per mentor (decision 104).
+        pairings = views.tables(db, tenant.info.schema, "pairings", None, 0)
+        reviews = exit_reviews_by_mentor(db, pairings, tenant.app.derived_exits.in_effect())
         rows, nxt = roster_page(
             db,
             t,
@@ -134,6 +139,7 @@ class MentorController(Controller):
             status=status,
             find=find,
             sort=order,
+            exit_reviews=reviews,
         )
         return RosterPage(rows, nxt)
 

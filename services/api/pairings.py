@@ -96,7 +96,17 @@ class PairingController(Controller):
     def _do(
         self, request: Request[Any, Any, Any], tenant: Tenant, data: Any, execute: Any
     ) -> Response[PairingOut]:
-        return tenant_command(request, tenant, data, execute, render, status=201)
+        # The answer shows the pairing as its GET does, with the members' derived exits.
+        pairings = tenant.app.pairings
+        with tenant.app.derived_exits.remembering():
+            return tenant_command(
+                request,
+                tenant,
+                data,
+                execute,
+                lambda p, position: render(p, position, pairings.exits_to_review(p)),
+                status=201,
+            )
 
     @post(
         "/pairings",
@@ -128,14 +138,23 @@ class PairingController(Controller):
         mentor_id: UUID | None = None,
         participant_id: UUID | None = None,
         status: PairingStatus | None = None,
-        flagged: bool | None = None,
+        flagged: Annotated[
+            bool | None,
+            Parameter(
+                description="true: pairings with a recorded review flag, or open ones with a"
+                " member whose derived exit (90 days without service, none planned) has taken"
+                " effect (`exit_review`, worked out when read); false: the others"
+            ),
+        ] = None,
         q: SearchText = None,
         sort: PairingSort = None,
         min_position: MinPosition = None,
     ) -> PairingPage:
         """Pairings with their flags and closure, filtered by mentor, participant, status or
         flags; `q` finds by the mentor's or a member's name or number; in id order or by
-        `sort`."""
+        `sort`. `flagged=true` lists the pairings with a recorded review flag or, worked out
+        when read, an open pairing whose member's derived exit (90 days without service) has
+        taken effect (`exit_review`); `flagged=false` the others."""
         db, schema = tenant.tenancy.db, tenant.info.schema
         wait = request.app.state.settings.view_wait_max
         t = views.tables(db, schema, "pairings", min_position, wait)
@@ -156,15 +175,18 @@ class PairingController(Controller):
             peer_mentor=peer_mentor,
             find=find,
             sort=order,
+            exited=tenant.app.derived_exits.in_effect(),
         )
         return PairingPage(rows, nxt)
 
     @get("/pairings/{pairing_id:uuid}", opt=action("pairings.read"), sync_to_thread=True)
     def get_pairing(self, tenant: Tenant, pairing_id: UUID) -> PairingOut:
-        """A pairing as the log has it now."""
+        """A pairing as the log has it now; `exit_review` names its members whose derived exit
+        (90 days without service, none planned) has taken effect while it is open, and a
+        closure cites the exits it answered (`closure.exit_of`)."""
         pairing = tenant.app.pairings.pairing(pairing_id)
         check_own_pairing(tenant, pairing_id, "pairings.read")
-        return render(pairing, 0)
+        return render(pairing, 0, tenant.app.pairings.exits_to_review(pairing))
 
     @post(
         "/pairings/{pairing_id:uuid}/members",
@@ -266,7 +288,9 @@ class PairingController(Controller):
     def close(
         self, request: Request[Any, Any, Any], tenant: Tenant, pairing_id: UUID, data: ClosureIn
     ) -> Response[PairingOut]:
-        """Close the pairing: planned or not, reason, initiator, exit interview, rematch eligibility."""
+        """Close the pairing: planned or not, reason, initiator, exit interview, rematch
+        eligibility. A member's derived exit in effect on the closure's day is cited in the
+        closure (`exit_of`), recorded with it: the reason an auditor reads for the ending."""
         closure = Closure(
             closure_type=data.closure_type,
             reason=data.reason,

@@ -93,6 +93,17 @@ class DerivedExits:
         derived = None if person is None else person.derived_exit(today)
         return None if derived is None else derived[0]
 
+    def in_effect(self) -> dict[UUID, date]:
+        """Every participant without a recorded exit whose derived exit has taken effect
+        today, with its date (their last service). The grantee's services are read once per
+        view position (`load_people` keeps them)."""
+        today = clock.today(self.ledger.zone)
+        out = {}
+        for pid, person in self._people().items():
+            if person.recorded_exit is None and (found := person.derived_exit(today)):
+                out[pid] = found[0]
+        return out
+
     def among(self, participant_ids: Iterable[UUID]) -> set[UUID]:
         """Those of `participant_ids` without a recorded exit whose derived exit has taken
         effect today."""

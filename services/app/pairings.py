@@ -13,8 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from uuid import UUID
 
+import msgspec
+
 from domain.common import NotFound, ProwdAggregate, RuleViolation, utcnow
 from domain.eligibility import PersonFacts, check_eligible, status_counts
+from domain.exit_review import MenteeExit, exit_review
 from domain.mentors import Mentor
 from domain.pairings import (
     Closure,
@@ -164,17 +167,35 @@ class Pairings:
         pairing.resolve_flag(flag, resolution)
         return self.ledger.record(pairing, command)
 
+    def exits_to_review(
+        self, pairing: Pairing, members: list[Participant] | None = None, on: date | None = None
+    ) -> tuple[MenteeExit, ...]:
+        """The derived exits of an open pairing's members in effect on day `on` (None: today),
+        which wait for staff to end or keep the pairing (decision 104)."""
+        if not pairing.is_open:
+            return ()
+        if members is None:
+            members = [self.participants.participant(pid) for pid in pairing.members]
+        exited = {}
+        for member in members:
+            exited_on = self.participants.derived_exit_of(member, on)
+            if exited_on is not None:
+                exited[member.id] = exited_on
+        return exit_review(pairing.is_open, pairing.members, exited)
+
     def close_pairing(
         self, command: Command, pairing_id: UUID, closure: Closure, at: datetime | None = None
     ) -> Saved[Pairing]:
-        """Close a pairing with type, reason, initiator, exit interview and rematch eligibility."""
+        """Close a pairing with type, reason, initiator, exit interview and rematch eligibility.
+        The closure cites the members' derived exits in effect on its day (`exit_of`)."""
         pairing = self.pairing(pairing_id)
         when = at or utcnow()
-        pairing.close(closure, when)
+        members = [self.participants.participant(pid) for pid in pairing.members]
+        exits = self.exits_to_review(pairing, members, when.astimezone(self.ledger.zone).date())
+        pairing.close(msgspec.structs.replace(closure, exit_of=exits), when)
         individual = pairing.kind is PairingKind.INDIVIDUAL
         mentor = self.mentors.mentor(pairing.mentor_id)
         mentor.leave_pairing(pairing.id, pairing.members[0] if individual else None, when)
-        members = [self.participants.participant(pid) for pid in pairing.members]
         for member in members:
             member.leave_pairing(pairing.id, individual=individual, at=when)
         return self.ledger.record(pairing, command, also=[mentor, *members])

@@ -61,8 +61,12 @@ TARGETS = {"deliveries_per_s": 300.0, "latency_p99_s": 2.0}
 SECRET = "bench-secret-" + "y" * 40
 
 
-def record_meetings(hooks: Hooks, pairings: list[str], n: int, rate: float | None = None) -> float:
-    """Record `n` held meetings spread over `pairings` (optionally paced); returns seconds."""
+def record_meetings(
+    hooks: Hooks, pairings: list[str], n: int, rate: float | None = None, first: int = 0
+) -> float:
+    """Record `n` held meetings spread over `pairings` (optionally paced); returns seconds.
+    The i-th meeting is held `first + i` minutes after a fixed instant: a pairing meets once at
+    a time (decision 96), so a later call passes the count recorded before as `first`."""
     app = hooks.client.app.state.tenancy.app(hooks.slug)
     base = datetime(2026, 8, 12, 12, tzinfo=UTC)
     started = time.monotonic()
@@ -72,7 +76,7 @@ def record_meetings(hooks: Hooks, pairings: list[str], n: int, rate: float | Non
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        at = base + timedelta(minutes=i)
+        at = base + timedelta(minutes=first + i)
         app.meetings.schedule_meeting(
             Command(),
             pairing_id=UUID(pairings[i % len(pairings)]),
@@ -245,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 n = int(args.paced_rate * args.paced_seconds)
                 log(f"phase 2: {n} events at {args.paced_rate}/s")
-                record_meetings(hooks, pairings, n, rate=args.paced_rate)
+                record_meetings(hooks, pairings, n, rate=args.paced_rate, first=args.events)
                 goal = before + n * args.endpoints
                 wait_for("phase 2", lambda: count(db, schema, "status = 'delivered'") >= goal, 600)
                 if load is not None:

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import msgspec
 
+from domain.exit_review import MenteeExit
 from domain.pairings import (
     ClosureType,
     Focus,
@@ -63,6 +64,25 @@ class ClosureIn(msgspec.Struct, forbid_unknown_fields=True):
     closed_at: datetime | None = None
 
 
+EXIT_OF = (
+    "The members' derived exits (90 days without service, none planned) in effect on the"
+    " closure's day, which the closure answers: recorded with it, so an auditor reads why the"
+    " pairing ended. Empty when no member had one (and in closures recorded before decision 104)."
+)
+EXIT_REVIEW = (
+    "Worked out when read, for an open pairing: its members whose derived exit (90 days"
+    " without service, none planned; no exit recorded) has taken effect today, each with the"
+    " exit's date (their last service) and `basis` `derived`. Staff end the pairing (its"
+    " closure then cites these exits in `exit_of`) or keep it; empty otherwise."
+)
+
+
+class ClosureOut(ClosureIn):
+    """A pairing's closure as recorded."""
+
+    exit_of: Annotated[list[MenteeExit], msgspec.Meta(description=EXIT_OF)] = []
+
+
 class PolicyOut(msgspec.Struct):
     rules: MentoringRules
     version: int
@@ -103,13 +123,15 @@ class PairingOut(msgspec.Struct, omit_defaults=True):
     first_meeting_on: date | None
     open_flags: dict[str, str]
     status: PairingStatus
-    closure: ClosureIn | None
+    closure: ClosureOut | None
+    exit_review: Annotated[list[MenteeExit], msgspec.Meta(description=EXIT_REVIEW)]
     version: int
     position: int | None = None
 
 
-def render(p: Pairing, position: int) -> PairingOut:
-    """A pairing as the log has it, with what a command answers."""
+def render(p: Pairing, position: int, exit_review: tuple[MenteeExit, ...] = ()) -> PairingOut:
+    """A pairing as the log has it, with what a command answers; `exit_review` as worked out
+    when read (a command's answer leaves it empty)."""
     c = p.closure
     return PairingOut(
         id=p.id,
@@ -127,14 +149,16 @@ def render(p: Pairing, position: int) -> PairingOut:
         status="open" if c is None else "closed",
         closure=None
         if c is None
-        else ClosureIn(
+        else ClosureOut(
             c.closure_type,
             c.reason,
             c.initiator,
             c.rematch_eligible,
             c.exit_interview_on,
             c.post_closure_contact,
+            exit_of=list(c.exit_of),
         ),
+        exit_review=list(exit_review),
         version=p.version,
         position=position or None,
     )
