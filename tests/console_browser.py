@@ -278,6 +278,7 @@ def screenshot(driver: Any, name: str) -> None:
 def tour(driver: Any, scene: Scene) -> Iterator[str]:
     """Every page of the console, each yielded by name once it is shown."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     driver.delete_all_cookies()
     driver.get(f"{scene.url}/console/sign-in")
@@ -294,9 +295,25 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     yield "meeting-form"
     occurred = driver.find_element(By.ID, "occurred_at")
     driver.execute_script("arguments[0].value = '2026-04-01T09:00'", occurred)
+    driver.find_element(By.ID, "duration_minutes").send_keys("60")
+    driver.execute_script("document.querySelector('input[name=topics]').checked = true")
     driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
     wait_for(lambda: driver.find_elements(By.ID, "refusal"), what="the refusal")
     yield "meeting-refused"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/contact")
+    yield "contact-form"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/goal")
+    for field, value in (("statement", "Get a bus pass"), ("measure", "Pass in hand")):
+        driver.find_element(By.ID, field).send_keys(value)
+    driver.find_element(By.ID, "target").send_keys("a monthly pass")
+    Select(driver.find_element(By.ID, "domain")).select_by_value("transportation")
+    Select(driver.find_element(By.ID, "horizon")).select_by_value("weekly")
+    driver.execute_script(
+        "document.getElementById('target_date').value = '2026-12-31'",
+    )
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.ID, "target_date-error"), what="the refusal")
+    yield "goal-refused"
     driver.get(f"{scene.url}/console/meetings")
     yield "week"
     driver.get(f"{scene.url}/console/alerts")

@@ -4,6 +4,7 @@ and the access-log row of each read, are the API's."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from domain import clock
+from domain.casework import ContactMode
 from services.api.console.backend import Refusal, read
 from services.api.console.session import PATH, Staff, session_of, signed_in
 from services.api.console.sorts import SORTS, api_sort
@@ -254,6 +256,11 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         may_move=allowed("participants.move", staff.roles),
         may_refer=allowed("referrals.write", staff.roles),
         may_progress=allowed("goals.write", staff.roles),
+        may_contact=allowed("casework.write", staff.roles),
+        may_note=allowed("casenotes.write", staff.roles),
+        # Each form drawn on the page carries its own idempotency key.
+        contact_modes=[m.value for m in ContactMode],
+        keys={"contact": uuid.uuid4().hex, "note": uuid.uuid4().hex},
     )
 
 
