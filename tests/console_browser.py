@@ -124,6 +124,7 @@ class Scene:
     okafor: str
     pairing: str
     goal: str
+    escalation: str
 
 
 @contextmanager
@@ -211,7 +212,27 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             headers=world.headers("case_manager"),
         )
         assert attached.status_code == 201, attached.text
-        return Scene(url, world.slug, quintero, brandvold, okafor, pairing, str(goal["id"]))
+        # A crisis the mentor raised two days ago, about no one mentee: an alert, not a row's.
+        crisis = world.post(
+            "/escalations",
+            {
+                "mentor_id": mentor,
+                "type": "crisis",
+                "severity": "high",
+                "description": "A mentor was threatened at the bus stop after a meeting.",
+                "raised_at": "2026-03-08T15:00:00Z",
+            },
+        )
+        return Scene(
+            url,
+            world.slug,
+            quintero,
+            brandvold,
+            okafor,
+            pairing,
+            str(goal["id"]),
+            str(crisis["id"]),
+        )
 
 
 def wait_for(condition: Callable[[], Any], seconds: float = 20, what: str = "") -> Any:
@@ -332,6 +353,9 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     yield "mentors"
     driver.get(f"{scene.url}/console/reports?quarter=2026Q1")
     yield "reports"
+    driver.get(f"{scene.url}/console/escalations/{scene.escalation}")
+    wait_for(lambda: driver.find_elements(By.ID, "resolution"), what="the escalation")
+    yield "escalation"
     driver.delete_all_cookies()
     sign_in(driver, scene, "auditor")
     yield "audit"

@@ -273,3 +273,59 @@ def test_the_meeting_form_prefills_only_the_place_of_the_placement(browser, worl
     assert done.status_code == 303, done.text
     meetings = world.view("/meetings", pairing_id=pairing)["items"]
     assert [(m["duration_minutes"], m["topics"]) for m in meetings] == [(45, ["employment"])]
+
+
+def test_alerts_name_people_and_an_escalation_is_acknowledged_and_resolved(browser, world):
+    pid = world.enrol(name="Odalys")
+    mentor = world.mentor("mentor-zed")
+    world.pair(mentor, [pid], "2025-10-01T15:00:00Z")
+    raised = world.post(
+        "/escalations",
+        {
+            "mentor_id": mentor,
+            "type": "crisis",
+            "severity": "high",
+            "participant_id": pid,
+            "description": "Lost her bed at the shelter; talks of giving up.",
+            "raised_at": "2026-03-08T15:00:00Z",
+        },
+    )
+    projector.drain(world.db, world.schema)
+    sign_in(browser, "coordinator", world.slug)
+    page = browser.get("/console/alerts").text
+    rows = page.split("<tbody>")[1].split("</tbody>")[0]
+    crisis = next(r for r in rows.split("<tr>") if "open crisis" in r)
+    # Names, not ids: the participant (a link to her page) and the mentor.
+    assert "Odalys Lee" in crisis and f'href="/console/participants/{pid}"' in crisis
+    assert "Mentor mentor-zed" in crisis and mentor not in crisis.replace(pid, "")
+    cadence = [r for r in rows.split("<tr>") if "missed cadence" in r]
+    assert cadence and all("Odalys Lee" in r and "Mentor mentor-zed" in r for r in cadence)
+
+    path = f"/console/escalations/{raised['id']}"
+    assert f'href="{path}"' in crisis
+    shown = browser.get(path).text
+    assert "Lost her bed at the shelter" in shown and "Odalys Lee" in shown
+    ack = post(
+        browser, f"{path}/acknowledge", {"note": "Called her"}, key_of(shown, f"{path}/acknowledge")
+    )
+    assert ack.status_code == 303, ack.text
+    before = world.events()
+    resolve = f"{path}/resolve"
+    projector.drain(world.db, world.schema)
+    after = browser.get(path)
+    assert after.status_code == 200 and "Escalation acknowledged." in after.text, after.text[-3000:]
+    rkey = key_of(after.text, resolve)
+    r = post(browser, resolve, {"resolution": " "}, rkey)
+    assert r.status_code in (400, 422)
+    assert beside(r, "resolution") == "A resolution says how the situation was resolved."
+    assert world.events() == before
+    done = post(browser, resolve, {"resolution": "A bed at the RRC found the same day."}, rkey)
+    assert done.status_code == 303, done.text
+    got = world.get(f"/escalations/{raised['id']}")
+    assert got["status"] == "resolved" and got["acknowledged_at"] is not None
+    assert got["resolution"] == "A bed at the RRC found the same day."
+    projector.drain(world.db, world.schema)
+    assert "Escalation resolved." in browser.get(path).text
+    # A case manager reads the alerts but does not act on an escalation.
+    sign_in(browser, "case_manager", world.slug)
+    assert 'action="' + resolve not in browser.get(path).text

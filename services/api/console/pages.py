@@ -17,6 +17,7 @@ from litestar.response import Redirect, Template
 from domain import clock
 from domain.casework import ContactMode
 from services.api.console.backend import Refusal, read
+from services.api.console.naming import alert_names
 from services.api.console.session import PATH, Staff, session_of, signed_in
 from services.api.console.sorts import SORTS, api_sort
 from services.identity.access import STAFF, Role, allowed
@@ -300,10 +301,20 @@ async def week(request: Request[Any, Any, Any]) -> Template:
 
 @get(f"{PATH}/alerts")
 async def alerts(request: Request[Any, Any, Any]) -> Template:
-    """The grantee's alerts the role may see."""
+    """The grantee's alerts the role may see, naming the participants and mentors."""
     staff = signed_in(request)
     found = await read(request, staff, "/alerts", min_position=log_position(request))
-    return page(request, staff, "alerts.html", title="Alerts", alerts=found)
+    about, mentors = await alert_names(request, staff, found.get("items", []))
+    return page(
+        request,
+        staff,
+        "alerts.html",
+        title="Alerts",
+        alerts=found,
+        about=about,
+        mentors=mentors,
+        may_supervise=allowed("supervision.write", staff.roles),
+    )
 
 
 @get(f"{PATH}/rrc")
