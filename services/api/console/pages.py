@@ -236,6 +236,16 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
     referrals = await optional(
         request, staff, "/referrals", participant_id=pid, limit=100, min_position=at
     )
+    may_contact = allowed("casework.write", staff.roles)
+    # Case contacts have no view of their own: they are the participant's events, newest first.
+    history = (
+        await optional(request, staff, f"/participants/{pid}/history") if may_contact else None
+    )
+    contacts = [
+        e
+        for e in reversed((history or {}).get("events", []))
+        if e["type"] == "CaseManagementContact"
+    ]
     return page(
         request,
         staff,
@@ -257,10 +267,11 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         may_move=allowed("participants.move", staff.roles),
         may_refer=allowed("referrals.write", staff.roles),
         may_progress=allowed("goals.write", staff.roles),
-        may_contact=allowed("casework.write", staff.roles),
+        may_contact=may_contact,
+        contacts=contacts,
         may_note=allowed("casenotes.write", staff.roles),
-        # Each form drawn on the page carries its own idempotency key.
         contact_modes=[m.value for m in ContactMode],
+        # Each form drawn on the page carries its own idempotency key.
         keys={"contact": uuid.uuid4().hex, "note": uuid.uuid4().hex},
     )
 
