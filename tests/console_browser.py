@@ -124,6 +124,7 @@ class Scene:
     okafor: str
     pairing: str
     goal: str
+    escalation: str
 
 
 @contextmanager
@@ -211,7 +212,27 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             headers=world.headers("case_manager"),
         )
         assert attached.status_code == 201, attached.text
-        return Scene(url, world.slug, quintero, brandvold, okafor, pairing, str(goal["id"]))
+        # A crisis the mentor raised two days ago, about no one mentee: an alert, not a row's.
+        crisis = world.post(
+            "/escalations",
+            {
+                "mentor_id": mentor,
+                "type": "crisis",
+                "severity": "high",
+                "description": "A mentor was threatened at the bus stop after a meeting.",
+                "raised_at": "2026-03-08T15:00:00Z",
+            },
+        )
+        return Scene(
+            url,
+            world.slug,
+            quintero,
+            brandvold,
+            okafor,
+            pairing,
+            str(goal["id"]),
+            str(crisis["id"]),
+        )
 
 
 def wait_for(condition: Callable[[], Any], seconds: float = 20, what: str = "") -> Any:
@@ -278,6 +299,7 @@ def screenshot(driver: Any, name: str) -> None:
 def tour(driver: Any, scene: Scene) -> Iterator[str]:
     """Every page of the console, each yielded by name once it is shown."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     driver.delete_all_cookies()
     driver.get(f"{scene.url}/console/sign-in")
@@ -294,9 +316,25 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     yield "meeting-form"
     occurred = driver.find_element(By.ID, "occurred_at")
     driver.execute_script("arguments[0].value = '2026-04-01T09:00'", occurred)
+    driver.find_element(By.ID, "duration_minutes").send_keys("60")
+    driver.execute_script("document.querySelector('input[name=topics]').checked = true")
     driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
     wait_for(lambda: driver.find_elements(By.ID, "refusal"), what="the refusal")
     yield "meeting-refused"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/contact")
+    yield "contact-form"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/goal")
+    for field, value in (("statement", "Get a bus pass"), ("measure", "Pass in hand")):
+        driver.find_element(By.ID, field).send_keys(value)
+    driver.find_element(By.ID, "target").send_keys("a monthly pass")
+    Select(driver.find_element(By.ID, "domain")).select_by_value("transportation")
+    Select(driver.find_element(By.ID, "horizon")).select_by_value("weekly")
+    driver.execute_script(
+        "document.getElementById('target_date').value = '2026-12-31'",
+    )
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.ID, "target_date-error"), what="the refusal")
+    yield "goal-refused"
     driver.get(f"{scene.url}/console/meetings")
     yield "week"
     driver.get(f"{scene.url}/console/alerts")
@@ -315,6 +353,9 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     yield "mentors"
     driver.get(f"{scene.url}/console/reports?quarter=2026Q1")
     yield "reports"
+    driver.get(f"{scene.url}/console/escalations/{scene.escalation}")
+    wait_for(lambda: driver.find_elements(By.ID, "resolution"), what="the escalation")
+    yield "escalation"
     driver.delete_all_cookies()
     sign_in(driver, scene, "auditor")
     yield "audit"

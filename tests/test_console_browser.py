@@ -58,6 +58,21 @@ def text_of(driver: Any, css: str) -> str:
         return ""
 
 
+def topic_boxes(driver: Any) -> list[Any]:
+    from selenium.webdriver.common.by import By
+
+    return list(driver.find_elements(By.CSS_SELECTOR, "input[name=topics]"))
+
+
+def tick(driver: Any, topic: str) -> None:
+    """Tick a topic of the meeting form, as a person does (scrolled to, then clicked)."""
+    from selenium.webdriver.common.by import By
+
+    box = driver.find_element(By.CSS_SELECTOR, f"input[name=topics][value={topic}]")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+    box.click()
+
+
 def row_of(driver: Any, name: str) -> str:
     """The caseload row's text for `name` (after reloading until the worker has it)."""
     from selenium.webdriver.common.by import By
@@ -93,19 +108,33 @@ def test_a_case_manager_finds_records_sees_the_caseload_change_and_signs_out(dri
     assert "Quintero" not in driver.title and "Quintero" not in driver.current_url
     assert "Marisol Quintero" in text_of(driver, "h1")
 
-    # A meeting that has not happened yet is refused, in the rule's words.
+    # The form says nothing for the mentor: no time, no minutes, no topic; only the place
+    # follows the participant's placement (stage 1 at FCI-A).
     driver.find_element(By.LINK_TEXT, "Record a meeting").click()
     wait_for(lambda: driver.current_url.endswith("/meeting"))
+    assert driver.find_element(By.ID, "occurred_at").get_attribute("value") == ""
+    assert driver.find_element(By.ID, "duration_minutes").get_attribute("value") == ""
+    assert not [t for t in topic_boxes(driver) if t.is_selected()]
+    assert driver.find_element(By.ID, "place").get_attribute("value") == "bop_institution"
+    assert driver.find_element(By.ID, "facility").get_attribute("value") == "FCI-A"
+    # A meeting that has not happened yet is refused, in the rule's words, as a sentence next
+    # to the time.
     occurred = driver.find_element(By.ID, "occurred_at")
     driver.execute_script("arguments[0].value = '2026-03-12T09:00'", occurred)
+    driver.find_element(By.ID, "duration_minutes").send_keys("60")
+    tick(driver, "goals")
     driver.find_element(By.ID, "summary").send_keys("Worked on a resume.")
     driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
     refusal = wait_for(lambda: driver.find_elements(By.ID, "refusal"), what="the refusal")
+    said = "The time the meeting was held lies in the future."
     # The rule in plain words, no field name.
-    assert "the time the meeting was held lies in the future" in refusal[0].text, refusal[0].text
+    assert said in refusal[0].text, refusal[0].text
     assert "occurred_at" not in refusal[0].text, refusal[0].text
+    assert text_of(driver, "#occurred_at-error") == said
     # What was typed is kept; the time is corrected and the meeting recorded.
     assert driver.find_element(By.ID, "summary").get_attribute("value") == "Worked on a resume."
+    assert driver.find_element(By.ID, "duration_minutes").get_attribute("value") == "60"
+    assert [t.get_attribute("value") for t in topic_boxes(driver) if t.is_selected()] == ["goals"]
     occurred = driver.find_element(By.ID, "occurred_at")
     driver.execute_script("arguments[0].value = '2026-03-10T08:30'", occurred)
     driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
@@ -152,6 +181,9 @@ def test_a_peer_mentor_records_a_meeting_on_a_phone(driver, scene):
     assert fits(), "the meeting form scrolls sideways on a phone"
     occurred = driver.find_element(By.ID, "occurred_at")
     driver.execute_script("arguments[0].value = '2025-11-04T18:00'", occurred)
+    # Nothing is pre-filled but the place: the mentor says how long and what about.
+    driver.find_element(By.ID, "duration_minutes").send_keys("50")
+    tick(driver, "employment")
     driver.find_element(By.ID, "summary").send_keys("Met at the library; practised an interview.")
     submit = driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]")
     driver.execute_script("arguments[0].scrollIntoView()", submit)
@@ -211,7 +243,7 @@ def test_every_page_has_no_serious_or_critical_accessibility_violation(driver, s
         driver.set_window_size(DESKTOP, 900)
         if shots:
             screenshot(driver, name)
-    assert len(seen) == 17
+    assert len(seen) == 20
 
 
 def test_the_printable_quarterly_reports_fit_a_phone(driver, scene):

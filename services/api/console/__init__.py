@@ -23,7 +23,16 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
 
-from services.api.console import actions, forms, oversight, pages, records, signin
+from services.api.console import (
+    actions,
+    casework,
+    escalations,
+    forms,
+    oversight,
+    pages,
+    records,
+    signin,
+)
 from services.api.console.backend import Refusal
 from services.api.console.format import register_filters
 from services.api.console.session import PATH, SignInRequired, csrf_config, session_config
@@ -132,6 +141,8 @@ def console_router(settings: Settings) -> Router:
             *pages.ROUTES,
             *forms.ROUTES,
             *actions.ROUTES,
+            *casework.ROUTES,
+            *escalations.ROUTES,
             *records.ROUTES,
             *oversight.ROUTES,
             static,

@@ -36,6 +36,8 @@ PROGRESS = [
     Field("evidence", "Evidence", help="How you know: a document seen, a call made."),
     Field("percent", "Percent done (optional)", "number"),
 ]
+# Which field each of progress's documented rule refusals is about.
+PROGRESS_RULES = {"invalid_percent": "percent"}
 STAGE = [
     Field(
         "to_stage", "New stage", "select", [("2", "Stage 2"), ("3", "Stage 3"), ("1", "Stage 1")]
@@ -52,16 +54,16 @@ STAGE = [
 ]
 
 
-def _labels(fields: list[Field]) -> dict[str, str]:
+def labels_of(fields: list[Field]) -> dict[str, str]:
     """The form's labels by field name: the API's body uses the same names."""
     return {f.name: f.label for f in fields}
 
 
 def _label(fields: list[Field], name: str) -> str:
-    return _labels(fields)[name]
+    return labels_of(fields)[name]
 
 
-def _render(
+def render_form(
     request: Request[Any, Any, Any],
     staff: Staff,
     *,
@@ -72,19 +74,26 @@ def _render(
     values: dict[str, Any],
     error: str = "",
     status: int = 200,
+    title: str = "",
+    errs: dict[str, str] | None = None,
+    intro: str = "",
+    submit: str = "",
 ) -> Template:
     template = page(
         request,
         staff,
         "command_form.html",
         # The heading may quote a goal; the title never carries personal words.
-        title=heading if heading.startswith(("Record", "Make")) else "Goal progress",
+        title=title or (heading if heading.startswith(("Record", "Make")) else "Goal progress"),
         heading=heading,
         action=action,
         back=back,
         fields=fields,
         v=values,
         error=error,
+        errs=errs or {},
+        intro=intro,
+        submit=submit,
     )
     template.status_code = status
     return template
@@ -101,7 +110,7 @@ async def _send(
     return position
 
 
-async def _form(request: Request[Any, Any, Any], fields: list[Field]) -> dict[str, str]:
+async def read_form(request: Request[Any, Any, Any], fields: list[Field]) -> dict[str, str]:
     form = await request.form()
     values = {f.name: str(form.get(f.name, "")).strip() for f in fields}
     values["idempotency_key"] = str(form.get("idempotency_key", "")) or uuid.uuid4().hex
@@ -113,7 +122,7 @@ async def progress_form(request: Request[Any, Any, Any], goal_id: UUID) -> Templ
     """Record progress on a SMART goal."""
     staff = signed_in(request)
     goal = await read(request, staff, f"/goals/{goal_id}")
-    return _render(
+    return render_form(
         request,
         staff,
         heading=f"Progress on: {goal['statement']}",
@@ -128,10 +137,12 @@ async def progress_form(request: Request[Any, Any, Any], goal_id: UUID) -> Templ
 async def record_progress(request: Request[Any, Any, Any], goal_id: UUID) -> Response[Any]:
     staff = signed_in(request)
     goal = await read(request, staff, f"/goals/{goal_id}")
-    values = await _form(request, PROGRESS)
+    values = await read_form(request, PROGRESS)
     body: dict[str, Any] = {"note": values["note"], "evidence": values["evidence"]}
     check = FormCheck()
-    percent = check.whole_number(_label(PROGRESS, "percent"), values["percent"], required=False)
+    percent = check.whole_number(
+        _label(PROGRESS, "percent"), values["percent"], required=False, name="percent"
+    )
     if percent is not None:
         body["percent"] = percent  # its range is the API's rule
     back = f"{PATH}/participants/{goal['participant_id']}"
@@ -140,7 +151,7 @@ async def record_progress(request: Request[Any, Any, Any], goal_id: UUID) -> Res
             raise Refusal(422, "invalid_form", check.text())
         await _send(request, staff, f"/goals/{goal_id}/progress", body, values["idempotency_key"])
     except Refusal as refused:
-        return _render(
+        return render_form(
             request,
             staff,
             heading=f"Progress on: {goal['statement']}",
@@ -148,7 +159,8 @@ async def record_progress(request: Request[Any, Any, Any], goal_id: UUID) -> Res
             back=back,
             fields=PROGRESS,
             values=values,
-            error=refused.words(_labels(PROGRESS)),
+            error=refused.words(labels_of(PROGRESS)),
+            errs=check.fields or refused.fields(labels_of(PROGRESS), PROGRESS_RULES),
             status=refused.status,
         )
     return Redirect(back, status_code=303)
@@ -159,7 +171,7 @@ async def stage_form(request: Request[Any, Any, Any], participant_id: UUID) -> T
     """Record a stage transition."""
     staff = signed_in(request)
     await read(request, staff, f"/participants/{participant_id}")
-    return _render(
+    return render_form(
         request,
         staff,
         heading="Record a stage transition",
@@ -173,7 +185,7 @@ async def stage_form(request: Request[Any, Any, Any], participant_id: UUID) -> T
 @post(f"{PATH}/participants/{{participant_id:uuid}}/stage")
 async def record_stage(request: Request[Any, Any, Any], participant_id: UUID) -> Response[Any]:
     staff = signed_in(request)
-    values = await _form(request, STAGE)
+    values = await read_form(request, STAGE)
     zone = await grantee_zone(request, staff)
     check = FormCheck()
     body: dict[str, Any] = {
@@ -198,7 +210,7 @@ async def record_stage(request: Request[Any, Any, Any], participant_id: UUID) ->
             values["idempotency_key"],
         )
     except Refusal as refused:
-        return _render(
+        return render_form(
             request,
             staff,
             heading="Record a stage transition",
@@ -206,7 +218,7 @@ async def record_stage(request: Request[Any, Any, Any], participant_id: UUID) ->
             back=back,
             fields=STAGE,
             values=values,
-            error=refused.words(_labels(STAGE)),
+            error=refused.words(labels_of(STAGE)),
             status=refused.status,
         )
     return Redirect(back, status_code=303)
@@ -230,7 +242,7 @@ async def referral_form(request: Request[Any, Any, Any], participant_id: UUID) -
     """Refer the participant to a resource of the grantee's directory."""
     staff = signed_in(request)
     await read(request, staff, f"/participants/{participant_id}")
-    return _render(
+    return render_form(
         request,
         staff,
         heading="Make a referral",
@@ -245,7 +257,7 @@ async def referral_form(request: Request[Any, Any, Any], participant_id: UUID) -
 async def make_referral(request: Request[Any, Any, Any], participant_id: UUID) -> Response[Any]:
     staff = signed_in(request)
     fields = await _referral_fields(request, staff)
-    values = await _form(request, fields)
+    values = await read_form(request, fields)
     body = {
         "participant_id": str(participant_id),
         "resource_id": values["resource_id"],
@@ -255,7 +267,7 @@ async def make_referral(request: Request[Any, Any, Any], participant_id: UUID) -
     try:
         await _send(request, staff, "/referrals", body, values["idempotency_key"])
     except Refusal as refused:
-        return _render(
+        return render_form(
             request,
             staff,
             heading="Make a referral",
@@ -263,7 +275,7 @@ async def make_referral(request: Request[Any, Any, Any], participant_id: UUID) -
             back=back,
             fields=fields,
             values=values,
-            error=refused.words(_labels(fields)),
+            error=refused.words(labels_of(fields)),
             status=refused.status,
         )
     return Redirect(back, status_code=303)
@@ -295,7 +307,7 @@ async def certify_form(request: Request[Any, Any, Any], export_id: UUID) -> Temp
     """Certify a recorded PIRL file as the grantee's submission (the coordinator)."""
     staff = signed_in(request)
     export = await _export(request, staff, export_id)
-    return _render(
+    return render_form(
         request,
         staff,
         heading=_certify_heading(export),
@@ -314,7 +326,7 @@ async def certify_form(request: Request[Any, Any, Any], export_id: UUID) -> Temp
 async def certify(request: Request[Any, Any, Any], export_id: UUID) -> Response[Any]:
     staff = signed_in(request)
     export = await _export(request, staff, export_id)
-    values = await _form(request, CERTIFY)
+    values = await read_form(request, CERTIFY)
     back = f"{PATH}/reports?quarter={export['quarter']}"
     body = {k: values[k] for k in ("signer_name", "signer_title", "statement")}
     try:
@@ -322,7 +334,7 @@ async def certify(request: Request[Any, Any, Any], export_id: UUID) -> Response[
             request, staff, f"/exports/{export_id}/certification", body, values["idempotency_key"]
         )
     except Refusal as refused:
-        return _render(
+        return render_form(
             request,
             staff,
             heading=_certify_heading(export),
@@ -330,7 +342,7 @@ async def certify(request: Request[Any, Any, Any], export_id: UUID) -> Response[
             back=back,
             fields=CERTIFY,
             values=values,
-            error=refused.words(_labels(CERTIFY)),
+            error=refused.words(labels_of(CERTIFY)),
             status=refused.status,
         )
     return Redirect(back, status_code=303)

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import httpx
 from litestar import Request
 
-from services.api.console.checks import in_words
+from services.api.console.checks import in_words, per_field
 from services.api.console.session import Staff
 
 
@@ -37,6 +37,12 @@ class Refusal(Exception):
     def words(self, labels: Mapping[str, str]) -> str:
         """The refusal naming each invalid field by the form's label for it."""
         return in_words(self.problem_detail, self.errors, labels)
+
+    def fields(
+        self, labels: Mapping[str, str], rules: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """The refusal's sentences by the form field each is about (checks.per_field)."""
+        return per_field(self.problem_detail, self.code, self.errors, labels, rules or {})
 
 
 def segment(value: str) -> str:

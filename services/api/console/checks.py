@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -75,6 +75,13 @@ def sentence(error: Mapping[str, Any], labels: Mapping[str, str]) -> str:
     return f"{label}: {message}" if message else label
 
 
+def as_sentence(text: str) -> str:
+    """A rule's message (`the time the meeting was held lies in the future`) as a sentence a
+    person reads: a capital letter first, a full stop last."""
+    text = text.strip().rstrip(".")
+    return f"{text[:1].upper()}{text[1:]}." if text else ""
+
+
 def in_words(detail: str, errors: Iterable[Any], labels: Mapping[str, str] | None = None) -> str:
     """A problem's detail and errors as sentences for a person, each said once: a validation
     error names the form's field; the generic "fails validation" gives way to them."""
@@ -87,38 +94,96 @@ def in_words(detail: str, errors: Iterable[Any], labels: Mapping[str, str] | Non
             if text and text not in said:
                 said.append(text)
     if not said:
-        return detail
+        return as_sentence(detail)
     repeated = detail in raw or any(detail in s or s in detail for s in said)
     # The API's detail for a refused body begins with GENERIC and repeats its errors.
     if detail and not detail.startswith(GENERIC) and not repeated:
         said.insert(0, detail if not _AT.search(detail) else sentence({"message": detail}, {}))
-    return ". ".join(s.rstrip(".") for s in said) + "."
+    return " ".join(as_sentence(s) for s in said)
+
+
+def field_of(path: str, labels: Mapping[str, str]) -> str:
+    """The form field an API body path names (`$.held.topics[0]` as `held.topics`), if the
+    form has one."""
+    plain = _INDEX.sub("", path.strip().lstrip("$").lstrip("."))
+    for name in (plain, plain.rsplit(".", 1)[-1]):
+        if name in labels:
+            return name
+    return ""
+
+
+def per_field(
+    detail: str,
+    code: str,
+    errors: Iterable[Any],
+    labels: Mapping[str, str],
+    rules: Mapping[str, str],
+) -> dict[str, str]:
+    """The refusal's sentences by the form field each is about, to show next to that field: a
+    validation error by its body path; a rule's refusal by its code (`rules`: which field each
+    of the API's documented rule codes is about). What names no field is not here."""
+    found: dict[str, list[str]] = {}
+    for error in errors:
+        if not isinstance(error, Mapping):
+            continue
+        message = str(error.get("message", ""))
+        at = _AT.search(message)
+        path = at.group("path") if at else str(error.get("key", "") or "")
+        missing = re.match(r"^Object missing required field `(\w+)`", message)
+        if missing:
+            path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+        name = field_of(path, labels)
+        said = as_sentence(sentence(error, labels))
+        if name and said not in found.setdefault(name, []):
+            found[name].append(said)
+    if not found and code in rules:
+        found[rules[code]] = [as_sentence(detail)]
+    return {name: " ".join(sentences) for name, sentences in found.items()}
 
 
 class FormCheck:
     """The console's own reading of a form's fields; each problem is a sentence naming the
-    field by its label. `problems` empty: the form can go to the API."""
+    field by its label (and, given the field's name, kept by it to show next to the field).
+    `problems` empty: the form can go to the API."""
 
     def __init__(self) -> None:
         self.problems: list[str] = []
+        self.fields: dict[str, str] = {}
 
-    def whole_number(self, label: str, value: str, *, required: bool = True) -> int | None:
+    def problem(self, name: str, said: str) -> None:
+        self.problems.append(said)
+        if name:
+            self.fields[name] = as_sentence(said)
+
+    def whole_number(
+        self, label: str, value: str, *, required: bool = True, name: str = ""
+    ) -> int | None:
         text = value.strip()
-        if not text and not required:
+        if not text:
+            if required:
+                self.problem(name, f"{label}: fill this in")
             return None
         if not _WHOLE.fullmatch(text):
-            self.problems.append(f"{label} must be a whole number")
+            self.problem(name, f"{label} must be a whole number")
             return None
         return int(text)
 
-    def moment(self, label: str, value: str, zone: ZoneInfo) -> str:
+    def moment(self, label: str, value: str, zone: ZoneInfo, name: str = "") -> str:
         """A `datetime-local` value read in the grantee's zone, as RFC 3339."""
         try:
             at = datetime.fromisoformat(value.strip())
         except ValueError:
-            self.problems.append(f"{label}: enter a date and time")
+            self.problem(name, f"{label}: enter a date and time")
             return ""
         return (at if at.tzinfo else at.replace(tzinfo=zone)).isoformat()
 
+    def day(self, label: str, value: str, name: str = "") -> str:
+        """A `date` field's value (YYYY-MM-DD), as the API takes it."""
+        try:
+            return date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            self.problem(name, f"{label}: enter a date")
+            return ""
+
     def text(self) -> str:
-        return ". ".join(self.problems) + "." if self.problems else ""
+        return " ".join(as_sentence(p) for p in self.problems)

@@ -4,6 +4,7 @@ and the access-log row of each read, are the API's."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -14,7 +15,9 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from domain import clock
+from domain.casework import ContactMode
 from services.api.console.backend import Refusal, read
+from services.api.console.naming import alert_names
 from services.api.console.session import PATH, Staff, session_of, signed_in
 from services.api.console.sorts import SORTS, api_sort
 from services.identity.access import STAFF, Role, allowed
@@ -233,6 +236,16 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
     referrals = await optional(
         request, staff, "/referrals", participant_id=pid, limit=100, min_position=at
     )
+    may_contact = allowed("casework.write", staff.roles)
+    # Case contacts have no view of their own: they are the participant's events, newest first.
+    history = (
+        await optional(request, staff, f"/participants/{pid}/history") if may_contact else None
+    )
+    contacts = [
+        e
+        for e in reversed((history or {}).get("events", []))
+        if e["type"] == "CaseManagementContact"
+    ]
     return page(
         request,
         staff,
@@ -254,6 +267,12 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         may_move=allowed("participants.move", staff.roles),
         may_refer=allowed("referrals.write", staff.roles),
         may_progress=allowed("goals.write", staff.roles),
+        may_contact=may_contact,
+        contacts=contacts,
+        may_note=allowed("casenotes.write", staff.roles),
+        contact_modes=[m.value for m in ContactMode],
+        # Each form drawn on the page carries its own idempotency key.
+        keys={"contact": uuid.uuid4().hex, "note": uuid.uuid4().hex},
     )
 
 
@@ -293,10 +312,20 @@ async def week(request: Request[Any, Any, Any]) -> Template:
 
 @get(f"{PATH}/alerts")
 async def alerts(request: Request[Any, Any, Any]) -> Template:
-    """The grantee's alerts the role may see."""
+    """The grantee's alerts the role may see, naming the participants and mentors."""
     staff = signed_in(request)
     found = await read(request, staff, "/alerts", min_position=log_position(request))
-    return page(request, staff, "alerts.html", title="Alerts", alerts=found)
+    about, mentors = await alert_names(request, staff, found.get("items", []))
+    return page(
+        request,
+        staff,
+        "alerts.html",
+        title="Alerts",
+        alerts=found,
+        about=about,
+        mentors=mentors,
+        may_supervise=allowed("supervision.write", staff.roles),
+    )
 
 
 @get(f"{PATH}/rrc")
