@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from litestar.response import Redirect, Template
 from domain import clock
 from services.api.console.backend import Refusal, read
 from services.api.console.session import PATH, Staff, session_of, signed_in
-from services.api.console.sorts import SORTS, api_sort
+from services.api.console.sorts import SORTS, api_sort, sorted_by
 from services.identity.access import STAFF, Role, allowed
 
 
@@ -76,6 +77,10 @@ async def home(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect(f"{PATH}/caseload", status_code=303)
 
 
+# The caseload's page: a hundred participants, then "More participants".
+CASELOAD_PAGE = 100
+
+
 async def _caseload(request: Request[Any, Any, Any], q: str) -> Template:
     staff = signed_in(request)
     query = request.query_params
@@ -83,22 +88,29 @@ async def _caseload(request: Request[Any, Any, Any], q: str) -> Template:
     stage = query.get("stage") or ""
     status = query.get("status") or ""
     whose = query.get("whose") or ""
+    cursor, start = "", 1
     if request.method == "POST":
         form = await request.form()
         sort = str(form.get("sort") or sort)
         stage = str(form.get("stage") or stage)
         status = str(form.get("status") or status)
         whose = str(form.get("whose") or whose)
+        # The next page's cursor comes in the body: a sorted cursor carries the last row's
+        # value (a name, when sorted by name), which no address may hold.
+        cursor = str(form.get("cursor") or "")[:400]
+        start = _start(str(form.get("start") or "")) if cursor else 1
     whose = await _whose(request, staff, whose)
     rows = await read(
         request,
         staff,
         "/participants",
-        limit=100,
+        limit=CASELOAD_PAGE,
+        cursor=cursor or None,
+        total="true",
         q=q or None,
         sort=api_sort(sort),
         stage=stage if stage in ("1", "2", "3") else None,
-        status=status or None,
+        status=status if status in ("active", "exited") else None,
         assigned_to="me" if whose == "mine" else None,
         min_position=log_position(request),
     )
@@ -116,7 +128,25 @@ async def _caseload(request: Request[Any, Any, Any], q: str) -> Template:
         status=status,
         whose=whose,
         sorts=SORTS,
+        sorted_by=sorted_by(sort),
+        start=start,
+        total=rows.get("total"),
+        next_cursor=rows.get("next_cursor"),
+        first_page=_first_page(sort, stage, status, whose),
     )
+
+
+def _start(text: str) -> int:
+    """The number of a page's first row (1 for anything that is not a count)."""
+    return int(text) if text.isdigit() and 0 < int(text) < 10**9 else 1
+
+
+def _first_page(sort: str, stage: str, status: str, whose: str) -> str:
+    """The caseload's first page with the same filters and sort (no search words: those are
+    sent in the body)."""
+    kept = {"sort": sort, "stage": stage, "status": status, "whose": whose}
+    filters = urlencode({k: v for k, v in kept.items() if v})
+    return f"{PATH}/caseload" + (f"?{filters}" if filters else "")
 
 
 async def _whose(request: Request[Any, Any, Any], staff: Staff, asked: str) -> str:
