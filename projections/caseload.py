@@ -22,7 +22,15 @@ from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
 from projections.base import Projection, Tables, handles
-from projections.caseload_reads import Filters, mentor_names, row_extras, where_of
+from projections.caseload_reads import (
+    CASELOAD_SORT,
+    Filters,
+    derived_exits,
+    mentor_names,
+    row_extras,
+    status_sort,
+    where_of,
+)
 from projections.erasure import ERASED
 from projections.ops import Append, IfNull, Inc, Ref, Remove, Writer
 from projections.query import Reader, Sort, count, page
@@ -306,6 +314,8 @@ def caseload_page(
     of `active` never holds a derived exit, and every page but the last is full."""
     filters = filters or Filters()
     where, extra, extra_params = where_of(db, t, filters, served)
+    if served is not None and sort is not None and sort.column == CASELOAD_SORT["status"]:
+        sort = status_sort(sort, derived_exits(*served))
     staff = filters.staff
     # The page's key (the number) comes first, then the row.
     rows, nxt = page(

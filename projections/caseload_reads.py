@@ -16,7 +16,7 @@ from projections.assignments import Staff, assigned_to
 from projections.base import Tables
 from projections.goals import OVERDUE
 from projections.mentors import PeerMentor
-from projections.query import Column, Reader
+from projections.query import Column, Reader, Sort
 from projections.search import Find, folded_name
 from projections.service import Person
 
@@ -115,6 +115,16 @@ def status_clause(status: Status, derived: list[UUID]) -> tuple[sql.Composable, 
         clause = "(status = 'exited' OR (status = 'active' AND participant_id = ANY(%s::uuid[])))"
         return sql.SQL(clause), (ids,)
     return sql.SQL("(status = 'active' AND participant_id <> ALL(%s::uuid[]))"), (ids,)
+
+
+def status_sort(sort: Sort, derived: list[UUID]) -> Sort:
+    """A sort by status as the caseload shows it: a derived exit sorts with the exited."""
+    ids = ",".join(map(str, derived))
+    expr = (
+        "CASE WHEN status = 'active' AND participant_id = ANY('{" + ids + "}'::uuid[])"
+        " THEN 'exited' ELSE status END"
+    )
+    return Sort(Column(expr, "text"), sort.descending, sort.people)
 
 
 def where_of(

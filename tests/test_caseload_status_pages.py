@@ -95,3 +95,12 @@ def test_the_total_without_a_status_counts_everyone_and_is_left_out_unless_asked
     assert scene.api.get("/participants", status="exited").get("total") is None
     stage1_exited = scene.pages(status="exited", stage=1)
     assert sorted(ids(stage1_exited)) == sorted([*scene.gone, scene.recorded])
+
+
+@pytest.mark.parametrize("sort", ["status", "-status"])
+def test_a_sort_by_status_puts_derived_exits_with_the_exited(scene: Scene, sort: str):
+    rows = [row for page in scene.pages(sort=sort) for row in page["items"]]
+    statuses = [row["status"] for row in rows]
+    assert statuses == sorted(statuses, reverse=sort.startswith("-")), statuses
+    exited = [row["id"] for row in rows if row["status"] == "exited"]
+    assert sorted(exited) == sorted([*scene.gone, scene.recorded])
