@@ -15,7 +15,7 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from domain import clock
-from services.api.console.backend import Refusal, read
+from services.api.console.backend import Refusal, read, read_all
 from services.api.console.session import PATH, Staff, session_of, signed_in
 from services.api.console.sorts import SORTS, api_sort, sorted_by
 from services.identity.access import STAFF, Role, allowed
@@ -54,6 +54,16 @@ async def optional(request: Request[Any, Any, Any], staff: Staff, path: str, **p
     """A read whose refusal (the role may not see it) leaves its part of the page out."""
     try:
         return await read(request, staff, path, **params)
+    except Refusal:
+        return None
+
+
+async def optional_all(
+    request: Request[Any, Any, Any], staff: Staff, path: str, **params: Any
+) -> dict[str, Any] | None:
+    """Every page of a list (`read_all`); None when the role may not read it."""
+    try:
+        return await read_all(request, staff, path, **params)
     except Refusal:
         return None
 
@@ -256,12 +266,12 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
     timeline = await whole_timeline(request, staff, pid, at)
     consents = await optional(request, staff, f"/participants/{pid}/consents")
     # What the role may not read stays out (the API refuses it: "not available to your role").
-    documents = await optional(
-        request, staff, f"/participants/{pid}/documents", limit=100, min_position=at
+    documents = await optional_all(
+        request, staff, f"/participants/{pid}/documents", limit=500, min_position=at
     )
     notes = await optional(request, staff, f"/participants/{pid}/case-notes", min_position=at)
-    referrals = await optional(
-        request, staff, "/referrals", participant_id=pid, limit=100, min_position=at
+    referrals = await optional_all(
+        request, staff, "/referrals", participant_id=pid, limit=500, min_position=at
     )
     return page(
         request,
@@ -301,13 +311,13 @@ async def week(request: Request[Any, Any, Any]) -> Template:
     monday = today - timedelta(days=today.weekday())
     start = datetime.combine(monday, time(0), zone)
     end = datetime.combine(monday + timedelta(days=7), time(0), zone)
-    found = await read(
+    found = await read_all(
         request,
         staff,
         "/meetings",
         since=start.isoformat(),
         until=end.isoformat(),
-        limit=200,
+        limit=500,
         min_position=log_position(request),
     )
     return page(
@@ -325,7 +335,7 @@ async def week(request: Request[Any, Any, Any]) -> Template:
 async def alerts(request: Request[Any, Any, Any]) -> Template:
     """The grantee's alerts the role may see."""
     staff = signed_in(request)
-    found = await read(request, staff, "/alerts", min_position=log_position(request))
+    found = await read_all(request, staff, "/alerts", min_position=log_position(request))
     return page(request, staff, "alerts.html", title="Alerts", alerts=found)
 
 
@@ -334,9 +344,15 @@ async def rrc(request: Request[Any, Any, Any]) -> Template:
     """RRC staff: the residents of their own RRC."""
     staff = signed_in(request)
     code = staff.principal.rrc or ""
-    found = await read(request, staff, f"/rrc/{code}/residents", limit=100)
+    found = await read_all(request, staff, f"/rrc/{code}/residents", limit=500)
     return page(
-        request, staff, "rrc.html", title="RRC residents", rrc=code, residents=found["items"]
+        request,
+        staff,
+        "rrc.html",
+        title="RRC residents",
+        rrc=code,
+        residents=found["items"],
+        complete=found["complete"],
     )
 
 
