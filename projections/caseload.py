@@ -23,12 +23,12 @@ from domain.pairings import Pairing
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
 from projections.base import Projection, Tables, handles
 from projections.caseload_reads import (
-    CASELOAD_SORT,
+    SHOWN_SORTS,
     Filters,
     derived_exits,
     mentor_names,
     row_extras,
-    status_sort,
+    shown_sort,
     where_of,
 )
 from projections.erasure import ERASED
@@ -314,8 +314,8 @@ def caseload_page(
     of `active` never holds a derived exit, and every page but the last is full."""
     filters = filters or Filters()
     where, extra, extra_params = where_of(db, t, filters, served)
-    if served is not None and sort is not None and sort.column == CASELOAD_SORT["status"]:
-        sort = status_sort(sort, derived_exits(*served))
+    if served is not None and sort is not None and sort.column in SHOWN_SORTS:
+        sort = shown_sort(sort, derived_exits(*served))
     staff = filters.staff
     # The page's key (the number) comes first, then the row.
     rows, nxt = page(

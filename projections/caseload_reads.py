@@ -4,6 +4,7 @@ view's own rule)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -101,30 +102,54 @@ class Filters:
     staff: Staff | None = None
 
 
-def derived_exits(people: dict[UUID, Person], today: date) -> list[UUID]:
-    """The participants whose derived exit holds `today` (`derive_exit` shows it on the rows
-    the view holds active)."""
-    return [pid for pid, person in people.items() if person.derived_exit(today) is not None]
+def derived_exits(people: dict[UUID, Person], today: date) -> dict[UUID, date]:
+    """The participants whose derived exit holds `today`, with its date (their last service):
+    `derive_exit` shows it on the rows the view holds active."""
+    out = {}
+    for pid, person in people.items():
+        found = person.derived_exit(today)
+        if found is not None:
+            out[pid] = found[0]
+    return out
 
 
-def status_clause(status: Status, derived: list[UUID]) -> tuple[sql.Composable, tuple[Any, ...]]:
+def _ids(derived: dict[UUID, date]) -> str:
+    return "{" + ",".join(map(str, derived)) + "}"
+
+
+def status_clause(
+    status: Status, derived: dict[UUID, date]
+) -> tuple[sql.Composable, tuple[Any, ...]]:
     """`status` as the caseload shows it: a row the view holds `active` is exited when its
     derived exit holds (`derived`), so the filter keeps the page honest before it is cut."""
-    ids = "{" + ",".join(map(str, derived)) + "}"
     if status is Status.EXITED:
         clause = "(status = 'exited' OR (status = 'active' AND participant_id = ANY(%s::uuid[])))"
-        return sql.SQL(clause), (ids,)
-    return sql.SQL("(status = 'active' AND participant_id <> ALL(%s::uuid[]))"), (ids,)
+        return sql.SQL(clause), (_ids(derived),)
+    clause = "(status = 'active' AND participant_id <> ALL(%s::uuid[]))"
+    return sql.SQL(clause), (_ids(derived),)
 
 
-def status_sort(sort: Sort, derived: list[UUID]) -> Sort:
-    """A sort by status as the caseload shows it: a derived exit sorts with the exited."""
-    ids = ",".join(map(str, derived))
-    expr = (
-        "CASE WHEN status = 'active' AND participant_id = ANY('{" + ids + "}'::uuid[])"
-        " THEN 'exited' ELSE status END"
-    )
-    return Sort(Column(expr, "text"), sort.descending, sort.people)
+# The sorts whose column a derived exit changes as the caseload shows it.
+SHOWN_SORTS = (CASELOAD_SORT["status"], CASELOAD_SORT["exit_date"])
+
+
+def shown_sort(sort: Sort, derived: dict[UUID, date]) -> Sort:
+    """A sort by status or exit date as the caseload shows them: a derived exit sorts with the
+    exited, at its date (the last service). Other sorts are the view's columns as they are.
+    The derived exits are written into the expression (ids and dates only): a sort expression
+    is repeated in the keyset's condition and order, where it takes no parameters."""
+    active = "status = 'active' AND participant_id = ANY('" + _ids(derived) + "'::uuid[])"
+    if sort.column == CASELOAD_SORT["status"]:
+        expr = f"CASE WHEN {active} THEN 'exited' ELSE status END"
+    elif sort.column == CASELOAD_SORT["exit_date"]:
+        dates = json.dumps({str(pid): on.isoformat() for pid, on in derived.items()})
+        expr = (
+            f"CASE WHEN {active} THEN ('{dates}'::jsonb ->> participant_id::text)::date"
+            " ELSE exit_date END"
+        )
+    else:
+        return sort
+    return Sort(Column(expr, sort.column.cast), sort.descending, sort.people)
 
 
 def where_of(

@@ -104,3 +104,14 @@ def test_a_sort_by_status_puts_derived_exits_with_the_exited(scene: Scene, sort:
     assert statuses == sorted(statuses, reverse=sort.startswith("-")), statuses
     exited = [row["id"] for row in rows if row["status"] == "exited"]
     assert sorted(exited) == sorted([*scene.gone, scene.recorded])
+
+
+@pytest.mark.parametrize("sort", ["exit_date", "-exit_date"])
+def test_a_sort_by_exit_date_puts_a_derived_exit_at_its_date(scene: Scene, sort: str):
+    """The derived exits are dated 2026-06-01 (their last service), the recorded one 08-21;
+    the participants without an exit come last either way."""
+    rows = [row for page in scene.pages(sort=sort) for row in page["items"]]
+    dated = [row["exit_date"] for row in rows if row["exit_date"] is not None]
+    assert len(dated) == 5 and all(row["exit_date"] is None for row in rows[5:])
+    assert dated == sorted(dated, reverse=sort.startswith("-"))
+    assert sorted(set(dated)) == ["2026-06-01", "2026-08-21"]
