@@ -11,7 +11,6 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from psycopg import sql
 
 from domain.corrections import (
     EntryDateCorrected,
@@ -22,15 +21,20 @@ from domain.corrections import (
 from domain.mentors import Mentor
 from domain.pairings import Pairing
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
-from projections.assignments import Staff, assigned_to
 from projections.base import Projection, Tables, handles
-from projections.caseload_reads import mentor_names, row_extras
+from projections.caseload_reads import (
+    SHOWN_SORTS,
+    Filters,
+    derived_exits,
+    mentor_names,
+    row_extras,
+    shown_sort,
+    where_of,
+)
 from projections.erasure import ERASED
-from projections.mentors import PeerMentor
 from projections.ops import Append, IfNull, Inc, Ref, Remove, Writer
-from projections.query import Reader, Sort, page
+from projections.query import Reader, Sort, count, page
 from projections.rows import select, typed
-from projections.search import Find
 from projections.service import Person
 
 
@@ -297,47 +301,22 @@ def caseload_page(
     *,
     after: str,
     limit: int,
-    stage: int | None = None,
-    status: Status | None = None,
-    facility: str | None = None,
-    cohort: str | None = None,
-    peer_mentor: PeerMentor | None = None,
-    find: Find | None = None,
+    filters: Filters | None = None,
     sort: Sort | None = None,
-    staff: Staff | None = None,
     served: tuple[dict[UUID, Person], date] | None = None,
 ) -> tuple[list[CaseloadRow], str | None]:
-    """Participants in number order (or by `sort`) after `after`, filtered, found by `find`;
-    for a `peer_mentor`, only those they mentor now (individually or in a group); with `staff`,
-    each row names its case manager and coordinator, and `staff.assigned_to` keeps only the
+    """Participants in number order (or by `sort`) after `after`, kept by `filters`: for a peer
+    mentor only those they mentor now (individually or in a group); with `filters.staff`, each
+    row names its case manager and coordinator, and its `assigned_to` keeps only the
     participants assigned to that subject. Days and overdue goals count to `now`.
     With `served` (projections.service's people, and today in the grantee's zone) a derived
-    exit shows as one, and the status filter applies to it (a page may then be shorter than
-    `limit`; follow its cursor)."""
-    filters = (
-        ("stage", stage),
-        ("status", None if status is None or served is not None else status.value),
-        ("facility_code", facility),
-        ("cohort_code", cohort),
-    )
-    where: list[tuple[str, Any]] = [(c, v) for c, v in filters if v is not None]
-    extra: sql.Composable | None = None
-    extra_params: tuple[Any, ...] = ()
-    if peer_mentor is not None:
-        extra = sql.SQL(
-            "(mentor_id IN ({mine}) OR group_pairing_ids && ARRAY(SELECT p.pairing_id FROM {p} p"
-            " WHERE p.mentor_id IN ({mine})))"
-        ).format(mine=peer_mentor.mentor_ids(), p=t["caseload_pairings"])
-        extra_params = (peer_mentor.subject, peer_mentor.subject)
-    if find is not None:
-        found, found_params = find.clause(db, "participant", "participant_id")
-        extra = found if extra is None else sql.SQL("{} AND {}").format(extra, found)
-        extra_params += found_params
-    if staff is not None and staff.assigned_to is not None:
-        mine, mine_params = assigned_to(staff.t, staff.assigned_to)
-        clause = sql.SQL("participant_id IN ({})").format(mine)
-        extra = clause if extra is None else sql.SQL("{} AND {}").format(extra, clause)
-        extra_params += mine_params
+    exit shows as one, and the status filter counts it in SQL, before the page is cut: a page
+    of `active` never holds a derived exit, and every page but the last is full."""
+    filters = filters or Filters()
+    where, extra, extra_params = where_of(db, t, filters, served)
+    if served is not None and sort is not None and sort.column in SHOWN_SORTS:
+        sort = shown_sort(sort, derived_exits(*served))
+    staff = filters.staff
     # The page's key (the number) comes first, then the row.
     rows, nxt = page(
         db,
@@ -375,8 +354,19 @@ def caseload_page(
     out = typed(CaseloadRow, CASELOAD, body, derived)
     if served is not None:
         out = [derive_exit(row, served[0], served[1]) for row in out]
-        out = [row for row in out if status is None or row.status is status]
     return out, nxt
+
+
+def caseload_total(
+    db: Reader,
+    t: Tables,
+    *,
+    filters: Filters | None = None,
+    served: tuple[dict[UUID, Person], date] | None = None,
+) -> int:
+    """How many participants `filters` keep over every page (as `caseload_page` counts them)."""
+    where, extra, extra_params = where_of(db, t, filters or Filters(), served)
+    return count(db, t, "caseload", where=where, extra=extra, extra_params=extra_params)
 
 
 def derive_exit(row: CaseloadRow, people: dict[UUID, Person], today: date) -> CaseloadRow:

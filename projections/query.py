@@ -198,6 +198,24 @@ def page(
     return [r[1:] for r in rows], nxt
 
 
+def count(
+    db: Reader,
+    t: Tables,
+    table: str,
+    *,
+    where: list[tuple[str, Any]] | None = None,
+    extra: sql.Composable | None = None,
+    extra_params: tuple[Any, ...] = (),
+) -> int:
+    """How many rows a list's filters keep over all its pages (`page`'s filters, no cursor)."""
+    params: list[Any] = []
+    condition = _where(sql.SQL("TRUE"), params, where, extra, extra_params)
+    row = db.fetchone(
+        sql.SQL("SELECT count(*) FROM {} WHERE {}").format(t[table], condition), params
+    )
+    return int(row[0]) if row else 0
+
+
 class Keyset(NamedTuple):
     """A page key of several columns, ordered as an index over them: a page continues with
     the rows whose tuple of columns follows the cursor's (`(a, b) > (%s, %s)`), which the

@@ -15,8 +15,8 @@ from domain import clock
 from domain.contact import Contact
 from domain.participants import ExitReason, Participant, Status
 from projections.assignments import Staff
-from projections.caseload import caseload_page
-from projections.caseload_reads import CASELOAD_SORT
+from projections.caseload import caseload_page, caseload_total
+from projections.caseload_reads import CASELOAD_SORT, Filters
 from projections.mentors import PeerMentor
 from projections.query import sort_of, sort_pattern
 from projections.search import Find
@@ -255,9 +255,16 @@ class ParticipantController(Controller):
         sort: CaseloadSort = None,
         assigned_to: AssignedTo = None,
         min_position: MinPosition = None,
+        total: Annotated[
+            bool,
+            Parameter(description="also count the participants the filters keep on every page"),
+        ] = False,
     ) -> CaseloadPage:
         """The caseload: one row per participant, in participant-number order or by `sort`,
-        with filters; `q` finds by name, program number or register number."""
+        with filters; `q` finds by name, program number or register number. `status` counts a
+        derived exit (more than 90 days without service, none planned) as `exited`, before the
+        page is cut: every page but the last is full. With `total=true` the answer says how
+        many participants the filters keep over all pages (`total`)."""
         db = tenant.tenancy.db
         schema = tenant.info.schema
         wait = request.app.state.settings.view_wait_max
@@ -278,6 +285,19 @@ class ParticipantController(Controller):
                 zone,
                 position=views.position(db, schema, "oversight"),
             )
+            filters = Filters(
+                stage=stage,
+                status=status,
+                facility=facility,
+                cohort=cohort,
+                peer_mentor=peer_mentor,
+                find=find,
+                staff=Staff(
+                    views.tables(db, schema, "assignments", min_position, wait),
+                    me(tenant.principal.subject, assigned_to),
+                ),
+            )
+            today = (served, clock.today(zone))
             rows, nxt = caseload_page(
                 db,
                 t,
@@ -285,20 +305,12 @@ class ParticipantController(Controller):
                 clock.now(),
                 after=cursor,
                 limit=limit,
-                stage=stage,
-                status=status,
-                facility=facility,
-                cohort=cohort,
-                peer_mentor=peer_mentor,
-                find=find,
+                filters=filters,
                 sort=order,
-                staff=Staff(
-                    views.tables(db, schema, "assignments", min_position, wait),
-                    me(tenant.principal.subject, assigned_to),
-                ),
-                served=(served, clock.today(zone)),
+                served=today,
             )
-            return CaseloadPage(rows, nxt, views.position(db, schema, "caseload"))
+            counted = caseload_total(db, t, filters=filters, served=today) if total else None
+            return CaseloadPage(rows, nxt, views.position(db, schema, "caseload"), counted)
 
     @get("/{participant_id:uuid}", opt=action("participants.read"), sync_to_thread=True)
     def get_participant(self, tenant: Tenant, participant_id: UUID) -> ParticipantOut:

@@ -25,6 +25,7 @@ from litestar.types import ASGIApp
 
 from services.api.console import (
     actions,
+    caseload,
     casework,
     escalations,
     forms,
@@ -139,6 +140,7 @@ def console_router(settings: Settings) -> Router:
         route_handlers=[
             *signin.ROUTES,
             *pages.ROUTES,
+            *caseload.ROUTES,
             *forms.ROUTES,
             *actions.ROUTES,
             *casework.ROUTES,

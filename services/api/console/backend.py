@@ -108,6 +108,34 @@ async def read(request: Request[Any, Any, Any], staff: Staff, path: str, **param
     return response.json()
 
 
+# The most rows of one list a console page shows: a list longer than this (a grantee's every
+# resident, say) is cut there, and the page says so (`complete` false) instead of pretending.
+READ_ALL_CAP = 2000
+
+
+async def read_all(
+    request: Request[Any, Any, Any],
+    staff: Staff,
+    path: str,
+    *,
+    cap: int = READ_ALL_CAP,
+    **params: Any,
+) -> dict[str, Any]:
+    """Every item of a paged list: its pages read one after the other, following `next_cursor`
+    to the end, at most `cap` items. The answer is the first page's, with all the items and
+    `complete` (false when the cap cut the list). A list that does not page answers in one
+    read. A Refusal when the API says no."""
+    found: dict[str, Any] = await read(request, staff, path, **params)
+    items = list(found.get("items", []))
+    cursor = found.get("next_cursor")
+    while cursor and len(items) < cap:
+        more = await read(request, staff, path, **params, cursor=cursor)
+        items.extend(more.get("items", []))
+        cursor = more.get("next_cursor")
+    complete = not cursor and len(items) <= cap
+    return {**found, "items": items[:cap], "next_cursor": None, "complete": complete}
+
+
 async def command(
     request: Request[Any, Any, Any],
     staff: Staff,

@@ -1,26 +1,24 @@
-"""The console's pages: the caseload, a participant, the week's meetings, the alerts and an RRC's
-residents. Each reads the API as the signed-in staff member (backend.py): what a role may see,
-and the access-log row of each read, are the API's."""
+"""The console's pages: a participant, the week's meetings, the alerts and an RRC's residents
+(the caseload is caseload.py's). Each reads the API as the signed-in staff member
+(backend.py): what a role may see, and the access-log row of each read, are the API's."""
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from datetime import datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from litestar import Request, get, post
+from litestar import Request, get
 from litestar.response import Redirect, Template
 
 from domain import clock
 from domain.casework import ContactMode
-from services.api.console.backend import Refusal, read
+from services.api.console.backend import Refusal, read, read_all
 from services.api.console.naming import alert_names
 from services.api.console.session import PATH, Staff, session_of, signed_in
-from services.api.console.sorts import SORTS, api_sort
-from services.identity.access import STAFF, Role, allowed
+from services.identity.access import Role, allowed
 
 
 def page(request: Request[Any, Any, Any], staff: Staff, name: str, **context: Any) -> Template:
@@ -60,6 +58,16 @@ async def optional(request: Request[Any, Any, Any], staff: Staff, path: str, **p
         return None
 
 
+async def optional_all(
+    request: Request[Any, Any, Any], staff: Staff, path: str, **params: Any
+) -> dict[str, Any] | None:
+    """Every page of a list (`read_all`); None when the role may not read it."""
+    try:
+        return await read_all(request, staff, path, **params)
+    except Refusal:
+        return None
+
+
 def log_position(request: Request[Any, Any, Any]) -> int | None:
     """The position of the staff member's last command: lists wait until their views have it."""
     position = session_of(request).get("position")
@@ -77,75 +85,6 @@ async def home(request: Request[Any, Any, Any]) -> Redirect:
     if not allowed("participants.read", staff.roles):
         return Redirect(f"{PATH}/oversight", status_code=303)
     return Redirect(f"{PATH}/caseload", status_code=303)
-
-
-async def _caseload(request: Request[Any, Any, Any], q: str) -> Template:
-    staff = signed_in(request)
-    query = request.query_params
-    sort = query.get("sort") or ""
-    stage = query.get("stage") or ""
-    status = query.get("status") or ""
-    whose = query.get("whose") or ""
-    if request.method == "POST":
-        form = await request.form()
-        sort = str(form.get("sort") or sort)
-        stage = str(form.get("stage") or stage)
-        status = str(form.get("status") or status)
-        whose = str(form.get("whose") or whose)
-    whose = await _whose(request, staff, whose)
-    rows = await read(
-        request,
-        staff,
-        "/participants",
-        limit=100,
-        q=q or None,
-        sort=api_sort(sort),
-        stage=stage if stage in ("1", "2", "3") else None,
-        status=status or None,
-        assigned_to="me" if whose == "mine" else None,
-        min_position=log_position(request),
-    )
-    alerts = await optional(request, staff, "/alerts", min_position=log_position(request))
-    return page(
-        request,
-        staff,
-        "caseload.html",
-        title="Caseload",
-        rows=rows["items"],
-        alerts=alerts_per_person(rows["items"], (alerts or {}).get("items", [])),
-        q=q,
-        sort=sort,
-        stage=stage,
-        status=status,
-        whose=whose,
-        sorts=SORTS,
-    )
-
-
-async def _whose(request: Request[Any, Any, Any], staff: Staff, asked: str) -> str:
-    """Whose participants the caseload lists: `mine` (assigned to the signed-in staff member,
-    as case manager or coordinator: the API's `assigned_to=me`) or `all`. Not asked: `mine`
-    for a case manager who has anyone assigned, else `all` (decision 98). A peer mentor's
-    caseload is their mentees already, and an auditor has none: no choice for them."""
-    if not staff.has(*CHOOSERS):
-        return ""
-    if asked in ("mine", "all"):
-        return asked
-    if Role.CASE_MANAGER.value not in staff.roles:
-        return "all"
-    anyone = await read(
-        request,
-        staff,
-        "/participants",
-        limit=1,
-        assigned_to="me",
-        min_position=log_position(request),
-    )
-    return "mine" if anyone["items"] else "all"
-
-
-# The roles a participant can be assigned to (case manager, coordinator; the grantee's admin).
-CHOOSERS = tuple(r.value for r in STAFF)
 
 
 async def whole_timeline(
@@ -178,36 +117,6 @@ def instant(meeting: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(str(meeting.get("occurred_at") or meeting["scheduled_for"]))
 
 
-def alerts_per_person(rows: list[dict[str, Any]], alerts: list[dict[str, Any]]) -> dict[str, int]:
-    """How many alerts concern each participant: about them, or about one of their pairings
-    (a missed cadence is the pairing's)."""
-    about: Counter[str] = Counter()
-    for alert in alerts:
-        subject = alert.get("subject") in ("participant", "pairing") and alert.get("subject_id")
-        concerns = alert.get("participant_id") or alert.get("pairing_id") or subject
-        if concerns:
-            about[str(concerns)] += 1
-    counts = {}
-    for row in rows:
-        pairings = [row.get("individual_pairing_id"), *row.get("group_pairing_ids", [])]
-        counts[str(row["id"])] = about[str(row["id"])] + sum(about[str(p)] for p in pairings if p)
-    return counts
-
-
-@get(f"{PATH}/caseload")
-async def caseload(request: Request[Any, Any, Any]) -> Template:
-    """The caseload, sorted and filtered (the filters are no personal data: they may be in the
-    address)."""
-    return await _caseload(request, "")
-
-
-@post(f"{PATH}/caseload", status_code=200)
-async def caseload_search(request: Request[Any, Any, Any]) -> Template:
-    """A search by name or number: sent in the body, so no name reaches an address."""
-    form = await request.form()
-    return await _caseload(request, str(form.get("q", "")).strip()[:100])
-
-
 @get(f"{PATH}/participants/{{participant_id:uuid}}")
 async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
     """One participant: stages, pairings, meetings, goals, referrals, case notes, documents,
@@ -229,12 +138,12 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
     timeline = await whole_timeline(request, staff, pid, at)
     consents = await optional(request, staff, f"/participants/{pid}/consents")
     # What the role may not read stays out (the API refuses it: "not available to your role").
-    documents = await optional(
-        request, staff, f"/participants/{pid}/documents", limit=100, min_position=at
+    documents = await optional_all(
+        request, staff, f"/participants/{pid}/documents", limit=500, min_position=at
     )
     notes = await optional(request, staff, f"/participants/{pid}/case-notes", min_position=at)
-    referrals = await optional(
-        request, staff, "/referrals", participant_id=pid, limit=100, min_position=at
+    referrals = await optional_all(
+        request, staff, "/referrals", participant_id=pid, limit=500, min_position=at
     )
     may_contact = allowed("casework.write", staff.roles)
     # Case contacts have no view of their own: they are the participant's events, newest first.
@@ -290,13 +199,13 @@ async def week(request: Request[Any, Any, Any]) -> Template:
     monday = today - timedelta(days=today.weekday())
     start = datetime.combine(monday, time(0), zone)
     end = datetime.combine(monday + timedelta(days=7), time(0), zone)
-    found = await read(
+    found = await read_all(
         request,
         staff,
         "/meetings",
         since=start.isoformat(),
         until=end.isoformat(),
-        limit=200,
+        limit=500,
         min_position=log_position(request),
     )
     return page(
@@ -314,7 +223,7 @@ async def week(request: Request[Any, Any, Any]) -> Template:
 async def alerts(request: Request[Any, Any, Any]) -> Template:
     """The grantee's alerts the role may see, naming the participants and mentors."""
     staff = signed_in(request)
-    found = await read(request, staff, "/alerts", min_position=log_position(request))
+    found = await read_all(request, staff, "/alerts", min_position=log_position(request))
     about, mentors = await alert_names(request, staff, found.get("items", []))
     return page(
         request,
@@ -333,9 +242,15 @@ async def rrc(request: Request[Any, Any, Any]) -> Template:
     """RRC staff: the residents of their own RRC."""
     staff = signed_in(request)
     code = staff.principal.rrc or ""
-    found = await read(request, staff, f"/rrc/{code}/residents", limit=100)
+    found = await read_all(request, staff, f"/rrc/{code}/residents", limit=500)
     return page(
-        request, staff, "rrc.html", title="RRC residents", rrc=code, residents=found["items"]
+        request,
+        staff,
+        "rrc.html",
+        title="RRC residents",
+        rrc=code,
+        residents=found["items"],
+        complete=found["complete"],
     )
 
 
@@ -348,4 +263,4 @@ async def resident(request: Request[Any, Any, Any], participant_id: UUID) -> Tem
     return page(request, staff, "resident.html", title="Resident", rrc=code, r=found)
 
 
-ROUTES = [home, caseload, caseload_search, participant, week, alerts, rrc, resident]
+ROUTES = [home, participant, week, alerts, rrc, resident]

@@ -14,8 +14,8 @@ from litestar import Request, Response, get
 from litestar.response import Template
 
 from domain import clock
-from services.api.console.backend import call, read, refusal, segment
-from services.api.console.pages import grantee_zone, optional, page
+from services.api.console.backend import call, read_all, refusal, segment
+from services.api.console.pages import grantee_zone, optional, optional_all, page
 from services.api.console.session import PATH, signed_in
 
 # The report pages are the API's own printable HTML, with its inline styles and SVG charts.
@@ -36,7 +36,7 @@ def asked_quarter(request: Request[Any, Any, Any], today: date) -> str:
 async def mentors(request: Request[Any, Any, Any]) -> Template:
     """The mentor roster: status, training, screening, clearances and their expiry."""
     staff = signed_in(request)
-    found = await read(request, staff, "/mentors", limit=200)
+    found = await read_all(request, staff, "/mentors", limit=500)
     return page(request, staff, "mentors.html", title="Mentors", mentors=found["items"])
 
 
@@ -46,7 +46,7 @@ async def reports(request: Request[Any, Any, Any]) -> Template:
     staff = signed_in(request)
     zone = await grantee_zone(request, staff)
     quarter = asked_quarter(request, clock.today(zone))
-    exports = await optional(request, staff, "/exports")
+    exports = await optional_all(request, staff, "/exports", limit=500)
     return page(
         request,
         staff,

@@ -143,6 +143,8 @@ class CaseloadPage(msgspec.Struct):
     items: list[CaseloadRow]
     next_cursor: str | None
     position: int
+    # Asked with `total=true`: the participants the filters keep over every page.
+    total: int | None = None
 
 
 class HistoryEntry(msgspec.Struct):
