@@ -310,6 +310,12 @@ class ExportController(Controller):
                 " new export",
             ),
             (422, "invalid_certification", "signer_name must hold 1 to 200 characters"),
+            (
+                422,
+                "quarter_not_ended",
+                "quarter 2026Q3 has not ended (its last day is 2026-09-30); its file can be"
+                " certified from the day after",
+            ),
         ),
     )
     def certify(
@@ -329,7 +335,9 @@ class ExportController(Controller):
         title as they sign, and the statement they affirm (a standard one unless given). The
         certification names the file's SHA-256, so what was signed is what `…/file`
         regenerates byte for byte. Once per file: a corrected submission is a new export,
-        certified on its own (409 `already_certified`)."""
+        certified on its own (409 `already_certified`). The statement is a sentence of at least
+        40 characters with the word "certify" (422 `invalid_certification`); a quarter that has
+        not ended in the grantee's time zone is refused (422 `quarter_not_ended`)."""
         return tenant_command(
             request,
             tenant,

@@ -156,8 +156,20 @@ class Exports:
         signer_title: str,
         statement: str = CERTIFICATION_STATEMENT,
     ) -> Saved[ExportRegister]:
-        """Record a named official's certification of a recorded file (its digest)."""
+        """Record a named official's certification of a recorded file (its digest): only once
+        its quarter has ended in the grantee's time zone, since a quarter still running has
+        figures that can still change (422 `quarter_not_ended`)."""
         register = self.export_register()
+        record = register.find(export_id)
+        if record is not None:
+            quarter = pirl.parse_quarter(record.quarter)
+            today = utcnow().astimezone(self.ledger.zone).date()
+            if today <= quarter.end:
+                raise RuleViolation(
+                    f"quarter {quarter} has not ended (its last day is {quarter.end}); its file"
+                    " can be certified from the day after",
+                    code="quarter_not_ended",
+                )
         register.certify(
             export_id, signer_name=signer_name, signer_title=signer_title, statement=statement
         )
