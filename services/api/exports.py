@@ -270,17 +270,34 @@ class ExportController(Controller):
         "/",
         opt=action("exports.read"),
         sync_to_thread=True,
-        responses=problems((400, "invalid_cursor", "the cursor is not one this list handed out")),
+        responses=problems(
+            (400, "invalid_cursor", "the cursor is not one this list handed out"),
+            _QUARTER_PROBLEM,
+        ),
     )
-    def list_exports(self, tenant: Tenant, limit: Limit = 50, cursor: Cursor = "") -> ExportPage:
+    def list_exports(
+        self,
+        tenant: Tenant,
+        limit: Limit = 50,
+        cursor: Cursor = "",
+        quarter: Annotated[
+            str | None, Parameter(description="only the exports of this quarter, e.g. 2026Q3")
+        ] = None,
+    ) -> ExportPage:
         """Past exports, newest first, each with its SHA-256, row count, the log position its
-        data stands at and who asked for it. Pages by `number` (`next_cursor`)."""
+        data stands at and who asked for it; `quarter` keeps those of one quarter. Pages by
+        `number` (`next_cursor`)."""
         if cursor and _DIGITS.fullmatch(cursor) is None:
             raise ProblemError(400, "invalid_cursor", "the cursor is not one this list handed out")
+        only = str(parse_quarter(quarter)) if quarter is not None else None
         register = tenant.app.exports.export_register()
         exports, signed = register.exports, register.certifications
         before = int(cursor) if cursor else len(exports) + 1
-        numbered = [(n, e) for n, e in enumerate(exports, start=1) if n < before]
+        numbered = [
+            (n, e)
+            for n, e in enumerate(exports, start=1)
+            if n < before and (only is None or e.quarter == only)
+        ]
         page = [_out(n, e, signed.get(e.export_id)) for n, e in reversed(numbered[-limit:])]
         more = len(numbered) > limit
         return ExportPage(page, str(page[-1].number) if more and page else None)
