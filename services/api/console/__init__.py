@@ -23,7 +23,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
 
-from services.api.console import actions, forms, oversight, pages, records, signin
+from services.api.console import actions, forms, oversight, pages, records, reports, signin
 from services.api.console.backend import Refusal
 from services.api.console.format import register_filters
 from services.api.console.session import PATH, SignInRequired, csrf_config, session_config
@@ -133,6 +133,7 @@ def console_router(settings: Settings) -> Router:
             *forms.ROUTES,
             *actions.ROUTES,
             *records.ROUTES,
+            *reports.ROUTES,
             *oversight.ROUTES,
             static,
         ],

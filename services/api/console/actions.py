@@ -13,12 +13,15 @@ from uuid import UUID
 from litestar import Request, Response, get, post
 from litestar.response import Redirect, Template
 
+from domain import clock
 from domain.exports import CERTIFICATION_STATEMENT as STATEMENT
 from domain.stages import Placement
 from services.api.console.backend import Refusal, command, read
 from services.api.console.checks import FormCheck
 from services.api.console.pages import grantee_zone, optional, page
+from services.api.console.reports import standing
 from services.api.console.session import PATH, Staff, session_of, signed_in
+from services.reports.quarterly import Quarter
 
 
 @dataclass
@@ -72,11 +75,13 @@ def _render(
     values: dict[str, Any],
     error: str = "",
     status: int = 200,
+    template_name: str = "command_form.html",
+    **about: Any,
 ) -> Template:
     template = page(
         request,
         staff,
-        "command_form.html",
+        template_name,
         # The heading may quote a goal; the title never carries personal words.
         title=heading if heading.startswith(("Record", "Make")) else "Goal progress",
         heading=heading,
@@ -85,6 +90,7 @@ def _render(
         fields=fields,
         v=values,
         error=error,
+        **about,
     )
     template.status_code = status
     return template
@@ -277,7 +283,8 @@ CERTIFY = [
         "What you certify",
         "textarea",
         required=True,
-        help="Recorded with your name, the time and the file's SHA-256; once per file.",
+        help='A sentence of at least 40 characters with the word "certify". Recorded with'
+        " your name, the time and the file's SHA-256; once per file.",
     ),
 ]
 
@@ -290,9 +297,18 @@ def _certify_heading(export: Any) -> str:
     return f"Record your certification of the {export['quarter']} PIRL file"
 
 
+async def _about(request: Request[Any, Any, Any], staff: Staff, export: Any) -> dict[str, Any]:
+    """What the certify page shows of the file: its quarter (and whether it has ended in the
+    grantee's zone), its SHA-256, rows and time, and who certified it already, if anyone."""
+    quarter = Quarter.parse(export["quarter"])
+    today = clock.today(await grantee_zone(request, staff))
+    return {"export": export, "period": quarter, "standing": standing(quarter, today)}
+
+
 @get(f"{PATH}/exports/{{export_id:uuid}}/certify")
 async def certify_form(request: Request[Any, Any, Any], export_id: UUID) -> Template:
-    """Certify a recorded PIRL file as the grantee's submission (the coordinator)."""
+    """Certify a recorded PIRL file as the grantee's submission (the coordinator): the file's
+    SHA-256, rows and time above the form; a file certified already says by whom and when."""
     staff = signed_in(request)
     export = await _export(request, staff, export_id)
     return _render(
@@ -307,6 +323,8 @@ async def certify_form(request: Request[Any, Any, Any], export_id: UUID) -> Temp
             "signer_title": "Program Coordinator",
             "statement": STATEMENT,
         },
+        template_name="certify.html",
+        **await _about(request, staff, export),
     )
 
 
@@ -332,6 +350,8 @@ async def certify(request: Request[Any, Any, Any], export_id: UUID) -> Response[
             values=values,
             error=refused.words(_labels(CERTIFY)),
             status=refused.status,
+            template_name="certify.html",
+            **await _about(request, staff, await _export(request, staff, export_id)),
         )
     return Redirect(back, status_code=303)
 
