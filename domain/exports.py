@@ -170,7 +170,7 @@ class ExportRegister(ProwdAggregate):
         if len(text) < STATEMENT_MIN or STATEMENT_VERB not in text.casefold():
             raise RuleViolation(
                 f"statement must be a sentence of at least {STATEMENT_MIN} characters saying"
-                f" what you {STATEMENT_VERB} (it must contain the word \"{STATEMENT_VERB}\")",
+                f' what you {STATEMENT_VERB} (it must contain the word "{STATEMENT_VERB}")',
                 code="invalid_certification",
             )
         certification = Certification(
