@@ -257,13 +257,20 @@ class ExportController(Controller):
         quarter: PirlQuarter,
         allow_warnings: AllowWarnings = False,
     ) -> Response[bytes]:
-        """The PIRL file of a calendar quarter `YYYYQn`, generated and recorded exactly as by
-        `POST` on the same path (so this `GET` is not a safe read: every download is recorded
-        in the export register with its SHA-256, `X-Export-Digest`). One CSV row per
-        participant whose date of program entry (PIRL 900) is on or before the quarter's last
-        day; dates YYYYMMDD; element 100 a pseudonym. Same quarter, nothing changed: same
-        bytes. A retry with the same `Idempotency-Key` returns the first file and records
-        nothing."""
+        """The PIRL file of a calendar quarter `YYYYQn`. When the file the log gives now is
+        byte for byte the quarter's last recorded export, that export is served again
+        (`X-Export-Id`, `X-Export-Digest` and `X-Export-Stands-At` are its own) and nothing is
+        recorded: a download again is a read, in the access log like any read of personal
+        data. Otherwise the file is generated and recorded exactly as by `POST` on the same
+        path (every file that leaves the service is on record). One CSV row per participant
+        whose date of program entry (PIRL 900) is on or before the quarter's last day; dates
+        YYYYMMDD; element 100 a pseudonym. A retry with the same `Idempotency-Key` returns the
+        first file and records nothing."""
+        again = tenant.app.exports.served_again(
+            parse_quarter(quarter), allow_warnings=allow_warnings
+        )
+        if again is not None:
+            return _csv(tenant, *again)
         return _generate(request, tenant, quarter, 200, allow_warnings)  # type: ignore[no-any-return]
 
     @get(
