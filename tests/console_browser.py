@@ -315,6 +315,9 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     yield "mentors"
     driver.get(f"{scene.url}/console/reports?quarter=2026Q1")
     yield "reports"
+    driver.get(f"{scene.url}/console/reports/quarterly/2026Q1/figures/enrolment.new")
+    assert driver.find_elements(By.ID, "counted"), "the figure's drill-down"
+    yield "report-figure"
     driver.delete_all_cookies()
     sign_in(driver, scene, "auditor")
     yield "audit"
