@@ -184,6 +184,12 @@ def test_a_coordinator_checks_the_file_signs_it_and_downloads_what_was_signed(
     )
     quarter = browser.get("/console/reports?quarter=2026Q3").text
     assert "was certified by Dana Reyes, Coordinator, on Tue 20 Oct 2026, 11:00" in quarter
+    # An auditor may read who signed, not open the form, and is told who may.
+    sign_in(browser, "auditor", grantee)
+    barred = browser.get(path)
+    assert barred.status_code == 403
+    assert "Only coordinators may open the page that certifies a PIRL file" in barred.text
+    sign_in(browser, "coordinator", grantee, subject="dana")
     # The certified file, downloaded from the console, is the one signed, byte for byte.
     signed = client.get(
         f"/v1/grantees/{grantee}/exports/{exported['id']}", headers=auth("auditor", grantee)

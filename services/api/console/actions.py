@@ -19,7 +19,7 @@ from domain.stages import Placement
 from services.api.console.backend import Refusal, command, read
 from services.api.console.checks import FormCheck
 from services.api.console.pages import grantee_zone, optional, page
-from services.api.console.reports import standing
+from services.api.console.reports import may_open, standing
 from services.api.console.session import PATH, Staff, session_of, signed_in
 from services.reports.quarterly import Quarter
 
@@ -310,6 +310,7 @@ async def certify_form(request: Request[Any, Any, Any], export_id: UUID) -> Temp
     """Certify a recorded PIRL file as the grantee's submission (the coordinator): the file's
     SHA-256, rows and time above the form; a file certified already says by whom and when."""
     staff = signed_in(request)
+    may_open(staff, "exports.certify", "the page that certifies a PIRL file")
     export = await _export(request, staff, export_id)
     return _render(
         request,
@@ -331,6 +332,7 @@ async def certify_form(request: Request[Any, Any, Any], export_id: UUID) -> Temp
 @post(f"{PATH}/exports/{{export_id:uuid}}/certify")
 async def certify(request: Request[Any, Any, Any], export_id: UUID) -> Response[Any]:
     staff = signed_in(request)
+    may_open(staff, "exports.certify", "the page that certifies a PIRL file")
     export = await _export(request, staff, export_id)
     values = await _form(request, CERTIFY)
     back = f"{PATH}/reports?quarter={export['quarter']}"
