@@ -60,6 +60,10 @@ CERTIFICATION_STATEMENT = (
 )
 _SIGNER_MAX = 200
 _STATEMENT_MAX = 2000
+# A statement says what the official affirms: long enough to be a sentence, and in words that
+# certify (a bare "OK" or a name typed twice is not a certification).
+STATEMENT_MIN = 40
+STATEMENT_VERB = "certify"
 
 
 class Certification(msgspec.Struct, frozen=True, kw_only=True):
@@ -163,6 +167,12 @@ class ExportRegister(ProwdAggregate):
                 raise RuleViolation(
                     f"{what} must hold 1 to {most} characters", code="invalid_certification"
                 )
+        if len(text) < STATEMENT_MIN or STATEMENT_VERB not in text.casefold():
+            raise RuleViolation(
+                f"statement must be a sentence of at least {STATEMENT_MIN} characters saying"
+                f' what you {STATEMENT_VERB} (it must contain the word "{STATEMENT_VERB}")',
+                code="invalid_certification",
+            )
         certification = Certification(
             export_id=export_id,
             sha256=record.sha256,

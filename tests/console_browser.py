@@ -356,6 +356,9 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     driver.get(f"{scene.url}/console/escalations/{scene.escalation}")
     wait_for(lambda: driver.find_elements(By.ID, "resolution"), what="the escalation")
     yield "escalation"
+    driver.get(f"{scene.url}/console/reports/quarterly/2026Q1/figures/enrolment.new")
+    assert driver.find_elements(By.ID, "counted"), "the figure's drill-down"
+    yield "report-figure"
     driver.delete_all_cookies()
     sign_in(driver, scene, "auditor")
     yield "audit"

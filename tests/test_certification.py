@@ -111,3 +111,45 @@ def test_only_a_coordinator_signs_and_only_a_recorded_file(
     missing = _certify(client, auth, grantee, "00000000-0000-0000-0000-000000000001")
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
     assert count_events(db, grantee) == events
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["I certify.", "The data in this file are true, complete and accurate as far as I know."],
+    ids=["too-short", "no-certify"],
+)
+def test_a_statement_that_certifies_nothing_is_refused(
+    client, auth, grantee, exported, db, statement
+) -> None:
+    events = count_events(db, grantee)
+    r = _certify(client, auth, grantee, exported["id"], {**SIGNER, "statement": statement})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_certification", r.text
+    assert "at least 40 characters" in r.json()["detail"] and '"certify"' in r.json()["detail"]
+    assert count_events(db, grantee) == events
+    worded = {**SIGNER, "statement": "I CERTIFY that this file is the grantee's own record."}
+    assert _certify(client, auth, grantee, exported["id"], worded).status_code == 201
+
+
+def test_a_quarter_not_ended_is_not_certified(client, auth, grantee, enrol, db, frozen_at) -> None:
+    """2026Q3 ends on 30 September in the grantee's zone (America/New_York, UTC-04:00 then):
+    at 23:30 that evening it is still running and its file is refused a signature; half an
+    hour after midnight the same file is certified."""
+    clock = frozen_at(datetime(2026, 8, 14, 15, 0, tzinfo=UTC))
+    enrol(program_entry_date="2026-07-01")
+    r = client.post(
+        f"/v1/grantees/{grantee}/exports/pirl/2026Q3", headers=auth("coordinator", grantee)
+    )
+    assert r.status_code == 201, r.text
+    export_id = r.headers["x-export-id"]
+    for at in (datetime(2026, 8, 14, 15, 0, tzinfo=UTC), datetime(2026, 10, 1, 3, 30, tzinfo=UTC)):
+        clock.set(at)
+        events = count_events(db, grantee)
+        refused = _certify(client, auth, grantee, export_id)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "quarter_not_ended"
+        assert "2026-09-30" in refused.json()["detail"]
+        assert count_events(db, grantee) == events
+    clock.set(datetime(2026, 10, 1, 4, 30, tzinfo=UTC))
+    signed = _certify(client, auth, grantee, export_id)
+    assert signed.status_code == 201, signed.text
+    assert signed.json()["certification"]["certified_at"] == "2026-10-01T00:30:00-04:00"

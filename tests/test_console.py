@@ -457,7 +457,11 @@ def test_a_coordinator_certifies_a_recorded_pirl_file_in_the_console(
     done = form(
         browser,
         path,
-        {"signer_name": "Dana Reyes", "signer_title": "Coordinator", "statement": "I certify."},
+        {
+            "signer_name": "Dana Reyes",
+            "signer_title": "Coordinator",
+            "statement": "I certify that this file is drawn from our own records.",
+        },
     )
     assert done.status_code == 303, done.text
     shown = browser.get(done.headers["location"]).text

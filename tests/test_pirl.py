@@ -23,7 +23,7 @@ from services.cli.records import cmd_export
 from services.projector import live as projector
 from services.reports import pirl
 from services.reports.pirl import COLUMNS, Quarter
-from tests.conftest import race
+from tests.conftest import count_events, race
 from tests.meetings_helpers import World
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,11 +246,15 @@ def test_exit_reason_code_in_the_file(client, auth, db):
 
 def test_the_same_quarter_twice_is_byte_identical_and_both_are_recorded(s):
     before = len(s.generated())
-    first, second = s.export("2025Q4"), s.export("2025Q4", method="get")
-    assert (first.status_code, second.status_code) == (201, 200)
+    first, second = s.export("2025Q4"), s.export("2025Q4")
+    assert (first.status_code, second.status_code) == (201, 201)
     assert first.content == second.content
     assert first.headers["X-Export-Digest"] == second.headers["X-Export-Digest"]
     assert first.headers["X-Export-Id"] != second.headers["X-Export-Id"]
+    # A GET of the unchanged file is the last export again, not a third record.
+    third = s.export("2025Q4", method="get")
+    assert third.status_code == 200 and third.content == second.content
+    assert third.headers["X-Export-Id"] == second.headers["X-Export-Id"]
     recorded = s.generated()[before:]
     assert [g["export_id"] for g in recorded] == [
         first.headers["X-Export-Id"],
@@ -518,3 +522,39 @@ def _identifier_of(w: World, participant: str) -> str:
             if a["participant_id"] == participant:
                 return str(a["identifier"])
     raise AssertionError(f"no identifier assigned to {participant}")
+
+
+def test_a_download_again_of_an_unchanged_file_records_nothing_and_is_logged_as_a_read(
+    client, auth, grantee, enrol, db, frozen_at
+) -> None:
+    """`GET …/exports/pirl/{q}` twice with nothing changed: the second answer is the first
+    export (its id and digest), no event is appended, and the access log has its row. A new
+    participant in the quarter makes a new file, recorded as a new export."""
+    frozen_at(datetime(2026, 10, 20, 15, 0, tzinfo=UTC))
+    enrol(program_entry_date="2026-07-01")
+    path = f"/v1/grantees/{grantee}/exports/pirl/2026Q3"
+    first = client.get(path, headers=auth("coordinator", grantee))
+    assert first.status_code == 200, first.text
+    events = count_events(db, grantee)
+
+    def reads() -> int:
+        row = db.fetchone(
+            f'SELECT count(*) FROM "g_{grantee}".access_log WHERE action = %s', ("exports.pirl",)
+        )
+        return int(row[0]) if row else 0
+
+    logged = reads()
+    again = client.get(path, headers=auth("coordinator", grantee))
+    assert again.status_code == 200 and again.content == first.content
+    assert again.headers["x-export-id"] == first.headers["x-export-id"]
+    assert again.headers["x-export-digest"] == first.headers["x-export-digest"]
+    assert count_events(db, grantee) == events
+    assert reads() == logged + 1
+    listed = client.get(f"/v1/grantees/{grantee}/exports", headers=auth("auditor", grantee))
+    assert len(listed.json()["items"]) == 1
+    # Someone new in the quarter: a different file, so a new export on record.
+    enrol(first_name="Bea", program_entry_date="2026-08-03")
+    changed = client.get(path, headers=auth("coordinator", grantee))
+    assert changed.status_code == 200
+    assert changed.headers["x-export-id"] != first.headers["x-export-id"]
+    assert count_events(db, grantee) > events + 1

@@ -257,30 +257,54 @@ class ExportController(Controller):
         quarter: PirlQuarter,
         allow_warnings: AllowWarnings = False,
     ) -> Response[bytes]:
-        """The PIRL file of a calendar quarter `YYYYQn`, generated and recorded exactly as by
-        `POST` on the same path (so this `GET` is not a safe read: every download is recorded
-        in the export register with its SHA-256, `X-Export-Digest`). One CSV row per
-        participant whose date of program entry (PIRL 900) is on or before the quarter's last
-        day; dates YYYYMMDD; element 100 a pseudonym. Same quarter, nothing changed: same
-        bytes. A retry with the same `Idempotency-Key` returns the first file and records
-        nothing."""
+        """The PIRL file of a calendar quarter `YYYYQn`. When the file the log gives now is
+        byte for byte the quarter's last recorded export, that export is served again
+        (`X-Export-Id`, `X-Export-Digest` and `X-Export-Stands-At` are its own) and nothing is
+        recorded: a download again is a read, in the access log like any read of personal
+        data. Otherwise the file is generated and recorded exactly as by `POST` on the same
+        path (every file that leaves the service is on record). One CSV row per participant
+        whose date of program entry (PIRL 900) is on or before the quarter's last day; dates
+        YYYYMMDD; element 100 a pseudonym. A retry with the same `Idempotency-Key` returns the
+        first file and records nothing."""
+        again = tenant.app.exports.served_again(
+            parse_quarter(quarter), allow_warnings=allow_warnings
+        )
+        if again is not None:
+            return _csv(tenant, *again)
         return _generate(request, tenant, quarter, 200, allow_warnings)  # type: ignore[no-any-return]
 
     @get(
         "/",
         opt=action("exports.read"),
         sync_to_thread=True,
-        responses=problems((400, "invalid_cursor", "the cursor is not one this list handed out")),
+        responses=problems(
+            (400, "invalid_cursor", "the cursor is not one this list handed out"),
+            _QUARTER_PROBLEM,
+        ),
     )
-    def list_exports(self, tenant: Tenant, limit: Limit = 50, cursor: Cursor = "") -> ExportPage:
+    def list_exports(
+        self,
+        tenant: Tenant,
+        limit: Limit = 50,
+        cursor: Cursor = "",
+        quarter: Annotated[
+            str | None, Parameter(description="only the exports of this quarter, e.g. 2026Q3")
+        ] = None,
+    ) -> ExportPage:
         """Past exports, newest first, each with its SHA-256, row count, the log position its
-        data stands at and who asked for it. Pages by `number` (`next_cursor`)."""
+        data stands at and who asked for it; `quarter` keeps those of one quarter. Pages by
+        `number` (`next_cursor`)."""
         if cursor and _DIGITS.fullmatch(cursor) is None:
             raise ProblemError(400, "invalid_cursor", "the cursor is not one this list handed out")
+        only = str(parse_quarter(quarter)) if quarter is not None else None
         register = tenant.app.exports.export_register()
         exports, signed = register.exports, register.certifications
         before = int(cursor) if cursor else len(exports) + 1
-        numbered = [(n, e) for n, e in enumerate(exports, start=1) if n < before]
+        numbered = [
+            (n, e)
+            for n, e in enumerate(exports, start=1)
+            if n < before and (only is None or e.quarter == only)
+        ]
         page = [_out(n, e, signed.get(e.export_id)) for n, e in reversed(numbered[-limit:])]
         more = len(numbered) > limit
         return ExportPage(page, str(page[-1].number) if more and page else None)
@@ -310,6 +334,12 @@ class ExportController(Controller):
                 " new export",
             ),
             (422, "invalid_certification", "signer_name must hold 1 to 200 characters"),
+            (
+                422,
+                "quarter_not_ended",
+                "quarter 2026Q3 has not ended (its last day is 2026-09-30); its file can be"
+                " certified from the day after",
+            ),
         ),
     )
     def certify(
@@ -329,7 +359,9 @@ class ExportController(Controller):
         title as they sign, and the statement they affirm (a standard one unless given). The
         certification names the file's SHA-256, so what was signed is what `…/file`
         regenerates byte for byte. Once per file: a corrected submission is a new export,
-        certified on its own (409 `already_certified`)."""
+        certified on its own (409 `already_certified`). The statement is a sentence of at least
+        40 characters with the word "certify" (422 `invalid_certification`); a quarter that has
+        not ended in the grantee's time zone is refused (422 `quarter_not_ended`)."""
         return tenant_command(
             request,
             tenant,

@@ -148,6 +148,35 @@ class Exports:
         saved = self.ledger.record(register, command, side_effects=[disclose])
         return Exported(saved.aggregate, saved.position, data)
 
+    def served_again(
+        self, quarter: pirl.Quarter, *, allow_warnings: bool = False
+    ) -> tuple[ExportRecord, bytes] | None:
+        """The quarter's last recorded export and its bytes, if the file generated from the log
+        as it stands now is that file byte for byte (nothing in its facts changed, no one new in
+        it): a download again of a file already on record, which records nothing. None when
+        the file would differ (or none is recorded): then it is a new export. The edit checks
+        refuse as for a new export."""
+        register = self.export_register()
+        earlier = [e for e in register.exports if e.quarter == str(quarter)]
+        if not earlier or earlier[-1].elements_version != pirl.ELEMENTS_VERSION:
+            return None
+        recorder: TenantRecorder = self.ledger.recorder  # type: ignore[assignment]
+        log = self.pirl_log(recorder.max_notification_id() or 0)
+        in_scope = [f.participant_id for f in pirl.in_scope(log, quarter)]
+        if any(p not in register.identifiers for p in in_scope):
+            return None
+        today = utcnow().astimezone(self.ledger.zone).date()
+        rows = pirl.build(log, quarter, register.identifiers, today)
+        header = [str(c.element) for c in pirl.COLUMNS]
+        refusing = pirl_checks.blocking(pirl_checks.failures(header, rows), allow_warnings)
+        if refusing:
+            raise RuleViolation(
+                f"the {quarter} file fails the PIRL edit checks: " + pirl_checks.describe(refusing),
+                code="pirl_edit_checks_failed",
+            )
+        data = pirl.render(rows)
+        return (earlier[-1], data) if pirl.digest(data) == earlier[-1].sha256 else None
+
     def certify_export(
         self,
         command: Command,
@@ -157,8 +186,20 @@ class Exports:
         signer_title: str,
         statement: str = CERTIFICATION_STATEMENT,
     ) -> Saved[ExportRegister]:
-        """Record a named official's certification of a recorded file (its digest)."""
+        """Record a named official's certification of a recorded file (its digest): only once
+        its quarter has ended in the grantee's time zone, since a quarter still running has
+        figures that can still change (422 `quarter_not_ended`)."""
         register = self.export_register()
+        record = register.find(export_id)
+        if record is not None:
+            quarter = pirl.parse_quarter(record.quarter)
+            today = utcnow().astimezone(self.ledger.zone).date()
+            if today <= quarter.end:
+                raise RuleViolation(
+                    f"quarter {quarter} has not ended (its last day is {quarter.end}); its file"
+                    " can be certified from the day after",
+                    code="quarter_not_ended",
+                )
         register.certify(
             export_id, signer_name=signer_name, signer_title=signer_title, statement=statement
         )

@@ -32,6 +32,7 @@ from services.api.console import (
     oversight,
     pages,
     records,
+    reports,
     signin,
 )
 from services.api.console.backend import Refusal
@@ -146,6 +147,7 @@ def console_router(settings: Settings) -> Router:
             *casework.ROUTES,
             *escalations.ROUTES,
             *records.ROUTES,
+            *reports.ROUTES,
             *oversight.ROUTES,
             static,
         ],

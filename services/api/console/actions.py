@@ -13,12 +13,15 @@ from uuid import UUID
 from litestar import Request, Response, get, post
 from litestar.response import Redirect, Template
 
+from domain import clock
 from domain.exports import CERTIFICATION_STATEMENT as STATEMENT
 from domain.stages import Placement
 from services.api.console.backend import Refusal, command, read
 from services.api.console.checks import FormCheck
 from services.api.console.pages import grantee_zone, optional, page
+from services.api.console.reports import may_open, standing
 from services.api.console.session import PATH, Staff, session_of, signed_in
+from services.reports.quarterly import Quarter
 
 
 @dataclass
@@ -78,11 +81,13 @@ def render_form(
     errs: dict[str, str] | None = None,
     intro: str = "",
     submit: str = "",
+    template_name: str = "command_form.html",
+    **about: Any,
 ) -> Template:
     template = page(
         request,
         staff,
-        "command_form.html",
+        template_name,
         # The heading may quote a goal; the title never carries personal words.
         title=title or (heading if heading.startswith(("Record", "Make")) else "Goal progress"),
         heading=heading,
@@ -94,6 +99,7 @@ def render_form(
         errs=errs or {},
         intro=intro,
         submit=submit,
+        **about,
     )
     template.status_code = status
     return template
@@ -289,7 +295,8 @@ CERTIFY = [
         "What you certify",
         "textarea",
         required=True,
-        help="Recorded with your name, the time and the file's SHA-256; once per file.",
+        help='A sentence of at least 40 characters with the word "certify". Recorded with'
+        " your name, the time and the file's SHA-256; once per file.",
     ),
 ]
 
@@ -302,10 +309,20 @@ def _certify_heading(export: Any) -> str:
     return f"Record your certification of the {export['quarter']} PIRL file"
 
 
+async def _about(request: Request[Any, Any, Any], staff: Staff, export: Any) -> dict[str, Any]:
+    """What the certify page shows of the file: its quarter (and whether it has ended in the
+    grantee's zone), its SHA-256, rows and time, and who certified it already, if anyone."""
+    quarter = Quarter.parse(export["quarter"])
+    today = clock.today(await grantee_zone(request, staff))
+    return {"export": export, "period": quarter, "standing": standing(quarter, today)}
+
+
 @get(f"{PATH}/exports/{{export_id:uuid}}/certify")
 async def certify_form(request: Request[Any, Any, Any], export_id: UUID) -> Template:
-    """Certify a recorded PIRL file as the grantee's submission (the coordinator)."""
+    """Certify a recorded PIRL file as the grantee's submission (the coordinator): the file's
+    SHA-256, rows and time above the form; a file certified already says by whom and when."""
     staff = signed_in(request)
+    may_open(staff, "exports.certify", "the page that certifies a PIRL file")
     export = await _export(request, staff, export_id)
     return render_form(
         request,
@@ -319,12 +336,15 @@ async def certify_form(request: Request[Any, Any, Any], export_id: UUID) -> Temp
             "signer_title": "Program Coordinator",
             "statement": STATEMENT,
         },
+        template_name="certify.html",
+        **await _about(request, staff, export),
     )
 
 
 @post(f"{PATH}/exports/{{export_id:uuid}}/certify")
 async def certify(request: Request[Any, Any, Any], export_id: UUID) -> Response[Any]:
     staff = signed_in(request)
+    may_open(staff, "exports.certify", "the page that certifies a PIRL file")
     export = await _export(request, staff, export_id)
     values = await read_form(request, CERTIFY)
     back = f"{PATH}/reports?quarter={export['quarter']}"
@@ -344,6 +364,8 @@ async def certify(request: Request[Any, Any, Any], export_id: UUID) -> Response[
             values=values,
             error=refused.words(labels_of(CERTIFY)),
             status=refused.status,
+            template_name="certify.html",
+            **await _about(request, staff, await _export(request, staff, export_id)),
         )
     return Redirect(back, status_code=303)
 

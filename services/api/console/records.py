@@ -1,5 +1,5 @@
 """The console's pages for mentors' supervisors, coordinators, auditors and oversight staff:
-the mentor roster, the quarterly report and the PIRL export, the auditor's page (verification,
+the mentor roster, a participant's document, the auditor's page (verification,
 access log, event stream) and the cross-grantee oversight report. Each is the API's answer,
 fetched as the signed-in staff member."""
 
@@ -15,7 +15,7 @@ from litestar.response import Template
 
 from domain import clock
 from services.api.console.backend import call, read_all, refusal, segment
-from services.api.console.pages import grantee_zone, optional, optional_all, page
+from services.api.console.pages import optional, page
 from services.api.console.session import PATH, signed_in
 
 # The report pages are the API's own printable HTML, with its inline styles and SVG charts.
@@ -29,7 +29,7 @@ def quarter_of(day: date) -> str:
 def asked_quarter(request: Request[Any, Any, Any], today: date) -> str:
     """The quarter asked for (`YYYYQn`, no personal data: it may be in the address), else the
     current one; the API refuses a malformed one."""
-    return str(request.query_params.get("quarter") or quarter_of(today))[:8]
+    return str(request.query_params.get("quarter") or quarter_of(today))[:8].upper()
 
 
 @get(f"{PATH}/mentors")
@@ -38,23 +38,6 @@ async def mentors(request: Request[Any, Any, Any]) -> Template:
     staff = signed_in(request)
     found = await read_all(request, staff, "/mentors", limit=500)
     return page(request, staff, "mentors.html", title="Mentors", mentors=found["items"])
-
-
-@get(f"{PATH}/reports")
-async def reports(request: Request[Any, Any, Any]) -> Template:
-    """A quarter to open the quarterly report of, or to download the PIRL export of."""
-    staff = signed_in(request)
-    zone = await grantee_zone(request, staff)
-    quarter = asked_quarter(request, clock.today(zone))
-    exports = await optional_all(request, staff, "/exports", limit=500)
-    return page(
-        request,
-        staff,
-        "reports.html",
-        title="Reports",
-        quarter=quarter,
-        exports=(exports or {}).get("items", []),
-    )
 
 
 def passed_on(content_type: str) -> str:
@@ -84,27 +67,6 @@ async def _document(
         answer.content,
         media_type=passed_on(answer.headers.get("content-type", "")),
         headers=headers,
-    )
-
-
-@get(f"{PATH}/reports/quarterly/{{quarter:str}}")
-async def quarterly(request: Request[Any, Any, Any], quarter: str) -> Response[Any]:
-    """The grantee's quarterly report, the API's printable page."""
-    staff = signed_in(request)
-    return await _document(
-        request, f"/v1/grantees/{staff.grantee}/reports/quarterly/{segment(quarter)}", "html"
-    )
-
-
-@get(f"{PATH}/exports/pirl/{{quarter:str}}")
-async def pirl(request: Request[Any, Any, Any], quarter: str) -> Response[Any]:
-    """The PIRL export of a quarter, as a file."""
-    staff = signed_in(request)
-    return await _document(
-        request,
-        f"/v1/grantees/{staff.grantee}/exports/pirl/{segment(quarter)}",
-        "",
-        f"pirl-{quarter}.csv",
     )
 
 
@@ -163,4 +125,4 @@ async def oversight_report(request: Request[Any, Any, Any], quarter: str) -> Res
     return await _document(request, f"/v1/reports/quarterly/{segment(quarter)}", "html")
 
 
-ROUTES = [mentors, reports, quarterly, pirl, document, audit, oversight_report]
+ROUTES = [mentors, document, audit, oversight_report]

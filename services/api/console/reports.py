@@ -1,0 +1,192 @@
+"""The console's reports for the people who sign the quarter: the reports page (a quarter, its
+recorded PIRL exports and their certification), the grantee's printable quarterly report, each
+figure's drill-down (the counted units and the log positions behind them, so a number can be
+checked before it is signed), the PIRL file, and a recorded file downloaded as it was served.
+Each is the API's answer, fetched as the signed-in staff member."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from litestar import Request, Response, get
+from litestar.response import Template
+
+from domain import clock
+from services.api.console.backend import Refusal, call, read, refusal, segment
+from services.api.console.format import words
+from services.api.console.pages import grantee_zone, optional_all, page
+from services.api.console.records import _document, passed_on, quarter_of
+from services.api.console.session import PATH, Staff, signed_in
+from services.identity.access import MATRIX, allowed
+from services.reports.pirl import PIRL_YEARS
+from services.reports.quarterly import REPORT_YEARS, Quarter
+
+# The order roles are named in, in the sentence saying who may open a page.
+_ROLE_ORDER = (
+    "coordinator",
+    "grantee_admin",
+    "auditor",
+    "federal_oversight",
+    "platform_admin",
+    "case_manager",
+    "peer_mentor",
+    "rrc_staff",
+)
+_ROLE_WORDS = {
+    "coordinator": "coordinators",
+    "grantee_admin": "grantee administrators",
+    "auditor": "auditors",
+    "federal_oversight": "federal oversight staff",
+    "platform_admin": "platform administrators",
+    "case_manager": "case managers",
+    "peer_mentor": "peer mentors",
+    "rrc_staff": "RRC staff",
+}
+
+
+def who_may(action: str) -> str:
+    """The roles the role matrix allows `action`, as a reader says them ("coordinators,
+    grantee administrators and auditors")."""
+    roles = {str(r) for r in MATRIX[action].roles}
+    named = [_ROLE_WORDS.get(r, words(r)) for r in _ROLE_ORDER if r in roles]
+    named += sorted(words(r) for r in roles - set(_ROLE_ORDER))
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+
+
+def may_open(staff: Staff, action: str, what: str) -> None:
+    """Refuse the page (403, the console's own page) to a role the matrix does not allow,
+    saying in words who may open it."""
+    if not allowed(action, staff.roles):
+        raise Refusal(
+            403,
+            "forbidden",
+            f"Only {who_may(action)} may open {what}. Your role does not include it; ask your"
+            " program's coordinator if you need a figure from it.",
+        )
+
+
+def quarter_named(text: str, years: range = REPORT_YEARS) -> Quarter:
+    """The quarter in the address or the form, `YYYYQn` in either case (`2026q3` is 2026Q3);
+    anything else is refused (400) in a sentence."""
+    try:
+        return Quarter.parse(text.strip().upper(), years)
+    except ValueError:
+        raise Refusal(
+            400,
+            "invalid_quarter",
+            f"{text[:20]!r} is not a quarter. Write the year and the quarter's number as"
+            " YYYYQn, for example 2026Q3 (July to September 2026).",
+        ) from None
+
+
+def standing(quarter: Quarter, today: date) -> str:
+    """Whether the quarter is over on the grantee's `today`: `final`, `provisional` (still
+    running: its figures can change and its file cannot be certified yet) or `not_begun`."""
+    if today < quarter.start:
+        return "not_begun"
+    return "provisional" if today <= quarter.end else "final"
+
+
+@get(f"{PATH}/reports")
+async def reports(request: Request[Any, Any, Any]) -> Template:
+    """A quarter: its quarterly report, its PIRL file, and the exports recorded for it with
+    their SHA-256 and who certified each."""
+    staff = signed_in(request)
+    may_open(staff, "reports.read", "the reports page")
+    zone = await grantee_zone(request, staff)
+    today = clock.today(zone)
+    asked = request.query_params.get("quarter")
+    quarter = quarter_named(asked) if asked else Quarter.parse(quarter_of(today))
+    exports = await optional_all(request, staff, "/exports", quarter=quarter.name, limit=500)
+    items = (exports or {}).get("items", [])
+    return page(
+        request,
+        staff,
+        "reports.html",
+        title="Reports",
+        quarter=quarter.name,
+        period=quarter,
+        standing=standing(quarter, today),
+        exports=items,
+        certified=[x for x in items if x.get("certification")],
+        may_export=allowed("exports.pirl", staff.roles),
+        may_certify=allowed("exports.certify", staff.roles),
+    )
+
+
+@get(f"{PATH}/reports/quarterly/{{quarter:str}}")
+async def quarterly(request: Request[Any, Any, Any], quarter: str) -> Response[Any]:
+    """The grantee's quarterly report, the API's printable page; each figure's count links to
+    its drill-down below this address."""
+    staff = signed_in(request)
+    name = quarter_named(quarter).name
+    return await _document(
+        request, f"/v1/grantees/{staff.grantee}/reports/quarterly/{name}", "html"
+    )
+
+
+@get(f"{PATH}/reports/quarterly/{{quarter:str}}/figures/{{figure:str}}")
+async def figure(request: Request[Any, Any, Any], quarter: str, figure: str) -> Template:
+    """One figure of the quarterly report: its value, each unit it counted (a participant, a
+    meeting, a pairing-week) with the log positions of the events that made it count, and
+    every position behind it, in pages. Positions and counts only: no personal data."""
+    staff = signed_in(request)
+    may_open(staff, "reports.read", "a figure's drill-down")
+    q = quarter_named(quarter)
+    after = request.query_params.get("after") or ""
+    found = await read(
+        request,
+        staff,
+        f"/reports/quarterly/{q.name}/figures/{segment(figure)}",
+        after=after if after.isdigit() else None,
+        limit=500,
+    )
+    zone = await grantee_zone(request, staff)
+    return page(
+        request,
+        staff,
+        "report_figure.html",
+        title=f"{q.name}: {figure}",
+        quarter=q.name,
+        standing=standing(q, clock.today(zone)),
+        period=q,
+        figure=found,
+        first=not after,
+    )
+
+
+@get(f"{PATH}/exports/pirl/{{quarter:str}}")
+async def pirl(request: Request[Any, Any, Any], quarter: str) -> Response[Any]:
+    """The PIRL export of a quarter, as a file."""
+    staff = signed_in(request)
+    name = quarter_named(quarter, PIRL_YEARS).name
+    return await _document(
+        request,
+        f"/v1/grantees/{staff.grantee}/exports/pirl/{name}",
+        "",
+        f"pirl-{name}.csv",
+    )
+
+
+@get(f"{PATH}/exports/{{export_id:uuid}}/file")
+async def export_file(request: Request[Any, Any, Any], export_id: UUID) -> Response[Any]:
+    """A recorded export's file as it was served (the API regenerates it and checks it against
+    the recorded SHA-256): the certified file, byte for byte. Records nothing."""
+    staff = signed_in(request)
+    answer = await call(request, staff, "GET", f"/exports/{export_id}/file")
+    if answer.status_code != 200:
+        raise refusal(answer)
+    headers = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
+    for name in ("content-disposition", "x-export-digest", "x-export-id"):
+        if name in answer.headers:
+            headers[name] = answer.headers[name]
+    return Response(
+        answer.content,
+        media_type=passed_on(answer.headers.get("content-type", "")),
+        headers=headers,
+    )
+
+
+ROUTES = [reports, quarterly, figure, pirl, export_file]
