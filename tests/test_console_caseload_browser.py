@@ -53,7 +53,7 @@ def scene(server_url, settings, auth, tmp_path_factory) -> Iterator[Scene]:
                     for i in range(ENROLLED)
                 ]
                 world.post("/commands", {"items": items}, status=200)
-            yield Scene(base, world.slug, "", "", "", "", "")
+            yield Scene(base, world.slug, "", "", "", "", "", "")
 
 
 @pytest.fixture

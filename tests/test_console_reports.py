@@ -217,7 +217,7 @@ def test_a_quarter_still_running_is_not_certified_in_the_console(
         {"signer_name": "Dana Reyes", "signer_title": "Coordinator", "statement": STATEMENT},
     )
     assert refused.status_code == 422
-    assert "quarter 2026Q3 has not ended (its last day is 2026-09-30)" in _refusal(refused.text)
+    assert "Quarter 2026Q3 has not ended (its last day is 2026-09-30)" in _refusal(refused.text)
     assert count_events(db, grantee) == events
     clock.set(datetime(2026, 10, 1, 12, 0, tzinfo=UTC))
     sign_in(browser, "coordinator", grantee)  # the session idled out overnight
