@@ -44,9 +44,13 @@ def pirl_rows(
     number: int,
     zone: ZoneInfo,
     births: dict[str, date],
+    made_on: date,
 ) -> dict[str, dict[int, str]]:
-    """Per participant in the quarter's file (entered by its last day), element -> value."""
-    last = _quarter_last(year, number)
+    """Per participant in the quarter's file (entered by its last day), element -> value, as
+    the file made on `made_on` has it: facts through the quarter's last day, or through
+    `made_on` while the quarter is still in progress."""
+    quarter_end = _quarter_last(year, number)
+    last = min(quarter_end, made_on)
 
     def day(text: str) -> date:
         return _ts(text).astimezone(zone).date()
@@ -153,7 +157,7 @@ def pirl_rows(
 
     out: dict[str, dict[int, str]] = {}
     for pid, p in people.items():
-        if p["entry"] > last:
+        if p["entry"] > quarter_end:
             continue
         contact = max((d for d in p["contacts"] if d <= last), default=None)
         # Class hours end at the graduation, or when the participant first left stage 1.

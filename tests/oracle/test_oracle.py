@@ -678,9 +678,9 @@ def report_equals_oracle(client: Any, auth: Any, db: Any, app: Any, h: dict[str,
         # The PIRL row, column for column, for every participant in the quarter's file.
         log = app.state.tenancy.app(rec.slug).exports.pirl_log(lines[-1]["position"])
         q = pirl.Quarter(quarter.year, quarter.number)
-        rows = pirl.build(log, q, {UUID(pid): pid for pid in log_ids(log)})
+        rows = pirl.build(log, q, {UUID(pid): pid for pid in log_ids(log)}, today)
         got = {row[0]: dict(zip(ELEMENTS, row, strict=True)) for row in rows}
-        want = pirl_rows(lines, quarter.year, quarter.number, ZONE, rec.births)
+        want = pirl_rows(lines, quarter.year, quarter.number, ZONE, rec.births, today)
         assert got == want, (quarter.name, h)
     COVERED["histories"] += 1
     if not h["mentoring_is_service"]:
