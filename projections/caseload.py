@@ -23,9 +23,11 @@ from domain.pairings import Pairing
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
 from projections.base import Projection, Tables, handles
 from projections.caseload_reads import (
+    CASELOAD_SORT,
     SHOWN_SORTS,
     Filters,
     derived_exits,
+    last_service_sort,
     mentor_names,
     row_extras,
     shown_sort,
@@ -334,7 +336,9 @@ def caseload_page(
     of `active` never holds a derived exit, and every page but the last is full."""
     filters = filters or Filters()
     where, extra, extra_params = where_of(db, t, filters, served)
-    if served is not None and sort is not None and sort.column in SHOWN_SORTS:
+    if served is not None and sort is not None and sort.column == CASELOAD_SORT["last_service_on"]:
+        sort = last_service_sort(sort, *served)
+    elif served is not None and sort is not None and sort.column in SHOWN_SORTS:
         sort = shown_sort(sort, derived_exits(*served))
     staff = filters.staff
     # The page's key (the number) comes first, then the row.

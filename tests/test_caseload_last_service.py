@@ -86,3 +86,30 @@ def test_the_openapi_schema_documents_the_last_service(client: Any) -> None:
     row = spec["components"]["schemas"]["CaseloadRow"]["properties"]
     assert "derived exit" in row["last_service_on"]["description"]
     assert "last_service_on" in row["days_since_service"]["description"]
+
+
+def pages_of(w: World, **params: Any) -> list[str]:
+    """The ids of every page of the caseload, one row a page, following the cursors."""
+    out, cursor = [], ""
+    while True:
+        found = w.get("/participants", limit=1, cursor=cursor, **params)
+        out += [r["id"] for r in found["items"]]
+        cursor = found["next_cursor"] or ""
+        if not cursor:
+            return out
+
+
+def test_the_caseload_sorts_by_last_service_before_the_page_is_cut(world: World) -> None:
+    w = world
+    met = w.enrol("C1", "2025-09-15", "Mia")
+    quiet = w.enrol("C1", "2025-09-20", "Ola")
+    called = w.enrol("C1", "2025-09-25", "Eve")
+    w.meet(w.pair(w.mentor("mentor-a"), [met], "2026-10-01T15:00:00Z"), "2026-11-03T12:00:00Z")
+    w.post(f"/participants/{called}/case-contacts", {"contacted_on": "2026-11-20", "mode": "phone"})
+    w.view("/participants")
+    mine = {met, quiet, called}
+    # Both directions, a row a page: an order ignored (numbers are drawn at random) fails one.
+    longest_ago = [i for i in pages_of(w, sort="last_service_on") if i in mine]
+    assert longest_ago == [quiet, met, called]
+    latest = [i for i in pages_of(w, sort="-last_service_on") if i in mine]
+    assert latest == [called, met, quiet]

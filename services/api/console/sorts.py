@@ -41,6 +41,7 @@ COLUMNS = {
     "stage_started_at": Column("Stage started", "stage_started_at", *EARLIEST),
     "exit_date": Column("Exit date", "exit_date", *EARLIEST),
     "last_event_at": Column("Record changed", "last_event_at", "oldest first", "newest first"),
+    "last_service_on": Column("Last service", None, "longest ago first", "most recent first"),
     "days_in_stage": Column("Days in stage", "days_in_stage", "fewest first", "most first"),
 }
 
@@ -56,7 +57,7 @@ def _label(choice: str) -> str:
 
 # The choices in the order the form lists them: the caseload's own order (by number) first,
 # then the ones staff use most, then every other column either way.
-_FIRST = ["number", "last_name", "days_in_stage", "-days_in_stage", "-last_event_at"]
+_FIRST = ["number", "last_name", "days_in_stage", "-days_in_stage", "last_service_on"]
 _ORDER = [
     *_FIRST,
     *(c for c in CASELOAD_SORT if c not in _FIRST),
