@@ -35,6 +35,8 @@ _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`")
 _ENUM = re.compile(r"^Invalid enum value (?P<v>.*)$")
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_BOUND = re.compile(r"^Expected `(int|float|decimal)` [<>]=? ")
+_BOUND_KEYS = ("gt", "ge", "lt", "le")
 
 
 @dataclass
@@ -45,6 +47,8 @@ class Fault:
     at: str  # the path of the object or value the sentence is about
     allowed: list[Any] | None = None
     refused: dict[str, str] = field(default_factory=dict)
+    # The declared range of a number out of it (msgspec names only the bound it broke).
+    bounds: dict[str, Any] = field(default_factory=dict)
 
     @property
     def field(self) -> str:
@@ -70,6 +74,8 @@ class Fault:
             return f"{self.field} {rule}"
         if _UNKNOWN.match(self.reason):
             return f"{self.field}: no such field"
+        if self.bounds:
+            return f"{self.field}: out of range; it takes a number {range_words(self.bounds)}"
         value = _ENUM.match(self.reason)
         if self.allowed is None or value is None:
             return f"{self.field or 'the body'}: {self.reason}"
@@ -79,13 +85,35 @@ class Fault:
         return f"{said}; {why}" if why else said
 
 
+def range_words(bounds: dict[str, Any]) -> str:
+    """`{"gt": 0, "le": 80}` as "more than 0 and at most 80"."""
+    low = (
+        f"from {bounds['ge']}"
+        if "ge" in bounds
+        else f"more than {bounds['gt']}"
+        if "gt" in bounds
+        else ""
+    )
+    high = (
+        f"at most {bounds['le']}"
+        if "le" in bounds
+        else f"less than {bounds['lt']}"
+        if "lt" in bounds
+        else ""
+    )
+    if "ge" in bounds and "le" in bounds:
+        return f"from {bounds['ge']} to {bounds['le']}"
+    return " and ".join(w for w in (low, high) if w)
+
+
 def _split(error: str) -> tuple[str, str]:
     found = _AT.search(error)
     return (error[: found.start()], found.group("path")) if found else (error, "")
 
 
 def _unwrapped(tp: Any) -> tuple[Any, dict[str, Any]]:
-    """`tp` without `Annotated` and `| None`, and the `extra` of its `msgspec.Meta`s."""
+    """`tp` without `Annotated` and `| None`, and the `extra` of its `msgspec.Meta`s (with
+    its numeric bounds under `bounds`)."""
     extra: dict[str, Any] = {}
     while True:
         origin = typing.get_origin(tp)
@@ -94,6 +122,11 @@ def _unwrapped(tp: Any) -> tuple[Any, dict[str, Any]]:
             for meta in metas:
                 if isinstance(meta, msgspec.Meta) and meta.extra:
                     extra.update(meta.extra)
+                if isinstance(meta, msgspec.Meta):
+                    found = {k: getattr(meta, k) for k in _BOUND_KEYS}
+                    extra.setdefault("bounds", {}).update(
+                        {k: v for k, v in found.items() if v is not None}
+                    )
             tp = base
         elif origin in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -133,7 +166,8 @@ def _walk(tp: Any, value: Any, at: str) -> Iterator[Fault]:
     if not found:
         reason, inner = _split(str(first))
         allowed = _allowed(base) if reason.startswith("Invalid enum value") and not inner else None
-        yield Fault(reason, at + inner, allowed, dict(extra.get("refused", {})))
+        bounds = dict(extra.get("bounds", {})) if _BOUND.match(reason) and not inner else {}
+        yield Fault(reason, at + inner, allowed, dict(extra.get("refused", {})), bounds)
 
 
 def _struct(tp: type[msgspec.Struct], value: dict[str, Any], at: str) -> Iterator[Fault]:
@@ -174,6 +208,12 @@ def _entry(fault: Fault) -> dict[str, Any]:
     }
     if fault.allowed is not None:
         entry["allowed"] = fault.allowed
+    low = fault.bounds.get("ge", fault.bounds.get("gt"))
+    high = fault.bounds.get("le", fault.bounds.get("lt"))
+    if low is not None:
+        entry["minimum"] = low
+    if high is not None:
+        entry["maximum"] = high
     return entry
 
 

