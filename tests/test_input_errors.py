@@ -10,8 +10,13 @@ from typing import Any
 import pytest
 
 from services.projector import live as projector
-from tests.test_evaluation import JOB, w  # noqa: F401  (the fixture)
-from tests.test_supervision import World
+from tests.test_evaluation import JOB
+from tests.test_supervision import SupApi, World, world
+
+
+@pytest.fixture
+def w(client, auth, grantee, db) -> World:
+    return world(SupApi(client, auth, grantee, db))
 
 
 def problem(r: Any, status: int, code: str) -> dict[str, Any]:
@@ -27,7 +32,7 @@ def problem(r: Any, status: int, code: str) -> dict[str, Any]:
     "wage",
     ["1E+308", 1e308, 10**30, "1E+200000", "10000000", "0.001", "1E-30", "18.505", "-5", "0"],
 )
-def test_a_wage_outside_its_range_is_refused_naming_the_field_and_the_range(w: World, client, wage):  # noqa: F811
+def test_a_wage_outside_its_range_is_refused_naming_the_field_and_the_range(w: World, client, wage):
     api = w.api
     before = api.events()
     r = client.post(
@@ -43,7 +48,7 @@ def test_a_wage_outside_its_range_is_refused_naming_the_field_and_the_range(w: W
     assert api.events() == before
 
 
-def test_the_largest_and_smallest_wage_are_taken(w: World):  # noqa: F811
+def test_the_largest_and_smallest_wage_are_taken(w: World):
     api = w.api
     base = f"/participants/{w.mentee}/outcomes/employment"
     api.post(base, {**JOB, "wage": "9999999.99", "wage_unit": "annual"})
@@ -52,7 +57,7 @@ def test_the_largest_and_smallest_wage_are_taken(w: World):  # noqa: F811
 
 def test_the_evaluation_view_and_the_quarterly_report_still_work_after_a_huge_wage(
     w: World, client, auth
-):  # noqa: F811
+):
     api = w.api
     path = f"{api.base}/participants/{w.mentee}/outcomes/employment"
     for wage in ("1E+200000", "1E+308", 10**30):
@@ -69,7 +74,7 @@ def test_the_evaluation_view_and_the_quarterly_report_still_work_after_a_huge_wa
     assert "2026Q4" in r.text
 
 
-def test_a_number_outside_its_declared_range_names_the_field_and_the_range(w: World, client):  # noqa: F811
+def test_a_number_outside_its_declared_range_names_the_field_and_the_range(w: World, client):
     api = w.api
     path = f"{api.base}/participants/{w.mentee}/outcomes/employment"
     for hours in (-1, 0, 81, 1e308):
