@@ -23,3 +23,17 @@ class Refused(Exception):
         self.code = code
         self.detail = detail
         self.headers = dict(headers or {})
+
+
+# How much of a refused value a refusal quotes back: enough to recognise it, never the whole of
+# a value a client may have sent by the megabyte.
+SHOWN = 40
+
+
+def shown(value: object) -> str:
+    """`value` as a refusal quotes it: its first 40 characters, repr-escaped (so a control
+    character reads as `\\x00`), and how long it was when cut."""
+    text = str(value)
+    if len(text) <= SHOWN:
+        return repr(text)
+    return f"{text[:SHOWN]!r}… ({len(text)} characters)"

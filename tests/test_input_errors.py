@@ -11,6 +11,8 @@ import pytest
 
 from services.projector import live as projector
 from tests.test_evaluation import JOB
+from tests.test_request_edges import allowed
+from tests.test_role_matrix import fill, operations
 from tests.test_supervision import SupApi, World, world
 
 
@@ -84,3 +86,87 @@ def test_a_number_outside_its_declared_range_names_the_field_and_the_range(w: Wo
         assert "more than 0 and at most 80" in body["detail"], body
         (entry,) = body["errors"]
         assert (entry["field"], entry["minimum"], entry["maximum"]) == ("hours_per_week", 0, 80)
+
+
+# -- control characters in parameters -------------------------------------------------------
+@pytest.fixture(scope="module")
+def spec_world(client, make_grantee) -> dict[str, Any]:
+    return {"spec": client.get("/schema/openapi.json").json(), "slug": make_grantee()}
+
+
+def _query_parameters(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], str]]:
+    return [
+        (method.upper(), template, item, p["name"])
+        for template, ops in spec["paths"].items()
+        if template.startswith("/v1/")
+        for method, item in ops.items()
+        if method in ("get", "post", "put", "patch", "delete")
+        for p in item.get("parameters", [])
+        if p.get("in") == "query"
+    ]
+
+
+@pytest.mark.parametrize("value", ["\x00", "a\x00b", "\n", "\x1b[31m", "\x85"])
+def test_a_control_character_in_any_query_parameter_is_a_400_naming_it(
+    app, client, auth, spec_world, value
+):
+    spec, slug = spec_world["spec"], spec_world["slug"]
+    actions = {(m, t): a for m, t, a in operations(app, spec)}
+    params = _query_parameters(spec)
+    assert len(params) > 100
+    failures = []
+    for method, template, item, name in params:
+        action = actions[(method, template)]
+        headers = allowed(auth, action, slug) if action else {}
+        r = client.request(
+            method, fill(template, item, slug), params={name: value}, headers=headers
+        )
+        if not (
+            r.status_code == 400
+            and r.headers["content-type"].startswith("application/problem+json")
+            and r.json()["code"] == "invalid_parameter"
+            and r.json()["errors"]
+            == [{"message": "holds a control character", "key": name, "source": "query"}]
+            and f"query parameter '{name}'" in r.json()["detail"]
+        ):
+            failures.append(f"{method} {template} {name}: {r.status_code} {r.text[:120]}")
+    assert not failures, "\n".join(failures)
+
+
+def test_a_control_character_in_a_path_parameter_is_a_400_naming_it(app, client, auth, spec_world):
+    spec, slug = spec_world["spec"], spec_world["slug"]
+    failures = []
+    checked = 0
+    for method, template, action in operations(app, spec):
+        item = spec["paths"][template][method.lower()]
+        names = [
+            p["name"]
+            for p in item.get("parameters", [])
+            if p.get("in") == "path" and p.get("schema", {}).get("format") != "uuid"
+        ]
+        if action is None or not template.startswith("/v1/"):
+            continue
+        for name in names:
+            checked += 1
+            path = fill(template.replace("{" + name + "}", "A%00B"), item, slug)
+            r = client.request(method, path, headers=allowed(auth, action, slug))
+            body = r.json() if r.status_code == 400 else {}
+            if body.get("code") != "invalid_parameter" or f"'{name}'" not in body["detail"]:
+                failures.append(f"{method} {template} {name}: {r.status_code} {r.text[:120]}")
+    assert checked > 20
+    assert not failures, "\n".join(failures)
+
+
+def test_a_nul_in_a_search_or_cursor_leaves_the_list_working(client, auth, db, grantee, enrol):
+    position = enrol()["position"]
+    h = auth("coordinator", grantee)
+    for params in ({"q": "\x00"}, {"cursor": "\x00"}, {"assigned_to": "Ann\x00"}):
+        r = client.get(f"/v1/grantees/{grantee}/participants", params=params, headers=h)
+        problem(r, 400, "invalid_parameter")
+    projector.drain(db, f"g_{grantee}")
+    r = client.get(
+        f"/v1/grantees/{grantee}/participants",
+        params={"q": "Ann", "min_position": position},
+        headers=h,
+    )
+    assert r.status_code == 200 and len(r.json()["items"]) == 1, r.text
