@@ -170,3 +170,30 @@ def test_a_nul_in_a_search_or_cursor_leaves_the_list_working(client, auth, db, g
         headers=h,
     )
     assert r.status_code == 200 and len(r.json()["items"]) == 1, r.text
+
+
+# -- malformed JSON -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "line", "column", "byte"),
+    [
+        (b'{"employer": "A",\n "wage": }', 2, 10, 27),
+        (b'{"a": 1,\n "Caf\xc3\xa9" 1}', 2, 9, 18),
+        (b'{"employer": "A"', 1, 17, 16),
+        (b"[1, 2", 1, 6, 5),
+        (b'{"a": 1} x', 1, 10, 9),
+    ],
+)
+def test_malformed_json_says_where_it_broke(w: World, client, raw, line, column, byte):
+    api = w.api
+    before = api.events()
+    r = client.post(
+        f"{api.base}/participants/{w.mentee}/outcomes/employment",
+        content=raw,
+        headers={**api.headers(), "content-type": "application/json"},
+    )
+    body = problem(r, 400, "invalid_request")
+    where = f"line {line}, column {column} (byte {byte})"
+    assert body["detail"].startswith("the body is not valid JSON: ") and where in body["detail"]
+    (entry,) = body["errors"]
+    assert (entry["line"], entry["column"], entry["byte"]) == (line, column, byte)
+    assert api.events() == before
