@@ -9,6 +9,7 @@ import it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 
@@ -37,3 +38,18 @@ def shown(value: object) -> str:
     if len(text) <= SHOWN:
         return repr(text)
     return f"{text[:SHOWN]!r}… ({len(text)} characters)"
+
+
+_ENUM_VALUE = re.compile(r"^(Invalid enum value )(?P<v>.*)$", re.DOTALL)
+
+
+def clipped(message: str) -> str:
+    """A validation message, the value it quotes (an enumeration's) cut as `shown` cuts it
+    when longer than that."""
+    found = _ENUM_VALUE.match(message)
+    if found is None or len(found["v"]) <= SHOWN + 2:
+        return message
+    value = found["v"]
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]
+    return found.group(1) + shown(value)

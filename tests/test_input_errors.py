@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from services.projector import live as projector
+from services.refusals import shown
 from tests.test_evaluation import JOB
 from tests.test_request_edges import allowed
 from tests.test_role_matrix import fill, operations
@@ -197,3 +198,55 @@ def test_malformed_json_says_where_it_broke(w: World, client, raw, line, column,
     (entry,) = body["errors"]
     assert (entry["line"], entry["column"], entry["byte"]) == (line, column, byte)
     assert api.events() == before
+
+
+# -- how much of a refused value comes back --------------------------------------------------
+LONG = "Z" * 3000
+
+
+def test_shown_quotes_at_most_40_characters():
+    assert shown("abc") == "'abc'"
+    assert shown("a\x00b") == "'a\\x00b'"
+    assert shown("Z" * 41) == f"'{'Z' * 40}'… (41 characters)"
+
+
+def test_no_refusal_of_a_parameter_echoes_more_than_40_characters_of_it(
+    app, client, auth, spec_world
+):
+    spec, slug = spec_world["spec"], spec_world["slug"]
+    actions = {(m, t): a for m, t, a in operations(app, spec)}
+    failures = []
+    for method, template, item, name in _query_parameters(spec):
+        action = actions[(method, template)]
+        headers = allowed(auth, action, slug) if action else {}
+        r = client.request(method, fill(template, item, slug), params={name: LONG}, headers=headers)
+        if "Z" * 41 in r.text or r.status_code >= 500:
+            failures.append(f"{method} {template} ?{name}: {r.status_code} {len(r.text)}")
+    for method, template, action in operations(app, spec):
+        item = spec["paths"][template][method.lower()]
+        if action is None or not template.startswith("/v1/"):
+            continue
+        for p in item.get("parameters", []):
+            if p.get("in") != "path":
+                continue
+            path = fill(template.replace("{" + p["name"] + "}", LONG), item, slug)
+            r = client.request(method, path, headers=allowed(auth, action, slug))
+            if "Z" * 41 in r.text or r.status_code >= 500:
+                failures.append(f"{method} {template} {p['name']}: {r.status_code} {len(r.text)}")
+    r = client.get(
+        f"/v1/grantees/{slug}/participants", params={LONG: "1"}, headers=auth("coordinator", slug)
+    )
+    if "Z" * 41 in r.text:
+        failures.append(f"unknown parameter name: {r.text[:200]}")
+    assert not failures, "\n".join(failures)
+
+
+def test_no_refusal_of_a_body_echoes_more_than_40_characters_of_a_value(w: World, client):
+    api = w.api
+    path = f"{api.base}/participants/{w.mentee}/outcomes/employment"
+    for bad in ({"wage_unit": LONG}, {"wage": LONG}, {"started_on": LONG}, {"wage_unit": 7}):
+        r = client.post(path, json={**JOB, **bad}, headers=api.headers())
+        assert r.status_code in (400, 422), r.text
+        assert "Z" * 41 not in r.text, r.text[:300]
+    r = client.post(path, json={**JOB, "wage_unit": LONG}, headers=api.headers())
+    assert f"wage_unit: '{'Z' * 40}'… (3000 characters) is not one of" in r.json()["detail"]

@@ -27,6 +27,7 @@ from litestar import Response
 
 from services.api.problems import Problem, problem_response
 from services.api.text import text_rule
+from services.refusals import clipped
 
 GENERIC = "the request body fails validation"
 
@@ -65,7 +66,7 @@ class Fault:
 
     @property
     def message(self) -> str:
-        return f"{self.reason} - at `${self.at}`"
+        return f"{clipped(self.reason)} - at `${self.at}`"
 
     def sentence(self) -> str:
         """The fault for a person reading `detail`."""
@@ -78,9 +79,10 @@ class Fault:
             return f"{self.field}: out of range; it takes a number {range_words(self.bounds)}"
         value = _ENUM.match(self.reason)
         if self.allowed is None or value is None:
-            return f"{self.field or 'the body'}: {self.reason}"
+            return f"{self.field or 'the body'}: {clipped(self.reason)}"
         allowed = ", ".join(str(v) for v in self.allowed)
-        said = f"{self.field}: {value.group('v')} is not one of the allowed values ({allowed})"
+        said = f"{self.field}: {clipped(self.reason).removeprefix('Invalid enum value ')}"
+        said += f" is not one of the allowed values ({allowed})"
         why = self.refused.get(value.group("v").strip("'"))
         return f"{said}; {why}" if why else said
 

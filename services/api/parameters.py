@@ -20,7 +20,7 @@ from litestar import Request, Response
 from litestar.handlers import HTTPRouteHandler
 
 from services.api.problems import Problem, problem_response
-from services.refusals import shown
+from services.refusals import SHOWN, shown
 
 # Read by the read-your-writes wait before any handler (services/api/consistency.py).
 ALWAYS_ALLOWED = frozenset({"min_position"})
@@ -61,7 +61,7 @@ def control_characters(request: Request[Any, Any, Any]) -> Response[Problem] | N
             for source, key, value in found
         ),
         errors=[
-            {"message": "holds a control character", "key": key, "source": source}
+            {"message": "holds a control character", "key": key[:SHOWN], "source": source}
             for source, key, _ in found
         ],
     )
@@ -79,9 +79,10 @@ def unknown_parameters(request: Request[Any, Any, Any]) -> Response[Problem] | N
     return problem_response(
         400,
         "unknown_parameter",
-        f"unknown query parameter {', '.join(repr(u) for u in unknown)}; "
+        f"unknown query parameter {', '.join(shown(u) for u in unknown)}; "
         f"this operation takes: {listed}",
         errors=[
-            {"message": "unknown query parameter", "key": u, "source": "query"} for u in unknown
+            {"message": "unknown query parameter", "key": u[:SHOWN], "source": "query"}
+            for u in unknown
         ],
     )

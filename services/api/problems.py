@@ -6,6 +6,7 @@ stack traces, SQL or personal data. The types are listed in docs/errors.md.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -26,11 +27,12 @@ from projections.query import InvalidCursor, InvalidSort
 from services.api.param_words import malformed_path, parameter_detail, source_name
 from services.identity.oidc import KeysUnavailable
 from services.identity.tokens import NotAuthenticated
-from services.refusals import Refused
+from services.refusals import Refused, clipped, shown
 from services.store.health import KEY_MISSING, KEY_SETTINGS, UNAVAILABLE, UNSTORABLE
 from services.store.ledger import DuplicateRequest
 
 PROBLEM_JSON = "application/problem+json"
+_FOR_PATH = re.compile(r" for path \S.*$", re.DOTALL)
 log = structlog.get_logger("prowd.api")
 
 
@@ -127,7 +129,7 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
     extra = exc.extra if isinstance(exc.extra, list) else []
     return [
         {
-            "message": str(e.get("message", "")),
+            "message": clipped(str(e.get("message", ""))),
             "key": str(e.get("key", "")),
             "source": source_name(e.get("source", "")),
         }
@@ -180,7 +182,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         raw = exc.extra if isinstance(exc.extra, list) else []
         errors = _validation_errors(exc)
         named = parameter_detail(request, [e for e in raw if isinstance(e, dict)])
-        detail = named or ("the request body fails validation" if errors else str(exc.detail))
+        # Litestar's own sentence may end with the whole address: " for path /v1/...?...".
+        said = _FOR_PATH.sub("", str(exc.detail))
+        detail = named or ("the request body fails validation" if errors else said)
         code = "invalid_cursor" if named and {e["key"] for e in errors} == {"cursor"} else None
         return problem_response(400, code or "invalid_request", detail, errors=errors or None)
     if isinstance(exc, HTTPException):
@@ -191,7 +195,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
                 return problem_response(
                     404,
                     "not_found",
-                    f"path parameter {name!r} is not a UUID: {value[:64]!r}; no such record",
+                    f"path parameter {name!r} is not a UUID: {shown(value)}; no such record",
                     errors=[{"message": "not a UUID", "key": name, "source": "path"}],
                 )
         if exc.status_code in (404, 405) and not request.scope.get("state", {}).get("request_id"):

@@ -38,6 +38,7 @@ from services.api.params import Limit, MinPosition
 from services.api.problems import ProblemError
 from services.app.rrc import MeetingRecordOut
 from services.identity.access import STAFF, Role
+from services.refusals import shown
 
 VIEW = "rrc"
 
@@ -72,7 +73,7 @@ def check_rrc(tenant: Tenant, rrc: str) -> None:
         ):
             raise ProblemError(403, "forbidden", CLAIM[2])
         if principal.rrc != rrc:
-            raise ProblemError(404, "not_found", f"no RRC {rrc!r}")
+            raise ProblemError(404, "not_found", f"no RRC {shown(rrc)}")
     tenant.app.rrc.check_rrc(rrc)
 
 

@@ -26,6 +26,7 @@ from services.api.body_errors import invalid_body_response
 from services.api.dates import body_problem
 from services.api.problems import Problem, problem_response
 from services.api.text import text_problem
+from services.refusals import shown
 
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
 _BYTE = re.compile(r"\s*\(byte (\d+)\)")
@@ -43,6 +44,7 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
     if request.method not in _BODY_METHODS or field is None:
         return None
     content_type = request.headers.get("content-type", "")
+    sent = shown(content_type) if content_type else "without a type"
     if getattr(field.kwarg_definition, "media_type", None) == RequestEncodingType.MULTI_PART:
         # A form with a file (a document upload): its text fields follow the text rules.
         if content_type.split(";", 1)[0].strip().lower() == "multipart/form-data":
@@ -50,13 +52,13 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
         return problem_response(
             415,
             "unsupported_media_type",
-            f"the body must be sent as multipart/form-data, not {content_type or 'without a type'!r}",
+            f"the body must be sent as multipart/form-data, not {sent}",
         )
     if not is_json(content_type):
         return problem_response(
             415,
             "unsupported_media_type",
-            f"the body must be sent as application/json, not {content_type or 'without a type'!r}",
+            f"the body must be sent as application/json, not {sent}",
         )
     body = await request.body()
     try:

@@ -27,6 +27,7 @@ from domain.cadence import week_name
 from domain.goals import Horizon
 from domain.participants import ExitReason
 from domain.supervision import EscalationType
+from services.refusals import shown
 
 QUARTER = re.compile(r"^([0-9]{4})Q([1-4])$")
 # The years a quarter of the reports may name (their path parameter declares them); a PIRL
@@ -49,7 +50,7 @@ class Quarter:
         match = QUARTER.fullmatch(text)
         if match is None or int(match.group(1)) not in years:
             raise ValueError(
-                f"{text!r} is not a quarter of the form YYYYQn from {years.start}Q1 to"
+                f"{shown(text)} is not a quarter of the form YYYYQn from {years.start}Q1 to"
                 f" {years.stop - 1}Q4, e.g. 2026Q3"
             )
         return cls(int(match.group(1)), int(match.group(2)))
