@@ -5,10 +5,12 @@ Each refused request leaves the log as it was."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import pytest
 
+from services.cli.records import cmd_export
 from services.projector import live as projector
 from services.refusals import shown
 from tests.test_evaluation import JOB
@@ -250,3 +252,38 @@ def test_no_refusal_of_a_body_echoes_more_than_40_characters_of_a_value(w: World
         assert "Z" * 41 not in r.text, r.text[:300]
     r = client.post(path, json={**JOB, "wage_unit": LONG}, headers=api.headers())
     assert f"wage_unit: '{'Z' * 40}'… (3000 characters) is not one of" in r.json()["detail"]
+
+
+# -- quarters: one range of years ----------------------------------------------------------
+@pytest.mark.parametrize("quarter", ["99999Q1", "2201Q1", "1899Q4", "9999Q4", "0000Q1"])
+def test_a_quarter_outside_1900_to_2200_is_a_400_for_reports_and_exports(
+    client, auth, grantee, quarter
+):
+    base = f"/v1/grantees/{grantee}"
+    for method, path, role in (
+        ("GET", f"{base}/reports/quarterly/{quarter}", "federal_oversight"),
+        ("GET", f"/v1/reports/quarterly/{quarter}", "federal_oversight"),
+        ("GET", f"{base}/exports/pirl/{quarter}", "coordinator"),
+        ("POST", f"{base}/exports/pirl/{quarter}", "coordinator"),
+    ):
+        r = client.request(method, path, headers=auth(role, grantee))
+        body = problem(r, 400, "invalid_quarter")
+        assert "from 1900Q1 to 2200Q4" in body["detail"], (path, body)
+
+
+def test_the_first_quarter_of_the_range_is_reported(client, auth, grantee):
+    r = client.get(
+        f"/v1/grantees/{grantee}/reports/quarterly/1900Q1",
+        headers=auth("federal_oversight", grantee),
+    )
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("quarter", ["99999Q1", "2201Q1", "9999Q4"])
+def test_the_export_command_exits_2_on_a_quarter_outside_the_range(
+    settings, grantee, capsys, quarter
+):
+    args = argparse.Namespace(grantee=grantee, quarter=quarter, output=None)
+    assert cmd_export(args, settings) == 2
+    err = capsys.readouterr().err
+    assert "from 1900Q1 to 2200Q4" in err and "Traceback" not in err
