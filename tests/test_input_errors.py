@@ -287,3 +287,42 @@ def test_the_export_command_exits_2_on_a_quarter_outside_the_range(
     assert cmd_export(args, settings) == 2
     err = capsys.readouterr().err
     assert "from 1900Q1 to 2200Q4" in err and "Traceback" not in err
+
+
+# -- page sizes -----------------------------------------------------------------------------
+# The two reads a machine takes whole, with their own bounds (docs/api.md, "Lists: filters,
+# search, sort, pages").
+WHOLE_READS = {
+    "/v1/grantees/{grantee}/audit/events": (10_000, 1000),
+    "/v1/grantees/{grantee}/reports/quarterly/{quarter}/figures/{figure}": (5000, 1000),
+}
+
+
+def test_every_list_takes_a_limit_from_1_to_500_and_100_by_default(spec_world):
+    lists = [
+        (template, p["schema"])
+        for _, template, item, name in _query_parameters(spec_world["spec"])
+        if name == "limit"
+        for p in item["parameters"]
+        if p["name"] == "limit"
+    ]
+    assert len(lists) > 30
+    odd = [
+        f"{t}: {s.get('minimum')}-{s.get('maximum')}, default {s.get('default')}"
+        for t, s in lists
+        if (s.get("minimum"), s.get("maximum"), s.get("default"))
+        != (1, *WHOLE_READS.get(t, (500, 100)))
+    ]
+    assert not odd, "\n".join(odd)
+
+
+@pytest.mark.parametrize("limit", [10**9, -1, 0, 501, "ten"])
+def test_a_limit_outside_1_to_500_is_a_400_naming_it(client, auth, grantee, limit):
+    r = client.get(
+        f"/v1/grantees/{grantee}/participants",
+        params={"limit": limit},
+        headers=auth("coordinator", grantee),
+    )
+    body = problem(r, 400, "invalid_request")
+    assert body["detail"].startswith(f"query parameter 'limit' = '{limit}': Expected `int`")
+    assert body["errors"][0]["key"] == "limit"

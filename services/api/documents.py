@@ -38,7 +38,14 @@ from projections.query import sort_of, sort_pattern
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Limit, MinPosition, SortCursor, sort_description
+from services.api.params import (
+    FIRST_UUID,
+    LIMIT_DEFAULT,
+    Limit,
+    MinPosition,
+    SortCursor,
+    sort_description,
+)
 from services.api.problems import ProblemError
 from services.api.text import FreeText, Line
 from services.refusals import shown
@@ -216,7 +223,7 @@ class DocumentController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         participant_id: UUID,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: SortCursor = "",
         kind: DocumentKind | None = None,
         removed: bool | None = None,

@@ -22,7 +22,7 @@ from litestar.params import Parameter
 from domain.exports import CERTIFICATION_STATEMENT, Certification, ExportRecord, ExportRegister
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import Cursor, Limit
+from services.api.params import LIMIT_DEFAULT, Cursor, Limit
 from services.api.problems import ProblemError
 from services.api.text import FreeText, Line
 from services.app.exports import Exported
@@ -273,7 +273,9 @@ class ExportController(Controller):
         sync_to_thread=True,
         responses=problems((400, "invalid_cursor", "the cursor is not one this list handed out")),
     )
-    def list_exports(self, tenant: Tenant, limit: Limit = 50, cursor: Cursor = "") -> ExportPage:
+    def list_exports(
+        self, tenant: Tenant, limit: Limit = LIMIT_DEFAULT, cursor: Cursor = ""
+    ) -> ExportPage:
         """Past exports, newest first, each with its SHA-256, row count, the log position its
         data stands at and who asked for it. Pages by `number` (`next_cursor`)."""
         if cursor and _DIGITS.fullmatch(cursor) is None:

@@ -26,7 +26,7 @@ from projections.evaluation import OutcomeKind, OutcomeRow, outcome_page
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.evaluation import evaluation_tables
-from services.api.params import Cursor, Limit, LongText, MinPosition
+from services.api.params import LIMIT_DEFAULT, Cursor, Limit, LongText, MinPosition
 from services.api.text import Line
 
 Text = LongText
@@ -247,7 +247,7 @@ class OutcomeController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: Cursor = "",
         kind: OutcomeKind | None = None,
         participant_id: UUID | None = None,

@@ -34,7 +34,7 @@ from services.api import views
 from services.api.context import Tenant, action, provide_tenant
 from services.api.dates import check_parameter
 from services.api.docs import problems
-from services.api.params import Limit, MinPosition
+from services.api.params import LIMIT_DEFAULT, Limit, MinPosition
 from services.api.problems import ProblemError
 from services.app.rrc import MeetingRecordOut
 from services.identity.access import STAFF, Role
@@ -122,7 +122,7 @@ def list_residents(
     request: Request[Any, Any, Any],
     tenant: Tenant,
     rrc: str,
-    limit: Limit = 100,
+    limit: Limit = LIMIT_DEFAULT,
     cursor: Annotated[
         UUID | None, Parameter(description="`next_cursor` of the previous page")
     ] = None,
@@ -193,7 +193,7 @@ def list_meeting_records(
     participant_id: Annotated[
         UUID | None, Parameter(description="only the meetings of this resident")
     ] = None,
-    limit: Limit = 100,
+    limit: Limit = LIMIT_DEFAULT,
     cursor: Annotated[
         str, Parameter(max_length=64, description="`next_cursor` of the previous page")
     ] = "",
