@@ -1,5 +1,6 @@
 """Refusals that are neither domain rules nor the API's own: a view that has not caught up, a
-report whose log cannot be read, a report's process lost.
+report whose log cannot be read, a report's process lost; and how any refusal quotes what it
+refuses (`shown`: at most 40 characters of it).
 
 Each carries what the API answers with (services/api/problems.py maps it to an RFC 9457
 problem): the HTTP status, the stable problem code (listed in docs/errors.md), the detail and

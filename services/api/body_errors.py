@@ -37,7 +37,7 @@ _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`")
 _ENUM = re.compile(r"^Invalid enum value (?P<v>.*)$")
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _BOUND = re.compile(r"^Expected `(int|float|decimal)` [<>]=? ")
-_BOUND_KEYS = ("gt", "ge", "lt", "le")
+_BOUND_KEYS = ("ge", "gt", "le", "lt")
 
 
 @dataclass
@@ -88,24 +88,12 @@ class Fault:
 
 
 def range_words(bounds: dict[str, Any]) -> str:
-    """`{"gt": 0, "le": 80}` as "more than 0 and at most 80"."""
-    low = (
-        f"from {bounds['ge']}"
-        if "ge" in bounds
-        else f"more than {bounds['gt']}"
-        if "gt" in bounds
-        else ""
-    )
-    high = (
-        f"at most {bounds['le']}"
-        if "le" in bounds
-        else f"less than {bounds['lt']}"
-        if "lt" in bounds
-        else ""
-    )
+    """`{"gt": 0, "le": 80}` as "more than 0 and at most 80", `{"ge": 1, "le": 5}` as
+    "from 1 to 5"."""
     if "ge" in bounds and "le" in bounds:
         return f"from {bounds['ge']} to {bounds['le']}"
-    return " and ".join(w for w in (low, high) if w)
+    words = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
+    return " and ".join(f"{words[k]} {bounds[k]}" for k in _BOUND_KEYS if k in bounds)
 
 
 def _split(error: str) -> tuple[str, str]:
