@@ -237,6 +237,20 @@ class MentorAssessment(ProwdAggregate):
         return assessment
 
 
+# A wage, in any unit: whole cents from a cent to just under ten million. An amount beyond
+# every real wage is a typing error, and one beyond what PostgreSQL's `numeric` holds
+# (1E+200000) would stop the evaluation view of its grantee.
+MIN_WAGE = Decimal("0.01")
+MAX_WAGE = Decimal("9999999.99")
+WAGE_RANGE = f"an amount from {MIN_WAGE} to {MAX_WAGE}, in whole cents"
+
+
+def check_wage(wage: Decimal) -> None:
+    """`wage` lies in the range of a wage (`invalid_wage`, naming the field, otherwise)."""
+    if not wage.is_finite() or not MIN_WAGE <= wage <= MAX_WAGE or wage != wage.quantize(MIN_WAGE):
+        raise RuleViolation(f"wage must be {WAGE_RANGE}", code="invalid_wage", field="wage")
+
+
 class Employment(msgspec.Struct, frozen=True, kw_only=True):
     employer: str
     started_on: date
@@ -337,8 +351,7 @@ class Outcomes(ProwdAggregate):
         self._check_day(employment.started_on, "the employment start date", zone)
         if not employment.employer.strip():
             raise RuleViolation("an employment names its employer", code="employer_required")
-        if not employment.wage.is_finite() or employment.wage <= 0:
-            raise RuleViolation("the wage is a positive amount", code="invalid_wage")
+        check_wage(employment.wage)
         if employment.hours_per_week is not None and not 0 < employment.hours_per_week <= 80:
             raise RuleViolation("hours per week are between 0 and 80", code="invalid_hours")
         if any(

@@ -7,7 +7,7 @@ pure function of the log.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -23,9 +23,11 @@ from domain.pairings import Pairing
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
 from projections.base import Projection, Tables, handles
 from projections.caseload_reads import (
+    CASELOAD_SORT,
     SHOWN_SORTS,
     Filters,
     derived_exits,
+    last_service_sort,
     mentor_names,
     row_extras,
     shown_sort,
@@ -274,6 +276,24 @@ class CaseloadRow(msgspec.Struct):
     # The exit is derived (domain/definitions.py: 90 days without service, none planned), not
     # recorded: `exit_date` is the last service, as in the quarterly report and the PIRL file.
     exit_derived: bool = False
+    # Worked out when read from the oversight facts the derived exit reads (decision 111), so
+    # a held meeting or a contact moves it and a correction of the record does not.
+    last_service_on: Annotated[
+        date | None,
+        msgspec.Meta(
+            description="the participant's last participation-level service up to today in"
+            " the grantee's zone: the program entry, a held meeting they attended, a case"
+            "-management contact, a referral connection or the end of their class hours (the"
+            " facts of the 90-day derived exit); null while the oversight view has not"
+            " applied the participant yet"
+        ),
+    ] = None
+    days_since_service: Annotated[
+        Annotated[int, msgspec.Meta(ge=0)] | None,
+        msgspec.Meta(
+            description="days from `last_service_on` to today in the grantee's zone (null with it)",
+        ),
+    ] = None
 
 
 CASELOAD = select(
@@ -286,6 +306,8 @@ CASELOAD = select(
         "case_manager",
         "coordinator",
         "exit_derived",
+        "last_service_on",
+        "days_since_service",
     ),
     id="participant_id",
     cohort="cohort_code",
@@ -314,7 +336,9 @@ def caseload_page(
     of `active` never holds a derived exit, and every page but the last is full."""
     filters = filters or Filters()
     where, extra, extra_params = where_of(db, t, filters, served)
-    if served is not None and sort is not None and sort.column in SHOWN_SORTS:
+    if served is not None and sort is not None and sort.column == CASELOAD_SORT["last_service_on"]:
+        sort = last_service_sort(sort, *served)
+    elif served is not None and sort is not None and sort.column in SHOWN_SORTS:
         sort = shown_sort(sort, derived_exits(*served))
     staff = filters.staff
     # The page's key (the number) comes first, then the row.
@@ -353,7 +377,7 @@ def caseload_page(
     }
     out = typed(CaseloadRow, CASELOAD, body, derived)
     if served is not None:
-        out = [derive_exit(row, served[0], served[1]) for row in out]
+        out = [with_last_service(derive_exit(row, *served), *served) for row in out]
     return out, nxt
 
 
@@ -383,4 +407,16 @@ def derive_exit(row: CaseloadRow, people: dict[UUID, Person], today: date) -> Ca
         exit_date=derived[0],
         exit_reason=ExitReason.NO_SERVICE_90_DAYS,
         exit_derived=True,
+    )
+
+
+def with_last_service(row: CaseloadRow, people: dict[UUID, Person], today: date) -> CaseloadRow:
+    """The row with the participant's last service up to `today` and the days since it (the
+    facts `people` holds; none while the oversight view has not applied the participant)."""
+    person = people.get(row.id)
+    if person is None:
+        return row
+    on = person.last_service(today)[0]
+    return msgspec.structs.replace(
+        row, last_service_on=on, days_since_service=max(0, (today - on).days)
     )

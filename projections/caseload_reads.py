@@ -34,6 +34,8 @@ CASELOAD_SORT = {
     "stage_started_at": Column("stage_started_at", "timestamptz"),
     "exit_date": Column("exit_date", "date"),
     "last_event_at": Column("last_event_at", "timestamptz"),
+    # Not a column of the view: worked out when read (`last_service_sort`), never sent as is.
+    "last_service_on": Column("last_service_on", "date"),
 }
 
 
@@ -149,6 +151,18 @@ def shown_sort(sort: Sort, derived: dict[UUID, date]) -> Sort:
         )
     else:
         return sort
+    return Sort(Column(expr, sort.column.cast), sort.descending, sort.people)
+
+
+def last_service_sort(sort: Sort, people: dict[UUID, Person], today: date) -> Sort:
+    """A sort by last service (decision 111), before the page is cut: every participant's last
+    service up to `today`, written into the expression as ids and dates (as `shown_sort`
+    does), so the statement grows with the grantee. A participant the oversight view has not
+    applied yet has none and sorts last."""
+    dates = json.dumps(
+        {str(pid): p.last_service(today)[0].isoformat() for pid, p in people.items()}
+    )
+    expr = f"('{dates}'::jsonb ->> participant_id::text)::date"
     return Sort(Column(expr, sort.column.cast), sort.descending, sort.people)
 
 

@@ -56,7 +56,7 @@ def test_every_sort_choice_has_its_own_label_naming_column_and_direction(browser
     assert options["last_name"] == "Last name, A to Z"
     assert options["-last_name"] == "Last name, Z to A"
     assert options["-days_in_stage"] == "Days in stage, most first"
-    assert options["-last_event_at"] == "Latest activity, newest first"
+    assert options["-last_event_at"] == "Record changed, newest first"
 
 
 def test_the_page_marks_the_sorted_column(browser, grantee, enrol, db):

@@ -287,7 +287,7 @@ def test_access_404_for_another_grantee_and_403_for_other_roles(
 
 
 @pytest.mark.parametrize(
-    "quarter", ["2026Q5", "2026Q0", "2026-Q3", "26Q3", "1999Q4", "3000Q1", "q", "2026q3"]
+    "quarter", ["2026Q5", "2026Q0", "2026-Q3", "26Q3", "1899Q4", "2201Q1", "q", "2026q3"]
 )
 def test_invalid_quarters_are_400(history: History, quarter: str) -> None:
     for path in (
@@ -309,7 +309,7 @@ def test_next_quarter_is_refused_until_it_begins(history: History) -> None:
         f"{history.base}/reports/quarterly/{following.name}",
         f"{history.base}/reports/quarterly/{following.name}/figures/meetings.held",
         f"/v1/reports/quarterly/{following.name}",
-        "/v1/reports/quarterly/2999Q1",
+        "/v1/reports/quarterly/2200Q4",
     ):
         r = get(history, path)
         assert r.status_code == 422 and r.json()["code"] == "quarter_not_started", path

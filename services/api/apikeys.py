@@ -15,7 +15,7 @@ from litestar.params import Parameter
 from domain.apikeys import MAX_DESCRIPTION, ApiKey
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import Code, Limit
+from services.api.params import LIMIT_DEFAULT, Code, Limit
 from services.api.problems import ProblemError
 from services.api.text import FreeText, Line
 from services.identity import apikeys
@@ -131,7 +131,7 @@ class ApiKeyController(Controller):
     def list_api_keys(
         self,
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: Annotated[
             UUID | None, Parameter(description="`next_cursor` of the previous page")
         ] = None,

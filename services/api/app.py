@@ -60,7 +60,7 @@ from services.api.localtime import localize_response
 from services.api.mentors import MentorController
 from services.api.middleware import request_log_middleware
 from services.api.pairings import PairingController
-from services.api.parameters import unknown_parameters
+from services.api.parameters import control_characters, unknown_parameters
 from services.api.participants import ParticipantController
 from services.api.problems import handle_exception
 from services.api.strict import strict_body
@@ -219,8 +219,12 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
 
 
 async def before_handler(request: Request[Any, Any, Any]) -> Response[Any] | None:
-    """Authorisation first, then strict bodies for commands, then (bounded, async)
+    """Parameters no record can hold first (a control character: before the grantee they name
+    is looked up), then authorisation, strict bodies for commands, then (bounded, async)
     read-your-writes waits for queries."""
+    refused = control_characters(request)
+    if refused is not None:
+        return refused
     await authorize(request)
     return (
         unknown_parameters(request) or await strict_body(request) or await wait_for_views(request)

@@ -15,7 +15,7 @@ from projections.evaluation import assessment_page
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.evaluation import INVALID_RATING, evaluation_tables
-from services.api.params import FIRST_UUID, Limit, LongText, MinPosition, UuidCursor
+from services.api.params import FIRST_UUID, LIMIT_DEFAULT, Limit, LongText, MinPosition, UuidCursor
 
 Text = LongText
 
@@ -127,7 +127,7 @@ class AssessmentController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: UuidCursor = "",
         mentor_id: UUID | None = None,
         min_position: MinPosition = None,

@@ -23,7 +23,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
-from services.api.params import INSTANT_SCHEMA, MAX_POSITION, Limit, instant
+from services.api.params import INSTANT_SCHEMA, LIMIT_DEFAULT, MAX_POSITION, Limit, instant
 from services.api.problems import PROBLEM_JSON, TITLES, Problem, problem_type
 from services.audit import access_log
 from services.identity import apikeys
@@ -156,7 +156,7 @@ def access_log_page(
     after: Annotated[
         int, Parameter(ge=0, le=MAX_POSITION, description="`next_after` of the previous page")
     ] = 0,
-    limit: Limit = 100,
+    limit: Limit = LIMIT_DEFAULT,
     subject: Annotated[
         str | None, Parameter(max_length=200, description="only this token subject")
     ] = None,

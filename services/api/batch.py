@@ -47,7 +47,7 @@ from services.api.schemas.batch import (
 from services.api.schemas.participants import EnrollmentIn
 from services.app.batch import Attempt, BatchContended, BatchPeople, run_batch
 from services.identity.access import allowed
-from services.refusals import Refused
+from services.refusals import Refused, shown
 from services.store.ledger import Command
 
 _UUID = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -181,7 +181,7 @@ def _target(batch: _Batch, kind: Kind, item: BatchItem) -> UUID | None:
     try:
         return UUID(text)
     except ValueError:
-        raise ProblemError(404, "not_found", f"target {item.target[:64]!r} is not a UUID") from None
+        raise ProblemError(404, "not_found", f"target {shown(item.target)} is not a UUID") from None
 
 
 def _decode(kind: Kind, raw: bytes) -> Any:
@@ -211,7 +211,7 @@ def _decide(batch: _Batch, index: int, item: BatchItem) -> _Decided:
 def _decide_one(batch: _Batch, index: int, item: BatchItem) -> _Decided:
     kind = KINDS.get(item.kind)
     if kind is None:
-        raise ProblemError(422, "unknown_kind", f"no command kind {item.kind[:64]!r}")
+        raise ProblemError(422, "unknown_kind", f"no command kind {shown(item.kind)}")
     principal = batch.tenant.principal
     if not allowed(kind.action, principal.roles):
         raise ProblemError(403, "forbidden", "your role does not permit this action")

@@ -27,6 +27,7 @@ from litestar import Response
 
 from services.api.problems import Problem, problem_response
 from services.api.text import text_rule
+from services.refusals import clipped
 
 GENERIC = "the request body fails validation"
 
@@ -35,6 +36,8 @@ _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`")
 _ENUM = re.compile(r"^Invalid enum value (?P<v>.*)$")
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_BOUND = re.compile(r"^Expected `(int|float|decimal)` [<>]=? ")
+_BOUND_KEYS = ("ge", "gt", "le", "lt")
 
 
 @dataclass
@@ -45,6 +48,8 @@ class Fault:
     at: str  # the path of the object or value the sentence is about
     allowed: list[Any] | None = None
     refused: dict[str, str] = field(default_factory=dict)
+    # The declared range of a number out of it (msgspec names only the bound it broke).
+    bounds: dict[str, Any] = field(default_factory=dict)
 
     @property
     def field(self) -> str:
@@ -61,7 +66,7 @@ class Fault:
 
     @property
     def message(self) -> str:
-        return f"{self.reason} - at `${self.at}`"
+        return f"{clipped(self.reason)} - at `${self.at}`"
 
     def sentence(self) -> str:
         """The fault for a person reading `detail`."""
@@ -70,13 +75,25 @@ class Fault:
             return f"{self.field} {rule}"
         if _UNKNOWN.match(self.reason):
             return f"{self.field}: no such field"
+        if self.bounds:
+            return f"{self.field}: out of range; it takes a number {range_words(self.bounds)}"
         value = _ENUM.match(self.reason)
         if self.allowed is None or value is None:
-            return f"{self.field or 'the body'}: {self.reason}"
+            return f"{self.field or 'the body'}: {clipped(self.reason)}"
         allowed = ", ".join(str(v) for v in self.allowed)
-        said = f"{self.field}: {value.group('v')} is not one of the allowed values ({allowed})"
+        said = f"{self.field}: {clipped(self.reason).removeprefix('Invalid enum value ')}"
+        said += f" is not one of the allowed values ({allowed})"
         why = self.refused.get(value.group("v").strip("'"))
         return f"{said}; {why}" if why else said
+
+
+def range_words(bounds: dict[str, Any]) -> str:
+    """`{"gt": 0, "le": 80}` as "more than 0 and at most 80", `{"ge": 1, "le": 5}` as
+    "from 1 to 5"."""
+    if "ge" in bounds and "le" in bounds:
+        return f"from {bounds['ge']} to {bounds['le']}"
+    words = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
+    return " and ".join(f"{words[k]} {bounds[k]}" for k in _BOUND_KEYS if k in bounds)
 
 
 def _split(error: str) -> tuple[str, str]:
@@ -85,7 +102,8 @@ def _split(error: str) -> tuple[str, str]:
 
 
 def _unwrapped(tp: Any) -> tuple[Any, dict[str, Any]]:
-    """`tp` without `Annotated` and `| None`, and the `extra` of its `msgspec.Meta`s."""
+    """`tp` without `Annotated` and `| None`, and the `extra` of its `msgspec.Meta`s (with
+    its numeric bounds under `bounds`)."""
     extra: dict[str, Any] = {}
     while True:
         origin = typing.get_origin(tp)
@@ -94,6 +112,11 @@ def _unwrapped(tp: Any) -> tuple[Any, dict[str, Any]]:
             for meta in metas:
                 if isinstance(meta, msgspec.Meta) and meta.extra:
                     extra.update(meta.extra)
+                if isinstance(meta, msgspec.Meta):
+                    found = {k: getattr(meta, k) for k in _BOUND_KEYS}
+                    extra.setdefault("bounds", {}).update(
+                        {k: v for k, v in found.items() if v is not None}
+                    )
             tp = base
         elif origin in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -133,7 +156,8 @@ def _walk(tp: Any, value: Any, at: str) -> Iterator[Fault]:
     if not found:
         reason, inner = _split(str(first))
         allowed = _allowed(base) if reason.startswith("Invalid enum value") and not inner else None
-        yield Fault(reason, at + inner, allowed, dict(extra.get("refused", {})))
+        bounds = dict(extra.get("bounds", {})) if _BOUND.match(reason) and not inner else {}
+        yield Fault(reason, at + inner, allowed, dict(extra.get("refused", {})), bounds)
 
 
 def _struct(tp: type[msgspec.Struct], value: dict[str, Any], at: str) -> Iterator[Fault]:
@@ -174,6 +198,12 @@ def _entry(fault: Fault) -> dict[str, Any]:
     }
     if fault.allowed is not None:
         entry["allowed"] = fault.allowed
+    low = fault.bounds.get("ge", fault.bounds.get("gt"))
+    high = fault.bounds.get("le", fault.bounds.get("lt"))
+    if low is not None:
+        entry["minimum"] = low
+    if high is not None:
+        entry["maximum"] = high
     return entry
 
 

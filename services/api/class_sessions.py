@@ -19,7 +19,7 @@ from projections.directory import ClassSessionRequestRow, class_session_requests
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Code, Limit, MinPosition, UuidCursor
+from services.api.params import FIRST_UUID, LIMIT_DEFAULT, Code, Limit, MinPosition, UuidCursor
 from services.api.text import FreeText, Line
 
 Words = Annotated[FreeText, msgspec.Meta(max_length=2000)]
@@ -245,7 +245,7 @@ class ClassSessionController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: UuidCursor = "",
         cohort: Code | None = None,
         status: RequestStatus | None = None,

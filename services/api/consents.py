@@ -27,7 +27,7 @@ from domain.consents import (
 )
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import Cursor, Limit, UuidCursor
+from services.api.params import LIMIT_DEFAULT, Cursor, Limit, UuidCursor
 from services.api.text import FreeText, Line
 from services.app.consents import ConsentOut
 from services.audit.accounting import DisclosureOut
@@ -259,7 +259,7 @@ class ConsentController(Controller):
         self,
         tenant: Tenant,
         participant_id: UUID,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: UuidCursor = "",
     ) -> ConsentPage:
         """A participant's consents, recorded, expired and revoked alike, each with its
@@ -281,7 +281,7 @@ class ConsentController(Controller):
         self,
         tenant: Tenant,
         participant_id: UUID,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: Cursor = "",
     ) -> DisclosurePage:
         """The participant's accounting of disclosures, oldest first: each time information

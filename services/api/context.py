@@ -27,6 +27,7 @@ from services.audit import access_log
 from services.identity import apikeys
 from services.identity.access import MATRIX, allowed, only_own
 from services.identity.tokens import NotAuthenticated, Principal, verify_token
+from services.refusals import shown
 from services.settings import Settings
 from services.store.ledger import Command, DuplicateRequest, LedgerApplication, Saved, SideEffect
 
@@ -82,7 +83,7 @@ async def authorize(request: Request[Any, Any, State]) -> None:
             # Known grantees are answered from memory, without a trip to a worker thread.
             info = tenancy.known(slug) or await anyio.to_thread.run_sync(tenancy.grantee, slug)
         if info is None:
-            raise ProblemError(404, "grantee_not_found", f"no grantee {slug!r}")
+            raise ProblemError(404, "grantee_not_found", f"no grantee {shown(slug)}")
     _check_action(request, principal)
 
 
@@ -117,7 +118,7 @@ def provide_tenant(
     request.state.grantee = grantee
     info = tenancy.grantee(grantee) if principal.may_see(grantee) else None
     if info is None:
-        raise ProblemError(404, "grantee_not_found", f"no grantee {grantee!r}")
+        raise ProblemError(404, "grantee_not_found", f"no grantee {shown(grantee)}")
     _check_action(request, principal)
     app = tenancy.app(grantee)
     localtime.zone.set(app.zone)

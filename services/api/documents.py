@@ -38,9 +38,17 @@ from projections.query import sort_of, sort_pattern
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Limit, MinPosition, SortCursor, sort_description
+from services.api.params import (
+    FIRST_UUID,
+    LIMIT_DEFAULT,
+    Limit,
+    MinPosition,
+    SortCursor,
+    sort_description,
+)
 from services.api.problems import ProblemError
 from services.api.text import FreeText, Line
+from services.refusals import shown
 from services.settings import Settings
 
 # Room for the form's boundaries, headers and fields around the file.
@@ -174,7 +182,7 @@ class DocumentController(Controller):
             raise ProblemError(
                 415,
                 "document_type_not_allowed",
-                f"documents may be {', '.join(ALLOWED_TYPES)}, not {declared or 'untyped'!r}",
+                f"documents may be {', '.join(ALLOWED_TYPES)}, not {shown(declared) if declared else 'untyped'}",
             )
         content = data.file.file.read(settings.document_max_bytes + 1)
         if len(content) > settings.document_max_bytes:
@@ -215,7 +223,7 @@ class DocumentController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         participant_id: UUID,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: SortCursor = "",
         kind: DocumentKind | None = None,
         removed: bool | None = None,

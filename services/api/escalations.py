@@ -23,7 +23,7 @@ from projections.supervision_reads import EscalationOut, escalation_page
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Limit, LongText, MinPosition, UuidCursor
+from services.api.params import FIRST_UUID, LIMIT_DEFAULT, Limit, LongText, MinPosition, UuidCursor
 from services.identity.access import MATRIX, Role
 
 Text = LongText
@@ -148,7 +148,7 @@ class EscalationController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: UuidCursor = "",
         status: EscalationStatus | None = None,
         overdue: bool | None = None,

@@ -20,7 +20,7 @@ from projections.evaluation import FeedbackRow, MentorRating, feedback_page, rat
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Limit, LongText, MinPosition, UuidCursor
+from services.api.params import FIRST_UUID, LIMIT_DEFAULT, Limit, LongText, MinPosition, UuidCursor
 from services.identity.access import only_own
 
 Text = LongText
@@ -159,7 +159,7 @@ class EvaluationController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: UuidCursor = "",
         mentor_id: UUID | None = None,
         participant_id: UUID | None = None,
@@ -189,7 +189,7 @@ class EvaluationController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         mentor_id: UUID,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: UuidCursor = "",
         min_position: MinPosition = None,
     ) -> FeedbackPage:

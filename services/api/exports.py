@@ -22,11 +22,12 @@ from litestar.params import Parameter
 from domain.exports import CERTIFICATION_STATEMENT, Certification, ExportRecord, ExportRegister
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import Cursor, Limit
+from services.api.params import LIMIT_DEFAULT, Cursor, Limit
 from services.api.problems import ProblemError
 from services.api.text import FreeText, Line
 from services.app.exports import Exported
 from services.reports import pirl
+from services.reports.quarterly import QUARTER_PATTERN
 
 # Litestar appends `; charset=utf-8` to a text/* type itself (naming it here doubled it).
 CSV = "text/csv"
@@ -34,7 +35,7 @@ _DIGITS = re.compile(r"[0-9]{1,9}")
 _QUARTER_PROBLEM = (
     400,
     "invalid_quarter",
-    "'2026Q5' is not a quarter of the form YYYYQn from 1900Q1 to 9999Q4, e.g. 2026Q3",
+    "'2026Q5' is not a quarter of the form YYYYQn from 1900Q1 to 2200Q4, e.g. 2026Q3",
 )
 _EXPORT_PROBLEMS = problems(
     _QUARTER_PROBLEM,
@@ -142,8 +143,8 @@ def _out(number: int, e: ExportRecord, c: Certification | None = None) -> Export
 PirlQuarter = Annotated[
     str,
     Parameter(
-        description="a calendar quarter, e.g. 2026Q1",
-        schema_extra={"pattern": "^(19|[2-9][0-9])[0-9]{2}Q[1-4]$"},
+        description="a calendar quarter from 1900Q1 to 2200Q4, e.g. 2026Q1",
+        schema_extra={"pattern": QUARTER_PATTERN},
     ),
 ]
 
@@ -285,7 +286,7 @@ class ExportController(Controller):
     def list_exports(
         self,
         tenant: Tenant,
-        limit: Limit = 50,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: Cursor = "",
         quarter: Annotated[
             str | None, Parameter(description="only the exports of this quarter, e.g. 2026Q3")

@@ -14,7 +14,7 @@ from projections.directory import CohortRow, cohort_page, facility_page
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body
-from services.api.params import Code, Cursor, Limit, MinPosition
+from services.api.params import LIMIT_DEFAULT, Code, Cursor, Limit, MinPosition
 from services.api.text import Line
 
 Name = Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
@@ -107,7 +107,7 @@ class FacilityController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: Cursor = "",
         kind: FacilityKind | None = None,
         min_position: MinPosition = None,
@@ -182,7 +182,7 @@ class FacilityController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: Cursor = "",
         facility: str | None = None,
         min_position: MinPosition = None,

@@ -34,6 +34,7 @@ from services.api.goal_schemas import (
 )
 from services.api.params import (
     FIRST_UUID,
+    LIMIT_DEFAULT,
     Limit,
     MinPosition,
     SearchText,
@@ -118,7 +119,7 @@ class GoalController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: SortCursor = "",
         participant_id: UUID | None = None,
         status: GoalStatus | None = None,

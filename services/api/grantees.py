@@ -15,6 +15,7 @@ from domain.common import RuleViolation
 from domain.grantees import Grantee
 from services.api.context import Tenant, action, provide_platform, provide_tenant, run_command
 from services.api.docs import body
+from services.api.params import LIMIT_DEFAULT, Limit
 from services.api.problems import ProblemError
 from services.api.text import Line
 from services.app.tenancy import GranteeInfo, Tenancy
@@ -152,7 +153,7 @@ class GranteeController(Controller):
     def list_grantees(
         self,
         tenancy: Tenancy,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: Annotated[str, Parameter(max_length=64)] = "",
     ) -> GranteePage:
         """List grantees in slug order; pass `next_cursor` back as `cursor` for the next page."""

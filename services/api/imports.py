@@ -24,6 +24,7 @@ from services.api.text import TEXT_PATTERN
 from services.app.import_file import CSV_TYPES, MAX_BYTES, XLSX_TYPE, FileRefused
 from services.app.imports import ImportReport, RowReport
 from services.identity.access import allowed
+from services.refusals import shown
 
 
 class ImportOut(msgspec.Struct):
@@ -153,7 +154,7 @@ class ImportController(Controller):
             raise ProblemError(
                 415,
                 "unsupported_media_type",
-                f"send the file as text/csv or {XLSX_TYPE}, not {media or 'without a type'!r}",
+                f"send the file as text/csv or {XLSX_TYPE}, not {shown(media) if media else 'without a type'}",
             )
         data = await request.body()
         subject = tenant.principal.subject

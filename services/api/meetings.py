@@ -29,6 +29,7 @@ from services.api.docs import Refusal, body, problems
 from services.api.meeting_cadence import CadenceController
 from services.api.params import (
     INSTANT_SCHEMA,
+    LIMIT_DEFAULT,
     AssignedTo,
     Limit,
     MinPosition,
@@ -279,7 +280,7 @@ class MeetingController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         pairing_id: UUID | None = None,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: SortCursor = "",
         status: MeetingStatus | None = None,
         q: SearchText = None,

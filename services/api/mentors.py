@@ -21,6 +21,7 @@ from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import (
     FIRST_UUID,
+    LIMIT_DEFAULT,
     Limit,
     MinPosition,
     SearchText,
@@ -111,7 +112,7 @@ class MentorController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: SortCursor = "",
         status: MentorStatus | None = None,
         q: SearchText = None,

@@ -28,6 +28,7 @@ from litestar.openapi.spec import OpenAPIResponse as Response
 from domain.daterange import YEAR_PATTERN
 from services.api.enum_names import name_enum_members
 from services.api.problems import PROBLEM_JSON, TITLES, Problem, problem_type
+from services.api.text import LINE_PATTERN
 
 _FORMAT_EXAMPLES = {
     "uuid": "3f2c1a9e-8d7b-5c6a-9e0f-1a2b3c4d5e6f",
@@ -224,6 +225,23 @@ def _constraints_into_branches(schema: Any, seen: set[int]) -> None:
         _constraints_into_branches(child, seen)
 
 
+def _one_line(schema: Any) -> None:
+    """A text parameter without a form of its own declares the one-line rule every parameter
+    is held to (400 `invalid_parameter`, services/api/parameters.py): declared before refused."""
+    if not isinstance(schema, Schema):
+        return
+    for branch in schema.one_of or schema.any_of or []:
+        _one_line(branch)
+    if (
+        _type_of(schema) == "string"
+        and schema.pattern is None
+        and schema.enum is None
+        and schema.format is None
+        and schema.const is None
+    ):
+        schema.pattern = LINE_PATTERN
+
+
 def complete(spec: OpenAPI) -> None:
     from services.webhooks.payloads import add_webhooks
 
@@ -256,6 +274,7 @@ def complete(spec: OpenAPI) -> None:
                     }
             for parameter in op.parameters or []:
                 _constraints_into_branches(getattr(parameter, "schema", None), seen)
+                _one_line(getattr(parameter, "schema", None))
             if media is not None:
                 _constraints_into_branches(media.schema, seen)
             responses = dict(op.responses or {})

@@ -13,6 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 
 from domain.evaluation import (
+    WAGE_RANGE,
     Credential,
     CredentialType,
     Employment,
@@ -25,19 +26,20 @@ from projections.evaluation import OutcomeKind, OutcomeRow, outcome_page
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.evaluation import evaluation_tables
-from services.api.params import Cursor, Limit, LongText, MinPosition
+from services.api.params import LIMIT_DEFAULT, Cursor, Limit, LongText, MinPosition
 from services.api.text import Line
 
 Text = LongText
 Name = Annotated[Line, msgspec.Meta(max_length=200)]
-# A positive decimal amount, as a string ("18.50"). msgspec takes no pattern on a Decimal; the
-# domain refuses the rest (`invalid_wage`), the schema declares it (Litestar copies
-# `extra_json_schema["extra"]` into the field's schema).
+# A wage, as a decimal string ("18.50"): 0.01 to 9999999.99 in whole cents. msgspec takes no
+# pattern on a Decimal; the domain refuses the rest (`invalid_wage`, domain/evaluation.py), the
+# schema declares it (Litestar copies `extra_json_schema["extra"]` into the field's schema).
 PositiveAmount = Annotated[
     Decimal,
     msgspec.Meta(
+        description=f"wage: {WAGE_RANGE}",
         extra_json_schema={
-            "extra": {"pattern": r"^([0-9]*[1-9][0-9]*(\.[0-9]+)?|[0-9]+\.[0-9]*[1-9][0-9]*)$"}
+            "extra": {"pattern": r"^0*([1-9][0-9]{0,6}(\.[0-9]{1,2})?|\.(0[1-9]|[1-9][0-9]?))$"}
         },
         examples=["18.50"],
     ),
@@ -121,7 +123,7 @@ class OutcomeController(Controller):
         opt=action("feedback.write"),
         sync_to_thread=True,
         status_code=201,
-        responses=problems(*OUTCOME_DAY, (422, "invalid_wage", "the wage is a positive amount")),
+        responses=problems(*OUTCOME_DAY, (422, "invalid_wage", f"wage must be {WAGE_RANGE}")),
     )
     def employment(
         self,
@@ -245,7 +247,7 @@ class OutcomeController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: Cursor = "",
         kind: OutcomeKind | None = None,
         participant_id: UUID | None = None,

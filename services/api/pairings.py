@@ -24,6 +24,7 @@ from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import (
     FIRST_UUID,
+    LIMIT_DEFAULT,
     Limit,
     MinPosition,
     SearchText,
@@ -133,7 +134,7 @@ class PairingController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: SortCursor = "",
         mentor_id: UUID | None = None,
         participant_id: UUID | None = None,

@@ -4,7 +4,7 @@
 - `malformed_path`: a path no route matches only because an `{id:uuid}` segment is not a UUID
   (the answer then names the path parameter and the value, not a bare "Not Found").
 - `parameter_detail`: the detail of a parameter that fails validation names it, says where it
-  is (query, path, header) and quotes the offending value.
+  is (query, path, header) and quotes the offending value (at most 40 characters of it).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 
 from litestar import Litestar, Request
 from litestar.enums import ParamType
+
+from services.refusals import clipped, shown
 
 _PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
 
@@ -82,8 +84,8 @@ def parameter_detail(request: Request[Any, Any, Any], errors: list[dict[str, Any
             "cookie": request.cookies,
         }
         value = values[where].get(key)
-        shown = f" = {str(value)[:64]!r}" if value is not None else " (missing)"
-        parts.append(f"{where} {key!r}{shown}: {error.get('message', 'invalid')}")
+        said = f" = {shown(value)}" if value is not None else " (missing)"
+        parts.append(f"{where} {shown(key)}{said}: {clipped(str(error.get('message', 'invalid')))}")
     return "; ".join(parts) or None
 
 

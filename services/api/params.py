@@ -20,7 +20,12 @@ Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{1,15}$", example
 # Free text of a note, summary or comment.
 LongText = Annotated[FreeText, msgspec.Meta(max_length=4000)]
 
-Limit = Annotated[int, Parameter(ge=1, le=500, description="page size")]
+# Every list's page size: 1 to 500, 100 unless asked. The audit stream (events at most, up to
+# 10 000) and a report figure's rows (up to 5 000) are the two lists that take more: each is
+# read whole by a machine, not paged. Documented in docs/api.md, "Lists: filters, search, sort, pages".
+LIMIT_DEFAULT = 100
+LIMIT_MAX = 500
+Limit = Annotated[int, Parameter(ge=1, le=LIMIT_MAX, description="page size")]
 # The largest log position (bigint): a query parameter beyond it is refused, not compared.
 MAX_POSITION = 2**63 - 1
 Cursor = Annotated[str, Parameter(max_length=64, description="`next_cursor` of the previous page")]

@@ -32,6 +32,7 @@ from services.api.context import (
 )
 from services.api.docs import body, problems
 from services.api.params import (
+    LIMIT_DEFAULT,
     AssignedTo,
     Limit,
     MinPosition,
@@ -245,7 +246,7 @@ class ParticipantController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: SortCursor = "",
         stage: Literal[1, 2, 3] | None = None,
         status: Status | None = None,

@@ -6,6 +6,7 @@ stack traces, SQL or personal data. The types are listed in docs/errors.md.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -26,11 +27,12 @@ from projections.query import InvalidCursor, InvalidSort
 from services.api.param_words import malformed_path, parameter_detail, source_name
 from services.identity.oidc import KeysUnavailable
 from services.identity.tokens import NotAuthenticated
-from services.refusals import Refused
+from services.refusals import Refused, clipped, shown
 from services.store.health import KEY_MISSING, KEY_SETTINGS, UNAVAILABLE, UNSTORABLE
 from services.store.ledger import DuplicateRequest
 
 PROBLEM_JSON = "application/problem+json"
+_FOR_PATH = re.compile(r" for path \S.*$", re.DOTALL)
 log = structlog.get_logger("prowd.api")
 
 
@@ -127,13 +129,21 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
     extra = exc.extra if isinstance(exc.extra, list) else []
     return [
         {
-            "message": str(e.get("message", "")),
+            "message": clipped(str(e.get("message", ""))),
             "key": str(e.get("key", "")),
             "source": source_name(e.get("source", "")),
         }
         for e in extra
         if isinstance(e, dict)
     ]
+
+
+def _field_errors(exc: DomainError) -> list[dict[str, Any]] | None:
+    """The body field a domain rule names (`field=` in its context), as a validation entry."""
+    name = exc.context.get("field")
+    if not isinstance(name, str):
+        return None
+    return [{"message": exc.detail, "key": name, "source": "body", "field": name}]
 
 
 def _opt(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -157,7 +167,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, DomainError):
         status = next(s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls))
         existing = exc.existing if isinstance(exc, AlreadyExists) else None
-        return problem_response(status, exc.code, exc.detail, existing=existing)
+        return problem_response(
+            status, exc.code, exc.detail, existing=existing, errors=_field_errors(exc)
+        )
     if isinstance(exc, InvalidCursor):
         return problem_response(400, "invalid_cursor", str(exc))
     if isinstance(exc, InvalidSort):
@@ -170,7 +182,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         raw = exc.extra if isinstance(exc.extra, list) else []
         errors = _validation_errors(exc)
         named = parameter_detail(request, [e for e in raw if isinstance(e, dict)])
-        detail = named or ("the request body fails validation" if errors else str(exc.detail))
+        # Litestar's own sentence may end with the whole address: " for path /v1/...?...".
+        said = _FOR_PATH.sub("", str(exc.detail))
+        detail = named or ("the request body fails validation" if errors else said)
         code = "invalid_cursor" if named and {e["key"] for e in errors} == {"cursor"} else None
         return problem_response(400, code or "invalid_request", detail, errors=errors or None)
     if isinstance(exc, HTTPException):
@@ -181,7 +195,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
                 return problem_response(
                     404,
                     "not_found",
-                    f"path parameter {name!r} is not a UUID: {value[:64]!r}; no such record",
+                    f"path parameter {name!r} is not a UUID: {shown(value)}; no such record",
                     errors=[{"message": "not a UUID", "key": name, "source": "path"}],
                 )
         if exc.status_code in (404, 405) and not request.scope.get("state", {}).get("request_id"):

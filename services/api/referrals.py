@@ -16,7 +16,7 @@ from projections.referrals import Mentees, ReferralOut, referral_page
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Limit, LongText, MinPosition, UuidCursor
+from services.api.params import FIRST_UUID, LIMIT_DEFAULT, Limit, LongText, MinPosition, UuidCursor
 from services.api.text import Line
 from services.identity.access import only_own
 
@@ -159,7 +159,7 @@ class ReferralController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: UuidCursor = "",
         participant_id: UUID | None = None,
         resource_id: UUID | None = None,

@@ -46,14 +46,14 @@ from services.reports.jobs import (
     today,
 )
 from services.reports.processes import ReportPool
-from services.reports.quarterly import Quarter
+from services.reports.quarterly import QUARTER_PATTERN, Quarter
 
 QuarterPath = Annotated[
     str,
     Parameter(
-        description="a calendar quarter, e.g. 2026Q3",
+        description="a calendar quarter from 1900Q1 to 2200Q4, e.g. 2026Q3",
         # What `Quarter.parse` takes (a quarter not begun yet is a 422 of its own).
-        schema_extra={"pattern": "^2[0-9]{3}Q[1-4]$"},
+        schema_extra={"pattern": QUARTER_PATTERN},
     ),
 ]
 AsOf = Annotated[
@@ -84,7 +84,7 @@ QUARTER_PROBLEMS = (
     (
         400,
         "invalid_quarter",
-        "'2026Q5' is not a quarter of the form YYYYQn from 2000Q1 to 2999Q4, e.g. 2026Q3",
+        "'2026Q5' is not a quarter of the form YYYYQn from 1900Q1 to 2200Q4, e.g. 2026Q3",
     ),
     (400, "invalid_instant", "as_of must be RFC 3339 with a UTC offset"),
     (422, "quarter_not_started", "2027Q1 had not begun by 2026-11-26"),

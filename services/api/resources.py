@@ -14,7 +14,7 @@ from projections.referrals import directory
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Limit, MinPosition, UuidCursor
+from services.api.params import FIRST_UUID, LIMIT_DEFAULT, Limit, MinPosition, UuidCursor
 from services.api.referrals import Name, ReasonIn, Text
 
 
@@ -132,7 +132,7 @@ class ResourceController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: UuidCursor = "",
         category: ResourceCategory | None = None,
         include_withdrawn: bool = False,

@@ -34,10 +34,11 @@ from services.api import views
 from services.api.context import Tenant, action, provide_tenant
 from services.api.dates import check_parameter
 from services.api.docs import problems
-from services.api.params import Limit, MinPosition
+from services.api.params import LIMIT_DEFAULT, Limit, MinPosition
 from services.api.problems import ProblemError
 from services.app.rrc import MeetingRecordOut
 from services.identity.access import STAFF, Role
+from services.refusals import shown
 
 VIEW = "rrc"
 
@@ -72,7 +73,7 @@ def check_rrc(tenant: Tenant, rrc: str) -> None:
         ):
             raise ProblemError(403, "forbidden", CLAIM[2])
         if principal.rrc != rrc:
-            raise ProblemError(404, "not_found", f"no RRC {rrc!r}")
+            raise ProblemError(404, "not_found", f"no RRC {shown(rrc)}")
     tenant.app.rrc.check_rrc(rrc)
 
 
@@ -121,7 +122,7 @@ def list_residents(
     request: Request[Any, Any, Any],
     tenant: Tenant,
     rrc: str,
-    limit: Limit = 100,
+    limit: Limit = LIMIT_DEFAULT,
     cursor: Annotated[
         UUID | None, Parameter(description="`next_cursor` of the previous page")
     ] = None,
@@ -192,7 +193,7 @@ def list_meeting_records(
     participant_id: Annotated[
         UUID | None, Parameter(description="only the meetings of this resident")
     ] = None,
-    limit: Limit = 100,
+    limit: Limit = LIMIT_DEFAULT,
     cursor: Annotated[
         str, Parameter(max_length=64, description="`next_cursor` of the previous page")
     ] = "",

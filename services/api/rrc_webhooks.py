@@ -20,7 +20,7 @@ from litestar.params import Parameter
 from domain.common import NotFound, utcnow
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import body, problems
-from services.api.params import MAX_POSITION, Limit
+from services.api.params import LIMIT_DEFAULT, MAX_POSITION, Limit
 from services.api.problems import ProblemError
 from services.api.rrc import CLAIM, check_rrc
 from services.api.webhook_deliveries import check_row_cursor
@@ -93,7 +93,7 @@ class RrcWebhookController(Controller):
             Parameter(ge=1, le=MAX_POSITION, description="only sequence numbers up to this one"),
         ] = None,
         cursor: RowCursor | None = None,
-        limit: Limit = 50,
+        limit: Limit = LIMIT_DEFAULT,
     ) -> DeliveryPage:
         """The endpoint's deliveries, newest first: `webhook_id`, sequence number, event type,
         status (`pending`, `delivered`, `failed`), attempts so far, the next attempt, the last

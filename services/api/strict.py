@@ -7,13 +7,15 @@ names every fault, not only the first (`services/api/body_errors.py`). This hook
 the body into the same Struct with `strict=True` before the handler runs. Before that it refuses
 a body whose `Content-Type` is not JSON (415: Litestar would parse a `text/plain` body as JSON all
 the same) and one that is not UTF-8 (RFC 8259 §8.1; msgspec does not check the bytes of a string
-it skips, and a string it keeps made the handler fail with a 500).
+it skips, and a string it keeps made the handler fail with a 500). Malformed JSON is a 400 saying
+where it broke: line, column and byte.
 
 The strictly decoded Struct is what the handler receives: the body is decoded once per request.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -24,8 +26,10 @@ from services.api.body_errors import invalid_body_response
 from services.api.dates import body_problem
 from services.api.problems import Problem, problem_response
 from services.api.text import text_problem
+from services.refusals import shown
 
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
+_BYTE = re.compile(r"\s*\(byte (\d+)\)")
 
 
 def is_json(content_type: str) -> bool:
@@ -40,6 +44,7 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
     if request.method not in _BODY_METHODS or field is None:
         return None
     content_type = request.headers.get("content-type", "")
+    sent = shown(content_type) if content_type else "without a type"
     if getattr(field.kwarg_definition, "media_type", None) == RequestEncodingType.MULTI_PART:
         # A form with a file (a document upload): its text fields follow the text rules.
         if content_type.split(";", 1)[0].strip().lower() == "multipart/form-data":
@@ -47,13 +52,13 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
         return problem_response(
             415,
             "unsupported_media_type",
-            f"the body must be sent as multipart/form-data, not {content_type or 'without a type'!r}",
+            f"the body must be sent as multipart/form-data, not {sent}",
         )
     if not is_json(content_type):
         return problem_response(
             415,
             "unsupported_media_type",
-            f"the body must be sent as application/json, not {content_type or 'without a type'!r}",
+            f"the body must be sent as application/json, not {sent}",
         )
     body = await request.body()
     try:
@@ -68,9 +73,15 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
     try:
         decoded = msgspec.json.decode(body or b"null", type=target, strict=True)
     except msgspec.ValidationError as e:
+        # msgspec stops at the first value of the wrong type, before any later syntax error:
+        # a body that is not JSON at all says so first.
+        try:
+            msgspec.json.decode(body or b"null")
+        except msgspec.DecodeError as malformed:
+            return malformed_json(body, malformed)
         return invalid_body_response(body, target, e)
-    except msgspec.DecodeError:
-        return None  # malformed JSON: Litestar's own decoding answers with the details
+    except msgspec.DecodeError as e:
+        return malformed_json(body, e)
     problem = body_problem(decoded)
     if problem is not None:
         return problem
@@ -78,6 +89,36 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
     # connection, and converting a Struct into its own type hands the same object back.
     request._connection_state.json = decoded
     return None
+
+
+def malformed_json(body: bytes, error: msgspec.DecodeError) -> Response[Problem]:
+    """400 `invalid_request` saying where the JSON broke: line, column (in characters) and byte.
+    A body cut short breaks at its end."""
+    message = str(error)
+    at = _BYTE.search(message)
+    offset = int(at.group(1)) if at else len(body)
+    reason = _BYTE.sub("", message).removeprefix("JSON is malformed: ").strip() or "malformed"
+    if reason == "trailing characters":
+        offset -= 1  # msgspec counts past the first of them
+    line_start = body.rfind(b"\n", 0, offset) + 1
+    line = body.count(b"\n", 0, offset) + 1
+    column = len(body[line_start:offset].decode("utf-8", errors="replace")) + 1
+    where = f"line {line}, column {column} (byte {offset})"
+    return problem_response(
+        400,
+        "invalid_request",
+        f"the body is not valid JSON: {reason[:1].lower()}{reason[1:]} at {where}",
+        errors=[
+            {
+                "message": f"{reason} at {where}",
+                "key": "data",
+                "source": "body",
+                "line": line,
+                "column": column,
+                "byte": offset,
+            }
+        ],
+    )
 
 
 async def _form_text(request: Request[Any, Any, Any], target: Any) -> Response[Problem] | None:

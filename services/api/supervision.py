@@ -38,7 +38,7 @@ from services.api.docs import body, problems
 from services.api.escalations import MENTOR_STATE, EscalationController
 from services.api.evaluation import EvaluationController
 from services.api.outcomes import OutcomeController
-from services.api.params import FIRST_UUID, Limit, LongText, MinPosition, UuidCursor
+from services.api.params import FIRST_UUID, LIMIT_DEFAULT, Limit, LongText, MinPosition, UuidCursor
 from services.api.referrals import ReferralController
 from services.api.resources import ResourceController
 
@@ -185,7 +185,7 @@ class SupervisionController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: UuidCursor = "",
         mentor_id: UUID | None = None,
         min_position: MinPosition = None,
@@ -219,7 +219,7 @@ class SupervisionController(Controller):
         self,
         request: Request[Any, Any, Any],
         tenant: Tenant,
-        limit: Limit = 100,
+        limit: Limit = LIMIT_DEFAULT,
         cursor: UuidCursor = "",
         due: bool | None = None,
         min_position: MinPosition = None,

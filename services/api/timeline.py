@@ -15,7 +15,7 @@ from projections.timeline import TimelineEntry, timeline_page
 from services.api import views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant
 from services.api.docs import problems
-from services.api.params import MinPosition
+from services.api.params import LIMIT_DEFAULT, Limit, MinPosition
 from services.identity.access import allowed
 
 # Which rows a caller sees: case rows with the right to read participants, feedback with the
@@ -45,7 +45,7 @@ def timeline(
     request: Request[Any, Any, Any],
     tenant: Tenant,
     participant_id: UUID,
-    limit: Annotated[int, Parameter(ge=1, le=500)] = 200,
+    limit: Limit = LIMIT_DEFAULT,
     cursor: Annotated[
         str, Parameter(max_length=200, description="`next_cursor` of the previous page")
     ] = "",

@@ -14,7 +14,7 @@ from litestar.di import Provide
 from domain.common import NotFound, utcnow
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import body, problems
-from services.api.params import Limit
+from services.api.params import LIMIT_DEFAULT, Limit
 from services.api.problems import ProblemError
 from services.api.webhook_schemas import (
     NOT_FOUND,
@@ -65,7 +65,7 @@ class WebhookDeliveryController(Controller):
         endpoint_id: UUID,
         status: Literal["pending", "delivered", "failed"] | None = None,
         cursor: RowCursor | None = None,
-        limit: Limit = 50,
+        limit: Limit = LIMIT_DEFAULT,
     ) -> DeliveryPage:
         """The endpoint's deliveries, newest first: status (`pending`, `delivered`, `failed`),
         sequence number, event type, attempts so far and the next attempt. Filter by
@@ -92,7 +92,7 @@ class WebhookDeliveryController(Controller):
         tenant: Tenant,
         endpoint_id: UUID,
         cursor: RowCursor | None = None,
-        limit: Limit = 50,
+        limit: Limit = LIMIT_DEFAULT,
     ) -> AttemptPage:
         """Every HTTP attempt to the endpoint, newest first: outcome, latency in ms, response
         code, the response body cut at 1 KiB, the error (timeout, connection, refused target)."""

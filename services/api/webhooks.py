@@ -20,7 +20,7 @@ from domain.webhooks import WebhookEndpoint
 from projections.query import check_cursor
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, Limit
+from services.api.params import FIRST_UUID, LIMIT_DEFAULT, Limit
 from services.api.webhook_deliveries import WebhookDeliveryController, found_endpoint
 from services.api.webhook_schemas import (
     ENDPOINT_EXAMPLE,
@@ -114,7 +114,7 @@ class WebhookController(Controller):
 
     @get("/", opt=action("webhooks.read"), sync_to_thread=True, responses=problems())
     def list_endpoints(
-        self, tenant: Tenant, cursor: str | None = None, limit: Limit = 50
+        self, tenant: Tenant, cursor: str | None = None, limit: Limit = LIMIT_DEFAULT
     ) -> EndpointPage:
         """The grantee's webhook endpoints (never their secrets), with their health: failing
         since when, last success. Keyset pages by id."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from domain.facilities import ClassSlot, Cohort, Facility, FacilityKind, cohort_id, facility_id
+from services.refusals import shown
 from services.store.ledger import Command, LedgerApplication, Saved
 
 
@@ -19,12 +20,12 @@ class Facilities:
     ) -> Saved[Facility]:
         """Register a BOP institution or RRC under a code unique within the grantee."""
         facility = Facility.register(code=code, name=name, kind=kind)
-        return self.ledger.record(facility, command, creates=f"facility {code}")
+        return self.ledger.record(facility, command, creates=f"facility {shown(code)}")
 
     def facility(self, code: str) -> Facility:
         facility = self._facilities.get(code)
         if facility is None:
-            facility = self.ledger.load(Facility, facility_id(code), f"facility {code}")
+            facility = self.ledger.load(Facility, facility_id(code), f"facility {shown(code)}")
             if len(self._facilities) < 10_000:
                 self._facilities[code] = facility
         return facility
@@ -37,10 +38,10 @@ class Facilities:
         cohort = Cohort.start(
             code=code, name=name, facility=facility, start_date=start_date, zone=self.ledger.zone
         )
-        return self.ledger.record(cohort, command, creates=f"cohort {code}")
+        return self.ledger.record(cohort, command, creates=f"cohort {shown(code)}")
 
     def cohort(self, code: str) -> Cohort:
-        return self.ledger.load(Cohort, cohort_id(code), f"cohort {code}")
+        return self.ledger.load(Cohort, cohort_id(code), f"cohort {shown(code)}")
 
     def graduate_cohort(self, command: Command, *, code: str, on: date) -> Saved[Cohort]:
         """Record the graduation date of a cohort; its members become eligible mentors."""

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from domain import clock
 from domain.grantees import Grantee, LegalHold, grantee_id
+from services.refusals import shown
 from services.store.ledger import Command, LedgerApplication, Saved
 
 
@@ -40,7 +41,7 @@ class Retention:
 
     def grantee_record(self, slug: str) -> Grantee:
         """The grantee's record in the platform log."""
-        return self.ledger.load(Grantee, grantee_id(slug), f"grantee {slug}")
+        return self.ledger.load(Grantee, grantee_id(slug), f"grantee {shown(slug)}")
 
     def set_retention(
         self, command: Command, *, slug: str, final_report_on: date

@@ -24,6 +24,7 @@ from services.app.derived_exits import DerivedExits
 from services.app.facilities import Facilities
 from services.app.meetings import Meetings
 from services.audit.disclosure import PART2_NOTICE, covering_consent, record_disclosure
+from services.refusals import shown
 from services.store.ledger import LedgerApplication
 
 
@@ -75,9 +76,9 @@ class RrcSharing:
         try:
             facility = self.facilities.facility(code)
         except NotFound:
-            raise NotFound(f"no RRC {code!r}") from None
+            raise NotFound(f"no RRC {shown(code)}") from None
         if facility.kind is not FacilityKind.RRC:
-            raise NotFound(f"no RRC {code!r}")
+            raise NotFound(f"no RRC {shown(code)}")
 
     def meeting_records(
         self,

@@ -26,7 +26,7 @@ from projections.base import Tables
 from projections.oversight import Facts, load
 from projections.registry import by_name
 from services.projector.serving import live_tables
-from services.refusals import Refused
+from services.refusals import Refused, shown
 from services.reports import figures, privacy
 from services.reports import render as report_render
 from services.reports.figures import GranteeReport, Stand
@@ -210,7 +210,9 @@ def figure_page(
     value = report.report.figures.get(figure)
     if value is None:
         raise Refused(
-            404, f"no figure {figure!r} in {report.report.quarter.name}", code="figure_not_found"
+            404,
+            f"no figure {shown(figure)} in {report.report.quarter.name}",
+            code="figure_not_found",
         )
     page = [p for p in value.positions if p > after][: limit + 1]
     more = len(page) > limit

@@ -47,13 +47,11 @@ __all__ = [
     "render",
 ]
 
-# The years a PIRL export's quarter may name (its path parameter declares them).
-PIRL_YEARS = range(1900, 10000)
-
 
 def parse_quarter(text: str) -> Quarter:
-    """The quarter of an export, `YYYYQn` from 1900; ValueError otherwise."""
-    return Quarter.parse(text, PIRL_YEARS)
+    """The quarter of an export, `YYYYQn` from 1900Q1 to 2200Q4 (as every quarter);
+    ValueError otherwise."""
+    return Quarter.parse(text)
 
 
 def in_scope(log: Log, quarter: Quarter) -> list[Facts]:

@@ -24,14 +24,19 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from domain.cadence import week_name
+from domain.daterange import EARLIEST, LATEST, YEAR_PATTERN
 from domain.goals import Horizon
 from domain.participants import ExitReason
 from domain.supervision import EscalationType
+from services.refusals import shown
 
 QUARTER = re.compile(r"^([0-9]{4})Q([1-4])$")
-# The years a quarter of the reports may name (their path parameter declares them); a PIRL
-# export takes more (services/reports/pirl.py).
-REPORT_YEARS = range(2000, 3000)
+# The years a quarter may name, of the reports, the PIRL export and the command line alike: those
+# of every date the program takes in (domain/daterange.py). Beyond them a quarter's days and
+# the weeks and quarters after it (a report's follow-up) run into the ends of Python's calendar.
+YEARS = range(EARLIEST.year, LATEST.year + 1)
+# The same, as the path parameters of the reports and exports declare it.
+QUARTER_PATTERN = f"^{YEAR_PATTERN}Q[1-4]$"
 TRANSITIONS = ("1_to_2", "1_to_3", "2_to_2", "2_to_3")
 
 
@@ -44,12 +49,12 @@ class Quarter:
     number: int
 
     @classmethod
-    def parse(cls, text: str, years: range = REPORT_YEARS) -> Quarter:
+    def parse(cls, text: str, years: range = YEARS) -> Quarter:
         """`YYYYQn` with the year in `years`; ValueError otherwise."""
         match = QUARTER.fullmatch(text)
         if match is None or int(match.group(1)) not in years:
             raise ValueError(
-                f"{text!r} is not a quarter of the form YYYYQn from {years.start}Q1 to"
+                f"{shown(text)} is not a quarter of the form YYYYQn from {years.start}Q1 to"
                 f" {years.stop - 1}Q4, e.g. 2026Q3"
             )
         return cls(int(match.group(1)), int(match.group(2)))

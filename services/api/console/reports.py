@@ -20,8 +20,8 @@ from services.api.console.pages import grantee_zone, optional_all, page
 from services.api.console.records import _document, passed_on, quarter_of
 from services.api.console.session import PATH, Staff, signed_in
 from services.identity.access import MATRIX, allowed
-from services.reports.pirl import PIRL_YEARS
-from services.reports.quarterly import REPORT_YEARS, Quarter
+from services.refusals import shown
+from services.reports.quarterly import YEARS, Quarter
 
 # The order roles are named in, in the sentence saying who may open a page.
 _ROLE_ORDER = (
@@ -67,7 +67,7 @@ def may_open(staff: Staff, action: str, what: str) -> None:
         )
 
 
-def quarter_named(text: str, years: range = REPORT_YEARS) -> Quarter:
+def quarter_named(text: str, years: range = YEARS) -> Quarter:
     """The quarter in the address or the form, `YYYYQn` in either case (`2026q3` is 2026Q3);
     anything else is refused (400) in a sentence."""
     try:
@@ -76,7 +76,7 @@ def quarter_named(text: str, years: range = REPORT_YEARS) -> Quarter:
         raise Refusal(
             400,
             "invalid_quarter",
-            f"{text[:20]!r} is not a quarter. Write the year and the quarter's number as"
+            f"{shown(text)} is not a quarter. Write the year and the quarter's number as"
             " YYYYQn, for example 2026Q3 (July to September 2026).",
         ) from None
 
@@ -161,7 +161,7 @@ async def figure(request: Request[Any, Any, Any], quarter: str, figure: str) -> 
 async def pirl(request: Request[Any, Any, Any], quarter: str) -> Response[Any]:
     """The PIRL export of a quarter, as a file."""
     staff = signed_in(request)
-    name = quarter_named(quarter, PIRL_YEARS).name
+    name = quarter_named(quarter).name
     return await _document(
         request,
         f"/v1/grantees/{staff.grantee}/exports/pirl/{name}",

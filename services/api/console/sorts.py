@@ -26,8 +26,9 @@ class Column(NamedTuple):
 A_TO_Z = ("A to Z", "Z to A")
 EARLIEST = ("earliest first", "latest first")
 
-# The table's own columns are Name, Number, Stage and Latest activity; the others are shown
-# when the caseload is sorted by them.
+# The table's own columns are Name, Number, Stage and Last service; the others are shown
+# when the caseload is sorted by them. "Record changed" is the participant record's own latest
+# event (a correction moves it; a meeting or a contact does not, decision 111).
 COLUMNS = {
     "number": Column("Number", None, "lowest first", "highest first"),
     "last_name": Column("Name", None, *A_TO_Z),
@@ -39,7 +40,8 @@ COLUMNS = {
     "program_entry_date": Column("Program entry", "program_entry_date", *EARLIEST),
     "stage_started_at": Column("Stage started", "stage_started_at", *EARLIEST),
     "exit_date": Column("Exit date", "exit_date", *EARLIEST),
-    "last_event_at": Column("Latest activity", None, "oldest first", "newest first"),
+    "last_event_at": Column("Record changed", "last_event_at", "oldest first", "newest first"),
+    "last_service_on": Column("Last service", None, "longest ago first", "most recent first"),
     "days_in_stage": Column("Days in stage", "days_in_stage", "fewest first", "most first"),
 }
 
@@ -55,7 +57,7 @@ def _label(choice: str) -> str:
 
 # The choices in the order the form lists them: the caseload's own order (by number) first,
 # then the ones staff use most, then every other column either way.
-_FIRST = ["number", "last_name", "days_in_stage", "-days_in_stage", "-last_event_at"]
+_FIRST = ["number", "last_name", "days_in_stage", "-days_in_stage", "last_service_on"]
 _ORDER = [
     *_FIRST,
     *(c for c in CASELOAD_SORT if c not in _FIRST),
