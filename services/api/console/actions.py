@@ -28,10 +28,11 @@ from services.reports.quarterly import Quarter
 class Field:
     name: str
     label: str
-    kind: str = "text"  # text, textarea, number, select, datetime, checkbox
+    kind: str = "text"  # text, textarea, number, select, datetime, date, checkbox, checkboxes
     options: list[tuple[str, str]] = field(default_factory=list)
     help: str = ""
     required: bool = False
+    bounds: tuple[int, int] = (0, 100)  # a number box's least and greatest value
 
 
 PROGRESS = [
