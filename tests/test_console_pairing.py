@@ -1,10 +1,12 @@
 """Matching from the console, through HTTP form posts against the real application: a case
 manager pairs an unpaired participant with a mentor from the participant's page (the API's
 eligibility refusals said as sentences next to their field, appending nothing) and ends a
-pairing, whose member's derived exit is shown as under exit review (decision 104)."""
+pairing, whose member's derived exit is shown as under exit review (decision 104); a case
+manager is assigned, and a stage transition chooses among the grantee's facilities."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -57,7 +59,7 @@ def refusal(page: Any) -> str:
 
 def beside(page: Any, field: str) -> str:
     found = re.search(rf'<p id="{field}-error" class="field-problem">([^<]*)</p>', page.text)
-    return found.group(1) if found else ""
+    return html.unescape(found.group(1)) if found else ""
 
 
 def options(page: Any, field: str) -> list[str]:
@@ -194,3 +196,66 @@ def test_a_pairing_under_exit_review_is_shown_and_ended_from_the_page(
     # Ended already: the API's refusal, said on the form.
     r = post(browser, action, {**end, "reason": "again"}, "another-key")
     assert r.status_code == 422 and "The pairing is closed." in refusal(r)
+
+
+def test_a_case_manager_is_assigned_from_the_participant_page(browser, world):
+    pid = world.enrol(name="Odalys")
+    sign_in(browser, "coordinator", world.slug)
+    page = browser.get(f"/console/participants/{pid}")
+    assert "Case manager: nobody assigned · Coordinator: nobody assigned" in page.text
+    action = f"/console/participants/{pid}/assign"
+    assert f'href="{action}"' in page.text
+    form = browser.get(action)
+    assert " selected>" not in form.text and 'name="staff" type="text" value=""' in form.text
+    key = key_of(form.text, action)
+    before = world.events()
+    r = post(browser, action, {"duty": "", "staff": ""}, key)
+    assert r.status_code == 422
+    assert beside(r, "duty") == "The duty: choose one of the options."
+    assert beside(r, "staff") == "The staff member's sign-in name: fill this in."
+    assert world.events() == before
+
+    done = post(browser, action, {"duty": "case_manager", "staff": "cm-rita"}, key)
+    assert done.status_code == 303, done.text
+    assert world.get(f"/participants/{pid}")["case_manager"] == "cm-rita"
+    page = browser.get(f"/console/participants/{pid}")
+    assert "Case manager assigned: cm-rita." in page.text
+    assert "Case manager: cm-rita · Coordinator: nobody assigned" in page.text
+    # The same person again: the API's rule, said next to the name.
+    again = browser.get(action)
+    r = post(
+        browser, action, {"duty": "case_manager", "staff": "cm-rita"}, key_of(again.text, action)
+    )
+    assert r.status_code == 422
+    assert beside(r, "staff") == "The case manager is already cm-rita."
+    projector.drain(world.db, world.schema)
+    sign_in(browser, "case_manager", world.slug, subject="cm-rita")
+    mine = browser.get("/console/caseload?whose=mine")
+    assert f"/console/participants/{pid}" in mine.text
+
+
+def test_the_stage_form_offers_the_grantees_facilities_and_refuses_in_sentences(browser, world):
+    pid = world.enrol(name="Odalys")
+    sign_in(browser, "coordinator", world.slug)
+    action = f"/console/participants/{pid}/stage"
+    form = browser.get(action)
+    assert options(form, "facility") == ["", "FCI-A", "FCI-B", "RRC-1"]
+    assert "Facility RRC-1 (RRC-1), an RRC" in form.text
+    assert options(form, "to_stage")[0] == "" and " selected>" not in form.text
+    key = key_of(form.text, action)
+    before = world.events()
+    r = post(browser, action, {"to_stage": "", "occurred_at": ""}, key)
+    assert r.status_code == 422
+    assert beside(r, "to_stage") == "New stage: choose one of the options."
+    assert beside(r, "occurred_at") == "When: enter a date and time."
+    move = {"to_stage": "2", "placement": "rrc", "occurred_at": "2026-03-02T09:00"}
+    r = post(browser, action, {**move, "facility": "FCI-B"}, key)
+    assert r.status_code == 422
+    said = "Facility FCI-B is a bop_institution, but a rrc placement needs a rrc."
+    assert beside(r, "facility") == said and said in refusal(r)
+    r = post(browser, action, {**move, "placement": "", "facility": "RRC-1"}, key)
+    assert beside(r, "placement").startswith("A move to stage 2 names its placement")
+    assert world.events() == before
+    done = post(browser, action, {**move, "facility": "RRC-1"}, key)
+    assert done.status_code == 303, done.text
+    assert world.get(f"/participants/{pid}")["facility"] == "RRC-1"

@@ -25,6 +25,7 @@ from litestar.types import ASGIApp
 
 from services.api.console import (
     actions,
+    assignment,
     caseload,
     casework,
     escalations,
@@ -147,6 +148,7 @@ def console_router(settings: Settings) -> Router:
             *actions.ROUTES,
             *casework.ROUTES,
             *pairing.ROUTES,
+            *assignment.ROUTES,
             *escalations.ROUTES,
             *records.ROUTES,
             *reports.ROUTES,

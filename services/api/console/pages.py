@@ -170,6 +170,7 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         pairings=(pairings or {}).get("items", []),
         mentors=mentors,
         may_pair=allowed("pairings.write", staff.roles),
+        may_assign=allowed("participants.assign", staff.roles),
         meetings=meetings[:20],
         goals=(goals or {}).get("items", []),
         timeline=timeline or [],

@@ -15,9 +15,8 @@ from litestar import Request, Response, get, post
 from litestar.response import Redirect, Template
 
 from domain.pairings import ClosureType, Frequency, Initiator, LocationKind, MatchCriterion
-from services.api.console.actions import Field, render_form
+from services.api.console.actions import CHOOSE, Field, render_form
 from services.api.console.backend import Refusal, command, read, read_all
-from services.api.console.casework import CHOOSE
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
 from services.api.console.pages import grantee_zone
