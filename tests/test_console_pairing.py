@@ -236,6 +236,7 @@ def test_a_case_manager_is_assigned_from_the_participant_page(browser, world):
 
 def test_the_stage_form_offers_the_grantees_facilities_and_refuses_in_sentences(browser, world):
     pid = world.enrol(name="Odalys")
+    projector.drain(world.db, world.schema)
     sign_in(browser, "coordinator", world.slug)
     action = f"/console/participants/{pid}/stage"
     form = browser.get(action)
