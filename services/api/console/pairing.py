@@ -233,7 +233,8 @@ async def pair(request: Request[Any, Any, Any], participant_id: UUID) -> Respons
             errs=check.fields or _beside(refused, fields, PAIR_PATHS, PAIR_RULES),
             status=refused.status,
         )
-    mentor = next(label for value, label in fields[0].options if value == str(done["mentor_id"]))
+    # The mentor as the form listed them (read before the match).
+    mentor = dict(fields[0].options).get(str(done["mentor_id"]), "the mentor")
     _done(request, position, f"Paired with {mentor}.")
     return Redirect(f"{PATH}/participants/{participant_id}", status_code=303)
 
