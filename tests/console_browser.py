@@ -341,6 +341,12 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     yield "alerts"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/stage")
     yield "stage-form"
+    driver.get(f"{scene.url}/console/participants/{scene.brandvold}/pairing")
+    yield "pair-form"
+    driver.get(f"{scene.url}/console/pairings/{scene.pairing}/end?participant={scene.quintero}")
+    yield "end-pairing-form"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/assign")
+    yield "assign-form"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/referral")
     yield "referral-form"
     driver.get(f"{scene.url}/console/goals/{scene.goal}/progress")

@@ -25,12 +25,14 @@ from litestar.types import ASGIApp
 
 from services.api.console import (
     actions,
+    assignment,
     caseload,
     casework,
     escalations,
     forms,
     oversight,
     pages,
+    pairing,
     records,
     reports,
     signin,
@@ -145,6 +147,8 @@ def console_router(settings: Settings) -> Router:
             *forms.ROUTES,
             *actions.ROUTES,
             *casework.ROUTES,
+            *pairing.ROUTES,
+            *assignment.ROUTES,
             *escalations.ROUTES,
             *records.ROUTES,
             *reports.ROUTES,

@@ -28,10 +28,11 @@ from services.reports.quarterly import Quarter
 class Field:
     name: str
     label: str
-    kind: str = "text"  # text, textarea, number, select, datetime, checkbox
+    kind: str = "text"  # text, textarea, number, select, datetime, date, checkbox, checkboxes
     options: list[tuple[str, str]] = field(default_factory=list)
     help: str = ""
     required: bool = False
+    bounds: tuple[int, int] = (0, 100)  # a number box's least and greatest value
 
 
 PROGRESS = [
@@ -41,20 +42,52 @@ PROGRESS = [
 ]
 # Which field each of progress's documented rule refusals is about.
 PROGRESS_RULES = {"invalid_percent": "percent"}
-STAGE = [
-    Field(
-        "to_stage", "New stage", "select", [("2", "Stage 2"), ("3", "Stage 3"), ("1", "Stage 1")]
-    ),
-    Field(
-        "placement",
-        "Placement",
-        "select",
-        [(p.value, p.value.replace("_", " ")) for p in Placement],
-    ),
-    Field("facility", "Facility code", help="The RRC or institution, such as RRC-1."),
-    Field("occurred_at", "When", "datetime", required=True),
-    Field("returned_to_custody", "A return to custody", "checkbox"),
-]
+CHOOSE = ("", "Choose one")
+KINDS = {"bop_institution": "a BOP institution", "rrc": "an RRC"}
+# Which field each of the stage transition's documented rule refusals is about.
+STAGE_RULES = {
+    "illegal_transition": "to_stage",
+    "placement_required": "placement",
+    "placement_mismatch": "placement",
+    "facility_required": "facility",
+    "facility_wrong_kind": "facility",
+    "facility_not_allowed": "facility",
+    "in_future": "occurred_at",
+}
+
+
+async def _stage_fields(request: Request[Any, Any, Any], staff: Staff) -> list[Field]:
+    """The stage form, its facilities the grantee's own, each named with its kind."""
+    found = await optional(request, staff, "/facilities", limit=500)
+    facilities = [
+        (str(f["code"]), f"{f['name']} ({f['code']}), {KINDS.get(f['kind'], f['kind'])}")
+        for f in (found or {}).get("items", [])
+    ]
+    return [
+        Field(
+            "to_stage",
+            "New stage",
+            "select",
+            [CHOOSE, ("2", "Stage 2"), ("3", "Stage 3"), ("1", "Stage 1")],
+            required=True,
+        ),
+        Field(
+            "placement",
+            "Placement",
+            "select",
+            [CHOOSE, *((p.value, p.value.replace("_", " ")) for p in Placement)],
+        ),
+        Field(
+            "facility",
+            "Facility",
+            "select",
+            [("", "None"), *facilities],
+            help="An RRC for a placement in an RRC, a BOP institution for a return to custody;"
+            " none for home confinement or the community.",
+        ),
+        Field("occurred_at", "When", "datetime", required=True),
+        Field("returned_to_custody", "A return to custody", "checkbox"),
+    ]
 
 
 def labels_of(fields: list[Field]) -> dict[str, str]:
@@ -183,7 +216,7 @@ async def stage_form(request: Request[Any, Any, Any], participant_id: UUID) -> T
         heading="Record a stage transition",
         action=f"{PATH}/participants/{participant_id}/stage",
         back=f"{PATH}/participants/{participant_id}",
-        fields=STAGE,
+        fields=await _stage_fields(request, staff),
         values={"idempotency_key": uuid.uuid4().hex},
     )
 
@@ -191,19 +224,25 @@ async def stage_form(request: Request[Any, Any, Any], participant_id: UUID) -> T
 @post(f"{PATH}/participants/{{participant_id:uuid}}/stage")
 async def record_stage(request: Request[Any, Any, Any], participant_id: UUID) -> Response[Any]:
     staff = signed_in(request)
-    values = await read_form(request, STAGE)
+    fields = await _stage_fields(request, staff)
+    values = await read_form(request, fields)
     zone = await grantee_zone(request, staff)
     check = FormCheck()
+    if not values["to_stage"]:
+        check.problem("to_stage", f"{_label(fields, 'to_stage')}: choose one of the options")
     body: dict[str, Any] = {
         "to_stage": int(values["to_stage"]) if values["to_stage"].isdigit() else values["to_stage"],
-        "placement": values["placement"],
-        "occurred_at": check.moment(_label(STAGE, "occurred_at"), values["occurred_at"], zone),
+        "occurred_at": check.moment(
+            _label(fields, "occurred_at"), values["occurred_at"], zone, name="occurred_at"
+        ),
     }
+    # No placement chosen: the API's default for the stage, or its refusal in words.
+    if values["placement"] and not values["returned_to_custody"]:
+        body["placement"] = values["placement"]
     if values["facility"]:
         body["facility"] = values["facility"].upper()
     if values["returned_to_custody"]:
         body["returned_to_custody"] = True
-        body.pop("placement")
     back = f"{PATH}/participants/{participant_id}"
     try:
         if check.problems:
@@ -222,9 +261,10 @@ async def record_stage(request: Request[Any, Any, Any], participant_id: UUID) ->
             heading="Record a stage transition",
             action=f"{PATH}/participants/{participant_id}/stage",
             back=back,
-            fields=STAGE,
+            fields=fields,
             values=values,
-            error=refused.words(labels_of(STAGE)),
+            error=refused.words(labels_of(fields)),
+            errs=check.fields or refused.fields(labels_of(fields), STAGE_RULES),
             status=refused.status,
         )
     return Redirect(back, status_code=303)

@@ -15,13 +15,12 @@ from litestar.response import Redirect, Template
 
 from domain.casework import ContactMode
 from domain.goals import GoalDomain, Horizon
-from services.api.console.actions import Field, labels_of, read_form, render_form
+from services.api.console.actions import CHOOSE, Field, labels_of, read_form, render_form
 from services.api.console.backend import Refusal, command, read
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
 from services.api.console.session import PATH, Staff, session_of, signed_in
 
-CHOOSE = ("", "Choose one")
 CONTACT = [
     Field("contacted_on", "The day of the contact", "date", required=True),
     Field(

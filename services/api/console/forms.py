@@ -18,6 +18,7 @@ from services.api.console.backend import Refusal, command, read
 from services.api.console.checks import FormCheck
 from services.api.console.pages import grantee_zone, optional, page
 from services.api.console.session import PATH, Staff, session_of, signed_in
+from services.identity.access import allowed
 
 TOPICS = [t.value for t in Topic]
 # The meeting form's labels (meeting_form.html) for the API body's paths.
@@ -99,6 +100,7 @@ async def _meeting_form(
         title="Record a meeting",
         p=person,
         pairings=open_pairings,
+        may_pair=allowed("pairings.write", staff.roles),
         topics=TOPICS,
         places=PLACES,
         v=values,

@@ -134,6 +134,12 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         )
         meetings.extend((found or {}).get("items", []))
     meetings.sort(key=instant, reverse=True)
+    # Each pairing's mentor by name (a role that may not read mentors sees none).
+    mentors: dict[str, str] = {}
+    for pairing in (pairings or {}).get("items", []):
+        mentor = await optional(request, staff, f"/mentors/{pairing['mentor_id']}")
+        if mentor:
+            mentors[str(pairing["mentor_id"])] = str(mentor["display_name"])
     goals = await optional(request, staff, "/goals", participant_id=pid, min_position=at)
     timeline = await whole_timeline(request, staff, pid, at)
     consents = await optional(request, staff, f"/participants/{pid}/consents")
@@ -162,6 +168,9 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         title="Participant",
         p=person,
         pairings=(pairings or {}).get("items", []),
+        mentors=mentors,
+        may_pair=allowed("pairings.write", staff.roles),
+        may_assign=allowed("participants.assign", staff.roles),
         meetings=meetings[:20],
         goals=(goals or {}).get("items", []),
         timeline=timeline or [],

@@ -1,0 +1,332 @@
+"""Matching from the console, each one command of the API: pair a participant with a mentor
+(POST /pairings) and end a pairing (POST /pairings/{id}/closure). The console lists the
+grantee's certified mentors and facilities; whether a mentor may take this mentee (stage,
+clearance, caseload, the mentee's own open pairing) is the API's rule, and its refusal comes
+back as a sentence next to the field it is about. Nothing a person decides is pre-filled."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time
+from typing import Any
+from uuid import UUID
+
+from litestar import Request, Response, get, post
+from litestar.response import Redirect, Template
+
+from domain.pairings import ClosureType, Frequency, Initiator, LocationKind, MatchCriterion
+from services.api.console.actions import CHOOSE, Field, render_form
+from services.api.console.backend import Refusal, command, read, read_all
+from services.api.console.checks import FormCheck
+from services.api.console.format import words
+from services.api.console.pages import grantee_zone
+from services.api.console.session import PATH, Staff, session_of, signed_in
+
+# The API body's paths, by the pairing form's field for each.
+PAIR_PATHS = {
+    "mentor_id": "mentor_id",
+    "opened_on": "opened_at",
+    "place": "location.kind",
+    "facility": "location.facility",
+    "criteria": "criteria",
+    "frequency": "commitment.frequency",
+    "minutes_per_meeting": "commitment.minutes_per_meeting",
+    "months": "commitment.months",
+}
+# Which field each of the match's documented rule refusals is about; a refusal not here
+# (`mentee_already_paired`, `mentee_exited`) is about the participant, said above the form.
+PAIR_RULES = {
+    "mentor_not_certified": "mentor_id",
+    "mentor_not_eligible_for_stage": "mentor_id",
+    "self_mentoring": "mentor_id",
+    "caseload_limit": "mentor_id",
+    "clearance_required": "location.facility",
+    "facility_required": "location.facility",
+    "facility_not_allowed": "location.facility",
+    "in_future": "opened_at",
+    "invalid_commitment": "commitment.minutes_per_meeting",
+}
+END = [
+    Field(
+        "closure_type",
+        "Planned or not",
+        "select",
+        [CHOOSE, *((c.value, words(c.value)) for c in ClosureType)],
+        required=True,
+    ),
+    Field(
+        "initiator",
+        "Who ended it",
+        "select",
+        [CHOOSE, *((i.value, words(i.value)) for i in Initiator)],
+        required=True,
+    ),
+    Field("reason", "The reason", "textarea", required=True),
+    Field(
+        "rematch_eligible",
+        "May the participant be paired again",
+        "select",
+        [CHOOSE, ("yes", "Yes"), ("no", "No")],
+        required=True,
+    ),
+    Field("exit_interview_on", "The exit interview's day (if held)", "date"),
+    Field("post_closure_contact", "Contact after the ending (the agreed rule, if any)"),
+]
+END_RULES = {"reason_required": "reason", "pairing_closed": "reason"}
+
+
+def _labels(fields: list[Field], paths: dict[str, str]) -> dict[str, str]:
+    """The form's labels by field name and by the API body path each field fills."""
+    labels = {f.name: f.label for f in fields}
+    labels.update({paths[f.name]: f.label for f in fields if f.name in paths})
+    return labels
+
+
+def _beside(refused: Refusal, fields: list[Field], paths: dict[str, str], rules: Any) -> Any:
+    """The refusal's sentences by the form field each is about."""
+    field_of = {path: name for name, path in paths.items()}
+    found = refused.fields(_labels(fields, paths), rules)
+    return {field_of.get(name, name): said for name, said in found.items()}
+
+
+async def _pair_fields(request: Request[Any, Any, Any], staff: Staff) -> list[Field]:
+    mentors = await read_all(request, staff, "/mentors", status="certified")
+    facilities = await read_all(request, staff, "/facilities")
+    return [
+        Field(
+            "mentor_id",
+            "Mentor",
+            "select",
+            [CHOOSE, *((str(m["id"]), str(m["display_name"])) for m in mentors["items"])],
+            required=True,
+            help="The grantee's certified mentors. Whether one may mentor this participant"
+            " (the stage, a clearance for the facility, the caseload limit) is checked when you"
+            " pair them; a mentor the rules do not allow is refused with the reason.",
+        ),
+        Field("opened_on", "The match date", "date", required=True),
+        Field(
+            "place",
+            "Where they will meet",
+            "select",
+            [CHOOSE, *((k.value, words(k.value)) for k in LocationKind)],
+            required=True,
+        ),
+        Field(
+            "facility",
+            "Facility (for a BOP institution or an RRC)",
+            "select",
+            [
+                ("", "None"),
+                *((str(f["code"]), f"{f['name']} ({f['code']})") for f in facilities["items"]),
+            ],
+        ),
+        Field(
+            "criteria",
+            "Why this match",
+            "checkboxes",
+            [(c.value, words(c.value)) for c in MatchCriterion],
+            required=True,
+        ),
+        Field(
+            "frequency",
+            "How often they agree to meet",
+            "select",
+            [CHOOSE, *((f.value, words(f.value)) for f in Frequency)],
+            required=True,
+        ),
+        Field("minutes_per_meeting", "Minutes a meeting", "number", required=True, bounds=(1, 480)),
+        Field("months", "For how many months", "number", required=True, bounds=(1, 36)),
+    ]
+
+
+def _who(person: Any) -> str:
+    return f"{person['first_name']} {person['last_name']} ({person['number']})"
+
+
+def _done(request: Request[Any, Any, Any], position: int, notice: str) -> None:
+    session = session_of(request)
+    session["position"] = position
+    session["notice"] = notice
+    request.set_session(session)
+
+
+async def _pair_page(
+    request: Request[Any, Any, Any], staff: Staff, person: Any, values: dict[str, Any], **more: Any
+) -> Template:
+    return render_form(
+        request,
+        staff,
+        title="Pair with a mentor",
+        heading="Pair with a mentor",
+        intro=f"A mentor for {_who(person)}, one to one. Every field is needed.",
+        action=f"{PATH}/participants/{person['id']}/pairing",
+        back=f"{PATH}/participants/{person['id']}",
+        fields=await _pair_fields(request, staff),
+        values=values,
+        submit="Pair them",
+        **more,
+    )
+
+
+@get(f"{PATH}/participants/{{participant_id:uuid}}/pairing")
+async def pair_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
+    """Pair the participant with a mentor (an individual match)."""
+    staff = signed_in(request)
+    person = await read(request, staff, f"/participants/{participant_id}")
+    return await _pair_page(request, staff, person, {"idempotency_key": uuid.uuid4().hex})
+
+
+@post(f"{PATH}/participants/{{participant_id:uuid}}/pairing")
+async def pair(request: Request[Any, Any, Any], participant_id: UUID) -> Response[Any]:
+    """POST /pairings; on refusal, the form again with the rule's sentence by its field."""
+    staff = signed_in(request)
+    person = await read(request, staff, f"/participants/{participant_id}")
+    form = await request.form()
+    names = ("mentor_id", "opened_on", "place", "facility", "frequency")
+    values: dict[str, Any] = {n: str(form.get(n, "")).strip() for n in names}
+    values["minutes_per_meeting"] = str(form.get("minutes_per_meeting", "")).strip()
+    values["months"] = str(form.get("months", "")).strip()
+    values["criteria"] = [str(c) for c in form.getall("criteria", [])]
+    values["idempotency_key"] = str(form.get("idempotency_key", "")) or uuid.uuid4().hex
+    fields = await _pair_fields(request, staff)
+    labels = {f.name: f.label for f in fields}
+    check = FormCheck()
+    for name in ("mentor_id", "place", "frequency"):
+        if not values[name]:
+            check.problem(name, f"{labels[name]}: choose one of the options")
+    day = check.day(labels["opened_on"], values["opened_on"], "opened_on")
+    if not values["criteria"]:
+        check.problem("criteria", f"{labels['criteria']}: tick at least one")
+    minutes = check.whole_number(
+        labels["minutes_per_meeting"], values["minutes_per_meeting"], name="minutes_per_meeting"
+    )
+    months = check.whole_number(labels["months"], values["months"], name="months")
+    try:
+        if check.problems:
+            raise Refusal(422, "invalid_form", check.text())
+        zone = await grantee_zone(request, staff)
+        location: dict[str, Any] = {"kind": values["place"]}
+        if values["facility"]:
+            location["facility"] = values["facility"]
+        body = {
+            "kind": "individual",
+            "mentor_id": values["mentor_id"],
+            "members": [str(participant_id)],
+            "location": location,
+            "criteria": values["criteria"],
+            "commitment": {
+                "frequency": values["frequency"],
+                "minutes_per_meeting": minutes,  # the ranges are the API's rules
+                "months": months,
+            },
+            # A match date: the start of that day in the grantee's zone.
+            "opened_at": datetime.combine(date.fromisoformat(day), time(), zone).isoformat(),
+        }
+        done, position = await command(request, staff, "/pairings", body, values["idempotency_key"])
+    except Refusal as refused:
+        return await _pair_page(
+            request,
+            staff,
+            person,
+            values,
+            error=refused.words(_labels(fields, PAIR_PATHS)),
+            errs=check.fields or _beside(refused, fields, PAIR_PATHS, PAIR_RULES),
+            status=refused.status,
+        )
+    # The mentor as the form listed them (read before the match).
+    mentor = dict(fields[0].options).get(str(done["mentor_id"]), "the mentor")
+    _done(request, position, f"Paired with {mentor}.")
+    return Redirect(f"{PATH}/participants/{participant_id}", status_code=303)
+
+
+async def _end_page(
+    request: Request[Any, Any, Any],
+    staff: Staff,
+    pairing: Any,
+    back: str,
+    values: dict[str, Any],
+    **more: Any,
+) -> Template:
+    mentor = await read(request, staff, f"/mentors/{pairing['mentor_id']}")
+    return render_form(
+        request,
+        staff,
+        title="End a pairing",
+        heading="End the pairing",
+        intro=f"The {words(pairing['kind'])} pairing with {mentor['display_name']}, opened"
+        f" {str(pairing['opened_at'])[:10]}. It ends now; what is asked here is recorded"
+        " with the ending.",
+        action=f"{PATH}/pairings/{pairing['id']}/end?participant={back.rsplit('/', 1)[-1]}",
+        back=back,
+        fields=END,
+        values=values,
+        submit="End the pairing",
+        **more,
+    )
+
+
+def _back(request: Request[Any, Any, Any], pairing: Any) -> str:
+    """The page the form came from: the participant named in the address if a member, else
+    the pairing's first member."""
+    asked = request.query_params.get("participant", "")
+    members = [str(m) for m in pairing["members"]]
+    return f"{PATH}/participants/{asked if asked in members else members[0]}"
+
+
+@get(f"{PATH}/pairings/{{pairing_id:uuid}}/end")
+async def end_form(request: Request[Any, Any, Any], pairing_id: UUID) -> Template:
+    """End a pairing: planned or not, who ended it, the reason, rematch eligibility."""
+    staff = signed_in(request)
+    pairing = await read(request, staff, f"/pairings/{pairing_id}")
+    back = _back(request, pairing)
+    return await _end_page(request, staff, pairing, back, {"idempotency_key": uuid.uuid4().hex})
+
+
+@post(f"{PATH}/pairings/{{pairing_id:uuid}}/end")
+async def end(request: Request[Any, Any, Any], pairing_id: UUID) -> Response[Any]:
+    """POST /pairings/{id}/closure; on refusal, the form again with the rule's sentence."""
+    staff = signed_in(request)
+    pairing = await read(request, staff, f"/pairings/{pairing_id}")
+    back = _back(request, pairing)
+    form = await request.form()
+    values: dict[str, Any] = {f.name: str(form.get(f.name, "")).strip() for f in END}
+    values["idempotency_key"] = str(form.get("idempotency_key", "")) or uuid.uuid4().hex
+    labels = {f.name: f.label for f in END}
+    check = FormCheck()
+    for name in ("closure_type", "initiator", "rematch_eligible"):
+        if not values[name]:
+            check.problem(name, f"{labels[name]}: choose one of the options")
+    body: dict[str, Any] = {
+        "closure_type": values["closure_type"],
+        "initiator": values["initiator"],
+        "reason": values["reason"],
+        "rematch_eligible": values["rematch_eligible"] == "yes",
+    }
+    if values["exit_interview_on"]:
+        body["exit_interview_on"] = check.day(
+            labels["exit_interview_on"], values["exit_interview_on"], "exit_interview_on"
+        )
+    if values["post_closure_contact"]:
+        body["post_closure_contact"] = values["post_closure_contact"]
+    try:
+        if check.problems:
+            raise Refusal(422, "invalid_form", check.text())
+        _, position = await command(
+            request, staff, f"/pairings/{pairing_id}/closure", body, values["idempotency_key"]
+        )
+    except Refusal as refused:
+        return await _end_page(
+            request,
+            staff,
+            pairing,
+            back,
+            values,
+            error=refused.words(labels),
+            errs=check.fields or refused.fields(labels, END_RULES),
+            status=refused.status,
+        )
+    _done(request, position, "Pairing ended.")
+    return Redirect(back, status_code=303)
+
+
+ROUTES = [pair_form, pair, end_form, end]
