@@ -9,8 +9,9 @@ compared with what was served.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -103,15 +104,7 @@ class Exports:
         register = self.export_register()
         in_scope = [f.participant_id for f in pirl.in_scope(log, quarter)]
         register.assign(in_scope, new_pseudonym)
-        rows = pirl.build(log, quarter, register.identifiers, today)
-        header = [str(c.element) for c in pirl.COLUMNS]
-        refusing = pirl_checks.blocking(pirl_checks.failures(header, rows), allow_warnings)
-        if refusing:
-            raise RuleViolation(
-                f"the {quarter} file fails the PIRL edit checks: " + pirl_checks.describe(refusing),
-                code="pirl_edit_checks_failed",
-            )
-        data = pirl.render(rows)
+        rows, data = _checked_file(log, quarter, register.identifiers, today, allow_warnings)
         record = ExportRecord(
             export_id=uuid4(),
             format="pirl",
@@ -166,15 +159,7 @@ class Exports:
         if any(p not in register.identifiers for p in in_scope):
             return None
         today = utcnow().astimezone(self.ledger.zone).date()
-        rows = pirl.build(log, quarter, register.identifiers, today)
-        header = [str(c.element) for c in pirl.COLUMNS]
-        refusing = pirl_checks.blocking(pirl_checks.failures(header, rows), allow_warnings)
-        if refusing:
-            raise RuleViolation(
-                f"the {quarter} file fails the PIRL edit checks: " + pirl_checks.describe(refusing),
-                code="pirl_edit_checks_failed",
-            )
-        data = pirl.render(rows)
+        _, data = _checked_file(log, quarter, register.identifiers, today, allow_warnings)
         return (earlier[-1], data) if pirl.digest(data) == earlier[-1].sha256 else None
 
     def certify_export(
@@ -224,3 +209,24 @@ class Exports:
                 f"the digest recorded for export {record.export_id}"
             )
         return data
+
+
+def _checked_file(
+    log: pirl.Log,
+    quarter: pirl.Quarter,
+    identifiers: Mapping[UUID, str],
+    made_on: date,
+    allow_warnings: bool,
+) -> tuple[list[list[str]], bytes]:
+    """The quarter's rows and file as made on `made_on`, refused (`pirl_edit_checks_failed`,
+    naming the rows and checks) when a row fails the PIRL edit checks; warnings refuse only
+    without `allow_warnings`."""
+    rows = pirl.build(log, quarter, identifiers, made_on)
+    header = [str(c.element) for c in pirl.COLUMNS]
+    refusing = pirl_checks.blocking(pirl_checks.failures(header, rows), allow_warnings)
+    if refusing:
+        raise RuleViolation(
+            f"the {quarter} file fails the PIRL edit checks: " + pirl_checks.describe(refusing),
+            code="pirl_edit_checks_failed",
+        )
+    return rows, pirl.render(rows)
