@@ -118,22 +118,54 @@ def _who(person: Any) -> str:
     return f"With {person['first_name']} {person['last_name']} ({person['number']})."
 
 
-@get(f"{PATH}/participants/{{participant_id:uuid}}/contact")
-async def contact_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
-    """Record a case-management contact with the participant on a day."""
-    staff = signed_in(request)
-    person = await _person(request, staff, participant_id)
+def _contact_page(
+    request: Request[Any, Any, Any],
+    staff: Staff,
+    person: Any,
+    values: dict[str, Any],
+    **refused: Any,
+) -> Template:
     return render_form(
         request,
         staff,
         heading="Record a case contact",
         intro=_who(person),
-        action=f"{PATH}/participants/{participant_id}/contact",
-        back=_back(participant_id),
+        action=f"{PATH}/participants/{person['id']}/contact",
+        back=_back(person["id"]),
         fields=CONTACT,
-        values={"idempotency_key": uuid.uuid4().hex},
+        values=values,
         submit="Record the contact",
+        **refused,
     )
+
+
+def _note_page(
+    request: Request[Any, Any, Any],
+    staff: Staff,
+    person: Any,
+    values: dict[str, Any],
+    **refused: Any,
+) -> Template:
+    return render_form(
+        request,
+        staff,
+        heading="Add a case note",
+        intro=f"On {person['first_name']} {person['last_name']} ({person['number']}).",
+        action=f"{PATH}/participants/{person['id']}/note",
+        back=_back(person["id"]),
+        fields=NOTE,
+        values=values,
+        submit="Add the note",
+        **refused,
+    )
+
+
+@get(f"{PATH}/participants/{{participant_id:uuid}}/contact")
+async def contact_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
+    """Record a case-management contact with the participant on a day."""
+    staff = signed_in(request)
+    person = await _person(request, staff, participant_id)
+    return _contact_page(request, staff, person, {"idempotency_key": uuid.uuid4().hex})
 
 
 @post(f"{PATH}/participants/{{participant_id:uuid}}/contact")
@@ -158,19 +190,14 @@ async def record_contact(request: Request[Any, Any, Any], participant_id: UUID) 
         )
     except Refusal as refused:
         person = await _person(request, staff, participant_id)
-        return render_form(
+        return _contact_page(
             request,
             staff,
-            heading="Record a case contact",
-            intro=_who(person),
-            action=f"{PATH}/participants/{participant_id}/contact",
-            back=_back(participant_id),
-            fields=CONTACT,
-            values=values,
+            person,
+            values,
             error=refused.words(labels),
             errs=check.fields or refused.fields(labels, CONTACT_RULES),
             status=refused.status,
-            submit="Record the contact",
         )
     _done(
         request, position, f"Case contact recorded: {words(done['mode'])}, {done['contacted_on']}."
@@ -183,17 +210,7 @@ async def note_form(request: Request[Any, Any, Any], participant_id: UUID) -> Te
     """Write a case note on the participant."""
     staff = signed_in(request)
     person = await _person(request, staff, participant_id)
-    return render_form(
-        request,
-        staff,
-        heading="Add a case note",
-        intro=f"On {person['first_name']} {person['last_name']} ({person['number']}).",
-        action=f"{PATH}/participants/{participant_id}/note",
-        back=_back(participant_id),
-        fields=NOTE,
-        values={"idempotency_key": uuid.uuid4().hex},
-        submit="Add the note",
-    )
+    return _note_page(request, staff, person, {"idempotency_key": uuid.uuid4().hex})
 
 
 @post(f"{PATH}/participants/{{participant_id:uuid}}/note")
@@ -212,19 +229,14 @@ async def write_note(request: Request[Any, Any, Any], participant_id: UUID) -> R
         )
     except Refusal as refused:
         person = await _person(request, staff, participant_id)
-        return render_form(
+        return _note_page(
             request,
             staff,
-            heading="Add a case note",
-            intro=f"On {person['first_name']} {person['last_name']} ({person['number']}).",
-            action=f"{PATH}/participants/{participant_id}/note",
-            back=_back(participant_id),
-            fields=NOTE,
-            values=values,
+            person,
+            values,
             error=refused.words(labels),
             errs=refused.fields(labels, NOTE_RULES),
             status=refused.status,
-            submit="Add the note",
         )
     _done(request, position, "Case note added.")
     return Redirect(_back(participant_id), status_code=303)
