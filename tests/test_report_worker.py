@@ -20,9 +20,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from litestar import Litestar
 from litestar.testing import TestClient
 from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import TooManyRequests
 
 from domain import clock
 from services.api.app import create_app
@@ -89,6 +91,16 @@ def pid_role_and_timeout(db: Database) -> tuple[int, str, str, str]:
 
 def die(db: Database) -> None:
     os._exit(3)
+
+
+def store_gives_up(db: Database) -> None:
+    """What the event store raises when its retries against a busy or restarting server run
+    out: the same 503 as the driver's own error, in a child as in the API process."""
+    raise StoreOperationalError("the server closed the connection unexpectedly")
+
+
+def pool_queue_full(db: Database) -> None:
+    raise TooManyRequests("the pool's queue is full")
 
 
 def main_file() -> str | None:
@@ -230,6 +242,19 @@ def test_a_database_the_child_cannot_reach_is_the_usual_503(
     assert r.status_code == 503, r.text
     assert r.json()["code"] == "database_unavailable"
     assert r.headers["retry-after"] == "2"
+
+
+def test_the_event_store_giving_up_in_the_child_is_the_usual_503_not_a_500(
+    pool: ReportPool, db: Database
+) -> None:
+    # Under load a child's store may give up its retries (eventsourcing's OperationalError) or
+    # find its queue full; the API process answers those 503 database_unavailable, so must a
+    # report computed in a child (it used to come back as ReportFailed, a 500).
+    for fn in (store_gives_up, pool_queue_full):
+        with pytest.raises(psycopg.OperationalError) as raised:
+            pool.run(db, fn)
+        assert type(raised.value) is psycopg.OperationalError
+        assert fn.__name__ != "store_gives_up" or "closed the connection" in str(raised.value)
 
 
 def test_reports_run_in_a_fresh_child_of_a_thread_free_forkserver(

@@ -41,7 +41,7 @@ from psycopg.rows import TupleRow
 
 from services.refusals import Refused
 from services.settings import Settings
-from services.store import keys
+from services.store import health, keys
 from services.store.database import Database
 
 T = TypeVar("T")
@@ -167,9 +167,9 @@ def _in_child(source: _Source, fn: Callable[..., T], args: tuple[Any, ...]) -> T
             db.close()
     except Refused as e:
         return _Failure("refused", e.detail, e.status, e.code, dict(e.headers))
-    except psycopg.OperationalError as e:
+    except health.UNAVAILABLE as e:  # the driver's, the pool's, or the event store giving up
         return _Failure("unavailable", f"{type(e).__name__}: {e}")
-    except psycopg.DataError as e:
+    except health.UNSTORABLE as e:
         return _Failure("data", f"{type(e).__name__}: {e}")
     except (Exception, SystemExit):  # SystemExit: a setting `keys.load_keyring` refuses
         return _Failure("error", traceback.format_exc())
