@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 import pytest
 from structlog.testing import capture_logs
@@ -211,3 +212,72 @@ def test_a_write_refused_for_the_events_content_is_isolated_live_and_in_a_rebuil
     assert projector.digests(db, schema) == live
     [rebuilt] = projection_faults.live(db, schema)
     assert rebuilt.version == builds["goals"] and rebuilt.position == fault.position
+
+
+def test_a_wage_stored_before_its_bound_stops_no_view_and_no_read(
+    app, client, auth, db, grantee, enrol
+):
+    """A wage beyond what PostgreSQL's `numeric` holds, recorded before the API bounded wages
+    (decision 103), stays in the log for ever: the evaluation view sets that one event aside as
+    a fault, every other outcome and view goes on, and the participant's outcomes (read from
+    the log) still answer, the wage as recorded."""
+    from decimal import Decimal
+
+    from domain.evaluation import Employment, Outcomes, WageUnit, outcomes_id
+
+    schema = f"g_{grantee}"
+    h = auth("coordinator", grantee)
+    pid = enrol()["id"]
+    job = {"employer": "Harbor Freight", "started_on": "2026-10-05", "wage": "18.50"}
+    r = client.post(
+        f"/v1/grantees/{grantee}/participants/{pid}/outcomes/employment",
+        json={**job, "wage_unit": "hourly"},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    # As the API recorded it before decision 103: no bound on the wage.
+    tenant = app.state.tenancy.app(grantee)
+    outcomes = tenant.ledger.load(Outcomes, outcomes_id(UUID(pid)), "outcomes")
+    huge = Employment(
+        employer="Typo Inc",
+        started_on=date(2026, 10, 6),
+        wage=Decimal("1E+200000"),
+        wage_unit=WageUnit.HOURLY,
+    )
+    outcomes.trigger_event(
+        Outcomes.EmploymentStarted,
+        participant_id=outcomes.participant_id,
+        employment=huge,
+        occurred_at=utcnow(),
+    )
+    tenant.ledger.record(outcomes, Command())
+    r = client.post(
+        f"/v1/grantees/{grantee}/participants/{pid}/outcomes/employment",
+        json={**job, "employer": "Later Co", "started_on": "2026-10-07", "wage_unit": "hourly"},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    projector.drain(db, schema)
+
+    with db.transaction() as cur:
+        assert projector.lowest_position(db, schema) == projector.log_head(cur, schema)
+    [fault] = projection_faults.live(db, schema)
+    assert (fault.view, fault.fault, fault.topic) == (
+        "evaluation",
+        "write_failed",
+        "domain.evaluation:Outcomes.EmploymentStarted",
+    )
+    rows = client.get(f"/v1/grantees/{grantee}/outcomes", headers=h).json()["items"]
+    assert [(x["employer"], x["wage"]) for x in rows if x["participant_id"] == pid] == [
+        ("Harbor Freight", "18.50"),
+        ("Later Co", "18.50"),
+    ]
+    r = client.get(f"/v1/grantees/{grantee}/participants/{pid}/outcomes", headers=h)
+    assert r.status_code == 200, r.text
+    assert [e["wage"] for e in r.json()["employments"]] == ["18.50", "1E+200000", "18.50"]
+    # A rebuild gives the same rows and sets the same event aside.
+    live = projector.digests(db, schema)
+    rebuilds.rebuild_views(db, schema)
+    assert projector.digests(db, schema) == live
+    [rebuilt] = projection_faults.live(db, schema)
+    assert (rebuilt.view, rebuilt.position) == ("evaluation", fault.position)
