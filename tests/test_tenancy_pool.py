@@ -66,7 +66,10 @@ def test_200_grantees_write_through_at_most_20_connections(own_database):
         pool_min=1,
         pool_max=POOL_MAX,
         pool_timeout=60,
+        # 200 registrations queue on the platform log's lock, and a wait for a lock counts
+        # against the statement timeout too: on a loaded machine 15 s (the default) ran out.
         lock_timeout_ms=60_000,
+        statement_timeout_ms=60_000,
     )
     sampler = Sampler(own_database)
     sampler.start()
