@@ -78,9 +78,7 @@ def alerts_page(console: tuple[Any, Any], slug: str) -> tuple[str, list[str], in
     return page.text, routes, len(transactions)
 
 
-def test_the_alerts_page_names_everyone_with_the_same_reads_for_many_alerts(
-    world, clock, console
-):
+def test_the_alerts_page_names_everyone_with_the_same_reads_for_many_alerts(world, clock, console):
     paired = enrol(world, 2, "Paired", goal=False)
     for i, pid in enumerate(paired):
         world.pair(world.mentor(f"pm-{i}"), [pid], OPENED)
