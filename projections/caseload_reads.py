@@ -93,7 +93,8 @@ def row_extras(
 @dataclass(frozen=True)
 class Filters:
     """What keeps a caseload row: the columns' own values, a peer mentor's mentees, a search, the
-    staff member's assigned participants and the status (a derived exit counted as one)."""
+    staff member's assigned participants, the status (a derived exit counted as one), a list of
+    ids and the members of a list of pairings."""
 
     stage: int | None = None
     status: Status | None = None
@@ -102,6 +103,10 @@ class Filters:
     peer_mentor: PeerMentor | None = None
     find: Find | None = None
     staff: Staff | None = None
+    # Only these participants, or the members of these pairings now (a page naming the people
+    # of a list, in one read).
+    ids: tuple[UUID, ...] | None = None
+    pairings: tuple[UUID, ...] | None = None
 
 
 def derived_exits(people: dict[UUID, Person], today: date) -> dict[UUID, date]:
@@ -192,6 +197,14 @@ def where_of(
             ).format(mine=f.peer_mentor.mentor_ids(), p=t["caseload_pairings"])
         )
         params += (f.peer_mentor.subject, f.peer_mentor.subject)
+    if f.ids is not None:
+        clauses.append(sql.SQL("participant_id = ANY(%s::uuid[])"))
+        params += (list(f.ids),)
+    if f.pairings is not None:
+        clauses.append(
+            sql.SQL("(individual_pairing_id = ANY(%s::uuid[]) OR group_pairing_ids && %s::uuid[])")
+        )
+        params += (list(f.pairings), list(f.pairings))
     if f.find is not None:
         found, found_params = f.find.clause(db, "participant", "participant_id")
         clauses.append(found)

@@ -5,7 +5,9 @@ takes its place in time).
 Each row says who may see it (`audience`): `case` rows are for the people who work the case,
 `evaluation` rows (feedback) and `supervision` rows (escalations) for the coordinator's side.
 Confidential text never enters the view: a held meeting shows only that a confidential note
-exists, and an escalation shows its type and severity but not its description.
+exists, and an escalation shows its type and severity but not its description. A case manager's
+case-management contact is a `case` row with its day and mode: the event carries no text (what
+was said is a case note, which stays out of the view).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from uuid import UUID
 import msgspec
 from psycopg import sql
 
+from domain.casework import CaseManagementContact
 from domain.common import ProwdAggregate
 from domain.evaluation import Feedback, Outcomes
 from domain.goals import Goal
@@ -52,6 +55,7 @@ ParticipantFact = (
     | Participant.RegisteredAsMentor
     | Participant.PairingJoined
     | Participant.PairingLeft
+    | CaseManagementContact
 )
 PairingFact = (
     Pairing.FlaggedForReview | Pairing.FlagResolved | Pairing.FirstMeetingRecorded | Pairing.Closed
@@ -86,7 +90,9 @@ def _detail(event: Event) -> str:
     return msgspec.json.encode(data).decode()
 
 
-_KINDS: dict[type, str] = {}
+# A row's kind is `<record>.<Event>`, the record named by the event's enclosing class; an event
+# declared on its own names the record whose stream it is on.
+_KINDS: dict[type, str] = {CaseManagementContact: "participant.CaseManagementContact"}
 
 
 def _kind(event: Event) -> str:
@@ -170,6 +176,7 @@ class Timeline(Projection):
         Participant.RegisteredAsMentor,
         Participant.PairingJoined,
         Participant.PairingLeft,
+        CaseManagementContact,
     )
     def participant(self, w: Writer, e: ParticipantFact, position: int) -> None:
         self._add(w, e, position, [e.originator_id])

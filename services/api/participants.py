@@ -68,6 +68,9 @@ from services.api.schemas.participants import ParticipantOut as ParticipantOut
 from services.api.schemas.participants import render as render
 from services.identity.access import only_own
 
+# The most participants one caseload read names by `id` (the address stays a few kB).
+IDS_MAX = 100
+
 CaseloadSort = Annotated[
     str | None,
     Parameter(
@@ -255,6 +258,21 @@ class ParticipantController(Controller):
         q: SearchText = None,
         sort: CaseloadSort = None,
         assigned_to: AssignedTo = None,
+        id: Annotated[
+            list[UUID] | None,
+            Parameter(
+                max_items=IDS_MAX,
+                description=f"only these participants (repeat `id`, at most {IDS_MAX} times)",
+            ),
+        ] = None,
+        pairing_id: Annotated[
+            list[UUID] | None,
+            Parameter(
+                max_items=IDS_MAX,
+                description="only the members of these pairings now (repeat `pairing_id`, at"
+                f" most {IDS_MAX} times)",
+            ),
+        ] = None,
         min_position: MinPosition = None,
         total: Annotated[
             bool,
@@ -265,7 +283,9 @@ class ParticipantController(Controller):
         with filters; `q` finds by name, program number or register number. `status` counts a
         derived exit (more than 90 days without service, none planned) as `exited`, before the
         page is cut: every page but the last is full. With `total=true` the answer says how
-        many participants the filters keep over all pages (`total`)."""
+        many participants the filters keep over all pages (`total`). `id` (repeated) keeps only
+        those participants, `pairing_id` (repeated) the members of those pairings now: a list
+        naming the people it mentions reads them in one request."""
         db = tenant.tenancy.db
         schema = tenant.info.schema
         wait = request.app.state.settings.view_wait_max
@@ -293,6 +313,8 @@ class ParticipantController(Controller):
                 cohort=cohort,
                 peer_mentor=peer_mentor,
                 find=find,
+                ids=None if id is None else tuple(id),
+                pairings=None if pairing_id is None else tuple(pairing_id),
                 staff=Staff(
                     views.tables(db, schema, "assignments", min_position, wait),
                     me(tenant.principal.subject, assigned_to),

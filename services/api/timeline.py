@@ -51,11 +51,12 @@ def timeline(
     ] = "",
     min_position: MinPosition = None,
 ) -> TimelinePage:
-    """A participant's timeline: enrolment, stage moves, pairings, meetings, goals, referrals,
-    outcomes, feedback and escalations, in the order they happened: by `occurred_at` (the time
-    in the world, so a fact recorded late takes its place), then by log `position`. Pages
-    follow `next_cursor` in the same order. Confidential notes and escalation descriptions
-    never appear; feedback and escalations only for roles that may read them."""
+    """A participant's timeline: enrolment, stage moves, pairings, meetings, case-management
+    contacts, goals, referrals, outcomes, feedback and escalations, in the order they happened:
+    by `occurred_at` (the time in the world, so a fact recorded late takes its place), then by
+    log `position`. Pages follow `next_cursor` in the same order. Confidential notes and
+    escalation descriptions never appear; feedback and escalations only for roles that may
+    read them."""
     participant = tenant.app.participants.participant(participant_id)
     check_own_mentee(tenant, participant, "participants.read")
     audiences = [a for a, act in AUDIENCE_ACTION.items() if allowed(act, tenant.principal.roles)]

@@ -6,8 +6,11 @@ from typing import Any
 
 from litestar import Request
 
-from services.api.console.backend import Refusal, read
+from services.api.console.backend import Refusal, read, read_all
 from services.api.console.session import Staff
+
+# The most ids one caseload read takes (`IDS_MAX` of its `id` and `pairing_id` filters).
+IDS_A_READ = 100
 
 
 def person_name(person: Any) -> str:
@@ -21,27 +24,63 @@ async def _maybe(request: Request[Any, Any, Any], staff: Staff, path: str, **par
         return None
 
 
+async def _caseload(
+    request: Request[Any, Any, Any], staff: Staff, by: str, ids: list[str]
+) -> list[dict[str, Any]]:
+    """The caseload rows kept by the filter `by` (`id` or `pairing_id`) over `ids`: one read
+    (of up to 500 rows) for up to `IDS_A_READ` of them, not one an id."""
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(ids), IDS_A_READ):
+        chunk = ids[start : start + IDS_A_READ]
+        params: dict[str, Any] = {by: chunk}
+        try:
+            found = await read_all(request, staff, "/participants", limit=500, **params)
+        except Refusal:
+            continue
+        rows += found.get("items", [])
+    return rows
+
+
+def _pairing_of(alert: dict[str, Any]) -> str | None:
+    if alert.get("participant_id"):
+        return None
+    pairing = alert.get("pairing_id") or (
+        alert["subject_id"] if alert.get("subject") == "pairing" else None
+    )
+    return str(pairing) if pairing else None
+
+
 async def alert_names(
     request: Request[Any, Any, Any], staff: Staff, alerts: list[dict[str, Any]]
 ) -> tuple[dict[str, list[tuple[str, str]]], dict[str, str]]:
     """Whom each alert concerns: its participants (a pairing's are its members) as (id, name)
-    by the alert's subject id, and the grantee's mentors' names by id. Each read is the API's,
-    with its access-log row; whom the role may not read stays unnamed."""
+    by the alert's subject id, and the grantee's mentors' names by id. The names come from the
+    caseload read by `pairing_id` and by `id`, a read for up to 100 pairings or people, never
+    one an alert (decision 113); each read is the API's, with its access-log row. Whom the role
+    may not read stays unnamed."""
     mentors = await _maybe(request, staff, "/mentors", limit=200)
     mentor_names = {str(m["id"]): str(m["display_name"]) for m in (mentors or {}).get("items", [])}
+    pairings = list(dict.fromkeys(p for p in map(_pairing_of, alerts) if p))
     people: dict[str, str] = {}
-    about: dict[str, list[tuple[str, str]]] = {}
-    for alert in alerts:
-        ids = [str(alert["participant_id"])] if alert.get("participant_id") else []
-        pairing = alert.get("pairing_id") or (
-            alert["subject_id"] if alert.get("subject") == "pairing" else None
-        )
-        if pairing and not ids:
+    members: dict[str, list[str]] = {}
+    for row in await _caseload(request, staff, "pairing_id", pairings):
+        people[str(row["id"])] = person_name(row)
+        for pairing in [row.get("individual_pairing_id"), *row.get("group_pairing_ids", [])]:
+            if pairing:
+                members.setdefault(str(pairing), []).append(str(row["id"]))
+    # A pairing no one is a member of now (closed since) names the members it had.
+    for pairing in pairings:
+        if pairing not in members:
             found = await _maybe(request, staff, f"/pairings/{pairing}")
-            ids = [str(m) for m in (found or {}).get("members", [])]
-        for pid in ids:
-            if pid not in people:
-                person = await _maybe(request, staff, f"/participants/{pid}")
-                people[pid] = person_name(person) if person else ""
-        about[str(alert["subject_id"])] = [(pid, people[pid]) for pid in ids]
+            members[pairing] = [str(m) for m in (found or {}).get("members", [])]
+    concerns = {
+        str(a["subject_id"]): [str(a["participant_id"])]
+        if a.get("participant_id")
+        else members.get(_pairing_of(a) or "", [])
+        for a in alerts
+    }
+    unnamed = [p for ids in concerns.values() for p in ids if p not in people]
+    for row in await _caseload(request, staff, "id", list(dict.fromkeys(unnamed))):
+        people[str(row["id"])] = person_name(row)
+    about = {s: [(pid, people.get(pid, "")) for pid in ids] for s, ids in concerns.items()}
     return about, mentor_names
