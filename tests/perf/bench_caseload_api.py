@@ -7,7 +7,8 @@ keep-alive connection). Measured from /proc: CPU ticks of the API process and of
 PostgreSQL backends of the scratch database per page (the client is another process and is
 not counted), and the wall time of each page as the client sees it.
 
-    uv run python tests/perf/bench_caseload_api.py [--pages 500] [--compare REF]
+    uv run python tests/perf/bench_caseload_api.py [--pages 500] [--compare REF] [--rounds N]
+        [--path /health]
 
 With `--compare REF` the same script runs first from a detached worktree of REF (as
 bench_compare.py makes it, with this script copied in) and then from this tree: both codes in
@@ -93,7 +94,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             h = load(server, url, tokens, args)
             # With one worker, uvicorn serves in its supervisor process.
             api = (server.pids("api") or server.pids("serve (uvicorn supervisor)"))[0]
-            page = f"/v1/grantees/{SLUG}/participants?limit=50"
+            page = args.path.format(grantee=SLUG)
             with httpx.Client(base_url=server.base, timeout=60.0, headers=h) as c:
                 for _ in range(50):
                     c.get(page).raise_for_status()
@@ -143,6 +144,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             server.stop()
     return {
+        "path": args.path,
         "pages": args.pages,
         "participants": args.participants,
         "goals": args.goals,
@@ -151,6 +153,16 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "wall_ms_p50": round(1000 * statistics.median(walls), 2),
         "wall_ms_p99": round(1000 * sorted(walls)[int(0.99 * (len(walls) - 1))], 2),
     }
+
+
+def median_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One side's rounds: each figure's median, with the rounds themselves."""
+    out = dict(rounds[0])
+    for name, value in rounds[0].items():
+        if isinstance(value, float):
+            out[name] = round(statistics.median(r[name] for r in rounds), 3)
+    out["rounds"] = rounds
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,6 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--goals", type=int, default=40_000)
     ap.add_argument("--pages", type=int, default=500)
     ap.add_argument("--compare", metavar="REF", help="also measure REF's code, first")
+    ap.add_argument(
+        "--path",
+        default="/v1/grantees/{grantee}/participants?limit=50",
+        help="the page to read ({grantee} is the benchmark's grantee); another path measures"
+        " the same stack on a cheaper read, e.g. /health for the floor of a request",
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure each side this many times, the sides alternating; medians are reported",
+    )
     ap.add_argument("--json-out", help=argparse.SUPPRESS)
     ap.add_argument(
         "--profile", metavar="FILE", help="py-spy the API process over the pages (collapsed stacks)"
@@ -169,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not (1 <= args.pages <= 100_000 and 1 <= args.participants <= 100_000):
         print("--pages and --participants must be 1-100000", file=sys.stderr)
+        return 2
+    if not 1 <= args.rounds <= 20:
+        print("--rounds must be 1-20", file=sys.stderr)
         return 2
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(measure(args)))
@@ -178,24 +205,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare:
         sides.append((f"before ({args.compare})", baseline_tree(args.compare, [__file__])))
     sides.append(("this tree", ROOT))
-    for label, tree in sides:
-        with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            cmd = [
-                "uv",
-                "run",
-                "python",
-                "tests/perf/bench_caseload_api.py",
-                "--json-out",
-                out.name,
-            ]
-            cmd += ["--pages", str(args.pages), "--participants", str(args.participants)]
-            cmd += ["--goals", str(args.goals), "--database-url", args.database_url]
-            if args.profile and tree == ROOT:
-                cmd += ["--profile", str(Path(args.profile).resolve())]
-            log(f"{label}: measuring")
-            subprocess.run(cmd, cwd=tree, check=True, env=uv_env())
-            result[label] = json.loads(Path(out.name).read_text())
-        print(f"{label}: {json.dumps(result[label])}")
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in sides}
+    for round_no in range(1, args.rounds + 1):
+        for label, tree in sides:  # alternating, so a noisy spell falls on both sides
+            with tempfile.NamedTemporaryFile(suffix=".json") as out:
+                cmd = [
+                    "uv",
+                    "run",
+                    "python",
+                    "tests/perf/bench_caseload_api.py",
+                    "--json-out",
+                    out.name,
+                ]
+                cmd += ["--pages", str(args.pages), "--participants", str(args.participants)]
+                cmd += ["--goals", str(args.goals), "--database-url", args.database_url]
+                cmd += ["--path", args.path]
+                if args.profile and tree == ROOT and round_no == 1:
+                    cmd += ["--profile", str(Path(args.profile).resolve())]
+                log(f"{label}: measuring (round {round_no} of {args.rounds})")
+                subprocess.run(cmd, cwd=tree, check=True, env=uv_env())
+                runs[label].append(json.loads(Path(out.name).read_text()))
+            print(f"{label}, round {round_no}: {json.dumps(runs[label][-1])}")
+    for label, rounds in runs.items():
+        result[label] = median_of(rounds)
+        print(f"{label}, median of {len(rounds)}: {json.dumps(result[label])}")
     path = write_json(f"caseload-api-{stamp()}.json", result)
     print(f"result: {path}")
     return 0
