@@ -1,17 +1,23 @@
 """Which mentors may take this participant, asked before pairing (decision 112): each of the
 grantee's certified mentors eligible or not, with the codes POST /pairings refuses with, run at
 the frozen clock's instant over HTTP against the real application; the list and the command
-agree; pages eligible first, then by name."""
+agree; pages eligible first, then by name; the console's pairing form shows the refused
+mentors disabled with the reason in words."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
 
 from services.projector import live as projector
 from tests.conftest import FreezeAt
+from tests.console_helpers import sign_in
 from tests.meetings_helpers import MODULES, OFF_SITE, World
 
 # A Tuesday, 09:00 in Chicago (the world's zone).
@@ -226,3 +232,35 @@ def test_an_unknown_participant_is_not_found_and_only_staff_who_pair_may_ask(wor
         assert status == 403, role
     for role in ("case_manager", "coordinator", "grantee_admin"):
         assert options_of(world, pid, role=role)["items"] == []
+
+
+# -- the console ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
+    client.cookies.clear()
+    yield client
+    client.cookies.clear()
+
+
+def test_the_pairing_form_shows_a_refused_mentor_disabled_with_the_reason(browser, world):
+    pid = world.enrol(name="Odalys")
+    ada = world.mentor("ada")
+    peer = community_peer(world, "Cal Peer")
+    projector.drain(world.db, world.schema)
+    sign_in(browser, "case_manager", world.slug)
+
+    form = browser.get(f"/console/participants/{pid}/pairing")
+    assert form.status_code == 200
+    select = form.text.split('<select id="mentor_id"')[1].split("</select>")[0]
+    # The eligible mentor first and choosable; the refused one after, disabled, with why.
+    assert re.findall(r'<option value="([^"]*)"', select) == ["", ada, peer]
+    assert f'<option value="{ada}">Mentor ada</option>' in select
+    refused = re.search(rf'<option value="{peer}" disabled>([^<]*)</option>', select)
+    assert refused is not None
+    assert refused.group(1) == (
+        "Cal Peer: for a stage 1 mentee the mentor must be one of: earlier_graduate;"
+        " this mentor is: community_peer."
+    )
+    assert '<optgroup label="Not allowed now (the reason follows the name)">' in select
