@@ -250,9 +250,10 @@ async def pair(request: Request[Any, Any, Any], participant_id: UUID) -> Respons
             errs=check.fields or _beside(refused, fields, PAIR_PATHS, PAIR_RULES),
             status=refused.status,
         )
-    # The mentor as the form listed them (read before the match).
-    mentor = dict(fields[0].options).get(str(done["mentor_id"]), "the mentor")
-    _done(request, position, f"Paired with {mentor}.")
+    # Read, not taken from the form: once paired (a form sent again), every mentor is listed
+    # as refused (`mentee_already_paired`), the one paired with included.
+    mentor = await read(request, staff, f"/mentors/{done['mentor_id']}")
+    _done(request, position, f"Paired with {mentor['display_name']}.")
     return Redirect(f"{PATH}/participants/{participant_id}", status_code=303)
 
 
