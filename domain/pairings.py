@@ -132,6 +132,16 @@ def check_location(mentor: Mentor, location: Location, today: date) -> None:
         )
 
 
+def check_caseload(mentor: Mentor, rules: MentoringRules) -> None:
+    """A mentor takes a new individual mentee only below the grantee's caseload limit."""
+    if len(mentor.individual_mentees) >= rules.max_individual_mentees:
+        raise RuleViolation(
+            f"the mentor already has {len(mentor.individual_mentees)} individual mentees "
+            f"(limit {rules.max_individual_mentees})",
+            code="caseload_limit",
+        )
+
+
 class Pairing(ProwdAggregate):
     if TYPE_CHECKING:  # state set by the events' apply(); not dataclass fields
         kind: PairingKind
@@ -246,12 +256,7 @@ class Pairing(ProwdAggregate):
                 raise RuleViolation(
                     "an individual pairing has exactly one mentee", code="individual_size"
                 )
-            if len(mentor.individual_mentees) >= rules.max_individual_mentees:
-                raise RuleViolation(
-                    f"the mentor already has {len(mentor.individual_mentees)} individual mentees "
-                    f"(limit {rules.max_individual_mentees})",
-                    code="caseload_limit",
-                )
+            check_caseload(mentor, rules)
         else:
             if focus is None:
                 raise RuleViolation("a group pairing has a shared focus", code="focus_required")

@@ -379,7 +379,8 @@ class Participant(ProwdAggregate):
             )
         self.trigger_event(self.RegisteredAsMentor, mentor_id=mentor_id, occurred_at=utcnow())
 
-    def join_pairing(self, pairing_id: UUID, *, individual: bool, at: datetime) -> None:
+    def check_can_join_pairing(self, *, individual: bool) -> None:
+        """Refuse a mentee who has exited, or who has an open individual pairing already."""
         if self.status is Status.EXITED:
             raise RuleViolation("the participant has exited the program", code="mentee_exited")
         if individual and self.individual_pairing is not None:
@@ -387,6 +388,9 @@ class Participant(ProwdAggregate):
                 f"participant {self.number} already has an open individual pairing",
                 code="mentee_already_paired",
             )
+
+    def join_pairing(self, pairing_id: UUID, *, individual: bool, at: datetime) -> None:
+        self.check_can_join_pairing(individual=individual)
         if pairing_id in self.group_pairings:
             raise RuleViolation("the participant is already in this group", code="duplicate_member")
         self.trigger_event(

@@ -329,6 +329,17 @@ def roster_page(
     return typed(RosterRow, ROSTER, rows, derived), nxt
 
 
+def certified_mentors(db: Reader, t: Tables) -> list[UUID]:
+    """The ids of the mentors the roster has as certified, in id order."""
+    rows = db.fetchall(
+        sql.SQL("SELECT mentor_id FROM {} WHERE status = %s ORDER BY mentor_id").format(
+            t["mentors"]
+        ),
+        (MentorStatus.CERTIFIED.value,),
+    )
+    return [r[0] for r in rows]
+
+
 def mentor_clearances(
     db: Reader, t: Tables, mentor_ids: list[UUID]
 ) -> dict[UUID, list[ClearanceOut]]:

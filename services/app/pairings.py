@@ -9,6 +9,7 @@ ineligible (`review_after_move`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from uuid import UUID
@@ -16,7 +17,7 @@ from uuid import UUID
 import msgspec
 
 from domain.common import NotFound, ProwdAggregate, RuleViolation, utcnow
-from domain.eligibility import PersonFacts, check_eligible, status_counts
+from domain.eligibility import PersonFacts, check_eligible, mentor_kinds, status_counts
 from domain.exit_review import MenteeExit, exit_review
 from domain.mentors import Mentor
 from domain.pairings import (
@@ -24,17 +25,33 @@ from domain.pairings import (
     Commitment,
     Focus,
     Location,
+    LocationKind,
     MatchCriterion,
     Pairing,
     PairingFlag,
     PairingKind,
+    check_caseload,
+    check_location,
 )
 from domain.participants import Participant, Status
+from domain.policy import MentoringRules, MentorKind
 from services.app.facilities import Facilities
 from services.app.mentors import Mentors
 from services.app.participants import Participants
 from services.app.policy import Policy
 from services.store.ledger import Command, LedgerApplication, Saved
+
+
+@dataclass(frozen=True)
+class MentorOption:
+    """A mentor as a possible match for one mentee: the kinds of mentor they are to them
+    (domain/eligibility.py), what would refuse the match (none: eligible) and the facilities
+    they hold an unexpired volunteer clearance for."""
+
+    mentor: Mentor
+    kinds: frozenset[MentorKind]
+    refusals: tuple[RuleViolation, ...]
+    cleared_for: tuple[str, ...]
 
 
 @dataclass
@@ -81,6 +98,78 @@ class Pairings:
             return None
         return self._as_mentor(self.participants.participant(mentor.participant_id), on)
 
+    def _check_member(
+        self,
+        rules: MentoringRules,
+        mentor: Mentor,
+        mentor_person: PersonFacts | None,
+        member: Participant,
+        at: datetime,
+    ) -> None:
+        """Who may mentor this member at instant `at`: their derived exit, then the stage rule."""
+        self.participants.check_not_derived_exit(member, "mentee_exited", on=at)
+        check_eligible(rules, mentor, mentor_person, self._facts(member), at.date())
+
+    def match_refusals(
+        self,
+        rules: MentoringRules,
+        mentor: Mentor,
+        mentee: Participant,
+        location: Location | None,
+        at: datetime,
+    ) -> list[RuleViolation]:
+        """Every rule that would refuse an individual match of `mentor` with `mentee` opened at
+        `at` (meeting at `location`; None: not checked), in the order `open_pairing` checks
+        them, so the first is its refusal; the checks are the command's own functions."""
+        mentor_person = self._mentor_facts(mentor, at.astimezone(self.ledger.zone).date())
+        checks: list[Callable[[], None]] = [
+            lambda: self._check_member(rules, mentor, mentor_person, mentee, at),
+            lambda: check_caseload(mentor, rules),
+            mentor.check_can_take_pairing,
+            lambda: None if location is None else check_location(mentor, location, at.date()),
+            lambda: mentee.check_can_join_pairing(individual=True),
+        ]
+        refusals: dict[str, RuleViolation] = {}
+        for check in checks:
+            try:
+                check()
+            except RuleViolation as refused:
+                refusals.setdefault(refused.code, refused)
+        return list(refusals.values())
+
+    def mentor_options(
+        self, participant_id: UUID, mentor_ids: list[UUID], facility: str | None
+    ) -> tuple[MentoringRules, list[MentorOption]]:
+        """These mentors for the participant as an individual mentee, now (the clock's
+        instant): what each is to them, and what would refuse the match (meeting inside
+        `facility`; None: no meeting place checked); with the rules read."""
+        mentee = self.participants.participant(participant_id)
+        location = None
+        if facility is not None:
+            kind = LocationKind(self.facilities.facility(facility).kind.value)
+            location = Location(kind=kind, facility_code=facility)
+        rules, at = self.policy.rules(), utcnow()
+        today = at.astimezone(self.ledger.zone).date()
+        facts = self._facts(mentee)
+        options = []
+        for mentor_id in mentor_ids:
+            mentor = self.mentors.mentor(mentor_id)
+            options.append(
+                MentorOption(
+                    mentor=mentor,
+                    kinds=frozenset(
+                        mentor_kinds(mentor, self._mentor_facts(mentor, today), facts, at.date())
+                    ),
+                    refusals=tuple(self.match_refusals(rules, mentor, mentee, location, at)),
+                    cleared_for=tuple(
+                        code
+                        for code in sorted(mentor.clearances)
+                        if mentor.clearance_valid(code, at.date())
+                    ),
+                )
+            )
+        return rules, options
+
     def open_pairing(
         self,
         command: Command,
@@ -102,8 +191,7 @@ class Pairings:
         mentor_person = self._mentor_facts(mentor, at.astimezone(self.ledger.zone).date())
         members = [self.participants.participant(pid) for pid in member_ids]
         for member in members:
-            self.participants.check_not_derived_exit(member, "mentee_exited", on=at)
-            check_eligible(rules, mentor, mentor_person, self._facts(member), at.date())
+            self._check_member(rules, mentor, mentor_person, member, at)
         pairing = Pairing.open(
             kind=kind,
             mentor=mentor,

@@ -33,6 +33,10 @@ class Field:
     help: str = ""
     required: bool = False
     bounds: tuple[int, int] = (0, 100)  # a number box's least and greatest value
+    # A select's options shown, not chosen: disabled, in a group of their own, each label
+    # saying why (the mentors a rule refuses for this participant, decision 112).
+    unavailable: list[tuple[str, str]] = field(default_factory=list)
+    unavailable_label: str = ""
 
 
 PROGRESS = [

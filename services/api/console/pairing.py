@@ -1,8 +1,9 @@
 """Matching from the console, each one command of the API: pair a participant with a mentor
 (POST /pairings) and end a pairing (POST /pairings/{id}/closure). The console lists the
-grantee's certified mentors and facilities; whether a mentor may take this mentee (stage,
-clearance, caseload, the mentee's own open pairing) is the API's rule, and its refusal comes
-back as a sentence next to the field it is about. Nothing a person decides is pre-filled."""
+grantee's certified mentors as the API's mentor options for this participant give them (those a
+rule refuses disabled, with the reason: decision 112) and the facilities; the match is still
+the API's to refuse (a clearance, a race), and its refusal comes back as a sentence next to the
+field it is about. Nothing a person decides is pre-filled."""
 
 from __future__ import annotations
 
@@ -89,19 +90,35 @@ def _beside(refused: Refusal, fields: list[Field], paths: dict[str, str], rules:
     return {field_of.get(name, name): said for name, said in found.items()}
 
 
-async def _pair_fields(request: Request[Any, Any, Any], staff: Staff) -> list[Field]:
-    mentors = await read_all(request, staff, "/mentors", status="certified")
+def _why_not(option: Any) -> str:
+    """A refused mentor's option: the name, then what refuses them, as one sentence."""
+    said = "; ".join(str(r["detail"]) for r in option["reasons"])
+    return f"{option['display_name']}: {said}."
+
+
+async def _pair_fields(
+    request: Request[Any, Any, Any], staff: Staff, participant_id: UUID
+) -> list[Field]:
+    # The API's own reading of the rules for this participant, eligible mentors first.
+    options = await read_all(request, staff, f"/participants/{participant_id}/mentor-options")
     facilities = await read_all(request, staff, "/facilities")
+    items = options["items"]
     return [
         Field(
             "mentor_id",
             "Mentor",
             "select",
-            [CHOOSE, *((str(m["id"]), str(m["display_name"])) for m in mentors["items"])],
+            [
+                CHOOSE,
+                *((str(m["mentor_id"]), str(m["display_name"])) for m in items if m["eligible"]),
+            ],
             required=True,
-            help="The grantee's certified mentors. Whether one may mentor this participant"
-            " (the stage, a clearance for the facility, the caseload limit) is checked when you"
-            " pair them; a mentor the rules do not allow is refused with the reason.",
+            help="The grantee's certified mentors; those the rules do not allow for this"
+            " participant now (the stage, the caseload limit) are listed after, not to be"
+            " chosen, with the reason. A clearance for the facility, and a match made"
+            " meanwhile, are checked when you pair them.",
+            unavailable=[(str(m["mentor_id"]), _why_not(m)) for m in items if not m["eligible"]],
+            unavailable_label="Not allowed now (the reason follows the name)",
         ),
         Field("opened_on", "The match date", "date", required=True),
         Field(
@@ -161,7 +178,7 @@ async def _pair_page(
         intro=f"A mentor for {_who(person)}, one to one. Every field is needed.",
         action=f"{PATH}/participants/{person['id']}/pairing",
         back=f"{PATH}/participants/{person['id']}",
-        fields=await _pair_fields(request, staff),
+        fields=await _pair_fields(request, staff, person["id"]),
         values=values,
         submit="Pair them",
         **more,
@@ -188,7 +205,7 @@ async def pair(request: Request[Any, Any, Any], participant_id: UUID) -> Respons
     values["months"] = str(form.get("months", "")).strip()
     values["criteria"] = [str(c) for c in form.getall("criteria", [])]
     values["idempotency_key"] = str(form.get("idempotency_key", "")) or uuid.uuid4().hex
-    fields = await _pair_fields(request, staff)
+    fields = await _pair_fields(request, staff, participant_id)
     labels = {f.name: f.label for f in fields}
     check = FormCheck()
     for name in ("mentor_id", "place", "frequency"):
@@ -233,9 +250,10 @@ async def pair(request: Request[Any, Any, Any], participant_id: UUID) -> Respons
             errs=check.fields or _beside(refused, fields, PAIR_PATHS, PAIR_RULES),
             status=refused.status,
         )
-    # The mentor as the form listed them (read before the match).
-    mentor = dict(fields[0].options).get(str(done["mentor_id"]), "the mentor")
-    _done(request, position, f"Paired with {mentor}.")
+    # Read, not taken from the form: once paired (a form sent again), every mentor is listed
+    # as refused (`mentee_already_paired`), the one paired with included.
+    mentor = await read(request, staff, f"/mentors/{done['mentor_id']}")
+    _done(request, position, f"Paired with {mentor['display_name']}.")
     return Redirect(f"{PATH}/participants/{participant_id}", status_code=303)
 
 
