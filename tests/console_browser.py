@@ -236,9 +236,25 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
 
 
 def wait_for(condition: Callable[[], Any], seconds: float = 20, what: str = "") -> Any:
+    """`condition()` once it holds. A page replaced while the condition reads it (a form sent,
+    the next page loading) is "not yet": the element read went stale, or Chromium answers that
+    the node no longer belongs to the document."""
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        WebDriverException,
+    )
+
     deadline = time.monotonic() + seconds
     while True:
-        value = condition()
+        try:
+            value = condition()
+        except (NoSuchElementException, StaleElementReferenceException):
+            value = None
+        except WebDriverException as e:
+            if "does not belong to the document" not in str(e.msg):
+                raise
+            value = None
         if value:
             return value
         assert time.monotonic() < deadline, f"waited {seconds}s for {what or condition}"
