@@ -194,6 +194,10 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
                 "contact": {"phone": "+1 312 555 0100"},
             },
         )
+        # The assign form's staff directory (decision 114).
+        world.post(
+            f"/participants/{quintero}/assignments", {"duty": "coordinator", "staff": "co-lena"}
+        )
         # The participant page's referrals, case notes and documents.
         world.post(
             "/referrals",

@@ -212,7 +212,9 @@ def test_a_case_manager_is_assigned_from_the_participant_page(browser, world):
     r = post(browser, action, {"duty": "", "staff": ""}, key)
     assert r.status_code == 422
     assert beside(r, "duty") == "The duty: choose one of the options."
-    assert beside(r, "staff") == "The staff member's sign-in name: fill this in."
+    assert beside(r, "staff") == (
+        "The staff member's sign-in name: fill this in, or tick Unassign (nobody)."
+    )
     assert world.events() == before
 
     done = post(browser, action, {"duty": "case_manager", "staff": "cm-rita"}, key)

@@ -136,7 +136,7 @@ class ParticipantController(Controller):
         status_code=201,
         responses=problems(
             (404, "not_found", "no such participant in this grantee"),
-            (422, "already_assigned", "that staff member already holds the duty"),
+            (422, "already_assigned", "that staff member (null: nobody) already holds the duty"),
         ),
     )
     def assign(

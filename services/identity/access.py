@@ -82,6 +82,12 @@ MATRIX: dict[str, Rule] = {
         True,
         "assign or reassign a participant's case manager and coordinator",
     ),
+    "staff.read": Rule(
+        STAFF | {R.AUDITOR},
+        "grantee",
+        False,
+        "list the staff the grantee's assignments know, with the participants each holds",
+    ),
     "participants.contact": Rule(
         STAFF,
         "grantee",

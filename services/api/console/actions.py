@@ -29,6 +29,7 @@ class Field:
     name: str
     label: str
     kind: str = "text"  # text, textarea, number, select, datetime, date, checkbox, checkboxes
+    # A select's choices; a text field's suggestions (a datalist), which it need not take.
     options: list[tuple[str, str]] = field(default_factory=list)
     help: str = ""
     required: bool = False

@@ -1,6 +1,8 @@
 """Assign a participant's case manager or coordinator from the console: one command of the API
 (POST /participants/{id}/assignments), the staff member named by their sign-in subject, as
-`GET …/participants?assigned_to=me` and the caseload's "Mine" read it."""
+`GET …/participants?assigned_to=me` and the caseload's "Mine" read it. The name's field offers
+the staff directory (GET …/staff, decision 114) and still takes a name typed for someone not
+yet in it; "Unassign (nobody)" sends `staff: null`."""
 
 from __future__ import annotations
 
@@ -16,27 +18,54 @@ from services.api.console.actions import CHOOSE, Field, labels_of, read_form, re
 from services.api.console.backend import Refusal, command, read
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
+from services.api.console.pages import log_position, optional
 from services.api.console.session import PATH, Staff, session_of, signed_in
 
-ASSIGN = [
-    Field(
-        "duty",
-        "The duty",
-        "select",
-        [CHOOSE, *((d.value, words(d.value)) for d in Duty)],
-        required=True,
-    ),
-    Field(
-        "staff",
-        "The staff member's sign-in name",
-        required=True,
-        help="As they sign in (their subject), such as cm-rita. Whoever held the duty is replaced.",
-    ),
-]
-ASSIGN_RULES = {"already_assigned": "staff"}
+DUTY = Field(
+    "duty",
+    "The duty",
+    "select",
+    [CHOOSE, *((d.value, words(d.value)) for d in Duty)],
+    required=True,
+)
+STAFF_HELP = (
+    "As they sign in (their subject), such as cm-rita: choose a known one or type a new one."
+    " Whoever held the duty is replaced."
+)
+NOBODY = Field(
+    "nobody",
+    "Unassign (nobody)",
+    "checkbox",
+    help="Leave the name empty: whoever holds the duty is released and nobody takes it on.",
+)
 
 
-def _page(
+def _fields(known: list[tuple[str, str]]) -> list[Field]:
+    """The form: the name's field offers `known` (subject, what they hold) as suggestions."""
+    return [
+        DUTY,
+        Field("staff", "The staff member's sign-in name", "text", known, help=STAFF_HELP),
+        NOBODY,
+    ]
+
+
+def _holds(member: dict[str, Any]) -> str:
+    held = [
+        f"{words(d.value)} of {member[f'{d.value}_of']}" for d in Duty if member[f"{d.value}_of"]
+    ]
+    return ", ".join(held) or "holds nothing now"
+
+
+async def _known(request: Request[Any, Any, Any], staff: Staff) -> list[tuple[str, str]]:
+    """The staff directory's first page (500), each with what they hold now; none for a role
+    that may not read it."""
+    position = log_position(request)
+    more = {} if position is None else {"min_position": position}
+    found = await optional(request, staff, "/staff", limit=500, **more)
+    return [(str(m["subject"]), _holds(m)) for m in (found or {}).get("items", [])]
+
+
+async def _page(
     request: Request[Any, Any, Any], staff: Staff, person: Any, values: dict[str, Any], **more: Any
 ) -> Template:
     held = " ".join(
@@ -50,7 +79,7 @@ def _page(
         intro=f"For {person['first_name']} {person['last_name']} ({person['number']}). {held}",
         action=f"{PATH}/participants/{person['id']}/assign",
         back=f"{PATH}/participants/{person['id']}",
-        fields=ASSIGN,
+        fields=_fields(await _known(request, staff)),
         values=values,
         submit="Assign",
         **more,
@@ -62,20 +91,26 @@ async def assign_form(request: Request[Any, Any, Any], participant_id: UUID) -> 
     """Assign the participant's case manager or coordinator."""
     staff = signed_in(request)
     person = await read(request, staff, f"/participants/{participant_id}")
-    return _page(request, staff, person, {"idempotency_key": uuid.uuid4().hex})
+    return await _page(request, staff, person, {"idempotency_key": uuid.uuid4().hex})
 
 
 @post(f"{PATH}/participants/{{participant_id:uuid}}/assign")
 async def assign(request: Request[Any, Any, Any], participant_id: UUID) -> Response[Any]:
     """POST /participants/{id}/assignments; on refusal, the form with the rule's sentence."""
     staff = signed_in(request)
-    values = await read_form(request, ASSIGN)
-    labels = labels_of(ASSIGN)
+    fields = _fields([])
+    values = await read_form(request, fields)
+    labels = labels_of(fields)
+    nobody = bool(values["nobody"])
     check = FormCheck()
     if not values["duty"]:
         check.problem("duty", f"{labels['duty']}: choose one of the options")
-    if not values["staff"]:
-        check.problem("staff", f"{labels['staff']}: fill this in")
+    if nobody and values["staff"]:
+        check.problem(
+            "staff", f"{labels['staff']}: leave this empty to unassign, or untick {NOBODY.label}"
+        )
+    if not nobody and not values["staff"]:
+        check.problem("staff", f"{labels['staff']}: fill this in, or tick {NOBODY.label}")
     try:
         if check.problems:
             raise Refusal(422, "invalid_form", check.text())
@@ -83,23 +118,30 @@ async def assign(request: Request[Any, Any, Any], participant_id: UUID) -> Respo
             request,
             staff,
             f"/participants/{participant_id}/assignments",
-            {"duty": values["duty"], "staff": values["staff"]},
+            {"duty": values["duty"], "staff": None if nobody else values["staff"]},
             values["idempotency_key"],
         )
     except Refusal as refused:
         person = await read(request, staff, f"/participants/{participant_id}")
-        return _page(
+        # "Already assigned" is about the name given, or about the choice of nobody.
+        rules = {"already_assigned": "nobody" if nobody else "staff"}
+        return await _page(
             request,
             staff,
             person,
             values,
             error=refused.words(labels),
-            errs=check.fields or refused.fields(labels, ASSIGN_RULES),
+            errs=check.fields or refused.fields(labels, rules),
             status=refused.status,
         )
+    duty = words(values["duty"]).capitalize()
     session = session_of(request)
     session["position"] = position
-    session["notice"] = f"{words(values['duty']).capitalize()} assigned: {values['staff']}."
+    session["notice"] = (
+        f"{duty} unassigned: nobody holds the duty now."
+        if nobody
+        else f"{duty} assigned: {values['staff']}."
+    )
     request.set_session(session)
     return Redirect(f"{PATH}/participants/{participant_id}", status_code=303)
 
