@@ -68,3 +68,23 @@ def ensure_views(cur: Cursor[TupleRow], schema: str) -> None:
                 ),
                 (projection.name,),
             )
+
+
+def lacking_tables(cur: Cursor[TupleRow], schema: str) -> dict[str, int]:
+    """The views whose live build lacks a table the view now declares (a release added one),
+    by name with that build: the live projector would fail on the missing table, and the rows
+    the new table should hold for the events already applied are not there."""
+    cur.execute(sql.SQL("SELECT view, version FROM {}.active_views").format(sql.Identifier(schema)))
+    live: dict[str, int] = {str(view): int(build) for view, build in cur.fetchall()}
+    wanted = [
+        (projection.name, f"{table}_b{live[projection.name]}")
+        for projection in PROJECTIONS
+        if projection.name in live
+        for table in projection.tables
+    ]
+    cur.execute(
+        "SELECT w.view FROM unnest(%s::text[], %s::text[]) AS w (view, tbl)"
+        " WHERE to_regclass(format('%%I.%%I', %s::text, w.tbl)) IS NULL",
+        ([v for v, _ in wanted], [t for _, t in wanted], schema),
+    )
+    return {view: live[view] for (view,) in cur.fetchall()}

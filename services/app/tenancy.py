@@ -14,20 +14,25 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+import structlog
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
 from domain.common import DomainError
 from domain.grantees import Grantee, check_slug
-from projections.registry import PROJECTIONS, ensure_views
+from projections.base import Tables
+from projections.registry import PROJECTIONS, by_name, ensure_views, lacking_tables
 from services.app.grantee import GranteeApp
 from services.app.retention import Retention
+from services.projector import rebuilds
 from services.store import builds, citus, provisioning, schema
 from services.store import documents as document_store
 from services.store.builds import ViewTable
 from services.store.database import Database
 from services.store.ledger import Command, LedgerApplication, Saved
 from services.webhooks import store as webhook_store
+
+log = structlog.get_logger("prowd.tenancy")
 
 GRANTEES_CHANNEL = "prowd_grantees"
 # Tables other packages keep in every grantee's schema, made with the store's own.
@@ -146,6 +151,35 @@ class Tenancy:
         with self.db.transaction() as cur:
             for slug in slugs:
                 ensure_views(cur, schema.grantee_schema(slug))
+        for slug in slugs:
+            self._complete_views(schema.grantee_schema(slug))
+
+    def _complete_views(self, grantee_schema: str) -> None:
+        """A view whose live build lacks a table the release declares (decision 116): the
+        table is made on the live build first, so the live projector never meets a missing
+        table, then the view is rebuilt from the log (blue/green) so that the new table holds
+        the events applied before it existed. A rebuild that cannot run now (another one
+        running, a master key missing) is logged with the command that finishes the job; the
+        view keeps serving meanwhile, its new table holding only what comes after."""
+        with self.db.transaction() as cur:
+            lacking = lacking_tables(cur, grantee_schema)
+            for view, build in lacking.items():
+                by_name(view).create(cur, Tables(grantee_schema, build))
+        if not lacking:
+            return
+        try:
+            rebuilt = rebuilds.rebuild_views(self.db, grantee_schema, sorted(lacking))
+        except Exception as e:  # the migration itself succeeded; the operator finishes this
+            log.warning(
+                "view_rebuild_needed",
+                schema=grantee_schema,
+                views=sorted(lacking),
+                error_class=type(e).__name__,
+                run=f"prowd projections rebuild --grantee {grantee_schema[2:]}"
+                + "".join(f" --view {v}" for v in sorted(lacking)),
+            )
+            return
+        log.info("view_rebuilt_for_new_tables", schema=grantee_schema, builds=rebuilt)
 
     @staticmethod
     def _migrated(conn: Any, stamp: str) -> bool:

@@ -1,0 +1,115 @@
+"""A release that adds a table to a view (decision 116): the migration gives the live build the
+table and rebuilds the view from the log, so the live projector never meets a missing table and
+the new table holds the history. Shown with the assignments view's `staff` table (decision
+114), dropped from the live build as a deployment from before it would lack it."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+from structlog.testing import capture_logs
+
+from projections.registry import lacking_tables
+from services.projector import live as projector
+from services.projector import rebuilds
+from services.projector.rebuilds import rebuild_lock_key
+
+
+def assign(client, auth, grantee: str, pid: str, staff: str) -> None:
+    r = client.post(
+        f"/v1/grantees/{grantee}/participants/{pid}/assignments",
+        json={"duty": "case_manager", "staff": staff},
+        headers=auth("coordinator", grantee),
+    )
+    assert r.status_code == 201, r.text
+
+
+def directory(client, auth, grantee: str) -> dict[str, int]:
+    r = client.get(f"/v1/grantees/{grantee}/staff", headers=auth("coordinator", grantee))
+    assert r.status_code == 200, r.text
+    return {s["subject"]: s["case_manager_of"] for s in r.json()["items"]}
+
+
+def live_build(db, schema: str) -> int:
+    row = db.fetchone(
+        sql.SQL("SELECT version FROM {}.active_views WHERE view = 'assignments'").format(
+            sql.Identifier(schema)
+        )
+    )
+    return int(row[0])
+
+
+def as_before_the_table(db, schema: str) -> int:
+    """Drop the live build's `staff` table, as the owner: the view as a release before the
+    table left it. Returns the live build."""
+    build = live_build(db, schema)
+    with db.owner_connection() as conn:
+        conn.execute(
+            sql.SQL("DROP TABLE {}.{}").format(
+                sql.Identifier(schema), sql.Identifier(f"staff_b{build}")
+            )
+        )
+    with db.transaction() as cur:
+        assert lacking_tables(cur, schema) == {"assignments": build}
+    return build
+
+
+def test_the_migration_rebuilds_a_view_whose_live_build_lacks_a_new_table(
+    app, client, auth, db, grantee, enrol
+):
+    schema = f"g_{grantee}"
+    ann, bea = enrol(first_name="Ann")["id"], enrol(first_name="Bea")["id"]
+    assign(client, auth, grantee, ann, "cm-rita")
+    assign(client, auth, grantee, bea, "cm-rita")
+    assign(client, auth, grantee, bea, "cm-sam")
+    projector.drain(db, schema)
+    assert directory(client, auth, grantee) == {"cm-rita": 1, "cm-sam": 1}
+    before = as_before_the_table(db, schema)
+
+    with capture_logs() as logs:
+        app.state.tenancy.migrate(force=True)
+
+    with db.transaction() as cur:
+        assert lacking_tables(cur, schema) == {}
+    assert live_build(db, schema) > before
+    assert [e["schema"] for e in logs if e["event"] == "view_rebuilt_for_new_tables"] == [schema]
+    # The history is in the new table, and the live projector goes on with it.
+    assert directory(client, auth, grantee) == {"cm-rita": 1, "cm-sam": 1}
+    assign(client, auth, grantee, ann, "cm-sam")
+    projector.drain(db, schema)
+    assert directory(client, auth, grantee) == {"cm-rita": 0, "cm-sam": 2}
+    live = projector.digests(db, schema)["assignments"]
+    rebuilds.rebuild_views(db, schema, ["assignments"])
+    assert projector.digests(db, schema)["assignments"] == live
+
+
+def test_a_rebuild_that_cannot_run_leaves_a_working_view_and_says_what_to_run(
+    app, client, auth, db, grantee, enrol, database_url
+):
+    schema = f"g_{grantee}"
+    ann = enrol(first_name="Ann")["id"]
+    assign(client, auth, grantee, ann, "cm-rita")
+    projector.drain(db, schema)
+    build = as_before_the_table(db, schema)
+
+    # Another rebuild of the grantee holds its lock while the migration runs.
+    with psycopg.connect(database_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (rebuild_lock_key(schema),))
+        with capture_logs() as logs:
+            app.state.tenancy.migrate(force=True)
+    [warning] = [e for e in logs if e["event"] == "view_rebuild_needed"]
+    assert warning["views"] == ["assignments"]
+    assert warning["run"] == f"prowd projections rebuild --grantee {grantee} --view assignments"
+    # The table is there, on the same live build: the projector applies what comes next.
+    with db.transaction() as cur:
+        assert lacking_tables(cur, schema) == {}
+    assert live_build(db, schema) == build
+    assign(client, auth, grantee, ann, "cm-sam")
+    projector.drain(db, schema)
+    with db.transaction() as cur:
+        assert projector.lowest_position(db, schema) == projector.log_head(cur, schema)
+    # Only what came after the table (Rita, assigned before it, is not listed) until the
+    # rebuild the warning names is run.
+    assert directory(client, auth, grantee) == {"cm-sam": 1}
+    rebuilds.rebuild_views(db, schema, ["assignments"])
+    assert directory(client, auth, grantee) == {"cm-rita": 0, "cm-sam": 1}
