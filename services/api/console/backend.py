@@ -24,13 +24,20 @@ class Refusal(Exception):
     """The API refused: its status, its problem code and its plain-language detail."""
 
     def __init__(
-        self, status: int, code: str, detail: str, errors: list[dict[str, Any]] | None = None
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        errors: list[dict[str, Any]] | None = None,
+        problem: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.problem_detail = detail
         self.errors = errors or []
+        # The whole problem document (a 409 `possible_duplicate` names the records it found).
+        self.problem = problem or {}
         # Which field is wrong, in plain words (checks.py), each sentence once.
         self.detail = in_words(detail, self.errors)
 
@@ -97,7 +104,7 @@ def refusal(response: httpx.Response) -> Refusal:
     detail = str(problem.get("detail") or problem.get("title") or "the request was refused")
     errors = problem.get("errors")
     listed = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
-    return Refusal(response.status_code, str(problem.get("code", "error")), detail, listed)
+    return Refusal(response.status_code, str(problem.get("code", "error")), detail, listed, problem)
 
 
 async def read(request: Request[Any, Any, Any], staff: Staff, path: str, **params: Any) -> Any:

@@ -15,7 +15,7 @@ from services.api.console.backend import read
 from services.api.console.pages import log_position, optional, page
 from services.api.console.session import PATH, Staff, signed_in
 from services.api.console.sorts import SORTS, api_sort, sorted_by
-from services.identity.access import STAFF, Role
+from services.identity.access import STAFF, Role, allowed
 
 # The caseload's page: a hundred participants, then "More participants".
 CASELOAD_PAGE = 100
@@ -73,6 +73,7 @@ async def _caseload(request: Request[Any, Any, Any], q: str) -> Template:
         total=rows.get("total"),
         next_cursor=rows.get("next_cursor"),
         first_page=_first_page(sort, stage, status, whose),
+        may_enrol=allowed("participants.enroll", staff.roles),
     )
 
 
