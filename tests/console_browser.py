@@ -363,6 +363,13 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     yield "stage-form"
     driver.get(f"{scene.url}/console/participants/{scene.brandvold}/pairing")
     yield "pair-form"
+    driver.get(f"{scene.url}/console/participants/{scene.brandvold}/group")
+    yield "group-form"
+    # Sent with nothing chosen: each field's sentence beside it, nothing recorded.
+    driver.execute_script("document.querySelector('main form').noValidate = true")
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]:not([name])").click()
+    wait_for(lambda: driver.find_elements(By.ID, "focus-error"), what="the refusal")
+    yield "group-refused"
     driver.get(f"{scene.url}/console/pairings/{scene.pairing}/end?participant={scene.quintero}")
     yield "end-pairing-form"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/assign")

@@ -38,6 +38,10 @@ class Field:
     # saying why (the mentors a rule refuses for this participant, decision 112).
     unavailable: list[tuple[str, str]] = field(default_factory=list)
     unavailable_label: str = ""
+    # A search box's label, drawn with a checkbox group or a select whose options are found
+    # (the participants to choose from): its "Find" button draws the form again with the
+    # options found, keeping what was entered; its value is the form's `find`.
+    search: str = ""
 
 
 PROGRESS = [

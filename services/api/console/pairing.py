@@ -23,6 +23,15 @@ from services.api.console.format import words
 from services.api.console.pages import grantee_zone
 from services.api.console.session import PATH, Staff, session_of, signed_in
 
+# The match's own fields besides the mentor, the same for an individual match and a group.
+MATCH_NAMES = (
+    "opened_on",
+    "place",
+    "facility",
+    "frequency",
+    "minutes_per_meeting",
+    "months",
+)
 # The API body's paths, by the pairing form's field for each.
 PAIR_PATHS = {
     "mentor_id": "mentor_id",
@@ -76,17 +85,17 @@ END = [
 END_RULES = {"reason_required": "reason", "pairing_closed": "reason"}
 
 
-def _labels(fields: list[Field], paths: dict[str, str]) -> dict[str, str]:
+def labels_by_path(fields: list[Field], paths: dict[str, str]) -> dict[str, str]:
     """The form's labels by field name and by the API body path each field fills."""
     labels = {f.name: f.label for f in fields}
     labels.update({paths[f.name]: f.label for f in fields if f.name in paths})
     return labels
 
 
-def _beside(refused: Refusal, fields: list[Field], paths: dict[str, str], rules: Any) -> Any:
+def beside(refused: Refusal, fields: list[Field], paths: dict[str, str], rules: Any) -> Any:
     """The refusal's sentences by the form field each is about."""
     field_of = {path: name for name, path in paths.items()}
-    found = refused.fields(_labels(fields, paths), rules)
+    found = refused.fields(labels_by_path(fields, paths), rules)
     return {field_of.get(name, name): said for name, said in found.items()}
 
 
@@ -94,6 +103,43 @@ def _why_not(option: Any) -> str:
     """A refused mentor's option: the name, then what refuses them, as one sentence."""
     said = "; ".join(str(r["detail"]) for r in option["reasons"])
     return f"{option['display_name']}: {said}."
+
+
+def match_fields(facilities: list[Any]) -> list[Field]:
+    """The match's own fields, after the mentor (and a group's members and focus): the date,
+    the place, the reasons and the commitment, the same for a one-to-one match and a group."""
+    return [
+        Field("opened_on", "The match date", "date", required=True),
+        Field(
+            "place",
+            "Where they will meet",
+            "select",
+            [CHOOSE, *((k.value, words(k.value)) for k in LocationKind)],
+            required=True,
+        ),
+        Field(
+            "facility",
+            "Facility (for a BOP institution or an RRC)",
+            "select",
+            [("", "None"), *((str(f["code"]), f"{f['name']} ({f['code']})") for f in facilities)],
+        ),
+        Field(
+            "criteria",
+            "Why this match",
+            "checkboxes",
+            [(c.value, words(c.value)) for c in MatchCriterion],
+            required=True,
+        ),
+        Field(
+            "frequency",
+            "How often they agree to meet",
+            "select",
+            [CHOOSE, *((f.value, words(f.value)) for f in Frequency)],
+            required=True,
+        ),
+        Field("minutes_per_meeting", "Minutes a meeting", "number", required=True, bounds=(1, 480)),
+        Field("months", "For how many months", "number", required=True, bounds=(1, 36)),
+    ]
 
 
 async def _pair_fields(
@@ -120,47 +166,63 @@ async def _pair_fields(
             unavailable=[(str(m["mentor_id"]), _why_not(m)) for m in items if not m["eligible"]],
             unavailable_label="Not allowed now (the reason follows the name)",
         ),
-        Field("opened_on", "The match date", "date", required=True),
-        Field(
-            "place",
-            "Where they will meet",
-            "select",
-            [CHOOSE, *((k.value, words(k.value)) for k in LocationKind)],
-            required=True,
-        ),
-        Field(
-            "facility",
-            "Facility (for a BOP institution or an RRC)",
-            "select",
-            [
-                ("", "None"),
-                *((str(f["code"]), f"{f['name']} ({f['code']})") for f in facilities["items"]),
-            ],
-        ),
-        Field(
-            "criteria",
-            "Why this match",
-            "checkboxes",
-            [(c.value, words(c.value)) for c in MatchCriterion],
-            required=True,
-        ),
-        Field(
-            "frequency",
-            "How often they agree to meet",
-            "select",
-            [CHOOSE, *((f.value, words(f.value)) for f in Frequency)],
-            required=True,
-        ),
-        Field("minutes_per_meeting", "Minutes a meeting", "number", required=True, bounds=(1, 480)),
-        Field("months", "For how many months", "number", required=True, bounds=(1, 36)),
+        *match_fields(facilities["items"]),
     ]
 
 
-def _who(person: Any) -> str:
+async def match_values(request: Request[Any, Any, Any], *more: str) -> dict[str, Any]:
+    """What the match form holds (the mentor, the match's own fields and `more`), trimmed."""
+    form = await request.form()
+    names = ("mentor_id", *MATCH_NAMES, *more)
+    values: dict[str, Any] = {n: str(form.get(n, "")).strip() for n in names}
+    values["criteria"] = [str(c) for c in form.getall("criteria", [])]
+    values["idempotency_key"] = str(form.get("idempotency_key", "")) or uuid.uuid4().hex
+    return values
+
+
+def check_match(check: FormCheck, values: dict[str, Any], labels: dict[str, str]) -> None:
+    """The console's own reading of the match's fields (decision 108): each problem a
+    sentence by its field, nothing decided for the person."""
+    for name in ("mentor_id", "place", "frequency"):
+        if not values[name]:
+            check.problem(name, f"{labels[name]}: choose one of the options")
+    values["_day"] = check.day(labels["opened_on"], values["opened_on"], "opened_on")
+    if not values["criteria"]:
+        check.problem("criteria", f"{labels['criteria']}: tick at least one")
+    values["_minutes"] = check.whole_number(
+        labels["minutes_per_meeting"], values["minutes_per_meeting"], name="minutes_per_meeting"
+    )
+    values["_months"] = check.whole_number(labels["months"], values["months"], name="months")
+
+
+async def match_body(
+    request: Request[Any, Any, Any], staff: Staff, values: dict[str, Any]
+) -> dict[str, Any]:
+    """The body of POST /pairings from a form `check_match` found no problem in, less the
+    kind, the members and a group's focus."""
+    zone = await grantee_zone(request, staff)
+    location: dict[str, Any] = {"kind": values["place"]}
+    if values["facility"]:
+        location["facility"] = values["facility"]
+    return {
+        "mentor_id": values["mentor_id"],
+        "location": location,
+        "criteria": values["criteria"],
+        "commitment": {
+            "frequency": values["frequency"],
+            "minutes_per_meeting": values["_minutes"],  # the ranges are the API's rules
+            "months": values["_months"],
+        },
+        # A match date: the start of that day in the grantee's zone.
+        "opened_at": datetime.combine(date.fromisoformat(values["_day"]), time(), zone).isoformat(),
+    }
+
+
+def who(person: Any) -> str:
     return f"{person['first_name']} {person['last_name']} ({person['number']})"
 
 
-def _done(request: Request[Any, Any, Any], position: int, notice: str) -> None:
+def tell(request: Request[Any, Any, Any], position: int, notice: str) -> None:
     session = session_of(request)
     session["position"] = position
     session["notice"] = notice
@@ -175,7 +237,7 @@ async def _pair_page(
         staff,
         title="Pair with a mentor",
         heading="Pair with a mentor",
-        intro=f"A mentor for {_who(person)}, one to one. Every field is needed.",
+        intro=f"A mentor for {who(person)}, one to one. Every field is needed.",
         action=f"{PATH}/participants/{person['id']}/pairing",
         back=f"{PATH}/participants/{person['id']}",
         fields=await _pair_fields(request, staff, person["id"]),
@@ -198,46 +260,17 @@ async def pair(request: Request[Any, Any, Any], participant_id: UUID) -> Respons
     """POST /pairings; on refusal, the form again with the rule's sentence by its field."""
     staff = signed_in(request)
     person = await read(request, staff, f"/participants/{participant_id}")
-    form = await request.form()
-    names = ("mentor_id", "opened_on", "place", "facility", "frequency")
-    values: dict[str, Any] = {n: str(form.get(n, "")).strip() for n in names}
-    values["minutes_per_meeting"] = str(form.get("minutes_per_meeting", "")).strip()
-    values["months"] = str(form.get("months", "")).strip()
-    values["criteria"] = [str(c) for c in form.getall("criteria", [])]
-    values["idempotency_key"] = str(form.get("idempotency_key", "")) or uuid.uuid4().hex
+    values = await match_values(request)
     fields = await _pair_fields(request, staff, participant_id)
-    labels = {f.name: f.label for f in fields}
     check = FormCheck()
-    for name in ("mentor_id", "place", "frequency"):
-        if not values[name]:
-            check.problem(name, f"{labels[name]}: choose one of the options")
-    day = check.day(labels["opened_on"], values["opened_on"], "opened_on")
-    if not values["criteria"]:
-        check.problem("criteria", f"{labels['criteria']}: tick at least one")
-    minutes = check.whole_number(
-        labels["minutes_per_meeting"], values["minutes_per_meeting"], name="minutes_per_meeting"
-    )
-    months = check.whole_number(labels["months"], values["months"], name="months")
+    check_match(check, values, {f.name: f.label for f in fields})
     try:
         if check.problems:
             raise Refusal(422, "invalid_form", check.text())
-        zone = await grantee_zone(request, staff)
-        location: dict[str, Any] = {"kind": values["place"]}
-        if values["facility"]:
-            location["facility"] = values["facility"]
         body = {
             "kind": "individual",
-            "mentor_id": values["mentor_id"],
             "members": [str(participant_id)],
-            "location": location,
-            "criteria": values["criteria"],
-            "commitment": {
-                "frequency": values["frequency"],
-                "minutes_per_meeting": minutes,  # the ranges are the API's rules
-                "months": months,
-            },
-            # A match date: the start of that day in the grantee's zone.
-            "opened_at": datetime.combine(date.fromisoformat(day), time(), zone).isoformat(),
+            **await match_body(request, staff, values),
         }
         done, position = await command(request, staff, "/pairings", body, values["idempotency_key"])
     except Refusal as refused:
@@ -246,14 +279,14 @@ async def pair(request: Request[Any, Any, Any], participant_id: UUID) -> Respons
             staff,
             person,
             values,
-            error=refused.words(_labels(fields, PAIR_PATHS)),
-            errs=check.fields or _beside(refused, fields, PAIR_PATHS, PAIR_RULES),
+            error=refused.words(labels_by_path(fields, PAIR_PATHS)),
+            errs=check.fields or beside(refused, fields, PAIR_PATHS, PAIR_RULES),
             status=refused.status,
         )
     # Read, not taken from the form: once paired (a form sent again), every mentor is listed
     # as refused (`mentee_already_paired`), the one paired with included.
     mentor = await read(request, staff, f"/mentors/{done['mentor_id']}")
-    _done(request, position, f"Paired with {mentor['display_name']}.")
+    tell(request, position, f"Paired with {mentor['display_name']}.")
     return Redirect(f"{PATH}/participants/{participant_id}", status_code=303)
 
 
@@ -283,7 +316,7 @@ async def _end_page(
     )
 
 
-def _back(request: Request[Any, Any, Any], pairing: Any) -> str:
+def back_to(request: Request[Any, Any, Any], pairing: Any) -> str:
     """The page the form came from: the participant named in the address if a member, else
     the pairing's first member."""
     asked = request.query_params.get("participant", "")
@@ -296,7 +329,7 @@ async def end_form(request: Request[Any, Any, Any], pairing_id: UUID) -> Templat
     """End a pairing: planned or not, who ended it, the reason, rematch eligibility."""
     staff = signed_in(request)
     pairing = await read(request, staff, f"/pairings/{pairing_id}")
-    back = _back(request, pairing)
+    back = back_to(request, pairing)
     return await _end_page(request, staff, pairing, back, {"idempotency_key": uuid.uuid4().hex})
 
 
@@ -305,7 +338,7 @@ async def end(request: Request[Any, Any, Any], pairing_id: UUID) -> Response[Any
     """POST /pairings/{id}/closure; on refusal, the form again with the rule's sentence."""
     staff = signed_in(request)
     pairing = await read(request, staff, f"/pairings/{pairing_id}")
-    back = _back(request, pairing)
+    back = back_to(request, pairing)
     form = await request.form()
     values: dict[str, Any] = {f.name: str(form.get(f.name, "")).strip() for f in END}
     values["idempotency_key"] = str(form.get("idempotency_key", "")) or uuid.uuid4().hex
@@ -343,7 +376,7 @@ async def end(request: Request[Any, Any, Any], pairing_id: UUID) -> Response[Any
             errs=check.fields or refused.fields(labels, END_RULES),
             status=refused.status,
         )
-    _done(request, position, "Pairing ended.")
+    tell(request, position, "Pairing ended.")
     return Redirect(back, status_code=303)
 
 

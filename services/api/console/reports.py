@@ -55,7 +55,7 @@ def who_may(action: str) -> str:
     return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
 
 
-def may_open(staff: Staff, action: str, what: str) -> None:
+def may_open(staff: Staff, action: str, what: str, need: str = "a figure from it") -> None:
     """Refuse the page (403, the console's own page) to a role the matrix does not allow,
     saying in words who may open it."""
     if not allowed(action, staff.roles):
@@ -63,7 +63,7 @@ def may_open(staff: Staff, action: str, what: str) -> None:
             403,
             "forbidden",
             f"Only {who_may(action)} may open {what}. Your role does not include it; ask your"
-            " program's coordinator if you need a figure from it.",
+            f" program's coordinator if you need {need}.",
         )
 
 
