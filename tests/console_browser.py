@@ -330,6 +330,8 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
         what="the caseload",
     )
     yield "caseload"
+    driver.get(f"{scene.url}/console/enrol")
+    yield "enrol-form"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}")
     yield "participant"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/meeting")
