@@ -68,6 +68,7 @@ from services.api.problems import handle_exception
 from services.api.strict import strict_body
 from services.app.tenancy import Tenancy
 from services.audit.checkpoints import load_key
+from services.projector import signals as view_signals
 from services.reports.processes import ReportPool
 from services.settings import Settings
 from services.store.database import Database
@@ -109,9 +110,14 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         gc.set_threshold(20_000, 20, 20)
         # Reports run in child processes, started on the first report (services/reports/processes.py).
         app.state.report_pool = ReportPool(settings.report_processes)
+        # Read-your-writes waits wake on the projector's notes (services/projector/signals.py).
+        listener = view_signals.ViewSignals(database.url).start()
+        view_signals.attach(database, listener)
         try:
             yield
         finally:
+            view_signals.detach(database)
+            listener.stop()
             app.state.report_pool.shutdown()
             if own:
                 database.close()

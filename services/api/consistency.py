@@ -3,9 +3,10 @@
 A command answers with its log position; a query may pass it as `min_position` to read views
 that include it (DESIGN D3). The wait happens here, asynchronously, polling the views'
 tracking positions from a worker thread only for the instant of each check, so a slow projector
-never ties up the few threads that run handlers. The handler then finds the position reached.
-The live views of a grantee advance together (one transaction per batch), so the lowest of
-their positions is the one to wait for.
+never ties up the few threads that run handlers; between checks it sleeps until the projector's
+note that the grantee's views advanced (services/projector/signals.py), or a poll interval.
+The handler then finds the position reached. The live views of a grantee advance together
+(one transaction per batch), so the lowest of their positions is the one to wait for.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from services.app.tenancy import Tenancy
 from services.audit import stream
 from services.identity.tokens import NotAuthenticated, verify_token
 from services.projector import live as projector
+from services.projector import signals
 from services.settings import Settings
 
 _DIGITS = re.compile(r"[0-9]{1,18}")
@@ -51,10 +53,16 @@ async def wait_for_views(request: Request[Any, Any, Any]) -> Response[Problem] |
     deadline = time.monotonic() + settings.view_wait_max
     delay = 0.005
     checked_head = False
-    while (
-        await anyio.to_thread.run_sync(projector.lowest_position, tenancy.db, info.schema)
-        < position
-    ):
+    # Woken by the projector's note of each batch where this process listens (its counter read
+    # before the position, so a batch committed between the two still wakes the wait).
+    listener = signals.of(tenancy.db)
+    while True:
+        seen = listener.seen(info.schema) if listener is not None else 0
+        if (
+            await anyio.to_thread.run_sync(projector.lowest_position, tenancy.db, info.schema)
+            >= position
+        ):
+            break
         if not checked_head:
             # A position the log has not reached was never answered to a command: waiting
             # for it would only end in a timeout.
@@ -73,6 +81,9 @@ async def wait_for_views(request: Request[Any, Any, Any]) -> Response[Problem] |
                 f"the views have not reached position {position} yet; retry shortly",
                 headers={"Retry-After": "1"},
             )
-        await anyio.sleep(delay)
-        delay = min(delay * 2, 0.1)
+        if listener is not None:
+            await listener.wait_async(info.schema, seen, deadline - time.monotonic())
+        else:
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 0.1)
     return None

@@ -20,6 +20,7 @@ from psycopg.rows import TupleRow
 from projections.base import Projection, Tables
 from projections.registry import PROJECTIONS
 from services.projector import faults as projection_faults
+from services.projector import signals
 from services.projector.faults import CONTENT_ERRORS, Fault
 from services.projector.writeback import write_back
 from services.store.database import Database
@@ -242,6 +243,7 @@ def _catch_up(
             apply_batch(cur, schema, views, rows, cleaned)
             if follower is not None:
                 follower.follow(cur, schema, after, rows, cleaned)
+            signals.notify(cur, schema)  # read-your-writes waits wake on the commit
         return len(rows), True
 
 
@@ -323,12 +325,20 @@ def lowest_position(db: Database, schema: str) -> int:
 
 
 def wait_for(db: Database, schema: str, view: str, position: int, timeout: float) -> bool:
-    """Read-your-writes: wait (bounded) until `view` has applied `position`."""
+    """Read-your-writes: wait (bounded) until `view` has applied `position`; woken by the
+    projector's note of each batch where the process listens (`signals`), else polling."""
     deadline = time.monotonic() + timeout
     delay = 0.005
-    while position_of(db, schema, view) < position:
-        if time.monotonic() >= deadline:
+    listener = signals.of(db)
+    while True:
+        seen = listener.seen(schema) if listener is not None else 0
+        if position_of(db, schema, view) >= position:
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
             return False
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
-    return True
+        if listener is not None:
+            listener.wait(schema, seen, left)
+        else:
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.1)
