@@ -1,9 +1,10 @@
-"""A mentor's lifecycle from the console: the mentor's own page, registering an applicant, and
-one form a step of the API's (`/mentors/{id}/…`): screening, the background review, a training,
-a facility clearance, certification, suspension, reinstatement and retirement. Each form is a
-page of its own and one command; nothing a person must say is filled in (decision 108), and a
-refusal is a sentence next to the field it is about, by the rule's documented code. The page
-offers the steps the mentor's status admits; the API still decides each (decision 119)."""
+"""A mentor's lifecycle from the console: the mentor's own page and one form a step of the
+API's (`/mentors/{id}/…`): screening, the background review, a training, a facility
+clearance, certification, suspension, reinstatement and retirement (registering an applicant:
+mentor_register.py). Each form is a page of its own and one command; nothing a person must say
+is filled in (decision 108), and a refusal is a sentence next to the field it is about, by the
+rule's documented code. The page offers the steps the mentor's status admits; the API still
+decides each (decision 119)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,7 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
-from domain.mentors import (
-    BackgroundDecision,
-    MentorSource,
-    RecruitmentChannel,
-    ScreeningStep,
-    TrainingModule,
-)
+from domain.mentors import BackgroundDecision, ScreeningStep, TrainingModule
 from services.api.console.actions import CHOOSE, KINDS, Field, labels_of, read_form, render_form
 from services.api.console.backend import Refusal, command, read
 from services.api.console.checks import FormCheck
@@ -33,13 +28,11 @@ from services.api.console.reports import who_may
 from services.api.console.session import PATH, Staff, session_of, signed_in
 from services.identity.access import allowed
 
-NEW = f"{PATH}/mentors/new"
 # Boxes that take a number of hours, such as 1.5 (a browser's number box takes whole ones).
 DECIMALS = {"hours", "expected_hours_per_month"}
-YES_NO = [CHOOSE, ("yes", "Yes"), ("no", "No")]
 
 
-def _choices(values: Any) -> list[tuple[str, str]]:
+def choices(values: Any) -> list[tuple[str, str]]:
     return [CHOOSE, *((v.value, words(v.value).capitalize()) for v in values)]
 
 
@@ -88,7 +81,7 @@ STEPS: dict[str, Step] = {
         "Record the step",
         lambda m, d: f"Screening step recorded: {words(d['step'])}, {day(d['completed_on'])}.",
         [
-            Field("step", "Step", "select", _choices(ScreeningStep), required=True),
+            Field("step", "Step", "select", choices(ScreeningStep), required=True),
             Field("completed_on", "Completed on", "date", required=True),
             Field("staff", "Who did it", required=True, help="The staff member's name."),
             Field("note", "Note (optional)", "textarea"),
@@ -101,7 +94,7 @@ STEPS: dict[str, Step] = {
         "Record the review",
         lambda m, d: f"Background review recorded: {words(d['decision'])}.",
         [
-            Field("decision", "Decision", "select", _choices(BackgroundDecision), required=True),
+            Field("decision", "Decision", "select", choices(BackgroundDecision), required=True),
             Field(
                 "reviewer",
                 "Reviewer",
@@ -123,7 +116,7 @@ STEPS: dict[str, Step] = {
         "Record the training",
         lambda m, d: f"Training recorded: {words(d['module'])}, {d['hours']:g} h.",
         [
-            Field("module", "Module", "select", _choices(TrainingModule), required=True),
+            Field("module", "Module", "select", choices(TrainingModule), required=True),
             Field("completed_on", "Completed on", "date", required=True),
             Field("hours", "Hours", required=True, help="More than 0 and at most 40, such as 1.5."),
             Field("trainer", "Trainer", required=True),
@@ -176,7 +169,7 @@ STEPS: dict[str, Step] = {
 }
 
 
-def _may_write(staff: Staff, what: str) -> None:
+def may_write(staff: Staff, what: str) -> None:
     if not allowed("mentors.write", staff.roles):
         raise Refusal(
             403,
@@ -185,14 +178,14 @@ def _may_write(staff: Staff, what: str) -> None:
         )
 
 
-def _done(request: Request[Any, Any, Any], position: int, notice: str) -> None:
+def tell(request: Request[Any, Any, Any], position: int, notice: str) -> None:
     session = session_of(request)
     session["position"] = position
     session["notice"] = notice
     request.set_session(session)
 
 
-def _body(check: FormCheck, fields: list[Field], values: dict[str, str]) -> dict[str, Any]:
+def form_body(check: FormCheck, fields: list[Field], values: dict[str, str]) -> dict[str, Any]:
     """The API's body from the form, each empty or malformed field said next to it."""
     body: dict[str, Any] = {}
     for f in fields:
@@ -214,7 +207,7 @@ def _body(check: FormCheck, fields: list[Field], values: dict[str, str]) -> dict
     return body
 
 
-def _mentor_back(mentor_id: Any) -> str:
+def mentor_back(mentor_id: Any) -> str:
     return f"{PATH}/mentors/{mentor_id}"
 
 
@@ -268,8 +261,8 @@ def _step_page(
         title=step.heading,
         heading=step.heading,
         intro=f"{mentor['display_name']}, {words(mentor['status'])}.",
-        action=f"{_mentor_back(mentor['id'])}/{name}",
-        back=_mentor_back(mentor["id"]),
+        action=f"{mentor_back(mentor['id'])}/{name}",
+        back=mentor_back(mentor["id"]),
         fields=fields,
         values=values,
         submit=step.submit,
@@ -285,7 +278,7 @@ async def step_form(request: Request[Any, Any, Any], mentor_id: UUID, name: str)
     """One step of the mentor's lifecycle, its form (staff who may write mentors)."""
     staff = signed_in(request)
     step, fields = await _step_of(request, staff, name)
-    _may_write(staff, step.heading[0].lower() + step.heading[1:])
+    may_write(staff, step.heading[0].lower() + step.heading[1:])
     mentor = await read(request, staff, f"/mentors/{mentor_id}")
     return _step_page(request, staff, name, mentor, fields, {"idempotency_key": uuid.uuid4().hex})
 
@@ -295,11 +288,11 @@ async def record_step(request: Request[Any, Any, Any], mentor_id: UUID, name: st
     """POST /mentors/{id}/…; on refusal, the form with the rule's sentence next to its field."""
     staff = signed_in(request)
     step, fields = await _step_of(request, staff, name)
-    _may_write(staff, step.heading[0].lower() + step.heading[1:])
+    may_write(staff, step.heading[0].lower() + step.heading[1:])
     values = await read_form(request, fields)
     labels = labels_of(fields)
     check = FormCheck()
-    body = _body(check, fields, values)
+    body = form_body(check, fields, values)
     try:
         if check.problems:
             raise Refusal(422, "invalid_form", check.text())
@@ -319,128 +312,8 @@ async def record_step(request: Request[Any, Any, Any], mentor_id: UUID, name: st
             errs=check.fields or refused.fields(labels, step.rules),
             status=refused.status,
         )
-    _done(request, position, step.notice(done, body))
-    return Redirect(_mentor_back(mentor_id), status_code=303)
+    tell(request, position, step.notice(done, body))
+    return Redirect(mentor_back(mentor_id), status_code=303)
 
 
-async def _graduates(request: Request[Any, Any, Any], staff: Staff) -> list[tuple[str, str]]:
-    """The participants of the grantee's graduated cohorts, by name, number and cohort."""
-    cohorts = (await optional_all(request, staff, "/cohorts") or {}).get("items", [])
-    found: list[tuple[str, str]] = []
-    for c in cohorts:
-        if c.get("graduated_on"):
-            people = await optional_all(request, staff, "/participants", cohort=c["code"])
-            found += [
-                (str(p["id"]), f"{p['first_name']} {p['last_name']} ({p['number']}), {c['code']}")
-                for p in (people or {}).get("items", [])
-            ]
-    return found
-
-
-async def _register_fields(request: Request[Any, Any, Any], staff: Staff) -> list[Field]:
-    return [
-        Field("display_name", "Name as shown", required=True, help="Such as Marcus W."),
-        Field("source", "Source", "select", _choices(MentorSource), required=True),
-        Field(
-            "participant_id",
-            "The graduate (for a graduate mentor)",
-            "select",
-            [("", "None: not a graduate"), *await _graduates(request, staff)],
-            help="A participant of a graduated cohort; a graduate mentor is linked to their record.",
-        ),
-        Field("channel", "How recruited", "select", _choices(RecruitmentChannel), required=True),
-        Field(
-            "lived_experience",
-            "Lived experience of incarceration",
-            "select",
-            YES_NO,
-            required=True,
-        ),
-        Field(
-            "expected_hours_per_month",
-            "Expected hours a month",
-            required=True,
-            help="More than 0 and at most 200.",
-        ),
-        Field(
-            "subject",
-            "Sign-in subject (optional)",
-            help="The mentor's own sign-in, for the meetings they record.",
-        ),
-    ]
-
-
-# Which field each of registration's documented rule refusals is about.
-REGISTER_RULES = {
-    "missing_name": "display_name",
-    "participant_required": "participant_id",
-    "participant_not_allowed": "participant_id",
-    "not_a_graduate": "participant_id",
-    "not_found": "participant_id",
-    "invalid_time_commitment": "expected_hours_per_month",
-}
-
-
-def _register_page(
-    request: Request[Any, Any, Any],
-    staff: Staff,
-    fields: list[Field],
-    values: dict[str, Any],
-    **refused: Any,
-) -> Template:
-    return render_form(
-        request,
-        staff,
-        title="Register a mentor",
-        heading="Register a mentor",
-        intro="An applicant: screening, the background review, the six trainings and a"
-        " facility clearance follow, on the mentor's page.",
-        action=NEW,
-        back=f"{PATH}/mentors",
-        fields=fields,
-        values=values,
-        submit="Register",
-        **refused,
-    )
-
-
-@get(NEW)
-async def register_form(request: Request[Any, Any, Any]) -> Template:
-    """Register a mentor applicant (staff who may write mentors)."""
-    staff = signed_in(request)
-    _may_write(staff, "register a mentor")
-    fields = await _register_fields(request, staff)
-    return _register_page(request, staff, fields, {"idempotency_key": uuid.uuid4().hex})
-
-
-@post(NEW)
-async def register(request: Request[Any, Any, Any]) -> Response[Any]:
-    """POST /mentors; on refusal, the form with the rule's sentence next to its field."""
-    staff = signed_in(request)
-    _may_write(staff, "register a mentor")
-    fields = await _register_fields(request, staff)
-    values = await read_form(request, fields)
-    check = FormCheck()
-    body = _body(check, fields, values)
-    if "lived_experience" in body:
-        body["lived_experience"] = body["lived_experience"] == "yes"
-    try:
-        if check.problems:
-            raise Refusal(422, "invalid_form", check.text())
-        done, position = await command(request, staff, "/mentors", body, values["idempotency_key"])
-    except Refusal as refused:
-        labels = labels_of(fields)
-        return _register_page(
-            request,
-            staff,
-            fields,
-            values,
-            error=refused.words(labels),
-            errs=check.fields or refused.fields(labels, REGISTER_RULES),
-            status=refused.status,
-        )
-    _done(request, position, f"Registered: {done['display_name']}, an applicant.")
-    return Redirect(_mentor_back(done["id"]), status_code=303)
-
-
-ROUTES = [mentor_page, register_form, register, step_form, record_step]
+ROUTES = [mentor_page, step_form, record_step]
