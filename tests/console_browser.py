@@ -125,6 +125,7 @@ class Scene:
     pairing: str
     goal: str
     escalation: str
+    mentor: str
 
 
 @contextmanager
@@ -236,6 +237,7 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             pairing,
             str(goal["id"]),
             str(crisis["id"]),
+            mentor,
         )
 
 
@@ -386,6 +388,10 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     sign_in(driver, scene, "coordinator")
     driver.get(f"{scene.url}/console/mentors")
     yield "mentors"
+    driver.get(f"{scene.url}/console/mentors/{scene.mentor}")
+    yield "mentor"
+    driver.get(f"{scene.url}/console/mentors/{scene.mentor}/training")
+    yield "mentor-training-form"
     driver.get(f"{scene.url}/console/reports?quarter=2026Q1")
     yield "reports"
     driver.get(f"{scene.url}/console/escalations/{scene.escalation}")

@@ -17,6 +17,7 @@ from domain import clock
 from services.api.console.backend import call, read_all, refusal, segment
 from services.api.console.pages import optional, page
 from services.api.console.session import PATH, signed_in
+from services.identity.access import allowed
 
 # The report pages are the API's own printable HTML, with its inline styles and SVG charts.
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
@@ -37,7 +38,14 @@ async def mentors(request: Request[Any, Any, Any]) -> Template:
     """The mentor roster: status, training, screening, clearances and their expiry."""
     staff = signed_in(request)
     found = await read_all(request, staff, "/mentors", limit=500)
-    return page(request, staff, "mentors.html", title="Mentors", mentors=found["items"])
+    return page(
+        request,
+        staff,
+        "mentors.html",
+        title="Mentors",
+        mentors=found["items"],
+        may_register=allowed("mentors.write", staff.roles),
+    )
 
 
 def passed_on(content_type: str) -> str:
