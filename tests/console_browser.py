@@ -382,6 +382,18 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     yield "referral-form"
     driver.get(f"{scene.url}/console/goals/{scene.goal}/progress")
     yield "progress-form"
+    for form in ("exit", "job"):
+        driver.get(f"{scene.url}/console/participants/{scene.quintero}/{form}")
+        yield f"{form}-form"
+    # A wage that is not a number, and nothing else: each sentence beside its field.
+    driver.execute_script("document.querySelector('main form').noValidate = true")
+    driver.find_element(By.ID, "wage").send_keys("eighteen")
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.ID, "wage-error"), what="the refusal")
+    yield "job-refused"
+    for form in ("credential", "housing"):
+        driver.get(f"{scene.url}/console/participants/{scene.quintero}/{form}")
+        yield f"{form}-form"
     driver.get(f"{scene.url}/console/participants/00000000-0000-4000-8000-000000000000")
     yield "not-found"
     driver.delete_all_cookies()

@@ -24,6 +24,10 @@ _INDEX = re.compile(r"\[\d+\]")
 _REASONS = [
     (re.compile(r"^Expected `int`.*?>= (\d+)"), "must be {0} or more"),
     (re.compile(r"^Expected `int`.*?<= (\d+)"), "must be {0} or less"),
+    # A number with a fraction (hours a week): its bound without a trailing ".0".
+    (re.compile(r"^Expected `float`.*?<= (\d+(?:\.\d*[1-9])?)"), "must be {0} or less"),
+    (re.compile(r"^Expected `float`.*?>= (\d+(?:\.\d*[1-9])?)"), "must be {0} or more"),
+    (re.compile(r"^Expected `float`.*?> (\d+(?:\.\d*[1-9])?)"), "must be more than {0}"),
     (re.compile(r"^Expected `(int|float)`"), "must be a whole number"),
     (re.compile(r"RFC3339 encoded datetime"), ": enter a date and time"),
     (re.compile(r"ISO8601 encoded date"), ": enter a date"),

@@ -119,8 +119,8 @@ def instant(meeting: dict[str, Any]) -> datetime:
 
 @get(f"{PATH}/participants/{{participant_id:uuid}}")
 async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
-    """One participant: stages, pairings, meetings, goals, referrals, case notes, documents,
-    consents and the timeline (each part the role may read)."""
+    """One participant: stages, pairings, meetings, goals, referrals, outcomes, case notes,
+    documents, consents and the timeline (each part the role may read)."""
     staff = signed_in(request)
     pid = str(participant_id)
     # The lists wait (bounded) for the staff member's own last command.
@@ -151,6 +151,8 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
     referrals = await optional_all(
         request, staff, "/referrals", participant_id=pid, limit=500, min_position=at
     )
+    # Outcomes are read from the participant's own record (no view to wait for).
+    outcomes = await optional(request, staff, f"/participants/{pid}/outcomes")
     may_contact = allowed("casework.write", staff.roles)
     # Case contacts have no view of their own: they are the participant's events, newest first.
     history = (
@@ -180,6 +182,8 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         documents=None if documents is None else documents.get("items", []),
         notes=None if notes is None else notes.get("items", []),
         referrals=None if referrals is None else referrals.get("items", []),
+        outcomes=outcomes,
+        may_outcome=allowed("feedback.write", staff.roles),
         may_download=allowed("documents.download", staff.roles),
         may_record=allowed("meetings.write", staff.roles),
         may_move=allowed("participants.move", staff.roles),
