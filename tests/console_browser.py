@@ -405,9 +405,7 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
     wait_for(lambda: driver.find_elements(By.ID, "recipient-error"), what="the refusal")
     yield "consent-refused"
-    driver.get(
-        f"{scene.url}/console/participants/{scene.quintero}/consents/{scene.consent}/revoke"
-    )
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/consents/{scene.consent}/revoke")
     yield "revoke-form"
     driver.get(f"{scene.url}/console/goals/{scene.goal}/progress")
     yield "progress-form"
