@@ -488,20 +488,16 @@ async def record_consent(request: Request[Any, Any, Any], participant_id: UUID) 
     for name in ("recipient", "signed_by"):
         if not values[name]:
             check.problem(name, f"{labels[name]}: choose one of the options")
+    # Who may disclose and the purpose go as typed, even empty: the API says what is lacking.
     body: dict[str, Any] = {
-        k: values[k]
-        for k in ("discloser", "information", "recipient", "purpose", "signed_by")
-        if values[k]
+        k: values[k] for k in ("discloser", "information", "recipient", "purpose", "signed_by")
     }
-    body["information"] = values["information"]
     body["signed_on"] = check.day(labels["signed_on"], values["signed_on"], "signed_on")
     for name in ("representative", "expiry_event"):
         if values[name]:
             body[name] = values[name]
     if values["expires_on"]:
         body["expires_on"] = check.day(labels["expires_on"], values["expires_on"], "expires_on")
-    for name in ("discloser", "purpose"):
-        body.setdefault(name, "")
     try:
         if check.problems:
             raise Refusal(422, "invalid_form", check.text())
