@@ -126,6 +126,7 @@ class Scene:
     goal: str
     escalation: str
     mentor: str
+    consent: str = ""
 
 
 @contextmanager
@@ -228,6 +229,20 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
                 "raised_at": "2026-03-08T15:00:00Z",
             },
         )
+        # A consent in force, for the revoke form.
+        consent = world.post(
+            f"/participants/{quintero}/consents",
+            {
+                "discloser": "Northside Works reentry mentoring program",
+                "information": ["attendance"],
+                "recipient": "export:pirl",
+                "purpose": "the quarterly participant report to DOL",
+                "signed_on": "2026-03-02",
+                "signed_by": "participant",
+                "expires_on": "2026-09-02",
+            },
+            role="case_manager",
+        )
         return Scene(
             url,
             world.slug,
@@ -238,6 +253,7 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             str(goal["id"]),
             str(crisis["id"]),
             mentor,
+            str(consent["id"]),
         )
 
 
@@ -380,6 +396,19 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     yield "assign-form"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/referral")
     yield "referral-form"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/correct")
+    yield "correct-form"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/contact-details")
+    yield "contact-details-form"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/consent")
+    yield "consent-form"
+    # Sent with nothing chosen: each field's sentence beside it, nothing recorded.
+    driver.execute_script("document.querySelector('main form').noValidate = true")
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.ID, "recipient-error"), what="the refusal")
+    yield "consent-refused"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/consents/{scene.consent}/revoke")
+    yield "revoke-form"
     driver.get(f"{scene.url}/console/goals/{scene.goal}/progress")
     yield "progress-form"
     for form in ("exit", "job"):

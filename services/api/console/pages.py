@@ -192,6 +192,9 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         may_contact=may_contact,
         contacts=contacts,
         may_note=allowed("casenotes.write", staff.roles),
+        may_correct=allowed("participants.correct", staff.roles),
+        may_contact_details=allowed("participants.contact", staff.roles),
+        may_consent=allowed("consents.write", staff.roles),
         contact_modes=[m.value for m in ContactMode],
         # Each form drawn on the page carries its own idempotency key.
         keys={"contact": uuid.uuid4().hex, "note": uuid.uuid4().hex},
