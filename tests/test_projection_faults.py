@@ -281,3 +281,26 @@ def test_a_wage_stored_before_its_bound_stops_no_view_and_no_read(
     assert projector.digests(db, schema) == live
     [rebuilt] = projection_faults.live(db, schema)
     assert (rebuilt.view, rebuilt.position) == ("evaluation", fault.position)
+
+
+def test_an_event_altered_in_the_log_leaves_the_metrics_answering(client, db, grantee, enrol):
+    """An event altered behind the service's back stops its grantee's views at it (`prowd
+    verify` finds it); the scrape of every grantee's metrics still answers, that grantee's lag
+    in events counted and the age of an event that does not decode unknown (NaN), not a 500."""
+    from tests.conftest import corrupt_event
+
+    schema = f"g_{grantee}"
+    enrol()
+    projector.drain(db, schema)
+    with db.transaction() as cur:
+        head = projector.log_head(cur, schema)
+    enrol(first_name="Bo")
+    # The first event after every view's position: the oldest each view has not applied.
+    corrupt_event(db, schema, head + 1)
+    r = client.get("/metrics")
+    assert r.status_code == 200, r.text
+    lines = r.text.splitlines()
+    lag = [x for x in lines if x.startswith(f'prowd_projection_lag_events{{grantee="{grantee}"')]
+    assert lag and all(float(x.rsplit(" ", 1)[1]) >= 1 for x in lag), lag
+    age = [x for x in lines if x.startswith(f'prowd_projection_lag_seconds{{grantee="{grantee}"')]
+    assert age and all(x.endswith(" NaN") for x in age), age

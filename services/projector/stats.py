@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,8 +58,15 @@ def view_positions(db: Database, tenancy: GranteeDirectory) -> Iterable[ViewPosi
     for slug, (view, position, head, pending) in rows:
         seconds = 0.0
         if pending is not None:
-            oldest = _STAMP.decode(bytes(pending)).timestamp
-            seconds = max(0.0, (now - oldest).total_seconds())
+            try:
+                oldest = _STAMP.decode(bytes(pending)).timestamp
+            except msgspec.MsgspecError:
+                # Stored state that does not decode (an event altered behind the service's
+                # back, which stops the views at it and `prowd verify` reports): its age is
+                # unknown, and one grantee's log must not take every grantee's metrics down.
+                seconds = math.nan
+            else:
+                seconds = max(0.0, (now - oldest).total_seconds())
         yield ViewPosition(
             slug, str(view), max(0, int(head) - int(position)), int(position), seconds
         )
@@ -94,7 +102,8 @@ FAMILIES = [
     ),
     (
         "prowd_projection_lag_seconds",
-        "Age of the oldest event a live view has not applied yet (0 when caught up).",
+        "Age of the oldest event a live view has not applied yet (0 when caught up; NaN when"
+        " that event's stored state does not decode).",
         "gauge",
         lag_seconds,
     ),
