@@ -127,6 +127,15 @@ def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
         yield c
 
 
+@pytest.fixture
+def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
+    """The test client as a browser on the console: its cookies (session, CSRF) its own for the
+    test, cleared before and after."""
+    client.cookies.clear()
+    yield client
+    client.cookies.clear()
+
+
 Token = Callable[..., dict[str, str]]
 
 

@@ -125,7 +125,7 @@ class Scene:
     pairing: str
     goal: str
     escalation: str
-    mentor: str
+    mentor: str = ""
     consent: str = ""
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,14 +24,6 @@ from tests.console_helpers import csrf_of, sign_in
 from tests.meetings_helpers import World as MeetingsWorld
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
-    """The session's test client with no cookie: a browser of its own for the test."""
-    client.cookies.clear()
-    yield client
-    client.cookies.clear()
 
 
 def access_rows(db: Database, slug: str) -> int:

@@ -4,23 +4,10 @@ way, and days in stage (services/api/console/sorts.py)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-
-import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 
 from projections.caseload_reads import CASELOAD_SORT
 from services.projector import live as projector
 from tests.console_helpers import csrf_of, sign_in
-
-
-@pytest.fixture
-def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
-    """The session's test client with no cookie: a browser of its own for the test."""
-    client.cookies.clear()
-    yield client
-    client.cookies.clear()
 
 
 def test_the_caseload_sorts_by_every_column_the_api_sorts_by(browser, grantee, enrol, db):

@@ -6,7 +6,6 @@ from page to page, every participant once."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,13 +19,6 @@ from tests.people import birth_date
 PEOPLE = 205
 ROW = re.compile(r'<a href="/console/participants/([0-9a-f-]{36})">([^<]*)</a>')
 HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
-
-
-@pytest.fixture
-def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
-    client.cookies.clear()
-    yield client
-    client.cookies.clear()
 
 
 @pytest.fixture

@@ -6,16 +6,13 @@ in the API; each refusal is a sentence, next to the field it is about, and appen
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 
 from services.projector import live as projector
-from tests.console_helpers import csrf_of, sign_in
+from tests.console_helpers import beside, key_of, post, refusal, sign_in
 from tests.meetings_helpers import World
 
 # A Tuesday, 09:00 in Chicago (the world's zone).
@@ -23,40 +20,9 @@ NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
-    client.cookies.clear()
-    yield client
-    client.cookies.clear()
-
-
-@pytest.fixture
 def world(client, auth, db, frozen_at) -> World:
     frozen_at(NOW, tick=True)
     return World(client, auth, db)
-
-
-def key_of(html: str, action: str) -> str:
-    """The idempotency key of the form posting to `action`."""
-    form = html.split(f'action="{action}"')[1].split("</form>")[0]
-    return form.split('name="idempotency_key" value="')[1].split('"')[0]
-
-
-def post(browser: TestClient[Litestar], action: str, data: dict[str, Any], key: str) -> Any:
-    return browser.post(
-        action,
-        data={**data, "idempotency_key": key, "_csrf_token": csrf_of(browser)},
-        follow_redirects=False,
-    )
-
-
-def refusal(page: Any) -> str:
-    return page.text.split('id="refusal"')[1].split("</div>")[0]
-
-
-def beside(page: Any, field: str) -> str:
-    """The sentence shown next to the form's field `field` ("" if none)."""
-    found = re.search(rf'<p id="{field}-error" class="field-problem">([^<]*)</p>', page.text)
-    return found.group(1) if found else ""
 
 
 def history_kinds(world: World, pid: str) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ appends nothing; a peer mentor has none of the forms and a post of one is refuse
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +15,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from services.projector import live as projector
-from tests.console_helpers import csrf_of, sign_in
+from tests.console_helpers import beside, form_of, key_of, post, sign_in
 from tests.meetings_helpers import World
 
 # A Tuesday, 09:00 in Chicago (the world's zone).
@@ -24,24 +23,9 @@ NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
-    client.cookies.clear()
-    yield client
-    client.cookies.clear()
-
-
-@pytest.fixture
 def world(client, auth, db, frozen_at) -> World:
     frozen_at(NOW, tick=True)
     return World(client, auth, db)
-
-
-def form_of(html: str, action: str) -> str:
-    return html.split(f'action="{action}"')[1].split("</form>")[0]
-
-
-def key_of(html: str, action: str) -> str:
-    return form_of(html, action).split('name="idempotency_key" value="')[1].split('"')[0]
 
 
 def hidden_of(html: str, action: str) -> dict[str, str]:
@@ -54,20 +38,6 @@ def hidden_of(html: str, action: str) -> dict[str, str]:
 
 def value_of(html: str, field: str) -> str:
     found = re.search(rf'<input id="{field}" name="{field}" type="[^"]+" value="([^"]*)"', html)
-    return found.group(1) if found else ""
-
-
-def post(browser: TestClient[Litestar], action: str, data: dict[str, Any], key: str) -> Any:
-    return browser.post(
-        action,
-        data={**data, "idempotency_key": key, "_csrf_token": csrf_of(browser)},
-        follow_redirects=False,
-    )
-
-
-def beside(page: Any, field: str) -> str:
-    """The sentence shown next to the form's field `field` ("" if none)."""
-    found = re.search(rf'<p id="{field}-error" class="field-problem">([^<]*)</p>', page.text)
     return found.group(1) if found else ""
 
 

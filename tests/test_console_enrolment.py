@@ -6,16 +6,12 @@ enrol all the same; staff without `participants.enroll` have neither the link no
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 
 from services.projector import live as projector
-from tests.console_helpers import csrf_of, sign_in
+from tests.console_helpers import beside, key_of, post, sign_in
 from tests.meetings_helpers import World
 
 # A Tuesday, 09:00 in Chicago (the world's zone).
@@ -34,34 +30,9 @@ PERSON = {
 
 
 @pytest.fixture
-def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
-    client.cookies.clear()
-    yield client
-    client.cookies.clear()
-
-
-@pytest.fixture
 def world(client, auth, db, frozen_at) -> World:
     frozen_at(NOW, tick=True)
     return World(client, auth, db)
-
-
-def key_of(html: str) -> str:
-    form = html.split(f'action="{ACTION}"')[1].split("</form>")[0]
-    return form.split('name="idempotency_key" value="')[1].split('"')[0]
-
-
-def post(browser: TestClient[Litestar], data: dict[str, Any], key: str) -> Any:
-    return browser.post(
-        ACTION,
-        data={**data, "idempotency_key": key, "_csrf_token": csrf_of(browser)},
-        follow_redirects=False,
-    )
-
-
-def beside(page: Any, field: str) -> str:
-    found = re.search(rf'<p id="{field}-error" class="field-problem">([^<]*)</p>', page.text)
-    return found.group(1) if found else ""
 
 
 def chosen(html: str, field: str) -> list[str]:
@@ -97,11 +68,11 @@ def test_a_coordinator_enrols_a_participant_from_the_console(browser, world):
     assert chosen(html, "facility") == ["", "FCI-A", "FCI-B"]
     assert chosen(html, "cohort") == ["", "C1"]
     assert ">C1 at FCI-A</option>" in html
-    key = key_of(html)
+    key = key_of(html, ACTION)
     before = world.events()
 
     # Refused in sentences next to the fields; nothing appended.
-    r = post(browser, {k: "" for k in PERSON}, key)
+    r = post(browser, ACTION, {k: "" for k in PERSON}, key)
     assert r.status_code == 422
     assert beside(r, "first_name") == "First name: fill this in."
     assert beside(r, "date_of_birth") == "Date of birth: enter a date."
@@ -109,10 +80,10 @@ def test_a_coordinator_enrols_a_participant_from_the_console(browser, world):
     assert beside(r, "ex_offender_at_entry") == (
         "An ex-offender at program entry: choose one of the options."
     )
-    r = post(browser, {**PERSON, "facility": "FCI-B"}, key)
+    r = post(browser, ACTION, {**PERSON, "facility": "FCI-B"}, key)
     assert r.status_code == 422, r.text
     assert "FCI-A" in beside(r, "cohort"), r.text
-    r = post(browser, {**PERSON, "date_of_birth": "2024-01-01"}, key)
+    r = post(browser, ACTION, {**PERSON, "date_of_birth": "2024-01-01"}, key)
     assert r.status_code == 422, r.text
     assert beside(r, "date_of_birth"), r.text
     # What was typed comes back with the refusal.
@@ -120,9 +91,9 @@ def test_a_coordinator_enrols_a_participant_from_the_console(browser, world):
     assert world.events() == before
 
     # Enrolled once, however often the same form is sent; the participant's page follows.
-    done = post(browser, PERSON, key)
+    done = post(browser, ACTION, PERSON, key)
     assert done.status_code == 303, done.text
-    again = post(browser, PERSON, key)
+    again = post(browser, ACTION, PERSON, key)
     assert again.status_code == 303 and again.headers["location"] == done.headers["location"]
     pid = done.headers["location"].rsplit("/", 1)[1]
     person = world.get(f"/participants/{pid}")
@@ -143,16 +114,16 @@ def test_a_coordinator_enrols_a_participant_from_the_console(browser, world):
 
 def test_a_possible_duplicate_is_shown_and_enrolled_only_with_a_reason(browser, world):
     sign_in(browser, "case_manager", world.slug)
-    key = key_of(browser.get(ACTION).text)
-    first = post(browser, PERSON, key)
+    key = key_of(browser.get(ACTION).text, ACTION)
+    first = post(browser, ACTION, PERSON, key)
     assert first.status_code == 303, first.text
     existing = first.headers["location"].rsplit("/", 1)[1]
     projector.drain(world.db, world.schema)
     before = world.events()
 
-    key = key_of(browser.get(ACTION).text)
+    key = key_of(browser.get(ACTION).text, ACTION)
     same = {**PERSON, "first_name": "ROSALIND", "ex_offender_at_entry": "no"}
-    r = post(browser, same, key)
+    r = post(browser, ACTION, same, key)
     assert r.status_code == 409, r.text
     # The record it matches, by a link (no name in the address), and the reason asked for.
     assert f'href="/console/participants/{existing}"' in r.text
@@ -161,9 +132,11 @@ def test_a_possible_duplicate_is_shown_and_enrolled_only_with_a_reason(browser, 
     assert '<textarea id="duplicate_reason"' in r.text
     assert world.events() == before
 
-    r = post(browser, {**same, "duplicate_reason": "   "}, key)
+    r = post(browser, ACTION, {**same, "duplicate_reason": "   "}, key)
     assert r.status_code == 409
-    done = post(browser, {**same, "duplicate_reason": "Twin sister, the same birthday."}, key)
+    done = post(
+        browser, ACTION, {**same, "duplicate_reason": "Twin sister, the same birthday."}, key
+    )
     assert done.status_code == 303, done.text
     second = done.headers["location"].rsplit("/", 1)[1]
     assert second != existing
@@ -176,6 +149,6 @@ def test_staff_who_may_not_enrol_have_no_form(browser, world):
     form = browser.get(ACTION)
     assert form.status_code == 403, form.text
     before = world.events()
-    r = post(browser, PERSON, "k-mentor")
+    r = post(browser, ACTION, PERSON, "k-mentor")
     assert r.status_code == 403
     assert world.events() == before

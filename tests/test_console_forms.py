@@ -6,7 +6,6 @@ says a session ended only to a browser that had one."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,13 +19,6 @@ from services.projector import live as projector
 from tests.conftest import count_events
 from tests.console_helpers import csrf_of, sign_in
 from tests.meetings_helpers import World as MeetingsWorld
-
-
-@pytest.fixture
-def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
-    client.cookies.clear()
-    yield client
-    client.cookies.clear()
 
 
 @pytest.fixture

@@ -6,25 +6,15 @@ removed from the group's row; a role without `pairings.write` is refused the for
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 
 from services.projector import live as projector
 from tests.conftest import FreezeAt
-from tests.console_helpers import sign_in
+from tests.console_helpers import beside, key_of, post, refusal, sign_in
 from tests.meetings_helpers import World
-from tests.test_console_pairing import MATCH, NOW, beside, key_of, options, post, refusal
-
-
-@pytest.fixture
-def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
-    client.cookies.clear()
-    yield client
-    client.cookies.clear()
+from tests.test_console_pairing import MATCH, NOW, options
 
 
 @pytest.fixture

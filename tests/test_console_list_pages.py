@@ -4,10 +4,8 @@ longer than the API's largest page (500) shows every row, not the first page alo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
@@ -16,13 +14,6 @@ from tests.console_helpers import sign_in
 from tests.people import birth_date
 
 MANY = 501
-
-
-@pytest.fixture
-def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
-    client.cookies.clear()
-    yield client
-    client.cookies.clear()
 
 
 def batch(client: TestClient[Litestar], auth: Any, grantee: str, items: list[Any]) -> None:

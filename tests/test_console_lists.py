@@ -4,17 +4,8 @@ they may stand in the address."""
 
 from __future__ import annotations
 
-import pytest
-
 from services.projector import live as projector
 from tests.console_helpers import sign_in
-
-
-@pytest.fixture
-def browser(client):
-    client.cookies.clear()
-    yield client
-    client.cookies.clear()
 
 
 def names_in_order(html: str, names: list[str]) -> list[str]:

@@ -6,9 +6,7 @@ manager is assigned, and a stage transition chooses among the grantee's faciliti
 
 from __future__ import annotations
 
-import html
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +16,7 @@ from litestar.testing import TestClient
 
 from services.projector import live as projector
 from tests.conftest import FreezeAt
-from tests.console_helpers import csrf_of, sign_in
+from tests.console_helpers import beside, key_of, post, refusal, sign_in
 from tests.meetings_helpers import World
 from tests.mentoring_helpers import Api
 from tests.test_derived_exit_pairings import Scene
@@ -28,38 +26,9 @@ NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
-    client.cookies.clear()
-    yield client
-    client.cookies.clear()
-
-
-@pytest.fixture
 def world(client: Any, auth: Any, db: Any, frozen_at: FreezeAt) -> World:
     frozen_at(NOW, tick=True)
     return World(client, auth, db)
-
-
-def key_of(html: str, action: str) -> str:
-    form = html.split(f'action="{action}"')[1].split("</form>")[0]
-    return form.split('name="idempotency_key" value="')[1].split('"')[0]
-
-
-def post(browser: TestClient[Litestar], action: str, data: dict[str, Any], key: str) -> Any:
-    return browser.post(
-        action,
-        data={**data, "idempotency_key": key, "_csrf_token": csrf_of(browser)},
-        follow_redirects=False,
-    )
-
-
-def refusal(page: Any) -> str:
-    return str(page.text.split('id="refusal"')[1].split("</div>")[0])
-
-
-def beside(page: Any, field: str) -> str:
-    found = re.search(rf'<p id="{field}-error" class="field-problem">([^<]*)</p>', page.text)
-    return html.unescape(found.group(1)) if found else ""
 
 
 def options(page: Any, field: str) -> list[str]:

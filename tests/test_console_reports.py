@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
@@ -21,14 +19,6 @@ from tests.conftest import count_events
 from tests.console_helpers import csrf_of, sign_in
 
 STATEMENT = "I certify that this file is drawn from the grantee's own records."
-
-
-@pytest.fixture
-def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
-    """The session's test client with no cookie: a browser of its own for the test."""
-    client.cookies.clear()
-    yield client
-    client.cookies.clear()
 
 
 def _form(browser: TestClient[Litestar], path: str, data: dict[str, str]) -> Any:

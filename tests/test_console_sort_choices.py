@@ -6,11 +6,6 @@ its own (services/api/console/sorts.py)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-
-import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 
 from projections.caseload_reads import CASELOAD_SORT
 from services.api.console.sorts import COLUMNS
@@ -20,13 +15,6 @@ from tests.console_helpers import sign_in
 OPTION = re.compile(r'<option value="([^"]*)"(?: selected)?>([^<]*)</option>')
 SORTED = re.compile(r'<th scope="col" aria-sort="(ascending|descending)">([^<]*)')
 HEADINGS = re.compile(r'<th scope="col"[^>]*>([^<]*)')
-
-
-@pytest.fixture
-def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
-    client.cookies.clear()
-    yield client
-    client.cookies.clear()
 
 
 def marked(page: str) -> list[tuple[str, str]]:

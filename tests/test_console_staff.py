@@ -11,8 +11,8 @@ import re
 from typing import Any
 
 from services.projector import live as projector
-from tests.console_helpers import sign_in
-from tests.test_console_pairing import beside, browser, key_of, post, world  # noqa: F401
+from tests.console_helpers import beside, key_of, post, sign_in
+from tests.test_console_pairing import world  # noqa: F401
 
 
 def known(page: Any) -> list[tuple[str, str]]:

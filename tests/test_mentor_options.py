@@ -7,13 +7,10 @@ mentors disabled with the reason in words."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 
 from services.projector import live as projector
 from tests.conftest import FreezeAt
@@ -235,13 +232,6 @@ def test_an_unknown_participant_is_not_found_and_only_staff_who_pair_may_ask(wor
 
 
 # -- the console ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
-    client.cookies.clear()
-    yield client
-    client.cookies.clear()
 
 
 def test_the_pairing_form_shows_a_refused_mentor_disabled_with_the_reason(browser, world):

@@ -6,13 +6,10 @@ rebuild of the view from the log gives the same rows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 
 from services.projector import live as projector
 from services.projector import rebuilds
@@ -30,13 +27,6 @@ CONTACT = "participant.CaseManagementContact"
 def world(client, auth, db, frozen_at) -> World:
     frozen_at(NOW)
     return World(client, auth, db)
-
-
-@pytest.fixture
-def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
-    client.cookies.clear()
-    yield client
-    client.cookies.clear()
 
 
 def contact(world: World, pid: str, on: str, mode: str) -> Any:

@@ -19,7 +19,7 @@ from services.api.console.actions import CHOOSE, Field, labels_of, read_form, re
 from services.api.console.backend import Refusal, command, read
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
-from services.api.console.session import PATH, Staff, session_of, signed_in
+from services.api.console.session import PATH, Staff, signed_in, tell
 
 CONTACT = [
     Field("contacted_on", "The day of the contact", "date", required=True),
@@ -97,13 +97,6 @@ CONTACT_RULES = {
     "contact_after_exit": "contacted_on",
 }
 NOTE_RULES = {"note_required": "text"}
-
-
-def _done(request: Request[Any, Any, Any], position: int, notice: str) -> None:
-    session = session_of(request)
-    session["position"] = position
-    session["notice"] = notice
-    request.set_session(session)
 
 
 async def _person(request: Request[Any, Any, Any], staff: Staff, participant_id: UUID) -> Any:
@@ -199,7 +192,7 @@ async def record_contact(request: Request[Any, Any, Any], participant_id: UUID) 
             errs=check.fields or refused.fields(labels, CONTACT_RULES),
             status=refused.status,
         )
-    _done(
+    tell(
         request, position, f"Case contact recorded: {words(done['mode'])}, {done['contacted_on']}."
     )
     return Redirect(_back(participant_id), status_code=303)
@@ -238,7 +231,7 @@ async def write_note(request: Request[Any, Any, Any], participant_id: UUID) -> R
             errs=refused.fields(labels, NOTE_RULES),
             status=refused.status,
         )
-    _done(request, position, "Case note added.")
+    tell(request, position, "Case note added.")
     return Redirect(_back(participant_id), status_code=303)
 
 
@@ -304,7 +297,7 @@ async def set_goal(request: Request[Any, Any, Any], participant_id: UUID) -> Res
             errs=check.fields or refused.fields(labels, GOAL_RULES),
             status=refused.status,
         )
-    _done(request, position, "Goal set.")
+    tell(request, position, "Goal set.")
     return Redirect(_back(participant_id), status_code=303)
 
 

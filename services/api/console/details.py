@@ -26,9 +26,8 @@ from services.api.console.backend import Refusal, command, read, read_all
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
 from services.api.console.pages import grantee_zone, optional_all
-from services.api.console.reports import who_may
-from services.api.console.session import PATH, Staff, session_of, signed_in
-from services.identity.access import allowed
+from services.api.console.roles import may
+from services.api.console.session import PATH, Staff, signed_in, tell
 
 REASON = Field(
     "reason",
@@ -103,29 +102,12 @@ REVOKE_RULES = {
 SIGNERS = {Signer.PARTICIPANT: "The participant", Signer.REPRESENTATIVE: "A representative"}
 
 
-def _may(staff: Staff, action: str, what: str) -> None:
-    """Refuse the form (403, before any call) to a role the matrix does not allow `action`."""
-    if not allowed(action, staff.roles):
-        raise Refusal(
-            403,
-            "forbidden",
-            f"Only {who_may(action)} may {what}. Your role does not include it.",
-        )
-
-
 def _back(participant_id: UUID | str) -> str:
     return f"{PATH}/participants/{participant_id}"
 
 
 def _who(person: Any) -> str:
     return f"{person['first_name']} {person['last_name']} ({person['number']})"
-
-
-def _done(request: Request[Any, Any, Any], position: int, notice: str) -> None:
-    session = session_of(request)
-    session["position"] = position
-    session["notice"] = notice
-    request.set_session(session)
 
 
 async def _person(request: Request[Any, Any, Any], staff: Staff, participant_id: UUID) -> Any:
@@ -227,7 +209,7 @@ def _correct_page(
 async def correct_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
     """Correct the participant's personal details, entry date or placement, with a reason."""
     staff = signed_in(request)
-    _may(staff, "participants.correct", "correct a participant's details")
+    may(staff, "participants.correct", "correct a participant's details")
     person = await _person(request, staff, participant_id)
     shown = _on_record(person)
     fields = await _correct_fields(request, staff, person)
@@ -240,7 +222,7 @@ async def correct_form(request: Request[Any, Any, Any], participant_id: UUID) ->
 async def correct(request: Request[Any, Any, Any], participant_id: UUID) -> Response[Any]:
     """POST /participants/{id}/corrections with the fields changed from those shown."""
     staff = signed_in(request)
-    _may(staff, "participants.correct", "correct a participant's details")
+    may(staff, "participants.correct", "correct a participant's details")
     person = await _person(request, staff, participant_id)
     fields = await _correct_fields(request, staff, person)
     values = await read_form(request, fields)
@@ -281,7 +263,7 @@ async def correct(request: Request[Any, Any, Any], participant_id: UUID) -> Resp
             status=refused.status,
         )
     changed = ", ".join(labels[n].lower() for n in CORRECTABLE if n in body)
-    _done(request, position, f"Corrected for {_who(done)}: {changed}.")
+    tell(request, position, f"Corrected for {_who(done)}: {changed}.")
     return Redirect(_back(participant_id), status_code=303)
 
 
@@ -314,7 +296,7 @@ def _contact_page(
 async def contact_details_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
     """The participant's phone, email, address and projected release date, as on record."""
     staff = signed_in(request)
-    _may(staff, "participants.contact", "record a participant's contact details")
+    may(staff, "participants.contact", "record a participant's contact details")
     person = await _person(request, staff, participant_id)
     contact = person.get("contact") or {}
     values = {
@@ -333,7 +315,7 @@ async def record_contact_details(
 ) -> Response[Any]:
     """POST /participants/{id}/contact, the details whole (what is empty is cleared)."""
     staff = signed_in(request)
-    _may(staff, "participants.contact", "record a participant's contact details")
+    may(staff, "participants.contact", "record a participant's contact details")
     values = await read_form(request, CONTACT)
     labels = labels_of(CONTACT)
     check = FormCheck()
@@ -369,7 +351,7 @@ async def record_contact_details(
     notice = f"Contact details recorded for {_who(done)}."
     if cleared:
         notice += f" Cleared: {', '.join(cleared)}."
-    _done(request, position, notice)
+    tell(request, position, notice)
     return Redirect(_back(participant_id), status_code=303)
 
 
@@ -466,7 +448,7 @@ def _consent_field(refused: Refusal, labels: dict[str, str]) -> dict[str, str]:
 async def consent_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
     """Record a participant's written Part 2 consent (nothing pre-filled)."""
     staff = signed_in(request)
-    _may(staff, "consents.write", "record a consent")
+    may(staff, "consents.write", "record a consent")
     person = await _person(request, staff, participant_id)
     fields = await _consent_fields(request, staff)
     values = {"idempotency_key": uuid.uuid4().hex, "information": []}
@@ -478,7 +460,7 @@ async def record_consent(request: Request[Any, Any, Any], participant_id: UUID) 
     """POST /participants/{id}/consents; on refusal, the form with each sentence by its
     field."""
     staff = signed_in(request)
-    _may(staff, "consents.write", "record a consent")
+    may(staff, "consents.write", "record a consent")
     fields = await _consent_fields(request, staff)
     values: dict[str, Any] = await read_form(request, fields)
     form = await request.form()
@@ -520,7 +502,7 @@ async def record_consent(request: Request[Any, Any, Any], participant_id: UUID) 
             errs=check.fields or _consent_field(refused, labels),
             status=refused.status,
         )
-    _done(
+    tell(
         request,
         position,
         f"Consent recorded: to {done['recipient']}, {words(done['status'])}.",
@@ -573,7 +555,7 @@ async def revoke_form(
 ) -> Template:
     """Revoke a consent from the moment the revocation was received."""
     staff = signed_in(request)
-    _may(staff, "consents.write", "revoke a consent")
+    may(staff, "consents.write", "revoke a consent")
     consent = await _consent(request, staff, participant_id, consent_id)
     values = {"idempotency_key": uuid.uuid4().hex}
     return _revoke_page(request, staff, participant_id, consent, values)
@@ -586,7 +568,7 @@ async def revoke(
     """POST /participants/{id}/consents/{consent}/revoke, at the instant given (read in the
     grantee's zone)."""
     staff = signed_in(request)
-    _may(staff, "consents.write", "revoke a consent")
+    may(staff, "consents.write", "revoke a consent")
     values = await read_form(request, REVOKE)
     labels = labels_of(REVOKE)
     check = FormCheck()
@@ -618,7 +600,7 @@ async def revoke(
             errs=check.fields or refused.fields(labels, REVOKE_RULES),
             status=refused.status,
         )
-    _done(request, position, "Consent revoked: nothing more is disclosed under it.")
+    tell(request, position, "Consent revoked: nothing more is disclosed under it.")
     return Redirect(_back(participant_id), status_code=303)
 
 

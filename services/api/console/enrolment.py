@@ -16,9 +16,8 @@ from services.api.console.backend import Refusal, command
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
 from services.api.console.pages import optional_all
-from services.api.console.reports import who_may
-from services.api.console.session import PATH, Staff, session_of, signed_in
-from services.identity.access import allowed
+from services.api.console.roles import may
+from services.api.console.session import PATH, Staff, signed_in, tell
 
 ACTION = f"{PATH}/enrol"
 # Which field each of the enrolment's documented rule refusals is about.
@@ -117,16 +116,6 @@ def _duplicates(refused: Refusal) -> list[dict[str, Any]]:
     ]
 
 
-def _may_enrol(staff: Staff) -> None:
-    if not allowed("participants.enroll", staff.roles):
-        raise Refusal(
-            403,
-            "forbidden",
-            f"Only {who_may('participants.enroll')} may enrol a participant. Your role does not"
-            " include it.",
-        )
-
-
 def _page(
     request: Request[Any, Any, Any],
     staff: Staff,
@@ -155,7 +144,7 @@ def _page(
 async def enrol_form(request: Request[Any, Any, Any]) -> Template:
     """The enrolment form (staff who may enrol)."""
     staff = signed_in(request)
-    _may_enrol(staff)
+    may(staff, "participants.enroll", "enrol a participant")
     fields = await _fields(request, staff)
     return _page(request, staff, fields, {"idempotency_key": uuid.uuid4().hex})
 
@@ -186,7 +175,7 @@ async def enrol(request: Request[Any, Any, Any]) -> Response[Any]:
     """POST /participants; on refusal, the form with the rule's sentence next to its field,
     and for a possible duplicate the records it matches and the reason asked for."""
     staff = signed_in(request)
-    _may_enrol(staff)
+    may(staff, "participants.enroll", "enrol a participant")
     fields = await _fields(request, staff)
     values = await read_form(request, [*fields, REASON])
     check = FormCheck()
@@ -210,10 +199,9 @@ async def enrol(request: Request[Any, Any, Any]) -> Response[Any]:
             status=refused.status,
             duplicates=duplicates,
         )
-    session = session_of(request)
-    session["position"] = position
-    session["notice"] = f"Enrolled: {done['first_name']} {done['last_name']} ({done['number']})."
-    request.set_session(session)
+    tell(
+        request, position, f"Enrolled: {done['first_name']} {done['last_name']} ({done['number']})."
+    )
     return Redirect(f"{PATH}/participants/{done['id']}", status_code=303)
 
 

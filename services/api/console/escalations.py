@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 from services.api.console.backend import Refusal, command, read
 from services.api.console.naming import person_name
 from services.api.console.pages import log_position, optional, page
-from services.api.console.session import PATH, Staff, session_of, signed_in
+from services.api.console.session import PATH, Staff, signed_in, tell
 from services.identity.access import allowed
 
 ACK_LABELS = {"note": "A note (optional)"}
@@ -95,10 +95,7 @@ async def _act(
             errs=refused.fields(labels, rules),
             status=refused.status,
         )
-    session = session_of(request)
-    session["position"] = position
-    session["notice"] = notice
-    request.set_session(session)
+    tell(request, position, notice)
     return Redirect(f"{PATH}/escalations/{escalation_id}", status_code=303)
 
 

@@ -30,11 +30,10 @@ from services.api.console.pairing import (
     match_body,
     match_fields,
     match_values,
-    tell,
     who,
 )
 from services.api.console.reports import may_open
-from services.api.console.session import PATH, Staff, signed_in
+from services.api.console.session import PATH, Staff, signed_in, tell
 
 # The most participants a form lists to choose from; the search narrows a longer list.
 SHOWN = 50

@@ -24,8 +24,8 @@ from services.api.console.backend import Refusal, command, read
 from services.api.console.checks import FormCheck
 from services.api.console.format import day, words
 from services.api.console.pages import optional_all, page
-from services.api.console.reports import who_may
-from services.api.console.session import PATH, Staff, session_of, signed_in
+from services.api.console.roles import may
+from services.api.console.session import PATH, Staff, signed_in, tell
 from services.identity.access import allowed
 
 # Boxes that take a number of hours, such as 1.5 (a browser's number box takes whole ones).
@@ -170,19 +170,7 @@ STEPS: dict[str, Step] = {
 
 
 def may_write(staff: Staff, what: str) -> None:
-    if not allowed("mentors.write", staff.roles):
-        raise Refusal(
-            403,
-            "forbidden",
-            f"Only {who_may('mentors.write')} may {what}. Your role does not include it.",
-        )
-
-
-def tell(request: Request[Any, Any, Any], position: int, notice: str) -> None:
-    session = session_of(request)
-    session["position"] = position
-    session["notice"] = notice
-    request.set_session(session)
+    may(staff, "mentors.write", what)
 
 
 def form_body(check: FormCheck, fields: list[Field], values: dict[str, str]) -> dict[str, Any]:

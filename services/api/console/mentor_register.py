@@ -15,9 +15,9 @@ from domain.mentors import MentorSource, RecruitmentChannel
 from services.api.console.actions import CHOOSE, Field, labels_of, read_form, render_form
 from services.api.console.backend import Refusal, command
 from services.api.console.checks import FormCheck
-from services.api.console.mentor_admin import choices, form_body, may_write, mentor_back, tell
+from services.api.console.mentor_admin import choices, form_body, may_write, mentor_back
 from services.api.console.pages import optional_all
-from services.api.console.session import PATH, Staff, signed_in
+from services.api.console.session import PATH, Staff, signed_in, tell
 
 NEW = f"{PATH}/mentors/new"
 YES_NO = [CHOOSE, ("yes", "Yes"), ("no", "No")]

@@ -24,9 +24,8 @@ from domain.stages import ExitReason
 from services.api.console.actions import CHOOSE, Field, labels_of, read_form, render_form
 from services.api.console.backend import Refusal, command, read
 from services.api.console.checks import FormCheck
-from services.api.console.reports import who_may
-from services.api.console.session import PATH, Staff, session_of, signed_in
-from services.identity.access import allowed
+from services.api.console.roles import may
+from services.api.console.session import PATH, Staff, signed_in, tell
 
 # The API's exit reasons (PIRL 923), in words.
 EXIT_REASONS = {
@@ -219,15 +218,6 @@ HOUSING_FORM = Form(
 )
 
 
-def _may(staff: Staff, form: Form) -> None:
-    if not allowed(form.may, staff.roles):
-        raise Refusal(
-            403,
-            "forbidden",
-            f"Only {who_may(form.may)} may {form.doing}. Your role does not include it.",
-        )
-
-
 def _page(
     request: Request[Any, Any, Any],
     staff: Staff,
@@ -254,7 +244,7 @@ def _page(
 
 async def _show(request: Request[Any, Any, Any], participant_id: UUID, form: Form) -> Template:
     staff = signed_in(request)
-    _may(staff, form)
+    may(staff, form.may, form.doing)
     person = await read(request, staff, f"/participants/{participant_id}")
     return _page(request, staff, form, person, {"idempotency_key": uuid.uuid4().hex})
 
@@ -263,7 +253,7 @@ async def _record(
     request: Request[Any, Any, Any], participant_id: UUID, form: Form
 ) -> Response[Any]:
     staff = signed_in(request)
-    _may(staff, form)
+    may(staff, form.may, form.doing)
     values = await read_form(request, form.fields)
     labels = labels_of(form.fields)
     check = FormCheck()
@@ -290,10 +280,7 @@ async def _record(
             errs=check.fields or refused.fields(labels, form.rules),
             status=refused.status,
         )
-    session = session_of(request)
-    session["position"] = position
-    session["notice"] = form.notice(body)
-    request.set_session(session)
+    tell(request, position, form.notice(body))
     return Redirect(f"{PATH}/participants/{participant_id}", status_code=303)
 
 

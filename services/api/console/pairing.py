@@ -21,7 +21,7 @@ from services.api.console.backend import Refusal, command, read, read_all
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
 from services.api.console.pages import grantee_zone
-from services.api.console.session import PATH, Staff, session_of, signed_in
+from services.api.console.session import PATH, Staff, signed_in, tell
 
 # The match's own fields besides the mentor, the same for an individual match and a group.
 MATCH_NAMES = (
@@ -220,13 +220,6 @@ async def match_body(
 
 def who(person: Any) -> str:
     return f"{person['first_name']} {person['last_name']} ({person['number']})"
-
-
-def tell(request: Request[Any, Any, Any], position: int, notice: str) -> None:
-    session = session_of(request)
-    session["position"] = position
-    session["notice"] = notice
-    request.set_session(session)
 
 
 async def _pair_page(

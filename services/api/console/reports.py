@@ -15,44 +15,13 @@ from litestar.response import Template
 
 from domain import clock
 from services.api.console.backend import Refusal, call, read, refusal, segment
-from services.api.console.format import words
 from services.api.console.pages import grantee_zone, optional_all, page
 from services.api.console.records import _document, passed_on, quarter_of
+from services.api.console.roles import who_may
 from services.api.console.session import PATH, Staff, signed_in
-from services.identity.access import MATRIX, allowed
+from services.identity.access import allowed
 from services.refusals import shown
 from services.reports.quarterly import YEARS, Quarter
-
-# The order roles are named in, in the sentence saying who may open a page.
-_ROLE_ORDER = (
-    "coordinator",
-    "grantee_admin",
-    "auditor",
-    "federal_oversight",
-    "platform_admin",
-    "case_manager",
-    "peer_mentor",
-    "rrc_staff",
-)
-_ROLE_WORDS = {
-    "coordinator": "coordinators",
-    "grantee_admin": "grantee administrators",
-    "auditor": "auditors",
-    "federal_oversight": "federal oversight staff",
-    "platform_admin": "platform administrators",
-    "case_manager": "case managers",
-    "peer_mentor": "peer mentors",
-    "rrc_staff": "RRC staff",
-}
-
-
-def who_may(action: str) -> str:
-    """The roles the role matrix allows `action`, as a reader says them ("coordinators,
-    grantee administrators and auditors")."""
-    roles = {str(r) for r in MATRIX[action].roles}
-    named = [_ROLE_WORDS.get(r, words(r)) for r in _ROLE_ORDER if r in roles]
-    named += sorted(words(r) for r in roles - set(_ROLE_ORDER))
-    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
 
 
 def may_open(staff: Staff, action: str, what: str, need: str = "a figure from it") -> None:

@@ -120,6 +120,15 @@ def session_of(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return dict(raw) if isinstance(raw, dict) else {}
 
 
+def tell(request: Request[Any, Any, Any], position: int, notice: str) -> None:
+    """After a command: its log position (the next page's lists wait for it) and the notice
+    the next page shows once."""
+    session = session_of(request)
+    session["position"] = position
+    session["notice"] = notice
+    request.set_session(session)
+
+
 def signed_in(request: Request[Any, Any, Any]) -> Staff:
     """The session's staff member, its idle clock restarted; SignInRequired otherwise."""
     settings: Settings = request.app.state.settings
