@@ -83,7 +83,7 @@ def test_without_the_listener_a_wait_polls(client, db, grantee, enrol):
     schema = f"g_{grantee}"
     listener = signals.of(db)
     assert listener is not None
-    signals.detach(db)
+    signals.detach(db, listener)
     try:
         enrol(first_name="Noor")
         with db.transaction() as cur:
@@ -98,3 +98,18 @@ def test_without_the_listener_a_wait_polls(client, db, grantee, enrol):
         assert not projector.wait_for(db, schema, "caseload", head + 1_000, 0.3)
     finally:
         signals.attach(db, listener)
+
+
+def test_a_second_app_on_the_same_database_leaves_the_first_ones_listener(client, db, settings):
+    """Tests build more than one app on one database: the newest app's listener serves while it
+    runs, and its stop takes away only its own (the first app's waits keep theirs)."""
+    from litestar.testing import TestClient
+
+    from services.api.app import create_app
+
+    first = signals.of(db)
+    assert first is not None
+    with TestClient(create_app(settings, db)):
+        second = signals.of(db)
+        assert second is not None and second is not first
+    assert signals.of(db) is first

@@ -116,7 +116,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         try:
             yield
         finally:
-            view_signals.detach(database)
+            view_signals.detach(database, listener)
             listener.stop()
             app.state.report_pool.shutdown()
             if own:

@@ -131,21 +131,25 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-# The signals of each database's process, when it listens (the API starts them; a CLI command
-# or a test without them polls).
-_BY_DATABASE: weakref.WeakKeyDictionary[object, ViewSignals] = weakref.WeakKeyDictionary()
+# The signals listening for each database's process (the API starts them; a CLI command or a
+# test without them polls). Several apps may share one database object (tests build more than
+# one), each attaching its own: the newest serves, and one app's stop takes away only its own.
+_BY_DATABASE: weakref.WeakKeyDictionary[object, list[ViewSignals]] = weakref.WeakKeyDictionary()
 
 
 def attach(db: object, signals: ViewSignals) -> None:
-    _BY_DATABASE[db] = signals
+    _BY_DATABASE.setdefault(db, []).append(signals)
 
 
-def detach(db: object) -> None:
-    _BY_DATABASE.pop(db, None)
+def detach(db: object, signals: ViewSignals) -> None:
+    attached = _BY_DATABASE.get(db, [])
+    if signals in attached:
+        attached.remove(signals)
 
 
 def of(db: object) -> ViewSignals | None:
-    return _BY_DATABASE.get(db)
+    attached = _BY_DATABASE.get(db)
+    return attached[-1] if attached else None
 
 
 def notify(cur: psycopg.Cursor[TupleRow], schema: str) -> None:
