@@ -151,6 +151,9 @@ def test_the_demo_loaded_twice_adds_nothing_the_second_time(
         pytest.param(datetime(2026, 12, 4, 15, tzinfo=UTC), id="2026-12-04"),
         pytest.param(datetime(2027, 1, 1, 12, tzinfo=UTC), id="2027-01-01-iso-2026-W53"),
         pytest.param(datetime(2028, 2, 29, 18, tzinfo=UTC), id="2028-02-29-leap-day"),
+        # After midnight UTC, still the evening before in the grantee's zone (America/Chicago):
+        # the demo's days are the grantee's, or a referral "connected today" lies in the future.
+        pytest.param(datetime(2026, 12, 7, 1, 26, tzinfo=UTC), id="2026-12-07T01:26Z"),
     ],
 )
 def test_every_alert_kind_the_readme_promises_shows_in_the_demo_on_any_day(

@@ -98,7 +98,7 @@ def meetings(
 def goals(app: GranteeApp, mentee: UUID) -> None:
     """A short-term goal with steps, progress and a revision, an achieved weekly goal and an
     overdue one."""
-    today = clock.now().date()
+    today = clock.today(app.zone)  # the grantee's day
     job = app.goals.set_goal(
         C(),
         participant_id=mentee,
@@ -161,7 +161,7 @@ def goals(app: GranteeApp, mentee: UUID) -> None:
 
 def supervision(app: GranteeApp, one: UUID, two: UUID, mentee: UUID, group_member: UUID) -> None:
     """Two debriefs (one mentor strained), a resolved relapse-risk escalation and an open crisis."""
-    today = clock.now().date()
+    today = clock.today(app.zone)  # the grantee's day
     app.supervision.record_debrief(
         C(),
         mentor_ids=[one],
@@ -214,7 +214,7 @@ def supervision(app: GranteeApp, one: UUID, two: UUID, mentee: UUID, group_membe
 
 def evaluation(app: GranteeApp, pairing_id: UUID, mentee: UUID, working: UUID) -> None:
     """Anonymous feedback from the mentee and an employment outcome for another participant."""
-    today = clock.now().date()
+    today = clock.today(app.zone)  # the grantee's day
     app.evaluation.record_feedback(
         C(),
         pairing_id=pairing_id,
@@ -271,5 +271,5 @@ def referrals(app: GranteeApp, mentee: UUID, meeting_id: UUID | None) -> None:
         meeting_id=meeting_id,
     ).aggregate
     app.referrals.connect_referral(
-        C(), referral.id, on=clock.now().date(), note="Appointment booked"
+        C(), referral.id, on=clock.today(app.zone), note="Appointment booked"
     )
