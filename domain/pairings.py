@@ -245,7 +245,10 @@ class Pairing(ProwdAggregate):
         criteria_note: str = "",
         focus: Focus | None = None,
         opened_at: datetime,
+        zone: tzinfo = UTC,
     ) -> Pairing:
+        """Open a pairing at `opened_at`; a clearance is judged on that day in the grantee's
+        `zone`."""
         check_not_future(opened_at, "the time the pairing opens")
         if len(set(members)) != len(members):
             raise RuleViolation(
@@ -269,7 +272,7 @@ class Pairing(ProwdAggregate):
         if not 1 <= commitment.months <= 36:
             raise RuleViolation("a commitment lasts 1-36 months", code="invalid_commitment")
         mentor.check_can_take_pairing()
-        check_location(mentor, location, opened_at.date())
+        check_location(mentor, location, opened_at.astimezone(zone).date())
         pairing: Pairing = cls._create(
             cls.Opened,
             id=uuid4(),

@@ -108,7 +108,7 @@ class Pairings:
     ) -> None:
         """Who may mentor this member at instant `at`: their derived exit, then the stage rule."""
         self.participants.check_not_derived_exit(member, "mentee_exited", on=at)
-        check_eligible(rules, mentor, mentor_person, self._facts(member), at.date())
+        check_eligible(rules, mentor, mentor_person, self._facts(member), self.ledger.day_of(at))
 
     def match_refusals(
         self,
@@ -121,12 +121,13 @@ class Pairings:
         """Every rule that would refuse an individual match of `mentor` with `mentee` opened at
         `at` (meeting at `location`; None: not checked), in the order `open_pairing` checks
         them, so the first is its refusal; the checks are the command's own functions."""
-        mentor_person = self._mentor_facts(mentor, at.astimezone(self.ledger.zone).date())
+        day = self.ledger.day_of(at)
+        mentor_person = self._mentor_facts(mentor, day)
         checks: list[Callable[[], None]] = [
             lambda: self._check_member(rules, mentor, mentor_person, mentee, at),
             lambda: check_caseload(mentor, rules),
             mentor.check_can_take_pairing,
-            lambda: None if location is None else check_location(mentor, location, at.date()),
+            lambda: None if location is None else check_location(mentor, location, day),
             lambda: mentee.check_can_join_pairing(individual=True),
         ]
         refusals: dict[str, RuleViolation] = {}
@@ -149,7 +150,7 @@ class Pairings:
             kind = LocationKind(self.facilities.facility(facility).kind.value)
             location = Location(kind=kind, facility_code=facility)
         rules, at = self.policy.rules(), utcnow()
-        today = at.astimezone(self.ledger.zone).date()
+        today = self.ledger.day_of(at)
         facts = self._facts(mentee)
         options = []
         for mentor_id in mentor_ids:
@@ -158,13 +159,13 @@ class Pairings:
                 MentorOption(
                     mentor=mentor,
                     kinds=frozenset(
-                        mentor_kinds(mentor, self._mentor_facts(mentor, today), facts, at.date())
+                        mentor_kinds(mentor, self._mentor_facts(mentor, today), facts, today)
                     ),
                     refusals=tuple(self.match_refusals(rules, mentor, mentee, location, at)),
                     cleared_for=tuple(
                         code
                         for code in sorted(mentor.clearances)
-                        if mentor.clearance_valid(code, at.date())
+                        if mentor.clearance_valid(code, today)
                     ),
                 )
             )
@@ -188,7 +189,7 @@ class Pairings:
         rules = self.policy.rules()
         mentor = self.mentors.mentor(mentor_id)
         at = opened_at or utcnow()
-        mentor_person = self._mentor_facts(mentor, at.astimezone(self.ledger.zone).date())
+        mentor_person = self._mentor_facts(mentor, self.ledger.day_of(at))
         members = [self.participants.participant(pid) for pid in member_ids]
         for member in members:
             self._check_member(rules, mentor, mentor_person, member, at)
@@ -203,6 +204,7 @@ class Pairings:
             criteria_note=criteria_note,
             focus=focus,
             opened_at=at,
+            zone=self.ledger.zone,
         )
         individual = kind is PairingKind.INDIVIDUAL
         mentor.join_pairing(pairing.id, member_ids[0] if individual else None, at)
@@ -220,10 +222,9 @@ class Pairings:
         member = self.participants.participant(participant_id)
         mentor.check_can_take_pairing()
         self.participants.check_not_derived_exit(member, "mentee_exited")
-        check_eligible(
-            rules, mentor, self._mentor_facts(mentor), self._facts(member), utcnow().date()
-        )
         at = utcnow()
+        today = self.ledger.day_of(at)
+        check_eligible(rules, mentor, self._mentor_facts(mentor, today), self._facts(member), today)
         pairing.add_member(participant_id, rules, at)
         member.join_pairing(pairing.id, individual=False, at=at)
         return self.ledger.record(pairing, command, also=[member])
@@ -279,7 +280,7 @@ class Pairings:
         pairing = self.pairing(pairing_id)
         when = at or utcnow()
         members = [self.participants.participant(pid) for pid in pairing.members]
-        exits = self.exits_to_review(pairing, members, when.astimezone(self.ledger.zone).date())
+        exits = self.exits_to_review(pairing, members, self.ledger.day_of(when))
         pairing.close(msgspec.structs.replace(closure, exit_of=exits), when)
         individual = pairing.kind is PairingKind.INDIVIDUAL
         mentor = self.mentors.mentor(pairing.mentor_id)
@@ -294,7 +295,7 @@ class Pairings:
         if not participant.open_pairings and participant.mentor_id is None:
             return []
         rules = self.policy.rules()
-        today = utcnow().date()
+        today = self.ledger.day_of(utcnow())
         flagged: list[ProwdAggregate] = []
         facts = self._facts(participant)
         for pairing_id in sorted(participant.open_pairings):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -109,6 +109,11 @@ class LedgerApplication(Application[UUID]):
         """Now, from the clock, on the grantee's calendar: the date of what a use case stamps
         with it is the grantee's date, not UTC's."""
         return clock.now().astimezone(self.zone)
+
+    def day_of(self, at: datetime) -> date:
+        """The grantee's calendar day at instant `at` (UTC's turns over hours earlier or
+        later: a rule that counts days counts the grantee's, DESIGN D10)."""
+        return at.astimezone(self.zone).date()
 
     def construct_recorder(self) -> TenantRecorder:
         return TenantRecorder(self.db, self.schema, group_commit=self.group_commit)
