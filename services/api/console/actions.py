@@ -11,16 +11,17 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request, Response, get, post
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from domain import clock
 from domain.exports import CERTIFICATION_STATEMENT as STATEMENT
 from domain.stages import Placement
-from services.api.console.backend import Refusal, command, read
+from services.api.console.backend import read
 from services.api.console.checks import FormCheck
 from services.api.console.pages import grantee_zone, optional, page
 from services.api.console.reports import may_open, standing
-from services.api.console.session import PATH, Staff, session_of, signed_in
+from services.api.console.session import PATH, Staff, signed_in
+from services.api.console.submit import Refused, done, submit
 from services.reports.quarterly import Quarter
 
 
@@ -52,6 +53,8 @@ PROGRESS = [
 # Which field each of progress's documented rule refusals is about.
 PROGRESS_RULES = {"invalid_percent": "percent"}
 CHOOSE = ("", "Choose one")
+# The notice after a form of this module is recorded.
+RECORDED = "Recorded."
 KINDS = {"bop_institution": "a BOP institution", "rrc": "an RRC"}
 # Which field each of the stage transition's documented rule refusals is about.
 STAGE_RULES = {
@@ -147,17 +150,6 @@ def render_form(
     return template
 
 
-async def _send(
-    request: Request[Any, Any, Any], staff: Staff, path: str, body: dict[str, Any], key: str
-) -> int:
-    _, position = await command(request, staff, path, body, key)
-    session = session_of(request)
-    session["position"] = position
-    session["notice"] = "Recorded."
-    request.set_session(session)
-    return position
-
-
 async def read_form(request: Request[Any, Any, Any], fields: list[Field]) -> dict[str, str]:
     form = await request.form()
     values = {f.name: str(form.get(f.name, "")).strip() for f in fields}
@@ -194,11 +186,17 @@ async def record_progress(request: Request[Any, Any, Any], goal_id: UUID) -> Res
     if percent is not None:
         body["percent"] = percent  # its range is the API's rule
     back = f"{PATH}/participants/{goal['participant_id']}"
-    try:
-        if check.problems:
-            raise Refusal(422, "invalid_form", check.text())
-        await _send(request, staff, f"/goals/{goal_id}/progress", body, values["idempotency_key"])
-    except Refusal as refused:
+    sent = await submit(
+        request,
+        staff,
+        check,
+        f"/goals/{goal_id}/progress",
+        body,
+        values["idempotency_key"],
+        labels_of(PROGRESS),
+        PROGRESS_RULES,
+    )
+    if isinstance(sent, Refused):
         return render_form(
             request,
             staff,
@@ -207,11 +205,9 @@ async def record_progress(request: Request[Any, Any, Any], goal_id: UUID) -> Res
             back=back,
             fields=PROGRESS,
             values=values,
-            error=refused.words(labels_of(PROGRESS)),
-            errs=check.fields or refused.fields(labels_of(PROGRESS), PROGRESS_RULES),
-            status=refused.status,
+            **sent.shown,
         )
-    return Redirect(back, status_code=303)
+    return done(request, sent, RECORDED, back)
 
 
 @get(f"{PATH}/participants/{{participant_id:uuid}}/stage")
@@ -253,17 +249,17 @@ async def record_stage(request: Request[Any, Any, Any], participant_id: UUID) ->
     if values["returned_to_custody"]:
         body["returned_to_custody"] = True
     back = f"{PATH}/participants/{participant_id}"
-    try:
-        if check.problems:
-            raise Refusal(422, "invalid_form", check.text())
-        await _send(
-            request,
-            staff,
-            f"/participants/{participant_id}/stage-transitions",
-            body,
-            values["idempotency_key"],
-        )
-    except Refusal as refused:
+    sent = await submit(
+        request,
+        staff,
+        check,
+        f"/participants/{participant_id}/stage-transitions",
+        body,
+        values["idempotency_key"],
+        labels_of(fields),
+        STAGE_RULES,
+    )
+    if isinstance(sent, Refused):
         return render_form(
             request,
             staff,
@@ -272,11 +268,9 @@ async def record_stage(request: Request[Any, Any, Any], participant_id: UUID) ->
             back=back,
             fields=fields,
             values=values,
-            error=refused.words(labels_of(fields)),
-            errs=check.fields or refused.fields(labels_of(fields), STAGE_RULES),
-            status=refused.status,
+            **sent.shown,
         )
-    return Redirect(back, status_code=303)
+    return done(request, sent, RECORDED, back)
 
 
 async def _referral_fields(request: Request[Any, Any, Any], staff: Staff) -> list[Field]:
@@ -319,9 +313,16 @@ async def make_referral(request: Request[Any, Any, Any], participant_id: UUID) -
         "need": values["need"],
     }
     back = f"{PATH}/participants/{participant_id}"
-    try:
-        await _send(request, staff, "/referrals", body, values["idempotency_key"])
-    except Refusal as refused:
+    sent = await submit(
+        request,
+        staff,
+        FormCheck(),
+        "/referrals",
+        body,
+        values["idempotency_key"],
+        labels_of(fields),
+    )
+    if isinstance(sent, Refused):
         return render_form(
             request,
             staff,
@@ -330,10 +331,9 @@ async def make_referral(request: Request[Any, Any, Any], participant_id: UUID) -
             back=back,
             fields=fields,
             values=values,
-            error=refused.words(labels_of(fields)),
-            status=refused.status,
+            **sent.shown,
         )
-    return Redirect(back, status_code=303)
+    return done(request, sent, RECORDED, back)
 
 
 CERTIFY = [
@@ -398,11 +398,16 @@ async def certify(request: Request[Any, Any, Any], export_id: UUID) -> Response[
     values = await read_form(request, CERTIFY)
     back = f"{PATH}/reports?quarter={export['quarter']}"
     body = {k: values[k] for k in ("signer_name", "signer_title", "statement")}
-    try:
-        await _send(
-            request, staff, f"/exports/{export_id}/certification", body, values["idempotency_key"]
-        )
-    except Refusal as refused:
+    sent = await submit(
+        request,
+        staff,
+        FormCheck(),
+        f"/exports/{export_id}/certification",
+        body,
+        values["idempotency_key"],
+        labels_of(CERTIFY),
+    )
+    if isinstance(sent, Refused):
         return render_form(
             request,
             staff,
@@ -411,12 +416,11 @@ async def certify(request: Request[Any, Any, Any], export_id: UUID) -> Response[
             back=back,
             fields=CERTIFY,
             values=values,
-            error=refused.words(labels_of(CERTIFY)),
-            status=refused.status,
             template_name="certify.html",
+            **sent.shown,
             **await _about(request, staff, await _export(request, staff, export_id)),
         )
-    return Redirect(back, status_code=303)
+    return done(request, sent, RECORDED, back)
 
 
 ROUTES = [

@@ -11,15 +11,16 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request, Response, get, post
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from domain.assignment import Duty
 from services.api.console.actions import CHOOSE, Field, labels_of, read_form, render_form
-from services.api.console.backend import Refusal, command, read
+from services.api.console.backend import read
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
 from services.api.console.pages import log_position, optional
-from services.api.console.session import PATH, Staff, session_of, signed_in
+from services.api.console.session import PATH, Staff, signed_in
+from services.api.console.submit import Refused, done, submit
 
 DUTY = Field(
     "duty",
@@ -111,39 +112,27 @@ async def assign(request: Request[Any, Any, Any], participant_id: UUID) -> Respo
         )
     if not nobody and not values["staff"]:
         check.problem("staff", f"{labels['staff']}: fill this in, or tick {NOBODY.label}")
-    try:
-        if check.problems:
-            raise Refusal(422, "invalid_form", check.text())
-        _, position = await command(
-            request,
-            staff,
-            f"/participants/{participant_id}/assignments",
-            {"duty": values["duty"], "staff": None if nobody else values["staff"]},
-            values["idempotency_key"],
-        )
-    except Refusal as refused:
-        person = await read(request, staff, f"/participants/{participant_id}")
+    sent = await submit(
+        request,
+        staff,
+        check,
+        f"/participants/{participant_id}/assignments",
+        {"duty": values["duty"], "staff": None if nobody else values["staff"]},
+        values["idempotency_key"],
+        labels,
         # "Already assigned" is about the name given, or about the choice of nobody.
-        rules = {"already_assigned": "nobody" if nobody else "staff"}
-        return await _page(
-            request,
-            staff,
-            person,
-            values,
-            error=refused.words(labels),
-            errs=check.fields or refused.fields(labels, rules),
-            status=refused.status,
-        )
+        {"already_assigned": "nobody" if nobody else "staff"},
+    )
+    if isinstance(sent, Refused):
+        person = await read(request, staff, f"/participants/{participant_id}")
+        return await _page(request, staff, person, values, **sent.shown)
     duty = words(values["duty"]).capitalize()
-    session = session_of(request)
-    session["position"] = position
-    session["notice"] = (
+    notice = (
         f"{duty} unassigned: nobody holds the duty now."
         if nobody
         else f"{duty} assigned: {values['staff']}."
     )
-    request.set_session(session)
-    return Redirect(f"{PATH}/participants/{participant_id}", status_code=303)
+    return done(request, sent, notice, f"{PATH}/participants/{participant_id}")
 
 
 ROUTES = [assign_form, assign]

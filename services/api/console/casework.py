@@ -11,15 +11,16 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request, Response, get, post
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from domain.casework import ContactMode
 from domain.goals import GoalDomain, Horizon
 from services.api.console.actions import CHOOSE, Field, labels_of, read_form, render_form
-from services.api.console.backend import Refusal, command, read
+from services.api.console.backend import read
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
-from services.api.console.session import PATH, Staff, signed_in, tell
+from services.api.console.session import PATH, Staff, signed_in
+from services.api.console.submit import Refused, done, submit
 
 CONTACT = [
     Field("contacted_on", "The day of the contact", "date", required=True),
@@ -171,31 +172,22 @@ async def record_contact(request: Request[Any, Any, Any], participant_id: UUID) 
     on = check.day(labels["contacted_on"], values["contacted_on"], "contacted_on")
     if not values["mode"]:
         check.problem("mode", f"{labels['mode']}: choose one of the options")
-    try:
-        if check.problems:
-            raise Refusal(422, "invalid_form", check.text())
-        done, position = await command(
-            request,
-            staff,
-            f"/participants/{participant_id}/case-contacts",
-            {"contacted_on": on, "mode": values["mode"]},
-            values["idempotency_key"],
-        )
-    except Refusal as refused:
-        person = await _person(request, staff, participant_id)
-        return _contact_page(
-            request,
-            staff,
-            person,
-            values,
-            error=refused.words(labels),
-            errs=check.fields or refused.fields(labels, CONTACT_RULES),
-            status=refused.status,
-        )
-    tell(
-        request, position, f"Case contact recorded: {words(done['mode'])}, {done['contacted_on']}."
+    sent = await submit(
+        request,
+        staff,
+        check,
+        f"/participants/{participant_id}/case-contacts",
+        {"contacted_on": on, "mode": values["mode"]},
+        values["idempotency_key"],
+        labels,
+        CONTACT_RULES,
     )
-    return Redirect(_back(participant_id), status_code=303)
+    if isinstance(sent, Refused):
+        person = await _person(request, staff, participant_id)
+        return _contact_page(request, staff, person, values, **sent.shown)
+    contact = sent.answer
+    notice = f"Case contact recorded: {words(contact['mode'])}, {contact['contacted_on']}."
+    return done(request, sent, notice, _back(participant_id))
 
 
 @get(f"{PATH}/participants/{{participant_id:uuid}}/note")
@@ -211,28 +203,20 @@ async def write_note(request: Request[Any, Any, Any], participant_id: UUID) -> R
     """POST /participants/{id}/case-notes; on refusal, its page with the rule's sentence."""
     staff = signed_in(request)
     values = await read_form(request, NOTE)
-    labels = labels_of(NOTE)
-    try:
-        _, position = await command(
-            request,
-            staff,
-            f"/participants/{participant_id}/case-notes",
-            {"text": values["text"], "part2": bool(values["part2"])},
-            values["idempotency_key"],
-        )
-    except Refusal as refused:
+    sent = await submit(
+        request,
+        staff,
+        FormCheck(),
+        f"/participants/{participant_id}/case-notes",
+        {"text": values["text"], "part2": bool(values["part2"])},
+        values["idempotency_key"],
+        labels_of(NOTE),
+        NOTE_RULES,
+    )
+    if isinstance(sent, Refused):
         person = await _person(request, staff, participant_id)
-        return _note_page(
-            request,
-            staff,
-            person,
-            values,
-            error=refused.words(labels),
-            errs=refused.fields(labels, NOTE_RULES),
-            status=refused.status,
-        )
-    tell(request, position, "Case note added.")
-    return Redirect(_back(participant_id), status_code=303)
+        return _note_page(request, staff, person, values, **sent.shown)
+    return done(request, sent, "Case note added.", _back(participant_id))
 
 
 def _goal_page(
@@ -282,23 +266,13 @@ async def set_goal(request: Request[Any, Any, Any], participant_id: UUID) -> Res
         **{k: values[k] for k in ("horizon", "domain", "statement", "measure", "target")},
         "target_date": target_date,
     }
-    try:
-        if check.problems:
-            raise Refusal(422, "invalid_form", check.text())
-        _, position = await command(request, staff, "/goals", body, values["idempotency_key"])
-    except Refusal as refused:
+    sent = await submit(
+        request, staff, check, "/goals", body, values["idempotency_key"], labels, GOAL_RULES
+    )
+    if isinstance(sent, Refused):
         person = await _person(request, staff, participant_id)
-        return _goal_page(
-            request,
-            staff,
-            person,
-            values,
-            error=refused.words(labels),
-            errs=check.fields or refused.fields(labels, GOAL_RULES),
-            status=refused.status,
-        )
-    tell(request, position, "Goal set.")
-    return Redirect(_back(participant_id), status_code=303)
+        return _goal_page(request, staff, person, values, **sent.shown)
+    return done(request, sent, "Goal set.", _back(participant_id))
 
 
 ROUTES = [contact_form, record_contact, note_form, write_note, goal_form, set_goal]

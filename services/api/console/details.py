@@ -18,16 +18,17 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request, Response, get, post
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from domain.consents import CATEGORIES, Signer
 from services.api.console.actions import CHOOSE, Field, labels_of, read_form, render_form
-from services.api.console.backend import Refusal, command, read, read_all
+from services.api.console.backend import Refusal, read, read_all
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
 from services.api.console.pages import grantee_zone, optional_all
 from services.api.console.roles import may
-from services.api.console.session import PATH, Staff, signed_in, tell
+from services.api.console.session import PATH, Staff, signed_in
+from services.api.console.submit import Refused, done, submit
 
 REASON = Field(
     "reason",
@@ -240,31 +241,21 @@ async def correct(request: Request[Any, Any, Any], participant_id: UUID) -> Resp
             body[name] = values[name] or None
         else:
             body[name] = values[name]
-    try:
-        if check.problems:
-            raise Refusal(422, "invalid_form", check.text())
-        done, position = await command(
-            request,
-            staff,
-            f"/participants/{participant_id}/corrections",
-            body,
-            values["idempotency_key"],
-        )
-    except Refusal as refused:
-        return _correct_page(
-            request,
-            staff,
-            person,
-            fields,
-            values,
-            shown,
-            error=refused.words(labels),
-            errs=check.fields or refused.fields(labels, CORRECT_RULES),
-            status=refused.status,
-        )
+    sent = await submit(
+        request,
+        staff,
+        check,
+        f"/participants/{participant_id}/corrections",
+        body,
+        values["idempotency_key"],
+        labels,
+        CORRECT_RULES,
+    )
+    if isinstance(sent, Refused):
+        return _correct_page(request, staff, person, fields, values, shown, **sent.shown)
     changed = ", ".join(labels[n].lower() for n in CORRECTABLE if n in body)
-    tell(request, position, f"Corrected for {_who(done)}: {changed}.")
-    return Redirect(_back(participant_id), status_code=303)
+    notice = f"Corrected for {_who(sent.answer)}: {changed}."
+    return done(request, sent, notice, _back(participant_id))
 
 
 # Contact details ---------------------------------------------------------------------------
@@ -326,33 +317,24 @@ async def record_contact_details(
             values["projected_release_date"],
             "projected_release_date",
         )
-    try:
-        if check.problems:
-            raise Refusal(422, "invalid_form", check.text())
-        done, position = await command(
-            request,
-            staff,
-            f"/participants/{participant_id}/contact",
-            body,
-            values["idempotency_key"],
-        )
-    except Refusal as refused:
+    sent = await submit(
+        request,
+        staff,
+        check,
+        f"/participants/{participant_id}/contact",
+        body,
+        values["idempotency_key"],
+        labels,
+        CONTACT_RULES,
+    )
+    if isinstance(sent, Refused):
         person = await _person(request, staff, participant_id)
-        return _contact_page(
-            request,
-            staff,
-            person,
-            values,
-            error=refused.words(labels),
-            errs=check.fields or refused.fields(labels, CONTACT_RULES),
-            status=refused.status,
-        )
+        return _contact_page(request, staff, person, values, **sent.shown)
     cleared = [labels[f.name].lower() for f in CONTACT if not values[f.name]]
-    notice = f"Contact details recorded for {_who(done)}."
+    notice = f"Contact details recorded for {_who(sent.answer)}."
     if cleared:
         notice += f" Cleared: {', '.join(cleared)}."
-    tell(request, position, notice)
-    return Redirect(_back(participant_id), status_code=303)
+    return done(request, sent, notice, _back(participant_id))
 
 
 # Consents ----------------------------------------------------------------------------------
@@ -480,34 +462,22 @@ async def record_consent(request: Request[Any, Any, Any], participant_id: UUID) 
             body[name] = values[name]
     if values["expires_on"]:
         body["expires_on"] = check.day(labels["expires_on"], values["expires_on"], "expires_on")
-    try:
-        if check.problems:
-            raise Refusal(422, "invalid_form", check.text())
-        done, position = await command(
-            request,
-            staff,
-            f"/participants/{participant_id}/consents",
-            body,
-            values["idempotency_key"],
-        )
-    except Refusal as refused:
-        person = await _person(request, staff, participant_id)
-        return _consent_page(
-            request,
-            staff,
-            person,
-            fields,
-            values,
-            error=refused.words(labels),
-            errs=check.fields or _consent_field(refused, labels),
-            status=refused.status,
-        )
-    tell(
+    sent = await submit(
         request,
-        position,
-        f"Consent recorded: to {done['recipient']}, {words(done['status'])}.",
+        staff,
+        check,
+        f"/participants/{participant_id}/consents",
+        body,
+        values["idempotency_key"],
+        labels,
+        field_errors=lambda refused: _consent_field(refused, labels),
     )
-    return Redirect(_back(participant_id), status_code=303)
+    if isinstance(sent, Refused):
+        person = await _person(request, staff, participant_id)
+        return _consent_page(request, staff, person, fields, values, **sent.shown)
+    consent = sent.answer
+    notice = f"Consent recorded: to {consent['recipient']}, {words(consent['status'])}."
+    return done(request, sent, notice, _back(participant_id))
 
 
 async def _consent(
@@ -578,30 +548,21 @@ async def revoke(
     }
     if values["note"]:
         body["note"] = values["note"]
-    try:
-        if check.problems:
-            raise Refusal(422, "invalid_form", check.text())
-        _, position = await command(
-            request,
-            staff,
-            f"/participants/{participant_id}/consents/{consent_id}/revoke",
-            body,
-            values["idempotency_key"],
-        )
-    except Refusal as refused:
+    sent = await submit(
+        request,
+        staff,
+        check,
+        f"/participants/{participant_id}/consents/{consent_id}/revoke",
+        body,
+        values["idempotency_key"],
+        labels,
+        REVOKE_RULES,
+    )
+    if isinstance(sent, Refused):
         consent = await _consent(request, staff, participant_id, consent_id)
-        return _revoke_page(
-            request,
-            staff,
-            participant_id,
-            consent,
-            values,
-            error=refused.words(labels),
-            errs=check.fields or refused.fields(labels, REVOKE_RULES),
-            status=refused.status,
-        )
-    tell(request, position, "Consent revoked: nothing more is disclosed under it.")
-    return Redirect(_back(participant_id), status_code=303)
+        return _revoke_page(request, staff, participant_id, consent, values, **sent.shown)
+    notice = "Consent revoked: nothing more is disclosed under it."
+    return done(request, sent, notice, _back(participant_id))
 
 
 ROUTES = [

@@ -9,15 +9,16 @@ import uuid
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from services.api.console.actions import CHOOSE, Field, labels_of, read_form, render_form
-from services.api.console.backend import Refusal, command
+from services.api.console.backend import Refusal
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
 from services.api.console.pages import optional_all
 from services.api.console.roles import may
-from services.api.console.session import PATH, Staff, signed_in, tell
+from services.api.console.session import PATH, Staff, signed_in
+from services.api.console.submit import Refused, done, submit
 
 ACTION = f"{PATH}/enrol"
 # Which field each of the enrolment's documented rule refusals is about.
@@ -181,28 +182,23 @@ async def enrol(request: Request[Any, Any, Any]) -> Response[Any]:
     check = FormCheck()
     body = _check(check, fields, values)
     labels = labels_of([*fields, REASON])
-    try:
-        if check.problems:
-            raise Refusal(422, "invalid_form", check.text())
-        done, position = await command(
-            request, staff, "/participants", body, values["idempotency_key"]
-        )
-    except Refusal as refused:
-        duplicates = _duplicates(refused)
+    sent = await submit(
+        request, staff, check, "/participants", body, values["idempotency_key"], labels, RULES
+    )
+    if isinstance(sent, Refused):
+        duplicates = _duplicates(sent.refusal)
+        shown = {**sent.shown, "error": DUPLICATE} if duplicates else sent.shown
         return _page(
             request,
             staff,
             [*fields, REASON] if duplicates else fields,
             values,
-            error=DUPLICATE if duplicates else refused.words(labels),
-            errs=check.fields or refused.fields(labels, RULES),
-            status=refused.status,
             duplicates=duplicates,
+            **shown,
         )
-    tell(
-        request, position, f"Enrolled: {done['first_name']} {done['last_name']} ({done['number']})."
-    )
-    return Redirect(f"{PATH}/participants/{done['id']}", status_code=303)
+    person = sent.answer
+    notice = f"Enrolled: {person['first_name']} {person['last_name']} ({person['number']})."
+    return done(request, sent, notice, f"{PATH}/participants/{person['id']}")
 
 
 ROUTES = [enrol_form, enrol]

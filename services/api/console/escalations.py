@@ -9,12 +9,14 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request, Response, get, post
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
-from services.api.console.backend import Refusal, command, read
+from services.api.console.backend import read
+from services.api.console.checks import FormCheck
 from services.api.console.naming import person_name
 from services.api.console.pages import log_position, optional, page
-from services.api.console.session import PATH, Staff, signed_in, tell
+from services.api.console.session import PATH, Staff, signed_in
+from services.api.console.submit import Refused, done, submit
 from services.identity.access import allowed
 
 ACK_LABELS = {"note": "A note (optional)"}
@@ -78,25 +80,22 @@ async def _act(
     form = await request.form()
     values = {k: str(form.get(k, "")).strip() for k in ("note", "resolution")}
     key = str(form.get("idempotency_key", "")).strip() or uuid.uuid4().hex
-    try:
-        _, position = await command(
-            request, staff, f"/escalations/{escalation_id}/{path}", body_of(values), key
-        )
-    except Refusal as refused:
+    sent = await submit(
+        request,
+        staff,
+        FormCheck(),
+        f"/escalations/{escalation_id}/{path}",
+        body_of(values),
+        key,
+        labels,
+        rules,
+    )
+    if isinstance(sent, Refused):
         # The refused form keeps its key (sent again, it records once); the other a new one.
         mine = "ack_key" if path == "acknowledgement" else "resolve_key"
         keys = {"ack_key": uuid.uuid4().hex, "resolve_key": uuid.uuid4().hex, mine: key}
-        return await _page(
-            request,
-            staff,
-            escalation_id,
-            {**values, **keys},
-            error=refused.words(labels),
-            errs=refused.fields(labels, rules),
-            status=refused.status,
-        )
-    tell(request, position, notice)
-    return Redirect(f"{PATH}/escalations/{escalation_id}", status_code=303)
+        return await _page(request, staff, escalation_id, {**values, **keys}, **sent.shown)
+    return done(request, sent, notice, f"{PATH}/escalations/{escalation_id}")
 
 
 @post(f"{PATH}/escalations/{{escalation_id:uuid}}/acknowledge")

@@ -9,15 +9,16 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request, Response, get, post
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from domain.meetings import Topic
 from domain.pairings import LocationKind
 from domain.stages import Placement
-from services.api.console.backend import Refusal, command, read
+from services.api.console.backend import Refusal, read
 from services.api.console.checks import FormCheck
 from services.api.console.pages import grantee_zone, optional, page
-from services.api.console.session import PATH, Staff, session_of, signed_in
+from services.api.console.session import PATH, Staff, signed_in
+from services.api.console.submit import Refused, done, submit
 from services.identity.access import allowed
 
 TOPICS = [t.value for t in Topic]
@@ -163,16 +164,6 @@ async def record_meeting(request: Request[Any, Any, Any], participant_id: UUID) 
         text["duration_minutes"],
         name="duration_minutes",
     )
-    if check.problems:
-        return await _meeting_form(
-            request,
-            staff,
-            participant_id,
-            values,
-            error=check.text(),
-            status=422,
-            errs=check.fields,
-        )
     location: dict[str, Any] = {"kind": text["place"]}
     if text["facility"]:
         location["facility"] = text["facility"]
@@ -190,23 +181,19 @@ async def record_meeting(request: Request[Any, Any, Any], participant_id: UUID) 
         "location": location,
         "held": held,
     }
-    try:
-        _, position = await command(request, staff, "/meetings", body, text["idempotency_key"])
-    except Refusal as refused:
-        return await _meeting_form(
-            request,
-            staff,
-            participant_id,
-            values,
-            error=refused.words(MEETING_LABELS),
-            status=refused.status,
-            errs=meeting_errors(refused),
-        )
-    session = session_of(request)
-    session["position"] = position
-    session["notice"] = "Meeting recorded."
-    request.set_session(session)
-    return Redirect(f"{PATH}/participants/{participant_id}", status_code=303)
+    sent = await submit(
+        request,
+        staff,
+        check,
+        "/meetings",
+        body,
+        text["idempotency_key"],
+        MEETING_LABELS,
+        field_errors=meeting_errors,
+    )
+    if isinstance(sent, Refused):
+        return await _meeting_form(request, staff, participant_id, values, **sent.shown)
+    return done(request, sent, "Meeting recorded.", f"{PATH}/participants/{participant_id}")
 
 
 ROUTES = [meeting_form, record_meeting]

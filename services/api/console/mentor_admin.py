@@ -16,16 +16,17 @@ from uuid import UUID
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from domain.mentors import BackgroundDecision, ScreeningStep, TrainingModule
 from services.api.console.actions import CHOOSE, KINDS, Field, labels_of, read_form, render_form
-from services.api.console.backend import Refusal, command, read
+from services.api.console.backend import read
 from services.api.console.checks import FormCheck
 from services.api.console.format import day, words
 from services.api.console.pages import optional_all, page
 from services.api.console.roles import may
-from services.api.console.session import PATH, Staff, signed_in, tell
+from services.api.console.session import PATH, Staff, signed_in
+from services.api.console.submit import Refused, done, submit
 from services.identity.access import allowed
 
 # Boxes that take a number of hours, such as 1.5 (a browser's number box takes whole ones).
@@ -281,27 +282,20 @@ async def record_step(request: Request[Any, Any, Any], mentor_id: UUID, name: st
     labels = labels_of(fields)
     check = FormCheck()
     body = form_body(check, fields, values)
-    try:
-        if check.problems:
-            raise Refusal(422, "invalid_form", check.text())
-        done, position = await command(
-            request, staff, f"/mentors/{mentor_id}/{step.api}", body, values["idempotency_key"]
-        )
-    except Refusal as refused:
+    sent = await submit(
+        request,
+        staff,
+        check,
+        f"/mentors/{mentor_id}/{step.api}",
+        body,
+        values["idempotency_key"],
+        labels,
+        step.rules,
+    )
+    if isinstance(sent, Refused):
         mentor = await read(request, staff, f"/mentors/{mentor_id}")
-        return _step_page(
-            request,
-            staff,
-            name,
-            mentor,
-            fields,
-            values,
-            error=refused.words(labels),
-            errs=check.fields or refused.fields(labels, step.rules),
-            status=refused.status,
-        )
-    tell(request, position, step.notice(done, body))
-    return Redirect(mentor_back(mentor_id), status_code=303)
+        return _step_page(request, staff, name, mentor, fields, values, **sent.shown)
+    return done(request, sent, step.notice(sent.answer, body), mentor_back(mentor_id))
 
 
 ROUTES = [mentor_page, step_form, record_step]

@@ -9,15 +9,15 @@ import uuid
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from domain.mentors import MentorSource, RecruitmentChannel
 from services.api.console.actions import CHOOSE, Field, labels_of, read_form, render_form
-from services.api.console.backend import Refusal, command
 from services.api.console.checks import FormCheck
 from services.api.console.mentor_admin import choices, form_body, may_write, mentor_back
 from services.api.console.pages import optional_all
-from services.api.console.session import PATH, Staff, signed_in, tell
+from services.api.console.session import PATH, Staff, signed_in
+from services.api.console.submit import Refused, done, submit
 
 NEW = f"{PATH}/mentors/new"
 YES_NO = [CHOOSE, ("yes", "Yes"), ("no", "No")]
@@ -124,25 +124,21 @@ async def register(request: Request[Any, Any, Any]) -> Response[Any]:
     body = form_body(check, fields, values)
     if "lived_experience" in body:
         body["lived_experience"] = body["lived_experience"] == "yes"
-    try:
-        if check.problems:
-            raise Refusal(422, "invalid_form", check.text())
-        answer, position = await command(
-            request, staff, "/mentors", body, values["idempotency_key"]
-        )
-    except Refusal as refused:
-        labels = labels_of(fields)
-        return _register_page(
-            request,
-            staff,
-            fields,
-            values,
-            error=refused.words(labels),
-            errs=check.fields or refused.fields(labels, REGISTER_RULES),
-            status=refused.status,
-        )
-    tell(request, position, f"Registered: {answer['display_name']}, an applicant.")
-    return Redirect(mentor_back(answer["id"]), status_code=303)
+    sent = await submit(
+        request,
+        staff,
+        check,
+        "/mentors",
+        body,
+        values["idempotency_key"],
+        labels_of(fields),
+        REGISTER_RULES,
+    )
+    if isinstance(sent, Refused):
+        return _register_page(request, staff, fields, values, **sent.shown)
+    mentor = sent.answer
+    notice = f"Registered: {mentor['display_name']}, an applicant."
+    return done(request, sent, notice, mentor_back(mentor["id"]))
 
 
 ROUTES = [register_form, register]

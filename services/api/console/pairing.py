@@ -22,6 +22,7 @@ from services.api.console.checks import FormCheck
 from services.api.console.format import words
 from services.api.console.pages import grantee_zone
 from services.api.console.session import PATH, Staff, signed_in, tell
+from services.api.console.submit import Refused, done, submit
 
 # The match's own fields besides the mentor, the same for an individual match and a group.
 MATCH_NAMES = (
@@ -352,25 +353,19 @@ async def end(request: Request[Any, Any, Any], pairing_id: UUID) -> Response[Any
         )
     if values["post_closure_contact"]:
         body["post_closure_contact"] = values["post_closure_contact"]
-    try:
-        if check.problems:
-            raise Refusal(422, "invalid_form", check.text())
-        _, position = await command(
-            request, staff, f"/pairings/{pairing_id}/closure", body, values["idempotency_key"]
-        )
-    except Refusal as refused:
-        return await _end_page(
-            request,
-            staff,
-            pairing,
-            back,
-            values,
-            error=refused.words(labels),
-            errs=check.fields or refused.fields(labels, END_RULES),
-            status=refused.status,
-        )
-    tell(request, position, "Pairing ended.")
-    return Redirect(back, status_code=303)
+    sent = await submit(
+        request,
+        staff,
+        check,
+        f"/pairings/{pairing_id}/closure",
+        body,
+        values["idempotency_key"],
+        labels,
+        END_RULES,
+    )
+    if isinstance(sent, Refused):
+        return await _end_page(request, staff, pairing, back, values, **sent.shown)
+    return done(request, sent, "Pairing ended.", back)
 
 
 ROUTES = [pair_form, pair, end_form, end]
