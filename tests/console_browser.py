@@ -115,7 +115,8 @@ def serve(database_url: str, settings: Any, log: Path) -> Iterator[str]:
 class Scene:
     """The world the browser visits: a grantee (America/Chicago), a certified mentor paired
     with Marisol Quintero (stage 1, no meeting for months: a missed cadence), Tobias Brandvold
-    at RRC-1 and Imani Okafor at RRC-2 (stage 2)."""
+    at RRC-1 and Imani Okafor at RRC-2 (stage 2), and another mentor's group of Rosa Delgado
+    and Kwame Mensah (stage 1)."""
 
     url: str
     slug: str
@@ -127,6 +128,8 @@ class Scene:
     escalation: str
     mentor: str = ""
     consent: str = ""
+    group: str = ""
+    delgado: str = ""
 
 
 @contextmanager
@@ -174,6 +177,14 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             )
         mentor = world.mentor("mentor-ana")
         pairing = world.pair(mentor, [quintero], "2025-10-01T15:00:00Z")
+        # A group, for its add-member and remove-member forms.
+        delgado = enrol("Rosa", "Delgado")
+        group = world.pair(
+            world.mentor("mentor-ben"),
+            [delgado, enrol("Kwame", "Mensah")],
+            "2026-02-16T15:00:00Z",
+            kind="group",
+        )
         goal = world.post(
             "/goals",
             {
@@ -254,6 +265,8 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             str(crisis["id"]),
             mentor,
             str(consent["id"]),
+            group,
+            delgado,
         )
 
 
@@ -390,6 +403,11 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]:not([name])").click()
     wait_for(lambda: driver.find_elements(By.ID, "focus-error"), what="the refusal")
     yield "group-refused"
+    about = f"participant={scene.delgado}"
+    driver.get(f"{scene.url}/console/pairings/{scene.group}/member?{about}")
+    yield "add-member-form"
+    driver.get(f"{scene.url}/console/pairings/{scene.group}/member-removal?{about}")
+    yield "remove-member-form"
     driver.get(f"{scene.url}/console/pairings/{scene.pairing}/end?participant={scene.quintero}")
     yield "end-pairing-form"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/assign")

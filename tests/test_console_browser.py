@@ -195,6 +195,45 @@ def test_a_peer_mentor_records_a_meeting_on_a_phone(driver, scene):
     assert "practised an interview" in meetings
 
 
+def test_enter_finds_in_the_group_forms_search_box_and_sends_the_form_elsewhere(driver, scene):
+    """A coordinator starting a group types a name in the search box and presses Enter: the
+    list is drawn again for that name, keeping the mentor chosen and the members ticked;
+    Enter in a field of the match sends the group itself (refused here, the focus not chosen:
+    the sentence beside it; the browser's own check is off to show the console's)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    def mentor() -> str:
+        return str(Select(driver.find_element(By.ID, "mentor_id")).first_selected_option.text)
+
+    def okafor() -> list[Any]:
+        return list(driver.find_elements(By.ID, f"members-{scene.okafor}"))
+
+    sign_in(driver, scene, "coordinator")
+    form = f"{scene.url}/console/participants/{scene.brandvold}/group"
+    driver.get(form)
+    Select(driver.find_element(By.ID, "mentor_id")).select_by_value(scene.mentor)
+    driver.find_element(By.ID, "members-find").send_keys("Nobody by this name", Keys.ENTER)
+    wait_for(lambda: "matches that" in text_of(driver, "#members-help"), what="the search")
+    assert not okafor() and not driver.find_elements(By.ID, "refusal")
+    assert mentor() == "Mentor mentor-ana" and driver.current_url == form
+    assert driver.switch_to.active_element.get_attribute("id") == "members-find"
+
+    box = driver.find_element(By.ID, "members-find")
+    box.clear()
+    box.send_keys("Okafor", Keys.ENTER)
+    wait_for(okafor, what="Okafor found")
+    okafor()[0].click()
+    driver.execute_script("document.getElementById('entry').noValidate = true")
+    driver.find_element(By.ID, "months").send_keys("6", Keys.ENTER)
+    wait_for(lambda: driver.find_elements(By.ID, "focus-error"), what="the refusal")
+    assert text_of(driver, "#focus-error") == "The group's shared focus: choose one of the options."
+    assert "Not recorded" in text_of(driver, "#refusal")
+    assert okafor()[0].is_selected() and mentor() == "Mentor mentor-ana"
+    assert driver.find_element(By.ID, "months").get_attribute("value") == "6"
+
+
 def test_rrc_staff_reach_their_residents_and_not_another_rrcs(driver, scene):
     from selenium.webdriver.common.by import By
 
@@ -243,7 +282,7 @@ def test_every_page_has_no_serious_or_critical_accessibility_violation(driver, s
         driver.set_window_size(DESKTOP, 900)
         if shots:
             screenshot(driver, name)
-    assert len(seen) == 39
+    assert len(seen) == 41
 
 
 def test_the_printable_quarterly_reports_fit_a_phone(driver, scene):

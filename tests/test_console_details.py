@@ -197,6 +197,49 @@ def test_contact_details_are_recorded_whole_and_what_is_left_empty_is_cleared(br
     peer_mentor_is_refused(browser, world, pid, action, good)
 
 
+def contact_part(html: str) -> str:
+    return html.split('id="h-contact"')[1].split("</section>")[0]
+
+
+def test_the_participant_page_shows_the_contact_details_with_a_link_to_edit_them(browser, world):
+    """Read with the participant (one API read, its one access-log row): staff see them with a
+    link to the form; a peer mentor sees their mentee's (mentoring needs them, docs/security.md)
+    without the link."""
+    pid = world.enrol(name="Odalys")
+    page = f"/console/participants/{pid}"
+    action = f"{page}/contact-details"
+    sign_in(browser, "case_manager", world.slug)
+    empty = contact_part(browser.get(page).text)
+    assert "No contact details recorded." in empty
+    assert f'<a href="{action}">Record contact details</a>' in empty
+    world.post(
+        f"/participants/{pid}/contact",
+        {"phone": "+1 312 555 0142", "address": "12 Elm St, Chicago"},
+        role="case_manager",
+    )
+    logged = world.db.fetchone(f'SELECT max(id) FROM "{world.schema}".access_log')
+    shown = contact_part(browser.get(page).text)
+    assert "<dt>Phone</dt><dd>+1 312 555 0142</dd>" in shown
+    assert "<dt>Address</dt><dd>12 Elm St, Chicago</dd>" in shown
+    assert "<dt>Email</dt><dd>—</dd>" in shown
+    assert "<dt>Projected release date</dt><dd>—</dd>" in shown
+    assert f'<a href="{action}">Edit the contact details</a>' in shown
+    # The details came with the participant's read: its row, and no other read of them.
+    rows = world.db.fetchall(
+        f'SELECT action, method, path FROM "{world.schema}".access_log WHERE id > %s',
+        (logged[0] if logged else 0,),
+    )
+    person = f"/v1/grantees/{world.slug}/participants/{pid}"
+    assert [r for r in rows if r[2] == person] == [("participants.read", "GET", person)]
+
+    world.pair(world.mentor("mentor-zed"), [pid], "2025-10-01T15:00:00Z")
+    browser.cookies.clear()
+    sign_in(browser, "peer_mentor", world.slug, subject="mentor-zed")
+    projector.drain(world.db, world.schema)
+    mine = contact_part(browser.get(page).text)
+    assert "+1 312 555 0142" in mine and action not in mine
+
+
 CONSENT = {
     "discloser": "Northside Works reentry mentoring program",
     "information": ["meeting_summaries", "attendance"],

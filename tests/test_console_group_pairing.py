@@ -12,7 +12,7 @@ import pytest
 
 from services.projector import live as projector
 from tests.conftest import FreezeAt
-from tests.console_helpers import beside, key_of, post, refusal, sign_in
+from tests.console_helpers import beside, csrf_of, key_of, post, refusal, sign_in
 from tests.meetings_helpers import World
 from tests.test_console_pairing import MATCH, NOW, options
 
@@ -62,6 +62,13 @@ def test_a_coordinator_starts_a_group_of_three_from_the_participant_page(browser
     assert 'name="months" type="number" inputmode="numeric" min="1" max="36" value="6"' in (
         found.text
     )
+    # Without JavaScript the search box's own form sends the search words alone.
+    finder = form.text.split('id="members-finder"')[1].split("</form>")[0]
+    assert 'form="members-finder"' in form.text and 'name="idempotency_key"' not in finder
+    alone = browser.post(
+        action, data={"find": "Bea", "search": "1", "_csrf_token": csrf_of(browser)}
+    )
+    assert alone.status_code == 200 and ticks(alone, "members") == [bea]
     assert world.events() == before
 
     # The console's own reading, each sentence by its field.

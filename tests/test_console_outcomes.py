@@ -83,6 +83,31 @@ def test_an_exit_is_recorded_from_the_participant_page(browser, world):
     assert f'href="{action}"' not in page
 
 
+def test_the_exit_form_of_a_participant_who_has_exited_shows_the_exit_as_final(browser, world):
+    """The form opened again (a bookmark, the back button) shows the exit recorded, says it is
+    final and offers nothing to send; a form sent from an older page is refused in words."""
+    pid = world.enrol(name="Odalys")
+    action = f"/console/participants/{pid}/exit"
+    sign_in(browser, "case_manager", world.slug)
+    stale = key_of(browser.get(action).text, action)
+    world.post(f"/participants/{pid}/exit", {"exit_date": "2026-03-02", "reason": "relocated"})
+    before = world.events()
+
+    page = browser.get(action)
+    assert page.status_code == 200
+    assert "<h1>The program exit</h1>" in page.text
+    facts = page.text.split('id="exit"')[1].split("</dl>")[0]
+    assert "Mon 02 Mar 2026" in facts and "Relocated" in facts
+    assert "The exit is final." in page.text
+    assert f'action="{action}"' not in page.text
+    assert "<main" in page.text and "Record the exit" not in page.text
+    r = post(browser, action, {"exit_date": "2026-03-09", "reason": "completed"}, stale)
+    assert r.status_code == 422
+    assert "already exited" in refusal(r) and "The exit is final." in r.text
+    assert f'action="{action}"' not in r.text
+    assert world.events() == before
+
+
 JOB = {
     "employer": "Tri-County Logistics",
     "job_title": "forklift operator",

@@ -81,6 +81,7 @@ class Form:
     fields: list[Field]
     rules: dict[str, str]
     notice: Callable[[dict[str, Any]], str]
+    template_name: str = "command_form.html"
 
 
 def _amount(check: FormCheck, label: str, value: str, name: str, *, required: bool) -> str:
@@ -140,6 +141,7 @@ EXIT = Form(
     notice=lambda b: (
         f"Exit recorded: {EXIT_REASONS[ExitReason(b['reason'])].lower()}, on {b['exit_date']}."
     ),
+    template_name="exit_form.html",
 )
 JOB = Form(
     name="job",
@@ -218,6 +220,19 @@ HOUSING_FORM = Form(
 )
 
 
+def recorded_exit(person: Any) -> dict[str, str] | None:
+    """The participant's recorded exit (its day and reason in words), or None: an exit is
+    recorded once (the API refuses another, `participant_exited`), so its form shows it instead
+    of fields. A derived exit (decision 85) is no record: an exit may still be recorded for a
+    day before it took effect, so its form stays."""
+    if person.get("status") != "exited" or person.get("exit_derived"):
+        return None
+    return {
+        "exit_date": str(person["exit_date"]),
+        "reason": EXIT_REASONS[ExitReason(person["exit_reason"])],
+    }
+
+
 def _page(
     request: Request[Any, Any, Any],
     staff: Staff,
@@ -227,17 +242,21 @@ def _page(
     **refused: Any,
 ) -> Template:
     back = f"{PATH}/participants/{person['id']}"
+    exited = recorded_exit(person) if form is EXIT else None
+    heading = "The program exit" if exited else form.heading
     return render_form(
         request,
         staff,
-        title=form.heading,
-        heading=form.heading,
+        title=heading,
+        heading=heading,
         intro=f"For {person['first_name']} {person['last_name']} ({person['number']}).",
         action=f"{back}/{form.name}",
         back=back,
         fields=form.fields,
         values=values,
         submit=form.submit,
+        template_name=form.template_name,
+        exited=exited,
         **refused,
     )
 

@@ -119,8 +119,10 @@ def instant(meeting: dict[str, Any]) -> datetime:
 
 @get(f"{PATH}/participants/{{participant_id:uuid}}")
 async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
-    """One participant: stages, pairings, meetings, goals, referrals, outcomes, case notes,
-    documents, consents and the timeline (each part the role may read)."""
+    """One participant: contact details, stages, pairings, meetings, goals, referrals,
+    outcomes, case notes, documents, consents and the timeline (each part the role may read).
+    The contact details come with the participant's own read (its access-log row), as the API
+    shows them to the role: no read of their own."""
     staff = signed_in(request)
     pid = str(participant_id)
     # The lists wait (bounded) for the staff member's own last command.
