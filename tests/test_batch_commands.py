@@ -12,6 +12,7 @@ import threading
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import pytest
 
 from domain import common
@@ -472,3 +473,26 @@ def test_a_command_that_changed_a_record_without_saving_it_leaves_no_trace(
     assert outcome.decided == (2, 2)
     assert w.events() == before + 1
     assert w.get(f"/participants/{participant}")["contact"]["phone"] == "+1 312 555 0101"
+
+
+def test_a_batch_with_an_item_nested_hundreds_deep_is_refused_whole(world: World) -> None:
+    """An item's body 5,000 arrays deep makes the batch's JSON too deep to read: the whole
+    batch is a 400 saying so (as a malformed batch is), and nothing is written."""
+    w = world
+    before = w.events()
+    deep = b"[" * 5000 + b"]" * 5000
+    items = (
+        b'{"items": [{"kind": "participant.enrol", "idempotency_key": "deep-1", "body": '
+        + deep
+        + b'}, {"kind": "participant.enrol", "idempotency_key": "deep-2", "body": '
+        + msgspec.json.encode(enrol("Flo"))
+        + b"}]}"
+    )
+    r = w.client.post(
+        w.base + "/commands",
+        content=items,
+        headers={**w.headers(), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 400 and r.json()["code"] == "invalid_request", r.text
+    assert "nested" in r.json()["detail"]
+    assert w.events() == before

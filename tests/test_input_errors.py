@@ -202,6 +202,59 @@ def test_malformed_json_says_where_it_broke(w: World, client, raw, line, column,
     assert api.events() == before
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 1000 + b"]" * 1000,
+        b'{"employer": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"employer": "A", "wage": ' + b'{"a": ' * 3000 + b"1" + b"}" * 3000 + b"}",
+        b"[" * 60_000,
+    ],
+)
+def test_json_nested_past_any_use_is_a_400_not_a_crash(w: World, client, raw):
+    """A body nested thousands deep (2 KB suffices) is refused in words; the log is unchanged."""
+    api = w.api
+    before = api.events()
+    for path in (f"/participants/{w.mentee}/outcomes/employment", "/participants"):
+        r = client.post(
+            api.base + path,
+            content=raw,
+            headers={**api.headers(), "content-type": "application/json"},
+        )
+        body = problem(r, 400, "invalid_request")
+        assert "nested" in body["detail"], body
+    assert api.events() == before
+
+
+def test_no_body_taking_operation_answers_500_to_json_nested_thousands_deep(
+    app, client, auth, spec_world
+):
+    """Every POST, PUT and PATCH of the API, sent 2 KB of `[`: never a 500."""
+    spec, slug = spec_world["spec"], spec_world["slug"]
+    sent = 0
+    failures = []
+    for method, template, action in operations(app, spec):
+        if method not in ("POST", "PUT", "PATCH") or not template.startswith("/v1/"):
+            continue
+        item = spec["paths"][template][method.lower()]
+        headers = allowed(auth, action, slug) if action else {}
+        r = client.request(
+            method,
+            fill(template, item, slug),
+            content=b"[" * 1000 + b"]" * 1000,
+            headers={**headers, "content-type": "application/json"},
+        )
+        sent += 1
+        # An operation that takes no body ignores it (and may succeed).
+        if r.status_code >= 500 or (
+            r.status_code >= 400
+            and not r.headers["content-type"].startswith("application/problem+json")
+        ):
+            failures.append(f"{method} {template}: {r.status_code} {r.text[:120]}")
+    assert sent > 50
+    assert not failures, "\n".join(failures)
+
+
 # -- how much of a refused value comes back --------------------------------------------------
 LONG = "Z" * 3000
 

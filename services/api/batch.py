@@ -45,6 +45,7 @@ from services.api.schemas.batch import (
     ItemResult,
 )
 from services.api.schemas.participants import EnrollmentIn
+from services.api.strict import NESTED
 from services.app.batch import Attempt, BatchContended, BatchPeople, run_batch
 from services.identity.access import allowed
 from services.refusals import Refused, shown
@@ -136,7 +137,7 @@ def _enrolments(items: list[BatchItem]) -> list[PersonalDetails]:
             continue
         try:
             data = msgspec.json.decode(bytes(item.body), type=EnrollmentIn, strict=True)
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, RecursionError):
             continue
         if not data.duplicate_reason.strip():
             out.append(
@@ -192,6 +193,8 @@ def _decode(kind: Kind, raw: bytes) -> Any:
         raise ProblemError(status, code, detail, errors=errors) from None
     except msgspec.DecodeError as e:
         raise ProblemError(400, "invalid_request", f"the body is not JSON: {e}") from None
+    except RecursionError:
+        raise ProblemError(400, "invalid_request", NESTED) from None
     dates = body_problem(data)
     if dates is not None:
         raise _Refusal(dates.content)

@@ -179,7 +179,7 @@ def body_faults(raw: bytes, target: Any, error: msgspec.ValidationError) -> list
     """Every fault of the body `raw` against `target`; at least the one msgspec reported."""
     try:
         plain = msgspec.json.decode(raw or b"null")
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         plain = None
     faults = list(_walk(target, plain, ""))
     if not faults:

@@ -29,6 +29,10 @@ from services.api.text import text_problem
 from services.refusals import shown
 
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
+# msgspec decodes nested arrays and objects recursively and raises RecursionError (not a
+# DecodeError) some hundreds of levels down: 2 KB of `[` reach it. No body of this API nests
+# more than a few levels, so such a body is refused in words, never a 500.
+NESTED = "the body's JSON is nested too deeply (arrays or objects hundreds of levels deep)"
 _BYTE = re.compile(r"\s*\(byte (\d+)\)")
 
 
@@ -79,9 +83,13 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
             msgspec.json.decode(body or b"null")
         except msgspec.DecodeError as malformed:
             return malformed_json(body, malformed)
+        except RecursionError:
+            return problem_response(400, "invalid_request", NESTED)
         return invalid_body_response(body, target, e)
     except msgspec.DecodeError as e:
         return malformed_json(body, e)
+    except RecursionError:
+        return problem_response(400, "invalid_request", NESTED)
     problem = body_problem(decoded)
     if problem is not None:
         return problem
