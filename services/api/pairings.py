@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import Provide
 from litestar.params import Parameter
 
@@ -38,7 +38,9 @@ from services.api.schemas.pairings import (
     MemberIn,
     MemberRemovalIn,
     PairingIn,
+    PolicyChanges,
     PolicyOut,
+    changes_of,
     render_policy,
 )
 
@@ -309,8 +311,13 @@ class PairingController(Controller):
 
     @get("/policy", opt=action("policy.read"), sync_to_thread=True)
     def get_policy(self, tenant: Tenant) -> PolicyOut:
-        """The program policy in force (the tip sheet's defaults until the grantee sets one)."""
-        return PolicyOut(tenant.app.policy.rules(), 0)
+        """The program policy in force: the tip sheet's defaults (version 0) until the
+        grantee sets one; `version` counts the changes since. `position` is null here: it is
+        the log position a command's answer reached."""
+        policy = tenant.app.policy.current()
+        if policy is None:
+            return PolicyOut(tenant.app.policy.rules(), 0)
+        return PolicyOut(policy.rules, policy.version)
 
     @post(
         "/policy",
@@ -324,7 +331,9 @@ class PairingController(Controller):
     def set_policy(
         self, request: Request[Any, Any, Any], tenant: Tenant, data: MentoringRules
     ) -> Response[PolicyOut]:
-        """Set who may mentor whom at each stage, the individual caseload limit and group sizes."""
+        """Set who may mentor whom at each stage, the individual caseload limit and group
+        sizes: the whole policy. A rule left out takes the tip sheet's default, not the value
+        in force; to change some rules and keep the rest, PATCH /policy."""
         return tenant_command(
             request,
             tenant,
@@ -332,4 +341,34 @@ class PairingController(Controller):
             lambda cmd: tenant.app.policy.set_rules(cmd, data),
             render_policy,
             status=201,
+        )
+
+    @patch(
+        "/policy",
+        opt=action("policy.write"),
+        sync_to_thread=True,
+        status_code=200,
+        responses=problems(
+            (422, "invalid_policy", "group sizes need 2 <= group_min <= group_max <= 30")
+        ),
+    )
+    def amend_policy(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        data: Annotated[
+            PolicyChanges,  # type: ignore[valid-type]
+            body("a larger group", {"group_max": 10}),
+        ],
+    ) -> Response[PolicyOut]:
+        """Change some rules, keep the rest in force: a JSON merge patch (RFC 7396; send it
+        as `application/merge-patch+json` or `application/json`). A rule left out keeps its
+        value; `null` is refused. The result is checked as a whole policy (POST's rules)."""
+        return tenant_command(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.policy.amend(cmd, changes_of(data)),
+            render_policy,
+            status=200,
         )

@@ -5,7 +5,7 @@ there."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any, Union
 from uuid import UUID
 
 import msgspec
@@ -87,6 +87,30 @@ class PolicyOut(msgspec.Struct):
     rules: MentoringRules
     version: int
     position: int | None = None
+
+
+# PATCH /policy's body, a JSON merge patch (RFC 7396): each rule of `MentoringRules`, of its
+# own type and bounds, optional. A rule left out keeps the value in force; `null` is refused
+# (no rule is ever empty). Built from the rules' own fields, so a new rule is patchable at once.
+PolicyChanges = msgspec.defstruct(
+    "PolicyChanges",
+    [
+        (f.name, Union[f.type, msgspec.UnsetType], msgspec.UNSET)  # noqa: UP007
+        for f in msgspec.structs.fields(MentoringRules)
+    ],
+    kw_only=True,
+    forbid_unknown_fields=True,
+    module=__name__,
+)
+
+
+def changes_of(patch: msgspec.Struct) -> dict[str, Any]:
+    """The rules a `PolicyChanges` names, with their new values."""
+    return {
+        name: value
+        for name in patch.__struct_fields__
+        if (value := getattr(patch, name)) is not msgspec.UNSET
+    }
 
 
 def render_policy(p: ProgramPolicy, position: int) -> PolicyOut:
