@@ -73,6 +73,27 @@ def test_an_intact_log_verifies(client, auth, log, monkeypatch, database_url, ca
     assert f"{slug}: intact, 4 events verified" in capsys.readouterr().out
 
 
+def test_positions_a_refused_write_drew_are_said_not_to_be_missing_events(
+    client, auth, log, monkeypatch, database_url, capsys
+):
+    """A write refused after it drew its position (a second facility FCI-A) leaves a number no
+    event takes; the chain still verifies, and `prowd verify` says why the head is higher."""
+    slug, _ = log
+    h = auth("coordinator", slug)
+    twin = {"code": "FCI-A", "name": "again", "kind": "bop_institution"}
+    assert client.post(f"/v1/grantees/{slug}/facilities", json=twin, headers=h).status_code == 409
+    body = {"code": "FCI-E", "name": "FCI-E", "kind": "bop_institution"}
+    assert client.post(f"/v1/grantees/{slug}/facilities", json=body, headers=h).status_code == 201
+    found = verification(client, auth, slug)
+    assert (found["intact"], found["checked"]) == (True, 5)
+    assert found["head"] > 5
+    skipped = found["head"] - 5
+    assert run_verify(monkeypatch, database_url, slug) == 0
+    out = capsys.readouterr().out
+    assert f"{slug}: intact, 5 events verified (head {found['head']}" in out
+    assert f"{skipped} position{'s' if skipped > 1 else ''} no event took" in out
+
+
 CHANGES = [
     "UPDATE {s}.events SET topic = topic WHERE notification_id = 2",
     "DELETE FROM {s}.events WHERE notification_id = 2",

@@ -56,7 +56,7 @@ def test_a_readable_event_that_is_not_its_state_is_tampering(world, capsys, tmp_
     kit = exported(world, tmp_path)
     assert verified(kit, capsys) == (
         0,
-        f"{kit}: intact, 4 events verified (through 4, 1 checkpoints)\n",
+        f"{kit}: intact, 4 events verified (through 4, 1 checkpoint)\n",
     )
 
     def recorded_by(row: dict[str, Any]) -> None:

@@ -356,7 +356,8 @@ def verify(folder: Path, keys_file: Path | None = None) -> tuple[int, str]:
             head + 1,
             f"truncated after position {head}: a signed checkpoint stands at position {beyond}",
         )
-    return 0, f"intact, {checked} events verified (through {head}, {len(signed)} checkpoints)"
+    marks = f"{len(signed)} checkpoint{'' if len(signed) == 1 else 's'}"
+    return 0, f"intact, {checked} events verified (through {head}, {marks})"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,10 +8,28 @@ import contextlib
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services.cli.connect import database
 from services.cli.progress import Progress
 from services.settings import Settings
+
+if TYPE_CHECKING:
+    from services.audit.verify import Verification
+
+
+def head_of(result: Verification) -> str:
+    """The log's head, and why it can lie above the count: a write refused or rolled back after
+    it drew its position leaves a number no event takes (PostgreSQL never hands one out twice).
+    Not a missing event: each chain hash covers the one before, so a deletion breaks it."""
+    skipped = result.head - result.checked
+    if skipped <= 0:
+        return f"head {result.head}"
+    some = "s" if skipped > 1 else ""
+    return (
+        f"head {result.head}; {skipped} position{some} no event took: writes refused or rolled"
+        " back after drawing a number, docs/audit.md"
+    )
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -63,7 +81,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
             total.add(result.checked)
             codes.add(EXIT_CODES[result.verdict])
             if result.intact:
-                print(f"{slug}: intact, {result.checked} events verified (head {result.head})")
+                print(f"{slug}: intact, {result.checked} events verified ({head_of(result)})")
                 if args.sign:
                     signer = load_key(settings)
                     if position := sign_if_due(db, info.schema, signer, force=True):
