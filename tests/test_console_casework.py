@@ -297,3 +297,18 @@ def test_alerts_name_people_and_an_escalation_is_acknowledged_and_resolved(brows
     # A case manager reads the alerts but does not act on an escalation.
     sign_in(browser, "case_manager", world.slug)
     assert 'action="' + resolve not in browser.get(path).text
+
+
+def test_a_form_larger_than_the_service_takes_is_a_page_in_words(browser, world):
+    """70,000 characters pasted into a case note: a 413 page saying what to do, not the API's
+    problem JSON; nothing is written."""
+    pid = world.enrol(name="Odalys")
+    sign_in(browser, "case_manager", world.slug)
+    page = browser.get(f"/console/participants/{pid}/note")
+    action = f"/console/participants/{pid}/note"
+    before = world.events()
+    r = post(browser, action, {"text": "x" * 70_000}, key_of(page.text, action))
+    assert r.status_code == 413
+    assert r.headers["content-type"].startswith("text/html")
+    assert "too large" in r.text and "Go back" in r.text
+    assert world.events() == before

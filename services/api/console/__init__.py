@@ -20,6 +20,7 @@ from litestar.middleware.session.client_side import ClientSideSessionBackend
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
 
@@ -118,6 +119,21 @@ def _csrf_refused(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     )
 
 
+def _too_large(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A form over the service's body limit (a long text pasted): a page in words, not the
+    API's problem document; the browser's Back keeps what was typed."""
+    limit = request.app.state.settings.max_body_bytes // 1024
+    return Template(
+        "error.html",
+        context={
+            "title": "Form too large",
+            "detail": f"This form is too large to record (more than {limit} KB in all). "
+            "Go back, shorten the longest text and send it again.",
+        },
+        status_code=413,
+    )
+
+
 def console_router(settings: Settings) -> Router:
     """The console's routes under /console, with their session and CSRF middleware; without a
     session key (production lacking PROWD_CONSOLE_SECRET) only a page saying so."""
@@ -176,5 +192,6 @@ def console_router(settings: Settings) -> Router:
             Refusal: _refused,
             NotFoundException: _refused,
             PermissionDeniedException: _csrf_refused,
+            HTTP_413_REQUEST_ENTITY_TOO_LARGE: _too_large,
         },
     )
