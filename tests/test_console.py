@@ -248,6 +248,23 @@ def test_an_auditor_sees_the_chain_the_access_log_and_the_events(browser, grante
     page = browser.get("/console/audit")
     assert page.status_code == 200
     assert "intact" in page.text and "Participant enrolled" in page.text
+    # The badge says "intact"; the sentence beside it says what that means, not "intact" again.
+    assert "</span> intact" not in page.text
+    assert "No record was altered, deleted, inserted or moved." in page.text
+
+
+def test_the_audit_page_is_refused_to_a_case_manager_and_a_grantee_admin_reads_no_events(
+    browser, grantee, enrol
+):
+    enrol()
+    sign_in(browser, "case_manager", grantee)
+    refused = browser.get("/console/audit")
+    assert refused.status_code == 403
+    assert "Only grantee administrators and auditors may open the audit page" in refused.text
+    sign_in(browser, "grantee_admin", grantee)
+    page = browser.get("/console/audit")
+    assert page.status_code == 200 and "intact" in page.text
+    assert "Only auditors read the stored events." in page.text
 
 
 def test_oversight_staff_open_the_cross_grantee_report(browser, grantee):

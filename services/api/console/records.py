@@ -16,6 +16,7 @@ from litestar.response import Template
 from domain import clock
 from services.api.console.backend import call, read_all, refusal, segment
 from services.api.console.pages import optional, page
+from services.api.console.roles import may
 from services.api.console.session import PATH, signed_in
 from services.identity.access import allowed
 
@@ -104,18 +105,19 @@ async def audit(request: Request[Any, Any, Any]) -> Template:
     """The auditor's page: the hash chain's verification, the last day's access-log rows
     (newest first) and the latest events of the log (types and positions, as streamed)."""
     staff = signed_in(request)
+    may(staff, "audit.verify", "open the audit page")
     verification = await optional(request, staff, "/audit/verification")
     day_ago = (clock.now() - timedelta(days=1)).isoformat()
     access = await optional(request, staff, "/audit/access-log", since=day_ago, limit=200)
     head = int((verification or {}).get("head") or 0)
-    stream = await call(
-        request, staff, "GET", "/audit/events", params={"after": max(0, head - 25), "limit": 25}
-    )
-    events = (
-        [json.loads(line) for line in stream.text.splitlines() if line.strip()]
-        if stream.status_code == 200
-        else []
-    )
+    streams = allowed("audit.events", staff.roles)
+    events = []
+    if streams:
+        stream = await call(
+            request, staff, "GET", "/audit/events", params={"after": max(0, head - 25), "limit": 25}
+        )
+        if stream.status_code == 200:
+            events = [json.loads(line) for line in stream.text.splitlines() if line.strip()]
     return page(
         request,
         staff,
@@ -124,6 +126,7 @@ async def audit(request: Request[Any, Any, Any]) -> Template:
         verification=verification,
         access=list(reversed((access or {}).get("items", []))),
         events=list(reversed(events)),
+        streams=streams,
     )
 
 
