@@ -86,7 +86,7 @@ def check_content(content_type: str, data: bytes) -> None:
         )
     if not test(data):
         raise RuleViolation(
-            f"the bytes are not a {content_type} document (their signature does not match)",
+            f"the file's first bytes do not match its type, {content_type}",
             code="document_content_mismatch",
         )
 

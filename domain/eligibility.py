@@ -81,9 +81,9 @@ def check_eligible(
     has = mentor_kinds(mentor, person, mentee, today)
     if not has & set(allowed):
         raise RuleViolation(
-            f"for a stage {int(mentee.stage)} mentee the mentor must be one of: "
-            + ", ".join(k.value for k in allowed)
-            + "; this mentor is: "
-            + (", ".join(sorted(k.value for k in has)) or "none of these"),
+            f"for a stage {int(mentee.stage)} mentee the mentor must be "
+            + " or ".join(k.words for k in allowed)
+            + "; this mentor is "
+            + (" and ".join(k.words for k in sorted(has)) or "none of these"),
             code="mentor_not_eligible_for_stage",
         )

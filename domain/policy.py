@@ -20,6 +20,20 @@ class MentorKind(StrEnum):
     GRADUATE = "graduate"  # any graduate of a cohort
     COMMUNITY_PEER = "community_peer"  # a peer with lived experience from outside the program
 
+    @property
+    def words(self) -> str:
+        """The kind as a refusal says it ("an earlier graduate")."""
+        return _KIND_WORDS[self]
+
+
+_KIND_WORDS = {
+    MentorKind.EARLIER_GRADUATE: "an earlier graduate (from an earlier cohort)",
+    MentorKind.RRC_RESIDENT_GRADUATE: "a graduate living in the mentee's RRC",
+    MentorKind.STAGE3_PARTICIPANT: "a stage 3 participant in good standing",
+    MentorKind.GRADUATE: "a graduate",
+    MentorKind.COMMUNITY_PEER: "a community peer",
+}
+
 
 class Cadence(StrEnum):
     """How often a pairing is expected to meet."""

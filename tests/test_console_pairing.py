@@ -120,7 +120,10 @@ def test_a_stage_rule_refuses_the_mentor_in_a_sentence(browser, world):
         browser, action, {**MATCH, "mentor_id": mentor}, key_of(browser.get(action).text, action)
     )
     assert r.status_code == 422
-    assert beside(r, "mentor_id").startswith("For a stage 1 mentee the mentor must be one of:")
+    assert beside(r, "mentor_id").startswith(
+        "For a stage 1 mentee the mentor must be a stage 3 participant in good standing;"
+        " this mentor is an earlier graduate"
+    )
     assert world.events() == before
 
 

@@ -57,7 +57,7 @@ def test_a_mentor_whose_own_derived_exit_took_effect_is_no_longer_a_stage3_parti
     api = scene.api
     assert api.get(f"/participants/{scene.gone}")["exit_derived"] is True
     problem = api.refuse_pair(scene.gone_mentor, [scene.mentee], NOT_ELIGIBLE)
-    assert "stage3_participant" not in problem["detail"].split("this mentor is:")[1]
+    assert "stage 3 participant" not in problem["detail"].split("this mentor is")[1]
     # The same refusal, with the same code, after a recorded exit of the mentor's participant.
     api.post(f"/participants/{scene.served}/exit", {"exit_date": "2026-09-01", "reason": "other"})
     api.refuse_pair(scene.served_mentor, [scene.mentee], NOT_ELIGIBLE)

@@ -462,8 +462,8 @@ def test_stage_three_needs_a_stage_three_participant_or_a_graduate():
     check_eligible(RULES, applicant(GRADUATE_C1.participant_id), GRADUATE_C1, mentee, TODAY)
     problem = refusal(check_eligible, RULES, applicant(), None, mentee, TODAY)
     assert problem.code == "mentor_not_eligible_for_stage"
-    assert "stage3_participant, graduate" in problem.detail
-    assert "community_peer" in problem.detail
+    assert "a stage 3 participant in good standing or a graduate" in problem.detail
+    assert "this mentor is a community peer" in problem.detail
 
 
 def test_a_person_never_mentors_themselves_and_an_exited_mentee_gets_no_mentor():

@@ -96,8 +96,8 @@ def test_a_stage_1_mentee_sees_a_community_peer_refused_and_the_command_agrees(w
     (reason,) = found[peer]["reasons"]
     assert reason == {
         "code": "mentor_not_eligible_for_stage",
-        "detail": "for a stage 1 mentee the mentor must be one of: earlier_graduate;"
-        " this mentor is: community_peer",
+        "detail": "for a stage 1 mentee the mentor must be an earlier graduate (from an earlier"
+        " cohort); this mentor is a community peer",
     }
     # Eligible first.
     assert [o["mentor_id"] for o in page["items"]] == [ada, peer]
@@ -250,7 +250,7 @@ def test_the_pairing_form_shows_a_refused_mentor_disabled_with_the_reason(browse
     refused = re.search(rf'<option value="{peer}" disabled>([^<]*)</option>', select)
     assert refused is not None
     assert refused.group(1) == (
-        "Cal Peer: for a stage 1 mentee the mentor must be one of: earlier_graduate;"
-        " this mentor is: community_peer."
+        "Cal Peer: for a stage 1 mentee the mentor must be an earlier graduate (from an"
+        " earlier cohort); this mentor is a community peer."
     )
     assert '<optgroup label="Not allowed now (the reason follows the name)">' in select

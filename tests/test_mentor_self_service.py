@@ -86,4 +86,4 @@ def test_a_stage_three_community_peer_mentors_by_their_own_status(api: Api) -> N
     assert api.pair(mid, [released])["mentor_id"] == mid
     # A stage-1 mentee needs an earlier graduate: this mentor is not one.
     problem = api.refuse_pair(mid, [newcomer], "mentor_not_eligible_for_stage")
-    assert "stage3_participant" in problem["detail"]
+    assert "a stage 3 participant in good standing" in problem["detail"]

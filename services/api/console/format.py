@@ -58,7 +58,19 @@ def size(value: Any) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
+def count(n: Any, thing: str) -> str:
+    """`1 group`, `2 groups`, `0 modules`."""
+    k = int(n or 0)
+    return f"{k} {thing}{'' if k == 1 else 's'}"
+
+
+def ended(text: str) -> str:
+    """A notice ending in one full stop, though a name in it ends with its own ("Denise R.")."""
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
 def register_filters(env: Environment) -> None:
+    env.filters["count"] = count
     env.filters["size"] = size
     env.filters["when"] = when
     env.filters["day"] = day

@@ -19,7 +19,7 @@ from domain.pairings import Focus
 from services.api.console.actions import CHOOSE, Field, render_form
 from services.api.console.backend import Refusal, command, read, read_all
 from services.api.console.checks import FormCheck
-from services.api.console.format import words
+from services.api.console.format import ended, words
 from services.api.console.pairing import (
     PAIR_PATHS,
     PAIR_RULES,
@@ -223,7 +223,7 @@ async def start_group(request: Request[Any, Any, Any], participant_id: UUID) -> 
             status=refused.status,
         )
     mentor = await read(request, staff, f"/mentors/{done['mentor_id']}")
-    tell(request, position, f"Group started with {mentor['display_name']}.")
+    tell(request, position, ended(f"Group started with {mentor['display_name']}"))
     return Redirect(f"{PATH}/participants/{participant_id}", status_code=303)
 
 

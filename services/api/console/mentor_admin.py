@@ -22,7 +22,7 @@ from domain.mentors import BackgroundDecision, ScreeningStep, TrainingModule
 from services.api.console.actions import CHOOSE, KINDS, Field, labels_of, read_form, render_form
 from services.api.console.backend import read
 from services.api.console.checks import FormCheck
-from services.api.console.format import day, words
+from services.api.console.format import day, ended, words
 from services.api.console.pages import optional_all, page
 from services.api.console.roles import may
 from services.api.console.session import PATH, Staff, signed_in
@@ -156,7 +156,7 @@ STEPS: dict[str, Step] = {
         "reinstatement",
         "Reinstate the mentor",
         "Reinstate",
-        lambda m, d: f"Reinstated: {m['display_name']}.",
+        lambda m, d: ended(f"Reinstated: {m['display_name']}"),
         [Field("note", "Note (optional)", "textarea")],
         statuses=("suspended",),
     ),

@@ -19,7 +19,7 @@ from domain.pairings import ClosureType, Frequency, Initiator, LocationKind, Mat
 from services.api.console.actions import CHOOSE, Field, render_form
 from services.api.console.backend import Refusal, command, read, read_all
 from services.api.console.checks import FormCheck
-from services.api.console.format import words
+from services.api.console.format import ended, words
 from services.api.console.pages import grantee_zone
 from services.api.console.session import PATH, Staff, signed_in, tell
 from services.api.console.submit import Refused, done, submit
@@ -280,7 +280,7 @@ async def pair(request: Request[Any, Any, Any], participant_id: UUID) -> Respons
     # Read, not taken from the form: once paired (a form sent again), every mentor is listed
     # as refused (`mentee_already_paired`), the one paired with included.
     mentor = await read(request, staff, f"/mentors/{done['mentor_id']}")
-    tell(request, position, f"Paired with {mentor['display_name']}.")
+    tell(request, position, ended(f"Paired with {mentor['display_name']}"))
     return Redirect(f"{PATH}/participants/{participant_id}", status_code=303)
 
 
