@@ -3,8 +3,8 @@ the demo's history (services/demo/history.py).
 
 The two certified graduates (participant records of the earliest cohort, which graduated before
 any other began) get an individual and a group pairing with a few months of activity
-(services/demo/activity.py); an applicant, a suspended community peer and a retired graduate
-complete the roster.
+(services/demo/activity.py, services/demo/support.py); an applicant, a suspended community
+peer and a retired graduate complete the roster.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from domain.pairings import (
     PairingKind,
 )
 from services.app.grantee import GranteeApp
-from services.demo import activity
+from services.demo import activity, support
 from services.demo.history import Calendar, History, Story
 from services.demo.keys import demo_participant, mentor_subject, quietly
 from services.store.ledger import Command
@@ -159,9 +159,9 @@ def _graduates(
     history.add(activity.meetings(app, cal, group.id, inside2, skip_recent=2))
     history.add(activity.goals(app, cal, mentee))
     history.add(activity.weekly_goal(app, cal, mentee))
-    history.add(activity.supervision(app, cal, one.id, two.id, mentee, group_member))
-    history.add(activity.evaluation(app, cal, individual.id, mentee, demo_participant(prefix, 10)))
-    history.add(activity.referrals(app, cal, individual.id, mentee))
+    history.add(support.supervision(app, cal, one.id, two.id, mentee, group_member))
+    history.add(support.evaluation(app, cal, individual.id, mentee, demo_participant(prefix, 10)))
+    history.add(support.referrals(app, cal, individual.id, mentee))
 
 
 def _applicant(app: GranteeApp, cal: Calendar, prefix: str) -> Story:

@@ -67,7 +67,7 @@ from domain.pairings import (
 from domain.participants import ExitReason, PersonalDetails, Placement
 from services.app.grantee import GranteeApp
 from services.app.tenancy import Tenancy
-from services.demo import activity
+from services.demo import activity, support
 from services.demo.history import Calendar
 from services.settings import Settings
 from services.store.database import Database
@@ -248,9 +248,9 @@ def _unit(app: GranteeApp, rng: random.Random, u: int) -> None:
         activity.meetings(app, cal, group.id, inside2, skip_recent=2),
         activity.goals(app, cal, pids[25]),
         activity.weekly_goal(app, cal, pids[25]),
-        activity.supervision(app, cal, one, two, pids[25], pids[26]),
-        activity.evaluation(app, cal, individual.id, pids[25], pids[10]),
-        activity.referrals(app, cal, individual.id, pids[25]),
+        support.supervision(app, cal, one, two, pids[25], pids[26]),
+        support.evaluation(app, cal, individual.id, pids[25], pids[10]),
+        support.referrals(app, cal, individual.id, pids[25]),
     ):
         for _ in story:
             pass
