@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -28,6 +28,7 @@ from litestar.testing import TestClient
 from psycopg.conninfo import make_conninfo
 
 from services.api.app import create_app
+from services.demo.keys import demo_participant
 from services.projector import live as projector
 from services.settings import Settings
 from services.store.database import Database
@@ -42,6 +43,8 @@ PROMISED_ALERTS = {
     "open_crisis",
     "clearance_expiring",
     "debrief_due",
+    "meeting_tomorrow",
+    "exit_approaching",
 }
 
 
@@ -286,3 +289,126 @@ def test_one_participants_services_read_alone_equal_those_read_with_everyone(
             assert len(everyone) >= 30
             for pid, person in everyone.items():
                 assert load_person(db, t, ZoneInfo(zone), pid) == person, pid
+
+
+def audit_events(client: TestClient, token: str) -> list[dict[str, object]]:
+    """The grantee's whole log through the auditor's NDJSON stream, in log order."""
+    events: list[dict[str, object]] = []
+    after = 0
+    while True:
+        r = client.get(
+            f"/v1/grantees/{DEMO}/audit/events",
+            headers={"Authorization": f"Bearer {token}"},
+            params={"after": after, "limit": 10_000},
+        )
+        assert r.status_code == 200, r.text
+        events += [json.loads(line) for line in r.text.splitlines() if line]
+        if r.headers["X-Next-After"] == str(after):
+            return events
+        after = int(r.headers["X-Next-After"])
+
+
+def test_the_demo_history_happens_in_order_over_the_past(
+    demo_url: str, settings: Settings, frozen_at: FreezeAt
+) -> None:
+    """Each demo act is recorded on its simulated day (the evening before in Chicago at
+    01:26 UTC): the recorded times span the past, rise with the log position and end at the
+    load; a replay and an auditor's view a week back show less than now, but not nothing."""
+    loaded_at = datetime(2026, 12, 7, 1, 26, tzinfo=UTC)
+    loaded = prowd("demo", "--load-only", env=cli_env(settings.data_dir, demo_url, loaded_at))
+    assert loaded.returncode == 0, loaded.stderr
+    later = loaded_at + timedelta(hours=1)
+    frozen_at(later, tick=True)
+    auditor = printed_token(loaded.stdout, "auditor")
+    with demo_client(settings, demo_url) as (client, _):
+        events = audit_events(client, auditor)
+        times = [datetime.fromisoformat(str(e["recorded_at"])) for e in events]
+        assert [e["position"] for e in events] == sorted(e["position"] for e in events)
+        assert times == sorted(times), "recorded times rise with the log position"
+        assert times[0] < loaded_at - timedelta(days=365) and times[-1] <= later
+        # Most of the history lies before the last week; some of it within it.
+        week_ago = loaded_at - timedelta(days=7)
+        recent = sum(t > week_ago for t in times)
+        assert 0 < recent < len(times) // 10, (recent, len(times))
+        # A meeting is booked before it is held, and held before it is recorded held.
+        booked: dict[object, datetime] = {}
+        for e, at in zip(events, times, strict=True):
+            topic = str(e["topic"])
+            if topic.endswith("Meeting.Scheduled"):
+                booked[e["originator_id"]] = at
+            elif topic.endswith("Meeting.Held"):
+                record = e["event"]["record"]  # type: ignore[index]
+                held_at = datetime.fromisoformat(record["occurred_at"])
+                assert booked[e["originator_id"]] < held_at < at
+        assert booked
+        # The auditor's view of a participant a week back, and before the grantee opened.
+        rosa = demo_participant("N", 0)
+        path = f"/v1/grantees/{DEMO}/audit/participants/{rosa}"
+        then = client.get(
+            path,
+            headers={"Authorization": f"Bearer {auditor}"},
+            params={"as_of": week_ago.isoformat()},
+        )
+        assert then.status_code == 200, then.text
+        assert datetime.fromisoformat(then.json()["recorded_at"]) < week_ago
+        before = client.get(
+            path,
+            headers={"Authorization": f"Bearer {auditor}"},
+            params={"as_of": "2023-01-01T00:00:00Z"},
+        )
+        assert before.status_code == 404, before.text
+    env = cli_env(settings.data_dir, demo_url, later)
+    replayed = {}
+    for name, at in (("week", week_ago), ("now", later)):
+        r = prowd("replay", "--grantee", DEMO, "--as-of", at.isoformat(), env=env)
+        assert r.returncode == 0, r.stderr
+        found = re.search(r"(\d+) events replayed", r.stdout)
+        assert found, r.stdout
+        replayed[name] = int(found.group(1))
+    assert 0 < replayed["week"] < replayed["now"] == len(events), replayed
+
+
+def test_the_demo_mentors_are_graduates_and_its_summaries_are_words(
+    demo_url: str, settings: Settings
+) -> None:
+    """Every graduate mentor is the record of a participant whose cohort graduated and who
+    has left stage 1, so the first participant (stage 1) can be paired with one; meeting
+    summaries name their topics in words, not codes."""
+    loaded = prowd(
+        "demo", "--load-only", env=cli_env(settings.data_dir, demo_url, SUITE_CLOCK.now())
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    staff = {"Authorization": f"Bearer {printed_token(loaded.stdout, 'coordinator')}"}
+    with demo_client(settings, demo_url) as (client, _):
+        base = f"/v1/grantees/{DEMO}"
+        roster = client.get(f"{base}/mentors", headers=staff, params={"limit": 100}).json()
+        mentors = [
+            client.get(f"{base}/mentors/{row['id']}", headers=staff).json()
+            for row in roster["items"]
+        ]
+        records = [m["participant_id"] for m in mentors if m["participant_id"]]
+        assert len(records) == 4, mentors
+        for pid in records:
+            person = client.get(f"{base}/participants/{pid}", headers=staff).json()
+            cohort = client.get(f"{base}/cohorts/{person['cohort']}", headers=staff).json()
+            assert cohort["graduated_on"] is not None, (person, cohort)
+            assert person["stage"] > 1, person
+        first = demo_participant("N", 0)
+        rosa = client.get(f"{base}/participants/{first}", headers=staff).json()
+        assert rosa["stage"] == 1 and rosa["status"] == "active", rosa
+        options = client.get(
+            f"{base}/participants/{first}/mentor-options",
+            headers=staff,
+            params={"eligible": True},
+        )
+        assert options.status_code == 200, options.text
+        assert {o["display_name"] for o in options.json()["items"]} >= {"Marcus W."}
+        auditor = printed_token(loaded.stdout, "auditor")
+        summaries = [
+            e["event"]["record"]["summary"]  # type: ignore[index]
+            for e in audit_events(client, auditor)
+            if str(e["topic"]).endswith("Meeting.Held")
+        ]
+        assert len(summaries) >= 10
+        coded = [s for s in summaries if re.search(r"[a-z]_[a-z]", s)]
+        assert not coded, coded

@@ -44,7 +44,7 @@ from eventsourcing.popo import POPOApplicationRecorder
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from domain import common
+from domain import clock, common
 from domain.facilities import FacilityKind
 from domain.mentors import (
     BackgroundDecision,
@@ -67,7 +67,8 @@ from domain.pairings import (
 from domain.participants import ExitReason, PersonalDetails, Placement
 from services.app.grantee import GranteeApp
 from services.app.tenancy import Tenancy
-from services.demo import activity
+from services.demo import activity, support
+from services.demo.history import Calendar
 from services.settings import Settings
 from services.store.database import Database
 from services.store.ledger import Command, LedgerApplication
@@ -215,7 +216,8 @@ def _unit(app: GranteeApp, rng: random.Random, u: int) -> None:
     two = mentor(3, "Denise R.", [bop2, rrc])
     activity.class_hours(app, [cohorts[1][0], cohorts[2][0]])
     commitment = Commitment(frequency=Frequency.WEEKLY, minutes_per_meeting=60, months=6)
-    matched_at = activity.weeks_ago(activity.WEEKS, hour=12) - timedelta(days=1)
+    cal = Calendar(clock.now(), app.ledger.zone)
+    matched_at = cal.weeks_ago(activity.WEEKS, hour=12) - timedelta(days=1)
     inside = Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop)
     inside2 = Location(kind=LocationKind.BOP_INSTITUTION, facility_code=bop2)
     individual = app.pairings.open_pairing(
@@ -239,12 +241,19 @@ def _unit(app: GranteeApp, rng: random.Random, u: int) -> None:
         focus=Focus.EMPLOYMENT,
         opened_at=matched_at,
     ).aggregate
-    held = activity.meetings(app, individual.id, inside)
-    activity.meetings(app, group.id, inside2, skip_recent=2)
-    activity.goals(app, pids[25])
-    activity.supervision(app, one, two, pids[25], pids[26])
-    activity.evaluation(app, individual.id, pids[25], pids[10])
-    activity.referrals(app, pids[25], held)
+    # The demo's stories, acted out at once under the clock in force (the generator's
+    # history is its volume, not its days).
+    for story in (
+        activity.meetings(app, cal, individual.id, inside, next_tomorrow=True),
+        activity.meetings(app, cal, group.id, inside2, skip_recent=2),
+        activity.goals(app, cal, pids[25]),
+        activity.weekly_goal(app, cal, pids[25]),
+        support.supervision(app, cal, one, two, pids[25], pids[26]),
+        support.evaluation(app, cal, individual.id, pids[25], pids[10]),
+        support.referrals(app, cal, individual.id, pids[25]),
+    ):
+        for _ in story:
+            pass
 
 
 def _append(cur: psycopg.Cursor[Any], schema: str, rows: list[Any]) -> None:
