@@ -61,6 +61,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         tenancy.migrate()
         key_set = given if given is not None else keys.published(db)
         slugs = [args.grantee] if args.grantee else [g.slug for g in tenancy.grantees()]
+        if not slugs:
+            print("prowd verify: no grantee registered yet: no log to verify")
         codes: set[int] = set()
         total = Progress("verify of all grantees")
         for slug in slugs:

