@@ -7,7 +7,7 @@ the first week of a year holds its first Thursday, so 2026-W01 starts on 2025-12
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -111,6 +111,15 @@ def cadence_weeks(
 def alert_weeks(today: date) -> tuple[str, str]:
     """The weeks a cadence alert looks at: the current week and the one before it."""
     return week_name(today), week_name(today - timedelta(days=7))
+
+
+def lapsed_since(opened_at: datetime, last_held_week: str | None, zone: ZoneInfo) -> datetime:
+    """Since when a pairing has gone without its cadence: the start (midnight in the
+    grantee's `zone`) of the week after its last held meeting's, or its match when none was
+    held."""
+    if last_held_week is None:
+        return opened_at
+    return datetime.combine(week_start(last_held_week) + timedelta(days=7), time.min, zone)
 
 
 def missed_cadence(

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from psycopg import sql
 
-from domain.cadence import WeekTally, alert_weeks, iso_week, missed_cadence
+from domain.cadence import WeekTally, alert_weeks, iso_week, lapsed_since, missed_cadence
 from domain.meetings import Meeting, MeetingStatus
 from domain.pairings import LocationKind
 from domain.participants import Participant
@@ -195,6 +195,9 @@ class CadenceAlert(msgspec.Struct):
     opened_at: datetime
     last_held_week: str | None
     detail: str
+    # Since when it has gone without: the start of the week after its last held meeting's
+    # (midnight in the grantee's zone), or its match when none was held.
+    lapsed_since: datetime
 
 
 class _OpenPairing(msgspec.Struct):
@@ -363,6 +366,7 @@ def cadence_alerts(
             opened_at=p.opened_at,
             last_held_week=p.last_held_week,
             detail=f"no held meeting in {previous} or {current}",
+            lapsed_since=lapsed_since(p.opened_at, p.last_held_week, zone),
         )
         for p in typed(_OpenPairing, OPEN_PAIRING, db.fetchall(query))
         if missed_cadence(iso_week(p.opened_at, zone), p.last_held_week, current, previous)

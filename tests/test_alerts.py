@@ -6,8 +6,9 @@ debriefed; `counts` per kind, the `kind` filter, who may read them, and no perso
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -402,3 +403,18 @@ def test_alerts_carry_ids_and_no_personal_names(w):
     # The people do exist under those names elsewhere in the API.
     person = w.api.get(f"/participants/{w.idle}")
     assert NAMES[4] in str(person)
+
+
+def test_a_lapsed_cadence_is_dated_from_the_week_after_the_last_meeting(w, frozen_at):
+    """`since` of a missed cadence: the Monday (grantee's midnight) after the week of the last
+    held meeting; for a pairing that never met, its match."""
+    met = now() - timedelta(days=1)
+    opened = {a["subject_id"]: a["since"] for a in w.ok()["items"]}[w.idle_pairing]
+    frozen_at(now() + timedelta(days=21))
+    rows = {(a["kind"], a["subject_id"]): a for a in w.ok()["items"]}
+    zone = ZoneInfo(w.api.get("")["time_zone"])
+    local = met.astimezone(zone).date()
+    monday = local - timedelta(days=local.weekday()) + timedelta(days=7)
+    lapsed = rows[("missed_cadence", w.active_pairing)]
+    assert datetime.fromisoformat(lapsed["since"]) == datetime.combine(monday, time.min, zone)
+    assert rows[("missed_cadence", w.idle_pairing)]["since"] == opened

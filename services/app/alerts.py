@@ -103,7 +103,7 @@ class Alerts:
                 "missed_cadence",
                 "pairing",
                 a.pairing_id,
-                a.opened_at,
+                a.lapsed_since,
                 a.detail,
                 mentor_id=a.mentor_id,
             )
