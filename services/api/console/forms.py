@@ -67,6 +67,7 @@ MEETING_RULES = {
     "topics_required": "held.topics",
     "attendance_required": "held.attendance",
     "not_a_member": "held.attendance",
+    "nobody_attended": "held.attendance",
     "pairing_closed": "pairing_id",
     "facility_required": "location.facility",
     "facility_not_allowed": "location.facility",
