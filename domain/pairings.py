@@ -60,6 +60,25 @@ class LocationKind(StrEnum):
     OFF_SITE = "off_site"
     REMOTE = "remote"
 
+    @property
+    def at_a_facility(self) -> bool:
+        """Whether a location of this kind names its facility (a BOP institution, an RRC)."""
+        return self in (LocationKind.BOP_INSTITUTION, LocationKind.RRC)
+
+    @property
+    def in_words(self) -> str:
+        """The kind as a sentence says it, with its article: "a BOP institution", "an RRC",
+        "an off-site", "a remote"."""
+        return _KIND_WORDS[self]
+
+
+_KIND_WORDS = {
+    LocationKind.BOP_INSTITUTION: "a BOP institution",
+    LocationKind.RRC: "an RRC",
+    LocationKind.OFF_SITE: "an off-site",
+    LocationKind.REMOTE: "a remote",
+}
+
 
 class PairingFlag(StrEnum):
     """Why a pairing waits for staff to review it (a flag is resolved or the pairing closed)."""
@@ -116,10 +135,10 @@ def meeting_time(at: datetime) -> str:
 
 def check_location(mentor: Mentor, location: Location, today: date) -> None:
     """Meeting inside a BOP institution or an RRC needs an unexpired clearance for it."""
-    if location.kind in (LocationKind.BOP_INSTITUTION, LocationKind.RRC):
+    if location.kind.at_a_facility:
         if not location.facility_code:
             raise RuleViolation(
-                f"a {location.kind.value} location names its facility", code="facility_required"
+                f"{location.kind.in_words} location names its facility", code="facility_required"
             )
         if not mentor.clearance_valid(location.facility_code, today):
             raise RuleViolation(
@@ -128,7 +147,7 @@ def check_location(mentor: Mentor, location: Location, today: date) -> None:
             )
     elif location.facility_code:
         raise RuleViolation(
-            f"an {location.kind.value} location has no facility", code="facility_not_allowed"
+            f"{location.kind.in_words} location has no facility", code="facility_not_allowed"
         )
 
 

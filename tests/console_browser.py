@@ -130,6 +130,7 @@ class Scene:
     consent: str = ""
     group: str = ""
     delgado: str = ""
+    planned: str = ""
 
 
 @contextmanager
@@ -177,6 +178,9 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             )
         mentor = world.mentor("mentor-ana")
         pairing = world.pair(mentor, [quintero], "2025-10-01T15:00:00Z")
+        # A meeting planned for Thursday (not tomorrow: no reminder among the alerts), for the
+        # missed and cancel forms; scheduled, it leaves the cadence alert as it is.
+        planned = world.schedule(pairing, "2026-03-12T16:30:00-05:00")["id"]
         # A group, for its add-member and remove-member forms.
         delgado = enrol("Rosa", "Delgado")
         group = world.pair(
@@ -267,6 +271,7 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             str(consent["id"]),
             group,
             delgado,
+            str(planned),
         )
 
 
@@ -374,6 +379,15 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
     wait_for(lambda: driver.find_elements(By.ID, "refusal"), what="the refusal")
     yield "meeting-refused"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/schedule")
+    yield "schedule-form"
+    about = f"participant={scene.quintero}"
+    driver.get(f"{scene.url}/console/meetings/{scene.planned}/missed?{about}")
+    yield "missed-form"
+    driver.get(f"{scene.url}/console/meetings/{scene.planned}/cancel?{about}")
+    yield "cancel-form"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/escalation")
+    yield "raise-escalation-form"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/contact")
     yield "contact-form"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/goal")

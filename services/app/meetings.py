@@ -16,7 +16,7 @@ from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcno
 from domain.goals import Goal
 from domain.meetings import HeldRecord, Meeting, NoShow, NoteReader
 from domain.mentors import Mentor
-from domain.pairings import Location, LocationKind, Pairing
+from domain.pairings import Location, Pairing
 from domain.participants import Stage
 from domain.policy import Cadence, ClassHoursRule
 from projections.base import Tables
@@ -100,10 +100,10 @@ class Meetings:
         The same rules when a meeting is scheduled as when it is recorded held, so that a
         mentor learns of a refusal when planning, not on the day. Returns the mentor."""
         mentor = self.mentors.mentor(pairing.mentor_id)
-        if location.kind in (LocationKind.BOP_INSTITUTION, LocationKind.RRC):
+        if location.kind.at_a_facility:
             if not location.facility_code:
                 raise RuleViolation(
-                    f"a {location.kind.value} meeting names its facility", code="facility_required"
+                    f"{location.kind.in_words} meeting names its facility", code="facility_required"
                 )
             self.facilities.facility(location.facility_code)
             if not mentor.clearance_valid(
@@ -115,7 +115,7 @@ class Meetings:
                 )
         elif location.facility_code:
             raise RuleViolation(
-                f"an {location.kind.value} meeting has no facility", code="facility_not_allowed"
+                f"{location.kind.in_words} meeting has no facility", code="facility_not_allowed"
             )
         return mentor
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request
@@ -39,6 +40,34 @@ async def _caseload(
             continue
         rows += found.get("items", [])
     return rows
+
+
+@dataclass
+class PairingPeople:
+    """Whom pairings concern: each pairing's members now, as (id, name), and the names of the
+    mentors the caseload names (of the members' individual pairings), by mentor id."""
+
+    members: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    mentors: dict[str, str] = field(default_factory=dict)
+
+
+async def pairing_people(
+    request: Request[Any, Any, Any], staff: Staff, pairings: list[str]
+) -> PairingPeople:
+    """The members of `pairings` now, by name: the caseload read by `pairing_id`, one read
+    for up to 100 pairings, never one a pairing (decision 113). Whom the role may not read is
+    not listed."""
+    wanted = set(pairings)
+    found = PairingPeople()
+    for row in await _caseload(request, staff, "pairing_id", list(dict.fromkeys(pairings))):
+        for pairing in [row.get("individual_pairing_id"), *row.get("group_pairing_ids", [])]:
+            if pairing and str(pairing) in wanted:
+                found.members.setdefault(str(pairing), []).append(
+                    (str(row["id"]), person_name(row))
+                )
+        if row.get("mentor_id") and row.get("mentor_name"):
+            found.mentors[str(row["mentor_id"])] = str(row["mentor_name"])
+    return found
 
 
 def _pairing_of(alert: dict[str, Any]) -> str | None:

@@ -16,7 +16,7 @@ from litestar.response import Redirect, Template
 from domain import clock
 from domain.casework import ContactMode
 from services.api.console.backend import Refusal, read, read_all
-from services.api.console.naming import alert_names
+from services.api.console.naming import alert_names, pairing_people
 from services.api.console.session import PATH, Staff, session_of, signed_in
 from services.identity.access import Role, allowed
 
@@ -188,6 +188,7 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         may_outcome=allowed("feedback.write", staff.roles),
         may_download=allowed("documents.download", staff.roles),
         may_record=allowed("meetings.write", staff.roles),
+        may_escalate=allowed("escalations.raise", staff.roles),
         may_move=allowed("participants.move", staff.roles),
         may_refer=allowed("referrals.write", staff.roles),
         may_progress=allowed("goals.write", staff.roles),
@@ -226,12 +227,25 @@ async def week(request: Request[Any, Any, Any]) -> Template:
         limit=500,
         min_position=log_position(request),
     )
+    meetings = found["items"]
+    # Whose meetings: each list read once for the page, never once a row (decision 113).
+    ids = list(dict.fromkeys(str(m["pairing_id"]) for m in meetings))
+    people = await pairing_people(request, staff, ids) if ids else None
+    pairings = await optional_all(request, staff, "/pairings", limit=500) if ids else None
+    mentor_of = {str(p["id"]): str(p["mentor_id"]) for p in (pairings or {}).get("items", [])}
+    roster = await optional_all(request, staff, "/mentors", limit=500) if ids else None
+    names = {str(m["id"]): str(m["display_name"]) for m in (roster or {}).get("items", [])}
     return page(
         request,
         staff,
         "meetings.html",
         title="This week's meetings",
-        meetings=found["items"],
+        meetings=meetings,
+        members=people.members if people else {},
+        mentor_of=mentor_of,
+        mentor_names={**(people.mentors if people else {}), **names},
+        may_read_mentors=roster is not None,
+        may_record=allowed("meetings.write", staff.roles),
         monday=monday,
         zone=str(zone),
     )
