@@ -113,18 +113,19 @@ def alert_weeks(today: date) -> tuple[str, str]:
     return week_name(today), week_name(today - timedelta(days=7))
 
 
-def lapsed_since(opened_at: datetime, last_held_week: str | None, zone: ZoneInfo) -> datetime:
+def lapsed_since(opened_at: datetime, last_kept_week: str | None, zone: ZoneInfo) -> datetime:
     """Since when a pairing has gone without its cadence: the start (midnight in the
-    grantee's `zone`) of the week after its last held meeting's, or its match when none was
-    held."""
-    if last_held_week is None:
+    grantee's `zone`) of the week after the last it kept (a meeting held, or a cancellation
+    excused), or its match when it kept none."""
+    if last_kept_week is None:
         return opened_at
-    return datetime.combine(week_start(last_held_week) + timedelta(days=7), time.min, zone)
+    return datetime.combine(week_start(last_kept_week) + timedelta(days=7), time.min, zone)
 
 
 def missed_cadence(
-    opened_week: str, last_held_week: str | None, current: str, previous: str
+    opened_week: str, last_kept_week: str | None, current: str, previous: str
 ) -> bool:
-    """An open pairing missed its cadence when no meeting was held in the current or the
-    previous week; a pairing matched this week is not yet due."""
-    return (last_held_week is None or last_held_week < previous) and opened_week != current
+    """An open pairing missed its cadence when it kept neither the current nor the previous
+    week (no meeting held, no cancellation excused); a pairing matched this week is not yet
+    due."""
+    return (last_kept_week is None or last_kept_week < previous) and opened_week != current

@@ -205,6 +205,8 @@ class _OpenPairing(msgspec.Struct):
     mentor_id: UUID
     opened_at: datetime
     last_held_week: str | None
+    # The last week held or excused: the weeks the pairing's cadence does not count missed.
+    last_kept_week: str | None
 
 
 MEETING = select(MeetingRow, id="meeting_id", facility="facility_code")
@@ -218,6 +220,8 @@ OPEN_PAIRING = select(
     mentor_id="p.mentor_id",
     opened_at="p.opened_at",
     last_held_week="(SELECT max(week) FROM {w} w WHERE w.pairing_id = p.pairing_id AND w.held > 0)",
+    last_kept_week="(SELECT max(week) FROM {w} w"
+    " WHERE w.pairing_id = p.pairing_id AND (w.held > 0 OR w.excused > 0))",
 )
 
 
@@ -352,8 +356,8 @@ def cadence_alerts(
     db: Reader, meetings: Tables, pairings: Tables, today: date, zone: ZoneInfo
 ) -> list[CadenceAlert]:
     """Open pairings, oldest match first, that missed their cadence as of `today` (a date in
-    the grantee's time zone `zone`): no held meeting in the current or the previous week
-    (`domain.cadence.missed_cadence`)."""
+    the grantee's time zone `zone`): no held meeting and no excused cancellation in the
+    current or the previous week (`domain.cadence.missed_cadence`)."""
     current, previous = alert_weeks(today)
     query = sql.SQL(
         "SELECT " + OPEN_PAIRING.sql + " FROM {p} p WHERE p.closed_at IS NULL ORDER BY p.opened_at"
@@ -366,10 +370,12 @@ def cadence_alerts(
             opened_at=p.opened_at,
             last_held_week=p.last_held_week,
             detail=f"no held meeting in {previous} or {current}",
-            lapsed_since=lapsed_since(p.opened_at, p.last_held_week, zone),
+            lapsed_since=lapsed_since(p.opened_at, p.last_kept_week, zone),
         )
         for p in typed(_OpenPairing, OPEN_PAIRING, db.fetchall(query))
-        if missed_cadence(iso_week(p.opened_at, zone), p.last_held_week, current, previous)
+        # An excused week (a cancellation for a lockdown) counts as the cadence view counts
+        # it: not missed (decision 122).
+        if missed_cadence(iso_week(p.opened_at, zone), p.last_kept_week, current, previous)
     ]
 
 

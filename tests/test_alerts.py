@@ -418,3 +418,34 @@ def test_a_lapsed_cadence_is_dated_from_the_week_after_the_last_meeting(w, froze
     lapsed = rows[("missed_cadence", w.active_pairing)]
     assert datetime.fromisoformat(lapsed["since"]) == datetime.combine(monday, time.min, zone)
     assert rows[("missed_cadence", w.idle_pairing)]["since"] == opened
+
+
+def test_an_excused_week_counts_for_the_cadence_alert_as_the_cadence_view_counts_it(w, frozen_at):
+    """A week whose meeting was cancelled and excused (a lockdown) is not missed in the
+    pairing's cadence; the alert agrees (decision 122): an excused last week keeps it away,
+    and once it lapses again it is dated from the week after the excused one."""
+    frozen_at(now() + timedelta(days=21))
+    assert ("missed_cadence", w.active_pairing) in keyed(w.ok())
+    excused_at = now() - timedelta(days=7)
+    meeting = w.post(
+        "/meetings",
+        {
+            "pairing_id": w.active_pairing,
+            "scheduled_for": excused_at.isoformat(),
+            "location": OFF_SITE,
+        },
+    )
+    w.post(
+        f"/meetings/{meeting['id']}/cancellation",
+        {"reason": "facility lockdown", "excused": True},
+    )
+    assert ("missed_cadence", w.active_pairing) not in keyed(w.ok())
+    weeks = w.api.get(f"/pairings/{w.active_pairing}/cadence")
+    assert "excused" in str(weeks)
+    frozen_at(now() + timedelta(days=14))
+    rows = {(a["kind"], a["subject_id"]): a for a in w.ok()["items"]}
+    zone = ZoneInfo(w.api.get("")["time_zone"])
+    local = excused_at.astimezone(zone).date()
+    monday = local - timedelta(days=local.weekday()) + timedelta(days=7)
+    since = rows[("missed_cadence", w.active_pairing)]["since"]
+    assert datetime.fromisoformat(since) == datetime.combine(monday, time.min, zone)

@@ -66,7 +66,7 @@ CANCEL = [
         "checkbox",
         help="Tick it when the pair could not meet that week for a reason outside their"
         " control (a lockdown, an illness): the week then counts as excused, not missed, in"
-        " the pairing's meeting cadence.",
+        " the pairing's meeting cadence, and no missed-cadence alert counts it.",
     ),
 ]
 
