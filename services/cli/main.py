@@ -83,7 +83,11 @@ def parser() -> argparse.ArgumentParser:
         help="the token's role: platform_admin, grantee_admin, coordinator, case_manager,"
         " peer_mentor, rrc_staff, auditor or federal_oversight",
     )
-    t.add_argument("--sub", default="", help="the token's subject (default: dev-<role>)")
+    t.add_argument(
+        "--sub",
+        default="",
+        help="the token's subject (default: demo-<role>, the subject the demo data and the console's sign-in use)",
+    )
     t.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
     t.add_argument("--rrc", default=None, help="for rrc_staff: the RRC's facility code")
     pr = sub.add_parser(

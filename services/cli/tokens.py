@@ -16,7 +16,7 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     try:
         token = issue_token(
             settings.with_secret(),
-            subject=args.sub or f"dev-{args.role}",
+            subject=args.sub or f"demo-{args.role}",
             roles=[args.role],
             grantees=[args.grantee],
             ttl_seconds=args.ttl,
