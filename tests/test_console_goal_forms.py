@@ -258,9 +258,11 @@ def test_an_overdue_goal_is_achieved_and_its_alert_goes(browser, world, clock):
     assert world.events() == before + 1
 
 
-def test_a_goal_is_abandoned_with_its_reason(browser, world):
+def test_a_goal_is_abandoned_with_its_reason_on_the_grantees_day(browser, world, clock):
     pid = world.enrol(name="Odalys")
     gid = set_goal(world, pid)
+    # 21:30 in Chicago on Tuesday 10 March is already Wednesday in UTC.
+    clock.set(datetime(2026, 3, 11, 3, 30, tzinfo=UTC))
     sign_in(browser, "coordinator", world.slug)
     action = f"/console/goals/{gid}/abandon"
     form, key = form_for(browser, action)
