@@ -131,6 +131,7 @@ class Scene:
     group: str = ""
     delgado: str = ""
     planned: str = ""
+    step: str = ""
 
 
 @contextmanager
@@ -202,6 +203,12 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             },
             role="case_manager",
         )
+        # A step of the goal, for its complete and drop forms.
+        step = world.post(
+            f"/goals/{goal['id']}/steps",
+            {"description": "Request a birth certificate", "due_on": "2026-04-15"},
+            role="case_manager",
+        )["steps"][0]["step_id"]
         jobs = world.post(
             "/resources",
             {
@@ -272,6 +279,7 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             group,
             delgado,
             str(planned),
+            str(step),
         )
 
 
@@ -443,6 +451,20 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     yield "revoke-form"
     driver.get(f"{scene.url}/console/goals/{scene.goal}/progress")
     yield "progress-form"
+    driver.get(f"{scene.url}/console/goals/{scene.goal}/step")
+    yield "goal-step-form"
+    # A step due after the goal's target date: the rule's sentence beside the day.
+    driver.find_element(By.ID, "description").send_keys("Book the DMV visit")
+    driver.execute_script("document.getElementById('due_on').value = '2026-05-15'")
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.ID, "due_on-error"), what="the refusal")
+    yield "goal-step-refused"
+    for form in ("complete", "drop"):
+        driver.get(f"{scene.url}/console/goals/{scene.goal}/steps/{scene.step}/{form}")
+        yield f"step-{form}-form"
+    for form in ("revise", "achieve", "abandon"):
+        driver.get(f"{scene.url}/console/goals/{scene.goal}/{form}")
+        yield f"goal-{form}-form"
     for form in ("exit", "job"):
         driver.get(f"{scene.url}/console/participants/{scene.quintero}/{form}")
         yield f"{form}-form"

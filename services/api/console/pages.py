@@ -142,7 +142,8 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         mentor = await optional(request, staff, f"/mentors/{pairing['mentor_id']}")
         if mentor:
             mentors[str(pairing["mentor_id"])] = str(mentor["display_name"])
-    goals = await optional(request, staff, "/goals", participant_id=pid, min_position=at)
+    # The goal board: active goals by target date, each with its steps, then the closed ones.
+    board = await optional(request, staff, "/goals/board", participant_id=pid, min_position=at)
     timeline = await whole_timeline(request, staff, pid, at)
     consents = await optional(request, staff, f"/participants/{pid}/consents")
     # What the role may not read stays out (the API refuses it: "not available to your role").
@@ -176,7 +177,9 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         may_pair=allowed("pairings.write", staff.roles),
         may_assign=allowed("participants.assign", staff.roles),
         meetings=meetings[:20],
-        goals=(goals or {}).get("items", []),
+        goals=[
+            g for part in ("active", "achieved", "abandoned") for g in (board or {}).get(part, [])
+        ],
         timeline=timeline or [],
         consents=(consents or {}).get("items", [])
         if isinstance(consents, dict)
