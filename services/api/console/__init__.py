@@ -48,7 +48,7 @@ from services.api.console import (
     signin,
 )
 from services.api.console.backend import Refusal
-from services.api.console.format import register_filters
+from services.api.console.format import register_filters, size
 from services.api.console.session import PATH, SignInRequired, csrf_config, session_config
 from services.settings import Settings
 
@@ -134,8 +134,8 @@ def _too_large(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
             context={
                 "title": "File too large",
                 "detail": "This file is too large to upload (more than"
-                f" {settings.document_max_bytes / (1024 * 1024):g} MB). Go back and choose a"
-                " smaller file: a scan at a lower resolution, or the pages needed.",
+                f" {size(settings.document_max_bytes)}). Go back and choose a smaller file: a"
+                " scan at a lower resolution, or only the pages needed.",
             },
             status_code=413,
         )

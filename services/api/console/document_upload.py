@@ -19,7 +19,7 @@ from domain.documents import ALLOWED_TYPES, DOCX, DocumentKind
 from services.api.console.actions import CHOOSE, Field, labels_of, render_form
 from services.api.console.backend import read
 from services.api.console.checks import FormCheck, as_sentence
-from services.api.console.format import words
+from services.api.console.format import size, words
 from services.api.console.roles import may
 from services.api.console.session import PATH, Staff, signed_in
 from services.api.console.submit import Refused, done, submit
@@ -48,17 +48,13 @@ RULES = {
 }
 
 
-def megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):g} MB"
-
-
 def allowed_types() -> str:
     said = [TYPE_WORDS.get(t, t) for t in ALLOWED_TYPES]
     return ", ".join(said[:-1]) + " or " + said[-1]
 
 
 def fields(settings: Settings) -> list[Field]:
-    limit = megabytes(settings.document_max_bytes)
+    limit = size(settings.document_max_bytes)
     return [
         Field(
             "file",
@@ -89,7 +85,7 @@ def file_words(code: str, declared: str, settings: Settings) -> str:
     types and bytes)."""
     kind = TYPE_WORDS.get(declared, declared or "of no known type")
     said = {
-        "document_too_large": f"the file is larger than {megabytes(settings.document_max_bytes)},"
+        "document_too_large": f"the file is larger than {size(settings.document_max_bytes)},"
         " the most a document may be",
         "document_type_not_allowed": f"this file is {kind}: a document may be {allowed_types()}",
         "document_content_mismatch": f"this file is named as {kind}, but its contents are not:"
