@@ -76,7 +76,11 @@ NOTICES = {
 }
 
 
-async def _fields(request: Request[Any, Any, Any], staff: Staff, step: str) -> list[Field]:
+async def _fields(
+    request: Request[Any, Any, Any], staff: Staff, step: str, drawn: bool = True
+) -> list[Field]:
+    """The step's fields; the handover's name offers the staff directory when the page is
+    drawn (a POST reads the fields' names and labels only)."""
     if step == "connection":
         return CONNECTION
     if step == "decline":
@@ -86,7 +90,7 @@ async def _fields(request: Request[Any, Any, Any], staff: Staff, step: str) -> l
             "case_manager",
             "The case manager's sign-in name",
             "text",
-            await known_staff(request, staff),
+            await known_staff(request, staff, wait=False) if drawn else [],
             help=HANDOVER_HELP,
             required=True,
         ),
@@ -164,7 +168,7 @@ def _body(step: str, values: dict[str, str], check: FormCheck, labels: dict[str,
 async def _record(request: Request[Any, Any, Any], referral_id: UUID, step: str) -> Response[Any]:
     staff = signed_in(request)
     may(staff, WRITE, DOING)
-    fields = await _fields(request, staff, step)
+    fields = await _fields(request, staff, step, drawn=False)
     values = await read_form(request, fields)
     labels = labels_of(fields)
     check = FormCheck()
