@@ -132,6 +132,7 @@ class Scene:
     delgado: str = ""
     planned: str = ""
     step: str = ""
+    referral: str = ""
 
 
 @contextmanager
@@ -223,7 +224,7 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             f"/participants/{quintero}/assignments", {"duty": "coordinator", "staff": "co-lena"}
         )
         # The participant page's referrals, case notes and documents.
-        world.post(
+        referral = world.post(
             "/referrals",
             {"participant_id": quintero, "resource_id": jobs["id"], "need": "A warehouse job"},
             role="case_manager",
@@ -280,6 +281,7 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             delgado,
             str(planned),
             str(step),
+            str(referral["id"]),
         )
 
 
@@ -436,6 +438,11 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     yield "assign-form"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/referral")
     yield "referral-form"
+    for step in ("handover", "connection", "decline"):
+        driver.get(f"{scene.url}/console/referrals/{scene.referral}/{step}")
+        yield f"referral-{step}-form"
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/document")
+    yield "document-upload-form"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/correct")
     yield "correct-form"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/contact-details")

@@ -30,6 +30,7 @@ from services.api.console import (
     caseload,
     casework,
     details,
+    document_upload,
     enrolment,
     escalations,
     forms,
@@ -43,11 +44,12 @@ from services.api.console import (
     pages,
     pairing,
     records,
+    referral_forms,
     reports,
     signin,
 )
 from services.api.console.backend import Refusal
-from services.api.console.format import register_filters
+from services.api.console.format import register_filters, size
 from services.api.console.session import PATH, SignInRequired, csrf_config, session_config
 from services.settings import Settings
 
@@ -123,8 +125,22 @@ def _csrf_refused(request: Request[Any, Any, Any], exc: Exception) -> Response[A
 
 def _too_large(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A form over the service's body limit (a long text pasted): a page in words, not the
-    API's problem document; the browser's Back keeps what was typed."""
-    limit = request.app.state.settings.max_body_bytes // 1024
+    API's problem document; the browser's Back keeps what was typed. A document's upload takes
+    the larger document limit: over it, the page says so of the file."""
+    settings = request.app.state.settings
+    handler = request.scope.get("route_handler")
+    if handler is not None and handler.opt.get("upload"):
+        return Template(
+            "error.html",
+            context={
+                "title": "File too large",
+                "detail": "This file is too large to upload (more than"
+                f" {size(settings.document_max_bytes)}). Go back and choose a smaller file: a"
+                " scan at a lower resolution, or only the pages needed.",
+            },
+            status_code=413,
+        )
+    limit = settings.max_body_bytes // 1024
     return Template(
         "error.html",
         context={
@@ -171,6 +187,7 @@ def console_router(settings: Settings) -> Router:
             *forms.ROUTES,
             *meeting_forms.ROUTES,
             *actions.ROUTES,
+            *referral_forms.ROUTES,
             *casework.ROUTES,
             *goal_forms.ROUTES,
             *details.ROUTES,
@@ -181,6 +198,7 @@ def console_router(settings: Settings) -> Router:
             *assignment.ROUTES,
             *escalations.ROUTES,
             *records.ROUTES,
+            *document_upload.routes(settings),
             *mentor_register.ROUTES,
             *mentor_admin.ROUTES,
             *reports.ROUTES,

@@ -29,7 +29,7 @@ from services.reports.quarterly import Quarter
 class Field:
     name: str
     label: str
-    kind: str = "text"  # text, textarea, number, select, datetime, date, checkbox, checkboxes
+    kind: str = "text"  # text, textarea, number, select, datetime, date, checkbox(es), file
     # A select's choices; a text field's suggestions (a datalist), which it need not take.
     options: list[tuple[str, str]] = field(default_factory=list)
     help: str = ""
@@ -43,6 +43,8 @@ class Field:
     # (the participants to choose from): its "Find" button draws the form again with the
     # options found, keeping what was entered; its value is the form's `find`.
     search: str = ""
+    # A file box's `accept`: the kinds of file the picker offers first (the API still checks).
+    accept: str = ""
 
 
 PROGRESS = [

@@ -57,10 +57,13 @@ def _holds(member: dict[str, Any]) -> str:
     return ", ".join(held) or "holds nothing now"
 
 
-async def _known(request: Request[Any, Any, Any], staff: Staff) -> list[tuple[str, str]]:
+async def known_staff(
+    request: Request[Any, Any, Any], staff: Staff, *, wait: bool = True
+) -> list[tuple[str, str]]:
     """The staff directory's first page (500), each with what they hold now; none for a role
-    that may not read it."""
-    position = log_position(request)
+    that may not read it. With `wait`, the directory first has the staff member's last
+    command (an assignment just made); suggestions elsewhere need not wait."""
+    position = log_position(request) if wait else None
     more = {} if position is None else {"min_position": position}
     found = await optional(request, staff, "/staff", limit=500, **more)
     return [(str(m["subject"]), _holds(m)) for m in (found or {}).get("items", [])]
@@ -80,7 +83,7 @@ async def _page(
         intro=f"For {person['first_name']} {person['last_name']} ({person['number']}). {held}",
         action=f"{PATH}/participants/{person['id']}/assign",
         back=f"{PATH}/participants/{person['id']}",
-        fields=_fields(await _known(request, staff)),
+        fields=_fields(await known_staff(request, staff)),
         values=values,
         submit="Assign",
         **more,

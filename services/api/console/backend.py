@@ -68,9 +68,11 @@ async def call(
     params: dict[str, Any] | None = None,
     body: Any = None,
     idempotency_key: str | None = None,
+    files: Mapping[str, tuple[str, bytes, str]] | None = None,
 ) -> httpx.Response:
     """One API request as `staff`; `path` is under the staff member's grantee unless it starts
-    with `/v1/`."""
+    with `/v1/`. With `files` (field: file name, bytes, media type) the request is
+    `multipart/form-data`, `body` its other fields; else `body` is sent as JSON."""
     url = path if path.startswith("/v1/") else f"/v1/grantees/{staff.grantee}{path}"
     headers = {"authorization": f"Bearer {staff.token}", "accept": "application/json"}
     if idempotency_key:
@@ -89,7 +91,9 @@ async def call(
             method,
             url,
             params={k: v for k, v in (params or {}).items() if v not in (None, "")},
-            json=body,
+            json=None if files else body,
+            data=body if files else None,
+            files=files,
             headers=headers,
         )
 
@@ -149,9 +153,13 @@ async def command(
     path: str,
     body: Any,
     idempotency_key: str | None,
+    files: Mapping[str, tuple[str, bytes, str]] | None = None,
 ) -> tuple[Any, int]:
-    """POST a command; its result and log position, or a Refusal."""
-    response = await call(request, staff, "POST", path, body=body, idempotency_key=idempotency_key)
+    """POST a command (with `files`: a multipart upload); its result and log position, or a
+    Refusal."""
+    response = await call(
+        request, staff, "POST", path, body=body, idempotency_key=idempotency_key, files=files
+    )
     if response.status_code not in (200, 201):
         raise refusal(response)
     return response.json(), int(response.headers.get("x-log-position", "0") or 0)

@@ -49,13 +49,13 @@ def event(kind: Any) -> str:
 
 
 def size(value: Any) -> str:
-    """`512 bytes`, `1.5 KB`, `2.3 MB` (1024-based, as file browsers show them)."""
+    """`512 bytes`, `1.5 KB`, `2.3 MB`, `10 MB` (1024-based, as file browsers show them)."""
     n = int(value or 0)
     if n < 1024:
         return f"{n} byte{'' if n == 1 else 's'}"
     if n < 1024 * 1024:
-        return f"{n / 1024:.1f} KB"
-    return f"{n / (1024 * 1024):.1f} MB"
+        return f"{n / 1024:.1f}".removesuffix(".0") + " KB"
+    return f"{n / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
 
 
 def count(n: Any, thing: str) -> str:

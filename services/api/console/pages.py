@@ -154,6 +154,12 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
     referrals = await optional_all(
         request, staff, "/referrals", participant_id=pid, limit=500, min_position=at
     )
+    # Each referral's resource by name (withdrawn ones too: a referral may predate it).
+    directory = (
+        await optional_all(request, staff, "/resources", include_withdrawn=True, limit=500)
+        if referrals and referrals.get("items")
+        else None
+    )
     # Outcomes are read from the participant's own record (no view to wait for).
     outcomes = await optional(request, staff, f"/participants/{pid}/outcomes")
     may_contact = allowed("casework.write", staff.roles)
@@ -187,9 +193,11 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         documents=None if documents is None else documents.get("items", []),
         notes=None if notes is None else notes.get("items", []),
         referrals=None if referrals is None else referrals.get("items", []),
+        resources={str(r["id"]): str(r["name"]) for r in (directory or {}).get("items", [])},
         outcomes=outcomes,
         may_outcome=allowed("feedback.write", staff.roles),
         may_download=allowed("documents.download", staff.roles),
+        may_upload=allowed("documents.write", staff.roles),
         may_record=allowed("meetings.write", staff.roles),
         may_escalate=allowed("escalations.raise", staff.roles),
         may_move=allowed("participants.move", staff.roles),

@@ -49,15 +49,17 @@ async def submit(
     rules: Mapping[str, str] | None = None,
     *,
     field_errors: Callable[[Refusal], dict[str, str]] | None = None,
+    files: Mapping[str, tuple[str, bytes, str]] | None = None,
 ) -> Sent | Refused:
     """POST `body` to `path` with idempotency key `key` unless `check` found problems.
     A refusal's sentences are said with the form's `labels`; each goes beside its field by
     the API's body path or, for a rule's code, by `rules` (code -> field), unless
-    `field_errors` places them itself. The console's own problems win over the API's."""
+    `field_errors` places them itself. The console's own problems win over the API's. With
+    `files` the command is a multipart upload, `body` its other fields."""
     try:
         if check.problems:
             raise Refusal(422, "invalid_form", check.text())
-        answer, position = await command(request, staff, path, body, key)
+        answer, position = await command(request, staff, path, body, key, files)
     except Refusal as refused:
         placed = field_errors(refused) if field_errors else refused.fields(labels, rules)
         return Refused(
