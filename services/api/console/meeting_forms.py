@@ -18,7 +18,7 @@ from services.api.console.actions import CHOOSE, Field, read_form, render_form
 from services.api.console.backend import Refusal, read
 from services.api.console.checks import FormCheck
 from services.api.console.format import when, words
-from services.api.console.forms import PLACES, duplicate_words, location, place_of
+from services.api.console.meeting_record import PLACES, duplicate_words, location, place_of
 from services.api.console.pages import grantee_zone, optional
 from services.api.console.roles import may
 from services.api.console.session import PATH, Staff, signed_in
