@@ -133,6 +133,7 @@ class Scene:
     planned: str = ""
     step: str = ""
     referral: str = ""
+    earlier: str = ""
 
 
 @contextmanager
@@ -183,6 +184,9 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
         # A meeting planned for Thursday (not tomorrow: no reminder among the alerts), for the
         # missed and cancel forms; scheduled, it leaves the cadence alert as it is.
         planned = world.schedule(pairing, "2026-03-12T16:30:00-05:00")["id"]
+        # One planned months ago and not yet answered, for the held form on a phone (its week
+        # long before the cadence alert's).
+        earlier = world.schedule(pairing, "2025-11-11T12:00:00-06:00")["id"]
         # A group, for its add-member and remove-member forms.
         delgado = enrol("Rosa", "Delgado")
         group = world.pair(
@@ -282,6 +286,7 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             str(planned),
             str(step),
             str(referral["id"]),
+            str(earlier),
         )
 
 
@@ -396,6 +401,14 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     yield "missed-form"
     driver.get(f"{scene.url}/console/meetings/{scene.planned}/cancel?{about}")
     yield "cancel-form"
+    driver.get(f"{scene.url}/console/meetings/{scene.planned}/held?{about}")
+    yield "held-form"
+    # Planned for Thursday: held at that time lies in the future, refused beside the time.
+    driver.find_element(By.ID, "duration_minutes").send_keys("60")
+    driver.execute_script("document.querySelector('input[name=topics]').checked = true")
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.ID, "refusal"), what="the refusal")
+    yield "held-refused"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/escalation")
     yield "raise-escalation-form"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/contact")

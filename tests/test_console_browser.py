@@ -195,6 +195,38 @@ def test_a_peer_mentor_records_a_meeting_on_a_phone(driver, scene):
     assert "practised an interview" in meetings
 
 
+def test_a_peer_mentor_records_a_scheduled_meeting_as_held_on_a_phone(driver, scene):
+    """A peer mentor on a phone (390 px wide) answers a meeting planned months ago from their
+    mentee's page: the form fits the screen, its time is the planned one, and the meeting is
+    recorded as held (in a week long before the case manager's test's cadence alert)."""
+    from selenium.webdriver.common.by import By
+
+    driver.set_window_size(PHONE, 860)
+    sign_in(driver, scene, "peer_mentor", subject="mentor-ana")
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}")
+    held = f"a[href$='/meetings/{scene.earlier}/held?participant={scene.quintero}']"
+    link = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, held), what="the Held link")[0]
+    assert link.text.startswith("Held")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
+    link.click()
+    wait_for(lambda: "/held" in driver.current_url)
+    width = driver.execute_script("return document.documentElement.scrollWidth")
+    assert int(width) <= PHONE, "the held form scrolls sideways on a phone"
+    assert driver.find_element(By.ID, "occurred_at").get_attribute("value") == "2025-11-11T12:00"
+    driver.find_element(By.ID, "duration_minutes").send_keys("45")
+    tick(driver, "housing")
+    driver.find_element(By.ID, "summary").send_keys("Went over the housing list by phone.")
+    submit = driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]")
+    driver.execute_script("arguments[0].scrollIntoView()", submit)
+    submit.click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".notice"), what="the notice")
+    said = "Meeting of Tue 11 Nov 2025, 12:00 (UTC-06:00) recorded as held."
+    assert text_of(driver, ".notice") == said
+    assert driver.current_url.endswith(f"/console/participants/{scene.quintero}")
+    meetings = text_of(driver, "#h-meetings + table")
+    assert "Went over the housing list by phone." in meetings, meetings
+
+
 def test_enter_finds_in_the_group_forms_search_box_and_sends_the_form_elsewhere(driver, scene):
     """A coordinator starting a group types a name in the search box and presses Enter: the
     list is drawn again for that name, keeping the mentor chosen and the members ticked;
@@ -282,7 +314,7 @@ def test_every_page_has_no_serious_or_critical_accessibility_violation(driver, s
         driver.set_window_size(DESKTOP, 900)
         if shots:
             screenshot(driver, name)
-    assert len(seen) == 56
+    assert len(seen) == 58
 
 
 def test_the_printable_quarterly_reports_fit_a_phone(driver, scene):

@@ -18,7 +18,7 @@ from services.api.console.actions import CHOOSE, Field, read_form, render_form
 from services.api.console.backend import Refusal, read
 from services.api.console.checks import FormCheck
 from services.api.console.format import when, words
-from services.api.console.forms import PLACES, duplicate_words, location, place_of
+from services.api.console.meeting_record import PLACES, duplicate_words, location, place_of
 from services.api.console.pages import grantee_zone, optional
 from services.api.console.roles import may
 from services.api.console.session import PATH, Staff, signed_in
@@ -191,7 +191,7 @@ async def schedule(request: Request[Any, Any, Any], participant_id: UUID) -> Res
     )
 
 
-def _back(request: Request[Any, Any, Any]) -> str:
+def back_to(request: Request[Any, Any, Any]) -> str:
     """The participant's page the form came from (`?participant=`), else the week's meetings."""
     asked = request.query_params.get("participant", "")
     try:
@@ -209,7 +209,7 @@ async def _outcome_page(
     **shown: Any,
 ) -> Template:
     m = await read(request, staff, f"/meetings/{meeting_id}")
-    back = _back(request)
+    back = back_to(request)
     place = words(m["location"]["kind"]) + (
         f" {m['location']['facility']}" if m["location"].get("facility") else ""
     )
@@ -266,7 +266,7 @@ async def _outcome(request: Request[Any, Any, Any], meeting_id: UUID, kind: str)
         if body["excused"]
         else "Meeting cancelled."
     )
-    return done(request, sent, notice, _back(request))
+    return done(request, sent, notice, back_to(request))
 
 
 @get(f"{PATH}/meetings/{{meeting_id:uuid}}/missed")
