@@ -113,28 +113,6 @@ class Duplicate(msgspec.Struct):
     rule: str
 
 
-def duplicates(db: Reader, t: Tables, details: PersonalDetails) -> list[Duplicate]:
-    """Participants with the same register number (`same_register_number`), or the same name
-    and date of birth (`same_name_and_birth_date`), case and accents ignored."""
-    register = key(details.bop_register_number)
-    rows = db.fetchall(
-        sql.SQL(
-            "SELECT person_id, upper(number_key),"
-            " CASE WHEN register_key = %s THEN 'same_register_number'"
-            " ELSE 'same_name_and_birth_date' END"
-            " FROM {} WHERE kind = 'participant'"
-            " AND (register_key = %s OR (folded = %s AND born = %s)) ORDER BY person_id"
-        ).format(t["people"]),
-        (
-            register,
-            register,
-            fold(f"{details.first_name} {details.last_name}"),
-            details.date_of_birth,
-        ),
-    )
-    return [Duplicate(r[0], r[1], r[2]) for r in rows]
-
-
 class PersonKeys(msgspec.Struct, frozen=True):
     """What duplicate detection compares of one indexed person."""
 
@@ -149,26 +127,6 @@ def person_keys(db: Reader, t: Tables) -> list[PersonKeys]:
     """Every indexed person's matching keys (an import compares a whole file against them)."""
     rows = db.fetchall(
         sql.SQL("SELECT person_id, kind, folded, register_key, born FROM {}").format(t["people"])
-    )
-    return [PersonKeys(*r) for r in rows]
-
-
-def participants_matching(
-    db: Reader, t: Tables, registers: list[str], names: list[tuple[str, Any]]
-) -> list[PersonKeys]:
-    """The indexed participants any of many enrolments may duplicate, in one query: those
-    with one of `registers` (register keys), or one of `names` (folded name, date of birth).
-    A batch's enrolments are compared with these, not with everyone indexed."""
-    rows = db.fetchall(
-        sql.SQL(
-            "SELECT person_id, kind, folded, register_key, born FROM {}"
-            # Both as hashed subplans: `= ANY(array)` compares each row with every element
-            # under a generic plan (25 ms instead of 1.6 for 200 keys and 6,000 people).
-            " WHERE kind = 'participant' AND (register_key IN (SELECT unnest(%s::text[]))"
-            " OR (folded, born) IN (SELECT * FROM unnest(%s::text[], %s::date[])))"
-            " ORDER BY person_id"
-        ).format(t["people"]),
-        (registers, [n for n, _ in names], [b for _, b in names]),
     )
     return [PersonKeys(*r) for r in rows]
 

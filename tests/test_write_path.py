@@ -89,22 +89,25 @@ def test_an_enrolment_is_one_statement_in_autocommit(traced_api: Any, world: Wor
     assert retry.json()["id"] == r.json()["id"]
 
 
-def test_an_enrolment_checked_for_duplicates_catches_the_search_view_up_once(
+def test_an_enrolment_checked_for_duplicates_reads_the_enrolment_index_once(
     traced_api: Any, world: World
 ) -> None:
-    """Without a `duplicate_reason` the enrolment first brings the search view up to the log's
-    head here and queries the build it wrote to. Before: 7 transactions (the catch-up, then the
-    log's head, the view's position twice and its build, the query, the append); now 3."""
+    """Without a `duplicate_reason` the enrolment looks its keys up in the enrolment index,
+    which the writes keep (decision 132). Before decision 132: 3 transactions (the search
+    view caught up to the log's head, the query of the build it wrote to, the append); before
+    that 7. Now 2: the indexed query and the append, which writes the new keys with the
+    events."""
     pool, api = traced_api
     world.enrol()
     plain = {k: v for k, v in enrolment("Di").items() if k != "duplicate_reason"}
     with traced(pool, CONNECTIONS) as transactions:
         r = api.post(world.base + "/participants", json=plain, headers=world.headers())
     assert r.status_code == 201, r.text
-    assert len(transactions) == 3, transactions
-    catch_up, query, append = transactions
-    assert any("pg_try_advisory_xact_lock" in s for s in catch_up)
-    assert "register_key" in query[0] and "append_checked" in append[0]
+    assert len(transactions) == 2, transactions
+    query, append = transactions
+    assert not any("pg_try_advisory_xact_lock" in s for t in transactions for s in t)
+    assert "enrolment_index" in query[0] and "register_key" in query[0]
+    assert "append_checked" in append[0] and "enrolment_index" in append[0]
     # The same person again is found, whatever the view had applied before.
     again = api.post(world.base + "/participants", json=plain, headers=world.headers())
     assert again.status_code == 409 and again.json()["code"] == "possible_duplicate"

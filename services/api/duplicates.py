@@ -8,10 +8,9 @@ import msgspec
 from litestar import Request
 
 from domain.participants import PersonalDetails
-from projections.search import duplicates
-from services.api import views
 from services.api.context import Tenant
 from services.api.problems import ProblemError
+from services.app import enrolment_index
 
 
 def check_duplicates(
@@ -19,11 +18,11 @@ def check_duplicates(
 ) -> None:
     """409 `possible_duplicate` when a participant with the same register number, or the same
     name and date of birth, is enrolled already; `existing` names them by id and number only.
-    The views are caught up first (or, while the worker holds them, waited for) so that the
-    search view has applied the whole log."""
-    db, schema = tenant.tenancy.db, tenant.info.schema
-    people = views.caught_up(db, schema, "search", request.app.state.settings.view_wait_max)
-    found = duplicates(db, people, personal)
+    One indexed read of the enrolment index, which the writes keep (decision 132): nothing
+    waits for a view."""
+    ledger = tenant.app.ledger
+    people = enrolment_index.people(ledger, request.app.state.settings.view_wait_max)
+    found = enrolment_index.duplicates(ledger.db, people, personal)
     if found:
         rules = ", ".join(sorted({d.rule for d in found}))
         raise ProblemError(

@@ -18,9 +18,12 @@ from datetime import date
 from typing import Generic, TypeVar
 from uuid import UUID
 
+from psycopg import sql
+
 from domain.participants import Participant, PersonalDetails
 from projections.base import Tables
-from projections.search import PersonKeys, fold, key, participants_matching, person_keys
+from projections.search import PersonKeys, fold, key, person_keys
+from services.app import enrolment_index
 from services.projector.serving import caught_up_tables
 from services.store.ledger import IdempotentResult, LedgerApplication
 from services.store.unit_of_work import LostRace, UnitOfWork, deferring, replayed
@@ -103,15 +106,15 @@ def _keys(personal: PersonalDetails) -> tuple[str | None, NameBorn | None]:
 @dataclass
 class BatchPeople:
     """Whom a batch's enrolments may duplicate, matched as enrolment matches them
-    (projections/search.py `duplicates`): the participants indexed before the batch, looked
-    up by the keys asked for (the batch's enrolments, all in one query: never the whole
-    index), and those the batch enrolled. The index is caught up with the log before its
-    first look-up, as the single enrolment's check catches it up, so a participant enrolled
-    by an earlier request is found. An indexed participant wins over the batch's own."""
+    (services/app/enrolment_index.py): the participants indexed before the batch, looked up
+    by the keys asked for (the batch's enrolments, all in one query: never the whole index),
+    and those the batch enrolled. The enrolment index is kept by the writes themselves, so a
+    participant enrolled by an earlier request is found. An indexed participant wins over
+    the batch's own."""
 
     ledger: LedgerApplication
     wait: float
-    tables: Tables | None = None
+    tables: sql.Composable | None = None
     # Each key looked up, and the indexed participant it found (None: nobody).
     registers: dict[str, UUID | None] = field(default_factory=dict)
     names: dict[NameBorn, UUID | None] = field(default_factory=dict)
@@ -133,16 +136,18 @@ class BatchPeople:
         if not registers and not names:
             return
         if self.tables is None:
-            self.tables = caught_up_search(self.ledger, self.wait)
+            self.tables = enrolment_index.people(self.ledger, self.wait)
         self.registers.update(dict.fromkeys(registers))
         self.names.update(dict.fromkeys(names))
-        found = participants_matching(self.ledger.db, self.tables, sorted(registers), sorted(names))
-        for p in found:
-            if p.register_key in registers and self.registers[p.register_key] is None:
-                self.registers[p.register_key] = p.person_id
-            pair = None if p.born is None else (p.folded, p.born)
+        found = enrolment_index.matching(
+            self.ledger.db, self.tables, sorted(registers), sorted(names)
+        )
+        for person_id, folded, register_key, born in found:
+            if register_key in registers and self.registers[register_key] is None:
+                self.registers[register_key] = person_id
+            pair = None if born is None else (folded, born)
             if pair in names and self.names[pair] is None:
-                self.names[pair] = p.person_id
+                self.names[pair] = person_id
 
     def duplicate_of(self, personal: PersonalDetails) -> tuple[str, UUID] | None:
         """The rule and the participant `personal` matches first (by register number, then

@@ -43,6 +43,18 @@ def on_erase(scrubber: Scrubber) -> Scrubber:
     return scrubber
 
 
+@on_erase
+def _enrolment_index(cur: Cursor[TupleRow], schema: str, participant_id: UUID) -> None:
+    """The participant's duplicate-detection keys (services/app/enrolment_index.py): an
+    erased participant is nobody a new enrolment can duplicate."""
+    cur.execute(
+        sql.SQL("DELETE FROM {}.enrolment_index WHERE person_id = %s").format(
+            sql.Identifier(schema)
+        ),
+        (participant_id,),
+    )
+
+
 _OWNED_TOPICS = [get_topic(c) for c in (Goal.Set, Referral.Made, Feedback.Given)]
 
 

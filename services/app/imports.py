@@ -19,6 +19,7 @@ import msgspec
 from domain.common import DomainError, ProwdAggregate
 from domain.imports import Import, ImportKind, Outcome, RowOutcome, import_id
 from projections.search import PersonKeys
+from services.app import enrolment_index
 from services.app.batch import indexed_people
 from services.app.facilities import Facilities
 from services.app.import_file import ImportFile, check_size, read_import
@@ -134,7 +135,8 @@ class Imports:
             run.apply_rows(self._outcomes_of(reports))
         if not reports and not run.pending_events:
             return
-        saved = self.ledger.record(run, Command(), also=pending)
+        index = enrolment_index.writes(self.ledger.schema, pending)
+        saved = self.ledger.record(run, Command(), also=pending, side_effects=index)
         report.position = saved.position
         report.outcomes.extend(reports)
         report.applied_through = run.applied_through

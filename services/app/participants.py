@@ -18,7 +18,7 @@ from domain.common import NotFound, ProwdAggregate, RuleViolation
 from domain.contact import Contact, record_contact
 from domain.participants import ExitReason, Participant, PersonalDetails
 from domain.stages import Placement, Stage, placement_of_move
-from services.app import erasure
+from services.app import enrolment_index, erasure
 from services.app.derived_exits import DerivedExitOf
 from services.app.facilities import Facilities
 from services.store.ledger import Command, LedgerApplication, Saved
@@ -87,7 +87,12 @@ class Participants:
             duplicate_reason=duplicate_reason,
             zone=self.ledger.zone,
         )
-        return self.ledger.record(participant, command, creates=f"participant number {number}")
+        return self.ledger.record(
+            participant,
+            command,
+            creates=f"participant number {number}",
+            side_effects=enrolment_index.writes(self.ledger.schema, [participant]),
+        )
 
     def correct_participant(
         self,
@@ -126,7 +131,8 @@ class Participants:
             corrections.correct_entry_date(
                 participant, cohort, program_entry_date, reason, self.ledger.zone
             )
-        return self.ledger.record(participant, command)
+        index = enrolment_index.writes(self.ledger.schema, [participant])
+        return self.ledger.record(participant, command, side_effects=index)
 
     def assign_staff(
         self,

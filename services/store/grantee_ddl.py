@@ -64,6 +64,36 @@ def grantee_ddl(slug: str, tables: Sequence[TableDDL]) -> list[sql.Composed]:
             "CREATE INDEX IF NOT EXISTS participant_keys_destroyed ON {}.participant_keys"
             " (destroyed_position) WHERE destroyed_position IS NOT NULL"
         ).format(s),
+        *_enrolment_index_ddl(s),
+    ]
+
+
+def _enrolment_index_ddl(s: sql.Identifier) -> list[sql.Composed]:
+    """The keys duplicate detection compares, kept by the writes (services/app/
+    enrolment_index.py, decision 132), and the mark that they cover the whole log: set here
+    when the log is empty (a new grantee), else by the first check, which fills the index."""
+    return [
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {}.enrolment_index ("
+            " person_id uuid PRIMARY KEY, number_key text, folded text NOT NULL,"
+            " register_key text, born date)"
+        ).format(s),
+        sql.SQL(
+            "CREATE INDEX IF NOT EXISTS enrolment_index_register ON {}.enrolment_index"
+            " (register_key) WHERE register_key IS NOT NULL"
+        ).format(s),
+        sql.SQL(
+            "CREATE INDEX IF NOT EXISTS enrolment_index_name ON {}.enrolment_index (folded, born)"
+        ).format(s),
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {}.enrolment_index_built ("
+            " built boolean PRIMARY KEY DEFAULT true CHECK (built),"
+            " position bigint NOT NULL, built_at timestamptz NOT NULL DEFAULT now())"
+        ).format(s),
+        sql.SQL(
+            "INSERT INTO {s}.enrolment_index_built (position) SELECT 0"
+            " WHERE NOT EXISTS (SELECT 1 FROM {s}.events) ON CONFLICT DO NOTHING"
+        ).format(s=s),
     ]
 
 
