@@ -117,6 +117,15 @@ def test_staff_reclassify_with_a_reason_and_the_rebuilt_view_agrees(api: Api) ->
     api.post(f"/participants/{pid}/documents/{doc['id']}/removal", {"reason": "Duplicate."})
     api.refused(reclassify, {"part2": True, "reason": "late"}, "already_removed")
 
+    # Erasure reads the reason as erased, the tag and who changed it stay.
+    erased = api.post(f"/participants/{pid}/erasure", {"reason": "request"})
+    (row,) = api.view(f"/participants/{pid}/documents", erased["position"])["items"]
+    assert (row["part2"], row["part2_changed_by"], row["part2_reason"]) == (
+        False,
+        "test-coordinator",
+        "[erased]",
+    )
+
     schema = f"g_{api.slug}"
     live.drain(api.db, schema)
     before_rebuild = live.digests(api.db, schema)["documents"]
@@ -134,7 +143,12 @@ def test_an_attached_event_stored_before_the_flag_reads_as_not_part2(api: Api) -
     )
     state = json.loads(bytes(stored[3]))
     del state["part2"]
-    old = StoredEvent(UUID(str(stored[0])), stored[1], stored[2], json.dumps(state, separators=(",", ":")).encode())
+    old = StoredEvent(
+        UUID(str(stored[0])),
+        stored[1],
+        stored[2],
+        json.dumps(state, separators=(",", ":")).encode(),
+    )
     # The app's own mapper decodes it, as a load or a rebuild would.
     event = api.client.app.state.tenancy.app(api.slug).ledger.mapper.to_domain_event(old)
     assert isinstance(event, Document.Attached)

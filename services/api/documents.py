@@ -195,9 +195,10 @@ class DocumentController(Controller):
         ],
     ) -> Response[DocumentOut]:
         """Attach a document to the participant (`multipart/form-data`: `file`, `title`,
-        `kind`, and `part2`, true when it holds 42 CFR Part 2 information). Allowed: PDF, PNG, JPEG, plain text (UTF-8) and Word (.docx), checked by the
-        bytes' signature; at most `PROWD_DOCUMENT_MAX_BYTES`. The content is encrypted with
-        the participant's key; the log records its metadata and digest, never the bytes."""
+        `kind`, and `part2`, true when it holds 42 CFR Part 2 information). Allowed: PDF,
+        PNG, JPEG, plain text (UTF-8) and Word (.docx), checked by the bytes' signature; at
+        most `PROWD_DOCUMENT_MAX_BYTES`. The content is encrypted with the participant's key;
+        the log records its metadata and digest, never the bytes."""
         settings: Settings = request.app.state.settings
         declared = media_type_of(data.file.content_type or "")
         if declared not in ALLOWED_TYPES:

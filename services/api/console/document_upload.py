@@ -1,9 +1,10 @@
 """Upload a participant's document from the console: a `multipart/form-data` form (the file, a
-title, its kind, whether it holds 42 CFR Part 2 information) forwarded, file and all, to the API's upload (`POST …/participants/{id}/
-documents`) in process, with the form's own idempotency key. The API checks the type, the size
-and that the bytes are what the type says; its refusal comes back in words beside the file
-field. The route takes bodies as large as the API's upload does (the document limit and the
-form around it); a larger one is the console's own 413 page (console/__init__.py)."""
+title, its kind, whether it holds 42 CFR Part 2 information) forwarded, file and all, to the
+API's upload (`POST …/participants/{id}/documents`) in process, with the form's own idempotency
+key. The API checks the type, the size and that the bytes are what the type says; its refusal
+comes back in words beside the file field. The route takes bodies as large as the API's upload
+does (the document limit and the form around it); a larger one is the console's own 413 page
+(console/__init__.py)."""
 
 from __future__ import annotations
 
