@@ -6,6 +6,9 @@ document store (services/store/documents.py); the `Attached` event records what 
 of the content are personal (encrypted in the event, shredded by erasure). Documents are staff
 records, like case notes: never peer mentors, RRC systems or oversight figures.
 
+A document may hold 42 CFR Part 2 information (an RDAP or RRC treatment letter): `part2`, said
+when it is attached and changed later by staff with a reason (`Reclassified`, decision 131).
+
 What a document may be is decided here: one of the allowed content types, and bytes that are
 what the type says (their signature, not the client's `Content-Type`).
 """
@@ -16,7 +19,7 @@ import io
 import zipfile
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from domain.common import ProwdAggregate, RuleViolation, utcnow
@@ -122,6 +125,10 @@ class Document(ProwdAggregate):
         sha256: str
         stored_sha256: str
         storage_ref: str
+        part2: bool
+        part2_changed_by: str | None
+        part2_changed_at: datetime | None
+        part2_reason: str | None
         attached_by: str
         attached_at: datetime
         removed_at: datetime | None
@@ -141,10 +148,20 @@ class Document(ProwdAggregate):
         sha256: str
         stored_sha256: str
         storage_ref: str
+        # It holds 42 CFR Part 2 information; absent from events stored before decision 131.
+        part2: bool = False
+        stored_defaults: ClassVar[dict[str, Any]] = {
+            **ProwdAggregate.Created.stored_defaults,
+            "part2": False,
+        }
 
         def apply(self, doc: Any) -> None:
             for name in _ATTACHED_FIELDS:
                 setattr(doc, name, getattr(self, name))
+            doc.part2 = self.part2
+            doc.part2_changed_by = None
+            doc.part2_changed_at = None
+            doc.part2_reason = None
             doc.attached_by = self.recorded_by
             doc.attached_at = self.timestamp
             doc.removed_at = None
@@ -161,6 +178,19 @@ class Document(ProwdAggregate):
             doc.removed_by = self.recorded_by
             doc.removal_reason = self.reason
 
+    class Reclassified(ProwdAggregate.Event):
+        """Staff said the document does (`part2`) or does not hold 42 CFR Part 2 information;
+        the reason is personal."""
+
+        part2: bool
+        reason: str
+
+        def apply(self, doc: Any) -> None:
+            doc.part2 = self.part2
+            doc.part2_changed_by = self.recorded_by
+            doc.part2_changed_at = self.timestamp
+            doc.part2_reason = self.reason
+
     @classmethod
     def attach(
         cls,
@@ -175,6 +205,7 @@ class Document(ProwdAggregate):
         sha256: str,
         stored_sha256: str,
         storage_ref: str,
+        part2: bool = False,
     ) -> Document:
         """Record a stored document of the participant (the content was checked by
         `check_content` before it was encrypted and stored)."""
@@ -191,6 +222,7 @@ class Document(ProwdAggregate):
             sha256=sha256,
             stored_sha256=stored_sha256,
             storage_ref=storage_ref,
+            part2=part2,
             occurred_at=utcnow(),
         )
         return doc
@@ -206,3 +238,20 @@ class Document(ProwdAggregate):
         if not reason.strip():
             raise RuleViolation("a removal states its reason", code="reason_required")
         self.trigger_event(self.Removed, reason=reason.strip(), occurred_at=utcnow())
+
+    def reclassify(self, *, part2: bool, reason: str) -> None:
+        """Say the document holds 42 CFR Part 2 information (`part2`) or does not, with a
+        reason: a change of what it is tagged, of a document not removed."""
+        if self.removed:
+            raise RuleViolation("the document was removed", code="already_removed")
+        if part2 == self.part2:
+            said = "already tagged" if part2 else "not tagged"
+            raise RuleViolation(
+                f"the document is {said} as holding 42 CFR Part 2 information",
+                code="part2_unchanged",
+            )
+        if not reason.strip():
+            raise RuleViolation("a reclassification states its reason", code="reason_required")
+        self.trigger_event(
+            self.Reclassified, part2=part2, reason=reason.strip(), occurred_at=utcnow()
+        )

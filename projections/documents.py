@@ -1,5 +1,6 @@
 """Documents of each participant (metadata only: the bytes are in the document store); title,
-file name, digest and removal reason erased with the participant."""
+file name, digest and the removal and reclassification reasons erased with the participant.
+`part2`: the document holds 42 CFR Part 2 information (decision 131)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ class Documents(Projection):
             " title text NOT NULL, filename text NOT NULL, content_type text NOT NULL,"
             " size bigint NOT NULL, sha256 text NOT NULL, attached_by text NOT NULL,"
             " attached_at timestamptz NOT NULL, removed_at timestamptz, removed_by text,"
-            " removal_reason text, erased boolean NOT NULL DEFAULT false"
+            " removal_reason text, erased boolean NOT NULL DEFAULT false,"
+            " part2 boolean NOT NULL DEFAULT false, part2_changed_by text,"
+            " part2_changed_at timestamptz, part2_reason text"
         )
     }
     order = {"documents": "document_id"}
@@ -48,7 +51,21 @@ class Documents(Projection):
                 "attached_by": e.recorded_by,
                 "attached_at": e.timestamp,
                 "erased": False,
+                "part2": e.part2,
             },
+        )
+
+    @handles(Document.Reclassified)
+    def reclassified(self, w: Writer, e: Document.Reclassified, position: int) -> None:
+        w.update(
+            "documents",
+            {
+                "part2": e.part2,
+                "part2_changed_by": e.recorded_by,
+                "part2_changed_at": e.timestamp,
+                "part2_reason": e.reason,
+            },
+            document_id=e.originator_id,
         )
 
     @handles(Document.Removed)
@@ -68,6 +85,7 @@ class Documents(Projection):
                 "filename": Erase(ERASED),
                 "sha256": Erase(ERASED),
                 "removal_reason": Erase(ERASED),
+                "part2_reason": Erase(ERASED),
                 "erased": True,
             },
             participant_id=e.originator_id,
@@ -90,6 +108,11 @@ class DocumentRow(msgspec.Struct):
     removal_reason: str | None
     # The participant was erased: the content can no longer be read.
     erased: bool
+    # It holds 42 CFR Part 2 information; who last changed that, when and why (decision 131).
+    part2: bool
+    part2_changed_by: str | None
+    part2_changed_at: datetime | None
+    part2_reason: str | None
 
 
 DOCUMENT = select(DocumentRow, id="document_id")
@@ -112,13 +135,16 @@ def document_page(
     limit: int,
     kind: DocumentKind | None = None,
     removed: bool | None = None,
+    part2: bool | None = None,
     sort: Sort | None = None,
 ) -> tuple[list[DocumentRow], str | None]:
     """The participant's documents in id order (or by `sort`) after `after`, of one `kind`,
-    removed or not."""
+    removed or not, Part 2 or not."""
     where: list[tuple[str, Any]] = [("participant_id", participant_id)]
     if kind is not None:
         where.append(("kind", kind.value))
+    if part2 is not None:
+        where.append(("part2", part2))
     extra: sql.Composable = sql.SQL("TRUE")
     if removed is not None:
         extra = sql.SQL("removed_at IS NOT NULL" if removed else "removed_at IS NULL")

@@ -71,20 +71,29 @@ def ensure_views(cur: Cursor[TupleRow], schema: str) -> None:
 
 
 def lacking_tables(cur: Cursor[TupleRow], schema: str) -> dict[str, int]:
-    """The views whose live build lacks a table the view now declares (a release added one),
-    by name with that build: the live projector would fail on the missing table, and the rows
-    the new table should hold for the events already applied are not there."""
+    """The views whose live build lacks a table, or a column of a table, the view now declares
+    (a release added one), by name with that build: the live projector would fail on what is
+    missing, and the rows or values it should hold for the events already applied are not
+    there (decisions 116 and 131)."""
     cur.execute(sql.SQL("SELECT view, version FROM {}.active_views").format(sql.Identifier(schema)))
     live: dict[str, int] = {str(view): int(build) for view, build in cur.fetchall()}
     wanted = [
-        (projection.name, f"{table}_b{live[projection.name]}")
+        (projection.name, f"{table}_b{live[projection.name]}", column)
         for projection in PROJECTIONS
         if projection.name in live
-        for table in projection.tables
+        for table, spec in projection.specs.items()
+        for column in spec.columns
     ]
     cur.execute(
-        "SELECT w.view FROM unnest(%s::text[], %s::text[]) AS w (view, tbl)"
-        " WHERE to_regclass(format('%%I.%%I', %s::text, w.tbl)) IS NULL",
-        ([v for v, _ in wanted], [t for _, t in wanted], schema),
+        "SELECT DISTINCT w.view FROM unnest(%s::text[], %s::text[], %s::text[])"
+        " AS w (view, tbl, col) WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a"
+        " WHERE a.attrelid = to_regclass(format('%%I.%%I', %s::text, w.tbl))"
+        " AND a.attname = w.col AND a.attnum > 0 AND NOT a.attisdropped)",
+        (
+            [v for v, _, _ in wanted],
+            [t for _, t, _ in wanted],
+            [c for _, _, c in wanted],
+            schema,
+        ),
     )
     return {view: live[view] for (view,) in cur.fetchall()}

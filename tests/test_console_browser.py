@@ -344,3 +344,33 @@ def test_the_printable_quarterly_reports_fit_a_phone(driver, scene):
         assert wide <= screen, f"{address}: {wide} px wide on a {screen} px screen"
         for svg in driver.find_elements(By.CSS_SELECTOR, "svg"):
             assert svg.size["width"] <= screen, (address, svg.size)
+
+
+def test_a_case_manager_uploads_a_part2_document_and_sees_it_marked(driver, scene, tmp_path):
+    """Decision 131 in Chromium: the upload form's Part 2 box, then the participant's
+    documents list marking the document with the §2.32 notice beside its link; both pages
+    without serious axe violations."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from services.audit.disclosure import PART2_NOTICE_ABBREVIATED
+
+    letter = tmp_path / "rdap-letter.pdf"
+    letter.write_bytes(b"%PDF-1.4\n% RDAP progress letter\n")
+    sign_in(driver, scene, "case_manager")
+    driver.get(f"{scene.url}/console/participants/{scene.quintero}/document")
+    assert [v for v in axe_violations(driver) if v["impact"] in ("serious", "critical")] == []
+    driver.find_element(By.ID, "file").send_keys(str(letter))
+    driver.find_element(By.ID, "title").send_keys("RDAP progress letter")
+    Select(driver.find_element(By.ID, "kind")).select_by_value("letter")
+    driver.find_element(By.ID, "part2").click()
+    driver.find_element(By.CSS_SELECTOR, "form#entry button[type=submit]").click()
+    wait_for(lambda: "#h-documents" in driver.current_url, what="the participant's page")
+
+    def row() -> str:
+        rows = driver.find_elements(By.CSS_SELECTOR, "section[aria-labelledby=h-documents] tr")
+        return next((r.text for r in rows if "RDAP progress letter" in r.text), "")
+
+    wait_for(lambda: row() or driver.refresh(), what="the document listed")
+    assert "42 CFR Part 2" in row() and PART2_NOTICE_ABBREVIATED in row()
+    assert [v for v in axe_violations(driver) if v["impact"] in ("serious", "critical")] == []

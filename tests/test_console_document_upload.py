@@ -19,6 +19,7 @@ from litestar.testing import TestClient
 
 from services.api.app import create_app
 from services.api.documents import FORM_OVERHEAD
+from services.audit.disclosure import PART2_NOTICE, PART2_NOTICE_ABBREVIATED
 from services.projector import live as projector
 from tests.conftest import count_events
 from tests.console_helpers import beside, csrf_of, key_of, refusal, sign_in
@@ -127,6 +128,42 @@ def test_a_document_is_uploaded_from_the_participant_page(
     got = browser.get(download)
     assert got.status_code == 200 and got.content == PDF
     assert "release.pdf" in got.headers["content-disposition"]
+
+
+def test_a_part2_document_is_ticked_marked_and_downloaded_with_the_notice(
+    browser, client, auth, db, grantee, enrol
+):
+    """Decision 131: the form's Part 2 box tags the document; the list marks it and says the
+    §2.32 notice beside its link; the download carries the full notice, as the API's does."""
+    pid = enrol()["id"]
+    sign_in(browser, "case_manager", grantee)
+    action = f"/console/participants/{pid}/document"
+    form = browser.get(action).text
+    assert re.search(r'<input type="checkbox" id="part2" name="part2" value="1"', form)
+    key = key_of(form, action)
+    fields = {"title": "RDAP progress letter", "kind": "letter", "part2": "1"}
+    r = send(browser, action, fields, key, ("rdap.pdf", PDF, "application/pdf"))
+    assert r.status_code == 303, refusal(r) if r.status_code != 303 else ""
+    other = key_of(browser.get(action).text, action)
+    plain = {"title": "Certificate", "kind": "certificate"}
+    r = send(browser, action, plain, other, ("c.pdf", PDF, "application/pdf"))
+    assert r.status_code == 303, refusal(r) if r.status_code != 303 else ""
+    projector.drain(db, f"g_{grantee}")
+    docs = {d["title"]: d for d in documents(client, auth, grantee, pid)}
+    assert {t: d["part2"] for t, d in docs.items()} == {
+        "RDAP progress letter": True,
+        "Certificate": False,
+    }
+    page = browser.get(f"/console/participants/{pid}").text
+    rows = page.split('id="h-documents"')[1].split("</section>")[0].split("<tr>")
+    (tagged,) = [row for row in rows if "RDAP progress letter" in row]
+    (untagged,) = [row for row in rows if "Certificate" in row]
+    assert "42 CFR Part 2</span>" in tagged and PART2_NOTICE_ABBREVIATED in tagged
+    assert "42 CFR Part 2" not in untagged and PART2_NOTICE_ABBREVIATED not in untagged
+    got = browser.get(f"/console/participants/{pid}/documents/{docs['RDAP progress letter']['id']}")
+    assert got.status_code == 200 and got.headers["part2-notice"] == PART2_NOTICE
+    got = browser.get(f"/console/participants/{pid}/documents/{docs['Certificate']['id']}")
+    assert got.status_code == 200 and "part2-notice" not in got.headers
 
 
 @pytest.fixture(scope="module")

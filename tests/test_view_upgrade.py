@@ -113,3 +113,44 @@ def test_a_rebuild_that_cannot_run_leaves_a_working_view_and_says_what_to_run(
     assert directory(client, auth, grantee) == {"cm-sam": 1}
     rebuilds.rebuild_views(db, schema, ["assignments"])
     assert directory(client, auth, grantee) == {"cm-rita": 0, "cm-sam": 1}
+
+
+def test_the_migration_rebuilds_a_view_whose_live_build_lacks_a_new_column(
+    app, client, auth, db, grantee, enrol
+):
+    """The documents view's Part 2 columns (decision 131), dropped from the live build as a
+    deployment from before them would lack them: the migration rebuilds the view."""
+    schema = f"g_{grantee}"
+    pid = enrol(first_name="Ann")["id"]
+    r = client.post(
+        f"/v1/grantees/{grantee}/participants/{pid}/documents",
+        files={"file": ("rdap.txt", b"RDAP letter", "text/plain")},
+        data={"title": "RDAP letter", "kind": "letter", "part2": "true"},
+        headers=auth("case_manager", grantee),
+    )
+    assert r.status_code == 201, r.text
+    projector.drain(db, schema)
+    (build,) = db.fetchone(
+        sql.SQL("SELECT version FROM {}.active_views WHERE view = 'documents'").format(
+            sql.Identifier(schema)
+        )
+    )
+    with db.owner_connection() as conn:
+        conn.execute(
+            sql.SQL(
+                "ALTER TABLE {}.{} DROP COLUMN part2, DROP COLUMN part2_changed_by,"
+                " DROP COLUMN part2_changed_at, DROP COLUMN part2_reason"
+            ).format(sql.Identifier(schema), sql.Identifier(f"documents_b{build}"))
+        )
+    with db.transaction() as cur:
+        assert lacking_tables(cur, schema) == {"documents": build}
+
+    app.state.tenancy.migrate(force=True)
+
+    with db.transaction() as cur:
+        assert lacking_tables(cur, schema) == {}
+    r = client.get(
+        f"/v1/grantees/{grantee}/participants/{pid}/documents",
+        headers=auth("case_manager", grantee),
+    )
+    assert [d["part2"] for d in r.json()["items"]] == [True]

@@ -3,9 +3,11 @@
 download them (never peer mentors, RRC staff or oversight, like case notes). The content is
 encrypted with the participant's key and kept outside the log; erasure shreds it.
 
-Uploads are `multipart/form-data` (`file`, `title`, `kind`): up to `PROWD_DOCUMENT_MAX_BYTES`
+Uploads are `multipart/form-data` (`file`, `title`, `kind`, `part2`): up to `PROWD_DOCUMENT_MAX_BYTES`
 (10 MiB by default; larger: 413 `document_too_large`), of an allowed type (else 415
 `document_type_not_allowed`) whose bytes match it (else 422 `document_content_mismatch`).
+`part2` tags a document holding 42 CFR Part 2 information; staff change the tag with a reason
+later, and a download of a tagged document carries the §2.32 notice (decision 131).
 """
 
 from __future__ import annotations
@@ -48,11 +50,14 @@ from services.api.params import (
 )
 from services.api.problems import ProblemError
 from services.api.text import FreeText, Line
+from services.audit.disclosure import PART2_NOTICE
 from services.refusals import shown
 from services.settings import Settings
 
 # Room for the form's boundaries, headers and fields around the file.
 FORM_OVERHEAD = 64 * 1024
+# The response header that carries the §2.32 notice with a Part 2 document's content.
+PART2_HEADER = "Part2-Notice"
 
 
 class DocumentUpload(msgspec.Struct, forbid_unknown_fields=True):
@@ -61,6 +66,8 @@ class DocumentUpload(msgspec.Struct, forbid_unknown_fields=True):
     # What the document is, e.g. "Release papers, FCI Elkton".
     title: Annotated[Line, msgspec.Meta(min_length=1, max_length=MAX_TITLE)]
     kind: DocumentKind
+    # It holds 42 CFR Part 2 information (substance use disorder treatment records).
+    part2: bool = False
 
 
 class DocumentOut(msgspec.Struct):
@@ -74,8 +81,12 @@ class DocumentOut(msgspec.Struct):
     sha256: str
     attached_by: str
     attached_at: datetime
+    part2: bool
     removed_at: datetime | None = None
     removal_reason: str | None = None
+    part2_changed_by: str | None = None
+    part2_changed_at: datetime | None = None
+    part2_reason: str | None = None
     position: int | None = None
 
 
@@ -85,6 +96,12 @@ class DocumentPage(msgspec.Struct):
 
 
 class RemovalIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=MAX_REASON)]
+
+
+class ReclassificationIn(msgspec.Struct, forbid_unknown_fields=True):
+    # The document holds 42 CFR Part 2 information (true) or does not (false).
+    part2: bool
     reason: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=MAX_REASON)]
 
 
@@ -110,8 +127,12 @@ def render(doc: Document, position: int) -> DocumentOut:
         doc.sha256,
         doc.attached_by,
         doc.attached_at,
+        doc.part2,
         doc.removed_at,
         doc.removal_reason,
+        doc.part2_changed_by,
+        doc.part2_changed_at,
+        doc.part2_reason,
         position or None,
     )
 
@@ -166,6 +187,7 @@ class DocumentController(Controller):
                             "file": "%PDF-1.7 ...",
                             "title": "Release papers, FCI Elkton",
                             "kind": "release_papers",
+                            "part2": False,
                         },
                     )
                 ],
@@ -173,9 +195,10 @@ class DocumentController(Controller):
         ],
     ) -> Response[DocumentOut]:
         """Attach a document to the participant (`multipart/form-data`: `file`, `title`,
-        `kind`). Allowed: PDF, PNG, JPEG, plain text (UTF-8) and Word (.docx), checked by the
-        bytes' signature; at most `PROWD_DOCUMENT_MAX_BYTES`. The content is encrypted with
-        the participant's key; the log records its metadata and digest, never the bytes."""
+        `kind`, and `part2`, true when it holds 42 CFR Part 2 information). Allowed: PDF,
+        PNG, JPEG, plain text (UTF-8) and Word (.docx), checked by the bytes' signature; at
+        most `PROWD_DOCUMENT_MAX_BYTES`. The content is encrypted with the participant's key;
+        the log records its metadata and digest, never the bytes."""
         settings: Settings = request.app.state.settings
         declared = media_type_of(data.file.content_type or "")
         if declared not in ALLOWED_TYPES:
@@ -199,6 +222,7 @@ class DocumentController(Controller):
             "filename": filename,
             "content_type": declared,
             "sha256": hashlib.sha256(content).hexdigest(),
+            "part2": data.part2,
         }
         return tenant_command(
             request,
@@ -212,6 +236,7 @@ class DocumentController(Controller):
                 filename=filename,
                 content_type=declared,
                 data=content,
+                part2=data.part2,
             ),
             render,
             status=201,
@@ -227,11 +252,13 @@ class DocumentController(Controller):
         cursor: SortCursor = "",
         kind: DocumentKind | None = None,
         removed: bool | None = None,
+        part2: bool | None = None,
         sort: DocumentSort = None,
         min_position: MinPosition = None,
     ) -> DocumentPage:
         """The participant's documents (metadata) in id order or by `sort`, of one `kind`,
-        `removed` or not (staff and auditors only)."""
+        `removed` or not, holding 42 CFR Part 2 information (`part2`) or not (staff and
+        auditors only)."""
         tenant.app.participants.participant(participant_id)
         db, schema = tenant.tenancy.db, tenant.info.schema
         wait = request.app.state.settings.view_wait_max
@@ -245,6 +272,7 @@ class DocumentController(Controller):
             limit=limit,
             kind=kind,
             removed=removed,
+            part2=part2,
             sort=order,
         )
         return DocumentPage(items, nxt)
@@ -262,16 +290,56 @@ class DocumentController(Controller):
     )
     def download(self, tenant: Tenant, participant_id: UUID, document_id: UUID) -> Response[bytes]:
         """The document's content, with the content type it was stored with, as an attachment
-        (never cached). Each download is a row in the access log."""
+        (never cached). Each download is a row in the access log. A document holding 42 CFR
+        Part 2 information comes with the §2.32 notice in the `Part2-Notice` header."""
         doc, content = tenant.app.documents.content(participant_id, document_id)
-        return Response(
-            content,
-            media_type=doc.content_type,
-            headers={
-                "Content-Disposition": disposition(doc.filename or f"{doc.id}"),
-                "Cache-Control": "no-store",
-                "X-Content-Type-Options": "nosniff",
-            },
+        headers = {
+            "Content-Disposition": disposition(doc.filename or f"{doc.id}"),
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        }
+        if doc.part2:
+            headers[PART2_HEADER] = PART2_NOTICE
+        return Response(content, media_type=doc.content_type, headers=headers)
+
+    @post(
+        "/{document_id:uuid}/part2",
+        opt=action("documents.write"),
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(
+            (404, "not_found", "no such document of this participant"),
+            (422, "part2_unchanged", "the document is already tagged as holding 42 CFR Part 2"),
+            (422, "reason_required", "a reclassification states its reason"),
+            (422, "already_removed", "the document was removed"),
+            (422, "already_erased", "the participant's personal data was erased"),
+        ),
+    )
+    def reclassify(
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        participant_id: UUID,
+        document_id: UUID,
+        data: Annotated[
+            ReclassificationIn,
+            body(
+                "a treatment letter",
+                {"part2": True, "reason": "The letter reports RDAP treatment."},
+            ),
+        ],
+    ) -> Response[DocumentOut]:
+        """Say the document holds 42 CFR Part 2 information (`part2: true`) or does not, with
+        a reason (personal): `Document.Reclassified`, with who and when."""
+        return tenant_command(
+            request,
+            tenant,
+            data,
+            lambda cmd: tenant.app.documents.reclassify_document(
+                cmd, participant_id, document_id, part2=data.part2, reason=data.reason
+            ),
+            render,
+            status=201,
         )
 
     @post(

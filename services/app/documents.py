@@ -56,9 +56,11 @@ class Documents:
         filename: str,
         content_type: str,
         data: bytes,
+        part2: bool = False,
     ) -> Saved[Document]:
         """Attach a document to the participant: checked (type by its bytes), encrypted with
-        the participant's key, stored, and recorded as `Document.Attached`."""
+        the participant's key, stored, and recorded as `Document.Attached` (`part2`: it holds
+        42 CFR Part 2 information)."""
         participant = self.participants.participant(participant_id)
         if participant.erased_at is not None:
             raise RuleViolation(
@@ -93,6 +95,7 @@ class Documents:
                 sha256=hashlib.sha256(data).hexdigest(),
                 stored_sha256=hashlib.sha256(stored).hexdigest(),
                 storage_ref=ref,
+                part2=part2,
             )
             return self.ledger.record(doc, command, creates="document")
         except BaseException:
@@ -138,3 +141,17 @@ class Documents:
         saved = self.ledger.record(doc, command)
         self.store.delete(doc.storage_ref)
         return saved
+
+    def reclassify_document(
+        self, command: Command, participant_id: UUID, document_id: UUID, *, part2: bool, reason: str
+    ) -> Saved[Document]:
+        """Tag the document as holding 42 CFR Part 2 information, or untag it, with a reason
+        (`Document.Reclassified`). Not for an erased participant: the reason is personal."""
+        doc = self.document(participant_id, document_id)
+        if self.participants.participant(participant_id).erased_at is not None:
+            raise RuleViolation(
+                "the participant's personal data was erased: nothing more is kept about them",
+                code="already_erased",
+            )
+        doc.reclassify(part2=part2, reason=reason)
+        return self.ledger.record(doc, command)

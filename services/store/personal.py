@@ -128,6 +128,7 @@ FIELDS: list[PersonalField] = [
     *_f(CaseNote.Written, "text", _event_participant),
     *_f(Document.Attached, "title filename sha256", _event_participant),
     *_f(Document.Removed, "reason", _aggregate_participant),
+    *_f(Document.Reclassified, "reason", _aggregate_participant),
     *_f(ContactRecorded, "projected_release_date", _originator, None),
     *_f(Meeting.Held, "record.summary record.confidential_note", _meeting_mentee),
     *_f(Meeting.Amended, "record.summary record.confidential_note", _meeting_mentee),

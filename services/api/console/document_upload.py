@@ -1,9 +1,10 @@
 """Upload a participant's document from the console: a `multipart/form-data` form (the file, a
-title, its kind) forwarded, file and all, to the API's upload (`POST …/participants/{id}/
-documents`) in process, with the form's own idempotency key. The API checks the type, the size
-and that the bytes are what the type says; its refusal comes back in words beside the file
-field. The route takes bodies as large as the API's upload does (the document limit and the
-form around it); a larger one is the console's own 413 page (console/__init__.py)."""
+title, its kind, whether it holds 42 CFR Part 2 information) forwarded, file and all, to the
+API's upload (`POST …/participants/{id}/documents`) in process, with the form's own idempotency
+key. The API checks the type, the size and that the bytes are what the type says; its refusal
+comes back in words beside the file field. The route takes bodies as large as the API's upload
+does (the document limit and the form around it); a larger one is the console's own 413 page
+(console/__init__.py)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,13 @@ def fields(settings: Settings) -> list[Field]:
             [CHOOSE, *((k.value, words(k.value).capitalize()) for k in DocumentKind)],
             required=True,
         ),
+        Field(
+            "part2",
+            "It holds 42 CFR Part 2 information (substance use disorder treatment)",
+            "checkbox",
+            help="Tick it for an RDAP or RRC treatment letter and the like: such a document is"
+            " marked, and each download carries the federal notice against redisclosure.",
+        ),
     ]
 
 
@@ -136,6 +144,7 @@ async def upload(request: Request[Any, Any, Any], participant_id: UUID) -> Respo
     settings: Settings = request.app.state.settings
     form = await request.form()
     values = {name: str(form.get(name, "")).strip() for name in ("title", "kind")}
+    part2 = bool(form.get("part2"))
     values["idempotency_key"] = str(form.get("idempotency_key", "")) or uuid.uuid4().hex
     chosen = form.get("file")
     labels = labels_of(fields(settings))
@@ -154,7 +163,7 @@ async def upload(request: Request[Any, Any, Any], participant_id: UUID) -> Respo
         staff,
         check,
         f"/participants/{participant_id}/documents",
-        {"title": values["title"], "kind": values["kind"]},
+        {"title": values["title"], "kind": values["kind"], "part2": "true" if part2 else "false"},
         values["idempotency_key"],
         labels,
         RULES,
@@ -165,9 +174,10 @@ async def upload(request: Request[Any, Any, Any], participant_id: UUID) -> Respo
         said = file_words(sent.refusal.code, declared, settings)
         if said:
             shown |= {"error": said, "errs": {**shown["errs"], "file": said}}
-        return await _page(request, staff, participant_id, values, **shown)
+        return await _page(request, staff, participant_id, {**values, "part2": part2}, **shown)
     back = f"{PATH}/participants/{participant_id}#h-documents"
-    return done(request, sent, f"Document uploaded: {sent.answer['title']}.", back)
+    tagged = " (42 CFR Part 2)" if sent.answer["part2"] else ""
+    return done(request, sent, f"Document uploaded: {sent.answer['title']}{tagged}.", back)
 
 
 def routes(settings: Settings) -> list[Any]:

@@ -18,6 +18,7 @@ from domain.casework import ContactMode
 from services.api.console.backend import Refusal, read, read_all
 from services.api.console.naming import alert_names, pairing_people
 from services.api.console.session import PATH, Staff, session_of, signed_in
+from services.audit.disclosure import PART2_NOTICE_ABBREVIATED
 from services.identity.access import Role, allowed
 
 
@@ -197,6 +198,7 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         outcomes=outcomes,
         may_outcome=allowed("feedback.write", staff.roles),
         may_download=allowed("documents.download", staff.roles),
+        part2_notice=PART2_NOTICE_ABBREVIATED,
         may_upload=allowed("documents.write", staff.roles),
         may_record=allowed("meetings.write", staff.roles),
         may_escalate=allowed("escalations.raise", staff.roles),

@@ -84,15 +84,17 @@ async def document(
     request: Request[Any, Any, Any], participant_id: UUID, document_id: UUID
 ) -> Response[Any]:
     """A participant's document, downloaded through the API's own endpoint (its role check and
-    its access-log row); the address holds ids only, the file name is in the response."""
+    its access-log row); the address holds ids only, the file name is in the response, and a
+    42 CFR Part 2 document's §2.32 notice is in its header, as the API gave them."""
     staff = signed_in(request)
     path = f"/participants/{participant_id}/documents/{document_id}/content"
     answer = await call(request, staff, "GET", path)
     if answer.status_code != 200:
         raise refusal(answer)
     headers = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
-    if "content-disposition" in answer.headers:
-        headers["content-disposition"] = answer.headers["content-disposition"]
+    for name in ("content-disposition", "part2-notice"):
+        if name in answer.headers:
+            headers[name] = answer.headers[name]
     return Response(
         answer.content,
         media_type=passed_on(answer.headers.get("content-type", "")),
