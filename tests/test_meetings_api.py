@@ -39,6 +39,22 @@ def solo(
 # -- the life of a meeting --
 
 
+def test_a_meeting_recorded_as_held_plans_what_it_took_unless_told(world: World) -> None:
+    """A held meeting posted without `planned_minutes` records its duration as its plan, not
+    an invented hour (decision 108); a plan given is kept; a meeting only scheduled without
+    one is planned for the documented 60 minutes."""
+    w = world
+    _, _, pid = solo(w)
+    held_45 = w.meet(pid, "2026-11-03T18:00:00-06:00", 45)
+    assert (held_45["planned_minutes"], held_45["held"]["duration_minutes"]) == (45, 45)
+    body = w.meeting_body(
+        pid, "2026-11-10T18:00:00-06:00", record=held("2026-11-10T18:00:00-06:00", 30)
+    )
+    planned = w.post("/meetings", {**body, "planned_minutes": 90})
+    assert (planned["planned_minutes"], planned["held"]["duration_minutes"]) == (90, 30)
+    assert w.schedule(pid, "2026-11-17T18:00:00-06:00")["planned_minutes"] == 60
+
+
 def test_a_meeting_is_scheduled_then_held_missed_or_cancelled(world: World) -> None:
     w = world
     _, mentee, pid = solo(w)

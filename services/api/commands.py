@@ -110,7 +110,7 @@ def schedule_command(
         cmd,
         pairing_id=data.pairing_id,
         scheduled_for=data.scheduled_for,
-        planned_minutes=data.planned_minutes,
+        planned_minutes=data.planned(),
         location=location,
         held=held,
     )

@@ -57,12 +57,23 @@ class HeldIn(msgspec.Struct, forbid_unknown_fields=True):
     approval_id: UUID | None = None
 
 
+# The planned length of a meeting scheduled without one.
+SCHEDULED_MINUTES = 60
+
+
 class MeetingIn(msgspec.Struct, forbid_unknown_fields=True):
     pairing_id: UUID
     scheduled_for: datetime
     location: LocationIn
-    planned_minutes: Minutes = 60
+    # Left out: the held record's duration when the meeting is recorded as held (a plan of its
+    # own would be invented), else 60 (a scheduled meeting's default length).
+    planned_minutes: Minutes | None = None
     held: HeldIn | None = None
+
+    def planned(self) -> int:
+        if self.planned_minutes is not None:
+            return self.planned_minutes
+        return SCHEDULED_MINUTES if self.held is None else self.held.duration_minutes
 
 
 class MissedIn(msgspec.Struct, forbid_unknown_fields=True):
