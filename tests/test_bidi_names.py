@@ -9,6 +9,8 @@ carries embeddings), and the console isolates each value it shows in `<bdi>`."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import date
 from typing import Any
 
@@ -20,6 +22,7 @@ from domain.participants import PersonalDetails
 from services.projector import live as projector
 from services.store.ledger import Command
 from tests.conftest import count_events
+from tests.console_helpers import beside, key_of, post, sign_in
 
 ANN = {
     "first_name": "Ann",
@@ -127,7 +130,9 @@ def test_every_kind_of_name_refuses_them(client, auth, grantee, db, enrol):
 def test_free_text_keeps_bidi_controls(client, auth, grantee, db, enrol):
     """A note in Arabic pasted from a word processor, with its embedding, is taken as written."""
     pid = enrol()["id"]
-    text = "Called the family: \u202bمرحبا بكم\u202c, and \u2067שלום\u2069 on Monday."
+    arabic = "\u0645\u0631\u062d\u0628\u0627 \u0628\u0643\u0645"
+    hebrew = "\u05e9\u05dc\u05d5\u05dd"
+    text = f"Called the family: \u202b{arabic}\u202c, and \u2067{hebrew}\u2069 on Monday."
     r = client.post(
         f"/v1/grantees/{grantee}/participants/{pid}/case-notes",
         json={"text": text},
@@ -147,7 +152,11 @@ def test_a_name_in_another_script_and_joiners_are_names(client, auth, grantee):
     non-joiner Persian writing needs, are part of names."""
     r = client.post(
         f"/v1/grantees/{grantee}/participants",
-        json={**ANN, "first_name": "محمد", "last_name": "می\u200cخواهم"},
+        json={
+            **ANN,
+            "first_name": "\u0645\u062d\u0645\u062f",
+            "last_name": "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+        },
         headers=auth("coordinator", grantee),
     )
     assert r.status_code == 201, r.text
@@ -200,3 +209,55 @@ def test_names_stored_before_still_load_and_project(app, client, auth, db, grant
         headers=h,
     )
     assert r.status_code in (200, 201), r.text
+
+
+def test_the_console_isolates_each_name_and_note_it_shows(app, browser, db, grantee):
+    """A name stored with an override is shown in its own `<bdi>`, so it cannot reorder the
+    rest of the line (the caseload's "Lee, Ann…", the page heading, the mentor list)."""
+    ids = store_spoofed(app, grantee)
+    projector.drain(db, f"g_{grantee}")
+    sign_in(browser, "coordinator", grantee)
+    spoof = html.escape(SPOOF)
+    caseload = browser.get("/console/caseload?whose=all")
+    assert caseload.status_code == 200, caseload.text
+    assert f"<bdi>Lee</bdi>, <bdi>{spoof}</bdi></a>" in caseload.text
+    page = browser.get(f"/console/participants/{ids['participant']}")
+    assert page.status_code == 200, page.text
+    assert f"<h1><bdi>{spoof}</bdi> <bdi>Lee</bdi>" in page.text
+    mentors = browser.get("/console/mentors")
+    assert mentors.status_code == 200, mentors.text
+    assert "<bdi>Sam\u2067X</bdi>" in mentors.text
+    # No bidirectional character of a value is outside a <bdi> of its own.
+    for text in (caseload.text, page.text, mentors.text):
+        outside = re.sub(r"<bdi>[^<]*</bdi>", "", text)
+        assert not re.search("[\u202a-\u202e\u2066-\u2069]", outside)
+
+
+def test_the_console_form_says_the_refusal_beside_the_name(browser, client, auth, grantee, db):
+    """The enrolment form sends the name to the API, which refuses it; the sentence is beside
+    the field, naming the character, and nothing is appended."""
+    sign_in(browser, "coordinator", grantee)
+    projector.drain(db, f"g_{grantee}")
+    form = browser.get("/console/enrol")
+    assert form.status_code == 200, form.text
+    before = count_events(db, grantee)
+    r = post(
+        browser,
+        "/console/enrol",
+        {
+            "first_name": SPOOF,
+            "last_name": "Lee",
+            "date_of_birth": "1984-06-02",
+            "bop_register_number": "",
+            "program_entry_date": "2026-02-01",
+            "facility": "FCI-A",
+            "cohort": "C1",
+            "ex_offender_at_entry": "yes",
+        },
+        key_of(form.text, "/console/enrol"),
+    )
+    assert r.status_code == 422, r.text
+    said = beside(r, "first_name")
+    assert said.startswith("First name takes a name on one line"), said
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in said
+    assert count_events(db, grantee) == before
