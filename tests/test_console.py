@@ -53,7 +53,7 @@ def test_sign_in_sets_a_sealed_httponly_lax_session_and_opens_the_caseload(
     before = access_rows(db, grantee)
     page = browser.get("/console/caseload")
     assert page.status_code == 200
-    assert "Quintero, Marisol" in page.text
+    assert "<bdi>Quintero</bdi>, <bdi>Marisol</bdi>" in page.text
     assert page.headers["cache-control"] == "no-store"
     # No personal data in the title.
     title = page.text.split("<title>")[1].split("</title>")[0]
@@ -69,7 +69,7 @@ def test_a_search_by_name_is_a_post_so_no_name_reaches_an_address(browser, grant
     sign_in(browser, "coordinator", grantee)
     r = browser.post("/console/caseload", data={"q": "Brandvold", "_csrf_token": csrf_of(browser)})
     assert r.status_code == 200
-    assert "Brandvold, Tobias" in r.text and "Quintero" not in r.text
+    assert "<bdi>Brandvold</bdi>, <bdi>Tobias</bdi>" in r.text and "Quintero" not in r.text
     assert "Brandvold" not in str(r.url)
 
 

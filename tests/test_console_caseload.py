@@ -21,13 +21,18 @@ def test_the_caseload_sorts_by_every_column_the_api_sorts_by(browser, grantee, e
     for key in [*keys, "days_in_stage", "-days_in_stage"]:
         page = browser.get("/console/caseload", params={"sort": key})
         assert page.status_code == 200, (key, page.text[:500])
-        assert "Zorrilla, Ana" in page.text and "Abbott, Zoe" in page.text, key
+        assert "<bdi>Zorrilla</bdi>, <bdi>Ana</bdi>" in page.text, key
+        assert "<bdi>Abbott</bdi>, <bdi>Zoe</bdi>" in page.text, key
         assert f'<option value="{key}" selected' in page.text, key
     # Days in stage: Ana entered first, so she has been longest in stage 1.
     longest = browser.get("/console/caseload", params={"sort": "-days_in_stage"}).text
-    assert longest.index("Zorrilla, Ana") < longest.index("Abbott, Zoe")
+    assert longest.index("<bdi>Zorrilla</bdi>, <bdi>Ana</bdi>") < longest.index(
+        "<bdi>Abbott</bdi>, <bdi>Zoe</bdi>"
+    )
     shortest = browser.get("/console/caseload", params={"sort": "days_in_stage"}).text
-    assert shortest.index("Abbott, Zoe") < shortest.index("Zorrilla, Ana")
+    assert shortest.index("<bdi>Abbott</bdi>, <bdi>Zoe</bdi>") < shortest.index(
+        "<bdi>Zorrilla</bdi>, <bdi>Ana</bdi>"
+    )
 
 
 def test_mine_shows_the_signed_in_staff_members_own_caseload(
@@ -46,10 +51,13 @@ def test_mine_shows_the_signed_in_staff_members_own_caseload(
     projector.drain(db, f"g_{grantee}")
     sign_in(browser, "case_manager", grantee, subject="cm-rita")
     mine = browser.get("/console/caseload").text
-    assert "Assigned, Ada" in mine and "Elsewhere, Bea" not in mine
+    assert "<bdi>Assigned</bdi>, <bdi>Ada</bdi>" in mine and "Elsewhere" not in mine
     assert '<option value="mine" selected' in mine and "assigned to you" in mine
     everyone = browser.get("/console/caseload", params={"whose": "all"}).text
-    assert "Assigned, Ada" in everyone and "Elsewhere, Bea" in everyone
+    assert (
+        "<bdi>Assigned</bdi>, <bdi>Ada</bdi>" in everyone
+        and "<bdi>Elsewhere</bdi>, <bdi>Bea</bdi>" in everyone
+    )
     assert '<option value="all" selected' in everyone
     # The search keeps the filter it was sent with.
     found = browser.post(
@@ -61,9 +69,12 @@ def test_mine_shows_the_signed_in_staff_members_own_caseload(
     browser.cookies.clear()
     sign_in(browser, "case_manager", grantee, subject="cm-sam")
     page = browser.get("/console/caseload").text
-    assert "Assigned, Ada" in page and "Elsewhere, Bea" in page
+    assert (
+        "<bdi>Assigned</bdi>, <bdi>Ada</bdi>" in page
+        and "<bdi>Elsewhere</bdi>, <bdi>Bea</bdi>" in page
+    )
     assert "No participant matches." in browser.get("/console/caseload?whose=mine").text
     # A coordinator sees everyone by default, and theirs when asked.
     browser.cookies.clear()
     sign_in(browser, "coordinator", grantee)
-    assert "Elsewhere, Bea" in browser.get("/console/caseload").text
+    assert "<bdi>Elsewhere</bdi>, <bdi>Bea</bdi>" in browser.get("/console/caseload").text

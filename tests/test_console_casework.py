@@ -61,7 +61,7 @@ def test_a_case_contact_is_recorded_from_the_participant_page(browser, world):
     shown = browser.get(done.headers["location"]).text
     assert "Case contact recorded: phone, 2026-03-09." in shown
     listed = shown.split('id="h-casework"')[1].split("</ul>")[0]
-    assert "Mon 09 Mar 2026 · phone · recorded by demo-case_manager" in listed, listed
+    assert "Mon 09 Mar 2026 · phone · recorded by <bdi>demo-case_manager</bdi>" in listed, listed
     contacts = history_kinds(world, pid)
     assert len(contacts) == 1 and "2026-03-09" in str(contacts[0]), contacts
 

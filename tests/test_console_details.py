@@ -220,7 +220,7 @@ def test_the_participant_page_shows_the_contact_details_with_a_link_to_edit_them
     logged = world.db.fetchone(f'SELECT max(id) FROM "{world.schema}".access_log')
     shown = contact_part(browser.get(page).text)
     assert "<dt>Phone</dt><dd>+1 312 555 0142</dd>" in shown
-    assert "<dt>Address</dt><dd>12 Elm St, Chicago</dd>" in shown
+    assert "<dt>Address</dt><dd><bdi>12 Elm St, Chicago</bdi></dd>" in shown
     assert "<dt>Email</dt><dd>—</dd>" in shown
     assert "<dt>Projected release date</dt><dd>—</dd>" in shown
     assert f'<a href="{action}">Edit the contact details</a>' in shown

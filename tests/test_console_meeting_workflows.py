@@ -45,12 +45,12 @@ def test_the_weeks_meetings_name_their_participants_and_mentors(browser, world):
     page = browser.get("/console/meetings").text
     assert '<th scope="col">Participants</th><th scope="col">Mentor</th>' in page
     first = row_of(page, "Tue 24 Nov 2026, 10:00")
-    assert re.search(rf'<a href="/console/participants/{ava}">Ava Lee \(', first), first
-    assert f'<a href="/console/mentors/{zed}">Mentor mentor-zed</a>' in first
+    assert re.search(rf'<a href="/console/participants/{ava}"><bdi>Ava Lee \(', first), first
+    assert f'<a href="/console/mentors/{zed}"><bdi>Mentor mentor-zed</bdi></a>' in first
     second = row_of(page, "Wed 25 Nov 2026, 10:00")
     for person, name in ((ben, "Ben Lee"), (cy, "Cy Lee")):
-        assert re.search(rf'<a href="/console/participants/{person}">{name} \(', second)
-    assert f'<a href="/console/mentors/{yan}">Mentor mentor-yan</a>' in second
+        assert re.search(rf'<a href="/console/participants/{person}"><bdi>{name} \(', second)
+    assert f'<a href="/console/mentors/{yan}"><bdi>Mentor mentor-yan</bdi></a>' in second
 
     # A peer mentor sees their own meeting, named; no link to the roster they may not read.
     sign_in(browser, "peer_mentor", world.slug, subject="mentor-zed")

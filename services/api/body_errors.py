@@ -26,7 +26,7 @@ import msgspec
 from litestar import Response
 
 from services.api.problems import Problem, problem_response
-from services.api.text import text_rule
+from services.api.text import holding, refused_character, text_rule
 from services.refusals import clipped
 
 GENERIC = "the request body fails validation"
@@ -50,6 +50,8 @@ class Fault:
     refused: dict[str, str] = field(default_factory=dict)
     # The declared range of a number out of it (msgspec names only the bound it broke).
     bounds: dict[str, Any] = field(default_factory=dict)
+    # The first character a text rule refused (`U+202E RIGHT-TO-LEFT OVERRIDE`), "" for others.
+    character: str = ""
 
     @property
     def field(self) -> str:
@@ -72,7 +74,7 @@ class Fault:
         """The fault for a person reading `detail`."""
         rule = text_rule(self.reason)
         if rule is not None:
-            return f"{self.field} {rule}"
+            return f"{self.field} {holding(rule, self.character)}"
         if _UNKNOWN.match(self.reason):
             return f"{self.field}: no such field"
         if self.bounds:
@@ -157,7 +159,9 @@ def _walk(tp: Any, value: Any, at: str) -> Iterator[Fault]:
         reason, inner = _split(str(first))
         allowed = _allowed(base) if reason.startswith("Invalid enum value") and not inner else None
         bounds = dict(extra.get("bounds", {})) if _BOUND.match(reason) and not inner else {}
-        yield Fault(reason, at + inner, allowed, dict(extra.get("refused", {})), bounds)
+        # A text rule's fault is about `value` itself (a string has nothing inside).
+        character = refused_character(reason, value) if not inner else ""
+        yield Fault(reason, at + inner, allowed, dict(extra.get("refused", {})), bounds, character)
 
 
 def _struct(tp: type[msgspec.Struct], value: dict[str, Any], at: str) -> Iterator[Fault]:
@@ -196,6 +200,8 @@ def _entry(fault: Fault) -> dict[str, Any]:
         "field": fault.field,
         "pointer": fault.pointer,
     }
+    if fault.character:
+        entry["character"] = fault.character.split(" ", 1)[0]
     if fault.allowed is not None:
         entry["allowed"] = fault.allowed
     low = fault.bounds.get("ge", fault.bounds.get("gt"))

@@ -20,10 +20,10 @@ from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, LIMIT_DEFAULT, Code, Limit, MinPosition, UuidCursor
-from services.api.text import FreeText, Line
+from services.api.text import FreeText, Name
 
 Words = Annotated[FreeText, msgspec.Meta(max_length=2000)]
-Who = Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
+Who = Annotated[Name, msgspec.Meta(min_length=1, max_length=200)]
 
 
 class RequestIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -28,12 +28,13 @@ from domain.consents import (
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import LIMIT_DEFAULT, Cursor, Limit, UuidCursor
-from services.api.text import FreeText, Line
+from services.api.text import FreeText, Line, Name
 from services.app.consents import ConsentOut
 from services.audit.accounting import DisclosureOut
 
 Short = Annotated[Line, msgspec.Meta(max_length=500)]
 ShortText = Annotated[FreeText, msgspec.Meta(max_length=500)]
+Who = Annotated[Name, msgspec.Meta(max_length=500)]
 Recipient = Annotated[
     str,
     msgspec.Meta(
@@ -46,13 +47,13 @@ Recipient = Annotated[
 
 
 class ConsentIn(msgspec.Struct, forbid_unknown_fields=True):
-    discloser: Short
+    discloser: Who
     information: Annotated[list[Category], msgspec.Meta(max_length=len(CATEGORIES))]
     recipient: Recipient
     purpose: Short
     signed_on: date
     signed_by: Signer
-    representative: Short = ""
+    representative: Who = ""
     expires_on: date | None = None
     expiry_event: Short = ""
 

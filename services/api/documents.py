@@ -49,7 +49,7 @@ from services.api.params import (
     sort_description,
 )
 from services.api.problems import ProblemError
-from services.api.text import FreeText, Line
+from services.api.text import FreeText, Name
 from services.audit.disclosure import PART2_NOTICE
 from services.refusals import shown
 from services.settings import Settings
@@ -64,7 +64,7 @@ class DocumentUpload(msgspec.Struct, forbid_unknown_fields=True):
     # The document (its part's Content-Type must be one of the allowed types).
     file: UploadFile
     # What the document is, e.g. "Release papers, FCI Elkton".
-    title: Annotated[Line, msgspec.Meta(min_length=1, max_length=MAX_TITLE)]
+    title: Annotated[Name, msgspec.Meta(min_length=1, max_length=MAX_TITLE)]
     kind: DocumentKind
     # It holds 42 CFR Part 2 information (substance use disorder treatment records).
     part2: bool = False

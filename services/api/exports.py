@@ -24,7 +24,7 @@ from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import LIMIT_DEFAULT, Cursor, Limit
 from services.api.problems import ProblemError
-from services.api.text import FreeText, Line
+from services.api.text import FreeText, Name
 from services.app.exports import Exported
 from services.reports import pirl
 from services.reports.quarterly import QUARTER_PATTERN
@@ -75,8 +75,8 @@ _HEADERS = [
 
 
 class CertifyIn(msgspec.Struct, forbid_unknown_fields=True):
-    signer_name: Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
-    signer_title: Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
+    signer_name: Annotated[Name, msgspec.Meta(min_length=1, max_length=200)]
+    signer_title: Annotated[Name, msgspec.Meta(min_length=1, max_length=200)]
     statement: Annotated[FreeText, msgspec.Meta(min_length=1, max_length=2000)] = (
         CERTIFICATION_STATEMENT
     )

@@ -11,13 +11,12 @@ from litestar.di import Provide
 
 from domain.facilities import Cohort, Facility, FacilityKind
 from projections.directory import CohortRow, cohort_page, facility_page
-from services.api import views
+from services.api import text, views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body
 from services.api.params import LIMIT_DEFAULT, Code, Cursor, Limit, MinPosition
-from services.api.text import Line
 
-Name = Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
+Name = Annotated[text.Name, msgspec.Meta(min_length=1, max_length=200)]
 
 
 class FacilityIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -43,7 +42,7 @@ class CohortIn(msgspec.Struct, forbid_unknown_fields=True):
     code: Code
     facility: Code
     start_date: date
-    name: Annotated[Line, msgspec.Meta(max_length=200)] = ""
+    name: Annotated[text.Name, msgspec.Meta(max_length=200)] = ""
 
 
 class GraduationIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -17,7 +17,7 @@ from services.api.context import Tenant, action, provide_platform, provide_tenan
 from services.api.docs import body
 from services.api.params import LIMIT_DEFAULT, Limit
 from services.api.problems import ProblemError
-from services.api.text import Line
+from services.api.text import Name
 from services.app.tenancy import GranteeInfo, Tenancy
 from services.identity.tokens import Principal
 from services.store.ledger import Command, Saved
@@ -40,7 +40,7 @@ Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,29}$", examples=[
 
 class GranteeIn(msgspec.Struct, forbid_unknown_fields=True):
     slug: Slug
-    name: Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
+    name: Annotated[Name, msgspec.Meta(min_length=1, max_length=200)]
     grant_number: Annotated[
         str, msgspec.Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{3,39}$", examples=["FS-38211-22-60-A-17"])
     ]

@@ -23,14 +23,14 @@ from domain.evaluation import (
     WageUnit,
 )
 from projections.evaluation import OutcomeKind, OutcomeRow, outcome_page
+from services.api import text
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.evaluation import evaluation_tables
 from services.api.params import LIMIT_DEFAULT, Cursor, Limit, LongText, MinPosition
-from services.api.text import Line
 
 Text = LongText
-Name = Annotated[Line, msgspec.Meta(max_length=200)]
+Name = Annotated[text.Name, msgspec.Meta(max_length=200)]
 # A wage, as a decimal string ("18.50"): 0.01 to 9999999.99 in whole cents. msgspec takes no
 # pattern on a Decimal; the domain refuses the rest (`invalid_wage`, domain/evaluation.py), the
 # schema declares it (Litestar copies `extra_json_schema["extra"]` into the field's schema).

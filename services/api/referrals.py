@@ -13,15 +13,16 @@ from litestar.di import Provide
 
 from domain.resources import DeclinedBy, Referral, ReferralStatus
 from projections.referrals import Mentees, ReferralOut, referral_page
-from services.api import views
+from services.api import text, views
 from services.api.context import Tenant, action, check_own_mentee, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, LIMIT_DEFAULT, Limit, LongText, MinPosition, UuidCursor
-from services.api.text import Line
 from services.identity.access import only_own
 
 Text = LongText
-Name = Annotated[Line, msgspec.Meta(max_length=200)]
+Name = Annotated[text.Name, msgspec.Meta(max_length=200)]
+# A resource's contact details: one line, not a name (an address may be written right to left).
+ContactLine = Annotated[text.Line, msgspec.Meta(max_length=200)]
 
 
 # A resource's withdrawal states its reason. Declared here, the module that always held it: the

@@ -15,14 +15,14 @@ from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
 from services.api.params import FIRST_UUID, LIMIT_DEFAULT, Limit, MinPosition, UuidCursor
-from services.api.referrals import Name, ReasonIn, Text
+from services.api.referrals import ContactLine, Name, ReasonIn, Text
 
 
 class ContactIO(msgspec.Struct, forbid_unknown_fields=True):
-    phone: Name = ""
-    email: Name = ""
-    address: Name = ""
-    website: Name = ""
+    phone: ContactLine = ""
+    email: ContactLine = ""
+    address: ContactLine = ""
+    website: ContactLine = ""
 
 
 class ResourceIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -145,5 +145,5 @@ async def _form_text(request: Request[Any, Any, Any], target: Any) -> Response[P
     try:
         msgspec.convert(texts, type=target, strict=True)
     except msgspec.ValidationError as e:
-        return text_problem(e)
+        return text_problem(e, texts)
     return None

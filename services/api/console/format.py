@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from jinja2 import Environment
+from markupsafe import Markup, escape
 
 
 def when(value: Any) -> str:
@@ -69,7 +70,18 @@ def ended(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
+def bdi(value: Any) -> Markup | str:
+    """A value people typed (a name, a note), isolated in `<bdi>` so that its bidirectional
+    characters (a right-to-left name, an override stored before names refused them) cannot
+    reorder the text around it (docs/decisions.md 130). An empty value stays "" so that
+    `value | bdi or "—"` still falls back."""
+    if value is None or value == "":
+        return ""
+    return Markup("<bdi>") + escape(value) + Markup("</bdi>")
+
+
 def register_filters(env: Environment) -> None:
+    env.filters["bdi"] = bdi
     env.filters["count"] = count
     env.filters["size"] = size
     env.filters["when"] = when

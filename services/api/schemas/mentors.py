@@ -21,10 +21,10 @@ from domain.mentors import (
 )
 from projections.mentors import ClearanceOut, RosterRow
 from services.api.params import Code
-from services.api.text import FreeText, Line
+from services.api.text import FreeText, Name
 
 Text = Annotated[FreeText, msgspec.Meta(max_length=2000)]
-Person = Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
+Person = Annotated[Name, msgspec.Meta(min_length=1, max_length=200)]
 
 
 class MentorCorrectionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -41,7 +41,7 @@ class MentorIn(msgspec.Struct, forbid_unknown_fields=True):
     participant_id: UUID | None = None
     lived_experience: bool = True
     expected_hours_per_month: Annotated[float, msgspec.Meta(gt=0, le=200)] = 4.0
-    subject: Annotated[Line, msgspec.Meta(max_length=200)] | None = None
+    subject: Annotated[Name, msgspec.Meta(max_length=200)] | None = None
 
 
 class ScreeningIn(msgspec.Struct, forbid_unknown_fields=True):

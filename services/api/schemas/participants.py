@@ -17,10 +17,10 @@ from domain.corrections import EntryDateCorrected, PersonalDetailsCorrected, Pla
 from domain.participants import ExitReason, FundingSource, Participant, Placement, Status
 from projections.caseload import CaseloadRow
 from services.api.params import Code
-from services.api.text import FreeText, Line
+from services.api.text import FreeText, Line, Name
 
 _T = TypeVar("_T")
-PersonName = Annotated[Line, msgspec.Meta(min_length=1, max_length=100)]
+PersonName = Annotated[Name, msgspec.Meta(min_length=1, max_length=100)]
 RegisterNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{5}-[0-9]{3}$")]
 
 
@@ -63,7 +63,7 @@ class AssignmentIn(msgspec.Struct, forbid_unknown_fields=True):
     leave it unassigned."""
 
     duty: Duty
-    staff: Annotated[Line, msgspec.Meta(min_length=1, max_length=200)] | None
+    staff: Annotated[Name, msgspec.Meta(min_length=1, max_length=200)] | None
 
 
 class CorrectionIn(msgspec.Struct, forbid_unknown_fields=True):
