@@ -8,6 +8,7 @@ of a command; the aggregates stamp every event they trigger with them.
 
 from __future__ import annotations
 
+import unicodedata
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, ClassVar
@@ -93,6 +94,13 @@ class Conflict(DomainError):
     """Someone else changed the same record first; reload and retry (HTTP 409)."""
 
     default_code = "conflict"
+
+
+def nameless(text: str) -> bool:
+    """True when `text` holds no letter or digit of any script: blank, or only spaces,
+    invisible format characters (a zero-width space) or combining marks with nothing to
+    combine with. No one is named so, and no search could find them."""
+    return not any(unicodedata.category(c)[0] in "LN" for c in text)
 
 
 def check_not_future(moment: datetime, what: str) -> None:

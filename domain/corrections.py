@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, tzinfo
 from typing import Any
 
-from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
+from domain.common import ProwdAggregate, RuleViolation, check_not_future, nameless, utcnow
 from domain.facilities import Cohort, Facility, check_entry_date
 from domain.mentors import Mentor
 from domain.participants import Participant, PersonalDetails, Stage
@@ -68,7 +68,7 @@ def check_birth_date(born: date | None, entry: date) -> None:
 def correct_personal(participant: Participant, personal: PersonalDetails, reason: str) -> None:
     """Correct the participant's personal details (the whole record, as it should read)."""
     _check_open(participant, reason)
-    if not personal.first_name.strip() or not personal.last_name.strip():
+    if nameless(personal.first_name) or nameless(personal.last_name):
         raise RuleViolation("first and last name are required", code="missing_name")
     check_birth_date(personal.date_of_birth, participant.program_entry_date)
     changed = [
@@ -188,7 +188,7 @@ def correct_mentor_name(mentor: Mentor, display_name: str, reason: str) -> None:
     """Correct a mentor's display name (a misspelling), with the reason."""
     if not reason.strip():
         raise RuleViolation("a correction states its reason", code="reason_required")
-    if not display_name.strip():
+    if nameless(display_name):
         raise RuleViolation("a mentor needs a display name", code="missing_name")
     if display_name == mentor.display_name:
         raise RuleViolation("the name already reads so", code="nothing_to_correct")

@@ -19,7 +19,7 @@ from domain.certification import Clearance as Clearance
 from domain.certification import ScreeningStep as ScreeningStep
 from domain.certification import TrainingModule as TrainingModule
 from domain.certification import TrainingRecord as TrainingRecord
-from domain.common import ProwdAggregate, RuleViolation, check_date_not_future, utcnow
+from domain.common import ProwdAggregate, RuleViolation, check_date_not_future, nameless, utcnow
 from domain.plaindays import start_of_day
 
 
@@ -196,7 +196,7 @@ class Mentor(ProwdAggregate):
         """Register a mentor applicant: a graduate (linked to the participant) or a community
         peer, linked to their participant record only while that participant is in stage 3
         (`in_stage3`; decision 59)."""
-        if not display_name.strip():
+        if nameless(display_name):
             raise RuleViolation("a mentor needs a display name", code="missing_name")
         if source is MentorSource.GRADUATE:
             if participant_id is None:

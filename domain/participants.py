@@ -13,7 +13,14 @@ from uuid import UUID
 
 import msgspec
 
-from domain.common import ProwdAggregate, RuleViolation, check_not_future, natural_id, utcnow
+from domain.common import (
+    ProwdAggregate,
+    RuleViolation,
+    check_not_future,
+    nameless,
+    natural_id,
+    utcnow,
+)
 from domain.facilities import Cohort, Facility, FacilityKind, check_entry_date
 from domain.plaindays import local_day, start_of_day, utc_day
 
@@ -232,7 +239,7 @@ class Participant(ProwdAggregate):
         check_entry_date(cohort, program_entry_date)
         entered_at = start_of_day(program_entry_date, zone)
         check_not_future(entered_at, "the date of program entry")
-        if not personal.first_name.strip() or not personal.last_name.strip():
+        if nameless(personal.first_name) or nameless(personal.last_name):
             raise RuleViolation("first and last name are required", code="missing_name")
         if personal.date_of_birth is None:
             raise RuleViolation("the date of birth is required", code="implausible_date_of_birth")

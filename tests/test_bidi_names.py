@@ -261,3 +261,41 @@ def test_the_console_form_says_the_refusal_beside_the_name(browser, client, auth
     assert said.startswith("First name takes a name on one line"), said
     assert "U+202E RIGHT-TO-LEFT OVERRIDE" in said
     assert count_events(db, grantee) == before
+
+
+@pytest.mark.parametrize("name", ["\u200b", "\u0301", "\u200b\u0301 ", "\u2060"])
+def test_a_name_with_no_letter_is_missing(client, auth, grantee, db, enrol, name):
+    """A zero-width space, a combining mark with nothing to combine with, a word joiner: no one
+    is named so and no search finds them. A participant's names and a mentor's display name
+    are refused as missing (422 `missing_name`), at enrolment, registration and correction;
+    the log is unchanged."""
+    pid = enrol()["id"]
+    mentor = client.post(
+        f"/v1/grantees/{grantee}/mentors",
+        json={"display_name": "Sam", "source": "community_peer", "channel": "staff_referral"},
+        headers=auth("coordinator", grantee),
+    ).json()["id"]
+    h = auth("coordinator", grantee)
+    before = count_events(db, grantee)
+    calls = [
+        ("/participants", {**ANN, "first_name": name}),
+        ("/participants", {**ANN, "last_name": name}),
+        (f"/participants/{pid}/corrections", {"reason": "typo", "first_name": name}),
+        (
+            "/mentors",
+            {"display_name": name, "source": "community_peer", "channel": "staff_referral"},
+        ),
+        (f"/mentors/{mentor}/corrections", {"reason": "typo", "display_name": name}),
+    ]
+    for path, body in calls:
+        r = client.post(f"/v1/grantees/{grantee}{path}", json=body, headers=h)
+        assert r.status_code == 422, (path, r.text)
+        assert r.json()["code"] == "missing_name", (path, r.text)
+    assert count_events(db, grantee) == before
+    # A name in any script, with its combining marks, is a name.
+    ok = client.post(
+        f"/v1/grantees/{grantee}/participants",
+        json={**ANN, "first_name": "Zoe\u0301", "last_name": "李", "duplicate_reason": "test"},
+        headers=h,
+    )
+    assert ok.status_code == 201, ok.text
