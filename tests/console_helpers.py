@@ -9,6 +9,13 @@ from typing import Any
 CSRF = "prowd_csrf"
 
 
+def shown(page: str) -> str:
+    """A page's markup without the `<bdi>` isolating each value it shows (decision 130): what
+    a test compares with the words a person reads; tests/test_bidi_names.py checks the
+    isolation itself."""
+    return re.sub(r"</?bdi>", "", page)
+
+
 def csrf_of(client: Any) -> str:
     """The CSRF cookie (set by the first GET of a console page)."""
     if CSRF not in client.cookies:

@@ -13,7 +13,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from services.projector import live as projector
-from tests.console_helpers import csrf_of, sign_in
+from tests.console_helpers import csrf_of, shown, sign_in
 from tests.people import birth_date
 
 PEOPLE = 205
@@ -63,7 +63,7 @@ def caseload(client: TestClient[Litestar], auth: Any, grantee: str, db: Any) -> 
 
 
 def rows(page: str) -> list[tuple[str, str]]:
-    return ROW.findall(page)
+    return ROW.findall(shown(page))
 
 
 def count(page: str) -> str:

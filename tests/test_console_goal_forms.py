@@ -15,7 +15,7 @@ import pytest
 
 from domain.clock import FixedClock
 from services.projector import live as projector
-from tests.console_helpers import beside, key_of, post, refusal, sign_in
+from tests.console_helpers import beside, key_of, post, refusal, shown, sign_in
 from tests.meetings_helpers import World
 
 # A Tuesday, 09:00 in Chicago (the world's zone). Participants enter on 2025-09-15.
@@ -46,7 +46,7 @@ def set_goal(world: World, pid: str, **terms: Any) -> str:
 
 
 def goals_part(html: str) -> str:
-    return html.split('id="h-goals"')[1].split("</section>")[0]
+    return shown(html).split('id="h-goals"')[1].split("</section>")[0]
 
 
 def page_of(browser: Any, world: World, address: str) -> str:

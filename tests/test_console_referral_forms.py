@@ -14,7 +14,7 @@ import pytest
 
 from services.projector import live as projector
 from tests.conftest import count_events
-from tests.console_helpers import beside, key_of, post, refusal, sign_in
+from tests.console_helpers import beside, key_of, post, refusal, shown, sign_in
 
 # Thursday 26 Nov 2026, 18:00 UTC.
 NOW = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
@@ -93,8 +93,8 @@ def test_a_referral_is_handed_over_then_connected_from_the_participant_page(
     assert count_events(db, grantee) == before + 1
     assert api_referral(client, auth, grantee, rid)["case_manager"] == "cm-rita"
     projector.drain(db, f"g_{grantee}")
-    shown = browser.get(f"/console/participants/{pid}").text
-    assert "Referral handed to cm-rita." in shown and "Handed to cm-rita" in shown
+    page = shown(browser.get(f"/console/participants/{pid}").text)
+    assert "Referral handed to cm-rita." in page and "Handed to cm-rita" in page
     # The same case manager again is the API's refusal, said beside the name.
     again = post(browser, action, handover, key_of(browser.get(action).text, action))
     assert again.status_code == 422
@@ -119,9 +119,9 @@ def test_a_referral_is_handed_over_then_connected_from_the_participant_page(
     assert count_events(db, grantee) == before + 2
     assert api_referral(client, auth, grantee, rid)["status"] == "connected"
     projector.drain(db, f"g_{grantee}")
-    shown = browser.get(f"/console/participants/{pid}").text
-    row = shown.split('id="h-referrals"')[1].split("</section>")[0]
-    assert "Connection recorded: the referral is connected." in shown
+    page = shown(browser.get(f"/console/participants/{pid}").text)
+    row = page.split('id="h-referrals"')[1].split("</section>")[0]
+    assert "Connection recorded: the referral is connected." in page
     assert "Fri 20 Nov 2026" in row and "Started an induction shift." in row
     # Connected: no follow-up offered, and its pages say so without a form.
     assert f"/console/referrals/{rid}/" not in row
@@ -157,8 +157,8 @@ def test_a_referral_is_declined_with_who_declined_it_and_why(
     assert count_events(db, grantee) == before + 1
     assert api_referral(client, auth, grantee, rid)["status"] == "declined"
     projector.drain(db, f"g_{grantee}")
-    shown = browser.get(f"/console/participants/{pid}").text
-    row = shown.split('id="h-referrals"')[1].split("</section>")[0]
+    page = shown(browser.get(f"/console/participants/{pid}").text)
+    row = page.split('id="h-referrals"')[1].split("</section>")[0]
     assert "declined by participant: Found a job through a cousin." in row
     assert f"/console/referrals/{rid}/" not in row
 

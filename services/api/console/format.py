@@ -74,8 +74,8 @@ def bdi(value: Any) -> Markup | str:
     """A value people typed (a name, a note), isolated in `<bdi>` so that its bidirectional
     characters (a right-to-left name, an override stored before names refused them) cannot
     reorder the text around it (docs/decisions.md 130). An empty value stays "" so that
-    `value | bdi or "—"` still falls back."""
-    if value is None or value == "":
+    `value | bdi or "—"` still falls back (an absent value too: jinja's undefined)."""
+    if value is None or str(value) == "":
         return ""
     return Markup("<bdi>") + escape(value) + Markup("</bdi>")
 
