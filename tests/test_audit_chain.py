@@ -68,9 +68,14 @@ def test_an_intact_log_verifies(client, auth, log, monkeypatch, database_url, ca
         "bad_through": None,
         "problem": "",
         "verdict": "intact",
+        "signed_through": 0,
+        "unsigned": 4,
     }
     assert run_verify(monkeypatch, database_url, slug) == 0
-    assert f"{slug}: intact, 4 events verified" in capsys.readouterr().out
+    assert (
+        f"{slug}: intact but signed nowhere: 4 events (positions 1 through 4) are chained but not"
+        " covered by a signature (head 4)\n"
+    ) in capsys.readouterr().out
 
 
 def test_positions_a_refused_write_drew_are_said_not_to_be_missing_events(
@@ -90,7 +95,8 @@ def test_positions_a_refused_write_drew_are_said_not_to_be_missing_events(
     skipped = found["head"] - 5
     assert run_verify(monkeypatch, database_url, slug) == 0
     out = capsys.readouterr().out
-    assert f"{slug}: intact, 5 events verified (head {found['head']}" in out
+    assert f"{slug}: intact but signed nowhere: 5 events (positions 1 through" in out
+    assert f"not covered by a signature (head {found['head']};" in out
     assert f"{skipped} position{'s' if skipped > 1 else ''} no event took" in out
 
 
@@ -288,6 +294,8 @@ def test_cutting_off_the_end_of_the_log_is_truncation(
         "bad_through": 3,
         "problem": "truncated after position 2: a signed checkpoint stands at position 4",
         "verdict": "tampered",
+        "signed_through": None,
+        "unsigned": None,
     }
     assert run_verify(monkeypatch, database_url, slug) == 1
     out = capsys.readouterr().out

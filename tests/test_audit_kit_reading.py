@@ -238,6 +238,8 @@ def test_a_rechained_rewrite_claims_only_what_the_checkpoints_prove(world, auth,
         "bad_through": 7,
         "problem": problem,
         "verdict": "tampered",
+        "signed_through": None,
+        "unsigned": None,
     }
 
     kit = tmp_path / "kit"

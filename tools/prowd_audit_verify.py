@@ -9,9 +9,12 @@ time within the key's validity, the signature good, the signed hash on the recom
 What a reader reads is checked too: each line's `event` must be exactly what its `state`
 decodes to (docs/audit.md, "What the standalone verifier checks"), and its `hash` the chain's.
 
-Verdicts and exit codes, as `prowd verify`'s: 0 intact; 1 tampered at position N (or the export
-does not match its manifest); 2 usage (no such folder, unreadable file); 3 unknown key id K at
-position N; 4 checkpoint outside its key's validity.
+Verdicts and exit codes, as `prowd verify`'s: 0 intact and signed to the end; 1 tampered at
+position N (or the export does not match its manifest); 2 usage (no such folder, unreadable
+file); 3 unknown key id K at position N; 4 checkpoint outside its key's validity; 5 intact but
+with events after the last signed checkpoint: the chain holds them together, no signature covers
+them, so a rewrite of them with their hashes recomputed would not show (`--no-require-signed`
+makes that 0; the words still say where the signatures end).
 `--keys FILE` checks against a key set obtained elsewhere (GET /v1/audit/public-keys) instead
 of the one in the export.
 """
@@ -32,6 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 FORMAT = "prowd-audit-export/1"
+UNSIGNED_TAIL = 5
 
 
 class Verdict(Exception):
@@ -248,6 +252,16 @@ def contradiction(position: int, proven: int, what: str) -> Verdict:
     )
 
 
+def unsigned_tail(signed_through: int, unsigned: int, first: int, last: int) -> str:
+    """Events no signature covers, as `prowd verify` words them."""
+    span = f"position {first}" if first == last else f"positions {first} through {last}"
+    after = " after the last checkpoint" if signed_through else ""
+    return (
+        f"{unsigned} event{'' if unsigned == 1 else 's'}{after} ({span})"
+        f" {'is' if unsigned == 1 else 'are'} chained but not covered by a signature"
+    )
+
+
 def check_manifest(folder: Path) -> dict:
     data = (folder / "manifest.json").read_bytes()
     expected = (folder / "manifest.json.sha256").read_text().split()[0]
@@ -301,7 +315,7 @@ def verify(folder: Path, keys_file: Path | None = None) -> tuple[int, str]:
     events = read_ndjson(events_file, EVENT_FIELDS)
     links = read_ndjson(chain_file, CHAIN_FIELDS, duplicates=False)
     (e_line, raw, event), (c_line, _, link) = next(events, NONE), next(links, NONE)
-    previous, checked, proven = b"", 0, 0
+    previous, checked, proven, proven_count, unsigned_from, position = b"", 0, 0, 0, 0, 0
     last = {events_file.name: (0, 0), chain_file.name: (0, 0)}
     while event is not None or link is not None:
         for name, number, row in (
@@ -343,7 +357,8 @@ def verify(folder: Path, keys_file: Path | None = None) -> tuple[int, str]:
         if position in signed:
             if signed[position] != expected:
                 raise contradiction(position, proven, "checkpoint")
-            proven = position
+            proven, proven_count = position, checked + 1
+        unsigned_from = 0 if proven == position else unsigned_from or position
         check_readable(position, e_line, raw, event, state)
         if event.get("hash") != link["hash"]:
             raise tampered(position, "the line's hash is not the chain's")
@@ -356,17 +371,42 @@ def verify(folder: Path, keys_file: Path | None = None) -> tuple[int, str]:
             head + 1,
             f"truncated after position {head}: a signed checkpoint stands at position {beyond}",
         )
+    claimed = manifest.get("signed_through", proven)
+    if claimed != proven:
+        raise Verdict(
+            1,
+            f"the manifest says signatures reach position {claimed};"
+            f" its checkpoints reach position {proven}",
+        )
     marks = f"{len(signed)} checkpoint{'' if len(signed) == 1 else 's'}"
-    return 0, f"intact, {checked} events verified (through {head}, {marks})"
+    unsigned = checked - proven_count
+    if not unsigned:
+        return 0, f"intact, {checked} events verified (through {head}, {marks})"
+    tail = unsigned_tail(proven, unsigned, unsigned_from, position)
+    if not proven:
+        return UNSIGNED_TAIL, f"intact but signed nowhere: {tail} (through {head}, {marks})"
+    some = f"{proven_count} event{'' if proven_count == 1 else 's'}"
+    return (
+        UNSIGNED_TAIL,
+        f"intact and signed through {proven} ({some} verified); {tail} (through {head}, {marks})",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Verify a PROWD Ledger audit export offline.")
     p.add_argument("folder", type=Path)
     p.add_argument("--keys", type=Path, default=None, help="a public key set obtained elsewhere")
+    p.add_argument(
+        "--require-signed",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="exit 5 when events lie after the last signed checkpoint (default: required)",
+    )
     args = p.parse_args(argv)
     try:
         code, text = verify(args.folder, args.keys)
+        if code == UNSIGNED_TAIL and not args.require_signed:
+            code = 0
     except Verdict as v:
         code, text = v.code, v.text
     except Unreadable as e:

@@ -26,6 +26,8 @@ class VerificationOut(msgspec.Struct):
     bad_through: int | None
     problem: str
     verdict: str
+    signed_through: int | None
+    unsigned: int | None
 
 
 @get(
@@ -44,7 +46,11 @@ def verification(request: Request[Any, Any, Any], tenant: Tenant) -> Verificatio
     and the first bad record lies between `bad_from` and `bad_through` (otherwise both equal
     `first_bad_position`); `checked` then counts the events the previous checkpoint proves.
     `verdict` is `intact`, `tampered`, `unknown_key` or `outside_validity` (docs/audit.md).
-    Checkpoints are checked against the published public keys only."""
+    Checkpoints are checked against the published public keys only. On an intact chain,
+    `signed_through` is the last signed checkpoint the chain passes through (0 for none) and
+    `unsigned` counts the events after it: chained, but covered by no signature, so a rewrite
+    of them that recomputed their hashes would not show (0 when the log is signed to its end);
+    both are null when the chain is not intact."""
     db = tenant.tenancy.db
     v = verify(db, tenant.info.schema, keys=keys.published(db))
     return VerificationOut(
@@ -56,6 +62,8 @@ def verification(request: Request[Any, Any, Any], tenant: Tenant) -> Verificatio
         v.bad_through,
         v.problem,
         v.verdict,
+        v.signed_through if v.intact else None,
+        v.unsigned if v.intact else None,
     )
 
 

@@ -150,16 +150,25 @@ def sign_if_due(db: Database, schema: str, signer: Signer, *, force: bool = Fals
     due = last is None or position - int(last[0]) >= EVERY_EVENTS or float(last[1]) >= EVERY_SECONDS
     if not (due or force):
         return None
+    return sign_at(db, schema, signer, position, chain_hash)
+
+
+def sign_at(
+    db: Database, schema: str, signer: Signer, position: int, chain_hash: bytes
+) -> int | None:
+    """Sign the chain's hash at `position` with the current key (None when its private key is
+    missing: nothing is signed with a retired key); returns the position."""
     key = signer.current(db)
     if key is None:
         log.warning("audit_key_missing", schema=schema, kid=keys.current_kid(db))
         return None
+    now = clock.now()
     signature = key.private.sign(message(schema, position, chain_hash))
     db.fetchone(
         sql.SQL(
             "INSERT INTO {}.checkpoints (notification_id, hash, key_id, signature, signed_at)"
             " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1"
-        ).format(s),
+        ).format(sql.Identifier(schema)),
         (position, chain_hash, key.key_id, signature, now),
     )
     return position

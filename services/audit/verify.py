@@ -48,6 +48,9 @@ INTACT, TAMPERED, UNKNOWN_KEY, OUTSIDE_VALIDITY = (
     "outside_validity",
 )
 EXIT_CODES = {INTACT: 0, TAMPERED: 1, UNKNOWN_KEY: 3, OUTSIDE_VALIDITY: 4}
+# An intact chain with events after its last signed head, when signatures are required
+# (`prowd verify --require-signed`; the standalone verifier requires them by default).
+UNSIGNED_TAIL_EXIT = 5
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,13 @@ class Verification:
     # Where the first bad record lies when only a range is known (a signed head the rewritten
     # log misses): `first_bad_position` is then None.
     span: tuple[int, int] | None = None
+    # How far the signatures reach on an intact chain: the last signed head the chain passes
+    # through (0 for none), and the events after it, which the chain alone holds together
+    # (a rewrite that recomputed their hashes would leave it intact): how many and from which
+    # position to which.
+    signed_through: int = 0
+    unsigned: int = 0
+    tail: tuple[int, int] | None = None
 
     @property
     def bad_from(self) -> int | None:
@@ -82,6 +92,20 @@ class Verification:
             return f"tampered at or before position {self.span[1]}: {self.problem}"
         prefix = "tampered" if self.verdict == TAMPERED else "checkpoint outside its key's validity"
         return f"{prefix} at position {self.first_bad_position}: {self.problem}"
+
+
+def unsigned_tail(signed_through: int, unsigned: int, tail: tuple[int, int] | None) -> str:
+    """The events of an intact chain that no signature covers, in words: `K events after the
+    last checkpoint (positions A through B) are chained but not covered by a signature`. The
+    chain holds them together but proves nothing about them: whoever can write the log can
+    rewrite them and recompute their hashes. tools/prowd_audit_verify.py words it alike."""
+    first, last = tail or (0, 0)
+    span = f"position {first}" if first == last else f"positions {first} through {last}"
+    after = " after the last checkpoint" if signed_through else ""
+    return (
+        f"{unsigned} event{'' if unsigned == 1 else 's'}{after} ({span})"
+        f" {'is' if unsigned == 1 else 'are'} chained but not covered by a signature"
+    )
 
 
 def contradiction(position: int, what: str, proven: int, proven_by: str) -> str:
@@ -187,7 +211,7 @@ def verify(
     chain = sql.SQL("SELECT notification_id, hash FROM {s}.chain ORDER BY notification_id").format(
         s=s
     )
-    previous, checked = b"", 0
+    previous, checked, unsigned_from, position = b"", 0, 0, 0
     proven: tuple[int, str, int] = (0, "", 0)  # the last signed head matched: position, kind, count
     sha256 = hashlib.sha256
     done = object()
@@ -232,6 +256,10 @@ def verify(
                             (proven[0] + 1, position),
                         )
                     proven = (position, kind, checked + 1)
+            if proven[0] == position:
+                unsigned_from = 0
+            elif not unsigned_from:
+                unsigned_from = position
             previous = expected
             checked += 1
             if progress and checked % BATCH == 0:
@@ -252,7 +280,15 @@ def verify(
             f"truncated after position {head}: a signed checkpoint stands at position {beyond}",
             TAMPERED,
         )
-    return Verification(True, checked, head)
+    unsigned = checked - proven[2]
+    return Verification(
+        True,
+        checked,
+        head,
+        signed_through=proven[0],
+        unsigned=unsigned,
+        tail=(unsigned_from, position) if unsigned else None,
+    )
 
 
 def _stream(cur: Any, query: sql.Composed) -> Iterator[Any]:

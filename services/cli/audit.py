@@ -32,11 +32,29 @@ def head_of(result: Verification) -> str:
     )
 
 
+def intact_line(slug: str, result: Verification) -> str:
+    """An intact chain in words; `verified` only for the events a signature covers."""
+    from services.audit.verify import unsigned_tail
+
+    if not result.unsigned:
+        return f"{slug}: intact, {result.checked} events verified ({head_of(result)})"
+    tail = unsigned_tail(result.signed_through, result.unsigned, result.tail)
+    if not result.signed_through:
+        return f"{slug}: intact but signed nowhere: {tail} ({head_of(result)})"
+    signed = result.checked - result.unsigned
+    return (
+        f"{slug}: intact and signed through {result.signed_through} ({signed} event{'' if signed == 1 else 's'}"
+        f" verified);"
+        f" {tail} ({head_of(result)})"
+    )
+
+
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     """Verify one grantee's log (`--grantee`) or every grantee's against the public keys of the
     database or of `--keys FILE`. Exit codes (docs/audit.md): 0 intact, 1 tampered, 2 usage
     (unknown grantee, unreadable key file), 3 unknown key id, 4 checkpoint outside its key's
-    validity; over several grantees the lowest non-zero code wins. `--against FILE`: signed
+    validity, 5 (with `--require-signed`) intact but with events after the last signed head;
+    over several grantees the lowest non-zero code wins. `--against FILE`: signed
     heads collected elsewhere (`audit.checkpoint` webhooks) the chain must pass through. `--sign` signs a checkpoint
     after an intact run (that alone reads the private key)."""
     from domain import clock
@@ -44,7 +62,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from services.audit import keys
     from services.audit.checkpoints import load_key, sign_if_due
     from services.audit.heads import held_heads
-    from services.audit.verify import EXIT_CODES, verify
+    from services.audit.verify import EXIT_CODES, UNSIGNED_TAIL_EXIT, verify
     from services.webhooks import checkpoints as checkpoint_hooks
 
     given: dict[str, keys.PublicKey] | None = None
@@ -81,9 +99,11 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
             result = verify(db, info.schema, keys=key_set, progress=bar, held=held)
             bar.finish(result.checked)
             total.add(result.checked)
-            codes.add(EXIT_CODES[result.verdict])
+            code = EXIT_CODES[result.verdict]
             if result.intact:
-                print(f"{slug}: intact, {result.checked} events verified ({head_of(result)})")
+                print(intact_line(slug, result))
+                if result.unsigned and args.require_signed:
+                    code = UNSIGNED_TAIL_EXIT
                 if args.sign:
                     signer = load_key(settings)
                     if position := sign_if_due(db, info.schema, signer, force=True):
@@ -93,10 +113,13 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                             f"{slug}: checkpoint signed at position {position} (key {kid});"
                             f" queued for {sent} audit.checkpoint subscriber(s)"
                         )
+                        if result.tail and position >= result.tail[1]:
+                            code = 0  # the log is now signed through its last event
             else:
                 # A signed head missed says itself what its signature still proves.
                 tail = "" if result.span else f" ({result.checked} events verified before it)"
                 print(f"{slug}: {result.summary()}{tail}")
+            codes.add(code)
             if held:
                 print(f"{slug}: {len(held)} signed head(s) held elsewhere compared")
         if len(slugs) > 1:

@@ -44,12 +44,77 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         if args.through < 0:
             print("prowd audit export: --through must be a position (>= 0)", file=sys.stderr)
             return 2
-        manifest = export(db, args.grantee, info.schema, args.through, out)
+        through = args.through or _head(db, info.schema)
+        if not args.no_sign:
+            _sign_end(db, settings, args.grantee, info.schema, through)
+        manifest = export(db, args.grantee, info.schema, through, out)
         print(
             f"{args.grantee}: exported {manifest['events']} events through position"
-            f" {manifest['through']} to {out} (manifest SHA-256 {manifest['sha256']})"
+            f" {manifest['through']} to {out}, signed through {manifest['signed_through']}"
+            f" (manifest SHA-256 {manifest['sha256']})"
         )
         return 0
+
+
+def _head(db: Database, schema: str) -> int:
+    s = sql.Identifier(schema)
+    row = db.fetchone(
+        sql.SQL(
+            "SELECT greatest((SELECT coalesce(max(notification_id), 0) FROM {s}.events),"
+            " (SELECT coalesce(max(notification_id), 0) FROM {s}.chain))"
+        ).format(s=s)
+    )
+    return int(row[0]) if row else 0
+
+
+def _sign_end(db: Database, settings: Settings, slug: str, schema: str, through: int) -> None:
+    """Sign a checkpoint at the kit's last record when no checkpoint stands there, so that the
+    kit is signed to its end (decision 134). As `prowd verify --sign`: only after the log
+    verifies, and delivered to the `audit.checkpoint` subscribers. The signature vouches for
+    the records as the database holds them now; it cannot tell whether records no earlier
+    checkpoint covered were rewritten before it, only that nothing changes after it."""
+    from domain import clock
+    from services.audit import keys
+    from services.audit.checkpoints import load_key, sign_at
+    from services.audit.verify import verify
+    from services.webhooks import checkpoints as checkpoint_hooks
+
+    s = sql.Identifier(schema)
+    end = db.fetchone(
+        sql.SQL(
+            "SELECT c.notification_id, c.hash, k.notification_id FROM {s}.chain c"
+            " LEFT JOIN {s}.checkpoints k USING (notification_id)"
+            " WHERE c.notification_id <= %s ORDER BY c.notification_id DESC LIMIT 1"
+        ).format(s=s),
+        (through,),
+    )
+    if end is None or end[2] is not None:
+        return
+    position, chain_hash = int(end[0]), bytes(end[1])
+    result = verify(db, schema, keys=keys.published(db))
+    if not result.intact:
+        print(
+            f"prowd audit export: {slug}: {result.summary()}; no checkpoint signed",
+            file=sys.stderr,
+        )
+        return
+    try:
+        signer = load_key(settings)
+    except SystemExit as refused:
+        print(f"prowd audit export: no checkpoint signed: {refused}", file=sys.stderr)
+        return
+    if sign_at(db, schema, signer, position, chain_hash) is None:
+        print(
+            f"prowd audit export: no checkpoint signed: the current key's file"
+            f" ({keys.current_kid(db)}) is not in {signer.folder}",
+            file=sys.stderr,
+        )
+        return
+    sent = checkpoint_hooks.deliver(db, schema, position, clock.now())
+    print(
+        f"{slug}: checkpoint signed at position {position} (key {keys.current_kid(db)}) for the"
+        f" kit's end; queued for {sent} audit.checkpoint subscriber(s)"
+    )
 
 
 def _rotate(db: Database, settings: Settings) -> int:
@@ -89,14 +154,7 @@ def export(db: Database, slug: str, schema: str, through: int, out: Path) -> dic
     from services.audit import keys
 
     s = sql.Identifier(schema)
-    if not through:
-        row = db.fetchone(
-            sql.SQL(
-                "SELECT greatest((SELECT coalesce(max(notification_id), 0) FROM {s}.events),"
-                " (SELECT coalesce(max(notification_id), 0) FROM {s}.chain))"
-            ).format(s=s)
-        )
-        through = int(row[0]) if row else 0
+    through = through or _head(db, schema)
     out.mkdir(parents=True, exist_ok=True)
     counted = {"events": 0}
 
@@ -166,6 +224,9 @@ def export(db: Database, slug: str, schema: str, through: int, out: Path) -> dic
         "through": through,
         "events": counted["events"],
         "checkpoints": len(checkpoints),
+        # Where the signatures end: records after it are in the chain but under no signature
+        # (the verifier checks this against the checkpoints and says so, exit 5).
+        "signed_through": max((c["position"] for c in checkpoints), default=0),
         "files": files,
     }
     digest = _write_json(out / "manifest.json", manifest)

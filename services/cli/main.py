@@ -179,6 +179,11 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--against", default="", help="signed heads held elsewhere (audit.checkpoint webhooks)"
     )
+    v.add_argument(
+        "--require-signed",
+        action="store_true",
+        help="exit 5 when events lie after the last signed checkpoint (chained, not signed)",
+    )
     add_import_parser(sub)
     au = sub.add_parser("audit", help="audit keys and the offline audit kit (docs/audit.md)")
     au_sub = au.add_subparsers(dest="audit_action", required=True)
@@ -187,6 +192,11 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--grantee", required=True, help="the grantee's slug")
     ex.add_argument("--through", type=int, default=0, help="last position (default: the head)")
     ex.add_argument("--output", required=True, help="a new or empty folder")
+    ex.add_argument(
+        "--no-sign",
+        action="store_true",
+        help="sign no checkpoint at the kit's end (no private key read; the kit may end unsigned)",
+    )
     return p
 
 
