@@ -27,6 +27,7 @@ from projections.caseload_reads import (
     SHOWN_SORTS,
     Filters,
     derived_exits,
+    group_mentor_names,
     last_service_sort,
     mentor_names,
     row_extras,
@@ -294,6 +295,16 @@ class CaseloadRow(msgspec.Struct):
             description="days from `last_service_on` to today in the grantee's zone (null with it)",
         ),
     ] = None
+    # `mentor_name` is the individual pairing's mentor only (its meaning since the start): the
+    # mentors of the group pairings are a field of their own (decision 135).
+    group_mentors: Annotated[
+        list[str],
+        msgspec.Meta(
+            description="the display names of the mentors of the participant's open group"
+            " pairings (`group_pairing_ids`), by name, each once; empty when in no group"
+            " pairing. `mentor_name` names the individual pairing's mentor only"
+        ),
+    ] = msgspec.field(default_factory=list)
 
 
 CASELOAD = select(
@@ -308,6 +319,7 @@ CASELOAD = select(
         "exit_derived",
         "last_service_on",
         "days_since_service",
+        "group_mentors",
     ),
     id="participant_id",
     cohort="cohort_code",
@@ -359,6 +371,7 @@ def caseload_page(
     at = CASELOAD.names.index
     mentor_ids = [r[at("mentor_id")] for r in body if r[at("mentor_id")] is not None]
     names = mentor_names(db, t, mentor_ids)
+    groups = group_mentor_names(db, t, [g for r in body for g in r[at("group_pairing_ids")]])
     overdue, assigned = row_extras(
         db, goals, None if staff is None else staff.t, [r[at("id")] for r in body], now.date()
     )
@@ -374,6 +387,9 @@ def caseload_page(
         "case_manager": lambda r: assigned.get(r["id"], (None, None))[0],
         "coordinator": lambda r: assigned.get(r["id"], (None, None))[1],
         "exit_derived": lambda r: False,
+        "group_mentors": lambda r: sorted(
+            {groups[g] for g in r["group_pairing_ids"] if g in groups}
+        ),
     }
     out = typed(CaseloadRow, CASELOAD, body, derived)
     if served is not None:

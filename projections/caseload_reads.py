@@ -1,6 +1,6 @@
 """What the caseload page reads beside its own rows: the columns it sorts by, its filters
-(derived exits counted), the mentors' display names and the overdue-goal counts (the goals
-view's own rule)."""
+(derived exits counted), the mentors' display names (of individual and group pairings) and the
+overdue-goal counts (the goals view's own rule)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,20 @@ def mentor_names(db: Reader, t: Tables, mentor_ids: list[UUID]) -> dict[UUID, st
             t["caseload_mentors"]
         ),
         (mentor_ids,),
+    )
+    return dict(rows)
+
+
+def group_mentor_names(db: Reader, t: Tables, pairing_ids: list[UUID]) -> dict[UUID, str]:
+    """The display name of the mentor of each of these (group) pairings, by pairing id."""
+    if not pairing_ids:
+        return {}
+    rows = db.fetchall(
+        sql.SQL(
+            "SELECT p.pairing_id, m.display_name FROM {p} p JOIN {m} m USING (mentor_id)"
+            " WHERE p.pairing_id = ANY(%s)"
+        ).format(p=t["caseload_pairings"], m=t["caseload_mentors"]),
+        (pairing_ids,),
     )
     return dict(rows)
 
@@ -162,13 +176,26 @@ def shown_sort(sort: Sort, derived: dict[UUID, date]) -> Sort:
 def last_service_sort(sort: Sort, people: dict[UUID, Person], today: date) -> Sort:
     """A sort by last service (decision 111), before the page is cut: every participant's last
     service up to `today`, written into the expression as ids and dates (as `shown_sort`
-    does), so the statement grows with the grantee. A participant the oversight view has not
-    applied yet has none and sorts last."""
+    does), so the statement grows with the grantee. The active come first in either direction,
+    the exited (a derived exit counted, as the caseload shows it) after them in the same order:
+    the sort is for finding whom to serve next (decision 135). A participant the oversight view
+    has not applied yet has no last service and sorts last."""
     dates = json.dumps(
         {str(pid): p.last_service(today)[0].isoformat() for pid, p in people.items()}
     )
-    expr = f"('{dates}'::jsonb ->> participant_id::text)::date"
-    return Sort(Column(expr, sort.column.cast), sort.descending, sort.people)
+    exited = (
+        "status <> 'active' OR participant_id = ANY('"
+        + _ids(derived_exits(people, today))
+        + "'::uuid[])"
+    )
+    # One text key: a group mark, then the date (ISO dates order as text). Descending, the
+    # active's mark is the greater one, so they still come first.
+    first, last = ("1", "0") if sort.descending else ("0", "1")
+    expr = (
+        f"(CASE WHEN {exited} THEN '{last}' ELSE '{first}' END"
+        f" || ('{dates}'::jsonb ->> participant_id::text))"
+    )
+    return Sort(Column(expr, "text"), sort.descending, sort.people)
 
 
 def where_of(

@@ -87,6 +87,31 @@ def row_of(driver: Any, name: str) -> str:
     return str(wait_for(find, what=f"{name} in the caseload"))
 
 
+def test_a_group_members_alert_badge_opens_their_alerts_and_names_the_groups_mentor(driver, scene):
+    """Decision 135: the caseload names a group member's mentor and its alert badge is a link,
+    saying whose alerts it opens, to the alerts near the top of the participant's page."""
+    from selenium.webdriver.common.by import By
+
+    sign_in(driver, scene, "case_manager")
+    row = row_of(driver, "Delgado, Rosa")
+    assert "Mentor mentor-ben (group)" in row, row
+    # Weeks without a group meeting: the group's pairing missed its weekly cadence.
+    badge = driver.find_element(
+        By.CSS_SELECTOR, f'a[href="/console/participants/{scene.delgado}#alerts"]'
+    )
+    assert "about Rosa Delgado" in str(badge.get_attribute("textContent"))
+    counted = int(badge.text.split()[0])
+    badge.click()
+    wait_for(lambda: driver.current_url.endswith("#alerts"), what="the participant's alerts")
+    assert "Rosa Delgado" in text_of(driver, "h1")
+    listed = driver.find_elements(By.CSS_SELECTOR, "#alerts li")
+    assert len(listed) == counted and "Missed cadence" in listed[0].text
+    for width in (DESKTOP, PHONE):
+        driver.set_window_size(width, 900)
+        bad = [v for v in axe_violations(driver) if v["impact"] in ("serious", "critical")]
+        assert bad == [], f"the participant's alerts at {width}px: {bad}"
+
+
 def test_a_case_manager_finds_records_sees_the_caseload_change_and_signs_out(driver, scene):
     from selenium.webdriver.common.by import By
 

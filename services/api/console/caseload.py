@@ -4,13 +4,13 @@ page", an honest count, the filters and the sort kept from page to page (docs/co
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.response import Template
 
+from services.api.console.attention import alerts_per_person
 from services.api.console.backend import read
 from services.api.console.pages import log_position, optional, page
 from services.api.console.session import PATH, Staff, signed_in
@@ -114,22 +114,6 @@ async def _whose(request: Request[Any, Any, Any], staff: Staff, asked: str) -> s
 
 # The roles a participant can be assigned to (case manager, coordinator; the grantee's admin).
 CHOOSERS = tuple(r.value for r in STAFF)
-
-
-def alerts_per_person(rows: list[dict[str, Any]], alerts: list[dict[str, Any]]) -> dict[str, int]:
-    """How many alerts concern each participant: about them, or about one of their pairings
-    (a missed cadence is the pairing's)."""
-    about: Counter[str] = Counter()
-    for alert in alerts:
-        subject = alert.get("subject") in ("participant", "pairing") and alert.get("subject_id")
-        concerns = alert.get("participant_id") or alert.get("pairing_id") or subject
-        if concerns:
-            about[str(concerns)] += 1
-    counts = {}
-    for row in rows:
-        pairings = [row.get("individual_pairing_id"), *row.get("group_pairing_ids", [])]
-        counts[str(row["id"])] = about[str(row["id"])] + sum(about[str(p)] for p in pairings if p)
-    return counts
 
 
 @get(f"{PATH}/caseload")

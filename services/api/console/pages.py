@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 
 from domain import clock
 from domain.casework import ContactMode
+from services.api.console.attention import participant_alerts
 from services.api.console.backend import Refusal, read, read_all
 from services.api.console.naming import alert_names, pairing_people
 from services.api.console.session import PATH, Staff, session_of, signed_in
@@ -120,8 +121,9 @@ def instant(meeting: dict[str, Any]) -> datetime:
 
 @get(f"{PATH}/participants/{{participant_id:uuid}}")
 async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
-    """One participant: contact details, stages, pairings, meetings, goals, referrals,
-    outcomes, case notes, documents, consents and the timeline (each part the role may read).
+    """One participant: their alerts, contact details, stages, pairings, meetings, goals,
+    referrals, outcomes, case notes, documents, consents and the timeline (each part the role
+    may read).
     The contact details come with the participant's own read (its access-log row), as the API
     shows them to the role: no read of their own."""
     staff = signed_in(request)
@@ -129,6 +131,8 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
     # The lists wait (bounded) for the staff member's own last command.
     at = log_position(request)
     person = await read(request, staff, f"/participants/{pid}")
+    # What needs attention first: the alerts the caseload counts for them (attention.py).
+    alerts = await participant_alerts(request, staff, pid, at)
     pairings = await optional(request, staff, "/pairings", participant_id=pid, min_position=at)
     meetings: list[Any] = []
     for pairing in (pairings or {}).get("items", []):
@@ -179,6 +183,7 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         "participant.html",
         title="Participant",
         p=person,
+        alerts=alerts,
         pairings=(pairings or {}).get("items", []),
         mentors=mentors,
         may_pair=allowed("pairings.write", staff.roles),

@@ -41,7 +41,10 @@ COLUMNS = {
     "stage_started_at": Column("Stage started", "stage_started_at", *EARLIEST),
     "exit_date": Column("Exit date", "exit_date", *EARLIEST),
     "last_event_at": Column("Record changed", "last_event_at", "oldest first", "newest first"),
-    "last_service_on": Column("Last service", None, "longest ago first", "most recent first"),
+    # The active first either way, the exited after them (decision 135).
+    "last_service_on": Column(
+        "Last service", None, "longest ago first, exited last", "most recent first, exited last"
+    ),
     "days_in_stage": Column("Days in stage", "days_in_stage", "fewest first", "most first"),
 }
 
