@@ -28,8 +28,12 @@ from projections.base import Projection, Tables, handles
 from projections.ops import Writer
 from projections.query import Reader
 
-# How close a misspelt name must be (pg_trgm `word_similarity`, 0..1).
+# How close a misspelt word must be to a word of the name (pg_trgm `word_similarity`, 0..1).
+# Measured on the demo names (decision 133): 0.5 finds two thirds of one-letter misspellings,
+# 0.4 already returns four times as many names of other words; `one_letter_off` finds them all.
 FUZZY = 0.5
+# The shortest word a misspelling is matched for ("Lee" is not "Leo", "Kem" not "Kevin").
+CLOSE_FROM = 4
 
 
 def fold(text: str) -> str:
@@ -144,36 +148,57 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def spellings(q: str) -> list[str]:
-    """The folded names `q` may mean: as typed, and for a roster's "Last, First" (a comma)
-    also "First Last" and the words without the comma ("Lee, Ann": "lee, ann", "ann lee",
-    "lee ann")."""
-    out = [fold(q)]
-    if "," in q:
-        last, _, first = q.partition(",")
-        out += [fold(f"{first} {last}"), fold(q.replace(",", " "))]
-    return [s for i, s in enumerate(out) if s and s not in out[:i]]
+def words(q: str) -> list[str]:
+    """The folded words of `q`, in any order; a roster's comma ("Lee, Ann") is a space."""
+    return list(dict.fromkeys(fold(q.replace(",", " ")).split()))
+
+
+def searches(q: str) -> bool:
+    """Whether `q` has anything to search by: a word or a number. Text that folds to nothing
+    (spaces, a lone accent, a comma) is no search: the list is the unfiltered one."""
+    return bool(words(q)) or key(q) is not None
+
+
+def one_letter_off(word: str) -> list[str]:
+    """LIKE patterns of a name word `word` with one letter wrong, missing, extra or two
+    letters swapped, its first letter kept, as a whole word of `' ' || folded || ' '`;
+    none for words shorter than `CLOSE_FROM` (decision 133)."""
+    if len(word) < CLOSE_FROM:
+        return []
+    w = [_like(c) for c in word]
+    forms = [[*w[:i], "_", *w[i + 1 :]] for i in range(1, len(w))]
+    forms += [[*w[:i], "_", *w[i:]] for i in range(1, len(w) + 1)]
+    forms += [w[:i] + w[i + 1 :] for i in range(1, len(w))]
+    forms += [[*w[:i], w[i + 1], w[i], *w[i + 2 :]] for i in range(1, len(w) - 1)]
+    return list(dict.fromkeys("% " + "".join(f) + " %" for f in forms))
 
 
 def matching(db: Reader, t: Tables, kind: str, q: str) -> tuple[sql.Composable, tuple[object, ...]]:
-    """`SELECT person_id` of the `kind` people `q` finds (a name by word prefix, or fuzzily
-    where pg_trgm is installed; a program or register number by prefix), and its parameters."""
-    name = fold(q)
+    """`SELECT person_id` of the `kind` people `q` finds, and its parameters: every word of
+    `q`, in any order, begins a word of the name, is one letter off a whole word of it, or
+    (with pg_trgm) is close to one by trigrams; or a program or register number by prefix.
+    `q` must search (`searches`)."""
+    said = words(q)
     number = key(q)
+    trgm = trigram_schema(db) if any(len(w) >= CLOSE_FROM for w in said) else None
+    close = sql.SQL("")
+    if trgm is not None:
+        close = sql.SQL(" OR (length(%s) >= {} AND {}(%s, folded) >= {})").format(
+            sql.Literal(CLOSE_FROM), sql.Identifier(trgm, "word_similarity"), sql.Literal(FUZZY)
+        )
+    each = sql.SQL(
+        "(folded LIKE %s OR folded LIKE %s OR (' ' || folded || ' ') LIKE ANY (%s){})"
+    ).format(close)
     clauses: list[sql.Composable] = []
     params: list[object] = []
-    for words in spellings(q):
-        clauses.append(sql.SQL("folded LIKE %s OR folded LIKE %s"))
-        params += [_like(words) + "%", "% " + _like(words) + "%"]
+    if said:
+        clauses.append(sql.SQL("({})").format(sql.SQL(" AND ").join([each] * len(said))))
+        for word in said:
+            params += [_like(word) + "%", "% " + _like(word) + "%", one_letter_off(word)]
+            params += [word, word] if trgm is not None else []
     if number is not None:
         clauses.append(sql.SQL("number_key LIKE %s OR register_key LIKE %s"))
         params += [_like(number) + "%", _like(number) + "%"]
-    trgm = trigram_schema(db) if len(name) >= 3 else None
-    if trgm is not None:
-        clauses.append(
-            sql.SQL("{}(%s, folded) >= %s").format(sql.Identifier(trgm, "word_similarity"))
-        )
-        params += [name, FUZZY]
     query = sql.SQL("SELECT person_id FROM {} WHERE kind = %s AND ({})").format(
         t["people"], sql.SQL(" OR ").join(clauses)
     )
@@ -186,9 +211,15 @@ def folded_name(id_column: str, which: str = "last_folded") -> str:
     return f"(SELECT s.{which} FROM {{people}} s WHERE s.person_id = {id_column})"
 
 
+def find(t: Tables, q: str | None) -> Find | None:
+    """A list's search for `q` over the search view's live build `t`; None (no search, the
+    unfiltered list) when there is no `q` or it folds to nothing (`searches`)."""
+    return None if q is None or not searches(q) else Find(t, q)
+
+
 @dataclass(frozen=True)
 class Find:
-    """A list's `q`: the search view's live build and the text searched for."""
+    """A list's `q`: the search view's live build and the text searched for (`find`)."""
 
     t: Tables
     q: str
