@@ -3,8 +3,9 @@
 A row holds a person's name folded for matching (lower case, accents removed, spaces
 collapsed: `fold`), their program number and BOP register number reduced to letters and
 digits. Folding happens here, in Python, when the event is applied, so matching is case- and
-accent-insensitive on every server; with `pg_trgm` installed a query also matches names by
-trigram word similarity (a misspelling), without it by prefix only (decision 55).
+accent-insensitive on every server (decision 55). A query's words are found in any order, each
+by a word's prefix or one letter off a whole word, in plain SQL: every server answers alike,
+with pg_trgm or without it (decision 133).
 
 An erased participant's row is deleted: erasure removes the person from every search (a
 rebuild decrypts the shredded name as the placeholder, then deletes the row all the same).
@@ -28,11 +29,7 @@ from projections.base import Projection, Tables, handles
 from projections.ops import Writer
 from projections.query import Reader
 
-# How close a misspelt word must be to a word of the name (pg_trgm `word_similarity`, 0..1).
-# Measured on the demo names (decision 133): 0.5 finds two thirds of one-letter misspellings,
-# 0.4 already returns four times as many names of other words; `one_letter_off` finds them all.
-FUZZY = 0.5
-# The shortest word a misspelling is matched for ("Lee" is not "Leo", "Kem" not "Kevin").
+# The shortest word a misspelling is matched for ("Lee" is not "Leo").
 CLOSE_FROM = 4
 
 
@@ -135,15 +132,6 @@ def person_keys(db: Reader, t: Tables) -> list[PersonKeys]:
     return [PersonKeys(*r) for r in rows]
 
 
-def trigram_schema(db: Reader) -> str | None:
-    """The schema `pg_trgm` is installed in, or None where it is not."""
-    row = db.fetchone(
-        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
-        " WHERE e.extname = 'pg_trgm'"
-    )
-    return None if row is None else str(row[0])
-
-
 def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -162,8 +150,8 @@ def searches(q: str) -> bool:
 def one_letter_off(word: str) -> list[str]:
     """LIKE patterns of a name word `word` with one letter wrong, missing, extra or two
     letters swapped, its first letter kept, as a whole word of `' ' || folded || ' '`;
-    none for words shorter than `CLOSE_FROM` (decision 133)."""
-    if len(word) < CLOSE_FROM:
+    none for words shorter than `CLOSE_FROM` or with a digit (a number is not misspelt)."""
+    if len(word) < CLOSE_FROM or any(c.isdigit() for c in word):
         return []
     w = [_like(c) for c in word]
     forms = [[*w[:i], "_", *w[i + 1 :]] for i in range(1, len(w))]
@@ -173,29 +161,25 @@ def one_letter_off(word: str) -> list[str]:
     return list(dict.fromkeys("% " + "".join(f) + " %" for f in forms))
 
 
-def matching(db: Reader, t: Tables, kind: str, q: str) -> tuple[sql.Composable, tuple[object, ...]]:
+def matching(t: Tables, kind: str, q: str) -> tuple[sql.Composable, tuple[object, ...]]:
     """`SELECT person_id` of the `kind` people `q` finds, and its parameters: every word of
-    `q`, in any order, begins a word of the name, is one letter off a whole word of it, or
-    (with pg_trgm) is close to one by trigrams; or a program or register number by prefix.
-    `q` must search (`searches`)."""
+    `q`, in any order, begins a word of the name or is one letter off a whole word of it with
+    the same first letter; or a program or register number by prefix. `q` must search
+    (`searches`)."""
     said = words(q)
     number = key(q)
-    trgm = trigram_schema(db) if any(len(w) >= CLOSE_FROM for w in said) else None
-    close = sql.SQL("")
-    if trgm is not None:
-        close = sql.SQL(" OR (length(%s) >= {} AND {}(%s, folded) >= {})").format(
-            sql.Literal(CLOSE_FROM), sql.Identifier(trgm, "word_similarity"), sql.Literal(FUZZY)
-        )
+    # The first letter's LIKE comes first: it leaves the misspellings a few rows to test.
     each = sql.SQL(
-        "(folded LIKE %s OR folded LIKE %s OR (' ' || folded || ' ') LIKE ANY (%s){})"
-    ).format(close)
+        "(folded LIKE %s OR folded LIKE %s"
+        " OR ((' ' || folded) LIKE %s AND (' ' || folded || ' ') LIKE ANY (%s)))"
+    )
     clauses: list[sql.Composable] = []
     params: list[object] = []
     if said:
         clauses.append(sql.SQL("({})").format(sql.SQL(" AND ").join([each] * len(said))))
         for word in said:
-            params += [_like(word) + "%", "% " + _like(word) + "%", one_letter_off(word)]
-            params += [word, word] if trgm is not None else []
+            params += [_like(word) + "%", "% " + _like(word) + "%", "% " + _like(word[0]) + "%"]
+            params.append(one_letter_off(word))
     if number is not None:
         clauses.append(sql.SQL("number_key LIKE %s OR register_key LIKE %s"))
         params += [_like(number) + "%", _like(number) + "%"]
@@ -224,13 +208,11 @@ class Find:
     t: Tables
     q: str
 
-    def ids(self, db: Reader, kind: str) -> tuple[sql.Composable, tuple[object, ...]]:
+    def ids(self, kind: str) -> tuple[sql.Composable, tuple[object, ...]]:
         """`SELECT person_id` of the `kind` people found, and its parameters."""
-        return matching(db, self.t, kind, self.q)
+        return matching(self.t, kind, self.q)
 
-    def clause(
-        self, db: Reader, kind: str, column: str
-    ) -> tuple[sql.Composable, tuple[object, ...]]:
+    def clause(self, kind: str, column: str) -> tuple[sql.Composable, tuple[object, ...]]:
         """`column IN (the ids q finds)` and its parameters."""
-        query, params = self.ids(db, kind)
+        query, params = self.ids(kind)
         return sql.SQL("{} IN ({})").format(sql.Identifier(column), query), params
