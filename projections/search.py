@@ -161,6 +161,14 @@ def one_letter_off(word: str) -> list[str]:
     return list(dict.fromkeys("% " + "".join(f) + " %" for f in forms))
 
 
+_PREFIX = sql.SQL("(folded LIKE %s OR folded LIKE %s)")
+# The first letter's LIKE comes first: it leaves the misspellings a few rows to test.
+_PREFIX_OR_MISSPELT = sql.SQL(
+    "(folded LIKE %s OR folded LIKE %s"
+    " OR ((' ' || folded) LIKE %s AND (' ' || folded || ' ') LIKE ANY (%s)))"
+)
+
+
 def matching(t: Tables, kind: str, q: str) -> tuple[sql.Composable, tuple[object, ...]]:
     """`SELECT person_id` of the `kind` people `q` finds, and its parameters: every word of
     `q`, in any order, begins a word of the name or is one letter off a whole word of it with
@@ -168,18 +176,19 @@ def matching(t: Tables, kind: str, q: str) -> tuple[sql.Composable, tuple[object
     (`searches`)."""
     said = words(q)
     number = key(q)
-    # The first letter's LIKE comes first: it leaves the misspellings a few rows to test.
-    each = sql.SQL(
-        "(folded LIKE %s OR folded LIKE %s"
-        " OR ((' ' || folded) LIKE %s AND (' ' || folded || ' ') LIKE ANY (%s)))"
-    )
     clauses: list[sql.Composable] = []
     params: list[object] = []
-    if said:
-        clauses.append(sql.SQL("({})").format(sql.SQL(" AND ").join([each] * len(said))))
-        for word in said:
-            params += [_like(word) + "%", "% " + _like(word) + "%", "% " + _like(word[0]) + "%"]
-            params.append(one_letter_off(word))
+    each: list[sql.Composable] = []
+    for word in said:
+        params += [_like(word) + "%", "% " + _like(word) + "%"]
+        misspelt = one_letter_off(word)
+        if misspelt:
+            each.append(_PREFIX_OR_MISSPELT)
+            params += ["% " + _like(word[0]) + "%", misspelt]
+        else:
+            each.append(_PREFIX)
+    if each:
+        clauses.append(sql.SQL("({})").format(sql.SQL(" AND ").join(each)))
     if number is not None:
         clauses.append(sql.SQL("number_key LIKE %s OR register_key LIKE %s"))
         params += [_like(number) + "%", _like(number) + "%"]
