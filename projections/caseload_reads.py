@@ -233,7 +233,7 @@ def where_of(
         )
         params += (list(f.pairings), list(f.pairings))
     if f.find is not None:
-        found, found_params = f.find.clause(db, "participant", "participant_id")
+        found, found_params = f.find.clause("participant", "participant_id")
         clauses.append(found)
         params += found_params
     if f.staff is not None and f.staff.assigned_to is not None:

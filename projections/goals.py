@@ -295,7 +295,7 @@ def goal_page(
         )
         params += [mentees.subject, mentees.subject]
     if find is not None:
-        found, found_params = find.clause(db, "participant", "participant_id")
+        found, found_params = find.clause("participant", "participant_id")
         clauses.append(found)
         params.extend(found_params)
     rows, nxt = page(

@@ -283,7 +283,7 @@ class Across:
             )
             params.append(self.peer_mentor.subject)
         if self.find is not None:
-            found, found_params = found_pairings(db, self.pairings, self.find)
+            found, found_params = found_pairings(self.pairings, self.find)
             clauses.append(sql.SQL("pairing_id IN ({})").format(found))
             params.extend(found_params)
         return sql.SQL(" AND ").join(clauses), tuple(params)

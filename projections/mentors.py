@@ -301,7 +301,7 @@ def roster_page(
     days, as of `today`; `exit_reviews`: each mentor's open pairings with a derived-exited
     member (none when left out)."""
     reviews = exit_reviews or {}
-    found = None if find is None else find.clause(db, "mentor", "mentor_id")
+    found = None if find is None else find.clause("mentor", "mentor_id")
     rows, nxt = page(
         db,
         t,

@@ -197,10 +197,10 @@ PAIRING_SORT = {
 }
 
 
-def found_pairings(db: Reader, t: Tables, find: Find) -> tuple[sql.Composable, tuple[object, ...]]:
+def found_pairings(t: Tables, find: Find) -> tuple[sql.Composable, tuple[object, ...]]:
     """`SELECT pairing_id` of the pairings whose mentor or a member `find` finds."""
-    mentors, mentor_params = find.ids(db, "mentor")
-    members, member_params = find.ids(db, "participant")
+    mentors, mentor_params = find.ids("mentor")
+    members, member_params = find.ids("participant")
     query = sql.SQL(
         "SELECT pairing_id FROM {p} WHERE mentor_id IN ({mentors})"
         " UNION SELECT pairing_id FROM {m} WHERE participant_id IN ({members})"
@@ -259,7 +259,7 @@ def pairing_page(
         clauses.append(sql.SQL("mentor_id IN ({})").format(peer_mentor.mentor_ids()))
         params.append(peer_mentor.subject)
     if find is not None:
-        found, found_params = found_pairings(db, t, find)
+        found, found_params = found_pairings(t, find)
         clauses.append(sql.SQL("pairing_id IN ({})").format(found))
         params.extend(found_params)
     rows, nxt = page(

@@ -3,8 +3,9 @@
 A row holds a person's name folded for matching (lower case, accents removed, spaces
 collapsed: `fold`), their program number and BOP register number reduced to letters and
 digits. Folding happens here, in Python, when the event is applied, so matching is case- and
-accent-insensitive on every server; with `pg_trgm` installed a query also matches names by
-trigram word similarity (a misspelling), without it by prefix only (decision 55).
+accent-insensitive on every server (decision 55). A query's words are found in any order, each
+by a word's prefix or one letter off a whole word, in plain SQL: every server answers alike,
+with pg_trgm or without it (decision 133).
 
 An erased participant's row is deleted: erasure removes the person from every search (a
 rebuild decrypts the shredded name as the placeholder, then deletes the row all the same).
@@ -28,8 +29,8 @@ from projections.base import Projection, Tables, handles
 from projections.ops import Writer
 from projections.query import Reader
 
-# How close a misspelt name must be (pg_trgm `word_similarity`, 0..1).
-FUZZY = 0.5
+# The shortest word a misspelling is matched for ("Lee" is not "Leo").
+CLOSE_FROM = 4
 
 
 def fold(text: str) -> str:
@@ -131,49 +132,66 @@ def person_keys(db: Reader, t: Tables) -> list[PersonKeys]:
     return [PersonKeys(*r) for r in rows]
 
 
-def trigram_schema(db: Reader) -> str | None:
-    """The schema `pg_trgm` is installed in, or None where it is not."""
-    row = db.fetchone(
-        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
-        " WHERE e.extname = 'pg_trgm'"
-    )
-    return None if row is None else str(row[0])
-
-
 def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def spellings(q: str) -> list[str]:
-    """The folded names `q` may mean: as typed, and for a roster's "Last, First" (a comma)
-    also "First Last" and the words without the comma ("Lee, Ann": "lee, ann", "ann lee",
-    "lee ann")."""
-    out = [fold(q)]
-    if "," in q:
-        last, _, first = q.partition(",")
-        out += [fold(f"{first} {last}"), fold(q.replace(",", " "))]
-    return [s for i, s in enumerate(out) if s and s not in out[:i]]
+def words(q: str) -> list[str]:
+    """The folded words of `q`, in any order; a roster's comma ("Lee, Ann") is a space."""
+    return list(dict.fromkeys(fold(q.replace(",", " ")).split()))
 
 
-def matching(db: Reader, t: Tables, kind: str, q: str) -> tuple[sql.Composable, tuple[object, ...]]:
-    """`SELECT person_id` of the `kind` people `q` finds (a name by word prefix, or fuzzily
-    where pg_trgm is installed; a program or register number by prefix), and its parameters."""
-    name = fold(q)
+def searches(q: str) -> bool:
+    """Whether `q` has anything to search by: a word or a number. Text that folds to nothing
+    (spaces, a lone accent, a comma) is no search: the list is the unfiltered one."""
+    return bool(words(q)) or key(q) is not None
+
+
+def one_letter_off(word: str) -> list[str]:
+    """LIKE patterns of a name word `word` with one letter wrong, missing, extra or two
+    letters swapped, its first letter kept, as a whole word of `' ' || folded || ' '`;
+    none for words shorter than `CLOSE_FROM` or with a digit (a number is not misspelt)."""
+    if len(word) < CLOSE_FROM or any(c.isdigit() for c in word):
+        return []
+    w = [_like(c) for c in word]
+    forms = [[*w[:i], "_", *w[i + 1 :]] for i in range(1, len(w))]
+    forms += [[*w[:i], "_", *w[i:]] for i in range(1, len(w) + 1)]
+    forms += [w[:i] + w[i + 1 :] for i in range(1, len(w))]
+    forms += [[*w[:i], w[i + 1], w[i], *w[i + 2 :]] for i in range(1, len(w) - 1)]
+    return list(dict.fromkeys("% " + "".join(f) + " %" for f in forms))
+
+
+_PREFIX = sql.SQL("(folded LIKE %s OR folded LIKE %s)")
+# The first letter's LIKE comes first: it leaves the misspellings a few rows to test.
+_PREFIX_OR_MISSPELT = sql.SQL(
+    "(folded LIKE %s OR folded LIKE %s"
+    " OR ((' ' || folded) LIKE %s AND (' ' || folded || ' ') LIKE ANY (%s)))"
+)
+
+
+def matching(t: Tables, kind: str, q: str) -> tuple[sql.Composable, tuple[object, ...]]:
+    """`SELECT person_id` of the `kind` people `q` finds, and its parameters: every word of
+    `q`, in any order, begins a word of the name or is one letter off a whole word of it with
+    the same first letter; or a program or register number by prefix. `q` must search
+    (`searches`)."""
+    said = words(q)
     number = key(q)
     clauses: list[sql.Composable] = []
     params: list[object] = []
-    for words in spellings(q):
-        clauses.append(sql.SQL("folded LIKE %s OR folded LIKE %s"))
-        params += [_like(words) + "%", "% " + _like(words) + "%"]
+    each: list[sql.Composable] = []
+    for word in said:
+        params += [_like(word) + "%", "% " + _like(word) + "%"]
+        misspelt = one_letter_off(word)
+        if misspelt:
+            each.append(_PREFIX_OR_MISSPELT)
+            params += ["% " + _like(word[0]) + "%", misspelt]
+        else:
+            each.append(_PREFIX)
+    if each:
+        clauses.append(sql.SQL("({})").format(sql.SQL(" AND ").join(each)))
     if number is not None:
         clauses.append(sql.SQL("number_key LIKE %s OR register_key LIKE %s"))
         params += [_like(number) + "%", _like(number) + "%"]
-    trgm = trigram_schema(db) if len(name) >= 3 else None
-    if trgm is not None:
-        clauses.append(
-            sql.SQL("{}(%s, folded) >= %s").format(sql.Identifier(trgm, "word_similarity"))
-        )
-        params += [name, FUZZY]
     query = sql.SQL("SELECT person_id FROM {} WHERE kind = %s AND ({})").format(
         t["people"], sql.SQL(" OR ").join(clauses)
     )
@@ -186,20 +204,24 @@ def folded_name(id_column: str, which: str = "last_folded") -> str:
     return f"(SELECT s.{which} FROM {{people}} s WHERE s.person_id = {id_column})"
 
 
+def find(t: Tables, q: str | None) -> Find | None:
+    """A list's search for `q` over the search view's live build `t`; None (no search, the
+    unfiltered list) when there is no `q` or it folds to nothing (`searches`)."""
+    return None if q is None or not searches(q) else Find(t, q)
+
+
 @dataclass(frozen=True)
 class Find:
-    """A list's `q`: the search view's live build and the text searched for."""
+    """A list's `q`: the search view's live build and the text searched for (`find`)."""
 
     t: Tables
     q: str
 
-    def ids(self, db: Reader, kind: str) -> tuple[sql.Composable, tuple[object, ...]]:
+    def ids(self, kind: str) -> tuple[sql.Composable, tuple[object, ...]]:
         """`SELECT person_id` of the `kind` people found, and its parameters."""
-        return matching(db, self.t, kind, self.q)
+        return matching(self.t, kind, self.q)
 
-    def clause(
-        self, db: Reader, kind: str, column: str
-    ) -> tuple[sql.Composable, tuple[object, ...]]:
+    def clause(self, kind: str, column: str) -> tuple[sql.Composable, tuple[object, ...]]:
         """`column IN (the ids q finds)` and its parameters."""
-        query, params = self.ids(db, kind)
+        query, params = self.ids(kind)
         return sql.SQL("{} IN ({})").format(sql.Identifier(column), query), params

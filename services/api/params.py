@@ -34,15 +34,18 @@ Cursor = Annotated[str, Parameter(max_length=64, description="`next_cursor` of t
 SortCursor = Annotated[
     str, Parameter(max_length=400, description="`next_cursor` of the previous page")
 ]
-# A list's search: a name (case- and accent-insensitive, by word prefix, or fuzzily where the
-# server has pg_trgm), a program number or a BOP register number (by prefix).
+# A list's search: a name (case- and accents-insensitive, its words in any order, each by a
+# word's prefix or one letter off a whole word), a program number or a BOP register number (by
+# prefix). Text that folds to nothing is no search. The same on every server (decision 133).
 SearchText = Annotated[
     str | None,
     Parameter(
         min_length=1,
         max_length=100,
-        description="find by name (any word's prefix, case and accents ignored; close"
-        " misspellings where the server has pg_trgm), program number or register number",
+        description="find by name (its words in any order, each a word's prefix or, from four"
+        " letters on, a whole word with one letter wrong, missing, extra or swapped after the"
+        " first; case and accents ignored), program number or register number (by prefix);"
+        " only spaces or accents: no search",
     ),
 ]
 

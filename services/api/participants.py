@@ -14,12 +14,12 @@ from litestar.params import Parameter
 from domain import clock
 from domain.contact import Contact
 from domain.participants import ExitReason, Participant, Status
+from projections import search
 from projections.assignments import Staff
 from projections.caseload import caseload_page, caseload_total
 from projections.caseload_reads import CASELOAD_SORT, Filters
 from projections.mentors import PeerMentor
 from projections.query import sort_of, sort_pattern
-from projections.search import Find
 from projections.service import load_people
 from services.api import views
 from services.api.commands import enroll_command, transition_command
@@ -294,7 +294,7 @@ class ParticipantController(Controller):
             t = views.tables(db, schema, "caseload", min_position, wait)
             people = views.tables(db, schema, "search", min_position, wait)
             order = sort_of(sort, CASELOAD_SORT, people)
-            find = None if q is None else Find(people, q)
+            find = search.find(people, q)
             peer_mentor = None
             if only_own("participants.read", tenant.principal.roles):
                 roster = views.tables(db, schema, "mentor_roster", None, 0)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from projections.query import Column, Sort, sort_of
-from projections.search import Find
+from projections.search import Find, find
 from services.projector.serving import caught_up_tables as caught_up
 from services.projector.serving import live_tables as tables
 from services.projector.serving import one_lookup as lookup
@@ -31,4 +31,4 @@ def search_and_sort(
     if q is None and not sort:
         return None, None
     people = tables(db, schema, "search", min_position, wait)
-    return (None if q is None else Find(people, q)), sort_of(sort, columns, people)
+    return find(people, q), sort_of(sort, columns, people)

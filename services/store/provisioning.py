@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-import psycopg
 from psycopg import Cursor, sql
 from psycopg.rows import TupleRow
 
@@ -44,7 +43,6 @@ def migrate_platform(
     # statements never race on the catalog.
     cur.execute("SELECT pg_advisory_xact_lock(7426001)")
     run(cur, platform_ddl())
-    _try_trigrams(cur)
     cur.execute(
         sql.SQL(
             "INSERT INTO {}.migration_stamp (stamp) VALUES (%s)"
@@ -58,17 +56,6 @@ def migrate_platform(
     build_functions(cur, role)
     # Under Citus, the service role connects to the workers (nothing otherwise).
     citus.service_login(cur, role)
-
-
-def _try_trigrams(cur: Cursor[TupleRow]) -> None:
-    """Install `pg_trgm` for fuzzy name search where the server has it and the owner may
-    (a trusted extension since PostgreSQL 13); without it, search matches by prefix only
-    (decision 55)."""
-    try:
-        with cur.connection.transaction():
-            cur.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    except psycopg.Error:
-        return
 
 
 # Placeholder slug in the grantee DDL stored for `provision_grantee`.
