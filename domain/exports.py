@@ -142,6 +142,10 @@ class ExportRegister(ProwdAggregate):
     def find(self, export_id: UUID) -> ExportRecord | None:
         return next((e for e in self.exports if e.export_id == export_id), None)
 
+    def last_of(self, quarter: str) -> ExportRecord | None:
+        """The quarter's latest recorded file, if any."""
+        return next((e for e in reversed(self.exports) if e.quarter == quarter), None)
+
     def certify(
         self, export_id: UUID, *, signer_name: str, signer_title: str, statement: str
     ) -> Certification:

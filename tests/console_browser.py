@@ -509,6 +509,10 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     yield "mentor-training-form"
     driver.get(f"{scene.url}/console/reports?quarter=2026Q1")
     yield "reports"
+    # Recording the PIRL file is a form's POST; the page then links the recorded file.
+    driver.find_element(By.CSS_SELECTOR, "#record-pirl button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.ID, "made"), what="the recorded PIRL file")
+    yield "reports-recorded"
     driver.get(f"{scene.url}/console/escalations/{scene.escalation}")
     wait_for(lambda: driver.find_elements(By.ID, "resolution"), what="the escalation")
     yield "escalation"

@@ -5,7 +5,8 @@ they may stand in the address."""
 from __future__ import annotations
 
 from services.projector import live as projector
-from tests.console_helpers import sign_in
+from tests.conftest import count_events
+from tests.console_helpers import key_of, post, sign_in
 
 
 def names_in_order(html: str, names: list[str]) -> list[str]:
@@ -79,13 +80,43 @@ def test_the_mentors_page_shows_training_screening_clearance_and_certification(
     assert "FCI-A until" in row and "1 individual" not in row  # no mentee yet
 
 
-def test_a_coordinator_downloads_the_pirl_file_from_the_console(browser, grantee, enrol, db):
+def test_a_coordinator_records_the_pirl_file_then_downloads_it(browser, grantee, enrol, db):
+    """The PIRL file is recorded by the reports page's form (POST, CSRF, idempotency key), then
+    offered for download by a plain link; the links and a second GET write nothing, and the
+    form sent again with nothing changed records nothing (decision 136)."""
     enrol()
     projector.drain(db, f"g_{grantee}")
     sign_in(browser, "coordinator", grantee)
-    r = browser.get("/console/exports/pirl/2026Q1?allow_warnings=true")
+    action = "/console/exports/pirl/2026Q1"
+    page = browser.get("/console/reports?quarter=2026Q1")
+    assert page.status_code == 200 and f'action="{action}"' in page.text
+    assert f'href="{action}"' not in page.text  # nothing recorded yet: nothing to download
+    events = count_events(db, grantee)
+    # Without the CSRF token the console refuses, and nothing is recorded.
+    forged = browser.post(action, data={"idempotency_key": "x"}, follow_redirects=False)
+    assert forged.status_code == 403 and count_events(db, grantee) == events
+    done = post(browser, action, {}, key_of(page.text, action))
+    assert done.status_code == 303, done.text
+    assert count_events(db, grantee) > events
+    shown = browser.get(done.headers["location"])
+    assert "is recorded" in shown.text and 'id="made"' in shown.text
+    link = shown.text.split('id="made"><a href="')[1].split('"')[0]
+    events = count_events(db, grantee)
+    r = browser.get(link)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "text/csv; charset=utf-8"
     assert "attachment" in r.headers["content-disposition"]
     header, *rows = r.text.splitlines()
     assert header.startswith("100,200,801,900,901") and len(rows) == 1
+    latest = browser.get(action)  # the latest recorded file, by a plain link
+    assert latest.status_code == 200 and latest.content == r.content
+    assert count_events(db, grantee) == events
+    # The same page's form sent again is the first answer; a new form with nothing changed
+    # finds the same file and records nothing.
+    again = post(browser, action, {}, key_of(page.text, action))
+    assert again.status_code == 303 and count_events(db, grantee) == events
+    fresh = browser.get("/console/reports?quarter=2026Q1")
+    unchanged = post(browser, action, {}, key_of(fresh.text, action))
+    assert unchanged.status_code == 303 and count_events(db, grantee) == events
+    said = browser.get(unchanged.headers["location"])
+    assert "no new export was recorded" in said.text and link in said.text

@@ -124,3 +124,23 @@ def test_request_bodies_declare_what_they_refuse(client):
         w for w, s in schemas if "oneOf" in s and {"pattern", "minimum", "maxLength"} & set(s)
     ]
     assert beside == []
+
+
+def test_the_pirl_get_is_documented_as_a_read_and_the_post_as_the_command(client):
+    """Decision 136: a client generated from the document sees that the `GET` serves a
+    recorded file (404 `export_not_recorded` before any, no `allow_warnings`, no
+    `Idempotency-Key`) and that the `POST` records (201) or answers the last export (200)."""
+    ops = {
+        method: op
+        for path, method, op in operations(client)
+        if path == "/v1/grantees/{grantee}/exports/pirl/{quarter}"
+    }
+    read, command = ops["get"], ops["post"]
+    names = {p["name"] for p in read.get("parameters", [])}
+    assert "allow_warnings" not in names and "Idempotency-Key" not in names
+    examples = read["responses"]["404"]["content"]["application/problem+json"]["examples"]
+    assert "export_not_recorded" in examples
+    assert "Records nothing" in read["description"]
+    assert {"200", "201"} <= set(command["responses"])
+    assert "text/csv" in command["responses"]["200"]["content"]
+    assert {"allow_warnings", "Idempotency-Key"} <= {p["name"] for p in command["parameters"]}

@@ -1,8 +1,9 @@
 """The PIRL-aligned export over HTTP and the CLI, on the real app and PostgreSQL: the element
 columns in the table's order, one row per participant entered by the quarter's end, dates as
 YYYYMMDD in the grantee's time zone, a pseudonymous identifier that is none of the person's
-numbers, exit and credential codes, byte-identical repeats, every file recorded in the log with
-the SHA-256 of the bytes served, and the refusals (roles, other grantees, bad quarters)."""
+numbers, exit and credential codes, byte-identical repeats recorded once, every file recorded in
+the log with the SHA-256 of the bytes served, a GET that never writes, and the refusals (roles,
+other grantees, bad quarters)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from services.cli.records import cmd_export
 from services.projector import live as projector
 from services.reports import pirl
 from services.reports.pirl import COLUMNS, Quarter
-from tests.conftest import count_events, race
+from tests.conftest import race
 from tests.meetings_helpers import World
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,7 +95,7 @@ class Scenario:
     def rows(self, quarter: str) -> dict[str, dict[str, str]]:
         """The file of `quarter` by participant: element -> cell."""
         r = self.export(quarter)
-        assert r.status_code == 201, r.text
+        assert r.status_code in (200, 201), r.text  # 200: unchanged since its last export
         table = list(csv.reader(io.StringIO(r.content.decode())))
         header, body = table[0], table[1:]
         ids = self.identifiers()
@@ -128,7 +129,7 @@ def s(client, auth, db) -> Scenario:
 
 def test_the_header_is_the_element_table_in_order(s):
     r = s.export("2026Q1")
-    assert r.status_code == 201, r.text
+    assert r.status_code in (200, 201), r.text  # 200: the quarter's last export, unchanged
     # One charset parameter (it was doubled: `charset=utf-8; charset=utf-8`).
     assert r.headers["content-type"] == "text/csv; charset=utf-8"
     lines = r.content.split(b"\r\n")
@@ -142,9 +143,10 @@ def test_one_row_per_participant_entered_by_the_end_of_the_quarter(s):
     graduates = 4  # the World's C0 cohort, entered 2025-01-10
     for quarter, expected in (("2024Q4", 0), ("2025Q1", graduates), ("2026Q1", graduates + 2)):
         r = s.export(quarter)
-        assert r.status_code == 201, r.text
+        assert r.status_code in (200, 201), r.text  # 200: the quarter's last export, unchanged
         assert r.content.count(b"\r\n") - 1 == expected, quarter
-        assert r.headers["X-Export-Digest"] and s.generated()[-1]["rows"] == expected
+        recorded = s.w.get(f"/exports/{r.headers['X-Export-Id']}")
+        assert r.headers["X-Export-Digest"] and recorded["rows"] == expected
     q1, q2 = s.rows("2026Q1"), s.rows("2026Q2")
     assert s.cy not in q1 and s.cy in q2  # entered 2026-04-01
     assert {s.ann, s.bo} <= set(q1)
@@ -244,28 +246,31 @@ def test_exit_reason_code_in_the_file(client, auth, db):
     ]
 
 
-def test_the_same_quarter_twice_is_byte_identical_and_both_are_recorded(s):
+def test_the_same_quarter_twice_is_byte_identical_and_recorded_once(s):
+    s.w.enrol("C1", "2025-10-02", "Eve")  # someone new in 2025Q4: its next file is a new one
     before = len(s.generated())
-    first, second = s.export("2025Q4"), s.export("2025Q4")
-    assert (first.status_code, second.status_code) == (201, 201)
+    first = s.export("2025Q4")
+    assert first.status_code == 201, first.text
+    events = s.w.events()
+    second = s.export("2025Q4")
+    # Nothing changed: the same bytes are the last export again, and nothing is appended.
+    assert second.status_code == 200, second.text
     assert first.content == second.content
     assert first.headers["X-Export-Digest"] == second.headers["X-Export-Digest"]
-    assert first.headers["X-Export-Id"] != second.headers["X-Export-Id"]
-    # A GET of the unchanged file is the last export again, not a third record.
+    assert first.headers["X-Export-Id"] == second.headers["X-Export-Id"]
+    assert second.headers["Location"] == first.headers["Location"]
+    assert s.w.events() == events
     third = s.export("2025Q4", method="get")
     assert third.status_code == 200 and third.content == second.content
     assert third.headers["X-Export-Id"] == second.headers["X-Export-Id"]
     recorded = s.generated()[before:]
-    assert [g["export_id"] for g in recorded] == [
-        first.headers["X-Export-Id"],
-        second.headers["X-Export-Id"],
-    ]
+    assert [g["export_id"] for g in recorded] == [first.headers["X-Export-Id"]]
 
 
 def test_the_export_event_carries_the_digest_of_the_bytes_served(s):
     r = s.export("2026Q1")
-    assert r.status_code == 201
-    event = s.generated()[-1]
+    assert r.status_code in (200, 201)  # 200: the quarter's last export, unchanged
+    event = next(g for g in s.generated() if g["export_id"] == r.headers["X-Export-Id"])
     digest = hashlib.sha256(r.content).hexdigest()
     assert event["sha256"] == digest == r.headers["X-Export-Digest"]
     assert event["export_id"] == r.headers["X-Export-Id"]
@@ -316,7 +321,7 @@ def test_two_exports_at_once_never_give_a_participant_two_pseudonyms(client, aut
     # The export that loses the race is decided again from the log (decision 91) and answers
     # the same file; only one that loses twice is a 409.
     statuses = sorted([first.status_code, second.status_code])
-    assert statuses in ([201, 201], [201, 409]), statuses
+    assert statuses in ([200, 201], [201, 409]), statuses
     for lost in (r for r in (first, second) if r.status_code == 409):
         assert lost.json()["code"] == "conflict"
     assigned = w.db.fetchall(
@@ -324,16 +329,21 @@ def test_two_exports_at_once_never_give_a_participant_two_pseudonyms(client, aut
         ("domain.exports:ExportRegister.IdentifiersAssigned",),
     )
     assert assigned[0][0] == 1
-    again = w.client.post(url, headers=w.headers()).content
-    assert all(r.content == again for r in (first, second) if r.status_code == 201)
+    again = w.client.post(url, headers=w.headers())
+    assert again.status_code == 200  # the same file: recorded once
+    assert all(r.content == again.content for r in (first, second) if r.status_code != 409)
+    generated = w.db.fetchall(
+        f'SELECT count(*) FROM "{w.schema}".events WHERE topic = %s', (GENERATED,)
+    )
+    assert generated[0][0] == 1
 
 
 def test_past_exports_newest_first_in_pages(s):
-    for quarter in ("2025Q1", "2025Q2", "2025Q3", "2025Q4"):  # at least four, whatever ran before
-        s.export(quarter)
+    # At least four, whatever ran before (an unchanged quarter is its last export again).
+    ids = [s.export(q).headers["X-Export-Id"] for q in ("2025Q1", "2025Q2", "2025Q3", "2025Q4")]
     everything = s.w.get("/exports", role="auditor", limit=500)["items"]
     assert [e["number"] for e in everything] == list(range(len(everything), 0, -1))
-    assert everything[0]["quarter"] == "2025Q4" and everything[1]["quarter"] == "2025Q3"
+    assert len(everything) >= 4 and set(ids) <= {e["id"] for e in everything}
     assert [e["sha256"] for e in everything] == [g["sha256"] for g in reversed(s.generated())]
     page1 = s.w.get("/exports", role="grantee_admin", limit=2)
     page2 = s.w.get("/exports", role="grantee_admin", limit=2, cursor=page1["next_cursor"])
@@ -345,8 +355,12 @@ def test_roles_and_other_grantees(s, make_grantee):
     events = s.w.events()
     for role in ("case_manager", "peer_mentor", "auditor", "federal_oversight"):
         for method in ("post", "get"):
+            if (role, method) == ("auditor", "get"):
+                continue  # a recorded file is the auditor's to read (exports.file)
             r = s.export("2026Q1", method=method, role=role)
             assert r.status_code == 403, (role, method, r.text)
+    read = s.export("2026Q1", method="get", role="auditor")
+    assert read.status_code in (200, 404), read.text
     assert s.w.get_text("/exports", role="federal_oversight")[0] == 403
     assert s.w.get_text("/exports", role="case_manager")[0] == 403
     other = make_grantee()
@@ -374,8 +388,11 @@ def test_a_malformed_quarter_is_400_and_records_nothing(s, quarter):
 
 def test_a_quarter_not_begun_is_422(s):
     events = s.w.events()
-    r = s.export("2099Q1", method="get")
+    r = s.export("2099Q1")
     assert r.status_code == 422 and r.json()["code"] == "quarter_not_started"
+    # Nothing of it is recorded, so there is nothing to serve.
+    r = s.export("2099Q1", method="get")
+    assert r.status_code == 404 and r.json()["code"] == "export_not_recorded"
     assert s.w.events() == events
 
 
@@ -384,19 +401,25 @@ def _args(**kw: Any) -> argparse.Namespace:
 
 
 def test_cli_prints_the_same_file_and_records_it(s, settings, capsysbinary, tmp_path):
-    api = s.export("2025Q4")
-    capsysbinary.readouterr()  # the request log lines of that export
+    s.w.enrol("C1", "2025-10-03", "Fay")  # a changed file: the CLI records it
+    capsysbinary.readouterr()  # the request log lines of that enrolment
     assert cmd_export(_args(grantee=s.w.slug, quarter="2025Q4"), settings) == 0
     out, err = capsysbinary.readouterr()
-    assert out == api.content  # nothing changed since: the same bytes
     event = s.generated()[-1]
     assert event["requested_via"] == "cli" and event["requested_by"].startswith("cli:")
     assert event["sha256"] == hashlib.sha256(out).hexdigest()
     assert event["sha256"].encode() in err and b"rows" in err
+    api = s.export("2025Q4")
+    assert api.status_code == 200  # nothing changed since: the CLI's export again
+    assert api.content == out and api.headers["X-Export-Id"] == event["export_id"]
+    capsysbinary.readouterr()  # the request log lines of that export
+    events = s.w.events()
     target = tmp_path / "pirl.csv"
     assert cmd_export(_args(grantee=s.w.slug, quarter="2025Q4", output=str(target)), settings) == 0
-    assert target.read_bytes() == api.content
-    assert capsysbinary.readouterr().out == b""
+    assert target.read_bytes() == out
+    out, err = capsysbinary.readouterr()
+    assert out == b"" and b"not recorded again" in err
+    assert s.w.events() == events
 
 
 def test_cli_refuses_unknown_grantee_and_bad_quarter(s, settings, capsys, tmp_path):
@@ -524,37 +547,57 @@ def _identifier_of(w: World, participant: str) -> str:
     raise AssertionError(f"no identifier assigned to {participant}")
 
 
-def test_a_download_again_of_an_unchanged_file_records_nothing_and_is_logged_as_a_read(
-    client, auth, grantee, enrol, db, frozen_at
-) -> None:
-    """`GET …/exports/pirl/{q}` twice with nothing changed: the second answer is the first
-    export (its id and digest), no event is appended, and the access log has its row. A new
-    participant in the quarter makes a new file, recorded as a new export."""
+def test_a_get_never_changes_the_log(client, auth, grantee, enrol, db, frozen_at) -> None:
+    """`GET …/exports/pirl/{q}` writes nothing, ever (decision 136): before any export it is
+    404 `export_not_recorded`; then it serves the quarter's last recorded file byte for byte
+    (its id and digest) with an access-log row, even after the facts changed; only a `POST`
+    records the changed file, and the `GET` then serves that one."""
     frozen_at(datetime(2026, 10, 20, 15, 0, tzinfo=UTC))
     enrol(program_entry_date="2026-07-01")
     path = f"/v1/grantees/{grantee}/exports/pirl/2026Q3"
-    first = client.get(path, headers=auth("coordinator", grantee))
-    assert first.status_code == 200, first.text
-    events = count_events(db, grantee)
+
+    def head() -> int:
+        row = db.fetchone(f'SELECT max(notification_id) FROM "g_{grantee}".events')
+        return int(row[0]) if row and row[0] is not None else 0
 
     def reads() -> int:
         row = db.fetchone(
-            f'SELECT count(*) FROM "g_{grantee}".access_log WHERE action = %s', ("exports.pirl",)
+            f'SELECT count(*) FROM "g_{grantee}".access_log WHERE action = %s', ("exports.file",)
         )
         return int(row[0]) if row else 0
 
-    logged = reads()
-    again = client.get(path, headers=auth("coordinator", grantee))
-    assert again.status_code == 200 and again.content == first.content
-    assert again.headers["x-export-id"] == first.headers["x-export-id"]
-    assert again.headers["x-export-digest"] == first.headers["x-export-digest"]
-    assert count_events(db, grantee) == events
-    assert reads() == logged + 1
-    listed = client.get(f"/v1/grantees/{grantee}/exports", headers=auth("auditor", grantee))
-    assert len(listed.json()["items"]) == 1
-    # Someone new in the quarter: a different file, so a new export on record.
+    at = head()
+    for role in ("coordinator", "grantee_admin", "auditor"):
+        none = client.get(path, headers=auth(role, grantee))
+        assert none.status_code == 404, none.text
+        assert none.json()["code"] == "export_not_recorded" and "POST" in none.json()["detail"]
+    assert head() == at
+    recorded = client.post(path, headers=auth("coordinator", grantee))
+    assert recorded.status_code == 201, recorded.text
+    at, logged = head(), reads()
+    first = client.get(path, headers=auth("coordinator", grantee))
+    assert first.status_code == 200, first.text
+    assert first.content == recorded.content
+    for name in ("x-export-id", "x-export-digest", "x-export-stands-at"):
+        assert first.headers[name] == recorded.headers[name]
+    assert "x-log-position" not in first.headers
+    assert head() == at and reads() == logged + 1
+    # Someone new in the quarter: the GET still serves the recorded file and writes nothing.
     enrol(first_name="Bea", program_entry_date="2026-08-03")
-    changed = client.get(path, headers=auth("coordinator", grantee))
-    assert changed.status_code == 200
-    assert changed.headers["x-export-id"] != first.headers["x-export-id"]
-    assert count_events(db, grantee) > events + 1
+    at = head()
+    stale = client.get(path, headers=auth("auditor", grantee))
+    assert stale.status_code == 200 and stale.content == recorded.content
+    assert stale.headers["x-export-id"] == recorded.headers["x-export-id"]
+    assert head() == at
+    # Only a POST records the changed file; the GET then serves it.
+    changed = client.post(path, headers=auth("coordinator", grantee))
+    assert changed.status_code == 201, changed.text
+    assert changed.headers["x-export-id"] != recorded.headers["x-export-id"]
+    assert head() > at
+    at = head()
+    latest = client.get(path, headers=auth("coordinator", grantee))
+    assert latest.content == changed.content
+    assert latest.headers["x-export-id"] == changed.headers["x-export-id"]
+    assert head() == at
+    listed = client.get(f"/v1/grantees/{grantee}/exports", headers=auth("auditor", grantee))
+    assert len(listed.json()["items"]) == 2

@@ -1,9 +1,10 @@
 """`/v1/grantees/{grantee}/exports`: the PIRL file of a quarter, and the register of past exports.
 
-Generating a file appends an `ExportRegister.Generated` event (digest, rows, the log position the
-file stands at), whether it is asked for with `POST` or with `GET` (docs/pirl.md): every file
-that leaves the service is on record. Both take an `Idempotency-Key`; a retry with the same key
-gets the same file back and records nothing.
+Generating a file is a `POST`: it appends an `ExportRegister.Generated` event (digest, rows, the
+log position the file stands at) unless the file is byte for byte the quarter's last recorded
+export, so every file that leaves the service is on record (docs/pirl.md). It takes an
+`Idempotency-Key`. A `GET` never writes: it serves a file already recorded, regenerated and
+checked against its digest (decision 136).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from domain.exports import CERTIFICATION_STATEMENT, Certification, ExportRecord, ExportRegister
@@ -172,34 +174,32 @@ def _csv(tenant: Tenant, record: ExportRecord, data: bytes, **headers: str) -> R
 
 
 def _generate(
-    request: Request[Any, Any, Any],
-    tenant: Tenant,
-    quarter: str,
-    status: int,
-    allow_warnings: bool = False,
-) -> Any:
+    request: Request[Any, Any, Any], tenant: Tenant, quarter: str, allow_warnings: bool
+) -> Response[bytes]:
     q = parse_quarter(quarter)
-    fresh: dict[UUID, bytes] = {}
+    made: dict[str, Exported] = {}
 
     def execute(command: Any) -> Exported:
-        exported = tenant.app.exports.export_pirl(
+        made["now"] = tenant.app.exports.export_pirl(
             command, q, requested_via="api", allow_warnings=allow_warnings
         )
-        fresh[exported.aggregate.exports[-1].export_id] = exported.data
-        return exported
+        return made["now"]
 
     def render(register: ExportRegister, position: int) -> tuple[ExportRecord, bytes]:
+        exported = made.get("now")
+        if exported is not None and exported.record is not None:
+            return exported.record, exported.data
         # A replayed request renders the register as of its first answer: its last export.
         record = register.exports[-1]
-        data = fresh.get(record.export_id)
-        return record, data if data is not None else tenant.app.exports.regenerate(record, register)
+        return record, tenant.app.exports.regenerate(record, register)
 
-    answer = tenant_command(request, tenant, None, execute, render, status=status)
+    answer = tenant_command(request, tenant, None, execute, render, status=201)
     record, data = answer.content
     response = _csv(tenant, record, data, **answer.headers)
-    response.status_code = answer.status_code
-    if status == 201:
-        response.headers["Location"] = f"/v1/grantees/{tenant.info.slug}/exports/{record.export_id}"
+    exported = made.get("now")
+    # The same file as the quarter's last export: that export again, nothing appended.
+    response.status_code = 200 if exported is not None and not exported.recorded else 201
+    response.headers["Location"] = f"/v1/grantees/{tenant.info.slug}/exports/{record.export_id}"
     return response
 
 
@@ -223,7 +223,15 @@ class ExportController(Controller):
         sync_to_thread=True,
         status_code=201,
         media_type=CSV,
-        responses=_EXPORT_PROBLEMS,
+        responses={
+            **_EXPORT_PROBLEMS,
+            200: ResponseSpec(
+                bytes,
+                description="the file is byte for byte the quarter's last recorded export:"
+                " that export again (its own `X-Export-Id`), nothing recorded",
+                media_type=CSV,
+            ),
+        },
         response_headers=_HEADERS,
     )
     def export_pirl(
@@ -238,41 +246,42 @@ class ExportController(Controller):
         day, with the elements of docs/pirl.md (header row: element numbers), dates YYYYMMDD,
         element 100 a pseudonym (never the SSN or a register number). The file is recorded in
         the export register with its SHA-256 (`X-Export-Digest`) and the log position it stands
-        at; `Location` names the record. The same quarter exported again with nothing changed
-        gives the same bytes; a retry with the same `Idempotency-Key` returns the first file
-        and records nothing."""
-        return _generate(request, tenant, quarter, 201, allow_warnings)  # type: ignore[no-any-return]
+        at (201); `Location` names the record. A file that is byte for byte the quarter's last
+        recorded export (nothing in its facts changed) is that export again: 200 with its own
+        `X-Export-Id`, nothing recorded. A retry with the same `Idempotency-Key` returns the
+        first answer and records nothing."""
+        return _generate(request, tenant, quarter, allow_warnings)
 
     @get(
         "/pirl/{quarter:str}",
-        opt=action("exports.pirl"),
+        opt=action("exports.file"),
         sync_to_thread=True,
         media_type=CSV,
-        responses=_EXPORT_PROBLEMS,
-        response_headers=_HEADERS,
+        responses=problems(
+            _QUARTER_PROBLEM,
+            (
+                404,
+                "export_not_recorded",
+                "no PIRL file of 2026Q4 is recorded yet; generating and recording one is a POST"
+                " to the same address",
+            ),
+            (
+                409,
+                "export_not_reproducible",
+                "the file regenerated from log position 812 does not match the recorded digest",
+            ),
+        ),
+        response_headers=_HEADERS[:3],
     )
-    def download_pirl(
-        self,
-        request: Request[Any, Any, Any],
-        tenant: Tenant,
-        quarter: PirlQuarter,
-        allow_warnings: AllowWarnings = False,
-    ) -> Response[bytes]:
-        """The PIRL file of a calendar quarter `YYYYQn`. When the file the log gives now is
-        byte for byte the quarter's last recorded export, that export is served again
-        (`X-Export-Id`, `X-Export-Digest` and `X-Export-Stands-At` are its own) and nothing is
-        recorded: a download again is a read, in the access log like any read of personal
-        data. Otherwise the file is generated and recorded exactly as by `POST` on the same
-        path (every file that leaves the service is on record). One CSV row per participant
-        whose date of program entry (PIRL 900) is on or before the quarter's last day; dates
-        YYYYMMDD; element 100 a pseudonym. A retry with the same `Idempotency-Key` returns the
-        first file and records nothing."""
-        again = tenant.app.exports.served_again(
-            parse_quarter(quarter), allow_warnings=allow_warnings
-        )
-        if again is not None:
-            return _csv(tenant, *again)
-        return _generate(request, tenant, quarter, 200, allow_warnings)  # type: ignore[no-any-return]
+    def download_pirl(self, tenant: Tenant, quarter: PirlQuarter) -> Response[bytes]:
+        """The quarter's last recorded PIRL file, as it was recorded: regenerated from the log
+        up to the position it stood at and served only if its SHA-256 equals the recorded one
+        (else 409 `export_not_reproducible`); `X-Export-Id`, `X-Export-Digest` and
+        `X-Export-Stands-At` are that export's. Records nothing, ever: a file reflecting the
+        log as it stands now is made by `POST` on the same address. With no export of the
+        quarter on record, 404 `export_not_recorded`. (Before decision 136 this `GET`
+        generated and recorded a changed file; it no longer writes.)"""
+        return _csv(tenant, *tenant.app.exports.recorded_pirl(parse_quarter(quarter)))
 
     @get(
         "/",

@@ -36,9 +36,13 @@ def new_pseudonym() -> str:
 
 @dataclass(frozen=True)
 class Exported(Saved[ExportRegister]):
-    """The saved register, and the file it now records as its last export."""
+    """The register, the export the file is recorded as and its bytes; `recorded` is False
+    when the file was the quarter's last export byte for byte, so nothing was appended (and
+    `position` is the log head the file was checked at)."""
 
     data: bytes = b""
+    record: ExportRecord | None = None
+    recorded: bool = True
 
 
 class NotReproducible(RuleViolation):
@@ -90,7 +94,9 @@ class Exports:
         """Generate the quarter's PIRL file from the log as it stands, run the edit checks
         (services/reports/pirl_checks.py: a failing row refuses the file, naming the rows and
         checks; warnings only unless `allow_warnings`), record it with its digest in the export
-        register and return it."""
+        register and return it. A file that is byte for byte the quarter's last recorded export
+        (nothing in its facts changed, no one new in it, the same element table) is that export
+        again: nothing is appended (`recorded` False)."""
         now = utcnow()
         today = now.astimezone(self.ledger.zone).date()
         if quarter.start > today:
@@ -103,8 +109,17 @@ class Exports:
         log = self.pirl_log(stands_at)
         register = self.export_register()
         in_scope = [f.participant_id for f in pirl.in_scope(log, quarter)]
+        newcomers = set(in_scope) - set(register.identifiers)
         register.assign(in_scope, new_pseudonym)
         rows, data = _checked_file(log, quarter, register.identifiers, today, allow_warnings)
+        last = register.last_of(str(quarter))
+        if (
+            last is not None
+            and not newcomers
+            and last.elements_version == pirl.ELEMENTS_VERSION
+            and last.sha256 == pirl.digest(data)
+        ):
+            return Exported(register, stands_at, data, last, recorded=False)
         record = ExportRecord(
             export_id=uuid4(),
             format="pirl",
@@ -139,28 +154,22 @@ class Exports:
                 )
 
         saved = self.ledger.record(register, command, side_effects=[disclose])
-        return Exported(saved.aggregate, saved.position, data)
+        return Exported(saved.aggregate, saved.position, data, record)
 
-    def served_again(
-        self, quarter: pirl.Quarter, *, allow_warnings: bool = False
-    ) -> tuple[ExportRecord, bytes] | None:
-        """The quarter's last recorded export and its bytes, if the file generated from the log
-        as it stands now is that file byte for byte (nothing in its facts changed, no one new in
-        it): a download again of a file already on record, which records nothing. None when
-        the file would differ (or none is recorded): then it is a new export. The edit checks
-        refuse as for a new export."""
+    def recorded_pirl(self, quarter: pirl.Quarter) -> tuple[ExportRecord, bytes]:
+        """The quarter's last recorded export and its file, regenerated from the log up to the
+        position it stood at and checked against its digest. Reads only: with no export of the
+        quarter on record it is refused (`export_not_recorded`); recording one is
+        `export_pirl`'s."""
         register = self.export_register()
-        earlier = [e for e in register.exports if e.quarter == str(quarter)]
-        if not earlier or earlier[-1].elements_version != pirl.ELEMENTS_VERSION:
-            return None
-        recorder: TenantRecorder = self.ledger.recorder  # type: ignore[assignment]
-        log = self.pirl_log(recorder.max_notification_id() or 0)
-        in_scope = [f.participant_id for f in pirl.in_scope(log, quarter)]
-        if any(p not in register.identifiers for p in in_scope):
-            return None
-        today = utcnow().astimezone(self.ledger.zone).date()
-        _, data = _checked_file(log, quarter, register.identifiers, today, allow_warnings)
-        return (earlier[-1], data) if pirl.digest(data) == earlier[-1].sha256 else None
+        last = register.last_of(str(quarter))
+        if last is None:
+            raise NotFound(
+                f"no PIRL file of {quarter} is recorded yet; generating and recording one is a"
+                f" POST to the same address",
+                code="export_not_recorded",
+            )
+        return last, self.regenerate(last, register)
 
     def certify_export(
         self,

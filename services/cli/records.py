@@ -13,7 +13,8 @@ from services.settings import Settings
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    """Generate a quarter's PIRL file, record it in the grantee's export register, write it."""
+    """Generate a quarter's PIRL file, record it in the grantee's export register (unless it is
+    the quarter's last export byte for byte), write it."""
     import getpass
     import uuid
     from pathlib import Path
@@ -56,7 +57,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         except DomainError as e:
             print(f"prowd export: {e.code}: {e.detail}", file=sys.stderr)
             return 1
-        record = exported.aggregate.exports[-1]
+        record = exported.record or exported.aggregate.exports[-1]
         if output is None:
             sys.stdout.buffer.write(exported.data)
             sys.stdout.flush()
@@ -64,7 +65,12 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             output.write_bytes(exported.data)
         print(
             f"prowd export: {args.format} {quarter} of {info.slug}: {record.rows} rows,"
-            f" sha256 {record.sha256}, export {record.export_id}, log position {record.stands_at}",
+            f" sha256 {record.sha256}, export {record.export_id}, log position {record.stands_at}"
+            + (
+                ""
+                if exported.recorded
+                else " (unchanged: the quarter's last export, not recorded again)"
+            ),
             file=sys.stderr,
         )
     return 0

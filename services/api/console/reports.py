@@ -1,24 +1,26 @@
 """The console's reports for the people who sign the quarter: the reports page (a quarter, its
 recorded PIRL exports and their certification), the grantee's printable quarterly report, each
 figure's drill-down (the counted units and the log positions behind them, so a number can be
-checked before it is signed), the PIRL file, and a recorded file downloaded as it was served.
-Each is the API's answer, fetched as the signed-in staff member."""
+checked before it is signed), the PIRL file recorded by a form's POST, and a recorded file
+downloaded as it was served by a plain link (a GET never records: decision 136). Each is the
+API's answer, fetched as the signed-in staff member."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any
 from uuid import UUID
 
-from litestar import Request, Response, get
-from litestar.response import Template
+from litestar import Request, Response, get, post
+from litestar.response import Redirect, Template
 
 from domain import clock
 from services.api.console.backend import Refusal, call, read, refusal, segment
 from services.api.console.pages import grantee_zone, optional_all, page
 from services.api.console.records import _document, passed_on, quarter_of
 from services.api.console.roles import who_may
-from services.api.console.session import PATH, Staff, signed_in
+from services.api.console.session import PATH, Staff, signed_in, tell
 from services.identity.access import allowed
 from services.refusals import shown
 from services.reports.quarterly import YEARS, Quarter
@@ -70,6 +72,7 @@ async def reports(request: Request[Any, Any, Any]) -> Template:
     quarter = quarter_named(asked) if asked else Quarter.parse(quarter_of(today))
     exports = await optional_all(request, staff, "/exports", quarter=quarter.name, limit=500)
     items = (exports or {}).get("items", [])
+    made = request.query_params.get("export")
     return page(
         request,
         staff,
@@ -82,6 +85,10 @@ async def reports(request: Request[Any, Any, Any]) -> Template:
         certified=[x for x in items if x.get("certification")],
         may_export=allowed("exports.pirl", staff.roles),
         may_certify=allowed("exports.certify", staff.roles),
+        # The export the form just made or found unchanged, offered for download.
+        made=next((x for x in items if made and x["id"] == made), None),
+        # A fresh key per page: sending the same page's form twice records once.
+        idempotency_key=uuid.uuid4().hex,
     )
 
 
@@ -126,9 +133,36 @@ async def figure(request: Request[Any, Any, Any], quarter: str, figure: str) -> 
     )
 
 
+@post(f"{PATH}/exports/pirl/{{quarter:str}}")
+async def record_pirl(request: Request[Any, Any, Any], quarter: str) -> Redirect:
+    """Record the quarter's PIRL file (the API's `POST`), then go back to the reports page,
+    which offers the recorded file for download. A file unchanged since the quarter's last
+    export is that export: nothing is recorded again, and the page says so."""
+    staff = signed_in(request)
+    may_open(staff, "exports.pirl", "the PIRL export", "a PIRL file")
+    name = quarter_named(quarter).name
+    form = await request.form()
+    key = str(form.get("idempotency_key") or "") or uuid.uuid4().hex
+    answer = await call(request, staff, "POST", f"/exports/pirl/{name}", idempotency_key=key)
+    if answer.status_code not in (200, 201):
+        raise refusal(answer)
+    digest = answer.headers.get("x-export-digest", "")[:12]
+    tell(
+        request,
+        int(answer.headers.get("x-log-position", "0") or 0),
+        f"The {name} PIRL file is recorded (SHA-256 {digest}…): download it below."
+        if answer.status_code == 201
+        else f"Nothing in the {name} PIRL file changed since its last recorded export (SHA-256"
+        f" {digest}…): no new export was recorded. Download it below.",
+    )
+    made = answer.headers.get("x-export-id", "")
+    return Redirect(f"{PATH}/reports?quarter={name}&export={made}", status_code=303)
+
+
 @get(f"{PATH}/exports/pirl/{{quarter:str}}")
 async def pirl(request: Request[Any, Any, Any], quarter: str) -> Response[Any]:
-    """The PIRL export of a quarter, as a file."""
+    """The quarter's last recorded PIRL file, as it was recorded (the API's `GET`, which
+    regenerates it and checks its SHA-256). Records nothing."""
     staff = signed_in(request)
     name = quarter_named(quarter).name
     return await _document(
@@ -158,4 +192,4 @@ async def export_file(request: Request[Any, Any, Any], export_id: UUID) -> Respo
     )
 
 
-ROUTES = [reports, quarterly, figure, pirl, export_file]
+ROUTES = [reports, quarterly, figure, record_pirl, pirl, export_file]
