@@ -68,7 +68,8 @@ def test_a_meeting_without_outcome_is_an_alert_after_24_hours_until_it_has_one(
         pairing,
         mentor,
     )
-    assert datetime.fromisoformat(alert["since"]) == AT
+    # Since the meeting's time, with the grantee's offset.
+    assert alert["since"] == "2026-12-02T17:00:00-06:00"
     assert "2026-12-02 17:00 CST" in alert["detail"]
     assert "Ava" not in str(alerts)
     assert world.get("/alerts", kind=KIND)["items"] == alerts

@@ -31,15 +31,16 @@ def without_outcome(
     db: Database, meetings: Tables, pairings: Tables, zone: ZoneInfo, now: datetime
 ) -> list[WithoutOutcome]:
     """The open pairings' meetings still scheduled more than `OUTCOME_ALERT_AFTER` before
-    `now`, oldest first."""
+    `now`, oldest first, their time in the grantee's zone `zone`."""
+    found = awaiting_outcome(db, meetings, pairings, now - OUTCOME_ALERT_AFTER)
     return [
         WithoutOutcome(
             m.meeting_id,
             m.pairing_id,
             m.mentor_id,
-            m.scheduled_for,
-            f"meeting scheduled for {m.scheduled_for.astimezone(zone):%Y-%m-%d %H:%M %Z}"
-            " has no outcome recorded (held, missed or cancelled)",
+            at,
+            f"meeting scheduled for {at:%Y-%m-%d %H:%M %Z} has no outcome recorded (held,"
+            " missed or cancelled)",
         )
-        for m in awaiting_outcome(db, meetings, pairings, now - OUTCOME_ALERT_AFTER)
+        for m, at in ((m, m.scheduled_for.astimezone(zone)) for m in found)
     ]
