@@ -32,7 +32,9 @@ def awaiting(page: str) -> str:
 
 
 def outcome_links(meeting_id: str, suffix: str = "") -> list[str]:
-    return [f'href="/console/meetings/{meeting_id}/{k}{suffix}"' for k in ("held", "missed", "cancel")]
+    return [
+        f'href="/console/meetings/{meeting_id}/{k}{suffix}"' for k in ("held", "missed", "cancel")
+    ]
 
 
 def test_the_meeting_form_lists_the_scheduled_meetings_awaiting_an_outcome(
@@ -86,9 +88,7 @@ def test_the_meeting_form_lists_the_scheduled_meetings_awaiting_an_outcome(
     assert [m["status"] for m in log if m["scheduled_for"].startswith("2026-12-02")] == ["held"]
 
 
-def test_the_alerts_page_links_a_meeting_without_outcome_to_its_outcomes(
-    browser, world, frozen_at
-):
+def test_the_alerts_page_links_a_meeting_without_outcome_to_its_outcomes(browser, world, frozen_at):
     ava = world.enrol(name="Ava")
     pairing = world.pair(world.mentor("mentor-zed"), [ava], "2026-10-01T15:00:00Z")
     passed = world.schedule(pairing, "2026-12-02T17:00:00-06:00")["id"]

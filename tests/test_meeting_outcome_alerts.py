@@ -86,9 +86,7 @@ def test_a_meeting_without_outcome_is_an_alert_after_24_hours_until_it_has_one(
     assert outcome_alerts(world) == []
 
 
-def test_the_24_hours_are_hours_across_a_change_of_the_clocks(
-    world: World, frozen_at: Any
-) -> None:
+def test_the_24_hours_are_hours_across_a_change_of_the_clocks(world: World, frozen_at: Any) -> None:
     """Chicago falls back on Sun 1 Nov 2026: a meeting of Sat 31 Oct, 17:00 (UTC-05:00) is due
     an outcome 24 hours later, at 16:00 on the Sunday's clocks (UTC-06:00)."""
     frozen_at(datetime(2026, 10, 30, 15, 0, tzinfo=UTC))
