@@ -13,7 +13,7 @@ idempotency key would otherwise count one meeting twice (decision 96).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
@@ -32,6 +32,9 @@ from domain.common import (
 from domain.pairings import Location, Pairing, PairingKind
 
 MAX_MINUTES = 8 * 60
+# A meeting still scheduled this long after its time awaits an outcome (held, missed or
+# cancelled): an alert (docs/decisions.md 137). A day gives the mentor the evening to record it.
+OUTCOME_ALERT_AFTER = timedelta(hours=24)
 
 
 class Topic(StrEnum):

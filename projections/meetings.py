@@ -200,6 +200,15 @@ class CadenceAlert(msgspec.Struct):
     lapsed_since: datetime
 
 
+class AwaitingOutcome(msgspec.Struct):
+    """A meeting of an open pairing still scheduled though its time has passed."""
+
+    meeting_id: UUID
+    pairing_id: UUID
+    mentor_id: UUID
+    scheduled_for: datetime
+
+
 class _OpenPairing(msgspec.Struct):
     pairing_id: UUID
     mentor_id: UUID
@@ -214,6 +223,13 @@ MEETING = select(MeetingRow, id="meeting_id", facility="facility_code")
 # A keyset on the columns themselves, so that the view's indexes on (pairing_id,
 # scheduled_for, meeting_id) and (scheduled_for, meeting_id) serve the order (decision 84).
 SCHEDULED = Keyset((Column("scheduled_for", "timestamptz"), Column("meeting_id", "uuid")))
+AWAITING = select(
+    AwaitingOutcome,
+    meeting_id="m.meeting_id",
+    pairing_id="m.pairing_id",
+    mentor_id="p.mentor_id",
+    scheduled_for="m.scheduled_for",
+)
 OPEN_PAIRING = select(
     _OpenPairing,
     pairing_id="p.pairing_id",
@@ -387,3 +403,16 @@ def scheduled_between(db: Reader, t: Tables, start: datetime, end: datetime) -> 
         " AND scheduled_for >= %s AND scheduled_for < %s ORDER BY scheduled_for, meeting_id"
     ).format(t["meetings"])
     return typed(MeetingRow, MEETING, db.fetchall(query, (start, end)))
+
+
+def awaiting_outcome(
+    db: Reader, meetings: Tables, pairings: Tables, before: datetime
+) -> list[AwaitingOutcome]:
+    """The open pairings' meetings still scheduled for a time before `before`, in time order:
+    no outcome (held, missed, cancelled) recorded. A closed pairing's plans ended with it."""
+    query = sql.SQL(
+        "SELECT " + AWAITING.sql + " FROM {m} m JOIN {p} p ON p.pairing_id = m.pairing_id"
+        " WHERE m.status = 'scheduled' AND m.scheduled_for < %s AND p.closed_at IS NULL"
+        " ORDER BY m.scheduled_for, m.meeting_id"
+    ).format(m=meetings["meetings"], p=pairings["pairings"])
+    return typed(AwaitingOutcome, AWAITING, db.fetchall(query, (before,)))

@@ -134,6 +134,7 @@ class Scene:
     step: str = ""
     referral: str = ""
     earlier: str = ""
+    unanswered: str = ""
 
 
 @contextmanager
@@ -187,6 +188,9 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
         # One planned months ago and not yet answered, for the held form on a phone (its week
         # long before the cadence alert's).
         earlier = world.schedule(pairing, "2025-11-11T12:00:00-06:00")["id"]
+        # One planned in January that no test answers: the meeting form lists it as awaiting an
+        # outcome and the alerts carry it (a meeting without outcome), in every order of tests.
+        unanswered = world.schedule(pairing, "2026-01-20T15:00:00-06:00")["id"]
         # A group, for its add-member and remove-member forms.
         delgado = enrol("Rosa", "Delgado")
         group = world.pair(
@@ -287,6 +291,7 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             str(step),
             str(referral["id"]),
             str(earlier),
+            str(unanswered),
         )
 
 

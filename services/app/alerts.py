@@ -31,6 +31,7 @@ from projections.mentors import expiring_clearances
 from projections.pairings import member_pairings
 from projections.service import approaching, load_people
 from projections.supervision_reads import debriefs_due, overdue_crises
+from services.app.stale_meetings import without_outcome
 from services.identity.access import allowed
 from services.projector.faults import live as live_faults
 from services.store.ledger import LedgerApplication
@@ -46,6 +47,7 @@ Kind = Literal[
     "projection_fault",
     "meeting_tomorrow",
     "exit_approaching",
+    "meeting_without_outcome",
 ]
 
 
@@ -110,6 +112,19 @@ class Alerts:
             for a in missed
         ]
         items += self._reminders(meetings)
+        # Scheduled meetings more than a day past with no outcome (decision 137).
+        items += [
+            Alert(
+                "meeting_without_outcome",
+                "meeting",
+                m.meeting_id,
+                m.scheduled_for,
+                m.detail,
+                mentor_id=m.mentor_id,
+                pairing_id=m.pairing_id,
+            )
+            for m in without_outcome(self.ledger.db, meetings, pairings, zone, utcnow())
+        ]
         items += self._overdue_goals(views("goals"))
         if allowed("supervision.read", roles):
             items += self._supervision(views("supervision"))

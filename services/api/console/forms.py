@@ -14,6 +14,7 @@ from litestar.response import Template
 
 from domain.class_sessions import SessionKind
 from services.api.console.backend import read
+from services.api.console.meeting_forms import awaiting_outcome
 from services.api.console.meeting_record import (
     RECORD_FIELDS,
     RECORD_LABELS,
@@ -85,6 +86,7 @@ async def _meeting_form(
         title="Record a meeting",
         p=person,
         pairings=open_pairings,
+        awaiting=await awaiting_outcome(request, staff, open_pairings),
         may_pair=allowed("pairings.write", staff.roles),
         **await choices(request, staff, person, open_pairings),
         v=values,

@@ -7,19 +7,21 @@ sentence next to the field it is about."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
 from litestar import Request, Response, get, post
 from litestar.response import Template
 
+from domain import clock
 from domain.meetings import NoShow
 from services.api.console.actions import CHOOSE, Field, read_form, render_form
 from services.api.console.backend import Refusal, read
 from services.api.console.checks import FormCheck
 from services.api.console.format import when, words
 from services.api.console.meeting_record import PLACES, duplicate_words, location, place_of
-from services.api.console.pages import grantee_zone, optional
+from services.api.console.pages import grantee_zone, optional, optional_all
 from services.api.console.roles import may
 from services.api.console.session import PATH, Staff, signed_in
 from services.api.console.submit import Refused, done, submit
@@ -99,6 +101,33 @@ def by_field(refused: Refusal, labels: dict[str, str]) -> dict[str, str]:
     """The schedule refusal's sentences by the form field they are about."""
     found = refused.fields(labels, SCHEDULE_RULES)
     return {SCHEDULE_PATHS.get(path, path): said for path, said in found.items()}
+
+
+async def awaiting_outcome(
+    request: Request[Any, Any, Any], staff: Staff, pairings: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The `pairings`' meetings still scheduled for a time that has passed or is today (the
+    grantee's day), oldest first, each with `pairing` naming its pairing's kind when there is
+    more than one: the meeting form lists them so that the mentor records what became of the
+    plan rather than a second meeting beside it (decision 137)."""
+    if not pairings:
+        return []
+    zone = await grantee_zone(request, staff)
+    end = datetime.combine(clock.today(zone) + timedelta(days=1), time(0), zone)
+    found: list[dict[str, Any]] = []
+    for p in pairings:
+        log = await optional_all(
+            request,
+            staff,
+            "/meetings",
+            pairing_id=str(p["id"]),
+            status="scheduled",
+            until=end.isoformat(),
+            limit=100,
+        )
+        kind = f"{words(p['kind'])} pairing" if len(pairings) > 1 else ""
+        found += [{**m, "pairing": kind} for m in (log or {}).get("items", [])]
+    return sorted(found, key=lambda m: (datetime.fromisoformat(str(m["scheduled_for"])), m["id"]))
 
 
 async def _open_pairings(
