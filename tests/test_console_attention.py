@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.console_helpers import sign_in
+from tests.console_helpers import shown, sign_in
 from tests.meetings_helpers import World
 
 
@@ -26,8 +26,9 @@ def row_of(w: World, participant_id: str) -> dict[str, Any]:
 
 
 def text(fragment: str) -> str:
-    """A fragment of a page as a reader hears it: tags out, spaces folded."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+    """A fragment of a page as a reader hears it: tags out (inline `<bdi>` without a break),
+    spaces folded."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", shown(fragment))).split())
 
 
 def caseload_row(page: str, participant_id: str) -> str:
