@@ -13,16 +13,7 @@ from psycopg import sql
 
 from services.app import enrolment_index
 from tests.mentoring_helpers import Api
-
-DANA = {
-    "first_name": "Dana",
-    "last_name": "Reyes",
-    "date_of_birth": "1988-03-14",
-    "program_entry_date": "2026-02-02",
-    "facility": "FCI-A",
-    "cohort": "C1",
-    "bop_register_number": "12345-678",
-}
+from tests.test_corrections import DANA
 
 
 @pytest.fixture
