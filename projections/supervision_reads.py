@@ -83,6 +83,7 @@ class OverdueCrisis(msgspec.Struct):
     severity: Severity
     raised_at: datetime
     acknowledged_at: datetime | None
+    acknowledged_by: str | None
 
     def hours_open(self, now: datetime) -> int:
         """Whole hours since the crisis was raised, at `now`."""

@@ -33,6 +33,10 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 # The server's clock (PROWD_CLOCK, ticking): a Tuesday, 10:00 in Chicago, so "this week" and
 # the cadence alerts are the same whatever day the tests run.
 SERVER_CLOCK = "2026-03-10T15:00:00+00:00"
+# Rosa Delgado's case manager (the tour's case manager is `demo-case_manager`, holding nobody),
+# and what the mentor wrote about her crisis: for the coordinators only (decision 129).
+CASE_MANAGER = "cm-ines"
+CRISIS_WORDS = "Rosa was evicted and slept at the bus station."
 
 
 def need_chromium() -> None:
@@ -116,7 +120,8 @@ class Scene:
     """The world the browser visits: a grantee (America/Chicago), a certified mentor paired
     with Marisol Quintero (stage 1, no meeting for months: a missed cadence), Tobias Brandvold
     at RRC-1 and Imani Okafor at RRC-2 (stage 2), and another mentor's group of Rosa Delgado
-    and Kwame Mensah (stage 1)."""
+    and Kwame Mensah (stage 1); a crisis about Rosa, unresolved for more than a day, and her
+    case manager `CASE_MANAGER`."""
 
     url: str
     slug: str
@@ -135,6 +140,7 @@ class Scene:
     referral: str = ""
     earlier: str = ""
     unanswered: str = ""
+    delgado_crisis: str = ""
 
 
 @contextmanager
@@ -193,8 +199,9 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
         unanswered = world.schedule(pairing, "2026-01-20T15:00:00-06:00")["id"]
         # A group, for its add-member and remove-member forms.
         delgado = enrol("Rosa", "Delgado")
+        ben = world.mentor("mentor-ben")
         group = world.pair(
-            world.mentor("mentor-ben"),
+            ben,
             [delgado, enrol("Kwame", "Mensah")],
             "2026-02-16T15:00:00Z",
             kind="group",
@@ -260,6 +267,23 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
                 "raised_at": "2026-03-08T15:00:00Z",
             },
         )
+        # A crisis about Rosa Delgado, whose case manager is CASE_MANAGER: among her alerts
+        # without its words (decision 129). The tour's case manager holds nobody, so their
+        # caseload still opens on everyone.
+        world.post(
+            f"/participants/{delgado}/assignments", {"duty": "case_manager", "staff": CASE_MANAGER}
+        )
+        delgado_crisis = world.post(
+            "/escalations",
+            {
+                "mentor_id": ben,
+                "participant_id": delgado,
+                "type": "crisis",
+                "severity": "critical",
+                "description": CRISIS_WORDS,
+                "raised_at": "2026-03-09T03:00:00Z",
+            },
+        )
         # A consent in force, for the revoke form.
         consent = world.post(
             f"/participants/{quintero}/consents",
@@ -292,6 +316,7 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             str(referral["id"]),
             str(earlier),
             str(unanswered),
+            str(delgado_crisis["id"]),
         )
 
 

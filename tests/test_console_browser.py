@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from tests.console_browser import (
+    CASE_MANAGER,
+    CRISIS_WORDS,
     DESKTOP,
     PHONE,
     Scene,
@@ -328,6 +330,53 @@ def test_rrc_staff_reach_their_residents_and_not_another_rrcs(driver, scene):
     # The participant pages are not an RRC's either.
     driver.get(f"{scene.url}/console/participants/{scene.okafor}")
     assert "Okafor" not in driver.page_source
+
+
+def test_a_case_manager_sees_the_crisis_about_their_participant_among_the_alerts(driver, scene):
+    """Rosa Delgado's case manager sees her open crisis among the alerts, at desktop and phone
+    widths (axe-checked): her name linked to her page, how serious and who holds it, not the
+    escalation (the coordinators') nor its words nor the mentor (decision 129). The tour's case
+    manager, who holds nobody, does not see it; a coordinator does, linked."""
+    from selenium.webdriver.common.by import By
+
+    def crisis_rows() -> list[Any]:
+        return [
+            r
+            for r in driver.find_elements(By.CSS_SELECTOR, "main tbody tr")
+            if r.find_element(By.CSS_SELECTOR, 'td[data-label="Kind"]').text == "open crisis"
+        ]
+
+    sign_in(driver, scene, "case_manager", subject=CASE_MANAGER)
+    driver.get(f"{scene.url}/console/alerts")
+    (row,) = wait_for(lambda: crisis_rows() or driver.refresh(), what="Rosa's crisis")
+    text = str(row.text)
+    assert "Delgado" in text and "critical crisis unresolved for" in text, text
+    assert "raised with the coordinators, not acknowledged yet" in text
+    person = row.find_element(By.CSS_SELECTOR, 'td[data-label="Participant"] a')
+    assert person.get_attribute("href").endswith(f"/console/participants/{scene.delgado}")
+    assert row.find_element(By.CSS_SELECTOR, 'td[data-label="Mentor"]').text == "—"
+    assert not row.find_elements(By.CSS_SELECTOR, 'td[data-label="Kind"] a')
+    source = driver.page_source
+    assert CRISIS_WORDS not in source and scene.delgado_crisis not in source
+    assert "/console/escalations/" not in source
+    for width in (DESKTOP, PHONE):
+        driver.set_window_size(width, 900)
+        bad = [v for v in axe_violations(driver) if v["impact"] in ("serious", "critical")]
+        assert bad == [], f"alerts at {width}px: {bad}"
+    driver.set_window_size(DESKTOP, 900)
+
+    driver.delete_all_cookies()
+    sign_in(driver, scene, "case_manager")
+    driver.get(f"{scene.url}/console/alerts")
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "main h1"), what="the alerts")
+    assert crisis_rows() == [] and scene.delgado_crisis not in driver.page_source
+    driver.delete_all_cookies()
+    sign_in(driver, scene, "coordinator")
+    driver.get(f"{scene.url}/console/alerts")
+    linked = driver.find_elements(
+        By.CSS_SELECTOR, f'a[href="/console/escalations/{scene.delgado_crisis}"]'
+    )
+    assert linked and "Mentor mentor-ben" in str(linked[0].find_element(By.XPATH, "../..").text)
 
 
 def test_a_form_without_its_csrf_token_is_refused(driver, scene):

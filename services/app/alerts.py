@@ -7,6 +7,10 @@ disabled, and events a view could not take as they were (projection faults, docs
 30). Alerts name records by id and carry no personal data; each is computed when read from the
 views (which stay a pure function of the log), so "overdue" and "expiring" always mean as of
 now.
+
+Crises are supervision records: the roles that read them see every overdue crisis; a role that
+reads the whole caseload but not supervision (a case manager) sees those about the participants
+it holds, without the mentor, in words of its own (decision 129).
 """
 
 from __future__ import annotations
@@ -30,9 +34,9 @@ from projections.meetings import cadence_alerts, scheduled_between
 from projections.mentors import expiring_clearances
 from projections.pairings import member_pairings
 from projections.service import approaching, load_people
-from projections.supervision_reads import debriefs_due, overdue_crises
+from projections.supervision_reads import OverdueCrisis, debriefs_due, overdue_crises
 from services.app.stale_meetings import without_outcome
-from services.identity.access import allowed
+from services.identity.access import allowed, only_own
 from services.projector.faults import live as live_faults
 from services.store.ledger import LedgerApplication
 from services.webhooks.queries import disabled_endpoints
@@ -89,12 +93,15 @@ class Alerts:
         self,
         views: Views,
         roles: frozenset[str],
+        caller: str,
         kind: Kind | None = None,
         assigned_to: str | None = None,
     ) -> AlertList:
-        """The alerts `roles` may see, counted by kind, then filtered by `kind`: escalations
-        and debriefs only for those who read supervision records, disabled endpoints and
-        projection faults only for those who read the webhook registry (the operators)."""
+        """The alerts `roles` may see, counted by kind, then filtered by `kind`: every crisis
+        and the debriefs due only for those who read supervision records, the crises about the
+        participants `caller` holds (case manager or coordinator) for those who read the whole
+        caseload but not supervision (decision 129), disabled endpoints and projection faults
+        only for those who read the webhook registry (the operators)."""
         # The views in the order the page has always resolved them (a wait for a position
         # answers 503 for the first that is behind).
         meetings, pairings = views("meetings"), views("pairings")
@@ -128,6 +135,8 @@ class Alerts:
         items += self._overdue_goals(views("goals"))
         if allowed("supervision.read", roles):
             items += self._supervision(views("supervision"))
+        elif allowed("participants.read", roles) and not only_own("participants.read", roles):
+            items += self._caseload_crises(views("supervision"), views("assignments"), caller)
         items += self._clearances(views("mentor_roster"))
         items += self._exits_approaching(views("oversight"))
         if allowed("webhooks.read", roles):
@@ -220,6 +229,26 @@ class Alerts:
         ]
         return alerts
 
+    def _caseload_crises(self, t: Tables, assignments: Tables, caller: str) -> list[Alert]:
+        """The overdue crises about the participants `caller` is case manager or coordinator
+        of (`assigned_to=me`), for a role that may not read supervision records: the participant,
+        severity, how long open and who holds it, never the mentor, the description, who raised
+        it or the coordinator's notes (decision 129)."""
+        now = utcnow()
+        mine = assigned_ids(self.ledger.db, assignments, caller)
+        return [
+            Alert(
+                "open_crisis",
+                "escalation",
+                c.escalation_id,
+                c.raised_at,
+                f"{c.severity} crisis unresolved for {c.hours_open(now)} h, {_holder(c)}",
+                participant_id=c.participant_id,
+            )
+            for c in overdue_crises(self.ledger.db, t, now)
+            if c.participant_id is not None and c.participant_id in mine
+        ]
+
     def _clearances(self, t: Tables) -> list[Alert]:
         today = clock.today(self.ledger.zone)
         return [
@@ -286,3 +315,11 @@ class Alerts:
             )
             for f in live_faults(self.ledger.db, self.ledger.schema)
         ]
+
+
+def _holder(c: OverdueCrisis) -> str:
+    """Who holds a crisis, in a case manager's alert: the coordinators until one acknowledges
+    it, then the one who did."""
+    if c.acknowledged_at is None or c.acknowledged_by is None:
+        return "raised with the coordinators, not acknowledged yet"
+    return f"held by {c.acknowledged_by} (acknowledged)"

@@ -182,8 +182,10 @@ def raise_fields(mentors: list[tuple[str, str]]) -> list[Field]:
             "select",
             [CHOOSE, *((s.value, s.value.capitalize()) for s in Severity)],
             required=True,
-            help="A crisis not acknowledged within 24 hours shows as overdue to the"
-            " coordinators. In an emergency call 911 first.",
+            help="A crisis still unresolved 24 hours after it is raised shows among the"
+            " coordinators' alerts, and the participant's case manager's: they see that it"
+            " is open and how serious, never what you write here. In an emergency call 911"
+            " first.",
         ),
         Field("description", "What is happening", "textarea", required=True),
     ]

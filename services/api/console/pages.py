@@ -271,7 +271,9 @@ async def week(request: Request[Any, Any, Any]) -> Template:
 
 @get(f"{PATH}/alerts")
 async def alerts(request: Request[Any, Any, Any]) -> Template:
-    """The grantee's alerts the role may see, naming the participants and mentors."""
+    """The grantee's alerts the role may see, naming the participants and mentors. A role that
+    may not read supervision records (a case manager) sees the crises about the participants
+    it holds, unlinked: the escalation is the coordinators' (decision 129)."""
     staff = signed_in(request)
     found = await read_all(request, staff, "/alerts", min_position=log_position(request))
     about, mentors = await alert_names(request, staff, found.get("items", []))
@@ -284,6 +286,7 @@ async def alerts(request: Request[Any, Any, Any]) -> Template:
         about=about,
         mentors=mentors,
         may_supervise=allowed("supervision.write", staff.roles),
+        may_read_escalations=allowed("supervision.read", staff.roles),
     )
 
 
