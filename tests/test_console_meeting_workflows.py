@@ -174,7 +174,7 @@ def test_a_peer_mentor_raises_an_escalation_about_a_mentee(browser, world):
     assert world.events() == before + 1
     projector.drain(world.db, world.schema)
     shown = browser.get(r.headers["location"]).text
-    assert "Escalation raised: the coordinators see it among the alerts." in shown
+    assert "Escalation raised: the coordinators see it at once in their list of escalations" in shown
     (raised,) = world.view("/escalations")["items"]
     assert (raised["participant_id"], raised["mentor_id"], raised["type"]) == (ava, zed, "crisis")
     assert (raised["description"], raised["raised_by"]) == (said, "mentor-zed")

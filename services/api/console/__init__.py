@@ -32,6 +32,7 @@ from services.api.console import (
     details,
     document_upload,
     enrolment,
+    escalation_list,
     escalations,
     forms,
     goal_forms,
@@ -184,6 +185,7 @@ def console_router(settings: Settings) -> Router:
         route_handlers=[
             *signin.ROUTES,
             *pages.ROUTES,
+            *escalation_list.ROUTES,
             *caseload.ROUTES,
             *forms.ROUTES,
             *meeting_forms.ROUTES,

@@ -200,7 +200,10 @@ async def _raise_page(
 ) -> Template:
     person = await read(request, staff, f"/participants/{participant_id}")
     mentors = await _mentors(request, staff, participant_id)
-    intro = f"About {person_name(person)}. The coordinators see it at once among the alerts."
+    intro = (
+        f"About {person_name(person)}. The coordinators see it at once in their list of"
+        " escalations."
+    )
     if not mentors:
         intro += " This participant has no open pairing: an escalation is raised by their mentor."
     return render_form(
@@ -260,7 +263,8 @@ async def raise_escalation(request: Request[Any, Any, Any], participant_id: UUID
     return done(
         request,
         sent,
-        "Escalation raised: the coordinators see it among the alerts.",
+        "Escalation raised: the coordinators see it at once in their list of escalations; a crisis"
+        " still unresolved after 24 hours also shows among the alerts.",
         f"{PATH}/participants/{participant_id}",
     )
 

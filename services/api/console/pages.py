@@ -34,6 +34,7 @@ def page(request: Request[Any, Any, Any], staff: Staff, name: str, **context: An
         (f"{PATH}/caseload", "Caseload", allowed("participants.read", roles)),
         (f"{PATH}/meetings", "This week", allowed("meetings.read", roles)),
         (f"{PATH}/alerts", "Alerts", allowed("alerts.read", roles)),
+        (f"{PATH}/escalations", "Escalations", allowed("supervision.read", roles)),
         (f"{PATH}/rrc", "RRC residents", Role.RRC_STAFF.value in roles),
         (f"{PATH}/mentors", "Mentors", allowed("mentors.read", roles)),
         (f"{PATH}/reports", "Reports", allowed("reports.read", roles)),
