@@ -543,6 +543,11 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     driver.find_element(By.CSS_SELECTOR, "#record-pirl button[type=submit]").click()
     wait_for(lambda: driver.find_elements(By.ID, "made"), what="the recorded PIRL file")
     yield "reports-recorded"
+    # The open escalations, each linked to its page (decision 138).
+    driver.get(f"{scene.url}/console/escalations")
+    link = f'main table a[href="/console/escalations/{scene.escalation}"]'
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, link), what="the escalations")
+    yield "escalations"
     driver.get(f"{scene.url}/console/escalations/{scene.escalation}")
     wait_for(lambda: driver.find_elements(By.ID, "resolution"), what="the escalation")
     yield "escalation"

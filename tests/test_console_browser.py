@@ -405,7 +405,7 @@ def test_every_page_has_no_serious_or_critical_accessibility_violation(driver, s
         driver.set_window_size(DESKTOP, 900)
         if shots:
             screenshot(driver, name)
-    assert len(seen) == 59
+    assert len(seen) == 60
 
 
 def test_the_printable_quarterly_reports_fit_a_phone(driver, scene):
