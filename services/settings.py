@@ -108,6 +108,10 @@ class Settings:
     # How long the projection worker gathers a grantee's further notices after the first
     # before it applies them in one batch (ms; 0: at once). Trades lag for fewer, larger batches.
     projector_gather_ms: int = 0
+    # The CPU priority (`nice`, 0-19) the API processes of `prowd serve` take when the
+    # projection worker runs beside them on one host: under a load that saturates the host the
+    # worker keeps the CPU it needs and the views stay fresh (decision 143). 0: equal shares.
+    api_nice: int = 5
     # Networks webhook targets may lie in although private or loopback (comma-separated CIDRs,
     # PROWD_WEBHOOK_ALLOWED_NETWORKS); empty: only public addresses (services/webhooks/ssrf.py).
     webhook_allowed_networks: str = ""
@@ -189,6 +193,9 @@ class Settings:
         store = e.get("PROWD_RATE_LIMIT_STORE") or "database"
         if store not in ("database", "process"):
             r.problems.append(f"PROWD_RATE_LIMIT_STORE must be database or process, got {store!r}")
+        api_nice = r.int("PROWD_API_NICE", 5)
+        if not 0 <= api_nice <= 19:
+            r.problems.append(f"PROWD_API_NICE must be 0 to 19, got {api_nice}")
         if environment not in ENVIRONMENTS:
             r.problems.append(
                 f"PROWD_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
@@ -220,6 +227,7 @@ class Settings:
             handler_threads=r.int("PROWD_HANDLER_THREADS", 3),
             view_wait_max=r.float("PROWD_VIEW_WAIT_MAX", 5.0),
             projector_gather_ms=r.int("PROWD_PROJECTOR_GATHER_MS", 0),
+            api_nice=api_nice,
             webhook_allowed_networks=e.get("PROWD_WEBHOOK_ALLOWED_NETWORKS", ""),
             metrics_token=e.get("PROWD_METRICS_TOKEN", ""),
             log_level=log_level,

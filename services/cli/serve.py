@@ -61,6 +61,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
                 [sys.executable, "-m", "services.cli", "webhooks", "dispatch"], env=env
             )
             stack.callback(_stop, dispatcher)
+            _yield_to_worker(settings.api_nice)
         os.environ.update({"PROWD_DATABASE_URL": url, "PROWD_JWT_SECRET": secret})
         if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # prometheus_client's multiprocess mode: the API processes count into files of
@@ -85,6 +86,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
             access_log=False,
         )
     return 0
+
+
+def _yield_to_worker(nice: int) -> None:
+    """Lower this process's CPU priority (and so its API processes', which inherit it) below
+    the projection worker and dispatcher just started beside it (decision 143): on one host,
+    a command load that saturates the CPU must not starve the worker, or every view falls
+    behind the log for as long as the load lasts. On Kubernetes and compose the worker has its
+    own container and CPU; this is the single-host shape's equivalent."""
+    if nice <= 0:
+        return
+    try:
+        os.nice(nice)
+    except OSError as e:  # pragma: no cover - a platform without nice(2)
+        log.warning("api_nice_not_applied", nice=nice, error=str(e))
+        return
+    log.info("api_priority_lowered", nice=os.getpriority(os.PRIO_PROCESS, 0))
 
 
 def _serve_granian(args: argparse.Namespace) -> None:
