@@ -83,6 +83,9 @@ def serve(database_url: str, settings: Any, log: Path) -> Iterator[str]:
         "PROWD_RATE_LIMIT_TOKEN": "0",
         "PROWD_RATE_LIMIT_IP": "0",
         "PROWD_LOG_LEVEL": "warning",
+        # The pages are what is tried here, beside other tests' processes: the API keeps an
+        # equal share of the CPU (decision 143's priority is for a host the service has alone).
+        "PROWD_API_NICE": "0",
     }
     env.pop("PROWD_PARENT_PID", None)
     argv = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
