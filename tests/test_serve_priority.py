@@ -1,6 +1,8 @@
 """`prowd serve` on one host (decision 143): the API processes yield the CPU to the projection
 worker and the webhook dispatcher started beside them, by `PROWD_API_NICE` (5 unless set), so a
-command load that saturates the host does not leave the views behind the log."""
+command load that saturates the host does not leave the views behind the log. And a process
+started on a database no migration ran on, with migrations left to `prowd migrate`, says so in
+one line."""
 
 from __future__ import annotations
 
@@ -153,14 +155,15 @@ def test_a_priority_out_of_range_is_refused(value):
     assert "PROWD_API_NICE must be" in str(e.value.code)
 
 
-def test_an_unmigrated_database_is_a_one_line_refusal(server_url, env):
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["webhooks", "dispatch"], ["verify"]])
+def test_an_unmigrated_database_is_a_one_line_refusal(server_url, env, command):
     # PROWD_MIGRATE_ON_START=false on a database `prowd migrate` never ran on: say so, no trace.
     name = f"prowd_empty_{secrets.token_hex(4)}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "services.cli", "serve", "--port", str(free_port())],
+            [sys.executable, "-m", "services.cli", *command],
             env={**env, "PROWD_DATABASE_URL": make_conninfo(server_url, dbname=name)},
             cwd=ROOT,
             capture_output=True,
@@ -170,6 +173,7 @@ def test_an_unmigrated_database_is_a_one_line_refusal(server_url, env):
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    assert done.returncode == 1, done.stderr
-    assert "run `prowd migrate` first" in done.stderr, done.stderr
-    assert "Traceback" not in done.stderr, done.stderr
+    said = done.stdout + done.stderr
+    assert done.returncode == 1, said
+    assert "run `prowd migrate` first" in said, said
+    assert "Traceback" not in said, said

@@ -112,6 +112,11 @@ class Tenancy:
 
         Skipped unless `force` when the settings leave migrations to a job (`prowd migrate`)."""
         if not (force or self.db.migrate_on_start):
+            row = self.db.fetchone(
+                "SELECT to_regclass(%s)", (f"{schema.PLATFORM_SCHEMA}.grantees",)
+            )
+            if row is None or row[0] is None:
+                raise schema.NotMigrated
             return
         views = [ViewTable(p.name, *d) for p in PROJECTIONS for d in p.definitions()]
         # As the login user, which owns the logs: the pool's connections act as the service

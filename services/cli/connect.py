@@ -23,14 +23,7 @@ def require_master_keys(db: Database) -> None:
     """Refuse to go on (one line, exit 1) when the configured master keys unwrap none of a
     grantee's participant keys: every request about its participants would fail."""
     from services.store.health import master_key_refusal
-    from services.store.schema import PLATFORM_SCHEMA
 
-    row = db.fetchone("SELECT to_regclass(%s)", (f"{PLATFORM_SCHEMA}.grantees",))
-    if row is None or row[0] is None:
-        raise SystemExit(
-            "prowd: the database holds no platform schema yet: run `prowd migrate` first"
-            " (or start with PROWD_MIGRATE_ON_START on)"
-        )
     refusal = master_key_refusal(db)
     if refusal:
         raise SystemExit(refusal)

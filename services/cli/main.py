@@ -21,6 +21,7 @@ from services.cli.serve import cmd_serve, cmd_webhooks, cmd_worker
 from services.cli.tokens import cmd_access_matrix, cmd_token
 from services.cli.views import cmd_projections, cmd_replay
 from services.settings import Settings
+from services.store.schema import NotMigrated
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -211,6 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not isinstance(stop.code, str):
             raise
         log.error("cannot start" if "settings" in stop.code else "stopped", reason=stop.code)
+        return 1
+    except NotMigrated as e:
+        log.error("stopped", reason=f"prowd: {e}")
         return 1
     except psycopg.OperationalError as e:
         log.error("database unavailable", error=str(e).strip(), error_class=type(e).__name__)

@@ -19,6 +19,17 @@ from psycopg import sql
 PLATFORM_SCHEMA = "prowd"
 
 
+class NotMigrated(RuntimeError):
+    """The database holds no platform schema and nothing here may create it (migrations are
+    left to `prowd migrate`): a refusal to start, not a crash."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the database holds no platform schema yet: run `prowd migrate` first"
+            " (or start with PROWD_MIGRATE_ON_START on)"
+        )
+
+
 def grantee_schema(slug: str) -> str:
     """The schema holding everything of one grantee."""
     return f"g_{slug}"
