@@ -50,7 +50,10 @@ RULES = {"part2_unchanged": "part2", "reason_required": "reason"}
 def unchanged_words(part2: bool) -> str:
     """`part2_unchanged` said as what to do about it."""
     if part2:
-        return "The document is tagged as holding 42 CFR Part 2 information already: untick the box to remove the tag"
+        return (
+            "The document is tagged as holding 42 CFR Part 2 information already:"
+            " untick the box to remove the tag"
+        )
     return "The document is not tagged as holding 42 CFR Part 2 information: tick the box to tag it"
 
 
