@@ -144,6 +144,8 @@ class Scene:
     earlier: str = ""
     unanswered: str = ""
     delgado_crisis: str = ""
+    # Quintero's release papers, attached untagged (decision 140's page).
+    document: str = ""
 
 
 @contextmanager
@@ -320,6 +322,7 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
             str(earlier),
             str(unanswered),
             str(delgado_crisis["id"]),
+            str(attached.json()["id"]),
         )
 
 
@@ -489,6 +492,15 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
         yield f"referral-{step}-form"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/document")
     yield "document-upload-form"
+    part2 = f"/console/participants/{scene.quintero}/documents/{scene.document}/part2"
+    driver.get(f"{scene.url}{part2}")
+    yield "document-part2-form"
+    # The box ticked, no reason: the sentence beside the reason, nothing recorded.
+    driver.execute_script("document.getElementById('entry').noValidate = true")
+    driver.find_element(By.ID, "part2").click()
+    driver.find_element(By.CSS_SELECTOR, "form#entry button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.ID, "reason-error"), what="the refusal")
+    yield "document-part2-refused"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/correct")
     yield "correct-form"
     driver.get(f"{scene.url}/console/participants/{scene.quintero}/contact-details")

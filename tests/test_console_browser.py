@@ -405,7 +405,7 @@ def test_every_page_has_no_serious_or_critical_accessibility_violation(driver, s
         driver.set_window_size(DESKTOP, 900)
         if shots:
             screenshot(driver, name)
-    assert len(seen) == 60
+    assert len(seen) == 62
 
 
 def test_the_printable_quarterly_reports_fit_a_phone(driver, scene):
@@ -437,10 +437,13 @@ def test_the_printable_quarterly_reports_fit_a_phone(driver, scene):
             assert svg.size["width"] <= screen, (address, svg.size)
 
 
-def test_a_case_manager_uploads_a_part2_document_and_sees_it_marked(driver, scene, tmp_path):
+def test_a_case_manager_uploads_a_part2_document_sees_it_marked_and_untags_it(
+    driver, scene, tmp_path
+):
     """Decision 131 in Chromium: the upload form's Part 2 box, then the participant's
     documents list marking the document with the §2.32 notice beside its link; both pages
-    without serious axe violations."""
+    without serious axe violations. Decision 140: the tag then removed from the row's link,
+    with a reason, and the row saying so."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
@@ -465,3 +468,16 @@ def test_a_case_manager_uploads_a_part2_document_and_sees_it_marked(driver, scen
     wait_for(lambda: row() or driver.refresh(), what="the document listed")
     assert "42 CFR Part 2" in row() and PART2_NOTICE_ABBREVIATED in row()
     assert [v for v in axe_violations(driver) if v["impact"] in ("serious", "critical")] == []
+    # Decision 140: the tag removed from the row's link, with a reason; the row then says so.
+    rows = driver.find_elements(By.CSS_SELECTOR, "section[aria-labelledby=h-documents] tr")
+    (letter_row,) = [r for r in rows if "RDAP progress letter" in r.text]
+    letter_row.find_element(By.CSS_SELECTOR, "a[href$='/part2']").click()
+    wait_for(lambda: driver.find_elements(By.ID, "part2-now"), what="the tag's page")
+    assert driver.find_element(By.ID, "part2").is_selected()
+    driver.find_element(By.ID, "part2").click()
+    driver.find_element(By.ID, "reason").send_keys("The letter names no treatment.")
+    driver.find_element(By.CSS_SELECTOR, "form#entry button[type=submit]").click()
+    wait_for(lambda: "#h-documents" in driver.current_url, what="the participant's page")
+    assert "is no longer tagged as holding 42 CFR Part 2 information" in driver.page_source
+    wait_for(lambda: "Part 2 tag removed" in row() or driver.refresh(), what="the change")
+    assert "The letter names no treatment." in row() and PART2_NOTICE_ABBREVIATED not in row()
