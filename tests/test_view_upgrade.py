@@ -172,9 +172,7 @@ def test_a_release_that_adds_an_index_gives_the_live_build_the_index_without_a_r
     build = live_build(db, schema, "meetings")
     index = f"meetings_b{build}_awaiting"
     views = [ViewTable(p.name, *d) for p in PROJECTIONS for d in p.definitions()]
-    before = [
-        v._replace(indexes=[i for i in v.indexes if i[0] != "awaiting"]) for v in views
-    ]
+    before = [v._replace(indexes=[i for i in v.indexes if i[0] != "awaiting"]) for v in views]
     assert before != views
     with db.owner_connection() as conn:
         conn.execute(sql.SQL("DROP INDEX {}.{}").format(*map(sql.Identifier, (schema, index))))
