@@ -36,6 +36,8 @@ PAIRINGS = 3_000
 # in CLOSED closed; the rest held, missed or cancelled, the last ones still to come.
 AWAITING = 211
 CLOSED = 10
+# The meetings after this one are still to come at the alert's cutoff.
+FUTURE = MEETINGS - 200
 
 
 class Explaining:
@@ -237,10 +239,6 @@ def answered(owner, make_grantee) -> tuple[Tables, Tables]:
     owner.execute(sql.SQL("ANALYZE {}").format(meetings["meetings"]))
     owner.execute(sql.SQL("ANALYZE {}").format(pairings["pairings"]))
     return meetings, pairings
-
-
-# The meetings from this one on are still to come at the alert's cutoff.
-FUTURE = MEETINGS - 200
 
 
 def test_the_meetings_without_outcome_are_read_through_their_index(owner, answered):
