@@ -9,7 +9,8 @@ The first run generates the history into a dedicated database on that server
 (`prowd_bench_<events>`, e.g. `prowd_bench_1m`) and keeps it: later runs find it complete and
 skip generation (`--regenerate` drops and rebuilds it, `--drop` drops it at the end). The events
 are made by the real grantee application (domain aggregates, the real msgspec mapper) over an
-in-memory recorder, then appended in large batches through each grantee's `append_events()`
+in-memory recorder, under a clock of their own (`HISTORY_ENDS`: the same history on any day),
+then appended in large batches through each grantee's `append_events()`
 function, which writes the hash chain exactly as the service does.
 
 Then, in the same run, it measures:
