@@ -49,10 +49,13 @@ class MeetingLog(Projection):
         ),
     }
     order = {"meetings": "meeting_id", "meeting_weeks": "pairing_id, week"}
-    # The meeting log's order (its keyset), within a pairing and across pairings.
+    # The meeting log's order (its keyset), within a pairing and across pairings; the meetings
+    # still scheduled, in time order (the alerts' `awaiting_outcome` and `scheduled_between`:
+    # a grantee's answered meetings grow without end, its scheduled ones stay few).
     extra_indexes = (
         ("meetings", "pairing_time", "(pairing_id, scheduled_for, meeting_id)"),
         ("meetings", "time", "(scheduled_for, meeting_id)"),
+        ("meetings", "awaiting", "(scheduled_for, meeting_id) WHERE status = 'scheduled'"),
     )
 
     def _week(

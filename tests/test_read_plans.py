@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -23,7 +23,7 @@ from psycopg import sql
 
 from projections.base import Tables
 from projections.caseload_reads import row_extras
-from projections.meetings import meeting_log
+from projections.meetings import awaiting_outcome, meeting_log
 from projections.timeline import timeline_page
 from services.projector import live as projector
 from services.store.database import Database
@@ -32,6 +32,12 @@ from tests.pgtrace import CONNECTIONS, traced, traced_app
 GOALS = 40_000
 MEETINGS = 60_000
 PAIRINGS = 3_000
+# The alert's meetings (decision 142): one meeting in AWAITING left without outcome, a pairing
+# in CLOSED closed; the rest held, missed or cancelled, the last ones still to come.
+AWAITING = 211
+CLOSED = 10
+# The meetings after this one are still to come at the alert's cutoff.
+FUTURE = MEETINGS - 200
 
 
 class Explaining:
@@ -198,6 +204,67 @@ def test_the_meeting_log_across_pairings_pages_through_its_index(owner, meetings
     assert first[-1].scheduled_for == second[0].scheduled_for
 
 
+@pytest.fixture(scope="module")
+def answered(owner, make_grantee) -> tuple[Tables, Tables]:
+    """Meetings and pairings builds as a grantee of some years has them: MEETINGS meetings over
+    PAIRINGS pairings, one an hour, almost all answered (held, missed, cancelled); those after
+    FUTURE still to come; one in AWAITING past its time and still scheduled."""
+    schema = f"g_{make_grantee()}"
+    meetings, pairings = build_of(owner, schema, "meetings"), build_of(owner, schema, "pairings")
+    owner.execute(
+        sql.SQL(
+            "INSERT INTO {} (pairing_id, kind, mentor_id, location_kind, frequency,"
+            " minutes_per_meeting, months, criteria, criteria_note, opened_at, closed_at,"
+            " member_count, last_position)"
+            " SELECT ('00000000-0000-0000-0000-' || lpad(k::text, 12, '0'))::uuid, 'individual',"
+            " gen_random_uuid(), 'remote', 'weekly', 60, 6, '{{}}', '', timestamptz '2025-01-06Z',"
+            " CASE WHEN k %% %s = 0 THEN timestamptz '2026-06-01Z' END, 1, k"
+            " FROM generate_series(0, %s) k"
+        ).format(pairings["pairings"]),
+        (CLOSED, PAIRINGS - 1),
+    )
+    owner.execute(
+        sql.SQL(
+            "INSERT INTO {} (meeting_id, pairing_id, status, scheduled_for, planned_minutes,"
+            " location_kind, week, last_position)"
+            " SELECT ('00000000-0000-0000-0000-' || lpad(i::text, 12, '0'))::uuid,"
+            " ('00000000-0000-0000-0000-' || lpad((i %% %s)::text, 12, '0'))::uuid,"
+            " CASE WHEN i > %s OR i %% %s = 0 THEN 'scheduled' WHEN i %% 9 = 0 THEN 'missed'"
+            " WHEN i %% 23 = 0 THEN 'cancelled' ELSE 'held' END,"
+            " timestamptz '2025-01-06 15:00Z' + i * interval '1 hour', 60, 'remote', '2025-W02', i"
+            " FROM generate_series(1, %s) i"
+        ).format(meetings["meetings"]),
+        (PAIRINGS, FUTURE, AWAITING, MEETINGS),
+    )
+    owner.execute(sql.SQL("ANALYZE {}").format(meetings["meetings"]))
+    owner.execute(sql.SQL("ANALYZE {}").format(pairings["pairings"]))
+    return meetings, pairings
+
+
+def test_the_meetings_without_outcome_are_read_through_their_index(owner, answered):
+    """The alert's query reads the meetings still scheduled before the cutoff through the
+    partial index of the scheduled ones, not every meeting of the grantee (decision 142)."""
+    meetings, pairings = answered
+    reader = Explaining(owner)
+    before = datetime(2025, 1, 6, 15, tzinfo=UTC) + timedelta(hours=FUTURE + 1)
+    found = awaiting_outcome(reader, meetings, pairings, before)
+    expected = [
+        numbered(i)
+        for i in range(1, FUTURE + 1)
+        if i % AWAITING == 0 and (i % PAIRINGS) % CLOSED != 0
+    ]
+    assert len(expected) > 200
+    assert [m.meeting_id for m in found] == expected
+    assert all(m.pairing_id == numbered(_n(m.meeting_id) % PAIRINGS) for m in found)
+    kinds, indexes = scans_of(reader.plans, f"meetings_b{meetings.build}")
+    assert kinds and "Seq Scan" not in kinds, kinds
+    assert indexes == {f"meetings_b{meetings.build}_awaiting"}
+
+
+def _n(meeting_id: UUID) -> int:
+    return int(str(meeting_id).rsplit("-", 1)[1])
+
+
 @pytest.mark.parametrize(
     "cursor",
     [
@@ -270,6 +337,7 @@ def test_a_build_made_before_its_indexes_were_declared_gets_them_at_migration(
         f"goals_b{goals.build}_participant",
         f"meetings_b{meetings.build}_pairing_time",
         f"meetings_b{meetings.build}_time",
+        f"meetings_b{meetings.build}_awaiting",
         f"timeline_b{timeline.build}_time",
     ]
     for name in made_before:

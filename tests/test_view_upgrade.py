@@ -1,7 +1,9 @@
 """A release that adds a table to a view (decision 116): the migration gives the live build the
 table and rebuilds the view from the log, so the live projector never meets a missing table and
 the new table holds the history. Shown with the assignments view's `staff` table (decision
-114), dropped from the live build as a deployment from before it would lack it."""
+114), dropped from the live build as a deployment from before it would lack it. A release that
+adds an index to a view (decisions 84 and 142) gives the builds the index at migration, with
+no rebuild."""
 
 from __future__ import annotations
 
@@ -9,10 +11,13 @@ import psycopg
 from psycopg import sql
 from structlog.testing import capture_logs
 
-from projections.registry import lacking_tables
+from projections.registry import PROJECTIONS, lacking_tables
+from services.app.tenancy import GRANTEE_TABLES
 from services.projector import live as projector
 from services.projector import rebuilds
 from services.projector.rebuilds import rebuild_lock_key
+from services.store import provisioning
+from services.store.builds import ViewTable
 
 
 def assign(client, auth, grantee: str, pid: str, staff: str) -> None:
@@ -30,11 +35,12 @@ def directory(client, auth, grantee: str) -> dict[str, int]:
     return {s["subject"]: s["case_manager_of"] for s in r.json()["items"]}
 
 
-def live_build(db, schema: str) -> int:
+def live_build(db, schema: str, view: str = "assignments") -> int:
     row = db.fetchone(
-        sql.SQL("SELECT version FROM {}.active_views WHERE view = 'assignments'").format(
+        sql.SQL("SELECT version FROM {}.active_views WHERE view = %s").format(
             sql.Identifier(schema)
-        )
+        ),
+        (view,),
     )
     return int(row[0])
 
@@ -154,3 +160,36 @@ def test_the_migration_rebuilds_a_view_whose_live_build_lacks_a_new_column(
         headers=auth("case_manager", grantee),
     )
     assert [d["part2"] for d in r.json()["items"]] == [True]
+
+
+def test_a_release_that_adds_an_index_gives_the_live_build_the_index_without_a_rebuild(
+    app, db, grantee
+):
+    """The meetings view's index of the scheduled meetings (decision 142), absent from the
+    live build and from the stamp of the deployment before it: the migration a service runs at
+    start (not forced) finds the stamp changed and indexes the live build as it is."""
+    schema = f"g_{grantee}"
+    build = live_build(db, schema, "meetings")
+    index = f"meetings_b{build}_awaiting"
+    views = [ViewTable(p.name, *d) for p in PROJECTIONS for d in p.definitions()]
+    before = [v._replace(indexes=[i for i in v.indexes if i[0] != "awaiting"]) for v in views]
+    assert before != views
+    with db.owner_connection() as conn:
+        conn.execute(sql.SQL("DROP INDEX {}.{}").format(*map(sql.Identifier, (schema, index))))
+        with conn.cursor() as cur:
+            stamp = provisioning.stamp(cur, db.role, [repr(v) for v in before], GRANTEE_TABLES)
+        conn.execute("UPDATE prowd.migrated SET stamp = %s WHERE slug = %s", (stamp, grantee))
+
+    assert db.migrate_on_start
+    with capture_logs() as logs:
+        app.state.tenancy.migrate()
+
+    assert db.fetchone(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
+        (schema, index),
+    ) == (
+        f"CREATE INDEX {index} ON {schema}.meetings_b{build} USING btree (scheduled_for,"
+        " meeting_id) WHERE (status = 'scheduled'::text)",
+    )
+    assert live_build(db, schema, "meetings") == build
+    assert not [e for e in logs if e["event"].startswith("view_rebuil")]

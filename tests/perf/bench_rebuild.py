@@ -9,7 +9,8 @@ The first run generates the history into a dedicated database on that server
 (`prowd_bench_<events>`, e.g. `prowd_bench_1m`) and keeps it: later runs find it complete and
 skip generation (`--regenerate` drops and rebuilds it, `--drop` drops it at the end). The events
 are made by the real grantee application (domain aggregates, the real msgspec mapper) over an
-in-memory recorder, then appended in large batches through each grantee's `append_events()`
+in-memory recorder, under a clock of their own (`HISTORY_ENDS`: the same history on any day),
+then appended in large batches through each grantee's `append_events()`
 function, which writes the hash chain exactly as the service does.
 
 Then, in the same run, it measures:
@@ -65,6 +66,8 @@ from domain.pairings import (
     PairingKind,
 )
 from domain.participants import ExitReason, PersonalDetails, Placement
+from projections.service import Person
+from services.app.derived_exits import DerivedExits
 from services.app.grantee import GranteeApp
 from services.app.tenancy import Tenancy
 from services.demo import activity, support
@@ -85,6 +88,11 @@ TARGETS = {
 }
 APPEND_BATCH = 5_000
 C = Command
+# Where the generated history ends: the clock its commands run under, ticking on from here.
+# Its dates are stated (cohorts from June 2025, clearances from January 2026 for about a
+# year), so its last weeks must fall before the clearances expire, whatever day the benchmark
+# is run (under the machine's clock it was refused from mid-January 2027 on; DESIGN D10).
+HISTORY_ENDS = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 
 
 # ------------------------------------------------------------------------------ generation
@@ -105,8 +113,26 @@ class MemoryLedger(LedgerApplication):
         return POPOApplicationRecorder()
 
 
+class WithoutViews(DerivedExits):
+    """A derived exit judged over a log that has no views: no service is known, so none is
+    derived, as the service answers while the oversight view is not built yet. The generated
+    participants never come near one: each command on a participant is dated while they are in
+    class (their cohorts B and C never graduate) or within 90 days of their last service."""
+
+    def _people(self) -> dict[UUID, Person]:
+        return {}
+
+    def _person(self, participant_id: UUID) -> Person | None:
+        return None
+
+
 def memory_grantee_app(time_zone: str) -> GranteeApp:
-    return GranteeApp(MemoryLedger(time_zone))
+    """The real grantee application over a `MemoryLedger`, its derived exits `WithoutViews`
+    (the service's reads them from the oversight view, which is not in memory)."""
+    app = GranteeApp(MemoryLedger(time_zone))
+    app.derived_exits = app.rrc.derived_exits = WithoutViews(app.ledger)
+    app.participants.derived_exit_of = app.derived_exits.exit_on
+    return app
 
 
 FIRST = ["James", "Maria", "Darnell", "Luis", "Keisha", "Robert", "Tanya", "Andre", "Rosa"]
@@ -276,53 +302,60 @@ def generate(url: str, events: int, grantees: int) -> dict[str, Any]:
     db = Database(url, settings, name="prowd-bench").open()
     started = time.perf_counter()
     per_grantee = events // grantees
-    total = 0
     try:
         tenancy = Tenancy(db)
         tenancy.migrate()
-        for g in range(grantees):
-            slug = f"bench_{g + 1:02d}"
-            common.actor.set("bench-generator")
-            common.grantee.set(slug)
-            if tenancy.grantee(slug) is None:
-                tenancy.platform.registry.register_grantee(
-                    C(),
-                    slug=slug,
-                    name=f"Bench grantee {g + 1}",
-                    grant_number="FS-00000-26-60-A-01",
-                    time_zone="America/Chicago",
-                )
-            schema = f"g_{slug}"
-            app = memory_grantee_app("America/Chicago")
-            app.facilities.register_facility(
-                C(), code="FCI-1", name="FCI One", kind=FacilityKind.BOP_INSTITUTION
-            )
-            app.facilities.register_facility(
-                C(), code="FCI-2", name="FCI Two", kind=FacilityKind.BOP_INSTITUTION
-            )
-            app.facilities.register_facility(
-                C(), code="RRC-1", name="RRC One", kind=FacilityKind.RRC
-            )
-            rng = random.Random(g)
-            recorder: POPOApplicationRecorder = app.ledger.recorder  # type: ignore[assignment]
-            written, u = 0, 0
-            while written < per_grantee:
-                _unit(app, rng, u)
-                u += 1
-                while True:
-                    batch = recorder.select_notifications(
-                        start=written + 1, limit=min(APPEND_BATCH, per_grantee - written)
-                    )
-                    if not batch or written >= per_grantee:
-                        break
-                    with db.transaction() as cur:
-                        _append(cur, schema, list(batch))
-                    written += len(batch)
-            total += written
-            log(f"{slug}: {written} events ({u} units), {time.perf_counter() - started:.0f} s")
+        with clock.using(clock.FixedClock(HISTORY_ENDS, tick=True)):
+            total = _generate(db, tenancy, per_grantee, grantees, started)
     finally:
         db.close()
     return {"events": total, "seconds": round(time.perf_counter() - started, 1)}
+
+
+def _generate(
+    db: Database, tenancy: Tenancy, per_grantee: int, grantees: int, started: float
+) -> int:
+    """`generate`'s grantees, each acted out in memory and appended to its log."""
+    total = 0
+    for g in range(grantees):
+        slug = f"bench_{g + 1:02d}"
+        common.actor.set("bench-generator")
+        common.grantee.set(slug)
+        if tenancy.grantee(slug) is None:
+            tenancy.platform.registry.register_grantee(
+                C(),
+                slug=slug,
+                name=f"Bench grantee {g + 1}",
+                grant_number="FS-00000-26-60-A-01",
+                time_zone="America/Chicago",
+            )
+        schema = f"g_{slug}"
+        app = memory_grantee_app("America/Chicago")
+        app.facilities.register_facility(
+            C(), code="FCI-1", name="FCI One", kind=FacilityKind.BOP_INSTITUTION
+        )
+        app.facilities.register_facility(
+            C(), code="FCI-2", name="FCI Two", kind=FacilityKind.BOP_INSTITUTION
+        )
+        app.facilities.register_facility(C(), code="RRC-1", name="RRC One", kind=FacilityKind.RRC)
+        rng = random.Random(g)
+        recorder: POPOApplicationRecorder = app.ledger.recorder  # type: ignore[assignment]
+        written, u = 0, 0
+        while written < per_grantee:
+            _unit(app, rng, u)
+            u += 1
+            while True:
+                batch = recorder.select_notifications(
+                    start=written + 1, limit=min(APPEND_BATCH, per_grantee - written)
+                )
+                if not batch or written >= per_grantee:
+                    break
+                with db.transaction() as cur:
+                    _append(cur, schema, list(batch))
+                written += len(batch)
+        total += written
+        log(f"{slug}: {written} events ({u} units), {time.perf_counter() - started:.0f} s")
+    return total
 
 
 # ------------------------------------------------------------------------------ database
