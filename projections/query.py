@@ -219,9 +219,12 @@ def count(
 class Keyset(NamedTuple):
     """A page key of several columns, ordered as an index over them: a page continues with
     the rows whose tuple of columns follows the cursor's (`(a, b) > (%s, %s)`), which the
-    index serves without reading the rows before it. Its cursor is opaque to clients."""
+    index serves without reading the rows before it. `descending`: every column from the
+    greatest down (`(a, b) < (%s, %s)`), the newest first for a time. Its cursor is opaque to
+    clients."""
 
     columns: tuple[Column, ...]
+    descending: bool = False
 
     def cursor(self, values: Sequence[Any]) -> str:
         raw = msgspec.json.encode([str(v) for v in values])
@@ -268,21 +271,26 @@ def keyset_page(
     extra: sql.Composable | None = None,
     extra_params: tuple[Any, ...] = (),
 ) -> tuple[list[tuple[Any, ...]], str | None]:
-    """Rows in the order of `keyset` after the cursor `after`; the cursor of the next page if
-    there is one. The first selected columns must be the keyset's (they make the cursor)."""
+    """Rows in the order of `keyset` (ascending, or `descending`) after the cursor `after`;
+    the cursor of the next page if there is one. The first selected columns must be the
+    keyset's (they make the cursor)."""
     key = sql.SQL(", ").join(sql.SQL(c.expr) for c in keyset.columns)
+    direction = " DESC" if keyset.descending else ""
+    order = sql.SQL(", ").join(sql.SQL(c.expr + direction) for c in keyset.columns)
     cond: sql.Composable = sql.SQL("TRUE")
     params: list[Any] = []
     if after:
         if after.startswith("~"):
             raise InvalidCursor("the cursor belongs to a sorted list: pass the same `sort`")
         params = keyset.read(after)
-        cond = sql.SQL("({}) > ({})").format(
-            key, sql.SQL(", ").join(sql.SQL("%s::" + c.cast) for c in keyset.columns)
+        cond = sql.SQL("({}) {} ({})").format(
+            key,
+            sql.SQL("<" if keyset.descending else ">"),
+            sql.SQL(", ").join(sql.SQL("%s::" + c.cast) for c in keyset.columns),
         )
     condition = _where(cond, params, where, extra, extra_params)
     query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s").format(
-        sql.SQL(columns), t[table], condition, key
+        sql.SQL(columns), t[table], condition, order
     )
     rows = db.fetchall(query, [*params, limit + 1])
     more = len(rows) > limit

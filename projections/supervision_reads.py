@@ -30,7 +30,7 @@ from domain.supervision import (
     escalation_status,
 )
 from projections.base import Tables
-from projections.query import Reader, page
+from projections.query import Column, Keyset, Reader, keyset_page, page
 from projections.rows import select, typed
 
 
@@ -106,6 +106,12 @@ DEBRIEF_ALERT = select(DebriefAlert)
 # parameter is the cutoff (`now - CRISIS_ALERT_AFTER`, `debrief_cutoff(today)`).
 CRISIS_OVERDUE = "type = 'crisis' AND resolved_at IS NULL AND raised_at < %s"
 DEBRIEF_DUE = "status = 'certified' AND (last_debrief_on IS NULL OR last_debrief_on < %s)"
+# The escalations list's order: newest raised first, the greater id first among those raised
+# at one instant, so the order is total and a page's cursor (the last row's raised_at and id)
+# names exactly where the next begins, whatever was raised meanwhile (decision 139).
+NEWEST_RAISED = Keyset(
+    (Column("raised_at", "timestamptz"), Column("escalation_id", "uuid")), descending=True
+)
 ESCALATION_STATUS = {
     "open": "resolved_at IS NULL",
     "acknowledged": "resolved_at IS NULL AND acknowledged_at IS NOT NULL",
@@ -150,8 +156,9 @@ def escalation_page(
     severity: Severity | None = None,
     mentor_id: UUID | None = None,
 ) -> tuple[list[EscalationOut], str | None]:
-    """Escalations in id order, filtered; `overdue` as of `now`. `status="open"` is every
-    unresolved one."""
+    """Escalations newest raised first (`NEWEST_RAISED`) after the cursor `after` (empty:
+    from the newest), filtered; `overdue` as of `now`. `status="open"` is every unresolved
+    one."""
     clauses: list[sql.Composable] = [sql.SQL("TRUE")]
     params: list[Any] = []
     if status is not None:
@@ -163,19 +170,19 @@ def escalation_page(
         (c, v.value) for c, v in (("type", type), ("severity", severity)) if v
     ]
     where += [("mentor_id", mentor_id)] if mentor_id else []
-    rows, nxt = page(
+    rows, nxt = keyset_page(
         db,
         t,
         "escalations",
-        ESCALATION.sql,
-        "escalation_id",
+        "raised_at, escalation_id, " + ESCALATION.sql,
+        NEWEST_RAISED,
         after=after,
         limit=limit,
-        cast_key="uuid",
         where=where,
         extra=sql.SQL(" AND ").join(clauses),
         extra_params=tuple(params),
     )
+    rows = [r[2:] for r in rows]
     derived = {
         "status": lambda r: escalation_status(r["acknowledged_at"], r["resolved_at"]),
         "overdue": lambda r: crisis_overdue(

@@ -1,7 +1,8 @@
 """The console's escalations page (decision 138), through HTTP on the real application with a
 frozen clock: a boundary concern a peer mentor has just raised is listed for a coordinator at
 once, named and linked, with how long it is open; the filters by status, type and severity; 50
-a page with "More escalations"; a case manager gets the console's 403 page and no link."""
+a page with "More escalations", newest raised first across the pages (decision 139); a case
+manager gets the console's 403 page and no link."""
 
 from __future__ import annotations
 
@@ -137,8 +138,15 @@ def test_the_filters_and_the_pages(browser, world):
     rest = browser.get(following).text
     assert len(rows_of(rest)) == 1 and "More escalations" not in rest
     assert '<a href="/console/escalations?status=all&amp;type=conflict">First page</a>' in rest
-    ids = {
-        *listed("?type=conflict&status=all"),
-        *listed(following.removeprefix("/console/escalations")),
+    # Newest raised first across the pages, each escalation once (decision 139): the resolved
+    # conflict of 21 Nov opens the first page, the oldest of 1 Nov ends the second.
+    shown = listed("?type=conflict&status=all") + listed(
+        following.removeprefix("/console/escalations")
+    )
+    raised = {
+        x["id"]: datetime.fromisoformat(x["raised_at"])
+        for x in world.view("/escalations", type="conflict", limit=100)["items"]
     }
-    assert len(ids) == 51 and done in ids
+    assert len(shown) == 51 and set(shown) == set(raised)
+    assert shown == sorted(raised, key=lambda i: (raised[i], i), reverse=True)
+    assert shown[0] == done

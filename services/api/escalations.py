@@ -23,7 +23,7 @@ from projections.supervision_reads import EscalationOut, escalation_page
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant, tenant_command
 from services.api.docs import body, problems
-from services.api.params import FIRST_UUID, LIMIT_DEFAULT, Limit, LongText, MinPosition, UuidCursor
+from services.api.params import LIMIT_DEFAULT, Limit, LongText, MinPosition, SortCursor
 from services.identity.access import MATRIX, Role
 
 Text = LongText
@@ -149,7 +149,7 @@ class EscalationController(Controller):
         request: Request[Any, Any, Any],
         tenant: Tenant,
         limit: Limit = LIMIT_DEFAULT,
-        cursor: UuidCursor = "",
+        cursor: SortCursor = "",
         status: EscalationStatus | None = None,
         overdue: bool | None = None,
         type: EscalationType | None = None,
@@ -157,9 +157,12 @@ class EscalationController(Controller):
         mentor_id: UUID | None = None,
         min_position: MinPosition = None,
     ) -> EscalationPage:
-        """Escalations with their time to acknowledge. `status=open` is every unresolved one
-        (`acknowledged` narrows to those acknowledged, not yet resolved); `overdue=true` lists
-        unresolved crises raised more than 24 hours ago, as of the time of the request."""
+        """Escalations with their time to acknowledge, newest raised first (among those raised
+        at one instant, by id, greatest first); the cursor carries the last row's time and id,
+        so the next page continues exactly after it (decision 139). `status=open` is every
+        unresolved one (`acknowledged` narrows to those acknowledged, not yet resolved);
+        `overdue=true` lists unresolved crises raised more than 24 hours ago, as of the time of
+        the request."""
         db = tenant.tenancy.db
         wait = request.app.state.settings.view_wait_max
         t = views.tables(db, tenant.info.schema, "supervision", min_position, wait)
@@ -167,7 +170,7 @@ class EscalationController(Controller):
             db,
             t,
             utcnow(),
-            after=cursor or FIRST_UUID,
+            after=cursor,
             limit=limit,
             status=status,
             overdue=overdue,

@@ -14,7 +14,6 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 
 from domain import clock
-from domain.common import utcnow
 from domain.supervision import (
     Debrief,
     DebriefTopic,
@@ -27,8 +26,6 @@ from projections.supervision_reads import (
     DebriefRow,
     SupportRow,
     debrief_page,
-    debriefs_due,
-    overdue_crises,
     support_network,
 )
 from services.api import views
@@ -79,7 +76,13 @@ class SupportPage(msgspec.Struct):
 
 class CrisisAlert(msgspec.Struct):
     escalation_id: UUID
-    mentor_id: UUID
+    mentor_id: Annotated[
+        UUID | None,
+        msgspec.Meta(
+            description="the mentor who raised it with the coordinators; null for a caller who"
+            " does not read supervision records (a case manager: decision 139)"
+        ),
+    ]
     severity: Severity
     raised_at: datetime
     hours_open: int
@@ -88,7 +91,13 @@ class CrisisAlert(msgspec.Struct):
 
 class AlertsOut(msgspec.Struct):
     overdue_crises: list[CrisisAlert]
-    debriefs_due: list[DebriefAlert]
+    debriefs_due: Annotated[
+        list[DebriefAlert],
+        msgspec.Meta(
+            description="certified mentors with no debrief in 30 days; empty for a caller who"
+            " does not read supervision records (decision 139)"
+        ),
+    ]
 
 
 def render_debrief(d: Debrief, position: int) -> DebriefOut:
@@ -247,24 +256,31 @@ class SupervisionController(Controller):
         self, request: Request[Any, Any, Any], tenant: Tenant, min_position: MinPosition = None
     ) -> AlertsOut:
         """Supervision alerts, by id only (no personal data): unresolved crisis escalations
-        raised more than 24 hours ago, and certified mentors with no debrief in 30 days."""
-        db = tenant.tenancy.db
+        raised more than 24 hours ago, oldest first, and certified mentors with no debrief in 30
+        days. As in `GET …/alerts`: the roles that read supervision records (admins,
+        coordinators) see every crisis with its mentor and the debriefs due; a case manager
+        sees only the crises about the participants whose case manager or coordinator they
+        are, with `mentor_id` null, and no debrief due (decisions 129, 139)."""
+        db, schema = tenant.tenancy.db, tenant.info.schema
         wait = request.app.state.settings.view_wait_max
-        t = views.tables(db, tenant.info.schema, "supervision", min_position, wait)
-        now = utcnow()
+        facts = tenant.app.alerts.supervision(
+            lambda view: views.tables(db, schema, view, min_position, wait),
+            tenant.principal.roles,
+            tenant.principal.subject,
+        )
         return AlertsOut(
             [
                 CrisisAlert(
                     c.escalation_id,
-                    c.mentor_id,
+                    c.mentor_id if facts.supervisor else None,
                     c.severity,
                     c.raised_at,
-                    c.hours_open(now),
+                    c.hours_open(facts.as_of),
                     c.acknowledged_at is not None,
                 )
-                for c in overdue_crises(db, t, now)
+                for c in facts.crises
             ],
-            debriefs_due(db, t, clock.today(tenant.app.zone)),
+            facts.debriefs,
         )
 
 

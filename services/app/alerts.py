@@ -10,7 +10,8 @@ now.
 
 Crises are supervision records: the roles that read them see every overdue crisis; a role that
 reads the whole caseload but not supervision (a case manager) sees those about the participants
-it holds, without the mentor, in words of its own (decision 129).
+it holds, without the mentor, in words of its own (decision 129). `Alerts.supervision` is that
+rule, read by this list and by `GET …/supervision/alerts` alike (decision 139).
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ from projections.meetings import cadence_alerts, scheduled_between
 from projections.mentors import expiring_clearances
 from projections.pairings import member_pairings
 from projections.service import approaching, load_people
-from projections.supervision_reads import OverdueCrisis, debriefs_due, overdue_crises
+from projections.supervision_reads import (
+    DebriefAlert,
+    OverdueCrisis,
+    debriefs_due,
+    overdue_crises,
+)
 from services.app.stale_meetings import without_outcome
 from services.identity.access import allowed, only_own
 from services.projector.faults import live as live_faults
@@ -85,6 +91,19 @@ class AlertList(msgspec.Struct):
 Views = Callable[[str], Tables]
 
 
+@dataclass(frozen=True)
+class SupervisionFacts:
+    """The overdue crises and debriefs due a caller may see (decisions 129, 139).
+    `supervisor`: the caller reads supervision records, so every crisis with its mentor and
+    the debriefs due; otherwise only the crises about the participants the caller holds, to be
+    shown without the mentor, and no debrief. `as_of`: the instant "overdue" was read at."""
+
+    as_of: datetime
+    supervisor: bool
+    crises: list[OverdueCrisis]
+    debriefs: list[DebriefAlert]
+
+
 @dataclass
 class Alerts:
     ledger: LedgerApplication
@@ -133,10 +152,7 @@ class Alerts:
             for m in without_outcome(self.ledger.db, meetings, pairings, zone, utcnow())
         ]
         items += self._overdue_goals(views("goals"))
-        if allowed("supervision.read", roles):
-            items += self._supervision(views("supervision"))
-        elif allowed("participants.read", roles) and not only_own("participants.read", roles):
-            items += self._caseload_crises(views("supervision"), views("assignments"), caller)
+        items += self._supervision(self.supervision(views, roles, caller))
         items += self._clearances(views("mentor_roster"))
         items += self._exits_approaching(views("oversight"))
         if allowed("webhooks.read", roles):
@@ -199,8 +215,45 @@ class Alerts:
             for g in overdue_goals(self.ledger.db, t, clock.today(self.ledger.zone))
         ]
 
-    def _supervision(self, t: Tables) -> list[Alert]:
+    def supervision(self, views: Views, roles: frozenset[str], caller: str) -> SupervisionFacts:
+        """The overdue crises (as of now, oldest first) and debriefs due that `roles` may see:
+        all of them for those who read supervision records; for a role that reads the whole
+        caseload but not supervision (a case manager), the crises about the participants
+        `caller` is case manager or coordinator of (`assigned_to=me`) and no debrief (decisions
+        129, 139); nothing for anyone else."""
         now = utcnow()
+        if allowed("supervision.read", roles):
+            t = views("supervision")
+            return SupervisionFacts(
+                now,
+                True,
+                overdue_crises(self.ledger.db, t, now),
+                debriefs_due(self.ledger.db, t, clock.today(self.ledger.zone)),
+            )
+        if not allowed("participants.read", roles) or only_own("participants.read", roles):
+            return SupervisionFacts(now, False, [], [])
+        crises = overdue_crises(self.ledger.db, views("supervision"), now)
+        mine = assigned_ids(self.ledger.db, views("assignments"), caller)
+        held = [c for c in crises if c.participant_id is not None and c.participant_id in mine]
+        return SupervisionFacts(now, False, held, [])
+
+    def _supervision(self, facts: SupervisionFacts) -> list[Alert]:
+        """The crises and debriefs as alerts: a supervisor's with the mentor, ", not
+        acknowledged" until acknowledged; a case manager's without the mentor, the description,
+        who raised it or the coordinator's notes, saying who holds it (decision 129)."""
+        now = facts.as_of
+        if not facts.supervisor:
+            return [
+                Alert(
+                    "open_crisis",
+                    "escalation",
+                    c.escalation_id,
+                    c.raised_at,
+                    f"{c.severity} crisis unresolved for {c.hours_open(now)} h, {_holder(c)}",
+                    participant_id=c.participant_id,
+                )
+                for c in facts.crises
+            ]
         alerts = [
             Alert(
                 "open_crisis",
@@ -212,7 +265,7 @@ class Alerts:
                 mentor_id=c.mentor_id,
                 participant_id=c.participant_id,
             )
-            for c in overdue_crises(self.ledger.db, t, now)
+            for c in facts.crises
         ]
         alerts += [
             Alert(
@@ -225,29 +278,9 @@ class Alerts:
                 else f"last debrief on {d.last_debrief_on}",
                 mentor_id=d.mentor_id,
             )
-            for d in debriefs_due(self.ledger.db, t, clock.today(self.ledger.zone))
+            for d in facts.debriefs
         ]
         return alerts
-
-    def _caseload_crises(self, t: Tables, assignments: Tables, caller: str) -> list[Alert]:
-        """The overdue crises about the participants `caller` is case manager or coordinator
-        of (`assigned_to=me`), for a role that may not read supervision records: the participant,
-        severity, how long open and who holds it, never the mentor, the description, who raised
-        it or the coordinator's notes (decision 129)."""
-        now = utcnow()
-        mine = assigned_ids(self.ledger.db, assignments, caller)
-        return [
-            Alert(
-                "open_crisis",
-                "escalation",
-                c.escalation_id,
-                c.raised_at,
-                f"{c.severity} crisis unresolved for {c.hours_open(now)} h, {_holder(c)}",
-                participant_id=c.participant_id,
-            )
-            for c in overdue_crises(self.ledger.db, t, now)
-            if c.participant_id is not None and c.participant_id in mine
-        ]
 
     def _clearances(self, t: Tables) -> list[Alert]:
         today = clock.today(self.ledger.zone)

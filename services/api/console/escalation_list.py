@@ -1,7 +1,7 @@
 """The console's escalations: what the mentors have raised with the coordinators, the open
-ones by default, newest first, each linked to its page (decision 138). One page is one read of
-the API's `GET …/escalations` (its filters and cursor), with the names in one caseload read
-and one roster read for the page, never a read a row."""
+ones by default, newest raised first, each linked to its page (decision 138). One page is one
+read of the API's `GET …/escalations` (its filters, its order and its cursor: decision 139),
+with the names in one caseload read and one roster read for the page, never a read a row."""
 
 from __future__ import annotations
 
@@ -53,14 +53,16 @@ def _chosen(value: str | None, choices: dict[str, str], default: str = "") -> st
 @get(f"{PATH}/escalations")
 async def escalations(request: Request[Any, Any, Any]) -> Template:
     """The grantee's escalations: open ones by default (`?status=open|acknowledged|resolved|
-    all`, `type`, `severity`), newest first, 50 a page (`after`, the API's cursor)."""
+    all`, `type`, `severity`), newest raised first across pages, 50 a page (`after`, the API's
+    cursor)."""
     staff = signed_in(request)
     may(staff, "supervision.read", "see the escalations")
     query = request.query_params
     status = _chosen(query.get("status"), STATUSES, "open")
     kind = _chosen(query.get("type"), TYPES)
     severity = _chosen(query.get("severity"), SEVERITIES)
-    after = str(query.get("after") or "")[:40]
+    # The API's cursor (the last row's raised time and id), as the API declares it.
+    after = str(query.get("after") or "")[:400]
     found = await read(
         request,
         staff,
@@ -72,9 +74,7 @@ async def escalations(request: Request[Any, Any, Any]) -> Template:
         severity=severity or None,
         min_position=log_position(request),
     )
-    rows = sorted(
-        found["items"], key=lambda x: datetime.fromisoformat(x["raised_at"]), reverse=True
-    )
+    rows = found["items"]
     people = [str(x["participant_id"]) for x in rows if x.get("participant_id")]
     named = await people_named(request, staff, people) if people else {}
     roster = await optional_all(request, staff, "/mentors", limit=500) if rows else None
