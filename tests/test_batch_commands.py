@@ -313,6 +313,19 @@ def test_an_empty_or_oversized_batch_is_refused_whole(world: World, count: int) 
     assert w.events() == before
 
 
+def test_an_item_without_its_key_is_told_that_and_nothing_about_its_body(world: World) -> None:
+    w = world
+    before = w.events()
+    bare = {"kind": "participant.enrol", "body": enrol("K")}
+    r = w.client.post(w.base + "/commands", json={"items": [bare]}, headers=w.headers())
+    assert r.status_code == 400 and r.json()["code"] == "invalid_request", r.text
+    fields = [e["field"] for e in r.json()["errors"]]
+    # The body is any JSON object (decoded later by its kind): only the missing key is wrong.
+    assert fields == ["items[0].idempotency_key"], r.text
+    assert "idempotency_key" in r.json()["detail"] and "raw" not in r.json()["detail"], r.text
+    assert w.events() == before
+
+
 def test_a_body_over_the_limit_is_413(world: World) -> None:
     w = world
     filler = "x" * 3_000_000

@@ -138,6 +138,10 @@ def _allowed(tp: Any) -> list[Any] | None:
 
 
 def _walk(tp: Any, value: Any, at: str) -> Iterator[Fault]:
+    if _unwrapped(tp)[0] is msgspec.Raw:
+        # Any JSON value is raw (decoded later, by whatever it turns out to be); `convert`
+        # cannot make one from a Python value, which is no fault of the body.
+        return
     try:
         msgspec.convert(value, type=tp, strict=True)
         return
