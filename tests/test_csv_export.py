@@ -64,6 +64,19 @@ def test_lists_export_as_csv_with_their_filters(api: Api) -> None:
     assert rows[0][0] >= 3
 
 
+def test_an_empty_list_still_has_its_header(api: Api) -> None:
+    # A search that finds no one: the file names its columns, as a page with rows does.
+    r = api.client.get(
+        api.base + "/participants",
+        params={"q": "nobodyhere"},
+        headers={**api.headers(), "Accept": "text/csv"},
+    )
+    assert r.status_code == 200, r.text
+    header, *rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows == []
+    assert {"id", "number", "first_name", "stage", "cohort"} <= set(header), header
+
+
 # -- formula injection (OWASP "CSV Injection") ----------------------------------------------------
 
 

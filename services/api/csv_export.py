@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import typing
 from contextvars import ContextVar
 from datetime import date
 from typing import Any
@@ -50,12 +51,27 @@ def _cell(value: Any) -> str:
     return safe_cell(encoded.strip('"') if encoded.startswith('"') else encoded)
 
 
-def as_csv(items: list[Any]) -> str:
-    """The rows of a list's `items` as CSV, with a header of their field names."""
+def item_fields(page: Any) -> list[str]:
+    """The field names of the items a list's answer `page` holds (its `items: list[X]`, X a
+    Struct), read from its type: the header of an empty list. None known: no column."""
+    if not isinstance(page, msgspec.Struct):
+        return []
+    for field in msgspec.structs.fields(type(page)):
+        if field.name != "items" or typing.get_origin(field.type) is not list:
+            continue
+        (item,) = typing.get_args(field.type)[:1] or (None,)
+        if isinstance(item, type) and issubclass(item, msgspec.Struct):
+            return [f.encode_name for f in msgspec.structs.fields(item)]
+    return []
+
+
+def as_csv(items: list[Any], header: list[str] | None = None) -> str:
+    """The rows of a list's `items` as CSV, with a header of their field names (`header`
+    first: an empty list still has its columns)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     builtins = [msgspec.to_builtins(i) for i in items]
-    columns: list[str] = []
+    columns: list[str] = list(header or [])
     for item in items:
         names = (
             list(item.__struct_fields__)
@@ -83,4 +99,6 @@ def render_csv(response: Response[Any]) -> Response[Any]:
         headers["X-Next-Cursor"] = str(cursor)
     headers["Content-Disposition"] = f'attachment; filename="{filename.get()}"'
     # Litestar appends `; charset=utf-8` to a text/* type itself (naming it here doubled it).
-    return Response(as_csv(items), status_code=200, media_type=CSV, headers=headers)
+    return Response(
+        as_csv(items, item_fields(content)), status_code=200, media_type=CSV, headers=headers
+    )
