@@ -207,6 +207,16 @@ def test_bad_cells_are_listed_by_row_and_column(api: Api) -> None:
     ]
 
 
+def test_a_date_that_is_no_day_is_told_apart_from_a_date_in_another_form(api: Api) -> None:
+    r = send(
+        api, csv_of("A,B,1990-02-30,,2026-02-02,FCI-A,C1", "C,D,30/02/1990,,2026-02-02,FCI-A,C1")
+    )
+    assert r.status_code == 422, r.text
+    said = {e["row"]: e["message"] for e in r.json()["errors"]}
+    assert "1990-02-30 is no day of the calendar" in said[2], said
+    assert "YYYY-MM-DD" in said[3], said
+
+
 def test_control_characters_in_a_cell_are_refused_by_the_text_rule(api: Api) -> None:
     """A name cell holding an escape or a NUL (an XLSX can carry either) is a bad cell, as the
     API's text rule refuses it in a JSON body: nothing is imported."""

@@ -52,11 +52,16 @@ def _text(value: str) -> str:
     return value
 
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _date(value: str) -> date:
+    if not _DAY.fullmatch(value):
+        raise ValueError("a date is written YYYY-MM-DD")
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise ValueError("a date is written YYYY-MM-DD") from None
+        raise ValueError(f"{value} is no day of the calendar") from None
     if not in_range(day):
         raise ValueError(f"lies outside the accepted dates, {RANGE}")
     return day
