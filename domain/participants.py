@@ -275,7 +275,8 @@ class Participant(ProwdAggregate):
         if occurred_at < self.stage_started_at:
             raise RuleViolation(
                 f"occurred_at {occurred_at.isoformat()} is before the current stage began "
-                f"({self.stage_started_at.isoformat()})",
+                # In the offset the caller wrote: the two times read side by side.
+                f"({self.stage_started_at.astimezone(occurred_at.tzinfo).isoformat()})",
                 code="before_current_stage",
             )
 

@@ -238,6 +238,14 @@ def test_illegal_moves_are_refused_and_append_nothing(client, db, grantee, moves
     assert count_events(db, grantee) == events_before
 
 
+def test_a_move_before_the_stage_began_names_both_times_in_the_callers_offset(moves):
+    pid, post, _ = moves(TO_RRC)
+    r = post(pid, {**TO_COMMUNITY, "occurred_at": "2026-02-15T08:00:00-05:00"})
+    assert r.status_code == 422 and r.json()["code"] == "before_current_stage", r.text
+    # Stage 2 began 2026-03-01T09:00:00Z: 04:00 in the offset the caller wrote.
+    assert "(2026-03-01T04:00:00-05:00)" in r.json()["detail"], r.text
+
+
 def test_moving_an_unknown_participant_is_404(client, auth, grantee, db):
     before = count_events(db, grantee)
     r = client.post(
