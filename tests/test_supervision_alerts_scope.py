@@ -107,7 +107,7 @@ def test_the_supervision_roles_see_every_crisis_with_its_mentor_and_the_debriefs
     status, raw, body = supervision_alerts(scene, role=role, sub=None)
     assert status == 200, raw
     every = [c["escalation_id"] for c in body["overdue_crises"]]
-    # Oldest first, as the view orders them (raised at the same instant: by id).
+    # Every crisis of the scene, each once (all raised at the same instant: listed by id).
     assert every == sorted(
         [
             scene.crisis,

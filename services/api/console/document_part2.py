@@ -125,7 +125,8 @@ async def reclassify(
     staff = signed_in(request)
     may(staff, WRITE, DOING)
     values: dict[str, Any] = dict(await read_form(request, FIELDS))
-    values["part2"] = bool(values["part2"])
+    # The checkbox sends "1" when ticked and nothing when not: anything else is no tick.
+    values["part2"] = values["part2"] == "1"
     labels = labels_of(FIELDS)
     check = FormCheck()
     if not values["reason"]:
