@@ -150,3 +150,11 @@ def test_the_filters_and_the_pages(browser, world):
     assert len(shown) == 51 and set(shown) == set(raised)
     assert shown == sorted(raised, key=lambda i: (raised[i], i), reverse=True)
     assert shown[0] == done
+
+    # An address kept from before the order changed (an id as the cursor), or a cut one: the
+    # first page, saying so, not a refusal.
+    for stale in (f"?status=all&type=conflict&after={done}", "?status=all&after=~abc"):
+        page = browser.get(f"/console/escalations{stale}")
+        assert page.status_code == 200, page.text[-1500:]
+        assert "no longer offered: here is the first page" in page.text
+        assert len(rows_of(page.text)) == 50

@@ -14,7 +14,7 @@ from litestar.response import Template
 
 from domain import clock
 from domain.supervision import EscalationType, Severity
-from services.api.console.backend import read
+from services.api.console.backend import Refusal, read
 from services.api.console.format import words
 from services.api.console.naming import people_named
 from services.api.console.pages import log_position, optional_all, page
@@ -63,17 +63,23 @@ async def escalations(request: Request[Any, Any, Any]) -> Template:
     severity = _chosen(query.get("severity"), SEVERITIES)
     # The API's cursor (the last row's raised time and id), as the API declares it.
     after = str(query.get("after") or "")[:400]
-    found = await read(
-        request,
-        staff,
-        "/escalations",
-        limit=ESCALATIONS_PAGE,
-        cursor=after or None,
-        status=None if status == "all" else status,
-        type=kind or None,
-        severity=severity or None,
-        min_position=log_position(request),
-    )
+    params: dict[str, Any] = {
+        "limit": ESCALATIONS_PAGE,
+        "status": None if status == "all" else status,
+        "type": kind or None,
+        "severity": severity or None,
+        "min_position": log_position(request),
+    }
+    notice = None
+    try:
+        found = await read(request, staff, "/escalations", cursor=after or None, **params)
+    except Refusal as refused:
+        if not after or refused.code != "invalid_cursor":
+            raise
+        # An address kept from before the list's order changed (an id, decision 139), or one
+        # cut short: the first page, saying why, rather than a dead end.
+        found = await read(request, staff, "/escalations", **params)
+        notice = "That page of the list is no longer offered: here is the first page."
     rows = found["items"]
     people = [str(x["participant_id"]) for x in rows if x.get("participant_id")]
     named = await people_named(request, staff, people) if people else {}
@@ -87,6 +93,7 @@ async def escalations(request: Request[Any, Any, Any]) -> Template:
         staff,
         "escalations.html",
         title="Escalations",
+        **({"notice": notice} if notice else {}),
         rows=rows,
         people=named,
         mentors=mentors,
