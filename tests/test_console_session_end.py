@@ -202,3 +202,18 @@ def test_every_command_form_and_any_other_page_give_back_what_was_sent(
     assert back.headers["location"] == "/console/caseload"
     page = browser.get("/console/caseload").text
     assert "NOT recorded" in page and "<dd>Brandvold</dd>" in page
+
+
+def test_a_form_whose_sender_is_unknown_is_not_kept_and_the_sign_in_page_says_so(browser):
+    """A cookie the console can no longer open (an old key) names nobody: nothing is kept for
+    whoever signs in next, and the page says the form was not recorded."""
+    token = csrf_of(browser)
+    browser.cookies.clear()
+    browser.cookies.set("prowd_csrf", token, path="/console")
+    browser.cookies.set("prowd_console", "c3RhbGU=", path="/console")
+    r = browser.post(
+        "/console/caseload", data={"q": "Brandvold", "_csrf_token": token}, follow_redirects=False
+    )
+    assert r.headers["location"] == "/console/sign-in?expired=1"
+    page = browser.get(r.headers["location"]).text
+    assert "NOT recorded" in page and "could not be kept" in page and "Brandvold" not in page

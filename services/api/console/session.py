@@ -175,8 +175,9 @@ def carry(
     packed = base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
     if not owner or len(raw) > CARRY_BYTES or len(packed) > CARRY_SEALED_BYTES:
         # Not kept (too long, or whose it was is unknown): the sign-in page says it was lost.
-        request.set_session({"ended": clock.now().timestamp(), "lost": True})
-        return "lost"
+        lost = "too_long" if owner else "unknown"
+        request.set_session({"ended": clock.now().timestamp(), "lost": lost})
+        return lost
     request.set_session(
         {
             "ended": clock.now().timestamp(),

@@ -43,7 +43,7 @@ def sign_in_page(
         "signed_out": bool(signed_out),
         # A form sent after the session ended waits for the same person's sign-in.
         "carried": session_of(request).get("carried") is not None,
-        "lost": bool(session_of(request).get("lost")),
+        "lost": session_of(request).get("lost"),
     }
     if settings.environment == "production":
         context["oidc"] = bool(settings.oidc_client_id)
