@@ -13,6 +13,7 @@ import json
 import secrets
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -230,3 +231,26 @@ def test_without_a_console_secret_production_has_no_console(settings, db, provid
             404,
             405,
         )
+
+
+def test_a_form_sent_after_the_end_waits_through_the_providers_round_trip(
+    console, provider, grantee, frozen_at
+):
+    """Decision 144: the carried form is kept in the session while the browser goes to the
+    provider and back, and the sign-in returns to its page."""
+    start = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+    fixed = frozen_at(start)
+    provider.claims = {"roles": ["case_manager"], "grantees": [grantee]}
+    assert sign_in_via_provider(console).headers["location"] == "/console/"
+    fixed.advance(timedelta(minutes=31))
+    late = console.post(
+        "/console/caseload",
+        data={"q": "Brandvold", "_csrf_token": console.cookies["prowd_csrf"]},
+        follow_redirects=False,
+    )
+    assert late.headers["location"] == "/console/sign-in?expired=1"
+    assert "NOT recorded" in console.get(late.headers["location"]).text
+    done = sign_in_via_provider(console)
+    assert done.status_code == 303 and done.headers["location"] == "/console/caseload"
+    page = console.get("/console/caseload").text
+    assert "NOT recorded" in page and "<dd>Brandvold</dd>" in page

@@ -23,6 +23,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
+from litestar.utils.scope.state import ScopeState
 
 from services.api.console import (
     actions,
@@ -53,7 +54,13 @@ from services.api.console import (
 )
 from services.api.console.backend import Refusal
 from services.api.console.format import register_filters, size
-from services.api.console.session import PATH, SignInRequired, csrf_config, session_config
+from services.api.console.session import (
+    PATH,
+    SignInRequired,
+    carry,
+    csrf_config,
+    session_config,
+)
 from services.settings import Settings
 
 HERE = Path(__file__).parent
@@ -78,12 +85,45 @@ async def _as_is(response: Response[Any]) -> Response[Any]:
     return response
 
 
+def _form_page(request: Request[Any, Any, Any]) -> str:
+    """The page that shows again the form this POST came from: the same address when it has a
+    GET (every console form but an escalation's buttons), else the caseload."""
+    template = request.scope.get("path_template")
+    for route in request.app.routes:
+        if route.path_format == template and "GET" in getattr(route, "methods", ()):
+            return request.url.path
+    return f"{PATH}/"
+
+
+def _carry_form(request: Request[Any, Any, Any], exc: SignInRequired) -> None:
+    """A form sent after its session ended (decision 144): its fields are kept in the sealed
+    session for the same staff member's next sign-in. The CSRF check has read the form already
+    (a form without the header), so it is at hand here without awaiting."""
+    form = ScopeState.from_scope(request.scope).form
+    if not isinstance(form, dict):
+        return
+    fields: list[tuple[str, Any]] = []
+    for name, value in form.items():
+        for one in value if isinstance(value, list) else [value]:
+            fields.append((name, one))
+    query = f"?{request.url.query}" if request.url.query else ""
+    carry(request, exc.owner, fields, f"{request.url.path}{query}", _form_page(request) + query)
+
+
 def _sign_in_again(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if request.headers.get("hx-request"):
-        return Response(b"", status_code=401, headers={"HX-Redirect": f"{PATH}/sign-in"})
     # "Your session ended" only to a browser that had one, not on a first visit.
     ended = isinstance(exc, SignInRequired) and exc.ended
-    return Redirect(f"{PATH}/sign-in{'?expired=1' if ended else ''}", status_code=303)
+    if (
+        isinstance(exc, SignInRequired)
+        and exc.ended
+        and request.method == "POST"
+        and request.url.path != f"{PATH}/sign-out"
+    ):
+        _carry_form(request, exc)
+    to = f"{PATH}/sign-in{'?expired=1' if ended else ''}"
+    if request.headers.get("hx-request"):
+        return Response(b"", status_code=401, headers={"HX-Redirect": to})
+    return Redirect(to, status_code=303)
 
 
 def _refused(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -20,7 +20,7 @@ from services.api.console.backend import read
 from services.api.console.checks import FormCheck
 from services.api.console.pages import grantee_zone, optional, page
 from services.api.console.reports import may_open, standing
-from services.api.console.session import PATH, Staff, signed_in
+from services.api.console.session import PATH, Staff, signed_in, take_carried
 from services.api.console.submit import Refused, done, submit
 from services.reports.quarterly import Quarter
 
@@ -131,6 +131,14 @@ def render_form(
     template_name: str = "command_form.html",
     **about: Any,
 ) -> Template:
+    carried = take_carried(request, action)
+    if carried:
+        # A form sent after its session ended, given back to the same person to send again
+        # (decision 144): what they typed, its idempotency key, and why it is here.
+        sent = dict(carried.fields)
+        values = {**values, **{f.name: sent.get(f.name, "") for f in fields}}
+        values["idempotency_key"] = sent.get("idempotency_key") or values.get("idempotency_key")
+        error = carried.notice()
     template = page(
         request,
         staff,

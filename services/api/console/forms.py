@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request, Response, get, post
+from litestar.datastructures import MultiDict
 from litestar.response import Template
 
 from domain.class_sessions import SessionKind
@@ -28,7 +29,7 @@ from services.api.console.meeting_record import (
     read_record,
 )
 from services.api.console.pages import grantee_zone, optional, page
-from services.api.console.session import PATH, Staff, signed_in
+from services.api.console.session import PATH, Staff, signed_in, take_carried
 from services.api.console.submit import Refused, done, submit
 from services.identity.access import allowed
 
@@ -115,6 +116,18 @@ async def meeting_form(request: Request[Any, Any, Any], participant_id: UUID) ->
         "session": SessionKind.MENTORING.value,
         "idempotency_key": uuid.uuid4().hex,
     }
+    carried = take_carried(request, f"{PATH}/participants/{participant_id}/meeting")
+    if carried:
+        # Sent after the session ended (decision 144): the same form, as it was typed, to
+        # check and send again; nothing was recorded.
+        sent = MultiDict(carried.fields)
+        pairing_id = str(sent.get("pairing_id", "")).strip()
+        record = read_record(sent, await grantee_zone(request, staff), pairing_id)
+        values = {**record.values, "pairing_id": pairing_id}
+        values["idempotency_key"] = values["idempotency_key"] or uuid.uuid4().hex
+        return await _meeting_form(
+            request, staff, participant_id, values, error=carried.notice(), person=person
+        )
     return await _meeting_form(request, staff, participant_id, values, person=person)
 
 

@@ -18,7 +18,7 @@ from domain.casework import ContactMode
 from services.api.console.attention import participant_alerts
 from services.api.console.backend import Refusal, read, read_all
 from services.api.console.naming import alert_names, pairing_people
-from services.api.console.session import PATH, Staff, session_of, signed_in
+from services.api.console.session import PATH, Staff, session_of, signed_in, take_left_over
 from services.audit.disclosure import PART2_NOTICE_ABBREVIATED
 from services.identity.access import Role, allowed
 
@@ -41,12 +41,16 @@ def page(request: Request[Any, Any, Any], staff: Staff, name: str, **context: An
         (f"{PATH}/audit", "Audit", allowed("audit.verify", roles)),
         (f"{PATH}/oversight", "Oversight", allowed("oversight.read", roles)),
     ]
+    # A form carried from an ended session that this page did not fill in again: shown as
+    # it was sent, so that nothing typed is lost (decision 144).
+    left_over = take_left_over(request)
     return Template(
         name,
         context={
             "staff": staff,
             "nav": [(href, label) for href, label, ok in nav if ok],
             "notice": notice,
+            "left_over": left_over,
             "path": request.url.path,
             **context,
         },

@@ -15,7 +15,7 @@ from litestar import Request, Response, get, post
 from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
-from services.api.console.session import PATH, sign_in
+from services.api.console.session import PATH, carried_back, session_of, sign_in
 from services.app.tenancy import Tenancy
 from services.identity import oidc_client
 from services.identity.access import Role
@@ -41,6 +41,9 @@ def sign_in_page(
         "title": "Sign in",
         "expired": bool(expired),
         "signed_out": bool(signed_out),
+        # A form sent after the session ended waits for the same person's sign-in.
+        "carried": session_of(request).get("carried") is not None,
+        "lost": session_of(request).get("lost"),
     }
     if settings.environment == "production":
         context["oidc"] = bool(settings.oidc_client_id)
@@ -83,7 +86,7 @@ async def demo_sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
             status_code=422,
         )
     sign_in(request, token, grantee)
-    return Redirect(f"{PATH}/", status_code=303)
+    return Redirect(carried_back(request) or f"{PATH}/", status_code=303)
 
 
 def _redirect_uri(request: Request[Any, Any, Any]) -> str:
@@ -110,8 +113,13 @@ async def oidc_start(request: Request[Any, Any, Any]) -> Response[Any]:
         started = await anyio.to_thread.run_sync(oidc_client.start, settings, redirect_uri)
     except oidc_client.SignInFailed as e:
         return _failed(str(e))
+    # A form carried from an ended session waits through the provider's round trip.
+    carried = session_of(request).get("carried")
     request.set_session(
-        {"oidc": {"state": started.state, "nonce": started.nonce, "verifier": started.verifier}}
+        {
+            "oidc": {"state": started.state, "nonce": started.nonce, "verifier": started.verifier},
+            **({"carried": carried} if carried is not None else {}),
+        }
     )
     return Redirect(started.url, status_code=303)
 
@@ -144,7 +152,7 @@ async def oidc_callback(
     except (oidc_client.SignInFailed, NotAuthenticated) as e:
         request.clear_session()
         return _failed(str(e))
-    return Redirect(f"{PATH}/", status_code=303)
+    return Redirect(carried_back(request) or f"{PATH}/", status_code=303)
 
 
 def _failed(detail: str) -> Response[Any]:
