@@ -339,7 +339,8 @@ def caseload_page(
     sort: Sort | None = None,
     served: tuple[dict[UUID, Person], date] | None = None,
 ) -> tuple[list[CaseloadRow], str | None]:
-    """Participants in number order (or by `sort`) after `after`, kept by `filters`: for a peer
+    """Participants in number order (or by `sort`; searched without one, closest first) after
+    `after`, kept by `filters`: for a peer
     mentor only those they mentor now (individually or in a group); with `filters.staff`, each
     row names its case manager and coordinator, and its `assigned_to` keeps only the
     participants assigned to that subject. Days and overdue goals count to `now`.
@@ -348,6 +349,8 @@ def caseload_page(
     of `active` never holds a derived exit, and every page but the last is full."""
     filters = filters or Filters()
     where, extra, extra_params = where_of(db, t, filters, served)
+    if sort is None and filters.find is not None:
+        sort = filters.find.closest(filters.find.rank("participant_id"))
     if served is not None and sort is not None and sort.column == CASELOAD_SORT["last_service_on"]:
         sort = last_service_sort(sort, *served)
     elif served is not None and sort is not None and sort.column in SHOWN_SORTS:

@@ -270,7 +270,7 @@ def goal_page(
     sort: Sort | None = None,
 ) -> tuple[list[GoalRow], str | None]:
     """Goals in id order (or by `sort`) after `after`, filtered, of the participants `find`
-    finds; `overdue` as of `today`."""
+    finds (without a `sort`, the closest first); `overdue` as of `today`."""
     filters = (("status", status), ("domain", domain), ("horizon", horizon))
     where: list[tuple[str, Any]] = [(c, v.value) for c, v in filters if v is not None]
     if participant_id is not None:
@@ -298,6 +298,8 @@ def goal_page(
         found, found_params = find.clause("participant", "participant_id")
         clauses.append(found)
         params.extend(found_params)
+        if sort is None:
+            sort = find.closest(find.rank("participant_id"))
     rows, nxt = page(
         db,
         t,

@@ -23,7 +23,7 @@ from projections.base import Projection, Tables, handles
 from projections.erasure import ERASED, individual_pairings, log_schema
 from projections.mentors import PeerMentor
 from projections.ops import ADD_EXCLUDED, Erase, Inc, Src, Writer
-from projections.pairings import found_pairings
+from projections.pairings import found_pairings, pairing_rank
 from projections.query import Column, Keyset, Reader, Sort, keyset_page, page
 from projections.rows import select, typed
 from projections.search import Find
@@ -307,6 +307,19 @@ class Across:
             params.extend(found_params)
         return sql.SQL(" AND ").join(clauses), tuple(params)
 
+    def closest(self, meetings: Tables) -> Keyset:
+        """The page key of the meetings `find` finds without a `sort` (decision 141): their
+        pairing's closeness, then the scheduled order."""
+        if self.find is None:
+            raise ValueError("no search to order by")
+        rank = sql.SQL("(SELECT {} FROM {} p WHERE p.pairing_id = {}.pairing_id)").format(
+            pairing_rank(self.pairings, self.find, sql.SQL("p")),
+            self.pairings["pairings"],
+            meetings["meetings"],
+        )
+        closeness = Column(sql.SQL("COALESCE({}, 4)").format(rank), "bigint")
+        return Keyset((closeness, *SCHEDULED.columns))
+
 
 def meeting_log(
     db: Reader,
@@ -330,19 +343,22 @@ def meeting_log(
         where.append(("facility_code", facility))
     extra, extra_params = (None, ()) if across is None else across.clause(db)
     if sort is None:
+        keyset = SCHEDULED if across is None or across.find is None else across.closest(t)
+        width = len(keyset.columns)
+        keys = sql.SQL(", ").join(c.composed() for c in keyset.columns)
         rows, nxt = keyset_page(
             db,
             t,
             "meetings",
-            f"scheduled_for, meeting_id, {MEETING.sql}",
-            SCHEDULED,
+            sql.SQL("{}, {}").format(keys, sql.SQL(MEETING.sql)),
+            keyset,
             after=after,
             limit=limit,
             where=where,
             extra=extra,
             extra_params=extra_params,
         )
-        return typed(MeetingRow, MEETING, [r[2:] for r in rows]), nxt
+        return typed(MeetingRow, MEETING, [r[width:] for r in rows]), nxt
     rows, nxt = page(
         db,
         t,

@@ -297,11 +297,13 @@ def roster_page(
     exit_reviews: Mapping[UUID, int] | None = None,
 ) -> tuple[list[RosterRow], str | None]:
     """Mentors in id order (or by `sort`) after `after`, optionally of one status or found by
-    `find`, each with their clearances; which expires next, and whether within the warning
-    days, as of `today`; `exit_reviews`: each mentor's open pairings with a derived-exited
-    member (none when left out)."""
+    `find` (without a `sort`, the closest first), each with their clearances; which expires
+    next, and whether within the warning days, as of `today`; `exit_reviews`: each mentor's
+    open pairings with a derived-exited member (none when left out)."""
     reviews = exit_reviews or {}
     found = None if find is None else find.clause("mentor", "mentor_id")
+    if sort is None and find is not None:
+        sort = find.closest(find.rank("mentor_id"))
     rows, nxt = page(
         db,
         t,

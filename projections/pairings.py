@@ -208,6 +208,16 @@ def found_pairings(t: Tables, find: Find) -> tuple[sql.Composable, tuple[object,
     return query, (*mentor_params, *member_params)
 
 
+def pairing_rank(t: Tables, find: Find, pairings: sql.Composable) -> sql.Composable:
+    """The closeness to `find` of the row of `pairings` (a table with `pairing_id` and
+    `mentor_id`): its mentor's or its closest member's."""
+    return find.pairing_rank(
+        t["pairing_members"],
+        sql.SQL("{}.pairing_id").format(pairings),
+        sql.SQL("{}.mentor_id").format(pairings),
+    )
+
+
 def pairing_page(
     db: Reader,
     t: Tables,
@@ -224,7 +234,8 @@ def pairing_page(
     exited: Mapping[UUID, date] | None = None,
 ) -> tuple[list[PairingRow], str | None]:
     """Pairings in id order (or by `sort`) after `after`, filtered by mentor, member, status
-    or flags, found by `find` (the mentor's or a member's name or number); for a
+    or flags, found by `find` (the mentor's or a member's name or number; without a `sort`,
+    the closest first); for a
     `peer_mentor`, only theirs. `exited`: the participants whose derived exit is in effect,
     with its date: an open pairing with such a member is flagged and shows them in
     `exit_review`."""
@@ -262,6 +273,8 @@ def pairing_page(
         found, found_params = found_pairings(t, find)
         clauses.append(sql.SQL("pairing_id IN ({})").format(found))
         params.extend(found_params)
+        if sort is None:
+            sort = find.closest(pairing_rank(t, find, t["pairings"]))
     rows, nxt = page(
         db,
         t,

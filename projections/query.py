@@ -11,7 +11,8 @@ import base64
 import binascii
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
 import msgspec
@@ -46,21 +47,31 @@ class InvalidSort(ValueError):
 
 class Column(NamedTuple):
     """A column a list may be sorted by: its SQL expression and type. An expression may read
-    the search index's `{people}` table (names sort folded: case and accents ignored)."""
+    the search index's `{people}` table (names sort folded: case and accents ignored), or be
+    composed already (a search's closeness, `projections.search`)."""
 
-    expr: str
+    expr: str | sql.Composable
     cast: str
+
+    def composed(self) -> sql.Composable:
+        """The expression as SQL (one that reads `{people}` needs its `Sort`)."""
+        return self.expr if isinstance(self.expr, sql.Composable) else sql.SQL(self.expr)
 
 
 class Sort(NamedTuple):
-    """A chosen order: the column, its direction (the page key breaks ties), and the search
-    index's build for expressions that read it."""
+    """A chosen order: the column, its direction (the page key breaks ties), the search
+    index's build for expressions that read it, and the order's mark in its cursors (a
+    search's closeness is marked: its cursor is refused beside a `sort`, and a sort's beside
+    a search without one)."""
 
     column: Column
     descending: bool
     people: Tables | None = None
+    mark: str = ""
 
     def expr(self) -> sql.Composable:
+        if isinstance(self.column.expr, sql.Composable):
+            return self.column.expr
         if "{people}" not in self.column.expr:
             return sql.SQL(self.column.expr)
         if self.people is None:
@@ -86,17 +97,26 @@ def sort_pattern(columns: Mapping[str, Column]) -> str:
     return "^-?(" + "|".join(sorted(columns)) + ")$"
 
 
-def _sorted_cursor(value: Any, key: Any) -> str:
-    raw = msgspec.json.encode([None if value is None else str(value), str(key)])
+# A cursor of another order (the list's own, a sort, a search's closeness) is refused.
+_OTHER_ORDER = "the cursor belongs to another order: pass the same `q` and `sort` as before"
+
+
+def _sorted_cursor(value: Any, key: Any, mark: str) -> str:
+    cursor = [None if value is None else str(value), str(key)]
+    raw = msgspec.json.encode([*cursor, mark] if mark else cursor)
     return "~" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _read_sorted_cursor(after: str) -> tuple[str | None, str]:
+def _read_sorted_cursor(after: str, mark: str) -> tuple[str | None, str]:
     try:
         raw = base64.urlsafe_b64decode(after[1:] + "=" * (-len(after[1:]) % 4))
-        value, key = msgspec.json.decode(raw, type=tuple[str | None, str])
+        value, key, *marked = msgspec.json.decode(raw, type=list[str | None])
+        if key is None or len(marked) > 1:
+            raise ValueError(after)
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise InvalidCursor("the cursor is not one this list handed out") from None
+    if marked != ([mark] if mark else []):
+        raise InvalidCursor(_OTHER_ORDER)
     return value, key
 
 
@@ -106,7 +126,7 @@ def _keyset(
     """The condition "after the cursor", its parameters, and the ORDER BY."""
     if sort is None:
         if after.startswith("~"):
-            raise InvalidCursor("the cursor belongs to a sorted list: pass the same `sort`")
+            raise InvalidCursor(_OTHER_ORDER)
         check_cursor(after, cast_key)
         cond = sql.SQL("{} > %s::{}").format(key_sql, sql.SQL(cast_key))
         return cond, [after], key_sql
@@ -118,9 +138,10 @@ def _keyset(
     if not after:
         return sql.SQL("TRUE"), [], order
     if not after.startswith("~"):
-        raise InvalidCursor("the cursor belongs to the unsorted list: leave `sort` out")
-    value, key = _read_sorted_cursor(after)
+        raise InvalidCursor(_OTHER_ORDER)
+    value, key = _read_sorted_cursor(after, sort.mark)
     check_cursor(key, cast_key)
+    check_value(value, sort.column.cast)
     if value is None:
         cond = sql.SQL("(({e}) IS NULL AND {k} {op} %s::{ck})").format(
             e=expr, k=key_sql, op=op, ck=sql.SQL(cast_key)
@@ -194,7 +215,7 @@ def page(
     rows = rows[:limit]
     if sort is None:
         return rows, (str(rows[-1][0]) if more and rows else None)
-    nxt = _sorted_cursor(rows[-1][0], rows[-1][1]) if more and rows else None
+    nxt = _sorted_cursor(rows[-1][0], rows[-1][1], sort.mark) if more and rows else None
     return [r[1:] for r in rows], nxt
 
 
@@ -262,7 +283,7 @@ def keyset_page(
     db: Reader,
     t: Tables,
     table: str,
-    columns: str,
+    columns: str | sql.Composable,
     keyset: Keyset,
     *,
     after: str,
@@ -274,14 +295,16 @@ def keyset_page(
     """Rows in the order of `keyset` (ascending, or `descending`) after the cursor `after`;
     the cursor of the next page if there is one. The first selected columns must be the
     keyset's (they make the cursor)."""
-    key = sql.SQL(", ").join(sql.SQL(c.expr) for c in keyset.columns)
-    direction = " DESC" if keyset.descending else ""
-    order = sql.SQL(", ").join(sql.SQL(c.expr + direction) for c in keyset.columns)
+    key = sql.SQL(", ").join(c.composed() for c in keyset.columns)
+    direction = sql.SQL(" DESC" if keyset.descending else "")
+    order = sql.SQL(", ").join(
+        sql.SQL("{}{}").format(c.composed(), direction) for c in keyset.columns
+    )
     cond: sql.Composable = sql.SQL("TRUE")
     params: list[Any] = []
     if after:
         if after.startswith("~"):
-            raise InvalidCursor("the cursor belongs to a sorted list: pass the same `sort`")
+            raise InvalidCursor(_OTHER_ORDER)
         params = keyset.read(after)
         cond = sql.SQL("({}) {} ({})").format(
             key,
@@ -289,14 +312,41 @@ def keyset_page(
             sql.SQL(", ").join(sql.SQL("%s::" + c.cast) for c in keyset.columns),
         )
     condition = _where(cond, params, where, extra, extra_params)
+    selected = sql.SQL(columns) if isinstance(columns, str) else columns
     query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s").format(
-        sql.SQL(columns), t[table], condition, order
+        selected, t[table], condition, order
     )
     rows = db.fetchall(query, [*params, limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
     width = len(keyset.columns)
     return rows, (keyset.cursor(rows[-1][:width]) if more and rows else None)
+
+
+# The integer types a sort may read, by their bits less the sign's.
+_BITS = {"smallint": 15, "int": 31, "bigint": 63}
+
+
+def check_value(value: str | None, cast: str) -> None:
+    """A sorted cursor's value reads as its column's type: a forged one is refused, not a
+    database error."""
+    try:
+        if value is None or cast in ("text", "uuid"):
+            check_cursor(value or "", cast)
+        elif cast in _BITS:
+            digits = value.removeprefix("-")
+            if not (digits.isascii() and digits.isdigit() and len(digits) < 20):
+                raise ValueError(value)
+            if not -(2 ** _BITS[cast]) <= int(value) < 2 ** _BITS[cast]:
+                raise ValueError(value)
+        elif cast == "numeric":
+            Decimal(value)
+        elif cast == "date":
+            date.fromisoformat(value)
+        else:
+            _typed(value, cast)
+    except (ValueError, ArithmeticError):
+        raise InvalidCursor("the cursor is not one this list handed out") from None
 
 
 def check_cursor(after: str, cast_key: str = "text") -> None:

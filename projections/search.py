@@ -5,7 +5,8 @@ collapsed: `fold`), their program number and BOP register number reduced to lett
 digits. Folding happens here, in Python, when the event is applied, so matching is case- and
 accent-insensitive on every server (decision 55). A query's words are found in any order, each
 by a word's prefix or one letter off a whole word, in plain SQL: every server answers alike,
-with pg_trgm or without it (decision 133).
+with pg_trgm or without it (decision 133). Without a `sort`, what a search finds comes
+closest first (`Find.closest`, decision 141).
 
 An erased participant's row is deleted: erasure removes the person from every search (a
 rebuild decrypts the shredded name as the placeholder, then deletes the row all the same).
@@ -27,7 +28,7 @@ from domain.mentors import Mentor
 from domain.participants import Participant, PersonalDetails
 from projections.base import Projection, Tables, handles
 from projections.ops import Writer
-from projections.query import Reader
+from projections.query import Column, Reader, Sort
 
 # The shortest word a misspelling is matched for ("Lee" is not "Leo").
 CLOSE_FROM = 4
@@ -225,3 +226,63 @@ class Find:
         """`column IN (the ids q finds)` and its parameters."""
         query, params = self.ids(kind)
         return sql.SQL("{} IN ({})").format(sql.Identifier(column), query), params
+
+    def rank(self, person: str | sql.Composable) -> sql.Composable:
+        """The closeness (`closeness`) of the person whose id is in the column `person`."""
+        column = sql.Identifier(person) if isinstance(person, str) else person
+        return sql.SQL("(SELECT {} FROM {} s WHERE s.person_id = {})").format(
+            closeness(self.q), self.t["people"], column
+        )
+
+    def pairing_rank(
+        self, members: sql.Composable, pairing: sql.Composable, mentor: sql.Composable
+    ) -> sql.Composable:
+        """The closeness of a pairing: its mentor's or its closest member's (the members'
+        table `members`, the pairing's and its mentor's ids `pairing` and `mentor`)."""
+        closest_member = sql.SQL(
+            "(SELECT min({}) FROM {} m JOIN {} s ON s.person_id = m.participant_id"
+            " WHERE m.pairing_id = {})"
+        ).format(closeness(self.q), members, self.t["people"], pairing)
+        return sql.SQL("LEAST({}, {})").format(self.rank(mentor), closest_member)
+
+    def closest(self, rank: sql.Composable, cast: str = "int") -> Sort:
+        """The order of a list searched without a `sort` (decision 141): by `rank`, closest
+        first, ties in the page key's order; its cursors carry the rank and are marked."""
+        return Sort(Column(rank, cast), False, None, CLOSENESS)
+
+
+# The mark of a search's order in its cursors (`Sort.mark`).
+CLOSENESS = "closeness"
+
+
+def _text(value: str) -> sql.Composable:
+    """`value` as a text constant written by its UTF-8 bytes in hex: a sort expression is
+    repeated in a keyset page's condition and order, where it takes no parameters, and hex
+    holds no quote, `%` or brace whatever was typed."""
+    hexed = sql.Literal(value.encode().hex())
+    return sql.SQL("convert_from(decode({}, 'hex'), 'UTF8')").format(hexed)
+
+
+def closeness(q: str) -> sql.Composable:
+    """How close the search index's row `s` is to `q`, for a row `q` finds (`matching`): 0 an
+    exact program or register number, 1 every word of `q` a whole word of the name, 2 every
+    word a word's prefix (or a number's prefix), 3 a word one letter off."""
+    said, number = words(q), key(q)
+    cases: list[sql.Composable] = []
+    if number is not None:
+        n = _text(number)
+        cases.append(sql.SQL("WHEN s.number_key = {n} OR s.register_key = {n} THEN 0").format(n=n))
+    if said:
+        exact = [
+            sql.SQL("strpos(' ' || s.folded || ' ', {}) > 0").format(_text(f" {w} ")) for w in said
+        ]
+        cases.append(sql.SQL("WHEN {} THEN 1").format(sql.SQL(" AND ").join(exact)))
+        prefix = [sql.SQL("strpos(' ' || s.folded, {}) > 0").format(_text(f" {w}")) for w in said]
+        cases.append(sql.SQL("WHEN {} THEN 2").format(sql.SQL(" AND ").join(prefix)))
+    if number is not None:
+        cases.append(
+            sql.SQL(
+                "WHEN starts_with(s.number_key, {n}) OR starts_with(s.register_key, {n}) THEN 2"
+            ).format(n=_text(number))
+        )
+    return sql.SQL("CASE {} ELSE 3 END").format(sql.SQL(" ").join(cases))

@@ -32,6 +32,8 @@ def sort_options(page: str) -> dict[str, str]:
 def test_every_sort_choice_has_its_own_label_naming_column_and_direction(browser, grantee):
     sign_in(browser, "coordinator", grantee)
     options = sort_options(browser.get("/console/caseload").text)
+    # First, no sort: the API's own order, closest first when searching (decision 141).
+    assert options.pop("") == "Closest match first, else by number"
     keys = [*CASELOAD_SORT, "days_in_stage"]
     assert set(options) == {*keys, *(f"-{k}" for k in keys)}
     labels = list(options.values())

@@ -148,7 +148,7 @@ class GoalController(Controller):
             db,
             t,
             clock.today(tenant.app.zone),
-            after=cursor if order else (cursor or FIRST_UUID),
+            after=cursor if order or find else (cursor or FIRST_UUID),
             limit=limit,
             participant_id=participant_id,
             status=status,

@@ -135,7 +135,7 @@ class MentorController(Controller):
             db,
             t,
             clock.today(tenant.app.zone),
-            after=cursor if order else (cursor or FIRST_UUID),
+            after=cursor if order or find else (cursor or FIRST_UUID),
             limit=limit,
             status=status,
             find=find,

@@ -169,7 +169,7 @@ class PairingController(Controller):
         rows, nxt = pairing_page(
             db,
             t,
-            after=cursor if order else (cursor or FIRST_UUID),
+            after=cursor if order or find else (cursor or FIRST_UUID),
             limit=limit,
             mentor_id=mentor_id,
             participant_id=participant_id,

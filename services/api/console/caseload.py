@@ -14,7 +14,7 @@ from services.api.console.attention import alerts_per_person
 from services.api.console.backend import read
 from services.api.console.pages import log_position, optional, page
 from services.api.console.session import PATH, Staff, signed_in
-from services.api.console.sorts import SORTS, api_sort, sorted_by
+from services.api.console.sorts import CLOSEST, SORTS, api_sort, sorted_by
 from services.identity.access import STAFF, Role, allowed
 
 # The caseload's page: a hundred participants, then "More participants".
@@ -68,7 +68,8 @@ async def _caseload(request: Request[Any, Any, Any], q: str) -> Template:
         status=status,
         whose=whose,
         sorts=SORTS,
-        sorted_by=sorted_by(sort),
+        closest=CLOSEST,
+        sorted_by=sorted_by(sort, bool(q)),
         start=start,
         total=rows.get("total"),
         next_cursor=rows.get("next_cursor"),

@@ -67,6 +67,9 @@ _ORDER = [
     *(f"-{c}" for c in CASELOAD_SORT if f"-{c}" not in _FIRST),
 ]
 SORTS = {choice: _label(choice) for choice in _ORDER}
+# The form's first choice, no sort: the API's own order, closest match first when searching
+# (decision 141), else by number.
+CLOSEST = "Closest match first, else by number"
 
 
 class Sorted(NamedTuple):
@@ -78,8 +81,11 @@ class Sorted(NamedTuple):
     label: str
 
 
-def sorted_by(choice: str) -> Sorted:
-    """The column a choice orders (no choice, or an unknown one: the API's order, by number)."""
+def sorted_by(choice: str, searching: bool = False) -> Sorted:
+    """The column a choice orders (no choice, or an unknown one: the API's order, by number;
+    while `searching`, by closeness, which no column of the table shows)."""
+    if choice not in SORTS and searching:
+        return Sorted("", None, "", "closest match first")
     if choice not in SORTS:
         choice = "number"
     column = COLUMNS[choice.removeprefix("-")]
