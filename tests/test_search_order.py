@@ -122,7 +122,7 @@ def test_whole_words_before_a_prefix_before_one_letter_off(world):
     assert last_names(w.get("/participants", q="Garcia, Rosa")["items"]) == ["Garcia", "Garsia"]
     # Both prefixes: a tie, kept in the list's own order (by number).
     assert [r["number"] for r in w.get("/participants", q="gar ros")["items"]] == ["N01", "N04"]
-    # A whole first name with a prefix of a surname is a prefix match; the whole name first.
+    # "garc" begins no word of "Rosa Garsia", and is no whole word one letter off.
     assert [r["number"] for r in w.get("/participants", q="rosa garc")["items"]] == ["N04"]
 
 

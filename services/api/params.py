@@ -37,6 +37,7 @@ SortCursor = Annotated[
 # A list's search: a name (case- and accents-insensitive, its words in any order, each by a
 # word's prefix or one letter off a whole word), a program number or a BOP register number (by
 # prefix). Text that folds to nothing is no search. The same on every server (decision 133).
+# Without a `sort`, what it finds comes closest first (decision 141).
 SearchText = Annotated[
     str | None,
     Parameter(
@@ -45,7 +46,8 @@ SearchText = Annotated[
         description="find by name (its words in any order, each a word's prefix or, from four"
         " letters on, a whole word with one letter wrong, missing, extra or swapped after the"
         " first; case and accents ignored), program number or register number (by prefix);"
-        " only spaces or accents: no search",
+        " only spaces or accents: no search. Without `sort` the closest come first: an exact"
+        " number, then whole words, then prefixes, then one letter off (decision 141)",
     ),
 ]
 
