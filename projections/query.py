@@ -147,10 +147,11 @@ def _keyset(
             e=expr, k=key_sql, op=op, ck=sql.SQL(cast_key)
         )
         return cond, [key], order
-    cond = sql.SQL(
-        "(({e}) IS NULL OR {e} {op} %s::{c} OR ({e} = %s::{c} AND {k} {op} %s::{ck}))"
-    ).format(e=expr, op=op, c=cast, k=key_sql, ck=sql.SQL(cast_key))
-    return cond, [value, value, key], order
+    # A row comparison names the expression once: a search's closeness is a lookup a row.
+    cond = sql.SQL("(({e}) IS NULL OR ({e}, {k}) {op} (%s::{c}, %s::{ck}))").format(
+        e=expr, op=op, c=cast, k=key_sql, ck=sql.SQL(cast_key)
+    )
+    return cond, [value, key], order
 
 
 def _where(
