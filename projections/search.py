@@ -1,12 +1,14 @@
 """Search: one index of the people a grantee's lists are searched by (participants, mentors).
 
-A row holds a person's name folded for matching (lower case, accents removed, spaces
-collapsed: `fold`), their program number and BOP register number reduced to letters and
-digits. Folding happens here, in Python, when the event is applied, so matching is case- and
-accent-insensitive on every server (decision 55). A query's words are found in any order, each
-by a word's prefix or one letter off a whole word, in plain SQL: every server answers alike,
-with pg_trgm or without it (decision 133). Without a `sort`, what a search finds comes
-closest first (`Find.closest`, decision 141).
+A row holds a person's name folded (lower case, accents removed, spaces collapsed: `fold`;
+what duplicate detection compares), the words a search finds in it (`search_words`: the parts
+of a name joined by a hyphen or an apostrophe are words too, decision 147), and their program
+number and BOP register number reduced to letters and digits. Folding happens here, in
+Python, when the event is applied, so matching is case- and accent-insensitive on every server
+(decision 55). A query's words are found in any order, each by a word's prefix or one letter
+off a whole word, in plain SQL: every server answers alike, with pg_trgm or without it
+(decision 133). Without a `sort`, what a search finds comes closest first (`Find.closest`,
+decision 141).
 
 An erased participant's row is deleted: erasure removes the person from every search (a
 rebuild decrypts the shredded name as the placeholder, then deletes the row all the same).
@@ -41,6 +43,25 @@ def fold(text: str) -> str:
     return " ".join(bare.casefold().split())
 
 
+# Signs that join the parts of one name: "O'Brien" is also "obrien", where a hyphen's parts
+# ("García-López") are two names.
+_APOSTROPHES = re.compile(r"['\u2019\u02bc`\u00b4]")
+_SIGNS = re.compile(r"[\W_]+")
+
+
+def search_words(text: str) -> str:
+    """The words of `text` a search finds (decision 147): `fold`ed, then each part between
+    signs a word ("o'brien-nguyen": o, brien, nguyen) and a part joined by apostrophes one
+    more (obrien); a word of signs alone stays what it is ("%" finds only a "%"). What a query
+    and a name are matched by alike."""
+    out: list[str] = []
+    for token in fold(text).split():
+        parts = [part for part in _SIGNS.split(token) if part]
+        parts += [part for part in _SIGNS.split(_APOSTROPHES.sub("", token)) if part]
+        out += parts or [token]
+    return " ".join(dict.fromkeys(out))
+
+
 def key(text: str | None) -> str | None:
     """A number for matching: its letters and digits, lower case (`12345-678` → `12345678`)."""
     if text is None:
@@ -54,7 +75,7 @@ class Search(Projection):
         "people": (
             "person_id uuid PRIMARY KEY, kind text NOT NULL, folded text NOT NULL,"
             " first_folded text, last_folded text NOT NULL, number_key text, register_key text,"
-            " born date"
+            " born date, words text NOT NULL"
         ),
     }
     order = {"people": "person_id"}
@@ -84,13 +105,18 @@ class Search(Projection):
                 "kind": "mentor",
                 "folded": fold(e.display_name),
                 "last_folded": fold(e.display_name),
+                "words": search_words(e.display_name),
             },
         )
 
     @handles(MentorNameCorrected)
     def mentor_renamed(self, w: Writer, e: MentorNameCorrected, position: int) -> None:
         name = fold(e.display_name)
-        w.update("people", {"folded": name, "last_folded": name}, person_id=e.originator_id)
+        w.update(
+            "people",
+            {"folded": name, "last_folded": name, "words": search_words(e.display_name)},
+            person_id=e.originator_id,
+        )
 
     @handles(Participant.Erased)
     def erased(self, w: Writer, e: Participant.Erased, position: int) -> None:
@@ -102,6 +128,7 @@ def _personal(p: PersonalDetails) -> dict[str, Any]:
         "folded": fold(f"{p.first_name} {p.last_name}"),
         "first_folded": fold(p.first_name),
         "last_folded": fold(p.last_name),
+        "words": search_words(f"{p.first_name} {p.last_name}"),
         "register_key": key(p.bop_register_number),
         "born": p.date_of_birth,
     }
@@ -138,8 +165,9 @@ def _like(text: str) -> str:
 
 
 def words(q: str) -> list[str]:
-    """The folded words of `q`, in any order; a roster's comma ("Lee, Ann") is a space."""
-    return list(dict.fromkeys(fold(q.replace(",", " ")).split()))
+    """The words of `q` (`search_words`), in any order; a roster's comma ("Lee, Ann") is a
+    space."""
+    return search_words(q.replace(",", " ")).split()
 
 
 def searches(q: str) -> bool:
@@ -150,7 +178,7 @@ def searches(q: str) -> bool:
 
 def one_letter_off(word: str) -> list[str]:
     """LIKE patterns of a name word `word` with one letter wrong, missing, extra or two
-    letters swapped, its first letter kept, as a whole word of `' ' || folded || ' '`;
+    letters swapped, its first letter kept, as a whole word of `' ' || words || ' '`;
     none for words shorter than `CLOSE_FROM` or with a digit (a number is not misspelt)."""
     if len(word) < CLOSE_FROM or any(c.isdigit() for c in word):
         return []
@@ -162,11 +190,11 @@ def one_letter_off(word: str) -> list[str]:
     return list(dict.fromkeys("% " + "".join(f) + " %" for f in forms))
 
 
-_PREFIX = sql.SQL("(folded LIKE %s OR folded LIKE %s)")
+_PREFIX = sql.SQL("(words LIKE %s OR words LIKE %s)")
 # The first letter's LIKE comes first: it leaves the misspellings a few rows to test.
 _PREFIX_OR_MISSPELT = sql.SQL(
-    "(folded LIKE %s OR folded LIKE %s"
-    " OR ((' ' || folded) LIKE %s AND (' ' || folded || ' ') LIKE ANY (%s)))"
+    "(words LIKE %s OR words LIKE %s"
+    " OR ((' ' || words) LIKE %s AND (' ' || words || ' ') LIKE ANY (%s)))"
 )
 
 
@@ -274,10 +302,10 @@ def closeness(q: str) -> sql.Composable:
         cases.append(sql.SQL("WHEN s.number_key = {n} OR s.register_key = {n} THEN 0").format(n=n))
     if said:
         exact = [
-            sql.SQL("strpos(' ' || s.folded || ' ', {}) > 0").format(_text(f" {w} ")) for w in said
+            sql.SQL("strpos(' ' || s.words || ' ', {}) > 0").format(_text(f" {w} ")) for w in said
         ]
         cases.append(sql.SQL("WHEN {} THEN 1").format(sql.SQL(" AND ").join(exact)))
-        prefix = [sql.SQL("strpos(' ' || s.folded, {}) > 0").format(_text(f" {w}")) for w in said]
+        prefix = [sql.SQL("strpos(' ' || s.words, {}) > 0").format(_text(f" {w}")) for w in said]
         cases.append(sql.SQL("WHEN {} THEN 2").format(sql.SQL(" AND ").join(prefix)))
     if number is not None:
         cases.append(
