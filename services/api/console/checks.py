@@ -11,6 +11,7 @@ sentence naming the form's label for that path, and never says one sentence twic
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -18,6 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 _WHOLE = re.compile(r"[+-]?[0-9]+")
+# A number as a person types it: digits, perhaps a point and more digits. Never `nan`, `inf` or
+# an exponent, which float() would read.
+_DECIMAL = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _AT = re.compile(r"\s*-\s*at\s*`\$\.?(?P<path>[^`]*)`\s*$")
 _INDEX = re.compile(r"\[\d+\]")
 # The validator's words for a value of the wrong kind, in the words a person reads.
@@ -171,6 +175,22 @@ class FormCheck:
             self.problem(name, f"{label} must be a whole number")
             return None
         return int(text)
+
+    def decimal(
+        self, label: str, value: str, *, name: str = "", example: str = "1.5", required: bool = True
+    ) -> str:
+        """A number typed in a box, as the decimal text the API reads (a finite number, sent
+        as text or, for a float field, as `float` of it); "" when empty (said, if the box is
+        required) or not a number (said, with an example)."""
+        text = value.strip()
+        if not text:
+            if required:
+                self.problem(name, f"{label}: fill this in")
+            return ""
+        if not _DECIMAL.fullmatch(text) or not math.isfinite(float(text)):
+            self.problem(name, f"{label}: enter a number, such as {example}")
+            return ""
+        return text
 
     def moment(self, label: str, value: str, zone: ZoneInfo, name: str = "") -> str:
         """A `datetime-local` value read in the grantee's zone, as RFC 3339."""
