@@ -163,8 +163,15 @@ def test_contact_details_are_recorded_whole_and_what_is_left_empty_is_cleared(br
     )
     r = post(browser, action, {**good, "email": "not an address"}, key)
     assert r.status_code in (400, 422)
-    assert beside(r, "email").startswith("Email")
+    assert beside(r, "email") == "Email: enter an email address, like name@example.org."
     assert beside(r, "phone") == ""
+    r = post(browser, action, {**good, "phone": "call me"}, key)
+    assert r.status_code in (400, 422)
+    assert beside(r, "phone") == (
+        "Phone: enter a phone number of 7 to 25 digits, spaces, dashes, dots or brackets, a +"
+        " first for another country, like +1 312 555 0142."
+    )
+    assert "regex" not in r.text and "Expected `str`" not in r.text
     assert world.events() == before
 
     done = post(browser, action, good, key)

@@ -11,6 +11,7 @@ sentence naming the form's label for that path, and never says one sentence twic
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -42,6 +43,45 @@ _REASONS = [
     (re.compile(r"^Invalid UUID"), ": choose one of the options"),
 ]
 GENERIC = "the request body fails validation"
+
+# The API's patterns (`msgspec.Meta(pattern=...)`), each in the words a person reads: a value
+# that does not match is said this way, never as the pattern. The console talks to the API over
+# HTTP and so keeps the patterns' text here; a pattern not listed is said as `UNMATCHED`.
+_CONTROL = r"\x00-\x1F\x7F-\x9F"
+_PATTERNS = {
+    r"^[0-9]{5}-[0-9]{3}$": ": write it as five digits, a dash and three digits, like 12345-678",
+    r"^[A-Z0-9]{1,12}$": ": use up to 12 capital letters and digits, no spaces",
+    r"^\+?[0-9 ().-]{7,25}$": (
+        ": enter a phone number of 7 to 25 digits, spaces, dashes, dots or brackets, a + first"
+        " for another country, like +1 312 555 0142"
+    ),
+    r"^[^@\s]+@[^@\s]+\.[^@\s]+$": ": enter an email address, like name@example.org",
+    r"^[A-Z0-9][A-Z0-9-]{1,15}$": (
+        ": choose one of the options (a code of 2 to 16 capital letters, digits and dashes,"
+        " like FCI-ELK)"
+    ),
+    r"^([01][0-9]|2[0-3]):[0-5][0-9]$(?![\n])": ": enter a time of day, like 09:00",
+    rf"^[^{_CONTROL}]*$(?!\n)": ": write it on one line, without control characters",
+    r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$": ": remove the control characters",
+    rf"^[^{_CONTROL}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$(?!\n)": (
+        ": write it on one line, without control characters or text-direction marks"
+    ),
+}
+UNMATCHED = ": this is not written in the form the box takes; check what you typed"
+_MATCHING = re.compile(r"^Expected `str` matching regex (?P<quoted>'.*'|\".*\")")
+
+
+def _pattern_words(message: str) -> str | None:
+    """A `matching regex` refusal in words (the pattern's own, else `UNMATCHED`); None for
+    any other message."""
+    found = _MATCHING.match(message)
+    if not found:
+        return None
+    try:
+        pattern = ast.literal_eval(found.group("quoted"))
+    except (SyntaxError, ValueError):
+        return UNMATCHED
+    return _PATTERNS.get(str(pattern), UNMATCHED)
 
 
 def _words(path: str) -> str:
@@ -75,6 +115,9 @@ def sentence(error: Mapping[str, Any], labels: Mapping[str, str]) -> str:
     if message.startswith(path + " "):
         # The API's own sentence begins with the path (`held.summary takes text ...`).
         return f"{label} {message[len(path) + 1 :]}"
+    plain = _pattern_words(message)
+    if plain is not None:
+        return f"{label}{plain}"
     for pattern, reason in _REASONS:
         found = pattern.search(message)
         if found:
