@@ -156,6 +156,14 @@ def test_contact_details_are_recorded_whole_and_what_is_left_empty_is_cleared(br
     }
     before = world.events()
 
+    # An empty form records nothing: refused beside the first field, nothing appended.
+    r = post(browser, action, {k: "" for k in good}, key)
+    assert r.status_code == 422, r.text
+    assert beside(r, "phone") == (
+        "Nothing to record: fill in at least one way to reach them, or the projected release date."
+    )
+    assert world.events() == before
+
     r = post(browser, action, {**good, "projected_release_date": "2025-01-01"}, key)
     assert r.status_code == 422
     assert beside(r, "projected_release_date") == (
