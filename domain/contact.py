@@ -50,6 +50,21 @@ def record_contact(
             code="already_erased",
         )
     if (
+        contact == Contact()
+        and projected_release_date is None
+        and contact_of(participant)
+        == (
+            None,
+            None,
+        )
+    ):
+        # A first recording must record something; details on record may all be cleared.
+        raise RuleViolation(
+            "nothing to record: fill in at least one way to reach them, or the projected"
+            " release date",
+            code="contact_empty",
+        )
+    if (
         projected_release_date is not None
         and projected_release_date < participant.program_entry_date
     ):

@@ -239,6 +239,17 @@ def build_scene(url: str, auth: Callable[..., dict[str, str]]) -> Scene:
                 "contact": {"phone": "+1 312 555 0100"},
             },
         )
+        # Contact details with a long email address and address: the participant page's
+        # label/value list must still fit a phone's screen.
+        world.post(
+            f"/participants/{quintero}/contact",
+            {
+                "phone": "+1 312 555 0147",
+                "email": "marisol.quintero-hernandez.family-contact@northside-reentry-works.org",
+                "address": "4417 North Kedzie Avenue, Apartment 3R, Chicago, Illinois 60625",
+            },
+            role="case_manager",
+        )
         # The assign form's staff directory (decision 114).
         world.post(
             f"/participants/{quintero}/assignments", {"duty": "coordinator", "staff": "co-lena"}
@@ -558,6 +569,11 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     driver.find_element(By.CSS_SELECTOR, "#record-pirl button[type=submit]").click()
     wait_for(lambda: driver.find_elements(By.ID, "made"), what="the recorded PIRL file")
     yield "reports-recorded"
+    # The recorded file's certify page: its SHA-256 must fit a phone's screen.
+    certify = driver.find_element(By.CSS_SELECTOR, 'main a[href$="/certify"]')
+    driver.get(str(certify.get_attribute("href")))
+    wait_for(lambda: driver.find_elements(By.ID, "sha256"), what="the certify page")
+    yield "certify-form"
     # The open escalations, each linked to its page (decision 138).
     driver.get(f"{scene.url}/console/escalations")
     link = f'main table a[href="/console/escalations/{scene.escalation}"]'

@@ -225,10 +225,37 @@ def test_auditors_page_and_filter_the_log_and_their_reading_is_recorded(
     assert {tuple(r["roles"]) for r in reads} == {("grantee_admin",), ("auditor",)}
 
 
+def test_the_log_pages_newest_first_by_its_before_cursor(client, auth, db, grantee, enrol):
+    p = enrol()
+    path = f"/v1/grantees/{grantee}/participants/{p['id']}"
+    for _ in range(5):
+        client.get(path, headers=auth("coordinator", grantee, sub="recent"))
+    seen: list[int] = []
+    params: dict[str, Any] = {"subject": "recent", "limit": 2, "newest_first": "true"}
+    while True:
+        r = read_log(client, auth, grantee, **params)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert page["next_after"] is None
+        seen += [i["id"] for i in page["items"]]
+        if page["next_before"] is None:
+            break
+        assert len(page["items"]) == 2
+        params["before"] = page["next_before"]
+    rows = [row["id"] for row in log_rows(db, grantee, subject="recent")]
+    assert len(rows) == 5 and seen == rows[::-1]
+    # `before` also bounds a page in id order, and a page in id order has no `next_before`.
+    r = read_log(client, auth, grantee, subject="recent", before=rows[2])
+    assert [i["id"] for i in r.json()["items"]] == rows[:2]
+    assert r.json()["next_before"] is None
+
+
 @pytest.mark.parametrize(
     ("params", "code"),
     [
         ({"since": "2026-03-01T09:00:00"}, "invalid_instant"),
+        ({"before": 0}, "invalid_request"),
+        ({"newest_first": "newest"}, "invalid_request"),
         ({"until": "soon"}, "invalid_instant"),
         ({"after": -1}, "invalid_request"),
         ({"limit": 0}, "invalid_request"),

@@ -392,20 +392,28 @@ def test_a_form_without_its_csrf_token_is_refused(driver, scene):
 
 
 def test_every_page_has_no_serious_or_critical_accessibility_violation(driver, scene):
-    """axe-core in the same Chromium, on every page, at desktop and phone widths. With
-    PROWD_CONSOLE_SCREENSHOTS=1 the tour also writes docs/img/console-*.png."""
+    """axe-core in the same Chromium, on every page, at desktop and phone widths; at the phone's
+    width no page is wider than the screen (nothing cut off at the right edge: a certify page's
+    SHA-256, a participant's email address). With PROWD_CONSOLE_SCREENSHOTS=1 the tour also
+    writes docs/img/console-*.png."""
     shots = bool(os.environ.get("PROWD_CONSOLE_SCREENSHOTS"))
     seen = []
+    wide: dict[str, int] = {}
     for name in tour(driver, scene):
         seen.append(name)
         for width in (DESKTOP, PHONE):
             driver.set_window_size(width, 900)
             bad = [v for v in axe_violations(driver) if v["impact"] in ("serious", "critical")]
             assert bad == [], f"{name} at {width}px: {bad}"
+            if width == PHONE:
+                scrolled = int(driver.execute_script("return document.documentElement.scrollWidth"))
+                if scrolled > PHONE:
+                    wide[name] = scrolled
         driver.set_window_size(DESKTOP, 900)
         if shots:
             screenshot(driver, name)
-    assert len(seen) == 62
+    assert len(seen) == 63
+    assert wide == {}, f"pages wider than a {PHONE} px phone: {wide}"
 
 
 def test_the_printable_quarterly_reports_fit_a_phone(driver, scene):

@@ -156,6 +156,14 @@ def test_contact_details_are_recorded_whole_and_what_is_left_empty_is_cleared(br
     }
     before = world.events()
 
+    # An empty form records nothing: refused beside the first field, nothing appended.
+    r = post(browser, action, {k: "" for k in good}, key)
+    assert r.status_code == 422, r.text
+    assert beside(r, "phone") == (
+        "Nothing to record: fill in at least one way to reach them, or the projected release date."
+    )
+    assert world.events() == before
+
     r = post(browser, action, {**good, "projected_release_date": "2025-01-01"}, key)
     assert r.status_code == 422
     assert beside(r, "projected_release_date") == (
@@ -163,8 +171,15 @@ def test_contact_details_are_recorded_whole_and_what_is_left_empty_is_cleared(br
     )
     r = post(browser, action, {**good, "email": "not an address"}, key)
     assert r.status_code in (400, 422)
-    assert beside(r, "email").startswith("Email")
+    assert beside(r, "email") == "Email: enter an email address, like name@example.org."
     assert beside(r, "phone") == ""
+    r = post(browser, action, {**good, "phone": "call me"}, key)
+    assert r.status_code in (400, 422)
+    assert beside(r, "phone") == (
+        "Phone: enter a phone number of 7 to 25 digits, spaces, dashes, dots or brackets, a +"
+        " first for another country, like +1 312 555 0142."
+    )
+    assert "regex" not in r.text and "Expected `str`" not in r.text
     assert world.events() == before
 
     done = post(browser, action, good, key)

@@ -88,6 +88,20 @@ def test_a_coordinator_enrols_a_participant_from_the_console(browser, world):
     assert beside(r, "date_of_birth"), r.text
     # What was typed comes back with the refusal.
     assert 'value="Okonkwo-Baptiste"' in r.text
+    # A value that is not in the form a field takes is said in words, never as the pattern.
+    r = post(browser, ACTION, {**PERSON, "bop_register_number": "12345678"}, key)
+    assert r.status_code in (400, 422), r.text
+    assert beside(r, "bop_register_number") == (
+        "BOP register number (if known): write it as five digits, a dash and three digits,"
+        " like 12345-678."
+    )
+    r = post(browser, ACTION, {**PERSON, "facility": "fci a"}, key)
+    assert r.status_code in (400, 422), r.text
+    assert beside(r, "facility") == (
+        "BOP institution: choose one of the options (a code of 2 to 16 capital letters,"
+        " digits and dashes, like FCI-ELK)."
+    )
+    assert "regex" not in r.text and "Expected `str`" not in r.text
     assert world.events() == before
 
     # Enrolled once, however often the same form is sent; the participant's page follows.

@@ -14,7 +14,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from domain import clock
-from services.api.console.checks import in_words
+from services.api.console.checks import UNMATCHED, in_words, sentence
 from services.projector import live as projector
 from tests.conftest import count_events
 from tests.console_helpers import csrf_of, sign_in
@@ -165,6 +165,38 @@ def test_an_api_problem_is_said_with_the_forms_labels_once(detail, errors, said)
         "held.summary": "Summary",
     }
     assert in_words(detail, errors, labels) == said
+
+
+def patterns_of(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {str(node["pattern"])} if isinstance(node.get("pattern"), str) else set()
+        return found.union(*(patterns_of(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(patterns_of(v) for v in node))
+    return set()
+
+
+def test_a_value_not_matching_an_api_pattern_is_said_in_words_never_as_the_pattern(client):
+    """Every pattern the API declares (its OpenAPI document) refused as msgspec says it: the
+    console names the field and says what it takes, in words; the patterns of the fields a
+    console form types (register number, participant number, phone, email, codes, one line of
+    text, a name, free text, a time of day) have words of their own."""
+    spec = client.get("/schema/openapi.json").json()
+    patterns = patterns_of(spec["components"]["schemas"])
+    typed = {
+        r"^[0-9]{5}-[0-9]{3}$",
+        r"^[A-Z0-9]{1,12}$",
+        r"^\+?[0-9 ().-]{7,25}$",
+        r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        r"^[A-Z0-9][A-Z0-9-]{1,15}$",
+    }
+    assert typed <= patterns
+    for pattern in patterns:
+        message = f"Expected `str` matching regex {pattern!r} - at `$.box`"
+        said = sentence({"message": message, "key": "data"}, {"box": "The box"})
+        assert said.startswith("The box: ") and pattern not in said and "regex" not in said
+        if pattern in typed or "x00" in pattern:
+            assert said != f"The box{UNMATCHED}", pattern
 
 
 def test_only_a_session_that_ended_is_said_to_have_ended(browser, grantee, frozen_at, settings):

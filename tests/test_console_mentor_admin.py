@@ -68,8 +68,15 @@ def test_a_coordinator_registers_screens_trains_clears_and_certifies_a_mentor(br
     assert beside(r, "display_name") == "Name as shown: fill this in."
     assert beside(r, "source") == "Source: choose one of the options."
     assert beside(r, "expected_hours_per_month") == (
-        "Expected hours a month must be a number, such as 1.5."
+        "Expected hours a month: enter a number, such as 1.5."
     )
+    # Text float() would read as a number that is none: refused the same way, not a 500.
+    for odd in ("nan", "inf", "-Infinity", "1e3", "9" * 400):
+        r = post(browser, NEW, {"display_name": "X", "expected_hours_per_month": odd}, key)
+        assert r.status_code == 422, odd
+        assert beside(r, "expected_hours_per_month") == (
+            "Expected hours a month: enter a number, such as 1.5."
+        ), odd
     person = {
         "display_name": "Marcus W.",
         "source": "graduate",
@@ -124,6 +131,22 @@ def test_a_coordinator_registers_screens_trains_clears_and_certifies_a_mentor(br
         "references",
     ]
     assert notice(browser, page) == "Screening step recorded: references, Mon 02 Mar 2026."
+
+    # Training hours that are no finite number are the form's own refusal; nothing appended.
+    training = f"{page}/training"
+    shown = browser.get(training)
+    before = world.events()
+    for odd in ("nan", "inf", "NaN"):
+        r = post(
+            browser,
+            training,
+            {"module": MODULES[0], "completed_on": "2026-03-03", "hours": odd, "trainer": "Lou"},
+            key_of(shown.text, training),
+        )
+        assert r.status_code == 422, odd
+        assert r.headers["content-type"].startswith("text/html")
+        assert beside(r, "hours") == "Hours: enter a number, such as 1.5.", odd
+    assert world.events() == before
 
     # Still refused: the screening is not approved without the background review.
     for module in MODULES:

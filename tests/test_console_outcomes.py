@@ -141,6 +141,12 @@ def test_a_job_is_recorded_with_its_wage_in_dollars_and_cents(browser, world):
         "Wage, in dollars and cents must be an amount from 0.01 to 9999999.99, in whole cents."
     )
     assert beside(r, "employer") == ""
+    for odd in ("nan", "inf", "9" * 400):
+        r = post(browser, action, {**JOB, "hours_per_week": odd}, key)
+        assert r.status_code == 422, odd
+        assert beside(r, "hours_per_week") == (
+            "Hours a week (optional): enter a number, such as 37.5."
+        ), odd
     r = post(browser, action, {**JOB, "hours_per_week": "90"}, key)
     assert r.status_code in (400, 422)
     assert beside(r, "hours_per_week") == "Hours a week (optional) must be 80 or less."

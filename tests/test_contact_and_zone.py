@@ -30,6 +30,11 @@ def log_text(w: World) -> str:
 def test_contact_details_are_recorded_encrypted_and_shredded(world: World) -> None:
     w = world
     pid = w.enrol()
+    # Nothing on record and nothing given: nothing is recorded (no empty ContactRecorded).
+    before = w.events()
+    w.refused(f"/participants/{pid}/contact", {}, "contact_empty")
+    w.refused(f"/participants/{pid}/contact", {"phone": None, "email": None}, "contact_empty")
+    assert w.events() == before
     out = w.post(
         f"/participants/{pid}/contact",
         {"phone": PHONE, "email": "ann@example.org", "projected_release_date": "2026-12-14"},
@@ -58,6 +63,14 @@ def test_contact_details_are_recorded_encrypted_and_shredded(world: World) -> No
         f"/participants/{pid}/contact",
         {"phone": PHONE, "email": "ann@example.org", "projected_release_date": "2026-12-14"},
         "nothing_to_correct",
+    )
+    # Details on record may all be cleared: the recording replaces them (not `contact_empty`).
+    cleared = w.post(f"/participants/{pid}/contact", {})
+    assert cleared.get("contact", {}) == {} and cleared.get("projected_release_date") is None
+    w.refused(f"/participants/{pid}/contact", {}, "nothing_to_correct")
+    w.post(
+        f"/participants/{pid}/contact",
+        {"phone": PHONE, "email": "ann@example.org", "projected_release_date": "2026-12-14"},
     )
     r = w.client.post(
         f"{w.base}/participants/{pid}/contact", json={"phone": "call me"}, headers=w.headers()

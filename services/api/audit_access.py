@@ -141,6 +141,7 @@ async def _send_unrecorded(send: Send) -> None:
 class AccessLogPage(msgspec.Struct):
     items: list[access_log.Entry]
     next_after: int | None
+    next_before: int | None = None
 
 
 @get(
@@ -157,6 +158,17 @@ def access_log_page(
         int, Parameter(ge=0, le=MAX_POSITION, description="`next_after` of the previous page")
     ] = 0,
     limit: Limit = LIMIT_DEFAULT,
+    before: Annotated[
+        int | None,
+        Parameter(
+            ge=1,
+            le=MAX_POSITION,
+            description="only rows before this id: `next_before` of the previous page",
+        ),
+    ] = None,
+    newest_first: Annotated[
+        bool, Parameter(description="greatest id first; the next page's cursor is `next_before`")
+    ] = False,
     subject: Annotated[
         str | None, Parameter(max_length=200, description="only this token subject")
     ] = None,
@@ -181,20 +193,25 @@ def access_log_page(
     that carries personal data (reads and the responses of commands alike) and per read of this
     log, in order, with the token subject, the roles that allowed it, the action, method, path,
     the ids the request named, the request id (`X-Request-Id`) and the status. Keyset pages:
-    pass `next_after` as `after`. Filters: `subject`, `action`, `since`, `until`,
+    pass `next_after` as `after`; with `newest_first=true` the newest row comes first and the
+    next (older) page is `before=` the answer's `next_before`. Filters: `subject`, `action`, `since`, `until`,
     `participant_id` (requests that named the participant). The log is append-only."""
     items, nxt = access_log.entries(
         tenant.tenancy.db,
         tenant.info.schema,
         after=after,
         limit=limit,
+        before=before,
+        newest_first=newest_first,
         subject=subject,
         action=action,
         since=instant(since, "since") if since is not None else None,
         until=instant(until, "until") if until is not None else None,
         participant_id=str(participant_id) if participant_id is not None else None,
     )
-    return AccessLogPage(items, nxt)
+    if newest_first:
+        return AccessLogPage(items, next_after=None, next_before=nxt)
+    return AccessLogPage(items, next_after=nxt)
 
 
 ROUTES: list[Any] = [access_log_page]

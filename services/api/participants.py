@@ -168,6 +168,7 @@ class ParticipantController(Controller):
         responses=problems(
             (404, "not_found", "no such participant in this grantee"),
             (422, "release_before_entry", "the projected release is before program entry"),
+            (422, "contact_empty", "nothing on record and nothing given: nothing to record"),
             (422, "nothing_to_correct", "the details already read so"),
             (422, "already_erased", "the participant's personal data was erased"),
         ),

@@ -139,16 +139,21 @@ def entries(
     *,
     after: int,
     limit: int,
+    before: int | None = None,
+    newest_first: bool = False,
     subject: str | None = None,
     action: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     participant_id: str | None = None,
 ) -> tuple[list[Entry], int | None]:
-    """Rows in id order after `after`, filtered; the id to continue after if there are more."""
+    """Rows with `after` < id < `before`, filtered, in id order (greatest first when
+    `newest_first`); the last row's id if there are more, the cursor of the next page (`after`
+    in id order, `before` newest first)."""
     clauses: list[sql.Composable] = [sql.SQL("id > %s")]
     params: list[Any] = [after]
     for clause, value in (
+        ("id < %s", before),
         ("subject = %s", subject),
         ("action = %s", action),
         ("at >= %s", since),
@@ -161,8 +166,12 @@ def entries(
     rows = db.fetchall(
         sql.SQL(
             "SELECT id, at, subject, roles, action, method, path, resources, request_id, status"
-            " FROM {}.access_log WHERE {} ORDER BY id LIMIT %s"
-        ).format(sql.Identifier(schema), sql.SQL(" AND ").join(clauses)),
+            " FROM {}.access_log WHERE {} ORDER BY id {} LIMIT %s"
+        ).format(
+            sql.Identifier(schema),
+            sql.SQL(" AND ").join(clauses),
+            sql.SQL("DESC" if newest_first else "ASC"),
+        ),
         [*params, limit + 1],
     )
     more = len(rows) > limit

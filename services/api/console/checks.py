@@ -11,6 +11,8 @@ sentence naming the form's label for that path, and never says one sentence twic
 
 from __future__ import annotations
 
+import ast
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -18,6 +20,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 _WHOLE = re.compile(r"[+-]?[0-9]+")
+# A number as a person types it: digits, perhaps a point and more digits. Never `nan`, `inf` or
+# an exponent, which float() would read.
+_DECIMAL = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _AT = re.compile(r"\s*-\s*at\s*`\$\.?(?P<path>[^`]*)`\s*$")
 _INDEX = re.compile(r"\[\d+\]")
 # The validator's words for a value of the wrong kind, in the words a person reads.
@@ -38,6 +43,45 @@ _REASONS = [
     (re.compile(r"^Invalid UUID"), ": choose one of the options"),
 ]
 GENERIC = "the request body fails validation"
+
+# The API's patterns (`msgspec.Meta(pattern=...)`), each in the words a person reads: a value
+# that does not match is said this way, never as the pattern. The console talks to the API over
+# HTTP and so keeps the patterns' text here; a pattern not listed is said as `UNMATCHED`.
+_CONTROL = r"\x00-\x1F\x7F-\x9F"
+_PATTERNS = {
+    r"^[0-9]{5}-[0-9]{3}$": ": write it as five digits, a dash and three digits, like 12345-678",
+    r"^[A-Z0-9]{1,12}$": ": use up to 12 capital letters and digits, no spaces",
+    r"^\+?[0-9 ().-]{7,25}$": (
+        ": enter a phone number of 7 to 25 digits, spaces, dashes, dots or brackets, a + first"
+        " for another country, like +1 312 555 0142"
+    ),
+    r"^[^@\s]+@[^@\s]+\.[^@\s]+$": ": enter an email address, like name@example.org",
+    r"^[A-Z0-9][A-Z0-9-]{1,15}$": (
+        ": choose one of the options (a code of 2 to 16 capital letters, digits and dashes,"
+        " like FCI-ELK)"
+    ),
+    r"^([01][0-9]|2[0-3]):[0-5][0-9]$(?![\n])": ": enter a time of day, like 09:00",
+    rf"^[^{_CONTROL}]*$(?!\n)": ": write it on one line, without control characters",
+    r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$": ": remove the control characters",
+    rf"^[^{_CONTROL}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$(?!\n)": (
+        ": write it on one line, without control characters or text-direction marks"
+    ),
+}
+UNMATCHED = ": this is not written in the form the box takes; check what you typed"
+_MATCHING = re.compile(r"^Expected `str` matching regex (?P<quoted>'.*'|\".*\")")
+
+
+def _pattern_words(message: str) -> str | None:
+    """A `matching regex` refusal in words (the pattern's own, else `UNMATCHED`); None for
+    any other message."""
+    found = _MATCHING.match(message)
+    if not found:
+        return None
+    try:
+        pattern = ast.literal_eval(found.group("quoted"))
+    except (SyntaxError, ValueError):
+        return UNMATCHED
+    return _PATTERNS.get(str(pattern), UNMATCHED)
 
 
 def _words(path: str) -> str:
@@ -71,6 +115,9 @@ def sentence(error: Mapping[str, Any], labels: Mapping[str, str]) -> str:
     if message.startswith(path + " "):
         # The API's own sentence begins with the path (`held.summary takes text ...`).
         return f"{label} {message[len(path) + 1 :]}"
+    plain = _pattern_words(message)
+    if plain is not None:
+        return f"{label}{plain}"
     for pattern, reason in _REASONS:
         found = pattern.search(message)
         if found:
@@ -171,6 +218,22 @@ class FormCheck:
             self.problem(name, f"{label} must be a whole number")
             return None
         return int(text)
+
+    def decimal(
+        self, label: str, value: str, *, name: str = "", example: str = "1.5", required: bool = True
+    ) -> str:
+        """A number typed in a box, as the decimal text the API reads (a finite number, sent
+        as text or, for a float field, as `float` of it); "" when empty (said, if the box is
+        required) or not a number (said, with an example)."""
+        text = value.strip()
+        if not text:
+            if required:
+                self.problem(name, f"{label}: fill this in")
+            return ""
+        if not _DECIMAL.fullmatch(text) or not math.isfinite(float(text)):
+            self.problem(name, f"{label}: enter a number, such as {example}")
+            return ""
+        return text
 
     def moment(self, label: str, value: str, zone: ZoneInfo, name: str = "") -> str:
         """A `datetime-local` value read in the grantee's zone, as RFC 3339."""

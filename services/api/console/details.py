@@ -60,6 +60,7 @@ CONTACT = [
     Field("projected_release_date", "Projected release date", "date"),
 ]
 CONTACT_RULES = {
+    "contact_empty": "phone",
     "nothing_to_correct": "phone",
     "already_erased": "phone",
     "release_before_entry": "projected_release_date",

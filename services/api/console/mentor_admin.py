@@ -187,10 +187,9 @@ def form_body(check: FormCheck, fields: list[Field], values: dict[str, str]) -> 
         if f.kind == "date":
             body[f.name] = check.day(f.label, value, f.name)
         elif f.name in DECIMALS:
-            try:
-                body[f.name] = float(value)
-            except ValueError:
-                check.problem(f.name, f"{f.label} must be a number, such as 1.5")
+            number = check.decimal(f.label, value, name=f.name)
+            if number:
+                body[f.name] = float(number)
         else:
             body[f.name] = value
     return body

@@ -9,7 +9,6 @@ sends it as the API's decimal string; whether it is a wage (`invalid_wage`) is t
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,10 +61,6 @@ def _choices(named: dict[Any, str]) -> list[tuple[str, str]]:
     return [CHOOSE, *((str(k.value), label) for k, label in named.items())]
 
 
-# A number as a person types it: digits, perhaps a point and more digits ($ and commas apart).
-_NUMBER = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
-
-
 @dataclass(frozen=True)
 class Form:
     """One form: its address under the participant (`exit`), the API command it sends, the
@@ -84,18 +79,13 @@ class Form:
     template_name: str = "command_form.html"
 
 
-def _amount(check: FormCheck, label: str, value: str, name: str, *, required: bool) -> str:
+def _amount(
+    check: FormCheck, label: str, value: str, name: str, *, required: bool, example: str = "18.50"
+) -> str:
     """A number typed in the box (a `$` and thousands commas allowed), as the API's decimal
     text; "" when empty (said, if the box is required) or not a number (said)."""
-    text = value.replace("$", "").replace(",", "").strip()
-    if not text:
-        if required:
-            check.problem(name, f"{label}: fill this in")
-        return ""
-    if not _NUMBER.fullmatch(text):
-        check.problem(name, f"{label}: enter a number, such as 18.50")
-        return ""
-    return text
+    text = value.replace("$", "").replace(",", "")
+    return check.decimal(label, text, name=name, example=example, required=required)
 
 
 def _body(check: FormCheck, fields: list[Field], values: dict[str, str]) -> dict[str, Any]:
@@ -113,7 +103,7 @@ def _body(check: FormCheck, fields: list[Field], values: dict[str, str]) -> dict
         elif f.name == "wage":
             body[f.name] = _amount(check, f.label, value, f.name, required=True)
         elif f.name == "hours_per_week":
-            hours = _amount(check, f.label, value, f.name, required=False)
+            hours = _amount(check, f.label, value, f.name, required=False, example="37.5")
             if hours:
                 body[f.name] = float(hours)
         elif f.required and not value:

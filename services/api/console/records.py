@@ -20,6 +20,9 @@ from services.api.console.roles import may
 from services.api.console.session import PATH, signed_in
 from services.identity.access import allowed
 
+# The access log's rows on one page of the auditor's page.
+ACCESS_PAGE = 100
+
 # The report pages are the API's own printable HTML, with its inline styles and SVG charts.
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 
@@ -105,12 +108,23 @@ async def document(
 @get(f"{PATH}/audit")
 async def audit(request: Request[Any, Any, Any]) -> Template:
     """The auditor's page: the hash chain's verification, the last day's access-log rows
-    (newest first) and the latest events of the log (types and positions, as streamed)."""
+    (newest first, a page at a time: `?before=` the id the previous page ended at, ids only in
+    the address) and the latest events of the log (types and positions, as streamed)."""
     staff = signed_in(request)
     may(staff, "audit.verify", "open the audit page")
     verification = await optional(request, staff, "/audit/verification")
     day_ago = (clock.now() - timedelta(days=1)).isoformat()
-    access = await optional(request, staff, "/audit/access-log", since=day_ago, limit=200)
+    before = str(request.query_params.get("before") or "")
+    older_than = int(before) if before.isdigit() and 0 < len(before) < 19 else None
+    access = await optional(
+        request,
+        staff,
+        "/audit/access-log",
+        since=day_ago,
+        newest_first="true",
+        before=older_than,
+        limit=ACCESS_PAGE,
+    )
     head = int((verification or {}).get("head") or 0)
     streams = allowed("audit.events", staff.roles)
     events = []
@@ -126,7 +140,9 @@ async def audit(request: Request[Any, Any, Any]) -> Template:
         "audit.html",
         title="Audit",
         verification=verification,
-        access=list(reversed((access or {}).get("items", []))),
+        access=(access or {}).get("items", []),
+        older=(access or {}).get("next_before"),
+        first=older_than is None,
         events=list(reversed(events)),
         streams=streams,
     )
