@@ -202,7 +202,7 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         referrals=None if referrals is None else referrals.get("items", []),
         resources={str(r["id"]): str(r["name"]) for r in (directory or {}).get("items", [])},
         outcomes=outcomes,
-        may_outcome=allowed("feedback.write", staff.roles),
+        may_outcome=allowed("outcomes.write", staff.roles),
         may_download=allowed("documents.download", staff.roles),
         part2_notice=PART2_NOTICE_ABBREVIATED,
         may_upload=allowed("documents.write", staff.roles),
