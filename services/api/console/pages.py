@@ -169,15 +169,13 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
     # Outcomes are read from the participant's own record (no view to wait for).
     outcomes = await optional(request, staff, f"/participants/{pid}/outcomes")
     may_contact = allowed("casework.write", staff.roles)
-    # Case contacts have no view of their own: they are the participant's events, newest first.
-    history = (
-        await optional(request, staff, f"/participants/{pid}/history") if may_contact else None
+    # By the contact's day, newest first, as the API lists them (decision 146).
+    listed = (
+        await optional_all(request, staff, f"/participants/{pid}/case-contacts", limit=500)
+        if may_contact
+        else None
     )
-    contacts = [
-        e
-        for e in reversed((history or {}).get("events", []))
-        if e["type"] == "CaseManagementContact"
-    ]
+    contacts = (listed or {}).get("items", [])
     return page(
         request,
         staff,
