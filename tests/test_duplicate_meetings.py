@@ -370,6 +370,27 @@ def test_holding_a_scheduled_meeting_over_another_is_refused(world: World) -> No
     assert done["status"] == "held"
 
 
+def test_an_amendment_moving_a_meeting_over_another_is_refused(world: World) -> None:
+    """An amendment may correct a meeting in its own span (it is not compared with itself),
+    not move it over another meeting of the pairing."""
+    w = world
+    pairing = solo(w)
+    first = w.post("/meetings", held_for(w, pairing, TEN, 30))
+    later = w.post("/meetings", held_for(w, pairing, "2026-11-05T14:00:00-06:00", 30))
+    problem = w.refused(
+        f"/meetings/{later['id']}/amendments",
+        {"reason": "typed the wrong time", "record": held("2026-11-05T10:15:00-06:00", 30)},
+        "duplicate_meeting",
+        status=409,
+    )
+    assert problem["existing"][0]["meeting_id"] == first["id"]
+    fixed = w.post(
+        f"/meetings/{first['id']}/amendments",
+        {"reason": "it ran longer", "record": held(TEN, 45)},
+    )
+    assert fixed["held"]["duration_minutes"] == 45
+
+
 def test_two_overlapping_meetings_decided_at_once_are_recorded_once(world: World) -> None:
     """At two different instants, overlapping: the pairing's version lets one in, the other
     is decided again and refused."""
