@@ -176,8 +176,11 @@ class Meetings:
             if scheduled_for < pairing.opened_at:
                 raise RuleViolation("the meeting cannot precede the match", code="before_match")
             self._check_place(pairing, location, scheduled_for)
-        starts, ends = meeting.span
-        self._check_overlap(pairing, starts, int((ends - starts).total_seconds()) // 60, meeting.id)
+        # Its span as held, else as planned (`Meeting.span`).
+        if held is not None:
+            self._check_overlap(pairing, held.occurred_at, held.duration_minutes, meeting.id)
+        else:
+            self._check_overlap(pairing, scheduled_for, planned_minutes, meeting.id)
         return self.ledger.record(meeting, command, also=[pairing])
 
     def hold_meeting(
