@@ -9,9 +9,12 @@ the oversight figures without personal data.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, tzinfo
 from enum import StrEnum
 from typing import Any
+
+import msgspec
 
 from domain.common import ProwdAggregate, RuleViolation, check_date_not_future
 from domain.participants import Participant
@@ -35,6 +38,33 @@ class CaseManagementContact(ProwdAggregate.Event):
 
     def plain_day(self) -> date:
         return self.contacted_on
+
+
+class CaseContact(msgspec.Struct, frozen=True, kw_only=True):
+    """A case contact as it is listed: its day, how, who recorded it and its log position (the
+    record order)."""
+
+    contacted_on: date
+    mode: ContactMode
+    recorded_by: str
+    position: int
+
+
+def newest_first(contacts: Iterable[CaseContact]) -> list[CaseContact]:
+    """By the contact's day, newest first; on one day, the later recorded first (decision
+    146): contacts are often recorded days after they took place, and out of order."""
+    return sorted(contacts, key=lambda c: (c.contacted_on, c.position), reverse=True)
+
+
+def contacts_after(
+    contacts: Iterable[CaseContact], after: tuple[date, int] | None
+) -> list[CaseContact]:
+    """`newest_first`, from just after the contact keyed `after` (its day and position, the
+    last of the previous page): a keyset, so a contact recorded meanwhile shifts no page."""
+    ordered = newest_first(contacts)
+    if after is None:
+        return ordered
+    return [c for c in ordered if (c.contacted_on, c.position) < after]
 
 
 def record_case_contact(

@@ -8,12 +8,15 @@ out when it is recorded, so the cadence view is a pure function of the log.
 
 A pairing meets once at a time: a meeting at an instant for which the pairing has a meeting
 already, not cancelled, is refused (`DuplicateMeeting`): a double tap or a retry without an
-idempotency key would otherwise count one meeting twice (decision 96).
+idempotency key would otherwise count one meeting twice (decision 96). So is a meeting whose
+time span overlaps another of the pairing's (not cancelled): a retry with a retyped time
+(decision 146).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
@@ -109,16 +112,24 @@ class NoteWithheld(Forbidden):
 
 
 class DuplicateMeeting(AlreadyExists):
-    """The pairing has a meeting at that time already, not cancelled (HTTP 409); `existing`
-    names it."""
+    """The pairing has a meeting at that time already, or one whose time span overlaps it, not
+    cancelled (HTTP 409); `existing` names it, its status and its span (UTC)."""
 
     default_code = "duplicate_meeting"
 
     def __init__(self, meeting: Meeting) -> None:
+        starts, ends = meeting.span
         super().__init__(
-            f"the pairing has a meeting at {meeting.scheduled_for.isoformat()} already"
+            f"the pairing has a meeting from {starts.isoformat()} to {ends.isoformat()} already"
             f" ({meeting.status.value}): {meeting.id}",
-            existing=[{"meeting_id": str(meeting.id), "status": meeting.status.value}],
+            existing=[
+                {
+                    "meeting_id": str(meeting.id),
+                    "status": meeting.status.value,
+                    "starts_at": starts.isoformat(),
+                    "ends_at": ends.isoformat(),
+                }
+            ],
         )
 
 
@@ -132,6 +143,21 @@ def check_time_free(pairing: Pairing, at: datetime, booked: Meeting | None) -> N
         raise ValueError(f"give the meeting the pairing has at {at.isoformat()}: {taken}")
     if booked.status is not MeetingStatus.CANCELLED:
         raise DuplicateMeeting(booked)
+
+
+def check_no_overlap(
+    starts: datetime, minutes: int, near: Iterable[Meeting], itself: UUID | None = None
+) -> None:
+    """A pairing meets once at a time: the span from `starts` for `minutes` overlaps none of
+    the pairing's meetings `near` it (`Pairing.meetings_near`, loaded by the caller) that is
+    not cancelled; `itself` (a meeting being held or amended) is not compared with itself."""
+    ends = starts + timedelta(minutes=minutes)
+    for other in sorted(near, key=lambda m: m.span):
+        if other.id == itself or other.status is MeetingStatus.CANCELLED:
+            continue
+        other_starts, other_ends = other.span
+        if other_starts < ends and starts < other_ends:
+            raise DuplicateMeeting(other)
 
 
 def check_record(record: HeldRecord, pairing: Pairing) -> None:
@@ -229,6 +255,16 @@ class Meeting(ProwdAggregate):
             m.record = self.record
             m.week = self.week
             m.amendments += 1
+
+    @property
+    def span(self) -> tuple[datetime, datetime]:
+        """When the meeting takes its pairing's time (UTC): as held if it was, else as planned."""
+        if self.record is not None:
+            starts, minutes = self.record.occurred_at, self.record.duration_minutes
+        else:
+            starts, minutes = self.scheduled_for, self.planned_minutes
+        starts = starts.astimezone(UTC)
+        return starts, starts + timedelta(minutes=minutes)
 
     def note_readable_by(self, reader: NoteReader) -> bool:
         """A confidential note reaches only its author and the coordinator (DESIGN D8)."""

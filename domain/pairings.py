@@ -8,7 +8,7 @@ with the meeting), so that it meets once at a time (domain/meetings.py, decision
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
@@ -123,6 +123,11 @@ class Closure(msgspec.Struct, frozen=True, kw_only=True):
     # The members' derived exits the closure answers (domain/exit_review.py, decision 104);
     # empty in closures recorded before it and in those of pairings no exit waited on.
     exit_of: tuple[MenteeExit, ...] = ()
+
+
+# How far from a new meeting's span the pairing's bookings are compared with it (decision 146):
+# longer than the longest meeting, with room for one held later or earlier than booked.
+NEAR = timedelta(days=1)
 
 
 def meeting_time(at: datetime) -> str:
@@ -361,6 +366,17 @@ class Pairing(ProwdAggregate):
         """The meeting booked at this instant (perhaps cancelled since), if any."""
         booked = self.meetings.get(meeting_time(at))
         return None if booked is None else UUID(booked)
+
+    def meetings_near(self, starts: datetime, ends: datetime) -> list[UUID]:
+        """The meetings booked within `NEAR` of the span from `starts` to `ends`: those whose
+        time may overlap it (a meeting lasts at most 8 hours; a held one is usually held near
+        the time it was booked at)."""
+        low, high = starts - NEAR, ends + NEAR
+        return [
+            UUID(meeting)
+            for at, meeting in self.meetings.items()
+            if low <= datetime.fromisoformat(at) <= high
+        ]
 
     def book_meeting(self, meeting_id: UUID, at: datetime) -> None:
         """Book the time of a new meeting (`Meeting.schedule` checks that it is free)."""

@@ -54,6 +54,68 @@ def test_a_case_contact_is_recorded_and_bad_ones_leave_the_log_unchanged(api: Ap
     assert events(api) == before
 
 
+def test_case_contacts_are_listed_by_their_day_newest_first_whatever_order_recorded(
+    api: Api,
+) -> None:
+    """Decision 146: recorded out of order (a contact dated 1 September, then one dated
+    31 August), the list reads by the contact's day, newest first; two on one day, the later
+    recorded first. The history keeps the record order."""
+    (grad,), _ = graduates_and_newcomers(api, 1, 0)
+    path = f"/participants/{grad}/case-contacts"
+    recorded = [
+        api.post(path, {"contacted_on": on, "mode": mode})
+        for on, mode in (
+            ("2026-09-04", "phone"),
+            ("2026-08-21", "in_person"),
+            ("2026-09-01", "phone"),
+            ("2026-08-31", "video"),
+            ("2026-09-01", "video"),
+        )
+    ]
+    listed = api.get(path)
+    assert listed["participant_id"] == grad
+    assert [(c["contacted_on"], c["mode"]) for c in listed["items"]] == [
+        ("2026-09-04", "phone"),
+        ("2026-09-01", "video"),
+        ("2026-09-01", "phone"),
+        ("2026-08-31", "video"),
+        ("2026-08-21", "in_person"),
+    ]
+    by_position = {r["position"]: r["contacted_on"] for r in recorded}
+    assert [by_position[c["position"]] for c in listed["items"]] == [
+        c["contacted_on"] for c in listed["items"]
+    ]
+    assert {c["recorded_by"] for c in listed["items"]} == {"test-coordinator"}
+    assert listed["next_cursor"] is None
+    assert api.get(path, role="case_manager") == listed
+    # Pages of two on (day, position): of two contacts recorded between two pages, the one
+    # dated after the first page's end belongs to the first page, the other comes in its place
+    # on a later one; none is shown twice or skipped.
+    first = api.get(path, limit=2)
+    assert [c["contacted_on"] for c in first["items"]] == ["2026-09-04", "2026-09-01"]
+    api.post(path, {"contacted_on": "2026-09-02", "mode": "phone"})
+    api.post(path, {"contacted_on": "2026-08-25", "mode": "phone"})
+    rest, cursor = [], first["next_cursor"]
+    while cursor:
+        page = api.get(path, limit=2, cursor=cursor)
+        rest += [(c["contacted_on"], c["mode"]) for c in page["items"]]
+        cursor = page["next_cursor"]
+    assert rest == [
+        ("2026-09-01", "phone"),
+        ("2026-08-31", "video"),
+        ("2026-08-25", "phone"),
+        ("2026-08-21", "in_person"),
+    ]
+    for bad in ("x", "2026-13-01.5", "2026-09-01", first["next_cursor"] + "x"):
+        r = api.client.get(api.base + path, params={"cursor": bad}, headers=api.headers())
+        assert (r.status_code, r.json()["code"]) == (400, "invalid_cursor"), bad
+    denied = api.client.get(api.base + path, headers=api.headers("federal_oversight"))
+    assert denied.status_code == 403
+    missing = "/participants/00000000-0000-4000-8000-000000000000/case-contacts"
+    gone = api.client.get(api.base + missing, headers=api.headers())
+    assert (gone.status_code, gone.json()["code"]) == (404, "not_found")
+
+
 def test_case_contacts_and_referral_connections_are_services(api: Api) -> None:
     # Three graduates (classes ended 2026-06-01): one met by a case manager on 08-20, one
     # connected to a resource on 08-25, one with neither. On 09-30 only the third has gone 90

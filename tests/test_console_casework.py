@@ -72,6 +72,29 @@ def test_a_case_contact_is_recorded_from_the_participant_page(browser, world):
     assert world.events() == before + 1
 
 
+def test_the_page_lists_case_contacts_by_their_day_newest_first(browser, world):
+    """Recorded out of order, the contacts read by their day (decision 146); two on one day,
+    the later recorded first."""
+    pid = world.enrol(name="Odalys")
+    for on, mode in (
+        ("2026-03-05", "phone"),
+        ("2026-03-02", "in_person"),
+        ("2026-03-09", "phone"),
+        ("2026-03-05", "video"),
+    ):
+        world.post(f"/participants/{pid}/case-contacts", {"contacted_on": on, "mode": mode})
+    sign_in(browser, "case_manager", world.slug)
+    page = browser.get(f"/console/participants/{pid}").text
+    listed = page.split('id="h-casework"')[1].split("</ul>")[0]
+    days = re.findall(r"<li>(\w{3} \d\d \w{3} \d{4} · [\w ]+) ·", listed)
+    assert days == [
+        "Mon 09 Mar 2026 · phone",
+        "Thu 05 Mar 2026 · video",
+        "Thu 05 Mar 2026 · phone",
+        "Mon 02 Mar 2026 · in person",
+    ], listed
+
+
 def test_a_case_note_is_added_from_the_participant_page(browser, world):
     pid = world.enrol(name="Odalys")
     sign_in(browser, "case_manager", world.slug)

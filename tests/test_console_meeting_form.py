@@ -187,3 +187,36 @@ def test_a_second_meeting_at_the_same_time_is_refused_in_words_with_a_link(brows
     assert f'href="/console/participants/{pid}#h-meetings"' in box
     assert beside(again, "occurred_at") == said
     assert world.events() == before
+
+
+def test_a_meeting_overlapping_another_is_refused_in_words(browser, world):
+    """Retyped five minutes later, the meeting overlaps the one held from 10:00 for 45
+    minutes: said with that meeting's time and end in the grantee's zone (decision 146)."""
+    pid = world.enrol(name="Odalys")
+    pairing = world.pair(world.mentor("mentor-zed"), [pid], "2026-10-01T15:00:00Z")
+    sign_in(browser, "peer_mentor", world.slug, subject="mentor-zed")
+    action = f"/console/participants/{pid}/meeting"
+    first = post(
+        browser,
+        action,
+        meeting(pairing, "2026-11-24T10:00"),
+        key_of(browser.get(action).text, action),
+    )
+    assert first.status_code == 303, first.text
+    before = world.events()
+    again = post(
+        browser,
+        action,
+        meeting(pairing, "2026-11-24T10:05"),
+        key_of(browser.get(action).text, action),
+    )
+    assert again.status_code == 409
+    said = (
+        "This pairing has a meeting from Tue 24 Nov 2026, 10:00 to 10:45 (UTC-06:00) already"
+        " (held), which this time overlaps; choose another time, or see that meeting on the"
+        " participant's page."
+    )
+    box = html.unescape(refusal(again))
+    assert said in box, box
+    assert beside(again, "occurred_at") == said
+    assert world.events() == before

@@ -272,11 +272,11 @@ def test_outcomes_and_the_forms_follow_the_role(browser, world):
         f"/console/participants/{pid}/{name}" for name in ("exit", "job", "credential", "housing")
     ]
 
-    # A case manager records outcomes but may not read them (the API's feedback.read).
+    # A case manager records outcomes and reads them (outcomes.read, decision 146).
     sign_in(browser, "case_manager", world.slug)
     page = browser.get(f"/console/participants/{pid}").text
     shown = outcomes_part(page)
-    assert "Not available to your role." in shown and "Food handler card" not in shown
+    assert "Not available to your role." not in shown and "Food handler card" in shown
     assert all(f'href="{f}"' in page for f in forms)
 
     # A coordinator reads them.

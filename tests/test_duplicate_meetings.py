@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.common import AlreadyExists
-from domain.meetings import DuplicateMeeting, Meeting, MeetingStatus
+from domain.meetings import DuplicateMeeting, Meeting, MeetingStatus, check_no_overlap
 from domain.pairings import Pairing
 from tests.conftest import race
 from tests.meetings_helpers import World, held
@@ -44,6 +44,11 @@ def held_at(w: World, pairing: str, at: str = AT) -> dict[str, Any]:
     return w.meeting_body(pairing, at, record=held(at, 55, summary="resume"))
 
 
+def named(problem: dict[str, Any]) -> list[dict[str, Any]]:
+    """The meetings a 409 names, by id and status (their spans are checked on their own)."""
+    return [{k: e[k] for k in ("meeting_id", "status")} for e in problem["existing"]]
+
+
 def meetings_of(w: World, pairing: str) -> list[str]:
     """The ids of the pairing's meetings in the meeting log."""
     return [m["id"] for m in w.log(pairing)]
@@ -62,11 +67,12 @@ def test_a_meeting_recorded_twice_is_refused_naming_the_first(world: World) -> N
     problem = w.refused("/meetings", held_at(w, pairing), "duplicate_meeting", status=409)
     assert problem["type"] == "urn:prowd:problem:duplicate_meeting"
     assert problem["title"] == "Conflict"
-    assert problem["existing"] == [{"meeting_id": first["id"], "status": "held"}]
+    assert named(problem) == [{"meeting_id": first["id"], "status": "held"}]
     assert first["id"] in problem["detail"]
     # The same instant written with another offset is the same time.
     again = w.refused("/meetings", held_at(w, pairing, AT_UTC), "duplicate_meeting", status=409)
     assert again["existing"] == problem["existing"]
+    assert problem["existing"][0]["starts_at"] == AT_UTC.replace("Z", "+00:00")
     # Scheduling (not recording as held) at that time is refused too.
     w.refused("/meetings", w.meeting_body(pairing, AT), "duplicate_meeting", status=409)
     assert meetings_of(w, pairing) == [first["id"]]
@@ -79,7 +85,7 @@ def test_a_scheduled_meeting_is_not_recorded_again_as_a_new_one(world: World) ->
     pairing = solo(w)
     scheduled = w.post("/meetings", w.meeting_body(pairing, AT))
     problem = w.refused("/meetings", held_at(w, pairing), "duplicate_meeting", status=409)
-    assert problem["existing"] == [{"meeting_id": scheduled["id"], "status": "scheduled"}]
+    assert named(problem) == [{"meeting_id": scheduled["id"], "status": "scheduled"}]
     done = w.post(f"/meetings/{scheduled['id']}/held", held(AT, 55))
     assert done["status"] == "held"
     assert meetings_of(w, pairing) == [scheduled["id"]]
@@ -109,7 +115,7 @@ def test_a_cancelled_meetings_time_may_be_taken_again(world: World) -> None:
     again = w.post("/meetings", held_at(w, pairing))
     assert again["id"] != cancelled["id"] and again["status"] == "held"
     problem = w.refused("/meetings", held_at(w, pairing), "duplicate_meeting", status=409)
-    assert problem["existing"] == [{"meeting_id": again["id"], "status": "held"}]
+    assert named(problem) == [{"meeting_id": again["id"], "status": "held"}]
 
 
 def test_a_missed_meeting_keeps_its_time(world: World) -> None:
@@ -119,19 +125,19 @@ def test_a_missed_meeting_keeps_its_time(world: World) -> None:
     missed = w.post("/meetings", w.meeting_body(pairing, AT))
     w.post(f"/meetings/{missed['id']}/missed", {"no_show_by": "mentee"})
     problem = w.refused("/meetings", held_at(w, pairing), "duplicate_meeting", status=409)
-    assert problem["existing"] == [{"meeting_id": missed["id"], "status": "missed"}]
+    assert named(problem) == [{"meeting_id": missed["id"], "status": "missed"}]
 
 
 def test_another_pairing_or_another_time_is_a_meeting_of_its_own(world: World) -> None:
     """The same mentor meets another mentee at the same time (another pairing), and the same
-    pairing a minute later: both are recorded."""
+    pairing once the first meeting is over: both are recorded."""
     w = world
     mentor = w.mentor("mentor-a")
     one = w.pair(mentor, [w.enrol()], "2026-10-01T15:00:00Z")
     other = w.pair(mentor, [w.enrol(name="Bo")], "2026-10-01T15:00:00Z")
     first = w.post("/meetings", held_at(w, one))
     second = w.post("/meetings", held_at(w, other))
-    later = w.post("/meetings", held_at(w, one, "2026-11-03T18:01:00-06:00"))
+    later = w.post("/meetings", held_at(w, one, "2026-11-03T18:55:00-06:00"))
     assert len({first["id"], second["id"], later["id"]}) == 3
     assert len(meetings_of(w, one)) == 2 and meetings_of(w, other) == [second["id"]]
 
@@ -150,7 +156,7 @@ def test_two_identical_meetings_decided_at_once_are_recorded_once(world: World) 
     won = next(r for r in answers if r.status_code == 201).json()
     lost = next(r for r in answers if r.status_code == 409).json()
     assert lost["code"] == "duplicate_meeting"
-    assert lost["existing"] == [{"meeting_id": won["id"], "status": "held"}]
+    assert named(lost) == [{"meeting_id": won["id"], "status": "held"}]
     assert meetings_of(w, pairing) == [won["id"]]
 
 
@@ -199,8 +205,8 @@ def test_a_batch_refuses_a_duplicate_meeting_per_item(world: World) -> None:
         "duplicate_meeting",
         "urn:prowd:problem:duplicate_meeting",
     )
-    assert twin["existing"] == [{"meeting_id": first, "status": "held"}]
-    assert repeat["existing"] == [{"meeting_id": before["id"], "status": "held"}]
+    assert named(twin) == [{"meeting_id": first, "status": "held"}]
+    assert named(repeat) == [{"meeting_id": before["id"], "status": "held"}]
     assert (out["accepted"], out["refused"]) == (2, 2)
     assert sorted(meetings_of(w, pairing)) == sorted([before["id"], first, out["items"][3]["id"]])
     # Two meetings, each Scheduled, Held and booked on the pairing; the earlier of them is
@@ -271,7 +277,9 @@ def test_a_second_meeting_at_that_time_is_refused_until_the_first_is_cancelled()
     with pytest.raises(DuplicateMeeting) as refused:
         schedule(pairing, first)
     assert isinstance(refused.value, AlreadyExists) and refused.value.code == "duplicate_meeting"
-    assert refused.value.existing == [{"meeting_id": str(first.id), "status": "scheduled"}]
+    assert named({"existing": refused.value.existing}) == [
+        {"meeting_id": str(first.id), "status": "scheduled"}
+    ]
     assert pairing.version == version, "a refused meeting changed the pairing"
     first.cancel("lockdown", True, "2026-W45")
     assert first.status is MeetingStatus.CANCELLED
@@ -290,3 +298,146 @@ def test_the_meeting_the_pairing_has_at_that_time_must_be_given() -> None:
     with pytest.raises(ValueError):
         schedule(pairing, schedule(open_pairing([uuid4()])))
     assert pairing.meeting_at(WHEN) == first.id
+
+
+# -- overlapping spans (decision 146) ----------------------------------------------------------
+
+TEN = "2026-11-05T10:00:00-06:00"
+
+
+def held_for(w: World, pairing: str, at: str, minutes: int) -> dict[str, Any]:
+    return w.meeting_body(pairing, at, record=held(at, minutes, summary="resume"))
+
+
+def test_a_retyped_time_overlapping_a_held_meeting_is_refused_naming_it(world: World) -> None:
+    """The retry with a retyped time: half a second later, or five minutes later for an hour,
+    overlaps the meeting held from 10:00 for 30 minutes; each is 409 `duplicate_meeting` naming
+    that meeting's id and span, and appends nothing. A meeting from 10:30 (back to back) is
+    its own."""
+    w = world
+    pairing = solo(w)
+    first = w.post("/meetings", held_for(w, pairing, TEN, 30))
+    starts, ends = "2026-11-05T16:00:00+00:00", "2026-11-05T16:30:00+00:00"
+    expected = [{"meeting_id": first["id"], "status": "held", "starts_at": starts, "ends_at": ends}]
+    for at, minutes in (("2026-11-05T10:00:00.5-06:00", 30), ("2026-11-05T10:05:00-06:00", 60)):
+        problem = w.refused(
+            "/meetings", held_for(w, pairing, at, minutes), "duplicate_meeting", status=409
+        )
+        assert problem["type"] == "urn:prowd:problem:duplicate_meeting"
+        assert problem["existing"] == expected
+        assert first["id"] in problem["detail"] and starts in problem["detail"]
+    # An earlier meeting running into it overlaps too.
+    w.refused(
+        "/meetings",
+        held_for(w, pairing, "2026-11-05T09:00:00-06:00", 61),
+        "duplicate_meeting",
+        status=409,
+    )
+    after = w.post("/meetings", held_for(w, pairing, "2026-11-05T10:30:00-06:00", 30))
+    before = w.post("/meetings", held_for(w, pairing, "2026-11-05T09:00:00-06:00", 60))
+    assert sorted(meetings_of(w, pairing)) == sorted([before["id"], first["id"], after["id"]])
+
+
+def test_a_scheduled_meeting_holds_its_planned_span_until_cancelled(world: World) -> None:
+    """Planned for an hour from 10:00, a meeting keeps 10:30 taken (scheduled or held); once
+    cancelled, its span is free."""
+    w = world
+    pairing = solo(w)
+    planned = w.post("/meetings", {**w.meeting_body(pairing, TEN), "planned_minutes": 60})
+    half = "2026-11-05T10:30:00-06:00"
+    problem = w.refused("/meetings", w.meeting_body(pairing, half), "duplicate_meeting", status=409)
+    assert problem["existing"][0]["meeting_id"] == planned["id"]
+    w.refused("/meetings", held_for(w, pairing, half, 20), "duplicate_meeting", status=409)
+    w.post(f"/meetings/{planned['id']}/cancellation", {"reason": "lockdown"})
+    assert w.post("/meetings", held_for(w, pairing, half, 20))["status"] == "held"
+
+
+def test_holding_a_scheduled_meeting_over_another_is_refused(world: World) -> None:
+    """A meeting scheduled for the afternoon, recorded as held at a time another meeting of
+    the pairing took, is refused; held at its own time it is recorded."""
+    w = world
+    pairing = solo(w)
+    first = w.post("/meetings", held_for(w, pairing, TEN, 30))
+    later = w.post("/meetings", w.meeting_body(pairing, "2026-11-05T14:00:00-06:00"))
+    problem = w.refused(
+        f"/meetings/{later['id']}/held",
+        held("2026-11-05T10:15:00-06:00", 30),
+        "duplicate_meeting",
+        status=409,
+    )
+    assert problem["existing"][0]["meeting_id"] == first["id"]
+    done = w.post(f"/meetings/{later['id']}/held", held("2026-11-05T14:00:00-06:00", 45))
+    assert done["status"] == "held"
+
+
+def test_an_amendment_moving_a_meeting_over_another_is_refused(world: World) -> None:
+    """An amendment may correct a meeting in its own span (it is not compared with itself),
+    not move it over another meeting of the pairing."""
+    w = world
+    pairing = solo(w)
+    first = w.post("/meetings", held_for(w, pairing, TEN, 30))
+    later = w.post("/meetings", held_for(w, pairing, "2026-11-05T14:00:00-06:00", 30))
+    problem = w.refused(
+        f"/meetings/{later['id']}/amendments",
+        {"reason": "typed the wrong time", "record": held("2026-11-05T10:15:00-06:00", 30)},
+        "duplicate_meeting",
+        status=409,
+    )
+    assert problem["existing"][0]["meeting_id"] == first["id"]
+    fixed = w.post(
+        f"/meetings/{first['id']}/amendments",
+        {"reason": "it ran longer", "record": held(TEN, 45)},
+    )
+    assert fixed["held"]["duration_minutes"] == 45
+
+
+def test_two_overlapping_meetings_decided_at_once_are_recorded_once(world: World) -> None:
+    """At two different instants, overlapping: the pairing's version lets one in, the other
+    is decided again and refused."""
+    w = world
+    pairing = solo(w)
+
+    def tap(at: str) -> Any:
+        body = held_for(w, pairing, at, 30)
+        return lambda: w.client.post(w.base + "/meetings", json=body, headers=w.headers())
+
+    answers = race(w.db, w.slug, tap(TEN), tap("2026-11-05T10:00:00.5-06:00"))
+    assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+    won = next(r for r in answers if r.status_code == 201).json()
+    lost = next(r for r in answers if r.status_code == 409).json()
+    assert lost["existing"][0]["meeting_id"] == won["id"]
+    assert meetings_of(w, pairing) == [won["id"]]
+
+
+def test_a_batch_refuses_an_overlapping_meeting_per_item(world: World) -> None:
+    w = world
+    pairing = solo(w)
+    out = send(
+        w,
+        [
+            item("meeting.schedule", "o-1", held_for(w, pairing, TEN, 30)),
+            item("meeting.schedule", "o-2", held_for(w, pairing, "2026-11-05T10:05:00-06:00", 60)),
+            item("meeting.schedule", "o-3", held_for(w, pairing, "2026-11-05T10:30:00-06:00", 30)),
+        ],
+    )
+    assert [i["status"] for i in out["items"]] == [201, 409, 201]
+    refused = out["items"][1]["problem"]
+    assert refused["code"] == "duplicate_meeting"
+    assert refused["existing"][0]["meeting_id"] == out["items"][0]["id"]
+
+
+def test_overlap_is_decided_by_the_spans_without_a_database() -> None:
+    pairing = open_pairing([uuid4()])
+    first = schedule(pairing)  # 00:00 UTC for an hour
+    with pytest.raises(DuplicateMeeting) as refused:
+        check_no_overlap(WHEN + timedelta(seconds=0.5), 30, [first])
+    assert refused.value.existing[0]["ends_at"] == "2026-11-04T01:00:00+00:00"
+    with pytest.raises(DuplicateMeeting):
+        check_no_overlap(WHEN - timedelta(minutes=30), 31, [first])
+    check_no_overlap(WHEN + timedelta(hours=1), 30, [first])
+    check_no_overlap(WHEN - timedelta(minutes=30), 30, [first])
+    check_no_overlap(WHEN, 30, [first], itself=first.id)
+    first.cancel("lockdown", True, "2026-W45")
+    check_no_overlap(WHEN, 30, [first])
+    assert pairing.meetings_near(WHEN, WHEN + timedelta(minutes=30)) == [first.id]
+    assert pairing.meetings_near(WHEN + timedelta(days=2), WHEN + timedelta(days=2)) == []

@@ -193,6 +193,21 @@ def test_outcomes_are_recorded_on_the_participant(w):
     api.get(base, role="peer_mentor", sub="pm-marcus", expect=403)
 
 
+def test_a_case_manager_reads_the_outcomes_they_record_but_not_the_feedback_on_mentors(w):
+    """Decision 146: what a case manager records (`outcomes.write`) they read
+    (`outcomes.read`): the participant's outcomes and the grantee's list; the participants'
+    feedback on their mentors stays the supervisors' (`feedback.read`)."""
+    api = w.api
+    base = f"/participants/{w.mentee}/outcomes"
+    saved = api.post(f"{base}/employment", JOB, role="case_manager")
+    assert api.get(base, role="case_manager")["employments"] == [JOB]
+    rows = api.view("/outcomes", saved["position"], role="case_manager")["items"]
+    assert [(r["participant_id"], r["kind"]) for r in rows] == [(w.mentee, "employment")]
+    api.get("/feedback", role="case_manager", expect=403)
+    api.get(base, role="rrc_staff", expect=403)
+    api.get(base, role="federal_oversight", expect=403)
+
+
 def test_outcome_refusals_name_the_rule(w):
     api = w.api
     base = f"/participants/{w.mentee}/outcomes"

@@ -583,7 +583,8 @@ def test_stage_one_meetings_avoid_class_hours_unless_the_policy_flags_them(world
 
     w.policy(class_hours_rule="flag")
     assert w.get("/policy")["rules"]["class_hours_rule"] == "flag"
-    flagged = w.meet(pid, "2026-11-24T11:30:00-06:00")
+    # 10:30-11:30, in class hours; not over the 12:00 meeting (decision 146).
+    flagged = w.meet(pid, "2026-11-24T10:30:00-06:00")
     assert flagged["held"]["during_class_hours"] is True
     held_now = w.post(f"/meetings/{scheduled['id']}/held", held("2026-11-17T10:00:00-06:00"))
     assert held_now["held"]["during_class_hours"] is True

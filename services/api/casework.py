@@ -2,22 +2,32 @@
 contact with a participant (in person, by phone or video) on a day. A contact is a
 participation-level service (domain/definitions.py): it keeps the participant from a derived
 90-day exit, in the report, the PIRL file and the caseload alike. No text: notes go in case
-notes."""
+notes. The participant's contacts are listed by their day, newest first."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.params import Parameter
 
-from domain.casework import ContactMode
+from domain.casework import CaseContact, ContactMode, contacts_after
 from domain.participants import Participant
-from services.api.context import Tenant, action, provide_tenant, tenant_command
+from services.api.context import (
+    Tenant,
+    action,
+    check_own_mentee,
+    provide_tenant,
+    tenant_command,
+)
 from services.api.docs import body, problems
+from services.api.params import LIMIT_DEFAULT, Limit
+from services.api.problems import ProblemError
 
 
 class CaseContactIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -31,6 +41,30 @@ class CaseContactOut(msgspec.Struct):
     mode: ContactMode
     version: int
     position: int | None = None
+
+
+class CaseContactPage(msgspec.Struct):
+    participant_id: UUID
+    # By `contacted_on`, newest first; on one day, the later recorded (`position`) first.
+    items: list[CaseContact]
+    next_cursor: str | None
+
+
+BAD_CURSOR = "the cursor is not one this list handed out"
+# A page's cursor: the last contact's day and log position (nothing personal).
+_CURSOR = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})\.([0-9]{1,19})$")
+
+
+def _after(cursor: str) -> tuple[date, int] | None:
+    if not cursor:
+        return None
+    found = _CURSOR.match(cursor)
+    try:
+        if found is None:
+            raise ValueError(cursor)
+        return date.fromisoformat(found[1]), int(found[2])
+    except ValueError:
+        raise ProblemError(400, "invalid_cursor", BAD_CURSOR) from None
 
 
 class CaseContactController(Controller):
@@ -76,6 +110,37 @@ class CaseContactController(Controller):
             render,
             status=201,
         )
+
+    @get(
+        "/",
+        opt=action("participants.read"),
+        sync_to_thread=True,
+        responses=problems(
+            (400, "invalid_cursor", BAD_CURSOR),
+            (404, "not_found", "no such participant in this grantee"),
+        ),
+    )
+    def list_contacts(
+        self,
+        tenant: Tenant,
+        participant_id: UUID,
+        limit: Limit = LIMIT_DEFAULT,
+        cursor: Annotated[
+            str, Parameter(max_length=40, description="`next_cursor` of the previous page")
+        ] = "",
+    ) -> CaseContactPage:
+        """The participant's case-management contacts by their day (`contacted_on`), newest
+        first; two on one day, the later recorded first (`position`, the log position). Keyset
+        pages on (`contacted_on`, `position`). Peer mentors: their own mentees'."""
+        after = _after(cursor)
+        contacts = contacts_after(tenant.app.participants.case_contacts(participant_id), after)
+        check_own_mentee(
+            tenant, tenant.app.participants.participant(participant_id), "participants.read"
+        )
+        page = contacts[:limit]
+        last = page[-1] if len(contacts) > limit else None
+        more = None if last is None else f"{last.contacted_on.isoformat()}.{last.position}"
+        return CaseContactPage(participant_id, page, more)
 
 
 ROUTES: list[Any] = [CaseContactController]

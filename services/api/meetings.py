@@ -131,8 +131,16 @@ _EXISTING = "0d5c3b7e-2f41-4c8a-9a37-5e1f0b6d9c21"
 DUPLICATE: Refusal = (
     409,
     "duplicate_meeting",
-    f"the pairing has a meeting at 2026-11-24T18:00:00-06:00 already (held): {_EXISTING}",
-    [{"meeting_id": _EXISTING, "status": "held"}],
+    "the pairing has a meeting from 2026-11-25T00:00:00+00:00 to 2026-11-25T00:55:00+00:00"
+    f" already (held): {_EXISTING}",
+    [
+        {
+            "meeting_id": _EXISTING,
+            "status": "held",
+            "starts_at": "2026-11-25T00:00:00+00:00",
+            "ends_at": "2026-11-25T00:55:00+00:00",
+        }
+    ],
 )
 
 
@@ -168,9 +176,10 @@ class MeetingController(Controller):
         """Schedule a meeting of a pairing; include `held` to record a meeting that took place
         (`held.summary_part2: true` tags its summary as 42 CFR Part 2 information, shared
         outside the grantee only under a covering consent). A pairing meets once at a time:
-        while it has a meeting (not cancelled) at `scheduled_for`, 409 `duplicate_meeting`
-        names it in `existing` (a retry with the same `Idempotency-Key` is answered as the
-        first time instead)."""
+        while it has a meeting (not cancelled) at `scheduled_for`, or one whose span overlaps
+        this meeting's (as held, else as planned), 409 `duplicate_meeting` names it and its
+        span in `existing` (a retry with the same `Idempotency-Key` is answered as the first
+        time instead)."""
         return self._do(request, tenant, data, schedule_command(request, tenant, data))
 
     def _own_meeting(self, tenant: Tenant, meeting_id: UUID, action_name: str) -> Meeting:
@@ -182,7 +191,7 @@ class MeetingController(Controller):
         sync_to_thread=True,
         status_code=201,
         responses=problems(
-            *HELD_RULES, (422, "meeting_not_scheduled", "the meeting is already held")
+            *HELD_RULES, (422, "meeting_not_scheduled", "the meeting is already held"), DUPLICATE
         ),
     )
     def hold(

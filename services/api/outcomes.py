@@ -120,7 +120,7 @@ class OutcomeController(Controller):
 
     @post(
         "/participants/{participant_id:uuid}/outcomes/employment",
-        opt=action("feedback.write"),
+        opt=action("outcomes.write"),
         sync_to_thread=True,
         status_code=201,
         responses=problems(*OUTCOME_DAY, (422, "invalid_wage", f"wage must be {WAGE_RANGE}")),
@@ -163,7 +163,7 @@ class OutcomeController(Controller):
 
     @post(
         "/participants/{participant_id:uuid}/outcomes/credentials",
-        opt=action("feedback.write"),
+        opt=action("outcomes.write"),
         sync_to_thread=True,
         status_code=201,
         responses=problems(*OUTCOME_DAY),
@@ -202,7 +202,7 @@ class OutcomeController(Controller):
 
     @post(
         "/participants/{participant_id:uuid}/outcomes/housing",
-        opt=action("feedback.write"),
+        opt=action("outcomes.write"),
         sync_to_thread=True,
         status_code=201,
         responses=problems(*OUTCOME_DAY),
@@ -233,7 +233,7 @@ class OutcomeController(Controller):
 
     @get(
         "/participants/{participant_id:uuid}/outcomes",
-        opt=action("feedback.read"),
+        opt=action("outcomes.read"),
         sync_to_thread=True,
         responses=problems(),
     )
@@ -242,7 +242,7 @@ class OutcomeController(Controller):
         transition of the participant)."""
         return render_outcomes(tenant.app.evaluation.outcomes(participant_id), 0)
 
-    @get("/outcomes", opt=action("feedback.read"), sync_to_thread=True, responses=problems())
+    @get("/outcomes", opt=action("outcomes.read"), sync_to_thread=True, responses=problems())
     def list_outcomes(
         self,
         request: Request[Any, Any, Any],

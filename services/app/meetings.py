@@ -14,7 +14,7 @@ from domain.cadence import CadenceWeek, cadence_weeks, iso_week, week_name
 from domain.class_sessions import CLASS_KINDS
 from domain.common import ProwdAggregate, RuleViolation, check_not_future, utcnow
 from domain.goals import Goal
-from domain.meetings import HeldRecord, Meeting, NoShow, NoteReader
+from domain.meetings import HeldRecord, Meeting, NoShow, NoteReader, check_no_overlap
 from domain.mentors import Mentor
 from domain.pairings import Location, Pairing
 from domain.participants import Stage
@@ -119,6 +119,14 @@ class Meetings:
             )
         return mentor
 
+    def _check_overlap(
+        self, pairing: Pairing, starts: datetime, minutes: int, itself: UUID | None = None
+    ) -> None:
+        """A pairing meets once at a time: no span overlaps another of its meetings that is
+        not cancelled (`DuplicateMeeting`, naming it)."""
+        near = pairing.meetings_near(starts, starts + timedelta(minutes=minutes))
+        check_no_overlap(starts, minutes, [self.meeting(m) for m in near if m != itself], itself)
+
     def _first_meeting(self, pairing: Pairing, record: HeldRecord) -> list[ProwdAggregate]:
         # Meetings may be recorded out of order: the first meeting is the earliest held.
         met_on = record.occurred_at.astimezone(self.ledger.zone).date()
@@ -145,10 +153,10 @@ class Meetings:
         held: HeldRecord | None = None,
     ) -> Saved[Meeting]:
         """Schedule a meeting of a pairing; with `held`, record it as held at once. Refused
-        (`DuplicateMeeting`, naming it) while the pairing has a meeting at that time; the
-        pairing, which books the time, is saved with the meeting, so that of two such
-        requests decided at once one wins the pairing's version and the other is decided
-        again on what it left."""
+        (`DuplicateMeeting`, naming it) while the pairing has a meeting at that time, or one
+        whose span overlaps the new meeting's (as held, else as planned); the pairing, which
+        books the time, is saved with the meeting, so that of two such requests decided at
+        once one wins the pairing's version and the other is decided again on what it left."""
         pairing = self.pairings.pairing(pairing_id)
         booked = pairing.meeting_at(scheduled_for)
         meeting = Meeting.schedule(
@@ -168,15 +176,22 @@ class Meetings:
             if scheduled_for < pairing.opened_at:
                 raise RuleViolation("the meeting cannot precede the match", code="before_match")
             self._check_place(pairing, location, scheduled_for)
+        # Its span as held, else as planned (`Meeting.span`).
+        if held is not None:
+            self._check_overlap(pairing, held.occurred_at, held.duration_minutes, meeting.id)
+        else:
+            self._check_overlap(pairing, scheduled_for, planned_minutes, meeting.id)
         return self.ledger.record(meeting, command, also=[pairing])
 
     def hold_meeting(
         self, command: Command, meeting_id: UUID, record: HeldRecord
     ) -> Saved[Meeting]:
-        """Record that a scheduled meeting was held."""
+        """Record that a scheduled meeting was held; refused (`DuplicateMeeting`) if its
+        span as held overlaps another of the pairing's meetings."""
         meeting = self.meeting(meeting_id)
         pairing = self.pairings.pairing(meeting.pairing_id)
         record = self._checked(pairing, record)
+        self._check_overlap(pairing, record.occurred_at, record.duration_minutes, meeting_id)
         meeting.hold(record, pairing, self.week_of(record.occurred_at))
         return self.ledger.record(meeting, command, also=self._first_meeting(pairing, record))
 
@@ -214,6 +229,7 @@ class Meetings:
         record = meeting.amendment(record, reader, keep_part2=keep_part2, keep_note=keep_note)
         pairing = self.pairings.pairing(meeting.pairing_id)
         record = self._checked(pairing, record)
+        self._check_overlap(pairing, record.occurred_at, record.duration_minutes, meeting_id)
         meeting.amend(reason, record, pairing, self.week_of(record.occurred_at))
         # An amendment that moves a meeting earlier may make it the first meeting.
         return self.ledger.record(meeting, command, also=self._first_meeting(pairing, record))

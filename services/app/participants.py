@@ -13,7 +13,13 @@ import msgspec
 
 from domain import assignment, corrections, definitions
 from domain.casenotes import CaseNote
-from domain.casework import ContactMode, record_case_contact
+from domain.casework import (
+    CaseContact,
+    CaseManagementContact,
+    ContactMode,
+    newest_first,
+    record_case_contact,
+)
 from domain.common import NotFound, ProwdAggregate, RuleViolation
 from domain.contact import Contact, record_contact
 from domain.participants import ExitReason, Participant, PersonalDetails
@@ -170,6 +176,20 @@ class Participants:
         participant = self.participant(participant_id)
         record_case_contact(participant, on, mode, self.ledger.zone)
         return self.ledger.record(participant, command)
+
+    def case_contacts(self, participant_id: UUID) -> list[CaseContact]:
+        """The participant's case-management contacts by their day, newest first (on one day,
+        the later recorded first)."""
+        return newest_first(
+            CaseContact(
+                contacted_on=e.contacted_on,
+                mode=e.mode,
+                recorded_by=e.recorded_by,
+                position=position,
+            )
+            for position, e in self.history(participant_id)
+            if isinstance(e, CaseManagementContact)
+        )
 
     def write_case_note(
         self, command: Command, participant_id: UUID, *, text: str, part2: bool

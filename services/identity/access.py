@@ -178,13 +178,19 @@ MATRIX: dict[str, Rule] = {
         True,
         "read debriefs, escalations, assessments and the support-network view",
     ),
-    "feedback.write": Rule(STAFF, "grantee", True, "record participant feedback and outcomes"),
+    "feedback.write": Rule(STAFF, "grantee", True, "record participants' feedback on mentoring"),
+    # Feedback on a mentor is the supervisors' (decision 146): case managers collect it only.
     "feedback.read": Rule(
         frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR}),
         "grantee",
         True,
-        "read participant feedback and outcomes",
+        "read participants' feedback on mentoring",
     ),
+    # Whoever records a participant's outcomes reads them (decision 146).
+    "outcomes.write": Rule(
+        STAFF, "grantee", True, "record a participant's outcomes (exit, job, credential, housing)"
+    ),
+    "outcomes.read": Rule(STAFF | {R.AUDITOR}, "grantee", True, "read participants' outcomes"),
     "feedback.mentor_copy": Rule(
         frozenset({R.GRANTEE_ADMIN, R.COORDINATOR, R.AUDITOR, R.PEER_MENTOR}),
         "grantee",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from litestar import Request
@@ -139,11 +140,35 @@ def duplicate_words(refused: Refusal, at: str) -> str:
     what the pairing's meeting then is, without the API's timestamp and id."""
     existing = (refused.problem.get("existing") or [{}])[0]
     status = str(existing.get("status") or "")
-    return as_sentence(
-        f"this pairing has a meeting at {when(at)} already"
-        + (f" ({status.replace('_', ' ')})" if status else "")
-        + "; choose another time, or see that meeting on the participant's page"
-    )
+    said = f" ({status.replace('_', ' ')})" if status else ""
+    then = "; choose another time, or see that meeting on the participant's page"
+    span = overlapped(existing, at)
+    if span is not None:
+        starts, ends = span
+        return as_sentence(
+            f"this pairing has a meeting from {starts:%a %d %b %Y, %H:%M} to {ends:%H:%M}"
+            f" ({zone_of(starts)}) already{said}, which this time overlaps{then}"
+        )
+    return as_sentence(f"this pairing has a meeting at {when(at)} already{said}{then}")
+
+
+def overlapped(existing: Mapping[str, Any], at: str) -> tuple[datetime, datetime] | None:
+    """The span of the meeting a refusal names, in the offset of the form's time, when it
+    starts at another time than the form's (an overlap rather than the same time)."""
+    try:
+        asked = datetime.fromisoformat(at)
+        starts = datetime.fromisoformat(str(existing["starts_at"]))
+        ends = datetime.fromisoformat(str(existing["ends_at"]))
+    except (KeyError, ValueError):
+        return None
+    if asked.tzinfo is None or starts == asked:
+        return None
+    return starts.astimezone(asked.tzinfo), ends.astimezone(asked.tzinfo)
+
+
+def zone_of(at: datetime) -> str:
+    offset = at.strftime("%z")
+    return f"UTC{offset[:3]}:{offset[3:]}"
 
 
 def by_label(shown: dict[str, Any]) -> dict[str, Any]:

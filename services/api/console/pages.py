@@ -173,15 +173,13 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
     # Outcomes are read from the participant's own record (no view to wait for).
     outcomes = await optional(request, staff, f"/participants/{pid}/outcomes")
     may_contact = allowed("casework.write", staff.roles)
-    # Case contacts have no view of their own: they are the participant's events, newest first.
-    history = (
-        await optional(request, staff, f"/participants/{pid}/history") if may_contact else None
+    # By the contact's day, newest first, as the API lists them (decision 146).
+    listed = (
+        await optional_all(request, staff, f"/participants/{pid}/case-contacts", limit=500)
+        if may_contact
+        else None
     )
-    contacts = [
-        e
-        for e in reversed((history or {}).get("events", []))
-        if e["type"] == "CaseManagementContact"
-    ]
+    contacts = (listed or {}).get("items", [])
     return page(
         request,
         staff,
@@ -206,7 +204,7 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         referrals=None if referrals is None else referrals.get("items", []),
         resources={str(r["id"]): str(r["name"]) for r in (directory or {}).get("items", [])},
         outcomes=outcomes,
-        may_outcome=allowed("feedback.write", staff.roles),
+        may_outcome=allowed("outcomes.write", staff.roles),
         may_download=allowed("documents.download", staff.roles),
         part2_notice=PART2_NOTICE_ABBREVIATED,
         may_upload=allowed("documents.write", staff.roles),
