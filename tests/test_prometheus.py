@@ -156,7 +156,9 @@ def test_metrics_of_the_api_the_worker_and_the_dispatcher(
             [(_, _, age)] = families(f"http://127.0.0.1:{port}/metrics")[
                 "prowd_heartbeat_age_seconds"
             ]
-            assert 0 <= age < 5
+            # A loop beats once a pass; late in a parallel run a pass over the test database's
+            # hundreds of grantees has taken 7 s on a loaded machine (the probe allows 300 s).
+            assert 0 <= age < 60
             monkeypatch.setenv("PROWD_METRICS_PORT", str(port))
             monkeypatch.delenv("PROWD_HEARTBEAT_MAX", raising=False)
             assert probe.heartbeat() == 0

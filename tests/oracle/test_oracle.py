@@ -165,16 +165,19 @@ history = st.fixed_dictionaries(
 )
 
 
-def at(day: date, minute: int = 0) -> str:
-    """16:00 UTC on `day`; `minute` minutes later for the n-th meeting of one pairing, which
-    meets once at a time (decision 96) whatever days the history draws."""
-    return f"{min(day, LAST).isoformat()}T16:{minute:02d}:00Z"
+def at(day: date, n: int = 0) -> str:
+    """16:00 UTC on `day`; two hours later for each further meeting of one pairing, which
+    meets once at a time (decision 96; a meeting's span overlaps none of its pairing's,
+    decision 146: at most four a day of at most two hours) whatever days the history draws.
+    In the grantee's zone (Chicago) every one of them is on `day`."""
+    return f"{min(day, LAST).isoformat()}T{16 + 2 * n:02d}:00:00Z"
 
 
 @contextmanager
 def on_day(day: date) -> Iterator[None]:
     """Record as if on `day` (the process's clock, the API's included, set there for a block)."""
-    moment = datetime.combine(min(day, LAST), datetime.min.time(), UTC) + timedelta(hours=17)
+    # 23:00 UTC (17:00 in Chicago): after the day's last meeting (`at`).
+    moment = datetime.combine(min(day, LAST), datetime.min.time(), UTC) + timedelta(hours=23)
     previous = clock.install(clock.FixedClock(moment, tick=True))
     try:
         yield
