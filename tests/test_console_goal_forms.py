@@ -180,7 +180,7 @@ def test_a_goal_is_revised_with_what_changed_and_each_refusal_by_its_field(brows
     assert "The revision changes nothing." in refusal(r)
     r = post(browser, action, {**terms, "target_date": "2026-07-01", "reason": "Later"}, key)
     assert beside(r, "target_date") == (
-        "A short_term goal set on 2026-03-10 has a target date within 90 days (by 2026-06-08),"
+        "A short-term goal set on 2026-03-10 has a target date within 90 days (by 2026-06-08),"
         " not 2026-07-01."
     )
     r = post(browser, action, {**terms, "target_date": "2026-04-10", "reason": "Sooner"}, key)

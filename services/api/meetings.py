@@ -116,6 +116,11 @@ HELD_RULES = [
     (422, "invalid_duration", "a held meeting lasts more than 0 and at most 480 minutes"),
     (
         422,
+        "facility_wrong_kind",
+        "facility RRC-1 is an RRC, not a BOP institution: choose the place that fits the facility",
+    ),
+    (
+        422,
         "clearance_required",
         "the mentor has no unexpired volunteer clearance for FCI-N1 on that date",
     ),

@@ -105,7 +105,14 @@ class Meetings:
                 raise RuleViolation(
                     f"{location.kind.in_words} meeting names its facility", code="facility_required"
                 )
-            self.facilities.facility(location.facility_code)
+            facility = self.facilities.facility(location.facility_code)
+            if facility.kind.value != location.kind.value:
+                # Said before the clearance: the place chosen does not fit the facility named.
+                raise RuleViolation(
+                    f"facility {facility.code} is {facility.kind.in_words}, not"
+                    f" {location.kind.in_words}: choose the place that fits the facility",
+                    code="facility_wrong_kind",
+                )
             if not mentor.clearance_valid(
                 location.facility_code, at.astimezone(self.ledger.zone).date()
             ):

@@ -42,6 +42,7 @@ SCHEDULE_RULES = {
     "invalid_duration": "planned_minutes",
     "pairing_closed": "pairing_id",
     "facility_required": "location.facility",
+    "facility_wrong_kind": "location.facility",
     "facility_not_allowed": "location.facility",
     "clearance_required": "location.facility",
 }
