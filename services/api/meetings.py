@@ -170,7 +170,16 @@ class MeetingController(Controller):
         opt=action("meetings.write"),
         sync_to_thread=True,
         status_code=201,
-        responses=problems(*HELD_RULES, DUPLICATE),
+        responses=problems(
+            *HELD_RULES,
+            (422, "before_match", "the meeting cannot precede the match"),
+            (
+                422,
+                "too_far_ahead",
+                "a meeting is planned at most 365 days ahead, by 2027-11-24, not for 2062-11-24",
+            ),
+            DUPLICATE,
+        ),
     )
     def schedule(
         self,

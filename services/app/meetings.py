@@ -179,9 +179,8 @@ class Meetings:
             meeting.hold(held, pairing, self.week_of(held.occurred_at))
             self._first_meeting(pairing, held)
         else:
-            # A meeting only planned: the rules of its time and place hold already.
-            if scheduled_for < pairing.opened_at:
-                raise RuleViolation("the meeting cannot precede the match", code="before_match")
+            # A meeting only planned: the rules of its place hold already (of its time:
+            # `Meeting.schedule`).
             self._check_place(pairing, location, scheduled_for)
         # Its span as held, else as planned (`Meeting.span`).
         if held is not None:
