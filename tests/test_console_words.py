@@ -76,6 +76,12 @@ def test_a_stage_move_is_refused_in_the_words_of_the_form(browser, world):
     )
     r = post(browser, action, {**at, "to_stage": "3", "placement": "rrc", "facility": "RRC-1"}, key)
     assert plain(said(r)) == "A placement in an RRC belongs to stage 2, not stage 3."
+    early = {"occurred_at": "2025-01-02T09:00", "to_stage": "2", "placement": "rrc"}
+    r = post(browser, action, {**early, "facility": "RRC-1"}, key)
+    assert plain(beside(r, "occurred_at")).startswith(
+        "The time of the stage transition, 2025-01-02T09:00:00-06:00, is before the current"
+        " stage began"
+    )
     assert world.events() == before
 
 

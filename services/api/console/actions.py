@@ -99,6 +99,7 @@ STAGE_RULES = {
     "facility_wrong_kind": "facility",
     "facility_not_allowed": "facility",
     "in_future": "occurred_at",
+    "before_current_stage": "occurred_at",
 }
 
 
