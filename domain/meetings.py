@@ -35,8 +35,8 @@ from domain.common import (
 from domain.pairings import Location, Pairing, PairingKind
 
 MAX_MINUTES = 8 * 60
-# How far ahead a meeting may be planned (docs/decisions.md 149): a year of weekly meetings is
-# more than any commitment's cadence needs; a time later than that is a typing slip (2062 for
+# How far ahead a meeting may be planned (docs/decisions.md 149): meetings are planned weeks
+# ahead, and a year is room enough for any; a time later than that is a typing slip (2062 for
 # 2026), which would otherwise sit as "scheduled" for decades.
 PLAN_AHEAD = timedelta(days=365)
 # A meeting still scheduled this long after its time awaits an outcome (held, missed or
