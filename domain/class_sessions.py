@@ -232,6 +232,7 @@ class ClassSessionRequest(ProwdAggregate):
             )
         if kind not in self.kinds:
             raise RuleViolation(
-                f"the facility approved {', '.join(k.value for k in self.kinds)}, not {kind.value}",
+                f"the facility approved {', '.join(k.value.replace('_', ' ') for k in self.kinds)},"
+                f" not {kind.value.replace('_', ' ')}",
                 code="session_kind_not_approved",
             )

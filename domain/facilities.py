@@ -22,6 +22,11 @@ class FacilityKind(StrEnum):
     BOP_INSTITUTION = "bop_institution"
     RRC = "rrc"
 
+    @property
+    def in_words(self) -> str:
+        """The kind as a sentence says it, with its article: "a BOP institution", "an RRC"."""
+        return "a BOP institution" if self is FacilityKind.BOP_INSTITUTION else "an RRC"
+
 
 def check_code(code: str, what: str) -> None:
     if not CODE.fullmatch(code):

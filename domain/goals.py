@@ -137,7 +137,8 @@ def check_terms(terms: GoalTerms, set_on: date) -> None:
     days = HORIZON_DAYS[terms.horizon]
     if terms.target_date > set_on + timedelta(days=days):
         raise RuleViolation(
-            f"a {terms.horizon.value} goal set on {set_on} has a target date within {days} days "
+            f"a {terms.horizon.value.replace('_', '-')} goal set on {set_on} has a target"
+            f" date within {days} days "
             f"(by {set_on + timedelta(days=days)}), not {terms.target_date}",
             code="target_beyond_horizon",
         )

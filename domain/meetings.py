@@ -35,6 +35,10 @@ from domain.common import (
 from domain.pairings import Location, Pairing, PairingKind
 
 MAX_MINUTES = 8 * 60
+# How far ahead a meeting may be planned (docs/decisions.md 149): meetings are planned weeks
+# ahead, and a year is room enough for any; a time later than that is a typing slip (2062 for
+# 2026), which would otherwise sit as "scheduled" for decades.
+PLAN_AHEAD = timedelta(days=365)
 # A meeting still scheduled this long after its time awaits an outcome (held, missed or
 # cancelled): an alert (docs/decisions.md 137). A day gives the mentor the evening to record it.
 OUTCOME_ALERT_AFTER = timedelta(hours=24)
@@ -67,6 +71,23 @@ class NoShow(StrEnum):
     MENTOR = "mentor"
     MENTEE = "mentee"
     BOTH = "both"
+
+
+def check_planned_time(pairing: Pairing, scheduled_for: datetime) -> None:
+    """The time a meeting of `pairing` is planned for: with a UTC offset, not before the match
+    (whether or not it is recorded as held at once), and at most `PLAN_AHEAD` from now."""
+    if scheduled_for.tzinfo is None:
+        raise RuleViolation("scheduled_for must carry a UTC offset", code="naive_datetime")
+    if scheduled_for < pairing.opened_at:
+        raise RuleViolation("the meeting cannot precede the match", code="before_match")
+    latest = utcnow() + PLAN_AHEAD
+    if scheduled_for > latest:
+        on = scheduled_for.date()
+        raise RuleViolation(
+            f"a meeting is planned at most {PLAN_AHEAD.days} days ahead, by {latest.date()},"
+            f" not for {on}",
+            code="too_far_ahead",
+        )
 
 
 class MeetingStatus(StrEnum):
@@ -303,8 +324,7 @@ class Meeting(ProwdAggregate):
         the meeting the pairing has at that time, if any (`Pairing.meeting_at`)."""
         if not pairing.is_open:
             raise RuleViolation("no meeting on a closed pairing", code="pairing_closed")
-        if scheduled_for.tzinfo is None:
-            raise RuleViolation("scheduled_for must carry a UTC offset", code="naive_datetime")
+        check_planned_time(pairing, scheduled_for)
         if not 0 < planned_minutes <= MAX_MINUTES:
             raise RuleViolation(
                 f"a meeting is planned for more than 0 and at most {MAX_MINUTES} minutes",

@@ -274,7 +274,8 @@ class Participant(ProwdAggregate):
         check_not_future(occurred_at, "the time of the stage transition")
         if occurred_at < self.stage_started_at:
             raise RuleViolation(
-                f"occurred_at {occurred_at.isoformat()} is before the current stage began "
+                f"the time of the stage transition, {occurred_at.isoformat()}, is before the"
+                " current stage began "
                 # In the offset the caller wrote: the two times read side by side.
                 f"({self.stage_started_at.astimezone(occurred_at.tzinfo).isoformat()})",
                 code="before_current_stage",

@@ -26,6 +26,20 @@ class Placement(StrEnum):
     HOME_CONFINEMENT = "home_confinement"
     COMMUNITY = "community"
 
+    @property
+    def in_words(self) -> str:
+        """The placement as a sentence says it: "a BOP institution", "an RRC", "home
+        confinement", "the community"."""
+        return _PLACEMENT_WORDS[self]
+
+
+_PLACEMENT_WORDS = {
+    Placement.BOP_INSTITUTION: "a BOP institution",
+    Placement.RRC: "an RRC",
+    Placement.HOME_CONFINEMENT: "home confinement",
+    Placement.COMMUNITY: "the community",
+}
+
 
 class FundingSource(StrEnum):
     FIRST_STEP_ACT = "first_step_act"
@@ -83,20 +97,24 @@ def placement_of_move(
             placement = Placement.BOP_INSTITUTION
         else:
             raise RuleViolation(
-                "a move to stage 2 names its placement: rrc or home_confinement",
+                "a move to stage 2 names its placement: an RRC or home confinement",
                 code="placement_required",
             )
-    if (returned_to_custody or to_stage is Stage.PRE_RELEASE) and not (
-        returned_to_custody and to_stage is Stage.PRE_RELEASE
-    ):
+    if returned_to_custody and to_stage is not Stage.PRE_RELEASE:
         raise RuleViolation(
-            "a participant goes back to stage 1 only by a return to custody: send "
-            "to_stage 1 with returned_to_custody true",
+            "a return to custody moves the participant back to stage 1: choose stage 1",
+            code="illegal_transition",
+        )
+    if to_stage is Stage.PRE_RELEASE and not returned_to_custody:
+        raise RuleViolation(
+            "a participant goes back to stage 1 only on a return to custody: mark the move"
+            " as a return to custody",
             code="illegal_transition",
         )
     if STAGE_OF_PLACEMENT[placement] != to_stage:
         raise RuleViolation(
-            f"placement {placement.value} belongs to stage {int(STAGE_OF_PLACEMENT[placement])}",
+            f"a placement in {placement.in_words} belongs to stage"
+            f" {int(STAGE_OF_PLACEMENT[placement])}, not stage {int(to_stage)}",
             code="placement_mismatch",
         )
     return placement
@@ -111,20 +129,21 @@ def check_facility(
     if kind is None:
         if facility is not None:
             raise RuleViolation(
-                f"a {placement.value} placement has no facility", code="facility_not_allowed"
+                f"a placement in {placement.in_words} has no facility: leave the facility empty",
+                code="facility_not_allowed",
             )
         return None
     if facility is None:
         if required:
             raise RuleViolation(
-                f"a {placement.value} placement needs a facility of kind {kind.value}",
+                f"a placement in {placement.in_words} needs its facility: choose {kind.in_words}",
                 code="facility_required",
             )
         return None
     if facility.kind is not kind:
         raise RuleViolation(
-            f"facility {facility.code} is a {facility.kind.value}, "
-            f"but a {placement.value} placement needs a {kind.value}",
+            f"facility {facility.code} is {facility.kind.in_words}, but a placement in"
+            f" {placement.in_words} needs {kind.in_words}: choose {kind.in_words}",
             code="facility_wrong_kind",
         )
     return facility.code

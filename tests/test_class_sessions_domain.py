@@ -71,6 +71,10 @@ def test_a_request_is_decided_once_and_revoked_only_when_approved() -> None:
         {"C1"},
         date(2026, 11, 10),
     )
+    # Said in words, as the console shows it: no kind's value.
+    with pytest.raises(RuleViolation) as caught:
+        request.check_allows(SessionKind.CLASS_SESSION, {"C1"}, date(2026, 11, 10))
+    assert caught.value.detail == "the facility approved graduate speaker, not class session"
     request.revoke(revoked_by="Warden", revoked_on=date(2026, 11, 17), reason="lockdown")
     request.check_allows(SessionKind.GRADUATE_SPEAKER, {"C1"}, date(2026, 11, 16))
     refused(

@@ -170,7 +170,7 @@ def test_a_smart_goal_is_set_and_progressed_with_refusals_next_to_the_field(brow
     assert r.status_code in (400, 422)
     assert beside(r, "domain") == "Relevant: the part of life it serves: choose one of the options."
     r = post(browser, action, {**GOAL, "measure": " "}, key)
-    assert beside(r, "measure") == "Measurable: how you will know must not be empty."
+    assert beside(r, "measure") == "Measurable: how you will know: fill this in."
     # What was typed is kept.
     assert 'value="Get a state ID card"' in r.text
     assert world.events() == before

@@ -79,7 +79,8 @@ def test_staff_see_the_form_and_a_blank_reason_or_unchanged_tag_is_refused(
     assert f"> {BOX}</label>" in form
     assert '<label for="reason">Why the tag changes</label>' in form
     assert re.search(
-        r'<textarea id="reason" name="reason" rows="4" required[^>]*></textarea>', form
+        r'<textarea id="reason" name="reason" rows="4" maxlength="2000" required[^>]*></textarea>',
+        form,
     )
     key = key_of(page.text, action)
     before = count_events(db, grantee)
@@ -91,7 +92,7 @@ def test_staff_see_the_form_and_a_blank_reason_or_unchanged_tag_is_refused(
     assert "Why the tag changes: fill this in." in refusal(r)
     again = form_of(r.text, action)
     assert re.search(
-        r'<textarea id="reason" name="reason" rows="4" required aria-invalid="true"'
+        r'<textarea id="reason" name="reason" rows="4" maxlength="2000" required aria-invalid="true"'
         r' aria-describedby="reason-error reason-help">',
         again,
     )

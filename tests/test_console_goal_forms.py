@@ -90,7 +90,7 @@ def test_a_step_is_added_completed_and_dropped(browser, world):
     assert beside(r, "due_on") == "Due on (optional): enter a date."
     r = post(browser, action, {"description": "", "due_on": ""}, key)
     assert r.status_code in (400, 422)
-    assert beside(r, "description") == "The step must not be empty."
+    assert beside(r, "description") == "The step: fill this in."
     assert world.events() == before
 
     done = post(browser, action, {**step, "due_on": "2026-04-15"}, key)
@@ -140,7 +140,7 @@ def test_a_step_is_added_completed_and_dropped(browser, world):
     form, key = form_for(browser, drop)
     r = post(browser, drop, {"reason": ""}, key)
     assert r.status_code in (400, 422)
-    assert beside(r, "reason") == "Reason must not be empty."
+    assert beside(r, "reason") == "Reason: fill this in."
     assert world.events() == before
     done = post(browser, drop, {"reason": "The RRC books it for him"}, key)
     assert done.status_code == 303, done.text
@@ -180,7 +180,7 @@ def test_a_goal_is_revised_with_what_changed_and_each_refusal_by_its_field(brows
     assert "The revision changes nothing." in refusal(r)
     r = post(browser, action, {**terms, "target_date": "2026-07-01", "reason": "Later"}, key)
     assert beside(r, "target_date") == (
-        "A short_term goal set on 2026-03-10 has a target date within 90 days (by 2026-06-08),"
+        "A short-term goal set on 2026-03-10 has a target date within 90 days (by 2026-06-08),"
         " not 2026-07-01."
     )
     r = post(browser, action, {**terms, "target_date": "2026-04-10", "reason": "Sooner"}, key)
@@ -190,7 +190,7 @@ def test_a_goal_is_revised_with_what_changed_and_each_refusal_by_its_field(brows
     )
     r = post(browser, action, {**terms, "target_date": "2026-05-29", "reason": ""}, key)
     assert r.status_code in (400, 422)
-    assert beside(r, "reason") == "Why it changes must not be empty."
+    assert beside(r, "reason") == "Why it changes: fill this in."
     # What was typed is kept.
     assert 'value="2026-05-29"' in r.text
     assert world.events() == before
@@ -231,7 +231,7 @@ def test_an_overdue_goal_is_achieved_and_its_alert_goes(browser, world, clock):
     before = world.events()
     r = post(browser, action, {"note": ""}, key)
     assert r.status_code in (400, 422)
-    assert beside(r, "note") == "How it was achieved must not be empty."
+    assert beside(r, "note") == "How it was achieved: fill this in."
     assert world.events() == before
 
     done = post(browser, action, {"note": "Card in hand; lunch with the group"}, key)
@@ -269,7 +269,7 @@ def test_a_goal_is_abandoned_with_its_reason_on_the_grantees_day(browser, world,
     assert "Get a state ID card" in form.text and "Abandon the goal" in form.text
     before = world.events()
     r = post(browser, action, {"reason": ""}, key)
-    assert beside(r, "reason") == "Reason must not be empty."
+    assert beside(r, "reason") == "Reason: fill this in."
     assert world.events() == before
     done = post(browser, action, {"reason": "Moved to another district"}, key)
     assert done.status_code == 303, done.text

@@ -139,6 +139,12 @@ def test_a_meeting_in_class_hours_is_refused_in_words_then_held_as_a_class_sessi
     form = browser.get(action).text
     option = re.search(rf'<option value="{rid}">([^<]*)</option>', form)
     assert option and "class sessions with cohort C1 at FCI-A" in option.group(1), form
+    # The approval named with a mentoring meeting: said in words, no kind's value.
+    r = post(browser, action, {**in_class, "approval_id": rid}, key_of(form, action))
+    assert r.status_code == 422
+    assert beside(r, "approval_id") == (
+        "An approval is named only by a class session or a graduate speakers' session."
+    )
     r = post(
         browser,
         action,

@@ -228,7 +228,7 @@ def test_the_stage_form_offers_the_grantees_facilities_and_refuses_in_sentences(
     move = {"to_stage": "2", "placement": "rrc", "occurred_at": "2026-03-02T09:00"}
     r = post(browser, action, {**move, "facility": "FCI-B"}, key)
     assert r.status_code == 422
-    said = "Facility FCI-B is a bop_institution, but a rrc placement needs a rrc."
+    said = "Facility FCI-B is a BOP institution, but a placement in an RRC needs an RRC: choose an RRC."
     assert beside(r, "facility") == said and said in refusal(r)
     r = post(browser, action, {**move, "placement": "", "facility": "RRC-1"}, key)
     assert beside(r, "placement").startswith("A move to stage 2 names its placement")

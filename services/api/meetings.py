@@ -116,6 +116,11 @@ HELD_RULES = [
     (422, "invalid_duration", "a held meeting lasts more than 0 and at most 480 minutes"),
     (
         422,
+        "facility_wrong_kind",
+        "facility RRC-1 is an RRC, not a BOP institution: choose the place that fits the facility",
+    ),
+    (
+        422,
         "clearance_required",
         "the mentor has no unexpired volunteer clearance for FCI-N1 on that date",
     ),
@@ -165,7 +170,16 @@ class MeetingController(Controller):
         opt=action("meetings.write"),
         sync_to_thread=True,
         status_code=201,
-        responses=problems(*HELD_RULES, DUPLICATE),
+        responses=problems(
+            *HELD_RULES,
+            (422, "before_match", "the meeting cannot precede the match"),
+            (
+                422,
+                "too_far_ahead",
+                "a meeting is planned at most 365 days ahead, by 2027-11-24, not for 2062-11-24",
+            ),
+            DUPLICATE,
+        ),
     )
     def schedule(
         self,

@@ -77,7 +77,7 @@ class ClassSessions:
         if record.session not in CLASS_KINDS:
             if record.approval_id is not None:
                 raise RuleViolation(
-                    "an approval is named only by a class_session or graduate_speaker session",
+                    "an approval is named only by a class session or a graduate speakers' session",
                     code="approval_without_class_session",
                 )
             return

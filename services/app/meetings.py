@@ -105,7 +105,14 @@ class Meetings:
                 raise RuleViolation(
                     f"{location.kind.in_words} meeting names its facility", code="facility_required"
                 )
-            self.facilities.facility(location.facility_code)
+            facility = self.facilities.facility(location.facility_code)
+            if facility.kind.value != location.kind.value:
+                # Said before the clearance: the place chosen does not fit the facility named.
+                raise RuleViolation(
+                    f"facility {facility.code} is {facility.kind.in_words}, not"
+                    f" {location.kind.in_words}: choose the place that fits the facility",
+                    code="facility_wrong_kind",
+                )
             if not mentor.clearance_valid(
                 location.facility_code, at.astimezone(self.ledger.zone).date()
             ):
@@ -172,9 +179,8 @@ class Meetings:
             meeting.hold(held, pairing, self.week_of(held.occurred_at))
             self._first_meeting(pairing, held)
         else:
-            # A meeting only planned: the rules of its time and place hold already.
-            if scheduled_for < pairing.opened_at:
-                raise RuleViolation("the meeting cannot precede the match", code="before_match")
+            # A meeting only planned: the rules of its place hold already (of its time:
+            # `Meeting.schedule`).
             self._check_place(pairing, location, scheduled_for)
         # Its span as held, else as planned (`Meeting.span`).
         if held is not None:

@@ -45,11 +45,43 @@ class Field:
     search: str = ""
     # A file box's `accept`: the kinds of file the picker offers first (the API still checks).
     accept: str = ""
+    # The most characters the API takes for the field (its `maxLength`): the box takes no
+    # more, so that a long text is cut while it is typed, not refused after. Every text area
+    # says it.
+    maxlength: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind == "textarea" and self.maxlength <= 0:
+            raise ValueError(f"the text area {self.name} needs the API's maxlength")
+
+
+# The API's limits for free text (services/api: `Short`, `Text`, `LongText`), in characters.
+SHORT_TEXT = 500
+TEXT = 2000
+LONG_TEXT = 4000
+
+
+def check_filled(check: FormCheck, fields: list[Field], values: dict[str, str]) -> None:
+    """Each required text box left empty and each required choice not made, said next to its
+    field, all in one round with the form's other readings (a date's is `FormCheck.day`)."""
+    for f in fields:
+        if not f.required or values.get(f.name):
+            continue
+        if f.kind == "select":
+            check.problem(f.name, f"{f.label}: choose one of the options")
+        elif f.kind in ("text", "textarea"):
+            check.problem(f.name, f"{f.label}: fill this in")
 
 
 PROGRESS = [
-    Field("note", "What changed", "textarea", required=True),
-    Field("evidence", "Evidence", help="How you know: a document seen, a call made."),
+    Field("note", "What changed", "textarea", maxlength=TEXT, required=True),
+    Field(
+        "evidence",
+        "Evidence",
+        help="How you know: a document seen, a call made.",
+        required=True,
+        maxlength=TEXT,
+    ),
     Field("percent", "Percent done (optional)", "number"),
 ]
 # Which field each of progress's documented rule refusals is about.
@@ -67,6 +99,7 @@ STAGE_RULES = {
     "facility_wrong_kind": "facility",
     "facility_not_allowed": "facility",
     "in_future": "occurred_at",
+    "before_current_stage": "occurred_at",
 }
 
 
@@ -190,6 +223,7 @@ async def record_progress(request: Request[Any, Any, Any], goal_id: UUID) -> Res
     values = await read_form(request, PROGRESS)
     body: dict[str, Any] = {"note": values["note"], "evidence": values["evidence"]}
     check = FormCheck()
+    check_filled(check, PROGRESS, values)
     percent = check.whole_number(
         _label(PROGRESS, "percent"), values["percent"], required=False, name="percent"
     )
@@ -292,7 +326,7 @@ async def _referral_fields(request: Request[Any, Any, Any], staff: Staff) -> lis
     ]
     return [
         Field("resource_id", "Resource", "select", options, required=True),
-        Field("need", "The need", "textarea", required=True),
+        Field("need", "The need", "textarea", maxlength=LONG_TEXT, required=True),
     ]
 
 
@@ -353,6 +387,7 @@ CERTIFY = [
         "statement",
         "What you certify",
         "textarea",
+        maxlength=TEXT,
         required=True,
         help='A sentence of at least 40 characters in which you certify: "I certify that …"'
         ' or "We hereby certify that …", with no "not", "cannot" or "unable to" before'

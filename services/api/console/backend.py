@@ -98,6 +98,19 @@ async def call(
         )
 
 
+# Refusals whose API wording speaks of the protocol, in the words of the console that caused
+# them, by problem code. The API's own words stay right for its clients.
+CONSOLE_WORDS = {
+    # The form's hidden key came back with other content: a page kept by the browser (Back)
+    # after it was sent, changed and sent again. The first sending stands.
+    "idempotency_key_reused": (
+        "this form was sent before with other content, and that was recorded; nothing was"
+        " recorded now. To record this too, open the form anew (not with the browser's Back"
+        " button), fill it in and send it"
+    ),
+}
+
+
 def refusal(response: httpx.Response) -> Refusal:
     try:
         problem = response.json()
@@ -105,10 +118,13 @@ def refusal(response: httpx.Response) -> Refusal:
         problem = {}
     if not isinstance(problem, dict):
         problem = {}
-    detail = str(problem.get("detail") or problem.get("title") or "the request was refused")
+    code = str(problem.get("code", "error"))
+    detail = CONSOLE_WORDS.get(code) or str(
+        problem.get("detail") or problem.get("title") or "the request was refused"
+    )
     errors = problem.get("errors")
     listed = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
-    return Refusal(response.status_code, str(problem.get("code", "error")), detail, listed, problem)
+    return Refusal(response.status_code, code, detail, listed, problem)
 
 
 def views_behind(request: Request[Any, Any, Any]) -> bool:

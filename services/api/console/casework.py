@@ -13,9 +13,18 @@ from uuid import UUID
 from litestar import Request, Response, get, post
 from litestar.response import Template
 
+from domain.casenotes import MAX_NOTE
 from domain.casework import ContactMode
 from domain.goals import GoalDomain, Horizon
-from services.api.console.actions import CHOOSE, Field, labels_of, read_form, render_form
+from services.api.console.actions import (
+    CHOOSE,
+    SHORT_TEXT,
+    Field,
+    check_filled,
+    labels_of,
+    read_form,
+    render_form,
+)
 from services.api.console.backend import read
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
@@ -33,7 +42,7 @@ CONTACT = [
     ),
 ]
 NOTE = [
-    Field("text", "The note", "textarea", required=True),
+    Field("text", "The note", "textarea", maxlength=MAX_NOTE, required=True),
     Field(
         "part2",
         "It holds 42 CFR Part 2 information (substance use disorder treatment)",
@@ -49,18 +58,21 @@ GOAL = [
     Field(
         "statement",
         "Specific: what the participant will do",
+        maxlength=SHORT_TEXT,
         required=True,
         help="For example: get a state ID card.",
     ),
     Field(
         "measure",
         "Measurable: how you will know",
+        maxlength=SHORT_TEXT,
         required=True,
         help="For example: the ID card issued by the DMV.",
     ),
     Field(
         "target",
         "Achievable: the target",
+        maxlength=SHORT_TEXT,
         required=True,
         help="What counts as done, and can be done: card in hand.",
     ),
@@ -257,10 +269,8 @@ async def set_goal(request: Request[Any, Any, Any], participant_id: UUID) -> Res
     values = await read_form(request, GOAL)
     labels = labels_of(GOAL)
     check = FormCheck()
+    check_filled(check, GOAL, values)
     target_date = check.day(labels["target_date"], values["target_date"], "target_date")
-    for name in ("domain", "horizon"):
-        if not values[name]:
-            check.problem(name, f"{labels[name]}: choose one of the options")
     body = {
         "participant_id": str(participant_id),
         **{k: values[k] for k in ("horizon", "domain", "statement", "measure", "target")},

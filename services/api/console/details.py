@@ -21,7 +21,7 @@ from litestar import Request, Response, get, post
 from litestar.response import Template
 
 from domain.consents import CATEGORIES, Signer
-from services.api.console.actions import CHOOSE, Field, labels_of, read_form, render_form
+from services.api.console.actions import CHOOSE, TEXT, Field, labels_of, read_form, render_form
 from services.api.console.backend import Refusal, read, read_all
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
@@ -34,6 +34,7 @@ REASON = Field(
     "reason",
     "Why it is corrected",
     "textarea",
+    maxlength=TEXT,
     required=True,
     help="Recorded with the correction and shown with the history: for example, misspelt at"
     " intake, ID card seen.",

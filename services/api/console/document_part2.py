@@ -15,7 +15,7 @@ from uuid import UUID
 from litestar import Request, Response, get, post
 from litestar.response import Template
 
-from services.api.console.actions import Field, labels_of, read_form, render_form
+from services.api.console.actions import TEXT, Field, labels_of, read_form, render_form
 from services.api.console.backend import Refusal, read, read_all
 from services.api.console.checks import FormCheck
 from services.api.console.pages import log_position
@@ -37,6 +37,7 @@ FIELDS = [
         "reason",
         "Why the tag changes",
         "textarea",
+        maxlength=TEXT,
         required=True,
         help="Such as “The letter reports RDAP treatment.” Kept with the change; staff and"
         " auditors read it.",

@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.response import Template
 
-from services.api.console.actions import CHOOSE, Field, labels_of, read_form, render_form
+from services.api.console.actions import CHOOSE, TEXT, Field, labels_of, read_form, render_form
 from services.api.console.backend import Refusal
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
@@ -33,6 +33,7 @@ REASON = Field(
     "duplicate_reason",
     "Why this is another person",
     "textarea",
+    maxlength=TEXT,
     required=True,
     help="Recorded with the enrolment: for example, twins, or the same name and birthday"
     " checked against the BOP register number.",

@@ -14,7 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.response import Template
 
 from domain.supervision import EscalationType, Severity
-from services.api.console.actions import CHOOSE, Field, labels_of, read_form, render_form
+from services.api.console.actions import CHOOSE, LONG_TEXT, Field, labels_of, read_form, render_form
 from services.api.console.backend import read
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
@@ -187,7 +187,7 @@ def raise_fields(mentors: list[tuple[str, str]]) -> list[Field]:
             " is open and how serious, never what you write here. In an emergency call 911"
             " first.",
         ),
-        Field("description", "What is happening", "textarea", required=True),
+        Field("description", "What is happening", "textarea", maxlength=LONG_TEXT, required=True),
     ]
 
 

@@ -16,7 +16,15 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
-from services.api.console.actions import Field, labels_of, read_form, render_form
+from services.api.console.actions import (
+    SHORT_TEXT,
+    TEXT,
+    Field,
+    check_filled,
+    labels_of,
+    read_form,
+    render_form,
+)
 from services.api.console.backend import read
 from services.api.console.casework import GOAL, GOAL_RULES
 from services.api.console.checks import FormCheck
@@ -42,7 +50,7 @@ class Change:
     rules: dict[str, str] = field(default_factory=dict)
 
 
-REASON = Field("reason", "Reason", "textarea", required=True)
+REASON = Field("reason", "Reason", "textarea", maxlength=TEXT, required=True)
 # Changes of the goal itself, by the last part of their address.
 CHANGES: dict[str, Change] = {
     "step": Change(
@@ -55,6 +63,7 @@ CHANGES: dict[str, Change] = {
                 "description",
                 "The step",
                 required=True,
+                maxlength=SHORT_TEXT,
                 help="A smaller thing to do on the way, such as: request a birth certificate.",
             ),
             Field(
@@ -80,6 +89,7 @@ CHANGES: dict[str, Change] = {
                 "note",
                 "How it was achieved",
                 "textarea",
+                maxlength=TEXT,
                 required=True,
                 help="What shows it, and how it was celebrated.",
             )
@@ -102,7 +112,7 @@ STEP_CHANGES: dict[str, Change] = {
         "Complete a step",
         "Mark the step done",
         lambda g, s: f"Step completed: {s['description']}.",
-        [Field("note", "Note (optional)", "textarea")],
+        [Field("note", "Note (optional)", "textarea", maxlength=TEXT)],
     ),
     "drop": Change(
         "drop",
@@ -119,6 +129,7 @@ REVISE = [
         "reason",
         "Why it changes",
         "textarea",
+        maxlength=TEXT,
         required=True,
         help="What changed in the participant's circumstances.",
     ),
@@ -227,6 +238,7 @@ async def _send(request: Request[Any, Any, Any], opened: Opened) -> Response[Any
     change = opened.change
     values = await read_form(request, change.fields)
     check = FormCheck()
+    check_filled(check, change.fields, values)
     sent = await submit(
         request,
         opened.staff,
@@ -319,9 +331,7 @@ async def revise(request: Request[Any, Any, Any], goal_id: UUID) -> Response[Any
     shown = {name: str(form.get(f"was_{name}", goal[name])).strip() for name in TERMS}
     labels = labels_of(REVISE)
     check = FormCheck()
-    for name in ("domain", "horizon"):
-        if not values[name]:
-            check.problem(name, f"{labels[name]}: choose one of the options")
+    check_filled(check, REVISE, values)
     target_date = check.day(labels["target_date"], values["target_date"], "target_date")
     typed = {**values, "target_date": target_date}
     body: dict[str, Any] = {name: typed[name] for name in TERMS if typed[name] != shown[name]}

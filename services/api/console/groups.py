@@ -16,7 +16,7 @@ from litestar import Request, Response, get, post
 from litestar.response import Redirect, Template
 
 from domain.pairings import Focus
-from services.api.console.actions import CHOOSE, Field, render_form
+from services.api.console.actions import CHOOSE, TEXT, Field, render_form
 from services.api.console.backend import Refusal, command, read, read_all
 from services.api.console.checks import FormCheck
 from services.api.console.format import ended, words
@@ -345,7 +345,7 @@ def _remove_fields(members: list[tuple[str, str]]) -> list[Field]:
         Field(
             "participant_id", "The member to remove", "select", [CHOOSE, *members], required=True
         ),
-        Field("reason", "The reason", "textarea", required=True),
+        Field("reason", "The reason", "textarea", maxlength=TEXT, required=True),
     ]
 
 

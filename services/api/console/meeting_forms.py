@@ -16,7 +16,7 @@ from litestar.response import Template
 
 from domain import clock
 from domain.meetings import NoShow
-from services.api.console.actions import CHOOSE, Field, read_form, render_form
+from services.api.console.actions import CHOOSE, LONG_TEXT, TEXT, Field, read_form, render_form
 from services.api.console.backend import Refusal, read
 from services.api.console.checks import FormCheck
 from services.api.console.format import when, words
@@ -38,10 +38,12 @@ SCHEDULE_PATHS = {
 SCHEDULE_RULES = {
     "naive_datetime": "scheduled_for",
     "before_match": "scheduled_for",
+    "too_far_ahead": "scheduled_for",
     "duplicate_meeting": "scheduled_for",
     "invalid_duration": "planned_minutes",
     "pairing_closed": "pairing_id",
     "facility_required": "location.facility",
+    "facility_wrong_kind": "location.facility",
     "facility_not_allowed": "location.facility",
     "clearance_required": "location.facility",
 }
@@ -58,10 +60,16 @@ MISSED = [
         [CHOOSE, *((n.value, NO_SHOW[n]) for n in NoShow)],
         required=True,
     ),
-    Field("note", "A note (optional)", "textarea", help="What you know of why, if anything."),
+    Field(
+        "note",
+        "A note (optional)",
+        "textarea",
+        maxlength=LONG_TEXT,
+        help="What you know of why, if anything.",
+    ),
 ]
 CANCEL = [
-    Field("reason", "Why it is cancelled", "textarea", required=True),
+    Field("reason", "Why it is cancelled", "textarea", maxlength=TEXT, required=True),
     Field(
         "excused",
         "Excuse the week in the meeting cadence",

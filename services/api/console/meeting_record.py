@@ -66,6 +66,7 @@ RECORD_RULES = {
     "not_a_member": "attendance",
     "nobody_attended": "attendance",
     "facility_required": "location.facility",
+    "facility_wrong_kind": "location.facility",
     "facility_not_allowed": "location.facility",
     "clearance_required": "location.facility",
     # A class session in class hours (services/api/class_sessions.py SESSION_RULES).

@@ -19,7 +19,15 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from domain.mentors import BackgroundDecision, ScreeningStep, TrainingModule
-from services.api.console.actions import CHOOSE, KINDS, Field, labels_of, read_form, render_form
+from services.api.console.actions import (
+    CHOOSE,
+    KINDS,
+    TEXT,
+    Field,
+    labels_of,
+    read_form,
+    render_form,
+)
 from services.api.console.backend import read
 from services.api.console.checks import FormCheck
 from services.api.console.format import day, ended, words
@@ -85,7 +93,7 @@ STEPS: dict[str, Step] = {
             Field("step", "Step", "select", choices(ScreeningStep), required=True),
             Field("completed_on", "Completed on", "date", required=True),
             Field("staff", "Who did it", required=True, help="The staff member's name."),
-            Field("note", "Note (optional)", "textarea"),
+            Field("note", "Note (optional)", "textarea", maxlength=TEXT),
         ],
         {"in_future": "completed_on"},
     ),
@@ -103,7 +111,12 @@ STEPS: dict[str, Step] = {
                 help="An assessment by a named person, never an automatic disqualification.",
             ),
             Field("reviewed_on", "Reviewed on", "date", required=True),
-            Field("conditions", "Conditions (for an approval with conditions)", "textarea"),
+            Field(
+                "conditions",
+                "Conditions (for an approval with conditions)",
+                "textarea",
+                maxlength=TEXT,
+            ),
         ],
         {
             "in_future": "reviewed_on",
@@ -148,7 +161,7 @@ STEPS: dict[str, Step] = {
         "Suspend the mentor",
         "Suspend",
         lambda m, d: f"Suspended: {m['display_name']}; open pairings are flagged for reassignment.",
-        [Field("reason", "Reason", "textarea", required=True)],
+        [Field("reason", "Reason", "textarea", maxlength=TEXT, required=True)],
         {"reason_required": "reason"},
         ("certified",),
     ),
@@ -157,7 +170,7 @@ STEPS: dict[str, Step] = {
         "Reinstate the mentor",
         "Reinstate",
         lambda m, d: ended(f"Reinstated: {m['display_name']}"),
-        [Field("note", "Note (optional)", "textarea")],
+        [Field("note", "Note (optional)", "textarea", maxlength=TEXT)],
         statuses=("suspended",),
     ),
     "retire": Step(
@@ -165,7 +178,7 @@ STEPS: dict[str, Step] = {
         "Retire the mentor",
         "Retire",
         lambda m, d: f"Retired: {m['display_name']}; open pairings are flagged for reassignment.",
-        [Field("reason", "Reason", "textarea", required=True)],
+        [Field("reason", "Reason", "textarea", maxlength=TEXT, required=True)],
     ),
 }
 

@@ -20,7 +20,15 @@ from litestar.response import Redirect, Template
 
 from domain.evaluation import CredentialType, HousingType, WageUnit
 from domain.stages import ExitReason
-from services.api.console.actions import CHOOSE, Field, labels_of, read_form, render_form
+from services.api.console.actions import (
+    CHOOSE,
+    LONG_TEXT,
+    TEXT,
+    Field,
+    labels_of,
+    read_form,
+    render_form,
+)
 from services.api.console.backend import Refusal, command, read
 from services.api.console.checks import FormCheck
 from services.api.console.roles import may
@@ -125,7 +133,7 @@ EXIT = Form(
         Field(
             "reason", "Why the participant exits", "select", _choices(EXIT_REASONS), required=True
         ),
-        Field("note", "A note (optional)", "textarea"),
+        Field("note", "A note (optional)", "textarea", maxlength=TEXT),
     ],
     rules={"in_future": "exit_date", "before_current_stage": "exit_date"},
     notice=lambda b: (
@@ -196,7 +204,7 @@ HOUSING_FORM = Form(
     fields=[
         Field("housing_type", "Kind of housing", "select", _choices(HOUSING), required=True),
         Field("secured_on", "The day it was secured", "date", required=True),
-        Field("note", "A note (optional)", "textarea"),
+        Field("note", "A note (optional)", "textarea", maxlength=LONG_TEXT),
     ],
     rules={
         "in_future": "secured_on",

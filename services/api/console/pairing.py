@@ -16,7 +16,7 @@ from litestar import Request, Response, get, post
 from litestar.response import Redirect, Template
 
 from domain.pairings import ClosureType, Frequency, Initiator, LocationKind, MatchCriterion
-from services.api.console.actions import CHOOSE, Field, render_form
+from services.api.console.actions import CHOOSE, TEXT, Field, render_form
 from services.api.console.backend import Refusal, command, read, read_all
 from services.api.console.checks import FormCheck
 from services.api.console.format import ended, words
@@ -72,7 +72,7 @@ END = [
         [CHOOSE, *((i.value, words(i.value)) for i in Initiator)],
         required=True,
     ),
-    Field("reason", "The reason", "textarea", required=True),
+    Field("reason", "The reason", "textarea", maxlength=TEXT, required=True),
     Field(
         "rematch_eligible",
         "May the participant be paired again",

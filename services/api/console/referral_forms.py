@@ -16,7 +16,7 @@ from litestar import Request, Response, get, post
 from litestar.response import Template
 
 from domain.resources import DeclinedBy
-from services.api.console.actions import CHOOSE, Field, labels_of, read_form, render_form
+from services.api.console.actions import CHOOSE, LONG_TEXT, Field, labels_of, read_form, render_form
 from services.api.console.assignment import known_staff
 from services.api.console.backend import read
 from services.api.console.checks import FormCheck
@@ -31,7 +31,13 @@ DOING = "record what came of a referral"
 DECLINERS = {DeclinedBy.PARTICIPANT: "The participant", DeclinedBy.RESOURCE: "The resource"}
 CONNECTION = [
     Field("connected_on", "The day they connected", "date", required=True),
-    Field("note", "A note (optional)", "textarea", help="Whom they saw, what was arranged."),
+    Field(
+        "note",
+        "A note (optional)",
+        "textarea",
+        maxlength=LONG_TEXT,
+        help="Whom they saw, what was arranged.",
+    ),
 ]
 DECLINE = [
     Field("declined_on", "The day it was declined", "date", required=True),
@@ -42,7 +48,7 @@ DECLINE = [
         [CHOOSE, *((d.value, DECLINERS[d]) for d in DeclinedBy)],
         required=True,
     ),
-    Field("reason", "Why", "textarea", required=True),
+    Field("reason", "Why", "textarea", maxlength=LONG_TEXT, required=True),
 ]
 HANDOVER_HELP = (
     "As they sign in (their subject), such as cm-rita: choose a known one or type a name."
@@ -94,7 +100,7 @@ async def _fields(
             help=HANDOVER_HELP,
             required=True,
         ),
-        Field("note", "A note for them (optional)", "textarea"),
+        Field("note", "A note for them (optional)", "textarea", maxlength=LONG_TEXT),
     ]
 
 
