@@ -60,10 +60,38 @@ CERTIFICATION_STATEMENT = (
 )
 _SIGNER_MAX = 200
 _STATEMENT_MAX = 2000
-# A statement says what the official affirms: long enough to be a sentence, and in words that
-# certify (a bare "OK" or a name typed twice is not a certification).
+# A statement is the official's own affirmation: long enough to be a sentence (a bare "OK" or a
+# name typed twice is not a certification), saying "I certify" or "we (hereby) certify" in those
+# words, and denying it nowhere: "I do not certify", "unable to certify" or "I certify nothing"
+# contain the verb and certify nothing. Checked when a file is signed, never on replay (the
+# register holds what was signed, as it was signed).
 STATEMENT_MIN = 40
-STATEMENT_VERB = "certify"
+_AFFIRMS = re.compile(r"\b(?:i|we)(?:\s*,[^,.;:!?]{1,120},)?\s+(?:do\s+)?(?:hereby\s+)?certify\b")
+_DENIES = re.compile(
+    r"\b(?:not|never|neither|nor|cannot|can'?t|won'?t|don'?t|didn'?t|couldn'?t|wouldn'?t"
+    r"|unable\s+to|(?:decline[sd]?|refuse[sd]?|fail(?:s|ed)?)\s+to)\s+(?:\w+\s+){0,3}certif\w*"
+    r"|\bcertif(?:y|ies|ied)\s+(?:nothing|none)\b"
+)
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+
+
+def check_statement(statement: str) -> None:
+    """Refuse a statement that does not affirm the file in the official's own words."""
+    words = " ".join(statement.translate(_APOSTROPHES).casefold().split())
+    denied = _DENIES.search(words)
+    if denied:
+        raise RuleViolation(
+            f'statement denies what it should affirm ("{denied.group(0)}"): a certification'
+            ' says "I certify …" or "We hereby certify …" and takes none of it back; if you'
+            " cannot certify the file, do not sign it",
+            code="invalid_certification",
+        )
+    if len(words) < STATEMENT_MIN or not _AFFIRMS.search(words):
+        raise RuleViolation(
+            f"statement must be a sentence of at least {STATEMENT_MIN} characters in which you"
+            ' certify: "I certify that …" or "We hereby certify that …"',
+            code="invalid_certification",
+        )
 
 
 class Certification(msgspec.Struct, frozen=True, kw_only=True):
@@ -171,12 +199,7 @@ class ExportRegister(ProwdAggregate):
                 raise RuleViolation(
                     f"{what} must hold 1 to {most} characters", code="invalid_certification"
                 )
-        if len(text) < STATEMENT_MIN or STATEMENT_VERB not in text.casefold():
-            raise RuleViolation(
-                f"statement must be a sentence of at least {STATEMENT_MIN} characters saying"
-                f' what you {STATEMENT_VERB} (it must contain the word "{STATEMENT_VERB}")',
-                code="invalid_certification",
-            )
+        check_statement(text)
         certification = Certification(
             export_id=export_id,
             sha256=record.sha256,

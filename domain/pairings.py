@@ -183,6 +183,9 @@ class Pairing(ProwdAggregate):
         # ids as text (the aggregate cache copies this state for every command). Meetings
         # recorded before decision 96 are not in it.
         meetings: dict[str, str]
+        # The instant each meeting was last held at (`meeting_time`) by meeting id, if a hold
+        # or an amendment of its span recorded it here (decision 148).
+        held_times: dict[str, str]
 
     class Opened(ProwdAggregate.Created):
         kind: PairingKind
@@ -207,6 +210,7 @@ class Pairing(ProwdAggregate):
             p.opened_at = self.occurred_at
             p.closed_at = None
             p.meetings = {}
+            p.held_times = {}
 
     class MemberAdded(ProwdAggregate.Event):
         participant_id: UUID
@@ -233,6 +237,14 @@ class Pairing(ProwdAggregate):
 
         def apply(self, p: Any) -> None:
             p.meetings[meeting_time(self.scheduled_for)] = str(self.meeting_id)
+
+    class MeetingHeldTimeRecorded(ProwdAggregate.Event):
+        meeting_id: UUID
+        held_at: datetime
+        duration_minutes: int
+
+        def apply(self, p: Any) -> None:
+            p.held_times[str(self.meeting_id)] = meeting_time(self.held_at)
 
     class FlaggedForReview(ProwdAggregate.Event):
         flag: str
@@ -368,20 +380,33 @@ class Pairing(ProwdAggregate):
         return None if booked is None else UUID(booked)
 
     def meetings_near(self, starts: datetime, ends: datetime) -> list[UUID]:
-        """The meetings booked within `NEAR` of the span from `starts` to `ends`: those whose
-        time may overlap it (a meeting lasts at most 8 hours; a held one is usually held near
-        the time it was booked at)."""
+        """The meetings booked, or recorded as held, within `NEAR` of the span from `starts`
+        to `ends`, each once: those whose time may overlap it (a meeting lasts at most 8
+        hours; one held before decision 148 is found by its booking, near which it usually
+        was held)."""
         low, high = starts - NEAR, ends + NEAR
-        return [
-            UUID(meeting)
-            for at, meeting in self.meetings.items()
-            if low <= datetime.fromisoformat(at) <= high
-        ]
+        times = [(at, meeting) for at, meeting in self.meetings.items()]
+        times += [(at, meeting) for meeting, at in self.held_times.items()]
+        near = [m for at, m in times if low <= datetime.fromisoformat(at) <= high]
+        return [UUID(meeting) for meeting in dict.fromkeys(near)]
 
     def book_meeting(self, meeting_id: UUID, at: datetime) -> None:
         """Book the time of a new meeting (`Meeting.schedule` checks that it is free)."""
         self.trigger_event(
             self.MeetingBooked, meeting_id=meeting_id, scheduled_for=at, occurred_at=utcnow()
+        )
+
+    def record_held_time(self, meeting_id: UUID, held_at: datetime, minutes: int = 0) -> None:
+        """Note when a meeting was held (a hold, or an amendment that moved or resized it),
+        saved with the meeting once its span is checked free: as a new meeting's booking does,
+        it makes two such commands decided at once take the pairing's version in turn, so the
+        later one is decided again on what the first left (decision 148)."""
+        self.trigger_event(
+            self.MeetingHeldTimeRecorded,
+            meeting_id=meeting_id,
+            held_at=held_at,
+            duration_minutes=minutes,
+            occurred_at=utcnow(),
         )
 
     def flag(self, flag: PairingFlag, detail: str) -> None:

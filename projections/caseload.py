@@ -349,8 +349,9 @@ def caseload_page(
     of `active` never holds a derived exit, and every page but the last is full."""
     filters = filters or Filters()
     where, extra, extra_params = where_of(db, t, filters, served)
-    if sort is None and filters.find is not None:
-        sort = filters.find.closest(filters.find.rank("participant_id"))
+    if filters.find is not None:
+        find = filters.find
+        sort = find.closest(find.rank("participant_id")) if sort is None else find.sorted(sort)
     if served is not None and sort is not None and sort.column == CASELOAD_SORT["last_service_on"]:
         sort = last_service_sort(sort, *served)
     elif served is not None and sort is not None and sort.column in SHOWN_SORTS:

@@ -298,8 +298,7 @@ def goal_page(
         found, found_params = find.clause("participant", "participant_id")
         clauses.append(found)
         params.extend(found_params)
-        if sort is None:
-            sort = find.closest(find.rank("participant_id"))
+        sort = find.closest(find.rank("participant_id")) if sort is None else find.sorted(sort)
     rows, nxt = page(
         db,
         t,

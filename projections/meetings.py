@@ -26,7 +26,7 @@ from projections.ops import ADD_EXCLUDED, Erase, Inc, Src, Writer
 from projections.pairings import found_pairings, pairing_rank
 from projections.query import Column, Keyset, Reader, Sort, keyset_page, page
 from projections.rows import select, typed
-from projections.search import Find
+from projections.search import CLOSENESS, Find
 
 
 class MeetingLog(Projection):
@@ -318,7 +318,7 @@ class Across:
             meetings["meetings"],
         )
         closeness = Column(sql.SQL("COALESCE({}, 4)").format(rank), "bigint")
-        return Keyset((closeness, *SCHEDULED.columns))
+        return Keyset((closeness, *SCHEDULED.columns), mark=self.find.mark(CLOSENESS))
 
 
 def meeting_log(
@@ -359,6 +359,8 @@ def meeting_log(
             extra_params=extra_params,
         )
         return typed(MeetingRow, MEETING, [r[width:] for r in rows]), nxt
+    if across is not None and across.find is not None:
+        sort = across.find.sorted(sort)
     rows, nxt = page(
         db,
         t,

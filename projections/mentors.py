@@ -302,8 +302,8 @@ def roster_page(
     open pairings with a derived-exited member (none when left out)."""
     reviews = exit_reviews or {}
     found = None if find is None else find.clause("mentor", "mentor_id")
-    if sort is None and find is not None:
-        sort = find.closest(find.rank("mentor_id"))
+    if find is not None:
+        sort = find.closest(find.rank("mentor_id")) if sort is None else find.sorted(sort)
     rows, nxt = page(
         db,
         t,

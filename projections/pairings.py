@@ -273,8 +273,8 @@ def pairing_page(
         found, found_params = found_pairings(t, find)
         clauses.append(sql.SQL("pairing_id IN ({})").format(found))
         params.extend(found_params)
-        if sort is None:
-            sort = find.closest(pairing_rank(t, find, t["pairings"]))
+        closest = find.closest(pairing_rank(t, find, t["pairings"]))
+        sort = closest if sort is None else find.sorted(sort)
     rows, nxt = page(
         db,
         t,

@@ -97,8 +97,21 @@ def sort_pattern(columns: Mapping[str, Column]) -> str:
     return "^-?(" + "|".join(sorted(columns)) + ")$"
 
 
-# A cursor of another order (the list's own, a sort, a search's closeness) is refused.
+# A cursor of another order (the list's own, a sort, a search's closeness) is refused, and so is
+# a search's cursor given to a search for other words (decision 148): its mark names the search.
 _OTHER_ORDER = "the cursor belongs to another order: pass the same `q` and `sort` as before"
+_OTHER_SEARCH = (
+    "the cursor belongs to a search for other words: pass the same `q` and `sort` as before"
+    " (a new search starts without a cursor)"
+)
+
+
+def _other(marked: Sequence[str | None], mark: str) -> InvalidCursor:
+    """The refusal of a cursor whose mark (`marked`, none or one) is not this order's."""
+    kind = mark.partition(":")[0]
+    if marked and kind and str(marked[0]).partition(":")[0] == kind:
+        return InvalidCursor(_OTHER_SEARCH)
+    return InvalidCursor(_OTHER_ORDER)
 
 
 def _sorted_cursor(value: Any, key: Any, mark: str) -> str:
@@ -116,7 +129,7 @@ def _read_sorted_cursor(after: str, mark: str) -> tuple[str | None, str]:
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise InvalidCursor("the cursor is not one this list handed out") from None
     if marked != ([mark] if mark else []):
-        raise InvalidCursor(_OTHER_ORDER)
+        raise _other(marked, mark)
     return value, key
 
 
@@ -247,9 +260,11 @@ class Keyset(NamedTuple):
 
     columns: tuple[Column, ...]
     descending: bool = False
+    # The search the order ranks by (`Find.mark`), carried after the values in its cursors.
+    mark: str = ""
 
     def cursor(self, values: Sequence[Any]) -> str:
-        raw = msgspec.json.encode([str(v) for v in values])
+        raw = msgspec.json.encode([str(v) for v in values] + ([self.mark] if self.mark else []))
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     def read(self, after: str) -> list[Any]:
@@ -257,10 +272,17 @@ class Keyset(NamedTuple):
         try:
             raw = base64.urlsafe_b64decode(after + "=" * (-len(after) % 4))
             values = msgspec.json.decode(raw, type=list[str])
-            if len(values) != len(self.columns):
-                raise ValueError(after)
-            return [_typed(v, c.cast) for v, c in zip(values, self.columns, strict=True)]
         except (binascii.Error, ValueError, msgspec.DecodeError):
+            raise InvalidCursor("the cursor is not one this list handed out") from None
+        width = len(self.columns)
+        marked = values[width:]
+        if len(values) == width + 1 and marked != [self.mark]:
+            raise _other(marked, self.mark)
+        try:
+            if len(values) != width + (1 if self.mark else 0):
+                raise ValueError(after)
+            return [_typed(v, c.cast) for v, c in zip(values[:width], self.columns, strict=True)]
+        except ValueError:
             raise InvalidCursor("the cursor is not one this list handed out") from None
 
 

@@ -16,6 +16,7 @@ rebuild decrypts the shredded name as the placeholder, then deletes the row all 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -275,12 +276,27 @@ class Find:
 
     def closest(self, rank: sql.Composable, cast: str = "int") -> Sort:
         """The order of a list searched without a `sort` (decision 141): by `rank`, closest
-        first, ties in the page key's order; its cursors carry the rank and are marked."""
-        return Sort(Column(rank, cast), False, None, CLOSENESS)
+        first, ties in the page key's order; its cursors carry the rank and are marked with
+        the search (`mark`)."""
+        return Sort(Column(rank, cast), False, None, self.mark(CLOSENESS))
+
+    def sorted(self, sort: Sort) -> Sort:
+        """A `sort` chosen for a search: its cursors are marked with the search too."""
+        return sort._replace(mark=self.mark(SEARCHED))
+
+    def mark(self, order: str) -> str:
+        """`order` and a short digest of what the search looks for (its folded words, and its
+        letters and digits as a number): a cursor it marks is refused by a search for other
+        words, and accepted by the same text in another case or with other spaces around it
+        ("Garcia" and " GARCIA ")."""
+        looked_for = msgspec.json.encode([sorted(set(words(self.q))), key(self.q)])
+        return f"{order}:{hashlib.sha256(looked_for).hexdigest()[:12]}"
 
 
-# The mark of a search's order in its cursors (`Sort.mark`).
+# The marks of a search's orders in its cursors (`Sort.mark`, `Keyset.mark`): closest first, or
+# by a chosen sort.
 CLOSENESS = "closeness"
+SEARCHED = "search"
 
 
 def _text(value: str) -> sql.Composable:

@@ -63,6 +63,9 @@ class SupervisionView(Projection):
         "debrief_checks": "debrief_id, mentor_id",
         "escalations": "escalation_id",
     }
+    # The escalations list's order, newest raised first (`NEWEST_RAISED`, decisions 139 and
+    # 148), read backward; the overdue crises read it forward.
+    extra_indexes = (("escalations", "raised", "(raised_at, escalation_id)"),)
 
     def _mentor(self, w: Writer, mentor_id: UUID, position: int, **sets: Any) -> None:
         w.update("sup_mentors", {**sets, "last_position": position}, mentor_id=mentor_id)

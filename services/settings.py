@@ -155,6 +155,10 @@ class Settings:
     console_secret: str = field(default="", repr=False)
     console_idle_minutes: float = 30.0
     console_url: str = ""
+    # The grantee the development sign-in offers first (PROWD_CONSOLE_GRANTEE; `prowd demo` sets
+    # it to the grantee its tokens and the README name); empty or not registered: the first
+    # grantee by slug.
+    console_grantee: str = ""
     # Master key wrapping the per-participant data keys (services/store/keys.py): base64 of 32 bytes
     # (PROWD_MASTER_KEY) or a file holding it (PROWD_MASTER_KEY_FILE); generated into the data
     # directory in development. PROWD_MASTER_KEY_PREVIOUS (comma-separated) still unwraps keys
@@ -249,6 +253,7 @@ class Settings:
             console_secret=e.get("PROWD_CONSOLE_SECRET", ""),
             console_idle_minutes=r.float("PROWD_CONSOLE_IDLE_MINUTES", 30.0),
             console_url=e.get("PROWD_CONSOLE_URL", "").rstrip("/"),
+            console_grantee=e.get("PROWD_CONSOLE_GRANTEE", "").strip(),
             master_key=e.get("PROWD_MASTER_KEY", ""),
             master_key_file=e.get("PROWD_MASTER_KEY_FILE", ""),
             master_key_previous=e.get("PROWD_MASTER_KEY_PREVIOUS", ""),

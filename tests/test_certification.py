@@ -7,9 +7,20 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
+from domain import clock
+from domain.common import RuleViolation
+from domain.exports import (
+    CERTIFICATION_STATEMENT,
+    Certification,
+    ExportRecord,
+    ExportRegister,
+    check_statement,
+)
+from services.store.mapping import MsgspecMapper
 from tests.conftest import count_events
 
 SIGNER = {"signer_name": "Dana Reyes", "signer_title": "Program Coordinator"}
@@ -115,8 +126,13 @@ def test_only_a_coordinator_signs_and_only_a_recorded_file(
 
 @pytest.mark.parametrize(
     "statement",
-    ["I certify.", "The data in this file are true, complete and accurate as far as I know."],
-    ids=["too-short", "no-certify"],
+    [
+        "I certify.",
+        "The data in this file are true, complete and accurate as far as I know.",
+        "The undersigned certifies that the data in this file are true and complete.",
+        "Certify: the data in this file are true, complete and accurate as far as I know.",
+    ],
+    ids=["too-short", "no-certify", "not-in-own-words", "no-one-certifies"],
 )
 def test_a_statement_that_certifies_nothing_is_refused(
     client, auth, grantee, exported, db, statement
@@ -124,10 +140,107 @@ def test_a_statement_that_certifies_nothing_is_refused(
     events = count_events(db, grantee)
     r = _certify(client, auth, grantee, exported["id"], {**SIGNER, "statement": statement})
     assert r.status_code == 422 and r.json()["code"] == "invalid_certification", r.text
-    assert "at least 40 characters" in r.json()["detail"] and '"certify"' in r.json()["detail"]
+    assert "at least 40 characters" in r.json()["detail"]
+    assert '"I certify that …"' in r.json()["detail"]
     assert count_events(db, grantee) == events
     worded = {**SIGNER, "statement": "I CERTIFY that this file is the grantee's own record."}
     assert _certify(client, auth, grantee, exported["id"], worded).status_code == 201
+
+
+DENIALS = [
+    ("I do not certify that the data in this file are true and complete.", "not certify"),
+    ("I cannot certify that the data in this file are true and complete.", "cannot certify"),
+    ("I can't certify that the data in this file are true and complete.", "can't certify"),
+    ("I can\u2019t certify that the data in this file are true and complete.", "can't certify"),
+    ("We decline to certify the data in this file as true and complete.", "decline to certify"),
+    ("We refuse to certify the data in this file as true and complete.", "refuse to certify"),
+    ("I am unable to certify that the data in this file are complete.", "unable to certify"),
+    ("I won't certify that the data in this file are true and complete.", "won't certify"),
+    ("I certify nothing about the data in this file, true or complete.", "certify nothing"),
+    ("I hereby do not certify the data in this file as true and complete.", "not certify"),
+    ("I certify this file. I am not able to certify that it is complete.", "not able to certify"),
+]
+
+
+@pytest.mark.parametrize(("statement", "phrase"), DENIALS)
+def test_a_statement_that_denies_certifying_is_refused(
+    client, auth, grantee, exported, db, statement, phrase
+) -> None:
+    """Each of these holds "certify" and is long enough, and was signed before; none affirms."""
+    events = count_events(db, grantee)
+    r = _certify(client, auth, grantee, exported["id"], {**SIGNER, "statement": statement})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert problem["code"] == "invalid_certification"
+    assert f'denies what it should affirm ("{phrase}")' in problem["detail"]
+    assert "if you cannot certify the file, do not sign it" in problem["detail"]
+    assert count_events(db, grantee) == events
+    listed = client.get(f"/v1/grantees/{grantee}/exports", headers=auth("auditor", grantee))
+    assert [e["certification"] for e in listed.json()["items"]] == [None]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        CERTIFICATION_STATEMENT,
+        "We hereby certify that the data in this file are true and complete.",
+        "I, Dana Reyes, hereby certify that the data in this file are complete.",
+        "I do hereby certify that the data in this file are true and complete.",
+        "To the best of my knowledge I certify that nothing in this file is untrue.",
+        "I certify that this file, not a draft, is the grantee's own record.",
+    ],
+    ids=["default", "we-hereby", "named", "do-hereby", "nothing-after-that", "not-elsewhere"],
+)
+def test_statement_rule_accepts_an_affirmation(statement: str) -> None:
+    check_statement(statement)
+
+
+@pytest.mark.parametrize(("statement", "phrase"), DENIALS)
+def test_statement_rule_refuses_a_denial(statement: str, phrase: str) -> None:
+    with pytest.raises(RuleViolation, match="denies what it should affirm") as refused:
+        check_statement(statement)
+    assert refused.value.code == "invalid_certification"
+
+
+def test_a_denial_signed_before_the_rule_still_replays() -> None:
+    """The rule is the command's: a register whose stored events hold a statement the rule now
+    refuses is rebuilt from them as it was signed."""
+    clock_at = datetime(2026, 10, 20, 15, 0, tzinfo=UTC)
+    with clock.using(clock.FixedClock(clock_at)):
+        register = ExportRegister.open()
+        export_id = uuid4()
+        register.record(
+            ExportRecord(
+                export_id=export_id,
+                format="pirl",
+                quarter="2026Q3",
+                sha256="0" * 64,
+                rows=1,
+                size=10,
+                stands_at=3,
+                elements_version="1",
+                requested_via="api",
+                requested_by="coordinator-7",
+                generated_at=clock_at,
+            )
+        )
+        old = Certification(
+            export_id=export_id,
+            sha256="0" * 64,
+            signer_name="Dana Reyes",
+            signer_title="Program Coordinator",
+            statement=DENIALS[0][0],
+            certified_by="coordinator-7",
+            certified_at=clock_at,
+        )
+        # As an earlier version of the register appended it, with no statement rule.
+        register.trigger_event(ExportRegister.Certified, certification=old, occurred_at=clock_at)
+    mapper = MsgspecMapper()
+    replayed: Any = None
+    for event in register.collect_events():
+        replayed = mapper.to_domain_event(mapper.to_stored_event(event)).mutate(replayed)
+    assert replayed.certifications == {export_id: old}
 
 
 def test_a_quarter_not_ended_is_not_certified(client, auth, grantee, enrol, db, frozen_at) -> None:

@@ -6,6 +6,7 @@ in tests/test_console_browser.py; the OIDC sign-in in tests/test_console_oidc.py
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,9 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from domain import clock
+from services.api.app import create_app
 from services.projector import live as projector
+from services.settings import Settings
 from services.store.database import Database
 from tests.conftest import count_events
 from tests.console_helpers import csrf_of, sign_in
@@ -482,3 +485,71 @@ def test_a_coordinator_certifies_a_recorded_pirl_file_in_the_console(
     seen = browser.get("/console/reports?quarter=2026Q3")
     assert seen.status_code == 200 and "Dana Reyes" in seen.text
     assert "Certify this file" not in seen.text
+
+
+def _picked(page: str, name: str) -> list[str]:
+    """The options of the sign-in page's `name` select that are selected."""
+    box = page.split(f'<select id="{name}"')[1].split("</select>")[0]
+    return re.findall(r'<option value="([^"]+)" selected>', box)
+
+
+@pytest.mark.parametrize(
+    ("rrc", "said"),
+    [
+        ("RRC-9", "has no RRC with the code 'RRC-9'"),
+        ("FCI-A", "has no RRC with the code 'FCI-A'"),  # a BOP institution, not an RRC
+        ("", "RRC staff sign in with their RRC's facility code: fill in RRC."),
+    ],
+    ids=["unknown", "not-an-rrc", "none"],
+)
+def test_rrc_staff_sign_in_only_with_one_of_the_grantees_rrcs(browser, grantee, rrc, said):
+    """An RRC code the grantee has no RRC for used to sign in, and every page then answered
+    "Not found"; the sign-in now refuses it beside the RRC box, keeping what was typed."""
+    browser.get("/console/sign-in")
+    form = {"role": "rrc_staff", "grantee": grantee, "subject": "lee", "rrc": rrc}
+    refused = browser.post(
+        "/console/sign-in", data={**form, "_csrf_token": csrf_of(browser)}, follow_redirects=False
+    )
+    assert refused.status_code == 422
+    page = refused.text.replace("&#39;", "'").replace("&#34;", '"')
+    assert said in page.split('id="rrc-error"')[1].split("</p>")[0]
+    assert 'aria-invalid="true" aria-describedby="rrc-error rrc-help"' in page
+    assert _picked(page, "role") == ["rrc_staff"] and _picked(page, "grantee") == [grantee]
+    assert 'name="subject" autocomplete="username" value="lee"' in page
+    assert f'name="rrc" value="{rrc}"' in page
+    # Not signed in: the console still sends the browser to the sign-in.
+    r = browser.get("/console/rrc", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/sign-in")
+    # The grantee's RRC signs in and its residents' page opens.
+    sign_in(browser, "rrc_staff", grantee, rrc="RRC-1")
+    assert browser.get("/console/rrc").status_code == 200
+
+
+def test_a_grantee_that_is_not_registered_is_refused_at_sign_in(browser, grantee):
+    browser.get("/console/sign-in")
+    refused = browser.post(
+        "/console/sign-in",
+        data={"role": "coordinator", "grantee": "nowhere_at_all", "_csrf_token": csrf_of(browser)},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    beside = refused.text.split('id="grantee-error"')[1].split("</p>")[0]
+    assert "There is no grantee" in beside and "nowhere_at_all" in beside
+    assert browser.get("/console/caseload", follow_redirects=False).status_code == 303
+
+
+def test_the_sign_in_offers_the_configured_grantee_first(settings, db, grantee):
+    """`prowd demo` names the grantee of its tokens and the README's walk-through
+    (PROWD_CONSOLE_GRANTEE): the picker selects it; a slug not registered falls back to the
+    first grantee."""
+    for wanted in (grantee, "not_registered_here"):
+        configured = dataclasses.replace(settings, console_grantee=wanted)
+        with TestClient(create_app(configured, db)) as console:
+            page = console.get("/console/sign-in").text
+        listed = re.findall(r'<option value="([^"]+)"', page.split('<select id="grantee"')[1])
+        expected = grantee if wanted == grantee else listed[0]
+        assert _picked(page, "grantee") == [expected]
+        assert _picked(page, "role") == ["case_manager"]
+    assert Settings.from_env({"PROWD_CONSOLE_GRANTEE": " northside_works "}).console_grantee == (
+        "northside_works"
+    )

@@ -189,7 +189,9 @@ def test_a_case_manager_is_assigned_from_the_participant_page(browser, world):
     )
     assert world.events() == before
 
-    done = post(browser, action, {"duty": "case_manager", "staff": "cm-rita"}, key)
+    # A first assignment of someone new: confirmed as such (decision 148).
+    first = {"duty": "case_manager", "staff": "cm-rita", "new_staff": "1"}
+    done = post(browser, action, first, key)
     assert done.status_code == 303, done.text
     assert world.get(f"/participants/{pid}")["case_manager"] == "cm-rita"
     page = browser.get(f"/console/participants/{pid}")

@@ -7,6 +7,7 @@ ended refused, who certified a file already, the certified file downloaded byte 
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -142,19 +143,27 @@ def test_a_coordinator_checks_the_file_signs_it_and_downloads_what_was_signed(
     assert f'<code id="sha256">{exported["sha256"]}</code>' in shown.text
     assert re.search(r'id="rows">\s*2\s*<', shown.text)
     assert "Tue 20 Oct 2026, 11:00 (UTC-04:00)" in shown.text
-    # A statement that certifies nothing is refused in words, and nothing is recorded.
+    # A statement that certifies nothing, or denies it, is refused in words beside the
+    # statement, what was typed comes back, and nothing is recorded.
     events = count_events(db, grantee)
-    for statement in ("I certify.", "All of this file is true and complete, as far as I know."):
+    for statement, said in (
+        ("I certify.", "at least 40 characters in which you certify"),
+        ("All of this file is true and complete, as far as I know.", '"I certify that …"'),
+        ("I can't certify that all of this file is true and complete.", "can't certify"),
+        ("We decline to certify that this file is true and complete.", "decline to certify"),
+    ):
         refused = _form(
             browser,
             path,
             {"signer_name": "Dana Reyes", "signer_title": "Coordinator", "statement": statement},
         )
         assert refused.status_code == 422
-        assert (
-            'at least 40 characters saying what you certify (it must contain the word "certify")'
-            in (_refusal(refused.text).replace("&#34;", '"').replace("&quot;", '"'))
-        )
+        page = html.unescape(refused.text)
+        assert said in _refusal(page)
+        beside = page.split('id="statement-error"')[1].split("</p>")[0]
+        assert said in beside and "Statement" in beside
+        assert 'aria-describedby="statement-error statement-help"' in page
+        assert f">{statement}</textarea>" in page
         assert count_events(db, grantee) == events
     done = _form(
         browser,

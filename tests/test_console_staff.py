@@ -35,10 +35,18 @@ def test_the_assign_form_offers_known_staff_and_unassigns(browser, world):  # no
     assert 'name="staff" type="text" value=""' in form.text
     assert 'name="nobody" value="1"' in form.text and "Unassign (nobody)" in form.text
 
-    # A name typed for someone the directory does not know yet.
-    done = post(
-        browser, action, {"duty": "case_manager", "staff": "cm-rita"}, key_of(form.text, action)
+    # A name typed for someone the directory does not know yet: asked to confirm first, then
+    # recorded with "A new staff member" ticked.
+    before = world.events()
+    first = {"duty": "case_manager", "staff": "cm-rita"}
+    asked = post(browser, action, first, key_of(form.text, action))
+    assert asked.status_code == 422
+    assert beside(asked, "staff") == (
+        "The staff member's sign-in name: nobody named cm-rita holds a duty here yet. Check"
+        " the spelling, or tick A new staff member to assign them."
     )
+    assert world.events() == before
+    done = post(browser, action, {**first, "new_staff": "1"}, key_of(asked.text, action))
     assert done.status_code == 303, done.text
     world.post(f"/participants/{bea}/assignments", {"duty": "coordinator", "staff": "cm-rita"})
     world.post(f"/participants/{bea}/assignments", {"duty": "case_manager", "staff": "cm-sam"})
@@ -84,3 +92,38 @@ def test_the_assign_form_offers_known_staff_and_unassigns(browser, world):  # no
     mine = browser.get("/console/caseload?whose=mine")
     assert f"/console/participants/{bea}" in mine.text
     assert f"/console/participants/{ada}" not in mine.text
+
+
+def test_a_mistyped_name_is_caught_before_it_assigns_nobody(browser, world):  # noqa: F811
+    """A name close to a known one is a typing mistake until the coordinator says otherwise:
+    the form names the known one, records nothing, and takes the name once confirmed; the
+    coordinator's own sign-in name needs no confirming."""
+    ada = world.enrol(name="Ada")
+    bea = world.enrol(name="Bea")
+    world.post(f"/participants/{bea}/assignments", {"duty": "case_manager", "staff": "cm-rita"})
+    projector.drain(world.db, world.schema)
+    sign_in(browser, "coordinator", world.slug, subject="co-ned")
+    action = f"/console/participants/{ada}/assign"
+    form = browser.get(action)
+    assert 'name="new_staff" value="1"' in form.text
+
+    before = world.events()
+    typo = {"duty": "case_manager", "staff": "cm-rtia"}
+    r = post(browser, action, typo, key_of(form.text, action))
+    assert r.status_code == 422
+    assert beside(r, "staff") == (
+        "The staff member's sign-in name: nobody named cm-rtia holds a duty here yet. Did you"
+        " mean cm-rita? Check the spelling, or tick A new staff member to assign them."
+    )
+    assert world.events() == before
+    assert "case_manager" not in world.get(f"/participants/{ada}")
+
+    # The known name goes through without a tick, as does the coordinator's own.
+    r = post(browser, action, {**typo, "staff": "cm-rita"}, key_of(r.text, action))
+    assert r.status_code == 303, r.text
+    form = browser.get(action)
+    own = {"duty": "coordinator", "staff": "co-ned"}
+    r = post(browser, action, own, key_of(form.text, action))
+    assert r.status_code == 303, r.text
+    person = world.get(f"/participants/{ada}")
+    assert (person["case_manager"], person["coordinator"]) == ("cm-rita", "co-ned")

@@ -33,6 +33,7 @@ from services.projector import live as projector
 from services.settings import Settings
 from services.store.database import Database
 from tests.conftest import JWT_SECRET, SUITE_CLOCK, FreezeAt
+from tests.console_helpers import csrf_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = "northside_works"
@@ -201,6 +202,23 @@ def test_a_cli_command_beside_a_running_embedded_server_leaves_it_running(tmp_pa
             assert httpx.get(base + path, timeout=5).status_code == 200, path
         r = httpx.get(f"{base}/v1/grantees", timeout=5)
         assert r.status_code == 401  # the database answered: only the token is missing
+        # The README's walk-through works as written: the console's sign-in offers its grantee,
+        # and RRC staff sign in with its RRC and see their residents.
+        with httpx.Client(base_url=base, timeout=10) as console:
+            page = console.get("/console/sign-in").text
+            assert f'<option value="{DEMO}" selected>' in page
+            signed = console.post(
+                "/console/sign-in",
+                data={
+                    "role": "rrc_staff",
+                    "grantee": DEMO,
+                    "rrc": "RRC-N1",
+                    "_csrf_token": csrf_of(console),
+                },
+            )
+            assert signed.status_code == 303, signed.text
+            residents = console.get("/console/rrc")
+            assert residents.status_code == 200 and "RRC-N1" in residents.text
     finally:
         serve.terminate()
         serve.wait(30)

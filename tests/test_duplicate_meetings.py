@@ -8,16 +8,23 @@ database too. Today is 2026-11-26 (UTC)."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
 
 from domain.common import AlreadyExists
 from domain.meetings import DuplicateMeeting, Meeting, MeetingStatus, check_no_overlap
 from domain.pairings import Pairing
+from services.api.app import create_app
+from services.settings import Settings
+from services.store.database import Database
 from tests.conftest import race
 from tests.meetings_helpers import World, held
 from tests.test_batch_commands import item, send
@@ -441,3 +448,121 @@ def test_overlap_is_decided_by_the_spans_without_a_database() -> None:
     check_no_overlap(WHEN, 30, [first])
     assert pairing.meetings_near(WHEN, WHEN + timedelta(minutes=30)) == [first.id]
     assert pairing.meetings_near(WHEN + timedelta(days=2), WHEN + timedelta(days=2)) == []
+
+
+# -- holds and amendments decided at once (decision 148) --------------------------------------
+
+MORNING, AFTERNOON = "2026-11-05T08:00:00-06:00", "2026-11-05T16:00:00-06:00"
+NOON, NOON_TEN = "2026-11-05T12:00:00-06:00", "2026-11-05T12:10:00-06:00"
+
+
+@dataclasses.dataclass
+class Cold:
+    """The API as a process that keeps no aggregates between commands (as another API
+    process that never read these meetings): what a command reads comes from the log,
+    unchecked at its write, so only what it saves (the pairing) serialises two commands."""
+
+    client: TestClient[Litestar]
+    db: Database
+
+
+@pytest.fixture
+def cold(settings: Settings) -> Iterator[Cold]:
+    configured = dataclasses.replace(settings, aggregate_cache_size=0)
+    db = Database(str(settings.database_url), configured, name="prowd-cold-test").open()
+    try:
+        with TestClient(create_app(configured, db)) as client:
+            yield Cold(client, db)
+    finally:
+        db.close()
+
+
+def one_wins(answers: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Of two answers, one recorded and one 409 `duplicate_meeting` naming the winner's
+    meeting: the winner's record and the loser's problem."""
+    assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+    won = next(r for r in answers if r.status_code == 201).json()
+    lost = next(r for r in answers if r.status_code == 409).json()
+    assert lost["code"] == "duplicate_meeting"
+    assert lost["existing"][0]["meeting_id"] == won["id"]
+    return won, lost
+
+
+def test_two_holds_over_one_time_decided_at_once_record_one(world: World, cold: Cold) -> None:
+    """Two meetings planned for the morning and the afternoon, each recorded as held at noon
+    (ten minutes apart, half an hour each) by two requests decided at once: each alone is
+    free of the other's planned span, together they overlap. Holding a meeting records its
+    time on the pairing, saved with it, so one wins the pairing's version and the other is
+    decided again and refused; it stays scheduled."""
+    w = world
+    pairing = solo(w)
+    # Met already the day before: neither hold is the first meeting (which saves the pairing).
+    before = w.post("/meetings", held_for(w, pairing, "2026-11-04T10:00:00-06:00", 30))
+    morning = w.post("/meetings", {**w.meeting_body(pairing, MORNING), "planned_minutes": 30})
+    afternoon = w.post("/meetings", {**w.meeting_body(pairing, AFTERNOON), "planned_minutes": 30})
+
+    def hold(meeting: dict[str, Any], at: str) -> Any:
+        body = held(at, 30, summary="resume")
+        path = f"{w.base}/meetings/{meeting['id']}/held"
+        return lambda: cold.client.post(path, json=body, headers=w.headers())
+
+    events = w.events()
+    answers = race(cold.db, w.slug, hold(morning, NOON), hold(afternoon, NOON_TEN))
+    won, _ = one_wins(answers)
+    statuses = {m["id"]: m["status"] for m in w.log(pairing)}
+    loser = afternoon["id"] if won["id"] == morning["id"] else morning["id"]
+    assert statuses == {before["id"]: "held", won["id"]: "held", loser: "scheduled"}
+    # The winner's hold and its time on the pairing, nothing of the loser's.
+    assert w.events() == events + 2
+    assert w.topics_of(pairing)[-1] == "MeetingHeldTimeRecorded"
+
+
+def test_two_amendments_over_one_time_decided_at_once_record_one(world: World, cold: Cold) -> None:
+    """Two held meetings, morning and afternoon, each moved to noon by an amendment, the two
+    decided at once: one is moved, the other refused and left where it was."""
+    w = world
+    pairing = solo(w)
+    morning = w.post("/meetings", held_for(w, pairing, MORNING, 30))
+    afternoon = w.post("/meetings", held_for(w, pairing, AFTERNOON, 30))
+
+    def amend(meeting: dict[str, Any], at: str) -> Any:
+        body = {"reason": "typed the wrong time", "record": held(at, 30, summary="resume")}
+        path = f"{w.base}/meetings/{meeting['id']}/amendments"
+        return lambda: cold.client.post(path, json=body, headers=w.headers())
+
+    answers = race(cold.db, w.slug, amend(morning, NOON), amend(afternoon, NOON_TEN))
+    won, _ = one_wins(answers)
+    loser, was = (afternoon, AFTERNOON) if won["id"] == morning["id"] else (morning, MORNING)
+    moved = {m["id"]: datetime.fromisoformat(m["occurred_at"]) for m in w.log(pairing)}
+    assert moved[loser["id"]] == datetime.fromisoformat(was)
+    assert moved[won["id"]] in {datetime.fromisoformat(NOON), datetime.fromisoformat(NOON_TEN)}
+
+
+def test_an_amendment_that_keeps_the_span_records_no_time_on_the_pairing(world: World) -> None:
+    """Only a hold, or an amendment that moves or resizes the span, takes the pairing: a
+    corrected summary does not."""
+    w = world
+    pairing = solo(w)
+    met = w.post("/meetings", held_for(w, pairing, MORNING, 30))
+    before = w.topics_of(pairing)
+    w.post(
+        f"/meetings/{met['id']}/amendments",
+        {"reason": "summary typo", "record": held(MORNING, 30, summary="resume, revised")},
+    )
+    assert w.topics_of(pairing) == before
+    w.post(
+        f"/meetings/{met['id']}/amendments",
+        {"reason": "it ran longer", "record": held(MORNING, 45, summary="resume, revised")},
+    )
+    assert w.topics_of(pairing) == [*before, "MeetingHeldTimeRecorded"]
+
+
+def test_a_pairing_finds_a_meeting_by_the_time_it_was_held() -> None:
+    """A meeting held far from its booked time is among those near its held span."""
+    pairing = open_pairing([uuid4()])
+    first = schedule(pairing)  # booked 2026-11-04 00:00 UTC
+    later = WHEN + timedelta(days=3)
+    assert pairing.meetings_near(later, later + timedelta(minutes=30)) == []
+    pairing.record_held_time(first.id, later)
+    assert pairing.meetings_near(later, later + timedelta(minutes=30)) == [first.id]
+    assert pairing.meetings_near(WHEN, WHEN) == [first.id]  # once, though booked and held

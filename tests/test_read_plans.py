@@ -24,6 +24,7 @@ from psycopg import sql
 from projections.base import Tables
 from projections.caseload_reads import row_extras
 from projections.meetings import awaiting_outcome, meeting_log
+from projections.supervision_reads import escalation_page
 from projections.timeline import timeline_page
 from services.projector import live as projector
 from services.store.database import Database
@@ -261,6 +262,55 @@ def test_the_meetings_without_outcome_are_read_through_their_index(owner, answer
     assert indexes == {f"meetings_b{meetings.build}_awaiting"}
 
 
+ESCALATIONS = 20_000
+
+
+@pytest.fixture(scope="module")
+def escalations(owner, make_grantee) -> Tables:
+    """A supervision build with ESCALATIONS escalations as a grantee of some years has them:
+    seven raised at each instant (ties the id orders), an instant every three hours, every
+    17th still open."""
+    schema = f"g_{make_grantee()}"
+    t = build_of(owner, schema, "supervision")
+    owner.execute(
+        sql.SQL(
+            "INSERT INTO {} (escalation_id, mentor_id, type, severity, description, raised_by,"
+            " raised_at, resolved_at, last_position)"
+            " SELECT ('00000000-0000-0000-0000-' || lpad(i::text, 12, '0'))::uuid,"
+            " ('00000000-0000-0000-0000-' || lpad((i %% 300)::text, 12, '0'))::uuid,"
+            " CASE WHEN i %% 5 = 0 THEN 'crisis' ELSE 'boundary_concern' END, 'medium', 'generated',"
+            " 'coordinator', timestamptz '2023-01-02 15:00Z' + (i / 7) * interval '3 hours',"
+            " CASE WHEN i %% 17 <> 0 THEN timestamptz '2023-01-02 15:00Z'"
+            " + (i / 7) * interval '3 hours' + interval '2 days' END, i"
+            " FROM generate_series(1, %s) i"
+        ).format(t["escalations"]),
+        (ESCALATIONS,),
+    )
+    owner.execute(sql.SQL("ANALYZE {}").format(t["escalations"]))
+    return t
+
+
+def test_the_escalations_page_newest_raised_first_through_their_index(owner, escalations):
+    """The escalations list's keyset, `(raised_at, escalation_id)` descending (decision 139),
+    reads the view through the index of that order, from the newest and from a cursor, with no
+    sort of the whole table (decision 148); the open ones too."""
+    t = escalations
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    reader = Explaining(owner)
+    first, cursor = escalation_page(reader, t, now, after="", limit=25)
+    assert cursor is not None
+    second, _ = escalation_page(reader, t, now, after=cursor, limit=25)
+    opened, _ = escalation_page(reader, t, now, after="", limit=25, status="open")
+    ids = [_n(e.id) for e in first + second]
+    # Newest first: the greatest numbers, seven to an instant, the greater id first in each.
+    assert ids == list(range(ESCALATIONS, ESCALATIONS - 50, -1))
+    assert [_n(e.id) for e in opened] == [i for i in range(ESCALATIONS, 0, -1) if i % 17 == 0][:25]
+    kinds, indexes = scans_of(reader.plans, f"escalations_b{t.build}")
+    assert kinds and "Seq Scan" not in kinds, kinds
+    assert indexes == {f"escalations_b{t.build}_raised"}
+    assert not [n for plan in reader.plans for n in nodes(plan) if n["Node Type"] == "Sort"]
+
+
 def _n(meeting_id: UUID) -> int:
     return int(str(meeting_id).rsplit("-", 1)[1])
 
@@ -333,12 +383,14 @@ def test_a_build_made_before_its_indexes_were_declared_gets_them_at_migration(
     schema = f"g_{make_grantee()}"
     goals, meetings = build_of(owner, schema, "goals"), build_of(owner, schema, "meetings")
     timeline = build_of(owner, schema, "timeline")
+    supervision = build_of(owner, schema, "supervision")
     made_before = [
         f"goals_b{goals.build}_participant",
         f"meetings_b{meetings.build}_pairing_time",
         f"meetings_b{meetings.build}_time",
         f"meetings_b{meetings.build}_awaiting",
         f"timeline_b{timeline.build}_time",
+        f"escalations_b{supervision.build}_raised",
     ]
     for name in made_before:
         owner.execute(

@@ -210,6 +210,12 @@ def _forged(value: str, key: str, *mark: str) -> str:
     return "~" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _mark_of(cursor: str) -> str:
+    """The mark a sorted cursor carries after its value and key."""
+    raw = base64.urlsafe_b64decode(cursor[1:] + "=" * (-len(cursor[1:]) % 4))
+    return str(msgspec.json.decode(raw)[2])
+
+
 def test_a_cursor_of_another_order_is_refused(world):
     w = world[0]
     closest = w.get("/participants", q="garcia", limit=1)["next_cursor"]
@@ -224,12 +230,47 @@ def test_a_cursor_of_another_order_is_refused(world):
         problem = _refused(w, "/participants", **params)
         assert problem["code"] == "invalid_cursor", params
     # A forged rank, or a forged date for a sort by date: refused, not a database error.
-    assert _refused(w, "/participants", q="garcia", cursor=_forged("x", "N01", "closeness"))
-    assert _refused(w, "/participants", q="garcia", cursor=_forged("9" * 30, "N01", "closeness"))
+    mark = _mark_of(closest)
+    assert _refused(w, "/participants", q="garcia", cursor=_forged("x", "N01", mark))
+    assert _refused(w, "/participants", q="garcia", cursor=_forged("9" * 30, "N01", mark))
     assert _refused(w, "/participants", sort="exit_date", cursor=_forged("not a date", "N01"))
     meetings = w.get("/meetings", q="garcia", limit=1)["next_cursor"]
     assert _refused(w, "/meetings", cursor=meetings)["code"] == "invalid_cursor"
     assert _refused(w, "/meetings", q="garcia", sort="status", cursor=meetings)
+
+
+@pytest.mark.parametrize(
+    ("path", "q", "other", "sort"),
+    [
+        ("/participants", "garcia", "ostrowski", None),
+        ("/participants", "garcia", "garsia", "last_name"),
+        ("/participants", "garcia", "", "last_name"),
+        ("/mentors", "kowalski", "kowalsky", None),
+        ("/pairings", "garcia", "kowalski", None),
+        ("/meetings", "garcia", "kowalski", None),
+        ("/meetings", "garcia", "garsia", "-scheduled_for"),
+        ("/goals", "garcia", "garcias", None),
+    ],
+)
+def test_a_cursor_is_bound_to_the_search_it_came_from(world, path, q, other, sort):
+    """A search's cursor carries a digest of what it looks for (decision 148): sent with a
+    search for other words (or with none) it is 400 `invalid_cursor`, never a page of the new
+    search cut at the old one's rank; the same words in other case continue the pages."""
+    w = world[0]
+    sorting = {"sort": sort} if sort else {}
+    first = w.get(path, q=q, limit=1, **sorting)
+    cursor = first["next_cursor"]
+    assert cursor is not None
+    swapped = {"q": other} if other else {}
+    problem = _refused(w, path, cursor=cursor, **swapped, **sorting)
+    assert problem["code"] == "invalid_cursor"
+    said = "search for other words" if other else "another order"
+    assert said in problem["detail"] and "pass the same `q` and `sort`" in problem["detail"]
+    # Case and spaces are not what a search looks for.
+    retyped = f"  {q.upper()} "
+    again = w.get(path, q=retyped, limit=1, cursor=cursor, **sorting)
+    assert again == w.get(path, q=q, limit=1, cursor=cursor, **sorting)
+    assert again["items"] and again["items"] != first["items"]
 
 
 def test_the_console_caseload_search_shows_the_closest_first(browser, world):

@@ -8,6 +8,7 @@ no rebuild."""
 from __future__ import annotations
 
 import psycopg
+import pytest
 from psycopg import sql
 from structlog.testing import capture_logs
 
@@ -162,17 +163,34 @@ def test_the_migration_rebuilds_a_view_whose_live_build_lacks_a_new_column(
     assert [d["part2"] for d in r.json()["items"]] == [True]
 
 
+@pytest.mark.parametrize(
+    ("view", "table", "suffix", "method"),
+    [
+        (
+            "meetings",
+            "meetings",
+            "awaiting",
+            "(scheduled_for, meeting_id) WHERE (status = 'scheduled'::text)",
+        ),
+        ("supervision", "escalations", "raised", "(raised_at, escalation_id)"),
+    ],
+    ids=["scheduled-meetings-142", "escalations-newest-raised-148"],
+)
 def test_a_release_that_adds_an_index_gives_the_live_build_the_index_without_a_rebuild(
-    app, db, grantee
+    app, db, grantee, view, table, suffix, method
 ):
-    """The meetings view's index of the scheduled meetings (decision 142), absent from the
+    """An index a release adds to a view (the meetings' index of the scheduled meetings,
+    decision 142; the escalations' index of their list's order, decision 148), absent from the
     live build and from the stamp of the deployment before it: the migration a service runs at
     start (not forced) finds the stamp changed and indexes the live build as it is."""
     schema = f"g_{grantee}"
-    build = live_build(db, schema, "meetings")
-    index = f"meetings_b{build}_awaiting"
+    build = live_build(db, schema, view)
+    index = f"{table}_b{build}_{suffix}"
     views = [ViewTable(p.name, *d) for p in PROJECTIONS for d in p.definitions()]
-    before = [v._replace(indexes=[i for i in v.indexes if i[0] != "awaiting"]) for v in views]
+    before = [
+        v._replace(indexes=[i for i in v.indexes if i[0] != suffix]) if v.table == table else v
+        for v in views
+    ]
     assert before != views
     with db.owner_connection() as conn:
         conn.execute(sql.SQL("DROP INDEX {}.{}").format(*map(sql.Identifier, (schema, index))))
@@ -187,9 +205,6 @@ def test_a_release_that_adds_an_index_gives_the_live_build_the_index_without_a_r
     assert db.fetchone(
         "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
         (schema, index),
-    ) == (
-        f"CREATE INDEX {index} ON {schema}.meetings_b{build} USING btree (scheduled_for,"
-        " meeting_id) WHERE (status = 'scheduled'::text)",
-    )
-    assert live_build(db, schema, "meetings") == build
+    ) == (f"CREATE INDEX {index} ON {schema}.{table}_b{build} USING btree {method}",)
+    assert live_build(db, schema, view) == build
     assert not [e for e in logs if e["event"].startswith("view_rebuil")]

@@ -370,7 +370,9 @@ class ExportController(Controller):
         certification names the file's SHA-256, so what was signed is what `…/file`
         regenerates byte for byte. Once per file: a corrected submission is a new export,
         certified on its own (409 `already_certified`). The statement is a sentence of at least
-        40 characters with the word "certify" (422 `invalid_certification`); a quarter that has
+        40 characters saying "I certify" or "we (hereby) certify" and denying it nowhere ("I do
+        not certify", "unable to certify", "I certify nothing": 422 `invalid_certification`);
+        a quarter that has
         not ended in the grantee's time zone is refused (422 `quarter_not_ended`)."""
         return tenant_command(
             request,

@@ -187,13 +187,17 @@ class Meetings:
         self, command: Command, meeting_id: UUID, record: HeldRecord
     ) -> Saved[Meeting]:
         """Record that a scheduled meeting was held; refused (`DuplicateMeeting`) if its
-        span as held overlaps another of the pairing's meetings."""
+        span as held overlaps another of the pairing's meetings. The pairing notes the time
+        and is saved with the meeting, so two holds or amendments decided at once are
+        serialised by its version, as new meetings are."""
         meeting = self.meeting(meeting_id)
         pairing = self.pairings.pairing(meeting.pairing_id)
         record = self._checked(pairing, record)
         self._check_overlap(pairing, record.occurred_at, record.duration_minutes, meeting_id)
         meeting.hold(record, pairing, self.week_of(record.occurred_at))
-        return self.ledger.record(meeting, command, also=self._first_meeting(pairing, record))
+        self._first_meeting(pairing, record)
+        pairing.record_held_time(meeting_id, record.occurred_at, record.duration_minutes)
+        return self.ledger.record(meeting, command, also=[pairing])
 
     def miss_meeting(
         self, command: Command, meeting_id: UUID, no_show_by: NoShow, note: str = ""
@@ -230,9 +234,15 @@ class Meetings:
         pairing = self.pairings.pairing(meeting.pairing_id)
         record = self._checked(pairing, record)
         self._check_overlap(pairing, record.occurred_at, record.duration_minutes, meeting_id)
+        was = meeting.span
         meeting.amend(reason, record, pairing, self.week_of(record.occurred_at))
         # An amendment that moves a meeting earlier may make it the first meeting.
-        return self.ledger.record(meeting, command, also=self._first_meeting(pairing, record))
+        changed = self._first_meeting(pairing, record)
+        if meeting.span != was:
+            # Moved or resized: the pairing notes it, as a hold does (serialised by it).
+            pairing.record_held_time(meeting_id, record.occurred_at, record.duration_minutes)
+            changed = [pairing]
+        return self.ledger.record(meeting, command, also=changed)
 
     def cadence(
         self, pairing_id: UUID, weeks: int, meetings_view: Callable[[], Tables]

@@ -39,11 +39,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, *, demo: bool = Fals
             require_master_keys(db)
             if demo:
                 from services.demo.data import load_demo
-                from services.demo.tokens import print_tokens
+                from services.demo.tokens import DEMO_GRANTEE, print_tokens
 
                 added = load_demo(tenancy)
                 print(f"demo data: {added} participants added (0: already loaded)")
                 print_tokens(settings.with_secret(), host=args.host, port=args.port)
+                # The console's development sign-in offers the grantee the tokens name.
+                os.environ.setdefault("PROWD_CONSOLE_GRANTEE", DEMO_GRANTEE)
                 if args.load_only:
                     return 0
         secret = settings.with_secret().jwt_secret

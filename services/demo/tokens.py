@@ -9,6 +9,9 @@ from services.identity.access import Role
 from services.identity.tokens import issue_token
 from services.settings import Settings
 
+# The grantee the printed tokens, the console's sign-in and the README's walk-through name.
+DEMO_GRANTEE = GRANTEES[0][0]
+
 
 def print_tokens(settings: Settings, *, host: str, port: int) -> None:
     """Print a token for each role, valid 8 hours, and a `curl` to try one with."""
@@ -20,7 +23,7 @@ def print_tokens(settings: Settings, *, host: str, port: int) -> None:
         )
         + "\n"
     )
-    slug = GRANTEES[0][0]
+    slug = DEMO_GRANTEE
     for role in Role:
         if role is Role.PLATFORM_ADMIN:
             continue

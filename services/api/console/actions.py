@@ -16,8 +16,8 @@ from litestar.response import Template
 from domain import clock
 from domain.exports import CERTIFICATION_STATEMENT as STATEMENT
 from domain.stages import Placement
-from services.api.console.backend import read
-from services.api.console.checks import FormCheck
+from services.api.console.backend import Refusal, read
+from services.api.console.checks import FormCheck, as_sentence
 from services.api.console.pages import grantee_zone, optional, page
 from services.api.console.reports import may_open, standing
 from services.api.console.session import PATH, Staff, signed_in, take_carried
@@ -354,14 +354,25 @@ CERTIFY = [
         "What you certify",
         "textarea",
         required=True,
-        help='A sentence of at least 40 characters with the word "certify". Recorded with'
-        " your name, the time and the file's SHA-256; once per file.",
+        help='A sentence of at least 40 characters in which you certify: "I certify that …"'
+        ' or "We hereby certify that …", with no "not", "cannot" or "unable to" before'
+        " certify. Recorded with your name, the time and the file's SHA-256; once per file.",
     ),
 ]
 
 
 async def _export(request: Request[Any, Any, Any], staff: Staff, export_id: UUID) -> Any:
     return await read(request, staff, f"/exports/{export_id}")
+
+
+def _beside(refused: Refusal) -> dict[str, str]:
+    """A refused certification beside the field it is about: the register's rule names the
+    field first ("statement denies …"), the API's validation by the body path."""
+    labels = labels_of(CERTIFY)
+    if refused.code != "invalid_certification":
+        return refused.fields(labels)
+    named = refused.problem_detail.split(" ", 1)[0]
+    return {named if named in labels else "statement": as_sentence(refused.problem_detail)}
 
 
 def _certify_heading(export: Any) -> str:
@@ -416,6 +427,7 @@ async def certify(request: Request[Any, Any, Any], export_id: UUID) -> Response[
         body,
         values["idempotency_key"],
         labels_of(CERTIFY),
+        field_errors=_beside,
     )
     if isinstance(sent, Refused):
         return render_form(

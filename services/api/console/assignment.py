@@ -2,10 +2,12 @@
 (POST /participants/{id}/assignments), the staff member named by their sign-in subject, as
 `GET …/participants?assigned_to=me` and the caseload's "Mine" read it. The name's field offers
 the staff directory (GET …/staff, decision 114) and still takes a name typed for someone not
-yet in it; "Unassign (nobody)" sends `staff: null`."""
+yet in it, once "A new staff member" confirms it is no typing mistake (decision 148);
+"Unassign (nobody)" sends `staff: null`."""
 
 from __future__ import annotations
 
+import difflib
 import uuid
 from typing import Any
 from uuid import UUID
@@ -15,7 +17,7 @@ from litestar.response import Template
 
 from domain.assignment import Duty
 from services.api.console.actions import CHOOSE, Field, labels_of, read_form, render_form
-from services.api.console.backend import read
+from services.api.console.backend import read, views_behind
 from services.api.console.checks import FormCheck
 from services.api.console.format import words
 from services.api.console.pages import log_position, optional
@@ -40,14 +42,46 @@ NOBODY = Field(
     help="Leave the name empty: whoever holds the duty is released and nobody takes it on.",
 )
 
+NEW_STAFF = Field(
+    "new_staff",
+    "A new staff member",
+    "checkbox",
+    help="Tick when the name is right but not in the list yet: their first assignment.",
+)
+
 
 def _fields(known: list[tuple[str, str]]) -> list[Field]:
     """The form: the name's field offers `known` (subject, what they hold) as suggestions."""
     return [
         DUTY,
         Field("staff", "The staff member's sign-in name", "text", known, help=STAFF_HELP),
+        NEW_STAFF,
         NOBODY,
     ]
+
+
+async def _unknown(request: Request[Any, Any, Any], staff: Staff, name: str) -> str | None:
+    """Why `name` is taken for a typing mistake, or None when it is someone the grantee's
+    records know (the staff directory, waiting for the signed-in member's last command) or the
+    signed-in member themselves. A role that may not read the directory, or a directory short
+    of the member's last command, is no ground to ask."""
+    if name == staff.principal.subject:
+        return None
+    position = log_position(request)
+    more = {} if position is None else {"min_position": position}
+    found = await optional(request, staff, "/staff", limit=500, **more)
+    if found is None or views_behind(request):
+        # A directory that may not have the last assignments yet is no proof of a typo.
+        return None
+    subjects = [str(m["subject"]) for m in found.get("items", [])]
+    if name in subjects:
+        return None
+    close = difflib.get_close_matches(name, subjects, n=1, cutoff=0.75)
+    guess = f" Did you mean {close[0]}?" if close else ""
+    return (
+        f"nobody named {name} holds a duty here yet.{guess} Check the spelling, or tick"
+        f" {NEW_STAFF.label} to assign them."
+    )
 
 
 def _holds(member: dict[str, Any]) -> str:
@@ -115,6 +149,10 @@ async def assign(request: Request[Any, Any, Any], participant_id: UUID) -> Respo
         )
     if not nobody and not values["staff"]:
         check.problem("staff", f"{labels['staff']}: fill this in, or tick {NOBODY.label}")
+    if not nobody and values["staff"] and not values["new_staff"]:
+        unknown = await _unknown(request, staff, values["staff"])
+        if unknown is not None:
+            check.problem("staff", f"{labels['staff']}: {unknown}")
     sent = await submit(
         request,
         staff,

@@ -111,9 +111,32 @@ def refusal(response: httpx.Response) -> Refusal:
     return Refusal(response.status_code, str(problem.get("code", "error")), detail, listed, problem)
 
 
+def views_behind(request: Request[Any, Any, Any]) -> bool:
+    """Whether a read of this page found the views short of the staff member's last command
+    (the API's 503 `view_behind`): the page then says its lists may not show it yet."""
+    return bool(getattr(request.state, "views_behind", False))
+
+
+def _unwaited(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k != "min_position"}
+
+
 async def read(request: Request[Any, Any, Any], staff: Staff, path: str, **params: Any) -> Any:
-    """The JSON of a GET; a Refusal when the API says no."""
+    """The JSON of a GET; a Refusal when the API says no.
+
+    A list read with `min_position` waits (bounded) for the staff member's last command. When
+    that wait runs out (the worker is down or far behind), the list is read as the view has it
+    and the page's later reads do not wait again: one bounded wait per page, not one per part,
+    and a page with every part drawn (decision 148)."""
+    if params.get("min_position") is not None and views_behind(request):
+        params = _unwaited(params)
     response = await call(request, staff, "GET", path, params=params)
+    if response.status_code == 503 and params.get("min_position") is not None:
+        found = refusal(response)
+        if found.code != "view_behind":
+            raise found
+        request.state.views_behind = True
+        return await read(request, staff, path, **_unwaited(params))
     if response.status_code != 200:
         raise refusal(response)
     return response.json()

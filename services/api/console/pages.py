@@ -16,7 +16,7 @@ from litestar.response import Redirect, Template
 from domain import clock
 from domain.casework import ContactMode
 from services.api.console.attention import participant_alerts
-from services.api.console.backend import Refusal, read, read_all
+from services.api.console.backend import Refusal, read, read_all, views_behind
 from services.api.console.naming import alert_names, pairing_people
 from services.api.console.session import PATH, Staff, session_of, signed_in, take_left_over
 from services.audit.disclosure import PART2_NOTICE_ABBREVIATED
@@ -50,6 +50,7 @@ def page(request: Request[Any, Any, Any], staff: Staff, name: str, **context: An
             "staff": staff,
             "nav": [(href, label) for href, label, ok in nav if ok],
             "notice": notice,
+            "behind": views_behind(request),
             "left_over": left_over,
             "path": request.url.path,
             **context,

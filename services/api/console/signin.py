@@ -15,11 +15,13 @@ from litestar import Request, Response, get, post
 from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
+from domain.common import NotFound
 from services.api.console.session import PATH, carried_back, session_of, sign_in
 from services.app.tenancy import Tenancy
 from services.identity import oidc_client
 from services.identity.access import Role
 from services.identity.tokens import NotAuthenticated, issue_token
+from services.refusals import shown
 from services.settings import Settings
 
 # The roles a person signs in to the console with (the platform admin has the API).
@@ -29,6 +31,25 @@ ROLES = [r.value for r in Role if r is not Role.PLATFORM_ADMIN]
 def _production(request: Request[Any, Any, Any]) -> bool:
     settings: Settings = request.app.state.settings
     return settings.environment == "production"
+
+
+def _picker(tenancy: Tenancy, settings: Settings, values: dict[str, str]) -> dict[str, Any]:
+    """The development picker's choices, with what was picked (or the configured grantee,
+    else the first) selected again."""
+    grantees = [g.slug for g in tenancy.grantees(limit=200)]
+    preferred = values.get("grantee") or settings.console_grantee
+    if preferred and preferred not in grantees and tenancy.grantee(preferred) is not None:
+        grantees = sorted([*grantees, preferred])  # registered, beyond the list's first 200
+    return {
+        "roles": ROLES,
+        "grantees": grantees,
+        "errs": {},
+        "v": {
+            **values,
+            "role": values.get("role") or Role.CASE_MANAGER.value,
+            "grantee": preferred if preferred in grantees else next(iter(grantees), ""),
+        },
+    }
 
 
 @get(f"{PATH}/sign-in", sync_to_thread=True)
@@ -48,40 +69,67 @@ def sign_in_page(
     if settings.environment == "production":
         context["oidc"] = bool(settings.oidc_client_id)
     else:
-        tenancy: Tenancy = request.app.state.tenancy
-        context["grantees"] = [g.slug for g in tenancy.grantees(limit=200)]
-        context["roles"] = ROLES
+        context.update(_picker(request.app.state.tenancy, settings, {}))
     return Template("sign_in.html", context=context)
+
+
+def _refusals(tenancy: Tenancy, role: str, grantee: str, rrc: str | None) -> dict[str, str]:
+    """Why this sign-in would lead only to "not found" pages, by field: a grantee that is not
+    registered, or RRC staff without an RRC or with a code that is not one of the grantee's
+    RRCs. Empty: none."""
+    if role == Role.FEDERAL_OVERSIGHT.value:
+        return {}  # oversight reads every grantee's aggregates, not one grantee's
+    if tenancy.grantee(grantee) is None:
+        return {"grantee": f"There is no grantee {shown(grantee)}: pick one of the list."}
+    if role != Role.RRC_STAFF.value:
+        return {}
+    if not rrc:
+        return {"rrc": "RRC staff sign in with their RRC's facility code: fill in RRC."}
+    try:
+        tenancy.app(grantee).rrc.check_rrc(rrc)
+    except NotFound:
+        return {
+            "rrc": f"{grantee} has no RRC with the code {shown(rrc)}: type the facility code"
+            " of the staff member's RRC, as the grantee registered it."
+        }
+    return {}
 
 
 @post(f"{PATH}/sign-in")
 async def demo_sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
-    """Development only: sign in as the role, grantee and subject picked."""
+    """Development only: sign in as the role, grantee and subject picked; RRC staff name one
+    of the grantee's RRCs."""
     if _production(request):
         return Template("error.html", context={"title": "Not found", "detail": ""}, status_code=404)
     settings: Settings = request.app.state.settings
+    tenancy: Tenancy = request.app.state.tenancy
     form = await request.form()
-    role, grantee = str(form.get("role", "")), str(form.get("grantee", "")).strip()
-    subject = str(form.get("subject", "")).strip() or f"demo-{role}"
-    rrc = str(form.get("rrc", "")).strip() or None
-    try:
-        token = issue_token(
-            settings,
-            subject=subject,
-            roles=[role],
-            grantees=["*"] if role == Role.FEDERAL_OVERSIGHT.value else [grantee],
-            rrc=rrc if role == Role.RRC_STAFF.value else None,
-        )
-    except ValueError as e:
-        tenancy: Tenancy = request.app.state.tenancy
-        grantees = await anyio.to_thread.run_sync(lambda: tenancy.grantees(limit=200))
+    values = {k: str(form.get(k, "")).strip() for k in ("role", "grantee", "subject", "rrc")}
+    role, grantee = values["role"], values["grantee"]
+    subject = values["subject"] or f"demo-{role}"
+    rrc = values["rrc"] or None
+    token = ""
+    errs = await anyio.to_thread.run_sync(_refusals, tenancy, role, grantee, rrc)
+    if not errs:
+        try:
+            token = issue_token(
+                settings,
+                subject=subject,
+                roles=[role],
+                grantees=["*"] if role == Role.FEDERAL_OVERSIGHT.value else [grantee],
+                rrc=rrc if role == Role.RRC_STAFF.value else None,
+            )
+        except ValueError as e:
+            errs = {"": str(e)}
+    if errs:
+        picker = await anyio.to_thread.run_sync(_picker, tenancy, settings, values)
         return Template(
             "sign_in.html",
             context={
+                **picker,
                 "title": "Sign in",
-                "error": str(e),
-                "roles": ROLES,
-                "grantees": [g.slug for g in grantees],
+                "error": " ".join(errs.values()),
+                "errs": errs,
             },
             status_code=422,
         )
