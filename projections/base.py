@@ -50,8 +50,12 @@ class Tables:
 
     def __getitem__(self, table: str) -> sql.Composed:
         return sql.SQL("{}.{}").format(
-            sql.Identifier(self.schema), sql.Identifier(f"{table}_b{self.build}")
+            sql.Identifier(self.schema), sql.Identifier(self.name(table))
         )
+
+    def name(self, table: str) -> str:
+        """The build's table's own name (unquoted, without the schema)."""
+        return f"{table}_b{self.build}"
 
 
 def _call(cur: Cursor[TupleRow], function: str, t: Tables, view: str, *args: object) -> None:

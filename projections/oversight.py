@@ -10,6 +10,8 @@ tables are declared in `projections.oversight_tables`.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -393,6 +395,28 @@ def load(cur: Cursor[TupleRow], t: Tables) -> Facts:
         )
         facts.rows[table] = cur.fetchall()
     return facts
+
+
+def load_many(cur: Cursor[TupleRow], builds: Sequence[Tables]) -> list[Facts]:
+    """`load` of several grantees' builds, each table read for all of them in one statement
+    (a round trip a table, not a table a grantee); the same rows in the same order."""
+    # The statements are composed as text, each name quoted once: composed of `sql` objects,
+    # the 17 statements of 20 grantees each took 12 ms to compose (0.3 s at 500 grantees).
+    quote = functools.cache(lambda name: sql.Identifier(name).as_string(cur))
+    out = [Facts() for _ in builds]
+    for table, columns in COLUMNS.items():
+        branches = (
+            f"SELECT {i} AS grantee, {columns} FROM {quote(t.schema)}.{quote(t.name(table))}"
+            for i, t in enumerate(builds)
+        )
+        text = " UNION ALL ".join(branches) + f" ORDER BY grantee, {Oversight.order[table]}"
+        cur.execute(sql.SQL(text))
+        rows: list[list[tuple[Any, ...]]] = [[] for _ in builds]
+        for row in cur.fetchall():
+            rows[row[0]].append(row[1:])
+        for facts, own in zip(out, rows, strict=True):
+            facts.rows[table] = own
+    return out
 
 
 VIEWS: tuple[Projection, ...] = (Oversight(),)

@@ -4,10 +4,11 @@ reader of a view (the API, a report's process) asks before its query."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 
-from psycopg import sql
+from psycopg import Cursor, sql
+from psycopg.rows import TupleRow
 
 from projections.base import Tables
 from services.projector import live as projector
@@ -95,8 +96,31 @@ def live_tables(
         )
     build = _active_build(db, schema, view)
     if build is None:
-        raise Refused(503, f"the {view} view is not built yet", code="view_missing")
+        raise missing(view)
     return Tables(schema, build)
+
+
+def missing(view: str) -> Refused:
+    return Refused(503, f"the {view} view is not built yet", code="view_missing")
+
+
+def live_builds(cur: Cursor[TupleRow], schemas: Sequence[str], view: str) -> list[tuple[int, int]]:
+    """The live build of `view` of each grantee and the position it has applied (0 before its
+    first), in one statement for all of them; `view_missing` if one has no live build."""
+    branches = [
+        sql.SQL(
+            "SELECT {i} AS grantee, a.version, coalesce(t.position, 0)"
+            " FROM {s}.active_views a"
+            " LEFT JOIN {s}.tracking t ON t.view = a.view AND t.version = a.version"
+            " WHERE a.view = {view}"
+        ).format(i=sql.Literal(i), s=sql.Identifier(schema), view=sql.Literal(view))
+        for i, schema in enumerate(schemas)
+    ]
+    cur.execute(sql.SQL(" UNION ALL ").join(branches))
+    found = {int(i): (int(build), int(position)) for i, build, position in cur.fetchall()}
+    if len(found) < len(schemas):
+        raise missing(view)
+    return [found[i] for i in range(len(schemas))]
 
 
 def caught_up_tables(db: Database, schema: str, view: str, wait_max: float) -> Tables:

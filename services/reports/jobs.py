@@ -12,6 +12,7 @@ transaction (decision 21).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
@@ -23,9 +24,9 @@ from psycopg.rows import TupleRow
 
 from domain import clock
 from projections.base import Tables
-from projections.oversight import Facts, load
+from projections.oversight import Facts, load, load_many
 from projections.registry import by_name
-from services.projector.serving import live_tables
+from services.projector.serving import live_builds, live_tables
 from services.refusals import Refused, shown
 from services.reports import figures, privacy
 from services.reports import render as report_render
@@ -37,6 +38,12 @@ from services.store.zones import zone_of
 
 Format = Literal["json", "csv", "html"]
 REPLAY_BATCH = 2000
+# Grantees whose live facts the platform-wide report reads in one transaction. Each holds some
+# forty relation locks to the transaction's end (its fact tables and their keys, its log, its
+# builds and tracking), taken from the server's shared lock table (by default 64 a connection
+# for all of them): twenty grantees take about 800, and a transaction per twenty grantees is
+# already few round trips (docs/performance.md, decision 150).
+TOGETHER = 20
 _mapper = MsgspecMapper()
 
 
@@ -162,11 +169,15 @@ class Ask:
 
 
 def grantee_report(db: Database, g: Grantee, ask: Ask) -> tuple[GranteeReport, Bases]:
-    zone = ZoneInfo(g.time_zone)
     if ask.as_of is None:
         facts, stand = live_facts(db, g.schema, ask.min_position, ask.wait_max)
     else:
         facts, stand = replayed_facts(db, g.schema, ask.as_of)
+    return _report(g, ask, facts, stand)
+
+
+def _report(g: Grantee, ask: Ask, facts: Facts, stand: Stand) -> tuple[GranteeReport, Bases]:
+    zone = ZoneInfo(g.time_zone)
     day = today(zone, ask.as_of or ask.asked_at)
     through = figures.through_day(ask.quarter, day)
     report, bases = figures.grantee_report(facts, ask.quarter, through, zone)
@@ -230,12 +241,56 @@ def figure_page(
     )
 
 
+def live_facts_of(db: Database, grantees: Sequence[Grantee]) -> Iterator[tuple[Facts, Stand]]:
+    """`live_facts` of every grantee, in order: `TOGETHER` grantees at a time in one
+    repeatable-read transaction (each grantee's facts and position in one snapshot, as
+    `live_facts` reads them), each fact table, the live builds and the stands' events read for
+    all of them in one statement. Only one group's facts are held at a time."""
+    for start in range(0, len(grantees), TOGETHER):
+        group = [g.schema for g in grantees[start : start + TOGETHER]]
+        with db.transaction() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            builds = live_builds(cur, group, "oversight")
+            facts = load_many(cur, [Tables(s, b) for s, (b, _) in zip(group, builds, strict=True)])
+            stamps = _recorded_at_many(
+                cur, [(s, p) for s, (_, p) in zip(group, builds, strict=True)]
+            )
+        for f, (_, position), stamp in zip(facts, builds, stamps, strict=True):
+            yield f, Stand(position, stamp)
+
+
+def _recorded_at_many(
+    cur: Cursor[TupleRow], stands: Sequence[tuple[str, int]]
+) -> list[datetime | None]:
+    """`_recorded_at` of each (schema, position), in one statement (None at position 0)."""
+    branches = [
+        sql.SQL("SELECT {} AS grantee, state FROM {}.events WHERE notification_id = {}").format(
+            sql.Literal(i), sql.Identifier(schema), sql.Literal(position)
+        )
+        for i, (schema, position) in enumerate(stands)
+        if position
+    ]
+    out: list[datetime | None] = [None] * len(stands)
+    if branches:
+        cur.execute(sql.SQL(" UNION ALL ").join(branches))
+        for i, state in cur.fetchall():
+            schema, position = stands[i]
+            out[i] = _stamp_of(schema, position, bytes(state))
+    return out
+
+
 def all_body(db: Database, grantees: list[Grantee], ask: Ask, fmt: Format) -> bytes:
-    """The cross-grantee report in `fmt`: a row per grantee, totals from the pooled bases."""
+    """The cross-grantee report in `fmt`: a row per grantee, totals from the pooled bases.
+    Live, the grantees' facts are read together (`live_facts_of`; the report takes no
+    `min_position`); `as_of` replays each grantee's log in turn."""
+    if ask.as_of is None:
+        read = live_facts_of(db, grantees)
+    else:
+        read = (replayed_facts(db, g.schema, ask.as_of) for g in grantees)
     rows: list[GranteeReport] = []
     all_bases: list[Bases] = []
-    for g in grantees:
-        report, bases = grantee_report(db, g, ask)
+    for g, (facts, stand) in zip(grantees, read, strict=True):
+        report, bases = _report(g, ask, facts, stand)
         rows.append(report)
         all_bases.append(bases)
     totals = figures.evaluate(ask.quarter, None, figures.pool(all_bases))

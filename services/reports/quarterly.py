@@ -18,6 +18,7 @@ services/reports/figures.py.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -119,7 +120,10 @@ Item = tuple[float, tuple[int, ...]]
 Bases = dict[str, list[Item]]
 
 
-def catalogue(quarter: Quarter) -> list[Figure]:
+@functools.cache
+def catalogue(quarter: Quarter) -> tuple[Figure, ...]:
+    """The figures of a quarter's report, in order (made once a quarter: a platform-wide
+    report evaluates it for every grantee)."""
     f: list[Figure] = []
 
     def add(name: str, kind: Kind, label: str, *bases: str) -> None:
@@ -242,4 +246,4 @@ def catalogue(quarter: Quarter) -> list[Figure]:
         "feedback.score_sum",
         "feedback.score_count",
     )
-    return f
+    return tuple(f)
