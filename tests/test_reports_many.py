@@ -19,12 +19,10 @@ from litestar.testing import TestClient
 
 from services.identity.tokens import issue_token
 from services.projector import live as projector
-from services.reports import figures, jobs, privacy
-from services.reports import render as report_render
-from services.reports.figures import GranteeReport
+from services.reports import jobs, privacy
 from services.reports.jobs import Ask, Format, Grantee
 from services.reports.privacy import PersonalDataLeak, personal_keys
-from services.reports.quarterly import Bases, Kind, Quarter, catalogue
+from services.reports.quarterly import Kind, Quarter, catalogue
 from services.settings import Settings
 from services.store.database import Database
 from tests.conftest import corrupt_event
@@ -94,20 +92,7 @@ def small_grantee(
 def each_on_its_own(db: Database, grantees: list[Grantee], ask: Ask, fmt: Format) -> bytes:
     """The platform-wide report composed of each grantee's own report (`jobs.grantee_report`,
     what the grantee's endpoint computes): what the report was before decision 150."""
-    rows: list[GranteeReport] = []
-    all_bases: list[Bases] = []
-    for g in grantees:
-        report, bases = jobs.grantee_report(db, g, ask)
-        rows.append(report)
-        all_bases.append(bases)
-    totals = figures.evaluate(ask.quarter, None, figures.pool(all_bases))
-    doc = report_render.all_doc(ask.quarter, rows, totals)
-    privacy.check(doc)
-    if fmt == "csv":
-        return report_render.csv_report(rows, totals)
-    if fmt == "html":
-        return report_render.html_all(ask.quarter, rows, totals)
-    return report_render.json_bytes(doc)
+    return jobs.composed(ask.quarter, (jobs.grantee_report(db, g, ask) for g in grantees), fmt)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ transaction (decision 21).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
@@ -287,17 +287,23 @@ def all_body(db: Database, grantees: list[Grantee], ask: Ask, fmt: Format) -> by
         read = live_facts_of(db, grantees)
     else:
         read = (replayed_facts(db, g.schema, ask.as_of) for g in grantees)
+    made = (_report(g, ask, facts, stand) for g, (facts, stand) in zip(grantees, read, strict=True))
+    return composed(ask.quarter, made, fmt)
+
+
+def composed(quarter: Quarter, made: Iterable[tuple[GranteeReport, Bases]], fmt: Format) -> bytes:
+    """The cross-grantee report in `fmt` from each grantee's row and bases: totals from the
+    pooled bases, checked for personal data before it is rendered."""
     rows: list[GranteeReport] = []
     all_bases: list[Bases] = []
-    for g, (facts, stand) in zip(grantees, read, strict=True):
-        report, bases = _report(g, ask, facts, stand)
+    for report, bases in made:
         rows.append(report)
         all_bases.append(bases)
-    totals = figures.evaluate(ask.quarter, None, figures.pool(all_bases))
-    doc = report_render.all_doc(ask.quarter, rows, totals)
+    totals = figures.evaluate(quarter, None, figures.pool(all_bases))
+    doc = report_render.all_doc(quarter, rows, totals)
     privacy.check(doc)
     if fmt == "csv":
         return report_render.csv_report(rows, totals)
     if fmt == "html":
-        return report_render.html_all(ask.quarter, rows, totals)
+        return report_render.html_all(quarter, rows, totals)
     return report_render.json_bytes(doc)
