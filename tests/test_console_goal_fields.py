@@ -7,7 +7,6 @@ text area takes at most the characters the API takes for the field it feeds (its
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +16,8 @@ from services.api.console.actions import Field
 from services.projector import live as projector
 from tests.console_helpers import beside, key_of, post, sign_in
 from tests.meetings_helpers import World
+from tests.test_console_goal_forms import GOAL, NOW
 
-# A Tuesday, 09:00 in Chicago (the world's zone). Participants enter on 2025-09-15.
-NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
-GOAL = {
-    "horizon": "short_term",
-    "domain": "id_documents",
-    "statement": "Get a state ID card",
-    "measure": "ID card issued by the DMV",
-    "target": "card in hand",
-    "target_date": "2026-04-30",
-}
 TEMPLATES = Path(__file__).parent.parent / "services/api/console/templates"
 
 
