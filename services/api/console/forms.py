@@ -49,6 +49,7 @@ MEETING_FIELDS = {
 MEETING_RULES = {
     "pairing_closed": "pairing_id",
     "duplicate_meeting": "held.occurred_at",
+    "before_match": "held.occurred_at",
     **{code: in_held(path) for code, path in RECORD_RULES.items()},
 }
 
