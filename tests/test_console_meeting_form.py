@@ -236,3 +236,18 @@ def test_a_meeting_before_the_match_is_said_next_to_its_time_and_keeps_what_was_
     assert beside(page, "occurred_at") == "The meeting cannot precede the match."
     assert "Talked about the job fair." in page.text
     assert world.view("/meetings", pairing_id=pairing)["items"] == []
+
+
+def test_where_is_offered_in_words_not_the_apis_codes(browser, world):
+    pid = world.enrol(name="Odalys")
+    world.pair(world.mentor("mentor-words"), [pid], "2026-10-01T15:00:00Z")
+    sign_in(browser, "peer_mentor", world.slug, subject="mentor-words")
+    form = browser.get(f"/console/participants/{pid}/meeting").text
+    where = form.split('<select id="place"')[1].split("</select>")[0]
+    offered = re.findall(r'<option value="([a-z_]+)"[^>]*>([^<]*)</option>', where)
+    assert offered == [
+        ("bop_institution", "At a BOP institution"),
+        ("rrc", "At an RRC"),
+        ("off_site", "Off site"),
+        ("remote", "Remote (phone or video)"),
+    ]
