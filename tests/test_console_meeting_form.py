@@ -226,3 +226,34 @@ def test_a_meeting_overlapping_another_is_refused_in_words(browser, world):
     assert said in box, box
     assert beside(again, "occurred_at") == said
     assert world.events() == before
+
+
+def test_a_meeting_before_the_match_is_said_next_to_its_time_and_keeps_what_was_typed(
+    browser, world
+):
+    pid = world.enrol(name="Odalys")
+    pairing = world.pair(world.mentor("mentor-early"), [pid], "2026-10-01T15:00:00Z")
+    sign_in(browser, "peer_mentor", world.slug, subject="mentor-early")
+    action = f"/console/participants/{pid}/meeting"
+    key = key_of(browser.get(action).text, action)
+    typed = meeting(pairing, "2026-09-30T18:00", summary="Talked about the job fair.")
+    page = post(browser, action, typed, key)
+    assert page.status_code == 422
+    assert beside(page, "occurred_at") == "The meeting cannot precede the match."
+    assert "Talked about the job fair." in page.text
+    assert world.view("/meetings", pairing_id=pairing)["items"] == []
+
+
+def test_where_is_offered_in_words_not_the_apis_codes(browser, world):
+    pid = world.enrol(name="Odalys")
+    world.pair(world.mentor("mentor-words"), [pid], "2026-10-01T15:00:00Z")
+    sign_in(browser, "peer_mentor", world.slug, subject="mentor-words")
+    form = browser.get(f"/console/participants/{pid}/meeting").text
+    where = form.split('<select id="place"')[1].split("</select>")[0]
+    offered = re.findall(r'<option value="([a-z_]+)"[^>]*>([^<]*)</option>', where)
+    assert offered == [
+        ("bop_institution", "At a BOP institution"),
+        ("rrc", "At an RRC"),
+        ("off_site", "Off site"),
+        ("remote", "Remote (phone or video)"),
+    ]

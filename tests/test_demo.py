@@ -174,6 +174,36 @@ def test_every_alert_kind_the_readme_promises_shows_in_the_demo_on_any_day(
     assert kinds >= PROMISED_ALERTS, PROMISED_ALERTS - kinds
 
 
+@pytest.mark.parametrize(
+    "today",
+    [
+        pytest.param(datetime(2026, 12, 7, 15, tzinfo=UTC), id="2026-12-07-monday"),
+        pytest.param(datetime(2026, 12, 4, 15, tzinfo=UTC), id="2026-12-04-friday"),
+    ],
+)
+def test_only_the_demo_group_misses_its_weekly_cadence_on_any_day(
+    today: datetime, demo_url: str, settings: Settings, frozen_at: FreezeAt
+) -> None:
+    """The README: the individual pairing met every week up to last week (one excused), and
+    only the group, whose last meeting was three weeks ago, misses its cadence. On a Monday the
+    individual pairing's last meeting was once two Tuesdays back, so it missed last week too."""
+    loaded = prowd("demo", "--load-only", env=cli_env(settings.data_dir, demo_url, today))
+    assert loaded.returncode == 0, loaded.stderr
+    frozen_at(today)
+    with demo_client(settings, demo_url) as (client, _):
+        auth = {"Authorization": f"Bearer {printed_token(loaded.stdout, 'coordinator')}"}
+        r = client.get(
+            f"/v1/grantees/{DEMO}/alerts", headers=auth, params={"kind": "missed_cadence"}
+        )
+        assert r.status_code == 200, r.text
+        pairings = [item["subject_id"] for item in r.json()["items"]]
+        kinds = [
+            client.get(f"/v1/grantees/{DEMO}/pairings/{p}", headers=auth).json()["kind"]
+            for p in pairings
+        ]
+    assert kinds == ["group"], r.json()["items"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

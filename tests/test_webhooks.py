@@ -3,6 +3,7 @@ with the official `standardwebhooks` library; the dispatcher's clock is moved, n
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import httpx
@@ -416,3 +417,27 @@ def test_arrival_and_pairing_events_go_to_the_rrc_arrived_at(hooks, receiver, db
         "pairing.opened",
         "pairing.closed",
     ]
+
+
+def test_instants_carry_an_offset_but_not_always_the_same_one(hooks, receiver):
+    """docs/webhooks.md: `meeting.scheduled` keeps the offset the meeting was scheduled with,
+    `meeting.cancelled` gives the same instant in UTC; a receiver compares instants."""
+    ep = hooks.endpoint(receiver.url, types=["meeting.scheduled", "meeting.cancelled"])
+    _, pairing = hooks.paired()
+    meeting = hooks.post(
+        "/meetings",
+        {
+            "pairing_id": pairing,
+            "scheduled_for": "2026-12-09T10:00:00-06:00",
+            "planned_minutes": 45,
+            "location": {"kind": "off_site"},
+        },
+    )
+    hooks.post(f"/meetings/{meeting['id']}/cancellation", {"reason": "ill", "excused": True})
+    hooks.fill()
+    bodies = {r[4]: json.loads(r[6]) for r in hooks.deliveries(ep["id"])}
+    scheduled = bodies["meeting.scheduled"]["data"]["scheduled_for"]
+    cancelled = bodies["meeting.cancelled"]["data"]["scheduled_for"]
+    assert scheduled == "2026-12-09T10:00:00-06:00"
+    assert cancelled.endswith(("Z", "+00:00")) and cancelled != scheduled
+    assert datetime.fromisoformat(cancelled) == datetime.fromisoformat(scheduled)

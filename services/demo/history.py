@@ -79,7 +79,9 @@ class Calendar:
         return self.at(self.today - timedelta(days=days), hour)
 
     def weeks_ago(self, n: int, *, hour: int = 0) -> datetime:
-        """Tuesday `n` weeks back, at `hour` UTC (evening hours fall outside class time)."""
-        today = self.end.date()
-        tuesday = today - timedelta(days=(today.weekday() - 1) % 7 + 7 * n)
+        """The Tuesday of the grantee's calendar week `n` weeks back (ISO weeks, Monday to
+        Sunday, as the cadence counts them), at `hour` UTC (evening hours fall outside class
+        time). `weeks_ago(1)` is always last week's: counted from the latest Tuesday instead, a
+        Monday's `weeks_ago(1)` fell two weeks back and the demo's pairings missed last week."""
+        tuesday = self.today - timedelta(days=self.today.weekday() - 1 + 7 * n)
         return datetime.combine(tuesday, time(hour), tzinfo=UTC)

@@ -20,7 +20,13 @@ from services.api.console.actions import CHOOSE, LONG_TEXT, TEXT, Field, read_fo
 from services.api.console.backend import Refusal, read
 from services.api.console.checks import FormCheck
 from services.api.console.format import when, words
-from services.api.console.meeting_record import PLACES, duplicate_words, location, place_of
+from services.api.console.meeting_record import (
+    PLACE_NAMES,
+    PLACES,
+    duplicate_words,
+    location,
+    place_of,
+)
 from services.api.console.pages import grantee_zone, optional, optional_all
 from services.api.console.roles import may
 from services.api.console.session import PATH, Staff, signed_in
@@ -95,7 +101,7 @@ def schedule_fields(pairings: list[dict[str, Any]]) -> list[Field]:
         ),
         Field("scheduled_for", "When it is to take place", "datetime", required=True),
         Field("planned_minutes", "Planned minutes", "number", required=True, bounds=(1, 480)),
-        Field("place", "Where", "select", [(k, words(k)) for k in PLACES]),
+        Field("place", "Where", "select", [(k, PLACE_NAMES[k]) for k in PLACES]),
         Field(
             "facility",
             "Facility code (in a facility)",

@@ -26,6 +26,13 @@ from services.api.console.session import Staff
 
 TOPICS = [t.value for t in Topic]
 PLACES = [k.value for k in LocationKind]
+# Each place in words, as the forms' "Where" offers it (not the API's codes: "rrc", "off site").
+PLACE_NAMES = {
+    LocationKind.BOP_INSTITUTION.value: "At a BOP institution",
+    LocationKind.RRC.value: "At an RRC",
+    LocationKind.OFF_SITE.value: "Off site",
+    LocationKind.REMOTE.value: "Remote (phone or video)",
+}
 # The record's labels (meeting_record.html) by the path within the record, which is the
 # body of `POST …/held` and the `held` of `POST /meetings` (its `location` stands beside it).
 RECORD_LABELS = {
@@ -283,6 +290,7 @@ async def choices(
     return {
         "topics": TOPICS,
         "places": PLACES,
+        "place_names": PLACE_NAMES,
         "sessions": SESSIONS,
         "approvals": await approvals(request, staff, person),
         "members": members,

@@ -20,6 +20,7 @@ from services.api.console.actions import CHOOSE, TEXT, Field, render_form
 from services.api.console.backend import Refusal, command, read, read_all
 from services.api.console.checks import FormCheck
 from services.api.console.format import ended, words
+from services.api.console.meeting_record import PLACE_NAMES
 from services.api.console.pages import grantee_zone
 from services.api.console.session import PATH, Staff, signed_in, tell
 from services.api.console.submit import Refused, done, submit
@@ -115,7 +116,7 @@ def match_fields(facilities: list[Any]) -> list[Field]:
             "place",
             "Where they will meet",
             "select",
-            [CHOOSE, *((k.value, words(k.value)) for k in LocationKind)],
+            [CHOOSE, *((k.value, PLACE_NAMES[k.value]) for k in LocationKind)],
             required=True,
         ),
         Field(
