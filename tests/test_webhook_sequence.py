@@ -135,6 +135,16 @@ def test_a_redelivery_request_names_one_message_or_one_range(hooks, receiver, lo
         assert r.json()["code"] == "invalid_redelivery"
     r = local_client.post(own, json={"delivery_id": ep["id"]}, headers=admin)
     assert r.status_code == 404
+    # The deliveries' list refuses a range that runs backwards, as the redelivery does,
+    # instead of answering an empty page a receiver would read as "nothing lost".
+    listed = own.replace("/redeliveries", "/deliveries")
+    backwards = {"from_sequence": 5, "to_sequence": 1}
+    r = local_client.get(listed, params=backwards, headers=admin)
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "invalid_range"
+    assert "from_sequence 5 is after to_sequence 1" in r.json()["detail"]
+    one = local_client.get(listed, params={"from_sequence": 3, "to_sequence": 3}, headers=admin)
+    assert one.status_code == 200 and one.json()["items"] == []
     # An endpoint of another RRC is not this RRC's.
     other = hooks.endpoint(receiver.url, facility="RRC-2", types=["meeting.held"])
     r = local_client.get(

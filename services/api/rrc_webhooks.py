@@ -76,7 +76,11 @@ class RrcWebhookController(Controller):
         "/{endpoint_id:uuid}/deliveries",
         opt=action("rrc.webhooks"),
         sync_to_thread=True,
-        responses=problems(CLAIM, _NO_ENDPOINT),
+        responses=problems(
+            CLAIM,
+            _NO_ENDPOINT,
+            (400, "invalid_range", "from_sequence is after to_sequence"),
+        ),
     )
     def rrc_deliveries(
         self,
@@ -103,6 +107,13 @@ class RrcWebhookController(Controller):
         own_endpoint(tenant, rrc, endpoint_id)
         if from_sequence is not None or to_sequence is not None:
             sequences = (from_sequence or 1, to_sequence or MAX_POSITION)
+            if sequences[1] < sequences[0]:
+                raise ProblemError(
+                    400,
+                    "invalid_range",
+                    f"from_sequence {sequences[0]} is after to_sequence {sequences[1]}:"
+                    " a range runs from the lower number to the higher",
+                )
         else:
             sequences = None
         items, nxt = queries.deliveries(
