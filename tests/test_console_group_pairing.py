@@ -141,6 +141,7 @@ def test_members_are_added_and_removed_and_refusals_are_said(browser, world):
     done = post(browser, remove, {"participant_id": cy, "reason": "moved away"}, key)
     assert done.status_code == 303, done.text
     assert sorted(world.get(f"/pairings/{group}")["members"]) == sorted([ann, bea])
+    projector.drain(world.db, world.schema)
     assert "Member removed." in browser.get(f"/console/participants/{ann}").text
     # Two left: removing one more would drop the group below its minimum.
     again = browser.get(remove)

@@ -194,6 +194,8 @@ def test_a_case_manager_is_assigned_from_the_participant_page(browser, world):
     done = post(browser, action, first, key)
     assert done.status_code == 303, done.text
     assert world.get(f"/participants/{pid}")["case_manager"] == "cm-rita"
+    # The views take the assignment (no worker runs beside the test: docs/pitfalls.md).
+    projector.drain(world.db, world.schema)
     page = browser.get(f"/console/participants/{pid}")
     assert "Case manager assigned: cm-rita." in page.text
     assert "Case manager: cm-rita · Coordinator: nobody assigned" in shown(page.text)

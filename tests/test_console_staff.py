@@ -75,6 +75,7 @@ def test_the_assign_form_offers_known_staff_and_unassigns(browser, world):  # no
     form = browser.get(action)
     r = post(browser, action, {"duty": "case_manager", "nobody": "1"}, key_of(form.text, action))
     assert r.status_code == 303, r.text
+    projector.drain(world.db, world.schema)
     page = browser.get(f"/console/participants/{ada}")
     assert "Case manager unassigned: nobody holds the duty now." in page.text
     assert "Case manager: nobody assigned" in shown(page.text)
@@ -121,6 +122,7 @@ def test_a_mistyped_name_is_caught_before_it_assigns_nobody(browser, world):  # 
     # The known name goes through without a tick, as does the coordinator's own.
     r = post(browser, action, {**typo, "staff": "cm-rita"}, key_of(r.text, action))
     assert r.status_code == 303, r.text
+    projector.drain(world.db, world.schema)
     form = browser.get(action)
     own = {"duty": "coordinator", "staff": "co-ned"}
     r = post(browser, action, own, key_of(form.text, action))
