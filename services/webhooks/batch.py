@@ -4,12 +4,21 @@ and the deliveries it writes (services/webhooks/outbox.py runs it).
 The state tables (`webhook_routes`, `webhook_placements`, `webhook_pairings`,
 `webhook_meetings`, services/webhooks/store.py) are read and written only here, on the batch's
 cursor, so they always stand at the position the consumer has reached.
+
+A batch reads that state once and writes it once (decision 152): `prefetch` loads, with one
+statement per table, the rows of every meeting, pairing and participant its events name (and
+the members of those pairings); the handlers then read and change the state in memory, and
+`write` sends what changed with one statement per table, in the batch's transaction. A row
+the prefetch did not foresee is read on first use. Statement by statement this was three to
+five round trips per event of the projector's batch (issue 23's profile).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -75,6 +84,10 @@ class PlacementRow:
     number: str
 
 
+# A placement as the state keeps it: the event's position, its instant, where it placed.
+Placed = tuple[int, datetime, PlacementRow]
+
+
 @dataclass(frozen=True)
 class MeetingContext:
     """What a meeting's later events need of its scheduling."""
@@ -105,8 +118,8 @@ def location(place: Location) -> dict[str, Any]:
 
 @dataclass
 class Batch:
-    """One transaction of the consumer: the cursor, the routes as of the position reached and
-    the deliveries written so far."""
+    """One transaction of the consumer: the cursor, the routes as of the position reached, the
+    state its events read and changed (in memory until `write`) and the deliveries so far."""
 
     cur: Cursor[TupleRow]
     db: Database
@@ -115,6 +128,13 @@ class Batch:
     routes: dict[UUID, Route]
     gone: GoneNow
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    # The state read so far (None, []: the table has no row), and what changed of it.
+    _placements: dict[UUID, list[Placed]] = field(default_factory=dict)
+    _pairings: dict[UUID, list[UUID] | None] = field(default_factory=dict)
+    _meetings: dict[UUID, MeetingContext | None] = field(default_factory=dict)
+    _placed: list[tuple[UUID, Placed]] = field(default_factory=list)
+    _pairings_changed: set[UUID] = field(default_factory=set)
+    _meetings_scheduled: list[UUID] = field(default_factory=list)
 
     @classmethod
     def begin(cls, cur: Cursor[TupleRow], db: Database, schema: str, now: datetime) -> Batch:
@@ -132,8 +152,82 @@ class Batch:
         """A table of the grantee's schema."""
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
 
+    def prefetch(self, events: Iterable[Any]) -> None:
+        """Read the state `events` will need: the meetings, pairings and participants they name
+        (their `originator_id`, `pairing_id`, `participant_id`, `members`), the pairings of
+        those meetings and the members of those pairings; one statement per table."""
+        ids: set[UUID] = set()
+        for event in events:
+            ids.add(event.originator_id)
+            for name in ("pairing_id", "participant_id"):
+                value = getattr(event, name, None)
+                if isinstance(value, UUID):
+                    ids.add(value)
+            ids.update(m for m in getattr(event, "members", None) or () if isinstance(m, UUID))
+        self._load_meetings(ids)
+        ids.update(m.pairing_id for m in self._meetings.values() if m is not None)
+        self._load_pairings(ids)
+        for members in self._pairings.values():
+            ids.update(members or ())
+        self._load_placements(ids)
+
     def write(self) -> None:
-        """The batch's deliveries and the routes it changed (the position is the caller's)."""
+        """The state the batch changed, its deliveries and the routes it changed (the position
+        is the caller's)."""
+        if self._placed:
+            self.cur.execute(
+                sql.SQL(
+                    "INSERT INTO {} (participant_id, position, occurred_at, placement,"
+                    " facility_code, number) SELECT * FROM unnest(%s::uuid[], %s::bigint[],"
+                    " %s::timestamptz[], %s::text[], %s::text[], %s::text[])"
+                ).format(self.t("webhook_placements")),
+                _columns(
+                    [
+                        (pid, position, at, row.placement, row.facility_code, row.number)
+                        for pid, (position, at, row) in self._placed
+                    ],
+                    6,
+                ),
+            )
+        if self._pairings_changed:
+            # Member lists differ in length: each goes as the text of a uuid[] literal.
+            changed = sorted(self._pairings_changed)
+            self.cur.execute(
+                sql.SQL(
+                    "INSERT INTO {} (pairing_id, members) SELECT p, m::uuid[]"
+                    " FROM unnest(%s::uuid[], %s::text[]) AS t(p, m)"
+                    " ON CONFLICT (pairing_id) DO UPDATE SET members = EXCLUDED.members"
+                ).format(self.t("webhook_pairings")),
+                (
+                    changed,
+                    ["{" + ",".join(map(str, self._pairings[p] or ())) + "}" for p in changed],
+                ),
+            )
+        if self._meetings_scheduled:
+            contexts = [(mid, self._meetings[mid]) for mid in self._meetings_scheduled]
+            self.cur.execute(
+                sql.SQL(
+                    "INSERT INTO {} (meeting_id, pairing_id, scheduled_for, planned_minutes,"
+                    " location_kind, location_facility) SELECT * FROM unnest(%s::uuid[],"
+                    " %s::uuid[], %s::timestamptz[], %s::int[], %s::text[], %s::text[])"
+                    " ON CONFLICT DO NOTHING"
+                ).format(self.t("webhook_meetings")),
+                _columns(
+                    [
+                        (
+                            mid,
+                            m.pairing_id,
+                            m.scheduled_for,
+                            m.planned_minutes,
+                            m.location.kind.value,
+                            m.location.facility_code,
+                        )
+                        for mid, m in contexts
+                        if m is not None
+                    ],
+                    6,
+                ),
+            )
         if self.rows:
             self.cur.executemany(
                 sql.SQL(
@@ -152,6 +246,58 @@ class Batch:
                     ).format(self.t("webhook_routes")),
                     (route.event_types, route.enabled, route.last_sequence, endpoint_id),
                 )
+
+    # -- reading the state -------------------------------------------------------------------
+
+    def _load_meetings(self, ids: set[UUID]) -> None:
+        wanted = sorted(ids - self._meetings.keys())
+        if not wanted:
+            return
+        self.cur.execute(
+            sql.SQL(
+                "SELECT meeting_id, pairing_id, scheduled_for, planned_minutes, location_kind,"
+                " location_facility FROM {} WHERE meeting_id = ANY(%s)"
+            ).format(self.t("webhook_meetings")),
+            (wanted,),
+        )
+        self._meetings.update(dict.fromkeys(wanted))
+        for mid, pairing_id, at, minutes, kind, facility in self.cur.fetchall():
+            place = Location(kind=kind, facility_code=facility)
+            self._meetings[mid] = MeetingContext(pairing_id, at.astimezone(UTC), minutes, place)
+
+    def _load_pairings(self, ids: set[UUID]) -> None:
+        wanted = sorted(ids - self._pairings.keys())
+        if not wanted:
+            return
+        self.cur.execute(
+            sql.SQL("SELECT pairing_id, members FROM {} WHERE pairing_id = ANY(%s)").format(
+                self.t("webhook_pairings")
+            ),
+            (wanted,),
+        )
+        self._pairings.update(dict.fromkeys(wanted))
+        self._pairings.update((pid, list(members)) for pid, members in self.cur.fetchall())
+
+    def _load_placements(self, ids: set[UUID]) -> None:
+        wanted = sorted(ids - self._placements.keys())
+        if not wanted:
+            return
+        self.cur.execute(
+            sql.SQL(
+                "SELECT participant_id, position, occurred_at, placement, facility_code, number"
+                " FROM {} WHERE participant_id = ANY(%s) ORDER BY participant_id, position"
+            ).format(self.t("webhook_placements")),
+            (wanted,),
+        )
+        self._placements.update((pid, []) for pid in wanted)
+        for pid, position, at, placement, facility, number in self.cur.fetchall():
+            self._placements[pid].append((position, at, PlacementRow(placement, facility, number)))
+
+    def _history(self, pid: UUID) -> list[Placed]:
+        """The participant's placements in log order (read on first use if not prefetched)."""
+        if pid not in self._placements:
+            self._load_placements({pid})
+        return self._placements[pid]
 
     # -- endpoints ---------------------------------------------------------------------------
 
@@ -180,105 +326,73 @@ class Batch:
     ) -> dict[str, list[Resident]]:
         """The members resident at an RRC at instant `at`, by facility code, but those whose
         derived exit has taken effect (`hidden`: the event at `position` tells nothing of
-        them)."""
+        them). A member's placement at `at`: of those recorded before the event, the one
+        latest in time at or before `at` (the later in the log of two at the same instant)."""
         out: dict[str, list[Resident]] = {}
         for pid in members:
-            self.cur.execute(
-                sql.SQL(
-                    "SELECT placement, facility_code, number FROM {} WHERE participant_id = %s"
-                    " AND occurred_at <= %s ORDER BY occurred_at DESC, position DESC LIMIT 1"
-                ).format(self.t("webhook_placements")),
-                (pid, at),
-            )
-            row = self.cur.fetchone()
-            if row and row[0] == Placement.RRC.value and row[1]:
-                if self.hidden(pid, row[1], position):
+            before = [p for p in self._history(pid) if p[1] <= at]
+            if not before:
+                continue
+            row = max(before, key=lambda p: (p[1], p[0]))[2]
+            if row.placement == Placement.RRC.value and row.facility_code:
+                if self.hidden(pid, row.facility_code, position):
                     continue
-                out.setdefault(row[1], []).append(Resident(pid, row[2]))
+                out.setdefault(row.facility_code, []).append(Resident(pid, row.number))
         return out
 
     def latest_placement(self, pid: UUID) -> PlacementRow | None:
         """The participant's placement as the log left it (None before enrolment)."""
-        self.cur.execute(
-            sql.SQL(
-                "SELECT placement, facility_code, number FROM {} WHERE participant_id = %s"
-                " ORDER BY position DESC LIMIT 1"
-            ).format(self.t("webhook_placements")),
-            (pid,),
-        )
-        row = self.cur.fetchone()
-        return None if row is None else PlacementRow(row[0], row[1], row[2])
+        history = self._history(pid)
+        return history[-1][2] if history else None
 
     def place(self, pid: UUID, position: int, at: datetime, placed: PlacementRow) -> None:
         """Record where the event at `position` placed the participant from instant `at`."""
-        self.cur.execute(
-            sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s)").format(
-                self.t("webhook_placements")
-            ),
-            (pid, position, at, placed.placement, placed.facility_code, placed.number),
-        )
+        self._history(pid).append((position, at, placed))
+        self._placed.append((pid, (position, at, placed)))
 
     # -- pairings and meetings ---------------------------------------------------------------
 
+    def _pairing(self, pairing_id: UUID) -> list[UUID] | None:
+        if pairing_id not in self._pairings:
+            self._load_pairings({pairing_id})
+        return self._pairings[pairing_id]
+
     def open_pairing(self, pairing_id: UUID, members: list[UUID]) -> None:
-        """Remember a new pairing's members."""
-        self.cur.execute(
-            sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT DO NOTHING").format(
-                self.t("webhook_pairings")
-            ),
-            (pairing_id, members),
-        )
+        """Remember a new pairing's members (a pairing already known keeps its own)."""
+        if self._pairing(pairing_id) is None:
+            self._pairings[pairing_id] = list(members)
+            self._pairings_changed.add(pairing_id)
 
     def change_member(self, pairing_id: UUID, participant_id: UUID, *, added: bool) -> None:
-        """A member added to the pairing, or removed from it."""
-        op = "array_append" if added else "array_remove"
-        self.cur.execute(
-            sql.SQL("UPDATE {} SET members = {}(members, %s) WHERE pairing_id = %s").format(
-                self.t("webhook_pairings"), sql.Identifier(op)
-            ),
-            (participant_id, pairing_id),
-        )
+        """A member added to the pairing, or removed from it (a pairing the consumer never
+        saw open has none)."""
+        members = self._pairing(pairing_id)
+        if members is None:
+            return
+        if added:
+            members.append(participant_id)
+        else:
+            members[:] = [m for m in members if m != participant_id]
+        self._pairings_changed.add(pairing_id)
 
     def members(self, pairing_id: UUID) -> list[UUID]:
         """The pairing's members now (none for a pairing the consumer never saw open)."""
-        self.cur.execute(
-            sql.SQL("SELECT members FROM {} WHERE pairing_id = %s").format(
-                self.t("webhook_pairings")
-            ),
-            (pairing_id,),
-        )
-        row = self.cur.fetchone()
-        return list(row[0]) if row else []
+        return list(self._pairing(pairing_id) or ())
 
     def schedule_meeting(self, meeting_id: UUID, meeting: MeetingContext) -> None:
-        """Remember what a meeting's later events need of its scheduling."""
-        self.cur.execute(
-            sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING").format(
-                self.t("webhook_meetings")
-            ),
-            (
-                meeting_id,
-                meeting.pairing_id,
-                meeting.scheduled_for,
-                meeting.planned_minutes,
-                meeting.location.kind.value,
-                meeting.location.facility_code,
-            ),
-        )
+        """Remember what a meeting's later events need of its scheduling (the first time)."""
+        if self.meeting(meeting_id) is None:
+            # In UTC, as read back from the table whatever the server's time zone: a later
+            # message of the meeting says its time the same way in any batch.
+            utc = dataclasses.replace(meeting, scheduled_for=meeting.scheduled_for.astimezone(UTC))
+            self._meetings[meeting_id] = utc
+            self._meetings_scheduled.append(meeting_id)
 
     def meeting(self, meeting_id: UUID) -> MeetingContext | None:
         """The meeting as scheduled (None for one the consumer never saw scheduled)."""
-        self.cur.execute(
-            sql.SQL(
-                "SELECT pairing_id, scheduled_for, planned_minutes, location_kind, location_facility"
-                " FROM {} WHERE meeting_id = %s"
-            ).format(self.t("webhook_meetings")),
-            (meeting_id,),
-        )
-        row = self.cur.fetchone()
-        if row is None:
-            return None
-        return MeetingContext(row[0], row[1], row[2], Location(kind=row[3], facility_code=row[4]))
+        if meeting_id not in self._meetings:
+            self._load_meetings({meeting_id})
+        return self._meetings[meeting_id]
 
     # -- deliveries --------------------------------------------------------------------------
 
@@ -319,3 +433,8 @@ class Batch:
                     self.now,
                 )
             )
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """`rows` as `width` columns (the arrays of an `unnest` insert)."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width

@@ -96,6 +96,7 @@ def _deliver(
 ) -> None:
     """The deliveries of `events` (the consumer's next ones), and its position past them."""
     b = Batch.begin(cur, db, schema, now)
+    b.prefetch(event for _, _, event in events if event is not None)
     for position, topic, event in events:
         if event is not None:
             HANDLERS.apply(b, position, topic, event)
