@@ -13,7 +13,7 @@ store's internals: `SideEffect` (a write added to a command's transaction) and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -21,7 +21,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import msgspec
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 
@@ -62,6 +62,23 @@ class Saved(Generic[A]):
     position: int
 
 
+def _mutate_each(aggregate: Any, events: Iterable[Any]) -> Any:
+    """The aggregate after `events`: the library's `project_aggregate` without its per-event
+    `isinstance` against a runtime-checkable protocol, which cost 4 % of an API process's CPU
+    under the command benchmark (every event of the log is one of ours)."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
+class LedgerRepository(Repository[UUID]):
+    """The library's repository, folding events with `_mutate_each` unless told otherwise."""
+
+    def get(self, aggregate_id: UUID, **kwargs: Any) -> Any:
+        kwargs.setdefault("projector_func", _mutate_each)
+        return super().get(aggregate_id, **kwargs)
+
+
 class LedgerApplication(Application[UUID]):
     """An application whose log is the `events` table of one schema."""
 
@@ -85,6 +102,9 @@ class LedgerApplication(Application[UUID]):
             + POSITION
             + ")"
         )
+
+    def construct_repository(self) -> LedgerRepository:
+        return LedgerRepository(event_store=self.events, snapshot_store=self.snapshots)
 
     def construct_mapper(self) -> MsgspecMapper:
         # Without a database (an in-memory application, e.g. a benchmark's generator) there is
