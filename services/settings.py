@@ -108,6 +108,10 @@ class Settings:
     # How long the projection worker gathers a grantee's further notices after the first
     # before it applies them in one batch (ms; 0: at once). Trades lag for fewer, larger batches.
     projector_gather_ms: int = 0
+    # The least time between two catch-ups of one grantee on its notices (ms; 0: none). News
+    # after a quiet spell is applied at once; under a stream of commands the worker applies
+    # fewer, larger batches (decision 152).
+    projector_spacing_ms: int = 0
     # The CPU priority (`nice`, 0-19) the API processes of `prowd serve` take when the
     # projection worker runs beside them on one host: under a load that saturates the host the
     # worker keeps the CPU it needs and the views stay fresh (decision 143). 0: equal shares.
@@ -231,6 +235,7 @@ class Settings:
             handler_threads=r.int("PROWD_HANDLER_THREADS", 3),
             view_wait_max=r.float("PROWD_VIEW_WAIT_MAX", 5.0),
             projector_gather_ms=r.int("PROWD_PROJECTOR_GATHER_MS", 0),
+            projector_spacing_ms=r.int("PROWD_PROJECTOR_SPACING_MS", 0),
             api_nice=api_nice,
             webhook_allowed_networks=e.get("PROWD_WEBHOOK_ALLOWED_NETWORKS", ""),
             metrics_token=e.get("PROWD_METRICS_TOKEN", ""),

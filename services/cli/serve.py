@@ -147,7 +147,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     db = Database(settings.database_url, settings, name="prowd-worker").open()
     worker = ProjectionWorker(
-        db, key=load_key(settings), gather_seconds=settings.projector_gather_ms / 1000
+        db,
+        key=load_key(settings),
+        gather_seconds=settings.projector_gather_ms / 1000,
+        spacing_seconds=settings.projector_spacing_ms / 1000,
     )
     worker.tenancy.migrate()
     require_master_keys(db)

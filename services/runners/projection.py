@@ -95,10 +95,15 @@ class ProjectionWorker:
         sweep_seconds: float = 2.0,
         key: Signer | None = None,
         gather_seconds: float = 0.0,
+        spacing_seconds: float = 0.0,
     ) -> None:
         self.db = db
         # After a first notice, how long to gather more before applying them as one batch.
         self.gather_seconds = gather_seconds
+        # The least time from one catch-up of a grantee to its next on a notice: news of a
+        # grantee caught up longer ago is applied at once, news of one caught up just now
+        # waits for the rest of the spacing and goes with what arrives meanwhile.
+        self.spacing_seconds = spacing_seconds
         # With the platform's key, the worker also signs chain checkpoints as they fall due.
         self.key = key
         self.tenancy = Tenancy(db)
@@ -223,10 +228,14 @@ class ProjectionWorker:
             self.ready.set()
             next_sweep = time.monotonic() + self.sweep_seconds
             prefix = "prowd_log_g_"
+            # Grantees with news, by when each may be caught up; when each last was.
+            due: dict[str, float] = {}
+            last: dict[str, float] = {}
             while not self.stopping.is_set():
                 self.beat = time.monotonic()
                 dirty: set[str] = set()
-                timeout = max(0.0, min(0.5, next_sweep - time.monotonic()))
+                until = min(next_sweep, self.beat + 0.5, *due.values())
+                timeout = max(0.0, until - time.monotonic())
                 for note in conn.notifies(timeout=timeout, stop_after=1):
                     dirty.add(
                         note.payload
@@ -247,7 +256,13 @@ class ProjectionWorker:
                     self.leases.rebalance(self._slugs())
                 for slug in dirty:
                     listen(slug)
+                    if slug in self.leases.held and slug not in due:
+                        due[slug] = last.get(slug, -math.inf) + self.spacing_seconds
+                now = time.monotonic()
+                for slug in sorted(s for s, at in due.items() if at <= now):
+                    del due[slug]
                     if slug in self.leases.held:
+                        last[slug] = time.monotonic()
                         self._catch_up(slug)
                 if time.monotonic() >= next_sweep:
                     self.sweep()

@@ -734,6 +734,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--gather-ms", type=int, help="PROWD_PROJECTOR_GATHER_MS of the server (unset: its default)"
     )
+    ap.add_argument(
+        "--spacing-ms",
+        type=int,
+        help="PROWD_PROJECTOR_SPACING_MS of the server (unset: its default)",
+    )
     args = ap.parse_args(argv)
 
     if shutil.which("wrk") is None:
@@ -829,6 +834,8 @@ def main(argv: list[str] | None = None) -> int:
             server_env["PROWD_HANDLER_THREADS"] = str(args.handler_threads)
         if args.gather_ms is not None:
             server_env["PROWD_PROJECTOR_GATHER_MS"] = str(args.gather_ms)
+        if args.spacing_ms is not None:
+            server_env["PROWD_PROJECTOR_SPACING_MS"] = str(args.spacing_ms)
         if args.http_server:
             server_env["PROWD_HTTP_SERVER"] = args.http_server
         server = Server(url, secret, server_log, workers=args.workers, env=server_env)
