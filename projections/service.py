@@ -21,7 +21,8 @@ from psycopg import sql
 from domain import definitions as rules
 from projections.base import Tables
 from projections.oversight import Facts
-from projections.oversight_tables import COLUMNS, ORDER
+from projections.oversight_tables import COLUMNS, NAMES, ORDER
+from projections.oversight_tables import TABLES as TABLE_DDL
 from projections.query import BatchReader, Reader
 
 # The fact tables a participant's standing depends on.
@@ -216,27 +217,72 @@ _THEIRS = {
 }
 
 
-# `load_person`'s ten statements of a build, composed once: (schema, build) -> text.
-_PERSON_SQL: dict[tuple[str, int], tuple[str, ...]] = {}
+# `load_person` reads the ten tables with ONE statement (a UNION ALL of their rows): a row
+# carries its table's number, its rank in the table's order and its columns in typed slots
+# (the first uuid column in the first uuid slot, ...; NULL in the slots it does not use), so
+# the driver loads every value with its own type, as a statement per table would.
+def _column_types(table: str) -> dict[str, str]:
+    """Each column's SQL type, from the table's DDL."""
+    out = {}
+    for part in TABLE_DDL[table].split(","):
+        words = part.split()
+        if len(words) >= 2 and words[0] in NAMES[table]:
+            out[words[0]] = words[1]
+    return out
 
 
-def _person_statements(t: Tables) -> tuple[str, ...]:
+_TYPES = {table: _column_types(table) for table in TABLES}
+# The typed slots of a row: each type as many times as the table with most columns of it needs.
+_SLOTS: tuple[str, ...] = tuple(
+    kind
+    for kind in sorted({k for types in _TYPES.values() for k in types.values()})
+    for _ in range(max(list(types.values()).count(kind) for types in _TYPES.values()))
+)
+
+
+def _placed(table: str) -> tuple[int, ...]:
+    """Where each of the table's columns (in `COLUMNS` order) sits among the row's slots."""
+    taken: set[int] = set()
+    out = []
+    for name in NAMES[table]:
+        kind = _TYPES[table][name]
+        slot = next(i for i, k in enumerate(_SLOTS) if k == kind and i not in taken)
+        taken.add(slot)
+        out.append(slot)
+    return tuple(out)
+
+
+_PLACES = {table: _placed(table) for table in TABLES}
+# The statement's text by (schema, build), composed once per build.
+_PERSON_SQL: dict[tuple[str, int], str] = {}
+
+
+def _person_statement(t: Tables) -> str:
     key = (t.schema, t.build)
     found = _PERSON_SQL.get(key)
     if found is None:
-        found = tuple(
-            sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {}")
-            .format(
-                sql.SQL(COLUMNS[table]),
-                t[table],
-                sql.SQL(_THEIRS[table]).format(
-                    memberships=t["ov_memberships"], mentors=t["ov_mentors"]
-                ),
-                sql.SQL(ORDER[table]),
+        branches = []
+        for n, table in enumerate(TABLES):
+            slot_of = dict(zip(_PLACES[table], NAMES[table], strict=True))
+            slots = [
+                sql.Identifier(slot_of[i]) if i in slot_of else sql.SQL("NULL::" + kind)
+                for i, kind in enumerate(_SLOTS)
+            ]
+            branches.append(
+                sql.SQL(
+                    "SELECT {n}, row_number() OVER (ORDER BY {order}), {slots} FROM {table}"
+                    " WHERE {where}"
+                ).format(
+                    n=sql.Literal(n),
+                    order=sql.SQL(ORDER[table]),
+                    slots=sql.SQL(", ").join(slots),
+                    table=t[table],
+                    where=sql.SQL(_THEIRS[table]).format(
+                        memberships=t["ov_memberships"], mentors=t["ov_mentors"]
+                    ),
+                )
             )
-            .as_string(None)
-            for table in TABLES
-        )
+        found = (sql.SQL(" UNION ALL ").join(branches) + sql.SQL(" ORDER BY 1, 2")).as_string(None)
         if len(_PERSON_SQL) > 256:  # builds of grantees long gone
             _PERSON_SQL.clear()
         _PERSON_SQL[key] = found
@@ -247,15 +293,15 @@ def load_person(db: BatchReader, t: Tables, zone: ZoneInfo, participant_id: UUID
     """One participant's `Person`, from the facts that concern them alone: what `people` gives
     for them from every fact (the facts of others never change it), at a cost that does not
     grow with the grantee (a command's derived-exit check, a participant's page). The ten
-    tables are read in one round trip (a pipeline), not ten, with statements composed once per
-    build."""
-    statements = [
-        (text, [participant_id] * _THEIRS[table].count("%s"))
-        for table, text in zip(TABLES, _person_statements(t), strict=True)
-    ]
+    tables are read with one statement (`_person_statement`)."""
+    params = [participant_id] * sum(_THEIRS[table].count("%s") for table in TABLES)
+    [rows] = db.fetch_each([(_person_statement(t), params)])
     facts = Facts()
-    for table, rows in zip(TABLES, db.fetch_each(statements), strict=True):
-        facts.rows[table] = [tuple(r) for r in rows]
+    for table in TABLES:
+        facts.rows[table] = []
+    for row in rows:
+        table = TABLES[row[0]]
+        facts.rows[table].append(tuple(row[2 + i] for i in _PLACES[table]))
     return people(facts, lambda moment: moment.astimezone(zone).date()).get(participant_id)
 
 
