@@ -6,6 +6,7 @@ never see each other's grantees. Tests create their own grantees with unique slu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -78,18 +79,31 @@ def server_url() -> Iterator[str]:
             server.stop()
 
 
-@pytest.fixture(scope="session")
-def database_url(server_url: str) -> Iterator[str]:
-    name = f"prowd_test_{secrets.token_hex(4)}"
+@contextlib.contextmanager
+def fresh_database(server_url: str, prefix: str = "prowd_test") -> Iterator[str]:
+    """A database of its own on the server (dropped after), by its URL."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield make_conninfo(server_url, dbname=name)
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield make_conninfo(server_url, dbname=name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    with fresh_database(server_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
+    return suite_settings(database_url)
+
+
+def suite_settings(database_url: str) -> Settings:
     # One rule for the CLI and the tests: the environment's settings (PROWD_DATA_DIR, else
     # ./.prowd, holds the development keys both use). Rate limits off: tests send bursts from
     # one address; tests/test_hardening.py turns them on.
@@ -141,6 +155,10 @@ Token = Callable[..., dict[str, str]]
 
 @pytest.fixture(scope="session")
 def auth(settings: Settings) -> Token:
+    return token_maker(settings)
+
+
+def token_maker(settings: Settings) -> Token:
     """`auth(role, grantee, sub=..., rrc=...)` gives the Authorization header of a dev token
     (`rrc`: the RRC claim of an rrc_staff token)."""
 
@@ -161,6 +179,10 @@ def unique_slug(prefix: str = "t") -> str:
 
 @pytest.fixture(scope="session")
 def make_grantee(client: TestClient[Litestar], auth: Token) -> Callable[[], str]:
+    return grantee_maker(client, auth)
+
+
+def grantee_maker(client: TestClient[Litestar], auth: Token) -> Callable[[], str]:
     """`make_grantee()`: a new grantee with BOP institutions FCI-A and FCI-B, an RRC RRC-1 and a
     cohort C1 at FCI-A; returns its slug."""
 

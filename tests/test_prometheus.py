@@ -11,11 +11,18 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
+from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.api.app import create_app
+from services.settings import Settings
+from services.store.database import Database
+from tests.conftest import fresh_database, grantee_maker, suite_settings, token_maker
 from tests.deploy_sim import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,10 +73,24 @@ def load_probe():
     return module
 
 
-def test_metrics_of_the_api_the_worker_and_the_dispatcher(
-    database_url, settings, make_grantee, monkeypatch
-):
-    slug = make_grantee()
+@pytest.fixture
+def own_grantee(server_url: str) -> Iterator[tuple[str, Settings, str]]:
+    """A database of the test's own, migrated, holding one grantee: the scrape, the worker and
+    the dispatcher read every grantee's schema, and late in a parallel run the suite's
+    database holds hundreds (the test took a minute there)."""
+    with fresh_database(server_url, "prowd_metrics") as url:
+        settings = suite_settings(url)
+        db = Database(url, settings, name="prowd-test-metrics").open()
+        try:
+            with TestClient(create_app(settings, db)) as client:
+                slug = grantee_maker(client, token_maker(settings))()
+        finally:
+            db.close()
+        yield url, settings, slug
+
+
+def test_metrics_of_the_api_the_worker_and_the_dispatcher(own_grantee, monkeypatch):
+    database_url, settings, slug = own_grantee
     env = {
         **os.environ,
         "PROWD_DATABASE_URL": database_url,
