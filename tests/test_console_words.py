@@ -134,3 +134,37 @@ def test_a_meeting_place_of_the_wrong_kind_says_so_before_the_clearance(browser,
         assert r.status_code == 422
         assert plain(beside(r, "facility")) == f"{words}: choose the place that fits the facility."
     assert world.events() == before
+
+
+def test_a_local_time_the_clocks_skipped_is_refused_and_one_they_repeated_is_the_first(
+    browser, world
+):
+    """A typed local time read in the grantee's zone (America/Chicago): 02:30 on 8 March 2026
+    never happened (02:00 became 03:00) and is refused beside its field, where it used to be
+    recorded silently as 03:30; 01:30 on 2 November 2025 happened twice and is taken as the
+    first, in daylight time (UTC-05:00)."""
+    pid = world.enrol(name="Odalys")
+    projector.drain(world.db, world.schema)
+    sign_in(browser, "coordinator", world.slug)
+    action = f"/console/participants/{pid}/stage"
+    page = browser.get(action)
+    key = key_of(page.text, action)
+    before = world.events()
+    move = {"to_stage": "2", "placement": "rrc", "facility": "RRC-1"}
+
+    r = post(browser, action, {**move, "occurred_at": "2026-03-08T02:30"}, key)
+    assert r.status_code == 422
+    assert plain(beside(r, "occurred_at")) == (
+        "When: 02:30 on Sun 08 Mar 2026 did not happen in America/Chicago (the"
+        " clocks went forward from 02:00 to 03:00); enter the time the clock showed."
+    )
+    assert world.events() == before
+
+    r = post(browser, action, {**move, "occurred_at": "2025-11-02T01:30"}, key)
+    assert r.status_code in (200, 303), r.text
+    [moved] = [
+        e
+        for e in world.get(f"/participants/{pid}/history")["events"]
+        if e["type"] == "StageTransitioned"
+    ]
+    assert moved["occurred_at"] == "2025-11-02T01:30:00-05:00"  # not 01:30-06:00, an hour later

@@ -15,7 +15,7 @@ import ast
 import math
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -124,6 +124,16 @@ def sentence(error: Mapping[str, Any], labels: Mapping[str, str]) -> str:
             said = reason.format(*found.groups())
             return f"{label}{said}" if said.startswith(":") else f"{label} {said}"
     return f"{label}: {message}" if message else label
+
+
+_MINUTE = timedelta(minutes=1)
+_DAY = timedelta(days=1)
+
+
+def _skipped(wall: datetime, zone: ZoneInfo) -> bool:
+    """No instant shows `wall` on the clocks of `zone` (the hour lost when they go forward)."""
+    local = wall.replace(tzinfo=zone)
+    return local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall
 
 
 def as_sentence(text: str) -> str:
@@ -236,13 +246,33 @@ class FormCheck:
         return text
 
     def moment(self, label: str, value: str, zone: ZoneInfo, name: str = "") -> str:
-        """A `datetime-local` value read in the grantee's zone, as RFC 3339."""
+        """A `datetime-local` value read in the grantee's zone, as RFC 3339. A wall time the
+        clocks skipped (the hour lost when they go forward) is refused: no instant has it, and
+        reading it with either offset would record an hour nobody typed. One they repeated
+        (the hour gained when they go back) is the first of the two, in the offset before
+        the change (docs/console.md)."""
         try:
             at = datetime.fromisoformat(value.strip())
         except ValueError:
             self.problem(name, f"{label}: enter a date and time")
             return ""
-        return (at if at.tzinfo else at.replace(tzinfo=zone)).isoformat()
+        if at.tzinfo:
+            return at.isoformat()
+        if _skipped(at, zone):
+            first = at.replace(second=0, microsecond=0)
+            while _skipped(first - _MINUTE, zone) and at - first < _DAY:
+                first -= _MINUTE
+            lost = at.replace(tzinfo=zone, fold=1).utcoffset() or timedelta(0)
+            lost -= at.replace(tzinfo=zone, fold=0).utcoffset() or timedelta(0)
+            self.problem(
+                name,
+                f"{label}: {at:%H:%M} on {at:%a %d %b %Y} did not happen in {zone.key} (the"
+                f" clocks went forward from {first:%H:%M} to {first + lost:%H:%M}); enter the"
+                " time the clock showed",
+            )
+            return ""
+        local = at.replace(tzinfo=zone, fold=0)
+        return local.isoformat()
 
     def day(self, label: str, value: str, name: str = "") -> str:
         """A `date` field's value (YYYY-MM-DD), as the API takes it."""
