@@ -73,6 +73,14 @@ def test_every_line_of_every_process_is_json(database_url, settings, make_grante
                 assert time.monotonic() < deadline, "the API did not start"
                 time.sleep(0.3)
         assert r.status_code == 404
+        # A search by name (without a token: the process's own clock decides a token's age,
+        # not the suite's): the request's line names its route, never the words searched.
+        r = httpx.get(
+            f"http://127.0.0.1:{port}/v1/grantees/{slug}/participants",
+            params={"q": "Zelinskaya"},
+            timeout=10,
+        )
+        assert r.status_code == 401, r.text
         time.sleep(3)  # the worker's first sweep takes its leases
     finally:
         logs = {
@@ -80,6 +88,15 @@ def test_every_line_of_every_process_is_json(database_url, settings, make_grante
             for name, p in (("api", api), ("worker", worker), ("dispatcher", dispatcher))
         }
     api_events = [str(r["event"]) for r in logs["api"]]
+    # One line per request, the platform's own: uvicorn's access line (the path with its query
+    # string) is not written, so no search word, name or id reaches the log that way.
+    assert not [r for r in logs["api"] if "Zelinskaya" in json.dumps(r)], logs["api"]
+    assert not [r for r in logs["api"] if r.get("logger") == "uvicorn.access"], logs["api"]
+    requests = [r for r in logs["api"] if r["event"] == "request"]
+    assert [(r["status"], r["route"]) for r in requests] == [
+        (404, "unmatched"),
+        (401, "/v1/grantees/{grantee}/participants"),
+    ], requests
     assert any(r.get("logger", "").startswith("uvicorn") for r in logs["api"]), api_events
     assert any("Uvicorn running on" in e for e in api_events), api_events
     worker_events = [r["event"] for r in logs["worker"]]
