@@ -68,3 +68,10 @@ def beside(page: Any, field: str) -> str:
     """The sentence shown next to the form's field `field` ("" if none), as a reader sees it."""
     found = re.search(rf'<p id="{field}-error" class="field-problem">([^<]*)</p>', page.text)
     return html.unescape(found.group(1)) if found else ""
+
+
+def select_of(page: str, field: str) -> tuple[list[str], list[str]]:
+    """A form's select `field`: the values it offers, and those selected."""
+    select = page.split(f'<select id="{field}"')[1].split("</select>")[0]
+    offered = re.findall(r'<option value="([^"]*)"', select)
+    return offered, re.findall(r'<option value="([^"]*)" selected', select)

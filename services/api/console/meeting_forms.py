@@ -24,6 +24,7 @@ from services.api.console.meeting_record import (
     PLACE_NAMES,
     PLACES,
     duplicate_words,
+    facility_choices,
     location,
     place_of,
 )
@@ -87,7 +88,9 @@ CANCEL = [
 ]
 
 
-def schedule_fields(pairings: list[dict[str, Any]]) -> list[Field]:
+def schedule_fields(
+    pairings: list[dict[str, Any]], facilities: list[tuple[str, str]] | None = None
+) -> list[Field]:
     return [
         Field(
             "pairing_id",
@@ -104,9 +107,11 @@ def schedule_fields(pairings: list[dict[str, Any]]) -> list[Field]:
         Field("place", "Where", "select", [(k, PLACE_NAMES[k]) for k in PLACES]),
         Field(
             "facility",
-            "Facility code (in a facility)",
-            help="For a BOP institution or an RRC, such as FCI-A. Not sent for a meeting off"
-            " site or remote.",
+            "Facility (in a facility)",
+            "select",
+            [("", "None"), *(facilities or [])],
+            help="For a meeting in a BOP institution or an RRC. Not sent for a meeting off site"
+            " or remote.",
         ),
     ]
 
@@ -164,6 +169,10 @@ async def _schedule_page(
     intro = f"With {name} ({person['number']}). Times are in the grantee's time zone."
     if not pairings:
         intro += " This participant has no open pairing: a meeting belongs to a pairing."
+    facilities = await facility_choices(request, staff)
+    chosen = values.get("facility") or ""
+    if chosen and chosen not in {code for code, _ in facilities}:
+        facilities.append((chosen, chosen))  # pre-filled, and the list not caught up with it
     return render_form(
         request,
         staff,
@@ -172,7 +181,7 @@ async def _schedule_page(
         intro=intro,
         action=f"{PATH}/participants/{participant_id}/schedule",
         back=f"{PATH}/participants/{participant_id}",
-        fields=schedule_fields(pairings),
+        fields=schedule_fields(pairings, facilities),
         values=values,
         submit="Schedule the meeting",
         **shown,

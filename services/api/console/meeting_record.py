@@ -19,9 +19,9 @@ from domain.pairings import LocationKind
 from domain.stages import Placement
 from services.api.console.backend import Refusal
 from services.api.console.checks import FormCheck, as_sentence
-from services.api.console.format import when
+from services.api.console.format import when, words
 from services.api.console.naming import pairing_people
-from services.api.console.pages import optional
+from services.api.console.pages import optional, optional_all
 from services.api.console.session import Staff
 
 TOPICS = [t.value for t in Topic]
@@ -39,7 +39,7 @@ RECORD_LABELS = {
     "occurred_at": "When it took place",
     "duration_minutes": "Minutes",
     "location.kind": "Where",
-    "location.facility": "Facility code (in a facility)",
+    "location.facility": "Facility (in a facility)",
     "topics": "Topics discussed",
     "attendance": "Attendance",
     "summary": "Summary (shared with the team)",
@@ -294,4 +294,12 @@ async def choices(
         "sessions": SESSIONS,
         "approvals": await approvals(request, staff, person),
         "members": members,
+        "facilities": await facility_choices(request, staff),
     }
+
+
+async def facility_choices(request: Request[Any, Any, Any], staff: Staff) -> list[tuple[str, str]]:
+    """The grantee's facilities a meeting may take place in, as a select offers them (code,
+    "FCI Alpha (FCI-A), bop institution"): chosen from a list, a code cannot be mistyped."""
+    found = (await optional_all(request, staff, "/facilities") or {}).get("items", [])
+    return [(str(f["code"]), f"{f['name']} ({f['code']}), {words(f['kind'])}") for f in found]
