@@ -98,11 +98,6 @@ def database_url(server_url: str) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return suite_settings(database_url)
-
-
 def suite_settings(database_url: str) -> Settings:
     # One rule for the CLI and the tests: the environment's settings (PROWD_DATA_DIR, else
     # ./.prowd, holds the development keys both use). Rate limits off: tests send bursts from
@@ -123,24 +118,6 @@ def suite_settings(database_url: str) -> Settings:
     )
 
 
-@pytest.fixture(scope="session")
-def db(settings: Settings, database_url: str) -> Iterator[Database]:
-    database = Database(database_url, settings, name="prowd-test").open()
-    yield database
-    database.close()
-
-
-@pytest.fixture(scope="session")
-def app(settings: Settings, db: Database) -> Litestar:
-    return create_app(settings, db)
-
-
-@pytest.fixture(scope="session")
-def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
-    with TestClient(app) as c:
-        yield c
-
-
 @pytest.fixture
 def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
     """The test client as a browser on the console: its cookies (session, CSRF) its own for the
@@ -151,11 +128,6 @@ def browser(client: TestClient[Litestar]) -> Iterator[TestClient[Litestar]]:
 
 
 Token = Callable[..., dict[str, str]]
-
-
-@pytest.fixture(scope="session")
-def auth(settings: Settings) -> Token:
-    return token_maker(settings)
 
 
 def token_maker(settings: Settings) -> Token:
@@ -175,11 +147,6 @@ def token_maker(settings: Settings) -> Token:
 
 def unique_slug(prefix: str = "t") -> str:
     return f"{prefix}_{secrets.token_hex(5)}"
-
-
-@pytest.fixture(scope="session")
-def make_grantee(client: TestClient[Litestar], auth: Token) -> Callable[[], str]:
-    return grantee_maker(client, auth)
 
 
 def grantee_maker(client: TestClient[Litestar], auth: Token) -> Callable[[], str]:
@@ -211,6 +178,45 @@ def grantee_maker(client: TestClient[Litestar], auth: Token) -> Callable[[], str
         return slug
 
     return make
+
+
+def stack_fixtures(scope: Any, name: str) -> tuple[Any, ...]:
+    """The fixtures of an application on the database `database_url` names, for `scope`:
+    `settings`, `db`, `app`, `client`, `auth` and `make_grantee`. The suite's, for the session,
+    are declared below; a module that must have a database of its own (one that migrates or
+    sweeps every grantee) declares its own `database_url` and these for the module."""
+
+    @pytest.fixture(scope=scope, name="settings")
+    def settings_(database_url: str) -> Settings:
+        return suite_settings(database_url)
+
+    @pytest.fixture(scope=scope, name="db")
+    def db_(settings: Settings, database_url: str) -> Iterator[Database]:
+        database = Database(database_url, settings, name=name).open()
+        yield database
+        database.close()
+
+    @pytest.fixture(scope=scope, name="app")
+    def app_(settings: Settings, db: Database) -> Litestar:
+        return create_app(settings, db)
+
+    @pytest.fixture(scope=scope, name="client")
+    def client_(app: Litestar) -> Iterator[TestClient[Litestar]]:
+        with TestClient(app) as c:
+            yield c
+
+    @pytest.fixture(scope=scope, name="auth")
+    def auth_(settings: Settings) -> Token:
+        return token_maker(settings)
+
+    @pytest.fixture(scope=scope, name="make_grantee")
+    def make_grantee_(client: TestClient[Litestar], auth: Token) -> Callable[[], str]:
+        return grantee_maker(client, auth)
+
+    return settings_, db_, app_, client_, auth_, make_grantee_
+
+
+settings, db, app, client, auth, make_grantee = stack_fixtures("session", "prowd-test")
 
 
 @pytest.fixture

@@ -7,26 +7,21 @@ no rebuild."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 from psycopg import sql
 from structlog.testing import capture_logs
 
 from projections.registry import PROJECTIONS, lacking_tables
-from services.api.app import create_app
 from services.app.tenancy import GRANTEE_TABLES
 from services.projector import live as projector
 from services.projector import rebuilds
 from services.projector.rebuilds import rebuild_lock_key
-from services.settings import Settings
 from services.store import provisioning
 from services.store.builds import ViewTable
-from services.store.database import Database
-from tests.conftest import fresh_database, grantee_maker, suite_settings, token_maker
+from tests.conftest import fresh_database, stack_fixtures
 
 # Each test migrates every grantee of its database (`migrate(force=True)`): here a database of
 # the module's own, not the suite's, where hundreds of other tests' grantees made each test
@@ -39,39 +34,7 @@ def database_url(server_url: str) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def settings(database_url: str) -> Settings:
-    return suite_settings(database_url)
-
-
-@pytest.fixture(scope="module")
-def db(settings: Settings, database_url: str) -> Iterator[Database]:
-    database = Database(database_url, settings, name="prowd-test-upgrade").open()
-    yield database
-    database.close()
-
-
-@pytest.fixture(scope="module")
-def app(settings: Settings, db: Database) -> Litestar:
-    return create_app(settings, db)
-
-
-@pytest.fixture(scope="module")
-def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
-    with TestClient(app) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def auth(settings: Settings) -> Callable[..., dict[str, str]]:
-    return token_maker(settings)
-
-
-@pytest.fixture(scope="module")
-def make_grantee(
-    client: TestClient[Litestar], auth: Callable[..., dict[str, str]]
-) -> Callable[[], str]:
-    return grantee_maker(client, auth)
+settings, db, app, client, auth, make_grantee = stack_fixtures("module", "prowd-test-upgrade")
 
 
 def assign(client, auth, grantee: str, pid: str, staff: str) -> None:
