@@ -249,19 +249,27 @@ class Batch:
 
     # -- reading the state -------------------------------------------------------------------
 
+    def _rows(self, table: str, columns: str, key: str, ids: list[UUID]) -> list[TupleRow]:
+        """The rows of `table` whose `key` is one of `ids`, in `key` order, then the log's."""
+        order = f"{key}, position" if table == "webhook_placements" else key
+        self.cur.execute(
+            sql.SQL("SELECT {} FROM {} WHERE {} = ANY(%s) ORDER BY {}").format(
+                sql.SQL(columns), self.t(table), sql.Identifier(key), sql.SQL(order)
+            ),
+            (ids,),
+        )
+        return self.cur.fetchall()
+
     def _load_meetings(self, ids: set[UUID]) -> None:
         wanted = sorted(ids - self._meetings.keys())
         if not wanted:
             return
-        self.cur.execute(
-            sql.SQL(
-                "SELECT meeting_id, pairing_id, scheduled_for, planned_minutes, location_kind,"
-                " location_facility FROM {} WHERE meeting_id = ANY(%s)"
-            ).format(self.t("webhook_meetings")),
-            (wanted,),
-        )
         self._meetings.update(dict.fromkeys(wanted))
-        for mid, pairing_id, at, minutes, kind, facility in self.cur.fetchall():
+        columns = "meeting_id, pairing_id, scheduled_for, planned_minutes, location_kind,"
+        columns += " location_facility"
+        for mid, pairing_id, at, minutes, kind, facility in self._rows(
+            "webhook_meetings", columns, "meeting_id", wanted
+        ):
             place = Location(kind=kind, facility_code=facility)
             self._meetings[mid] = MeetingContext(pairing_id, at.astimezone(UTC), minutes, place)
 
@@ -269,28 +277,19 @@ class Batch:
         wanted = sorted(ids - self._pairings.keys())
         if not wanted:
             return
-        self.cur.execute(
-            sql.SQL("SELECT pairing_id, members FROM {} WHERE pairing_id = ANY(%s)").format(
-                self.t("webhook_pairings")
-            ),
-            (wanted,),
-        )
         self._pairings.update(dict.fromkeys(wanted))
-        self._pairings.update((pid, list(members)) for pid, members in self.cur.fetchall())
+        rows = self._rows("webhook_pairings", "pairing_id, members", "pairing_id", wanted)
+        self._pairings.update((pid, list(members)) for pid, members in rows)
 
     def _load_placements(self, ids: set[UUID]) -> None:
         wanted = sorted(ids - self._placements.keys())
         if not wanted:
             return
-        self.cur.execute(
-            sql.SQL(
-                "SELECT participant_id, position, occurred_at, placement, facility_code, number"
-                " FROM {} WHERE participant_id = ANY(%s) ORDER BY participant_id, position"
-            ).format(self.t("webhook_placements")),
-            (wanted,),
-        )
         self._placements.update((pid, []) for pid in wanted)
-        for pid, position, at, placement, facility, number in self.cur.fetchall():
+        columns = "participant_id, position, occurred_at, placement, facility_code, number"
+        for pid, position, at, placement, facility, number in self._rows(
+            "webhook_placements", columns, "participant_id", wanted
+        ):
             self._placements[pid].append((position, at, PlacementRow(placement, facility, number)))
 
     def _history(self, pid: UUID) -> list[Placed]:
