@@ -219,6 +219,19 @@ def stack_fixtures(scope: Any, name: str) -> tuple[Any, ...]:
 settings, db, app, client, auth, make_grantee = stack_fixtures("session", "prowd-test")
 
 
+def own_database(prefix: str) -> Any:
+    """A module's `database_url` fixture: a database of the module's own (with
+    `stack_fixtures("module", ...)`), for tests that migrate, sweep or scrape every grantee,
+    which on the suite's database, late in a parallel run, means hundreds."""
+
+    @pytest.fixture(scope="module", name="database_url")
+    def database_url_(server_url: str) -> Iterator[str]:
+        with fresh_database(server_url, prefix) as url:
+            yield url
+
+    return database_url_
+
+
 @pytest.fixture
 def grantee(make_grantee: Callable[[], str]) -> str:
     """A new grantee (see `make_grantee`)."""

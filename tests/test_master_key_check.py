@@ -20,7 +20,13 @@ from services.api.app import create_app
 from services.settings import Settings
 from services.store import keys
 from services.store.database import Database
+from tests.conftest import own_database, stack_fixtures
 from tests.deploy_sim import free_port
+
+# A database of the module's own: `prowd migrate` and `prowd serve` check every grantee's keys,
+# and the suite's holds hundreds of grantees late in a parallel run.
+database_url = own_database("prowd_keycheck")
+settings, db, app, client, auth, make_grantee = stack_fixtures("module", "prowd-keycheck")
 
 ROOT = Path(__file__).resolve().parents[1]
 

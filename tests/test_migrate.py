@@ -18,7 +18,12 @@ from services.cli.records import cmd_migrate
 from services.projector import live as projector
 from services.settings import Settings
 from services.store.database import Database
-from tests.conftest import unique_slug
+from tests.conftest import own_database, stack_fixtures, unique_slug
+
+# A database of the module's own: every test migrates every grantee of its database, and the
+# suite's holds hundreds of grantees late in a parallel run.
+database_url = own_database("prowd_migrate")
+settings, db, app, client, auth, make_grantee = stack_fixtures("module", "prowd-migrate")
 
 LOGIN = "prowd_test_service_login"
 

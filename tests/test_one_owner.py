@@ -13,7 +13,13 @@ from projections.registry import PROJECTIONS, by_name
 from services.app.tenancy import Tenancy
 from services.projector import live as projector
 from services.projector.rebuilds import rebuild_views
+from tests.conftest import own_database, stack_fixtures
 from tests.ownership import BAD_VIEWS, FOREIGN_SCHEMAS, REFUSED, assert_one_owner, refused
+
+# A database of the module's own: the migrations go over every grantee of the database, and the
+# suite's holds hundreds of grantees late in a parallel run.
+database_url = own_database("prowd_owner")
+settings, db, app, client, auth, make_grantee = stack_fixtures("module", "prowd-owner")
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,13 @@ from projections.supervision_reads import escalation_page
 from projections.timeline import timeline_page
 from services.projector import live as projector
 from services.store.database import Database
+from tests.conftest import own_database, stack_fixtures
 from tests.pgtrace import CONNECTIONS, traced, traced_app
+
+# A database of the module's own: a test migrates every grantee of its database, and the
+# suite's holds hundreds of grantees late in a parallel run.
+database_url = own_database("prowd_plans")
+settings, db, app, client, auth, make_grantee = stack_fixtures("module", "prowd-plans")
 
 GOALS = 40_000
 MEETINGS = 60_000

@@ -7,8 +7,6 @@ no rebuild."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 from psycopg import sql
@@ -21,19 +19,12 @@ from services.projector import rebuilds
 from services.projector.rebuilds import rebuild_lock_key
 from services.store import provisioning
 from services.store.builds import ViewTable
-from tests.conftest import fresh_database, stack_fixtures
+from tests.conftest import own_database, stack_fixtures
 
 # Each test migrates every grantee of its database (`migrate(force=True)`): here a database of
 # the module's own, not the suite's, where hundreds of other tests' grantees made each test
 # take 50-65 s.
-
-
-@pytest.fixture(scope="module")
-def database_url(server_url: str) -> Iterator[str]:
-    with fresh_database(server_url, "prowd_upgrade") as url:
-        yield url
-
-
+database_url = own_database("prowd_upgrade")
 settings, db, app, client, auth, make_grantee = stack_fixtures("module", "prowd-test-upgrade")
 
 
