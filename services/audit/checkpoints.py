@@ -11,6 +11,7 @@ auditors to check signatures on their own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import structlog
@@ -125,32 +126,98 @@ def message(schema: str, position: int, chain_hash: bytes) -> bytes:
     return f"prowd-checkpoint:{schema}:{position}:{chain_hash.hex()}".encode()
 
 
-def sign_if_due(db: Database, schema: str, signer: Signer, *, force: bool = False) -> int | None:
+@dataclass
+class _Seen:
+    """One grantee's chain as a worker last read it: events past the last checkpoint (grown by
+    what the worker applied since), when that checkpoint was signed, when this was read."""
+
+    gap: int
+    signed_at: datetime | None
+    read_at: datetime
+
+
+class Schedule:
+    """When a worker need not ask whether a grantee's checkpoint is due (decision 154).
+
+    `sign_if_due` reads the chain's head and the last checkpoint: two reads for every catch-up
+    and every grantee of every sweep, nearly all of them answering "not yet". The worker keeps
+    what the last read found and adds the events it applies since; while that says neither
+    rule can be due (fewer than `EVERY_EVENTS` past the checkpoint and it is younger than
+    `EVERY_SECONDS`, or nothing past it at all) the read is skipped. What the worker does not
+    see (events another worker applied meanwhile) can only delay a checkpoint to the next read,
+    which happens at least every `EVERY_SECONDS` whatever it last found."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, _Seen] = {}
+
+    def may_be_due(self, schema: str, applied: int, now: datetime) -> bool:
+        """Count `applied` new events of `schema`; whether a checkpoint may be due."""
+        seen = self._seen.get(schema)
+        if seen is None:
+            return True
+        seen.gap += applied
+        if (now - seen.read_at).total_seconds() >= EVERY_SECONDS:
+            return True
+        if seen.gap <= 0:
+            return False
+        return (
+            seen.gap >= EVERY_EVENTS
+            or seen.signed_at is None
+            or (now - seen.signed_at).total_seconds() >= EVERY_SECONDS
+        )
+
+    def read(self, schema: str, gap: int, signed_at: datetime | None, now: datetime) -> None:
+        self._seen[schema] = _Seen(gap, signed_at, now)
+
+    def forget(self, schema: str) -> None:
+        self._seen.pop(schema, None)
+
+
+def sign_if_due(
+    db: Database,
+    schema: str,
+    signer: Signer,
+    *,
+    force: bool = False,
+    schedule: Schedule | None = None,
+) -> int | None:
     """Sign the chain's head with the current key when enough events or time have passed;
-    returns the position."""
-    s = sql.Identifier(schema)
-    head = db.fetchone(
-        sql.SQL(
-            "SELECT notification_id, hash FROM {}.chain ORDER BY notification_id DESC LIMIT 1"
-        ).format(s)
-    )
-    if head is None:
-        return None
+    returns the position. `schedule` is told what was found."""
     now = clock.now()
-    last = db.fetchone(
+    # One statement: the chain's head and the last checkpoint beside it.
+    row = db.fetchone(
         sql.SQL(
-            "SELECT notification_id, extract(epoch FROM %s - signed_at) FROM {}.checkpoints"
-            " ORDER BY notification_id DESC LIMIT 1"
-        ).format(s),
-        (now,),
+            "SELECT h.notification_id, h.hash, c.notification_id, c.signed_at"
+            " FROM (SELECT notification_id, hash FROM {s}.chain"
+            " ORDER BY notification_id DESC LIMIT 1) h"
+            " LEFT JOIN LATERAL (SELECT notification_id, signed_at FROM {s}.checkpoints"
+            " ORDER BY notification_id DESC LIMIT 1) c ON true"
+        ).format(s=sql.Identifier(schema))
     )
-    position, chain_hash = int(head[0]), bytes(head[1])
-    if last is not None and int(last[0]) >= position:
+    if row is None:
+        if schedule is not None:
+            schedule.read(schema, 0, None, now)
         return None
-    due = last is None or position - int(last[0]) >= EVERY_EVENTS or float(last[1]) >= EVERY_SECONDS
-    if not (due or force):
+    position, chain_hash = int(row[0]), bytes(row[1])
+    last: int | None = None if row[2] is None else int(row[2])
+    signed_at: datetime | None = row[3]
+    if last is not None and last >= position:
+        if schedule is not None:
+            schedule.read(schema, 0, signed_at, now)
         return None
-    return sign_at(db, schema, signer, position, chain_hash)
+    due = (
+        last is None
+        or signed_at is None
+        or position - last >= EVERY_EVENTS
+        or (now - signed_at).total_seconds() >= EVERY_SECONDS
+    )
+    signed = sign_at(db, schema, signer, position, chain_hash) if due or force else None
+    if schedule is not None:
+        if signed is not None:
+            schedule.read(schema, 0, now, now)
+        else:
+            schedule.read(schema, position - (last or 0), signed_at, now)
+    return signed
 
 
 def sign_at(

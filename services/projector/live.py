@@ -24,7 +24,7 @@ from services.projector import signals
 from services.projector.faults import CONTENT_ERRORS, Fault
 from services.projector.writeback import write_back
 from services.store.database import Database
-from services.store.mapping import MsgspecMapper
+from services.store.mapping import MsgspecMapper, prefetch_keys
 from services.store.zones import zone_of
 
 log = structlog.get_logger("prowd.projector")
@@ -98,7 +98,10 @@ def read_events(
     out = []
     decode = _mapper.decode
     may_hold_nul = projection_faults.may_hold_nul
-    for position, topic, originator_id, version, data in cur.fetchall():
+    fetched = cur.fetchall()
+    # The keys of the batch's participants in one statement, not one per participant.
+    prefetch_keys(data for *_, data in fetched if data is not None)
+    for position, topic, originator_id, version, data in fetched:
         event = None
         if data is not None:
             event = decode(topic, originator_id, version, data, zone)
@@ -277,6 +280,22 @@ def drain(
         # A short batch means the log had no more events when it was read.
         if n < batch:
             return total
+
+
+def behind(db: Database, schema: str) -> bool:
+    """Whether the grantee's log holds an event that a live view or the webhook outbox has not
+    taken: one statement, no lock and no transaction of its own (a sweep asks it of every
+    grantee, nearly always to hear no; decision 154)."""
+    row = db.fetchone(
+        sql.SQL(
+            "SELECT coalesce((SELECT max(notification_id) FROM {s}.events), 0) > least("
+            " (SELECT min(t.position) FROM {s}.active_views a JOIN {s}.tracking t"
+            " ON t.view = a.view AND t.version = a.version),"
+            " (SELECT position FROM {s}.webhook_outbox))"
+        ).format(s=sql.Identifier(schema))
+    )
+    # NULL (no live view and no outbox row yet): let the catch-up decide.
+    return row is None or row[0] is None or bool(row[0])
 
 
 def log_head(cur: Cursor[TupleRow], schema: str) -> int:

@@ -24,8 +24,9 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
+import re
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from datetime import tzinfo
 from functools import cache
@@ -202,6 +203,22 @@ def _encrypt(
             "c": base64.b64encode(sealed).decode(),
         }
     return _encoder.encode(raw)
+
+
+# Where an encrypted field names its key: `"kid":"<schema>/<participant id>"`.
+_KID = re.compile(rb'"kid":"([^"/]+)/([0-9a-f-]{36})"')
+
+
+def prefetch_keys(states: Iterable[bytes]) -> None:
+    """Load, with one statement per grantee, the keys of every participant whose fields
+    `states` hold encrypted, ahead of decoding them one by one (a projector's batch)."""
+    wanted: dict[str, set[UUID]] = {}
+    for state in states:
+        if _ENC in state:
+            for schema, pid in _KID.findall(state):
+                wanted.setdefault(schema.decode(), set()).add(UUID(pid.decode()))
+    for schema, pids in wanted.items():
+        keys.STORE.prefetch(schema, pids)
 
 
 def _decrypt(raw: dict[str, Any], topic: str, fields: list[PersonalField]) -> None:
