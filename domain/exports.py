@@ -63,8 +63,9 @@ _STATEMENT_MAX = 2000
 # A statement is the official's own affirmation: long enough to be a sentence (a bare "OK" or a
 # name typed twice is not a certification), saying "I certify" or "we (hereby) certify" in those
 # words, and denying it nowhere: "I do not certify", "unable to certify" or "I certify nothing"
-# contain the verb and certify nothing. Checked when a file is signed, never on replay (the
-# register holds what was signed, as it was signed).
+# contain the verb and certify nothing; "I certify that the data are false" takes it back.
+# Checked when a file is signed, never on replay (the register holds what was signed, as it
+# was signed).
 STATEMENT_MIN = 40
 _AFFIRMS = re.compile(r"\b(?:i|we)(?:\s*,[^,.;:!?]{1,120},)?\s+(?:do\s+)?(?:hereby\s+)?certify\b")
 _DENIES = re.compile(
@@ -72,16 +73,49 @@ _DENIES = re.compile(
     r"|unable\s+to|(?:decline[sd]?|refuse[sd]?|fail(?:s|ed)?)\s+to)\s+(?:\w+\s+){0,3}certif\w*"
     r"|\bcertif(?:y|ies|ied)\s+(?:nothing|none)\b"
 )
+# The verb affirmed and what it affirms taken back: the data called untrue ("are false", "are
+# not accurate", "were fabricated"), or the official disowning them ("I do not stand behind
+# them", "I disclaim"). A double negative affirms: "not misleading", "nothing in it is untrue".
+_UNTRUE = (
+    r"(?:false|untrue|inaccurate|incorrect|incomplete|wrong|unreliable|fabricated|fictitious"
+    r"|invented|made\s+up|misleading|bogus)"
+)
+_TRUE = r"(?:true|accurate|correct|complete|reliable|right|genuine|valid)"
+_CALLED_UNTRUE = re.compile(
+    r"\b(?:is|are|was|were|be|been)(?:[\s,]+[\w']+){0,3}?[\s,]+"
+    rf"(?:(?:not|never|in\s+no\s+way|by\s+no\s+means)\s+(?:[\w']+\s+)?{_TRUE}"
+    rf"|(?<!not )(?<!never )(?<!\bno ){_UNTRUE})\b"
+)
+_NOTHING_UNTRUE = re.compile(r"\b(?:nothing|none|no\s+(?:part|figure|entry|record|data|datum))\b")
+_DISOWNS = re.compile(
+    r"\b(?:not|never|cannot|can'?t|don'?t|doesn'?t|didn'?t|won'?t)\s+(?:[\w']+\s+){0,2}?"
+    r"(?:stand\s+(?:behind|by)|vouch|attest|affirm|warrant|guarantee|endorse|agree)\b"
+    r"|\b(?:disclaim|retract|repudiate|withdraw)\w*"
+)
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+
+
+def _denial(words: str) -> str | None:
+    """The first words of `words` that take the certification back, if any."""
+    found: list[re.Match[str]] = []
+    for pattern in (_DENIES, _DISOWNS):
+        if match := pattern.search(words):
+            found.append(match)
+    for match in _CALLED_UNTRUE.finditer(words):
+        clause = re.split(r"[.;:!?]", words[: match.start()])[-1]
+        if not _NOTHING_UNTRUE.search(clause):
+            found.append(match)
+            break
+    return min(found, key=lambda m: m.start()).group(0) if found else None
 
 
 def check_statement(statement: str) -> None:
     """Refuse a statement that does not affirm the file in the official's own words."""
     words = " ".join(statement.translate(_APOSTROPHES).casefold().split())
-    denied = _DENIES.search(words)
+    denied = _denial(words)
     if denied:
         raise RuleViolation(
-            f'statement denies what it should affirm ("{denied.group(0)}"): a certification'
+            f'statement denies what it should affirm ("{denied}"): a certification'
             ' says "I certify …" or "We hereby certify …" and takes none of it back; if you'
             " cannot certify the file, do not sign it",
             code="invalid_certification",

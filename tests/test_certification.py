@@ -159,6 +159,20 @@ DENIALS = [
     ("I certify nothing about the data in this file, true or complete.", "certify nothing"),
     ("I hereby do not certify the data in this file as true and complete.", "not certify"),
     ("I certify this file. I am not able to certify that it is complete.", "not able to certify"),
+    # The verb affirmed, what it affirms taken back (found by a coordinator's trial of the
+    # console: each of these was recorded as the signed submission).
+    (
+        "I certify that the data are false and I do not stand behind them whatsoever.",
+        "are false",
+    ),
+    ("I certify that the figures in this file are not accurate or complete.", "are not accurate"),
+    (
+        "I certify that the data in this file are, to my knowledge, untrue.",
+        "are, to my knowledge, untrue",
+    ),
+    ("I certify the file as recorded but I do not stand behind its figures.", "not stand behind"),
+    ("I certify that the data are as exported; I disclaim their accuracy.", "disclaim"),
+    ("I hereby certify this file, although its counts were fabricated.", "were fabricated"),
 ]
 
 
@@ -189,8 +203,26 @@ def test_a_statement_that_denies_certifying_is_refused(
         "I do hereby certify that the data in this file are true and complete.",
         "To the best of my knowledge I certify that nothing in this file is untrue.",
         "I certify that this file, not a draft, is the grantee's own record.",
+        "I certify that the data in this file are true and not misleading in any way.",
+        "I certify that the figures are accurate and that none of them is false.",
+        # The federal financial report's wording (SF-425), which names false information.
+        "By signing this report, I certify to the best of my knowledge and belief that the"
+        " report is true, complete, and accurate. I am aware that the submission of any false,"
+        " fictitious, or fraudulent information, or the omission of any material fact, may"
+        " subject me to criminal, civil or administrative penalties for fraud, false"
+        " statements, false claims or otherwise.",
     ],
-    ids=["default", "we-hereby", "named", "do-hereby", "nothing-after-that", "not-elsewhere"],
+    ids=[
+        "default",
+        "we-hereby",
+        "named",
+        "do-hereby",
+        "nothing-after-that",
+        "not-elsewhere",
+        "not-misleading",
+        "none-false",
+        "federal-wording",
+    ],
 )
 def test_statement_rule_accepts_an_affirmation(statement: str) -> None:
     check_statement(statement)

@@ -143,6 +143,9 @@ def test_a_coordinator_checks_the_file_signs_it_and_downloads_what_was_signed(
     assert f'<code id="sha256">{exported["sha256"]}</code>' in shown.text
     assert re.search(r'id="rows">\s*2\s*<', shown.text)
     assert "Tue 20 Oct 2026, 11:00 (UTC-04:00)" in shown.text
+    # Nobody's title is written into their signature for them.
+    title = shown.text.split('name="signer_title"')[1].split(">")[0]
+    assert 'value=""' in title or "value=" not in title, title
     # A statement that certifies nothing, or denies it, is refused in words beside the
     # statement, what was typed comes back, and nothing is recorded.
     events = count_events(db, grantee)
@@ -151,6 +154,7 @@ def test_a_coordinator_checks_the_file_signs_it_and_downloads_what_was_signed(
         ("All of this file is true and complete, as far as I know.", '"I certify that …"'),
         ("I can't certify that all of this file is true and complete.", "can't certify"),
         ("We decline to certify that this file is true and complete.", "decline to certify"),
+        ("I certify that the data are false and I do not stand behind them at all.", "are false"),
     ):
         refused = _form(
             browser,

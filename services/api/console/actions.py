@@ -437,8 +437,8 @@ async def certify_form(request: Request[Any, Any, Any], export_id: UUID) -> Temp
         back=f"{PATH}/reports?quarter={export['quarter']}",
         fields=CERTIFY,
         values={
+            # The title is the official's to write: none is put in their signature for them.
             "idempotency_key": uuid.uuid4().hex,
-            "signer_title": "Program Coordinator",
             "statement": STATEMENT,
         },
         template_name="certify.html",
