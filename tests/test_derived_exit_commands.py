@@ -202,3 +202,27 @@ def test_a_fact_dated_before_the_exit_took_effect_is_history_within_the_enrolmen
         "completed",
         False,
     )
+
+
+def test_a_fact_dated_in_the_future_is_refused_as_such_not_as_an_exit(scene: Scene) -> None:
+    """A participant served recently would have exited by a day months ahead, when nothing is
+    planned for them: a move, a return or an exit dated then is refused for its date, not with
+    an exit that has not happened (found in the console: a move mistyped a year ahead said the
+    participant had exited)."""
+    api = scene.api
+    ahead = "2027-09-14T15:00:00Z"
+    api.refused(
+        f"/participants/{scene.served}/stage-transitions",
+        {"to_stage": 3, "occurred_at": ahead},
+        "in_future",
+    )
+    api.refused(
+        f"/participants/{scene.rrc_served}/stage-transitions",
+        {"to_stage": 1, "returned_to_custody": True, "occurred_at": ahead},
+        "in_future",
+    )
+    api.refused(
+        f"/participants/{scene.served}/exit",
+        {"exit_date": "2027-09-14", "reason": "completed"},
+        "in_future",
+    )

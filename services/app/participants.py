@@ -11,7 +11,7 @@ from uuid import UUID
 
 import msgspec
 
-from domain import assignment, corrections, definitions
+from domain import assignment, clock, corrections, definitions
 from domain.casenotes import CaseNote
 from domain.casework import (
     CaseContact,
@@ -59,9 +59,13 @@ class Participants:
     ) -> None:
         """Refuse, as a recorded exit is refused (`code`), a command on a participant whose
         derived exit had taken effect on the day of the fact it records (`on`: a day, or an
-        instant read on the grantee's calendar; None: today) (decision 97)."""
+        instant read on the grantee's calendar; None: today) (decision 97). A day still to
+        come is judged as of today: an exit that would follow from nothing planned by then has
+        not happened, and the command's own rule refuses the date (decision 155)."""
         if isinstance(on, datetime):
             on = on.astimezone(self.ledger.zone).date()
+        if on is not None:
+            on = min(on, clock.today(self.ledger.zone))
         definitions.check_no_derived_exit(
             participant.number, self.derived_exit_of(participant, on), code
         )
