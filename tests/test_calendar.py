@@ -56,7 +56,7 @@ def test_a_staff_members_ics_feed_is_parsed_by_icalendar(world: World, frozen_at
     projector.drain(w.db, w.schema)
     r = w.client.get(issued["url"])  # no bearer token: the link is the credential
     assert r.status_code == 200, r.text
-    assert r.headers["content-type"].startswith("text/calendar")
+    assert r.headers["content-type"] == "text/calendar; charset=utf-8"  # the charset once
     cal = icalendar.Calendar.from_ical(r.content)
     events = list(cal.walk("VEVENT"))
     assert [str(e["uid"]) for e in events] == [f"{s['m2']}@prowd-ledger"]

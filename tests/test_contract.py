@@ -61,6 +61,8 @@ def test_statuses_are_documented_where_they_can_occur(client):
         if not path.startswith("/v1/"):
             continue
         wanted = {"400", "401", "403", "429", "503"}
+        if op.get("security") == []:  # no token asked: neither 401 nor 403 can occur
+            wanted -= {"401", "403"}
         if "requestBody" in op:
             wanted.add("413")
         if method in COMMANDS:
@@ -164,3 +166,51 @@ def test_no_two_schemas_share_a_model_name(client):
     schemas = spec_of(client)["components"]["schemas"]
     names = [s.get("title") or name for name, s in schemas.items()]
     assert len(names) == len(set(names))
+
+
+def _filled(path: str, op: dict[str, Any], grantee: str) -> str:
+    """`path` with a value for each parameter: the grantee, else one its schema accepts."""
+    for p in op.get("parameters", []):
+        if p.get("in") != "path":
+            continue
+        name, schema = p["name"], p.get("schema", {})
+        if name == "grantee":
+            value = grantee
+        elif schema.get("format") == "uuid":
+            value = "00000000-0000-4000-8000-000000000001"
+        elif schema.get("type") == "integer":
+            value = "1"
+        elif name == "quarter":
+            value = "2026Q3"
+        else:
+            value = "x"
+        path = path.replace("{" + name + "}", value)
+    return path
+
+
+def test_every_get_answers_without_a_token_as_its_security_says(client, grantee):
+    """A generated client asks for a token where the document says one is needed: every GET
+    sent without one answers 401 unless its operation declares that none is (`security: []`,
+    or `[{}, …]`: optional), and those answer without one (found by an integrator: the
+    health checks and the audit keys inherited the bearer requirement)."""
+    spec = spec_of(client)
+    anonymous = []
+    for path, method, op in operations(spec):
+        if method != "get":
+            continue
+        r = client.get(_filled(path, op, grantee))
+        if "security" in op:
+            assert op["security"] == [] or {} in op["security"], (path, op["security"])
+            assert r.status_code != 401, (path, r.text)
+            assert "403" not in op["responses"] or op["security"], path
+            anonymous.append(path)
+        else:
+            assert r.status_code == 401, (path, r.status_code, r.text[:200])
+    assert sorted(anonymous) == [
+        "/health",
+        "/metrics",
+        "/ready",
+        "/v1/audit/public-key",
+        "/v1/audit/public-keys",
+        "/v1/grantees/{grantee}/calendar/{feed}",
+    ]

@@ -20,6 +20,7 @@ from projections.meetings import MeetingRow
 from services.api import views
 from services.api.context import Tenant, action, provide_tenant
 from services.api.docs import problems
+from services.api.media import exactly
 from services.api.problems import ProblemError
 from services.app.calendar import token_hash
 from services.app.tenancy import Tenancy
@@ -88,7 +89,8 @@ class CalendarController(Controller):
         cal.add("x-wr-timezone", app.time_zone)
         for row in rows:
             cal.add_component(_event(row, app.zone))
-        return Response(cal.to_ical(), media_type="text/calendar; charset=utf-8")
+        ical = "text/calendar; charset=utf-8"
+        return Response(cal.to_ical(), media_type=ical, headers=exactly(ical))
 
 
 def _event(row: MeetingRow, zone: Any) -> icalendar.Event:

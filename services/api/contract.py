@@ -54,6 +54,21 @@ IDEMPOTENCY_KEY = Parameter(
 
 _COMMANDS = ("post", "put", "patch", "delete")
 
+# Operations that answer without the bearer token the document asks for by default, with their
+# own `security`: `[]` none at all (liveness, readiness, the audit keys an auditor fetches for
+# themselves, a calendar feed whose link holds its credential); `/metrics` none, or the
+# metrics token when the platform sets `PROWD_METRICS_TOKEN`. tests/test_contract.py sends
+# every GET without a token and holds each answer to this list.
+ANONYMOUS: dict[tuple[str, str], list[dict[str, list[str]]]] = {
+    ("/health", "get"): [],
+    ("/health", "head"): [],
+    ("/ready", "get"): [],
+    ("/metrics", "get"): [{}, {"bearer": []}],
+    ("/v1/audit/public-key", "get"): [],
+    ("/v1/audit/public-keys", "get"): [],
+    ("/v1/grantees/{grantee}/calendar/{feed}", "get"): [],
+}
+
 
 def _tidy(node: Any, seen: set[int]) -> None:
     """Recursively: no `id` on example objects, a schema on every header."""
@@ -146,6 +161,18 @@ def finish(spec: OpenAPI) -> None:
                             media.examples.setdefault(key, ex)
             op.responses = responses
             _success_example(op, examples)
+    for (path, method), security in ANONYMOUS.items():
+        op = getattr((spec.paths or {})[path], method)
+        op.security = security
+        responses = dict(op.responses or {})
+        if security:
+            responses.setdefault(
+                "401", problem(401, "not_authenticated", "this scrape needs the metrics token")
+            )
+        else:
+            for status in ("401", "403"):
+                responses.pop(status, None)
+        op.responses = responses
     _tidy(spec, set())
     # Generators name classes after a schema's `title`; Litestar titles `meetings_AlertsOut` and
     # `supervision_AlertsOut` both `AlertsOut`. The component's own (unique) name is the title.

@@ -15,6 +15,7 @@ from typing import Any
 from litestar import Request, Response, get
 
 from services.api import telemetry
+from services.api.media import exactly
 from services.api.problems import ProblemError
 from services.app.tenancy import Tenancy
 from services.runners import metrics as prom
@@ -43,7 +44,9 @@ def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
         tenancy: Tenancy = request.app.state.tenancy
         registry = prom.registry(tenancy.db, tenancy, counted=telemetry.METRICS.registry)
         request.app.state.metrics_registry = registry
-    return Response(prom.render(registry), media_type=prom.CONTENT_TYPE)
+    return Response(
+        prom.render(registry), media_type=prom.CONTENT_TYPE, headers=exactly(prom.CONTENT_TYPE)
+    )
 
 
 ROUTES: list[Any] = [metrics]
