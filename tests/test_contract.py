@@ -214,3 +214,30 @@ def test_every_get_answers_without_a_token_as_its_security_says(client, grantee)
         "/v1/audit/public-keys",
         "/v1/grantees/{grantee}/calendar/{feed}",
     ]
+
+
+def _one_ofs(node: Any) -> list[list[Any]]:
+    if isinstance(node, list):
+        return [found for item in node for found in _one_ofs(item)]
+    if not isinstance(node, dict):
+        return []
+    here = [node["oneOf"]] if isinstance(node.get("oneOf"), list) else []
+    return here + [found for value in node.values() for found in _one_ofs(value)]
+
+
+def test_no_value_matches_two_branches_of_a_one_of(client):
+    """`oneOf` accepts a value that matches exactly one branch: branches of one plain type, or
+    `integer` beside `number` (every integer is a number), refuse every value of that type
+    (found by an integrator: each integer figure failed `FigureOut.value`)."""
+    spec = spec_of(client)
+    overlapping = []
+    for branches in _one_ofs(spec):
+        kinds = [b.get("type") for b in branches if isinstance(b, dict) and len(b) == 1]
+        if len(kinds) != len(set(kinds)) or {"integer", "number"} <= set(kinds):
+            overlapping.append(branches)
+    assert overlapping == []
+    value = spec["components"]["schemas"]["FigureOut"]["properties"]["value"]
+    from jsonschema import Draft202012Validator
+
+    for sample in (26, 0.875, None):
+        assert not list(Draft202012Validator(value).iter_errors(sample)), sample
