@@ -185,3 +185,23 @@ def test_head_health_is_200(client):
     r = client.head("/health")
     assert r.status_code == 200
     assert r.content == b""
+
+
+def test_a_one_value_parameter_given_twice_is_refused(client, auth, grantee, enrol):
+    """`stage=1&stage=3` used to answer for stage 3 alone, and `limit=1&limit=abc` quoted '1'
+    as the value it refused: which value was meant cannot be known, so neither is taken."""
+    enrol()
+    h = auth("coordinator", grantee)
+    base = f"/v1/grantees/{grantee}/participants"
+    r = client.get(f"{base}?stage=1&stage=3", headers=h)
+    body = problem(r, 400, "repeated_parameter")
+    assert (
+        "query parameter 'stage' is given 2 times ('1', '3'); it takes one value"
+        in (body["detail"])
+    )
+    assert body["errors"] == [
+        {"message": "given more than once", "key": "stage", "source": "query"}
+    ]
+    for query in ("limit=abc&limit=1", "limit=1&limit=abc"):
+        problem(client.get(f"{base}?{query}", headers=h), 400, "repeated_parameter")
+    assert client.get(f"{base}?stage=1&limit=5", headers=h).status_code == 200

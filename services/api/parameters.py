@@ -1,5 +1,5 @@
-"""Unknown query parameters and parameters holding control characters are refused
-(docs/errors.md "Parameters").
+"""Unknown query parameters, parameters holding control characters and a one-value parameter
+given twice are refused (docs/errors.md "Parameters").
 
 A query parameter the handler does not declare is a 400 `unknown_parameter` listing the allowed
 ones. A query or path parameter holding a control character (NUL, which PostgreSQL text cannot
@@ -13,6 +13,7 @@ kwargs model), so a parameter a handler declares is allowed the moment it is dec
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import cache
 from typing import Any, cast
 
@@ -31,6 +32,16 @@ def allowed_query(handler: HTTPRouteHandler, path_parameters: frozenset[str]) ->
     """The query parameters `handler` declares, its dependencies' included (by wire name)."""
     model = handler.create_kwargs_model(path_parameters=cast(Any, dict.fromkeys(path_parameters)))
     return frozenset(p.field_alias for p in model.expected_query_params) | ALWAYS_ALLOWED
+
+
+@cache
+def single_query(handler: HTTPRouteHandler, path_parameters: frozenset[str]) -> frozenset[str]:
+    """The query parameters `handler` takes one value of (not a list), by wire name."""
+    model = handler.create_kwargs_model(path_parameters=cast(Any, dict.fromkeys(path_parameters)))
+    return (
+        frozenset(p.field_alias for p in model.expected_query_params if not p.is_sequence)
+        | ALWAYS_ALLOWED
+    )
 
 
 _CONTROL = re.compile(r"[\x00-\x1F\x7F-\x9F]")
@@ -73,16 +84,37 @@ def unknown_parameters(request: Request[Any, Any, Any]) -> Response[Problem] | N
         return None
     allowed = allowed_query(handler, frozenset(request.path_params))
     unknown = sorted(set(request.query_params) - allowed)
-    if not unknown:
+    if unknown:
+        listed = ", ".join(sorted(allowed)) or "none"
+        return problem_response(
+            400,
+            "unknown_parameter",
+            f"unknown query parameter {', '.join(shown(u) for u in unknown)}; "
+            f"this operation takes: {listed}",
+            errors=[
+                {"message": "unknown query parameter", "key": u[:SHOWN], "source": "query"}
+                for u in unknown
+            ],
+        )
+    # A parameter of one value given twice: which was meant cannot be known (a filter that
+    # silently took the last of `stage=1&stage=3` answered for stage 3 alone).
+    if not request.url.path.startswith("/v1/"):
+        return None  # the console's own forms send what its pages declare
+    single = single_query(handler, frozenset(request.path_params))
+    counts = Counter(key for key, _ in request.query_params.multi_items())
+    repeated = sorted(key for key, n in counts.items() if n > 1 and key in single)
+    if not repeated:
         return None
-    listed = ", ".join(sorted(allowed)) or "none"
     return problem_response(
         400,
-        "unknown_parameter",
-        f"unknown query parameter {', '.join(shown(u) for u in unknown)}; "
-        f"this operation takes: {listed}",
+        "repeated_parameter",
+        "; ".join(
+            f"query parameter {shown(key)} is given {counts[key]} times"
+            f" ({', '.join(shown(v) for v in request.query_params.getall(key))}); it takes one value"
+            for key in repeated
+        ),
         errors=[
-            {"message": "unknown query parameter", "key": u[:SHOWN], "source": "query"}
-            for u in unknown
+            {"message": "given more than once", "key": key[:SHOWN], "source": "query"}
+            for key in repeated
         ],
     )
