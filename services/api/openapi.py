@@ -201,11 +201,11 @@ def _constraints_into_branches(schema: Any, seen: set[int]) -> None:
     if schema.format is not None and schema.pattern is None:
         schema.pattern = _DATED.get(schema.format.value)
     if schema.one_of:
-        kinds = [_type_of(b) if isinstance(b, Schema) else None for b in schema.one_of]
-        if "integer" in kinds and "number" in kinds:
+        types = [_type_of(b) if isinstance(b, Schema) else None for b in schema.one_of]
+        if "integer" in types and "number" in types:
             # `int | float`: every integer is a number, so with both branches an integer matches
             # two and `oneOf` refuses it (a figure's integer value failed its own schema).
-            schema.one_of = [b for b, k in zip(schema.one_of, kinds, strict=True) if k != "integer"]
+            schema.one_of = [b for b, k in zip(schema.one_of, types, strict=True) if k != "integer"]
     branches = [b for b in (schema.one_of or schema.any_of or []) if isinstance(b, Schema)]
     for branch in branches:
         names = _CONSTRAINTS.get(_type_of(branch) or "", ())
