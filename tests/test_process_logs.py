@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import jwt
 
 from tests.deploy_sim import free_port
 
@@ -81,6 +83,28 @@ def test_every_line_of_every_process_is_json(database_url, settings, make_grante
             timeout=10,
         )
         assert r.status_code == 401, r.text
+        # A client that goes away before its body is all sent: no answer can reach it, and the
+        # server did nothing wrong; its line says 499 (client closed), not 500.
+        token = jwt.encode(
+            {
+                "iss": settings.jwt_issuer,
+                "aud": settings.jwt_audience,
+                "sub": "someone",
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 600,
+                "roles": ["coordinator"],
+                "grantees": ["*"],
+            },
+            settings.jwt_secret,
+            algorithm="HS256",
+        )
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(
+                f"POST /v1/grantees/{slug}/participants HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                'Content-Length: 10\r\n\r\n{"a":1}'.encode()
+            )
+            time.sleep(0.5)
         time.sleep(3)  # the worker's first sweep takes its leases
     finally:
         logs = {
@@ -96,6 +120,7 @@ def test_every_line_of_every_process_is_json(database_url, settings, make_grante
     assert [(r["status"], r["route"]) for r in requests] == [
         (404, "unmatched"),
         (401, "/v1/grantees/{grantee}/participants"),
+        (499, "/v1/grantees/{grantee}/participants"),
     ], requests
     assert any(r.get("logger", "").startswith("uvicorn") for r in logs["api"]), api_events
     assert any("Uvicorn running on" in e for e in api_events), api_events

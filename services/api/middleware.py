@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from domain import common
 from services import tracecontext, tracing
@@ -27,6 +27,11 @@ from services.api import telemetry
 log = structlog.get_logger("prowd.request")
 
 _REPLAYED = b"idempotent-replayed"
+
+
+# The status a request is logged and counted with when its client closed the connection before
+# any answer started (nginx's convention; never sent).
+CLIENT_CLOSED = 499
 
 
 def request_log_middleware(app: ASGIApp) -> ASGIApp:
@@ -63,10 +68,21 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
         status = 500
         replayed = False
         is_command = scope.get("method") in telemetry.COMMAND_METHODS
+        # Whether the client went away before the answer started: no answer reached it, and
+        # the request is counted and logged as 499 (client closed), not as a server error.
+        gone = answered = False
+
+        async def receive_wrapper() -> ReceiveMessage:
+            nonlocal gone
+            message = await receive()
+            if message["type"] == "http.disconnect" and not answered:
+                gone = True
+            return message
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status, replayed
+            nonlocal status, replayed, answered
             if message["type"] == "http.response.start":
+                answered = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 if is_command:
@@ -79,9 +95,11 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         try:
-            await app(scope, receive, send_wrapper)
+            await app(scope, receive_wrapper, send_wrapper)
         finally:
             seconds = time.perf_counter() - started
+            if gone:
+                status = CLIENT_CLOSED
             common.trace_id.reset(trace_token)
             common.span_id.reset(span_token)
             handler = scope.get("route_handler")
