@@ -15,6 +15,7 @@ The strictly decoded Struct is what the handler receives: the body is decoded on
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -90,12 +91,48 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
         return malformed_json(body, e)
     except RecursionError:
         return problem_response(400, "invalid_request", NESTED)
+    twice = _repeated_key(body)
+    if twice is not None:
+        return problem_response(
+            400,
+            "invalid_request",
+            f"the body gives {shown(twice)} more than once in one object; which was meant"
+            " cannot be known, so send each name once",
+            errors=[{"message": "name given more than once", "key": twice, "source": "body"}],
+        )
     problem = body_problem(decoded)
     if problem is not None:
         return problem
     # The body is decoded once: Litestar's `request.json()` returns what is cached on the
     # connection, and converting a Struct into its own type hands the same object back.
     request._connection_state.json = decoded
+    return None
+
+
+class _Repeated(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Repeated(key)
+        out[key] = value
+    return out
+
+
+def _repeated_key(body: bytes) -> str | None:
+    """The first name an object of `body` (valid JSON) gives twice. msgspec, like most
+    decoders, keeps the last silently: `{"first_name": "Ann", "first_name": "Bob"}` enrolled
+    Bob while a proxy or a log that keeps the first read Ann. About 5 µs for a command's body."""
+    try:
+        json.loads(body, object_pairs_hook=_once)
+    except _Repeated as e:
+        return e.key
+    except (ValueError, RecursionError):
+        return None  # not for this check to say
     return None
 
 
