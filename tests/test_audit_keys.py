@@ -93,6 +93,14 @@ def run(w: World, *argv: str, settings: Settings | None = None) -> int:
     return handler(args, settings or w.settings)
 
 
+def auditor_keys(w: World) -> str:
+    """The key set as an outside auditor holds it: fetched from GET /v1/audit/public-keys
+    themselves, never taken from the kit they check. Its path, for the verifier's --keys."""
+    path = w.settings.data_dir.parent / "auditor-keys.json"
+    path.write_text(w.client.get("/v1/audit/public-keys").text)
+    return str(path)
+
+
 def as_superuser(w: World, statement: str) -> None:
     with psycopg.connect(w.settings.database_url, autocommit=True) as conn, conn.transaction():
         conn.execute("SET LOCAL session_replication_role = replica")
@@ -177,7 +185,7 @@ def test_a_checkpoint_by_an_unpublished_key_is_an_unknown_key_id(world, capsys, 
 
     kit = tmp_path / "kit"
     assert run(w, "audit", "export", "--grantee", w.slug, "--output", str(kit)) == 0
-    assert standalone.main([str(kit)]) == 3
+    assert standalone.main([str(kit), "--keys", auditor_keys(w)]) == 3
     assert f"unknown key id {kid} at position 3" in capsys.readouterr().out
 
 
@@ -194,7 +202,7 @@ def test_a_checkpoint_signed_after_its_key_was_retired_is_outside_validity(
     assert "checkpoint outside its key's validity at position 8" in capsys.readouterr().out
     kit = tmp_path / "kit"
     assert run(w, "audit", "export", "--grantee", w.slug, "--output", str(kit)) == 0
-    assert standalone.main([str(kit)]) == 4
+    assert standalone.main([str(kit), "--keys", auditor_keys(w)]) == 4
 
 
 TAMPERS = [
@@ -226,7 +234,7 @@ def test_each_tamper_kind_is_found_on_an_export_by_the_standalone_verifier(
     checkpoints.sign_if_due(w.db, w.schema, checkpoints.load_key(w.settings), force=True)
     clean = tmp_path / "clean"
     assert run(w, "audit", "export", "--grantee", w.slug, "--output", str(clean)) == 0
-    assert standalone.main([str(clean)]) == 0
+    assert standalone.main([str(clean), "--keys", auditor_keys(w)]) == 0
     assert "intact, 4 events verified" in capsys.readouterr().out
 
     as_superuser(w, tamper.format(s=w.schema))
@@ -234,7 +242,7 @@ def test_each_tamper_kind_is_found_on_an_export_by_the_standalone_verifier(
     assert f"{w.slug}: tampered at position {position}" in capsys.readouterr().out
     kit = tmp_path / "kit"
     assert run(w, "audit", "export", "--grantee", w.slug, "--output", str(kit)) == 0
-    assert standalone.main([str(kit)]) == 1
+    assert standalone.main([str(kit), "--keys", auditor_keys(w)]) == 1
     assert f"tampered at position {position}" in capsys.readouterr().out
 
 
@@ -252,14 +260,14 @@ def test_the_export_is_pinned_by_its_manifest(world, capsys, tmp_path):
         "checkpoints.json",
         "public-keys.json",
     }
-    assert standalone.main([str(kit)]) == 0
+    assert standalone.main([str(kit), "--keys", auditor_keys(w)]) == 0
     lines = (kit / "events.ndjson").read_text().splitlines()
     assert json.loads(lines[0])["event"]["originator_topic"] == "domain.facilities:Facility"
     line = json.loads(lines[1])
     line["version"] += 1
     lines[1] = json.dumps(line, separators=(",", ":"))
     (kit / "events.ndjson").write_text("\n".join(lines) + "\n")
-    assert standalone.main([str(kit)]) == 1
+    assert standalone.main([str(kit), "--keys", auditor_keys(w)]) == 1
     assert "events.ndjson does not match the manifest" in capsys.readouterr().out
     assert run(w, "audit", "export", "--grantee", w.slug, "--output", str(kit)) == 2
     assert run(w, "audit", "export", "--grantee", "nobody", "--output", str(tmp_path / "x")) == 2
@@ -334,8 +342,12 @@ def test_the_standalone_verifier_runs_in_a_fresh_venv_with_only_cryptography(
         cwd=tmp_path,
     ).stdout
     assert "cryptography" in installed and "psycopg" not in installed and "prowd" not in installed
+    keys_file = auditor_keys(w)
     ok = subprocess.run(
-        [python, "-I", str(tool), str(kit)], capture_output=True, text=True, cwd=tmp_path
+        [python, "-I", str(tool), str(kit), "--keys", keys_file],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert (ok.returncode, "intact, 4 events verified" in ok.stdout) == (0, True), (
         ok.stdout + ok.stderr
@@ -345,7 +357,10 @@ def test_the_standalone_verifier_runs_in_a_fresh_venv_with_only_cryptography(
     bad = tmp_path / "bad"
     assert run(w, "audit", "export", "--grantee", w.slug, "--output", str(bad)) == 0
     found = subprocess.run(
-        [python, "-I", str(tool), str(bad)], capture_output=True, text=True, cwd=tmp_path
+        [python, "-I", str(tool), str(bad), "--keys", keys_file],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert found.returncode == 1 and "tampered at position 3" in found.stdout, found.stdout
 

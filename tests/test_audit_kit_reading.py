@@ -12,7 +12,7 @@ from typing import Any
 
 from services.audit import checkpoints
 from services.audit.verify import record_hash
-from tests.test_audit_keys import World, add_events, as_superuser, run
+from tests.test_audit_keys import World, add_events, as_superuser, auditor_keys, run
 from tests.test_audit_keys import world as world  # the fixture
 from tools import prowd_audit_verify as standalone
 
@@ -46,15 +46,18 @@ def edit_line(kit: Path, number: int, change: Any, name: str = "events.ndjson") 
     repinned(kit)
 
 
-def verified(kit: Path, capsys: Any) -> tuple[int, str]:
-    capsys.readouterr()  # what the export printed
-    code = standalone.main([str(kit)])
+def verified(w: World, kit: Path, capsys: Any) -> tuple[int, str]:
+    """The standalone verifier's exit code and output on `kit`, with the keys an auditor
+    fetched from the platform."""
+    keys = auditor_keys(w)
+    capsys.readouterr()  # what the export and the request for the keys printed
+    code = standalone.main([str(kit), "--keys", keys])
     return code, capsys.readouterr().out
 
 
 def test_a_readable_event_that_is_not_its_state_is_tampering(world, capsys, tmp_path):
     kit = exported(world, tmp_path)
-    assert verified(kit, capsys) == (
+    assert verified(world, kit, capsys) == (
         0,
         f"{kit}: intact, 4 events verified (through 4, 1 checkpoint)\n",
     )
@@ -63,7 +66,7 @@ def test_a_readable_event_that_is_not_its_state_is_tampering(world, capsys, tmp_
         row["event"]["recorded_by"] = "someone-else"
 
     edit_line(kit, 3, recorded_by)
-    code, out = verified(kit, capsys)
+    code, out = verified(world, kit, capsys)
     assert code == 1, out
     assert "tampered at position 3: the readable event does not match its stored state" in out
     assert "event.recorded_by" in out
@@ -77,7 +80,7 @@ def test_a_readable_event_that_is_not_its_state_is_tampering(world, capsys, tmp_
         del row["event"]["recorded_by"]
 
     edit_line(kit, 1, retyped)
-    code, out = verified(kit, capsys)
+    code, out = verified(world, kit, capsys)
     assert code == 1, out
     assert (
         "tampered at position 1: the readable event does not match its stored state (differs:"
@@ -90,12 +93,12 @@ def test_a_readable_event_that_is_not_its_state_is_tampering(world, capsys, tmp_
     lines[1] = lines[1].replace('"recorded_by":', '"recorded_by":"someone-else","recorded_by":', 1)
     (kit / "events.ndjson").write_text("\n".join(lines) + "\n")
     repinned(kit)
-    code, out = verified(kit, capsys)
+    code, out = verified(world, kit, capsys)
     assert code == 1, out
     assert "tampered at position 2: events.ndjson line 2 has a duplicate key 'recorded_by'" in out
     kit = exported(world, tmp_path, "kit5")
     edit_line(kit, 2, lambda row: row.update(note="approved by the auditor"))
-    code, out = verified(kit, capsys)
+    code, out = verified(world, kit, capsys)
     assert code == 1, out
     assert "tampered at position 2: the line has fields the export does not write (note)" in out
 
@@ -107,12 +110,12 @@ def test_a_readable_event_that_is_not_its_state_is_tampering(world, capsys, tmp_
     lines[1] = json.dumps(row, indent=1).replace("\n", " ")
     (kit / "events.ndjson").write_text("\n".join(lines) + "\n")
     repinned(kit)
-    assert verified(kit, capsys)[0] == 0
+    assert verified(world, kit, capsys)[0] == 0
 
     # The readable chain hash beside the record is checked too.
     kit = exported(world, tmp_path, "kit3")
     edit_line(kit, 2, lambda row: row.update(hash="00" * 32))
-    code, out = verified(kit, capsys)
+    code, out = verified(world, kit, capsys)
     assert code == 1 and "tampered at position 2: the line's hash is not the chain's" in out, out
 
 
@@ -137,7 +140,7 @@ def test_lines_out_of_order_are_a_moved_record(world, capsys, tmp_path):
         lines[1], lines[2] = lines[2], lines[1]
         (kit / name).write_text("\n".join(lines) + "\n")
         repinned(kit)
-        code, out = verified(kit, capsys)
+        code, out = verified(world, kit, capsys)
         assert code == 1, out
         assert (
             f"tampered at position 2: a record was moved: {name} lists position 3 before"
@@ -151,7 +154,7 @@ def test_a_line_twice_is_named(world, capsys, tmp_path):
     lines = (kit / "events.ndjson").read_text().splitlines()
     (kit / "events.ndjson").write_text("\n".join([*lines[:2], lines[1], *lines[2:]]) + "\n")
     repinned(kit)
-    code, out = verified(kit, capsys)
+    code, out = verified(world, kit, capsys)
     assert code == 1 and "position 2 appears twice in events.ndjson (lines 2 and 3)" in out, out
 
 
@@ -161,7 +164,7 @@ def test_an_unreadable_line_names_its_file_and_line(world, capsys, tmp_path):
     lines[2] = lines[2].replace('"topic":"', '"topic":"\x01', 1)
     (kit / "events.ndjson").write_text("\n".join(lines) + "\n")
     repinned(kit)
-    code, out = verified(kit, capsys)
+    code, out = verified(world, kit, capsys)
     assert code == 2, out
     assert (
         "cannot read the export: events.ndjson line 3: Invalid control character at column" in out
@@ -169,12 +172,12 @@ def test_an_unreadable_line_names_its_file_and_line(world, capsys, tmp_path):
 
     kit = exported(world, tmp_path, "kit2")
     edit_line(kit, 2, lambda row: row.update(state=row["state"][:-1]))
-    code, out = verified(kit, capsys)
+    code, out = verified(world, kit, capsys)
     assert code == 2 and "events.ndjson line 2: the state is not base64" in out, out
 
     (kit / "checkpoints.json").write_text("[{")
     repinned(kit)
-    code, out = verified(kit, capsys)
+    code, out = verified(world, kit, capsys)
     assert code == 2, out
     assert (
         "cannot read the export: checkpoints.json: Expecting property name enclosed in double"
@@ -244,7 +247,7 @@ def test_a_rechained_rewrite_claims_only_what_the_checkpoints_prove(world, auth,
 
     kit = tmp_path / "kit"
     assert run(w, "audit", "export", "--grantee", w.slug, "--output", str(kit)) == 0
-    code, out = verified(kit, capsys)
+    code, out = verified(w, kit, capsys)
     assert (code, out) == (1, f"{kit}: tampered at or before position 7: {problem}\n")
 
 
@@ -263,4 +266,4 @@ def test_a_rewrite_before_the_first_checkpoint_has_nothing_verified_by_signature
     assert f"tampered at or before position 4: {problem}\n" in capsys.readouterr().out
     kit = tmp_path / "kit"
     assert run(w, "audit", "export", "--grantee", w.slug, "--output", str(kit)) == 0
-    assert verified(kit, capsys) == (1, f"{kit}: tampered at or before position 4: {problem}\n")
+    assert verified(w, kit, capsys) == (1, f"{kit}: tampered at or before position 4: {problem}\n")

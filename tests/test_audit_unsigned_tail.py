@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from services.audit import checkpoints
-from tests.test_audit_keys import World, add_events, run
+from tests.test_audit_keys import World, add_events, auditor_keys, run
 from tests.test_audit_keys import world as world  # the fixture
 from tests.test_audit_kit_reading import repinned, rewrite_and_rechain, verified
 from tools import prowd_audit_verify as standalone
@@ -67,12 +67,14 @@ def test_a_rewritten_unsigned_tail_of_a_kit_is_not_called_verified(world, auth, 
     assert "signed through 4" in capsys.readouterr().out
     assert json.loads((kit / "manifest.json").read_text())["signed_through"] == 4
     said = f"intact and signed through 4 (4 events verified); {TAIL} (through 7, 1 checkpoint)"
-    assert verified(kit, capsys) == (5, f"{kit}: {said}\n")
+    assert verified(w, kit, capsys) == (5, f"{kit}: {said}\n")
 
     rewrite_kit(kit, 7)
-    assert verified(kit, capsys) == (5, f"{kit}: {said}\n")
+    assert verified(w, kit, capsys) == (5, f"{kit}: {said}\n")
     # An auditor who accepts an unsigned tail says so; the words do not change.
-    assert standalone.main([str(kit), "--no-require-signed"]) == 0
+    keys = auditor_keys(w)
+    capsys.readouterr()
+    assert standalone.main([str(kit), "--keys", keys, "--no-require-signed"]) == 0
     assert capsys.readouterr().out == f"{kit}: {said}\n"
 
 
@@ -86,13 +88,13 @@ def test_the_export_signs_the_kit_to_its_end_so_the_same_rewrite_is_tampering(
     out = capsys.readouterr().out
     assert "checkpoint signed at position 7" in out and "signed through 7" in out
     assert json.loads((kit / "manifest.json").read_text())["signed_through"] == 7
-    assert verified(kit, capsys) == (
+    assert verified(w, kit, capsys) == (
         0,
         f"{kit}: intact, 7 events verified (through 7, 2 checkpoints)\n",
     )
 
     rewrite_kit(kit, 7)
-    code, out = verified(kit, capsys)
+    code, out = verified(w, kit, capsys)
     assert (code, out) == (
         1,
         f"{kit}: tampered at or before position 7: the log through position 7 does not match"
@@ -107,7 +109,7 @@ def test_the_export_signs_the_kit_to_its_end_so_the_same_rewrite_is_tampering(
         == 0
     )
     assert "checkpoint signed at position 6" in capsys.readouterr().out
-    assert verified(early, capsys) == (
+    assert verified(w, early, capsys) == (
         0,
         f"{early}: intact, 6 events verified (through 6, 2 checkpoints)\n",
     )
@@ -126,7 +128,7 @@ def test_checkpoints_taken_out_of_a_kit_leave_it_unsigned_not_verified(
     marks = json.loads((kit / "checkpoints.json").read_text())
     (kit / "checkpoints.json").write_text(json.dumps(marks[:1], indent=1) + "\n")
     repinned(kit)
-    assert verified(kit, capsys) == (
+    assert verified(w, kit, capsys) == (
         1,
         f"{kit}: the manifest says signatures reach position 7; its checkpoints reach position 4\n",
     )
@@ -134,7 +136,7 @@ def test_checkpoints_taken_out_of_a_kit_leave_it_unsigned_not_verified(
     manifest["signed_through"] = 4
     (kit / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     repinned(kit)
-    assert verified(kit, capsys)[0] == 5
+    assert verified(w, kit, capsys)[0] == 5
 
 
 def test_prowd_verify_and_the_api_say_where_the_signatures_end(world, auth, capsys):

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Verify a PROWD Ledger audit export offline: `python prowd_audit_verify.py EXPORT_DIR`.
+"""Verify a PROWD Ledger audit export offline: `python prowd_audit_verify.py EXPORT_DIR --keys FILE`.
 
 Needs only the Python standard library and `cryptography` (for Ed25519); the platform is not
 needed. It checks the manifest's SHA-256 and the files it lists, recomputes the hash chain from
 the exported records (the byte layout is specified in docs/audit.md, "The hashing rule"), and
-checks every signed checkpoint against the exported public key set: the key known, the signing
+checks every signed checkpoint against the auditor's public key set: the key known, the signing
 time within the key's validity, the signature good, the signed hash on the recomputed chain.
 What a reader reads is checked too: each line's `event` must be exactly what its `state`
 decodes to (docs/audit.md, "What the standalone verifier checks"), and its `hash` the chain's.
@@ -14,9 +14,16 @@ position N (or the export does not match its manifest); 2 usage (no such folder,
 file); 3 unknown key id K at position N; 4 checkpoint outside its key's validity; 5 intact but
 with events after the last signed checkpoint: the chain holds them together, no signature covers
 them, so a rewrite of them with their hashes recomputed would not show (`--no-require-signed`
-makes that 0; the words still say where the signatures end).
-`--keys FILE` checks against a key set obtained elsewhere (GET /v1/audit/public-keys) instead
-of the one in the export.
+makes that 0; the words still say where the signatures end); 6 not verified: no key set of the
+auditor's own was given.
+
+The signatures are checked against `--keys FILE`, the key set the auditor fetched themselves
+from the platform (GET /v1/audit/public-keys). The kit's own `public-keys.json` proves nothing
+by itself: whoever rewrites a kit end to end can sign it with a key of their own and put that
+key in the kit. So without `--keys` the verifier refuses (exit 6); `--trust-kit-keys` checks
+against the kit's keys anyway, and then its verdict says so and names each key that signed, by
+id and by the SHA-256 fingerprint computed here from the key itself, to compare with the
+platform's published ones.
 """
 
 from __future__ import annotations
@@ -36,6 +43,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 FORMAT = "prowd-audit-export/1"
 UNSIGNED_TAIL = 5
+NO_KEYS = 6
+NO_KEYS_TEXT = (
+    "not verified: no key set of your own to check the signatures with. Fetch the platform's"
+    " public keys yourself (GET /v1/audit/public-keys) and give them with --keys FILE: the"
+    " kit's own public-keys.json proves nothing, since whoever rewrites a kit can sign it with"
+    " a key of their own and put that key in it (--trust-kit-keys uses the kit's keys anyway"
+    " and says so)"
+)
 
 
 class Verdict(Exception):
@@ -82,16 +97,27 @@ def checkpoint_message(schema: str, position: int, digest: bytes) -> bytes:
     return f"prowd-checkpoint:{schema}:{position}:{digest.hex()}".encode()
 
 
-def load_keys(document: dict) -> dict:
+def fingerprint(raw: bytes) -> str:
+    """A key's fingerprint as the platform publishes it: SHA-256 of the 32 raw public bytes."""
+    return "SHA256:" + hashlib.sha256(raw).hexdigest()
+
+
+def load_keys(document: dict, name: str) -> dict:
+    """Key id -> (public key, not before, not after, fingerprint). A key's id is the first 16
+    hex digits of its SHA-256, as the platform makes it: a key listed under another key's id
+    is refused, so an id that matches a published one means the same key."""
     keys = {}
     for k in document["keys"]:
         x = k["x"]
         raw = base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+        if len(raw) != 32 or hashlib.sha256(raw).hexdigest()[:16] != k["kid"]:
+            raise Unreadable(f"{name}: key {k['kid']} is not the Ed25519 key its id names")
         nb, na = k.get("not_before"), k.get("not_after")
         keys[k["kid"]] = (
             Ed25519PublicKey.from_public_bytes(raw),
             None if nb is None else datetime.fromisoformat(nb),
             None if na is None else datetime.fromisoformat(na),
+            fingerprint(raw),
         )
     return keys
 
@@ -283,17 +309,37 @@ def check_manifest(folder: Path) -> dict:
 NONE = (0, b"", None)
 
 
-def verify(folder: Path, keys_file: Path | None = None) -> tuple[int, str]:
+def kit_keys_used(keys: dict, used: list[str]) -> str:
+    """What a verdict under the kit's own keys adds: that they are the kit's, and each key that
+    signed, with the fingerprint computed from the key, to compare with the published ones."""
+    kids = list(dict.fromkeys(used))
+    named = ", ".join(f"{kid} ({keys[kid][3]})" for kid in kids)
+    compare = (
+        f"; compare key{'s' if len(kids) > 1 else ''} {named} with GET /v1/audit/public-keys"
+        if kids
+        else ""
+    )
+    return (
+        "; signatures checked against the kit's own keys (--trust-kit-keys), which whoever"
+        f" rewrites the kit replaces too{compare}"
+    )
+
+
+def verify(folder: Path, keys_file: Path | None) -> tuple[int, str]:
+    """The verdict on the kit in `folder`, its signatures checked against the key set in
+    `keys_file`; None: against the kit's own keys (`--trust-kit-keys`), which the verdict then
+    says."""
     manifest = check_manifest(folder)
     schema = manifest["schema"]
-    keys_doc = read_json(keys_file or folder / "public-keys.json")
-    keys = load_keys(keys_doc)
-    signed = {}
+    keys_path = keys_file or folder / "public-keys.json"
+    keys = load_keys(read_json(keys_path), keys_path.name)
+    signed, used = {}, []
     for c in read_json(folder / "checkpoints.json"):
         position, digest = c["position"], bytes.fromhex(c["hash"])
         if c["kid"] not in keys:
             raise Verdict(3, f"unknown key id {c['kid']} at position {position}")
-        public, not_before, not_after = keys[c["kid"]]
+        public, not_before, not_after, _ = keys[c["kid"]]
+        used.append(c["kid"])
         at = datetime.fromisoformat(c["signed_at"])
         if (not_before is not None and at < not_before) or (
             not_after is not None and at >= not_after
@@ -379,23 +425,41 @@ def verify(folder: Path, keys_file: Path | None = None) -> tuple[int, str]:
             f" its checkpoints reach position {proven}",
         )
     marks = f"{len(signed)} checkpoint{'' if len(signed) == 1 else 's'}"
+    whose = "" if keys_file else kit_keys_used(keys, used)
     unsigned = checked - proven_count
     if not unsigned:
-        return 0, f"intact, {checked} events verified (through {head}, {marks})"
+        return 0, f"intact, {checked} events verified (through {head}, {marks}){whose}"
     tail = unsigned_tail(proven, unsigned, unsigned_from, position)
     if not proven:
-        return UNSIGNED_TAIL, f"intact but signed nowhere: {tail} (through {head}, {marks})"
+        return (
+            UNSIGNED_TAIL,
+            f"intact but signed nowhere: {tail} (through {head}, {marks}){whose}",
+        )
     some = f"{proven_count} event{'' if proven_count == 1 else 's'}"
     return (
         UNSIGNED_TAIL,
-        f"intact and signed through {proven} ({some} verified); {tail} (through {head}, {marks})",
+        f"intact and signed through {proven} ({some} verified); {tail}"
+        f" (through {head}, {marks}){whose}",
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Verify a PROWD Ledger audit export offline.")
     p.add_argument("folder", type=Path)
-    p.add_argument("--keys", type=Path, default=None, help="a public key set obtained elsewhere")
+    given = p.add_mutually_exclusive_group()
+    given.add_argument(
+        "--keys",
+        type=Path,
+        default=None,
+        help="the platform's public key set as you fetched it yourself (GET /v1/audit/public-keys);"
+        " required unless --trust-kit-keys",
+    )
+    given.add_argument(
+        "--trust-kit-keys",
+        action="store_true",
+        help="check the signatures against the kit's own public-keys.json, which proves nothing"
+        " by itself; the verdict says so and names each key's fingerprint to compare",
+    )
     p.add_argument(
         "--require-signed",
         action=argparse.BooleanOptionalAction,
@@ -403,6 +467,9 @@ def main(argv: list[str] | None = None) -> int:
         help="exit 5 when events lie after the last signed checkpoint (default: required)",
     )
     args = p.parse_args(argv)
+    if args.keys is None and not args.trust_kit_keys:
+        print(f"{args.folder}: {NO_KEYS_TEXT}")
+        return NO_KEYS
     try:
         code, text = verify(args.folder, args.keys)
         if code == UNSIGNED_TAIL and not args.require_signed:

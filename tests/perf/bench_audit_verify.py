@@ -5,8 +5,9 @@ On the history of tests/perf/bench_rebuild.py (the same database, generated once
   (1) `prowd verify --sign` once, so every grantee has a signed checkpoint to check;
   (2) `prowd verify` of every grantee (public keys from the database), as a subprocess;
   (3) `prowd audit export` of every grantee, as a subprocess;
-  (4) `python tools/prowd_audit_verify.py DIR` on each export, as a subprocess of a plain
-      interpreter with no project on its path (-I).
+  (4) `python tools/prowd_audit_verify.py DIR --keys FILE` on each export, as a subprocess of
+      a plain interpreter with no project on its path (-I); FILE is the key set
+      GET /v1/audit/public-keys answers, read from the database once.
 Prints events/s, wall seconds and CPU of each, and writes tests/perf/results/audit-verify-*.json.
 
     uv run python tests/perf/bench_audit_verify.py [--events 1000000] [--grantees 20]
@@ -15,6 +16,8 @@ Prints events/s, wall seconds and CPU of each, and writes tests/perf/results/aud
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -55,6 +58,22 @@ def timed(argv: list[str]) -> dict[str, Any]:
     }
 
 
+def published_keys(url: str, path: Path) -> str:
+    """The platform's public key set as GET /v1/audit/public-keys answers it, written to `path`:
+    what an auditor checks a kit against (never the kit's own copy)."""
+    from services.audit import keys
+    from services.settings import Settings
+    from services.store.database import Database
+
+    settings = dataclasses.replace(Settings.from_env(), database_url=url)
+    db = Database(url, settings, name="bench-audit-keys").open()
+    try:
+        path.write_text(json.dumps(keys.jwks(keys.published(db))))
+    finally:
+        db.close()
+    return str(path)
+
+
 def rate(events: int, seconds: float) -> float:
     return round(events / seconds, 1) if seconds else 0.0
 
@@ -90,11 +109,12 @@ def main() -> int:
     log(f"    {ver['events_per_s']:,} events/s ({ver['seconds']} s, CPU {ver['cpu_s']} s)")
     with tempfile.TemporaryDirectory(prefix="prowd-kit-") as tmp:
         exports, checks = [], []
+        keys_file = published_keys(url, Path(tmp) / "public-keys.json")
         for schema in schemas:
             slug = schema.removeprefix("g_")
             out = Path(tmp) / slug
             exports.append(prowd(url, "audit", "export", "--grantee", slug, "--output", str(out)))
-            checks.append(timed([sys.executable, "-I", str(TOOL), str(out)]))
+            checks.append(timed([sys.executable, "-I", str(TOOL), str(out), "--keys", keys_file]))
         result["load_after"] = load()
     for name_, runs in (("export", exports), ("standalone_verify", checks)):
         bad = [r for r in runs if r["exit_code"] != 0]
