@@ -25,26 +25,45 @@ FORMAT = "prowd-audit-export/1"
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """`prowd audit rotate-key`, `prowd audit export`. The export refuses (exit 2, nothing
+    signed or written) an unknown grantee, an `--output` that is not a new or empty folder and
+    a `--through` that is not a position of the log (below 0, or beyond its head: the kit would
+    claim events it does not hold)."""
     from services.app.tenancy import Tenancy
 
+    out = Path(args.output) if args.audit_action == "export" else None
+    if out is not None:
+        refusal = _unusable(out) or (
+            "--through must be a position (>= 0)" if args.through < 0 else None
+        )
+        if refusal:
+            print(f"prowd audit export: {refusal}", file=sys.stderr)
+            return 2
     with contextlib.ExitStack() as stack:
         _, db = database(settings, stack)
         tenancy = Tenancy(db)
         tenancy.migrate()
-        if args.audit_action == "rotate-key":
+        if out is None:
             return _rotate(db, settings)
         info = tenancy.grantee(args.grantee)
         if info is None:
             print(f"prowd audit export: no grantee {args.grantee!r}", file=sys.stderr)
             return 2
-        out = Path(args.output)
-        if out.exists() and any(out.iterdir()):
-            print(f"prowd audit export: {out} is not empty", file=sys.stderr)
+        head = _head(db, info.schema)
+        if args.through > head:
+            print(
+                f"prowd audit export: --through {args.through} is beyond the head of"
+                f" {args.grantee}'s log (position {head}): give a position up to {head}, or no"
+                " --through for the head",
+                file=sys.stderr,
+            )
             return 2
-        if args.through < 0:
-            print("prowd audit export: --through must be a position (>= 0)", file=sys.stderr)
+        through = args.through or head
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            print(f"prowd audit export: cannot create {out}: {e.strerror}", file=sys.stderr)
             return 2
-        through = args.through or _head(db, info.schema)
         if not args.no_sign:
             _sign_end(db, settings, args.grantee, info.schema, through)
         manifest = export(db, args.grantee, info.schema, through, out)
@@ -54,6 +73,18 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
             f" (manifest SHA-256 {manifest['sha256']})"
         )
         return 0
+
+
+def _unusable(out: Path) -> str | None:
+    """Why the kit cannot go into `out` (a new or empty folder), or None."""
+    if out.exists() and not out.is_dir():
+        return f"{out} is not a folder: give a new or empty folder"
+    try:
+        if out.is_dir() and any(out.iterdir()):
+            return f"{out} is not empty: give a new or empty folder"
+    except OSError as e:
+        return f"cannot read {out}: {e.strerror}"
+    return None
 
 
 def _head(db: Database, schema: str) -> int:

@@ -191,7 +191,9 @@ def parser() -> argparse.ArgumentParser:
     au_sub.add_parser("rotate-key", help="make a new checkpoint signing key current")
     ex = au_sub.add_parser("export", help="write a grantee's log, chain, checkpoints and keys")
     ex.add_argument("--grantee", required=True, help="the grantee's slug")
-    ex.add_argument("--through", type=int, default=0, help="last position (default: the head)")
+    ex.add_argument(
+        "--through", type=int, default=0, help="last position, at most the head (default: the head)"
+    )
     ex.add_argument("--output", required=True, help="a new or empty folder")
     ex.add_argument(
         "--no-sign",
