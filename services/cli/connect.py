@@ -8,11 +8,44 @@ from services.settings import Settings
 from services.store.database import Database
 
 
-def database(settings: Settings, stack: contextlib.ExitStack[bool | None]) -> tuple[str, Database]:
+class NoInstallation(Exception):
+    """A command that works on an installation found none where the settings point (exit 2)."""
+
+
+def require_installation(settings: Settings) -> None:
+    """Refuse (NoInstallation) when the command would start the embedded server in a data
+    folder that holds none: the embedded server would make a new cluster there, and the
+    command would run, and pass, on an empty installation (a typo in PROWD_DATA_DIR). With
+    PROWD_DATABASE_URL the server is the installation; production never embeds one."""
+    if settings.database_url or settings.environment == "production":
+        return
+    folder = settings.data_dir.absolute()
+    setup = (
+        "point PROWD_DATA_DIR at an installation's data folder (default ./.prowd) or"
+        " PROWD_DATABASE_URL at its server; `prowd demo`, `prowd serve` and `prowd migrate`"
+        " set one up; nothing was created"
+    )
+    if not folder.is_dir():
+        raise NoInstallation(
+            f"no installation in {folder}: the folder does not exist (PROWD_DATA_DIR); {setup}"
+        )
+    if not (folder / "pg" / "PG_VERSION").is_file():
+        raise NoInstallation(
+            f"no installation in {folder}: it holds no embedded database ({folder / 'pg'}); {setup}"
+        )
+
+
+def database(
+    settings: Settings, stack: contextlib.ExitStack[bool | None], *, sets_up: bool = False
+) -> tuple[str, Database]:
     """Open a pool on the server of `settings` (starting the embedded server when none is
-    configured); both are closed when `stack` unwinds. Returns the server's URL and the pool."""
+    configured); both are closed when `stack` unwinds. Returns the server's URL and the pool.
+    Only a command that sets an installation up (`sets_up`) may start the embedded server in
+    a data folder that holds none (`require_installation`)."""
     from services.store.database import server_url
 
+    if not sets_up:
+        require_installation(settings)
     url = server_url(settings, stack)
     db = Database(url, settings, name="prowd-cli").open()
     stack.callback(db.close)

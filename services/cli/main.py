@@ -14,6 +14,7 @@ from services import logging as prowd_logging
 from services import tracing
 from services.cli.audit import cmd_verify
 from services.cli.audit_kit import cmd_audit
+from services.cli.connect import NoInstallation
 from services.cli.imports import add_parser as add_import_parser
 from services.cli.imports import cmd_import
 from services.cli.records import cmd_erase, cmd_export, cmd_keys, cmd_migrate, cmd_retention
@@ -210,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     prowd_logging.configure(os.environ.get("PROWD_LOG_LEVEL") or "info")
     try:
         return _run(args)
+    except NoInstallation as e:
+        print(f"prowd {args.command}: {e}", file=sys.stderr)
+        return 2
     except SystemExit as stop:
         if not isinstance(stop.code, str):
             raise

@@ -82,7 +82,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings, out: TextIO = sys.
     from services.app.tenancy import Tenancy
 
     with contextlib.ExitStack() as stack:
-        _, db = database(settings, stack)
+        _, db = database(settings, stack, sets_up=True)
         tenancy = Tenancy(db)
         tenancy.migrate(force=True)
         count = len(tenancy.grantees(limit=1_000_000))
