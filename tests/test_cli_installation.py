@@ -63,6 +63,7 @@ WORKING_ON_AN_INSTALLATION = [
         "a test",
     ],
     ["import", "participants", "{tmp}/people.csv", "--grantee", "northside_works"],
+    ["token", "--grantee", "northside_works", "--role", "coordinator"],
 ]
 
 

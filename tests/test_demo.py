@@ -211,8 +211,8 @@ def free_port() -> int:
 
 
 def test_a_cli_command_beside_a_running_embedded_server_leaves_it_running(tmp_path: Path) -> None:
-    """`prowd verify` on the data folder of a running `prowd demo` uses the same embedded
-    server and, when it ends, leaves it up: the service still answers."""
+    """`prowd verify` and `prowd token` on the data folder of a running `prowd demo` use the
+    same embedded server and, when they end, leave it up: the service still answers."""
     env = cli_env(tmp_path / "data", None, SUITE_CLOCK.now())
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -232,6 +232,16 @@ def test_a_cli_command_beside_a_running_embedded_server_leaves_it_running(tmp_pa
             assert httpx.get(base + path, timeout=5).status_code == 200, path
         r = httpx.get(f"{base}/v1/grantees", timeout=5)
         assert r.status_code == 401  # the database answered: only the token is missing
+        # `prowd token` as the README's walk-through runs it beside the demo: it looks the
+        # grantee up on the same embedded server, and the service takes the token.
+        token = prowd("token", "--grantee", DEMO, "--role", "coordinator", env=env)
+        assert token.returncode == 0, token.stdout + token.stderr
+        bearer = {"Authorization": f"Bearer {token.stdout.splitlines()[-1]}"}
+        r = httpx.get(f"{base}/v1/grantees/{DEMO}/alerts", headers=bearer, timeout=10)
+        assert r.status_code == 200, r.text
+        nosuch = prowd("token", "--grantee", "nosuch", "--role", "coordinator", env=env)
+        assert (nosuch.returncode, nosuch.stdout) == (2, ""), nosuch.stderr
+        assert "prowd token: no grantee 'nosuch'" in nosuch.stderr
         # The README's walk-through works as written: the console's sign-in offers its grantee,
         # and RRC staff sign in with its RRC and see their residents.
         with httpx.Client(base_url=base, timeout=10) as console:

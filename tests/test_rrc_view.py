@@ -315,20 +315,22 @@ def test_the_rrc_view_equals_a_rebuild(scene: Scene) -> None:
 
 
 def test_prowd_token_scopes_an_rrc_staff_token_to_its_rrc(
-    settings: Any, capsys: pytest.CaptureFixture[str]
+    settings: Any, capsys: pytest.CaptureFixture[str], make_grantee: Any
 ) -> None:
     from services.cli.main import parser
     from services.cli.tokens import cmd_token
 
+    north = make_grantee()  # a token names a registered grantee
+    capsys.readouterr()
     args = parser().parse_args(
-        ["token", "--grantee", "north", "--role", "rrc_staff", "--rrc", "RRC-1"]
+        ["token", "--grantee", north, "--role", "rrc_staff", "--rrc", "RRC-1"]
     )
     assert cmd_token(args, settings) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
     principal = verify_token(settings, token)
-    assert principal.rrc == "RRC-1" and principal.grantees == frozenset({"north"})
+    assert principal.rrc == "RRC-1" and principal.grantees == frozenset({north})
     args = parser().parse_args(
-        ["token", "--grantee", "north", "--role", "coordinator", "--rrc", "RRC-1"]
+        ["token", "--grantee", north, "--role", "coordinator", "--rrc", "RRC-1"]
     )
     assert cmd_token(args, settings) == 2
     assert "rrc_staff tokens only" in capsys.readouterr().err

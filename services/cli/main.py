@@ -78,7 +78,11 @@ def parser() -> argparse.ArgumentParser:
             )
     sub.add_parser("worker", help="run only the projection worker (needs PROWD_DATABASE_URL)")
     t = sub.add_parser("token", help="print a development token (HS256) as the last line")
-    t.add_argument("--grantee", required=True, help="grantee slug, or '*' for platform-wide roles")
+    t.add_argument(
+        "--grantee",
+        required=True,
+        help="a registered grantee's slug, or '*' for platform-wide roles",
+    )
     t.add_argument(
         "--role",
         required=True,
@@ -90,7 +94,9 @@ def parser() -> argparse.ArgumentParser:
         default="",
         help="the token's subject (default: demo-<role>, the subject the demo data and the console's sign-in use)",
     )
-    t.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
+    t.add_argument(
+        "--ttl", type=int, default=8 * 3600, help="seconds the token is valid, at least 1 (8 h)"
+    )
     t.add_argument("--rrc", default=None, help="for rrc_staff: the RRC's facility code")
     pr = sub.add_parser(
         "projections",
