@@ -296,6 +296,8 @@ def test_alerts_name_people_and_an_escalation_is_acknowledged_and_resolved(brows
     assert f'href="{path}"' in crisis
     shown = browser.get(path).text
     assert "Lost her bed at the shelter" in shown and "Odalys Lee" in shown
+    # Resolving is offered once it is acknowledged, not before (the API would refuse it).
+    assert f'action="{path}/resolve"' not in shown and "Once acknowledged" in shown
     ack = post(
         browser, f"{path}/acknowledge", {"note": "Called her"}, key_of(shown, f"{path}/acknowledge")
     )
