@@ -5,6 +5,7 @@ range a 400. Each is a problem document, never a 500, and nothing is appended.""
 
 from __future__ import annotations
 
+import gzip
 import json
 import uuid
 from typing import Any
@@ -173,6 +174,25 @@ def test_a_name_given_twice_in_a_body_is_refused_and_nothing_is_recorded(client,
     once = b'{"code": "FCI-R", "name": "FCI R", "kind": "bop_institution"}'
     r = client.post(f"/v1/grantees/{grantee}/facilities", content=once, headers=h)
     assert r.status_code == 201, r.text
+
+
+def test_an_empty_or_compressed_body_is_refused_in_words(client, auth, grantee, db):
+    """An empty body said "Expected `object`, got `null`", and a gzip body "not valid UTF-8"."""
+    h = {**auth("coordinator", grantee), "Content-Type": "application/json"}
+    url = f"/v1/grantees/{grantee}/facilities"
+    before = count_events(db, grantee)
+    for empty in (b"", b"  \n"):
+        r = client.post(url, content=empty, headers=h)
+        assert r.status_code == 400, r.text
+        assert r.json()["detail"].startswith(
+            "the body is empty: this operation takes a JSON object"
+        )
+    zipped = gzip.compress(b'{"code": "FCI-Z", "name": "FCI Z", "kind": "bop_institution"}')
+    r = client.post(url, content=zipped, headers={**h, "Content-Encoding": "gzip"})
+    assert r.status_code == 415, r.text
+    assert r.json()["code"] == "unsupported_media_type"
+    assert "Content-Encoding 'gzip', which the service does not read" in r.json()["detail"]
+    assert count_events(db, grantee) == before
 
 
 def record_parameters(item: dict[str, Any]) -> list[str]:

@@ -65,7 +65,22 @@ async def strict_body(request: Request[Any, Any, Any]) -> Response[Problem] | No
             "unsupported_media_type",
             f"the body must be sent as application/json, not {sent}",
         )
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        return problem_response(
+            415,
+            "unsupported_media_type",
+            f"the body is sent with Content-Encoding {shown(encoding)}, which the service does"
+            " not read: send it uncompressed",
+        )
     body = await request.body()
+    if not body.strip():
+        return problem_response(
+            400,
+            "invalid_request",
+            "the body is empty: this operation takes a JSON object (see its example in the"
+            " API's documentation)",
+        )
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as e:
