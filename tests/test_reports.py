@@ -129,15 +129,23 @@ def test_csv_parses_and_agrees_with_json(history: History) -> None:
         "figure",
         "value",
         "events",
+        "numerator",
+        "denominator",
     ]
     assert [row["figure"] for row in rows] == [f.name for f in catalogue(Quarter(2026, 3))]
+    rates = 0
     for row in rows:
         figure = doc["figures"][row["figure"]]
         value = figure["value"]
         assert row["value"] == ("" if value is None else repr(value))
         assert int(row["events"]) == figure["events"]
+        # A rate's numerator and denominator, as the JSON's `of` (found missing by oversight).
+        of = figure.get("of")
+        assert [row["numerator"], row["denominator"]] == ([str(n) for n in of] if of else ["", ""])
+        rates += bool(of)
         assert (row["grantee"], row["quarter"], row["through"]) == (history.slug, Q, "2026-09-30")
         assert int(row["position"]) == doc["stands_at"]["position"]
+    assert rates > 0  # the history has rates to show
 
 
 class Page(HTMLParser):

@@ -77,12 +77,30 @@ def _cell(value: int | float | None) -> str:
     return "" if value is None else repr(value)
 
 
+def _of(of: tuple[int, ...] | list[int] | None) -> list[str]:
+    """A rate's numerator and denominator as two cells (empty for a count)."""
+    return [str(of[0]), str(of[1])] if of else ["", ""]
+
+
 def csv_report(rows: list[GranteeReport], totals: Report | None = None) -> bytes:
-    """One line per grantee and figure (`grantee,quarter,through,position,figure,value,events`);
-    with `totals`, lines of grantee `TOTAL` after them."""
+    """One line per grantee and figure (`grantee,quarter,through,position,figure,value,events,
+    numerator,denominator`: a rate's two counts, as the JSON's `of` gives them; empty for a
+    count); with `totals`, lines of grantee `TOTAL` after them."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["grantee", "quarter", "through", "position", "figure", "value", "events"])
+    writer.writerow(
+        [
+            "grantee",
+            "quarter",
+            "through",
+            "position",
+            "figure",
+            "value",
+            "events",
+            "numerator",
+            "denominator",
+        ]
+    )
     for r in rows:
         rep = r.report
         through = rep.through.isoformat() if rep.through else ""
@@ -96,11 +114,14 @@ def csv_report(rows: list[GranteeReport], totals: Report | None = None) -> bytes
                     name,
                     _cell(v.value),
                     len(v.positions),
+                    *_of(v.of),
                 ]
             )
     if totals is not None:
         for name, v in totals.figures.items():
-            writer.writerow([TOTAL, totals.quarter.name, "", "", name, _cell(v.value), ""])
+            writer.writerow(
+                [TOTAL, totals.quarter.name, "", "", name, _cell(v.value), "", *_of(v.of)]
+            )
     return out.getvalue().encode()
 
 
