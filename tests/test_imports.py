@@ -173,6 +173,8 @@ def test_a_stopped_import_resumes_without_duplicates(api: Api) -> None:
             "import_not_utf8",
         ),
         (b"PK\x03\x04 not a workbook", XLSX_TYPE, 400, "import_unreadable"),
+        # A quote never closed: refused as such, not read as one long cell (a reviewer's find).
+        (csv_of('"A,B,1980-01-01,,2026-02-02,FCI-A,C1'), "text/csv", 400, "import_unreadable"),
         (
             csv_of("A,B,1980-01-01,,2026-02-02,FCI-A,C1"),
             "application/json",
@@ -402,3 +404,11 @@ def test_an_import_killed_mid_file_resumes_without_duplicates(
     total = api.db.fetchone(query, ("%Participant.Enrolled",))
     assert total and total[0] == rows
     assert killed_mid_file, "the import finished before it could be killed; rerun on a slower run"
+
+
+def test_a_quote_never_closed_is_named_with_its_line(api: Api) -> None:
+    data = csv_of("A,B,1980-01-01,,2026-02-02,FCI-A,C1", '"C,D,1981-01-01,,2026-02-02,FCI-A,C1')
+    r = send(api, data, media="text/csv")
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"].startswith("the CSV cannot be read at line ")
+    assert "a quoted cell is never closed" in r.json()["detail"]

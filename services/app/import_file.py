@@ -167,10 +167,20 @@ def _csv_rows(data: bytes) -> list[list[str]]:
             f"the file is not UTF-8 (byte {e.start}); save the spreadsheet as CSV UTF-8",
             code="import_not_utf8",
         ) from None
+    # Strict: a quoted cell never closed is an error, not the rest of the file read as one cell
+    # (which was then reported as rows with missing cells).
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        return [[c.strip() for c in r] for r in csv.reader(io.StringIO(text, newline=""))]
+        return [[c.strip() for c in r] for r in reader]
     except csv.Error as e:
-        raise FileRefused(400, f"the CSV cannot be read: {e}", code="import_unreadable") from None
+        why = str(e)
+        if why == "unexpected end of data":
+            why = 'a quoted cell is never closed (a " without its closing ")'
+        raise FileRefused(
+            400,
+            f"the CSV cannot be read at line {reader.line_num}: {why}",
+            code="import_unreadable",
+        ) from None
 
 
 def _xlsx_rows(data: bytes) -> list[list[str]]:
