@@ -13,6 +13,7 @@ import pytest
 
 from domain.common import RuleViolation
 from domain.grantees import Grantee, grantee_id, years_after
+from services.cli.main import parser
 from services.cli.records import cmd_retention
 
 
@@ -170,7 +171,7 @@ def test_the_report_lists_what_is_due(client, auth, make_grantee, settings, monk
     from services.settings import Settings
 
     out = io.StringIO()
-    args = argparse.Namespace(action="report", status="", json=False)
+    args = parser().parse_args(["retention", "report"])
     assert cmd_retention(args, Settings.from_env(), out) == 0
     text = out.getvalue()
     line = next(x for x in text.splitlines() if x.startswith(due))
@@ -183,3 +184,7 @@ def test_the_report_lists_what_is_due(client, auth, make_grantee, settings, monk
     rows = [json.loads(x) for x in out.getvalue().splitlines()]
     assert {r["status"] for r in rows} == {"due"}
     assert due in {r["slug"] for r in rows} and kept not in {r["slug"] for r in rows}
+    # An empty status is no status the help offers: refused as any other unknown one.
+    with pytest.raises(SystemExit) as refused:
+        parser().parse_args(["retention", "report", "--status", ""])
+    assert refused.value.code == 2

@@ -154,9 +154,9 @@ def parser() -> argparse.ArgumentParser:
     )
     rt.add_argument(
         "--status",
-        default="",
-        choices=["", "not_set", "retaining", "held", "due"],
-        help="only grantees with this status (due: records may now be destroyed)",
+        default=None,
+        choices=["not_set", "retaining", "held", "due"],
+        help="only grantees with this status (due: records may now be destroyed; default: all)",
     )
     rt.add_argument("--json", action="store_true", help="one JSON object per line")
     er = sub.add_parser(

@@ -105,7 +105,7 @@ def cmd_retention(args: argparse.Namespace, settings: Settings, out: TextIO = sy
         _, db = database(settings, stack)
         tenancy = Tenancy(db)
         tenancy.migrate()
-        rows = retention_rows(tenancy, args.status)
+        rows = retention_rows(tenancy, args.status or "")
     if args.json:
         for row in rows:
             out.write(msgspec.json.encode(row).decode() + "\n")
