@@ -7,7 +7,7 @@ import re
 
 from projections.caseload_reads import CASELOAD_SORT
 from services.projector import live as projector
-from tests.console_helpers import csrf_of, sign_in
+from tests.console_helpers import csrf_of, shown, sign_in
 
 
 def test_the_caseload_sorts_by_every_column_the_api_sorts_by(browser, grantee, enrol, db):
@@ -64,7 +64,7 @@ def test_mine_shows_the_signed_in_staff_members_own_caseload(
         "/console/caseload",
         data={"q": "Elsewhere", "whose": "mine", "_csrf_token": csrf_of(browser)},
     ).text
-    assert "No participant matches." in found
+    assert "No participant assigned to you matches" in shown(found)
     # Another case manager with nobody assigned: everyone, unless they ask for theirs.
     browser.cookies.clear()
     sign_in(browser, "case_manager", grantee, subject="cm-sam")
@@ -78,3 +78,51 @@ def test_mine_shows_the_signed_in_staff_members_own_caseload(
     browser.cookies.clear()
     sign_in(browser, "coordinator", grantee)
     assert "<bdi>Elsewhere</bdi>, <bdi>Bea</bdi>" in browser.get("/console/caseload").text
+
+
+def test_a_search_in_mine_offers_the_same_search_over_everyone(
+    browser, client, auth, grantee, enrol, db
+):
+    """A case manager who holds someone searches "Mine" by default; a participant just enrolled
+    but held by nobody (or a colleague) is not there, so the page says whose were searched and
+    offers the same search over everyone, which finds them (the words stay in the body)."""
+    ada = enrol(first_name="Ada", last_name="Garcia")
+    enrol(first_name="Bea", last_name="Garcia")
+    enrol(first_name="Cal", last_name="Newcome")
+    r = client.post(
+        f"/v1/grantees/{grantee}/participants/{ada['id']}/assignments",
+        json={"duty": "case_manager", "staff": "cm-rita"},
+        headers=auth("coordinator", grantee),
+    )
+    assert r.status_code == 201, r.text
+    projector.drain(db, f"g_{grantee}")
+    sign_in(browser, "case_manager", grantee, subject="cm-rita")
+    mine = browser.get("/console/caseload").text
+    assert '<option value="mine" selected' in mine
+    # Nothing of theirs matches: said so, with the search over everyone one press away.
+    nothing = browser.post(
+        "/console/caseload",
+        data={"q": "Newcome", "whose": "mine", "_csrf_token": csrf_of(browser)},
+    ).text
+    assert "No participant assigned to you matches “Newcome”." in shown(nothing)
+    widen = nothing.split('class="widen"')[1].split("</form>")[0]
+    assert '<input type="hidden" name="whose" value="all">' in widen
+    assert '<input type="hidden" name="q" value="Newcome">' in widen
+    assert "Search everyone for “Newcome”" in shown(widen)
+    everyone = browser.post(
+        "/console/caseload",
+        data={"q": "Newcome", "whose": "all", "_csrf_token": csrf_of(browser)},
+    )
+    assert everyone.url.path == "/console/caseload" and "Newcome" not in str(everyone.url)
+    assert "<bdi>Newcome</bdi>, <bdi>Cal</bdi>" in everyone.text
+    assert '<option value="all" selected' in everyone.text and 'class="widen"' not in everyone.text
+    # One of theirs matches: listed, and the others of that name are one press away too.
+    some = browser.post(
+        "/console/caseload",
+        data={"q": "Garcia", "whose": "mine", "_csrf_token": csrf_of(browser)},
+    ).text
+    assert "<bdi>Garcia</bdi>, <bdi>Ada</bdi>" in some and "Bea" not in some
+    assert "Only the participants assigned to you were searched." in some
+    assert "Search everyone for “Garcia”" in shown(some)
+    # Without search words there is nothing to widen: "Everyone" is the filter above.
+    assert 'class="widen"' not in mine
