@@ -51,6 +51,7 @@ from services.api.console import (
     referral_forms,
     reports,
     signin,
+    stage_form,
 )
 from services.api.console.backend import Refusal
 from services.api.console.format import register_filters, size
@@ -232,6 +233,7 @@ def console_router(settings: Settings) -> Router:
             *meeting_forms.ROUTES,
             *meeting_held.ROUTES,
             *actions.ROUTES,
+            *stage_form.ROUTES,
             *referral_forms.ROUTES,
             *casework.ROUTES,
             *goal_forms.ROUTES,

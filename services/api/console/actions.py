@@ -1,7 +1,7 @@
-"""The console's other forms, each one command of the API: a goal's progress, a stage
-transition, a referral and the certification of a PIRL file. One template draws them
-(command_form.html); on refusal the form comes back with the rule's message and what was
-entered."""
+"""The console's other forms, each one command of the API: a goal's progress, a referral and
+the certification of a PIRL file (the stage transition's form is stage_form.py). One template
+draws them (command_form.html); on refusal the form comes back with the rule's message and what
+was entered."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from litestar.response import Template
 
 from domain import clock
 from domain.exports import CERTIFICATION_STATEMENT as STATEMENT
-from domain.stages import Placement
 from services.api.console.backend import Refusal, read
 from services.api.console.checks import FormCheck, as_sentence
 from services.api.console.pages import grantee_zone, optional, page
@@ -90,51 +89,6 @@ CHOOSE = ("", "Choose one")
 # The notice after a form of this module is recorded.
 RECORDED = "Recorded."
 KINDS = {"bop_institution": "a BOP institution", "rrc": "an RRC"}
-# Which field each of the stage transition's documented rule refusals is about.
-STAGE_RULES = {
-    "illegal_transition": "to_stage",
-    "placement_required": "placement",
-    "placement_mismatch": "placement",
-    "facility_required": "facility",
-    "facility_wrong_kind": "facility",
-    "facility_not_allowed": "facility",
-    "in_future": "occurred_at",
-    "before_current_stage": "occurred_at",
-}
-
-
-async def _stage_fields(request: Request[Any, Any, Any], staff: Staff) -> list[Field]:
-    """The stage form, its facilities the grantee's own, each named with its kind."""
-    found = await optional(request, staff, "/facilities", limit=500)
-    facilities = [
-        (str(f["code"]), f"{f['name']} ({f['code']}), {KINDS.get(f['kind'], f['kind'])}")
-        for f in (found or {}).get("items", [])
-    ]
-    return [
-        Field(
-            "to_stage",
-            "New stage",
-            "select",
-            [CHOOSE, ("2", "Stage 2"), ("3", "Stage 3"), ("1", "Stage 1")],
-            required=True,
-        ),
-        Field(
-            "placement",
-            "Placement",
-            "select",
-            [CHOOSE, *((p.value, p.value.replace("_", " ")) for p in Placement)],
-        ),
-        Field(
-            "facility",
-            "Facility",
-            "select",
-            [("", "None"), *facilities],
-            help="An RRC for a placement in an RRC, a BOP institution for a return to custody;"
-            " none for home confinement or the community.",
-        ),
-        Field("occurred_at", "When", "datetime", required=True),
-        Field("returned_to_custody", "A return to custody", "checkbox"),
-    ]
 
 
 def labels_of(fields: list[Field]) -> dict[str, str]:
@@ -248,69 +202,6 @@ async def record_progress(request: Request[Any, Any, Any], goal_id: UUID) -> Res
             action=f"{PATH}/goals/{goal_id}/progress",
             back=back,
             fields=PROGRESS,
-            values=values,
-            **sent.shown,
-        )
-    return done(request, sent, RECORDED, back)
-
-
-@get(f"{PATH}/participants/{{participant_id:uuid}}/stage")
-async def stage_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
-    """Record a stage transition."""
-    staff = signed_in(request)
-    await read(request, staff, f"/participants/{participant_id}")
-    return render_form(
-        request,
-        staff,
-        heading="Record a stage transition",
-        action=f"{PATH}/participants/{participant_id}/stage",
-        back=f"{PATH}/participants/{participant_id}",
-        fields=await _stage_fields(request, staff),
-        values={"idempotency_key": uuid.uuid4().hex},
-    )
-
-
-@post(f"{PATH}/participants/{{participant_id:uuid}}/stage")
-async def record_stage(request: Request[Any, Any, Any], participant_id: UUID) -> Response[Any]:
-    staff = signed_in(request)
-    fields = await _stage_fields(request, staff)
-    values = await read_form(request, fields)
-    zone = await grantee_zone(request, staff)
-    check = FormCheck()
-    if not values["to_stage"]:
-        check.problem("to_stage", f"{_label(fields, 'to_stage')}: choose one of the options")
-    body: dict[str, Any] = {
-        "to_stage": int(values["to_stage"]) if values["to_stage"].isdigit() else values["to_stage"],
-        "occurred_at": check.moment(
-            _label(fields, "occurred_at"), values["occurred_at"], zone, name="occurred_at"
-        ),
-    }
-    # No placement chosen: the API's default for the stage, or its refusal in words.
-    if values["placement"] and not values["returned_to_custody"]:
-        body["placement"] = values["placement"]
-    if values["facility"]:
-        body["facility"] = values["facility"].upper()
-    if values["returned_to_custody"]:
-        body["returned_to_custody"] = True
-    back = f"{PATH}/participants/{participant_id}"
-    sent = await submit(
-        request,
-        staff,
-        check,
-        f"/participants/{participant_id}/stage-transitions",
-        body,
-        values["idempotency_key"],
-        labels_of(fields),
-        STAGE_RULES,
-    )
-    if isinstance(sent, Refused):
-        return render_form(
-            request,
-            staff,
-            heading="Record a stage transition",
-            action=f"{PATH}/participants/{participant_id}/stage",
-            back=back,
-            fields=fields,
             values=values,
             **sent.shown,
         )
@@ -483,8 +374,6 @@ async def certify(request: Request[Any, Any, Any], export_id: UUID) -> Response[
 ROUTES = [
     progress_form,
     record_progress,
-    stage_form,
-    record_stage,
     referral_form,
     make_referral,
     certify_form,

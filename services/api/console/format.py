@@ -10,6 +10,8 @@ from typing import Any
 from jinja2 import Environment
 from markupsafe import Markup, escape
 
+from domain.stages import Placement
+
 
 def when(value: Any) -> str:
     """`Tue 24 Nov 2026, 18:05 (UTC-06:00)` for an RFC 3339 instant with its offset."""
@@ -36,6 +38,15 @@ def day(value: Any) -> str:
 def words(value: Any) -> str:
     """`bop_institution` → `bop institution`."""
     return str(value or "").replace("_", " ")
+
+
+def placement(value: Any) -> str:
+    """A placement in words (domain/stages.py): `rrc` → `an RRC`, `community` → `the
+    community`; a value the domain does not know as it is."""
+    try:
+        return Placement(str(value)).in_words
+    except ValueError:
+        return words(value)
 
 
 def event(kind: Any) -> str:
@@ -87,4 +98,5 @@ def register_filters(env: Environment) -> None:
     env.filters["when"] = when
     env.filters["day"] = day
     env.filters["words"] = words
+    env.filters["placement"] = placement
     env.filters["event"] = event
