@@ -271,6 +271,64 @@ def test_a_peer_mentor_records_a_scheduled_meeting_as_held_on_a_phone(driver, sc
     assert "Went over the housing list by phone." in meetings, meetings
 
 
+def test_a_rows_actions_are_targets_a_thumb_can_press_on_a_phone(driver, scene):
+    """At 390 px a planned meeting's Held, Missed and Cancel (on the participant's page and the
+    week's meetings) and a goal's and a step's actions are each at least 44 px high and apart
+    from the next (docs/console.md, "Phone and accessibility"); at 1280 px they stay plain
+    links a line of text high, so the tables' rows do not grow."""
+    from selenium.webdriver.common.by import By
+
+    def meeting(mid: str, about: str = "") -> list[str]:
+        return [f"/console/meetings/{mid}/{what}{about}" for what in ("held", "missed", "cancel")]
+
+    goal = f"/console/goals/{scene.goal}"
+    pages = {
+        f"/console/participants/{scene.quintero}": [
+            meeting(scene.unanswered, f"?participant={scene.quintero}"),
+            [f"{goal}/{what}" for what in ("progress", "step", "revise", "achieve", "abandon")],
+            [f"{goal}/steps/{scene.step}/{what}" for what in ("complete", "drop")],
+        ],
+        "/console/meetings": [meeting(scene.planned)],
+    }
+
+    def apart(a: dict[str, float], b: dict[str, float], gap: float = 8) -> bool:
+        return (
+            a["x"] + a["width"] + gap <= b["x"]
+            or b["x"] + b["width"] + gap <= a["x"]
+            or a["y"] + a["height"] + gap <= b["y"]
+            or b["y"] + b["height"] + gap <= a["y"]
+        )
+
+    sign_in(driver, scene, "case_manager")
+    for width in (PHONE, DESKTOP):
+        driver.set_window_size(width, 900)
+        for address, groups in pages.items():
+            driver.get(f"{scene.url}{address}")
+            for hrefs in groups:
+                links = [
+                    wait_for(
+                        lambda h=h: driver.find_elements(By.CSS_SELECTOR, f'main a[href="{h}"]'),
+                        what=h,
+                    )[0]
+                    for h in hrefs
+                ]
+                boxes = [link.rect for link in links]
+                if width == PHONE:
+                    heights = zip(hrefs, (b["height"] for b in boxes), strict=True)
+                    low = {h: height for h, height in heights if height < 44}
+                    assert low == {}, f"{address}: targets under 44 px high: {low}"
+                    close = [
+                        (hrefs[i], hrefs[j])
+                        for i in range(len(boxes))
+                        for j in range(i + 1, len(boxes))
+                        if not apart(boxes[i], boxes[j])
+                    ]
+                    assert close == [], f"{address}: targets closer than 8 px: {close}"
+                else:
+                    assert all(b["height"] < 30 for b in boxes), (address, boxes)
+    driver.set_window_size(DESKTOP, 900)
+
+
 def test_enter_finds_in_the_group_forms_search_box_and_sends_the_form_elsewhere(driver, scene):
     """A coordinator starting a group types a name in the search box and presses Enter: the
     list is drawn again for that name, keeping the mentor chosen and the members ticked;
