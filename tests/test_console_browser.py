@@ -476,7 +476,9 @@ def test_every_page_has_no_serious_or_critical_accessibility_violation(driver, s
 
 def test_the_printable_quarterly_reports_fit_a_phone(driver, scene):
     """The API's printable report, opened from the console on a phone (390 px): nothing wider
-    than the screen; the charts shrink to fit and a wide table scrolls inside its own box."""
+    than the screen; the charts shrink to fit and a wide table scrolls inside its own box. The
+    quarter is running on the server's day: marked provisional; every part of the page in a
+    landmark (axe-core finds no violation at all), and its link leads back to the console."""
     from selenium.webdriver.common.by import By
 
     driver.set_window_size(PHONE, 860)
@@ -501,6 +503,13 @@ def test_the_printable_quarterly_reports_fit_a_phone(driver, scene):
         assert wide <= screen, f"{address}: {wide} px wide on a {screen} px screen"
         for svg in driver.find_elements(By.CSS_SELECTOR, "svg"):
             assert svg.size["width"] <= screen, (address, svg.size)
+        assert text_of(driver, "main #standing").startswith("Provisional. 2026Q1 has not ended")
+        assert axe_violations(driver) == [], address
+        back = driver.find_element(By.CSS_SELECTOR, "nav.back a")
+        assert back.rect["height"] >= 44, back.rect
+        back.click()
+        wait_for(lambda: "/quarterly/" not in driver.current_url, what="the way back")
+        assert driver.current_url.endswith("?quarter=2026Q1") and text_of(driver, "h1")
 
 
 def test_a_case_manager_uploads_a_part2_document_sees_it_marked_and_untags_it(

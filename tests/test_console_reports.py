@@ -118,6 +118,13 @@ def test_the_reports_page_names_who_may_see_it_and_reads_the_quarter(
     running = browser.get("/console/reports?quarter=2026Q4")
     assert running.status_code == 200 and "Provisional." in running.text
     assert "No export of 2026Q4 is recorded" in running.text
+    # So is its printable report, which leads back here; an ended quarter's is not marked.
+    printable = browser.get("/console/reports/quarterly/2026Q4").text
+    assert "<strong>Provisional.</strong> 2026Q4 has not ended in" in printable
+    assert '<a href="/console/reports?quarter=2026Q4">Back to the reports</a>' in printable
+    assert printable.count("<main>") == 1
+    ended = browser.get("/console/reports/quarterly/2026Q3").text
+    assert "Provisional" not in ended and 'href="/console/reports?quarter=2026Q3"' in ended
     # The API lists one quarter's exports too, and refuses a malformed quarter.
     listed = client.get(
         f"/v1/grantees/{grantee}/exports?quarter=2026Q2", headers=auth("auditor", grantee)

@@ -176,11 +176,18 @@ def test_html_is_a_printable_page_with_inline_svg_charts(history: History) -> No
     for chart in ("Stage funnel", "Weekly cadence compliance", "Goals set and achieved"):
         assert chart in titles
     # Self-contained: no scripts, no external stylesheets or images; the only links are the
-    # figures' drill-downs, relative to the report.
+    # way back to the console's reports page, then the figures' drill-downs, relative to the
+    # report.
     assert not {"script", "link", "img", "iframe"} & set(page.tags)
     assert "src" not in page.attrs
-    assert page.hrefs and all(h.startswith(f"{Q}/figures/") for h in page.hrefs)
-    assert "@media print" in r.text and "@page" in r.text
+    back, *figures = page.hrefs
+    assert back == f"/console/reports?quarter={Q}" and "Back to the reports" in page.text
+    assert figures and all(h.startswith(f"{Q}/figures/") for h in figures)
+    assert "@media print" in r.text and "@page" in r.text and ".back{display:none}" in r.text
+    # Landmarks: the way back a navigation, the report the page's one main.
+    assert page.tags.count("main") == 1 and page.tags.index("nav") < page.tags.index("main")
+    # 2026Q3 is over on the suite's day (2026-11-26): final, nothing provisional about it.
+    assert "Provisional" not in r.text
     # For a program director: a rate with its numerator and denominator, human labels, no
     # code names or positions, and how each figure is computed.
     text = "".join(page.text)
@@ -194,9 +201,18 @@ def test_html_is_a_printable_page_with_inline_svg_charts(history: History) -> No
 def test_the_page_leaves_out_weeks_that_have_not_begun(history: History) -> None:
     # The suite's clock stands on Thursday 2026-11-26 (W48): W49 to W53 have not begun.
     page = Page()
-    page.feed(history.report("2026Q4", format="html").text)
+    running = history.report("2026Q4", format="html").text
+    page.feed(running)
     labels = {t.strip() for t in page.text}
     assert {"W40", "W48"} <= labels and not {"W49", "W52", "W53"} & labels
+    # A quarter still running in the grantee's zone says so before any figure.
+    said = " ".join("".join(page.text).split())
+    assert (
+        "Provisional. 2026Q4 has not ended in America/Chicago (its last day is 2026-12-31): its"
+        " figures can still change, and its PIRL file cannot be certified until the quarter is"
+        " over." in said
+    )
+    assert running.index('id="standing"') < running.index("<svg")
 
 
 def test_as_of_gives_the_report_as_it_stood_then(history: History) -> None:
@@ -263,6 +279,10 @@ def test_cross_grantee_report_rows_and_totals(history: History, other: str) -> N
     assert {row["grantee"] for row in csv_rows} == {*slugs, "TOTAL"}
     html = get(history, f"/v1/reports/quarterly/{Q}", params={"format": "html"})
     assert html.headers["content-type"].startswith("text/html") and html.text.count("<svg") == 3
+    assert f'<a href="/console/oversight?quarter={Q}">Back to the oversight dashboard' in html.text
+    assert html.text.count("<main>") == 1 and "Provisional" not in html.text
+    running = get(history, "/v1/reports/quarterly/2026Q4", params={"format": "html"}).text
+    assert "Provisional.</strong> 2026Q4 has not ended for every grantee" in running
     again = get(history, f"/v1/reports/quarterly/{Q}")
     assert again.content == r.content
 

@@ -279,19 +279,40 @@ STYLE = (
     ".bar{fill:#2f5d8a}.bar2{fill:#9db7d1}.axis{stroke:#333}.ref{stroke:#bbb;stroke-dasharray:4 3}"
     ".lbl{font-size:11px;fill:#333}.val{font-size:11px;fill:#111}"
     "dt{font-weight:600;margin-top:6px}dd{margin:0 0 0 16px}.src{color:#555;font-size:12px}"
+    # A quarter still running: said before any figure, on the screen and on paper.
+    ".provisional{border:2px solid #8a5a00;background:#fff4d6;padding:6px 10px;margin:10px 0}"
+    # The way back to the console: a thumb's size on a phone, left off the paper.
+    ".back a{display:inline-block;padding:12px 0;min-height:44px}"
     "@page{size:letter;margin:14mm}"
-    "@media print{body{margin:0}section,table,figure{break-inside:avoid}a{color:inherit}}"
+    "@media print{body{margin:0}section,table,figure{break-inside:avoid}a{color:inherit}"
+    ".back{display:none}}"
 )
 
 
-def _page(title: str, body: str) -> bytes:
+def _page(title: str, body: str, back: tuple[str, str]) -> bytes:
+    """The page: the way back to the staff console (`back`: its address and words), then the
+    report in the page's `<main>`."""
+    href, words = back
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{escape(title)}</title>"
-        f"<style>{STYLE}</style></head><body>{body}</body></html>\n"
+        f"<style>{STYLE}</style></head><body>"
+        f'<nav class="back" aria-label="Staff console"><a href="{escape(href)}">{escape(words)}</a>'
+        f"</nav><main>{body}</main></body></html>\n"
     ).encode()
+
+
+def provisional(quarter: Quarter, whose: str) -> str:
+    """The notice on the report of a quarter not over (`Report.complete` false: its last day
+    has not passed in the grantee's zone, as the console's reports page decides too)."""
+    return (
+        '<p class="provisional" id="standing"><strong>Provisional.</strong>'
+        f" {escape(quarter.name)} has not ended {whose} (its last day is {quarter.end}): its"
+        " figures can still change, and its PIRL file cannot be certified until the quarter is"
+        " over.</p>"
+    )
 
 
 def _sections(names: Iterable[str]) -> dict[str, list[str]]:
@@ -344,6 +365,8 @@ def html_grantee(r: GranteeReport, grantee_name: str) -> bytes:
         f'<p class="meta">{escape(grantee_name)} · {rep.quarter.start} to'
         f" {rep.quarter.end} · through {through} ({escape(r.time_zone)})</p>"
     )
+    if not rep.complete:
+        head += provisional(rep.quarter, f"in {escape(r.time_zone)}")
     tables = []
     q = escape(rep.quarter.name)
     for section, names in _sections(rep.figures).items():
@@ -360,7 +383,8 @@ def html_grantee(r: GranteeReport, grantee_name: str) -> bytes:
             f"</tr></thead><tbody>{lines}</tbody></table></div></section>"
         )
     title = f"{rep.quarter.name} oversight report: {grantee_name}"
-    return _page(title, head + charts(rep) + "".join(tables) + appendix())
+    back = (f"/console/reports?quarter={rep.quarter.name}", "Back to the reports")
+    return _page(title, head + charts(rep) + "".join(tables) + appendix(), back)
 
 
 def html_all(quarter: Quarter, rows: list[GranteeReport], totals: Report) -> bytes:
@@ -369,6 +393,8 @@ def html_all(quarter: Quarter, rows: list[GranteeReport], totals: Report) -> byt
         f'<p class="meta">{quarter.start} to {quarter.end} · {len(rows)} grantees;'
         " each grantee in its own time zone</p>"
     )
+    if any(not r.report.complete for r in rows):
+        head += provisional(quarter, "for every grantee")
     cols = "".join(f'<th class="n">{escape(r.slug)}</th>' for r in rows)
     tables = []
     for section, names in _sections(totals.figures).items():
@@ -384,4 +410,5 @@ def html_all(quarter: Quarter, rows: list[GranteeReport], totals: Report) -> byt
             f'<th>figure</th>{cols}<th class="n">total</th></tr></thead>'
             f"<tbody>{lines}</tbody></table></div></section>"
         )
-    return _page(f"{quarter.name} oversight report", head + charts(totals) + "".join(tables))
+    back = (f"/console/oversight?quarter={quarter.name}", "Back to the oversight dashboard")
+    return _page(f"{quarter.name} oversight report", head + charts(totals) + "".join(tables), back)
