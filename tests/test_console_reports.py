@@ -125,6 +125,12 @@ def test_the_reports_page_names_who_may_see_it_and_reads_the_quarter(
     assert printable.count("<main>") == 1
     ended = browser.get("/console/reports/quarterly/2026Q3").text
     assert "Provisional" not in ended and 'href="/console/reports?quarter=2026Q3"' in ended
+    # A quarter not begun has no report: said, and not linked (its address is refused).
+    ahead = browser.get("/console/reports?quarter=2030Q1")
+    assert ahead.status_code == 200 and "Not begun." in ahead.text
+    assert "/console/reports/quarterly/2030Q1" not in ahead.text
+    assert "The quarterly report for" not in ahead.text
+    assert browser.get("/console/reports/quarterly/2030Q1").status_code == 422
     # The API lists one quarter's exports too, and refuses a malformed quarter.
     listed = client.get(
         f"/v1/grantees/{grantee}/exports?quarter=2026Q2", headers=auth("auditor", grantee)
