@@ -329,6 +329,29 @@ def test_a_rows_actions_are_targets_a_thumb_can_press_on_a_phone(driver, scene):
     driver.set_window_size(DESKTOP, 900)
 
 
+def test_a_search_as_you_type_holding_a_control_character_is_refused_beside_the_box(driver, scene):
+    """htmx's search as the person types: words holding a control character (pasted) bring
+    the sentence beside the box and "Nothing was searched" in place of the list; the next
+    words take both away."""
+    from selenium.webdriver.common.by import By
+
+    sign_in(driver, scene, "coordinator")
+    row_of(driver, "Quintero, Marisol")
+    box = driver.find_element(By.ID, "q")
+    driver.execute_script(
+        "arguments[0].value = 'Quin\\u0000tero';"
+        " arguments[0].dispatchEvent(new Event('input', {bubbles: true}))",
+        box,
+    )
+    said = wait_for(lambda: text_of(driver, "#q-error"), what="the sentence beside the box")
+    assert said.startswith("Find by name or number: 'Quin\\x00tero' holds a control"), said
+    assert "Nothing was searched" in text_of(driver, "#results")
+    box.clear()
+    box.send_keys("Quintero")
+    wait_for(lambda: "Quintero, Marisol" in text_of(driver, "#results"), what="the search")
+    assert not driver.find_elements(By.ID, "q-error")
+
+
 def test_enter_finds_in_the_group_forms_search_box_and_sends_the_form_elsewhere(driver, scene):
     """A coordinator starting a group types a name in the search box and presses Enter: the
     list is drawn again for that name, keeping the mentor chosen and the members ticked;

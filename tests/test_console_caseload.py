@@ -7,7 +7,7 @@ import re
 
 from projections.caseload_reads import CASELOAD_SORT
 from services.projector import live as projector
-from tests.console_helpers import csrf_of, shown, sign_in
+from tests.console_helpers import beside, csrf_of, shown, sign_in
 
 
 def test_the_caseload_sorts_by_every_column_the_api_sorts_by(browser, grantee, enrol, db):
@@ -126,3 +126,38 @@ def test_a_search_in_mine_offers_the_same_search_over_everyone(
     assert "Search everyone for “Garcia”" in shown(some)
     # Without search words there is nothing to widen: "Everyone" is the filter above.
     assert 'class="widen"' not in mine
+
+
+def test_a_search_holding_a_control_character_is_refused_beside_the_box(
+    browser, grantee, enrol, db
+):
+    """A NUL pasted into the search: no bare "Refused" page, but the caseload with the sentence
+    beside the box (tied to it), the words given back without it, the navigation, and no list,
+    as nothing was searched; under htmx the sentence comes with the results it replaces."""
+    enrol(first_name="Ada", last_name="Garcia")
+    projector.drain(db, f"g_{grantee}")
+    sign_in(browser, "coordinator", grantee)
+    said = (
+        "Find by name or number: 'Gar\\x00cia' holds a control character, which no name or"
+        " number has, so nothing was searched. Search again without it."
+    )
+    page = browser.post(
+        "/console/caseload", data={"q": "Gar\x00cia", "_csrf_token": csrf_of(browser)}
+    )
+    assert page.status_code == 400
+    assert beside(page, "q") == said
+    box = page.text.split('<input id="q"')[1].split(">")[0]
+    assert 'value="Garcia"' in box and 'aria-invalid="true"' in box
+    assert 'aria-describedby="q-error"' in box
+    assert 'href="/console/alerts"' in page.text and "Nothing was searched" in page.text
+    assert "<bdi>Garcia</bdi>, <bdi>Ada</bdi>" not in page.text
+    typed = browser.post(
+        "/console/caseload",
+        data={"q": "Gar\x01", "_csrf_token": csrf_of(browser)},
+        headers={"HX-Request": "true"},
+    )
+    assert typed.status_code == 200 and 'id="q-problem"' in typed.text
+    assert "holds a control character" in beside(typed, "q")
+    found = browser.post("/console/caseload", data={"q": "Garcia", "_csrf_token": csrf_of(browser)})
+    assert found.status_code == 200 and beside(found, "q") == ""
+    assert "<bdi>Garcia</bdi>, <bdi>Ada</bdi>" in found.text

@@ -17,7 +17,7 @@ from litestar.testing import TestClient
 
 from services.projector import live as projector
 from tests.conftest import count_events
-from tests.console_helpers import csrf_of, sign_in
+from tests.console_helpers import beside, csrf_of, sign_in
 
 STATEMENT = "I certify that this file is drawn from the grantee's own records."
 
@@ -105,6 +105,17 @@ def test_the_reports_page_names_who_may_see_it_and_reads_the_quarter(
     bad = browser.get("/console/reports?quarter=2026Q9")
     assert bad.status_code == 400
     assert "is not a quarter. Write the year and the quarter" in bad.text
+    # Typed the other way round: said beside the box, which keeps it, on the page itself.
+    typed = browser.get("/console/reports", params={"quarter": "Q3 2026"})
+    assert typed.status_code == 400
+    assert beside(typed, "quarter") == (
+        "'Q3 2026' is not a quarter. Write the year and the quarter's number as YYYYQn, for"
+        " example 2026Q3 (July to September 2026)."
+    )
+    box = typed.text.split('<input id="quarter"')[1].split(">")[0]
+    assert 'value="Q3 2026"' in box and 'aria-invalid="true"' in box
+    assert 'aria-describedby="quarter-error"' in box
+    assert 'href="/console/caseload"' in typed.text and "Recorded exports" not in typed.text
     # Lower case is the same quarter; only its exports are listed.
     page = browser.get("/console/reports?quarter=2026q3")
     assert page.status_code == 200, page.text

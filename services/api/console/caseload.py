@@ -12,10 +12,12 @@ from litestar.response import Template
 
 from services.api.console.attention import alerts_per_person
 from services.api.console.backend import read
+from services.api.console.checks import CONTROL_CHARACTER
 from services.api.console.pages import log_position, optional, page
 from services.api.console.session import PATH, Staff, signed_in
 from services.api.console.sorts import CLOSEST, SORTS, api_sort, sorted_by
 from services.identity.access import STAFF, Role, allowed
+from services.refusals import shown
 
 # The caseload's page: a hundred participants, then "More participants".
 CASELOAD_PAGE = 100
@@ -40,22 +42,34 @@ async def _caseload(request: Request[Any, Any, Any], q: str) -> Template:
         cursor = str(form.get("cursor") or "")[:400]
         start = _start(str(form.get("start") or "")) if cursor else 1
     whose = await _whose(request, staff, whose)
-    rows = await read(
-        request,
-        staff,
-        "/participants",
-        limit=CASELOAD_PAGE,
-        cursor=cursor or None,
-        total="true",
-        q=q or None,
-        sort=api_sort(sort),
-        stage=stage if stage in ("1", "2", "3") else None,
-        status=status if status in ("active", "exited") else None,
-        assigned_to="me" if whose == "mine" else None,
-        min_position=log_position(request),
-    )
-    alerts = await optional(request, staff, "/alerts", min_position=log_position(request))
-    return page(
+    errs: dict[str, str] = {}
+    rows: dict[str, Any] = {"items": []}
+    alerts = None
+    if CONTROL_CHARACTER.search(q):
+        # Words the API refuses in any parameter (a NUL pasted from elsewhere): said beside
+        # the box, which a full page gives back without it; nothing is searched, so no list.
+        errs["q"] = (
+            f"Find by name or number: {shown(q)} holds a control character, which no name or"
+            " number has, so nothing was searched. Search again without it."
+        )
+        q = CONTROL_CHARACTER.sub("", q)
+    else:
+        rows = await read(
+            request,
+            staff,
+            "/participants",
+            limit=CASELOAD_PAGE,
+            cursor=cursor or None,
+            total="true",
+            q=q or None,
+            sort=api_sort(sort),
+            stage=stage if stage in ("1", "2", "3") else None,
+            status=status if status in ("active", "exited") else None,
+            assigned_to="me" if whose == "mine" else None,
+            min_position=log_position(request),
+        )
+        alerts = await optional(request, staff, "/alerts", min_position=log_position(request))
+    shown_page = page(
         request,
         staff,
         "caseload.html",
@@ -75,7 +89,12 @@ async def _caseload(request: Request[Any, Any, Any], q: str) -> Template:
         next_cursor=rows.get("next_cursor"),
         first_page=_first_page(sort, stage, status, whose),
         may_enrol=allowed("participants.enroll", staff.roles),
+        errs=errs,
     )
+    if errs and not request.headers.get("hx-request"):
+        # htmx swaps no 4xx answer in: the search as you type gets its sentence with a 200.
+        shown_page.status_code = 400
+    return shown_page
 
 
 def _start(text: str) -> int:

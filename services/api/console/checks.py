@@ -48,6 +48,9 @@ GENERIC = "the request body fails validation"
 # that does not match is said this way, never as the pattern. The console talks to the API over
 # HTTP and so keeps the patterns' text here; a pattern not listed is said as `UNMATCHED`.
 _CONTROL = r"\x00-\x1F\x7F-\x9F"
+# A control character, as the API's query and path parameters refuse it (services/api/
+# parameters.py): a search box's words holding one are refused by the console beside the box.
+CONTROL_CHARACTER = re.compile(f"[{_CONTROL}]")
 _PATTERNS = {
     r"^[0-9]{5}-[0-9]{3}$": ": write it as five digits, a dash and three digits, like 12345-678",
     r"^[A-Z0-9]{1,12}$": ": use up to 12 capital letters and digits, no spaces",

@@ -69,7 +69,21 @@ async def reports(request: Request[Any, Any, Any]) -> Template:
     zone = await grantee_zone(request, staff)
     today = clock.today(zone)
     asked = request.query_params.get("quarter")
-    quarter = quarter_named(asked) if asked else Quarter.parse(quarter_of(today))
+    try:
+        quarter = quarter_named(asked) if asked else Quarter.parse(quarter_of(today))
+    except Refusal as refused:
+        # Typed into the page's own box: said beside it, what was typed kept, the page and
+        # its navigation still there to try again.
+        shown = page(
+            request,
+            staff,
+            "reports.html",
+            title="Reports",
+            quarter=asked,
+            errs={"quarter": refused.problem_detail},
+        )
+        shown.status_code = refused.status
+        return shown
     exports = await optional_all(request, staff, "/exports", quarter=quarter.name, limit=500)
     items = (exports or {}).get("items", [])
     made = request.query_params.get("export")
@@ -78,6 +92,7 @@ async def reports(request: Request[Any, Any, Any]) -> Template:
         staff,
         "reports.html",
         title="Reports",
+        errs={},
         quarter=quarter.name,
         period=quarter,
         standing=standing(quarter, today),
