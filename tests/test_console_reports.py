@@ -68,6 +68,17 @@ def test_each_figure_of_the_quarterly_report_opens_the_units_it_counted(
         assert opened.status_code == 200, (link, opened.text[:300])
     drill = browser.get("/console/reports/quarterly/2026Q3/figures/enrolment.new")
     assert drill.status_code == 200, drill.text
+    # Headed by the report's label for the figure, as the printable page names it; its name
+    # in the JSON and CSV said below, not as the heading.
+    assert "<h1>2026Q3: Participants enrolled in the quarter</h1>" in drill.text
+    assert "<title>2026Q3: Participants enrolled in the quarter" in drill.text
+    assert '<dd id="figure"><code>enrolment.new</code>' in drill.text
+    codes = browser.get("/console/reports/quarterly/2026Q3/figures/funnel.reached_stage_2")
+    assert "<h1>2026Q3: Reached stage 2 (RRC or home confinement)</h1>" in codes.text
+    worded = browser.get(
+        "/console/reports/quarterly/2026Q3/figures/escalations.raised.boundary_concern"
+    )
+    assert "<h1>2026Q3: Boundary concern escalations raised</h1>" in worded.text
     assert re.search(r'id="value">\s*3\s*<', drill.text)
     assert re.search(r'id="counted">\s*3\s*<', drill.text)
     for unit in truth["units"]:

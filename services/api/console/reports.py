@@ -23,7 +23,7 @@ from services.api.console.roles import who_may
 from services.api.console.session import PATH, Staff, signed_in, tell
 from services.identity.access import allowed
 from services.refusals import shown
-from services.reports.quarterly import YEARS, Quarter
+from services.reports.quarterly import YEARS, Quarter, catalogue
 
 
 def may_open(staff: Staff, action: str, what: str, need: str = "a figure from it") -> None:
@@ -58,6 +58,13 @@ def standing(quarter: Quarter, today: date) -> str:
     if today < quarter.start:
         return "not_begun"
     return "provisional" if today <= quarter.end else "final"
+
+
+def figure_label(quarter: Quarter, name: str) -> str:
+    """A figure as the printable report names it: its label, the codes in it in words
+    ("boundary concern escalations raised"); its name when the catalogue has no such figure."""
+    label = next((f.label for f in catalogue(quarter) if f.name == name), name)
+    return label.replace("_", " ")
 
 
 @get(f"{PATH}/reports")
@@ -135,11 +142,14 @@ async def figure(request: Request[Any, Any, Any], quarter: str, figure: str) -> 
         limit=500,
     )
     zone = await grantee_zone(request, staff)
+    named = figure_label(q, str(found["figure"]))
+    label = named[:1].upper() + named[1:]
     return page(
         request,
         staff,
         "report_figure.html",
-        title=f"{q.name}: {figure}",
+        title=f"{q.name}: {label}",
+        label=label,
         quarter=q.name,
         standing=standing(q, clock.today(zone)),
         period=q,
