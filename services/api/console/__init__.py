@@ -50,6 +50,7 @@ from services.api.console import (
     records,
     referral_forms,
     reports,
+    residents,
     signin,
     stage_form,
 )
@@ -227,6 +228,7 @@ def console_router(settings: Settings) -> Router:
         route_handlers=[
             *signin.ROUTES,
             *pages.ROUTES,
+            *residents.ROUTES,
             *escalation_list.ROUTES,
             *caseload.ROUTES,
             *forms.ROUTES,

@@ -1,5 +1,5 @@
-"""The console's pages: a participant, the week's meetings, the alerts and an RRC's residents
-(the caseload is caseload.py's). Each reads the API as the signed-in staff member
+"""The console's pages: a participant, the week's meetings and the alerts (the caseload is
+caseload.py's, an RRC's residents residents.py's). Each reads the API as the signed-in staff member
 (backend.py): what a role may see, and the access-log row of each read, are the API's."""
 
 from __future__ import annotations
@@ -294,30 +294,4 @@ async def alerts(request: Request[Any, Any, Any]) -> Template:
     )
 
 
-@get(f"{PATH}/rrc")
-async def rrc(request: Request[Any, Any, Any]) -> Template:
-    """RRC staff: the residents of their own RRC."""
-    staff = signed_in(request)
-    code = staff.principal.rrc or ""
-    found = await read_all(request, staff, f"/rrc/{code}/residents", limit=500)
-    return page(
-        request,
-        staff,
-        "rrc.html",
-        title="RRC residents",
-        rrc=code,
-        residents=found["items"],
-        complete=found["complete"],
-    )
-
-
-@get(f"{PATH}/rrc/residents/{{participant_id:uuid}}")
-async def resident(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
-    """One resident of the staff member's own RRC (another RRC's is not found)."""
-    staff = signed_in(request)
-    code = staff.principal.rrc or ""
-    found = await read(request, staff, f"/rrc/{code}/residents/{participant_id}")
-    return page(request, staff, "resident.html", title="Resident", rrc=code, r=found)
-
-
-ROUTES = [home, participant, week, alerts, rrc, resident]
+ROUTES = [home, participant, week, alerts]
