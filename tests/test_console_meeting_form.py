@@ -121,7 +121,11 @@ def test_a_meeting_in_class_hours_is_refused_in_words_then_held_as_a_class_sessi
     said = html.unescape(refusal(r))
     assert "overlaps a class period" in said and "“Held as”" in said, said
     assert "“The facility's approval”" in said and "`" not in said
+    # The class hours named, from the cohort's own read, above the form and by the time.
+    hours = "Cohort C1 is in class on Tuesdays 09:00 to 12:00."
+    assert f"{hours}</p>" in said, said
     assert "overlaps a class period" in beside(r, "occurred_at")
+    assert beside(r, "occurred_at").endswith(hours)
     # A class session with no approval: refused next to the approval.
     r = post(browser, action, {**in_class, "session": "class_session"}, key)
     assert r.status_code == 422
@@ -258,3 +262,43 @@ def test_where_is_offered_in_words_not_the_apis_codes(browser, world):
         ("off_site", "Off site"),
         ("remote", "Remote (phone or video)"),
     ]
+
+
+def test_a_meeting_form_left_empty_says_every_missing_field_at_once(browser, world):
+    """Nothing typed, nothing ticked: the time, the minutes and the topics each said beside
+    its field in one round, with no call to the API; for a group, each member's attendance
+    left to choose too (the empty selects a browser sends)."""
+    pid = world.enrol(name="Odalys")
+    pairing = world.pair(world.mentor("mentor-zed"), [pid], "2026-10-01T15:00:00Z")
+    projector.drain(world.db, world.schema)
+    sign_in(browser, "peer_mentor", world.slug, subject="mentor-zed")
+    action = f"/console/participants/{pid}/meeting"
+    key = key_of(browser.get(action).text, action)
+    before = world.events()
+    empty = {"pairing_id": pairing, "occurred_at": "", "duration_minutes": "", "summary": ""}
+    r = post(browser, action, {**empty, "place": "off_site", "facility": ""}, key)
+    assert r.status_code == 422
+    assert beside(r, "occurred_at") == "When it took place: enter a date and time."
+    assert beside(r, "duration_minutes") == "Minutes: fill this in."
+    assert beside(r, "topics") == "Topics discussed: tick at least one."
+    assert "Topics discussed: tick at least one." in html.unescape(refusal(r))
+    # Filled in but the topics: said alone.
+    r = post(browser, action, {**meeting(pairing, "2026-11-24T18:00"), "topics": []}, key)
+    assert r.status_code == 422 and beside(r, "topics") == "Topics discussed: tick at least one."
+    assert beside(r, "occurred_at") == "" and beside(r, "duration_minutes") == ""
+    assert world.events() == before
+
+    ava, ben = world.enrol(name="Ava"), world.enrol(name="Ben")
+    group = world.pair(world.mentor("mentor-yan"), [ava, ben], "2026-10-01T15:00:00Z", kind="group")
+    projector.drain(world.db, world.schema)
+    sign_in(browser, "coordinator", world.slug)
+    action = f"/console/participants/{ava}/meeting"
+    key = key_of(browser.get(action).text, action)
+    unmarked = {f"attendance-{group}-{ava}": "", f"attendance-{group}-{ben}": ""}
+    before = world.events()
+    r = post(browser, action, {**empty, "pairing_id": group, "place": "off_site", **unmarked}, key)
+    assert r.status_code == 422
+    for field in ("occurred_at", "duration_minutes", "topics"):
+        assert beside(r, field), field
+    assert beside(r, "attendance") == "Attendance: choose present or absent for each member."
+    assert world.events() == before

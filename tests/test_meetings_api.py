@@ -553,6 +553,15 @@ def test_stage_one_meetings_avoid_class_hours_unless_the_policy_flags_them(world
         },
     )
     assert cohort["code"] == "C1"
+    # The cohort's own read gives its class hours (the console names them in a refusal); the
+    # list, from the directory view, does not.
+    periods = [
+        {"weekday": 2, "start": "09:00", "end": "12:00"},
+        {"weekday": 4, "start": "13:00", "end": "15:00"},
+    ]
+    assert cohort["class_hours"] == periods and w.get("/cohorts/C1")["class_hours"] == periods
+    listed = w.view("/cohorts")["items"]
+    assert {c["code"]: c["class_hours"] for c in listed}["C1"] is None
 
     def attempt(at: str, minutes: int = 60) -> None:
         w.refused(

@@ -49,8 +49,19 @@ class GraduationIn(msgspec.Struct, forbid_unknown_fields=True):
     graduated_on: date
 
 
+class ClassPeriodOut(msgspec.Struct):
+    """A weekly class period, in the grantee's local time (weekday 1 = Monday)."""
+
+    weekday: int
+    start: str
+    end: str
+
+
 class CohortOut(CohortRow):
     position: int | None = None
+    # The weekly class periods stage-1 mentoring avoids (`POST …/class-hours`), as the cohort's
+    # own read and its commands answer it; null in the list, which the directory view answers.
+    class_hours: list[ClassPeriodOut] | None = None
 
 
 class CohortPage(msgspec.Struct):
@@ -65,7 +76,12 @@ def render_facility(f: Facility, position: int) -> FacilityOut:
 
 def render_cohort(c: Cohort, position: int) -> CohortOut:
     """A cohort as a command or a read by code answers it."""
-    return CohortOut(c.code, c.name, c.facility_code, c.start_date, c.graduated_on, position)
+    periods = [
+        ClassPeriodOut(p.weekday, f"{p.start:%H:%M}", f"{p.end:%H:%M}") for p in c.class_hours
+    ]
+    return CohortOut(
+        c.code, c.name, c.facility_code, c.start_date, c.graduated_on, position, periods
+    )
 
 
 TENANT = {"tenant": Provide(provide_tenant, sync_to_thread=False)}
@@ -200,5 +216,5 @@ class FacilityController(Controller):
 
     @get("/cohorts/{code:str}", opt=action("facilities.read"), sync_to_thread=True)
     def get_cohort(self, tenant: Tenant, code: str) -> CohortOut:
-        """One cohort, from its event history."""
+        """One cohort, from its event history, with its weekly class hours."""
         return render_cohort(tenant.app.facilities.cohort(code), 0)

@@ -15,6 +15,7 @@ from litestar.response import Template
 
 from domain.class_sessions import SessionKind
 from services.api.console.backend import read
+from services.api.console.class_hours import with_class_hours
 from services.api.console.meeting_forms import awaiting_outcome
 from services.api.console.meeting_record import (
     RECORD_FIELDS,
@@ -163,6 +164,7 @@ async def record_meeting(request: Request[Any, Any, Any], participant_id: UUID) 
     )
     if isinstance(sent, Refused):
         shown = meeting_refusal(sent, record.at, participant_id)
+        shown = await with_class_hours(request, staff, sent.refusal, shown, pairing_id)
         return await _meeting_form(request, staff, participant_id, values, **shown)
     return done(request, sent, "Meeting recorded.", f"{PATH}/participants/{participant_id}")
 

@@ -16,6 +16,7 @@ from litestar.response import Template
 
 from domain.class_sessions import SessionKind
 from services.api.console.backend import read
+from services.api.console.class_hours import with_class_hours
 from services.api.console.format import when, words
 from services.api.console.meeting_forms import WRITE, back_to
 from services.api.console.meeting_record import (
@@ -126,7 +127,11 @@ async def record_held(request: Request[Any, Any, Any], meeting_id: UUID) -> Resp
         field_errors=lambda refused: by_field(refused, RECORD_LABELS, RECORD_FIELDS, RECORD_RULES),
     )
     if isinstance(sent, Refused):
-        return await _held_page(request, staff, meeting, record.values, **by_label(sent.shown))
+        pairing_id = str(meeting["pairing_id"])
+        shown = await with_class_hours(
+            request, staff, sent.refusal, by_label(sent.shown), pairing_id
+        )
+        return await _held_page(request, staff, meeting, record.values, **shown)
     return done(request, sent, f"Meeting of {when(record.at)} recorded as held.", back_to(request))
 
 

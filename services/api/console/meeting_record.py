@@ -227,13 +227,22 @@ def read_record(form: Any, zone: Any, pairing_id: str) -> Record:
     minutes = check.whole_number(
         RECORD_LABELS["duration_minutes"], text["duration_minutes"], name="duration_minutes"
     )
+    # Said with the time and the minutes, not in a round of their own after them: the API asks
+    # for a topic (`topics_required`) and a group member's attendance left to choose
+    # (`attendance_required`) too, and a form left empty then says all of them at once.
+    if not topics:
+        check.problem("topics", f"{RECORD_LABELS['topics']}: tick at least one")
+    prefix = f"attendance-{pairing_id}-"
+    if any(str(k).startswith(prefix) and not v for k, v in form.multi_items()):
+        check.problem(
+            "attendance", f"{RECORD_LABELS['attendance']}: choose present or absent for each member"
+        )
     held: dict[str, Any] = {
         "occurred_at": at,
         "duration_minutes": minutes,  # its range (1-480) is the API's rule
         "topics": topics,
         "summary": text["summary"],
     }
-    prefix = f"attendance-{pairing_id}-"
     attendance = {k[len(prefix) :]: v for k, v in marks.items() if k.startswith(prefix)}
     if attendance:
         held["attendance"] = attendance
