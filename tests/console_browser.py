@@ -580,7 +580,8 @@ def tour(driver: Any, scene: Scene) -> Iterator[str]:
     wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, link), what="the escalations")
     yield "escalations"
     driver.get(f"{scene.url}/console/escalations/{scene.escalation}")
-    wait_for(lambda: driver.find_elements(By.ID, "resolution"), what="the escalation")
+    # Not yet acknowledged: its form acknowledges (Resolve is offered once it is).
+    wait_for(lambda: driver.find_elements(By.ID, "note"), what="the escalation")
     yield "escalation"
     driver.get(f"{scene.url}/console/reports/quarterly/2026Q1/figures/enrolment.new")
     assert driver.find_elements(By.ID, "counted"), "the figure's drill-down"
