@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SUITE_CLOCK
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.test_demo import prowd as demo_prowd
 
 
 def prowd(data_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -29,14 +27,7 @@ def prowd(data_dir: Path, *args: str, timeout: float = 120) -> subprocess.Comple
         "PROWD_CLOCK": SUITE_CLOCK.now().isoformat(),
         "PROWD_LOG_LEVEL": "warning",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return demo_prowd(*args, env=env, timeout=timeout)
 
 
 WORKING_ON_AN_INSTALLATION = [

@@ -10,6 +10,18 @@ from services.projector import live as projector
 from tests.console_helpers import beside, csrf_of, shown, sign_in
 
 
+def signed_in_holding(browser, client, auth, grantee, db, participant_id) -> None:
+    """Signed in as case manager cm-rita, who holds `participant_id` (the views caught up)."""
+    r = client.post(
+        f"/v1/grantees/{grantee}/participants/{participant_id}/assignments",
+        json={"duty": "case_manager", "staff": "cm-rita"},
+        headers=auth("coordinator", grantee),
+    )
+    assert r.status_code == 201, r.text
+    projector.drain(db, f"g_{grantee}")
+    sign_in(browser, "case_manager", grantee, subject="cm-rita")
+
+
 def test_the_caseload_sorts_by_every_column_the_api_sorts_by(browser, grantee, enrol, db):
     enrol(first_name="Ana", last_name="Zorrilla", program_entry_date="2026-02-01")
     enrol(first_name="Zoe", last_name="Abbott", program_entry_date="2026-03-01")
@@ -42,14 +54,7 @@ def test_mine_shows_the_signed_in_staff_members_own_caseload(
     ask for everyone; one with none assigned sees everyone; the filter is in the address."""
     ada = enrol(first_name="Ada", last_name="Assigned")
     enrol(first_name="Bea", last_name="Elsewhere")
-    r = client.post(
-        f"/v1/grantees/{grantee}/participants/{ada['id']}/assignments",
-        json={"duty": "case_manager", "staff": "cm-rita"},
-        headers=auth("coordinator", grantee),
-    )
-    assert r.status_code == 201, r.text
-    projector.drain(db, f"g_{grantee}")
-    sign_in(browser, "case_manager", grantee, subject="cm-rita")
+    signed_in_holding(browser, client, auth, grantee, db, ada["id"])
     mine = browser.get("/console/caseload").text
     assert "<bdi>Assigned</bdi>, <bdi>Ada</bdi>" in mine and "Elsewhere" not in mine
     assert '<option value="mine" selected' in mine and "assigned to you" in mine
@@ -89,14 +94,7 @@ def test_a_search_in_mine_offers_the_same_search_over_everyone(
     ada = enrol(first_name="Ada", last_name="Garcia")
     enrol(first_name="Bea", last_name="Garcia")
     enrol(first_name="Cal", last_name="Newcome")
-    r = client.post(
-        f"/v1/grantees/{grantee}/participants/{ada['id']}/assignments",
-        json={"duty": "case_manager", "staff": "cm-rita"},
-        headers=auth("coordinator", grantee),
-    )
-    assert r.status_code == 201, r.text
-    projector.drain(db, f"g_{grantee}")
-    sign_in(browser, "case_manager", grantee, subject="cm-rita")
+    signed_in_holding(browser, client, auth, grantee, db, ada["id"])
     mine = browser.get("/console/caseload").text
     assert '<option value="mine" selected' in mine
     # Nothing of theirs matches: said so, with the search over everyone one press away.

@@ -34,7 +34,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, LiteralString, Protocol
 from uuid import UUID
 
 import psycopg.errors
@@ -259,16 +259,8 @@ class KeyStore:
             None,
         )
         grantee.erased_upto = int(mark[0])
-        rows, ring = self._query(
-            schema,
-            sql.SQL(
-                "SELECT participant_id, master_key_id, wrapped_key FROM {}.participant_keys"
-                " ORDER BY created_at DESC LIMIT %s"
-            ).format(sql.Identifier(schema)),
-            (self.capacity,),
-        )
-        for pid, key_id, wrapped in reversed(rows):  # the newest end up most recently used
-            raw = None if wrapped is None else ring.unwrap(key_id, pid, bytes(wrapped))
+        newest = self._unwrapped(schema, "ORDER BY created_at DESC LIMIT %s", (self.capacity,))
+        for pid, raw in reversed(newest):  # the newest end up most recently used
             grantee.keys[pid] = raw
         with self._lock:
             return self._grantees.setdefault(schema, grantee)
@@ -319,17 +311,24 @@ class KeyStore:
             missing = [pid for pid in pids if pid not in grantee.keys]
         if not missing:
             return
+        for pid, raw in self._unwrapped(schema, "WHERE participant_id = ANY(%s)", (missing,)):
+            self._remember(grantee, pid, raw)
+
+    def _unwrapped(
+        self, schema: str, rest: LiteralString, params: Any
+    ) -> list[tuple[UUID, bytes | None]]:
+        """(participant, raw key; None once destroyed) of the key rows `rest` selects."""
         rows, ring = self._query(
             schema,
             sql.SQL(
-                "SELECT participant_id, master_key_id, wrapped_key FROM {}.participant_keys"
-                " WHERE participant_id = ANY(%s)"
+                "SELECT participant_id, master_key_id, wrapped_key FROM {}.participant_keys " + rest
             ).format(sql.Identifier(schema)),
-            (missing,),
+            params,
         )
-        for pid, key_id, wrapped in rows:
-            raw = None if wrapped is None else ring.unwrap(key_id, pid, bytes(wrapped))
-            self._remember(grantee, pid, raw)
+        return [
+            (pid, None if wrapped is None else ring.unwrap(key_id, pid, bytes(wrapped)))
+            for pid, key_id, wrapped in rows
+        ]
 
     def key(self, schema: str, pid: UUID) -> AESGCM | None:
         """The participant's key; None when it was destroyed (or never existed)."""
