@@ -217,6 +217,41 @@ def test_a_cached_aggregate_only_read_is_checked_when_the_command_writes(
     assert [s.weekday for s in cached.class_hours] == [2]
 
 
+def test_a_command_that_changes_nothing_on_a_stale_cached_aggregate_reruns_from_the_log(
+    traced_api: Any, world: World, client: TestClient[Any]
+) -> None:
+    """The traced instance holds a webhook endpoint as enabled; another process (the
+    dispatcher, after a 410) disables it. Enabling it through the traced instance found it
+    enabled in the cache, changed nothing and wrote its registry anyway: the log kept
+    'Disabled' while the endpoint read as enabled, and the RRC's events were lost for good
+    (found by a reviewer). A command that changes nothing is checked as a read: refused on
+    the stale version, it reruns from the log and records the enabling."""
+    pool, api = traced_api
+    admin = world.headers("grantee_admin")
+    # A public address the test never reaches (no dispatcher runs here).
+    made = api.post(
+        f"{world.base}/webhook-endpoints",
+        json={"url": "https://9.9.9.9/rrc", "facility": "RRC-1", "event_types": ["meeting.held"]},
+        headers=admin,
+    )
+    assert made.status_code == 201, made.text
+    endpoint = made.json()["id"]
+    ledger_of(api, world.slug).run(lambda: None)  # nothing else of the traced instance's runs
+    r = client.post(f"{world.base}/webhook-endpoints/{endpoint}/disable", headers=admin)
+    assert r.status_code == 200, r.text
+    assert world.topics_of(endpoint)[-1] == "Disabled"
+    with traced(pool, CONNECTIONS) as transactions:
+        r = api.post(f"{world.base}/webhook-endpoints/{endpoint}/enable", headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["enabled"] is True
+    assert world.topics_of(endpoint)[-2:] == ["Disabled", "Enabled"]
+    appends = [s for s in statements(transactions) if ".append_" in s]
+    # The stale no-op checked and refused, then the enabling from the log appended.
+    assert ["append_checked" in s for s in appends] == [True, False], appends
+    read = client.get(f"{world.base}/webhook-endpoints/{endpoint}", headers=admin)
+    assert read.json()["enabled"] is True
+
+
 def test_a_command_that_failed_leaves_no_mutation_in_the_cache(
     traced_api: Any, world: World
 ) -> None:

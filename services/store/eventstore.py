@@ -223,9 +223,11 @@ class TenantRecorder(ApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         reads: Sequence[tuple[UUID, int]] = (),
     ) -> list[int]:
-        if not stored_events:
+        if not stored_events and not reads:
             return []
         if reads:
+            # No event with reads: a command that changed nothing still has the versions it
+            # decided on checked (`append_checked` appends nothing then).
             cur.execute(
                 self._append_checked + " SELECT id FROM ids ORDER BY n",
                 [*_columns(stored_events), *_columns_of_reads([reads])],

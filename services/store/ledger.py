@@ -207,7 +207,11 @@ class LedgerApplication(Application[UUID]):
         saved: list[ProwdAggregate] = [aggregate, *also]
         # Filled further while the events are mapped (an aggregate read to find whose personal
         # fields an event holds); the recorder takes the list when it writes.
-        reads = scope.reads(self.cache, {a.id for a in saved}) if scope is not None else []
+        # An aggregate saved with no new event (the command changed nothing: an enabling of an
+        # endpoint the cache holds as enabled) is not checked by the log's unique key, so it
+        # is checked as a read: decided on a stale copy, the command reruns from the log.
+        changed = {a.id for a in saved if a.pending_events}
+        reads = scope.reads(self.cache, changed) if scope is not None else []
         context = WriteContext(
             self.schema,
             {aggregate.id: aggregate, **{a.id: a for a in also}},
