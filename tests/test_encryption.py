@@ -133,11 +133,20 @@ def test_free_text_about_a_participant_is_encrypted_too(world: World) -> None:
             "target_date": "2027-01-15",
         },
     )
+    # Why a meeting was called off (found stored in the clear, and kept after an erasure).
+    called_off = w.schedule(pairing, "2026-11-10T18:00:00-06:00")
+    w.post(
+        f"/meetings/{called_off['id']}/cancellation",
+        {"reason": "a medical appointment at the clinic", "excused": True},
+    )
     stored = log_bytes(w)
-    for text in (b"warehouse job", b"birth certificate", b"certificate in hand"):
+    for text in (b"warehouse job", b"birth certificate", b"certificate in hand", b"the clinic"):
         assert text not in stored, f"{text!r} stored in the clear"
     meetings = w.log(pairing)
     assert meetings[0]["summary"] == "talked about the warehouse job"
+    assert [m["cancel_reason"] for m in w.log(pairing, only="cancelled")] == [
+        "a medical appointment at the clinic"
+    ]
     goals = w.view("/goals", participant_id=mentee)["items"]
     assert goals[0]["statement"] == "Obtain a birth certificate"
 
