@@ -412,3 +412,19 @@ def test_a_quote_never_closed_is_named_with_its_line(api: Api) -> None:
     assert r.status_code == 400, r.text
     assert r.json()["detail"].startswith("the CSV cannot be read at line ")
     assert "a quoted cell is never closed" in r.json()["detail"]
+
+
+def test_a_file_over_the_limit_is_import_too_large_whoever_refuses_it(api: Api) -> None:
+    """A file over 16 MiB is refused by the framework before the import reads it: it answered
+    `body_too_large`, "Request Entity Too Large", where the docs promise `import_too_large`."""
+    from services.app.import_file import MAX_BYTES
+
+    before = api.events()
+    r = send(api, csv_of("A,B,1980-01-01,,2026-02-02,FCI-A,C1") + b" " * MAX_BYTES)
+    assert r.status_code == 413, r.text
+    assert r.json()["code"] == "import_too_large"
+    assert (
+        r.json()["detail"]
+        == f"the body is larger than this operation takes: at most {MAX_BYTES} bytes"
+    )
+    assert api.events() == before

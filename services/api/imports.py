@@ -106,7 +106,9 @@ class ImportController(Controller):
 
     @post(
         "/",
-        opt=action("imports.run"),
+        # A body over the limit is refused by the framework before the handler reads it: said
+        # with the import's own code, as the documents' upload does.
+        opt={**action("imports.run"), "too_large": "import_too_large"},
         status_code=200,
         request_max_body_size=MAX_BYTES,
         operation_class=ImportOperation,

@@ -211,9 +211,13 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             403: "forbidden",
             429: "rate_limited",
         }.get(exc.status_code, "http_error")
+        detail = str(exc.detail)
         if exc.status_code == 413 and "too_large" in _opt(request):
             code = _opt(request)["too_large"]
-        return problem_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+            limit = getattr(request.route_handler, "request_max_body_size", None)
+            if isinstance(limit, int):
+                detail = f"the body is larger than this operation takes: at most {limit} bytes"
+        return problem_response(exc.status_code, code, detail, headers=exc.headers)
     if isinstance(exc, KeysUnavailable):
         log.warning("identity_provider_unavailable")
         return problem_response(
