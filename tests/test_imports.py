@@ -428,3 +428,12 @@ def test_a_file_over_the_limit_is_import_too_large_whoever_refuses_it(api: Api) 
         == f"the body is larger than this operation takes: at most {MAX_BYTES} bytes"
     )
     assert api.events() == before
+
+
+def test_a_file_separated_by_semicolons_says_so(api: Api) -> None:
+    data = csv_of("A;B;1980-01-01;;2026-02-02;FCI-A;C1", header=HEADER.replace(",", ";"))
+    r = send(api, data)
+    assert r.status_code == 422 and r.json()["code"] == "import_unknown_columns", r.text
+    assert r.json()["detail"].endswith(
+        "the cells are separated by semicolons: save the file as CSV with commas"
+    )

@@ -224,10 +224,18 @@ def read_import(kind: ImportKind, data: bytes, *, xlsx: bool) -> ImportFile:
         names.pop()
     unknown = [h or "(blank)" for h in names if h not in layout]
     if unknown or len(set(names)) != len(names):
+        # One column whose name holds the others' with semicolons: a spreadsheet whose locale
+        # separates with them saved the file.
+        separated = len(names) == 1 and ";" in names[0] and not xlsx
+        hint = (
+            "; the cells are separated by semicolons: save the file as CSV with commas"
+            if separated
+            else ""
+        )
         raise FileRefused(
             422,
             f"columns not in the {kind} layout, or named twice: {', '.join(unknown) or names};"
-            f" the layout's columns: {', '.join(layout)}",
+            f" the layout's columns: {', '.join(layout)}{hint}",
             code="import_unknown_columns",
         )
     missing = [c.name for c in layout.values() if c.required and c.name not in names]
