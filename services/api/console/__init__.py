@@ -55,6 +55,7 @@ from services.api.console import (
     stage_form,
 )
 from services.api.console.backend import Refusal
+from services.api.console.erased import ErasedRecord, erased_refused
 from services.api.console.format import register_filters, size
 from services.api.console.session import (
     PATH,
@@ -262,6 +263,7 @@ def console_router(settings: Settings) -> Router:
         exception_handlers={
             SignInRequired: _sign_in_again,
             Refusal: _refused,
+            ErasedRecord: erased_refused,
             NotFoundException: _refused,
             PermissionDeniedException: _csrf_refused,
             HTTP_413_REQUEST_ENTITY_TOO_LARGE: _too_large,

@@ -27,6 +27,7 @@ from services.api.console.actions import (
 )
 from services.api.console.backend import read
 from services.api.console.checks import FormCheck
+from services.api.console.erased import not_erased
 from services.api.console.format import words
 from services.api.console.session import PATH, Staff, signed_in
 from services.api.console.submit import Refused, done, submit
@@ -170,14 +171,16 @@ def _note_page(
 async def contact_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
     """Record a case-management contact with the participant on a day."""
     staff = signed_in(request)
-    person = await _person(request, staff, participant_id)
+    person = await not_erased(request, staff, participant_id)
     return _contact_page(request, staff, person, {"idempotency_key": uuid.uuid4().hex})
 
 
 @post(f"{PATH}/participants/{{participant_id:uuid}}/contact")
 async def record_contact(request: Request[Any, Any, Any], participant_id: UUID) -> Response[Any]:
-    """POST /participants/{id}/case-contacts; on refusal, its page with the rule's sentence."""
+    """POST /participants/{id}/case-contacts; on refusal, its page with the rule's sentence.
+    Not for an erased participant: the API would keep the contact's details only as erased."""
     staff = signed_in(request)
+    await not_erased(request, staff, participant_id)
     values = await read_form(request, CONTACT)
     labels = labels_of(CONTACT)
     check = FormCheck()
@@ -206,7 +209,7 @@ async def record_contact(request: Request[Any, Any, Any], participant_id: UUID) 
 async def note_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
     """Write a case note on the participant."""
     staff = signed_in(request)
-    person = await _person(request, staff, participant_id)
+    person = await not_erased(request, staff, participant_id)
     return _note_page(request, staff, person, {"idempotency_key": uuid.uuid4().hex})
 
 

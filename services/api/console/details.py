@@ -24,6 +24,7 @@ from domain.consents import CATEGORIES, Signer
 from services.api.console.actions import CHOOSE, TEXT, Field, labels_of, read_form, render_form
 from services.api.console.backend import Refusal, read, read_all
 from services.api.console.checks import FormCheck
+from services.api.console.erased import not_erased
 from services.api.console.format import words
 from services.api.console.pages import grantee_zone, optional_all
 from services.api.console.roles import may
@@ -213,7 +214,7 @@ async def correct_form(request: Request[Any, Any, Any], participant_id: UUID) ->
     """Correct the participant's personal details, entry date or placement, with a reason."""
     staff = signed_in(request)
     may(staff, "participants.correct", "correct a participant's details")
-    person = await _person(request, staff, participant_id)
+    person = await not_erased(request, staff, participant_id)
     shown = _on_record(person)
     fields = await _correct_fields(request, staff, person)
     return _correct_page(
@@ -290,7 +291,7 @@ async def contact_details_form(request: Request[Any, Any, Any], participant_id: 
     """The participant's phone, email, address and projected release date, as on record."""
     staff = signed_in(request)
     may(staff, "participants.contact", "record a participant's contact details")
-    person = await _person(request, staff, participant_id)
+    person = await not_erased(request, staff, participant_id)
     contact = person.get("contact") or {}
     values = {
         "phone": contact.get("phone") or "",
@@ -433,7 +434,7 @@ async def consent_form(request: Request[Any, Any, Any], participant_id: UUID) ->
     """Record a participant's written Part 2 consent (nothing pre-filled)."""
     staff = signed_in(request)
     may(staff, "consents.write", "record a consent")
-    person = await _person(request, staff, participant_id)
+    person = await not_erased(request, staff, participant_id)
     fields = await _consent_fields(request, staff)
     values = {"idempotency_key": uuid.uuid4().hex, "information": []}
     return _consent_page(request, staff, person, fields, values)

@@ -20,6 +20,7 @@ from domain.documents import ALLOWED_TYPES, DOCX, DocumentKind
 from services.api.console.actions import CHOOSE, Field, labels_of, render_form
 from services.api.console.backend import read
 from services.api.console.checks import FormCheck, as_sentence
+from services.api.console.erased import not_erased
 from services.api.console.format import size, words
 from services.api.console.roles import may
 from services.api.console.session import PATH, Staff, signed_in
@@ -133,6 +134,7 @@ async def upload_form(request: Request[Any, Any, Any], participant_id: UUID) -> 
     """The upload form: nothing chosen, nothing filled in."""
     staff = signed_in(request)
     may(staff, WRITE, DOING)
+    await not_erased(request, staff, participant_id)
     return await _page(request, staff, participant_id, {"idempotency_key": uuid.uuid4().hex})
 
 

@@ -17,6 +17,7 @@ from domain.supervision import EscalationType, Severity
 from services.api.console.actions import CHOOSE, LONG_TEXT, Field, labels_of, read_form, render_form
 from services.api.console.backend import read
 from services.api.console.checks import FormCheck
+from services.api.console.erased import not_erased
 from services.api.console.format import words
 from services.api.console.naming import pairing_people, person_name
 from services.api.console.pages import log_position, optional, page
@@ -227,14 +228,17 @@ async def raise_form(request: Request[Any, Any, Any], participant_id: UUID) -> T
     risk or conflict on which the mentor seeks the coordinator's guidance."""
     staff = signed_in(request)
     may(staff, RAISE, "raise an escalation")
+    await not_erased(request, staff, participant_id)
     return await _raise_page(request, staff, participant_id, {"idempotency_key": uuid.uuid4().hex})
 
 
 @post(f"{PATH}/participants/{{participant_id:uuid}}/escalation")
 async def raise_escalation(request: Request[Any, Any, Any], participant_id: UUID) -> Response[Any]:
-    """POST /escalations about the participant (raised now); on refusal, the form again."""
+    """POST /escalations about the participant (raised now); on refusal, the form again.
+    Not about an erased participant: the API would keep its description only as erased."""
     staff = signed_in(request)
     may(staff, RAISE, "raise an escalation")
+    await not_erased(request, staff, participant_id)
     fields = raise_fields([])
     values = await read_form(request, fields)
     check = FormCheck()

@@ -16,6 +16,7 @@ from litestar.response import Template
 from domain.class_sessions import SessionKind
 from services.api.console.backend import read
 from services.api.console.class_hours import with_class_hours
+from services.api.console.erased import not_erased
 from services.api.console.meeting_forms import awaiting_outcome
 from services.api.console.meeting_record import (
     RECORD_FIELDS,
@@ -106,7 +107,7 @@ async def _meeting_form(
 async def meeting_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
     """The form recording a meeting that took place."""
     staff = signed_in(request)
-    person = await read(request, staff, f"/participants/{participant_id}")
+    person = await not_erased(request, staff, participant_id)
     place, facility = place_of(person)
     # When, how long and what about are the mentor's to say: a default recorded unchanged
     # would be a meeting that did not happen that way.
@@ -137,8 +138,10 @@ async def meeting_form(request: Request[Any, Any, Any], participant_id: UUID) ->
 @post(f"{PATH}/participants/{{participant_id:uuid}}/meeting")
 async def record_meeting(request: Request[Any, Any, Any], participant_id: UUID) -> Response[Any]:
     """Record the meeting (POST /meetings with `held`); on refusal, the form again with the
-    rule's message and what was entered."""
+    rule's message and what was entered. Not for an erased participant: the API would keep
+    the summary only as erased."""
     staff = signed_in(request)
+    await not_erased(request, staff, participant_id)
     form = await request.form()
     pairing_id = str(form.get("pairing_id", "")).strip()
     record = read_record(form, await grantee_zone(request, staff), pairing_id)

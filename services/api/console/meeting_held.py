@@ -17,6 +17,7 @@ from litestar.response import Template
 from domain.class_sessions import SessionKind
 from services.api.console.backend import read
 from services.api.console.class_hours import with_class_hours
+from services.api.console.erased import mentee_not_erased
 from services.api.console.format import when, words
 from services.api.console.meeting_forms import WRITE, back_to
 from services.api.console.meeting_record import (
@@ -89,6 +90,7 @@ async def held_form(request: Request[Any, Any, Any], meeting_id: UUID) -> Templa
     staff = signed_in(request)
     may(staff, WRITE, DOING)
     meeting = await read(request, staff, f"/meetings/{meeting_id}")
+    await mentee_not_erased(request, staff, meeting)
     zone = await grantee_zone(request, staff)
     planned = datetime.fromisoformat(str(meeting["scheduled_for"])).astimezone(zone)
     where = meeting["location"]
@@ -113,6 +115,7 @@ async def record_held(request: Request[Any, Any, Any], meeting_id: UUID) -> Resp
     staff = signed_in(request)
     may(staff, WRITE, DOING)
     meeting = await read(request, staff, f"/meetings/{meeting_id}")
+    await mentee_not_erased(request, staff, meeting)
     form = await request.form()
     record = read_record(form, await grantee_zone(request, staff), str(meeting["pairing_id"]))
     key = record.values["idempotency_key"] or uuid.uuid4().hex

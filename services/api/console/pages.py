@@ -17,6 +17,7 @@ from domain import clock
 from domain.casework import ContactMode
 from services.api.console.attention import participant_alerts
 from services.api.console.backend import Refusal, read, read_all, views_behind
+from services.api.console.erased import explained
 from services.api.console.naming import alert_names, pairing_people
 from services.api.console.session import PATH, Staff, session_of, signed_in, take_left_over
 from services.audit.disclosure import PART2_NOTICE_ABBREVIATED
@@ -181,6 +182,8 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         else None
     )
     contacts = (listed or {}).get("items", [])
+    # Erased: the record stays for the figures; no form that adds something personal to it.
+    personal = not person.get("erased_at")
     return page(
         request,
         staff,
@@ -190,7 +193,7 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         alerts=alerts,
         pairings=(pairings or {}).get("items", []),
         mentors=mentors,
-        may_pair=allowed("pairings.write", staff.roles),
+        may_pair=personal and allowed("pairings.write", staff.roles),
         may_assign=allowed("participants.assign", staff.roles),
         meetings=meetings[:20],
         goals=[
@@ -205,21 +208,23 @@ async def participant(request: Request[Any, Any, Any], participant_id: UUID) -> 
         referrals=None if referrals is None else referrals.get("items", []),
         resources={str(r["id"]): str(r["name"]) for r in (directory or {}).get("items", [])},
         outcomes=outcomes,
-        may_outcome=allowed("outcomes.write", staff.roles),
+        may_outcome=personal and allowed("outcomes.write", staff.roles),
         may_download=allowed("documents.download", staff.roles),
         part2_notice=PART2_NOTICE_ABBREVIATED,
-        may_upload=allowed("documents.write", staff.roles),
-        may_record=allowed("meetings.write", staff.roles),
-        may_escalate=allowed("escalations.raise", staff.roles),
+        may_upload=personal and allowed("documents.write", staff.roles),
+        may_record=personal and allowed("meetings.write", staff.roles),
+        may_escalate=personal and allowed("escalations.raise", staff.roles),
         may_move=allowed("participants.move", staff.roles),
-        may_refer=allowed("referrals.write", staff.roles),
-        may_progress=allowed("goals.write", staff.roles),
+        may_refer=personal and allowed("referrals.write", staff.roles),
+        may_progress=personal and allowed("goals.write", staff.roles),
         may_contact=may_contact,
+        may_add_contact=personal and may_contact,
         contacts=contacts,
-        may_note=allowed("casenotes.write", staff.roles),
-        may_correct=allowed("participants.correct", staff.roles),
-        may_contact_details=allowed("participants.contact", staff.roles),
-        may_consent=allowed("consents.write", staff.roles),
+        may_note=personal and allowed("casenotes.write", staff.roles),
+        may_correct=personal and allowed("participants.correct", staff.roles),
+        may_contact_details=personal and allowed("participants.contact", staff.roles),
+        may_consent=personal and allowed("consents.write", staff.roles),
+        erased=explained(person["erased_at"]) if not personal else "",
         contact_modes=[m.value for m in ContactMode],
         # Each form drawn on the page carries its own idempotency key.
         keys={"contact": uuid.uuid4().hex, "note": uuid.uuid4().hex},
