@@ -1,13 +1,16 @@
 """RRC staff's list of their residents (services/api/console/residents.py, plain HTTP against
 PostgreSQL): the API lists them by id, which nobody reads by; the console shows them by number,
-or by arrival either way, as chosen, the sorted column marked."""
+or by arrival either way, as chosen, the sorted column marked. A resident's page says their
+placement in words and lists the meetings the API shares with the RRC, newest first."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from services.projector import live as projector
-from tests.console_helpers import select_of, sign_in
+from tests.console_helpers import select_of, shown, sign_in
+from tests.meetings_helpers import NOTE, World
 
 
 def test_the_residents_are_listed_by_number_or_by_arrival(
@@ -51,3 +54,43 @@ def test_the_residents_are_listed_by_number_or_by_arrival(
     assert numbers(browser.get("/console/rrc?sort=arrived_at").text) == by_arrival
     # An order not offered: by number, as when none is asked.
     assert numbers(browser.get("/console/rrc?sort=name").text) == by_number
+
+
+def test_a_resident_s_page_says_the_placement_in_words_and_lists_their_meetings_newest_first(
+    browser, client, auth, db, frozen_at
+):
+    frozen_at(datetime(2026, 3, 10, 15, 0, tzinfo=UTC), tick=True)
+    w = World(client, auth, db)
+    ava = w.enrol(name="Ava")
+    pairing = w.pair(w.mentor("mentor-one"), [ava], "2025-10-01T15:00:00Z")
+    w.meet(pairing, "2025-10-10T15:00:00Z", summary="Met in the institution.")
+    w.post(
+        f"/participants/{ava}/stage-transitions",
+        {
+            "to_stage": 2,
+            "placement": "rrc",
+            "facility": "RRC-1",
+            "occurred_at": "2025-11-01T12:00:00Z",
+        },
+    )
+    # Recorded out of order; the confidential note is never the RRC's.
+    w.meet(pairing, "2025-11-12T15:00:00Z", summary="Second week.", confidential_note=NOTE)
+    w.meet(pairing, "2025-11-19T15:00:00Z", 45, summary="Third week.")
+    w.meet(pairing, "2025-11-05T15:00:00Z", summary="First week.")
+    projector.drain(db, w.schema)
+    sign_in(browser, "rrc_staff", w.slug, rrc="RRC-1")
+    page = shown(browser.get(f"/console/rrc/residents/{ava}").text)
+    # The placement as the residents' list says it, never its code.
+    assert "Stage 2</span> in an RRC" in page and "Stage 2</span> rrc" not in page
+    meetings = page.split('id="h-meetings"')[1].split("</section>")[0]
+    rows = re.findall(
+        r'<td data-label="When">([^<]+)</td>.*?<td data-label="Summary">([^<]+)<', meetings
+    )
+    # Newest first, in the grantee's zone (Chicago); the meeting before the stay is not here.
+    assert rows == [
+        ("Wed 19 Nov 2025, 09:00 (UTC-06:00)", "Third week."),
+        ("Wed 12 Nov 2025, 09:00 (UTC-06:00)", "Second week."),
+        ("Wed 05 Nov 2025, 09:00 (UTC-06:00)", "First week."),
+    ]
+    assert '<td data-label="Minutes">45</td>' in meetings
+    assert NOTE not in page and "Met in the institution." not in page

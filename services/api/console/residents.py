@@ -1,7 +1,8 @@
-"""RRC staff's pages: the residents of their own RRC, sorted, and one resident (another RRC's
-is not found). The API lists residents by id, an order nobody reads by; the console reads the
-whole list (`read_all`) and sorts it by number (the default) or arrival, with the caseload's
-words for each choice (sorts.py)."""
+"""RRC staff's pages: the residents of their own RRC, sorted, and one resident with the record
+of their meetings the RRC is given (another RRC's resident is not found). The API lists
+residents by id, an order nobody reads by; the console reads the whole list (`read_all`) and
+sorts it by number (the default) or arrival, with the caseload's words for each choice
+(sorts.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from litestar import Request, get
 from litestar.response import Template
 
 from services.api.console.backend import read, read_all
-from services.api.console.pages import page
+from services.api.console.meeting_record import PLACE_NAMES
+from services.api.console.pages import grantee_zone, page
 from services.api.console.session import PATH, signed_in
 from services.api.console.sorts import COLUMNS, EARLIEST
 
@@ -74,11 +76,33 @@ async def rrc(request: Request[Any, Any, Any]) -> Template:
 
 @get(f"{PATH}/rrc/residents/{{participant_id:uuid}}")
 async def resident(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
-    """One resident of the staff member's own RRC (another RRC's is not found)."""
+    """One resident of the staff member's own RRC (another RRC's is not found): their stage,
+    mentors and the meetings held with them here, newest first."""
     staff = signed_in(request)
     code = staff.principal.rrc or ""
     found = await read(request, staff, f"/rrc/{code}/residents/{participant_id}")
-    return page(request, staff, "resident.html", title="Resident", rrc=code, r=found)
+    # The meetings held with them while they reside here, as the API shares them with the RRC
+    # (oldest first): newest first here, each time in the grantee's zone.
+    held = await read_all(
+        request, staff, f"/rrc/{code}/meetings", participant_id=str(participant_id), limit=500
+    )
+    zone = await grantee_zone(request, staff)
+    meetings = [
+        {**m, "occurred_at": datetime.fromisoformat(str(m["occurred_at"])).astimezone(zone)}
+        for m in held["items"]
+    ]
+    meetings.sort(key=lambda m: m["occurred_at"], reverse=True)
+    return page(
+        request,
+        staff,
+        "resident.html",
+        title="Resident",
+        rrc=code,
+        r=found,
+        meetings=[{**m, "occurred_at": m["occurred_at"].isoformat()} for m in meetings],
+        complete=held["complete"],
+        places=PLACE_NAMES,
+    )
 
 
 ROUTES = [rrc, resident]
