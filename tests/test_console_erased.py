@@ -44,6 +44,13 @@ REFUSED = [
     "consent",
     "note",
     "contact",
+    "referral",
+    "goal",
+    "job",
+    "credential",
+    "housing",
+    "pairing",
+    "group",
 ]
 
 

@@ -17,6 +17,7 @@ from domain import clock
 from domain.exports import CERTIFICATION_STATEMENT as STATEMENT
 from services.api.console.backend import Refusal, read
 from services.api.console.checks import FormCheck, as_sentence
+from services.api.console.erased import not_erased
 from services.api.console.pages import grantee_zone, optional, page
 from services.api.console.reports import may_open, standing
 from services.api.console.session import PATH, Staff, signed_in, take_carried
@@ -225,7 +226,7 @@ async def _referral_fields(request: Request[Any, Any, Any], staff: Staff) -> lis
 async def referral_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
     """Refer the participant to a resource of the grantee's directory."""
     staff = signed_in(request)
-    await read(request, staff, f"/participants/{participant_id}")
+    await not_erased(request, staff, participant_id)
     return render_form(
         request,
         staff,

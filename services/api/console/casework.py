@@ -261,7 +261,7 @@ def _goal_page(
 async def goal_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
     """Set a SMART goal for the participant."""
     staff = signed_in(request)
-    person = await _person(request, staff, participant_id)
+    person = await not_erased(request, staff, participant_id)
     return _goal_page(request, staff, person, {"idempotency_key": uuid.uuid4().hex})
 
 

@@ -19,6 +19,7 @@ from domain.pairings import Focus
 from services.api.console.actions import CHOOSE, TEXT, Field, render_form
 from services.api.console.backend import Refusal, command, read, read_all
 from services.api.console.checks import FormCheck
+from services.api.console.erased import not_erased
 from services.api.console.format import ended, words
 from services.api.console.pairing import (
     PAIR_PATHS,
@@ -178,7 +179,7 @@ async def group_form(request: Request[Any, Any, Any], participant_id: UUID) -> T
     """Start a group pairing with this participant and others."""
     staff = signed_in(request)
     _may(staff, "the form that starts a group pairing")
-    person = await read(request, staff, f"/participants/{participant_id}")
+    person = await not_erased(request, staff, participant_id)
     return await _group_page(request, staff, person, {"idempotency_key": uuid.uuid4().hex})
 
 

@@ -31,6 +31,7 @@ from services.api.console.actions import (
 )
 from services.api.console.backend import Refusal, command, read
 from services.api.console.checks import FormCheck
+from services.api.console.erased import not_erased
 from services.api.console.roles import may
 from services.api.console.session import PATH, Staff, signed_in, tell
 
@@ -315,7 +316,9 @@ async def record_exit(request: Request[Any, Any, Any], participant_id: UUID) -> 
 
 @get(f"{PATH}/participants/{{participant_id:uuid}}/job")
 async def job_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
-    """Record a job the participant started."""
+    """Record a job the participant started (not for an erased participant: the employer and
+    job title would be kept only as erased)."""
+    await not_erased(request, signed_in(request), participant_id)
     return await _show(request, participant_id, JOB)
 
 
@@ -327,7 +330,8 @@ async def record_job(request: Request[Any, Any, Any], participant_id: UUID) -> R
 
 @get(f"{PATH}/participants/{{participant_id:uuid}}/credential")
 async def credential_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
-    """Record a credential the participant earned."""
+    """Record a credential the participant earned (not for an erased participant)."""
+    await not_erased(request, signed_in(request), participant_id)
     return await _show(request, participant_id, CREDENTIAL)
 
 
@@ -339,7 +343,9 @@ async def record_credential(request: Request[Any, Any, Any], participant_id: UUI
 
 @get(f"{PATH}/participants/{{participant_id:uuid}}/housing")
 async def housing_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
-    """Record housing the participant secured."""
+    """Record housing the participant secured (not for an erased participant: the note would be
+    kept only as erased)."""
+    await not_erased(request, signed_in(request), participant_id)
     return await _show(request, participant_id, HOUSING_FORM)
 
 

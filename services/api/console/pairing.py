@@ -19,6 +19,7 @@ from domain.pairings import ClosureType, Frequency, Initiator, LocationKind, Mat
 from services.api.console.actions import CHOOSE, TEXT, Field, render_form
 from services.api.console.backend import Refusal, command, read, read_all
 from services.api.console.checks import FormCheck
+from services.api.console.erased import not_erased
 from services.api.console.format import ended, words
 from services.api.console.meeting_record import PLACE_NAMES
 from services.api.console.pages import grantee_zone
@@ -246,7 +247,7 @@ async def _pair_page(
 async def pair_form(request: Request[Any, Any, Any], participant_id: UUID) -> Template:
     """Pair the participant with a mentor (an individual match)."""
     staff = signed_in(request)
-    person = await read(request, staff, f"/participants/{participant_id}")
+    person = await not_erased(request, staff, participant_id)
     return await _pair_page(request, staff, person, {"idempotency_key": uuid.uuid4().hex})
 
 
