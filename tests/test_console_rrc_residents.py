@@ -16,12 +16,14 @@ from tests.meetings_helpers import NOTE, World
 def test_the_residents_are_listed_by_number_or_by_arrival(
     browser, client, auth, grantee, enrol, db
 ):
-    # Arrivals in another order than the numbers', and than the ids' (random).
+    # Arrivals in another order than the numbers' (given: random ones could fall in arrival
+    # order, one run in 120), and than the ids' (random).
     arrivals = ["2026-11-04T15:00:00Z", "2026-11-02T15:00:00Z", "2026-11-05T15:00:00Z"]
     arrivals += ["2026-11-01T15:00:00Z", "2026-11-03T15:00:00Z"]
+    given = ["NRC3", "NRC1", "NRC5", "NRC2", "NRC4"]
     arrived: dict[str, str] = {}
     for i, at in enumerate(arrivals):
-        person = enrol(last_name=f"Resident{i}")
+        person = enrol(last_name=f"Resident{i}", number=given[i])
         r = client.post(
             f"/v1/grantees/{grantee}/participants/{person['id']}/stage-transitions",
             json={"to_stage": 2, "placement": "rrc", "facility": "RRC-1", "occurred_at": at},
