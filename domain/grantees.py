@@ -169,6 +169,15 @@ class Grantee(ProwdAggregate):
             )
         if final_report_on.year < 2000:
             raise RuleViolation("that report date is before the program", code="date_too_early")
+        # A final report ends a grant this grantee ran: it cannot predate the grantee's record,
+        # and a date before it would start the clock on records that may then be destroyed.
+        registered_on = self.created_on.astimezone(ZoneInfo(self.time_zone)).date()
+        if final_report_on < registered_on:
+            raise RuleViolation(
+                f"the final expenditure report date {final_report_on} is before the grantee "
+                f"was registered ({registered_on})",
+                code="date_before_registration",
+            )
         self.trigger_event(self.RetentionSet, final_report_on=final_report_on, occurred_at=utcnow())
 
     def place_legal_hold(self, reason: str, participant_id: UUID | None = None) -> UUID:

@@ -28,7 +28,7 @@ import pytest
 
 from domain.cadence import week_start
 from services.projector import live as projector
-from tests.conftest import FreezeAt
+from tests.conftest import FreezeAt, unique_slug
 from tests.meetings_helpers import World
 
 
@@ -228,12 +228,26 @@ def three_years_after(day: date) -> date:
 def test_retention_comes_due_three_years_after_the_final_report(
     edge: Edge, frozen_at: FreezeAt, client: Any, auth: Any, db: Any
 ) -> None:
-    w = world_at(edge, frozen_at, client, auth, db)
-    admin = w.headers("grantee_admin")
+    # Registered four years before the edge: a final report cannot predate the grantee.
+    frozen_at(edge.local - timedelta(days=4 * 365), tick=True)
+    slug = unique_slug()
+    r = client.post(
+        "/v1/grantees",
+        json={
+            "slug": slug,
+            "name": "Old grantee",
+            "grant_number": "FS-0001-22",
+            "time_zone": edge.zone,
+        },
+        headers=auth("platform_admin"),
+    )
+    assert r.status_code == 201, r.text
+    frozen_at(edge.local, tick=True)
+    base, admin = f"/v1/grantees/{slug}", auth("grantee_admin", slug)
 
     def status_with(final: date) -> dict[str, Any]:
-        r = w.client.put(
-            f"{w.base}/retention",
+        r = client.put(
+            f"{base}/retention",
             json={"final_expenditure_report_on": final.isoformat()},
             headers=admin,
         )
@@ -251,8 +265,8 @@ def test_retention_comes_due_three_years_after_the_final_report(
     assert today["status"] == "retaining"
     if edge.today == date(2028, 2, 29):
         assert today["retention_ends_on"] == "2031-02-28"
-    r = w.client.put(
-        f"{w.base}/retention",
+    r = client.put(
+        f"{base}/retention",
         json={"final_expenditure_report_on": (edge.today + timedelta(days=1)).isoformat()},
         headers=admin,
     )

@@ -7,14 +7,39 @@ import argparse
 import io
 import json
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
+from domain import clock
 from domain.common import RuleViolation
 from domain.grantees import Grantee, grantee_id, years_after
 from services.cli.main import parser
 from services.cli.records import cmd_retention
+
+
+# The grantees here were registered in 2019, so that final reports of past years are possible.
+REGISTERED = datetime(2019, 6, 3, 15, tzinfo=UTC)
+
+
+@pytest.fixture
+def make_old_grantee(make_grantee, frozen_at):
+    """`make_grantee()`, registered on 3 June 2019; the clock goes on from where it was."""
+
+    def make() -> str:
+        now = clock.now()
+        frozen_at(REGISTERED, tick=True)
+        try:
+            return make_grantee()
+        finally:
+            frozen_at(now, tick=True)
+
+    return make
+
+
+@pytest.fixture
+def grantee(make_old_grantee) -> str:
+    return make_old_grantee()
 
 
 def platform_events(db) -> int:
@@ -45,6 +70,27 @@ def test_retention_runs_three_years_from_the_final_report(client, auth, grantee)
         headers=admin,
     )
     assert (r.json()["retention_ends_on"], r.json()["status"]) == ("2024-03-31", "due")
+
+
+def test_a_final_report_before_the_grantee_was_registered_is_refused(client, auth, grantee, db):
+    admin = auth("grantee_admin", grantee)
+    before = platform_events(db)
+    r = client.put(
+        f"/v1/grantees/{grantee}/retention",
+        json={"final_expenditure_report_on": "2019-06-02"},
+        headers=admin,
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "date_before_registration"), r.text
+    assert "2019-06-03" in r.json()["detail"]
+    assert platform_events(db) == before
+    r = client.get(f"/v1/grantees/{grantee}/retention", headers=admin)
+    assert (r.json()["status"], r.json()["retention_ends_on"]) == ("not_set", None)
+    r = client.put(
+        f"/v1/grantees/{grantee}/retention",
+        json={"final_expenditure_report_on": "2019-06-03"},
+        headers=admin,
+    )
+    assert (r.status_code, r.json()["retention_ends_on"]) == (200, "2022-06-03"), r.text
 
 
 def test_a_leap_day_report_ends_on_the_28th():
@@ -132,13 +178,13 @@ def test_a_participant_hold_blocks_that_participants_erasure_only(
     assert r.status_code == 404
 
 
-def test_roles_and_tenancy(client, auth, grantee, make_grantee):
+def test_roles_and_tenancy(client, auth, grantee, make_old_grantee):
     url = f"/v1/grantees/{grantee}/retention"
     body = {"final_expenditure_report_on": "2024-01-01"}
     assert client.put(url, json=body, headers=auth("coordinator", grantee)).status_code == 403
     assert client.get(url, headers=auth("auditor", grantee)).status_code == 200
     assert client.get(url, headers=auth("case_manager", grantee)).status_code == 403
-    other = make_grantee()
+    other = make_old_grantee()
     assert client.put(url, json=body, headers=auth("grantee_admin", other)).status_code == 404
     assert client.put(url, json=body, headers=auth("platform_admin")).status_code == 200
     r = client.post(
@@ -149,8 +195,8 @@ def test_roles_and_tenancy(client, auth, grantee, make_grantee):
     assert r.status_code == 403
 
 
-def test_the_report_lists_what_is_due(client, auth, make_grantee, settings, monkeypatch):
-    due, kept = make_grantee(), make_grantee()
+def test_the_report_lists_what_is_due(client, auth, make_old_grantee, settings, monkeypatch):
+    due, kept = make_old_grantee(), make_old_grantee()
     for slug, day in ((due, "2019-12-31"), (kept, "2026-01-15")):
         r = client.put(
             f"/v1/grantees/{slug}/retention",

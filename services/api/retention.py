@@ -114,7 +114,12 @@ class RetentionController(Controller):
         sync_to_thread=True,
         tags=["retention"],
         responses=problems(
-            (422, "date_in_future", "the final expenditure report date cannot be in the future")
+            (422, "date_in_future", "the final expenditure report date cannot be in the future"),
+            (
+                422,
+                "date_before_registration",
+                "the final expenditure report date is before the grantee was registered",
+            ),
         ),
     )
     def set_retention(
