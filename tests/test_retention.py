@@ -17,7 +17,6 @@ from domain.grantees import Grantee, grantee_id, years_after
 from services.cli.main import parser
 from services.cli.records import cmd_retention
 
-
 # The grantees here were registered in 2019, so that final reports of past years are possible.
 REGISTERED = datetime(2019, 6, 3, 15, tzinfo=UTC)
 
