@@ -124,15 +124,19 @@ def test_a_redelivery_request_names_one_message_or_one_range(hooks, receiver, lo
     ep = hooks.endpoint(receiver.url, types=["meeting.held"])
     own = f"{hooks.base}/rrc/RRC-1/webhook-endpoints/{ep['id']}/redeliveries"
     admin = hooks.headers("grantee_admin")
-    for body in (
-        {},
-        {"delivery_id": ep["id"], "from_sequence": 1},
-        {"from_sequence": 5, "to_sequence": 2},
-        {"from_sequence": 1, "to_sequence": 20_000},
+    for body, says in (
+        ({}, "name a delivery_id or a sequence range (from_sequence, to_sequence)"),
+        ({"delivery_id": ep["id"], "from_sequence": 1}, "not both"),
+        ({"from_sequence": 5, "to_sequence": 2}, "ascending"),
+        ({"from_sequence": 1, "to_sequence": 20_000}, "at most 10000"),
     ):
         r = local_client.post(own, json=body, headers=admin)
         assert r.status_code == 400, (body, r.text)
         assert r.json()["code"] == "invalid_redelivery"
+        assert says in r.json()["detail"], (body, r.text)
+    # Naming neither is not called naming both.
+    r = local_client.post(own, json={}, headers=admin)
+    assert "not both" not in r.json()["detail"]
     r = local_client.post(own, json={"delivery_id": ep["id"]}, headers=admin)
     assert r.status_code == 404
     # The deliveries' list refuses a range that runs backwards, as the redelivery does,

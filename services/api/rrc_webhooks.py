@@ -153,9 +153,18 @@ class RrcWebhookController(Controller):
         own_endpoint(tenant, rrc, endpoint_id)
         db, schema, now = tenant.tenancy.db, tenant.info.schema, utcnow()
         ranged = data.from_sequence is not None or data.to_sequence is not None
-        if (data.delivery_id is None) == (not ranged):
+        if data.delivery_id is None and not ranged:
             raise ProblemError(
-                400, "invalid_redelivery", "name a delivery_id or a sequence range, not both"
+                400,
+                "invalid_redelivery",
+                "name a delivery_id or a sequence range (from_sequence, to_sequence): "
+                "the request names neither",
+            )
+        if data.delivery_id is not None and ranged:
+            raise ProblemError(
+                400,
+                "invalid_redelivery",
+                "name a delivery_id or a sequence range, not both",
             )
         if data.delivery_id is not None:
             msg_id = queue.redeliver(db, schema, endpoint_id, data.delivery_id, now)
