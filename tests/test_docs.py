@@ -188,3 +188,11 @@ def test_every_doc_a_message_points_to_exists_with_its_section() -> None:
                 broken.add(f"{name}, {section!r}")
         broken |= {name for name in DOC_FILE.findall(text) if not (ROOT / name).exists()}
     assert not broken, f"messages point to docs or sections that do not exist: {sorted(broken)}"
+
+
+def test_the_api_guide_does_not_call_built_identity_unbuilt() -> None:
+    """docs/api.md once said RRC API keys and JWKS tokens were not built after both were."""
+    guide = " ".join((ROOT / "docs" / "api.md").read_text(encoding="utf-8").split())
+    assert "are not built" not in guide
+    for built in ("services/identity/apikeys.py", "services/identity/oidc.py"):
+        assert (ROOT / built).exists() and built in guide, built
