@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, time, timedelta, tzinfo
 from enum import StrEnum
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -83,6 +84,23 @@ class ClassSlot(msgspec.Struct, frozen=True):
     end: time
 
 
+def _hours(slot: ClassSlot) -> str:
+    return f"{slot.start:%H:%M}-{slot.end:%H:%M}"
+
+
+def check_no_overlap(slots: list[ClassSlot]) -> None:
+    """Two periods of one weekday may meet end to start but not overlap: overlapping periods
+    are one period entered twice, or a mistake in one of them."""
+    ordered = sorted(slots, key=lambda s: (s.weekday, s.start, s.end))
+    for before, after in pairwise(ordered):
+        if before.weekday == after.weekday and after.start < before.end:
+            raise RuleViolation(
+                f"class periods {_hours(before)} and {_hours(after)} on weekday "
+                f"{before.weekday} overlap; make them one period or move one",
+                code="overlapping_class_hours",
+            )
+
+
 class Cohort(ProwdAggregate):
     if TYPE_CHECKING:  # state set by the events' apply(); not dataclass fields
         code: str
@@ -157,6 +175,7 @@ class Cohort(ProwdAggregate):
                 raise RuleViolation(
                     "a class period ends after it starts", code="invalid_class_hours"
                 )
+        check_no_overlap(slots)
         self.trigger_event(self.ClassHoursSet, slots=slots, occurred_at=utcnow())
 
     def in_class(self, weekday: int, start: time, end: time) -> bool:

@@ -535,6 +535,45 @@ def test_peer_mentors_record_and_read_only_their_own_pairings(world: World) -> N
 # -- class hours --
 
 
+def test_class_periods_of_one_weekday_must_not_overlap(world: World) -> None:
+    w = world
+    r = w.refused(
+        "/cohorts/C1/class-hours",
+        {
+            "slots": [
+                {"weekday": 1, "start": "09:00", "end": "12:00"},
+                {"weekday": 1, "start": "11:00", "end": "13:00"},
+            ]
+        },
+        "overlapping_class_hours",
+    )
+    assert "09:00-12:00" in r["detail"] and "11:00-13:00" in r["detail"], r
+    assert w.get("/cohorts/C1")["class_hours"] == []  # nothing was set
+    # Back to back on one day, or the same hours on two days, do not overlap.
+    cohort = w.post(
+        "/cohorts/C1/class-hours",
+        {
+            "slots": [
+                {"weekday": 1, "start": "09:00", "end": "12:00"},
+                {"weekday": 1, "start": "12:00", "end": "13:00"},
+                {"weekday": 2, "start": "11:00", "end": "13:00"},
+            ]
+        },
+    )
+    assert len(cohort["class_hours"]) == 3
+
+
+def test_the_documented_class_hours_example_is_accepted(world: World, client: Any) -> None:
+    doc = client.get("/schema/openapi.json").json()
+    op = doc["paths"]["/v1/grantees/{grantee}/cohorts/{code}/class-hours"]["post"]
+    media = op["requestBody"]["content"]["application/json"]
+    # A body-level example (not one made of the fields' examples, 09:00 to 09:00) ...
+    values = [e["value"] for e in (media.get("examples") or {}).values()]
+    [example] = values or media["schema"].get("examples", [])
+    # ... that the API accepts.
+    assert world.post("/cohorts/C1/class-hours", example)["class_hours"]
+
+
 def test_stage_one_meetings_avoid_class_hours_unless_the_policy_flags_them(world: World) -> None:
     w = world
     _, _, pid = solo(w)
@@ -915,7 +954,10 @@ def test_every_meetings_operation_is_documented(client: Any) -> None:
             "meeting_not_held",
             "invalid_duration",
         },
-        "/v1/grantees/{grantee}/cohorts/{code}/class-hours": {"invalid_class_hours"},
+        "/v1/grantees/{grantee}/cohorts/{code}/class-hours": {
+            "invalid_class_hours",
+            "overlapping_class_hours",
+        },
     }
     posts = {path: op for path, method, op in ops if method == "post"}
     assert set(posts) == set(expected_posts)

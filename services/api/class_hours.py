@@ -12,7 +12,7 @@ from litestar.di import Provide
 
 from domain.facilities import ClassSlot
 from services.api.context import Tenant, action, provide_tenant, tenant_command
-from services.api.docs import problems
+from services.api.docs import body, problems
 from services.api.facilities import CohortOut, render_cohort
 
 ClockTime = Annotated[
@@ -30,6 +30,14 @@ class ClassHoursIn(msgspec.Struct, forbid_unknown_fields=True):
     slots: Annotated[list[SlotIn], msgspec.Meta(max_length=50)]
 
 
+_EXAMPLE = {
+    "slots": [
+        {"weekday": 2, "start": "09:00", "end": "12:00"},
+        {"weekday": 4, "start": "09:00", "end": "11:30"},
+    ]
+}
+
+
 class ClassHoursController(Controller):
     path = "/v1/grantees/{grantee:str}"
     tags = ["meetings"]
@@ -40,10 +48,22 @@ class ClassHoursController(Controller):
         opt=action("facilities.write"),
         sync_to_thread=True,
         status_code=201,
-        responses=problems((422, "invalid_class_hours", "a class period ends after it starts")),
+        responses=problems(
+            (422, "invalid_class_hours", "a class period ends after it starts"),
+            (
+                422,
+                "overlapping_class_hours",
+                "class periods 09:00-12:00 and 11:00-13:00 on weekday 1 overlap; make them one "
+                "period or move one",
+            ),
+        ),
     )
     def class_hours(
-        self, request: Request[Any, Any, Any], tenant: Tenant, code: str, data: ClassHoursIn
+        self,
+        request: Request[Any, Any, Any],
+        tenant: Tenant,
+        code: str,
+        data: Annotated[ClassHoursIn, body("two mornings a week", _EXAMPLE)],
     ) -> Response[CohortOut]:
         """Set a cohort's weekly class periods (grantee-local time, weekday 1 = Monday); stage-1
         meetings during them are refused or flagged, as the program policy says."""
