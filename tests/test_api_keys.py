@@ -95,6 +95,26 @@ def test_a_key_reads_its_rrc_only(keys: Keys) -> None:
     assert r.status_code == 404 and r.json()["code"] == "grantee_not_found"
 
 
+def test_a_key_is_told_another_grantee_is_not_found_whatever_the_route(keys: Keys) -> None:
+    """A grantee the key does not cover is not found before any role check: a 403 on some
+    routes would tell its holder that the grantee exists."""
+    key = keys.issue()["key"]
+    other = World(keys.w.client, keys.w.auth, keys.w.db)
+    paths = ("/rrc/RRC-1/residents", "/facilities", "", "/participants", "/api-keys", "/policy")
+    for grantee in (other.slug, "no_such_grantee"):
+        for path in paths:
+            r = keys.call(key, path, grantee=grantee)
+            assert r.status_code == 404, (grantee, path, r.text)
+            assert r.json()["code"] == "grantee_not_found", (grantee, path, r.text)
+    # A write, too, before its body is looked at.
+    r = keys.w.client.post(
+        f"/v1/grantees/{other.slug}/facilities",
+        json={"code": "RRC-9", "name": "x", "kind": "rrc"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert (r.status_code, r.json()["code"]) == (404, "grantee_not_found"), r.text
+
+
 def test_the_secret_is_shown_once_and_never_stored(keys: Keys) -> None:
     issued = keys.issue()
     key = issued["key"]
