@@ -202,6 +202,28 @@ def test_revoked_unknown_and_forged_keys_are_not_authenticated(keys: Keys) -> No
     assert keys.call(keys.issue()["key"], "/rrc/RRC-1/residents").status_code == 200
 
 
+def test_a_key_is_revoked_without_a_body_as_with_an_empty_one(keys: Keys) -> None:
+    """The reason is optional, so the command needs no body at all (like disabling a webhook
+    endpoint); a body, when sent, is still read."""
+    admin = keys.w.headers("grantee_admin")
+    bare = keys.issue()
+    r = keys.w.client.post(f"{keys.w.base}/api-keys/{bare['id']}/revoke", headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["revoked_at"] is not None
+    assert keys.call(bare["key"], "/rrc/RRC-1/residents").status_code == 401
+    reasoned = keys.issue()
+    r = keys.w.client.post(
+        f"{keys.w.base}/api-keys/{reasoned['id']}/revoke",
+        json={"reason": "system replaced"},
+        headers=admin,
+    )
+    assert r.status_code == 200, r.text
+    r = keys.w.client.post(
+        f"{keys.w.base}/api-keys/{keys.issue()['id']}/revoke", json={"why": "x"}, headers=admin
+    )
+    assert r.status_code == 400, r.text
+
+
 def test_last_use_is_recorded_at_most_once_a_minute(keys: Keys) -> None:
     issued = keys.issue()
     assert keys.record(issued["id"])["last_used_at"] is None

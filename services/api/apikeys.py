@@ -156,11 +156,13 @@ class ApiKeyController(Controller):
         tenant: Tenant,
         key_id: UUID,
         data: Annotated[
-            RevokeIn, body("the RRC replaced its system", {"reason": "system replaced"})
-        ],
+            RevokeIn | None, body("the RRC replaced its system", {"reason": "system replaced"})
+        ] = None,
     ) -> Response[ApiKeyOut]:
         """Revoke an API key: every request bearing it is refused (401) from the moment this
-        commits. Revocation is final; issue a new key instead."""
+        commits. Revocation is final; issue a new key instead. The body, an optional reason,
+        may be left out."""
+        command = data or RevokeIn()
 
         def render(k: ApiKey, position: int) -> ApiKeyOut:
             record = apikeys.key_record(tenant.tenancy.db, tenant.info.slug, k.id)
@@ -171,8 +173,8 @@ class ApiKeyController(Controller):
         return tenant_command(
             request,
             tenant,
-            data,
-            lambda cmd: tenant.app.api_keys.revoke_api_key(cmd, key_id, reason=data.reason),
+            command,
+            lambda cmd: tenant.app.api_keys.revoke_api_key(cmd, key_id, reason=command.reason),
             render,
         )
 
